@@ -1,0 +1,275 @@
+// Package cli implements the auditlake command line: global options, the command table, help
+// text, and the one mapping from errors to exit codes. Each command lives in its own file as a
+// function that parses its flags with the standard library and returns an error.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// Exit codes. They are part of the command-line contract (documented in the README).
+const (
+	ExitOK      = 0 // everything asked for was done
+	ExitFailure = 1 // nothing (or nothing useful) was done
+	ExitUsage   = 2 // the command line was wrong
+	ExitPartial = 3 // some input was bad; the good part was kept and committed
+	ExitInvalid = 4 // a check ran and found something not valid (validate-logs, config rules)
+)
+
+// Env is what every command receives: its streams and the global options.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Log            *slog.Logger
+	// DataDir holds all auditlake state (--data, AUDITLAKE_DATA, default ./auditlake-data).
+	DataDir string
+	// Terminal is true when stderr is a terminal: progress bars instead of log lines.
+	Terminal bool
+}
+
+// Command is one entry of the command table.
+type Command struct {
+	// Name is the words that select the command, e.g. "eds create".
+	Name    string
+	Summary string
+	// Usage is the full help text: synopsis, description, flags are appended, then examples.
+	Usage    string
+	Examples string
+	Run      func(ctx context.Context, env *Env, args []string) error
+}
+
+// UsageError is a command-line mistake; it exits with ExitUsage.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// usagef returns a *UsageError.
+func usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Sprintf(format, args...)} }
+
+// PartialError says some input was bad but the good part was kept; it exits with ExitPartial.
+type PartialError struct{ Msg string }
+
+func (e *PartialError) Error() string { return e.Msg }
+
+// InvalidError says a check found something not valid; it exits with ExitInvalid.
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string { return e.Msg }
+
+// HintError carries a suggestion shown to the user under the error.
+type HintError struct {
+	Err  error
+	Hint string
+}
+
+func (e *HintError) Error() string { return e.Err.Error() }
+func (e *HintError) Unwrap() error { return e.Err }
+
+// exitCode maps an error to the process exit code. It is the only place that does.
+func exitCode(err error) int {
+	var ue *UsageError
+	var pe *PartialError
+	var ie *InvalidError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ue), errors.Is(err, flag.ErrHelp):
+		return ExitUsage
+	case errors.As(err, &pe):
+		return ExitPartial
+	case errors.As(err, &ie):
+		return ExitInvalid
+	default:
+		return ExitFailure
+	}
+}
+
+// Run runs the auditlake command line and returns the exit code.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	global := flag.NewFlagSet("auditlake", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	dataDefault := os.Getenv("AUDITLAKE_DATA")
+	if dataDefault == "" {
+		dataDefault = "./auditlake-data"
+	}
+	global.StringVar(&env.DataDir, "data", dataDefault, "directory that holds all auditlake state (env AUDITLAKE_DATA)")
+	verbose := global.Bool("verbose", false, "log debug messages")
+	if err := global.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "auditlake: %v\n\n", err)
+		printTopUsage(stderr)
+		return ExitUsage
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	env.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if f, ok := stderr.(*os.File); ok {
+		env.Terminal = term.IsTerminal(int(f.Fd()))
+	}
+
+	rest := global.Args()
+	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
+		if len(rest) > 1 {
+			if cmd, _ := lookup(rest[1:]); cmd != nil {
+				printUsage(stdout, cmd, nil)
+				return ExitOK
+			}
+		}
+		printTopUsage(stdout)
+		if len(rest) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	if rest[0] == "version" || rest[0] == "--version" {
+		fmt.Fprintln(stdout, "auditlake", Version)
+		return ExitOK
+	}
+	cmd, cmdArgs := lookup(rest)
+	if cmd == nil {
+		fmt.Fprintf(stderr, "auditlake: unknown command %q\n\n", strings.Join(rest, " "))
+		printTopUsage(stderr)
+		return ExitUsage
+	}
+	// Global flags may also follow the command name: take --data wherever it is.
+	cmdArgs = extractGlobal(cmdArgs, env)
+	err := cmd.Run(ctx, env, cmdArgs)
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "auditlake %s: %v\n", cmd.Name, err)
+		var he *HintError
+		if errors.As(err, &he) && he.Hint != "" {
+			fmt.Fprintf(stderr, "hint: %s\n", he.Hint)
+		}
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "Run 'auditlake help %s' for usage.\n", cmd.Name)
+		}
+	}
+	return exitCode(err)
+}
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+// extractGlobal removes "--data DIR" / "--data=DIR" from a command's arguments and applies it.
+func extractGlobal(args []string, env *Env) []string {
+	out := args[:0:0]
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return append(out, args[i:]...)
+		case a == "--data" || a == "-data":
+			if i+1 < len(args) {
+				env.DataDir = args[i+1]
+				i++
+				continue
+			}
+		case strings.HasPrefix(a, "--data=") || strings.HasPrefix(a, "-data="):
+			env.DataDir = a[strings.Index(a, "=")+1:]
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// lookup finds the longest command name that prefixes args.
+func lookup(args []string) (*Command, []string) {
+	for n := min(3, len(args)); n > 0; n-- {
+		name := strings.Join(args[:n], " ")
+		for i := range commands {
+			if commands[i].Name == name {
+				return &commands[i], args[n:]
+			}
+		}
+	}
+	return nil, nil
+}
+
+func printTopUsage(w io.Writer) {
+	fmt.Fprint(w, `auditlake: a self-hosted audit lake for AWS (CloudTrail, Config, CUR) on open Parquet.
+
+Usage: auditlake [--data DIR] COMMAND [ARGS]
+
+Commands:
+`)
+	cmds := append([]Command(nil), commands...)
+	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-28s %s\n", c.Name, c.Summary)
+	}
+	fmt.Fprint(w, `
+Global flags:
+  --data DIR    directory that holds all state (env AUDITLAKE_DATA, default ./auditlake-data)
+  --verbose     log debug messages
+
+Exit codes: 0 ok, 1 failure, 2 usage error, 3 partial (bad input reported, good input kept),
+4 a check found something not valid.
+
+Run 'auditlake help COMMAND' for a command's flags and examples.
+`)
+}
+
+func printUsage(w io.Writer, cmd *Command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "%s\n", strings.TrimSpace(cmd.Usage))
+	if fs != nil {
+		fmt.Fprintln(w, "\nFlags:")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+	if cmd.Examples != "" {
+		fmt.Fprintf(w, "\nExamples:\n%s\n", strings.TrimRight(cmd.Examples, "\n"))
+	}
+}
+
+// newFlags returns a flag set for cmd whose -h prints the command's usage with examples.
+func newFlags(env *Env, cmd string) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		c, _ := lookup(strings.Fields(cmd))
+		if c != nil {
+			printUsage(env.Stdout, c, fs)
+		}
+	}
+	return fs
+}
+
+// parseFlags parses args, allowing flags and positional arguments in any order.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
+				return nil, err
+			}
+			return nil, usagef("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,152 @@
+// Package cloudtrail decodes CloudTrail records from every container shape they are delivered in
+// and normalises each into a Record: one row of a CloudTrail Lake event data store
+// (reference: aws-formats.md §1.2–1.3). It knows nothing of storage or SQL.
+package cloudtrail
+
+import "time"
+
+// Record is one CloudTrail event in the CloudTrail Lake event data store schema. A nil pointer,
+// map or slice is SQL NULL. Field order follows the Lake schema.
+type Record struct {
+	EventVersion *string
+	UserIdentity *UserIdentity
+	// EventTime is the event's time in UTC. Always set: a record without a parseable eventTime
+	// is rejected by the decoder.
+	EventTime           time.Time
+	EventSource         *string
+	EventName           *string
+	AWSRegion           *string
+	SourceIPAddress     *string
+	UserAgent           *string
+	ErrorCode           *string
+	ErrorMessage        *string
+	RequestParameters   Map
+	ResponseElements    Map
+	AdditionalEventData Map
+	RequestID           *string
+	// EventID is always set: when the record has none, the decoder derives a stable one from the
+	// record's content (so re-ingesting the same record still deduplicates).
+	EventID                      string
+	ReadOnly                     *bool
+	Resources                    []Resource
+	EventType                    *string
+	APIVersion                   *string
+	ManagementEvent              *bool
+	RecipientAccountID           *string
+	SharedEventID                *string
+	Annotation                   *string
+	VPCEndpointID                *string
+	VPCEndpointAccountID         *string
+	ServiceEventDetails          Map
+	Addendum                     Map
+	EdgeDeviceDetails            Map
+	InsightDetails               Map
+	EventCategory                *string
+	TLSDetails                   *TLSDetails
+	SessionCredentialFromConsole *string
+	// EventJSON is the original record as compact JSON text, keys in their original order.
+	EventJSON string
+	// EventJSONChecksum is the lowercase hex SHA-256 of EventJSON.
+	EventJSONChecksum string
+}
+
+// Map is a JSON object flattened one level, as Lake stores requestParameters and friends: one
+// entry per top-level key in the record's key order; a string value is stored as is, any other
+// value (object, array, number, boolean) as its compact JSON text. A JSON null value is an entry
+// with a nil Value. A nil Map is SQL NULL (the whole field was absent or null).
+type Map []KV
+
+// KV is one entry of a Map.
+type KV struct {
+	Key   string
+	Value *string
+}
+
+// Get returns the value stored under key, if any.
+func (m Map) Get(key string) (string, bool) {
+	for _, kv := range m {
+		if kv.Key == key && kv.Value != nil {
+			return *kv.Value, true
+		}
+	}
+	return "", false
+}
+
+// UserIdentity is the Lake useridentity struct.
+type UserIdentity struct {
+	Type             *string
+	PrincipalID      *string
+	ARN              *string
+	AccountID        *string
+	AccessKeyID      *string
+	UserName         *string
+	SessionContext   *SessionContext
+	InvokedBy        *string
+	IdentityProvider *string
+	CredentialID     *string
+	OnBehalfOf       *OnBehalfOf
+	InScopeOf        *InScopeOf
+}
+
+// SessionContext is useridentity.sessioncontext.
+type SessionContext struct {
+	Attributes          *SessionAttributes
+	SessionIssuer       *SessionIssuer
+	WebIDFederationData *WebIDFederationData
+	SourceIdentity      *string
+	EC2RoleDelivery     *string
+	EC2IssuedInVPC      *string
+}
+
+// SessionAttributes is useridentity.sessioncontext.attributes. CreationDate accepts both ISO 8601
+// ("2026-03-17T00:59:40Z") and the basic notation ("20131102T010628Z").
+type SessionAttributes struct {
+	CreationDate     *time.Time
+	MFAAuthenticated *string
+}
+
+// SessionIssuer is useridentity.sessioncontext.sessionissuer.
+type SessionIssuer struct {
+	Type        *string
+	PrincipalID *string
+	ARN         *string
+	AccountID   *string
+	UserName    *string
+}
+
+// WebIDFederationData is useridentity.sessioncontext.webidfederationdata.
+type WebIDFederationData struct {
+	FederatedProvider *string
+	Attributes        Map
+}
+
+// OnBehalfOf is useridentity.onbehalfof.
+type OnBehalfOf struct {
+	UserID           *string
+	IdentityStoreARN *string
+}
+
+// InScopeOf is useridentity.inscopeof.
+type InScopeOf struct {
+	SourceARN           *string
+	SourceAccount       *string
+	IssuerType          *string
+	CredentialsIssuedTo *string
+}
+
+// Resource is one entry of the Lake resources list. ARNPrefix is set when the JSON has one
+// (Lake adds it for some resource types); otherwise NULL.
+type Resource struct {
+	AccountID *string
+	Type      *string
+	ARN       *string
+	ARNPrefix *string
+}
+
+// TLSDetails is the Lake tlsdetails struct (plus keyexchange, newer than the Lake schema).
+type TLSDetails struct {
+	TLSVersion               *string
+	CipherSuite              *string
+	ClientProvidedHostHeader *string
+	KeyExchange              *string
+}
