@@ -4,5 +4,31 @@ package cli
 var commands []Command
 
 func init() {
-	commands = []Command{}
+	commands = []Command{
+		{Name: "eds create", Summary: "create an event data store and print its id", Run: runEDSCreate,
+			Usage:    "Usage: auditlake eds create [--retention-days N] [--type cloudtrail|config|activity] [--termination-protection] [--output text|json] NAME\n\nCreates an event data store. Prints its id (a UUID); the store is queryable as \"aws:cloudtrail\".\"<id>\".",
+			Examples: "  auditlake eds create prod-trail --retention-days 2557\n  auditlake eds create prod-trail --output json"},
+		{Name: "eds list", Summary: "list event data stores", Run: runEDSList,
+			Usage: "Usage: auditlake eds list [--output table|json]", Examples: "  auditlake eds list --output json"},
+		{Name: "eds show", Summary: "show one event data store", Run: runEDSShow,
+			Usage: "Usage: auditlake eds show [--output text|json] NAME|ID", Examples: "  auditlake eds show prod-trail"},
+		{Name: "eds update", Summary: "change retention, name or termination protection", Run: runEDSUpdate,
+			Usage:    "Usage: auditlake eds update [--retention-days N [--yes]] [--termination-protection on|off] [--name NEW] NAME|ID",
+			Examples: "  auditlake eds update prod-trail --retention-days 3653\n  auditlake eds update prod-trail --termination-protection off"},
+		{Name: "eds delete", Summary: "delete an event data store and its files", Run: runEDSDelete,
+			Usage: "Usage: auditlake eds delete NAME|ID\n\nRefuses while termination protection is on.", Examples: "  auditlake eds delete old-trail"},
+		{Name: "ingest cloudtrail", Summary: "ingest CloudTrail files from local paths or S3", Run: runIngestCloudTrail,
+			Usage: "Usage: auditlake ingest cloudtrail --eds NAME|ID [--from T] [--to T] [--profile P] [--region R] [--endpoint-url URL] SOURCE...\n\n" +
+				"A SOURCE is a file, a directory (read recursively) or s3://bucket/prefix. Every shape CloudTrail data comes in is read:\n" +
+				"{\"Records\":[...]} delivery files, JSON arrays, JSON Lines, 'aws cloudtrail lookup-events' output, EventBridge events;\n" +
+				"gzip or plain. CloudTrail-Digest files are skipped. Ingest is incremental (unchanged files are skipped) and\n" +
+				"idempotent (events are deduplicated on eventid + recipientaccountid). Exit code 3 means some input was bad:\n" +
+				"the problems are listed and the good events were committed.",
+			Examples: "  auditlake ingest cloudtrail --eds prod-trail ./AWSLogs\n  auditlake ingest cloudtrail --eds prod-trail s3://my-trail-bucket/AWSLogs/o-abc123/ --from 2026-01-01\n  auditlake ingest cloudtrail --eds prod-trail --endpoint-url http://127.0.0.1:9000 s3://bucket/AWSLogs/"},
+		{Name: "query", Summary: "run SQL (Trino/Athena/CloudTrail Lake dialect) over the stores", Run: runQuery,
+			Usage: "Usage: auditlake query [--format table|csv|json] [--timeout D] [--max-rows N] SQL | -f FILE | < FILE\n\n" +
+				"Every event data store is the table \"aws:cloudtrail\".\"<store id>\" (also by name; a bare store id after FROM works\n" +
+				"as in AWS's samples). Only SELECT is allowed; files outside the registered tables cannot be read.",
+			Examples: "  auditlake query \"SELECT eventname, count(*) FROM \\\"aws:cloudtrail\\\".\\\"<store id>\\\" GROUP BY 1 ORDER BY 2 DESC\"\n  auditlake query --format csv -f seed-query-1.sql"},
+	}
 }

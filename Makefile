@@ -1,0 +1,39 @@
+# auditlake — the two commands a new user types: `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/auditlake
+DEMO_DIR ?= demo-data
+DEMO_EVENTS ?= 200000
+LISTEN ?= 127.0.0.1:8080
+export AUDITLAKE_DATA ?= $(CURDIR)/$(DEMO_DIR)/lake
+
+.PHONY: all build web demo demo-data test test-go bench stress clean
+
+all: build
+
+# The web assets are built with npm (lock file committed) and embedded in the binary.
+web:
+	@if [ -f web/package.json ]; then \
+		if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then npm ci --prefix web --no-audit --no-fund; fi; \
+		npm run build --prefix web; \
+	fi
+
+build: web
+	$(GO) build -o $(BIN) ./cmd/auditlake
+
+# Generates a sample organization, ingests it and serves the dashboard.
+demo: build
+	./scripts/demo.sh "$(DEMO_DIR)" "$(DEMO_EVENTS)" "$(LISTEN)"
+
+test: web
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./...
+
+bench: build
+	./scripts/bench.sh
+
+stress: build
+	AUDITLAKE_STRESS=1 $(GO) test -count=1 -timeout 60m -run 'Crash|Stress' ./...
+
+clean:
+	rm -rf bin $(DEMO_DIR) web/dist

@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+func openLake(env *Env) (*lake.Lake, error) { return lake.Open(env.DataDir) }
+
+// resolveStore finds a store by name or id, with a hint when it does not exist.
+func resolveStore(lk *lake.Lake, nameOrID string) (lake.Store, error) {
+	s, err := lk.Resolve(nameOrID)
+	if errors.Is(err, lake.ErrNotFound) {
+		return s, &HintError{Err: err, Hint: "list stores with: auditlake eds list"}
+	}
+	return s, err
+}
+
+type storeView struct {
+	lake.Store
+	Events int64      `json:"events"`
+	Bytes  int64      `json:"bytes"`
+	Files  int        `json:"files"`
+	First  *time.Time `json:"first_event,omitempty"`
+	Last   *time.Time `json:"last_event,omitempty"`
+}
+
+func viewOf(lk *lake.Lake, s lake.Store) (storeView, error) {
+	m, err := lk.ReadManifest(s.ID)
+	if err != nil {
+		return storeView{}, err
+	}
+	v := storeView{Store: s, Events: m.Rows(), Bytes: m.Bytes(), Files: len(m.Files)}
+	for _, f := range m.Files {
+		if v.First == nil || f.MinTime.Before(*v.First) {
+			t := f.MinTime
+			v.First = &t
+		}
+		if v.Last == nil || f.MaxTime.After(*v.Last) {
+			t := f.MaxTime
+			v.Last = &t
+		}
+	}
+	return v, nil
+}
+
+func runEDSCreate(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "eds create")
+	retention := fs.Int("retention-days", lake.DefaultRetentionDays, "days events are kept, 7-3653 (measured on eventtime)")
+	typ := fs.String("type", lake.TypeCloudTrail, "store type: cloudtrail, config or activity")
+	protect := fs.Bool("termination-protection", false, "refuse 'eds delete' until protection is turned off")
+	output := fs.String("output", "text", "text (the id alone) or json")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("eds create takes one NAME")
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	s, err := lk.Create(pos[0], lake.CreateOptions{Type: *typ, RetentionDays: *retention, TerminationProtection: *protect})
+	if err != nil {
+		return err
+	}
+	switch *output {
+	case "json":
+		return writeJSON(env.Stdout, map[string]any{"id": s.ID, "name": s.Name, "type": s.Type,
+			"retention_days": s.RetentionDays, "termination_protection": s.TerminationProtection})
+	default:
+		fmt.Fprintln(env.Stdout, s.ID)
+	}
+	return nil
+}
+
+func runEDSList(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "eds list")
+	output := fs.String("output", "table", "table or json")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	stores, err := lk.Stores()
+	if err != nil {
+		return err
+	}
+	var views []storeView
+	for _, s := range stores {
+		v, err := viewOf(lk, s)
+		if err != nil {
+			return err
+		}
+		views = append(views, v)
+	}
+	if *output == "json" {
+		if views == nil {
+			views = []storeView{}
+		}
+		return writeJSON(env.Stdout, views)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tRETENTION\tPROTECTED\tEVENTS\tSIZE")
+	for _, v := range views {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%dd\t%v\t%d\t%s\n", v.ID, v.Name, v.Type, v.RetentionDays, v.TerminationProtection, v.Events, humanBytes(v.Bytes))
+	}
+	return tw.Flush()
+}
+
+func runEDSShow(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "eds show")
+	output := fs.String("output", "text", "text or json")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("eds show takes one NAME or ID")
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	s, err := resolveStore(lk, pos[0])
+	if err != nil {
+		return err
+	}
+	v, err := viewOf(lk, s)
+	if err != nil {
+		return err
+	}
+	if *output == "json" {
+		return writeJSON(env.Stdout, v)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "id:\t%s\nname:\t%s\ntype:\t%s\nretention:\t%d days\ntermination protection:\t%v\n", v.ID, v.Name, v.Type, v.RetentionDays, v.TerminationProtection)
+	fmt.Fprintf(tw, "events:\t%d\nfiles:\t%d\nsize:\t%s\n", v.Events, v.Files, humanBytes(v.Bytes))
+	if v.First != nil {
+		fmt.Fprintf(tw, "first event:\t%s\nlast event:\t%s\n", v.First.Format(time.RFC3339), v.Last.Format(time.RFC3339))
+	}
+	fmt.Fprintf(tw, "table:\t\"aws:cloudtrail\".\"%s\"\ncreated:\t%s\n", v.ID, v.CreatedAt.Format(time.RFC3339))
+	return tw.Flush()
+}
+
+func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "eds update")
+	retention := fs.Int("retention-days", 0, "new retention in days, 7-3653")
+	protect := fs.String("termination-protection", "", "on or off")
+	name := fs.String("name", "", "new name")
+	yes := fs.Bool("yes", false, "confirm a lower retention (events older than it are deleted by the next purge)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("eds update takes one NAME or ID")
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	s, err := resolveStore(lk, pos[0])
+	if err != nil {
+		return err
+	}
+	if *retention != 0 {
+		if err := lake.ValidateRetention(*retention); err != nil {
+			return err
+		}
+		if *retention < s.RetentionDays && !*yes {
+			return &HintError{Err: fmt.Errorf("lowering retention from %d to %d days deletes events older than %d days", s.RetentionDays, *retention, *retention),
+				Hint: "add --yes to confirm"}
+		}
+	}
+	var on *bool
+	switch strings.ToLower(*protect) {
+	case "":
+	case "on", "true", "enabled":
+		t := true
+		on = &t
+	case "off", "false", "disabled":
+		f := false
+		on = &f
+	default:
+		return usagef("--termination-protection takes on or off, not %q", *protect)
+	}
+	if *name != "" {
+		if _, err := lk.Resolve(*name); err == nil {
+			return fmt.Errorf("an event data store named %q already exists", *name)
+		}
+	}
+	s, err = lk.Update(s.ID, func(st *lake.Store) error {
+		if *retention != 0 {
+			st.RetentionDays = *retention
+		}
+		if on != nil {
+			st.TerminationProtection = *on
+		}
+		if *name != "" {
+			st.Name = *name
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "updated %s (%s): retention %d days, termination protection %v\n", s.Name, s.ID, s.RetentionDays, s.TerminationProtection)
+	return nil
+}
+
+func runEDSDelete(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "eds delete")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("eds delete takes one NAME or ID")
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	s, err := resolveStore(lk, pos[0])
+	if err != nil {
+		return err
+	}
+	if err := lk.Delete(s.ID); err != nil {
+		if errors.Is(err, lake.ErrProtected) {
+			return &HintError{Err: err, Hint: "turn it off first: auditlake eds update " + s.Name + " --termination-protection off"}
+		}
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "deleted %s (%s)\n", s.Name, s.ID)
+	return nil
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/ingest"
+	"github.com/auditlake/auditlake/internal/objstore"
+)
+
+// parseTimeFlag accepts a date (2026-01-02), an RFC 3339 time, or "" (unbounded).
+func parseTimeFlag(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, usagef("--%s %q is not a date (2026-01-02) or time (2026-01-02T15:04:05Z)", name, v)
+}
+
+// s3Flags are the S3 access flags every command that reads sources takes.
+type s3Flags struct{ profile, region, endpoint *string }
+
+func addS3Flags(fs interface {
+	String(name, value, usage string) *string
+}) s3Flags {
+	return s3Flags{
+		profile:  fs.String("profile", "", "AWS shared-config profile for s3:// sources"),
+		region:   fs.String("region", "", "AWS region for s3:// sources"),
+		endpoint: fs.String("endpoint-url", "", "S3-compatible endpoint (path-style), e.g. http://127.0.0.1:9000"),
+	}
+}
+
+func (f s3Flags) client() *objstore.Client {
+	return objstore.New(objstore.Options{Profile: *f.profile, Region: *f.region, EndpointURL: *f.endpoint})
+}
+
+func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "ingest cloudtrail")
+	eds := fs.String("eds", "", "event data store name or id (required)")
+	from := fs.String("from", "", "ingest only events at or after this date/time (UTC)")
+	to := fs.String("to", "", "ingest only events before this date/time (UTC)")
+	workers := fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)")
+	batch := fs.Int("batch", 0, "events per atomic commit (default 200000)")
+	memory := fs.String("memory-limit", "512MB", "engine memory limit during ingest")
+	s3 := addS3Flags(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *eds == "" {
+		return usagef("--eds is required")
+	}
+	if len(pos) == 0 {
+		return usagef("name at least one SOURCE: a file, a directory or s3://bucket/prefix")
+	}
+	fromT, err := parseTimeFlag("from", *from)
+	if err != nil {
+		return err
+	}
+	toT, err := parseTimeFlag("to", *to)
+	if err != nil {
+		return err
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	store, err := resolveStore(lk, *eds)
+	if err != nil {
+		return err
+	}
+	sum, err := ingest.CloudTrail(ctx, lk, store, ingest.Options{
+		Sources: pos, From: fromT, To: toT, Client: s3.client(), Log: env.Log,
+		Progress: env.Stderr, Terminal: env.Terminal, Workers: *workers, BatchRows: *batch, MemoryLimit: *memory,
+	})
+	if sum != nil {
+		for _, p := range sum.Problems {
+			fmt.Fprintf(env.Stderr, "%s\n", p)
+		}
+		if n := sum.Errors + sum.Warnings - len(sum.Problems); n > 0 {
+			fmt.Fprintf(env.Stderr, "… and %d more problems\n", n)
+		}
+		printIngestSummary(env, store.Name, sum)
+	}
+	if err != nil {
+		return err
+	}
+	if sum.Partial() {
+		return &PartialError{Msg: fmt.Sprintf("%d errors: the good events were ingested, the bad records are listed above", sum.Errors)}
+	}
+	return nil
+}
+
+func printIngestSummary(env *Env, store string, s *ingest.Summary) {
+	if s.EventsAdded == 0 && s.Errors == 0 {
+		fmt.Fprintf(env.Stdout, "nothing new to ingest into %s: %d files seen, %d skipped (already ingested or out of range), %d duplicate events\n",
+			store, s.FilesSeen, s.FilesSkipped, s.Duplicates)
+	}
+	fmt.Fprintf(env.Stdout, "files: %d seen, %d skipped, %d ingested, %d failed\n", s.FilesSeen, s.FilesSkipped, s.FilesIngested, s.FilesFailed)
+	fmt.Fprintf(env.Stdout, "events: %d read, %d added, %d duplicates, %d out of range, %d skipped records\n", s.Records, s.EventsAdded, s.Duplicates, s.OutOfRange, s.SkippedRecords)
+	fmt.Fprintf(env.Stdout, "problems: %d errors, %d warnings\n", s.Errors, s.Warnings)
+	if s.Elapsed > 0 {
+		fmt.Fprintf(env.Stdout, "time: %s (%.0f events/s, %.1f MB/s read)\n", s.Elapsed.Round(time.Millisecond),
+			float64(s.Records)/s.Elapsed.Seconds(), float64(s.Bytes)/1e6/s.Elapsed.Seconds())
+	}
+}

@@ -1,0 +1,231 @@
+package cli
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/query"
+)
+
+func runQuery(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "query")
+	format := fs.String("format", "table", "output format: table, csv or json (JSON Lines, one object per row)")
+	file := fs.String("f", "", "read the query from this file ('-' for standard input)")
+	timeout := fs.Duration("timeout", 0, "cancel the query after this long (e.g. 30s); 0 = no limit")
+	maxRows := fs.Int("max-rows", 0, "print at most this many rows; 0 = all")
+	memory := fs.String("memory-limit", "2GB", "engine memory limit for the query")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	var sql string
+	switch {
+	case *file == "-":
+		b, err := io.ReadAll(env.Stdin)
+		if err != nil {
+			return err
+		}
+		sql = string(b)
+	case *file != "":
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return fmt.Errorf("read query file: %w", err)
+		}
+		sql = string(b)
+	case len(pos) > 0:
+		sql = strings.Join(pos, " ")
+	default:
+		if f, ok := env.Stdin.(*os.File); ok && f == os.Stdin {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				return usagef("give the query as an argument, with -f FILE, or on standard input")
+			}
+		}
+		b, err := io.ReadAll(env.Stdin)
+		if err != nil {
+			return err
+		}
+		sql = string(b)
+	}
+	switch *format {
+	case "table", "csv", "json":
+	default:
+		return usagef("--format must be table, csv or json, not %q", *format)
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	s, err := query.Open(ctx, lk, query.Options{MemoryLimit: *memory, Timeout: *timeout, MaxRows: *maxRows})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	res, err := s.Run(ctx, sql)
+	if err != nil {
+		var qe *engine.QueryError
+		if errors.As(err, &qe) {
+			return &HintError{Err: err, Hint: "tables are \"aws:cloudtrail\".\"<store id>\" (auditlake eds list); the dialect is Trino/Athena SQL"}
+		}
+		return err
+	}
+	return WriteResult(env.Stdout, *format, res)
+}
+
+// WriteResult prints a result as an aligned table, CSV (with a header) or JSON Lines.
+func WriteResult(w io.Writer, format string, res *engine.Result) error {
+	switch format {
+	case "csv":
+		cw := csv.NewWriter(w)
+		head := make([]string, len(res.Columns))
+		for i, c := range res.Columns {
+			head[i] = c.Name
+		}
+		cw.Write(head)
+		for _, row := range res.Rows {
+			rec := make([]string, len(row))
+			for i, v := range row {
+				rec[i] = formatValue(v)
+			}
+			cw.Write(rec)
+		}
+		cw.Flush()
+		return cw.Error()
+	case "json":
+		enc := json.NewEncoder(w)
+		for _, row := range res.Rows {
+			obj := make(orderedRow, len(row))
+			for i, v := range row {
+				obj[i] = kv{res.Columns[i].Name, jsonValue(v)}
+			}
+			if err := enc.Encode(obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	default:
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for i, c := range res.Columns {
+			if i > 0 {
+				fmt.Fprint(tw, "\t")
+			}
+			fmt.Fprint(tw, c.Name)
+		}
+		fmt.Fprintln(tw)
+		for _, row := range res.Rows {
+			for i, v := range row {
+				if i > 0 {
+					fmt.Fprint(tw, "\t")
+				}
+				s := formatValue(v)
+				if v == nil {
+					s = "NULL"
+				}
+				fmt.Fprint(tw, strings.NewReplacer("\n", " ", "\t", " ").Replace(s))
+			}
+			fmt.Fprintln(tw)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		note := fmt.Sprintf("(%d rows", len(res.Rows))
+		if res.Truncated {
+			note += ", truncated"
+		}
+		fmt.Fprintln(w, note+")")
+		return nil
+	}
+}
+
+type kv struct {
+	k string
+	v any
+}
+
+type orderedRow []kv
+
+func (o orderedRow) MarshalJSON() ([]byte, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, e := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(e.k)
+		b.Write(k)
+		b.WriteByte(':')
+		v, err := json.Marshal(e.v)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return []byte(b.String()), nil
+}
+
+// jsonValue converts engine values to JSON-friendly ones (timestamps in RFC 3339, maps with
+// string keys).
+func jsonValue(v any) any {
+	switch t := v.(type) {
+	case time.Time:
+		return t.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return string(t)
+	case engine.Map:
+		m := make(map[string]any, len(t))
+		for k, val := range t {
+			m[fmt.Sprint(k)] = jsonValue(val)
+		}
+		return m
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, val := range t {
+			m[k] = jsonValue(val)
+		}
+		return m
+	case []any:
+		out := make([]any, len(t))
+		for i, val := range t {
+			out[i] = jsonValue(val)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// formatValue renders a value for table and CSV output: scalars plainly, nested values as JSON.
+func formatValue(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	case time.Time:
+		if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 {
+			return t.UTC().Format("2006-01-02 15:04:05")
+		}
+		return t.UTC().Format("2006-01-02 15:04:05.999999")
+	case []byte:
+		return string(t)
+	case float64:
+		return fmt.Sprint(t)
+	case engine.Map, map[string]any, []any:
+		b, err := json.Marshal(jsonValue(t))
+		if err != nil {
+			return fmt.Sprint(t)
+		}
+		return string(b)
+	default:
+		return fmt.Sprint(t)
+	}
+}

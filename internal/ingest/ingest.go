@@ -1,0 +1,363 @@
+// Package ingest reads CloudTrail data from local files and S3 into an event data store:
+// listing and pruning sources, decoding them in parallel, appending typed rows to the engine,
+// and committing deduplicated batches atomically with the record of which sources were read.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/objstore"
+)
+
+// Options control one ingest run.
+type Options struct {
+	Sources []string
+	// From and To bound what is ingested (zero = unbounded): objects by the date in their trail
+	// key, events by eventtime (From inclusive, To exclusive).
+	From, To time.Time
+	Client   *objstore.Client
+	Log      *slog.Logger
+	// Progress receives a progress bar (Terminal) or periodic log lines; nil disables progress.
+	Progress io.Writer
+	Terminal bool
+	// Workers decode sources in parallel; 0 means one per CPU.
+	Workers int
+	// BatchRows is how many events are committed at a time; 0 means 200,000.
+	BatchRows int
+	// MemoryLimit is the engine's memory limit; empty means 512MB.
+	MemoryLimit string
+	// MaxProblems caps how many problems Summary keeps (all are counted); 0 means 1000.
+	MaxProblems int
+}
+
+// Summary reports what a run did.
+type Summary struct {
+	FilesSeen      int                  `json:"files_seen"`
+	FilesSkipped   int                  `json:"files_skipped"` // unchanged since the last run, digests, out of range
+	FilesIngested  int                  `json:"files_ingested"`
+	FilesFailed    int                  `json:"files_failed"` // unreadable or cut short (their good records are kept)
+	Records        int                  `json:"records_read"`
+	EventsAdded    int64                `json:"events_added"`
+	Duplicates     int64                `json:"duplicates"`
+	OutOfRange     int                  `json:"events_out_of_range"`
+	Errors         int                  `json:"errors"`
+	Warnings       int                  `json:"warnings"`
+	SkippedRecords int                  `json:"records_skipped"`
+	Bytes          int64                `json:"bytes_read"`
+	Elapsed        time.Duration        `json:"-"`
+	Problems       []cloudtrail.Problem `json:"-"`
+}
+
+// Partial reports whether any input was bad.
+func (s *Summary) Partial() bool { return s.Errors > 0 || s.FilesFailed > 0 }
+
+type job struct {
+	obj objstore.Object
+}
+
+// message is what decode workers send to the single appender.
+type message struct {
+	records []*cloudtrail.Record
+	done    *fileDone
+}
+
+type fileDone struct {
+	state lake.SourceState
+	stats cloudtrail.Stats
+	err   error
+	bytes int64
+}
+
+// CloudTrail ingests opts.Sources into store.
+func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) (*Summary, error) {
+	start := time.Now()
+	if store.Type != lake.TypeCloudTrail {
+		return nil, fmt.Errorf("store %q is a %s store; CloudTrail events go into a cloudtrail store", store.Name, store.Type)
+	}
+	if opts.Client == nil {
+		opts.Client = objstore.New(objstore.Options{})
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = 200_000
+	}
+	if opts.MemoryLimit == "" {
+		opts.MemoryLimit = "512MB"
+	}
+	if opts.MaxProblems <= 0 {
+		opts.MaxProblems = 1000
+	}
+
+	w, err := lk.BeginWrite(store.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	done, err := w.LoadSources()
+	if err != nil {
+		return nil, err
+	}
+
+	sum := &Summary{}
+	// List every source first: the total drives the progress bar, and a missing source fails
+	// the run before anything is written.
+	var jobs []job
+	seen := map[string]bool{}
+	for _, src := range opts.Sources {
+		err := opts.Client.Walk(ctx, src, func(o objstore.Object) error {
+			if seen[o.URI] {
+				return nil
+			}
+			seen[o.URI] = true
+			sum.FilesSeen++
+			if skip := skipReason(o, opts, done); skip != "" {
+				sum.FilesSkipped++
+				opts.Log.Debug("skip source", "uri", o.URI, "reason", skip)
+				return nil
+			}
+			jobs = append(jobs, job{obj: o})
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list source %q: %w", src, err)
+		}
+	}
+
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir()})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := lake.CreateStaging(ctx, db); err != nil {
+		return nil, err
+	}
+
+	prog := newProgress(opts.Progress, opts.Terminal, len(jobs), opts.Log)
+	defer prog.finish()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	msgs := make(chan message, 64)
+	jobCh := make(chan job)
+	var wg sync.WaitGroup
+	for i := 0; i < opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobCh {
+				decodeOne(ctx, opts, j, msgs)
+			}
+		}()
+	}
+	go func() {
+		defer close(jobCh)
+		for _, j := range jobs {
+			select {
+			case jobCh <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(msgs) }()
+
+	err = appendAll(ctx, db, w, opts, msgs, sum, prog)
+	if err != nil {
+		cancel()
+		for range msgs { // let the workers finish
+		}
+		return sum, err
+	}
+	if merged, err := lake.Compact(ctx, db, w, false); err != nil {
+		return sum, fmt.Errorf("compact: %w", err)
+	} else if merged > 0 {
+		opts.Log.Debug("compacted small files", "files", merged)
+	}
+	sum.Elapsed = time.Since(start)
+	return sum, nil
+}
+
+// skipReason says why an object is not read, or "" to read it.
+func skipReason(o objstore.Object, opts Options, done map[string]lake.SourceState) string {
+	if cloudtrail.IsDigestKey(o.Key) {
+		return "digest file"
+	}
+	if strings.HasSuffix(o.Key, ".metadata.json") || strings.HasSuffix(o.Key, "ConfigWritabilityCheckFile") {
+		return "not a log file"
+	}
+	if ki, ok := cloudtrail.ParseKey(o.Key); ok && !ki.Date.IsZero() {
+		day := ki.Date
+		if !opts.From.IsZero() && day.Add(24*time.Hour).Before(opts.From) {
+			return "before --from"
+		}
+		if !opts.To.IsZero() && !day.Before(opts.To) {
+			return "after --to"
+		}
+	}
+	if st, ok := done[o.URI]; ok && st.Version == o.Version() {
+		return "unchanged since last ingest"
+	}
+	return ""
+}
+
+const chunk = 512
+
+// decodeOne reads one object and sends its records in chunks, then its completion.
+func decodeOne(ctx context.Context, opts Options, j job, msgs chan<- message) {
+	fd := &fileDone{state: lake.SourceState{URI: j.obj.URI, Version: j.obj.Version(), At: time.Now().UTC()}}
+	rc, err := opts.Client.Open(ctx, j.obj.URI)
+	if err != nil {
+		fd.err = err
+		msgs <- message{done: fd}
+		return
+	}
+	counter := &countingReader{r: rc}
+	buf := make([]*cloudtrail.Record, 0, chunk)
+	stats, err := cloudtrail.Decode(counter, j.obj.URI, cloudtrail.DecodeOptions{}, func(r *cloudtrail.Record) error {
+		buf = append(buf, r)
+		if len(buf) == chunk {
+			select {
+			case msgs <- message{records: buf}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			buf = make([]*cloudtrail.Record, 0, chunk)
+		}
+		return nil
+	})
+	rc.Close()
+	if len(buf) > 0 {
+		msgs <- message{records: buf}
+	}
+	fd.stats = stats
+	fd.err = err
+	fd.bytes = counter.n
+	fd.state.Records = stats.Records
+	fd.state.Problems = len(stats.Problems)
+	msgs <- message{done: fd}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// appendAll is the single consumer: it appends records and commits a batch whenever BatchRows
+// rows are staged, recording the sources completed so far with it.
+func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, sum *Summary, prog *progress) error {
+	app, err := db.NewAppender(ctx, lake.StagingTable)
+	if err != nil {
+		return err
+	}
+	staged := 0
+	var completed []lake.SourceState
+	commit := func() error {
+		if err := app.Close(); err != nil {
+			return fmt.Errorf("append rows: %w", err)
+		}
+		if staged > 0 {
+			added, written, err := lake.WriteBatch(ctx, db, w)
+			if err != nil {
+				return err
+			}
+			sum.EventsAdded += written
+			sum.Duplicates += int64(staged) - written
+			if err := w.Commit(added, nil, completed); err != nil {
+				return err
+			}
+		} else if len(completed) > 0 {
+			if err := w.Commit(nil, nil, completed); err != nil {
+				return err
+			}
+		}
+		staged = 0
+		completed = nil
+		app, err = db.NewAppender(ctx, lake.StagingTable)
+		return err
+	}
+	for m := range msgs {
+		if err := ctx.Err(); err != nil {
+			app.Close()
+			return err
+		}
+		for _, r := range m.records {
+			sum.Records++
+			if (!opts.From.IsZero() && r.EventTime.Before(opts.From)) || (!opts.To.IsZero() && !r.EventTime.Before(opts.To)) {
+				sum.OutOfRange++
+				continue
+			}
+			if err := app.AppendRow(rowValues(r)...); err != nil {
+				app.Close()
+				return fmt.Errorf("append event %s: %w", r.EventID, err)
+			}
+			staged++
+		}
+		if fd := m.done; fd != nil {
+			sum.Bytes += fd.bytes
+			sum.SkippedRecords += fd.stats.Skipped
+			for _, p := range fd.stats.Problems {
+				if p.Severity == cloudtrail.SeverityError {
+					sum.Errors++
+				} else {
+					sum.Warnings++
+				}
+				if len(sum.Problems) < opts.MaxProblems {
+					sum.Problems = append(sum.Problems, p)
+				}
+			}
+			if fd.err != nil {
+				sum.FilesFailed++
+				sum.Errors++
+				if len(sum.Problems) < opts.MaxProblems {
+					sum.Problems = append(sum.Problems, cloudtrail.Problem{File: fd.state.URI, Severity: cloudtrail.SeverityError, Msg: fd.err.Error()})
+				}
+				if errors.Is(fd.err, context.Canceled) {
+					continue
+				}
+				// A file that is cut short is still recorded: its good records are kept, and
+				// reading the same bytes again would give the same result. A changed file
+				// (new version) is read again.
+				fd.state.Problems++
+			} else {
+				sum.FilesIngested++
+			}
+			completed = append(completed, fd.state)
+			prog.fileDone(fd.bytes, sum)
+		}
+		if staged >= opts.BatchRows {
+			if err := commit(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		app.Close()
+		return err
+	}
+	return commit()
+}
+
+var _ = atomic.Int64{}

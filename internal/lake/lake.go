@@ -1,0 +1,337 @@
+// Package lake is the on-disk layout of auditlake's event data stores: the catalog of stores,
+// each store's manifest of live Parquet files and ingest state, and the commit protocol that
+// makes every change atomic.
+//
+// Layout under the data directory:
+//
+//	catalog.json                                  the stores (id, name, type, retention, …)
+//	stores/<id>/manifest.json                     live files + ingest-state segments; the commit point
+//	stores/<id>/data/eventdate=YYYY-MM-DD/*.parquet   hive-partitioned Parquet (zstd)
+//	stores/<id>/state/*.jsonl                     ingest state segments (sources already read)
+//	stores/<id>/write.lock, read.lock             advisory locks (one writer; readers vs. cleanup)
+//
+// A commit writes new Parquet and state files under fresh names, syncs them, then replaces
+// manifest.json by rename. A crash before the rename leaves unreferenced files that the next
+// writer deletes; a crash after it leaves the new state. Readers hold read.lock (shared) while
+// they use files, and retired files are deleted only when no reader holds it.
+package lake
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Store types.
+const (
+	TypeCloudTrail = "cloudtrail"
+	TypeConfig     = "config"
+	TypeActivity   = "activity" // non-AWS events from integrations (channels)
+)
+
+// Retention bounds in days, as CloudTrail Lake allows them.
+const (
+	MinRetentionDays     = 7
+	MaxRetentionDays     = 3653
+	DefaultRetentionDays = 2557
+)
+
+// Store is one event data store in the catalog.
+type Store struct {
+	ID                    string          `json:"id"`
+	Name                  string          `json:"name"`
+	Type                  string          `json:"type"`
+	RetentionDays         int             `json:"retention_days"`
+	TerminationProtection bool            `json:"termination_protection"`
+	Selectors             json.RawMessage `json:"advanced_event_selectors,omitempty"`
+	CreatedAt             time.Time       `json:"created_at"`
+	UpdatedAt             time.Time       `json:"updated_at"`
+}
+
+// ErrNotFound is returned (wrapped) when a store does not exist.
+var ErrNotFound = errors.New("no such event data store")
+
+// Lake is the data directory.
+type Lake struct{ Dir string }
+
+// Open returns the lake rooted at dir, creating the directory when needed.
+func Open(dir string) (*Lake, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory %q: %w", dir, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Lake{Dir: abs}, nil
+}
+
+type catalogFile struct {
+	Stores []Store `json:"stores"`
+}
+
+func (l *Lake) catalogPath() string { return filepath.Join(l.Dir, "catalog.json") }
+
+// Stores lists the stores, ordered by name.
+func (l *Lake) Stores() ([]Store, error) {
+	c, err := l.readCatalog()
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(c.Stores, func(i, j int) bool { return c.Stores[i].Name < c.Stores[j].Name })
+	return c.Stores, nil
+}
+
+func (l *Lake) readCatalog() (*catalogFile, error) {
+	b, err := os.ReadFile(l.catalogPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return &catalogFile{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read catalog: %w", err)
+	}
+	var c catalogFile
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("read catalog %q: %w", l.catalogPath(), err)
+	}
+	return &c, nil
+}
+
+// updateCatalog applies fn to the catalog under an exclusive lock and writes it atomically.
+func (l *Lake) updateCatalog(fn func(*catalogFile) error) error {
+	unlock, err := lockFile(filepath.Join(l.Dir, "catalog.lock"), syscall.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := l.readCatalog()
+	if err != nil {
+		return err
+	}
+	if err := fn(c); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(l.catalogPath(), append(b, '\n'))
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$`)
+
+// CreateOptions are the options of a new store.
+type CreateOptions struct {
+	Type                  string
+	RetentionDays         int
+	TerminationProtection bool
+}
+
+// Create adds a store and returns it with its new UUID.
+func (l *Lake) Create(name string, opts CreateOptions) (Store, error) {
+	if !nameRE.MatchString(name) {
+		return Store{}, fmt.Errorf("invalid store name %q: use 3-128 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	if looksLikeUUID(name) {
+		return Store{}, fmt.Errorf("invalid store name %q: a name must not look like a store id", name)
+	}
+	if opts.Type == "" {
+		opts.Type = TypeCloudTrail
+	}
+	switch opts.Type {
+	case TypeCloudTrail, TypeConfig, TypeActivity:
+	default:
+		return Store{}, fmt.Errorf("invalid store type %q: want cloudtrail, config or activity", opts.Type)
+	}
+	if opts.RetentionDays == 0 {
+		opts.RetentionDays = DefaultRetentionDays
+	}
+	if err := ValidateRetention(opts.RetentionDays); err != nil {
+		return Store{}, err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	s := Store{ID: NewUUID(), Name: name, Type: opts.Type, RetentionDays: opts.RetentionDays,
+		TerminationProtection: opts.TerminationProtection, CreatedAt: now, UpdatedAt: now}
+	err := l.updateCatalog(func(c *catalogFile) error {
+		for _, o := range c.Stores {
+			if o.Name == name {
+				return fmt.Errorf("an event data store named %q already exists (id %s)", name, o.ID)
+			}
+		}
+		c.Stores = append(c.Stores, s)
+		return nil
+	})
+	if err != nil {
+		return Store{}, err
+	}
+	if err := os.MkdirAll(l.StoreDir(s.ID), 0o755); err != nil {
+		return Store{}, err
+	}
+	return s, nil
+}
+
+// ValidateRetention checks a retention period in days.
+func ValidateRetention(days int) error {
+	if days < MinRetentionDays || days > MaxRetentionDays {
+		return fmt.Errorf("retention %d days is out of range: CloudTrail Lake allows %d to %d days", days, MinRetentionDays, MaxRetentionDays)
+	}
+	return nil
+}
+
+// Resolve finds a store by id or name.
+func (l *Lake) Resolve(nameOrID string) (Store, error) {
+	stores, err := l.Stores()
+	if err != nil {
+		return Store{}, err
+	}
+	for _, s := range stores {
+		if s.ID == nameOrID || strings.EqualFold(s.ID, nameOrID) || s.Name == nameOrID {
+			return s, nil
+		}
+	}
+	return Store{}, fmt.Errorf("%w: %q", ErrNotFound, nameOrID)
+}
+
+// Update applies fn to a store's catalog entry.
+func (l *Lake) Update(id string, fn func(*Store) error) (Store, error) {
+	var out Store
+	err := l.updateCatalog(func(c *catalogFile) error {
+		for i := range c.Stores {
+			if c.Stores[i].ID == id {
+				if err := fn(&c.Stores[i]); err != nil {
+					return err
+				}
+				c.Stores[i].UpdatedAt = time.Now().UTC().Truncate(time.Second)
+				out = c.Stores[i]
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	})
+	return out, err
+}
+
+// ErrProtected is returned when deleting a store with termination protection on.
+var ErrProtected = errors.New("termination protection is enabled")
+
+// Delete removes a store and its files. It refuses while termination protection is on.
+func (l *Lake) Delete(id string) error {
+	err := l.updateCatalog(func(c *catalogFile) error {
+		for i, s := range c.Stores {
+			if s.ID == id {
+				if s.TerminationProtection {
+					return fmt.Errorf("cannot delete event data store %q: %w", s.Name, ErrProtected)
+				}
+				c.Stores = append(c.Stores[:i], c.Stores[i+1:]...)
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	})
+	if err != nil {
+		return err
+	}
+	// The catalog no longer names the store: its files are unreachable, remove them.
+	return os.RemoveAll(l.StoreDir(id))
+}
+
+// StoreDir is the directory of a store's files.
+func (l *Lake) StoreDir(id string) string { return filepath.Join(l.Dir, "stores", id) }
+
+// TempDir is the engine's spill directory.
+func (l *Lake) TempDir() string { return filepath.Join(l.Dir, "tmp") }
+
+// NewUUID returns a random version-4 UUID.
+func NewUUID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}$`)
+
+func looksLikeUUID(s string) bool { return uuidRE.MatchString(s) }
+
+// WriteFileAtomic writes data to path via a synced temporary file and a rename, then syncs the
+// directory, so that path holds either the old or the new content after a crash.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %q: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("sync %q: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("replace %q: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
+// SyncDir fsyncs a directory so that renames and new entries in it are durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// SyncFile fsyncs an existing file.
+func SyncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// lockFile takes an advisory flock on path (LOCK_SH or LOCK_EX, optionally |LOCK_NB).
+func lockFile(path string, how int) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock %q: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}

@@ -1,0 +1,331 @@
+package lake
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DataFile is one live Parquet file of a store.
+type DataFile struct {
+	// Path is relative to the store directory, with forward slashes.
+	Path    string    `json:"path"`
+	Date    string    `json:"date"` // the eventdate partition, YYYY-MM-DD
+	Rows    int64     `json:"rows"`
+	Bytes   int64     `json:"bytes"`
+	MinTime time.Time `json:"min_time"`
+	MaxTime time.Time `json:"max_time"`
+}
+
+// RetiredFile is a file no longer live that readers may still be using.
+type RetiredFile struct {
+	Path string    `json:"path"`
+	At   time.Time `json:"at"`
+}
+
+// Manifest is the committed state of a store.
+type Manifest struct {
+	Version       int64         `json:"version"`
+	Files         []DataFile    `json:"files"`
+	StateSegments []string      `json:"state_segments,omitempty"`
+	Retired       []RetiredFile `json:"retired,omitempty"`
+	CommittedAt   time.Time     `json:"committed_at"`
+}
+
+// Rows is the number of events in the live files.
+func (m *Manifest) Rows() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.Rows
+	}
+	return n
+}
+
+// Bytes is the size of the live files.
+func (m *Manifest) Bytes() int64 {
+	var n int64
+	for _, f := range m.Files {
+		n += f.Bytes
+	}
+	return n
+}
+
+// SourceState records that a source object was read into the store.
+type SourceState struct {
+	URI      string    `json:"uri"`
+	Version  string    `json:"version"`
+	Records  int       `json:"records"`
+	Problems int       `json:"problems,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+func (l *Lake) manifestPath(id string) string { return filepath.Join(l.StoreDir(id), "manifest.json") }
+
+// ReadManifest reads a store's committed manifest (an empty one before the first commit).
+func (l *Lake) ReadManifest(id string) (*Manifest, error) {
+	b, err := os.ReadFile(l.manifestPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return &Manifest{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read manifest of store %s: %w", id, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("read manifest of store %s: %w", id, err)
+	}
+	return &m, nil
+}
+
+// Snapshot returns the committed manifest and holds the store's read lock until release is
+// called, so that no file it lists is deleted while the caller reads it.
+func (l *Lake) Snapshot(id string) (m *Manifest, release func(), err error) {
+	unlock, err := lockFile(filepath.Join(l.StoreDir(id), "read.lock"), syscall.LOCK_SH)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock store %s for reading: %w", id, err)
+	}
+	m, err = l.ReadManifest(id)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return m, unlock, nil
+}
+
+// AbsPath returns the absolute path of a file of store id.
+func (l *Lake) AbsPath(id, rel string) string {
+	return filepath.Join(l.StoreDir(id), filepath.FromSlash(rel))
+}
+
+// Writer is the single writer of a store: it holds write.lock from BeginWrite to Close.
+type Writer struct {
+	lake   *Lake
+	id     string
+	m      *Manifest
+	unlock func()
+}
+
+// BeginWrite takes the store's write lock (waiting for another writer to finish), removes
+// files left by a crashed writer, and returns the writer.
+func (l *Lake) BeginWrite(id string) (*Writer, error) {
+	dir := l.StoreDir(id)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockFile(filepath.Join(dir, "write.lock"), syscall.LOCK_EX)
+	if err != nil {
+		return nil, fmt.Errorf("lock store %s for writing: %w", id, err)
+	}
+	m, err := l.ReadManifest(id)
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	w := &Writer{lake: l, id: id, m: m, unlock: unlock}
+	if err := w.removeOrphans(); err != nil {
+		unlock()
+		return nil, err
+	}
+	w.collectRetired()
+	return w, nil
+}
+
+// Manifest is the writer's current view of the committed state.
+func (w *Writer) Manifest() *Manifest { return w.m }
+
+// DataDir is where new Parquet files go (under eventdate=… subdirectories).
+func (w *Writer) DataDir() string { return filepath.Join(w.lake.StoreDir(w.id), "data") }
+
+// Close releases the write lock.
+func (w *Writer) Close() {
+	if w.unlock != nil {
+		w.unlock()
+		w.unlock = nil
+	}
+}
+
+// removeOrphans deletes data and state files that no manifest references: they were written by
+// a writer that crashed before its commit. Only the lock holder runs it, so no other writer's
+// uncommitted files can be mistaken for orphans.
+func (w *Writer) removeOrphans() error {
+	live := map[string]bool{}
+	for _, f := range w.m.Files {
+		live[f.Path] = true
+	}
+	for _, r := range w.m.Retired {
+		live[r.Path] = true
+	}
+	for _, s := range w.m.StateSegments {
+		live[s] = true
+	}
+	root := w.lake.StoreDir(w.id)
+	for _, sub := range []string{"data", "state"} {
+		err := filepath.WalkDir(filepath.Join(root, sub), func(p string, d fs.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				return nil
+			}
+			rel, _ := filepath.Rel(root, p)
+			if !live[filepath.ToSlash(rel)] {
+				if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("remove orphan %q: %w", p, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	removeEmptyDirs(filepath.Join(root, "data"))
+	return nil
+}
+
+func removeEmptyDirs(root string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			p := filepath.Join(root, e.Name())
+			removeEmptyDirs(p)
+			os.Remove(p) // fails, harmlessly, when not empty
+		}
+	}
+}
+
+// collectRetired deletes retired files when no reader holds the read lock.
+func (w *Writer) collectRetired() {
+	if len(w.m.Retired) == 0 {
+		return
+	}
+	unlock, err := lockFile(filepath.Join(w.lake.StoreDir(w.id), "read.lock"), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err != nil {
+		return // readers are active; try at the next commit
+	}
+	defer unlock()
+	next := *w.m
+	next.Retired = nil
+	next.Version++
+	next.CommittedAt = time.Now().UTC()
+	if err := w.writeManifest(&next); err != nil {
+		return
+	}
+	for _, r := range w.m.Retired {
+		os.Remove(w.lake.AbsPath(w.id, r.Path))
+	}
+	w.m = &next
+}
+
+// Commit atomically replaces the files named in removed with added and records sources as read.
+// The added files must already be written under the store directory.
+func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceState) error {
+	root := w.lake.StoreDir(w.id)
+	next := Manifest{Version: w.m.Version + 1, CommittedAt: time.Now().UTC()}
+	next.StateSegments = append(next.StateSegments, w.m.StateSegments...)
+	next.Retired = append(next.Retired, w.m.Retired...)
+	if len(sources) > 0 {
+		seg := fmt.Sprintf("state/%08d-%s.jsonl", next.Version, NewUUID()[:8])
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		for _, s := range sources {
+			if err := enc.Encode(s); err != nil {
+				return err
+			}
+		}
+		if err := WriteFileAtomic(filepath.Join(root, filepath.FromSlash(seg)), []byte(b.String())); err != nil {
+			return fmt.Errorf("write ingest state: %w", err)
+		}
+		next.StateSegments = append(next.StateSegments, seg)
+	}
+	dirs := map[string]bool{}
+	for _, f := range added {
+		p := w.lake.AbsPath(w.id, f.Path)
+		if err := SyncFile(p); err != nil {
+			return fmt.Errorf("sync %q: %w", p, err)
+		}
+		dirs[filepath.Dir(p)] = true
+	}
+	for d := range dirs {
+		if err := SyncDir(d); err != nil {
+			return err
+		}
+		SyncDir(filepath.Dir(d))
+	}
+	gone := map[string]bool{}
+	for _, r := range removed {
+		gone[r] = true
+		next.Retired = append(next.Retired, RetiredFile{Path: r, At: next.CommittedAt})
+	}
+	for _, f := range w.m.Files {
+		if !gone[f.Path] {
+			next.Files = append(next.Files, f)
+		}
+	}
+	next.Files = append(next.Files, added...)
+	sort.Slice(next.Files, func(i, j int) bool {
+		if next.Files[i].Date != next.Files[j].Date {
+			return next.Files[i].Date < next.Files[j].Date
+		}
+		return next.Files[i].Path < next.Files[j].Path
+	})
+	if err := w.writeManifest(&next); err != nil {
+		return err
+	}
+	w.m = &next
+	w.collectRetired()
+	return nil
+}
+
+func (w *Writer) writeManifest(m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := WriteFileAtomic(w.lake.manifestPath(w.id), append(b, '\n')); err != nil {
+		return fmt.Errorf("commit store %s: %w", w.id, err)
+	}
+	return nil
+}
+
+// LoadSources reads the ingest state: the latest state of every source read into the store.
+func (w *Writer) LoadSources() (map[string]SourceState, error) {
+	out := map[string]SourceState{}
+	for _, seg := range w.m.StateSegments {
+		p := w.lake.AbsPath(w.id, seg)
+		f, err := os.Open(p)
+		if err != nil {
+			return nil, fmt.Errorf("read ingest state %q: %w", p, err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+		for sc.Scan() {
+			var s SourceState
+			if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("read ingest state %q: %w", p, err)
+			}
+			out[s.URI] = s
+		}
+		err = sc.Err()
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read ingest state %q: %w", p, err)
+		}
+	}
+	return out, nil
+}

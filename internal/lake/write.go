@@ -1,0 +1,186 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/engine"
+)
+
+// StagingTable is the engine table that ingest appends CloudTrail rows to before a commit.
+const StagingTable = "staging"
+
+// CreateStaging creates (or empties) the staging table in db.
+func CreateStaging(ctx context.Context, db *engine.DB) error {
+	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+StagingTable+" "+stagingDDL())
+}
+
+// WriteBatch deduplicates the staged rows — within the batch and against the store's files of
+// the same event dates, on (eventid, recipientaccountid) — writes the new rows as Parquet under
+// the writer's data directory, partitioned by event date, and returns the new files (not yet
+// committed) and the number of rows written. The staging table is emptied.
+func WriteBatch(ctx context.Context, db *engine.DB, w *Writer) (added []DataFile, written int64, err error) {
+	// Deduplicate inside the batch, then drop what the store already holds. Duplicates always
+	// share an eventtime, so only files of the batch's dates need reading, and only their key
+	// columns.
+	err = db.Exec(ctx, `CREATE OR REPLACE TEMP TABLE batch AS SELECT `+selectFromStaging()+`, strftime(eventtime, '%Y-%m-%d') AS eventdate FROM `+StagingTable+`
+		QUALIFY row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY eventtime) = 1`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("stage batch: %w", err)
+	}
+	if err := db.Exec(ctx, "DELETE FROM "+StagingTable); err != nil {
+		return nil, 0, err
+	}
+	defer db.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS batch")
+	dates, err := batchDates(ctx, db)
+	if err != nil {
+		return nil, 0, err
+	}
+	var existing []string
+	for _, f := range w.m.Files {
+		if dates[f.Date] {
+			existing = append(existing, w.lake.AbsPath(w.id, f.Path))
+		}
+	}
+	if len(existing) > 0 {
+		err = db.Exec(ctx, `DELETE FROM batch WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`) AS s
+			WHERE s.eventid = batch.eventid AND s.recipientaccountid IS NOT DISTINCT FROM batch.recipientaccountid)`)
+		if err != nil {
+			return nil, 0, fmt.Errorf("deduplicate against store: %w", err)
+		}
+	}
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM batch").Scan(&written); err != nil {
+		return nil, 0, err
+	}
+	if written == 0 {
+		return nil, 0, nil
+	}
+	added, err = writeParquet(ctx, db, w, "SELECT * FROM batch ORDER BY eventdate, eventtime")
+	return added, written, err
+}
+
+func batchDates(ctx context.Context, db *engine.DB) (map[string]bool, error) {
+	rows, err := db.Query(ctx, "SELECT DISTINCT eventdate FROM batch")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	dates := map[string]bool{}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, err
+		}
+		dates[d] = true
+	}
+	return dates, rows.Err()
+}
+
+// writeParquet copies the rows of query (which must have an eventdate column) into new Parquet
+// files, one or more per date, and describes them.
+func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) ([]DataFile, error) {
+	dataDir := w.DataDir()
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	// Each write gets its own file-name prefix, so names never collide with live files.
+	pattern := "part-" + NewUUID()[:13] + "-{i}"
+	copySQL := `COPY (` + query + `) TO ` + engine.Literal(dataDir) + ` (FORMAT parquet, COMPRESSION zstd,
+		PARTITION_BY (eventdate), FILENAME_PATTERN ` + engine.Literal(pattern) + `, APPEND, ROW_GROUP_SIZE 122880,
+		FILE_SIZE_BYTES '256MB')`
+	if err := db.Exec(ctx, copySQL); err != nil {
+		return nil, fmt.Errorf("write parquet: %w", err)
+	}
+	files, err := filepath.Glob(filepath.Join(dataDir, "eventdate=*", pattern[:len(pattern)-3]+"*.parquet"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("write parquet: no files written (%v)", err)
+	}
+	return describe(ctx, db, w, files)
+}
+
+// describe reads row counts and time bounds of new files.
+func describe(ctx context.Context, db *engine.DB, w *Writer, files []string) ([]DataFile, error) {
+	rows, err := db.Query(ctx, `SELECT filename, count(*), min(eventtime), max(eventtime)
+		FROM read_parquet(`+engine.ListLiteral(files)+`, filename = true) GROUP BY filename`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	root := w.lake.StoreDir(w.id)
+	var out []DataFile
+	for rows.Next() {
+		var f DataFile
+		var name string
+		if err := rows.Scan(&name, &f.Rows, &f.MinTime, &f.MaxTime); err != nil {
+			return nil, err
+		}
+		rel, err := filepath.Rel(root, name)
+		if err != nil {
+			return nil, err
+		}
+		f.Path = filepath.ToSlash(rel)
+		f.Date = partitionDate(f.Path)
+		st, err := os.Stat(name)
+		if err != nil {
+			return nil, err
+		}
+		f.Bytes = st.Size()
+		f.MinTime, f.MaxTime = f.MinTime.UTC(), f.MaxTime.UTC()
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+func partitionDate(rel string) string {
+	for _, part := range strings.Split(rel, "/") {
+		if d, ok := strings.CutPrefix(part, "eventdate="); ok {
+			return d
+		}
+	}
+	return ""
+}
+
+// CompactThreshold is the number of files in one date partition above which Compact merges them.
+const CompactThreshold = 8
+
+// Compact merges the files of every date partition that has more than CompactThreshold files
+// (or, with force, more than one) into one file sorted by eventtime, and commits the swap.
+func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged int, err error) {
+	byDate := map[string][]DataFile{}
+	for _, f := range w.m.Files {
+		byDate[f.Date] = append(byDate[f.Date], f)
+	}
+	var added []DataFile
+	var removed []string
+	limit := CompactThreshold
+	if force {
+		limit = 1
+	}
+	for date, files := range byDate {
+		if len(files) <= limit {
+			continue
+		}
+		var paths []string
+		for _, f := range files {
+			paths = append(paths, w.lake.AbsPath(w.id, f.Path))
+			removed = append(removed, f.Path)
+		}
+		nf, err := writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+engine.ListLiteral(paths)+`) ORDER BY eventtime`)
+		if err != nil {
+			return 0, fmt.Errorf("compact %s: %w", date, err)
+		}
+		added = append(added, nf...)
+		merged += len(files)
+	}
+	if merged == 0 {
+		return 0, nil
+	}
+	return merged, w.Commit(added, removed, nil)
+}
+
+// Age is how long ago a time was, for retention checks.
+func Age(t time.Time) time.Duration { return time.Since(t) }

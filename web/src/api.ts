@@ -1,0 +1,76 @@
+// Typed access to the auditlake JSON API (docs/api.md). Every failure becomes an ApiError whose
+// message is fit to show to the user.
+
+export interface Column { name: string; type: string }
+export interface Store {
+  id: string; name: string; type: string; retention_days: number; events: number; bytes: number;
+  first_event: string | null; last_event: string | null;
+}
+export interface Table { schema: string; name: string; kind: "eds" | "cost"; columns: Column[] }
+export interface QueryResult {
+  columns: Column[]; rows: unknown[][]; row_count: number; truncated: boolean; max_rows: number; elapsed_ms: number;
+}
+export type Status = "approved" | "not_approved" | "no_template";
+export interface ComplianceRow {
+  instance_id: string; account_id: string; region: string; launched_at: string | null; launched_by: string;
+  role_arn: string; source_identity: string; launcher: string; template_id: string; template_name: string;
+  template_version: string; status: Status; reason: string; terminated_at: string | null; runtime_hours: number;
+  unblended_cost: number; effective_cost: number;
+}
+export interface ComplianceReport {
+  currency: string; rows: ComplianceRow[];
+  summary: { instances: number; approved: number; not_approved: number; no_template: number; unblended_cost: number; effective_cost: number; not_approved_cost: number };
+}
+export interface DailySpend { currency: string; rows: { day: string; status: Status; unblended_cost: number; effective_cost: number }[] }
+export interface InstanceEvent { time: string; event_name: string; event_source: string; actor: string; kind: string; detail: string }
+export interface InstanceReport {
+  instance_id: string; summary: ComplianceRow; events: InstanceEvent[];
+  daily_cost: { day: string; unblended_cost: number; effective_cost: number }[];
+  currency?: string;
+}
+export interface Widget {
+  id: string; title: string; kind: string; sql: string; columns: Column[]; rows: unknown[][]; truncated: boolean; error?: string;
+}
+export interface Activity { store: Store; from: string; to: string; bucket: string; widgets: Widget[] }
+
+export class ApiError extends Error {
+  constructor(public status: number, public code: string, message: string) { super(message); }
+}
+
+async function call<T>(path: string, init?: RequestInit): Promise<T> {
+  let resp: Response;
+  try {
+    resp = await fetch(path, { ...init, headers: { Accept: "application/json", ...(init?.body ? { "Content-Type": "application/json" } : {}) } });
+  } catch (e) {
+    if (e instanceof DOMException && e.name === "AbortError") throw e;
+    throw new ApiError(0, "network", "Cannot reach the auditlake server. Is it still running?");
+  }
+  let body: any = null;
+  try { body = await resp.json(); } catch { /* not JSON */ }
+  if (!resp.ok) {
+    const msg = body?.error?.message ?? `The server answered ${resp.status} ${resp.statusText}.`;
+    throw new ApiError(resp.status, body?.error?.code ?? "http", msg);
+  }
+  return body as T;
+}
+
+export function qs(params: Record<string, string | string[] | undefined>): string {
+  const u = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v === undefined || v === "") continue;
+    for (const item of Array.isArray(v) ? v : [v]) if (item) u.append(k, item);
+  }
+  const s = u.toString();
+  return s ? "?" + s : "";
+}
+
+export const api = {
+  stores: () => call<{ stores: Store[] }>("api/stores").then((r) => r.stores),
+  tables: () => call<{ tables: Table[] }>("api/tables").then((r) => r.tables),
+  query: (sql: string, maxRows: number, signal?: AbortSignal) =>
+    call<QueryResult>("api/query", { method: "POST", body: JSON.stringify({ sql, max_rows: maxRows }), signal }),
+  compliance: (p: Record<string, string | string[] | undefined>) => call<ComplianceReport>("api/reports/launch-compliance" + qs(p)),
+  dailySpend: (p: Record<string, string | string[] | undefined>) => call<DailySpend>("api/reports/daily-spend" + qs(p)),
+  instance: (id: string, p: Record<string, string | undefined>) => call<InstanceReport>("api/instances/" + encodeURIComponent(id) + qs(p)),
+  activity: (p: Record<string, string | undefined>) => call<Activity>("api/dashboards/activity" + qs(p)),
+};
