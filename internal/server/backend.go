@@ -1,0 +1,74 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Backend is everything the HTTP API needs from the storage and query engine. The engine
+// package implements it; the server never touches DuckDB, Parquet or S3 itself.
+//
+// Every method may be called concurrently and must honour ctx: when the HTTP client goes away
+// or a query's timeout passes, ctx is cancelled and the method should return promptly with
+// ctx.Err() (wrapped or not).
+type Backend interface {
+	Stores(ctx context.Context) ([]Store, error)                          // event data stores
+	Tables(ctx context.Context) ([]Table, error)                          // every queryable table with its columns (stores and cost tables)
+	Query(ctx context.Context, sql string, maxRows int) (*Result, error)  // user SQL (Trino/CloudTrail Lake dialect), sandboxed by the backend
+	Report(ctx context.Context, name string, p ReportParams) (any, error) // "launch-compliance", "daily-spend"; JSON-marshalable
+	Instance(ctx context.Context, id string, p ReportParams) (any, error)
+}
+
+// Store is one event data store.
+type Store struct {
+	ID            string     `json:"id"`
+	Name          string     `json:"name"`
+	Type          string     `json:"type"`
+	RetentionDays int        `json:"retention_days"`
+	Events        int64      `json:"events"`
+	Bytes         int64      `json:"bytes"`
+	FirstEvent    *time.Time `json:"first_event"`
+	LastEvent     *time.Time `json:"last_event"`
+}
+
+// Table is one queryable table: an event data store ("eds") or a registered cost source ("cost").
+type Table struct {
+	Schema  string   `json:"schema"`
+	Name    string   `json:"name"`
+	Kind    string   `json:"kind"` // "eds" | "cost"
+	Columns []Column `json:"columns"`
+}
+
+// Column is a result or table column with its engine type name.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Result is the answer to Query. Truncated is true when the query had more than maxRows rows.
+type Result struct {
+	Columns   []Column
+	Rows      [][]any
+	Truncated bool
+	Elapsed   time.Duration
+}
+
+// ReportParams selects the data a report covers. Nil times mean unbounded; empty slices mean all.
+type ReportParams struct {
+	Store, Cost       string
+	From, To          *time.Time
+	Accounts          []string
+	ApprovedTemplates []string
+}
+
+// ErrNotFound is returned (possibly wrapped) for an unknown store, instance or report; the API
+// answers 404.
+var ErrNotFound = errors.New("not found")
+
+// QueryError is a problem with the user's SQL: a syntax error, an unknown column, a refused
+// statement. The API answers 400 and shows Msg to the user as it is, so Msg must not carry
+// internal details such as file paths.
+type QueryError struct{ Msg string }
+
+func (e *QueryError) Error() string { return e.Msg }

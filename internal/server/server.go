@@ -1,0 +1,200 @@
+// Package server is auditlake's HTTP face: a JSON API over a Backend (stores, tables, SQL
+// queries, reports, activity dashboards) and the embedded single-page web dashboard.
+//
+// The server holds no state of its own. Every request is answered from the Backend, so the
+// engine that implements it decides what is stored and how queries are sandboxed; the server
+// decides limits (body size, row count, query timeout), maps errors to HTTP statuses in one
+// place (writeError) and keeps internal details in the log instead of the response.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Options are the server's limits and assets. The zero value is usable: every zero field takes
+// the default documented on it.
+type Options struct {
+	// Assets is the built web dashboard (index.html at its root). Nil serves a page saying the
+	// assets were not built.
+	Assets fs.FS
+	// MaxBodyBytes caps a request body; larger bodies get 413. Default 1 MiB.
+	MaxBodyBytes int64
+	// DefaultMaxRows is the row limit of a query that names none. Default 1000.
+	DefaultMaxRows int
+	// MaxRowsLimit is the largest row limit a caller may ask for. Default 100000.
+	MaxRowsLimit int
+	// DefaultTimeout is the timeout of a query that names none. Default 60s.
+	DefaultTimeout time.Duration
+	// MaxTimeout is the longest timeout a caller may ask for. Default 10 minutes.
+	MaxTimeout time.Duration
+	// ShutdownGrace is how long Serve waits for requests in flight after ctx is cancelled.
+	// Default 10s.
+	ShutdownGrace time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.DefaultMaxRows <= 0 {
+		o.DefaultMaxRows = 1000
+	}
+	if o.MaxRowsLimit <= 0 {
+		o.MaxRowsLimit = 100000
+	}
+	if o.DefaultMaxRows > o.MaxRowsLimit {
+		o.DefaultMaxRows = o.MaxRowsLimit
+	}
+	if o.DefaultTimeout <= 0 {
+		o.DefaultTimeout = 60 * time.Second
+	}
+	if o.MaxTimeout <= 0 {
+		o.MaxTimeout = 10 * time.Minute
+	}
+	if o.DefaultTimeout > o.MaxTimeout {
+		o.DefaultTimeout = o.MaxTimeout
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = 10 * time.Second
+	}
+	return o
+}
+
+// Server is the HTTP API and dashboard. It is an http.Handler; Serve runs it on an address.
+type Server struct {
+	backend Backend
+	log     *slog.Logger
+	opts    Options
+	handler http.Handler
+}
+
+// New returns a Server answering from b. log receives one line per request and the details of
+// internal errors.
+func New(b Backend, log *slog.Logger, opts Options) *Server {
+	s := &Server{backend: b, log: log, opts: opts.withDefaults()}
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", s.api(http.MethodGet, s.healthz))
+	mux.Handle("/api/stores", s.api(http.MethodGet, s.stores))
+	mux.Handle("/api/tables", s.api(http.MethodGet, s.tables))
+	mux.Handle("/api/query", s.api(http.MethodPost, s.query))
+	mux.Handle("/api/reports/{name}", s.api(http.MethodGet, s.report))
+	mux.Handle("/api/instances/{id}", s.api(http.MethodGet, s.instance))
+	mux.Handle("/api/dashboards/activity", s.api(http.MethodGet, s.activity))
+	mux.Handle("/api/", s.api("", func(w http.ResponseWriter, r *http.Request) error {
+		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no API endpoint %s", r.URL.Path)}
+	}))
+	mux.Handle("/", s.assets())
+	s.handler = s.logRequests(mux)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Serve listens on listen (host:port) and serves until ctx is cancelled, then shuts down
+// gracefully: it stops accepting connections and waits up to Options.ShutdownGrace for requests
+// in flight. A non-loopback address is allowed but logged as a warning, because the API has no
+// authentication of its own.
+func (s *Server) Serve(ctx context.Context, listen string) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %q: %w", listen, err)
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// ServeListener is Serve on an open listener, which it closes.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	addr := ln.Addr().String()
+	if !isLoopback(ln.Addr()) {
+		s.log.Warn("serving on a non-loopback address: the API has no authentication; put it behind an authenticating proxy", "addr", addr)
+	}
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.log.Info("serving", "url", "http://"+addr+"/")
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve on %q: %w", addr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.ShutdownGrace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return fmt.Errorf("serve on %q: %w", addr, serr)
+	}
+	if err != nil {
+		hs.Close()
+		return fmt.Errorf("shut down server on %q: %w", addr, err)
+	}
+	s.log.Info("server stopped", "addr", addr)
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// statusRecorder remembers the status code for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// logRequests writes one structured log line per request.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		level := slog.LevelInfo
+		if rec.status >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.LogAttrs(r.Context(), level, "http request",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Int64("bytes", rec.bytes),
+			slog.Duration("elapsed", time.Since(start)),
+			slog.String("remote", r.RemoteAddr),
+		)
+	})
+}
