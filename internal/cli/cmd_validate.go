@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/auditlake/auditlake/internal/integrity"
+)
+
+const validateLogsUsage = `Usage: auditlake validate-logs --public-key FILE [--from T] [--to T] [--format table|json]
+       [--profile P] [--region R] [--endpoint-url URL] SOURCE
+
+Validates CloudTrail log file integrity as 'aws cloudtrail validate-logs' does: every digest file
+under SOURCE (s3://bucket/prefix, or a local copy) is checked against its signature and chained
+to its predecessor, and every log file against the SHA-256 its digest lists.
+
+Verdicts: log files are valid, modified, deleted (listed in a digest but absent) or not-covered
+(present but listed by no valid digest); digests are valid, modified, invalid-signature or
+missing (named by a successor but absent). Exit code 0 when everything is valid, 4 when not.
+
+A digest's signature is kept in its S3 metadata. In a local copy it must sit beside the digest as
+<digest file>.metadata.json: {"signature": "...", "signature-algorithm": "SHA256withRSA"}
+(keep it when copying digests out of S3); only the newest digest needs it, older ones are verified with the signature
+their successor repeats.
+
+--public-key takes the JSON printed by 'aws cloudtrail list-public-keys' (keys are chosen by
+their Fingerprint) or a PEM file of one or more RSA public keys (PKCS #1 or X.509). AWS does not
+document how digestPublicKeyFingerprint is computed; for PEM keys auditlake assumes the hex MD5
+of the DER key (PKCS #1 or X.509 form).
+
+--from and --to select digests by the time in their file name (to plus one hour, like the AWS
+CLI) and log files by the minute in theirs.`
+
+const validateLogsExamples = `  aws cloudtrail list-public-keys --region us-east-1 > keys.json
+  auditlake validate-logs --public-key keys.json s3://my-trail-bucket/AWSLogs/111122223333/
+  auditlake validate-logs --public-key keys.json --from 2026-01-01 --to 2026-01-31 ./trail-copy
+  auditlake validate-logs --public-key keys.pem --format json s3://bucket/prefix/ | jq 'select(.status != "valid")'`
+
+func runValidateLogs(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "validate-logs")
+	keyFile := fs.String("public-key", "", "public keys: list-public-keys JSON or PEM (required)")
+	from := fs.String("from", "", "validate digests and log files from this date/time (UTC)")
+	to := fs.String("to", "", "validate digests and log files up to this date/time (UTC)")
+	format := fs.String("format", "table", "output format: table or json (JSON lines)")
+	s3 := addS3Flags(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if *keyFile == "" {
+		return usagef("--public-key is required")
+	}
+	if len(pos) != 1 {
+		return usagef("name one SOURCE: s3://bucket/prefix or a local directory")
+	}
+	if *format != "table" && *format != "json" {
+		return usagef("--format %q: want table or json", *format)
+	}
+	fromT, err := parseTimeFlag("from", *from)
+	if err != nil {
+		return err
+	}
+	toT, err := parseTimeFlag("to", *to)
+	if err != nil {
+		return err
+	}
+	if !fromT.IsZero() && !toT.IsZero() && toT.Before(fromT) {
+		return usagef("--to %s is before --from %s", *to, *from)
+	}
+	keyData, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return fmt.Errorf("read public keys %q: %w", *keyFile, err)
+	}
+	keys, err := integrity.ParseKeys(keyData)
+	if err != nil {
+		return fmt.Errorf("read public keys %q: %w", *keyFile, err)
+	}
+	rep, err := integrity.Validate(ctx, s3.client(), pos[0], keys, fromT, toT)
+	if err != nil {
+		return err
+	}
+	counts := rep.Counts()
+	if *format == "json" {
+		enc := json.NewEncoder(env.Stdout)
+		for _, v := range rep.Verdicts {
+			if err := enc.Encode(v); err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+		}
+		fmt.Fprintln(env.Stderr, counts)
+	} else {
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "STATUS\tKIND\tFILE\tDETAIL")
+		for _, v := range rep.Verdicts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Status, v.Kind, v.File, v.Detail)
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		fmt.Fprintln(env.Stdout, counts)
+	}
+	if !rep.OK() {
+		bad := counts.Logs + counts.Digests - counts.Log[integrity.StatusValid] - counts.Digest[integrity.StatusValid]
+		return &InvalidError{Msg: fmt.Sprintf("%d of %d files are not valid", bad, counts.Logs+counts.Digests)}
+	}
+	if counts.Digests == 0 {
+		return &HintError{Err: fmt.Errorf("no digest files found under %q", pos[0]),
+			Hint: "SOURCE must hold AWSLogs/<account>/CloudTrail-Digest/... (is log file validation enabled on the trail?)"}
+	}
+	return nil
+}
