@@ -27,9 +27,9 @@ A digest's signature is kept in its S3 metadata. In a local copy it must sit bes
 their successor repeats.
 
 --public-key takes the JSON printed by 'aws cloudtrail list-public-keys' (keys are chosen by
-their Fingerprint) or a PEM file of one or more RSA public keys (PKCS #1 or X.509). AWS does not
-document how digestPublicKeyFingerprint is computed; for PEM keys auditlake assumes the hex MD5
-of the DER key (PKCS #1 or X.509 form).
+their Fingerprint) or a PEM file of one or more RSA public keys (PKCS #1 or X.509). For PEM keys
+the fingerprint is computed as the hex MD5 of the PKCS #1 DER key: AWS does not document it, but
+its published list-public-keys example matches this rule.
 
 --from and --to select digests by the time in their file name (to plus one hour, like the AWS
 CLI) and log files by the minute in theirs.`

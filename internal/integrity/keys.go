@@ -49,12 +49,12 @@ func (s KeySet) Lookup(fingerprint string) (PublicKey, bool) {
 // Len is the number of fingerprints in the set (a PEM key counts under two, see ParseKeys).
 func (s KeySet) Len() int { return len(s.byFingerprint) }
 
-// Fingerprint returns the fingerprint auditlake assumes CloudTrail uses for pub: the hex MD5 of
-// the key's PKCS #1 RSAPublicKey DER encoding (the form AWS's documentation names for the Value
-// of list-public-keys). AWS does not document how digestPublicKeyFingerprint is computed; its
-// fingerprints are 32 hex digits, the size of an MD5 hash, which is all this assumption rests on.
-// Key selection is only a lookup: the RSA signature check is what proves a digest authentic, so
-// a wrong assumption makes validation fail closed ("no public key with fingerprint"), never pass.
+// Fingerprint returns the fingerprint CloudTrail uses for pub: the hex MD5 of the key's PKCS #1
+// RSAPublicKey DER encoding. AWS does not document this; it is inferred from the one key AWS has
+// published with its fingerprint (the aws-cli list-public-keys example, whose Value hashes to its
+// Fingerprint this way; see testdata/aws-cli-list-public-keys-example). Key selection is only a
+// lookup: the RSA signature check is what proves a digest authentic, so a wrong assumption makes
+// validation fail closed ("no public key with fingerprint"), never pass.
 func Fingerprint(pub *rsa.PublicKey) string {
 	sum := md5.Sum(x509.MarshalPKCS1PublicKey(pub))
 	return hex.EncodeToString(sum[:])
@@ -76,8 +76,8 @@ func pkixFingerprint(pub *rsa.PublicKey) (string, error) {
 //     {"PublicKeyList":[{"Value": base64 DER, "ValidityStartTime", "ValidityEndTime", "Fingerprint"}]}
 //     Each key is filed under the Fingerprint AWS gives. Value may be PKCS #1 or X.509 DER.
 //   - PEM text with one or more "RSA PUBLIC KEY" (PKCS #1) or "PUBLIC KEY" (X.509) blocks.
-//     PEM carries no fingerprint, so each key is filed under the hex MD5 of both its PKCS #1 and
-//     its X.509 DER encodings (see Fingerprint: AWS does not document which one it hashes).
+//     PEM carries no fingerprint, so each key is filed under Fingerprint (MD5 of the PKCS #1 DER)
+//     and, in case AWS ever hashes the other form, under the MD5 of its X.509 DER too.
 func ParseKeys(data []byte) (KeySet, error) {
 	var set KeySet
 	trimmed := bytes.TrimSpace(data)

@@ -5,10 +5,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -124,4 +126,46 @@ func TestParseKeysRejectsUnusableInput(t *testing.T) {
 			t.Errorf("ParseKeys(%.30q) = nil error, want one", in)
 		}
 	}
+}
+
+// TestFingerprintMatchesAWSPublishedKey checks the fingerprint rule against the one key and
+// fingerprint AWS has published together (the aws-cli list-public-keys example): the
+// fingerprint is the hex MD5 of the PKCS #1 DER key. It also reads the CLI's epoch-seconds times.
+func TestFingerprintMatchesAWSPublishedKey(t *testing.T) {
+	data, err := os.ReadFile(digesttest.RepoFile(t, "testdata/aws-cli-list-public-keys-example/list-public-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "7f3f401420072e50a65a141430817ab3"
+	keys, err := integrity.ParseKeys(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := keys.Lookup(want)
+	if !ok {
+		t.Fatalf("no key under the published fingerprint %s", want)
+	}
+	if got := integrity.Fingerprint(k.Key); got != want {
+		t.Errorf("Fingerprint(published key) = %s, want %s", got, want)
+	}
+	if got, want := k.ValidFrom, time.Unix(1453076702, 0).UTC(); !got.Equal(want) {
+		t.Errorf("ValidFrom = %v, want %v", got, want)
+	}
+	// The same key as PEM (no fingerprint given) is filed under the same fingerprint.
+	pemKeys, err := integrity.ParseKeys(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: mustPKIX(t, k.Key)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := pemKeys.Lookup(want); !ok {
+		t.Errorf("pem form of the published key is not found under %s", want)
+	}
+}
+
+func mustPKIX(t *testing.T, k *rsa.PublicKey) []byte {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
