@@ -1,0 +1,545 @@
+package cloudtrail
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// DecodeOptions bounds what Decode accepts. The zero value is usable.
+type DecodeOptions struct {
+	// MaxRecordBytes is the largest single record (its JSON text as delivered) that is decoded;
+	// a larger one is reported as an Error and skipped without being held in memory.
+	// 0 means DefaultMaxRecordBytes.
+	MaxRecordBytes int
+	// MaxDecompressedBytes stops decoding (with an error) after this many bytes of decompressed
+	// input, a guard against gzip bombs. 0 means unlimited.
+	MaxDecompressedBytes int64
+	// MaxDepth is the deepest JSON nesting accepted inside one record; deeper records are
+	// reported as an Error. 0 means DefaultMaxDepth.
+	MaxDepth int
+	// MaxProblems caps len(Stats.Problems); problems beyond it are still counted in
+	// Stats.Errors and Stats.Warnings. 0 means DefaultMaxProblems, negative means no cap.
+	MaxProblems int
+}
+
+// Defaults for DecodeOptions.
+const (
+	DefaultMaxRecordBytes = 16 << 20
+	DefaultMaxDepth       = 1000
+	DefaultMaxProblems    = 1000
+)
+
+// maxWrapperDepth bounds how deep Decode looks into wrapper objects for a record.
+const maxWrapperDepth = 3
+
+// Severity says what happened to the record a Problem is about.
+type Severity int
+
+const (
+	// Warning: the record was kept but altered (a field set to NULL, invalid UTF-8 replaced, an
+	// eventID synthesised), or an object that is not a CloudTrail record was skipped.
+	Warning Severity = iota + 1
+	// Error: the record was dropped.
+	Error
+)
+
+func (s Severity) String() string {
+	switch s {
+	case Warning:
+		return "warning"
+	case Error:
+		return "error"
+	}
+	return fmt.Sprintf("Severity(%d)", int(s))
+}
+
+// Problem is one thing wrong with one record of one object.
+type Problem struct {
+	File string
+	// Record is the 1-based number of the item in the object: an element of the Records (or
+	// Events) array, of a bare array, or a top-level value (one JSON Lines line). Records found
+	// inside one item (an array nested in a line, several records in one wrapper) share it.
+	Record int
+	// Line is the 1-based line of the input on which the item starts.
+	Line     int
+	Severity Severity
+	Msg      string
+}
+
+// String renders the problem as "file: record 17 (line 3): msg"; warnings say so.
+func (p Problem) String() string {
+	sev := ""
+	if p.Severity == Warning {
+		sev = "warning: "
+	}
+	return fmt.Sprintf("%s: record %d (line %d): %s%s", p.File, p.Record, p.Line, sev, p.Msg)
+}
+
+// Stats is what Decode found in one object.
+type Stats struct {
+	// Records is the number of records passed to emit.
+	Records int
+	// Skipped is the number of JSON objects that are not CloudTrail records (an EventBridge
+	// event of another kind, a Config item, an unrecognised object); each has a Warning.
+	Skipped int
+	// Errors is the number of records dropped; each has an Error problem.
+	Errors int
+	// Warnings is the number of Warning problems.
+	Warnings int
+	// Problems lists the problems in input order, at most DecodeOptions.MaxProblems of them.
+	Problems []Problem
+	// Bytes is the number of (decompressed) input bytes read.
+	Bytes int64
+}
+
+// Decode reads one object named name — gzip (detected by its magic bytes) or plain — and calls
+// emit for every CloudTrail record it finds, in input order. It accepts:
+//
+//   - the trail delivery file {"Records":[…]}, a bare JSON array, JSON Lines (or any sequence of
+//     JSON values), and a single record object;
+//   - `aws cloudtrail lookup-events` output ({"Events":[{…,"CloudTrailEvent":"<record>"}]}) and
+//     its events one per line;
+//   - EventBridge events (the record in "detail");
+//   - a wrapper object whose object field, or string field holding JSON text, is a record (for
+//     example {"rule_id":…,"log":{record}}), up to three wrappers deep;
+//   - arrays mixing all of these.
+//
+// A JSON object is a record when it has at least two of the keys eventVersion, eventTime,
+// eventSource, eventName and eventID (matched case-insensitively) and is not one of the
+// containers above. Such an object without a valid eventTime is an Error; any other object is
+// Skipped with a Warning.
+//
+// Decode does not stop at a bad record: records before and after it are emitted, and the problem
+// is reported in Stats. The error is non-nil only when the object as a whole cannot be read any
+// further (a read or gzip error, truncated input, brackets that do not match, the
+// MaxDecompressedBytes limit) or emit returned an error; records emitted before are valid.
+// The *Record passed to emit is newly allocated and may be retained.
+func Decode(r io.Reader, name string, opts DecodeOptions, emit func(*Record) error) (Stats, error) {
+	if opts.MaxRecordBytes <= 0 {
+		opts.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if opts.MaxDepth <= 0 {
+		opts.MaxDepth = DefaultMaxDepth
+	}
+	if opts.MaxProblems == 0 {
+		opts.MaxProblems = DefaultMaxProblems
+	}
+	d := &decoder{name: name, opts: opts, emit: emit}
+	err := d.run(r)
+	if err != nil {
+		err = fmt.Errorf("decode %q: %w", name, err)
+	}
+	return d.st, err
+}
+
+type decoder struct {
+	name string
+	opts DecodeOptions
+	emit func(*Record) error
+	sc   *scanner
+	cnt  *countingReader
+	st   Stats
+	item int // number of the current item
+	line int // line of the current item
+	buf  []byte
+	cbuf []byte
+	key  []byte
+}
+
+// countingReader counts bytes and enforces MaxDecompressedBytes.
+type countingReader struct {
+	r     io.Reader
+	n     int64
+	limit int64
+}
+
+var errTooLarge = errors.New("decompressed size limit exceeded")
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if c.limit > 0 && c.n >= c.limit {
+		return 0, fmt.Errorf("%w (%d bytes)", errTooLarge, c.limit)
+	}
+	if c.limit > 0 && int64(len(p)) > c.limit-c.n {
+		p = p[:c.limit-c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (d *decoder) run(r io.Reader) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var src io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return fmt.Errorf("read gzip header: %w", err)
+		}
+		defer zr.Close()
+		src = zr
+	}
+	d.cnt = &countingReader{r: src, limit: d.opts.MaxDecompressedBytes}
+	d.sc = newScanner(d.cnt)
+	defer func() { d.st.Bytes = d.cnt.n }()
+	for {
+		c, ok := d.sc.peek()
+		if !ok {
+			return d.sc.readErr()
+		}
+		var err error
+		switch c {
+		case '[':
+			d.sc.pos++
+			err = d.streamArray()
+		case '{':
+			err = d.topObject()
+		default:
+			err = d.captureItem()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// fatal wraps an error that ends decoding with the position of the current item.
+func (d *decoder) fatal(err error) error {
+	return fmt.Errorf("record %d (line %d): %w", d.item, d.line, err)
+}
+
+// streamArray handles the elements of an array whose '[' was consumed, one item each.
+func (d *decoder) streamArray() error {
+	first := true
+	for {
+		c, ok := d.sc.peek()
+		if !ok {
+			return d.fatal(d.sc.eofErr())
+		}
+		if c == ']' {
+			d.sc.pos++
+			return nil
+		}
+		if !first {
+			if c != ',' {
+				return d.fatal(fmt.Errorf("%w: unexpected %q after a record", errSyntax, c))
+			}
+			d.sc.pos++
+			if c, ok = d.sc.peek(); !ok {
+				return d.fatal(d.sc.eofErr())
+			}
+			if c == ']' { // tolerate a trailing comma
+				d.sc.pos++
+				return nil
+			}
+		}
+		first = false
+		if err := d.captureItem(); err != nil {
+			return err
+		}
+	}
+}
+
+// captureItem reads the next value as one item and handles it.
+func (d *decoder) captureItem() error {
+	d.item++
+	d.line = d.sc.line
+	raw, oversize, tooDeep, err := d.sc.capture(d.buf[:0], d.opts.MaxRecordBytes, d.opts.MaxDepth)
+	d.buf = raw
+	if err != nil {
+		return d.fatal(err)
+	}
+	return d.handleRaw(raw, oversize, tooDeep)
+}
+
+// topObject reads a top-level object. When one of its keys is Records or Events (any case) and
+// holds an array, the array's elements are streamed as items and the object's other keys are
+// ignored; otherwise the whole object is one item.
+func (d *decoder) topObject() error {
+	line := d.sc.line
+	d.sc.pos++ // '{'
+	tb := append(d.buf[:0], '{')
+	container, oversize, tooDeep := false, false, false
+	fail := func(err error) error {
+		d.item++
+		d.line = line
+		return d.fatal(err)
+	}
+	for n := 0; ; n++ {
+		c, ok := d.sc.peek()
+		if !ok {
+			return fail(d.sc.eofErr())
+		}
+		if c == '}' && n == 0 {
+			d.sc.pos++
+			break
+		}
+		if n > 0 {
+			if c == '}' {
+				d.sc.pos++
+				break
+			}
+			if c != ',' {
+				return fail(fmt.Errorf("%w: unexpected %q in object", errSyntax, c))
+			}
+			d.sc.pos++
+			if c, ok = d.sc.peek(); !ok {
+				return fail(d.sc.eofErr())
+			}
+		}
+		if c != '"' {
+			return fail(fmt.Errorf("%w: unexpected %q, want an object key", errSyntax, c))
+		}
+		key, _, _, err := d.sc.capture(d.key[:0], 1<<20, 1)
+		d.key = key
+		if err != nil {
+			return fail(err)
+		}
+		if c, ok = d.sc.peek(); !ok || c != ':' {
+			if !ok {
+				return fail(d.sc.eofErr())
+			}
+			return fail(fmt.Errorf("%w: unexpected %q after an object key", errSyntax, c))
+		}
+		d.sc.pos++
+		if c, ok = d.sc.peek(); !ok {
+			return fail(d.sc.eofErr())
+		}
+		if c == '[' && !container && isContainerKey(key) {
+			d.sc.pos++
+			container = true
+			if err := d.streamArray(); err != nil {
+				return err
+			}
+			continue
+		}
+		if n > 0 {
+			tb = append(tb, ',')
+		}
+		tb = append(tb, key...)
+		tb = append(tb, ':')
+		var over, deep bool
+		tb, over, deep, err = d.sc.capture(tb, d.opts.MaxRecordBytes-1, d.opts.MaxDepth-1)
+		if err != nil {
+			d.buf = tb
+			return fail(err)
+		}
+		oversize = oversize || over
+		tooDeep = tooDeep || deep
+	}
+	tb = append(tb, '}')
+	d.buf = tb
+	if container {
+		return nil
+	}
+	d.item++
+	d.line = line
+	return d.handleRaw(tb, oversize, tooDeep)
+}
+
+func isContainerKey(quoted []byte) bool {
+	k := quoted[1 : len(quoted)-1]
+	return bytes.EqualFold(k, []byte("Records")) || bytes.EqualFold(k, []byte("Events"))
+}
+
+func (d *decoder) problem(sev Severity, format string, args ...any) {
+	if sev == Error {
+		d.st.Errors++
+	} else {
+		d.st.Warnings++
+	}
+	if d.opts.MaxProblems > 0 && len(d.st.Problems) >= d.opts.MaxProblems {
+		return
+	}
+	d.st.Problems = append(d.st.Problems, Problem{
+		File: d.name, Record: d.item, Line: d.line, Severity: sev, Msg: fmt.Sprintf(format, args...),
+	})
+}
+
+// handleRaw handles one captured item.
+func (d *decoder) handleRaw(raw []byte, oversize, tooDeep bool) error {
+	switch {
+	case oversize:
+		d.problem(Error, "record is larger than %d bytes", d.opts.MaxRecordBytes)
+		return nil
+	case tooDeep:
+		d.problem(Error, "JSON nesting is deeper than %d levels", d.opts.MaxDepth)
+		return nil
+	}
+	badUTF8 := false
+	if !utf8.Valid(raw) {
+		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+		badUTF8 = true
+	}
+	cb, changed := compact(d.cbuf[:0], raw)
+	if changed {
+		d.cbuf = cb
+	}
+	s := string(cb)
+	n := d.st.Records + d.st.Errors
+	_, err := d.handleValue(s, 0, false)
+	if badUTF8 && d.st.Records+d.st.Errors > n {
+		d.problem(Warning, "invalid UTF-8 replaced with U+FFFD")
+	}
+	return err
+}
+
+// handleValue handles one JSON value of an item: an object (record, container or wrapper) or an
+// array of such values. In quiet mode (inside a wrapper) a value that holds no record is ignored
+// silently. It reports whether a record (kept or dropped) was found; the error is from emit.
+func (d *decoder) handleValue(s string, depth int, quiet bool) (bool, error) {
+	i := skipWS(s, 0)
+	if i >= len(s) {
+		if !quiet {
+			d.problem(Error, "record is empty")
+		}
+		return false, nil
+	}
+	s = s[i:]
+	var rd recordDecoder
+	var end int
+	var err error
+	if s[0] == '{' {
+		rd.init(s, d.opts.MaxDepth)
+		end, err = rd.decode()
+	} else {
+		end, err = skipValue(s, 0, 0, d.opts.MaxDepth)
+	}
+	if err == nil {
+		if j := skipWS(s, end); j < len(s) {
+			err = errAt(s, j, "input after the value")
+		}
+	}
+	if err != nil {
+		if !quiet {
+			d.problem(Error, "%v", err)
+		}
+		return false, nil
+	}
+	s = s[:end]
+	switch s[0] {
+	case '{':
+		rd.s = s
+		return d.handleObject(&rd, depth, quiet)
+	case '[':
+		found := false
+		for i := skipWS(s, 1); s[i] != ']'; {
+			end, _ := skipValue(s, i, 1, d.opts.MaxDepth)
+			f, err := d.handleValue(s[i:end], depth+1, quiet)
+			if err != nil {
+				return found, err
+			}
+			found = found || f
+			if i = skipWS(s, end); s[i] == ',' {
+				i = skipWS(s, i+1)
+			}
+		}
+		return found, nil
+	}
+	if !quiet {
+		d.problem(Error, "record is %s, not an object", kindName(s[0]))
+	}
+	return false, nil
+}
+
+// handleObject classifies one decoded object and handles it.
+func (d *decoder) handleObject(rd *recordDecoder, depth int, quiet bool) (bool, error) {
+	info := &rd.info
+	switch {
+	case info.cloudTrailEvent != "":
+		// lookup-events: the record is JSON text in a string field.
+		return d.handleText(info.cloudTrailEvent, depth, quiet)
+	case info.detailType != "" && info.detail != "":
+		// EventBridge: only the detail itself can be the record.
+		var inner recordDecoder
+		inner.init(info.detail, d.opts.MaxDepth)
+		if _, err := inner.decode(); err == nil && inner.info.sig >= 2 {
+			return true, d.finish(&inner)
+		}
+		if !quiet {
+			d.st.Skipped++
+			d.problem(Warning, "EventBridge event %q is not a CloudTrail record", info.detailType)
+		}
+		return false, nil
+	case info.records != "":
+		return d.handleValue(info.records, depth+1, quiet)
+	case info.sig >= 2:
+		return true, d.finish(rd)
+	}
+	found := false
+	if depth < maxWrapperDepth {
+		for _, c := range info.children {
+			f, err := d.handleText(c, depth, true)
+			if err != nil {
+				return found, err
+			}
+			found = found || f
+		}
+	}
+	if !found && !quiet {
+		d.st.Skipped++
+		d.problem(Warning, "object is not a CloudTrail record (it has none of eventTime, eventName, eventSource)")
+	}
+	return found, nil
+}
+
+// handleText handles a record held as JSON text in a string value (already unescaped).
+func (d *decoder) handleText(text string, depth int, quiet bool) (bool, error) {
+	b, changed := compact(nil, []byte(text))
+	if changed {
+		text = string(b)
+	}
+	return d.handleValue(text, depth+1, quiet)
+}
+
+// finish turns a decoded record-like object into a Record, or drops it.
+func (d *decoder) finish(rd *recordDecoder) error {
+	rec := rd.rec
+	info := &rd.info
+	switch {
+	case info.timeProblem != "":
+		d.problem(Error, "%s", info.timeProblem)
+		return nil
+	}
+	for _, w := range rd.warnings {
+		d.problem(Warning, "%s", w)
+	}
+	rec.EventJSON = rd.s
+	sum := sha256.Sum256([]byte(rd.s))
+	rec.EventJSONChecksum = hex.EncodeToString(sum[:])
+	if rec.EventID == "" {
+		rec.EventID = uuidFromHash(sum)
+		d.problem(Warning, "%s: used %s, derived from the record's SHA-256", info.eventIDProblem, rec.EventID)
+	}
+	d.st.Records++
+	if err := d.emit(rec); err != nil {
+		return d.fatal(fmt.Errorf("emit: %w", err))
+	}
+	return nil
+}
+
+// uuidFromHash formats the first 16 bytes of a SHA-256 as an RFC 9562 version 8 UUID.
+func uuidFromHash(sum [32]byte) string {
+	var u [16]byte
+	copy(u[:], sum[:16])
+	u[6] = u[6]&0x0f | 0x80
+	u[8] = u[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], u[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], u[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], u[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], u[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], u[10:16])
+	return string(out[:])
+}

@@ -1,0 +1,949 @@
+package cloudtrail
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// recordDecoder maps one JSON object (compact text, validated as it is read) onto a Record and
+// notes what else the object could be (a lookup-events entry, an EventBridge event, a container
+// or a wrapper), so the caller can decide. Field names are matched case-insensitively. A field of
+// the wrong type becomes NULL with a warning; only eventTime decides whether the record is kept.
+type recordDecoder struct {
+	s        string
+	maxDepth int
+	rec      *Record
+	info     objInfo
+	warnings []string
+	strs     []string // backing store for the record's *string values: one allocation per 32
+}
+
+// objInfo is what decode learnt about the object besides its Record fields.
+type objInfo struct {
+	sig             int    // how many of eventVersion, eventTime, eventSource, eventName, eventID
+	cloudTrailEvent string // the CloudTrailEvent string (lookup-events), unescaped
+	detailType      string // EventBridge detail-type
+	detail          string // EventBridge detail, when an object
+	records         string // the Records or Events array
+	children        []string
+	timeProblem     string // why eventTime is unusable; empty when it is fine
+	eventIDProblem  string
+}
+
+// Top-level keys.
+const (
+	fEventVersion = iota + 1
+	fUserIdentity
+	fEventTime
+	fEventSource
+	fEventName
+	fAWSRegion
+	fSourceIPAddress
+	fUserAgent
+	fErrorCode
+	fErrorMessage
+	fRequestParameters
+	fResponseElements
+	fAdditionalEventData
+	fRequestID
+	fEventID
+	fReadOnly
+	fResources
+	fEventType
+	fAPIVersion
+	fManagementEvent
+	fRecipientAccountID
+	fSharedEventID
+	fAnnotation
+	fVPCEndpointID
+	fVPCEndpointAccountID
+	fServiceEventDetails
+	fAddendum
+	fEdgeDeviceDetails
+	fInsightDetails
+	fEventCategory
+	fTLSDetails
+	fSessionCredentialFromConsole
+	fCloudTrailEvent
+	fDetailType
+	fDetail
+	fRecords
+)
+
+var topFields = fieldTable(map[string]int{
+	"eventVersion": fEventVersion, "userIdentity": fUserIdentity, "eventTime": fEventTime,
+	"eventSource": fEventSource, "eventName": fEventName, "awsRegion": fAWSRegion,
+	"sourceIPAddress": fSourceIPAddress, "userAgent": fUserAgent, "errorCode": fErrorCode,
+	"errorMessage": fErrorMessage, "requestParameters": fRequestParameters,
+	"responseElements": fResponseElements, "additionalEventData": fAdditionalEventData,
+	"requestID": fRequestID, "eventID": fEventID, "readOnly": fReadOnly, "resources": fResources,
+	"eventType": fEventType, "apiVersion": fAPIVersion, "managementEvent": fManagementEvent,
+	"recipientAccountId": fRecipientAccountID, "sharedEventID": fSharedEventID,
+	"annotation": fAnnotation, "vpcEndpointId": fVPCEndpointID,
+	"vpcEndpointAccountId": fVPCEndpointAccountID, "serviceEventDetails": fServiceEventDetails,
+	"addendum": fAddendum, "edgeDeviceDetails": fEdgeDeviceDetails,
+	"insightDetails": fInsightDetails, "eventCategory": fEventCategory, "tlsDetails": fTLSDetails,
+	"sessionCredentialFromConsole": fSessionCredentialFromConsole,
+	"CloudTrailEvent":              fCloudTrailEvent, "detail-type": fDetailType, "detail": fDetail,
+	"Records": fRecords, "Events": fRecords,
+})
+
+// Keys of nested structs (one namespace; each struct uses the ones it knows).
+const (
+	nType = iota + 1
+	nPrincipalID
+	nARN
+	nAccountID
+	nAccessKeyID
+	nUserName
+	nSessionContext
+	nInvokedBy
+	nIdentityProvider
+	nCredentialID
+	nOnBehalfOf
+	nInScopeOf
+	nAttributes
+	nSessionIssuer
+	nWebIDFederationData
+	nSourceIdentity
+	nEC2RoleDelivery
+	nEC2IssuedInVPC
+	nCreationDate
+	nMFAAuthenticated
+	nFederatedProvider
+	nUserID
+	nIdentityStoreARN
+	nSourceARN
+	nSourceAccount
+	nIssuerType
+	nCredentialsIssuedTo
+	nARNPrefix
+	nTLSVersion
+	nCipherSuite
+	nClientProvidedHostHeader
+	nKeyExchange
+)
+
+var nestedFields = fieldTable(map[string]int{
+	"type": nType, "principalId": nPrincipalID, "arn": nARN, "ARN": nARN, "accountId": nAccountID,
+	"accessKeyId": nAccessKeyID, "userName": nUserName, "sessionContext": nSessionContext,
+	"invokedBy": nInvokedBy, "identityProvider": nIdentityProvider, "credentialId": nCredentialID,
+	"onBehalfOf": nOnBehalfOf, "inScopeOf": nInScopeOf, "attributes": nAttributes,
+	"sessionIssuer": nSessionIssuer, "webIdFederationData": nWebIDFederationData,
+	"sourceIdentity": nSourceIdentity, "ec2RoleDelivery": nEC2RoleDelivery,
+	"ec2IssuedInVPC": nEC2IssuedInVPC, "creationDate": nCreationDate,
+	"mfaAuthenticated": nMFAAuthenticated, "federatedProvider": nFederatedProvider,
+	"userId": nUserID, "identityStoreArn": nIdentityStoreARN, "sourceArn": nSourceARN,
+	"sourceAccount": nSourceAccount, "issuerType": nIssuerType,
+	"credentialsIssuedTo": nCredentialsIssuedTo,
+	// The Lake schema doc spells it credentiaisissuedto (aws-formats.md §1.2).
+	"credentiaIsIssuedTo": nCredentialsIssuedTo,
+	"ARNPrefix":           nARNPrefix, "arnPrefix": nARNPrefix, "tlsVersion": nTLSVersion,
+	"cipherSuite": nCipherSuite, "clientProvidedHostHeader": nClientProvidedHostHeader,
+	"keyExchange": nKeyExchange,
+})
+
+// fieldTable returns names with their lowercase forms added, so a lookup of the usual spelling
+// needs no allocation and any other spelling needs one strings.ToLower.
+func fieldTable(names map[string]int) map[string]int {
+	m := make(map[string]int, 2*len(names))
+	for k, v := range names {
+		m[k] = v
+		m[strings.ToLower(k)] = v
+	}
+	return m
+}
+
+func lookup(m map[string]int, key string) int {
+	if id, ok := m[key]; ok {
+		return id
+	}
+	return m[strings.ToLower(key)]
+}
+
+func (rd *recordDecoder) init(s string, maxDepth int) {
+	rd.s = s
+	rd.maxDepth = maxDepth
+}
+
+func (rd *recordDecoder) warn(format string, args ...any) {
+	rd.warnings = append(rd.warnings, fmt.Sprintf(format, args...))
+}
+
+// ptr returns a pointer to a copy of v held in the decoder's backing store.
+func (rd *recordDecoder) ptr(v string) *string {
+	if len(rd.strs) == cap(rd.strs) {
+		rd.strs = make([]string, 0, 32)
+	}
+	rd.strs = append(rd.strs, v)
+	return &rd.strs[len(rd.strs)-1]
+}
+
+// object walks the members of the object at s[i] (which must be '{'), calling f with each key
+// and the index of its value; f returns the index after the value.
+func (rd *recordDecoder) object(i, depth int, f func(key string, vi, depth int) (int, error)) (int, error) {
+	s := rd.s
+	if depth > rd.maxDepth {
+		return 0, &syntaxError{off: i, msg: fmt.Sprintf("nesting deeper than %d levels", rd.maxDepth)}
+	}
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(s) || s[i] != '"' {
+			return 0, errAt(s, i, "object")
+		}
+		kEnd, kEsc, err := scanString(s, i)
+		if err != nil {
+			return 0, err
+		}
+		key := unquote(s, i, kEnd, kEsc)
+		i = skipWS(s, kEnd)
+		if i >= len(s) || s[i] != ':' {
+			return 0, errAt(s, i, "object")
+		}
+		i = skipWS(s, i+1)
+		if i >= len(s) {
+			return 0, errAt(s, i, "object")
+		}
+		end, err := f(key, i, depth+1)
+		if err != nil {
+			return 0, err
+		}
+		i = skipWS(s, end)
+		if i >= len(s) {
+			return 0, errAt(s, i, "object")
+		}
+		switch s[i] {
+		case '}':
+			return i + 1, nil
+		case ',':
+			i = skipWS(s, i+1)
+		default:
+			return 0, errAt(s, i, "object")
+		}
+	}
+}
+
+// decode reads the object rd.s (whose first byte is '{') and returns the index after it.
+func (rd *recordDecoder) decode() (int, error) {
+	rd.rec = &Record{}
+	var seen uint64
+	hasTime := false
+	end, err := rd.object(0, 0, func(key string, i, depth int) (int, error) {
+		id := lookup(topFields, key)
+		if id == 0 {
+			return rd.unknown(i, depth)
+		}
+		if seen&(1<<id) != 0 {
+			rd.warn("duplicate key %q: the last value is used", key)
+		} else {
+			switch id {
+			case fEventVersion, fEventTime, fEventSource, fEventName, fEventID:
+				rd.info.sig++
+			}
+		}
+		seen |= 1 << id
+		r := rd.rec
+		var err error
+		switch id {
+		case fEventVersion:
+			r.EventVersion, i, err = rd.str(i, depth, key)
+		case fUserIdentity:
+			r.UserIdentity, i, err = rd.userIdentity(i, depth, key)
+		case fEventTime:
+			i, err = rd.eventTime(i, depth, key, &hasTime)
+		case fEventSource:
+			r.EventSource, i, err = rd.str(i, depth, key)
+		case fEventName:
+			r.EventName, i, err = rd.str(i, depth, key)
+		case fAWSRegion:
+			r.AWSRegion, i, err = rd.str(i, depth, key)
+		case fSourceIPAddress:
+			r.SourceIPAddress, i, err = rd.str(i, depth, key)
+		case fUserAgent:
+			r.UserAgent, i, err = rd.str(i, depth, key)
+		case fErrorCode:
+			r.ErrorCode, i, err = rd.str(i, depth, key)
+		case fErrorMessage:
+			r.ErrorMessage, i, err = rd.str(i, depth, key)
+		case fRequestParameters:
+			r.RequestParameters, i, err = rd.mapField(i, depth, key)
+		case fResponseElements:
+			r.ResponseElements, i, err = rd.mapField(i, depth, key)
+		case fAdditionalEventData:
+			r.AdditionalEventData, i, err = rd.mapField(i, depth, key)
+		case fRequestID:
+			r.RequestID, i, err = rd.str(i, depth, key)
+		case fEventID:
+			i, err = rd.eventID(i, depth, key)
+		case fReadOnly:
+			r.ReadOnly, i, err = rd.boolean(i, depth, key)
+		case fResources:
+			r.Resources, i, err = rd.resources(i, depth, key)
+		case fEventType:
+			r.EventType, i, err = rd.str(i, depth, key)
+		case fAPIVersion:
+			r.APIVersion, i, err = rd.str(i, depth, key)
+		case fManagementEvent:
+			r.ManagementEvent, i, err = rd.boolean(i, depth, key)
+		case fRecipientAccountID:
+			r.RecipientAccountID, i, err = rd.str(i, depth, key)
+		case fSharedEventID:
+			r.SharedEventID, i, err = rd.str(i, depth, key)
+		case fAnnotation:
+			r.Annotation, i, err = rd.str(i, depth, key)
+		case fVPCEndpointID:
+			r.VPCEndpointID, i, err = rd.str(i, depth, key)
+		case fVPCEndpointAccountID:
+			r.VPCEndpointAccountID, i, err = rd.str(i, depth, key)
+		case fServiceEventDetails:
+			r.ServiceEventDetails, i, err = rd.mapField(i, depth, key)
+		case fAddendum:
+			r.Addendum, i, err = rd.mapField(i, depth, key)
+		case fEdgeDeviceDetails:
+			r.EdgeDeviceDetails, i, err = rd.mapField(i, depth, key)
+		case fInsightDetails:
+			r.InsightDetails, i, err = rd.mapField(i, depth, key)
+		case fEventCategory:
+			r.EventCategory, i, err = rd.str(i, depth, key)
+		case fTLSDetails:
+			r.TLSDetails, i, err = rd.tlsDetails(i, depth, key)
+		case fSessionCredentialFromConsole:
+			r.SessionCredentialFromConsole, i, err = rd.boolText(i, depth, key)
+		case fCloudTrailEvent:
+			var p *string
+			p, i, err = rd.strQuiet(i, depth)
+			if p != nil {
+				rd.info.cloudTrailEvent = *p
+			}
+		case fDetailType:
+			var p *string
+			p, i, err = rd.strQuiet(i, depth)
+			if p != nil {
+				rd.info.detailType = *p
+			}
+		case fDetail, fRecords:
+			start := i
+			i, err = skipValue(rd.s, i, depth, rd.maxDepth)
+			if err == nil && id == fDetail && rd.s[start] == '{' {
+				rd.info.detail = rd.s[start:i]
+			}
+			if err == nil && id == fRecords && rd.s[start] == '[' {
+				rd.info.records = rd.s[start:i]
+			}
+		}
+		return i, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if !hasTime && rd.info.timeProblem == "" {
+		rd.info.timeProblem = "eventTime is missing"
+	}
+	if rd.rec.EventID == "" && rd.info.eventIDProblem == "" {
+		rd.info.eventIDProblem = "eventID is missing"
+	}
+	return end, nil
+}
+
+// unknown skips the value of a key that is not a record field, remembering objects and strings
+// holding JSON objects as possible wrapped records.
+func (rd *recordDecoder) unknown(i, depth int) (int, error) {
+	s := rd.s
+	switch s[i] {
+	case '{':
+		end, err := skipValue(s, i, depth, rd.maxDepth)
+		if err == nil {
+			rd.info.children = append(rd.info.children, s[i:end])
+		}
+		return end, err
+	case '"':
+		end, esc, err := scanString(s, i)
+		if err != nil {
+			return 0, err
+		}
+		if v := strings.TrimLeft(unquote(s, i, end, esc), " \t\r\n"); strings.HasPrefix(v, "{") {
+			rd.info.children = append(rd.info.children, v)
+		}
+		return end, nil
+	}
+	return skipValue(s, i, depth, rd.maxDepth)
+}
+
+// wrongType skips a value of the wrong type and warns.
+func (rd *recordDecoder) wrongType(i, depth int, name, want string) (int, error) {
+	end, err := skipValue(rd.s, i, depth, rd.maxDepth)
+	if err == nil {
+		rd.warn("%s is %s, not %s: stored as NULL", name, kindName(rd.s[i]), want)
+	}
+	return end, err
+}
+
+// null consumes a null literal at s[i], if there is one.
+func (rd *recordDecoder) null(i int) (int, bool) {
+	if strings.HasPrefix(rd.s[i:], "null") {
+		return i + 4, true
+	}
+	return i, false
+}
+
+// str reads a string field; null is NULL, another type NULL with a warning.
+func (rd *recordDecoder) str(i, depth int, name string) (*string, int, error) {
+	s := rd.s
+	if s[i] == '"' {
+		end, esc, err := scanString(s, i)
+		if err != nil {
+			return nil, 0, err
+		}
+		return rd.ptr(unquote(s, i, end, esc)), end, nil
+	}
+	if end, ok := rd.null(i); ok {
+		return nil, end, nil
+	}
+	end, err := rd.wrongType(i, depth, name, "a string")
+	return nil, end, err
+}
+
+// strQuiet reads a string without warnings about its type.
+func (rd *recordDecoder) strQuiet(i, depth int) (*string, int, error) {
+	s := rd.s
+	if s[i] == '"' {
+		end, esc, err := scanString(s, i)
+		if err != nil {
+			return nil, 0, err
+		}
+		v := unquote(s, i, end, esc)
+		return &v, end, nil
+	}
+	end, err := skipValue(s, i, depth, rd.maxDepth)
+	return nil, end, err
+}
+
+// boolText reads a string field that may also be written as a JSON boolean.
+func (rd *recordDecoder) boolText(i, depth int, name string) (*string, int, error) {
+	s := rd.s
+	switch {
+	case strings.HasPrefix(s[i:], "true"):
+		return rd.ptr("true"), i + 4, nil
+	case strings.HasPrefix(s[i:], "false"):
+		return rd.ptr("false"), i + 5, nil
+	}
+	return rd.str(i, depth, name)
+}
+
+// boolean reads a boolean field that may also be written as the string "true" or "false".
+func (rd *recordDecoder) boolean(i, depth int, name string) (*bool, int, error) {
+	s := rd.s
+	switch {
+	case strings.HasPrefix(s[i:], "true"):
+		return &boolTrue, i + 4, nil
+	case strings.HasPrefix(s[i:], "false"):
+		return &boolFalse, i + 5, nil
+	case s[i] == '"':
+		end, esc, err := scanString(s, i)
+		if err != nil {
+			return nil, 0, err
+		}
+		switch v := unquote(s, i, end, esc); {
+		case strings.EqualFold(v, "true"):
+			return &boolTrue, end, nil
+		case strings.EqualFold(v, "false"):
+			return &boolFalse, end, nil
+		default:
+			rd.warn("%s %q is not a boolean: stored as NULL", name, v)
+			return nil, end, nil
+		}
+	}
+	if end, ok := rd.null(i); ok {
+		return nil, end, nil
+	}
+	end, err := rd.wrongType(i, depth, name, "a boolean")
+	return nil, end, err
+}
+
+// The decoder never writes through these; records share them.
+var boolTrue, boolFalse = true, false
+
+// eventTime reads eventTime into the record; a problem with it drops the record.
+func (rd *recordDecoder) eventTime(i, depth int, name string, ok *bool) (int, error) {
+	s := rd.s
+	if s[i] == '"' {
+		end, esc, err := scanString(s, i)
+		if err != nil {
+			return 0, err
+		}
+		v := unquote(s, i, end, esc)
+		t, good := parseTime(v)
+		if good {
+			rd.rec.EventTime = t
+			*ok = true
+			rd.info.timeProblem = ""
+		} else {
+			*ok = false
+			rd.info.timeProblem = fmt.Sprintf("%s %q is not a timestamp", name, v)
+		}
+		return end, nil
+	}
+	*ok = false
+	end, err := skipValue(s, i, depth, rd.maxDepth)
+	rd.info.timeProblem = fmt.Sprintf("%s is %s, not a timestamp", name, kindName(s[i]))
+	return end, err
+}
+
+// eventID reads eventID; when unusable the caller synthesises one.
+func (rd *recordDecoder) eventID(i, depth int, name string) (int, error) {
+	s := rd.s
+	rd.rec.EventID = ""
+	if s[i] == '"' {
+		end, esc, err := scanString(s, i)
+		if err != nil {
+			return 0, err
+		}
+		rd.rec.EventID = unquote(s, i, end, esc)
+		if rd.rec.EventID == "" {
+			rd.info.eventIDProblem = name + " is empty"
+		}
+		return end, nil
+	}
+	end, err := skipValue(s, i, depth, rd.maxDepth)
+	rd.info.eventIDProblem = fmt.Sprintf("%s is %s", name, kindName(s[i]))
+	return end, err
+}
+
+// mapField reads an object into a Map (aws-formats.md §1.3): one entry per top-level key, in
+// order; strings raw, other values as compact JSON text, null as a nil Value. A repeated key
+// keeps its last value (a Lake map cannot hold the same key twice).
+func (rd *recordDecoder) mapField(i, depth int, name string) (Map, int, error) {
+	s := rd.s
+	if s[i] != '{' {
+		if end, ok := rd.null(i); ok {
+			return nil, end, nil
+		}
+		end, err := rd.wrongType(i, depth, name, "an object")
+		return nil, end, err
+	}
+	m := Map{}
+	var dup keyIndex
+	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
+		var v *string
+		var end int
+		switch s[vi] {
+		case '"':
+			e, esc, err := scanString(s, vi)
+			if err != nil {
+				return 0, err
+			}
+			v, end = rd.ptr(unquote(s, vi, e, esc)), e
+		case 'n':
+			e, ok := rd.null(vi)
+			if !ok {
+				return 0, errAt(s, vi, "value")
+			}
+			end = e
+		default:
+			e, err := skipValue(s, vi, depth, rd.maxDepth)
+			if err != nil {
+				return 0, err
+			}
+			v, end = rd.ptr(s[vi:e]), e
+		}
+		if k := dup.find(m, key); k >= 0 {
+			rd.warn("%s has the key %q twice: the last value is used", name, key)
+			m[k].Value = v
+			return end, nil
+		}
+		dup.add(key, len(m))
+		m = append(m, KV{Key: key, Value: v})
+		dup.grow(m)
+		return end, nil
+	})
+	return m, end, err
+}
+
+// resources reads the resources array; entries that are not objects are dropped with a warning.
+func (rd *recordDecoder) resources(i, depth int, name string) ([]Resource, int, error) {
+	s := rd.s
+	if s[i] != '[' {
+		if end, ok := rd.null(i); ok {
+			return nil, end, nil
+		}
+		end, err := rd.wrongType(i, depth, name, "an array")
+		return nil, end, err
+	}
+	if depth+1 > rd.maxDepth {
+		return nil, 0, &syntaxError{off: i, msg: fmt.Sprintf("nesting deeper than %d levels", rd.maxDepth)}
+	}
+	out := []Resource{}
+	i = skipWS(s, i+1)
+	if i < len(s) && s[i] == ']' {
+		return out, i + 1, nil
+	}
+	for n := 0; ; n++ {
+		if i >= len(s) {
+			return nil, 0, errAt(s, i, "array")
+		}
+		if s[i] == '{' {
+			var r Resource
+			end, err := rd.object(i, depth+1, func(key string, vi, depth int) (int, error) {
+				var err error
+				switch lookup(nestedFields, key) {
+				case nAccountID:
+					r.AccountID, vi, err = rd.str(vi, depth, name+".accountId")
+				case nType:
+					r.Type, vi, err = rd.str(vi, depth, name+".type")
+				case nARN:
+					r.ARN, vi, err = rd.str(vi, depth, name+".ARN")
+				case nARNPrefix:
+					r.ARNPrefix, vi, err = rd.str(vi, depth, name+".ARNPrefix")
+				default:
+					vi, err = skipValue(s, vi, depth, rd.maxDepth)
+				}
+				return vi, err
+			})
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, r)
+			i = end
+		} else {
+			end, err := skipValue(s, i, depth+1, rd.maxDepth)
+			if err != nil {
+				return nil, 0, err
+			}
+			rd.warn("%s[%d] is %s, not an object: dropped", name, n, kindName(s[i]))
+			i = end
+		}
+		i = skipWS(s, i)
+		if i >= len(s) {
+			return nil, 0, errAt(s, i, "array")
+		}
+		switch s[i] {
+		case ']':
+			return out, i + 1, nil
+		case ',':
+			i = skipWS(s, i+1)
+		default:
+			return nil, 0, errAt(s, i, "array")
+		}
+	}
+}
+
+// structStart checks that the value at s[i] is an object. For null it returns the end of the
+// null; for another type it warns and returns the end of the value.
+func (rd *recordDecoder) structStart(i, depth int, name string) (isObject bool, end int, err error) {
+	if rd.s[i] == '{' {
+		return true, i, nil
+	}
+	if end, ok := rd.null(i); ok {
+		return false, end, nil
+	}
+	end, err = rd.wrongType(i, depth, name, "an object")
+	return false, end, err
+}
+
+func (rd *recordDecoder) userIdentity(i, depth int, name string) (*UserIdentity, int, error) {
+	if ok, end, err := rd.structStart(i, depth, name); !ok {
+		return nil, end, err
+	}
+	u := &UserIdentity{}
+	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
+		var err error
+		p := name + "." + key
+		switch lookup(nestedFields, key) {
+		case nType:
+			u.Type, vi, err = rd.str(vi, depth, p)
+		case nPrincipalID:
+			u.PrincipalID, vi, err = rd.str(vi, depth, p)
+		case nARN:
+			u.ARN, vi, err = rd.str(vi, depth, p)
+		case nAccountID:
+			u.AccountID, vi, err = rd.str(vi, depth, p)
+		case nAccessKeyID:
+			u.AccessKeyID, vi, err = rd.str(vi, depth, p)
+		case nUserName:
+			u.UserName, vi, err = rd.str(vi, depth, p)
+		case nSessionContext:
+			u.SessionContext, vi, err = rd.sessionContext(vi, depth, p)
+		case nInvokedBy:
+			u.InvokedBy, vi, err = rd.str(vi, depth, p)
+		case nIdentityProvider:
+			u.IdentityProvider, vi, err = rd.str(vi, depth, p)
+		case nCredentialID:
+			u.CredentialID, vi, err = rd.str(vi, depth, p)
+		case nOnBehalfOf:
+			u.OnBehalfOf, vi, err = rd.onBehalfOf(vi, depth, p)
+		case nInScopeOf:
+			u.InScopeOf, vi, err = rd.inScopeOf(vi, depth, p)
+		default:
+			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+		}
+		return vi, err
+	})
+	return u, end, err
+}
+
+func (rd *recordDecoder) sessionContext(i, depth int, name string) (*SessionContext, int, error) {
+	if ok, end, err := rd.structStart(i, depth, name); !ok {
+		return nil, end, err
+	}
+	sc := &SessionContext{}
+	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
+		var err error
+		p := name + "." + key
+		switch lookup(nestedFields, key) {
+		case nAttributes:
+			sc.Attributes, vi, err = rd.sessionAttributes(vi, depth, p)
+		case nSessionIssuer:
+			sc.SessionIssuer, vi, err = rd.sessionIssuer(vi, depth, p)
+		case nWebIDFederationData:
+			sc.WebIDFederationData, vi, err = rd.webID(vi, depth, p)
+		case nSourceIdentity:
+			sc.SourceIdentity, vi, err = rd.str(vi, depth, p)
+		case nEC2RoleDelivery:
+			sc.EC2RoleDelivery, vi, err = rd.str(vi, depth, p)
+		case nEC2IssuedInVPC:
+			sc.EC2IssuedInVPC, vi, err = rd.str(vi, depth, p)
+		default:
+			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+		}
+		return vi, err
+	})
+	return sc, end, err
+}
+
+func (rd *recordDecoder) sessionAttributes(i, depth int, name string) (*SessionAttributes, int, error) {
+	if ok, end, err := rd.structStart(i, depth, name); !ok {
+		return nil, end, err
+	}
+	a := &SessionAttributes{}
+	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
+		var err error
+		p := name + "." + key
+		switch lookup(nestedFields, key) {
+		case nCreationDate:
+			var v *string
+			v, vi, err = rd.str(vi, depth, p)
+			if v != nil {
+				if t, ok := parseTime(*v); ok {
+					a.CreationDate = &t
+				} else {
+					rd.warn("%s %q is not a timestamp: stored as NULL", p, *v)
+				}
+			}
+		case nMFAAuthenticated:
+			a.MFAAuthenticated, vi, err = rd.boolText(vi, depth, p)
+		default:
+			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+		}
+		return vi, err
+	})
+	return a, end, err
+}
+
+func (rd *recordDecoder) sessionIssuer(i, depth int, name string) (*SessionIssuer, int, error) {
+	if ok, end, err := rd.structStart(i, depth, name); !ok {
+		return nil, end, err
+	}
+	si := &SessionIssuer{}
+	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
+		var err error
+		p := name + "." + key
+		switch lookup(nestedFields, key) {
+		case nType:
+			si.Type, vi, err = rd.str(vi, depth, p)
+		case nPrincipalID:
+			si.PrincipalID, vi, err = rd.str(vi, depth, p)
+		case nARN:
+			si.ARN, vi, err = rd.str(vi, depth, p)
+		case nAccountID:
+			si.AccountID, vi, err = rd.str(vi, depth, p)
+		case nUserName:
+			si.UserName, vi, err = rd.str(vi, depth, p)
+		default:
+			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+		}
+		return vi, err
+	})
+	return si, end, err
+}
+
+func (rd *recordDecoder) webID(i, depth int, name string) (*WebIDFederationData, int, error) {
+	if ok, end, err := rd.structStart(i, depth, name); !ok {
+		return nil, end, err
+	}
+	w := &WebIDFederationData{}
+	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
+		var err error
+		p := name + "." + key
+		switch lookup(nestedFields, key) {
+		case nFederatedProvider:
+			w.FederatedProvider, vi, err = rd.str(vi, depth, p)
+		case nAttributes:
+			w.Attributes, vi, err = rd.mapField(vi, depth, p)
+		default:
+			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+		}
+		return vi, err
+	})
+	return w, end, err
+}
+
+func (rd *recordDecoder) onBehalfOf(i, depth int, name string) (*OnBehalfOf, int, error) {
+	if ok, end, err := rd.structStart(i, depth, name); !ok {
+		return nil, end, err
+	}
+	o := &OnBehalfOf{}
+	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
+		var err error
+		p := name + "." + key
+		switch lookup(nestedFields, key) {
+		case nUserID:
+			o.UserID, vi, err = rd.str(vi, depth, p)
+		case nIdentityStoreARN:
+			o.IdentityStoreARN, vi, err = rd.str(vi, depth, p)
+		default:
+			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+		}
+		return vi, err
+	})
+	return o, end, err
+}
+
+func (rd *recordDecoder) inScopeOf(i, depth int, name string) (*InScopeOf, int, error) {
+	if ok, end, err := rd.structStart(i, depth, name); !ok {
+		return nil, end, err
+	}
+	o := &InScopeOf{}
+	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
+		var err error
+		p := name + "." + key
+		switch lookup(nestedFields, key) {
+		case nSourceARN:
+			o.SourceARN, vi, err = rd.str(vi, depth, p)
+		case nSourceAccount:
+			o.SourceAccount, vi, err = rd.str(vi, depth, p)
+		case nIssuerType:
+			o.IssuerType, vi, err = rd.str(vi, depth, p)
+		case nCredentialsIssuedTo:
+			o.CredentialsIssuedTo, vi, err = rd.str(vi, depth, p)
+		default:
+			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+		}
+		return vi, err
+	})
+	return o, end, err
+}
+
+func (rd *recordDecoder) tlsDetails(i, depth int, name string) (*TLSDetails, int, error) {
+	if ok, end, err := rd.structStart(i, depth, name); !ok {
+		return nil, end, err
+	}
+	t := &TLSDetails{}
+	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
+		var err error
+		p := name + "." + key
+		switch lookup(nestedFields, key) {
+		case nTLSVersion:
+			t.TLSVersion, vi, err = rd.str(vi, depth, p)
+		case nCipherSuite:
+			t.CipherSuite, vi, err = rd.str(vi, depth, p)
+		case nClientProvidedHostHeader:
+			t.ClientProvidedHostHeader, vi, err = rd.str(vi, depth, p)
+		case nKeyExchange:
+			t.KeyExchange, vi, err = rd.str(vi, depth, p)
+		default:
+			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+		}
+		return vi, err
+	})
+	return t, end, err
+}
+
+// timeLayouts are tried, in order, after the fast path for "2006-01-02T15:04:05Z". Parsing
+// accepts fractional seconds after the seconds field even where a layout does not show them.
+var timeLayouts = []string{
+	time.RFC3339,
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02T15:04:05",
+	"2006-01-02 15:04:05",
+	"20060102T150405Z07:00",
+	"20060102T150405",
+}
+
+// parseTime parses a CloudTrail timestamp (eventTime, creationDate) into UTC. A time without a
+// zone is taken as UTC.
+func parseTime(v string) (time.Time, bool) {
+	if len(v) == 20 && v[4] == '-' && v[7] == '-' && v[10] == 'T' && v[13] == ':' && v[16] == ':' && v[19] == 'Z' {
+		y, ok1 := digits(v[0:4])
+		mo, ok2 := digits(v[5:7])
+		d, ok3 := digits(v[8:10])
+		h, ok4 := digits(v[11:13])
+		mi, ok5 := digits(v[14:16])
+		se, ok6 := digits(v[17:19])
+		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && mo >= 1 && mo <= 12 && h < 24 && mi < 60 && se < 60 {
+			t := time.Date(y, time.Month(mo), d, h, mi, se, 0, time.UTC)
+			if d >= 1 && t.Day() == d {
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t.UTC(), true
+		}
+	}
+	return time.Time{}, false
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+// keyIndex finds repeated keys of a Map: by linear search while the map is small, through a
+// hash index once it is not, so a record with many keys costs linear time.
+type keyIndex struct{ idx map[string]int }
+
+const keyIndexMin = 32
+
+func (x *keyIndex) find(m Map, key string) int {
+	if x.idx != nil {
+		if k, ok := x.idx[key]; ok {
+			return k
+		}
+		return -1
+	}
+	for k := range m {
+		if m[k].Key == key {
+			return k
+		}
+	}
+	return -1
+}
+
+func (x *keyIndex) add(key string, pos int) {
+	if x.idx != nil {
+		x.idx[key] = pos
+	}
+}
+
+// grow switches to the hash index when the map reaches keyIndexMin entries.
+func (x *keyIndex) grow(m Map) {
+	if x.idx == nil && len(m) >= keyIndexMin {
+		x.idx = make(map[string]int, 2*len(m))
+		for k, kv := range m {
+			x.idx[kv.Key] = k
+		}
+	}
+}

@@ -1,0 +1,365 @@
+package cloudtrail
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// This file holds the small JSON reader the decoder uses on one record held in memory. It works
+// on a string so that unescaped string values and nested values can be returned as substrings of
+// the record's compact text, without copying. Every function validates what it reads; nesting
+// depth is bounded by the caller's limit so hostile input cannot exhaust the stack.
+
+// syntaxError is malformed JSON inside one value, at a byte offset of that value's compact text.
+type syntaxError struct {
+	off int
+	msg string
+}
+
+func (e *syntaxError) Error() string { return fmt.Sprintf("invalid JSON at byte %d: %s", e.off, e.msg) }
+
+func errAt(s string, i int, what string) error {
+	if i >= len(s) {
+		return &syntaxError{off: i, msg: "unexpected end of " + what}
+	}
+	return &syntaxError{off: i, msg: fmt.Sprintf("unexpected %q in %s", s[i], what)}
+}
+
+// skipWS returns the index of the first non-whitespace byte at or after i.
+func skipWS(s string, i int) int {
+	for i < len(s) {
+		switch s[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// kindName names the JSON type of the value starting with byte c, for messages.
+func kindName(c byte) string {
+	switch c {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+// scanString validates the string starting at s[i] == '"' and returns the index after its
+// closing quote and whether it contains escapes.
+func scanString(s string, i int) (end int, esc bool, err error) {
+	j := i + 1
+	for {
+		k := strings.IndexByte(s[j:], '"')
+		if k < 0 {
+			return 0, false, errAt(s, len(s), "string")
+		}
+		seg := s[j : j+k]
+		bs := strings.IndexByte(seg, '\\')
+		if bs < 0 {
+			if err := checkControl(s, j, seg); err != nil {
+				return 0, false, err
+			}
+			return j + k + 1, esc, nil
+		}
+		if err := checkControl(s, j, seg[:bs]); err != nil {
+			return 0, false, err
+		}
+		esc = true
+		p := j + bs + 1
+		if p >= len(s) {
+			return 0, false, errAt(s, p, "string escape")
+		}
+		switch s[p] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			j = p + 1
+		case 'u':
+			if p+5 > len(s) || !isHex4(s[p+1:p+5]) {
+				return 0, false, errAt(s, p, "\\u escape")
+			}
+			j = p + 5
+		default:
+			return 0, false, errAt(s, p, "string escape")
+		}
+	}
+}
+
+func checkControl(s string, off int, seg string) error {
+	for i := 0; i < len(seg); i++ {
+		if seg[i] < 0x20 {
+			return &syntaxError{off: off + i, msg: "control character in string"}
+		}
+	}
+	return nil
+}
+
+func isHex4(h string) bool {
+	for i := 0; i < 4; i++ {
+		c := h[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// unquote returns the value of the already validated string s[i:end]. Without escapes it is a
+// substring of s. Lone surrogates become U+FFFD, as encoding/json does.
+func unquote(s string, i, end int, esc bool) string {
+	body := s[i+1 : end-1]
+	if !esc {
+		return body
+	}
+	var b strings.Builder
+	b.Grow(len(body))
+	for k := 0; k < len(body); {
+		c := body[k]
+		if c != '\\' {
+			n := strings.IndexByte(body[k:], '\\')
+			if n < 0 {
+				n = len(body) - k
+			}
+			b.WriteString(body[k : k+n])
+			k += n
+			continue
+		}
+		k++
+		switch body[k] {
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r := hex4(body[k+1 : k+5])
+			k += 4
+			if utf16.IsSurrogate(r) {
+				dec := utf8.RuneError
+				if k+7 <= len(body) && body[k+1] == '\\' && body[k+2] == 'u' {
+					dec = utf16.DecodeRune(r, hex4(body[k+3:k+7]))
+					if dec != utf8.RuneError {
+						k += 6
+					}
+				}
+				r = dec
+			}
+			b.WriteRune(r)
+		default: // '"', '\\', '/'
+			b.WriteByte(body[k])
+		}
+		k++
+	}
+	return b.String()
+}
+
+func hex4(h string) rune {
+	v, _ := strconv.ParseUint(h, 16, 32)
+	return rune(v)
+}
+
+// skipValue validates the value starting at s[i] and returns the index after it. depth is the
+// number of enclosing arrays and objects; beyond maxDepth the value is rejected.
+func skipValue(s string, i, depth, maxDepth int) (int, error) {
+	i = skipWS(s, i)
+	if i >= len(s) {
+		return 0, errAt(s, i, "value")
+	}
+	switch c := s[i]; c {
+	case '"':
+		end, _, err := scanString(s, i)
+		return end, err
+	case '{', '[':
+		if depth >= maxDepth {
+			return 0, &syntaxError{off: i, msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
+		}
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		i = skipWS(s, i+1)
+		if i < len(s) && s[i] == closer {
+			return i + 1, nil
+		}
+		for {
+			if c == '{' {
+				if i >= len(s) || s[i] != '"' {
+					return 0, errAt(s, i, "object")
+				}
+				end, _, err := scanString(s, i)
+				if err != nil {
+					return 0, err
+				}
+				i = skipWS(s, end)
+				if i >= len(s) || s[i] != ':' {
+					return 0, errAt(s, i, "object")
+				}
+				i++
+			}
+			end, err := skipValue(s, i, depth+1, maxDepth)
+			if err != nil {
+				return 0, err
+			}
+			i = skipWS(s, end)
+			if i >= len(s) {
+				return 0, errAt(s, i, "value")
+			}
+			if s[i] == closer {
+				return i + 1, nil
+			}
+			if s[i] != ',' {
+				return 0, errAt(s, i, "value")
+			}
+			i = skipWS(s, i+1)
+		}
+	case 't':
+		return literal(s, i, "true")
+	case 'f':
+		return literal(s, i, "false")
+	case 'n':
+		return literal(s, i, "null")
+	default:
+		return number(s, i)
+	}
+}
+
+func literal(s string, i int, lit string) (int, error) {
+	if strings.HasPrefix(s[i:], lit) {
+		return i + len(lit), nil
+	}
+	return 0, errAt(s, i, "literal")
+}
+
+// number validates a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func number(s string, i int) (int, error) {
+	start := i
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		j := i
+		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case !digits():
+		return 0, errAt(s, start, "value")
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if !digits() {
+			return 0, errAt(s, i, "number")
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, errAt(s, i, "number")
+		}
+	}
+	return i, nil
+}
+
+// isWS reports whether c is JSON whitespace.
+func isWS(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// isScalarByte reports whether c can be part of a number or literal.
+func isScalarByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'
+}
+
+// compact appends src to dst without the whitespace outside strings. Whitespace between two
+// scalar bytes is kept as one space so that invalid input (`1 2`) stays invalid rather than
+// becoming a different valid value (`12`). It does not validate. When src has no such whitespace
+// it returns src itself and false.
+func compact(dst, src []byte) ([]byte, bool) {
+	first := -1
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if c == '"' {
+			end := stringEnd(src, i)
+			i = end - 1
+			continue
+		}
+		if isWS(c) {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return src, false
+	}
+	dst = append(dst, src[:first]...)
+	for i := first; i < len(src); {
+		c := src[i]
+		switch {
+		case c == '"':
+			end := stringEnd(src, i)
+			dst = append(dst, src[i:end]...)
+			i = end
+		case isWS(c):
+			j := i + 1
+			for j < len(src) && isWS(src[j]) {
+				j++
+			}
+			if len(dst) > 0 && j < len(src) && isScalarByte(dst[len(dst)-1]) && isScalarByte(src[j]) {
+				dst = append(dst, ' ')
+			}
+			i = j
+		default:
+			j := i + 1
+			for j < len(src) && src[j] != '"' && !isWS(src[j]) {
+				j++
+			}
+			dst = append(dst, src[i:j]...)
+			i = j
+		}
+	}
+	return dst, true
+}
+
+// stringEnd returns the index after the closing quote of the string starting at src[i], or
+// len(src) if it is not closed.
+func stringEnd(src []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(src[j:], '"')
+		if k < 0 {
+			return len(src)
+		}
+		bs := bytes.IndexByte(src[j:j+k], '\\')
+		if bs < 0 {
+			return j + k + 1
+		}
+		j += bs + 2
+		if j > len(src) {
+			return len(src)
+		}
+	}
+}

@@ -1,0 +1,218 @@
+package cloudtrail
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// scanner reads a stream of JSON text and cuts it into values without parsing them: it tracks
+// strings, escapes and brackets only, so it runs near memory speed and never holds more than one
+// value (bounded by a limit) plus its read buffer. The values it captures are parsed and
+// validated later, one at a time, by the in-memory reader in json.go.
+type scanner struct {
+	r     io.Reader
+	buf   []byte
+	pos   int
+	end   int
+	line  int    // 1-based line number at pos
+	err   error  // sticky read error; io.EOF at the clean end of input
+	stack []byte // open brackets of the value being captured
+}
+
+const scanBufSize = 256 << 10
+
+func newScanner(r io.Reader) *scanner {
+	return &scanner{r: r, buf: make([]byte, scanBufSize), line: 1}
+}
+
+// errSyntax marks input whose structure the scanner cannot follow (the rest is unreadable).
+var errSyntax = errors.New("invalid JSON")
+
+// fill reads more input, keeping the unconsumed bytes. It reports whether any byte is available.
+func (s *scanner) fill() bool {
+	if s.err != nil {
+		return s.pos < s.end
+	}
+	if s.pos > 0 {
+		s.end = copy(s.buf, s.buf[s.pos:s.end])
+		s.pos = 0
+	}
+	for empty := 0; empty < 100; empty++ {
+		n, err := s.r.Read(s.buf[s.end:])
+		s.end += n
+		if err != nil {
+			s.err = err
+			return s.pos < s.end
+		}
+		if n > 0 {
+			return true
+		}
+	}
+	s.err = io.ErrNoProgress
+	return s.pos < s.end
+}
+
+// readErr returns the read error that ended the input, nil for a clean end.
+func (s *scanner) readErr() error {
+	if s.err == io.EOF {
+		return nil
+	}
+	return s.err
+}
+
+// eofErr is the error for input that ends inside a value.
+func (s *scanner) eofErr() error {
+	if err := s.readErr(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: unexpected end of input", errSyntax)
+}
+
+// peek skips whitespace (and a UTF-8 byte order mark) and returns the next byte; false at the
+// end of input.
+func (s *scanner) peek() (byte, bool) {
+	for {
+		for s.pos < s.end {
+			switch c := s.buf[s.pos]; c {
+			case ' ', '\t', '\r':
+				s.pos++
+			case '\n':
+				s.line++
+				s.pos++
+			case 0xEF:
+				if s.end-s.pos < 3 && s.err == nil {
+					if !s.fill() {
+						return c, true
+					}
+					continue
+				}
+				if bytes.HasPrefix(s.buf[s.pos:s.end], []byte("\xEF\xBB\xBF")) {
+					s.pos += 3
+					continue
+				}
+				return c, true
+			default:
+				return c, true
+			}
+		}
+		if !s.fill() {
+			return 0, false
+		}
+	}
+}
+
+// capture appends the JSON value starting at the current byte to dst and consumes it. When the
+// value would make dst longer than limit, capture stops appending, keeps scanning to the value's
+// end and reports oversize (dst is then truncated to its original length). When the value nests
+// deeper than maxDepth it reports tooDeep. An error means the input cannot be followed any further.
+func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, oversize, tooDeep bool, err error) {
+	base := len(dst)
+	keep := func(seg []byte) {
+		if oversize {
+			return
+		}
+		if len(dst)+len(seg) > limit {
+			oversize = true
+			dst = dst[:base]
+			return
+		}
+		dst = append(dst, seg...)
+	}
+	if s.pos >= s.end && !s.fill() {
+		return dst, false, false, s.eofErr()
+	}
+	c := s.buf[s.pos]
+	if c != '{' && c != '[' && c != '"' {
+		// A number or literal: it ends at the first byte that cannot be part of one.
+		n := 0
+		for {
+			start := s.pos
+			for s.pos < s.end && isScalarByte(s.buf[s.pos]) {
+				s.pos++
+			}
+			n += s.pos - start
+			keep(s.buf[start:s.pos])
+			if s.pos < s.end || !s.fill() {
+				break
+			}
+		}
+		if err := s.readErr(); err != nil {
+			return dst, oversize, false, err
+		}
+		if n == 0 {
+			return dst, false, false, fmt.Errorf("%w: unexpected %q", errSyntax, c)
+		}
+		return dst, oversize, false, nil
+	}
+	depth := 0
+	inStr, esc := false, false
+	stack := s.stack[:0]
+	defer func() { s.stack = stack[:0] }()
+	for {
+		if s.pos >= s.end && !s.fill() {
+			return dst, oversize, tooDeep, s.eofErr()
+		}
+		b := s.buf[s.pos:s.end]
+		i := 0
+		done := false
+		for i < len(b) && !done {
+			if esc {
+				esc = false
+				i++
+				continue
+			}
+			if inStr {
+				rest := b[i:]
+				q := bytes.IndexByte(rest, '"')
+				seg := rest
+				if q >= 0 {
+					seg = rest[:q]
+				}
+				if bs := bytes.IndexByte(seg, '\\'); bs >= 0 {
+					i += bs + 1
+					esc = true
+					continue
+				}
+				if q < 0 {
+					i = len(b)
+					break
+				}
+				i += q + 1
+				inStr = false
+				done = depth == 0
+				continue
+			}
+			switch b[i] {
+			case '"':
+				inStr = true
+			case '{', '[':
+				depth++
+				if depth <= maxDepth {
+					stack = append(stack, b[i])
+				} else {
+					tooDeep = true
+				}
+			case '}', ']':
+				if depth <= maxDepth {
+					if len(stack) == 0 || (stack[len(stack)-1] == '{') != (b[i] == '}') {
+						s.pos += i
+						return dst, oversize, tooDeep, fmt.Errorf("%w: unexpected %q", errSyntax, b[i])
+					}
+					stack = stack[:len(stack)-1]
+				}
+				depth--
+				done = depth == 0
+			case '\n':
+				s.line++
+			}
+			i++
+		}
+		keep(b[:i])
+		s.pos += i
+		if done {
+			return dst, oversize, tooDeep, nil
+		}
+	}
+}
