@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -121,7 +122,11 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	var jobs []job
 	seen := map[string]bool{}
 	for _, src := range opts.Sources {
+		explicit := filepath.Clean(src)
 		err := opts.Client.Walk(ctx, src, func(o objstore.Object) error {
+			if o.URI != explicit && o.URI != src && !looksLikeData(o.Key) {
+				return nil // LICENSE, README and the like next to the logs
+			}
 			if seen[o.URI] {
 				return nil
 			}
@@ -192,6 +197,18 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	}
 	sum.Elapsed = time.Since(start)
 	return sum, nil
+}
+
+// looksLikeData reports whether a file found by walking a directory or prefix may hold events.
+// A file named explicitly on the command line is always read.
+func looksLikeData(key string) bool {
+	k := strings.ToLower(key)
+	for _, ext := range []string{".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz"} {
+		if strings.HasSuffix(k, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // skipReason says why an object is not read, or "" to read it.
@@ -319,7 +336,7 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 			sum.Bytes += fd.bytes
 			sum.SkippedRecords += fd.stats.Skipped
 			for _, p := range fd.stats.Problems {
-				if p.Severity == cloudtrail.SeverityError {
+				if p.Severity == cloudtrail.Error {
 					sum.Errors++
 				} else {
 					sum.Warnings++
@@ -332,7 +349,7 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 				sum.FilesFailed++
 				sum.Errors++
 				if len(sum.Problems) < opts.MaxProblems {
-					sum.Problems = append(sum.Problems, cloudtrail.Problem{File: fd.state.URI, Severity: cloudtrail.SeverityError, Msg: fd.err.Error()})
+					sum.Problems = append(sum.Problems, cloudtrail.Problem{File: fd.state.URI, Severity: cloudtrail.Error, Msg: fd.err.Error()})
 				}
 				if errors.Is(fd.err, context.Canceled) {
 					continue

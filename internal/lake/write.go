@@ -88,14 +88,14 @@ func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) (
 		return nil, err
 	}
 	// Each write gets its own file-name prefix, so names never collide with live files.
-	pattern := "part-" + NewUUID()[:13] + "-{i}"
+	prefix := "part-" + NewUUID()[:13] + "-"
+	pattern := prefix + "{uuid}"
 	copySQL := `COPY (` + query + `) TO ` + engine.Literal(dataDir) + ` (FORMAT parquet, COMPRESSION zstd,
-		PARTITION_BY (eventdate), FILENAME_PATTERN ` + engine.Literal(pattern) + `, APPEND, ROW_GROUP_SIZE 122880,
-		FILE_SIZE_BYTES '256MB')`
+		PARTITION_BY (eventdate), FILENAME_PATTERN ` + engine.Literal(pattern) + `, APPEND, ROW_GROUP_SIZE 122880)`
 	if err := db.Exec(ctx, copySQL); err != nil {
 		return nil, fmt.Errorf("write parquet: %w", err)
 	}
-	files, err := filepath.Glob(filepath.Join(dataDir, "eventdate=*", pattern[:len(pattern)-3]+"*.parquet"))
+	files, err := filepath.Glob(filepath.Join(dataDir, "eventdate=*", prefix+"*.parquet"))
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("write parquet: no files written (%v)", err)
 	}

@@ -100,6 +100,8 @@ func (c *Client) client(ctx context.Context) (*s3.Client, error) {
 			cfg.Region = "us-east-1"
 		}
 		c.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) {
+			// S3-compatible servers often send no checksum; that is not worth a log line per object.
+			o.DisableLogOutputChecksumValidationSkipped = true
 			if c.opts.EndpointURL != "" {
 				o.BaseEndpoint = aws.String(c.opts.EndpointURL)
 				o.UsePathStyle = true

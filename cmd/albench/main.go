@@ -1,0 +1,270 @@
+// Command albench measures auditlake's ingest and query performance against baselines measured
+// in the same run on the same files: parallel zcat (the decompression floor) and DuckDB's own
+// read_json. `make bench` runs it and prints a Markdown report for BENCHMARKS.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+)
+
+func main() {
+	src := flag.String("src", "", "directory of generated CloudTrail files")
+	bin := flag.String("bin", "bin/auditlake", "auditlake binary")
+	work := flag.String("work", "", "scratch directory (default: a temp dir)")
+	increments := flag.Int("increments", 1000, "number of incremental ingests for the small-files comparison")
+	incSrc := flag.String("inc-src", "", "directory of generated files for the incremental comparison (default: -src)")
+	flag.Parse()
+	if err := run(*src, *bin, *work, *incSrc, *increments); err != nil {
+		fmt.Fprintln(os.Stderr, "albench:", err)
+		os.Exit(1)
+	}
+}
+
+type measured struct {
+	wall   time.Duration
+	maxRSS int64 // KiB
+}
+
+func timeCmd(name string, args ...string) (measured, string, error) {
+	cmd := exec.Command(name, args...)
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	start := time.Now()
+	err := cmd.Run()
+	m := measured{wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.maxRSS = ru.Maxrss
+	}
+	if err != nil {
+		return m, out.String(), fmt.Errorf("%s %v: %w\n%s", name, args, err, out.String())
+	}
+	return m, out.String(), nil
+}
+
+func gzFiles(dir string) ([]string, int64, error) {
+	var files []string
+	var size int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".json.gz") && !strings.Contains(p, "CloudTrail-Digest") {
+			files = append(files, p)
+			st, err := d.Info()
+			if err != nil {
+				return err
+			}
+			size += st.Size()
+		}
+		return nil
+	})
+	sort.Strings(files)
+	return files, size, err
+}
+
+func run(src, bin, work, incSrc string, increments int) error {
+	if src == "" {
+		return fmt.Errorf("-src is required")
+	}
+	if work == "" {
+		d, err := os.MkdirTemp("", "albench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		work = d
+	}
+	files, gzBytes, err := gzFiles(src)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+
+	// Uncompressed size (one zcat pass, also warms the page cache for every contender).
+	out, err := exec.Command("sh", "-c", `find "$1" -name '*.json.gz' -not -path '*CloudTrail-Digest*' -print0 | xargs -0 cat | zcat | wc -c`, "sh", src).Output()
+	if err != nil {
+		return fmt.Errorf("measure size: %w", err)
+	}
+	var rawBytes int64
+	fmt.Sscan(strings.TrimSpace(string(out)), &rawBytes)
+
+	zc, _, err := timeCmd("sh", "-c", `find "$1" -name '*.json.gz' -not -path '*CloudTrail-Digest*' -print0 | xargs -0 -P2 -n 64 zcat > /dev/null`, "sh", src)
+	if err != nil {
+		return err
+	}
+
+	// DuckDB's own JSON reader over the same files, just counting.
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "4GB"})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var duckCount int64
+	glob := filepath.Join(src, "**", "*.json.gz")
+	err = db.QueryRow(ctx, `SELECT count(*) FROM (SELECT unnest(Records) FROM read_json(`+engine.Literal(glob)+`, format = 'auto', maximum_object_size = 1073741824, columns = {Records: 'JSON[]'}))`).Scan(&duckCount)
+	duckWall := time.Since(start)
+	db.Close()
+	if err != nil {
+		return fmt.Errorf("duckdb read_json baseline: %w", err)
+	}
+
+	data := filepath.Join(work, "lake")
+	if _, _, err := timeCmd(bin, "--data", data, "eds", "create", "bench"); err != nil {
+		return err
+	}
+	ing, ingOut, err := timeCmd(bin, "--data", data, "ingest", "cloudtrail", "--eds", "bench", src)
+	if err != nil {
+		return err
+	}
+	lk, err := lake.Open(data)
+	if err != nil {
+		return err
+	}
+	st, err := lk.Resolve("bench")
+	if err != nil {
+		return err
+	}
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		return err
+	}
+	events := m.Rows()
+
+	fmt.Printf("## Ingest (%d events, %d files)\n\n", duckCount, len(files))
+	fmt.Printf("- date: %s; machine: %d CPUs, %s/%s, %s\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel())
+	fmt.Printf("- input: %.1f MB gzip, %.1f MB JSON\n\n", float64(gzBytes)/1e6, float64(rawBytes)/1e6)
+	fmt.Println("| what | wall | events/s | MB/s (JSON) | peak RSS | ratio to zcat×2 |")
+	fmt.Println("| --- | --- | --- | --- | --- | --- |")
+	row := func(name string, wall time.Duration, rss int64) {
+		rssS := "—"
+		if rss > 0 {
+			rssS = fmt.Sprintf("%.0f MiB", float64(rss)/1024)
+		}
+		fmt.Printf("| %s | %.2f s | %.0f | %.0f | %s | %.2f |\n", name, wall.Seconds(), float64(duckCount)/wall.Seconds(),
+			float64(rawBytes)/1e6/wall.Seconds(), rssS, wall.Seconds()/zc.wall.Seconds())
+	}
+	row("zcat, two in parallel (baseline)", zc.wall, 0)
+	row("DuckDB read_json + unnest(Records), count (baseline)", duckWall, 0)
+	row("auditlake ingest cloudtrail", ing.wall, ing.maxRSS)
+	fmt.Printf("\nStore: %d events in %d files, %.1f MB on disk, %.0f bytes per event.\n\n", events, len(m.Files), float64(m.Bytes())/1e6, float64(m.Bytes())/float64(max(events, 1)))
+	fmt.Println("```\n" + strings.TrimSpace(ingOut) + "\n```")
+
+	// Small files: the same data ingested in many small runs vs. at once.
+	if increments > 0 {
+		if incSrc == "" {
+			incSrc = src
+		}
+		if err := incremental(ctx, bin, work, incSrc, increments); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func incremental(ctx context.Context, bin, work, src string, n int) error {
+	files, _, err := gzFiles(src)
+	if err != nil {
+		return err
+	}
+	if n > len(files) {
+		n = len(files)
+	}
+	once := filepath.Join(work, "once")
+	inc := filepath.Join(work, "inc")
+	for _, d := range []string{once, inc} {
+		if _, _, err := timeCmd(bin, "--data", d, "eds", "create", "bench"); err != nil {
+			return err
+		}
+	}
+	if _, _, err := timeCmd(bin, "--data", once, "ingest", "cloudtrail", "--eds", "bench", src); err != nil {
+		return err
+	}
+	per := (len(files) + n - 1) / n
+	start := time.Now()
+	runs := 0
+	for i := 0; i < len(files); i += per {
+		args := append([]string{"--data", inc, "ingest", "cloudtrail", "--eds", "bench"}, files[i:min(i+per, len(files))]...)
+		if _, _, err := timeCmd(bin, args...); err != nil {
+			return err
+		}
+		runs++
+	}
+	incWall := time.Since(start)
+	fmt.Printf("\n## Many small ingests vs one (%d files)\n\n", len(files))
+	fmt.Printf("%d incremental runs took %.1f s in all (%.0f ms each, process start included).\n\n", runs, incWall.Seconds(), incWall.Seconds()*1000/float64(runs))
+	fmt.Println("| store | files | query: count by eventname (warm, best of 5) | query: RunInstances by user (warm, best of 5) |")
+	fmt.Println("| --- | --- | --- | --- |")
+	for _, d := range []struct{ name, dir string }{{"one ingest", once}, {fmt.Sprintf("%d ingests", runs), inc}} {
+		lk, err := lake.Open(d.dir)
+		if err != nil {
+			return err
+		}
+		st, err := lk.Resolve("bench")
+		if err != nil {
+			return err
+		}
+		m, err := lk.ReadManifest(st.ID)
+		if err != nil {
+			return err
+		}
+		s, err := query.Open(ctx, lk, query.Options{})
+		if err != nil {
+			return err
+		}
+		t1, err := best(ctx, s, `SELECT eventname, count(*) FROM "aws:cloudtrail"."bench" GROUP BY 1`)
+		if err != nil {
+			return err
+		}
+		t2, err := best(ctx, s, `SELECT useridentity.arn, count(*) FROM "aws:cloudtrail"."bench" WHERE eventname = 'RunInstances' GROUP BY 1`)
+		if err != nil {
+			return err
+		}
+		s.Close()
+		fmt.Printf("| %s | %d | %.1f ms | %.1f ms |\n", d.name, len(m.Files), t1.Seconds()*1000, t2.Seconds()*1000)
+	}
+	return nil
+}
+
+func best(ctx context.Context, s *query.Session, sql string) (time.Duration, error) {
+	b := time.Duration(1 << 62)
+	for i := 0; i < 6; i++ {
+		start := time.Now()
+		if _, err := s.Run(ctx, sql); err != nil {
+			return 0, err
+		}
+		if d := time.Since(start); i > 0 && d < b {
+			b = d
+		}
+	}
+	return b, nil
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			_, v, _ := strings.Cut(l, ":")
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
