@@ -1,0 +1,251 @@
+package dialect
+
+import (
+	"fmt"
+	"strings"
+)
+
+// renames maps a Trino function (lower case) to the DuckDB function or trino_* macro with
+// Trino's semantics. Functions absent here are the same in both engines (or close enough:
+// contains, map_keys, map_values, strpos, count_if, bool_or, bool_and, arbitrary, any_value,
+// concat_ws, try, date_trunc, now, date, year … second, regexp_extract_all).
+var renames = map[string]string{
+	// JSON (macros.sql)
+	"json_extract_scalar": "trino_json_extract_scalar",
+	"json_extract":        "trino_json_extract",
+	"json_parse":          "trino_json_parse",
+	"json_format":         "trino_json_format",
+	"json_array_get":      "trino_json_array_get",
+	"json_array_length":   "trino_json_array_length",
+	"json_array_contains": "trino_json_array_contains",
+	"json_size":           "trino_json_size",
+	"is_json_scalar":      "trino_is_json_scalar",
+	// collections
+	"element_at":      "trino_element_at",
+	"cardinality":     "trino_cardinality",
+	"slice":           "trino_slice",
+	"array_position":  "trino_array_position",
+	"array_join":      "trino_array_join",
+	"array_max":       "list_max",
+	"array_min":       "list_min",
+	"array_sort":      "list_sort",
+	"arrays_overlap":  "list_has_any",
+	"zip":             "list_zip",
+	"transform":       "list_transform",
+	"filter":          "list_filter",
+	"sequence":        "generate_series",
+	"split":           "trino_split",
+	"replace":         "trino_replace",
+	"format":          "printf",
+	"typeof":          "trino_typeof",
+	"approx_distinct": "trino_approx_distinct",
+	// approx_percentile: quantile_disc returns an element of the input, as Trino's digest does
+	// on small inputs.
+	"approx_percentile":    "trino_approx_percentile",
+	"regexp_like":          "trino_regexp_like",
+	"regexp_extract":       "trino_regexp_extract",
+	"regexp_replace":       "trino_regexp_replace",
+	"levenshtein_distance": "levenshtein",
+	"hamming_distance":     "hamming",
+	"truncate":             "trunc",
+	// date and time
+	"date_add":               "trino_date_add",
+	"date_diff":              "trino_date_diff",
+	"from_iso8601_timestamp": "trino_from_iso8601_timestamp",
+	"from_iso8601_date":      "trino_from_iso8601_date",
+	"to_iso8601":             "trino_to_iso8601",
+	"from_unixtime":          "trino_from_unixtime",
+	"to_unixtime":            "trino_to_unixtime",
+	"date_format":            "trino_date_format",
+	"millisecond":            "trino_millisecond",
+	"last_day_of_month":      "last_day",
+	"day_of_week":            "isodow", // Trino: ISO, 1 = Monday; DuckDB's dayofweek has 0 = Sunday
+	"dow":                    "isodow",
+	"day_of_month":           "day",
+	"day_of_year":            "dayofyear",
+	"doy":                    "dayofyear",
+	"week_of_year":           "week", // DuckDB's week is the ISO week, as Trino's
+	"year_of_week":           "isoyear",
+	"yow":                    "isoyear",
+}
+
+// jsonPathFuncs are the functions whose second argument is a JSON path.
+var jsonPathFuncs = map[string]bool{"json_extract_scalar": true, "json_extract": true, "json_size": true}
+
+// call rewrites the function call whose name is at p and returns the position after it.
+func (r *rewriter) call(p int) (int, error) {
+	name := strings.ToLower(r.tok(p).text)
+	open := p + 1
+	close := r.match[open]
+	switch name {
+	case "cast", "try_cast":
+		return r.cast(p)
+	case "reduce":
+		return r.reduce(p)
+	case "date_format", "date_parse", "format_datetime", "parse_datetime":
+		if ok, err := r.formatCall(p, name); ok || err != nil {
+			return close + 1, err
+		}
+		if name != "date_format" {
+			return 0, fmt.Errorf("%s at offset %d: the pattern must be a string literal", name, r.tok(p).off)
+		}
+	}
+	if name == "any_match" || name == "all_match" || name == "none_match" {
+		// f(array, predicate) → trino_f(list_transform(array, predicate))
+		r.out.WriteString("trino_" + name + "(list_transform")
+		r.trivia(p)
+		r.emit(open)
+		if err := r.emitRange(open+1, close); err != nil {
+			return 0, err
+		}
+		r.out.WriteString(")")
+		r.emit(close)
+		return close + 1, nil
+	}
+	if to, ok := renames[name]; ok {
+		r.out.WriteString(to)
+	} else {
+		r.out.WriteString(r.tok(p).text)
+	}
+	r.trivia(p)
+	r.emit(open)
+	if jsonPathFuncs[name] {
+		args := r.args(open)
+		if len(args) == 2 {
+			if path, ok := r.literalArg(args[1]); ok {
+				if err := r.emitRange(args[0][0], args[0][1]); err != nil {
+					return 0, err
+				}
+				r.emit(args[0][1]) // the comma
+				r.out.WriteString(quoteString(jsonPath(path)))
+				r.trivia(args[1][0])
+				r.emit(close)
+				return close + 1, nil
+			}
+		}
+	}
+	if err := r.emitRange(open+1, close); err != nil {
+		return 0, err
+	}
+	r.emit(close)
+	return close + 1, nil
+}
+
+// reduce rewrites Trino's reduce(array, initial, (s, x) -> s', s -> out) to DuckDB's
+// list_reduce, applying the output function through a one-element list_transform.
+func (r *rewriter) reduce(p int) (int, error) {
+	open := p + 1
+	close := r.match[open]
+	args := r.args(open)
+	if len(args) != 4 {
+		return 0, fmt.Errorf("reduce at offset %d: want 4 arguments, got %d", r.tok(p).off, len(args))
+	}
+	var s [4]string
+	for i, a := range args {
+		var err error
+		if s[i], err = r.capture(a[0], a[1]); err != nil {
+			return 0, err
+		}
+	}
+	fmt.Fprintf(&r.out, "list_transform([list_reduce(%s, %s, %s)], %s)[1]", s[0], s[2], s[1], s[3])
+	r.trivia(close)
+	return close + 1, nil
+}
+
+// formatCall handles the date formatting functions when the pattern is a literal; it reports
+// whether it wrote the call.
+func (r *rewriter) formatCall(p int, name string) (bool, error) {
+	open := p + 1
+	close := r.match[open]
+	args := r.args(open)
+	if len(args) != 2 {
+		return false, nil
+	}
+	pattern, ok := r.literalArg(args[1])
+	if !ok {
+		return false, nil
+	}
+	var f string
+	var err error
+	if name == "date_format" || name == "date_parse" {
+		f, err = mysqlFormat(pattern)
+	} else {
+		f, err = jodaFormat(pattern)
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s at offset %d: %w", name, r.tok(p).off, err)
+	}
+	fn := "strftime"
+	if strings.HasPrefix(name, "date_parse") || strings.HasPrefix(name, "parse_") {
+		fn = "strptime"
+	}
+	v, err := r.capture(args[0][0], args[0][1])
+	if err != nil {
+		return false, err
+	}
+	if fn == "strptime" {
+		// Trino's date_parse returns timestamp(3): keep milliseconds only.
+		fmt.Fprintf(&r.out, "CAST(strptime(%s, %s) AS TIMESTAMP_MS)", v, quoteString(f))
+	} else {
+		fmt.Fprintf(&r.out, "strftime(%s, %s)", v, quoteString(f))
+	}
+	r.trivia(close)
+	return true, nil
+}
+
+// cast rewrites CAST/TRY_CAST(expr AS type): the type is translated to DuckDB, and a cast to
+// JSON becomes to_json (Trino's CAST(varchar AS JSON) makes a JSON string; DuckDB's would
+// parse it).
+func (r *rewriter) cast(p int) (int, error) {
+	open := p + 1
+	close := r.match[open]
+	as := -1
+	for q := open + 1; q < close; q++ {
+		if m := r.match[q]; m > q {
+			q = m
+			continue
+		}
+		if r.tok(q).is("as") {
+			as = q
+		}
+	}
+	if as < 0 {
+		// Not a CAST we understand; let DuckDB report it.
+		r.out.WriteString(r.tok(p).text)
+		r.trivia(p)
+		r.emit(open)
+		if err := r.emitRange(open+1, close); err != nil {
+			return 0, err
+		}
+		r.emit(close)
+		return close + 1, nil
+	}
+	words := make([]token, 0, close-as)
+	for q := as + 1; q < close; q++ {
+		words = append(words, r.tok(q))
+	}
+	typ, ok := translateType(words)
+	if !ok {
+		return 0, fmt.Errorf("cast at offset %d: unsupported type %q", r.tok(p).off, r.spanText(as+1, close))
+	}
+	expr, err := r.capture(open+1, as)
+	if err != nil {
+		return 0, err
+	}
+	if typ == "JSON" {
+		fmt.Fprintf(&r.out, "to_json(%s)", expr)
+	} else {
+		fmt.Fprintf(&r.out, "%s(%s AS %s)", strings.ToUpper(r.tok(p).text), expr, typ)
+	}
+	r.trivia(close)
+	return close + 1, nil
+}
+
+// spanText returns the source text of positions [a, b).
+func (r *rewriter) spanText(a, b int) string {
+	if a >= b {
+		return ""
+	}
+	last := r.tok(b - 1)
+	return r.src[r.tok(a).off : last.off+len(last.text)]
+}

@@ -1,0 +1,347 @@
+package dialect
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// CloudTrailCatalog is the database name under which event data stores are queryable, as in
+// Lake query federation: "aws:cloudtrail"."<eds-id>".
+const CloudTrailCatalog = "aws:cloudtrail"
+
+// Rewrite turns one Trino-dialect statement (CloudTrail Lake or Athena) into DuckDB SQL that
+// runs once [Macros] is defined. It works on tokens, so string literals, quoted identifiers
+// and comments are never altered. It rewrites:
+//   - a bare event data store id after FROM, JOIN or a FROM-list comma (UUID-shaped, such as
+//     EXAMPLEf852-4e8f-8bd1-bcf6cEXAMPLE) and a lone quoted one to "aws:cloudtrail"."<id>";
+//   - Trino functions whose DuckDB builtin is missing or differs to trino_* macros or to the
+//     DuckDB builtin with Trino's semantics (see the renames table and macros.sql);
+//   - Trino type names inside CAST and TRY_CAST (array(T), map(K,V), row(...), json,
+//     varbinary, real, timestamp with time zone), recursively; CAST(x AS JSON) to to_json(x);
+//   - lambdas x -> e and (x, y) -> e to DuckDB's lambda x, y: e;
+//   - UNNEST with several arguments, or one array of rows or a map expanded to several
+//     columns, to a lateral (SELECT UNNEST(...)) subquery;
+//   - date_format/date_parse/format_datetime/parse_datetime with a literal pattern to
+//     strftime/strptime with the pattern translated.
+//
+// A trailing semicolon is dropped; a second statement is an error. Leading and trailing
+// whitespace and comments are dropped, so the result can be embedded in a larger query.
+func Rewrite(sql string) (string, error) {
+	toks, err := lex(sql)
+	if err != nil {
+		return "", fmt.Errorf("tokenize query: %w", err)
+	}
+	r := &rewriter{src: sql, toks: toks}
+	for i, t := range toks {
+		if !t.trivia() {
+			r.sig = append(r.sig, i)
+		}
+	}
+	end, err := r.statementEnd()
+	if err != nil {
+		return "", err
+	}
+	if err := r.matchBrackets(end); err != nil {
+		return "", err
+	}
+	r.findLambdas(end)
+	r.out.Grow(len(sql) + len(sql)/8)
+	r.last = end - 1
+	if err := r.emitRange(0, end); err != nil {
+		return "", err
+	}
+	return r.out.String(), nil
+}
+
+// rewriter holds the token stream of one statement. Positions (p, q, …) index sig, the
+// significant tokens; whitespace and comments are carried along as trivia.
+type rewriter struct {
+	src    string
+	toks   []token
+	sig    []int // indexes into toks of significant tokens
+	match  []int // for a bracket position, the position of its partner; else -1
+	lambda []int // for a lambda's first position, the position of its "->"; else -1
+	last   int   // last position of the statement; trivia after it is dropped
+	out    strings.Builder
+}
+
+func (r *rewriter) tok(p int) token { return r.toks[r.sig[p]] }
+
+// statementEnd returns the end of the first statement, checking that only semicolons
+// follow it.
+func (r *rewriter) statementEnd() (int, error) {
+	depth := 0
+	end := -1
+	for p := range r.sig {
+		t := r.tok(p)
+		if end >= 0 && !t.is(";") {
+			return 0, fmt.Errorf("more than one statement: %q at offset %d follows the first statement", t.text, t.off)
+		}
+		if t.kind != tkOp {
+			continue
+		}
+		switch t.text {
+		case "(", "[", "{":
+			depth++
+		case ")", "]", "}":
+			depth--
+		case ";":
+			if depth == 0 && end < 0 {
+				end = p
+			}
+		}
+	}
+	if end < 0 {
+		end = len(r.sig)
+	}
+	if end == 0 {
+		return 0, errors.New("empty query")
+	}
+	return end, nil
+}
+
+// matchBrackets pairs (), [] and {} and fails on an unbalanced one.
+func (r *rewriter) matchBrackets(end int) error {
+	r.match = make([]int, end)
+	var stack []int
+	for p := 0; p < end; p++ {
+		r.match[p] = -1
+		t := r.tok(p)
+		if t.kind != tkOp {
+			continue
+		}
+		switch t.text {
+		case "(", "[", "{":
+			stack = append(stack, p)
+		case ")", "]", "}":
+			if len(stack) == 0 {
+				return fmt.Errorf("unbalanced %q at offset %d", t.text, t.off)
+			}
+			o := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if want := closer(r.tok(o).text); t.text != want {
+				return fmt.Errorf("%q at offset %d closes %q at offset %d", t.text, t.off, r.tok(o).text, r.tok(o).off)
+			}
+			r.match[o], r.match[p] = p, o
+		}
+	}
+	if len(stack) > 0 {
+		t := r.tok(stack[len(stack)-1])
+		return fmt.Errorf("unclosed %q at offset %d", t.text, t.off)
+	}
+	return nil
+}
+
+func closer(open string) string {
+	switch open {
+	case "(":
+		return ")"
+	case "[":
+		return "]"
+	}
+	return "}"
+}
+
+// findLambdas marks where each Trino lambda starts: the parameter before "->", or the
+// parenthesised parameter list.
+func (r *rewriter) findLambdas(end int) {
+	r.lambda = make([]int, end)
+	for p := range r.lambda {
+		r.lambda[p] = -1
+	}
+	for q := 1; q < end; q++ {
+		if !r.tok(q).is("->") {
+			continue
+		}
+		prev := r.tok(q - 1)
+		switch {
+		case prev.kind == tkIdent || prev.kind == tkQuoted:
+			r.lambda[q-1] = q
+		case prev.is(")"):
+			o := r.match[q-1]
+			if o >= 0 && r.identList(o+1, q-1) {
+				r.lambda[o] = q
+			}
+		}
+	}
+}
+
+// identList reports whether positions [a, b) are identifiers separated by commas.
+func (r *rewriter) identList(a, b int) bool {
+	if a >= b {
+		return false
+	}
+	for p := a; p < b; p++ {
+		t := r.tok(p)
+		if (p-a)%2 == 0 {
+			if t.kind != tkIdent && t.kind != tkQuoted {
+				return false
+			}
+		} else if !t.is(",") {
+			return false
+		}
+	}
+	return (b-a)%2 == 1
+}
+
+// trivia writes the whitespace and comments that follow position p, unless p ends the
+// statement.
+func (r *rewriter) trivia(p int) {
+	if p >= r.last {
+		return
+	}
+	for i := r.sig[p] + 1; i < r.sig[p+1]; i++ {
+		r.out.WriteString(r.toks[i].text)
+	}
+}
+
+// emit writes the token at p and the trivia after it.
+func (r *rewriter) emit(p int) {
+	r.out.WriteString(r.tok(p).text)
+	r.trivia(p)
+}
+
+// capture emits [a, b) into a string instead of the output.
+func (r *rewriter) capture(a, b int) (string, error) {
+	saved := r.out
+	r.out = strings.Builder{}
+	err := r.emitRange(a, b)
+	s := strings.TrimRight(r.out.String(), " \t\r\n")
+	r.out = saved
+	return s, err
+}
+
+// clauseEnds are the keywords that end a FROM clause at the same nesting level.
+var clauseEnds = map[string]bool{
+	"where": true, "group": true, "having": true, "order": true, "limit": true, "offset": true,
+	"union": true, "except": true, "intersect": true, "window": true, "qualify": true,
+	"select": true, "fetch": true,
+}
+
+// emitRange rewrites positions [a, b), one nesting level; brackets recurse.
+func (r *rewriter) emitRange(a, b int) error {
+	inFrom, wantTable := false, false
+	for p := a; p < b; {
+		t := r.tok(p)
+		if q := r.lambda[p]; q >= 0 && q < b {
+			r.emitLambda(p, q)
+			p = q + 1
+			continue
+		}
+		if wantTable {
+			wantTable = false
+			if np, ok, err := r.tableRef(p, b); err != nil {
+				return err
+			} else if ok {
+				p = np
+				continue
+			}
+		}
+		switch t.kind {
+		case tkIdent:
+			low := strings.ToLower(t.text)
+			switch {
+			case p+1 < b && r.tok(p+1).is("(") && r.callable(p):
+				np, err := r.call(p)
+				if err != nil {
+					return err
+				}
+				p = np
+				continue
+			case low == "from":
+				inFrom, wantTable = true, true
+			case low == "join":
+				wantTable = true
+			case clauseEnds[low]:
+				inFrom = false
+			}
+		case tkOp:
+			switch t.text {
+			case ",":
+				wantTable = inFrom
+			case "(", "[", "{":
+				q := r.match[p]
+				r.emit(p)
+				if err := r.emitRange(p+1, q); err != nil {
+					return err
+				}
+				r.emit(q)
+				p = q + 1
+				continue
+			}
+		}
+		r.emit(p)
+		p++
+	}
+	return nil
+}
+
+// callable reports whether the identifier at p, followed by "(", is a function call that the
+// rewrite may rename: not a qualified name, not a table alias with column list, not the
+// FILTER clause of an aggregate.
+func (r *rewriter) callable(p int) bool {
+	if p == 0 {
+		return true
+	}
+	prev := r.tok(p - 1)
+	if prev.is(".") || prev.is("as") {
+		return false
+	}
+	if prev.is(")") && strings.EqualFold(r.tok(p).text, "filter") {
+		return false
+	}
+	return true
+}
+
+// emitLambda writes "lambda x, y:" for the Trino parameter list at [p, q) with "->" at q.
+func (r *rewriter) emitLambda(p, q int) {
+	r.out.WriteString("lambda ")
+	if r.tok(p).is("(") {
+		for i := p + 1; i < q-1; i++ {
+			r.out.WriteString(r.tok(i).text)
+			if r.tok(i).is(",") {
+				r.out.WriteByte(' ')
+			}
+		}
+	} else {
+		r.out.WriteString(r.tok(p).text)
+	}
+	r.out.WriteByte(':')
+	if q < r.last && r.sig[q]+1 == r.sig[q+1] {
+		r.out.WriteByte(' ')
+	}
+	r.trivia(q)
+}
+
+// args splits the call whose "(" is at open into argument ranges [start, end).
+func (r *rewriter) args(open int) [][2]int {
+	close := r.match[open]
+	if close == open+1 {
+		return nil
+	}
+	var out [][2]int
+	start := open + 1
+	for p := open + 1; p < close; p++ {
+		t := r.tok(p)
+		if t.kind == tkOp {
+			if m := r.match[p]; m > p {
+				p = m
+				continue
+			}
+			if t.text == "," {
+				out = append(out, [2]int{start, p})
+				start = p + 1
+			}
+		}
+	}
+	return append(out, [2]int{start, close})
+}
+
+// literalArg returns the content of argument a when it is a single string literal.
+func (r *rewriter) literalArg(a [2]int) (string, bool) {
+	if a[1]-a[0] != 1 || r.tok(a[0]).kind != tkString {
+		return "", false
+	}
+	return unquote(r.tok(a[0])), true
+}
