@@ -89,7 +89,7 @@ func checkNode(n any) error {
 			if fn, ok := v["function"].(map[string]any); ok {
 				name, _ := fn["function_name"].(string)
 				if !allowedTableFunctions[strings.ToLower(name)] {
-					return &QueryError{Msg: fmt.Sprintf("table function %s() is not allowed: query the registered tables instead (see auditlake tables)", name)}
+					return &QueryError{Msg: fmt.Sprintf("table function %s() is not allowed: query the registered tables instead (auditlake eds list, auditlake cur list)", name)}
 				}
 			}
 		}
