@@ -150,3 +150,6 @@ type Table struct {
 	Name    string
 	Columns []engine.Column
 }
+
+// SetMaxRows changes the row limit of later Run calls (0 = unlimited).
+func (s *Session) SetMaxRows(n int) { s.opts.MaxRows = n }
