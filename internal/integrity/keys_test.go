@@ -169,3 +169,21 @@ func mustPKIX(t *testing.T, k *rsa.PublicKey) []byte {
 	}
 	return der
 }
+
+// FuzzParseKeys: any input either fails or yields keys that all have a fingerprint and a key.
+func FuzzParseKeys(f *testing.F) {
+	if data, err := os.ReadFile(digesttest.RepoFile(f, "testdata/aws-cli-list-public-keys-example/list-public-keys.json")); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte("-----BEGIN RSA PUBLIC KEY-----\nMAA=\n-----END RSA PUBLIC KEY-----\n"))
+	f.Add([]byte(`{"PublicKeyList":[{"Value":"","Fingerprint":"x","ValidityStartTime":1e300}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		keys, err := integrity.ParseKeys(data)
+		if err != nil {
+			return
+		}
+		if keys.Len() == 0 {
+			t.Fatalf("no error and no keys")
+		}
+	})
+}

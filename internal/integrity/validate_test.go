@@ -88,7 +88,9 @@ func statuses(t *testing.T, tr *digesttest.Trail, rep *integrity.Report, s3 bool
 	return got
 }
 
-func keySet(t *testing.T, keys ...*rsa.PrivateKey) integrity.KeySet {
+func keySet(t *testing.T, keys ...*rsa.PrivateKey) integrity.KeySet { return keySetTB(t, keys...) }
+
+func keySetTB(t testing.TB, keys ...*rsa.PrivateKey) integrity.KeySet {
 	t.Helper()
 	var pemText []byte
 	for _, k := range keys {
