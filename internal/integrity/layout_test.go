@@ -27,18 +27,18 @@ func TestParseEntriesAcceptTrailLayouts(t *testing.T) {
 			wantScope: "logs/AWSLogs/o-exampleorgid/111122223333/eu-west-1", wantChain: "logs/AWSLogs/o-exampleorgid/111122223333/eu-west-1 org_trail_1 us-east-1",
 		},
 		{
-			name: "log file with underscore before the random part",
-			key:  "AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/17/111122223333_CloudTrail_us-east-2_20150817T1445Z_9nYN7gp2eWAJHIfT.json.gz",
+			name:           "log file with underscore before the random part",
+			key:            "AWSLogs/111122223333/CloudTrail/us-east-2/2015/08/17/111122223333_CloudTrail_us-east-2_20150817T1445Z_9nYN7gp2eWAJHIfT.json.gz",
 			wantLayoutFrom: "AWSLogs/", wantTime: "2015-08-17T14:45:00Z", wantScope: "AWSLogs/111122223333/us-east-2",
 		},
 		{
-			name: "log file without underscore before the random part, in a local copy",
-			key:  "/data/copy/AWSLogs/111122223333/CloudTrail/us-west-2/2014/06/20/111122223333_CloudTrail_us-west-2_20140620T1255ZHdkvFTXOA3Vnhbc.json.gz",
+			name:           "log file without underscore before the random part, in a local copy",
+			key:            "/data/copy/AWSLogs/111122223333/CloudTrail/us-west-2/2014/06/20/111122223333_CloudTrail_us-west-2_20140620T1255ZHdkvFTXOA3Vnhbc.json.gz",
 			wantLayoutFrom: "AWSLogs/", wantTime: "2014-06-20T12:55:00Z", wantScope: "/data/copy/AWSLogs/111122223333/us-west-2",
 		},
 		{
-			name: "prefix that itself contains AWSLogs",
-			key:  "x/AWSLogs/backup/AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/02/111122223333_CloudTrail_us-east-1_20260102T0310Z_abcdEFGH12345678.json.gz",
+			name:           "prefix that itself contains AWSLogs",
+			key:            "x/AWSLogs/backup/AWSLogs/111122223333/CloudTrail/us-east-1/2026/01/02/111122223333_CloudTrail_us-east-1_20260102T0310Z_abcdEFGH12345678.json.gz",
 			wantLayoutFrom: "AWSLogs/111122223333/", wantTime: "2026-01-02T03:10:00Z", wantScope: "x/AWSLogs/backup/AWSLogs/111122223333/us-east-1",
 		},
 	}
