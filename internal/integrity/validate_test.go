@@ -167,6 +167,11 @@ func tamperCases(other *rsa.PrivateKey) []struct {
 			changes: map[string]integrity.Status{"D1": integrity.StatusMissing},
 		},
 		{
+			name:    "digest deleted to hide its log file is missing and the log not covered",
+			tamper:  func(t *testing.T, tr *digesttest.Trail) { tr.Remove(t, tr.Digests[2]) },
+			changes: map[string]integrity.Status{"D2": integrity.StatusMissing, "L2": integrity.StatusNotCovered},
+		},
+		{
 			name: "newest digest with another digest's signature has an invalid signature",
 			tamper: func(t *testing.T, tr *digesttest.Trail) {
 				side, err := os.ReadFile(tr.Path(tr.Digests[2]) + integrity.SidecarSuffix)
