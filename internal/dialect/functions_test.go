@@ -1,0 +1,190 @@
+package dialect_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestTrinoFunctionsMatchTrino runs Trino expressions through Rewrite and DuckDB and compares
+// the results with what Trino returns (https://trino.io/docs/current/functions.html; the
+// comment on a case cites the rule it checks). Values are compared as text; arrays are joined
+// with array_join so that no engine's array printing is involved.
+func TestTrinoFunctionsMatchTrino(t *testing.T) {
+	db := openLake(t)
+	tests := []struct {
+		name, expr, want string
+	}{
+		// JSON
+		{"json_extract_scalar string", `json_extract_scalar('{"a":{"b":"x"}}', '$.a.b')`, "x"},
+		{"json_extract_scalar object is NULL", `json_extract_scalar('{"a":{"b":1}}', '$.a')`, "NULL"},
+		{"json_extract_scalar number", `json_extract_scalar('{"a":1.5}', '$.a')`, "1.5"},
+		{"json_extract_scalar boolean", `json_extract_scalar('{"a":true}', '$.a')`, "true"},
+		{"json_extract_scalar JSON null is NULL", `json_extract_scalar('{"a":null}', '$.a')`, "NULL"},
+		{"json_extract_scalar invalid JSON is NULL", `json_extract_scalar('raw map value', '$.a')`, "NULL"},
+		{"json_extract_scalar bracket key", `json_extract_scalar('{"a b":{"c":"d"}}', '$["a b"].c')`, "d"},
+		{"json_extract_scalar array index", `json_extract_scalar('{"items":[{"id":"i-1"},{"id":"i-2"}]}', '$.items[1].id')`, "i-2"},
+		{"json_extract keeps JSON", `json_format(json_extract('{"a":{"b":1}}', '$.a'))`, `{"b":1}`},
+		{"json_extract missing path is NULL", `json_extract('{"a":1}', '$.b')`, "NULL"},
+		{"json_parse and json_format compact", `json_format(json_parse('{"a" : [1, 2]}'))`, `{"a":[1,2]}`},
+		{"json_array_get 0-based", `json_format(json_array_get('["a", [3, 9], "c"]', 0))`, `"a"`},
+		{"json_array_get nested", `json_format(json_array_get('["a", [3, 9], "c"]', 1))`, `[3,9]`},
+		{"json_array_get negative from end", `json_format(json_array_get('["a", [3, 9], "c"]', -1))`, `"c"`},
+		{"json_array_get out of range is NULL", `json_array_get('["a", [3, 9], "c"]', 10)`, "NULL"},
+		{"json_array_get then scalar (AWS Config sample)", `json_extract_scalar(json_array_get('[{"complianceType":"COMPLIANT"}]', 0), '$.complianceType')`, "COMPLIANT"},
+		{"json_array_length", `json_array_length('[1, 2, 3]')`, "3"},
+		{"json_array_length of object is NULL", `json_array_length('{"a":1}')`, "NULL"},
+		{"json_array_contains number", `json_array_contains('[1, 2, 3]', 2)`, "true"},
+		{"json_array_contains string", `json_array_contains('["a", "b"]', 'b')`, "true"},
+		{"json_array_contains absent", `json_array_contains('[1, 2, 3]', 5)`, "false"},
+		{"json_size object", `json_size('{"x": {"a": 1, "b": 2}}', '$.x')`, "2"},
+		{"json_size array", `json_size('{"x": [1, 2, 3]}', '$.x')`, "3"},
+		{"json_size scalar is 0", `json_size('{"x": {"a": 1}}', '$.x.a')`, "0"},
+		{"is_json_scalar", `is_json_scalar('1')`, "true"},
+		{"is_json_scalar array", `is_json_scalar('[1]')`, "false"},
+		{"CAST json AS map(varchar, json)", `json_format(element_at(CAST(json_parse('{"a":"x","b":{"c":1}}') AS map(varchar, json)), 'b'))`, `{"c":1}`},
+		{"CAST json AS array(varchar)", `array_join(CAST(json_parse('[1, "a"]') AS array(varchar)), ',')`, "1,a"},
+		{"CAST varchar AS JSON makes a JSON string", `json_format(CAST('abc' AS JSON))`, `"abc"`},
+		{"CAST map AS JSON", `json_format(CAST(MAP(ARRAY['k'], ARRAY['v']) AS JSON))`, `{"k":"v"}`},
+		// maps and arrays
+		{"element_at map", `element_at(MAP(ARRAY['a', 'b'], ARRAY['1', '2']), 'b')`, "2"},
+		{"element_at map missing key is NULL", `element_at(MAP(ARRAY['a'], ARRAY['1']), 'z')`, "NULL"},
+		{"element_at array 1-based", `element_at(ARRAY[10, 20, 30], 1)`, "10"},
+		{"element_at array negative from end", `element_at(ARRAY[10, 20, 30], -1)`, "30"},
+		{"element_at array beyond end is NULL", `element_at(ARRAY[10, 20, 30], 5)`, "NULL"},
+		{"cardinality array", `cardinality(ARRAY[1, 2, 3])`, "3"},
+		{"cardinality map", `cardinality(MAP(ARRAY['a', 'b'], ARRAY[1, 2]))`, "2"},
+		{"slice", `array_join(slice(ARRAY[1, 2, 3, 4], 2, 2), ',')`, "2,3"},
+		{"slice negative start", `array_join(slice(ARRAY[1, 2, 3, 4], -2, 2), ',')`, "3,4"},
+		{"array_position", `array_position(ARRAY[5, 6], 6)`, "2"},
+		{"array_position absent is 0", `array_position(ARRAY[5, 6], 7)`, "0"},
+		{"array_join skips NULL", `array_join(ARRAY['a', NULL, 'c'], '-')`, "a-c"},
+		{"array_join replaces NULL", `array_join(ARRAY['a', NULL, 'c'], '-', 'N')`, "a-N-c"},
+		{"transform lambda", `array_join(transform(ARRAY[1, 2], x -> x * 10), ',')`, "10,20"},
+		{"filter lambda", `array_join(filter(ARRAY[1, 2, 3], x -> x > 1), ',')`, "2,3"},
+		{"filter two-step lambda with parens", `array_join(filter(ARRAY['a', 'bb'], (s) -> length(s) > 1), ',')`, "bb"},
+		{"reduce with output function", `reduce(ARRAY[1, 2, 3], 0, (s, x) -> s + x, s -> s * 10)`, "60"},
+		{"any_match", `any_match(ARRAY[1, 2], x -> x > 1)`, "true"},
+		{"all_match", `all_match(ARRAY[1, 2], x -> x > 1)`, "false"},
+		{"none_match", `none_match(ARRAY[1, 2], x -> x > 5)`, "true"},
+		{"contains", `contains(ARRAY['a', 'b'], 'b')`, "true"},
+		{"map_keys", `array_join(map_keys(MAP(ARRAY['a', 'b'], ARRAY[1, 2])), ',')`, "a,b"},
+		{"map_values", `array_join(map_values(MAP(ARRAY['a', 'b'], ARRAY[1, 2])), ',')`, "1,2"},
+		{"CAST row type and field access", `CAST(ROW(1, 'a') AS row(x bigint, y varchar)).y`, "a"},
+		// strings
+		{"split", `array_join(split('a,b,c', ','), '|')`, "a|b|c"},
+		{"replace with two arguments removes", `replace('a-b-c', '-')`, "abc"},
+		{"replace with three arguments", `replace('aXbX', 'X', 'y')`, "ayby"},
+		{"strpos", `strpos('abc', 'c')`, "3"},
+		{"strpos absent is 0", `strpos('abc', 'z')`, "0"},
+		{"concat_ws", `concat_ws(',', 'a', 'b')`, "a,b"},
+		{"format", `format('%s-%d', 'a', 3)`, "a-3"},
+		{"typeof integer", `typeof(1)`, "integer"},
+		{"typeof varchar", `typeof('x')`, "varchar"},
+		{"try turns an error into NULL", `try(CAST('x' AS integer))`, "NULL"},
+		{"integer division truncates", `7 / 2`, "3"},
+		{"regexp_like partial match", `regexp_like('abc123', '\d+')`, "true"},
+		{"regexp_like anchored", `regexp_like('abc', '^b')`, "false"},
+		{"regexp_extract", `regexp_extract('abc123def', '\d+')`, "123"},
+		{"regexp_extract no match is NULL", `regexp_extract('abc', '\d+')`, "NULL"},
+		{"regexp_extract group", `regexp_extract('a1b2', '([a-z])(\d)', 2)`, "1"},
+		{"regexp_replace two arguments removes every match", `regexp_replace('a1b2', '\d')`, "ab"},
+		{"regexp_replace $1 and every match", `regexp_replace('a1b2', '(\d)', '<$1>')`, "a<1>b<2>"},
+		// date and time
+		{"date_add hour negative", `date_add('hour', -1, TIMESTAMP '2023-01-01 00:30:00')`, "2022-12-31 23:30:00"},
+		{"date_add month clamps to month end", `date_add('month', 1, TIMESTAMP '2023-01-31 00:00:00')`, "2023-02-28 00:00:00"},
+		{"date_add quarter", `date_add('quarter', 1, TIMESTAMP '2023-01-15 00:00:00')`, "2023-04-15 00:00:00"},
+		{"date_add minute relative to now", `date_add('minute', -5, now()) < now()`, "true"},
+		{"date_diff counts whole days", `date_diff('day', TIMESTAMP '2023-01-01 23:00:00', TIMESTAMP '2023-01-02 01:00:00')`, "0"},
+		{"date_diff hours", `date_diff('hour', TIMESTAMP '2023-01-01 23:00:00', TIMESTAMP '2023-01-02 01:00:00')`, "2"},
+		{"date_diff negative", `date_diff('minute', TIMESTAMP '2023-01-01 00:10:00', TIMESTAMP '2023-01-01 00:00:00')`, "-10"},
+		{"date_trunc hour", `date_trunc('hour', TIMESTAMP '2023-01-02 03:04:05')`, "2023-01-02 03:00:00"},
+		{"interval literal", `TIMESTAMP '2023-01-01 00:00:00' + INTERVAL '10' MINUTE`, "2023-01-01 00:10:00"},
+		{"date of timestamp", `date(TIMESTAMP '2023-01-02 03:04:05')`, "2023-01-02"},
+		{"minute", `minute(TIMESTAMP '2023-01-02 03:04:05')`, "4"},
+		{"from_iso8601_timestamp", `to_iso8601(from_iso8601_timestamp('2023-01-02T03:04:05Z'))`, "2023-01-02T03:04:05.000Z"},
+		{"from_iso8601_timestamp with offset is the same instant", `to_unixtime(from_iso8601_timestamp('2023-01-02T05:04:05+02:00')) = 1672628645`, "true"},
+		{"from_iso8601_date", `from_iso8601_date('2023-01-02')`, "2023-01-02"},
+		{"to_iso8601 date", `to_iso8601(DATE '2023-01-02')`, "2023-01-02"},
+		{"to_iso8601 timestamp", `to_iso8601(TIMESTAMP '2023-01-02 03:04:05.678')`, "2023-01-02T03:04:05.678"},
+		{"from_unixtime", `to_iso8601(from_unixtime(86400))`, "1970-01-02T00:00:00.000Z"},
+		{"to_unixtime", `to_unixtime(TIMESTAMP '1970-01-02 00:00:00') = 86400`, "true"},
+		{"date_format MySQL specifiers", `date_format(TIMESTAMP '2023-01-02 03:04:05', '%Y-%m-%d %H:%i:%s')`, "2023-01-02 03:04:05"},
+		{"date_format names and short forms", `date_format(TIMESTAMP '2023-01-02 03:04:05', '%M %W %a %b %e %c %j %p %T %r %y %%')`, "January Monday Mon Jan 2 1 002 AM 03:04:05 03:04:05 AM 23 %"},
+		{"date_parse", `date_parse('2023-01-02 03:04:05', '%Y-%m-%d %H:%i:%s')`, "2023-01-02 03:04:05"},
+		{"format_datetime Joda", `format_datetime(TIMESTAMP '2023-01-02 03:04:05.678', 'yyyy-MM-dd''T''HH:mm:ss.SSS')`, "2023-01-02T03:04:05.678"},
+		{"day_of_week is ISO", `day_of_week(DATE '2023-01-01')`, "7"},
+		{"dow is ISO", `dow(DATE '2023-01-02')`, "1"},
+		{"day_of_year", `day_of_year(DATE '2023-02-01')`, "32"},
+		{"doy", `doy(DATE '2023-02-01')`, "32"},
+		{"week is ISO", `week(DATE '2023-01-01')`, "52"},
+		{"week_of_year", `week_of_year(DATE '2023-01-02')`, "1"},
+		{"year_of_week", `year_of_week(DATE '2023-01-01')`, "2022"},
+		{"millisecond is 0-999", `millisecond(TIMESTAMP '2023-01-01 00:00:12.345')`, "345"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := query(t, db, "SELECT CAST(("+tt.expr+") AS varchar)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rows[0][0]; got != tt.want {
+				t.Errorf("%s\n got  %q\n want %q", tt.expr, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTrinoQueriesMatchTrino covers aggregates, UNNEST forms and the CloudTrail Lake table's
+// own quirks (case-insensitive struct fields, a boolean compared with a VARCHAR column, a string
+// compared with a timestamp).
+func TestTrinoQueriesMatchTrino(t *testing.T) {
+	db := openLake(t)
+	eds := testEDS
+	tests := []struct {
+		name, sql, want string
+	}{
+		{"approx_distinct", `SELECT approx_distinct(x) FROM (VALUES (1), (2), (2), (3)) AS t(x)`, "3"},
+		{"approx_percentile returns an element", `SELECT approx_percentile(x, 0.5) FROM (VALUES (1), (2), (3), (4), (5)) AS t(x)`, "3"},
+		{"count_if", `SELECT count_if(x > 1) FROM (VALUES (1), (2), (3)) AS t(x)`, "2"},
+		{"bool_or and bool_and", `SELECT CAST(bool_or(x > 2) AS varchar) || ',' || CAST(bool_and(x > 2) AS varchar) FROM (VALUES (1), (3)) AS t(x)`, "true,false"},
+		{"arbitrary", `SELECT arbitrary(x) FROM (VALUES (7), (7)) AS t(x)`, "7"},
+		{"UNNEST in FROM", `SELECT sum(x) FROM UNNEST(ARRAY[1, 2, 3]) AS t(x)`, "6"},
+		{"CROSS JOIN UNNEST single array", `SELECT array_join(array_agg(v ORDER BY v), ',') FROM (VALUES (1)) AS s(k) CROSS JOIN UNNEST(ARRAY['x', 'y']) AS t(v)`, "x,y"},
+		{"CROSS JOIN UNNEST two arrays pads with NULL",
+			`SELECT array_join(array_agg(CAST(a AS varchar) || ':' || coalesce(b, 'NULL') ORDER BY a), ',') FROM (VALUES (1)) AS s(k) CROSS JOIN UNNEST(ARRAY[1, 2], ARRAY['x']) AS t(a, b)`, "1:x,2:NULL"},
+		{"CROSS JOIN UNNEST WITH ORDINALITY",
+			`SELECT array_join(array_agg(v || CAST(n AS varchar) ORDER BY n), ',') FROM (VALUES (1)) AS s(k) CROSS JOIN UNNEST(ARRAY['x', 'y']) WITH ORDINALITY AS t(v, n)`, "x1,y2"},
+		{"CROSS JOIN UNNEST map into key and value",
+			`SELECT array_join(array_agg(k || '=' || v ORDER BY k), ',') FROM (SELECT CAST(MAP(ARRAY['a', 'b'], ARRAY['1', '2']) AS map(varchar, varchar)) AS m) s CROSS JOIN UNNEST(CAST(m AS map(varchar, varchar))) AS t(k, v)`, "a=1,b=2"},
+		{"CROSS JOIN UNNEST array of rows into columns",
+			`SELECT array_join(array_agg(acct || '/' || arn ORDER BY acct), ',') FROM (SELECT CAST(ARRAY[ROW('1', 'arn:a'), ROW('2', 'arn:b')] AS array(row(acct varchar, arn varchar))) AS res) s CROSS JOIN UNNEST(res) AS t(acct, arn)`, "1/arn:a,2/arn:b"},
+		{"UNNEST a Lake map column into key and value",
+			`SELECT array_join(array_agg(k ORDER BY k), ',') FROM ` + eds + ` CROSS JOIN UNNEST(requestparameters) AS p(k, v) WHERE eventid = '0828c0d2-3589-4390-b954-c78b4a7df44b'`, "filterSet,instancesSet"},
+		{"boolean literal against the VARCHAR sessioncredentialfromconsole", `SELECT count(*) FROM ` + eds + ` WHERE sessionCredentialFromConsole = true`, "6"},
+		{"string literal against the same column", `SELECT count(*) FROM ` + eds + ` WHERE sessioncredentialfromconsole = 'true'`, "6"},
+		{"timestamp compared with a string", `SELECT count(*) FROM ` + eds + ` WHERE eventTime > '2024-01-01 00:00:00'`, "3"},
+		{"timestamp compared with date_add from now", `SELECT count(*) FROM ` + eds + ` WHERE eventtime < date_add('hour', -1, now())`, "9"},
+		{"struct fields in any case", `SELECT userIdentity.sessionContext.sessionIssuer.userName || ',' || useridentity.accountId || ',' || tlsDetails.cipherSuite || ',' || coalesce(vpcEndPointID, 'none') FROM ` + eds + ` WHERE eventID = 'cd7919fe-34a2-4d26-b038-23a2556a79fb'`, "ARole,123456789012,TLS_AES_128_GCM_SHA256,none"},
+		{"quoted mixed-case identifiers", `SELECT "eventName" FROM "` + eds + `" WHERE "EventID" = '865d9377-9c6b-4fd7-8aad-725e95f6a140'`, "ConsoleLogin"},
+		{"cardinality of a Lake map column", `SELECT cardinality(requestParameters) FROM ` + eds + ` WHERE eventid = '0828c0d2-3589-4390-b954-c78b4a7df44b'`, "2"},
+		{"nested JSON inside a map value", `SELECT json_extract_scalar(element_at(requestparameters, 'instancesSet'), '$.items[0].instanceId') FROM ` + eds + ` WHERE eventid = '0828c0d2-3589-4390-b954-c78b4a7df44b'`, "i-01234567890123456"},
+		{"json_extract_scalar over eventjson", `SELECT json_extract_scalar(eventjson, '$.userIdentity.sessionContext.attributes.mfaAuthenticated') FROM ` + eds + ` WHERE eventid = 'cd7919fe-34a2-4d26-b038-23a2556a79fb'`, "false"},
+		{"EDS aliased and joined to itself", `SELECT count(*) FROM ` + eds + ` AS a JOIN ` + eds + ` b ON a.eventid = b.eventid, ` + eds + ` c WHERE c.eventid = a.eventid`, "9"},
+		{"FROM-subquery with GROUP BY and trailing semicolon", `SELECT max(n) FROM (SELECT eventname, count(*) AS n FROM ` + eds + ` GROUP BY eventname);`, "3"},
+		{"UNION ALL", `SELECT count(*) FROM (SELECT eventid FROM ` + eds + ` WHERE readonly UNION ALL SELECT eventid FROM ` + eds + ` WHERE NOT readonly)`, "9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := query(t, db, tt.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != 1 {
+				t.Fatalf("got %d rows, want 1", len(rows))
+			}
+			if got := rows[0][0]; got != tt.want {
+				t.Errorf("%s\n got  %q\n want %q", strings.TrimSpace(tt.sql), got, tt.want)
+			}
+		})
+	}
+}
