@@ -1,0 +1,267 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/auditlake/auditlake/internal/server"
+	"github.com/auditlake/auditlake/web"
+)
+
+// findChromium returns the browser to drive. Without one the browser test skips on a developer
+// machine but fails in CI (CI=true), where a missing browser must not pass as green.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed (apt-get install -y chromium); the browser test cannot be skipped in CI")
+	}
+	t.Skip("chromium is not installed; apt-get install -y chromium to run the browser test")
+	return ""
+}
+
+// artifactDir is where screenshots go: $ARTIFACTS/browser if set, else a new temporary
+// directory that is kept after the test and printed in the log.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	var dir string
+	if a := os.Getenv("ARTIFACTS"); a != "" {
+		dir = filepath.Join(a, "browser")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		d, err := os.MkdirTemp("", "auditlake-browser-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = d
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
+}
+
+func TestDashboardInChromium(t *testing.T) {
+	browser := findChromium(t)
+	assets := web.Assets()
+	if assets == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("web assets are not built: run make web (npm ci --prefix web && npm run build --prefix web)")
+		}
+		t.Skip("web assets are not built: run make web")
+	}
+	b := newTestBackend()
+	ts := httptest.NewServer(server.New(b, slog.New(slog.DiscardHandler), server.Options{Assets: assets}))
+	defer ts.Close()
+	shots := artifactDir(t)
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	bctx, cancelC := chromedp.NewContext(actx)
+	defer cancelC()
+	// The first call starts the browser and must not carry a timeout (it would stop the browser).
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancelT := context.WithTimeout(bctx, 60*time.Second)
+	defer cancelT()
+
+	do := func(step string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			// Keep what the page showed, for the log reader.
+			sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+			defer cancel()
+			if buf, serr := chromedp.Run(sctx, chromedp.FullScreenshot(100)); serr == nil {
+				os.WriteFile(filepath.Join(shots, "failed.png"), buf, 0o644)
+			}
+			t.Fatalf("%s: %v (page in %s)", step, err, filepath.Join(shots, "failed.png"))
+		}
+	}
+	attr := func(sel, name string) string {
+		t.Helper()
+		r, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+		if err != nil || !r.Exists {
+			t.Fatalf("attribute %s of %s: exists %v, %v", name, sel, r.Exists, err)
+		}
+		return r.Value
+	}
+	// route changes the page's hash: Navigate to a URL that differs only in its fragment
+	// waits for a load event that never comes.
+	route := func(hash string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[string]("location.hash = " + strconv.Quote(hash))(ctx, tg)
+			return err
+		})
+	}
+	shot := func(name string) {
+		t.Helper()
+		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Compliance: the chart's totals per status and per day are the fleet's costs summed here.
+	wantTotals := map[string]float64{}
+	wantDays := map[string]float64{}
+	for _, in := range b.instances {
+		for d, c := range in.daily {
+			wantTotals[in.row["status"].(string)] += c
+			wantDays[d] += c
+		}
+	}
+	do("open compliance page",
+		chromedp.Navigate(ts.URL+"/#/compliance"),
+		chromedp.WaitVisible(chromedp.CSS(`#spend-chart canvas`)),
+		chromedp.WaitVisible(chromedp.CSS(`#noncompliant tbody tr`)),
+	)
+	var gotTotals, gotDays map[string]float64
+	if err := json.Unmarshal([]byte(attr(`#spend-chart`, "data-totals")), &gotTotals); err != nil {
+		t.Fatalf("data-totals: %v", err)
+	}
+	if err := json.Unmarshal([]byte(attr(`#spend-chart`, "data-day-totals")), &gotDays); err != nil {
+		t.Fatalf("data-day-totals: %v", err)
+	}
+	dayCount := attr(`#spend-chart`, "data-days")
+	rowIDs := evalJS[[]string](t, ctx, `[...document.querySelectorAll('#noncompliant tbody tr')].map(r => r.dataset.instance)`)
+	shot("compliance-1280")
+	for st, want := range wantTotals {
+		if math.Abs(gotTotals[st]-want) > 0.005 {
+			t.Errorf("chart total for %s = %.2f, want %.2f", st, gotTotals[st], want)
+		}
+	}
+	if len(gotDays) != len(wantDays) || dayCount != fmt.Sprint(len(wantDays)) {
+		t.Errorf("chart has %d days (data-days %s), want %d", len(gotDays), dayCount, len(wantDays))
+	}
+	for d, want := range wantDays {
+		if math.Abs(gotDays[d]-want) > 0.005 {
+			t.Errorf("bar stack for %s = %.2f, want %.2f", d, gotDays[d], want)
+		}
+	}
+	// Not-approved and no-template instances, most expensive first; the approved one is absent.
+	if want := []string{"i-0bbb000000000002", "i-0ccc000000000003"}; strings.Join(rowIDs, ",") != strings.Join(want, ",") {
+		t.Errorf("non-compliant table rows = %v, want %v", rowIDs, want)
+	}
+
+	// A row click opens that instance's page with its audit trail and cost.
+	do("open instance page by row click",
+		chromedp.Click(chromedp.CSS(`#noncompliant tr[data-instance="i-0bbb000000000002"] td:nth-child(3)`)),
+		chromedp.WaitVisible(chromedp.CSS(`#timeline li`)),
+		chromedp.WaitVisible(chromedp.CSS(`#instance-cost-chart canvas`)),
+	)
+	hash := evalJS[string](t, ctx, `location.hash`)
+	kinds := evalJS[[]string](t, ctx, `[...document.querySelectorAll('#timeline li')].map(li => li.dataset.kind)`)
+	costTotal := attr(`#instance-cost-chart`, "data-total")
+	shot("instance-1280")
+	if !strings.HasPrefix(hash, "#/instance/i-0bbb000000000002") {
+		t.Errorf("after row click location.hash = %q, want the instance page", hash)
+	}
+	if want := "template,launch,tags,end"; strings.Join(kinds, ",") != want {
+		t.Errorf("timeline kinds = %v, want %s", kinds, want)
+	}
+	if costTotal != "4.35" {
+		t.Errorf("instance cost chart total = %s, want 4.35", costTotal)
+	}
+
+	// Activity dashboard.
+	do("open activity page",
+		route("#/activity?store="+storeID),
+		chromedp.WaitVisible(chromedp.CSS(`[data-widget="events_over_time"] canvas`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-widget="top_services"] canvas`)),
+		chromedp.Sleep(200*time.Millisecond),
+	)
+	widgets := evalJS[[]string](t, ctx, `[...document.querySelectorAll('[data-widget]')].map(w => w.dataset.widget)`)
+	shot("activity-1280")
+	if len(widgets) != 8 {
+		t.Errorf("activity page shows widgets %v, want 8 panels besides the summary", widgets)
+	}
+
+	// SQL editor: type, Ctrl-Enter, rows.
+	ctrl := chromedp.KeyModifiers(chromedp.ModifierCtrl)
+	do("open the SQL page",
+		route("#/sql"),
+		chromedp.WaitVisible(chromedp.CSS(`.cm-content`)),
+		chromedp.WaitVisible(chromedp.CSS(`#schema summary`)),
+	)
+	do("type a query", chromedp.Click(chromedp.CSS(`.cm-content`)), chromedp.KeyEvent("a", ctrl),
+		chromedp.SendKeys(chromedp.CSS(`.cm-content`), `SELECT eventtime, eventname, awsregion FROM "aws:cloudtrail"."`+storeID+`"`))
+	do("run it with Ctrl-Enter", chromedp.KeyEvent("\r", ctrl), chromedp.WaitVisible(chromedp.CSS(`#result-table tbody tr`)))
+	nRows := evalJS[int](t, ctx, `document.querySelectorAll('#result-table tbody tr').length`)
+	status := evalJS[string](t, ctx, `document.querySelector('#sql-status').textContent`)
+	shot("sql-1280")
+	if nRows != 6 {
+		t.Errorf("result table has %d rows, want 6", nRows)
+	}
+	if !strings.HasPrefix(status, "6 rows") {
+		t.Errorf("status = %q, want it to start with 6 rows", status)
+	}
+
+	do("a bad query shows its error",
+		chromedp.Click(chromedp.CSS(`.cm-content`)),
+		chromedp.KeyEvent("a", ctrl),
+		chromedp.SendKeys(chromedp.CSS(`.cm-content`), `SELEC nonsense`),
+		chromedp.KeyEvent("\r", ctrl),
+		chromedp.WaitVisible(chromedp.CSS(`#query-error`)),
+	)
+	errText := evalJS[string](t, ctx, `document.querySelector('#query-error').textContent`)
+	shot("sql-error-1280")
+	if !strings.Contains(errText, `syntax error at or near "SELEC"`) {
+		t.Errorf("error shown = %q, want the engine's syntax error", errText)
+	}
+
+	// Phone width: every page fits 390 px without sideways scrolling of the page itself.
+	for _, page := range []string{"compliance", "instance/i-0bbb000000000002", "activity", "sql"} {
+		name := strings.SplitN(page, "/", 2)[0]
+		do("narrow "+page,
+			chromedp.EmulateViewport(390, 844),
+			route("#/"+page),
+			chromedp.WaitVisible(chromedp.CSS(`main .panel`)),
+			chromedp.Sleep(400*time.Millisecond),
+		)
+		overflow := evalJS[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`)
+		shot(name + "-390")
+		if overflow > 0 {
+			t.Errorf("%s at 390 px is %d px wider than the screen", page, overflow)
+		}
+	}
+}
+
+func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
