@@ -117,7 +117,7 @@ func TestDashboardInChromium(t *testing.T) {
 	// waits for a load event that never comes.
 	route := func(hash string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Evaluate[string]("location.hash = " + strconv.Quote(hash))(ctx, tg)
+			_, err := chromedp.Evaluate[string]("location.hash = "+strconv.Quote(hash))(ctx, tg)
 			return err
 		})
 	}
