@@ -32,5 +32,6 @@ func init() {
 			Examples: "  auditlake query \"SELECT eventname, count(*) FROM \\\"aws:cloudtrail\\\".\\\"<store id>\\\" GROUP BY 1 ORDER BY 2 DESC\"\n  auditlake query --format csv -f seed-query-1.sql"},
 		{Name: "validate-logs", Summary: "validate CloudTrail log file integrity (digests, signatures, hashes)", Run: runValidateLogs, Usage: validateLogsUsage, Examples: validateLogsExamples},
 		{Name: "serve", Summary: "serve the web dashboard and JSON API", Usage: serveUsage, Examples: serveExamples, Run: runServe},
+		{Name: "generate", Summary: "write a synthetic organization's CloudTrail files and their truth.json", Usage: generateUsage, Examples: generateExamples, Run: runGenerate},
 	}
 }
