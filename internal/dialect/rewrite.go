@@ -32,7 +32,7 @@ func Rewrite(sql string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("tokenize query: %w", err)
 	}
-	r := &rewriter{src: sql, toks: toks}
+	r := &rewriter{src: sql, toks: toks, sig: make([]int, 0, len(toks))}
 	for i, t := range toks {
 		if !t.trivia() {
 			r.sig = append(r.sig, i)

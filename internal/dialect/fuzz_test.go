@@ -1,0 +1,77 @@
+package dialect_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/auditlake/auditlake/internal/dialect"
+)
+
+// FuzzRewrite checks that Rewrite never panics and returns either an error or SQL, and that
+// rewriting is stable on its own output's shape: the output lexes again (Rewrite on it does not
+// fail on tokenization).
+func FuzzRewrite(f *testing.F) {
+	for _, s := range []string{
+		sampleRunInstances, samplePrincipalByInstance, sampleUsersByAccount, sampleTopErrors,
+		sampleConsoleLoginNoMFA, sampleTagHistory, seedCostByInstance, seedApprovalByDay,
+		"select transform(a, x -> x + 1), reduce(a, 0, (s, x) -> s + x, s -> s) from t",
+		"select * from t cross join unnest(a, b) with ordinality as u(x, y, n)",
+		"select cast(x as array(row(a varchar, b map(varchar, json)))) from EXAMPLEf852-4e8f-8bd1-bcf6cEXAMPLE",
+		"select date_format(ts, '%Y %i'), format_datetime(ts, 'yyyy''T'''), json_extract_scalar(j, '$[\"a\"]')",
+		"select 'unterminated", "/* x", "select (1", "select 1; select 2",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, sql string) {
+		out, err := dialect.Rewrite(sql)
+		if err != nil {
+			if out != "" {
+				t.Fatalf("error %v with output %q", err, out)
+			}
+			return
+		}
+		if out == "" {
+			t.Fatalf("Rewrite(%q) returned empty SQL without error", sql)
+		}
+		if _, err := dialect.Rewrite(out); err != nil && strings.Contains(err.Error(), "tokenize") {
+			t.Fatalf("output of Rewrite(%q) = %q does not tokenize: %v", sql, out, err)
+		}
+	})
+}
+
+// BenchmarkRewrite10KB rewrites a 10 KB query made of the seed blog's join repeated under UNION
+// ALL.
+func BenchmarkRewrite10KB(b *testing.B) {
+	q := bigQuery()
+	b.SetBytes(int64(len(q)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := dialect.Rewrite(q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func bigQuery() string {
+	seed := strings.TrimSpace(fillSeed(seedApprovalByDay))
+	var sb strings.Builder
+	for sb.Len() < 10<<10 {
+		if sb.Len() > 0 {
+			sb.WriteString("\nUNION ALL\n")
+		}
+		sb.WriteString("SELECT * FROM (" + seed + ")")
+	}
+	return sb.String()
+}
+
+func TestRewrite10KBUnderAMillisecond(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing")
+	}
+	res := testing.Benchmark(BenchmarkRewrite10KB)
+	if per := res.NsPerOp(); per > 1_000_000 {
+		t.Errorf("Rewrite of %d bytes took %d ns, want under 1 ms", len(bigQuery()), per)
+	} else {
+		t.Logf("Rewrite of %d bytes: %d ns/op, %d allocs/op", len(bigQuery()), per, res.AllocsPerOp())
+	}
+}
