@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -152,6 +153,7 @@ type decoder struct {
 	buf  []byte
 	cbuf []byte
 	key  []byte
+	kv   Map // scratch for recordDecoder.mapField, reused across records
 }
 
 // countingReader counts bytes and enforces MaxDecompressedBytes.
@@ -251,12 +253,12 @@ func (d *decoder) streamArray() error {
 func (d *decoder) captureItem() error {
 	d.item++
 	d.line = d.sc.line
-	raw, oversize, tooDeep, err := d.sc.capture(d.buf[:0], d.opts.MaxRecordBytes, d.opts.MaxDepth)
+	raw, ci, err := d.sc.capture(d.buf[:0], d.opts.MaxRecordBytes, d.opts.MaxDepth)
 	d.buf = raw
 	if err != nil {
 		return d.fatal(err)
 	}
-	return d.handleRaw(raw, oversize, tooDeep)
+	return d.handleRaw(raw, ci)
 }
 
 // topObject reads a top-level object. When one of its keys is Records or Events (any case) and
@@ -266,7 +268,8 @@ func (d *decoder) topObject() error {
 	line := d.sc.line
 	d.sc.pos++ // '{'
 	tb := append(d.buf[:0], '{')
-	container, oversize, tooDeep := false, false, false
+	container := false
+	var ci capInfo
 	fail := func(err error) error {
 		d.item++
 		d.line = line
@@ -297,7 +300,7 @@ func (d *decoder) topObject() error {
 		if c != '"' {
 			return fail(fmt.Errorf("%w: unexpected %q, want an object key", errSyntax, c))
 		}
-		key, _, _, err := d.sc.capture(d.key[:0], 1<<20, 1)
+		key, _, err := d.sc.capture(d.key[:0], 1<<20, 1)
 		d.key = key
 		if err != nil {
 			return fail(err)
@@ -325,14 +328,13 @@ func (d *decoder) topObject() error {
 		}
 		tb = append(tb, key...)
 		tb = append(tb, ':')
-		var over, deep bool
-		tb, over, deep, err = d.sc.capture(tb, d.opts.MaxRecordBytes-1, d.opts.MaxDepth-1)
+		var vi capInfo
+		tb, vi, err = d.sc.capture(tb, d.opts.MaxRecordBytes-1, d.opts.MaxDepth-1)
 		if err != nil {
 			d.buf = tb
 			return fail(err)
 		}
-		oversize = oversize || over
-		tooDeep = tooDeep || deep
+		ci.add(vi)
 	}
 	tb = append(tb, '}')
 	d.buf = tb
@@ -341,7 +343,7 @@ func (d *decoder) topObject() error {
 	}
 	d.item++
 	d.line = line
-	return d.handleRaw(tb, oversize, tooDeep)
+	return d.handleRaw(tb, ci)
 }
 
 func isContainerKey(quoted []byte) bool {
@@ -364,12 +366,12 @@ func (d *decoder) problem(sev Severity, format string, args ...any) {
 }
 
 // handleRaw handles one captured item.
-func (d *decoder) handleRaw(raw []byte, oversize, tooDeep bool) error {
+func (d *decoder) handleRaw(raw []byte, ci capInfo) error {
 	switch {
-	case oversize:
+	case ci.oversize:
 		d.problem(Error, "record is larger than %d bytes", d.opts.MaxRecordBytes)
 		return nil
-	case tooDeep:
+	case ci.tooDeep:
 		d.problem(Error, "JSON nesting is deeper than %d levels", d.opts.MaxDepth)
 		return nil
 	}
@@ -378,9 +380,12 @@ func (d *decoder) handleRaw(raw []byte, oversize, tooDeep bool) error {
 		raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
 		badUTF8 = true
 	}
-	cb, changed := compact(d.cbuf[:0], raw)
-	if changed {
-		d.cbuf = cb
+	cb := raw
+	if ci.ws {
+		var changed bool
+		if cb, changed = compact(d.cbuf[:0], raw); changed {
+			d.cbuf = cb[:0]
+		}
 	}
 	s := string(cb)
 	n := d.st.Records + d.st.Errors
@@ -408,7 +413,9 @@ func (d *decoder) handleValue(s string, depth int, quiet bool) (bool, error) {
 	var err error
 	if s[0] == '{' {
 		rd.init(s, d.opts.MaxDepth)
+		rd.kv = d.kv[:0]
 		end, err = rd.decode()
+		d.kv = rd.kv[:0]
 	} else {
 		end, err = skipValue(s, 0, 0, d.opts.MaxDepth)
 	}
@@ -512,7 +519,8 @@ func (d *decoder) finish(rd *recordDecoder) error {
 		d.problem(Warning, "%s", w)
 	}
 	rec.EventJSON = rd.s
-	sum := sha256.Sum256([]byte(rd.s))
+	// Hash the string's bytes in place: converting to []byte would copy every record once more.
+	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(rd.s), len(rd.s)))
 	rec.EventJSONChecksum = hex.EncodeToString(sum[:])
 	if rec.EventID == "" {
 		rec.EventID = uuidFromHash(sum)

@@ -17,6 +17,7 @@ type recordDecoder struct {
 	info     objInfo
 	warnings []string
 	strs     []string // backing store for the record's *string values: one allocation per 32
+	kv       Map      // scratch for mapField
 }
 
 // objInfo is what decode learnt about the object besides its Record fields.
@@ -155,12 +156,164 @@ func fieldTable(names map[string]int) map[string]int {
 	return m
 }
 
-func lookup(m map[string]int, key string) int {
-	if id, ok := m[key]; ok {
-		return id
+// topField maps a key to its field: a switch for the usual spellings, the table for others.
+func topField(key string) int {
+	switch key {
+	case "eventVersion":
+		return fEventVersion
+	case "userIdentity":
+		return fUserIdentity
+	case "eventTime":
+		return fEventTime
+	case "eventSource":
+		return fEventSource
+	case "eventName":
+		return fEventName
+	case "awsRegion":
+		return fAWSRegion
+	case "sourceIPAddress":
+		return fSourceIPAddress
+	case "userAgent":
+		return fUserAgent
+	case "errorCode":
+		return fErrorCode
+	case "errorMessage":
+		return fErrorMessage
+	case "requestParameters":
+		return fRequestParameters
+	case "responseElements":
+		return fResponseElements
+	case "additionalEventData":
+		return fAdditionalEventData
+	case "requestID":
+		return fRequestID
+	case "eventID":
+		return fEventID
+	case "readOnly":
+		return fReadOnly
+	case "resources":
+		return fResources
+	case "eventType":
+		return fEventType
+	case "apiVersion":
+		return fAPIVersion
+	case "managementEvent":
+		return fManagementEvent
+	case "recipientAccountId":
+		return fRecipientAccountID
+	case "sharedEventID":
+		return fSharedEventID
+	case "annotation":
+		return fAnnotation
+	case "vpcEndpointId":
+		return fVPCEndpointID
+	case "vpcEndpointAccountId":
+		return fVPCEndpointAccountID
+	case "serviceEventDetails":
+		return fServiceEventDetails
+	case "addendum":
+		return fAddendum
+	case "edgeDeviceDetails":
+		return fEdgeDeviceDetails
+	case "insightDetails":
+		return fInsightDetails
+	case "eventCategory":
+		return fEventCategory
+	case "tlsDetails":
+		return fTLSDetails
+	case "sessionCredentialFromConsole":
+		return fSessionCredentialFromConsole
+	case "CloudTrailEvent":
+		return fCloudTrailEvent
+	case "detail-type":
+		return fDetailType
+	case "detail":
+		return fDetail
+	case "Records":
+		return fRecords
+	case "Events":
+		return fRecords
 	}
-	return m[strings.ToLower(key)]
+	return topFields[strings.ToLower(key)]
 }
+
+// nestedField maps a key to its field: a switch for the usual spellings, the table for others.
+func nestedField(key string) int {
+	switch key {
+	case "type":
+		return nType
+	case "principalId":
+		return nPrincipalID
+	case "arn":
+		return nARN
+	case "ARN":
+		return nARN
+	case "accountId":
+		return nAccountID
+	case "accessKeyId":
+		return nAccessKeyID
+	case "userName":
+		return nUserName
+	case "sessionContext":
+		return nSessionContext
+	case "invokedBy":
+		return nInvokedBy
+	case "identityProvider":
+		return nIdentityProvider
+	case "credentialId":
+		return nCredentialID
+	case "onBehalfOf":
+		return nOnBehalfOf
+	case "inScopeOf":
+		return nInScopeOf
+	case "attributes":
+		return nAttributes
+	case "sessionIssuer":
+		return nSessionIssuer
+	case "webIdFederationData":
+		return nWebIDFederationData
+	case "sourceIdentity":
+		return nSourceIdentity
+	case "ec2RoleDelivery":
+		return nEC2RoleDelivery
+	case "ec2IssuedInVPC":
+		return nEC2IssuedInVPC
+	case "creationDate":
+		return nCreationDate
+	case "mfaAuthenticated":
+		return nMFAAuthenticated
+	case "federatedProvider":
+		return nFederatedProvider
+	case "userId":
+		return nUserID
+	case "identityStoreArn":
+		return nIdentityStoreARN
+	case "sourceArn":
+		return nSourceARN
+	case "sourceAccount":
+		return nSourceAccount
+	case "issuerType":
+		return nIssuerType
+	case "credentialsIssuedTo":
+		return nCredentialsIssuedTo
+	case "credentiaIsIssuedTo":
+		return nCredentialsIssuedTo
+	case "ARNPrefix":
+		return nARNPrefix
+	case "arnPrefix":
+		return nARNPrefix
+	case "tlsVersion":
+		return nTLSVersion
+	case "cipherSuite":
+		return nCipherSuite
+	case "clientProvidedHostHeader":
+		return nClientProvidedHostHeader
+	case "keyExchange":
+		return nKeyExchange
+	}
+	return nestedFields[strings.ToLower(key)]
+}
+
 
 func (rd *recordDecoder) init(s string, maxDepth int) {
 	rd.s = s
@@ -233,7 +386,7 @@ func (rd *recordDecoder) decode() (int, error) {
 	var seen uint64
 	hasTime := false
 	end, err := rd.object(0, 0, func(key string, i, depth int) (int, error) {
-		id := lookup(topFields, key)
+		id := topField(key)
 		if id == 0 {
 			return rd.unknown(i, depth)
 		}
@@ -247,72 +400,73 @@ func (rd *recordDecoder) decode() (int, error) {
 		}
 		seen |= 1 << id
 		r := rd.rec
+		k := path{key: key}
 		var err error
 		switch id {
 		case fEventVersion:
-			r.EventVersion, i, err = rd.str(i, depth, key)
+			r.EventVersion, i, err = rd.str(i, depth, k)
 		case fUserIdentity:
-			r.UserIdentity, i, err = rd.userIdentity(i, depth, key)
+			r.UserIdentity, i, err = rd.userIdentity(i, depth, k)
 		case fEventTime:
-			i, err = rd.eventTime(i, depth, key, &hasTime)
+			i, err = rd.eventTime(i, depth, k, &hasTime)
 		case fEventSource:
-			r.EventSource, i, err = rd.str(i, depth, key)
+			r.EventSource, i, err = rd.str(i, depth, k)
 		case fEventName:
-			r.EventName, i, err = rd.str(i, depth, key)
+			r.EventName, i, err = rd.str(i, depth, k)
 		case fAWSRegion:
-			r.AWSRegion, i, err = rd.str(i, depth, key)
+			r.AWSRegion, i, err = rd.str(i, depth, k)
 		case fSourceIPAddress:
-			r.SourceIPAddress, i, err = rd.str(i, depth, key)
+			r.SourceIPAddress, i, err = rd.str(i, depth, k)
 		case fUserAgent:
-			r.UserAgent, i, err = rd.str(i, depth, key)
+			r.UserAgent, i, err = rd.str(i, depth, k)
 		case fErrorCode:
-			r.ErrorCode, i, err = rd.str(i, depth, key)
+			r.ErrorCode, i, err = rd.str(i, depth, k)
 		case fErrorMessage:
-			r.ErrorMessage, i, err = rd.str(i, depth, key)
+			r.ErrorMessage, i, err = rd.str(i, depth, k)
 		case fRequestParameters:
-			r.RequestParameters, i, err = rd.mapField(i, depth, key)
+			r.RequestParameters, i, err = rd.mapField(i, depth, k)
 		case fResponseElements:
-			r.ResponseElements, i, err = rd.mapField(i, depth, key)
+			r.ResponseElements, i, err = rd.mapField(i, depth, k)
 		case fAdditionalEventData:
-			r.AdditionalEventData, i, err = rd.mapField(i, depth, key)
+			r.AdditionalEventData, i, err = rd.mapField(i, depth, k)
 		case fRequestID:
-			r.RequestID, i, err = rd.str(i, depth, key)
+			r.RequestID, i, err = rd.str(i, depth, k)
 		case fEventID:
-			i, err = rd.eventID(i, depth, key)
+			i, err = rd.eventID(i, depth, k)
 		case fReadOnly:
-			r.ReadOnly, i, err = rd.boolean(i, depth, key)
+			r.ReadOnly, i, err = rd.boolean(i, depth, k)
 		case fResources:
-			r.Resources, i, err = rd.resources(i, depth, key)
+			r.Resources, i, err = rd.resources(i, depth, k)
 		case fEventType:
-			r.EventType, i, err = rd.str(i, depth, key)
+			r.EventType, i, err = rd.str(i, depth, k)
 		case fAPIVersion:
-			r.APIVersion, i, err = rd.str(i, depth, key)
+			r.APIVersion, i, err = rd.str(i, depth, k)
 		case fManagementEvent:
-			r.ManagementEvent, i, err = rd.boolean(i, depth, key)
+			r.ManagementEvent, i, err = rd.boolean(i, depth, k)
 		case fRecipientAccountID:
-			r.RecipientAccountID, i, err = rd.str(i, depth, key)
+			r.RecipientAccountID, i, err = rd.str(i, depth, k)
 		case fSharedEventID:
-			r.SharedEventID, i, err = rd.str(i, depth, key)
+			r.SharedEventID, i, err = rd.str(i, depth, k)
 		case fAnnotation:
-			r.Annotation, i, err = rd.str(i, depth, key)
+			r.Annotation, i, err = rd.str(i, depth, k)
 		case fVPCEndpointID:
-			r.VPCEndpointID, i, err = rd.str(i, depth, key)
+			r.VPCEndpointID, i, err = rd.str(i, depth, k)
 		case fVPCEndpointAccountID:
-			r.VPCEndpointAccountID, i, err = rd.str(i, depth, key)
+			r.VPCEndpointAccountID, i, err = rd.str(i, depth, k)
 		case fServiceEventDetails:
-			r.ServiceEventDetails, i, err = rd.mapField(i, depth, key)
+			r.ServiceEventDetails, i, err = rd.mapField(i, depth, k)
 		case fAddendum:
-			r.Addendum, i, err = rd.mapField(i, depth, key)
+			r.Addendum, i, err = rd.mapField(i, depth, k)
 		case fEdgeDeviceDetails:
-			r.EdgeDeviceDetails, i, err = rd.mapField(i, depth, key)
+			r.EdgeDeviceDetails, i, err = rd.mapField(i, depth, k)
 		case fInsightDetails:
-			r.InsightDetails, i, err = rd.mapField(i, depth, key)
+			r.InsightDetails, i, err = rd.mapField(i, depth, k)
 		case fEventCategory:
-			r.EventCategory, i, err = rd.str(i, depth, key)
+			r.EventCategory, i, err = rd.str(i, depth, k)
 		case fTLSDetails:
-			r.TLSDetails, i, err = rd.tlsDetails(i, depth, key)
+			r.TLSDetails, i, err = rd.tlsDetails(i, depth, k)
 		case fSessionCredentialFromConsole:
-			r.SessionCredentialFromConsole, i, err = rd.boolText(i, depth, key)
+			r.SessionCredentialFromConsole, i, err = rd.boolText(i, depth, k)
 		case fCloudTrailEvent:
 			var p *string
 			p, i, err = rd.strQuiet(i, depth)
@@ -374,7 +528,7 @@ func (rd *recordDecoder) unknown(i, depth int) (int, error) {
 }
 
 // wrongType skips a value of the wrong type and warns.
-func (rd *recordDecoder) wrongType(i, depth int, name, want string) (int, error) {
+func (rd *recordDecoder) wrongType(i, depth int, name path, want string) (int, error) {
 	end, err := skipValue(rd.s, i, depth, rd.maxDepth)
 	if err == nil {
 		rd.warn("%s is %s, not %s: stored as NULL", name, kindName(rd.s[i]), want)
@@ -391,7 +545,7 @@ func (rd *recordDecoder) null(i int) (int, bool) {
 }
 
 // str reads a string field; null is NULL, another type NULL with a warning.
-func (rd *recordDecoder) str(i, depth int, name string) (*string, int, error) {
+func (rd *recordDecoder) str(i, depth int, name path) (*string, int, error) {
 	s := rd.s
 	if s[i] == '"' {
 		end, esc, err := scanString(s, i)
@@ -423,7 +577,7 @@ func (rd *recordDecoder) strQuiet(i, depth int) (*string, int, error) {
 }
 
 // boolText reads a string field that may also be written as a JSON boolean.
-func (rd *recordDecoder) boolText(i, depth int, name string) (*string, int, error) {
+func (rd *recordDecoder) boolText(i, depth int, name path) (*string, int, error) {
 	s := rd.s
 	switch {
 	case strings.HasPrefix(s[i:], "true"):
@@ -435,7 +589,7 @@ func (rd *recordDecoder) boolText(i, depth int, name string) (*string, int, erro
 }
 
 // boolean reads a boolean field that may also be written as the string "true" or "false".
-func (rd *recordDecoder) boolean(i, depth int, name string) (*bool, int, error) {
+func (rd *recordDecoder) boolean(i, depth int, name path) (*bool, int, error) {
 	s := rd.s
 	switch {
 	case strings.HasPrefix(s[i:], "true"):
@@ -468,7 +622,7 @@ func (rd *recordDecoder) boolean(i, depth int, name string) (*bool, int, error) 
 var boolTrue, boolFalse = true, false
 
 // eventTime reads eventTime into the record; a problem with it drops the record.
-func (rd *recordDecoder) eventTime(i, depth int, name string, ok *bool) (int, error) {
+func (rd *recordDecoder) eventTime(i, depth int, name path, ok *bool) (int, error) {
 	s := rd.s
 	if s[i] == '"' {
 		end, esc, err := scanString(s, i)
@@ -494,7 +648,7 @@ func (rd *recordDecoder) eventTime(i, depth int, name string, ok *bool) (int, er
 }
 
 // eventID reads eventID; when unusable the caller synthesises one.
-func (rd *recordDecoder) eventID(i, depth int, name string) (int, error) {
+func (rd *recordDecoder) eventID(i, depth int, name path) (int, error) {
 	s := rd.s
 	rd.rec.EventID = ""
 	if s[i] == '"' {
@@ -504,7 +658,7 @@ func (rd *recordDecoder) eventID(i, depth int, name string) (int, error) {
 		}
 		rd.rec.EventID = unquote(s, i, end, esc)
 		if rd.rec.EventID == "" {
-			rd.info.eventIDProblem = name + " is empty"
+			rd.info.eventIDProblem = name.String() + " is empty"
 		}
 		return end, nil
 	}
@@ -516,7 +670,7 @@ func (rd *recordDecoder) eventID(i, depth int, name string) (int, error) {
 // mapField reads an object into a Map (aws-formats.md §1.3): one entry per top-level key, in
 // order; strings raw, other values as compact JSON text, null as a nil Value. A repeated key
 // keeps its last value (a Lake map cannot hold the same key twice).
-func (rd *recordDecoder) mapField(i, depth int, name string) (Map, int, error) {
+func (rd *recordDecoder) mapField(i, depth int, name path) (Map, int, error) {
 	s := rd.s
 	if s[i] != '{' {
 		if end, ok := rd.null(i); ok {
@@ -525,7 +679,8 @@ func (rd *recordDecoder) mapField(i, depth int, name string) (Map, int, error) {
 		end, err := rd.wrongType(i, depth, name, "an object")
 		return nil, end, err
 	}
-	m := Map{}
+	// Entries are gathered in a scratch slice, then copied once into a Map of the right size.
+	m := rd.kv[:0]
 	var dup keyIndex
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var v *string
@@ -560,11 +715,17 @@ func (rd *recordDecoder) mapField(i, depth int, name string) (Map, int, error) {
 		dup.grow(m)
 		return end, nil
 	})
-	return m, end, err
+	rd.kv = m[:0]
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make(Map, len(m))
+	copy(out, m)
+	return out, end, nil
 }
 
 // resources reads the resources array; entries that are not objects are dropped with a warning.
-func (rd *recordDecoder) resources(i, depth int, name string) ([]Resource, int, error) {
+func (rd *recordDecoder) resources(i, depth int, name path) ([]Resource, int, error) {
 	s := rd.s
 	if s[i] != '[' {
 		if end, ok := rd.null(i); ok {
@@ -577,6 +738,7 @@ func (rd *recordDecoder) resources(i, depth int, name string) ([]Resource, int, 
 		return nil, 0, &syntaxError{off: i, msg: fmt.Sprintf("nesting deeper than %d levels", rd.maxDepth)}
 	}
 	out := []Resource{}
+	parent := name.String()
 	i = skipWS(s, i+1)
 	if i < len(s) && s[i] == ']' {
 		return out, i + 1, nil
@@ -589,15 +751,15 @@ func (rd *recordDecoder) resources(i, depth int, name string) ([]Resource, int, 
 			var r Resource
 			end, err := rd.object(i, depth+1, func(key string, vi, depth int) (int, error) {
 				var err error
-				switch lookup(nestedFields, key) {
+				switch nestedField(key) {
 				case nAccountID:
-					r.AccountID, vi, err = rd.str(vi, depth, name+".accountId")
+					r.AccountID, vi, err = rd.str(vi, depth, path{parent, "accountId"})
 				case nType:
-					r.Type, vi, err = rd.str(vi, depth, name+".type")
+					r.Type, vi, err = rd.str(vi, depth, path{parent, "type"})
 				case nARN:
-					r.ARN, vi, err = rd.str(vi, depth, name+".ARN")
+					r.ARN, vi, err = rd.str(vi, depth, path{parent, "ARN"})
 				case nARNPrefix:
-					r.ARNPrefix, vi, err = rd.str(vi, depth, name+".ARNPrefix")
+					r.ARNPrefix, vi, err = rd.str(vi, depth, path{parent, "ARNPrefix"})
 				default:
 					vi, err = skipValue(s, vi, depth, rd.maxDepth)
 				}
@@ -633,7 +795,7 @@ func (rd *recordDecoder) resources(i, depth int, name string) ([]Resource, int, 
 
 // structStart checks that the value at s[i] is an object. For null it returns the end of the
 // null; for another type it warns and returns the end of the value.
-func (rd *recordDecoder) structStart(i, depth int, name string) (isObject bool, end int, err error) {
+func (rd *recordDecoder) structStart(i, depth int, name path) (isObject bool, end int, err error) {
 	if rd.s[i] == '{' {
 		return true, i, nil
 	}
@@ -644,15 +806,16 @@ func (rd *recordDecoder) structStart(i, depth int, name string) (isObject bool, 
 	return false, end, err
 }
 
-func (rd *recordDecoder) userIdentity(i, depth int, name string) (*UserIdentity, int, error) {
+func (rd *recordDecoder) userIdentity(i, depth int, name path) (*UserIdentity, int, error) {
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
+	parent := name.String()
 	u := &UserIdentity{}
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := name + "." + key
-		switch lookup(nestedFields, key) {
+		p := path{parent, key}
+		switch nestedField(key) {
 		case nType:
 			u.Type, vi, err = rd.str(vi, depth, p)
 		case nPrincipalID:
@@ -685,15 +848,16 @@ func (rd *recordDecoder) userIdentity(i, depth int, name string) (*UserIdentity,
 	return u, end, err
 }
 
-func (rd *recordDecoder) sessionContext(i, depth int, name string) (*SessionContext, int, error) {
+func (rd *recordDecoder) sessionContext(i, depth int, name path) (*SessionContext, int, error) {
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
+	parent := name.String()
 	sc := &SessionContext{}
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := name + "." + key
-		switch lookup(nestedFields, key) {
+		p := path{parent, key}
+		switch nestedField(key) {
 		case nAttributes:
 			sc.Attributes, vi, err = rd.sessionAttributes(vi, depth, p)
 		case nSessionIssuer:
@@ -714,15 +878,16 @@ func (rd *recordDecoder) sessionContext(i, depth int, name string) (*SessionCont
 	return sc, end, err
 }
 
-func (rd *recordDecoder) sessionAttributes(i, depth int, name string) (*SessionAttributes, int, error) {
+func (rd *recordDecoder) sessionAttributes(i, depth int, name path) (*SessionAttributes, int, error) {
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
+	parent := name.String()
 	a := &SessionAttributes{}
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := name + "." + key
-		switch lookup(nestedFields, key) {
+		p := path{parent, key}
+		switch nestedField(key) {
 		case nCreationDate:
 			var v *string
 			v, vi, err = rd.str(vi, depth, p)
@@ -743,15 +908,16 @@ func (rd *recordDecoder) sessionAttributes(i, depth int, name string) (*SessionA
 	return a, end, err
 }
 
-func (rd *recordDecoder) sessionIssuer(i, depth int, name string) (*SessionIssuer, int, error) {
+func (rd *recordDecoder) sessionIssuer(i, depth int, name path) (*SessionIssuer, int, error) {
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
+	parent := name.String()
 	si := &SessionIssuer{}
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := name + "." + key
-		switch lookup(nestedFields, key) {
+		p := path{parent, key}
+		switch nestedField(key) {
 		case nType:
 			si.Type, vi, err = rd.str(vi, depth, p)
 		case nPrincipalID:
@@ -770,15 +936,16 @@ func (rd *recordDecoder) sessionIssuer(i, depth int, name string) (*SessionIssue
 	return si, end, err
 }
 
-func (rd *recordDecoder) webID(i, depth int, name string) (*WebIDFederationData, int, error) {
+func (rd *recordDecoder) webID(i, depth int, name path) (*WebIDFederationData, int, error) {
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
+	parent := name.String()
 	w := &WebIDFederationData{}
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := name + "." + key
-		switch lookup(nestedFields, key) {
+		p := path{parent, key}
+		switch nestedField(key) {
 		case nFederatedProvider:
 			w.FederatedProvider, vi, err = rd.str(vi, depth, p)
 		case nAttributes:
@@ -791,15 +958,16 @@ func (rd *recordDecoder) webID(i, depth int, name string) (*WebIDFederationData,
 	return w, end, err
 }
 
-func (rd *recordDecoder) onBehalfOf(i, depth int, name string) (*OnBehalfOf, int, error) {
+func (rd *recordDecoder) onBehalfOf(i, depth int, name path) (*OnBehalfOf, int, error) {
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
+	parent := name.String()
 	o := &OnBehalfOf{}
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := name + "." + key
-		switch lookup(nestedFields, key) {
+		p := path{parent, key}
+		switch nestedField(key) {
 		case nUserID:
 			o.UserID, vi, err = rd.str(vi, depth, p)
 		case nIdentityStoreARN:
@@ -812,15 +980,16 @@ func (rd *recordDecoder) onBehalfOf(i, depth int, name string) (*OnBehalfOf, int
 	return o, end, err
 }
 
-func (rd *recordDecoder) inScopeOf(i, depth int, name string) (*InScopeOf, int, error) {
+func (rd *recordDecoder) inScopeOf(i, depth int, name path) (*InScopeOf, int, error) {
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
+	parent := name.String()
 	o := &InScopeOf{}
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := name + "." + key
-		switch lookup(nestedFields, key) {
+		p := path{parent, key}
+		switch nestedField(key) {
 		case nSourceARN:
 			o.SourceARN, vi, err = rd.str(vi, depth, p)
 		case nSourceAccount:
@@ -837,15 +1006,16 @@ func (rd *recordDecoder) inScopeOf(i, depth int, name string) (*InScopeOf, int, 
 	return o, end, err
 }
 
-func (rd *recordDecoder) tlsDetails(i, depth int, name string) (*TLSDetails, int, error) {
+func (rd *recordDecoder) tlsDetails(i, depth int, name path) (*TLSDetails, int, error) {
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
+	parent := name.String()
 	t := &TLSDetails{}
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := name + "." + key
-		switch lookup(nestedFields, key) {
+		p := path{parent, key}
+		switch nestedField(key) {
 		case nTLSVersion:
 			t.TLSVersion, vi, err = rd.str(vi, depth, p)
 		case nCipherSuite:
@@ -946,4 +1116,15 @@ func (x *keyIndex) grow(m Map) {
 			x.idx[kv.Key] = k
 		}
 	}
+}
+
+// path names a field for warnings ("userIdentity.sessionContext.attributes.creationDate"); it is
+// only turned into a string when a warning needs it.
+type path struct{ parent, key string }
+
+func (p path) String() string {
+	if p.parent == "" {
+		return p.key
+	}
+	return p.parent + "." + p.key
 }

@@ -1,7 +1,6 @@
 package cloudtrail
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
@@ -65,47 +64,34 @@ func kindName(c byte) string {
 func scanString(s string, i int) (end int, esc bool, err error) {
 	j := i + 1
 	for {
-		k := strings.IndexByte(s[j:], '"')
-		if k < 0 {
+		j = stringStop(s, j)
+		if j >= len(s) {
 			return 0, false, errAt(s, len(s), "string")
 		}
-		seg := s[j : j+k]
-		bs := strings.IndexByte(seg, '\\')
-		if bs < 0 {
-			if err := checkControl(s, j, seg); err != nil {
-				return 0, false, err
+		switch s[j] {
+		case '"':
+			return j + 1, esc, nil
+		case '\\':
+			esc = true
+			p := j + 1
+			if p >= len(s) {
+				return 0, false, errAt(s, p, "string escape")
 			}
-			return j + k + 1, esc, nil
-		}
-		if err := checkControl(s, j, seg[:bs]); err != nil {
-			return 0, false, err
-		}
-		esc = true
-		p := j + bs + 1
-		if p >= len(s) {
-			return 0, false, errAt(s, p, "string escape")
-		}
-		switch s[p] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			j = p + 1
-		case 'u':
-			if p+5 > len(s) || !isHex4(s[p+1:p+5]) {
-				return 0, false, errAt(s, p, "\\u escape")
+			switch s[p] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j = p + 1
+			case 'u':
+				if p+5 > len(s) || !isHex4(s[p+1:p+5]) {
+					return 0, false, errAt(s, p, "\\u escape")
+				}
+				j = p + 5
+			default:
+				return 0, false, errAt(s, p, "string escape")
 			}
-			j = p + 5
 		default:
-			return 0, false, errAt(s, p, "string escape")
+			return 0, false, &syntaxError{off: j, msg: "control character in string"}
 		}
 	}
-}
-
-func checkControl(s string, off int, seg string) error {
-	for i := 0; i < len(seg); i++ {
-		if seg[i] < 0x20 {
-			return &syntaxError{off: off + i, msg: "control character in string"}
-		}
-	}
-	return nil
 }
 
 func isHex4(h string) bool {
@@ -349,15 +335,14 @@ func compact(dst, src []byte) ([]byte, bool) {
 func stringEnd(src []byte, i int) int {
 	j := i + 1
 	for {
-		k := bytes.IndexByte(src[j:], '"')
+		k := quoteOrBackslash(src[j:])
 		if k < 0 {
 			return len(src)
 		}
-		bs := bytes.IndexByte(src[j:j+k], '\\')
-		if bs < 0 {
+		if src[j+k] == '"' {
 			return j + k + 1
 		}
-		j += bs + 2
+		j += k + 2
 		if j > len(src) {
 			return len(src)
 		}

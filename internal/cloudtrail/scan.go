@@ -103,11 +103,26 @@ func (s *scanner) peek() (byte, bool) {
 	}
 }
 
+// capInfo describes a captured value.
+type capInfo struct {
+	oversize bool // longer than the limit: not captured
+	tooDeep  bool // nested deeper than maxDepth
+	ws       bool // has whitespace outside strings (so it is not compact)
+}
+
+func (c *capInfo) add(o capInfo) {
+	c.oversize = c.oversize || o.oversize
+	c.tooDeep = c.tooDeep || o.tooDeep
+	c.ws = c.ws || o.ws
+}
+
 // capture appends the JSON value starting at the current byte to dst and consumes it. When the
 // value would make dst longer than limit, capture stops appending, keeps scanning to the value's
 // end and reports oversize (dst is then truncated to its original length). When the value nests
 // deeper than maxDepth it reports tooDeep. An error means the input cannot be followed any further.
-func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, oversize, tooDeep bool, err error) {
+func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, ci capInfo, err error) {
+	oversize, tooDeep, ws := false, false, false
+	defer func() { ci = capInfo{oversize: oversize, tooDeep: tooDeep, ws: ws} }()
 	base := len(dst)
 	keep := func(seg []byte) {
 		if oversize {
@@ -121,7 +136,7 @@ func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, oversize
 		dst = append(dst, seg...)
 	}
 	if s.pos >= s.end && !s.fill() {
-		return dst, false, false, s.eofErr()
+		return dst, ci, s.eofErr()
 	}
 	c := s.buf[s.pos]
 	if c != '{' && c != '[' && c != '"' {
@@ -139,12 +154,12 @@ func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, oversize
 			}
 		}
 		if err := s.readErr(); err != nil {
-			return dst, oversize, false, err
+			return dst, ci, err
 		}
 		if n == 0 {
-			return dst, false, false, fmt.Errorf("%w: unexpected %q", errSyntax, c)
+			return dst, ci, fmt.Errorf("%w: unexpected %q", errSyntax, c)
 		}
-		return dst, oversize, false, nil
+		return dst, ci, nil
 	}
 	depth := 0
 	inStr, esc := false, false
@@ -152,7 +167,7 @@ func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, oversize
 	defer func() { s.stack = stack[:0] }()
 	for {
 		if s.pos >= s.end && !s.fill() {
-			return dst, oversize, tooDeep, s.eofErr()
+			return dst, ci, s.eofErr()
 		}
 		b := s.buf[s.pos:s.end]
 		i := 0
@@ -164,22 +179,16 @@ func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, oversize
 				continue
 			}
 			if inStr {
-				rest := b[i:]
-				q := bytes.IndexByte(rest, '"')
-				seg := rest
-				if q >= 0 {
-					seg = rest[:q]
-				}
-				if bs := bytes.IndexByte(seg, '\\'); bs >= 0 {
-					i += bs + 1
-					esc = true
-					continue
-				}
-				if q < 0 {
+				k := quoteOrBackslash(b[i:])
+				if k < 0 {
 					i = len(b)
 					break
 				}
-				i += q + 1
+				i += k + 1
+				if b[i-1] == '\\' {
+					esc = true
+					continue
+				}
 				inStr = false
 				done = depth == 0
 				continue
@@ -198,7 +207,7 @@ func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, oversize
 				if depth <= maxDepth {
 					if len(stack) == 0 || (stack[len(stack)-1] == '{') != (b[i] == '}') {
 						s.pos += i
-						return dst, oversize, tooDeep, fmt.Errorf("%w: unexpected %q", errSyntax, b[i])
+						return dst, ci, fmt.Errorf("%w: unexpected %q", errSyntax, b[i])
 					}
 					stack = stack[:len(stack)-1]
 				}
@@ -206,13 +215,16 @@ func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, oversize
 				done = depth == 0
 			case '\n':
 				s.line++
+				ws = true
+			case ' ', '\t', '\r':
+				ws = true
 			}
 			i++
 		}
 		keep(b[:i])
 		s.pos += i
 		if done {
-			return dst, oversize, tooDeep, nil
+			return dst, ci, nil
 		}
 	}
 }
