@@ -41,11 +41,11 @@ export async function renderActivity(root: HTMLElement, params: URLSearchParams,
   if (sum && !sum.error && sum.rows[0]) {
     sum.columns.forEach((c, i) => kpis.append(h("div", { class: "kpi" }, h("div", { class: "label" }, label(c.name)), h("div", { class: "value" }, num(Number(sum.rows[0][i]))))));
   }
-  const overTime = panel(byId.get("events_over_time"), "chart");
+  const overTime = panel(byId.get("events_over_time"), "chart", act.bucket);
   const grid = h("div", { class: "grid2" });
   for (const id of ["top_services", "top_events", "top_users", "top_errors", "top_regions", "top_source_ips", "console_signins"]) {
     const w = byId.get(id);
-    if (w) grid.append(panel(w, id === "console_signins" ? "table" : "bars"));
+    if (w) grid.append(panel(w, id === "console_signins" ? "table" : "bars", act.bucket));
   }
   body.replaceChildren(kpis, overTime, grid);
 }
@@ -54,7 +54,7 @@ function label(col: string): string {
   return col.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
 }
 
-function panel(w: Widget | undefined, as: "chart" | "bars" | "table"): HTMLElement {
+function panel(w: Widget | undefined, as: "chart" | "bars" | "table", bucket: string): HTMLElement {
   if (!w) return h("div");
   const p = h("section", { class: "panel", "data-widget": w.id },
     h("div", { class: "panel-head" }, h("h2", {}, w.title),
@@ -74,9 +74,9 @@ function panel(w: Widget | undefined, as: "chart" | "bars" | "table"): HTMLEleme
       draw(el, {
         tooltip: { trigger: "axis" },
         legend: { top: 0, right: 0 },
-        grid: { left: 8, right: 16, top: 30, bottom: 8, containLabel: true },
+        grid: { left: 8, right: 16, top: 48, bottom: 8, containLabel: true },
         xAxis: { type: "time" },
-        yAxis: { type: "value", name: "Events", nameLocation: "middle", nameGap: 44 },
+        yAxis: { type: "value", name: `Events per ${bucket}`, nameLocation: "end", nameGap: 12, nameTextStyle: { align: "left", color: "#5d6b7c" }, minInterval: 1 },
         series: w.columns.slice(1).map((c, i) => ({
           name: label(c.name), type: i === 0 ? "bar" : "line", barMaxWidth: 24, symbolSize: 4,
           itemStyle: { color: i === 0 ? colors.accent : colors.not_approved },

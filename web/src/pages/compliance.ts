@@ -44,10 +44,10 @@ export async function renderCompliance(root: HTMLElement, params: URLSearchParam
     h("button", { type: "submit" }, "Apply"),
   );
   const kpis = h("div", { class: "kpis" });
-  const chartEl = h("div", { class: "chart", id: "spend-chart", role: "img", "aria-label": "Daily EC2 spend by approval status" });
+  const chartEl = h("div", { class: "chart", id: "spend-chart", role: "img", "aria-labelledby": "spend-title" });
   const tableBox = h("div", {}, h("div", { class: "loading" }, "Loading…"));
   root.append(form, kpis,
-    h("section", { class: "panel" }, chartEl),
+    h("section", { class: "panel" }, h("h2", { id: "spend-title" }, "Daily EC2 spend by launch-template approval"), chartEl),
     h("section", { class: "panel" },
       h("div", { class: "panel-head" }, h("h2", {}, "Instances not launched from an approved template"), h("span", { class: "hint" }, "Select a row for the instance's audit trail and cost")),
       tableBox));
@@ -125,8 +125,7 @@ function drawSpend(el: HTMLElement, daily: DailySpend, cur: string): void {
   const narrow = el.clientWidth < 500;
   const fmt = (v: number) => money(v, cur);
   draw(el, {
-    title: { text: "Daily EC2 spend by launch-template approval", left: 0, top: 0, textStyle: { fontSize: 15, fontWeight: 600 } },
-    legend: { top: narrow ? 26 : 2, right: narrow ? undefined : 0, left: narrow ? 0 : undefined },
+    legend: { top: 0, left: narrow ? 0 : undefined, right: narrow ? undefined : 0 },
     tooltip: {
       trigger: "axis", axisPointer: { type: "shadow" },
       formatter: (items: any) => {
@@ -135,9 +134,9 @@ function drawSpend(el: HTMLElement, daily: DailySpend, cur: string): void {
         return `<b>${list[0]?.axisValue ?? ""}</b><br>` + list.map((i: any) => `${i.marker} ${i.seriesName}: ${fmt(i.value)}`).join("<br>") + `<br><b>Total: ${fmt(total)}</b>`;
       },
     },
-    grid: { left: 8, right: 12, top: narrow ? 64 : 48, bottom: 36, containLabel: true },
+    grid: { left: 8, right: 12, top: narrow ? 76 : 56, bottom: 36, containLabel: true },
     xAxis: { type: "category", data: days, name: "Usage day (UTC)", nameLocation: "middle", nameGap: 28, axisTick: { alignWithLabel: true } },
-    yAxis: { type: "value", name: `Unblended cost (${cur})`, nameLocation: "middle", nameGap: narrow ? 44 : 56, axisLabel: { formatter: (v: number) => money(v, cur).replace(/\.00$/, "") } },
+    yAxis: { type: "value", name: `Unblended cost (${cur})`, nameLocation: "end", nameGap: 14, nameTextStyle: { align: "left", color: "#5d6b7c" }, axisLabel: { formatter: (v: number) => money(v, cur).replace(/\.00$/, "") } },
     dataZoom: days.length > 62 ? [{ type: "inside" }, { type: "slider", height: 16, bottom: 0 }] : [],
     series: series.map((s) => ({
       name: statusLabel(s.status), type: "bar", stack: "spend", barMaxWidth: 36,

@@ -65,9 +65,9 @@ export async function renderInstance(root: HTMLElement, id: string, params: URLS
   draw(chartEl, {
     tooltip: { trigger: "axis", valueFormatter: (v: any) => money(Number(v), cur) },
     legend: { top: 0, left: 0 },
-    grid: { left: 8, right: 12, top: 32, bottom: 30, containLabel: true },
+    grid: { left: 8, right: 12, top: 56, bottom: 30, containLabel: true },
     xAxis: { type: "category", data: days, name: "Usage day (UTC)", nameLocation: "middle", nameGap: 26 },
-    yAxis: { type: "value", name: `Cost (${cur})`, nameLocation: "middle", nameGap: 50, axisLabel: { formatter: (v: number) => money(v, cur) } },
+    yAxis: { type: "value", name: `Cost per day (${cur})`, nameLocation: "end", nameGap: 12, nameTextStyle: { align: "left", color: "#5d6b7c" }, axisLabel: { formatter: (v: number) => money(v, cur) } },
     series: [
       { name: "Unblended", type: "bar", barMaxWidth: 28, itemStyle: { color: colors.accent }, data: rep.daily_cost.map((d) => d.unblended_cost) },
       { name: "Effective", type: "line", symbolSize: 5, itemStyle: { color: colors.no_template }, data: rep.daily_cost.map((d) => d.effective_cost) },

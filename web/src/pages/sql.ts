@@ -106,7 +106,7 @@ function explain(e: unknown): string {
 
 function schemaTree(tables: Table[], insert: (s: string) => void): HTMLElement {
   if (tables.length === 0) return h("div", { class: "empty" }, "No tables yet.");
-  const sorted = [...tables].sort((a, b) => a.kind.localeCompare(b.kind) || a.schema.localeCompare(b.schema) || a.name.localeCompare(b.name));
+  const sorted = [...tables].sort((a, b) => b.kind.localeCompare(a.kind) || a.schema.localeCompare(b.schema) || a.name.localeCompare(b.name));
   return h("div", {}, sorted.map((t, i) => h("details", { open: i === 0 && tables.length < 4 },
     h("summary", { title: "Click a name to insert it" },
       h("span", { ondblclick: (() => insert(`"${t.schema}"."${t.name}"`)) as EventListener }, `${t.schema}.${t.name}`),
