@@ -101,7 +101,9 @@ func fillLifecycle(p *Plan, s *scratch, le *lcEvent, e *ev) {
 		e.sed = k.b
 	}
 	e.recipient = acct.ID
-	e.eventID = le.eventID
+	if e.eventID == "" {
+		e.eventID = le.eventID
+	}
 	if e.requestID == "" && !e.noReqID {
 		e.requestID = uuid(r)
 	}
