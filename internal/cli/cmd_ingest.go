@@ -45,8 +45,8 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	from := fs.String("from", "", "ingest only events at or after this date/time (UTC)")
 	to := fs.String("to", "", "ingest only events before this date/time (UTC)")
 	workers := fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)")
-	batch := fs.Int("batch", 0, "events per atomic commit (default 200000)")
-	memory := fs.String("memory-limit", "512MB", "engine memory limit during ingest")
+	batch := fs.Int("batch", 0, "events per atomic commit (default 100000)")
+	memory := fs.String("memory-limit", "640MB", "engine memory limit during ingest")
 	s3 := addS3Flags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {

@@ -5,6 +5,7 @@ package ingest
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,6 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
@@ -97,10 +97,10 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		opts.Workers = runtime.NumCPU()
 	}
 	if opts.BatchRows <= 0 {
-		opts.BatchRows = 200_000
+		opts.BatchRows = 100_000
 	}
 	if opts.MemoryLimit == "" {
-		opts.MemoryLimit = "512MB"
+		opts.MemoryLimit = "640MB"
 	}
 	if opts.MaxProblems <= 0 {
 		opts.MaxProblems = 1000
@@ -159,7 +159,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	msgs := make(chan message, 64)
+	msgs := make(chan message, 8)
 	jobCh := make(chan job)
 	var wg sync.WaitGroup
 	for i := 0; i < opts.Workers; i++ {
@@ -289,6 +289,7 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	if err != nil {
 		return err
 	}
+	var norm []byte
 	staged := 0
 	var completed []lake.SourceState
 	commit := func() error {
@@ -326,7 +327,9 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 				sum.OutOfRange++
 				continue
 			}
-			if err := app.AppendRow(rowValues(r)...); err != nil {
+			var vals []driver.Value
+			vals, norm = rowValues(r, norm)
+			if err := app.AppendRow(vals...); err != nil {
 				app.Close()
 				return fmt.Errorf("append event %s: %w", r.EventID, err)
 			}
@@ -376,5 +379,3 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	}
 	return commit()
 }
-
-var _ = atomic.Int64{}

@@ -1,5 +1,7 @@
 package lake
 
+import "strings"
+
 // CloudTrailColumns is the CloudTrail Lake event data store schema (aws-formats.md §1.2) as
 // DuckDB column definitions, in the order Lake lists them. Parquet files of a CloudTrail store
 // hold exactly these columns. useridentity adds credentialid (present in current records);
@@ -48,47 +50,109 @@ var CloudTrailColumns = []struct{ Name, Type string }{
 	{"eventjsonchecksum", "VARCHAR"},
 }
 
-// mapColumns are stored as MAP(VARCHAR, VARCHAR) but staged as lists of key/value structs so
-// that the record's key order survives (a Go map would lose it).
-var mapColumns = map[string]bool{
-	"requestparameters": true, "responseelements": true, "additionaleventdata": true,
-	"serviceeventdetails": true, "addendum": true, "edgedevicedetails": true, "insightdetails": true,
-}
-
 // CloudTrailDDL returns the column list "(name TYPE, …)" of the store schema.
-func CloudTrailDDL() string { return ddl(false) }
-
-// stagingDDL is the column list of the staging table: map columns as lists of {k, v} structs.
-func stagingDDL() string { return ddl(true) }
-
-func ddl(staging bool) string {
+func CloudTrailDDL() string {
 	s := "("
 	for i, c := range CloudTrailColumns {
 		if i > 0 {
 			s += ", "
 		}
-		t := c.Type
-		if staging && mapColumns[c.Name] {
-			t = "STRUCT(k VARCHAR, v VARCHAR)[]"
-		}
-		s += c.Name + " " + t
+		s += c.Name + " " + c.Type
 	}
 	return s + ")"
 }
 
-// selectFromStaging converts staged rows to the store schema (lists of k/v to maps).
+// StagingTable is the engine table ingest appends rows to before a commit. Its columns are the
+// dedupe key and eventtime (typed, for dedupe and partitioning), norm — every other Lake column
+// as one JSON object keyed by column name, turned into typed columns by json_transform with
+// NormStructure — and the raw event with its checksum.
+const StagingTable = "staging"
+
+const stagingDDL = "(eventid VARCHAR, recipientaccountid VARCHAR, eventtime TIMESTAMP, norm VARCHAR, eventjson VARCHAR, eventjsonchecksum VARCHAR)"
+
+// normColumns are the Lake columns carried inside norm: all but the typed staging columns.
+var normColumns = func() []struct{ Name, Type string } {
+	var out []struct{ Name, Type string }
+	for _, c := range CloudTrailColumns {
+		switch c.Name {
+		case "eventid", "recipientaccountid", "eventtime", "eventjson", "eventjsonchecksum":
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}()
+
+// NormStructure is the json_transform structure of norm, derived from CloudTrailColumns.
+var NormStructure = func() string {
+	s := "{"
+	for i, c := range normColumns {
+		if i > 0 {
+			s += ","
+		}
+		s += `"` + c.Name + `":` + structure(c.Type)
+	}
+	return s + "}"
+}()
+
+// structure converts a DuckDB type to json_transform's structure notation: STRUCT(a T, …) →
+// {"a": …}, T[] → [T], any other type → "T".
+func structure(t string) string {
+	t = strings.TrimSpace(t)
+	if strings.HasSuffix(t, "[]") {
+		return "[" + structure(t[:len(t)-2]) + "]"
+	}
+	if inner, ok := strings.CutPrefix(t, "STRUCT("); ok {
+		inner = strings.TrimSuffix(inner, ")")
+		s := "{"
+		for i, f := range splitTop(inner) {
+			name, typ, _ := strings.Cut(strings.TrimSpace(f), " ")
+			if i > 0 {
+				s += ","
+			}
+			s += `"` + name + `":` + structure(typ)
+		}
+		return s + "}"
+	}
+	return `"` + t + `"`
+}
+
+// splitTop splits s at commas outside parentheses.
+func splitTop(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i, c := range s {
+		switch c {
+		case '(':
+			depth++
+		case ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, s[start:])
+}
+
+// selectFromStaging is the SELECT list that turns staged rows into the store schema, in
+// CloudTrailColumns order, plus the eventdate partition column.
 func selectFromStaging() string {
-	s := ""
+	s := "SELECT "
 	for i, c := range CloudTrailColumns {
 		if i > 0 {
 			s += ", "
 		}
-		switch {
-		case mapColumns[c.Name]:
-			s += "CASE WHEN " + c.Name + " IS NULL THEN NULL ELSE map_from_entries(list_transform(" + c.Name + ", e -> {'key': e.k, 'value': e.v})) END AS " + c.Name
-		default:
+		switch c.Name {
+		case "eventid", "recipientaccountid", "eventtime", "eventjson", "eventjsonchecksum":
 			s += c.Name
+		default:
+			s += "n." + c.Name
 		}
 	}
-	return s
+	return s + ", strftime(eventtime, '%Y-%m-%d') AS eventdate FROM (SELECT *, json_transform(norm, " + engineLiteral(NormStructure) + ") AS n FROM " + StagingTable + ")"
 }
+
+func engineLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -11,12 +11,9 @@ import (
 	"github.com/auditlake/auditlake/internal/engine"
 )
 
-// StagingTable is the engine table that ingest appends CloudTrail rows to before a commit.
-const StagingTable = "staging"
-
 // CreateStaging creates (or empties) the staging table in db.
 func CreateStaging(ctx context.Context, db *engine.DB) error {
-	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+StagingTable+" "+stagingDDL())
+	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+StagingTable+" "+stagingDDL)
 }
 
 // WriteBatch deduplicates the staged rows — within the batch and against the store's files of
@@ -24,18 +21,20 @@ func CreateStaging(ctx context.Context, db *engine.DB) error {
 // the writer's data directory, partitioned by event date, and returns the new files (not yet
 // committed) and the number of rows written. The staging table is emptied.
 func WriteBatch(ctx context.Context, db *engine.DB, w *Writer) (added []DataFile, written int64, err error) {
+	t0 := time.Now()
+	defer func() {
+		if os.Getenv("AUDITLAKE_TRACE") != "" {
+			fmt.Fprintf(os.Stderr, "trace: writebatch %s\n", time.Since(t0))
+		}
+	}()
 	// Deduplicate inside the batch, then drop what the store already holds. Duplicates always
 	// share an eventtime, so only files of the batch's dates need reading, and only their key
-	// columns.
-	err = db.Exec(ctx, `CREATE OR REPLACE TEMP TABLE batch AS SELECT `+selectFromStaging()+`, strftime(eventtime, '%Y-%m-%d') AS eventdate FROM `+StagingTable+`
-		QUALIFY row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY eventtime) = 1`)
+	// columns. Both happen in place, so the batch is held once.
+	err = db.Exec(ctx, `DELETE FROM `+StagingTable+` WHERE rowid IN (SELECT rowid FROM (
+		SELECT rowid, row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY rowid) AS rn FROM `+StagingTable+`) WHERE rn > 1)`)
 	if err != nil {
-		return nil, 0, fmt.Errorf("stage batch: %w", err)
+		return nil, 0, fmt.Errorf("deduplicate batch: %w", err)
 	}
-	if err := db.Exec(ctx, "DELETE FROM "+StagingTable); err != nil {
-		return nil, 0, err
-	}
-	defer db.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS batch")
 	dates, err := batchDates(ctx, db)
 	if err != nil {
 		return nil, 0, err
@@ -47,24 +46,29 @@ func WriteBatch(ctx context.Context, db *engine.DB, w *Writer) (added []DataFile
 		}
 	}
 	if len(existing) > 0 {
-		err = db.Exec(ctx, `DELETE FROM batch WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`) AS s
-			WHERE s.eventid = batch.eventid AND s.recipientaccountid IS NOT DISTINCT FROM batch.recipientaccountid)`)
+		err = db.Exec(ctx, `DELETE FROM `+StagingTable+` AS b WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`) AS s
+			WHERE s.eventid = b.eventid AND s.recipientaccountid IS NOT DISTINCT FROM b.recipientaccountid)`)
 		if err != nil {
 			return nil, 0, fmt.Errorf("deduplicate against store: %w", err)
 		}
 	}
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM batch").Scan(&written); err != nil {
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+StagingTable).Scan(&written); err != nil {
 		return nil, 0, err
 	}
+	defer db.Exec(context.WithoutCancel(ctx), "DELETE FROM "+StagingTable)
 	if written == 0 {
 		return nil, 0, nil
 	}
-	added, err = writeParquet(ctx, db, w, "SELECT * FROM batch ORDER BY eventdate, eventtime")
+	t1 := time.Now()
+	added, err = writeParquet(ctx, db, w, selectFromStaging())
+	if os.Getenv("AUDITLAKE_TRACE") != "" {
+		fmt.Fprintf(os.Stderr, "trace: copy %d rows %s\n", written, time.Since(t1))
+	}
 	return added, written, err
 }
 
 func batchDates(ctx context.Context, db *engine.DB) (map[string]bool, error) {
-	rows, err := db.Query(ctx, "SELECT DISTINCT eventdate FROM batch")
+	rows, err := db.Query(ctx, "SELECT DISTINCT strftime(eventtime, '%Y-%m-%d') FROM "+StagingTable)
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +185,3 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 	}
 	return merged, w.Commit(added, removed, nil)
 }
-
-// Age is how long ago a time was, for retention checks.
-func Age(t time.Time) time.Duration { return time.Since(t) }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/cost"
 	"github.com/auditlake/auditlake/internal/dialect"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -56,6 +57,10 @@ func Open(ctx context.Context, lk *lake.Lake, opts Options) (*Session, error) {
 }
 
 func (s *Session) register(ctx context.Context) error {
+	// Trino divides integers as integers; the engine already runs in UTC.
+	if err := s.db.Exec(ctx, "SET integer_division = true"); err != nil {
+		return err
+	}
 	if err := s.db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+engine.Ident(Schema)); err != nil {
 		return err
 	}
@@ -63,6 +68,9 @@ func (s *Session) register(ctx context.Context) error {
 		if err := s.db.Exec(ctx, dialect.Macros); err != nil {
 			return fmt.Errorf("install dialect macros: %w", err)
 		}
+	}
+	if err := cost.Register(ctx, s.db, s.lk.Dir); err != nil {
+		return err
 	}
 	stores, err := s.lk.Stores()
 	if err != nil {
