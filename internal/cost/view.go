@@ -1,0 +1,144 @@
+package cost
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/auditlake/auditlake/internal/engine"
+)
+
+// Register creates, in db, schema "DATABASE" and view "DATABASE"."TABLE" for every registered
+// table, and allows the engine to read their files once it is sealed. internal/query calls it
+// before sealing the engine. A table whose files are gone makes the query that reads it fail,
+// not the session.
+func Register(ctx context.Context, db *engine.DB, dataDir string) error {
+	tables, err := Tables(dataDir)
+	if err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return fmt.Errorf("resolve data dir %q: %w", dataDir, err)
+	}
+	var outside []string
+	for _, t := range tables {
+		if err := createView(ctx, db, t); err != nil {
+			return err
+		}
+		for _, f := range t.Files {
+			if !strings.HasPrefix(f.Local, abs+string(filepath.Separator)) {
+				outside = append(outside, f.Local)
+			}
+		}
+	}
+	if len(outside) > 0 {
+		if err := db.AllowPaths(ctx, outside); err != nil {
+			return fmt.Errorf("allow cost files: %w", err)
+		}
+	}
+	return nil
+}
+
+func createView(ctx context.Context, db *engine.DB, t Table) error {
+	q, err := viewSQL(t, localPaths(t.Files))
+	if err != nil {
+		return err
+	}
+	if err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+engine.Ident(t.Database)); err != nil {
+		return fmt.Errorf("register cost table %s: %w", t.Name(), err)
+	}
+	if err := db.Exec(ctx, "CREATE OR REPLACE VIEW "+engine.Ident(t.Database)+"."+engine.Ident(t.Table)+" AS "+q); err != nil {
+		return fmt.Errorf("register cost table %s: %w", t.Name(), err)
+	}
+	return nil
+}
+
+func localPaths(files []File) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Local
+	}
+	return out
+}
+
+// outputColumn is one column of a view: its name, its type and the raw columns it merges.
+type outputColumn struct {
+	Name string
+	Type string
+	Raw  []string
+}
+
+// outputColumns maps the raw column names of a table to the view's columns: CUR names are
+// normalised to the Athena form and columns that collide are merged; FOCUS names are kept.
+func outputColumns(f Format, raw []string) []outputColumn {
+	var out []outputColumn
+	index := map[string]int{}
+	for _, r := range raw {
+		name := r
+		if f != FormatFOCUS {
+			name = AthenaName(r)
+		}
+		key := strings.ToLower(name)
+		if i, ok := index[key]; ok {
+			out[i].Raw = append(out[i].Raw, r)
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, outputColumn{Name: name, Type: columnType(f, name), Raw: []string{r}})
+	}
+	return out
+}
+
+// viewSQL is the SELECT over the given files that renames and types t's columns.
+func viewSQL(t Table, paths []string) (string, error) {
+	if len(paths) == 0 {
+		return "", fmt.Errorf("cost table %s has no files", t.Name())
+	}
+	csv := t.Files[0].Kind == "csv"
+	var sel []string
+	for _, c := range outputColumns(t.Format, t.RawColumns) {
+		var parts []string
+		for _, r := range c.Raw {
+			if csv {
+				parts = append(parts, "NULLIF("+engine.Ident(r)+", '')")
+			} else {
+				parts = append(parts, engine.Ident(r))
+			}
+		}
+		x := parts[0]
+		if len(parts) > 1 {
+			x = "COALESCE(" + strings.Join(parts, ", ") + ")"
+		}
+		switch {
+		case c.Type == typeVarchar && csv:
+			x = engine.Ident(c.Raw[0])
+			if len(parts) > 1 {
+				x = "COALESCE(" + strings.Join(parts, ", ") + ")"
+			}
+		case c.Type == typeVarchar:
+		case c.Type == typeTimestamp && csv:
+			x = "TRY_CAST(TRY_CAST(" + x + " AS TIMESTAMPTZ) AS TIMESTAMP)"
+		case (c.Type == typeMapString || c.Type == typeMapDouble) && csv:
+			x = "TRY_CAST(TRY_CAST(" + x + " AS JSON) AS " + c.Type + ")"
+		default:
+			x = "TRY_CAST(" + x + " AS " + c.Type + ")"
+		}
+		sel = append(sel, x+" AS "+engine.Ident(c.Name))
+	}
+	var from string
+	if csv {
+		from = csvFrom(paths, true)
+	} else {
+		from = fmt.Sprintf("read_parquet(%s, union_by_name = true, hive_partitioning = %t, hive_types_autocast = false)", engine.ListLiteral(paths), t.Hive)
+	}
+	return "SELECT " + strings.Join(sel, ", ") + " FROM " + from, nil
+}
+
+// csvFrom reads CUR and FOCUS CSV files as text. nullPadding pads rows with fewer fields than
+// the header with NULLs, as Athena's CSV SerDe does (Koku's files end rows early); rows with
+// more fields than the header are caught at registration.
+func csvFrom(paths []string, nullPadding bool) string {
+	return fmt.Sprintf("read_csv(%s, header = true, all_varchar = true, union_by_name = true, delim = ',', quote = '\"', escape = '\"', null_padding = %t)", engine.ListLiteral(paths), nullPadding)
+}
