@@ -33,5 +33,12 @@ func init() {
 		{Name: "validate-logs", Summary: "validate CloudTrail log file integrity (digests, signatures, hashes)", Run: runValidateLogs, Usage: validateLogsUsage, Examples: validateLogsExamples},
 		{Name: "serve", Summary: "serve the web dashboard and JSON API", Usage: serveUsage, Examples: serveExamples, Run: runServe},
 		{Name: "generate", Summary: "write a synthetic organization's CloudTrail files and their truth.json", Usage: generateUsage, Examples: generateExamples, Run: runGenerate},
+		{Name: "report launch-compliance", Summary: "per-instance launch-template compliance, launcher and cost", Usage: reportComplianceUsage, Examples: reportComplianceExamples, Run: runReportCompliance},
+		{Name: "report daily-spend", Summary: "daily EC2 spend split by launch-template approval status", Usage: reportDailyUsage, Examples: reportDailyExamples, Run: runReportDaily},
+		{Name: "instance", Summary: "audit trail of one EC2 instance: template, launch, state, tags, end, cost", Usage: instanceUsage, Examples: instanceExamples, Run: runInstance},
+		{Name: "cur register", Summary: "make CUR/FOCUS files a table \"DATABASE\".\"TABLE\" (queried in place)", Usage: curRegisterUsage, Examples: curRegisterExamples, Run: runCurRegister},
+		{Name: "cur list", Summary: "list registered cost tables", Usage: "Usage: auditlake cur list [--output table|json]", Examples: "  auditlake cur list --output json", Run: runCurList},
+		{Name: "cur show", Summary: "show a cost table: format, files, periods, rows, columns", Usage: "Usage: auditlake cur show [--output text|json] DATABASE.TABLE", Examples: "  auditlake cur show cur.cur_2026", Run: runCurShow},
+		{Name: "cur remove", Summary: "forget a cost table (its files are not touched)", Usage: "Usage: auditlake cur remove DATABASE.TABLE", Examples: "  auditlake cur remove cur.cur_2026", Run: runCurRemove},
 	}
 }

@@ -73,13 +73,13 @@ func near(got any, want float64) bool {
 // csv and decimal modules over the files themselves (sum of the non-empty cost cells).
 func TestRegisterRealCostFilesGivesRowCountsAndSums(t *testing.T) {
 	tests := []struct {
-		name, src  string
-		format     cost.Format
-		rows       int64
-		columns    int
-		sumColumn  string
-		sum        float64
-		periods    string
+		name, src string
+		format    cost.Format
+		rows      int64
+		columns   int
+		sumColumn string
+		sum       float64
+		periods   string
 	}{
 		{"koku slash style", "koku-cur-test-data/test_cur.csv", cost.FormatCUR1CSV, 19, 131, "line_item_unblended_cost", 0.0827499841274349353, "2018-06"},
 		{"koku slash style gzip", "koku-cur-test-data/test_cur.csv.gz", cost.FormatCUR1CSV, 19, 131, "line_item_unblended_cost", 0.0827499841274349353, "2018-06"},

@@ -50,7 +50,9 @@ type manifest struct {
 	DataFiles  []string `json:"dataFiles"`
 }
 
-func (m manifest) keys() []string { return append(append([]string(nil), m.ReportKeys...), m.DataFiles...) }
+func (m manifest) keys() []string {
+	return append(append([]string(nil), m.ReportKeys...), m.DataFiles...)
+}
 
 func readManifest(ctx context.Context, c *objstore.Client, o objstore.Object) (manifest, error) {
 	var m manifest
