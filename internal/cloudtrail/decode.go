@@ -203,7 +203,21 @@ func (d *decoder) run(r io.Reader) error {
 			err = d.streamArray()
 		case '{':
 			err = d.topObject()
+		case ']', '}', ',', ':':
+			// Stray punctuation between top-level values (a damaged JSON Lines file): report it
+			// and go on at the next line.
+			d.item++
+			d.line = d.sc.line
+			d.problem(Error, "invalid JSON: unexpected %q", c)
+			d.sc.skipLine()
 		default:
+			if !isScalarByte(c) && c != '"' {
+				d.item++
+				d.line = d.sc.line
+				d.problem(Error, "invalid JSON: unexpected %q", c)
+				d.sc.skipLine()
+				continue
+			}
 			err = d.captureItem()
 		}
 		if err != nil {
@@ -431,11 +445,13 @@ func (d *decoder) handleValue(s string, depth int, quiet bool) (bool, error) {
 		return false, nil
 	}
 	s = s[:end]
-	switch s[0] {
-	case '{':
+	switch {
+	case s[0] == '{':
 		rd.s = s
 		return d.handleObject(&rd, depth, quiet)
-	case '[':
+	case s[0] == '[' && depth <= maxWrapperDepth:
+		// Only a few levels: each level re-reads its elements, so deeper arrays would cost
+		// time proportional to size × depth.
 		found := false
 		for i := skipWS(s, 1); s[i] != ']'; {
 			end, _ := skipValue(s, i, 1, d.opts.MaxDepth)

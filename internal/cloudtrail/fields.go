@@ -519,6 +519,9 @@ func (rd *recordDecoder) unknown(i, depth int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		if c := s[i+1]; c != '{' && c != ' ' && c != '\\' {
+			return end, nil // cannot hold a JSON object: skip the unquoting
+		}
 		if v := strings.TrimLeft(unquote(s, i, end, esc), " \t\r\n"); strings.HasPrefix(v, "{") {
 			rd.info.children = append(rd.info.children, v)
 		}

@@ -228,3 +228,18 @@ func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, ci capIn
 		}
 	}
 }
+
+// skipLine consumes input up to and including the next newline.
+func (s *scanner) skipLine() {
+	for {
+		if k := bytes.IndexByte(s.buf[s.pos:s.end], '\n'); k >= 0 {
+			s.pos += k + 1
+			s.line++
+			return
+		}
+		s.pos = s.end
+		if !s.fill() {
+			return
+		}
+	}
+}
