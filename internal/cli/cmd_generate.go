@@ -10,7 +10,7 @@ import (
 )
 
 const generateUsage = `Usage: auditlake generate --out DIR [--events N] [--seed S] [--accounts N] [--regions R,R]
-       [--start YYYY-MM-DD] [--days N] [--org o-…] [--workers N] [--force]
+       [--start YYYY-MM-DD] [--days N] [--org o-…] [--workers N] [--force] [--cur]
 
 Writes a synthetic AWS organization's CloudTrail delivery under DIR, in the real organization
 trail layout: DIR/AWSLogs/<org>/<account>/CloudTrail/<region>/YYYY/MM/DD/<account>_CloudTrail_
@@ -26,11 +26,19 @@ terminations and Spot interruptions. A few events are delivered twice, as CloudT
 --events is the exact number of distinct events (eventIDs); duplicate deliveries come on top.
 The same flags and seed give byte-identical output. DIR/truth.json lists every instance (who
 launched it, from which template, approved or not, when it ended and why), the approved
-template ids and the totals.`
+template ids and the totals.
+
+--cur also bills the instances hour by hour: CUR 1.0 CSV (slash headers) under
+DIR/cur/auditlake-cur/yyyymmdd-yyyymmdd/<assemblyId>/ with manifests, including one superseded
+older assembly per period (read the newest manifest only), and CUR 2.0 Data Exports CSV under
+DIR/cur2/auditlake-cur2/{data,metadata}/BILLING_PERIOD=YYYY-MM/. Instance-hour lines
+(BoxUsage/SpotUsage, line_item_resource_id = instance id) match truth.json; Tax, Credit,
+SavingsPlanCoveredUsage/Negation and EBS volume lines are included.`
 
 const generateExamples = `  auditlake generate --out /tmp/lake --events 100000 --seed 7
   auditlake generate --out bench-data --events 1000000 --accounts 8 --regions us-east-1,eu-west-1,ap-southeast-2
-  auditlake generate --out /tmp/lake --events 5000 --start 2026-01-01 --days 7 --force`
+  auditlake generate --out /tmp/lake --events 5000 --start 2026-01-01 --days 7 --force
+  auditlake generate --out /tmp/lake --events 50000 --cur`
 
 func runGenerate(ctx context.Context, env *Env, args []string) error {
 	def := generate.DefaultConfig()
@@ -45,6 +53,7 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	org := fs.String("org", def.Org, "organization id")
 	workers := fs.Int("workers", 0, "files written in parallel (0: one per CPU)")
 	force := fs.Bool("force", false, "replace an earlier generation in --out")
+	cur := fs.Bool("cur", false, "also write CUR 1.0 and CUR 2.0 cost files for the instances (DIR/cur, DIR/cur2)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -60,7 +69,7 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 		return usagef("--start %q: want YYYY-MM-DD", *start)
 	}
 	cfg := generate.Config{Out: *out, Events: *events, Seed: *seed, Accounts: *accounts, Start: startT,
-		Days: *days, Org: *org, Workers: *workers, Force: *force}
+		Days: *days, Org: *org, Workers: *workers, Force: *force, CUR: *cur}
 	for _, r := range strings.Split(*regions, ",") {
 		if r = strings.TrimSpace(r); r != "" {
 			cfg.Regions = append(cfg.Regions, r)
@@ -74,7 +83,11 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "generated %d files, %d events (+%d duplicate deliveries), %.1f MB gzip (%.1f MB JSON), %d instances in %s (%.1fs)\n",
-		sum.Files, sum.Events, sum.Duplicates, float64(sum.Bytes)/1e6, float64(sum.JSONBytes)/1e6, sum.Instances, *out, time.Since(began).Seconds())
+	curNote := ""
+	if cfg.CUR {
+		curNote = fmt.Sprintf(", %d cost files with %d line items", sum.CURFiles, sum.CURLines)
+	}
+	fmt.Fprintf(env.Stdout, "generated %d files, %d events (+%d duplicate deliveries), %.1f MB gzip (%.1f MB JSON), %d instances%s in %s (%.1fs)\n",
+		sum.Files, sum.Events, sum.Duplicates, float64(sum.Bytes)/1e6, float64(sum.JSONBytes)/1e6, sum.Instances, curNote, *out, time.Since(began).Seconds())
 	return nil
 }

@@ -47,6 +47,8 @@ type Config struct {
 	// Force replaces an earlier generation in Out (AWSLogs/<org>/ and truth.json) instead of
 	// refusing to mix two generations.
 	Force bool
+	// CUR also writes cost files (CUR 1.0 and CUR 2.0) for the instances; see WriteCUR.
+	CUR bool
 }
 
 // DefaultConfig returns the defaults of `auditlake generate`.
@@ -102,6 +104,9 @@ type Summary struct {
 	Bytes      int64 `json:"bytes"`
 	JSONBytes  int64 `json:"jsonBytes"`
 	Instances  int   `json:"instances"`
+	// CURFiles and CURLines count cost files and current line items (zero without Config.CUR).
+	CURFiles int   `json:"curFiles"`
+	CURLines int64 `json:"curLines"`
 }
 
 // slot is the time span one CloudTrail file covers.
@@ -135,6 +140,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) (*Summary, error) {
 		return nil, err
 	}
 	sum.Instances = len(p.Instances)
+	if cfg.CUR {
+		cs, err := WriteCUR(p)
+		if err != nil {
+			return nil, err
+		}
+		sum.CURFiles, sum.CURLines = cs.Files, cs.Lines
+	}
 	if err := writeTruth(p, sum); err != nil {
 		return nil, err
 	}
@@ -156,6 +168,11 @@ func prepareOut(cfg Config) error {
 		}
 		if err := os.Remove(truth); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove earlier truth %q: %w", truth, err)
+		}
+		for _, d := range []string{filepath.Join(cfg.Out, "cur", CURReport), filepath.Join(cfg.Out, "cur2", CURExport)} {
+			if err := os.RemoveAll(d); err != nil {
+				return fmt.Errorf("remove earlier cost files %q: %w", d, err)
+			}
 		}
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {

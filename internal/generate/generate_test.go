@@ -24,7 +24,7 @@ import (
 // small enough to generate in well under a second.
 func small(out string, seed uint64) generate.Config {
 	c := generate.DefaultConfig()
-	c.Out, c.Events, c.Seed, c.Accounts, c.Days = out, 6000, seed, 3, 4
+	c.Out, c.Events, c.Seed, c.Accounts, c.Days, c.CUR = out, 6000, seed, 3, 4, true
 	return c
 }
 

@@ -113,7 +113,12 @@ type Instance struct {
 	// VolumeID and VolumeGB describe the root EBS volume (gp3), billed while the instance exists.
 	VolumeID string `json:"volumeId"`
 	VolumeGB int    `json:"volumeGb"`
-	launch   int
+	// Cost is the unblended cost of the instance-hour lines within the plan (before any
+	// Savings Plan negation); SavingsPlanCovered says the cost files bill them as
+	// SavingsPlanCoveredUsage with a matching SavingsPlanNegation.
+	Cost               float64 `json:"cost"`
+	SavingsPlanCovered bool    `json:"savingsPlanCovered"`
+	launch             int
 }
 
 // RunningHours returns, for each clock hour that the instance ran in (stops excluded), the
@@ -342,6 +347,11 @@ func NewPlan(cfg Config) (*Plan, error) {
 	}
 	p.planTemplates(r)
 	p.planLaunches(r)
+	for i := range p.Instances {
+		in := &p.Instances[i]
+		in.Cost = float64(int64(in.InstanceCost(p.Start, p.End)*1e6+0.5)) / 1e6
+		in.SavingsPlanCovered = savingsPlanCovered(in)
+	}
 	sort.SliceStable(p.lc, func(i, j int) bool {
 		a, b := &p.lc[i], &p.lc[j]
 		if a.acct != b.acct {
