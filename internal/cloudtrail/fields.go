@@ -314,7 +314,6 @@ func nestedField(key string) int {
 	return nestedFields[strings.ToLower(key)]
 }
 
-
 func (rd *recordDecoder) init(s string, maxDepth int) {
 	rd.s = s
 	rd.maxDepth = maxDepth
