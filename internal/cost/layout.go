@@ -86,6 +86,9 @@ func resolveLayout(ctx context.Context, c *objstore.Client, objs []objstore.Obje
 	var hiveFiles, loose []candidate
 	for _, o := range objs {
 		kind := dataKind(o.Key)
+		if strings.Contains(o.Key, "cost_and_usage_data_status/") {
+			continue // the Athena integration's READY/UPDATING flag, not billing data
+		}
 		if kind == "" && !isManifest(o.Key) {
 			continue
 		}
