@@ -28,7 +28,7 @@ func copyParquet(t *testing.T, sel, path string) {
 }
 
 func TestCUR1OnlyTheNewestAssemblyOfAPeriodCounts(t *testing.T) {
-	old := readFile(t, filepath.Join(testdata, "koku-cur-test-data/test_cur.csv"))   // 19 rows
+	old := readFile(t, filepath.Join(testdata, "koku-cur-test-data/test_cur.csv"))     // 19 rows
 	newer := readFile(t, filepath.Join(testdata, "koku-cur-test-data/2023-06-01.csv")) // 3 rows
 	t0 := time.Date(2023, 11, 20, 0, 0, 0, 0, time.UTC)
 	build := func(t *testing.T, periodManifestAssembly string) string {
@@ -121,6 +121,27 @@ func TestCUR1AthenaParquetPartitionsBecomeYearAndMonth(t *testing.T) {
 	got := queryOne(t, session(t, dir), `SELECT count(*), sum(line_item_unblended_cost), typeof(any_value(year)), string_agg(DISTINCT month, ',' ORDER BY month)
 		FROM b.athena WHERE year = '2023'`)
 	want := []any{int64(8), 13.0, "VARCHAR", "11,12"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("column %d = %#v, want %#v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestCUR2CSVMapColumnsParseFromJSON(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "cur2-00001.csv.gz")
+	csv := "identity_line_item_id,bill_billing_period_start_date,line_item_line_item_type,line_item_usage_start_date,line_item_unblended_cost,product,resource_tags\n" +
+		`a,2024-02-01T00:00:00Z,Usage,2024-02-03T04:00:00Z,1.5E-1,"{""product_name"":""Amazon Elastic Compute Cloud"",""region"":""us-east-1""}","{""user_Name"":""web""}"` + "\n" +
+		`b,2024-02-01T00:00:00Z,Tax,2024-02-03T04:00:00Z,0.35,"{}",` + "\n"
+	writeGzip(t, src, []byte(csv), time.Now())
+	dir := t.TempDir()
+	s := register(t, dir, "b.cur2csv", src)
+	if s.Table.Format != "cur2" || s.Table.Rows != 2 {
+		t.Fatalf("format %s rows %d; want cur2, 2", s.Table.Format, s.Table.Rows)
+	}
+	got := queryOne(t, session(t, dir), `SELECT sum(line_item_unblended_cost), max(product['region']), max(resource_tags['user_Name']),
+		typeof(any_value(product)), max(line_item_usage_start_date) FROM b.cur2csv`)
+	want := []any{0.5, "us-east-1", "web", "MAP(VARCHAR, VARCHAR)", time.Date(2024, 2, 3, 4, 0, 0, 0, time.UTC)}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("column %d = %#v, want %#v", i, got[i], want[i])
