@@ -1,0 +1,77 @@
+package compliance
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+)
+
+var reportHeader = []string{"instance_id", "account_id", "region", "launched_at", "launched_by", "role_arn", "source_identity", "launcher",
+	"template_id", "template_name", "template_version", "status", "reason", "terminated_at", "runtime_hours", "unblended_cost", "effective_cost"}
+
+func (r Row) fields() []string {
+	end := ""
+	if r.TerminatedAt != nil {
+		end = r.TerminatedAt.Format(time.RFC3339)
+	}
+	return []string{r.InstanceID, r.AccountID, r.Region, r.LaunchedAt.Format(time.RFC3339), r.LaunchedBy, r.RoleARN, r.SourceIdentity, r.Launcher,
+		r.TemplateID, r.TemplateName, r.TemplateVersion, r.Status, r.Reason, end, ff(r.RuntimeHours), ff(r.UnblendedCost), ff(r.EffectiveCost)}
+}
+
+func ff(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+func money(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
+
+// WriteJSON writes v as indented JSON.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// WriteCSV writes the report's rows as CSV with a header (full precision, RFC 3339 times).
+func (r *Report) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write(reportHeader)
+	for _, row := range r.Rows {
+		cw.Write(row.fields())
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteTable writes the report as an aligned text table for a terminal, then the summary.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tACCOUNT\tLAUNCHED\tLAUNCHED BY\tLAUNCHER\tTEMPLATE\tVERSION\tSTATUS\tTERMINATED\tHOURS\tUNBLENDED\tEFFECTIVE\tREASON")
+	for _, row := range r.Rows {
+		end := "-"
+		if row.TerminatedAt != nil {
+			end = row.TerminatedAt.Format("2006-01-02 15:04")
+		}
+		tmpl := row.TemplateID
+		if row.TemplateName != "" {
+			tmpl += " (" + row.TemplateName + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n", row.InstanceID, row.AccountID, row.LaunchedAt.Format("2006-01-02 15:04"),
+			row.LaunchedBy, row.Launcher, dash(tmpl), dash(row.TemplateVersion), row.Status, end, row.RuntimeHours, money(row.UnblendedCost), money(row.EffectiveCost), row.Reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	s := r.Summary
+	_, err := fmt.Fprintf(w, "\n%d instances: %d approved, %d not approved, %d without a template. Cost %s %s unblended, %s effective; %s %s outside approved templates.\n",
+		s.Instances, s.Approved, s.NotApproved, s.NoTemplate, money(s.Unblended), r.Currency, money(s.Effective), money(s.NotApprovedCost), r.Currency)
+	return err
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
