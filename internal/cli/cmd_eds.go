@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/selector"
 )
 
 func openLake(env *Env) (*lake.Lake, error) { return lake.Open(env.DataDir) }
@@ -58,12 +61,17 @@ func runEDSCreate(ctx context.Context, env *Env, args []string) error {
 	typ := fs.String("type", lake.TypeCloudTrail, "store type: cloudtrail, config or activity")
 	protect := fs.Bool("termination-protection", false, "refuse 'eds delete' until protection is turned off")
 	output := fs.String("output", "text", "text (the id alone) or json")
+	selectors := fs.String("advanced-event-selectors", "", "selectors as JSON, or @FILE (AWS CLI form); events they leave out are not ingested")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usagef("eds create takes one NAME")
+	}
+	sels, err := readSelectors(*selectors)
+	if err != nil {
+		return err
 	}
 	lk, err := openLake(env)
 	if err != nil {
@@ -72,6 +80,11 @@ func runEDSCreate(ctx context.Context, env *Env, args []string) error {
 	s, err := lk.Create(pos[0], lake.CreateOptions{Type: *typ, RetentionDays: *retention, TerminationProtection: *protect})
 	if err != nil {
 		return err
+	}
+	if sels != nil {
+		if s, err = lk.Update(s.ID, func(st *lake.Store) error { st.Selectors = sels; return nil }); err != nil {
+			return err
+		}
 	}
 	switch *output {
 	case "json":
@@ -159,7 +172,8 @@ func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
 	retention := fs.Int("retention-days", 0, "new retention in days, 7-3653")
 	protect := fs.String("termination-protection", "", "on or off")
 	name := fs.String("name", "", "new name")
-	yes := fs.Bool("yes", false, "confirm a lower retention (events older than it are deleted by the next purge)")
+	yes := fs.Bool("yes", false, "confirm a lower retention (events older than it are deleted now)")
+	selectors := fs.String("advanced-event-selectors", "", "new selectors as JSON or @FILE; '[]' removes them")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -196,6 +210,11 @@ func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
 	default:
 		return usagef("--termination-protection takes on or off, not %q", *protect)
 	}
+	sels, err := readSelectors(*selectors)
+	if err != nil {
+		return err
+	}
+	lowered := *retention != 0 && *retention < s.RetentionDays
 	if *name != "" {
 		if _, err := lk.Resolve(*name); err == nil {
 			return fmt.Errorf("an event data store named %q already exists", *name)
@@ -211,10 +230,20 @@ func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
 		if *name != "" {
 			st.Name = *name
 		}
+		if sels != nil {
+			st.Selectors = sels
+		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if lowered {
+		res, err := purgeStore(ctx, lk, s)
+		if err != nil {
+			return fmt.Errorf("retention lowered, but purging older events failed (run auditlake eds purge %s): %w", s.Name, err)
+		}
+		fmt.Fprintf(env.Stdout, "purged %d events older than %s\n", res.Events, res.Cutoff.Format(time.RFC3339))
 	}
 	fmt.Fprintf(env.Stdout, "updated %s (%s): retention %d days, termination protection %v\n", s.Name, s.ID, s.RetentionDays, s.TerminationProtection)
 	return nil
@@ -264,4 +293,76 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// readSelectors reads --advanced-event-selectors: "" (unchanged), JSON, or @FILE.
+func readSelectors(v string) (json.RawMessage, error) {
+	if v == "" {
+		return nil, nil
+	}
+	data := []byte(v)
+	if name, ok := strings.CutPrefix(v, "@"); ok {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("read selectors: %w", err)
+		}
+		data = b
+	}
+	sels, err := selector.Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(sels)
+}
+
+// purgeStore deletes a store's events older than its retention, atomically.
+func purgeStore(ctx context.Context, lk *lake.Lake, s lake.Store) (lake.PurgeResult, error) {
+	w, err := lk.BeginWrite(s.ID)
+	if err != nil {
+		return lake.PurgeResult{}, err
+	}
+	defer w.Close()
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "640MB", TempDir: lk.TempDir()})
+	if err != nil {
+		return lake.PurgeResult{}, err
+	}
+	defer db.Close()
+	return lake.Purge(ctx, db, w, s, time.Now())
+}
+
+func runEDSPurge(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "eds purge")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	var stores []lake.Store
+	if len(pos) == 0 {
+		if stores, err = lk.Stores(); err != nil {
+			return err
+		}
+	}
+	for _, name := range pos {
+		s, err := resolveStore(lk, name)
+		if err != nil {
+			return err
+		}
+		stores = append(stores, s)
+	}
+	for _, s := range stores {
+		if s.Type != lake.TypeCloudTrail {
+			continue
+		}
+		res, err := purgeStore(ctx, lk, s)
+		if err != nil {
+			return fmt.Errorf("purge %s: %w", s.Name, err)
+		}
+		fmt.Fprintf(env.Stdout, "%s: purged %d events older than %s (%d files dropped, %d rewritten)\n",
+			s.Name, res.Events, res.Cutoff.Format(time.RFC3339), res.FilesDropped, res.FilesRewitten)
+	}
+	return nil
 }

@@ -103,6 +103,9 @@ func printIngestSummary(env *Env, store string, s *ingest.Summary) {
 	}
 	fmt.Fprintf(env.Stdout, "files: %d seen, %d skipped, %d ingested, %d failed\n", s.FilesSeen, s.FilesSkipped, s.FilesIngested, s.FilesFailed)
 	fmt.Fprintf(env.Stdout, "events: %d read, %d added, %d duplicates, %d out of range, %d skipped records\n", s.Records, s.EventsAdded, s.Duplicates, s.OutOfRange, s.SkippedRecords)
+	if s.OutsideRetention > 0 || s.Filtered > 0 {
+		fmt.Fprintf(env.Stdout, "not kept: %d older than the store's retention, %d left out by its advanced event selectors\n", s.OutsideRetention, s.Filtered)
+	}
 	fmt.Fprintf(env.Stdout, "problems: %d errors, %d warnings\n", s.Errors, s.Warnings)
 	if s.Elapsed > 0 {
 		fmt.Fprintf(env.Stdout, "time: %s (%.0f events/s, %.1f MB/s read)\n", s.Elapsed.Round(time.Millisecond),

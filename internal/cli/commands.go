@@ -17,6 +17,9 @@ func init() {
 			Examples: "  auditlake eds update prod-trail --retention-days 3653\n  auditlake eds update prod-trail --termination-protection off"},
 		{Name: "eds delete", Summary: "delete an event data store and its files", Run: runEDSDelete,
 			Usage: "Usage: auditlake eds delete NAME|ID\n\nRefuses while termination protection is on.", Examples: "  auditlake eds delete old-trail"},
+		{Name: "eds purge", Summary: "delete events older than each store's retention", Run: runEDSPurge,
+			Usage:    "Usage: auditlake eds purge [NAME|ID...]\n\nDeletes, in one atomic commit per store, the events older than the store's retention\n(measured on eventtime). With no names, purges every store. serve also purges at start and daily.",
+			Examples: "  auditlake eds purge\n  auditlake eds purge prod-trail"},
 		{Name: "ingest cloudtrail", Summary: "ingest CloudTrail files from local paths or S3", Run: runIngestCloudTrail,
 			Usage: "Usage: auditlake ingest cloudtrail --eds NAME|ID [--from T] [--to T] [--profile P] [--region R] [--endpoint-url URL] SOURCE...\n\n" +
 				"A SOURCE is a file, a directory (read recursively) or s3://bucket/prefix. Every shape CloudTrail data comes in is read:\n" +

@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/auditlake/auditlake/internal/app"
+	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
@@ -14,7 +16,38 @@ func init() {
 		if err != nil {
 			return nil, nil, err
 		}
+		go enforceRetention(ctx, env, lk, 24*time.Hour)
 		b := app.New(lk, 4)
 		return b, b, nil
+	}
+}
+
+// enforceRetention purges every store at once and then every interval until ctx ends.
+func enforceRetention(ctx context.Context, env *Env, lk *lake.Lake, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		stores, err := lk.Stores()
+		if err != nil {
+			env.Log.Error("retention: list stores", "err", err)
+		}
+		for _, s := range stores {
+			if s.Type != lake.TypeCloudTrail {
+				continue
+			}
+			res, err := purgeStore(ctx, lk, s)
+			if err != nil {
+				env.Log.Error("retention: purge", "store", s.Name, "err", err)
+				continue
+			}
+			if res.Events > 0 {
+				env.Log.Info("retention: purged", "store", s.Name, "events", res.Events, "cutoff", res.Cutoff)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }

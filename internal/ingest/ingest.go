@@ -20,6 +20,7 @@ import (
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/objstore"
+	"github.com/auditlake/auditlake/internal/selector"
 )
 
 // Options control one ingest run.
@@ -45,11 +46,16 @@ type Options struct {
 
 // Summary reports what a run did.
 type Summary struct {
-	FilesSeen      int                  `json:"files_seen"`
-	FilesSkipped   int                  `json:"files_skipped"` // unchanged since the last run, digests, out of range
-	FilesIngested  int                  `json:"files_ingested"`
-	FilesFailed    int                  `json:"files_failed"` // unreadable or cut short (their good records are kept)
-	Records        int                  `json:"records_read"`
+	FilesSeen     int `json:"files_seen"`
+	FilesSkipped  int `json:"files_skipped"` // unchanged since the last run, digests, out of range
+	FilesIngested int `json:"files_ingested"`
+	FilesFailed   int `json:"files_failed"` // unreadable or cut short (their good records are kept)
+	Records       int `json:"records_read"`
+	// OutsideRetention counts events older than the store's retention: like CloudTrail Lake's
+	// import, ingest does not bring them in.
+	OutsideRetention int `json:"events_outside_retention"`
+	// Filtered counts events the store's advanced event selectors leave out.
+	Filtered       int                  `json:"events_filtered"`
 	EventsAdded    int64                `json:"events_added"`
 	Duplicates     int64                `json:"duplicates"`
 	OutOfRange     int                  `json:"events_out_of_range"`
@@ -116,6 +122,11 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		return nil, err
 	}
 
+	sels, err := storeSelectors(store)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := lake.RetentionCutoff(store, time.Now())
 	sum := &Summary{}
 	// List every source first: the total drives the progress bar, and a missing source fails
 	// the run before anything is written.
@@ -183,7 +194,18 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	}()
 	go func() { wg.Wait(); close(msgs) }()
 
-	err = appendAll(ctx, db, w, opts, msgs, sum, prog)
+	keep := func(r *cloudtrail.Record) bool {
+		if r.EventTime.Before(cutoff) {
+			sum.OutsideRetention++
+			return false
+		}
+		if !selector.Match(sels, r) {
+			sum.Filtered++
+			return false
+		}
+		return true
+	}
+	err = appendAll(ctx, db, w, opts, msgs, sum, prog, keep)
 	if err != nil {
 		cancel()
 		for range msgs { // let the workers finish
@@ -197,6 +219,17 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	}
 	sum.Elapsed = time.Since(start)
 	return sum, nil
+}
+
+func storeSelectors(s lake.Store) ([]selector.Selector, error) {
+	if len(s.Selectors) == 0 {
+		return nil, nil
+	}
+	sels, err := selector.Parse(s.Selectors)
+	if err != nil {
+		return nil, fmt.Errorf("store %s: %w", s.Name, err)
+	}
+	return sels, nil
 }
 
 // looksLikeData reports whether a file found by walking a directory or prefix may hold events.
@@ -284,7 +317,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // appendAll is the single consumer: it appends records and commits a batch whenever BatchRows
 // rows are staged, recording the sources completed so far with it.
-func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, sum *Summary, prog *progress) error {
+func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, sum *Summary, prog *progress, keep func(*cloudtrail.Record) bool) error {
 	app, err := db.NewAppender(ctx, lake.StagingTable)
 	if err != nil {
 		return err
@@ -325,6 +358,9 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 			sum.Records++
 			if (!opts.From.IsZero() && r.EventTime.Before(opts.From)) || (!opts.To.IsZero() && !r.EventTime.Before(opts.To)) {
 				sum.OutOfRange++
+				continue
+			}
+			if !keep(r) {
 				continue
 			}
 			var vals []driver.Value

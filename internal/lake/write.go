@@ -46,7 +46,7 @@ func WriteBatch(ctx context.Context, db *engine.DB, w *Writer) (added []DataFile
 		}
 	}
 	if len(existing) > 0 {
-		err = db.Exec(ctx, `DELETE FROM `+StagingTable+` AS b WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`) AS s
+		err = db.Exec(ctx, `DELETE FROM `+StagingTable+` AS b WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`, hive_partitioning = false) AS s
 			WHERE s.eventid = b.eventid AND s.recipientaccountid IS NOT DISTINCT FROM b.recipientaccountid)`)
 		if err != nil {
 			return nil, 0, fmt.Errorf("deduplicate against store: %w", err)
@@ -109,7 +109,7 @@ func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) (
 // describe reads row counts and time bounds of new files.
 func describe(ctx context.Context, db *engine.DB, w *Writer, files []string) ([]DataFile, error) {
 	rows, err := db.Query(ctx, `SELECT filename, count(*), min(eventtime), max(eventtime)
-		FROM read_parquet(`+engine.ListLiteral(files)+`, filename = true) GROUP BY filename`)
+		FROM read_parquet(`+engine.ListLiteral(files)+`, filename = true, hive_partitioning = false) GROUP BY filename`)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 			paths = append(paths, w.lake.AbsPath(w.id, f.Path))
 			removed = append(removed, f.Path)
 		}
-		nf, err := writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+engine.ListLiteral(paths)+`) ORDER BY eventtime`)
+		nf, err := writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+engine.ListLiteral(paths)+`, hive_partitioning = false) ORDER BY eventtime`)
 		if err != nil {
 			return 0, fmt.Errorf("compact %s: %w", date, err)
 		}
