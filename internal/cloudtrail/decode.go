@@ -119,9 +119,11 @@ type Stats struct {
 // Skipped with a Warning.
 //
 // Decode does not stop at a bad record: records before and after it are emitted, and the problem
-// is reported in Stats. The error is non-nil only when the object as a whole cannot be read any
-// further (a read or gzip error, truncated input, brackets that do not match, the
-// MaxDecompressedBytes limit) or emit returned an error; records emitted before are valid.
+// is reported in Stats. A JSON Lines line whose brackets never balance is skipped as an Error and
+// decoding goes on at the next line. The error is non-nil only when the object as a whole cannot
+// be read any further (a read or gzip error, input that ends inside a value, brackets that do not
+// match inside a delivery file or array, the MaxDecompressedBytes limit) or emit returned an
+// error; the records emitted before it are valid.
 // The *Record passed to emit is newly allocated and may be retained.
 func Decode(r io.Reader, name string, opts DecodeOptions, emit func(*Record) error) (Stats, error) {
 	if opts.MaxRecordBytes <= 0 {
@@ -154,6 +156,8 @@ type decoder struct {
 	cbuf []byte
 	key  []byte
 	kv   Map // scratch for recordDecoder.mapField, reused across records
+	// resyncs counts the broken JSON Lines lines skipped so far.
+	resyncs int
 }
 
 // countingReader counts bytes and enforces MaxDecompressedBytes.
@@ -202,7 +206,14 @@ func (d *decoder) run(r io.Reader) error {
 			d.sc.pos++
 			err = d.streamArray()
 		case '{':
-			err = d.topObject()
+			// A delivery file or lookup-events output is streamed record by record; any other
+			// object (a JSON Lines line, a single record) is read whole, which lets a broken
+			// line be skipped.
+			if d.sc.firstKeyIsNot(isContainerKey) {
+				err = d.captureTopItem()
+			} else {
+				err = d.topObject()
+			}
 		case ']', '}', ',', ':':
 			// Stray punctuation between top-level values (a damaged JSON Lines file): report it
 			// and go on at the next line.
@@ -218,7 +229,7 @@ func (d *decoder) run(r io.Reader) error {
 				d.sc.skipLine()
 				continue
 			}
-			err = d.captureItem()
+			err = d.captureTopItem()
 		}
 		if err != nil {
 			return err
@@ -261,6 +272,46 @@ func (d *decoder) streamArray() error {
 			return err
 		}
 	}
+}
+
+// maxResyncs bounds how often one object may skip a broken JSON Lines line: each skip rescans
+// the rest of the input, so unbounded skipping could take quadratic time.
+const maxResyncs = 100
+
+// captureTopItem reads a top-level value (a JSON Lines line or a single document) as one item.
+func (d *decoder) captureTopItem() error {
+	d.item++
+	d.line = d.sc.line
+	raw, ci, err := d.sc.capture(d.buf[:0], d.opts.MaxRecordBytes, d.opts.MaxDepth)
+	d.buf = raw
+	if err != nil {
+		if d.resync(raw, ci, err) {
+			return nil
+		}
+		return d.fatal(err)
+	}
+	return d.handleRaw(raw, ci)
+}
+
+// resync recovers from a top-level value whose brackets never balance, as when one line of a
+// JSON Lines file is cut short: when the bytes read for it span several lines, the first line is
+// reported as an Error and decoding restarts at the second. raw holds every byte read since the
+// value began.
+func (d *decoder) resync(raw []byte, ci capInfo, err error) bool {
+	if ci.oversize || d.resyncs >= maxResyncs || !errors.Is(err, errSyntax) {
+		return false
+	}
+	if k := bytes.IndexByte(raw, '\n'); k >= 0 {
+		d.sc.unread(raw[k+1:])
+		d.sc.line = d.line + 1
+	} else if d.sc.pos < d.sc.end || d.sc.fill() {
+		d.sc.skipLine() // a bracket that does not match, on the value's first line
+	} else {
+		return false // the input ends inside the value: it is cut short
+	}
+	d.resyncs++
+	d.problem(Error, "%v: the line is not complete JSON and is skipped", err)
+	return true
 }
 
 // captureItem reads the next value as one item and handles it.

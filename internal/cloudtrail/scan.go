@@ -2,6 +2,8 @@ package cloudtrail
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"errors"
 	"fmt"
 	"io"
@@ -179,12 +181,24 @@ func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, ci capIn
 				continue
 			}
 			if inStr {
-				k := quoteOrBackslash(b[i:])
-				if k < 0 {
-					i = len(b)
-					break
+				// Inline SWAR search for '"' or '\\' (see swar.go): strings are most of the input.
+				j := i
+				for ; j+8 <= len(b); j += 8 {
+					v := binary.LittleEndian.Uint64(b[j:])
+					if m := zeroBytes(v^(swarLo*'"')) | zeroBytes(v^(swarLo*'\\')); m != 0 {
+						j += bits.TrailingZeros64(m) >> 3
+						goto found
+					}
 				}
-				i += k + 1
+				for ; j < len(b); j++ {
+					if c := b[j]; c == '"' || c == '\\' {
+						goto found
+					}
+				}
+				i = len(b)
+				break
+			found:
+				i = j + 1
 				if b[i-1] == '\\' {
 					esc = true
 					continue
@@ -206,6 +220,7 @@ func (s *scanner) capture(dst []byte, limit, maxDepth int) (out []byte, ci capIn
 			case '}', ']':
 				if depth <= maxDepth {
 					if len(stack) == 0 || (stack[len(stack)-1] == '{') != (b[i] == '}') {
+						keep(b[:i])
 						s.pos += i
 						return dst, ci, fmt.Errorf("%w: unexpected %q", errSyntax, b[i])
 					}
@@ -242,4 +257,41 @@ func (s *scanner) skipLine() {
 			return
 		}
 	}
+}
+
+// unread puts b back in front of the unread input.
+func (s *scanner) unread(b []byte) {
+	rem := s.buf[s.pos:s.end]
+	nb := make([]byte, max(len(b)+len(rem), scanBufSize))
+	n := copy(nb, b)
+	n += copy(nb[n:], rem)
+	s.buf, s.pos, s.end = nb, 0, n
+}
+
+// firstKeyIsNot reports whether the object starting at the current '{' has a first key for which
+// isKey (given the quoted key) is false. It looks at most 256 bytes ahead and reports false
+// when it cannot tell.
+func (s *scanner) firstKeyIsNot(isKey func(quoted []byte) bool) bool {
+	const window = 256
+	for s.end-s.pos < window && s.err == nil {
+		if !s.fill() {
+			break
+		}
+	}
+	b := s.buf[s.pos:s.end]
+	if len(b) > window {
+		b = b[:window]
+	}
+	i := 1
+	for i < len(b) && isWS(b[i]) {
+		i++
+	}
+	if i >= len(b) || b[i] != '"' {
+		return false
+	}
+	k := quoteOrBackslash(b[i+1:])
+	if k < 0 || b[i+1+k] != '"' {
+		return false
+	}
+	return !isKey(b[i : i+k+2])
 }
