@@ -2,15 +2,101 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
+// params converts the API's report parameters; the store defaults to the only CloudTrail store.
+func (b *Backend) params(p server.ReportParams) (compliance.Params, error) {
+	out := compliance.Params{Store: p.Store, Cost: p.Cost, From: p.From, To: p.To, Accounts: p.Accounts}
+	if out.Store == "" {
+		stores, err := b.lk.Stores()
+		if err != nil {
+			return out, err
+		}
+		var ct []lake.Store
+		for _, s := range stores {
+			if s.Type == lake.TypeCloudTrail {
+				ct = append(ct, s)
+			}
+		}
+		if len(ct) != 1 {
+			return out, &server.QueryError{Msg: "name the event data store (store=…): there are several CloudTrail stores"}
+		}
+		out.Store = ct[0].ID
+	} else if _, err := b.lk.Resolve(out.Store); err != nil {
+		return out, fmt.Errorf("%w: %v", server.ErrNotFound, err)
+	}
+	for _, a := range p.ApprovedTemplates {
+		for _, part := range strings.Split(a, " ") {
+			if part == "" {
+				continue
+			}
+			t, err := compliance.ParseApproved(part)
+			if err != nil {
+				return out, &server.QueryError{Msg: err.Error()}
+			}
+			out.Approved.Templates = append(out.Approved.Templates, t)
+		}
+	}
+	return out, nil
+}
+
 func (b *Backend) report(ctx context.Context, name string, p server.ReportParams) (any, error) {
-	return nil, fmt.Errorf("%w: report %q", server.ErrNotFound, name)
+	cp, err := b.params(p)
+	if err != nil {
+		return nil, err
+	}
+	s, done, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var out any
+	switch name {
+	case "launch-compliance":
+		out, err = compliance.LaunchCompliance(ctx, s, cp)
+	case "daily-spend":
+		out, err = compliance.DailySpend(ctx, s, cp)
+	default:
+		return nil, fmt.Errorf("%w: report %q (want launch-compliance or daily-spend)", server.ErrNotFound, name)
+	}
+	if err != nil {
+		return nil, reportErr(err)
+	}
+	return out, nil
 }
 
 func (b *Backend) instance(ctx context.Context, id string, p server.ReportParams) (any, error) {
-	return nil, fmt.Errorf("%w: instance %q", server.ErrNotFound, id)
+	cp, err := b.params(p)
+	if err != nil {
+		return nil, err
+	}
+	s, done, err := b.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	t, err := compliance.Instance(ctx, s, id, cp)
+	if err != nil {
+		return nil, reportErr(err)
+	}
+	if t.Summary == nil && len(t.Events) == 0 {
+		return nil, fmt.Errorf("%w: no event in the store names instance %q", server.ErrNotFound, id)
+	}
+	return t, nil
+}
+
+// reportErr maps report failures: unknown stores, cost tables and instances are 404s.
+func reportErr(err error) error {
+	if errors.Is(err, lake.ErrNotFound) || strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "no such") ||
+		strings.Contains(err.Error(), "unknown") {
+		return fmt.Errorf("%w: %v", server.ErrNotFound, err)
+	}
+	return translate(err)
 }
