@@ -1,10 +1,12 @@
 package cloudtrail_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
+	"testing/iotest"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 )
@@ -27,18 +29,49 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		opts := cloudtrail.DecodeOptions{MaxRecordBytes: 1 << 20, MaxDepth: 64}
 		plain := decode(t, in, opts)
+		// Reading one byte at a time puts every chunk boundary everywhere.
+		var bytewise result
+		bytewise.st, bytewise.err = cloudtrail.Decode(iotest.OneByteReader(bytes.NewReader(in)), "in.json", opts, func(r *cloudtrail.Record) error {
+			bytewise.recs = append(bytewise.recs, r)
+			return nil
+		})
+		sameResult(t, "plain", plain, "one byte at a time", bytewise)
 		if len(in) > 1 && in[0] == 0x1f && in[1] == 0x8b {
 			return
 		}
 		zipped := decode(t, gz(t, in), opts)
-		if (plain.err == nil) != (zipped.err == nil) || plain.st.Records != zipped.st.Records ||
-			plain.st.Errors != zipped.st.Errors || plain.st.Skipped != zipped.st.Skipped {
-			t.Fatalf("plain %+v %v\ngzip %+v %v", plain.st, plain.err, zipped.st, zipped.err)
-		}
-		for i := range plain.recs {
-			if !reflect.DeepEqual(plain.recs[i], zipped.recs[i]) {
-				t.Fatalf("record %d differs between plain and gzip input", i)
-			}
-		}
+		sameResult(t, "plain", plain, "gzip", zipped)
 	})
+}
+
+func sameResult(t *testing.T, an string, a result, bn string, b result) {
+	t.Helper()
+	if (a.err == nil) != (b.err == nil) || a.st.Records != b.st.Records || a.st.Errors != b.st.Errors ||
+		a.st.Skipped != b.st.Skipped || a.st.Warnings != b.st.Warnings {
+		t.Fatalf("%s: %+v %v\n%s: %+v %v", an, a.st, a.err, bn, b.st, b.err)
+	}
+	for i := range a.recs {
+		if !reflect.DeepEqual(a.recs[i], b.recs[i]) {
+			t.Fatalf("record %d differs between %s and %s input", i, an, bn)
+		}
+	}
+}
+
+// TestDecodeDoesNotDependOnReadSizes decodes every sample whole and one byte per Read.
+func TestDecodeDoesNotDependOnReadSizes(t *testing.T) {
+	files, _ := filepath.Glob(testdata + "*/*.json*")
+	more, _ := filepath.Glob(testdata + "*/*/*.json*")
+	for _, p := range append(files, more...) {
+		in, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole := decode(t, in, cloudtrail.DecodeOptions{})
+		var bytewise result
+		bytewise.st, bytewise.err = cloudtrail.Decode(iotest.OneByteReader(bytes.NewReader(in)), "in.json", cloudtrail.DecodeOptions{}, func(r *cloudtrail.Record) error {
+			bytewise.recs = append(bytewise.recs, r)
+			return nil
+		})
+		sameResult(t, p, whole, "one byte at a time", bytewise)
+	}
 }

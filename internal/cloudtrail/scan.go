@@ -3,10 +3,10 @@ package cloudtrail
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 )
 
 // scanner reads a stream of JSON text and cuts it into values without parsing them: it tracks
