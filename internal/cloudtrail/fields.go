@@ -595,9 +595,9 @@ func (rd *recordDecoder) boolean(i, depth int, name path) (*bool, int, error) {
 	s := rd.s
 	switch {
 	case strings.HasPrefix(s[i:], "true"):
-		return &boolTrue, i + 4, nil
+		return boolPtr(true), i + 4, nil
 	case strings.HasPrefix(s[i:], "false"):
-		return &boolFalse, i + 5, nil
+		return boolPtr(false), i + 5, nil
 	case s[i] == '"':
 		end, esc, err := scanString(s, i)
 		if err != nil {
@@ -605,9 +605,9 @@ func (rd *recordDecoder) boolean(i, depth int, name path) (*bool, int, error) {
 		}
 		switch v := unquote(s, i, end, esc); {
 		case strings.EqualFold(v, "true"):
-			return &boolTrue, end, nil
+			return boolPtr(true), end, nil
 		case strings.EqualFold(v, "false"):
-			return &boolFalse, end, nil
+			return boolPtr(false), end, nil
 		default:
 			rd.warn("%s %q is not a boolean: stored as NULL", name, v)
 			return nil, end, nil
@@ -620,8 +620,8 @@ func (rd *recordDecoder) boolean(i, depth int, name path) (*bool, int, error) {
 	return nil, end, err
 }
 
-// The decoder never writes through these; records share them.
-var boolTrue, boolFalse = true, false
+// boolPtr returns a new *bool: records must not share one, a caller may write through it.
+func boolPtr(v bool) *bool { return &v }
 
 // eventTime reads eventTime into the record; a problem with it drops the record.
 func (rd *recordDecoder) eventTime(i, depth int, name path, ok *bool) (int, error) {
