@@ -43,5 +43,12 @@ func init() {
 		{Name: "cur list", Summary: "list registered cost tables", Usage: "Usage: auditlake cur list [--output table|json]", Examples: "  auditlake cur list --output json", Run: runCurList},
 		{Name: "cur show", Summary: "show a cost table: format, files, periods, rows, columns", Usage: "Usage: auditlake cur show [--output text|json] DATABASE.TABLE", Examples: "  auditlake cur show cur.cur_2026", Run: runCurShow},
 		{Name: "cur remove", Summary: "forget a cost table (its files are not touched)", Usage: "Usage: auditlake cur remove DATABASE.TABLE", Examples: "  auditlake cur remove cur.cur_2026", Run: runCurRemove},
+		{Name: "channel create", Summary: "create a channel that feeds external audit events to an activity store", Usage: channelCreateUsage, Examples: channelCreateExamples, Run: runChannelCreate},
+		{Name: "channel list", Summary: "list channels", Usage: "Usage: auditlake channel list [--output table|json]", Examples: "  auditlake channel list --output json", Run: runChannelList},
+		{Name: "channel delete", Summary: "delete a channel (its events stay in the store)", Usage: "Usage: auditlake channel delete NAME|ARN|ID", Examples: "  auditlake channel delete my-app", Run: runChannelDelete},
+		{Name: "token create", Summary: "create an API token for the audit-event endpoints and print it once", Usage: tokenCreateUsage, Examples: "  auditlake token create --name ci-pipeline", Run: runTokenCreate},
+		{Name: "token list", Summary: "list API tokens (names only)", Usage: "Usage: auditlake token list", Examples: "  auditlake token list", Run: runTokenList},
+		{Name: "token delete", Summary: "revoke an API token", Usage: "Usage: auditlake token delete NAME", Examples: "  auditlake token delete ci-pipeline", Run: runTokenDelete},
+		{Name: "ingest events", Summary: "ingest external audit events (PutAuditEvents bodies, JSON Lines) from files", Usage: ingestEventsUsage, Examples: ingestEventsExamples, Run: runIngestEvents},
 	}
 }

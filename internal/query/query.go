@@ -78,7 +78,12 @@ func (s *Session) register(ctx context.Context) error {
 	}
 	s.Stores = stores
 	for _, st := range stores {
-		if st.Type != lake.TypeCloudTrail {
+		ddl := lake.CloudTrailDDL()
+		switch st.Type {
+		case lake.TypeCloudTrail:
+		case lake.TypeActivity:
+			ddl = lake.ActivityDDL()
+		default:
 			continue // other store types register their own schemas
 		}
 		m, release, err := s.lk.Snapshot(st.ID)
@@ -87,7 +92,7 @@ func (s *Session) register(ctx context.Context) error {
 		}
 		s.release = append(s.release, release)
 		id := engine.Ident(Schema) + "." + engine.Ident(st.ID)
-		q := "CREATE TABLE " + id + " " + lake.CloudTrailDDL()
+		q := "CREATE TABLE " + id + " " + ddl
 		if len(m.Files) > 0 {
 			paths := make([]string, len(m.Files))
 			for i, f := range m.Files {

@@ -87,6 +87,8 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	mux.Handle("/api/reports/{name}", s.api(http.MethodGet, s.report))
 	mux.Handle("/api/instances/{id}", s.api(http.MethodGet, s.instance))
 	mux.Handle("/api/dashboards/activity", s.api(http.MethodGet, s.activity))
+	mux.Handle("/PutAuditEvents", s.api(http.MethodPost, s.putAuditEvents))
+	mux.Handle("/api/channels/{rest...}", s.api(http.MethodPost, s.putChannelEvents))
 	mux.Handle("/api/", s.api("", func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no API endpoint %s", r.URL.Path)}
 	}))
