@@ -12,11 +12,15 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/app"
+	"github.com/auditlake/auditlake/internal/cli"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
 )
@@ -258,5 +262,62 @@ func TestPutAuditEventsEndToEndReportsEveryEntryRefusesBadCallsAndIsQueryableAtO
 		FROM "aws:cloudtrail"."app-events" WHERE eventdata.eventname = 'UpdateRole'`)
 	if len(ej) != 1 || ej[0][0] != arn || ej[0][1] != "u-3" {
 		t.Errorf("eventjson of UpdateRole: %v", ej)
+	}
+}
+
+func TestIngestEventsFromFileValidatesLikeTheEndpointAndIsIdempotent(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "eds", "create", "file-events", "--type", "activity")
+	arn := strings.TrimSpace(mustRun(t, 0, dir, "channel", "create", "batch", "--eds", "file-events", "--account", channelAccount))
+	good1 := auditEventData(t, "f-1", "Export", "2026-04-01T09:00:00Z", channelAccount, nil)
+	good2 := auditEventData(t, "f-2", "Import", "2026-04-01T09:05:00Z", channelAccount, nil)
+	bare := auditEventData(t, "f-3", "Purge", "2026-04-02T00:00:00Z", channelAccount, nil)
+	lines := []string{
+		string(requestBody(t, map[string]string{"id": "a1", "eventData": good1, "eventDataChecksum": checksum(good1)},
+			map[string]string{"id": "a2", "eventData": good1, "eventDataChecksum": checksum(good2)})),
+		`{"id":"a3","eventData":` + strconv.Quote(good2) + `}`,
+		bare,
+		auditEventData(t, "f-4", "Other", "2026-04-02T00:00:00Z", "999999999999", nil),
+	}
+	file := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(file, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, dir, "ingest", "events", "--channel", "batch", file)
+	if code != cli.ExitPartial {
+		t.Fatalf("exit %d, want %d (some rejected)\n%s\n%s", code, cli.ExitPartial, out, errOut)
+	}
+	if !strings.Contains(out, "5 read, 3 accepted (3 new, 0 already in the store), 2 rejected") {
+		t.Errorf("summary: %s", out)
+	}
+	for _, want := range []string{`event "a2": InvalidChecksum`, `event "f-4": InvalidRecipient`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr does not list %s:\n%s", want, errOut)
+		}
+	}
+	out, _, code = run(t, dir, "ingest", "events", "--channel", arn, file)
+	if code != cli.ExitPartial || !strings.Contains(out, "3 accepted (0 new, 3 already in the store)") {
+		t.Errorf("second ingest: exit %d, %s", code, out)
+	}
+	got := queryCSV(t, dir, `SELECT eventdata.eventname, eventdata.uid, metadata.channelarn FROM "aws:cloudtrail"."file-events" ORDER BY eventtime`)
+	want := [][]string{{"Export", "f-1", arn}, {"Import", "f-2", arn}, {"Purge", "f-3", arn}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("store holds %v, want %v", got, want)
+	}
+
+	// --eds without a channel: no channel ARN, any account.
+	mustRun(t, 0, dir, "eds", "create", "loose-events", "--type", "activity")
+	other := filepath.Join(t.TempDir(), "other.jsonl")
+	if err := os.WriteFile(other, []byte(lines[3]+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 0, dir, "ingest", "events", "--eds", "loose-events", other)
+	got = queryCSV(t, dir, `SELECT eventdata.uid, recipientaccountid, coalesce(metadata.channelarn, 'none') FROM "aws:cloudtrail"."loose-events"`)
+	if fmt.Sprint(got) != fmt.Sprint([][]string{{"f-4", "999999999999", "none"}}) {
+		t.Errorf("--eds store holds %v", got)
+	}
+	_, errOut, code = run(t, dir, "ingest", "events", "--channel", "nope", other)
+	if code != cli.ExitFailure || !strings.Contains(errOut, "auditlake channel list") {
+		t.Errorf("unknown channel: exit %d, %s", code, errOut)
 	}
 }
