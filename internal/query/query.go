@@ -81,6 +81,8 @@ func (s *Session) register(ctx context.Context) error {
 		ddl := lake.CloudTrailDDL()
 		switch st.Type {
 		case lake.TypeCloudTrail:
+		case lake.TypeConfig:
+			ddl = lake.ConfigDDL()
 		case lake.TypeActivity:
 			ddl = lake.ActivityDDL()
 		default:

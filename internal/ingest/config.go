@@ -1,0 +1,398 @@
+package ingest
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/configitems"
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/objstore"
+)
+
+// configResult is one decoded source.
+type configResult struct {
+	obj   objstore.Object
+	res   configitems.Result
+	err   error
+	bytes int64
+}
+
+// Config ingests AWS Config configuration items from opts.Sources into a config store: snapshot
+// and history files, change notifications (an oversized notification's item is read from the
+// object it names), rule events and get-resource-config-history output, local or from S3 in
+// Config's key layout. Items are deduplicated on resource id + capture time, so re-ingesting or
+// reading the same item from a snapshot and a history file adds it once. From and To bound
+// objects by the day in their key and items by capture time.
+func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) (*Summary, error) {
+	start := time.Now()
+	if store.Type != lake.TypeConfig {
+		return nil, fmt.Errorf("store %q is a %s store; Config items go into a config store (auditlake eds create NAME --type config)", store.Name, store.Type)
+	}
+	if opts.Client == nil {
+		opts.Client = objstore.New(objstore.Options{})
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = 100_000
+	}
+	if opts.MemoryLimit == "" {
+		opts.MemoryLimit = "640MB"
+	}
+	if opts.MaxProblems <= 0 {
+		opts.MaxProblems = 1000
+	}
+	w, err := lk.BeginWrite(store.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	done, err := w.LoadSources()
+	if err != nil {
+		return nil, err
+	}
+
+	sum := &Summary{}
+	var jobs []objstore.Object
+	seen := map[string]bool{}
+	for _, src := range opts.Sources {
+		explicit := filepath.Clean(src)
+		err := opts.Client.Walk(ctx, src, func(o objstore.Object) error {
+			if o.URI != explicit && o.URI != src && !looksLikeData(o.Key) {
+				return nil
+			}
+			if seen[o.URI] {
+				return nil
+			}
+			seen[o.URI] = true
+			sum.FilesSeen++
+			if skip := configSkipReason(o, opts, done); skip != "" {
+				sum.FilesSkipped++
+				opts.Log.Debug("skip source", "uri", o.URI, "reason", skip)
+				return nil
+			}
+			jobs = append(jobs, o)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list source %q: %w", src, err)
+		}
+	}
+
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir()})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := lake.CreateConfigStaging(ctx, db); err != nil {
+		return nil, err
+	}
+	prog := newProgress(opts.Progress, opts.Terminal, len(jobs), opts.Log)
+	defer prog.finish()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan configResult, 4)
+	jobCh := make(chan objstore.Object)
+	var wg sync.WaitGroup
+	for i := 0; i < opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for o := range jobCh {
+				results <- decodeConfig(ctx, opts.Client, o)
+			}
+		}()
+	}
+	go func() {
+		defer close(jobCh)
+		for _, o := range jobs {
+			select {
+			case jobCh <- o:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	ap := &configAppender{db: db, w: w, opts: opts, sum: sum}
+	if err := ap.open(ctx); err != nil {
+		cancel()
+		for range results {
+		}
+		return sum, err
+	}
+	var refs []string
+	for r := range results {
+		if err == nil {
+			err = ap.add(ctx, r)
+			refs = append(refs, r.res.Refs...)
+			prog.fileDone(r.bytes, sum)
+		}
+	}
+	// Oversized items live in the objects their notifications name; read each once.
+	for i := 0; err == nil && i < len(refs); i++ {
+		ref := refs[i]
+		if seen[ref] {
+			continue
+		}
+		seen[ref] = true
+		sum.FilesSeen++
+		o, _, serr := opts.Client.Stat(ctx, ref)
+		if serr != nil {
+			sum.FilesFailed++
+			sum.Errors++
+			sum.Problems = append(sum.Problems, cloudtrail.Problem{File: ref, Severity: cloudtrail.Error, Msg: "read oversized configuration item: " + serr.Error()})
+			continue
+		}
+		if st, ok := done[o.URI]; ok && st.Version == o.Version() {
+			sum.FilesSkipped++
+			continue
+		}
+		r := decodeConfig(ctx, opts.Client, o)
+		err = ap.add(ctx, r)
+		refs = append(refs, r.res.Refs...)
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = ap.commit(ctx)
+	}
+	ap.close()
+	if err != nil {
+		return sum, err
+	}
+	if merged, err := lake.Compact(ctx, db, w, false); err != nil {
+		return sum, fmt.Errorf("compact: %w", err)
+	} else if merged > 0 {
+		opts.Log.Debug("compacted small files", "files", merged)
+	}
+	sum.Elapsed = time.Since(start)
+	return sum, nil
+}
+
+// configSkipReason says why an object is not read, or "" to read it.
+func configSkipReason(o objstore.Object, opts Options, done map[string]lake.SourceState) string {
+	if configitems.IsNotData(o.Key) {
+		return "not a configuration file"
+	}
+	if cloudtrail.IsDigestKey(o.Key) {
+		return "digest file"
+	}
+	// A history file's name gives the window its items were captured in; snapshots hold items
+	// captured at any time before delivery, so only history files are pruned by name, and with a
+	// day's margin since the window's exact meaning is not documented.
+	if ki, ok := configitems.ParseKey(o.Key); ok && !ki.From.IsZero() {
+		if !opts.To.IsZero() && ki.From.After(opts.To.Add(24*time.Hour)) {
+			return "after --to"
+		}
+		if !opts.From.IsZero() && ki.To.Add(24*time.Hour).Before(opts.From) {
+			return "before --from"
+		}
+	}
+	if st, ok := done[o.URI]; ok && st.Version == o.Version() {
+		return "unchanged since last ingest"
+	}
+	return ""
+}
+
+func decodeConfig(ctx context.Context, cl *objstore.Client, o objstore.Object) configResult {
+	out := configResult{obj: o}
+	rc, err := cl.Open(ctx, o.URI)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	defer rc.Close()
+	cr := &countingReader{r: rc}
+	out.res, out.err = configitems.Decode(cr, o.URI)
+	out.bytes = cr.n
+	return out
+}
+
+// configAppender stages items and commits them with the sources they came from.
+type configAppender struct {
+	db        *engine.DB
+	w         *lake.Writer
+	opts      Options
+	sum       *Summary
+	app       *engine.Appender
+	staged    int
+	completed []lake.SourceState
+	norm      []byte
+}
+
+func (a *configAppender) open(ctx context.Context) error {
+	app, err := a.db.NewAppender(ctx, lake.ConfigStagingTable)
+	a.app = app
+	return err
+}
+
+func (a *configAppender) close() {
+	if a.app != nil {
+		a.app.Close()
+		a.app = nil
+	}
+}
+
+func (a *configAppender) problem(p cloudtrail.Problem) {
+	a.sum.Errors++
+	if len(a.sum.Problems) < a.opts.MaxProblems {
+		a.sum.Problems = append(a.sum.Problems, p)
+	}
+}
+
+func (a *configAppender) add(ctx context.Context, r configResult) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	sum, opts := a.sum, a.opts
+	sum.Bytes += r.bytes
+	sum.SkippedRecords += r.res.Skipped
+	for _, it := range r.res.Items {
+		sum.Records++
+		if (!opts.From.IsZero() && it.EventTime.Before(opts.From)) || (!opts.To.IsZero() && !it.EventTime.Before(opts.To)) {
+			sum.OutOfRange++
+			continue
+		}
+		a.norm = appendConfigNorm(a.norm[:0], &it)
+		vals := []driver.Value{it.EventID, it.Data.ResourceID, it.EventTime, str(it.RecipientAccountID), string(a.norm), it.EventJSON}
+		if err := a.app.AppendRow(vals...); err != nil {
+			return fmt.Errorf("append configuration item %s %s: %w", it.Data.ResourceID, it.Data.ConfigurationItemCaptureTime, err)
+		}
+		a.staged++
+	}
+	for _, p := range r.res.Problems {
+		a.problem(cloudtrail.Problem{File: p.File, Record: p.Item, Line: p.Line, Severity: cloudtrail.Error, Msg: p.Msg})
+	}
+	st := lake.SourceState{URI: r.obj.URI, Version: r.obj.Version(), Records: len(r.res.Items), Problems: len(r.res.Problems), At: time.Now().UTC()}
+	if r.err != nil {
+		sum.FilesFailed++
+		a.problem(cloudtrail.Problem{File: r.obj.URI, Severity: cloudtrail.Error, Msg: r.err.Error()})
+		st.Problems++
+	} else {
+		sum.FilesIngested++
+	}
+	a.completed = append(a.completed, st)
+	if a.staged >= opts.BatchRows {
+		return a.commit(ctx)
+	}
+	return nil
+}
+
+// commit writes the staged items and records the completed sources in one atomic commit.
+func (a *configAppender) commit(ctx context.Context) error {
+	if err := a.app.Close(); err != nil {
+		a.app = nil
+		return fmt.Errorf("append configuration items: %w", err)
+	}
+	a.app = nil
+	var added []lake.DataFile
+	if a.staged > 0 {
+		var written int64
+		var err error
+		added, written, err = lake.WriteConfigBatch(ctx, a.db, a.w)
+		if err != nil {
+			return err
+		}
+		a.sum.EventsAdded += written
+		a.sum.Duplicates += int64(a.staged) - written
+	}
+	if len(added) > 0 || len(a.completed) > 0 {
+		if err := a.w.Commit(added, nil, a.completed); err != nil {
+			return err
+		}
+	}
+	a.staged = 0
+	a.completed = nil
+	return a.open(ctx)
+}
+
+// appendConfigNorm renders the Lake columns of an item that are not staged as typed columns, as
+// one JSON object keyed by column name (lake.ConfigNormStructure).
+func appendConfigNorm(b []byte, it *configitems.Item) []byte {
+	w := &jw{b: b}
+	w.open()
+	v, c, t := configitems.EventVersion, configitems.EventCategory, configitems.EventType
+	w.str("eventversion", &v)
+	w.str("eventcategory", &c)
+	w.str("eventtype", &t)
+	w.str("awsregion", it.AwsRegion)
+	d := &it.Data
+	w.key("eventdata")
+	w.open()
+	w.str("configurationitemversion", d.ConfigurationItemVersion)
+	w.str("configurationitemcapturetime", &d.ConfigurationItemCaptureTime)
+	w.str("configurationitemstatus", d.ConfigurationItemStatus)
+	w.str("configurationitemstateid", d.ConfigurationItemStateID)
+	w.str("accountid", d.AccountID)
+	w.str("resourcetype", &d.ResourceType)
+	w.str("resourceid", &d.ResourceID)
+	w.str("resourcename", d.ResourceName)
+	w.str("arn", d.ARN)
+	w.str("awsregion", d.AwsRegion)
+	w.str("availabilityzone", d.AvailabilityZone)
+	w.str("resourcecreationtime", d.ResourceCreationTime)
+	appendKVs(w, "configuration", d.Configuration)
+	appendKVs(w, "supplementaryconfiguration", d.SupplementaryConfiguration)
+	w.str("relatedevents", d.RelatedEvents)
+	if d.Relationships != nil {
+		w.key("relationships")
+		w.b = append(w.b, '[')
+		for i, r := range d.Relationships {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.open()
+			w.str("name", r.Name)
+			w.str("resourcetype", r.ResourceType)
+			w.str("resourceid", r.ResourceID)
+			w.str("resourcename", r.ResourceName)
+			w.close()
+		}
+		w.b = append(w.b, ']')
+		w.first = false
+	}
+	appendKVs(w, "tags", d.Tags)
+	w.close()
+	w.first = false
+	w.close()
+	return w.b
+}
+
+func appendKVs(w *jw, k string, kvs []configitems.KV) {
+	if kvs == nil {
+		return
+	}
+	w.key(k)
+	w.b = append(w.b, '{')
+	for i, kv := range kvs {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = appendJSONString(w.b, kv.Key)
+		w.b = append(w.b, ':')
+		if kv.Value == nil {
+			w.b = append(w.b, "null"...)
+		} else {
+			w.b = appendJSONString(w.b, *kv.Value)
+		}
+	}
+	w.b = append(w.b, '}')
+	w.first = false
+}

@@ -1,0 +1,145 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/auditlake/auditlake/internal/engine"
+)
+
+// ConfigColumns is the CloudTrail Lake schema of a Config-item event data store (aws-formats.md
+// §1.2) as DuckDB column definitions, in Lake's order. eventdata.relationships is an array of
+// structs: the doc shows one struct, but real items hold several relationships.
+var ConfigColumns = []struct{ Name, Type string }{
+	{"eventversion", "VARCHAR"},
+	{"eventcategory", "VARCHAR"},
+	{"eventtype", "VARCHAR"},
+	{"eventid", "VARCHAR"},
+	{"eventtime", "TIMESTAMP"},
+	{"awsregion", "VARCHAR"},
+	{"recipientaccountid", "VARCHAR"},
+	{"addendum", "MAP(VARCHAR, VARCHAR)"},
+	{"eventdata", "STRUCT(configurationitemversion VARCHAR, configurationitemcapturetime VARCHAR, " +
+		"configurationitemstatus VARCHAR, configurationitemstateid VARCHAR, accountid VARCHAR, " +
+		"resourcetype VARCHAR, resourceid VARCHAR, resourcename VARCHAR, arn VARCHAR, awsregion VARCHAR, " +
+		"availabilityzone VARCHAR, resourcecreationtime VARCHAR, configuration MAP(VARCHAR, VARCHAR), " +
+		"supplementaryconfiguration MAP(VARCHAR, VARCHAR), relatedevents VARCHAR, " +
+		"relationships STRUCT(name VARCHAR, resourcetype VARCHAR, resourceid VARCHAR, resourcename VARCHAR)[], " +
+		"tags MAP(VARCHAR, VARCHAR))"},
+	{"eventjson", "VARCHAR"},
+}
+
+// ConfigDDL returns the column list "(name TYPE, …)" of the Config-item store schema.
+func ConfigDDL() string {
+	s := "("
+	for i, c := range ConfigColumns {
+		if i > 0 {
+			s += ", "
+		}
+		s += c.Name + " " + c.Type
+	}
+	return s + ")"
+}
+
+// ConfigStagingTable is the engine table Config ingest appends rows to before a commit: the
+// dedupe key (resource id + capture time, which is eventtime), the event id, recipient account,
+// norm — the other Lake columns as one JSON object keyed by column name, turned into typed
+// columns by json_transform with ConfigNormStructure — and eventjson.
+const ConfigStagingTable = "config_staging"
+
+const configStagingDDL = "(eventid VARCHAR, resourceid VARCHAR, eventtime TIMESTAMP, recipientaccountid VARCHAR, norm VARCHAR, eventjson VARCHAR)"
+
+// configTyped are the Lake columns staged as typed columns rather than inside norm.
+var configTyped = map[string]bool{"eventid": true, "eventtime": true, "recipientaccountid": true, "eventjson": true}
+
+// ConfigNormStructure is the json_transform structure of a Config row's norm, derived from
+// ConfigColumns.
+var ConfigNormStructure = func() string {
+	s := "{"
+	n := 0
+	for _, c := range ConfigColumns {
+		if configTyped[c.Name] {
+			continue
+		}
+		if n > 0 {
+			s += ","
+		}
+		n++
+		s += `"` + c.Name + `":` + structure(c.Type)
+	}
+	return s + "}"
+}()
+
+// CreateConfigStaging creates (or empties) the Config staging table in db.
+func CreateConfigStaging(ctx context.Context, db *engine.DB) error {
+	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+ConfigStagingTable+" "+configStagingDDL)
+}
+
+// WriteConfigBatch deduplicates the staged configuration items on resource id + capture time —
+// within the batch and against the store's files of the same dates — writes the new rows as
+// Parquet partitioned by the capture date, and returns the new files (not yet committed) and
+// the number of rows written. The staging table is emptied.
+func WriteConfigBatch(ctx context.Context, db *engine.DB, w *Writer) (added []DataFile, written int64, err error) {
+	err = db.Exec(ctx, `DELETE FROM `+ConfigStagingTable+` WHERE rowid IN (SELECT rowid FROM (
+		SELECT rowid, row_number() OVER (PARTITION BY resourceid, eventtime ORDER BY rowid) AS rn FROM `+ConfigStagingTable+`) WHERE rn > 1)`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("deduplicate config batch: %w", err)
+	}
+	rows, err := db.Query(ctx, "SELECT DISTINCT strftime(eventtime, '%Y-%m-%d') FROM "+ConfigStagingTable)
+	if err != nil {
+		return nil, 0, err
+	}
+	dates := map[string]bool{}
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		dates[d] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	var existing []string
+	for _, f := range w.m.Files {
+		if dates[f.Date] {
+			existing = append(existing, w.lake.AbsPath(w.id, f.Path))
+		}
+	}
+	if len(existing) > 0 {
+		err = db.Exec(ctx, `DELETE FROM `+ConfigStagingTable+` AS b WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`) AS s
+			WHERE s.eventtime = b.eventtime AND s.eventdata.resourceid = b.resourceid)`)
+		if err != nil {
+			return nil, 0, fmt.Errorf("deduplicate config items against store: %w", err)
+		}
+	}
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+ConfigStagingTable).Scan(&written); err != nil {
+		return nil, 0, err
+	}
+	defer db.Exec(context.WithoutCancel(ctx), "DELETE FROM "+ConfigStagingTable)
+	if written == 0 {
+		return nil, 0, nil
+	}
+	added, err = writeParquet(ctx, db, w, selectConfigFromStaging())
+	return added, written, err
+}
+
+// selectConfigFromStaging turns staged rows into the Config store schema, in ConfigColumns
+// order, plus the eventdate partition column.
+func selectConfigFromStaging() string {
+	s := "SELECT "
+	for i, c := range ConfigColumns {
+		if i > 0 {
+			s += ", "
+		}
+		if configTyped[c.Name] {
+			s += c.Name
+		} else {
+			s += "n." + c.Name
+		}
+	}
+	return s + ", strftime(eventtime, '%Y-%m-%d') AS eventdate FROM (SELECT *, json_transform(norm, " +
+		engineLiteral(ConfigNormStructure) + ") AS n FROM " + ConfigStagingTable + " ORDER BY eventtime)"
+}
