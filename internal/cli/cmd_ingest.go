@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/ingest"
@@ -45,8 +47,8 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	from := fs.String("from", "", "ingest only events at or after this date/time (UTC)")
 	to := fs.String("to", "", "ingest only events before this date/time (UTC)")
 	workers := fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)")
-	batch := fs.Int("batch", 0, "events per atomic commit (default 100000)")
-	memory := fs.String("memory-limit", "640MB", "engine memory limit during ingest")
+	batch := fs.Int("batch", 0, "events per atomic commit (default 50000)")
+	memory := fs.String("memory-limit", "400MB", "engine memory limit during ingest")
 	s3 := addS3Flags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -65,6 +67,11 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	toT, err := parseTimeFlag("to", *to)
 	if err != nil {
 		return err
+	}
+	// The engine's memory is bounded by --memory-limit; keep the Go heap (decoded records in
+	// flight) tight too, unless the user set GOMEMLIMIT.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(256 << 20)
 	}
 	lk, err := openLake(env)
 	if err != nil {

@@ -38,6 +38,22 @@ type DB struct {
 	db     *sql.DB
 	conn   *sql.Conn
 	sealed bool
+	shared bool // a second connection from Conn: Close leaves the instance open
+}
+
+// Conn returns another connection to the same instance (same tables, same settings), for work
+// that runs concurrently with this one. Close it before the DB it came from.
+func (e *DB) Conn(ctx context.Context) (*DB, error) {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect duckdb: %w", err)
+	}
+	c := &DB{db: e.db, conn: conn, sealed: e.sealed, shared: true}
+	if err := c.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // Open starts an in-memory DuckDB instance.
@@ -89,6 +105,9 @@ func (e *DB) Close() error {
 		return nil
 	}
 	e.conn.Close()
+	if e.shared {
+		return nil
+	}
 	return e.db.Close()
 }
 

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
@@ -103,10 +104,10 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		opts.Workers = runtime.NumCPU()
 	}
 	if opts.BatchRows <= 0 {
-		opts.BatchRows = 100_000
+		opts.BatchRows = 50_000
 	}
 	if opts.MemoryLimit == "" {
-		opts.MemoryLimit = "640MB"
+		opts.MemoryLimit = "400MB"
 	}
 	if opts.MaxProblems <= 0 {
 		opts.MaxProblems = 1000
@@ -161,8 +162,10 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		return nil, err
 	}
 	defer db.Close()
-	if err := lake.CreateStaging(ctx, db); err != nil {
-		return nil, err
+	for _, t := range stagingTables {
+		if err := lake.CreateStaging(ctx, db, t); err != nil {
+			return nil, err
+		}
 	}
 
 	prog := newProgress(opts.Progress, opts.Terminal, len(jobs), opts.Log)
@@ -315,40 +318,108 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// appendAll is the single consumer: it appends records and commits a batch whenever BatchRows
-// rows are staged, recording the sources completed so far with it.
+// stagingTables are filled alternately: while the committer writes one batch to Parquet, the
+// appender fills the other, so decoding and writing overlap.
+var stagingTables = []string{"staging_a", "staging_b"}
+
+// batch is a filled staging table handed to the committer with the sources it completes.
+type batch struct {
+	table     string
+	staged    int
+	completed []lake.SourceState
+}
+
+// appendAll is the single consumer: it appends records to the current staging table and hands
+// it to the committer whenever BatchRows rows are staged, with the sources completed so far.
+// The committer (one goroutine, its own connection) commits batches in order.
 func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, sum *Summary, prog *progress, keep func(*cloudtrail.Record) bool) error {
-	app, err := db.NewAppender(ctx, lake.StagingTable)
+	commitDB, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	var norm []byte
-	staged := 0
-	var completed []lake.SourceState
-	commit := func() error {
+	defer commitDB.Close()
+	batches := make(chan batch)
+	freed := make(chan string, len(stagingTables))
+	for _, t := range stagingTables {
+		freed <- t
+	}
+	var added, dups atomic.Int64
+	var failed atomic.Bool
+	commitErr := make(chan error, 1)
+	go func() {
+		var first error
+		for b := range batches {
+			if first == nil {
+				first = commitBatch(ctx, commitDB, w, b, &added, &dups)
+				failed.Store(first != nil)
+			}
+			freed <- b.table
+		}
+		commitErr <- first
+	}()
+	err = fill(ctx, db, opts, msgs, sum, prog, keep, batches, freed, &failed)
+	close(batches)
+	if cerr := <-commitErr; err == nil {
+		err = cerr
+	}
+	sum.EventsAdded += added.Load()
+	sum.Duplicates += dups.Load()
+	return err
+}
+
+// commitBatch writes one staged batch and commits it with the sources it completes.
+func commitBatch(ctx context.Context, db *engine.DB, w *lake.Writer, b batch, added, dups *atomic.Int64) error {
+	var files []lake.DataFile
+	var written int64
+	if b.staged > 0 {
+		var err error
+		files, written, err = lake.WriteBatch(ctx, db, w, b.table)
+		if err != nil {
+			return err
+		}
+	}
+	if len(files) == 0 && len(b.completed) == 0 {
+		return nil
+	}
+	if err := w.Commit(files, nil, b.completed); err != nil {
+		return err
+	}
+	added.Add(written)
+	dups.Add(int64(b.staged) - written)
+	return nil
+}
+
+// fill appends records into free staging tables and hands each full one to the committer. A
+// commit failure surfaces when the next table is needed, or at the end.
+func fill(ctx context.Context, db *engine.DB, opts Options, msgs <-chan message, sum *Summary, prog *progress,
+	keep func(*cloudtrail.Record) bool, batches chan<- batch, freed <-chan string, failed *atomic.Bool) error {
+	var cur batch
+	var app *engine.Appender
+	open := func() error {
+		if failed.Load() {
+			return errors.New("a commit failed")
+		}
+		select {
+		case cur.table = <-freed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		var err error
+		app, err = db.NewAppender(ctx, cur.table)
+		return err
+	}
+	hand := func() error {
 		if err := app.Close(); err != nil {
 			return fmt.Errorf("append rows: %w", err)
 		}
-		if staged > 0 {
-			added, written, err := lake.WriteBatch(ctx, db, w)
-			if err != nil {
-				return err
-			}
-			sum.EventsAdded += written
-			sum.Duplicates += int64(staged) - written
-			if err := w.Commit(added, nil, completed); err != nil {
-				return err
-			}
-		} else if len(completed) > 0 {
-			if err := w.Commit(nil, nil, completed); err != nil {
-				return err
-			}
-		}
-		staged = 0
-		completed = nil
-		app, err = db.NewAppender(ctx, lake.StagingTable)
+		batches <- cur
+		cur = batch{}
+		return nil
+	}
+	if err := open(); err != nil {
 		return err
 	}
+	var norm []byte
 	for m := range msgs {
 		if err := ctx.Err(); err != nil {
 			app.Close()
@@ -369,17 +440,15 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 				app.Close()
 				return fmt.Errorf("append event %s: %w", r.EventID, err)
 			}
-			staged++
+			cur.staged++
 		}
 		if fd := m.done; fd != nil {
 			sum.Bytes += fd.bytes
 			sum.SkippedRecords += fd.stats.Skipped
+			// Stats counts every problem; Problems keeps the first ones of each file.
+			sum.Errors += fd.stats.Errors
+			sum.Warnings += fd.stats.Warnings
 			for _, p := range fd.stats.Problems {
-				if p.Severity == cloudtrail.Error {
-					sum.Errors++
-				} else {
-					sum.Warnings++
-				}
 				if len(sum.Problems) < opts.MaxProblems {
 					sum.Problems = append(sum.Problems, p)
 				}
@@ -400,11 +469,14 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 			} else {
 				sum.FilesIngested++
 			}
-			completed = append(completed, fd.state)
+			cur.completed = append(cur.completed, fd.state)
 			prog.fileDone(fd.bytes, sum)
 		}
-		if staged >= opts.BatchRows {
-			if err := commit(); err != nil {
+		if cur.staged >= opts.BatchRows {
+			if err := hand(); err != nil {
+				return err
+			}
+			if err := open(); err != nil {
 				return err
 			}
 		}
@@ -413,5 +485,5 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 		app.Close()
 		return err
 	}
-	return commit()
+	return hand()
 }

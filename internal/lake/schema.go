@@ -62,7 +62,8 @@ func CloudTrailDDL() string {
 	return s + ")"
 }
 
-// StagingTable is the engine table ingest appends rows to before a commit. Its columns are the
+// StagingTable is the default name of the engine table ingest appends rows to before a commit
+// (ingest uses two, alternately, so that one is written while the other fills). Its columns are the
 // dedupe key and eventtime (typed, for dedupe and partitioning), norm — every other Lake column
 // as one JSON object keyed by column name, turned into typed columns by json_transform with
 // NormStructure — and the raw event with its checksum.
@@ -139,7 +140,7 @@ func splitTop(s string) []string {
 
 // selectFromStaging is the SELECT list that turns staged rows into the store schema, in
 // CloudTrailColumns order, plus the eventdate partition column.
-func selectFromStaging() string {
+func selectFromStaging(staging string) string {
 	s := "SELECT "
 	for i, c := range CloudTrailColumns {
 		if i > 0 {
@@ -152,7 +153,7 @@ func selectFromStaging() string {
 			s += "n." + c.Name
 		}
 	}
-	return s + ", strftime(eventtime, '%Y-%m-%d') AS eventdate FROM (SELECT *, json_transform(norm, " + engineLiteral(NormStructure) + ") AS n FROM " + StagingTable + ")"
+	return s + ", strftime(eventtime, '%Y-%m-%d') AS eventdate FROM (SELECT *, json_transform(norm, " + engineLiteral(NormStructure) + ") AS n FROM " + staging + ")"
 }
 
 func engineLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -11,16 +11,17 @@ import (
 	"github.com/auditlake/auditlake/internal/engine"
 )
 
-// CreateStaging creates (or empties) the staging table in db.
-func CreateStaging(ctx context.Context, db *engine.DB) error {
-	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+StagingTable+" "+stagingDDL)
+// CreateStaging creates (or empties) a staging table named table in db.
+func CreateStaging(ctx context.Context, db *engine.DB, table string) error {
+	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+engine.Ident(table)+" "+stagingDDL)
 }
 
 // WriteBatch deduplicates the staged rows — within the batch and against the store's files of
 // the same event dates, on (eventid, recipientaccountid) — writes the new rows as Parquet under
 // the writer's data directory, partitioned by event date, and returns the new files (not yet
 // committed) and the number of rows written. The staging table is emptied.
-func WriteBatch(ctx context.Context, db *engine.DB, w *Writer) (added []DataFile, written int64, err error) {
+func WriteBatch(ctx context.Context, db *engine.DB, w *Writer, table string) (added []DataFile, written int64, err error) {
+	staging := engine.Ident(table)
 	t0 := time.Now()
 	defer func() {
 		if os.Getenv("AUDITLAKE_TRACE") != "" {
@@ -30,12 +31,12 @@ func WriteBatch(ctx context.Context, db *engine.DB, w *Writer) (added []DataFile
 	// Deduplicate inside the batch, then drop what the store already holds. Duplicates always
 	// share an eventtime, so only files of the batch's dates need reading, and only their key
 	// columns. Both happen in place, so the batch is held once.
-	err = db.Exec(ctx, `DELETE FROM `+StagingTable+` WHERE rowid IN (SELECT rowid FROM (
-		SELECT rowid, row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY rowid) AS rn FROM `+StagingTable+`) WHERE rn > 1)`)
+	err = db.Exec(ctx, `DELETE FROM `+staging+` WHERE rowid IN (SELECT rowid FROM (
+		SELECT rowid, row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY rowid) AS rn FROM `+staging+`) WHERE rn > 1)`)
 	if err != nil {
 		return nil, 0, fmt.Errorf("deduplicate batch: %w", err)
 	}
-	dates, err := batchDates(ctx, db)
+	dates, err := batchDates(ctx, db, staging)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -46,29 +47,29 @@ func WriteBatch(ctx context.Context, db *engine.DB, w *Writer) (added []DataFile
 		}
 	}
 	if len(existing) > 0 {
-		err = db.Exec(ctx, `DELETE FROM `+StagingTable+` AS b WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`, hive_partitioning = false) AS s
+		err = db.Exec(ctx, `DELETE FROM `+staging+` AS b WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`, hive_partitioning = false) AS s
 			WHERE s.eventid = b.eventid AND s.recipientaccountid IS NOT DISTINCT FROM b.recipientaccountid)`)
 		if err != nil {
 			return nil, 0, fmt.Errorf("deduplicate against store: %w", err)
 		}
 	}
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+StagingTable).Scan(&written); err != nil {
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+staging).Scan(&written); err != nil {
 		return nil, 0, err
 	}
-	defer db.Exec(context.WithoutCancel(ctx), "DELETE FROM "+StagingTable)
+	defer db.Exec(context.WithoutCancel(ctx), "DELETE FROM "+staging)
 	if written == 0 {
 		return nil, 0, nil
 	}
 	t1 := time.Now()
-	added, err = writeParquet(ctx, db, w, selectFromStaging())
+	added, err = writeParquet(ctx, db, w, selectFromStaging(staging))
 	if os.Getenv("AUDITLAKE_TRACE") != "" {
 		fmt.Fprintf(os.Stderr, "trace: copy %d rows %s\n", written, time.Since(t1))
 	}
 	return added, written, err
 }
 
-func batchDates(ctx context.Context, db *engine.DB) (map[string]bool, error) {
-	rows, err := db.Query(ctx, "SELECT DISTINCT strftime(eventtime, '%Y-%m-%d') FROM "+StagingTable)
+func batchDates(ctx context.Context, db *engine.DB, staging string) (map[string]bool, error) {
+	rows, err := db.Query(ctx, "SELECT DISTINCT strftime(eventtime, '%Y-%m-%d') FROM "+staging)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +95,7 @@ func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) (
 	// Each write gets its own file-name prefix, so names never collide with live files.
 	prefix := "part-" + NewUUID()[:13] + "-"
 	pattern := prefix + "{uuid}"
-	copySQL := `COPY (` + query + `) TO ` + engine.Literal(dataDir) + ` (FORMAT parquet, COMPRESSION zstd,
+	copySQL := `COPY (` + query + `) TO ` + engine.Literal(dataDir) + ` (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1,
 		PARTITION_BY (eventdate), FILENAME_PATTERN ` + engine.Literal(pattern) + `, APPEND, ROW_GROUP_SIZE 122880)`
 	if err := db.Exec(ctx, copySQL); err != nil {
 		return nil, fmt.Errorf("write parquet: %w", err)
@@ -149,7 +150,7 @@ func partitionDate(rel string) string {
 }
 
 // CompactThreshold is the number of files in one date partition above which Compact merges them.
-const CompactThreshold = 8
+const CompactThreshold = 32
 
 // Compact merges the files of every date partition that has more than CompactThreshold files
 // (or, with force, more than one) into one file sorted by eventtime, and commits the swap.
