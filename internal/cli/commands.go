@@ -36,6 +36,8 @@ func init() {
 		{Name: "validate-logs", Summary: "validate CloudTrail log file integrity (digests, signatures, hashes)", Run: runValidateLogs, Usage: validateLogsUsage, Examples: validateLogsExamples},
 		{Name: "serve", Summary: "serve the web dashboard and JSON API", Usage: serveUsage, Examples: serveExamples, Run: runServe},
 		{Name: "generate", Summary: "write a synthetic organization's CloudTrail files and their truth.json", Usage: generateUsage, Examples: generateExamples, Run: runGenerate},
+		{Name: "ingest config", Summary: "ingest AWS Config items (snapshots, history, notifications) from local paths or S3", Usage: ingestConfigUsage, Examples: ingestConfigExamples, Run: runIngestConfig},
+		{Name: "report config-rule", Summary: "evaluate the Config rule autoscaling-launch-template over stored Config items", Usage: reportConfigRuleUsage, Examples: reportConfigRuleExamples, Run: runReportConfigRule},
 		{Name: "report launch-compliance", Summary: "per-instance launch-template compliance, launcher and cost", Usage: reportComplianceUsage, Examples: reportComplianceExamples, Run: runReportCompliance},
 		{Name: "report daily-spend", Summary: "daily EC2 spend split by launch-template approval status", Usage: reportDailyUsage, Examples: reportDailyExamples, Run: runReportDaily},
 		{Name: "instance", Summary: "audit trail of one EC2 instance: template, launch, state, tags, end, cost", Usage: instanceUsage, Examples: instanceExamples, Run: runInstance},
