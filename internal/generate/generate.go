@@ -438,6 +438,25 @@ func writeTruth(p *Plan, sum *Summary) error {
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write truth %q: %w", path, err)
 	}
+	// The organization's allow-list in the form `report launch-compliance --approved-config`
+	// reads, so demos and tests pass it as a user would.
+	type approved struct {
+		ID string `json:"id"`
+	}
+	cfg := struct {
+		Templates []approved `json:"approved_templates"`
+	}{Templates: []approved{}}
+	for _, id := range t.ApprovedTemplateIDs {
+		cfg.Templates = append(cfg.Templates, approved{ID: id})
+	}
+	b, err = json.MarshalIndent(cfg, "", " ")
+	if err != nil {
+		return err
+	}
+	path = filepath.Join(p.Config.Out, "approved-templates.json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write approved templates %q: %w", path, err)
+	}
 	return nil
 }
 
