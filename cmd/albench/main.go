@@ -28,7 +28,18 @@ func main() {
 	work := flag.String("work", "", "scratch directory (default: a temp dir)")
 	increments := flag.Int("increments", 1000, "number of incremental ingests for the small-files comparison")
 	incSrc := flag.String("inc-src", "", "directory of generated files for the incremental comparison (default: -src)")
+	report := flag.String("report-data", "", "time the compliance report over this data directory instead (needs -cur and -approved)")
+	cur := flag.String("cur", "", "cost table for -report-data (DATABASE.TABLE)")
+	approved := flag.String("approved", "", "approved-templates JSON for -report-data")
+	blog := flag.String("blog", "testdata", "directory holding blog-query-1.sql and blog-query-2.sql")
 	flag.Parse()
+	if *report != "" {
+		if err := reportBench(context.Background(), *report, "bench", *cur, *approved, *blog); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*src, *bin, *work, *incSrc, *increments); err != nil {
 		fmt.Fprintln(os.Stderr, "albench:", err)
 		os.Exit(1)
