@@ -45,6 +45,28 @@ type Options struct {
 	MaxProblems int
 }
 
+// setDefaults fills the zero fields of o; batchRows is the pipeline's default batch size.
+func (o *Options) setDefaults(batchRows int) {
+	if o.Client == nil {
+		o.Client = objstore.New(objstore.Options{})
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.BatchRows <= 0 {
+		o.BatchRows = batchRows
+	}
+	if o.MemoryLimit == "" {
+		o.MemoryLimit = "400MB"
+	}
+	if o.MaxProblems <= 0 {
+		o.MaxProblems = 1000
+	}
+}
+
 // Summary reports what a run did.
 type Summary struct {
 	FilesSeen     int `json:"files_seen"`
@@ -94,24 +116,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	if store.Type != lake.TypeCloudTrail {
 		return nil, fmt.Errorf("store %q is a %s store; CloudTrail events go into a cloudtrail store", store.Name, store.Type)
 	}
-	if opts.Client == nil {
-		opts.Client = objstore.New(objstore.Options{})
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if opts.Workers <= 0 {
-		opts.Workers = runtime.NumCPU()
-	}
-	if opts.BatchRows <= 0 {
-		opts.BatchRows = 50_000
-	}
-	if opts.MemoryLimit == "" {
-		opts.MemoryLimit = "400MB"
-	}
-	if opts.MaxProblems <= 0 {
-		opts.MaxProblems = 1000
-	}
+	opts.setDefaults(50_000)
 
 	w, err := lk.BeginWrite(store.ID)
 	if err != nil {
@@ -283,7 +288,7 @@ func decodeOne(ctx context.Context, opts Options, j job, msgs chan<- message) {
 	}
 	counter := &countingReader{r: rc}
 	buf := make([]*cloudtrail.Record, 0, chunk)
-	stats, err := cloudtrail.Decode(counter, j.obj.URI, cloudtrail.DecodeOptions{}, func(r *cloudtrail.Record) error {
+	stats, err := cloudtrail.Decode(counter, j.obj.URI, cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(j.obj.Size)}, func(r *cloudtrail.Record) error {
 		buf = append(buf, r)
 		if len(buf) == chunk {
 			select {
@@ -305,6 +310,19 @@ func decodeOne(ctx context.Context, opts Options, j job, msgs chan<- message) {
 	fd.state.Records = stats.Records
 	fd.state.Problems = len(stats.Problems)
 	msgs <- message{done: fd}
+}
+
+// Decompressed-size guard against gzip bombs: CloudTrail's gzip files inflate about 10-15
+// times, so an object may inflate to decompressRatio times its size, and never less than
+// minDecompressedLimit (which also covers plain JSON files of any realistic size).
+const (
+	decompressRatio      = 100
+	minDecompressedLimit = 1 << 30
+)
+
+// maxDecompressed is the MaxDecompressedBytes for an object of size bytes.
+func maxDecompressed(size int64) int64 {
+	return max(size*decompressRatio, minDecompressedLimit)
 }
 
 type countingReader struct {
