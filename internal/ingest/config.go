@@ -4,10 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -37,24 +34,7 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 	if store.Type != lake.TypeConfig {
 		return nil, fmt.Errorf("store %q is a %s store; Config items go into a config store (auditlake eds create NAME --type config)", store.Name, store.Type)
 	}
-	if opts.Client == nil {
-		opts.Client = objstore.New(objstore.Options{})
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if opts.Workers <= 0 {
-		opts.Workers = runtime.NumCPU()
-	}
-	if opts.BatchRows <= 0 {
-		opts.BatchRows = 100_000
-	}
-	if opts.MemoryLimit == "" {
-		opts.MemoryLimit = "640MB"
-	}
-	if opts.MaxProblems <= 0 {
-		opts.MaxProblems = 1000
-	}
+	opts.setDefaults(100_000)
 	w, err := lk.BeginWrite(store.ID)
 	if err != nil {
 		return nil, err
