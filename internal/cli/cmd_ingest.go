@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/ingest"
+	"github.com/auditlake/auditlake/internal/integrity"
 	"github.com/auditlake/auditlake/internal/objstore"
 )
 
@@ -49,6 +50,9 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	workers := fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)")
 	batch := fs.Int("batch", 0, "events per atomic commit (default 50000)")
 	memory := fs.String("memory-limit", "400MB", "engine memory limit during ingest")
+	validate := fs.Bool("validate", false, "check log file integrity against the trail's digest files first (needs --public-key)")
+	publicKey := fs.String("public-key", "", "with --validate: PEM file or 'aws cloudtrail list-public-keys' JSON")
+	validateMode := fs.String("validate-mode", "refuse", "with --validate: refuse (do not ingest files that fail) or flag (ingest them, report a warning)")
 	s3 := addS3Flags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -56,6 +60,12 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	}
 	if *eds == "" {
 		return usagef("--eds is required")
+	}
+	if *validate && *publicKey == "" {
+		return usagef("--validate needs --public-key FILE")
+	}
+	if *validateMode != "refuse" && *validateMode != "flag" {
+		return usagef("--validate-mode is refuse or flag, not %q", *validateMode)
 	}
 	if len(pos) == 0 {
 		return usagef("name at least one SOURCE: a file, a directory or s3://bucket/prefix")
@@ -81,10 +91,18 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sum, err := ingest.CloudTrail(ctx, lk, store, ingest.Options{
+	opts := ingest.Options{
 		Sources: pos, From: fromT, To: toT, Client: s3.client(), Log: env.Log,
 		Progress: env.Stderr, Terminal: env.Terminal, Workers: *workers, BatchRows: *batch, MemoryLimit: *memory,
-	})
+	}
+	if *validate {
+		check, err := integrityCheck(ctx, opts.Client, *publicKey, pos, fromT, toT)
+		if err != nil {
+			return err
+		}
+		opts.Check, opts.Flag = check, *validateMode == "flag"
+	}
+	sum, err := ingest.CloudTrail(ctx, lk, store, opts)
 	if sum != nil {
 		for _, p := range sum.Problems {
 			fmt.Fprintf(env.Stderr, "%s\n", p)
@@ -109,6 +127,9 @@ func printIngestSummary(env *Env, store string, s *ingest.Summary) {
 			store, s.FilesSeen, s.FilesSkipped, s.Duplicates)
 	}
 	fmt.Fprintf(env.Stdout, "files: %d seen, %d skipped, %d ingested, %d failed\n", s.FilesSeen, s.FilesSkipped, s.FilesIngested, s.FilesFailed)
+	if s.FilesRefused > 0 {
+		fmt.Fprintf(env.Stdout, "files refused by --validate: %d (not ingested; listed above)\n", s.FilesRefused)
+	}
 	fmt.Fprintf(env.Stdout, "events: %d read, %d added, %d duplicates, %d out of range, %d skipped records\n", s.Records, s.EventsAdded, s.Duplicates, s.OutOfRange, s.SkippedRecords)
 	if s.OutsideRetention > 0 || s.Filtered > 0 {
 		fmt.Fprintf(env.Stdout, "not kept: %d older than the store's retention, %d left out by its advanced event selectors\n", s.OutsideRetention, s.Filtered)
@@ -118,4 +139,37 @@ func printIngestSummary(env *Env, store string, s *ingest.Summary) {
 		fmt.Fprintf(env.Stdout, "time: %s (%.0f events/s, %.1f MB/s read)\n", s.Elapsed.Round(time.Millisecond),
 			float64(s.Records)/s.Elapsed.Seconds(), float64(s.Bytes)/1e6/s.Elapsed.Seconds())
 	}
+}
+
+// integrityCheck validates every source's log files against their digests (as validate-logs
+// does) and returns the per-file check ingest applies: a log file must be valid; one no digest
+// lists yet (CloudTrail delivers digests hourly) is refused too, and read by a later run.
+func integrityCheck(ctx context.Context, client *objstore.Client, keyFile string, sources []string, from, to time.Time) (func(string) string, error) {
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("read public keys: %w", err)
+	}
+	keys, err := integrity.ParseKeys(data)
+	if err != nil {
+		return nil, err
+	}
+	var reports []*integrity.Report
+	for _, src := range sources {
+		rep, err := integrity.Validate(ctx, client, src, keys, from, to)
+		if err != nil {
+			return nil, fmt.Errorf("validate %s: %w", src, err)
+		}
+		reports = append(reports, rep)
+	}
+	return func(uri string) string {
+		for _, rep := range reports {
+			if v, ok := rep.Lookup(uri); ok {
+				if v.Status == integrity.StatusValid {
+					return ""
+				}
+				return fmt.Sprintf("%s %s", v.Status, v.Detail)
+			}
+		}
+		return "not covered by any digest yet"
+	}, nil
 }

@@ -43,6 +43,12 @@ type Options struct {
 	MemoryLimit string
 	// MaxProblems caps how many problems Summary keeps (all are counted); 0 means 1000.
 	MaxProblems int
+	// Check, when set, is asked about every object before it is read (log file integrity
+	// validation). A non-empty reason refuses the object: it is reported as an error, not read,
+	// and not recorded as ingested, so a later run reads it once it checks out. Flag turns
+	// refusals into warnings: the object is read and the reason reported.
+	Check func(uri string) (reason string)
+	Flag  bool
 }
 
 // setDefaults fills the zero fields of o; batchRows is the pipeline's default batch size.
@@ -72,7 +78,8 @@ type Summary struct {
 	FilesSeen     int `json:"files_seen"`
 	FilesSkipped  int `json:"files_skipped"` // unchanged since the last run, digests, out of range
 	FilesIngested int `json:"files_ingested"`
-	FilesFailed   int `json:"files_failed"` // unreadable or cut short (their good records are kept)
+	FilesFailed   int `json:"files_failed"`  // unreadable or cut short (their good records are kept)
+	FilesRefused  int `json:"files_refused"` // failed log file integrity validation
 	Records       int `json:"records_read"`
 	// OutsideRetention counts events older than the store's retention: like CloudTrail Lake's
 	// import, ingest does not bring them in.
@@ -153,6 +160,24 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 				sum.FilesSkipped++
 				opts.Log.Debug("skip source", "uri", o.URI, "reason", skip)
 				return nil
+			}
+			if opts.Check != nil {
+				if reason := opts.Check(o.URI); reason != "" {
+					p := cloudtrail.Problem{File: o.URI, Severity: cloudtrail.Error, Msg: "integrity: " + reason}
+					if opts.Flag {
+						p.Severity = cloudtrail.Warning
+						sum.Warnings++
+					} else {
+						sum.FilesRefused++
+						sum.Errors++
+					}
+					if len(sum.Problems) < opts.MaxProblems {
+						sum.Problems = append(sum.Problems, p)
+					}
+					if !opts.Flag {
+						return nil
+					}
+				}
 			}
 			jobs = append(jobs, job{obj: o})
 			return nil
