@@ -165,3 +165,25 @@ func TestRunawayQueryIsCancelledAndSaysSo(t *testing.T) {
 		t.Fatalf("cancellation took %s", el)
 	}
 }
+
+func TestQueryOverMemoryLimitFailsWithAClearMessage(t *testing.T) {
+	ctx := context.Background()
+	lk, err := lake.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := query.Open(ctx, lk, query.Options{MemoryLimit: "64MB", Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Run(ctx, `SELECT length(string_agg(repeat('x', 1000), '')) FROM range(2000000)`)
+	var qe *engine.QueryError
+	if !errors.As(err, &qe) || !strings.Contains(qe.Msg, "out of memory") {
+		t.Fatalf("query over the memory limit: got %v, want a QueryError saying it ran out of memory", err)
+	}
+	// The session still answers afterwards.
+	if _, err := s.Run(ctx, `SELECT 1`); err != nil {
+		t.Fatalf("session unusable after an out-of-memory query: %v", err)
+	}
+}
