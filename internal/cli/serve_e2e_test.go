@@ -1,0 +1,472 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/cli"
+)
+
+// org is a generated organization ingested into a data directory, with the cost files
+// registered as cur.gen and the generator's approved launch templates.
+type org struct {
+	dir, src string
+	storeID  string
+	approved []string // launch template ids
+}
+
+// newOrg generates 20000 events of a small organization with cost files and loads them
+// through the CLI, as a user would before running serve.
+func newOrg(t testing.TB) *org {
+	t.Helper()
+	o := &org{dir: t.TempDir(), src: t.TempDir()}
+	mustRunTB(t, o.dir, "generate", "--out", o.src, "--events", "20000", "--seed", "5", "--cur", "--force")
+	out := mustRunTB(t, o.dir, "eds", "create", "org", "--output", "json")
+	var st struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &st); err != nil || st.ID == "" {
+		t.Fatalf("eds create printed %q: %v", out, err)
+	}
+	o.storeID = st.ID
+	mustRunTB(t, o.dir, "ingest", "cloudtrail", "--eds", "org", filepath.Join(o.src, "AWSLogs"))
+	mustRunTB(t, o.dir, "cur", "register", "cur.gen", filepath.Join(o.src, "cur"))
+	b, err := os.ReadFile(filepath.Join(o.src, "approved-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Approved []struct{ ID string } `json:"approved_templates"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatalf("approved-templates.json: %v", err)
+	}
+	for _, a := range cfg.Approved {
+		o.approved = append(o.approved, a.ID)
+	}
+	if len(o.approved) == 0 {
+		t.Fatal("the generator approved no launch template; the compliance checks would be vacuous")
+	}
+	return o
+}
+
+// mustRunTB is mustRun for tests and benchmarks alike: it fails unless the command exits 0.
+func mustRunTB(t testing.TB, dir string, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Run(context.Background(), append([]string{"--data", dir}, args...), strings.NewReader(""), &out, &errb)
+	if code != 0 {
+		t.Fatalf("auditlake %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// serve starts `auditlake serve` in-process on a free loopback port and returns its base URL.
+// The server's log goes to logw (io.Discard is fine). Cleanup stops it and checks it exited 0.
+func serve(t testing.TB, dir string, logw io.Writer, extra ...string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	args := append([]string{"--data", dir, "serve", "--listen", addr}, extra...)
+	go func() { done <- cli.Run(ctx, args, strings.NewReader(""), io.Discard, logw) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d after cancel, want 0", code)
+			}
+		case <-time.After(20 * time.Second):
+			t.Errorf("serve did not stop within 20s of cancel")
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d before answering /healthz", code)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve on %s did not answer /healthz within 15s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's log writes while a test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// apiCall sends a request and returns the status and the raw body.
+func apiCall(t testing.TB, method, u, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, u, err)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("%s %s: Content-Type %q, want JSON", method, u, ct)
+	}
+	return resp.StatusCode, b
+}
+
+// decodeNumbers unmarshals JSON keeping numbers as json.Number, so values compare exactly.
+func decodeNumbers(t testing.TB, b []byte, v any) {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		t.Fatalf("response is not the expected JSON: %v\n%s", err, b)
+	}
+}
+
+type queryAnswer struct {
+	Columns []struct{ Name, Type string }
+	Rows    [][]any
+	Count   int  `json:"row_count"`
+	Trunc   bool `json:"truncated"`
+}
+
+type errorAnswer struct {
+	Error struct{ Code, Message string }
+}
+
+// TestServeAPIAnswersFromTheRealEngine starts the real `auditlake serve` over a generated
+// organization and checks every API endpoint against what the CLI computes from the same data
+// directory, and each kind of bad request against its status and JSON error.
+func TestServeAPIAnswersFromTheRealEngine(t *testing.T) {
+	o := newOrg(t)
+	var logs syncBuffer
+	base := serve(t, o.dir, &logs)
+	table := `"aws:cloudtrail"."` + o.storeID + `"`
+
+	t.Run("stores lists the store with its event count", func(t *testing.T) {
+		code, b := apiCall(t, "GET", base+"/api/stores", "")
+		var got struct {
+			Stores []struct {
+				ID, Name string
+				Events   int64
+			}
+		}
+		decodeNumbers(t, b, &got)
+		if code != 200 || len(got.Stores) != 1 || got.Stores[0].ID != o.storeID || got.Stores[0].Name != "org" || got.Stores[0].Events != 20000 {
+			t.Fatalf("GET /api/stores = %d %s, want the one store org with 20000 events", code, b)
+		}
+	})
+
+	t.Run("tables lists the store and the cost table with their columns", func(t *testing.T) {
+		code, b := apiCall(t, "GET", base+"/api/tables", "")
+		var got struct {
+			Tables []struct {
+				Schema, Name, Kind string
+				Columns            []struct{ Name, Type string }
+			}
+		}
+		decodeNumbers(t, b, &got)
+		if code != 200 {
+			t.Fatalf("GET /api/tables = %d %s", code, b)
+		}
+		cols := map[string]map[string]string{}
+		for _, tb := range got.Tables {
+			m := map[string]string{}
+			for _, c := range tb.Columns {
+				m[c.Name] = c.Type
+			}
+			cols[tb.Kind+" "+tb.Schema+"."+tb.Name] = m
+		}
+		eds, cost := cols["eds aws:cloudtrail."+o.storeID], cols["cost cur.gen"]
+		if eds == nil || cost == nil {
+			t.Fatalf("tables %v, want eds aws:cloudtrail.%s and cost cur.gen", reflect.ValueOf(cols).MapKeys(), o.storeID)
+		}
+		for name, typ := range map[string]string{"eventid": "VARCHAR", "eventtime": "TIMESTAMP", "requestparameters": "MAP(VARCHAR, VARCHAR)"} {
+			if eds[name] != typ {
+				t.Errorf("store column %s has type %q, want %q", name, eds[name], typ)
+			}
+		}
+		for _, name := range []string{"line_item_resource_id", "line_item_unblended_cost", "line_item_usage_start_date"} {
+			if cost[name] == "" {
+				t.Errorf("cost table has no column %s (has %d columns)", name, len(cost))
+			}
+		}
+	})
+
+	t.Run("queries return the rows the CLI returns", func(t *testing.T) {
+		for _, sql := range []string{
+			`SELECT eventname, count(*) AS n FROM ` + table + ` GROUP BY 1 ORDER BY 2 DESC, 1`,
+			`SELECT count(*), count(DISTINCT eventid) FROM ` + table + ` WHERE eventname = 'RunInstances'`,
+			`SELECT recipientaccountid, awsregion, count(*) FROM ` + table + ` WHERE errorcode IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2`,
+			`SELECT json_extract_scalar(element_at(requestparameters, 'launchTemplate'), '$.launchTemplateId') AS lt, count(*) FROM ` + table +
+				` WHERE eventname = 'RunInstances' GROUP BY 1 ORDER BY 1 NULLS FIRST`,
+			`SELECT line_item_product_code, count(*), round(sum(line_item_unblended_cost), 4) FROM cur.gen GROUP BY 1 ORDER BY 1`,
+		} {
+			want := queryCSV(t, o.dir, sql)
+			code, b := apiCall(t, "POST", base+"/api/query", mustJSON(t, map[string]any{"sql": sql}))
+			var got queryAnswer
+			decodeNumbers(t, b, &got)
+			if code != 200 {
+				t.Errorf("%s: status %d %s", sql, code, b)
+				continue
+			}
+			if got.Count != len(want) || len(got.Rows) != len(want) || got.Trunc {
+				t.Errorf("%s: %d rows (row_count %d, truncated %v), CLI %d", sql, len(got.Rows), got.Count, got.Trunc, len(want))
+				continue
+			}
+			if len(want) == 0 {
+				t.Errorf("%s: no rows; the comparison proves nothing", sql)
+			}
+			for i := range want {
+				if g := textRow(got.Rows[i]); !reflect.DeepEqual(g, want[i]) {
+					t.Errorf("%s: row %d = %v, CLI %v", sql, i, g, want[i])
+					break
+				}
+			}
+		}
+	})
+
+	t.Run("max_rows truncates and says so", func(t *testing.T) {
+		code, b := apiCall(t, "POST", base+"/api/query", mustJSON(t, map[string]any{"sql": "SELECT eventid FROM " + table, "max_rows": 7}))
+		var got queryAnswer
+		decodeNumbers(t, b, &got)
+		if code != 200 || got.Count != 7 || len(got.Rows) != 7 || !got.Trunc {
+			t.Fatalf("max_rows 7 over 20000 events: %d, %d rows, truncated %v", code, len(got.Rows), got.Trunc)
+		}
+	})
+
+	errorCases := []struct {
+		name, method, path, body string
+		wantStatus               int
+		wantCode, wantInMessage  string
+	}{
+		{"unknown store in a report is 404", "GET", "/api/reports/launch-compliance?store=nosuch", "", 404, "not_found", `nosuch`},
+		{"unknown store in daily spend is 404", "GET", "/api/reports/daily-spend?store=nosuch&cost=cur.gen", "", 404, "not_found", `nosuch`},
+		{"unknown store on the activity dashboard is 404", "GET", "/api/dashboards/activity?store=nosuch", "", 404, "not_found", `"nosuch" not found`},
+		{"unknown instance is 404", "GET", "/api/instances/i-0123456789abcdef0", "", 404, "not_found", "i-0123456789abcdef0"},
+		{"instance id that is not one is 400", "GET", "/api/instances/web-1", "", 400, "bad_request", "not an EC2 instance id"},
+		{"unknown report is 404", "GET", "/api/reports/no-such-report", "", 404, "not_found", "no-such-report"},
+		{"malformed SQL is 400 with the engine's message", "POST", "/api/query", `{"sql":"SELEC nonsense"}`, 400, "query_error", `syntax error at or near "SELEC"`},
+		{"unknown column is 400 naming it", "POST", "/api/query", `{"sql":"SELECT nosuchcolumn FROM ` + jsonStr(table) + `"}`, 400, "query_error", "nosuchcolumn"},
+		{"COPY TO is refused with 400", "POST", "/api/query", `{"sql":"COPY (SELECT 1) TO '/tmp/auditlake-e2e.csv'"}`, 400, "query_error", "only SELECT"},
+		{"ATTACH is refused with 400", "POST", "/api/query", `{"sql":"ATTACH '/tmp/x.db' AS x"}`, 400, "query_error", "only SELECT"},
+		{"a query past its timeout is 504", "POST", "/api/query",
+			`{"sql":"SELECT count(*) FROM range(100000000) a, range(100000000) b","timeout_seconds":0.5}`, 504, "timeout", "timed out after 0.5s"},
+		{"a bad from date is 400", "GET", "/api/reports/launch-compliance?from=yesterday", "", 400, "bad_request", "from"},
+	}
+	for _, tc := range errorCases {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			code, b := apiCall(t, tc.method, base+tc.path, tc.body)
+			var got errorAnswer
+			decodeNumbers(t, b, &got)
+			if code != tc.wantStatus || got.Error.Code != tc.wantCode || !strings.Contains(got.Error.Message, tc.wantInMessage) {
+				t.Errorf("%s %s = %d %s, want %d %s with %q", tc.method, tc.path, code, b, tc.wantStatus, tc.wantCode, tc.wantInMessage)
+			}
+			if strings.Contains(got.Error.Message, o.dir) {
+				t.Errorf("error message shows the data directory: %s", got.Error.Message)
+			}
+			if el := time.Since(start); el > 10*time.Second {
+				t.Errorf("answered after %s", el)
+			}
+		})
+	}
+	if _, err := os.Stat("/tmp/auditlake-e2e.csv"); err == nil {
+		t.Errorf("the refused COPY wrote its file")
+	}
+
+	approved := strings.Join(o.approved, ",")
+	cliApproved := []string{"--approved-config", filepath.Join(o.src, "approved-templates.json")}
+
+	t.Run("launch-compliance equals the CLI report", func(t *testing.T) {
+		code, b := apiCall(t, "GET", base+"/api/reports/launch-compliance?"+url.Values{"cost": {"cur.gen"}, "approved": {approved}}.Encode(), "")
+		var got, want map[string]any
+		decodeNumbers(t, b, &got)
+		decodeNumbers(t, []byte(mustRun(t, 0, o.dir, append([]string{"report", "launch-compliance", "--eds", "org", "--cur", "cur.gen", "--format", "json"}, cliApproved...)...)), &want)
+		if code != 200 {
+			t.Fatalf("status %d %s", code, b)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("API summary %v\nCLI summary %v", got["summary"], want["summary"])
+		}
+		s, _ := got["summary"].(map[string]any)
+		if fmt.Sprint(s["instances"]) != "127" || fmt.Sprint(s["approved"]) == "0" || fmt.Sprint(s["not_approved"]) == "0" {
+			t.Errorf("summary %v: want 127 instances, some approved and some not", s)
+		}
+	})
+
+	t.Run("daily-spend equals the CLI report", func(t *testing.T) {
+		code, b := apiCall(t, "GET", base+"/api/reports/daily-spend?"+url.Values{"cost": {"cur.gen"}, "approved": {approved}, "store": {"org"}}.Encode(), "")
+		var got, want map[string]any
+		decodeNumbers(t, b, &got)
+		decodeNumbers(t, []byte(mustRun(t, 0, o.dir, append([]string{"report", "daily-spend", "--eds", "org", "--cur", "cur.gen", "--format", "json"}, cliApproved...)...)), &want)
+		rows, _ := got["rows"].([]any)
+		if code != 200 || len(rows) < 30 {
+			t.Fatalf("status %d, %d rows: %.300s", code, len(rows), b)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("API daily spend differs from the CLI's:\nAPI %.400s\nCLI %.400v", b, want)
+		}
+	})
+
+	t.Run("instance page data equals the CLI trail", func(t *testing.T) {
+		var rep struct {
+			Rows []struct {
+				ID     string `json:"instance_id"`
+				Status string
+			}
+		}
+		decodeNumbers(t, []byte(mustRun(t, 0, o.dir, "report", "launch-compliance", "--eds", "org", "--format", "json")), &rep)
+		if len(rep.Rows) == 0 {
+			t.Fatal("no instance to look at")
+		}
+		id := rep.Rows[len(rep.Rows)/2].ID
+		code, b := apiCall(t, "GET", base+"/api/instances/"+id+"?cost=cur.gen", "")
+		var got, want map[string]any
+		decodeNumbers(t, b, &got)
+		decodeNumbers(t, []byte(mustRun(t, 0, o.dir, "instance", id, "--eds", "org", "--cur", "cur.gen", "--format", "json")), &want)
+		if code != 200 || got["instance_id"] != id {
+			t.Fatalf("GET /api/instances/%s = %d %.300s", id, code, b)
+		}
+		if ev, _ := got["events"].([]any); len(ev) < 2 {
+			t.Errorf("instance %s has %d trail events, want at least its launch and a state change", id, len(ev))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("API trail of %s differs from the CLI's:\nAPI %.600s", id, b)
+		}
+	})
+
+	t.Run("every activity widget answers from the engine", func(t *testing.T) {
+		code, b := apiCall(t, "GET", base+"/api/dashboards/activity?store=org", "")
+		var got struct {
+			Bucket  string
+			Widgets []struct {
+				ID, Error string
+				Columns   []struct{ Name string }
+				Rows      [][]any
+			}
+		}
+		decodeNumbers(t, b, &got)
+		if code != 200 || len(got.Widgets) != 9 {
+			t.Fatalf("activity = %d with %d widgets: %.300s", code, len(got.Widgets), b)
+		}
+		if got.Bucket != "day" {
+			t.Errorf("bucket %q for a month of events, want day", got.Bucket)
+		}
+		for _, w := range got.Widgets {
+			if w.Error != "" || len(w.Rows) == 0 {
+				t.Errorf("widget %s: error %q, %d rows", w.ID, w.Error, len(w.Rows))
+			}
+		}
+		byID := map[string][][]any{}
+		for _, w := range got.Widgets {
+			byID[w.ID] = w.Rows
+		}
+		// The summary and the time series agree with the CLI's counts over the same store.
+		want := queryCSV(t, o.dir, `SELECT count(*), count(*) FILTER (WHERE errorcode IS NOT NULL AND errorcode <> ''), count(DISTINCT eventsource) FROM `+table)
+		if s := byID["summary"]; len(s) != 1 || fmt.Sprint(s[0][0]) != want[0][0] || fmt.Sprint(s[0][1]) != want[0][1] || fmt.Sprint(s[0][3]) != want[0][2] {
+			t.Errorf("summary widget %v, CLI count/errors/services %v", s, want[0])
+		}
+		var sum int64
+		for _, r := range byID["events_over_time"] {
+			n, _ := r[1].(json.Number).Int64()
+			sum += n
+		}
+		if fmt.Sprint(sum) != want[0][0] {
+			t.Errorf("events over time add up to %d, store holds %s", sum, want[0][0])
+		}
+		wantTop := queryCSV(t, o.dir, `SELECT eventname, count(*) FROM `+table+` GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`)
+		if g := byID["top_events"]; len(g) != len(wantTop) || len(g) == 0 || !reflect.DeepEqual(textRow(g[0]), wantTop[0]) {
+			t.Errorf("top events %v, CLI %v", g, wantTop)
+		}
+	})
+
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("the server logged errors:\n%s", grepLines(logs.String(), "level=ERROR"))
+	}
+}
+
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// jsonStr escapes s for use inside a JSON string literal written by hand.
+func jsonStr(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
+}
+
+// textRow renders API values as the CLI's CSV does: numbers as written, NULL as empty.
+func textRow(r []any) []string {
+	out := make([]string, len(r))
+	for i, v := range r {
+		if v != nil {
+			out[i] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
