@@ -1,0 +1,37 @@
+      SELECT CostAndUsageReport.Instance_ID, CloudTrail.User_ARN, CostAndUsageReport.Unblended_COST, CostAndUsageReport.Description_COST
+      FROM (
+      		SELECT line_item_resource_id as Instance_ID,
+      			line_item_product_code,
+      			line_item_line_item_description as Description_COST,
+      			SUM(line_item_unblended_cost) AS Unblended_COST
+      		FROM "enter-your-cur-database"."enter-your-cur-table"
+      		WHERE line_item_product_code = 'AmazonEC2'
+      			AND line_item_line_item_type NOT IN ('Tax', 'Refund', 'Credit')
+      		GROUP BY line_item_resource_id,
+      			line_item_product_code,
+      			line_item_line_item_description
+      		ORDER BY Unblended_COST DESC
+      	) AS CostAndUsageReport
+      	JOIN (
+      		SELECT useridentity.arn as User_ARN, json_extract_scalar(
+      				element_at(
+      					CAST(responseelements AS map(varchar, varchar)),
+      					'instancesSet'
+      				),
+      				'$.items[0].instanceId'
+      			) as instance_id
+      		FROM "aws:cloudtrail"."enter-eds-id-here"
+      		WHERE (
+      				useragent like 'autoscaling.amazonaws.com'
+      				and NOT(
+      					json_extract_scalar(
+      						element_at(requestparameters, 'launchTemplate'),
+      						'$.launchTemplateId'
+      					) like 'enter-approved-launch-template-id-here'
+      				)
+      			)
+      			OR (
+      				useragent not like 'autoscaling.amazonaws.com'
+      				and eventname LIKE 'RunInstances'
+      			)
+      	) AS CloudTrail ON CostAndUsageReport.Instance_ID = CloudTrail.instance_Id
