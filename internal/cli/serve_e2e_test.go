@@ -6,18 +6,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/auditlake/auditlake/internal/cli"
+	"github.com/auditlake/auditlake/web"
 )
 
 // org is a generated organization ingested into a data directory, with the cost files
@@ -469,4 +475,315 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// browserPath returns Debian's chromium (or another Chromium on PATH). Without one the browser
+// test skips on a developer machine but fails in CI (CI=true), where a skip must not pass as green.
+func browserPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed (apt-get install -y chromium); the browser test cannot be skipped in CI")
+	}
+	t.Skip("chromium is not installed; apt-get install -y chromium to run the browser test")
+	return ""
+}
+
+// TestDashboardInChromiumAgainstRealServe drives headless Chromium through every page of a real
+// `auditlake serve` over a generated organization: the compliance chart's per-status and per-day
+// totals equal the daily-spend API, the table lists exactly the instances not launched from an
+// approved template, a row click opens that instance's trail, the SQL editor runs a typed query
+// (Ctrl-Enter) and shows a bad query's error, the activity page draws every widget without an
+// error, and no page scrolls sideways at 1280×800 or 390×844. Screenshots of each page at both
+// sizes go to $ARTIFACTS/browser-real (else a kept temporary directory named in the log).
+func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
+	browser := browserPath(t)
+	if web.Assets() == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("web assets are not built (web/dist/index.html): run make web before the tests")
+		}
+		t.Skip("web assets are not built: run make web")
+	}
+	o := newOrg(t)
+	var logs syncBuffer
+	base := serve(t, o.dir, &logs)
+	shots := screenshotDir(t)
+	approved := strings.Join(o.approved, ",")
+	table := `"aws:cloudtrail"."` + o.storeID + `"`
+
+	// What the chart and the table must show, from the API.
+	q := url.Values{"store": {o.storeID}, "cost": {"cur.gen"}, "approved": {approved}}
+	var daily struct {
+		Rows []struct {
+			Day, Status string
+			Unblended   float64 `json:"unblended_cost"`
+		}
+	}
+	if code, b := apiCall(t, "GET", base+"/api/reports/daily-spend?"+q.Encode(), ""); code != 200 || json.Unmarshal(b, &daily) != nil {
+		t.Fatalf("daily-spend: %d %.300s", code, b)
+	}
+	wantTotals, wantDays := map[string]float64{}, map[string]float64{}
+	for _, r := range daily.Rows {
+		wantTotals[r.Status] += r.Unblended
+		wantDays[r.Day] += r.Unblended
+	}
+	var rep struct {
+		Rows []struct {
+			ID     string `json:"instance_id"`
+			Status string
+		}
+	}
+	if code, b := apiCall(t, "GET", base+"/api/reports/launch-compliance?"+q.Encode(), ""); code != 200 || json.Unmarshal(b, &rep) != nil {
+		t.Fatalf("launch-compliance: %d %.300s", code, b)
+	}
+	wantBad := map[string]bool{}
+	for _, r := range rep.Rows {
+		if r.Status != "approved" {
+			wantBad[r.ID] = true
+		}
+	}
+	if len(wantBad) == 0 || len(wantBad) == len(rep.Rows) || len(wantDays) < 20 {
+		t.Fatalf("generated data has %d non-approved of %d instances over %d days: the checks would be vacuous", len(wantBad), len(rep.Rows), len(wantDays))
+	}
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	bctx, cancelC := chromedp.NewContext(actx)
+	defer cancelC()
+	// The first call starts the browser and must not carry a timeout (it would stop the browser).
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancelT := context.WithTimeout(bctx, 150*time.Second)
+	defer cancelT()
+
+	do := func(step string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+			defer cancel()
+			if buf, serr := chromedp.Run(sctx, chromedp.FullScreenshot(100)); serr == nil {
+				os.WriteFile(filepath.Join(shots, "failed.png"), buf, 0o644)
+			}
+			t.Fatalf("%s: %v (page in %s)", step, err, filepath.Join(shots, "failed.png"))
+		}
+	}
+	eval := func(expr string, v any) {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string]("JSON.stringify("+expr+")"))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		if err := json.Unmarshal([]byte(s), v); err != nil {
+			t.Fatalf("evaluate %s: %v in %q", expr, err, s)
+		}
+	}
+	route := func(hash string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[string]("location.hash = " + strconv.Quote(hash))(ctx, tg)
+			return err
+		})
+	}
+	shot := func(name string) {
+		t.Helper()
+		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noErrorPanel := func(page string) {
+		t.Helper()
+		var errs []string
+		eval(`[...document.querySelectorAll('main .error')].map(e => e.textContent)`, &errs)
+		if len(errs) > 0 {
+			t.Errorf("%s shows errors: %q", page, errs)
+		}
+	}
+	compliance := "#/compliance?" + q.Encode()
+
+	// Compliance: chart totals per status and per day, and the table of non-approved instances.
+	do("open the compliance page",
+		chromedp.Navigate(base+"/"+compliance),
+		chromedp.WaitVisible(chromedp.CSS(`#spend-chart canvas`)),
+		chromedp.WaitVisible(chromedp.CSS(`#noncompliant tbody tr`)),
+	)
+	var gotTotals, gotDays map[string]float64
+	var rowIDs []string
+	var title string
+	eval(`JSON.parse(document.querySelector('#spend-chart').dataset.totals)`, &gotTotals)
+	eval(`JSON.parse(document.querySelector('#spend-chart').dataset.dayTotals)`, &gotDays)
+	eval(`[...document.querySelectorAll('#noncompliant tbody tr')].map(r => r.dataset.instance)`, &rowIDs)
+	eval(`document.querySelector('#spend-title').textContent`, &title)
+	shot("compliance-1280")
+	noErrorPanel("compliance page")
+	if title == "" {
+		t.Errorf("the spend chart has no title")
+	}
+	for st, want := range wantTotals {
+		if math.Abs(gotTotals[st]-want) > 0.006 {
+			t.Errorf("chart total for %s = %.2f, daily-spend API %.2f", st, gotTotals[st], want)
+		}
+	}
+	if len(gotDays) != len(wantDays) {
+		t.Errorf("chart has %d days, daily-spend API %d", len(gotDays), len(wantDays))
+	}
+	for d, want := range wantDays {
+		if math.Abs(gotDays[d]-want) > 0.006 {
+			t.Errorf("bar stack for %s = %.2f, daily-spend API %.2f", d, gotDays[d], want)
+		}
+	}
+	gotBad := map[string]bool{}
+	for _, id := range rowIDs {
+		gotBad[id] = true
+	}
+	if len(rowIDs) != len(wantBad) || !reflect.DeepEqual(gotBad, wantBad) {
+		t.Errorf("table lists %d instances, the report has %d not approved", len(rowIDs), len(wantBad))
+	}
+
+	// A row click opens the instance's page with its audit trail.
+	clicked := rowIDs[len(rowIDs)/2]
+	var trail struct{ Events []struct{ Kind string } }
+	if code, b := apiCall(t, "GET", base+"/api/instances/"+clicked+"?cost=cur.gen&store="+o.storeID, ""); code != 200 || json.Unmarshal(b, &trail) != nil {
+		t.Fatalf("instance %s: %d %.300s", clicked, code, b)
+	}
+	do("open the instance page by a row click",
+		chromedp.ScrollIntoView(chromedp.CSS(`#noncompliant tr[data-instance="`+clicked+`"]`)),
+		chromedp.Click(chromedp.CSS(`#noncompliant tr[data-instance="`+clicked+`"] td:nth-child(3)`)),
+		chromedp.WaitVisible(chromedp.CSS(`#timeline li`)),
+	)
+	var hash string
+	var kinds []string
+	eval(`location.hash`, &hash)
+	eval(`[...document.querySelectorAll('#timeline li')].map(li => li.dataset.kind)`, &kinds)
+	do("let the cost chart draw", chromedp.Sleep(300*time.Millisecond))
+	shot("instance-1280")
+	noErrorPanel("instance page")
+	if !strings.HasPrefix(hash, "#/instance/"+clicked) {
+		t.Errorf("after the row click location.hash = %q, want the page of %s", hash, clicked)
+	}
+	if len(kinds) != len(trail.Events) || len(kinds) == 0 {
+		t.Errorf("timeline of %s has %d entries %v, API %d events", clicked, len(kinds), kinds, len(trail.Events))
+	}
+
+	// Activity dashboard: every widget drawn, none with an error.
+	do("open the activity page",
+		route("#/activity?store="+o.storeID),
+		chromedp.WaitVisible(chromedp.CSS(`[data-widget="events_over_time"] canvas`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-widget="top_services"] canvas`)),
+		chromedp.Sleep(300*time.Millisecond),
+	)
+	var widgets []string
+	eval(`[...document.querySelectorAll('[data-widget]')].map(w => w.dataset.widget)`, &widgets)
+	shot("activity-1280")
+	noErrorPanel("activity page")
+	if len(widgets) != 8 {
+		t.Errorf("activity page shows widgets %v, want 8 panels besides the summary", widgets)
+	}
+
+	// SQL editor: type a query, Ctrl-Enter, the rows are the CLI's.
+	sql := `SELECT eventname, count(*) AS n FROM ` + table + ` GROUP BY 1 ORDER BY 2 DESC, 1`
+	want := queryCSV(t, o.dir, sql)
+	ctrl := chromedp.KeyModifiers(chromedp.ModifierCtrl)
+	do("open the SQL page", route("#/sql"), chromedp.WaitVisible(chromedp.CSS(`.cm-content`)), chromedp.WaitVisible(chromedp.CSS(`#schema summary`)))
+	do("type a query", chromedp.Click(chromedp.CSS(`.cm-content`)), chromedp.KeyEvent("a", ctrl), chromedp.SendKeys(chromedp.CSS(`.cm-content`), sql))
+	do("run it with Ctrl-Enter", chromedp.KeyEvent("\r", ctrl), chromedp.WaitVisible(chromedp.CSS(`#result-table tbody tr`)))
+	var cells [][]string
+	var status string
+	eval(`[...document.querySelectorAll('#result-table tbody tr')].map(r => [...r.querySelectorAll('td')].map(td => td.textContent))`, &cells)
+	eval(`document.querySelector('#sql-status').textContent`, &status)
+	shot("sql-1280")
+	if len(cells) != len(want) {
+		t.Errorf("result table has %d rows, CLI %d", len(cells), len(want))
+	} else {
+		for i := range want {
+			if len(cells[i]) < 2 || cells[i][0] != want[i][0] || strings.ReplaceAll(cells[i][1], ",", "") != want[i][1] {
+				t.Errorf("result row %d = %v, CLI %v", i, cells[i], want[i])
+				break
+			}
+		}
+	}
+	if !strings.HasPrefix(status, fmt.Sprintf("%d rows", len(want))) {
+		t.Errorf("status = %q, want it to start with %d rows", status, len(want))
+	}
+	do("a bad query shows its error",
+		chromedp.Click(chromedp.CSS(`.cm-content`)), chromedp.KeyEvent("a", ctrl),
+		chromedp.SendKeys(chromedp.CSS(`.cm-content`), `SELECT nosuchcolumn FROM `+table),
+		chromedp.KeyEvent("\r", ctrl),
+		chromedp.WaitVisible(chromedp.CSS(`#query-error`)),
+	)
+	var errText string
+	eval(`document.querySelector('#query-error').textContent`, &errText)
+	shot("sql-error-1280")
+	if !strings.Contains(errText, "nosuchcolumn") {
+		t.Errorf("error shown = %q, want the engine's message naming nosuchcolumn", errText)
+	}
+
+	// Both sizes: every page fits without sideways scrolling of the page itself.
+	pages := []struct{ name, hash, ready string }{
+		{"compliance", compliance, `#spend-chart canvas`},
+		{"instance", "#/instance/" + clicked + "?cost=cur.gen&store=" + o.storeID, `#timeline li`},
+		{"activity", "#/activity?store=" + o.storeID, `[data-widget="top_services"] canvas`},
+		{"sql", "#/sql", `.cm-content`},
+	}
+	for _, size := range []struct{ w, h int64 }{{1280, 800}, {390, 844}} {
+		for _, pg := range pages {
+			do(fmt.Sprintf("%s at %d px", pg.name, size.w),
+				chromedp.EmulateViewport(size.w, size.h),
+				route("#/"),
+				route(pg.hash),
+				chromedp.WaitVisible(chromedp.CSS(pg.ready)),
+				chromedp.Sleep(400*time.Millisecond),
+			)
+			var overflow int
+			eval(`document.documentElement.scrollWidth - window.innerWidth`, &overflow)
+			if size.w != 1280 || pg.name == "instance" || pg.name == "compliance" {
+				shot(fmt.Sprintf("%s-%d", pg.name, size.w))
+			}
+			noErrorPanel(fmt.Sprintf("%s at %d px", pg.name, size.w))
+			if overflow > 0 {
+				t.Errorf("%s at %d px is %d px wider than the screen", pg.name, size.w, overflow)
+			}
+		}
+	}
+	if strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("the server logged errors:\n%s", grepLines(logs.String(), "level=ERROR"))
+	}
+}
+
+// screenshotDir is $ARTIFACTS/browser-real if ARTIFACTS is set, else a new temporary directory
+// kept after the test and named in the log.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := ""
+	if a := os.Getenv("ARTIFACTS"); a != "" {
+		dir = filepath.Join(a, "browser-real")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		d, err := os.MkdirTemp("", "auditlake-browser-real-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = d
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
 }

@@ -21,7 +21,7 @@ export interface ComplianceReport {
   currency: string; rows: ComplianceRow[];
   summary: { instances: number; approved: number; not_approved: number; no_template: number; unblended_cost: number; effective_cost: number; not_approved_cost: number };
 }
-export interface DailySpend { currency: string; rows: { day: string; status: Status; unblended_cost: number; effective_cost: number }[] }
+export interface DailySpend { currency: string; rows: { day: string; status: Status | "unattributed"; unblended_cost: number; effective_cost: number }[] }
 export interface InstanceEvent { time: string; event_name: string; event_source: string; actor: string; kind: string; detail: string }
 export interface InstanceReport {
   instance_id: string; summary: ComplianceRow; events: InstanceEvent[];

@@ -38,7 +38,7 @@ export function utc(t: string | null | undefined): string {
 }
 
 export function statusLabel(s: string): string {
-  return s === "approved" ? "Approved template" : s === "not_approved" ? "Not approved" : s === "no_template" ? "No template" : s;
+  return s === "approved" ? "Approved template" : s === "not_approved" ? "Not approved" : s === "no_template" ? "No template" : s === "unattributed" ? "Unattributed" : s;
 }
 
 export function badge(s: string): HTMLElement {

@@ -6,7 +6,9 @@ import { badge, errorBox, h, money, num, shortArn, statusLabel, utc } from "../d
 import { go, link, type IsCurrent } from "../nav";
 import { costTables, sources, tableRef } from "../sources";
 
-const statuses: Status[] = ["approved", "not_approved", "no_template"];
+// The daily-spend report also has "unattributed": EC2 lines of no instance launched in the trail
+// (launched before it, volumes, data transfer). It is stacked last so each bar is the day's EC2 spend.
+const statuses: (Status | "unattributed")[] = ["approved", "not_approved", "no_template", "unattributed"];
 
 export async function renderCompliance(root: HTMLElement, params: URLSearchParams, isCurrent: IsCurrent): Promise<void> {
   root.append(
@@ -140,7 +142,7 @@ function drawSpend(el: HTMLElement, daily: DailySpend, cur: string): void {
     dataZoom: days.length > 62 ? [{ type: "inside" }, { type: "slider", height: 16, bottom: 0 }] : [],
     series: series.map((s) => ({
       name: statusLabel(s.status), type: "bar", stack: "spend", barMaxWidth: 36,
-      itemStyle: { color: colors[s.status] }, emphasis: { focus: "series" }, data: s.data.map(round2),
+      itemStyle: { color: s.status === "unattributed" ? colors.muted : colors[s.status] }, emphasis: { focus: "series" }, data: s.data.map(round2),
     })),
   });
 }
