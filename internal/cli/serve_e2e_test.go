@@ -594,7 +594,7 @@ func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
 	}
 	route := func(hash string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Evaluate[string]("location.hash = " + strconv.Quote(hash))(ctx, tg)
+			_, err := chromedp.Evaluate[string]("location.hash = "+strconv.Quote(hash))(ctx, tg)
 			return err
 		})
 	}
