@@ -12,7 +12,7 @@ import (
 	"github.com/auditlake/auditlake/internal/query"
 )
 
-const reportComplianceUsage = `Usage: auditlake report launch-compliance --eds NAME|ID [--cur DB.TABLE] [--approved-template LT[:VERSIONS]]... [--approved-config FILE]
+const reportComplianceUsage = `Usage: auditlake report launch-compliance --eds NAME|ID [--cur DB.TABLE] [--config-eds NAME|ID] [--approved-template LT[:VERSIONS]]... [--approved-config FILE]
        [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|html] [--out FILE]
 
 One row per launched EC2 instance: the launch template that defined it (resolved through the trail's
@@ -21,12 +21,15 @@ Spot Fleet, EMR, EKS node group, console, CLI, SDK), when it ended, its run time
 was launched from an approved template. An --approved-template is lt-… (every version), lt-…:3 or lt-…:1,2,
 or a template name with the same versions. --approved-config reads
 {"approved_templates":[{"id":"lt-…","versions":["1"]},{"name":"web-prod"}],"require_autoscaling":false}.
---require-autoscaling also requires the launch to come through Auto Scaling.`
+--require-autoscaling also requires the launch to come through Auto Scaling. With --config-eds, the Config
+store's AWS::EC2::LaunchTemplate items also resolve template names to ids (and $Default/$Latest to numbers),
+and auto_scaling_group comes from the instance's aws:autoscaling:groupName tag or else from the Auto Scaling
+group items that listed the instance.`
 
 const reportComplianceExamples = `  auditlake report launch-compliance --eds prod-trail --cur cur.cur_2026 --approved-template lt-0abc123 --format table
   auditlake report launch-compliance --eds prod-trail --cur cur.cur_2026 --approved-config approved.json --format html --out compliance.html`
 
-const reportDailyUsage = `Usage: auditlake report daily-spend --eds NAME|ID --cur DB.TABLE [--approved-template LT[:VERSIONS]]... [--approved-config FILE]
+const reportDailyUsage = `Usage: auditlake report daily-spend --eds NAME|ID --cur DB.TABLE [--config-eds NAME|ID] [--approved-template LT[:VERSIONS]]... [--approved-config FILE]
        [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|html] [--out FILE]
 
 EC2 spend per usage day split by the approval status of the instance (approved, not_approved, no_template,
@@ -35,7 +38,7 @@ and unattributed for EC2 lines of no launched instance the trail knows).`
 const reportDailyExamples = `  auditlake report daily-spend --eds prod-trail --cur cur.cur_2026 --approved-template lt-0abc123
   auditlake report daily-spend --eds prod-trail --cur cur.cur_2026 --approved-template lt-0abc123 --format html --out spend.html`
 
-const instanceUsage = `Usage: auditlake instance --eds NAME|ID [--cur DB.TABLE] [--format table|json] INSTANCE_ID
+const instanceUsage = `Usage: auditlake instance --eds NAME|ID [--cur DB.TABLE] [--config-eds NAME|ID] [--format table|json] INSTANCE_ID
 
 The audit trail of one instance, oldest first: its launch template's definition, the launch and who did it,
 state changes, tag changes, the end of its life, and its cost per day.`
@@ -50,13 +53,13 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // reportFlags are the flags both reports share.
 type reportFlags struct {
-	eds, cur, config, from, to, format, out string
-	approved, accounts                      multiFlag
-	requireASG                              bool
+	eds, cur, config, configEDS, from, to, format, out string
+	approved, accounts                                 multiFlag
+	requireASG                                         bool
 }
 
 func (f *reportFlags) params() (compliance.Params, error) {
-	p := compliance.Params{Store: f.eds, Cost: f.cur, Accounts: f.accounts, RequireAutoScaling: f.requireASG}
+	p := compliance.Params{Store: f.eds, Cost: f.cur, Accounts: f.accounts, RequireAutoScaling: f.requireASG, ConfigStore: f.configEDS}
 	if f.eds == "" {
 		return p, usagef("--eds is required")
 	}
@@ -110,6 +113,7 @@ func newReportFlags(env *Env, name string) (*reportFlags, func(args []string) er
 	fs := newFlags(env, name)
 	fs.StringVar(&f.eds, "eds", "", "event data store name or id (required)")
 	fs.StringVar(&f.cur, "cur", "", "registered cost table, e.g. cur.cur_2026")
+	fs.StringVar(&f.configEDS, "config-eds", "", "Config event data store: template names from AWS::EC2::LaunchTemplate items, Auto Scaling group membership")
 	fs.Var(&f.approved, "approved-template", "approved launch template: lt-… , lt-…:3, lt-…:1,2 or a name (repeatable)")
 	fs.StringVar(&f.config, "approved-config", "", "JSON file with approved_templates and require_autoscaling")
 	fs.BoolVar(&f.requireASG, "require-autoscaling", false, "also require the launch to come through Auto Scaling")
@@ -232,6 +236,7 @@ func runInstance(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "instance")
 	eds := fs.String("eds", "", "event data store name or id (required)")
 	cur := fs.String("cur", "", "registered cost table, e.g. cur.cur_2026")
+	configEDS := fs.String("config-eds", "", "Config event data store: template names from AWS::EC2::LaunchTemplate items, Auto Scaling group membership")
 	format := fs.String("format", "table", "table or json")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -251,7 +256,7 @@ func runInstance(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	tr, err := compliance.Instance(ctx, s, pos[0], compliance.Params{Store: *eds, Cost: *cur})
+	tr, err := compliance.Instance(ctx, s, pos[0], compliance.Params{Store: *eds, Cost: *cur, ConfigStore: *configEDS})
 	if err != nil {
 		return err
 	}

@@ -53,27 +53,34 @@ type Params struct {
 	Approved Approvals
 	// RequireAutoScaling also requires the launch to come through Auto Scaling.
 	RequireAutoScaling bool
+	// ConfigStore is a Config event data store (name or id) whose AWS::EC2::LaunchTemplate items
+	// resolve template names to ids (besides the trail's CreateLaunchTemplate events) and whose
+	// Auto Scaling group items say which group an instance belonged to. Empty = no Config lookups.
+	ConfigStore string
 }
 
 // Row is one launched instance.
 type Row struct {
-	InstanceID      string     `json:"instance_id"`
-	AccountID       string     `json:"account_id"`
-	Region          string     `json:"region"`
-	LaunchedAt      time.Time  `json:"launched_at"`
-	LaunchedBy      string     `json:"launched_by"`
-	RoleARN         string     `json:"role_arn"`
-	SourceIdentity  string     `json:"source_identity"`
-	Launcher        string     `json:"launcher"`
-	TemplateID      string     `json:"template_id"`
-	TemplateName    string     `json:"template_name"`
-	TemplateVersion string     `json:"template_version"`
-	Status          string     `json:"status"`
-	Reason          string     `json:"reason"`
-	TerminatedAt    *time.Time `json:"terminated_at"`
-	RuntimeHours    float64    `json:"runtime_hours"`
-	UnblendedCost   float64    `json:"unblended_cost"`
-	EffectiveCost   float64    `json:"effective_cost"`
+	InstanceID     string    `json:"instance_id"`
+	AccountID      string    `json:"account_id"`
+	Region         string    `json:"region"`
+	LaunchedAt     time.Time `json:"launched_at"`
+	LaunchedBy     string    `json:"launched_by"`
+	RoleARN        string    `json:"role_arn"`
+	SourceIdentity string    `json:"source_identity"`
+	Launcher       string    `json:"launcher"`
+	// AutoScalingGroup is the instance's aws:autoscaling:groupName tag at launch or, failing
+	// that, the group whose Config items listed it (with Params.ConfigStore); empty otherwise.
+	AutoScalingGroup string     `json:"auto_scaling_group"`
+	TemplateID       string     `json:"template_id"`
+	TemplateName     string     `json:"template_name"`
+	TemplateVersion  string     `json:"template_version"`
+	Status           string     `json:"status"`
+	Reason           string     `json:"reason"`
+	TerminatedAt     *time.Time `json:"terminated_at"`
+	RuntimeHours     float64    `json:"runtime_hours"`
+	UnblendedCost    float64    `json:"unblended_cost"`
+	EffectiveCost    float64    `json:"effective_cost"`
 
 	// EndReason says how the instance ended (TerminateInstances by …, Auto Scaling scale-in, Spot
 	// interruption); LaunchEventID is the launch event. Neither is part of the report JSON.
@@ -180,6 +187,13 @@ func launches(ctx context.Context, s *query.Session, p Params) ([]Row, *costTabl
 	if err != nil {
 		return nil, nil, err
 	}
+	var cfg *configLookups
+	if p.ConfigStore != "" {
+		if cfg, err = loadConfig(ctx, s, p.ConfigStore); err != nil {
+			return nil, nil, err
+		}
+		cfg.addNames(hist)
+	}
 	q, err := render("launches.sql", map[string]string{"Store": store, "Cost": cost.perInstance()})
 	if err != nil {
 		return nil, nil, err
@@ -205,6 +219,10 @@ func launches(ctx context.Context, s *query.Session, p Params) ([]Row, *costTabl
 		}
 		row.Launcher, row.viaASG = classify(f)
 		row.TemplateID, row.TemplateName, row.TemplateVersion = hist.resolve(f)
+		row.TemplateVersion = cfg.version(row.TemplateID, row.TemplateVersion, f.at)
+		if row.AutoScalingGroup = f.tags["aws:autoscaling:groupName"]; row.AutoScalingGroup == "" {
+			row.AutoScalingGroup = cfg.group(row.InstanceID, f.at)
+		}
 		end := tm(v[21])
 		if t, ok := v[17].(time.Time); ok {
 			t = t.UTC()

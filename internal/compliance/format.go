@@ -11,7 +11,7 @@ import (
 )
 
 var reportHeader = []string{"instance_id", "account_id", "region", "launched_at", "launched_by", "role_arn", "source_identity", "launcher",
-	"template_id", "template_name", "template_version", "status", "reason", "terminated_at", "runtime_hours", "unblended_cost", "effective_cost"}
+	"template_id", "template_name", "template_version", "status", "reason", "terminated_at", "runtime_hours", "unblended_cost", "effective_cost", "auto_scaling_group"}
 
 func (r Row) fields() []string {
 	end := ""
@@ -19,7 +19,7 @@ func (r Row) fields() []string {
 		end = r.TerminatedAt.Format(time.RFC3339)
 	}
 	return []string{r.InstanceID, r.AccountID, r.Region, r.LaunchedAt.Format(time.RFC3339), r.LaunchedBy, r.RoleARN, r.SourceIdentity, r.Launcher,
-		r.TemplateID, r.TemplateName, r.TemplateVersion, r.Status, r.Reason, end, ff(r.RuntimeHours), ff(r.UnblendedCost), ff(r.EffectiveCost)}
+		r.TemplateID, r.TemplateName, r.TemplateVersion, r.Status, r.Reason, end, ff(r.RuntimeHours), ff(r.UnblendedCost), ff(r.EffectiveCost), r.AutoScalingGroup}
 }
 
 func ff(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
@@ -47,7 +47,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 // WriteTable writes the report as an aligned text table for a terminal, then the summary.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tACCOUNT\tLAUNCHED\tLAUNCHED BY\tLAUNCHER\tTEMPLATE\tVERSION\tSTATUS\tTERMINATED\tHOURS\tUNBLENDED\tEFFECTIVE\tREASON")
+	fmt.Fprintln(tw, "INSTANCE\tACCOUNT\tLAUNCHED\tLAUNCHED BY\tLAUNCHER\tGROUP\tTEMPLATE\tVERSION\tSTATUS\tTERMINATED\tHOURS\tUNBLENDED\tEFFECTIVE\tREASON")
 	for _, row := range r.Rows {
 		end := "-"
 		if row.TerminatedAt != nil {
@@ -57,8 +57,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if row.TemplateName != "" {
 			tmpl += " (" + row.TemplateName + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n", row.InstanceID, row.AccountID, row.LaunchedAt.Format("2006-01-02 15:04"),
-			row.LaunchedBy, row.Launcher, dash(tmpl), dash(row.TemplateVersion), row.Status, end, row.RuntimeHours, money(row.UnblendedCost), money(row.EffectiveCost), row.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n", row.InstanceID, row.AccountID, row.LaunchedAt.Format("2006-01-02 15:04"),
+			row.LaunchedBy, row.Launcher, dash(row.AutoScalingGroup), dash(tmpl), dash(row.TemplateVersion), row.Status, end, row.RuntimeHours, money(row.UnblendedCost), money(row.EffectiveCost), row.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

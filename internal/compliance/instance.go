@@ -121,8 +121,12 @@ func (t *Trail) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "Instance %s: no launch in the store.\n\n", t.InstanceID)
 	} else {
 		r := t.Summary
+		via := r.Launcher
+		if r.AutoScalingGroup != "" {
+			via += " (group " + r.AutoScalingGroup + ")"
+		}
 		fmt.Fprintf(w, "Instance %s (%s, %s): launched %s by %s via %s; template %s version %s; %s — %s; %.1f h; %s USD unblended, %s USD effective\n\n",
-			r.InstanceID, r.AccountID, r.Region, r.LaunchedAt.Format(time.RFC3339), r.LaunchedBy, r.Launcher, dash(r.TemplateID), dash(r.TemplateVersion),
+			r.InstanceID, r.AccountID, r.Region, r.LaunchedAt.Format(time.RFC3339), r.LaunchedBy, via, dash(r.TemplateID), dash(r.TemplateVersion),
 			r.Status, r.Reason, r.RuntimeHours, money(r.UnblendedCost), money(r.EffectiveCost))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

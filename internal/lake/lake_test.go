@@ -1,0 +1,148 @@
+package lake
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func newStore(t *testing.T) (*Lake, Store) {
+	t.Helper()
+	lk, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := lk.Create("store-one", CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lk, s
+}
+
+// writeData writes a fake data file under the store, as a writer would before committing.
+func writeData(t *testing.T, lk *Lake, id, rel string) DataFile {
+	t.Helper()
+	p := lk.AbsPath(id, rel)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, []byte("parquet"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return DataFile{Path: rel, Date: "2026-01-01", Rows: 1, Bytes: 7, MinTime: time.Unix(0, 0), MaxTime: time.Unix(0, 0)}
+}
+
+func TestUncommittedFilesOfACrashedWriterAreRemovedByTheNextWriter(t *testing.T) {
+	lk, s := newStore(t)
+	w, err := lk.BeginWrite(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := writeData(t, lk, s.ID, "data/eventdate=2026-01-01/part-a.parquet")
+	if err := w.Commit([]DataFile{kept}, nil, []SourceState{{URI: "a.json", Version: "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	// A "crash": a file written, never committed, and the lock released.
+	orphan := writeData(t, lk, s.ID, "data/eventdate=2026-01-02/part-b.parquet")
+	w.Close()
+
+	w, err = lk.BeginWrite(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := os.Stat(lk.AbsPath(s.ID, orphan.Path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("orphan file survived the next writer: %v", err)
+	}
+	if _, err := os.Stat(lk.AbsPath(s.ID, kept.Path)); err != nil {
+		t.Fatalf("committed file was removed: %v", err)
+	}
+	src, err := w.LoadSources()
+	if err != nil || src["a.json"].Version != "1" {
+		t.Fatalf("ingest state lost: %v %v", src, err)
+	}
+}
+
+func TestRetiredFilesWaitForReaders(t *testing.T) {
+	lk, s := newStore(t)
+	w, err := lk.BeginWrite(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	old := writeData(t, lk, s.ID, "data/eventdate=2026-01-01/part-old.parquet")
+	if err := w.Commit([]DataFile{old}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A reader holds a snapshot listing the old file.
+	m, release, err := lk.Snapshot(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 1 || m.Files[0].Path != old.Path {
+		t.Fatalf("snapshot: %+v", m.Files)
+	}
+	repl := writeData(t, lk, s.ID, "data/eventdate=2026-01-01/part-new.parquet")
+	if err := w.Commit([]DataFile{repl}, []string{old.Path}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(lk.AbsPath(s.ID, old.Path)); err != nil {
+		t.Fatalf("a retired file was deleted while a reader used it: %v", err)
+	}
+	release()
+	// The next commit, with no reader left, deletes it.
+	if err := w.Commit(nil, nil, []SourceState{{URI: "x", Version: "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(lk.AbsPath(s.ID, old.Path)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("retired file not deleted after readers left: %v", err)
+	}
+	m, err = lk.ReadManifest(s.ID)
+	if err != nil || len(m.Files) != 1 || m.Files[0].Path != repl.Path || len(m.Retired) != 0 {
+		t.Fatalf("manifest after swap: %+v %v", m, err)
+	}
+}
+
+func TestCatalogRules(t *testing.T) {
+	lk, s := newStore(t)
+	f := func(name string, err error, wantErr bool) {
+		t.Helper()
+		if (err != nil) != wantErr {
+			t.Errorf("%s: err = %v, want error %v", name, err, wantErr)
+		}
+	}
+	_, err := lk.Create("store-one", CreateOptions{})
+	f("duplicate name", err, true)
+	_, err = lk.Create("x", CreateOptions{})
+	f("name too short", err, true)
+	_, err = lk.Create("0e4b2f3c-1111-4aaa-8bbb-123456789012", CreateOptions{})
+	f("name that looks like an id", err, true)
+	_, err = lk.Create("too-long-retention", CreateOptions{RetentionDays: 3654})
+	f("retention above 3653", err, true)
+	_, err = lk.Create("bad-type", CreateOptions{Type: "insights"})
+	f("unknown type", err, true)
+	got, err := lk.Resolve(s.ID)
+	f("resolve by id", err, false)
+	if got.Name != "store-one" || got.RetentionDays != DefaultRetentionDays {
+		t.Errorf("resolved %+v", got)
+	}
+	if _, err := lk.Update(s.ID, func(st *Store) error { st.TerminationProtection = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	f("delete protected", lk.Delete(s.ID), true)
+	if _, err := lk.Update(s.ID, func(st *Store) error { st.TerminationProtection = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	f("delete", lk.Delete(s.ID), false)
+	if _, err := os.Stat(lk.StoreDir(s.ID)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("store files left after delete")
+	}
+}
+
+func TestStructureMatchesTheSchema(t *testing.T) {
+	got := structure("STRUCT(a VARCHAR, b STRUCT(c TIMESTAMP, d MAP(VARCHAR, VARCHAR)), e STRUCT(f VARCHAR)[])")
+	want := `{"a":"VARCHAR","b":{"c":"TIMESTAMP","d":"MAP(VARCHAR, VARCHAR)"},"e":[{"f":"VARCHAR"}]}`
+	if got != want {
+		t.Fatalf("structure:\n got %s\nwant %s", got, want)
+	}
+}
