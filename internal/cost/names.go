@@ -9,12 +9,14 @@ import (
 // AWS's Athena integration gives it ("line_item_unblended_cost"), by the rules of the CUR user
 // guide: an underscore before every uppercase letter, everything lowercased, every
 // non-alphanumeric character replaced by an underscore, runs of underscores collapsed, leading
-// and trailing underscores trimmed. Names that are already in that form are returned unchanged.
+// and trailing underscores trimmed. Non-ASCII letters count as non-alphanumeric. Names that are already in that form are returned unchanged.
 func AthenaName(header string) string {
 	var b strings.Builder
 	for _, r := range header {
 		switch {
-		case unicode.IsUpper(r):
+		case r < 128 && unicode.IsUpper(r):
+			// Only ASCII letters are kept: a lowered non-ASCII capital ("Ș" -> "ș") would not
+			// be a valid Athena name and a second pass would change it again.
 			b.WriteByte('_')
 			b.WriteRune(unicode.ToLower(r))
 		case r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)):

@@ -284,6 +284,11 @@ func csvHeader(p string) ([]string, error) {
 		defer gz.Close()
 		r = gz
 	}
+	return readCSVHeader(r)
+}
+
+// readCSVHeader reads the first CSV record of r, without a leading byte-order mark.
+func readCSVHeader(r io.Reader) ([]string, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
