@@ -366,3 +366,39 @@ func runEDSPurge(ctx context.Context, env *Env, args []string) error {
 	}
 	return nil
 }
+
+func runEDSCompact(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "eds compact")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("eds compact takes one NAME or ID")
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	s, err := resolveStore(lk, pos[0])
+	if err != nil {
+		return err
+	}
+	w, err := lk.BeginWrite(s.ID)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "1GB", TempDir: lk.TempDir()})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	before := len(w.Manifest().Files)
+	merged, err := lake.Compact(ctx, db, w, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s: merged %d files; %d files before, %d after\n", s.Name, merged, before, len(w.Manifest().Files))
+	return nil
+}
