@@ -7,7 +7,7 @@ DEMO_EVENTS ?= 200000
 LISTEN ?= 127.0.0.1:8080
 export AUDITLAKE_DATA ?= $(CURDIR)/$(DEMO_DIR)/lake
 
-.PHONY: all build web demo demo-data test test-go bench stress clean
+.PHONY: all build web demo demo-data test test-go bench stress clean fuzz
 
 all: build
 
@@ -28,6 +28,11 @@ demo: build
 test: web
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
+	./scripts/fuzz.sh 5
+
+# Every fuzz target for FUZZTIME seconds each; a crasher fails the run and stays in testdata/fuzz/.
+fuzz:
+	./scripts/fuzz.sh $(or $(FUZZTIME),60)
 
 bench: build
 	./scripts/bench.sh
