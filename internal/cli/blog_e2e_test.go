@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/auditlake/auditlake/internal/configitems/configtest"
 )
 
 // The blog fixture: real CloudTrail records (plaso lookup-events, panther rule tests) plus the
@@ -289,5 +291,142 @@ func TestBlogQueriesReturnAthenasRowsIncludingWhereTheRecipeIsWrong(t *testing.T
 	// Each instance's cost counted once: 0.05+5+1+0.5+4+2.5+0.8+0.75+0+0.3+0.6+0.7+0.9+1.1.
 	if s := r.Summary["unblended_cost"]; s != 18.2 {
 		t.Errorf("report unblended_cost = %v, want 18.2", s)
+	}
+}
+
+// blogConfigSources builds, from AWS's published Config property schemas, the Config items the
+// trail lacks: launch template batch-nightly (lt-0eeeeeeeeeeeeeee5, default version 2, latest 3),
+// which no CreateLaunchTemplate event in the fixture names, and Auto Scaling group batch-asg
+// listing i-0d00000000000e001 (launched without an aws:autoscaling:groupName tag) after its launch.
+func blogConfigSources(t *testing.T) string {
+	t.Helper()
+	root := filepath.Join("..", "..")
+	lt, err := configtest.LoadSchema(root, "AWS::EC2::LaunchTemplate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	asg, err := configtest.LoadSchema(root, "AWS::AutoScaling::AutoScalingGroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const acct, region = "111122223333", "us-east-1"
+	groupARN := "arn:aws:autoscaling:us-east-1:111122223333:autoScalingGroup:5b4f4c2e-1a2b-4c3d-8e9f-0000000000e1:autoScalingGroupName/batch-asg"
+	var items []map[string]any
+	for _, b := range []struct {
+		s *configtest.Schema
+		p map[string]any
+	}{
+		{lt, map[string]any{
+			"resourceId": "lt-0eeeeeeeeeeeeeee5", "resourceName": "batch-nightly", "configurationItemCaptureTime": "2026-09-02T00:00:00.000Z",
+			"configurationStateId": "1788307200000", "arn": "arn:aws:ec2:us-east-1:111122223333:launch-template/lt-0eeeeeeeeeeeeeee5",
+			"availabilityZone": "Regional", "resourceCreationTime": "2026-09-02T00:00:00.000Z",
+			"configuration.Id": "lt-0eeeeeeeeeeeeeee5", "configuration.LaunchTemplateName": "batch-nightly",
+			"configuration.LatestVersionNumber": "3", "configuration.DefaultVersionNumber": "2",
+		}},
+		{asg, map[string]any{
+			"resourceId": groupARN, "resourceName": "batch-asg", "arn": groupARN, "configurationItemCaptureTime": "2026-09-03T09:05:00.000Z",
+			"configurationStateId": "1", "availabilityZone": "Multiple Availability Zones", "resourceCreationTime": "2026-09-02T00:00:00.000Z",
+			"configuration.autoScalingGroupName": "batch-asg", "configuration.autoScalingGroupARN": groupARN,
+			"configuration.minSize": 0, "configuration.maxSize": 2, "configuration.desiredCapacity": 1,
+			"configuration.launchTemplate.launchTemplateName": "batch-nightly", "configuration.launchTemplate.version": "$Default",
+			"configuration.instances[0].instanceId": "i-0d00000000000e001", "configuration.instances[0].lifecycleState": "InService",
+		}},
+	} {
+		b.p["accountId"], b.p["awsRegion"], b.p["configurationItemStatus"], b.p["version"] = acct, region, "OK", "1.3"
+		it, err := b.s.Build(b.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, configtest.FileStyle(it))
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "snapshot.json"), configtest.Snapshot(items...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestReportUsesConfigItemsForTemplateNamesAndGroups: with --config-eds, the template that
+// i-0d00000000000e001 named only as "batch-nightly" (no CreateLaunchTemplate in the trail) is
+// resolved to its id and its $Default to version 2 from the Config item, so approving the id
+// approves it; its auto_scaling_group comes from the Config group that listed it, while tagged
+// instances keep their tag's group. Without --config-eds there is no Config lookup at all.
+func TestReportUsesConfigItemsForTemplateNamesAndGroups(t *testing.T) {
+	dir, _ := blogFixture(t)
+	createConfigStore(t, dir, "cfg")
+	mustRun(t, 0, dir, "ingest", "config", "--eds", "cfg", blogConfigSources(t))
+
+	type row struct{ Status, TemplateID, TemplateName, TemplateVersion, AutoScalingGroup string }
+	report := func(args ...string) map[string]row {
+		t.Helper()
+		out := mustRun(t, 0, dir, append([]string{"report", "launch-compliance", "--eds", "prod-trail",
+			"--approved-template", "lt-0eeeeeeeeeeeeeee5", "--approved-template", blogApprovedLT, "--format", "json"}, args...)...)
+		var r struct{ Rows []map[string]any }
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]row{}
+		for _, x := range r.Rows {
+			if _, ok := x["auto_scaling_group"]; !ok {
+				t.Fatalf("row without auto_scaling_group: %v", x)
+			}
+			s := func(k string) string { v, _ := x[k].(string); return v }
+			m[s("instance_id")] = row{s("status"), s("template_id"), s("template_name"), s("template_version"), s("auto_scaling_group")}
+		}
+		return m
+	}
+	tests := []struct {
+		name string
+		args []string
+		want map[string]row
+	}{
+		{"without Config", nil, map[string]row{
+			"i-0d00000000000e001": {"not_approved", "", "batch-nightly", "$Default", ""},
+			"i-0d00000000000d001": {"approved", blogApprovedLT, "web-prod", "2", "web-asg"},
+			"i-07d06021b0da55115": {"not_approved", "lt-07a0b5cea4ece8ffd", "", "1", "eks-ng-0ca246e9-cac9e862-bfd9-a821-c9fd-9916df5654eb"},
+			"i-0d00000000000a001": {"approved", blogApprovedLT, "web-prod", "2", ""},
+		}},
+		{"with --config-eds", []string{"--config-eds", "cfg"}, map[string]row{
+			"i-0d00000000000e001": {"approved", "lt-0eeeeeeeeeeeeeee5", "batch-nightly", "2", "batch-asg"},
+			"i-0d00000000000d001": {"approved", blogApprovedLT, "web-prod", "2", "web-asg"},
+			"i-07d06021b0da55115": {"not_approved", "lt-07a0b5cea4ece8ffd", "", "1", "eks-ng-0ca246e9-cac9e862-bfd9-a821-c9fd-9916df5654eb"},
+			"i-0d00000000000a001": {"approved", blogApprovedLT, "web-prod", "2", ""},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := report(tt.args...)
+			for id, w := range tt.want {
+				if got[id] != w {
+					t.Errorf("%s = %+v, want %+v", id, got[id], w)
+				}
+			}
+		})
+	}
+
+	// The group is in the CSV (last column), the table and the instance trail too.
+	out := mustRun(t, 0, dir, "report", "launch-compliance", "--eds", "prod-trail", "--config-eds", "cfg", "--format", "csv")
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(recs[0]) - 1
+	if recs[0][last] != "auto_scaling_group" {
+		t.Fatalf("CSV header ends with %q, want auto_scaling_group", recs[0][last])
+	}
+	for _, r := range recs[1:] {
+		if r[0] == "i-0d00000000000e001" && r[last] != "batch-asg" {
+			t.Errorf("CSV auto_scaling_group of e001 = %q, want batch-asg", r[last])
+		}
+	}
+	if out := mustRun(t, 0, dir, "report", "launch-compliance", "--eds", "prod-trail", "--config-eds", "cfg"); !strings.Contains(out, "batch-asg") {
+		t.Errorf("table lacks the group batch-asg:\n%s", out)
+	}
+	if out := mustRun(t, 0, dir, "instance", "i-0d00000000000e001", "--eds", "prod-trail", "--config-eds", "cfg"); !strings.Contains(out, "via autoscaling (group batch-asg); template lt-0eeeeeeeeeeeeeee5 version 2") {
+		t.Errorf("instance trail lacks the Config group and template:\n%s", out)
+	}
+	// A Config lookup against a CloudTrail store is refused naming it.
+	if _, errOut, code := run(t, dir, "report", "launch-compliance", "--eds", "prod-trail", "--config-eds", "prod-trail"); code == 0 || !strings.Contains(errOut, `"prod-trail" is of type "cloudtrail", not config`) {
+		t.Errorf("--config-eds on a CloudTrail store: exit %d, stderr %q", code, errOut)
 	}
 }
