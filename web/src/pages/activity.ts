@@ -1,7 +1,7 @@
 // Activity: CloudTrail Lake managed-dashboard style widgets over one event data store.
 import { api, type Widget } from "../api";
 import { colors, draw } from "../charts";
-import { errorBox, h, num } from "../dom";
+import { errorBox, h, num, shortArn } from "../dom";
 import { go, link, type IsCurrent } from "../nav";
 import { sources } from "../sources";
 
@@ -89,7 +89,7 @@ function panel(w: Widget | undefined, as: "chart" | "bars" | "table", bucket: st
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
         grid: { left: 8, right: 40, top: 4, bottom: 4, containLabel: true },
         xAxis: { type: "value", show: false },
-        yAxis: { type: "category", data: rows.map((r) => truncate(String(r[0] ?? "(none)"), 38)), axisTick: { show: false } },
+        yAxis: { type: "category", data: rows.map((r) => barLabel(r[0])), axisTick: { show: false } },
         series: [{ type: "bar", name: "Events", data: rows.map((r) => Number(r[1])), barMaxWidth: 18,
           itemStyle: { color: w.id === "top_errors" ? colors.not_approved : colors.accent }, label: { show: true, position: "right" } }],
       });
@@ -100,6 +100,15 @@ function panel(w: Widget | undefined, as: "chart" | "bars" | "table", bucket: st
 
 function signinLabel(v: string): string {
   return ({ success: "Success", failure: "Failure", mfa: "With MFA", no_mfa: "Without MFA" } as Record<string, string>)[v] ?? v;
+}
+
+/** A bar's label: ARNs keep their account (roles of the same name in several accounts must not
+ * read alike) and lose their arn:aws:…: prefix; long text keeps its end. */
+function barLabel(v: unknown): string {
+  const s = String(v ?? "(none)");
+  const a = s.split(":");
+  if (s.startsWith("arn:") && a.length > 5 && /^\d{12}$/.test(a[4])) return truncate(shortArn(s), 24) + " · " + a[4];
+  return truncate(s, 38);
 }
 
 function truncate(s: string, n: number): string {
