@@ -156,6 +156,12 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 			return sum, err
 		}
 		if err := db.QueryRow(ctx, "SELECT count(*) FROM ("+q+")").Scan(&t.Files[i].Rows); err != nil {
+			// DuckDB's sniffer can fail on a ragged row without saying where; name the line.
+			if t.Files[i].Kind == "csv" {
+				if line, fields, lerr := firstLongRow(t.Files[i].Local, len(headers[i])); lerr == nil {
+					return sum, fmt.Errorf("read %q: CSV error on line %d: %d fields, the header has %d", t.Files[i].URI, line, fields, len(headers[i]))
+				}
+			}
 			return sum, fmt.Errorf("read %q: %w", t.Files[i].URI, err)
 		}
 		t.Rows += t.Files[i].Rows
@@ -430,6 +436,10 @@ func unzipCSV(src, dir string) (string, error) {
 func checkWidth(ctx context.Context, db *engine.DB, f File, header int) error {
 	rows, err := db.Query(ctx, "DESCRIBE SELECT * FROM "+csvFrom([]string{f.Local}, true))
 	if err != nil {
+		// The sniffer can fail on a ragged row without saying where; name the line.
+		if line, fields, lerr := firstLongRow(f.Local, header); lerr == nil {
+			return fmt.Errorf("read %q: CSV error on line %d: %d fields, the header has %d", f.URI, line, fields, header)
+		}
 		return fmt.Errorf("read %q: %w", f.URI, err)
 	}
 	n := 0
