@@ -80,7 +80,8 @@ FROM cur.gen WHERE line_item_product_code = 'AmazonEC2' GROUP BY 1 ORDER BY 1`,
 		}
 	}
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 60 * time.Second}
+	// Past the server's 60 s query timeout, so a slow request fails with the server's own 504.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 90 * time.Second}
 	send := func(r request, rng *rand.Rand) (string, time.Duration, error) {
 		if r.name == "instance trail" {
 			r.path = "/api/instances/" + rep.Rows[rng.IntN(len(rep.Rows))].ID + "?store=" + o.storeID + "&cost=cur.gen"
