@@ -3,6 +3,8 @@ package query
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/engine"
@@ -42,6 +44,9 @@ func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*en
 		return nil, fmt.Errorf("read result: %w", err)
 	}
 	res.Elapsed = time.Since(start)
+	if os.Getenv("AUDITLAKE_TRACE") != "" {
+		fmt.Fprintf(os.Stderr, "trace: internal query %s rows=%d: %.80s\n", res.Elapsed, len(res.Rows), strings.Join(strings.Fields(sql), " "))
+	}
 	return res, nil
 }
 
