@@ -38,7 +38,8 @@ bench: build
 	./scripts/bench.sh
 
 stress: build
-	AUDITLAKE_STRESS=1 $(GO) test -count=1 -timeout 60m -run 'Crash|Stress' ./...
+	AUDITLAKE_STRESS=1 $(GO) test -count=1 -timeout 60m -run 'SIGKILL|Stress' ./...
 
 clean:
-	rm -rf bin $(DEMO_DIR) web/dist
+	rm -rf bin $(DEMO_DIR) bench-data
+	find web/dist -mindepth 1 ! -name .keep -delete 2>/dev/null || true

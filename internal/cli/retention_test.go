@@ -113,7 +113,8 @@ func TestCompactMergesPartitionsWithoutChangingTheEvents(t *testing.T) {
 	}
 	before := queryCSV(t, dir, `SELECT count(*), count(DISTINCT eventid), min(eventtime), max(eventtime) FROM "aws:cloudtrail"."`+id+`"`)
 	out := mustRun(t, 0, dir, "eds", "compact", "many")
-	if !strings.Contains(out, "merged 10 files") || !strings.Contains(out, "after") {
+	// Ingest already merged the small files once they were more than four; compact merges the rest.
+	if !strings.Contains(out, "merged ") || !strings.Contains(out, "1 after") {
 		t.Fatalf("compact: %s", out)
 	}
 	after := queryCSV(t, dir, `SELECT count(*), count(DISTINCT eventid), min(eventtime), max(eventtime) FROM "aws:cloudtrail"."`+id+`"`)

@@ -96,7 +96,7 @@ func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) (
 	prefix := "part-" + NewUUID()[:13] + "-"
 	pattern := prefix + "{uuid}"
 	copySQL := `COPY (` + query + `) TO ` + engine.Literal(dataDir) + ` (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1,
-		PARTITION_BY (eventdate), FILENAME_PATTERN ` + engine.Literal(pattern) + `, APPEND, ROW_GROUP_SIZE 122880)`
+		PARTITION_BY (eventdate), FILENAME_PATTERN ` + engine.Literal(pattern) + `, APPEND, ROW_GROUP_SIZE 8192)`
 	if err := db.Exec(ctx, copySQL); err != nil {
 		return nil, fmt.Errorf("write parquet: %w", err)
 	}
@@ -149,15 +149,28 @@ func partitionDate(rel string) string {
 	return ""
 }
 
-// CompactThreshold is the number of files in one date partition above which Compact merges them.
-const CompactThreshold = 32
+// Compaction policy. A date partition's small files (under SmallFileBytes) are merged into one
+// file when there are more than CompactThreshold of them; big files, which are merges already,
+// are left alone. Write amplification stays logarithmic under a stream of small ingests, and a
+// partition never holds more than a few unsorted small files.
+const (
+	CompactThreshold = 4
+	SmallFileBytes   = 64 << 20
+)
 
-// Compact merges the files of every date partition that has more than CompactThreshold files
-// (or, with force, more than one) into one file sorted by eventtime, and commits the swap.
+// sortOrder clusters rows so that Parquet row-group statistics let a filter on event source or
+// name — the first filter of almost every CloudTrail query — skip most of a file.
+const sortOrder = "eventsource, eventname, eventtime"
+
+// Compact merges, in every date partition, the small files when there are more than
+// CompactThreshold of them (with force: all files when there is more than one) into one file
+// sorted by event source, name and time, and commits the swap atomically.
 func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged int, err error) {
 	byDate := map[string][]DataFile{}
 	for _, f := range w.m.Files {
-		byDate[f.Date] = append(byDate[f.Date], f)
+		if force || f.Bytes < SmallFileBytes {
+			byDate[f.Date] = append(byDate[f.Date], f)
+		}
 	}
 	var added []DataFile
 	var removed []string
@@ -174,7 +187,7 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 			paths = append(paths, w.lake.AbsPath(w.id, f.Path))
 			removed = append(removed, f.Path)
 		}
-		nf, err := writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+engine.ListLiteral(paths)+`, hive_partitioning = false) ORDER BY eventtime`)
+		nf, err := writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+engine.ListLiteral(paths)+`, hive_partitioning = false) ORDER BY `+sortOrder)
 		if err != nil {
 			return 0, fmt.Errorf("compact %s: %w", date, err)
 		}
