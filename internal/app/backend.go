@@ -7,6 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/engine"
@@ -16,35 +19,93 @@ import (
 )
 
 // Backend serves the API from a data directory.
+//
+// Opening a session (an engine with the dialect macros, every store and cost table registered,
+// sealed) costs about 100 ms, so sessions are pooled: a request takes an idle session whose view
+// of the lake is still current — same stores, same committed manifests, same cost registry — or
+// opens a new one. A stale idle session is closed, which releases its read locks so that files
+// retired by later commits can be deleted.
 type Backend struct {
 	lk   *lake.Lake
-	sem  chan struct{}
+	sem  chan struct{} // one token per open session, in use or idle: at most maxConcurrent
+	idle chan pooled   // sessions waiting for a request
 	opts query.Options
 }
 
-// New returns a backend over the lake; at most maxConcurrent sessions run at once.
+type pooled struct {
+	s     *query.Session
+	state string
+}
+
+// New returns a backend over the lake; at most maxConcurrent sessions exist at once.
 func New(lk *lake.Lake, maxConcurrent int) *Backend {
 	if maxConcurrent <= 0 {
 		maxConcurrent = 4
 	}
-	return &Backend{lk: lk, sem: make(chan struct{}, maxConcurrent), opts: query.Options{MemoryLimit: "1GB"}}
+	return &Backend{lk: lk, sem: make(chan struct{}, maxConcurrent), idle: make(chan pooled, maxConcurrent),
+		opts: query.Options{MemoryLimit: "1GB"}}
 }
 
-// Close releases nothing: sessions are per request.
-func (b *Backend) Close() error { return nil }
+// Close closes the idle sessions.
+func (b *Backend) Close() error {
+	for {
+		select {
+		case p := <-b.idle:
+			p.s.Close()
+			<-b.sem
+		default:
+			return nil
+		}
+	}
+}
+
+// state fingerprints what a session registers: the stores and their committed manifest
+// versions, and the cost registry.
+func (b *Backend) state() string {
+	var sb strings.Builder
+	stores, err := b.lk.Stores()
+	if err != nil {
+		return "error"
+	}
+	for _, s := range stores {
+		m, err := b.lk.ReadManifest(s.ID)
+		if err != nil {
+			return "error"
+		}
+		fmt.Fprintf(&sb, "%s/%s/%s/%d;", s.ID, s.Name, s.Type, m.Version)
+	}
+	if st, err := os.Stat(filepath.Join(b.lk.Dir, "cost", "registry.json")); err == nil {
+		fmt.Fprintf(&sb, "cost:%d/%d", st.Size(), st.ModTime().UnixNano())
+	}
+	return sb.String()
+}
 
 func (b *Backend) session(ctx context.Context) (*query.Session, func(), error) {
-	select {
-	case b.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+	state := b.state()
+	for {
+		select {
+		case p := <-b.idle:
+			if p.state == state {
+				return p.s, b.release(p), nil
+			}
+			p.s.Close() // stale: the lake changed since it opened
+			<-b.sem
+		case b.sem <- struct{}{}:
+			s, err := query.Open(ctx, b.lk, b.opts)
+			if err != nil {
+				<-b.sem
+				return nil, nil, err
+			}
+			return s, b.release(pooled{s: s, state: state}), nil
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
 	}
-	s, err := query.Open(ctx, b.lk, b.opts)
-	if err != nil {
-		<-b.sem
-		return nil, nil, err
-	}
-	return s, func() { s.Close(); <-b.sem }, nil
+}
+
+// release returns a session to the pool (it keeps its token).
+func (b *Backend) release(p pooled) func() {
+	return func() { b.idle <- p }
 }
 
 // Stores lists the event data stores with their sizes.
