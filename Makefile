@@ -35,7 +35,7 @@ fuzz:
 	./scripts/fuzz.sh $(or $(FUZZTIME),60)
 
 bench: build
-	./scripts/bench.sh
+	mkdir -p bench-data && set -o pipefail && ./scripts/bench.sh | tee bench-data/report.md
 
 stress: build
 	AUDITLAKE_STRESS=1 $(GO) test -count=1 -timeout 60m -run 'SIGKILL|Stress' ./...

@@ -32,7 +32,16 @@ func main() {
 	cur := flag.String("cur", "", "cost table for -report-data (DATABASE.TABLE)")
 	approved := flag.String("approved", "", "approved-templates JSON for -report-data")
 	blog := flag.String("blog", "testdata", "directory holding blog-query-1.sql and blog-query-2.sql")
+	scaleOut := flag.String("scale-cost-out", "", "write -cur of -report-data, repeated -scale-copies times, as an Athena Parquet CUR here, then exit")
+	scaleCopies := flag.Int("scale-copies", 5, "copies for -scale-cost-out")
 	flag.Parse()
+	if *scaleOut != "" {
+		if err := scaleCost(context.Background(), *report, *cur, *scaleOut, *scaleCopies); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *report != "" {
 		if err := reportBench(context.Background(), *report, "bench", *cur, *approved, *blog); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
