@@ -222,6 +222,11 @@ func (d *decoder) run(r io.Reader) error {
 			d.problem(Error, "invalid JSON: unexpected %q", c)
 			d.sc.skipLine()
 		default:
+			if !isScalarByte(c) && c != '"' && d.item == 0 {
+				// Nothing JSON-like at the start: a binary or foreign file. One error for the
+				// file, not one per line of garbage.
+				return fmt.Errorf("not JSON (starts with byte 0x%02x): not a CloudTrail file", c)
+			}
 			if !isScalarByte(c) && c != '"' {
 				d.item++
 				d.line = d.sc.line
