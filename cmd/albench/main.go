@@ -130,14 +130,14 @@ func run(src, bin, work, incSrc string, increments int) error {
 	}
 
 	// DuckDB's own JSON reader over the same files, just counting.
-	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "4GB"})
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "16GB"})
 	if err != nil {
 		return err
 	}
 	start := time.Now()
 	var duckCount int64
 	glob := filepath.Join(src, "**", "*.json.gz")
-	err = db.QueryRow(ctx, `SELECT count(*) FROM (SELECT unnest(Records) FROM read_json(`+engine.Literal(glob)+`, format = 'auto', maximum_object_size = 1073741824, columns = {Records: 'JSON[]'}))`).Scan(&duckCount)
+	err = db.QueryRow(ctx, `SELECT count(*) FROM (SELECT unnest(Records) FROM read_json(`+engine.Literal(glob)+`, format = 'auto', maximum_object_size = 268435456, columns = {Records: 'JSON[]'}))`).Scan(&duckCount)
 	duckWall := time.Since(start)
 	db.Close()
 	if err != nil {
