@@ -354,9 +354,6 @@ func runEDSPurge(ctx context.Context, env *Env, args []string) error {
 		stores = append(stores, s)
 	}
 	for _, s := range stores {
-		if s.Type != lake.TypeCloudTrail {
-			continue
-		}
 		res, err := purgeStore(ctx, lk, s)
 		if err != nil {
 			return fmt.Errorf("purge %s: %w", s.Name, err)

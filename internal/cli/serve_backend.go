@@ -32,9 +32,6 @@ func enforceRetention(ctx context.Context, env *Env, lk *lake.Lake, every time.D
 			env.Log.Error("retention: list stores", "err", err)
 		}
 		for _, s := range stores {
-			if s.Type != lake.TypeCloudTrail {
-				continue
-			}
 			res, err := purgeStore(ctx, lk, s)
 			if err != nil {
 				env.Log.Error("retention: purge", "store", s.Name, "err", err)
