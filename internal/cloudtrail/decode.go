@@ -81,6 +81,9 @@ func (p Problem) String() string {
 	if p.Severity == Warning {
 		sev = "warning: "
 	}
+	if p.Record == 0 {
+		return fmt.Sprintf("%s: %s%s", p.File, sev, p.Msg) // about the whole object
+	}
 	return fmt.Sprintf("%s: record %d (line %d): %s%s", p.File, p.Record, p.Line, sev, p.Msg)
 }
 

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,7 +67,7 @@ func (o *Options) setDefaults(batchRows int) {
 		o.BatchRows = batchRows
 	}
 	if o.MemoryLimit == "" {
-		o.MemoryLimit = "400MB"
+		o.MemoryLimit = "320MB"
 	}
 	if o.MaxProblems <= 0 {
 		o.MaxProblems = 1000
@@ -123,7 +124,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	if store.Type != lake.TypeCloudTrail {
 		return nil, fmt.Errorf("store %q is a %s store; CloudTrail events go into a cloudtrail store", store.Name, store.Type)
 	}
-	opts.setDefaults(50_000)
+	opts.setDefaults(30_000)
 
 	w, err := lk.BeginWrite(store.ID)
 	if err != nil {
@@ -186,6 +187,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 			return nil, fmt.Errorf("list source %q: %w", src, err)
 		}
 	}
+	sortByDelivery(jobs)
 
 	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir()})
 	if err != nil {
@@ -245,8 +247,11 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		}
 		return sum, err
 	}
+	// The events are committed; compaction only speeds up later queries, so its failure is a
+	// warning (the next ingest or 'eds compact' tries again).
 	if merged, err := lake.Compact(ctx, db, w, false); err != nil {
-		return sum, fmt.Errorf("compact: %w", err)
+		sum.Warnings++
+		sum.Problems = append(sum.Problems, cloudtrail.Problem{File: "store " + store.Name, Severity: cloudtrail.Warning, Msg: "compaction deferred: " + err.Error()})
 	} else if merged > 0 {
 		opts.Log.Debug("compacted small files", "files", merged)
 	}
@@ -263,6 +268,31 @@ func storeSelectors(s lake.Store) ([]selector.Selector, error) {
 		return nil, fmt.Errorf("store %s: %w", s.Name, err)
 	}
 	return sels, nil
+}
+
+// sortByDelivery orders trail files by delivery time (the time in their name, else their
+// folder's day), then key. Listing order is by key — account, then region, then day — so an
+// organization's history would otherwise cycle through every day once per account and region,
+// and each batch would write a small file into every day's partition; in delivery order a batch
+// covers a few days, and a day's events land in one or two files.
+func sortByDelivery(jobs []job) {
+	at := make(map[string]time.Time, len(jobs))
+	for _, j := range jobs {
+		if ki, ok := cloudtrail.ParseKey(j.obj.Key); ok {
+			t := ki.FileTime
+			if t.IsZero() {
+				t = ki.Date
+			}
+			at[j.obj.URI] = t
+		}
+	}
+	sort.SliceStable(jobs, func(a, b int) bool {
+		ta, tb := at[jobs[a].obj.URI], at[jobs[b].obj.URI]
+		if !ta.Equal(tb) {
+			return ta.Before(tb)
+		}
+		return jobs[a].obj.Key < jobs[b].obj.Key
+	})
 }
 
 // looksLikeData reports whether a file found by walking a directory or prefix may hold events.
@@ -402,8 +432,8 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	}()
 	err = fill(ctx, db, opts, msgs, sum, prog, keep, batches, freed, &failed)
 	close(batches)
-	if cerr := <-commitErr; err == nil {
-		err = cerr
+	if cerr := <-commitErr; cerr != nil {
+		err = cerr // the cause; fill only saw that a commit failed
 	}
 	sum.EventsAdded += added.Load()
 	sum.Duplicates += dups.Load()

@@ -61,7 +61,7 @@ func WriteBatch(ctx context.Context, db *engine.DB, w *Writer, table string) (ad
 		return nil, 0, nil
 	}
 	t1 := time.Now()
-	added, err = writeParquet(ctx, db, w, selectFromStaging(staging))
+	added, err = writeParquet(ctx, db, w, "SELECT * FROM ("+selectFromStaging(staging)+") ORDER BY "+sortOrder)
 	if os.Getenv("AUDITLAKE_TRACE") != "" {
 		fmt.Fprintf(os.Stderr, "trace: copy %d rows %s\n", written, time.Since(t1))
 	}
@@ -158,6 +158,25 @@ const (
 	SmallFileBytes   = 64 << 20
 )
 
+// SortBytes is the largest partition (compressed) that compaction sorts as a whole. Larger
+// merges concatenate their inputs in order instead: each input is already sorted, so every row
+// group still covers a narrow range of event names, and memory stays bounded.
+const SortBytes = 128 << 20
+
+// mergeFiles writes the rows of paths (one date partition) as new files: sorted when small
+// enough, else concatenated in input order.
+func mergeFiles(ctx context.Context, db *engine.DB, w *Writer, date string, paths []string, size int64) ([]DataFile, error) {
+	q := `SELECT *, ` + engine.Literal(date) + ` AS eventdate FROM read_parquet(` + engine.ListLiteral(paths) + `, hive_partitioning = false)`
+	if size <= SortBytes {
+		return writeParquet(ctx, db, w, q+` ORDER BY `+sortOrder)
+	}
+	if err := db.Exec(ctx, "SET preserve_insertion_order = true"); err != nil {
+		return nil, err
+	}
+	defer db.Exec(context.WithoutCancel(ctx), "SET preserve_insertion_order = false")
+	return writeParquet(ctx, db, w, q)
+}
+
 // sortOrder clusters rows so that Parquet row-group statistics let a filter on event source or
 // name — the first filter of almost every CloudTrail query — skip most of a file.
 const sortOrder = "eventsource, eventname, eventtime"
@@ -183,11 +202,13 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 			continue
 		}
 		var paths []string
+		var size int64
 		for _, f := range files {
 			paths = append(paths, w.lake.AbsPath(w.id, f.Path))
 			removed = append(removed, f.Path)
+			size += f.Bytes
 		}
-		nf, err := writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+engine.ListLiteral(paths)+`, hive_partitioning = false) ORDER BY `+sortOrder)
+		nf, err := mergeFiles(ctx, db, w, date, paths, size)
 		if err != nil {
 			return 0, fmt.Errorf("compact %s: %w", date, err)
 		}
