@@ -2,6 +2,7 @@ package lake
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -145,4 +146,30 @@ func TestStructureMatchesTheSchema(t *testing.T) {
 	if got != want {
 		t.Fatalf("structure:\n got %s\nwant %s", got, want)
 	}
+}
+
+func TestMergeGroupsBoundTheBytesOfEachMerge(t *testing.T) {
+	f := func(sizes []int64, want [][]int) {
+		t.Helper()
+		var files []DataFile
+		for i, n := range sizes {
+			files = append(files, DataFile{Path: string(rune('a' + i)), Bytes: n})
+		}
+		var got [][]int
+		for _, g := range mergeGroups(files) {
+			var idx []int
+			for _, f := range g {
+				idx = append(idx, int(f.Path[0]-'a'))
+			}
+			got = append(got, idx)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("mergeGroups(%v) = %v, want %v", sizes, got, want)
+		}
+	}
+	const mb = 1 << 20
+	f([]int64{1 * mb, 1 * mb, 1 * mb}, [][]int{{0, 1, 2}})
+	f([]int64{20 * mb, 20 * mb, 20 * mb, 1 * mb}, [][]int{{2, 3}}) // a and b alone: nothing to merge
+	f([]int64{10 * mb, 10 * mb, 10 * mb, 10 * mb, 10 * mb}, [][]int{{0, 1, 2}, {3, 4}})
+	f([]int64{40 * mb}, nil)
 }

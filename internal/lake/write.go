@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -140,6 +141,31 @@ func describe(ctx context.Context, db *engine.DB, w *Writer, files []string) ([]
 	return out, rows.Err()
 }
 
+// mergeGroups splits a partition's files, in path order, into groups of at most MergeBytes;
+// groups of one file are dropped (nothing to merge).
+func mergeGroups(files []DataFile) [][]DataFile {
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	var groups [][]DataFile
+	var cur []DataFile
+	var size int64
+	for _, f := range files {
+		if len(cur) > 0 && size+f.Bytes > MergeBytes {
+			groups = append(groups, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, f)
+		size += f.Bytes
+	}
+	groups = append(groups, cur)
+	var out [][]DataFile
+	for _, g := range groups {
+		if len(g) > 1 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 func partitionDate(rel string) string {
 	for _, part := range strings.Split(rel, "/") {
 		if d, ok := strings.CutPrefix(part, "eventdate="); ok {
@@ -149,45 +175,28 @@ func partitionDate(rel string) string {
 	return ""
 }
 
-// Compaction policy. A date partition's small files (under SmallFileBytes) are merged into one
-// file when there are more than CompactThreshold of them; big files, which are merges already,
-// are left alone. Write amplification stays logarithmic under a stream of small ingests, and a
-// partition never holds more than a few unsorted small files.
+// Compaction policy. A date partition's small files (under SmallFileBytes) are merged when there
+// are more than CompactThreshold of them, in groups of at most MergeBytes (compressed), each
+// group into one file sorted by event source, name and time. Groups bound the memory a merge
+// needs whatever the partition's size; files that are merges already are rarely small, so write
+// amplification stays logarithmic under a stream of small ingests.
 const (
 	CompactThreshold = 4
-	SmallFileBytes   = 64 << 20
+	SmallFileBytes   = 16 << 20
+	MergeBytes       = 32 << 20
 )
-
-// SortBytes is the largest partition (compressed) that compaction sorts as a whole. Larger
-// merges concatenate their inputs in order instead: each input is already sorted, so every row
-// group still covers a narrow range of event names, and memory stays bounded.
-const SortBytes = 128 << 20
-
-// mergeFiles writes the rows of paths (one date partition) as new files: sorted when small
-// enough, else concatenated in input order.
-func mergeFiles(ctx context.Context, db *engine.DB, w *Writer, date string, paths []string, size int64) ([]DataFile, error) {
-	q := `SELECT *, ` + engine.Literal(date) + ` AS eventdate FROM read_parquet(` + engine.ListLiteral(paths) + `, hive_partitioning = false)`
-	if size <= SortBytes {
-		return writeParquet(ctx, db, w, q+` ORDER BY `+sortOrder)
-	}
-	if err := db.Exec(ctx, "SET preserve_insertion_order = true"); err != nil {
-		return nil, err
-	}
-	defer db.Exec(context.WithoutCancel(ctx), "SET preserve_insertion_order = false")
-	return writeParquet(ctx, db, w, q)
-}
 
 // sortOrder clusters rows so that Parquet row-group statistics let a filter on event source or
 // name — the first filter of almost every CloudTrail query — skip most of a file.
 const sortOrder = "eventsource, eventname, eventtime"
 
-// Compact merges, in every date partition, the small files when there are more than
-// CompactThreshold of them (with force: all files when there is more than one) into one file
-// sorted by event source, name and time, and commits the swap atomically.
+// Compact merges, in every date partition with more than CompactThreshold small files (with
+// force: more than one file under MergeBytes), groups of those files into sorted files, and
+// commits the swap atomically.
 func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged int, err error) {
 	byDate := map[string][]DataFile{}
 	for _, f := range w.m.Files {
-		if force || f.Bytes < SmallFileBytes {
+		if f.Bytes < SmallFileBytes || (force && f.Bytes < MergeBytes) {
 			byDate[f.Date] = append(byDate[f.Date], f)
 		}
 	}
@@ -197,23 +206,30 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 	if force {
 		limit = 1
 	}
-	for date, files := range byDate {
+	dates := make([]string, 0, len(byDate))
+	for d := range byDate {
+		dates = append(dates, d)
+	}
+	sort.Strings(dates)
+	for _, date := range dates {
+		files := byDate[date]
 		if len(files) <= limit {
 			continue
 		}
-		var paths []string
-		var size int64
-		for _, f := range files {
-			paths = append(paths, w.lake.AbsPath(w.id, f.Path))
-			removed = append(removed, f.Path)
-			size += f.Bytes
+		for _, group := range mergeGroups(files) {
+			var paths []string
+			for _, f := range group {
+				paths = append(paths, w.lake.AbsPath(w.id, f.Path))
+				removed = append(removed, f.Path)
+			}
+			nf, err := writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+
+				engine.ListLiteral(paths)+`, hive_partitioning = false) ORDER BY `+sortOrder)
+			if err != nil {
+				return 0, fmt.Errorf("compact %s: %w", date, err)
+			}
+			added = append(added, nf...)
+			merged += len(group)
 		}
-		nf, err := mergeFiles(ctx, db, w, date, paths, size)
-		if err != nil {
-			return 0, fmt.Errorf("compact %s: %w", date, err)
-		}
-		added = append(added, nf...)
-		merged += len(files)
 	}
 	if merged == 0 {
 		return 0, nil
