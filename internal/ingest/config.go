@@ -109,7 +109,7 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 	}()
 	go func() { wg.Wait(); close(results) }()
 
-	ap := &configAppender{db: db, w: w, opts: opts, sum: sum, cutoff: lake.RetentionCutoff(store, time.Now())}
+	ap := &configAppender{db: db, w: w, opts: opts, sum: sum}
 	if err := ap.open(ctx); err != nil {
 		cancel()
 		for range results {
@@ -215,8 +215,6 @@ type configAppender struct {
 	staged    int
 	completed []lake.SourceState
 	norm      []byte
-	// cutoff is the store's retention: older items are not ingested.
-	cutoff time.Time
 }
 
 func (a *configAppender) open(ctx context.Context) error {
@@ -250,10 +248,6 @@ func (a *configAppender) add(ctx context.Context, r configResult) error {
 		sum.Records++
 		if (!opts.From.IsZero() && it.EventTime.Before(opts.From)) || (!opts.To.IsZero() && !it.EventTime.Before(opts.To)) {
 			sum.OutOfRange++
-			continue
-		}
-		if it.EventTime.Before(a.cutoff) {
-			sum.OutsideRetention++
 			continue
 		}
 		a.norm = appendConfigNorm(a.norm[:0], &it)
