@@ -26,4 +26,4 @@ $bin report launch-compliance --eds demo-trail --cur cur.cur_demo "${approved[@]
 $bin report launch-compliance --eds demo-trail --cur cur.cur_demo "${approved[@]}" --format html --out "$dir/launch-compliance.html"
 echo "   (chart and table: $dir/launch-compliance.html)"
 echo "== serving the dashboard on http://$listen (Ctrl-C to stop)"
-exec $bin serve --listen "$listen"
+exec $bin serve --listen "$listen" "${approved[@]}"

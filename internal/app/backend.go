@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
@@ -30,6 +31,8 @@ type Backend struct {
 	sem  chan struct{} // one token per open session, in use or idle: at most maxConcurrent
 	idle chan pooled   // sessions waiting for a request
 	opts query.Options
+	// DefaultApprovals is the allow-list used by reports whose request names no approved template.
+	DefaultApprovals compliance.Approvals
 }
 
 type pooled struct {

@@ -44,6 +44,9 @@ func (b *Backend) params(p server.ReportParams) (compliance.Params, error) {
 			out.Approved.Templates = append(out.Approved.Templates, t)
 		}
 	}
+	if len(out.Approved.Templates) == 0 {
+		out.Approved = b.DefaultApprovals
+	}
 	return out, nil
 }
 

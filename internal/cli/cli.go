@@ -35,6 +35,8 @@ type Env struct {
 	DataDir string
 	// Terminal is true when stderr is a terminal: progress bars instead of log lines.
 	Terminal bool
+	// ApprovedConfig is serve's --approved-config: the default allow-list of the dashboard.
+	ApprovedConfig string
 }
 
 // Command is one entry of the command table.

@@ -33,6 +33,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port)")
 	maxRows := fs.Int("max-rows", 1000, "default row limit of a query that names none")
 	timeout := fs.Duration("query-timeout", 60*time.Second, "default timeout of a query that names none")
+	fs.StringVar(&env.ApprovedConfig, "approved-config", "", "approved launch templates (JSON, as for report launch-compliance) used when a request names none")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

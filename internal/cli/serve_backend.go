@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/app"
+	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
 )
@@ -16,8 +17,15 @@ func init() {
 		if err != nil {
 			return nil, nil, err
 		}
-		go enforceRetention(ctx, env, lk, 24*time.Hour)
 		b := app.New(lk, 4)
+		if env.ApprovedConfig != "" {
+			cfg, err := compliance.LoadConfig(env.ApprovedConfig)
+			if err != nil {
+				return nil, nil, err
+			}
+			b.DefaultApprovals = cfg.Approvals
+		}
+		go enforceRetention(ctx, env, lk, 24*time.Hour)
 		return b, b, nil
 	}
 }

@@ -195,7 +195,7 @@ type errorAnswer struct {
 func TestServeAPIAnswersFromTheRealEngine(t *testing.T) {
 	o := newOrg(t)
 	var logs syncBuffer
-	base := serve(t, o.dir, &logs)
+	base := serve(t, o.dir, &logs, "--approved-config", filepath.Join(o.src, "approved-templates.json"))
 	table := `"aws:cloudtrail"."` + o.storeID + `"`
 
 	t.Run("stores lists the store with its event count", func(t *testing.T) {
@@ -347,6 +347,16 @@ func TestServeAPIAnswersFromTheRealEngine(t *testing.T) {
 		s, _ := got["summary"].(map[string]any)
 		if fmt.Sprint(s["instances"]) != "127" || fmt.Sprint(s["approved"]) == "0" || fmt.Sprint(s["not_approved"]) == "0" {
 			t.Errorf("summary %v: want 127 instances, some approved and some not", s)
+		}
+	})
+
+	t.Run("serve --approved-config is the default allow-list", func(t *testing.T) {
+		code, b := apiCall(t, "GET", base+"/api/reports/launch-compliance?"+url.Values{"cost": {"cur.gen"}}.Encode(), "")
+		var got, want map[string]any
+		decodeNumbers(t, b, &got)
+		decodeNumbers(t, []byte(mustRun(t, 0, o.dir, append([]string{"report", "launch-compliance", "--eds", "org", "--cur", "cur.gen", "--format", "json"}, cliApproved...)...)), &want)
+		if code != 200 || !reflect.DeepEqual(got["summary"], want["summary"]) {
+			t.Errorf("status %d; API summary without approved= %v, CLI with --approved-config %v", code, got["summary"], want["summary"])
 		}
 	})
 
