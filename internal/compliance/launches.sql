@@ -1,4 +1,5 @@
--- One row per launched instance. {{.Store}} is the event data store, {{.Cost}} a cost subquery
+-- One row per launched instance. {{.Store}} holds the store's EC2 lifecycle events (a temporary
+-- copy), {{.AllEvents}} the whole event data store, {{.Cost}} a cost subquery
 -- (instance_id, unblended_cost, effective_cost) aggregated per instance ONCE, so that no other
 -- event naming the instance can repeat its cost. Parameters: $1 from, $2 to (TIMESTAMP or
 -- NULL), $3 comma-separated account ids or ''.
@@ -86,7 +87,7 @@ cost AS ({{.Cost}})
 SELECT l.instance_id, l.account_id, l.awsregion, l.eventtime, l.eventid, l.principal_arn, l.issuer_arn, l.source_identity,
        l.invoked_by, l.useragent, l.console, l.client_token, l.req_lt_id, l.req_lt_name, l.req_lt_version, l.tags, l.lifecycle,
        e.terminated_at, e.end_reason, coalesce(c.unblended_cost, 0), coalesce(c.effective_cost, 0),
-       (SELECT max(eventtime) FROM {{.Store}}) AS data_end
+       (SELECT max(eventtime) FROM {{.AllEvents}}) AS data_end
 FROM first_launch l
 LEFT JOIN first_end e ON e.instance_id = l.instance_id AND e.terminated_at >= l.eventtime
 LEFT JOIN cost c ON c.instance_id = l.instance_id
