@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -135,18 +136,7 @@ func runEDSList(ctx context.Context, env *Env, args []string) error {
 func runEDSShow(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "eds show")
 	output := fs.String("output", "text", "text or json")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("eds show takes one NAME or ID")
-	}
-	lk, err := openLake(env)
-	if err != nil {
-		return err
-	}
-	s, err := resolveStore(lk, pos[0])
+	lk, s, err := storeArg(env, fs, args, "eds show")
 	if err != nil {
 		return err
 	}
@@ -174,18 +164,7 @@ func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
 	name := fs.String("name", "", "new name")
 	yes := fs.Bool("yes", false, "confirm a lower retention (events older than it are deleted now)")
 	selectors := fs.String("advanced-event-selectors", "", "new selectors as JSON or @FILE; '[]' removes them")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("eds update takes one NAME or ID")
-	}
-	lk, err := openLake(env)
-	if err != nil {
-		return err
-	}
-	s, err := resolveStore(lk, pos[0])
+	lk, s, err := storeArg(env, fs, args, "eds update")
 	if err != nil {
 		return err
 	}
@@ -251,18 +230,7 @@ func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
 
 func runEDSDelete(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "eds delete")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("eds delete takes one NAME or ID")
-	}
-	lk, err := openLake(env)
-	if err != nil {
-		return err
-	}
-	s, err := resolveStore(lk, pos[0])
+	lk, s, err := storeArg(env, fs, args, "eds delete")
 	if err != nil {
 		return err
 	}
@@ -366,18 +334,7 @@ func runEDSPurge(ctx context.Context, env *Env, args []string) error {
 
 func runEDSCompact(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "eds compact")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("eds compact takes one NAME or ID")
-	}
-	lk, err := openLake(env)
-	if err != nil {
-		return err
-	}
-	s, err := resolveStore(lk, pos[0])
+	lk, s, err := storeArg(env, fs, args, "eds compact")
 	if err != nil {
 		return err
 	}
@@ -398,4 +355,21 @@ func runEDSCompact(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "%s: merged %d files; %d files before, %d after\n", s.Name, merged, before, len(w.Manifest().Files))
 	return nil
+}
+
+// storeArg parses a command's flags and its one NAME|ID argument, and resolves the store.
+func storeArg(env *Env, fs *flag.FlagSet, args []string, cmd string) (*lake.Lake, lake.Store, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, lake.Store{}, err
+	}
+	if len(pos) != 1 {
+		return nil, lake.Store{}, usagef("%s takes one NAME or ID", cmd)
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return nil, lake.Store{}, err
+	}
+	s, err := resolveStore(lk, pos[0])
+	return lk, s, err
 }
