@@ -185,17 +185,7 @@ func runReportCompliance(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return withOutput(env, f.out, func(w io.Writer) error {
-		switch f.format {
-		case "json":
-			return compliance.WriteJSON(w, r)
-		case "csv":
-			return r.WriteCSV(w)
-		case "html":
-			return r.WriteHTML(w)
-		}
-		return r.WriteTable(w)
-	})
+	return writeReport(env, f.out, f.format, r)
 }
 
 func runReportDaily(ctx context.Context, env *Env, args []string) error {
@@ -219,17 +209,7 @@ func runReportDaily(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return withOutput(env, f.out, func(w io.Writer) error {
-		switch f.format {
-		case "json":
-			return compliance.WriteJSON(w, r)
-		case "csv":
-			return r.WriteCSV(w)
-		case "html":
-			return r.WriteHTML(w)
-		}
-		return r.WriteTable(w)
-	})
+	return writeReport(env, f.out, f.format, r)
 }
 
 func runInstance(ctx context.Context, env *Env, args []string) error {
@@ -264,4 +244,26 @@ func runInstance(ctx context.Context, env *Env, args []string) error {
 		return compliance.WriteJSON(env.Stdout, tr)
 	}
 	return tr.WriteTable(env.Stdout)
+}
+
+// renderable is a report that prints itself in every --format.
+type renderable interface {
+	WriteCSV(io.Writer) error
+	WriteHTML(io.Writer) error
+	WriteTable(io.Writer) error
+}
+
+// writeReport prints r in format to out (a file) or standard output.
+func writeReport(env *Env, out, format string, r renderable) error {
+	return withOutput(env, out, func(w io.Writer) error {
+		switch format {
+		case "json":
+			return compliance.WriteJSON(w, r)
+		case "csv":
+			return r.WriteCSV(w)
+		case "html":
+			return r.WriteHTML(w)
+		}
+		return r.WriteTable(w)
+	})
 }
