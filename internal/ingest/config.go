@@ -35,15 +35,11 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 		return nil, fmt.Errorf("store %q is a %s store; Config items go into a config store (auditlake eds create NAME --type config)", store.Name, store.Type)
 	}
 	opts.setDefaults(100_000)
-	w, err := lk.BeginWrite(store.ID)
+	w, done, err := begin(lk, store)
 	if err != nil {
 		return nil, err
 	}
 	defer w.Close()
-	done, err := w.LoadSources()
-	if err != nil {
-		return nil, err
-	}
 
 	sum := &Summary{}
 	var jobs []objstore.Object

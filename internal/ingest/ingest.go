@@ -118,6 +118,20 @@ type fileDone struct {
 	bytes int64
 }
 
+// begin takes the store's write lock and reads which sources it already holds.
+func begin(lk *lake.Lake, store lake.Store) (*lake.Writer, map[string]lake.SourceState, error) {
+	w, err := lk.BeginWrite(store.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	done, err := w.LoadSources()
+	if err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	return w, done, nil
+}
+
 // CloudTrail ingests opts.Sources into store.
 func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) (*Summary, error) {
 	start := time.Now()
@@ -126,15 +140,11 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	}
 	opts.setDefaults(30_000)
 
-	w, err := lk.BeginWrite(store.ID)
+	w, done, err := begin(lk, store)
 	if err != nil {
 		return nil, err
 	}
 	defer w.Close()
-	done, err := w.LoadSources()
-	if err != nil {
-		return nil, err
-	}
 
 	sels, err := storeSelectors(store)
 	if err != nil {
