@@ -171,29 +171,24 @@ func round(f float64) float64 {
 	return float64(int64(f*k+0.5)) / k
 }
 
-// ec2Table is the session's temporary table of the EC2 lifecycle events a report reads.
-const ec2Table = "auditlake_ec2_events"
+// factsTable is the session's temporary table of the EC2 lifecycle facts a report reads.
+const factsTable = "auditlake_ec2_facts"
 
-// ec2Events copies the store's EC2 lifecycle events (launches, fleets, terminations, Spot
-// interruptions, launch template changes) into a temporary table of the session and returns its
-// name. The report's queries then scan a few thousand rows instead of the whole store several
-// times. The equality on eventsource — the first sort key of the store's files — lets this one
-// scan skip most row groups (DuckDB prunes on it; an IN list alone prunes less).
-func ec2Events(ctx context.Context, s *query.Session, store string) (string, error) {
-	err := s.ExecInternal(ctx, `CREATE OR REPLACE TEMP TABLE `+ec2Table+` AS
-		SELECT * EXCLUDE (eventjson, eventjsonchecksum) FROM `+store+`
-		WHERE eventsource = 'ec2.amazonaws.com'
-		  AND eventname IN ('RunInstances', 'CreateFleet', 'TerminateInstances', 'BidEvictedEvent',
-			'CreateLaunchTemplate', 'CreateLaunchTemplateVersion', 'ModifyLaunchTemplate')`)
-	if err != nil {
-		return "", fmt.Errorf("read EC2 lifecycle events: %w", err)
+// ec2Facts copies the EC2 lifecycle facts of store id (launches, ends, template changes; see
+// package lifecycle) into a temporary table of the session and returns its name. The lake keeps
+// them beside every data file, so this reads a few plain columns of a few rows per instance;
+// for a store whose files predate them, they are computed from the events.
+func ec2Facts(ctx context.Context, s *query.Session, id string) (string, error) {
+	rel, _ := s.Facts(id)
+	if err := s.ExecInternal(ctx, `CREATE OR REPLACE TEMP TABLE `+factsTable+` AS SELECT * FROM `+rel); err != nil {
+		return "", fmt.Errorf("read EC2 lifecycle facts: %w", err)
 	}
-	return ec2Table, nil
+	return factsTable, nil
 }
 
 // launches runs launches.sql and applies the Go-side rules. It also returns the cost table.
 func launches(ctx context.Context, s *query.Session, p Params) ([]Row, *costTable, error) {
-	store, err := storeTable(s, p.Store)
+	id, err := storeID(s, p.Store)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -203,12 +198,11 @@ func launches(ctx context.Context, s *query.Session, p Params) ([]Row, *costTabl
 			return nil, nil, err
 		}
 	}
-	// Every query below reads only EC2 lifecycle events: read them from the store once.
-	ec2, err := ec2Events(ctx, s, store)
+	facts, err := ec2Facts(ctx, s, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	hist, err := loadTemplates(ctx, s, ec2)
+	hist, err := loadTemplates(ctx, s, facts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -219,11 +213,15 @@ func launches(ctx context.Context, s *query.Session, p Params) ([]Row, *costTabl
 		}
 		cfg.addNames(hist)
 	}
-	q, err := render("launches.sql", map[string]string{"Store": ec2, "AllEvents": store, "Cost": cost.perInstance()})
+	q, err := render("launches.sql", map[string]string{"Facts": facts, "Cost": cost.perInstance()})
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := s.RunInternal(ctx, q, timeArg(p.From), timeArg(p.To), strings.Join(p.Accounts, ","))
+	var dataEnd *time.Time
+	if t := s.LastEventTime(id); !t.IsZero() {
+		dataEnd = &t
+	}
+	res, err := s.RunInternal(ctx, q, timeArg(p.From), timeArg(p.To), strings.Join(p.Accounts, ","), timeArg(dataEnd))
 	if err != nil {
 		return nil, nil, fmt.Errorf("launch-compliance over %q: %w", p.Store, err)
 	}

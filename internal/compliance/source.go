@@ -9,6 +9,17 @@ import (
 	"github.com/auditlake/auditlake/internal/query"
 )
 
+// storeID returns the id of event data store name (a name or an id), or an error that names it
+// when the session has no such store.
+func storeID(s *query.Session, name string) (string, error) {
+	for _, st := range s.Stores {
+		if st.Name == name || st.ID == name {
+			return st.ID, nil
+		}
+	}
+	return "", fmt.Errorf("no such event data store: %q", name)
+}
+
 // storeTable returns the quoted table of event data store name (a name or an id), or an error
 // that names it when the session has no such store.
 func storeTable(s *query.Session, name string) (string, error) {

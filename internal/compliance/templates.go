@@ -26,8 +26,8 @@ type history struct {
 	byID   map[string]string // id → name
 }
 
-func loadTemplates(ctx context.Context, s *query.Session, store string) (*history, error) {
-	q, err := render("templates.sql", map[string]string{"Store": store})
+func loadTemplates(ctx context.Context, s *query.Session, facts string) (*history, error) {
+	q, err := render("templates.sql", map[string]string{"Facts": facts})
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cli"
+	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/query"
 )
 
@@ -143,6 +145,20 @@ func countEvents(t *testing.T, data string) (total, distinct int64) {
 	res, err := s.Run(context.Background(), `SELECT count(*), count(DISTINCT eventid) FROM "aws:cloudtrail"."crash"`)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The EC2 lifecycle facts kept beside the files are those of the events the store holds.
+	{
+		id := s.Stores[0].ID
+		stored, _ := s.Facts(id)
+		computed := "(" + lifecycle.SQL(`"aws:cloudtrail".`+engine.Ident(id)) + ")"
+		diff, err := s.RunInternal(context.Background(), "SELECT (SELECT count(*) FROM (SELECT * FROM "+stored+" EXCEPT ALL SELECT * FROM "+computed+
+			")) + (SELECT count(*) FROM (SELECT * FROM "+computed+" EXCEPT ALL SELECT * FROM "+stored+"))")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := diff.Rows[0][0].(int64); n != 0 {
+			t.Errorf("%d EC2 lifecycle facts differ from the store's events", n)
+		}
 	}
 	return res.Rows[0][0].(int64), res.Rows[0][1].(int64)
 }

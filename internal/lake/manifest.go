@@ -23,6 +23,11 @@ type DataFile struct {
 	Bytes   int64     `json:"bytes"`
 	MinTime time.Time `json:"min_time"`
 	MaxTime time.Time `json:"max_time"`
+	// Facts is the file of this file's EC2 lifecycle facts (package lifecycle), relative to the
+	// store directory, "" when it has none; FactsVersion is the lifecycle.Version they were
+	// computed with (0: never computed, as for files written before facts existed).
+	Facts        string `json:"facts,omitempty"`
+	FactsVersion int    `json:"facts_version,omitempty"`
 }
 
 // RetiredFile is a file no longer live that readers may still be using.
@@ -111,6 +116,7 @@ type Writer struct {
 	id     string
 	m      *Manifest
 	unlock func()
+	facts  bool // the store holds CloudTrail events: keep EC2 lifecycle facts beside its files
 }
 
 // BeginWrite takes the store's write lock (waiting for another writer to finish), removes
@@ -130,6 +136,9 @@ func (l *Lake) BeginWrite(id string) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{lake: l, id: id, m: m, unlock: unlock}
+	if st, err := l.Resolve(id); err == nil {
+		w.facts = st.Type == TypeCloudTrail || st.Type == ""
+	}
 	if err := w.removeOrphans(); err != nil {
 		unlock()
 		return nil, err
@@ -159,6 +168,9 @@ func (w *Writer) removeOrphans() error {
 	live := map[string]bool{}
 	for _, f := range w.m.Files {
 		live[f.Path] = true
+		if f.Facts != "" {
+			live[f.Facts] = true
+		}
 	}
 	for _, r := range w.m.Retired {
 		live[r.Path] = true
@@ -167,7 +179,7 @@ func (w *Writer) removeOrphans() error {
 		live[s] = true
 	}
 	root := w.lake.StoreDir(w.id)
-	for _, sub := range []string{"data", "state"} {
+	for _, sub := range []string{"data", "facts", "state"} {
 		err := filepath.WalkDir(filepath.Join(root, sub), func(p string, d fs.DirEntry, err error) error {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -191,6 +203,7 @@ func (w *Writer) removeOrphans() error {
 		}
 	}
 	removeEmptyDirs(filepath.Join(root, "data"))
+	removeEmptyDirs(filepath.Join(root, "facts"))
 	return nil
 }
 
@@ -232,7 +245,9 @@ func (w *Writer) collectRetired() {
 }
 
 // Commit atomically replaces the files named in removed with added and records sources as read.
-// The added files must already be written under the store directory.
+// The added files (and their facts files) must already be written under the store directory.
+// An added file whose path is already live replaces its entry: the same data with new facts.
+// Removed files and replaced facts are retired.
 func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceState) error {
 	root := w.lake.StoreDir(w.id)
 	next := Manifest{Version: w.m.Version + 1, CommittedAt: time.Now().UTC()}
@@ -254,11 +269,16 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 	}
 	dirs := map[string]bool{}
 	for _, f := range added {
-		p := w.lake.AbsPath(w.id, f.Path)
-		if err := SyncFile(p); err != nil {
-			return fmt.Errorf("sync %q: %w", p, err)
+		for _, rel := range []string{f.Path, f.Facts} {
+			if rel == "" {
+				continue
+			}
+			p := w.lake.AbsPath(w.id, rel)
+			if err := SyncFile(p); err != nil {
+				return fmt.Errorf("sync %q: %w", p, err)
+			}
+			dirs[filepath.Dir(p)] = true
 		}
-		dirs[filepath.Dir(p)] = true
 	}
 	for d := range dirs {
 		if err := SyncDir(d); err != nil {
@@ -266,10 +286,26 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 		}
 		SyncDir(filepath.Dir(d))
 	}
+	old := make(map[string]DataFile, len(w.m.Files))
+	for _, f := range w.m.Files {
+		old[f.Path] = f
+	}
+	retire := func(rel string) { next.Retired = append(next.Retired, RetiredFile{Path: rel, At: next.CommittedAt}) }
 	gone := map[string]bool{}
 	for _, r := range removed {
 		gone[r] = true
-		next.Retired = append(next.Retired, RetiredFile{Path: r, At: next.CommittedAt})
+		retire(r)
+		if f := old[r]; f.Facts != "" {
+			retire(f.Facts)
+		}
+	}
+	for _, f := range added {
+		if o, ok := old[f.Path]; ok && !gone[f.Path] {
+			gone[f.Path] = true
+			if o.Facts != "" && o.Facts != f.Facts {
+				retire(o.Facts)
+			}
+		}
 	}
 	for _, f := range w.m.Files {
 		if !gone[f.Path] {

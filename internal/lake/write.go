@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 )
 
 // CreateStaging creates (or empties) a staging table named table in db.
@@ -105,7 +106,39 @@ func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) (
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("write parquet: no files written (%v)", err)
 	}
-	return describe(ctx, db, w, files)
+	added, err := describe(ctx, db, w, files)
+	if err != nil || !w.facts {
+		return added, err
+	}
+	for i := range added {
+		if err := writeFacts(ctx, db, w, &added[i]); err != nil {
+			return nil, err
+		}
+	}
+	return added, nil
+}
+
+// writeFacts computes the EC2 lifecycle facts of data file f (package lifecycle) into a file of
+// the same relative path under facts/, and records it in f. A file without facts gets none.
+func writeFacts(ctx context.Context, db *engine.DB, w *Writer, f *DataFile) error {
+	// The version is part of the path, so recomputed facts never overwrite live ones.
+	rel := fmt.Sprintf("facts/v%d/%s", lifecycle.Version, strings.TrimPrefix(f.Path, "data/"))
+	abs := w.lake.AbsPath(w.id, rel)
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return err
+	}
+	src := "read_parquet(" + engine.Literal(w.lake.AbsPath(w.id, f.Path)) + ", hive_partitioning = false)"
+	var n int64
+	err := db.QueryRow(ctx, "COPY ("+lifecycle.SQL(src)+") TO "+engine.Literal(abs)+" (FORMAT parquet, COMPRESSION zstd)").Scan(&n)
+	if err != nil {
+		return fmt.Errorf("write EC2 lifecycle facts of %s: %w", f.Path, err)
+	}
+	f.Facts, f.FactsVersion = rel, lifecycle.Version
+	if n == 0 {
+		f.Facts = ""
+		return os.Remove(abs)
+	}
+	return nil
 }
 
 // describe reads row counts and time bounds of new files.
@@ -231,7 +264,23 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 			merged += len(group)
 		}
 	}
-	if merged == 0 {
+	// Files written before their facts existed (or under an older definition) get them now.
+	gone := map[string]bool{}
+	for _, r := range removed {
+		gone[r] = true
+	}
+	reindexed := 0
+	for _, f := range w.m.Files {
+		if !w.facts || gone[f.Path] || f.FactsVersion == lifecycle.Version {
+			continue
+		}
+		if err := writeFacts(ctx, db, w, &f); err != nil {
+			return 0, err
+		}
+		added = append(added, f)
+		reindexed++
+	}
+	if merged == 0 && reindexed == 0 {
 		return 0, nil
 	}
 	return merged, w.Commit(added, removed, nil)

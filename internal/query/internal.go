@@ -53,5 +53,10 @@ func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*en
 // ExecInternal runs a pre-written DuckDB statement that returns no rows (for example a test's
 // CREATE VIEW over a cost file), with bound parameters.
 func (s *Session) ExecInternal(ctx context.Context, sql string, args ...any) error {
-	return s.db.Exec(ctx, sql, args...)
+	start := time.Now()
+	err := s.db.Exec(ctx, sql, args...)
+	if os.Getenv("AUDITLAKE_TRACE") != "" {
+		fmt.Fprintf(os.Stderr, "trace: internal exec %s: %.80s\n", time.Since(start), strings.Join(strings.Fields(sql), " "))
+	}
+	return err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/auditlake/auditlake/internal/dialect"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 )
 
 // Schema is the database name that holds the event data stores.
@@ -33,6 +34,8 @@ type Session struct {
 	opts    Options
 	release []func()
 	Stores  []lake.Store
+	// manifests are the committed states the session reads, by store id.
+	manifests map[string]*lake.Manifest
 }
 
 // Open registers every store and seals the engine. Close releases the stores' read locks.
@@ -77,6 +80,7 @@ func (s *Session) register(ctx context.Context) error {
 		return err
 	}
 	s.Stores = stores
+	s.manifests = map[string]*lake.Manifest{}
 	for _, st := range stores {
 		ddl := lake.CloudTrailDDL()
 		switch st.Type {
@@ -93,6 +97,7 @@ func (s *Session) register(ctx context.Context) error {
 			return err
 		}
 		s.release = append(s.release, release)
+		s.manifests[st.ID] = m
 		id := engine.Ident(Schema) + "." + engine.Ident(st.ID)
 		q := "CREATE TABLE " + id + " " + ddl
 		if len(m.Files) > 0 {
@@ -110,6 +115,45 @@ func (s *Session) register(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Facts returns a relation of the EC2 lifecycle facts (package lifecycle) of CloudTrail store
+// id, and whether they are read from the facts files the lake keeps beside every data file.
+// When some file has none (it was written before facts existed, and no compaction has run
+// since), the relation computes the facts from the store's events, which is slower.
+func (s *Session) Facts(id string) (relation string, stored bool) {
+	store := engine.Ident(Schema) + "." + engine.Ident(id)
+	m := s.manifests[id]
+	if m == nil {
+		return "(" + lifecycle.SQL("(SELECT * FROM "+store+" LIMIT 0)") + ")", true
+	}
+	var paths []string
+	for _, f := range m.Files {
+		if f.FactsVersion != lifecycle.Version {
+			return "(" + lifecycle.SQL(store) + ")", false
+		}
+		if f.Facts != "" {
+			paths = append(paths, s.lk.AbsPath(id, f.Facts))
+		}
+	}
+	if len(paths) == 0 {
+		return "(" + lifecycle.SQL("(SELECT * FROM "+store+" LIMIT 0)") + ")", true
+	}
+	return "read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)", true
+}
+
+// LastEventTime is the time of the newest event of store id as the session sees it (zero when
+// the store is empty), from the manifest rather than a scan.
+func (s *Session) LastEventTime(id string) time.Time {
+	var t time.Time
+	if m := s.manifests[id]; m != nil {
+		for _, f := range m.Files {
+			if f.MaxTime.After(t) {
+				t = f.MaxTime
+			}
+		}
+	}
+	return t
 }
 
 // Close releases the engine and the stores' read locks.
