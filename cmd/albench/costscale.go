@@ -37,7 +37,8 @@ func scaleCost(ctx context.Context, data, cur, out string, copies int) error {
 		kind := kinds[i%len(kinds)]
 		parts = append(parts, fmt.Sprintf(`SELECT * REPLACE (identity_line_item_id || '-%d' AS identity_line_item_id,
 			line_item_usage_type || '-%s' AS line_item_usage_type,
-			line_item_unblended_cost / 100 AS line_item_unblended_cost)
+			line_item_unblended_cost / 100 AS line_item_unblended_cost,
+			savings_plan_savings_plan_effective_cost / 100 AS savings_plan_savings_plan_effective_cost)
 			FROM %s WHERE line_item_resource_id LIKE 'i-%%'`, i, kind, src))
 	}
 	dir := filepath.Join(out, "bench-cur", "bench-cur", "year=2026", "month=9")

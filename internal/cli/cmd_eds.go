@@ -348,12 +348,15 @@ func runEDSCompact(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	before := len(w.Manifest().Files)
+	before, stale := len(w.Manifest().Files), w.Manifest().FilesWithoutFacts()
 	merged, err := lake.Compact(ctx, db, w, true)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "%s: merged %d files; %d files before, %d after\n", s.Name, merged, before, len(w.Manifest().Files))
+	if stale > 0 && s.Type == lake.TypeCloudTrail {
+		fmt.Fprintf(env.Stdout, "%s: computed the EC2 lifecycle facts of %d files written before auditlake kept them\n", s.Name, stale)
+	}
 	return nil
 }
 

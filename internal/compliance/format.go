@@ -1,6 +1,7 @@
 package compliance
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -26,11 +27,38 @@ func ff(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 
 func money(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
 
-// WriteJSON writes v as indented JSON.
+// WriteJSON writes v as indented JSON. A report's rows are written one compact object per
+// line: indenting tens of thousands of rows cost more than building the report.
 func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	r, ok := v.(*Report)
+	if !ok {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	bw := bufio.NewWriterSize(w, 1<<16)
+	cur, _ := json.Marshal(r.Currency)
+	fmt.Fprintf(bw, "{\n  \"currency\": %s,\n  \"rows\": [", cur)
+	for i := range r.Rows {
+		b, err := json.Marshal(&r.Rows[i])
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if len(r.Rows) > 0 {
+		bw.WriteString("\n  ")
+	}
+	sum, err := json.MarshalIndent(r.Summary, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(bw, "],\n  \"summary\": %s\n}\n", sum)
+	return bw.Flush()
 }
 
 // WriteCSV writes the report's rows as CSV with a header (full precision, RFC 3339 times).

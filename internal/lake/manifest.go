@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/lifecycle"
 )
 
 // DataFile is one live Parquet file of a store.
@@ -59,6 +61,18 @@ func (m *Manifest) Bytes() int64 {
 	var n int64
 	for _, f := range m.Files {
 		n += f.Bytes
+	}
+	return n
+}
+
+// FilesWithoutFacts counts the live files whose EC2 lifecycle facts are missing or were
+// computed by another definition (lifecycle.Version); compaction computes them.
+func (m *Manifest) FilesWithoutFacts() int {
+	n := 0
+	for _, f := range m.Files {
+		if f.FactsVersion != lifecycle.Version {
+			n++
+		}
 	}
 	return n
 }
