@@ -9,14 +9,26 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/auditlake/auditlake/internal/cli"
 )
 
 func main() {
+	// AUDITLAKE_CPUPROFILE=FILE writes a Go CPU profile of the run (time inside DuckDB shows as
+	// cgo calls), for the figures in BENCHMARKS.md.
+	if path := os.Getenv("AUDITLAKE_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	os.Exit(code)
+	if code != 0 {
+		pprof.StopCPUProfile()
+		os.Exit(code)
+	}
 }

@@ -237,3 +237,8 @@ var _ = time.Second
 
 // Map is a DuckDB MAP value for AppendRow.
 type Map = duckdb.Map
+
+// IsOutOfMemory says whether err is DuckDB running out of the memory it was given.
+func IsOutOfMemory(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Out of Memory Error")
+}

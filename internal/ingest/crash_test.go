@@ -146,21 +146,25 @@ func countEvents(t *testing.T, data string) (total, distinct int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The EC2 lifecycle facts kept beside the files are those of the events the store holds.
-	{
-		id := s.Stores[0].ID
-		stored, _ := s.Facts(id)
-		computed := "(" + lifecycle.SQL(`"aws:cloudtrail".`+engine.Ident(id)) + ")"
-		diff, err := s.RunInternal(context.Background(), "SELECT (SELECT count(*) FROM (SELECT * FROM "+stored+" EXCEPT ALL SELECT * FROM "+computed+
-			")) + (SELECT count(*) FROM (SELECT * FROM "+computed+" EXCEPT ALL SELECT * FROM "+stored+"))")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n := diff.Rows[0][0].(int64); n != 0 {
-			t.Errorf("%d EC2 lifecycle facts differ from the store's events", n)
-		}
-	}
+	checkFacts(t, s)
 	return res.Rows[0][0].(int64), res.Rows[0][1].(int64)
+}
+
+// checkFacts checks that the EC2 lifecycle facts kept beside the files of the session's first
+// store are those of the events it holds, row for row.
+func checkFacts(t *testing.T, s *query.Session) {
+	t.Helper()
+	id := s.Stores[0].ID
+	stored, _ := s.Facts(id)
+	computed := "(" + lifecycle.SQL(`"aws:cloudtrail".`+engine.Ident(id)) + ")"
+	diff, err := s.RunInternal(context.Background(), "SELECT (SELECT count(*) FROM (SELECT * FROM "+stored+" EXCEPT ALL SELECT * FROM "+computed+
+		")) + (SELECT count(*) FROM (SELECT * FROM "+computed+" EXCEPT ALL SELECT * FROM "+stored+"))")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := diff.Rows[0][0].(int64); n != 0 {
+		t.Errorf("%d EC2 lifecycle facts differ from the store's events", n)
+	}
 }
 
 // TestConcurrentReadersSeeConsistentStatesAndNeverFail runs queries in a loop while an ingest

@@ -100,6 +100,13 @@ func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) (
 	copySQL := `COPY (` + query + `) TO ` + engine.Literal(dataDir) + ` (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1,
 		PARTITION_BY (eventdate), FILENAME_PATTERN ` + engine.Literal(pattern) + `, APPEND, ROW_GROUP_SIZE 8192)`
 	if err := db.Exec(ctx, copySQL); err != nil {
+		// Remove what the failed statement wrote, so that a retry in this run does not leave
+		// files the manifest never names until the next writer's cleanup.
+		if partial, _ := filepath.Glob(filepath.Join(dataDir, "eventdate=*", prefix+"*")); len(partial) > 0 {
+			for _, p := range partial {
+				os.Remove(p)
+			}
+		}
 		return nil, fmt.Errorf("write parquet: %w", err)
 	}
 	files, err := filepath.Glob(filepath.Join(dataDir, "eventdate=*", prefix+"*.parquet"))
@@ -110,35 +117,95 @@ func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) (
 	if err != nil || !w.facts {
 		return added, err
 	}
-	for i := range added {
-		if err := writeFacts(ctx, db, w, &added[i]); err != nil {
-			return nil, err
-		}
+	if err := writeFactsOf(ctx, db, w, added); err != nil {
+		return nil, err
 	}
 	return added, nil
 }
 
-// writeFacts computes the EC2 lifecycle facts of data file f (package lifecycle) into a file of
-// the same relative path under facts/, and records it in f. A file without facts gets none.
-func writeFacts(ctx context.Context, db *engine.DB, w *Writer, f *DataFile) error {
-	// The version is part of the path, so recomputed facts never overwrite live ones.
-	rel := fmt.Sprintf("facts/v%d/%s", lifecycle.Version, strings.TrimPrefix(f.Path, "data/"))
-	abs := w.lake.AbsPath(w.id, rel)
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-		return err
+// writeFactsOf writes the EC2 lifecycle facts of new data files: those alone in their date
+// partition (one write's usual output) from one pass over all of them, split by event date;
+// any others one by one.
+func writeFactsOf(ctx context.Context, db *engine.DB, w *Writer, files []DataFile) error {
+	perDate := map[string]int{}
+	for _, f := range files {
+		perDate[f.Date]++
 	}
-	src := "read_parquet(" + engine.Literal(w.lake.AbsPath(w.id, f.Path)) + ", hive_partitioning = false)"
-	var n int64
-	err := db.QueryRow(ctx, "COPY ("+lifecycle.SQL(src)+") TO "+engine.Literal(abs)+" (FORMAT parquet, COMPRESSION zstd)").Scan(&n)
-	if err != nil {
-		return fmt.Errorf("write EC2 lifecycle facts of %s: %w", f.Path, err)
+	var alone []int
+	for i := range files {
+		if perDate[files[i].Date] > 1 {
+			if err := writeFacts(ctx, db, w, &files[i]); err != nil {
+				return err
+			}
+			continue
+		}
+		alone = append(alone, i)
 	}
+	if len(alone) == 0 {
+		return nil
+	}
+	paths := make([]string, len(alone))
+	for k, i := range alone {
+		paths[k] = w.lake.AbsPath(w.id, files[i].Path)
+	}
+	const tmp = "auditlake_new_facts"
+	src := "read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)"
+	if err := db.Exec(ctx, "CREATE OR REPLACE TEMP TABLE "+tmp+" AS "+lifecycle.SQL(src)); err != nil {
+		return fmt.Errorf("compute EC2 lifecycle facts: %w", err)
+	}
+	defer db.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+tmp)
+	for _, i := range alone {
+		f := &files[i]
+		rel, abs, err := factsPath(w, f)
+		if err != nil {
+			return err
+		}
+		var n int64
+		err = db.QueryRow(ctx, "COPY (SELECT * FROM "+tmp+" WHERE strftime(eventtime, '%Y-%m-%d') = ?) TO "+engine.Literal(abs)+
+			" (FORMAT parquet, COMPRESSION zstd)", f.Date).Scan(&n)
+		if err != nil {
+			os.Remove(abs)
+			return fmt.Errorf("write EC2 lifecycle facts of %s: %w", f.Path, err)
+		}
+		if err := f.setFacts(rel, abs, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// factsPath is where the facts of data file f go, relative to the store and absolute, with its
+// directory made. The version is part of the path, so recomputed facts never overwrite live ones.
+func factsPath(w *Writer, f *DataFile) (rel, abs string, err error) {
+	rel = fmt.Sprintf("facts/v%d/%s", lifecycle.Version, strings.TrimPrefix(f.Path, "data/"))
+	abs = w.lake.AbsPath(w.id, rel)
+	return rel, abs, os.MkdirAll(filepath.Dir(abs), 0o755)
+}
+
+// setFacts records facts file rel (abs on disk) of n rows in f; a file of no rows is removed.
+func (f *DataFile) setFacts(rel, abs string, n int64) error {
 	f.Facts, f.FactsVersion = rel, lifecycle.Version
 	if n == 0 {
 		f.Facts = ""
 		return os.Remove(abs)
 	}
 	return nil
+}
+
+// writeFacts computes the EC2 lifecycle facts of data file f (package lifecycle) into a file of
+// the same relative path under facts/, and records it in f. A file without facts gets none.
+func writeFacts(ctx context.Context, db *engine.DB, w *Writer, f *DataFile) error {
+	rel, abs, err := factsPath(w, f)
+	if err != nil {
+		return err
+	}
+	src := "read_parquet(" + engine.Literal(w.lake.AbsPath(w.id, f.Path)) + ", hive_partitioning = false)"
+	var n int64
+	if err := db.QueryRow(ctx, "COPY ("+lifecycle.SQL(src)+") TO "+engine.Literal(abs)+" (FORMAT parquet, COMPRESSION zstd)").Scan(&n); err != nil {
+		os.Remove(abs)
+		return fmt.Errorf("write EC2 lifecycle facts of %s: %w", f.Path, err)
+	}
+	return f.setFacts(rel, abs, n)
 }
 
 // describe reads row counts and time bounds of new files.
@@ -219,6 +286,40 @@ const (
 	MergeBytes       = 32 << 20
 )
 
+// mergeGroup merges group, files of one date partition, into one sorted file and returns it and
+// the paths it replaces. When the engine runs out of memory (a sort of a group's rows needs
+// several times its compressed size), each half of the group is merged instead; a group too
+// small to halve is left as it is. So a merge fits whatever memory the engine was given.
+func mergeGroup(ctx context.Context, db *engine.DB, w *Writer, date string, group []DataFile) (added []DataFile, removed []string, err error) {
+	paths := make([]string, len(group))
+	for i, f := range group {
+		paths[i] = w.lake.AbsPath(w.id, f.Path)
+	}
+	added, err = writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+
+		engine.ListLiteral(paths)+`, hive_partitioning = false) ORDER BY `+sortOrder)
+	switch {
+	case err == nil:
+		for _, f := range group {
+			removed = append(removed, f.Path)
+		}
+		return added, removed, nil
+	case !engine.IsOutOfMemory(err):
+		return nil, nil, err
+	case len(group) < 4:
+		return nil, nil, nil
+	}
+	half := len(group) / 2
+	a1, r1, err := mergeGroup(ctx, db, w, date, group[:half])
+	if err != nil {
+		return nil, nil, err
+	}
+	a2, r2, err := mergeGroup(ctx, db, w, date, group[half:])
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(a1, a2...), append(r1, r2...), nil
+}
+
 // sortOrder clusters rows so that Parquet row-group statistics let a filter on event source or
 // name — the first filter of almost every CloudTrail query — skip most of a file.
 const sortOrder = "eventsource, eventname, eventtime"
@@ -250,18 +351,13 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 			continue
 		}
 		for _, group := range mergeGroups(files) {
-			var paths []string
-			for _, f := range group {
-				paths = append(paths, w.lake.AbsPath(w.id, f.Path))
-				removed = append(removed, f.Path)
-			}
-			nf, err := writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+
-				engine.ListLiteral(paths)+`, hive_partitioning = false) ORDER BY `+sortOrder)
+			nf, gone, err := mergeGroup(ctx, db, w, date, group)
 			if err != nil {
 				return 0, fmt.Errorf("compact %s: %w", date, err)
 			}
 			added = append(added, nf...)
-			merged += len(group)
+			removed = append(removed, gone...)
+			merged += len(gone)
 		}
 	}
 	// Files written before their facts existed (or under an older definition) get them now.

@@ -5,7 +5,7 @@
 -- template change. Dry runs and failed calls have an errorcode and are not facts. Every column
 -- of the Lake row the reports need is extracted here, once per event, so that reading the facts
 -- of a store costs a scan of a few plain columns instead of the JSON of every EC2 event.
-WITH ev AS (
+WITH ev AS MATERIALIZED (
     SELECT eventtime, eventid, eventname, awsregion, recipientaccountid, useridentity, useragent,
            sessioncredentialfromconsole, requestparameters, responseelements, serviceeventdetails
     FROM {{.Events}}
