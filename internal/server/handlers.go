@@ -215,13 +215,47 @@ func parseReportParams(q url.Values) (ReportParams, error) {
 		}
 		p.Accounts = append(p.Accounts, a)
 	}
-	for _, t := range listParam(q["approved"]) {
+	for _, t := range approvedParam(q["approved"]) {
 		if len(t) > 256 || !utf8.ValidString(t) || strings.ContainsFunc(t, func(r rune) bool { return r < 0x20 }) {
 			return p, badRequest("approved template %q is not a launch template id or name", truncate(t, 40))
 		}
 		p.ApprovedTemplates = append(p.ApprovedTemplates, t)
 	}
 	return p, nil
+}
+
+// approvedParam splits approved templates like listParam, except that a version list stays
+// with its template: "lt-0abc:1,2,lt-0def" is lt-0abc at versions 1 and 2, and lt-0def. A part
+// that is a version number, $Latest or $Default continues the versions of a template before it
+// that has some; repeat the parameter to name a template that looks like a version.
+func approvedParam(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for _, part := range strings.Split(v, ",") {
+			part = strings.TrimSpace(part)
+			if part == "" {
+				continue
+			}
+			if n := len(out); n > 0 && strings.Contains(out[n-1], ":") && isVersion(part) {
+				out[n-1] += "," + part
+				continue
+			}
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func isVersion(s string) bool {
+	if s == "$Latest" || s == "$Default" {
+		return true
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func listParam(vals []string) []string {

@@ -240,6 +240,24 @@ func TestReportParamsReachBackendParsed(t *testing.T) {
 	}
 }
 
+// TestApprovedVersionListsStayWithTheirTemplate: in a comma-separated approved list, versions
+// after "template:" belong to that template ("lt-0a1:1,2,web-tier" is two templates).
+func TestApprovedVersionListsStayWithTheirTemplate(t *testing.T) {
+	b := newTestBackend()
+	ts, _ := newTestServer(t, b, server.Options{})
+	resp, body := do(t, ts, "GET", "/api/reports/launch-compliance?store="+storeID+"&approved=lt-0a1:1,2,web-tier,lt-0c3:$Latest,3&approved=lt-0d4", "")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	want := []string{"lt-0a1:1,2", "web-tier", "lt-0c3:$Latest,3", "lt-0d4"}
+	b.mu.Lock()
+	got := b.lastParams.ApprovedTemplates
+	b.mu.Unlock()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("approved = %q, want %q", got, want)
+	}
+}
+
 func TestActivitySQLQuotesStoreAndUsesServerMadeTimeLiterals(t *testing.T) {
 	b := newTestBackend()
 	b.stores = append(b.stores, server.Store{ID: `we"ird`, Name: "odd"})
