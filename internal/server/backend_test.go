@@ -72,7 +72,7 @@ func newTestBackend() *testBackend {
 		return testInstance{daily: daily, row: map[string]any{
 			"instance_id": id, "account_id": "111122223333", "region": "us-east-1",
 			"launched_at": "2026-09-01T08:00:00Z", "launched_by": by,
-			"role_arn": "", "source_identity": "", "launcher": launcher,
+			"role_arn": "", "source_identity": "", "launcher": launcher, "auto_scaling_group": map[bool]string{true: "web-asg", false: ""}[launcher == "autoscaling.amazonaws.com" || id == "i-0bbb000000000002"],
 			"template_id": tmpl, "template_name": map[bool]string{true: "", false: "web-" + tmpl}[tmpl == ""],
 			"template_version": map[bool]string{true: "", false: "3"}[tmpl == ""],
 			"status":           status, "reason": "", "terminated_at": nil, "runtime_hours": float64(len(daily) * 24),

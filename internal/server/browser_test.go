@@ -155,6 +155,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	dayCount := attr(`#spend-chart`, "data-days")
 	rowIDs := evalJS[[]string](t, ctx, `[...document.querySelectorAll('#noncompliant tbody tr')].map(r => r.dataset.instance)`)
+	groups := evalJS[[]string](t, ctx, `[...document.querySelectorAll('#noncompliant tbody td.asg')].map(td => td.textContent)`)
 	shot("compliance-1280")
 	for st, want := range wantTotals {
 		if math.Abs(gotTotals[st]-want) > 0.005 {
@@ -172,6 +173,9 @@ func TestDashboardInChromium(t *testing.T) {
 	// Not-approved and no-template instances, most expensive first; the approved one is absent.
 	if want := []string{"i-0bbb000000000002", "i-0ccc000000000003"}; strings.Join(rowIDs, ",") != strings.Join(want, ",") {
 		t.Errorf("non-compliant table rows = %v, want %v", rowIDs, want)
+	}
+	if want := "web-asg,—"; strings.Join(groups, ",") != want {
+		t.Errorf("Auto Scaling group column = %v, want %s", groups, want)
 	}
 
 	// A row click opens that instance's page with its audit trail and cost.

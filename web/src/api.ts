@@ -13,7 +13,7 @@ export interface QueryResult {
 export type Status = "approved" | "not_approved" | "no_template";
 export interface ComplianceRow {
   instance_id: string; account_id: string; region: string; launched_at: string | null; launched_by: string;
-  role_arn: string; source_identity: string; launcher: string; template_id: string; template_name: string;
+  role_arn: string; source_identity: string; launcher: string; auto_scaling_group: string; template_id: string; template_name: string;
   template_version: string; status: Status; reason: string; terminated_at: string | null; runtime_hours: number;
   unblended_cost: number; effective_cost: number;
 }

@@ -89,6 +89,7 @@ export async function renderCompliance(root: HTMLElement, params: URLSearchParam
       h("td", {}, badge(r.status)),
       h("td", { title: r.launched_by }, shortArn(r.launched_by)),
       h("td", {}, r.launcher || "—"),
+      h("td", { class: "asg" }, r.auto_scaling_group || "—"),
       h("td", { title: r.reason }, r.template_name || r.template_id ? `${r.template_name || r.template_id}${r.template_version ? " v" + r.template_version : ""}` : "—"),
       h("td", { class: "mono" }, r.account_id),
       h("td", {}, utc(r.launched_at)),
@@ -97,7 +98,7 @@ export async function renderCompliance(root: HTMLElement, params: URLSearchParam
     );
   });
   tableBox.replaceChildren(h("div", { class: "table-wrap" }, h("table", { id: "noncompliant" },
-    h("thead", {}, h("tr", {}, ["Instance", "Status", "Launched by", "Launcher", "Template", "Account", "Launched", "Hours", "Cost"].map((c, i) => h("th", { class: i >= 7 ? "num" : "" }, c)))),
+    h("thead", {}, h("tr", {}, ["Instance", "Status", "Launched by", "Launcher", "Auto Scaling group", "Template", "Account", "Launched", "Hours", "Cost"].map((c, i) => h("th", { class: i >= 8 ? "num" : "" }, c)))),
     h("tbody", {}, rows))));
 }
 
