@@ -77,6 +77,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		"SET memory_limit = " + Literal(mem),
 		"SET TimeZone = 'UTC'",
 		"SET preserve_insertion_order = false",
+		// Parquet footers are read once per session: the lake never rewrites a file in place
+		// (every write has a fresh name), and a warm query over many files then costs what it
+		// would over few (count by eventname over 100k events: 9.9 → 7.0 ms).
+		"SET parquet_metadata_cache = true",
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
 	}

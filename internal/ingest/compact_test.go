@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/generate"
@@ -132,18 +133,8 @@ func TestCompactionFitsTheEngineMemory(t *testing.T) {
 	if merged == 0 || len(m.Files) >= before {
 		t.Errorf("compaction under %s: %d files before, %d after, %d merged", limit, before, len(m.Files), merged)
 	}
-	s, err := query.Open(ctx, lk, query.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := checkEvents(t, lk, "tight", day.Rows)
 	defer s.Close()
-	res, err := s.Run(ctx, `SELECT count(*), count(DISTINCT eventid) FROM "aws:cloudtrail"."tight"`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Rows[0][0].(int64) != day.Rows || res.Rows[0][1].(int64) != day.Rows {
-		t.Errorf("after compaction: %v events (%v distinct), want %d", res.Rows[0][0], res.Rows[0][1], day.Rows)
-	}
 	// Every merged file is sorted.
 	for _, f := range m.Files {
 		res, err := s.RunInternal(ctx, `SELECT count(*) FROM (SELECT eventsource, eventname, eventtime,
@@ -156,5 +147,85 @@ func TestCompactionFitsTheEngineMemory(t *testing.T) {
 			t.Errorf("%s: %d rows out of order", f.Path, n)
 		}
 	}
+}
+
+// TestClosedDaysEndAsOneFile ingests a generated week in two interleaved runs (as two trails'
+// deliveries, or a backfill, arrive): every day more than ClosedAfterDays behind the newest is
+// one file afterwards, as a one-shot load leaves it, with every event once.
+func TestClosedDaysEndAsOneFile(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 6000, 7, 5
+	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	filepath.WalkDir(filepath.Join(src, "AWSLogs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(p) == ".gz" {
+			files = append(files, p)
+		}
+		return nil
+	})
+	var runs [2][]string
+	for i, f := range files {
+		runs[i%2] = append(runs[i%2], f)
+	}
+	lk, err := lake.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Create("week", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perDay := map[string]int{}
+	newest := ""
+	for _, f := range m.Files {
+		perDay[f.Date]++
+		newest = max(newest, f.Date)
+	}
+	nt, _ := time.Parse("2006-01-02", newest)
+	closed := nt.AddDate(0, 0, -lake.ClosedAfterDays).Format("2006-01-02")
+	checked := 0
+	for day, n := range perDay {
+		if day < closed {
+			checked++
+			if n != 1 {
+				t.Errorf("closed day %s has %d files, want 1", day, n)
+			}
+		}
+	}
+	if checked < 3 {
+		t.Fatalf("only %d closed days in %v", checked, perDay)
+	}
+	checkEvents(t, lk, "week", int64(cfg.Events)).Close()
+}
+
+// checkEvents opens a session over lk and checks that store holds want events, each once, and
+// that its EC2 lifecycle facts are those of its events. The caller closes the session.
+func checkEvents(t *testing.T, lk *lake.Lake, store string, want int64) *query.Session {
+	t.Helper()
+	s, err := query.Open(context.Background(), lk, query.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Run(context.Background(), `SELECT count(*), count(DISTINCT eventid) FROM "aws:cloudtrail".`+engine.Ident(store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rows[0][0].(int64) != want || res.Rows[0][1].(int64) != want {
+		t.Errorf("%s: %v events (%v distinct), want %d", store, res.Rows[0][0], res.Rows[0][1], want)
+	}
 	checkFacts(t, s)
+	return s
 }

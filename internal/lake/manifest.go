@@ -131,6 +131,9 @@ type Writer struct {
 	m      *Manifest
 	unlock func()
 	facts  bool // the store holds CloudTrail events: keep EC2 lifecycle facts beside its files
+	// written are the data files this writer committed: a partition only this writer wrote is
+	// laid out as a one-shot load would be, and compaction leaves it to the usual threshold.
+	written map[string]bool
 }
 
 // BeginWrite takes the store's write lock (waiting for another writer to finish), removes
@@ -327,6 +330,14 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 		}
 	}
 	next.Files = append(next.Files, added...)
+	if w.written == nil {
+		w.written = map[string]bool{}
+	}
+	for _, f := range added {
+		if _, ok := old[f.Path]; !ok {
+			w.written[f.Path] = true
+		}
+	}
 	sort.Slice(next.Files, func(i, j int) bool {
 		if next.Files[i].Date != next.Files[j].Date {
 			return next.Files[i].Date < next.Files[j].Date

@@ -324,31 +324,91 @@ func mergeGroup(ctx context.Context, db *engine.DB, w *Writer, date string, grou
 // name — the first filter of almost every CloudTrail query — skip most of a file.
 const sortOrder = "eventsource, eventname, eventtime"
 
-// Compact merges, in every date partition with more than CompactThreshold small files (with
-// force: more than one file under MergeBytes), groups of those files into sorted files, and
-// commits the swap atomically.
+// ClosedAfterDays is how many days behind a store's newest event date a date partition is
+// closed: a trail has delivered its events (CloudTrail delivers within minutes, late files
+// within hours), so compaction merges such a partition fully, as a one-shot load would have
+// written it, rather than leaving it at up to CompactThreshold small files.
+const ClosedAfterDays = 2
+
+// ClosedThreshold is how many small files a closed partition keeps before they are merged: a
+// closed day is one file, as a one-shot load leaves it (within ClosedMergeBudget per call).
+const ClosedThreshold = 1
+
+// ClosedMergeBudget bounds the bytes one (non-forced) compaction rewrites only because
+// partitions closed, so that the first small ingest after a bulk load does not rewrite the whole
+// store: the rest is merged by the runs that follow.
+const ClosedMergeBudget = 64 << 20
+
+// closedBefore returns the first date partition that is still open: the newest date among
+// files, less ClosedAfterDays ("" when there are no files).
+func closedBefore(files []DataFile) string {
+	newest := ""
+	for _, f := range files {
+		if f.Date > newest {
+			newest = f.Date
+		}
+	}
+	t, err := time.Parse("2006-01-02", newest)
+	if err != nil {
+		return ""
+	}
+	return t.AddDate(0, 0, -ClosedAfterDays).Format("2006-01-02")
+}
+
+// Compact merges, in every date partition with more than CompactThreshold small files (in a
+// closed partition, or with force: more than one file under MergeBytes), groups of those files
+// into sorted files, and commits the swap atomically.
 func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged int, err error) {
+	// A closed partition is merged fully unless this writer wrote all of it (one run's files
+	// of a day are laid out as a one-shot load's are; fragmentation comes from many runs).
+	closed := closedBefore(w.m.Files)
+	full := map[string]bool{}
+	for _, f := range w.m.Files {
+		if force {
+			full[f.Date] = true
+		} else if _, ok := full[f.Date]; !ok && f.Date < closed {
+			full[f.Date] = false
+		}
+		if f.Date < closed && !w.written[f.Path] {
+			full[f.Date] = true
+		}
+	}
 	byDate := map[string][]DataFile{}
 	for _, f := range w.m.Files {
-		if f.Bytes < SmallFileBytes || (force && f.Bytes < MergeBytes) {
+		if f.Bytes < SmallFileBytes || (full[f.Date] && f.Bytes < MergeBytes) {
 			byDate[f.Date] = append(byDate[f.Date], f)
 		}
 	}
 	var added []DataFile
 	var removed []string
-	limit := CompactThreshold
-	if force {
-		limit = 1
-	}
 	dates := make([]string, 0, len(byDate))
 	for d := range byDate {
 		dates = append(dates, d)
 	}
 	sort.Strings(dates)
+	budget := int64(ClosedMergeBudget)
 	for _, date := range dates {
 		files := byDate[date]
+		limit := CompactThreshold
+		switch {
+		case force:
+			limit = 1
+		case full[date]:
+			limit = ClosedThreshold
+		}
 		if len(files) <= limit {
 			continue
+		}
+		if !force && len(files) <= CompactThreshold {
+			// Merged only because the partition is closed: within this call's budget.
+			var size int64
+			for _, f := range files {
+				size += f.Bytes
+			}
+			if size > budget {
+				continue
+			}
+			budget -= size
 		}
 		for _, group := range mergeGroups(files) {
 			nf, gone, err := mergeGroup(ctx, db, w, date, group)
