@@ -20,9 +20,24 @@ while IFS=: read -r file _ decl; do
 	pkg=./$(dirname "$file")
 	echo "== $name ($pkg, ${secs}s)"
 	start=$(date +%s)
-	if ! $go test -run '^$' -fuzz "^${name}\$" -fuzztime "${secs}s" "$pkg"; then
-		failed+=("$name ($pkg)")
+	corpus="$pkg/testdata/fuzz/$name"
+	before=$(ls "$corpus" 2>/dev/null | sort || true)
+	out=$(mktemp)
+	if ! $go test -run '^$' -fuzz "^${name}\$" -fuzztime "${secs}s" "$pkg" 2>&1 | tee "$out"; then
+		# Go's fuzz engine sometimes reports the input in flight when -fuzztime runs out as a
+		# failure ("context deadline exceeded") and saves it. Replay what it saved: an input
+		# that passes is no crasher, so it is removed and the run counts as clean.
+		new=$(comm -13 <(echo "$before") <(ls "$corpus" 2>/dev/null | sort || true) | grep . || true)
+		if grep -q 'context deadline exceeded' "$out" && [ -n "$new" ] &&
+			$go test -count=1 -run "^${name}\$" "$pkg" >/dev/null 2>&1; then
+			echo "fuzz: $name: the engine's deadline report (input replays clean); not a crasher"
+			for f in $new; do rm -f "$corpus/$f"; done
+			rmdir "$corpus" 2>/dev/null || true
+		else
+			failed+=("$name ($pkg)")
+		fi
 	fi
+	rm -f "$out"
 	total=$((total + $(date +%s) - start))
 done < <(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(f \*testing\.F\)' internal | sort)
 echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) targets=$n seconds_each=$secs total_seconds=$total failed=${#failed[@]}" >>"$figures"
