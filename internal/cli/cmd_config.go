@@ -86,22 +86,7 @@ func runIngestConfig(ctx context.Context, env *Env, args []string) error {
 		Sources: pos, From: fromT, To: toT, Client: s3.client(), Log: env.Log,
 		Progress: env.Stderr, Terminal: env.Terminal, Workers: *workers, BatchRows: *batch,
 	})
-	if sum != nil {
-		for _, p := range sum.Problems {
-			fmt.Fprintf(env.Stderr, "%s\n", p)
-		}
-		if n := sum.Errors + sum.Warnings - len(sum.Problems); n > 0 {
-			fmt.Fprintf(env.Stderr, "… and %d more problems\n", n)
-		}
-		printIngestSummary(env, store.Name, sum)
-	}
-	if err != nil {
-		return err
-	}
-	if sum.Partial() {
-		return &PartialError{Msg: fmt.Sprintf("%d errors: the good configuration items were ingested, the bad ones are listed above", sum.Errors)}
-	}
-	return nil
+	return finishIngest(env, store.Name, sum, err, "the good configuration items were ingested, the bad ones are listed above")
 }
 
 func runReportConfigRule(ctx context.Context, env *Env, args []string) error {

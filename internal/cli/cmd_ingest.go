@@ -103,6 +103,12 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 		opts.Check, opts.Flag = check, *validateMode == "flag"
 	}
 	sum, err := ingest.CloudTrail(ctx, lk, store, opts)
+	return finishIngest(env, store.Name, sum, err, "the good events were ingested, the bad records are listed above")
+}
+
+// finishIngest prints an ingest's problems and summary and turns its outcome into the command's
+// error: err itself, a PartialError saying partial (with what was kept), or nil.
+func finishIngest(env *Env, store string, sum *ingest.Summary, err error, partial string) error {
 	if sum != nil {
 		for _, p := range sum.Problems {
 			fmt.Fprintf(env.Stderr, "%s\n", p)
@@ -110,13 +116,13 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 		if n := sum.Errors + sum.Warnings - len(sum.Problems); n > 0 {
 			fmt.Fprintf(env.Stderr, "… and %d more problems\n", n)
 		}
-		printIngestSummary(env, store.Name, sum)
+		printIngestSummary(env, store, sum)
 	}
 	if err != nil {
 		return err
 	}
 	if sum.Partial() {
-		return &PartialError{Msg: fmt.Sprintf("%d errors: the good events were ingested, the bad records are listed above", sum.Errors)}
+		return &PartialError{Msg: fmt.Sprintf("%d errors: %s", sum.Errors, partial)}
 	}
 	return nil
 }

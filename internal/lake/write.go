@@ -102,10 +102,9 @@ func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) (
 	if err := db.Exec(ctx, copySQL); err != nil {
 		// Remove what the failed statement wrote, so that a retry in this run does not leave
 		// files the manifest never names until the next writer's cleanup.
-		if partial, _ := filepath.Glob(filepath.Join(dataDir, "eventdate=*", prefix+"*")); len(partial) > 0 {
-			for _, p := range partial {
-				os.Remove(p)
-			}
+		partial, _ := filepath.Glob(filepath.Join(dataDir, "eventdate=*", prefix+"*"))
+		for _, p := range partial {
+			os.Remove(p)
 		}
 		return nil, fmt.Errorf("write parquet: %w", err)
 	}
@@ -330,8 +329,9 @@ const sortOrder = "eventsource, eventname, eventtime"
 // written it, rather than leaving it at up to CompactThreshold small files.
 const ClosedAfterDays = 2
 
-// ClosedThreshold is how many small files a closed partition keeps before they are merged: a
-// closed day is one file, as a one-shot load leaves it (within ClosedMergeBudget per call).
+// ClosedThreshold is how many small files a closed partition (or any, with force) keeps before
+// they are merged: a closed day is one file, as a one-shot load leaves it (within
+// ClosedMergeBudget per call).
 const ClosedThreshold = 1
 
 // ClosedMergeBudget bounds the bytes one (non-forced) compaction rewrites only because
@@ -364,12 +364,7 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 	closed := closedBefore(w.m.Files)
 	full := map[string]bool{}
 	for _, f := range w.m.Files {
-		if force {
-			full[f.Date] = true
-		} else if _, ok := full[f.Date]; !ok && f.Date < closed {
-			full[f.Date] = false
-		}
-		if f.Date < closed && !w.written[f.Path] {
+		if force || (f.Date < closed && !w.written[f.Path]) {
 			full[f.Date] = true
 		}
 	}
@@ -390,10 +385,7 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 	for _, date := range dates {
 		files := byDate[date]
 		limit := CompactThreshold
-		switch {
-		case force:
-			limit = 1
-		case full[date]:
+		if full[date] {
 			limit = ClosedThreshold
 		}
 		if len(files) <= limit {
@@ -425,6 +417,7 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 	for _, r := range removed {
 		gone[r] = true
 	}
+	// One file at a time: a pass over a whole old store would hold all its EC2 events at once.
 	reindexed := 0
 	for _, f := range w.m.Files {
 		if !w.facts || gone[f.Path] || f.FactsVersion == lifecycle.Version {

@@ -124,19 +124,18 @@ func (s *Session) register(ctx context.Context) error {
 func (s *Session) Facts(id string) (relation string, stored bool) {
 	store := engine.Ident(Schema) + "." + engine.Ident(id)
 	m := s.manifests[id]
-	if m == nil {
-		return "(" + lifecycle.SQL("(SELECT * FROM "+store+" LIMIT 0)") + ")", true
+	if m != nil && m.FilesWithoutFacts() > 0 {
+		return "(" + lifecycle.SQL(store) + ")", false
 	}
 	var paths []string
-	for _, f := range m.Files {
-		if f.FactsVersion != lifecycle.Version {
-			return "(" + lifecycle.SQL(store) + ")", false
-		}
-		if f.Facts != "" {
-			paths = append(paths, s.lk.AbsPath(id, f.Facts))
+	if m != nil {
+		for _, f := range m.Files {
+			if f.Facts != "" {
+				paths = append(paths, s.lk.AbsPath(id, f.Facts))
+			}
 		}
 	}
-	if len(paths) == 0 {
+	if len(paths) == 0 { // no files, or none with facts: the facts' columns and no rows
 		return "(" + lifecycle.SQL("(SELECT * FROM "+store+" LIMIT 0)") + ")", true
 	}
 	return "read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)", true
