@@ -5,13 +5,13 @@ package ingest
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -204,11 +204,6 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		return nil, err
 	}
 	defer db.Close()
-	for _, t := range stagingTables {
-		if err := lake.CreateStaging(ctx, db, t); err != nil {
-			return nil, err
-		}
-	}
 
 	prog := newProgress(opts.Progress, opts.Terminal, len(jobs), opts.Log)
 	defer prog.finish()
@@ -258,7 +253,9 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		return sum, err
 	}
 	// The events are committed; compaction only speeds up later queries, so its failure is a
-	// warning (the next ingest or 'eds compact' tries again).
+	// warning (the next ingest or 'eds compact' tries again). The decoded batches are garbage
+	// now: hand their memory back before the engine sorts, so the two never add up.
+	debug.FreeOSMemory()
 	if merged, err := lake.Compact(ctx, db, w, false); err != nil {
 		sum.Warnings++
 		sum.Problems = append(sum.Problems, cloudtrail.Problem{File: "store " + store.Name, Severity: cloudtrail.Warning, Msg: "compaction deferred: " + err.Error()})
@@ -401,20 +398,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// stagingTables are filled alternately: while the committer writes one batch to Parquet, the
-// appender fills the other, so decoding and writing overlap.
-var stagingTables = []string{"staging_a", "staging_b"}
-
-// batch is a filled staging table handed to the committer with the sources it completes.
+// batch is a slice of records handed to the committer with the sources it completes.
 type batch struct {
-	table     string
-	staged    int
+	records   []*cloudtrail.Record
 	completed []lake.SourceState
 }
 
-// appendAll is the single consumer: it appends records to the current staging table and hands
-// it to the committer whenever BatchRows rows are staged, with the sources completed so far.
-// The committer (one goroutine, its own connection) commits batches in order.
+// appendAll is the single consumer: it gathers records into batches of BatchRows and hands
+// each to the committer with the sources completed so far. The committer (one goroutine, its
+// own engine connection) writes and commits batches in order while the next one fills; a full
+// batch waits for the hand-over, so at most two are in memory.
 func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, sum *Summary, prog *progress, keep func(*cloudtrail.Record) bool) error {
 	commitDB, err := db.Conn(ctx)
 	if err != nil {
@@ -422,10 +415,6 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	}
 	defer commitDB.Close()
 	batches := make(chan batch)
-	freed := make(chan string, len(stagingTables))
-	for _, t := range stagingTables {
-		freed <- t
-	}
 	var added, dups atomic.Int64
 	var failed atomic.Bool
 	commitErr := make(chan error, 1)
@@ -436,11 +425,10 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 				first = commitBatch(ctx, commitDB, w, b, &added, &dups)
 				failed.Store(first != nil)
 			}
-			freed <- b.table
 		}
 		commitErr <- first
 	}()
-	err = fill(ctx, db, opts, msgs, sum, prog, keep, batches, freed, &failed)
+	err = fill(ctx, opts, msgs, sum, prog, keep, batches, &failed)
 	close(batches)
 	if cerr := <-commitErr; cerr != nil {
 		err = cerr // the cause; fill only saw that a commit failed
@@ -450,13 +438,14 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	return err
 }
 
-// commitBatch writes one staged batch and commits it with the sources it completes.
+// commitBatch writes one batch and commits it with the sources it completes.
 func commitBatch(ctx context.Context, db *engine.DB, w *lake.Writer, b batch, added, dups *atomic.Int64) error {
 	var files []lake.DataFile
 	var written int64
-	if b.staged > 0 {
+	staged := int64(len(b.records))
+	if staged > 0 {
 		var err error
-		files, written, err = lake.WriteBatch(ctx, db, w, b.table)
+		files, written, err = lake.WriteRecords(ctx, db, w, b.records)
 		if err != nil {
 			return err
 		}
@@ -468,44 +457,29 @@ func commitBatch(ctx context.Context, db *engine.DB, w *lake.Writer, b batch, ad
 		return err
 	}
 	added.Add(written)
-	dups.Add(int64(b.staged) - written)
+	dups.Add(staged - written)
 	return nil
 }
 
-// fill appends records into free staging tables and hands each full one to the committer. A
-// commit failure surfaces when the next table is needed, or at the end.
-func fill(ctx context.Context, db *engine.DB, opts Options, msgs <-chan message, sum *Summary, prog *progress,
-	keep func(*cloudtrail.Record) bool, batches chan<- batch, freed <-chan string, failed *atomic.Bool) error {
+// fill gathers records into batches and hands each full one to the committer. A commit
+// failure surfaces at the next hand-over, or at the end.
+func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, prog *progress,
+	keep func(*cloudtrail.Record) bool, batches chan<- batch, failed *atomic.Bool) error {
 	var cur batch
-	var app *engine.Appender
-	open := func() error {
+	hand := func() error {
 		if failed.Load() {
 			return errors.New("a commit failed")
 		}
 		select {
-		case cur.table = <-freed:
+		case batches <- cur:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		var err error
-		app, err = db.NewAppender(ctx, cur.table)
-		return err
-	}
-	hand := func() error {
-		if err := app.Close(); err != nil {
-			return fmt.Errorf("append rows: %w", err)
-		}
-		batches <- cur
 		cur = batch{}
 		return nil
 	}
-	if err := open(); err != nil {
-		return err
-	}
-	var norm []byte
 	for m := range msgs {
 		if err := ctx.Err(); err != nil {
-			app.Close()
 			return err
 		}
 		for _, r := range m.records {
@@ -517,13 +491,7 @@ func fill(ctx context.Context, db *engine.DB, opts Options, msgs <-chan message,
 			if !keep(r) {
 				continue
 			}
-			var vals []driver.Value
-			vals, norm = rowValues(r, norm)
-			if err := app.AppendRow(vals...); err != nil {
-				app.Close()
-				return fmt.Errorf("append event %s: %w", r.EventID, err)
-			}
-			cur.staged++
+			cur.records = append(cur.records, r)
 		}
 		if fd := m.done; fd != nil {
 			sum.Bytes += fd.bytes
@@ -555,17 +523,13 @@ func fill(ctx context.Context, db *engine.DB, opts Options, msgs <-chan message,
 			cur.completed = append(cur.completed, fd.state)
 			prog.fileDone(fd.bytes, sum)
 		}
-		if cur.staged >= opts.BatchRows {
+		if len(cur.records) >= opts.BatchRows {
 			if err := hand(); err != nil {
-				return err
-			}
-			if err := open(); err != nil {
 				return err
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		app.Close()
 		return err
 	}
 	return hand()

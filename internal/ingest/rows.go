@@ -1,23 +1,12 @@
 package ingest
 
 import (
-	"database/sql/driver"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 )
-
-// rowValues converts a record to the staging row (lake.StagingColumns): the dedupe key and
-// eventtime as typed columns, every other Lake column as one normalised JSON object that the
-// engine turns into typed columns with a single vectorised json_transform, and the raw event.
-// Handing DuckDB six values per row instead of ~80 nested ones is what makes ingest fast: the
-// per-value cgo calls of the appender dominated the profile.
-func rowValues(r *cloudtrail.Record, buf []byte) ([]driver.Value, []byte) {
-	buf = appendNorm(buf[:0], r)
-	return []driver.Value{r.EventID, str(r.RecipientAccountID), r.EventTime, string(buf), r.EventJSON, r.EventJSONChecksum}, buf
-}
 
 func str(s *string) any {
 	if s == nil {
@@ -93,128 +82,6 @@ func (w *jw) kvmap(k string, m cloudtrail.Map) {
 		}
 	}
 	w.close()
-}
-
-// appendNorm writes the record's Lake columns (all but the raw event) as a JSON object keyed by
-// the lowercase column names; the engine's json_transform reads it (lake.NormStructure).
-func appendNorm(b []byte, r *cloudtrail.Record) []byte {
-	w := &jw{b: b}
-	w.open()
-	w.str("eventversion", r.EventVersion)
-	if u := r.UserIdentity; u != nil {
-		w.key("useridentity")
-		w.open()
-		w.str("type", u.Type)
-		w.str("principalid", u.PrincipalID)
-		w.str("arn", u.ARN)
-		w.str("accountid", u.AccountID)
-		w.str("accesskeyid", u.AccessKeyID)
-		w.str("username", u.UserName)
-		if s := u.SessionContext; s != nil {
-			w.key("sessioncontext")
-			w.open()
-			if a := s.Attributes; a != nil {
-				w.key("attributes")
-				w.open()
-				w.time("creationdate", a.CreationDate)
-				w.str("mfaauthenticated", a.MFAAuthenticated)
-				w.close()
-			}
-			if i := s.SessionIssuer; i != nil {
-				w.key("sessionissuer")
-				w.open()
-				w.str("type", i.Type)
-				w.str("principalid", i.PrincipalID)
-				w.str("arn", i.ARN)
-				w.str("accountid", i.AccountID)
-				w.str("username", i.UserName)
-				w.close()
-			}
-			if f := s.WebIDFederationData; f != nil {
-				w.key("webidfederationdata")
-				w.open()
-				w.str("federatedprovider", f.FederatedProvider)
-				w.kvmap("attributes", f.Attributes)
-				w.close()
-			}
-			w.str("sourceidentity", s.SourceIdentity)
-			w.str("ec2roledelivery", s.EC2RoleDelivery)
-			w.str("ec2issuedinvpc", s.EC2IssuedInVPC)
-			w.close()
-		}
-		w.str("invokedby", u.InvokedBy)
-		w.str("identityprovider", u.IdentityProvider)
-		w.str("credentialid", u.CredentialID)
-		if o := u.OnBehalfOf; o != nil {
-			w.key("onbehalfof")
-			w.open()
-			w.str("userid", o.UserID)
-			w.str("identitystorearn", o.IdentityStoreARN)
-			w.close()
-		}
-		if o := u.InScopeOf; o != nil {
-			w.key("inscopeof")
-			w.open()
-			w.str("sourcearn", o.SourceARN)
-			w.str("sourceaccount", o.SourceAccount)
-			w.str("issuertype", o.IssuerType)
-			w.str("credentialsissuedto", o.CredentialsIssuedTo)
-			w.close()
-		}
-		w.close()
-	}
-	w.str("eventsource", r.EventSource)
-	w.str("eventname", r.EventName)
-	w.str("awsregion", r.AWSRegion)
-	w.str("sourceipaddress", r.SourceIPAddress)
-	w.str("useragent", r.UserAgent)
-	w.str("errorcode", r.ErrorCode)
-	w.str("errormessage", r.ErrorMessage)
-	w.kvmap("requestparameters", r.RequestParameters)
-	w.kvmap("responseelements", r.ResponseElements)
-	w.kvmap("additionaleventdata", r.AdditionalEventData)
-	w.str("requestid", r.RequestID)
-	w.boolean("readonly", r.ReadOnly)
-	if r.Resources != nil {
-		w.key("resources")
-		w.b = append(w.b, '[')
-		for i, res := range r.Resources {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.open()
-			w.str("accountid", res.AccountID)
-			w.str("type", res.Type)
-			w.str("arn", res.ARN)
-			w.str("arnprefix", res.ARNPrefix)
-			w.close()
-		}
-		w.b = append(w.b, ']')
-	}
-	w.str("eventtype", r.EventType)
-	w.str("apiversion", r.APIVersion)
-	w.boolean("managementevent", r.ManagementEvent)
-	w.str("sharedeventid", r.SharedEventID)
-	w.str("annotation", r.Annotation)
-	w.str("vpcendpointid", r.VPCEndpointID)
-	w.str("vpcendpointaccountid", r.VPCEndpointAccountID)
-	w.kvmap("serviceeventdetails", r.ServiceEventDetails)
-	w.kvmap("addendum", r.Addendum)
-	w.kvmap("edgedevicedetails", r.EdgeDeviceDetails)
-	w.kvmap("insightdetails", r.InsightDetails)
-	w.str("eventcategory", r.EventCategory)
-	if t := r.TLSDetails; t != nil {
-		w.key("tlsdetails")
-		w.open()
-		w.str("tlsversion", t.TLSVersion)
-		w.str("ciphersuite", t.CipherSuite)
-		w.str("clientprovidedhostheader", t.ClientProvidedHostHeader)
-		w.str("keyexchange", t.KeyExchange)
-		w.close()
-	}
-	w.str("sessioncredentialfromconsole", r.SessionCredentialFromConsole)
-	w.close()
-	return w.b
 }
 
 const hex = "0123456789abcdef"

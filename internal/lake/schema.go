@@ -62,15 +62,6 @@ func CloudTrailDDL() string {
 	return s + ")"
 }
 
-// StagingTable is the default name of the engine table ingest appends rows to before a commit
-// (ingest uses two, alternately, so that one is written while the other fills). Its columns are the
-// dedupe key and eventtime (typed, for dedupe and partitioning), norm — every other Lake column
-// as one JSON object keyed by column name, turned into typed columns by json_transform with
-// NormStructure — and the raw event with its checksum.
-const StagingTable = "staging"
-
-const stagingDDL = "(eventid VARCHAR, recipientaccountid VARCHAR, eventtime TIMESTAMP, norm VARCHAR, eventjson VARCHAR, eventjsonchecksum VARCHAR)"
-
 // normColumns are the Lake columns carried inside norm: all but the typed staging columns.
 var normColumns = func() []struct{ Name, Type string } {
 	var out []struct{ Name, Type string }
@@ -84,7 +75,10 @@ var normColumns = func() []struct{ Name, Type string } {
 	return out
 }()
 
-// NormStructure is the json_transform structure of norm, derived from CloudTrailColumns.
+// NormStructure is the json_transform structure of the Lake columns other than eventid,
+// recipientaccountid, eventtime, eventjson and eventjsonchecksum, as one JSON object keyed by
+// column name, derived from CloudTrailColumns: the engine's reference conversion of a record,
+// which the tests hold the Go Parquet writer to.
 var NormStructure = func() string {
 	s := "{"
 	for i, c := range normColumns {
@@ -136,24 +130,6 @@ func splitTop(s string) []string {
 		}
 	}
 	return append(out, s[start:])
-}
-
-// selectFromStaging is the SELECT list that turns staged rows into the store schema, in
-// CloudTrailColumns order, plus the eventdate partition column.
-func selectFromStaging(staging string) string {
-	s := "SELECT "
-	for i, c := range CloudTrailColumns {
-		if i > 0 {
-			s += ", "
-		}
-		switch c.Name {
-		case "eventid", "recipientaccountid", "eventtime", "eventjson", "eventjsonchecksum":
-			s += c.Name
-		default:
-			s += "n." + c.Name
-		}
-	}
-	return s + ", strftime(eventtime, '%Y-%m-%d') AS eventdate FROM (SELECT *, json_transform(norm, " + engineLiteral(NormStructure) + ") AS n FROM " + staging + ")"
 }
 
 func engineLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

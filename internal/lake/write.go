@@ -2,45 +2,118 @@ package lake
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lifecycle"
 )
 
-// CreateStaging creates (or empties) a staging table named table in db.
-func CreateStaging(ctx context.Context, db *engine.DB, table string) error {
-	return db.Exec(ctx, "CREATE OR REPLACE TABLE "+engine.Ident(table)+" "+stagingDDL)
-}
-
-// WriteBatch deduplicates the staged rows — within the batch and against the store's files of
-// the same event dates, on (eventid, recipientaccountid) — writes the new rows as Parquet under
-// the writer's data directory, partitioned by event date, and returns the new files (not yet
-// committed) and the number of rows written. The staging table is emptied.
-func WriteBatch(ctx context.Context, db *engine.DB, w *Writer, table string) (added []DataFile, written int64, err error) {
-	staging := engine.Ident(table)
-	t0 := time.Now()
+// WriteRecords deduplicates recs — within the batch and against the store's files of the same
+// event dates, on (eventid, recipientaccountid), the first of a batch's copies kept — and
+// writes the new ones from Go as Parquet files under the writer's data directory, one per event
+// date, each sorted by sortOrder; it returns the new files (not yet committed) with their EC2
+// lifecycle facts, and how many events they hold. The order of recs is changed.
+func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, recs []*cloudtrail.Record) (added []DataFile, written int64, err error) {
+	recs = dedupeBatch(recs)
+	recs, err = dropStored(ctx, db, w, recs)
+	if err != nil || len(recs) == 0 {
+		return nil, 0, err
+	}
+	slices.SortFunc(recs, compareRecords)
+	byDate := map[string][]*cloudtrail.Record{}
+	for _, r := range recs {
+		d := r.EventTime.UTC().Format(time.DateOnly)
+		byDate[d] = append(byDate[d], r)
+	}
+	dates := slices.Sorted(maps.Keys(byDate))
+	prefix := "part-" + NewUUID()[:13] + "-"
 	defer func() {
-		if os.Getenv("AUDITLAKE_TRACE") != "" {
-			fmt.Fprintf(os.Stderr, "trace: writebatch %s\n", time.Since(t0))
+		if err != nil {
+			for _, f := range added {
+				os.Remove(w.lake.AbsPath(w.id, f.Path))
+				if f.Facts != "" {
+					os.Remove(w.lake.AbsPath(w.id, f.Facts))
+				}
+			}
+			added = nil
 		}
 	}()
-	// Deduplicate inside the batch, then drop what the store already holds. Duplicates always
-	// share an eventtime, so only files of the batch's dates need reading, and only their key
-	// columns. Both happen in place, so the batch is held once.
-	err = db.Exec(ctx, `DELETE FROM `+staging+` WHERE rowid IN (SELECT rowid FROM (
-		SELECT rowid, row_number() OVER (PARTITION BY eventid, recipientaccountid ORDER BY rowid) AS rn FROM `+staging+`) WHERE rn > 1)`)
-	if err != nil {
-		return nil, 0, fmt.Errorf("deduplicate batch: %w", err)
+	for _, d := range dates {
+		rel := "data/eventdate=" + d + "/" + prefix + NewUUID() + ".parquet"
+		abs := w.lake.AbsPath(w.id, rel)
+		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+			return added, 0, err
+		}
+		part := byDate[d]
+		size, err := writeRecordFile(abs, part)
+		if err != nil {
+			return added, 0, fmt.Errorf("write %s: %w", abs, err)
+		}
+		f := DataFile{Path: rel, Date: d, Rows: int64(len(part)), Bytes: size}
+		// Bounds as stored: Parquet keeps microseconds.
+		f.MinTime = part[0].EventTime.UTC().Truncate(time.Microsecond)
+		f.MaxTime = f.MinTime
+		for _, r := range part {
+			t := r.EventTime.UTC().Truncate(time.Microsecond)
+			if t.Before(f.MinTime) {
+				f.MinTime = t
+			}
+			if t.After(f.MaxTime) {
+				f.MaxTime = t
+			}
+		}
+		added = append(added, f)
+		written += f.Rows
 	}
-	dates, err := batchDates(ctx, db, staging)
-	if err != nil {
-		return nil, 0, err
+	if w.facts {
+		if err := writeFactsOf(ctx, db, w, added); err != nil {
+			return added, 0, err
+		}
+	}
+	return added, written, nil
+}
+
+// recordKey is the dedupe key of r: eventid and recipientaccountid, where a missing account
+// equals only another missing one.
+func recordKey(eventID string, account *string) string {
+	if account == nil {
+		return eventID + "\x00"
+	}
+	return eventID + "\x01" + *account
+}
+
+// dedupeBatch keeps the first record of each key, in order.
+func dedupeBatch(recs []*cloudtrail.Record) []*cloudtrail.Record {
+	seen := make(map[string]struct{}, len(recs))
+	out := recs[:0]
+	for _, r := range recs {
+		k := recordKey(r.EventID, r.RecipientAccountID)
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
+		out = append(out, r)
+	}
+	clear(recs[len(out):])
+	return out
+}
+
+// dropStored removes the records the store already holds. Duplicates always share an
+// eventtime, so only the store's files of the batch's dates are read, and only their key columns.
+func dropStored(ctx context.Context, db *engine.DB, w *Writer, recs []*cloudtrail.Record) ([]*cloudtrail.Record, error) {
+	dates := map[string]bool{}
+	for _, r := range recs {
+		dates[r.EventTime.UTC().Format(time.DateOnly)] = true
 	}
 	var existing []string
 	for _, f := range w.m.Files {
@@ -48,43 +121,89 @@ func WriteBatch(ctx context.Context, db *engine.DB, w *Writer, table string) (ad
 			existing = append(existing, w.lake.AbsPath(w.id, f.Path))
 		}
 	}
-	if len(existing) > 0 {
-		err = db.Exec(ctx, `DELETE FROM `+staging+` AS b WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`, hive_partitioning = false) AS s
-			WHERE s.eventid = b.eventid AND s.recipientaccountid IS NOT DISTINCT FROM b.recipientaccountid)`)
-		if err != nil {
-			return nil, 0, fmt.Errorf("deduplicate against store: %w", err)
-		}
+	if len(existing) == 0 {
+		return recs, nil
 	}
-	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+staging).Scan(&written); err != nil {
-		return nil, 0, err
+	const keys = "auditlake_batch_keys"
+	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+keys+" (eventid VARCHAR, recipientaccountid VARCHAR)"); err != nil {
+		return nil, err
 	}
-	defer db.Exec(context.WithoutCancel(ctx), "DELETE FROM "+staging)
-	if written == 0 {
-		return nil, 0, nil
-	}
-	t1 := time.Now()
-	added, err = writeParquet(ctx, db, w, "SELECT * FROM ("+selectFromStaging(staging)+") ORDER BY "+sortOrder)
-	if os.Getenv("AUDITLAKE_TRACE") != "" {
-		fmt.Fprintf(os.Stderr, "trace: copy %d rows %s\n", written, time.Since(t1))
-	}
-	return added, written, err
-}
-
-func batchDates(ctx context.Context, db *engine.DB, staging string) (map[string]bool, error) {
-	rows, err := db.Query(ctx, "SELECT DISTINCT strftime(eventtime, '%Y-%m-%d') FROM "+staging)
+	defer db.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+keys)
+	app, err := db.NewAppender(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	dates := map[string]bool{}
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
+	for _, r := range recs {
+		var account driver.Value
+		if r.RecipientAccountID != nil {
+			account = *r.RecipientAccountID
+		}
+		if err := app.AppendRow(r.EventID, account); err != nil {
+			app.Close()
 			return nil, err
 		}
-		dates[d] = true
 	}
-	return dates, rows.Err()
+	if err := app.Close(); err != nil {
+		return nil, err
+	}
+	rows, err := db.Query(ctx, `SELECT b.eventid, b.recipientaccountid FROM `+keys+` AS b WHERE EXISTS (
+		SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`, hive_partitioning = false) AS s
+		WHERE s.eventid = b.eventid AND s.recipientaccountid IS NOT DISTINCT FROM b.recipientaccountid)`)
+	if err != nil {
+		return nil, fmt.Errorf("deduplicate against store: %w", err)
+	}
+	defer rows.Close()
+	stored := map[string]bool{}
+	for rows.Next() {
+		var id string
+		var account sql.NullString
+		if err := rows.Scan(&id, &account); err != nil {
+			return nil, err
+		}
+		var a *string
+		if account.Valid {
+			a = &account.String
+		}
+		stored[recordKey(id, a)] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("deduplicate against store: %w", err)
+	}
+	if len(stored) == 0 {
+		return recs, nil
+	}
+	out := recs[:0]
+	for _, r := range recs {
+		if !stored[recordKey(r.EventID, r.RecipientAccountID)] {
+			out = append(out, r)
+		}
+	}
+	clear(recs[len(out):])
+	return out, nil
+}
+
+// compareRecords orders records as sortOrder does in the engine: event source, event name
+// (missing ones last), then event time.
+func compareRecords(a, b *cloudtrail.Record) int {
+	if c := compareOptional(a.EventSource, b.EventSource); c != 0 {
+		return c
+	}
+	if c := compareOptional(a.EventName, b.EventName); c != 0 {
+		return c
+	}
+	return a.EventTime.Compare(b.EventTime)
+}
+
+func compareOptional(a, b *string) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	return strings.Compare(*a, *b)
 }
 
 // writeParquet copies the rows of query (which must have an eventdate column) into new Parquet
