@@ -48,7 +48,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	from := fs.String("from", "", "ingest only events at or after this date/time (UTC)")
 	to := fs.String("to", "", "ingest only events before this date/time (UTC)")
 	workers := fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)")
-	batch := fs.Int("batch", 0, "events per atomic commit (default 30000)")
+	batch := fs.Int("batch", 0, "events per atomic commit (default 30000; the Go heap may grow to about 12 KB per event of it, 512 MB at least)")
 	memory := fs.String("memory-limit", "320MB", "engine memory limit during ingest")
 	validate := fs.Bool("validate", false, "check log file integrity against the trail's digest files first (needs --public-key)")
 	publicKey := fs.String("public-key", "", "with --validate: PEM file or 'aws cloudtrail list-public-keys' JSON")
@@ -83,7 +83,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	// grow well past that before collecting, but no further than ingestHeapLimit: with the
 	// default GOGC the collector rescans those batches several times per batch (a third of the
 	// run's CPU), with a limit at the live size it never stops. GOMEMLIMIT and GOGC win.
-	tuneIngestGC()
+	tuneIngestGC(*batch)
 	lk, err := openLake(env)
 	if err != nil {
 		return err
@@ -181,15 +181,17 @@ func integrityCheck(ctx context.Context, client *objstore.Client, keyFile string
 	}, nil
 }
 
-// ingestHeapLimit bounds the Go heap of an ingest; with the engine's --memory-limit (320MB by
-// default) the process stays under 1 GiB whatever the input size.
+// ingestHeapLimit bounds the Go heap of an ingest at the default batch size; with the engine's
+// --memory-limit (320MB by default) the process stays under 1 GiB whatever the input size.
 const ingestHeapLimit = 512 << 20
 
-// tuneIngestGC sets the collector for an ingest: collect at 5× the live heap (GOGC=400), within
-// ingestHeapLimit; an environment setting of either wins.
-func tuneIngestGC() {
+// tuneIngestGC sets the collector for an ingest of batches of batch events (0: the default):
+// collect at 5× the live heap (GOGC=400), within ingestHeapLimit or 12 KB per batch event,
+// whichever is larger (two batches of decoded records live at once, ~3 KB each, and the
+// collector needs room above them). An environment setting of either wins.
+func tuneIngestGC(batch int) {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(ingestHeapLimit)
+		debug.SetMemoryLimit(max(ingestHeapLimit, int64(batch)*12<<10))
 	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
