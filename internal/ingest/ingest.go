@@ -398,9 +398,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// batch is a slice of records handed to the committer with the sources it completes.
+// batch is records handed to the committer with the sources it completes.
 type batch struct {
 	records   []*cloudtrail.Record
+	prepared  *lake.Batch // records deduplicated and sorted, by fill before the hand-over
 	completed []lake.SourceState
 }
 
@@ -441,11 +442,11 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 // commitBatch writes one batch and commits it with the sources it completes.
 func commitBatch(ctx context.Context, db *engine.DB, w *lake.Writer, b batch, added, dups *atomic.Int64) error {
 	var files []lake.DataFile
-	var written int64
-	staged := int64(len(b.records))
-	if staged > 0 {
+	var written, staged int64
+	if b.prepared != nil && b.prepared.Staged() > 0 {
+		staged = int64(b.prepared.Staged())
 		var err error
-		files, written, err = lake.WriteRecords(ctx, db, w, b.records)
+		files, written, err = lake.WriteRecords(ctx, db, w, b.prepared)
 		if err != nil {
 			return err
 		}
@@ -470,6 +471,7 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 		if failed.Load() {
 			return errors.New("a commit failed")
 		}
+		cur.prepared, cur.records = lake.NewBatch(cur.records), nil
 		select {
 		case batches <- cur:
 		case <-ctx.Done():

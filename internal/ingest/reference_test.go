@@ -243,7 +243,7 @@ func TestParquetFromGoMatchesTheEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	files, written, err := lake.WriteRecords(ctx, db, w, slices.Clone(recs))
+	files, written, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(slices.Clone(recs)))
 	if err != nil {
 		t.Fatal(err)
 	}

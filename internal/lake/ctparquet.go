@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -183,34 +184,39 @@ func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
 		parquet.CreatedBy("auditlake", "1", "parquet-go"),
 	)
-	// Row groups are encoded in waves of one per CPU and committed in order.
-	workers := runtime.GOMAXPROCS(0)
-	for len(recs) > 0 {
-		var chunks [][]*cloudtrail.Record
-		for len(recs) > 0 && len(chunks) < workers {
-			n := min(len(recs), RowGroupRows)
-			chunks = append(chunks, recs[:n])
-			recs = recs[n:]
-		}
-		rgs := make([]*parquet.ConcurrentRowGroupWriter, len(chunks))
-		errs := make([]error, len(chunks))
-		var wg sync.WaitGroup
-		for i := range chunks {
-			rgs[i] = pw.BeginRowGroup()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = encodeRowGroup(rgs[i], chunks[i])
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+	// Row groups are encoded by one worker per CPU, taking them in order, and committed in order
+	// as each is done.
+	n := (len(recs) + RowGroupRows - 1) / RowGroupRows
+	rgs := make([]*parquet.ConcurrentRowGroupWriter, n)
+	done := make([]chan error, n)
+	for i := range rgs {
+		rgs[i] = pw.BeginRowGroup()
+		done[i] = make(chan error, 1)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				done[i] <- encodeRowGroup(rgs[i], recs[i*RowGroupRows:min((i+1)*RowGroupRows, len(recs))])
+			}
+		}()
+	}
+	for i, rg := range rgs {
+		if err := <-done[i]; err != nil {
+			next.Store(int64(n)) // the others stop at their next row group
 			return 0, err
 		}
-		for _, rg := range rgs {
-			if _, err := rg.Commit(); err != nil {
-				return 0, err
-			}
+		if _, err := rg.Commit(); err != nil {
+			next.Store(int64(n))
+			return 0, err
 		}
 	}
 	if err := pw.Close(); err != nil {

@@ -18,24 +18,43 @@ import (
 	"github.com/auditlake/auditlake/internal/lifecycle"
 )
 
-// WriteRecords deduplicates recs — within the batch and against the store's files of the same
-// event dates, on (eventid, recipientaccountid), the first of a batch's copies kept — and
-// writes the new ones from Go as Parquet files under the writer's data directory, one per event
-// date, each sorted by sortOrder; it returns the new files (not yet committed) with their EC2
-// lifecycle facts, and how many events they hold. The order of recs is changed.
-func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, recs []*cloudtrail.Record) (added []DataFile, written int64, err error) {
-	recs = dedupeBatch(recs)
-	recs, err = dropStored(ctx, db, w, recs)
-	if err != nil || len(recs) == 0 {
+// Batch is CloudTrail records ready to be written: one per dedupe key (eventid,
+// recipientaccountid; the first copy kept), grouped by event date, each date's records sorted by
+// sortOrder. Preparing one needs no store, so ingest prepares the next batch while the
+// committer writes the last.
+type Batch struct {
+	dates  []string // sorted
+	byDate map[string][]*cloudtrail.Record
+	staged int
+}
+
+// NewBatch prepares recs (which it reorders) for WriteRecords.
+func NewBatch(recs []*cloudtrail.Record) *Batch {
+	b := &Batch{byDate: map[string][]*cloudtrail.Record{}, staged: len(recs)}
+	for _, r := range dedupeBatch(recs) {
+		d := eventDate(r)
+		b.byDate[d] = append(b.byDate[d], r)
+	}
+	b.dates = slices.Sorted(maps.Keys(b.byDate))
+	for _, d := range b.dates {
+		slices.SortFunc(b.byDate[d], compareRecords)
+	}
+	return b
+}
+
+// Staged is how many records the batch was made of, duplicates included.
+func (b *Batch) Staged() int { return b.staged }
+
+func eventDate(r *cloudtrail.Record) string { return r.EventTime.UTC().Format(time.DateOnly) }
+
+// WriteRecords writes the records of b that the store does not hold yet (its files of the same
+// event dates are read for their keys) from Go as Parquet files under the writer's data
+// directory, one per event date; it returns the new files (not yet committed) with their EC2
+// lifecycle facts, and how many events they hold.
+func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (added []DataFile, written int64, err error) {
+	if err := dropStored(ctx, db, w, b); err != nil {
 		return nil, 0, err
 	}
-	slices.SortFunc(recs, compareRecords)
-	byDate := map[string][]*cloudtrail.Record{}
-	for _, r := range recs {
-		d := r.EventTime.UTC().Format(time.DateOnly)
-		byDate[d] = append(byDate[d], r)
-	}
-	dates := slices.Sorted(maps.Keys(byDate))
 	prefix := "part-" + NewUUID()[:13] + "-"
 	defer func() {
 		if err != nil {
@@ -48,13 +67,16 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, recs []*cloudtr
 			added = nil
 		}
 	}()
-	for _, d := range dates {
+	for _, d := range b.dates {
+		part := b.byDate[d]
+		if len(part) == 0 {
+			continue
+		}
 		rel := "data/eventdate=" + d + "/" + prefix + NewUUID() + ".parquet"
 		abs := w.lake.AbsPath(w.id, rel)
 		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 			return added, 0, err
 		}
-		part := byDate[d]
 		size, err := writeRecordFile(abs, part)
 		if err != nil {
 			return added, 0, fmt.Errorf("write %s: %w", abs, err)
@@ -75,7 +97,7 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, recs []*cloudtr
 		added = append(added, f)
 		written += f.Rows
 	}
-	if w.facts {
+	if len(added) > 0 && w.facts {
 		if err := writeFactsOf(ctx, db, w, added); err != nil {
 			return added, 0, err
 		}
@@ -108,49 +130,73 @@ func dedupeBatch(recs []*cloudtrail.Record) []*cloudtrail.Record {
 	return out
 }
 
-// dropStored removes the records the store already holds. Duplicates always share an
-// eventtime, so only the store's files of the batch's dates are read, and only their key columns.
-func dropStored(ctx context.Context, db *engine.DB, w *Writer, recs []*cloudtrail.Record) ([]*cloudtrail.Record, error) {
-	dates := map[string]bool{}
-	for _, r := range recs {
-		dates[r.EventTime.UTC().Format(time.DateOnly)] = true
-	}
-	var existing []string
+// dropStored removes from b the records the store already holds. Duplicates always share an
+// eventtime, so a record needs checking only when a store file of its date spans its time
+// (a trail's new events are later than all stored ones and need none), and only those files'
+// key columns are read.
+func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
+	byDate := map[string][]DataFile{}
 	for _, f := range w.m.Files {
-		if dates[f.Date] {
-			existing = append(existing, w.lake.AbsPath(w.id, f.Path))
+		if _, ok := b.byDate[f.Date]; ok {
+			byDate[f.Date] = append(byDate[f.Date], f)
 		}
 	}
-	if len(existing) == 0 {
-		return recs, nil
+	read := map[string]bool{}
+	var candidates []*cloudtrail.Record
+	for _, d := range b.dates {
+		files := byDate[d]
+		if len(files) == 0 {
+			continue
+		}
+		for _, r := range b.byDate[d] {
+			t := r.EventTime.UTC().Truncate(time.Microsecond) // as stored
+			found := false
+			for _, f := range files {
+				if f.MinTime.IsZero() || (!t.Before(f.MinTime) && !t.After(f.MaxTime)) {
+					read[f.Path] = true
+					found = true
+				}
+			}
+			if found {
+				candidates = append(candidates, r)
+			}
+		}
 	}
+	if len(candidates) == 0 {
+		return nil
+	}
+	var existing []string
+	for p := range read {
+		existing = append(existing, w.lake.AbsPath(w.id, p))
+	}
+	sort.Strings(existing)
 	const keys = "auditlake_batch_keys"
 	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+keys+" (eventid VARCHAR, recipientaccountid VARCHAR)"); err != nil {
-		return nil, err
+		return err
 	}
 	defer db.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+keys)
 	app, err := db.NewAppender(ctx, keys)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for _, r := range recs {
+	for _, r := range candidates {
 		var account driver.Value
 		if r.RecipientAccountID != nil {
 			account = *r.RecipientAccountID
 		}
 		if err := app.AppendRow(r.EventID, account); err != nil {
 			app.Close()
-			return nil, err
+			return err
 		}
 	}
 	if err := app.Close(); err != nil {
-		return nil, err
+		return err
 	}
 	rows, err := db.Query(ctx, `SELECT b.eventid, b.recipientaccountid FROM `+keys+` AS b WHERE EXISTS (
 		SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`, hive_partitioning = false) AS s
 		WHERE s.eventid = b.eventid AND s.recipientaccountid IS NOT DISTINCT FROM b.recipientaccountid)`)
 	if err != nil {
-		return nil, fmt.Errorf("deduplicate against store: %w", err)
+		return fmt.Errorf("deduplicate against store: %w", err)
 	}
 	defer rows.Close()
 	stored := map[string]bool{}
@@ -158,7 +204,7 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, recs []*cloudtrai
 		var id string
 		var account sql.NullString
 		if err := rows.Scan(&id, &account); err != nil {
-			return nil, err
+			return err
 		}
 		var a *string
 		if account.Valid {
@@ -167,19 +213,23 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, recs []*cloudtrai
 		stored[recordKey(id, a)] = true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("deduplicate against store: %w", err)
+		return fmt.Errorf("deduplicate against store: %w", err)
 	}
 	if len(stored) == 0 {
-		return recs, nil
+		return nil
 	}
-	out := recs[:0]
-	for _, r := range recs {
-		if !stored[recordKey(r.EventID, r.RecipientAccountID)] {
-			out = append(out, r)
+	for _, d := range b.dates {
+		recs := b.byDate[d]
+		kept := recs[:0]
+		for _, r := range recs {
+			if !stored[recordKey(r.EventID, r.RecipientAccountID)] {
+				kept = append(kept, r)
+			}
 		}
+		clear(recs[len(kept):])
+		b.byDate[d] = kept
 	}
-	clear(recs[len(out):])
-	return out, nil
+	return nil
 }
 
 // compareRecords orders records as sortOrder does in the engine: event source, event name
