@@ -231,22 +231,22 @@ func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 
 // encodeRowGroup writes recs as the rows of rg.
 func encodeRowGroup(rg *parquet.ConcurrentRowGroupWriter, recs []*cloudtrail.Record) error {
-	const rowsPerCall = 256
-	values := make([]parquet.Value, 0, rowsPerCall*len(ctColumns)*2)
-	rows := make([]parquet.Row, 0, rowsPerCall)
+	// Values go straight to their column (rows are never assembled), a few hundred rows at a
+	// time, so that pages can be cut between calls.
+	const rowsPerCall = 512
+	b := rowBuilder{cols: make([][]parquet.Value, len(ctColumns))}
+	writers := rg.ColumnWriters()
 	for len(recs) > 0 {
 		n := min(len(recs), rowsPerCall)
-		values, rows = values[:0], rows[:0]
 		for _, r := range recs[:n] {
-			// Rows share one backing array; when it grows, earlier rows keep the old one.
-			start := len(values)
-			b := rowBuilder{row: values}
+			b.col = 0
 			b.record(r)
-			values = b.row
-			rows = append(rows, values[start:len(values):len(values)])
 		}
-		if _, err := rg.WriteRows(rows); err != nil {
-			return err
+		for i, w := range writers {
+			if _, err := w.WriteRowValues(b.cols[i]); err != nil {
+				return err
+			}
+			b.cols[i] = b.cols[i][:0]
 		}
 		recs = recs[n:]
 	}
@@ -256,12 +256,12 @@ func encodeRowGroup(rg *parquet.ConcurrentRowGroupWriter, recs []*cloudtrail.Rec
 // bytesOf is s's bytes without a copy; Parquet values only read them.
 func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
-// rowBuilder appends the values of one record in column order: every leaf column of ctSchema
-// in turn (col), each with its repetition and definition levels. Every optional node adds one
-// definition level, a repeated one a repetition and a definition level.
+// rowBuilder appends the values of records to their columns: every leaf column of ctSchema in
+// turn (col), each value with its repetition and definition levels. Every optional node adds
+// one definition level, a repeated one a repetition and a definition level.
 type rowBuilder struct {
-	row parquet.Row
-	col int
+	cols [][]parquet.Value
+	col  int
 }
 
 // Leaf counts of the nested columns, from the schema.
@@ -287,7 +287,7 @@ func leavesUnder(prefix string) int {
 }
 
 func (b *rowBuilder) put(v parquet.Value, rep, def int) {
-	b.row = append(b.row, v.Level(rep, def, b.col))
+	b.cols[b.col] = append(b.cols[b.col], v.Level(rep, def, b.col))
 }
 
 // nulls ends n leaf columns whose nearest absent ancestor is at definition level def.
