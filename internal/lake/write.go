@@ -105,18 +105,23 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 	return added, written, nil
 }
 
-// recordKey is the dedupe key of r: eventid and recipientaccountid, where a missing account
-// equals only another missing one.
-func recordKey(eventID string, account *string) string {
+// dedupeKey is the dedupe key of a record: eventid and recipientaccountid, where a missing
+// account equals only another missing one.
+type dedupeKey struct {
+	eventID, account string
+	hasAccount       bool
+}
+
+func recordKey(eventID string, account *string) dedupeKey {
 	if account == nil {
-		return eventID + "\x00"
+		return dedupeKey{eventID: eventID}
 	}
-	return eventID + "\x01" + *account
+	return dedupeKey{eventID, *account, true}
 }
 
 // dedupeBatch keeps the first record of each key, in order.
 func dedupeBatch(recs []*cloudtrail.Record) []*cloudtrail.Record {
-	seen := make(map[string]struct{}, len(recs))
+	seen := make(map[dedupeKey]struct{}, len(recs))
 	out := recs[:0]
 	for _, r := range recs {
 		k := recordKey(r.EventID, r.RecipientAccountID)
@@ -199,7 +204,7 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 		return fmt.Errorf("deduplicate against store: %w", err)
 	}
 	defer rows.Close()
-	stored := map[string]bool{}
+	stored := map[dedupeKey]bool{}
 	for rows.Next() {
 		var id string
 		var account sql.NullString
