@@ -80,9 +80,9 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	}
 	// The engine's memory is bounded by --memory-limit; the Go heap holds two batches of decoded
 	// records and the Parquet pages being encoded (about 250 MB at the default --batch). Let it
-	// grow well past that before collecting, but no further than ingestHeapLimit: with the
-	// default GOGC the collector rescans those batches several times per batch (a third of the
-	// run's CPU), with a limit at the live size it never stops. GOMEMLIMIT and GOGC win.
+	// grow well past that before collecting, within a limit (tuneIngestGC): with the default
+	// GOGC the collector rescans those batches several times per batch (a third of the run's
+	// CPU), with a limit at the live size it never stops. GOMEMLIMIT and GOGC win.
 	tuneIngestGC(*batch)
 	lk, err := openLake(env)
 	if err != nil {

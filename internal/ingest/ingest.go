@@ -400,8 +400,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // batch is records handed to the committer with the sources it completes.
 type batch struct {
-	records   []*cloudtrail.Record
-	prepared  *lake.Batch // records deduplicated and sorted, by fill before the hand-over
+	records   *lake.Batch // prepared by fill before the hand-over
 	completed []lake.SourceState
 }
 
@@ -442,11 +441,11 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 // commitBatch writes one batch and commits it with the sources it completes.
 func commitBatch(ctx context.Context, db *engine.DB, w *lake.Writer, b batch, added, dups *atomic.Int64) error {
 	var files []lake.DataFile
-	var written, staged int64
-	if b.prepared != nil && b.prepared.Staged() > 0 {
-		staged = int64(b.prepared.Staged())
+	var written int64
+	staged := int64(b.records.Staged())
+	if staged > 0 {
 		var err error
-		files, written, err = lake.WriteRecords(ctx, db, w, b.prepared)
+		files, written, err = lake.WriteRecords(ctx, db, w, b.records)
 		if err != nil {
 			return err
 		}
@@ -467,11 +466,12 @@ func commitBatch(ctx context.Context, db *engine.DB, w *lake.Writer, b batch, ad
 func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, prog *progress,
 	keep func(*cloudtrail.Record) bool, batches chan<- batch, failed *atomic.Bool) error {
 	var cur batch
+	var records []*cloudtrail.Record
 	hand := func() error {
 		if failed.Load() {
 			return errors.New("a commit failed")
 		}
-		cur.prepared, cur.records = lake.NewBatch(cur.records), nil
+		cur.records, records = lake.NewBatch(records), nil
 		select {
 		case batches <- cur:
 		case <-ctx.Done():
@@ -493,7 +493,7 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 			if !keep(r) {
 				continue
 			}
-			cur.records = append(cur.records, r)
+			records = append(records, r)
 		}
 		if fd := m.done; fd != nil {
 			sum.Bytes += fd.bytes
@@ -525,7 +525,7 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 			cur.completed = append(cur.completed, fd.state)
 			prog.fileDone(fd.bytes, sum)
 		}
-		if len(cur.records) >= opts.BatchRows {
+		if len(records) >= opts.BatchRows {
 			if err := hand(); err != nil {
 				return err
 			}

@@ -123,14 +123,6 @@ var ctColumns = func() map[string]int {
 	return m
 }()
 
-func ctColumn(path string) int {
-	i, ok := ctColumns[path]
-	if !ok {
-		panic("lake: no column " + path)
-	}
-	return i
-}
-
 // zstdCodec compresses every page written. It is klauspost's fastest zstd level with entropy
 // coding of literals even where a block has no matches — which that level skips by default, and
 // which is what compresses the hex of event ids and checksums to half. Encoders are pooled for
