@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -29,6 +31,12 @@ type DecodeOptions struct {
 	// MaxProblems caps len(Stats.Problems); problems beyond it are still counted in
 	// Stats.Errors and Stats.Warnings. 0 means DefaultMaxProblems, negative means no cap.
 	MaxProblems int
+	// MaxInMemoryBytes is the largest (decompressed) input read into memory whole, which lets
+	// its compact records be decoded in one pass and share its memory; larger input is
+	// streamed, holding one record at a time. Decoding N inputs at once may hold N times this
+	// much (twice over while it is copied). 0 means DefaultMaxInMemoryBytes, negative means
+	// always stream.
+	MaxInMemoryBytes int
 }
 
 // Defaults for DecodeOptions.
@@ -36,6 +44,8 @@ const (
 	DefaultMaxRecordBytes = 16 << 20
 	DefaultMaxDepth       = 1000
 	DefaultMaxProblems    = 1000
+	// A trail file holds minutes of one account and region: nearly all are far smaller.
+	DefaultMaxInMemoryBytes = 8 << 20
 )
 
 // maxWrapperDepth bounds how deep Decode looks into wrapper objects for a record.
@@ -138,6 +148,9 @@ func Decode(r io.Reader, name string, opts DecodeOptions, emit func(*Record) err
 	if opts.MaxProblems == 0 {
 		opts.MaxProblems = DefaultMaxProblems
 	}
+	if opts.MaxInMemoryBytes == 0 {
+		opts.MaxInMemoryBytes = DefaultMaxInMemoryBytes
+	}
 	d := &decoder{name: name, opts: opts, emit: emit}
 	err := d.run(r)
 	if err != nil {
@@ -159,6 +172,9 @@ type decoder struct {
 	cbuf []byte
 	key  []byte
 	kv   Map // scratch for recordDecoder.mapField, reused across records
+	// inPlace: the input is all in memory and valid UTF-8, so compact records are decoded where
+	// they lie (see decodeInPlace).
+	inPlace bool
 	// resyncs counts the broken JSON Lines lines skipped so far.
 	resyncs int
 }
@@ -196,7 +212,18 @@ func (d *decoder) run(r io.Reader) error {
 		src = zr
 	}
 	d.cnt = &countingReader{r: src, limit: d.opts.MaxDecompressedBytes}
-	d.sc = newScanner(d.cnt)
+	if b, complete, err := readWhole(d.cnt, d.opts.MaxInMemoryBytes); complete {
+		data := string(b) // the records decoded in place keep this copy
+		releaseReadBuf(b)
+		d.sc = newWholeScanner(data, err)
+		d.inPlace = utf8.ValidString(data)
+	} else {
+		d.sc = newScanner(d.cnt)
+		if cap(b) > len(d.sc.buf) {
+			d.sc.buf = b[:cap(b)]
+		}
+		d.sc.end = copy(d.sc.buf, b) // what was read is the start of the stream
+	}
 	defer func() { d.st.Bytes = d.cnt.n }()
 	for {
 		c, ok := d.sc.peek()
@@ -286,10 +313,86 @@ func (d *decoder) streamArray() error {
 // the rest of the input, so unbounded skipping could take quadratic time.
 const maxResyncs = 100
 
+// readBufs holds read buffers for readWhole, up to pooledReadBuf bytes each.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256<<10); return &b }}
+
+const pooledReadBuf = 1 << 20
+
+// readWhole reads r to its end when it holds at most max bytes (max < 0: none at all) and
+// returns them with complete true and the error that ended them (io.EOF at a clean end). When
+// r holds more it returns the bytes read so far, at least max, with complete false; the rest is
+// still to be read. A complete result should be given back with releaseReadBuf.
+func readWhole(r io.Reader, max int) (b []byte, complete bool, err error) {
+	if max < 0 {
+		return nil, false, nil
+	}
+	b = (*readBufs.Get().(*[]byte))[:0]
+	for empty := 0; ; {
+		if len(b) == cap(b) {
+			if len(b) >= max {
+				return b, false, nil
+			}
+			b = slices.Grow(b, min(cap(b), max-len(b)))
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			return b, true, err
+		}
+		if n > 0 {
+			empty = 0
+		} else if empty++; empty == 100 {
+			return b, true, io.ErrNoProgress
+		}
+	}
+}
+
+func releaseReadBuf(b []byte) {
+	if cap(b) <= pooledReadBuf {
+		b = b[:0]
+		readBufs.Put(&b)
+	}
+}
+
+// decodeInPlace decodes the item at the scanner's position, when it is a record object, straight
+// from the input: no capture, no copy, no second pass; the record's strings share the input's
+// memory. It reports false, having consumed nothing, when the item must take the general path
+// of captureItem: the input is not in memory or not valid UTF-8, the item is not an object, it
+// is not valid JSON or longer than MaxRecordBytes (so its problem is reported as usual), or it
+// has whitespace outside its strings (so it is compacted first; the rest of the input then
+// takes the general path too, as pretty-printed input is seldom compact further on).
+func (d *decoder) decodeInPlace() (bool, error) {
+	if !d.inPlace {
+		return false, nil
+	}
+	view := d.sc.rest(d.opts.MaxRecordBytes)
+	if view == "" || view[0] != '{' {
+		return false, nil
+	}
+	var rd recordDecoder
+	rd.init(view, d.opts.MaxDepth)
+	rd.kv = d.kv[:0]
+	end, err := rd.decode()
+	d.kv = rd.kv[:0]
+	if rd.ws {
+		d.inPlace = false
+	}
+	if err != nil || rd.ws {
+		return false, nil
+	}
+	d.sc.pos += end
+	rd.s = view[:end]
+	_, err = d.handleObject(&rd, 0, false)
+	return true, err
+}
+
 // captureTopItem reads a top-level value (a JSON Lines line or a single document) as one item.
 func (d *decoder) captureTopItem() error {
 	d.item++
 	d.line = d.sc.line
+	if ok, err := d.decodeInPlace(); ok {
+		return err
+	}
 	raw, ci, err := d.sc.capture(d.buf[:0], d.opts.MaxRecordBytes, d.opts.MaxDepth)
 	d.buf = raw
 	if err != nil {
@@ -326,6 +429,9 @@ func (d *decoder) resync(raw []byte, ci capInfo, err error) bool {
 func (d *decoder) captureItem() error {
 	d.item++
 	d.line = d.sc.line
+	if ok, err := d.decodeInPlace(); ok {
+		return err
+	}
 	raw, ci, err := d.sc.capture(d.buf[:0], d.opts.MaxRecordBytes, d.opts.MaxDepth)
 	d.buf = raw
 	if err != nil {

@@ -18,6 +18,7 @@ type recordDecoder struct {
 	warnings []string
 	strs     []string // backing store for the record's *string values: one allocation per 32
 	kv       Map      // scratch for mapField
+	ws       bool     // whitespace was skipped outside strings: rd.s is not compact JSON
 }
 
 // objInfo is what decode learnt about the object besides its Record fields.
@@ -319,6 +320,17 @@ func (rd *recordDecoder) init(s string, maxDepth int) {
 	rd.maxDepth = maxDepth
 }
 
+// skipWS returns the index of the first non-whitespace byte at or after i, noting in rd.ws
+// whether there was any.
+func (rd *recordDecoder) skipWS(i int) int {
+	return skipWSNote(rd.s, i, &rd.ws)
+}
+
+// skipValue validates the value at i (see skipValue), noting whitespace in rd.ws.
+func (rd *recordDecoder) skipValue(i, depth int) (int, error) {
+	return skipValueNote(rd.s, i, depth, rd.maxDepth, &rd.ws)
+}
+
 func (rd *recordDecoder) warn(format string, args ...any) {
 	rd.warnings = append(rd.warnings, fmt.Sprintf(format, args...))
 }
@@ -339,7 +351,7 @@ func (rd *recordDecoder) object(i, depth int, f func(key string, vi, depth int) 
 	if depth > rd.maxDepth {
 		return 0, &syntaxError{off: i, msg: fmt.Sprintf("nesting deeper than %d levels", rd.maxDepth)}
 	}
-	i = skipWS(s, i+1)
+	i = rd.skipWS(i + 1)
 	if i < len(s) && s[i] == '}' {
 		return i + 1, nil
 	}
@@ -352,11 +364,11 @@ func (rd *recordDecoder) object(i, depth int, f func(key string, vi, depth int) 
 			return 0, err
 		}
 		key := unquote(s, i, kEnd, kEsc)
-		i = skipWS(s, kEnd)
+		i = rd.skipWS(kEnd)
 		if i >= len(s) || s[i] != ':' {
 			return 0, errAt(s, i, "object")
 		}
-		i = skipWS(s, i+1)
+		i = rd.skipWS(i + 1)
 		if i >= len(s) {
 			return 0, errAt(s, i, "object")
 		}
@@ -364,7 +376,7 @@ func (rd *recordDecoder) object(i, depth int, f func(key string, vi, depth int) 
 		if err != nil {
 			return 0, err
 		}
-		i = skipWS(s, end)
+		i = rd.skipWS(end)
 		if i >= len(s) {
 			return 0, errAt(s, i, "object")
 		}
@@ -372,7 +384,7 @@ func (rd *recordDecoder) object(i, depth int, f func(key string, vi, depth int) 
 		case '}':
 			return i + 1, nil
 		case ',':
-			i = skipWS(s, i+1)
+			i = rd.skipWS(i + 1)
 		default:
 			return 0, errAt(s, i, "object")
 		}
@@ -480,7 +492,7 @@ func (rd *recordDecoder) decode() (int, error) {
 			}
 		case fDetail, fRecords:
 			start := i
-			i, err = skipValue(rd.s, i, depth, rd.maxDepth)
+			i, err = rd.skipValue(i, depth)
 			if err == nil && id == fDetail && rd.s[start] == '{' {
 				rd.info.detail = rd.s[start:i]
 			}
@@ -508,7 +520,7 @@ func (rd *recordDecoder) unknown(i, depth int) (int, error) {
 	s := rd.s
 	switch s[i] {
 	case '{':
-		end, err := skipValue(s, i, depth, rd.maxDepth)
+		end, err := rd.skipValue(i, depth)
 		if err == nil {
 			rd.info.children = append(rd.info.children, s[i:end])
 		}
@@ -526,12 +538,12 @@ func (rd *recordDecoder) unknown(i, depth int) (int, error) {
 		}
 		return end, nil
 	}
-	return skipValue(s, i, depth, rd.maxDepth)
+	return rd.skipValue(i, depth)
 }
 
 // wrongType skips a value of the wrong type and warns.
 func (rd *recordDecoder) wrongType(i, depth int, name path, want string) (int, error) {
-	end, err := skipValue(rd.s, i, depth, rd.maxDepth)
+	end, err := rd.skipValue(i, depth)
 	if err == nil {
 		rd.warn("%s is %s, not %s: stored as NULL", name, kindName(rd.s[i]), want)
 	}
@@ -574,7 +586,7 @@ func (rd *recordDecoder) strQuiet(i, depth int) (*string, int, error) {
 		v := unquote(s, i, end, esc)
 		return &v, end, nil
 	}
-	end, err := skipValue(s, i, depth, rd.maxDepth)
+	end, err := rd.skipValue(i, depth)
 	return nil, end, err
 }
 
@@ -644,7 +656,7 @@ func (rd *recordDecoder) eventTime(i, depth int, name path, ok *bool) (int, erro
 		return end, nil
 	}
 	*ok = false
-	end, err := skipValue(s, i, depth, rd.maxDepth)
+	end, err := rd.skipValue(i, depth)
 	rd.info.timeProblem = fmt.Sprintf("%s is %s, not a timestamp", name, kindName(s[i]))
 	return end, err
 }
@@ -664,7 +676,7 @@ func (rd *recordDecoder) eventID(i, depth int, name path) (int, error) {
 		}
 		return end, nil
 	}
-	end, err := skipValue(s, i, depth, rd.maxDepth)
+	end, err := rd.skipValue(i, depth)
 	rd.info.eventIDProblem = fmt.Sprintf("%s is %s", name, kindName(s[i]))
 	return end, err
 }
@@ -701,7 +713,7 @@ func (rd *recordDecoder) mapField(i, depth int, name path) (Map, int, error) {
 			}
 			end = e
 		default:
-			e, err := skipValue(s, vi, depth, rd.maxDepth)
+			e, err := rd.skipValue(vi, depth)
 			if err != nil {
 				return 0, err
 			}
@@ -741,7 +753,7 @@ func (rd *recordDecoder) resources(i, depth int, name path) ([]Resource, int, er
 	}
 	out := []Resource{}
 	parent := name.String()
-	i = skipWS(s, i+1)
+	i = rd.skipWS(i + 1)
 	if i < len(s) && s[i] == ']' {
 		return out, i + 1, nil
 	}
@@ -763,7 +775,7 @@ func (rd *recordDecoder) resources(i, depth int, name path) ([]Resource, int, er
 				case nARNPrefix:
 					r.ARNPrefix, vi, err = rd.str(vi, depth, path{parent, "ARNPrefix"})
 				default:
-					vi, err = skipValue(s, vi, depth, rd.maxDepth)
+					vi, err = rd.skipValue(vi, depth)
 				}
 				return vi, err
 			})
@@ -773,14 +785,14 @@ func (rd *recordDecoder) resources(i, depth int, name path) ([]Resource, int, er
 			out = append(out, r)
 			i = end
 		} else {
-			end, err := skipValue(s, i, depth+1, rd.maxDepth)
+			end, err := rd.skipValue(i, depth+1)
 			if err != nil {
 				return nil, 0, err
 			}
 			rd.warn("%s[%d] is %s, not an object: dropped", name, n, kindName(s[i]))
 			i = end
 		}
-		i = skipWS(s, i)
+		i = rd.skipWS(i)
 		if i >= len(s) {
 			return nil, 0, errAt(s, i, "array")
 		}
@@ -788,7 +800,7 @@ func (rd *recordDecoder) resources(i, depth int, name path) ([]Resource, int, er
 		case ']':
 			return out, i + 1, nil
 		case ',':
-			i = skipWS(s, i+1)
+			i = rd.skipWS(i + 1)
 		default:
 			return nil, 0, errAt(s, i, "array")
 		}
@@ -843,7 +855,7 @@ func (rd *recordDecoder) userIdentity(i, depth int, name path) (*UserIdentity, i
 		case nInScopeOf:
 			u.InScopeOf, vi, err = rd.inScopeOf(vi, depth, p)
 		default:
-			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+			vi, err = rd.skipValue(vi, depth)
 		}
 		return vi, err
 	})
@@ -873,7 +885,7 @@ func (rd *recordDecoder) sessionContext(i, depth int, name path) (*SessionContex
 		case nEC2IssuedInVPC:
 			sc.EC2IssuedInVPC, vi, err = rd.str(vi, depth, p)
 		default:
-			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+			vi, err = rd.skipValue(vi, depth)
 		}
 		return vi, err
 	})
@@ -903,7 +915,7 @@ func (rd *recordDecoder) sessionAttributes(i, depth int, name path) (*SessionAtt
 		case nMFAAuthenticated:
 			a.MFAAuthenticated, vi, err = rd.boolText(vi, depth, p)
 		default:
-			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+			vi, err = rd.skipValue(vi, depth)
 		}
 		return vi, err
 	})
@@ -931,7 +943,7 @@ func (rd *recordDecoder) sessionIssuer(i, depth int, name path) (*SessionIssuer,
 		case nUserName:
 			si.UserName, vi, err = rd.str(vi, depth, p)
 		default:
-			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+			vi, err = rd.skipValue(vi, depth)
 		}
 		return vi, err
 	})
@@ -953,7 +965,7 @@ func (rd *recordDecoder) webID(i, depth int, name path) (*WebIDFederationData, i
 		case nAttributes:
 			w.Attributes, vi, err = rd.mapField(vi, depth, p)
 		default:
-			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+			vi, err = rd.skipValue(vi, depth)
 		}
 		return vi, err
 	})
@@ -975,7 +987,7 @@ func (rd *recordDecoder) onBehalfOf(i, depth int, name path) (*OnBehalfOf, int, 
 		case nIdentityStoreARN:
 			o.IdentityStoreARN, vi, err = rd.str(vi, depth, p)
 		default:
-			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+			vi, err = rd.skipValue(vi, depth)
 		}
 		return vi, err
 	})
@@ -1001,7 +1013,7 @@ func (rd *recordDecoder) inScopeOf(i, depth int, name path) (*InScopeOf, int, er
 		case nCredentialsIssuedTo:
 			o.CredentialsIssuedTo, vi, err = rd.str(vi, depth, p)
 		default:
-			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+			vi, err = rd.skipValue(vi, depth)
 		}
 		return vi, err
 	})
@@ -1027,7 +1039,7 @@ func (rd *recordDecoder) tlsDetails(i, depth int, name path) (*TLSDetails, int, 
 		case nKeyExchange:
 			t.KeyExchange, vi, err = rd.str(vi, depth, p)
 		default:
-			vi, err = skipValue(rd.s, vi, depth, rd.maxDepth)
+			vi, err = rd.skipValue(vi, depth)
 		}
 		return vi, err
 	})

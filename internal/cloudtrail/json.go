@@ -41,6 +41,18 @@ func skipWS(s string, i int) int {
 	return i
 }
 
+// skipWSNote is skipWS that sets *ws when it skips anything.
+func skipWSNote(s string, i int, ws *bool) int {
+	if i < len(s) && s[i] > ' ' {
+		return i
+	}
+	j := skipWS(s, i)
+	if j != i {
+		*ws = true
+	}
+	return j
+}
+
 // kindName names the JSON type of the value starting with byte c, for messages.
 func kindName(c byte) string {
 	switch c {
@@ -166,7 +178,13 @@ func hex4(h string) rune {
 // skipValue validates the value starting at s[i] and returns the index after it. depth is the
 // number of enclosing arrays and objects; beyond maxDepth the value is rejected.
 func skipValue(s string, i, depth, maxDepth int) (int, error) {
-	i = skipWS(s, i)
+	var ws bool
+	return skipValueNote(s, i, depth, maxDepth, &ws)
+}
+
+// skipValueNote is skipValue that sets *ws when the value has whitespace outside its strings.
+func skipValueNote(s string, i, depth, maxDepth int, ws *bool) (int, error) {
+	i = skipWSNote(s, i, ws)
 	if i >= len(s) {
 		return 0, errAt(s, i, "value")
 	}
@@ -182,7 +200,7 @@ func skipValue(s string, i, depth, maxDepth int) (int, error) {
 		if c == '[' {
 			closer = ']'
 		}
-		i = skipWS(s, i+1)
+		i = skipWSNote(s, i+1, ws)
 		if i < len(s) && s[i] == closer {
 			return i + 1, nil
 		}
@@ -195,17 +213,17 @@ func skipValue(s string, i, depth, maxDepth int) (int, error) {
 				if err != nil {
 					return 0, err
 				}
-				i = skipWS(s, end)
+				i = skipWSNote(s, end, ws)
 				if i >= len(s) || s[i] != ':' {
 					return 0, errAt(s, i, "object")
 				}
 				i++
 			}
-			end, err := skipValue(s, i, depth+1, maxDepth)
+			end, err := skipValueNote(s, i, depth+1, maxDepth, ws)
 			if err != nil {
 				return 0, err
 			}
-			i = skipWS(s, end)
+			i = skipWSNote(s, end, ws)
 			if i >= len(s) {
 				return 0, errAt(s, i, "value")
 			}
@@ -215,7 +233,7 @@ func skipValue(s string, i, depth, maxDepth int) (int, error) {
 			if s[i] != ',' {
 				return 0, errAt(s, i, "value")
 			}
-			i = skipWS(s, i+1)
+			i = skipWSNote(s, i+1, ws)
 		}
 	case 't':
 		return literal(s, i, "true")

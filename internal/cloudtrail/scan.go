@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"unsafe"
 )
 
 // scanner reads a stream of JSON text and cuts it into values without parsing them: it tracks
 // strings, escapes and brackets only, so it runs near memory speed and never holds more than one
 // value (bounded by a limit) plus its read buffer. The values it captures are parsed and
-// validated later, one at a time, by the in-memory reader in json.go.
+// validated later, one at a time, by the in-memory reader in json.go. A whole scanner holds
+// all of a (small) input instead, and the decoder parses most records of it where they lie
+// (decoder.decodeInPlace), using the scanner only to walk between them.
 type scanner struct {
 	r     io.Reader
 	buf   []byte
@@ -21,12 +24,28 @@ type scanner struct {
 	line  int    // 1-based line number at pos
 	err   error  // sticky read error; io.EOF at the clean end of input
 	stack []byte // open brackets of the value being captured
+	// whole: buf is the whole input (up to err) in the memory of a string, which records decoded
+	// in place keep; nothing may write to it (fill never reads again, unread clears whole).
+	whole bool
 }
 
 const scanBufSize = 256 << 10
 
 func newScanner(r io.Reader) *scanner {
 	return &scanner{r: r, buf: make([]byte, scanBufSize), line: 1}
+}
+
+// newWholeScanner scans data, all of the input, which ended with err (io.EOF when clean).
+func newWholeScanner(data string, err error) *scanner {
+	return &scanner{buf: unsafe.Slice(unsafe.StringData(data), len(data)), end: len(data), err: err, line: 1, whole: true}
+}
+
+// rest is the unread input of a whole scanner, at most n bytes, as a string sharing its memory.
+func (s *scanner) rest(n int) string {
+	if !s.whole || s.pos >= s.end {
+		return ""
+	}
+	return unsafe.String(&s.buf[s.pos], min(s.end-s.pos, n))
 }
 
 // errSyntax marks input whose structure the scanner cannot follow (the rest is unreadable).
@@ -266,6 +285,7 @@ func (s *scanner) unread(b []byte) {
 	n := copy(nb, b)
 	n += copy(nb[n:], rem)
 	s.buf, s.pos, s.end = nb, 0, n
+	s.whole = false
 }
 
 // firstKeyIsNot reports whether the object starting at the current '{' has a first key for which

@@ -350,7 +350,8 @@ func decodeOne(ctx context.Context, opts Options, j job, msgs chan<- message) {
 	}
 	counter := &countingReader{r: rc}
 	buf := make([]*cloudtrail.Record, 0, chunk)
-	stats, err := cloudtrail.Decode(counter, j.obj.URI, cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(j.obj.Size)}, func(r *cloudtrail.Record) error {
+	dopts := cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(j.obj.Size), MaxInMemoryBytes: maxInMemory(opts.Workers)}
+	stats, err := cloudtrail.Decode(counter, j.obj.URI, dopts, func(r *cloudtrail.Record) error {
 		buf = append(buf, r)
 		if len(buf) == chunk {
 			select {
@@ -385,6 +386,14 @@ const (
 // maxDecompressed is the MaxDecompressedBytes for an object of size bytes.
 func maxDecompressed(size int64) int64 {
 	return max(size*decompressRatio, minDecompressedLimit)
+}
+
+// inMemoryBudget bounds what all decoding workers together hold of whole objects read into
+// memory (cloudtrail.DecodeOptions.MaxInMemoryBytes); a larger object is streamed.
+const inMemoryBudget = 128 << 20
+
+func maxInMemory(workers int) int {
+	return min(cloudtrail.DefaultMaxInMemoryBytes, inMemoryBudget/max(workers, 1))
 }
 
 type countingReader struct {

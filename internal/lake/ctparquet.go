@@ -37,6 +37,30 @@ var plainColumns = map[string]bool{
 
 const dictionaryMaxBytes = 1 << 20
 
+// boundlessColumns are the columns written without min/max bounds: no query prunes on the
+// bounds of raw JSON, checksums or map values, and comparing them costs a pass over the data.
+var boundlessColumns = []string{"eventjson", "eventjsonchecksum", "requestid", "sharedeventid",
+	"requestparameters.key_value.value", "responseelements.key_value.value",
+	"additionaleventdata.key_value.value", "serviceeventdetails.key_value.value"}
+
+// writerOptions are the options of every data file's writer.
+var writerOptions = func() []parquet.WriterOption {
+	opts := []parquet.WriterOption{
+		parquet.Compression(zstdCodec),
+		parquet.MaxRowsPerRowGroup(RowGroupRows),
+		parquet.PageBufferSize(pageBytes),
+		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
+		parquet.CreatedBy("auditlake", "1", "parquet-go"),
+		// Statistics are kept per column chunk and in the page index, where readers prune row
+		// groups and pages; the deprecated copy in every page header would compute them twice.
+		parquet.DataPageStatistics(false),
+	}
+	for _, c := range boundlessColumns {
+		opts = append(opts, parquet.SkipPageBounds(strings.Split(c, ".")...))
+	}
+	return opts
+}()
+
 // pageBytes is the target size of a data page before compression: large pages give zstd more
 // history, which the repetitive JSON of eventjson needs to compress as well as the engine does.
 const pageBytes = 1 << 20
@@ -169,13 +193,7 @@ func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 			os.Remove(path)
 		}
 	}()
-	pw := parquet.NewWriter(f, ctSchema,
-		parquet.Compression(zstdCodec),
-		parquet.MaxRowsPerRowGroup(RowGroupRows),
-		parquet.PageBufferSize(pageBytes),
-		parquet.DictionaryMaxBytes(dictionaryMaxBytes),
-		parquet.CreatedBy("auditlake", "1", "parquet-go"),
-	)
+	pw := parquet.NewWriter(f, append([]parquet.WriterOption{ctSchema}, writerOptions...)...)
 	// Row groups are encoded by one worker per CPU, taking them in order, and committed in order
 	// as each is done.
 	n := (len(recs) + RowGroupRows - 1) / RowGroupRows
