@@ -92,24 +92,7 @@ func TestReportOfAStoreWrittenBeforeFactsExisted(t *testing.T) {
 	want := reportWith(true)
 
 	// An old manifest: no facts fields.
-	path := lk.StoreDir(st.ID) + "/manifest.json"
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m lake.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
-	for i := range m.Files {
-		m.Files[i].Facts, m.Files[i].FactsVersion = "", 0
-	}
-	if b, err = json.Marshal(m); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	stripFacts(t, lk, st.ID)
 	if got := reportWith(false); !reflect.DeepEqual(got, want) {
 		t.Errorf("report from events differs from report from stored facts:\n got %+v\nwant %+v", got, want)
 	}
@@ -148,5 +131,29 @@ func TestReportOfAStoreWrittenBeforeFactsExisted(t *testing.T) {
 	}
 	if got := reportWith(true); !reflect.DeepEqual(got, want) {
 		t.Errorf("report after compaction differs:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// stripFacts removes the facts fields from store id's manifest, as a store written before
+// facts existed has none.
+func stripFacts(t *testing.T, lk *lake.Lake, id string) {
+	t.Helper()
+	path := lk.StoreDir(id) + "/manifest.json"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m lake.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Files {
+		m.Files[i].Facts, m.Files[i].FactsVersion = "", 0
+	}
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

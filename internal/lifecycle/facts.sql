@@ -5,6 +5,9 @@
 -- template change. Dry runs and failed calls have an errorcode and are not facts. Every column
 -- of the Lake row the reports need is extracted here, once per event, so that reading the facts
 -- of a store costs a scan of a few plain columns instead of the JSON of every EC2 event.
+-- No event can make it fail: a map value that is not JSON (the Lake keeps a string value
+-- unquoted) or that has an unexpected shape gives NULL through try(), and an item list that is
+-- one object rather than an array counts as that one item.
 WITH ev AS MATERIALIZED (
     SELECT eventtime, eventid, eventname, awsregion, recipientaccountid, useridentity, useragent,
            sessioncredentialfromconsole, requestparameters, responseelements, serviceeventdetails
@@ -15,26 +18,33 @@ WITH ev AS MATERIALIZED (
       AND errorcode IS NULL
 ),
 run AS (
-    SELECT ev.*, unnest(CAST(json_extract(responseelements['instancesSet'], '$.items') AS JSON[])) AS item
+    SELECT ev.*, unnest(CASE try(json_type(responseelements['instancesSet'], '$.items'))
+                         WHEN 'ARRAY' THEN CAST(json_extract(responseelements['instancesSet'], '$.items') AS JSON[])
+                         WHEN 'OBJECT' THEN [json_extract(responseelements['instancesSet'], '$.items')]
+                         ELSE []::JSON[] END) AS item
     FROM ev WHERE eventname = 'RunInstances' AND responseelements IS NOT NULL
 ),
 fleet AS (
     SELECT ev.*, responseelements['CreateFleetResponse'] AS resp, requestparameters['CreateFleetRequest'] AS req,
-           unnest(CASE json_type(responseelements['CreateFleetResponse'], '$.fleetInstanceSet.item')
+           unnest(CASE try(json_type(responseelements['CreateFleetResponse'], '$.fleetInstanceSet.item'))
                       WHEN 'ARRAY' THEN CAST(json_extract(responseelements['CreateFleetResponse'], '$.fleetInstanceSet.item') AS JSON[])
                       WHEN 'OBJECT' THEN [json_extract(responseelements['CreateFleetResponse'], '$.fleetInstanceSet.item')]
                       ELSE []::JSON[] END) AS fi
     FROM ev WHERE eventname = 'CreateFleet' AND responseelements IS NOT NULL
 ),
 fleet_inst AS (
-    SELECT fleet.*, unnest(CASE json_type(fi, '$.instanceIds.item')
-                               WHEN 'ARRAY' THEN CAST(json_extract(fi, '$.instanceIds.item') AS VARCHAR[])
+    SELECT fleet.*, unnest(CASE try(json_type(fi, '$.instanceIds.item'))
+                               WHEN 'ARRAY' THEN [json_extract_string(x, '$') FOR x IN CAST(json_extract(fi, '$.instanceIds.item') AS JSON[])
+                                                 IF json_type(x) = 'VARCHAR']
                                WHEN 'VARCHAR' THEN [json_extract_string(fi, '$.instanceIds.item')]
                                ELSE []::VARCHAR[] END) AS iid
     FROM fleet
 ),
 term AS (
-    SELECT ev.*, unnest(CAST(json_extract(responseelements['instancesSet'], '$.items') AS JSON[])) AS it
+    SELECT ev.*, unnest(CASE try(json_type(responseelements['instancesSet'], '$.items'))
+                         WHEN 'ARRAY' THEN CAST(json_extract(responseelements['instancesSet'], '$.items') AS JSON[])
+                         WHEN 'OBJECT' THEN [json_extract(responseelements['instancesSet'], '$.items')]
+                         ELSE []::JSON[] END) AS it
     FROM ev WHERE eventname = 'TerminateInstances' AND responseelements IS NOT NULL
 )
 SELECT 'launch' AS kind, 0 AS src, json_extract_string(item, '$.instanceId') AS instance_id, eventtime, eventid, eventname, awsregion,
@@ -42,9 +52,9 @@ SELECT 'launch' AS kind, 0 AS src, json_extract_string(item, '$.instanceId') AS 
        useridentity.sessioncontext.sessionissuer.arn AS issuer_arn, useridentity.sessioncontext.sourceidentity AS source_identity,
        useridentity.invokedby AS invoked_by, useragent, sessioncredentialfromconsole AS console,
        requestparameters['clientToken'] AS client_token,
-       json_extract_string(requestparameters['launchTemplate'], '$.launchTemplateId') AS lt_id,
-       json_extract_string(requestparameters['launchTemplate'], '$.launchTemplateName') AS lt_name,
-       json_extract_string(requestparameters['launchTemplate'], '$.version') AS lt_version,
+       try(json_extract_string(requestparameters['launchTemplate'], '$.launchTemplateId')) AS lt_id,
+       try(json_extract_string(requestparameters['launchTemplate'], '$.launchTemplateName')) AS lt_name,
+       try(json_extract_string(requestparameters['launchTemplate'], '$.version')) AS lt_version,
        CAST(json_extract(item, '$.tagSet.items') AS VARCHAR) AS tags,
        json_extract_string(item, '$.instanceLifecycle') AS lifecycle,
        NULL::VARCHAR AS reason, NULL::VARCHAR AS default_version
@@ -53,16 +63,16 @@ UNION ALL
 SELECT 'launch', 1, iid, eventtime, eventid, eventname, awsregion, coalesce(recipientaccountid, useridentity.accountid), useridentity.arn,
        useridentity.sessioncontext.sessionissuer.arn, useridentity.sessioncontext.sourceidentity,
        useridentity.invokedby, useragent, sessioncredentialfromconsole,
-       'fleet:' || coalesce(json_extract_string(resp, '$.fleetId'), ''),
+       'fleet:' || coalesce(try(json_extract_string(resp, '$.fleetId')), ''),
        coalesce(json_extract_string(fi, '$.launchTemplateAndOverrides.launchTemplateSpecification.launchTemplateId'),
-                json_extract_string(req, '$.LaunchTemplateConfigs.LaunchTemplateSpecification.LaunchTemplateId'),
-                json_extract_string(req, '$.LaunchTemplateConfigs[0].LaunchTemplateSpecification.LaunchTemplateId')),
+                try(json_extract_string(req, '$.LaunchTemplateConfigs.LaunchTemplateSpecification.LaunchTemplateId')),
+                try(json_extract_string(req, '$.LaunchTemplateConfigs[0].LaunchTemplateSpecification.LaunchTemplateId'))),
        coalesce(json_extract_string(fi, '$.launchTemplateAndOverrides.launchTemplateSpecification.launchTemplateName'),
-                json_extract_string(req, '$.LaunchTemplateConfigs.LaunchTemplateSpecification.LaunchTemplateName'),
-                json_extract_string(req, '$.LaunchTemplateConfigs[0].LaunchTemplateSpecification.LaunchTemplateName')),
+                try(json_extract_string(req, '$.LaunchTemplateConfigs.LaunchTemplateSpecification.LaunchTemplateName')),
+                try(json_extract_string(req, '$.LaunchTemplateConfigs[0].LaunchTemplateSpecification.LaunchTemplateName'))),
        coalesce(json_extract_string(fi, '$.launchTemplateAndOverrides.launchTemplateSpecification.version'),
-                json_extract_string(req, '$.LaunchTemplateConfigs.LaunchTemplateSpecification.Version'),
-                json_extract_string(req, '$.LaunchTemplateConfigs[0].LaunchTemplateSpecification.Version')),
+                try(json_extract_string(req, '$.LaunchTemplateConfigs.LaunchTemplateSpecification.Version')),
+                try(json_extract_string(req, '$.LaunchTemplateConfigs[0].LaunchTemplateSpecification.Version'))),
        NULL, json_extract_string(fi, '$.lifecycle'), NULL, NULL
 FROM fleet_inst
 UNION ALL
@@ -76,28 +86,28 @@ SELECT 'end', NULL, json_extract_string(it, '$.instanceId'), eventtime, eventid,
        NULL
 FROM term
 UNION ALL
-SELECT 'end', NULL, unnest(CAST(serviceeventdetails['instanceIdSet'] AS VARCHAR[])), eventtime, eventid, eventname, awsregion,
+SELECT 'end', NULL, unnest(coalesce(TRY_CAST(serviceeventdetails['instanceIdSet'] AS VARCHAR[]), [])), eventtime, eventid, eventname, awsregion,
        recipientaccountid, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        'Spot interruption (BidEvictedEvent)', NULL
 FROM ev WHERE eventname = 'BidEvictedEvent' AND serviceeventdetails IS NOT NULL
 UNION ALL
 SELECT 'template', NULL, NULL, eventtime, eventid, eventname, awsregion, coalesce(recipientaccountid, useridentity.accountid),
        useridentity.arn, NULL, NULL, NULL, NULL, NULL, NULL,
-       coalesce(json_extract_string(responseelements['CreateLaunchTemplateResponse'], '$.launchTemplate.launchTemplateId'),
-                json_extract_string(responseelements['CreateLaunchTemplateVersionResponse'], '$.launchTemplateVersion.launchTemplateId'),
-                json_extract_string(responseelements['ModifyLaunchTemplateResponse'], '$.launchTemplate.launchTemplateId'),
-                json_extract_string(responseelements['launchTemplate'], '$.launchTemplateId')),
-       coalesce(json_extract_string(responseelements['CreateLaunchTemplateResponse'], '$.launchTemplate.launchTemplateName'),
-                json_extract_string(responseelements['CreateLaunchTemplateVersionResponse'], '$.launchTemplateVersion.launchTemplateName'),
-                json_extract_string(responseelements['ModifyLaunchTemplateResponse'], '$.launchTemplate.launchTemplateName'),
-                json_extract_string(responseelements['launchTemplate'], '$.launchTemplateName')),
-       coalesce(json_extract_string(responseelements['CreateLaunchTemplateResponse'], '$.launchTemplate.latestVersionNumber'),
-                json_extract_string(responseelements['CreateLaunchTemplateVersionResponse'], '$.launchTemplateVersion.versionNumber'),
-                json_extract_string(responseelements['launchTemplate'], '$.latestVersionNumber')),
+       coalesce(try(json_extract_string(responseelements['CreateLaunchTemplateResponse'], '$.launchTemplate.launchTemplateId')),
+                try(json_extract_string(responseelements['CreateLaunchTemplateVersionResponse'], '$.launchTemplateVersion.launchTemplateId')),
+                try(json_extract_string(responseelements['ModifyLaunchTemplateResponse'], '$.launchTemplate.launchTemplateId')),
+                try(json_extract_string(responseelements['launchTemplate'], '$.launchTemplateId'))),
+       coalesce(try(json_extract_string(responseelements['CreateLaunchTemplateResponse'], '$.launchTemplate.launchTemplateName')),
+                try(json_extract_string(responseelements['CreateLaunchTemplateVersionResponse'], '$.launchTemplateVersion.launchTemplateName')),
+                try(json_extract_string(responseelements['ModifyLaunchTemplateResponse'], '$.launchTemplate.launchTemplateName')),
+                try(json_extract_string(responseelements['launchTemplate'], '$.launchTemplateName'))),
+       coalesce(try(json_extract_string(responseelements['CreateLaunchTemplateResponse'], '$.launchTemplate.latestVersionNumber')),
+                try(json_extract_string(responseelements['CreateLaunchTemplateVersionResponse'], '$.launchTemplateVersion.versionNumber')),
+                try(json_extract_string(responseelements['launchTemplate'], '$.latestVersionNumber'))),
        NULL, NULL, NULL,
-       coalesce(json_extract_string(responseelements['CreateLaunchTemplateResponse'], '$.launchTemplate.defaultVersionNumber'),
-                json_extract_string(responseelements['ModifyLaunchTemplateResponse'], '$.launchTemplate.defaultVersionNumber'),
-                json_extract_string(requestparameters['ModifyLaunchTemplateRequest'], '$.SetDefaultVersion'),
-                CASE WHEN json_extract_string(responseelements['CreateLaunchTemplateVersionResponse'], '$.launchTemplateVersion.defaultVersion') = 'true'
-                     THEN json_extract_string(responseelements['CreateLaunchTemplateVersionResponse'], '$.launchTemplateVersion.versionNumber') END)
+       coalesce(try(json_extract_string(responseelements['CreateLaunchTemplateResponse'], '$.launchTemplate.defaultVersionNumber')),
+                try(json_extract_string(responseelements['ModifyLaunchTemplateResponse'], '$.launchTemplate.defaultVersionNumber')),
+                try(json_extract_string(requestparameters['ModifyLaunchTemplateRequest'], '$.SetDefaultVersion')),
+                CASE WHEN try(json_extract_string(responseelements['CreateLaunchTemplateVersionResponse'], '$.launchTemplateVersion.defaultVersion')) = 'true'
+                     THEN try(json_extract_string(responseelements['CreateLaunchTemplateVersionResponse'], '$.launchTemplateVersion.versionNumber')) END)
 FROM ev WHERE eventname IN ('CreateLaunchTemplate', 'CreateLaunchTemplateVersion', 'ModifyLaunchTemplate') AND responseelements IS NOT NULL
