@@ -225,24 +225,7 @@ func referenceRecords(t *testing.T) []*cloudtrail.Record {
 func TestParquetFromGoMatchesTheEngine(t *testing.T) {
 	ctx := context.Background()
 	recs := referenceRecords(t)
-	lk, err := lake.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := lk.Create("ref", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := lk.BeginWrite(st.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	db, err := engine.Open(ctx, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	lk, st, w, db := newWriter(t)
 	files, written, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(slices.Clone(recs)))
 	if err != nil {
 		t.Fatal(err)
@@ -311,27 +294,44 @@ func TestParquetFromGoMatchesTheEngine(t *testing.T) {
 	}
 }
 
-func describe(t *testing.T, db *engine.DB, rel string) string {
+// newWriter opens a writer on a new store of a new lake, and an engine; the test closes both.
+func newWriter(t *testing.T) (*lake.Lake, lake.Store, *lake.Writer, *engine.DB) {
 	t.Helper()
-	rows, err := db.Query(context.Background(), "SELECT column_name || ' ' || column_type FROM (DESCRIBE SELECT * FROM "+rel+")")
+	lk, err := lake.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
+	st, err := lk.Create("ref", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return strings.Join(out, ", ")
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	db, err := engine.Open(context.Background(), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return lk, st, w, db
+}
+
+func describe(t *testing.T, db *engine.DB, rel string) string {
+	t.Helper()
+	return strings.Join(firstColumn(t, db, "SELECT column_name || ' ' || column_type FROM (DESCRIBE SELECT * FROM "+rel+")"), ", ")
 }
 
 func rowsAsJSON(t *testing.T, db *engine.DB, rel string) []string {
 	t.Helper()
-	rows, err := db.Query(context.Background(), "SELECT to_json(x)::VARCHAR FROM "+rel+" AS x ORDER BY eventid, recipientaccountid")
+	return firstColumn(t, db, "SELECT to_json(x)::VARCHAR FROM "+rel+" AS x ORDER BY eventid, recipientaccountid")
+}
+
+// firstColumn is the first column of every row of query, as text.
+func firstColumn(t *testing.T, db *engine.DB, query string) []string {
+	t.Helper()
+	rows, err := db.Query(context.Background(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,6 +343,9 @@ func rowsAsJSON(t *testing.T, db *engine.DB, rel string) []string {
 			t.Fatal(err)
 		}
 		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

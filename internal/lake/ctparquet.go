@@ -97,6 +97,8 @@ func pqNode(path, t string) parquet.Node {
 		return parquet.Optional(parquet.Encoded(parquet.String(), &parquet.RLEDictionary))
 	case t == "TIMESTAMP":
 		return parquet.Optional(parquet.TimestampAdjusted(parquet.Microsecond, false))
+	case t == "INTEGER":
+		return parquet.Optional(parquet.Int(32))
 	case t == "BOOLEAN":
 		return parquet.Optional(parquet.Leaf(parquet.BooleanType))
 	}

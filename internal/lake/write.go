@@ -96,10 +96,12 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 		}
 		added = append(added, f)
 		written += f.Rows
-	}
-	if len(added) > 0 && w.facts {
-		if err := writeFactsOf(ctx, db, w, added); err != nil {
-			return added, 0, err
+		if w.facts {
+			// The EC2 lifecycle facts, from the records in hand (lifecycle.Of, equal to
+			// facts.sql over the file just written).
+			if err := writeFactsFromRecords(w, &added[len(added)-1], part); err != nil {
+				return added, 0, err
+			}
 		}
 	}
 	return added, written, nil
@@ -362,6 +364,26 @@ func (f *DataFile) setFacts(rel, abs string, n int64) error {
 		f.Facts = ""
 		return os.Remove(abs)
 	}
+	return nil
+}
+
+// writeFactsFromRecords writes the EC2 lifecycle facts of recs, the records of data file f, into
+// a file of the same relative path under facts/, and records it in f. A file without facts
+// gets none.
+func writeFactsFromRecords(w *Writer, f *DataFile, recs []*cloudtrail.Record) error {
+	facts := lifecycle.Of(recs)
+	f.Facts, f.FactsVersion = "", lifecycle.Version
+	if len(facts) == 0 {
+		return nil
+	}
+	rel, abs, err := factsPath(w, f)
+	if err != nil {
+		return err
+	}
+	if err := writeFactsFile(abs, facts); err != nil {
+		return fmt.Errorf("write EC2 lifecycle facts of %s: %w", f.Path, err)
+	}
+	f.Facts = rel
 	return nil
 }
 

@@ -3,10 +3,11 @@
 // TerminateInstances or a Spot interruption, and launch template changes, with the fields the
 // compliance reports need already taken out of the events' JSON.
 //
-// The definition is one SQL query (facts.sql) used twice: the lake runs it over every data file
-// it writes and keeps the result beside it (so a report reads a few plain columns instead of
-// the JSON of every EC2 event in the store), and the reports run it over the events themselves
-// when a store's files were written before the facts existed.
+// The definition is one SQL query (facts.sql): the lake keeps its result beside every data file
+// (so a report reads a few plain columns instead of the JSON of every EC2 event in the store),
+// and the reports run it over the events themselves when a store's files were written before
+// the facts existed. Ingest computes the same rows from the decoded records, without the engine
+// (Of, in facts.go); internal/ingest's TestFactsFromGoMatchTheQuery holds the two equal.
 package lifecycle
 
 import (
