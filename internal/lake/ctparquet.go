@@ -302,10 +302,29 @@ func (b *rowBuilder) put(v parquet.Value, rep, def int) {
 	b.cols[b.col] = append(b.cols[b.col], v.Level(rep, def, b.col))
 }
 
+// putNull appends a null at levels rep and def; nulls are most values of many columns, so they
+// are made once (nullValues) rather than each time.
+func (b *rowBuilder) putNull(rep, def int) {
+	b.cols[b.col] = append(b.cols[b.col], nullValues[b.col][rep][def])
+}
+
+// nullValues[col][rep][def] is the null of leaf column col at those levels.
+var nullValues = func() [][2][8]parquet.Value {
+	out := make([][2][8]parquet.Value, len(ctColumns))
+	for col := range out {
+		for rep := range 2 {
+			for def := range 8 {
+				out[col][rep][def] = parquet.Value{}.Level(rep, def, col)
+			}
+		}
+	}
+	return out
+}()
+
 // nulls ends n leaf columns whose nearest absent ancestor is at definition level def.
 func (b *rowBuilder) nulls(n, def int) {
 	for range n {
-		b.put(parquet.Value{}, 0, def)
+		b.putNull(0, def)
 		b.col++
 	}
 }
@@ -313,7 +332,7 @@ func (b *rowBuilder) nulls(n, def int) {
 // str writes an optional string leaf whose parent is defined at level def.
 func (b *rowBuilder) str(def int, s *string) {
 	if s == nil {
-		b.put(parquet.Value{}, 0, def)
+		b.putNull(0, def)
 	} else {
 		b.put(parquet.ByteArrayValue(bytesOf(*s)), 0, def+1)
 	}
@@ -327,7 +346,7 @@ func (b *rowBuilder) text(def int, s string) {
 
 func (b *rowBuilder) boolean(def int, v *bool) {
 	if v == nil {
-		b.put(parquet.Value{}, 0, def)
+		b.putNull(0, def)
 	} else {
 		b.put(parquet.BooleanValue(*v), 0, def+1)
 	}
@@ -336,7 +355,7 @@ func (b *rowBuilder) boolean(def int, v *bool) {
 
 func (b *rowBuilder) timestamp(def int, t *time.Time) {
 	if t == nil {
-		b.put(parquet.Value{}, 0, def)
+		b.putNull(0, def)
 	} else {
 		b.put(parquet.Int64Value(t.UnixMicro()), 0, def+1)
 	}
@@ -360,7 +379,7 @@ func (b *rowBuilder) mapping(def int, m cloudtrail.Map) {
 	b.col++
 	for i, kv := range m {
 		if kv.Value == nil {
-			b.put(parquet.Value{}, min(i, 1), def+2)
+			b.putNull(min(i, 1), def+2)
 		} else {
 			b.put(parquet.ByteArrayValue(bytesOf(*kv.Value)), min(i, 1), def+3)
 		}
@@ -393,7 +412,7 @@ func (b *rowBuilder) resources(rs []cloudtrail.Resource) {
 				s = rs[i].ARNPrefix
 			}
 			if s == nil {
-				b.put(parquet.Value{}, min(i, 1), 3)
+				b.putNull(min(i, 1), 3)
 			} else {
 				b.put(parquet.ByteArrayValue(bytesOf(*s)), min(i, 1), 4)
 			}
