@@ -2,6 +2,10 @@ package cloudtrail_test
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -37,6 +41,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		zipped := decode(t, gz(t, in), opts)
 		sameResult(t, "plain", plain, "gzip", zipped)
+		streamOpts := opts
+		streamOpts.MaxInMemoryBytes = -1
+		sameResult(t, "plain", plain, "gzip streamed", decode(t, gz(t, in), streamOpts))
 	})
 }
 
@@ -79,5 +86,33 @@ func TestDecodeDoesNotDependOnReadSizes(t *testing.T) {
 			t.Fatal(err)
 		}
 		sameResult(t, p, decode(t, in, cloudtrail.DecodeOptions{}), "streamed one byte at a time", streamed(in, cloudtrail.DecodeOptions{}))
+	}
+}
+
+// TestDecodeKeepsTheRecordsBeforeAReadError: an object whose reading fails part way (a dropped
+// connection) gives the records before the failure and the read error, held in memory or
+// streamed, gzip or plain.
+func TestDecodeKeepsTheRecordsBeforeAReadError(t *testing.T) {
+	boom := errors.New("connection reset")
+	var lines []string
+	for i := range 200 {
+		lines = append(lines, fmt.Sprintf(`{"eventTime":"2024-01-02T03:04:05Z","eventName":"E%d","eventID":"id-%d"}`, i, i))
+	}
+	plain := []byte(strings.Join(lines, "\n"))
+	for _, tc := range []struct {
+		name string
+		in   []byte
+	}{{"plain", plain}, {"gzip", gz(t, plain)}} {
+		for _, maxInMemory := range []int{0, -1} {
+			cut := io.MultiReader(bytes.NewReader(tc.in[:len(tc.in)*3/4]), iotest.ErrReader(boom))
+			n := 0
+			_, err := cloudtrail.Decode(cut, "cut.json", cloudtrail.DecodeOptions{MaxInMemoryBytes: maxInMemory}, func(*cloudtrail.Record) error {
+				n++
+				return nil
+			})
+			if !errors.Is(err, boom) || n == 0 || n >= len(lines) {
+				t.Errorf("%s, MaxInMemoryBytes %d: %d records, err %v; want some records, then %v", tc.name, maxInMemory, n, err, boom)
+			}
+		}
 	}
 }
