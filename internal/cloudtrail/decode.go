@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
@@ -37,6 +38,11 @@ type DecodeOptions struct {
 	// may hold N times this much, three times over while it is read. 0 means
 	// DefaultMaxInMemoryBytes, negative means always stream.
 	MaxInMemoryBytes int
+	// Keep, when set, is asked about every record found (counted in Stats.Records); one it
+	// refuses is not passed to emit. Records decoded in place share their input's memory, so
+	// a caller that keeps few of them should say so here: Decode then gives the kept records
+	// memory of their own (see run). Keep is called from the goroutine that calls Decode.
+	Keep func(*Record) bool
 }
 
 // Defaults for DecodeOptions.
@@ -99,7 +105,7 @@ func (p Problem) String() string {
 
 // Stats is what Decode found in one object.
 type Stats struct {
-	// Records is the number of records passed to emit.
+	// Records is the number of records found: passed to emit, or refused by Keep.
 	Records int
 	// Skipped is the number of JSON objects that are not CloudTrail records (an EventBridge
 	// event of another kind, a Config item, an unrecognised object); each has a Warning.
@@ -241,6 +247,39 @@ func (d *decoder) run(r io.Reader) error {
 		d.sc.end = copy(d.sc.buf, b) // what was read is the start of the stream
 	}
 	defer func() { d.st.Bytes = d.cnt.n }()
+	if !d.inPlace {
+		return d.scan()
+	}
+	// Records decoded in place share the input's memory, so one record kept keeps all of it.
+	// They are held until the input ends; when the kept ones are less than half of it (an
+	// input of mostly other objects, or of records Keep refuses), each is given memory of its
+	// own before it is emitted, so that what a caller keeps stays within twice the size of the
+	// records it keeps.
+	emit := d.emit
+	var held []*Record
+	d.emit = func(r *Record) error {
+		held = append(held, r)
+		return nil
+	}
+	err := d.scan()
+	kept := 0
+	for _, r := range held {
+		kept += len(r.EventJSON)
+	}
+	own := 2*kept < d.sc.end
+	for _, r := range held {
+		if own {
+			r = r.withOwnMemory(d.opts.MaxDepth)
+		}
+		if err := emit(r); err != nil {
+			return fmt.Errorf("emit: %w", err)
+		}
+	}
+	return err
+}
+
+// scan reads the top-level values of the input.
+func (d *decoder) scan() error {
 	for {
 		c, ok := d.sc.peek()
 		if !ok {
@@ -729,10 +768,29 @@ func (d *decoder) finish(rd *recordDecoder) error {
 		d.problem(Warning, "%s: used %s, derived from the record's SHA-256", info.eventIDProblem, rec.EventID)
 	}
 	d.st.Records++
+	if d.opts.Keep != nil && !d.opts.Keep(rec) {
+		return nil
+	}
 	if err := d.emit(rec); err != nil {
 		return d.fatal(fmt.Errorf("emit: %w", err))
 	}
 	return nil
+}
+
+// withOwnMemory returns a copy of r that shares no memory with the input it was decoded from:
+// its event JSON copied and decoded again (to the same fields).
+func (r *Record) withOwnMemory(maxDepth int) *Record {
+	var rd recordDecoder
+	rd.init(strings.Clone(r.EventJSON), maxDepth)
+	if _, err := rd.decode(); err != nil {
+		return r // cannot happen: the same text decoded before
+	}
+	c := rd.rec
+	c.EventJSON, c.EventJSONChecksum = rd.s, r.EventJSONChecksum
+	if c.EventID == "" { // derived from the record's hash (finish)
+		c.EventID = r.EventID
+	}
+	return c
 }
 
 // uuidFromHash formats the first 16 bytes of a SHA-256 as an RFC 9562 version 8 UUID.

@@ -828,3 +828,54 @@ func TestDecodeCapsTheProblemListButCountsAll(t *testing.T) {
 		t.Errorf("errors %d, problems kept %d; want 50, 10", res.st.Errors, len(res.st.Problems))
 	}
 }
+
+// Records decoded in place share their input's memory; a caller that keeps a few records of
+// each input (Keep, as ingest's selectors and time bounds do) must not keep every input whole:
+// 100 inputs of about 1 MiB, one record kept of each, leave far less than 100 MiB behind — and
+// the kept records are whole and right.
+func TestDecodeKeepingFewRecordsDoesNotKeepTheirInputs(t *testing.T) {
+	const inputs, perInput = 100, 1000
+	pad := strings.Repeat("x", 1000)
+	var kept []*cloudtrail.Record
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range inputs {
+		var b strings.Builder
+		b.WriteString(`{"Records":[`)
+		for j := range perInput {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			name := "Other"
+			if j == perInput/2 {
+				name = "Kept"
+			}
+			fmt.Fprintf(&b, `{"eventTime":"2024-01-02T03:04:05Z","eventName":%q,"eventID":"id-%d-%d","userAgent":%q}`, name, i, j, pad)
+		}
+		b.WriteString(`]}`)
+		_, err := cloudtrail.Decode(strings.NewReader(b.String()), "in.json", cloudtrail.DecodeOptions{
+			Keep: func(r *cloudtrail.Record) bool { return str(r.EventName) == "Kept" },
+		}, func(r *cloudtrail.Record) error {
+			kept = append(kept, r)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if len(kept) != inputs {
+		t.Fatalf("%d records kept, want %d", len(kept), inputs)
+	}
+	for i, r := range kept {
+		if r.EventID != fmt.Sprintf("id-%d-%d", i, perInput/2) || str(r.UserAgent) != pad || !strings.Contains(r.EventJSON, `"Kept"`) {
+			t.Fatalf("record %d: %s %q", i, r.EventID, r.EventJSON)
+		}
+	}
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 20<<20 {
+		t.Errorf("keeping %d records of ~1 KB kept %d MiB of the heap", inputs, grew>>20)
+	}
+	runtime.KeepAlive(kept)
+}

@@ -116,3 +116,37 @@ func TestDecodeKeepsTheRecordsBeforeAReadError(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordsGivenTheirOwnMemoryAreUnchanged: when Keep refuses most records, the kept ones are
+// given memory of their own (decoded again from a copy of their JSON); each must equal the same
+// record decoded without Keep, for every sample.
+func TestRecordsGivenTheirOwnMemoryAreUnchanged(t *testing.T) {
+	files, _ := filepath.Glob(testdata + "*/*.json*")
+	more, _ := filepath.Glob(testdata + "*/*/*.json*")
+	checked := 0
+	for _, p := range append(files, more...) {
+		in, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := decode(t, in, cloudtrail.DecodeOptions{})
+		n := 0
+		var some []*cloudtrail.Record
+		cloudtrail.Decode(bytes.NewReader(in), p, cloudtrail.DecodeOptions{Keep: func(*cloudtrail.Record) bool {
+			n++
+			return n%10 == 1
+		}}, func(r *cloudtrail.Record) error {
+			some = append(some, r)
+			return nil
+		})
+		for i, r := range some {
+			if want := all.recs[i*10]; !reflect.DeepEqual(r, want) {
+				t.Fatalf("%s: kept record %d differs from the same record decoded without Keep:\n%+v\n%+v", p, i, r, want)
+			}
+			checked++
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d records checked", checked)
+	}
+}

@@ -112,11 +112,19 @@ type message struct {
 }
 
 type fileDone struct {
-	state lake.SourceState
-	stats cloudtrail.Stats
-	err   error
-	bytes int64
+	state   lake.SourceState
+	stats   cloudtrail.Stats
+	err     error
+	bytes   int64
+	dropped [3]int // records not kept, by reason (dropOutOfRange, …)
 }
+
+// Why a record is not kept.
+const (
+	dropOutOfRange = iota
+	dropOutsideRetention
+	dropFiltered
+)
 
 // begin takes the store's write lock and reads which sources it already holds.
 func begin(lk *lake.Lake, store lake.Store) (*lake.Writer, map[string]lake.SourceState, error) {
@@ -210,6 +218,19 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Records are filtered as they are decoded (so that the decoder knows which it keeps,
+	// see cloudtrail.DecodeOptions.Keep); each file counts its own, added up by fill.
+	drop := func(r *cloudtrail.Record) int {
+		switch {
+		case (!opts.From.IsZero() && r.EventTime.Before(opts.From)) || (!opts.To.IsZero() && !r.EventTime.Before(opts.To)):
+			return dropOutOfRange
+		case r.EventTime.Before(cutoff):
+			return dropOutsideRetention
+		case !selector.Match(sels, r):
+			return dropFiltered
+		}
+		return -1
+	}
 	msgs := make(chan message, 8)
 	jobCh := make(chan job)
 	var wg sync.WaitGroup
@@ -218,7 +239,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		go func() {
 			defer wg.Done()
 			for j := range jobCh {
-				decodeOne(ctx, opts, j, msgs)
+				decodeOne(ctx, opts, j, drop, msgs)
 			}
 		}()
 	}
@@ -234,18 +255,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	}()
 	go func() { wg.Wait(); close(msgs) }()
 
-	keep := func(r *cloudtrail.Record) bool {
-		if r.EventTime.Before(cutoff) {
-			sum.OutsideRetention++
-			return false
-		}
-		if !selector.Match(sels, r) {
-			sum.Filtered++
-			return false
-		}
-		return true
-	}
-	err = appendAll(ctx, db, w, opts, msgs, sum, prog, keep)
+	err = appendAll(ctx, db, w, opts, msgs, sum, prog)
 	if err != nil {
 		cancel()
 		for range msgs { // let the workers finish
@@ -340,7 +350,7 @@ func skipReason(o objstore.Object, opts Options, done map[string]lake.SourceStat
 const chunk = 512
 
 // decodeOne reads one object and sends its records in chunks, then its completion.
-func decodeOne(ctx context.Context, opts Options, j job, msgs chan<- message) {
+func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.Record) int, msgs chan<- message) {
 	fd := &fileDone{state: lake.SourceState{URI: j.obj.URI, Version: j.obj.Version(), At: time.Now().UTC()}}
 	rc, err := opts.Client.Open(ctx, j.obj.URI)
 	if err != nil {
@@ -350,7 +360,14 @@ func decodeOne(ctx context.Context, opts Options, j job, msgs chan<- message) {
 	}
 	counter := &countingReader{r: rc}
 	buf := make([]*cloudtrail.Record, 0, chunk)
-	dopts := cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(j.obj.Size), MaxInMemoryBytes: maxInMemory(opts.Workers)}
+	dopts := cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(j.obj.Size), MaxInMemoryBytes: maxInMemory(opts.Workers),
+		Keep: func(r *cloudtrail.Record) bool {
+			if why := drop(r); why >= 0 {
+				fd.dropped[why]++
+				return false
+			}
+			return true
+		}}
 	stats, err := cloudtrail.Decode(counter, j.obj.URI, dopts, func(r *cloudtrail.Record) error {
 		buf = append(buf, r)
 		if len(buf) == chunk {
@@ -417,7 +434,7 @@ type batch struct {
 // each to the committer with the sources completed so far. The committer (one goroutine, its
 // own engine connection) writes and commits batches in order while the next one fills; a full
 // batch waits for the hand-over, so at most two are in memory.
-func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, sum *Summary, prog *progress, keep func(*cloudtrail.Record) bool) error {
+func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, sum *Summary, prog *progress) error {
 	commitDB, err := db.Conn(ctx)
 	if err != nil {
 		return err
@@ -437,7 +454,7 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 		}
 		commitErr <- first
 	}()
-	err = fill(ctx, opts, msgs, sum, prog, keep, batches, &failed)
+	err = fill(ctx, opts, msgs, sum, prog, batches, &failed)
 	close(batches)
 	if cerr := <-commitErr; cerr != nil {
 		err = cerr // the cause; fill only saw that a commit failed
@@ -473,7 +490,7 @@ func commitBatch(ctx context.Context, db *engine.DB, w *lake.Writer, b batch, ad
 // fill gathers records into batches and hands each full one to the committer. A commit
 // failure surfaces at the next hand-over, or at the end.
 func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, prog *progress,
-	keep func(*cloudtrail.Record) bool, batches chan<- batch, failed *atomic.Bool) error {
+	batches chan<- batch, failed *atomic.Bool) error {
 	var cur batch
 	var records []*cloudtrail.Record
 	hand := func() error {
@@ -493,18 +510,13 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for _, r := range m.records {
-			sum.Records++
-			if (!opts.From.IsZero() && r.EventTime.Before(opts.From)) || (!opts.To.IsZero() && !r.EventTime.Before(opts.To)) {
-				sum.OutOfRange++
-				continue
-			}
-			if !keep(r) {
-				continue
-			}
-			records = append(records, r)
-		}
+		sum.Records += len(m.records)
+		records = append(records, m.records...)
 		if fd := m.done; fd != nil {
+			sum.OutOfRange += fd.dropped[dropOutOfRange]
+			sum.OutsideRetention += fd.dropped[dropOutsideRetention]
+			sum.Filtered += fd.dropped[dropFiltered]
+			sum.Records += fd.dropped[dropOutOfRange] + fd.dropped[dropOutsideRetention] + fd.dropped[dropFiltered]
 			sum.Bytes += fd.bytes
 			sum.SkippedRecords += fd.stats.Skipped
 			// Stats counts every problem; Problems keeps the first ones of each file.
