@@ -234,8 +234,10 @@ func (d *decoder) run(r io.Reader) error {
 		src = zr
 	}
 	d.cnt = &countingReader{r: src, limit: d.opts.MaxDecompressedBytes}
+	size := 0 // of the input held in memory
 	if b, complete, err := readWhole(d.cnt, d.opts.MaxInMemoryBytes); complete {
 		data := string(b) // the records decoded in place keep this copy
+		size = len(data)
 		releaseReadBuf(b)
 		d.sc = newWholeScanner(data, err)
 		d.inPlace = utf8.ValidString(data)
@@ -266,7 +268,7 @@ func (d *decoder) run(r io.Reader) error {
 	for _, r := range held {
 		kept += len(r.EventJSON)
 	}
-	own := 2*kept < d.sc.end
+	own := 2*kept < size
 	for _, r := range held {
 		if own {
 			r = r.withOwnMemory(d.opts.MaxDepth)
