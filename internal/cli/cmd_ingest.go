@@ -142,6 +142,9 @@ func printIngestSummary(env *Env, store string, s *ingest.Summary) {
 		fmt.Fprintf(env.Stdout, "not kept: %d older than the store's retention, %d left out by its advanced event selectors\n", s.OutsideRetention, s.Filtered)
 	}
 	fmt.Fprintf(env.Stdout, "problems: %d errors, %d warnings\n", s.Errors, s.Warnings)
+	if s.Merged > 0 {
+		fmt.Fprintf(env.Stdout, "store upkeep: %d small files merged in %s\n", s.Merged, s.MergeTime.Round(time.Millisecond))
+	}
 	if s.Elapsed > 0 {
 		fmt.Fprintf(env.Stdout, "time: %s (%.0f events/s, %.1f MB/s read)\n", s.Elapsed.Round(time.Millisecond),
 			float64(s.Records)/s.Elapsed.Seconds(), float64(s.Bytes)/1e6/s.Elapsed.Seconds())

@@ -179,10 +179,16 @@ func TestClosedDaysEndAsOneFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	merged := 0
 	for _, r := range runs {
-		if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: r}); err != nil {
+		sum, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: r})
+		if err != nil {
 			t.Fatal(err)
 		}
+		merged += sum.Merged
+	}
+	if merged == 0 {
+		t.Error("the summaries report no files merged")
 	}
 	m, err := lk.ReadManifest(st.ID)
 	if err != nil {

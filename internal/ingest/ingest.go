@@ -86,16 +86,20 @@ type Summary struct {
 	// import, ingest does not bring them in.
 	OutsideRetention int `json:"events_outside_retention"`
 	// Filtered counts events the store's advanced event selectors leave out.
-	Filtered       int                  `json:"events_filtered"`
-	EventsAdded    int64                `json:"events_added"`
-	Duplicates     int64                `json:"duplicates"`
-	OutOfRange     int                  `json:"events_out_of_range"`
-	Errors         int                  `json:"errors"`
-	Warnings       int                  `json:"warnings"`
-	SkippedRecords int                  `json:"records_skipped"`
-	Bytes          int64                `json:"bytes_read"`
-	Elapsed        time.Duration        `json:"-"`
-	Problems       []cloudtrail.Problem `json:"-"`
+	Filtered       int   `json:"events_filtered"`
+	EventsAdded    int64 `json:"events_added"`
+	Duplicates     int64 `json:"duplicates"`
+	OutOfRange     int   `json:"events_out_of_range"`
+	Errors         int   `json:"errors"`
+	Warnings       int   `json:"warnings"`
+	SkippedRecords int   `json:"records_skipped"`
+	Bytes          int64 `json:"bytes_read"`
+	// Merged counts the store's small files the run merged at its end (compaction), taking
+	// MergeTime; a run that adds nothing may still merge closed days left by an earlier one.
+	Merged    int                  `json:"files_merged"`
+	MergeTime time.Duration        `json:"-"`
+	Elapsed   time.Duration        `json:"-"`
+	Problems  []cloudtrail.Problem `json:"-"`
 }
 
 // Partial reports whether any input was bad.
@@ -266,7 +270,10 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	// warning (the next ingest or 'eds compact' tries again). The decoded batches are garbage
 	// now: hand their memory back before the engine sorts, so the two never add up.
 	debug.FreeOSMemory()
-	if merged, err := lake.Compact(ctx, db, w, false); err != nil {
+	mergeStart := time.Now()
+	merged, err := lake.Compact(ctx, db, w, false)
+	sum.Merged, sum.MergeTime = merged, time.Since(mergeStart)
+	if err != nil {
 		sum.Warnings++
 		sum.Problems = append(sum.Problems, cloudtrail.Problem{File: "store " + store.Name, Severity: cloudtrail.Warning, Msg: "compaction deferred: " + err.Error()})
 	} else if merged > 0 {
