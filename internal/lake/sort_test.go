@@ -9,6 +9,18 @@ import (
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 )
 
+// compareRecords is the engine's sortOrder, one comparison at a time: event source, event name
+// (missing ones last), then event time.
+func compareRecords(a, b *cloudtrail.Record) int {
+	if c := compareOptional(a.EventSource, b.EventSource); c != 0 {
+		return c
+	}
+	if c := compareOptional(a.EventName, b.EventName); c != 0 {
+		return c
+	}
+	return a.EventTime.Compare(b.EventTime)
+}
+
 // TestSortRecordsOrdersAsTheEngine: sortRecords (ranks of each distinct source and name, then
 // time) gives the order of compareRecords, the engine's sort order, over records with missing
 // sources and names, equal keys, and times before 1970 and after 2262 (beyond nanoseconds in an

@@ -43,8 +43,9 @@ func NewBatch(recs []*cloudtrail.Record) *Batch {
 	return b
 }
 
-// sortRecords sorts recs as compareRecords orders them, comparing the strings of each distinct
-// event source and name once, rather than at every step of the sort.
+// sortRecords sorts recs in the engine's sortOrder — event source, event name (missing ones
+// last), then event time — comparing the strings of each distinct event source and name once,
+// rather than at every step of the sort.
 func sortRecords(recs []*cloudtrail.Record) {
 	type kind struct {
 		source, name       string
@@ -306,19 +307,7 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 	return nil
 }
 
-// compareRecords orders records as sortOrder does in the engine (sortRecords gives this order;
-// its test holds it to this definition): event source, event name
-// (missing ones last), then event time.
-func compareRecords(a, b *cloudtrail.Record) int {
-	if c := compareOptional(a.EventSource, b.EventSource); c != 0 {
-		return c
-	}
-	if c := compareOptional(a.EventName, b.EventName); c != 0 {
-		return c
-	}
-	return a.EventTime.Compare(b.EventTime)
-}
-
+// compareOptional orders optional strings as the engine's sortOrder does: missing ones last.
 func compareOptional(a, b *string) int {
 	switch {
 	case a == nil && b == nil:
