@@ -1,0 +1,950 @@
+package lake
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/delta"
+	"github.com/parquet-go/parquet-go/encoding/rle"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+)
+
+// This file writes CloudTrail records as Parquet data files of the store schema (ctSchema),
+// column by column, without a general-purpose row or value interface: each record's fields are
+// appended to typed column buffers (levels, PLAIN bytes, dictionary indexes, integers), which
+// become pages as they lie. parquet-go's writer, which this replaces for data files, spent as
+// much CPU moving values through its generic interface as zstd spent compressing them.
+//
+// What is written is what parquet-go wrote for the same schema and options — schema elements
+// and column orders taken from a file parquet-go writes (ctFooterTemplate), data pages v2,
+// dictionary encoding with a fallback to PLAIN, zstd, column statistics, the page index — so the
+// engine reads the files with the same types, and ctwrite_test.go checks both row for row with
+// two readers (DuckDB and parquet-go's). The thrift structures, level and dictionary-index
+// encodings are parquet-go's.
+
+// ctLeaf describes one leaf column of ctSchema.
+type ctLeaf struct {
+	path           []string
+	maxRep, maxDef int
+	typ            format.Type
+	dict           bool // dictionary encoded (falling back to PLAIN past dictionaryMaxBytes)
+	bounds         bool // min/max kept in the chunk statistics and the page index
+}
+
+var ctLeaves = func() []ctLeaf {
+	boundless := map[string]bool{}
+	for _, c := range boundlessColumns {
+		boundless[c] = true
+	}
+	var out []ctLeaf
+	for _, p := range ctSchema.Columns() {
+		lc, _ := ctSchema.Lookup(p...)
+		name := strings.Join(p, ".")
+		l := ctLeaf{path: p, maxRep: int(lc.MaxRepetitionLevel), maxDef: int(lc.MaxDefinitionLevel),
+			typ: format.Type(lc.Node.Type().Kind()), bounds: !boundless[name]}
+		switch l.typ {
+		case format.ByteArray:
+			l.dict = !plainColumns[name]
+		case format.Int64, format.Boolean:
+		default:
+			panic("lake: no column writer for " + name)
+		}
+		out = append(out, l)
+	}
+	return out
+}()
+
+// ctFooterTemplate holds the schema elements and column orders of ctSchema as parquet-go
+// writes them (from an empty file written at start-up), so that these files declare exactly
+// the types of the files written before.
+var ctFooterTemplate = func() format.FileMetaData {
+	var buf bytes.Buffer
+	pw := parquet.NewWriter(&buf, ctSchema)
+	if err := pw.Close(); err != nil {
+		panic(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		panic(err)
+	}
+	return *f.Metadata()
+}()
+
+// createdBy names the writer in every data file.
+const createdBy = "auditlake version 1 (build auditlake)"
+
+// writeRecordFile writes recs, in their order, as a new Parquet file at path, encoding its row
+// groups on all CPUs, and returns the file's size. A failed write removes the file.
+func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	// Row groups are encoded by one worker per CPU, taking them in order, and written in order
+	// as each is done.
+	n := (len(recs) + RowGroupRows - 1) / RowGroupRows
+	done := make([]chan *rowGroupEncoder, n)
+	for i := range done {
+		done[i] = make(chan *rowGroupEncoder, 1)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	defer func() {
+		next.Store(int64(n)) // the others stop at their next row group
+		wg.Wait()
+		for _, d := range done { // row groups encoded but not written (after an error)
+			select {
+			case e := <-d:
+				e.release()
+			default:
+			}
+		}
+	}()
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				// The encoder is taken before the row group: a row group taken is always
+				// encoded, so the writer below always gets the one it waits for.
+				e := acquireEncoder()
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					e.release()
+					return
+				}
+				e.encode(recs[i*RowGroupRows : min((i+1)*RowGroupRows, len(recs))])
+				done[i] <- e
+			}
+		}()
+	}
+	out := &fileWriter{w: f}
+	out.write([]byte("PAR1"))
+	meta := ctFooterTemplate
+	meta.CreatedBy = createdBy
+	meta.KeyValueMetadata = nil
+	meta.RowGroups = make([]format.RowGroup, 0, n)
+	var colIndexes [][]*format.ColumnIndex
+	var offIndexes [][]format.OffsetIndex
+	for i := range n {
+		e := <-done[i]
+		rg, ci, oi := e.place(out.offset, int16(i))
+		out.write(e.out.Bytes())
+		meta.RowGroups = append(meta.RowGroups, rg)
+		meta.NumRows += rg.NumRows
+		colIndexes = append(colIndexes, ci)
+		offIndexes = append(offIndexes, oi)
+		e.release()
+		if out.err != nil {
+			return 0, out.err
+		}
+	}
+	// The page index, then the footer.
+	enc := thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(out))
+	for i := range meta.RowGroups {
+		for j := range meta.RowGroups[i].Columns {
+			if ci := colIndexes[i][j]; ci != nil {
+				c := &meta.RowGroups[i].Columns[j]
+				c.ColumnIndexOffset = out.offset
+				if err := enc.Encode(ci); err != nil {
+					return 0, err
+				}
+				c.ColumnIndexLength = int32(out.offset - c.ColumnIndexOffset)
+			}
+		}
+	}
+	for i := range meta.RowGroups {
+		for j := range meta.RowGroups[i].Columns {
+			c := &meta.RowGroups[i].Columns[j]
+			c.OffsetIndexOffset = out.offset
+			if err := enc.Encode(&offIndexes[i][j]); err != nil {
+				return 0, err
+			}
+			c.OffsetIndexLength = int32(out.offset - c.OffsetIndexOffset)
+		}
+	}
+	footerStart := out.offset
+	if err := enc.Encode(&meta); err != nil {
+		return 0, err
+	}
+	out.write(binary.LittleEndian.AppendUint32(nil, uint32(out.offset-footerStart)))
+	out.write([]byte("PAR1"))
+	if out.err != nil {
+		return 0, out.err
+	}
+	return out.offset, f.Close()
+}
+
+// fileWriter counts the bytes written and keeps the first error.
+type fileWriter struct {
+	w      *os.File
+	offset int64
+	err    error
+}
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	w.write(p)
+	return len(p), w.err
+}
+
+func (w *fileWriter) write(p []byte) {
+	if w.err != nil {
+		return
+	}
+	n, err := w.w.Write(p)
+	w.offset += int64(n)
+	w.err = err
+}
+
+// rowGroupEncoder turns records into one encoded row group: its column chunks, pages with
+// their headers, in out, with offsets relative to out's start until place makes them absolute.
+// Encoders are pooled: their buffers are sized by the first row groups and then reused.
+type rowGroupEncoder struct {
+	cols    []column
+	b       rowBuilder
+	out     bytes.Buffer
+	rows    int
+	chunks  []format.ColumnChunk
+	colIdx  []*format.ColumnIndex
+	offIdx  []format.OffsetIndex
+	zstd    *zstd.Encoder
+	header  *thrift.Encoder
+	scratch []byte // levels and values of the page being written
+	lengths []int32
+	deltas  []byte
+	packed  []byte // its compressed values
+}
+
+// rowGroupEncoders holds the encoders not in use, at most maxEncoders of them: a few hundred
+// megabytes of buffers are reused from one row group and file to the next instead of being
+// allocated again (a sync.Pool drops them at every collection, and with the memory limit
+// collections come often).
+var rowGroupEncoders struct {
+	sync.Mutex
+	free    []*rowGroupEncoder
+	made    int
+	waiting chan struct{}
+}
+
+func maxEncoders() int { return runtime.GOMAXPROCS(0) + 2 }
+
+// acquireEncoder returns a free encoder, making one if fewer than maxEncoders exist, and
+// otherwise waiting for one to be released.
+func acquireEncoder() *rowGroupEncoder {
+	p := &rowGroupEncoders
+	for {
+		p.Lock()
+		if n := len(p.free); n > 0 {
+			e := p.free[n-1]
+			p.free = p.free[:n-1]
+			p.Unlock()
+			return e
+		}
+		if p.made < maxEncoders() {
+			p.made++
+			p.Unlock()
+			return newRowGroupEncoder()
+		}
+		if p.waiting == nil {
+			p.waiting = make(chan struct{})
+		}
+		wait := p.waiting
+		p.Unlock()
+		<-wait
+	}
+}
+
+// release returns e to the free encoders, dropping its references to the records it encoded.
+func (e *rowGroupEncoder) release() {
+	for i := range e.cols {
+		e.cols[i].reset()
+	}
+	p := &rowGroupEncoders
+	p.Lock()
+	p.free = append(p.free, e)
+	if p.waiting != nil {
+		close(p.waiting)
+		p.waiting = nil
+	}
+	p.Unlock()
+}
+
+func newRowGroupEncoder() *rowGroupEncoder {
+	z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithAllLitEntropyCompression(true),
+		zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
+	if err != nil {
+		panic(err)
+	}
+	e := &rowGroupEncoder{cols: make([]column, len(ctLeaves)), zstd: z}
+	for i := range e.cols {
+		e.cols[i].ctLeaf = &ctLeaves[i]
+		e.cols[i].reset()
+	}
+	e.b.cols = e.cols
+	e.header = thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&e.out))
+	return e
+}
+
+// encode appends recs as the rows of a new row group.
+func (e *rowGroupEncoder) encode(recs []*cloudtrail.Record) {
+	e.out.Reset()
+	e.rows = len(recs)
+	for _, r := range recs {
+		e.b.col = 0
+		e.b.record(r)
+	}
+	e.chunks = e.chunks[:0]
+	e.colIdx = e.colIdx[:0]
+	e.offIdx = e.offIdx[:0]
+	for i := range e.cols {
+		chunk, ci, oi := e.cols[i].writeChunk(e)
+		e.chunks = append(e.chunks, chunk)
+		e.colIdx = append(e.colIdx, ci)
+		e.offIdx = append(e.offIdx, oi)
+	}
+}
+
+// place returns the row group's metadata and page index as at file offset base.
+func (e *rowGroupEncoder) place(base int64, ordinal int16) (format.RowGroup, []*format.ColumnIndex, []format.OffsetIndex) {
+	rg := format.RowGroup{NumRows: int64(e.rows), FileOffset: base, Ordinal: ordinal,
+		Columns: make([]format.ColumnChunk, len(e.chunks))}
+	oi := make([]format.OffsetIndex, len(e.offIdx))
+	for i, c := range e.chunks {
+		c.MetaData.DataPageOffset += base
+		if c.MetaData.DictionaryPageOffset != 0 || e.cols[i].dictPages {
+			c.MetaData.DictionaryPageOffset += base
+		}
+		rg.Columns[i] = c
+		rg.TotalByteSize += c.MetaData.TotalUncompressedSize
+		rg.TotalCompressedSize += c.MetaData.TotalCompressedSize
+		locs := slices.Clone(e.offIdx[i].PageLocations)
+		for k := range locs {
+			locs[k].Offset += base
+		}
+		oi[i] = format.OffsetIndex{PageLocations: locs}
+	}
+	return rg, slices.Clone(e.colIdx), oi
+}
+
+// column is the buffer of one leaf column for the row group being encoded: a definition level
+// per value slot (and a repetition level where the column repeats), and the non-null values —
+// PLAIN encoded (a 4-byte length and the bytes), dictionary indexes, integers or booleans.
+type column struct {
+	*ctLeaf
+	def, rep []uint8
+	nulls    int
+	values   int // non-null values
+
+	plain []string // values of byte arrays not dictionary encoded, PLAIN encoded as pages are cut
+
+	// Dictionary encoding: the distinct values in order of first use, their index, and each
+	// value's index. fallback is set when the dictionary outgrew dictionaryMaxBytes: the
+	// values so far were moved to plain.
+	dictIndex map[string]int32
+	dictVals  []string
+	dictBytes int
+	idx       []int32
+	last      string
+	lastIdx   int32
+	fallback  bool
+	dictPages bool // the chunk written last began with a dictionary page
+
+	ints  []int64
+	bools []bool
+}
+
+func (c *column) reset() {
+	clear(c.plain) // references into records
+	c.def, c.rep, c.plain, c.idx, c.ints, c.bools = c.def[:0], c.rep[:0], c.plain[:0], c.idx[:0], c.ints[:0], c.bools[:0]
+	c.nulls, c.values = 0, 0
+	clear(c.dictIndex)
+	clear(c.dictVals) // references into records
+	c.dictVals = c.dictVals[:0]
+	c.dictBytes, c.last, c.lastIdx, c.fallback = 0, "", -1, false
+}
+
+func (c *column) null(rep, def int) {
+	c.def = append(c.def, uint8(def))
+	if c.maxRep > 0 {
+		c.rep = append(c.rep, uint8(rep))
+	}
+	c.nulls++
+}
+
+func (c *column) levels(rep, def int) {
+	c.def = append(c.def, uint8(def))
+	if c.maxRep > 0 {
+		c.rep = append(c.rep, uint8(rep))
+	}
+	c.values++
+}
+
+func (c *column) str(s string, rep, def int) {
+	c.levels(rep, def)
+	if !c.dict || c.fallback {
+		c.plain = append(c.plain, s)
+		return
+	}
+	if c.lastIdx >= 0 && s == c.last {
+		c.idx = append(c.idx, c.lastIdx)
+		return
+	}
+	if c.dictIndex == nil {
+		c.dictIndex = map[string]int32{}
+	}
+	i, ok := c.dictIndex[s]
+	if !ok {
+		i = int32(len(c.dictVals))
+		c.dictIndex[s] = i
+		c.dictVals = append(c.dictVals, s)
+		c.dictBytes += 4 + len(s)
+		if c.dictBytes > dictionaryMaxBytes {
+			c.fallBack()
+			c.plain = append(c.plain, s)
+			return
+		}
+	}
+	c.last, c.lastIdx = s, i
+	c.idx = append(c.idx, i)
+}
+
+// fallBack moves the values so far from the dictionary to plain.
+func (c *column) fallBack() {
+	c.fallback = true
+	for _, i := range c.idx {
+		c.plain = append(c.plain, c.dictVals[i])
+	}
+	c.idx = c.idx[:0]
+}
+
+func appendPlain(b []byte, s string) []byte {
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
+}
+
+func (c *column) int64(v int64, rep, def int) {
+	c.levels(rep, def)
+	c.ints = append(c.ints, v)
+}
+
+func (c *column) boolean(v bool, rep, def int) {
+	c.levels(rep, def)
+	c.bools = append(c.bools, v)
+}
+
+// pageSpan is the part of a column chunk that one data page holds.
+type pageSpan struct {
+	from, to       int // value slots (levels)
+	vFrom, vTo     int // non-null values
+	firstRow, rows int
+	min, max       []byte // bounds of its values, if kept
+}
+
+// writeChunk writes the column's chunk to e.out: a dictionary page if dictionary encoded, then
+// data pages — one, or for PLAIN byte arrays one per pageBytes of values, cut between rows. It
+// returns the chunk's metadata (offsets relative to e.out), its column index (nil for a column
+// without bounds) and its offset index.
+func (c *column) writeChunk(e *rowGroupEncoder) (format.ColumnChunk, *format.ColumnIndex, format.OffsetIndex) {
+	md := format.ColumnMetaData{Type: c.typ, PathInSchema: c.path, Codec: format.Zstd, NumValues: int64(len(c.def))}
+	start := int64(e.out.Len())
+	useDict := c.typ == format.ByteArray && c.dict && !c.fallback && len(c.dictVals) > 0
+	c.dictPages = useDict
+	var valueEncoding format.Encoding = format.Plain
+	if useDict {
+		valueEncoding = format.RLEDictionary
+		md.Encoding = []format.Encoding{format.Plain, format.RLE, format.RLEDictionary}
+		md.DictionaryPageOffset = start
+		e.scratch = e.scratch[:0]
+		for _, s := range c.dictVals {
+			e.scratch = appendPlain(e.scratch, s)
+		}
+		e.packed = e.zstd.EncodeAll(e.scratch, e.packed[:0])
+		hn := e.writePage(&format.PageHeader{Type: format.DictionaryPage,
+			UncompressedPageSize: int32(len(e.scratch)), CompressedPageSize: int32(len(e.packed)),
+			DictionaryPageHeader: thrift.New(format.DictionaryPageHeader{NumValues: int32(len(c.dictVals)), Encoding: format.Plain})},
+			e.packed)
+		md.TotalUncompressedSize += int64(hn + len(e.scratch))
+		md.EncodingStats = append(md.EncodingStats, format.PageEncodingStats{PageType: format.DictionaryPage, Encoding: format.Plain, Count: 1})
+	} else if c.typ == format.ByteArray {
+		// Lengths apart from the bytes, as DELTA_LENGTH_BYTE_ARRAY keeps them, compress
+		// better than PLAIN's length before each value (3 % of the store).
+		valueEncoding = format.DeltaLengthByteArray
+		md.Encoding = []format.Encoding{format.RLE, format.DeltaLengthByteArray}
+	} else {
+		md.Encoding = []format.Encoding{format.Plain, format.RLE}
+	}
+	spans := c.spans(e.rows, useDict)
+	md.DataPageOffset = int64(e.out.Len())
+	var oi format.OffsetIndex
+	var ci *format.ColumnIndex
+	if c.bounds {
+		ci = &format.ColumnIndex{}
+	}
+	for _, p := range spans {
+		pageStart := int64(e.out.Len())
+		md.TotalUncompressedSize += int64(c.writeDataPage(e, &p, valueEncoding))
+		oi.PageLocations = append(oi.PageLocations, format.PageLocation{Offset: pageStart,
+			CompressedPageSize: int32(int64(e.out.Len()) - pageStart), FirstRowIndex: int64(p.firstRow)})
+		if ci == nil {
+			continue
+		}
+		nullPage := p.vTo == p.vFrom
+		ci.NullPages = append(ci.NullPages, nullPage)
+		ci.MinValues = append(ci.MinValues, p.min)
+		ci.MaxValues = append(ci.MaxValues, p.max)
+		ci.NullCounts = append(ci.NullCounts, int64((p.to-p.from)-(p.vTo-p.vFrom)))
+		if !nullPage {
+			if md.Statistics.MinValue == nil || c.less(p.min, md.Statistics.MinValue) {
+				md.Statistics.MinValue = p.min
+			}
+			if md.Statistics.MaxValue == nil || c.less(md.Statistics.MaxValue, p.max) {
+				md.Statistics.MaxValue = p.max
+			}
+		}
+	}
+	md.EncodingStats = append(md.EncodingStats, format.PageEncodingStats{PageType: format.DataPageV2, Encoding: valueEncoding, Count: int32(len(spans))})
+	md.Statistics.NullCount = int64(c.nulls)
+	md.TotalCompressedSize = int64(e.out.Len()) - start
+	return format.ColumnChunk{MetaData: md}, ci, oi
+}
+
+// less orders two statistics values of c's type.
+func (c *column) less(a, b []byte) bool {
+	switch c.typ {
+	case format.Int64:
+		return int64(binary.LittleEndian.Uint64(a)) < int64(binary.LittleEndian.Uint64(b))
+	case format.Boolean:
+		return a[0] < b[0]
+	}
+	return bytes.Compare(a, b) < 0
+}
+
+// spans cuts the chunk into pages: PLAIN byte arrays every pageBytes of values, between rows;
+// everything else (dictionary indexes, integers, booleans: a few bytes a row) in one page.
+func (c *column) spans(rows int, useDict bool) []pageSpan {
+	n := len(c.def)
+	maxDef := uint8(c.maxDef)
+	if c.typ != format.ByteArray || useDict {
+		p := pageSpan{to: n, vTo: c.values, rows: rows}
+		if c.bounds && c.values > 0 {
+			p.min, p.max = c.bounds1()
+		}
+		return []pageSpan{p}
+	}
+	var out []pageSpan
+	var p pageSpan
+	row, vals, size := 0, 0, 0 // size: PLAIN bytes of the page so far
+	var lo, hi string
+	cut := func(i int) {
+		p.to, p.vTo, p.rows = i, vals, row-p.firstRow
+		if p.vTo > p.vFrom && c.bounds {
+			p.min, p.max = []byte(lo), []byte(hi)
+		}
+		out = append(out, p)
+		p = pageSpan{from: i, vFrom: vals, firstRow: row}
+		size = 0
+	}
+	for i := range n {
+		if c.maxRep == 0 || c.rep[i] == 0 {
+			if size >= pageBytes && i > p.from {
+				cut(i)
+			}
+			row++
+		}
+		if c.def[i] == maxDef {
+			v := c.plain[vals]
+			if c.bounds {
+				if vals == p.vFrom || v < lo {
+					lo = v
+				}
+				if vals == p.vFrom || v > hi {
+					hi = v
+				}
+			}
+			size += 4 + len(v)
+			vals++
+		}
+	}
+	cut(n)
+	return out
+}
+
+// bounds1 is the min and max of all the column's values, PLAIN encoded as statistics are.
+func (c *column) bounds1() (lo, hi []byte) {
+	switch c.typ {
+	case format.Int64:
+		mn, mx := c.ints[0], c.ints[0]
+		for _, v := range c.ints {
+			mn, mx = min(mn, v), max(mx, v)
+		}
+		return binary.LittleEndian.AppendUint64(nil, uint64(mn)), binary.LittleEndian.AppendUint64(nil, uint64(mx))
+	case format.Boolean:
+		mn, mx := true, false
+		for _, v := range c.bools {
+			mn, mx = mn && v, mx || v
+		}
+		return []byte{b2u(mn)}, []byte{b2u(mx)}
+	}
+	// Dictionary encoded: the bounds of the distinct values.
+	mn, mx := c.dictVals[0], c.dictVals[0]
+	for _, s := range c.dictVals {
+		mn, mx = min(mn, s), max(mx, s)
+	}
+	return []byte(mn), []byte(mx)
+}
+
+func b2u(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// writeDataPage writes the data page v2 of span p: repetition and definition levels (RLE,
+// uncompressed, as v2 keeps them), then the values, compressed.
+func (c *column) writeDataPage(e *rowGroupEncoder, p *pageSpan, enc format.Encoding) (uncompressed int) {
+	buf := e.scratch[:0]
+	var repLen, defLen int
+	if c.maxRep > 0 {
+		buf, _ = appendLevels(buf, c.rep[p.from:p.to], c.maxRep)
+		repLen = len(buf)
+	}
+	buf, _ = appendLevels(buf, c.def[p.from:p.to], c.maxDef)
+	defLen = len(buf) - repLen
+	levels := len(buf)
+	switch {
+	case enc == format.RLEDictionary:
+		buf, _ = appendDictIndexes(buf, c.idx[p.vFrom:p.vTo])
+	case c.typ == format.ByteArray:
+		vals := c.plain[p.vFrom:p.vTo]
+		e.lengths = e.lengths[:0]
+		for _, v := range vals {
+			e.lengths = append(e.lengths, int32(len(v)))
+		}
+		e.deltas, _ = deltaLengths.EncodeInt32(e.deltas, e.lengths) // overwrites its first argument
+		buf = append(buf, e.deltas...)
+		for _, v := range vals {
+			buf = append(buf, v...)
+		}
+	case c.typ == format.Int64:
+		for _, v := range c.ints[p.vFrom:p.vTo] {
+			buf = binary.LittleEndian.AppendUint64(buf, uint64(v))
+		}
+	case c.typ == format.Boolean:
+		var acc byte
+		for i, v := range c.bools[p.vFrom:p.vTo] {
+			acc |= b2u(v) << (i % 8)
+			if i%8 == 7 {
+				buf = append(buf, acc)
+				acc = 0
+			}
+		}
+		if (p.vTo-p.vFrom)%8 != 0 {
+			buf = append(buf, acc)
+		}
+	}
+	e.scratch = buf
+	e.packed = append(e.packed[:0], buf[:levels]...)
+	e.packed = e.zstd.EncodeAll(buf[levels:], e.packed)
+	hn := e.writePage(&format.PageHeader{Type: format.DataPageV2,
+		UncompressedPageSize: int32(len(buf)), CompressedPageSize: int32(len(e.packed)),
+		DataPageHeaderV2: thrift.New(format.DataPageHeaderV2{
+			NumValues: int32(p.to - p.from), NumNulls: int32((p.to - p.from) - (p.vTo - p.vFrom)), NumRows: int32(p.rows),
+			Encoding: enc, DefinitionLevelsByteLength: int32(defLen), RepetitionLevelsByteLength: int32(repLen),
+			IsCompressed: thrift.New(true)})},
+		e.packed)
+	return hn + len(buf)
+}
+
+// writePage appends a page header and its body to e.out.
+// It returns the header's size, which the chunk's sizes include.
+func (e *rowGroupEncoder) writePage(h *format.PageHeader, body []byte) int {
+	n := e.out.Len()
+	if err := e.header.Encode(h); err != nil {
+		panic(fmt.Sprintf("lake: encoding a page header: %v", err)) // a bytes.Buffer does not fail
+	}
+	n = e.out.Len() - n
+	e.out.Write(body)
+	return n
+}
+
+var levelEncoders [8]rle.Encoding
+
+func init() {
+	for i := range levelEncoders {
+		levelEncoders[i].BitWidth = bits.Len(uint(i))
+	}
+}
+
+// appendLevels appends levels of at most max in the RLE/bit-packed hybrid, without a length.
+func appendLevels(dst []byte, levels []uint8, max int) ([]byte, error) {
+	out, err := levelEncoders[max].EncodeLevels(dst[len(dst):], levels)
+	return append(dst, out...), err
+}
+
+var dictEncoding rle.DictionaryEncoding
+
+var deltaLengths delta.BinaryPackedEncoding
+
+// appendDictIndexes appends dictionary indexes as RLE_DICTIONARY data: a bit width, then the
+// hybrid encoding.
+func appendDictIndexes(dst []byte, idx []int32) ([]byte, error) {
+	out, err := dictEncoding.EncodeInt32(dst[len(dst):], idx)
+	return append(dst, out...), err
+}
+
+// bytesOf is s's bytes without a copy.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// rowBuilder appends the values of records to their columns: every leaf column of ctSchema in
+// turn (col), each value with its repetition and definition levels. Every optional node adds
+// one definition level, a repeated one a repetition and a definition level.
+type rowBuilder struct {
+	cols []column
+	col  int
+}
+
+// Leaf counts of the nested columns, from the schema.
+var (
+	nUserIdentity  = leavesUnder("useridentity.")
+	nSessionCtx    = leavesUnder("useridentity.sessioncontext.")
+	nSessionAttrs  = leavesUnder("useridentity.sessioncontext.attributes.")
+	nSessionIssuer = leavesUnder("useridentity.sessioncontext.sessionissuer.")
+	nWebID         = leavesUnder("useridentity.sessioncontext.webidfederationdata.")
+	nOnBehalfOf    = leavesUnder("useridentity.onbehalfof.")
+	nInScopeOf     = leavesUnder("useridentity.inscopeof.")
+	nTLS           = leavesUnder("tlsdetails.")
+)
+
+func leavesUnder(prefix string) int {
+	n := 0
+	for p := range ctColumns {
+		if strings.HasPrefix(p, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// nulls ends n leaf columns whose nearest absent ancestor is at definition level def.
+func (b *rowBuilder) nulls(n, def int) {
+	for i := range n {
+		b.cols[b.col+i].null(0, def)
+	}
+	b.col += n
+}
+
+// str writes an optional string leaf whose parent is defined at level def.
+func (b *rowBuilder) str(def int, s *string) {
+	if s == nil {
+		b.cols[b.col].null(0, def)
+	} else {
+		b.cols[b.col].str(*s, 0, def+1)
+	}
+	b.col++
+}
+
+func (b *rowBuilder) text(def int, s string) {
+	b.cols[b.col].str(s, 0, def+1)
+	b.col++
+}
+
+func (b *rowBuilder) boolean(def int, v *bool) {
+	if v == nil {
+		b.cols[b.col].null(0, def)
+	} else {
+		b.cols[b.col].boolean(*v, 0, def+1)
+	}
+	b.col++
+}
+
+func (b *rowBuilder) timestamp(def int, t *time.Time) {
+	if t == nil {
+		b.cols[b.col].null(0, def)
+	} else {
+		b.cols[b.col].int64(t.UnixMicro(), 0, def+1)
+	}
+	b.col++
+}
+
+// mapping writes an optional MAP(VARCHAR, VARCHAR) whose parent is defined at level def: its key
+// column, then its value column.
+func (b *rowBuilder) mapping(def int, m cloudtrail.Map) {
+	switch {
+	case m == nil:
+		b.nulls(2, def)
+		return
+	case len(m) == 0:
+		b.nulls(2, def+1)
+		return
+	}
+	keys, values := &b.cols[b.col], &b.cols[b.col+1]
+	for i, kv := range m {
+		keys.str(kv.Key, min(i, 1), def+2)
+		if kv.Value == nil {
+			values.null(min(i, 1), def+2)
+		} else {
+			values.str(*kv.Value, min(i, 1), def+3)
+		}
+	}
+	b.col += 2
+}
+
+// resources writes the top-level resources list: LIST → repeated list → optional element →
+// optional fields, each field one column.
+func (b *rowBuilder) resources(rs []cloudtrail.Resource) {
+	switch {
+	case rs == nil:
+		b.nulls(4, 0)
+		return
+	case len(rs) == 0:
+		b.nulls(4, 1)
+		return
+	}
+	for f := range 4 {
+		c := &b.cols[b.col]
+		for i := range rs {
+			var s *string
+			switch f {
+			case 0:
+				s = rs[i].AccountID
+			case 1:
+				s = rs[i].Type
+			case 2:
+				s = rs[i].ARN
+			case 3:
+				s = rs[i].ARNPrefix
+			}
+			if s == nil {
+				c.null(min(i, 1), 3)
+			} else {
+				c.str(*s, min(i, 1), 4)
+			}
+		}
+		b.col++
+	}
+}
+
+func (b *rowBuilder) userIdentity(u *cloudtrail.UserIdentity) {
+	if u == nil {
+		b.nulls(nUserIdentity, 0)
+		return
+	}
+	b.str(1, u.Type)
+	b.str(1, u.PrincipalID)
+	b.str(1, u.ARN)
+	b.str(1, u.AccountID)
+	b.str(1, u.AccessKeyID)
+	b.str(1, u.UserName)
+	if sc := u.SessionContext; sc == nil {
+		b.nulls(nSessionCtx, 1)
+	} else {
+		if a := sc.Attributes; a == nil {
+			b.nulls(nSessionAttrs, 2)
+		} else {
+			b.timestamp(3, a.CreationDate)
+			b.str(3, a.MFAAuthenticated)
+		}
+		if si := sc.SessionIssuer; si == nil {
+			b.nulls(nSessionIssuer, 2)
+		} else {
+			b.str(3, si.Type)
+			b.str(3, si.PrincipalID)
+			b.str(3, si.ARN)
+			b.str(3, si.AccountID)
+			b.str(3, si.UserName)
+		}
+		if wf := sc.WebIDFederationData; wf == nil {
+			b.nulls(nWebID, 2)
+		} else {
+			b.str(3, wf.FederatedProvider)
+			b.mapping(3, wf.Attributes)
+		}
+		b.str(2, sc.SourceIdentity)
+		b.str(2, sc.EC2RoleDelivery)
+		b.str(2, sc.EC2IssuedInVPC)
+	}
+	b.str(1, u.InvokedBy)
+	b.str(1, u.IdentityProvider)
+	b.str(1, u.CredentialID)
+	if o := u.OnBehalfOf; o == nil {
+		b.nulls(nOnBehalfOf, 1)
+	} else {
+		b.str(2, o.UserID)
+		b.str(2, o.IdentityStoreARN)
+	}
+	if s := u.InScopeOf; s == nil {
+		b.nulls(nInScopeOf, 1)
+	} else {
+		b.str(2, s.SourceARN)
+		b.str(2, s.SourceAccount)
+		b.str(2, s.IssuerType)
+		b.str(2, s.CredentialsIssuedTo)
+	}
+}
+
+// record appends r's values, in the order of CloudTrailColumns.
+func (b *rowBuilder) record(r *cloudtrail.Record) {
+	b.str(0, r.EventVersion)
+	b.userIdentity(r.UserIdentity)
+	b.timestamp(0, &r.EventTime)
+	b.str(0, r.EventSource)
+	b.str(0, r.EventName)
+	b.str(0, r.AWSRegion)
+	b.str(0, r.SourceIPAddress)
+	b.str(0, r.UserAgent)
+	b.str(0, r.ErrorCode)
+	b.str(0, r.ErrorMessage)
+	b.mapping(0, r.RequestParameters)
+	b.mapping(0, r.ResponseElements)
+	b.mapping(0, r.AdditionalEventData)
+	b.str(0, r.RequestID)
+	b.text(0, r.EventID)
+	b.boolean(0, r.ReadOnly)
+	b.resources(r.Resources)
+	b.str(0, r.EventType)
+	b.str(0, r.APIVersion)
+	b.boolean(0, r.ManagementEvent)
+	b.str(0, r.RecipientAccountID)
+	b.str(0, r.SharedEventID)
+	b.str(0, r.Annotation)
+	b.str(0, r.VPCEndpointID)
+	b.str(0, r.VPCEndpointAccountID)
+	b.mapping(0, r.ServiceEventDetails)
+	b.mapping(0, r.Addendum)
+	b.mapping(0, r.EdgeDeviceDetails)
+	b.mapping(0, r.InsightDetails)
+	b.str(0, r.EventCategory)
+	if t := r.TLSDetails; t == nil {
+		b.nulls(nTLS, 0)
+	} else {
+		b.str(1, t.TLSVersion)
+		b.str(1, t.CipherSuite)
+		b.str(1, t.ClientProvidedHostHeader)
+		b.str(1, t.KeyExchange)
+	}
+	b.str(0, r.SessionCredentialFromConsole)
+	b.text(0, r.EventJSON)
+	b.text(0, r.EventJSONChecksum)
+}
