@@ -2,6 +2,7 @@ package lake
 
 import (
 	"os"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -81,3 +82,6 @@ func factRow(fc *lifecycle.Fact) parquet.Row {
 	}
 	return row
 }
+
+// bytesOf is s's bytes without a copy.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
