@@ -210,10 +210,13 @@ func (d *decoder) run(r io.Reader) error {
 	// An object that fits in memory is read whole first: gzip inflates faster from memory
 	// than through a buffered reader.
 	var src io.Reader
-	var head []byte
+	var head, inflated []byte
 	if raw, complete, err := readWhole(r, d.opts.MaxInMemoryBytes); complete && err == io.EOF {
 		defer releaseReadBuf(raw)
 		src, head = bytes.NewReader(raw), raw
+		if len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+			inflated = gunzipWhole(raw, d.opts.MaxInMemoryBytes, d.opts.MaxDecompressedBytes)
+		}
 	} else {
 		if complete { // a read error: what came before it, then the error
 			r = io.MultiReader(bytes.NewReader(raw), errReader{err})
@@ -225,7 +228,7 @@ func (d *decoder) run(r io.Reader) error {
 		head, _ = br.Peek(2)
 		d.opts.MaxInMemoryBytes = -1 // too large to hold, or failing: streamed
 	}
-	if len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+	if inflated == nil && len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b {
 		zr, err := gzip.NewReader(src)
 		if err != nil {
 			return fmt.Errorf("read gzip header: %w", err)
@@ -235,7 +238,14 @@ func (d *decoder) run(r io.Reader) error {
 	}
 	d.cnt = &countingReader{r: src, limit: d.opts.MaxDecompressedBytes}
 	size := 0 // of the input held in memory
-	if b, complete, err := readWhole(d.cnt, d.opts.MaxInMemoryBytes); complete {
+	if inflated != nil {
+		// Inflated by libdeflate into memory of its own, which the records decoded in place
+		// share (never written again).
+		data := unsafe.String(unsafe.SliceData(inflated), len(inflated))
+		size, d.cnt.n = len(data), int64(len(data))
+		d.sc = newWholeScanner(data, io.EOF)
+		d.inPlace = utf8.ValidString(data)
+	} else if b, complete, err := readWhole(d.cnt, d.opts.MaxInMemoryBytes); complete {
 		data := string(b) // the records decoded in place keep this copy
 		size = len(data)
 		releaseReadBuf(b)
