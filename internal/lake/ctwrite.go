@@ -158,36 +158,41 @@ func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 			return 0, out.err
 		}
 	}
-	// The page index, then the footer.
-	enc := thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(out))
+	// The page index, then the footer, encoded in memory (the encoder writes field by field)
+	// and written at once.
+	var tail bytes.Buffer
+	tailStart := out.offset
+	at := func() int64 { return tailStart + int64(tail.Len()) }
+	enc := thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&tail))
 	for i := range meta.RowGroups {
 		for j := range meta.RowGroups[i].Columns {
 			if ci := colIndexes[i][j]; ci != nil {
 				c := &meta.RowGroups[i].Columns[j]
-				c.ColumnIndexOffset = out.offset
+				c.ColumnIndexOffset = at()
 				if err := enc.Encode(ci); err != nil {
 					return 0, err
 				}
-				c.ColumnIndexLength = int32(out.offset - c.ColumnIndexOffset)
+				c.ColumnIndexLength = int32(at() - c.ColumnIndexOffset)
 			}
 		}
 	}
 	for i := range meta.RowGroups {
 		for j := range meta.RowGroups[i].Columns {
 			c := &meta.RowGroups[i].Columns[j]
-			c.OffsetIndexOffset = out.offset
+			c.OffsetIndexOffset = at()
 			if err := enc.Encode(&offIndexes[i][j]); err != nil {
 				return 0, err
 			}
-			c.OffsetIndexLength = int32(out.offset - c.OffsetIndexOffset)
+			c.OffsetIndexLength = int32(at() - c.OffsetIndexOffset)
 		}
 	}
-	footerStart := out.offset
+	footerStart := at()
 	if err := enc.Encode(&meta); err != nil {
 		return 0, err
 	}
-	out.write(binary.LittleEndian.AppendUint32(nil, uint32(out.offset-footerStart)))
-	out.write([]byte("PAR1"))
+	tail.Write(binary.LittleEndian.AppendUint32(nil, uint32(at()-footerStart)))
+	tail.WriteString("PAR1")
+	out.write(tail.Bytes())
 	if out.err != nil {
 		return 0, out.err
 	}
@@ -199,11 +204,6 @@ type fileWriter struct {
 	w      *os.File
 	offset int64
 	err    error
-}
-
-func (w *fileWriter) Write(p []byte) (int, error) {
-	w.write(p)
-	return len(p), w.err
 }
 
 func (w *fileWriter) write(p []byte) {
