@@ -404,14 +404,21 @@ func (c *column) str(s string, rep, def int) {
 		c.idx = append(c.idx, c.lastIdx)
 		return
 	}
-	if c.dictIndex == nil {
-		c.dictIndex = map[string]int32{}
-	}
-	i, ok := c.dictIndex[s]
+	i, ok := c.lookup(s)
 	if !ok {
 		i = int32(len(c.dictVals))
-		c.dictIndex[s] = i
 		c.dictVals = append(c.dictVals, s)
+		switch n := len(c.dictVals); {
+		case n == smallDict+1:
+			if c.dictIndex == nil {
+				c.dictIndex = map[string]int32{}
+			}
+			for k, v := range c.dictVals {
+				c.dictIndex[v] = int32(k)
+			}
+		case n > smallDict+1:
+			c.dictIndex[s] = i
+		}
 		c.dictBytes += 4 + len(s)
 		if c.dictBytes > dictionaryMaxBytes {
 			c.fallBack()
@@ -421,6 +428,25 @@ func (c *column) str(s string, rep, def int) {
 	}
 	c.last, c.lastIdx = s, i
 	c.idx = append(c.idx, i)
+}
+
+// smallDict is the size up to which a dictionary is searched in order rather than hashed:
+// most columns have a handful of distinct values, and comparing lengths first is cheaper than
+// hashing a string.
+const smallDict = 8
+
+// lookup returns the dictionary index of s.
+func (c *column) lookup(s string) (int32, bool) {
+	if len(c.dictVals) <= smallDict {
+		for k, v := range c.dictVals {
+			if len(v) == len(s) && v == s {
+				return int32(k), true
+			}
+		}
+		return 0, false
+	}
+	i, ok := c.dictIndex[s]
+	return i, ok
 }
 
 // fallBack moves the values so far from the dictionary to plain.
