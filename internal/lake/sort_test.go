@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -60,5 +61,30 @@ func TestSortRecordsOrdersAsTheEngine(t *testing.T) {
 				t.Fatalf("round %d: a record was lost", round)
 			}
 		}
+	}
+}
+
+// TestNewBatchGroupsByUTCDate: every record lands in the partition of its UTC date, around
+// midnight and before 1970 too, and none is lost.
+func TestNewBatchGroupsByUTCDate(t *testing.T) {
+	var recs []*cloudtrail.Record
+	for _, base := range []time.Time{time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC), time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1900, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)} {
+		for _, d := range []time.Duration{-time.Nanosecond, 0, time.Nanosecond, 12 * time.Hour, 24*time.Hour - time.Nanosecond} {
+			recs = append(recs, &cloudtrail.Record{EventID: fmt.Sprint(len(recs)), EventTime: base.Add(d).In(time.FixedZone("x", -5*3600))})
+		}
+	}
+	b := NewBatch(slices.Clone(recs))
+	n := 0
+	for _, d := range b.dates {
+		for _, r := range b.byDate[d] {
+			if got := r.EventTime.UTC().Format(time.DateOnly); got != d {
+				t.Errorf("record at %v in partition %s", r.EventTime.UTC(), d)
+			}
+			n++
+		}
+	}
+	if n != len(recs) {
+		t.Fatalf("%d of %d records grouped", n, len(recs))
 	}
 }

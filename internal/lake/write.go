@@ -32,9 +32,17 @@ type Batch struct {
 // NewBatch prepares recs (which it reorders) for WriteRecords.
 func NewBatch(recs []*cloudtrail.Record) *Batch {
 	b := &Batch{byDate: map[string][]*cloudtrail.Record{}, staged: len(recs)}
+	// Grouped by day number first: formatting each record's date cost more than the grouping.
+	byDay := map[int64][]*cloudtrail.Record{}
 	for _, r := range dedupeBatch(recs) {
-		d := eventDate(r)
-		b.byDate[d] = append(b.byDate[d], r)
+		day := r.EventTime.Unix() / 86400
+		if r.EventTime.Unix() < 0 && r.EventTime.Unix()%86400 != 0 {
+			day-- // days before 1970 round down
+		}
+		byDay[day] = append(byDay[day], r)
+	}
+	for _, rs := range byDay {
+		b.byDate[eventDate(rs[0])] = rs
 	}
 	b.dates = slices.Sorted(maps.Keys(b.byDate))
 	for _, d := range b.dates {
