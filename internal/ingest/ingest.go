@@ -267,8 +267,10 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		return sum, err
 	}
 	// The events are committed; compaction only speeds up later queries, so its failure is a
-	// warning (the next ingest or 'eds compact' tries again). The decoded batches are garbage
-	// now: hand their memory back before the engine sorts, so the two never add up.
+	// warning (the next ingest or 'eds compact' tries again). The decoded batches and the
+	// writer's buffers are garbage now: hand their memory back before the engine sorts, so the
+	// two never add up.
+	lake.ReleaseEncoders()
 	debug.FreeOSMemory()
 	mergeStart := time.Now()
 	merged, err := lake.Compact(ctx, db, w, false)

@@ -289,6 +289,17 @@ func (e *rowGroupEncoder) release() {
 	p.Unlock()
 }
 
+// ReleaseEncoders drops the free row-group encoders — tens of megabytes of buffers each —
+// for a caller about to need the memory for something else (ingest, before it compacts).
+func ReleaseEncoders() {
+	p := &rowGroupEncoders
+	p.Lock()
+	defer p.Unlock()
+	p.made -= len(p.free)
+	clear(p.free)
+	p.free = p.free[:0]
+}
+
 func newRowGroupEncoder() *rowGroupEncoder {
 	e := &rowGroupEncoder{cols: make([]column, len(ctLeaves)), zstd: zstd.NewCtx()}
 	for i := range e.cols {
