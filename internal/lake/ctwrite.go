@@ -158,45 +158,59 @@ func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 			return 0, out.err
 		}
 	}
-	// The page index, then the footer, encoded in memory (the encoder writes field by field)
-	// and written at once.
+	err = writeTail(out, &meta, func(i, j int) ([]byte, error) {
+		if ci := colIndexes[i][j]; ci != nil {
+			return thrift.Marshal(new(thrift.CompactProtocol), ci)
+		}
+		return nil, nil
+	}, func(i, j int) *format.OffsetIndex { return &offIndexes[i][j] })
+	if err != nil {
+		return 0, err
+	}
+	return out.offset, f.Close()
+}
+
+// writeTail ends a Parquet file whose row groups w has written: the column indexes (encoded,
+// nil for none), then the offset indexes (nil for none), then the footer meta with their
+// offsets set — encoded in memory (thrift writes field by field) and written at once.
+func writeTail(w *fileWriter, meta *format.FileMetaData, columnIndex func(rg, col int) ([]byte, error), offsetIndex func(rg, col int) *format.OffsetIndex) error {
 	var tail bytes.Buffer
-	tailStart := out.offset
-	at := func() int64 { return tailStart + int64(tail.Len()) }
+	start := w.offset
+	at := func() int64 { return start + int64(tail.Len()) }
 	enc := thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&tail))
 	for i := range meta.RowGroups {
 		for j := range meta.RowGroups[i].Columns {
-			if ci := colIndexes[i][j]; ci != nil {
+			b, err := columnIndex(i, j)
+			if err != nil {
+				return err
+			}
+			if b != nil {
 				c := &meta.RowGroups[i].Columns[j]
-				c.ColumnIndexOffset = at()
-				if err := enc.Encode(ci); err != nil {
-					return 0, err
-				}
-				c.ColumnIndexLength = int32(at() - c.ColumnIndexOffset)
+				c.ColumnIndexOffset, c.ColumnIndexLength = at(), int32(len(b))
+				tail.Write(b)
 			}
 		}
 	}
 	for i := range meta.RowGroups {
 		for j := range meta.RowGroups[i].Columns {
-			c := &meta.RowGroups[i].Columns[j]
-			c.OffsetIndexOffset = at()
-			if err := enc.Encode(&offIndexes[i][j]); err != nil {
-				return 0, err
+			if oi := offsetIndex(i, j); oi != nil {
+				c := &meta.RowGroups[i].Columns[j]
+				c.OffsetIndexOffset = at()
+				if err := enc.Encode(oi); err != nil {
+					return err
+				}
+				c.OffsetIndexLength = int32(at() - c.OffsetIndexOffset)
 			}
-			c.OffsetIndexLength = int32(at() - c.OffsetIndexOffset)
 		}
 	}
 	footerStart := at()
-	if err := enc.Encode(&meta); err != nil {
-		return 0, err
+	if err := enc.Encode(meta); err != nil {
+		return err
 	}
 	tail.Write(binary.LittleEndian.AppendUint32(nil, uint32(at()-footerStart)))
 	tail.WriteString("PAR1")
-	out.write(tail.Bytes())
-	if out.err != nil {
-		return 0, out.err
-	}
-	return out.offset, f.Close()
+	w.write(tail.Bytes())
+	return w.err
 }
 
 // fileWriter counts the bytes written and keeps the first error.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -618,7 +619,8 @@ func closedBefore(files []DataFile) string {
 
 // Compact merges, in every date partition with more than CompactThreshold small files (in a
 // closed partition, or with force: more than one file under MergeBytes), groups of those files
-// into sorted files, and commits the swap atomically.
+// into sorted files — by concatenating their row groups when they are a bulk load's (bulk;
+// never with force, which always sorts), else by the engine — and commits the swap atomically.
 func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged int, err error) {
 	// A closed partition is merged fully unless this writer wrote all of it (one run's files
 	// of a day are laid out as a one-shot load's are; fragmentation comes from many runs).
@@ -664,7 +666,13 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 			budget -= size
 		}
 		for _, group := range mergeGroups(files) {
-			nf, gone, err := mergeGroup(ctx, db, w, date, group)
+			nf, gone, err := []DataFile(nil), []string(nil), errNotConcatenable
+			if !force && bulk(group) {
+				nf, gone, err = concatGroup(ctx, db, w, date, group)
+			}
+			if errors.Is(err, errNotConcatenable) {
+				nf, gone, err = mergeGroup(ctx, db, w, date, group)
+			}
 			if err != nil {
 				return 0, fmt.Errorf("compact %s: %w", date, err)
 			}

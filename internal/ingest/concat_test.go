@@ -1,0 +1,97 @@
+package ingest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// TestBulkFilesAreMergedByConcatenation: a bulk load in batches smaller than a day leaves
+// several files of full row groups in a partition; the end-of-run compaction concatenates
+// them (their row groups copied, not sorted again by the engine) and the store then holds
+// exactly the rows and EC2 lifecycle facts of the same events loaded at once, every value the
+// same, in fewer files.
+func TestBulkFilesAreMergedByConcatenation(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 60000, 1, 5
+	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	lk, err := lake.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(name string, batch int) (lake.Store, *Summary) {
+		st, err := lk.Create(name, lake.CreateOptions{RetentionDays: 3653})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, sum
+	}
+	whole, _ := load("whole", 1_000_000)
+	parts, sum := load("parts", 9000)
+	if sum.Merged < 5 {
+		t.Fatalf("%d files merged: the run left no partition to compact", sum.Merged)
+	}
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	files := func(st lake.Store, facts bool) []string {
+		m, err := lk.ReadManifest(st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, f := range m.Files {
+			switch {
+			case !facts:
+				out = append(out, lk.AbsPath(st.ID, f.Path))
+			case f.Facts != "":
+				out = append(out, lk.AbsPath(st.ID, f.Facts))
+			}
+		}
+		return out
+	}
+	rel := func(paths []string) string {
+		return "read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)"
+	}
+	pf := files(parts, false)
+	// The merged files were concatenated: written by auditlake, not by the engine.
+	by := firstColumn(t, db, "SELECT DISTINCT created_by FROM parquet_file_metadata("+engine.ListLiteral(pf)+")")
+	if len(by) != 1 || !strings.HasPrefix(by[0], "auditlake") {
+		t.Fatalf("files written by %v", by)
+	}
+	if got, want := rowsAsJSON(t, db, rel(pf)), rowsAsJSON(t, db, rel(files(whole, false))); !slices.Equal(got, want) {
+		t.Fatalf("%d rows after concatenation, %d loaded at once, or values differ", len(got), len(want))
+	}
+	factRows := func(paths []string) []string {
+		return firstColumn(t, db, "SELECT to_json(x)::VARCHAR AS j FROM "+rel(paths)+" AS x ORDER BY j")
+	}
+	if got, want := factRows(files(parts, true)), factRows(files(whole, true)); !slices.Equal(got, want) || len(got) < 100 {
+		t.Fatalf("%d facts after concatenation, %d loaded at once, or they differ", len(got), len(want))
+	}
+	// Row groups of one event source and name stay together: in each file, row groups are in
+	// order of their least event source.
+	unordered := firstColumn(t, db, `SELECT count(*)::VARCHAR FROM (SELECT file_name, row_group_id, stats_min_value AS v,
+		lag(stats_min_value) OVER (PARTITION BY file_name ORDER BY row_group_id) AS prev
+		FROM parquet_metadata(`+engine.ListLiteral(pf)+`) WHERE path_in_schema = 'eventsource') WHERE prev > v`)
+	if unordered[0] != "0" {
+		t.Fatalf("%s row groups out of event-source order", unordered[0])
+	}
+}
