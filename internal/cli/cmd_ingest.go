@@ -48,7 +48,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	from := fs.String("from", "", "ingest only events at or after this date/time (UTC)")
 	to := fs.String("to", "", "ingest only events before this date/time (UTC)")
 	workers := fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)")
-	batch := fs.Int("batch", 0, "events per atomic commit (default 30000; the Go heap may grow to about 12 KB per event of it, 512 MB at least)")
+	batch := fs.Int("batch", 0, "events per atomic commit (default 20000; the Go heap may grow to about 12 KB per event of it, 512 MB at least)")
 	memory := fs.String("memory-limit", "320MB", "engine memory limit during ingest")
 	validate := fs.Bool("validate", false, "check log file integrity against the trail's digest files first (needs --public-key)")
 	publicKey := fs.String("public-key", "", "with --validate: PEM file or 'aws cloudtrail list-public-keys' JSON")

@@ -150,7 +150,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	if store.Type != lake.TypeCloudTrail {
 		return nil, fmt.Errorf("store %q is a %s store; CloudTrail events go into a cloudtrail store", store.Name, store.Type)
 	}
-	opts.setDefaults(30_000)
+	opts.setDefaults(20_000)
 
 	w, done, err := begin(lk, store)
 	if err != nil {
