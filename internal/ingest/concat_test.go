@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -86,6 +87,34 @@ func TestBulkFilesAreMergedByConcatenation(t *testing.T) {
 	if got, want := factRows(files(parts, true)), factRows(files(whole, true)); !slices.Equal(got, want) || len(got) < 100 {
 		t.Fatalf("%d facts after concatenation, %d loaded at once, or they differ", len(got), len(want))
 	}
+	// A trail's small ingests: their files are merged by the engine, sorted into full row
+	// groups, never concatenated into a file of tiny ones.
+	var trail []string
+	filepath.WalkDir(filepath.Join(src, "AWSLogs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json.gz") {
+			trail = append(trail, p)
+		}
+		return nil
+	})
+	small, err := lk.Create("small", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := 0
+	for i := 0; i < len(trail); i += 40 {
+		sum, err := CloudTrail(ctx, lk, small, Options{Sources: trail[i:min(i+40, len(trail))]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged += sum.Merged
+	}
+	sf := files(small, false)
+	tiny := firstColumn(t, db, `SELECT count(*)::VARCHAR FROM (SELECT file_name FROM parquet_metadata(`+engine.ListLiteral(sf)+`)
+		WHERE path_in_schema = 'eventid' GROUP BY file_name HAVING count(*) > 1 AND avg(row_group_num_rows) < 2048)`)
+	if merged == 0 || tiny[0] != "0" {
+		t.Fatalf("%d small files merged; %s files of small row groups", merged, tiny[0])
+	}
+
 	// Row groups of one event source and name stay together: in each file, row groups are in
 	// order of their least event source.
 	unordered := firstColumn(t, db, `SELECT count(*)::VARCHAR FROM (SELECT file_name, row_group_id, stats_min_value AS v,

@@ -196,17 +196,18 @@ func (f *parquetFile) slice(off, n int64) ([]byte, error) {
 	return f.data[off : off+n], nil
 }
 
-// bulk reports whether every file of group holds a quarter of a row group or more — a bulk
-// load's files, which concatenation merges with row groups nearly as large as a sorting merge
-// would make. Smaller files (a trail's incremental ingests) are merged by the engine, sorted
-// into full row groups.
+// bulk reports whether group is a bulk load's files: row groups of at least a quarter of
+// RowGroupRows on average (each file's rows in row groups of RowGroupRows), which
+// concatenation keeps as they are. A file at the edge of a batch may be small; files that are
+// all small (a trail's incremental ingests) would make a file of tiny row groups, and are
+// merged by the engine, sorted into full ones.
 func bulk(group []DataFile) bool {
+	var rows, groups int64
 	for _, f := range group {
-		if f.Rows < RowGroupRows/4 {
-			return false
-		}
+		rows += f.Rows
+		groups += (f.Rows + RowGroupRows - 1) / RowGroupRows
 	}
-	return true
+	return groups > 0 && rows >= groups*RowGroupRows/4
 }
 
 // concatGroup merges group, data files of one date partition, by concatenating their row
