@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/cli"
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/generate"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/query"
@@ -276,4 +279,92 @@ func TestPurgeSurvivesSIGKILL(t *testing.T) {
 			t.Fatalf("run %d (kill after %s): %d events (%d distinct) after purge, want %d", run, delay, total, distinct, inside)
 		}
 	}
+}
+
+// TestConcatenatingCompactionSurvivesSIGKILL kills a bulk load at random moments — while it
+// writes batches and while its end-of-run compaction concatenates a day's files of full row
+// groups (lake/concat.go) — resumes it, and checks that the store then holds exactly the
+// input's distinct events, with their EC2 lifecycle facts, and that the day was merged.
+// `make stress` (AUDITLAKE_STRESS=1) runs 30 kills; make test a short run.
+func TestConcatenatingCompactionSurvivesSIGKILL(t *testing.T) {
+	runs := 4
+	if os.Getenv("AUDITLAKE_STRESS") != "" {
+		runs = 30
+	}
+	src := t.TempDir()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 24000, 1, 9
+	if _, err := generate.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	// Batches of 2,500 events: about ten files of the day, each over a quarter of a row group.
+	ingestArgs := []string{"ingest", "cloudtrail", "--eds", "crash", "--batch", "2500", src}
+	clean := t.TempDir()
+	var took time.Duration // of an uninterrupted load: kills land anywhere in it
+	for _, args := range [][]string{{"eds", "create", "crash"}, ingestArgs} {
+		start := time.Now()
+		if out, err := child(append([]string{"--data", clean}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", args, err, out)
+		}
+		took = time.Since(start)
+	}
+	want, _ := countEvents(t, clean)
+	if files := dayFiles(t, clean); files > 3 {
+		t.Fatalf("an uninterrupted load left %d files in its busiest day: nothing was concatenated", files)
+	}
+	rng := rand.New(rand.NewPCG(7, uint64(runs)))
+	killed := 0
+	for run := 0; run < runs; run++ {
+		data := t.TempDir()
+		if out, err := child("--data", data, "eds", "create", "crash").CombinedOutput(); err != nil {
+			t.Fatalf("eds create: %v %s", err, out)
+		}
+		cmd := child(append([]string{"--data", data}, ingestArgs...)...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(rng.Int64N(int64(took)))
+		time.Sleep(delay)
+		if cmd.Process.Signal(syscall.SIGKILL) == nil {
+			if err := cmd.Wait(); err != nil {
+				killed++
+			}
+		}
+		for i := 0; i < 2; i++ {
+			if b, err := child(append([]string{"--data", data}, ingestArgs...)...).CombinedOutput(); err != nil {
+				t.Fatalf("run %d: resume after kill at %s failed: %v\n%s", run, delay, err, b)
+			}
+		}
+		total, distinct := countEvents(t, data)
+		if total != want || distinct != want {
+			t.Fatalf("run %d (kill after %s): store holds %d events (%d distinct), want exactly %d", run, delay, total, distinct, want)
+		}
+	}
+	t.Logf("%d runs, %d killed mid-ingest, 0 events lost, 0 duplicates", runs, killed)
+}
+
+// dayFiles is the number of data files of the store's busiest date partition.
+func dayFiles(t *testing.T, data string) int {
+	t.Helper()
+	lk, err := lake.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Resolve("crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	most := 0
+	for _, f := range m.Files {
+		per[f.Date]++
+		most = max(most, per[f.Date])
+	}
+	return most
 }
