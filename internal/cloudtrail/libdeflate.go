@@ -29,6 +29,7 @@ import "C"
 import (
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -43,8 +44,8 @@ var libdeflate struct {
 	ok       bool
 	mu       sync.Mutex
 	free     []unsafe.Pointer // decompressors not in use (C memory, kept for the process)
-	disabled bool             // tests compare with the Go path
-	inflated int              // files inflated, for tests
+	disabled atomic.Bool      // tests compare with the Go path
+	inflated atomic.Int64     // files inflated, for tests
 }
 
 // LibdeflateAvailable reports whether libdeflate was found.
@@ -57,7 +58,7 @@ func LibdeflateAvailable() bool {
 // inflated size (from its trailer) is at most max (and limit, when positive), into memory of
 // its own. It returns nil when it did not.
 func gunzipWhole(raw []byte, max int, limit int64) []byte {
-	if len(raw) < 18 || libdeflate.disabled || !LibdeflateAvailable() {
+	if len(raw) < 18 || libdeflate.disabled.Load() || !LibdeflateAvailable() {
 		return nil
 	}
 	size := int(binary.LittleEndian.Uint32(raw[len(raw)-4:]))
@@ -76,9 +77,7 @@ func gunzipWhole(raw []byte, max int, limit int64) []byte {
 	if r != 0 || int(used) != len(raw) || int(written) != size {
 		return nil
 	}
-	libdeflate.mu.Lock()
-	libdeflate.inflated++
-	libdeflate.mu.Unlock()
+	libdeflate.inflated.Add(1)
 	return out[:size]
 }
 

@@ -14,10 +14,9 @@ import (
 	"github.com/parquet-go/parquet-go/format"
 )
 
-// This file writes CloudTrail records straight to Parquet files of the store schema, from Go:
-// no staging table, no JSON round trip, no engine. The Parquet schema is derived from
-// CloudTrailColumns, so DuckDB reads these files with exactly the types of the files its own
-// COPY writes (compaction still merges with DuckDB, and both kinds mix in one store).
+// This file defines the Parquet schema of the files ingest writes from Go (ctwrite.go writes the
+// data files, factsparquet.go the facts files): derived from CloudTrailColumns, so DuckDB reads
+// them with exactly the types of the files its own COPY writes (both kinds mix in one store).
 
 // plainColumns are the string columns whose values are nearly all distinct: dictionary encoding
 // would only cost time. Every other string column is dictionary encoded (falling back to plain
@@ -124,10 +123,10 @@ var ctColumns = func() map[string]int {
 	return m
 }()
 
-// zstdCodec compresses every page written. It is klauspost's fastest zstd level with entropy
-// coding of literals even where a block has no matches — which that level skips by default, and
-// which is what compresses the hex of event ids and checksums to half. Encoders are pooled for
-// the life of the process (each holds large buffers).
+// zstdCodec compresses the pages parquet-go writes (facts files; data files are compressed by
+// libzstd in ctwrite.go). It is klauspost's fastest zstd level with entropy coding of literals
+// even where a block has no matches — which that level skips by default, and which is what
+// compresses the hex of ids to half. Encoders are pooled for the life of the process.
 var zstdCodec = &fastZstd{}
 
 type fastZstd struct{ encoders sync.Pool }

@@ -351,7 +351,7 @@ func (e *rowGroupEncoder) place(base int64, ordinal int16) (format.RowGroup, []*
 	oi := make([]format.OffsetIndex, len(e.offIdx))
 	for i, c := range e.chunks {
 		c.MetaData.DataPageOffset += base
-		if c.MetaData.DictionaryPageOffset != 0 || e.cols[i].dictPages {
+		if slices.Contains(c.MetaData.Encoding, format.RLEDictionary) { // a dictionary page first
 			c.MetaData.DictionaryPageOffset += base
 		}
 		rg.Columns[i] = c
@@ -387,7 +387,6 @@ type column struct {
 	last      string
 	lastIdx   int32
 	fallback  bool
-	dictPages bool // the chunk written last began with a dictionary page
 
 	ints  []int64
 	bools []bool
@@ -514,7 +513,6 @@ func (c *column) writeChunk(e *rowGroupEncoder) (format.ColumnChunk, *format.Col
 	md := format.ColumnMetaData{Type: c.typ, PathInSchema: c.path, Codec: format.Zstd, NumValues: int64(len(c.def))}
 	start := int64(e.out.Len())
 	useDict := c.typ == format.ByteArray && c.dict && !c.fallback && len(c.dictVals) > 0
-	c.dictPages = useDict
 	var valueEncoding format.Encoding = format.Plain
 	if useDict {
 		valueEncoding = format.RLEDictionary

@@ -36,8 +36,9 @@ func NewBatch(recs []*cloudtrail.Record) *Batch {
 	// Grouped by day number first: formatting each record's date cost more than the grouping.
 	byDay := map[int64][]*cloudtrail.Record{}
 	for _, r := range dedupeBatch(recs) {
-		day := r.EventTime.Unix() / 86400
-		if r.EventTime.Unix() < 0 && r.EventTime.Unix()%86400 != 0 {
+		sec := r.EventTime.Unix()
+		day := sec / 86400
+		if sec%86400 < 0 {
 			day-- // days before 1970 round down
 		}
 		byDay[day] = append(byDay[day], r)
