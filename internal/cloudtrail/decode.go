@@ -780,6 +780,7 @@ func (d *decoder) finish(rd *recordDecoder) error {
 		d.problem(Warning, "%s: used %s, derived from the record's SHA-256", info.eventIDProblem, rec.EventID)
 	}
 	d.st.Records++
+	rec.cacheHashes()
 	if d.opts.Keep != nil && !d.opts.Keep(rec) {
 		return nil
 	}
@@ -802,6 +803,7 @@ func (r *Record) withOwnMemory(maxDepth int) *Record {
 	if c.EventID == "" { // derived from the record's hash (finish)
 		c.EventID = r.EventID
 	}
+	c.keyHash, c.kindHash = r.keyHash, r.kindHash // same fields, same hashes
 	return c
 }
 

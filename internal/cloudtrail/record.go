@@ -3,7 +3,10 @@
 // (reference: aws-formats.md §1.2–1.3). It knows nothing of storage or SQL.
 package cloudtrail
 
-import "time"
+import (
+	"hash/maphash"
+	"time"
+)
 
 // Record is one CloudTrail event in the CloudTrail Lake event data store schema. A nil pointer,
 // map or slice is SQL NULL. Field order follows the Lake schema.
@@ -48,6 +51,72 @@ type Record struct {
 	EventJSON string
 	// EventJSONChecksum is the lowercase hex SHA-256 of EventJSON.
 	EventJSONChecksum string
+
+	// keyHash and kindHash cache KeyHash and KindHash (0: not computed). The decoder sets them
+	// while the record's bytes are still in cache; batching them later would read every
+	// record's strings again from memory.
+	keyHash, kindHash uint64
+}
+
+// hashSeed seeds the record hashes: they are for this process's maps, never stored.
+var hashSeed = maphash.MakeSeed()
+
+// KeyHash returns a 64-bit hash of the record's dedupe key — EventID and RecipientAccountID, a
+// missing account differing from every present one. Equal keys have equal hashes; distinct keys
+// collide with probability about 2⁻⁶⁴, so a caller that dedupes compares the keys on a match.
+// Computed by the decoder; a record built or changed elsewhere has it computed on each call.
+func (r *Record) KeyHash() uint64 {
+	if r.keyHash != 0 {
+		return r.keyHash
+	}
+	return r.computeKeyHash()
+}
+
+func (r *Record) computeKeyHash() uint64 {
+	h := maphash.String(hashSeed, r.EventID)
+	if r.RecipientAccountID != nil {
+		h = mix(h, maphash.String(hashSeed, *r.RecipientAccountID))
+	}
+	return nonZero(h)
+}
+
+// KindHash returns a 64-bit hash of the record's event source and event name (each possibly
+// missing), the first keys of a store's sort order.
+func (r *Record) KindHash() uint64 {
+	if r.kindHash != 0 {
+		return r.kindHash
+	}
+	return r.computeKindHash()
+}
+
+func (r *Record) computeKindHash() uint64 {
+	h := uint64(1)
+	if r.EventSource != nil {
+		h = mix(h, maphash.String(hashSeed, *r.EventSource))
+	}
+	h = mix(h, 2)
+	if r.EventName != nil {
+		h = mix(h, maphash.String(hashSeed, *r.EventName))
+	}
+	return nonZero(h)
+}
+
+// cacheHashes stores KeyHash and KindHash in r; its fields must not change afterwards.
+func (r *Record) cacheHashes() {
+	r.keyHash, r.kindHash = r.computeKeyHash(), r.computeKindHash()
+}
+
+// mix combines a running hash with the hash of the next part (order matters).
+func mix(h, part uint64) uint64 {
+	h ^= part + 0x9e3779b97f4a7c15 + h<<6 + h>>2
+	return h * 0xbf58476d1ce4e5b9
+}
+
+func nonZero(h uint64) uint64 {
+	if h == 0 {
+		return 1
+	}
+	return h
 }
 
 // Map is a JSON object flattened one level, as Lake stores requestParameters and friends: one

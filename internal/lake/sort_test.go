@@ -88,3 +88,42 @@ func TestNewBatchGroupsByUTCDate(t *testing.T) {
 		t.Fatalf("%d of %d records grouped", n, len(recs))
 	}
 }
+
+// TestDedupeBatchKeepsTheFirstOfEachKey: dedupeBatch keeps the first record of each eventid and
+// recipientaccountid (a missing account differing from an empty one), in order, with the real
+// hash and with hashes that collide — every key, or keys of the same length — so that a
+// collision is never taken for a duplicate.
+func TestDedupeBatchKeepsTheFirstOfEachKey(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	accounts := []string{"111111111111", "222222222222", ""}
+	hashes := map[string]func(*cloudtrail.Record) uint64{
+		"KeyHash":   (*cloudtrail.Record).KeyHash,
+		"constant":  func(*cloudtrail.Record) uint64 { return 7 },
+		"by length": func(r *cloudtrail.Record) uint64 { return uint64(len(r.EventID)) },
+	}
+	for round := range 40 {
+		recs := make([]*cloudtrail.Record, rng.IntN(400))
+		for i := range recs {
+			r := &cloudtrail.Record{EventID: fmt.Sprintf("e-%d", rng.IntN(60))}
+			if k := rng.IntN(len(accounts) + 1); k < len(accounts) {
+				r.RecipientAccountID = &accounts[k]
+			}
+			recs[i] = r
+		}
+		// The reference: the first record of each key, in order.
+		var want []*cloudtrail.Record
+		seen := map[dedupeKey]bool{}
+		for _, r := range recs {
+			if k := recordKey(r.EventID, r.RecipientAccountID); !seen[k] {
+				seen[k] = true
+				want = append(want, r)
+			}
+		}
+		for name, hash := range hashes {
+			got := dedupeByHash(slices.Clone(recs), hash)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d, %s hash: kept %d records, want the first of each of %d keys in order", round, name, len(got), len(want))
+			}
+		}
+	}
+}

@@ -57,21 +57,10 @@ func NewBatch(recs []*cloudtrail.Record) *Batch {
 // last), then event time — comparing the strings of each distinct event source and name once,
 // rather than at every step of the sort.
 func sortRecords(recs []*cloudtrail.Record) {
-	type kind struct {
-		source, name       string
-		hasSource, hasName bool
-	}
-	kindOf := func(r *cloudtrail.Record) kind {
-		var k kind
-		if r.EventSource != nil {
-			k.source, k.hasSource = *r.EventSource, true
-		}
-		if r.EventName != nil {
-			k.name, k.hasName = *r.EventName, true
-		}
-		return k
-	}
-	ids := map[kind]int{}
+	// Kinds are told apart by KindHash: a collision (about 2⁻⁶⁴ per pair of kinds) could only
+	// interleave two kinds' rows, never change or lose one, and comparing each record's strings
+	// to its kind's would read them all from memory again.
+	ids := map[uint64]int32{}
 	var first []*cloudtrail.Record // a record of each kind
 	type item struct {
 		kind, nsec int32
@@ -80,14 +69,14 @@ func sortRecords(recs []*cloudtrail.Record) {
 	}
 	items := make([]item, len(recs))
 	for i, r := range recs {
-		k := kindOf(r)
-		id, ok := ids[k]
+		h := r.KindHash()
+		id, ok := ids[h]
 		if !ok {
-			id = len(first)
-			ids[k] = id
+			id = int32(len(first))
+			ids[h] = id
 			first = append(first, r)
 		}
-		items[i] = item{kind: int32(id), sec: r.EventTime.Unix(), nsec: int32(r.EventTime.Nanosecond()), r: r}
+		items[i] = item{kind: id, sec: r.EventTime.Unix(), nsec: int32(r.EventTime.Nanosecond()), r: r}
 	}
 	order := make([]int, len(first))
 	for i := range order {
@@ -199,8 +188,46 @@ func recordKey(eventID string, account *string) dedupeKey {
 	return dedupeKey{eventID, *account, true}
 }
 
-// dedupeBatch keeps the first record of each key, in order.
+// dedupeBatch keeps the first record of each key, in order. Records are told apart by KeyHash:
+// only records whose hash was seen before have their keys compared, and two distinct keys of one
+// hash (about 2⁻⁶⁴ per pair) send the batch to the comparison of every key.
 func dedupeBatch(recs []*cloudtrail.Record) []*cloudtrail.Record {
+	return dedupeByHash(recs, (*cloudtrail.Record).KeyHash)
+}
+
+// dedupeByHash is dedupeBatch with the hash of a record's key given (tests give a poor one).
+func dedupeByHash(recs []*cloudtrail.Record, hash func(*cloudtrail.Record) uint64) []*cloudtrail.Record {
+	firstOf := make(map[uint64]int32, len(recs)) // hash → index of its first record
+	var dups []int
+	for i, r := range recs {
+		h := hash(r)
+		j, seen := firstOf[h]
+		if !seen {
+			firstOf[h] = int32(i)
+			continue
+		}
+		if recordKey(r.EventID, r.RecipientAccountID) != recordKey(recs[j].EventID, recs[j].RecipientAccountID) {
+			return dedupeByKey(recs)
+		}
+		dups = append(dups, i)
+	}
+	if len(dups) == 0 {
+		return recs
+	}
+	out := recs[:0]
+	for i, r := range recs {
+		if len(dups) > 0 && dups[0] == i {
+			dups = dups[1:]
+			continue
+		}
+		out = append(out, r)
+	}
+	clear(recs[len(out):])
+	return out
+}
+
+// dedupeByKey is dedupeBatch comparing the keys themselves.
+func dedupeByKey(recs []*cloudtrail.Record) []*cloudtrail.Record {
 	seen := make(map[dedupeKey]struct{}, len(recs))
 	out := recs[:0]
 	for _, r := range recs {
