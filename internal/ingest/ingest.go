@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -267,11 +266,8 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		return sum, err
 	}
 	// The events are committed; compaction only speeds up later queries, so its failure is a
-	// warning (the next ingest or 'eds compact' tries again). The decoded batches and the
-	// writer's buffers are garbage now: hand their memory back before the engine sorts, so the
-	// two never add up.
-	lake.ReleaseEncoders()
-	debug.FreeOSMemory()
+	// warning (the next ingest or 'eds compact' tries again). It hands the decoded batches'
+	// memory back before it merges anything.
 	mergeStart := time.Now()
 	merged, err := lake.Compact(ctx, db, w, false)
 	sum.Merged, sum.MergeTime = merged, time.Since(mergeStart)

@@ -303,9 +303,9 @@ func (e *rowGroupEncoder) release() {
 	p.Unlock()
 }
 
-// ReleaseEncoders drops the free row-group encoders — tens of megabytes of buffers each —
-// for a caller about to need the memory for something else (ingest, before it compacts).
-func ReleaseEncoders() {
+// releaseEncoders drops the free row-group encoders — tens of megabytes of buffers each —
+// before compaction needs the memory for something else.
+func releaseEncoders() {
 	p := &rowGroupEncoders
 	p.Lock()
 	defer p.Unlock()

@@ -10,9 +10,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
@@ -650,6 +652,13 @@ func closedBefore(files []DataFile) string {
 // into sorted files — by concatenating their row groups when they are a bulk load's (bulk;
 // never with force, which always sorts), else by the engine — and commits the swap atomically.
 func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged int, err error) {
+	// What the writing before it left in the heap is garbage when compaction starts: the
+	// pooled encoders and the Go heap are handed back before the first merge, so the engine's
+	// memory and the heap never add up — and not at all when there is nothing to merge.
+	freeMemory := sync.OnceFunc(func() {
+		releaseEncoders()
+		debug.FreeOSMemory()
+	})
 	// A closed partition is merged fully unless this writer wrote all of it (one run's files
 	// of a day are laid out as a one-shot load's are; fragmentation comes from many runs).
 	closed := closedBefore(w.m.Files)
@@ -694,6 +703,7 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 			budget -= size
 		}
 		for _, group := range mergeGroups(files) {
+			freeMemory()
 			nf, gone, err := []DataFile(nil), []string(nil), errNotConcatenable
 			if !force && bulk(group) {
 				nf, gone, err = concatGroup(ctx, db, w, date, group)
@@ -720,6 +730,7 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 		if !w.facts || gone[f.Path] || f.FactsVersion == lifecycle.Version {
 			continue
 		}
+		freeMemory()
 		if err := writeFacts(ctx, db, w, &f); err != nil {
 			return 0, err
 		}
