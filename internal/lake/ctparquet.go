@@ -37,7 +37,7 @@ var boundlessColumns = []string{"eventjson", "eventjsonchecksum", "requestid", "
 
 // pageBytes is the target size of a data page before compression: large pages give zstd more
 // history, which the repetitive JSON of eventjson needs to compress as well as the engine does.
-const pageBytes = 1 << 20
+const pageBytes = 4 << 20
 
 // ctSchema is the Parquet schema of a CloudTrail store's data files.
 var ctSchema = func() *parquet.Schema {
