@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
+
+	"github.com/auditlake/auditlake/internal/prefetch"
 
 	"github.com/DataDog/zstd"
 	"github.com/parquet-go/parquet-go"
@@ -329,7 +332,19 @@ func newRowGroupEncoder() *rowGroupEncoder {
 func (e *rowGroupEncoder) encode(recs []*cloudtrail.Record) {
 	e.out.Reset()
 	e.rows = len(recs)
-	for _, r := range recs {
+	for i, r := range recs {
+		// The records are in the file's order, not the heap's: the walk waits on memory more
+		// than it computes. Fetch a record's parts a few records ahead — the Record, then
+		// what it points to once its own lines have arrived.
+		if j := i + 8; j < len(recs) {
+			prefetch.Lines(unsafe.Pointer(recs[j]), recordLines)
+		}
+		if j := i + 4; j < len(recs) {
+			prefetchParts(recs[j])
+		}
+		if j := i + 2; j < len(recs) {
+			prefetchDeeper(recs[j])
+		}
 		e.b.col = 0
 		e.b.record(r)
 	}
@@ -687,7 +702,10 @@ func (c *column) writeDataPage(e *rowGroupEncoder, p *pageSpan, enc format.Encod
 		}
 		e.deltas, _ = deltaLengths.EncodeInt32(e.deltas, e.lengths) // overwrites its first argument
 		buf = append(buf, e.deltas...)
-		for _, v := range vals {
+		for i, v := range vals {
+			if j := i + 3; j < len(vals) { // the values lie in their records' JSON, all over the heap
+				prefetch.Lines(unsafe.Pointer(unsafe.StringData(vals[j])), min(len(vals[j])/64+1, 32))
+			}
 			buf = append(buf, v...)
 		}
 	case c.typ == format.Int64:
@@ -769,4 +787,41 @@ var deltaLengths delta.BinaryPackedEncoding
 func appendDictIndexes(dst []byte, idx []int32) ([]byte, error) {
 	out, err := dictEncoding.EncodeInt32(dst[len(dst):], idx)
 	return append(dst, out...), err
+}
+
+// recordLines is how many cache lines a cloudtrail.Record spans.
+var recordLines = int((unsafe.Sizeof(cloudtrail.Record{}) + 63) / 64)
+
+// prefetchParts prefetches what a Record points to that the walk reads: its string slots (the
+// decoder allocates them together, event version first), its user identity and session context,
+// its maps' entries and its JSON text (where its strings lie).
+func prefetchParts(r *cloudtrail.Record) {
+	prefetch.Lines(unsafe.Pointer(r.EventVersion), 8)
+	if u := r.UserIdentity; u != nil {
+		prefetch.Lines(unsafe.Pointer(u), 3)
+	}
+	for _, m := range []cloudtrail.Map{r.RequestParameters, r.ResponseElements, r.AdditionalEventData} {
+		if len(m) > 0 {
+			prefetch.Lines(unsafe.Pointer(&m[0]), min(len(m), 8))
+		}
+	}
+	if len(r.Resources) > 0 {
+		prefetch.Lines(unsafe.Pointer(&r.Resources[0]), 2)
+	}
+	prefetch.Lines(unsafe.Pointer(r.TLSDetails), 1)
+	prefetch.Lines(unsafe.Pointer(unsafe.StringData(r.EventJSON)), min(len(r.EventJSON)/64+1, 32))
+}
+
+// prefetchDeeper prefetches a Record's session context and its parts (the user identity, which
+// points to them, was prefetched two records earlier).
+func prefetchDeeper(r *cloudtrail.Record) {
+	u := r.UserIdentity
+	if u == nil || u.SessionContext == nil {
+		return
+	}
+	sc := u.SessionContext
+	prefetch.Lines(unsafe.Pointer(sc), 1)
+	prefetch.Lines(unsafe.Pointer(sc.Attributes), 1)
+	prefetch.Lines(unsafe.Pointer(sc.SessionIssuer), 2)
+	prefetch.Lines(unsafe.Pointer(sc.WebIDFederationData), 1)
 }
