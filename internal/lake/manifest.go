@@ -134,6 +134,11 @@ type Writer struct {
 	// written are the data files this writer committed: a partition only this writer wrote is
 	// laid out as a one-shot load would be, and compaction leaves it to the usual threshold.
 	written map[string]bool
+	// keys holds the key hash of every record of the batches WriteRecords wrote through this
+	// writer, and keyed the files it wrote them to: a record spanned only by keyed files and not
+	// in keys is new without asking the store (dropStored).
+	keys  *keyFilter
+	keyed map[string]bool
 }
 
 // BeginWrite takes the store's write lock (waiting for another writer to finish), removes

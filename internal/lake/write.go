@@ -30,6 +30,7 @@ type Batch struct {
 	dates  []string // sorted
 	byDate map[string][]*cloudtrail.Record
 	staged int
+	keys   []uint64 // the records' key hashes
 }
 
 // NewBatch prepares recs (which it reorders) for WriteRecords.
@@ -37,7 +38,10 @@ func NewBatch(recs []*cloudtrail.Record) *Batch {
 	b := &Batch{byDate: map[string][]*cloudtrail.Record{}, staged: len(recs)}
 	// Grouped by day number first: formatting each record's date cost more than the grouping.
 	byDay := map[int64][]*cloudtrail.Record{}
-	for _, r := range dedupeBatch(recs) {
+	recs = dedupeBatch(recs)
+	b.keys = make([]uint64, 0, len(recs))
+	for _, r := range recs {
+		b.keys = append(b.keys, r.KeyHash())
 		sec := r.EventTime.Unix()
 		day := sec / 86400
 		if sec%86400 < 0 {
@@ -173,6 +177,15 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 			}
 		}
 	}
+	if w.keys == nil {
+		w.keys, w.keyed = newKeyFilter(), map[string]bool{}
+	}
+	for _, h := range b.keys {
+		w.keys.add(h)
+	}
+	for _, f := range added {
+		w.keyed[f.Path] = true
+	}
 	return added, written, nil
 }
 
@@ -247,7 +260,9 @@ func dedupeByKey(recs []*cloudtrail.Record) []*cloudtrail.Record {
 // dropStored removes from b the records the store already holds. Duplicates always share an
 // eventtime, so a record needs checking only when a store file of its date spans its time
 // (a trail's new events are later than all stored ones and need none), and only those files'
-// key columns are read.
+// key columns are read. A record spanned only by files this writer wrote needs checking only
+// when its key hash is in the writer's filter of the keys it wrote (a bulk load's later batches
+// fall in the time spans of its earlier files: the check was 6 % of a 1M load's wall time).
 func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 	byDate := map[string][]DataFile{}
 	for _, f := range w.m.Files {
@@ -257,6 +272,7 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 	}
 	read := map[string]bool{}
 	var candidates []*cloudtrail.Record
+	var spanning []string
 	for _, d := range b.dates {
 		files := byDate[d]
 		if len(files) == 0 {
@@ -264,16 +280,21 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 		}
 		for _, r := range b.byDate[d] {
 			t := r.EventTime.UTC().Truncate(time.Microsecond) // as stored
-			found := false
+			spanning = spanning[:0]
+			unkeyed := false
 			for _, f := range files {
 				if f.MinTime.IsZero() || (!t.Before(f.MinTime) && !t.After(f.MaxTime)) {
-					read[f.Path] = true
-					found = true
+					spanning = append(spanning, f.Path)
+					unkeyed = unkeyed || !w.keyed[f.Path]
 				}
 			}
-			if found {
-				candidates = append(candidates, r)
+			if len(spanning) == 0 || (!unkeyed && !w.keys.mayContain(r.KeyHash())) {
+				continue
 			}
+			for _, p := range spanning {
+				read[p] = true
+			}
+			candidates = append(candidates, r)
 		}
 	}
 	if len(candidates) == 0 {

@@ -1,0 +1,110 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/engine"
+)
+
+// TestKeyFilterNeverForgetsAKey: every key added is reported as maybe present, and keys never
+// added mostly are not.
+func TestKeyFilterNeverForgetsAKey(t *testing.T) {
+	f := newKeyFilter()
+	rng := rand.New(rand.NewPCG(5, 6))
+	added := make([]uint64, 200_000)
+	for i := range added {
+		added[i] = rng.Uint64()
+		f.add(added[i])
+	}
+	for _, h := range added {
+		if !f.mayContain(h) {
+			t.Fatalf("key %#x was added but is reported absent", h)
+		}
+	}
+	hits := 0
+	for range 100_000 {
+		if f.mayContain(rng.Uint64()) {
+			hits++
+		}
+	}
+	if hits > 100 { // about 3 expected at this load
+		t.Errorf("%d of 100,000 absent keys reported present", hits)
+	}
+}
+
+// TestBatchesOfOneWriterAreDeduplicatedWithOrWithoutItsFilter: a writer's later batches drop the
+// records its earlier batches wrote — at the same instants as new records, in files it wrote and
+// in a file another writer wrote before — whether its key filter answers "no" for the new ones,
+// "maybe" for every key (a saturated filter) or is not consulted at all (a new writer).
+func TestBatchesOfOneWriterAreDeduplicatedWithOrWithoutItsFilter(t *testing.T) {
+	ctx := context.Background()
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	base := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
+	rec := func(id, acct string, sec int) *cloudtrail.Record {
+		src, name := "ec2.amazonaws.com", "DescribeInstances"
+		return &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
+			EventTime: base.Add(time.Duration(sec) * time.Second), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)}
+	}
+	// Batch 0 comes from an earlier writer; batches 1-2 from the writer under test. Every
+	// duplicate shares its original's eventtime, and each new record shares an instant with one.
+	batches := [][]*cloudtrail.Record{
+		{rec("old-1", "1", 0), rec("old-2", "1", 50)},
+		{rec("a", "1", 10), rec("b", "1", 20), rec("c", "2", 30)},
+		{rec("a", "1", 10), rec("a", "2", 10), rec("old-2", "1", 50), rec("d", "1", 20), rec("c", "2", 30), rec("e", "2", 30), rec("f", "1", 25)},
+	}
+	wantAdded := []int64{2, 3, 4} // batch 2: "a" of account 2, "d", "e", "f"
+	for _, mode := range []string{"filter", "saturated", "new writer"} {
+		t.Run(mode, func(t *testing.T) {
+			lk, s := newStore(t)
+			write := func(w *Writer, i int) {
+				t.Helper()
+				files, n, err := WriteRecords(ctx, db, w, NewBatch(append([]*cloudtrail.Record(nil), batches[i]...)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := w.Commit(files, nil, nil); err != nil {
+					t.Fatal(err)
+				}
+				if n != wantAdded[i] {
+					t.Errorf("batch %d: %d records written, want %d", i, n, wantAdded[i])
+				}
+			}
+			w, err := lk.BeginWrite(s.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(w, 0)
+			w.Close()
+			w, err = lk.BeginWrite(s.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			write(w, 1)
+			switch mode {
+			case "saturated":
+				for i := range w.keys.blocks {
+					w.keys.blocks[i] = [8]uint64{^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0), ^uint64(0)}
+				}
+			case "new writer":
+				w.Close()
+				if w, err = lk.BeginWrite(s.ID); err != nil {
+					t.Fatal(err)
+				}
+				if len(w.keyed) != 0 {
+					t.Fatal("a new writer starts with keyed files")
+				}
+			}
+			write(w, 2)
+		})
+	}
+}
