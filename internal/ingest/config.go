@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"database/sql/driver"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 
 // configResult is one decoded source.
 type configResult struct {
+	seq   int // the object's position in the listing: problems are reported in it
 	obj   objstore.Object
 	res   configitems.Result
 	err   error
@@ -82,22 +85,24 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan configResult, 4)
-	jobCh := make(chan objstore.Object)
+	jobCh := make(chan int)
 	var wg sync.WaitGroup
 	for i := 0; i < opts.Workers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for o := range jobCh {
-				results <- decodeConfig(ctx, opts.Client, o)
+			for seq := range jobCh {
+				r := decodeConfig(ctx, opts.Client, jobs[seq])
+				r.seq = seq
+				results <- r
 			}
 		}()
 	}
 	go func() {
 		defer close(jobCh)
-		for _, o := range jobs {
+		for seq := range jobs {
 			select {
-			case jobCh <- o:
+			case jobCh <- seq:
 			case <-ctx.Done():
 				return
 			}
@@ -105,24 +110,35 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 	}()
 	go func() { wg.Wait(); close(results) }()
 
-	ap := &configAppender{db: db, w: w, opts: opts, sum: sum}
+	// Objects finish in whatever order the workers get to them; their problems are reported in
+	// listing order, so that the same input gives the same report.
+	ap := &configAppender{db: db, w: w, opts: opts, sum: sum, probs: fileProblems{max: opts.MaxProblems - len(sum.Problems)}}
+	defer func() { sum.Problems = append(sum.Problems, ap.probs.sorted()...) }()
 	if err := ap.open(ctx); err != nil {
 		cancel()
 		for range results {
 		}
 		return sum, err
 	}
-	var refs []string
+	type seqRef struct {
+		seq int
+		ref string
+	}
+	var refs []seqRef
 	for r := range results {
 		if err == nil {
 			err = ap.add(ctx, r)
-			refs = append(refs, r.res.Refs...)
+			for _, ref := range r.res.Refs {
+				refs = append(refs, seqRef{r.seq, ref})
+			}
 			prog.fileDone(r.bytes, sum)
 		}
 	}
-	// Oversized items live in the objects their notifications name; read each once.
+	slices.SortStableFunc(refs, func(a, b seqRef) int { return cmp.Compare(a.seq, b.seq) })
+	// Oversized items live in the objects their notifications name; read each once, after the
+	// objects naming them (in their order).
 	for i := 0; err == nil && i < len(refs); i++ {
-		ref := refs[i]
+		ref, seq := refs[i].ref, refs[i].seq
 		if seen[ref] {
 			continue
 		}
@@ -131,8 +147,7 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 		o, _, serr := opts.Client.Stat(ctx, ref)
 		if serr != nil {
 			sum.FilesFailed++
-			sum.Errors++
-			sum.Problems = append(sum.Problems, cloudtrail.Problem{File: ref, Severity: cloudtrail.Error, Msg: "read oversized configuration item: " + serr.Error()})
+			ap.problem(seq, cloudtrail.Problem{File: ref, Severity: cloudtrail.Error, Msg: "read oversized configuration item: " + serr.Error()})
 			continue
 		}
 		if st, ok := done[o.URI]; ok && st.Version == o.Version() {
@@ -140,8 +155,11 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 			continue
 		}
 		r := decodeConfig(ctx, opts.Client, o)
+		r.seq = seq
 		err = ap.add(ctx, r)
-		refs = append(refs, r.res.Refs...)
+		for _, next := range r.res.Refs {
+			refs = append(refs, seqRef{seq, next})
+		}
 	}
 	if err == nil {
 		err = ctx.Err()
@@ -211,6 +229,7 @@ type configAppender struct {
 	staged    int
 	completed []lake.SourceState
 	norm      []byte
+	probs     fileProblems
 }
 
 func (a *configAppender) open(ctx context.Context) error {
@@ -226,11 +245,10 @@ func (a *configAppender) close() {
 	}
 }
 
-func (a *configAppender) problem(p cloudtrail.Problem) {
+// problem counts an error of the object at position seq and keeps it for the report.
+func (a *configAppender) problem(seq int, p cloudtrail.Problem) {
 	a.sum.Errors++
-	if len(a.sum.Problems) < a.opts.MaxProblems {
-		a.sum.Problems = append(a.sum.Problems, p)
-	}
+	a.probs.add(seq, p)
 }
 
 func (a *configAppender) add(ctx context.Context, r configResult) error {
@@ -254,12 +272,12 @@ func (a *configAppender) add(ctx context.Context, r configResult) error {
 		a.staged++
 	}
 	for _, p := range r.res.Problems {
-		a.problem(cloudtrail.Problem{File: p.File, Record: p.Item, Line: p.Line, Severity: cloudtrail.Error, Msg: p.Msg})
+		a.problem(r.seq, cloudtrail.Problem{File: p.File, Record: p.Item, Line: p.Line, Severity: cloudtrail.Error, Msg: p.Msg})
 	}
 	st := lake.SourceState{URI: r.obj.URI, Version: r.obj.Version(), Records: len(r.res.Items), Problems: len(r.res.Problems), At: time.Now().UTC()}
 	if r.err != nil {
 		sum.FilesFailed++
-		a.problem(cloudtrail.Problem{File: r.obj.URI, Severity: cloudtrail.Error, Msg: r.err.Error()})
+		a.problem(r.seq, cloudtrail.Problem{File: r.obj.URI, Severity: cloudtrail.Error, Msg: r.err.Error()})
 		st.Problems++
 	} else {
 		sum.FilesIngested++

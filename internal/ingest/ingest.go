@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -106,6 +108,7 @@ func (s *Summary) Partial() bool { return s.Errors > 0 || s.FilesFailed > 0 }
 
 type job struct {
 	obj objstore.Object
+	seq int // position in delivery order: problems are reported in it
 }
 
 // message is what decode workers send to the single appender.
@@ -115,6 +118,7 @@ type message struct {
 }
 
 type fileDone struct {
+	seq     int // the job's
 	state   lake.SourceState
 	stats   cloudtrail.Stats
 	err     error
@@ -209,6 +213,9 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		}
 	}
 	sortByDelivery(jobs)
+	for i := range jobs {
+		jobs[i].seq = i
+	}
 
 	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir()})
 	if err != nil {
@@ -356,7 +363,7 @@ const chunk = 512
 
 // decodeOne reads one object and sends its records in chunks, then its completion.
 func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.Record) int, msgs chan<- message) {
-	fd := &fileDone{state: lake.SourceState{URI: j.obj.URI, Version: j.obj.Version(), At: time.Now().UTC()}}
+	fd := &fileDone{seq: j.seq, state: lake.SourceState{URI: j.obj.URI, Version: j.obj.Version(), At: time.Now().UTC()}}
 	rc, err := opts.Client.Open(ctx, j.obj.URI)
 	if err != nil {
 		fd.err = err
@@ -498,6 +505,11 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 	batches chan<- batch, failed *atomic.Bool) error {
 	var cur batch
 	var records []*cloudtrail.Record
+	// Files finish in whatever order the workers get to them; their problems are reported in
+	// delivery order, so that the same input gives the same report (and, past MaxProblems,
+	// keeps the same problems).
+	probs := fileProblems{max: opts.MaxProblems - len(sum.Problems)}
+	defer func() { sum.Problems = append(sum.Problems, probs.sorted()...) }()
 	hand := func() error {
 		if failed.Load() {
 			return errors.New("a commit failed")
@@ -528,16 +540,12 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 			sum.Errors += fd.stats.Errors
 			sum.Warnings += fd.stats.Warnings
 			for _, p := range fd.stats.Problems {
-				if len(sum.Problems) < opts.MaxProblems {
-					sum.Problems = append(sum.Problems, p)
-				}
+				probs.add(fd.seq, p)
 			}
 			if fd.err != nil {
 				sum.FilesFailed++
 				sum.Errors++
-				if len(sum.Problems) < opts.MaxProblems {
-					sum.Problems = append(sum.Problems, cloudtrail.Problem{File: fd.state.URI, Severity: cloudtrail.Error, Msg: fd.err.Error()})
-				}
+				probs.add(fd.seq, cloudtrail.Problem{File: fd.state.URI, Severity: cloudtrail.Error, Msg: fd.err.Error()})
 				if errors.Is(fd.err, context.Canceled) {
 					continue
 				}
@@ -561,4 +569,49 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 		return err
 	}
 	return hand()
+}
+
+// fileProblems keeps the first max problems in (file, order within the file) order, whatever
+// order the files come in.
+type fileProblems struct {
+	max  int
+	list []seqProblem
+	next int // problems added so far
+}
+
+type seqProblem struct {
+	file, n int // the file's position, the problem's position among all added
+	p       cloudtrail.Problem
+}
+
+func (f *fileProblems) add(file int, p cloudtrail.Problem) {
+	if f.max <= 0 {
+		return
+	}
+	f.list = append(f.list, seqProblem{file, f.next, p})
+	f.next++
+	if len(f.list) >= 2*f.max {
+		f.list = f.sortedItems() // bounded: at most 2·max problems held
+	}
+}
+
+func (f *fileProblems) sortedItems() []seqProblem {
+	slices.SortFunc(f.list, func(a, b seqProblem) int {
+		if c := cmp.Compare(a.file, b.file); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.n, b.n)
+	})
+	return f.list[:min(len(f.list), f.max)]
+}
+
+func (f *fileProblems) sorted() []cloudtrail.Problem {
+	if f.max <= 0 {
+		return nil
+	}
+	out := make([]cloudtrail.Problem, 0, len(f.list))
+	for _, sp := range f.sortedItems() {
+		out = append(out, sp.p)
+	}
+	return out
 }
