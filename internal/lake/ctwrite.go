@@ -793,8 +793,8 @@ func appendDictIndexes(dst []byte, idx []int32) ([]byte, error) {
 var recordLines = int((unsafe.Sizeof(cloudtrail.Record{}) + 63) / 64)
 
 // prefetchParts prefetches what a Record points to that the walk reads: its string slots (the
-// decoder allocates them together, event version first), its user identity and session context,
-// its maps' entries and its JSON text (where its strings lie).
+// decoder allocates them together, event version first), its user identity, its maps' entries,
+// resources and TLS details, and its JSON text (where its strings lie).
 func prefetchParts(r *cloudtrail.Record) {
 	prefetch.Lines(unsafe.Pointer(r.EventVersion), 8)
 	if u := r.UserIdentity; u != nil {
@@ -802,7 +802,7 @@ func prefetchParts(r *cloudtrail.Record) {
 	}
 	for _, m := range []cloudtrail.Map{r.RequestParameters, r.ResponseElements, r.AdditionalEventData} {
 		if len(m) > 0 {
-			prefetch.Lines(unsafe.Pointer(&m[0]), min(len(m), 8))
+			prefetch.Lines(unsafe.Pointer(&m[0]), min(len(m)*int(unsafe.Sizeof(m[0]))/64+1, 8))
 		}
 	}
 	if len(r.Resources) > 0 {
