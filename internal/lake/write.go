@@ -30,7 +30,10 @@ type Batch struct {
 	dates  []string // sorted
 	byDate map[string][]*cloudtrail.Record
 	staged int
-	keys   []uint64 // the records' key hashes
+	// keys are the records' KeyHash in decoding order, gathered while NewBatch reads them in
+	// that order anyway: WriteRecords adds them to the writer's filter after the files are
+	// written, when the records are in sorted order and their hashes far apart in memory.
+	keys []uint64
 }
 
 // NewBatch prepares recs (which it reorders) for WriteRecords.
