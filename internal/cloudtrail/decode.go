@@ -774,7 +774,7 @@ func (d *decoder) finish(rd *recordDecoder) error {
 	rec.EventJSON = rd.s
 	// Hash the string's bytes in place: converting to []byte would copy every record once more.
 	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(rd.s), len(rd.s)))
-	rec.EventJSONChecksum = hex.EncodeToString(sum[:])
+	rec.EventJSONChecksum = rd.checksumText(sum)
 	if rec.EventID == "" {
 		rec.EventID = uuidFromHash(sum)
 		d.problem(Warning, "%s: used %s, derived from the record's SHA-256", info.eventIDProblem, rec.EventID)
@@ -790,6 +790,12 @@ func (d *decoder) finish(rd *recordDecoder) error {
 	return nil
 }
 
+// checksumText returns sum in lowercase hex, held in the record's block.
+func (rd *recordDecoder) checksumText(sum [32]byte) string {
+	hex.Encode(rd.blk.sum[:], sum[:])
+	return unsafe.String(&rd.blk.sum[0], len(rd.blk.sum))
+}
+
 // withOwnMemory returns a copy of r that shares no memory with the input it was decoded from:
 // its event JSON copied and decoded again (to the same fields).
 func (r *Record) withOwnMemory(maxDepth int) *Record {
@@ -799,7 +805,8 @@ func (r *Record) withOwnMemory(maxDepth int) *Record {
 		return r // cannot happen: the same text decoded before
 	}
 	c := rd.rec
-	c.EventJSON, c.EventJSONChecksum = rd.s, r.EventJSONChecksum
+	// The checksum is copied too: r's text lives in r's block, which points into r's input.
+	c.EventJSON, c.EventJSONChecksum = rd.s, strings.Clone(r.EventJSONChecksum)
 	if c.EventID == "" { // derived from the record's hash (finish)
 		c.EventID = r.EventID
 	}

@@ -879,3 +879,81 @@ func TestDecodeKeepingFewRecordsDoesNotKeepTheirInputs(t *testing.T) {
 	}
 	runtime.KeepAlive(kept)
 }
+
+// A record's parts come from one block per record while they last (fields.go, recordBlock):
+// a repeated object must still replace the first whole, parts beyond the block's arrays must
+// hold their own values, and no two records may share any part.
+func TestDecodeRecordPartsAreTheRecordsOwn(t *testing.T) {
+	in := `{"Records":[` +
+		`{"eventTime":"2024-01-02T03:04:05Z","eventID":"a","eventName":"First",` +
+		`"userIdentity":{"type":"IAMUser","userName":"u1","sessionContext":{"attributes":{"creationDate":"2024-01-01T00:00:00Z","mfaAuthenticated":"true"},"sessionIssuer":{"userName":"i1"}}},` +
+		`"userIdentity":{"type":"AssumedRole","arn":"arn:2","sessionContext":{"sessionIssuer":{"arn":"arn:i2"}}},` +
+		`"tlsDetails":{"tlsVersion":"TLSv1.2","cipherSuite":"c1"},"tlsDetails":{"clientProvidedHostHeader":"h2"},` +
+		`"resources":[{"ARN":"r1"},{"ARN":"r2"},{"ARN":"r3"}],` +
+		`"requestParameters":{"a":"1","b":"2","c":"3","d":"4","e":"5","f":"6"},` +
+		`"responseElements":{"g":"7","h":"8","i":"9","j":"10","k":"11"},` +
+		`"additionalEventData":{"l":"12","m":{"n":13}},` +
+		`"readOnly":true,"managementEvent":"false","sessionCredentialFromConsole":true},` +
+		`{"eventTime":"2024-01-02T03:04:06Z","eventID":"b","eventName":"Second","readOnly":false,` +
+		`"userIdentity":{"type":"Root","sessionContext":{"attributes":{"creationDate":"2024-01-02T00:00:00Z"},"webIdFederationData":{"federatedProvider":"p"}}},` +
+		`"resources":[{"ARN":"s1"}],"requestParameters":{"a":"x"}}]}`
+	res := decode(t, []byte(in), cloudtrail.DecodeOptions{})
+	if len(res.recs) != 2 {
+		t.Fatalf("%d records, want 2", len(res.recs))
+	}
+	r, s := res.recs[0], res.recs[1]
+
+	u := r.UserIdentity
+	if str(u.Type) != "AssumedRole" || str(u.ARN) != "arn:2" || u.UserName != nil {
+		t.Errorf("repeated userIdentity: type %q arn %q userName %v; want the second object only", str(u.Type), str(u.ARN), u.UserName)
+	}
+	if sc := u.SessionContext; sc == nil || sc.Attributes != nil || sc.SessionIssuer == nil || str(sc.SessionIssuer.ARN) != "arn:i2" || sc.SessionIssuer.UserName != nil {
+		t.Errorf("repeated userIdentity: sessionContext %+v; want only the second's issuer", sc)
+	}
+	if tl := r.TLSDetails; tl.TLSVersion != nil || tl.CipherSuite != nil || str(tl.ClientProvidedHostHeader) != "h2" {
+		t.Errorf("repeated tlsDetails: %+v; want only the second's host header", tl)
+	}
+	if len(r.Resources) != 3 || str(r.Resources[0].ARN) != "r1" || str(r.Resources[2].ARN) != "r3" {
+		t.Errorf("resources = %d entries; want r1, r2, r3", len(r.Resources))
+	}
+	want := map[string]string{"a": "1", "f": "6"}
+	for k, v := range want {
+		if get(r.RequestParameters, k) != v {
+			t.Errorf("requestParameters[%s] = %q, want %q", k, get(r.RequestParameters, k), v)
+		}
+	}
+	if len(r.RequestParameters) != 6 || len(r.ResponseElements) != 5 || len(r.AdditionalEventData) != 2 ||
+		get(r.ResponseElements, "k") != "11" || get(r.AdditionalEventData, "m") != `{"n":13}` {
+		t.Errorf("maps: %d %d %d entries, k=%q m=%q", len(r.RequestParameters), len(r.ResponseElements), len(r.AdditionalEventData),
+			get(r.ResponseElements, "k"), get(r.AdditionalEventData, "m"))
+	}
+	// Appending to one map must not write over the next one's entries (the block's entries
+	// after requestParameters' six hold additionalEventData's: responseElements' five did not fit).
+	_ = append(r.RequestParameters, cloudtrail.KV{Key: "z"})
+	if r.ResponseElements[0].Key != "g" || r.AdditionalEventData[0].Key != "l" {
+		t.Errorf("appending to requestParameters changed the next map: %q %q", r.ResponseElements[0].Key, r.AdditionalEventData[0].Key)
+	}
+	if r.ReadOnly == nil || !*r.ReadOnly || r.ManagementEvent == nil || *r.ManagementEvent || str(r.SessionCredentialFromConsole) != "true" {
+		t.Errorf("booleans: readOnly %v managementEvent %v sessionCredentialFromConsole %q", r.ReadOnly, r.ManagementEvent, str(r.SessionCredentialFromConsole))
+	}
+	if len(r.EventJSONChecksum) != 64 || len(s.EventJSONChecksum) != 64 || r.EventJSONChecksum == s.EventJSONChecksum {
+		t.Errorf("checksums %q and %q", r.EventJSONChecksum, s.EventJSONChecksum)
+	}
+
+	// The second record's parts are its own: writing through the first's pointers leaves it be.
+	*r.EventName, *r.ReadOnly = "changed", false
+	*r.Resources[0].ARN = "changed"
+	r.RequestParameters[0].Key = "changed"
+	if str(s.EventName) != "Second" || s.ReadOnly == nil || *s.ReadOnly || str(s.Resources[0].ARN) != "s1" || s.RequestParameters[0].Key != "a" {
+		t.Errorf("the second record changed with the first: %q %v %q %q", str(s.EventName), s.ReadOnly, str(s.Resources[0].ARN), s.RequestParameters[0].Key)
+	}
+	su := s.UserIdentity
+	if str(su.Type) != "Root" || su.SessionContext == nil || su.SessionContext.Attributes == nil ||
+		su.SessionContext.Attributes.CreationDate == nil || su.SessionContext.Attributes.CreationDate.Day() != 2 ||
+		su.SessionContext.WebIDFederationData == nil || str(su.SessionContext.WebIDFederationData.FederatedProvider) != "p" {
+		t.Errorf("second userIdentity: %+v", su)
+	}
+	if s.UserIdentity == r.UserIdentity || s.UserIdentity.SessionContext == r.UserIdentity.SessionContext {
+		t.Errorf("two records share a user identity")
+	}
+}

@@ -14,9 +14,12 @@ type recordDecoder struct {
 	s        string
 	maxDepth int
 	rec      *Record
+	blk      *recordBlock // rec and the parts it has not yet taken
 	info     objInfo
 	warnings []string
-	strs     []string // backing store for the record's *string values: one allocation per 32
+	strs     []string // backing store for the record's *string values: the block's, then 32 more at a time
+	bools    []bool   // backing store for the record's *bool values: the block's, then one at a time
+	kvs      Map      // backing store for the record's Maps: the block's, then one at a time
 	kv       Map      // scratch for mapField
 	ws       bool     // whitespace was skipped outside strings: rd.s is not compact JSON
 }
@@ -335,6 +338,84 @@ func (rd *recordDecoder) warn(format string, args ...any) {
 	rd.warnings = append(rd.warnings, fmt.Sprintf(format, args...))
 }
 
+// recordBlock is a record allocated together with what most CloudTrail records have: a user
+// identity with its session context (attributes, creation date, issuer, web identity data), TLS
+// details, the checksum's text, a few resources, booleans and map entries, and about 40 string
+// values (the generated records' mean is 33). Allocated one by one they were over a dozen
+// objects a record for the allocator to hand out and the collector to find; all of them live
+// exactly as long as the record. A part taken once (a repeated key) is allocated on its own the
+// second time, as is whatever outgrows its array.
+type recordBlock struct {
+	rec     Record
+	ui      UserIdentity
+	sc      SessionContext
+	sa      SessionAttributes
+	si      SessionIssuer
+	wif     WebIDFederationData
+	tls     TLSDetails
+	created time.Time
+	taken   uint8 // the parts above given out (takenUI, ...)
+	sum     [64]byte
+	bools   [4]bool
+	res     [2]Resource
+	kvs     [10]KV
+	strs    [40]string
+}
+
+const (
+	takenUI = 1 << iota
+	takenSC
+	takenSA
+	takenSI
+	takenWIF
+	takenTLS
+	takenCreated
+	takenRes
+)
+
+// newRecord starts a record in a new block.
+func (rd *recordDecoder) newRecord() {
+	rd.blk = new(recordBlock)
+	rd.rec = &rd.blk.rec
+	rd.strs = rd.blk.strs[:0]
+	rd.bools = rd.blk.bools[:0]
+	rd.kvs = rd.blk.kvs[:0]
+}
+
+// take returns the block's part at p (bit says which) if the record has not taken it yet, and
+// otherwise a new one.
+func take[T any](rd *recordDecoder, bit uint8, p *T) *T {
+	if rd.blk.taken&bit != 0 {
+		return new(T)
+	}
+	rd.blk.taken |= bit
+	return p
+}
+
+// newResources returns an empty, non-nil list with room for the block's resources.
+func (rd *recordDecoder) newResources() []Resource {
+	return take(rd, takenRes, &rd.blk.res)[:0]
+}
+
+// newMap returns a Map of n entries, from the block's entries while they last.
+func (rd *recordDecoder) newMap(n int) Map {
+	if k := len(rd.kvs); rd.kvs != nil && cap(rd.kvs)-k >= n { // never nil: an empty Map is not NULL
+		rd.kvs = rd.kvs[:k+n]
+		return rd.kvs[k : k+n : k+n]
+	}
+	return make(Map, n)
+}
+
+// boolPtr returns a pointer to v held in the decoder's backing store: records never share
+// one, a caller may write through it.
+func (rd *recordDecoder) boolPtr(v bool) *bool {
+	if len(rd.bools) == cap(rd.bools) {
+		return &v
+	}
+	rd.bools = append(rd.bools, v)
+	return &rd.bools[len(rd.bools)-1]
+}
+
 // ptr returns a pointer to a copy of v held in the decoder's backing store.
 func (rd *recordDecoder) ptr(v string) *string {
 	if len(rd.strs) == cap(rd.strs) {
@@ -393,7 +474,7 @@ func (rd *recordDecoder) object(i, depth int, f func(key string, vi, depth int) 
 
 // decode reads the object rd.s (whose first byte is '{') and returns the index after it.
 func (rd *recordDecoder) decode() (int, error) {
-	rd.rec = &Record{}
+	rd.newRecord()
 	var seen uint64
 	hasTime := false
 	end, err := rd.object(0, 0, func(key string, i, depth int) (int, error) {
@@ -545,7 +626,7 @@ func (rd *recordDecoder) unknown(i, depth int) (int, error) {
 func (rd *recordDecoder) wrongType(i, depth int, name path, want string) (int, error) {
 	end, err := rd.skipValue(i, depth)
 	if err == nil {
-		rd.warn("%s is %s, not %s: stored as NULL", name, kindName(rd.s[i]), want)
+		rd.warn("%s is %s, not %s: stored as NULL", name.String(), kindName(rd.s[i]), want)
 	}
 	return end, err
 }
@@ -607,9 +688,9 @@ func (rd *recordDecoder) boolean(i, depth int, name path) (*bool, int, error) {
 	s := rd.s
 	switch {
 	case strings.HasPrefix(s[i:], "true"):
-		return boolPtr(true), i + 4, nil
+		return rd.boolPtr(true), i + 4, nil
 	case strings.HasPrefix(s[i:], "false"):
-		return boolPtr(false), i + 5, nil
+		return rd.boolPtr(false), i + 5, nil
 	case s[i] == '"':
 		end, esc, err := scanString(s, i)
 		if err != nil {
@@ -617,11 +698,11 @@ func (rd *recordDecoder) boolean(i, depth int, name path) (*bool, int, error) {
 		}
 		switch v := unquote(s, i, end, esc); {
 		case strings.EqualFold(v, "true"):
-			return boolPtr(true), end, nil
+			return rd.boolPtr(true), end, nil
 		case strings.EqualFold(v, "false"):
-			return boolPtr(false), end, nil
+			return rd.boolPtr(false), end, nil
 		default:
-			rd.warn("%s %q is not a boolean: stored as NULL", name, v)
+			rd.warn("%s %q is not a boolean: stored as NULL", name.String(), v)
 			return nil, end, nil
 		}
 	}
@@ -631,9 +712,6 @@ func (rd *recordDecoder) boolean(i, depth int, name path) (*bool, int, error) {
 	end, err := rd.wrongType(i, depth, name, "a boolean")
 	return nil, end, err
 }
-
-// boolPtr returns a new *bool: records must not share one, a caller may write through it.
-func boolPtr(v bool) *bool { return &v }
 
 // eventTime reads eventTime into the record; a problem with it drops the record.
 func (rd *recordDecoder) eventTime(i, depth int, name path, ok *bool) (int, error) {
@@ -651,13 +729,13 @@ func (rd *recordDecoder) eventTime(i, depth int, name path, ok *bool) (int, erro
 			rd.info.timeProblem = ""
 		} else {
 			*ok = false
-			rd.info.timeProblem = fmt.Sprintf("%s %q is not a timestamp", name, v)
+			rd.info.timeProblem = fmt.Sprintf("%s %q is not a timestamp", name.String(), v)
 		}
 		return end, nil
 	}
 	*ok = false
 	end, err := rd.skipValue(i, depth)
-	rd.info.timeProblem = fmt.Sprintf("%s is %s, not a timestamp", name, kindName(s[i]))
+	rd.info.timeProblem = fmt.Sprintf("%s is %s, not a timestamp", name.String(), kindName(s[i]))
 	return end, err
 }
 
@@ -677,7 +755,7 @@ func (rd *recordDecoder) eventID(i, depth int, name path) (int, error) {
 		return end, nil
 	}
 	end, err := rd.skipValue(i, depth)
-	rd.info.eventIDProblem = fmt.Sprintf("%s is %s", name, kindName(s[i]))
+	rd.info.eventIDProblem = fmt.Sprintf("%s is %s", name.String(), kindName(s[i]))
 	return end, err
 }
 
@@ -720,7 +798,7 @@ func (rd *recordDecoder) mapField(i, depth int, name path) (Map, int, error) {
 			v, end = rd.ptr(s[vi:e]), e
 		}
 		if k := dup.find(m, key); k >= 0 {
-			rd.warn("%s has the key %q twice: the last value is used", name, key)
+			rd.warn("%s has the key %q twice: the last value is used", name.String(), key)
 			m[k].Value = v
 			return end, nil
 		}
@@ -733,7 +811,7 @@ func (rd *recordDecoder) mapField(i, depth int, name path) (Map, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make(Map, len(m))
+	out := rd.newMap(len(m))
 	copy(out, m)
 	return out, end, nil
 }
@@ -751,8 +829,8 @@ func (rd *recordDecoder) resources(i, depth int, name path) ([]Resource, int, er
 	if depth+1 > rd.maxDepth {
 		return nil, 0, &syntaxError{off: i, msg: fmt.Sprintf("nesting deeper than %d levels", rd.maxDepth)}
 	}
-	out := []Resource{}
-	parent := name.String()
+	out := rd.newResources()
+	parent := name
 	i = rd.skipWS(i + 1)
 	if i < len(s) && s[i] == ']' {
 		return out, i + 1, nil
@@ -767,13 +845,13 @@ func (rd *recordDecoder) resources(i, depth int, name path) ([]Resource, int, er
 				var err error
 				switch nestedField(key) {
 				case nAccountID:
-					r.AccountID, vi, err = rd.str(vi, depth, path{parent, "accountId"})
+					r.AccountID, vi, err = rd.str(vi, depth, path{&parent, "accountId"})
 				case nType:
-					r.Type, vi, err = rd.str(vi, depth, path{parent, "type"})
+					r.Type, vi, err = rd.str(vi, depth, path{&parent, "type"})
 				case nARN:
-					r.ARN, vi, err = rd.str(vi, depth, path{parent, "ARN"})
+					r.ARN, vi, err = rd.str(vi, depth, path{&parent, "ARN"})
 				case nARNPrefix:
-					r.ARNPrefix, vi, err = rd.str(vi, depth, path{parent, "ARNPrefix"})
+					r.ARNPrefix, vi, err = rd.str(vi, depth, path{&parent, "ARNPrefix"})
 				default:
 					vi, err = rd.skipValue(vi, depth)
 				}
@@ -789,7 +867,7 @@ func (rd *recordDecoder) resources(i, depth int, name path) ([]Resource, int, er
 			if err != nil {
 				return nil, 0, err
 			}
-			rd.warn("%s[%d] is %s, not an object: dropped", name, n, kindName(s[i]))
+			rd.warn("%s[%d] is %s, not an object: dropped", name.String(), n, kindName(s[i]))
 			i = end
 		}
 		i = rd.skipWS(i)
@@ -824,11 +902,11 @@ func (rd *recordDecoder) userIdentity(i, depth int, name path) (*UserIdentity, i
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
-	parent := name.String()
-	u := &UserIdentity{}
+	parent := name
+	u := take(rd, takenUI, &rd.blk.ui)
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := path{parent, key}
+		p := path{&parent, key}
 		switch nestedField(key) {
 		case nType:
 			u.Type, vi, err = rd.str(vi, depth, p)
@@ -866,11 +944,11 @@ func (rd *recordDecoder) sessionContext(i, depth int, name path) (*SessionContex
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
-	parent := name.String()
-	sc := &SessionContext{}
+	parent := name
+	sc := take(rd, takenSC, &rd.blk.sc)
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := path{parent, key}
+		p := path{&parent, key}
 		switch nestedField(key) {
 		case nAttributes:
 			sc.Attributes, vi, err = rd.sessionAttributes(vi, depth, p)
@@ -896,20 +974,22 @@ func (rd *recordDecoder) sessionAttributes(i, depth int, name path) (*SessionAtt
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
-	parent := name.String()
-	a := &SessionAttributes{}
+	parent := name
+	a := take(rd, takenSA, &rd.blk.sa)
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := path{parent, key}
+		p := path{&parent, key}
 		switch nestedField(key) {
 		case nCreationDate:
 			var v *string
 			v, vi, err = rd.str(vi, depth, p)
 			if v != nil {
 				if t, ok := parseTime(*v); ok {
-					a.CreationDate = &t
+					c := take(rd, takenCreated, &rd.blk.created)
+					*c = t
+					a.CreationDate = c
 				} else {
-					rd.warn("%s %q is not a timestamp: stored as NULL", p, *v)
+					rd.warn("%s %q is not a timestamp: stored as NULL", p.String(), *v)
 				}
 			}
 		case nMFAAuthenticated:
@@ -926,11 +1006,11 @@ func (rd *recordDecoder) sessionIssuer(i, depth int, name path) (*SessionIssuer,
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
-	parent := name.String()
-	si := &SessionIssuer{}
+	parent := name
+	si := take(rd, takenSI, &rd.blk.si)
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := path{parent, key}
+		p := path{&parent, key}
 		switch nestedField(key) {
 		case nType:
 			si.Type, vi, err = rd.str(vi, depth, p)
@@ -954,11 +1034,11 @@ func (rd *recordDecoder) webID(i, depth int, name path) (*WebIDFederationData, i
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
-	parent := name.String()
-	w := &WebIDFederationData{}
+	parent := name
+	w := take(rd, takenWIF, &rd.blk.wif)
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := path{parent, key}
+		p := path{&parent, key}
 		switch nestedField(key) {
 		case nFederatedProvider:
 			w.FederatedProvider, vi, err = rd.str(vi, depth, p)
@@ -976,11 +1056,11 @@ func (rd *recordDecoder) onBehalfOf(i, depth int, name path) (*OnBehalfOf, int, 
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
-	parent := name.String()
+	parent := name
 	o := &OnBehalfOf{}
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := path{parent, key}
+		p := path{&parent, key}
 		switch nestedField(key) {
 		case nUserID:
 			o.UserID, vi, err = rd.str(vi, depth, p)
@@ -998,11 +1078,11 @@ func (rd *recordDecoder) inScopeOf(i, depth int, name path) (*InScopeOf, int, er
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
-	parent := name.String()
+	parent := name
 	o := &InScopeOf{}
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := path{parent, key}
+		p := path{&parent, key}
 		switch nestedField(key) {
 		case nSourceARN:
 			o.SourceARN, vi, err = rd.str(vi, depth, p)
@@ -1024,11 +1104,11 @@ func (rd *recordDecoder) tlsDetails(i, depth int, name path) (*TLSDetails, int, 
 	if ok, end, err := rd.structStart(i, depth, name); !ok {
 		return nil, end, err
 	}
-	parent := name.String()
-	t := &TLSDetails{}
+	parent := name
+	t := take(rd, takenTLS, &rd.blk.tls)
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
-		p := path{parent, key}
+		p := path{&parent, key}
 		switch nestedField(key) {
 		case nTLSVersion:
 			t.TLSVersion, vi, err = rd.str(vi, depth, p)
@@ -1134,11 +1214,29 @@ func (x *keyIndex) grow(m Map) {
 
 // path names a field for warnings ("userIdentity.sessionContext.attributes.creationDate"); it is
 // only turned into a string when a warning needs it.
-type path struct{ parent, key string }
+// path names a field for messages: its key and the path of the object holding it (nil at the
+// record's top). It is joined into text only when a message is written — and must be, with
+// String, for the path to stay on the stack: decoding a record builds dozens of them.
+type path struct {
+	up  *path
+	key string
+}
 
 func (p path) String() string {
-	if p.parent == "" {
-		return p.key
+	// The text is built anew, never p.key itself: a result that could alias p would make the
+	// compiler move every path (and what it points to) to the heap.
+	var keys [8]string
+	n := 0
+	for q := &p; q != nil && n < len(keys); q = q.up {
+		keys[n] = q.key
+		n++
 	}
-	return p.parent + "." + p.key
+	var b strings.Builder
+	for i := n - 1; i >= 0; i-- {
+		b.WriteString(keys[i])
+		if i > 0 {
+			b.WriteByte('.')
+		}
+	}
+	return b.String()
 }
