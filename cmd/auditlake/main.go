@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 
 	"github.com/auditlake/auditlake/internal/cli"
@@ -24,6 +25,14 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	// AUDITLAKE_TRACE=FILE writes a Go execution trace of the run (go tool trace FILE): where
+	// the CPUs sit idle, and which goroutine waits on which.
+	if path := os.Getenv("AUDITLAKE_TRACE"); path != "" {
+		if f, err := os.Create(path); err == nil && trace.Start(f) == nil {
+			defer f.Close()
+			defer trace.Stop()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
@@ -36,6 +45,7 @@ func main() {
 	}
 	if code != 0 {
 		pprof.StopCPUProfile()
+		trace.Stop()
 		os.Exit(code)
 	}
 }
