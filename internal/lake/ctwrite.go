@@ -170,6 +170,7 @@ func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 	if err != nil {
 		return 0, err
 	}
+	startWriteback(f)
 	return out.offset, f.Close()
 }
 

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package lake
+
+import "os"
+
+// startWriteback does nothing here: the commit's fsync writes the file.
+func startWriteback(*os.File) {}
