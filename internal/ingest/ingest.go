@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -305,23 +304,31 @@ func storeSelectors(s lake.Store) ([]selector.Selector, error) {
 // and each batch would write a small file into every day's partition; in delivery order a batch
 // covers a few days, and a day's events land in one or two files.
 func sortByDelivery(jobs []job) {
-	at := make(map[string]time.Time, len(jobs))
-	for _, j := range jobs {
+	// Each file's time is parsed once: 15,000 files sorted by times looked up in the
+	// comparison took a fifth of the time to list them.
+	type timed struct {
+		at time.Time
+		j  job
+	}
+	ts := make([]timed, len(jobs))
+	for i, j := range jobs {
+		ts[i].j = j
 		if ki, ok := cloudtrail.ParseKey(j.obj.Key); ok {
-			t := ki.FileTime
-			if t.IsZero() {
-				t = ki.Date
+			ts[i].at = ki.FileTime
+			if ts[i].at.IsZero() {
+				ts[i].at = ki.Date
 			}
-			at[j.obj.URI] = t
 		}
 	}
-	sort.SliceStable(jobs, func(a, b int) bool {
-		ta, tb := at[jobs[a].obj.URI], at[jobs[b].obj.URI]
-		if !ta.Equal(tb) {
-			return ta.Before(tb)
+	slices.SortStableFunc(ts, func(a, b timed) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
 		}
-		return jobs[a].obj.Key < jobs[b].obj.Key
+		return strings.Compare(a.j.obj.Key, b.j.obj.Key)
 	})
+	for i := range ts {
+		jobs[i] = ts[i].j
+	}
 }
 
 // looksLikeData reports whether a file found by walking a directory or prefix may hold events.
