@@ -450,8 +450,11 @@ type batch struct {
 }
 
 // appendAll is the single consumer: it gathers records into batches of BatchRows and hands
-// each to the committer with the sources completed so far. The committer (one goroutine, its
-// own engine connection) writes and commits batches in order while the next one fills; a full
+// each to the committer with the sources completed so far. The committer is two goroutines in
+// a pipeline: one writes a batch's files (its own engine connection, for the dedupe check),
+// the other commits them — fsyncs and the manifest, mostly waiting on the disk — while the
+// next batch is written. Commits happen in batch order, one at a time; a batch is written
+// knowing the files of the commit still running (lake.Writer keeps them as pending). A full
 // batch waits for the hand-over, so at most two are in memory.
 func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, sum *Summary, prog *progress) error {
 	commitDB, err := db.Conn(ctx)
@@ -460,49 +463,84 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	}
 	defer commitDB.Close()
 	batches := make(chan batch)
+	writtenBatches := make(chan writtenBatch)
 	var added, dups atomic.Int64
 	var failed atomic.Bool
-	commitErr := make(chan error, 1)
+	writeErr, commitErr := make(chan error, 1), make(chan error, 1)
 	go func() {
+		defer close(writtenBatches)
 		var first error
 		for b := range batches {
-			if first == nil {
-				first = commitBatch(ctx, commitDB, w, b, &added, &dups)
-				failed.Store(first != nil)
+			if first == nil && !failed.Load() {
+				var wb writtenBatch
+				wb, first = writeBatch(ctx, commitDB, w, b)
+				if first != nil {
+					failed.Store(true)
+				} else {
+					writtenBatches <- wb
+				}
 			}
+		}
+		writeErr <- first
+	}()
+	go func() {
+		var first error
+		for wb := range writtenBatches {
+			if first == nil {
+				first = commitWritten(w, wb, &added, &dups)
+				if first != nil {
+					failed.Store(true)
+				}
+			}
+			// After a failed commit the batches written are left for the next writer to
+			// remove (no manifest names them): the failed commit may have named its files.
 		}
 		commitErr <- first
 	}()
 	err = fill(ctx, opts, msgs, sum, prog, batches, &failed)
 	close(batches)
-	if cerr := <-commitErr; cerr != nil {
-		err = cerr // the cause; fill only saw that a commit failed
+	werr, cerr := <-writeErr, <-commitErr
+	switch { // the cause; fill only saw that a write or commit failed
+	case cerr != nil:
+		err = cerr
+	case werr != nil:
+		err = werr
 	}
 	sum.EventsAdded += added.Load()
 	sum.Duplicates += dups.Load()
 	return err
 }
 
-// commitBatch writes one batch and commits it with the sources it completes.
-func commitBatch(ctx context.Context, db *engine.DB, w *lake.Writer, b batch, added, dups *atomic.Int64) error {
-	var files []lake.DataFile
-	var written int64
-	staged := int64(b.records.Staged())
-	if staged > 0 {
+// writtenBatch is a batch whose files are written, waiting for its commit.
+type writtenBatch struct {
+	files           []lake.DataFile
+	staged, written int64
+	completed       []lake.SourceState
+}
+
+// writeBatch writes the files of one batch, not yet committed.
+func writeBatch(ctx context.Context, db *engine.DB, w *lake.Writer, b batch) (writtenBatch, error) {
+	wb := writtenBatch{staged: int64(b.records.Staged()), completed: b.completed}
+	if wb.staged > 0 {
 		var err error
-		files, written, err = lake.WriteRecords(ctx, db, w, b.records)
+		wb.files, wb.written, err = lake.WriteRecords(ctx, db, w, b.records)
 		if err != nil {
-			return err
+			return wb, err
 		}
 	}
-	if len(files) == 0 && len(b.completed) == 0 {
+	return wb, nil
+}
+
+// commitWritten commits a written batch with the sources it completes.
+func commitWritten(w *lake.Writer, wb writtenBatch, added, dups *atomic.Int64) error {
+	if len(wb.files) == 0 && len(wb.completed) == 0 {
 		return nil
 	}
-	if err := w.Commit(files, nil, b.completed); err != nil {
+	if err := w.Commit(wb.files, nil, wb.completed); err != nil {
 		return err
 	}
-	added.Add(written)
-	dups.Add(staged - written)
+	added.Add(wb.written)
+	dups.Add(wb.staged - wb.written)
 	return nil
 }
 

@@ -108,3 +108,60 @@ func TestBatchesOfOneWriterAreDeduplicatedWithOrWithoutItsFilter(t *testing.T) {
 		})
 	}
 }
+
+// TestABatchWrittenBeforeTheLastCommitIsDeduplicatedAgainstIt: ingest writes a batch while the
+// previous batch's commit runs. The files written but not yet committed must count as stored:
+// a duplicate of their records is dropped, a new record at the same instant kept, and the two
+// commits leave every key once.
+func TestABatchWrittenBeforeTheLastCommitIsDeduplicatedAgainstIt(t *testing.T) {
+	ctx := context.Background()
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	base := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
+	rec := func(id string, sec int) *cloudtrail.Record {
+		acct, src, name := "1", "ec2.amazonaws.com", "RunInstances"
+		return &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
+			EventTime: base.Add(time.Duration(sec) * time.Second), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)}
+	}
+	lk, s := newStore(t)
+	w, err := lk.BeginWrite(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	first, n1, err := WriteRecords(ctx, db, w, NewBatch([]*cloudtrail.Record{rec("a", 10), rec("b", 20)}))
+	if err != nil || n1 != 2 {
+		t.Fatalf("first batch: %d written, %v", n1, err)
+	}
+	// Not committed yet. The next batch repeats "a" and "b" and adds "c" at b's instant.
+	second, n2, err := WriteRecords(ctx, db, w, NewBatch([]*cloudtrail.Record{rec("a", 10), rec("c", 20), rec("b", 20)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n2 != 1 {
+		t.Errorf("second batch: %d records written, want 1 (c)", n2)
+	}
+	if err := w.Commit(first, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(second, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.pending) != 0 {
+		t.Errorf("%d files still pending after their commits", len(w.pending))
+	}
+	var files []string
+	for _, f := range w.Manifest().Files {
+		files = append(files, lk.AbsPath(s.ID, f.Path))
+	}
+	var rows, keys int
+	if err := db.QueryRow(ctx, "SELECT count(*), count(DISTINCT eventid) FROM read_parquet("+engine.ListLiteral(files)+")").Scan(&rows, &keys); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 3 || keys != 3 {
+		t.Errorf("store holds %d rows of %d keys, want 3 of 3", rows, keys)
+	}
+}

@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -139,6 +141,11 @@ type Writer struct {
 	// in keys is new without asking the store (dropStored).
 	keys  *keyFilter
 	keyed map[string]bool
+	// mu guards m and pending while one goroutine commits a batch and another writes the next
+	// (ingest pipelines the two): pending are the files WriteRecords wrote that no commit has
+	// named yet, which the next batch's dedupe must see as stored.
+	mu      sync.Mutex
+	pending []DataFile
 }
 
 // BeginWrite takes the store's write lock (waiting for another writer to finish), removes
@@ -263,10 +270,13 @@ func (w *Writer) collectRetired() {
 	for _, r := range w.m.Retired {
 		os.Remove(w.lake.AbsPath(w.id, r.Path))
 	}
+	w.mu.Lock()
 	w.m = &next
+	w.mu.Unlock()
 }
 
 // Commit atomically replaces the files named in removed with added and records sources as read.
+// It may run beside WriteRecords of the next batch (one commit at a time, in order).
 // The added files (and their facts files) must already be written under the store directory.
 // An added file whose path is already live replaces its entry: the same data with new facts.
 // Removed files and replaced facts are retired.
@@ -352,7 +362,12 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 	if err := w.writeManifest(&next); err != nil {
 		return err
 	}
+	w.mu.Lock()
 	w.m = &next
+	w.pending = slices.DeleteFunc(w.pending, func(f DataFile) bool {
+		return slices.ContainsFunc(added, func(a DataFile) bool { return a.Path == f.Path })
+	})
+	w.mu.Unlock()
 	w.collectRetired()
 	return nil
 }

@@ -189,6 +189,9 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 	for _, f := range added {
 		w.keyed[f.Path] = true
 	}
+	w.mu.Lock()
+	w.pending = append(w.pending, added...)
+	w.mu.Unlock()
 	return added, written, nil
 }
 
@@ -268,7 +271,10 @@ func dedupeByKey(recs []*cloudtrail.Record) []*cloudtrail.Record {
 // fall in the time spans of its earlier files: the check was 6 % of a 1M load's wall time).
 func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 	byDate := map[string][]DataFile{}
-	for _, f := range w.m.Files {
+	w.mu.Lock() // a commit of the previous batch may be running
+	known := slices.Concat(w.m.Files, w.pending)
+	w.mu.Unlock()
+	for _, f := range known {
 		if _, ok := b.byDate[f.Date]; ok {
 			byDate[f.Date] = append(byDate[f.Date], f)
 		}
