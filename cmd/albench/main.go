@@ -4,6 +4,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -27,6 +29,7 @@ func main() {
 	bin := flag.String("bin", "bin/auditlake", "auditlake binary")
 	work := flag.String("work", "", "scratch directory (default: a temp dir)")
 	increments := flag.Int("increments", 1000, "number of incremental ingests for the small-files comparison")
+	rounds := flag.Int("rounds", 3, "zcat and ingest runs, alternated: the medians are compared (the machine's speed drifts)")
 	incSrc := flag.String("inc-src", "", "directory of generated files for the incremental comparison (default: -src)")
 	report := flag.String("report-data", "", "time the compliance report over this data directory instead (needs -cur and -approved)")
 	cur := flag.String("cur", "", "cost table for -report-data (DATABASE.TABLE)")
@@ -49,7 +52,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*src, *bin, *work, *incSrc, *increments); err != nil {
+	if err := run(*src, *bin, *work, *incSrc, *increments, max(*rounds, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "albench:", err)
 		os.Exit(1)
 	}
@@ -77,6 +80,35 @@ func timeCmd(name string, args ...string) (measured, string, error) {
 	return m, out.String(), nil
 }
 
+// median returns the run of median wall time (the lower middle for an even count), with the
+// highest peak RSS of all runs.
+func median(ms []measured) measured {
+	s := slices.Clone(ms)
+	slices.SortFunc(s, func(a, b measured) int { return cmp.Compare(a.wall, b.wall) })
+	m := s[(len(s)-1)/2]
+	for _, x := range ms {
+		m.maxRSS = max(m.maxRSS, x.maxRSS)
+	}
+	return m
+}
+
+func walls(ms []measured) string {
+	var parts []string
+	for _, m := range ms {
+		parts = append(parts, fmt.Sprintf("%.2f", m.wall.Seconds()))
+	}
+	return strings.Join(parts, ", ") + " s"
+}
+
+// ratios are each round's ingest over the zcat measured just before it.
+func ratios(ing, zc []measured) string {
+	var parts []string
+	for i := range ing {
+		parts = append(parts, fmt.Sprintf("%.2f", ing[i].wall.Seconds()/zc[i].wall.Seconds()))
+	}
+	return strings.Join(parts, ", ")
+}
+
 func gzFiles(dir string) ([]string, int64, error) {
 	var files []string
 	var size int64
@@ -98,7 +130,7 @@ func gzFiles(dir string) ([]string, int64, error) {
 	return files, size, err
 }
 
-func run(src, bin, work, incSrc string, increments int) error {
+func run(src, bin, work, incSrc string, increments, rounds int) error {
 	if src == "" {
 		return fmt.Errorf("-src is required")
 	}
@@ -124,11 +156,6 @@ func run(src, bin, work, incSrc string, increments int) error {
 	var rawBytes int64
 	fmt.Sscan(strings.TrimSpace(string(out)), &rawBytes)
 
-	zc, _, err := timeCmd("sh", "-c", `find "$1" -name '*.json.gz' -not -path '*CloudTrail-Digest*' -print0 | xargs -0 -P2 -n 64 zcat > /dev/null`, "sh", src)
-	if err != nil {
-		return err
-	}
-
 	// DuckDB's own JSON reader over the same files, just counting.
 	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "16GB"})
 	if err != nil {
@@ -144,14 +171,31 @@ func run(src, bin, work, incSrc string, increments int) error {
 		return fmt.Errorf("duckdb read_json baseline: %w", err)
 	}
 
+	// zcat and the ingest alternate, rounds times, each ingest into an empty store: the
+	// machine's speed drifts by up to a fifth within minutes, and a pair measured far apart
+	// compares two machines. The medians are compared; the last ingest's store is kept.
 	data := filepath.Join(work, "lake")
-	if _, _, err := timeCmd(bin, "--data", data, "eds", "create", "bench"); err != nil {
-		return err
+	var zcats, ingests []measured
+	var ingOut string
+	for range rounds {
+		zc, _, err := timeCmd("sh", "-c", `find "$1" -name '*.json.gz' -not -path '*CloudTrail-Digest*' -print0 | xargs -0 -P2 -n 64 zcat > /dev/null`, "sh", src)
+		if err != nil {
+			return err
+		}
+		zcats = append(zcats, zc)
+		if err := os.RemoveAll(data); err != nil {
+			return err
+		}
+		if _, _, err := timeCmd(bin, "--data", data, "eds", "create", "bench"); err != nil {
+			return err
+		}
+		ing, out, err := timeCmd(bin, "--data", data, "ingest", "cloudtrail", "--eds", "bench", src)
+		if err != nil {
+			return err
+		}
+		ingests, ingOut = append(ingests, ing), out
 	}
-	ing, ingOut, err := timeCmd(bin, "--data", data, "ingest", "cloudtrail", "--eds", "bench", src)
-	if err != nil {
-		return err
-	}
+	zc, ing := median(zcats), median(ingests)
 	lk, err := lake.Open(data)
 	if err != nil {
 		return err
@@ -182,6 +226,10 @@ func run(src, bin, work, incSrc string, increments int) error {
 	row("zcat, two in parallel (baseline)", zc.wall, 0)
 	row("DuckDB read_json + unnest(Records), count (baseline)", duckWall, 0)
 	row("auditlake ingest cloudtrail", ing.wall, ing.maxRSS)
+	if rounds > 1 {
+		fmt.Printf("\nzcat and ingest medians of %d alternating runs: zcat %s; ingest %s (ratios %s).\n",
+			rounds, walls(zcats), walls(ingests), ratios(ingests, zcats))
+	}
 	fmt.Printf("\nStore: %d events in %d files, %.1f MB on disk, %.0f bytes per event.\n\n", events, len(m.Files), float64(m.Bytes())/1e6, float64(m.Bytes())/float64(max(events, 1)))
 	fmt.Println("```\n" + strings.TrimSpace(ingOut) + "\n```")
 
