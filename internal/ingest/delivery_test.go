@@ -3,6 +3,7 @@ package ingest
 import (
 	"testing"
 
+	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/objstore"
 )
 
@@ -21,7 +22,8 @@ func TestSortByDeliveryOrdersByFileTimeThenKey(t *testing.T) {
 	want := []int{5, 2, 3, 1, 0, 4}
 	jobs := make([]job, len(keys))
 	for i, k := range keys {
-		jobs[i] = job{obj: objstore.Object{URI: k, Key: k}, seq: i}
+		ki, ok := cloudtrail.ParseKey(k)
+		jobs[i] = job{obj: objstore.Object{URI: k, Key: k}, at: deliveryTime(ki, ok), seq: i}
 	}
 	sortByDelivery(jobs)
 	for i, j := range jobs {
