@@ -54,11 +54,7 @@ func TestConcatenationKeepsRowsStatisticsAndPageIndex(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	db, err := engine.Open(ctx, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openEngine(t)
 	one := func(q string) string {
 		var s string
 		if err := db.QueryRow(ctx, q).Scan(&s); err != nil {

@@ -61,11 +61,7 @@ func TestDataFilesReadAsParquetGoWritesThem(t *testing.T) {
 
 	// The engine: the same types and values.
 	ctx := context.Background()
-	db, err := engine.Open(ctx, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openEngine(t)
 	rel := func(p string) string { return "read_parquet(" + engine.Literal(p) + ")" }
 	one := func(q string) string {
 		var s string

@@ -2,10 +2,8 @@ package lake
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/engine"
@@ -43,17 +41,8 @@ func TestKeyFilterNeverForgetsAKey(t *testing.T) {
 // "maybe" for every key (a saturated filter) or is not consulted at all (a new writer).
 func TestBatchesOfOneWriterAreDeduplicatedWithOrWithoutItsFilter(t *testing.T) {
 	ctx := context.Background()
-	db, err := engine.Open(ctx, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	base := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
-	rec := func(id, acct string, sec int) *cloudtrail.Record {
-		src, name := "ec2.amazonaws.com", "DescribeInstances"
-		return &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
-			EventTime: base.Add(time.Duration(sec) * time.Second), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)}
-	}
+	db := openEngine(t)
+	rec := keyedRecord
 	// Batch 0 comes from an earlier writer; batches 1-2 from the writer under test. Every
 	// duplicate shares its original's eventtime, and each new record shares an instant with one.
 	batches := [][]*cloudtrail.Record{
@@ -115,17 +104,8 @@ func TestBatchesOfOneWriterAreDeduplicatedWithOrWithoutItsFilter(t *testing.T) {
 // commits leave every key once.
 func TestABatchWrittenBeforeTheLastCommitIsDeduplicatedAgainstIt(t *testing.T) {
 	ctx := context.Background()
-	db, err := engine.Open(ctx, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	base := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
-	rec := func(id string, sec int) *cloudtrail.Record {
-		acct, src, name := "1", "ec2.amazonaws.com", "RunInstances"
-		return &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
-			EventTime: base.Add(time.Duration(sec) * time.Second), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)}
-	}
+	db := openEngine(t)
+	rec := func(id string, sec int) *cloudtrail.Record { return keyedRecord(id, "1", sec) }
 	lk, s := newStore(t)
 	w, err := lk.BeginWrite(s.ID)
 	if err != nil {

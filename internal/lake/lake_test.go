@@ -1,12 +1,16 @@
 package lake
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/engine"
 )
 
 func newStore(t *testing.T) (*Lake, Store) {
@@ -20,6 +24,25 @@ func newStore(t *testing.T) (*Lake, Store) {
 		t.Fatal(err)
 	}
 	return lk, s
+}
+
+// openEngine opens an in-memory engine closed with the test.
+func openEngine(t *testing.T) *engine.DB {
+	t.Helper()
+	db, err := engine.Open(context.Background(), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// keyedRecord is a record of eventID id in account acct, sec seconds after 2026-04-01 10:00 UTC:
+// just what dedupe and the writer read.
+func keyedRecord(id, acct string, sec int) *cloudtrail.Record {
+	src, name := "ec2.amazonaws.com", "RunInstances"
+	return &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
+		EventTime: time.Date(2026, 4, 1, 10, 0, sec, 0, time.UTC), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)}
 }
 
 // writeData writes a fake data file under the store, as a writer would before committing.
