@@ -152,11 +152,11 @@ func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	groups, err := configitems.LoadGroups(ctx, s, store.ID)
+	groups, err := compliance.LoadGroups(ctx, s, store.ID)
 	if err != nil {
 		return err
 	}
-	templates, err := configitems.LoadTemplates(ctx, s, store.ID)
+	templates, err := compliance.LoadTemplates(ctx, s, store.ID)
 	if err != nil {
 		return err
 	}

@@ -32,11 +32,11 @@ func loadConfig(ctx context.Context, s *query.Session, name string) (*configLook
 	if id == "" {
 		return nil, fmt.Errorf("no such Config event data store: %q", name)
 	}
-	t, err := configitems.LoadTemplates(ctx, s, id)
+	t, err := LoadTemplates(ctx, s, id)
 	if err != nil {
 		return nil, fmt.Errorf("read launch templates of Config store %q: %w", name, err)
 	}
-	ms, err := configitems.InstanceGroups(ctx, s, id)
+	ms, err := InstanceGroups(ctx, s, id)
 	if err != nil {
 		return nil, fmt.Errorf("read Auto Scaling groups of Config store %q: %w", name, err)
 	}

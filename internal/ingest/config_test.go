@@ -13,7 +13,6 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/auditlake/auditlake/internal/configitems"
 	"github.com/auditlake/auditlake/internal/configitems/configtest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -107,7 +106,7 @@ func TestConfigIngestDeduplicatesOnResourceIDAndCaptureTime(t *testing.T) {
 	if sum.EventsAdded != 0 || sum.Duplicates != n {
 		t.Fatalf("copy: %+v; want 0 added, %d duplicates", sum, n)
 	}
-	table := configitems.Table(st.ID)
+	table := query.StoreTable(st.ID)
 	if got := count(t, lk, "SELECT count(*) FROM "+table); got != n {
 		t.Errorf("store holds %d rows, want %d", got, n)
 	}
@@ -219,7 +218,7 @@ func TestConfigIngestFromS3LayoutWithOversizedItem(t *testing.T) {
 	if sum.EventsAdded != 5 || sum.Errors != 0 || sum.FilesSkipped != 1 {
 		t.Fatalf("summary %+v; want 5 items (1 history, 3 snapshot, 1 oversized) and the writability check skipped", sum)
 	}
-	if got := count(t, lk, `SELECT count(*) FROM `+configitems.Table(st.ID)+` WHERE eventdata.configuration['launchTemplate'] LIKE '%"version":"2"%'`); got != 1 {
+	if got := count(t, lk, `SELECT count(*) FROM `+query.StoreTable(st.ID)+` WHERE eventdata.configuration['launchTemplate'] LIKE '%"version":"2"%'`); got != 1 {
 		t.Errorf("the oversized item (web-asg on web-approved v2) is stored %d times, want 1", got)
 	}
 }

@@ -1,4 +1,4 @@
-package configitems_test
+package compliance_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/configitems"
 	"github.com/auditlake/auditlake/internal/configitems/configtest"
 	"github.com/auditlake/auditlake/internal/ingest"
@@ -19,7 +20,7 @@ import (
 // query session over it.
 func storeScenario(t *testing.T) (*query.Session, lake.Store) {
 	t.Helper()
-	items, err := configtest.Items(root)
+	items, err := configtest.Items(configRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,11 +55,11 @@ func evaluate(t *testing.T, approved []configitems.Approved) []configitems.Evalu
 	t.Helper()
 	s, st := storeScenario(t)
 	ctx := context.Background()
-	groups, err := configitems.LoadGroups(ctx, s, st.ID)
+	groups, err := compliance.LoadGroups(ctx, s, st.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl, err := configitems.LoadTemplates(ctx, s, st.ID)
+	tmpl, err := compliance.LoadTemplates(ctx, s, st.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,14 +160,14 @@ func TestStateAtPicksEachGroupsItemInForce(t *testing.T) {
 func TestLookupsForTheComplianceReport(t *testing.T) {
 	s, st := storeScenario(t)
 	ctx := context.Background()
-	ids, err := configitems.LaunchTemplateIDs(ctx, s, st.ID)
+	ids, err := compliance.LaunchTemplateIDs(ctx, s, st.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ids) != 2 || ids[configtest.ApprovedName] != configtest.ApprovedLT || ids[configtest.RogueName] != configtest.RogueLT {
 		t.Errorf("LaunchTemplateIDs = %v", ids)
 	}
-	ms, err := configitems.InstanceGroups(ctx, s, st.ID)
+	ms, err := compliance.InstanceGroups(ctx, s, st.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,3 +183,6 @@ func TestLookupsForTheComplianceReport(t *testing.T) {
 		t.Errorf("InstanceGroups:\n got %s\nwant %s", strings.Join(got, " "), want)
 	}
 }
+
+// configRoot is the repository root, where testdata/ lies.
+const configRoot = "../.."

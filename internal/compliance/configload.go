@@ -1,4 +1,4 @@
-package configitems
+package compliance
 
 import (
 	"context"
@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/configitems"
 	"github.com/auditlake/auditlake/internal/query"
 )
-
-// Table returns the quoted name under which a query session registers a store:
-// "aws:cloudtrail"."<id>".
-func Table(storeID string) string { return engine.Ident(query.Schema) + "." + engine.Ident(storeID) }
 
 // groupsSQL reads every Auto Scaling group item of a Config store; %s is the store's table.
 const groupsSQL = `SELECT eventdata.resourceid, coalesce(eventdata.resourcename, ''), coalesce(eventdata.arn, ''), eventtime,
@@ -32,14 +28,14 @@ ORDER BY eventtime`
 
 // LoadGroups reads the Auto Scaling group items of the Config store storeID, oldest first per
 // group, through a query session (which registers config stores).
-func LoadGroups(ctx context.Context, s *query.Session, storeID string) ([]GroupState, error) {
-	res, err := s.RunInternal(ctx, fmt.Sprintf(groupsSQL, Table(storeID)))
+func LoadGroups(ctx context.Context, s *query.Session, storeID string) ([]configitems.GroupState, error) {
+	res, err := s.RunInternal(ctx, fmt.Sprintf(groupsSQL, query.StoreTable(storeID)))
 	if err != nil {
 		return nil, fmt.Errorf("read auto scaling group items of store %s: %w", storeID, err)
 	}
-	out := make([]GroupState, 0, len(res.Rows))
+	out := make([]configitems.GroupState, 0, len(res.Rows))
 	for _, r := range res.Rows {
-		g := GroupState{ResourceID: r[0].(string), Name: r[1].(string), ARN: r[2].(string), CaptureTime: r[3].(time.Time).UTC(), Status: r[4].(string)}
+		g := configitems.GroupState{ResourceID: r[0].(string), Name: r[1].(string), ARN: r[2].(string), CaptureTime: r[3].(time.Time).UTC(), Status: r[4].(string)}
 		conf := map[string]string{}
 		var raw map[string]*string
 		if err := json.Unmarshal([]byte(r[5].(string)), &raw); err != nil {
@@ -50,7 +46,7 @@ func LoadGroups(ctx context.Context, s *query.Session, storeID string) ([]GroupS
 				conf[k] = *v
 			}
 		}
-		if err := ParseGroup(&g, conf); err != nil {
+		if err := configitems.ParseGroup(&g, conf); err != nil {
 			return nil, err
 		}
 		out = append(out, g)
@@ -59,14 +55,14 @@ func LoadGroups(ctx context.Context, s *query.Session, storeID string) ([]GroupS
 }
 
 // LoadTemplates reads the launch template items of the Config store storeID.
-func LoadTemplates(ctx context.Context, s *query.Session, storeID string) (*Templates, error) {
-	res, err := s.RunInternal(ctx, fmt.Sprintf(templatesSQL, Table(storeID)))
+func LoadTemplates(ctx context.Context, s *query.Session, storeID string) (*configitems.Templates, error) {
+	res, err := s.RunInternal(ctx, fmt.Sprintf(templatesSQL, query.StoreTable(storeID)))
 	if err != nil {
 		return nil, fmt.Errorf("read launch template items of store %s: %w", storeID, err)
 	}
-	var items []TemplateState
+	var items []configitems.TemplateState
 	for _, r := range res.Rows {
-		t := TemplateState{ID: r[4].(string), Name: r[5].(string), CaptureTime: r[2].(time.Time).UTC(), Status: r[3].(string),
+		t := configitems.TemplateState{ID: r[4].(string), Name: r[5].(string), CaptureTime: r[2].(time.Time).UTC(), Status: r[3].(string),
 			LatestVersion: r[6].(string), DefaultVersion: r[7].(string)}
 		if t.ID == "" {
 			t.ID = r[0].(string) // Config's resource id of a launch template is its lt- id
@@ -76,7 +72,7 @@ func LoadTemplates(ctx context.Context, s *query.Session, storeID string) (*Temp
 		}
 		items = append(items, t)
 	}
-	return NewTemplates(items), nil
+	return configitems.NewTemplates(items), nil
 }
 
 // LaunchTemplateIDs maps launch template names to ids from the AWS::EC2::LaunchTemplate items of
@@ -92,10 +88,10 @@ func LaunchTemplateIDs(ctx context.Context, s *query.Session, storeID string) (m
 
 // InstanceGroups lists which Auto Scaling group each instance belonged to, from the groups'
 // configuration.instances over time in the Config store storeID.
-func InstanceGroups(ctx context.Context, s *query.Session, storeID string) ([]Membership, error) {
+func InstanceGroups(ctx context.Context, s *query.Session, storeID string) ([]configitems.Membership, error) {
 	g, err := LoadGroups(ctx, s, storeID)
 	if err != nil {
 		return nil, err
 	}
-	return Memberships(g), nil
+	return configitems.Memberships(g), nil
 }
