@@ -1,8 +1,9 @@
 // Command auditlake is a self-hosted audit lake for AWS: CloudTrail event data stores on open
 // Parquet, queried with the CloudTrail Lake / Athena SQL dialect on embedded DuckDB.
 //
-// main only turns signals into context cancellation; everything else is in internal/cli so that
-// tests can run the whole program in-process.
+// main only turns signals into context cancellation and lets the command tune the Go runtime
+// (cli.RunProcess); everything else is in internal/cli so that tests can run the whole program
+// in-process (cli.Run, which changes no process-wide setting).
 package main
 
 import (
@@ -34,7 +35,7 @@ func main() {
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := cli.RunProcess(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	// AUDITLAKE_MEMPROFILE=FILE writes the run's Go allocations (go tool pprof -sample_index=alloc_space).
 	if path := os.Getenv("AUDITLAKE_MEMPROFILE"); path != "" {

@@ -37,6 +37,9 @@ type Env struct {
 	Terminal bool
 	// ApprovedConfig is serve's --approved-config: the default allow-list of the dashboard.
 	ApprovedConfig string
+	// tuneRuntime lets a command change process-wide settings of the Go runtime (GOMAXPROCS,
+	// the collector): true only under RunProcess, never in tests that call Run in-process.
+	tuneRuntime bool
 }
 
 // Command is one entry of the command table.
@@ -96,9 +99,20 @@ func exitCode(err error) int {
 	}
 }
 
-// Run runs the auditlake command line and returns the exit code.
+// Run runs the auditlake command line and returns the exit code. It changes no process-wide
+// setting, so tests call it in-process.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	return run(ctx, &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}, args)
+}
+
+// RunProcess is Run for a process that runs one command and exits (main): a command may tune the
+// Go runtime for its own work (an ingest runs one P more than the CPUs and a larger heap).
+func RunProcess(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return run(ctx, &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, tuneRuntime: true}, args)
+}
+
+func run(ctx context.Context, env *Env, args []string) int {
+	stdout, stderr := env.Stdout, env.Stderr
 	global := flag.NewFlagSet("auditlake", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	dataDefault := os.Getenv("AUDITLAKE_DATA")

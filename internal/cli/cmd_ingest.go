@@ -83,9 +83,12 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	// records and the Parquet pages being encoded (about 250 MB at the default --batch). Let it
 	// grow well past that before collecting, within a limit (tuneIngestGC): with the default
 	// GOGC the collector rescans those batches several times per batch (a third of the run's
-	// CPU), with a limit at the live size it never stops. GOMEMLIMIT and GOGC win.
-	tuneIngestGC(*batch)
-	tuneIngestProcs()
+	// CPU), with a limit at the live size it never stops. GOMEMLIMIT and GOGC win. Only a
+	// process of its own (RunProcess) is tuned: these settings are process-wide.
+	if env.tuneRuntime {
+		tuneIngestGC(*batch)
+		tuneIngestProcs()
+	}
 	lk, err := openLake(env)
 	if err != nil {
 		return err
