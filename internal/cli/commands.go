@@ -18,7 +18,7 @@ func init() {
 		{Name: "eds delete", Summary: "delete an event data store and its files", Run: runEDSDelete,
 			Usage: "Usage: auditlake eds delete NAME|ID\n\nRefuses while termination protection is on.", Examples: "  auditlake eds delete old-trail"},
 		{Name: "eds compact", Summary: "merge each date partition's files into one sorted file", Run: runEDSCompact,
-			Usage:    "Usage: auditlake eds compact NAME|ID\n\nIngest merges a partition when it has more than 32 files; compact merges every partition with more\nthan one file into one file sorted by eventtime, in one atomic commit. Readers are never disturbed.",
+			Usage:    "Usage: auditlake eds compact NAME|ID\n\nIngest merges a date partition's small files (under 16 MB) when it has more than 4 of them, in\ngroups of at most 32 MB, and merges a closed day (two days behind the newest event) into one file.\ncompact merges, in every date partition, all files under 32 MB into files sorted by event source,\nevent name and event time (the order Parquet statistics skip by), and computes the EC2 lifecycle\nfacts of files written before auditlake kept them, in one atomic commit. Readers are never\ndisturbed: files they use are deleted only when they are done.",
 			Examples: "  auditlake eds compact prod-trail"},
 		{Name: "eds purge", Summary: "delete events older than each store's retention", Run: runEDSPurge,
 			Usage:    "Usage: auditlake eds purge [NAME|ID...]\n\nDeletes, in one atomic commit per store, the events older than the store's retention\n(measured on eventtime). With no names, purges every store. serve also purges at start and daily.",
