@@ -39,6 +39,8 @@ type DB struct {
 	conn   *sql.Conn
 	sealed bool
 	shared bool // a second connection from Conn: Close leaves the instance open
+	// visible, when not nil, is every table user SQL may name (RestrictTables).
+	visible map[string]bool
 }
 
 // Conn returns another connection to the same instance (same tables, same settings), for work
@@ -48,7 +50,7 @@ func (e *DB) Conn(ctx context.Context) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect duckdb: %w", err)
 	}
-	c := &DB{db: e.db, conn: conn, sealed: e.sealed, shared: true}
+	c := &DB{db: e.db, conn: conn, sealed: e.sealed, shared: true, visible: e.visible}
 	if err := c.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
 		conn.Close()
 		return nil, err

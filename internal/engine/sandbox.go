@@ -70,7 +70,10 @@ func (e *DB) CheckUserSQL(ctx context.Context, query string) error {
 	if err := json.Unmarshal(tree.Statements[0], &node); err != nil {
 		return fmt.Errorf("read parse tree: %w", err)
 	}
-	return checkNode(node)
+	if err := checkNode(node); err != nil {
+		return err
+	}
+	return e.checkTables(node)
 }
 
 func firstWord(q string) string {

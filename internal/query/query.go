@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/cost"
 	"github.com/auditlake/auditlake/internal/dialect"
 	"github.com/auditlake/auditlake/internal/engine"
@@ -25,6 +26,9 @@ type Options struct {
 	MemoryLimit string        // default "2GB"
 	Timeout     time.Duration // per query; 0 = none
 	MaxRows     int           // 0 = unlimited
+	// Principal, when not nil, restricts the session to what its grants allow (restrict.go);
+	// nil is the operator's unrestricted view.
+	Principal *access.Principal
 }
 
 // Session is a sealed engine with the lake's tables registered.
@@ -36,6 +40,11 @@ type Session struct {
 	Stores  []lake.Store
 	// manifests are the committed states the session reads, by store id.
 	manifests map[string]*lake.Manifest
+	// visible, in a restricted session, holds "schema\x00name" of every table it shows.
+	visible map[string]bool
+	// restricted holds the ids of stores a restricted session shows only in part: their facts
+	// files (every launch of the store) are not read; the facts come from the restricted view.
+	restricted map[string]bool
 }
 
 // Open registers every store and seals the engine. Close releases the stores' read locks.
@@ -51,6 +60,12 @@ func Open(ctx context.Context, lk *lake.Lake, opts Options) (*Session, error) {
 	if err := s.register(ctx); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if opts.Principal != nil && !opts.Principal.Admin {
+		if err := s.restrict(ctx, opts.Principal); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	if err := db.Seal(ctx, []string{lk.Dir}); err != nil {
 		s.Close()
@@ -124,7 +139,7 @@ func (s *Session) register(ctx context.Context) error {
 func (s *Session) Facts(id string) (relation string, stored bool) {
 	store := engine.Ident(Schema) + "." + engine.Ident(id)
 	m := s.manifests[id]
-	if m != nil && m.FilesWithoutFacts() > 0 {
+	if (m != nil && m.FilesWithoutFacts() > 0) || s.restricted[id] {
 		return "(" + lifecycle.SQL(store) + ")", false
 	}
 	var paths []string
@@ -192,6 +207,9 @@ func (s *Session) Tables(ctx context.Context) ([]Table, error) {
 		var cols []any
 		if err := rows.Scan(&t.Schema, &t.Name, &cols); err != nil {
 			return nil, err
+		}
+		if s.visible != nil && !s.visible[t.Schema+"\x00"+t.Name] {
+			continue
 		}
 		for _, c := range cols {
 			name, typ, _ := strings.Cut(fmt.Sprint(c), " ")

@@ -1,0 +1,87 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+)
+
+// RestrictTables limits the tables user SQL may name to visible (schema and name pairs, as
+// registered): any other base table is "not found", as if it did not exist, so a restricted
+// principal can neither read nor learn of the objects under its views (the stores' files, the
+// views they restrict, the catalogs information_schema and pg_catalog). A name defined by a
+// WITH clause of the query stays allowed. The restriction holds on every connection of this
+// instance made after it (Conn).
+func (e *DB) RestrictTables(visible [][2]string) {
+	e.visible = map[string]bool{}
+	for _, v := range visible {
+		e.visible[tableKey(v[0], v[1])] = true
+	}
+}
+
+func tableKey(schema, name string) string {
+	return strings.ToLower(schema) + "\x00" + strings.ToLower(name)
+}
+
+// checkTables refuses, under RestrictTables, any base table of the parse tree n that is neither
+// visible nor a common table expression of the query.
+func (e *DB) checkTables(n any) error {
+	if e.visible == nil {
+		return nil
+	}
+	ctes := map[string]bool{}
+	collectCTEs(n, ctes)
+	return e.walkTables(n, ctes)
+}
+
+func collectCTEs(n any, ctes map[string]bool) {
+	switch v := n.(type) {
+	case map[string]any:
+		if cm, ok := v["cte_map"].(map[string]any); ok {
+			if entries, ok := cm["map"].([]any); ok {
+				for _, en := range entries {
+					if m, ok := en.(map[string]any); ok {
+						if k, ok := m["key"].(string); ok {
+							ctes[strings.ToLower(k)] = true
+						}
+					}
+				}
+			}
+		}
+		for _, c := range v {
+			collectCTEs(c, ctes)
+		}
+	case []any:
+		for _, c := range v {
+			collectCTEs(c, ctes)
+		}
+	}
+}
+
+func (e *DB) walkTables(n any, ctes map[string]bool) error {
+	switch v := n.(type) {
+	case map[string]any:
+		if v["type"] == "BASE_TABLE" {
+			schema, _ := v["schema_name"].(string)
+			name, _ := v["table_name"].(string)
+			if !(schema == "" && ctes[strings.ToLower(name)]) && !e.visible[tableKey(schema, name)] {
+				full := name
+				if schema != "" {
+					full = schema + "." + name
+				}
+				return &QueryError{Msg: fmt.Sprintf("table %s does not exist (auditlake eds list, auditlake cur list show what you may query)", full)}
+			}
+		}
+		for _, c := range v {
+			if err := e.walkTables(c, ctes); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if err := e.walkTables(c, ctes); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
