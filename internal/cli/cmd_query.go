@@ -23,6 +23,7 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	timeout := fs.Duration("timeout", 0, "cancel the query after this long (e.g. 30s); 0 = no limit")
 	maxRows := fs.Int("max-rows", 0, "print at most this many rows; 0 = all")
 	memory := fs.String("memory-limit", "2GB", "engine memory limit for the query")
+	as := fs.String("as", "", "run the query as this principal (user:NAME, NAME or role:NAME): only what its grants show")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -64,7 +65,11 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := query.Open(ctx, lk, query.Options{MemoryLimit: *memory, Timeout: *timeout, MaxRows: *maxRows})
+	principal, err := principalFlag(env, *as)
+	if err != nil {
+		return err
+	}
+	s, err := query.Open(ctx, lk, query.Options{MemoryLimit: *memory, Timeout: *timeout, MaxRows: *maxRows, Principal: principal})
 	if err != nil {
 		return err
 	}

@@ -47,10 +47,8 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 		return err
 	}
 	byID := map[string]lake.Store{}
-	byName := map[string]lake.Store{}
 	for _, st := range s.Stores {
 		byID[st.ID] = st
-		byName[st.Name] = st
 	}
 	var visible [][2]string
 	s.restricted = map[string]bool{}
@@ -63,10 +61,7 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 		if o.schema == Schema {
 			st, ok := byID[o.name]
 			if !ok {
-				if _, isName := byName[o.name]; isName {
-					continue // handled with its store
-				}
-				continue
+				continue // a store's name view: it follows its id's object; nothing else is here
 			}
 			resource = "store:" + st.ID
 			if st.Name != st.ID {
@@ -248,6 +243,9 @@ func CheckGrant(ctx context.Context, lk *lake.Lake, g *access.Grant) error {
 	if g.RowFilter == "" {
 		return nil
 	}
+	// The filter sees this table only: a subquery over another table would read it with the
+	// reader's grants, not the grant's.
+	s.db.RestrictTables([][2]string{{schema, name}})
 	q := "SELECT count(*) FROM (SELECT * FROM " + engine.Ident(schema) + "." + engine.Ident(name) + " LIMIT 0) WHERE (\n" + g.RowFilter + "\n)"
 	if _, err := s.Run(ctx, q); err != nil {
 		return fmt.Errorf("row filter %q: %w", g.RowFilter, err)
