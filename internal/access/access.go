@@ -185,7 +185,10 @@ func writeAtomic(path string, b []byte, mode os.FileMode) error {
 	return nil
 }
 
-// masterKey returns the data directory's master key, creating it on first use.
+// MasterKey returns the data directory's master key, creating it on first use. Besides the
+// access keys' secrets it keys the audit log's digests.
+func (r *Registry) MasterKey() ([]byte, error) { return r.masterKey() }
+
 func (r *Registry) masterKey() ([]byte, error) {
 	path := filepath.Join(r.dir, "master.key")
 	b, err := os.ReadFile(path)

@@ -162,6 +162,7 @@ func run(ctx context.Context, env *Env, args []string) int {
 	// Global flags may also follow the command name: take --data wherever it is.
 	cmdArgs = extractGlobal(cmdArgs, env)
 	err := cmd.Run(ctx, env, cmdArgs)
+	auditCommand(ctx, env, cmd, cmdArgs, err)
 	if errors.Is(err, flag.ErrHelp) {
 		return ExitOK
 	}

@@ -78,6 +78,9 @@ func runIngestConfig(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkWritable(store); err != nil {
+		return err
+	}
 	if store.Type != lake.TypeConfig {
 		return &HintError{Err: usagef("store %q is a %s store; Config items go into a config store", store.Name, store.Type),
 			Hint: "auditlake eds create NAME --type config"}

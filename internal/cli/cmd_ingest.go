@@ -97,6 +97,9 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkWritable(store); err != nil {
+		return err
+	}
 	opts := ingest.Options{
 		Sources: pos, From: fromT, To: toT, Client: s3.client(), Log: env.Log,
 		Progress: env.Stderr, Terminal: env.Terminal, Workers: *workers, BatchRows: *batch, MemoryLimit: *memory,

@@ -74,7 +74,13 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer s.Close()
+	start := time.Now()
 	res, err := s.Run(ctx, sql)
+	if res != nil {
+		auditQuery(ctx, env, *as, sql, res.Tables, int64(len(res.Rows)), time.Since(start), nil)
+	} else {
+		auditQuery(ctx, env, *as, sql, nil, 0, time.Since(start), err)
+	}
 	if err != nil {
 		var qe *engine.QueryError
 		if errors.As(err, &qe) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"os"
 	"text/tabwriter"
 
@@ -12,6 +13,11 @@ import (
 
 const validateLogsUsage = `Usage: auditlake validate-logs --public-key FILE [--from T] [--to T] [--format table|json]
        [--profile P] [--region R] [--endpoint-url URL] SOURCE
+       auditlake validate-logs --audit-log [--format table|json]
+
+--audit-log checks auditlake's own audit log (the store auditlake-audit) against its digests:
+each digest's signature and chain, every audited event present (or purged by retention) and
+unchanged, no event that no digest lists. Exit code 0 when it is intact, 4 when not.
 
 Validates CloudTrail log file integrity as 'aws cloudtrail validate-logs' does: every digest file
 under SOURCE (s3://bucket/prefix, or a local copy) is checked against its signature and chained
@@ -46,9 +52,16 @@ func runValidateLogs(ctx context.Context, env *Env, args []string) error {
 	to := fs.String("to", "", "validate digests and log files up to this date/time (UTC)")
 	format := fs.String("format", "table", "output format: table or json (JSON lines)")
 	s3 := addS3Flags(fs)
+	auditLog := fs.Bool("audit-log", false, "validate auditlake's own audit log instead of CloudTrail files")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if *auditLog {
+		if len(pos) > 0 || *keyFile != "" {
+			return usagef("--audit-log takes no SOURCE and no --public-key")
+		}
+		return validateAuditLog(ctx, env, *format)
 	}
 	if *keyFile == "" {
 		return usagef("--public-key is required")
@@ -109,6 +122,34 @@ func runValidateLogs(ctx context.Context, env *Env, args []string) error {
 	if counts.Digests == 0 {
 		return &HintError{Err: fmt.Errorf("no digest files found under %q", pos[0]),
 			Hint: "SOURCE must hold AWSLogs/<account>/CloudTrail-Digest/... (is log file validation enabled on the trail?)"}
+	}
+	return nil
+}
+
+// validateAuditLog runs validate-logs --audit-log.
+func validateAuditLog(ctx context.Context, env *Env, format string) error {
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	rep, err := auditlog.Validate(ctx, lk)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		if err := writeJSON(env.Stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintln(env.Stdout, p)
+		}
+		fmt.Fprintf(env.Stdout, "audit log: %d %s, %d %s; %d intact, %d purged by retention, %d %s\n",
+			rep.Events, plural(rep.Events, "event", "events"), rep.Digests, plural(rep.Digests, "digest", "digests"),
+			rep.Covered, rep.Purged, len(rep.Problems), plural(len(rep.Problems), "problem", "problems"))
+	}
+	if len(rep.Problems) > 0 {
+		return &InvalidError{Msg: fmt.Sprintf("the audit log does not match its digests (%d %s)", len(rep.Problems), plural(len(rep.Problems), "problem", "problems"))}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -84,4 +85,41 @@ func (e *DB) walkTables(n any, ctes map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// namedTables lists the base tables the parse tree n names, less its common table expressions.
+func namedTables(n any) []string {
+	ctes := map[string]bool{}
+	collectCTEs(n, ctes)
+	set := map[string]bool{}
+	var walk func(any)
+	walk = func(n any) {
+		switch v := n.(type) {
+		case map[string]any:
+			if v["type"] == "BASE_TABLE" {
+				schema, _ := v["schema_name"].(string)
+				name, _ := v["table_name"].(string)
+				if !(schema == "" && ctes[strings.ToLower(name)]) {
+					if schema != "" {
+						name = schema + "." + name
+					}
+					set[name] = true
+				}
+			}
+			for _, c := range v {
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	walk(n)
+	out := make([]string, 0, len(set))
+	for t := range set {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -30,6 +30,9 @@ type Result struct {
 	Rows      [][]any
 	Truncated bool
 	Elapsed   time.Duration
+	// Tables are the tables the query names (schema.name as written, sorted, without the
+	// query's own common table expressions), for the audit log.
+	Tables []string
 }
 
 // allowedTableFunctions are the only table functions user SQL may call. Every file reader
@@ -42,10 +45,16 @@ var allowedTableFunctions = map[string]bool{
 // CheckUserSQL parses sql with DuckDB's own parser and accepts exactly one SELECT statement that
 // calls no refused table function and names no file as a table.
 func (e *DB) CheckUserSQL(ctx context.Context, query string) error {
+	_, err := e.checkUserSQL(ctx, query)
+	return err
+}
+
+// checkUserSQL is CheckUserSQL that also returns the tables the query names.
+func (e *DB) checkUserSQL(ctx context.Context, query string) ([]string, error) {
 	var out string
 	err := e.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)", query).Scan(&out)
 	if err != nil {
-		return &QueryError{Msg: "cannot parse query: " + err.Error()}
+		return nil, &QueryError{Msg: "cannot parse query: " + err.Error()}
 	}
 	var tree struct {
 		Error        bool              `json:"error"`
@@ -54,26 +63,29 @@ func (e *DB) CheckUserSQL(ctx context.Context, query string) error {
 		Statements   []json.RawMessage `json:"statements"`
 	}
 	if err := json.Unmarshal([]byte(out), &tree); err != nil {
-		return fmt.Errorf("read parse tree: %w", err)
+		return nil, fmt.Errorf("read parse tree: %w", err)
 	}
 	if tree.Error {
 		msg := tree.ErrorMessage
 		if strings.Contains(msg, "Only SELECT statements") || tree.ErrorType == "not implemented" {
-			return &QueryError{Msg: "only SELECT queries are allowed: auditlake stores are read-only to SQL (" + firstWord(query) + " refused)"}
+			return nil, &QueryError{Msg: "only SELECT queries are allowed: auditlake stores are read-only to SQL (" + firstWord(query) + " refused)"}
 		}
-		return &QueryError{Msg: msg}
+		return nil, &QueryError{Msg: msg}
 	}
 	if len(tree.Statements) != 1 {
-		return &QueryError{Msg: fmt.Sprintf("expected exactly one SELECT statement, got %d", len(tree.Statements))}
+		return nil, &QueryError{Msg: fmt.Sprintf("expected exactly one SELECT statement, got %d", len(tree.Statements))}
 	}
 	var node any
 	if err := json.Unmarshal(tree.Statements[0], &node); err != nil {
-		return fmt.Errorf("read parse tree: %w", err)
+		return nil, fmt.Errorf("read parse tree: %w", err)
 	}
 	if err := checkNode(node); err != nil {
-		return err
+		return nil, err
 	}
-	return e.checkTables(node)
+	if err := e.checkTables(node); err != nil {
+		return nil, err
+	}
+	return namedTables(node), nil
 }
 
 func firstWord(q string) string {
@@ -136,7 +148,8 @@ func (e *DB) UserQuery(ctx context.Context, query string, maxRows int, timeout t
 	if !e.sealed {
 		return nil, errors.New("engine: user query on an unsealed engine")
 	}
-	if err := e.CheckUserSQL(ctx, query); err != nil {
+	tables, err := e.checkUserSQL(ctx, query)
+	if err != nil {
 		return nil, err
 	}
 	if timeout > 0 {
@@ -154,7 +167,7 @@ func (e *DB) UserQuery(ctx context.Context, query string, maxRows int, timeout t
 	if err != nil {
 		return nil, userErr(ctx, err, timeout)
 	}
-	res := &Result{}
+	res := &Result{Tables: tables}
 	for _, t := range types {
 		res.Columns = append(res.Columns, Column{Name: t.Name(), Type: t.DatabaseTypeName()})
 	}

@@ -133,7 +133,17 @@ type CreateOptions struct {
 	Type                  string
 	RetentionDays         int
 	TerminationProtection bool
+	// Builtin allows the reserved name AuditStore (package auditlog creates it).
+	Builtin bool
 }
+
+// AuditStore is the built-in store of auditlake's own audit log (package auditlog): only
+// auditlake writes it, it keeps its name and termination protection, and only retention
+// removes its events.
+const AuditStore = "auditlake-audit"
+
+// ErrBuiltin is returned for a change the built-in audit store does not allow.
+var ErrBuiltin = errors.New("the audit log store " + AuditStore + " is written only by auditlake, keeps its name and termination protection, and loses events only by retention")
 
 // Create adds a store and returns it with its new UUID.
 func (l *Lake) Create(name string, opts CreateOptions) (Store, error) {
@@ -142,6 +152,9 @@ func (l *Lake) Create(name string, opts CreateOptions) (Store, error) {
 	}
 	if looksLikeUUID(name) {
 		return Store{}, fmt.Errorf("invalid store name %q: a name must not look like a store id", name)
+	}
+	if name == AuditStore && !opts.Builtin {
+		return Store{}, fmt.Errorf("invalid store name %q: %w", name, ErrBuiltin)
 	}
 	if opts.Type == "" {
 		opts.Type = TypeCloudTrail
@@ -206,8 +219,12 @@ func (l *Lake) Update(id string, fn func(*Store) error) (Store, error) {
 	err := l.updateCatalog(func(c *catalogFile) error {
 		for i := range c.Stores {
 			if c.Stores[i].ID == id {
+				before := c.Stores[i]
 				if err := fn(&c.Stores[i]); err != nil {
 					return err
+				}
+				if before.Name == AuditStore && (c.Stores[i].Name != AuditStore || !c.Stores[i].TerminationProtection) {
+					return ErrBuiltin
 				}
 				c.Stores[i].UpdatedAt = time.Now().UTC().Truncate(time.Second)
 				out = c.Stores[i]
@@ -227,6 +244,9 @@ func (l *Lake) Delete(id string) error {
 	err := l.updateCatalog(func(c *catalogFile) error {
 		for i, s := range c.Stores {
 			if s.ID == id {
+				if s.Name == AuditStore {
+					return fmt.Errorf("cannot delete event data store %q: %w", s.Name, ErrBuiltin)
+				}
 				if s.TerminationProtection {
 					return fmt.Errorf("cannot delete event data store %q: %w", s.Name, ErrProtected)
 				}

@@ -1,0 +1,102 @@
+package auditlog
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+)
+
+// Report is what Validate found.
+type Report struct {
+	Events   int      `json:"events"`   // in the store
+	Digests  int      `json:"digests"`  // read
+	Covered  int      `json:"covered"`  // events listed by a valid digest and unchanged
+	Purged   int      `json:"purged"`   // listed, absent, older than the retention
+	Problems []string `json:"problems"` // each a sentence naming the event or digest
+}
+
+// Validate checks the audit store against its digests: each digest's signature and its link to
+// the previous one, every listed event present (or purged by retention) with the eventjson it
+// had, and no event in the store that no digest lists.
+func Validate(ctx context.Context, lk *lake.Lake) (Report, error) {
+	rep := Report{Problems: []string{}}
+	st, err := lk.Resolve(StoreName)
+	if errors.Is(err, lake.ErrNotFound) {
+		return rep, nil // nothing audited yet
+	}
+	if err != nil {
+		return rep, err
+	}
+	master, err := access.Open(lk.Dir).MasterKey()
+	if err != nil {
+		return rep, err
+	}
+	ds, problems, err := readDigests(lk)
+	if err != nil {
+		return rep, err
+	}
+	rep.Problems = append(rep.Problems, problems...)
+	rep.Digests = len(ds)
+	listed := map[string]digestEvent{}
+	for i, d := range ds {
+		if !hmac.Equal([]byte(sign(master, d.body())), []byte(d.Signature)) {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("digest %d: signature does not match its content (modified)", d.Seq))
+			continue
+		}
+		switch {
+		case i == 0 && d.Seq != 1:
+			rep.Problems = append(rep.Problems, fmt.Sprintf("digests 1 to %d are missing", d.Seq-1))
+		case i > 0 && d.Seq != ds[i-1].Seq+1:
+			rep.Problems = append(rep.Problems, fmt.Sprintf("digests %d to %d are missing", ds[i-1].Seq+1, d.Seq-1))
+		case i > 0 && d.PreviousHash != hashOf(ds[i-1].body()):
+			rep.Problems = append(rep.Problems, fmt.Sprintf("digest %d: does not chain to digest %d", d.Seq, ds[i-1].Seq))
+		}
+		for _, e := range d.Events {
+			listed[e.EventID] = e
+		}
+	}
+	s, err := query.Open(ctx, lk, query.Options{MemoryLimit: "512MB"})
+	if err != nil {
+		return rep, err
+	}
+	defer s.Close()
+	res, err := s.RunInternal(ctx, "SELECT eventid, eventname, eventjson FROM "+query.StoreTable(st.ID))
+	if err != nil {
+		return rep, err
+	}
+	rep.Events = len(res.Rows)
+	seen := map[string]bool{}
+	for _, r := range res.Rows {
+		id, _ := r[0].(string)
+		name, _ := r[1].(string)
+		js, _ := r[2].(string)
+		seen[id] = true
+		e, ok := listed[id]
+		switch {
+		case !ok:
+			rep.Problems = append(rep.Problems, fmt.Sprintf("event %s (%s) is in the store but in no digest: added on disk, or its digest was lost", id, name))
+		case e.SHA256 != hashOf([]byte(js)) || e.EventName != name:
+			rep.Problems = append(rep.Problems, fmt.Sprintf("event %s (%s): modified since digest", id, e.EventName))
+		default:
+			rep.Covered++
+		}
+	}
+	cutoff := time.Now().UTC().AddDate(0, 0, -st.RetentionDays)
+	for id, e := range listed {
+		if seen[id] {
+			continue
+		}
+		if st.RetentionDays > 0 && e.EventTime.Before(cutoff) {
+			rep.Purged++
+			continue
+		}
+		rep.Problems = append(rep.Problems, fmt.Sprintf("event %s (%s at %s) is listed in a digest but missing from the store: deleted", id, e.EventName, e.EventTime.Format(time.RFC3339)))
+	}
+	return rep, nil
+}

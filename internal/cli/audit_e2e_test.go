@@ -1,0 +1,156 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/auditlake/auditlake/internal/engine"
+)
+
+// auditRows returns eventname, principal, as, queryStatement, tablesRead, rowsReturned and
+// errorcode of every audit event, oldest first.
+func auditRows(t *testing.T, dir string) [][]string {
+	t.Helper()
+	return queryCSV(t, dir, `SELECT eventname, useridentity.principalid, coalesce(requestparameters['as'], ''),
+		coalesce(requestparameters['queryStatement'], ''), coalesce(responseelements['tablesRead'], ''),
+		coalesce(responseelements['rowsReturned'], ''), coalesce(errorcode, '')
+		FROM "aws:cloudtrail"."auditlake-audit" WHERE NOT (eventname = 'StartQuery' AND requestparameters['queryStatement'] LIKE '%auditlake-audit%')
+		ORDER BY eventtime`)
+}
+
+// TestAuditLogRecordsQueriesAndAdministrativeChanges: every administrative command and every
+// query (with its principal, the principal it ran as, the tables it read, its row count and its
+// outcome) is an event of the built-in store auditlake-audit, queried like any store.
+func TestAuditLogRecordsQueriesAndAdministrativeChanges(t *testing.T) {
+	dir := t.TempDir()
+	id := createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+	mustRun(t, 0, dir, "user", "create", "bob")
+	mustRun(t, 0, dir, "grant", "select", "--on", "store:trail", "--to", "bob", "--row-filter", "eventsource = 'ec2.amazonaws.com'")
+	mustRun(t, 0, dir, "query", "--as", "bob", `SELECT count(*) FROM "aws:cloudtrail"."`+id+`"`)
+	mustRun(t, 1, dir, "query", `SELECT nosuchcolumn FROM "aws:cloudtrail"."`+id+`"`)
+	mustRun(t, 0, dir, "user", "disable", "bob")
+	mustRun(t, 2, dir, "user", "create") // a usage error did nothing: not recorded
+
+	got := auditRows(t, dir)
+	want := [][]string{
+		{"CreateEventDataStore", "operator", "", "", "", "", ""},
+		{"CreateUser", "operator", "", "", "", "", ""},
+		{"GrantPermissions", "operator", "", "", "", "", ""},
+		{"StartQuery", "operator", "bob", `SELECT count(*) FROM "aws:cloudtrail"."` + id + `"`, `["aws:cloudtrail.` + id + `"]`, "1", ""},
+		{"StartQuery", "operator", "", `SELECT nosuchcolumn FROM "aws:cloudtrail"."` + id + `"`, "[]", "0", "QueryFailed"},
+		{"DisableUser", "operator", "", "", "", "", ""},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("audit log has %d events, want %d:\n%v", len(got), len(want), got)
+	}
+	for i := range want {
+		if strings.Join(got[i], "|") != strings.Join(want[i], "|") {
+			t.Errorf("audit event %d = %q\nwant %q", i, got[i], want[i])
+		}
+	}
+	out := mustRun(t, 0, dir, "validate-logs", "--audit-log", "--format", "json")
+	var rep struct {
+		Events, Covered int
+		Problems        []string
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Problems) != 0 || rep.Covered != rep.Events || rep.Events < len(want) {
+		t.Fatalf("validate-logs --audit-log on an intact log: %s (%v)", out, err)
+	}
+}
+
+// TestAuditStoreIsWrittenOnlyByAuditlake: the audit store cannot be created by hand, deleted,
+// renamed, unprotected or ingested into.
+func TestAuditStoreIsWrittenOnlyByAuditlake(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 1, dir, "eds", "create", "auditlake-audit") // reserved while it does not exist yet
+	createStore(t, dir, "trail")                           // recorded: the audit store now exists
+	for _, args := range [][]string{
+		{"eds", "delete", "auditlake-audit"},
+		{"eds", "update", "auditlake-audit", "--termination-protection", "off"},
+		{"eds", "update", "auditlake-audit", "--name", "quiet"},
+		{"ingest", "cloudtrail", "--eds", "auditlake-audit", testdata("stratus-red-team-detonation-logs")},
+	} {
+		_, errOut, code := run(t, dir, args...)
+		if code == 0 || !strings.Contains(errOut, "written only by auditlake") {
+			t.Errorf("auditlake %s: exit %d, %q; want a refusal", strings.Join(args, " "), code, errOut)
+		}
+	}
+	if got := queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."auditlake-audit" WHERE eventsource <> 'auditlake'`); got[0][0] != "0" {
+		t.Errorf("the audit store holds %s events not from auditlake", got[0][0])
+	}
+}
+
+// TestAuditLogTamperingIsDetected: an audit event changed in its Parquet file, a digest
+// changed, and a digest removed are each reported by validate-logs --audit-log (exit 4).
+func TestAuditLogTamperingIsDetected(t *testing.T) {
+	setup := func(t *testing.T) string {
+		dir := t.TempDir()
+		createStore(t, dir, "trail")
+		mustRun(t, 0, dir, "user", "create", "bob")
+		mustRun(t, 0, dir, "role", "create", "finops")
+		mustRun(t, 0, dir, "validate-logs", "--audit-log")
+		return dir
+	}
+	digests := func(t *testing.T, dir string) []string {
+		d, err := filepath.Glob(filepath.Join(dir, "auditlog", "digests", "*.json"))
+		if err != nil || len(d) < 3 {
+			t.Fatalf("digests: %v %v", d, err)
+		}
+		return d
+	}
+	check := func(t *testing.T, dir, want string) {
+		t.Helper()
+		out, _, code := run(t, dir, "validate-logs", "--audit-log")
+		if code != 4 || !strings.Contains(out, want) {
+			t.Errorf("validate-logs --audit-log after tampering: exit %d, want 4 and %q:\n%s", code, want, out)
+		}
+	}
+	t.Run("event rewritten", func(t *testing.T) {
+		dir := setup(t)
+		files, _ := filepath.Glob(filepath.Join(dir, "stores", "*", "data", "*", "*.parquet"))
+		var target string
+		for _, f := range files {
+			if b, _ := os.ReadFile(f); strings.Contains(string(b), "CreateUser") || len(files) == 1 {
+				target = f
+			}
+		}
+		if target == "" {
+			target = files[len(files)-1]
+		}
+		ctx := context.Background()
+		db, err := engine.Open(ctx, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		tmp := target + ".tmp"
+		if err := db.Exec(ctx, "COPY (SELECT * REPLACE (replace(eventjson, '\"bob\"', '\"eve\"') AS eventjson) FROM read_parquet("+engine.Literal(target)+")) TO "+engine.Literal(tmp)+" (FORMAT parquet)"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, target); err != nil {
+			t.Fatal(err)
+		}
+		check(t, dir, "modified since digest")
+	})
+	t.Run("digest edited", func(t *testing.T) {
+		dir := setup(t)
+		d := digests(t, dir)[1]
+		b, _ := os.ReadFile(d)
+		if err := os.WriteFile(d, []byte(strings.Replace(string(b), "CreateUser", "CreateRole", 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		check(t, dir, "signature does not match")
+	})
+	t.Run("digest removed", func(t *testing.T) {
+		dir := setup(t)
+		if err := os.Remove(digests(t, dir)[1]); err != nil {
+			t.Fatal(err)
+		}
+		check(t, dir, "missing")
+	})
+}
