@@ -40,7 +40,9 @@ func FuzzRewrite(f *testing.F) {
 }
 
 // BenchmarkRewrite10KB rewrites a 10 KB query made of the seed blog's join repeated under UNION
-// ALL.
+// ALL. The target is under a millisecond per rewrite (go test -bench Rewrite10KB
+// ./internal/dialect/); it is a benchmark, not a unit test, because a loaded machine says
+// nothing about the code.
 func BenchmarkRewrite10KB(b *testing.B) {
 	q := bigQuery()
 	b.SetBytes(int64(len(q)))
@@ -62,16 +64,4 @@ func bigQuery() string {
 		sb.WriteString("SELECT * FROM (" + seed + ")")
 	}
 	return sb.String()
-}
-
-func TestRewrite10KBUnderAMillisecond(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing")
-	}
-	res := testing.Benchmark(BenchmarkRewrite10KB)
-	if per := res.NsPerOp(); per > 1_000_000 {
-		t.Errorf("Rewrite of %d bytes took %d ns, want under 1 ms", len(bigQuery()), per)
-	} else {
-		t.Logf("Rewrite of %d bytes: %d ns/op, %d allocs/op", len(bigQuery()), per, res.AllocsPerOp())
-	}
 }
