@@ -53,9 +53,17 @@ func (r *rewriter) exprEnd(p int) bool {
 	case tkOp:
 		return t.text == ")" || t.text == "]"
 	case tkIdent:
-		return !notExprEnd[strings.ToLower(t.text)]
+		low := strings.ToLower(t.text)
+		return !notExprEnd[low] && (!trinoReserved[low] || reservedValues[low])
 	}
 	return false
+}
+
+// reservedValues are the reserved words that end an expression.
+var reservedValues = map[string]bool{
+	"end": true, "null": true, "true": true, "false": true, "current_date": true, "current_time": true,
+	"current_timestamp": true, "localtime": true, "localtimestamp": true, "current_user": true,
+	"current_catalog": true, "current_schema": true, "current_path": true, "current_role": true,
 }
 
 // implicitAlias reports whether the word at p, the last of a select item that starts at s, is
