@@ -21,6 +21,7 @@ var (
 	errTable      = regexp.MustCompile(`^Catalog Error: Table with name "?([^"!]+?)"? does not exist`)
 	errFunction   = regexp.MustCompile(`^Catalog Error: (?:Scalar |Table |Aggregate |Macro )?Function with name "?([^"!]+?)"? does not exist`)
 	errNoMatch    = regexp.MustCompile(`^Binder Error: No function matches the given name and argument types '([^(]+)\((.*)\)'`)
+	errMacroArgs  = regexp.MustCompile(`^Binder Error: Macro (?:main\.)?(\w+)\(\) does not support the supplied arguments`)
 	errNotGrouped = regexp.MustCompile(`^Binder Error: column "([^"]+)" must appear in the GROUP BY clause`)
 	errSyntax     = regexp.MustCompile(`^(?:Parser Error: )?(syntax error at (?:or near "([^"]*)"|end of input))`)
 	errClass      = regexp.MustCompile(`^(?:[A-Z][a-z]+ )+Error: `)
@@ -81,7 +82,11 @@ func trinoMessage(sql, msg string) string {
 		if operators[m[1]] {
 			return "TYPE_MISMATCH: " + fmt.Sprintf("Cannot apply operator: %s", strings.Replace(args, ", ", " "+m[1]+" ", 1))
 		}
-		return "TYPE_MISMATCH: " + at(m[1], true) + fmt.Sprintf("Unexpected parameters (%s) for function %s", args, m[1])
+		return "FUNCTION_NOT_FOUND: " + at(m[1], true) + fmt.Sprintf("Unexpected parameters (%s) for function %s", args, m[1])
+	case errMacroArgs.MatchString(first):
+		// a Trino function that the dialect defines as a trino_* macro, called with other arguments
+		name := strings.TrimPrefix(errMacroArgs.FindStringSubmatch(first)[1], "trino_")
+		return "FUNCTION_NOT_FOUND: " + at(name, true) + fmt.Sprintf("Unexpected parameters for function %s", name)
 	case errNotGrouped.MatchString(first):
 		name := errNotGrouped.FindStringSubmatch(first)[1]
 		return "EXPRESSION_NOT_AGGREGATE: " + at(lastPart(name), false) + fmt.Sprintf("'%s' must be an aggregate expression or appear in GROUP BY clause", name)
