@@ -190,8 +190,8 @@ func TestRewriteTrinoNamesAndRows(t *testing.T) {
 		`SELECT * FROM (VALUES (1), (2 + 3)) AS _values("_col0") ORDER BY 1`)
 	f("VALUES in a CTE with column names", "WITH c(x) AS (VALUES '10.0.0.0/8') SELECT x FROM c",
 		`WITH c(x) AS (SELECT * FROM (VALUES ('10.0.0.0/8')) AS _values("_col0")) SELECT x FROM c`)
-	f("keyword aliases without AS; INTERVAL units stay", "SELECT eventtime year, INTERVAL '1' DAY, a b FROM t",
-		`SELECT eventtime AS year, INTERVAL '1' DAY AS "_col1", a AS b FROM t`)
+	f("keyword aliases without AS; INTERVAL units stay", "SELECT eventtime year, INTERVAL '1' DAY, a b, now() - INTERVAL 7 DAY FROM t",
+		`SELECT eventtime AS year, INTERVAL '1' DAY AS "_col1", a AS b, now() - INTERVAL 7 DAY AS "_col3" FROM t`)
 	f("DISTINCT, IS NOT NULL and IS DISTINCT FROM are not aliases",
 		"SELECT DISTINCT year, a IS NOT NULL, a IS DISTINCT FROM b FROM t",
 		`SELECT DISTINCT year, a IS NOT NULL AS "_col1", a IS DISTINCT FROM b AS "_col2" FROM t`)

@@ -76,8 +76,8 @@ func (r *rewriter) implicitAlias(s, p int) bool {
 	if t.kind != tkIdent || trinoReserved[strings.ToLower(t.text)] || !r.exprEnd(p-1) {
 		return false
 	}
-	// INTERVAL '1' DAY: the unit, not an alias.
-	if p-2 >= s && r.tok(p-1).kind == tkString && r.tok(p-2).is("interval") {
+	// INTERVAL '1' DAY (and DuckDB's INTERVAL 1 DAY): the unit, not an alias.
+	if p-2 >= s && r.tok(p-2).is("interval") {
 		return false
 	}
 	return true
