@@ -19,6 +19,9 @@ func FuzzRewrite(f *testing.F) {
 		"select cast(x as array(row(a varchar, b map(varchar, json)))) from EXAMPLEf852-4e8f-8bd1-bcf6cEXAMPLE",
 		"select date_format(ts, '%Y %i'), format_datetime(ts, 'yyyy''T'''), json_extract_scalar(j, '$[\"a\"]')",
 		"select 'unterminated", "/* x", "select (1", "select 1; select 2",
+		"VALUES ROW(1, 'a'), ROW(2, 'b')", "with c(x) as (values '10.0.0.0/8', 1 + 2) select * from c order by 1",
+		"select eventtime year, user, count(*), a IS DISTINCT FROM b, INTERVAL '1' DAY from t",
+		"select contains('10.0.0.0/8', cast(sourceipaddress as ipaddress)), try_cast(x as IPADDRESS), ipaddress '::1' from t",
 	} {
 		f.Add(s)
 	}
