@@ -2,8 +2,12 @@ package query_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -192,4 +196,59 @@ func TestQueryErrorsSpeakTheDialect(t *testing.T) {
 	f(`SELECT x + 'a' FROM (VALUES true) AS t(x)`, "TYPE_MISMATCH: Cannot apply operator: boolean + varchar")
 	f(`SELECT x, count(*) FROM (VALUES 1) AS t(x) GROUP BY 1 + 1`, "EXPRESSION_NOT_AGGREGATE: line 1:8: 'x' must be an aggregate expression or appear in GROUP BY clause")
 	f(`SELECT CAST('abc' AS integer)`, "INVALID_CAST_ARGUMENT: Could not convert string 'abc' to INT32")
+}
+
+// TestCIDRFilterOnRealSourceAddresses runs the CIDR checks of security queries over the
+// stratus-red-team events and holds the counts to Go's net/netip over the same files. The
+// samples' anonymised addresses have leading zeros ("253.252.51.07"), which Trino refuses as an
+// IPADDRESS: TRY_CAST makes them NULL, and a plain CAST fails the query as in Trino.
+func TestCIDRFilterOnRealSourceAddresses(t *testing.T) {
+	s, _, st := openSampleSession(t)
+	tbl := `"aws:cloudtrail"."` + st.ID + `"`
+	var addrs []string
+	seen := map[string]bool{}
+	files, err := filepath.Glob(filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []struct {
+			EventID         string `json:"eventID"`
+			SourceIPAddress string `json:"sourceIPAddress"`
+		}
+		if err := json.Unmarshal(b, &recs); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, r := range recs {
+			if !seen[r.EventID] {
+				seen[r.EventID] = true
+				addrs = append(addrs, r.SourceIPAddress)
+			}
+		}
+	}
+	for _, cidr := range []string{"253.0.0.0/8", "18.236.0.0/16", "200.249.253.51/32", "0.0.0.0/0", "250.0.0.0/7", "::/0"} {
+		p := netip.MustParsePrefix(cidr)
+		want := 0
+		for _, a := range addrs {
+			if ip, err := netip.ParseAddr(a); err == nil && ip.Unmap().Is4() == p.Addr().Is4() && p.Contains(ip.Unmap()) {
+				want++
+			}
+		}
+		res, err := s.Run(context.Background(), `SELECT count(*) FROM `+tbl+` WHERE contains('`+cidr+`', TRY_CAST(sourceipaddress AS IPADDRESS))`)
+		if err != nil {
+			t.Fatalf("%s: %v", cidr, err)
+		}
+		if got := res.Rows[0][0]; got != int64(want) {
+			t.Errorf("events from %s: %v, want %d", cidr, got, want)
+		}
+	}
+	_, err = s.Run(context.Background(), `SELECT count(*) FROM `+tbl+` WHERE contains('253.0.0.0/8', CAST(sourceipaddress AS IPADDRESS))`)
+	var qe *engine.QueryError
+	if !errors.As(err, &qe) || !strings.HasPrefix(qe.Msg, "INVALID_CAST_ARGUMENT: Cannot cast value to IPADDRESS: ") {
+		t.Errorf("CAST of the samples' addresses: got %v, want Trino's INVALID_CAST_ARGUMENT", err)
+	}
 }
