@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -198,8 +199,9 @@ func TestRewriteTrinoNamesAndRows(t *testing.T) {
 	f("capitalised column references keep their spelling at the top level only",
 		`SELECT eventName, t."EventID", x.y.Arn, lower FROM (SELECT eventName FROM t) t`,
 		`SELECT eventName AS "eventName", t."EventID" AS "EventID", x.y.Arn AS "Arn", lower FROM (SELECT eventName FROM t) t`)
-	f("no _col after a star: the position is unknown", "SELECT *, count(*) OVER () FROM t",
-		"SELECT *, count(*) OVER () FROM t")
+	f("after the last star, unnamed items are named from the end; between stars, not at all",
+		"SELECT 1, *, 2, t.*, 3, x FROM t WHERE x IN (SELECT *, 4 FROM u)",
+		`SELECT 1 AS "_col0", *, 2, t.*, 3 AS "_col?2", x FROM t WHERE x IN (SELECT *, 4 FROM u)`)
 	f("user is a name", "SELECT user, u.user FROM u WHERE user = 'x'",
 		`SELECT "user", u."user" FROM u WHERE "user" = 'x'`)
 	f("IPADDRESS casts and literals", "SELECT CAST(ip AS ipaddress) a, TRY_CAST(ip AS IPADDRESS) b, IPADDRESS '::1' c FROM t",
@@ -207,4 +209,16 @@ func TestRewriteTrinoNamesAndRows(t *testing.T) {
 	f("contains of a CIDR is the IP contains; of an array, the array's",
 		"SELECT 1 AS x FROM t WHERE contains('10.0.0.0/8', CAST(ip AS IPADDRESS)) AND contains(net, IPADDRESS '1.2.3.4') AND contains(ARRAY[1, 2], n) AND contains(arr, x)",
 		"SELECT 1 AS x FROM t WHERE trino_ip_contains('10.0.0.0/8', trino_ipaddress(ip)) AND trino_ip_contains(net, trino_ipaddress('1.2.3.4')) AND contains(ARRAY[1, 2], n) AND contains(arr, x)")
+}
+
+func TestColumnNamesNumbersItemsAfterAStar(t *testing.T) {
+	got := dialect.ColumnNames([]string{"a", "b", "_col?2", "y", "_col?1"})
+	if want := []string{"a", "b", "_col2", "y", "_col4"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	// a name that only looks like one (out of range, not a number) is kept
+	got = dialect.ColumnNames([]string{"_col?3", "_col?x", "_col?0"})
+	if want := []string{"_col0", "_col?x", "_col?0"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }

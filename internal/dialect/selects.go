@@ -92,8 +92,9 @@ func (r *rewriter) implicitAlias(s, p int) bool {
 //   - at the top level, AS "<name as written>" after a column reference whose name is not all
 //     lower case: Trino names the column as the query spells it, DuckDB as the table does.
 //
-// After a * item the positions of later items are unknown (they depend on the table), so
-// those items keep DuckDB's name.
+// After a * item the positions of later items depend on the table: at the top level, an
+// unnamed item after the last * is named by its place from the end (see ColumnNames); others
+// keep DuckDB's name.
 func (r *rewriter) planSelect(p, b int) {
 	if r.planned[p] {
 		return
@@ -104,9 +105,9 @@ func (r *rewriter) planSelect(p, b int) {
 		s++
 	}
 	end := r.listEnd(s, b)
-	top := r.depth[p] == 0
-	n, star := 0, false
-	for item := s; item < end; n++ {
+	var items [][2]int
+	firstStar, lastStar := -1, -1
+	for item := s; item < end; {
 		e := item
 		for e < end && !r.tok(e).is(",") {
 			if m := r.match[e]; m > e {
@@ -114,12 +115,46 @@ func (r *rewriter) planSelect(p, b int) {
 			}
 			e++
 		}
-		r.planItem(item, e, n, top, star)
-		if r.tok(e - 1).is("*") {
-			star = true
+		if e > item && r.tok(e-1).is("*") {
+			if firstStar < 0 {
+				firstStar = len(items)
+			}
+			lastStar = len(items)
 		}
+		items = append(items, [2]int{item, e})
 		item = e + 1
 	}
+	top := r.depth[p] == 0
+	for i, it := range items {
+		unnamed := ""
+		switch {
+		case firstStar < 0 || i < firstStar:
+			unnamed = "_col" + strconv.Itoa(i)
+		case top && i > lastStar:
+			// after the last *, the position counted from the end is known
+			unnamed = fromEnd + strconv.Itoa(len(items)-i)
+		}
+		r.planItem(it[0], it[1], top, unnamed)
+	}
+}
+
+// fromEnd starts the alias of an unnamed top-level item after a *: "_col?k" names the k-th
+// column from the end, which ColumnNames turns into _col<position> once the result's columns
+// are known.
+const fromEnd = "_col?"
+
+// ColumnNames returns the result column names Trino gives, from the names DuckDB gave the
+// result of a rewritten query: a column named "_col?k" by Rewrite (an unnamed item after a *,
+// whose position depended on the table) becomes _col<its position>. Other names are kept.
+func ColumnNames(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		if k, err := strconv.Atoi(strings.TrimPrefix(n, fromEnd)); err == nil && strings.HasPrefix(n, fromEnd) && k >= 1 && k <= len(names) {
+			out[i] = "_col" + strconv.Itoa(len(names)-k)
+		}
+	}
+	return out
 }
 
 // listEnd returns where the select list or VALUES rows starting at s end: at b, the end of
@@ -143,8 +178,9 @@ func (r *rewriter) listEnd(s, b int) int {
 	return end
 }
 
-// planItem plans one select item at [s, e) (see planSelect).
-func (r *rewriter) planItem(s, e, n int, top, afterStar bool) {
+// planItem plans one select item at [s, e) (see planSelect); unnamed is the alias of the item
+// when it has no name ("" for none).
+func (r *rewriter) planItem(s, e int, top bool, unnamed string) {
 	if s >= e {
 		return
 	}
@@ -168,8 +204,8 @@ func (r *rewriter) planItem(s, e, n int, top, afterStar bool) {
 		}
 		return
 	}
-	if !afterStar {
-		r.after[e-1] += " AS " + quoteIdent("_col"+strconv.Itoa(n))
+	if unnamed != "" {
+		r.after[e-1] += " AS " + quoteIdent(unnamed)
 	}
 }
 

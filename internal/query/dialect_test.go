@@ -133,6 +133,9 @@ func TestDialectGapsGiveTrinoResults(t *testing.T) {
 	f("unnamed columns of a CTE read with *",
 		`WITH c AS (SELECT x, count(*) FROM (VALUES 1, 1, 2) AS t(x) GROUP BY x) SELECT * FROM c ORDER BY 1`,
 		[]string{"x", "_col1"}, []string{"1", "2"}, []string{"2", "1"})
+	f("unnamed columns after a * are numbered by their position in the result",
+		`SELECT *, count(*) OVER (), x + 1 AS y, upper(s) FROM (VALUES ROW(1, 'a')) AS t(x, s)`,
+		[]string{"x", "s", "_col2", "y", "_col4"}, []string{"1", "a", "1", "2", "A"})
 	f("user is a name, not DuckDB's current user",
 		`WITH u AS (SELECT 'alice' AS user) SELECT user FROM u`,
 		[]string{"user"}, []string{"alice"})

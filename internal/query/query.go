@@ -179,6 +179,13 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	if err != nil {
 		return nil, trinoError(sql, err)
 	}
+	names := make([]string, len(res.Columns))
+	for i, c := range res.Columns {
+		names[i] = c.Name
+	}
+	for i, n := range dialect.ColumnNames(names) {
+		res.Columns[i].Name = n
+	}
 	return res, nil
 }
 
