@@ -220,8 +220,6 @@ func (r *rewriter) columnRef(s, e int) bool {
 			if t.kind != tkIdent || trinoReserved[strings.ToLower(t.text)] || (p+1 < e && r.tok(p+1).is("(")) {
 				return false
 			}
-			// a lone keyword that is a value in DuckDB (user, current_date, …) is not a column
-			// reference of the table
 		} else if !t.is(".") {
 			return false
 		}

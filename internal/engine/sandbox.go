@@ -45,6 +45,9 @@ func (e *DB) CheckUserSQL(ctx context.Context, query string) error {
 	var out string
 	err := e.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)", query).Scan(&out)
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err() // the caller gave up: not a problem with the query
+		}
 		return &QueryError{Msg: "cannot parse query: " + err.Error()}
 	}
 	var tree struct {
