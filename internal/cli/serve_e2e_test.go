@@ -311,7 +311,6 @@ func TestServeAPIAnswersFromTheRealEngine(t *testing.T) {
 	}
 	for _, tc := range errorCases {
 		t.Run(tc.name, func(t *testing.T) {
-			start := time.Now()
 			code, b := apiCall(t, tc.method, base+tc.path, tc.body)
 			var got errorAnswer
 			decodeNumbers(t, b, &got)
@@ -320,9 +319,6 @@ func TestServeAPIAnswersFromTheRealEngine(t *testing.T) {
 			}
 			if strings.Contains(got.Error.Message, o.dir) {
 				t.Errorf("error message shows the data directory: %s", got.Error.Message)
-			}
-			if el := time.Since(start); el > 10*time.Second {
-				t.Errorf("answered after %s", el)
 			}
 		})
 	}

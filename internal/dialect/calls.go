@@ -104,6 +104,8 @@ func (r *rewriter) call(p int) (int, error) {
 	}
 	if to, ok := renames[name]; ok {
 		r.out.WriteString(to)
+	} else if name == "contains" && r.ipContains(open) {
+		r.out.WriteString("trino_ip_contains")
 	} else {
 		r.out.WriteString(r.tok(p).text)
 	}
@@ -232,9 +234,14 @@ func (r *rewriter) cast(p int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if typ == "JSON" {
+	switch {
+	case typ == "JSON":
 		fmt.Fprintf(&r.out, "to_json(%s)", expr)
-	} else {
+	case typ == "IPADDRESS" && r.tok(p).is("try_cast"):
+		fmt.Fprintf(&r.out, "trino_try_ipaddress(%s)", expr)
+	case typ == "IPADDRESS":
+		fmt.Fprintf(&r.out, "trino_ipaddress(%s)", expr)
+	default:
 		fmt.Fprintf(&r.out, "%s(%s AS %s)", strings.ToUpper(r.tok(p).text), expr, typ)
 	}
 	r.trivia(close)
@@ -248,4 +255,18 @@ func (r *rewriter) spanText(a, b int) string {
 	}
 	last := r.tok(b - 1)
 	return r.src[r.tok(a).off : last.off+len(last.text)]
+}
+
+// ipContains reports whether the contains( call at open is Trino's contains(varchar cidr,
+// ipaddress) rather than contains(array, element): its network is a string literal (an array
+// never is) or its address is written as an IPADDRESS.
+func (r *rewriter) ipContains(open int) bool {
+	args := r.args(open)
+	if len(args) != 2 {
+		return false
+	}
+	if _, ok := r.literalArg(args[0]); ok {
+		return true
+	}
+	return r.ipExpr(args[1][0], args[1][1])
 }

@@ -161,3 +161,106 @@ CREATE OR REPLACE MACRO trino_date_format(ts, f) AS strftime(ts, trino_mysql_for
 
 -- millisecond(ts) → 0..999 (DuckDB's millisecond includes the seconds).
 CREATE OR REPLACE MACRO trino_millisecond(ts) AS millisecond(ts) % 1000;
+
+-- IP addresses. Trino's IPADDRESS is 16 bytes (IPv4 as IPv4-mapped IPv6); DuckDB has no such type
+-- here (the inet extension is not available offline), so CAST(x AS IPADDRESS) is the address's
+-- canonical text, as Trino prints it: IPv4 (and IPv4-mapped IPv6) dotted, other IPv6 in RFC 5952
+-- form (lower-case hex, no leading zeros, the first longest run of two or more zero groups as
+-- "::"). Equal addresses have equal text; ordering (<, >) is that of the text, not Trino's byte
+-- order. Parsing follows Guava's InetAddresses.forString, which Trino uses: IPv4 octets are 1 to 3
+-- decimal digits without a leading zero and at most 255; IPv6 groups are 1 to 4 hex digits, one
+-- "::" standing for at least one group, an IPv4 dotted quad allowed as the last 32 bits, a zone
+-- ("%eth0") accepted and dropped. Internally an address is its eight 16-bit groups (INTEGER[8]).
+-- DuckDB applies a lambda to NULL list elements too, so every list_transform([x], lambda v: …)[1]
+-- (a way to compute x once) checks for NULL.
+
+-- Each macro below names its argument once, through list_transform([x], lambda v: …)[1]:
+-- DuckDB expands macros inline, and an argument named several times by nested macros made an
+-- expression tree large enough to take minutes to bind.
+
+-- trino_ip4_octets(varchar) → the four octets of a dotted quad, or NULL.
+CREATE OR REPLACE MACRO trino_ip4_octets(s) AS list_transform([s], lambda s4:
+    CASE WHEN regexp_full_match(s4, '(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}')
+         THEN list_transform([list_transform(string_split(s4, '.'), lambda o: CAST(o AS INTEGER))],
+                             lambda q: CASE WHEN list_max(q) <= 255 THEN q END)[1] END)[1];
+
+-- trino_ip6_hexlist(varchar) → the groups of a colon-separated run of hex groups ('' → []).
+CREATE OR REPLACE MACRO trino_ip6_hexlist(p) AS list_transform([p], lambda hp:
+    CASE WHEN hp = '' THEN CAST([] AS INTEGER[])
+         ELSE list_transform(string_split(hp, ':'), lambda h: CAST('0x' || h AS INTEGER)) END)[1];
+
+-- trino_ip6_groups(varchar) → the eight groups of an IPv6 address in hex groups only, or NULL.
+CREATE OR REPLACE MACRO trino_ip6_groups(s) AS list_transform([s], lambda s6:
+    CASE WHEN regexp_full_match(s6, '([0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}') THEN trino_ip6_hexlist(s6)
+         WHEN regexp_full_match(s6, '(([0-9A-Fa-f]{1,4}:)*[0-9A-Fa-f]{1,4})?::(([0-9A-Fa-f]{1,4}:)*[0-9A-Fa-f]{1,4})?') THEN
+             list_transform([[trino_ip6_hexlist(split_part(s6, '::', 1)), trino_ip6_hexlist(split_part(s6, '::', 2))]],
+                 lambda lr: CASE WHEN len(lr[1]) + len(lr[2]) <= 7
+                     THEN lr[1] || list_transform(range(8 - len(lr[1]) - len(lr[2])), lambda i: 0) || lr[2] END)[1]
+    END)[1];
+
+-- trino_ip6_dotted(varchar): an IPv6 address whose last 32 bits are a dotted quad, with the quad
+-- as two hex groups (as Guava converts it); NULL when the quad is not valid.
+CREATE OR REPLACE MACRO trino_ip6_dotted(s) AS list_transform([s], lambda sd:
+    CASE WHEN NOT contains(sd, '.') THEN sd
+         ELSE list_transform([trino_ip4_octets(regexp_extract(sd, '[^:]*$'))], lambda q:
+             CASE WHEN q IS NOT NULL THEN regexp_extract(sd, '^.*:') || printf('%x:%x', q[1] * 256 + q[2], q[3] * 256 + q[4]) END)[1]
+    END)[1];
+
+-- trino_ip_groups(varchar) → the eight groups of an IPv4 or IPv6 address (IPv4 mapped), or NULL.
+CREATE OR REPLACE MACRO trino_ip_groups(s) AS list_transform([s], lambda sg:
+    CASE WHEN NOT contains(sg, ':') THEN
+             list_transform([trino_ip4_octets(sg)], lambda q:
+                 CASE WHEN q IS NOT NULL THEN [0, 0, 0, 0, 0, 65535, q[1] * 256 + q[2], q[3] * 256 + q[4]] END)[1]
+         WHEN regexp_full_match(sg, '[^%]*(%[^%]+)?') THEN trino_ip6_groups(trino_ip6_dotted(regexp_extract(sg, '^[^%]*')))
+    END)[1];
+
+-- trino_ip_is4(groups): an IPv4(-mapped) address.
+CREATE OR REPLACE MACRO trino_ip_is4(g) AS g[1:6] = [0, 0, 0, 0, 0, 65535];
+
+-- trino_ip_text(groups) → the canonical text (see above).
+CREATE OR REPLACE MACRO trino_ip_text(g) AS list_transform([g], lambda gt:
+    CASE WHEN gt IS NULL THEN NULL
+         WHEN trino_ip_is4(gt) THEN printf('%d.%d.%d.%d', gt[7] // 256, gt[7] % 256, gt[8] // 256, gt[8] % 256)
+         ELSE list_transform(
+             -- runs[i]: the zero groups starting at group i
+             [list_transform(range(1, 9), lambda i: length(regexp_extract(
+                 array_to_string(list_transform(gt, lambda x: CASE WHEN x = 0 THEN '0' ELSE '1' END), '')[i:], '^0*')))],
+             lambda runs: CASE WHEN list_max(runs) < 2 THEN array_to_string(list_transform(gt, lambda x: printf('%x', x)), ':')
+                 ELSE array_to_string(list_transform(gt[1:list_position(runs, list_max(runs)) - 1], lambda x: printf('%x', x)), ':') || '::' ||
+                      array_to_string(list_transform(gt[list_position(runs, list_max(runs)) + list_max(runs):], lambda x: printf('%x', x)), ':') END)[1]
+    END)[1];
+
+-- CAST(varchar AS IPADDRESS): Trino fails on a value that is not an IP address (CloudTrail's
+-- sourceipaddress also holds service names such as "ec2.amazonaws.com" and "AWS Internal"), and
+-- so does this; TRY_CAST gives NULL instead.
+CREATE OR REPLACE MACRO trino_ipaddress(s) AS list_transform([s], lambda si:
+    list_transform([trino_ip_groups(si)], lambda gi:
+        CASE WHEN si IS NULL THEN NULL
+             WHEN gi IS NULL THEN error('INVALID_CAST_ARGUMENT: Cannot cast value to IPADDRESS: ' || si)
+             ELSE trino_ip_text(gi) END)[1])[1];
+CREATE OR REPLACE MACRO trino_try_ipaddress(s) AS trino_ip_text(trino_ip_groups(s));
+
+-- trino_ip_value(groups) → the address as a 128-bit number.
+CREATE OR REPLACE MACRO trino_ip_value(g) AS
+    list_reduce(list_transform(g, lambda x: CAST(x AS UHUGEINT)), lambda a, x: a * CAST(65536 AS UHUGEINT) + x);
+
+-- contains(varchar cidr, ipaddress) → boolean, as Trino's IpAddressFunctions.contains: the
+-- network must have a "/prefix" (else "Invalid CIDR"), a valid address and a prefix length within
+-- it; an IPv4 network must have no host bits set ("Invalid CIDR"); an IPv4 network never contains
+-- an IPv6 address and the other way round; /0 contains every address of its family.
+CREATE OR REPLACE MACRO trino_ip_contains(cidr, address) AS
+    list_transform([[trino_ip_groups(split_part(cidr, '/', 1)), trino_ip_groups(address)]], lambda ba:
+        list_transform([CASE WHEN trino_ip_is4(ba[1]) THEN 32 ELSE 128 END], lambda bits:
+            list_transform([TRY_CAST(regexp_extract(cidr, '/([+-]?[0-9]+)$', 1) AS INTEGER)], lambda p:
+                CASE WHEN cidr IS NULL OR address IS NULL THEN NULL
+                     WHEN NOT contains(cidr, '/') THEN error('INVALID_FUNCTION_ARGUMENT: Invalid CIDR')
+                     WHEN ba[1] IS NULL THEN error('INVALID_FUNCTION_ARGUMENT: Invalid network IP address')
+                     WHEN p IS NULL OR p < 0 THEN error('INVALID_FUNCTION_ARGUMENT: Invalid prefix length')
+                     WHEN p > bits THEN error('INVALID_FUNCTION_ARGUMENT: Prefix length exceeds address length')
+                     WHEN bits = 32 AND (trino_ip_value(ba[1]) & ((CAST(1 AS UHUGEINT) << CAST(32 - p AS UHUGEINT)) - 1)) <> 0
+                         THEN error('INVALID_FUNCTION_ARGUMENT: Invalid CIDR')
+                     WHEN ba[2] IS NULL THEN error('INVALID_CAST_ARGUMENT: Cannot cast value to IPADDRESS: ' || address)
+                     WHEN trino_ip_is4(ba[1]) <> trino_ip_is4(ba[2]) THEN false
+                     WHEN p = 0 THEN true
+                     ELSE trino_ip_value(ba[1]) >> CAST(bits - p AS UHUGEINT) = trino_ip_value(ba[2]) >> CAST(bits - p AS UHUGEINT) END
+            )[1])[1])[1];

@@ -23,7 +23,18 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //   - UNNEST with several arguments, or one array of rows or a map expanded to several
 //     columns, to a lateral (SELECT UNNEST(...)) subquery;
 //   - date_format/date_parse/format_datetime/parse_datetime with a literal pattern to
-//     strftime/strptime with the pattern translated.
+//     strftime/strptime with the pattern translated;
+//   - CAST/TRY_CAST(x AS IPADDRESS) and IPADDRESS '…' to trino_ipaddress/trino_try_ipaddress (the
+//     address's canonical text), and contains(cidr, address) to trino_ip_contains when the
+//     network is a string literal or the address an IPADDRESS (otherwise it is the array
+//     contains);
+//   - VALUES rows written ROW(a, b) or as bare values to DuckDB's (a, b) and (x), the whole as
+//     SELECT * FROM (VALUES …) AS _values(_col0, …);
+//   - in select lists, AS before an alias written without it (DuckDB takes keywords such as
+//     year or user as an alias only after AS), AS "_colN" after an item with no name (Trino's
+//     name for the N-th column, from 0), and, at the top level, AS "<Name>" after a column
+//     reference spelled with capitals (Trino names the column as the query writes it);
+//   - a bare user (a name in Trino, the current user in DuckDB) to "user".
 //
 // A trailing semicolon is dropped; a second statement is an error. Leading and trailing
 // whitespace and comments are dropped, so the result can be embedded in a larger query.
@@ -32,7 +43,8 @@ func Rewrite(sql string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("tokenize query: %w", err)
 	}
-	r := &rewriter{src: sql, toks: toks, sig: make([]int, 0, len(toks))}
+	r := &rewriter{src: sql, toks: toks, sig: make([]int, 0, len(toks)),
+		before: map[int]string{}, after: map[int]string{}, planned: map[int]bool{}}
 	for i, t := range toks {
 		if !t.trivia() {
 			r.sig = append(r.sig, i)
@@ -63,7 +75,12 @@ type rewriter struct {
 	match  []int // for a bracket position, the position of its partner; else -1
 	lambda []int // for a lambda's first position, the position of its "->"; else -1
 	last   int   // last position of the statement; trivia after it is dropped
+	depth  []int // for each position, the number of brackets around it
 	out    strings.Builder
+	// before and after hold text written before or after the token at a position (AS before
+	// an alias, AS "_col0" after an unnamed select item); planned marks the SELECTs planned.
+	before, after map[int]string
+	planned       map[int]bool
 }
 
 func (r *rewriter) tok(p int) token { return r.toks[r.sig[p]] }
@@ -104,9 +121,11 @@ func (r *rewriter) statementEnd() (int, error) {
 // matchBrackets pairs (), [] and {} and fails on an unbalanced one.
 func (r *rewriter) matchBrackets(end int) error {
 	r.match = make([]int, end)
+	r.depth = make([]int, end)
 	var stack []int
 	for p := 0; p < end; p++ {
 		r.match[p] = -1
+		r.depth[p] = len(stack)
 		t := r.tok(p)
 		if t.kind != tkOp {
 			continue
@@ -188,6 +207,9 @@ func (r *rewriter) identList(a, b int) bool {
 // trivia writes the whitespace and comments that follow position p, unless p ends the
 // statement.
 func (r *rewriter) trivia(p int) {
+	if s, ok := r.after[p]; ok {
+		r.out.WriteString(s)
+	}
 	if p >= r.last {
 		return
 	}
@@ -224,6 +246,9 @@ func (r *rewriter) emitRange(a, b int) error {
 	inFrom, wantTable := false, false
 	for p := a; p < b; {
 		t := r.tok(p)
+		if s, ok := r.before[p]; ok {
+			r.out.WriteString(s)
+		}
 		if q := r.lambda[p]; q >= 0 && q < b {
 			r.emitLambda(p, q)
 			p = q + 1
@@ -242,12 +267,34 @@ func (r *rewriter) emitRange(a, b int) error {
 		case tkIdent:
 			low := strings.ToLower(t.text)
 			switch {
+			case low == "values":
+				np, err := r.values(p, b)
+				if err != nil {
+					return err
+				}
+				p = np
+				continue
 			case p+1 < b && r.tok(p+1).is("(") && r.callable(p):
 				np, err := r.call(p)
 				if err != nil {
 					return err
 				}
 				p = np
+				continue
+			case low == "select":
+				r.planSelect(p, b)
+				inFrom = false
+			case low == "ipaddress" && p+1 < b && r.tok(p+1).kind == tkString:
+				// IPADDRESS '10.0.0.1'
+				r.out.WriteString("trino_ipaddress(" + r.tok(p+1).text + ")")
+				r.trivia(p + 1)
+				p += 2
+				continue
+			case low == "user" && !(p+1 < b && r.tok(p+1).is("(")):
+				// Trino's user is a name like any other; DuckDB's is the current user.
+				r.out.WriteString(`"` + t.text + `"`)
+				r.trivia(p)
+				p++
 				continue
 			case low == "from":
 				inFrom, wantTable = true, true

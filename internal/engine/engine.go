@@ -50,12 +50,9 @@ func (e *DB) Conn(ctx context.Context) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect duckdb: %w", err)
 	}
-	c := &DB{db: e.db, conn: conn, sealed: e.sealed, shared: true, visible: e.visible}
-	if err := c.Exec(ctx, "SET TimeZone = 'UTC'"); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	return c, nil
+	// Settings are global (Open), so the new connection has them, and a sealed engine's locked
+	// configuration does not refuse the connection.
+	return &DB{db: e.db, conn: conn, sealed: e.sealed, shared: true, visible: e.visible}, nil
 }
 
 // Open starts an in-memory DuckDB instance.
@@ -77,7 +74,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	}
 	settings := []string{
 		"SET memory_limit = " + Literal(mem),
-		"SET TimeZone = 'UTC'",
+		"SET GLOBAL TimeZone = 'UTC'",
 		"SET preserve_insertion_order = false",
 		// Parquet footers are read once per session: the lake never rewrites a file in place
 		// (every write has a fresh name), and a warm query over many files then costs what it

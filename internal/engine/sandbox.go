@@ -54,6 +54,9 @@ func (e *DB) checkUserSQL(ctx context.Context, query string) ([]string, error) {
 	var out string
 	err := e.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)", query).Scan(&out)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // the caller gave up: not a problem with the query
+		}
 		return nil, &QueryError{Msg: "cannot parse query: " + err.Error()}
 	}
 	var tree struct {

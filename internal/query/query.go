@@ -179,7 +179,8 @@ func (s *Session) Close() error {
 	return s.db.Close()
 }
 
-// Run rewrites a Trino/Athena/CloudTrail Lake query for DuckDB and runs it in the sandbox.
+// Run rewrites a Trino/Athena/CloudTrail Lake query for DuckDB and runs it in the sandbox. An
+// error in the query is an *engine.QueryError worded in the dialect's terms (errors.go).
 func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	sql = strings.TrimSpace(sql)
 	if sql == "" {
@@ -187,9 +188,20 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	}
 	rewritten, err := dialect.Rewrite(sql)
 	if err != nil {
-		return nil, &engine.QueryError{Msg: err.Error()}
+		return nil, &engine.QueryError{Msg: "SYNTAX_ERROR: " + err.Error()}
 	}
-	return s.db.UserQuery(ctx, rewritten, s.opts.MaxRows, s.opts.Timeout)
+	res, err := s.db.UserQuery(ctx, rewritten, s.opts.MaxRows, s.opts.Timeout)
+	if err != nil {
+		return nil, trinoError(sql, err)
+	}
+	names := make([]string, len(res.Columns))
+	for i, c := range res.Columns {
+		names[i] = c.Name
+	}
+	for i, n := range dialect.ColumnNames(names) {
+		res.Columns[i].Name = n
+	}
+	return res, nil
 }
 
 // Tables lists the registered tables and their columns.

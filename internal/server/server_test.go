@@ -123,7 +123,8 @@ func TestAPIAnswersStatusAndJSONErrorForEachRequestKind(t *testing.T) {
 
 func TestQueryPastTimeoutIs504WithSeconds(t *testing.T) {
 	ts, _ := newTestServer(t, newTestBackend(), server.Options{})
-	start := time.Now()
+	// The test backend's sleep() returns only when its context ends: an answer at all means
+	// the timeout stopped the query.
 	resp, body := do(t, ts, "POST", "/api/query", `{"sql":"SELECT sleep(60)","timeout_seconds":0.2}`)
 	if resp.StatusCode != http.StatusGatewayTimeout {
 		t.Fatalf("status = %d, want 504: %s", resp.StatusCode, body)
@@ -132,9 +133,6 @@ func TestQueryPastTimeoutIs504WithSeconds(t *testing.T) {
 	json.Unmarshal(body, &e)
 	if got, want := e.Error.Message, "query timed out after 0.2s"; got != want {
 		t.Errorf("message = %q, want %q", got, want)
-	}
-	if el := time.Since(start); el > 5*time.Second {
-		t.Errorf("took %s; the timeout did not stop the query", el)
 	}
 }
 
