@@ -66,9 +66,10 @@ func TestUncommittedFilesOfACrashedWriterAreRemovedByTheNextWriter(t *testing.T)
 	if err := w.Commit([]DataFile{kept}, nil, []SourceState{{URI: "a.json", Version: "1"}}); err != nil {
 		t.Fatal(err)
 	}
-	// A "crash": a file written, never committed, and the lock released.
-	orphan := writeData(t, lk, s.ID, "data/eventdate=2026-01-02/part-b.parquet")
-	w.Close()
+	// A "crash": a file written under the writer's tag, never committed, and the lock released
+	// without Close (the process died).
+	orphan := writeData(t, lk, s.ID, "data/eventdate=2026-01-02/"+w.filePrefix()+"b.parquet")
+	w.unlock()
 
 	w, err = lk.BeginWrite(s.ID)
 	if err != nil {
