@@ -139,27 +139,47 @@ type Health struct {
 	DamagedFiles []FileDamage `json:"damaged_files,omitempty"`
 }
 
+// Columns returns the schema of a store type as (name, DuckDB type) pairs.
+func Columns(typ string) []struct{ Name, Type string } {
+	switch typ {
+	case TypeConfig:
+		return ConfigColumns
+	case TypeActivity:
+		return ActivityColumns
+	}
+	return CloudTrailColumns
+}
+
 // Store health statuses.
 const (
 	StatusOK      = "ok"
 	StatusDamaged = "damaged"
 )
 
-// Err is the health as an error (nil when the store is ok), naming the store and the files.
+// Err is the health as an error wrapping ErrDamaged (nil when the store is ok), naming the
+// store, the damaged files and the repair.
 func (h Health) Err(name string) error {
 	if h.Status != StatusDamaged {
 		return nil
 	}
 	if h.Problem != "" {
-		return errors.New(h.Problem)
+		return &damagedError{h.Problem}
 	}
 	parts := make([]string, len(h.DamagedFiles))
 	for i, d := range h.DamagedFiles {
 		parts[i] = d.Path + " (" + d.Problem + ")"
 	}
-	return fmt.Errorf("%w: event data store %q cannot be read: damaged files: %s; "+
-		"drop them from the store with: auditlake eds repair %s", ErrDamaged, name, strings.Join(parts, ", "), name)
+	return &damagedError{fmt.Sprintf("event data store %q is damaged: %s; nothing was read — "+
+		"set the damaged files aside and rebuild its manifest with: auditlake eds repair %s", name, strings.Join(parts, ", "), name)}
 }
+
+// DamagedError returns an ErrDamaged error with message msg.
+func DamagedError(msg string) error { return &damagedError{msg} }
+
+type damagedError struct{ msg string }
+
+func (e *damagedError) Error() string { return e.msg }
+func (e *damagedError) Unwrap() error { return ErrDamaged }
 
 // CheckStore reads a store's manifest and checks its files cheaply (CheckFiles).
 func (l *Lake) CheckStore(id string) (*Manifest, Health) {

@@ -18,7 +18,7 @@ func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*en
 	start := time.Now()
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, err
+		return nil, s.damageOf(err)
 	}
 	defer rows.Close()
 	types, err := rows.ColumnTypes()
