@@ -107,10 +107,8 @@ func parseManifest(b []byte) (*Manifest, error) {
 		}
 	}
 	for _, r := range m.Retired {
-		if err := checkRel(r.Path, "data/", ".parquet"); err != nil {
-			if err2 := checkRel(r.Path, "facts/", ".parquet"); err2 != nil {
-				return nil, fmt.Errorf("names a bad retired file: %v", err)
-			}
+		if checkRel(r.Path, "data/", ".parquet") != nil && checkRel(r.Path, "facts/", ".parquet") != nil && checkRel(r.Path, "state/", ".jsonl") != nil {
+			return nil, fmt.Errorf("names a bad retired file: %q is not a data, facts or state file inside the store", r.Path)
 		}
 	}
 	return &m, nil

@@ -378,7 +378,7 @@ func (w *Writer) LoadSources() (map[string]SourceState, error) {
 		p := w.lake.AbsPath(w.id, seg)
 		f, err := os.Open(p)
 		if err != nil {
-			return nil, fmt.Errorf("read ingest state %q: %w", p, err)
+			return nil, w.stateDamaged(seg, err)
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
@@ -386,15 +386,25 @@ func (w *Writer) LoadSources() (map[string]SourceState, error) {
 			var s SourceState
 			if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
 				f.Close()
-				return nil, fmt.Errorf("read ingest state %q: %w", p, err)
+				return nil, w.stateDamaged(seg, err)
 			}
 			out[s.URI] = s
 		}
 		err = sc.Err()
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read ingest state %q: %w", p, err)
+			return nil, w.stateDamaged(seg, err)
 		}
 	}
 	return out, nil
+}
+
+// stateDamaged is the error of an ingest-state segment that cannot be read (ErrDamaged).
+func (w *Writer) stateDamaged(seg string, err error) error {
+	name := w.id
+	if st, e := w.lake.Resolve(w.id); e == nil {
+		name = st.Name
+	}
+	return DamagedError(fmt.Sprintf("event data store %q is damaged: its ingest state %s cannot be read (%v); "+
+		"drop it with: auditlake eds repair %s", name, seg, err, name))
 }

@@ -33,8 +33,11 @@ type RepairResult struct {
 	Quarantined []string
 	// FactsComputed counts data files whose EC2 lifecycle facts were missing and computed.
 	FactsComputed int
-	// Segments counts the ingest-state segments kept.
-	Segments int
+	// Segments counts the ingest-state segments kept. When events were lost with a dropped
+	// file, none is kept (StateCleared): the next ingest reads every source again, and adds
+	// back what is missing (the events still stored are deduplicated).
+	Segments     int
+	StateCleared bool
 	// Unaccounted are files on disk the valid manifest does not name, left where they are.
 	Unaccounted []string
 	// Duplicates counts events still stored in more than one file after the redundant files
@@ -186,6 +189,12 @@ func (l *Lake) Repair(ctx context.Context, db *engine.DB, id string) (*RepairRes
 			}
 		}
 	}
+	if lostEvents(res.Dropped) {
+		for _, seg := range next.StateSegments {
+			next.Retired = append(next.Retired, RetiredFile{Path: seg, At: time.Now().UTC()})
+		}
+		next.StateSegments, res.StateCleared = nil, true
+	}
 	next.Version++
 	next.CommittedAt = time.Now().UTC()
 	sort.Slice(next.Files, func(i, j int) bool {
@@ -214,6 +223,18 @@ func (l *Lake) Repair(ctx context.Context, db *engine.DB, id string) (*RepairRes
 	res.Files, res.Rows, res.Segments, res.Manifest = len(next.Files), next.Rows(), len(next.StateSegments), next
 	return res, nil
 }
+
+// lostEvents says whether a data file was dropped whose events are in no other file.
+func lostEvents(dropped []FileDamage) bool {
+	for _, d := range dropped {
+		if strings.HasPrefix(d.Path, "data/") && !strings.HasPrefix(d.Problem, redundant) {
+			return true
+		}
+	}
+	return false
+}
+
+const redundant = "redundant"
 
 // quarantine moves a damaged or redundant file of store id (and the facts file of the same
 // name, if any) to quarantine/ in the store directory, out of every reader's and writer's way,
@@ -448,7 +469,7 @@ func (l *Lake) setAsideRedundant(ctx context.Context, db *engine.DB, id, typ str
 			}
 			kept = slices.DeleteFunc(kept, func(o DataFile) bool { return o.Path == f.Path })
 			gone[f.Path] = true
-			if err := l.quarantine(id, f.Path, FileDamage{Path: f.Path, Problem: "redundant: every event is in another file of its date"}, res); err != nil {
+			if err := l.quarantine(id, f.Path, FileDamage{Path: f.Path, Problem: redundant + ": every event is in another file of its date"}, res); err != nil {
 				return err
 			}
 		}

@@ -238,7 +238,8 @@ func (s *Session) Close() error {
 	return s.db.Close()
 }
 
-// Run rewrites a Trino/Athena/CloudTrail Lake query for DuckDB and runs it in the sandbox.
+// Run rewrites a Trino/Athena/CloudTrail Lake query for DuckDB and runs it in the sandbox. A
+// query that reads a damaged store fails with its damage (lake.ErrDamaged).
 func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	sql = strings.TrimSpace(sql)
 	if sql == "" {
@@ -251,7 +252,7 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	res, err := s.db.UserQuery(ctx, rewritten, s.opts.MaxRows, s.opts.Timeout)
 	if err != nil && len(s.damaged) > 0 {
 		if bad := s.damageOf(err); bad != err {
-			return nil, &engine.QueryError{Msg: bad.Error()}
+			return nil, bad
 		}
 	}
 	return res, err
