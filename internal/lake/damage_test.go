@@ -314,3 +314,32 @@ func TestRepairSetsAsideAFileWhoseEventsAreAllInAnother(t *testing.T) {
 		t.Fatalf("repair = %+v, want %d rows in %d files and one file set aside", res, m.Rows(), len(m.Files))
 	}
 }
+
+func TestAGarbageStateSegmentIsDamagedAndRepairDropsIt(t *testing.T) {
+	lk, s, m := ingested(t, 20)
+	os.WriteFile(lk.AbsPath(s.ID, m.StateSegments[0]), []byte("{not json"), 0o644)
+	w, err := lk.BeginWrite(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.LoadSources()
+	w.Close()
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), m.StateSegments[0]) || !strings.Contains(err.Error(), "eds repair "+s.Name) {
+		t.Fatalf("LoadSources = %v", err)
+	}
+	res, err := lk.Repair(context.Background(), openEngine(t), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.FromManifest || res.Rows != m.Rows() || res.Segments != 1 || res.StateCleared || len(res.Dropped) != 1 {
+		t.Fatalf("repair = %+v", res)
+	}
+	w, err = lk.BeginWrite(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if src, err := w.LoadSources(); err != nil || len(src) != 1 {
+		t.Fatalf("sources after repair: %v %v", src, err)
+	}
+}
