@@ -343,3 +343,32 @@ func TestAGarbageStateSegmentIsDamagedAndRepairDropsIt(t *testing.T) {
 		t.Fatalf("sources after repair: %v %v", src, err)
 	}
 }
+
+func TestAFirstWriteNotYetCommittedIsAnEmptyStoreNotADamagedOne(t *testing.T) {
+	lk, s := newStore(t)
+	db := openEngine(t)
+	w, err := lk.BeginWrite(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added, _, err := WriteRecords(context.Background(), db, w, NewBatch([]*cloudtrail.Record{keyedRecord("a", "1", 0)}))
+	if err != nil || len(added) != 1 {
+		t.Fatalf("WriteRecords: %v %v", added, err)
+	}
+	// A reader while the first writer runs: nothing committed yet.
+	if m, err := lk.ReadManifest(s.ID); err != nil || len(m.Files) != 0 {
+		t.Fatalf("reader during the first write: %+v, %v", m, err)
+	}
+	w.unlock() // the first writer dies before its first commit
+	if m, err := lk.ReadManifest(s.ID); err != nil || len(m.Files) != 0 {
+		t.Fatalf("reader after the first writer died: %+v, %v", m, err)
+	}
+	w, err = lk.BeginWrite(s.ID)
+	if err != nil {
+		t.Fatalf("the next writer refused: %v", err)
+	}
+	w.Close()
+	if files := filesUnder(t, lk, s.ID); len(files) != 0 {
+		t.Fatalf("the dead first writer's files were not removed: %v", files)
+	}
+}

@@ -93,13 +93,17 @@ type SourceState struct {
 func (l *Lake) manifestPath(id string) string { return filepath.Join(l.StoreDir(id), "manifest.json") }
 
 // ReadManifest reads a store's committed manifest: an empty one before the first commit (no
-// manifest and no data file on disk). A manifest that is missing while data files exist, or
-// that is not one auditlake wrote (not JSON, truncated, "{}", paths outside the store), is a
-// *ManifestError (ErrDamaged) naming the store and `auditlake eds repair`.
-func (l *Lake) ReadManifest(id string) (*Manifest, error) {
+// manifest, and no data file on disk but those of a first writer that has not committed). A
+// manifest that is missing while other data files exist, or that is not one auditlake wrote
+// (not JSON, truncated, "{}", paths outside the store), is a *ManifestError (ErrDamaged)
+// naming the store and `auditlake eds repair`.
+func (l *Lake) ReadManifest(id string) (*Manifest, error) { return l.readManifest(id, false) }
+
+// readManifest is ReadManifest; locked says the caller holds the store's write lock.
+func (l *Lake) readManifest(id string, locked bool) (*Manifest, error) {
 	b, err := os.ReadFile(l.manifestPath(id))
 	if errors.Is(err, os.ErrNotExist) {
-		if len(l.dataFilesOnDisk(id)) > 0 {
+		if files := l.dataFilesOnDisk(id); len(files) > 0 && !l.firstWriteOnly(id, files, locked) {
 			return nil, l.manifestError(id, "is missing")
 		}
 		return &Manifest{}, nil
@@ -172,7 +176,7 @@ func (l *Lake) BeginWrite(id string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock store %s for writing: %w", id, err)
 	}
-	m, err := l.ReadManifest(id)
+	m, err := l.readManifest(id, true)
 	if err != nil {
 		unlock()
 		return nil, err

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Orphan cleanup: which files a writer may delete.
@@ -81,9 +83,6 @@ func (l *Lake) crashedWriters(id string) (map[string]writerMarker, error) {
 	for _, e := range entries {
 		tag, ok := strings.CutSuffix(e.Name(), ".json")
 		if !ok || strings.HasPrefix(e.Name(), ".") || len(tag) != 13 {
-			if strings.HasPrefix(e.Name(), ".") && strings.Contains(e.Name(), ".tmp-") {
-				os.Remove(filepath.Join(l.markerDir(id), e.Name())) // a marker never written
-			}
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(l.markerDir(id), e.Name()))
@@ -97,6 +96,33 @@ func (l *Lake) crashedWriters(id string) (map[string]writerMarker, error) {
 		out[tag] = m
 	}
 	return out, nil
+}
+
+// firstWriteOnly says whether files, the data files of a store without manifest, are all a
+// first writer's that has not committed: each carries the tag of a marker that starts from no
+// manifest (version 0) and has not committed — or, for a reader (locked false) while a writer
+// holds the lock, is committing its first manifest now. Then the store is empty, not damaged.
+func (l *Lake) firstWriteOnly(id string, files []string, locked bool) bool {
+	markers, err := l.crashedWriters(id)
+	if err != nil || len(markers) == 0 {
+		return false
+	}
+	active := false
+	if !locked {
+		unlock, err := lockFile(filepath.Join(l.StoreDir(id), "write.lock"), syscall.LOCK_SH|syscall.LOCK_NB)
+		if err != nil {
+			active = true
+		} else {
+			unlock()
+		}
+	}
+	for _, rel := range files {
+		mk, ok := markers[fileTag(path.Base(rel))]
+		if !ok || mk.BaseVersion != 0 || (mk.Committed && !active) {
+			return false
+		}
+	}
+	return true
 }
 
 // named is every file a manifest references, relative to the store directory.
@@ -176,10 +202,10 @@ func (w *Writer) sweep(m *Manifest, tags map[string]bool) error {
 			return err
 		}
 	}
-	if tmps, _ := filepath.Glob(filepath.Join(root, ".manifest.json.tmp-*")); len(tmps) > 0 {
-		for _, t := range tmps {
-			os.Remove(t)
-		}
+	tmps, _ := filepath.Glob(filepath.Join(root, ".manifest.json.tmp-*"))
+	markerTmps, _ := filepath.Glob(filepath.Join(root, "writers", ".*.tmp-*"))
+	for _, t := range append(tmps, markerTmps...) {
+		os.Remove(t)
 	}
 	removeEmptyDirs(filepath.Join(root, "data"))
 	removeEmptyDirs(filepath.Join(root, "facts"))
@@ -206,7 +232,7 @@ func (w *Writer) unmark() {
 	wrote := w.wrote
 	w.mu.Unlock()
 	if wrote {
-		m, err := w.lake.ReadManifest(w.id)
+		m, err := w.lake.readManifest(w.id, true)
 		if err != nil || w.sweep(m, map[string]bool{w.tag: true}) != nil {
 			return
 		}
