@@ -128,6 +128,13 @@ func TestADamagedDataFileFailsOnlyItsStoreAndRepairSetsItAside(t *testing.T) {
 	if got := queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."other"`); got[0][0] != "310" {
 		t.Fatalf("the other store holds %v events, want 310", got)
 	}
+	// Writes refuse too, and delete nothing.
+	files := storeFiles(t, dir, id)
+	wantFail(t, 1, dir, named, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+	wantFail(t, 1, dir, named, "eds", "compact", "trail")
+	if after := storeFiles(t, dir, id); !slices.Equal(files, after) {
+		t.Fatalf("files changed while a file was damaged:\nbefore %v\nafter  %v", files, after)
+	}
 	out := wantFail(t, 4, dir, named, "eds", "show", "trail")
 	if !strings.Contains(out, "damaged file:") || !strings.Contains(out, bad.Path) {
 		t.Fatalf("eds show does not list the damaged file:\n%s", out)

@@ -38,11 +38,7 @@ func (e *ManifestError) Unwrap() error { return ErrDamaged }
 
 // manifestError builds the *ManifestError of store id.
 func (l *Lake) manifestError(id, problem string) error {
-	name := id
-	if st, err := l.Resolve(id); err == nil {
-		name = st.Name
-	}
-	return &ManifestError{Store: name, ID: id, Problem: problem, Files: len(l.dataFilesOnDisk(id))}
+	return &ManifestError{Store: l.storeName(id), ID: id, Problem: problem, Files: len(l.dataFilesOnDisk(id))}
 }
 
 // dataFilesOnDisk lists the Parquet files under a store's data directory, relative to the store

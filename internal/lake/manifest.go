@@ -181,6 +181,12 @@ func (l *Lake) BeginWrite(id string) (*Writer, error) {
 		unlock()
 		return nil, err
 	}
+	// A file the manifest names that is missing or not Parquet: writes (dedupe, compaction,
+	// purge) would fail on it, or carry on without its events.
+	if err := l.CheckFiles(id, m).Err(l.storeName(id)); err != nil {
+		unlock()
+		return nil, err
+	}
 	w := &Writer{lake: l, id: id, m: m, unlock: unlock}
 	if st, err := l.Resolve(id); err == nil {
 		w.facts = st.Type == TypeCloudTrail || st.Type == ""
@@ -403,12 +409,17 @@ func (w *Writer) LoadSources() (map[string]SourceState, error) {
 	return out, nil
 }
 
+// storeName is the name of store id in the catalog (its id when the catalog does not know it).
+func (l *Lake) storeName(id string) string {
+	if st, err := l.Resolve(id); err == nil {
+		return st.Name
+	}
+	return id
+}
+
 // stateDamaged is the error of an ingest-state segment that cannot be read (ErrDamaged).
 func (w *Writer) stateDamaged(seg string, err error) error {
-	name := w.id
-	if st, e := w.lake.Resolve(w.id); e == nil {
-		name = st.Name
-	}
+	name := w.lake.storeName(w.id)
 	return DamagedError(fmt.Sprintf("event data store %q is damaged: its ingest state %s cannot be read (%v); "+
 		"drop it with: auditlake eds repair %s", name, seg, err, name))
 }
