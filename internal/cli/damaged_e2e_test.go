@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,5 +207,56 @@ func TestADamagedDataFileFailsOnlyItsStoreAndRepairSetsItAside(t *testing.T) {
 	got := queryCSV(t, dir, `SELECT count(*), count(DISTINCT eventid) FROM "aws:cloudtrail"."trail"`)
 	if got[0][0] != "310" || got[0][1] != "310" {
 		t.Fatalf("after re-ingest the store holds %v events, want 310 distinct", got)
+	}
+}
+
+func TestPutAuditEventsIntoADamagedStoreAnswers503AndDeletesNothing(t *testing.T) {
+	dir := t.TempDir()
+	out := mustRun(t, 0, dir, "eds", "create", "app-events", "--type", "activity", "--output", "json")
+	var st struct{ ID string }
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatal(err)
+	}
+	arn := strings.TrimSpace(mustRun(t, 0, dir, "channel", "create", "my-app", "--eds", "app-events", "--account", channelAccount))
+	token := strings.TrimSpace(mustRun(t, 0, dir, "token", "create", "--name", "e2e"))
+	base := serve(t, dir, io.Discard)
+	putURL := base + "/PutAuditEvents?channelArn=" + url.QueryEscape(arn)
+	ev := func(id string) []byte {
+		data := auditEventData(t, id, "CreateUser", "2026-03-01T10:00:00Z", channelAccount, nil)
+		return requestBody(t, map[string]string{"id": id, "eventData": data})
+	}
+	if status, res := post(t, putURL, token, ev("ev-1")); status != http.StatusOK || len(res.Successful) != 1 {
+		t.Fatalf("put into a healthy store: %d %+v", status, res)
+	}
+	os.Remove(filepath.Join(dir, "stores", st.ID, "manifest.json"))
+	files := storeFiles(t, dir, st.ID)
+	status, res := post(t, putURL, token, ev("ev-2"))
+	if status != http.StatusServiceUnavailable || res.Error == nil || !strings.Contains(res.Error.Message, "auditlake eds repair app-events") {
+		t.Fatalf("put into a store without manifest: %d %+v", status, res.Error)
+	}
+	if after := storeFiles(t, dir, st.ID); !slices.Equal(files, after) {
+		t.Fatalf("files changed:\nbefore %v\nafter  %v", files, after)
+	}
+	mustRun(t, 0, dir, "eds", "repair", "app-events")
+	if status, res := post(t, putURL, token, ev("ev-2")); status != http.StatusOK || len(res.Successful) != 1 {
+		t.Fatalf("put after repair: %d %+v", status, res)
+	}
+	if got := queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."app-events"`); got[0][0] != "2" {
+		t.Fatalf("the store holds %v events after repair and a put, want 2", got)
+	}
+}
+
+func TestRepairRebuildsAConfigStoreFromItsFiles(t *testing.T) {
+	dir := t.TempDir()
+	id := createConfigStore(t, dir, "cfg")
+	mustRun(t, 0, dir, "ingest", "config", "--eds", "cfg", configSources(t))
+	os.WriteFile(filepath.Join(dir, "stores", id, "manifest.json"), []byte("{}"), 0o644)
+	wantFail(t, 1, dir, []string{"auditlake eds repair cfg"}, "query", `SELECT count(*) FROM "aws:cloudtrail"."cfg"`)
+	out := mustRun(t, 0, dir, "eds", "repair", "cfg")
+	if !strings.Contains(out, "15 events") {
+		t.Fatalf("eds repair of a config store:\n%s", out)
+	}
+	if got := queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."cfg"`); got[0][0] != "15" {
+		t.Fatalf("after repair the config store holds %v items, want 15", got)
 	}
 }
