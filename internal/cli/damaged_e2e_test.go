@@ -141,6 +141,19 @@ func TestADamagedDataFileFailsOnlyItsStoreAndRepairSetsItAside(t *testing.T) {
 		t.Fatalf("eds show does not list the damaged file:\n%s", out)
 	}
 
+	out, _, code := run(t, dir, "eds", "show", "trail", "--output", "json")
+	var shown struct {
+		Status       string
+		DamagedFiles []struct{ Path, Problem string } `json:"damaged_files"`
+	}
+	if err := json.Unmarshal([]byte(out), &shown); err != nil || code != 4 || shown.Status != "damaged" ||
+		len(shown.DamagedFiles) != 1 || shown.DamagedFiles[0].Path != bad.Path {
+		t.Fatalf("eds show --output json: exit %d, %+v (%v)\n%s", code, shown, err, out)
+	}
+	if out := mustRun(t, 0, dir, "help", "eds", "repair"); !strings.Contains(out, "quarantine/") {
+		t.Fatalf("help eds repair:\n%s", out)
+	}
+
 	base := serve(t, dir, io.Discard)
 	code, body := apiCall(t, http.MethodGet, base+"/api/tables", "")
 	if code != http.StatusOK || !strings.Contains(string(body), `"other"`) {
