@@ -73,7 +73,8 @@ func (b *Backend) state() string {
 	for _, s := range stores {
 		m, err := b.lk.ReadManifest(s.ID)
 		if err != nil {
-			return "error"
+			fmt.Fprintf(&sb, "%s/%s/%s/damaged;", s.ID, s.Name, s.Type)
+			continue
 		}
 		fmt.Fprintf(&sb, "%s/%s/%s/%d;", s.ID, s.Name, s.Type, m.Version)
 	}
@@ -111,7 +112,8 @@ func (b *Backend) release(p pooled) func() {
 	return func() { b.idle <- p }
 }
 
-// Stores lists the event data stores with their sizes.
+// Stores lists the event data stores with their sizes and health: a damaged store (lost or
+// invalid manifest, missing or damaged files) is listed with status "damaged" and why.
 func (b *Backend) Stores(ctx context.Context) ([]server.Store, error) {
 	stores, err := b.lk.Stores()
 	if err != nil {
@@ -119,11 +121,17 @@ func (b *Backend) Stores(ctx context.Context) ([]server.Store, error) {
 	}
 	out := []server.Store{}
 	for _, s := range stores {
-		m, err := b.lk.ReadManifest(s.ID)
-		if err != nil {
-			return nil, err
+		v := server.Store{ID: s.ID, Name: s.Name, Type: s.Type, RetentionDays: s.RetentionDays}
+		m, h := b.lk.CheckStore(s.ID)
+		v.Status, v.Problem = h.Status, h.Problem
+		for _, d := range h.DamagedFiles {
+			v.DamagedFiles = append(v.DamagedFiles, server.DamagedFile{Path: d.Path, Problem: d.Problem})
 		}
-		v := server.Store{ID: s.ID, Name: s.Name, Type: s.Type, RetentionDays: s.RetentionDays, Events: m.Rows(), Bytes: m.Bytes()}
+		if m == nil {
+			out = append(out, v)
+			continue
+		}
+		v.Events, v.Bytes = m.Rows(), m.Bytes()
 		for _, f := range m.Files {
 			if v.FirstEvent == nil || f.MinTime.Before(*v.FirstEvent) {
 				t := f.MinTime
@@ -192,6 +200,8 @@ func translate(err error) error {
 		return &server.QueryError{Msg: qe.Msg}
 	case errors.Is(err, engine.ErrTimeout):
 		return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+	case errors.Is(err, lake.ErrDamaged):
+		return &server.DamagedError{Msg: err.Error()}
 	case errors.Is(err, lake.ErrNotFound):
 		return fmt.Errorf("%w: %v", server.ErrNotFound, err)
 	}

@@ -71,6 +71,9 @@ func callError(err error) error {
 		return ce(http.StatusBadRequest, "DuplicatedAuditEventId")
 	case errors.Is(err, integration.ErrExternalID):
 		return ce(http.StatusForbidden, "ChannelInsufficientPermission")
+	case errors.Is(err, lake.ErrDamaged):
+		// The channel's store cannot be written until it is repaired; nothing was accepted.
+		return ce(http.StatusServiceUnavailable, "ServiceUnavailableException")
 	}
 	return err
 }

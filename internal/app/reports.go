@@ -97,6 +97,9 @@ func (b *Backend) instance(ctx context.Context, id string, p server.ReportParams
 
 // reportErr maps report failures: unknown stores, cost tables and instances are 404s.
 func reportErr(err error) error {
+	if errors.Is(err, lake.ErrDamaged) {
+		return translate(err)
+	}
 	if errors.Is(err, lake.ErrNotFound) || strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "no such") ||
 		strings.Contains(err.Error(), "unknown") {
 		return fmt.Errorf("%w: %v", server.ErrNotFound, err)

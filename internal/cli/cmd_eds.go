@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,14 +36,21 @@ type storeView struct {
 	Files  int        `json:"files"`
 	First  *time.Time `json:"first_event,omitempty"`
 	Last   *time.Time `json:"last_event,omitempty"`
+	// Status is "ok" or "damaged" (Problem or DamagedFiles say why; eds repair recovers it).
+	Status       string            `json:"status"`
+	Problem      string            `json:"problem,omitempty"`
+	DamagedFiles []lake.FileDamage `json:"damaged_files,omitempty"`
 }
 
-func viewOf(lk *lake.Lake, s lake.Store) (storeView, error) {
-	m, err := lk.ReadManifest(s.ID)
-	if err != nil {
-		return storeView{}, err
+// viewOf describes a store: its size from the manifest and its health (lake.CheckStore). A
+// damaged store is described, not an error: the caller decides.
+func viewOf(lk *lake.Lake, s lake.Store) storeView {
+	m, h := lk.CheckStore(s.ID)
+	v := storeView{Store: s, Status: h.Status, Problem: h.Problem, DamagedFiles: h.DamagedFiles}
+	if m == nil {
+		return v
 	}
-	v := storeView{Store: s, Events: m.Rows(), Bytes: m.Bytes(), Files: len(m.Files)}
+	v.Events, v.Bytes, v.Files = m.Rows(), m.Bytes(), len(m.Files)
 	for _, f := range m.Files {
 		if v.First == nil || f.MinTime.Before(*v.First) {
 			t := f.MinTime
@@ -53,7 +61,7 @@ func viewOf(lk *lake.Lake, s lake.Store) (storeView, error) {
 			v.Last = &t
 		}
 	}
-	return v, nil
+	return v
 }
 
 func runEDSCreate(ctx context.Context, env *Env, args []string) error {
@@ -113,11 +121,7 @@ func runEDSList(ctx context.Context, env *Env, args []string) error {
 	}
 	var views []storeView
 	for _, s := range stores {
-		v, err := viewOf(lk, s)
-		if err != nil {
-			return err
-		}
-		views = append(views, v)
+		views = append(views, viewOf(lk, s))
 	}
 	if *output == "json" {
 		if views == nil {
@@ -126,9 +130,9 @@ func runEDSList(ctx context.Context, env *Env, args []string) error {
 		return writeJSON(env.Stdout, views)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tRETENTION\tPROTECTED\tEVENTS\tSIZE")
+	fmt.Fprintln(tw, "ID\tNAME\tTYPE\tRETENTION\tPROTECTED\tEVENTS\tSIZE\tSTATUS")
 	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%dd\t%v\t%d\t%s\n", v.ID, v.Name, v.Type, v.RetentionDays, v.TerminationProtection, v.Events, humanBytes(v.Bytes))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%dd\t%v\t%d\t%s\t%s\n", v.ID, v.Name, v.Type, v.RetentionDays, v.TerminationProtection, v.Events, humanBytes(v.Bytes), v.Status)
 	}
 	return tw.Flush()
 }
@@ -140,21 +144,100 @@ func runEDSShow(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	v, err := viewOf(lk, s)
-	if err != nil {
-		return err
-	}
+	v := viewOf(lk, s)
 	if *output == "json" {
-		return writeJSON(env.Stdout, v)
+		if err := writeJSON(env.Stdout, v); err != nil {
+			return err
+		}
+		return damaged(v)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "id:\t%s\nname:\t%s\ntype:\t%s\nretention:\t%d days\ntermination protection:\t%v\n", v.ID, v.Name, v.Type, v.RetentionDays, v.TerminationProtection)
+	fmt.Fprintf(tw, "status:\t%s\n", v.Status)
+	for _, d := range v.DamagedFiles {
+		fmt.Fprintf(tw, "damaged file:\t%s (%s)\n", d.Path, d.Problem)
+	}
 	fmt.Fprintf(tw, "events:\t%d\nfiles:\t%d\nsize:\t%s\n", v.Events, v.Files, humanBytes(v.Bytes))
 	if v.First != nil {
 		fmt.Fprintf(tw, "first event:\t%s\nlast event:\t%s\n", v.First.Format(time.RFC3339), v.Last.Format(time.RFC3339))
 	}
 	fmt.Fprintf(tw, "table:\t\"aws:cloudtrail\".\"%s\"\ncreated:\t%s\n", v.ID, v.CreatedAt.Format(time.RFC3339))
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return damaged(v)
+}
+
+// damaged is the error of a damaged store shown by eds show (exit 4: a check found it not
+// valid), naming what is wrong and the repair.
+func damaged(v storeView) error {
+	if v.Status != lake.StatusDamaged {
+		return nil
+	}
+	if v.Problem != "" {
+		return &InvalidError{Msg: v.Problem}
+	}
+	return &InvalidError{Msg: lake.Health{Status: v.Status, DamagedFiles: v.DamagedFiles}.Err(v.Name).Error()}
+}
+
+func runEDSRepair(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "eds repair")
+	output := fs.String("output", "text", "text or json")
+	lk, s, err := storeArg(env, fs, args, "eds repair")
+	if err != nil {
+		return err
+	}
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "1GB", TempDir: lk.TempDir()})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := lk.Repair(ctx, db, s.ID)
+	if err != nil {
+		return fmt.Errorf("repair %s: %w", s.Name, err)
+	}
+	if *output == "json" {
+		return writeJSON(env.Stdout, map[string]any{"store": s.Name, "id": s.ID, "from_manifest": res.FromManifest,
+			"files": res.Files, "events": res.Rows, "dropped": orEmpty(res.Dropped), "quarantined": orEmpty(res.Quarantined),
+			"facts_computed": res.FactsComputed, "state_segments": res.Segments, "unaccounted": orEmpty(res.Unaccounted),
+			"duplicates": res.Duplicates, "state_cleared": res.StateCleared, "version": res.Manifest.Version})
+	}
+	how := "rebuilt its manifest from the files on disk"
+	if res.FromManifest {
+		how = "checked the files its manifest names"
+	}
+	fmt.Fprintf(env.Stdout, "%s: %s: %d files, %d events, %d ingest-state segments (manifest version %d)\n",
+		s.Name, how, res.Files, res.Rows, res.Segments, res.Manifest.Version)
+	for _, d := range res.Dropped {
+		fmt.Fprintf(env.Stdout, "%s: dropped %s: %s\n", s.Name, d.Path, d.Problem)
+	}
+	for _, q := range res.Quarantined {
+		fmt.Fprintf(env.Stdout, "%s: moved to %s\n", s.Name, filepath.Join(lk.StoreDir(s.ID), filepath.FromSlash(q)))
+	}
+	if res.FactsComputed > 0 {
+		fmt.Fprintf(env.Stdout, "%s: computed the EC2 lifecycle facts of %d files\n", s.Name, res.FactsComputed)
+	}
+	for _, u := range res.Unaccounted {
+		fmt.Fprintf(env.Stdout, "%s: left in place, named by no manifest: %s\n", s.Name, u)
+	}
+	if res.StateCleared {
+		fmt.Fprintf(env.Stdout, "%s: the ingest state was cleared: the next ingest reads every source again and adds back the events of the dropped files\n", s.Name)
+	}
+	if res.Duplicates > 0 {
+		fmt.Fprintf(env.Stdout, "%s: %d events are stored in more than one file\n", s.Name, res.Duplicates)
+	}
+	if len(res.Dropped) > 0 {
+		return &PartialError{Msg: fmt.Sprintf("%s repaired without %d files (listed above); re-ingest their sources to restore their events", s.Name, len(res.Dropped))}
+	}
+	return nil
+}
+
+// orEmpty is s, or an empty slice where s is nil (JSON [] rather than null).
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
@@ -321,15 +404,18 @@ func runEDSPurge(ctx context.Context, env *Env, args []string) error {
 		}
 		stores = append(stores, s)
 	}
+	// A store that cannot be purged (damaged) does not keep the others from their retention.
+	var failed []error
 	for _, s := range stores {
 		res, err := purgeStore(ctx, lk, s)
 		if err != nil {
-			return fmt.Errorf("purge %s: %w", s.Name, err)
+			failed = append(failed, fmt.Errorf("purge %s: %w", s.Name, err))
+			continue
 		}
 		fmt.Fprintf(env.Stdout, "%s: purged %d events older than %s (%d files dropped, %d rewritten)\n",
 			s.Name, res.Events, res.Cutoff.Format(time.RFC3339), res.FilesDropped, res.FilesRewitten)
 	}
-	return nil
+	return errors.Join(failed...)
 }
 
 func runEDSCompact(ctx context.Context, env *Env, args []string) error {

@@ -11,7 +11,8 @@ func init() {
 		{Name: "eds list", Summary: "list event data stores", Run: runEDSList,
 			Usage: "Usage: auditlake eds list [--output table|json]", Examples: "  auditlake eds list --output json"},
 		{Name: "eds show", Summary: "show one event data store", Run: runEDSShow,
-			Usage: "Usage: auditlake eds show [--output text|json] NAME|ID", Examples: "  auditlake eds show prod-trail"},
+			Usage:    "Usage: auditlake eds show [--output text|json] NAME|ID\n\nShows a store and its status: ok, or damaged (a lost or invalid manifest, missing or damaged files; exit 4,\nrecover with auditlake eds repair).",
+			Examples: "  auditlake eds show prod-trail"},
 		{Name: "eds update", Summary: "change retention, name or termination protection", Run: runEDSUpdate,
 			Usage:    "Usage: auditlake eds update [--retention-days N [--yes]] [--termination-protection on|off] [--name NEW] NAME|ID",
 			Examples: "  auditlake eds update prod-trail --retention-days 3653\n  auditlake eds update prod-trail --termination-protection off"},
@@ -20,6 +21,17 @@ func init() {
 		{Name: "eds compact", Summary: "merge each date partition's files into one sorted file", Run: runEDSCompact,
 			Usage:    "Usage: auditlake eds compact NAME|ID\n\nIngest merges a date partition's small files (under 16 MB) when it has more than 4 of them, in\ngroups of at most 32 MB, and merges a closed day (two days behind the newest event) into one file.\ncompact merges, in every date partition, all files under 32 MB into files sorted by event source,\nevent name and event time (the order Parquet statistics skip by), and computes the EC2 lifecycle\nfacts of files written before auditlake kept them, in one atomic commit. Readers are never\ndisturbed: files they use are deleted only when they are done.",
 			Examples: "  auditlake eds compact prod-trail"},
+		{Name: "eds repair", Summary: "rebuild a damaged store's manifest from its files; set damaged files aside", Run: runEDSRepair,
+			Usage: "Usage: auditlake eds repair [--output text|json] NAME|ID\n\n" +
+				"Recovers a store that is damaged (eds show says status: damaged): its manifest.json is missing or invalid,\n" +
+				"or files it names are missing or not readable Parquet. With a valid manifest, each file it names is verified\n" +
+				"(footer, schema, rows) and the missing or damaged ones are dropped. Without one, the manifest is rebuilt from\n" +
+				"the Parquet files under the store's data/ directory: each verified the same way and described again (rows,\n" +
+				"time span), its EC2 lifecycle facts kept or computed, the ingest state kept; a file whose events are all in\n" +
+				"another file of its date is redundant. Damaged and redundant files are moved to the store's quarantine/\n" +
+				"directory, never deleted, and listed. The new manifest is committed atomically. Exit code 3 means files were\n" +
+				"dropped: re-ingest their sources to restore their events.",
+			Examples: "  auditlake eds repair prod-trail\n  auditlake eds repair prod-trail --output json"},
 		{Name: "eds purge", Summary: "delete events older than each store's retention", Run: runEDSPurge,
 			Usage:    "Usage: auditlake eds purge [NAME|ID...]\n\nDeletes, in one atomic commit per store, the events older than the store's retention\n(measured on eventtime). With no names, purges every store. serve also purges at start and daily.",
 			Examples: "  auditlake eds purge\n  auditlake eds purge prod-trail"},

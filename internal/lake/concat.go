@@ -215,7 +215,7 @@ func bulk(group []DataFile) bool {
 // event source or name stay together) and their EC2 lifecycle facts. It returns
 // errNotConcatenable, having written nothing, when the files cannot be concatenated.
 func concatGroup(ctx context.Context, db *engine.DB, w *Writer, date string, group []DataFile) (added []DataFile, removed []string, err error) {
-	rel := "data/eventdate=" + date + "/part-" + NewUUID()[:13] + "-" + NewUUID() + ".parquet"
+	rel := "data/eventdate=" + date + "/" + w.filePrefix() + NewUUID() + ".parquet"
 	abs := w.lake.AbsPath(w.id, rel)
 	srcs := make([]string, len(group))
 	for i, f := range group {

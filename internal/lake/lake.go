@@ -9,10 +9,14 @@
 //	stores/<id>/data/eventdate=YYYY-MM-DD/*.parquet   hive-partitioned Parquet (zstd)
 //	stores/<id>/state/*.jsonl                     ingest state segments (sources already read)
 //	stores/<id>/write.lock, read.lock             advisory locks (one writer; readers vs. cleanup)
+//	stores/<id>/writers/<tag>.json                a writer that has not finished (orphans.go)
+//	stores/<id>/quarantine/…                      files eds repair set aside (damaged, redundant)
 //
 // A commit writes new Parquet and state files under fresh names, syncs them, then replaces
 // manifest.json by rename. A crash before the rename leaves unreferenced files that the next
-// writer deletes; a crash after it leaves the new state. Readers hold read.lock (shared) while
+// writer deletes (only those its writer's marker accounts for: orphans.go); a crash after it
+// leaves the new state. A store whose manifest is lost or invalid is damaged (ErrDamaged): no
+// writer touches it until Repair rebuilds the manifest from the files (repair.go). Readers hold read.lock (shared) while
 // they use files, and retired files are deleted only when no reader holds it.
 package lake
 

@@ -50,10 +50,11 @@ func writeData(t *testing.T, lk *Lake, id, rel string) DataFile {
 	t.Helper()
 	p := lk.AbsPath(id, rel)
 	os.MkdirAll(filepath.Dir(p), 0o755)
-	if err := os.WriteFile(p, []byte("parquet"), 0o644); err != nil {
+	content := []byte("PAR1 a stand-in PAR1") // what CheckFiles looks at: the magic bytes and the size
+	if err := os.WriteFile(p, content, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return DataFile{Path: rel, Date: "2026-01-01", Rows: 1, Bytes: 7, MinTime: time.Unix(0, 0), MaxTime: time.Unix(0, 0)}
+	return DataFile{Path: rel, Date: "2026-01-01", Rows: 1, Bytes: int64(len(content)), MinTime: time.Unix(0, 0), MaxTime: time.Unix(0, 0)}
 }
 
 func TestUncommittedFilesOfACrashedWriterAreRemovedByTheNextWriter(t *testing.T) {
@@ -66,9 +67,10 @@ func TestUncommittedFilesOfACrashedWriterAreRemovedByTheNextWriter(t *testing.T)
 	if err := w.Commit([]DataFile{kept}, nil, []SourceState{{URI: "a.json", Version: "1"}}); err != nil {
 		t.Fatal(err)
 	}
-	// A "crash": a file written, never committed, and the lock released.
-	orphan := writeData(t, lk, s.ID, "data/eventdate=2026-01-02/part-b.parquet")
-	w.Close()
+	// A "crash": a file written under the writer's tag, never committed, and the lock released
+	// without Close (the process died).
+	orphan := writeData(t, lk, s.ID, "data/eventdate=2026-01-02/"+w.filePrefix()+"b.parquet")
+	w.unlock()
 
 	w, err = lk.BeginWrite(s.ID)
 	if err != nil {

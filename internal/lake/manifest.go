@@ -47,6 +47,8 @@ type Manifest struct {
 	StateSegments []string      `json:"state_segments,omitempty"`
 	Retired       []RetiredFile `json:"retired,omitempty"`
 	CommittedAt   time.Time     `json:"committed_at"`
+	// Writer is the tag of the writer that committed this version (orphans.go).
+	Writer string `json:"writer,omitempty"`
 }
 
 // Rows is the number of events in the live files.
@@ -90,20 +92,30 @@ type SourceState struct {
 
 func (l *Lake) manifestPath(id string) string { return filepath.Join(l.StoreDir(id), "manifest.json") }
 
-// ReadManifest reads a store's committed manifest (an empty one before the first commit).
-func (l *Lake) ReadManifest(id string) (*Manifest, error) {
+// ReadManifest reads a store's committed manifest: an empty one before the first commit (no
+// manifest, and no data file on disk but those of a first writer that has not committed). A
+// manifest that is missing while other data files exist, or that is not one auditlake wrote
+// (not JSON, truncated, "{}", paths outside the store), is a *ManifestError (ErrDamaged)
+// naming the store and `auditlake eds repair`.
+func (l *Lake) ReadManifest(id string) (*Manifest, error) { return l.readManifest(id, false) }
+
+// readManifest is ReadManifest; locked says the caller holds the store's write lock.
+func (l *Lake) readManifest(id string, locked bool) (*Manifest, error) {
 	b, err := os.ReadFile(l.manifestPath(id))
 	if errors.Is(err, os.ErrNotExist) {
+		if files := l.dataFilesOnDisk(id); len(files) > 0 && !l.firstWriteOnly(id, files, locked) {
+			return nil, l.manifestError(id, "is missing")
+		}
 		return &Manifest{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read manifest of store %s: %w", id, err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("read manifest of store %s: %w", id, err)
+	m, err := parseManifest(b)
+	if err != nil {
+		return nil, l.manifestError(id, err.Error())
 	}
-	return &m, nil
+	return m, nil
 }
 
 // Snapshot returns the committed manifest and holds the store's read lock until release is
@@ -146,10 +158,15 @@ type Writer struct {
 	// named yet, which the next batch's dedupe must see as stored.
 	mu      sync.Mutex
 	pending []DataFile
+	// tag marks the files this writer creates, and wrote says it created some (orphans.go).
+	tag    string
+	wrote  bool
+	marked bool // the marker says this writer may have committed
 }
 
-// BeginWrite takes the store's write lock (waiting for another writer to finish), removes
-// files left by a crashed writer, and returns the writer.
+// BeginWrite takes the store's write lock (waiting for another writer to finish), refuses a
+// damaged store (ErrDamaged), removes the files left by writers that crashed (orphans.go), marks
+// itself, and returns the writer.
 func (l *Lake) BeginWrite(id string) (*Writer, error) {
 	dir := l.StoreDir(id)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -159,8 +176,14 @@ func (l *Lake) BeginWrite(id string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock store %s for writing: %w", id, err)
 	}
-	m, err := l.ReadManifest(id)
+	m, err := l.readManifest(id, true)
 	if err != nil {
+		unlock()
+		return nil, err
+	}
+	// A file the manifest names that is missing or not Parquet: writes (dedupe, compaction,
+	// purge) would fail on it, or carry on without its events.
+	if err := l.CheckFiles(id, m).Err(l.storeName(id)); err != nil {
 		unlock()
 		return nil, err
 	}
@@ -173,6 +196,11 @@ func (l *Lake) BeginWrite(id string) (*Writer, error) {
 		return nil, err
 	}
 	w.collectRetired()
+	w.tag = NewUUID()[:13]
+	if err := w.mark(false); err != nil {
+		unlock()
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -182,58 +210,13 @@ func (w *Writer) Manifest() *Manifest { return w.m }
 // DataDir is where new Parquet files go (under eventdate=… subdirectories).
 func (w *Writer) DataDir() string { return filepath.Join(w.lake.StoreDir(w.id), "data") }
 
-// Close releases the write lock.
+// Close removes the files this writer wrote and did not commit, and releases the write lock.
 func (w *Writer) Close() {
 	if w.unlock != nil {
+		w.unmark()
 		w.unlock()
 		w.unlock = nil
 	}
-}
-
-// removeOrphans deletes data and state files that no manifest references: they were written by
-// a writer that crashed before its commit. Only the lock holder runs it, so no other writer's
-// uncommitted files can be mistaken for orphans.
-func (w *Writer) removeOrphans() error {
-	live := map[string]bool{}
-	for _, f := range w.m.Files {
-		live[f.Path] = true
-		if f.Facts != "" {
-			live[f.Facts] = true
-		}
-	}
-	for _, r := range w.m.Retired {
-		live[r.Path] = true
-	}
-	for _, s := range w.m.StateSegments {
-		live[s] = true
-	}
-	root := w.lake.StoreDir(w.id)
-	for _, sub := range []string{"data", "facts", "state"} {
-		err := filepath.WalkDir(filepath.Join(root, sub), func(p string, d fs.DirEntry, err error) error {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				return nil
-			}
-			rel, _ := filepath.Rel(root, p)
-			if !live[filepath.ToSlash(rel)] {
-				if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("remove orphan %q: %w", p, err)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	removeEmptyDirs(filepath.Join(root, "data"))
-	removeEmptyDirs(filepath.Join(root, "facts"))
-	return nil
 }
 
 func removeEmptyDirs(root string) {
@@ -264,11 +247,15 @@ func (w *Writer) collectRetired() {
 	next.Retired = nil
 	next.Version++
 	next.CommittedAt = time.Now().UTC()
+	// The files first, then the manifest that forgets them: a crash between the two leaves
+	// retired entries naming missing files, never files no manifest names (orphans.go).
+	for _, r := range w.m.Retired {
+		if err := os.Remove(w.lake.AbsPath(w.id, r.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return
+		}
+	}
 	if err := w.writeManifest(&next); err != nil {
 		return
-	}
-	for _, r := range w.m.Retired {
-		os.Remove(w.lake.AbsPath(w.id, r.Path))
 	}
 	w.mu.Lock()
 	w.m = &next
@@ -286,7 +273,10 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 	next.StateSegments = append(next.StateSegments, w.m.StateSegments...)
 	next.Retired = append(next.Retired, w.m.Retired...)
 	if len(sources) > 0 {
-		seg := fmt.Sprintf("state/%08d-%s.jsonl", next.Version, NewUUID()[:8])
+		w.mu.Lock()
+		w.wrote = true
+		w.mu.Unlock()
+		seg := fmt.Sprintf("state/%08d-%s.jsonl", next.Version, w.tag)
 		var b strings.Builder
 		enc := json.NewEncoder(&b)
 		for _, s := range sources {
@@ -373,6 +363,14 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 }
 
 func (w *Writer) writeManifest(m *Manifest) error {
+	if w.tag != "" && !w.marked {
+		// Before this writer's first manifest: its marker says it may have committed.
+		if err := w.mark(true); err != nil {
+			return err
+		}
+		w.marked = true
+	}
+	m.Writer = w.tag
 	b, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
 		return err
@@ -390,7 +388,7 @@ func (w *Writer) LoadSources() (map[string]SourceState, error) {
 		p := w.lake.AbsPath(w.id, seg)
 		f, err := os.Open(p)
 		if err != nil {
-			return nil, fmt.Errorf("read ingest state %q: %w", p, err)
+			return nil, w.stateDamaged(seg, err)
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
@@ -398,15 +396,30 @@ func (w *Writer) LoadSources() (map[string]SourceState, error) {
 			var s SourceState
 			if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
 				f.Close()
-				return nil, fmt.Errorf("read ingest state %q: %w", p, err)
+				return nil, w.stateDamaged(seg, err)
 			}
 			out[s.URI] = s
 		}
 		err = sc.Err()
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("read ingest state %q: %w", p, err)
+			return nil, w.stateDamaged(seg, err)
 		}
 	}
 	return out, nil
+}
+
+// storeName is the name of store id in the catalog (its id when the catalog does not know it).
+func (l *Lake) storeName(id string) string {
+	if st, err := l.Resolve(id); err == nil {
+		return st.Name
+	}
+	return id
+}
+
+// stateDamaged is the error of an ingest-state segment that cannot be read (ErrDamaged).
+func (w *Writer) stateDamaged(seg string, err error) error {
+	name := w.lake.storeName(w.id)
+	return DamagedError(fmt.Sprintf("event data store %q is damaged: its ingest state %s cannot be read (%v); "+
+		"drop it with: auditlake eds repair %s", name, seg, err, name))
 }

@@ -131,7 +131,7 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 	if err := dropStored(ctx, db, w, b); err != nil {
 		return nil, 0, err
 	}
-	prefix := "part-" + NewUUID()[:13] + "-"
+	prefix := w.filePrefix()
 	defer func() {
 		if err != nil {
 			for _, f := range added {
@@ -397,7 +397,7 @@ func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) (
 		return nil, err
 	}
 	// Each write gets its own file-name prefix, so names never collide with live files.
-	prefix := "part-" + NewUUID()[:13] + "-"
+	prefix := w.filePrefix()
 	pattern := prefix + "{uuid}"
 	copySQL := `COPY (` + query + `) TO ` + engine.Literal(dataDir) + ` (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1,
 		PARTITION_BY (eventdate), FILENAME_PATTERN ` + engine.Literal(pattern) + `, APPEND, ROW_GROUP_SIZE 8192)`

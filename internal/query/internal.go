@@ -12,13 +12,14 @@ import (
 
 // RunInternal runs pre-written DuckDB SQL (not user SQL: no dialect rewrite, no statement
 // check) with bound parameters and materialises its result. It is for auditlake's own reports,
-// whose SQL lives next to their Go code; values must be passed as args, and identifiers must go
+// whose SQL lives next to their Go code; one that reads a damaged store fails with its damage
+// (lake.ErrDamaged); values must be passed as args, and identifiers must go
 // through engine.Ident. The sealed engine's file-access limits still apply.
 func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*engine.Result, error) {
 	start := time.Now()
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, err
+		return nil, s.damageOf(err)
 	}
 	defer rows.Close()
 	types, err := rows.ColumnTypes()
@@ -58,5 +59,8 @@ func (s *Session) ExecInternal(ctx context.Context, sql string, args ...any) err
 	if os.Getenv("AUDITLAKE_TRACE") != "" {
 		fmt.Fprintf(os.Stderr, "trace: internal exec %s: %.80s\n", time.Since(start), strings.Join(strings.Fields(sql), " "))
 	}
-	return err
+	if err != nil {
+		return s.damageOf(err)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ package query
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -45,6 +46,10 @@ type Session struct {
 	// restricted holds the ids of stores a restricted session shows only in part: their facts
 	// files (every launch of the store) are not read; the facts come from the restricted view.
 	restricted map[string]bool
+	// damaged are the stores the session cannot read, by id, and why (lake.ErrDamaged): each
+	// is registered as a view that fails with that error, so a query fails only when it reads
+	// a damaged store.
+	damaged map[string]error
 }
 
 // Open registers every store and seals the engine. Close releases the stores' read locks.
@@ -96,6 +101,7 @@ func (s *Session) register(ctx context.Context) error {
 	}
 	s.Stores = stores
 	s.manifests = map[string]*lake.Manifest{}
+	s.damaged = map[string]error{}
 	for _, st := range stores {
 		ddl := lake.CloudTrailDDL()
 		switch st.Type {
@@ -107,30 +113,98 @@ func (s *Session) register(ctx context.Context) error {
 		default:
 			continue // other store types register their own schemas
 		}
-		m, release, err := s.lk.Snapshot(st.ID)
-		if err != nil {
-			return err
-		}
-		s.release = append(s.release, release)
-		s.manifests[st.ID] = m
 		id := engine.Ident(Schema) + "." + engine.Ident(st.ID)
-		q := "CREATE TABLE " + id + " " + ddl
-		if len(m.Files) > 0 {
-			paths := make([]string, len(m.Files))
-			for i, f := range m.Files {
-				paths[i] = s.lk.AbsPath(st.ID, f.Path)
-			}
-			q = "CREATE VIEW " + id + " AS SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)"
+		bad := s.registerStore(ctx, st, id, ddl)
+		if bad != nil && !errors.Is(bad, lake.ErrDamaged) {
+			bad = lake.DamagedError(fmt.Sprintf("event data store %q cannot be read: %v", st.Name, bad))
 		}
-		if err := s.db.Exec(ctx, q); err != nil {
-			return fmt.Errorf("register store %s: %w", st.Name, err)
+		if bad != nil {
+			s.damaged[st.ID] = bad
+			if err := s.registerFailing(ctx, st, id, ddl); err != nil {
+				return err
+			}
 		}
 		if err := s.db.Exec(ctx, "CREATE VIEW "+engine.Ident(Schema)+"."+engine.Ident(st.Name)+" AS SELECT * FROM "+id); err != nil {
 			return fmt.Errorf("register store %s: %w", st.Name, err)
 		}
+		if bad != nil {
+			if err := s.dropFailing(ctx, st.ID); err != nil {
+				return fmt.Errorf("register damaged store %s: %w", st.Name, err)
+			}
+		}
 	}
 	return nil
 }
+
+// registerStore registers store st as the table id: a view over its files, or a table of its
+// schema when it has none. It returns an ErrDamaged error instead when the store cannot be read:
+// its manifest is lost or invalid, a file is missing or not Parquet (lake.CheckFiles), or the
+// engine cannot bind its files.
+func (s *Session) registerStore(ctx context.Context, st lake.Store, id, ddl string) error {
+	m, release, err := s.lk.Snapshot(st.ID)
+	if errors.Is(err, lake.ErrDamaged) {
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	s.release = append(s.release, release)
+	if err := s.lk.CheckFiles(st.ID, m).Err(st.Name); err != nil {
+		return err
+	}
+	q := "CREATE TABLE " + id + " " + ddl
+	if len(m.Files) > 0 {
+		paths := make([]string, len(m.Files))
+		for i, f := range m.Files {
+			paths[i] = s.lk.AbsPath(st.ID, f.Path)
+		}
+		q = "CREATE VIEW " + id + " AS SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)"
+	}
+	if err := s.db.Exec(ctx, q); err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\n")
+		return lake.DamagedError(fmt.Sprintf("event data store %q is damaged: its files cannot be read (%s); "+
+			"set the damaged files aside and rebuild its manifest with: auditlake eds repair %s", st.Name, msg, st.Name))
+	}
+	s.manifests[st.ID] = m
+	return nil
+}
+
+// registerFailing registers damaged store st as a view that no query can bind: a view over a
+// table of the store's schema, which is then dropped. Every query that reads the store fails
+// while it is planned, whatever it filters (a view that raised an error per row would be
+// optimised away by a filter that no row passes), and queries of other stores never touch it.
+// Run and RunInternal turn the engine's "does not exist" into the store's damage error. The
+// table is dropped once the store's views are made (dropFailing).
+func (s *Session) registerFailing(ctx context.Context, st lake.Store, id, ddl string) error {
+	gone := engine.Ident(Schema) + "." + engine.Ident(damagedTable(st.ID))
+	for _, q := range []string{"CREATE TABLE " + gone + " " + ddl, "CREATE OR REPLACE VIEW " + id + " AS SELECT * FROM " + gone} {
+		if err := s.db.Exec(ctx, q); err != nil {
+			return fmt.Errorf("register damaged store %s: %w", st.Name, err)
+		}
+	}
+	return nil
+}
+
+// dropFailing drops the table under damaged store id's views.
+func (s *Session) dropFailing(ctx context.Context, id string) error {
+	return s.db.Exec(ctx, "DROP TABLE "+engine.Ident(Schema)+"."+engine.Ident(damagedTable(id)))
+}
+
+// damagedTable is the name of the dropped table a damaged store's view reads.
+func damagedTable(id string) string { return "damaged event data store " + id }
+
+// damageOf returns the damage error of the store a failed query tripped on, or err.
+func (s *Session) damageOf(err error) error {
+	for id, bad := range s.damaged {
+		if strings.Contains(err.Error(), damagedTable(id)) {
+			return bad
+		}
+	}
+	return err
+}
+
+// Damaged returns why store id cannot be read in this session (lake.ErrDamaged), nil when it can.
+func (s *Session) Damaged(id string) error { return s.damaged[id] }
 
 // Facts returns a relation of the EC2 lifecycle facts (package lifecycle) of CloudTrail store
 // id, and whether they are read from the facts files the lake keeps beside every data file.
@@ -139,7 +213,7 @@ func (s *Session) register(ctx context.Context) error {
 func (s *Session) Facts(id string) (relation string, stored bool) {
 	store := engine.Ident(Schema) + "." + engine.Ident(id)
 	m := s.manifests[id]
-	if (m != nil && m.FilesWithoutFacts() > 0) || s.restricted[id] {
+	if s.damaged[id] != nil || (m != nil && m.FilesWithoutFacts() > 0) || s.restricted[id] { // a damaged store's view fails
 		return "(" + lifecycle.SQL(store) + ")", false
 	}
 	var paths []string
@@ -180,7 +254,8 @@ func (s *Session) Close() error {
 }
 
 // Run rewrites a Trino/Athena/CloudTrail Lake query for DuckDB and runs it in the sandbox. An
-// error in the query is an *engine.QueryError worded in the dialect's terms (errors.go).
+// error in the query is an *engine.QueryError worded in the dialect's terms (errors.go); a
+// query that reads a damaged store fails with its damage (lake.ErrDamaged).
 func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	sql = strings.TrimSpace(sql)
 	if sql == "" {
@@ -191,6 +266,11 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 		return nil, &engine.QueryError{Msg: "SYNTAX_ERROR: " + err.Error()}
 	}
 	res, err := s.db.UserQuery(ctx, rewritten, s.opts.MaxRows, s.opts.Timeout)
+	if err != nil && len(s.damaged) > 0 {
+		if bad := s.damageOf(err); bad != err {
+			return nil, bad
+		}
+	}
 	if err != nil {
 		return nil, trinoError(sql, err)
 	}

@@ -30,7 +30,24 @@ type Store struct {
 	Bytes         int64      `json:"bytes"`
 	FirstEvent    *time.Time `json:"first_event"`
 	LastEvent     *time.Time `json:"last_event"`
+	// Status is "ok", or "damaged" when the store cannot be read: Problem says why (its
+	// manifest), or DamagedFiles lists the files (`auditlake eds repair` recovers it).
+	Status       string        `json:"status"`
+	Problem      string        `json:"problem,omitempty"`
+	DamagedFiles []DamagedFile `json:"damaged_files,omitempty"`
 }
+
+// DamagedFile is a file of a store that cannot be read, relative to the store's directory.
+type DamagedFile struct {
+	Path    string `json:"path"`
+	Problem string `json:"problem"`
+}
+
+// DamagedError is a request that reads a damaged store; the API answers 503 with Msg, which
+// names the store, the damaged files and the repair.
+type DamagedError struct{ Msg string }
+
+func (e *DamagedError) Error() string { return e.Msg }
 
 // Table is one queryable table: an event data store ("eds") or a registered cost source ("cost").
 type Table struct {

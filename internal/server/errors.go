@@ -56,6 +56,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		qe  *QueryError
 		te  *timeoutError
 		mbe *http.MaxBytesError
+		de  *DamagedError
 	)
 	status, code, msg := http.StatusInternalServerError, "internal", "internal error; the server log has the details"
 	switch {
@@ -67,6 +68,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code, msg = http.StatusGatewayTimeout, "timeout", te.Error()
 	case errors.As(err, &qe):
 		status, code, msg = http.StatusBadRequest, "query_error", qe.Msg
+	case errors.As(err, &de):
+		status, code, msg = http.StatusServiceUnavailable, "store_damaged", de.Msg
 	case errors.Is(err, ErrNotFound):
 		status, code, msg = http.StatusNotFound, "not_found", err.Error()
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
