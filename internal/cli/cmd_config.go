@@ -86,7 +86,7 @@ func runIngestConfig(ctx context.Context, env *Env, args []string) error {
 		Sources: pos, From: fromT, To: toT, Client: s3.client(), Log: env.Log,
 		Progress: env.Stderr, Terminal: env.Terminal, Workers: *workers, BatchRows: *batch,
 	})
-	return finishIngest(env, store.Name, sum, err, "the good configuration items were ingested, the bad ones are listed above")
+	return finishIngest(ctx, env, store.Name, pos, "Config", "configuration items", sum, err)
 }
 
 func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
