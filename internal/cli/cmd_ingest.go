@@ -48,7 +48,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "ingest cloudtrail")
 	eds := fs.String("eds", "", "event data store name or id (required)")
 	from := fs.String("from", "", "ingest only events at or after this date/time (UTC)")
-	to := fs.String("to", "", "ingest only events before this date/time (UTC)")
+	to := fs.String("to", "", "ingest only events up to this date (inclusive: all of that day) or before this time (UTC)")
 	workers := fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)")
 	batch := fs.Int("batch", 0, "events per atomic commit (default 20000; the Go heap may grow to about 12 KB per event of it, 512 MB at least)")
 	memory := fs.String("memory-limit", "320MB", "engine memory limit during ingest")
@@ -72,11 +72,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	if len(pos) == 0 {
 		return usagef("name at least one SOURCE: a file, a directory or s3://bucket/prefix")
 	}
-	fromT, err := parseTimeFlag("from", *from)
-	if err != nil {
-		return err
-	}
-	toT, err := parseTimeFlag("to", *to)
+	fromT, toT, err := parseRange(*from, *to)
 	if err != nil {
 		return err
 	}
@@ -193,7 +189,7 @@ func counts(pairs ...any) []string {
 }
 
 // plural renders n with the noun in the number n asks for: "1 file", "2 files", "0 files".
-func plural(n int, one, many string) string {
+func plural[N int | int64](n N, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
