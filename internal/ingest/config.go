@@ -117,7 +117,8 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 
 	// Objects finish in whatever order the workers get to them; their problems are reported in
 	// listing order, so that the same input gives the same report.
-	ap := &configAppender{db: db, w: w, opts: opts, sum: sum, probs: fileProblems{max: opts.MaxProblems - len(sum.Problems)}}
+	ap := &configAppender{db: db, w: w, opts: opts, sum: sum, probs: fileProblems{max: opts.MaxProblems - len(sum.Problems)},
+		cutoff: lake.RetentionCutoff(store, time.Now())}
 	defer func() { sum.Problems = append(sum.Problems, ap.probs.sorted()...) }()
 	if err := ap.open(ctx); err != nil {
 		cancel()
@@ -235,6 +236,8 @@ type configAppender struct {
 	completed []lake.SourceState
 	norm      []byte
 	probs     fileProblems
+	// cutoff is the store's retention: older items are kept only as their resource's latest.
+	cutoff time.Time
 }
 
 func (a *configAppender) open(ctx context.Context) error {
@@ -314,12 +317,14 @@ func (a *configAppender) commit(ctx context.Context) error {
 	if a.staged > 0 {
 		var written int64
 		var err error
-		added, written, err = lake.WriteConfigBatch(ctx, a.db, a.w)
+		var old int64
+		added, written, old, err = lake.WriteConfigBatch(ctx, a.db, a.w, a.cutoff)
 		if err != nil {
 			return err
 		}
 		a.sum.EventsAdded += written
-		a.sum.Duplicates += int64(a.staged) - written
+		a.sum.OutsideRetention += int(old)
+		a.sum.Duplicates += int64(a.staged) - written - old
 	}
 	if len(added) > 0 || len(a.completed) > 0 {
 		if err := a.w.Commit(added, nil, a.completed); err != nil {
