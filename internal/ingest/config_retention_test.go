@@ -20,7 +20,7 @@ func configItem(id string, daysAgo int, now time.Time) map[string]any {
 		"resourceType": "AWS::AutoScaling::AutoScalingGroup", "resourceId": id, "resourceName": id,
 		"accountId": "111122223333", "awsRegion": "us-east-1", "configurationItemStatus": "OK",
 		"configurationItemCaptureTime": now.AddDate(0, 0, -daysAgo).Format(time.RFC3339),
-		"configuration": map[string]any{"autoScalingGroupName": id},
+		"configuration":                map[string]any{"autoScalingGroupName": id},
 	})
 }
 
