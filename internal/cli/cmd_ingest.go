@@ -112,6 +112,9 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 // they hold ("events", "configuration items").
 func finishIngest(ctx context.Context, env *Env, store string, sources []string, kind, what string, sum *ingest.Summary, err error) error {
 	if sum == nil {
+		if err != nil && ctx.Err() != nil { // interrupted while listing or opening
+			return &PartialError{Msg: "interrupted before anything was committed; run again to continue"}
+		}
 		return err
 	}
 	if err == nil && sum.FilesSeen == 0 {

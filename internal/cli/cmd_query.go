@@ -73,7 +73,13 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
-	return WriteResult(env.Stdout, *format, res)
+	if err := WriteResult(env.Stdout, *format, res); err != nil {
+		return err
+	}
+	if res.Truncated && *format != "table" { // the table says so under its rows
+		fmt.Fprintf(env.Stderr, "%s, truncated by --max-rows\n", plural(len(res.Rows), "row", "rows"))
+	}
+	return nil
 }
 
 // WriteResult prints a result as an aligned table, CSV (with a header), one JSON array of

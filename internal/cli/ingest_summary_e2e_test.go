@@ -194,6 +194,14 @@ func TestInterruptedIngestSaysWhatItCommitted(t *testing.T) {
 	if got := queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."cut"`)[0][0]; got != m[1] {
 		t.Fatalf("said %s events committed, the store holds %s", m[1], got)
 	}
+	// Interrupted before anything was committed: said too, with the same exit code.
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	errb.Reset()
+	if code := cli.Run(done, []string{"--data", dir, "ingest", "cloudtrail", "--eds", "cut", src}, strings.NewReader(""), &out, &errb); code != cli.ExitPartial ||
+		!strings.Contains(errb.String(), "interrupted") || strings.Contains(errb.String(), "context canceled") {
+		t.Fatalf("interrupted at once: exit %d, want %d and 'interrupted':\n%s", code, cli.ExitPartial, errb.String())
+	}
 	mustRun(t, cli.ExitOK, dir, "ingest", "cloudtrail", "--eds", "cut", src)
 	if got := queryCSV(t, dir, `SELECT count(*), count(DISTINCT eventid) FROM "aws:cloudtrail"."cut"`)[0]; got[0] != strconv.Itoa(files*per) || got[1] != got[0] {
 		t.Fatalf("after the second run the store holds %v events, want %d distinct", got, files*per)
