@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"path/filepath"
 	"testing"
@@ -121,5 +122,41 @@ func TestConfigRetentionKeepsTheLatestItemOfEachResource(t *testing.T) {
 	}
 	if got := storedItems(t, lk, st2); !maps.Equal(got, want) {
 		t.Errorf("after the second purge the store holds %v, want %v", got, want)
+	}
+}
+
+// TestConfigFileWithBadItemsStaysFailedUntilItChanges: as for CloudTrail files (issue 15.13), a
+// Config file with a bad item keeps its good items and is read and reported again by every
+// ingest until it changes; then it is complete and skipped.
+func TestConfigFileWithBadItemsStaysFailedUntilItChanges(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	src := t.TempDir()
+	path := filepath.Join(src, "history.json")
+	item := configItem("recent", 1, now)
+	bad, err := json.Marshal(map[string]any{"fileVersion": "1.0", "configurationItems": []any{item, 42}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, bad)
+	good := configtest.History(item)
+	lk, st := configStore(t)
+	for run := 1; run <= 2; run++ {
+		sum, err := ingest.Config(ctx, lk, st, ingest.Options{Sources: []string{src}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkArithmetic(t, "bad item", sum)
+		if sum.FilesFailed != 1 || sum.FilesSkipped != 0 || !sum.Partial() || sum.BadRecords != 1 {
+			t.Fatalf("run %d: %d failed, %d skipped, %d bad; want the file failed again with its bad item", run, sum.FilesFailed, sum.FilesSkipped, sum.BadRecords)
+		}
+	}
+	writeFile(t, path, good)
+	sum, err := ingest.Config(ctx, lk, st, ingest.Options{Sources: []string{src}})
+	if err != nil || sum.FilesIngested != 1 || sum.Partial() || sum.Duplicates != 1 {
+		t.Fatalf("the repaired file: %v %+v", err, sum)
+	}
+	if sum, err := ingest.Config(ctx, lk, st, ingest.Options{Sources: []string{src}}); err != nil || sum.FilesSkipped != 1 {
+		t.Fatalf("the repaired file read whole is skipped next time: %v %+v", err, sum)
 	}
 }
