@@ -503,11 +503,10 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 		for wb := range writtenBatches {
 			if first == nil {
 				first = commitWritten(w, wb, &added, &dups)
-				if first == nil {
-					files.Add(int64(len(wb.completed)))
-				}
 				if first != nil {
 					failed.Store(true)
+				} else {
+					files.Add(int64(len(wb.completed)))
 				}
 			}
 			// After a failed commit the batches written are left for the next writer to
