@@ -29,7 +29,9 @@ func init() {
 				"{\"Records\":[...]} delivery files, JSON arrays, JSON Lines, 'aws cloudtrail lookup-events' output, EventBridge events;\n" +
 				"gzip or plain. CloudTrail-Digest files are skipped. Ingest is incremental (unchanged files are skipped) and\n" +
 				"idempotent (events are deduplicated on eventid + recipientaccountid). Exit code 3 means some input was bad:\n" +
-				"the problems are listed and the good events were committed.",
+				"the problems are listed and the good events were committed; a file that failed is read and reported again\n" +
+				"by every run until it changes. --from/--to: dates are inclusive (--to 2026-03-31 covers all of that day).\n" +
+				"Interrupted (Ctrl-C), it says what was committed and exits 3: run it again to continue.",
 			Examples: "  auditlake ingest cloudtrail --eds prod-trail ./AWSLogs\n  auditlake ingest cloudtrail --eds prod-trail s3://my-trail-bucket/AWSLogs/o-abc123/ --from 2026-01-01\n  auditlake ingest cloudtrail --eds prod-trail --endpoint-url http://127.0.0.1:9000 s3://bucket/AWSLogs/"},
 		{Name: "query", Summary: "run SQL (Trino/Athena/CloudTrail Lake dialect) over the stores", Run: runQuery,
 			Usage: "Usage: auditlake query [--format table|csv|json|jsonl] [--timeout D] [--max-rows N] SQL | -f FILE | < FILE\n\n" +
