@@ -43,8 +43,9 @@ func (fd *fileDone) count(sum *Summary, probs *fileProblems) {
 	case fd.err != nil:
 		sum.Errors++
 		fd.state.Problems++
-		fd.state.Failed = fd.err.Error()
-		probs.add(fd.seq, cloudtrail.Problem{File: uri, Severity: cloudtrail.Error, Msg: fd.err.Error()})
+		// The problem names the file; the decoder's error names it too.
+		fd.state.Failed = strings.TrimPrefix(fd.err.Error(), fmt.Sprintf("decode %q: ", uri))
+		probs.add(fd.seq, cloudtrail.Problem{File: uri, Severity: cloudtrail.Error, Msg: fd.state.Failed})
 	case !notCloudTrail && st.Errors > 0:
 		fd.state.Failed = fmt.Sprintf("%d bad records", st.Errors)
 	}
