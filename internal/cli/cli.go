@@ -11,6 +11,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -65,6 +67,12 @@ func usagef(format string, args ...any) error { return &UsageError{Msg: fmt.Spri
 type PartialError struct{ Msg string }
 
 func (e *PartialError) Error() string { return e.Msg }
+
+// NotFoundError says what the command was asked about does not exist (a store, an instance);
+// it exits with ExitFailure, as a missing store always has.
+type NotFoundError struct{ Msg string }
+
+func (e *NotFoundError) Error() string { return e.Msg }
 
 // InvalidError says a check found something not valid; it exits with ExitInvalid.
 type InvalidError struct{ Msg string }
@@ -121,6 +129,7 @@ func run(ctx context.Context, env *Env, args []string) int {
 	}
 	global.StringVar(&env.DataDir, "data", dataDefault, "directory that holds all auditlake state (env AUDITLAKE_DATA)")
 	verbose := global.Bool("verbose", false, "log debug messages")
+	showVersion := global.Bool("version", false, "print the version")
 	if err := global.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "auditlake: %v\n\n", err)
 		printTopUsage(stderr)
@@ -135,6 +144,10 @@ func run(ctx context.Context, env *Env, args []string) int {
 		env.Terminal = term.IsTerminal(int(f.Fd()))
 	}
 
+	if *showVersion {
+		fmt.Fprintln(stdout, "auditlake", version())
+		return ExitOK
+	}
 	rest := global.Args()
 	if len(rest) == 0 || rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
 		if len(rest) > 1 {
@@ -149,8 +162,8 @@ func run(ctx context.Context, env *Env, args []string) int {
 		}
 		return ExitOK
 	}
-	if rest[0] == "version" || rest[0] == "--version" {
-		fmt.Fprintln(stdout, "auditlake", Version)
+	if rest[0] == "version" {
+		fmt.Fprintln(stdout, "auditlake", version())
 		return ExitOK
 	}
 	cmd, cmdArgs := lookup(rest)
@@ -174,14 +187,46 @@ func run(ctx context.Context, env *Env, args []string) int {
 		}
 		var ue *UsageError
 		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "Run 'auditlake help %s' for usage.\n", cmd.Name)
+			synopsis, _, _ := strings.Cut(strings.TrimSpace(cmd.Usage), "\n\n")
+			fmt.Fprintf(stderr, "\n%s\n\nRun 'auditlake help %s' for its flags and examples.\n", synopsis, cmd.Name)
 		}
 	}
 	return exitCode(err)
 }
 
-// Version is set at build time with -ldflags "-X ...cli.Version=...".
+// Version is set at build time with -ldflags "-X ...cli.Version=..."; version() says it.
 var Version = "dev"
+
+// version is Version when set at build time, else what the Go toolchain recorded in the binary:
+// the module version (go install …@v1.2.3), else the VCS revision it was built from (with
+// "+dirty" for uncommitted changes), else "dev".
+func version() string {
+	if Version != "dev" {
+		return Version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return Version
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if rev != "" {
+		return "devel " + rev[:min(12, len(rev))] + dirty
+	}
+	return Version
+}
 
 // extractGlobal removes "--data DIR" / "--data=DIR" from a command's arguments and applies it.
 func extractGlobal(args []string, env *Env) []string {
@@ -235,6 +280,7 @@ Commands:
 Global flags:
   --data DIR    directory that holds all state (env AUDITLAKE_DATA, default ./auditlake-data)
   --verbose     log debug messages
+  --version     print the version (also: auditlake version)
 
 Exit codes: 0 ok, 1 failure, 2 usage error, 3 partial (bad input reported, good input kept),
 4 a check found something not valid.
@@ -268,13 +314,17 @@ func newFlags(env *Env, cmd string) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses args, allowing flags and positional arguments in any order.
+// parseFlags parses args, allowing flags and positional arguments in any order. -h prints the
+// usage once; a wrong flag is a usage error (Run prints the synopsis once).
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
+	usage := fs.Usage
+	fs.Usage = func() {} // the flag package calls it on -h and on every error
+	defer func() { fs.Usage = usage }()
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				usage()
 				return nil, err
 			}
 			return nil, usagef("%v", err)
@@ -289,4 +339,42 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// formatFlag adds --format and its alias --output (one convention for every command), taking
+// def or one of others; another value is a usage error naming the choices.
+func formatFlag(fs *flag.FlagSet, def string, others ...string) *string {
+	c := &choice{v: def, allowed: append([]string{def}, others...)}
+	usage := "output format: " + strings.Join(c.allowed, ", ")
+	if slices.Contains(others, "json") {
+		usage += " (json: one JSON document"
+		if slices.Contains(others, "jsonl") {
+			usage += "; jsonl: JSON Lines, one object per row"
+		}
+		usage += ")"
+	}
+	fs.Var(c, "format", usage)
+	fs.Var(c, "output", "the same as --format")
+	return &c.v
+}
+
+// choice is a flag value that must be one of allowed.
+type choice struct {
+	v       string
+	allowed []string
+}
+
+func (c *choice) String() string {
+	if c == nil {
+		return ""
+	}
+	return c.v
+}
+
+func (c *choice) Set(s string) error {
+	if !slices.Contains(c.allowed, s) {
+		return fmt.Errorf("want %s", strings.Join(c.allowed, ", "))
+	}
+	c.v = s
+	return nil
 }

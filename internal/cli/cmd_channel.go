@@ -22,7 +22,7 @@ their recipientAccountId. With --external-id every call must pass the same exter
 const channelCreateExamples = `  auditlake eds create app-events --type activity
   auditlake channel create my-app --eds app-events --account 111122223333 --region eu-west-1`
 
-const tokenCreateUsage = `Usage: auditlake token create [--name N]
+const tokenCreateUsage = `Usage: auditlake token create [NAME]   (or --name NAME)
 
 Creates an API token for the audit-event endpoints of 'auditlake serve' and prints it once: only
 its SHA-256 is stored (in <data>/tokens.json). Send it as 'Authorization: Bearer TOKEN'.`
@@ -47,7 +47,7 @@ func runChannelCreate(ctx context.Context, env *Env, args []string) error {
 	account := fs.String("account", integration.DefaultAccount, "owner account: events' recipientAccountId must equal it")
 	region := fs.String("region", integration.DefaultRegion, "region in the channel ARN and the events' awsRegion")
 	externalID := fs.String("external-id", "", "require this externalId on every call")
-	output := fs.String("output", "text", "text or json")
+	output := formatFlag(fs, "text", "json")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -78,7 +78,7 @@ func runChannelCreate(ctx context.Context, env *Env, args []string) error {
 
 func runChannelList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "channel list")
-	output := fs.String("output", "table", "table or json")
+	output := formatFlag(fs, "table", "json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -145,8 +145,13 @@ func runTokenCreate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usagef("token create takes no arguments, got %q; use --name", pos[0])
+	switch {
+	case len(pos) > 1:
+		return usagef("name one token, got %d arguments", len(pos))
+	case len(pos) == 1 && *name != "" && *name != pos[0]:
+		return usagef("two names: %q and --name %q", pos[0], *name)
+	case len(pos) == 1:
+		*name = pos[0]
 	}
 	lk, err := openLake(env)
 	if err != nil {
@@ -265,7 +270,8 @@ func runIngestEvents(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "events: %d read, %d accepted (%d new, %d already in the store), %d rejected\n",
 		read, accepted, added, int64(accepted)-added, rejected)
 	if rejected > 0 || badFiles > 0 {
-		return &PartialError{Msg: fmt.Sprintf("%d events rejected, %d files unreadable: the accepted events were committed, the problems are listed above", rejected, badFiles)}
+		return &PartialError{Msg: fmt.Sprintf("%s rejected, %s unreadable: the accepted events were committed, the problems are listed above",
+			plural(rejected, "event", "events"), plural(badFiles, "file", "files"))}
 	}
 	return nil
 }

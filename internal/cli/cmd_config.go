@@ -29,7 +29,7 @@ const ingestConfigExamples = `  auditlake eds create config-items --type config
   auditlake ingest config --eds config-items h.json`
 
 const reportConfigRuleUsage = `Usage: auditlake report config-rule autoscaling-launch-template --eds NAME|ID [--approved-template LT[:VERSIONS]]...
-       [--approved-config FILE] [--at TIME] [--format table|csv|json]
+       [--approved-config FILE] [--at TIME] [--format table|csv|json|jsonl]
 
 Evaluates AWS Config's managed rule autoscaling-launch-template over every stored configuration item of
 every Auto Scaling group: one row per group per configuration change, oldest first. managed_verdict is the
@@ -48,7 +48,7 @@ func runIngestConfig(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "ingest config")
 	eds := fs.String("eds", "", "config event data store name or id (required)")
 	from := fs.String("from", "", "ingest only items captured at or after this date/time (UTC)")
-	to := fs.String("to", "", "ingest only items captured before this date/time (UTC)")
+	to := fs.String("to", "", "ingest only items captured up to this date (inclusive: all of that day) or before this time (UTC)")
 	workers := fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)")
 	batch := fs.Int("batch", 0, "items per atomic commit (default 100000)")
 	s3 := addS3Flags(fs)
@@ -62,11 +62,7 @@ func runIngestConfig(ctx context.Context, env *Env, args []string) error {
 	if len(pos) == 0 {
 		return usagef("name at least one SOURCE: a file, a directory or s3://bucket/prefix")
 	}
-	fromT, err := parseTimeFlag("from", *from)
-	if err != nil {
-		return err
-	}
-	toT, err := parseTimeFlag("to", *to)
+	fromT, toT, err := parseRange(*from, *to)
 	if err != nil {
 		return err
 	}
@@ -89,7 +85,7 @@ func runIngestConfig(ctx context.Context, env *Env, args []string) error {
 		Sources: pos, From: fromT, To: toT, Client: s3.client(), Log: env.Log,
 		Progress: env.Stderr, Terminal: env.Terminal, Workers: *workers, BatchRows: *batch,
 	})
-	return finishIngest(env, store.Name, sum, err, "the good configuration items were ingested, the bad ones are listed above")
+	return finishIngest(ctx, env, store.Name, pos, "Config", "configuration items", sum, err)
 }
 
 func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
@@ -99,7 +95,7 @@ func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&approved, "approved-template", "approved launch template: lt-… or a name, optionally :VERSION[,VERSION…] (repeatable)")
 	approvedConfig := fs.String("approved-config", "", `JSON file {"approved_templates":[{"id":"lt-…","versions":["2"]},{"name":"web-prod"}]}`)
 	at := fs.String("at", "", "show each group's state at this date/time (UTC) instead of every change")
-	format := fs.String("format", "table", "output format: table, csv or json")
+	format := formatFlag(fs, "table", "csv", "json", "jsonl")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -109,11 +105,6 @@ func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
 	}
 	if *eds == "" {
 		return usagef("--eds is required")
-	}
-	switch *format {
-	case "table", "csv", "json":
-	default:
-		return usagef("--format %q: want table, csv or json", *format)
 	}
 	atT, err := parseTimeFlag("at", *at)
 	if err != nil {
@@ -182,10 +173,12 @@ func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
 			bad++
 		}
 	}
-	fmt.Fprintf(env.Stderr, "%d configuration items of %d Auto Scaling groups evaluated; %d groups NON_COMPLIANT now%s\n",
-		len(evals), len(current), bad, map[bool]string{true: " (strict check)", false: " (managed rule)"}[len(list) > 0])
+	fmt.Fprintf(env.Stderr, "%s of %s evaluated; %s NON_COMPLIANT now%s\n",
+		plural(len(evals), "configuration item", "configuration items"), plural(len(current), "Auto Scaling group", "Auto Scaling groups"),
+		plural(bad, "group", "groups"), map[bool]string{true: " (strict check)", false: " (managed rule)"}[len(list) > 0])
 	if bad > 0 {
-		return &InvalidError{Msg: fmt.Sprintf("%d Auto Scaling groups are NON_COMPLIANT", bad)}
+		verb := map[bool]string{true: "is", false: "are"}[bad == 1]
+		return &InvalidError{Msg: fmt.Sprintf("%s %s NON_COMPLIANT", plural(bad, "Auto Scaling group", "Auto Scaling groups"), verb)}
 	}
 	return nil
 }

@@ -67,7 +67,7 @@ func runCurRegister(ctx context.Context, env *Env, args []string) error {
 
 func runCurList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "cur list")
-	output := fs.String("output", "table", "table or json")
+	output := formatFlag(fs, "table", "json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func lookupCost(env *Env, name string) (cost.Table, error) {
 
 func runCurShow(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "cur show")
-	output := fs.String("output", "text", "text or json")
+	output := formatFlag(fs, "text", "json")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -129,7 +129,7 @@ func runCurShow(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(w, "files:         %d\n", len(t.Files))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, f := range t.Files {
-		fmt.Fprintf(tw, "  %s\t%s\t%d rows\n", f.URI, f.Period, f.Rows)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.URI, f.Period, plural(int(f.Rows), "row", "rows"))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "columns:       %d\n", len(t.Columns()))

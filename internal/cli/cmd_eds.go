@@ -69,7 +69,7 @@ func runEDSCreate(ctx context.Context, env *Env, args []string) error {
 	retention := fs.Int("retention-days", lake.DefaultRetentionDays, "days events are kept, 7-3653 (measured on eventtime)")
 	typ := fs.String("type", lake.TypeCloudTrail, "store type: cloudtrail, config or activity")
 	protect := fs.Bool("termination-protection", false, "refuse 'eds delete' until protection is turned off")
-	output := fs.String("output", "text", "text (the id alone) or json")
+	output := formatFlag(fs, "text", "json") // text: the id alone
 	selectors := fs.String("advanced-event-selectors", "", "selectors as JSON, or @FILE (AWS CLI form); events they leave out are not ingested")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -107,7 +107,7 @@ func runEDSCreate(ctx context.Context, env *Env, args []string) error {
 
 func runEDSList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "eds list")
-	output := fs.String("output", "table", "table or json")
+	output := formatFlag(fs, "table", "json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func runEDSList(ctx context.Context, env *Env, args []string) error {
 
 func runEDSShow(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "eds show")
-	output := fs.String("output", "text", "text or json")
+	output := formatFlag(fs, "text", "json")
 	lk, s, err := storeArg(env, fs, args, "eds show")
 	if err != nil {
 		return err
@@ -305,7 +305,7 @@ func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("retention lowered, but purging older events failed (run auditlake eds purge %s): %w", s.Name, err)
 		}
-		fmt.Fprintf(env.Stdout, "purged %d events older than %s\n", res.Events, res.Cutoff.Format(time.RFC3339))
+		fmt.Fprintf(env.Stdout, "purged %s older than %s\n", plural(int(res.Events), "event", "events"), res.Cutoff.Format(time.RFC3339))
 	}
 	fmt.Fprintf(env.Stdout, "updated %s (%s): retention %d days, termination protection %v\n", s.Name, s.ID, s.RetentionDays, s.TerminationProtection)
 	return nil
@@ -313,9 +313,14 @@ func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
 
 func runEDSDelete(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "eds delete")
+	yes := fs.Bool("yes", false, "confirm: the store and all its events are deleted")
 	lk, s, err := storeArg(env, fs, args, "eds delete")
 	if err != nil {
 		return err
+	}
+	// Protection is said first: --yes would not help.
+	if !*yes && !s.TerminationProtection {
+		return &HintError{Err: fmt.Errorf("deleting store %s deletes all its events and files", s.Name), Hint: "add --yes to confirm"}
 	}
 	if err := lk.Delete(s.ID); err != nil {
 		if errors.Is(err, lake.ErrProtected) {
@@ -412,8 +417,8 @@ func runEDSPurge(ctx context.Context, env *Env, args []string) error {
 			failed = append(failed, fmt.Errorf("purge %s: %w", s.Name, err))
 			continue
 		}
-		fmt.Fprintf(env.Stdout, "%s: purged %d events older than %s (%d files dropped, %d rewritten)\n",
-			s.Name, res.Events, res.Cutoff.Format(time.RFC3339), res.FilesDropped, res.FilesRewitten)
+		fmt.Fprintf(env.Stdout, "%s: purged %s older than %s (%s dropped, %d rewritten)\n",
+			s.Name, plural(int(res.Events), "event", "events"), res.Cutoff.Format(time.RFC3339), plural(res.FilesDropped, "file", "files"), res.FilesRewitten)
 	}
 	return errors.Join(failed...)
 }
@@ -439,9 +444,9 @@ func runEDSCompact(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s: merged %d files; %d files before, %d after\n", s.Name, merged, before, len(w.Manifest().Files))
+	fmt.Fprintf(env.Stdout, "%s: merged %s; %s before, %d after\n", s.Name, plural(merged, "file", "files"), plural(before, "file", "files"), len(w.Manifest().Files))
 	if stale > 0 && s.Type == lake.TypeCloudTrail {
-		fmt.Fprintf(env.Stdout, "%s: computed the EC2 lifecycle facts of %d files written before auditlake kept them\n", s.Name, stale)
+		fmt.Fprintf(env.Stdout, "%s: computed the EC2 lifecycle facts of %s written before auditlake kept them\n", s.Name, plural(stale, "file", "files"))
 	}
 	return nil
 }

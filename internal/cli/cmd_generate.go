@@ -85,9 +85,10 @@ func runGenerate(ctx context.Context, env *Env, args []string) error {
 	}
 	curNote := ""
 	if cfg.CUR {
-		curNote = fmt.Sprintf(", %d cost files with %d line items", sum.CURFiles, sum.CURLines)
+		curNote = fmt.Sprintf(", %s with %s", plural(sum.CURFiles, "cost file", "cost files"), plural(sum.CURLines, "line item", "line items"))
 	}
-	fmt.Fprintf(env.Stdout, "generated %d files, %d events (+%d duplicate deliveries), %.1f MB gzip (%.1f MB JSON), %d instances%s in %s (%.1fs)\n",
-		sum.Files, sum.Events, sum.Duplicates, float64(sum.Bytes)/1e6, float64(sum.JSONBytes)/1e6, sum.Instances, curNote, *out, time.Since(began).Seconds())
+	fmt.Fprintf(env.Stdout, "generated %s, %s (+%s), %.1f MB gzip (%.1f MB JSON), %s%s in %s (%.1fs)\n",
+		plural(sum.Files, "file", "files"), plural(sum.Events, "event", "events"), plural(sum.Duplicates, "duplicate delivery", "duplicate deliveries"),
+		float64(sum.Bytes)/1e6, float64(sum.JSONBytes)/1e6, plural(sum.Instances, "instance", "instances"), curNote, *out, time.Since(began).Seconds())
 	return nil
 }

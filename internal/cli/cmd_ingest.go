@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/ingest"
@@ -47,7 +48,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "ingest cloudtrail")
 	eds := fs.String("eds", "", "event data store name or id (required)")
 	from := fs.String("from", "", "ingest only events at or after this date/time (UTC)")
-	to := fs.String("to", "", "ingest only events before this date/time (UTC)")
+	to := fs.String("to", "", "ingest only events up to this date (inclusive: all of that day) or before this time (UTC)")
 	workers := fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)")
 	batch := fs.Int("batch", 0, "events per atomic commit (default 20000; the Go heap may grow to about 12 KB per event of it, 512 MB at least)")
 	memory := fs.String("memory-limit", "320MB", "engine memory limit during ingest")
@@ -71,11 +72,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	if len(pos) == 0 {
 		return usagef("name at least one SOURCE: a file, a directory or s3://bucket/prefix")
 	}
-	fromT, err := parseTimeFlag("from", *from)
-	if err != nil {
-		return err
-	}
-	toT, err := parseTimeFlag("to", *to)
+	fromT, toT, err := parseRange(*from, *to)
 	if err != nil {
 		return err
 	}
@@ -112,51 +109,100 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 		opts.Check, opts.Flag = check, *validateMode == "flag"
 	}
 	sum, err := ingest.CloudTrail(ctx, lk, store, opts)
-	return finishIngest(env, store.Name, sum, err, "the good events were ingested, the bad records are listed above")
+	return finishIngest(ctx, env, store.Name, pos, "CloudTrail", "events", sum, err)
 }
 
 // finishIngest prints an ingest's problems and summary and turns its outcome into the command's
-// error: err itself, a PartialError saying partial (with what was kept), or nil.
-func finishIngest(env *Env, store string, sum *ingest.Summary, err error, partial string) error {
-	if sum != nil {
-		for _, p := range sum.Problems {
-			fmt.Fprintf(env.Stderr, "%s\n", p)
+// error: err itself, a PartialError saying what was kept (also when the run was interrupted:
+// what was committed stays), or nil. kind names the files read ("CloudTrail", "Config"), what
+// they hold ("events", "configuration items").
+func finishIngest(ctx context.Context, env *Env, store string, sources []string, kind, what string, sum *ingest.Summary, err error) error {
+	if sum == nil {
+		if err != nil && ctx.Err() != nil { // interrupted while listing or opening
+			return &PartialError{Msg: "interrupted before anything was committed; run again to continue"}
 		}
-		if n := sum.Errors + sum.Warnings - len(sum.Problems); n > 0 {
-			fmt.Fprintf(env.Stderr, "… and %d more problems\n", n)
-		}
-		printIngestSummary(env, store, sum)
-	}
-	if err != nil {
 		return err
 	}
+	if err == nil && sum.FilesSeen == 0 {
+		return &HintError{Err: fmt.Errorf("no %s files found in %s", kind, strings.Join(sources, ", ")),
+			Hint: "a directory or prefix is searched for files named *.json, *.jsonl or *.ndjson, gzipped or not; a file named on the command line is read whatever its name"}
+	}
+	for _, p := range sum.Problems {
+		fmt.Fprintf(env.Stderr, "%s\n", p)
+	}
+	if n := sum.Errors + sum.Warnings - len(sum.Problems); n > 0 {
+		fmt.Fprintf(env.Stderr, "… and %s\n", plural(n, "more problem", "more problems"))
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return &PartialError{Msg: fmt.Sprintf("interrupted: %s committed from %s; run again to continue",
+				plural(int(sum.EventsAdded), what[:len(what)-1], what), plural(sum.FilesCommitted, "file", "files"))}
+		}
+		return err
+	}
+	printIngestSummary(env, store, kind, what, sum)
 	if sum.Partial() {
-		return &PartialError{Msg: fmt.Sprintf("%d errors: %s", sum.Errors, partial)}
+		kept := "nothing was added"
+		if sum.EventsAdded > 0 {
+			kept = fmt.Sprintf("the good input was kept: %s added", plural(int(sum.EventsAdded), what[:len(what)-1], what))
+		}
+		return &PartialError{Msg: fmt.Sprintf("%s (listed above); %s", plural(sum.Errors, "error", "errors"), kept)}
 	}
 	return nil
 }
 
-func printIngestSummary(env *Env, store string, s *ingest.Summary) {
+// printIngestSummary prints the summary of a finished ingest, once: what happened to the files,
+// then to the records read — each counted in exactly one category.
+func printIngestSummary(env *Env, store, kind, what string, s *ingest.Summary) {
+	w := env.Stdout
 	if s.EventsAdded == 0 && s.Errors == 0 {
-		fmt.Fprintf(env.Stdout, "nothing new to ingest into %s: %d files seen, %d skipped (already ingested or out of range), %d duplicate events\n",
-			store, s.FilesSeen, s.FilesSkipped, s.Duplicates)
+		fmt.Fprintf(w, "nothing new to ingest into %s\n", store)
 	}
-	fmt.Fprintf(env.Stdout, "files: %d seen, %d skipped, %d ingested, %d failed\n", s.FilesSeen, s.FilesSkipped, s.FilesIngested, s.FilesFailed)
-	if s.FilesRefused > 0 {
-		fmt.Fprintf(env.Stdout, "files refused by --validate: %d (not ingested; listed above)\n", s.FilesRefused)
+	files := []string{plural(s.FilesSeen, "file seen", "files seen")}
+	files = append(files, counts(
+		s.FilesIngested, "ingested",
+		s.FilesSkipped, "skipped (unchanged since the last ingest, or out of range)",
+		s.FilesFailed, "failed",
+		s.FilesRefused, "refused by --validate",
+		s.FilesEmpty, "empty")...)
+	fmt.Fprintf(w, "files: %s\n", strings.Join(files, ", "))
+	recs := []string{fmt.Sprintf("%d read", s.Records), fmt.Sprintf("%d added", s.EventsAdded), fmt.Sprintf("%d duplicates", s.Duplicates)}
+	recs = append(recs, counts(
+		s.OutOfRange, "out of range (--from/--to)",
+		s.OutsideRetention, "older than the store's retention",
+		s.Filtered, "left out by its advanced event selectors",
+		s.BadRecords, "bad",
+		s.SkippedRecords, "skipped (not "+kind+" records)")...)
+	fmt.Fprintf(w, "%s: %s\n", what, strings.Join(recs, ", "))
+	if s.Errors > 0 || s.Warnings > 0 {
+		fmt.Fprintf(w, "problems: %s, %s\n", plural(s.Errors, "error", "errors"), plural(s.Warnings, "warning", "warnings"))
 	}
-	fmt.Fprintf(env.Stdout, "events: %d read, %d added, %d duplicates, %d out of range, %d skipped records\n", s.Records, s.EventsAdded, s.Duplicates, s.OutOfRange, s.SkippedRecords)
-	if s.OutsideRetention > 0 || s.Filtered > 0 {
-		fmt.Fprintf(env.Stdout, "not kept: %d older than the store's retention, %d left out by its advanced event selectors\n", s.OutsideRetention, s.Filtered)
-	}
-	fmt.Fprintf(env.Stdout, "problems: %d errors, %d warnings\n", s.Errors, s.Warnings)
 	if s.Merged > 0 {
-		fmt.Fprintf(env.Stdout, "store upkeep: %d small files merged in %s\n", s.Merged, s.MergeTime.Round(time.Millisecond))
+		fmt.Fprintf(w, "store upkeep: %s merged in %s\n", plural(s.Merged, "small file", "small files"), s.MergeTime.Round(time.Millisecond))
 	}
 	if s.Elapsed > 0 {
-		fmt.Fprintf(env.Stdout, "time: %s (%.0f events/s, %.1f MB/s read)\n", s.Elapsed.Round(time.Millisecond),
-			float64(s.Records)/s.Elapsed.Seconds(), float64(s.Bytes)/1e6/s.Elapsed.Seconds())
+		fmt.Fprintf(w, "time: %s (%.0f %s/s, %.1f MB/s read)\n", s.Elapsed.Round(time.Millisecond),
+			float64(s.Records)/s.Elapsed.Seconds(), what, float64(s.Bytes)/1e6/s.Elapsed.Seconds())
 	}
+}
+
+// counts renders the non-zero counts of pairs (n, label) as "n label".
+func counts(pairs ...any) []string {
+	var out []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if n := pairs[i].(int); n > 0 {
+			out = append(out, fmt.Sprintf("%d %s", n, pairs[i+1]))
+		}
+	}
+	return out
+}
+
+// plural renders n with the noun in the number n asks for: "1 file", "2 files", "0 files".
+func plural[N int | int64](n N, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // integrityCheck validates every source's log files against their digests (as validate-logs

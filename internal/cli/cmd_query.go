@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -18,7 +19,7 @@ import (
 
 func runQuery(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "query")
-	format := fs.String("format", "table", "output format: table, csv or json (JSON Lines, one object per row)")
+	format := formatFlag(fs, "table", "csv", "json", "jsonl")
 	file := fs.String("f", "", "read the query from this file ('-' for standard input)")
 	timeout := fs.Duration("timeout", 0, "cancel the query after this long (e.g. 30s); 0 = no limit")
 	maxRows := fs.Int("max-rows", 0, "print at most this many rows; 0 = all")
@@ -56,11 +57,6 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 		}
 		sql = string(b)
 	}
-	switch *format {
-	case "table", "csv", "json":
-	default:
-		return usagef("--format must be table, csv or json, not %q", *format)
-	}
 	lk, err := openLake(env)
 	if err != nil {
 		return err
@@ -88,10 +84,17 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
-	return WriteResult(env.Stdout, *format, res)
+	if err := WriteResult(env.Stdout, *format, res); err != nil {
+		return err
+	}
+	if res.Truncated && *format != "table" { // the table says so under its rows
+		fmt.Fprintf(env.Stderr, "%s, truncated by --max-rows\n", plural(len(res.Rows), "row", "rows"))
+	}
+	return nil
 }
 
-// WriteResult prints a result as an aligned table, CSV (with a header) or JSON Lines.
+// WriteResult prints a result as an aligned table, CSV (with a header), one JSON array of
+// objects (json) or JSON Lines (jsonl), an object per row with the columns in order.
 func WriteResult(w io.Writer, format string, res *engine.Result) error {
 	switch format {
 	case "csv":
@@ -110,18 +113,14 @@ func WriteResult(w io.Writer, format string, res *engine.Result) error {
 		}
 		cw.Flush()
 		return cw.Error()
-	case "json":
-		enc := json.NewEncoder(w)
-		for _, row := range res.Rows {
-			obj := make(orderedRow, len(row))
-			for i, v := range row {
+	case "json", "jsonl":
+		return writeJSONRows(w, format == "jsonl", len(res.Rows), func(r int) any {
+			obj := make(orderedRow, len(res.Rows[r]))
+			for i, v := range res.Rows[r] {
 				obj[i] = kv{res.Columns[i].Name, jsonValue(v)}
 			}
-			if err := enc.Encode(obj); err != nil {
-				return err
-			}
-		}
-		return nil
+			return obj
+		})
 	default:
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for i, c := range res.Columns {
@@ -147,13 +146,43 @@ func WriteResult(w io.Writer, format string, res *engine.Result) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		note := fmt.Sprintf("(%d rows", len(res.Rows))
+		note := "(" + plural(len(res.Rows), "row", "rows")
 		if res.Truncated {
 			note += ", truncated"
 		}
 		fmt.Fprintln(w, note+")")
 		return nil
 	}
+}
+
+// writeJSONRows writes n rows as one JSON array, a row a line (json), or as JSON Lines (jsonl).
+func writeJSONRows(w io.Writer, jsonl bool, n int, row func(i int) any) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	for i := range n {
+		b, err := json.Marshal(row(i))
+		if err != nil {
+			return err
+		}
+		switch {
+		case jsonl:
+		case i == 0:
+			bw.WriteString("[\n")
+		default:
+			bw.WriteString(",\n")
+		}
+		bw.Write(b)
+		if jsonl {
+			bw.WriteByte('\n')
+		}
+	}
+	switch {
+	case jsonl:
+	case n == 0:
+		bw.WriteString("[]\n")
+	default:
+		bw.WriteString("\n]\n")
+	}
+	return bw.Flush()
 }
 
 type kv struct {

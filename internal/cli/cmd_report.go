@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 )
 
 const reportComplianceUsage = `Usage: auditlake report launch-compliance --eds NAME|ID [--cur DB.TABLE] [--config-eds NAME|ID] [--approved-template LT[:VERSIONS]]... [--approved-config FILE]
-       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|html] [--out FILE]
+       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|jsonl|html] [--out FILE]
 
 One row per launched EC2 instance: the launch template that defined it (resolved through the trail's
 CreateLaunchTemplate/CreateLaunchTemplateVersion history), who launched it and how (Auto Scaling, EC2 Fleet,
@@ -30,7 +32,7 @@ const reportComplianceExamples = `  auditlake report launch-compliance --eds pro
   auditlake report launch-compliance --eds prod-trail --cur cur.cur_2026 --approved-config approved.json --format html --out compliance.html`
 
 const reportDailyUsage = `Usage: auditlake report daily-spend --eds NAME|ID --cur DB.TABLE [--config-eds NAME|ID] [--approved-template LT[:VERSIONS]]... [--approved-config FILE]
-       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|html] [--out FILE]
+       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|jsonl|html] [--out FILE]
 
 EC2 spend per usage day split by the approval status of the instance (approved, not_approved, no_template,
 and unattributed for EC2 lines of no launched instance the trail knows).`
@@ -38,12 +40,15 @@ and unattributed for EC2 lines of no launched instance the trail knows).`
 const reportDailyExamples = `  auditlake report daily-spend --eds prod-trail --cur cur.cur_2026 --approved-template lt-0abc123
   auditlake report daily-spend --eds prod-trail --cur cur.cur_2026 --approved-template lt-0abc123 --format html --out spend.html`
 
-const instanceUsage = `Usage: auditlake instance --eds NAME|ID [--cur DB.TABLE] [--config-eds NAME|ID] [--format table|json] INSTANCE_ID
+const instanceUsage = `Usage: auditlake instance --eds NAME|ID [--cur DB.TABLE] [--config-eds NAME|ID] [--format table|json|jsonl] [--approved-template LT[:VERSIONS]]... [--approved-config FILE] [--require-autoscaling] INSTANCE_ID
 
 The audit trail of one instance, oldest first: its launch template's definition, the launch and who did it,
 state changes, tag changes, the end of its life, and its cost per day.`
 
 const instanceExamples = `  auditlake instance i-0123456789abcdef0 --eds prod-trail --cur cur.cur_2026`
+
+// instanceID is an EC2 instance id, as the API accepts it.
+var instanceID = regexp.MustCompile(`^i-[0-9a-f]{8,32}$`)
 
 // multiFlag collects a repeated string flag.
 type multiFlag []string
@@ -51,76 +56,113 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// reportFlags are the flags both reports share.
-type reportFlags struct {
-	eds, cur, config, configEDS, from, to, format, out string
-	approved, accounts                                 multiFlag
-	requireASG                                         bool
+// approvalFlags are the approval inputs of every command that gives a launch verdict (the
+// reports, instance, config-rule): the same flags, read the same way, so that their verdicts
+// agree.
+type approvalFlags struct {
+	approved   multiFlag
+	config     string
+	requireASG bool
 }
 
-func (f *reportFlags) params() (compliance.Params, error) {
-	p := compliance.Params{Store: f.eds, Cost: f.cur, Accounts: f.accounts, RequireAutoScaling: f.requireASG, ConfigStore: f.configEDS}
-	if f.eds == "" {
-		return p, usagef("--eds is required")
-	}
-	for _, v := range f.approved {
-		a, err := compliance.ParseApproved(v)
+func addApprovalFlags(fs *flag.FlagSet) *approvalFlags {
+	a := &approvalFlags{}
+	fs.Var(&a.approved, "approved-template", "approved launch template: lt-… , lt-…:3, lt-…:1,2 or a name (repeatable)")
+	fs.StringVar(&a.config, "approved-config", "", "JSON file with approved_templates and require_autoscaling")
+	fs.BoolVar(&a.requireASG, "require-autoscaling", false, "also require the launch to come through Auto Scaling")
+	return a
+}
+
+// apply adds the approved templates and the Auto Scaling requirement to p.
+func (a *approvalFlags) apply(p *compliance.Params) error {
+	for _, v := range a.approved {
+		t, err := compliance.ParseApproved(v)
 		if err != nil {
-			return p, usagef("--approved-template: %v", err)
+			return usagef("--approved-template: %v", err)
 		}
-		p.Approved.Templates = append(p.Approved.Templates, a)
+		p.Approved.Templates = append(p.Approved.Templates, t)
 	}
-	if f.config != "" {
-		c, err := compliance.LoadConfig(f.config)
+	p.RequireAutoScaling = p.RequireAutoScaling || a.requireASG
+	if a.config != "" {
+		c, err := compliance.LoadConfig(a.config)
 		if err != nil {
-			return p, usagef("--approved-config: %v", err)
+			return usagef("--approved-config: %v", err)
 		}
 		p.Approved.Templates = append(p.Approved.Templates, c.Templates...)
 		p.RequireAutoScaling = p.RequireAutoScaling || c.RequireAutoScaling
 	}
-	for _, d := range []struct {
-		name, v string
-		dst     **time.Time
-	}{{"--from", f.from, &p.From}, {"--to", f.to, &p.To}} {
-		if d.v == "" {
-			continue
-		}
-		t, err := parseDay(d.v)
-		if err != nil {
-			return p, usagef("%s: %v", d.name, err)
-		}
-		*d.dst = &t
+	return nil
+}
+
+// reportFlags are the flags both reports share.
+type reportFlags struct {
+	eds, cur, configEDS, from, to, out string
+	format                             *string
+	approvals                          *approvalFlags
+	accounts                           multiFlag
+}
+
+func (f *reportFlags) params() (compliance.Params, error) {
+	p := compliance.Params{Store: f.eds, Cost: f.cur, Accounts: f.accounts, ConfigStore: f.configEDS}
+	if f.eds == "" {
+		return p, usagef("--eds is required")
 	}
-	switch f.format {
-	case "table", "csv", "json", "html":
-	default:
-		return p, usagef("--format must be table, csv, json or html, not %q", f.format)
+	if err := f.approvals.apply(&p); err != nil {
+		return p, err
+	}
+	from, to, err := parseRange(f.from, f.to)
+	if err != nil {
+		return p, err
+	}
+	if !from.IsZero() {
+		p.From = &from
+	}
+	if !to.IsZero() {
+		p.To = &to
 	}
 	return p, nil
 }
 
-func parseDay(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
+// parseRange reads --from and --to by the one rule of every command and of the API (docs/api.md):
+// dates are inclusive — a date-only --to covers all of that day (--to 2026-03-31 includes 31
+// March 23:59:59.999) — and a --to with a time of day is the exclusive end, as in the API. It
+// returns the half-open range [from, to), zero for a bound not given. A range with nothing in it
+// (from after to) is a usage error rather than an empty answer.
+func parseRange(from, to string) (time.Time, time.Time, error) {
+	f, err := parseTimeFlag("from", from)
+	if err != nil {
+		return f, f, err
 	}
-	return time.Time{}, fmt.Errorf("cannot parse %q as a date (2026-09-01 or RFC 3339)", s)
+	t, err := parseTimeFlag("to", to)
+	if err != nil {
+		return f, t, err
+	}
+	if !t.IsZero() && isDate(to) {
+		t = t.AddDate(0, 0, 1)
+	}
+	if !f.IsZero() && !t.IsZero() && !f.Before(t) {
+		return f, t, usagef("--from %s is after --to %s: the range is empty", from, to)
+	}
+	return f, t, nil
 }
 
-func newReportFlags(env *Env, name string) (*reportFlags, func(args []string) error) {
+// isDate reports whether a --from/--to value is a date without a time.
+func isDate(v string) bool {
+	_, err := time.Parse(time.DateOnly, v)
+	return err == nil
+}
+
+func newReportFlags(env *Env, name, rangeOf string) (*reportFlags, func(args []string) error) {
 	f := &reportFlags{}
 	fs := newFlags(env, name)
 	fs.StringVar(&f.eds, "eds", "", "event data store name or id (required)")
 	fs.StringVar(&f.cur, "cur", "", "registered cost table, e.g. cur.cur_2026")
 	fs.StringVar(&f.configEDS, "config-eds", "", "Config event data store: template names from AWS::EC2::LaunchTemplate items, Auto Scaling group membership")
-	fs.Var(&f.approved, "approved-template", "approved launch template: lt-… , lt-…:3, lt-…:1,2 or a name (repeatable)")
-	fs.StringVar(&f.config, "approved-config", "", "JSON file with approved_templates and require_autoscaling")
-	fs.BoolVar(&f.requireASG, "require-autoscaling", false, "also require the launch to come through Auto Scaling")
-	fs.StringVar(&f.from, "from", "", "first launch time (inclusive), e.g. 2026-09-01")
-	fs.StringVar(&f.to, "to", "", "last launch time (exclusive)")
+	f.approvals = addApprovalFlags(fs)
+	fs.StringVar(&f.from, "from", "", "first "+rangeOf+" (inclusive), e.g. 2026-09-01")
+	fs.StringVar(&f.to, "to", "", "last "+rangeOf+" (inclusive: a date covers all of that day), e.g. 2026-09-30")
 	fs.Var(&f.accounts, "account", "only this account id (repeatable)")
-	fs.StringVar(&f.format, "format", "table", "table, csv, json or html")
+	f.format = formatFlag(fs, "table", "csv", "json", "jsonl", "html")
 	fs.StringVar(&f.out, "out", "", "write to FILE instead of standard output")
 	return f, func(args []string) error {
 		pos, err := parseFlags(fs, args)
@@ -168,7 +210,7 @@ func openReportSession(ctx context.Context, env *Env) (*query.Session, error) {
 }
 
 func runReportCompliance(ctx context.Context, env *Env, args []string) error {
-	f, parse := newReportFlags(env, "report launch-compliance")
+	f, parse := newReportFlags(env, "report launch-compliance", "launch day")
 	if err := parse(args); err != nil {
 		return err
 	}
@@ -185,11 +227,11 @@ func runReportCompliance(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeReport(env, f.out, f.format, r)
+	return writeReport(env, f.out, *f.format, r)
 }
 
 func runReportDaily(ctx context.Context, env *Env, args []string) error {
-	f, parse := newReportFlags(env, "report daily-spend")
+	f, parse := newReportFlags(env, "report daily-spend", "usage day")
 	if err := parse(args); err != nil {
 		return err
 	}
@@ -209,7 +251,7 @@ func runReportDaily(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeReport(env, f.out, f.format, r)
+	return writeReport(env, f.out, *f.format, r)
 }
 
 func runInstance(ctx context.Context, env *Env, args []string) error {
@@ -217,31 +259,49 @@ func runInstance(ctx context.Context, env *Env, args []string) error {
 	eds := fs.String("eds", "", "event data store name or id (required)")
 	cur := fs.String("cur", "", "registered cost table, e.g. cur.cur_2026")
 	configEDS := fs.String("config-eds", "", "Config event data store: template names from AWS::EC2::LaunchTemplate items, Auto Scaling group membership")
-	format := fs.String("format", "table", "table or json")
+	approvals := addApprovalFlags(fs)
+	format := formatFlag(fs, "table", "json", "jsonl")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || !strings.HasPrefix(pos[0], "i-") {
-		return usagef("give exactly one instance id (i-…)")
+	if len(pos) != 1 {
+		return usagef("give exactly one instance id (i-…), got %d arguments", len(pos))
+	}
+	if !instanceID.MatchString(pos[0]) {
+		return usagef("%q is not an EC2 instance id: i- and 8 to 32 hexadecimal digits (i-0123456789abcdef0)", pos[0])
 	}
 	if *eds == "" {
 		return usagef("--eds is required")
 	}
-	if *format != "table" && *format != "json" {
-		return usagef("--format must be table or json, not %q", *format)
+	p := compliance.Params{Store: *eds, Cost: *cur, ConfigStore: *configEDS}
+	if err := approvals.apply(&p); err != nil {
+		return err
+	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	if _, err := resolveStore(lk, *eds); err != nil {
+		return err
 	}
 	s, err := openReportSession(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	tr, err := compliance.Instance(ctx, s, pos[0], compliance.Params{Store: *eds, Cost: *cur, ConfigStore: *configEDS})
+	tr, err := compliance.Instance(ctx, s, pos[0], p)
 	if err != nil {
 		return err
 	}
-	if *format == "json" {
+	if tr.Summary == nil && len(tr.Events) == 0 { // as the API's 404
+		return &NotFoundError{Msg: fmt.Sprintf("instance %s not found: no event in store %s names it", pos[0], *eds)}
+	}
+	switch *format {
+	case "json":
 		return compliance.WriteJSON(env.Stdout, tr)
+	case "jsonl":
+		return writeJSONLines(env.Stdout, tr)
 	}
 	return tr.WriteTable(env.Stdout)
 }
@@ -259,6 +319,8 @@ func writeReport(env *Env, out, format string, r renderable) error {
 		switch format {
 		case "json":
 			return compliance.WriteJSON(w, r)
+		case "jsonl":
+			return writeJSONLines(w, r)
 		case "csv":
 			return r.WriteCSV(w)
 		case "html":
@@ -266,4 +328,18 @@ func writeReport(env *Env, out, format string, r renderable) error {
 		}
 		return r.WriteTable(w)
 	})
+}
+
+// writeJSONLines writes the rows of a report — an instance trail's events — as JSON Lines.
+// (--format json writes the whole report as one document, as the API answers it.)
+func writeJSONLines(w io.Writer, r any) error {
+	switch r := r.(type) {
+	case *compliance.Report:
+		return writeJSONRows(w, true, len(r.Rows), func(i int) any { return &r.Rows[i] })
+	case *compliance.Daily:
+		return writeJSONRows(w, true, len(r.Rows), func(i int) any { return &r.Rows[i] })
+	case *compliance.Trail:
+		return writeJSONRows(w, true, len(r.Events), func(i int) any { return &r.Events[i] })
+	}
+	return fmt.Errorf("no JSON Lines form for %T", r)
 }

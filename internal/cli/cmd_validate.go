@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"github.com/auditlake/auditlake/internal/auditlog"
 	"os"
@@ -11,7 +10,7 @@ import (
 	"github.com/auditlake/auditlake/internal/integrity"
 )
 
-const validateLogsUsage = `Usage: auditlake validate-logs --public-key FILE [--from T] [--to T] [--format table|json]
+const validateLogsUsage = `Usage: auditlake validate-logs --public-key FILE [--from T] [--to T] [--format table|json|jsonl]
        [--profile P] [--region R] [--endpoint-url URL] SOURCE
        auditlake validate-logs --audit-log [--format table|json]
 
@@ -43,14 +42,14 @@ CLI) and log files by the minute in theirs.`
 const validateLogsExamples = `  aws cloudtrail list-public-keys --region us-east-1 > keys.json
   auditlake validate-logs --public-key keys.json s3://my-trail-bucket/AWSLogs/111122223333/
   auditlake validate-logs --public-key keys.json --from 2026-01-01 --to 2026-01-31 ./trail-copy
-  auditlake validate-logs --public-key keys.pem --format json s3://bucket/prefix/ | jq 'select(.status != "valid")'`
+  auditlake validate-logs --public-key keys.pem --format jsonl s3://bucket/prefix/ | jq 'select(.status != "valid")'`
 
 func runValidateLogs(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "validate-logs")
 	keyFile := fs.String("public-key", "", "public keys: list-public-keys JSON or PEM (required)")
 	from := fs.String("from", "", "validate digests and log files from this date/time (UTC)")
-	to := fs.String("to", "", "validate digests and log files up to this date/time (UTC)")
-	format := fs.String("format", "table", "output format: table or json (JSON lines)")
+	to := fs.String("to", "", "validate digests and log files up to this date (inclusive) or time (UTC)")
+	format := formatFlag(fs, "table", "json", "jsonl")
 	s3 := addS3Flags(fs)
 	auditLog := fs.Bool("audit-log", false, "validate auditlake's own audit log instead of CloudTrail files")
 	pos, err := parseFlags(fs, args)
@@ -69,19 +68,9 @@ func runValidateLogs(ctx context.Context, env *Env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("name one SOURCE: s3://bucket/prefix or a local directory")
 	}
-	if *format != "table" && *format != "json" {
-		return usagef("--format %q: want table or json", *format)
-	}
-	fromT, err := parseTimeFlag("from", *from)
+	fromT, toT, err := parseRange(*from, *to)
 	if err != nil {
 		return err
-	}
-	toT, err := parseTimeFlag("to", *to)
-	if err != nil {
-		return err
-	}
-	if !fromT.IsZero() && !toT.IsZero() && toT.Before(fromT) {
-		return usagef("--to %s is before --from %s", *to, *from)
 	}
 	keyData, err := os.ReadFile(*keyFile)
 	if err != nil {
@@ -96,12 +85,10 @@ func runValidateLogs(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	counts := rep.Counts()
-	if *format == "json" {
-		enc := json.NewEncoder(env.Stdout)
-		for _, v := range rep.Verdicts {
-			if err := enc.Encode(v); err != nil {
-				return fmt.Errorf("write report: %w", err)
-			}
+	if *format != "table" {
+		err := writeJSONRows(env.Stdout, *format == "jsonl", len(rep.Verdicts), func(i int) any { return rep.Verdicts[i] })
+		if err != nil {
+			return fmt.Errorf("write report: %w", err)
 		}
 		fmt.Fprintln(env.Stderr, counts)
 	} else {
@@ -117,7 +104,8 @@ func runValidateLogs(ctx context.Context, env *Env, args []string) error {
 	}
 	if !rep.OK() {
 		bad := counts.Logs + counts.Digests - counts.Log[integrity.StatusValid] - counts.Digest[integrity.StatusValid]
-		return &InvalidError{Msg: fmt.Sprintf("%d of %d files are not valid", bad, counts.Logs+counts.Digests)}
+		verb := map[bool]string{true: "is", false: "are"}[bad == 1]
+		return &InvalidError{Msg: fmt.Sprintf("%d of %s %s not valid", bad, plural(counts.Logs+counts.Digests, "file", "files"), verb)}
 	}
 	if counts.Digests == 0 {
 		return &HintError{Err: fmt.Errorf("no digest files found under %q", pos[0]),

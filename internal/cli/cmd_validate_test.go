@@ -68,7 +68,7 @@ func TestValidateLogsDeletedLogExitsFourWithJSONVerdict(t *testing.T) {
 	key := digesttest.NewKey(t)
 	tr := validateTrail(t, key)
 	tr.Remove(t, tr.Logs[0][0])
-	code, out, errs := runCLI(t, "validate-logs", "--format", "json", "--public-key", writePEM(t, key), tr.Source())
+	code, out, errs := runCLI(t, "validate-logs", "--format", "jsonl", "--public-key", writePEM(t, key), tr.Source())
 	if code != cli.ExitInvalid {
 		t.Fatalf("exit %d, want %d; stderr: %s", code, cli.ExitInvalid, errs)
 	}

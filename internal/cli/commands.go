@@ -17,7 +17,7 @@ func init() {
 			Usage:    "Usage: auditlake eds update [--retention-days N [--yes]] [--termination-protection on|off] [--name NEW] NAME|ID",
 			Examples: "  auditlake eds update prod-trail --retention-days 3653\n  auditlake eds update prod-trail --termination-protection off"},
 		{Name: "eds delete", Summary: "delete an event data store and its files", Run: runEDSDelete,
-			Usage: "Usage: auditlake eds delete NAME|ID\n\nRefuses while termination protection is on.", Examples: "  auditlake eds delete old-trail"},
+			Usage: "Usage: auditlake eds delete --yes NAME|ID\n\nDeletes the store and all its events; --yes confirms it, as for other destructive changes. Refuses while\ntermination protection is on.", Examples: "  auditlake eds delete old-trail --yes"},
 		{Name: "eds compact", Summary: "merge each date partition's files into one sorted file", Run: runEDSCompact,
 			Usage:    "Usage: auditlake eds compact NAME|ID\n\nIngest merges a date partition's small files (under 16 MB) when it has more than 4 of them, in\ngroups of at most 32 MB, and merges a closed day (two days behind the newest event) into one file.\ncompact merges, in every date partition, all files under 32 MB into files sorted by event source,\nevent name and event time (the order Parquet statistics skip by), and computes the EC2 lifecycle\nfacts of files written before auditlake kept them, in one atomic commit. Readers are never\ndisturbed: files they use are deleted only when they are done.",
 			Examples: "  auditlake eds compact prod-trail"},
@@ -41,10 +41,12 @@ func init() {
 				"{\"Records\":[...]} delivery files, JSON arrays, JSON Lines, 'aws cloudtrail lookup-events' output, EventBridge events;\n" +
 				"gzip or plain. CloudTrail-Digest files are skipped. Ingest is incremental (unchanged files are skipped) and\n" +
 				"idempotent (events are deduplicated on eventid + recipientaccountid). Exit code 3 means some input was bad:\n" +
-				"the problems are listed and the good events were committed.",
+				"the problems are listed and the good events were committed; a file that failed is read and reported again\n" +
+				"by every run until it changes. --from/--to: dates are inclusive (--to 2026-03-31 covers all of that day).\n" +
+				"Interrupted (Ctrl-C), it says what was committed and exits 3: run it again to continue.",
 			Examples: "  auditlake ingest cloudtrail --eds prod-trail ./AWSLogs\n  auditlake ingest cloudtrail --eds prod-trail s3://my-trail-bucket/AWSLogs/o-abc123/ --from 2026-01-01\n  auditlake ingest cloudtrail --eds prod-trail --endpoint-url http://127.0.0.1:9000 s3://bucket/AWSLogs/"},
 		{Name: "query", Summary: "run SQL (Trino/Athena/CloudTrail Lake dialect) over the stores", Run: runQuery,
-			Usage: "Usage: auditlake query [--format table|csv|json] [--timeout D] [--max-rows N] SQL | -f FILE | < FILE\n\n" +
+			Usage: "Usage: auditlake query [--format table|csv|json|jsonl] [--timeout D] [--max-rows N] SQL | -f FILE | < FILE\n\n" +
 				"Every event data store is the table \"aws:cloudtrail\".\"<store id>\" (also by name; a bare store id after FROM works\n" +
 				"as in AWS's samples). Only SELECT is allowed; files outside the registered tables cannot be read.",
 			Examples: "  auditlake query \"SELECT eventname, count(*) FROM \\\"aws:cloudtrail\\\".\\\"<store id>\\\" GROUP BY 1 ORDER BY 2 DESC\"\n  auditlake query --format csv -f seed-query-1.sql"},
@@ -63,7 +65,7 @@ func init() {
 		{Name: "channel create", Summary: "create a channel that feeds external audit events to an activity store", Usage: channelCreateUsage, Examples: channelCreateExamples, Run: runChannelCreate},
 		{Name: "channel list", Summary: "list channels", Usage: "Usage: auditlake channel list [--output table|json]", Examples: "  auditlake channel list --output json", Run: runChannelList},
 		{Name: "channel delete", Summary: "delete a channel (its events stay in the store)", Usage: "Usage: auditlake channel delete NAME|ARN|ID", Examples: "  auditlake channel delete my-app", Run: runChannelDelete},
-		{Name: "token create", Summary: "create an API token for the audit-event endpoints and print it once", Usage: tokenCreateUsage, Examples: "  auditlake token create --name ci-pipeline", Run: runTokenCreate},
+		{Name: "token create", Summary: "create an API token for the audit-event endpoints and print it once", Usage: tokenCreateUsage, Examples: "  auditlake token create ci-pipeline", Run: runTokenCreate},
 		{Name: "token list", Summary: "list API tokens (names only)", Usage: "Usage: auditlake token list", Examples: "  auditlake token list", Run: runTokenList},
 		{Name: "token delete", Summary: "revoke an API token", Usage: "Usage: auditlake token delete NAME", Examples: "  auditlake token delete ci-pipeline", Run: runTokenDelete},
 		{Name: "user create", Summary: "create a user with an access key (the secret is printed once)", Usage: userCreateUsage, Run: runUserCreate,

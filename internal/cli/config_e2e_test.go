@@ -139,4 +139,24 @@ func TestReportConfigRuleVerdictsAndExitCodes(t *testing.T) {
 	if _, _, code := run(t, dir, "report", "config-rule", "some-other-rule", "--eds", "cfg"); code != 2 {
 		t.Errorf("an unknown rule: exit %d, want 2", code)
 	}
+	// --format json is one JSON array of the rows (it was JSON Lines), jsonl one row a line; the
+	// message counts agree in number (issue 15.12).
+	out, errOut, code := run(t, dir, "report", "config-rule", "autoscaling-launch-template", "--eds", "cfg", "--format", "json", "--at", "2026-01-04T23:00:00Z")
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); code != 0 || err != nil || len(rows) != 2 || rows[0]["group_name"] == nil {
+		t.Errorf("config-rule --format json: exit %d, %v, %d rows:\n%s", code, err, len(rows), out)
+	}
+	if !strings.Contains(errOut, "2 configuration items of 2 Auto Scaling groups evaluated; 0 groups NON_COMPLIANT") {
+		t.Errorf("config-rule summary: %s", errOut)
+	}
+	if lines := jsonLines(t, mustRun(t, 0, dir, "report", "config-rule", "autoscaling-launch-template", "--eds", "cfg", "--output", "jsonl", "--at", "2026-01-04T23:00:00Z")); len(lines) != 2 {
+		t.Errorf("config-rule --output jsonl: %d lines, want 2", len(lines))
+	}
+	_, errOut, _ = run(t, dir, "report", "config-rule", "autoscaling-launch-template", "--eds", "cfg", "--approved-template", configtest.ApprovedLT+":2", "--at", "2026-01-05T23:00:00Z")
+	if !strings.Contains(errOut, "1 Auto Scaling group is NON_COMPLIANT") && !strings.Contains(errOut, "Auto Scaling groups are NON_COMPLIANT") {
+		t.Errorf("config-rule verdict message: %s", errOut)
+	}
+	if strings.Contains(errOut, "1 Auto Scaling groups") || strings.Contains(errOut, "1 groups") {
+		t.Errorf("a count of one in the plural: %s", errOut)
+	}
 }

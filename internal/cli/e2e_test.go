@@ -203,7 +203,12 @@ func TestEDSLifecycleAndTerminationProtection(t *testing.T) {
 	}
 	mustRun(t, 1, dir, "eds", "update", "kept", "--retention-days", "30") // lowering needs --yes
 	mustRun(t, 0, dir, "eds", "update", "kept", "--retention-days", "30", "--yes", "--termination-protection", "off")
-	mustRun(t, 0, dir, "eds", "delete", "kept")
+	_, errOut, code = run(t, dir, "eds", "delete", "kept")
+	if code != 1 || !strings.Contains(errOut, "--yes") {
+		t.Fatalf("delete without --yes: exit %d, want 1 and a request to confirm with --yes\n%s", code, errOut)
+	}
+	mustRun(t, 0, dir, "eds", "show", "kept")
+	mustRun(t, 0, dir, "eds", "delete", "kept", "--yes")
 	mustRun(t, 1, dir, "eds", "show", "kept")
 }
 

@@ -35,7 +35,7 @@ func TestIngestWithValidateRefusesTamperedLogFiles(t *testing.T) {
 	if !strings.Contains(errOut, tampered) || !strings.Contains(errOut, "integrity: modified") {
 		t.Fatalf("the refused file must be named with its verdict:\n%s", errOut)
 	}
-	if !strings.Contains(out, "files refused by --validate: 1") {
+	if !strings.Contains(out, "1 refused by --validate") {
 		t.Fatalf("summary should count the refused file:\n%s", out)
 	}
 	clean := queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."checked"`)[0][0]

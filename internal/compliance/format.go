@@ -92,9 +92,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 		return err
 	}
 	s := r.Summary
-	_, err := fmt.Fprintf(w, "\n%d instances: %d approved, %d not approved, %d without a template. Cost %s %s unblended, %s effective; %s %s outside approved templates.\n",
-		s.Instances, s.Approved, s.NotApproved, s.NoTemplate, money(s.Unblended), r.Currency, money(s.Effective), money(s.NotApprovedCost), r.Currency)
+	_, err := fmt.Fprintf(w, "\n%s: %d approved, %d not approved, %d without a template. Cost %s %s unblended, %s effective; %s %s outside approved templates.\n",
+		count(s.Instances, "instance", "instances"), s.Approved, s.NotApproved, s.NoTemplate, money(s.Unblended), r.Currency, money(s.Effective), money(s.NotApprovedCost), r.Currency)
 	return err
+}
+
+// count renders n with the noun in the number n asks for: "1 instance", "2 instances".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func dash(s string) string {

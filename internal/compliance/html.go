@@ -153,7 +153,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	s := r.Summary
 	return page.Execute(w, pageData{
 		Title:    "Launch-template compliance",
-		Summary:  fmt.Sprintf("%d instances: %d approved, %d not approved, %d without a launch template. Cost %s %s unblended (%s effective); %s %s went to instances outside approved templates.", s.Instances, s.Approved, s.NotApproved, s.NoTemplate, money(s.Unblended), r.Currency, money(s.Effective), money(s.NotApprovedCost), r.Currency),
+		Summary:  fmt.Sprintf("%s: %d approved, %d not approved, %d without a launch template. Cost %s %s unblended (%s effective); %s %s went to instances outside approved templates.", count(s.Instances, "instance", "instances"), s.Approved, s.NotApproved, s.NoTemplate, money(s.Unblended), r.Currency, money(s.Effective), money(s.NotApprovedCost), r.Currency),
 		Currency: r.Currency, Chart: b.svg(), Header: reportHeader, Rows: rows,
 	})
 }
@@ -174,7 +174,7 @@ func (d *Daily) WriteHTML(w io.Writer) error {
 		rows = append(rows, []cell{{Text: r.Day}, {Text: r.Status, Class: r.Status}, {Text: ff(r.Unblended), Class: "n"}, {Text: ff(r.Effective), Class: "n"}})
 	}
 	return page.Execute(w, pageData{
-		Title: "Daily EC2 spend", Summary: fmt.Sprintf("%d days, %s %s unblended in total.", len(b.X), money(total), d.Currency),
+		Title: "Daily EC2 spend", Summary: fmt.Sprintf("%s, %s %s unblended in total.", count(len(b.X), "day", "days"), money(total), d.Currency),
 		Currency: d.Currency, Chart: b.svg(),
 		Header: []string{"day", "status", "unblended_cost", "effective_cost"}, Rows: rows,
 	})

@@ -49,10 +49,12 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 	seen := map[string]bool{}
 	for _, src := range opts.Sources {
 		explicit := filepath.Clean(src)
+		found := 0
 		err := opts.Client.Walk(ctx, src, func(o objstore.Object) error {
 			if o.URI != explicit && o.URI != src && !looksLikeData(o.Key) {
 				return nil
 			}
+			found++
 			if seen[o.URI] {
 				return nil
 			}
@@ -68,6 +70,9 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 		})
 		if err != nil {
 			return nil, fmt.Errorf("list source %q: %w", src, err)
+		}
+		if found == 0 {
+			sum.noFiles(src, "Config")
 		}
 	}
 
@@ -112,7 +117,8 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 
 	// Objects finish in whatever order the workers get to them; their problems are reported in
 	// listing order, so that the same input gives the same report.
-	ap := &configAppender{db: db, w: w, opts: opts, sum: sum, probs: fileProblems{max: opts.MaxProblems - len(sum.Problems)}}
+	ap := &configAppender{db: db, w: w, opts: opts, sum: sum, probs: fileProblems{max: opts.MaxProblems - len(sum.Problems)},
+		cutoff: lake.RetentionCutoff(store, time.Now())}
 	defer func() { sum.Problems = append(sum.Problems, ap.probs.sorted()...) }()
 	if err := ap.open(ctx); err != nil {
 		cancel()
@@ -150,7 +156,7 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 			ap.problem(seq, cloudtrail.Problem{File: ref, Severity: cloudtrail.Error, Msg: "read oversized configuration item: " + serr.Error()})
 			continue
 		}
-		if st, ok := done[o.URI]; ok && st.Version == o.Version() {
+		if st, ok := done[o.URI]; ok && st.Complete(o.Version()) {
 			sum.FilesSkipped++
 			continue
 		}
@@ -199,7 +205,7 @@ func configSkipReason(o objstore.Object, opts Options, done map[string]lake.Sour
 			return "before --from"
 		}
 	}
-	if st, ok := done[o.URI]; ok && st.Version == o.Version() {
+	if st, ok := done[o.URI]; ok && st.Complete(o.Version()) {
 		return "unchanged since last ingest"
 	}
 	return ""
@@ -230,6 +236,8 @@ type configAppender struct {
 	completed []lake.SourceState
 	norm      []byte
 	probs     fileProblems
+	// cutoff is the store's retention: older items are kept only as their resource's latest.
+	cutoff time.Time
 }
 
 func (a *configAppender) open(ctx context.Context) error {
@@ -258,6 +266,8 @@ func (a *configAppender) add(ctx context.Context, r configResult) error {
 	sum, opts := a.sum, a.opts
 	sum.Bytes += r.bytes
 	sum.SkippedRecords += r.res.Skipped
+	sum.BadRecords += len(r.res.Problems)
+	sum.Records += r.res.Skipped + len(r.res.Problems)
 	for _, it := range r.res.Items {
 		sum.Records++
 		if (!opts.From.IsZero() && it.EventTime.Before(opts.From)) || (!opts.To.IsZero() && !it.EventTime.Before(opts.To)) {
@@ -275,11 +285,18 @@ func (a *configAppender) add(ctx context.Context, r configResult) error {
 		a.problem(r.seq, cloudtrail.Problem{File: p.File, Record: p.Item, Line: p.Line, Severity: cloudtrail.Error, Msg: p.Msg})
 	}
 	st := lake.SourceState{URI: r.obj.URI, Version: r.obj.Version(), Records: len(r.res.Items), Problems: len(r.res.Problems), At: time.Now().UTC()}
-	if r.err != nil {
+	// A failed object stays failed (read and reported again) until it changes, as in CloudTrail's
+	// ingest (fileDone.count).
+	switch {
+	case r.err != nil:
 		sum.FilesFailed++
 		a.problem(r.seq, cloudtrail.Problem{File: r.obj.URI, Severity: cloudtrail.Error, Msg: r.err.Error()})
 		st.Problems++
-	} else {
+		st.Failed = r.err.Error()
+	case len(r.res.Problems) > 0:
+		sum.FilesFailed++
+		st.Failed = fmt.Sprintf("%d bad items", len(r.res.Problems))
+	default:
 		sum.FilesIngested++
 	}
 	a.completed = append(a.completed, st)
@@ -300,17 +317,20 @@ func (a *configAppender) commit(ctx context.Context) error {
 	if a.staged > 0 {
 		var written int64
 		var err error
-		added, written, err = lake.WriteConfigBatch(ctx, a.db, a.w)
+		var old int64
+		added, written, old, err = lake.WriteConfigBatch(ctx, a.db, a.w, a.cutoff)
 		if err != nil {
 			return err
 		}
 		a.sum.EventsAdded += written
-		a.sum.Duplicates += int64(a.staged) - written
+		a.sum.OutsideRetention += int(old)
+		a.sum.Duplicates += int64(a.staged) - written - old
 	}
 	if len(added) > 0 || len(a.completed) > 0 {
 		if err := a.w.Commit(added, nil, a.completed); err != nil {
 			return err
 		}
+		a.sum.FilesCommitted += len(a.completed)
 	}
 	a.staged = 0
 	a.completed = nil

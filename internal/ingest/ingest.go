@@ -79,9 +79,15 @@ type Summary struct {
 	FilesSeen     int `json:"files_seen"`
 	FilesSkipped  int `json:"files_skipped"` // unchanged since the last run, digests, out of range
 	FilesIngested int `json:"files_ingested"`
-	FilesFailed   int `json:"files_failed"`  // unreadable or cut short (their good records are kept)
+	FilesFailed   int `json:"files_failed"`  // unreadable, cut short or with bad records (their good records are kept)
 	FilesRefused  int `json:"files_refused"` // failed log file integrity validation
-	Records       int `json:"records_read"`
+	FilesEmpty    int `json:"files_empty"`   // no bytes at all (each has a warning)
+	// FilesCommitted counts the files recorded in the store's ingest state with their events:
+	// after an interrupted run, what it kept.
+	FilesCommitted int `json:"files_committed"`
+	// Records counts every record read, each once in one of: EventsAdded, Duplicates,
+	// OutOfRange, OutsideRetention, Filtered, BadRecords, SkippedRecords (see Unaccounted).
+	Records int `json:"records_read"`
 	// OutsideRetention counts events older than the store's retention: like CloudTrail Lake's
 	// import, ingest does not bring them in.
 	OutsideRetention int `json:"events_outside_retention"`
@@ -92,7 +98,8 @@ type Summary struct {
 	OutOfRange     int   `json:"events_out_of_range"`
 	Errors         int   `json:"errors"`
 	Warnings       int   `json:"warnings"`
-	SkippedRecords int   `json:"records_skipped"`
+	SkippedRecords int   `json:"records_skipped"` // JSON values that are not CloudTrail records
+	BadRecords     int   `json:"records_bad"`     // records dropped as invalid (each an error)
 	Bytes          int64 `json:"bytes_read"`
 	// Merged counts the store's small files the run merged at its end (compaction), taking
 	// MergeTime; a run that adds nothing may still merge closed days left by an earlier one.
@@ -104,6 +111,13 @@ type Summary struct {
 
 // Partial reports whether any input was bad.
 func (s *Summary) Partial() bool { return s.Errors > 0 || s.FilesFailed > 0 }
+
+// Unaccounted is how many records read fall in none of the summary's categories: 0 after a
+// run that finished (a run cut short leaves the records of its last batch uncounted).
+func (s *Summary) Unaccounted() int64 {
+	return int64(s.Records) - s.EventsAdded - s.Duplicates -
+		int64(s.OutOfRange+s.OutsideRetention+s.Filtered+s.BadRecords+s.SkippedRecords)
+}
 
 type job struct {
 	obj objstore.Object
@@ -173,10 +187,12 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	seen := map[string]bool{}
 	for _, src := range opts.Sources {
 		explicit := filepath.Clean(src)
+		found := 0
 		err := opts.Client.Walk(ctx, src, func(o objstore.Object) error {
 			if o.URI != explicit && o.URI != src && !looksLikeData(o.Key) {
 				return nil // LICENSE, README and the like next to the logs
 			}
+			found++
 			if seen[o.URI] {
 				return nil
 			}
@@ -211,6 +227,9 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		})
 		if err != nil {
 			return nil, fmt.Errorf("list source %q: %w", src, err)
+		}
+		if found == 0 {
+			sum.noFiles(src, "CloudTrail")
 		}
 	}
 	sortByDelivery(jobs)
@@ -356,7 +375,7 @@ func skipReason(o objstore.Object, ki cloudtrail.KeyInfo, ok bool, opts Options,
 			return "after --to"
 		}
 	}
-	if st, ok := done[o.URI]; ok && st.Version == o.Version() {
+	if st, ok := done[o.URI]; ok && st.Complete(o.Version()) {
 		return "unchanged since last ingest"
 	}
 	return ""
@@ -460,7 +479,7 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	defer commitDB.Close()
 	batches := make(chan batch)
 	writtenBatches := make(chan writtenBatch)
-	var added, dups atomic.Int64
+	var added, dups, files atomic.Int64
 	var failed atomic.Bool
 	writeErr, commitErr := make(chan error, 1), make(chan error, 1)
 	go func() {
@@ -486,6 +505,8 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 				first = commitWritten(w, wb, &added, &dups)
 				if first != nil {
 					failed.Store(true)
+				} else {
+					files.Add(int64(len(wb.completed)))
 				}
 			}
 			// After a failed commit the batches written are left for the next writer to
@@ -504,6 +525,7 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	}
 	sum.EventsAdded += added.Load()
 	sum.Duplicates += dups.Load()
+	sum.FilesCommitted += int(files.Load())
 	return err
 }
 
@@ -529,12 +551,12 @@ func writeBatch(ctx context.Context, db *engine.DB, w *lake.Writer, b batch) (wr
 
 // commitWritten commits a written batch with the sources it completes.
 func commitWritten(w *lake.Writer, wb writtenBatch, added, dups *atomic.Int64) error {
-	if len(wb.files) == 0 && len(wb.completed) == 0 {
-		return nil
+	if len(wb.files) > 0 || len(wb.completed) > 0 {
+		if err := w.Commit(wb.files, nil, wb.completed); err != nil {
+			return err
+		}
 	}
-	if err := w.Commit(wb.files, nil, wb.completed); err != nil {
-		return err
-	}
+	// A batch of duplicates only commits nothing, and its events are still counted.
 	added.Add(wb.written)
 	dups.Add(wb.staged - wb.written)
 	return nil
@@ -575,28 +597,10 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 			sum.OutsideRetention += fd.dropped[dropOutsideRetention]
 			sum.Filtered += fd.dropped[dropFiltered]
 			sum.Records += fd.dropped[dropOutOfRange] + fd.dropped[dropOutsideRetention] + fd.dropped[dropFiltered]
-			sum.Bytes += fd.bytes
-			sum.SkippedRecords += fd.stats.Skipped
-			// Stats counts every problem; Problems keeps the first ones of each file.
-			sum.Errors += fd.stats.Errors
-			sum.Warnings += fd.stats.Warnings
-			for _, p := range fd.stats.Problems {
-				probs.add(fd.seq, p)
+			if errors.Is(fd.err, context.Canceled) {
+				continue // not recorded: the next run reads the file again
 			}
-			if fd.err != nil {
-				sum.FilesFailed++
-				sum.Errors++
-				probs.add(fd.seq, cloudtrail.Problem{File: fd.state.URI, Severity: cloudtrail.Error, Msg: fd.err.Error()})
-				if errors.Is(fd.err, context.Canceled) {
-					continue
-				}
-				// A file that is cut short is still recorded: its good records are kept, and
-				// reading the same bytes again would give the same result. A changed file
-				// (new version) is read again.
-				fd.state.Problems++
-			} else {
-				sum.FilesIngested++
-			}
+			fd.count(sum, &probs)
 			cur.completed = append(cur.completed, fd.state)
 			prog.fileDone(fd.bytes, sum)
 		}

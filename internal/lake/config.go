@@ -3,6 +3,7 @@ package lake
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/auditlake/auditlake/internal/engine"
 )
@@ -76,31 +77,37 @@ func CreateConfigStaging(ctx context.Context, db *engine.DB) error {
 }
 
 // WriteConfigBatch deduplicates the staged configuration items on resource id + capture time —
-// within the batch and against the store's files of the same dates — writes the new rows as
-// Parquet partitioned by the capture date, and returns the new files (not yet committed) and
-// the number of rows written. The staging table is emptied.
-func WriteConfigBatch(ctx context.Context, db *engine.DB, w *Writer) (added []DataFile, written int64, err error) {
+// within the batch and against the store's files of the same dates — leaves out the items
+// captured before cutoff (the store's retention; zero: none) that are not the latest item of
+// their resource in the batch or the store (the latest is kept whatever its age: a resource
+// unchanged for years has only that one, and the Config rule needs it), writes the new rows as
+// Parquet partitioned by the capture date, and returns the new files (not yet committed), the
+// number of rows written and the number left out by retention. The staging table is emptied.
+func WriteConfigBatch(ctx context.Context, db *engine.DB, w *Writer, cutoff time.Time) (added []DataFile, written, old int64, err error) {
 	err = db.Exec(ctx, `DELETE FROM `+ConfigStagingTable+` WHERE rowid IN (SELECT rowid FROM (
 		SELECT rowid, row_number() OVER (PARTITION BY resourceid, eventtime ORDER BY rowid) AS rn FROM `+ConfigStagingTable+`) WHERE rn > 1)`)
 	if err != nil {
-		return nil, 0, fmt.Errorf("deduplicate config batch: %w", err)
+		return nil, 0, 0, fmt.Errorf("deduplicate config batch: %w", err)
+	}
+	if old, err = dropOldConfig(ctx, db, w, cutoff); err != nil {
+		return nil, 0, 0, err
 	}
 	rows, err := db.Query(ctx, "SELECT DISTINCT strftime(eventtime, '%Y-%m-%d') FROM "+ConfigStagingTable)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	dates := map[string]bool{}
 	for rows.Next() {
 		var d string
 		if err := rows.Scan(&d); err != nil {
 			rows.Close()
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		dates[d] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	var existing []string
 	for _, f := range w.m.Files {
@@ -112,18 +119,52 @@ func WriteConfigBatch(ctx context.Context, db *engine.DB, w *Writer) (added []Da
 		err = db.Exec(ctx, `DELETE FROM `+ConfigStagingTable+` AS b WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`) AS s
 			WHERE s.eventtime = b.eventtime AND s.eventdata.resourceid = b.resourceid)`)
 		if err != nil {
-			return nil, 0, fmt.Errorf("deduplicate config items against store: %w", err)
+			return nil, 0, 0, fmt.Errorf("deduplicate config items against store: %w", err)
 		}
 	}
 	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+ConfigStagingTable).Scan(&written); err != nil {
-		return nil, 0, err
+		return nil, 0, old, err
 	}
 	defer db.Exec(context.WithoutCancel(ctx), "DELETE FROM "+ConfigStagingTable)
 	if written == 0 {
-		return nil, 0, nil
+		return nil, 0, old, nil
 	}
 	added, err = writeParquet(ctx, db, w, selectConfigFromStaging())
-	return added, written, err
+	return added, written, old, err
+}
+
+// dropOldConfig deletes the staged items captured before cutoff that are not the latest of
+// their resource among the staged items and the store's, and returns how many it deleted.
+func dropOldConfig(ctx context.Context, db *engine.DB, w *Writer, cutoff time.Time) (int64, error) {
+	if cutoff.IsZero() {
+		return 0, nil
+	}
+	var old int64
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+ConfigStagingTable+" WHERE eventtime < ?", cutoff).Scan(&old); err != nil || old == 0 {
+		return 0, err
+	}
+	newer := `SELECT 1 FROM ` + ConfigStagingTable + ` AS n WHERE n.resourceid = b.resourceid AND n.eventtime > b.eventtime`
+	if files := w.liveFiles(); len(files) > 0 {
+		newer += ` UNION ALL SELECT 1 FROM read_parquet(` + engine.ListLiteral(files) + `) AS s
+			WHERE s.eventdata.resourceid = b.resourceid AND s.eventtime > b.eventtime`
+	}
+	before := old
+	if err := db.Exec(ctx, `DELETE FROM `+ConfigStagingTable+` AS b WHERE b.eventtime < ? AND EXISTS (`+newer+`)`, cutoff); err != nil {
+		return 0, fmt.Errorf("apply retention to config items: %w", err)
+	}
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM "+ConfigStagingTable+" WHERE eventtime < ?", cutoff).Scan(&old); err != nil {
+		return 0, err
+	}
+	return before - old, nil
+}
+
+// liveFiles are the absolute paths of the store's live data files.
+func (w *Writer) liveFiles() []string {
+	files := make([]string, 0, len(w.m.Files))
+	for _, f := range w.m.Files {
+		files = append(files, w.lake.AbsPath(w.id, f.Path))
+	}
+	return files
 }
 
 // selectConfigFromStaging turns staged rows into the Config store schema, in ConfigColumns

@@ -88,7 +88,14 @@ type SourceState struct {
 	Records  int       `json:"records"`
 	Problems int       `json:"problems,omitempty"`
 	At       time.Time `json:"at"`
+	// Failed says why the source failed (unreadable, cut short, bad records): its good records
+	// were committed, but it is not complete, so the next ingest reads and reports it again
+	// until its version changes and it reads cleanly.
+	Failed string `json:"failed,omitempty"`
 }
+
+// Complete reports whether the source was read whole at version: an ingest skips it.
+func (s SourceState) Complete(version string) bool { return s.Version == version && s.Failed == "" }
 
 func (l *Lake) manifestPath(id string) string { return filepath.Join(l.StoreDir(id), "manifest.json") }
 
