@@ -70,7 +70,7 @@ func TestAuditStoreIsWrittenOnlyByAuditlake(t *testing.T) {
 	mustRun(t, 1, dir, "eds", "create", "auditlake-audit") // reserved while it does not exist yet
 	createStore(t, dir, "trail")                           // recorded: the audit store now exists
 	for _, args := range [][]string{
-		{"eds", "delete", "auditlake-audit"},
+		{"eds", "delete", "auditlake-audit", "--yes"},
 		{"eds", "update", "auditlake-audit", "--termination-protection", "off"},
 		{"eds", "update", "auditlake-audit", "--name", "quiet"},
 		{"ingest", "cloudtrail", "--eds", "auditlake-audit", testdata("stratus-red-team-detonation-logs")},

@@ -399,15 +399,8 @@ func runRevoke(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return accessErr(err)
 	}
-	fmt.Fprintf(env.Stdout, "revoked %d %s\n", n, plural(n, "grant", "grants"))
+	fmt.Fprintf(env.Stdout, "revoked %s\n", plural(n, "grant", "grants"))
 	return nil
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func runGrants(ctx context.Context, env *Env, args []string) error {

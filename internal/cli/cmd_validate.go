@@ -132,12 +132,12 @@ func validateAuditLog(ctx context.Context, env *Env, format string) error {
 		for _, p := range rep.Problems {
 			fmt.Fprintln(env.Stdout, p)
 		}
-		fmt.Fprintf(env.Stdout, "audit log: %d %s, %d %s; %d intact, %d purged by retention, %d %s\n",
-			rep.Events, plural(rep.Events, "event", "events"), rep.Digests, plural(rep.Digests, "digest", "digests"),
-			rep.Covered, rep.Purged, len(rep.Problems), plural(len(rep.Problems), "problem", "problems"))
+		fmt.Fprintf(env.Stdout, "audit log: %s, %s; %d intact, %d purged by retention, %s\n",
+			plural(rep.Events, "event", "events"), plural(rep.Digests, "digest", "digests"),
+			rep.Covered, rep.Purged, plural(len(rep.Problems), "problem", "problems"))
 	}
 	if len(rep.Problems) > 0 {
-		return &InvalidError{Msg: fmt.Sprintf("the audit log does not match its digests (%d %s)", len(rep.Problems), plural(len(rep.Problems), "problem", "problems"))}
+		return &InvalidError{Msg: fmt.Sprintf("the audit log does not match its digests (%s)", plural(len(rep.Problems), "problem", "problems"))}
 	}
 	return nil
 }

@@ -8,11 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditlake/auditlake/internal/configitems"
 	"github.com/auditlake/auditlake/internal/configitems/configtest"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
 )
 
 // configItem is a minimal Config item of resource id captured daysAgo days before now.
@@ -30,7 +30,7 @@ func storedItems(t *testing.T, lk *lake.Lake, st lake.Store) map[string]int64 {
 	t.Helper()
 	got := map[string]int64{}
 	for _, id := range []string{"unchanged", "changing", "recent"} {
-		got[id] = count(t, lk, "SELECT count(*) FROM "+configitems.Table(st.ID)+" WHERE eventdata.resourceid = '"+id+"'")
+		got[id] = count(t, lk, "SELECT count(*) FROM "+query.StoreTable(st.ID)+" WHERE eventdata.resourceid = '"+id+"'")
 	}
 	return got
 }
