@@ -19,6 +19,7 @@ import (
 func runQuery(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "query")
 	format := fs.String("format", "table", "output format: table, csv or json (JSON Lines, one object per row)")
+	csvSafe := fs.Bool("csv-safe", false, csvSafeHelp)
 	file := fs.String("f", "", "read the query from this file ('-' for standard input)")
 	timeout := fs.Duration("timeout", 0, "cancel the query after this long (e.g. 30s); 0 = no limit")
 	maxRows := fs.Int("max-rows", 0, "print at most this many rows; 0 = all")
@@ -77,23 +78,37 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
-	return WriteResult(env.Stdout, *format, res)
+	return WriteResult(env.Stdout, *format, res, *csvSafe)
 }
 
-// WriteResult prints a result as an aligned table, CSV (with a header) or JSON Lines.
-func WriteResult(w io.Writer, format string, res *engine.Result) error {
+// csvSafeHelp is the help of --csv-safe, on every command that writes CSV through WriteResult.
+const csvSafeHelp = "with --format csv, put ' before text cells that start with = + - @ tab or CR, which spreadsheets run as formulas (CSV injection); off by default, as scripts need the exact values"
+
+// WriteResult prints a result as an aligned table, CSV (with a header) or JSON Lines. With
+// csvSafe, CSV text cells (and column names) a spreadsheet would take for a formula are
+// neutralised (csvSafeCell); numbers, times and nested values are never changed.
+func WriteResult(w io.Writer, format string, res *engine.Result, csvSafe bool) error {
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(w)
 		head := make([]string, len(res.Columns))
 		for i, c := range res.Columns {
 			head[i] = c.Name
+			if csvSafe {
+				head[i] = csvSafeCell(c.Name)
+			}
 		}
 		cw.Write(head)
 		for _, row := range res.Rows {
 			rec := make([]string, len(row))
 			for i, v := range row {
 				rec[i] = formatValue(v)
+				switch v.(type) {
+				case string, []byte:
+					if csvSafe {
+						rec[i] = csvSafeCell(rec[i])
+					}
+				}
 			}
 			cw.Write(rec)
 		}
@@ -201,6 +216,16 @@ func jsonValue(v any) any {
 	default:
 		return v
 	}
+}
+
+// csvSafeCell puts ' before a text cell that starts with a character spreadsheets take as the
+// start of a formula (=, +, -, @) or strip before one (tab, carriage return), as OWASP's CSV
+// injection guidance says; the cell then shows as the text it is.
+func csvSafeCell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 // formatValue renders a value for table and CSV output: scalars plainly, nested values as JSON.
