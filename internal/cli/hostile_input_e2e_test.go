@@ -159,3 +159,48 @@ func TestTrailFileWithALoneSurrogateAndADuplicateEventIDKeepsTheOthersAndStaysQu
 		t.Errorf("store holds\n%s\nwant\n%s", strings.Join(got, "\n"), want)
 	}
 }
+
+// TestConfigItemsWithLoneSurrogatesOrBadUTF8AreStoredAsReplacementCharsWithAWarning: Config
+// stores had the same flaw as CloudTrail stores — one item with \ud800 made every
+// json_extract_scalar over the store's eventjson fail. Such items (a lone surrogate, invalid
+// UTF-8, a lone surrogate inside a configuration sent as a JSON string) are kept with a warning
+// and U+FFFD, and the ingest exits 0.
+func TestConfigItemsWithLoneSurrogatesOrBadUTF8AreStoredAsReplacementCharsWithAWarning(t *testing.T) {
+	dir := t.TempDir()
+	createConfigStore(t, dir, "cfg")
+	src := t.TempDir()
+	item := func(id, name, conf string) string {
+		return `{"configurationItemVersion":"1.3","configurationItemCaptureTime":"2026-03-01T10:00:00.000Z","configurationItemStatus":"OK",` +
+			`"configurationStateId":"1","awsAccountId":"111122223333","resourceType":"AWS::EC2::Instance","resourceId":"` + id +
+			`","resourceName":"` + name + `","awsRegion":"us-east-1","configuration":` + conf + `,"tags":{},"relationships":[]}`
+	}
+	snapshot := `{"fileVersion":"1.0","configSnapshotId":"s","configurationItems":[` + strings.Join([]string{
+		item("i-1", "ok", `{"k":"ok"}`),
+		item("i-2", `a\ud800`, `{"k":"\udc00"}`),
+		item("i-3", "b\xff", `{"k":"ok"}`),
+		item("i-4", "c", `"{\"k\":\"c\\ud800\"}"`),
+	}, ",") + `]}`
+	if err := os.WriteFile(filepath.Join(src, "snapshot.json"), []byte(snapshot), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, dir, "ingest", "config", "--eds", "cfg", src)
+	if code != 0 || !strings.Contains(out, "4 added") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"record 2 (line 1): warning: 2 invalid characters", "record 3 (line 1): warning: 1 invalid characters", "record 4 (line 1): warning: 1 invalid characters"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("no %q in:\n%s", want, errOut)
+		}
+	}
+	rows := queryCSV(t, dir, `SELECT eventdata.resourceid, json_extract_scalar(eventjson, '$.eventData.resourceName'),
+		json_extract_scalar(eventjson, '$.eventData.configuration.k'), element_at(eventdata.configuration, 'k')
+		FROM "aws:cloudtrail"."cfg" ORDER BY 1`)
+	var got []string
+	for _, r := range rows {
+		got = append(got, strings.Join(r, "|"))
+	}
+	want := "i-1|ok|ok|ok\ni-2|a\uFFFD|\uFFFD|\uFFFD\ni-3|b\uFFFD|ok|ok\ni-4|c|c\uFFFD|c\uFFFD"
+	if strings.Join(got, "\n") != want {
+		t.Errorf("store holds\n%s\nwant\n%s", strings.Join(got, "\n"), want)
+	}
+}

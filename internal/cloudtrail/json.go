@@ -141,7 +141,7 @@ func surrogatePair(s string, k int) int {
 // ReplaceLoneSurrogates returns the JSON text s with every \u escape of a lone UTF-16 surrogate
 // replaced by \ufffd (U+FFFD, as unquote reads it), and the number replaced. The text is
 // otherwise unchanged; a valid pair is kept. s need not be valid JSON: only escapes are looked
-// at, and a backslash appears only inside strings. PutAuditEvents' eventData goes through it too.
+// at, and a backslash appears only inside strings.
 func ReplaceLoneSurrogates(s string) (string, int) {
 	var b []byte
 	n, last := 0, 0
@@ -179,6 +179,19 @@ func isHex4(h string) bool {
 		}
 	}
 	return true
+}
+
+// ReplaceInvalidText returns the JSON text s as the engine's JSON functions read it: invalid
+// UTF-8 (each run of bad bytes) and lone surrogate escapes (ReplaceLoneSurrogates) replaced by
+// U+FFFD, and how many were. Stored text that did not come through the record decoder
+// (PutAuditEvents' eventData, Config items) goes through it.
+func ReplaceInvalidText(s string) (string, int) {
+	n := 0
+	if !utf8.ValidString(s) {
+		s, n = strings.ToValidUTF8(s, "\uFFFD"), 1
+	}
+	s, k := ReplaceLoneSurrogates(s)
+	return s, n + k
 }
 
 // unquote returns the value of the already validated string s[i:end]. Without escapes it is a

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -159,13 +158,8 @@ func validate(ch Channel, e AuditEvent) (*accepted, *Failed) {
 	var a accepted
 	// The stored text must be what the engine's JSON functions read: valid UTF-8 without lone
 	// surrogate escapes, or every query of eventjson over the store fails.
-	text := strings.ToValidUTF8(e.EventData, "\uFFFD")
-	replaced := e.replaced
-	if text != e.EventData {
-		replaced++
-	}
-	text, n := cloudtrail.ReplaceLoneSurrogates(text)
-	if replaced += n; replaced > 0 {
+	text, n := cloudtrail.ReplaceInvalidText(e.EventData)
+	if replaced := e.replaced + n; replaced > 0 {
 		a.warning = fmt.Sprintf("eventData held %d invalid characters (invalid UTF-8, lone UTF-16 surrogates): stored as U+FFFD", replaced)
 	}
 	if err := json.Unmarshal([]byte(text), &a.data); err != nil || a.data == nil {
