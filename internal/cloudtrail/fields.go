@@ -787,7 +787,8 @@ func (rd *recordDecoder) eventID(i, depth int, name path) (int, error) {
 
 // mapField reads an object into a Map (aws-formats.md §1.3): one entry per top-level key, in
 // order; strings raw, other values as compact JSON text, null as a nil Value. A repeated key
-// keeps its last value (a Lake map cannot hold the same key twice).
+// keeps its first value (a Lake map cannot hold the same key twice): the one the engine's JSON
+// functions read from eventjson, and the one Config items keep.
 func (rd *recordDecoder) mapField(i, depth int, name path) (Map, int, error) {
 	s := rd.s
 	if s[i] != '{' {
@@ -824,8 +825,7 @@ func (rd *recordDecoder) mapField(i, depth int, name path) (Map, int, error) {
 			v, end = rd.ptr(s[vi:e]), e
 		}
 		if k := dup.find(m, key); k >= 0 {
-			rd.warn("%s has the key %q twice: the last value is used", name.String(), key)
-			m[k].Value = v
+			rd.warn("%s has the key %q twice: the first value is kept", name.String(), key)
 			return end, nil
 		}
 		dup.add(key, len(m))
