@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/query"
 )
@@ -86,7 +87,7 @@ const csvSafeHelp = "with --format csv, put ' before text cells that start with 
 
 // WriteResult prints a result as an aligned table, CSV (with a header) or JSON Lines. With
 // csvSafe, CSV text cells (and column names) a spreadsheet would take for a formula are
-// neutralised (csvSafeCell); numbers, times and nested values are never changed.
+// neutralised (compliance.SafeCSVCell); numbers, times and nested values are never changed.
 func WriteResult(w io.Writer, format string, res *engine.Result, csvSafe bool) error {
 	switch format {
 	case "csv":
@@ -95,7 +96,7 @@ func WriteResult(w io.Writer, format string, res *engine.Result, csvSafe bool) e
 		for i, c := range res.Columns {
 			head[i] = c.Name
 			if csvSafe {
-				head[i] = csvSafeCell(c.Name)
+				head[i] = compliance.SafeCSVCell(c.Name)
 			}
 		}
 		cw.Write(head)
@@ -106,7 +107,7 @@ func WriteResult(w io.Writer, format string, res *engine.Result, csvSafe bool) e
 				switch v.(type) {
 				case string, []byte:
 					if csvSafe {
-						rec[i] = csvSafeCell(rec[i])
+						rec[i] = compliance.SafeCSVCell(rec[i])
 					}
 				}
 			}
@@ -216,16 +217,6 @@ func jsonValue(v any) any {
 	default:
 		return v
 	}
-}
-
-// csvSafeCell puts ' before a text cell that starts with a character spreadsheets take as the
-// start of a formula (=, +, -, @) or strip before one (tab, carriage return), as OWASP's CSV
-// injection guidance says; the cell then shows as the text it is.
-func csvSafeCell(s string) string {
-	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
-		return "'" + s
-	}
-	return s
 }
 
 // formatValue renders a value for table and CSV output: scalars plainly, nested values as JSON.

@@ -13,7 +13,7 @@ import (
 )
 
 const reportComplianceUsage = `Usage: auditlake report launch-compliance --eds NAME|ID [--cur DB.TABLE] [--config-eds NAME|ID] [--approved-template LT[:VERSIONS]]... [--approved-config FILE]
-       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|html] [--out FILE]
+       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|html] [--csv-safe] [--out FILE]
 
 One row per launched EC2 instance: the launch template that defined it (resolved through the trail's
 CreateLaunchTemplate/CreateLaunchTemplateVersion history), who launched it and how (Auto Scaling, EC2 Fleet,
@@ -30,7 +30,7 @@ const reportComplianceExamples = `  auditlake report launch-compliance --eds pro
   auditlake report launch-compliance --eds prod-trail --cur cur.cur_2026 --approved-config approved.json --format html --out compliance.html`
 
 const reportDailyUsage = `Usage: auditlake report daily-spend --eds NAME|ID --cur DB.TABLE [--config-eds NAME|ID] [--approved-template LT[:VERSIONS]]... [--approved-config FILE]
-       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|html] [--out FILE]
+       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|html] [--csv-safe] [--out FILE]
 
 EC2 spend per usage day split by the approval status of the instance (approved, not_approved, no_template,
 and unattributed for EC2 lines of no launched instance the trail knows).`
@@ -55,7 +55,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 type reportFlags struct {
 	eds, cur, config, configEDS, from, to, format, out string
 	approved, accounts                                 multiFlag
-	requireASG                                         bool
+	requireASG, csvSafe                                bool
 }
 
 func (f *reportFlags) params() (compliance.Params, error) {
@@ -121,6 +121,7 @@ func newReportFlags(env *Env, name string) (*reportFlags, func(args []string) er
 	fs.StringVar(&f.to, "to", "", "last launch time (exclusive)")
 	fs.Var(&f.accounts, "account", "only this account id (repeatable)")
 	fs.StringVar(&f.format, "format", "table", "table, csv, json or html")
+	fs.BoolVar(&f.csvSafe, "csv-safe", false, csvSafeHelp)
 	fs.StringVar(&f.out, "out", "", "write to FILE instead of standard output")
 	return f, func(args []string) error {
 		pos, err := parseFlags(fs, args)
@@ -185,7 +186,7 @@ func runReportCompliance(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeReport(env, f.out, f.format, r)
+	return writeReport(env, f.out, f.format, f.csvSafe, r)
 }
 
 func runReportDaily(ctx context.Context, env *Env, args []string) error {
@@ -209,7 +210,7 @@ func runReportDaily(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeReport(env, f.out, f.format, r)
+	return writeReport(env, f.out, f.format, f.csvSafe, r)
 }
 
 func runInstance(ctx context.Context, env *Env, args []string) error {
@@ -248,19 +249,19 @@ func runInstance(ctx context.Context, env *Env, args []string) error {
 
 // renderable is a report that prints itself in every --format.
 type renderable interface {
-	WriteCSV(io.Writer) error
+	WriteCSV(w io.Writer, safe bool) error
 	WriteHTML(io.Writer) error
 	WriteTable(io.Writer) error
 }
 
 // writeReport prints r in format to out (a file) or standard output.
-func writeReport(env *Env, out, format string, r renderable) error {
+func writeReport(env *Env, out, format string, csvSafe bool, r renderable) error {
 	return withOutput(env, out, func(w io.Writer) error {
 		switch format {
 		case "json":
 			return compliance.WriteJSON(w, r)
 		case "csv":
-			return r.WriteCSV(w)
+			return r.WriteCSV(w, csvSafe)
 		case "html":
 			return r.WriteHTML(w)
 		}
