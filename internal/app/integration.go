@@ -45,7 +45,7 @@ func (b *Backend) PutAuditEvents(ctx context.Context, channel, externalID string
 	}
 	out := &server.PutAuditEventsResult{}
 	for _, s := range res.Successful {
-		out.Successful = append(out.Successful, server.AuditEventSuccess{ID: s.ID, EventID: s.EventID})
+		out.Successful = append(out.Successful, server.AuditEventSuccess{ID: s.ID, EventID: s.EventID, Warning: s.Warning})
 	}
 	for _, f := range res.Failed {
 		out.Failed = append(out.Failed, server.AuditEventFailure{ID: f.ID, ErrorCode: f.ErrorCode, ErrorMessage: f.ErrorMessage})

@@ -60,7 +60,7 @@ func checksum(s string) string {
 }
 
 type putResult struct {
-	Successful []struct{ ID, EventID string }                 `json:"successful"`
+	Successful []struct{ ID, EventID, Warning string }        `json:"successful"`
 	Failed     []struct{ ID, ErrorCode, ErrorMessage string } `json:"failed"`
 	Error      *struct{ Code, Message string }                `json:"error"`
 }
@@ -99,9 +99,16 @@ func requestBody(t *testing.T, events ...map[string]string) []byte {
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
-func TestPutAuditEventsEndToEndReportsEveryEntryRefusesBadCallsAndIsQueryableAtOnce(t *testing.T) {
+// channelServer is an activity store "app-events" (created with edsFlags), a channel "my-app"
+// on it, a token, and the API serving them.
+type channelServer struct {
+	dir, storeID, arn, token, base, putURL string
+}
+
+func startChannelServer(t *testing.T, edsFlags ...string) channelServer {
+	t.Helper()
 	dir := t.TempDir()
-	out := mustRun(t, 0, dir, "eds", "create", "app-events", "--type", "activity", "--output", "json")
+	out := mustRun(t, 0, dir, append([]string{"eds", "create", "app-events", "--type", "activity", "--output", "json"}, edsFlags...)...)
 	var st struct{ ID string }
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatalf("eds create printed %q: %v", out, err)
@@ -134,7 +141,14 @@ func TestPutAuditEventsEndToEndReportsEveryEntryRefusesBadCallsAndIsQueryableAtO
 		}
 	})
 	base := "http://" + ln.Addr().String()
-	putURL := base + "/PutAuditEvents?channelArn=" + url.QueryEscape(arn)
+	return channelServer{dir: dir, storeID: st.ID, arn: arn, token: token, base: base,
+		putURL: base + "/PutAuditEvents?channelArn=" + url.QueryEscape(arn)}
+}
+
+func TestPutAuditEventsEndToEndReportsEveryEntryRefusesBadCallsAndIsQueryableAtOnce(t *testing.T) {
+	cs := startChannelServer(t)
+	dir, arn, token, base, putURL := cs.dir, cs.arn, cs.token, cs.base, cs.putURL
+	st := struct{ ID string }{cs.storeID}
 
 	good1 := auditEventData(t, "u-1", "CreateUser", "2026-03-01T10:00:00Z", channelAccount, nil)
 	good2 := auditEventData(t, "u-2", "DeleteUser", "2026-03-01T11:00:00", channelAccount, nil)

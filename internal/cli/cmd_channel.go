@@ -260,6 +260,11 @@ func runIngestEvents(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("ingest events from %q: %w", name, err)
 		}
+		for _, s := range res.Successful {
+			if s.Warning != "" {
+				fmt.Fprintf(env.Stderr, "%s: event %q: warning: %s\n", name, s.ID, s.Warning)
+			}
+		}
 		for _, f := range res.Failed {
 			fmt.Fprintf(env.Stderr, "%s: event %q: %s: %s\n", name, f.ID, f.ErrorCode, f.ErrorMessage)
 		}

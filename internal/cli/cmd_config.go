@@ -29,7 +29,7 @@ const ingestConfigExamples = `  auditlake eds create config-items --type config
   auditlake ingest config --eds config-items h.json`
 
 const reportConfigRuleUsage = `Usage: auditlake report config-rule autoscaling-launch-template --eds NAME|ID [--approved-template LT[:VERSIONS]]...
-       [--approved-config FILE] [--at TIME] [--format table|csv|json|jsonl]
+       [--approved-config FILE] [--at TIME] [--format table|csv|json|jsonl] [--csv-safe]
 
 Evaluates AWS Config's managed rule autoscaling-launch-template over every stored configuration item of
 every Auto Scaling group: one row per group per configuration change, oldest first. managed_verdict is the
@@ -96,6 +96,7 @@ func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
 	approvedConfig := fs.String("approved-config", "", `JSON file {"approved_templates":[{"id":"lt-…","versions":["2"]},{"name":"web-prod"}]}`)
 	at := fs.String("at", "", "show each group's state at this date/time (UTC) instead of every change")
 	format := formatFlag(fs, "table", "csv", "json", "jsonl")
+	csvSafe := fs.Bool("csv-safe", false, csvSafeHelp)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -160,7 +161,7 @@ func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
 		evals = configitems.StateAt(evals, atT)
 		current = evals
 	}
-	if err := WriteResult(env.Stdout, *format, ruleResult(evals)); err != nil {
+	if err := WriteResult(env.Stdout, *format, ruleResult(evals), *csvSafe); err != nil {
 		return err
 	}
 	bad := 0

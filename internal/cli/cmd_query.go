@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/query"
 )
@@ -20,6 +21,7 @@ import (
 func runQuery(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "query")
 	format := formatFlag(fs, "table", "csv", "json", "jsonl")
+	csvSafe := fs.Bool("csv-safe", false, csvSafeHelp)
 	file := fs.String("f", "", "read the query from this file ('-' for standard input)")
 	timeout := fs.Duration("timeout", 0, "cancel the query after this long (e.g. 30s); 0 = no limit")
 	maxRows := fs.Int("max-rows", 0, "print at most this many rows; 0 = all")
@@ -84,7 +86,7 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
-	if err := WriteResult(env.Stdout, *format, res); err != nil {
+	if err := WriteResult(env.Stdout, *format, res, *csvSafe); err != nil {
 		return err
 	}
 	if res.Truncated && *format != "table" { // the table says so under its rows
@@ -93,21 +95,35 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// csvSafeHelp is the help of --csv-safe, on every command that writes CSV through WriteResult.
+const csvSafeHelp = "with --format csv, put ' before text cells that start with = + - @ tab or CR, which spreadsheets run as formulas (CSV injection); off by default, as scripts need the exact values"
+
 // WriteResult prints a result as an aligned table, CSV (with a header), one JSON array of
-// objects (json) or JSON Lines (jsonl), an object per row with the columns in order.
-func WriteResult(w io.Writer, format string, res *engine.Result) error {
+// objects (json) or JSON Lines (jsonl), an object per row with the columns in order. With
+// csvSafe, CSV text cells (and column names) a spreadsheet would take for a formula are
+// neutralised (compliance.SafeCSVCell); numbers, times and nested values are never changed.
+func WriteResult(w io.Writer, format string, res *engine.Result, csvSafe bool) error {
 	switch format {
 	case "csv":
 		cw := csv.NewWriter(w)
 		head := make([]string, len(res.Columns))
 		for i, c := range res.Columns {
 			head[i] = c.Name
+			if csvSafe {
+				head[i] = compliance.SafeCSVCell(c.Name)
+			}
 		}
 		cw.Write(head)
 		for _, row := range res.Rows {
 			rec := make([]string, len(row))
 			for i, v := range row {
 				rec[i] = formatValue(v)
+				switch v.(type) {
+				case string, []byte:
+					if csvSafe {
+						rec[i] = compliance.SafeCSVCell(rec[i])
+					}
+				}
 			}
 			cw.Write(rec)
 		}

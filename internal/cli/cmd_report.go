@@ -15,7 +15,7 @@ import (
 )
 
 const reportComplianceUsage = `Usage: auditlake report launch-compliance --eds NAME|ID [--cur DB.TABLE] [--config-eds NAME|ID] [--approved-template LT[:VERSIONS]]... [--approved-config FILE]
-       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|jsonl|html] [--out FILE]
+       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|jsonl|html] [--csv-safe] [--out FILE]
 
 One row per launched EC2 instance: the launch template that defined it (resolved through the trail's
 CreateLaunchTemplate/CreateLaunchTemplateVersion history), who launched it and how (Auto Scaling, EC2 Fleet,
@@ -32,7 +32,7 @@ const reportComplianceExamples = `  auditlake report launch-compliance --eds pro
   auditlake report launch-compliance --eds prod-trail --cur cur.cur_2026 --approved-config approved.json --format html --out compliance.html`
 
 const reportDailyUsage = `Usage: auditlake report daily-spend --eds NAME|ID --cur DB.TABLE [--config-eds NAME|ID] [--approved-template LT[:VERSIONS]]... [--approved-config FILE]
-       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|jsonl|html] [--out FILE]
+       [--require-autoscaling] [--from D] [--to D] [--account A]... [--format table|csv|json|jsonl|html] [--csv-safe] [--out FILE]
 
 EC2 spend per usage day split by the approval status of the instance (approved, not_approved, no_template,
 and unattributed for EC2 lines of no launched instance the trail knows).`
@@ -100,6 +100,7 @@ type reportFlags struct {
 	format                             *string
 	approvals                          *approvalFlags
 	accounts                           multiFlag
+	csvSafe                            bool
 }
 
 func (f *reportFlags) params() (compliance.Params, error) {
@@ -163,6 +164,7 @@ func newReportFlags(env *Env, name, rangeOf string) (*reportFlags, func(args []s
 	fs.StringVar(&f.to, "to", "", "last "+rangeOf+" (inclusive: a date covers all of that day), e.g. 2026-09-30")
 	fs.Var(&f.accounts, "account", "only this account id (repeatable)")
 	f.format = formatFlag(fs, "table", "csv", "json", "jsonl", "html")
+	fs.BoolVar(&f.csvSafe, "csv-safe", false, csvSafeHelp)
 	fs.StringVar(&f.out, "out", "", "write to FILE instead of standard output")
 	return f, func(args []string) error {
 		pos, err := parseFlags(fs, args)
@@ -227,7 +229,7 @@ func runReportCompliance(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeReport(env, f.out, *f.format, r)
+	return writeReport(env, f.out, *f.format, f.csvSafe, r)
 }
 
 func runReportDaily(ctx context.Context, env *Env, args []string) error {
@@ -251,7 +253,7 @@ func runReportDaily(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeReport(env, f.out, *f.format, r)
+	return writeReport(env, f.out, *f.format, f.csvSafe, r)
 }
 
 func runInstance(ctx context.Context, env *Env, args []string) error {
@@ -308,13 +310,13 @@ func runInstance(ctx context.Context, env *Env, args []string) error {
 
 // renderable is a report that prints itself in every --format.
 type renderable interface {
-	WriteCSV(io.Writer) error
+	WriteCSV(w io.Writer, safe bool) error
 	WriteHTML(io.Writer) error
 	WriteTable(io.Writer) error
 }
 
 // writeReport prints r in format to out (a file) or standard output.
-func writeReport(env *Env, out, format string, r renderable) error {
+func writeReport(env *Env, out, format string, csvSafe bool, r renderable) error {
 	return withOutput(env, out, func(w io.Writer) error {
 		switch format {
 		case "json":
@@ -322,7 +324,7 @@ func writeReport(env *Env, out, format string, r renderable) error {
 		case "jsonl":
 			return writeJSONLines(w, r)
 		case "csv":
-			return r.WriteCSV(w)
+			return r.WriteCSV(w, csvSafe)
 		case "html":
 			return r.WriteHTML(w)
 		}

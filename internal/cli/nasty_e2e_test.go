@@ -109,11 +109,13 @@ func TestNastyFilesGiveOneErrorEachKeepEveryGoodEventInBoundedMemory(t *testing.
 		{"huge-record.json", `{"Records":[` + huge + `]}`, "larger than"},
 		{"deep.json", `{"Records":[` + nastyRecord("nasty-deep", `,"requestParameters":{"a":`+deep+`}`) + `]}`, "nesting is deeper"},
 		{"binary.json", string(rng), "not JSON"},
+		// A key twice: the column would hold one value and eventjson's readers the other.
+		{"duplicate-keys.json", `{"Records":[` + nastyRecord("nasty-dupkeys", `,"eventName":"TerminateInstances","eventName":"StopInstances"`) + `]}`, `key "eventName" appears twice`},
 	}
 	// Files whose records are damaged but readable: kept, with a warning for the damage.
 	kept := []struct{ name, content, id, warning string }{
 		{"bad-utf8.json", `{"Records":[` + nastyRecord("nasty-utf8", `,"userAgent":"caf`+"\xe9\xff"+`"`) + `]}`, "nasty-utf8", "UTF-8"},
-		{"duplicate-keys.json", `{"Records":[` + nastyRecord("nasty-dupkeys", `,"eventName":"TerminateInstances","eventName":"StopInstances"`) + `]}`, "nasty-dupkeys", "duplicate key"},
+		{"lone-surrogate.json", `{"Records":[` + nastyRecord("nasty-surrogate", `,"userAgent":"a\ud800"`) + `]}`, "nasty-surrogate", "surrogate"},
 		{"wrong-types.json", `{"Records":[` + nastyRecord("nasty-types", `,"readOnly":"perhaps","resources":"i-123","userIdentity":42`) + `]}`, "nasty-types", "readOnly"},
 	}
 	for _, f := range bad {
@@ -179,7 +181,7 @@ func TestNastyFilesGiveOneErrorEachKeepEveryGoodEventInBoundedMemory(t *testing.
 		t.Fatalf("store holds %s events (%s distinct), want the %s good and readable ones", rows[0][0], rows[0][1], want)
 	}
 	got := queryCSV(t, dir, `SELECT eventid, eventname FROM "aws:cloudtrail"."`+id+`" WHERE eventid LIKE 'nasty-%' ORDER BY eventid`)
-	if fmt.Sprint(got) != "[[nasty-dupkeys StopInstances] [nasty-types RunInstances] [nasty-utf8 RunInstances]]" {
+	if fmt.Sprint(got) != "[[nasty-surrogate RunInstances] [nasty-types RunInstances] [nasty-utf8 RunInstances]]" {
 		t.Errorf("damaged records stored as %v", got)
 	}
 }

@@ -446,10 +446,10 @@ func (d *decoder) decodeInPlace() (bool, error) {
 	rd.kv = d.kv[:0]
 	end, err := rd.decode()
 	d.kv = rd.kv[:0]
-	if rd.ws {
+	if rd.nt.ws {
 		d.inPlace = false
 	}
-	if err != nil || rd.ws {
+	if err != nil || rd.nt.ws {
 		return false, nil
 	}
 	d.sc.pos += end
@@ -767,6 +767,23 @@ func (d *decoder) finish(rd *recordDecoder) error {
 	case info.timeProblem != "":
 		d.problem(Error, "%s", info.timeProblem)
 		return nil
+	case info.duplicate != "":
+		d.problem(Error, "key %q appears twice: the record is refused (its columns and its JSON would disagree)", info.duplicate)
+		return nil
+	}
+	if rd.nt.lone {
+		// The engine's JSON functions refuse a lone surrogate escape in the whole store's
+		// eventjson; the record is decoded again from its text with each one as \ufffd, so its
+		// JSON, its map values and its columns all read U+FFFD.
+		fixed, n := ReplaceLoneSurrogates(rd.s)
+		var fx recordDecoder
+		fx.init(fixed, d.opts.MaxDepth)
+		if _, err := fx.decode(); err != nil { // cannot happen: the same syntax
+			d.problem(Error, "after replacing lone surrogates: %v", err)
+			return nil
+		}
+		rd, rec = &fx, fx.rec
+		d.problem(Warning, "%d lone UTF-16 surrogate escape(s) (\\ud800-\\udfff without a pair) replaced with U+FFFD", n)
 	}
 	for _, w := range rd.warnings {
 		d.problem(Warning, "%s", w)

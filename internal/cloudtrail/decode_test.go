@@ -79,6 +79,10 @@ func checkInvariants(t testing.TB, res result) {
 		if err := json.Compact(&c, []byte(r.EventJSON)); err == nil && c.String() != r.EventJSON {
 			t.Errorf("record %d: EventJSON is not compact: %.200s", i, r.EventJSON)
 		}
+		if e := loneSurrogateEscape(r.EventJSON); e != "" {
+			t.Errorf("record %d: EventJSON holds the lone surrogate escape %s: %.200s", i, e, r.EventJSON)
+		}
+		checkStrings(t, i, r)
 		sum := sha256.Sum256([]byte(r.EventJSON))
 		if got, want := r.EventJSONChecksum, hex.EncodeToString(sum[:]); got != want {
 			t.Errorf("record %d: checksum %s, want %s", i, got, want)
@@ -658,8 +662,10 @@ func TestDecodeKeepsGoodRecordsAroundBadOnes(t *testing.T) {
 			records: 1, errors: 1, msgs: []string{"nesting deeper than 1000 levels"}},
 		{name: "arrays nested deeper than wrappers go", in: strings.Repeat("[", 900) + rec1 + strings.Repeat("]", 900) + "\n" + `[[` + rec2 + `]]`,
 			records: 1, errors: 1, msgs: []string{"record 1 (line 1): record is an array, not an object"}},
-		{name: "duplicate keys keep the last value", in: `{"eventTime":"2024-01-02T03:04:05Z","eventID":"e","eventName":"A","eventName":"B","requestParameters":{"k":"1","k":"2"}}`,
-			records: 1, msgs: []string{`duplicate key "eventName"`, `requestParameters has the key "k" twice`}},
+		{name: "a duplicate record key refuses the record", in: `[` + rec1 + `,{"eventTime":"2024-01-02T03:04:05Z","eventID":"e","eventName":"A","eventName":"B"},` + rec2 + `]`,
+			records: 2, errors: 1, msgs: []string{`record 2 (line 1): key "eventName" appears twice: the record is refused`}},
+		{name: "a duplicate map key keeps the first value", in: `{"eventTime":"2024-01-02T03:04:05Z","eventID":"e","eventName":"A","requestParameters":{"k":"1","k":"2"}}`,
+			records: 1, msgs: []string{`requestParameters has the key "k" twice`}},
 		{name: "control character in a string", in: "[{\"eventTime\":\"2024-01-02T03:04:05Z\",\"eventName\":\"a\x01b\"}," + rec1 + "]",
 			records: 1, errors: 1, msgs: []string{"control character"}},
 	}
@@ -685,19 +691,18 @@ func TestDecodeKeepsGoodRecordsAroundBadOnes(t *testing.T) {
 	}
 }
 
-func TestDecodeDuplicateKeysKeepTheLastValueOnce(t *testing.T) {
+// A map key given twice keeps its first value, once: the value json_extract_scalar reads from
+// eventjson (DuckDB takes the first), so the map column and the JSON agree.
+func TestDecodeDuplicateMapKeysKeepTheFirstValueOnce(t *testing.T) {
 	many := `"k0":"first"`
 	for i := 1; i < 100; i++ {
 		many += fmt.Sprintf(`,"k%d":%d`, i, i)
 	}
 	many += `,"k0":"last","k50":"fifty"`
-	res := decode(t, []byte(`{"eventTime":"2024-01-02T03:04:05Z","eventID":"e","eventName":"A","eventName":"B","requestParameters":{`+many+`}}`), cloudtrail.DecodeOptions{})
+	res := decode(t, []byte(`{"eventTime":"2024-01-02T03:04:05Z","eventID":"e","eventName":"A","requestParameters":{`+many+`}}`), cloudtrail.DecodeOptions{})
 	r := res.recs[0]
-	if got := str(r.EventName); got != "B" {
-		t.Errorf("eventName = %q, want B", got)
-	}
-	if len(r.RequestParameters) != 100 || get(r.RequestParameters, "k0") != "last" || get(r.RequestParameters, "k50") != "fifty" {
-		t.Errorf("requestParameters has %d entries, k0=%q, k50=%q; want 100, last, fifty",
+	if len(r.RequestParameters) != 100 || get(r.RequestParameters, "k0") != "first" || get(r.RequestParameters, "k50") != "50" {
+		t.Errorf("requestParameters has %d entries, k0=%q, k50=%q; want 100, first, 50",
 			len(r.RequestParameters), get(r.RequestParameters, "k0"), get(r.RequestParameters, "k50"))
 	}
 }
@@ -881,14 +886,17 @@ func TestDecodeKeepingFewRecordsDoesNotKeepTheirInputs(t *testing.T) {
 }
 
 // A record's parts come from one block per record while they last (fields.go, recordBlock):
-// a repeated object must still replace the first whole, parts beyond the block's arrays must
-// hold their own values, and no two records may share any part.
+// parts beyond the block's arrays must hold their own values, and no two records may share any
+// part. A record that repeats an object (its parts taken twice) is refused and shares nothing
+// with the records around it.
 func TestDecodeRecordPartsAreTheRecordsOwn(t *testing.T) {
 	in := `{"Records":[` +
-		`{"eventTime":"2024-01-02T03:04:05Z","eventID":"a","eventName":"First",` +
+		`{"eventTime":"2024-01-02T03:04:05Z","eventID":"r","eventName":"Repeated",` +
 		`"userIdentity":{"type":"IAMUser","userName":"u1","sessionContext":{"attributes":{"creationDate":"2024-01-01T00:00:00Z","mfaAuthenticated":"true"},"sessionIssuer":{"userName":"i1"}}},` +
+		`"userIdentity":{"type":"AssumedRole","arn":"arn:r"},"tlsDetails":{"tlsVersion":"TLSv1.2"},"tlsDetails":{"cipherSuite":"c1"}},` +
+		`{"eventTime":"2024-01-02T03:04:05Z","eventID":"a","eventName":"First",` +
 		`"userIdentity":{"type":"AssumedRole","arn":"arn:2","sessionContext":{"sessionIssuer":{"arn":"arn:i2"}}},` +
-		`"tlsDetails":{"tlsVersion":"TLSv1.2","cipherSuite":"c1"},"tlsDetails":{"clientProvidedHostHeader":"h2"},` +
+		`"tlsDetails":{"clientProvidedHostHeader":"h2"},` +
 		`"resources":[{"ARN":"r1"},{"ARN":"r2"},{"ARN":"r3"}],` +
 		`"requestParameters":{"a":"1","b":"2","c":"3","d":"4","e":"5","f":"6"},` +
 		`"responseElements":{"g":"7","h":"8","i":"9","j":"10","k":"11"},` +
@@ -898,20 +906,20 @@ func TestDecodeRecordPartsAreTheRecordsOwn(t *testing.T) {
 		`"userIdentity":{"type":"Root","sessionContext":{"attributes":{"creationDate":"2024-01-02T00:00:00Z"},"webIdFederationData":{"federatedProvider":"p"}}},` +
 		`"resources":[{"ARN":"s1"}],"requestParameters":{"a":"x"}}]}`
 	res := decode(t, []byte(in), cloudtrail.DecodeOptions{})
-	if len(res.recs) != 2 {
-		t.Fatalf("%d records, want 2", len(res.recs))
+	if len(res.recs) != 2 || res.st.Errors != 1 || !strings.Contains(res.st.Problems[0].String(), `record 1 (line 1): key "userIdentity" appears twice`) {
+		t.Fatalf("%d records, problems %v; want 2 and the first record refused", len(res.recs), res.st.Problems)
 	}
 	r, s := res.recs[0], res.recs[1]
 
 	u := r.UserIdentity
 	if str(u.Type) != "AssumedRole" || str(u.ARN) != "arn:2" || u.UserName != nil {
-		t.Errorf("repeated userIdentity: type %q arn %q userName %v; want the second object only", str(u.Type), str(u.ARN), u.UserName)
+		t.Errorf("userIdentity: type %q arn %q userName %v", str(u.Type), str(u.ARN), u.UserName)
 	}
 	if sc := u.SessionContext; sc == nil || sc.Attributes != nil || sc.SessionIssuer == nil || str(sc.SessionIssuer.ARN) != "arn:i2" || sc.SessionIssuer.UserName != nil {
-		t.Errorf("repeated userIdentity: sessionContext %+v; want only the second's issuer", sc)
+		t.Errorf("userIdentity: sessionContext %+v; want only the issuer's ARN", sc)
 	}
 	if tl := r.TLSDetails; tl.TLSVersion != nil || tl.CipherSuite != nil || str(tl.ClientProvidedHostHeader) != "h2" {
-		t.Errorf("repeated tlsDetails: %+v; want only the second's host header", tl)
+		t.Errorf("tlsDetails: %+v; want only the host header", tl)
 	}
 	if len(r.Resources) != 3 || str(r.Resources[0].ARN) != "r1" || str(r.Resources[2].ARN) != "r3" {
 		t.Errorf("resources = %d entries; want r1, r2, r3", len(r.Resources))

@@ -21,7 +21,7 @@ type recordDecoder struct {
 	bools    []bool   // backing store for the record's *bool values: the block's, then one at a time
 	kvs      Map      // backing store for the record's Maps: the block's, then one at a time
 	kv       Map      // scratch for mapField
-	ws       bool     // whitespace was skipped outside strings: rd.s is not compact JSON
+	nt       notes    // whitespace outside strings (rd.s is not compact JSON), lone surrogates
 }
 
 // objInfo is what decode learnt about the object besides its Record fields.
@@ -34,6 +34,11 @@ type objInfo struct {
 	children        []string
 	timeProblem     string // why eventTime is unusable; empty when it is fine
 	eventIDProblem  string
+	// duplicate is the first key given twice (path from the record's top) among the record's
+	// own keys and those of its struct fields (userIdentity and what it holds, tlsDetails,
+	// resources): the record is refused, as its columns (the last value) and its JSON (the
+	// engine's functions read the first) would disagree.
+	duplicate string
 }
 
 // Top-level keys.
@@ -326,12 +331,19 @@ func (rd *recordDecoder) init(s string, maxDepth int) {
 // skipWS returns the index of the first non-whitespace byte at or after i, noting in rd.ws
 // whether there was any.
 func (rd *recordDecoder) skipWS(i int) int {
-	return skipWSNote(rd.s, i, &rd.ws)
+	return skipWSNote(rd.s, i, &rd.nt.ws)
 }
 
 // skipValue validates the value at i (see skipValue), noting whitespace in rd.ws.
 func (rd *recordDecoder) skipValue(i, depth int) (int, error) {
-	return skipValueNote(rd.s, i, depth, rd.maxDepth, &rd.ws)
+	return skipValueNote(rd.s, i, depth, rd.maxDepth, &rd.nt)
+}
+
+// scanString validates the string at i (see scanString), noting a lone surrogate in rd.nt.
+func (rd *recordDecoder) scanString(i int) (int, escapes, error) {
+	end, esc, err := scanString(rd.s, i)
+	rd.nt.lone = rd.nt.lone || esc&escLone != 0
+	return end, esc, err
 }
 
 func (rd *recordDecoder) warn(format string, args ...any) {
@@ -440,7 +452,7 @@ func (rd *recordDecoder) object(i, depth int, f func(key string, vi, depth int) 
 		if i >= len(s) || s[i] != '"' {
 			return 0, errAt(s, i, "object")
 		}
-		kEnd, kEsc, err := scanString(s, i)
+		kEnd, kEsc, err := rd.scanString(i)
 		if err != nil {
 			return 0, err
 		}
@@ -482,17 +494,14 @@ func (rd *recordDecoder) decode() (int, error) {
 		if id == 0 {
 			return rd.unknown(i, depth)
 		}
-		if seen&(1<<id) != 0 {
-			rd.warn("duplicate key %q: the last value is used", key)
-		} else {
+		k := path{key: key}
+		if rd.once(&seen, id, k) {
 			switch id {
 			case fEventVersion, fEventTime, fEventSource, fEventName, fEventID:
 				rd.info.sig++
 			}
 		}
-		seen |= 1 << id
 		r := rd.rec
-		k := path{key: key}
 		var err error
 		switch id {
 		case fEventVersion:
@@ -607,7 +616,7 @@ func (rd *recordDecoder) unknown(i, depth int) (int, error) {
 		}
 		return end, err
 	case '"':
-		end, esc, err := scanString(s, i)
+		end, esc, err := rd.scanString(i)
 		if err != nil {
 			return 0, err
 		}
@@ -620,6 +629,23 @@ func (rd *recordDecoder) unknown(i, depth int) (int, error) {
 		return end, nil
 	}
 	return rd.skipValue(i, depth)
+}
+
+// once marks field id (0: a key the decoder does not read) as seen in the object whose seen set
+// is given, and reports whether it is the first time; the first key seen twice in a record is
+// kept in info.duplicate (named by its path).
+func (rd *recordDecoder) once(seen *uint64, id int, name path) bool {
+	if id == 0 {
+		return true
+	}
+	if *seen&(1<<id) != 0 {
+		if rd.info.duplicate == "" {
+			rd.info.duplicate = name.String()
+		}
+		return false
+	}
+	*seen |= 1 << id
+	return true
 }
 
 // wrongType skips a value of the wrong type and warns.
@@ -643,7 +669,7 @@ func (rd *recordDecoder) null(i int) (int, bool) {
 func (rd *recordDecoder) str(i, depth int, name path) (*string, int, error) {
 	s := rd.s
 	if s[i] == '"' {
-		end, esc, err := scanString(s, i)
+		end, esc, err := rd.scanString(i)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -660,7 +686,7 @@ func (rd *recordDecoder) str(i, depth int, name path) (*string, int, error) {
 func (rd *recordDecoder) strQuiet(i, depth int) (*string, int, error) {
 	s := rd.s
 	if s[i] == '"' {
-		end, esc, err := scanString(s, i)
+		end, esc, err := rd.scanString(i)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -692,7 +718,7 @@ func (rd *recordDecoder) boolean(i, depth int, name path) (*bool, int, error) {
 	case strings.HasPrefix(s[i:], "false"):
 		return rd.boolPtr(false), i + 5, nil
 	case s[i] == '"':
-		end, esc, err := scanString(s, i)
+		end, esc, err := rd.scanString(i)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -717,7 +743,7 @@ func (rd *recordDecoder) boolean(i, depth int, name path) (*bool, int, error) {
 func (rd *recordDecoder) eventTime(i, depth int, name path, ok *bool) (int, error) {
 	s := rd.s
 	if s[i] == '"' {
-		end, esc, err := scanString(s, i)
+		end, esc, err := rd.scanString(i)
 		if err != nil {
 			return 0, err
 		}
@@ -744,7 +770,7 @@ func (rd *recordDecoder) eventID(i, depth int, name path) (int, error) {
 	s := rd.s
 	rd.rec.EventID = ""
 	if s[i] == '"' {
-		end, esc, err := scanString(s, i)
+		end, esc, err := rd.scanString(i)
 		if err != nil {
 			return 0, err
 		}
@@ -761,7 +787,8 @@ func (rd *recordDecoder) eventID(i, depth int, name path) (int, error) {
 
 // mapField reads an object into a Map (aws-formats.md §1.3): one entry per top-level key, in
 // order; strings raw, other values as compact JSON text, null as a nil Value. A repeated key
-// keeps its last value (a Lake map cannot hold the same key twice).
+// keeps its first value (a Lake map cannot hold the same key twice): the one the engine's JSON
+// functions read from eventjson, and the one Config items keep.
 func (rd *recordDecoder) mapField(i, depth int, name path) (Map, int, error) {
 	s := rd.s
 	if s[i] != '{' {
@@ -779,7 +806,7 @@ func (rd *recordDecoder) mapField(i, depth int, name path) (Map, int, error) {
 		var end int
 		switch s[vi] {
 		case '"':
-			e, esc, err := scanString(s, vi)
+			e, esc, err := rd.scanString(vi)
 			if err != nil {
 				return 0, err
 			}
@@ -798,8 +825,7 @@ func (rd *recordDecoder) mapField(i, depth int, name path) (Map, int, error) {
 			v, end = rd.ptr(s[vi:e]), e
 		}
 		if k := dup.find(m, key); k >= 0 {
-			rd.warn("%s has the key %q twice: the last value is used", name.String(), key)
-			m[k].Value = v
+			rd.warn("%s has the key %q twice: the first value is kept", name.String(), key)
 			return end, nil
 		}
 		dup.add(key, len(m))
@@ -841,9 +867,12 @@ func (rd *recordDecoder) resources(i, depth int, name path) ([]Resource, int, er
 		}
 		if s[i] == '{' {
 			var r Resource
+			var seen uint64
 			end, err := rd.object(i, depth+1, func(key string, vi, depth int) (int, error) {
 				var err error
-				switch nestedField(key) {
+				id := nestedField(key)
+				rd.once(&seen, id, path{&parent, key})
+				switch id {
 				case nAccountID:
 					r.AccountID, vi, err = rd.str(vi, depth, path{&parent, "accountId"})
 				case nType:
@@ -904,10 +933,13 @@ func (rd *recordDecoder) userIdentity(i, depth int, name path) (*UserIdentity, i
 	}
 	parent := name
 	u := take(rd, takenUI, &rd.blk.ui)
+	var seen uint64
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
 		p := path{&parent, key}
-		switch nestedField(key) {
+		id := nestedField(key)
+		rd.once(&seen, id, p)
+		switch id {
 		case nType:
 			u.Type, vi, err = rd.str(vi, depth, p)
 		case nPrincipalID:
@@ -946,10 +978,13 @@ func (rd *recordDecoder) sessionContext(i, depth int, name path) (*SessionContex
 	}
 	parent := name
 	sc := take(rd, takenSC, &rd.blk.sc)
+	var seen uint64
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
 		p := path{&parent, key}
-		switch nestedField(key) {
+		id := nestedField(key)
+		rd.once(&seen, id, p)
+		switch id {
 		case nAttributes:
 			sc.Attributes, vi, err = rd.sessionAttributes(vi, depth, p)
 		case nSessionIssuer:
@@ -976,10 +1011,13 @@ func (rd *recordDecoder) sessionAttributes(i, depth int, name path) (*SessionAtt
 	}
 	parent := name
 	a := take(rd, takenSA, &rd.blk.sa)
+	var seen uint64
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
 		p := path{&parent, key}
-		switch nestedField(key) {
+		id := nestedField(key)
+		rd.once(&seen, id, p)
+		switch id {
 		case nCreationDate:
 			var v *string
 			v, vi, err = rd.str(vi, depth, p)
@@ -1008,10 +1046,13 @@ func (rd *recordDecoder) sessionIssuer(i, depth int, name path) (*SessionIssuer,
 	}
 	parent := name
 	si := take(rd, takenSI, &rd.blk.si)
+	var seen uint64
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
 		p := path{&parent, key}
-		switch nestedField(key) {
+		id := nestedField(key)
+		rd.once(&seen, id, p)
+		switch id {
 		case nType:
 			si.Type, vi, err = rd.str(vi, depth, p)
 		case nPrincipalID:
@@ -1036,10 +1077,13 @@ func (rd *recordDecoder) webID(i, depth int, name path) (*WebIDFederationData, i
 	}
 	parent := name
 	w := take(rd, takenWIF, &rd.blk.wif)
+	var seen uint64
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
 		p := path{&parent, key}
-		switch nestedField(key) {
+		id := nestedField(key)
+		rd.once(&seen, id, p)
+		switch id {
 		case nFederatedProvider:
 			w.FederatedProvider, vi, err = rd.str(vi, depth, p)
 		case nAttributes:
@@ -1058,10 +1102,13 @@ func (rd *recordDecoder) onBehalfOf(i, depth int, name path) (*OnBehalfOf, int, 
 	}
 	parent := name
 	o := &OnBehalfOf{}
+	var seen uint64
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
 		p := path{&parent, key}
-		switch nestedField(key) {
+		id := nestedField(key)
+		rd.once(&seen, id, p)
+		switch id {
 		case nUserID:
 			o.UserID, vi, err = rd.str(vi, depth, p)
 		case nIdentityStoreARN:
@@ -1080,10 +1127,13 @@ func (rd *recordDecoder) inScopeOf(i, depth int, name path) (*InScopeOf, int, er
 	}
 	parent := name
 	o := &InScopeOf{}
+	var seen uint64
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
 		p := path{&parent, key}
-		switch nestedField(key) {
+		id := nestedField(key)
+		rd.once(&seen, id, p)
+		switch id {
 		case nSourceARN:
 			o.SourceARN, vi, err = rd.str(vi, depth, p)
 		case nSourceAccount:
@@ -1106,10 +1156,13 @@ func (rd *recordDecoder) tlsDetails(i, depth int, name path) (*TLSDetails, int, 
 	}
 	parent := name
 	t := take(rd, takenTLS, &rd.blk.tls)
+	var seen uint64
 	end, err := rd.object(i, depth, func(key string, vi, depth int) (int, error) {
 		var err error
 		p := path{&parent, key}
-		switch nestedField(key) {
+		id := nestedField(key)
+		rd.once(&seen, id, p)
+		switch id {
 		case nTLSVersion:
 			t.TLSVersion, vi, err = rd.str(vi, depth, p)
 		case nCipherSuite:

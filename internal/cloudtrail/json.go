@@ -71,39 +71,104 @@ func kindName(c byte) string {
 	}
 }
 
+// escapes says what scanString found in a string: nothing to unquote (0), escapes (escAny), and
+// among them a \u escape of a lone UTF-16 surrogate (escLone: a high one not followed by a low
+// one, or a low one alone). Such an escape is valid JSON syntax, but DuckDB's JSON functions
+// refuse the whole text ("no low surrogate"), so a record holding one is rewritten
+// (ReplaceLoneSurrogates) before it is stored.
+type escapes uint8
+
+const (
+	escAny escapes = 1 << iota
+	escLone
+)
+
 // scanString validates the string starting at s[i] == '"' and returns the index after its
-// closing quote and whether it contains escapes.
-func scanString(s string, i int) (end int, esc bool, err error) {
+// closing quote and what escapes it contains. Only the escape path looks for surrogates: plain
+// runs are skipped by stringStop as before.
+func scanString(s string, i int) (end int, esc escapes, err error) {
 	j := i + 1
 	for {
 		j = stringStop(s, j)
 		if j >= len(s) {
-			return 0, false, errAt(s, len(s), "string")
+			return 0, 0, errAt(s, len(s), "string")
 		}
 		switch s[j] {
 		case '"':
 			return j + 1, esc, nil
 		case '\\':
-			esc = true
+			esc |= escAny
 			p := j + 1
 			if p >= len(s) {
-				return 0, false, errAt(s, p, "string escape")
+				return 0, 0, errAt(s, p, "string escape")
 			}
 			switch s[p] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				j = p + 1
 			case 'u':
 				if p+5 > len(s) || !isHex4(s[p+1:p+5]) {
-					return 0, false, errAt(s, p, "\\u escape")
+					return 0, 0, errAt(s, p, "\\u escape")
 				}
 				j = p + 5
+				if s[p+1]|0x20 == 'd' && s[p+2] >= '8' { // U+D800..U+DFFF
+					if n := surrogatePair(s, p-1); n > 0 {
+						j = p - 1 + n
+					} else {
+						esc |= escLone
+					}
+				}
 			default:
-				return 0, false, errAt(s, p, "string escape")
+				return 0, 0, errAt(s, p, "string escape")
 			}
 		default:
-			return 0, false, &syntaxError{off: j, msg: "control character in string"}
+			return 0, 0, &syntaxError{off: j, msg: "control character in string"}
 		}
 	}
+}
+
+// surrogatePair reports the length (12) of a valid UTF-16 surrogate pair written as two \u
+// escapes at s[k:], or 0 when the escape at s[k] (a surrogate) does not begin one.
+func surrogatePair(s string, k int) int {
+	if k+12 > len(s) || s[k+6] != '\\' || s[k+7] != 'u' || !isHex4(s[k+8:k+12]) {
+		return 0
+	}
+	if hi, lo := hex4(s[k+2:k+6]), hex4(s[k+8:k+12]); 0xd800 <= hi && hi < 0xdc00 && 0xdc00 <= lo && lo < 0xe000 {
+		return 12
+	}
+	return 0
+}
+
+// ReplaceLoneSurrogates returns the JSON text s with every \u escape of a lone UTF-16 surrogate
+// replaced by \ufffd (U+FFFD, as unquote reads it), and the number replaced. The text is
+// otherwise unchanged; a valid pair is kept. s need not be valid JSON: only escapes are looked
+// at, and a backslash appears only inside strings.
+func ReplaceLoneSurrogates(s string) (string, int) {
+	var b []byte
+	n, last := 0, 0
+	for k := strings.IndexByte(s, '\\'); k >= 0 && k+1 < len(s); {
+		next := k + 2
+		if s[k+1] == 'u' && k+6 <= len(s) && isHex4(s[k+2:k+6]) {
+			next = k + 6
+			if r := hex4(s[k+2 : k+6]); utf16.IsSurrogate(r) {
+				if p := surrogatePair(s, k); p > 0 {
+					next = k + p
+				} else {
+					b = append(append(b, s[last:k]...), `\ufffd`...)
+					last = next
+					n++
+				}
+			}
+		}
+		j := strings.IndexByte(s[next:], '\\')
+		if j < 0 {
+			break
+		}
+		k = next + j
+	}
+	if n == 0 {
+		return s, 0
+	}
+	return string(append(b, s[last:]...)), n
 }
 
 func isHex4(h string) bool {
@@ -116,11 +181,24 @@ func isHex4(h string) bool {
 	return true
 }
 
+// ReplaceInvalidText returns the JSON text s as the engine's JSON functions read it: invalid
+// UTF-8 (each run of bad bytes) and lone surrogate escapes (ReplaceLoneSurrogates) replaced by
+// U+FFFD, and how many were. Stored text that did not come through the record decoder
+// (PutAuditEvents' eventData, Config items) goes through it.
+func ReplaceInvalidText(s string) (string, int) {
+	n := 0
+	if !utf8.ValidString(s) {
+		s, n = strings.ToValidUTF8(s, "\uFFFD"), 1
+	}
+	s, k := ReplaceLoneSurrogates(s)
+	return s, n + k
+}
+
 // unquote returns the value of the already validated string s[i:end]. Without escapes it is a
 // substring of s. Lone surrogates become U+FFFD, as encoding/json does.
-func unquote(s string, i, end int, esc bool) string {
+func unquote(s string, i, end int, esc escapes) string {
 	body := s[i+1 : end-1]
-	if !esc {
+	if esc == 0 {
 		return body
 	}
 	var b strings.Builder
@@ -178,19 +256,27 @@ func hex4(h string) rune {
 // skipValue validates the value starting at s[i] and returns the index after it. depth is the
 // number of enclosing arrays and objects; beyond maxDepth the value is rejected.
 func skipValue(s string, i, depth, maxDepth int) (int, error) {
-	var ws bool
-	return skipValueNote(s, i, depth, maxDepth, &ws)
+	var nt notes
+	return skipValueNote(s, i, depth, maxDepth, &nt)
 }
 
-// skipValueNote is skipValue that sets *ws when the value has whitespace outside its strings.
-func skipValueNote(s string, i, depth, maxDepth int, ws *bool) (int, error) {
+// notes is what reading a value noticed besides its syntax.
+type notes struct {
+	ws   bool // whitespace outside strings: the text is not compact
+	lone bool // a \u escape of a lone UTF-16 surrogate (see escapes)
+}
+
+// skipValueNote is skipValue that notes in *nt whitespace outside strings and lone surrogates.
+func skipValueNote(s string, i, depth, maxDepth int, nt *notes) (int, error) {
+	ws := &nt.ws
 	i = skipWSNote(s, i, ws)
 	if i >= len(s) {
 		return 0, errAt(s, i, "value")
 	}
 	switch c := s[i]; c {
 	case '"':
-		end, _, err := scanString(s, i)
+		end, esc, err := scanString(s, i)
+		nt.lone = nt.lone || esc&escLone != 0
 		return end, err
 	case '{', '[':
 		if depth >= maxDepth {
@@ -209,17 +295,18 @@ func skipValueNote(s string, i, depth, maxDepth int, ws *bool) (int, error) {
 				if i >= len(s) || s[i] != '"' {
 					return 0, errAt(s, i, "object")
 				}
-				end, _, err := scanString(s, i)
+				end, esc, err := scanString(s, i)
 				if err != nil {
 					return 0, err
 				}
+				nt.lone = nt.lone || esc&escLone != 0
 				i = skipWSNote(s, end, ws)
 				if i >= len(s) || s[i] != ':' {
 					return 0, errAt(s, i, "object")
 				}
 				i++
 			}
-			end, err := skipValueNote(s, i, depth+1, maxDepth, ws)
+			end, err := skipValueNote(s, i, depth+1, maxDepth, nt)
 			if err != nil {
 				return 0, err
 			}

@@ -92,8 +92,9 @@ func DailySpend(ctx context.Context, s *query.Session, p Params) (*Daily, error)
 	return d, nil
 }
 
-// WriteCSV writes the daily rows as CSV.
-func (d *Daily) WriteCSV(w io.Writer) error {
+// WriteCSV writes the daily rows as CSV. Its text cells (day, status) are never formulas, so
+// safe (see Report.WriteCSV) changes nothing.
+func (d *Daily) WriteCSV(w io.Writer, safe bool) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"day", "status", "unblended_cost", "effective_cost"})
 	for _, r := range d.Rows {

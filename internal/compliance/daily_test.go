@@ -67,7 +67,7 @@ func TestDailySpendSplitsEC2LinesByStatus(t *testing.T) {
 	if err := d.WriteHTML(&html); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.WriteCSV(&csv); err != nil {
+	if err := d.WriteCSV(&csv, false); err != nil {
 		t.Fatal(err)
 	}
 	checkSelfContained(t, html.String())
@@ -102,7 +102,7 @@ func TestReportCSVAndHTMLGolden(t *testing.T) {
 	if err := r.WriteHTML(&html); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.WriteCSV(&csv); err != nil {
+	if err := r.WriteCSV(&csv, false); err != nil {
 		t.Fatal(err)
 	}
 	checkSelfContained(t, html.String())

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -61,12 +62,34 @@ func WriteJSON(w io.Writer, v any) error {
 	return bw.Flush()
 }
 
-// WriteCSV writes the report's rows as CSV with a header (full precision, RFC 3339 times).
-func (r *Report) WriteCSV(w io.Writer) error {
+// SafeCSVCell puts ' before a text cell that starts with a character spreadsheets take as the
+// start of a formula (=, +, -, @) or strip before one (tab, carriage return), as OWASP's CSV
+// injection guidance says; the cell then shows as the text it is. Callers apply it to text
+// cells only: a number such as -5 must stay a number.
+func SafeCSVCell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
+}
+
+// numericFields are the report's CSV columns that hold numbers (never neutralised).
+var numericFields = map[string]bool{"runtime_hours": true, "unblended_cost": true, "effective_cost": true}
+
+// WriteCSV writes the report's rows as CSV with a header (full precision, RFC 3339 times). With
+// safe, text cells a spreadsheet would run as formulas are neutralised (SafeCSVCell): principal
+// ARNs, template and group names come from events.
+func (r *Report) WriteCSV(w io.Writer, safe bool) error {
 	cw := csv.NewWriter(w)
 	cw.Write(reportHeader)
 	for _, row := range r.Rows {
-		cw.Write(row.fields())
+		f := row.fields()
+		for i := range f {
+			if safe && !numericFields[reportHeader[i]] {
+				f[i] = SafeCSVCell(f[i])
+			}
+		}
+		cw.Write(f)
 	}
 	cw.Flush()
 	return cw.Error()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
 )
 
 // ToItem converts one configuration item, in any of its spellings — 1.3 files (awsAccountId,
@@ -13,25 +15,42 @@ import (
 // configuration as a JSON string, relationshipName), the 2014 docs (configurationStateID,
 // availibilityZone) — to a Lake row.
 func ToItem(raw json.RawMessage) (Item, error) {
+	it, _, err := toItem(raw)
+	return it, err
+}
+
+// toItem is ToItem that also says how many invalid characters (invalid UTF-8, lone UTF-16
+// surrogate escapes, in the item or in a configuration sent as a string) it stored as U+FFFD:
+// the engine's JSON functions refuse a lone surrogate in the store's eventjson.
+func toItem(raw json.RawMessage) (Item, int, error) {
+	fixed, replaced := cloudtrail.ReplaceInvalidText(string(raw))
+	if replaced > 0 {
+		raw = json.RawMessage(fixed)
+	}
+	it, n, err := convert(raw)
+	return it, replaced + n, err
+}
+
+// convert is toItem on valid text; n counts what the configuration string held.
+func convert(raw json.RawMessage) (it Item, n int, err error) {
 	ms, err := members(raw)
 	if err != nil {
-		return Item{}, fmt.Errorf("configuration item is not a JSON object: %v", err)
+		return Item{}, 0, fmt.Errorf("configuration item is not a JSON object: %v", err)
 	}
 	f := fields(ms)
-	var it Item
 	d := &it.Data
 	d.ResourceType = str(f["resourceType"])
 	if d.ResourceType == "" {
-		return Item{}, errors.New("configuration item has no resourceType")
+		return Item{}, 0, errors.New("configuration item has no resourceType")
 	}
 	d.ResourceID = str(f["resourceId"])
 	if d.ResourceID == "" {
-		return Item{}, fmt.Errorf("configuration item of type %s has no resourceId", d.ResourceType)
+		return Item{}, 0, fmt.Errorf("configuration item of type %s has no resourceId", d.ResourceType)
 	}
 	ctRaw := first(f, "configurationItemCaptureTime")
 	ct, err := ParseTime(ctRaw)
 	if err != nil {
-		return Item{}, fmt.Errorf("configuration item %s %s: configurationItemCaptureTime: %v", d.ResourceType, d.ResourceID, err)
+		return Item{}, 0, fmt.Errorf("configuration item %s %s: configurationItemCaptureTime: %v", d.ResourceType, d.ResourceID, err)
 	}
 	it.EventTime = ct
 	if s := text(ctRaw); s != nil {
@@ -61,51 +80,53 @@ func ToItem(raw json.RawMessage) (Item, error) {
 	it.AwsRegion = d.AwsRegion
 	it.RecipientAccountID = d.AccountID
 
-	conf, confObj, err := configuration(first(f, "configuration"))
+	conf, confObj, n, err := configuration(first(f, "configuration"))
 	if err != nil {
-		return Item{}, fmt.Errorf("configuration item %s %s: configuration: %v", d.ResourceType, d.ResourceID, err)
+		return Item{}, 0, fmt.Errorf("configuration item %s %s: configuration: %v", d.ResourceType, d.ResourceID, err)
 	}
 	d.Configuration = conf
 	if d.SupplementaryConfiguration, err = kvs(first(f, "supplementaryConfiguration")); err != nil {
-		return Item{}, fmt.Errorf("configuration item %s %s: supplementaryConfiguration: %v", d.ResourceType, d.ResourceID, err)
+		return Item{}, 0, fmt.Errorf("configuration item %s %s: supplementaryConfiguration: %v", d.ResourceType, d.ResourceID, err)
 	}
 	if re := first(f, "relatedEvents"); re != nil {
 		d.RelatedEvents = text(re)
 	}
 	if d.Relationships, err = relationships(first(f, "relationships")); err != nil {
-		return Item{}, fmt.Errorf("configuration item %s %s: relationships: %v", d.ResourceType, d.ResourceID, err)
+		return Item{}, 0, fmt.Errorf("configuration item %s %s: relationships: %v", d.ResourceType, d.ResourceID, err)
 	}
 	if d.Tags, err = tags(first(f, "tags")); err != nil {
-		return Item{}, fmt.Errorf("configuration item %s %s: tags: %v", d.ResourceType, d.ResourceID, err)
+		return Item{}, 0, fmt.Errorf("configuration item %s %s: tags: %v", d.ResourceType, d.ResourceID, err)
 	}
 	it.EventID = EventID(d.ResourceType, d.ResourceID, ct)
 	it.EventJSON = eventJSON(&it, ms, confObj)
-	return it, nil
+	return it, n, nil
 }
 
 // configuration returns the configuration's top-level entries and the configuration as a JSON
-// object (the API sends it as a JSON string holding the object).
-func configuration(raw json.RawMessage) ([]KV, json.RawMessage, error) {
+// object (the API sends it as a JSON string holding the object, whose lone surrogate escapes
+// are replaced and counted in n).
+func configuration(raw json.RawMessage) (kv []KV, obj json.RawMessage, n int, err error) {
 	if raw == nil {
-		return nil, nil, nil
+		return nil, nil, 0, nil
 	}
 	raw = bytes.TrimSpace(raw)
 	if raw[0] == '"' {
 		s := str(raw)
 		if s == "" {
-			return nil, nil, nil
+			return nil, nil, 0, nil
 		}
+		s, n = cloudtrail.ReplaceLoneSurrogates(s)
 		raw = json.RawMessage(s)
 		if !json.Valid(raw) {
-			return nil, nil, errors.New("a string that is not JSON")
+			return nil, nil, 0, errors.New("a string that is not JSON")
 		}
 		raw = bytes.TrimSpace(raw)
 	}
 	if raw[0] != '{' {
-		return nil, nil, fmt.Errorf("got %s, want an object", kind(raw))
+		return nil, nil, 0, fmt.Errorf("got %s, want an object", kind(raw))
 	}
 	out, err := kvs(raw)
-	return out, raw, err
+	return out, raw, n, err
 }
 
 // kvs converts an object to map entries in document order: strings as they are, other values

@@ -24,11 +24,17 @@ type Problem struct {
 	// Line is the 1-based line of the input on which the item starts.
 	Line int
 	Msg  string
+	// Warning: the item was kept, altered (invalid characters stored as U+FFFD).
+	Warning bool
 }
 
-// String renders the problem as "file: item 3 (line 12): msg".
+// String renders the problem as "file: item 3 (line 12): msg"; warnings say so.
 func (p Problem) String() string {
-	return fmt.Sprintf("%s: item %d (line %d): %s", p.File, p.Item, p.Line, p.Msg)
+	sev := ""
+	if p.Warning {
+		sev = "warning: "
+	}
+	return fmt.Sprintf("%s: item %d (line %d): %s%s", p.File, p.Item, p.Line, sev, p.Msg)
 }
 
 // Result is what Decode found in one object.
@@ -224,10 +230,14 @@ func (d *decoder) value(raw json.RawMessage, item, line int) {
 }
 
 func (d *decoder) item(raw json.RawMessage, n, line int) {
-	it, err := ToItem(raw)
+	it, replaced, err := toItem(raw)
 	if err != nil {
 		d.problem(n, line, "%v", err)
 		return
+	}
+	if replaced > 0 {
+		d.problem(n, line, "%d invalid characters (invalid UTF-8, lone UTF-16 surrogate escapes) stored as U+FFFD", replaced)
+		d.res.Problems[len(d.res.Problems)-1].Warning = true
 	}
 	d.res.Items = append(d.res.Items, it)
 }

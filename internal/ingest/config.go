@@ -255,7 +255,11 @@ func (a *configAppender) close() {
 
 // problem counts an error of the object at position seq and keeps it for the report.
 func (a *configAppender) problem(seq int, p cloudtrail.Problem) {
-	a.sum.Errors++
+	if p.Severity == cloudtrail.Warning {
+		a.sum.Warnings++
+	} else {
+		a.sum.Errors++
+	}
 	a.probs.add(seq, p)
 }
 
@@ -282,7 +286,11 @@ func (a *configAppender) add(ctx context.Context, r configResult) error {
 		a.staged++
 	}
 	for _, p := range r.res.Problems {
-		a.problem(r.seq, cloudtrail.Problem{File: p.File, Record: p.Item, Line: p.Line, Severity: cloudtrail.Error, Msg: p.Msg})
+		sev := cloudtrail.Error
+		if p.Warning {
+			sev = cloudtrail.Warning
+		}
+		a.problem(r.seq, cloudtrail.Problem{File: p.File, Record: p.Item, Line: p.Line, Severity: sev, Msg: p.Msg})
 	}
 	st := lake.SourceState{URI: r.obj.URI, Version: r.obj.Version(), Records: len(r.res.Items), Problems: len(r.res.Problems), At: time.Now().UTC()}
 	// A failed object stays failed (read and reported again) until it changes, as in CloudTrail's

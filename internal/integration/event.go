@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -37,6 +38,9 @@ type AuditEvent struct {
 	EventDataChecksum string `json:"eventDataChecksum,omitempty"`
 	// notString is set when the entry's eventData was JSON but not a JSON string.
 	notString bool
+	// replaced counts the characters of the eventData string as sent that decoding made U+FFFD
+	// (invalid UTF-8, lone UTF-16 surrogate escapes), for the event's warning.
+	replaced int
 }
 
 // UnmarshalJSON keeps an entry whose eventData is not a JSON string, so that it fails alone
@@ -59,13 +63,19 @@ func (e *AuditEvent) UnmarshalJSON(b []byte) error {
 		e.EventData = string(raw.EventData)
 		return nil
 	}
+	_, e.replaced = cloudtrail.ReplaceLoneSurrogates(string(raw.EventData))
+	if !utf8.Valid(raw.EventData) {
+		e.replaced++
+	}
 	return json.Unmarshal(raw.EventData, &e.EventData)
 }
 
-// Successful is an accepted event: its id in the call and its eventID in the store.
+// Successful is an accepted event: its id in the call and its eventID in the store, and what
+// was changed in it to store it (auditlake's addition; empty when nothing was).
 type Successful struct {
 	ID      string `json:"id"`
 	EventID string `json:"eventID"`
+	Warning string `json:"warning,omitempty"`
 }
 
 // Failed is a rejected event with the reason.
@@ -113,6 +123,7 @@ var eventTimeLayouts = []string{"2006-01-02T15:04:05Z", "2006-01-02T15:04:05"}
 
 // accepted is a validated event.
 type accepted struct {
+	warning    string // what was changed to store it
 	data       map[string]json.RawMessage
 	compact    []byte // eventData as compact JSON
 	eventTime  time.Time
@@ -145,14 +156,25 @@ func validate(ch Channel, e AuditEvent) (*accepted, *Failed) {
 		}
 	}
 	var a accepted
-	if err := json.Unmarshal([]byte(e.EventData), &a.data); err != nil || a.data == nil {
+	// The stored text must be what the engine's JSON functions read: valid UTF-8 without lone
+	// surrogate escapes, or every query of eventjson over the store fails.
+	text, n := cloudtrail.ReplaceInvalidText(e.EventData)
+	if replaced := e.replaced + n; replaced > 0 {
+		a.warning = fmt.Sprintf("eventData held %d invalid characters (invalid UTF-8, lone UTF-16 surrogates): stored as U+FFFD", replaced)
+	}
+	if err := json.Unmarshal([]byte(text), &a.data); err != nil || a.data == nil {
 		return fail(CodeInvalidData, "eventData is not a JSON object")
 	}
 	var buf bytes.Buffer
-	if err := json.Compact(&buf, []byte(e.EventData)); err != nil {
+	if err := json.Compact(&buf, []byte(text)); err != nil {
 		return fail(CodeInvalidData, "eventData is not a JSON object")
 	}
 	a.compact = buf.Bytes()
+	// A key given twice would be read from the last value here and from the first by the
+	// engine's JSON functions over eventjson: refused rather than stored two ways.
+	if key := duplicateKey(a.compact, "", identityKeys); key != "" {
+		return fail(CodeInvalidData, "eventData has the key %q twice", key)
+	}
 	for _, f := range stringLimits {
 		if code, msg := checkString(a.data, f.name, f.name, f.required, f.limit); code != "" {
 			return fail(code, "%s", msg)
@@ -221,6 +243,52 @@ func validate(ch Channel, e AuditEvent) (*accepted, *Failed) {
 		}
 	}
 	return &a, nil
+}
+
+// identityKeys are the objects of auditEventData whose own keys are checked for duplicates
+// besides the top level's: those whose fields become columns, and the maps, whose entries do.
+var identityKeys = map[string][]string{
+	"userIdentity": {"details"}, "requestParameters": nil, "responseElements": nil, "additionalEventData": nil,
+}
+
+// duplicateKey returns the first key (as a path from the top, "userIdentity.type") that appears
+// twice in the JSON object raw, or in the objects held by the keys named in nested (and theirs,
+// one level further), or "" when none does or raw is not an object.
+func duplicateKey(raw []byte, path string, nested map[string][]string) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return ""
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := t.(string)
+		name := key
+		if path != "" {
+			name = path + "." + key
+		}
+		if seen[key] {
+			return name
+		}
+		seen[key] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return ""
+		}
+		if inner, ok := nested[key]; ok {
+			next := make(map[string][]string, len(inner))
+			for _, k := range inner {
+				next[k] = nil
+			}
+			if d := duplicateKey(v, name, next); d != "" {
+				return d
+			}
+		}
+	}
+	return ""
 }
 
 // present returns a field's raw value unless it is absent or JSON null.

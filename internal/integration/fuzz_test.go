@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
 )
 
 // FuzzValidate feeds arbitrary bytes through the PutAuditEvents file reader and validator: no
@@ -42,6 +45,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add(body)
 	f.Add([]byte(good + "\n[" + good + "]"))
 	f.Add([]byte(`{"id":"a","eventData":{"version":"1.0"}}`))
+	f.Add([]byte(strings.Replace(good, `"alice"`, `"a\ud800","x":"\udc00\ud83d\ude00"`, 1)))
 	codes := map[string]bool{CodeFieldNotFound: true, CodeFieldTooLong: true, CodeInvalidChecksum: true, CodeInvalidData: true, CodeInvalidRecipient: true}
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -69,6 +73,12 @@ func FuzzValidate(f *testing.F) {
 			}
 			if !json.Valid([]byte(row.EventJSON)) || !json.Valid(row.Norm) {
 				t.Fatalf("stored JSON of event %q does not parse:\n%s\n%s", ev.ID, row.EventJSON, row.Norm)
+			}
+			// What the engine's JSON functions refuse (a lone surrogate escape) or mangle.
+			for _, text := range []string{row.EventJSON, string(row.Norm)} {
+				if _, n := cloudtrail.ReplaceLoneSurrogates(text); n > 0 || !utf8.ValidString(text) {
+					t.Fatalf("stored JSON of event %q holds a lone surrogate or invalid UTF-8:\n%s", ev.ID, text)
+				}
 			}
 		}
 	})

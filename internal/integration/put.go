@@ -82,10 +82,18 @@ func Ingest(ctx context.Context, lk *lake.Lake, ch Channel, events []AuditEvent,
 		scope = "store/" + store.ID
 	}
 	now := opts.Now()
+	// Events older than the retention would be purged at the next start (and ingest does not
+	// keep them either): refused, not answered as successful.
+	cutoff := lake.RetentionCutoff(store, now)
 	res := &Result{Successful: []Successful{}, Failed: []Failed{}}
 	var rows []lake.ActivityRow
 	for _, e := range events {
 		a, f := validate(ch, e)
+		if f == nil && a.eventTime.Before(cutoff) {
+			f = &Failed{ID: e.ID, ErrorCode: CodeInvalidData, ErrorMessage: fmt.Sprintf(
+				"eventTime %s is outside the retention of store %q (%d days: events before %s are not kept)",
+				a.eventTime.Format("2006-01-02T15:04:05Z"), store.Name, store.RetentionDays, cutoff.Format("2006-01-02T15:04:05Z"))}
+		}
 		if f != nil {
 			res.Failed = append(res.Failed, *f)
 			continue
@@ -95,7 +103,7 @@ func Ingest(ctx context.Context, lk *lake.Lake, ch Channel, events []AuditEvent,
 			return nil, 0, err
 		}
 		rows = append(rows, row)
-		res.Successful = append(res.Successful, Successful{ID: e.ID, EventID: row.EventID})
+		res.Successful = append(res.Successful, Successful{ID: e.ID, EventID: row.EventID, Warning: a.warning})
 	}
 	if len(rows) == 0 {
 		return res, 0, nil

@@ -4,8 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
 )
 
 var testChannel = Channel{ARN: "arn:aws:cloudtrail:us-east-1:111122223333:channel/6b1f3e52-902c-4d0a-9e41-27c58813d46f", Account: "111122223333", Region: "us-east-1"}
@@ -100,6 +105,11 @@ func TestValidateAppliesEveryPutAuditEventsRule(t *testing.T) {
 		{"recipientAccountId missing", AuditEvent{ID: "e1", EventData: payload(t, map[string]any{"recipientAccountId": nil})}, CodeFieldNotFound},
 		{"recipientAccountId another account", AuditEvent{ID: "e1", EventData: payload(t, map[string]any{"recipientAccountId": "999999999999"})}, CodeInvalidRecipient},
 		{"recipientAccountId not 12 digits", AuditEvent{ID: "e1", EventData: payload(t, map[string]any{"recipientAccountId": "1234"})}, CodeInvalidRecipient},
+		{"recipientAccountId twice", AuditEvent{ID: "e1", EventData: strings.TrimSuffix(good, "}") + `,"recipientAccountId":"111122223333"}`}, CodeInvalidData},
+		{"userIdentity.principalId twice", AuditEvent{ID: "e1", EventData: strings.Replace(good, `"principalId":"alice"`, `"principalId":"alice","principalId":"bob"`, 1)}, CodeInvalidData},
+		{"a key twice in requestParameters", AuditEvent{ID: "e1", EventData: payload(t, map[string]any{"requestParameters": json.RawMessage(`{"a":1,"a":2}`)})}, CodeInvalidData},
+		{"a key twice deeper in requestParameters", AuditEvent{ID: "e1", EventData: payload(t, map[string]any{"requestParameters": json.RawMessage(`{"a":{"b":1,"b":2}}`)})}, ""},
+		{"a lone surrogate", AuditEvent{ID: "e1", EventData: strings.Replace(good, `"alice"`, `"al\ud800ice"`, 1)}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -115,6 +125,46 @@ func TestValidateAppliesEveryPutAuditEventsRule(t *testing.T) {
 				t.Errorf("code = %q, want %q (%+v)", got, c.wantCode, f)
 			}
 		})
+	}
+}
+
+// TestValidateStoresLoneSurrogatesAndInvalidUTF8AsReplacementCharsWithAWarning: the stored
+// text of an event (eventjson, the map values) must be what the engine's JSON functions read.
+func TestValidateStoresLoneSurrogatesAndInvalidUTF8AsReplacementCharsWithAWarning(t *testing.T) {
+	f := func(ev AuditEvent, want string) {
+		t.Helper()
+		a, fail := validate(testChannel, ev)
+		if fail != nil {
+			t.Fatalf("refused: %+v", fail)
+		}
+		row, err := a.row(testChannel, testChannel.ARN, ev.ID, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, text := range []string{row.EventJSON, string(row.Norm)} {
+			if _, n := cloudtrail.ReplaceLoneSurrogates(text); n > 0 || !utf8.ValidString(text) {
+				t.Errorf("stored text holds a lone surrogate or invalid UTF-8: %s", text)
+			}
+		}
+		var stored struct {
+			EventData struct{ RequestParameters struct{ K string } }
+		}
+		json.Unmarshal([]byte(row.EventJSON), &stored)
+		if got := stored.EventData.RequestParameters.K; got != want || !strings.Contains(a.warning, "U+FFFD") {
+			t.Errorf("stored k = %q, warning %q; want %q and a warning", got, a.warning, want)
+		}
+	}
+	f(AuditEvent{ID: "e1", EventData: payload(t, map[string]any{"requestParameters": json.RawMessage(`{"k":"a\ud800b"}`)})}, "a\uFFFDb")
+	f(AuditEvent{ID: "e1", EventData: payload(t, map[string]any{"requestParameters": json.RawMessage(`{"k":"\udc00"}`)})}, "\uFFFD")
+	f(AuditEvent{ID: "e1", EventData: strings.Replace(payload(t, map[string]any{"requestParameters": map[string]string{"k": "MARK"}}), "MARK", "a\xffb", 1)}, "a\uFFFDb")
+	var outer []AuditEvent // the lone surrogate is an escape of the eventData string itself
+	body := `[{"id":"e1","eventData":` + strings.Replace(strconv.Quote(payload(t, map[string]any{"requestParameters": map[string]string{"k": "MARK"}})), "MARK", `x\ud800`, 1) + `}]`
+	if err := json.Unmarshal([]byte(body), &outer); err != nil {
+		t.Fatal(err)
+	}
+	f(outer[0], "x\uFFFD")
+	if a, _ := validate(testChannel, AuditEvent{ID: "e1", EventData: payload(t, nil)}); a.warning != "" {
+		t.Errorf("a clean event got the warning %q", a.warning)
 	}
 }
 

@@ -22,7 +22,8 @@ import (
 type testBackend struct {
 	stores    []server.Store
 	instances []testInstance
-	events    map[string][][]any // table key → rows in eventColumns order
+	events    map[string][][]any // table key → rows in eventColumns order (or the table's own columns)
+	columns   map[string][]server.Column
 
 	mu         sync.Mutex
 	queries    []string // every SQL text Query received
@@ -36,6 +37,9 @@ type testInstance struct {
 }
 
 const storeID = "0f6d1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+
+// hostileTable is a table of the test backend whose text cells start like spreadsheet formulas.
+const hostileTable = `"csv"."hostile"`
 
 var eventColumns = []server.Column{
 	{Name: "eventtime", Type: "TIMESTAMP"},
@@ -51,6 +55,16 @@ func newTestBackend() *testBackend {
 	b := &testBackend{
 		stores: []server.Store{{ID: storeID, Name: "management-events", Type: "cloudtrail", RetentionDays: 2557, Events: 6, Bytes: 48213, FirstEvent: &first, LastEvent: &last}},
 		events: map[string][][]any{},
+		columns: map[string][]server.Column{
+			// Cells a spreadsheet would run as formulas, beside negative numbers (the CSV export).
+			hostileTable: {{Name: "name", Type: "VARCHAR"}, {Name: "delta", Type: "INTEGER"}, {Name: "note", Type: "VARCHAR"}, {Name: "amount", Type: "DECIMAL(10,2)"}},
+		},
+	}
+	b.events[hostileTable] = [][]any{
+		{`=HYPERLINK("http://evil.example","x")`, -5, "+1", "-3.50"},
+		{"@SUM(A1)", 7, "\tcmd", "2.00"},
+		{"plain", -1, "-x", nil},
+		{"a=b", 0, "\r=1", "-0.01"},
 	}
 	ev := func(ts, src, name, region string, errcode any) []any {
 		t, _ := time.Parse(time.RFC3339, ts)
@@ -120,21 +134,25 @@ func (b *testBackend) Query(ctx context.Context, sql string, maxRows int) (*serv
 	if !ok {
 		return nil, &server.QueryError{Msg: "Catalog Error: Table with name " + m[2] + " does not exist!"}
 	}
+	tableColumns := eventColumns
+	if c, ok := b.columns[m[2]]; ok {
+		tableColumns = c
+	}
 	var idx []int
 	var cols []server.Column
 	for _, name := range strings.Split(m[1], ",") {
 		name = strings.TrimSpace(name)
 		if name == "*" {
-			for i, c := range eventColumns {
+			for i, c := range tableColumns {
 				idx, cols = append(idx, i), append(cols, c)
 			}
 			continue
 		}
-		i := slices.IndexFunc(eventColumns, func(c server.Column) bool { return strings.EqualFold(c.Name, name) })
+		i := slices.IndexFunc(tableColumns, func(c server.Column) bool { return strings.EqualFold(c.Name, name) })
 		if i < 0 {
 			return nil, &server.QueryError{Msg: fmt.Sprintf("Binder Error: Referenced column %q not found in FROM clause!", name)}
 		}
-		idx, cols = append(idx, i), append(cols, eventColumns[i])
+		idx, cols = append(idx, i), append(cols, tableColumns[i])
 	}
 	limit := len(rows)
 	if m[3] != "" {

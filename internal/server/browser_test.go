@@ -244,6 +244,32 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("error shown = %q, want the engine's syntax error", errText)
 	}
 
+	// The CSV download: text cells that start like a formula (= + - @, tab, CR) get a leading ',
+	// numbers and every value of a numeric column (-5, "-3.50") stay exact (issue 14, item 12).
+	do("run a query whose cells start like formulas",
+		chromedp.Click(chromedp.CSS(`.cm-content`)),
+		chromedp.KeyEvent("a", ctrl),
+		chromedp.SendKeys(chromedp.CSS(`.cm-content`), `SELECT * FROM `+hostileTable),
+		chromedp.KeyEvent("\r", ctrl),
+		chromedp.WaitVisible(chromedp.CSS(`#result-table tbody tr`)),
+	)
+	// Keep the Blob the page downloads, then read its text.
+	evalJS[bool](t, ctx, `(() => { window.__downloads = []; const make = URL.createObjectURL;
+		URL.createObjectURL = (b) => { window.__downloads.push(b); return make.call(URL, b); }; return true; })()`)
+	evalJS[bool](t, ctx, `(() => { [...document.querySelectorAll('button')].find((b) => b.textContent === 'Download CSV').click(); return true; })()`)
+	csvText, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.__downloads[window.__downloads.length - 1].text()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("read the downloaded CSV: %v", err)
+	}
+	wantCSV := "name,delta,note,amount\r\n" +
+		`"'=HYPERLINK(""http://evil.example"",""x"")",-5,'+1,-3.50` + "\r\n" +
+		"'@SUM(A1),7,'\tcmd,2.00\r\n" +
+		"plain,-1,'-x,\r\n" +
+		"a=b,0,\"'\r=1\",-0.01\r\n"
+	if csvText != wantCSV {
+		t.Errorf("downloaded CSV:\n%q\nwant\n%q", csvText, wantCSV)
+	}
+
 	// Phone width: every page fits 390 px without sideways scrolling of the page itself.
 	for _, page := range []string{"compliance", "instance/i-0bbb000000000002", "activity", "sql"} {
 		name := strings.SplitN(page, "/", 2)[0]

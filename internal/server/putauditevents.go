@@ -29,10 +29,12 @@ type PutAuditEventsResult struct {
 	Failed     []AuditEventFailure `json:"failed"`
 }
 
-// AuditEventSuccess is an accepted event.
+// AuditEventSuccess is an accepted event. Warning (auditlake's addition, absent when empty)
+// says what was changed to store it, such as invalid characters stored as U+FFFD.
 type AuditEventSuccess struct {
 	ID      string `json:"id"`
 	EventID string `json:"eventID"`
+	Warning string `json:"warning,omitempty"`
 }
 
 // AuditEventFailure is a rejected event with an AWS error code.

@@ -188,10 +188,22 @@ function drawResult(el: HTMLElement, res: QueryResult, spec: ChartSpec): void {
   });
 }
 
+/**
+ * A spreadsheet runs a cell that starts with = + - or @ as a formula, and skips a leading tab or
+ * carriage return before one (CSV injection, OWASP); event fields are attacker-controlled. Such
+ * text cells and column names get a leading ' so they open as the text they are. Numbers (and
+ * every value of a numeric column, -5 included) are left exact.
+ */
+function csvSafe(s: string): string {
+  return /^[=+\-@\t\r]/.test(s) ? "'" + s : s;
+}
+
 function toCSV(res: QueryResult): string {
   const q = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const lines = [res.columns.map((c) => q(c.name)).join(",")];
-  for (const r of res.rows) lines.push(r.map((v) => (v === null || v === undefined ? "" : q(cell(v)))).join(","));
+  const isNum = res.columns.map((c) => numericType.test(c.type));
+  const text = (v: unknown, i: number) => (typeof v === "number" || isNum[i] ? String(v) : csvSafe(cell(v)));
+  const lines = [res.columns.map((c) => q(csvSafe(c.name))).join(",")];
+  for (const r of res.rows) lines.push(r.map((v, i) => (v === null || v === undefined ? "" : q(text(v, i)))).join(","));
   return lines.join("\r\n") + "\r\n";
 }
 
