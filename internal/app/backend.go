@@ -121,6 +121,9 @@ func (b *Backend) Stores(ctx context.Context) ([]server.Store, error) {
 	}
 	out := []server.Store{}
 	for _, s := range stores {
+		if s.Builtin() {
+			continue // the audit log is a store to query, not one of the user's
+		}
 		v := server.Store{ID: s.ID, Name: s.Name, Type: s.Type, RetentionDays: s.RetentionDays}
 		m, h := b.lk.CheckStore(s.ID)
 		v.Status, v.Problem = h.Status, h.Problem

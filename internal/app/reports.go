@@ -21,7 +21,7 @@ func (b *Backend) params(p server.ReportParams) (compliance.Params, error) {
 		}
 		var ct []lake.Store
 		for _, s := range stores {
-			if s.Type == lake.TypeCloudTrail {
+			if s.Type == lake.TypeCloudTrail && !s.Builtin() {
 				ct = append(ct, s)
 			}
 		}

@@ -108,6 +108,7 @@ func runEDSCreate(ctx context.Context, env *Env, args []string) error {
 func runEDSList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "eds list")
 	output := formatFlag(fs, "table", "json")
+	all := fs.Bool("all", false, "also list the built-in audit log store ("+lake.AuditStore+")")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -121,6 +122,9 @@ func runEDSList(ctx context.Context, env *Env, args []string) error {
 	}
 	var views []storeView
 	for _, s := range stores {
+		if s.Builtin() && !*all {
+			continue
+		}
 		views = append(views, viewOf(lk, s))
 	}
 	if *output == "json" {

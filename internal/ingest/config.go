@@ -270,8 +270,16 @@ func (a *configAppender) add(ctx context.Context, r configResult) error {
 	sum, opts := a.sum, a.opts
 	sum.Bytes += r.bytes
 	sum.SkippedRecords += r.res.Skipped
-	sum.BadRecords += len(r.res.Problems)
-	sum.Records += r.res.Skipped + len(r.res.Problems)
+	// A warning belongs to an item that is kept (text stored as U+FFFD); an error is an item
+	// that is not.
+	bad := 0
+	for _, p := range r.res.Problems {
+		if !p.Warning {
+			bad++
+		}
+	}
+	sum.BadRecords += bad
+	sum.Records += r.res.Skipped + bad
 	for _, it := range r.res.Items {
 		sum.Records++
 		if (!opts.From.IsZero() && it.EventTime.Before(opts.From)) || (!opts.To.IsZero() && !it.EventTime.Before(opts.To)) {
@@ -301,9 +309,9 @@ func (a *configAppender) add(ctx context.Context, r configResult) error {
 		a.problem(r.seq, cloudtrail.Problem{File: r.obj.URI, Severity: cloudtrail.Error, Msg: r.err.Error()})
 		st.Problems++
 		st.Failed = r.err.Error()
-	case len(r.res.Problems) > 0:
+	case bad > 0:
 		sum.FilesFailed++
-		st.Failed = fmt.Sprintf("%d bad items", len(r.res.Problems))
+		st.Failed = fmt.Sprintf("%d bad items", bad)
 	default:
 		sum.FilesIngested++
 	}

@@ -146,6 +146,10 @@ type CreateOptions struct {
 // removes its events.
 const AuditStore = "auditlake-audit"
 
+// Builtin says whether s is auditlake's own audit store, which listings leave out unless asked
+// (eds list --all) and reports never pick as their default store.
+func (s Store) Builtin() bool { return s.Name == AuditStore }
+
 // ErrBuiltin is returned for a change the built-in audit store does not allow.
 var ErrBuiltin = errors.New("the audit log store " + AuditStore + " is written only by auditlake, keeps its name and termination protection, and loses events only by retention")
 
