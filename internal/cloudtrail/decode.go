@@ -183,6 +183,31 @@ type decoder struct {
 	inPlace bool
 	// resyncs counts the broken JSON Lines lines skipped so far.
 	resyncs int
+	// large: this decoder holds the largeItems token.
+	large bool
+}
+
+// largeItems lets one decoder at a time in the process decode a large item (largeItemBytes or
+// more of JSON, or an input of that size decoded in place). Decoding takes working memory beyond
+// the record it makes — up to several times its size for a record of a million small values —
+// and with one decoder per CPU, each holding such an item, that grew with the CPUs; records this
+// large are rare, so waiting for one another costs nothing in practice.
+var largeItems = make(chan struct{}, 1)
+
+const largeItemBytes = 4 << 20
+
+// takeLarge takes the largeItems token for an item of n bytes, if it is large and d does not
+// hold it yet, and returns the function that gives it back.
+func (d *decoder) takeLarge(n int) func() {
+	if n < largeItemBytes || d.large {
+		return func() {}
+	}
+	largeItems <- struct{}{}
+	d.large = true
+	return func() {
+		d.large = false
+		<-largeItems
+	}
 }
 
 // countingReader counts bytes and enforces MaxDecompressedBytes.
@@ -273,7 +298,9 @@ func (d *decoder) run(r io.Reader) error {
 		held = append(held, r)
 		return nil
 	}
+	giveBack := d.takeLarge(size)
 	err := d.scan()
+	giveBack()
 	kept := 0
 	for _, r := range held {
 		kept += len(r.EventJSON)
@@ -473,6 +500,7 @@ func (d *decoder) captureTopItem() error {
 		}
 		return d.fatal(err)
 	}
+	defer d.takeLarge(len(raw))()
 	return d.handleRaw(raw, ci)
 }
 
@@ -509,6 +537,7 @@ func (d *decoder) captureItem() error {
 	if err != nil {
 		return d.fatal(err)
 	}
+	defer d.takeLarge(len(raw))()
 	return d.handleRaw(raw, ci)
 }
 
@@ -594,6 +623,7 @@ func (d *decoder) topObject() error {
 	}
 	d.item++
 	d.line = line
+	defer d.takeLarge(len(tb))()
 	return d.handleRaw(tb, ci)
 }
 
@@ -771,6 +801,7 @@ func (d *decoder) finish(rd *recordDecoder) error {
 	for _, w := range rd.warnings {
 		d.problem(Warning, "%s", w)
 	}
+	d.st.Warnings += rd.moreWarnings
 	rec.EventJSON = rd.s
 	// Hash the string's bytes in place: converting to []byte would copy every record once more.
 	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(rd.s), len(rd.s)))
