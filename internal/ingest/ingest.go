@@ -389,7 +389,9 @@ const (
 
 // decodeOne reads one object and sends its records in chunks, then its completion. Each record
 // takes its MemSize from bud before it is kept; when that has to wait, the records held are
-// sent first with a request to hand the batch over, so that the wait ends.
+// sent first with a request to hand the batch over, so that the wait ends. A large record
+// (cloudtrail.DecodeOptions.Reserve) waits for room for twice its JSON before it is decoded,
+// so that it is not decoded while the batches ahead of it fill the budget.
 func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.Record) int, bud *budget, msgs chan<- message) {
 	fd := &fileDone{seq: j.seq, state: lake.SourceState{URI: j.obj.URI, Version: j.obj.Version(), At: time.Now().UTC()}}
 	rc, err := opts.Client.Open(ctx, j.obj.URI)
@@ -410,6 +412,18 @@ func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.R
 		buf, size = make([]*cloudtrail.Record, 0, chunk), 0
 		return nil
 	}
+	// take takes n bytes from bud: at once if they are free, else after sending what buf holds.
+	take := func(n int64) error {
+		if bud.tryAcquire(n) {
+			return nil
+		}
+		if err := send(true); err != nil {
+			return err
+		}
+		return bud.acquire(ctx, n)
+	}
+	var reserved int64 // taken by Reserve for the large item being decoded
+	defer func() { bud.release(reserved) }()
 	dopts := cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(j.obj.Size), MaxInMemoryBytes: maxInMemory(opts.Workers),
 		Keep: func(r *cloudtrail.Record) bool {
 			if why := drop(r); why >= 0 {
@@ -417,16 +431,22 @@ func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.R
 				return false
 			}
 			return true
+		},
+		Reserve: func(n int) error {
+			bud.release(reserved)
+			reserved = 0
+			if err := take(2 * int64(n)); err != nil {
+				return err
+			}
+			reserved = 2 * int64(n)
+			return nil
 		}}
 	stats, err := cloudtrail.Decode(counter, j.obj.URI, dopts, func(r *cloudtrail.Record) error {
 		n := r.MemSize()
-		if !bud.tryAcquire(n) {
-			if err := send(true); err != nil {
-				return err
-			}
-			if err := bud.acquire(ctx, n); err != nil {
-				return err
-			}
+		bud.release(reserved) // the record's own size replaces it
+		reserved = 0
+		if err := take(n); err != nil {
+			return err
 		}
 		buf = append(buf, r)
 		size += n
