@@ -120,10 +120,10 @@ type job struct {
 }
 
 // DefaultMemoryBudget is Options.MemoryBudget's default: two batches of 20,000 ordinary
-// records (7 KB each by MemSize) fit in it, so it only binds for records far larger than
-// CloudTrail's; with the engine's memory limit and the Parquet encoders it keeps an ingest
-// under 1 GiB whatever its records (docs/reliability.md).
-const DefaultMemoryBudget = 320 << 20
+// records (7 KB each by MemSize, 10 KB at most to stay under half of it) fit in it, so it
+// only binds for records far larger than CloudTrail's; with the engine's memory limit and the
+// Parquet encoders it keeps an ingest under 1 GiB whatever its records (docs/reliability.md).
+const DefaultMemoryBudget = 384 << 20
 
 // message is what decode workers send to the single appender.
 type message struct {
@@ -412,15 +412,24 @@ func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.R
 		buf, size = make([]*cloudtrail.Record, 0, chunk), 0
 		return nil
 	}
-	// take takes n bytes from bud: at once if they are free, else after sending what buf holds.
+	// take takes n bytes from bud: at once if they are free, else waiting, having sent what
+	// buf holds and asked for the batch to be handed over (again at every wake-up: the batch
+	// is handed over only while the committer is idle).
 	take := func(n int64) error {
-		if bud.tryAcquire(n) {
-			return nil
+		for {
+			ok, wake := bud.tryAcquire(n)
+			if ok {
+				return nil
+			}
+			if err := send(true); err != nil {
+				return err
+			}
+			select {
+			case <-wake:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
-		if err := send(true); err != nil {
-			return err
-		}
-		return bud.acquire(ctx, n)
 	}
 	var reserved int64 // taken by Reserve for the large item being decoded
 	defer func() { bud.release(reserved) }()
@@ -524,11 +533,16 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	writtenBatches := make(chan writtenBatch)
 	var added, dups atomic.Int64
 	var failed atomic.Bool
+	// writing is set while the writer has a batch: fill hands a batch over early (a worker
+	// waits for budget) only while it is not, as the batch being written gives its budget
+	// back anyway. The writer wakes the waiting workers when it is done, to ask again.
+	var writing atomic.Bool
 	writeErr, commitErr := make(chan error, 1), make(chan error, 1)
 	go func() {
 		defer close(writtenBatches)
 		var first error
 		for b := range batches {
+			writing.Store(true)
 			if first == nil && !failed.Load() {
 				var wb writtenBatch
 				wb, first = writeBatch(ctx, commitDB, w, b)
@@ -541,6 +555,8 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 			} else {
 				bud.release(b.size)
 			}
+			writing.Store(false)
+			bud.notify()
 		}
 		writeErr <- first
 	}()
@@ -558,7 +574,7 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 		}
 		commitErr <- first
 	}()
-	err = fill(ctx, opts, msgs, sum, prog, batches, &failed)
+	err = fill(ctx, opts, msgs, sum, prog, batches, &failed, &writing)
 	close(batches)
 	werr, cerr := <-writeErr, <-commitErr
 	switch { // the cause; fill only saw that a write or commit failed
@@ -608,7 +624,7 @@ func commitWritten(w *lake.Writer, wb writtenBatch, added, dups *atomic.Int64) e
 // fill gathers records into batches and hands each full one to the committer. A commit
 // failure surfaces at the next hand-over, or at the end.
 func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, prog *progress,
-	batches chan<- batch, failed *atomic.Bool) error {
+	batches chan<- batch, failed, writing *atomic.Bool) error {
 	var cur batch
 	var records []*cloudtrail.Record
 	// A batch is handed over at BatchRows records or at half the budget, whichever comes first.
@@ -668,7 +684,7 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 			cur.completed = append(cur.completed, fd.state)
 			prog.fileDone(fd.bytes, sum)
 		}
-		if len(records) >= opts.BatchRows || cur.size >= maxSize || (m.flush && len(records) > 0) {
+		if len(records) >= opts.BatchRows || cur.size >= maxSize || (m.flush && len(records) > 0 && !writing.Load()) {
 			if err := hand(); err != nil {
 				return err
 			}
