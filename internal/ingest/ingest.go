@@ -432,7 +432,13 @@ func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.R
 		}
 	}
 	var reserved int64 // taken by Reserve for the large item being decoded
-	defer func() { bud.release(reserved) }()
+	unreserve := func() {
+		if reserved > 0 {
+			bud.release(reserved)
+			reserved = 0
+		}
+	}
+	defer unreserve()
 	dopts := cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(j.obj.Size), MaxInMemoryBytes: maxInMemory(opts.Workers),
 		Keep: func(r *cloudtrail.Record) bool {
 			if why := drop(r); why >= 0 {
@@ -442,8 +448,7 @@ func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.R
 			return true
 		},
 		Reserve: func(n int) error {
-			bud.release(reserved)
-			reserved = 0
+			unreserve()
 			if err := take(2 * int64(n)); err != nil {
 				return err
 			}
@@ -452,8 +457,7 @@ func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.R
 		}}
 	stats, err := cloudtrail.Decode(counter, j.obj.URI, dopts, func(r *cloudtrail.Record) error {
 		n := r.MemSize()
-		bud.release(reserved) // the record's own size replaces it
-		reserved = 0
+		unreserve() // the record's own size replaces it
 		if err := take(n); err != nil {
 			return err
 		}
