@@ -145,11 +145,12 @@ func ingestHuge(t *testing.T, n, size int, shape string, budget int64) uint64 {
 // (145 MB per record in the attack of issue 14; make stress runs its inputs).
 func TestHugeRecordsAreIngestedInBoundedMemory(t *testing.T) {
 	const budget = 64 << 20
-	// 16 records of a 15 MB string: before, the heap held all of them (about 230 MiB; 114 MiB
-	// for 8, 1 GiB for 66); the bound is the budget's records (their MemSize is twice their
-	// size) and one record being decoded and one being written besides.
-	if peak := ingestHuge(t, 16, 15_000_000, "string", budget); peak > 2*budget {
-		t.Errorf("peak live heap %d MiB with a budget of %d MiB, want at most %d MiB", peak>>20, budget>>20, 2*budget>>20)
+	// 16 records of a 15 MB string: before, the heap held all of them (259 MiB; 114 MiB for 8,
+	// 1 GiB for 66); the bound is the budget's records and, besides, one record being decoded
+	// and one being written with its pages (15 MB each, several copies).
+	const bound = budget + 96<<20
+	if peak := ingestHuge(t, 16, 15_000_000, "string", budget); peak > bound {
+		t.Errorf("peak live heap %d MiB with a budget of %d MiB, want at most %d MiB", peak>>20, budget>>20, bound>>20)
 	}
 	// A record of a million entries costs about 200 MB to decode and write, whatever the
 	// budget (its weight is more than the whole budget: it is handled alone); before, 4 of
@@ -163,7 +164,7 @@ func TestHugeRecordsAreIngestedInBoundedMemory(t *testing.T) {
 // 66 CloudTrail records of 15 MB each, the last a 1 MB .json.gz — with the default budget:
 // every event is stored, and the peak live heap stays the same whatever their number, under
 // 512 MiB (docs/reliability.md "Hardening II: ingest memory" has the peak RSS of the command).
-// Before, 66 records held about 1 GiB. Slow (about a minute a file): make stress.
+// Before, 66 records held about 1 GiB. Slow (a gigabyte of JSON to write and read): make stress.
 func TestStressHugeRecordsOfTheIssueInBoundedMemory(t *testing.T) {
 	if os.Getenv("AUDITLAKE_STRESS") == "" {
 		t.Skip("AUDITLAKE_STRESS=1 (make stress) runs the 1 GB inputs")
