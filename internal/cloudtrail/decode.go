@@ -43,6 +43,12 @@ type DecodeOptions struct {
 	// a caller that keeps few of them should say so here: Decode then gives the kept records
 	// memory of their own (see run). Keep is called from the goroutine that calls Decode.
 	Keep func(*Record) bool
+	// Reserve, when set, is called before a large item (largeItemBytes of JSON or more, or an
+	// input of that size decoded in place) is decoded, with its size; decoding waits for it,
+	// and stops with its error. A caller that budgets the memory of the records it holds
+	// waits here for room, rather than after the working memory of decoding is spent.
+	// It is called from the goroutine that calls Decode.
+	Reserve func(n int) error
 }
 
 // Defaults for DecodeOptions.
@@ -183,6 +189,50 @@ type decoder struct {
 	inPlace bool
 	// resyncs counts the broken JSON Lines lines skipped so far.
 	resyncs int
+	// large: this decoder holds the largeItems token.
+	large bool
+}
+
+// largeItems lets one decoder at a time in the process decode a large item (largeItemBytes or
+// more of JSON, or an input of that size decoded in place). Decoding takes working memory beyond
+// the record it makes — up to several times its size for a record of a million small values —
+// and with one decoder per CPU, each holding such an item, that grew with the CPUs; records this
+// large are rare, so waiting for one another costs nothing in practice.
+var largeItems = make(chan struct{}, 1)
+
+const largeItemBytes = 4 << 20
+
+// takeLarge takes the largeItems token for an item of n bytes, if it is large and d does not
+// hold it yet, then calls DecodeOptions.Reserve, and returns the function that gives the
+// token back and Reserve's error.
+func (d *decoder) takeLarge(n int) (func(), error) {
+	if n < largeItemBytes || d.large {
+		return func() {}, nil
+	}
+	largeItems <- struct{}{}
+	d.large = true
+	giveBack := func() {
+		d.large = false
+		<-largeItems
+	}
+	if d.opts.Reserve != nil {
+		if err := d.opts.Reserve(n); err != nil {
+			giveBack()
+			return func() {}, err
+		}
+	}
+	return giveBack, nil
+}
+
+// handleLarge handles one captured item (handleRaw), holding the largeItems token while it is
+// large.
+func (d *decoder) handleLarge(raw []byte, ci capInfo) error {
+	giveBack, err := d.takeLarge(len(raw))
+	if err != nil {
+		return d.fatal(err)
+	}
+	defer giveBack()
+	return d.handleRaw(raw, ci)
 }
 
 // countingReader counts bytes and enforces MaxDecompressedBytes.
@@ -273,7 +323,12 @@ func (d *decoder) run(r io.Reader) error {
 		held = append(held, r)
 		return nil
 	}
-	err := d.scan()
+	giveBack, err := d.takeLarge(size)
+	if err != nil {
+		return err
+	}
+	err = d.scan()
+	giveBack()
 	kept := 0
 	for _, r := range held {
 		kept += len(r.EventJSON)
@@ -473,7 +528,7 @@ func (d *decoder) captureTopItem() error {
 		}
 		return d.fatal(err)
 	}
-	return d.handleRaw(raw, ci)
+	return d.handleLarge(raw, ci)
 }
 
 // resync recovers from a top-level value whose brackets never balance, as when one line of a
@@ -509,7 +564,7 @@ func (d *decoder) captureItem() error {
 	if err != nil {
 		return d.fatal(err)
 	}
-	return d.handleRaw(raw, ci)
+	return d.handleLarge(raw, ci)
 }
 
 // topObject reads a top-level object. When one of its keys is Records or Events (any case) and
@@ -594,7 +649,7 @@ func (d *decoder) topObject() error {
 	}
 	d.item++
 	d.line = line
-	return d.handleRaw(tb, ci)
+	return d.handleLarge(tb, ci)
 }
 
 func isContainerKey(quoted []byte) bool {
@@ -788,6 +843,7 @@ func (d *decoder) finish(rd *recordDecoder) error {
 	for _, w := range rd.warnings {
 		d.problem(Warning, "%s", w)
 	}
+	d.st.Warnings += rd.moreWarnings
 	rec.EventJSON = rd.s
 	// Hash the string's bytes in place: converting to []byte would copy every record once more.
 	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(rd.s), len(rd.s)))

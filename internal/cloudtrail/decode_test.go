@@ -965,3 +965,51 @@ func TestDecodeRecordPartsAreTheRecordsOwn(t *testing.T) {
 		t.Errorf("two records share a user identity")
 	}
 }
+
+// A record repeating one key 200,000 times (a 1.6 MB record) has a warning for each repeat:
+// all are counted, the first 100 kept as text — before, all 200,000 messages were held while
+// the record was decoded, hundreds of bytes for every 8 bytes of input.
+func TestDecodeCountsEveryWarningOfARecordButKeepsFewMessages(t *testing.T) {
+	const repeats = 200_000
+	in := `{"eventVersion":"1.08","eventTime":"2026-05-01T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"e1","requestParameters":{` +
+		strings.TrimSuffix(strings.Repeat(`"k":"v",`, repeats), ",") + `}}`
+	res := decode(t, []byte(in), cloudtrail.DecodeOptions{MaxProblems: -1})
+	if len(res.recs) != 1 || res.st.Warnings != repeats-1 || len(res.st.Problems) != 100 {
+		t.Fatalf("%d records, %d warnings, %d problems kept; want 1, %d, 100", len(res.recs), res.st.Warnings, len(res.st.Problems), repeats-1)
+	}
+}
+
+// Reserve is asked before each item of 4 MiB or more is decoded, with its size, streamed or
+// in memory; its error stops decoding; small items never ask.
+func TestDecodeReservesBeforeDecodingALargeItem(t *testing.T) {
+	rec := func(id string, pad int) string {
+		return `{"eventVersion":"1.08","eventTime":"2026-05-01T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"` + id +
+			`","requestParameters":{"p":"` + strings.Repeat("x", pad) + `"}}`
+	}
+	in := `{"Records":[` + rec("small", 10) + "," + rec("large", 5<<20) + "," + rec("small2", 10) + `]}`
+	streamed := cloudtrail.DecodeOptions{MaxInMemoryBytes: -1}
+	var asked []int
+	streamed.Reserve = func(n int) error {
+		asked = append(asked, n)
+		return nil
+	}
+	res := decode(t, []byte(in), streamed)
+	if len(res.recs) != 3 || len(asked) != 1 || asked[0] < 5<<20 || asked[0] > 6<<20 {
+		t.Errorf("streamed: %d records, asked %v; want 3 records and one ask of about 5 MiB", len(res.recs), asked)
+	}
+	streamed.Reserve = func(int) error { return errors.New("no room") }
+	res = decode(t, []byte(in), streamed)
+	if res.err == nil || !strings.Contains(res.err.Error(), "no room") || len(res.recs) != 1 {
+		t.Errorf("streamed: a refused Reserve gave %d records and %v; want the first record and its error", len(res.recs), res.err)
+	}
+	// An input of 4 MiB or more read whole and decoded in place asks once, for all of it.
+	big := `{"Records":[` + rec("a", 3<<20) + "," + rec("b", 2<<20) + `]}`
+	asked = nil
+	res = decode(t, []byte(big), cloudtrail.DecodeOptions{MaxInMemoryBytes: 8 << 20, Reserve: func(n int) error {
+		asked = append(asked, n)
+		return nil
+	}})
+	if len(res.recs) != 2 || len(asked) != 1 || asked[0] != len(big) {
+		t.Errorf("%d records, asked %v; want 2 and one ask of %d", len(res.recs), asked, len(big))
+	}
+}

@@ -22,6 +22,9 @@ type recordDecoder struct {
 	kvs      Map      // backing store for the record's Maps: the block's, then one at a time
 	kv       Map      // scratch for mapField
 	nt       notes    // whitespace outside strings (rd.s is not compact JSON), lone surrogates
+	// moreWarnings counts the warnings past maxRecordWarnings: counted, not kept (a record
+	// repeating one key a million times would otherwise hold a million messages).
+	moreWarnings int
 }
 
 // objInfo is what decode learnt about the object besides its Record fields.
@@ -347,8 +350,16 @@ func (rd *recordDecoder) scanString(i int) (int, escapes, error) {
 }
 
 func (rd *recordDecoder) warn(format string, args ...any) {
+	if len(rd.warnings) >= maxRecordWarnings {
+		rd.moreWarnings++
+		return
+	}
 	rd.warnings = append(rd.warnings, fmt.Sprintf(format, args...))
 }
+
+// maxRecordWarnings is how many warnings of one record are kept as messages; the rest are
+// counted (Stats.Warnings) without their text.
+const maxRecordWarnings = 100
 
 // recordBlock is a record allocated together with what most CloudTrail records have: a user
 // identity with its session context (attributes, creation date, issuer, web identity data), TLS

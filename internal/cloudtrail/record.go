@@ -6,6 +6,7 @@ package cloudtrail
 import (
 	"hash/maphash"
 	"time"
+	"unsafe"
 )
 
 // Record is one CloudTrail event in the CloudTrail Lake event data store schema. A nil pointer,
@@ -218,4 +219,31 @@ type TLSDetails struct {
 	CipherSuite              *string
 	ClientProvidedHostHeader *string
 	KeyExchange              *string
+}
+
+// Costs of MemSize, in bytes.
+const (
+	// memPerRecord: the record's block and, while it is written, about ten bytes in each of
+	// the data file's leaf columns.
+	memPerRecord = int64(unsafe.Sizeof(recordBlock{})) + 1024
+	// memPerEntry: a map entry (its KV and value slot), and its key and value in the map's two
+	// leaf columns while it is written (levels, a string header or dictionary entry each).
+	memPerEntry = 192
+	// memPerResource: a Resource with its four strings, and its four leaf columns' share.
+	memPerResource = 384
+)
+
+// MemSize is a bound on the memory r holds, and takes while it is written to a data file, in
+// bytes: twice its JSON text (its values are slices of that text, or at most as long when they
+// had escapes), plus a cost per map entry and resource, which a record of many small values
+// has in numbers (a 15 MB record may have a million). Ingest budgets the records it holds by
+// it (ingest.Options.MemoryBudget).
+func (r *Record) MemSize() int64 {
+	n := memPerRecord + 2*int64(len(r.EventJSON))
+	entries := len(r.RequestParameters) + len(r.ResponseElements) + len(r.AdditionalEventData) +
+		len(r.ServiceEventDetails) + len(r.Addendum) + len(r.EdgeDeviceDetails) + len(r.InsightDetails)
+	if u := r.UserIdentity; u != nil && u.SessionContext != nil && u.SessionContext.WebIDFederationData != nil {
+		entries += len(u.SessionContext.WebIDFederationData.Attributes)
+	}
+	return n + int64(entries)*memPerEntry + int64(len(r.Resources))*memPerResource
 }

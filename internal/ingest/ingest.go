@@ -40,6 +40,11 @@ type Options struct {
 	Workers int
 	// BatchRows is how many events are committed at a time; 0 means 200,000.
 	BatchRows int
+	// MemoryBudget bounds the decoded records held at once, in bytes of
+	// cloudtrail.Record.MemSize — decoded and waiting, batched, being written; 0 means
+	// DefaultMemoryBudget. A batch is handed over early when its records reach half of it, so
+	// a few huge records make a batch of their own, while ordinary batches fill to BatchRows.
+	MemoryBudget int64
 	// MemoryLimit is the engine's memory limit; empty means 512MB.
 	MemoryLimit string
 	// MaxProblems caps how many problems Summary keeps (all are counted); 0 means 1000.
@@ -65,6 +70,9 @@ func (o *Options) setDefaults(batchRows int) {
 	}
 	if o.BatchRows <= 0 {
 		o.BatchRows = batchRows
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = DefaultMemoryBudget
 	}
 	if o.MemoryLimit == "" {
 		o.MemoryLimit = "320MB"
@@ -125,10 +133,20 @@ type job struct {
 	seq int       // position in delivery order: problems are reported in it
 }
 
+// DefaultMemoryBudget is Options.MemoryBudget's default: two batches of 20,000 ordinary
+// records (7 KB each by MemSize, 10 KB at most to stay under half of it) fit in it, so it
+// only binds for records far larger than CloudTrail's; with the engine's memory limit and the
+// Parquet encoders it keeps an ingest under 1 GiB whatever its records (docs/reliability.md).
+const DefaultMemoryBudget = 384 << 20
+
 // message is what decode workers send to the single appender.
 type message struct {
 	records []*cloudtrail.Record
-	done    *fileDone
+	size    int64 // of the records, by MemSize, taken from the budget
+	// flush asks for the batch being filled to be handed over now: a worker is waiting for
+	// budget that only written batches give back.
+	flush bool
+	done  *fileDone
 }
 
 type fileDone struct {
@@ -262,6 +280,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		return -1
 	}
 	msgs := make(chan message, 8)
+	bud := newBudget(opts.MemoryBudget)
 	jobCh := make(chan job)
 	var wg sync.WaitGroup
 	for i := 0; i < opts.Workers; i++ {
@@ -269,7 +288,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		go func() {
 			defer wg.Done()
 			for j := range jobCh {
-				decodeOne(ctx, opts, j, drop, msgs)
+				decodeOne(ctx, opts, j, drop, bud, msgs)
 			}
 		}()
 	}
@@ -285,7 +304,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	}()
 	go func() { wg.Wait(); close(msgs) }()
 
-	err = appendAll(ctx, db, w, opts, msgs, sum, prog)
+	err = appendAll(ctx, db, w, opts, msgs, bud, sum, prog)
 	if err != nil {
 		cancel()
 		for range msgs { // let the workers finish
@@ -381,10 +400,18 @@ func skipReason(o objstore.Object, ki cloudtrail.KeyInfo, ok bool, opts Options,
 	return ""
 }
 
-const chunk = 512
+// A worker sends its records in chunks of chunk records or chunkBytes (by MemSize).
+const (
+	chunk      = 512
+	chunkBytes = 8 << 20
+)
 
-// decodeOne reads one object and sends its records in chunks, then its completion.
-func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.Record) int, msgs chan<- message) {
+// decodeOne reads one object and sends its records in chunks, then its completion. Each record
+// takes its MemSize from bud before it is kept; when that has to wait, the records held are
+// sent first with a request to hand the batch over, so that the wait ends. A large record
+// (cloudtrail.DecodeOptions.Reserve) waits for room for twice its JSON before it is decoded,
+// so that it is not decoded while the batches ahead of it fill the budget.
+func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.Record) int, bud *budget, msgs chan<- message) {
 	fd := &fileDone{seq: j.seq, state: lake.SourceState{URI: j.obj.URI, Version: j.obj.Version(), At: time.Now().UTC()}}
 	rc, err := opts.Client.Open(ctx, j.obj.URI)
 	if err != nil {
@@ -394,6 +421,43 @@ func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.R
 	}
 	counter := &countingReader{r: rc}
 	buf := make([]*cloudtrail.Record, 0, chunk)
+	var size int64 // of buf
+	send := func(flush bool) error {
+		select {
+		case msgs <- message{records: buf, size: size, flush: flush}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		buf, size = make([]*cloudtrail.Record, 0, chunk), 0
+		return nil
+	}
+	// take takes n bytes from bud: at once if they are free, else waiting, having sent what
+	// buf holds and asked for the batch to be handed over (again at every wake-up: the batch
+	// is handed over only while the committer is idle).
+	take := func(n int64) error {
+		for {
+			ok, wake := bud.tryAcquire(n)
+			if ok {
+				return nil
+			}
+			if err := send(true); err != nil {
+				return err
+			}
+			select {
+			case <-wake:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	var reserved int64 // taken by Reserve for the large item being decoded
+	unreserve := func() {
+		if reserved > 0 {
+			bud.release(reserved)
+			reserved = 0
+		}
+	}
+	defer unreserve()
 	dopts := cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(j.obj.Size), MaxInMemoryBytes: maxInMemory(opts.Workers),
 		Keep: func(r *cloudtrail.Record) bool {
 			if why := drop(r); why >= 0 {
@@ -401,22 +465,31 @@ func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.R
 				return false
 			}
 			return true
+		},
+		Reserve: func(n int) error {
+			unreserve()
+			if err := take(2 * int64(n)); err != nil {
+				return err
+			}
+			reserved = 2 * int64(n)
+			return nil
 		}}
 	stats, err := cloudtrail.Decode(counter, j.obj.URI, dopts, func(r *cloudtrail.Record) error {
+		n := r.MemSize()
+		unreserve() // the record's own size replaces it
+		if err := take(n); err != nil {
+			return err
+		}
 		buf = append(buf, r)
-		if len(buf) == chunk {
-			select {
-			case msgs <- message{records: buf}:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			buf = make([]*cloudtrail.Record, 0, chunk)
+		size += n
+		if len(buf) == chunk || size >= chunkBytes {
+			return send(false)
 		}
 		return nil
 	})
 	rc.Close()
 	if len(buf) > 0 {
-		msgs <- message{records: buf}
+		msgs <- message{records: buf, size: size}
 	}
 	fd.stats = stats
 	fd.err = err
@@ -461,6 +534,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // batch is records handed to the committer with the sources it completes.
 type batch struct {
 	records   *lake.Batch // prepared by fill before the hand-over
+	size      int64       // of the records, by MemSize: given back to the budget once written
 	completed []lake.SourceState
 }
 
@@ -470,8 +544,9 @@ type batch struct {
 // the other commits them — fsyncs and the manifest, mostly waiting on the disk — while the
 // next batch is written. Commits happen in batch order, one at a time; a batch is written
 // knowing the files of the commit still running (lake.Writer keeps them as pending). A full
-// batch waits for the hand-over, so at most two are in memory.
-func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, sum *Summary, prog *progress) error {
+// batch waits for the hand-over, so at most two are in memory; a batch's records give their
+// budget back once its files are written.
+func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, bud *budget, sum *Summary, prog *progress) error {
 	commitDB, err := db.Conn(ctx)
 	if err != nil {
 		return err
@@ -481,20 +556,30 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	writtenBatches := make(chan writtenBatch)
 	var added, dups, files atomic.Int64
 	var failed atomic.Bool
+	// writing is set while the writer has a batch: fill hands a batch over early (a worker
+	// waits for budget) only while it is not, as the batch being written gives its budget
+	// back anyway. The writer wakes the waiting workers when it is done, to ask again.
+	var writing atomic.Bool
 	writeErr, commitErr := make(chan error, 1), make(chan error, 1)
 	go func() {
 		defer close(writtenBatches)
 		var first error
 		for b := range batches {
+			writing.Store(true)
 			if first == nil && !failed.Load() {
 				var wb writtenBatch
 				wb, first = writeBatch(ctx, commitDB, w, b)
+				bud.release(b.size)
 				if first != nil {
 					failed.Store(true)
 				} else {
 					writtenBatches <- wb
 				}
+			} else {
+				bud.release(b.size)
 			}
+			writing.Store(false)
+			bud.notify()
 		}
 		writeErr <- first
 	}()
@@ -514,7 +599,7 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 		}
 		commitErr <- first
 	}()
-	err = fill(ctx, opts, msgs, sum, prog, batches, &failed)
+	err = fill(ctx, opts, msgs, sum, prog, batches, &failed, &writing)
 	close(batches)
 	werr, cerr := <-writeErr, <-commitErr
 	switch { // the cause; fill only saw that a write or commit failed
@@ -565,9 +650,11 @@ func commitWritten(w *lake.Writer, wb writtenBatch, added, dups *atomic.Int64) e
 // fill gathers records into batches and hands each full one to the committer. A commit
 // failure surfaces at the next hand-over, or at the end.
 func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, prog *progress,
-	batches chan<- batch, failed *atomic.Bool) error {
+	batches chan<- batch, failed, writing *atomic.Bool) error {
 	var cur batch
 	var records []*cloudtrail.Record
+	// A batch is handed over at BatchRows records or at half the budget, whichever comes first.
+	maxSize := opts.MemoryBudget / 2
 	// Files finish in whatever order the workers get to them; their problems are reported in
 	// delivery order, so that the same input gives the same report (and, past MaxProblems,
 	// keeps the same problems).
@@ -592,6 +679,7 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 		}
 		sum.Records += len(m.records)
 		records = append(records, m.records...)
+		cur.size += m.size
 		if fd := m.done; fd != nil {
 			sum.OutOfRange += fd.dropped[dropOutOfRange]
 			sum.OutsideRetention += fd.dropped[dropOutsideRetention]
@@ -604,7 +692,7 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 			cur.completed = append(cur.completed, fd.state)
 			prog.fileDone(fd.bytes, sum)
 		}
-		if len(records) >= opts.BatchRows {
+		if len(records) >= opts.BatchRows || cur.size >= maxSize || (m.flush && len(records) > 0 && !writing.Load()) {
 			if err := hand(); err != nil {
 				return err
 			}

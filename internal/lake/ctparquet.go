@@ -155,3 +155,8 @@ func (*fastZstd) Decode(dst, src []byte) ([]byte, error) {
 
 // RowGroupRows is the row-group size of every data file.
 const RowGroupRows = 8192
+
+// RowGroupBytes bounds a row group by its records' cloudtrail.Record.MemSize as well: ordinary
+// row groups (about 7 KB a record) stay far below it and end at RowGroupRows; a row group of
+// huge records ends at a few of them, so that its pages and columns fit in memory.
+const RowGroupBytes = 96 << 20

@@ -91,6 +91,9 @@ const createdBy = "auditlake version 1 (build auditlake)"
 
 // writeRecordFile writes recs, in their order, as a new Parquet file at path, encoding its row
 // groups on all CPUs, and returns the file's size. A failed write removes the file.
+// A row group ends at RowGroupRows records or RowGroupBytes of them (by MemSize); a file with
+// row groups cut by bytes — records far larger than CloudTrail's — is encoded one row group at
+// a time, as each such row group's pages take memory of their size.
 func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err error) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -104,7 +107,12 @@ func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 	}()
 	// Row groups are encoded by one worker per CPU, taking them in order, and written in order
 	// as each is done.
-	n := (len(recs) + RowGroupRows - 1) / RowGroupRows
+	groups, heavy := rowGroups(recs)
+	n := len(groups) - 1
+	encoders := min(runtime.GOMAXPROCS(0), n)
+	if heavy {
+		encoders = 1
+	}
 	done := make([]chan *rowGroupEncoder, n)
 	for i := range done {
 		done[i] = make(chan *rowGroupEncoder, 1)
@@ -122,7 +130,7 @@ func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 			}
 		}
 	}()
-	for range min(runtime.GOMAXPROCS(0), n) {
+	for range encoders {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -135,7 +143,7 @@ func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 					e.release()
 					return
 				}
-				e.encode(recs[i*RowGroupRows : min((i+1)*RowGroupRows, len(recs))])
+				e.encode(recs[groups[i]:groups[i+1]])
 				done[i] <- e
 			}
 		}()
@@ -172,6 +180,27 @@ func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 	}
 	startWriteback(f)
 	return out.offset, f.Close()
+}
+
+// rowGroups cuts recs into row groups of at most RowGroupRows records and RowGroupBytes of them
+// (by MemSize; one record at least): it returns their bounds — group i is
+// recs[bounds[i]:bounds[i+1]] — and whether a group was cut by bytes.
+func rowGroups(recs []*cloudtrail.Record) (bounds []int, byBytes bool) {
+	bounds = append(bounds, 0)
+	start, size := 0, int64(0)
+	for i, r := range recs {
+		n := r.MemSize()
+		if i > start && (i-start == RowGroupRows || size+n > RowGroupBytes) {
+			byBytes = byBytes || i-start < RowGroupRows
+			bounds = append(bounds, i)
+			start, size = i, 0
+		}
+		size += n
+	}
+	if len(recs) > start {
+		bounds = append(bounds, len(recs))
+	}
+	return bounds, byBytes
 }
 
 // writeTail ends a Parquet file whose row groups w has written: the column indexes (encoded,
@@ -292,10 +321,24 @@ func acquireEncoder() *rowGroupEncoder {
 	}
 }
 
-// release returns e to the free encoders, dropping its references to the records it encoded.
+// release returns e to the free encoders, dropping its references to the records it encoded,
+// and buffers grown far past what ordinary row groups need (by records of huge values or of
+// very many entries): kept, every pooled encoder would hold them for the rest of the run.
 func (e *rowGroupEncoder) release() {
 	for i := range e.cols {
 		e.cols[i].reset()
+		e.cols[i].shrink()
+	}
+	if e.out.Cap() > keepBufferBytes {
+		e.out = bytes.Buffer{}
+		e.header = thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&e.out))
+	}
+	e.zbuf = dropLarge(e.zbuf)
+	e.scratch = dropLarge(e.scratch)
+	e.deltas = dropLarge(e.deltas)
+	e.packed = dropLarge(e.packed)
+	if cap(e.lengths) > keepBufferBytes/4 {
+		e.lengths = nil
 	}
 	p := &rowGroupEncoders
 	p.Lock()
@@ -416,6 +459,43 @@ func (c *column) reset() {
 	clear(c.dictVals) // references into records
 	c.dictVals = c.dictVals[:0]
 	c.dictBytes, c.last, c.lastIdx, c.fallback = 0, "", -1, false
+}
+
+// keepBufferBytes is the largest buffer a pooled encoder keeps: ordinary row groups need a few
+// megabytes (pages of pageBytes).
+const keepBufferBytes = 16 << 20
+
+func dropLarge(b []byte) []byte {
+	if cap(b) > keepBufferBytes {
+		return nil
+	}
+	return b
+}
+
+// keepValues is how many values (levels, indexes, strings) a pooled column keeps room for:
+// ordinary row groups of RowGroupRows rows have far fewer.
+const keepValues = 1 << 20
+
+// shrink drops the buffers of a reset column that grew past keepValues.
+func (c *column) shrink() {
+	if cap(c.def) > keepValues {
+		c.def, c.rep = nil, nil
+	}
+	if cap(c.plain) > keepValues {
+		c.plain = nil
+	}
+	if cap(c.idx) > keepValues {
+		c.idx = nil
+	}
+	if cap(c.dictVals) > keepValues/8 {
+		c.dictVals, c.dictIndex = nil, nil
+	}
+	if cap(c.ints) > keepValues {
+		c.ints = nil
+	}
+	if cap(c.bools) > keepValues {
+		c.bools = nil
+	}
 }
 
 func (c *column) null(rep, def int) {

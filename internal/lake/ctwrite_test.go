@@ -342,3 +342,52 @@ func randomRecords(rng *rand.Rand, n int) []*cloudtrail.Record {
 	}
 	return recs
 }
+
+// TestRowGroupsEndByBytesAsWellAsRows: a file of huge records (20 MB of JSON each, 40 MB by
+// MemSize) is written in row groups of at most RowGroupBytes of them — two records each, not
+// one row group of everything, whose pages and columns would all be in memory at once — and
+// reads back whole; ordinary records still fill row groups of RowGroupRows.
+func TestRowGroupsEndByBytesAsWellAsRows(t *testing.T) {
+	big := strings.Repeat("x", 20<<20)
+	var recs []*cloudtrail.Record
+	for i := range 5 {
+		text := `{"eventVersion":"1.08","eventTime":"2026-05-01T10:00:00Z","eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy","eventID":"big-` +
+			fmt.Sprint(i) + `","requestParameters":{"policy":"` + big + `"}}`
+		cloudtrail.Decode(strings.NewReader(text), "big.json", cloudtrail.DecodeOptions{MaxRecordBytes: 32 << 20}, func(r *cloudtrail.Record) error {
+			recs = append(recs, r)
+			return nil
+		})
+	}
+	if len(recs) != 5 {
+		t.Fatalf("%d records decoded, want 5", len(recs))
+	}
+	path := filepath.Join(t.TempDir(), "big.parquet")
+	if _, err := writeRecordFile(path, recs); err != nil {
+		t.Fatal(err)
+	}
+	var rows []int64
+	for _, rg := range openMeta(t, path).RowGroups {
+		rows = append(rows, rg.NumRows)
+	}
+	if fmt.Sprint(rows) != "[2 2 1]" {
+		t.Errorf("row groups of %v rows, want [2 2 1]", rows)
+	}
+	got := readRows(t, path)
+	if len(got) != 5 {
+		t.Fatalf("%d rows read, want 5", len(got))
+	}
+	for i, row := range got {
+		found := false
+		for _, v := range row {
+			found = found || (v.Kind() == parquet.ByteArray && len(v.ByteArray()) == len(recs[i].EventJSON) && string(v.ByteArray()) == recs[i].EventJSON)
+		}
+		if !found {
+			t.Errorf("row %d does not hold its record's JSON", i)
+		}
+	}
+
+	bounds, byBytes := rowGroups(randomRecords(rand.New(rand.NewPCG(1, 2)), 2*RowGroupRows+5))
+	if byBytes || fmt.Sprint(bounds) != fmt.Sprint([]int{0, RowGroupRows, 2 * RowGroupRows, 2*RowGroupRows + 5}) {
+		t.Errorf("ordinary records: row groups at %v (by bytes %v), want every %d rows", bounds, byBytes, RowGroupRows)
+	}
+}
