@@ -45,7 +45,8 @@ type Summary struct {
 // Columns lists the view's columns with their types.
 func (t Table) Columns() []engine.Column {
 	var out []engine.Column
-	for _, c := range outputColumns(t.Format, t.RawColumns) {
+	cols := outputColumns(t.Format, t.RawColumns)
+	for _, c := range append(cols, partitionColumns(t, cols)...) {
 		out = append(out, engine.Column{Name: c.Name, Type: c.Type})
 	}
 	return out
@@ -442,17 +443,22 @@ func checkWidth(ctx context.Context, db *engine.DB, f File, header int) error {
 		}
 		return fmt.Errorf("read %q: %w", f.URI, err)
 	}
-	n := 0
+	var names []string
 	for rows.Next() {
-		n++
+		var name string
+		var rest [5]any
+		if err := rows.Scan(&name, &rest[0], &rest[1], &rest[2], &rest[3], &rest[4]); err == nil {
+			names = append(names, name)
+		}
 	}
 	rows.Close()
-	if n <= header {
+	if len(names) <= header {
 		return nil
 	}
 	line, fields, err := firstLongRow(f.Local, header)
 	if err != nil {
-		return fmt.Errorf("read %q: %w", f.URI, err)
+		// No record is longer than the header: the reader added columns of its own.
+		return fmt.Errorf("read %q: the CSV reader finds %d columns, the header has %d (extra: %s)", f.URI, len(names), header, firstN(names[header:], 5))
 	}
 	return fmt.Errorf("read %q: CSV error on line %d: %d fields, the header has %d", f.URI, line, fields, header)
 }
