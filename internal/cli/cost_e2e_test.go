@@ -140,3 +140,21 @@ func TestCurRegisterFromS3CachesByETag(t *testing.T) {
 		t.Errorf("query after refresh = %v", rows)
 	}
 }
+
+// A local folder with one report twice (test_cur.csv and .csv.gz) and a not-final report beside
+// the final one: cur register and cur show say which files were skipped and why.
+func TestCurRegisterAndShowNameTheSkippedCopies(t *testing.T) {
+	dir := t.TempDir()
+	out := mustRun(t, 0, dir, "cur", "register", "k.all", "../../testdata/koku-cur-test-data")
+	for _, want := range []string{"rows:     24", "skipped:  2",
+		"    ../../testdata/koku-cur-test-data/test_cur.csv.gz: another copy of ../../testdata/koku-cur-test-data/test_cur.csv",
+		"    ../../testdata/koku-cur-test-data/2023-06-01-not-final.csv: a copy: its 3 line items are all in ../../testdata/koku-cur-test-data/2023-06-01.csv"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cur register output lacks %q:\n%s", want, out)
+		}
+	}
+	out = mustRun(t, 0, dir, "cur", "show", "k.all")
+	if !strings.Contains(out, "skipped:       2\n") || !strings.Contains(out, "2023-06-01-not-final.csv: a copy") {
+		t.Errorf("cur show does not list the skipped files:\n%s", out)
+	}
+}

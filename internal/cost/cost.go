@@ -77,6 +77,8 @@ type Table struct {
 	// Periods are the billing periods (YYYY-MM) found in the data.
 	Periods []string `json:"periods"`
 	Rows    int64    `json:"rows"`
+	// Skipped are the data files under the source that do not count, with the reason.
+	Skipped []Skipped `json:"skipped,omitempty"`
 	// Endpoint, Region and Profile are the S3 options the source was read with.
 	Endpoint string `json:"endpoint_url,omitempty"`
 	Region   string `json:"region,omitempty"`

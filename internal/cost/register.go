@@ -40,14 +40,21 @@ type Summary struct {
 	Table Table
 	// Downloaded and Reused count S3 objects fetched into the cache and found there unchanged.
 	Downloaded, Reused int
+	// Warnings are doubts that did not stop the registration (files sharing some line items).
+	Warnings []string
 }
 
 // Columns lists the view's columns with their types.
 func (t Table) Columns() []engine.Column {
 	var out []engine.Column
 	cols := outputColumns(t.Format, t.RawColumns)
-	for _, c := range append(cols, partitionColumns(t, cols)...) {
+	for _, c := range cols {
 		out = append(out, engine.Column{Name: c.Name, Type: c.Type})
+	}
+	for _, c := range partitionColumns(t, cols) {
+		if !c.Fill {
+			out = append(out, engine.Column{Name: c.Name, Type: c.Type})
+		}
 	}
 	return out
 }
@@ -77,7 +84,7 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 	if err := client.Walk(ctx, opts.Source, func(o objstore.Object) error { objs = append(objs, o); return nil }); err != nil {
 		return sum, err
 	}
-	cands, hive, err := resolveLayout(ctx, client, objs)
+	cands, hive, skipped, err := resolveLayout(ctx, client, objs)
 	if err != nil {
 		return sum, err
 	}
@@ -92,8 +99,7 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 	defer db.Close()
 
 	t := Table{Database: database, Table: table, Source: opts.Source, RegisteredAt: time.Now().UTC().Truncate(time.Second),
-		Hive: hive, Endpoint: opts.S3.EndpointURL, Region: opts.S3.Region, Profile: opts.S3.Profile}
-	seen := map[string]bool{}
+		Hive: hive, Endpoint: opts.S3.EndpointURL, Region: opts.S3.Region, Profile: opts.S3.Profile, Skipped: skipped}
 	headers := make([][]string, len(cands))
 	detected := Format("")
 	for i, c := range cands {
@@ -131,12 +137,6 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 			return sum, fmt.Errorf("%q looks like %s but earlier files look like %s; register them as separate tables or pass --format", c.obj.URI, ff, detected)
 		}
 		headers[i] = cols
-		for _, col := range cols {
-			if !seen[col] {
-				seen[col] = true
-				t.RawColumns = append(t.RawColumns, col)
-			}
-		}
 		t.Files = append(t.Files, f)
 	}
 	t.Format = detected
@@ -165,12 +165,33 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 			}
 			return sum, fmt.Errorf("read %q: %w", t.Files[i].URI, err)
 		}
-		t.Rows += t.Files[i].Rows
 		if t.Files[i].Kind == "csv" {
 			if err := checkWidth(ctx, db, t.Files[i], len(headers[i])); err != nil {
 				return sum, err
 			}
 		}
+	}
+	keep, copies, warnings, err := dedupeCopies(ctx, db, t, headers, cands)
+	if err != nil {
+		return sum, err
+	}
+	t.Skipped = append(t.Skipped, copies...)
+	sum.Warnings = warnings
+	files := t.Files
+	t.Files = nil
+	seen := map[string]bool{}
+	for _, i := range keep {
+		t.Files = append(t.Files, files[i])
+		t.Rows += files[i].Rows
+		for _, col := range headers[i] {
+			if !seen[col] {
+				seen[col] = true
+				t.RawColumns = append(t.RawColumns, col)
+			}
+		}
+	}
+	for _, w := range warnings {
+		log.Warn("cost files overlap", "table", t.Name(), "detail", w)
 	}
 	if err := createView(ctx, db, t); err != nil {
 		return sum, err

@@ -64,20 +64,23 @@ func localPaths(files []File) []string {
 }
 
 // outputColumn is one column of a view: its name, its type and the raw columns it merges, or,
-// for a partition column, the expression that derives it from the other columns.
+// for a partition column, the expression that derives it from the other columns (Fill: the files
+// have the column, and the expression fills its empty cells).
 type outputColumn struct {
 	Name string
 	Type string
 	Raw  []string
 	Expr string
+	Fill bool
 }
 
 // partitionColumns are the columns Athena's integrations add from the object keys and that
 // published cost queries filter on: year and month for CUR 1.0 (strings without zero padding,
 // year = '2026' AND month = '3'), billing_period for CUR 2.0 and FOCUS Data Exports
 // ('2026-03'). They are derived from the billing period start, or, for a table without that
-// column whose files all sit in one billing period of the layout, from that period. Columns the
-// files already have (Athena Parquet's year=/month= partitions) are not added again.
+// column whose files all sit in one billing period of the layout, from that period. Where the
+// files already have the column (Athena Parquet's year=/month= partitions, CSV exported from
+// Athena), it is kept and only its empty cells are filled.
 func partitionColumns(t Table, cols []outputColumn) []outputColumn {
 	have := map[string]bool{}
 	start := ""
@@ -109,9 +112,7 @@ func partitionColumns(t Table, cols []outputColumn) []outputColumn {
 	}
 	var out []outputColumn
 	add := func(name, expr string) {
-		if !have[name] {
-			out = append(out, outputColumn{Name: name, Type: typeVarchar, Expr: expr})
-		}
+		out = append(out, outputColumn{Name: name, Type: typeVarchar, Expr: expr, Fill: have[name]})
 	}
 	switch t.Format {
 	case FormatCUR1CSV, FormatCUR1Parquet:
@@ -193,11 +194,25 @@ func viewSQL(t Table, paths []string) (string, error) {
 	}
 	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + from
 	if parts := partitionColumns(t, cols); len(parts) > 0 {
-		var derived []string
+		var added, filled []string
 		for _, c := range parts {
-			derived = append(derived, c.Expr+" AS "+engine.Ident(c.Name))
+			if c.Fill {
+				name := c.Name
+				for _, oc := range cols {
+					if strings.EqualFold(oc.Name, c.Name) {
+						name = oc.Name
+					}
+				}
+				filled = append(filled, "COALESCE(NULLIF("+engine.Ident(name)+", ''), "+c.Expr+") AS "+engine.Ident(name))
+			} else {
+				added = append(added, ", "+c.Expr+" AS "+engine.Ident(c.Name))
+			}
 		}
-		q = "SELECT *, " + strings.Join(derived, ", ") + " FROM (" + q + ")"
+		star := "*"
+		if len(filled) > 0 {
+			star = "* REPLACE (" + strings.Join(filled, ", ") + ")"
+		}
+		q = "SELECT " + star + strings.Join(added, "") + " FROM (" + q + ")"
 	}
 	return q, nil
 }

@@ -1,0 +1,152 @@
+package cost
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/auditlake/auditlake/internal/engine"
+)
+
+// copyKeys are the columns that identify a CUR line item: the same id in the same hour is the
+// same charge.
+const (
+	keyID       = "identity_line_item_id"
+	keyInterval = "identity_time_interval"
+	keyInvoice  = "bill_invoice_id"
+)
+
+// fileKeys are the distinct line items of one file and how many of its rows carry an invoice id
+// (a final bill has one; the not-final version of a period does not).
+type fileKeys struct {
+	distinct, invoiced int64
+}
+
+// dedupeCopies looks for copies of one report among the files that no manifest chose (loose
+// files, periods without a manifest): a file whose line items (id and time interval) another
+// such file holds as well does not count — a report saved twice under other names, or the
+// not-final version beside the final one. Of two files with the same line items the final one
+// counts (more rows with an invoice id), else the newer, else the first. It returns the indexes
+// of t.Files to keep and the skipped files. Files that share only some line items both count,
+// with a warning: CUR line item ids are only unique within one file, so a partial overlap is not
+// proof of a copy.
+func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]string, cands []candidate) (keep []int, skipped []Skipped, warnings []string, err error) {
+	var parts []string
+	for i := range t.Files {
+		keep = append(keep, i)
+		if !cands[i].unmanaged || t.Format == FormatFOCUS {
+			continue
+		}
+		have := map[string]bool{}
+		for _, c := range outputColumns(t.Format, headers[i]) {
+			have[c.Name] = true
+		}
+		if !have[keyID] {
+			continue
+		}
+		col := func(name string) string {
+			if have[name] {
+				return engine.Ident(name)
+			}
+			return "CAST(NULL AS VARCHAR)"
+		}
+		one := t
+		one.Files = t.Files[i : i+1]
+		one.RawColumns = headers[i]
+		q, err := viewSQL(one, []string{t.Files[i].Local})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		parts = append(parts, "SELECT "+strconv.Itoa(i)+" AS f, "+col(keyID)+" AS id, "+col(keyInterval)+" AS ti, "+col(keyInvoice)+" AS inv FROM ("+q+")")
+	}
+	if len(parts) < 2 {
+		return keep, nil, nil, nil
+	}
+	if err := db.Exec(ctx, "CREATE OR REPLACE TEMP TABLE cost_copy_keys AS "+strings.Join(parts, " UNION ALL ")); err != nil {
+		return nil, nil, nil, fmt.Errorf("compare the line items of %s's files: %w", t.Name(), err)
+	}
+	defer db.Exec(ctx, "DROP TABLE IF EXISTS cost_copy_keys")
+	per := map[int]fileKeys{}
+	rows, err := db.Query(ctx, `SELECT f, count(DISTINCT (id, ti)) FILTER (WHERE id IS NOT NULL AND id <> ''),
+		count(*) FILTER (WHERE coalesce(inv, '') <> '') FROM cost_copy_keys GROUP BY f`)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("compare the line items of %s's files: %w", t.Name(), err)
+	}
+	for rows.Next() {
+		var f int
+		var k fileKeys
+		if err := rows.Scan(&f, &k.distinct, &k.invoiced); err != nil {
+			rows.Close()
+			return nil, nil, nil, err
+		}
+		per[f] = k
+	}
+	rows.Close()
+	type pair struct {
+		a, b   int
+		shared int64
+	}
+	var pairs []pair
+	rows, err = db.Query(ctx, `WITH d AS (SELECT DISTINCT f, id, ti FROM cost_copy_keys WHERE id IS NOT NULL AND id <> '')
+		SELECT a.f, b.f, count(*) FROM d a JOIN d b ON a.id = b.id AND a.ti IS NOT DISTINCT FROM b.ti AND a.f < b.f
+		GROUP BY ALL ORDER BY 1, 2`)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("compare the line items of %s's files: %w", t.Name(), err)
+	}
+	for rows.Next() {
+		var p pair
+		if err := rows.Scan(&p.a, &p.b, &p.shared); err != nil {
+			rows.Close()
+			return nil, nil, nil, err
+		}
+		pairs = append(pairs, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, nil, err
+	}
+
+	dropped := map[int]bool{}
+	drop := func(loser, winner int, why string) {
+		dropped[loser] = true
+		skipped = append(skipped, Skipped{URI: t.Files[loser].URI,
+			Reason: fmt.Sprintf("a copy: its %d line items are all in %s, which counts%s", per[loser].distinct, t.Files[winner].URI, why)})
+	}
+	for _, p := range pairs {
+		if dropped[p.a] || dropped[p.b] {
+			continue
+		}
+		ka, kb := per[p.a], per[p.b]
+		switch {
+		case p.shared == ka.distinct && p.shared == kb.distinct:
+			ta, tb := cands[p.a].obj.ModTime, cands[p.b].obj.ModTime
+			switch {
+			case ka.invoiced != kb.invoiced && ka.invoiced > kb.invoiced:
+				drop(p.b, p.a, " (final: it has invoice ids)")
+			case ka.invoiced != kb.invoiced:
+				drop(p.a, p.b, " (final: it has invoice ids)")
+			case tb.After(ta):
+				drop(p.a, p.b, " (newer)")
+			case ta.After(tb):
+				drop(p.b, p.a, " (newer)")
+			default:
+				drop(p.b, p.a, "")
+			}
+		case p.shared == ka.distinct:
+			drop(p.a, p.b, "")
+		case p.shared == kb.distinct:
+			drop(p.b, p.a, "")
+		default:
+			warnings = append(warnings, fmt.Sprintf("%s and %s share %d line items (of %d and %d); both count — if one is an older version of the other, remove it",
+				t.Files[p.a].URI, t.Files[p.b].URI, p.shared, ka.distinct, kb.distinct))
+		}
+	}
+	keep = keep[:0]
+	for i := range t.Files {
+		if !dropped[i] {
+			keep = append(keep, i)
+		}
+	}
+	return keep, skipped, warnings, nil
+}
