@@ -15,8 +15,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/atomicfile"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/objstore"
 )
@@ -79,6 +81,12 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 	if err != nil {
 		return sum, fmt.Errorf("resolve data dir %q: %w", dataDir, err)
 	}
+	// Held shared until the registry names the files fetched into the cache (see pruneCache).
+	unlockCache, err := atomicfile.Lock(cacheLock(dataDir), syscall.LOCK_SH)
+	if err != nil {
+		return sum, err
+	}
+	defer func() { unlockCache() }()
 	client := objstore.New(opts.S3)
 	var objs []objstore.Object
 	if err := client.Walk(ctx, opts.Source, func(o objstore.Object) error { objs = append(objs, o); return nil }); err != nil {
@@ -202,21 +210,21 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 	}
 	log.Debug("cost table resolved", "table", t.Name(), "format", t.Format, "files", len(t.Files), "rows", t.Rows)
 
-	r, err := readRegistry(dataDir)
+	err = updateRegistry(dataDir, func(r *registryFile) error {
+		kept := r.Tables[:0]
+		for _, old := range r.Tables {
+			if old.Database != t.Database || old.Table != t.Table {
+				kept = append(kept, old)
+			}
+		}
+		r.Tables = append(kept, t)
+		return nil
+	})
 	if err != nil {
 		return sum, err
 	}
-	kept := r.Tables[:0]
-	for _, old := range r.Tables {
-		if old.Database != t.Database || old.Table != t.Table {
-			kept = append(kept, old)
-		}
-	}
-	r.Tables = append(kept, t)
-	if err := writeRegistry(dataDir, r); err != nil {
-		return sum, err
-	}
-	pruneCache(dataDir, r.Tables)
+	unlockCache()
+	pruneCache(dataDir)
 	sum.Table = t
 	return sum, nil
 }
