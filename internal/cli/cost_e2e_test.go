@@ -158,3 +158,19 @@ func TestCurRegisterAndShowNameTheSkippedCopies(t *testing.T) {
 		t.Errorf("cur show does not list the skipped files:\n%s", out)
 	}
 }
+
+// Published CUR queries filter on Athena's partition columns; through the query command's
+// dialect they select the billing period (koku's test_cur.csv is June 2018, 19 rows).
+func TestQueryFiltersOnAthenasYearAndMonth(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "cur", "register", "cur.k", "../../testdata/koku-cur-test-data/test_cur.csv")
+	for q, want := range map[string]string{
+		`SELECT count(*) AS n FROM "cur"."k" WHERE year = '2018' AND month = '6'`:              "n\n19\n",
+		`SELECT count(*) AS n FROM cur.k WHERE year = '2018' AND month = '06'`:                 "n\n0\n",
+		`SELECT DISTINCT year, month FROM cur.k WHERE CAST(month AS integer) BETWEEN 1 AND 12`: "year,month\n2018,6\n",
+	} {
+		if got := mustRun(t, 0, dir, "query", "--format", "csv", q); got != want {
+			t.Errorf("%s = %q, want %q", q, got, want)
+		}
+	}
+}

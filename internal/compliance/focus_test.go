@@ -54,3 +54,26 @@ func TestReportsRefuseACostTableWithoutCostColumns(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+// FOCUS lets ResourceId be the resource's ARN; an EC2 instance ARN is read as the instance id.
+// The fixture's i-0d00000000000a001 is billed 1.00 + 1.50 on two lines (one by id, one by ARN);
+// the Tax line and the Credit are left out.
+func TestFOCUSResourceIdMayBeTheInstanceARN(t *testing.T) {
+	s := openFixture(t)
+	ctx := context.Background()
+	if err := s.ExecInternal(ctx, `CREATE OR REPLACE TABLE main.focus_arn AS SELECT * FROM (VALUES
+		('i-0d00000000000a001', 1.00, 0.90, TIMESTAMP '2026-09-01 10:00:00', 'Usage', 'Amazon Elastic Compute Cloud'),
+		('arn:aws:ec2:us-east-1:111122223333:instance/i-0d00000000000a001', 1.50, 1.20, TIMESTAMP '2026-09-02 00:00:00', 'Usage', 'Amazon Elastic Compute Cloud'),
+		('arn:aws:ec2:us-east-1:111122223333:instance/i-0d00000000000a001', 0.20, 0.20, TIMESTAMP '2026-09-02 00:00:00', 'Tax', 'Amazon Elastic Compute Cloud'),
+		('i-0d00000000000a001', -0.50, -0.50, TIMESTAMP '2026-09-02 00:00:00', 'Credit', 'Amazon Elastic Compute Cloud'))
+		AS v(ResourceId, BilledCost, EffectiveCost, ChargePeriodStart, ChargeCategory, ServiceName)`); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := compliance.Instance(ctx, s, "i-0d00000000000a001", compliance.Params{Store: "prod-trail", Cost: "focus_arn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Summary == nil || math.Abs(tr.Summary.UnblendedCost-2.5) > 1e-9 || math.Abs(tr.Summary.EffectiveCost-2.1) > 1e-9 || len(tr.DailyCost) != 2 {
+		t.Errorf("summary %+v, daily %+v; want 2.50 billed, 2.10 effective over 2 days", tr.Summary, tr.DailyCost)
+	}
+}

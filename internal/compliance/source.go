@@ -105,7 +105,8 @@ func openCost(ctx context.Context, s *query.Session, table string) (*costTable, 
 		// ChargePeriodStart, ChargeCategory. The service is AWS's x_ServiceCode where the export
 		// has it, else ServiceName: AWS's FOCUS export names EC2 "Amazon Elastic Compute Cloud",
 		// the FOCUS converter keeps the product code.
-		c.resourceID = str("resourceid")
+		// FOCUS allows the resource's ARN as its id: an EC2 instance's ARN reads as its id.
+		c.resourceID = "regexp_replace(" + str("resourceid") + ", '^arn:aws[a-z-]*:ec2:[^:]*:[0-9]*:instance/', '')"
 		service := str("servicename")
 		c.product = "CASE " + service + " WHEN 'Amazon Elastic Compute Cloud' THEN 'AmazonEC2' ELSE " + service + " END"
 		if has["x_servicecode"] {
