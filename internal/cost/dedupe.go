@@ -25,17 +25,22 @@ type fileKeys struct {
 
 // dedupeCopies looks for copies of one report among the files that no manifest chose (loose
 // files, periods without a manifest): a file whose line items (id and time interval) another
-// such file holds as well does not count — a report saved twice under other names, or the
-// not-final version beside the final one. Of two files with the same line items the final one
-// counts (more rows with an invoice id), else the newer, else the first. It returns the indexes
-// of t.Files to keep and the skipped files. Files that share only some line items both count,
-// with a warning: CUR line item ids are only unique within one file, so a partial overlap is not
+// file holds as well does not count — a report saved twice under other names, the not-final
+// version beside the final one, a downloaded copy beside the report's own layout. Of two such
+// files with the same line items the final one counts (more rows with an invoice id), else the
+// newer, else the first; a file a manifest chose always counts. It returns the indexes of
+// t.Files to keep and the skipped files. Files that share only some line items both count, with
+// a warning: CUR line item ids are only unique within one file, so a partial overlap is not
 // proof of a copy.
 func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]string, cands []candidate) (keep []int, skipped []Skipped, warnings []string, err error) {
 	var parts []string
+	anyUnmanaged := false
+	for i := range t.Files {
+		anyUnmanaged = anyUnmanaged || cands[i].unmanaged
+	}
 	for i := range t.Files {
 		keep = append(keep, i)
-		if !cands[i].unmanaged || t.Format == FormatFOCUS {
+		if !anyUnmanaged || t.Format == FormatFOCUS {
 			continue
 		}
 		have := map[string]bool{}
@@ -108,10 +113,15 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 	}
 
 	dropped := map[int]bool{}
+	managed := func(i int) bool { return !cands[i].unmanaged }
 	drop := func(loser, winner int, why string) {
 		dropped[loser] = true
 		skipped = append(skipped, Skipped{URI: t.Files[loser].URI,
 			Reason: fmt.Sprintf("a copy: its %d line items are all in %s, which counts%s", per[loser].distinct, t.Files[winner].URI, why)})
+	}
+	overlap := func(p pair) {
+		warnings = append(warnings, fmt.Sprintf("%s and %s share %d line items (of %d and %d); both count — if one is an older version of the other, remove it",
+			t.Files[p.a].URI, t.Files[p.b].URI, p.shared, per[p.a].distinct, per[p.b].distinct))
 	}
 	for _, p := range pairs {
 		if dropped[p.a] || dropped[p.b] {
@@ -119,6 +129,14 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 		}
 		ka, kb := per[p.a], per[p.b]
 		switch {
+		case managed(p.a) && managed(p.b):
+			// Both chosen by manifests: the layout decided.
+		case managed(p.a) && p.shared == kb.distinct:
+			drop(p.b, p.a, " (chosen by its manifest)")
+		case managed(p.b) && p.shared == ka.distinct:
+			drop(p.a, p.b, " (chosen by its manifest)")
+		case managed(p.a) || managed(p.b):
+			overlap(p)
 		case p.shared == ka.distinct && p.shared == kb.distinct:
 			ta, tb := cands[p.a].obj.ModTime, cands[p.b].obj.ModTime
 			switch {
@@ -138,8 +156,7 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 		case p.shared == kb.distinct:
 			drop(p.b, p.a, "")
 		default:
-			warnings = append(warnings, fmt.Sprintf("%s and %s share %d line items (of %d and %d); both count — if one is an older version of the other, remove it",
-				t.Files[p.a].URI, t.Files[p.b].URI, p.shared, ka.distinct, kb.distinct))
+			overlap(p)
 		}
 	}
 	keep = keep[:0]

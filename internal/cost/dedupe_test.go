@@ -107,3 +107,23 @@ func TestSupersededAssembliesAreListedAsSkipped(t *testing.T) {
 		}
 	}
 }
+
+// A report's own layout (a manifest chooses its file) with a downloaded copy of that file beside
+// it: the copy is skipped, whatever its date, and the manifest's file counts.
+func TestACopyBesideAManifestsFileIsSkipped(t *testing.T) {
+	data := readFile(t, filepath.Join(testdata, "koku-cur-test-data/test_cur.csv"))
+	src := t.TempDir()
+	t0 := time.Date(2018, 7, 2, 0, 0, 0, 0, time.UTC)
+	period := filepath.Join(src, "report", "20180601-20180701")
+	writeGzip(t, filepath.Join(period, "asm-1", "report-1.csv.gz"), data, t0)
+	writeFile(t, filepath.Join(period, "asm-1", "report-Manifest.json"),
+		[]byte(`{"assemblyId":"asm-1","reportKeys":["report/20180601-20180701/asm-1/report-1.csv.gz"]}`), t0)
+	writeFile(t, filepath.Join(src, "downloaded-june.csv"), data, t0.Add(48*time.Hour))
+	s := register(t, t.TempDir(), "k.t", src)
+	if s.Table.Rows != 19 || len(s.Table.Files) != 1 || filepath.Base(s.Table.Files[0].URI) != "report-1.csv.gz" {
+		t.Fatalf("rows %d files %v; want the manifest's file alone, 19 rows", s.Table.Rows, s.Table.Files)
+	}
+	if why := skippedReasons(s.Table)["downloaded-june.csv"]; !strings.Contains(why, "report-1.csv.gz, which counts (chosen by its manifest)") {
+		t.Errorf("reason = %q (skipped %v)", why, s.Table.Skipped)
+	}
+}
