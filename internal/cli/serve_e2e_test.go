@@ -396,6 +396,11 @@ func TestServeAPIAnswersFromTheRealEngine(t *testing.T) {
 		if ev, _ := got["events"].([]any); len(ev) < 2 {
 			t.Errorf("instance %s has %d trail events, want at least its launch and a state change", id, len(ev))
 		}
+		// The API says which cost table it read (the CLI names it with --cur).
+		if got["cost_table"] != "cur.gen" {
+			t.Errorf("API trail of %s: cost_table %v, want cur.gen", id, got["cost_table"])
+		}
+		delete(got, "cost_table")
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("API trail of %s differs from the CLI's:\nAPI %.600s", id, b)
 		}
