@@ -63,7 +63,9 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		parts = append(parts, "SELECT "+strconv.Itoa(i)+" AS f, "+col(keyID)+" AS id, "+col(keyInterval)+" AS ti, "+col(keyInvoice)+" AS inv FROM ("+q+")")
+		// A line item is kept as the 64-bit hash of its id and interval (NULL without an id), so
+		// that a folder of large files fits the engine's memory.
+		parts = append(parts, "SELECT "+strconv.Itoa(i)+"::INTEGER AS f, CASE WHEN coalesce("+col(keyID)+", '') <> '' THEN hash("+col(keyID)+", "+col(keyInterval)+") END AS k, coalesce("+col(keyInvoice)+", '') <> '' AS invoiced FROM ("+q+")")
 	}
 	if len(parts) < 2 {
 		return keep, nil, nil, nil
@@ -73,8 +75,7 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 	}
 	defer db.Exec(ctx, "DROP TABLE IF EXISTS cost_copy_keys")
 	per := map[int]fileKeys{}
-	rows, err := db.Query(ctx, `SELECT f, count(DISTINCT (id, ti)) FILTER (WHERE id IS NOT NULL AND id <> ''),
-		count(*) FILTER (WHERE coalesce(inv, '') <> '') FROM cost_copy_keys GROUP BY f`)
+	rows, err := db.Query(ctx, `SELECT f, count(DISTINCT k), count(*) FILTER (WHERE invoiced) FROM cost_copy_keys GROUP BY f`)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("compare the line items of %s's files: %w", t.Name(), err)
 	}
@@ -93,8 +94,8 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 		shared int64
 	}
 	var pairs []pair
-	rows, err = db.Query(ctx, `WITH d AS (SELECT DISTINCT f, id, ti FROM cost_copy_keys WHERE id IS NOT NULL AND id <> '')
-		SELECT a.f, b.f, count(*) FROM d a JOIN d b ON a.id = b.id AND a.ti IS NOT DISTINCT FROM b.ti AND a.f < b.f
+	rows, err = db.Query(ctx, `WITH d AS (SELECT DISTINCT f, k FROM cost_copy_keys WHERE k IS NOT NULL)
+		SELECT a.f, b.f, count(*) FROM d a JOIN d b ON a.k = b.k AND a.f < b.f
 		GROUP BY ALL ORDER BY 1, 2`)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("compare the line items of %s's files: %w", t.Name(), err)
