@@ -20,8 +20,13 @@ const (
 // fileKeys are the distinct line items of one file and how many of its rows carry an invoice id
 // (a final bill has one; the not-final version of a period does not).
 type fileKeys struct {
-	distinct, invoiced int64
+	distinct, invoiced, lines int64
 }
+
+// lineColumns describe what a line charges; two versions of one report repeat them with new
+// line item ids (AWS does not keep ids across report versions).
+var lineColumns = []string{"line_item_usage_account_id", "line_item_resource_id", "line_item_usage_type",
+	"line_item_line_item_type", "line_item_operation", "line_item_usage_start_date", "line_item_unblended_cost"}
 
 // dedupeCopies looks for copies of one report among the files that no manifest chose (loose
 // files, periods without a manifest): a file whose line items (id and time interval) another
@@ -65,7 +70,12 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 		}
 		// A line item is kept as the 64-bit hash of its id and interval (NULL without an id), so
 		// that a folder of large files fits the engine's memory.
-		parts = append(parts, "SELECT "+strconv.Itoa(i)+"::INTEGER AS f, CASE WHEN coalesce("+col(keyID)+", '') <> '' THEN hash("+col(keyID)+", "+col(keyInterval)+") END AS k, coalesce("+col(keyInvoice)+", '') <> '' AS invoiced FROM ("+q+")")
+		var line []string
+		for _, c := range lineColumns {
+			line = append(line, col(c))
+		}
+		parts = append(parts, "SELECT "+strconv.Itoa(i)+"::INTEGER AS f, CASE WHEN coalesce("+col(keyID)+", '') <> '' THEN hash("+col(keyID)+", "+col(keyInterval)+") END AS k, "+
+			"hash("+strings.Join(line, ", ")+") AS n, coalesce("+col(keyInvoice)+", '') <> '' AS invoiced FROM ("+q+")")
 	}
 	if len(parts) < 2 {
 		return keep, nil, nil, nil
@@ -75,14 +85,14 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 	}
 	defer db.Exec(ctx, "DROP TABLE IF EXISTS cost_copy_keys")
 	per := map[int]fileKeys{}
-	rows, err := db.Query(ctx, `SELECT f, count(DISTINCT k), count(*) FILTER (WHERE invoiced) FROM cost_copy_keys GROUP BY f`)
+	rows, err := db.Query(ctx, `SELECT f, count(DISTINCT k), count(*) FILTER (WHERE invoiced), count(DISTINCT n) FROM cost_copy_keys GROUP BY f`)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("compare the line items of %s's files: %w", t.Name(), err)
 	}
 	for rows.Next() {
 		var f int
 		var k fileKeys
-		if err := rows.Scan(&f, &k.distinct, &k.invoiced); err != nil {
+		if err := rows.Scan(&f, &k.distinct, &k.invoiced, &k.lines); err != nil {
 			rows.Close()
 			return nil, nil, nil, err
 		}
@@ -107,6 +117,27 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 			return nil, nil, nil, err
 		}
 		pairs = append(pairs, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, nil, err
+	}
+	// Pairs of files without a shared line item id whose lines are nearly all the same: two
+	// versions of one report, most likely. A warning only: the evidence is not the id.
+	var similar []pair
+	rows, err = db.Query(ctx, `WITH d AS (SELECT DISTINCT f, n FROM cost_copy_keys)
+		SELECT a.f, b.f, count(*) FROM d a JOIN d b ON a.n = b.n AND a.f < b.f
+		GROUP BY ALL ORDER BY 1, 2`)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("compare the line items of %s's files: %w", t.Name(), err)
+	}
+	for rows.Next() {
+		var p pair
+		if err := rows.Scan(&p.a, &p.b, &p.shared); err != nil {
+			rows.Close()
+			return nil, nil, nil, err
+		}
+		similar = append(similar, p)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -159,6 +190,18 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 		default:
 			overlap(p)
 		}
+	}
+	sharesID := map[[2]int]bool{}
+	for _, p := range pairs {
+		sharesID[[2]int{p.a, p.b}] = true
+	}
+	for _, p := range similar {
+		small := min(per[p.a].lines, per[p.b].lines)
+		if dropped[p.a] || dropped[p.b] || sharesID[[2]int{p.a, p.b}] || small == 0 || p.shared*10 < small*9 {
+			continue
+		}
+		warnings = append(warnings, fmt.Sprintf("%s and %s look like two versions of one report: %d of the %d lines of the smaller charge the same account, resource, usage type, line type, operation, hour and amount under other line item ids; both count — if one is an older version, remove it",
+			t.Files[p.a].URI, t.Files[p.b].URI, p.shared, small))
 	}
 	keep = keep[:0]
 	for i := range t.Files {

@@ -127,3 +127,25 @@ func TestACopyBesideAManifestsFileIsSkipped(t *testing.T) {
 		t.Errorf("reason = %q (skipped %v)", why, s.Table.Skipped)
 	}
 }
+
+// Two assemblies of one billing period (the generator gives each its own line item ids, as AWS
+// does across report versions) copied into a folder: nothing proves a copy, so both count, but
+// the registration warns that they look like two versions of one report.
+func TestTwoVersionsWithOtherIdsAreReportedAsADoubt(t *testing.T) {
+	out, _ := generateCUR(t)
+	asms, err := filepath.Glob(filepath.Join(out, "cur", "*", "20260301-20260401", "*", "*.csv.gz"))
+	if err != nil || len(asms) != 2 {
+		t.Fatalf("assemblies of March: %v %v", asms, err)
+	}
+	src := t.TempDir()
+	for i, p := range asms {
+		writeFile(t, filepath.Join(src, "march-"+string(rune('a'+i))+".csv.gz"), readFile(t, p), time.Now())
+	}
+	s, err := cost.RegisterSource(context.Background(), t.TempDir(), cost.RegisterOptions{Name: "k.t", Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Table.Files) != 2 || len(s.Table.Skipped) != 0 || len(s.Warnings) != 1 || !strings.Contains(s.Warnings[0], "look like two versions of one report") {
+		t.Errorf("files %d, skipped %v, warnings %q; want both counted and one warning", len(s.Table.Files), s.Table.Skipped, s.Warnings)
+	}
+}
