@@ -99,49 +99,16 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 		per[f] = k
 	}
 	rows.Close()
-	type pair struct {
-		a, b   int
-		shared int64
-	}
-	var pairs []pair
-	rows, err = db.Query(ctx, `WITH d AS (SELECT DISTINCT f, k FROM cost_copy_keys WHERE k IS NOT NULL)
-		SELECT a.f, b.f, count(*) FROM d a JOIN d b ON a.k = b.k AND a.f < b.f
-		GROUP BY ALL ORDER BY 1, 2`)
+	// ids are the pairs of files sharing line items (id and hour); similar, sharing lines (what
+	// they charge): without a shared id and nearly all the same, two versions of one report most
+	// likely — a warning only, the evidence is not the id.
+	pairs, err := sharedPairs(ctx, db, "k")
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("compare the line items of %s's files: %w", t.Name(), err)
 	}
-	for rows.Next() {
-		var p pair
-		if err := rows.Scan(&p.a, &p.b, &p.shared); err != nil {
-			rows.Close()
-			return nil, nil, nil, err
-		}
-		pairs = append(pairs, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, err
-	}
-	// Pairs of files without a shared line item id whose lines are nearly all the same: two
-	// versions of one report, most likely. A warning only: the evidence is not the id.
-	var similar []pair
-	rows, err = db.Query(ctx, `WITH d AS (SELECT DISTINCT f, n FROM cost_copy_keys)
-		SELECT a.f, b.f, count(*) FROM d a JOIN d b ON a.n = b.n AND a.f < b.f
-		GROUP BY ALL ORDER BY 1, 2`)
+	similar, err := sharedPairs(ctx, db, "n")
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("compare the line items of %s's files: %w", t.Name(), err)
-	}
-	for rows.Next() {
-		var p pair
-		if err := rows.Scan(&p.a, &p.b, &p.shared); err != nil {
-			rows.Close()
-			return nil, nil, nil, err
-		}
-		similar = append(similar, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, err
 	}
 
 	dropped := map[int]bool{}
@@ -210,4 +177,31 @@ func dedupeCopies(ctx context.Context, db *engine.DB, t Table, headers [][]strin
 		}
 	}
 	return keep, skipped, warnings, nil
+}
+
+// pair is two files (indexes, a < b) and how many distinct values of a key they share.
+type pair struct {
+	a, b   int
+	shared int64
+}
+
+// sharedPairs counts, for every two files in cost_copy_keys, the distinct values of column key
+// (k: line item id and hour; n: what the line charges) they share.
+func sharedPairs(ctx context.Context, db *engine.DB, key string) ([]pair, error) {
+	rows, err := db.Query(ctx, `WITH d AS (SELECT DISTINCT f, `+key+` AS v FROM cost_copy_keys WHERE `+key+` IS NOT NULL)
+		SELECT a.f, b.f, count(*) FROM d a JOIN d b ON a.v = b.v AND a.f < b.f
+		GROUP BY ALL ORDER BY 1, 2`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []pair
+	for rows.Next() {
+		var p pair
+		if err := rows.Scan(&p.a, &p.b, &p.shared); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
