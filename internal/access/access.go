@@ -21,7 +21,6 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -29,8 +28,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/atomicfile"
 )
 
 // Errors a caller maps to exit codes and HTTP statuses.
@@ -110,17 +110,8 @@ func (r *Registry) statePath() string { return filepath.Join(r.dir, "access.json
 // State reads the current state (empty when nothing was ever granted).
 func (r *Registry) State() (State, error) {
 	var s State
-	b, err := os.ReadFile(r.statePath())
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
-	if err != nil {
-		return s, fmt.Errorf("read access registry: %w", err)
-	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("read access registry %q: %w", r.statePath(), err)
-	}
-	return s, nil
+	err := atomicfile.ReadJSON(r.statePath(), &s)
+	return s, err
 }
 
 // Update applies fn to the state under an exclusive lock and replaces access.json atomically:
@@ -129,60 +120,7 @@ func (r *Registry) Update(fn func(*State) error) error {
 	if err := os.MkdirAll(r.dir, 0o700); err != nil {
 		return fmt.Errorf("create %q: %w", r.dir, err)
 	}
-	lockPath := filepath.Join(r.dir, "access.lock")
-	lf, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return fmt.Errorf("open lock %q: %w", lockPath, err)
-	}
-	defer lf.Close()
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %q: %w", lockPath, err)
-	}
-	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
-	s, err := r.State()
-	if err != nil {
-		return err
-	}
-	if err := fn(&s); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(&s, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeAtomic(r.statePath(), append(b, '\n'), 0o600)
-}
-
-// writeAtomic writes b to path through a synced temporary file renamed over it.
-func writeAtomic(path string, b []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.UpdateJSON(r.statePath(), filepath.Join(r.dir, "access.lock"), fn)
 }
 
 // MasterKey returns the data directory's master key, creating it on first use. Besides the

@@ -7,13 +7,22 @@ import (
 	"strings"
 
 	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/cost"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
-// params converts the API's report parameters; the store defaults to the only CloudTrail store.
+// params converts the API's report parameters; the store defaults to the only CloudTrail store,
+// the cost table to the default one (defaultCost).
 func (b *Backend) params(p server.ReportParams) (compliance.Params, error) {
 	out := compliance.Params{Store: p.Store, Cost: p.Cost, From: p.From, To: p.To, Accounts: p.Accounts}
+	if out.Cost == "" {
+		c, err := defaultCost(b.lk.Dir)
+		if err != nil {
+			return out, err
+		}
+		out.Cost = c
+	}
 	if out.Store == "" {
 		stores, err := b.lk.Stores()
 		if err != nil {
@@ -48,6 +57,24 @@ func (b *Backend) params(p server.ReportParams) (compliance.Params, error) {
 		out.Approved = b.DefaultApprovals
 	}
 	return out, nil
+}
+
+// defaultCost is the cost table a report without cost= uses: the only registered one, or, with
+// several, the first by name — the one the dashboard's cost picker shows first. "" when none is
+// registered (reports then carry no cost).
+func defaultCost(dataDir string) (string, error) {
+	tables, err := cost.Tables(dataDir)
+	if err != nil || len(tables) == 0 {
+		return "", err
+	}
+	return tables[0].Name(), nil
+}
+
+// instanceTrail is an instance's trail with the cost table its cost was read from, so the
+// dashboard can say which one it used when the URL named none.
+type instanceTrail struct {
+	*compliance.Trail
+	CostTable string `json:"cost_table,omitempty"`
 }
 
 func (b *Backend) report(ctx context.Context, name string, p server.ReportParams) (any, error) {
@@ -92,7 +119,7 @@ func (b *Backend) instance(ctx context.Context, id string, p server.ReportParams
 	if t.Summary == nil && len(t.Events) == 0 {
 		return nil, fmt.Errorf("%w: no event in the store names instance %q", server.ErrNotFound, id)
 	}
-	return t, nil
+	return instanceTrail{Trail: t, CostTable: cp.Cost}, nil
 }
 
 // reportErr maps report failures: unknown stores, cost tables and instances are 404s.

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/atomicfile"
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -373,7 +374,7 @@ func writeDigest(lk *lake.Lake, recs []*cloudtrail.Record) error {
 	if err := os.MkdirAll(digestDir(lk), 0o755); err != nil {
 		return err
 	}
-	return lake.WriteFileAtomic(filepath.Join(digestDir(lk), fmt.Sprintf("%012d.json", d.Seq)), append(b, '\n'))
+	return atomicfile.Write(filepath.Join(digestDir(lk), fmt.Sprintf("%012d.json", d.Seq)), append(b, '\n'))
 }
 
 func deref(s *string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -19,7 +20,12 @@ ETag. Formats are detected from the headers: CUR 1.0 CSV (.csv, .csv.gz, .csv.zi
 are renamed to the Athena names such as line_item_unblended_cost), CUR 1.0 Athena Parquet
 (year=/month= partitions), CUR 2.0 Data Exports (Parquet or CSV; product, resource_tags … as maps)
 and FOCUS 1.x. Report manifests are honoured: when a billing period has several assemblies only
-the newest counts. Run it again to pick up new report versions.`
+the newest counts. Where no manifest decides (a local folder), a file that is another copy of a
+report that counts is skipped: the same name with another compression (x.csv beside x.csv.gz),
+or the same line items (a not-final report beside the final one). Skipped files are listed,
+with the reason, here and in 'cur show'. Views have Athena's partition columns: year and month
+('2026', '3') for CUR 1.0, billing_period ('2026-03') for CUR 2.0 and FOCUS. Run it again to
+pick up new report versions.`
 
 const curRegisterExamples = `  auditlake cur register cur.cur_2026 s3://my-billing-bucket/cur/my-report/
   auditlake cur register cur.focus ./focus_sample.csv
@@ -62,7 +68,18 @@ func runCurRegister(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "  periods:  %s\n", strings.Join(t.Periods, ", "))
 	fmt.Fprintf(env.Stdout, "  rows:     %d\n", t.Rows)
 	fmt.Fprintf(env.Stdout, "  columns:  %d\n", len(t.Columns()))
+	if len(t.Skipped) > 0 {
+		fmt.Fprintf(env.Stdout, "  skipped:  %d\n", len(t.Skipped))
+		writeSkipped(env.Stdout, t.Skipped)
+	}
 	return nil
+}
+
+// writeSkipped lists the files of a cost source that do not count, one a line, with the reason.
+func writeSkipped(w io.Writer, skipped []cost.Skipped) {
+	for _, s := range skipped {
+		fmt.Fprintf(w, "    %s: %s\n", s.URI, s.Reason)
+	}
 }
 
 func runCurList(ctx context.Context, env *Env, args []string) error {
@@ -132,6 +149,10 @@ func runCurShow(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.URI, f.Period, plural(int(f.Rows), "row", "rows"))
 	}
 	tw.Flush()
+	if len(t.Skipped) > 0 {
+		fmt.Fprintf(w, "skipped:       %d\n", len(t.Skipped))
+		writeSkipped(w, t.Skipped)
+	}
 	fmt.Fprintf(w, "columns:       %d\n", len(t.Columns()))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, c := range t.Columns() {

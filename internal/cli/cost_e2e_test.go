@@ -30,7 +30,7 @@ const blogCURSubquery = `SELECT line_item_resource_id as Instance_ID,
 func TestCurRegisterThenBlogCURSubqueryRunsVerbatim(t *testing.T) {
 	dir := t.TempDir()
 	out := mustRun(t, 0, dir, "cur", "register", "enter-your-cur-database.enter-your-cur-table", testdata("koku-cur-test-data", "test_cur.csv.gz"))
-	for _, want := range []string{"(cur1-csv)", "files:    1", "periods:  2018-06", "rows:     19", "columns:  131"} {
+	for _, want := range []string{"(cur1-csv)", "files:    1", "periods:  2018-06", "rows:     19", "columns:  133"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("register summary lacks %q:\n%s", want, out)
 		}
@@ -62,7 +62,7 @@ func TestCurRegisterThenBlogCURSubqueryRunsVerbatim(t *testing.T) {
 	for _, line := range strings.Split(out, "\n") {
 		shown[strings.Join(strings.Fields(line), " ")] = true
 	}
-	for _, want := range []string{"line_item_unblended_cost DOUBLE", "line_item_usage_start_date TIMESTAMP", "reservation_reservation_a_r_n VARCHAR", "rows: 19", "columns: 131"} {
+	for _, want := range []string{"line_item_unblended_cost DOUBLE", "line_item_usage_start_date TIMESTAMP", "reservation_reservation_a_r_n VARCHAR", "rows: 19", "columns: 133", "year VARCHAR", "month VARCHAR"} {
 		if !shown[want] {
 			t.Errorf("cur show lacks a line %q:\n%s", want, out)
 		}
@@ -138,5 +138,39 @@ func TestCurRegisterFromS3CachesByETag(t *testing.T) {
 	rows = queryCSV(t, dir, `SELECT count(*), sum(line_item_unblended_cost) FROM cur.s3`)
 	if rows[0][0] != "3" || rows[0][1] != "30" {
 		t.Errorf("query after refresh = %v", rows)
+	}
+}
+
+// A local folder with one report twice (test_cur.csv and .csv.gz) and a not-final report beside
+// the final one: cur register and cur show say which files were skipped and why.
+func TestCurRegisterAndShowNameTheSkippedCopies(t *testing.T) {
+	dir := t.TempDir()
+	out := mustRun(t, 0, dir, "cur", "register", "k.all", "../../testdata/koku-cur-test-data")
+	for _, want := range []string{"rows:     24", "skipped:  2",
+		"    ../../testdata/koku-cur-test-data/test_cur.csv.gz: another copy of ../../testdata/koku-cur-test-data/test_cur.csv",
+		"    ../../testdata/koku-cur-test-data/2023-06-01-not-final.csv: a copy: its 3 line items are all in ../../testdata/koku-cur-test-data/2023-06-01.csv"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("cur register output lacks %q:\n%s", want, out)
+		}
+	}
+	out = mustRun(t, 0, dir, "cur", "show", "k.all")
+	if !strings.Contains(out, "skipped:       2\n") || !strings.Contains(out, "2023-06-01-not-final.csv: a copy") {
+		t.Errorf("cur show does not list the skipped files:\n%s", out)
+	}
+}
+
+// Published CUR queries filter on Athena's partition columns; through the query command's
+// dialect they select the billing period (koku's test_cur.csv is June 2018, 19 rows).
+func TestQueryFiltersOnAthenasYearAndMonth(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "cur", "register", "cur.k", "../../testdata/koku-cur-test-data/test_cur.csv")
+	for q, want := range map[string]string{
+		`SELECT count(*) AS n FROM "cur"."k" WHERE year = '2018' AND month = '6'`:              "n\n19\n",
+		`SELECT count(*) AS n FROM cur.k WHERE year = '2018' AND month = '06'`:                 "n\n0\n",
+		`SELECT DISTINCT year, month FROM cur.k WHERE CAST(month AS integer) BETWEEN 1 AND 12`: "year,month\n2018,6\n",
+	} {
+		if got := mustRun(t, 0, dir, "query", "--format", "csv", q); got != want {
+			t.Errorf("%s = %q, want %q", q, got, want)
+		}
 	}
 }

@@ -392,6 +392,11 @@ func TestServeAPIAnswersFromTheRealEngine(t *testing.T) {
 		if ev, _ := got["events"].([]any); len(ev) < 2 {
 			t.Errorf("instance %s has %d trail events, want at least its launch and a state change", id, len(ev))
 		}
+		// The API says which cost table it read (the CLI names it with --cur).
+		if got["cost_table"] != "cur.gen" {
+			t.Errorf("API trail of %s: cost_table %v, want cur.gen", id, got["cost_table"])
+		}
+		delete(got, "cost_table")
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("API trail of %s differs from the CLI's:\nAPI %.600s", id, b)
 		}
@@ -539,8 +544,10 @@ func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
 	}
 	var rep struct {
 		Rows []struct {
-			ID     string `json:"instance_id"`
-			Status string
+			ID        string `json:"instance_id"`
+			Status    string
+			Unblended float64 `json:"unblended_cost"`
+			Effective float64 `json:"effective_cost"`
 		}
 	}
 	if code, b := apiCall(t, "GET", base+"/api/reports/launch-compliance?"+q.Encode(), ""); code != 200 || json.Unmarshal(b, &rep) != nil {
@@ -686,6 +693,60 @@ func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
 	}
 	if len(kinds) != len(trail.Events) || len(kinds) == 0 {
 		t.Errorf("timeline of %s has %d entries %v, API %d events", clicked, len(kinds), kinds, len(trail.Events))
+	}
+
+	// An instance page opened without cost= in the URL (a bookmark, a link from elsewhere) reads
+	// the only cost table; it used to show $0. A Savings Plan-covered instance (its usage negated
+	// in the unblended cost) shows its effective cost beside the unblended one, an on-demand one
+	// does not.
+	var sp, onDemand string
+	var spUnblended, spEffective float64
+	for _, r := range rep.Rows {
+		switch {
+		case sp == "" && r.Effective > 0 && math.Abs(r.Unblended-r.Effective) >= 0.01:
+			sp, spUnblended, spEffective = r.ID, r.Unblended, r.Effective
+		case onDemand == "" && r.Unblended > 0 && r.Unblended == r.Effective:
+			onDemand = r.ID
+		}
+	}
+	if sp == "" || onDemand == "" {
+		t.Fatalf("generated data has no Savings Plan-covered (%q) or on-demand (%q) billed instance", sp, onDemand)
+	}
+	do("open a Savings Plan instance's page without cost=",
+		route("#/instance/"+sp+"?store="+o.storeID),
+		chromedp.WaitVisible(chromedp.CSS(`#instance-cost[data-instance="`+sp+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#instance-cost-chart canvas`)),
+		chromedp.Sleep(300*time.Millisecond),
+	)
+	var shown struct {
+		Unblended, Effective, Table, Total, EffectiveTotal string
+		Note                                               bool
+		Back                                               string
+	}
+	eval(`(() => { const c = document.querySelector('#instance-cost'), ch = document.querySelector('#instance-cost-chart');
+		return {Unblended: c.dataset.unblended, Effective: c.dataset.effective, Note: !!c.querySelector('.effective'),
+			Table: document.querySelector('#instance-cost-table').textContent, Total: ch.dataset.total, EffectiveTotal: ch.dataset.effectiveTotal,
+			Back: document.querySelector('main p.sub a').getAttribute('href')}; })()`, &shown)
+	shot("instance-sp-1280")
+	noErrorPanel("instance page without cost=")
+	num := func(s string) float64 { f, _ := strconv.ParseFloat(s, 64); return f }
+	if math.Abs(num(shown.Unblended)-spUnblended) > 1e-9 || math.Abs(num(shown.Effective)-spEffective) > 1e-9 || !shown.Note || shown.Table != "cur.gen" {
+		t.Errorf("instance %s without cost=: shows %+v; want unblended %v, effective %v beside it, table cur.gen", sp, shown, spUnblended, spEffective)
+	}
+	if math.Abs(num(shown.Total)-spUnblended) > 0.006 || math.Abs(num(shown.EffectiveTotal)-spEffective) > 0.006 {
+		t.Errorf("instance %s cost chart totals %s / %s, want %.2f / %.2f", sp, shown.Total, shown.EffectiveTotal, spUnblended, spEffective)
+	}
+	if !strings.Contains(shown.Back, "cost=cur.gen") {
+		t.Errorf("the way back to the report %q does not keep the cost table", shown.Back)
+	}
+	do("open an on-demand instance's page without cost=",
+		route("#/instance/"+onDemand+"?store="+o.storeID),
+		chromedp.WaitVisible(chromedp.CSS(`#instance-cost[data-instance="`+onDemand+`"]`)),
+	)
+	var noteOnDemand bool
+	eval(`!!document.querySelector('#instance-cost .effective')`, &noteOnDemand)
+	if noteOnDemand {
+		t.Errorf("on-demand instance %s shows a Savings Plan effective cost", onDemand)
 	}
 
 	// Activity dashboard: every widget drawn, none with an error.

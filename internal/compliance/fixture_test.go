@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/cost"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -85,7 +86,7 @@ func openFixture(t *testing.T) *query.Session {
 }
 
 // buildFixture ingests the fixture into a fresh lake in dir, opens a session, and registers the
-// cost CSV as "cur"."cur_2026".
+// cost CSV as "cur"."cur_2026" and the FOCUS sample as "cur"."focus_sample".
 func buildFixture(dir string) (*query.Session, error) {
 	ctx := context.Background()
 	lk, err := lake.Open(dir)
@@ -100,6 +101,10 @@ func buildFixture(dir string) (*query.Session, error) {
 	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: fixtureSources}); err != nil && !strings.Contains(err.Error(), "error") {
 		return nil, err
 	}
+	// The real FOCUS 1.0 sample, registered as a user registers it, as "cur"."focus_sample".
+	if _, err := cost.RegisterSource(ctx, lk.Dir, cost.RegisterOptions{Name: "cur.focus_sample", Source: testdata("focus-sample-data", "focus_sample.csv")}); err != nil {
+		return nil, err
+	}
 	csvPath := filepath.Join(lk.Dir, "cur.csv")
 	if err := os.WriteFile(csvPath, []byte(costCSV), 0o644); err != nil {
 		return nil, err
@@ -109,7 +114,7 @@ func buildFixture(dir string) (*query.Session, error) {
 		return nil, err
 	}
 	for _, q := range []string{
-		`CREATE SCHEMA cur`,
+		`CREATE SCHEMA IF NOT EXISTS cur`,
 		`CREATE TABLE cur.cur_2026 AS SELECT * FROM read_csv(` + engine.Literal(csvPath) + `, header = true, types = {'line_item_unblended_cost': 'DOUBLE', 'line_item_usage_start_date': 'TIMESTAMP', 'line_item_usage_end_date': 'TIMESTAMP'})`,
 	} {
 		if err := s.ExecInternal(ctx, q); err != nil {

@@ -8,16 +8,16 @@
 package cost
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/atomicfile"
 )
 
 // Format is the kind of billing file a table holds.
@@ -77,6 +77,8 @@ type Table struct {
 	// Periods are the billing periods (YYYY-MM) found in the data.
 	Periods []string `json:"periods"`
 	Rows    int64    `json:"rows"`
+	// Skipped are the data files under the source that do not count, with the reason.
+	Skipped []Skipped `json:"skipped,omitempty"`
 	// Endpoint, Region and Profile are the S3 options the source was read with.
 	Endpoint string `json:"endpoint_url,omitempty"`
 	Region   string `json:"region,omitempty"`
@@ -95,31 +97,30 @@ func registryPath(dataDir string) string { return filepath.Join(dataDir, "cost",
 // CacheDir is where S3 objects and unzipped files are kept.
 func CacheDir(dataDir string) string { return filepath.Join(dataDir, "cost", "cache") }
 
+func registryLock(dataDir string) string { return filepath.Join(dataDir, "cost", "registry.lock") }
+
 func readRegistry(dataDir string) (registryFile, error) {
 	var r registryFile
-	b, err := os.ReadFile(registryPath(dataDir))
-	if errors.Is(err, os.ErrNotExist) {
-		return r, nil
-	}
-	if err != nil {
+	if err := atomicfile.ReadJSON(registryPath(dataDir), &r); err != nil {
 		return r, fmt.Errorf("read cost registry: %w", err)
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("parse cost registry %q: %w", registryPath(dataDir), err)
 	}
 	return r, nil
 }
 
-func writeRegistry(dataDir string, r registryFile) error {
-	sort.Slice(r.Tables, func(i, j int) bool { return r.Tables[i].Name() < r.Tables[j].Name() })
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode cost registry: %w", err)
+// updateRegistry applies fn to the registry under the registry's lock and replaces the file
+// atomically, so that concurrent registrations and removals all keep their change.
+func updateRegistry(dataDir string, fn func(*registryFile) error) error {
+	err := atomicfile.UpdateJSON(registryPath(dataDir), registryLock(dataDir), func(r *registryFile) error {
+		if err := fn(r); err != nil {
+			return err
+		}
+		sort.Slice(r.Tables, func(i, j int) bool { return r.Tables[i].Name() < r.Tables[j].Name() })
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("update cost registry: %w", err)
 	}
-	if err := lake.WriteFileAtomic(registryPath(dataDir), append(b, '\n')); err != nil {
-		return fmt.Errorf("write cost registry: %w", err)
-	}
-	return nil
+	return err
 }
 
 // Tables returns the registered tables, sorted by name.
@@ -156,34 +157,46 @@ func Remove(dataDir, name string) error {
 	if err != nil {
 		return err
 	}
-	r, err := readRegistry(dataDir)
+	err = updateRegistry(dataDir, func(r *registryFile) error {
+		var kept []Table
+		for _, t := range r.Tables {
+			if t.Database != db || t.Table != tb {
+				kept = append(kept, t)
+			}
+		}
+		if len(kept) == len(r.Tables) {
+			return fmt.Errorf("%s: %w", name, ErrNotFound)
+		}
+		r.Tables = kept
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	var kept []Table
-	var removed *Table
-	for i, t := range r.Tables {
-		if t.Database == db && t.Table == tb {
-			removed = &r.Tables[i]
-			continue
-		}
-		kept = append(kept, t)
-	}
-	if removed == nil {
-		return fmt.Errorf("%s: %w", name, ErrNotFound)
-	}
-	r.Tables = kept
-	if err := writeRegistry(dataDir, r); err != nil {
-		return err
-	}
-	pruneCache(dataDir, r.Tables)
+	pruneCache(dataDir)
 	return nil
 }
 
-// pruneCache deletes cached files that no table refers to. Failures only leave files behind.
-func pruneCache(dataDir string, tables []Table) {
+// cacheLock is held shared by every registration from before it fetches files into the cache
+// until the registry names them, and exclusively while unused cached files are deleted, so that
+// one command never deletes what another is about to register.
+func cacheLock(dataDir string) string { return filepath.Join(dataDir, "cost", "cache.lock") }
+
+// pruneCache deletes cached files that no registered table refers to. It does nothing while a
+// registration is under way (it runs again after the next one); failures only leave files
+// behind.
+func pruneCache(dataDir string) {
+	unlock, err := atomicfile.Lock(cacheLock(dataDir), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	r, err := readRegistry(dataDir)
+	if err != nil {
+		return
+	}
 	used := map[string]bool{}
-	for _, t := range tables {
+	for _, t := range r.Tables {
 		for _, f := range t.Files {
 			used[filepath.Clean(f.Local)] = true
 		}

@@ -13,10 +13,64 @@ import (
 	"github.com/auditlake/auditlake/internal/objstore"
 )
 
-// candidate is a data file chosen by the layout rules, before it is made local.
+// candidate is a data file chosen by the layout rules, before it is made local. unmanaged is
+// set when no manifest chose it (loose files, periods without a manifest): such files are
+// compared by content for copies of one report (see dedupeCopies).
 type candidate struct {
-	obj    objstore.Object
-	period string
+	obj       objstore.Object
+	period    string
+	unmanaged bool
+}
+
+// Skipped is a billing data file under the source that does not count, and why: an assembly a
+// newer one supersedes, a file its period's manifest does not list, or another copy of a report
+// that counts (the same name compressed otherwise, or the same line items).
+type Skipped struct {
+	URI    string `json:"uri"`
+	Reason string `json:"reason"`
+}
+
+// compressionSuffixes are the endings that make two names one report delivered twice.
+var compressionSuffixes = []string{".gz", ".zip"}
+
+// reportName is the key without a compression suffix: test_cur.csv and test_cur.csv.gz are one
+// report.
+func reportName(key string) string {
+	l := strings.ToLower(key)
+	for _, s := range compressionSuffixes {
+		if strings.HasSuffix(l, s) {
+			return key[:len(key)-len(s)]
+		}
+	}
+	return key
+}
+
+// dropCompressedCopies keeps, of the files that differ only in a compression suffix, the newest
+// (the first by key when equally old), and reports the others as skipped.
+func dropCompressedCopies(files []candidate, skipped *[]Skipped) []candidate {
+	best := map[string]int{}
+	for i, c := range files {
+		name := reportName(c.obj.Key)
+		j, ok := best[name]
+		if !ok {
+			best[name] = i
+			continue
+		}
+		o := files[j].obj
+		if c.obj.ModTime.After(o.ModTime) || (c.obj.ModTime.Equal(o.ModTime) && c.obj.Key < o.Key) {
+			best[name] = i
+		}
+	}
+	var out []candidate
+	for i, c := range files {
+		kept := files[best[reportName(c.obj.Key)]]
+		if best[reportName(c.obj.Key)] == i {
+			out = append(out, c)
+			continue
+		}
+		*skipped = append(*skipped, Skipped{URI: c.obj.URI, Reason: "another copy of " + kept.obj.URI + " (same name, other compression), which counts"})
+	}
+	return out
 }
 
 var (
@@ -74,8 +128,8 @@ func readManifest(ctx context.Context, c *objstore.Client, o objstore.Object) (m
 // resolveLayout picks the data files that count among objs (everything under the source):
 // CUR 2.0 billing periods through their manifests, CUR 1.0 billing periods through the newest
 // assembly, Athena Parquet year=/month= partitions, and loose files. hive reports whether every
-// file sits in a year=/month= partition.
-func resolveLayout(ctx context.Context, c *objstore.Client, objs []objstore.Object) (files []candidate, hive bool, err error) {
+// file sits in a year=/month= partition; skipped lists the data files that do not count.
+func resolveLayout(ctx context.Context, c *objstore.Client, objs []objstore.Object) (files []candidate, hive bool, skipped []Skipped, err error) {
 	type group struct {
 		period    string
 		manifests []objstore.Object
@@ -142,45 +196,67 @@ func resolveLayout(ctx context.Context, c *objstore.Client, objs []objstore.Obje
 		g := cur2[key]
 		if len(g.manifests) == 0 {
 			for _, o := range g.data {
-				files = append(files, candidate{obj: o, period: g.period})
+				files = append(files, candidate{obj: o, period: g.period, unmanaged: true})
 			}
 			continue
 		}
 		newest := newestObject(g.manifests)
 		m, err := readManifest(ctx, c, newest)
 		if err != nil {
-			return nil, false, err
+			return nil, false, nil, err
 		}
 		picked, err := matchKeys(newest, m.keys(), g.data)
 		if err != nil {
-			return nil, false, err
+			return nil, false, nil, err
 		}
 		for _, o := range picked {
 			files = append(files, candidate{obj: o, period: g.period})
 		}
+		skipped = append(skipped, notPicked(g.data, picked, "not listed in the newest manifest "+newest.URI)...)
 	}
 
 	for _, dir := range sortedKeys(cur1) {
 		g := cur1[dir]
-		picked, err := pickAssembly(ctx, c, dir, g.manifests, g.data)
+		picked, managed, why, err := pickAssembly(ctx, c, dir, g.manifests, g.data)
 		if err != nil {
-			return nil, false, err
+			return nil, false, nil, err
 		}
 		for _, o := range picked {
-			files = append(files, candidate{obj: o, period: g.period})
+			files = append(files, candidate{obj: o, period: g.period, unmanaged: !managed})
 		}
+		skipped = append(skipped, notPicked(g.data, picked, why)...)
 	}
 	files = append(files, hiveFiles...)
+	for i := range loose {
+		loose[i].unmanaged = true
+	}
 	files = append(files, loose...)
 	hive = len(hiveFiles) > 0 && len(hiveFiles) == len(files)
-	return files, hive, nil
+	files = dropCompressedCopies(files, &skipped)
+	return files, hive, skipped, nil
+}
+
+// notPicked lists the data files of all that picked leaves out, with the reason.
+func notPicked(all, picked []objstore.Object, reason string) []Skipped {
+	in := map[string]bool{}
+	for _, o := range picked {
+		in[o.URI] = true
+	}
+	var out []Skipped
+	for _, o := range all {
+		if !in[o.URI] && dataKind(o.Key) != "" {
+			out = append(out, Skipped{URI: o.URI, Reason: reason})
+		}
+	}
+	return out
 }
 
 // pickAssembly chooses the files of one CUR 1.0 billing period directory. With report versions
 // kept, each refresh is an assembly subdirectory; only the newest counts: the one the
 // period-level manifest names, else the one whose manifest (or, lacking one, newest file) is
-// newest. Without assemblies (overwrite mode) the files in the period directory count.
-func pickAssembly(ctx context.Context, c *objstore.Client, dir string, manifests, data []objstore.Object) ([]objstore.Object, error) {
+// newest. Without assemblies (overwrite mode) the files in the period directory count. managed
+// reports whether a manifest chose the files; why says why the others do not count.
+func pickAssembly(ctx context.Context, c *objstore.Client, dir string, manifests, data []objstore.Object) (files []objstore.Object, managed bool, why string, err error) {
 	byAssembly := map[string][]objstore.Object{}
 	asmManifest := map[string]objstore.Object{}
 	var direct []objstore.Object
@@ -208,26 +284,29 @@ func pickAssembly(ctx context.Context, c *objstore.Client, dir string, manifests
 			pm := newestObject(periodManifests)
 			m, err := readManifest(ctx, c, pm)
 			if err != nil {
-				return nil, err
+				return nil, false, "", err
 			}
 			if len(m.keys()) > 0 {
-				return matchKeys(pm, m.keys(), direct)
+				files, err := matchKeys(pm, m.keys(), direct)
+				return files, true, "not listed in the period's manifest " + pm.URI, err
 			}
 		}
-		return direct, nil
+		return direct, false, "", nil
 	}
 	chosen := ""
 	if len(periodManifests) > 0 {
 		pm := newestObject(periodManifests)
 		m, err := readManifest(ctx, c, pm)
 		if err != nil {
-			return nil, err
+			return nil, false, "", err
 		}
 		if m.AssemblyID != "" {
 			if _, ok := byAssembly[m.AssemblyID]; !ok {
-				return nil, fmt.Errorf("manifest %q names assembly %q, which has no data files under %q", pm.URI, m.AssemblyID, dir)
+				return nil, false, "", fmt.Errorf("manifest %q names assembly %q, which has no data files under %q", pm.URI, m.AssemblyID, dir)
 			}
 			chosen = m.AssemblyID
+			managed = true
+			why = "superseded: the period's manifest " + pm.URI + " names assembly " + chosen
 		}
 	}
 	if chosen == "" {
@@ -241,18 +320,20 @@ func pickAssembly(ctx context.Context, c *objstore.Client, dir string, manifests
 				chosen, best = asm, stamp
 			}
 		}
+		why = "superseded by the newer assembly " + chosen
 	}
-	files := byAssembly[chosen]
+	files = byAssembly[chosen]
 	if mo, ok := asmManifest[chosen]; ok {
 		m, err := readManifest(ctx, c, mo)
 		if err != nil {
-			return nil, err
+			return nil, false, "", err
 		}
 		if len(m.keys()) > 0 {
-			return matchKeys(mo, m.keys(), files)
+			files, err := matchKeys(mo, m.keys(), files)
+			return files, true, why, err
 		}
 	}
-	return files, nil
+	return files, managed, why, nil
 }
 
 // matchKeys finds, for every key a manifest lists (an S3 key or s3:// URI, possibly under

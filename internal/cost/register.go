@@ -15,8 +15,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/atomicfile"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/objstore"
 )
@@ -40,13 +42,21 @@ type Summary struct {
 	Table Table
 	// Downloaded and Reused count S3 objects fetched into the cache and found there unchanged.
 	Downloaded, Reused int
+	// Warnings are doubts that did not stop the registration (files sharing some line items).
+	Warnings []string
 }
 
 // Columns lists the view's columns with their types.
 func (t Table) Columns() []engine.Column {
 	var out []engine.Column
-	for _, c := range outputColumns(t.Format, t.RawColumns) {
+	cols := outputColumns(t.Format, t.RawColumns)
+	for _, c := range cols {
 		out = append(out, engine.Column{Name: c.Name, Type: c.Type})
+	}
+	for _, c := range partitionColumns(t, cols) {
+		if !c.Fill {
+			out = append(out, engine.Column{Name: c.Name, Type: c.Type})
+		}
 	}
 	return out
 }
@@ -71,12 +81,18 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 	if err != nil {
 		return sum, fmt.Errorf("resolve data dir %q: %w", dataDir, err)
 	}
+	// Held shared until the registry names the files fetched into the cache (see pruneCache).
+	unlockCache, err := atomicfile.Lock(cacheLock(dataDir), syscall.LOCK_SH)
+	if err != nil {
+		return sum, err
+	}
+	defer func() { unlockCache() }()
 	client := objstore.New(opts.S3)
 	var objs []objstore.Object
 	if err := client.Walk(ctx, opts.Source, func(o objstore.Object) error { objs = append(objs, o); return nil }); err != nil {
 		return sum, err
 	}
-	cands, hive, err := resolveLayout(ctx, client, objs)
+	cands, hive, skipped, err := resolveLayout(ctx, client, objs)
 	if err != nil {
 		return sum, err
 	}
@@ -91,8 +107,7 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 	defer db.Close()
 
 	t := Table{Database: database, Table: table, Source: opts.Source, RegisteredAt: time.Now().UTC().Truncate(time.Second),
-		Hive: hive, Endpoint: opts.S3.EndpointURL, Region: opts.S3.Region, Profile: opts.S3.Profile}
-	seen := map[string]bool{}
+		Hive: hive, Endpoint: opts.S3.EndpointURL, Region: opts.S3.Region, Profile: opts.S3.Profile, Skipped: skipped}
 	headers := make([][]string, len(cands))
 	detected := Format("")
 	for i, c := range cands {
@@ -130,12 +145,6 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 			return sum, fmt.Errorf("%q looks like %s but earlier files look like %s; register them as separate tables or pass --format", c.obj.URI, ff, detected)
 		}
 		headers[i] = cols
-		for _, col := range cols {
-			if !seen[col] {
-				seen[col] = true
-				t.RawColumns = append(t.RawColumns, col)
-			}
-		}
 		t.Files = append(t.Files, f)
 	}
 	t.Format = detected
@@ -164,12 +173,33 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 			}
 			return sum, fmt.Errorf("read %q: %w", t.Files[i].URI, err)
 		}
-		t.Rows += t.Files[i].Rows
 		if t.Files[i].Kind == "csv" {
 			if err := checkWidth(ctx, db, t.Files[i], len(headers[i])); err != nil {
 				return sum, err
 			}
 		}
+	}
+	keep, copies, warnings, err := dedupeCopies(ctx, db, t, headers, cands)
+	if err != nil {
+		return sum, err
+	}
+	t.Skipped = append(t.Skipped, copies...)
+	sum.Warnings = warnings
+	files := t.Files
+	t.Files = nil
+	seen := map[string]bool{}
+	for _, i := range keep {
+		t.Files = append(t.Files, files[i])
+		t.Rows += files[i].Rows
+		for _, col := range headers[i] {
+			if !seen[col] {
+				seen[col] = true
+				t.RawColumns = append(t.RawColumns, col)
+			}
+		}
+	}
+	for _, w := range warnings {
+		log.Warn("cost files overlap", "table", t.Name(), "detail", w)
 	}
 	if err := createView(ctx, db, t); err != nil {
 		return sum, err
@@ -180,21 +210,21 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 	}
 	log.Debug("cost table resolved", "table", t.Name(), "format", t.Format, "files", len(t.Files), "rows", t.Rows)
 
-	r, err := readRegistry(dataDir)
+	err = updateRegistry(dataDir, func(r *registryFile) error {
+		kept := r.Tables[:0]
+		for _, old := range r.Tables {
+			if old.Database != t.Database || old.Table != t.Table {
+				kept = append(kept, old)
+			}
+		}
+		r.Tables = append(kept, t)
+		return nil
+	})
 	if err != nil {
 		return sum, err
 	}
-	kept := r.Tables[:0]
-	for _, old := range r.Tables {
-		if old.Database != t.Database || old.Table != t.Table {
-			kept = append(kept, old)
-		}
-	}
-	r.Tables = append(kept, t)
-	if err := writeRegistry(dataDir, r); err != nil {
-		return sum, err
-	}
-	pruneCache(dataDir, r.Tables)
+	unlockCache()
+	pruneCache(dataDir)
 	sum.Table = t
 	return sum, nil
 }
@@ -442,17 +472,22 @@ func checkWidth(ctx context.Context, db *engine.DB, f File, header int) error {
 		}
 		return fmt.Errorf("read %q: %w", f.URI, err)
 	}
-	n := 0
+	var names []string
 	for rows.Next() {
-		n++
+		var name string
+		var rest [5]any
+		if err := rows.Scan(&name, &rest[0], &rest[1], &rest[2], &rest[3], &rest[4]); err == nil {
+			names = append(names, name)
+		}
 	}
 	rows.Close()
-	if n <= header {
+	if len(names) <= header {
 		return nil
 	}
 	line, fields, err := firstLongRow(f.Local, header)
 	if err != nil {
-		return fmt.Errorf("read %q: %w", f.URI, err)
+		// No record is longer than the header: the reader added columns of its own.
+		return fmt.Errorf("read %q: the CSV reader finds %d columns, the header has %d (extra: %s)", f.URI, len(names), header, firstN(names[header:], 5))
 	}
 	return fmt.Errorf("read %q: CSV error on line %d: %d fields, the header has %d", f.URI, line, fields, header)
 }

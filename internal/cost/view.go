@@ -63,11 +63,69 @@ func localPaths(files []File) []string {
 	return out
 }
 
-// outputColumn is one column of a view: its name, its type and the raw columns it merges.
+// outputColumn is one column of a view: its name, its type and the raw columns it merges, or,
+// for a partition column, the expression that derives it from the other columns (Fill: the files
+// have the column, and the expression fills its empty cells).
 type outputColumn struct {
 	Name string
 	Type string
 	Raw  []string
+	Expr string
+	Fill bool
+}
+
+// partitionColumns are the columns Athena's integrations add from the object keys and that
+// published cost queries filter on: year and month for CUR 1.0 (strings without zero padding,
+// year = '2026' AND month = '3'), billing_period for CUR 2.0 and FOCUS Data Exports
+// ('2026-03'). They are derived from the billing period start, or, for a table without that
+// column whose files all sit in one billing period of the layout, from that period. Where the
+// files already have the column (Athena Parquet's year=/month= partitions, CSV exported from
+// Athena), it is kept and only its empty cells are filled.
+func partitionColumns(t Table, cols []outputColumn) []outputColumn {
+	have := map[string]bool{}
+	start := ""
+	for _, c := range cols {
+		l := strings.ToLower(c.Name)
+		have[l] = true
+		if l == "bill_billing_period_start_date" || l == "billingperiodstart" {
+			start = c.Name
+		}
+	}
+	period := ""
+	for i, f := range t.Files {
+		if i == 0 || f.Period == period {
+			period = f.Period
+			continue
+		}
+		period = ""
+		break
+	}
+	derive := func(fromStart, fromPeriod string) string {
+		x := "CAST(NULL AS VARCHAR)"
+		if start != "" {
+			x = strings.ReplaceAll(fromStart, "$", engine.Ident(start))
+		}
+		if period != "" {
+			x = "COALESCE(" + x + ", " + engine.Literal(fromPeriod) + ")"
+		}
+		return x
+	}
+	var out []outputColumn
+	add := func(name, expr string) {
+		out = append(out, outputColumn{Name: name, Type: typeVarchar, Expr: expr, Fill: have[name]})
+	}
+	switch t.Format {
+	case FormatCUR1CSV, FormatCUR1Parquet:
+		y, m := "", ""
+		if len(period) == 7 {
+			y, m = period[:4], strings.TrimPrefix(period[5:], "0")
+		}
+		add("year", derive("CAST(year($) AS VARCHAR)", y))
+		add("month", derive("CAST(month($) AS VARCHAR)", m))
+	case FormatCUR2, FormatFOCUS:
+		add("billing_period", derive("strftime($, '%Y-%m')", period))
+	}
+	return out
 }
 
 // outputColumns maps the raw column names of a table to the view's columns: CUR names are
@@ -98,7 +156,8 @@ func viewSQL(t Table, paths []string) (string, error) {
 	}
 	csv := t.Files[0].Kind == "csv"
 	var sel []string
-	for _, c := range outputColumns(t.Format, t.RawColumns) {
+	cols := outputColumns(t.Format, t.RawColumns)
+	for _, c := range cols {
 		var parts []string
 		for _, r := range c.Raw {
 			if csv {
@@ -133,12 +192,38 @@ func viewSQL(t Table, paths []string) (string, error) {
 	} else {
 		from = fmt.Sprintf("read_parquet(%s, union_by_name = true, hive_partitioning = %t, hive_types_autocast = false)", engine.ListLiteral(paths), t.Hive)
 	}
-	return "SELECT " + strings.Join(sel, ", ") + " FROM " + from, nil
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + from
+	if parts := partitionColumns(t, cols); len(parts) > 0 {
+		var added, filled []string
+		for _, c := range parts {
+			if c.Fill {
+				name := c.Name
+				for _, oc := range cols {
+					if strings.EqualFold(oc.Name, c.Name) {
+						name = oc.Name
+					}
+				}
+				filled = append(filled, "COALESCE(NULLIF("+engine.Ident(name)+", ''), "+c.Expr+") AS "+engine.Ident(name))
+			} else {
+				added = append(added, ", "+c.Expr+" AS "+engine.Ident(c.Name))
+			}
+		}
+		star := "*"
+		if len(filled) > 0 {
+			star = "* REPLACE (" + strings.Join(filled, ", ") + ")"
+		}
+		q = "SELECT " + star + strings.Join(added, "") + " FROM (" + q + ")"
+	}
+	return q, nil
 }
 
-// csvFrom reads CUR and FOCUS CSV files as text. nullPadding pads rows with fewer fields than
-// the header with NULLs, as Athena's CSV SerDe does (Koku's files end rows early); rows with
-// more fields than the header are caught at registration.
+// csvFrom reads CUR and FOCUS CSV files as text: RFC 4180 quoting (a quote inside a quoted
+// field is doubled, as in the JSON of CUR 2.0 map columns), line breaks inside quoted fields
+// allowed. nullPadding pads rows with fewer fields than the header with NULLs, as Athena's CSV
+// SerDe does (Koku's files end rows early); rows with more fields than the header are caught at
+// registration. Hive partitioning is off: DuckDB would otherwise add a column for every key=value
+// directory in the path, such as CUR 2.0's data/BILLING_PERIOD=2026-03/, making the table wider
+// than the header.
 func csvFrom(paths []string, nullPadding bool) string {
-	return fmt.Sprintf("read_csv(%s, header = true, all_varchar = true, union_by_name = true, delim = ',', quote = '\"', escape = '\"', null_padding = %t)", engine.ListLiteral(paths), nullPadding)
+	return fmt.Sprintf("read_csv(%s, header = true, all_varchar = true, union_by_name = true, delim = ',', quote = '\"', escape = '\"', hive_partitioning = false, null_padding = %t)", engine.ListLiteral(paths), nullPadding)
 }

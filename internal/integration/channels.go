@@ -10,17 +10,15 @@
 package integration
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/atomicfile"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -76,7 +74,7 @@ func channelsPath(lk *lake.Lake) string { return filepath.Join(lk.Dir, "channels
 // Channels lists the channels, ordered by name.
 func Channels(lk *lake.Lake) ([]Channel, error) {
 	var f channelFile
-	if err := readJSON(channelsPath(lk), &f); err != nil {
+	if err := atomicfile.ReadJSON(channelsPath(lk), &f); err != nil {
 		return nil, err
 	}
 	sort.Slice(f.Channels, func(i, j int) bool { return f.Channels[i].Name < f.Channels[j].Name })
@@ -165,46 +163,8 @@ func DeleteChannel(lk *lake.Lake, ref string) (Channel, error) {
 	return ch, err
 }
 
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read %q: %w", path, err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("read %q: %w", path, err)
-	}
-	return nil
-}
-
 // updateJSON applies fn to the JSON file at path under an exclusive lock of the data directory's
 // integration.lock and replaces the file atomically.
 func updateJSON[T any](lk *lake.Lake, path string, fn func(*T) error) error {
-	lockPath := filepath.Join(lk.Dir, "integration.lock")
-	lf, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return fmt.Errorf("open lock %q: %w", lockPath, err)
-	}
-	defer lf.Close()
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %q: %w", lockPath, err)
-	}
-	defer syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
-	var v T
-	if err := readJSON(path, &v); err != nil {
-		return err
-	}
-	if err := fn(&v); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(&v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := lake.WriteFileAtomic(path, append(b, '\n')); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	return nil
+	return atomicfile.UpdateJSON(path, filepath.Join(lk.Dir, "integration.lock"), fn)
 }

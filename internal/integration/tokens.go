@@ -13,6 +13,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/atomicfile"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -40,7 +41,7 @@ func tokensPath(lk *lake.Lake) string { return filepath.Join(lk.Dir, "tokens.jso
 // Tokens lists the stored tokens, ordered by name.
 func Tokens(lk *lake.Lake) ([]Token, error) {
 	var f tokenFile
-	if err := readJSON(tokensPath(lk), &f); err != nil {
+	if err := atomicfile.ReadJSON(tokensPath(lk), &f); err != nil {
 		return nil, err
 	}
 	sort.Slice(f.Tokens, func(i, j int) bool { return f.Tokens[i].Name < f.Tokens[j].Name })

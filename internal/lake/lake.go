@@ -30,8 +30,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/atomicfile"
 )
 
 // Store types.
@@ -95,39 +96,16 @@ func (l *Lake) Stores() ([]Store, error) {
 }
 
 func (l *Lake) readCatalog() (*catalogFile, error) {
-	b, err := os.ReadFile(l.catalogPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return &catalogFile{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read catalog: %w", err)
-	}
 	var c catalogFile
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("read catalog %q: %w", l.catalogPath(), err)
+	if err := atomicfile.ReadJSON(l.catalogPath(), &c); err != nil {
+		return nil, fmt.Errorf("read catalog: %w", err)
 	}
 	return &c, nil
 }
 
 // updateCatalog applies fn to the catalog under an exclusive lock and writes it atomically.
 func (l *Lake) updateCatalog(fn func(*catalogFile) error) error {
-	unlock, err := lockFile(filepath.Join(l.Dir, "catalog.lock"), syscall.LOCK_EX)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	c, err := l.readCatalog()
-	if err != nil {
-		return err
-	}
-	if err := fn(c); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(l.catalogPath(), append(b, '\n'))
+	return atomicfile.UpdateJSON(l.catalogPath(), filepath.Join(l.Dir, "catalog.lock"), fn)
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$`)
@@ -292,48 +270,11 @@ var uuidRE = regexp.MustCompile(`^[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[
 
 func looksLikeUUID(s string) bool { return uuidRE.MatchString(s) }
 
-// WriteFileAtomic writes data to path via a synced temporary file and a rename, then syncs the
-// directory, so that path holds either the old or the new content after a crash.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %q: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("sync %q: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("replace %q: %w", path, err)
-	}
-	return SyncDir(dir)
-}
+// WriteFileAtomic replaces path atomically (atomicfile.Write).
+func WriteFileAtomic(path string, data []byte) error { return atomicfile.Write(path, data) }
 
 // SyncDir fsyncs a directory so that renames and new entries in it are durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func SyncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // SyncFile fsyncs an existing file.
 func SyncFile(path string) error {
@@ -346,20 +287,4 @@ func SyncFile(path string) error {
 }
 
 // lockFile takes an advisory flock on path (LOCK_SH or LOCK_EX, optionally |LOCK_NB).
-func lockFile(path string, how int) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open lock %q: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), how); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
-}
+func lockFile(path string, how int) (func(), error) { return atomicfile.Lock(path, how) }

@@ -26,6 +26,7 @@ export interface InstanceEvent { time: string; event_name: string; event_source:
 export interface InstanceReport {
   instance_id: string; summary: ComplianceRow; events: InstanceEvent[];
   daily_cost: { day: string; unblended_cost: number; effective_cost: number }[];
+  cost_table?: string;
   currency?: string;
 }
 export interface Widget {

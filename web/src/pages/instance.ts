@@ -8,7 +8,8 @@ import { link, type IsCurrent } from "../nav";
 export async function renderInstance(root: HTMLElement, id: string, params: URLSearchParams, isCurrent: IsCurrent): Promise<void> {
   const store = params.get("store") || undefined;
   const cost = params.get("cost") || undefined;
-  root.append(h("p", { class: "sub" }, h("a", { href: link("compliance", { store, cost }) }, "← Compliance report")));
+  const back = h("a", { href: link("compliance", { store, cost }) }, "← Compliance report");
+  root.append(h("p", { class: "sub" }, back));
   const head = h("h1", { class: "mono" }, id);
   root.append(head);
   const body = h("div", {}, h("div", { class: "loading" }, "Loading…"));
@@ -23,6 +24,15 @@ export async function renderInstance(root: HTMLElement, id: string, params: URLS
   if (!isCurrent()) return;
   const s = rep.summary;
   const cur = rep.currency || "USD";
+  // Without cost= in the URL the server used the default cost table; the way back keeps it.
+  if (!cost && rep.cost_table) back.setAttribute("href", link("compliance", { store, cost: rep.cost_table }));
+  // Savings Plans and Reserved Instances make the effective (amortised) cost differ from the
+  // unblended one — usage a Savings Plan covers is negated in the unblended cost, so it reads
+  // $0 there: then both are shown.
+  const differs = Math.round((s.unblended_cost - s.effective_cost) * 100) !== 0;
+  const costFact = h("span", { id: "instance-cost", "data-instance": rep.instance_id, "data-unblended": String(s.unblended_cost), "data-effective": String(s.effective_cost) },
+    `${money(s.unblended_cost, cur)} unblended`,
+    differs ? h("span", { class: "effective" }, `, ${money(s.effective_cost, cur)} effective (Savings Plan / Reserved Instance rates, amortised)`) : ", the same effective (no Savings Plan or Reserved Instance applies)");
   head.append(" ", badge(s.status));
   const fact = (k: string, v: Node | string) => [h("dt", {}, k), h("dd", {}, v)];
   const template = s.template_id ? `${s.template_name || s.template_id} (${s.template_id}${s.template_version ? ", version " + s.template_version : ""})` : "none";
@@ -37,7 +47,8 @@ export async function renderInstance(root: HTMLElement, id: string, params: URLS
     s.reason ? fact("Why", s.reason) : [],
     fact("Ended", s.terminated_at ? utc(s.terminated_at) : "still running at the end of the data"),
     fact("Runtime", `${num(s.runtime_hours, 1)} hours`),
-    fact("Cost", `${money(s.unblended_cost, cur)} unblended, ${money(s.effective_cost, cur)} effective`),
+    fact("Cost", costFact),
+    fact("Cost table", rep.cost_table ? h("span", { class: "mono", id: "instance-cost-table" }, rep.cost_table) : "none registered"),
   );
   const chartEl = h("div", { class: "chart small", id: "instance-cost-chart" });
   const events = [...rep.events].sort((a, b) => a.time.localeCompare(b.time));
@@ -57,6 +68,7 @@ export async function renderInstance(root: HTMLElement, id: string, params: URLS
   );
   const days = rep.daily_cost.map((d) => d.day);
   chartEl.dataset.total = String(Math.round(rep.daily_cost.reduce((a, d) => a + d.unblended_cost, 0) * 100) / 100);
+  chartEl.dataset.effectiveTotal = String(Math.round(rep.daily_cost.reduce((a, d) => a + d.effective_cost, 0) * 100) / 100);
   if (days.length === 0) {
     chartEl.replaceChildren(h("div", { class: "empty" }, "No cost lines for this instance."));
     chartEl.style.height = "auto";
