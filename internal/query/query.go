@@ -25,6 +25,12 @@ type Options struct {
 	MemoryLimit string        // default "2GB"
 	Timeout     time.Duration // per query; 0 = none
 	MaxRows     int           // 0 = unlimited
+	// MaxResultBytes bounds a query's result (engine.Limits.MaxBytes): 0 =
+	// engine.DefaultMaxResultBytes (64 MiB), negative = no limit.
+	MaxResultBytes int64
+	// MaxTempSize caps what the session's engine may spill to the lake's temp directory
+	// (engine.Options.MaxTempSize); 0 = DuckDB's default.
+	MaxTempSize int64
 }
 
 // Session is a sealed engine with the lake's tables registered.
@@ -43,7 +49,7 @@ func Open(ctx context.Context, lk *lake.Lake, opts Options) (*Session, error) {
 	if opts.MemoryLimit == "" {
 		opts.MemoryLimit = "2GB"
 	}
-	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir()})
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir(), MaxTempSize: opts.MaxTempSize})
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +180,7 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	if err != nil {
 		return nil, &engine.QueryError{Msg: err.Error()}
 	}
-	return s.db.UserQuery(ctx, rewritten, s.opts.MaxRows, s.opts.Timeout)
+	return s.db.UserQuery(ctx, rewritten, engine.Limits{MaxRows: s.opts.MaxRows, MaxBytes: s.opts.MaxResultBytes, Timeout: s.opts.Timeout})
 }
 
 // Tables lists the registered tables and their columns.
