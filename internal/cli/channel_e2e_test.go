@@ -124,7 +124,7 @@ func TestPutAuditEventsEndToEndReportsEveryEntryRefusesBadCallsAndIsQueryableAtO
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := server.New(app.New(lk, 2), slog.New(slog.DiscardHandler), server.Options{})
+	srv := server.New(app.New(lk, app.Options{MaxQueries: 2}), slog.New(slog.DiscardHandler), server.Options{})
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeListener(ctx, ln) }()
 	t.Cleanup(func() {
