@@ -112,3 +112,12 @@ func (a *admission) laneBusy() error {
 	return &server.BusyError{Status: http.StatusServiceUnavailable, RetryAfter: retryAfter,
 		Msg: fmt.Sprintf("the server is busy with %d long queries; this request ran in the interactive lane, which allows %s, and was stopped; retry later or shorten it (WHERE, LIMIT)", a.general, a.laneTimeout)}
 }
+
+// Admitted is how many requests hold a query session and how many wait for one, for
+// monitoring and tests.
+func (b *Backend) Admitted() (running, waiting int) {
+	a := b.admit
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.running + a.inLane, a.waiting
+}
