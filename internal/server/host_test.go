@@ -23,7 +23,9 @@ func serveOnLoopback(t *testing.T, opts server.Options) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- server.New(newTestBackend(), slog.New(slog.DiscardHandler), opts).ServeListener(ctx, ln) }()
+	go func() {
+		done <- server.New(newTestBackend(), slog.New(slog.DiscardHandler), opts).ServeListener(ctx, ln)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
