@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/url"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -242,6 +243,40 @@ func TestDashboardInChromium(t *testing.T) {
 	shot("sql-error-1280")
 	if !strings.Contains(errText, `syntax error at or near "SELEC"`) {
 		t.Errorf("error shown = %q, want the engine's syntax error", errText)
+	}
+
+	// A link's query (#/sql?q=…) fills the editor and waits for Run: it must never run on load,
+	// or one click on a crafted link starts any query (issue 14 item 1).
+	linkSQL := `SELECT eventname, awsregion FROM "aws:cloudtrail"."` + storeID + `"`
+	b.mu.Lock()
+	ran := len(b.queries)
+	b.mu.Unlock()
+	do("open a link with a query",
+		route("#/compliance"),
+		chromedp.WaitVisible(chromedp.CSS(`#spend-chart canvas`)),
+		route("#/sql?q="+url.QueryEscape(linkSQL)),
+		chromedp.WaitVisible(chromedp.CSS(`.cm-content`)),
+		chromedp.WaitVisible(chromedp.CSS(`#schema summary`)),
+	)
+	linkStatus := evalJS[string](t, ctx, `document.querySelector('#sql-status').textContent`)
+	editor := evalJS[string](t, ctx, `document.querySelector('.cm-content').innerText`)
+	tables := evalJS[int](t, ctx, `document.querySelectorAll('#result-table').length`)
+	b.mu.Lock()
+	ranOnLoad := b.queries[ran:]
+	b.mu.Unlock()
+	shot("sql-link-1280")
+	if !strings.Contains(linkStatus, "press Run") || tables != 0 || len(ranOnLoad) != 0 {
+		t.Errorf("opening #/sql?q=…: status %q, %d result tables, queries run %q; want the query waiting for Run", linkStatus, tables, ranOnLoad)
+	}
+	if strings.TrimSpace(editor) != linkSQL {
+		t.Errorf("editor holds %q, want the link's query %q", editor, linkSQL)
+	}
+	do("run the link's query with the Run button", chromedp.Click(chromedp.CSS(`#run`)), chromedp.WaitVisible(chromedp.CSS(`#result-table tbody tr`)))
+	b.mu.Lock()
+	last := b.queries[len(b.queries)-1]
+	b.mu.Unlock()
+	if last != linkSQL {
+		t.Errorf("Run sent %q, want the link's query", last)
 	}
 
 	// Phone width: every page fits 390 px without sideways scrolling of the page itself.
