@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/compliance"
@@ -24,15 +25,64 @@ import (
 // Opening a session (an engine with the dialect macros, every store and cost table registered,
 // sealed) costs about 100 ms, so sessions are pooled: a request takes an idle session whose view
 // of the lake is still current — same stores, same committed manifests, same cost registry — or
-// opens a new one. A stale idle session is closed, which releases its read locks so that files
-// retired by later commits can be deleted.
+// opens a new one only when none is idle. A stale idle session is closed, which releases its
+// read locks so that files retired by later commits can be deleted. Which requests may hold a
+// session at all is decided first, by admission (admission.go).
 type Backend struct {
-	lk   *lake.Lake
-	sem  chan struct{} // one token per open session, in use or idle: at most maxConcurrent
-	idle chan pooled   // sessions waiting for a request
-	opts query.Options
+	lk    *lake.Lake
+	admit *admission
+	sem   chan struct{} // one token per open session, in use or idle
+	idle  chan pooled   // sessions waiting for a request
+	opts  query.Options
+	// opened counts the sessions opened, for the pool's test.
+	opened atomic.Int64
 	// DefaultApprovals is the allow-list used by reports whose request names no approved template.
 	DefaultApprovals compliance.Approvals
+}
+
+// Options bound the backend. Zero fields take the defaults documented on them.
+type Options struct {
+	// MaxQueries is the number of requests that may use a query session at once, besides the
+	// interactive lanes. Default 4.
+	MaxQueries int
+	// InteractiveLanes are the extra sessions a request takes only while every general one is
+	// busy, for at most InteractiveTimeout (default 1 lane, 10 s).
+	InteractiveLanes   int
+	InteractiveTimeout time.Duration
+	// MaxClientQueries is how many requests one client (remote address) may have running or
+	// waiting; the next is refused with 429. Default 16; negative = no limit.
+	MaxClientQueries int
+	// MaxWaiting is how many requests may wait for a session; the next is refused with 503.
+	// Default 64.
+	MaxWaiting int
+	// Query bounds each session: memory, result bytes, spill (query.Options; MaxTempSize is the
+	// total for all sessions, split evenly among them).
+	Query query.Options
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxQueries <= 0 {
+		o.MaxQueries = 4
+	}
+	if o.InteractiveLanes <= 0 {
+		o.InteractiveLanes = 1
+	}
+	if o.InteractiveTimeout <= 0 {
+		o.InteractiveTimeout = 10 * time.Second
+	}
+	switch {
+	case o.MaxClientQueries == 0:
+		o.MaxClientQueries = 16
+	case o.MaxClientQueries < 0:
+		o.MaxClientQueries = 0
+	}
+	if o.MaxWaiting <= 0 {
+		o.MaxWaiting = 64
+	}
+	if o.Query.MemoryLimit == "" {
+		o.Query.MemoryLimit = "1GB"
+	}
+	return o
 }
 
 type pooled struct {
@@ -40,13 +90,14 @@ type pooled struct {
 	state string
 }
 
-// New returns a backend over the lake; at most maxConcurrent sessions exist at once.
-func New(lk *lake.Lake, maxConcurrent int) *Backend {
-	if maxConcurrent <= 0 {
-		maxConcurrent = 4
+// New returns a backend over the lake.
+func New(lk *lake.Lake, o Options) *Backend {
+	o = o.withDefaults()
+	sessions := o.MaxQueries + o.InteractiveLanes
+	if o.Query.MaxTempSize > 0 {
+		o.Query.MaxTempSize /= int64(sessions)
 	}
-	return &Backend{lk: lk, sem: make(chan struct{}, maxConcurrent), idle: make(chan pooled, maxConcurrent),
-		opts: query.Options{MemoryLimit: "1GB"}}
+	return &Backend{lk: lk, admit: newAdmission(o), sem: make(chan struct{}, sessions), idle: make(chan pooled, sessions), opts: o.Query}
 }
 
 // Close closes the idle sessions.
@@ -84,17 +135,71 @@ func (b *Backend) state() string {
 	return sb.String()
 }
 
+// withSession admits the request, lends it a session and runs fn with it. A request admitted to
+// an interactive lane runs under the lane's time limit (counted from when it has its session);
+// reaching it is a 503, not a timeout of the caller's query.
+func (b *Backend) withSession(ctx context.Context, fn func(context.Context, *query.Session) error) error {
+	t, err := b.admit.acquire(ctx, server.ClientFromContext(ctx))
+	if err != nil {
+		return err
+	}
+	defer b.admit.release(t)
+	s, done, err := b.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	runCtx := ctx
+	if t.lane {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeout(ctx, b.admit.laneTimeout)
+		defer cancel()
+	}
+	err = fn(runCtx, s)
+	if err != nil && t.lane && ctx.Err() == nil && runCtx.Err() != nil {
+		return b.admit.laneBusy()
+	}
+	return err
+}
+
+// session returns an idle session of the current state whenever there is one, and opens a new
+// one only when none is idle.
 func (b *Backend) session(ctx context.Context) (*query.Session, func(), error) {
 	state := b.state()
+	// take reports whether p can serve; a stale session is closed and its token returned.
+	take := func(p pooled) bool {
+		if p.state == state {
+			return true
+		}
+		p.s.Close() // stale: the lake changed since it opened
+		<-b.sem
+		return false
+	}
 	for {
 		select {
 		case p := <-b.idle:
-			if p.state == state {
+			if take(p) {
 				return p.s, b.release(p), nil
 			}
-			p.s.Close() // stale: the lake changed since it opened
-			<-b.sem
+			continue
+		default:
+		}
+		select {
+		case p := <-b.idle:
+			if take(p) {
+				return p.s, b.release(p), nil
+			}
 		case b.sem <- struct{}{}:
+			select { // a session may have come back meanwhile: prefer it
+			case p := <-b.idle:
+				<-b.sem
+				if take(p) {
+					return p.s, b.release(p), nil
+				}
+				continue
+			default:
+			}
+			b.opened.Add(1)
 			s, err := query.Open(ctx, b.lk, b.opts)
 			if err != nil {
 				<-b.sem
@@ -152,12 +257,12 @@ func (b *Backend) Stores(ctx context.Context) ([]server.Store, error) {
 
 // Tables lists every queryable table with its columns.
 func (b *Backend) Tables(ctx context.Context) ([]server.Table, error) {
-	s, done, err := b.session(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	tables, err := s.Tables(ctx)
+	var tables []query.Table
+	err := b.withSession(ctx, func(ctx context.Context, s *query.Session) error {
+		var err error
+		tables, err = s.Tables(ctx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -178,15 +283,15 @@ func (b *Backend) Tables(ctx context.Context) ([]server.Table, error) {
 
 // Query runs user SQL in the sandbox.
 func (b *Backend) Query(ctx context.Context, sql string, maxRows int) (*server.Result, error) {
-	s, done, err := b.session(ctx)
+	var res *engine.Result
+	err := b.withSession(ctx, func(ctx context.Context, s *query.Session) error {
+		s.SetMaxRows(maxRows)
+		var err error
+		res, err = s.Run(ctx, sql)
+		return translate(err)
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer done()
-	s.SetMaxRows(maxRows)
-	res, err := s.Run(ctx, sql)
-	if err != nil {
-		return nil, translate(err)
 	}
 	out := &server.Result{Rows: res.Rows, Truncated: res.Truncated, Elapsed: res.Elapsed}
 	for _, c := range res.Columns {
@@ -197,10 +302,17 @@ func (b *Backend) Query(ctx context.Context, sql string, maxRows int) (*server.R
 
 // translate maps engine errors to the API's error kinds.
 func translate(err error) error {
-	var qe *engine.QueryError
+	var (
+		qe *engine.QueryError
+		tl *engine.ResultTooLargeError
+	)
 	switch {
+	case err == nil:
+		return nil
 	case errors.As(err, &qe):
 		return &server.QueryError{Msg: qe.Msg}
+	case errors.As(err, &tl):
+		return &server.ResultTooLargeError{Msg: tl.Error()}
 	case errors.Is(err, engine.ErrTimeout):
 		return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
 	case errors.Is(err, lake.ErrDamaged):
@@ -210,8 +322,6 @@ func translate(err error) error {
 	}
 	return err
 }
-
-var _ = time.Second
 
 // Report returns a report by name; see reports.go.
 func (b *Backend) Report(ctx context.Context, name string, p server.ReportParams) (any, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/cost"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
@@ -82,22 +83,29 @@ func (b *Backend) report(ctx context.Context, name string, p server.ReportParams
 	if err != nil {
 		return nil, err
 	}
-	s, done, err := b.session(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	var out any
+	var run func(context.Context, *query.Session, compliance.Params) (any, error)
 	switch name {
 	case "launch-compliance":
-		out, err = compliance.LaunchCompliance(ctx, s, cp)
+		run = func(ctx context.Context, s *query.Session, cp compliance.Params) (any, error) {
+			return compliance.LaunchCompliance(ctx, s, cp)
+		}
 	case "daily-spend":
-		out, err = compliance.DailySpend(ctx, s, cp)
+		run = func(ctx context.Context, s *query.Session, cp compliance.Params) (any, error) {
+			return compliance.DailySpend(ctx, s, cp)
+		}
 	default:
 		return nil, fmt.Errorf("%w: report %q (want launch-compliance or daily-spend)", server.ErrNotFound, name)
 	}
+	var out any
+	err = b.withSession(ctx, func(ctx context.Context, s *query.Session) error {
+		var err error
+		if out, err = run(ctx, s, cp); err != nil {
+			return reportErr(err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, reportErr(err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -107,14 +115,16 @@ func (b *Backend) instance(ctx context.Context, id string, p server.ReportParams
 	if err != nil {
 		return nil, err
 	}
-	s, done, err := b.session(ctx)
+	var t *compliance.Trail
+	err = b.withSession(ctx, func(ctx context.Context, s *query.Session) error {
+		var err error
+		if t, err = compliance.Instance(ctx, s, id, cp); err != nil {
+			return reportErr(err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer done()
-	t, err := compliance.Instance(ctx, s, id, cp)
-	if err != nil {
-		return nil, reportErr(err)
 	}
 	if t.Summary == nil && len(t.Events) == 0 {
 		return nil, fmt.Errorf("%w: no event in the store names instance %q", server.ErrNotFound, id)

@@ -131,7 +131,7 @@ func startChannelServer(t *testing.T, edsFlags ...string) channelServer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := server.New(app.New(lk, 2), slog.New(slog.DiscardHandler), server.Options{})
+	srv := server.New(app.New(lk, app.Options{MaxQueries: 2}), slog.New(slog.DiscardHandler), server.Options{})
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeListener(ctx, ln) }()
 	t.Cleanup(func() {

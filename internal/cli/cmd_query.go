@@ -27,6 +27,10 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	maxRows := fs.Int("max-rows", 0, "print at most this many rows; 0 = all")
 	memory := fs.String("memory-limit", "2GB", "engine memory limit for the query")
 	as := fs.String("as", "", "run the query as this principal (user:NAME, NAME or role:NAME): only what its grants show")
+	maxBytes := byteSize(engine.DefaultMaxResultBytes)
+	fs.Var(&maxBytes, "max-result-bytes", "largest result to collect, in bytes (e.g. 64MiB, 1GiB); 0 = no limit")
+	maxTemp := byteSize(defaultMaxTempSize(env.DataDir))
+	fs.Var(&maxTemp, "max-temp-size", "spill space of the query in <data>/tmp (default 10% of the free disk, at most 4GiB)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -63,11 +67,15 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	resultBytes := int64(maxBytes)
+	if resultBytes == 0 {
+		resultBytes = -1 // no limit
+	}
 	principal, err := principalFlag(env, *as)
 	if err != nil {
 		return err
 	}
-	s, err := query.Open(ctx, lk, query.Options{MemoryLimit: *memory, Timeout: *timeout, MaxRows: *maxRows, Principal: principal})
+	s, err := query.Open(ctx, lk, query.Options{MemoryLimit: *memory, Timeout: *timeout, MaxRows: *maxRows, MaxResultBytes: resultBytes, MaxTempSize: int64(maxTemp), Principal: principal})
 	if err != nil {
 		return err
 	}
@@ -80,7 +88,13 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 		auditQuery(ctx, env, *as, sql, nil, 0, time.Since(start), err)
 	}
 	if err != nil {
-		var qe *engine.QueryError
+		var (
+			qe *engine.QueryError
+			tl *engine.ResultTooLargeError
+		)
+		if errors.As(err, &tl) {
+			return &HintError{Err: err, Hint: "raise the limit with --max-result-bytes (0 = none), or write fewer rows: --max-rows N"}
+		}
 		if errors.As(err, &qe) {
 			return &HintError{Err: err, Hint: "tables are \"aws:cloudtrail\".\"<store id>\" (auditlake eds list); the dialect is Trino/Athena SQL"}
 		}

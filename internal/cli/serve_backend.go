@@ -8,16 +8,18 @@ import (
 	"github.com/auditlake/auditlake/internal/app"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
 func init() {
-	newBackend = func(ctx context.Context, env *Env) (server.Backend, io.Closer, error) {
+	newBackend = func(ctx context.Context, env *Env, lim serveLimits) (server.Backend, io.Closer, error) {
 		lk, err := openLake(env)
 		if err != nil {
 			return nil, nil, err
 		}
-		b := app.New(lk, 4)
+		b := app.New(lk, app.Options{MaxQueries: lim.maxQueries, MaxClientQueries: lim.maxClientQueries,
+			Query: query.Options{MaxResultBytes: lim.maxResultBytes, MaxTempSize: lim.maxTempSize}})
 		if env.ApprovedConfig != "" {
 			cfg, err := compliance.LoadConfig(env.ApprovedConfig)
 			if err != nil {

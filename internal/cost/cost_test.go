@@ -54,7 +54,7 @@ func session(t *testing.T, dataDir string) *engine.DB {
 
 func queryOne(t *testing.T, db *engine.DB, sql string) []any {
 	t.Helper()
-	res, err := db.UserQuery(context.Background(), sql, 0, 0)
+	res, err := db.UserQuery(context.Background(), sql, engine.Limits{})
 	if err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
@@ -175,7 +175,7 @@ func TestViewTypesAreAthenas(t *testing.T) {
 	register(t, dir, "b.cur", filepath.Join(testdata, "focus-converters-aws-cur-sample/sample-anonymous-aws-export-dataset.csv"))
 	register(t, dir, "b.focus", filepath.Join(testdata, "focus-sample-data/focus_sample.csv"))
 	db := session(t, dir)
-	res, err := db.UserQuery(context.Background(), `SELECT * FROM b.cur LIMIT 0`, 0, 0)
+	res, err := db.UserQuery(context.Background(), `SELECT * FROM b.cur LIMIT 0`, engine.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

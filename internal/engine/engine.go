@@ -29,6 +29,10 @@ type Options struct {
 	// TempDir is where DuckDB spills when a query exceeds the memory limit. Empty disables
 	// spilling.
 	TempDir string
+	// MaxTempSize caps the bytes this instance may spill into TempDir (DuckDB's
+	// max_temp_directory_size); a query that needs more fails with a *QueryError saying so.
+	// 0 = DuckDB's default (90 % of the free disk space).
+	MaxTempSize int64
 }
 
 // DB is one embedded DuckDB instance. All work goes through a single connection, so session
@@ -41,6 +45,8 @@ type DB struct {
 	shared bool // a second connection from Conn: Close leaves the instance open
 	// visible, when not nil, is every table user SQL may name (RestrictTables).
 	visible map[string]bool
+	// maxTempSize is Options.MaxTempSize, for the message of a query that reaches it.
+	maxTempSize int64
 }
 
 // Conn returns another connection to the same instance (same tables, same settings), for work
@@ -52,7 +58,7 @@ func (e *DB) Conn(ctx context.Context) (*DB, error) {
 	}
 	// Settings are global (Open), so the new connection has them, and a sealed engine's locked
 	// configuration does not refuse the connection.
-	return &DB{db: e.db, conn: conn, sealed: e.sealed, shared: true, visible: e.visible}, nil
+	return &DB{db: e.db, conn: conn, sealed: e.sealed, shared: true, visible: e.visible, maxTempSize: e.maxTempSize}, nil
 }
 
 // Open starts an in-memory DuckDB instance.
@@ -67,7 +73,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect duckdb: %w", err)
 	}
-	e := &DB{db: db, conn: conn}
+	e := &DB{db: db, conn: conn, maxTempSize: opts.MaxTempSize}
 	mem := opts.MemoryLimit
 	if mem == "" {
 		mem = "1GB"
@@ -92,6 +98,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("create temp dir %q: %w", opts.TempDir, err)
 		}
 		settings = append(settings, "SET temp_directory = "+Literal(opts.TempDir))
+		if opts.MaxTempSize > 0 {
+			settings = append(settings, fmt.Sprintf("SET max_temp_directory_size = '%d bytes'", opts.MaxTempSize))
+		}
 	}
 	for _, s := range settings {
 		if err := e.Exec(ctx, s); err != nil {
@@ -225,6 +234,9 @@ func (e *DB) Seal(ctx context.Context, allowedDirs []string) error {
 		"SET allow_community_extensions = false",
 		"SET allow_unsigned_extensions = false",
 		"SET lock_configuration = true",
+	}
+	if err := duckdb.RegisterScalarUDF(e.conn, budgetFuncName, budgetFunc{}); err != nil {
+		return fmt.Errorf("seal engine: register %s: %w", budgetFuncName, err)
 	}
 	for _, s := range stmts {
 		if err := e.Exec(ctx, s); err != nil {

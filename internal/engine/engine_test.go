@@ -95,7 +95,7 @@ func TestSealLocksTheConfiguration(t *testing.T) {
 	if err := c.Exec(ctx, "SET enable_external_access = true"); err == nil {
 		t.Error("a second connection changed enable_external_access")
 	}
-	if _, err := c.UserQuery(ctx, "SELECT 1", 0, 0); err != nil {
+	if _, err := c.UserQuery(ctx, "SELECT 1", engine.Limits{}); err != nil {
 		t.Errorf("a second connection of a sealed engine runs no user query: %v", err)
 	}
 	if err := db.AllowPaths(ctx, []string{"/etc/passwd"}); err == nil {
@@ -110,7 +110,7 @@ func TestUserQueryNeedsASealedEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.UserQuery(ctx, "SELECT 1", 0, 0); err == nil || !strings.Contains(err.Error(), "unsealed") {
+	if _, err := db.UserQuery(ctx, "SELECT 1", engine.Limits{}); err == nil || !strings.Contains(err.Error(), "unsealed") {
 		t.Fatalf("user query on an unsealed engine: got %v, want a refusal naming the unsealed engine", err)
 	}
 }
@@ -122,7 +122,7 @@ func TestStatementCheckAcceptsOnlyOneSelect(t *testing.T) {
 		t.Helper()
 		wantQueryError(t, query, db.CheckUserSQL(ctx, query), want)
 		// UserQuery applies the same check before running anything.
-		if _, err := db.UserQuery(ctx, query, 0, 0); err == nil {
+		if _, err := db.UserQuery(ctx, query, engine.Limits{}); err == nil {
 			t.Errorf("UserQuery ran %q", query)
 		}
 	}
@@ -153,7 +153,7 @@ func TestStatementCheckAcceptsOnlyOneSelect(t *testing.T) {
 		if err := db.CheckUserSQL(ctx, ok); err != nil {
 			t.Errorf("ordinary query %q refused: %v", ok, err)
 		}
-		if _, err := db.UserQuery(ctx, ok, 0, 0); err != nil {
+		if _, err := db.UserQuery(ctx, ok, engine.Limits{}); err != nil {
 			t.Errorf("ordinary query %q failed: %v", ok, err)
 		}
 	}
@@ -185,12 +185,12 @@ func TestTableFunctionAllowlist(t *testing.T) {
 		`SELECT (SELECT content FROM read_text('/etc/passwd'))`,
 		`SELECT 1 WHERE 1 IN (SELECT 1 FROM glob('/etc/*'))`,
 	} {
-		_, err := db.UserQuery(ctx, q, 0, 0)
+		_, err := db.UserQuery(ctx, q, engine.Limits{})
 		wantQueryError(t, q, err, "is not allowed")
 	}
 	// A file named as a table, in either place.
 	for _, q := range []string{`SELECT * FROM '` + outside + `'`, `SELECT * FROM '/etc/passwd'`} {
-		_, err := db.UserQuery(ctx, q, 0, 0)
+		_, err := db.UserQuery(ctx, q, engine.Limits{})
 		wantQueryError(t, q, err, "reading files directly")
 	}
 	// Under the statement check, DuckDB's own access control holds too: the engine's internal
@@ -209,7 +209,7 @@ func TestTableFunctionAllowlist(t *testing.T) {
 func TestUserQueryTimeLimit(t *testing.T) {
 	ctx := context.Background()
 	db, _, _ := sealedEngine(t, "")
-	_, err := db.UserQuery(ctx, `SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = -1`, 0, 200*time.Millisecond)
+	_, err := db.UserQuery(ctx, `SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = -1`, engine.Limits{Timeout: 200*time.Millisecond})
 	if !errors.Is(err, engine.ErrTimeout) {
 		t.Fatalf("long query: got %v, want ErrTimeout", err)
 	}
@@ -217,14 +217,14 @@ func TestUserQueryTimeLimit(t *testing.T) {
 		t.Errorf("message %q does not say the query timed out and after how long", err)
 	}
 	// The engine answers the next query.
-	res, err := db.UserQuery(ctx, "SELECT 42", 0, time.Minute)
+	res, err := db.UserQuery(ctx, "SELECT 42", engine.Limits{Timeout: time.Minute})
 	if err != nil || len(res.Rows) != 1 || res.Rows[0][0] != int32(42) {
 		t.Fatalf("query after a timeout: %v, %v", res, err)
 	}
 	// A caller's own cancellation is not reported as the time limit.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := db.UserQuery(cctx, "SELECT 1", 0, time.Minute); !errors.Is(err, context.Canceled) || errors.Is(err, engine.ErrTimeout) {
+	if _, err := db.UserQuery(cctx, "SELECT 1", engine.Limits{Timeout: time.Minute}); !errors.Is(err, context.Canceled) || errors.Is(err, engine.ErrTimeout) {
 		t.Errorf("cancelled context: got %v, want context.Canceled, not ErrTimeout", err)
 	}
 }
@@ -233,13 +233,13 @@ func TestUserQueryMemoryLimit(t *testing.T) {
 	ctx := context.Background()
 	db, _, _ := sealedEngine(t, "64MB")
 	// About 2 GB of string in one aggregate: no spilling can make it fit in 64 MB.
-	_, err := db.UserQuery(ctx, `SELECT length(string_agg(repeat('x', 1000), '')) FROM range(2000000)`, 0, time.Minute)
+	_, err := db.UserQuery(ctx, `SELECT length(string_agg(repeat('x', 1000), '')) FROM range(2000000)`, engine.Limits{Timeout: time.Minute})
 	wantQueryError(t, "query over the memory limit", err, "ran out of memory")
 	if !engine.IsOutOfMemory(err) {
 		t.Errorf("IsOutOfMemory(%v) = false", err)
 	}
 	// The process and the engine survive it.
-	res, err := db.UserQuery(ctx, "SELECT sum(i) FROM range(1000) t(i)", 0, time.Minute)
+	res, err := db.UserQuery(ctx, "SELECT sum(i) FROM range(1000) t(i)", engine.Limits{Timeout: time.Minute})
 	if err != nil || len(res.Rows) != 1 {
 		t.Fatalf("query after running out of memory: %v, %v", res, err)
 	}
@@ -248,7 +248,7 @@ func TestUserQueryMemoryLimit(t *testing.T) {
 func TestUserQueryRowLimitTruncates(t *testing.T) {
 	ctx := context.Background()
 	db, _, _ := sealedEngine(t, "")
-	res, err := db.UserQuery(ctx, "SELECT i FROM range(10) t(i)", 3, 0)
+	res, err := db.UserQuery(ctx, "SELECT i FROM range(10) t(i)", engine.Limits{MaxRows: 3})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,9 +145,10 @@ func hasFileExtension(name string) bool {
 	return false
 }
 
-// UserQuery checks and runs one user SELECT, returning at most maxRows rows (0 = no limit) and
-// cancelling it after timeout (0 = none). The engine should be sealed first.
-func (e *DB) UserQuery(ctx context.Context, query string, maxRows int, timeout time.Duration) (*Result, error) {
+// UserQuery checks and runs one user SELECT within lim: at most lim.MaxRows rows, a result of
+// at most lim.MaxBytes bytes (else a *ResultTooLargeError), cancelled after lim.Timeout. The
+// engine should be sealed first.
+func (e *DB) UserQuery(ctx context.Context, query string, lim Limits) (*Result, error) {
 	if !e.sealed {
 		return nil, errors.New("engine: user query on an unsealed engine")
 	}
@@ -155,27 +156,45 @@ func (e *DB) UserQuery(ctx context.Context, query string, maxRows int, timeout t
 	if err != nil {
 		return nil, err
 	}
-	if timeout > 0 {
+	if lim.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		ctx, cancel = context.WithTimeout(ctx, lim.Timeout)
 		defer cancel()
 	}
+	budget := &resultBudget{limit: lim.MaxBytes}
+	if budget.limit == 0 {
+		budget.limit = DefaultMaxResultBytes
+	}
 	start := time.Now()
+	if budget.limit > 0 {
+		wrapped, err := e.boundedSQL(ctx, query, lim.MaxRows)
+		if err != nil {
+			return nil, e.userErr(ctx, err, lim.Timeout)
+		}
+		query = wrapped
+		ctx = context.WithValue(ctx, budgetKey{}, budget)
+	}
 	rows, err := e.conn.QueryContext(ctx, query)
 	if err != nil {
-		return nil, userErr(ctx, err, timeout)
+		if budget.exceeded.Load() {
+			return nil, &ResultTooLargeError{Limit: budget.limit}
+		}
+		return nil, e.userErr(ctx, err, lim.Timeout)
 	}
 	defer rows.Close()
 	types, err := rows.ColumnTypes()
 	if err != nil {
-		return nil, userErr(ctx, err, timeout)
+		return nil, e.userErr(ctx, err, lim.Timeout)
 	}
 	res := &Result{Tables: tables}
 	for _, t := range types {
 		res.Columns = append(res.Columns, Column{Name: t.Name(), Type: t.DatabaseTypeName()})
 	}
+	// The engine counted the rows already; the rows are counted again as Go holds them, against
+	// a budget of their own, because Go's values are not the engine's (nested values differ).
+	collected := &resultBudget{limit: budget.limit}
 	for rows.Next() {
-		if maxRows > 0 && len(res.Rows) >= maxRows {
+		if lim.MaxRows > 0 && len(res.Rows) >= lim.MaxRows {
 			res.Truncated = true
 			break
 		}
@@ -185,18 +204,26 @@ func (e *DB) UserQuery(ctx context.Context, query string, maxRows int, timeout t
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, userErr(ctx, err, timeout)
+			return nil, e.userErr(ctx, err, lim.Timeout)
+		}
+		if collected.limit > 0 {
+			for _, v := range vals {
+				collected.add(valueBytes(v))
+			}
+			if collected.exceeded.Load() {
+				return nil, &ResultTooLargeError{Limit: collected.limit}
+			}
 		}
 		res.Rows = append(res.Rows, vals)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, userErr(ctx, err, timeout)
+		return nil, e.userErr(ctx, err, lim.Timeout)
 	}
 	res.Elapsed = time.Since(start)
 	return res, nil
 }
 
-func userErr(ctx context.Context, err error, timeout time.Duration) error {
+func (e *DB) userErr(ctx context.Context, err error, timeout time.Duration) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("%w after %s", ErrTimeout, timeout)
 	}
@@ -208,6 +235,13 @@ func userErr(ctx context.Context, err error, timeout time.Duration) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w after %s", ErrTimeout, timeout)
 		}
+	}
+	if strings.Contains(msg, "max_temp_directory_size") {
+		limit := "its cap"
+		if e.maxTempSize > 0 {
+			limit = "its cap of " + FormatBytes(e.maxTempSize)
+		}
+		return &QueryError{Msg: "query needs more temporary disk space than " + limit + " (it spills what does not fit in memory): narrow it with WHERE or LIMIT, or aggregate before sorting"}
 	}
 	if strings.Contains(msg, "Out of Memory") {
 		return &QueryError{Msg: "query ran out of memory (memory limit reached): narrow it with WHERE or LIMIT: " + msg}

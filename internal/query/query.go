@@ -30,6 +30,12 @@ type Options struct {
 	// Principal, when not nil, restricts the session to what its grants allow (restrict.go);
 	// nil is the operator's unrestricted view.
 	Principal *access.Principal
+	// MaxResultBytes bounds a query's result (engine.Limits.MaxBytes): 0 =
+	// engine.DefaultMaxResultBytes (64 MiB), negative = no limit.
+	MaxResultBytes int64
+	// MaxTempSize caps what the session's engine may spill to the lake's temp directory
+	// (engine.Options.MaxTempSize); 0 = DuckDB's default.
+	MaxTempSize int64
 }
 
 // Session is a sealed engine with the lake's tables registered.
@@ -57,7 +63,7 @@ func Open(ctx context.Context, lk *lake.Lake, opts Options) (*Session, error) {
 	if opts.MemoryLimit == "" {
 		opts.MemoryLimit = "2GB"
 	}
-	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir()})
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir(), MaxTempSize: opts.MaxTempSize})
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +271,7 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	if err != nil {
 		return nil, &engine.QueryError{Msg: "SYNTAX_ERROR: " + err.Error()}
 	}
-	res, err := s.db.UserQuery(ctx, rewritten, s.opts.MaxRows, s.opts.Timeout)
+	res, err := s.db.UserQuery(ctx, rewritten, engine.Limits{MaxRows: s.opts.MaxRows, MaxBytes: s.opts.MaxResultBytes, Timeout: s.opts.Timeout})
 	if err != nil && len(s.damaged) > 0 {
 		if bad := s.damageOf(err); bad != err {
 			return nil, bad

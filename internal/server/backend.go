@@ -89,3 +89,35 @@ var ErrNotFound = errors.New("not found")
 type QueryError struct{ Msg string }
 
 func (e *QueryError) Error() string { return e.Msg }
+
+// ResultTooLargeError is a query whose result is larger than the server's result size limit.
+// The API answers 422 and shows Msg, which names the limit.
+type ResultTooLargeError struct{ Msg string }
+
+func (e *ResultTooLargeError) Error() string { return e.Msg }
+
+// BusyError refuses a request for want of capacity: Status 429 (this client has too many
+// requests running or waiting) or 503 (the server is busy). The API sends Retry-After and shows
+// Msg.
+type BusyError struct {
+	Status     int
+	Msg        string
+	RetryAfter time.Duration
+}
+
+func (e *BusyError) Error() string { return e.Msg }
+
+type clientKey struct{}
+
+// WithClient returns ctx carrying the identity of the client making the request (its remote
+// address today; the principal once requests are authenticated), for the backend's per-client
+// limits.
+func WithClient(ctx context.Context, client string) context.Context {
+	return context.WithValue(ctx, clientKey{}, client)
+}
+
+// ClientFromContext is the client identity WithClient put in ctx, or "" when there is none.
+func ClientFromContext(ctx context.Context) string {
+	c, _ := ctx.Value(clientKey{}).(string)
+	return c
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -268,6 +269,39 @@ func TestDashboardInChromium(t *testing.T) {
 		"a=b,0,\"'\r=1\",-0.01\r\n"
 	if csvText != wantCSV {
 		t.Errorf("downloaded CSV:\n%q\nwant\n%q", csvText, wantCSV)
+	}
+	// A link's query (#/sql?q=…) fills the editor and waits for Run: it must never run on load,
+	// or one click on a crafted link starts any query (issue 14 item 1).
+	linkSQL := `SELECT eventname, awsregion FROM "aws:cloudtrail"."` + storeID + `"`
+	b.mu.Lock()
+	ran := len(b.queries)
+	b.mu.Unlock()
+	do("open a link with a query",
+		route("#/compliance"),
+		chromedp.WaitVisible(chromedp.CSS(`#spend-chart canvas`)),
+		route("#/sql?q="+url.QueryEscape(linkSQL)),
+		chromedp.WaitVisible(chromedp.CSS(`.cm-content`)),
+		chromedp.WaitVisible(chromedp.CSS(`#schema summary`)),
+	)
+	linkStatus := evalJS[string](t, ctx, `document.querySelector('#sql-status').textContent`)
+	editor := evalJS[string](t, ctx, `document.querySelector('.cm-content').innerText`)
+	tables := evalJS[int](t, ctx, `document.querySelectorAll('#result-table').length`)
+	b.mu.Lock()
+	ranOnLoad := b.queries[ran:]
+	b.mu.Unlock()
+	shot("sql-link-1280")
+	if !strings.Contains(linkStatus, "press Run") || tables != 0 || len(ranOnLoad) != 0 {
+		t.Errorf("opening #/sql?q=…: status %q, %d result tables, queries run %q; want the query waiting for Run", linkStatus, tables, ranOnLoad)
+	}
+	if strings.TrimSpace(editor) != linkSQL {
+		t.Errorf("editor holds %q, want the link's query %q", editor, linkSQL)
+	}
+	do("run the link's query with the Run button", chromedp.Click(chromedp.CSS(`#run`)), chromedp.WaitVisible(chromedp.CSS(`#result-table tbody tr`)))
+	b.mu.Lock()
+	last := b.queries[len(b.queries)-1]
+	b.mu.Unlock()
+	if last != linkSQL {
+		t.Errorf("Run sent %q, want the link's query", last)
 	}
 
 	// Phone width: every page fits 390 px without sideways scrolling of the page itself.

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -54,6 +56,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		ae  *apiError
 		qe  *QueryError
+		tl  *ResultTooLargeError
+		be  *BusyError
 		te  *timeoutError
 		mbe *http.MaxBytesError
 		de  *DamagedError
@@ -70,6 +74,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, code, msg = http.StatusBadRequest, "query_error", qe.Msg
 	case errors.As(err, &de):
 		status, code, msg = http.StatusServiceUnavailable, "store_damaged", de.Msg
+	case errors.As(err, &tl):
+		status, code, msg = http.StatusUnprocessableEntity, "result_too_large", tl.Msg
+	case errors.As(err, &be):
+		status, code, msg = be.Status, "busy", be.Msg
+		if be.Status == http.StatusTooManyRequests {
+			code = "too_many_requests"
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(be.RetryAfter.Round(time.Second)/time.Second))))
 	case errors.Is(err, ErrNotFound):
 		status, code, msg = http.StatusNotFound, "not_found", err.Error()
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
@@ -95,10 +107,20 @@ func (s *Server) api(method string, fn func(http.ResponseWriter, *http.Request) 
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
+		r = r.WithContext(WithClient(r.Context(), clientOf(r)))
 		if err := fn(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
+}
+
+// clientOf is the client identity of r for per-client limits: the remote host without its port
+// (one browser or script opens several connections).
+func clientOf(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // writeJSON writes v as the response body with status.

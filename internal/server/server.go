@@ -37,6 +37,10 @@ type Options struct {
 	// ShutdownGrace is how long Serve waits for requests in flight after ctx is cancelled.
 	// Default 10s.
 	ShutdownGrace time.Duration
+	// AllowedHosts are Host header names accepted besides the listen address (and, on a
+	// loopback listener, localhost, 127.0.0.1 and [::1]); a name matches with any port or none.
+	// Other Host values are answered 421 by Serve, against DNS rebinding.
+	AllowedHosts []string
 }
 
 func (o Options) withDefaults() Options {
@@ -120,7 +124,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		s.log.Warn("serving on a non-loopback address: the API has no authentication; put it behind an authenticating proxy", "addr", addr)
 	}
 	hs := &http.Server{
-		Handler:           s,
+		Handler:           s.checkHost(ln.Addr(), s),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

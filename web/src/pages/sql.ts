@@ -22,7 +22,10 @@ export async function renderSQL(root: HTMLElement, params: URLSearchParams, isCu
   const sample = first
     ? `SELECT eventsource, eventname, count(*) AS events\nFROM "aws:cloudtrail"."${first.id}"\nGROUP BY eventsource, eventname\nORDER BY events DESC\nLIMIT 20`
     : "SELECT 1";
-  const initial = params.get("q") || sessionStorage.getItem(lastKey) || sample;
+  // A query from the link (#/sql?q=…) only fills the editor: a link must never run SQL that the
+  // user has not read, since one click on a crafted link could otherwise start a heavy query.
+  const fromLink = params.get("q");
+  const initial = fromLink || sessionStorage.getItem(lastKey) || sample;
 
   const status = h("span", { class: "status", id: "sql-status" });
   const runBtn = h("button", { type: "button", id: "run" }, "Run") as HTMLButtonElement;
@@ -92,7 +95,7 @@ export async function renderSQL(root: HTMLElement, params: URLSearchParams, isCu
     }),
   });
   view.focus();
-  if (params.get("q")) run();
+  if (fromLink) status.textContent = "Query from the link: read it, then press Run.";
 }
 
 function explain(e: unknown): string {

@@ -1,0 +1,82 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/auditlake/auditlake/internal/server"
+)
+
+// serveOnLoopback runs the real server (Serve's listener path, which checks Host) on a free
+// loopback port until the test ends and returns its address.
+func serveOnLoopback(t *testing.T, opts server.Options) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- server.New(newTestBackend(), slog.New(slog.DiscardHandler), opts).ServeListener(ctx, ln)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestForeignHostIsRefusedWith421 is issue 14 item 3 (DNS rebinding): a request to the
+// loopback server whose Host is another name gets 421 and a JSON error, never data; the listen
+// address, localhost and names given with --allowed-host are answered.
+func TestForeignHostIsRefusedWith421(t *testing.T) {
+	addr := serveOnLoopback(t, server.Options{AllowedHosts: []string{"audit.example.com"}})
+	_, port, _ := net.SplitHostPort(addr)
+	send := func(host, method, path, body string) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	query := `{"sql":"SELECT eventname FROM \"aws:cloudtrail\".\"` + storeID + `\""}`
+	for _, host := range []string{"evil.attacker.example", "evil.attacker.example:" + port, "localhost.evil.example", "127.0.0.1.nip.io:" + port, "audit.example.com.evil.example"} {
+		for _, r := range [][3]string{{"POST", "/api/query", query}, {"GET", "/api/stores", ""}, {"GET", "/", ""}} {
+			code, body := send(host, r[0], r[1], r[2])
+			var e struct {
+				Error struct{ Code, Message string }
+			}
+			if code != http.StatusMisdirectedRequest || json.Unmarshal(body, &e) != nil || e.Error.Code != "misdirected_request" || !strings.Contains(e.Error.Message, "--allowed-host") {
+				t.Errorf("Host %q %s %s: %d %s, want 421 misdirected_request", host, r[0], r[1], code, body)
+			}
+			if strings.Contains(string(body), "eventname") || strings.Contains(string(body), storeID) {
+				t.Errorf("Host %q %s %s leaked data: %s", host, r[0], r[1], body)
+			}
+		}
+	}
+	for _, host := range []string{addr, "127.0.0.1", "localhost:" + port, "LOCALHOST", "[::1]:" + port, "audit.example.com", "audit.example.com:443"} {
+		if code, body := send(host, "POST", "/api/query", query); code != http.StatusOK {
+			t.Errorf("Host %q: %d %s, want 200", host, code, body)
+		}
+	}
+}
