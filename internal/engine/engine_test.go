@@ -209,7 +209,7 @@ func TestTableFunctionAllowlist(t *testing.T) {
 func TestUserQueryTimeLimit(t *testing.T) {
 	ctx := context.Background()
 	db, _, _ := sealedEngine(t, "")
-	_, err := db.UserQuery(ctx, `SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = -1`, engine.Limits{Timeout: 200*time.Millisecond})
+	_, err := db.UserQuery(ctx, `SELECT count(*) FROM range(1000000000) a, range(1000000) b WHERE a.range + b.range = -1`, engine.Limits{Timeout: 200 * time.Millisecond})
 	if !errors.Is(err, engine.ErrTimeout) {
 		t.Fatalf("long query: got %v, want ErrTimeout", err)
 	}
