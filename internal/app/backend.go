@@ -229,7 +229,7 @@ func (b *Backend) Stores(ctx context.Context) ([]server.Store, error) {
 		if s.Builtin() {
 			continue // the audit log is a store to query, not one of the user's
 		}
-		v := server.Store{ID: s.ID, Name: s.Name, Type: s.Type, RetentionDays: s.RetentionDays}
+		v := server.Store{ID: s.ID, Name: s.Name, Table: query.StoreTable(s.ID), Type: s.Type, RetentionDays: s.RetentionDays}
 		m, h := b.lk.CheckStore(s.ID)
 		v.Status, v.Problem = h.Status, h.Problem
 		for _, d := range h.DamagedFiles {

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"time"
@@ -13,11 +11,6 @@ import (
 	"github.com/auditlake/auditlake/internal/server"
 	"github.com/auditlake/auditlake/web"
 )
-
-// newBackend opens the engine behind the HTTP API for env.DataDir. The engine package sets it
-// (in its own cmd_*.go wiring) so that this file does not depend on how the engine is built;
-// while it is nil, serve explains that instead of starting a server that cannot answer.
-var newBackend func(ctx context.Context, env *Env, lim serveLimits) (server.Backend, io.Closer, error)
 
 // serveLimits are serve's flags that bound the engine behind the API.
 type serveLimits struct {
@@ -83,9 +76,6 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		if h == "" || strings.ContainsAny(h, "/ @") {
 			return usagef("--allowed-host %q is not a host name", h)
 		}
-	}
-	if newBackend == nil {
-		return errors.New("serve: this build has no query engine wired to the HTTP API")
 	}
 	b, closer, err := newBackend(ctx, env, lim)
 	if err != nil {

@@ -12,24 +12,23 @@ import (
 	"github.com/auditlake/auditlake/internal/server"
 )
 
-func init() {
-	newBackend = func(ctx context.Context, env *Env, lim serveLimits) (server.Backend, io.Closer, error) {
-		lk, err := openLake(env)
+// newBackend opens the engine behind the HTTP API for env.DataDir.
+func newBackend(ctx context.Context, env *Env, lim serveLimits) (server.Backend, io.Closer, error) {
+	lk, err := openLake(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := app.New(lk, app.Options{MaxQueries: lim.maxQueries, MaxClientQueries: lim.maxClientQueries,
+		Query: query.Options{MaxResultBytes: lim.maxResultBytes, MaxTempSize: lim.maxTempSize}})
+	if env.ApprovedConfig != "" {
+		cfg, err := compliance.LoadConfig(env.ApprovedConfig)
 		if err != nil {
 			return nil, nil, err
 		}
-		b := app.New(lk, app.Options{MaxQueries: lim.maxQueries, MaxClientQueries: lim.maxClientQueries,
-			Query: query.Options{MaxResultBytes: lim.maxResultBytes, MaxTempSize: lim.maxTempSize}})
-		if env.ApprovedConfig != "" {
-			cfg, err := compliance.LoadConfig(env.ApprovedConfig)
-			if err != nil {
-				return nil, nil, err
-			}
-			b.DefaultApprovals = cfg.Approvals
-		}
-		go enforceRetention(ctx, env, lk, 24*time.Hour)
-		return b, b, nil
+		b.DefaultApprovals = cfg.Approvals
 	}
+	go enforceRetention(ctx, env, lk, 24*time.Hour)
+	return b, b, nil
 }
 
 // enforceRetention purges every store at once and then every interval until ctx ends.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/atomicfile"
+	"github.com/auditlake/auditlake/internal/dialect"
 )
 
 // Format is the kind of billing file a table holds.
@@ -221,7 +222,7 @@ func SplitName(name string) (database, table string, err error) {
 	if !ok || database == "" || table == "" || strings.Contains(table, ".") {
 		return "", "", fmt.Errorf("table name %q: want DATABASE.TABLE", name)
 	}
-	if strings.EqualFold(database, "aws:cloudtrail") || strings.EqualFold(database, "main") {
+	if strings.EqualFold(database, dialect.CloudTrailCatalog) || strings.EqualFold(database, "main") {
 		return "", "", fmt.Errorf("table name %q: database %q is reserved", name, database)
 	}
 	return database, table, nil

@@ -3,6 +3,8 @@ package dialect
 import (
 	"fmt"
 	"strings"
+
+	"github.com/auditlake/auditlake/internal/engine"
 )
 
 // renames maps a Trino function (lower case) to the DuckDB function or trino_* macro with
@@ -119,7 +121,7 @@ func (r *rewriter) call(p int) (int, error) {
 					return 0, err
 				}
 				r.emit(args[0][1]) // the comma
-				r.out.WriteString(quoteString(jsonPath(path)))
+				r.out.WriteString(engine.Literal(jsonPath(path)))
 				r.trivia(args[1][0])
 				r.emit(close)
 				return close + 1, nil
@@ -187,9 +189,9 @@ func (r *rewriter) formatCall(p int, name string) (bool, error) {
 	}
 	if fn == "strptime" {
 		// Trino's date_parse returns timestamp(3): keep milliseconds only.
-		fmt.Fprintf(&r.out, "CAST(strptime(%s, %s) AS TIMESTAMP_MS)", v, quoteString(f))
+		fmt.Fprintf(&r.out, "CAST(strptime(%s, %s) AS TIMESTAMP_MS)", v, engine.Literal(f))
 	} else {
-		fmt.Fprintf(&r.out, "strftime(%s, %s)", v, quoteString(f))
+		fmt.Fprintf(&r.out, "strftime(%s, %s)", v, engine.Literal(f))
 	}
 	r.trivia(close)
 	return true, nil

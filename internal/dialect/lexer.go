@@ -165,6 +165,3 @@ func unquote(t token) string {
 	q := t.text[:1]
 	return strings.ReplaceAll(t.text[1:len(t.text)-1], q+q, q)
 }
-
-// quoteString renders s as a SQL string literal.
-func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

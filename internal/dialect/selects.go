@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/auditlake/auditlake/internal/engine"
 )
 
 // trinoReserved are Trino's reserved words (https://trino.io/docs/current/language/reserved.html):
@@ -200,12 +202,12 @@ func (r *rewriter) planItem(s, e int, top bool, unnamed string) {
 			name = unquote(last)
 		}
 		if top && name != strings.ToLower(name) {
-			r.after[e-1] += " AS " + quoteIdent(name)
+			r.after[e-1] += " AS " + engine.Ident(name)
 		}
 		return
 	}
 	if unnamed != "" {
-		r.after[e-1] += " AS " + quoteIdent(unnamed)
+		r.after[e-1] += " AS " + engine.Ident(unnamed)
 	}
 }
 
@@ -281,7 +283,7 @@ func (r *rewriter) values(p, b int) (int, error) {
 	}
 	names := make([]string, cols)
 	for i := range names {
-		names[i] = quoteIdent("_col" + strconv.Itoa(i))
+		names[i] = engine.Ident("_col" + strconv.Itoa(i))
 	}
 	r.out.WriteString(") AS _values(" + strings.Join(names, ", ") + ")")
 	if end < b {

@@ -3,6 +3,8 @@ package dialect
 import (
 	"fmt"
 	"strings"
+
+	"github.com/auditlake/auditlake/internal/engine"
 )
 
 // tableRef rewrites the table reference at p (right after FROM, JOIN or a FROM-list comma)
@@ -18,7 +20,7 @@ func (r *rewriter) tableRef(p, b int) (next int, ok bool, err error) {
 		if n := edsIDLen(unquote(t)); n == 0 || n != len(unquote(t)) {
 			return p, false, nil
 		}
-		r.out.WriteString(quoteIdent(CloudTrailCatalog) + ".")
+		r.out.WriteString(engine.Ident(CloudTrailCatalog) + ".")
 		r.emit(p)
 		return p + 1, true, nil
 	case t.kind == tkIdent && strings.EqualFold(t.text, "unnest") && p+1 < b && r.tok(p+1).is("("):
@@ -43,7 +45,7 @@ func (r *rewriter) tableRef(p, b int) (next int, ok bool, err error) {
 			}
 			q++
 		}
-		r.out.WriteString(quoteIdent(CloudTrailCatalog) + "." + quoteIdent(r.src[t.off:end]))
+		r.out.WriteString(engine.Ident(CloudTrailCatalog) + "." + engine.Ident(r.src[t.off:end]))
 		r.trivia(q)
 		return q + 1, true, nil
 	}
@@ -79,9 +81,6 @@ func edsIDLen(s string) int {
 	}
 	return i
 }
-
-// quoteIdent renders s as a quoted SQL identifier.
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // knownMaps are the CloudTrail Lake columns typed map<string,string>: UNNEST of one of them
 // into two columns is a map unnest (key, value).

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 )
@@ -126,7 +125,7 @@ func (e *DB) Close() error {
 // Exec runs internal SQL (not user SQL) with bound arguments.
 func (e *DB) Exec(ctx context.Context, query string, args ...any) error {
 	if _, err := e.conn.ExecContext(ctx, query, args...); err != nil {
-		return fmt.Errorf("%w (in: %s)", cleanErr(err), abbreviate(query))
+		return fmt.Errorf("%w (in: %s)", err, abbreviate(query))
 	}
 	return nil
 }
@@ -140,7 +139,7 @@ func (e *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 func (e *DB) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	rows, err := e.conn.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("%w (in: %s)", cleanErr(err), abbreviate(query))
+		return nil, fmt.Errorf("%w (in: %s)", err, abbreviate(query))
 	}
 	return rows, nil
 }
@@ -205,17 +204,6 @@ func abbreviate(q string) string {
 	return q
 }
 
-// cleanErr strips driver noise from DuckDB errors.
-func cleanErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return err
-}
-
 // Seal switches the instance to the user-query sandbox: no file access outside allowedDirs
 // (which must end in a separator to mean "this directory"), no extension loading, community
 // extensions off, and the configuration locked so that no later statement can undo it.
@@ -246,9 +234,6 @@ func (e *DB) Seal(ctx context.Context, allowedDirs []string) error {
 	e.sealed = true
 	return nil
 }
-
-// Interrupt-friendly deadline helper: DuckDB honours context cancellation on QueryContext.
-var _ = time.Second
 
 // Map is a DuckDB MAP value for AppendRow.
 type Map = duckdb.Map

@@ -20,7 +20,7 @@ import (
 )
 
 // Schema is the database name that holds the event data stores.
-const Schema = "aws:cloudtrail"
+const Schema = dialect.CloudTrailCatalog
 
 // Options bound a session.
 type Options struct {

@@ -69,17 +69,11 @@ ORDER BY 1, 2`},
 	}
 }
 
-// quoteIdent quotes a SQL identifier, doubling any double quote inside it.
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
 // timestampLiteral formats t as a SQL TIMESTAMP literal in UTC, the zone of eventtime. The
 // result holds only digits and separators.
 func timestampLiteral(t time.Time) string {
 	return "TIMESTAMP '" + t.UTC().Format("2006-01-02 15:04:05.000000") + "'"
 }
-
-// storeTable is the Lake-namespace name of a store's table.
-func storeTable(id string) string { return quoteIdent("aws:cloudtrail") + "." + quoteIdent(id) }
 
 // activitySQL fills a widget template.
 func activitySQL(tmpl, table string, from, to time.Time) string {
@@ -160,7 +154,7 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("from must be before to")
 	}
 	bucket := bucketFor(from, to)
-	table := storeTable(store.ID)
+	table := store.Table
 
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.DefaultTimeout)
 	defer cancel()

@@ -22,8 +22,11 @@ type Backend interface {
 
 // Store is one event data store.
 type Store struct {
-	ID            string     `json:"id"`
-	Name          string     `json:"name"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Table is the store's table as it stands after FROM, quoted by the engine's rules:
+	// "aws:cloudtrail"."<id>".
+	Table         string     `json:"table"`
 	Type          string     `json:"type"`
 	RetentionDays int        `json:"retention_days"`
 	Events        int64      `json:"events"`

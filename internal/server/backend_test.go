@@ -53,7 +53,7 @@ func newTestBackend() *testBackend {
 	first := time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
 	last := time.Date(2026, 9, 7, 18, 30, 0, 0, time.UTC)
 	b := &testBackend{
-		stores: []server.Store{{ID: storeID, Name: "management-events", Type: "cloudtrail", RetentionDays: 2557, Events: 6, Bytes: 48213, FirstEvent: &first, LastEvent: &last}},
+		stores: []server.Store{{ID: storeID, Name: "management-events", Table: `"aws:cloudtrail"."` + storeID + `"`, Type: "cloudtrail", RetentionDays: 2557, Events: 6, Bytes: 48213, FirstEvent: &first, LastEvent: &last}},
 		events: map[string][][]any{},
 		columns: map[string][]server.Column{
 			// Cells a spreadsheet would run as formulas, beside negative numbers (the CSV export).

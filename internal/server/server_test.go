@@ -256,9 +256,12 @@ func TestApprovedVersionListsStayWithTheirTemplate(t *testing.T) {
 	}
 }
 
-func TestActivitySQLQuotesStoreAndUsesServerMadeTimeLiterals(t *testing.T) {
+// TestActivitySQLReadsTheBackendsTableAndUsesServerMadeTimeLiterals: the widgets read the
+// table the backend names (quoted by the engine's rules there), with time literals the server
+// makes from parsed times.
+func TestActivitySQLReadsTheBackendsTableAndUsesServerMadeTimeLiterals(t *testing.T) {
 	b := newTestBackend()
-	b.stores = append(b.stores, server.Store{ID: `we"ird`, Name: "odd"})
+	b.stores = append(b.stores, server.Store{ID: `we"ird`, Name: "odd", Table: `"aws:cloudtrail"."we""ird"`})
 	ts, _ := newTestServer(t, b, server.Options{})
 
 	resp, body := do(t, ts, "GET", "/api/dashboards/activity?store=we%22ird&from=2026-09-01&to=2026-09-01", "")
