@@ -11,7 +11,9 @@ export AUDITLAKE_DATA ?= $(CURDIR)/$(DEMO_DIR)/lake
 
 all: build
 
-# The web assets are built with npm (lock file committed) and embedded in the binary.
+# The web assets are built with npm (lock file committed) and embedded in the binary; the build
+# (web/dist) is committed too, so that `go install` serves the dashboard, and `make test` checks
+# that it equals a fresh build (scripts/check-web-dist.sh).
 web:
 	@if [ -f web/package.json ]; then \
 		if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then npm ci --prefix web --no-audit --no-fund; fi; \
@@ -26,6 +28,7 @@ demo: build
 	./scripts/demo.sh "$(DEMO_DIR)" "$(DEMO_EVENTS)" "$(LISTEN)"
 
 test: web
+	./scripts/check-web-dist.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 40m ./...
 	./scripts/fuzz.sh 5
@@ -42,4 +45,3 @@ stress: build
 
 clean:
 	rm -rf bin $(DEMO_DIR) bench-data
-	find web/dist -mindepth 1 ! -name .keep -delete 2>/dev/null || true

@@ -5,9 +5,10 @@
 //
 //	npm ci --prefix web && npm run build --prefix web
 //
-// (the root Makefile's "web" target runs exactly that). A binary built without them still
-// compiles, because dist/.keep is committed; Assets then returns nil and the server shows a page
-// saying the assets were not built.
+// (the root Makefile's "web" target runs exactly that). The build in dist/ is committed, so a
+// binary built by `go install` serves the dashboard without npm; `make test` checks that the
+// committed build equals a fresh one (scripts/check-web-dist.sh). Should dist/ lack index.html,
+// Assets returns nil and the server shows a page saying the assets were not built.
 package web
 
 import (
