@@ -370,13 +370,6 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 }
 
 func (w *Writer) writeManifest(m *Manifest) error {
-	if w.tag != "" && !w.marked {
-		// Before this writer's first manifest: its marker says it may have committed.
-		if err := w.mark(true); err != nil {
-			return err
-		}
-		w.marked = true
-	}
 	m.Writer = w.tag
 	b, err := json.MarshalIndent(m, "", " ")
 	if err != nil {
@@ -384,6 +377,17 @@ func (w *Writer) writeManifest(m *Manifest) error {
 	}
 	if err := WriteFileAtomic(w.lake.manifestPath(w.id), append(b, '\n')); err != nil {
 		return fmt.Errorf("commit store %s: %w", w.id, err)
+	}
+	if w.tag != "" && !w.marked {
+		// After this writer's first manifest: its marker says it committed, so that an older
+		// manifest put back after a crash is found. Set after the rename, never before: a
+		// crash between the two would otherwise leave a marker claiming a commit that never
+		// happened, and the next reader or writer would take the store for damaged. A marker
+		// left unflagged is harmless (the manifest names this writer), so a failure here does
+		// not undo the commit.
+		if err := w.mark(true); err == nil {
+			w.marked = true
+		}
 	}
 	return nil
 }

@@ -43,7 +43,7 @@ import (
 // writerMarker is the content of writers/<tag>.json.
 type writerMarker struct {
 	BaseVersion int64 `json:"base_version"`
-	// Committed is set before the writer's first manifest is written.
+	// Committed is set once the writer's first manifest has been written (renamed into place).
 	Committed bool `json:"committed,omitempty"`
 }
 
