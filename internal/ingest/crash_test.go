@@ -283,7 +283,7 @@ func TestPurgeSurvivesSIGKILL(t *testing.T) {
 
 // TestConcatenatingCompactionSurvivesSIGKILL kills a bulk load at random moments — while it
 // writes batches and while its end-of-run compaction concatenates a day's files of full row
-// groups (lake/concat.go) — resumes it, and checks that the store then holds exactly the
+// groups (ctparquet/concat.go) — resumes it, and checks that the store then holds exactly the
 // input's distinct events, with their EC2 lifecycle facts, and that the day was merged.
 // `make stress` (AUDITLAKE_STRESS=1) runs 30 kills; make test a short run.
 func TestConcatenatingCompactionSurvivesSIGKILL(t *testing.T) {

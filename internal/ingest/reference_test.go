@@ -12,13 +12,14 @@ import (
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/generate"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
 // appendNorm (the reference conversion) writes the record's Lake columns (all but the raw event) as a JSON object keyed by
-// the lowercase column names; the engine's json_transform reads it (lake.NormStructure).
+// the lowercase column names; the engine's json_transform reads it (ctparquet.NormStructure).
 func appendNorm(b []byte, r *cloudtrail.Record) []byte {
 	w := &jw{b: b}
 	w.open()
@@ -256,7 +257,7 @@ func TestParquetFromGoMatchesTheEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cols []string
-	for _, c := range lake.CloudTrailColumns {
+	for _, c := range ctparquet.CloudTrailColumns {
 		switch c.Name {
 		case "eventid", "recipientaccountid", "eventtime", "eventjson", "eventjsonchecksum":
 			cols = append(cols, c.Name)
@@ -264,7 +265,7 @@ func TestParquetFromGoMatchesTheEngine(t *testing.T) {
 			cols = append(cols, "n."+c.Name)
 		}
 	}
-	want := "(SELECT " + strings.Join(cols, ", ") + " FROM (SELECT *, json_transform(norm, " + engine.Literal(lake.NormStructure) + ") AS n FROM ref_staging))"
+	want := "(SELECT " + strings.Join(cols, ", ") + " FROM (SELECT *, json_transform(norm, " + engine.Literal(ctparquet.NormStructure) + ") AS n FROM ref_staging))"
 
 	if g, w := describe(t, db, got), describe(t, db, want); g != w {
 		t.Fatalf("column types differ:\n got %s\nwant %s", g, w)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/engine"
 )
 
@@ -76,7 +77,7 @@ var activityNormStructure = func() string {
 			s += ","
 		}
 		first = false
-		s += `"` + c.Name + `":` + structure(c.Type)
+		s += `"` + c.Name + `":` + ctparquet.Structure(c.Type)
 	}
 	return s + "}"
 }()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/engine"
 )
 
@@ -66,7 +67,7 @@ var ConfigNormStructure = func() string {
 			s += ","
 		}
 		n++
-		s += `"` + c.Name + `":` + structure(c.Type)
+		s += `"` + c.Name + `":` + ctparquet.Structure(c.Type)
 	}
 	return s + "}"
 }()

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/ctparquet"
 )
 
 // ErrDamaged is returned (wrapped, as a *ManifestError) when a store's manifest is missing while
@@ -141,7 +143,7 @@ func Columns(typ string) []struct{ Name, Type string } {
 	case TypeActivity:
 		return ActivityColumns
 	}
-	return CloudTrailColumns
+	return ctparquet.CloudTrailColumns
 }
 
 // Store health statuses.

@@ -165,14 +165,6 @@ func TestCatalogRules(t *testing.T) {
 	}
 }
 
-func TestStructureMatchesTheSchema(t *testing.T) {
-	got := structure("STRUCT(a VARCHAR, b STRUCT(c TIMESTAMP, d MAP(VARCHAR, VARCHAR)), e STRUCT(f VARCHAR)[])")
-	want := `{"a":"VARCHAR","b":{"c":"TIMESTAMP","d":"MAP(VARCHAR, VARCHAR)"},"e":[{"f":"VARCHAR"}]}`
-	if got != want {
-		t.Fatalf("structure:\n got %s\nwant %s", got, want)
-	}
-}
-
 func TestMergeGroupsBoundTheBytesOfEachMerge(t *testing.T) {
 	f := func(sizes []int64, want [][]int) {
 		t.Helper()

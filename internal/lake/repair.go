@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lifecycle"
 )
@@ -321,7 +322,7 @@ type verifier struct {
 const repairSchemaTable = "auditlake_repair_schema"
 
 func newVerifier(ctx context.Context, db *engine.DB, typ string) (*verifier, error) {
-	ddl := CloudTrailDDL()
+	ddl := ctparquet.CloudTrailDDL()
 	switch typ {
 	case TypeConfig:
 		ddl = ConfigDDL()

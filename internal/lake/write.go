@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lifecycle"
 )
@@ -153,7 +154,7 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 			return added, 0, err
 		}
-		size, err := writeRecordFile(abs, part)
+		size, err := ctparquet.WriteRecordFile(abs, part)
 		if err != nil {
 			return added, 0, fmt.Errorf("write %s: %w", abs, err)
 		}
@@ -506,7 +507,7 @@ func writeFactsFromRecords(w *Writer, f *DataFile, recs []*cloudtrail.Record) er
 	if err != nil {
 		return err
 	}
-	if err := writeFactsFile(abs, facts); err != nil {
+	if err := ctparquet.WriteFactsFile(abs, facts); err != nil {
 		return fmt.Errorf("write EC2 lifecycle facts of %s: %w", f.Path, err)
 	}
 	f.Facts = rel
@@ -686,7 +687,7 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 	// pooled encoders and the Go heap are handed back before the first merge, so the engine's
 	// memory and the heap never add up — and not at all when there is nothing to merge.
 	freeMemory := sync.OnceFunc(func() {
-		releaseEncoders()
+		ctparquet.ReleaseEncoders()
 		debug.FreeOSMemory()
 	})
 	// A closed partition is merged fully unless this writer wrote all of it (one run's files
@@ -734,11 +735,11 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 		}
 		for _, group := range mergeGroups(files) {
 			freeMemory()
-			nf, gone, err := []DataFile(nil), []string(nil), errNotConcatenable
+			nf, gone, err := []DataFile(nil), []string(nil), ctparquet.ErrNotConcatenable
 			if !force && bulk(group) {
 				nf, gone, err = concatGroup(ctx, db, w, date, group)
 			}
-			if errors.Is(err, errNotConcatenable) {
+			if errors.Is(err, ctparquet.ErrNotConcatenable) {
 				nf, gone, err = mergeGroup(ctx, db, w, date, group)
 			}
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
@@ -102,7 +103,7 @@ func TestADamagedFileFailsOnlyQueriesOfItsStore(t *testing.T) {
 			for _, tb := range tables {
 				if tb.Schema == query.Schema {
 					n++
-					if len(tb.Columns) != len(lake.CloudTrailColumns) {
+					if len(tb.Columns) != len(ctparquet.CloudTrailColumns) {
 						t.Errorf("%s has %d columns", tb.Name, len(tb.Columns))
 					}
 				}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/cost"
+	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/dialect"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -109,7 +110,7 @@ func (s *Session) register(ctx context.Context) error {
 	s.manifests = map[string]*lake.Manifest{}
 	s.damaged = map[string]error{}
 	for _, st := range stores {
-		ddl := lake.CloudTrailDDL()
+		ddl := ctparquet.CloudTrailDDL()
 		switch st.Type {
 		case lake.TypeCloudTrail:
 		case lake.TypeConfig:

@@ -1,4 +1,4 @@
-package lake
+package ctparquet
 
 import (
 	"bytes"
@@ -63,7 +63,7 @@ var ctLeaves = func() []ctLeaf {
 			l.dict = !plainColumns[name]
 		case format.Int64, format.Boolean:
 		default:
-			panic("lake: no column writer for " + name)
+			panic("ctparquet: no column writer for " + name)
 		}
 		out = append(out, l)
 	}
@@ -89,12 +89,12 @@ var ctFooterTemplate = func() format.FileMetaData {
 // createdBy names the writer in every data file.
 const createdBy = "auditlake version 1 (build auditlake)"
 
-// writeRecordFile writes recs, in their order, as a new Parquet file at path, encoding its row
+// WriteRecordFile writes recs, in their order, as a new Parquet file at path, encoding its row
 // groups on all CPUs, and returns the file's size. A failed write removes the file.
 // A row group ends at RowGroupRows records or RowGroupBytes of them (by MemSize); a file with
 // row groups cut by bytes — records far larger than CloudTrail's — is encoded one row group at
 // a time, as each such row group's pages take memory of their size.
-func writeRecordFile(path string, recs []*cloudtrail.Record) (size int64, err error) {
+func WriteRecordFile(path string, recs []*cloudtrail.Record) (size int64, err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, err
@@ -350,9 +350,9 @@ func (e *rowGroupEncoder) release() {
 	p.Unlock()
 }
 
-// releaseEncoders drops the free row-group encoders — tens of megabytes of buffers each —
+// ReleaseEncoders drops the free row-group encoders — tens of megabytes of buffers each —
 // before compaction needs the memory for something else.
-func releaseEncoders() {
+func ReleaseEncoders() {
 	p := &rowGroupEncoders
 	p.Lock()
 	defer p.Unlock()
@@ -828,7 +828,7 @@ func (e *rowGroupEncoder) compress(src []byte) []byte {
 	}
 	out, err := e.zstd.CompressLevel(e.zbuf[:cap(e.zbuf)], src, 1)
 	if err != nil {
-		panic(fmt.Sprintf("lake: zstd: %v", err)) // only for a buffer under CompressBound
+		panic(fmt.Sprintf("ctparquet: zstd: %v", err)) // only for a buffer under CompressBound
 	}
 	return out
 }
@@ -838,7 +838,7 @@ func (e *rowGroupEncoder) compress(src []byte) []byte {
 func (e *rowGroupEncoder) writePage(h *format.PageHeader, body []byte) int {
 	n := e.out.Len()
 	if err := e.header.Encode(h); err != nil {
-		panic(fmt.Sprintf("lake: encoding a page header: %v", err)) // a bytes.Buffer does not fail
+		panic(fmt.Sprintf("ctparquet: encoding a page header: %v", err)) // a bytes.Buffer does not fail
 	}
 	n = e.out.Len() - n
 	e.out.Write(body)

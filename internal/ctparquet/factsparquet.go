@@ -1,4 +1,4 @@
-package lake
+package ctparquet
 
 import (
 	"os"
@@ -27,9 +27,9 @@ var factsSchema = func() *parquet.Schema {
 	return parquet.NewSchema("duckdb_schema", root)
 }()
 
-// writeFactsFile writes facts as a new Parquet file at path (the engine reads it exactly as
+// WriteFactsFile writes facts as a new Parquet file at path (the engine reads it exactly as
 // the files its own COPY of facts.sql writes). A failed write removes the file.
-func writeFactsFile(path string, facts []lifecycle.Fact) (err error) {
+func WriteFactsFile(path string, facts []lifecycle.Fact) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package lake
+package ctparquet
 
 import (
 	"errors"
@@ -76,7 +76,7 @@ func pqNode(path, t string) parquet.Node {
 	case t == "BOOLEAN":
 		return parquet.Optional(parquet.Leaf(parquet.BooleanType))
 	}
-	panic("lake: no Parquet type for " + t)
+	panic("ctparquet: no Parquet type for " + t)
 }
 
 // pqGroup is a Parquet group whose fields keep their order (parquet.Group sorts them by name;
@@ -150,7 +150,7 @@ func (c *fastZstd) Encode(dst, src []byte) ([]byte, error) {
 
 // Decode is never used: files are read by the engine.
 func (*fastZstd) Decode(dst, src []byte) ([]byte, error) {
-	return nil, errors.New("lake: the Parquet writer does not decode")
+	return nil, errors.New("ctparquet: the Parquet writer does not decode")
 }
 
 // RowGroupRows is the row-group size of every data file.

@@ -1,4 +1,4 @@
-package lake
+package ctparquet
 
 import (
 	"bytes"
@@ -34,7 +34,7 @@ func TestDataFilesReadAsParquetGoWritesThem(t *testing.T) {
 	recs := append(sampleRecords(t), randomRecords(rand.New(rand.NewPCG(7, 9)), 3*RowGroupRows+123)...)
 	dir := t.TempDir()
 	got, want := filepath.Join(dir, "got.parquet"), filepath.Join(dir, "want.parquet")
-	if _, err := writeRecordFile(got, recs); err != nil {
+	if _, err := WriteRecordFile(got, recs); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := writeRecordFilePGO(want, recs); err != nil {
@@ -362,7 +362,7 @@ func TestRowGroupsEndByBytesAsWellAsRows(t *testing.T) {
 		t.Fatalf("%d records decoded, want 5", len(recs))
 	}
 	path := filepath.Join(t.TempDir(), "big.parquet")
-	if _, err := writeRecordFile(path, recs); err != nil {
+	if _, err := WriteRecordFile(path, recs); err != nil {
 		t.Fatal(err)
 	}
 	var rows []int64
@@ -390,4 +390,15 @@ func TestRowGroupsEndByBytesAsWellAsRows(t *testing.T) {
 	if byBytes || fmt.Sprint(bounds) != fmt.Sprint([]int{0, RowGroupRows, 2 * RowGroupRows, 2*RowGroupRows + 5}) {
 		t.Errorf("ordinary records: row groups at %v (by bytes %v), want every %d rows", bounds, byBytes, RowGroupRows)
 	}
+}
+
+// openEngine opens an in-memory engine closed with the test.
+func openEngine(t *testing.T) *engine.DB {
+	t.Helper()
+	db, err := engine.Open(context.Background(), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

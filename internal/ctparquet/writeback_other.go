@@ -1,6 +1,6 @@
 //go:build !linux
 
-package lake
+package ctparquet
 
 import "os"
 

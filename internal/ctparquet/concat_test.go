@@ -1,21 +1,24 @@
-package lake
+package ctparquet
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lifecycle"
 )
 
-// TestConcatenationKeepsRowsStatisticsAndPageIndex: files concatenated by concatParquet read as
+// TestConcatenationKeepsRowsStatisticsAndPageIndex: files concatenated by Concat read as
 // the rows of their inputs (by the engine, value for value, and by parquet-go), each row group
 // keeps its statistics, the page index points at every data page of the new file, row groups
-// follow byFirstRow, and files of another schema are refused without a file left behind.
+// follow ByFirstRow, and files of another schema are refused without a file left behind.
 func TestConcatenationKeepsRowsStatisticsAndPageIndex(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	dir := t.TempDir()
@@ -24,15 +27,15 @@ func TestConcatenationKeepsRowsStatisticsAndPageIndex(t *testing.T) {
 	for i, n := range []int{RowGroupRows + 700, 3000, 2*RowGroupRows + 5} {
 		p := filepath.Join(dir, "in"+string(rune('a'+i))+".parquet")
 		recs := randomRecords(rng, n)
-		sortRecords(recs)
-		if _, err := writeRecordFile(p, recs); err != nil {
+		sortByKind(recs)
+		if _, err := WriteRecordFile(p, recs); err != nil {
 			t.Fatal(err)
 		}
 		srcs = append(srcs, p)
 		total += n
 	}
 	out := filepath.Join(dir, "out.parquet")
-	rows, err := concatParquet(out, srcs, byFirstRow)
+	rows, err := Concat(out, srcs, ByFirstRow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +51,7 @@ func TestConcatenationKeepsRowsStatisticsAndPageIndex(t *testing.T) {
 	}
 	countPages(t, out, meta, 0, 0) // fails on any misplaced page location
 	for i := 1; i < len(meta.RowGroups); i++ {
-		if byFirstRow(&meta.RowGroups[i-1], &meta.RowGroups[i]) > 0 {
+		if ByFirstRow(&meta.RowGroups[i-1], &meta.RowGroups[i]) > 0 {
 			t.Fatalf("row group %d out of order", i)
 		}
 	}
@@ -77,14 +80,28 @@ func TestConcatenationKeepsRowsStatisticsAndPageIndex(t *testing.T) {
 
 	// Another schema: refused, nothing written.
 	facts := filepath.Join(dir, "facts.parquet")
-	if err := writeFactsFile(facts, []lifecycle.Fact{{Kind: "launch", EventID: "e-1"}}); err != nil {
+	if err := WriteFactsFile(facts, []lifecycle.Fact{{Kind: "launch", EventID: "e-1"}}); err != nil {
 		t.Fatal(err)
 	}
 	bad := filepath.Join(dir, "bad.parquet")
-	if _, err := concatParquet(bad, []string{srcs[0], facts}, nil); !errors.Is(err, errNotConcatenable) {
+	if _, err := Concat(bad, []string{srcs[0], facts}, nil); !errors.Is(err, ErrNotConcatenable) {
 		t.Fatalf("files of two schemas: %v", err)
 	}
 	if _, err := os.Stat(bad); !os.IsNotExist(err) {
 		t.Fatalf("a refused concatenation left %s", bad)
 	}
+}
+
+// sortByKind orders recs by event source, event name and time, as ingest sorts a file's records.
+func sortByKind(recs []*cloudtrail.Record) {
+	str := func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	}
+	slices.SortStableFunc(recs, func(a, b *cloudtrail.Record) int {
+		return cmp.Or(cmp.Compare(str(a.EventSource), str(b.EventSource)), cmp.Compare(str(a.EventName), str(b.EventName)),
+			a.EventTime.Compare(b.EventTime))
+	})
 }

@@ -1,4 +1,4 @@
-package lake
+package ctparquet
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 )
 
-// writeRecordFilePGO is the oracle of ctwrite_test.go: it writes recs as writeRecordFile does,
+// writeRecordFilePGO is the oracle of ctwrite_test.go: it writes recs as WriteRecordFile does,
 // but encodes them with parquet-go's own writer, fed value by value — the writer ingest used
 // before ctwrite.go. Only the walk over each record's fields (rowBuilder) is shared, gathering
 // values without a dictionary; what this checks is everything after it: dictionaries, pages,

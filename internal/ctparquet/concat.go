@@ -1,0 +1,217 @@
+package ctparquet
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
+
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// Concatenation: a merge of Parquet files that copies their row groups as they are — pages,
+// dictionaries, statistics and page index — into one file with a new footer, without decoding
+// or sorting a row. It is how ingest's own compaction merges the files of a bulk load (each of
+// full row groups, each sorted), at disk speed and in a few megabytes of memory; the engine's
+// sorting merge stays for small files (whose tiny row groups must be cut again) and for
+// 'eds compact'.
+
+// ErrNotConcatenable means the files cannot be concatenated as they are (other schemas, row
+// groups not contiguous, bloom filters, encryption); the caller merges them another way.
+var ErrNotConcatenable = errors.New("files cannot be concatenated")
+
+// parquetFile is a Parquet file read whole, with its footer decoded.
+type parquetFile struct {
+	data []byte
+	meta format.FileMetaData
+}
+
+func readParquetFile(path string) (*parquetFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	n := len(data)
+	if n < 12 || string(data[:4]) != "PAR1" || string(data[n-4:]) != "PAR1" {
+		return nil, fmt.Errorf("%s: not a Parquet file", path)
+	}
+	size := int(binary.LittleEndian.Uint32(data[n-8:]))
+	if size > n-12 {
+		return nil, fmt.Errorf("%s: footer of %d bytes in a file of %d", path, size, n)
+	}
+	f := &parquetFile{data: data}
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[n-8-size:n-8], &f.meta); err != nil {
+		return nil, fmt.Errorf("%s: footer: %w", path, err)
+	}
+	return f, nil
+}
+
+// span returns the byte range of row group rg's column chunks, which must be contiguous.
+func (f *parquetFile) span(rg *format.RowGroup) (start, end int64, err error) {
+	start, end = -1, -1
+	var total int64
+	for i := range rg.Columns {
+		c := &rg.Columns[i]
+		md := &c.MetaData
+		if c.FilePath != "" || c.CryptoMetadata.Value != nil || len(c.EncryptedColumnMetadata) > 0 || md.BloomFilterOffset != 0 {
+			return 0, 0, ErrNotConcatenable
+		}
+		s := md.DataPageOffset
+		if md.DictionaryPageOffset > 0 && md.DictionaryPageOffset < s {
+			s = md.DictionaryPageOffset
+		}
+		if start < 0 || s < start {
+			start = s
+		}
+		end = max(end, s+md.TotalCompressedSize)
+		total += md.TotalCompressedSize
+	}
+	if start < 4 || end > int64(len(f.data)) || end-start != total {
+		return 0, 0, ErrNotConcatenable
+	}
+	return start, end, nil
+}
+
+// Concat writes the row groups of srcs, files of one schema, into a new file dst, in the
+// order less gives (nil: as they come), and returns the rows written. A failed write removes
+// dst; ErrNotConcatenable says the files cannot be concatenated.
+func Concat(dst string, srcs []string, less func(a, b *format.RowGroup) int) (rows int64, err error) {
+	files := make([]*parquetFile, len(srcs))
+	type piece struct {
+		f  *parquetFile
+		rg *format.RowGroup
+	}
+	var pieces []piece
+	for i, p := range srcs {
+		f, err := readParquetFile(p)
+		if err != nil {
+			return 0, err
+		}
+		if i > 0 && (!reflect.DeepEqual(f.meta.Schema, files[0].meta.Schema) || !reflect.DeepEqual(f.meta.ColumnOrders, files[0].meta.ColumnOrders) ||
+			f.meta.EncryptionAlgorithm.Value != nil) {
+			return 0, ErrNotConcatenable
+		}
+		files[i] = f
+		for k := range f.meta.RowGroups {
+			pieces = append(pieces, piece{f, &f.meta.RowGroups[k]})
+		}
+	}
+	if less != nil {
+		slices.SortStableFunc(pieces, func(a, b piece) int { return less(a.rg, b.rg) })
+	}
+
+	out, err := os.Create(dst)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			out.Close()
+			os.Remove(dst)
+		}
+	}()
+	w := &fileWriter{w: out}
+	w.write([]byte("PAR1"))
+	meta := files[0].meta
+	meta.RowGroups = make([]format.RowGroup, 0, len(pieces))
+	meta.NumRows = 0
+	type index struct {
+		column []byte // the column index as it was (it holds no offsets), nil if none
+		offset *format.OffsetIndex
+	}
+	var indexes [][]index
+	for n, p := range pieces {
+		start, end, err := p.f.span(p.rg)
+		if err != nil {
+			return 0, err
+		}
+		delta := w.offset - start
+		rg := *p.rg
+		rg.Columns = slices.Clone(p.rg.Columns)
+		rg.FileOffset, rg.Ordinal = w.offset, int16(n)
+		idx := make([]index, len(rg.Columns))
+		for i := range rg.Columns {
+			c := &rg.Columns[i]
+			md := &c.MetaData
+			md.DataPageOffset += delta
+			if md.DictionaryPageOffset > 0 {
+				md.DictionaryPageOffset += delta
+			}
+			if md.IndexPageOffset > 0 {
+				md.IndexPageOffset += delta
+			}
+			if c.FileOffset > 0 {
+				c.FileOffset += delta
+			}
+			if c.ColumnIndexLength > 0 {
+				b, err := p.f.slice(c.ColumnIndexOffset, int64(c.ColumnIndexLength))
+				if err != nil {
+					return 0, err
+				}
+				idx[i].column = b
+			}
+			if c.OffsetIndexLength > 0 {
+				b, err := p.f.slice(c.OffsetIndexOffset, int64(c.OffsetIndexLength))
+				if err != nil {
+					return 0, err
+				}
+				oi := new(format.OffsetIndex)
+				if err := thrift.Unmarshal(new(thrift.CompactProtocol), b, oi); err != nil {
+					return 0, fmt.Errorf("offset index: %w", err)
+				}
+				for k := range oi.PageLocations {
+					oi.PageLocations[k].Offset += delta
+				}
+				idx[i].offset = oi
+			}
+			c.ColumnIndexOffset, c.ColumnIndexLength, c.OffsetIndexOffset, c.OffsetIndexLength = 0, 0, 0, 0
+		}
+		w.write(p.f.data[start:end])
+		meta.RowGroups = append(meta.RowGroups, rg)
+		meta.NumRows += rg.NumRows
+		indexes = append(indexes, idx)
+	}
+	err = writeTail(w, &meta, func(i, j int) ([]byte, error) { return indexes[i][j].column, nil },
+		func(i, j int) *format.OffsetIndex { return indexes[i][j].offset })
+	if err != nil {
+		return 0, err
+	}
+	return meta.NumRows, out.Close()
+}
+
+// slice returns n bytes of the file at off.
+func (f *parquetFile) slice(off, n int64) ([]byte, error) {
+	if off < 4 || n < 0 || off+n > int64(len(f.data)) {
+		return nil, ErrNotConcatenable
+	}
+	return f.data[off : off+n], nil
+}
+
+// ByFirstRow orders row groups of data files by the event source, name and time their
+// statistics give as least.
+func ByFirstRow(a, b *format.RowGroup) int {
+	for _, name := range []string{"eventsource", "eventname", "eventtime"} {
+		x, y := minOf(a, name), minOf(b, name)
+		if name == "eventtime" && len(x) == 8 && len(y) == 8 {
+			return cmp.Compare(int64(binary.LittleEndian.Uint64(x)), int64(binary.LittleEndian.Uint64(y)))
+		}
+		if c := bytes.Compare(x, y); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func minOf(rg *format.RowGroup, column string) []byte {
+	for i := range rg.Columns {
+		if p := rg.Columns[i].MetaData.PathInSchema; len(p) == 1 && p[0] == column {
+			return rg.Columns[i].MetaData.Statistics.MinValue
+		}
+	}
+	return nil
+}
