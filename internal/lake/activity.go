@@ -97,7 +97,7 @@ func selectActivity() string {
 		b.WriteString(c.Name)
 	}
 	b.WriteString(", strftime(eventtime, '%Y-%m-%d') AS eventdate FROM (SELECT *, json_transform(norm, ")
-	b.WriteString(engineLiteral(activityNormStructure))
+	b.WriteString(engine.Literal(activityNormStructure))
 	b.WriteString(") AS n FROM " + activityStaging + ")")
 	return b.String()
 }

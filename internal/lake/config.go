@@ -183,5 +183,5 @@ func selectConfigFromStaging() string {
 		}
 	}
 	return s + ", strftime(eventtime, '%Y-%m-%d') AS eventdate FROM (SELECT *, json_transform(norm, " +
-		engineLiteral(ConfigNormStructure) + ") AS n FROM " + ConfigStagingTable + " ORDER BY eventtime)"
+		engine.Literal(ConfigNormStructure) + ") AS n FROM " + ConfigStagingTable + " ORDER BY eventtime)"
 }
