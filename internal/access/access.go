@@ -229,27 +229,16 @@ func (r *Registry) CreateUser(name string, admin bool, expires *time.Time) (Cred
 
 // CreateKey adds an access key to a user (rotation: create, switch, then disable the old one).
 func (r *Registry) CreateKey(name string, expires *time.Time) (Credentials, error) {
-	master, err := r.masterKey()
-	if err != nil {
-		return Credentials{}, err
-	}
-	k := r.newKey(expires)
-	err = r.Update(func(s *State) error {
-		u := s.user(name)
-		if u == nil {
-			return fmt.Errorf("user %q: %w", name, ErrNotFound)
-		}
-		u.Keys = append(u.Keys, k)
-		return nil
-	})
-	if err != nil {
-		return Credentials{}, err
-	}
-	return Credentials{User: name, AccessKeyID: k.ID, SecretAccessKey: secret(master, k)}, nil
+	return r.addKey(name, expires, false)
 }
 
 // RotateKey gives the user a new key and disables every older one.
 func (r *Registry) RotateKey(name string, expires *time.Time) (Credentials, error) {
+	return r.addKey(name, expires, true)
+}
+
+// addKey adds a new key to user name, disabling the older ones when retire is set.
+func (r *Registry) addKey(name string, expires *time.Time, retire bool) (Credentials, error) {
 	master, err := r.masterKey()
 	if err != nil {
 		return Credentials{}, err
@@ -261,7 +250,7 @@ func (r *Registry) RotateKey(name string, expires *time.Time) (Credentials, erro
 			return fmt.Errorf("user %q: %w", name, ErrNotFound)
 		}
 		for i := range u.Keys {
-			u.Keys[i].Disabled = true
+			u.Keys[i].Disabled = u.Keys[i].Disabled || retire
 		}
 		u.Keys = append(u.Keys, k)
 		return nil

@@ -232,36 +232,22 @@ func runUserDelete(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func runRoleCreate(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "role create")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
+// runRoleChange is role create and role delete: one role NAME, one registry change.
+func runRoleChange(cmd, done string, change func(*access.Registry, string) error) func(context.Context, *Env, []string) error {
+	return func(ctx context.Context, env *Env, args []string) error {
+		pos, err := parseFlags(newFlags(env, cmd), args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usagef("%s takes one role NAME", cmd)
+		}
+		if err := change(accessRegistry(env), pos[0]); err != nil {
+			return accessErr(err)
+		}
+		fmt.Fprintf(env.Stdout, "role %s %s\n", pos[0], done)
+		return nil
 	}
-	if len(pos) != 1 {
-		return usagef("role create takes one role NAME")
-	}
-	if err := accessRegistry(env).CreateRole(pos[0]); err != nil {
-		return accessErr(err)
-	}
-	fmt.Fprintf(env.Stdout, "role %s created\n", pos[0])
-	return nil
-}
-
-func runRoleDelete(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "role delete")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("role delete takes one role NAME")
-	}
-	if err := accessRegistry(env).DeleteRole(pos[0]); err != nil {
-		return accessErr(err)
-	}
-	fmt.Fprintf(env.Stdout, "role %s deleted, with its grants\n", pos[0])
-	return nil
 }
 
 func runRoleMember(in bool) func(context.Context, *Env, []string) error {

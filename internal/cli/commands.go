@@ -1,5 +1,7 @@
 package cli
 
+import "github.com/auditlake/auditlake/internal/access"
+
 // commands is the command table. Each entry's Run lives in the file named after it.
 var commands []Command
 
@@ -84,9 +86,9 @@ func init() {
 			Examples: "  auditlake user create-key bob --expires 2027-01-01"},
 		{Name: "user delete", Summary: "delete a user, its keys and its grants", Usage: "Usage: auditlake user delete --yes NAME", Run: runUserDelete,
 			Examples: "  auditlake user delete bob --yes"},
-		{Name: "role create", Summary: "create a role (a group of users that grants apply to)", Usage: "Usage: auditlake role create NAME", Run: runRoleCreate,
+		{Name: "role create", Summary: "create a role (a group of users that grants apply to)", Usage: "Usage: auditlake role create NAME", Run: runRoleChange("role create", "created", (*access.Registry).CreateRole),
 			Examples: "  auditlake role create finops"},
-		{Name: "role delete", Summary: "delete a role and its grants", Usage: "Usage: auditlake role delete NAME", Run: runRoleDelete,
+		{Name: "role delete", Summary: "delete a role and its grants", Usage: "Usage: auditlake role delete NAME", Run: runRoleChange("role delete", "deleted, with its grants", (*access.Registry).DeleteRole),
 			Examples: "  auditlake role delete finops"},
 		{Name: "role add-member", Summary: "add a user to a role", Usage: "Usage: auditlake role add-member ROLE USER", Run: runRoleMember(true),
 			Examples: "  auditlake role add-member finops bob"},
