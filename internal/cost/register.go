@@ -342,28 +342,12 @@ func readCSVHeader(r io.Reader) ([]string, error) {
 }
 
 func parquetColumns(ctx context.Context, db *engine.DB, p string, hive bool) ([]string, error) {
-	rows, err := db.Query(ctx, fmt.Sprintf("DESCRIBE SELECT * FROM read_parquet(%s, hive_partitioning = %t, hive_types_autocast = false)", engine.Literal(p), hive))
-	if err != nil {
-		return nil, err
+	cols, err := db.Describe(ctx, fmt.Sprintf("SELECT * FROM read_parquet(%s, hive_partitioning = %t, hive_types_autocast = false)", engine.Literal(p), hive))
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		out = append(out, fmt.Sprint(vals[0]))
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 var reUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -130,6 +130,33 @@ func (e *DB) Exec(ctx context.Context, query string, args ...any) error {
 	return nil
 }
 
+// Describe returns the columns (name and engine type) that the internal query would return,
+// without running it.
+func (e *DB) Describe(ctx context.Context, query string) ([]Column, error) {
+	rows, err := e.Query(ctx, "DESCRIBE "+query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []Column
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, Column{Name: fmt.Sprint(vals[0]), Type: fmt.Sprint(vals[1])})
+	}
+	return out, rows.Err()
+}
+
 // QueryRow runs internal SQL returning one row.
 func (e *DB) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	return e.conn.QueryRowContext(ctx, query, args...)

@@ -342,29 +342,14 @@ func (v *verifier) close() {
 	v.db.Exec(context.Background(), "DROP TABLE IF EXISTS "+repairSchemaTable)
 }
 
+// columns lists the internal query's columns as "name type".
 func (v *verifier) columns(ctx context.Context, query string) ([]string, error) {
-	rows, err := v.db.Query(ctx, "DESCRIBE "+query)
-	if err != nil {
-		return nil, err
+	cols, err := v.db.Describe(ctx, query)
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.Name + " " + c.Type
 	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		out = append(out, fmt.Sprint(vals[0])+" "+fmt.Sprint(vals[1]))
-	}
-	return out, rows.Err()
+	return out, err
 }
 
 // verify reads a data file's footer and schema and describes it (rows, time span, size); the
