@@ -46,7 +46,7 @@ func runUserCreate(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "user create")
 	admin := fs.Bool("admin", false, "the user reads and manages everything")
 	expires := fs.String("expires", "", "the access key stops working at this date or time (default: never)")
-	output := outputFlag(fs)
+	output := formatFlag(fs, "text", "json")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -65,31 +65,18 @@ func runUserCreate(ctx context.Context, env *Env, args []string) error {
 	return printCredentials(env, *output, creds)
 }
 
-// outputFlag adds --output (and its alias --format): text or json.
-func outputFlag(fs interface {
-	String(string, string, string) *string
-	StringVar(*string, string, string, string)
-}) *string {
-	o := fs.String("output", "text", "output format: text or json")
-	fs.StringVar(o, "format", "text", "alias of --output")
-	return o
-}
-
 func printCredentials(env *Env, output string, c access.Credentials) error {
-	switch output {
-	case "json":
+	if output == "json" {
 		return writeJSON(env.Stdout, c)
-	case "text", "table":
-		fmt.Fprintf(env.Stdout, "user:              %s\naccess key id:     %s\nsecret access key: %s\n", c.User, c.AccessKeyID, c.SecretAccessKey)
-		fmt.Fprintln(env.Stderr, "The secret is shown only now: store it safely.")
-		return nil
 	}
-	return usagef("--output must be text or json, not %q", output)
+	fmt.Fprintf(env.Stdout, "user:              %s\naccess key id:     %s\nsecret access key: %s\n", c.User, c.AccessKeyID, c.SecretAccessKey)
+	fmt.Fprintln(env.Stderr, "The secret is shown only now: store it safely.")
+	return nil
 }
 
 func runUserList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "user list")
-	output := outputFlag(fs)
+	output := formatFlag(fs, "table", "json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -186,7 +173,7 @@ func runUserKey(rotate bool) func(context.Context, *Env, []string) error {
 		}
 		fs := newFlags(env, name)
 		expires := fs.String("expires", "", "the new key stops working at this date or time (default: never)")
-		output := outputFlag(fs)
+		output := formatFlag(fs, "text", "json")
 		pos, err := parseFlags(fs, args)
 		if err != nil {
 			return err
@@ -279,7 +266,7 @@ func runRoleMember(in bool) func(context.Context, *Env, []string) error {
 
 func runRoleList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "role list")
-	output := outputFlag(fs)
+	output := formatFlag(fs, "table", "json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -320,7 +307,7 @@ func runGrant(privilege string) func(context.Context, *Env, []string) error {
 		cols := fs.String("columns", "", "comma-separated columns the grant shows (default: all)")
 		excl := fs.String("exclude-columns", "", "comma-separated columns the grant hides")
 		filter := fs.String("row-filter", "", "the rows the grant shows: a predicate in the Trino dialect")
-		output := outputFlag(fs)
+		output := formatFlag(fs, "text", "json")
 		pos, err := parseFlags(fs, args)
 		if err != nil {
 			return err
@@ -392,7 +379,7 @@ func runRevoke(ctx context.Context, env *Env, args []string) error {
 func runGrants(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "grants")
 	principal := fs.String("principal", "", "only the grants that apply to this user:NAME or role:NAME (a user's include its roles')")
-	output := outputFlag(fs)
+	output := formatFlag(fs, "table", "json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
