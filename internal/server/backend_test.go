@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
@@ -29,6 +31,25 @@ type testBackend struct {
 	queries    []string // every SQL text Query received
 	lastCtx    context.Context
 	lastParams server.ReportParams
+	lastCaller access.Caller
+	lastClient string
+}
+
+// errNoCaller is what the test backend answers to a context without an access.Caller, as the
+// real backend does: a request that reaches the backend unauthenticated fails its test.
+var errNoCaller = errors.New("test backend: request without an authenticated caller")
+
+// caller records the request's caller and client identity; an unauthenticated context is
+// errNoCaller.
+func (b *testBackend) caller(ctx context.Context) error {
+	c, ok := access.CallerFrom(ctx)
+	if !ok {
+		return errNoCaller
+	}
+	b.mu.Lock()
+	b.lastCaller, b.lastClient = c, server.ClientFromContext(ctx)
+	b.mu.Unlock()
+	return nil
 }
 
 type testInstance struct {
@@ -101,9 +122,17 @@ func newTestBackend() *testBackend {
 	return b
 }
 
-func (b *testBackend) Stores(ctx context.Context) ([]server.Store, error) { return b.stores, nil }
+func (b *testBackend) Stores(ctx context.Context) ([]server.Store, error) {
+	if err := b.caller(ctx); err != nil {
+		return nil, err
+	}
+	return b.stores, nil
+}
 
 func (b *testBackend) Tables(ctx context.Context) ([]server.Table, error) {
+	if err := b.caller(ctx); err != nil {
+		return nil, err
+	}
 	return []server.Table{
 		{Schema: "aws:cloudtrail", Name: storeID, Kind: "eds", Columns: eventColumns},
 		{Schema: "cur", Name: "cur_2026", Kind: "cost", Columns: []server.Column{{Name: "line_item_resource_id", Type: "VARCHAR"}, {Name: "line_item_unblended_cost", Type: "DOUBLE"}}},
@@ -113,6 +142,9 @@ func (b *testBackend) Tables(ctx context.Context) ([]server.Table, error) {
 var selectRE = regexp.MustCompile(`(?is)^\s*select\s+(.+?)\s+from\s+("[^"]+"\."[^"]+")\s*(?:limit\s+(\d+))?\s*;?\s*$`)
 
 func (b *testBackend) Query(ctx context.Context, sql string, maxRows int) (*server.Result, error) {
+	if err := b.caller(ctx); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	b.queries = append(b.queries, sql)
 	b.lastCtx = ctx
@@ -258,6 +290,9 @@ func (b *testBackend) checkStore(p server.ReportParams) error {
 }
 
 func (b *testBackend) Report(ctx context.Context, name string, p server.ReportParams) (any, error) {
+	if err := b.caller(ctx); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	b.lastParams = p
 	b.mu.Unlock()
@@ -301,6 +336,9 @@ func (b *testBackend) Report(ctx context.Context, name string, p server.ReportPa
 }
 
 func (b *testBackend) Instance(ctx context.Context, id string, p server.ReportParams) (any, error) {
+	if err := b.caller(ctx); err != nil {
+		return nil, err
+	}
 	if err := b.checkStore(p); err != nil {
 		return nil, err
 	}

@@ -66,6 +66,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &ae):
 		status, code, msg = ae.status, ae.code, ae.message
+		if ae == errUnauthenticated {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="auditlake"`)
+		}
 	case errors.As(err, &mbe):
 		status, code, msg = http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("request body is larger than %d bytes", mbe.Limit)
 	case errors.As(err, &te):
@@ -107,7 +110,9 @@ func (s *Server) api(method string, fn func(http.ResponseWriter, *http.Request) 
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		r = r.WithContext(WithClient(r.Context(), clientOf(r)))
+		if ClientFromContext(r.Context()) == "" {
+			r = r.WithContext(WithClient(r.Context(), clientOf(r)))
+		}
 		if err := fn(w, r); err != nil {
 			s.writeError(w, r, err)
 		}

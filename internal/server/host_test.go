@@ -10,13 +10,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
 // serveOnLoopback runs the real server (Serve's listener path, which checks Host) on a free
-// loopback port until the test ends and returns its address.
-func serveOnLoopback(t *testing.T, opts server.Options) string {
+// loopback port until the test ends and returns its address. Requests authenticate with the
+// Bearer key of opts.Access's admin (testAccess when opts names no registry).
+func serveOnLoopback(t *testing.T, opts server.Options) (addr, authorization string) {
 	t.Helper()
+	if opts.Access == nil {
+		var admin access.Credentials
+		opts.Access, admin = testAccess(t)
+		authorization = bearer(admin)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -32,14 +39,14 @@ func serveOnLoopback(t *testing.T, opts server.Options) string {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return ln.Addr().String()
+	return ln.Addr().String(), authorization
 }
 
 // TestForeignHostIsRefusedWith421 is issue 14 item 3 (DNS rebinding): a request to the
 // loopback server whose Host is another name gets 421 and a JSON error, never data; the listen
 // address, localhost and names given with --allowed-host are answered.
 func TestForeignHostIsRefusedWith421(t *testing.T) {
-	addr := serveOnLoopback(t, server.Options{AllowedHosts: []string{"audit.example.com"}})
+	addr, authorization := serveOnLoopback(t, server.Options{AllowedHosts: []string{"audit.example.com"}})
 	_, port, _ := net.SplitHostPort(addr)
 	send := func(host, method, path, body string) (int, []byte) {
 		t.Helper()
@@ -48,6 +55,7 @@ func TestForeignHostIsRefusedWith421(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Host = host
+		req.Header.Set("Authorization", authorization)
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}

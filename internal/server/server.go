@@ -1,14 +1,18 @@
 // Package server is auditlake's HTTP face: a JSON API over a Backend (stores, tables, SQL
 // queries, reports, activity dashboards) and the embedded single-page web dashboard.
 //
-// The server holds no state of its own. Every request is answered from the Backend, so the
+// The server keeps no data of its own. Every request is answered from the Backend, so the
 // engine that implements it decides what is stored and how queries are sandboxed; the server
+// authenticates every request (auth.go: bearer access keys from the access registry, or a
+// dashboard session cookie with CSRF protection) and hands the backend an access.Caller,
 // decides limits (body size, row count, query timeout), maps errors to HTTP statuses in one
-// place (writeError) and keeps internal details in the log instead of the response.
+// place (writeError) and keeps internal details in the log instead of the response. Its only
+// state is in memory: dashboard sessions, one-time login links and the failed-login counts.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +20,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/access"
 )
 
 // Options are the server's limits and assets. The zero value is usable: every zero field takes
@@ -41,6 +47,27 @@ type Options struct {
 	// loopback listener, localhost, 127.0.0.1 and [::1]); a name matches with any port or none.
 	// Other Host values are answered 421 by Serve, against DNS rebinding.
 	AllowedHosts []string
+	// Access is the registry requests authenticate against (Bearer access keys, dashboard
+	// logins). Nil refuses every authenticated path with 401.
+	Access *access.Registry
+	// SessionIdle ends a dashboard session unused this long. Default 1 hour.
+	SessionIdle time.Duration
+	// SessionLifetime ends a dashboard session this long after its login. Default 12 hours.
+	SessionLifetime time.Duration
+	// MaxSessions bounds the sessions held in memory; past it the oldest ends. Default 10000.
+	MaxSessions int
+	// LoginFailuresPerKey and LoginFailuresPerAddress are the failed authentications (login or
+	// Bearer) an access key id and a client address may have within LoginFailureWindow before
+	// every attempt with it is refused (429) until the window has passed. Defaults 5, 20 and
+	// 15 minutes.
+	LoginFailuresPerKey, LoginFailuresPerAddress int
+	LoginFailureWindow                           time.Duration
+	// TLS, when set (with a certificate), makes Serve speak HTTPS; the session cookie is then
+	// Secure.
+	TLS *tls.Config
+	// InsecureHTTP allows plain HTTP on a non-loopback address, which Serve otherwise refuses:
+	// access keys and session cookies would cross the network in clear.
+	InsecureHTTP bool
 }
 
 func (o Options) withDefaults() Options {
@@ -68,32 +95,71 @@ func (o Options) withDefaults() Options {
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = 10 * time.Second
 	}
+	if o.SessionIdle <= 0 {
+		o.SessionIdle = time.Hour
+	}
+	if o.SessionLifetime <= 0 {
+		o.SessionLifetime = 12 * time.Hour
+	}
+	if o.MaxSessions <= 0 {
+		o.MaxSessions = 10000
+	}
+	if o.LoginFailuresPerKey <= 0 {
+		o.LoginFailuresPerKey = 5
+	}
+	if o.LoginFailuresPerAddress <= 0 {
+		o.LoginFailuresPerAddress = 20
+	}
+	if o.LoginFailureWindow <= 0 {
+		o.LoginFailureWindow = 15 * time.Minute
+	}
 	return o
 }
 
 // Server is the HTTP API and dashboard. It is an http.Handler; Serve runs it on an address.
 type Server struct {
-	backend Backend
-	log     *slog.Logger
-	opts    Options
-	handler http.Handler
+	backend     Backend
+	log         *slog.Logger
+	opts        Options
+	handler     http.Handler
+	now         func() time.Time
+	sessions    *tokenStore[session]
+	links       *tokenStore[loginLink]
+	limiter     *failureLimiter
+	crossOrigin *http.CrossOriginProtection
 }
 
 // New returns a Server answering from b. log receives one line per request and the details of
 // internal errors.
 func New(b Backend, log *slog.Logger, opts Options) *Server {
-	s := &Server{backend: b, log: log, opts: opts.withDefaults()}
+	s := &Server{backend: b, log: log, opts: opts.withDefaults(), crossOrigin: http.NewCrossOriginProtection()}
+	s.now = time.Now
+	s.sessions = newTokenStore[session](s.opts.MaxSessions)
+	s.links = newTokenStore[loginLink](1000)
+	s.limiter = newFailureLimiter(s.opts.LoginFailuresPerKey, s.opts.LoginFailuresPerAddress, s.opts.LoginFailureWindow,
+		func() time.Time { return s.now() })
+	if s.opts.Access == nil {
+		log.Warn("server has no access registry: every API request but /healthz is refused (401)")
+	}
+	auth := s.authenticated
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", s.api(http.MethodGet, s.healthz))
-	mux.Handle("/api/stores", s.api(http.MethodGet, s.stores))
-	mux.Handle("/api/tables", s.api(http.MethodGet, s.tables))
-	mux.Handle("/api/query", s.api(http.MethodPost, s.query))
-	mux.Handle("/api/reports/{name}", s.api(http.MethodGet, s.report))
-	mux.Handle("/api/instances/{id}", s.api(http.MethodGet, s.instance))
-	mux.Handle("/api/dashboards/activity", s.api(http.MethodGet, s.activity))
+	mux.Handle("/api/login", s.api(http.MethodPost, s.login))
+	mux.HandleFunc("/login", s.loginPage)
+	mux.Handle("/api/logout", auth(http.MethodPost, s.logout))
+	mux.Handle("/api/session", auth(http.MethodGet, s.whoami))
+	mux.Handle("/api/stores", auth(http.MethodGet, s.stores))
+	mux.Handle("/api/tables", auth(http.MethodGet, s.tables))
+	mux.Handle("/api/query", auth(http.MethodPost, s.query))
+	mux.Handle("/api/reports/{name}", auth(http.MethodGet, s.report))
+	mux.Handle("/api/instances/{id}", auth(http.MethodGet, s.instance))
+	mux.Handle("/api/dashboards/activity", auth(http.MethodGet, s.activity))
+	// The audit-event endpoints check their channel tokens themselves.
 	mux.Handle("/PutAuditEvents", s.api(http.MethodPost, s.putAuditEvents))
 	mux.Handle("/api/channels/{rest...}", s.api(http.MethodPost, s.putChannelEvents))
-	mux.Handle("/api/", s.api("", func(w http.ResponseWriter, r *http.Request) error {
+	// An unknown API path answers 404 only to an authenticated caller: no endpoint list for
+	// strangers.
+	mux.Handle("/api/", auth("", func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no API endpoint %s", r.URL.Path)}
 	}))
 	mux.Handle("/", s.assets())
@@ -106,8 +172,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 // Serve listens on listen (host:port) and serves until ctx is cancelled, then shuts down
 // gracefully: it stops accepting connections and waits up to Options.ShutdownGrace for requests
-// in flight. A non-loopback address is allowed but logged as a warning, because the API has no
-// authentication of its own.
+// in flight. It speaks HTTPS when Options.TLS is set; plain HTTP on a non-loopback address is
+// refused unless Options.InsecureHTTP.
 func (s *Server) Serve(ctx context.Context, listen string) error {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", listen)
@@ -120,18 +186,33 @@ func (s *Server) Serve(ctx context.Context, listen string) error {
 // ServeListener is Serve on an open listener, which it closes.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	addr := ln.Addr().String()
-	if !isLoopback(ln.Addr()) {
-		s.log.Warn("serving on a non-loopback address: the API has no authentication; put it behind an authenticating proxy", "addr", addr)
+	if !isLoopback(ln.Addr()) && s.opts.TLS == nil {
+		if !s.opts.InsecureHTTP {
+			ln.Close()
+			return fmt.Errorf("%w: %s", ErrInsecureListen, addr)
+		}
+		s.log.Warn("serving plain HTTP on a non-loopback address: access keys and session cookies cross the network in clear", "addr", addr)
 	}
 	hs := &http.Server{
 		Handler:           s.checkHost(ln.Addr(), s),
 		ReadHeaderTimeout: 10 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig:         s.opts.TLS,
 	}
-	s.log.Info("serving", "url", "http://"+addr+"/")
+	scheme := "http"
+	if s.opts.TLS != nil {
+		scheme = "https"
+	}
+	s.log.Info("serving", "url", scheme+"://"+addr+"/")
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if s.opts.TLS != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve on %q: %w", addr, err)
@@ -150,6 +231,9 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	s.log.Info("server stopped", "addr", addr)
 	return nil
 }
+
+// ErrInsecureListen refuses plain HTTP on a non-loopback address (Options.InsecureHTTP allows it).
+var ErrInsecureListen = errors.New("refusing to serve plain HTTP on a non-loopback address: give a TLS certificate (serve --tls-cert FILE --tls-key FILE) or accept clear-text credentials with --insecure-http")
 
 func isLoopback(a net.Addr) bool {
 	ta, ok := a.(*net.TCPAddr)

@@ -16,15 +16,26 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
+// newTestServer serves b with an access registry in a temporary directory (unless opts names
+// one) whose admin's Bearer key ts.Client() sends with every request that carries no
+// Authorization of its own.
 func newTestServer(t *testing.T, b server.Backend, opts server.Options) (*httptest.Server, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	var admin access.Credentials
+	if opts.Access == nil {
+		opts.Access, admin = testAccess(t)
+	}
 	ts := httptest.NewServer(server.New(b, log, opts))
 	t.Cleanup(ts.Close)
+	if admin.AccessKeyID != "" {
+		ts.Client().Transport = &bearerTransport{ts.Client().Transport, bearer(admin)}
+	}
 	return ts, &logs
 }
 
@@ -386,7 +397,8 @@ func TestAssetsServeFilesAndIndexForOtherPaths(t *testing.T) {
 }
 
 func TestServeStopsGracefullyOnCancel(t *testing.T) {
-	s := server.New(newTestBackend(), slog.New(slog.DiscardHandler), server.Options{ShutdownGrace: 2 * time.Second})
+	reg, _ := testAccess(t)
+	s := server.New(newTestBackend(), slog.New(slog.DiscardHandler), server.Options{ShutdownGrace: 2 * time.Second, Access: reg})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
