@@ -69,7 +69,8 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Skip("web assets are not built: run make web")
 	}
 	b := newTestBackend()
-	ts := httptest.NewServer(server.New(b, slog.New(slog.DiscardHandler), server.Options{Assets: assets}))
+	reg, admin := testAccess(t)
+	ts := httptest.NewServer(server.New(b, slog.New(slog.DiscardHandler), server.Options{Assets: assets, Access: reg}))
 	defer ts.Close()
 	shots := artifactDir(t)
 
@@ -142,11 +143,35 @@ func TestDashboardInChromium(t *testing.T) {
 			wantDays[d] += c
 		}
 	}
-	do("open compliance page",
+	// Without a session the dashboard shows the login page; a wrong secret is refused there.
+	do("open the dashboard: the login page",
 		chromedp.Navigate(ts.URL+"/#/compliance"),
+		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
+	)
+	if d := evalJS[string](t, ctx, `getComputedStyle(document.getElementById('nav')).display`); d != "none" {
+		t.Errorf("the navigation shows (display %s) before login", d)
+	}
+	do("a wrong secret is refused",
+		chromedp.SendKeys(chromedp.CSS(`#access-key-id`), admin.AccessKeyID),
+		chromedp.SendKeys(chromedp.CSS(`#secret-access-key`), "not-the-secret"),
+		chromedp.Click(chromedp.CSS(`#login`)),
+		chromedp.WaitVisible(chromedp.CSS(`#login-error`)),
+	)
+	shot("login-error-1280")
+	if msg := evalJS[string](t, ctx, `document.querySelector('#login-error').textContent`); !strings.Contains(msg, "not valid") {
+		t.Errorf("login error shown = %q", msg)
+	}
+	// The session cookie is HttpOnly: the page's script never sees it.
+	evalJS[string](t, ctx, `document.querySelector('#secret-access-key').value = ''`)
+	do("log in",
+		chromedp.SendKeys(chromedp.CSS(`#secret-access-key`), admin.SecretAccessKey),
+		chromedp.Click(chromedp.CSS(`#login`)),
 		chromedp.WaitVisible(chromedp.CSS(`#spend-chart canvas`)),
 		chromedp.WaitVisible(chromedp.CSS(`#noncompliant tbody tr`)),
 	)
+	if who, cookies := evalJS[string](t, ctx, `document.querySelector('#principal').textContent`), evalJS[string](t, ctx, `document.cookie`); who != "user:admin" || cookies != "" {
+		t.Errorf("after login the top bar names %q and document.cookie is %q; want user:admin and no readable cookie", who, cookies)
+	}
 	var gotTotals, gotDays map[string]float64
 	if err := json.Unmarshal([]byte(attr(`#spend-chart`, "data-totals")), &gotTotals); err != nil {
 		t.Fatalf("data-totals: %v", err)
@@ -304,6 +329,12 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("Run sent %q, want the link's query", last)
 	}
 
+	// The SQL page's POSTs above went with the session cookie, so they carried the CSRF token;
+	// without it the server refuses the same request.
+	if st := evalJS[int](t, ctx, `(async () => (await fetch('api/query', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"sql":"SELECT 1"}'})).status)()`, chromedp.EvalAwaitPromise); st != 403 {
+		t.Errorf("a POST without the CSRF header from the page: %d, want 403", st)
+	}
+
 	// Phone width: every page fits 390 px without sideways scrolling of the page itself.
 	for _, page := range []string{"compliance", "instance/i-0bbb000000000002", "activity", "sql"} {
 		name := strings.SplitN(page, "/", 2)[0]
@@ -319,11 +350,21 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Errorf("%s at 390 px is %d px wider than the screen", page, overflow)
 		}
 	}
+	// Logout ends the session on the server and shows the login page again.
+	do("log out",
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.Click(chromedp.CSS(`#logout`)),
+		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
+	)
+	shot("logged-out-1280")
+	if st := evalJS[int](t, ctx, `(async () => (await fetch('api/stores')).status)()`, chromedp.EvalAwaitPromise); st != 401 {
+		t.Errorf("GET api/stores after logout: %d, want 401", st)
+	}
 }
 
-func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
+func evalJS[T any](t *testing.T, ctx context.Context, expr string, opts ...chromedp.EvaluateOption) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, opts...))
 	if err != nil {
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}

@@ -34,20 +34,35 @@ export interface Widget {
 }
 export interface Activity { store: Store; from: string; to: string; bucket: string; widgets: Widget[] }
 
+export interface Session { principal: string; user?: string; admin: boolean; access_key_id: string; door: string; csrf_token?: string }
+
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) { super(message); }
 }
 
+// The session's CSRF token, sent in X-CSRF-Token with every request that changes state: the
+// server refuses a cookie-borne POST without it.
+let csrfToken = "";
+
+/** Called with every 401 from a call other than the login itself: the session ended. */
+export let onUnauthenticated: () => void = () => {};
+export function setOnUnauthenticated(fn: () => void): void { onUnauthenticated = fn; }
+
 async function call<T>(path: string, init?: RequestInit): Promise<T> {
   let resp: Response;
+  const method = (init?.method ?? "GET").toUpperCase();
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (init?.body) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && method !== "HEAD" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
   try {
-    resp = await fetch(path, { ...init, headers: { Accept: "application/json", ...(init?.body ? { "Content-Type": "application/json" } : {}) } });
+    resp = await fetch(path, { ...init, headers, credentials: "same-origin" });
   } catch (e) {
     if (e instanceof DOMException && e.name === "AbortError") throw e;
     throw new ApiError(0, "network", "Cannot reach the auditlake server. Is it still running?");
   }
   let body: any = null;
   try { body = await resp.json(); } catch { /* not JSON */ }
+  if (resp.status === 401 && path !== "api/login" && path !== "api/session") onUnauthenticated();
   if (!resp.ok) {
     const msg = body?.error?.message ?? `The server answered ${resp.status} ${resp.statusText}.`;
     throw new ApiError(resp.status, body?.error?.code ?? "http", msg);
@@ -66,6 +81,11 @@ export function qs(params: Record<string, string | string[] | undefined>): strin
 }
 
 export const api = {
+  session: () => call<Session>("api/session").then((s) => { csrfToken = s.csrf_token ?? ""; return s; }),
+  login: (accessKeyId: string, secretAccessKey: string) =>
+    call<Session>("api/login", { method: "POST", body: JSON.stringify({ access_key_id: accessKeyId, secret_access_key: secretAccessKey }) })
+      .then((s) => { csrfToken = s.csrf_token ?? ""; return s; }),
+  logout: () => call<void>("api/logout", { method: "POST", body: "{}" }).finally(() => { csrfToken = ""; }),
   stores: () => call<{ stores: Store[] }>("api/stores").then((r) => r.stores),
   tables: () => call<{ tables: Table[] }>("api/tables").then((r) => r.tables),
   query: (sql: string, maxRows: number, signal?: AbortSignal) =>

@@ -7,9 +7,12 @@ import { renderCompliance } from "./pages/compliance";
 import { renderInstance } from "./pages/instance";
 import { renderActivity } from "./pages/activity";
 import { parseRoute } from "./nav";
+import { api, ApiError, Session, setOnUnauthenticated } from "./api";
+import { renderLogin } from "./login";
 
 const app = document.getElementById("app")!;
 let generation = 0;
+let session: Session | null = null;
 
 async function route(): Promise<void> {
   const r = parseRoute(location.hash);
@@ -42,5 +45,44 @@ async function route(): Promise<void> {
   if (isCurrent()) document.title = `auditlake · ${r.page === "sql" ? "SQL" : r.page[0].toUpperCase() + r.page.slice(1)}`;
 }
 
-window.addEventListener("hashchange", route);
-route();
+// showUser puts who is logged in and the logout button in the top bar (or clears them).
+function showUser(s: Session | null): void {
+  document.getElementById("user")?.remove();
+  document.getElementById("nav")!.hidden = s === null;
+  if (!s) return;
+  const logout = h("button", { id: "logout", class: "secondary", type: "button" }, "Log out");
+  logout.addEventListener("click", async () => {
+    try { await api.logout(); } catch { /* the session is gone either way */ }
+    void login();
+  });
+  document.querySelector(".topbar")!.append(h("div", { id: "user", class: "user" }, h("span", { id: "principal" }, s.principal), logout));
+}
+
+// login shows the login page until a login succeeds, then the page the address names.
+async function login(): Promise<void> {
+  session = null;
+  ++generation; // a page still loading must not replace the form
+  sweep();
+  showUser(null);
+  document.title = "auditlake · Log in";
+  session = await renderLogin(app);
+  showUser(session);
+  await route();
+}
+
+setOnUnauthenticated(() => { if (session) void login(); });
+
+async function start(): Promise<void> {
+  try {
+    session = await api.session();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return login();
+    app.replaceChildren(errorBox(e));
+    return;
+  }
+  showUser(session);
+  await route();
+}
+
+window.addEventListener("hashchange", () => { if (session) void route(); });
+void start();
