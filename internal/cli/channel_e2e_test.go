@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/app"
 	"github.com/auditlake/auditlake/internal/cli"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -131,7 +132,7 @@ func startChannelServer(t *testing.T, edsFlags ...string) channelServer {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv := server.New(app.New(lk, app.Options{MaxQueries: 2}), slog.New(slog.DiscardHandler), server.Options{})
+	srv := server.New(app.New(lk, app.Options{MaxQueries: 2}), slog.New(slog.DiscardHandler), server.Options{Access: access.Open(dir)})
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeListener(ctx, ln) }()
 	t.Cleanup(func() {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -18,13 +19,18 @@ type serveLimits struct {
 	maxQueries, maxClientQueries int
 }
 
-const serveUsage = `Usage: auditlake serve [--listen HOST:PORT] [--allowed-host NAME]… [--max-rows N] [--query-timeout D]
+const serveUsage = `Usage: auditlake serve [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--insecure-http]
+       [--login-link USER] [--allowed-host NAME]… [--max-rows N] [--query-timeout D]
        [--max-result-bytes SIZE] [--max-temp-size SIZE] [--max-queries N] [--max-client-queries N]
 
 Serves the web dashboard (compliance report, instance audit trails, activity dashboards, SQL
-editor) and its JSON API (docs/api.md) from the stores in --data. It listens on the loopback
-address by default; the API has no authentication, so put it behind an authenticating proxy
-before listening on any other address. Requests whose Host header is not the listen address (or,
+editor) and its JSON API (docs/api.md) from the stores in --data. Every request but /healthz
+authenticates with an access key (auditlake user create): the API takes Authorization: Bearer
+<access key id>:<secret>, the dashboard a login page and a session cookie; failed logins are
+rate limited per key id and per address (docs/security.md). --login-link USER prints a link that
+logs a browser in as USER once, within 15 minutes. It listens on the loopback address by
+default; on any other address it serves HTTPS (--tls-cert, --tls-key, PEM files) and refuses
+plain HTTP unless --insecure-http (e.g. behind a TLS-terminating proxy). Requests whose Host header is not the listen address (or,
 on loopback, localhost) nor a name given with --allowed-host are refused (421), against DNS
 rebinding. A query's result is bounded in bytes (--max-result-bytes, 422 past it) and its spill
 files in <data>/tmp (--max-temp-size, shared by all query sessions). At most --max-queries
@@ -34,8 +40,9 @@ so short queries get through while long ones run; a client (remote address) may 
 requests in flight finish.`
 
 const serveExamples = `  auditlake serve
-  auditlake serve --listen 127.0.0.1:9090 --query-timeout 2m
-  auditlake --data /srv/auditlake serve --listen 0.0.0.0:8080 --allowed-host audit.example.com   # behind a proxy`
+  auditlake serve --listen 127.0.0.1:9090 --query-timeout 2m --login-link alice
+  auditlake serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --allowed-host audit.example.com
+  auditlake --data /srv/auditlake serve --listen 0.0.0.0:8080 --insecure-http --allowed-host audit.example.com   # behind a TLS proxy`
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "serve")
@@ -49,6 +56,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.Var((*byteSize)(&lim.maxTempSize), "max-temp-size", "spill space of all queries together in <data>/tmp (default 10% of the free disk, at most 4GiB)")
 	fs.IntVar(&lim.maxQueries, "max-queries", 4, "requests that may use the query engine at once (plus one interactive lane)")
 	fs.IntVar(&lim.maxClientQueries, "max-client-queries", 16, "requests one client (remote address) may have running or waiting; more get 429")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
+	insecureHTTP := fs.Bool("insecure-http", false, "allow plain HTTP on a non-loopback address (access keys and cookies cross the network in clear)")
+	loginLink := fs.String("login-link", "", "print a one-time login link (15 minutes) for this user")
 	fs.StringVar(&env.ApprovedConfig, "approved-config", "", "approved launch templates (JSON, as for report launch-compliance) used when a request names none")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -57,8 +68,16 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if len(pos) > 0 {
 		return usagef("serve takes no arguments, got %q", pos[0])
 	}
-	if _, _, err := net.SplitHostPort(*listen); err != nil {
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
 		return usagef("--listen %q is not host:port: %v", *listen, err)
+	}
+	tlsConfig, err := serveTLS(*tlsCert, *tlsKey)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && tlsConfig == nil && !*insecureHTTP {
+		return usagef("--listen %q is not a loopback address: plain HTTP there sends access keys and session cookies in clear; give --tls-cert FILE --tls-key FILE, or --insecure-http behind a TLS-terminating proxy", *listen)
 	}
 	if *maxRows < 1 {
 		return usagef("--max-rows must be at least 1")
@@ -86,6 +105,44 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if assets == nil {
 		env.Log.Warn("web assets not built: the dashboard shows a notice; run make web and rebuild")
 	}
-	s := server.New(b, env.Log, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts})
-	return s.Serve(ctx, *listen)
+	s := server.New(b, env.Log, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts,
+		Access: accessRegistry(env), TLS: tlsConfig, InsecureHTTP: *insecureHTTP})
+	var link string
+	if *loginLink != "" {
+		if link, err = s.LoginLink(strings.TrimPrefix(*loginLink, "user:")); err != nil {
+			return err
+		}
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %q: %w", *listen, err)
+	}
+	if link != "" {
+		scheme, addr := "http", ln.Addr().(*net.TCPAddr)
+		if tlsConfig != nil {
+			scheme = "https"
+		}
+		at := ln.Addr().String()
+		if addr.IP.IsUnspecified() {
+			at = net.JoinHostPort("127.0.0.1", fmt.Sprint(addr.Port))
+		}
+		fmt.Fprintf(env.Stdout, "open %s://%s%s to log in as %s (the link works once, within %s)\n", scheme, at, link, *loginLink, server.LoginLinkTTL)
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// serveTLS loads --tls-cert and --tls-key; nil when neither is given.
+func serveTLS(cert, key string) (*tls.Config, error) {
+	if cert == "" && key == "" {
+		return nil, nil
+	}
+	if cert == "" || key == "" {
+		return nil, usagef("--tls-cert and --tls-key go together")
+	}
+	pair, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate %q and key %q: %w", cert, key, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/app"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
@@ -97,8 +98,9 @@ func TestHugeResultIsRefusedThroughAPIAndCLIInBoundedMemory(t *testing.T) {
 }
 
 // TestHealthAndPutAuditEventsDoNotWaitForQueries: with every query slot and the whole queue
-// held by long queries, the health check and PutAuditEvents answer at once, a client over its
-// limit gets 429 and another client 503, both with Retry-After.
+// held by long queries, the health check and PutAuditEvents answer at once, a client (an
+// authenticated principal) over its limit gets 429 and another principal 503, both with
+// Retry-After.
 func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, 0, dir, "eds", "create", "app-events", "--type", "activity")
@@ -117,7 +119,7 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- server.New(b, slog.New(slog.DiscardHandler), server.Options{MaxTimeout: time.Hour}).ServeListener(ctx, ln)
+		done <- server.New(b, slog.New(slog.DiscardHandler), server.Options{MaxTimeout: time.Hour, Access: access.Open(dir)}).ServeListener(ctx, ln)
 	}()
 	defer func() {
 		cancel()
@@ -126,6 +128,7 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 		}
 	}()
 	base := "http://" + ln.Addr().String()
+	first, second := adminAuthorization(t, dir), readerAuthorization(t, dir, "second")
 
 	// Three long queries from this client: the general slot, the interactive lane, the queue.
 	longCtx, stopLong := context.WithCancel(context.Background())
@@ -137,6 +140,7 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 			req, _ := http.NewRequestWithContext(longCtx, "POST", base+"/api/query",
 				strings.NewReader(`{"sql":"SELECT count(*) FROM range(1000000000000) t WHERE t.range = -1","timeout_seconds":3000}`))
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", first)
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				resp.Body.Close()
 			}
@@ -159,9 +163,12 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 	if status != http.StatusOK || len(res.Successful) != 1 {
 		t.Errorf("PutAuditEvents while queries fill the server: %d %+v", status, res)
 	}
-	refused := func(client *http.Client, wantStatus int, wantCode string) {
+	refused := func(authorization string, wantStatus int, wantCode string) {
 		t.Helper()
-		resp, err := client.Post(base+"/api/query", "application/json", strings.NewReader(`{"sql":"SELECT 1"}`))
+		req, _ := http.NewRequest("POST", base+"/api/query", strings.NewReader(`{"sql":"SELECT 1"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", authorization)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,8 +179,7 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 			t.Errorf("SELECT 1: %d %s (Retry-After %q), want %d %s with Retry-After", resp.StatusCode, b, resp.Header.Get("Retry-After"), wantStatus, wantCode)
 		}
 	}
-	refused(http.DefaultClient, http.StatusTooManyRequests, "too_many_requests")
-	// Another client: a connection from another loopback address.
-	other := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}}
-	refused(other, http.StatusServiceUnavailable, "busy")
+	refused(first, http.StatusTooManyRequests, "too_many_requests")
+	// Another client is another principal (from the same address).
+	refused(second, http.StatusServiceUnavailable, "busy")
 }

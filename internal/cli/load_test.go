@@ -93,6 +93,7 @@ FROM cur.gen WHERE line_item_product_code = 'AmazonEC2' GROUP BY 1 ORDER BY 1`,
 		if r.body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
+		authorize(req)
 		start := time.Now()
 		resp, err := client.Do(req)
 		if err != nil {

@@ -27,9 +27,16 @@ func newBackend(ctx context.Context, env *Env, lim serveLimits) (server.Backend,
 		}
 		b.DefaultApprovals = cfg.Approvals
 	}
-	go enforceRetention(ctx, env, lk, 24*time.Hour)
-	return b, b, nil
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); enforceRetention(rctx, env, lk, 24*time.Hour) }()
+	return b, closerFunc(func() error { stop(); <-done; return b.Close() }), nil
 }
+
+// closerFunc is a function as an io.Closer.
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 // enforceRetention purges every store at once and then every interval until ctx ends.
 func enforceRetention(ctx context.Context, env *Env, lk *lake.Lake, every time.Duration) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/cli"
 	"github.com/auditlake/auditlake/web"
 )
@@ -78,10 +81,72 @@ func mustRunTB(t testing.TB, dir string, args ...string) string {
 	return out.String()
 }
 
+// testAdminUser is the admin user serve makes in a data directory for the test's requests.
+const testAdminUser = "test-admin"
+
+// served maps the base URL of each server serve started to what its requests need: the
+// Authorization header of testAdminUser's key, and serve's standard output (the login link).
+var served sync.Map // base URL → servedInfo
+
+type servedInfo struct {
+	authorization string
+	stdout        *syncBuffer
+}
+
+// adminAuthorization gives the data directory an admin user (testAdminUser, or a new key of
+// it when it exists) and returns its Bearer Authorization header.
+func adminAuthorization(t testing.TB, dir string) string {
+	t.Helper()
+	reg := access.Open(dir)
+	c, err := reg.CreateUser(testAdminUser, true, nil)
+	if errors.Is(err, access.ErrExists) {
+		c, err = reg.CreateKey(testAdminUser, nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + c.AccessKeyID + ":" + c.SecretAccessKey
+}
+
+// loginLinkOf is the one-time login link that serve --login-link printed for base.
+func loginLinkOf(t testing.TB, base string) string {
+	t.Helper()
+	v, _ := served.Load(base)
+	out := v.(servedInfo).stdout.String()
+	link := regexp.MustCompile(`open (\S+/login\?token=\S+) to log in as`).FindStringSubmatch(out)
+	if link == nil || !strings.HasPrefix(link[1], base+"/") {
+		t.Fatalf("serve --login-link printed no login link for %s: %q", base, out)
+	}
+	return link[1]
+}
+
+// readerAuthorization makes a user without grants and returns its Bearer Authorization header.
+func readerAuthorization(t testing.TB, dir, name string) string {
+	t.Helper()
+	c, err := access.Open(dir).CreateUser(name, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "Bearer " + c.AccessKeyID + ":" + c.SecretAccessKey
+}
+
+// authorize adds the Authorization header of the server req goes to (see served), unless req
+// has one.
+func authorize(req *http.Request) {
+	if req.Header.Get("Authorization") != "" {
+		return
+	}
+	if v, ok := served.Load(req.URL.Scheme + "://" + req.URL.Host); ok {
+		req.Header.Set("Authorization", v.(servedInfo).authorization)
+	}
+}
+
 // serve starts `auditlake serve` in-process on a free loopback port and returns its base URL.
-// The server's log goes to logw (io.Discard is fine). Cleanup stops it and checks it exited 0.
+// The data directory gets an admin user whose key apiCall and authorize send. The server's log
+// goes to logw (io.Discard is fine). Cleanup stops it and checks it exited 0.
 func serve(t testing.TB, dir string, logw io.Writer, extra ...string) string {
 	t.Helper()
+	authorization := adminAuthorization(t, dir)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +156,9 @@ func serve(t testing.TB, dir string, logw io.Writer, extra ...string) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	args := append([]string{"--data", dir, "serve", "--listen", addr}, extra...)
-	go func() { done <- cli.Run(ctx, args, strings.NewReader(""), io.Discard, logw) }()
+	stdout := &syncBuffer{}
+	served.Store("http://"+addr, servedInfo{authorization, stdout})
+	go func() { done <- cli.Run(ctx, args, strings.NewReader(""), stdout, logw) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -153,6 +220,7 @@ func apiCall(t testing.TB, method, u, body string) (int, []byte) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	authorize(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, u, err)
@@ -521,7 +589,8 @@ func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
 	}
 	o := newOrg(t)
 	var logs syncBuffer
-	base := serve(t, o.dir, &logs)
+	base := serve(t, o.dir, &logs, "--login-link", testAdminUser)
+	link := loginLinkOf(t, base)
 	shots := screenshotDir(t)
 	approved := strings.Join(o.approved, ",")
 	table := `"aws:cloudtrail"."` + o.storeID + `"`
@@ -630,6 +699,19 @@ func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
 		}
 	}
 	compliance := "#/compliance?" + q.Encode()
+
+	// The link serve --login-link printed logs the browser in (as make demo does) and works once.
+	do("open the login link", chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS(`#principal`)))
+	var who string
+	eval(`document.querySelector('#principal').textContent`, &who)
+	if who != "user:"+testAdminUser {
+		t.Errorf("logged in by the link as %q, want user:%s", who, testAdminUser)
+	}
+	if resp, err := http.Get(link); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the login link used a second time: %v %v, want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	// Compliance: chart totals per status and per day, and the table of non-approved instances.
 	do("open the compliance page",

@@ -3,19 +3,13 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +20,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/server"
+	"github.com/auditlake/auditlake/internal/server/servertest"
 )
 
 // testAccess is an access registry in a temporary data directory with one admin user.
@@ -578,40 +573,14 @@ func TestLoginLinkWorksOnceAndExpires(t *testing.T) {
 	}
 }
 
-// selfSigned makes a certificate for 127.0.0.1 and localhost, and a pool that trusts it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "auditlake test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}, pool
-}
-
 // TestServeSpeaksTLSWithASecureCookie: with a certificate the server answers HTTPS only, and the
 // session cookie is Secure.
 func TestServeSpeaksTLSWithASecureCookie(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert := servertest.SelfSigned(t)
 	reg, admin := testAccess(t)
-	addr, _ := serveOnLoopback(t, server.Options{Access: reg, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	addr, _ := serveOnLoopback(t, server.Options{Access: reg, TLS: &tls.Config{Certificates: []tls.Certificate{cert.TLS}}})
 	base := "https://" + addr
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool}}}
 	resp, body := send(t, client, "GET", base+"/api/stores", "", "Authorization", bearer(admin))
 	if resp.StatusCode != 200 || resp.TLS == nil || !strings.Contains(string(body), storeID) {
 		t.Fatalf("HTTPS with Bearer: %d TLS %v %s", resp.StatusCode, resp.TLS != nil, body)
