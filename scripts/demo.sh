@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: generate a sample organization's CloudTrail and cost files, ingest them into an event
 # data store, register the CUR, print the launch-template compliance summary, then serve the
-# dashboard.
+# dashboard with a one-time login link for the demo's admin user.
 set -euo pipefail
 dir=${1:-demo-data}; events=${2:-200000}; listen=${3:-127.0.0.1:8080}
 bin=./bin/auditlake
@@ -25,5 +25,11 @@ echo "== launch-template compliance (instances not launched from approved templa
 $bin report launch-compliance --eds demo-trail --cur cur.cur_demo "${approved[@]}" --format table | tail -n 12
 $bin report launch-compliance --eds demo-trail --cur cur.cur_demo "${approved[@]}" --format html --out "$dir/launch-compliance.html"
 echo "   (chart and table: $dir/launch-compliance.html)"
-echo "== serving the dashboard on http://$listen (Ctrl-C to stop)"
-exec $bin serve --listen "$listen" "${approved[@]}"
+# The server asks for an access key; the demo's admin user gets one once (kept in $dir, mode 0600,
+# for curl: Authorization: Bearer <access_key_id>:<secret_access_key>).
+if [ ! -f "$dir/demo-admin.json" ]; then
+  (umask 077; $bin user create demo --admin --output json > "$dir/demo-admin.json.tmp") && mv "$dir/demo-admin.json.tmp" "$dir/demo-admin.json" \
+    || { rm -f "$dir/demo-admin.json.tmp"; echo "   (user demo exists already; its key is not in $dir/demo-admin.json)"; }
+fi
+echo "== serving the dashboard on http://$listen (Ctrl-C to stop); open the login link below"
+exec $bin serve --listen "$listen" --login-link demo "${approved[@]}"
