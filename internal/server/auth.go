@@ -238,6 +238,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A new login gets a new session id (no fixation) and ends the browser's old session.
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		s.sessions.delete(c.Value)
+	}
 	sess := s.setSessionCookie(w, r, p.User, id)
 	s.log.Info("logged in", "principal", p.Name(), "access_key_id", id, "remote", clientOf(r))
 	writeJSON(w, s.log, http.StatusOK, infoOf(access.Caller{Principal: p, KeyID: id, Door: access.DoorDashboard}, sess.csrf))

@@ -647,3 +647,20 @@ func TestPlainHTTPOnANonLoopbackAddressIsRefusedUnlessInsecureHTTP(t *testing.T)
 		t.Errorf("serve with InsecureHTTP: %v", err)
 	}
 }
+
+// TestLoginGivesANewSessionIDAndEndsTheOldOne: a login never keeps a session id the browser
+// brought (no session fixation), and the old session ends.
+func TestLoginGivesANewSessionIDAndEndsTheOldOne(t *testing.T) {
+	a := newAuthServer(t, server.Options{})
+	old, _ := a.login(t, a.reader)
+	resp, body := send(t, nil, "POST", a.ts.URL+"/api/login", loginBody(a.admin.AccessKeyID, a.admin.SecretAccessKey), "Cookie", old)
+	if resp.StatusCode != 200 {
+		t.Fatalf("second login: %d %s", resp.StatusCode, body)
+	}
+	if fresh := sessionCookie(t, resp); fresh == old {
+		t.Errorf("login kept the session id the browser brought")
+	}
+	if resp, _ := send(t, nil, "GET", a.ts.URL+"/api/stores", "", "Cookie", old); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the session before the new login still works: %d", resp.StatusCode)
+	}
+}
