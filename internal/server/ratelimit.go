@@ -6,26 +6,37 @@ import (
 )
 
 // failureLimiter counts failed authentications per access key id and per client address in a
-// sliding window: once one of them has max failures within the window, every attempt with that
-// key id or from that address is refused (429) until the oldest of them leaves the window, even
-// with the right secret, so a guesser learns nothing from the answers while it is blocked.
+// sliding window: once one of them has its limit of failures within the window, every attempt
+// with that key id or from that address is refused (429) until enough of them leave the window,
+// even with the right secret, so a guesser learns nothing while it is blocked.
 //
-// Memory is bounded by the window: entries whose failures all left it are swept once a map
-// grows past sweepAt. An attacker with many addresses and many key ids fills the maps only as
-// fast as it fails, and each address still gets at most maxPerAddr guesses per window.
+// Memory: entries whose failures all left the window are swept whenever a log has doubled since
+// its last sweep (amortised constant time per failure), and a log never holds more than
+// maxFailureEntries keys: past that, arbitrary entries are dropped. Filling it needs that many
+// distinct failures within one window, and each address still gets at most its limit of guesses.
 type failureLimiter struct {
-	mu                    sync.Mutex
-	maxPerKey, maxPerAddr int
-	window                time.Duration
-	byKey, byAddr         map[string][]time.Time
-	now                   func() time.Time
+	mu            sync.Mutex
+	window        time.Duration
+	byKey, byAddr *failureLog
+	now           func() time.Time
 }
 
-const sweepAt = 10000
+// failureLog is the recent failures of each key (an access key id or an address).
+type failureLog struct {
+	limit   int
+	m       map[string][]time.Time
+	sweepAt int
+}
+
+const (
+	minSweep          = 1024
+	maxFailureEntries = 1 << 17
+)
 
 func newFailureLimiter(maxPerKey, maxPerAddr int, window time.Duration, now func() time.Time) *failureLimiter {
-	return &failureLimiter{maxPerKey: maxPerKey, maxPerAddr: maxPerAddr, window: window,
-		byKey: map[string][]time.Time{}, byAddr: map[string][]time.Time{}, now: now}
+	return &failureLimiter{window: window, now: now,
+		byKey:  &failureLog{limit: maxPerKey, m: map[string][]time.Time{}, sweepAt: minSweep},
+		byAddr: &failureLog{limit: maxPerAddr, m: map[string][]time.Time{}, sweepAt: minSweep}}
 }
 
 // retryAfter says how long attempts with key id key (may be empty) from addr stay refused;
@@ -34,9 +45,9 @@ func (l *failureLimiter) retryAfter(key, addr string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	wait := l.wait(l.byAddr, addr, l.maxPerAddr, now)
+	wait := l.byAddr.wait(addr, now, l.window)
 	if key != "" {
-		wait = max(wait, l.wait(l.byKey, key, l.maxPerKey, now))
+		wait = max(wait, l.byKey.wait(key, now, l.window))
 	}
 	return wait
 }
@@ -46,46 +57,54 @@ func (l *failureLimiter) fail(key, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	l.add(l.byAddr, addr, l.maxPerAddr, now)
+	l.byAddr.add(addr, now, l.window)
 	if key != "" {
-		l.add(l.byKey, key, l.maxPerKey, now)
+		l.byKey.add(key, now, l.window)
 	}
 }
 
 // recent drops the failures of k that left the window and returns the rest.
-func (l *failureLimiter) recent(m map[string][]time.Time, k string, now time.Time) []time.Time {
-	ts := m[k]
+func (f *failureLog) recent(k string, now time.Time, window time.Duration) []time.Time {
+	ts := f.m[k]
 	i := 0
-	for i < len(ts) && !now.Before(ts[i].Add(l.window)) {
+	for i < len(ts) && !now.Before(ts[i].Add(window)) {
 		i++
 	}
 	ts = ts[i:]
 	if len(ts) == 0 {
-		delete(m, k)
+		delete(f.m, k)
 		return nil
 	}
-	m[k] = ts
+	f.m[k] = ts
 	return ts
 }
 
-func (l *failureLimiter) wait(m map[string][]time.Time, k string, limit int, now time.Time) time.Duration {
-	ts := l.recent(m, k, now)
-	if len(ts) < limit {
+func (f *failureLog) wait(k string, now time.Time, window time.Duration) time.Duration {
+	ts := f.recent(k, now, window)
+	if len(ts) < f.limit {
 		return 0
 	}
 	// Blocked until enough failures leave the window to go below the limit.
-	return ts[len(ts)-limit].Add(l.window).Sub(now)
+	return ts[len(ts)-f.limit].Add(window).Sub(now)
 }
 
-func (l *failureLimiter) add(m map[string][]time.Time, k string, limit int, now time.Time) {
-	ts := append(l.recent(m, k, now), now)
-	if len(ts) > limit {
-		ts = ts[len(ts)-limit:] // only the newest limit failures decide when the block ends
+func (f *failureLog) add(k string, now time.Time, window time.Duration) {
+	ts := append(f.recent(k, now, window), now)
+	if len(ts) > f.limit {
+		ts = ts[len(ts)-f.limit:] // only the newest failures decide when a block ends
 	}
-	m[k] = ts
-	if len(m) > sweepAt {
-		for k := range m {
-			l.recent(m, k, now)
+	f.m[k] = ts
+	if len(f.m) < f.sweepAt {
+		return
+	}
+	for k := range f.m {
+		f.recent(k, now, window)
+	}
+	for k := range f.m {
+		if len(f.m) <= maxFailureEntries {
+			break
 		}
+		delete(f.m, k)
 	}
+	f.sweepAt = max(minSweep, 2*len(f.m))
 }
