@@ -32,6 +32,9 @@ var errUnauthenticated = &apiError{http.StatusUnauthorized, "unauthorized",
 
 type sessionKey struct{}
 
+// maxKeyIDLen bounds an access key id as the limiter keeps it (auditlake's are 20 characters).
+const maxKeyIDLen = 64
+
 // authenticated wraps an API handler: it authenticates the request, refuses a cookie-borne
 // state-changing request without its CSRF token or from another site, and hands the handler a
 // context with the access.Caller and, for the per-client limits, the principal's name as the
@@ -96,6 +99,12 @@ type sessionRef struct {
 // an address with too many recent failures is refused (429) before its secret is looked at.
 func (s *Server) checkKey(r *http.Request, id, secret string) (*access.Principal, error) {
 	addr := clientOf(r)
+	if len(id) > maxKeyIDLen {
+		// No access key has such an id: count the failure against the address only, so a
+		// guesser cannot fill the limiter's memory with huge key ids.
+		s.limiter.fail("", addr)
+		return nil, errUnauthenticated
+	}
 	if wait := s.limiter.retryAfter(id, addr); wait > 0 {
 		s.log.Warn("authentication refused: too many failures", "access_key_id", truncate(id, 40), "remote", addr)
 		return nil, &BusyError{Status: http.StatusTooManyRequests, RetryAfter: wait,

@@ -264,6 +264,7 @@ func TestEveryCredentialFailureGetsTheSame401(t *testing.T) {
 		"no credentials":    {},
 		"secret is key id":  {"Authorization", "Bearer " + a.reader.AccessKeyID + ":" + a.reader.AccessKeyID},
 		"valid but spliced": {"Authorization", "Bearer " + a.admin.AccessKeyID + ":" + a.reader.SecretAccessKey},
+		"huge key id":       {"Authorization", "Bearer " + strings.Repeat("A", 100000) + ":" + a.reader.SecretAccessKey},
 	} {
 		resp, body := send(t, nil, "GET", a.ts.URL+"/api/stores", "", h...)
 		check(what, resp, body)
@@ -662,5 +663,32 @@ func TestLoginGivesANewSessionIDAndEndsTheOldOne(t *testing.T) {
 	}
 	if resp, _ := send(t, nil, "GET", a.ts.URL+"/api/stores", "", "Cookie", old); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("the session before the new login still works: %d", resp.StatusCode)
+	}
+}
+
+// BenchmarkAuthenticatedRequest is the cost of one authenticated request (GET /api/session,
+// which does nothing else) by Bearer key and by session cookie: the registry's files are read
+// and the key checked on every request.
+func BenchmarkAuthenticatedRequest(b *testing.B) {
+	reg, admin := testAccess(b)
+	srv := server.New(newTestBackend(), slog.New(slog.DiscardHandler), server.Options{Access: reg})
+	login := httptest.NewRecorder()
+	srv.ServeHTTP(login, httptest.NewRequest("POST", "/api/login", strings.NewReader(loginBody(admin.AccessKeyID, admin.SecretAccessKey))))
+	cookie := login.Result().Cookies()[0]
+	for _, tc := range []struct{ name, header, value string }{
+		{"bearer", "Authorization", bearer(admin)},
+		{"session", "Cookie", cookie.Name + "=" + cookie.Value},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				r := httptest.NewRequest("GET", "/api/session", nil)
+				r.Header.Set(tc.header, tc.value)
+				w := httptest.NewRecorder()
+				srv.ServeHTTP(w, r)
+				if w.Code != 200 {
+					b.Fatalf("status %d: %s", w.Code, w.Body)
+				}
+			}
+		})
 	}
 }
