@@ -18,7 +18,18 @@ import (
 	"github.com/auditlake/auditlake/internal/selector"
 )
 
-func openLake(env *Env) (*lake.Lake, error) { return lake.Open(env.DataDir) }
+func openLake(env *Env) (*lake.Lake, error) {
+	lk, err := lake.Open(env.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	hooks, err := icebergHooks(env, lk)
+	if err != nil {
+		return nil, err
+	}
+	lk.Hooks = hooks
+	return lk, nil
+}
 
 // resolveStore finds a store by name or id, with a hint when it does not exist.
 func resolveStore(lk *lake.Lake, nameOrID string) (lake.Store, error) {
