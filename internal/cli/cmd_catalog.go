@@ -9,6 +9,8 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"github.com/apache/iceberg-go/catalog"
+
 	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/lake"
 )
@@ -183,4 +185,55 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("iceberg sync failed for %s", strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// openCatalog opens the data directory's Iceberg catalog; ok is false when none is set.
+func openCatalog(ctx context.Context, env *Env) (cat catalog.Catalog, ok bool, err error) {
+	c, ok, err := iceberg.LoadConfig(env.DataDir)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	cat, err = iceberg.Open(ctx, c.Properties(env.DataDir))
+	if err != nil {
+		return nil, false, fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
+	}
+	return cat, true, nil
+}
+
+const athenaDDLUsage = `Usage: auditlake athena ddl --location s3://BUCKET/PREFIX/ NAME|ID
+
+Prints the Athena DDL for a store's Iceberg table, for users without Glue access to auditlake's
+catalog: CREATE TABLE … TBLPROPERTIES ('table_type'='ICEBERG') at the location the table is
+published to, a view auditlake.eds_<id> that queries written for CloudTrail Lake can name
+instead of "aws:cloudtrail"."<id>" (not valid in Athena), and a plain Parquet table with
+partition projection by day over the data files. Needs the store's Iceberg table (catalog set).`
+
+func runAthenaDDL(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "athena ddl")
+	location := fs.String("location", "", "the s3:// prefix the store's table is published to (required)")
+	lk, s, err := storeArg(env, fs, args, "athena ddl")
+	if err != nil {
+		return err
+	}
+	if *location == "" {
+		return usagef("--location is required")
+	}
+	_ = lk
+	cat, ok, err := openCatalog(ctx, env)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &NotFoundError{Msg: "no Iceberg catalog is set (auditlake catalog set sql)"}
+	}
+	tbl, err := iceberg.LoadTable(ctx, cat, s)
+	if err != nil {
+		return &NotFoundError{Msg: err.Error()}
+	}
+	ddl, err := iceberg.AthenaDDL(tbl, s, *location)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	_, err = fmt.Fprint(env.Stdout, ddl)
+	return err
 }

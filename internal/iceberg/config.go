@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	iceberggo "github.com/apache/iceberg-go"
@@ -41,11 +41,10 @@ func configPath(dataDir string) string { return filepath.Join(dataDir, "iceberg"
 
 // LoadConfig reads the data directory's catalog; ok is false when none is set.
 func LoadConfig(dataDir string) (c Config, ok bool, err error) {
-	err = atomicfile.ReadJSON(configPath(dataDir), &c)
-	if errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(configPath(dataDir)); errors.Is(err, fs.ErrNotExist) {
 		return Config{}, false, nil
 	}
-	if err != nil {
+	if err := atomicfile.ReadJSON(configPath(dataDir), &c); err != nil {
 		return Config{}, false, fmt.Errorf("iceberg catalog settings: %w", err)
 	}
 	return c, true, c.Validate()
@@ -145,5 +144,3 @@ func Attach(ctx context.Context, lk *lake.Lake, onErr func(error)) (func(), erro
 		}
 	}, nil
 }
-
-var _ = strings.Cut

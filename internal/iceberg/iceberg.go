@@ -181,8 +181,10 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 			if err != nil {
 				return err
 			}
-			_, err = Sync(context.Background(), cat, lk, st)
-			return err
+			if _, err = Sync(context.Background(), cat, lk, st); err != nil {
+				return err
+			}
+			return Expire(context.Background(), cat, st, keep)
 		},
 		Deleting: func(st lake.Store) error {
 			return Empty(context.Background(), cat, st)
@@ -210,6 +212,39 @@ func Empty(ctx context.Context, cat catalog.Catalog, st lake.Store) error {
 	tx := tbl.NewTransaction()
 	if err := tx.ReplaceDataFiles(ctx, del, nil, iceberggo.Properties{"auditlake.store-id": st.ID, "auditlake.deleted": "true"}); err != nil {
 		return fmt.Errorf("iceberg table %s.%s: %w", Namespace, TableName(st.Name), err)
+	}
+	_, err = tx.Commit(ctx)
+	return err
+}
+
+// Expire forgets the snapshots of store st's table older than keep (the current one always
+// stays), so metadata does not grow without bound; the lake deletes the files they alone named
+// when keep has passed (lake.Hooks.KeepRetired), so the table never deletes data files itself.
+func Expire(ctx context.Context, cat catalog.Catalog, st lake.Store, keep time.Duration) error {
+	if keep <= 0 {
+		return nil
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(Namespace, TableName(st.Name)))
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cur := tbl.CurrentSnapshot()
+	old := false
+	for _, s := range tbl.Metadata().Snapshots() {
+		if (cur == nil || s.SnapshotID != cur.SnapshotID) && time.Since(time.UnixMilli(s.TimestampMs)) > keep {
+			old = true
+			break
+		}
+	}
+	if !old {
+		return nil
+	}
+	tx := tbl.NewTransaction()
+	if err := tx.ExpireSnapshots(table.WithOlderThan(keep), table.WithRetainLast(1), table.WithPostCommit(false)); err != nil {
+		return fmt.Errorf("iceberg table %s.%s: expire snapshots: %w", Namespace, TableName(st.Name), err)
 	}
 	_, err = tx.Commit(ctx)
 	return err
