@@ -174,6 +174,40 @@ func TestTableFollowsIngestCompactionAndDeletion(t *testing.T) {
 		t.Fatalf("the snapshot before compaction reads %d events, want %d", len(got), len(want))
 	}
 
+	// Purge: the days before the newest one leave the store, and the table with them.
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := m.Files[len(m.Files)-1].MaxTime
+	short := st
+	short.RetentionDays = 1
+	if w, err = lk.BeginWrite(st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if db, err = engine.Open(ctx, engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := lake.Purge(ctx, db, w, short, newest.Add(12*time.Hour))
+	w.Close()
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Events == 0 {
+		t.Fatal("the purge removed nothing; the test needs it to")
+	}
+	if len(hookErrs) > 0 {
+		t.Fatal(hookErrs)
+	}
+	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	purged := storeIDs(t, lk, st)
+	if got := scanIDs(t, tbl, 0); !equal(got, purged) || len(purged) >= len(want) {
+		t.Fatalf("after the purge the table holds %d events, the store %d (before: %d)", len(got), len(purged), len(want))
+	}
+
 	// Deletion: a last snapshot with no files.
 	if err := lk.Delete(st.ID); err != nil {
 		t.Fatal(err)
