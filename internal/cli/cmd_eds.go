@@ -14,11 +14,23 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/selector"
 )
 
-func openLake(env *Env) (*lake.Lake, error) { return lake.Open(env.DataDir) }
+func openLake(env *Env) (*lake.Lake, error) {
+	lk, err := lake.Open(env.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	hooks, err := icebergHooks(env, lk)
+	if err != nil {
+		return nil, err
+	}
+	lk.Hooks = hooks
+	return lk, nil
+}
 
 // resolveStore finds a store by name or id, with a hint when it does not exist.
 func resolveStore(lk *lake.Lake, nameOrID string) (lake.Store, error) {
@@ -30,6 +42,8 @@ func resolveStore(lk *lake.Lake, nameOrID string) (lake.Store, error) {
 }
 
 type storeView struct {
+	// Iceberg is the store's Iceberg table (eds show, when a catalog is set).
+	Iceberg *iceberg.TableInfo `json:"iceberg,omitempty"`
 	lake.Store
 	Events int64      `json:"events"`
 	Bytes  int64      `json:"bytes"`
@@ -149,6 +163,17 @@ func runEDSShow(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	v := viewOf(lk, s)
+	if cat, ok, err := openCatalog(ctx, env); err != nil {
+		return err
+	} else if ok {
+		info, has, err := iceberg.Describe(ctx, cat, s)
+		if err != nil {
+			return fmt.Errorf("iceberg table of %s: %w", s.Name, err)
+		}
+		if has {
+			v.Iceberg = &info
+		}
+	}
 	if *output == "json" {
 		if err := writeJSON(env.Stdout, v); err != nil {
 			return err
@@ -166,6 +191,9 @@ func runEDSShow(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(tw, "first event:\t%s\nlast event:\t%s\n", v.First.Format(time.RFC3339), v.Last.Format(time.RFC3339))
 	}
 	fmt.Fprintf(tw, "table:\t\"aws:cloudtrail\".\"%s\"\ncreated:\t%s\n", v.ID, v.CreatedAt.Format(time.RFC3339))
+	if t := v.Iceberg; t != nil {
+		fmt.Fprintf(tw, "iceberg:\ttable %s, snapshot %d, %d files, %s\n", t.Table, t.SnapshotID, t.Files, humanBytes(t.Bytes))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

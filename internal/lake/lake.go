@@ -65,7 +65,36 @@ type Store struct {
 var ErrNotFound = errors.New("no such event data store")
 
 // Lake is the data directory.
-type Lake struct{ Dir string }
+type Lake struct {
+	Dir string
+	// Hooks, when set, follow every commit (the Iceberg tables, package iceberg).
+	Hooks *Hooks
+}
+
+// Hooks are what another representation of the stores (the Iceberg tables) needs to follow the
+// manifests, which stay the truth.
+type Hooks struct {
+	// Committed is called after every commit of a store's manifest, under the store's write lock
+	// (so calls for one store are in commit order). Its error is reported, never undoes the
+	// commit: the follower catches up at its next call.
+	Committed func(storeID string) error
+	// Deleting is called before a store's files are removed by Delete.
+	Deleting func(st Store) error
+	// KeepRetired is how long a file no longer live is kept (readers of an older snapshot
+	// elsewhere may still read it); 0 deletes it as soon as no local reader holds it.
+	KeepRetired time.Duration
+	// OnError receives the hooks' errors.
+	OnError func(error)
+}
+
+func (l *Lake) committed(id string) {
+	if l.Hooks == nil || l.Hooks.Committed == nil {
+		return
+	}
+	if err := l.Hooks.Committed(id); err != nil && l.Hooks.OnError != nil {
+		l.Hooks.OnError(err)
+	}
+}
 
 // Open returns the lake rooted at dir, creating the directory when needed.
 func Open(dir string) (*Lake, error) {
@@ -227,9 +256,11 @@ var ErrProtected = errors.New("termination protection is enabled")
 
 // Delete removes a store and its files. It refuses while termination protection is on.
 func (l *Lake) Delete(id string) error {
+	var removed Store
 	err := l.updateCatalog(func(c *catalogFile) error {
 		for i, s := range c.Stores {
 			if s.ID == id {
+				removed = s
 				if s.Name == AuditStore {
 					return fmt.Errorf("cannot delete event data store %q: %w", s.Name, ErrBuiltin)
 				}
@@ -244,6 +275,13 @@ func (l *Lake) Delete(id string) error {
 	})
 	if err != nil {
 		return err
+	}
+	// Followers (the Iceberg table) forget the files before they go; a failure is reported and
+	// the follower catches up by itself (a table whose store is gone is emptied at its next sync).
+	if l.Hooks != nil && l.Hooks.Deleting != nil {
+		if herr := l.Hooks.Deleting(removed); herr != nil && l.Hooks.OnError != nil {
+			l.Hooks.OnError(herr)
+		}
 	}
 	// The catalog no longer names the store: its files are unreachable, remove them.
 	return os.RemoveAll(l.StoreDir(id))

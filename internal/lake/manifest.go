@@ -252,11 +252,26 @@ func (w *Writer) collectRetired() {
 	defer unlock()
 	next := *w.m
 	next.Retired = nil
+	var keep time.Duration
+	if w.lake.Hooks != nil {
+		keep = w.lake.Hooks.KeepRetired
+	}
+	var gone []RetiredFile
+	for _, r := range w.m.Retired {
+		if keep > 0 && time.Since(r.At) < keep {
+			next.Retired = append(next.Retired, r)
+		} else {
+			gone = append(gone, r)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
 	next.Version++
 	next.CommittedAt = time.Now().UTC()
 	// The files first, then the manifest that forgets them: a crash between the two leaves
 	// retired entries naming missing files, never files no manifest names (orphans.go).
-	for _, r := range w.m.Retired {
+	for _, r := range gone {
 		if err := os.Remove(w.lake.AbsPath(w.id, r.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return
 		}
@@ -365,6 +380,7 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 		return slices.ContainsFunc(added, func(a DataFile) bool { return a.Path == f.Path })
 	})
 	w.mu.Unlock()
+	w.lake.committed(w.id)
 	w.collectRetired()
 	return nil
 }

@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/apache/iceberg-go/catalog"
+
+	"github.com/auditlake/auditlake/internal/iceberg"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+const catalogSetUsage = `Usage: auditlake catalog set sql|rest URI|glue [--region R] [--endpoint-url URL] [--database auditlake] [--warehouse LOCATION] [--keep-retired 24h]
+
+Publishes every store as an Apache Iceberg table (format v2) over the store's own Parquet files,
+named auditlake.<store name> ("-" becomes "_"), and keeps each table following its store: every
+commit (ingest batch, compaction, purge) is one snapshot, and a store's deletion a last snapshot
+without files. Files no longer live are kept --keep-retired, so queries in Athena, Trino or Spark
+on an older snapshot keep their files. sql is the embedded SQLite catalog in the data directory;
+rest an Iceberg REST catalog; glue the AWS Glue Data Catalog. Setting the catalog syncs every
+store at once (auditlake catalog sync does it again).`
+
+const catalogSetExamples = `  auditlake catalog set sql
+  auditlake catalog set rest https://polaris.example:8181/api/catalog --warehouse s3://lake/warehouse
+  auditlake catalog set glue --region eu-west-1 --database auditlake`
+
+// attached are the Iceberg hooks of the data directories this process opened, so that every
+// openLake of one directory shares one catalog connection.
+var attached struct {
+	sync.Mutex
+	hooks map[string]*lake.Hooks
+}
+
+// icebergHooks are the hooks that keep the Iceberg tables of lk following its stores, nil when
+// no catalog is set.
+func icebergHooks(env *Env, lk *lake.Lake) (*lake.Hooks, error) {
+	attached.Lock()
+	defer attached.Unlock()
+	if h, ok := attached.hooks[lk.Dir]; ok {
+		return h, nil
+	}
+	probe := &lake.Lake{Dir: lk.Dir}
+	if _, err := iceberg.Attach(context.Background(), probe, func(err error) {
+		fmt.Fprintf(env.Stderr, "auditlake: warning: the Iceberg table did not follow the commit (it catches up at the next one, or with auditlake catalog sync): %v\n", err)
+	}); err != nil {
+		return nil, err
+	}
+	if attached.hooks == nil {
+		attached.hooks = map[string]*lake.Hooks{}
+	}
+	attached.hooks[lk.Dir] = probe.Hooks
+	return probe.Hooks, nil
+}
+
+func forgetIcebergHooks(dir string) {
+	attached.Lock()
+	delete(attached.hooks, dir)
+	attached.Unlock()
+}
+
+func runCatalogSet(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "catalog set")
+	region := fs.String("region", "", "the Glue catalog's region")
+	endpoint := fs.String("endpoint-url", "", "the Glue endpoint (tests, VPC endpoints)")
+	database := fs.String("database", iceberg.Namespace, "the namespace (Glue database) of the tables")
+	warehouse := fs.String("warehouse", "", "where table metadata is written (default: the data directory's iceberg/warehouse)")
+	keep := fs.String("keep-retired", "24h", "how long files no longer live are kept for older snapshots")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("name the catalog type: sql, rest URI or glue")
+	}
+	c := iceberg.Config{Type: pos[0], Region: *region, Endpoint: *endpoint, Database: *database, Warehouse: *warehouse, KeepRetired: *keep}
+	switch {
+	case c.Type == "rest" && len(pos) == 2:
+		c.URI = pos[1]
+	case len(pos) != 1:
+		return usagef("catalog set %s takes %s", c.Type, map[bool]string{true: "one URI", false: "no other argument"}[c.Type == "rest"])
+	}
+	if err := c.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	if err := iceberg.SaveConfig(env.DataDir, c); err != nil {
+		return err
+	}
+	forgetIcebergHooks(env.DataDir)
+	fmt.Fprintf(env.Stdout, "catalog: %s\n", c.Type)
+	return runCatalogSync(ctx, env, nil)
+}
+
+func runCatalogShow(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "catalog show")
+	output := formatFlag(fs, "text", "json")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	c, ok, err := iceberg.LoadConfig(env.DataDir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &NotFoundError{Msg: "no Iceberg catalog is set (auditlake catalog set sql)"}
+	}
+	props := c.Properties(env.DataDir)
+	if *output == "json" {
+		return writeJSON(env.Stdout, props)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		fmt.Fprintf(tw, "%s:\t%s\n", k, props[k])
+	}
+	keep, _ := c.Keep()
+	fmt.Fprintf(tw, "keep retired files:\t%s\n", keep)
+	return tw.Flush()
+}
+
+func runCatalogSync(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "catalog sync")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	c, ok, err := iceberg.LoadConfig(env.DataDir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &NotFoundError{Msg: "no Iceberg catalog is set (auditlake catalog set sql)"}
+	}
+	lk, err := lake.Open(env.DataDir)
+	if err != nil {
+		return err
+	}
+	cat, err := iceberg.Open(ctx, c.Properties(env.DataDir))
+	if err != nil {
+		return fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
+	}
+	stores, err := lk.Stores()
+	if err != nil {
+		return err
+	}
+	var picked []lake.Store
+	if len(pos) == 0 {
+		picked = stores
+	}
+	for _, name := range pos {
+		st, err := lk.Resolve(name)
+		if err != nil {
+			return err
+		}
+		picked = append(picked, st)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STORE\tTABLE\tFILES\tADDED\tREMOVED\tSNAPSHOT")
+	var failed []string
+	for _, st := range picked {
+		w, err := lk.BeginWrite(st.ID) // the store's write lock: snapshots in commit order
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", st.Name, err))
+			continue
+		}
+		res, err := iceberg.Sync(ctx, cat, lk, st)
+		w.Close()
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", st.Name, err))
+			continue
+		}
+		snap := "-"
+		if res.SnapshotID != 0 {
+			snap = fmt.Sprint(res.SnapshotID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", st.Name, res.Table, res.Files, res.Added, res.Removed, snap)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("iceberg sync failed for %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// openCatalog opens the data directory's Iceberg catalog; ok is false when none is set.
+func openCatalog(ctx context.Context, env *Env) (cat catalog.Catalog, ok bool, err error) {
+	c, ok, err := iceberg.LoadConfig(env.DataDir)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	cat, err = iceberg.Open(ctx, c.Properties(env.DataDir))
+	if err != nil {
+		return nil, false, fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
+	}
+	return cat, true, nil
+}
+
+const athenaDDLUsage = `Usage: auditlake athena ddl --location s3://BUCKET/PREFIX/ NAME|ID
+
+Prints the Athena DDL for a store's Iceberg table, for users without Glue access to auditlake's
+catalog: CREATE TABLE … TBLPROPERTIES ('table_type'='ICEBERG') at the location the table is
+published to, a view auditlake.eds_<id> that queries written for CloudTrail Lake can name
+instead of "aws:cloudtrail"."<id>" (not valid in Athena), and a plain Parquet table with
+partition projection by day over the data files. Needs the store's Iceberg table (catalog set).`
+
+func runAthenaDDL(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "athena ddl")
+	location := fs.String("location", "", "the s3:// prefix the store's table is published to (required)")
+	lk, s, err := storeArg(env, fs, args, "athena ddl")
+	if err != nil {
+		return err
+	}
+	if *location == "" {
+		return usagef("--location is required")
+	}
+	_ = lk
+	cat, ok, err := openCatalog(ctx, env)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &NotFoundError{Msg: "no Iceberg catalog is set (auditlake catalog set sql)"}
+	}
+	tbl, err := iceberg.LoadTable(ctx, cat, s)
+	if err != nil {
+		return &NotFoundError{Msg: err.Error()}
+	}
+	ddl, err := iceberg.AthenaDDL(tbl, s, *location)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	_, err = fmt.Fprint(env.Stdout, ddl)
+	return err
+}

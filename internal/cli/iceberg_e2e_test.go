@@ -1,0 +1,104 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	icebergpkg "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+)
+
+// icebergRows opens the catalog from what `catalog show --output json` prints, as any Iceberg
+// client would (iceberg-go's catalog.Load), and counts the rows of the table by its own scan.
+func icebergRows(t *testing.T, dir, tableName string) int64 {
+	t.Helper()
+	var props map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
+		t.Fatal(err)
+	}
+	name := props["name"]
+	rest := maps.Clone(props)
+	delete(rest, "name")
+	ctx := context.Background()
+	cat, err := catalog.Load(ctx, name, icebergpkg.Properties(rest))
+	if err != nil {
+		t.Fatalf("catalog.Load(%q, %v): %v", name, rest, err)
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", tableName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tbl.CurrentSnapshot() == nil {
+		return 0
+	}
+	_, recs, err := tbl.Scan(table.WithSelectedFields("eventid")).ToArrowRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for rec, err := range recs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += rec.NumRows()
+		rec.Release()
+	}
+	return n
+}
+
+// TestStoresArePublishedAsIcebergTablesAnyClientOpens: with a catalog set, ingest, compaction
+// and deletion each leave the table holding exactly the store's rows; eds show names the
+// table and athena ddl prints an Iceberg CREATE TABLE.
+func TestStoresArePublishedAsIcebergTablesAnyClientOpens(t *testing.T) {
+	dir, src := t.TempDir(), t.TempDir()
+	mustRun(t, 0, dir, "generate", "--out", src, "--events", "4000", "--days", "3", "--seed", "5")
+	id := createStore(t, dir, "prod-trail")
+	mustRun(t, 0, dir, "catalog", "set", "sql")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "prod-trail", "--batch", "1000", filepath.Join(src, "AWSLogs"))
+	count := func() int64 {
+		n, err := strconv.ParseInt(queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."`+id+`"`)[0][0], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	want := count()
+	if got := icebergRows(t, dir, "prod_trail"); got != want || want == 0 {
+		t.Fatalf("after ingest the Iceberg table has %d rows, the store %d", got, want)
+	}
+	show := mustRun(t, 0, dir, "eds", "show", "prod-trail")
+	if !strings.Contains(show, "iceberg:") || !strings.Contains(show, "table auditlake.prod_trail, snapshot ") {
+		t.Fatalf("eds show does not name the Iceberg table:\n%s", show)
+	}
+	mustRun(t, 0, dir, "eds", "compact", "prod-trail")
+	if got := icebergRows(t, dir, "prod_trail"); got != want {
+		t.Fatalf("after compaction the Iceberg table has %d rows, the store %d", got, want)
+	}
+	ddl := mustRun(t, 0, dir, "athena", "ddl", "prod-trail", "--location", "s3://lake/auditlake/prod-trail/")
+	for _, s := range []string{"CREATE TABLE auditlake.prod_trail", "'table_type'='ICEBERG'", "PARTITIONED BY (day(eventtime))", "`useridentity` struct<", "auditlake.eds_" + strings.ReplaceAll(id, "-", "_"), "'projection.enabled'='true'"} {
+		if !strings.Contains(ddl, s) {
+			t.Errorf("athena ddl lacks %q:\n%s", s, ddl)
+		}
+	}
+	mustRun(t, 0, dir, "catalog", "sync") // nothing to catch up: no error, no change
+	if got := icebergRows(t, dir, "prod_trail"); got != want {
+		t.Fatalf("after catalog sync the Iceberg table has %d rows, the store %d", got, want)
+	}
+	mustRun(t, 0, dir, "eds", "delete", "prod-trail", "--yes")
+	if got := icebergRows(t, dir, "prod_trail"); got != 0 {
+		t.Fatalf("after the store's deletion the Iceberg table has %d rows", got)
+	}
+	// Bad settings are refused before anything is written.
+	if _, errOut, code := run(t, dir, "catalog", "set", "rest", "ftp://x"); code != 2 || !strings.Contains(errOut, "not an http(s) URL") {
+		t.Fatalf("catalog set rest ftp://x: exit %d, %s", code, errOut)
+	}
+	if _, errOut, code := run(t, dir, "catalog", "set", "glue"); code != 2 || !strings.Contains(errOut, "--region") {
+		t.Fatalf("catalog set glue without a region: exit %d, %s", code, errOut)
+	}
+}

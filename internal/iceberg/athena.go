@@ -1,0 +1,138 @@
+package iceberg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	iceberggo "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// TableInfo is what eds show says of a store's table.
+type TableInfo struct {
+	Table      string `json:"table"`
+	SnapshotID int64  `json:"snapshot_id,omitempty"`
+	Snapshots  int    `json:"snapshots"`
+	Files      int    `json:"files"`
+	Bytes      int64  `json:"bytes"`
+	Location   string `json:"metadata_location"`
+}
+
+// Describe is the table of store st as its current snapshot stands; ok is false when the store
+// has no table yet (no file since the catalog was set).
+func Describe(ctx context.Context, cat catalog.Catalog, st lake.Store) (info TableInfo, ok bool, err error) {
+	info.Table = Namespace + "." + TableName(st.Name)
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(Namespace, TableName(st.Name)))
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return info, false, nil
+	}
+	if err != nil {
+		return info, false, err
+	}
+	info.Location = tbl.MetadataLocation()
+	info.Snapshots = len(tbl.Metadata().Snapshots())
+	if s := tbl.CurrentSnapshot(); s != nil {
+		info.SnapshotID = s.SnapshotID
+		tasks, err := tbl.Scan().PlanFiles(ctx)
+		if err != nil {
+			return info, true, err
+		}
+		for _, t := range tasks {
+			info.Files++
+			info.Bytes += t.File.FileSizeBytes()
+		}
+	}
+	return info, true, nil
+}
+
+// AthenaDDL is the DDL that makes store st's table readable in Athena without Glue access to
+// auditlake's catalog: the Iceberg table over location (where the store's table is published),
+// a view named after the store's id (Athena cannot parse "aws:cloudtrail"."<id>", so queries
+// written for CloudTrail Lake name auditlake.eds_<id with _> instead), and, for users who want
+// plain Parquet, an external table with partition projection over the data files by day.
+func AthenaDDL(tbl *table.Table, st lake.Store, location string) (string, error) {
+	location = strings.TrimSuffix(location, "/")
+	if !strings.HasPrefix(location, "s3://") {
+		return "", fmt.Errorf("athena ddl: %q is not an s3:// location", location)
+	}
+	var cols []string
+	for _, f := range tbl.Schema().Fields() {
+		t, err := hiveType(f.Type)
+		if err != nil {
+			return "", fmt.Errorf("athena ddl: column %s: %w", f.Name, err)
+		}
+		cols = append(cols, fmt.Sprintf("  `%s` %s", f.Name, t))
+	}
+	name := Namespace + "." + TableName(st.Name)
+	view := Namespace + ".eds_" + strings.ReplaceAll(st.ID, "-", "_")
+	var b strings.Builder
+	fmt.Fprintf(&b, "-- Store %s (%s): the Iceberg table, its files under %s.\n", st.Name, st.ID, location)
+	fmt.Fprintf(&b, "CREATE DATABASE IF NOT EXISTS %s;\n\n", Namespace)
+	fmt.Fprintf(&b, "CREATE TABLE %s (\n%s)\nPARTITIONED BY (day(eventtime))\nLOCATION '%s/'\nTBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet');\n\n", name, strings.Join(cols, ",\n"), location)
+	fmt.Fprintf(&b, "-- Queries written for CloudTrail Lake name \"aws:cloudtrail\".\"%s\"; in Athena name this view.\n", st.ID)
+	fmt.Fprintf(&b, "CREATE OR REPLACE VIEW %s AS SELECT * FROM %s;\n\n", view, name)
+	fmt.Fprintf(&b, "-- Or, without Iceberg: the data files as a plain Parquet table, one partition a day by projection.\n")
+	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE %s_parquet (\n%s)\nPARTITIONED BY (`day` string)\nSTORED AS PARQUET\nLOCATION '%s/data/'\nTBLPROPERTIES (\n  'projection.enabled'='true',\n  'projection.day.type'='date',\n  'projection.day.format'='yyyy-MM-dd',\n  'projection.day.range'='2013-01-01,NOW',\n  'projection.day.interval'='1',\n  'projection.day.interval.unit'='DAYS',\n  'storage.location.template'='%s/data/${day}/');\n", name, strings.Join(cols, ",\n"), location, location)
+	return b.String(), nil
+}
+
+// hiveType is the Athena (Hive DDL) type of an Iceberg type.
+func hiveType(t iceberggo.Type) (string, error) {
+	switch t := t.(type) {
+	case iceberggo.StringType:
+		return "string", nil
+	case iceberggo.BooleanType:
+		return "boolean", nil
+	case iceberggo.Int32Type:
+		return "int", nil
+	case iceberggo.Int64Type:
+		return "bigint", nil
+	case iceberggo.Float32Type:
+		return "float", nil
+	case iceberggo.Float64Type:
+		return "double", nil
+	case iceberggo.DateType:
+		return "date", nil
+	case iceberggo.TimestampType, iceberggo.TimestampTzType:
+		return "timestamp", nil
+	case iceberggo.BinaryType:
+		return "binary", nil
+	case iceberggo.DecimalType:
+		return fmt.Sprintf("decimal(%d,%d)", t.Precision(), t.Scale()), nil
+	case *iceberggo.ListType:
+		e, err := hiveType(t.Element)
+		return "array<" + e + ">", err
+	case *iceberggo.MapType:
+		k, err := hiveType(t.KeyType)
+		if err != nil {
+			return "", err
+		}
+		v, err := hiveType(t.ValueType)
+		return "map<" + k + "," + v + ">", err
+	case *iceberggo.StructType:
+		var parts []string
+		for _, f := range t.Fields() {
+			ft, err := hiveType(f.Type)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, f.Name+":"+ft)
+		}
+		return "struct<" + strings.Join(parts, ",") + ">", nil
+	}
+	return "", fmt.Errorf("no Athena type for %s", t)
+}
+
+// LoadTable loads store st's table.
+func LoadTable(ctx context.Context, cat catalog.Catalog, st lake.Store) (*table.Table, error) {
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(Namespace, TableName(st.Name)))
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil, fmt.Errorf("store %s has no Iceberg table yet (auditlake catalog set sql, then ingest or auditlake catalog sync)", st.Name)
+	}
+	return tbl, err
+}

@@ -1,0 +1,146 @@
+package iceberg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	iceberggo "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+
+	"github.com/auditlake/auditlake/internal/atomicfile"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// Config is the catalog the stores are published to, kept in <data>/iceberg/catalog.json. No
+// file: no catalog, the stores have no Iceberg tables (auditlake catalog set turns them on).
+type Config struct {
+	// Type is "sql" (the embedded SQLite catalog in the data directory), "rest" or "glue".
+	Type string `json:"type"`
+	// URI is the REST catalog's endpoint.
+	URI string `json:"uri,omitempty"`
+	// Warehouse is where table metadata is written: the data directory's iceberg/warehouse for
+	// the SQL catalog when empty; an s3:// location for REST and Glue.
+	Warehouse string `json:"warehouse,omitempty"`
+	// Region and Endpoint are the Glue catalog's.
+	Region   string `json:"region,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+	// Database is the namespace tables are in ("auditlake").
+	Database string `json:"database,omitempty"`
+	// KeepRetired is how long a file no snapshot's current state names is kept, so queries in
+	// other engines on an older snapshot keep their files (default 24h).
+	KeepRetired string `json:"keep_retired,omitempty"`
+}
+
+func configPath(dataDir string) string { return filepath.Join(dataDir, "iceberg", "catalog.json") }
+
+// LoadConfig reads the data directory's catalog; ok is false when none is set.
+func LoadConfig(dataDir string) (c Config, ok bool, err error) {
+	if _, err := os.Stat(configPath(dataDir)); errors.Is(err, fs.ErrNotExist) {
+		return Config{}, false, nil
+	}
+	if err := atomicfile.ReadJSON(configPath(dataDir), &c); err != nil {
+		return Config{}, false, fmt.Errorf("iceberg catalog settings: %w", err)
+	}
+	return c, true, c.Validate()
+}
+
+// SaveConfig validates c and writes it.
+func SaveConfig(dataDir string, c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return atomicfile.UpdateJSON(configPath(dataDir), configPath(dataDir)+".lock", func(old *Config) error {
+		*old = c
+		return nil
+	})
+}
+
+// Validate says what is wrong with c.
+func (c Config) Validate() error {
+	switch c.Type {
+	case "sql":
+	case "rest":
+		u, err := url.Parse(c.URI)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("catalog rest: %q is not an http(s) URL", c.URI)
+		}
+	case "glue":
+		if c.Region == "" {
+			return errors.New("catalog glue: --region is required")
+		}
+	default:
+		return fmt.Errorf("catalog type %q: want sql, rest or glue", c.Type)
+	}
+	if c.Database != "" && c.Database != Namespace {
+		return fmt.Errorf("catalog database %q: tables are kept in the namespace %q", c.Database, Namespace)
+	}
+	if _, err := c.Keep(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Keep is how long retired files are kept.
+func (c Config) Keep() (time.Duration, error) {
+	if c.KeepRetired == "" {
+		return 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(c.KeepRetired)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("keep retired files %q: not a duration like 24h", c.KeepRetired)
+	}
+	return d, nil
+}
+
+// Properties are the properties iceberg-go's catalog.Load takes to open the catalog, with
+// "name", the catalog name it is opened under (the SQL catalog keys tables by it).
+func (c Config) Properties(dataDir string) iceberggo.Properties {
+	switch c.Type {
+	case "rest":
+		p := iceberggo.Properties{"name": CatalogName, "type": "rest", "uri": c.URI}
+		if c.Warehouse != "" {
+			p["warehouse"] = c.Warehouse
+		}
+		return p
+	case "glue":
+		p := iceberggo.Properties{"name": CatalogName, "type": "glue", "glue.region": c.Region}
+		if c.Endpoint != "" {
+			p["glue.endpoint"] = c.Endpoint
+		}
+		if c.Warehouse != "" {
+			p["warehouse"] = c.Warehouse
+		}
+		return p
+	}
+	p := SQLProperties(dataDir)
+	if c.Warehouse != "" {
+		p["warehouse"] = c.Warehouse
+	}
+	return p
+}
+
+// Attach opens the data directory's catalog, if one is set, and hooks it to lk so every commit
+// is followed by its snapshot. It returns a closer (a no-op when no catalog is set).
+func Attach(ctx context.Context, lk *lake.Lake, onErr func(error)) (func(), error) {
+	c, ok, err := LoadConfig(lk.Dir)
+	if err != nil || !ok {
+		return func() {}, err
+	}
+	cat, err := Open(ctx, c.Properties(lk.Dir))
+	if err != nil {
+		return nil, fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
+	}
+	keep, _ := c.Keep()
+	lk.Hooks = Hooks(cat, lk, keep, onErr)
+	return func() {
+		if cl, ok := cat.(catalog.Closer); ok {
+			cl.Close()
+		}
+	}, nil
+}

@@ -1,0 +1,251 @@
+// Package iceberg publishes every store as an Apache Iceberg table (format v2) over the store's
+// own Parquet files: no second copy. The store's manifest stays the truth; Sync makes the table's
+// current snapshot hold exactly the manifest's live files, as one snapshot (append, replace or
+// delete), so a crash between the store's commit and the table's is repaired by the next Sync.
+package iceberg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	iceberggo "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	_ "github.com/apache/iceberg-go/catalog/sql" // the embedded SQL catalog
+	"github.com/apache/iceberg-go/table"
+	"github.com/uptrace/bun/driver/sqliteshim"
+
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// Namespace is the namespace of every table auditlake writes.
+const Namespace = "auditlake"
+
+// CatalogName is the name the catalog is opened under (the SQL catalog keys tables by it).
+const CatalogName = "auditlake"
+
+// TableName is a store's table name: its name, lower case, "-" as "_".
+func TableName(store string) string { return strings.ReplaceAll(strings.ToLower(store), "-", "_") }
+
+// SQLProperties are the properties of the default catalog: SQLite in the data directory, the
+// warehouse beside it.
+func SQLProperties(dataDir string) iceberggo.Properties {
+	abs, _ := filepath.Abs(dataDir)
+	return iceberggo.Properties{
+		"name":        CatalogName,
+		"type":        "sql",
+		"uri":         "file:" + filepath.Join(abs, "iceberg", "catalog.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)",
+		"sql.driver":  sqliteshim.ShimName,
+		"sql.dialect": "sqlite",
+		"warehouse":   "file://" + filepath.Join(abs, "iceberg", "warehouse"),
+	}
+}
+
+// Open opens the catalog props describe.
+func Open(ctx context.Context, props iceberggo.Properties) (catalog.Catalog, error) {
+	props = maps.Clone(props)
+	name := props["name"]
+	if name == "" {
+		name = CatalogName
+	}
+	delete(props, "name")
+	if strings.HasPrefix(props["uri"], "file:") {
+		p := strings.TrimPrefix(strings.SplitN(props["uri"], "?", 2)[0], "file:")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if w, ok := strings.CutPrefix(props["warehouse"], "file://"); ok {
+		if err := os.MkdirAll(w, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return catalog.Load(ctx, name, props)
+}
+
+// Result says what one Sync did.
+type Result struct {
+	Table      string // namespace.table
+	Added      int
+	Removed    int
+	Files      int // live files after the sync
+	SnapshotID int64
+	Created    bool
+}
+
+// Sync makes the table of store hold exactly the store's live files as its current snapshot,
+// creating the namespace and the table when they do not exist: one snapshot (append when files
+// were only added, replace otherwise), or none when the table already matches. A store with no
+// files and no table gets no table until its first file.
+func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store) (Result, error) {
+	res := Result{Table: Namespace + "." + TableName(st.Name)}
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		return res, err
+	}
+	want := make(map[string]bool, len(m.Files))
+	var order []string
+	for _, f := range m.Files {
+		p := FileURI(lk.AbsPath(st.ID, f.Path))
+		want[p] = true
+		order = append(order, p)
+	}
+	ident := catalog.ToIdentifier(Namespace, TableName(st.Name))
+	tbl, err := cat.LoadTable(ctx, ident)
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		if len(order) == 0 {
+			return res, nil
+		}
+		tbl, err = create(ctx, cat, ident, strings.TrimPrefix(order[0], "file://"), st)
+		res.Created = true
+	}
+	if err != nil {
+		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
+	}
+	have, err := Files(ctx, tbl)
+	if err != nil {
+		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
+	}
+	var add, del []string
+	for _, p := range order {
+		if !have[p] {
+			add = append(add, p)
+		}
+	}
+	for p := range have {
+		if !want[p] {
+			del = append(del, p)
+		}
+	}
+	slices.Sort(del)
+	res.Added, res.Removed, res.Files = len(add), len(del), len(order)
+	if len(add) == 0 && len(del) == 0 {
+		if s := tbl.CurrentSnapshot(); s != nil {
+			res.SnapshotID = s.SnapshotID
+		}
+		return res, nil
+	}
+	props := iceberggo.Properties{"auditlake.store-id": st.ID, "auditlake.manifest-version": strconv.FormatInt(m.Version, 10)}
+	tx := tbl.NewTransaction()
+	if len(del) == 0 {
+		err = tx.AddFiles(ctx, add, props, true)
+	} else {
+		err = tx.ReplaceDataFiles(ctx, del, add, props)
+	}
+	if err != nil {
+		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
+	}
+	tbl, err = tx.Commit(ctx)
+	if err != nil {
+		return res, fmt.Errorf("iceberg table %s: commit: %w", res.Table, err)
+	}
+	if s := tbl.CurrentSnapshot(); s != nil {
+		res.SnapshotID = s.SnapshotID
+	}
+	return res, nil
+}
+
+// FileURI is how a table names a local file.
+func FileURI(abs string) string { return "file://" + filepath.ToSlash(abs) }
+
+// Files are the data files of the table's current snapshot.
+func Files(ctx context.Context, tbl *table.Table) (map[string]bool, error) {
+	out := map[string]bool{}
+	if tbl.CurrentSnapshot() == nil {
+		return out, nil
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tasks {
+		out[t.File.FilePath()] = true
+	}
+	return out, nil
+}
+
+// Hooks are the lake hooks that keep every store's table in cat following its manifest: a sync
+// after each commit, an emptying snapshot before a store is deleted, and retired files kept for
+// keep (the snapshot expiry window) so a query elsewhere on an older snapshot keeps its files.
+func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(error)) *lake.Hooks {
+	return &lake.Hooks{
+		Committed: func(id string) error {
+			st, err := lk.Resolve(id)
+			if err != nil {
+				return err
+			}
+			if _, err = Sync(context.Background(), cat, lk, st); err != nil {
+				return err
+			}
+			return Expire(context.Background(), cat, st, keep)
+		},
+		Deleting: func(st lake.Store) error {
+			return Empty(context.Background(), cat, st)
+		},
+		KeepRetired: keep,
+		OnError:     onErr,
+	}
+}
+
+// Empty commits a snapshot without files to the table of store st (its store is being deleted).
+func Empty(ctx context.Context, cat catalog.Catalog, st lake.Store) error {
+	ident := catalog.ToIdentifier(Namespace, TableName(st.Name))
+	tbl, err := cat.LoadTable(ctx, ident)
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	have, err := Files(ctx, tbl)
+	if err != nil || len(have) == 0 {
+		return err
+	}
+	del := slices.Sorted(maps.Keys(have))
+	tx := tbl.NewTransaction()
+	if err := tx.ReplaceDataFiles(ctx, del, nil, iceberggo.Properties{"auditlake.store-id": st.ID, "auditlake.deleted": "true"}); err != nil {
+		return fmt.Errorf("iceberg table %s.%s: %w", Namespace, TableName(st.Name), err)
+	}
+	_, err = tx.Commit(ctx)
+	return err
+}
+
+// Expire forgets the snapshots of store st's table older than keep (the current one always
+// stays), so metadata does not grow without bound; the lake deletes the files they alone named
+// when keep has passed (lake.Hooks.KeepRetired), so the table never deletes data files itself.
+func Expire(ctx context.Context, cat catalog.Catalog, st lake.Store, keep time.Duration) error {
+	if keep <= 0 {
+		return nil
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(Namespace, TableName(st.Name)))
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cur := tbl.CurrentSnapshot()
+	old := false
+	for _, s := range tbl.Metadata().Snapshots() {
+		if (cur == nil || s.SnapshotID != cur.SnapshotID) && time.Since(time.UnixMilli(s.TimestampMs)) > keep {
+			old = true
+			break
+		}
+	}
+	if !old {
+		return nil
+	}
+	tx := tbl.NewTransaction()
+	if err := tx.ExpireSnapshots(table.WithOlderThan(keep), table.WithRetainLast(1), table.WithPostCommit(false)); err != nil {
+		return fmt.Errorf("iceberg table %s.%s: expire snapshots: %w", Namespace, TableName(st.Name), err)
+	}
+	_, err = tx.Commit(ctx)
+	return err
+}

@@ -1,0 +1,378 @@
+package iceberg_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	icebergexpr "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/iceberg"
+	"github.com/auditlake/auditlake/internal/ingest"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// scanIDs reads every eventid of the table at snapshot (0: current) through iceberg-go's own scan,
+// an implementation independent of the files' writer.
+func scanIDs(t *testing.T, tbl *table.Table, snapshot int64) []string {
+	t.Helper()
+	ctx := context.Background()
+	opts := []table.ScanOption{table.WithSelectedFields("eventid")}
+	if snapshot != 0 {
+		opts = append(opts, table.WithSnapshotID(snapshot))
+	}
+	_, recs, err := tbl.Scan(opts...).ToArrowRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for rec, err := range recs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		col := rec.Column(0).(*array.String)
+		for i := 0; i < col.Len(); i++ {
+			ids = append(ids, col.Value(i))
+		}
+		rec.Release()
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// storeIDs reads every eventid of the store through the lake's own files.
+func storeIDs(t *testing.T, lk *lake.Lake, st lake.Store) []string {
+	t.Helper()
+	ctx := context.Background()
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range m.Files {
+		rows, err := db.Query(ctx, "SELECT eventid FROM read_parquet("+engine.Literal(lk.AbsPath(st.ID, f.Path))+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestTableFollowsIngestCompactionAndDeletion(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 6000, 3, 5
+	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := iceberg.Open(ctx, iceberg.SQLProperties(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hookErrs []error
+	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { hookErrs = append(hookErrs, err) })
+	st, err := lk.Create("prod-trail", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if len(hookErrs) > 0 {
+		t.Fatal(hookErrs)
+	}
+	ident := catalog.ToIdentifier("auditlake", "prod_trail")
+	tbl, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := storeIDs(t, lk, st)
+	if got := scanIDs(t, tbl, 0); !equal(got, want) {
+		t.Fatalf("table holds %d events, store %d", len(got), len(want))
+	}
+	// Every snapshot holds what the store held after the commit it follows: the snapshots'
+	// counts grow with each batch.
+	var snaps []int64
+	for _, s := range tbl.Metadata().Snapshots() {
+		snaps = append(snaps, s.SnapshotID)
+	}
+	if len(snaps) < 2 {
+		t.Fatalf("%d snapshots after a multi-batch ingest, want one per commit", len(snaps))
+	}
+	before := tbl.CurrentSnapshot().SnapshotID
+
+	// Compaction replaces files: one replace snapshot, same events, and the snapshot before it
+	// still reads whole (its files are kept: KeepRetired).
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := lake.Compact(ctx, db, w, true)
+	w.Close()
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if merged == 0 {
+		t.Fatal("compaction merged nothing; the test needs a replace")
+	}
+	if len(hookErrs) > 0 {
+		t.Fatal(hookErrs)
+	}
+	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanIDs(t, tbl, 0); !equal(got, want) {
+		t.Fatalf("after compaction the table holds %d events, store %d", len(got), len(want))
+	}
+	if got := scanIDs(t, tbl, before); !equal(got, want) {
+		t.Fatalf("the snapshot before compaction reads %d events, want %d", len(got), len(want))
+	}
+
+	// Purge: the days before the newest one leave the store, and the table with them.
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := m.Files[len(m.Files)-1].MaxTime
+	short := st
+	short.RetentionDays = 1
+	if w, err = lk.BeginWrite(st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if db, err = engine.Open(ctx, engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := lake.Purge(ctx, db, w, short, newest.Add(12*time.Hour))
+	w.Close()
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Events == 0 {
+		t.Fatal("the purge removed nothing; the test needs it to")
+	}
+	if len(hookErrs) > 0 {
+		t.Fatal(hookErrs)
+	}
+	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	purged := storeIDs(t, lk, st)
+	if got := scanIDs(t, tbl, 0); !equal(got, purged) || len(purged) >= len(want) {
+		t.Fatalf("after the purge the table holds %d events, the store %d (before: %d)", len(got), len(purged), len(want))
+	}
+
+	// Deletion: a last snapshot with no files.
+	if err := lk.Delete(st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(hookErrs) > 0 {
+		t.Fatal(hookErrs)
+	}
+	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanIDs(t, tbl, 0); len(got) != 0 {
+		t.Fatalf("after deletion the table holds %d events", len(got))
+	}
+}
+
+// ingested is a lake with one store of generated events over several days, and the catalog.
+func ingested(t *testing.T, days int, hooks bool) (*lake.Lake, lake.Store, catalog.Catalog) {
+	t.Helper()
+	ctx := context.Background()
+	src := t.TempDir()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 3000, days, 9
+	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := iceberg.Open(ctx, iceberg.SQLProperties(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hooks {
+		lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { t.Error(err) })
+	}
+	st, err := lk.Create("org-trail", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	return lk, st, cat
+}
+
+// TestOneDayQueryPlansOnlyThatDaysFiles: the table is partitioned by day(eventtime), so a scan
+// of one day plans that day's files and no other (engines prune the same way).
+func TestOneDayQueryPlansOnlyThatDaysFiles(t *testing.T) {
+	ctx := context.Background()
+	lk, st, cat := ingested(t, 4, true)
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDay := map[string]map[string]bool{}
+	for _, f := range m.Files {
+		if byDay[f.Date] == nil {
+			byDay[f.Date] = map[string]bool{}
+		}
+		byDay[f.Date][iceberg.FileURI(lk.AbsPath(st.ID, f.Path))] = true
+	}
+	if len(byDay) < 3 {
+		t.Fatalf("%d days of files; the test needs several", len(byDay))
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for day, files := range byDay {
+		start, _ := time.Parse("2006-01-02", day)
+		filter := icebergexpr.NewAnd(
+			icebergexpr.GreaterThanEqual(icebergexpr.Reference("eventtime"), icebergexpr.Timestamp(start.UnixMicro())),
+			icebergexpr.LessThan(icebergexpr.Reference("eventtime"), icebergexpr.Timestamp(start.AddDate(0, 0, 1).UnixMicro())))
+		tasks, err := tbl.Scan(table.WithRowFilter(filter)).PlanFiles(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		planned := map[string]bool{}
+		for _, task := range tasks {
+			planned[task.File.FilePath()] = true
+		}
+		if len(planned) != len(files) {
+			t.Errorf("day %s: the scan plans %d files, the day has %d", day, len(planned), len(files))
+		}
+		for p := range planned {
+			if !files[p] {
+				t.Errorf("day %s: the scan plans %s of another day", day, p)
+			}
+		}
+	}
+}
+
+// TestSyncCatchesUpAfterACrashBetweenTheTwoCommits: commits the table never saw (the process
+// died after the store's manifest, before the snapshot) are caught up by the next Sync, in one
+// snapshot, and a Sync with nothing new commits nothing.
+func TestSyncCatchesUpAfterACrashBetweenTheTwoCommits(t *testing.T) {
+	ctx := context.Background()
+	lk, st, cat := ingested(t, 2, false) // no hooks: as if every snapshot commit was lost
+	res, err := iceberg.Sync(ctx, cat, lk, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Created || res.Added == 0 || res.Removed != 0 {
+		t.Fatalf("first sync: %+v", res)
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+		t.Fatalf("table holds %d events, store %d", len(got), len(want))
+	}
+	again, err := iceberg.Sync(ctx, cat, lk, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Added != 0 || again.Removed != 0 || again.SnapshotID != res.SnapshotID {
+		t.Fatalf("a sync with nothing new committed a snapshot: %+v after %+v", again, res)
+	}
+}
+
+// TestSnapshotsOlderThanTheWindowExpire: with a window shorter than the gaps between commits,
+// the next commit's follow-up forgets the old snapshots; the current one reads whole.
+func TestSnapshotsOlderThanTheWindowExpire(t *testing.T) {
+	ctx := context.Background()
+	lk, st, cat := ingested(t, 2, false)
+	if _, err := iceberg.Sync(ctx, cat, lk, st); err != nil {
+		t.Fatal(err)
+	}
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lake.Compact(ctx, db, w, true); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	db.Close()
+	if _, err := iceberg.Sync(ctx, cat, lk, st); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tbl.Metadata().Snapshots()); n < 2 {
+		t.Fatalf("%d snapshots before expiry; the test needs two", n)
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := iceberg.Expire(ctx, cat, st, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if tbl, err = cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tbl.Metadata().Snapshots()); n != 1 {
+		t.Fatalf("%d snapshots after expiry, want the current one", n)
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+		t.Fatalf("after expiry the table holds %d events, store %d", len(got), len(want))
+	}
+}

@@ -1,0 +1,66 @@
+package iceberg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	iceberggo "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// create makes the table of store st: the schema of its Parquet files (every file of a store has
+// the store type's schema) with fresh field ids, partitioned by day(eventtime), sorted by
+// eventsource, eventname, eventtime.
+func create(ctx context.Context, cat catalog.Catalog, ident table.Identifier, sample string, st lake.Store) (*table.Table, error) {
+	f, err := os.Open(sample)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	pf, err := file.NewParquetReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", sample, err)
+	}
+	defer pf.Close()
+	asc, err := pqarrow.FromParquet(pf.MetaData().Schema, nil, pf.MetaData().KeyValueMetadata())
+	if err != nil {
+		return nil, fmt.Errorf("schema of %s: %w", sample, err)
+	}
+	sc, err := table.ArrowSchemaToIcebergWithFreshIDs(asc, false)
+	if err != nil {
+		return nil, fmt.Errorf("schema of %s: %w", sample, err)
+	}
+	et, ok := sc.FindFieldByName("eventtime")
+	if !ok {
+		return nil, fmt.Errorf("schema of %s: no eventtime column", sample)
+	}
+	spec := iceberggo.NewPartitionSpec(iceberggo.PartitionField{SourceIDs: []int{et.ID}, FieldID: 1000, Name: "eventtime_day", Transform: iceberggo.DayTransform{}})
+	var fields []table.SortField
+	for _, name := range []string{"eventsource", "eventname", "eventtime"} {
+		if c, ok := sc.FindFieldByName(name); ok {
+			fields = append(fields, table.SortField{SourceIDs: []int{c.ID}, Transform: iceberggo.IdentityTransform{}, Direction: table.SortASC, NullOrder: table.NullsFirst})
+		}
+	}
+	order, err := table.NewSortOrder(1, fields)
+	if err != nil {
+		return nil, err
+	}
+	if err := cat.CreateNamespace(ctx, catalog.ToIdentifier(Namespace), nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+		return nil, fmt.Errorf("namespace %s: %w", Namespace, err)
+	}
+	return cat.CreateTable(ctx, ident, sc,
+		catalog.WithPartitionSpec(&spec),
+		catalog.WithSortOrder(order),
+		catalog.WithProperties(iceberggo.Properties{
+			"format-version":     "2",
+			"auditlake.store-id": st.ID,
+			"auditlake.type":     st.Type,
+		}))
+}
