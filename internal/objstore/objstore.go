@@ -8,6 +8,7 @@
 package objstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -267,4 +268,50 @@ func IsNotExist(err error) bool {
 	}
 	s := err.Error()
 	return strings.Contains(s, "NoSuchKey") || strings.Contains(s, "NotFound") || strings.Contains(s, "StatusCode: 404")
+}
+
+// Put stores data as the object uri: an S3 PutObject, or a local file written whole and renamed
+// into place (its directories created), so a reader never sees part of it.
+func (c *Client) Put(ctx context.Context, uri string, data []byte) error {
+	if !IsS3(uri) {
+		dir := filepath.Dir(uri)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create directory %q: %w", dir, err)
+		}
+		f, err := os.CreateTemp(dir, "."+filepath.Base(uri)+".*")
+		if err != nil {
+			return fmt.Errorf("write %q: %w", uri, err)
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chmod(f.Name(), 0o644)
+		}
+		if err == nil {
+			err = os.Rename(f.Name(), uri)
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			return fmt.Errorf("write %q: %w", uri, err)
+		}
+		return nil
+	}
+	bucket, key, err := SplitS3(uri)
+	if err != nil {
+		return err
+	}
+	cl, err := c.client(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
+	if err != nil {
+		return fmt.Errorf("put %q: %w", uri, err)
+	}
+	return nil
 }
