@@ -96,7 +96,7 @@ func TestWriteLaysOutLakesDeliveryAndSignsItAsAWSDocuments(t *testing.T) {
 	}
 	var sf struct {
 		Version, Region, HashAlgorithm, SignatureAlgorithm, QueryCompleteTime, HashSignature, PublicKeyFingerprint string
-		Files                                                                                                       []struct{ FileHashValue, FileName string }
+		Files                                                                                                      []struct{ FileHashValue, FileName string }
 	}
 	if err := json.Unmarshal(raw, &sf); err != nil {
 		t.Fatal(err)
