@@ -206,6 +206,13 @@ func TestLakeExportRoundTripsTheSamplesAsIngestCloudTrailDoes(t *testing.T) {
 		t.Fatalf("a rerun must skip the files read:\n%s", out)
 	}
 
+	// A result file named on its own is verified with the sign file beside it.
+	createStore(t, dir, "one-file")
+	out = mustRun(t, 0, dir, "ingest", "lake-export", "--eds", "one-file", "--public-key", pub, ex.Path("result_2.csv.gz"))
+	if !strings.Contains(out, "1 ingested") || !strings.Contains(out, "120 added") {
+		t.Fatalf("one named file:\n%s", out)
+	}
+
 	// The same with the store's advanced event selectors: the same events left out.
 	sel := `[{"Name":"no reads","FieldSelectors":[{"Field":"eventCategory","Equals":["Management"]},{"Field":"readOnly","Equals":["false"]}]}]`
 	mustRun(t, 0, dir, "eds", "create", "sel-trail", "--advanced-event-selectors", sel)

@@ -586,10 +586,7 @@ var ErrNoSignFile = errors.New("no " + SignFileName)
 // does not list. The error is for a sign file that cannot be read or parsed, or a folder that
 // cannot be listed; everything else is in the report.
 func Verify(ctx context.Context, client *objstore.Client, folder string, keys integrity.KeySet) (*Report, error) {
-	folder = strings.TrimSuffix(folder, sep(folder))
-	if objstore.IsS3(folder) {
-		folder = strings.TrimSuffix(folder, "/")
-	}
+	folder = cleanFolder(folder)
 	signURI := join(folder, SignFileName)
 	sf, err := readSignFile(ctx, client, signURI)
 	if err != nil {
@@ -622,10 +619,8 @@ func Verify(ctx context.Context, client *objstore.Client, folder string, keys in
 		}
 		rep.Files = append(rep.Files, v)
 	}
-	prefix := folder + sep(folder)
-	err = client.Walk(ctx, prefix, func(o objstore.Object) error {
-		rest := strings.TrimPrefix(o.URI, prefix)
-		if IsResultFile(o.Key) && !strings.ContainsAny(rest, `/\`) && !listed[o.URI] {
+	err = client.Walk(ctx, folder+sep(folder), func(o objstore.Object) error {
+		if IsResultFile(o.Key) && dir(o.URI) == folder && !listed[o.URI] {
 			rep.Files = append(rep.Files, FileVerdict{File: o.URI, Status: integrity.StatusNotCovered, Detail: "a result file the sign file does not list"})
 		}
 		return nil
@@ -635,6 +630,15 @@ func Verify(ctx context.Context, client *objstore.Client, folder string, keys in
 	}
 	sort.SliceStable(rep.Files, func(i, j int) bool { return rep.Files[i].File < rep.Files[j].File })
 	return rep, nil
+}
+
+// cleanFolder names a folder as dir names the folder of the objects in it: a cleaned local
+// path, or an S3 URI without its trailing slash.
+func cleanFolder(folder string) string {
+	if objstore.IsS3(folder) {
+		return strings.TrimRight(folder, "/")
+	}
+	return filepath.Clean(folder)
 }
 
 // IsResultFile reports whether a key names a query result file (result_N.csv.gz, or a
@@ -688,32 +692,44 @@ type Signatures struct {
 	good map[string]bool   // folders with a valid sign file
 }
 
-// CheckSignatures finds every result_sign.json under sources and verifies its signature with
-// keys; the result files themselves are not read (ingest hashes each as it reads it).
+// CheckSignatures verifies with keys the signature of every result_sign.json under sources, and
+// of the one beside each CSV file found (a result file named on its own has its folder's sign
+// file looked up); the result files themselves are not read (ingest hashes each as it
+// reads it).
 func CheckSignatures(ctx context.Context, client *objstore.Client, sources []string, keys integrity.KeySet) (*Signatures, error) {
 	s := &Signatures{want: map[string]string{}, bad: map[string]string{}, good: map[string]bool{}}
+	var folders []string
+	seen := map[string]bool{}
 	for _, src := range sources {
 		err := client.Walk(ctx, src, func(o objstore.Object) error {
-			if o.Key != SignFileName && !strings.HasSuffix(o.Key, "/"+SignFileName) {
-				return nil
-			}
-			folder := dir(o.URI)
-			sf, err := readSignFile(ctx, client, o.URI)
-			if err == nil {
-				err = sf.CheckSignature(keys)
-			}
-			if err != nil {
-				s.bad[folder] = err.Error()
-				return nil
-			}
-			s.good[folder] = true
-			for _, f := range sf.Files {
-				s.want[join(folder, f.FileName)] = strings.ToLower(f.FileHashValue)
+			isSign := o.Key == SignFileName || strings.HasSuffix(o.Key, "/"+SignFileName)
+			k := strings.ToLower(o.Key)
+			isCSV := strings.HasSuffix(k, ".csv") || strings.HasSuffix(k, ".csv.gz")
+			if (isSign || isCSV) && !seen[dir(o.URI)] {
+				seen[dir(o.URI)] = true
+				folders = append(folders, dir(o.URI))
 			}
 			return nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("find sign files in %q: %w", src, err)
+		}
+	}
+	for _, folder := range folders {
+		sf, err := readSignFile(ctx, client, join(folder, SignFileName))
+		if errors.Is(err, ErrNoSignFile) {
+			continue // Want says so for its files
+		}
+		if err == nil {
+			err = sf.CheckSignature(keys)
+		}
+		if err != nil {
+			s.bad[folder] = err.Error()
+			continue
+		}
+		s.good[folder] = true
+		for _, f := range sf.Files {
+			s.want[join(folder, f.FileName)] = strings.ToLower(f.FileHashValue)
 		}
 	}
 	return s, nil

@@ -267,9 +267,12 @@ func TestVerifyFindsEveryKindOfTampering(t *testing.T) {
 		extra := filepath.Join(loc.Folder, "result_99.csv.gz")
 		data, _ := os.ReadFile(loc.Files[1])
 		os.WriteFile(extra, data, 0o644)
-		rep, err := delivery.Verify(ctx, client, loc.Folder, signer.KeySet())
-		if err != nil || rep.OK() || status(rep, loc.Files[0]) != integrity.StatusMissing || status(rep, extra) != integrity.StatusNotCovered {
-			t.Fatalf("%v %+v", err, rep)
+		// The folder as the user may spell it: with a trailing separator, or "." in it.
+		for _, folder := range []string{loc.Folder, loc.Folder + "." + string(filepath.Separator), strings.TrimSuffix(loc.Folder, string(filepath.Separator))} {
+			rep, err := delivery.Verify(ctx, client, folder, signer.KeySet())
+			if err != nil || rep.OK() || status(rep, loc.Files[0]) != integrity.StatusMissing || status(rep, extra) != integrity.StatusNotCovered {
+				t.Fatalf("%s: %v %+v", folder, err, rep)
+			}
 		}
 	})
 	for name, edit := range map[string]func(*delivery.SignFile){
@@ -398,6 +401,14 @@ func TestWriteAndVerifyOverS3(t *testing.T) {
 	sum := sha256.Sum256(data)
 	if h, why := sigs.Want(loc.Files[0]); h != hex.EncodeToString(sum[:]) || why != "" {
 		t.Fatalf("Want(%s) = %q, %q", loc.Files[0], h, why)
+	}
+	// A result file named on its own: the sign file beside it is found.
+	one, err := delivery.CheckSignatures(ctx, client, []string{loc.Files[0]}, signer.KeySet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := one.Want(loc.Files[0]); h != hex.EncodeToString(sum[:]) {
+		t.Fatalf("a result file named on its own: Want = %q", h)
 	}
 	if h, why := sigs.Want(loc.Folder + "result_2.csv.gz"); h != "" || !strings.Contains(why, "not listed") {
 		t.Fatalf("an unlisted file: %q, %q", h, why)
