@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -19,7 +20,7 @@ import (
 // lakeResultKind names Lake's query result files in ingest messages.
 const lakeResultKind = "CloudTrail Lake result"
 
-const ingestLakeExportUsage = `Usage: auditlake ingest lake-export --eds NAME|ID [--public-key FILE] [--from T] [--to T]
+const ingestLakeExportUsage = `Usage: auditlake ingest lake-export --eds NAME|ID [--public-key FILE | --fetch-public-keys] [--from T] [--to T]
        [--profile P] [--region R] [--endpoint-url URL] SOURCE...
 
 Ingests what CloudTrail Lake delivers for a query started with --delivery-s3-uri: gzip-compressed
@@ -37,21 +38,62 @@ files are kept. Exit code 3 means some input was bad.
 --public-key verifies each delivery's result_sign.json first (as 'aws cloudtrail
 verify-query-results' does): the signature over the files' SHA-256 hashes, with the key whose
 fingerprint the sign file names (a PEM file, or the JSON of 'aws cloudtrail list-public-keys
---start-time <queryCompleteTime>' in the delivery's region). A result file whose hash differs, that
+--start-time <queryCompleteTime>' in the delivery's region). --fetch-public-keys asks CloudTrail for
+it instead, as 'aws cloudtrail verify-query-results' does: ListPublicKeys in --region (the
+delivery's), from each sign file's queryCompleteTime to 20 days later, with the default AWS
+credentials or --profile. A result file whose hash differs, that
 no valid sign file lists, or whose sign file's signature does not verify is refused: nothing of it
 is ingested (exit code 3). Each file is hashed as it is read, from a copy in <data>/tmp, so what is
 ingested is what was verified. For deliveries made by auditlake itself, the key is
 'auditlake delivery-key --public' of the server that made them.`
 
-const ingestLakeExportExamples = `  aws cloudtrail list-public-keys --region us-east-1 --start-time 2026-05-01 > lake-keys.json
+const ingestLakeExportExamples = `  auditlake ingest lake-export --eds prod-trail --fetch-public-keys --region us-east-1 s3://exports/lake/AWSLogs/111122223333/CloudTrail-Lake/Query/
+  aws cloudtrail list-public-keys --region us-east-1 --start-time 2026-05-01 > lake-keys.json
   auditlake ingest lake-export --eds prod-trail --public-key lake-keys.json s3://exports/cloudtrail-lake/AWSLogs/111122223333/CloudTrail-Lake/Query/
   auditlake ingest lake-export --eds prod-trail ./lake-export/QUERY_ID/`
+
+// keyFlags choose the public keys sign files are verified with.
+type keyFlags struct {
+	file, ctEndpoint *string
+	fetch            *bool
+}
+
+func addKeyFlags(fs *flag.FlagSet, fileUsage string) keyFlags {
+	return keyFlags{
+		file:       fs.String("public-key", "", fileUsage),
+		fetch:      fs.Bool("fetch-public-keys", false, "ask CloudTrail for the key each sign file names (ListPublicKeys in --region, from its queryCompleteTime), as 'aws cloudtrail verify-query-results' does"),
+		ctEndpoint: fs.String("cloudtrail-endpoint-url", "", "with --fetch-public-keys: another CloudTrail API endpoint"),
+	}
+}
+
+// source returns the keys the flags name, or nil when they name none.
+func (k keyFlags) source(s3 s3Flags) (delivery.KeySource, error) {
+	switch {
+	case *k.file != "" && *k.fetch:
+		return nil, usagef("--public-key and --fetch-public-keys are two ways to get the key: give one")
+	case *k.ctEndpoint != "" && !*k.fetch:
+		return nil, usagef("--cloudtrail-endpoint-url goes with --fetch-public-keys")
+	case *k.file != "":
+		keys, err := readPublicKeys(*k.file)
+		if err != nil {
+			return nil, err
+		}
+		return delivery.KeysOf(keys), nil
+	case *k.fetch:
+		return delivery.ListedKeys(objstore.New(objstore.Options{Profile: *s3.profile, Region: *s3.region, CloudTrailEndpointURL: *k.ctEndpoint})), nil
+	}
+	return nil, nil
+}
 
 func runIngestLakeExport(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "ingest lake-export")
 	ct := addCTIngestFlags(fs)
-	publicKey := fs.String("public-key", "", "verify result_sign.json with this key first: PEM file or 'aws cloudtrail list-public-keys' JSON")
+	kf := addKeyFlags(fs, "verify result_sign.json with this key first: PEM file or 'aws cloudtrail list-public-keys' JSON")
 	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	keys, err := kf.source(ct.s3)
 	if err != nil {
 		return err
 	}
@@ -59,11 +101,7 @@ func runIngestLakeExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *publicKey != "" {
-		keys, err := readPublicKeys(*publicKey)
-		if err != nil {
-			return err
-		}
+	if keys != nil {
 		sigs, err := delivery.CheckSignatures(ctx, opts.Client, pos, keys)
 		if err != nil {
 			return err
@@ -77,7 +115,7 @@ func runIngestLakeExport(ctx context.Context, env *Env, args []string) error {
 			return h
 		}
 	} else {
-		fmt.Fprintln(env.Stderr, "note: result_sign.json not verified (no --public-key)")
+		fmt.Fprintln(env.Stderr, "note: result_sign.json not verified (no --public-key or --fetch-public-keys)")
 	}
 	sum, err := ingest.LakeExport(ctx, lk, store, opts)
 	return finishIngest(ctx, env, store.Name, pos, lakeResultKind, "events", sum, err)
@@ -131,7 +169,7 @@ func runDeliveryKey(ctx context.Context, env *Env, args []string) error {
 }
 
 const verifyQueryResultsUsage = `Usage: auditlake verify-query-results (--s3-prefix-location s3://BUCKET/PREFIX/ | --s3-bucket BUCKET [--s3-prefix PREFIX]
-       | --local-export-path DIR) [--public-key FILE] [--format table|json] [--profile P] [--region R] [--endpoint-url URL]
+       | --local-export-path DIR) [--public-key FILE | --fetch-public-keys] [--format table|json] [--profile P] [--region R] [--endpoint-url URL]
 
 Verifies a delivery of query results (CloudTrail Lake's, or auditlake's own from 'query --deliver')
 as 'aws cloudtrail verify-query-results' does: the folder's result_sign.json, every result file it
@@ -141,13 +179,15 @@ holds result_sign.json: .../CloudTrail-Lake/Query/<yyyy>/<mm>/<dd>/<query id>/.
 
 --public-key takes a PEM file or the JSON of 'aws cloudtrail list-public-keys' (for Lake's
 deliveries: in the delivery's region, --start-time at or before its queryCompleteTime); the key
-is chosen by the sign file's publicKeyFingerprint. Without it, this data directory's own delivery
-key is used (auditlake delivery-key).
+is chosen by the sign file's publicKeyFingerprint. --fetch-public-keys gets it from CloudTrail as the
+AWS CLI does (ListPublicKeys in --region from the sign file's queryCompleteTime to 20 days later).
+Without either, this data directory's own delivery key is used (auditlake delivery-key).
 
 Exit code 0 when the signature and every file are valid; 4 when not, naming the files that fail.`
 
 const verifyQueryResultsExamples = `  auditlake verify-query-results --s3-prefix-location s3://audit-results/AWSLogs/123456789012/CloudTrail-Lake/Query/2026/05/10/QUERY_ID/
   auditlake verify-query-results --local-export-path ./QUERY_ID --public-key auditlake-delivery.pem
+  auditlake verify-query-results --fetch-public-keys --region us-east-1 --s3-prefix-location s3://my-bucket/lake/AWSLogs/111122223333/CloudTrail-Lake/Query/2026/05/10/QUERY_ID/
   aws cloudtrail list-public-keys --region us-east-1 --start-time 2026-05-10 > lake-keys.json
   auditlake verify-query-results --s3-bucket my-bucket --s3-prefix lake/AWSLogs/111122223333/CloudTrail-Lake/Query/2026/05/10/QUERY_ID/ --public-key lake-keys.json`
 
@@ -157,7 +197,7 @@ func runVerifyQueryResults(ctx context.Context, env *Env, args []string) error {
 	bucket := fs.String("s3-bucket", "", "the bucket of the delivery (with --s3-prefix), as the AWS CLI takes it")
 	prefix := fs.String("s3-prefix", "", "with --s3-bucket: the folder's key prefix")
 	local := fs.String("local-export-path", "", "a local directory holding the result files and result_sign.json")
-	keyFile := fs.String("public-key", "", "PEM file or 'aws cloudtrail list-public-keys' JSON (default: this data directory's delivery key)")
+	kf := addKeyFlags(fs, "PEM file or 'aws cloudtrail list-public-keys' JSON (default: this data directory's delivery key)")
 	format := formatFlag(fs, "table", "json")
 	s3 := addS3Flags(fs)
 	pos, err := parseFlags(fs, args)
@@ -186,20 +226,19 @@ func runVerifyQueryResults(ctx context.Context, env *Env, args []string) error {
 	default:
 		folder = *local
 	}
-	var keys integrity.KeySet
-	if *keyFile != "" {
-		if keys, err = readPublicKeys(*keyFile); err != nil {
-			return err
-		}
-	} else {
+	keys, err := kf.source(s3)
+	if err != nil {
+		return err
+	}
+	if keys == nil {
 		signer, err := delivery.LoadKey(env.DataDir)
 		if errors.Is(err, os.ErrNotExist) {
-			return usagef("no --public-key, and %s has no delivery key of its own: pass the signer's public key", env.DataDir)
+			return usagef("no --public-key, and %s has no delivery key of its own: pass the signer's public key, or --fetch-public-keys for CloudTrail's", env.DataDir)
 		}
 		if err != nil {
 			return err
 		}
-		keys = signer.KeySet()
+		keys = delivery.KeysOf(signer.KeySet())
 	}
 	rep, err := delivery.Verify(ctx, s3.client(), folder, keys)
 	if errors.Is(err, delivery.ErrNoSignFile) || (err != nil && objstore.IsNotExist(err)) {

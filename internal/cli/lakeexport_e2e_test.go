@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -444,4 +445,69 @@ func TestQueryDeliverIsVerifiableAndIngestable(t *testing.T) {
 		t.Fatalf("S3 delivery: %s", out)
 	}
 	mustRun(t, 0, dir, "verify-query-results", "--s3-bucket", "exports", "--s3-prefix", m[1], "--endpoint-url", endpoint, "--public-key", pub)
+}
+
+// TestFetchPublicKeysAsksCloudTrailAsTheAWSCLIDoes: --fetch-public-keys gets the key from
+// CloudTrail's ListPublicKeys (a test server speaking its JSON 1.1 protocol, signed requests),
+// asked for the sign file's queryCompleteTime to 20 days later, as the AWS CLI's
+// verify-query-results asks; verify-query-results and ingest lake-export accept the delivery
+// with the key it lists, and refuse it when CloudTrail lists only another key.
+func TestFetchPublicKeysAsksCloudTrailAsTheAWSCLIDoes(t *testing.T) {
+	key := newRSAKey(t)
+	listed := &key.PublicKey
+	type call struct {
+		target, auth string
+		start, end   float64
+	}
+	var calls []call
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in struct{ StartTime, EndTime float64 }
+		if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		calls = append(calls, call{r.Header.Get("X-Amz-Target"), r.Header.Get("Authorization"), in.StartTime, in.EndTime})
+		der := x509.MarshalPKCS1PublicKey(listed)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		json.NewEncoder(w).Encode(map[string]any{"PublicKeyList": []map[string]any{{
+			"Value": der, "Fingerprint": md5hex(der),
+			"ValidityStartTime": 1.7e9, "ValidityEndTime": 1.9e9,
+		}}})
+	}))
+	defer srv.Close()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+
+	dir := t.TempDir()
+	trail := createStore(t, dir, "src")
+	mustRun(t, 0, dir, append([]string{"ingest", "cloudtrail", "--eds", "src"}, lakeSamples()...)...)
+	rows := lakeRows(t, dir, trail)
+	ex := buildLakeExport(t, "", "q-fetch", []string{"eventjson", "eventtime"}, rows, 1000, key)
+	fetch := []string{"--fetch-public-keys", "--region", "eu-west-1", "--cloudtrail-endpoint-url", srv.URL}
+
+	out := mustRun(t, 0, dir, append([]string{"verify-query-results", "--local-export-path", ex.Path("")}, fetch...)...)
+	if !strings.Contains(out, "Successfully validated") {
+		t.Fatalf("verify: %s", out)
+	}
+	completed := float64(time.Date(2026, 5, 10, 22, 6, 30, 0, time.UTC).Unix())
+	if len(calls) != 1 || calls[0].target != "CloudTrail_20131101.ListPublicKeys" || calls[0].start != completed ||
+		calls[0].end != completed+20*24*3600 || !strings.Contains(calls[0].auth, "/eu-west-1/cloudtrail/aws4_request") {
+		t.Fatalf("ListPublicKeys calls: %+v", calls)
+	}
+	createStore(t, dir, "dst")
+	out = mustRun(t, 0, dir, append([]string{"ingest", "lake-export", "--eds", "dst", ex.Root}, fetch...)...)
+	if !strings.Contains(out, fmt.Sprintf("%d added", len(rows))) {
+		t.Fatalf("ingest with fetched keys:\n%s", out)
+	}
+
+	listed = &newRSAKey(t).PublicKey // CloudTrail no longer lists the key that signed it
+	out, errOut, code := run(t, dir, append([]string{"verify-query-results", "--local-export-path", ex.Path("")}, fetch...)...)
+	if code != cli.ExitInvalid || !strings.Contains(errOut, "no public key with fingerprint") {
+		t.Fatalf("another key listed: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, _, code := run(t, dir, "verify-query-results", "--local-export-path", ex.Path(""), "--fetch-public-keys", "--public-key", "x.pem"); code != cli.ExitUsage {
+		t.Fatalf("--public-key with --fetch-public-keys: exit %d, want usage", code)
+	}
 }

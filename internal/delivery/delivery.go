@@ -55,6 +55,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -579,13 +580,53 @@ func (r *Report) Failed() []FileVerdict {
 // ErrNoSignFile is returned (wrapped) by Verify when the folder has no result_sign.json.
 var ErrNoSignFile = errors.New("no " + SignFileName)
 
+// KeySource gives the public keys to verify a sign file with.
+type KeySource func(ctx context.Context, sf SignFile) (integrity.KeySet, error)
+
+// KeysOf is a KeySource that always gives keys (a --public-key file, a Signer's KeySet).
+func KeysOf(keys integrity.KeySet) KeySource {
+	return func(context.Context, SignFile) (integrity.KeySet, error) { return keys, nil }
+}
+
+// ListedKeys is a KeySource that asks CloudTrail, as `aws cloudtrail verify-query-results`
+// does: ListPublicKeys in the client's region from the sign file's queryCompleteTime to 20 days
+// after it (keys rotate; the sign file names the one by its fingerprint). Answers are kept for
+// the source's life, one call per distinct queryCompleteTime.
+func ListedKeys(client *objstore.Client) KeySource {
+	var mu sync.Mutex
+	cache := map[time.Time]integrity.KeySet{}
+	return func(ctx context.Context, sf SignFile) (integrity.KeySet, error) {
+		at, err := time.Parse(time.RFC3339, sf.QueryCompleteTime)
+		if err != nil {
+			return integrity.KeySet{}, fmt.Errorf("sign file queryCompleteTime %q: %w", sf.QueryCompleteTime, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if ks, ok := cache[at]; ok {
+			return ks, nil
+		}
+		listed, err := client.ListPublicKeys(ctx, at, at.Add(20*24*time.Hour))
+		if err != nil {
+			return integrity.KeySet{}, err
+		}
+		var ks integrity.KeySet
+		for _, k := range listed {
+			if err := ks.AddDER(k.Value, k.Fingerprint, k.ValidFrom, k.ValidTo); err != nil {
+				return integrity.KeySet{}, fmt.Errorf("cloudtrail list-public-keys: %w", err)
+			}
+		}
+		cache[at] = ks
+		return ks, nil
+	}
+}
+
 // Verify checks the delivery in folder (a local directory or s3://bucket/prefix/ holding
 // result_sign.json) as `aws cloudtrail verify-query-results` does — every listed file's SHA-256
 // against its fileHashValue, and the signature over the hash list with the key of the sign
-// file's fingerprint in keys — and also reports result files in the folder that the sign file
+// file's fingerprint among those keySource gives — and also reports result files in the folder that the sign file
 // does not list. The error is for a sign file that cannot be read or parsed, or a folder that
 // cannot be listed; everything else is in the report.
-func Verify(ctx context.Context, client *objstore.Client, folder string, keys integrity.KeySet) (*Report, error) {
+func Verify(ctx context.Context, client *objstore.Client, folder string, keySource KeySource) (*Report, error) {
 	folder = cleanFolder(folder)
 	signURI := join(folder, SignFileName)
 	sf, err := readSignFile(ctx, client, signURI)
@@ -593,6 +634,10 @@ func Verify(ctx context.Context, client *objstore.Client, folder string, keys in
 		return nil, err
 	}
 	rep := &Report{SignFile: signURI, Sign: sf, Signature: string(integrity.StatusValid)}
+	keys, err := keySource(ctx, sf)
+	if err != nil {
+		return nil, fmt.Errorf("public keys for %s: %w", signURI, err)
+	}
 	if err := sf.CheckSignature(keys); err != nil {
 		rep.Signature = err.Error()
 	}
@@ -692,11 +737,11 @@ type Signatures struct {
 	good map[string]bool   // folders with a valid sign file
 }
 
-// CheckSignatures verifies with keys the signature of every result_sign.json under sources, and
+// CheckSignatures verifies, with the keys keySource gives, the signature of every result_sign.json under sources, and
 // of the one beside each CSV file found (a result file named on its own has its folder's sign
 // file looked up); the result files themselves are not read (ingest hashes each as it
 // reads it).
-func CheckSignatures(ctx context.Context, client *objstore.Client, sources []string, keys integrity.KeySet) (*Signatures, error) {
+func CheckSignatures(ctx context.Context, client *objstore.Client, sources []string, keySource KeySource) (*Signatures, error) {
 	s := &Signatures{want: map[string]string{}, bad: map[string]string{}, good: map[string]bool{}}
 	var folders []string
 	seen := map[string]bool{}
@@ -719,6 +764,12 @@ func CheckSignatures(ctx context.Context, client *objstore.Client, sources []str
 		sf, err := readSignFile(ctx, client, join(folder, SignFileName))
 		if errors.Is(err, ErrNoSignFile) {
 			continue // Want says so for its files
+		}
+		var keys integrity.KeySet
+		if err == nil {
+			if keys, err = keySource(ctx, sf); err != nil {
+				err = fmt.Errorf("public keys: %w", err) // refused this run; the next one asks again
+			}
 		}
 		if err == nil {
 			err = sf.CheckSignature(keys)

@@ -179,7 +179,7 @@ func TestWriteSplitsLargeResultsIntoNumberedFiles(t *testing.T) {
 	if n != 100 {
 		t.Fatalf("%d rows read back, want 100", n)
 	}
-	rep, err := delivery.Verify(context.Background(), objstore.New(objstore.Options{}), loc.Folder, signer.KeySet())
+	rep, err := delivery.Verify(context.Background(), objstore.New(objstore.Options{}), loc.Folder, delivery.KeysOf(signer.KeySet()))
 	if err != nil || !rep.OK() || len(rep.Files) != len(loc.Files) {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
@@ -253,7 +253,7 @@ func TestVerifyFindsEveryKindOfTampering(t *testing.T) {
 		data, _ := os.ReadFile(loc.Files[1])
 		data[len(data)-5] ^= 1
 		os.WriteFile(loc.Files[1], data, 0o644)
-		rep, err := delivery.Verify(ctx, client, loc.Folder, signer.KeySet())
+		rep, err := delivery.Verify(ctx, client, loc.Folder, delivery.KeysOf(signer.KeySet()))
 		if err != nil || rep.OK() || status(rep, loc.Files[1]) != integrity.StatusModified || status(rep, loc.Files[0]) != integrity.StatusValid {
 			t.Fatalf("%v %+v", err, rep)
 		}
@@ -269,7 +269,7 @@ func TestVerifyFindsEveryKindOfTampering(t *testing.T) {
 		os.WriteFile(extra, data, 0o644)
 		// The folder as the user may spell it: with a trailing separator, or "." in it.
 		for _, folder := range []string{loc.Folder, loc.Folder + "." + string(filepath.Separator), strings.TrimSuffix(loc.Folder, string(filepath.Separator))} {
-			rep, err := delivery.Verify(ctx, client, folder, signer.KeySet())
+			rep, err := delivery.Verify(ctx, client, folder, delivery.KeysOf(signer.KeySet()))
 			if err != nil || rep.OK() || status(rep, loc.Files[0]) != integrity.StatusMissing || status(rep, extra) != integrity.StatusNotCovered {
 				t.Fatalf("%s: %v %+v", folder, err, rep)
 			}
@@ -289,7 +289,7 @@ func TestVerifyFindsEveryKindOfTampering(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			loc := write(t)
 			editSign(t, loc, edit)
-			rep, err := delivery.Verify(ctx, client, loc.Folder, signer.KeySet())
+			rep, err := delivery.Verify(ctx, client, loc.Folder, delivery.KeysOf(signer.KeySet()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -306,7 +306,7 @@ func TestVerifyFindsEveryKindOfTampering(t *testing.T) {
 	t.Run("another key", func(t *testing.T) {
 		loc := write(t)
 		other := delivery.NewSigner(digesttest.NewKey(t))
-		rep, err := delivery.Verify(ctx, client, loc.Folder, other.KeySet())
+		rep, err := delivery.Verify(ctx, client, loc.Folder, delivery.KeysOf(other.KeySet()))
 		if err != nil || rep.OK() || !strings.Contains(rep.Signature, "no public key with fingerprint") {
 			t.Fatalf("%v %+v", err, rep)
 		}
@@ -314,7 +314,7 @@ func TestVerifyFindsEveryKindOfTampering(t *testing.T) {
 	t.Run("no sign file", func(t *testing.T) {
 		loc := write(t)
 		os.Remove(loc.SignFile)
-		if _, err := delivery.Verify(ctx, client, loc.Folder, signer.KeySet()); !errors.Is(err, delivery.ErrNoSignFile) {
+		if _, err := delivery.Verify(ctx, client, loc.Folder, delivery.KeysOf(signer.KeySet())); !errors.Is(err, delivery.ErrNoSignFile) {
 			t.Fatalf("err %v, want ErrNoSignFile", err)
 		}
 	})
@@ -384,11 +384,11 @@ func TestWriteAndVerifyOverS3(t *testing.T) {
 	if want := "s3://results/audit/AWSLogs/123456789012/CloudTrail-Lake/Query/2026/05/10/q-s3/"; loc.Folder != want {
 		t.Fatalf("folder %s, want %s", loc.Folder, want)
 	}
-	rep, err := delivery.Verify(ctx, client, loc.Folder, signer.KeySet())
+	rep, err := delivery.Verify(ctx, client, loc.Folder, delivery.KeysOf(signer.KeySet()))
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify over S3: %v %+v", err, rep)
 	}
-	sigs, err := delivery.CheckSignatures(ctx, client, []string{"s3://results/audit/"}, signer.KeySet())
+	sigs, err := delivery.CheckSignatures(ctx, client, []string{"s3://results/audit/"}, delivery.KeysOf(signer.KeySet()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +403,7 @@ func TestWriteAndVerifyOverS3(t *testing.T) {
 		t.Fatalf("Want(%s) = %q, %q", loc.Files[0], h, why)
 	}
 	// A result file named on its own: the sign file beside it is found.
-	one, err := delivery.CheckSignatures(ctx, client, []string{loc.Files[0]}, signer.KeySet())
+	one, err := delivery.CheckSignatures(ctx, client, []string{loc.Files[0]}, delivery.KeysOf(signer.KeySet()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +417,7 @@ func TestWriteAndVerifyOverS3(t *testing.T) {
 		t.Fatalf("a file without a sign file: %q, %q", h, why)
 	}
 	other := delivery.NewSigner(digesttest.NewKey(t))
-	sigs, err = delivery.CheckSignatures(ctx, client, []string{"s3://results/audit/"}, other.KeySet())
+	sigs, err = delivery.CheckSignatures(ctx, client, []string{"s3://results/audit/"}, delivery.KeysOf(other.KeySet()))
 	if err != nil {
 		t.Fatal(err)
 	}
