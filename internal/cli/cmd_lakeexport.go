@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/delivery"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/ingest"
@@ -38,14 +39,14 @@ files are kept. Exit code 3 means some input was bad.
 --public-key verifies each delivery's result_sign.json first (as 'aws cloudtrail
 verify-query-results' does): the signature over the files' SHA-256 hashes, with the key whose
 fingerprint the sign file names (a PEM file, or the JSON of 'aws cloudtrail list-public-keys
---start-time <queryCompleteTime>' in the delivery's region). --fetch-public-keys asks CloudTrail for
-it instead, as 'aws cloudtrail verify-query-results' does: ListPublicKeys in --region (the
+--start-time <queryCompleteTime>' in the delivery's region). --fetch-public-keys asks CloudTrail
+for it instead, as 'aws cloudtrail verify-query-results' does: ListPublicKeys in --region (the
 delivery's), from each sign file's queryCompleteTime to 20 days later, with the default AWS
-credentials or --profile. A result file whose hash differs, that
-no valid sign file lists, or whose sign file's signature does not verify is refused: nothing of it
-is ingested (exit code 3). Each file is hashed as it is read, from a copy in <data>/tmp, so what is
-ingested is what was verified. For deliveries made by auditlake itself, the key is
-'auditlake delivery-key --public' of the server that made them.`
+credentials or --profile. A result file whose hash differs, that no valid sign file lists, or
+whose sign file's signature does not verify is refused: nothing of it is ingested (exit code 3);
+a file a valid sign file lists that does not exist is reported too. Each file is hashed as it is
+read, from a copy in <data>/tmp, so what is ingested is what was verified. For deliveries made
+by auditlake itself, the key is 'auditlake delivery-key --public' of the server that made them.`
 
 const ingestLakeExportExamples = `  auditlake ingest lake-export --eds prod-trail --fetch-public-keys --region us-east-1 s3://exports/lake/AWSLogs/111122223333/CloudTrail-Lake/Query/
   aws cloudtrail list-public-keys --region us-east-1 --start-time 2026-05-01 > lake-keys.json
@@ -101,6 +102,7 @@ func runIngestLakeExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var missing func() []string
 	if keys != nil {
 		sigs, err := delivery.CheckSignatures(ctx, opts.Client, pos, keys)
 		if err != nil {
@@ -114,10 +116,18 @@ func runIngestLakeExport(ctx context.Context, env *Env, args []string) error {
 			h, _ := sigs.Want(uri)
 			return h
 		}
+		missing = sigs.Missing
 	} else {
 		fmt.Fprintln(env.Stderr, "note: result_sign.json not verified (no --public-key or --fetch-public-keys)")
 	}
 	sum, err := ingest.LakeExport(ctx, lk, store, opts)
+	if sum != nil && missing != nil {
+		for _, uri := range missing() {
+			sum.Errors++
+			sum.Problems = append(sum.Problems, cloudtrail.Problem{File: uri, Severity: cloudtrail.Error,
+				Msg: "integrity: missing (listed in its folder's result_sign.json, but absent: its events are not here)"})
+		}
+	}
 	return finishIngest(ctx, env, store.Name, pos, lakeResultKind, "events", sum, err)
 }
 

@@ -289,7 +289,9 @@ func TestLakeExportFromS3RefusesATamperedFileWhole(t *testing.T) {
 	recs[5][1] = strings.Replace(recs[5][1], `"eventName":"`, `"eventName":"Forged`, 1)
 	ex.Files["result_2.csv.gz"] = gzipCSV(t, recs)
 	other := buildLakeExport(t, "lake/", "q-other-key", []string{"eventjson", "eventtime"}, rows[:10], 100, newRSAKey(t))
-	endpoint := lakeS3(t, ex, other)
+	gone := buildLakeExport(t, "lake/", "q-file-deleted", []string{"eventjson", "eventtime"}, rows[:30], 20, key)
+	delete(gone.Files, "result_1.csv.gz") // deleted after delivery
+	endpoint := lakeS3(t, ex, other, gone)
 	pub := writePEM(t, key)
 
 	createStore(t, dir, "dst")
@@ -303,6 +305,9 @@ func TestLakeExportFromS3RefusesATamperedFileWhole(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "q-other-key/result_1.csv.gz: integrity: no public key with fingerprint") {
 		t.Fatalf("the file signed by another key must be refused:\n%s", errOut)
+	}
+	if !strings.Contains(errOut, "q-file-deleted/result_1.csv.gz: integrity: missing (listed in its folder's result_sign.json, but absent") {
+		t.Fatalf("the deleted file must be reported:\n%s", errOut)
 	}
 	if !strings.Contains(out, "2 refused") || !strings.Contains(out, fmt.Sprintf("%d added", len(rows)-100)) {
 		t.Fatalf("want the %d events of the two good files, 2 files refused:\n%s", len(rows)-100, out)

@@ -29,7 +29,7 @@
 //	// loc.Folder is the delivery's folder, loc.Files its result files, loc.SignFile the sign file.
 //
 // Verify checks one delivered folder (every listed file's hash, the signature, files nobody
-// listed); Signatures checks the sign files under some sources before `ingest lake-export` reads
+// listed); CheckSignatures checks the sign files under some sources before `ingest lake-export` reads
 // their result files.
 package delivery
 
@@ -735,6 +735,8 @@ type Signatures struct {
 	want map[string]string // result file URI → hex SHA-256
 	bad  map[string]string // folder → why its sign file is not trusted
 	good map[string]bool   // folders with a valid sign file
+	// missing: files a valid sign file lists that do not exist
+	missing []string
 }
 
 // CheckSignatures verifies, with the keys keySource gives, the signature of every result_sign.json under sources, and
@@ -745,8 +747,10 @@ func CheckSignatures(ctx context.Context, client *objstore.Client, sources []str
 	s := &Signatures{want: map[string]string{}, bad: map[string]string{}, good: map[string]bool{}}
 	var folders []string
 	seen := map[string]bool{}
+	found := map[string]bool{} // every object listed
 	for _, src := range sources {
 		err := client.Walk(ctx, src, func(o objstore.Object) error {
+			found[o.URI] = true
 			isSign := o.Key == SignFileName || strings.HasSuffix(o.Key, "/"+SignFileName)
 			k := strings.ToLower(o.Key)
 			isCSV := strings.HasSuffix(k, ".csv") || strings.HasSuffix(k, ".csv.gz")
@@ -780,11 +784,25 @@ func CheckSignatures(ctx context.Context, client *objstore.Client, sources []str
 		}
 		s.good[folder] = true
 		for _, f := range sf.Files {
-			s.want[join(folder, f.FileName)] = strings.ToLower(f.FileHashValue)
+			uri := join(folder, f.FileName)
+			s.want[uri] = strings.ToLower(f.FileHashValue)
+			if found[uri] {
+				continue
+			}
+			// Not under the sources: absent, or only not named (one file of a folder was).
+			if _, _, err := client.Stat(ctx, uri); err != nil && objstore.IsNotExist(err) {
+				s.missing = append(s.missing, uri)
+			} else if err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s, nil
 }
+
+// Missing lists the result files that a valid sign file lists but that do not exist: their
+// events were delivered and are gone.
+func (s *Signatures) Missing() []string { return s.missing }
 
 // Want returns the SHA-256 the result file uri must have, or why it cannot be trusted at all.
 func (s *Signatures) Want(uri string) (sha256Hex, reason string) {
