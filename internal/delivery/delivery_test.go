@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -423,5 +424,52 @@ func TestWriteAndVerifyOverS3(t *testing.T) {
 	}
 	if h, why := sigs.Want(loc.Files[0]); h != "" || !strings.Contains(why, "no public key with fingerprint") {
 		t.Fatalf("a file under a sign file signed by another key: %q, %q", h, why)
+	}
+}
+
+// TestOpenSSLVerifiesADeliveryAsAWSDocuments runs AWS's own command-line procedure for Lake's
+// deliveries ("Validate query results with the command line": openssl rsa -RSAPublicKey_in,
+// openssl dgst -sha256 -verify over the space-joined hashes) on one of auditlake's.
+func TestOpenSSLVerifiesADeliveryAsAWSDocuments(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl is not installed")
+	}
+	signer := delivery.NewSigner(digesttest.NewKey(t))
+	cols, rows := hostileRows()
+	loc, err := delivery.Write(context.Background(), t.TempDir(), cols, rows, "q-openssl", signer, delivery.Options{Now: completed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	path := func(n string) string { return filepath.Join(work, n) }
+	if err := os.WriteFile(path("public_key_pkcs1.pem"), signer.PublicKeyPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(loc.SignFile)
+	sf, err := delivery.ParseSignFile(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := hex.DecodeString(sf.HashSignature)
+	os.WriteFile(path("signature.bin"), sig, 0o644)
+	os.WriteFile(path("hash_list_file"), sf.StringToSign(), 0o644)
+	run := func(args ...string) string {
+		out, err := exec.Command(openssl, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	run("rsa", "-RSAPublicKey_in", "-in", path("public_key_pkcs1.pem"), "-pubout", "-out", path("public_key_x509.pem"))
+	if out := run("dgst", "-sha256", "-verify", path("public_key_x509.pem"), "-signature", path("signature.bin"), path("hash_list_file")); !strings.Contains(out, "Verified OK") {
+		t.Fatalf("openssl: %s", out)
+	}
+	if out := run("dgst", "-sha256", loc.Files[0]); !strings.HasSuffix(strings.TrimSpace(out), sf.Files[0].FileHashValue) {
+		t.Fatalf("openssl's SHA-256 of the result file %q is not the sign file's %s", out, sf.Files[0].FileHashValue)
+	}
+	os.WriteFile(path("hash_list_file"), []byte(strings.Repeat("0", 64)), 0o644)
+	if out, err := exec.Command(openssl, "dgst", "-sha256", "-verify", path("public_key_x509.pem"), "-signature", path("signature.bin"), path("hash_list_file")).CombinedOutput(); err == nil {
+		t.Fatalf("openssl verified a changed hash list: %s", out)
 	}
 }
