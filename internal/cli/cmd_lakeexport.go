@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/delivery"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/ingest"
@@ -123,9 +122,7 @@ func runIngestLakeExport(ctx context.Context, env *Env, args []string) error {
 	sum, err := ingest.LakeExport(ctx, lk, store, opts)
 	if sum != nil && missing != nil {
 		for _, uri := range missing() {
-			sum.Errors++
-			sum.Problems = append(sum.Problems, cloudtrail.Problem{File: uri, Severity: cloudtrail.Error,
-				Msg: "integrity: missing (listed in its folder's result_sign.json, but absent: its events are not here)"})
+			sum.AddError(uri, "integrity: missing (listed in its folder's result_sign.json, but absent: its events are not here)")
 		}
 	}
 	return finishIngest(ctx, env, store.Name, pos, lakeResultKind, "events", sum, err)
