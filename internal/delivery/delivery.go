@@ -307,7 +307,8 @@ var accountRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 // so a sign file is only ever beside complete result files. Cells are written as Lake's CSV
 // shows them: NULL as an empty cell, timestamps as "2006-01-02 15:04:05.000" (UTC), maps, rows
 // and arrays as JSON, everything else as its text. A result with no rows is one file holding the
-// header. A query id that is not a plain name (letters, digits, . _ -) is refused.
+// header. A query id that is not a plain name (letters, digits, . _ -), or a row with another
+// number of values than columns, is refused before anything is written.
 func Write(ctx context.Context, dest string, columns []string, rows [][]any, queryID string, signer *Signer, opts Options) (Location, error) {
 	if !queryIDRE.MatchString(queryID) || strings.Contains(queryID, "..") {
 		return Location{}, fmt.Errorf("deliver query results: query id %q is not a plain name", queryID)
@@ -364,6 +365,11 @@ func Write(ctx context.Context, dest string, columns []string, rows [][]any, que
 		loc.Files = append(loc.Files, uri)
 		fw = nil
 		return nil
+	}
+	for i, row := range rows {
+		if len(row) != len(columns) {
+			return Location{}, fmt.Errorf("deliver query results: row %d has %d values for %d columns", i+1, len(row), len(columns))
+		}
 	}
 	for _, row := range rows {
 		if err := ctx.Err(); err != nil {

@@ -196,13 +196,21 @@ func TestWriteSplitsLargeResultsIntoNumberedFiles(t *testing.T) {
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
-// TestWriteRefusesQueryIDsThatLeaveTheFolder: the query id becomes a path element.
+// TestWriteRefusesQueryIDsThatLeaveTheFolder: the query id becomes a path element; a ragged row
+// is refused before anything is written.
 func TestWriteRefusesQueryIDsThatLeaveTheFolder(t *testing.T) {
 	signer := delivery.NewSigner(digesttest.NewKey(t))
 	for _, id := range []string{"", "..", "../x", "a/b", `a\b`, "x..y", ".hidden"} {
 		if _, err := delivery.Write(context.Background(), t.TempDir(), []string{"a"}, nil, id, signer, delivery.Options{}); err == nil {
 			t.Errorf("query id %q accepted", id)
 		}
+	}
+	dest := t.TempDir()
+	if _, err := delivery.Write(context.Background(), dest, []string{"a", "b"}, [][]any{{"1", "2"}, {"3"}}, "ragged", signer, delivery.Options{}); err == nil || !strings.Contains(err.Error(), "row 2 has 1 values for 2 columns") {
+		t.Errorf("a ragged row: %v", err)
+	}
+	if entries, _ := os.ReadDir(dest); len(entries) != 0 {
+		t.Errorf("a refused delivery wrote %v", entries)
 	}
 }
 
