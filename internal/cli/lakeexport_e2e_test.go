@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto"
 	"crypto/md5"
 	"crypto/rand"
@@ -27,6 +26,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/auditlake/auditlake/internal/cli"
+	"github.com/auditlake/auditlake/internal/integrity/digesttest"
 )
 
 // lakeSamples are the real samples the Lake export tests use: Stratus Red Team's detonation
@@ -121,15 +121,10 @@ func (ex *lakeExport) Path(name string) string {
 func gzipCSV(t *testing.T, rows [][]string) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	w := csv.NewWriter(zw)
-	if err := w.WriteAll(rows); err != nil {
+	if err := csv.NewWriter(&b).WriteAll(rows); err != nil {
 		t.Fatal(err)
 	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return digesttest.Gzip(t, b.Bytes())
 }
 
 // md5hex is the fingerprint rule of CloudTrail's published key (integrity.Fingerprint), written
