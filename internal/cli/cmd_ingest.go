@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/integrity"
+	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/objstore"
 )
 
@@ -44,37 +46,38 @@ func (f s3Flags) client() *objstore.Client {
 	return objstore.New(objstore.Options{Profile: *f.profile, Region: *f.region, EndpointURL: *f.endpoint})
 }
 
-func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "ingest cloudtrail")
-	eds := fs.String("eds", "", "event data store name or id (required)")
-	from := fs.String("from", "", "ingest only events at or after this date/time (UTC)")
-	to := fs.String("to", "", "ingest only events up to this date (inclusive: all of that day) or before this time (UTC)")
-	workers := fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)")
-	batch := fs.Int("batch", 0, "events per atomic commit (default 20000; the Go heap may grow to about 12 KB per event of it, 512 MB at least)")
-	memory := fs.String("memory-limit", "320MB", "engine memory limit during ingest")
-	validate := fs.Bool("validate", false, "check log file integrity against the trail's digest files first (needs --public-key)")
-	publicKey := fs.String("public-key", "", "with --validate: PEM file or 'aws cloudtrail list-public-keys' JSON")
-	validateMode := fs.String("validate-mode", "refuse", "with --validate: refuse (do not ingest files that fail) or flag (ingest them, report a warning)")
-	s3 := addS3Flags(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
+// ctIngestFlags are the flags every ingest of CloudTrail events takes (ingest cloudtrail,
+// ingest lake-export).
+type ctIngestFlags struct {
+	eds, from, to, memory *string
+	workers, batch        *int
+	s3                    s3Flags
+}
+
+func addCTIngestFlags(fs *flag.FlagSet) ctIngestFlags {
+	return ctIngestFlags{
+		eds:     fs.String("eds", "", "event data store name or id (required)"),
+		from:    fs.String("from", "", "ingest only events at or after this date/time (UTC)"),
+		to:      fs.String("to", "", "ingest only events up to this date (inclusive: all of that day) or before this time (UTC)"),
+		workers: fs.Int("workers", 0, "files decoded in parallel (default: one per CPU)"),
+		batch:   fs.Int("batch", 0, "events per atomic commit (default 20000; the Go heap may grow to about 12 KB per event of it, 512 MB at least)"),
+		memory:  fs.String("memory-limit", "320MB", "engine memory limit during ingest"),
+		s3:      addS3Flags(fs),
 	}
-	if *eds == "" {
-		return usagef("--eds is required")
-	}
-	if *validate && *publicKey == "" {
-		return usagef("--validate needs --public-key FILE")
-	}
-	if *validateMode != "refuse" && *validateMode != "flag" {
-		return usagef("--validate-mode is refuse or flag, not %q", *validateMode)
+}
+
+// open checks the flags and sources, tunes the runtime for an ingest and opens the store.
+func (f ctIngestFlags) open(env *Env, pos []string) (*lake.Lake, lake.Store, ingest.Options, error) {
+	var opts ingest.Options
+	if *f.eds == "" {
+		return nil, lake.Store{}, opts, usagef("--eds is required")
 	}
 	if len(pos) == 0 {
-		return usagef("name at least one SOURCE: a file, a directory or s3://bucket/prefix")
+		return nil, lake.Store{}, opts, usagef("name at least one SOURCE: a file, a directory or s3://bucket/prefix")
 	}
-	fromT, toT, err := parseRange(*from, *to)
+	fromT, toT, err := parseRange(*f.from, *f.to)
 	if err != nil {
-		return err
+		return nil, lake.Store{}, opts, err
 	}
 	// The engine's memory is bounded by --memory-limit; the Go heap holds two batches of decoded
 	// records and the Parquet pages being encoded (about 250 MB at the default --batch). Let it
@@ -83,26 +86,49 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	// CPU), with a limit at the live size it never stops. GOMEMLIMIT and GOGC win. Only a
 	// process of its own (RunProcess) is tuned: these settings are process-wide.
 	if env.tuneRuntime {
-		tuneIngestGC(*batch)
+		tuneIngestGC(*f.batch)
 		tuneIngestProcs()
 	}
 	lk, err := openLake(env)
 	if err != nil {
-		return err
+		return nil, lake.Store{}, opts, err
 	}
-	store, err := resolveStore(lk, *eds)
+	store, err := resolveStore(lk, *f.eds)
+	if err != nil {
+		return nil, lake.Store{}, opts, err
+	}
+	if err := checkWritable(store); err != nil {
+		return nil, lake.Store{}, opts, err
+	}
+	opts = ingest.Options{
+		Sources: pos, From: fromT, To: toT, Client: f.s3.client(), Log: env.Log,
+		Progress: env.Stderr, Terminal: env.Terminal, Workers: *f.workers, BatchRows: *f.batch, MemoryLimit: *f.memory,
+	}
+	return lk, store, opts, nil
+}
+
+func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "ingest cloudtrail")
+	ct := addCTIngestFlags(fs)
+	validate := fs.Bool("validate", false, "check log file integrity against the trail's digest files first (needs --public-key)")
+	publicKey := fs.String("public-key", "", "with --validate: PEM file or 'aws cloudtrail list-public-keys' JSON")
+	validateMode := fs.String("validate-mode", "refuse", "with --validate: refuse (do not ingest files that fail) or flag (ingest them, report a warning)")
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := checkWritable(store); err != nil {
+	if *validate && *publicKey == "" {
+		return usagef("--validate needs --public-key FILE")
+	}
+	if *validateMode != "refuse" && *validateMode != "flag" {
+		return usagef("--validate-mode is refuse or flag, not %q", *validateMode)
+	}
+	lk, store, opts, err := ct.open(env, pos)
+	if err != nil {
 		return err
 	}
-	opts := ingest.Options{
-		Sources: pos, From: fromT, To: toT, Client: s3.client(), Log: env.Log,
-		Progress: env.Stderr, Terminal: env.Terminal, Workers: *workers, BatchRows: *batch, MemoryLimit: *memory,
-	}
 	if *validate {
-		check, err := integrityCheck(ctx, opts.Client, *publicKey, pos, fromT, toT)
+		check, err := integrityCheck(ctx, opts.Client, *publicKey, pos, opts.From, opts.To)
 		if err != nil {
 			return err
 		}
@@ -124,8 +150,11 @@ func finishIngest(ctx context.Context, env *Env, store string, sources []string,
 		return err
 	}
 	if err == nil && sum.FilesSeen == 0 {
-		return &HintError{Err: fmt.Errorf("no %s files found in %s", kind, strings.Join(sources, ", ")),
-			Hint: "a directory or prefix is searched for files named *.json, *.jsonl or *.ndjson, gzipped or not; a file named on the command line is read whatever its name"}
+		hint := "a directory or prefix is searched for files named *.json, *.jsonl or *.ndjson, gzipped or not; a file named on the command line is read whatever its name"
+		if kind == lakeResultKind {
+			hint = "a directory or prefix is searched for files named *.csv.gz or *.csv (Lake delivers result_1.csv.gz …); a file named on the command line is read whatever its name"
+		}
+		return &HintError{Err: fmt.Errorf("no %s files found in %s", kind, strings.Join(sources, ", ")), Hint: hint}
 	}
 	for _, p := range sum.Problems {
 		fmt.Fprintf(env.Stderr, "%s\n", p)

@@ -31,6 +31,8 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&maxBytes, "max-result-bytes", "largest result to collect, in bytes (e.g. 64MiB, 1GiB); 0 = no limit")
 	maxTemp := byteSize(defaultMaxTempSize(env.DataDir))
 	fs.Var(&maxTemp, "max-temp-size", "spill space of the query in <data>/tmp (default 10% of the free disk, at most 4GiB)")
+	deliver := fs.String("deliver", "", "write the result as CloudTrail Lake delivers it (gzip CSV files and a signed result_sign.json) under s3://bucket/prefix or a local directory, instead of printing it")
+	s3 := addS3Flags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -99,6 +101,9 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 			return &HintError{Err: err, Hint: "tables are \"aws:cloudtrail\".\"<store id>\" (auditlake eds list); the dialect is Trino/Athena SQL"}
 		}
 		return err
+	}
+	if *deliver != "" {
+		return deliverResult(ctx, env, *deliver, s3.client(), res)
 	}
 	if err := WriteResult(env.Stdout, *format, res, *csvSafe); err != nil {
 		return err

@@ -48,12 +48,15 @@ func init() {
 				"Interrupted (Ctrl-C), it says what was committed and exits 3: run it again to continue.",
 			Examples: "  auditlake ingest cloudtrail --eds prod-trail ./AWSLogs\n  auditlake ingest cloudtrail --eds prod-trail s3://my-trail-bucket/AWSLogs/o-abc123/ --from 2026-01-01\n  auditlake ingest cloudtrail --eds prod-trail --endpoint-url http://127.0.0.1:9000 s3://bucket/AWSLogs/"},
 		{Name: "query", Summary: "run SQL (Trino/Athena/CloudTrail Lake dialect) over the stores", Run: runQuery,
-			Usage: "Usage: auditlake query [--format table|csv|json|jsonl] [--csv-safe] [--timeout D] [--max-rows N] SQL | -f FILE | < FILE\n\n" +
+			Usage: "Usage: auditlake query [--format table|csv|json|jsonl] [--csv-safe] [--timeout D] [--max-rows N] [--deliver s3://BUCKET/PREFIX|DIR] SQL | -f FILE | < FILE\n\n" +
 				"Every event data store is the table \"aws:cloudtrail\".\"<store id>\" (also by name; a bare store id after FROM works\n" +
 				"as in AWS's samples). Only SELECT is allowed; files outside the registered tables cannot be read.\n" +
 				"CSV holds the exact values by default. For a file a spreadsheet will open, add --csv-safe: text cells that start\n" +
-				"with = + - @ (or tab, CR) get a leading ' so they are not run as formulas (event fields are attacker-controlled).",
-			Examples: "  auditlake query \"SELECT eventname, count(*) FROM \\\"aws:cloudtrail\\\".\\\"<store id>\\\" GROUP BY 1 ORDER BY 2 DESC\"\n  auditlake query --format csv -f seed-query-1.sql\n  auditlake query --format csv --csv-safe -f seed-query-1.sql > for-excel.csv"},
+				"with = + - @ (or tab, CR) get a leading ' so they are not run as formulas (event fields are attacker-controlled).\n" +
+				"--deliver writes the result as CloudTrail Lake delivers results (AWSLogs/<account>/CloudTrail-Lake/Query/<yyyy>/<mm>/<dd>/<id>/\n" +
+				"result_N.csv.gz and result_sign.json, signed with this data directory's key: auditlake delivery-key) for\n" +
+				"auditlake verify-query-results or an auditor's own check.",
+			Examples: "  auditlake query \"SELECT eventname, count(*) FROM \\\"aws:cloudtrail\\\".\\\"<store id>\\\" GROUP BY 1 ORDER BY 2 DESC\"\n  auditlake query --format csv -f seed-query-1.sql\n  auditlake query --format csv --csv-safe -f seed-query-1.sql > for-excel.csv\n  auditlake query --deliver s3://audit-results/ -f evidence.sql"},
 		{Name: "validate-logs", Summary: "validate CloudTrail log file integrity (digests, signatures, hashes)", Run: runValidateLogs, Usage: validateLogsUsage, Examples: validateLogsExamples},
 		{Name: "serve", Summary: "serve the web dashboard and JSON API", Usage: serveUsage, Examples: serveExamples, Run: runServe},
 		{Name: "generate", Summary: "write a synthetic organization's CloudTrail files and their truth.json", Usage: generateUsage, Examples: generateExamples, Run: runGenerate},
@@ -108,6 +111,9 @@ func init() {
 			Examples: "  auditlake revoke select --on store:prod-trail --from role:finops\n  auditlake revoke --id g-0123456789ab"},
 		{Name: "grants", Summary: "what each principal may read, as a table", Usage: "Usage: auditlake grants [--principal user:NAME|role:NAME] [--output table|json]", Run: runGrants,
 			Examples: "  auditlake grants\n  auditlake grants --principal user:bob"},
+		{Name: "ingest lake-export", Summary: "ingest CloudTrail Lake query results delivered to S3 (eventjson CSV), verifying their sign file", Usage: ingestLakeExportUsage, Examples: ingestLakeExportExamples, Run: runIngestLakeExport},
+		{Name: "verify-query-results", Summary: "verify delivered query results (Lake's or auditlake's): sign file, signature, file hashes", Usage: verifyQueryResultsUsage, Examples: verifyQueryResultsExamples, Run: runVerifyQueryResults},
+		{Name: "delivery-key", Summary: "the key auditlake signs query result deliveries with: fingerprint, --public PEM", Usage: deliveryKeyUsage, Examples: deliveryKeyExamples, Run: runDeliveryKey},
 		{Name: "ingest events", Summary: "ingest external audit events (PutAuditEvents bodies, JSON Lines) from files", Usage: ingestEventsUsage, Examples: ingestEventsExamples, Run: runIngestEvents},
 	}
 }

@@ -55,6 +55,14 @@ type Options struct {
 	// refusals into warnings: the object is read and the reason reported.
 	Check func(uri string) (reason string)
 	Flag  bool
+	// Expect, when set, gives the hex SHA-256 an object's bytes must have (LakeExport: from the
+	// delivery's verified sign file), or "" for no check. Such an object is copied to the
+	// store's temporary directory as it is hashed, and decoded from that copy only when the
+	// hash matches: one that does not is refused as a whole (reported as an error, nothing of
+	// it ingested, not recorded as read), however it changes between the check and the read.
+	Expect func(uri string) (sha256Hex string)
+
+	tempDir string // for Expect's copies: the lake's
 }
 
 // setDefaults fills the zero fields of o; batchRows is the pipeline's default batch size.
@@ -179,13 +187,53 @@ func begin(lk *lake.Lake, store lake.Store) (*lake.Writer, map[string]lake.Sourc
 	return w, done, nil
 }
 
+// inputFormat is one kind of CloudTrail input: which files found by walking a source are read,
+// and how each is decoded.
+type inputFormat struct {
+	// kind names the files in messages; none is the warning for a source without any.
+	kind, none string
+	isData     func(key string) bool
+	// trailKeys: keys may follow CloudTrail's layout (digests skipped, dates pruned, delivery order).
+	trailKeys bool
+	decode    func(r io.Reader, name string, opts cloudtrail.DecodeOptions, emit func(*cloudtrail.Record) error) (cloudtrail.Stats, error)
+}
+
+var (
+	trailFiles = inputFormat{kind: "CloudTrail", none: "no CloudTrail files found (files named *.json, *.jsonl or *.ndjson, gzipped or not, are read)",
+		isData: looksLikeData, trailKeys: true, decode: cloudtrail.Decode}
+	lakeResults = inputFormat{kind: "CloudTrail Lake result", none: "no CloudTrail Lake result files found (files named *.csv.gz or *.csv are read)",
+		isData: isLakeResult, decode: cloudtrail.DecodeLakeExport}
+)
+
+// isLakeResult reports whether a file found by walking a source may be a Lake query result file
+// (result_N.csv.gz as delivered, or a CSV file).
+func isLakeResult(key string) bool {
+	k := strings.ToLower(key)
+	return strings.HasSuffix(k, ".csv.gz") || strings.HasSuffix(k, ".csv")
+}
+
 // CloudTrail ingests opts.Sources into store.
 func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) (*Summary, error) {
+	return ingestCloudTrail(ctx, lk, store, opts, trailFiles)
+}
+
+// LakeExport ingests the query result files CloudTrail Lake delivers (StartQuery with
+// DeliveryS3Uri: gzip CSV files of a query that selected eventjson, see
+// cloudtrail.DecodeLakeExport) into store, exactly as CloudTrail ingests trail files: the same
+// dedupe, --from/--to, retention, event selectors and commits, each file recorded as read.
+// A source's result_sign.json is not read here; opts.Check and opts.Expect are how a caller
+// refuses files its signature does not vouch for (delivery.CheckSignatures).
+func LakeExport(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) (*Summary, error) {
+	return ingestCloudTrail(ctx, lk, store, opts, lakeResults)
+}
+
+func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options, f inputFormat) (*Summary, error) {
 	start := time.Now()
 	if store.Type != lake.TypeCloudTrail {
 		return nil, fmt.Errorf("store %q is a %s store; CloudTrail events go into a cloudtrail store", store.Name, store.Type)
 	}
 	opts.setDefaults(20_000)
+	opts.tempDir = lk.TempDir()
 
 	w, done, err := begin(lk, store)
 	if err != nil {
@@ -207,7 +255,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		explicit := filepath.Clean(src)
 		found := 0
 		err := opts.Client.Walk(ctx, src, func(o objstore.Object) error {
-			if o.URI != explicit && o.URI != src && !looksLikeData(o.Key) {
+			if o.URI != explicit && o.URI != src && !f.isData(o.Key) {
 				return nil // LICENSE, README and the like next to the logs
 			}
 			found++
@@ -216,8 +264,12 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 			}
 			seen[o.URI] = true
 			sum.FilesSeen++
-			ki, isTrailKey := cloudtrail.ParseKey(o.Key) // once: 15,000 files' keys
-			if skip := skipReason(o, ki, isTrailKey, opts, done); skip != "" {
+			var ki cloudtrail.KeyInfo
+			isTrailKey := false
+			if f.trailKeys {
+				ki, isTrailKey = cloudtrail.ParseKey(o.Key) // once: 15,000 files' keys
+			}
+			if skip := skipReason(o, ki, isTrailKey, f.trailKeys, opts, done); skip != "" {
 				sum.FilesSkipped++
 				opts.Log.Debug("skip source", "uri", o.URI, "reason", skip)
 				return nil
@@ -247,7 +299,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 			return nil, fmt.Errorf("list source %q: %w", src, err)
 		}
 		if found == 0 {
-			sum.noFiles(src, "CloudTrail")
+			sum.noFilesMsg(src, f.none)
 		}
 	}
 	sortByDelivery(jobs)
@@ -288,7 +340,7 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 		go func() {
 			defer wg.Done()
 			for j := range jobCh {
-				decodeOne(ctx, opts, j, drop, bud, msgs)
+				decodeOne(ctx, opts, f, j, drop, bud, msgs)
 			}
 		}()
 	}
@@ -378,12 +430,15 @@ func looksLikeData(key string) bool {
 
 // skipReason says why an object is not read, or "" to read it; ki is its key parsed (ok when
 // it is a trail key).
-func skipReason(o objstore.Object, ki cloudtrail.KeyInfo, ok bool, opts Options, done map[string]lake.SourceState) string {
-	if (ok && ki.Kind == cloudtrail.KindDigest) || (!ok && cloudtrail.IsDigestKey(o.Key)) {
+func skipReason(o objstore.Object, ki cloudtrail.KeyInfo, ok, trailKeys bool, opts Options, done map[string]lake.SourceState) string {
+	if trailKeys && ((ok && ki.Kind == cloudtrail.KindDigest) || (!ok && cloudtrail.IsDigestKey(o.Key))) {
 		return "digest file"
 	}
 	if strings.HasSuffix(o.Key, ".metadata.json") || strings.HasSuffix(o.Key, "ConfigWritabilityCheckFile") {
 		return "not a log file"
+	}
+	if !trailKeys && (o.Key == "result_sign.json" || strings.HasSuffix(o.Key, "/result_sign.json")) {
+		return "a Lake delivery's sign file"
 	}
 	if ok && !ki.Date.IsZero() {
 		day := ki.Date
@@ -411,9 +466,14 @@ const (
 // sent first with a request to hand the batch over, so that the wait ends. A large record
 // (cloudtrail.DecodeOptions.Reserve) waits for room for twice its JSON before it is decoded,
 // so that it is not decoded while the batches ahead of it fill the budget.
-func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.Record) int, bud *budget, msgs chan<- message) {
+func decodeOne(ctx context.Context, opts Options, f inputFormat, j job, drop func(*cloudtrail.Record) int, bud *budget, msgs chan<- message) {
 	fd := &fileDone{seq: j.seq, state: lake.SourceState{URI: j.obj.URI, Version: j.obj.Version(), At: time.Now().UTC()}}
 	rc, err := opts.Client.Open(ctx, j.obj.URI)
+	if err == nil && opts.Expect != nil {
+		if want := opts.Expect(j.obj.URI); want != "" {
+			rc, err = spoolChecked(rc, opts.tempDir, j.obj.URI, want)
+		}
+	}
 	if err != nil {
 		fd.err = err
 		msgs <- message{done: fd}
@@ -474,7 +534,7 @@ func decodeOne(ctx context.Context, opts Options, j job, drop func(*cloudtrail.R
 			reserved = 2 * int64(n)
 			return nil
 		}}
-	stats, err := cloudtrail.Decode(counter, j.obj.URI, dopts, func(r *cloudtrail.Record) error {
+	stats, err := f.decode(counter, j.obj.URI, dopts, func(r *cloudtrail.Record) error {
 		n := r.MemSize()
 		unreserve() // the record's own size replaces it
 		if err := take(n); err != nil {
@@ -687,6 +747,13 @@ func fill(ctx context.Context, opts Options, msgs <-chan message, sum *Summary, 
 			sum.Records += fd.dropped[dropOutOfRange] + fd.dropped[dropOutsideRetention] + fd.dropped[dropFiltered]
 			if errors.Is(fd.err, context.Canceled) {
 				continue // not recorded: the next run reads the file again
+			}
+			if ref := (*refusedError)(nil); errors.As(fd.err, &ref) {
+				sum.FilesRefused++
+				sum.Errors++
+				probs.add(fd.seq, cloudtrail.Problem{File: fd.state.URI, Severity: cloudtrail.Error, Msg: "integrity: " + ref.reason})
+				prog.fileDone(0, sum)
+				continue // not recorded: nothing of it was read
 			}
 			fd.count(sum, &probs)
 			cur.completed = append(cur.completed, fd.state)

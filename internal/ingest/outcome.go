@@ -71,7 +71,18 @@ func problemText(p cloudtrail.Problem) string {
 
 // noFiles warns that listing src found no file of the kind named (e.g. "CloudTrail").
 func (s *Summary) noFiles(src, kind string) {
+	s.noFilesMsg(src, "no "+kind+" files found (files named *.json, *.jsonl or *.ndjson, gzipped or not, are read)")
+}
+
+// AddError reports an error about file found outside the run (a delivered file that is gone):
+// it counts, and makes the run partial, as the run's own errors do.
+func (s *Summary) AddError(file, msg string) {
+	s.Errors++
+	s.Problems = append(s.Problems, cloudtrail.Problem{File: file, Severity: cloudtrail.Error, Msg: msg})
+}
+
+// noFilesMsg warns that listing src found no file to read, in msg's words.
+func (s *Summary) noFilesMsg(src, msg string) {
 	s.Warnings++
-	s.Problems = append(s.Problems, cloudtrail.Problem{File: src, Severity: cloudtrail.Warning,
-		Msg: "no " + kind + " files found (files named *.json, *.jsonl or *.ndjson, gzipped or not, are read)"})
+	s.Problems = append(s.Problems, cloudtrail.Problem{File: src, Severity: cloudtrail.Warning, Msg: msg})
 }

@@ -157,8 +157,9 @@ func StringToSign(digestEndTime, bucket, key, digestSHA256Hex string, previousSi
 	return []byte(digestEndTime + "\n" + bucket + "/" + key + "\n" + digestSHA256Hex + "\n" + prev)
 }
 
-// verifySignature checks an RSASSA-PKCS1-v1_5 SHA-256 signature given in hex.
-func verifySignature(pub *rsa.PublicKey, msg []byte, sigHex string) error {
+// VerifySignature checks an RSASSA-PKCS1-v1_5 SHA-256 signature, given in hex, over msg: the
+// signature of CloudTrail digests and of Lake query-result sign files alike.
+func VerifySignature(pub *rsa.PublicKey, msg []byte, sigHex string) error {
 	sig, err := hex.DecodeString(strings.TrimSpace(sigHex))
 	if err != nil {
 		return fmt.Errorf("signature is not hex: %w", err)

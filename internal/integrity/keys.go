@@ -40,6 +40,20 @@ func (s *KeySet) Add(k PublicKey) {
 	s.byFingerprint[k.Fingerprint] = k
 }
 
+// AddDER puts a key given as DER (PKCS #1 or X.509, as ListPublicKeys returns it) into the set
+// under the fingerprint CloudTrail gives it.
+func (s *KeySet) AddDER(der []byte, fingerprint string, from, to time.Time) error {
+	if fingerprint == "" {
+		return errors.New("public key without a fingerprint")
+	}
+	pub, err := parseDERPublicKey(der)
+	if err != nil {
+		return fmt.Errorf("public key %q: %w", fingerprint, err)
+	}
+	s.Add(PublicKey{Fingerprint: fingerprint, Key: pub, ValidFrom: from, ValidTo: to})
+	return nil
+}
+
 // Lookup returns the key with the given fingerprint.
 func (s KeySet) Lookup(fingerprint string) (PublicKey, bool) {
 	k, ok := s.byFingerprint[strings.ToLower(fingerprint)]
@@ -134,10 +148,6 @@ func parseKeyList(data []byte) (KeySet, error) {
 		if err != nil {
 			return set, fmt.Errorf("public key %q: decode base64 value: %w", k.Fingerprint, err)
 		}
-		pub, err := parseDERPublicKey(der)
-		if err != nil {
-			return set, fmt.Errorf("public key %q: %w", k.Fingerprint, err)
-		}
 		from, err := parseAWSTime(k.ValidityStartTime)
 		if err != nil {
 			return set, fmt.Errorf("public key %q: ValidityStartTime: %w", k.Fingerprint, err)
@@ -146,7 +156,9 @@ func parseKeyList(data []byte) (KeySet, error) {
 		if err != nil {
 			return set, fmt.Errorf("public key %q: ValidityEndTime: %w", k.Fingerprint, err)
 		}
-		set.Add(PublicKey{Fingerprint: k.Fingerprint, Key: pub, ValidFrom: from, ValidTo: to})
+		if err := set.AddDER(der, k.Fingerprint, from, to); err != nil {
+			return set, err
+		}
 	}
 	if set.Len() == 0 {
 		return set, errors.New("no public keys: PublicKeyList is empty")

@@ -292,7 +292,7 @@ func (v *validator) check(df *digestFile, succ *expectation) (Status, string) {
 		return StatusInvalidSignature, fmt.Sprintf("no public key with fingerprint %s", d.DigestPublicKeyFingerprint)
 	}
 	msg := StringToSign(d.DigestEndTime, d.DigestS3Bucket, d.DigestS3Object, df.hash, d.PreviousDigestSignature)
-	if err := verifySignature(key.Key, msg, sig); err != nil {
+	if err := VerifySignature(key.Key, msg, sig); err != nil {
 		return StatusInvalidSignature, fmt.Sprintf("signature from %s does not verify with key %s: %v", sigFrom, key.Fingerprint, err)
 	}
 	if succ == nil && d.PreviousDigestSignature == nil {

@@ -1,6 +1,7 @@
 // Package objstore lists and reads the objects auditlake ingests from: local files, local
-// directories (walked recursively) and S3 prefixes. It is the only package that imports the AWS
-// SDK, so every other package sees one small interface whatever the source.
+// directories (walked recursively) and S3 prefixes, writes objects (Put), and asks CloudTrail
+// for its public signing keys (ListPublicKeys). It is the only package that imports the AWS SDK,
+// so every other package sees one small interface whatever the source.
 //
 // A source is named by a URI: a path ("./AWSLogs", "/data/x.json.gz") or "s3://bucket/prefix".
 // S3 access uses the SDK's default credential chain, optionally narrowed to a profile and region;
@@ -8,6 +9,7 @@
 package objstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -30,6 +33,9 @@ type Options struct {
 	Profile     string
 	Region      string
 	EndpointURL string
+	// CloudTrailEndpointURL points ListPublicKeys at another CloudTrail API endpoint (a test
+	// server, or an auditlake server that answers the CloudTrail Lake API).
+	CloudTrailEndpointURL string
 }
 
 // Object is one listed file or S3 object.
@@ -58,9 +64,10 @@ func (o Object) Version() string {
 type Client struct {
 	opts Options
 
-	once  sync.Once
-	s3    *s3.Client
-	s3err error
+	once   sync.Once
+	cfg    aws.Config
+	s3     *s3.Client
+	cfgErr error
 }
 
 // New returns a client; S3 configuration is loaded lazily on first S3 use.
@@ -93,12 +100,13 @@ func (c *Client) client(ctx context.Context) (*s3.Client, error) {
 		}
 		cfg, err := awsconfig.LoadDefaultConfig(ctx, lo...)
 		if err != nil {
-			c.s3err = fmt.Errorf("load aws configuration: %w", err)
+			c.cfgErr = fmt.Errorf("load aws configuration: %w", err)
 			return
 		}
 		if cfg.Region == "" {
 			cfg.Region = "us-east-1"
 		}
+		c.cfg = cfg
 		c.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) {
 			// S3-compatible servers often send no checksum; that is not worth a log line per object.
 			o.DisableLogOutputChecksumValidationSkipped = true
@@ -108,7 +116,51 @@ func (c *Client) client(ctx context.Context) (*s3.Client, error) {
 			}
 		})
 	})
-	return c.s3, c.s3err
+	return c.s3, c.cfgErr
+}
+
+// SigningKey is one of CloudTrail's public keys as ListPublicKeys returns it: Value is DER
+// (PKCS #1 by AWS's documentation).
+type SigningKey struct {
+	Value              []byte
+	Fingerprint        string
+	ValidFrom, ValidTo time.Time
+}
+
+// ListPublicKeys calls CloudTrail's ListPublicKeys in the client's region for the keys valid
+// between start and end (the keys that sign digest files and Lake's query result sign files),
+// every page of them.
+func (c *Client) ListPublicKeys(ctx context.Context, start, end time.Time) ([]SigningKey, error) {
+	if _, err := c.client(ctx); err != nil {
+		return nil, err
+	}
+	ct := cloudtrail.NewFromConfig(c.cfg, func(o *cloudtrail.Options) {
+		if c.opts.CloudTrailEndpointURL != "" {
+			o.BaseEndpoint = aws.String(c.opts.CloudTrailEndpointURL)
+		}
+	})
+	in := &cloudtrail.ListPublicKeysInput{StartTime: aws.Time(start), EndTime: aws.Time(end)}
+	var keys []SigningKey
+	for {
+		out, err := ct.ListPublicKeys(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("cloudtrail list-public-keys in %s: %w", c.cfg.Region, err)
+		}
+		for _, k := range out.PublicKeyList {
+			sk := SigningKey{Value: k.Value, Fingerprint: aws.ToString(k.Fingerprint)}
+			if k.ValidityStartTime != nil {
+				sk.ValidFrom = *k.ValidityStartTime
+			}
+			if k.ValidityEndTime != nil {
+				sk.ValidTo = *k.ValidityEndTime
+			}
+			keys = append(keys, sk)
+		}
+		if aws.ToString(out.NextToken) == "" || len(out.PublicKeyList) == 0 {
+			return keys, nil
+		}
+		in.NextToken = out.NextToken
+	}
 }
 
 // Walk calls fn for every object under uri, in lexical order of Key. A local file yields itself;
@@ -267,4 +319,50 @@ func IsNotExist(err error) bool {
 	}
 	s := err.Error()
 	return strings.Contains(s, "NoSuchKey") || strings.Contains(s, "NotFound") || strings.Contains(s, "StatusCode: 404")
+}
+
+// Put stores data as the object uri: an S3 PutObject, or a local file written whole and renamed
+// into place (its directories created), so a reader never sees part of it.
+func (c *Client) Put(ctx context.Context, uri string, data []byte) error {
+	if !IsS3(uri) {
+		dir := filepath.Dir(uri)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create directory %q: %w", dir, err)
+		}
+		f, err := os.CreateTemp(dir, "."+filepath.Base(uri)+".*")
+		if err != nil {
+			return fmt.Errorf("write %q: %w", uri, err)
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chmod(f.Name(), 0o644)
+		}
+		if err == nil {
+			err = os.Rename(f.Name(), uri)
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			return fmt.Errorf("write %q: %w", uri, err)
+		}
+		return nil
+	}
+	bucket, key, err := SplitS3(uri)
+	if err != nil {
+		return err
+	}
+	cl, err := c.client(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data)))})
+	if err != nil {
+		return fmt.Errorf("put %q: %w", uri, err)
+	}
+	return nil
 }
