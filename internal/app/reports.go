@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -108,6 +109,9 @@ func (b *Backend) report(ctx context.Context, name string, p server.ReportParams
 }
 
 func (b *Backend) runReport(ctx context.Context, pr *access.Principal, name string, cp compliance.Params) (any, error) {
+	if name == "daily-spend" && cp.Cost == "" {
+		return nil, fmt.Errorf("%w: daily-spend reads a cost table, and there is none to read (auditlake cur register)", server.ErrNotFound)
+	}
 	var run func(context.Context, *query.Session, compliance.Params) (any, error)
 	switch name {
 	case "launch-compliance":
@@ -125,7 +129,7 @@ func (b *Backend) runReport(ctx context.Context, pr *access.Principal, name stri
 	err := b.withSession(ctx, pr, func(ctx context.Context, s *query.Session) error {
 		var err error
 		if out, err = run(ctx, s, cp); err != nil {
-			return reportErr(err)
+			return reportErr(err, pr)
 		}
 		return nil
 	})
@@ -155,7 +159,7 @@ func (b *Backend) runInstance(ctx context.Context, pr *access.Principal, id stri
 	err := b.withSession(ctx, pr, func(ctx context.Context, s *query.Session) error {
 		var err error
 		if t, err = compliance.Instance(ctx, s, id, cp); err != nil {
-			return reportErr(err)
+			return reportErr(err, pr)
 		}
 		return nil
 	})
@@ -168,10 +172,17 @@ func (b *Backend) runInstance(ctx context.Context, pr *access.Principal, id stri
 	return instanceTrail{Trail: t, CostTable: cp.Cost}, nil
 }
 
-// reportErr maps report failures: unknown stores, cost tables and instances are 404s.
-func reportErr(err error) error {
+// missingColumn finds the column a report's SQL names and the session does not have.
+var missingColumn = regexp.MustCompile(`Referenced column "([^"]+)" not found`)
+
+// reportErr maps report failures of principal pr: unknown stores, cost tables and instances
+// are 404s; a column the report reads and pr's grants do not show is a 400 that says so.
+func reportErr(err error, pr *access.Principal) error {
 	if errors.Is(err, lake.ErrDamaged) {
 		return translate(err)
+	}
+	if m := missingColumn.FindStringSubmatch(err.Error()); m != nil && !pr.Admin {
+		return &server.QueryError{Msg: fmt.Sprintf("this report reads column %q, which the grants of %s do not show", m[1], pr.Name())}
 	}
 	if errors.Is(err, lake.ErrNotFound) || strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "no such") ||
 		strings.Contains(err.Error(), "unknown") {
