@@ -7,9 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -234,6 +238,28 @@ func TestAPIMatrixEachPrincipalSeesExactlyItsGrants(t *testing.T) {
 	if st != http.StatusOK || len(rows) != 1 || rows[0][0] != carolAcct {
 		t.Errorf("carol's whole rows are of accounts %v (%d), want only %s", rows, st, carolAcct)
 	}
+	// A store the principal may not read is not found by the reports either, in the words of
+	// a store that does not exist.
+	var hidden, absent struct{ Error struct{ Code, Message string } }
+	for _, c := range []struct {
+		store string
+		v     any
+	}{{"other", &hidden}, {"nosuch", &absent}} {
+		req, _ := http.NewRequest(http.MethodGet, g.url+"/api/reports/launch-compliance?store="+c.store, nil)
+		req.Header.Set(testPrincipalHeader, "user:carol")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(c.v)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("carol's report on store %s: %d, want 404", c.store, resp.StatusCode)
+		}
+	}
+	if strings.ReplaceAll(hidden.Error.Message, "other", "X") != strings.ReplaceAll(absent.Error.Message, "nosuch", "X") {
+		t.Errorf("a hidden store answers %q, an absent one %q", hidden.Error.Message, absent.Error.Message)
+	}
 	// Without a caller (no door authenticated the request) the backend answers 401.
 	for _, path := range []string{"/api/stores", "/api/tables", "/api/reports/launch-compliance", "/api/instances/i-0123456789abcdef0"} {
 		if st := g.call(t, "", http.MethodGet, path, "", nil); st != http.StatusUnauthorized {
@@ -253,4 +279,180 @@ func isAuditID(t testing.TB, dir, id string) bool {
 	}
 	st, err := lk.Resolve(lake.AuditStore)
 	return err == nil && st.ID == id
+}
+
+// reportLake is a generated organization (store "org", cost table cur.gen) with alice (admin),
+// bob (role finops: the issue's seven columns of the EC2 rows of org, all of cur.gen) and carol
+// (every column of org's and cur.gen's rows of one account, acct).
+type reportLake struct {
+	dir, acct string
+}
+
+func newReportLake(t *testing.T) reportLake {
+	t.Helper()
+	dir, src := t.TempDir(), t.TempDir()
+	mustRun(t, 0, dir, "generate", "--out", src, "--events", "3000", "--seed", "5", "--cur", "--force")
+	createStore(t, dir, "org")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "org", filepath.Join(src, "AWSLogs"))
+	mustRun(t, 0, dir, "cur", "register", "cur.gen", filepath.Join(src, "cur"))
+	rows := queryCSV(t, dir, `SELECT account_id FROM (SELECT recipientaccountid AS account_id, count(*) FILTER (WHERE eventname = 'RunInstances') AS n
+		FROM "aws:cloudtrail"."org" GROUP BY 1) ORDER BY n DESC, 1 LIMIT 1`)
+	r := reportLake{dir: dir, acct: rows[0][0]}
+	mustRun(t, 0, dir, "user", "create", "alice", "--admin")
+	mustRun(t, 0, dir, "user", "create", "bob")
+	mustRun(t, 0, dir, "user", "create", "carol")
+	mustRun(t, 0, dir, "role", "create", "finops")
+	mustRun(t, 0, dir, "role", "add-member", "finops", "bob")
+	mustRun(t, 0, dir, "grant", "select", "--on", "store:org", "--to", "role:finops",
+		"--columns", "eventtime,eventname,eventsource,awsregion,recipientaccountid,requestparameters,responseelements", "--row-filter", bobFilter)
+	mustRun(t, 0, dir, "grant", "select", "--on", "table:cur.gen", "--to", "role:finops")
+	mustRun(t, 0, dir, "grant", "select", "--on", "store:org", "--to", "user:carol", "--row-filter", "recipientaccountid = '"+r.acct+"'")
+	mustRun(t, 0, dir, "grant", "select", "--on", "table:cur.gen", "--to", "user:carol", "--row-filter", "line_item_usage_account_id = '"+r.acct+"'")
+	return r
+}
+
+// launchRows decodes a launch-compliance report's rows.
+type launchReport struct {
+	Rows []struct {
+		InstanceID    string  `json:"instance_id"`
+		AccountID     string  `json:"account_id"`
+		Status        string  `json:"status"`
+		UnblendedCost float64 `json:"unblended_cost"`
+	} `json:"rows"`
+}
+
+type dailyReport struct {
+	Rows []struct {
+		Day       string  `json:"day"`
+		Status    string  `json:"status"`
+		Unblended float64 `json:"unblended_cost"`
+	} `json:"rows"`
+}
+
+// TestAPIReportsRunAsThePrincipal: launch-compliance, daily-spend and an instance's trail
+// through the JSON API show each principal what its grants allow — the admin the operator's
+// report; carol (one account's rows of the store and of the cost table) the operator's report
+// of that account, and that account's cost lines only; bob, whose grant hides columns the
+// reports read, a 400 that names one — and an instance outside carol's rows is as absent
+// for her as one that does not exist.
+func TestAPIReportsRunAsThePrincipal(t *testing.T) {
+	r := newReportLake(t)
+	g := startGovernServer(t, r.dir, app.Options{})
+	const q = "?store=org&cost=cur.gen"
+
+	var cliAll, cliAcct, alice, carol launchReport
+	decode := func(s string, v any) {
+		if err := json.Unmarshal([]byte(s), v); err != nil {
+			t.Fatalf("%v: %.200s", err, s)
+		}
+	}
+	decode(mustRun(t, 0, r.dir, "report", "launch-compliance", "--eds", "org", "--cur", "cur.gen", "--format", "json"), &cliAll)
+	decode(mustRun(t, 0, r.dir, "report", "launch-compliance", "--eds", "org", "--cur", "cur.gen", "--account", r.acct, "--format", "json"), &cliAcct)
+	if st := g.call(t, "user:alice", http.MethodGet, "/api/reports/launch-compliance"+q, "", &alice); st != http.StatusOK {
+		t.Fatalf("alice: %d", st)
+	}
+	if st := g.call(t, "user:carol", http.MethodGet, "/api/reports/launch-compliance"+q, "", &carol); st != http.StatusOK {
+		t.Fatalf("carol: %d", st)
+	}
+	if len(cliAcct.Rows) == 0 || len(cliAcct.Rows) == len(cliAll.Rows) {
+		t.Fatalf("fixture: %d instances in all, %d of account %s", len(cliAll.Rows), len(cliAcct.Rows), r.acct)
+	}
+	if !reflect.DeepEqual(alice.Rows, cliAll.Rows) {
+		t.Errorf("alice's launch-compliance differs from the operator's: %d rows vs %d", len(alice.Rows), len(cliAll.Rows))
+	}
+	if !reflect.DeepEqual(carol.Rows, cliAcct.Rows) {
+		t.Errorf("carol's launch-compliance differs from the operator's of account %s:\n got %+v\nwant %+v", r.acct, carol.Rows, cliAcct.Rows)
+	}
+	var bobErr struct{ Error struct{ Code, Message string } }
+	for _, name := range []string{"launch-compliance", "daily-spend"} {
+		if st := g.call(t, "user:bob", http.MethodGet, "/api/reports/"+name+q, "", nil); st != http.StatusBadRequest {
+			t.Errorf("bob's %s: %d, want 400", name, st)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, g.url+"/api/reports/launch-compliance"+q, nil)
+	req.Header.Set(testPrincipalHeader, "user:bob")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		json.NewDecoder(resp.Body).Decode(&bobErr)
+		resp.Body.Close()
+	}
+	if !strings.Contains(bobErr.Error.Message, "which the grants of user:bob do not show") {
+		t.Errorf("bob's report error %q does not say a column is hidden by his grants", bobErr.Error.Message)
+	}
+
+	// Daily spend: alice's is the operator's; carol's sums only her account's EC2 lines, each
+	// attributed by her own launch report.
+	var cliDaily, aliceDaily, carolDaily dailyReport
+	decode(mustRun(t, 0, r.dir, "report", "daily-spend", "--eds", "org", "--cur", "cur.gen", "--format", "json"), &cliDaily)
+	if st := g.call(t, "user:alice", http.MethodGet, "/api/reports/daily-spend"+q, "", &aliceDaily); st != http.StatusOK || !reflect.DeepEqual(aliceDaily, cliDaily) {
+		t.Errorf("alice's daily-spend (%d) differs from the operator's", st)
+	}
+	if st := g.call(t, "user:carol", http.MethodGet, "/api/reports/daily-spend"+q, "", &carolDaily); st != http.StatusOK {
+		t.Fatalf("carol's daily-spend: %d", st)
+	}
+	status := map[string]string{}
+	for _, row := range cliAcct.Rows {
+		status[row.InstanceID] = row.Status
+	}
+	want := map[string]float64{}
+	for _, l := range queryCSV(t, r.dir, `SELECT strftime(line_item_usage_start_date::TIMESTAMP, '%Y-%m-%d'), line_item_resource_id, sum(line_item_unblended_cost::DOUBLE)
+		FROM cur.gen WHERE line_item_usage_account_id = '`+r.acct+`' AND line_item_product_code = 'AmazonEC2'
+		AND coalesce(line_item_line_item_type, '') NOT IN ('Tax', 'Refund', 'Credit') GROUP BY 1, 2`) {
+		st, ok := status[l[1]]
+		if !ok {
+			st = "unattributed"
+		}
+		v, _ := strconv.ParseFloat(l[2], 64)
+		want[l[0]+" "+st] += v
+	}
+	got := map[string]float64{}
+	for _, row := range carolDaily.Rows {
+		got[row.Day+" "+row.Status] += row.Unblended
+	}
+	if len(got) != len(want) {
+		t.Errorf("carol's daily-spend has %d day×status rows, want %d", len(got), len(want))
+	}
+	for k, w := range want {
+		if math.Abs(got[k]-w) > 1e-6 {
+			t.Errorf("carol's daily-spend %s = %v, want %v", k, got[k], w)
+		}
+	}
+
+	// An instance of carol's account: her trail is the admin's; one of another account is not
+	// found for her, as an id that does not exist.
+	var mine, other string
+	for _, row := range cliAll.Rows {
+		switch {
+		case row.AccountID == r.acct && mine == "":
+			mine = row.InstanceID
+		case row.AccountID != r.acct && other == "":
+			other = row.InstanceID
+		}
+	}
+	var aliceTrail, carolTrail struct {
+		InstanceID string `json:"instance_id"`
+		Events     []any  `json:"events"`
+	}
+	if st := g.call(t, "user:alice", http.MethodGet, "/api/instances/"+mine+q, "", &aliceTrail); st != http.StatusOK {
+		t.Fatalf("alice's trail of %s: %d", mine, st)
+	}
+	if st := g.call(t, "user:carol", http.MethodGet, "/api/instances/"+mine+q, "", &carolTrail); st != http.StatusOK || !reflect.DeepEqual(carolTrail, aliceTrail) {
+		t.Errorf("carol's trail of %s (%d, %d events) differs from alice's (%d events)", mine, st, len(carolTrail.Events), len(aliceTrail.Events))
+	}
+	if st := g.call(t, "user:alice", http.MethodGet, "/api/instances/"+other+q, "", nil); st != http.StatusOK {
+		t.Errorf("alice's trail of %s: %d", other, st)
+	}
+	for _, id := range []string{other, "i-0000000000000dead"} {
+		if st := g.call(t, "user:carol", http.MethodGet, "/api/instances/"+id+q, "", nil); st != http.StatusNotFound {
+			t.Errorf("carol's trail of %s: %d, want 404", id, st)
+		}
+	}
+	if st := g.call(t, "user:bob", http.MethodGet, "/api/instances/"+mine+q, "", nil); st != http.StatusBadRequest {
+		t.Errorf("bob's trail of %s: %d, want 400", mine, st)
+	}
+	// A store or cost table the principal may not read is not found, as one that does not exist.
+	for _, path := range []string{"/api/reports/launch-compliance?store=nosuch", "/api/reports/daily-spend?store=org&cost=cur.nosuch"} {
+		if st := g.call(t, "user:carol", http.MethodGet, path, "", nil); st != http.StatusNotFound {
+			t.Errorf("carol GET %s: %d, want 404", path, st)
+		}
+	}
 }
