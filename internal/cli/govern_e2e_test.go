@@ -240,7 +240,9 @@ func TestAPIMatrixEachPrincipalSeesExactlyItsGrants(t *testing.T) {
 	}
 	// A store the principal may not read is not found by the reports either, in the words of
 	// a store that does not exist.
-	var hidden, absent struct{ Error struct{ Code, Message string } }
+	var hidden, absent struct {
+		Error struct{ Code, Message string }
+	}
 	for _, c := range []struct {
 		store string
 		v     any
@@ -363,7 +365,9 @@ func TestAPIReportsRunAsThePrincipal(t *testing.T) {
 	if !reflect.DeepEqual(carol.Rows, cliAcct.Rows) {
 		t.Errorf("carol's launch-compliance differs from the operator's of account %s:\n got %+v\nwant %+v", r.acct, carol.Rows, cliAcct.Rows)
 	}
-	var bobErr struct{ Error struct{ Code, Message string } }
+	var bobErr struct {
+		Error struct{ Code, Message string }
+	}
 	for _, name := range []string{"launch-compliance", "daily-spend"} {
 		if st := g.call(t, "user:bob", http.MethodGet, "/api/reports/"+name+q, "", nil); st != http.StatusBadRequest {
 			t.Errorf("bob's %s: %d, want 400", name, st)
