@@ -460,3 +460,103 @@ func TestAPIReportsRunAsThePrincipal(t *testing.T) {
 		}
 	}
 }
+
+// auditRecord is the part of an audit log record the tests check.
+type auditRecord struct {
+	EventName    string `json:"eventName"`
+	UserIdentity struct {
+		PrincipalID string `json:"principalId"`
+		AccessKeyID string `json:"accessKeyId"`
+	} `json:"userIdentity"`
+	SourceIPAddress   string         `json:"sourceIPAddress"`
+	UserAgent         string         `json:"userAgent"`
+	ErrorCode         string         `json:"errorCode"`
+	RequestParameters map[string]any `json:"requestParameters"`
+	ResponseElements  struct {
+		TablesRead   []string `json:"tablesRead"`
+		RowsReturned int64    `json:"rowsReturned"`
+	} `json:"responseElements"`
+	AdditionalEventData struct {
+		Door string `json:"door"`
+	} `json:"additionalEventData"`
+}
+
+// TestAPIQueriesAndReportsAreAuditedAndOnlyGranteesReadTheLog: every query and report through
+// the backend is a StartQuery record of the audit store with the caller's principal, key, door,
+// address and user agent, the SQL, the tables read, the rows and the outcome; only principals
+// granted the audit store read it, and nobody deletes from it.
+func TestAPIQueriesAndReportsAreAuditedAndOnlyGranteesReadTheLog(t *testing.T) {
+	a := newAccessLake(t)
+	g := startGovernServer(t, a.dir, app.Options{})
+	good := "SELECT eventname FROM " + a.table() + " ORDER BY eventtime LIMIT 3"
+	bad := "SELECT nosuchcolumn FROM " + a.table()
+	if st, _, _ := g.query(t, "user:bob", good); st != http.StatusOK {
+		t.Fatalf("bob's query: %d", st)
+	}
+	if st, _, _ := g.query(t, "user:bob", bad); st != http.StatusBadRequest {
+		t.Fatalf("bob's bad query: %d", st)
+	}
+	if st := g.call(t, "user:carol", http.MethodGet, "/api/reports/launch-compliance?store=trail", "", nil); st != http.StatusOK {
+		t.Fatalf("carol's report: %d", st)
+	}
+	if err := g.audit.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	audit := `"aws:cloudtrail"."` + lake.AuditStore + `"`
+	st, _, rows := g.query(t, "user:alice", "SELECT eventjson FROM "+audit+" WHERE eventname = 'StartQuery' ORDER BY eventtime")
+	if st != http.StatusOK {
+		t.Fatalf("alice reads the audit log: %d", st)
+	}
+	var recs []auditRecord
+	for _, r := range rows {
+		var rec auditRecord
+		if err := json.Unmarshal([]byte(r[0]), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.AdditionalEventData.Door == access.DoorAPI {
+			recs = append(recs, rec)
+		}
+	}
+	if len(recs) != 3 {
+		t.Fatalf("%d StartQuery records of the API, want 3: %+v", len(recs), recs)
+	}
+	q, failed, rep := recs[0], recs[1], recs[2]
+	if q.UserIdentity.PrincipalID != "user:bob" || q.UserIdentity.AccessKeyID != "ALAKTESTBOB" || q.SourceIPAddress != "192.0.2.7" ||
+		q.UserAgent != "govern-test/1" || q.RequestParameters["queryStatement"] != good || q.ErrorCode != "" ||
+		!slices.Equal(q.ResponseElements.TablesRead, []string{"aws:cloudtrail." + a.id}) || q.ResponseElements.RowsReturned != 3 {
+		t.Errorf("bob's query is recorded as %+v", q)
+	}
+	if failed.RequestParameters["queryStatement"] != bad || failed.ErrorCode != "QueryFailed" {
+		t.Errorf("bob's failed query is recorded as %+v", failed)
+	}
+	if rep.UserIdentity.PrincipalID != "user:carol" || rep.RequestParameters["report"] != "launch-compliance" ||
+		!slices.Contains(rep.ResponseElements.TablesRead, "aws:cloudtrail."+a.id) {
+		t.Errorf("carol's report is recorded as %+v", rep)
+	}
+
+	// Only a principal granted the audit store reads it; nobody deletes from it.
+	for _, p := range []string{"user:bob", "user:carol", "user:dave"} {
+		if st, _, rows := g.query(t, p, "SELECT count(*) FROM "+audit); st != http.StatusBadRequest {
+			t.Errorf("%s reads the audit log: %d %v", p, st, rows)
+		}
+	}
+	mustRun(t, 0, a.dir, "grant", "select", "--on", "store:"+lake.AuditStore, "--to", "user:dave")
+	if st, _, rows := g.query(t, "user:dave", "SELECT count(*) FROM "+audit+" WHERE eventname = 'StartQuery'"); st != http.StatusOK || rows[0][0] == "0" {
+		t.Errorf("dave, granted the audit log, reads %v (%d)", rows, st)
+	}
+	for _, sql := range []string{"DELETE FROM " + audit, "DROP TABLE " + audit, "UPDATE " + audit + " SET eventname = 'x'"} {
+		if st, _, _ := g.query(t, "user:alice", sql); st != http.StatusBadRequest {
+			t.Errorf("admin's %q: %d, want 400", sql, st)
+		}
+	}
+	if _, _, code := run(t, a.dir, "eds", "delete", lake.AuditStore, "--yes"); code == 0 {
+		t.Errorf("eds delete %s succeeded", lake.AuditStore)
+	}
+	if err := g.audit.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, rows := g.query(t, "user:alice", "SELECT count(*) FROM "+audit+" WHERE eventname = 'StartQuery'"); st != http.StatusOK || rows[0][0] == "0" {
+		t.Errorf("the audit log after the attempts: %v (%d)", rows, st)
+	}
+	mustRun(t, 0, a.dir, "validate-logs", "--audit-log") // exit 0: every record is covered by its digest
+}

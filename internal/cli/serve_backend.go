@@ -6,14 +6,19 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/app"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
-	"github.com/auditlake/auditlake/internal/server"
 )
 
-// newBackend opens the engine behind the HTTP API for env.DataDir.
-func newBackend(ctx context.Context, env *Env, lim serveLimits) (server.Backend, io.Closer, error) {
+// auditFlushEvery is how often serve commits the audit log's buffered records.
+const auditFlushEvery = time.Second
+
+// newBackend opens the engine behind the HTTP API for env.DataDir, with its audit log: every
+// query and report is recorded, and committed every auditFlushEvery and once more when the
+// returned Closer is closed (after the server stopped, so the last requests are in).
+func newBackend(ctx context.Context, env *Env, lim serveLimits) (*app.Backend, io.Closer, error) {
 	lk, err := openLake(env)
 	if err != nil {
 		return nil, nil, err
@@ -27,9 +32,24 @@ func newBackend(ctx context.Context, env *Env, lim serveLimits) (server.Backend,
 		}
 		b.DefaultApprovals = cfg.Approvals
 	}
+	b.Audit = auditlog.Open(lk)
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Audit.Run(runCtx, auditFlushEvery, func(err error) { env.Log.Error("audit log: commit", "err", err) })
+	}()
 	go enforceRetention(ctx, env, lk, 24*time.Hour)
-	return b, b, nil
+	return b, closerFunc(func() error {
+		stop()
+		<-done
+		return b.Close()
+	}), nil
 }
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 // enforceRetention purges every store at once and then every interval until ctx ends.
 func enforceRetention(ctx context.Context, env *Env, lk *lake.Lake, every time.Duration) {
