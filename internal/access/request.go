@@ -101,3 +101,20 @@ func CheckPutGrant(g *Grant, resolve func(ref string) (id string, err error)) er
 	g.Resource = "channel:" + id
 	return nil
 }
+
+// RevokeOn removes every grant on resource (the put grants of a deleted channel) and returns
+// how many there were; none is not an error.
+func (r *Registry) RevokeOn(resource string) (int, error) {
+	n := 0
+	err := r.Update(func(s *State) error {
+		s.Grants = slices.DeleteFunc(s.Grants, func(g Grant) bool {
+			if strings.EqualFold(g.Resource, resource) {
+				n++
+				return true
+			}
+			return false
+		})
+		return nil
+	})
+	return n, err
+}

@@ -560,3 +560,66 @@ func TestAPIQueriesAndReportsAreAuditedAndOnlyGranteesReadTheLog(t *testing.T) {
 	}
 	mustRun(t, 0, a.dir, "validate-logs", "--audit-log") // exit 0: every record is covered by its digest
 }
+
+// TestChannelTokensAreAccessKeysWithAPutGrant: a channel token is a user's access key with a put
+// grant on the channel (grant put validates the channel); both PutAuditEvents endpoints take it
+// as Bearer KEYID:SECRET and check the grant through the access layer at every call: a grant,
+// a revoke, a disabled user and a deleted token take effect at once; deleting a channel removes
+// the grants on it.
+func TestChannelTokensAreAccessKeysWithAPutGrant(t *testing.T) {
+	cs := startChannelServer(t)
+	ev := func(id string) []byte {
+		return requestBody(t, map[string]string{"id": id, "eventData": auditEventData(t, "u-"+id, "CreateUser", "2026-03-01T10:00:00Z", channelAccount, nil)})
+	}
+	if out := mustRun(t, 0, cs.dir, "token", "list"); !strings.Contains(out, "e2e") || !strings.Contains(out, "my-app") {
+		t.Errorf("token list:\n%s", out)
+	}
+	apiURL := cs.base + "/api/channels/my-app/events"
+	if status, res := post(t, apiURL, cs.token, ev("a-1")); status != http.StatusOK || len(res.Successful) != 1 {
+		t.Fatalf("/api/channels with the token: %d %+v", status, res)
+	}
+	var carol access.Credentials
+	if err := json.Unmarshal([]byte(mustRun(t, 0, cs.dir, "user", "create", "carol", "--output", "json")), &carol); err != nil {
+		t.Fatal(err)
+	}
+	key := carol.AccessKeyID + ":" + carol.SecretAccessKey
+	for _, u := range []string{cs.putURL, apiURL} {
+		if status, res := post(t, u, key, ev("c-1")); status != http.StatusForbidden || res.Error == nil || res.Error.Code != "AccessDeniedException" {
+			t.Errorf("a key without the grant at %s: %d %+v, want 403", u, status, res.Error)
+		}
+	}
+	if _, errOut, code := run(t, cs.dir, "grant", "put", "--on", "channel:no-such-channel", "--to", "user:carol"); code == 0 || !strings.Contains(errOut, "no such channel") {
+		t.Errorf("grant put on a missing channel: exit %d: %s", code, errOut)
+	}
+	if _, errOut, code := run(t, cs.dir, "grant", "put", "--on", "store:app-events", "--to", "user:carol"); code == 0 || !strings.Contains(errOut, "channel:") {
+		t.Errorf("grant put on a store: exit %d: %s", code, errOut)
+	}
+	mustRun(t, 0, cs.dir, "grant", "put", "--on", "channel:"+cs.arn, "--to", "user:carol")
+	if status, _ := post(t, cs.putURL, key, ev("c-2")); status != http.StatusOK {
+		t.Errorf("after grant put, carol's call: %d", status)
+	}
+	mustRun(t, 0, cs.dir, "revoke", "put", "--on", "channel:my-app", "--from", "user:carol")
+	if status, _ := post(t, cs.putURL, key, ev("c-3")); status != http.StatusForbidden {
+		t.Errorf("after revoke, carol's call: %d, want 403", status)
+	}
+	mustRun(t, 0, cs.dir, "user", "disable", "e2e")
+	if status, _ := post(t, cs.putURL, cs.token, ev("a-2")); status != http.StatusUnauthorized {
+		t.Errorf("the disabled token's call: %d, want 401", status)
+	}
+	mustRun(t, 0, cs.dir, "user", "enable", "e2e")
+	mustRun(t, 0, cs.dir, "token", "delete", "e2e")
+	if status, _ := post(t, cs.putURL, cs.token, ev("a-3")); status != http.StatusUnauthorized {
+		t.Errorf("the deleted token's call: %d, want 401", status)
+	}
+	if _, _, code := run(t, cs.dir, "token", "delete", "carol"); code == 0 {
+		t.Errorf("token delete of a user without a put grant succeeded")
+	}
+	mustRun(t, 0, cs.dir, "token", "create", "--channel", "my-app", "again")
+	mustRun(t, 0, cs.dir, "channel", "delete", "my-app")
+	if out := mustRun(t, 0, cs.dir, "grants", "--output", "json"); strings.Contains(out, "channel:") {
+		t.Errorf("grants on the deleted channel remain:\n%s", out)
+	}
+	if got := queryCSV(t, cs.dir, `SELECT count(*) FROM "aws:cloudtrail"."app-events"`); got[0][0] != "2" {
+		t.Errorf("the store holds %s events, want the 2 accepted", got[0][0])
+	}
+}

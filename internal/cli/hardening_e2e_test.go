@@ -103,7 +103,7 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, 0, dir, "eds", "create", "app-events", "--type", "activity")
 	arn := strings.TrimSpace(mustRun(t, 0, dir, "channel", "create", "my-app", "--eds", "app-events", "--account", channelAccount))
-	token := strings.TrimSpace(mustRun(t, 0, dir, "token", "create", "--name", "e2e"))
+	token := strings.TrimSpace(mustRun(t, 0, dir, "token", "create", "--channel", "my-app", "--name", "e2e"))
 	lk, err := lake.Open(dir)
 	if err != nil {
 		t.Fatal(err)
