@@ -148,7 +148,7 @@ func (b *Backend) Close() error {
 // lakeState fingerprints what a session registers: the stores and their committed manifest
 // versions and the cost registry (base), and apart from them the audit store's version, which
 // every flush of the audit log changes: it makes stale only the sessions that show it.
-type lakeState struct{ base, audit string }
+type lakeState struct{ base, audit, auditID string }
 
 func (b *Backend) state() lakeState {
 	var sb strings.Builder
@@ -166,7 +166,7 @@ func (b *Backend) state() lakeState {
 			line = fmt.Sprintf("%s/%s/%s/%d;", s.ID, s.Name, s.Type, m.Version)
 		}
 		if s.Name == lake.AuditStore {
-			st.audit = line
+			st.audit, st.auditID = line, s.ID
 			continue
 		}
 		sb.WriteString(line)
@@ -243,10 +243,7 @@ func (b *Backend) withSession(ctx context.Context, p *access.Principal, fn func(
 func (b *Backend) session(ctx context.Context, p *access.Principal) (*query.Session, func(), error) {
 	key := poolKey(p)
 	state := b.state()
-	audit := false
-	if st, err := b.lk.Resolve(lake.AuditStore); err == nil {
-		audit = p.Sees("store:" + st.ID)
-	}
+	audit := p.Admin || (state.auditID != "" && p.Sees("store:"+state.auditID))
 	bp := &b.pool
 	for {
 		bp.mu.Lock()
@@ -297,7 +294,7 @@ func (b *Backend) session(ctx context.Context, p *access.Principal) (*query.Sess
 				bp.mu.Unlock()
 				return nil, nil, err
 			}
-			return s, b.release(pooled{s: s, key: key, state: state, audit: audit || p.Admin}), nil
+			return s, b.release(pooled{s: s, key: key, state: state, audit: audit}), nil
 		}
 		select { // every session is in use: wait for one to come back
 		case <-wait:

@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
 )
@@ -156,5 +158,56 @@ func TestPoolIsBoundedAndEvictsOtherPrincipalsIdleSessions(t *testing.T) {
 	// u1, u2, u3 (evicts u1), u1 (evicts u2), u3 (reused).
 	if n := b.opened.Load(); n != 4 {
 		t.Errorf("opened %d sessions, want 4", n)
+	}
+}
+
+// TestAuditFlushRefreshesOnlyTheSessionsThatShowTheAuditStore: each commit of the audit log
+// changes the audit store, so a session that shows it is stale after a flush (the admin's next
+// query sees its previous one); a session that does not show it stays in use, or every flush
+// would reopen every principal's session.
+func TestAuditFlushRefreshesOnlyTheSessionsThatShowTheAuditStore(t *testing.T) {
+	b := newTestBackend(t, Options{})
+	b.Audit = auditlog.Open(b.lk)
+	st, err := b.lk.Create("trail", lake.CreateOptions{Type: lake.TypeCloudTrail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	createUsers(t, b, "u1")
+	grant(t, b, access.Grant{Privilege: access.Select, Principal: "user:u1", Resource: "store:" + st.ID})
+	admin := asOperator("192.0.2.1")
+	count := func() string {
+		t.Helper()
+		res, err := b.Query(admin, `SELECT count(*) FROM "aws:cloudtrail"."auditlake-audit"`, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(res.Rows[0][0])
+	}
+	if err := b.Audit.Flush(context.Background()); err != nil { // nothing recorded yet
+		t.Fatal(err)
+	}
+	if _, err := b.Query(asUser(t, b, "u1"), `SELECT 1`, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Audit.Flush(context.Background()); err != nil { // creates the audit store
+		t.Fatal(err)
+	}
+	first := count()
+	opened := b.opened.Load()
+	if err := b.Audit.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if second := count(); second == first {
+		t.Errorf("after a flush the admin still counts %s audit records", second)
+	}
+	if n := b.opened.Load(); n != opened+1 {
+		t.Errorf("the admin's query after a flush opened %d sessions, want 1", n-opened)
+	}
+	opened = b.opened.Load()
+	if _, err := b.Query(asUser(t, b, "u1"), `SELECT 1`, 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.opened.Load(); n != opened {
+		t.Errorf("u1's session (no audit store in it) was reopened after a flush")
 	}
 }

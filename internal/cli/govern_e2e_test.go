@@ -228,6 +228,45 @@ func TestAPIMatrixEachPrincipalSeesExactlyItsGrants(t *testing.T) {
 			}
 		})
 	}
+	// The activity dashboard is queries as the principal: carol's counts are her rows, bob's
+	// services are EC2 only, and a store dave may not read is not found.
+	type dashboard struct {
+		Widgets []struct {
+			ID    string  `json:"id"`
+			Rows  [][]any `json:"rows"`
+			Error string  `json:"error"`
+		} `json:"widgets"`
+	}
+	widget := func(d dashboard, id string) ([][]any, string) {
+		for _, w := range d.Widgets {
+			if w.ID == id {
+				return w.Rows, w.Error
+			}
+		}
+		t.Fatalf("no widget %s", id)
+		return nil, ""
+	}
+	const span = "/api/dashboards/activity?store=trail&from=2000-01-01&to=2099-01-01"
+	var carolDash, bobDash dashboard
+	if st := g.call(t, "user:carol", http.MethodGet, span, "", &carolDash); st != http.StatusOK {
+		t.Fatalf("carol's dashboard: %d", st)
+	}
+	if rows, errMsg := widget(carolDash, "summary"); errMsg != "" || fmt.Sprint(rows[0][0]) != carolRows {
+		t.Errorf("carol's dashboard summary: %v %s, want %s events", rows, errMsg, carolRows)
+	}
+	if st := g.call(t, "user:bob", http.MethodGet, span, "", &bobDash); st != http.StatusOK {
+		t.Fatalf("bob's dashboard: %d", st)
+	}
+	if rows, errMsg := widget(bobDash, "top_services"); errMsg != "" || len(rows) != 1 || rows[0][0] != "ec2.amazonaws.com" || fmt.Sprint(rows[0][1]) != ec2 {
+		t.Errorf("bob's top services: %v %s, want ec2.amazonaws.com with %s events", rows, errMsg, ec2)
+	}
+	if _, errMsg := widget(bobDash, "top_users"); errMsg == "" {
+		t.Errorf("bob's top users widget reads useridentity, which his grant hides, and did not fail")
+	}
+	if st := g.call(t, "user:dave", http.MethodGet, span, "", nil); st != http.StatusNotFound {
+		t.Errorf("dave's dashboard of a store he may not read: %d, want 404", st)
+	}
+
 	// Row for row, bob's view is the operator's filtered one, and carol's whole rows are her
 	// account's.
 	want := a.mustQueryAs(t, "", "SELECT "+bobColumns+" FROM "+a.table()+" WHERE "+bobFilter+" ORDER BY ALL")[1:]
