@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -117,7 +118,14 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- server.New(b, slog.New(slog.DiscardHandler), server.Options{MaxTimeout: time.Hour}).ServeListener(ctx, ln)
+		// The queries run as the admin alice (the test door stands in for the auth middleware).
+		hs := &http.Server{Handler: asTestCaller(t, dir, server.New(b, slog.New(slog.DiscardHandler), server.Options{MaxTimeout: time.Hour}))}
+		go func() { <-ctx.Done(); hs.Close() }()
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			done <- err
+			return
+		}
+		done <- nil
 	}()
 	defer func() {
 		cancel()
@@ -126,6 +134,7 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 		}
 	}()
 	base := "http://" + ln.Addr().String()
+	mustRun(t, 0, dir, "user", "create", "alice", "--admin")
 
 	// Three long queries from this client: the general slot, the interactive lane, the queue.
 	longCtx, stopLong := context.WithCancel(context.Background())
@@ -137,15 +146,20 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 			req, _ := http.NewRequestWithContext(longCtx, "POST", base+"/api/query",
 				strings.NewReader(`{"sql":"SELECT count(*) FROM range(1000000000000) t WHERE t.range = -1","timeout_seconds":3000}`))
 			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(testPrincipalHeader, "user:alice")
 			if resp, err := http.DefaultClient.Do(req); err == nil {
 				resp.Body.Close()
 			}
 		}()
 	}
 	defer func() { stopLong(); wg.Wait() }()
-	for {
+	for start := time.Now(); ; {
 		if running, waiting := b.Admitted(); running == 2 && waiting == 1 {
 			break
+		}
+		if time.Since(start) > 2*time.Minute {
+			running, waiting := b.Admitted()
+			t.Fatalf("the three long queries were not admitted (running %d, waiting %d)", running, waiting)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -161,7 +175,10 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 	}
 	refused := func(client *http.Client, wantStatus int, wantCode string) {
 		t.Helper()
-		resp, err := client.Post(base+"/api/query", "application/json", strings.NewReader(`{"sql":"SELECT 1"}`))
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/query", strings.NewReader(`{"sql":"SELECT 1"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(testPrincipalHeader, "user:alice")
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
