@@ -6,7 +6,9 @@
 #   2. BENCH_INCREMENTS (1000) small ingests against one ingest of the same files, and queries
 #      over both stores;
 #   3. the compliance report, daily spend and the blog's two queries, warm, over the 1M store and
-#      over BENCH_REPORT_EVENTS (10M; 0 skips) events with at least 10M matching cost lines.
+#      over BENCH_REPORT_EVENTS (10M; 0 skips) events with at least 10M matching cost lines;
+#   4. the access restriction overhead: queries by a column- and row-filtered reader against the
+#      admin over the 1M store (albench -access-data).
 # Prints Markdown.
 set -euo pipefail
 events=${BENCH_EVENTS:-1000000}
@@ -41,6 +43,7 @@ echo "the same lines as an Athena-integration Parquet CUR with each instance lin
 echo "other line items of the same instance and hour (data transfer, EBS I/O, credits) to reach a"
 echo "large account's line count while every line still matches a launched instance."
 report "$dir/work/lake" "$dir/gen-$events" 5
+"$dir/albench" -access-data "$dir/work/lake" -access-store bench -rounds 7
 
 if [ "$big" -gt 0 ]; then
   gen "$dir/gen-$big" "$big" 9

@@ -37,7 +37,16 @@ func main() {
 	blog := flag.String("blog", "testdata", "directory holding blog-query-1.sql and blog-query-2.sql")
 	scaleOut := flag.String("scale-cost-out", "", "write -cur of -report-data, repeated -scale-copies times, as an Athena Parquet CUR here, then exit")
 	scaleCopies := flag.Int("scale-copies", 5, "copies for -scale-cost-out")
+	accessData := flag.String("access-data", "", "measure the access restriction overhead over this data directory's store -access-store instead (creates user "+accessReader+")")
+	accessStore := flag.String("access-store", "bench", "store for -access-data")
 	flag.Parse()
+	if *accessData != "" {
+		if err := accessBench(context.Background(), *accessData, *accessStore, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *scaleOut != "" {
 		if err := scaleCost(context.Background(), *report, *cur, *scaleOut, *scaleCopies); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)

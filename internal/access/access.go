@@ -46,6 +46,7 @@ var (
 const (
 	Select = "select" // read a store or table (columns and rows as the grant says)
 	Manage = "manage" // create and change stores, sources, users, roles and grants
+	// Put (request.go) sends events into a channel.
 )
 
 // User is a person or a program with access keys.
@@ -368,8 +369,8 @@ func ParsePrincipal(p string) (kind, name string, err error) {
 // resource, e.g. a store's name to its id) and saves it. Nothing is saved
 // when anything is wrong. It returns the grant with its id.
 func (r *Registry) AddGrant(g Grant, check func(*Grant) error) (Grant, error) {
-	if g.Privilege != Select && g.Privilege != Manage {
-		return g, fmt.Errorf("invalid privilege %q: want select or manage", g.Privilege)
+	if g.Privilege != Select && g.Privilege != Manage && g.Privilege != Put {
+		return g, fmt.Errorf("invalid privilege %q: want select, manage or put", g.Privilege)
 	}
 	kind, name, err := ParsePrincipal(g.Principal)
 	if err != nil {
@@ -395,7 +396,10 @@ func (r *Registry) AddGrant(g Grant, check func(*Grant) error) (Grant, error) {
 		g.ExcludeColumns[i] = strings.ToLower(strings.TrimSpace(c))
 	}
 	g.RowFilter = strings.TrimSpace(g.RowFilter)
-	if check != nil && g.Privilege == Select {
+	if g.Privilege == Put && check == nil {
+		return g, errors.New("a put grant needs its channel checked") // the CLI passes CheckPutGrant
+	}
+	if check != nil && g.Privilege != Manage {
 		if err := check(&g); err != nil {
 			return g, err
 		}

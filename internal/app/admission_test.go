@@ -29,7 +29,7 @@ func newTestBackend(t *testing.T, o Options) *Backend {
 // hold a slot; cancel ends them.
 func startLong(t *testing.T, b *Backend, client string, n int) (<-chan error, context.CancelFunc) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(server.WithClient(context.Background(), client))
+	ctx, cancel := context.WithCancel(asOperator(client))
 	done := make(chan error, n)
 	for range n {
 		go func() {
@@ -70,7 +70,7 @@ func TestFourLongQueriesDoNotStarveSelectOne(t *testing.T) {
 	b := newTestBackend(t, Options{MaxClientQueries: 4})
 	long, _ := startLong(t, b, "192.0.2.1", 4)
 
-	ctx := server.WithClient(context.Background(), "192.0.2.2")
+	ctx := asOperator("192.0.2.2")
 	res, err := b.Query(ctx, `SELECT 1 AS one`, 10)
 	if err != nil || len(res.Rows) != 1 {
 		t.Fatalf("SELECT 1 beside four long queries: %v, %v", res, err)
@@ -80,7 +80,7 @@ func TestFourLongQueriesDoNotStarveSelectOne(t *testing.T) {
 		t.Fatalf("a long query ended (%v) before SELECT 1 was answered: the test proves nothing", err)
 	default:
 	}
-	_, err = b.Query(server.WithClient(context.Background(), "192.0.2.1"), `SELECT 1`, 10)
+	_, err = b.Query(asOperator("192.0.2.1"), `SELECT 1`, 10)
 	if busyStatus(err) != http.StatusTooManyRequests {
 		t.Fatalf("fifth query of the client running four: got %v, want a 429 BusyError with Retry-After", err)
 	}
@@ -96,11 +96,11 @@ func TestALongQueryCannotHoldTheInteractiveLane(t *testing.T) {
 	b := newTestBackend(t, Options{MaxQueries: 1, InteractiveTimeout: 2 * time.Second})
 	general, _ := startLong(t, b, "192.0.2.1", 1)
 
-	_, err := b.Query(server.WithClient(context.Background(), "192.0.2.2"), longQuery, 10)
+	_, err := b.Query(asOperator("192.0.2.2"), longQuery, 10)
 	if busyStatus(err) != http.StatusServiceUnavailable {
 		t.Fatalf("long query in the interactive lane: got %v, want a 503 BusyError", err)
 	}
-	if _, err := b.Query(server.WithClient(context.Background(), "192.0.2.3"), `SELECT 1`, 10); err != nil {
+	if _, err := b.Query(asOperator("192.0.2.3"), `SELECT 1`, 10); err != nil {
 		t.Fatalf("SELECT 1 after the lane was freed: %v", err)
 	}
 	select {
@@ -115,7 +115,7 @@ func TestALongQueryCannotHoldTheInteractiveLane(t *testing.T) {
 func TestRequestsBeyondTheQueueAre503(t *testing.T) {
 	b := newTestBackend(t, Options{MaxQueries: 1, InteractiveTimeout: time.Hour, MaxWaiting: 1})
 	startLong(t, b, "192.0.2.1", 2) // the general slot and the lane
-	waiter, cancel := context.WithCancel(server.WithClient(context.Background(), "192.0.2.2"))
+	waiter, cancel := context.WithCancel(asOperator("192.0.2.2"))
 	waited := make(chan error, 1)
 	go func() {
 		_, err := b.Query(waiter, `SELECT 1`, 10)
@@ -130,7 +130,7 @@ func TestRequestsBeyondTheQueueAre503(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	_, err := b.Query(server.WithClient(context.Background(), "192.0.2.3"), `SELECT 1`, 10)
+	_, err := b.Query(asOperator("192.0.2.3"), `SELECT 1`, 10)
 	if busyStatus(err) != http.StatusServiceUnavailable {
 		t.Fatalf("request beyond a full queue: got %v, want a 503 BusyError", err)
 	}
@@ -145,7 +145,7 @@ func TestRequestsBeyondTheQueueAre503(t *testing.T) {
 // a new session. Requests one after another must all use the first session.
 func TestIdleSessionIsReusedNotReopened(t *testing.T) {
 	b := newTestBackend(t, Options{})
-	ctx := server.WithClient(context.Background(), "192.0.2.1")
+	ctx := asOperator("192.0.2.1")
 	for i := range 30 {
 		if _, err := b.Query(ctx, `SELECT 1`, 10); err != nil {
 			t.Fatalf("query %d: %v", i, err)

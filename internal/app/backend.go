@@ -10,9 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -22,22 +25,34 @@ import (
 
 // Backend serves the API from a data directory.
 //
+// Every request is served as the caller its context carries (access.CallerFrom, put there by
+// the door that authenticated it): queries, listings and reports run in a query session
+// restricted to the caller's grants (query.Options.Principal), and a context without a caller is
+// refused — never served as the operator. Each query and report is recorded in the audit log
+// (Audit), buffered: its Run loop commits the records.
+//
 // Opening a session (an engine with the dialect macros, every store and cost table registered,
-// sealed) costs about 100 ms, so sessions are pooled: a request takes an idle session whose view
-// of the lake is still current — same stores, same committed manifests, same cost registry — or
-// opens a new one only when none is idle. A stale idle session is closed, which releases its
-// read locks so that files retired by later commits can be deleted. Which requests may hold a
-// session at all is decided first, by admission (admission.go).
+// sealed, restricted) costs about 100 ms, so sessions are pooled by principal: a request takes
+// an idle session of its principal (same name, same effective grants: a grant change takes
+// effect at the next request) whose view of the lake is still current — same stores, same
+// committed manifests, same cost registry — or opens a new one only when none is idle. The pool
+// holds at most MaxQueries + InteractiveLanes sessions; when it is full, the idle session of
+// another principal that waited longest is closed to make room. A stale idle session is closed,
+// which releases its read locks so that files retired by later commits can be deleted. Which
+// requests may hold a session at all is decided first, by admission (admission.go).
 type Backend struct {
-	lk    *lake.Lake
-	admit *admission
-	sem   chan struct{} // one token per open session, in use or idle
-	idle  chan pooled   // sessions waiting for a request
-	opts  query.Options
+	lk     *lake.Lake
+	access *access.Registry
+	admit  *admission
+	opts   query.Options
+	pool   pool
 	// opened counts the sessions opened, for the pool's test.
 	opened atomic.Int64
 	// DefaultApprovals is the allow-list used by reports whose request names no approved template.
 	DefaultApprovals compliance.Approvals
+	// Audit, when not nil, records every query and report (auditlog.Log.Record: buffered, the
+	// server's Run loop flushes it).
+	Audit *auditlog.Log
 }
 
 // Options bound the backend. Zero fields take the defaults documented on them.
@@ -85,9 +100,25 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// pooled is a session with what it was opened for: its principal's pool key and the lake's
+// state.
 type pooled struct {
 	s     *query.Session
-	state string
+	key   string
+	state lakeState
+	// audit says whether the session shows the audit store, whose version then counts too.
+	audit bool
+}
+
+// pool is the set of open sessions: at most max, in use or idle.
+type pool struct {
+	mu   sync.Mutex
+	max  int
+	open int
+	idle []pooled // the longest idle first
+	// changed is closed (and replaced) whenever a session is released or closed, to wake the
+	// requests waiting for room.
+	changed chan struct{}
 }
 
 // New returns a backend over the lake.
@@ -97,54 +128,98 @@ func New(lk *lake.Lake, o Options) *Backend {
 	if o.Query.MaxTempSize > 0 {
 		o.Query.MaxTempSize /= int64(sessions)
 	}
-	return &Backend{lk: lk, admit: newAdmission(o), sem: make(chan struct{}, sessions), idle: make(chan pooled, sessions), opts: o.Query}
+	return &Backend{lk: lk, access: access.Open(lk.Dir), admit: newAdmission(o), opts: o.Query,
+		pool: pool{max: sessions, changed: make(chan struct{})}}
 }
 
 // Close closes the idle sessions.
 func (b *Backend) Close() error {
-	for {
-		select {
-		case p := <-b.idle:
-			p.s.Close()
-			<-b.sem
-		default:
-			return nil
-		}
+	b.pool.mu.Lock()
+	idle := b.pool.idle
+	b.pool.idle = nil
+	b.pool.open -= len(idle)
+	b.pool.mu.Unlock()
+	for _, p := range idle {
+		p.s.Close()
 	}
+	return nil
 }
 
-// state fingerprints what a session registers: the stores and their committed manifest
-// versions, and the cost registry.
-func (b *Backend) state() string {
+// lakeState fingerprints what a session registers: the stores and their committed manifest
+// versions and the cost registry (base), and apart from them the audit store's version, which
+// every flush of the audit log changes: it makes stale only the sessions that show it.
+type lakeState struct{ base, audit, auditID string }
+
+func (b *Backend) state() lakeState {
 	var sb strings.Builder
+	var st lakeState
 	stores, err := b.lk.Stores()
 	if err != nil {
-		return "error"
+		return lakeState{base: "error"}
 	}
 	for _, s := range stores {
 		m, err := b.lk.ReadManifest(s.ID)
+		line := ""
 		if err != nil {
-			fmt.Fprintf(&sb, "%s/%s/%s/damaged;", s.ID, s.Name, s.Type)
+			line = fmt.Sprintf("%s/%s/%s/damaged;", s.ID, s.Name, s.Type)
+		} else {
+			line = fmt.Sprintf("%s/%s/%s/%d;", s.ID, s.Name, s.Type, m.Version)
+		}
+		if s.Name == lake.AuditStore {
+			st.audit, st.auditID = line, s.ID
 			continue
 		}
-		fmt.Fprintf(&sb, "%s/%s/%s/%d;", s.ID, s.Name, s.Type, m.Version)
+		sb.WriteString(line)
 	}
-	if st, err := os.Stat(filepath.Join(b.lk.Dir, "cost", "registry.json")); err == nil {
-		fmt.Fprintf(&sb, "cost:%d/%d", st.Size(), st.ModTime().UnixNano())
+	if fi, err := os.Stat(filepath.Join(b.lk.Dir, "cost", "registry.json")); err == nil {
+		fmt.Fprintf(&sb, "cost:%d/%d", fi.Size(), fi.ModTime().UnixNano())
 	}
-	return sb.String()
+	st.base = sb.String()
+	return st
 }
 
-// withSession admits the request, lends it a session and runs fn with it. A request admitted to
-// an interactive lane runs under the lane's time limit (counted from when it has its session);
-// reaching it is a 503, not a timeout of the caller's query.
-func (b *Backend) withSession(ctx context.Context, fn func(context.Context, *query.Session) error) error {
+// errNoCaller refuses a request whose context carries no authenticated caller.
+var errNoCaller = fmt.Errorf("%w: the request carries no authenticated caller", server.ErrUnauthorized)
+
+// caller returns the request's caller with its principal as the access registry stands now,
+// or an error that refuses the request.
+func (b *Backend) caller(ctx context.Context) (access.Caller, error) {
+	c, ok := access.CallerFrom(ctx)
+	if !ok {
+		return c, errNoCaller
+	}
+	p, err := b.access.Current(c.Principal)
+	if errors.Is(err, access.ErrUnauthenticated) {
+		return c, fmt.Errorf("%w: %s is no longer valid", server.ErrUnauthorized, c.Principal.Name())
+	}
+	if err != nil {
+		return c, err
+	}
+	c.Principal = p
+	return c, nil
+}
+
+// poolKey is the pool key of principal p: every unrestricted principal shares the unrestricted
+// sessions; a restricted one gets sessions of its own name and effective grants (a report's
+// temporary tables stay within one principal's sessions).
+func poolKey(p *access.Principal) string {
+	if p.Admin {
+		return "admin"
+	}
+	return p.Name() + "\x00" + p.Fingerprint()
+}
+
+// withSession admits the request, lends it a session restricted to the caller's principal and
+// runs fn with it. A request admitted to an interactive lane runs under the lane's time limit
+// (counted from when it has its session); reaching it is a 503, not a timeout of the caller's
+// query.
+func (b *Backend) withSession(ctx context.Context, p *access.Principal, fn func(context.Context, *query.Session) error) error {
 	t, err := b.admit.acquire(ctx, server.ClientFromContext(ctx))
 	if err != nil {
 		return err
 	}
 	defer b.admit.release(t)
-	s, done, err := b.session(ctx)
+	s, done, err := b.session(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -162,78 +237,126 @@ func (b *Backend) withSession(ctx context.Context, fn func(context.Context, *que
 	return err
 }
 
-// session returns an idle session of the current state whenever there is one, and opens a new
-// one only when none is idle.
-func (b *Backend) session(ctx context.Context) (*query.Session, func(), error) {
+// session returns an idle session of principal p and of the current state whenever there is
+// one, and opens a new one only when none is idle: in the room the pool has, or in the room of
+// another principal's idle session, which it closes.
+func (b *Backend) session(ctx context.Context, p *access.Principal) (*query.Session, func(), error) {
+	key := poolKey(p)
 	state := b.state()
-	// take reports whether p can serve; a stale session is closed and its token returned.
-	take := func(p pooled) bool {
-		if p.state == state {
-			return true
-		}
-		p.s.Close() // stale: the lake changed since it opened
-		<-b.sem
-		return false
-	}
+	audit := p.Admin || (state.auditID != "" && p.Sees("store:"+state.auditID))
+	bp := &b.pool
 	for {
-		select {
-		case p := <-b.idle:
-			if take(p) {
-				return p.s, b.release(p), nil
-			}
-			continue
-		default:
-		}
-		select {
-		case p := <-b.idle:
-			if take(p) {
-				return p.s, b.release(p), nil
-			}
-		case b.sem <- struct{}{}:
-			select { // a session may have come back meanwhile: prefer it
-			case p := <-b.idle:
-				<-b.sem
-				if take(p) {
-					return p.s, b.release(p), nil
-				}
-				continue
+		bp.mu.Lock()
+		var closing []pooled
+		var mine *pooled
+		kept := bp.idle[:0]
+		for _, q := range bp.idle {
+			switch {
+			case q.state.base != state.base || (q.audit && q.state.audit != state.audit):
+				closing = append(closing, q) // stale: the lake changed since it opened
+			case mine == nil && q.key == key:
+				mine = &q
 			default:
+				kept = append(kept, q)
 			}
+		}
+		clear(bp.idle[len(kept):])
+		bp.idle = kept
+		if mine == nil && bp.open-len(closing) >= bp.max && len(bp.idle) > 0 {
+			closing = append(closing, bp.idle[0]) // the longest idle of another principal
+			bp.idle = bp.idle[1:]
+		}
+		bp.open -= len(closing)
+		opening := mine == nil && bp.open < bp.max
+		if opening {
+			bp.open++
+		}
+		wait := bp.changed
+		if len(closing) > 0 {
+			bp.signal()
+		}
+		bp.mu.Unlock()
+		for _, q := range closing {
+			q.s.Close()
+		}
+		switch {
+		case mine != nil:
+			return mine.s, b.release(*mine), nil
+		case opening:
 			b.opened.Add(1)
-			s, err := query.Open(ctx, b.lk, b.opts)
+			o := b.opts
+			o.Principal = p
+			s, err := query.Open(ctx, b.lk, o)
 			if err != nil {
-				<-b.sem
+				bp.mu.Lock()
+				bp.open--
+				bp.signal()
+				bp.mu.Unlock()
 				return nil, nil, err
 			}
-			return s, b.release(pooled{s: s, state: state}), nil
+			return s, b.release(pooled{s: s, key: key, state: state, audit: audit}), nil
+		}
+		select { // every session is in use: wait for one to come back
+		case <-wait:
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		}
 	}
 }
 
-// release returns a session to the pool (it keeps its token).
-func (b *Backend) release(p pooled) func() {
-	return func() { b.idle <- p }
+// signal wakes the requests waiting for room; the caller holds mu.
+func (bp *pool) signal() {
+	close(bp.changed)
+	bp.changed = make(chan struct{})
 }
 
-// Stores lists the event data stores with their sizes and health: a damaged store (lost or
-// invalid manifest, missing or damaged files) is listed with status "damaged" and why.
+// release returns a session to the pool (it stays open).
+func (b *Backend) release(p pooled) func() {
+	return func() {
+		b.pool.mu.Lock()
+		b.pool.idle = append(b.pool.idle, p)
+		b.pool.signal()
+		b.pool.mu.Unlock()
+	}
+}
+
+// Stores lists the event data stores the caller may read, with their sizes and health: a
+// damaged store (lost or invalid manifest, missing or damaged files) is listed with status
+// "damaged" and why. A store the caller may not read is absent. Of a store it may read only in
+// part, the events, first and last event are those it sees (counted in its restricted session,
+// so the size of the rows it may not see does not show) and the bytes are not given.
 func (b *Backend) Stores(ctx context.Context) ([]server.Store, error) {
+	c, err := b.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := c.Principal
 	stores, err := b.lk.Stores()
 	if err != nil {
 		return nil, err
 	}
 	out := []server.Store{}
+	var partial []int // indexes in out of the stores p reads in part
 	for _, s := range stores {
 		if s.Builtin() {
 			continue // the audit log is a store to query, not one of the user's
+		}
+		resource := "store:" + s.ID
+		if !p.Sees(resource) {
+			continue
 		}
 		v := server.Store{ID: s.ID, Name: s.Name, Table: query.StoreTable(s.ID), Type: s.Type, RetentionDays: s.RetentionDays}
 		m, h := b.lk.CheckStore(s.ID)
 		v.Status, v.Problem = h.Status, h.Problem
 		for _, d := range h.DamagedFiles {
 			v.DamagedFiles = append(v.DamagedFiles, server.DamagedFile{Path: d.Path, Problem: d.Problem})
+		}
+		if p.Table(resource) != nil {
+			if m != nil {
+				partial = append(partial, len(out))
+			}
+			out = append(out, v)
+			continue
 		}
 		if m == nil {
 			out = append(out, v)
@@ -252,13 +375,56 @@ func (b *Backend) Stores(ctx context.Context) ([]server.Store, error) {
 		}
 		out = append(out, v)
 	}
-	return out, nil
+	if len(partial) == 0 {
+		return out, nil
+	}
+	err = b.withSession(ctx, p, func(ctx context.Context, s *query.Session) error {
+		for _, i := range partial {
+			if err := countVisible(ctx, s, &out[i]); err != nil {
+				return translate(err)
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
-// Tables lists every queryable table with its columns.
+// countVisible fills the events and the event range of store v as the restricted session s
+// sees it. A store whose damage fails its view keeps its status and no counts.
+func countVisible(ctx context.Context, s *query.Session, v *server.Store) error {
+	if s.Damaged(v.ID) != nil {
+		return nil
+	}
+	res, err := s.RunInternal(ctx, "SELECT count(*), min(eventtime), max(eventtime) FROM "+v.Table)
+	if err != nil { // the grants hide eventtime: the count alone
+		if res, err = s.RunInternal(ctx, "SELECT count(*), NULL, NULL FROM "+v.Table); err != nil {
+			if errors.Is(err, lake.ErrDamaged) {
+				return nil
+			}
+			return err
+		}
+	}
+	row := res.Rows[0]
+	if n, ok := row[0].(int64); ok {
+		v.Events = n
+	}
+	if t, ok := row[1].(time.Time); ok {
+		v.FirstEvent = &t
+	}
+	if t, ok := row[2].(time.Time); ok {
+		v.LastEvent = &t
+	}
+	return nil
+}
+
+// Tables lists every table the caller may query with the columns it may read.
 func (b *Backend) Tables(ctx context.Context) ([]server.Table, error) {
+	c, err := b.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var tables []query.Table
-	err := b.withSession(ctx, func(ctx context.Context, s *query.Session) error {
+	err = b.withSession(ctx, c.Principal, func(ctx context.Context, s *query.Session) error {
 		var err error
 		tables, err = s.Tables(ctx)
 		return err
@@ -281,15 +447,26 @@ func (b *Backend) Tables(ctx context.Context) ([]server.Table, error) {
 	return out, nil
 }
 
-// Query runs user SQL in the sandbox.
+// Query runs user SQL in the sandbox, restricted to the caller's grants, and records it in the
+// audit log.
 func (b *Backend) Query(ctx context.Context, sql string, maxRows int) (*server.Result, error) {
+	c, err := b.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
 	var res *engine.Result
-	err := b.withSession(ctx, func(ctx context.Context, s *query.Session) error {
+	err = b.withSession(ctx, c.Principal, func(ctx context.Context, s *query.Session) error {
 		s.SetMaxRows(maxRows)
 		var err error
 		res, err = s.Run(ctx, sql)
 		return translate(err)
 	})
+	e := auditlog.Entry{SQL: sql, Duration: time.Since(start)}
+	if res != nil {
+		e.Tables, e.Rows = res.Tables, int64(len(res.Rows))
+	}
+	b.record(c, e, err)
 	if err != nil {
 		return nil, err
 	}
@@ -298,6 +475,46 @@ func (b *Backend) Query(ctx context.Context, sql string, maxRows int) (*server.R
 		out.Columns = append(out.Columns, server.Column{Name: c.Name, Type: c.Type})
 	}
 	return out, nil
+}
+
+// record queues the audit entry of a query or report by caller c that ended with err.
+func (b *Backend) record(c access.Caller, e auditlog.Entry, err error) {
+	if b.Audit == nil {
+		return
+	}
+	e.Action = "StartQuery"
+	e.Principal, e.KeyID, e.Door, e.SourceIP, e.UserAgent = c.Principal.Name(), c.KeyID, c.Door, c.SourceIP, c.UserAgent
+	if err != nil {
+		e.ErrorCode, e.ErrorMessage = errorCode(err), err.Error()
+	}
+	b.Audit.Record(e)
+}
+
+// errorCode names the kind of a failed query or report for the audit log.
+func errorCode(err error) string {
+	var (
+		qe *server.QueryError
+		tl *server.ResultTooLargeError
+		be *server.BusyError
+		de *server.DamagedError
+	)
+	switch {
+	case errors.As(err, &qe):
+		return "QueryFailed"
+	case errors.As(err, &tl):
+		return "ResultTooLarge"
+	case errors.As(err, &be):
+		return "Busy"
+	case errors.As(err, &de):
+		return "StoreDamaged"
+	case errors.Is(err, server.ErrNotFound):
+		return "NotFound"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Timeout"
+	case errors.Is(err, context.Canceled):
+		return "Cancelled"
+	}
+	return "InternalError"
 }
 
 // translate maps engine errors to the API's error kinds.

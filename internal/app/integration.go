@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/integration"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
@@ -14,23 +16,50 @@ import (
 
 var _ server.AuditEventReceiver = (*Backend)(nil)
 
-// Authorize checks an API token against <data>/tokens.json.
-func (b *Backend) Authorize(ctx context.Context, token string) error {
-	if _, err := integration.CheckToken(b.lk, token); err != nil {
-		if errors.Is(err, integration.ErrUnauthorized) {
-			return fmt.Errorf("%w: %v", server.ErrUnauthorized, err)
-		}
-		return err
+// Authenticate returns ctx with its caller: the one a door put there, or the principal of the
+// access key in authorization ("Bearer KEYID:SECRET", the key a channel's sender was given by
+// token create), as the channel door.
+func (b *Backend) Authenticate(ctx context.Context, authorization, userAgent string) (context.Context, error) {
+	if _, ok := access.CallerFrom(ctx); ok {
+		return ctx, nil
 	}
-	return nil
+	cred, ok := strings.CutPrefix(authorization, "Bearer ")
+	id, secret, ok2 := strings.Cut(strings.TrimSpace(cred), ":")
+	if !ok || !ok2 {
+		return ctx, server.ErrUnauthorized
+	}
+	p, err := b.access.Authenticate(id, secret)
+	if errors.Is(err, access.ErrUnauthenticated) {
+		return ctx, server.ErrUnauthorized
+	}
+	if err != nil {
+		return ctx, err
+	}
+	return access.WithCaller(ctx, access.Caller{Principal: p, KeyID: id, Door: access.DoorChannel,
+		SourceIP: server.ClientFromContext(ctx), UserAgent: userAgent}), nil
 }
 
-// PutAuditEvents validates one call's events and commits the accepted ones to the channel's
-// store before it returns.
+// errPutDenied is the one answer to a caller that may not put into the channel it names,
+// whether the channel exists or not (its existence does not leak).
+var errPutDenied = &server.CallError{Status: http.StatusForbidden, Code: "AccessDeniedException",
+	Message: "access denied: the access key has no put grant on this channel"}
+
+// PutAuditEvents checks the caller's put grant on the channel, validates one call's events and
+// commits the accepted ones to the channel's store before it returns.
 func (b *Backend) PutAuditEvents(ctx context.Context, channel, externalID string, entries []json.RawMessage) (*server.PutAuditEventsResult, error) {
+	c, err := b.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ch, err := integration.ResolveChannel(b.lk, channel)
 	if err != nil {
+		if !c.Principal.Admin && errors.Is(err, integration.ErrChannelNotFound) {
+			return nil, errPutDenied
+		}
 		return nil, callError(err)
+	}
+	if !c.Principal.CanPut("channel:" + ch.ID()) {
+		return nil, errPutDenied
 	}
 	events := make([]integration.AuditEvent, len(entries))
 	for i, raw := range entries {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
+	"time"
 
+	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/cost"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -13,16 +17,19 @@ import (
 	"github.com/auditlake/auditlake/internal/server"
 )
 
-// params converts the API's report parameters; the store defaults to the only CloudTrail store,
-// the cost table to the default one (defaultCost).
-func (b *Backend) params(p server.ReportParams) (compliance.Params, error) {
+// params converts the API's report parameters for principal pr; the store defaults to the only
+// CloudTrail store pr may read, the cost table to the first one it may read (defaultCost). A
+// store or cost table it may not read is not found, in the words of one that does not exist.
+func (b *Backend) params(p server.ReportParams, pr *access.Principal) (compliance.Params, error) {
 	out := compliance.Params{Store: p.Store, Cost: p.Cost, From: p.From, To: p.To, Accounts: p.Accounts}
 	if out.Cost == "" {
-		c, err := defaultCost(b.lk.Dir)
+		c, err := defaultCost(b.lk.Dir, pr)
 		if err != nil {
 			return out, err
 		}
 		out.Cost = c
+	} else if _, err := cost.Lookup(b.lk.Dir, out.Cost); err == nil && !pr.Sees("table:"+out.Cost) {
+		return out, fmt.Errorf("%w: no such cost table: %q", server.ErrNotFound, out.Cost)
 	}
 	if out.Store == "" {
 		stores, err := b.lk.Stores()
@@ -31,16 +38,19 @@ func (b *Backend) params(p server.ReportParams) (compliance.Params, error) {
 		}
 		var ct []lake.Store
 		for _, s := range stores {
-			if s.Type == lake.TypeCloudTrail && !s.Builtin() {
+			if s.Type == lake.TypeCloudTrail && !s.Builtin() && pr.Sees("store:"+s.ID) {
 				ct = append(ct, s)
 			}
 		}
-		if len(ct) != 1 {
+		switch {
+		case len(ct) == 0:
+			return out, fmt.Errorf("%w: no CloudTrail event data store to report on", server.ErrNotFound)
+		case len(ct) > 1:
 			return out, &server.QueryError{Msg: "name the event data store (store=…): there are several CloudTrail stores"}
 		}
 		out.Store = ct[0].ID
-	} else if _, err := b.lk.Resolve(out.Store); err != nil {
-		return out, fmt.Errorf("%w: %v", server.ErrNotFound, err)
+	} else if st, err := b.lk.Resolve(out.Store); err != nil || !pr.Sees("store:"+st.ID) {
+		return out, fmt.Errorf("%w: %w: %q", server.ErrNotFound, lake.ErrNotFound, out.Store)
 	}
 	for _, a := range p.ApprovedTemplates {
 		for _, part := range strings.Split(a, " ") {
@@ -60,15 +70,20 @@ func (b *Backend) params(p server.ReportParams) (compliance.Params, error) {
 	return out, nil
 }
 
-// defaultCost is the cost table a report without cost= uses: the only registered one, or, with
-// several, the first by name — the one the dashboard's cost picker shows first. "" when none is
-// registered (reports then carry no cost).
-func defaultCost(dataDir string) (string, error) {
+// defaultCost is the cost table a report without cost= uses: of those principal p may read,
+// the only one, or, with several, the first by name — the one the dashboard's cost picker shows
+// first. "" when there is none (reports then carry no cost).
+func defaultCost(dataDir string, p *access.Principal) (string, error) {
 	tables, err := cost.Tables(dataDir)
-	if err != nil || len(tables) == 0 {
+	if err != nil {
 		return "", err
 	}
-	return tables[0].Name(), nil
+	for _, t := range tables {
+		if p.Sees("table:" + t.Name()) {
+			return t.Name(), nil
+		}
+	}
+	return "", nil
 }
 
 // instanceTrail is an instance's trail with the cost table its cost was read from, so the
@@ -79,9 +94,23 @@ type instanceTrail struct {
 }
 
 func (b *Backend) report(ctx context.Context, name string, p server.ReportParams) (any, error) {
-	cp, err := b.params(p)
+	c, err := b.caller(ctx)
 	if err != nil {
 		return nil, err
+	}
+	start := time.Now()
+	cp, err := b.params(p, c.Principal)
+	var out any
+	if err == nil {
+		out, err = b.runReport(ctx, c.Principal, name, cp)
+	}
+	b.recordReport(c, name, "", cp, start, err)
+	return out, err
+}
+
+func (b *Backend) runReport(ctx context.Context, pr *access.Principal, name string, cp compliance.Params) (any, error) {
+	if name == "daily-spend" && cp.Cost == "" {
+		return nil, fmt.Errorf("%w: daily-spend reads a cost table, and there is none to read (auditlake cur register)", server.ErrNotFound)
 	}
 	var run func(context.Context, *query.Session, compliance.Params) (any, error)
 	switch name {
@@ -97,10 +126,10 @@ func (b *Backend) report(ctx context.Context, name string, p server.ReportParams
 		return nil, fmt.Errorf("%w: report %q (want launch-compliance or daily-spend)", server.ErrNotFound, name)
 	}
 	var out any
-	err = b.withSession(ctx, func(ctx context.Context, s *query.Session) error {
+	err := b.withSession(ctx, pr, func(ctx context.Context, s *query.Session) error {
 		var err error
 		if out, err = run(ctx, s, cp); err != nil {
-			return reportErr(err)
+			return reportErr(err, pr)
 		}
 		return nil
 	})
@@ -111,15 +140,26 @@ func (b *Backend) report(ctx context.Context, name string, p server.ReportParams
 }
 
 func (b *Backend) instance(ctx context.Context, id string, p server.ReportParams) (any, error) {
-	cp, err := b.params(p)
+	c, err := b.caller(ctx)
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
+	cp, err := b.params(p, c.Principal)
+	var out any
+	if err == nil {
+		out, err = b.runInstance(ctx, c.Principal, id, cp)
+	}
+	b.recordReport(c, "instance", id, cp, start, err)
+	return out, err
+}
+
+func (b *Backend) runInstance(ctx context.Context, pr *access.Principal, id string, cp compliance.Params) (any, error) {
 	var t *compliance.Trail
-	err = b.withSession(ctx, func(ctx context.Context, s *query.Session) error {
+	err := b.withSession(ctx, pr, func(ctx context.Context, s *query.Session) error {
 		var err error
 		if t, err = compliance.Instance(ctx, s, id, cp); err != nil {
-			return reportErr(err)
+			return reportErr(err, pr)
 		}
 		return nil
 	})
@@ -132,14 +172,54 @@ func (b *Backend) instance(ctx context.Context, id string, p server.ReportParams
 	return instanceTrail{Trail: t, CostTable: cp.Cost}, nil
 }
 
-// reportErr maps report failures: unknown stores, cost tables and instances are 404s.
-func reportErr(err error) error {
+// missingColumn finds the column a report's SQL names and the session does not have.
+var missingColumn = regexp.MustCompile(`Referenced column "([^"]+)" not found`)
+
+// reportErr maps report failures of principal pr: unknown stores, cost tables and instances
+// are 404s; a column the report reads and pr's grants do not show is a 400 that says so.
+func reportErr(err error, pr *access.Principal) error {
 	if errors.Is(err, lake.ErrDamaged) {
 		return translate(err)
+	}
+	if m := missingColumn.FindStringSubmatch(err.Error()); m != nil && !pr.Admin {
+		return &server.QueryError{Msg: fmt.Sprintf("this report reads column %q, which the grants of %s do not show", m[1], pr.Name())}
 	}
 	if errors.Is(err, lake.ErrNotFound) || strings.Contains(err.Error(), "not found") || strings.Contains(err.Error(), "no such") ||
 		strings.Contains(err.Error(), "unknown") {
 		return fmt.Errorf("%w: %v", server.ErrNotFound, err)
 	}
 	return translate(err)
+}
+
+// recordReport records a report (or an instance's trail, with its id) in the audit log as a
+// query: its name and parameters, the tables it reads.
+func (b *Backend) recordReport(c access.Caller, name, id string, p compliance.Params, start time.Time, err error) {
+	if b.Audit == nil {
+		return
+	}
+	params := map[string]any{"report": name}
+	if id != "" {
+		params["instanceId"] = id
+	}
+	var tables []string
+	if p.Store != "" {
+		params["store"] = p.Store
+		if st, err := b.lk.Resolve(p.Store); err == nil {
+			tables = append(tables, query.Schema+"."+st.ID)
+		}
+	}
+	if p.Cost != "" {
+		params["cost"] = p.Cost
+		tables = append(tables, p.Cost)
+	}
+	if p.From != nil {
+		params["from"] = p.From.UTC().Format(time.RFC3339)
+	}
+	if p.To != nil {
+		params["to"] = p.To.UTC().Format(time.RFC3339)
+	}
+	if len(p.Accounts) > 0 {
+		params["accounts"] = p.Accounts
+	}
+	b.record(c, auditlog.Entry{Params: params, Tables: tables, Duration: time.Since(start)}, err)
 }

@@ -20,7 +20,7 @@ var auditedCommands = map[string]string{
 	"user rotate-key": "RotateAccessKey", "user create-key": "CreateAccessKey", "user delete": "DeleteUser",
 	"role create": "CreateRole", "role delete": "DeleteRole",
 	"role add-member": "AddRoleMember", "role remove-member": "RemoveRoleMember",
-	"grant select": "GrantPermissions", "grant manage": "GrantPermissions", "revoke": "RevokePermissions",
+	"grant select": "GrantPermissions", "grant manage": "GrantPermissions", "grant put": "GrantPermissions", "revoke": "RevokePermissions",
 	"eds create": "CreateEventDataStore", "eds update": "UpdateEventDataStore", "eds delete": "DeleteEventDataStore",
 	"cur register": "RegisterCostTable", "cur remove": "DeregisterCostTable",
 	"channel create": "CreateChannel", "channel delete": "DeleteChannel",

@@ -118,7 +118,7 @@ func startChannelServer(t *testing.T, edsFlags ...string) channelServer {
 	if !regexp.MustCompile(`^arn:aws:cloudtrail:us-east-1:` + channelAccount + `:channel/[0-9a-f-]{36}$`).MatchString(arn) {
 		t.Fatalf("channel create printed %q, want a channel ARN", arn)
 	}
-	token := strings.TrimSpace(mustRun(t, 0, dir, "token", "create", "--name", "e2e"))
+	token := strings.TrimSpace(mustRun(t, 0, dir, "token", "create", "--channel", "my-app", "--name", "e2e"))
 	if len(token) < 40 {
 		t.Fatalf("token create printed %q", token)
 	}
@@ -224,6 +224,14 @@ func TestPutAuditEventsEndToEndReportsEveryEntryRefusesBadCallsAndIsQueryableAtO
 		big = append(big, map[string]string{"id": fmt.Sprintf("b-%d", i), "eventData": d})
 	}
 	one := requestBody(t, map[string]string{"id": "ev-x", "eventData": auditEventData(t, "u-x", "X", "2026-03-03T00:00:00Z", channelAccount, nil)})
+	unknownARN := "arn:aws:cloudtrail:us-east-1:" + channelAccount + ":channel/00000000-0000-4000-8000-000000000000"
+	mustRun(t, 0, dir, "channel", "create", "other-app", "--eds", "app-events", "--account", channelAccount)
+	otherToken := strings.TrimSpace(mustRun(t, 0, dir, "token", "create", "--channel", "other-app"))
+	var admin access.Credentials
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "user", "create", "root-ish", "--admin", "--output", "json")), &admin); err != nil {
+		t.Fatal(err)
+	}
+	adminToken := admin.AccessKeyID + ":" + admin.SecretAccessKey
 	refused := []struct {
 		name       string
 		url, token string
@@ -235,7 +243,12 @@ func TestPutAuditEventsEndToEndReportsEveryEntryRefusesBadCallsAndIsQueryableAtO
 		{"body over 1 MB", putURL, token, requestBody(t, big...), http.StatusRequestEntityTooLarge, "body_too_large"},
 		{"wrong token", putURL, token + "x", one, http.StatusUnauthorized, "unauthorized"},
 		{"no token", putURL, "", one, http.StatusUnauthorized, "unauthorized"},
-		{"unknown channel", base + "/PutAuditEvents?channelArn=" + url.QueryEscape("arn:aws:cloudtrail:us-east-1:"+channelAccount+":channel/00000000-0000-4000-8000-000000000000"), token, one, http.StatusNotFound, "ChannelNotFound"},
+		{"old alk_ token", putURL, "alk_" + strings.Repeat("x", 43), one, http.StatusUnauthorized, "unauthorized"},
+		{"secret without key id", putURL, token[strings.Index(token, ":")+1:], one, http.StatusUnauthorized, "unauthorized"},
+		// A key without a put grant on the channel named gets one 403, whether it exists or not.
+		{"unknown channel", base + "/PutAuditEvents?channelArn=" + url.QueryEscape(unknownARN), token, one, http.StatusForbidden, "AccessDeniedException"},
+		{"another channel's key", putURL, otherToken, one, http.StatusForbidden, "AccessDeniedException"},
+		{"an admin's key, unknown channel", base + "/PutAuditEvents?channelArn=" + url.QueryEscape(unknownARN), adminToken, one, http.StatusNotFound, "ChannelNotFound"},
 		{"duplicated id", putURL, token, requestBody(t, map[string]string{"id": "d", "eventData": good1}, map[string]string{"id": "d", "eventData": good2}), http.StatusBadRequest, "DuplicatedAuditEventId"},
 	}
 	if n := len(requestBody(t, big...)); n <= 1<<20 {

@@ -315,7 +315,7 @@ func runGrant(privilege string) func(context.Context, *Env, []string) error {
 		if len(pos) > 0 {
 			return usagef("grant %s takes flags only (unexpected %q)", privilege, pos[0])
 		}
-		if *to == "" || (privilege == access.Select && *on == "") {
+		if *to == "" || (privilege != access.Manage && *on == "") {
 			return usagef("grant %s needs --on and --to", privilege)
 		}
 		lk, err := openLake(env)
@@ -324,7 +324,11 @@ func runGrant(privilege string) func(context.Context, *Env, []string) error {
 		}
 		g := access.Grant{Privilege: privilege, Principal: *to, Resource: *on,
 			Columns: splitList(*cols), ExcludeColumns: splitList(*excl), RowFilter: *filter}
-		g, err = accessRegistry(env).AddGrant(g, func(g *access.Grant) error { return query.CheckGrant(ctx, lk, g) })
+		check := func(g *access.Grant) error { return query.CheckGrant(ctx, lk, g) }
+		if privilege == access.Put {
+			check = func(g *access.Grant) error { return access.CheckPutGrant(g, channelID(lk)) }
+		}
+		g, err = accessRegistry(env).AddGrant(g, check)
 		if err != nil {
 			return accessErr(err)
 		}
@@ -350,7 +354,7 @@ func runRevoke(ctx context.Context, env *Env, args []string) error {
 	if len(pos) == 1 {
 		privilege = pos[0]
 	} else if len(pos) > 1 {
-		return usagef("revoke takes at most a privilege (select or manage)")
+		return usagef("revoke takes at most a privilege (select, manage or put)")
 	}
 	if *id == "" && (*from == "" || (*on == "" && privilege != access.Manage)) {
 		return usagef("revoke needs --id, or --on and --from")
@@ -359,13 +363,16 @@ func runRevoke(ctx context.Context, env *Env, args []string) error {
 	if privilege == access.Manage && resource == "" {
 		resource = "all"
 	}
-	if strings.HasPrefix(resource, "store:") {
+	if strings.HasPrefix(resource, "store:") || strings.HasPrefix(resource, "channel:") {
 		lk, err := openLake(env)
 		if err != nil {
 			return err
 		}
 		if st, err := lk.Resolve(strings.TrimPrefix(resource, "store:")); err == nil {
 			resource = "store:" + st.ID
+		}
+		if id, err := channelID(lk)(strings.TrimPrefix(resource, "channel:")); err == nil && strings.HasPrefix(resource, "channel:") {
+			resource = "channel:" + id
 		}
 	}
 	n, err := accessRegistry(env).Revoke(*id, *from, resource, privilege)

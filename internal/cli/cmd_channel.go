@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/integration"
 	"github.com/auditlake/auditlake/internal/lake"
 )
@@ -22,10 +24,14 @@ their recipientAccountId. With --external-id every call must pass the same exter
 const channelCreateExamples = `  auditlake eds create app-events --type activity
   auditlake channel create my-app --eds app-events --account 111122223333 --region eu-west-1`
 
-const tokenCreateUsage = `Usage: auditlake token create [NAME]   (or --name NAME)
+const tokenCreateUsage = `Usage: auditlake token create --channel CHANNEL... [--expires T] [--output text|json] [NAME]
 
-Creates an API token for the audit-event endpoints of 'auditlake serve' and prints it once: only
-its SHA-256 is stored (in <data>/tokens.json). Send it as 'Authorization: Bearer TOKEN'.`
+Creates a channel token: a user NAME (default channel-CHANNEL) with an access key and a put grant
+on each CHANNEL (auditlake grant put), and prints the key once as KEYID:SECRET — only the key's
+id is stored, its secret is derived from the data directory's master key. Senders send it to
+'auditlake serve' as 'Authorization: Bearer KEYID:SECRET' (POST /PutAuditEvents or
+/api/channels/CHANNEL/events); a key without a put grant on the channel it names gets 403.
+Revoke it with 'auditlake token delete NAME' (or 'user disable', 'user rotate-key').`
 
 const ingestEventsUsage = `Usage: auditlake ingest events (--channel CHANNEL | --eds STORE) FILE...
 
@@ -134,13 +140,20 @@ func runChannelDelete(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "deleted channel %s (%s); its events stay in the store\n", ch.Name, ch.ARN)
+	if _, err := accessRegistry(env).RevokeOn("channel:" + ch.ID()); err != nil {
+		return fmt.Errorf("deleted channel %s, but not the put grants on it: %w", ch.Name, err)
+	}
+	fmt.Fprintf(env.Stdout, "deleted channel %s (%s) and the put grants on it; its events stay in the store\n", ch.Name, ch.ARN)
 	return nil
 }
 
 func runTokenCreate(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "token create")
-	name := fs.String("name", "", "a name to tell tokens apart (default: generated)")
+	name := fs.String("name", "", "the token's user (default: channel-CHANNEL)")
+	var channels multiFlag
+	fs.Var(&channels, "channel", "channel (name, ARN or id) the token may put events into (repeatable; required)")
+	expires := fs.String("expires", "", "the key expires at this time (RFC 3339 or YYYY-MM-DD); default never")
+	output := formatFlag(fs, "text", "json")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -153,17 +166,84 @@ func runTokenCreate(ctx context.Context, env *Env, args []string) error {
 	case len(pos) == 1:
 		*name = pos[0]
 	}
+	if len(channels) == 0 {
+		return usagef("--channel is required: a token puts events into the channels it names")
+	}
+	exp, err := parseExpires(*expires)
+	if err != nil {
+		return usagef("%v", err)
+	}
 	lk, err := openLake(env)
 	if err != nil {
 		return err
 	}
-	secret, tok, err := integration.CreateToken(lk, *name)
-	if err != nil {
-		return err
+	var chs []integration.Channel
+	for _, c := range channels {
+		ch, err := integration.ResolveChannel(lk, c)
+		if errors.Is(err, integration.ErrChannelNotFound) {
+			return &HintError{Err: err, Hint: "list channels with: auditlake channel list"}
+		}
+		if err != nil {
+			return err
+		}
+		chs = append(chs, ch)
 	}
-	fmt.Fprintln(env.Stdout, secret)
-	fmt.Fprintf(env.Stderr, "created token %q; it is shown only now, store it safely\n", tok.Name)
+	if *name == "" {
+		*name = "channel-" + chs[0].Name
+		if len(*name) > 64 {
+			*name = "channel-" + chs[0].ID()
+		}
+	}
+	reg := accessRegistry(env)
+	creds, err := reg.CreateUser(*name, false, exp)
+	if err != nil {
+		return accessErr(err)
+	}
+	for _, ch := range chs {
+		g := access.Grant{Privilege: access.Put, Principal: "user:" + *name, Resource: "channel:" + ch.ID()}
+		if _, err := reg.AddGrant(g, func(g *access.Grant) error { return access.CheckPutGrant(g, channelID(lk)) }); err != nil {
+			reg.DeleteUser(*name) // nothing half made
+			return err
+		}
+	}
+	token := creds.AccessKeyID + ":" + creds.SecretAccessKey
+	if *output == "json" {
+		arns := make([]string, len(chs))
+		for i, ch := range chs {
+			arns[i] = ch.ARN
+		}
+		return writeJSON(env.Stdout, map[string]any{"user": creds.User, "access_key_id": creds.AccessKeyID,
+			"secret_access_key": creds.SecretAccessKey, "token": token, "channels": arns})
+	}
+	fmt.Fprintln(env.Stdout, token)
+	fmt.Fprintf(env.Stderr, "created token %q: user %s with an access key and a put grant on %s; it is shown only now, store it safely\n",
+		*name, *name, plural(len(chs), "channel", "channels"))
 	return nil
+}
+
+// channelID resolves a channel reference (name, ARN or id) to its id, for a put grant.
+func channelID(lk *lake.Lake) func(string) (string, error) {
+	return func(ref string) (string, error) {
+		ch, err := integration.ResolveChannel(lk, ref)
+		if err != nil {
+			return "", err
+		}
+		return ch.ID(), nil
+	}
+}
+
+// tokenUsers lists the users that hold put grants (channel tokens), with the channels'
+// resources, by user name.
+func tokenUsers(st access.State) map[string][]string {
+	out := map[string][]string{}
+	for _, g := range st.Grants {
+		if g.Privilege == access.Put {
+			if kind, name, _ := strings.Cut(g.Principal, ":"); kind == "user" {
+				out[name] = append(out[name], g.Resource)
+			}
+		}
+	}
+	return out
 }
 
 func runTokenList(ctx context.Context, env *Env, args []string) error {
@@ -175,14 +255,37 @@ func runTokenList(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	toks, err := integration.Tokens(lk)
+	st, err := accessRegistry(env).State()
 	if err != nil {
 		return err
 	}
+	names := map[string]string{}
+	if chs, err := integration.Channels(lk); err == nil {
+		for _, c := range chs {
+			names["channel:"+c.ID()] = c.Name
+		}
+	}
+	tokens := tokenUsers(st)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tCREATED")
-	for _, t := range toks {
-		fmt.Fprintf(tw, "%s\t%s\n", t.Name, t.CreatedAt.Format("2006-01-02T15:04:05Z"))
+	fmt.Fprintln(tw, "NAME\tCHANNELS\tCREATED\tSTATE")
+	for _, u := range st.Users {
+		res, ok := tokens[u.Name]
+		if !ok {
+			continue
+		}
+		var chs []string
+		for _, r := range res {
+			if n := names[r]; n != "" {
+				chs = append(chs, n)
+			} else {
+				chs = append(chs, r+" (deleted)")
+			}
+		}
+		state := "active"
+		if u.Disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Name, strings.Join(chs, ","), u.Created.Format("2006-01-02T15:04:05Z"), state)
 	}
 	return tw.Flush()
 }
@@ -196,14 +299,18 @@ func runTokenDelete(ctx context.Context, env *Env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("name one token, got %d arguments", len(pos))
 	}
-	lk, err := openLake(env)
+	reg := accessRegistry(env)
+	st, err := reg.State()
 	if err != nil {
 		return err
 	}
-	if err := integration.DeleteToken(lk, pos[0]); err != nil {
-		return err
+	if _, ok := tokenUsers(st)[pos[0]]; !ok {
+		return &HintError{Err: fmt.Errorf("token %q: %w", pos[0], access.ErrNotFound), Hint: "list tokens with: auditlake token list (other users: auditlake user delete)"}
 	}
-	fmt.Fprintf(env.Stdout, "deleted token %s\n", pos[0])
+	if err := reg.DeleteUser(pos[0]); err != nil {
+		return accessErr(err)
+	}
+	fmt.Fprintf(env.Stdout, "deleted token %s (its user, access keys and grants)\n", pos[0])
 	return nil
 }
 

@@ -194,12 +194,14 @@ func TestFlagConventions(t *testing.T) {
 		t.Errorf("--version printed %q, version %q", v1, v2)
 	}
 
-	mustRun(t, 0, dir, "token", "create", "ci-pipeline")
-	mustRun(t, 0, dir, "token", "create", "--name", "nightly")
+	mustRun(t, 0, dir, "eds", "create", "app-events", "--type", "activity")
+	mustRun(t, 0, dir, "channel", "create", "my-app", "--eds", "app-events")
+	mustRun(t, 0, dir, "token", "create", "--channel", "my-app", "ci-pipeline")
+	mustRun(t, 0, dir, "token", "create", "--channel", "my-app", "--name", "nightly")
 	if out := mustRun(t, 0, dir, "token", "list"); !strings.Contains(out, "ci-pipeline") || !strings.Contains(out, "nightly") {
 		t.Errorf("tokens created by argument and by --name are listed:\n%s", out)
 	}
-	if _, _, code := run(t, dir, "token", "create", "a", "--name", "b"); code != cli.ExitUsage {
+	if _, _, code := run(t, dir, "token", "create", "--channel", "my-app", "a", "--name", "b"); code != cli.ExitUsage {
 		t.Errorf("two different names: exit %d, want %d", code, cli.ExitUsage)
 	}
 

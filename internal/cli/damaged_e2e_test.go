@@ -231,7 +231,7 @@ func TestPutAuditEventsIntoADamagedStoreAnswers503AndDeletesNothing(t *testing.T
 		t.Fatal(err)
 	}
 	arn := strings.TrimSpace(mustRun(t, 0, dir, "channel", "create", "my-app", "--eds", "app-events", "--account", channelAccount))
-	token := strings.TrimSpace(mustRun(t, 0, dir, "token", "create", "--name", "e2e"))
+	token := strings.TrimSpace(mustRun(t, 0, dir, "token", "create", "--channel", "my-app", "--name", "e2e"))
 	base := serve(t, dir, io.Discard)
 	putURL := base + "/PutAuditEvents?channelArn=" + url.QueryEscape(arn)
 	ev := func(id string) []byte {

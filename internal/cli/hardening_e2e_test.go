@@ -105,7 +105,7 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 	dir := t.TempDir()
 	mustRun(t, 0, dir, "eds", "create", "app-events", "--type", "activity")
 	arn := strings.TrimSpace(mustRun(t, 0, dir, "channel", "create", "my-app", "--eds", "app-events", "--account", channelAccount))
-	token := strings.TrimSpace(mustRun(t, 0, dir, "token", "create", "--name", "e2e"))
+	token := strings.TrimSpace(mustRun(t, 0, dir, "token", "create", "--channel", "my-app", "--name", "e2e"))
 	lk, err := lake.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +147,11 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 		}()
 	}
 	defer func() { stopLong(); wg.Wait() }()
-	for {
+	for start := time.Now(); ; {
+		if time.Since(start) > 2*time.Minute {
+			running, waiting := b.Admitted()
+			t.Fatalf("the three long queries were not admitted (running %d, waiting %d)", running, waiting)
+		}
 		if running, waiting := b.Admitted(); running == 2 && waiting == 1 {
 			break
 		}

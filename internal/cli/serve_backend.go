@@ -3,17 +3,23 @@ package cli
 import (
 	"context"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/app"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
-	"github.com/auditlake/auditlake/internal/server"
 )
 
-// newBackend opens the engine behind the HTTP API for env.DataDir.
-func newBackend(ctx context.Context, env *Env, lim serveLimits) (server.Backend, io.Closer, error) {
+// auditFlushEvery is how often serve commits the audit log's buffered records.
+const auditFlushEvery = time.Second
+
+// newBackend opens the engine behind the HTTP API for env.DataDir, with its audit log: every
+// query and report is recorded, and committed every auditFlushEvery and once more when the
+// returned Closer is closed (after the server stopped, so the last requests are in).
+func newBackend(ctx context.Context, env *Env, lim serveLimits) (*app.Backend, io.Closer, error) {
 	lk, err := openLake(env)
 	if err != nil {
 		return nil, nil, err
@@ -27,10 +33,22 @@ func newBackend(ctx context.Context, env *Env, lim serveLimits) (server.Backend,
 		}
 		b.DefaultApprovals = cfg.Approvals
 	}
-	rctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); enforceRetention(rctx, env, lk, 24*time.Hour) }()
-	return b, closerFunc(func() error { stop(); <-done; return b.Close() }), nil
+	b.Audit = auditlog.Open(lk)
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		b.Audit.Run(runCtx, auditFlushEvery, func(err error) { env.Log.Error("audit log: commit", "err", err) })
+	}()
+	rctx, stopRetention := context.WithCancel(ctx)
+	go func() { defer wg.Done(); enforceRetention(rctx, env, lk, 24*time.Hour) }()
+	return b, closerFunc(func() error {
+		stopRetention()
+		stop()
+		wg.Wait()
+		return b.Close()
+	}), nil
 }
 
 // closerFunc is a function as an io.Closer.

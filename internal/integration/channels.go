@@ -1,12 +1,11 @@
 // Package integration receives audit events from outside AWS the way CloudTrail Lake
-// integrations do: channels that feed an activity event data store, API tokens that guard the
-// PutAuditEvents-compatible endpoint, the validation of each auditEventData payload (required
-// fields, limits, checksum, recipient account), the wrapping CloudTrail applies on ingest, and
-// the commit of accepted events to the store.
+// integrations do: channels that feed an activity event data store (their senders authenticate
+// with access keys holding a put grant on the channel, package access), the validation of each
+// auditEventData payload (required fields, limits, checksum, recipient account), the wrapping
+// CloudTrail applies on ingest, and the commit of accepted events to the store.
 //
-// Channels and tokens live next to the lake's catalog: <data>/channels.json and
-// <data>/tokens.json, each replaced atomically under an exclusive lock. Tokens are stored only
-// as their SHA-256.
+// Channels live next to the lake's catalog in <data>/channels.json, replaced atomically under an
+// exclusive lock.
 package integration
 
 import (

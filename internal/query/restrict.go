@@ -101,6 +101,11 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 		}
 		visible = append(visible, [2]string{o.schema, o.name})
 		if alias != "" {
+			// The name's view was bound to every column of the original: bound again to the
+			// restricted view, it lists (in Tables) only the columns the principal may read.
+			if err := s.db.Exec(ctx, "CREATE OR REPLACE VIEW "+engine.Ident(o.schema)+"."+engine.Ident(alias)+" AS SELECT * FROM "+target); err != nil {
+				return err
+			}
 			visible = append(visible, [2]string{o.schema, alias})
 		}
 		if o.schema == Schema {

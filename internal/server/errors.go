@@ -87,6 +87,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(be.RetryAfter.Round(time.Second)/time.Second))))
 	case errors.Is(err, ErrNotFound):
 		status, code, msg = http.StatusNotFound, "not_found", err.Error()
+	case errors.Is(err, ErrUnauthorized): // the backend found no valid caller in the request
+		s.log.Warn("request refused by the backend", "method", r.Method, "path", r.URL.Path, "err", err)
+		status, code, msg = http.StatusUnauthorized, "unauthorized", "authentication required"
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away; there is nobody to answer.
 		s.log.Info("request cancelled by client", "method", r.Method, "path", r.URL.Path)

@@ -11,15 +11,20 @@ import (
 )
 
 // AuditEventReceiver is what a Backend implements to accept external audit events on the
-// PutAuditEvents-compatible endpoints (docs/api.md, "External audit events"). The server checks
-// the bearer token, the body size and the event count; the receiver decodes and validates each
-// entry and commits the accepted events before it returns, so they are queryable at once.
+// PutAuditEvents-compatible endpoints (docs/api.md, "External audit events"). The server has the
+// caller authenticated (Authenticate) and checks the body size and the event count; the
+// receiver checks the caller's put grant on the channel, decodes and validates each entry and
+// commits the accepted events before it returns, so they are queryable at once.
 type AuditEventReceiver interface {
-	// Authorize returns ErrUnauthorized (possibly wrapped) unless token is a valid API token.
-	Authorize(ctx context.Context, token string) error
+	// Authenticate returns ctx carrying the authenticated caller: the one a door already put
+	// in ctx, or the principal of the access key in authorization ("Bearer KEYID:SECRET"). It
+	// returns ErrUnauthorized (possibly wrapped) for missing or invalid credentials, whatever
+	// is wrong with them.
+	Authenticate(ctx context.Context, authorization, userAgent string) (context.Context, error)
 	// PutAuditEvents ingests the entries of one call (each the raw JSON of one
-	// {id, eventData, eventDataChecksum} object) into channel (ARN, ARN suffix or name). A
-	// problem with the call as a whole is a *CallError.
+	// {id, eventData, eventDataChecksum} object) into channel (ARN, ARN suffix or name) for the
+	// caller in ctx. A problem with the call as a whole, a caller without the put grant on the
+	// channel included, is a *CallError.
 	PutAuditEvents(ctx context.Context, channel, externalID string, entries []json.RawMessage) (*PutAuditEventsResult, error)
 }
 
@@ -53,8 +58,9 @@ type CallError struct {
 
 func (e *CallError) Error() string { return e.Message }
 
-// ErrUnauthorized is returned by Authorize for a missing or unknown token; the API answers 401.
-var ErrUnauthorized = errors.New("missing or unknown API token")
+// ErrUnauthorized is returned for a request without valid credentials (a missing, unknown,
+// wrong, disabled or expired access key); the API answers 401 with one generic message.
+var ErrUnauthorized = errors.New("invalid or missing credentials")
 
 // Limits of one PutAuditEvents call.
 const (
@@ -83,18 +89,15 @@ func (s *Server) receiveAuditEvents(w http.ResponseWriter, r *http.Request, chan
 	if !ok {
 		return &apiError{http.StatusNotImplemented, "not_implemented", "this server does not accept audit events"}
 	}
-	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="auditlake"`)
-		return &apiError{http.StatusUnauthorized, "unauthorized", "an API token is required: Authorization: Bearer <token> (auditlake token create)"}
-	}
-	if err := recv.Authorize(r.Context(), strings.TrimSpace(token)); err != nil {
+	ctx, err := recv.Authenticate(r.Context(), r.Header.Get("Authorization"), r.UserAgent())
+	if err != nil {
 		if errors.Is(err, ErrUnauthorized) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="auditlake", error="invalid_token"`)
-			return &apiError{http.StatusUnauthorized, "unauthorized", "the API token is not valid"}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="auditlake"`)
+			return &apiError{http.StatusUnauthorized, "unauthorized", "invalid or missing credentials: send Authorization: Bearer ACCESS_KEY_ID:SECRET (auditlake token create --channel CHANNEL)"}
 		}
-		return fmt.Errorf("check API token: %w", err)
+		return fmt.Errorf("authenticate: %w", err)
 	}
+	r = r.WithContext(ctx)
 	if channel == "" {
 		return &apiError{http.StatusBadRequest, "InvalidChannelARN", "channelArn is required"}
 	}
