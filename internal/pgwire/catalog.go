@@ -1,0 +1,420 @@
+package pgwire
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/auditlake/auditlake/internal/dialect"
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/server"
+)
+
+//go:embed catalog.sql
+var catalogDDL string
+
+// serverVersion is the PostgreSQL version the server reports: clients choose their catalog
+// queries by it, and the emulated catalog has PostgreSQL 15's columns.
+const (
+	serverVersion    = "15.0"
+	serverVersionNum = "150000"
+	versionText      = "PostgreSQL 15.0 (auditlake) on x86_64-pc-linux-gnu, compiled by Go, 64-bit"
+	databaseName     = "auditlake"
+	ownerName        = "auditlake"
+)
+
+// Fixed OIDs of the emulated catalog; the principal's schemas and tables are numbered after them.
+const (
+	oidPgCatalog    = 11
+	oidPublic       = 2200
+	oidInfoSchema   = 13000
+	oidDatabase     = 16384
+	oidFirstSchema  = 16385
+	oidFirstTable   = 20000
+	oidPgClassClass = 1259 // pg_class's own OID: pg_description.classoid of a table's comment
+)
+
+// pgTypes are the rows of pg_type: every type a column or parameter can have here.
+var pgTypes = []struct {
+	oid       uint32
+	name      string
+	len       int16
+	category  string
+	format    string
+	elem, arr uint32
+}{
+	{16, "bool", 1, "B", "boolean", 0, 1000}, {17, "bytea", -1, "U", "bytea", 0, 1001},
+	{18, "char", 1, "Z", `"char"`, 0, 1002}, {19, "name", 64, "S", "name", 0, 1003},
+	{20, "int8", 8, "N", "bigint", 0, 1016}, {21, "int2", 2, "N", "smallint", 0, 1005},
+	{23, "int4", 4, "N", "integer", 0, 1007}, {24, "regproc", 4, "N", "regproc", 0, 1008},
+	{25, "text", -1, "S", "text", 0, 1009}, {26, "oid", 4, "N", "oid", 0, 1028},
+	{114, "json", -1, "U", "json", 0, 199}, {700, "float4", 4, "N", "real", 0, 1021},
+	{701, "float8", 8, "N", "double precision", 0, 1022}, {705, "unknown", -2, "X", "unknown", 0, 0},
+	{1043, "varchar", -1, "S", "character varying", 0, 1015}, {1082, "date", 4, "D", "date", 0, 1182},
+	{1083, "time", 8, "D", "time without time zone", 0, 1183},
+	{1114, "timestamp", 8, "D", "timestamp without time zone", 0, 1115},
+	{1184, "timestamptz", 8, "D", "timestamp with time zone", 0, 1185},
+	{1186, "interval", 16, "T", "interval", 0, 1187}, {1700, "numeric", -1, "N", "numeric", 0, 1231},
+	{2205, "regclass", 4, "N", "regclass", 0, 2210}, {2206, "regtype", 4, "N", "regtype", 0, 2211},
+	{2249, "record", -1, "P", "record", 0, 2287}, {2950, "uuid", 16, "U", "uuid", 0, 2951},
+	{3802, "jsonb", -1, "U", "jsonb", 0, 3807},
+	{1000, "_bool", -1, "A", "boolean[]", 16, 0}, {1005, "_int2", -1, "A", "smallint[]", 21, 0},
+	{1007, "_int4", -1, "A", "integer[]", 23, 0}, {1009, "_text", -1, "A", "text[]", 25, 0},
+	{1015, "_varchar", -1, "A", "character varying[]", 1043, 0}, {1016, "_int8", -1, "A", "bigint[]", 20, 0},
+	{1028, "_oid", -1, "A", "oid[]", 26, 0}, {199, "_json", -1, "A", "json[]", 114, 0},
+}
+
+// defaultSettings are what SHOW, current_setting() and pg_settings answer (SET changes a
+// connection's own copy, for SHOW; it changes nothing else).
+var defaultSettings = map[string]string{
+	"server_version": serverVersion, "server_version_num": serverVersionNum, "server_encoding": "UTF8",
+	"client_encoding": "UTF8", "datestyle": "ISO, MDY", "timezone": "UTC", "integer_datetimes": "on",
+	"standard_conforming_strings": "on", "intervalstyle": "postgres", "search_path": `"$user", public`,
+	"max_identifier_length": "63", "transaction_isolation": "read committed",
+	"default_transaction_isolation": "read committed", "transaction_read_only": "on",
+	"default_transaction_read_only": "on", "is_superuser": "off", "lc_collate": "C", "lc_ctype": "C",
+	"lc_messages": "C", "max_connections": "100", "block_size": "8192", "extra_float_digits": "1",
+	"statement_timeout": "0", "application_name": "", "ssl": "off", "password_encryption": "scram-sha-256",
+}
+
+// sessionInfo is what the catalog says about the connection itself.
+type sessionInfo struct {
+	user    string
+	pid     uint32
+	ssl     bool
+	appName string
+}
+
+// catalog is an in-memory engine holding only the emulated pg_catalog and information_schema
+// of one principal: rows describing the tables it may read (never the tables, never their data),
+// sealed like a query session. Client catalog queries run here, rewritten by rewriteCatalog.
+type catalog struct {
+	db  *engine.DB
+	key string // the tables it describes, to know when to build it again
+}
+
+// tablesKey fingerprints a table list.
+func tablesKey(tables []server.Table) string {
+	var b strings.Builder
+	for _, t := range tables {
+		b.WriteString(t.Schema + "\x00" + t.Name + "\x00")
+		for _, c := range t.Columns {
+			b.WriteString(c.Name + " " + c.Type + ",")
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// buildCatalog opens a catalog describing tables; names gives a description of some tables
+// (an event data store's name, by table name).
+func buildCatalog(ctx context.Context, tables []server.Table, names map[string]string, si sessionInfo) (*catalog, error) {
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "64MB"})
+	if err != nil {
+		return nil, err
+	}
+	c := &catalog{db: db, key: tablesKey(tables)}
+	if err := c.fill(ctx, tables, names, si); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("build the Postgres catalog: %w", err)
+	}
+	if err := db.Seal(ctx, nil); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *catalog) close() {
+	if c != nil {
+		c.db.Close()
+	}
+}
+
+func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[string]string, si sessionInfo) error {
+	exec := func(q string, args ...any) error { return c.db.Exec(ctx, q, args...) }
+	if err := exec(catalogDDL); err != nil {
+		return err
+	}
+	lit := engine.Literal
+	session := []string{
+		"CREATE MACRO version() AS " + lit(versionText),
+		"CREATE MACRO current_database() AS " + lit(databaseName),
+		fmt.Sprintf("CREATE MACRO pg_backend_pid() AS %d", si.pid),
+		"CREATE MACRO pg_postmaster_start_time() AS TIMESTAMPTZ '2000-01-01 00:00:00+00'",
+		fmt.Sprintf("INSERT INTO pg_database VALUES (%d, %s, 10, 6, 'c', false, true, -1, 0, 0, 1663, 'C', 'C', NULL, NULL, NULL)", oidDatabase, lit(databaseName)),
+		"INSERT INTO pg_roles VALUES (10, " + lit(si.user) + ", false, true, false, false, true, false, -1, '********', NULL, false, NULL)",
+		"INSERT INTO pg_user VALUES (" + lit(si.user) + ", 10, false, false, false, false, '********', NULL, NULL)",
+		"INSERT INTO pg_am VALUES (2, 'heap', 3, 't')",
+		"INSERT INTO pg_tablespace VALUES (1663, 'pg_default', 10, NULL, NULL)",
+		"INSERT INTO pg_collation VALUES (100, 'default', 11, 10, 'd', true, -1, NULL, NULL)",
+		fmt.Sprintf("INSERT INTO pg_stat_activity VALUES (%d, %s, %d, %s, %s, NULL, now(), now(), 'active', NULL)", oidDatabase, lit(databaseName), si.pid, lit(si.user), lit(si.appName)),
+	}
+	for _, q := range session {
+		if err := exec(q); err != nil {
+			return err
+		}
+	}
+	for _, t := range pgTypes {
+		if err := exec(`INSERT INTO pg_type (oid, typname, typnamespace, typowner, typlen, typbyval, typtype, typcategory,
+			typispreferred, typisdefined, typdelim, typrelid, typsubscript, typelem, typarray, typinput, typoutput, typreceive,
+			typsend, typalign, typstorage, typnotnull, typbasetype, typtypmod, typndims, typcollation, format_name)
+			VALUES (?, ?, 11, 10, ?, ?, CASE WHEN ? = 'P' THEN 'p' ELSE 'b' END, ?, false, true, ',', 0, 0, ?, ?, ?, ?, ?, ?, 'i', 'x',
+			false, 0, -1, 0, CASE WHEN ? = 'S' THEN 100 ELSE 0 END, ?)`,
+			t.oid, t.name, t.len, t.len > 0 && t.len <= 8, t.category, t.category, t.elem, t.arr,
+			t.name+"in", t.name+"out", t.name+"recv", t.name+"send", t.category, t.format); err != nil {
+			return err
+		}
+	}
+	settings := make([]string, 0, len(defaultSettings))
+	for k := range defaultSettings {
+		settings = append(settings, k)
+	}
+	sort.Strings(settings)
+	for _, k := range settings {
+		v := defaultSettings[k]
+		switch k {
+		case "ssl":
+			if si.ssl {
+				v = "on"
+			}
+		case "application_name":
+			v = si.appName
+		}
+		if err := exec(`INSERT INTO pg_settings (name, setting, category, short_desc, context, vartype, source, boot_val, reset_val, pending_restart)
+			VALUES (?, ?, 'auditlake', '', 'user', 'string', 'default', ?, ?, false)`, k, v, v, v); err != nil {
+			return err
+		}
+	}
+	// Namespaces: the built-in three, then each schema of the principal's tables.
+	schemas := map[string]int64{}
+	var order []string
+	for _, t := range tables {
+		if _, ok := schemas[t.Schema]; !ok {
+			schemas[t.Schema] = int64(oidFirstSchema + len(order))
+			order = append(order, t.Schema)
+		}
+	}
+	if err := exec(fmt.Sprintf(`INSERT INTO pg_namespace VALUES (%d, 'pg_catalog', 10, NULL), (%d, 'public', 10, NULL), (%d, 'information_schema', 10, NULL)`,
+		oidPgCatalog, oidPublic, oidInfoSchema)); err != nil {
+		return err
+	}
+	for _, s := range order {
+		if err := exec(`INSERT INTO pg_namespace VALUES (?, ?, 10, NULL)`, schemas[s], s); err != nil {
+			return err
+		}
+		if err := exec(`INSERT INTO information_schema_pg.schemata VALUES (?, ?, ?, NULL, NULL, 'UTF8', NULL)`, databaseName, s, ownerName); err != nil {
+			return err
+		}
+	}
+	for _, s := range []string{"public", "information_schema", "pg_catalog"} {
+		if err := exec(`INSERT INTO information_schema_pg.schemata VALUES (?, ?, ?, NULL, NULL, 'UTF8', NULL)`, databaseName, s, ownerName); err != nil {
+			return err
+		}
+	}
+	m := pgtype.NewMap()
+	for i, t := range tables {
+		oid := int64(oidFirstTable + i)
+		if err := exec(`INSERT INTO pg_class (oid, relname, relnamespace, reltype, reloftype, relowner, relam, relfilenode,
+			reltablespace, relpages, reltuples, relallvisible, reltoastrelid, relhasindex, relisshared, relpersistence, relkind,
+			relnatts, relchecks, relhasrules, relhastriggers, relhassubclass, relrowsecurity, relforcerowsecurity,
+			relispopulated, relreplident, relispartition, relrewrite, relfrozenxid, relminmxid, relacl, reloptions, relpartbound, relhasoids)
+			VALUES (?, ?, ?, 0, 0, 10, 2, ?, 0, 0, -1, 0, 0, false, false, 'p', 'r', ?, 0, false, false, false, false, false,
+			true, 'n', false, 0, 0, 0, NULL, NULL, NULL, false)`, oid, t.Name, schemas[t.Schema], oid, len(t.Columns)); err != nil {
+			return err
+		}
+		if err := exec(`INSERT INTO information_schema_pg.tables VALUES (?, ?, ?, 'BASE TABLE', NULL, NULL, NULL, NULL, NULL, 'NO', 'NO', NULL)`,
+			databaseName, t.Schema, t.Name); err != nil {
+			return err
+		}
+		if d := names[t.Name]; d != "" {
+			if err := exec(`INSERT INTO pg_description VALUES (?, ?, 0, ?)`, oid, oidPgClassClass, d); err != nil {
+				return err
+			}
+		}
+		for j, col := range t.Columns {
+			typ, mod := pgType(col.Type)
+			name, _ := m.TypeForOID(typ)
+			udt := "text"
+			if name != nil {
+				udt = name.Name
+			}
+			var prec, scale any
+			if typ == pgtype.NumericOID && mod >= 4 {
+				prec, scale = (mod-4)>>16, (mod-4)&0xffff
+			}
+			if err := exec(`INSERT INTO pg_attribute (attrelid, attname, atttypid, attstattarget, attlen, attnum, attndims,
+				attcacheoff, atttypmod, attbyval, attalign, attstorage, attcompression, attnotnull, atthasdef, atthasmissing,
+				attidentity, attgenerated, attisdropped, attislocal, attinhcount, attcollation)
+				VALUES (?, ?, ?, -1, ?, ?, 0, -1, ?, ?, 'i', 'x', '', false, false, false, '', '', false, true, 0, ?)`,
+				oid, col.Name, typ, typeSize(typ), j+1, mod, typeSize(typ) > 0 && typeSize(typ) <= 8, map[bool]int{true: 100}[typ == pgtype.TextOID]); err != nil {
+				return err
+			}
+			if err := exec(`INSERT INTO information_schema_pg.columns (table_catalog, table_schema, table_name, column_name,
+				ordinal_position, is_nullable, data_type, numeric_precision, numeric_scale, udt_catalog, udt_schema, udt_name,
+				dtd_identifier, is_self_referencing, is_identity, is_generated, is_updatable)
+				VALUES (?, ?, ?, ?, ?, 'YES', (SELECT format_name FROM pg_type WHERE oid = ?), ?, ?, ?, 'pg_catalog', ?, ?, 'NO', 'NO', 'NEVER', 'NO')`,
+				databaseName, t.Schema, t.Name, col.Name, j+1, typ, prec, scale, databaseName, udt, fmt.Sprint(j+1)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// run answers a catalog query (already bound) with at most maxRows rows.
+func (c *catalog) run(ctx context.Context, sql string, si sessionInfo, lim engine.Limits) (*server.Result, error) {
+	rewritten, err := rewriteCatalog(sql, si)
+	if err != nil {
+		return nil, &server.QueryError{Msg: err.Error()}
+	}
+	res, err := c.db.UserQuery(ctx, rewritten, lim)
+	if err != nil {
+		if qe, ok := err.(*engine.QueryError); ok {
+			return nil, &server.QueryError{Msg: qe.Msg}
+		}
+		return nil, err
+	}
+	out := &server.Result{Rows: res.Rows, Truncated: res.Truncated, Elapsed: res.Elapsed}
+	for _, col := range res.Columns {
+		out.Columns = append(out.Columns, server.Column{Name: col.Name, Type: col.Type})
+	}
+	return out, nil
+}
+
+// sqlKeywords are words that may follow a FROM item and are not its alias.
+var sqlKeywords = map[string]bool{"WHERE": true, "ON": true, "JOIN": true, "LEFT": true, "RIGHT": true, "INNER": true,
+	"FULL": true, "CROSS": true, "GROUP": true, "ORDER": true, "LIMIT": true, "UNION": true, "WITH": true,
+	"HAVING": true, "OFFSET": true, "USING": true, "NATURAL": true, "EXCEPT": true, "INTERSECT": true, "WINDOW": true}
+
+// rewriteCatalog makes a client's catalog query one the catalog engine runs: pg_catalog.x is the
+// emulation's x, information_schema.x its information_schema_pg.x, OPERATOR(pg_catalog.~) is
+// ~, COLLATE clauses go (the engine has one collation), "char" and name casts are text, and the
+// session's user functions written without parentheses are the connection's values.
+func rewriteCatalog(sql string, si sessionInfo) (string, error) {
+	sql, err := aliasSetFunctions(sql)
+	if err != nil {
+		return "", err
+	}
+	toks, err := dialect.Tokens(sql)
+	if err != nil {
+		return "", err
+	}
+	next := func(i int) int { // index of the next meaningful token after i, or len(toks)
+		for i++; i < len(toks) && (toks[i].Kind == dialect.TokenSpace || toks[i].Kind == dialect.TokenComment); i++ {
+		}
+		return i
+	}
+	isName := func(t dialect.Token, name string) bool {
+		switch t.Kind {
+		case dialect.TokenIdent:
+			return strings.EqualFold(t.Text, name)
+		case dialect.TokenQuoted:
+			return t.Text == `"`+name+`"`
+		}
+		return false
+	}
+	var b strings.Builder
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		switch {
+		case isName(t, "pg_catalog") && next(i) < len(toks) && toks[next(i)].Text == ".":
+			i = next(i)
+			continue
+		case isName(t, "information_schema") && next(i) < len(toks) && toks[next(i)].Text == ".":
+			b.WriteString("information_schema_pg")
+			continue
+		case isName(t, "OPERATOR") && t.Kind == dialect.TokenIdent && next(i) < len(toks) && toks[next(i)].Text == "(":
+			j := next(i)
+			var op strings.Builder
+			for j = next(j); j < len(toks) && toks[j].Text != ")"; j = next(j) {
+				if isName(toks[j], "pg_catalog") || toks[j].Text == "." {
+					continue
+				}
+				op.WriteString(toks[j].Text)
+			}
+			b.WriteString(op.String())
+			i = j
+			continue
+		case isName(t, "COLLATE") && t.Kind == dialect.TokenIdent:
+			j := next(i)
+			for j < len(toks) && (toks[j].Kind == dialect.TokenIdent || toks[j].Kind == dialect.TokenQuoted) {
+				if k := next(j); k < len(toks) && toks[k].Text == "." {
+					j = next(k)
+					continue
+				}
+				break
+			}
+			i = j
+			continue
+		case t.Text == "::" && next(i) < len(toks) && (isName(toks[next(i)], "char") || isName(toks[next(i)], "name")):
+			b.WriteString("::VARCHAR")
+			i = next(i)
+			continue
+		case t.Kind == dialect.TokenIdent && (next(i) >= len(toks) || toks[next(i)].Text != "("):
+			switch strings.ToLower(t.Text) {
+			case "current_user", "session_user", "current_role":
+				b.WriteString(engine.Literal(si.user))
+				continue
+			case "current_catalog":
+				b.WriteString(engine.Literal(databaseName))
+				continue
+			}
+		}
+		b.WriteString(t.Text)
+	}
+	return b.String(), nil
+}
+
+// aliasSetFunctions gives a set-returning function's alias a column of the same name:
+// in PostgreSQL the alias names its value ("unnest(x) s … WHERE s = 1"), in the engine its row.
+func aliasSetFunctions(sql string) (string, error) {
+	toks, err := dialect.Tokens(sql)
+	if err != nil {
+		return "", err
+	}
+	next := func(i int) int {
+		for i++; i < len(toks) && (toks[i].Kind == dialect.TokenSpace || toks[i].Kind == dialect.TokenComment); i++ {
+		}
+		return i
+	}
+	isName := func(t dialect.Token, name string) bool {
+		return t.Kind == dialect.TokenIdent && strings.EqualFold(t.Text, name)
+	}
+	var b strings.Builder
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		switch {
+		case (isName(t, "generate_series") || isName(t, "unnest")) && next(i) < len(toks) && toks[next(i)].Text == "(":
+			depth, j := 0, next(i)
+			for ; j < len(toks); j++ {
+				if toks[j].Text == "(" {
+					depth++
+				} else if toks[j].Text == ")" {
+					if depth--; depth == 0 {
+						break
+					}
+				}
+			}
+			k := next(j)
+			if k < len(toks) && isName(toks[k], "AS") {
+				k = next(k)
+			}
+			if j < len(toks) && k < len(toks) && toks[k].Kind == dialect.TokenIdent && !sqlKeywords[strings.ToUpper(toks[k].Text)] &&
+				(next(k) >= len(toks) || toks[next(k)].Text != "(") {
+				for ; i <= j; i++ {
+					b.WriteString(toks[i].Text)
+				}
+				b.WriteString(" AS " + toks[k].Text + "(" + toks[k].Text + ")")
+				i = k
+				continue
+			}
+		}
+		b.WriteString(t.Text)
+	}
+	return b.String(), nil
+}
