@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -165,6 +166,9 @@ func (b *Backend) withSession(ctx context.Context, fn func(context.Context, *que
 // session returns an idle session of the current state whenever there is one, and opens a new
 // one only when none is idle.
 func (b *Backend) session(ctx context.Context) (*query.Session, func(), error) {
+	if c, ok := access.CallerFrom(ctx); ok && !c.Principal.Admin {
+		return b.principalSession(ctx, c.Principal)
+	}
 	state := b.state()
 	// take reports whether p can serve; a stale session is closed and its token returned.
 	take := func(p pooled) bool {
@@ -210,6 +214,30 @@ func (b *Backend) session(ctx context.Context) (*query.Session, func(), error) {
 			return nil, nil, ctx.Err()
 		}
 	}
+}
+
+// principalSession opens a session restricted to p's grants, for a request whose caller is not
+// an admin; it is closed after the request (not pooled). It takes a session token like any
+// session, closing an idle pooled session for it when every token is taken.
+func (b *Backend) principalSession(ctx context.Context, p *access.Principal) (*query.Session, func(), error) {
+	select {
+	case b.sem <- struct{}{}:
+	case idle := <-b.idle:
+		idle.s.Close() // its token is ours now
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
+	o := b.opts
+	o.Principal = p
+	s, err := query.Open(ctx, b.lk, o)
+	if err != nil {
+		<-b.sem
+		return nil, nil, err
+	}
+	return s, func() {
+		s.Close()
+		<-b.sem
+	}, nil
 }
 
 // release returns a session to the pool (it keeps its token).
