@@ -137,6 +137,10 @@ func (c *catalog) close() {
 
 func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[string]string, si sessionInfo) error {
 	exec := func(q string, args ...any) error { return c.db.Exec(ctx, q, args...) }
+	// PostgreSQL divides integers as integers (current_setting('server_version_num')::int/100).
+	if err := exec("SET integer_division = true"); err != nil {
+		return err
+	}
 	if err := exec(catalogDDL); err != nil {
 		return err
 	}
@@ -175,6 +179,9 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 		settings = append(settings, k)
 	}
 	sort.Strings(settings)
+	// current_setting() is a CASE over the settings, not a lookup in pg_settings: clients call
+	// it inside table functions (generate_series), which take no subqueries.
+	var cases strings.Builder
 	for _, k := range settings {
 		v := defaultSettings[k]
 		switch k {
@@ -185,10 +192,14 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 		case "application_name":
 			v = si.appName
 		}
+		cases.WriteString(" WHEN " + lit(k) + " THEN " + lit(v))
 		if err := exec(`INSERT INTO pg_settings (name, setting, category, short_desc, context, vartype, source, boot_val, reset_val, pending_restart)
 			VALUES (?, ?, 'auditlake', '', 'user', 'string', 'default', ?, ?, false)`, k, v, v, v); err != nil {
 			return err
 		}
+	}
+	if err := exec("CREATE MACRO current_setting(n) AS CASE lower(n)" + cases.String() + " END, (n, missing_ok) AS CASE lower(n)" + cases.String() + " END"); err != nil {
+		return err
 	}
 	// Namespaces: the built-in three, then each schema of the principal's tables.
 	schemas := map[string]int64{}
@@ -300,6 +311,9 @@ func rewriteCatalog(sql string, si sessionInfo) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if sql, err = regclassCasts(sql); err != nil {
+		return "", err
+	}
 	toks, err := dialect.Tokens(sql)
 	if err != nil {
 		return "", err
@@ -357,7 +371,7 @@ func rewriteCatalog(sql string, si sessionInfo) (string, error) {
 			continue
 		case t.Kind == dialect.TokenIdent && (next(i) >= len(toks) || toks[next(i)].Text != "("):
 			switch strings.ToLower(t.Text) {
-			case "current_user", "session_user", "current_role":
+			case "current_user", "session_user", "current_role", "user":
 				b.WriteString(engine.Literal(si.user))
 				continue
 			case "current_catalog":
@@ -367,7 +381,7 @@ func rewriteCatalog(sql string, si sessionInfo) (string, error) {
 		}
 		b.WriteString(t.Text)
 	}
-	return b.String(), nil
+	return regexOperators(b.String())
 }
 
 // aliasSetFunctions gives a set-returning function's alias a column of the same name:
@@ -389,7 +403,7 @@ func aliasSetFunctions(sql string) (string, error) {
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		switch {
-		case (isName(t, "generate_series") || isName(t, "unnest")) && next(i) < len(toks) && toks[next(i)].Text == "(":
+		case (isName(t, "generate_series") || isName(t, "unnest") || isName(t, "string_to_array")) && next(i) < len(toks) && toks[next(i)].Text == "(":
 			depth, j := 0, next(i)
 			for ; j < len(toks); j++ {
 				if toks[j].Text == "(" {
@@ -406,14 +420,180 @@ func aliasSetFunctions(sql string) (string, error) {
 			}
 			if j < len(toks) && k < len(toks) && toks[k].Kind == dialect.TokenIdent && !sqlKeywords[strings.ToUpper(toks[k].Text)] &&
 				(next(k) >= len(toks) || toks[next(k)].Text != "(") {
+				var call strings.Builder
 				for ; i <= j; i++ {
-					b.WriteString(toks[i].Text)
+					call.WriteString(toks[i].Text)
 				}
-				b.WriteString(" AS " + toks[k].Text + "(" + toks[k].Text + ")")
+				if isName(t, "string_to_array") { // a scalar function in FROM: its one value as a row
+					b.WriteString("(SELECT " + call.String() + " AS " + toks[k].Text + ") AS " + toks[k].Text)
+				} else {
+					b.WriteString(call.String() + " AS " + toks[k].Text + "(" + toks[k].Text + ")")
+				}
 				i = k
 				continue
 			}
 		}
+		b.WriteString(t.Text)
+	}
+	return b.String(), nil
+}
+
+// regclassCasts turns X::regclass (a name or an OID) into to_regclass(X), which looks the name up
+// in the emulated pg_class (the engine has no regclass type to cast to).
+func regclassCasts(sql string) (string, error) {
+	toks, err := dialect.Tokens(sql)
+	if err != nil {
+		return "", err
+	}
+	var out []dialect.Token
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if t.Kind == dialect.TokenIdent && strings.EqualFold(t.Text, "regclass") {
+			// CAST(x AS regclass) → to_regclass(x)
+			k := len(out) - 1
+			for k >= 0 && !meaningful(out[k]) {
+				k--
+			}
+			if k >= 0 && strings.EqualFold(out[k].Text, "AS") {
+				depth, p := 0, k-1
+				for ; p >= 0; p-- {
+					if out[p].Text == ")" {
+						depth++
+					} else if out[p].Text == "(" {
+						if depth == 0 {
+							break
+						}
+						depth--
+					}
+				}
+				q := p - 1
+				for q >= 0 && !meaningful(out[q]) {
+					q--
+				}
+				if p > 0 && q >= 0 && (strings.EqualFold(out[q].Text, "CAST") || strings.EqualFold(out[q].Text, "TRY_CAST")) {
+					out[q] = dialect.Token{Kind: dialect.TokenIdent, Text: "to_regclass"}
+					out = out[:k]
+					for len(out) > 0 && !meaningful(out[len(out)-1]) {
+						out = out[:len(out)-1]
+					}
+					continue
+				}
+			}
+		}
+		if t.Text != "::" {
+			out = append(out, t)
+			continue
+		}
+		j := i + 1
+		for j < len(toks) && !meaningful(toks[j]) {
+			j++
+		}
+		if j+2 < len(toks) && strings.EqualFold(toks[j].Text, "pg_catalog") && toks[j+1].Text == "." {
+			j += 2
+		}
+		if j >= len(toks) || toks[j].Kind != dialect.TokenIdent || !strings.EqualFold(toks[j].Text, "regclass") {
+			out = append(out, t)
+			continue
+		}
+		k := operandStart(out)
+		if k < 0 {
+			out = append(out, t)
+			continue
+		}
+		operand := append([]dialect.Token(nil), out[k:]...)
+		out = append(out[:k], dialect.Token{Kind: dialect.TokenIdent, Text: "to_regclass("})
+		out = append(out, operand...)
+		out = append(out, dialect.Token{Kind: dialect.TokenOp, Text: ")"})
+		i = j
+	}
+	var b strings.Builder
+	for _, t := range out {
+		b.WriteString(t.Text)
+	}
+	return b.String(), nil
+}
+
+func meaningful(t dialect.Token) bool {
+	return t.Kind != dialect.TokenSpace && t.Kind != dialect.TokenComment
+}
+
+// operandStart is where the operand that ends out begins: a literal, a (qualified) name, or a
+// parenthesised expression with the function name before it; -1 when there is none.
+func operandStart(out []dialect.Token) int {
+	k := len(out) - 1
+	for k >= 0 && !meaningful(out[k]) {
+		k--
+	}
+	if k < 0 {
+		return -1
+	}
+	if out[k].Text == ")" {
+		depth := 0
+		for ; k >= 0; k-- {
+			if out[k].Text == ")" {
+				depth++
+			} else if out[k].Text == "(" {
+				if depth--; depth == 0 {
+					break
+				}
+			}
+		}
+		for k > 0 && (out[k-1].Kind == dialect.TokenIdent || out[k-1].Kind == dialect.TokenQuoted || out[k-1].Text == ".") {
+			k--
+		}
+		return k
+	}
+	for k > 0 && (out[k-1].Text == "." || (out[k].Text == "." && (out[k-1].Kind == dialect.TokenIdent || out[k-1].Kind == dialect.TokenQuoted))) {
+		k--
+	}
+	return k
+}
+
+// regexOperators gives ~, ~*, !~ and !~* with a literal pattern PostgreSQL's meaning, a match
+// anywhere in the string (the engine's ~ matches the whole string).
+func regexOperators(sql string) (string, error) {
+	toks, err := dialect.Tokens(sql)
+	if err != nil {
+		return "", err
+	}
+	var out []dialect.Token
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		not := false
+		j := i
+		if t.Text == "!" && j+1 < len(toks) && toks[j+1].Text == "~" {
+			not, j = true, j+1
+		}
+		if toks[j].Text != "~" {
+			out = append(out, t)
+			continue
+		}
+		flags := ""
+		if j+1 < len(toks) && toks[j+1].Text == "*" {
+			flags, j = ", 'i'", j+1
+		}
+		p := j + 1
+		for p < len(toks) && !meaningful(toks[p]) {
+			p++
+		}
+		k := operandStart(out)
+		if p >= len(toks) || toks[p].Kind != dialect.TokenString || k < 0 {
+			out = append(out, t)
+			continue
+		}
+		var left strings.Builder
+		for _, o := range out[k:] {
+			left.WriteString(o.Text)
+		}
+		call := "regexp_matches(" + strings.TrimSpace(left.String()) + ", " + toks[p].Text + flags + ")"
+		if not {
+			call = "NOT " + call
+		}
+		out = append(out[:k], dialect.Token{Kind: dialect.TokenIdent, Text: "(" + call + ")"})
+		i = p
+	}
+	var b strings.Builder
+	for _, t := range out {
 		b.WriteString(t.Text)
 	}
 	return b.String(), nil

@@ -175,14 +175,17 @@ CREATE MACRO col_description(o, n) AS (SELECT first(description) FROM pg_descrip
 CREATE MACRO format_type(t, m) AS (SELECT CASE
 	WHEN first(typname) = 'numeric' AND m >= 4 THEN 'numeric(' || ((m - 4) >> 16) || ',' || ((m - 4) & 65535) || ')'
 	ELSE coalesce(first(format_name), '???') END FROM pg_type WHERE oid = t);
-CREATE MACRO to_regclass(n) AS (SELECT first(c.oid) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
-	WHERE c.relname = n OR '"' || s.nspname || '"."' || c.relname || '"' = n OR s.nspname || '.' || c.relname = n);
+CREATE MACRO to_regclass(n) AS coalesce(TRY_CAST(CAST(n AS VARCHAR) AS BIGINT),
+	CASE replace(CAST(n AS VARCHAR), 'pg_catalog.', '') WHEN 'pg_class' THEN 1259 WHEN 'pg_type' THEN 1247
+		WHEN 'pg_attribute' THEN 1249 WHEN 'pg_proc' THEN 1255 WHEN 'pg_namespace' THEN 2615 WHEN 'pg_database' THEN 1262
+		WHEN 'pg_constraint' THEN 2606 WHEN 'pg_description' THEN 2609 END,
+	(SELECT first(c.oid) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+	WHERE c.relname = CAST(n AS VARCHAR) OR '"' || s.nspname || '"."' || c.relname || '"' = CAST(n AS VARCHAR)
+		OR s.nspname || '.' || c.relname = CAST(n AS VARCHAR)));
 CREATE MACRO to_regtype(n) AS (SELECT first(oid) FROM pg_type WHERE typname = n OR format_name = n);
 CREATE MACRO quote_ident(s) AS CASE WHEN regexp_full_match(s, '[a-z_][a-z0-9_$]*') THEN s ELSE '"' || replace(s, '"', '""') || '"' END;
 CREATE MACRO array_upper(a, d) AS len(a);
 CREATE MACRO array_lower(a, d) AS CASE WHEN len(a) > 0 THEN 1 END;
-CREATE MACRO current_setting(n) AS (SELECT first(setting) FROM pg_settings WHERE name = lower(n)),
-	(n, missing_ok) AS (SELECT first(setting) FROM pg_settings WHERE name = lower(n));
 CREATE MACRO set_config(n, v, is_local) AS v;
 CREATE MACRO current_schema() AS 'public';
 CREATE MACRO current_schemas(implicit) AS CASE WHEN implicit THEN ['pg_catalog', 'public'] ELSE ['public'] END;
@@ -196,3 +199,9 @@ CREATE MACRO pg_has_role(a, b) AS true, (a, b, c) AS true;
 CREATE MACRO pg_jit_available() AS false;
 CREATE MACRO inet_server_addr() AS NULL::VARCHAR;
 CREATE MACRO inet_server_port() AS NULL::INTEGER;
+CREATE TABLE pg_stat_user_tables (relid BIGINT, schemaname VARCHAR, relname VARCHAR, seq_scan BIGINT, n_live_tup BIGINT, n_dead_tup BIGINT);
+CREATE MACRO format(f) AS f, (f, a) AS printf(replace(replace(f, '%I', '%s'), '%L', '%s'), a),
+	(f, a, b) AS printf(replace(replace(f, '%I', '%s'), '%L', '%s'), a, b),
+	(f, a, b, c) AS printf(replace(replace(f, '%I', '%s'), '%L', '%s'), a, b, c);
+CREATE MACRO parse_ident(s) AS list_transform(string_split(s, '.'), x -> trim(x, '"')), (s, strict) AS list_transform(string_split(s, '.'), x -> trim(x, '"'));
+CREATE MACRO pg_is_other_temp_schema(o) AS false;

@@ -653,6 +653,9 @@ func (c *conn) show(w []dialect.Token) *answer {
 	}
 	var parts []string
 	for _, t := range w[1:] {
+		if t.Text == ";" {
+			continue
+		}
 		parts = append(parts, strings.Trim(t.Text, `"`))
 	}
 	name := strings.ToLower(strings.Join(parts, ""))
