@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -81,20 +82,23 @@ var defaultSettings = map[string]string{
 	"statement_timeout": "0", "application_name": "", "ssl": "off", "password_encryption": "scram-sha-256",
 }
 
-// sessionInfo is what the catalog says about the connection itself.
+// sessionInfo is what the catalog says about the connection itself. A catalog is shared by the
+// connections of one access key (user) with the same TLS state; pid is answered by the rewrite.
 type sessionInfo struct {
-	user    string
-	pid     uint32
-	ssl     bool
-	appName string
+	user string
+	pid  uint32
+	ssl  bool
 }
 
 // catalog is an in-memory engine holding only the emulated pg_catalog and information_schema
 // of one principal: rows describing the tables it may read (never the tables, never their data),
 // sealed like a query session. Client catalog queries run here, rewritten by rewriteCatalog.
 type catalog struct {
-	db  *engine.DB
-	key string // the tables it describes, to know when to build it again
+	db    *engine.DB
+	key   string     // the tables it describes, to know when to build it again
+	cache string     // its key in the server's cache: user, TLS state and key
+	mu    sync.Mutex // one query at a time (the engine has one connection)
+	refs  int        // connections using it (under Server.catMu)
 }
 
 // tablesKey fingerprints a table list.
@@ -136,7 +140,39 @@ func (c *catalog) close() {
 }
 
 func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[string]string, si sessionInfo) error {
-	exec := func(q string, args ...any) error { return c.db.Exec(ctx, q, args...) }
+	// The whole catalog is one script: a statement at a time costs the engine ~20 ms each.
+	var script strings.Builder
+	inserts := map[string][]string{}
+	var insertOrder []string
+	exec := func(q string, args ...any) error {
+		if len(args) == 0 {
+			script.WriteString(q + ";\n")
+			return nil
+		}
+		parts := strings.Split(q, "?")
+		if len(parts) != len(args)+1 {
+			return fmt.Errorf("catalog statement with %d placeholders and %d values", len(parts)-1, len(args))
+		}
+		var st strings.Builder
+		st.WriteString(parts[0])
+		for i, a := range args {
+			st.WriteString(sqlValue(a))
+			st.WriteString(parts[i+1])
+		}
+		// INSERT … VALUES (…) statements of one table become one statement with every row.
+		text := st.String()
+		if i := strings.Index(text, "VALUES"); strings.HasPrefix(text, "INSERT") && i > 0 {
+			prefix := text[:i+len("VALUES")]
+			if _, ok := inserts[prefix]; !ok {
+				insertOrder = append(insertOrder, prefix)
+			}
+			inserts[prefix] = append(inserts[prefix], strings.TrimSpace(text[i+len("VALUES"):]))
+			return nil
+		}
+		script.WriteString(text + ";\n")
+		return nil
+	}
+
 	// PostgreSQL divides integers as integers (current_setting('server_version_num')::int/100).
 	if err := exec("SET integer_division = true"); err != nil {
 		return err
@@ -148,7 +184,6 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 	session := []string{
 		"CREATE MACRO version() AS " + lit(versionText),
 		"CREATE MACRO current_database() AS " + lit(databaseName),
-		fmt.Sprintf("CREATE MACRO pg_backend_pid() AS %d", si.pid),
 		"CREATE MACRO pg_postmaster_start_time() AS TIMESTAMPTZ '2000-01-01 00:00:00+00'",
 		fmt.Sprintf("INSERT INTO pg_database VALUES (%d, %s, 10, 6, 'c', false, true, -1, 0, 0, 1663, 'C', 'C', NULL, NULL, NULL)", oidDatabase, lit(databaseName)),
 		"INSERT INTO pg_roles VALUES (10, " + lit(si.user) + ", false, true, false, false, true, false, -1, '********', NULL, false, NULL)",
@@ -156,7 +191,7 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 		"INSERT INTO pg_am VALUES (2, 'heap', 3, 't')",
 		"INSERT INTO pg_tablespace VALUES (1663, 'pg_default', 10, NULL, NULL)",
 		"INSERT INTO pg_collation VALUES (100, 'default', 11, 10, 'd', true, -1, NULL, NULL)",
-		fmt.Sprintf("INSERT INTO pg_stat_activity VALUES (%d, %s, %d, %s, %s, NULL, now(), now(), 'active', NULL)", oidDatabase, lit(databaseName), si.pid, lit(si.user), lit(si.appName)),
+		fmt.Sprintf("INSERT INTO pg_stat_activity VALUES (%d, %s, NULL, %s, '', NULL, now(), now(), 'active', NULL)", oidDatabase, lit(databaseName), lit(si.user)),
 	}
 	for _, q := range session {
 		if err := exec(q); err != nil {
@@ -189,8 +224,6 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 			if si.ssl {
 				v = "on"
 			}
-		case "application_name":
-			v = si.appName
 		}
 		cases.WriteString(" WHEN " + lit(k) + " THEN " + lit(v))
 		if err := exec(`INSERT INTO pg_settings (name, setting, category, short_desc, context, vartype, source, boot_val, reset_val, pending_restart)
@@ -268,13 +301,42 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 			if err := exec(`INSERT INTO information_schema_pg.columns (table_catalog, table_schema, table_name, column_name,
 				ordinal_position, is_nullable, data_type, numeric_precision, numeric_scale, udt_catalog, udt_schema, udt_name,
 				dtd_identifier, is_self_referencing, is_identity, is_generated, is_updatable)
-				VALUES (?, ?, ?, ?, ?, 'YES', (SELECT format_name FROM pg_type WHERE oid = ?), ?, ?, ?, 'pg_catalog', ?, ?, 'NO', 'NO', 'NEVER', 'NO')`,
-				databaseName, t.Schema, t.Name, col.Name, j+1, typ, prec, scale, databaseName, udt, fmt.Sprint(j+1)); err != nil {
+				VALUES (?, ?, ?, ?, ?, 'YES', ?, ?, ?, ?, 'pg_catalog', ?, ?, 'NO', 'NO', 'NEVER', 'NO')`,
+				databaseName, t.Schema, t.Name, col.Name, j+1, formatName(typ), prec, scale, databaseName, udt, fmt.Sprint(j+1)); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	for _, prefix := range insertOrder {
+		script.WriteString(prefix + " " + strings.Join(inserts[prefix], ",\n") + ";\n")
+	}
+	return c.db.Exec(ctx, script.String())
+}
+
+// formatName is format_type()'s name of a type without modifier.
+func formatName(oid uint32) string {
+	for _, t := range pgTypes {
+		if t.oid == oid {
+			return t.format
+		}
+	}
+	return "text"
+}
+
+// sqlValue is v as an SQL literal, for the catalog script.
+func sqlValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return engine.Literal(x)
+	case bool:
+		if x {
+			return "TRUE"
+		}
+		return "FALSE"
+	}
+	return fmt.Sprint(v)
 }
 
 // run answers a catalog query (already bound) with at most maxRows rows.
@@ -283,7 +345,9 @@ func (c *catalog) run(ctx context.Context, sql string, si sessionInfo, lim engin
 	if err != nil {
 		return nil, &server.QueryError{Msg: err.Error()}
 	}
+	c.mu.Lock()
 	res, err := c.db.UserQuery(ctx, rewritten, lim)
+	c.mu.Unlock()
 	if err != nil {
 		if qe, ok := err.(*engine.QueryError); ok {
 			return nil, &server.QueryError{Msg: qe.Msg}
@@ -368,6 +432,10 @@ func rewriteCatalog(sql string, si sessionInfo) (string, error) {
 		case t.Text == "::" && next(i) < len(toks) && (isName(toks[next(i)], "char") || isName(toks[next(i)], "name")):
 			b.WriteString("::VARCHAR")
 			i = next(i)
+			continue
+		case isName(t, "pg_backend_pid") && next(i) < len(toks) && toks[next(i)].Text == "(" && next(next(i)) < len(toks) && toks[next(next(i))].Text == ")":
+			b.WriteString(fmt.Sprint(si.pid))
+			i = next(next(i))
 			continue
 		case t.Kind == dialect.TokenIdent && (next(i) >= len(toks) || toks[next(i)].Text != "("):
 			switch strings.ToLower(t.Text) {

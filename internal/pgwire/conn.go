@@ -92,7 +92,7 @@ func (c *conn) sendStartup(params map[string]string) {
 // serve reads and answers messages until the client goes away.
 func (c *conn) serve() {
 	defer func() {
-		c.cat.close()
+		c.s.releaseCatalog(c.cat)
 	}()
 	for {
 		msg, err := c.be.Receive()
@@ -537,7 +537,7 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 			return nil, err
 		}
 	} else {
-		res, err = c.s.b.Query(ctx, q, c.s.opts.MaxRows)
+		res, err = c.query(ctx, q)
 		if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return nil, ctx.Err()
 		}
@@ -553,12 +553,32 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 	return a, nil
 }
 
+// query runs q on the backend. A query the backend refuses for want of capacity (too many
+// requests of this client address or of all) waits and tries again until its context ends: a
+// Postgres client does not retry, and a Postgres server queues rather than refuses.
+func (c *conn) query(ctx context.Context, q string) (*server.Result, error) {
+	wait := 20 * time.Millisecond
+	for {
+		res, err := c.s.b.Query(ctx, q, c.s.opts.MaxRows)
+		var busy *server.BusyError
+		if !errors.As(err, &busy) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
 func (c *conn) info() sessionInfo {
-	return sessionInfo{user: c.user, pid: c.pid, ssl: c.ssl, appName: c.app}
+	return sessionInfo{user: c.user, pid: c.pid, ssl: c.ssl}
 }
 
 // catalogTTL is how long a connection's catalog is trusted before the tables are listed again.
-const catalogTTL = 2 * time.Second
+const catalogTTL = 10 * time.Second
 
 // catalog returns the connection's catalog, built (again) when the principal's tables changed.
 func (c *conn) catalog(ctx context.Context) (*catalog, error) {
@@ -579,11 +599,11 @@ func (c *conn) catalog(ctx context.Context) (*catalog, error) {
 			names[st.ID] = "event data store " + st.Name
 		}
 	}
-	cat, err := buildCatalog(ctx, tables, names, c.info())
+	cat, err := c.s.acquireCatalog(ctx, tables, names, c.info())
 	if err != nil {
 		return nil, err
 	}
-	c.cat.close()
+	c.s.releaseCatalog(c.cat)
 	c.cat, c.catAt = cat, time.Now()
 	return cat, nil
 }

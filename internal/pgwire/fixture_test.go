@@ -59,7 +59,7 @@ type cliError struct {
 func (e *cliError) Error() string { return "auditlake " + strings.Join(e.args, " ") + ": " + e.stderr }
 
 // sharedLake builds the fixture once per test binary (ingest takes a few seconds).
-func sharedLake(t *testing.T) *lakeFixture {
+func sharedLake(t testing.TB) *lakeFixture {
 	t.Helper()
 	fixtureOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "pgwire-lake-")
@@ -126,13 +126,24 @@ type testServer struct {
 }
 
 // startServer serves the lake at dir on 127.0.0.1:0 until the test ends.
-func startServer(t *testing.T, dir string, o pgwire.Options) *testServer {
+func startServer(t testing.TB, dir string, o pgwire.Options) *testServer {
+	t.Helper()
+	return startServerWith(t, dir, o, true)
+}
+
+// startServerWith is startServer; unlimited lifts the per-client limit of the backend (every
+// test client comes from 127.0.0.1), else the backend has serve's default limits.
+func startServerWith(t testing.TB, dir string, o pgwire.Options, unlimited bool) *testServer {
 	t.Helper()
 	lk, err := lake.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := app.New(lk, app.Options{MaxQueries: 4, MaxClientQueries: -1, MaxWaiting: 256})
+	ao := app.Options{}
+	if unlimited {
+		ao = app.Options{MaxClientQueries: -1, MaxWaiting: 256}
+	}
+	b := app.New(lk, ao)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,8 @@ type Server struct {
 	mu    sync.Mutex
 	conns map[uint32]*conn // by process id, for cancel requests
 	wg    sync.WaitGroup
+	catMu sync.Mutex
+	cats  map[string]*catalog // shared by the connections of one key, by catalog.cache
 }
 
 // New returns a server over the backend that authenticates with the registry's access keys.
@@ -56,7 +58,7 @@ func New(b server.Backend, reg *access.Registry, o Options) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{b: b, reg: reg, opts: o, log: log, conns: map[uint32]*conn{}}
+	return &Server{b: b, reg: reg, opts: o, log: log, conns: map[uint32]*conn{}, cats: map[string]*catalog{}}
 }
 
 // ListenAndServe listens on addr and serves until ctx is done.
@@ -298,4 +300,35 @@ func (s *Server) cancel(m *pgproto3.CancelRequest) {
 		return
 	}
 	c.cancelRunning()
+}
+
+// acquireCatalog returns the catalog of si's key over tables, built unless a connection of the
+// same key, TLS state and tables has it already. releaseCatalog gives it back.
+func (s *Server) acquireCatalog(ctx context.Context, tables []server.Table, names map[string]string, si sessionInfo) (*catalog, error) {
+	key := fmt.Sprintf("%s\x00%v\x00%s", si.user, si.ssl, tablesKey(tables))
+	s.catMu.Lock()
+	defer s.catMu.Unlock()
+	if c := s.cats[key]; c != nil {
+		c.refs++
+		return c, nil
+	}
+	c, err := buildCatalog(ctx, tables, names, si)
+	if err != nil {
+		return nil, err
+	}
+	c.cache, c.refs = key, 1
+	s.cats[key] = c
+	return c, nil
+}
+
+func (s *Server) releaseCatalog(c *catalog) {
+	if c == nil {
+		return
+	}
+	s.catMu.Lock()
+	defer s.catMu.Unlock()
+	if c.refs--; c.refs == 0 {
+		delete(s.cats, c.cache)
+		c.close()
+	}
 }
