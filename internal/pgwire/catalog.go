@@ -115,7 +115,7 @@ func tablesKey(tables []server.Table) string {
 }
 
 // buildCatalog opens a catalog describing tables; names gives a description of some tables
-// (an event data store's name, by table name).
+// (an event data store's name, by schema.table).
 func buildCatalog(ctx context.Context, tables []server.Table, names map[string]string, si sessionInfo) (*catalog, error) {
 	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "64MB"})
 	if err != nil {
@@ -275,7 +275,7 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 			databaseName, t.Schema, t.Name); err != nil {
 			return err
 		}
-		if d := names[t.Name]; d != "" {
+		if d := names[t.Schema+"."+t.Name]; d != "" {
 			if err := exec(`INSERT INTO pg_description VALUES (?, ?, 0, ?)`, oid, oidPgClassClass, d); err != nil {
 				return err
 			}

@@ -243,6 +243,12 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 	if len(m.ParameterOIDs) > n {
 		n = len(m.ParameterOIDs)
 	}
+	if n > 65535 {
+		return &pgError{code: "54000", msg: fmt.Sprintf("too many parameters: %d (at most 65535)", n)}
+	}
+	if _, ok := c.stmts[m.Name]; !ok && m.Name != "" && len(c.stmts) >= maxStatements {
+		return &pgError{code: "53000", msg: fmt.Sprintf("too many prepared statements (%d): close some (DEALLOCATE, Close)", maxStatements)}
+	}
 	oids := make([]uint32, n)
 	copy(oids, m.ParameterOIDs)
 	c.stmts[m.Name] = &statement{sql: m.Query, paramOIDs: oids}
@@ -280,6 +286,9 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	sql, err := bindParams(st.sql, lits)
 	if err != nil {
 		return &server.QueryError{Msg: "syntax error: " + err.Error()}
+	}
+	if _, ok := c.portals[m.DestinationPortal]; !ok && m.DestinationPortal != "" && len(c.portals) >= maxPortals {
+		return &pgError{code: "53000", msg: fmt.Sprintf("too many open portals (%d): close some", maxPortals)}
 	}
 	c.portals[m.DestinationPortal] = &portal{st: st, sql: sql, formats: m.ResultFormatCodes}
 	c.be.Send(&pgproto3.BindComplete{})
@@ -596,7 +605,8 @@ func (c *conn) catalog(ctx context.Context) (*catalog, error) {
 	names := map[string]string{}
 	if stores, err := c.s.b.Stores(ctx); err == nil {
 		for _, st := range stores {
-			names[st.ID] = "event data store " + st.Name
+			names[dialect.CloudTrailCatalog+"."+st.ID] = "event data store " + st.Name
+			names[dialect.CloudTrailCatalog+"."+st.Name] = "event data store " + st.Name + " (" + st.ID + ")"
 		}
 	}
 	cat, err := c.s.acquireCatalog(ctx, tables, names, c.info())

@@ -36,8 +36,19 @@ type Options struct {
 	Timeout time.Duration
 	// MaxRows bounds each query's rows (0: no bound but the backend's result size limit).
 	MaxRows int
-	Log     *slog.Logger
+	// MaxConns bounds the open connections (default 256); past it a client is refused with
+	// 53300 too_many_connections.
+	MaxConns int
+	Log      *slog.Logger
 }
+
+// Bounds on what one client can make the server hold.
+const (
+	maxMessageLen   = 16 << 20 // a message body (a query's text, a Bind's parameters)
+	maxStatements   = 10_000   // named prepared statements of a connection
+	maxPortals      = 1_000    // named portals of a connection
+	defaultMaxConns = 256
+)
 
 // Server accepts Postgres connections.
 type Server struct {
@@ -54,6 +65,9 @@ type Server struct {
 
 // New returns a server over the backend that authenticates with the registry's access keys.
 func New(b server.Backend, reg *access.Registry, o Options) *Server {
+	if o.MaxConns <= 0 {
+		o.MaxConns = defaultMaxConns
+	}
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -123,6 +137,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(startupTimeout))
 	be := pgproto3.NewBackend(nc, nc)
+	be.SetMaxBodyLen(maxMessageLen)
 	secure := false
 	var startup *pgproto3.StartupMessage
 	for startup == nil {
@@ -142,6 +157,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 				return
 			}
 			tc := tls.Server(nc, s.opts.TLS)
+			be.SetMaxBodyLen(maxMessageLen)
 			if err := tc.HandshakeContext(ctx); err != nil {
 				s.log.Debug("postgres TLS handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 				return
@@ -149,6 +165,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 			nc, secure = tc, true
 			defer tc.Close()
 			be = pgproto3.NewBackend(tc, tc)
+			be.SetMaxBodyLen(maxMessageLen)
 		case *pgproto3.GSSEncRequest:
 			if _, err := nc.Write([]byte("N")); err != nil {
 				return
@@ -190,7 +207,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	}
 	c.ctx = access.WithCaller(server.WithClient(ctx, host), access.Caller{Principal: p, KeyID: user, Door: access.DoorPostgres, SourceIP: host, UserAgent: ua})
 	if err := s.register(c); err != nil {
-		be.Send(fatal("XX000", err.Error()))
+		be.Send(fatal("53300", err.Error()))
 		be.Flush()
 		return
 	}
@@ -271,6 +288,9 @@ func (s *Server) scram(be *pgproto3.Backend, user string) (*access.Principal, *p
 func (s *Server) register(c *conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.conns) >= s.opts.MaxConns {
+		return fmt.Errorf("sorry, too many clients already (%d connections)", s.opts.MaxConns)
+	}
 	for range 100 {
 		var b [8]byte
 		rand.Read(b[:])
