@@ -205,7 +205,8 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 			VALUES (?, ?, 11, 10, ?, ?, CASE WHEN ? = 'P' THEN 'p' ELSE 'b' END, ?, false, true, ',', 0, 0, ?, ?, ?, ?, ?, ?, 'i', 'x',
 			false, 0, -1, 0, CASE WHEN ? = 'S' THEN 100 ELSE 0 END, ?)`,
 			t.oid, t.name, t.len, t.len > 0 && t.len <= 8, t.category, t.category, t.elem, t.arr,
-			t.name+"in", t.name+"out", t.name+"recv", t.name+"send", t.category, t.format); err != nil {
+			typeFunc(t.name, t.category, "in"), typeFunc(t.name, t.category, "out"),
+			typeFunc(t.name, t.category, "recv"), typeFunc(t.name, t.category, "send"), t.category, t.format); err != nil {
 			return err
 		}
 	}
@@ -311,6 +312,14 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 		script.WriteString(prefix + " " + strings.Join(inserts[prefix], ",\n") + ";\n")
 	}
 	return c.db.Exec(ctx, script.String())
+}
+
+// typeFunc is a type's input/output function name (pg_type.typinput…): array_in for arrays.
+func typeFunc(name, category, kind string) string {
+	if category == "A" {
+		return "array_" + kind
+	}
+	return name + kind
 }
 
 // formatName is format_type()'s name of a type without modifier.
@@ -558,6 +567,16 @@ func regclassCasts(sql string) (string, error) {
 		}
 		if j+2 < len(toks) && strings.EqualFold(toks[j].Text, "pg_catalog") && toks[j+1].Text == "." {
 			j += 2
+		}
+		if j < len(toks) && toks[j].Kind == dialect.TokenIdent && strings.EqualFold(toks[j].Text, "regproc") {
+			// 'pg_catalog.array_in'::regproc is the function's name, as pg_type.typinput holds it.
+			if k := operandStart(out); k >= 0 && k == len(out)-1 && out[k].Kind == dialect.TokenString {
+				out[k].Text = strings.Replace(out[k].Text, "'pg_catalog.", "'", 1)
+			} else {
+				out = append(out, dialect.Token{Kind: dialect.TokenOp, Text: "::VARCHAR"})
+			}
+			i = j
+			continue
 		}
 		if j >= len(toks) || toks[j].Kind != dialect.TokenIdent || !strings.EqualFold(toks[j].Text, "regclass") {
 			out = append(out, t)

@@ -274,6 +274,12 @@ var metabaseQueries = []string{
 	`SELECT "fk_ns"."nspname" AS "fk-table-schema", "fk_table"."relname" AS "fk-table-name", "fk_column"."attname" AS "fk-column-name", "pk_ns"."nspname" AS "pk-table-schema", "pk_table"."relname" AS "pk-table-name", "pk_column"."attname" AS "pk-column-name" FROM "pg_constraint" AS "c" INNER JOIN "pg_class" AS "fk_table" ON "c"."conrelid" = "fk_table"."oid" INNER JOIN "pg_namespace" AS "fk_ns" ON "c"."connamespace" = "fk_ns"."oid" INNER JOIN "pg_attribute" AS "fk_column" ON "c"."conrelid" = "fk_column"."attrelid" INNER JOIN "pg_class" AS "pk_table" ON "c"."confrelid" = "pk_table"."oid" INNER JOIN "pg_namespace" AS "pk_ns" ON "pk_table"."relnamespace" = "pk_ns"."oid" INNER JOIN "pg_attribute" AS "pk_column" ON "c"."confrelid" = "pk_column"."attrelid" WHERE fk_ns.nspname !~ '^information_schema|catalog_history|pg_' AND ("c"."contype" = 'f'::char) AND ("fk_column"."attnum" = ANY(c.conkey)) AND ("pk_column"."attnum" = ANY(c.confkey)) ORDER BY "fk-table-schema" ASC, "fk-table-name" ASC`,
 }
 
+// pgjdbcTypeQuery is the query the PostgreSQL JDBC driver (under Metabase and DBeaver) sends to
+// learn a type it does not know: pgjdbc/pgjdbc
+// pgjdbc/src/main/java/org/postgresql/jdbc/TypeInfoCache.java at commit
+// e1b8437848be9bdb13b63616fa9ee6788bfe3a34 (getSQLTypeQuery with the OID as parameter).
+const pgjdbcTypeQuery = `SELECT typinput='pg_catalog.array_in'::regproc as is_array, typtype, typname, pg_type.oid   FROM pg_catalog.pg_type   LEFT JOIN (select ns.oid as nspoid, ns.nspname, r.r           from pg_namespace as ns           join ( select s.r, (current_schemas(false))[s.r] as nspname                    from generate_series(1, array_upper(current_schemas(false), 1)) as s(r) ) as r          using ( nspname )        ) as sp     ON sp.nspoid = typnamespace  WHERE pg_type.oid = $1  ORDER BY sp.r, pg_type.oid DESC`
+
 // TestGrafanaAndMetabaseCatalogQueries: the catalog queries of Grafana's and Metabase's
 // PostgreSQL connectors run, list the store's table and its columns.
 func TestGrafanaAndMetabaseCatalogQueries(t *testing.T) {
@@ -317,5 +323,14 @@ func TestGrafanaAndMetabaseCatalogQueries(t *testing.T) {
 	}
 	if got[0] != "UTC" || !strings.Contains(got[2], "aws:cloudtrail "+f.storeID+" TABLE") || !strings.Contains(got[3], "eventtime timestamp") || got[4] != "" {
 		t.Fatalf("Metabase's answers: %v", got)
+	}
+	for oid, want := range map[int]string{1009: "true b _text 1009", 2950: "false b uuid 2950"} {
+		var isArray bool
+		var typtype, typname string
+		var typoid int64
+		if err := c.QueryRow(ctx, pgjdbcTypeQuery, oid).Scan(&isArray, &typtype, &typname, &typoid); err != nil ||
+			fmt.Sprint(isArray, " ", typtype, " ", typname, " ", typoid) != want {
+			t.Fatalf("pgjdbc's type query for %d: %v %v %s %s %d, want %s", oid, err, isArray, typtype, typname, typoid, want)
+		}
 	}
 }

@@ -20,6 +20,8 @@ func TestRewriteCatalog(t *testing.T) {
 			`SELECT s[i] FROM generate_series(1, 2) AS i(i), (SELECT string_to_array('a,b', ',') AS s) AS s`},
 		{`SELECT current_user, user, session_user, current_catalog, a.attname::name, 'r'::"char"`,
 			`SELECT 'ALAKEXAMPLE', 'ALAKEXAMPLE', 'ALAKEXAMPLE', 'auditlake', a.attname::VARCHAR, 'r'::VARCHAR`},
+		{`SELECT typinput='pg_catalog.array_in'::regproc, t.typoutput::pg_catalog.regproc FROM pg_catalog.pg_type t`,
+			`SELECT typinput='array_in', t.typoutput::VARCHAR FROM pg_type t`},
 		{`SELECT table_name FROM information_schema.tables WHERE table_schema = 'pg_catalog.x'`,
 			`SELECT table_name FROM information_schema_pg.tables WHERE table_schema = 'pg_catalog.x'`},
 	} {
