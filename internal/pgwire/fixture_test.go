@@ -217,3 +217,12 @@ func selfSignedTLS(t *testing.T) *tls.Config {
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}}
 }
+
+// TestMain removes the shared lake after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fixture != nil {
+		os.RemoveAll(fixture.dir)
+	}
+	os.Exit(code)
+}
