@@ -22,6 +22,7 @@ type serveLimits struct {
 const serveUsage = `Usage: auditlake serve [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--insecure-http]
        [--login-link USER] [--allowed-host NAME]… [--max-rows N] [--query-timeout D]
        [--max-result-bytes SIZE] [--max-temp-size SIZE] [--max-queries N] [--max-client-queries N]
+       [--pg-listen HOST:PORT]
 
 Serves the web dashboard (compliance report, instance audit trails, activity dashboards, SQL
 editor) and its JSON API (docs/api.md) from the stores in --data. Every request but /healthz
@@ -37,11 +38,14 @@ files in <data>/tmp (--max-temp-size, shared by all query sessions). At most --m
 requests use the engine at once, plus one interactive lane that a request holds for at most 10 s,
 so short queries get through while long ones run; a client (remote address) may have at most
 --max-client-queries requests running or waiting (429 past it). Ctrl-C stops it after the
-requests in flight finish.`
+requests in flight finish. With --pg-listen it also speaks the Postgres wire protocol (psql, Grafana,
+Metabase, Superset, DBeaver; user = access key id, password = its secret, SCRAM-SHA-256; TLS
+required when --tls-cert/--tls-key are given; docs/postgres.md).`
 
 const serveExamples = `  auditlake serve
   auditlake serve --listen 127.0.0.1:9090 --query-timeout 2m --login-link alice
   auditlake serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --allowed-host audit.example.com
+  auditlake serve --pg-listen 127.0.0.1:5432     # psql "host=127.0.0.1 user=ALAK... dbname=auditlake"
   auditlake --data /srv/auditlake serve --listen 0.0.0.0:8080 --insecure-http --allowed-host audit.example.com   # behind a TLS proxy`
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -56,10 +60,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.Var((*byteSize)(&lim.maxTempSize), "max-temp-size", "spill space of all queries together in <data>/tmp (default 10% of the free disk, at most 4GiB)")
 	fs.IntVar(&lim.maxQueries, "max-queries", 4, "requests that may use the query engine at once (plus one interactive lane)")
 	fs.IntVar(&lim.maxClientQueries, "max-client-queries", 16, "requests one client (remote address) may have running or waiting; more get 429")
-	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key); Postgres clients must use TLS too")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	insecureHTTP := fs.Bool("insecure-http", false, "allow plain HTTP on a non-loopback address (access keys and cookies cross the network in clear)")
 	loginLink := fs.String("login-link", "", "print a one-time login link (15 minutes) for this user")
+	var pg pgFlags
+	fs.StringVar(&pg.listen, "pg-listen", "", "also serve the Postgres wire protocol on this address (host:port) for psql and BI tools (docs/postgres.md)")
 	fs.StringVar(&env.ApprovedConfig, "approved-config", "", "approved launch templates (JSON, as for report launch-compliance) used when a request names none")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -96,11 +102,24 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 			return usagef("--allowed-host %q is not a host name", h)
 		}
 	}
+	pg.tlsCert, pg.tlsKey = *tlsCert, *tlsKey
+	if err := pg.check(); err != nil {
+		return err
+	}
 	b, closer, err := newBackend(ctx, env, lim)
 	if err != nil {
 		return fmt.Errorf("open data directory %q: %w", env.DataDir, err)
 	}
 	defer closer.Close()
+	if pg.listen != "" {
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		wait, err := startPostgres(ctx, env, b, pg, *timeout)
+		if err != nil {
+			return err
+		}
+		defer wait()
+	}
 	assets := web.Assets()
 	if assets == nil {
 		env.Log.Warn("web assets not built: the dashboard shows a notice; run make web and rebuild")

@@ -1,0 +1,125 @@
+package pgwire_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/pgwire"
+)
+
+func asPgError(err error, pe **pgconn.PgError) bool { return errors.As(err, pe) }
+
+// TestLoginRefusalsLookAlike: a wrong secret, an unknown key and a disabled user's key are all
+// refused with the same FATAL 28P01 message (SCRAM-SHA-256 runs to the end in every case).
+func TestLoginRefusalsLookAlike(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	reg := access.Open(f.dir)
+	carol, err := reg.CreateUser("carol-"+strings.ReplaceAll(t.Name(), "/", "-"), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.SetDisabled(carol.User, "", true); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]access.Credentials{
+		"wrong secret": {AccessKeyID: f.admin.AccessKeyID, SecretAccessKey: f.admin.SecretAccessKey + "x"},
+		"unknown key":  {AccessKeyID: "ALAKNOSUCHKEY0000000", SecretAccessKey: f.admin.SecretAccessKey},
+		"disabled":     carol,
+	}
+	for name, cr := range cases {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		c, err := pgx.Connect(ctx, s.dsn(cr, ""))
+		cancel()
+		if err == nil {
+			c.Close(context.Background())
+			t.Fatalf("%s: logged in", name)
+		}
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "28P01" || pe.Message != `password authentication failed for user "`+cr.AccessKeyID+`"` {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	out, err := psql(t, s.dsn(cases["wrong secret"], ""), "-c", "SELECT 1")
+	if err == nil || !strings.Contains(out, "password authentication failed") {
+		t.Fatalf("psql with a wrong secret: %v\n%s", err, out)
+	}
+}
+
+// TestTLSRequired: with a certificate the server requires TLS: sslmode=require connects (psql
+// and pgx), sslmode=disable is refused with FATAL 28000.
+func TestTLSRequired(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{TLS: selfSignedTLS(t)})
+	out, err := psql(t, s.dsn(f.admin, "sslmode=require"), "-A", "-t", "-c", "SHOW ssl")
+	if err != nil || strings.TrimSpace(out) != "on" {
+		t.Fatalf("sslmode=require: %v %q", err, out)
+	}
+	c := pgxConnect(t, s.dsn(f.admin, "sslmode=require"))
+	if _, ok := c.PgConn().Conn().(*tls.Conn); !ok {
+		t.Fatalf("pgx with sslmode=require is not on TLS: %T", c.PgConn().Conn())
+	}
+	var one int
+	if err := c.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("pgx over TLS: %v", err)
+	}
+	out, err = psql(t, s.dsn(f.admin, "sslmode=disable"), "-c", "SELECT 1")
+	if err == nil || !strings.Contains(out, "requires TLS") {
+		t.Fatalf("sslmode=disable: %v\n%s", err, out)
+	}
+}
+
+// TestCancelRequestStopsALongQuery: a CancelRequest (BackendKeyData's key) cancels the running
+// query: the client gets 57014 promptly, and the connection goes on.
+func TestCancelRequestStopsALongQuery(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	c := pgxConnect(t, s.dsn(f.admin, ""))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		cancel() // pgx sends a CancelRequest on its own connection when ctx ends
+	}()
+	start := time.Now()
+	var n int64
+	err := c.QueryRow(ctx, "SELECT count(*) FROM range(0, 100000000000) a, range(0, 10) b WHERE a.range % 7 = b.range").Scan(&n)
+	if err == nil {
+		t.Fatalf("long query finished (%d) instead of being cancelled", n)
+	}
+	if el := time.Since(start); el > 30*time.Second {
+		t.Fatalf("cancel took %v", el)
+	}
+	// pgx closes a connection whose query it cancelled; a new one works, and a direct cancel
+	// request through pgconn reports 57014 to the query it stops.
+	c2 := pgxConnect(t, s.dsn(f.admin, ""))
+	res := make(chan error, 1)
+	go func() {
+		_, err := c2.Exec(context.Background(), "SELECT count(*) FROM range(0, 100000000000) a, range(0, 10) b WHERE a.range % 7 = b.range")
+		res <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+	if err := c2.PgConn().CancelRequest(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-res:
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "57014" {
+			t.Fatalf("cancelled query: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("cancel request did not stop the query")
+	}
+	var one int
+	if err := c2.QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil {
+		t.Fatalf("connection after a cancel: %v", err)
+	}
+}

@@ -1,0 +1,695 @@
+package pgwire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/auditlake/auditlake/internal/dialect"
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/server"
+)
+
+// conn is one authenticated session.
+type conn struct {
+	s        *Server
+	be       *pgproto3.Backend
+	nc       net.Conn
+	ctx      context.Context // carries the caller
+	user     string
+	app      string
+	ssl      bool
+	pid      uint32
+	key      []byte
+	types    *pgtype.Map
+	stmts    map[string]*statement
+	portals  map[string]*portal
+	settings map[string]string // SET values, for SHOW
+	tx       byte              // transaction status for ReadyForQuery: 'I' or 'T'
+	skip     bool              // an extended-protocol error: ignore messages until Sync
+
+	mu      sync.Mutex
+	running context.CancelFunc // the running query's, for cancel requests
+
+	cat   *catalog
+	catAt time.Time
+}
+
+// statement is a prepared statement (Parse).
+type statement struct {
+	sql       string
+	paramOIDs []uint32 // as the client declared them, 0 = unspecified; len = parameters used
+	fields    []pgproto3.FieldDescription
+	described bool
+}
+
+// portal is a bound statement (Bind), run at its first Describe or Execute.
+type portal struct {
+	st      *statement
+	sql     string // with its parameters bound
+	formats []int16
+	res     *answer
+	sent    int // rows sent so far (Execute with a row limit suspends the portal)
+}
+
+// answer is the result of one statement: rows with a RowDescription, or a bare command tag.
+type answer struct {
+	cols []column
+	rows [][]any
+	tag  string // command tag without the row count for SELECT
+}
+
+type column struct {
+	name   string
+	oid    uint32
+	typmod int32
+}
+
+func (c *conn) sendStartup(params map[string]string) {
+	c.types = pgtype.NewMap()
+	ps := map[string]string{
+		"server_version": serverVersion, "server_encoding": "UTF8", "client_encoding": "UTF8",
+		"DateStyle": "ISO, MDY", "TimeZone": "UTC", "integer_datetimes": "on", "IntervalStyle": "postgres",
+		"standard_conforming_strings": "on", "is_superuser": "off", "session_authorization": c.user,
+		"application_name": params["application_name"], "default_transaction_read_only": "on",
+		"in_hot_standby": "off",
+	}
+	for k, v := range ps {
+		c.be.Send(&pgproto3.ParameterStatus{Name: k, Value: v})
+	}
+	c.be.Send(&pgproto3.BackendKeyData{ProcessID: c.pid, SecretKey: c.key})
+	c.be.Send(&pgproto3.ReadyForQuery{TxStatus: c.tx})
+	c.be.Flush()
+}
+
+// serve reads and answers messages until the client goes away.
+func (c *conn) serve() {
+	defer func() {
+		c.s.releaseCatalog(c.cat)
+	}()
+	for {
+		msg, err := c.be.Receive()
+		if err != nil {
+			return
+		}
+		if c.skip {
+			if _, ok := msg.(*pgproto3.Sync); !ok {
+				if _, ok := msg.(*pgproto3.Terminate); ok {
+					return
+				}
+				continue
+			}
+		}
+		switch m := msg.(type) {
+		case *pgproto3.Query:
+			c.simpleQuery(m.String)
+			c.ready()
+		case *pgproto3.Parse:
+			c.extended(c.parse(m))
+		case *pgproto3.Bind:
+			c.extended(c.bind(m))
+		case *pgproto3.Describe:
+			c.extended(c.describe(m))
+		case *pgproto3.Execute:
+			c.extended(c.execute(m))
+		case *pgproto3.Close:
+			if m.ObjectType == 'S' {
+				delete(c.stmts, m.Name)
+			} else {
+				delete(c.portals, m.Name)
+			}
+			c.be.Send(&pgproto3.CloseComplete{})
+		case *pgproto3.Sync:
+			c.skip = false
+			delete(c.portals, "")
+			c.ready()
+		case *pgproto3.Flush:
+			c.be.Flush()
+		case *pgproto3.Terminate:
+			return
+		default:
+			c.be.Send(fatal("08P01", fmt.Sprintf("unsupported message %T", msg)))
+			c.be.Flush()
+			return
+		}
+	}
+}
+
+func (c *conn) ready() {
+	c.be.Send(&pgproto3.ReadyForQuery{TxStatus: c.tx})
+	c.be.Flush()
+}
+
+// extended sends an extended-protocol error and skips to the next Sync.
+func (c *conn) extended(err error) {
+	if err != nil {
+		c.sendError(err)
+		c.skip = true
+	}
+}
+
+// simpleQuery runs each statement of a Query message, stopping at the first error.
+func (c *conn) simpleQuery(sql string) {
+	stmts, err := splitStatements(sql)
+	if err != nil {
+		c.sendError(&server.QueryError{Msg: "syntax error: " + err.Error()})
+		return
+	}
+	if len(stmts) == 0 {
+		c.be.Send(&pgproto3.EmptyQueryResponse{})
+		return
+	}
+	for _, st := range stmts {
+		a, err := c.run(st)
+		if err != nil {
+			c.sendError(err)
+			return
+		}
+		formats := make([]int16, len(a.cols))
+		if a.cols != nil {
+			c.be.Send(&pgproto3.RowDescription{Fields: fields(a.cols, formats)})
+		}
+		if err := c.sendRows(a, formats, 0, len(a.rows)); err != nil {
+			c.sendError(err)
+			return
+		}
+		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag(a, len(a.rows)))})
+	}
+}
+
+func tag(a *answer, n int) string {
+	if a.tag == "SELECT" {
+		return fmt.Sprintf("SELECT %d", n)
+	}
+	return a.tag
+}
+
+func fields(cols []column, formats []int16) []pgproto3.FieldDescription {
+	out := make([]pgproto3.FieldDescription, len(cols))
+	for i, col := range cols {
+		out[i] = pgproto3.FieldDescription{Name: []byte(col.name), DataTypeOID: col.oid, DataTypeSize: typeSize(col.oid), TypeModifier: col.typmod}
+		if formats != nil {
+			out[i].Format = formats[i]
+		}
+	}
+	return out
+}
+
+// sendRows sends rows [from, to) of a, flushing as it goes.
+func (c *conn) sendRows(a *answer, formats []int16, from, to int) error {
+	var buf []byte
+	for i := from; i < to; i++ {
+		row := a.rows[i]
+		vals := make([][]byte, len(row))
+		for j, v := range row {
+			start := len(buf)
+			var null bool
+			var err error
+			buf, null, err = encodeValue(c.types, a.cols[j].oid, formats[j], v, buf)
+			if err != nil {
+				return err
+			}
+			if !null {
+				vals[j] = buf[start:len(buf):len(buf)]
+				if vals[j] == nil {
+					vals[j] = []byte{}
+				}
+			}
+		}
+		c.be.Send(&pgproto3.DataRow{Values: vals})
+		buf = buf[:0:0]
+		if (i-from)%1000 == 999 {
+			if err := c.be.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// parse prepares a statement.
+func (c *conn) parse(m *pgproto3.Parse) error {
+	n, err := paramCount(m.Query)
+	if err != nil {
+		return &server.QueryError{Msg: "syntax error: " + err.Error()}
+	}
+	if len(m.ParameterOIDs) > n {
+		n = len(m.ParameterOIDs)
+	}
+	if n > 65535 {
+		return &pgError{code: "54000", msg: fmt.Sprintf("too many parameters: %d (at most 65535)", n)}
+	}
+	if _, ok := c.stmts[m.Name]; !ok && m.Name != "" && len(c.stmts) >= maxStatements {
+		return &pgError{code: "53000", msg: fmt.Sprintf("too many prepared statements (%d): close some (DEALLOCATE, Close)", maxStatements)}
+	}
+	oids := make([]uint32, n)
+	copy(oids, m.ParameterOIDs)
+	c.stmts[m.Name] = &statement{sql: m.Query, paramOIDs: oids}
+	c.be.Send(&pgproto3.ParseComplete{})
+	return nil
+}
+
+// bind binds a statement's parameters into a portal.
+func (c *conn) bind(m *pgproto3.Bind) error {
+	st := c.stmts[m.PreparedStatement]
+	if st == nil {
+		return &pgError{code: "26000", msg: fmt.Sprintf("prepared statement %q does not exist", m.PreparedStatement)}
+	}
+	if len(m.Parameters) != len(st.paramOIDs) {
+		return &pgError{code: "08P01", msg: fmt.Sprintf("bind message supplies %d parameters, but prepared statement %q requires %d", len(m.Parameters), m.PreparedStatement, len(st.paramOIDs))}
+	}
+	lits := make([]string, len(m.Parameters))
+	for i, raw := range m.Parameters {
+		format := int16(0)
+		switch len(m.ParameterFormatCodes) {
+		case 0:
+		case 1:
+			format = m.ParameterFormatCodes[0]
+		default:
+			if i < len(m.ParameterFormatCodes) {
+				format = m.ParameterFormatCodes[i]
+			}
+		}
+		lit, err := paramLiteral(c.types, st.paramOIDs[i], format, raw)
+		if err != nil {
+			return &pgError{code: "22P02", msg: fmt.Sprintf("parameter $%d: %v", i+1, err)}
+		}
+		lits[i] = lit
+	}
+	sql, err := bindParams(st.sql, lits)
+	if err != nil {
+		return &server.QueryError{Msg: "syntax error: " + err.Error()}
+	}
+	if _, ok := c.portals[m.DestinationPortal]; !ok && m.DestinationPortal != "" && len(c.portals) >= maxPortals {
+		return &pgError{code: "53000", msg: fmt.Sprintf("too many open portals (%d): close some", maxPortals)}
+	}
+	c.portals[m.DestinationPortal] = &portal{st: st, sql: sql, formats: m.ResultFormatCodes}
+	c.be.Send(&pgproto3.BindComplete{})
+	return nil
+}
+
+// resultFormats expands a Bind's result format codes to one per column.
+func resultFormats(codes []int16, n int) []int16 {
+	out := make([]int16, n)
+	for i := range out {
+		switch len(codes) {
+		case 0:
+		case 1:
+			out[i] = codes[0]
+		default:
+			if i < len(codes) {
+				out[i] = codes[i]
+			}
+		}
+	}
+	return out
+}
+
+// describe answers Describe: a statement's parameter types and columns (found by running it
+// with NULL parameters and no rows), or a portal's columns (found by running it).
+func (c *conn) describe(m *pgproto3.Describe) error {
+	if m.ObjectType == 'S' {
+		st := c.stmts[m.Name]
+		if st == nil {
+			return &pgError{code: "26000", msg: fmt.Sprintf("prepared statement %q does not exist", m.Name)}
+		}
+		if !st.described {
+			nulls := make([]string, len(st.paramOIDs))
+			for i := range nulls {
+				nulls[i] = "NULL"
+			}
+			sql, err := bindParams(st.sql, nulls)
+			if err != nil {
+				return &server.QueryError{Msg: "syntax error: " + err.Error()}
+			}
+			a, err := c.runShape(sql)
+			if err != nil {
+				return err
+			}
+			if a.cols != nil {
+				st.fields = fields(a.cols, nil)
+			}
+			st.described = true
+		}
+		c.be.Send(&pgproto3.ParameterDescription{ParameterOIDs: st.paramOIDs})
+		if st.fields == nil {
+			c.be.Send(&pgproto3.NoData{})
+		} else {
+			c.be.Send(&pgproto3.RowDescription{Fields: st.fields})
+		}
+		return nil
+	}
+	p := c.portals[m.Name]
+	if p == nil {
+		return &pgError{code: "34000", msg: fmt.Sprintf("portal %q does not exist", m.Name)}
+	}
+	if err := c.runPortal(p); err != nil {
+		return err
+	}
+	if p.res.cols == nil {
+		c.be.Send(&pgproto3.NoData{})
+	} else {
+		c.be.Send(&pgproto3.RowDescription{Fields: fields(p.res.cols, resultFormats(p.formats, len(p.res.cols)))})
+	}
+	return nil
+}
+
+func (c *conn) runPortal(p *portal) error {
+	if p.res != nil {
+		return nil
+	}
+	a, err := c.run(p.sql)
+	if err != nil {
+		return err
+	}
+	p.res = a
+	return nil
+}
+
+// execute runs a portal, sending at most MaxRows rows (0: all); a portal with rows left is
+// suspended and the next Execute goes on.
+func (c *conn) execute(m *pgproto3.Execute) error {
+	p := c.portals[m.Portal]
+	if p == nil {
+		return &pgError{code: "34000", msg: fmt.Sprintf("portal %q does not exist", m.Portal)}
+	}
+	if strings.TrimSpace(p.sql) == "" || onlyTrivia(p.sql) {
+		c.be.Send(&pgproto3.EmptyQueryResponse{})
+		return nil
+	}
+	if err := c.runPortal(p); err != nil {
+		return err
+	}
+	a := p.res
+	end := len(a.rows)
+	if m.MaxRows > 0 && p.sent+int(m.MaxRows) < end {
+		end = p.sent + int(m.MaxRows)
+	}
+	if err := c.sendRows(a, resultFormats(p.formats, len(a.cols)), p.sent, end); err != nil {
+		return err
+	}
+	p.sent = end
+	if end < len(a.rows) {
+		c.be.Send(&pgproto3.PortalSuspended{})
+		return nil
+	}
+	c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag(a, len(a.rows)))})
+	return nil
+}
+
+// pgError is an error with its SQLSTATE.
+type pgError struct{ code, msg string }
+
+func (e *pgError) Error() string { return e.msg }
+
+// sendError sends err as an ErrorResponse with the SQLSTATE its kind maps to.
+func (c *conn) sendError(err error) {
+	var (
+		pe   *pgError
+		qe   *server.QueryError
+		tl   *server.ResultTooLargeError
+		busy *server.BusyError
+		dam  *server.DamagedError
+	)
+	code, msg := "XX000", "internal error"
+	switch {
+	case errors.As(err, &pe):
+		code, msg = pe.code, pe.msg
+	case errors.Is(err, context.Canceled):
+		code, msg = "57014", "canceling statement due to user request"
+	case errors.Is(err, context.DeadlineExceeded):
+		code, msg = "57014", "canceling statement due to statement timeout"
+	case errors.As(err, &qe):
+		code, msg = "42000", qe.Msg
+		low := strings.ToLower(qe.Msg)
+		switch {
+		case strings.Contains(low, "does not exist") || strings.Contains(low, "not found") || strings.Contains(low, "cannot be resolved"):
+			code = "42P01"
+			if strings.Contains(low, "column") {
+				code = "42703"
+			}
+		case strings.Contains(low, "syntax") || strings.Contains(low, "parse"):
+			code = "42601"
+		case strings.Contains(low, "only select"):
+			code = "25006" // read_only_sql_transaction
+		}
+	case errors.As(err, &tl):
+		code, msg = "54000", tl.Msg
+	case errors.As(err, &busy):
+		code, msg = "53000", busy.Msg
+	case errors.As(err, &dam):
+		code, msg = "58000", dam.Msg
+	case errors.Is(err, server.ErrNotFound):
+		code, msg = "42P01", err.Error()
+	default:
+		c.s.log.Error("postgres query failed", "user", c.user, "err", err)
+	}
+	c.be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: msg})
+}
+
+// cancelRunning cancels the running query, if any.
+func (c *conn) cancelRunning() {
+	c.mu.Lock()
+	if c.running != nil {
+		c.running()
+	}
+	c.mu.Unlock()
+}
+
+// queryContext is the context of one query: the caller's, the query timeout, and cancellable
+// by a cancel request.
+func (c *conn) queryContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	if c.s.opts.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(c.ctx, c.s.opts.Timeout)
+	}
+	c.mu.Lock()
+	c.running = cancel
+	c.mu.Unlock()
+	return ctx, func() {
+		c.mu.Lock()
+		c.running = nil
+		c.mu.Unlock()
+		cancel()
+	}
+}
+
+// run answers one statement: session commands here, catalog queries from the catalog, every
+// other query from the backend under the caller's identity.
+func (c *conn) run(sql string) (*answer, error) {
+	return c.answer(sql, false)
+}
+
+// runShape answers a statement's columns without its rows (Describe of a statement): a query
+// runs wrapped in a LIMIT 0.
+func (c *conn) runShape(sql string) (*answer, error) {
+	return c.answer(sql, true)
+}
+
+func (c *conn) answer(sql string, shape bool) (*answer, error) {
+	toks, err := dialect.Tokens(sql)
+	if err != nil {
+		return nil, &pgError{code: "42601", msg: "syntax error: " + err.Error()}
+	}
+	switch w := firstWord(toks); w {
+	case "":
+		return &answer{tag: ""}, nil
+	case "SET", "RESET":
+		if !shape {
+			c.set(words(toks))
+		}
+		return &answer{tag: w}, nil
+	case "SHOW":
+		return c.show(words(toks)), nil
+	case "BEGIN", "START":
+		if !shape {
+			c.tx = 'T'
+		}
+		return &answer{tag: "BEGIN"}, nil
+	case "COMMIT", "END", "ROLLBACK", "ABORT":
+		if !shape {
+			c.tx = 'I'
+		}
+		if w == "END" {
+			w = "COMMIT"
+		} else if w == "ABORT" {
+			w = "ROLLBACK"
+		}
+		return &answer{tag: w}, nil
+	case "DISCARD", "DEALLOCATE", "SAVEPOINT", "RELEASE", "LISTEN", "UNLISTEN":
+		return &answer{tag: w}, nil
+	}
+	ctx, done := c.queryContext()
+	defer done()
+	q := sql
+	if shape {
+		q = "SELECT * FROM (\n" + strings.TrimRight(strings.TrimSpace(sql), ";") + "\n) AS \"shape\" LIMIT 0"
+	}
+	var res *server.Result
+	if isCatalogQuery(toks) {
+		cat, err := c.catalog(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res, err = cat.run(ctx, q, c.info(), engine.Limits{MaxRows: c.s.opts.MaxRows, Timeout: c.s.opts.Timeout})
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		res, err = c.query(ctx, q)
+		if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	a := &answer{tag: "SELECT", rows: res.Rows, cols: make([]column, len(res.Columns))}
+	for i, col := range res.Columns {
+		oid, mod := pgType(col.Type)
+		a.cols[i] = column{name: col.Name, oid: oid, typmod: mod}
+	}
+	return a, nil
+}
+
+// query runs q on the backend. A query the backend refuses for want of capacity (too many
+// requests of this client address or of all) waits and tries again until its context ends: a
+// Postgres client does not retry, and a Postgres server queues rather than refuses.
+func (c *conn) query(ctx context.Context, q string) (*server.Result, error) {
+	wait := 20 * time.Millisecond
+	for {
+		res, err := c.s.b.Query(ctx, q, c.s.opts.MaxRows)
+		var busy *server.BusyError
+		if !errors.As(err, &busy) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+func (c *conn) info() sessionInfo {
+	return sessionInfo{user: c.user, pid: c.pid, ssl: c.ssl}
+}
+
+// catalogTTL is how long a connection's catalog is trusted before the tables are listed again.
+const catalogTTL = 10 * time.Second
+
+// catalog returns the connection's catalog, built (again) when the principal's tables changed.
+func (c *conn) catalog(ctx context.Context) (*catalog, error) {
+	if c.cat != nil && time.Since(c.catAt) < catalogTTL {
+		return c.cat, nil
+	}
+	tables, err := c.s.b.Tables(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if c.cat != nil && c.cat.key == tablesKey(tables) {
+		c.catAt = time.Now()
+		return c.cat, nil
+	}
+	names := map[string]string{}
+	if stores, err := c.s.b.Stores(ctx); err == nil {
+		for _, st := range stores {
+			names[dialect.CloudTrailCatalog+"."+st.ID] = "event data store " + st.Name
+			names[dialect.CloudTrailCatalog+"."+st.Name] = "event data store " + st.Name + " (" + st.ID + ")"
+		}
+	}
+	cat, err := c.s.acquireCatalog(ctx, tables, names, c.info())
+	if err != nil {
+		return nil, err
+	}
+	c.s.releaseCatalog(c.cat)
+	c.cat, c.catAt = cat, time.Now()
+	return cat, nil
+}
+
+// set records SET name = value / SET name TO value / RESET name for SHOW; nothing else changes.
+func (c *conn) set(w []dialect.Token) {
+	if len(w) < 2 {
+		return
+	}
+	i := 1
+	if strings.EqualFold(w[i].Text, "SESSION") || strings.EqualFold(w[i].Text, "LOCAL") {
+		i++
+	}
+	if i >= len(w) {
+		return
+	}
+	name := strings.ToLower(strings.Trim(w[i].Text, `"`))
+	if strings.EqualFold(w[0].Text, "RESET") {
+		delete(c.settings, name)
+		return
+	}
+	if i+2 < len(w) && (w[i+1].Text == "=" || strings.EqualFold(w[i+1].Text, "TO")) {
+		var parts []string
+		for _, t := range w[i+2:] {
+			if t.Kind == dialect.TokenString {
+				parts = append(parts, strings.ReplaceAll(t.Text[1:len(t.Text)-1], "''", "'"))
+			} else {
+				parts = append(parts, t.Text)
+			}
+		}
+		c.settings[name] = strings.Join(parts, " ")
+	}
+}
+
+// show answers SHOW name and SHOW ALL.
+func (c *conn) show(w []dialect.Token) *answer {
+	text := column{oid: pgtype.TextOID, typmod: -1}
+	get := func(name string) (string, bool) {
+		if v, ok := c.settings[name]; ok {
+			return v, true
+		}
+		switch name {
+		case "ssl":
+			if c.ssl {
+				return "on", true
+			}
+		case "application_name":
+			return c.app, true
+		}
+		v, ok := defaultSettings[name]
+		return v, ok
+	}
+	if len(w) < 2 || strings.EqualFold(w[1].Text, "ALL") {
+		names := map[string]bool{}
+		for k := range defaultSettings {
+			names[k] = true
+		}
+		for k := range c.settings {
+			names[k] = true
+		}
+		a := &answer{tag: "SHOW", cols: []column{{name: "name", oid: pgtype.TextOID, typmod: -1}, {name: "setting", oid: pgtype.TextOID, typmod: -1}, {name: "description", oid: pgtype.TextOID, typmod: -1}}}
+		for _, k := range sortedKeys(names) {
+			v, _ := get(k)
+			a.rows = append(a.rows, []any{k, v, ""})
+		}
+		return a
+	}
+	var parts []string
+	for _, t := range w[1:] {
+		if t.Text == ";" {
+			continue
+		}
+		parts = append(parts, strings.Trim(t.Text, `"`))
+	}
+	name := strings.ToLower(strings.Join(parts, ""))
+	text.name = name
+	v, _ := get(name)
+	return &answer{tag: "SHOW", cols: []column{text}, rows: [][]any{{v}}}
+}

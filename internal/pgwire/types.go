@@ -1,0 +1,238 @@
+package pgwire
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/server"
+)
+
+// pgType maps an engine column type (DuckDB's name for it) to the Postgres type a client sees:
+// its OID and type modifier. Nested values (lists, structs, maps, unions) and JSON are json;
+// decimals keep their precision and scale; types without a Postgres peer are text.
+func pgType(engineType string) (oid uint32, typmod int32) {
+	t := strings.ToUpper(strings.TrimSpace(engineType))
+	switch {
+	case strings.HasSuffix(t, "]") || strings.HasPrefix(t, "STRUCT") || strings.HasPrefix(t, "MAP") ||
+		strings.HasPrefix(t, "UNION") || t == "JSON":
+		return pgtype.JSONOID, -1
+	case strings.HasPrefix(t, "DECIMAL") || strings.HasPrefix(t, "NUMERIC"):
+		var p, s int32
+		if _, err := fmt.Sscanf(t[strings.IndexByte(t+"(", '('):], "(%d,%d)", &p, &s); err == nil {
+			return pgtype.NumericOID, (p<<16 | s) + 4
+		}
+		return pgtype.NumericOID, -1
+	}
+	switch t {
+	case "BOOLEAN":
+		return pgtype.BoolOID, -1
+	case "TINYINT", "SMALLINT", "UTINYINT":
+		return pgtype.Int2OID, -1
+	case "INTEGER", "USMALLINT":
+		return pgtype.Int4OID, -1
+	case "BIGINT", "UINTEGER":
+		return pgtype.Int8OID, -1
+	case "UBIGINT", "HUGEINT", "UHUGEINT", "VARINT", "BIGNUM":
+		return pgtype.NumericOID, -1
+	case "FLOAT":
+		return pgtype.Float4OID, -1
+	case "DOUBLE":
+		return pgtype.Float8OID, -1
+	case "BLOB":
+		return pgtype.ByteaOID, -1
+	case "DATE":
+		return pgtype.DateOID, -1
+	case "TIME":
+		return pgtype.TimeOID, -1
+	case "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATETIME":
+		return pgtype.TimestampOID, -1
+	case "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ":
+		return pgtype.TimestamptzOID, -1
+	case "INTERVAL":
+		return pgtype.IntervalOID, -1
+	case "UUID":
+		return pgtype.UUIDOID, -1
+	}
+	return pgtype.TextOID, -1
+}
+
+// typeSize is the pg_type.typlen of the types pgType returns (-1: variable).
+func typeSize(oid uint32) int16 {
+	switch oid {
+	case pgtype.BoolOID:
+		return 1
+	case pgtype.Int2OID:
+		return 2
+	case pgtype.Int4OID, pgtype.Float4OID, pgtype.DateOID:
+		return 4
+	case pgtype.Int8OID, pgtype.Float8OID, pgtype.TimestampOID, pgtype.TimestamptzOID, pgtype.TimeOID:
+		return 8
+	case pgtype.IntervalOID, pgtype.UUIDOID:
+		return 16
+	}
+	return -1
+}
+
+// encodeValue appends v, a value of a column of type oid, to buf in format (0 text, 1 binary).
+// It reports null for a NULL value.
+func encodeValue(m *pgtype.Map, oid uint32, format int16, v any, buf []byte) (out []byte, null bool, err error) {
+	if v == nil {
+		return buf, true, nil
+	}
+	switch oid {
+	case pgtype.JSONOID:
+		if s, ok := v.(string); ok { // a JSON column holds JSON text already
+			return append(buf, s...), false, nil
+		}
+		b, err := json.Marshal(server.JSONValue(v))
+		return append(buf, b...), false, err
+	case pgtype.TextOID:
+		return append(buf, textOf(v)...), false, nil
+	case pgtype.NumericOID:
+		var n pgtype.Numeric
+		if err := n.Scan(textOf(v)); err != nil {
+			return buf, false, err
+		}
+		v = n
+	case pgtype.IntervalOID:
+		rv := reflect.ValueOf(v)
+		if rv.Kind() == reflect.Struct {
+			if d, mo, us := rv.FieldByName("Days"), rv.FieldByName("Months"), rv.FieldByName("Micros"); d.IsValid() && mo.IsValid() && us.IsValid() {
+				v = pgtype.Interval{Days: int32(d.Int()), Months: int32(mo.Int()), Microseconds: us.Int(), Valid: true}
+			}
+		}
+	case pgtype.UUIDOID:
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Array && rv.Len() == 16 {
+			var u [16]byte
+			reflect.Copy(reflect.ValueOf(&u).Elem(), rv)
+			v = u
+		}
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID:
+		rv := reflect.ValueOf(v)
+		switch rv.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			v = rv.Int()
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			v = int64(rv.Uint())
+		}
+	case pgtype.Float4OID, pgtype.Float8OID:
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Float32 || rv.Kind() == reflect.Float64 {
+			v = rv.Float()
+		}
+	}
+	out, err = m.Encode(oid, format, v, buf)
+	if err != nil {
+		if format == 0 {
+			return append(buf, textOf(v)...), false, nil
+		}
+		return buf, false, fmt.Errorf("cannot send %T as %d: %w", v, oid, err)
+	}
+	return out, false, nil
+}
+
+// textOf is a value's text as a text column shows it: nested values as JSON.
+func textOf(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case time.Time:
+		return x.UTC().Format("2006-01-02 15:04:05.999999")
+	case engine.Map, map[string]any, []any:
+		b, err := json.Marshal(server.JSONValue(x))
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	case fmt.Stringer:
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+var numberText = regexp.MustCompile(`^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$`)
+
+// paramLiteral turns a bound parameter (its declared type oid, 0 when the client left it
+// unspecified, and its format) into the SQL literal that replaces $n: numbers as numbers (checked
+// to be one), booleans as TRUE/FALSE, everything else as a quoted string literal, which the engine
+// casts where the query needs another type. Nothing a client sends is spliced in unquoted
+// unless it is a number.
+func paramLiteral(m *pgtype.Map, oid uint32, format int16, raw []byte) (string, error) {
+	if raw == nil {
+		return "NULL", nil
+	}
+	var v any
+	if format == 1 {
+		t, ok := m.TypeForOID(oid)
+		if !ok {
+			return "", fmt.Errorf("binary parameter of unknown type %d", oid)
+		}
+		var err error
+		if v, err = t.Codec.DecodeValue(m, oid, format, raw); err != nil {
+			return "", fmt.Errorf("binary parameter of type %s: %w", t.Name, err)
+		}
+	} else {
+		s := string(raw)
+		switch oid {
+		case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID, pgtype.Float4OID, pgtype.Float8OID, pgtype.NumericOID:
+			if numberText.MatchString(s) {
+				return strings.TrimSpace(s), nil
+			}
+			return "CAST(" + engine.Literal(s) + " AS DOUBLE)", nil // NaN, Infinity; anything else fails the cast
+		case pgtype.BoolOID:
+			switch strings.ToLower(strings.TrimSpace(s)) {
+			case "t", "true", "y", "yes", "on", "1":
+				return "TRUE", nil
+			case "f", "false", "n", "no", "off", "0":
+				return "FALSE", nil
+			}
+			return "", fmt.Errorf("invalid input syntax for type boolean: %q", s)
+		}
+		return engine.Literal(s), nil
+	}
+	if dv, ok := v.(driver.Valuer); ok {
+		if x, err := dv.Value(); err == nil {
+			v = x
+		}
+	}
+	switch x := v.(type) {
+	case nil:
+		return "NULL", nil
+	case bool:
+		if x {
+			return "TRUE", nil
+		}
+		return "FALSE", nil
+	case int16, int32, int64, uint32:
+		return fmt.Sprint(x), nil
+	case float32, float64:
+		f := reflect.ValueOf(x).Float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return "CAST(" + engine.Literal(fmt.Sprint(f)) + " AS DOUBLE)", nil
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64), nil
+	case time.Time:
+		return "TIMESTAMP " + engine.Literal(x.UTC().Format("2006-01-02 15:04:05.999999")), nil
+	case string:
+		if oid == pgtype.NumericOID && numberText.MatchString(x) {
+			return x, nil
+		}
+		return engine.Literal(x), nil
+	case []byte:
+		return engine.Literal(string(x)), nil
+	case [16]byte:
+		return engine.Literal(fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])), nil
+	}
+	return engine.Literal(fmt.Sprint(v)), nil
+}
