@@ -283,13 +283,15 @@ func (b *Backend) Tables(ctx context.Context) ([]server.Table, error) {
 
 // Query runs user SQL in the sandbox.
 func (b *Backend) Query(ctx context.Context, sql string, maxRows int) (*server.Result, error) {
-	var res *engine.Result
-	err := b.withSession(ctx, func(ctx context.Context, s *query.Session) error {
-		s.SetMaxRows(maxRows)
-		var err error
-		res, err = s.Run(ctx, sql)
-		return translate(err)
-	})
+	res, restricted, err := b.runAs(ctx, sql, maxRows)
+	if !restricted {
+		err = b.withSession(ctx, func(ctx context.Context, s *query.Session) error {
+			s.SetMaxRows(maxRows)
+			var err error
+			res, err = s.Run(ctx, sql)
+			return translate(err)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/awsapi"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/server"
 	"github.com/auditlake/auditlake/web"
@@ -86,6 +88,14 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if assets == nil {
 		env.Log.Warn("web assets not built: the dashboard shows a notice; run make web and rebuild")
 	}
-	s := server.New(b, env.Log, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts})
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	// The CloudTrail Lake API (docs/aws-api.md) on the same port, authenticated by SigV4.
+	aws := awsapi.New(awsapi.Options{Backend: b, Lake: lk, Keys: access.Open(env.DataDir), Log: env.Log,
+		Queries: awsapi.QueryOptions{MaxRunning: lim.maxQueries}})
+	defer aws.Close()
+	s := server.New(b, env.Log, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts, AWS: aws})
 	return s.Serve(ctx, *listen)
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -41,6 +42,10 @@ type Options struct {
 	// loopback listener, localhost, 127.0.0.1 and [::1]); a name matches with any port or none.
 	// Other Host values are answered 421 by Serve, against DNS rebinding.
 	AllowedHosts []string
+	// AWS, when set, answers the CloudTrail Lake API (package awsapi) at POST / and the
+	// PutAuditEvents calls signed with SigV4. It authenticates every request itself, so no
+	// session or bearer check stands in front of it.
+	AWS http.Handler
 }
 
 func (o Options) withDefaults() Options {
@@ -91,14 +96,28 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	mux.Handle("/api/reports/{name}", s.api(http.MethodGet, s.report))
 	mux.Handle("/api/instances/{id}", s.api(http.MethodGet, s.instance))
 	mux.Handle("/api/dashboards/activity", s.api(http.MethodGet, s.activity))
-	mux.Handle("/PutAuditEvents", s.api(http.MethodPost, s.putAuditEvents))
+	mux.Handle("/PutAuditEvents", s.sigV4Or(s.api(http.MethodPost, s.putAuditEvents)))
 	mux.Handle("/api/channels/{rest...}", s.api(http.MethodPost, s.putChannelEvents))
 	mux.Handle("/api/", s.api("", func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no API endpoint %s", r.URL.Path)}
 	}))
 	mux.Handle("/", s.assets())
+	if s.opts.AWS != nil {
+		mux.Handle("POST /{$}", s.opts.AWS)
+	}
 	s.handler = s.logRequests(mux)
 	return s
+}
+
+// sigV4Or sends a request signed with SigV4 to Options.AWS and any other to next.
+func (s *Server) sigV4Or(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.AWS != nil && strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-") {
+			s.opts.AWS.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP implements http.Handler.
