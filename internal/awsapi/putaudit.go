@@ -6,8 +6,22 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/integration"
 	"github.com/auditlake/auditlake/internal/server"
 )
+
+// putter is a principal that knows put grants (issue 16's channel keys).
+type putter interface{ CanPut(resource string) bool }
+
+// mayPut says whether p may put events into ch: its put grant on the channel where principals
+// carry put grants, otherwise the manage privilege.
+func mayPut(p *access.Principal, ch integration.Channel) bool {
+	if pp, ok := any(p).(putter); ok {
+		return pp.CanPut("channel:" + ch.ID())
+	}
+	return p.CanManage()
+}
 
 // maxAuditEvents is PutAuditEvents' limit per call (the 1 MB limit is MaxBodyBytes).
 const maxAuditEvents = 100
@@ -22,15 +36,18 @@ func (h *Handler) putAuditEvents(ctx context.Context, w http.ResponseWriter, r *
 		writeError(w, errorf(http.StatusBadRequest, "UnsupportedOperationException", "this server does not accept audit events"))
 		return
 	}
-	// Putting events changes a store: until channel keys carry a grant to put into their
-	// channel, it takes the manage privilege.
-	if !c.principal().CanManage() {
-		writeError(w, errorf(http.StatusForbidden, "ChannelInsufficientPermission", "%s may not put events into channels (it needs the manage privilege)", c.principal().Name()))
-		return
-	}
 	channel := r.URL.Query().Get("channelArn")
 	if channel == "" {
 		writeError(w, errorf(http.StatusBadRequest, "InvalidChannelARN", "channelArn is required"))
+		return
+	}
+	ch, err := integration.ResolveChannel(h.opts.Lake, channel)
+	if err != nil {
+		writeError(w, errorf(http.StatusNotFound, "ChannelNotFound", "The channel %s could not be found.", channel))
+		return
+	}
+	if !mayPut(c.principal(), ch) {
+		writeError(w, errorf(http.StatusForbidden, "ChannelInsufficientPermission", "%s may not put events into channel %s", c.principal().Name(), ch.Name))
 		return
 	}
 	var req struct {
