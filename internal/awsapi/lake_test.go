@@ -52,7 +52,7 @@ var eventNames = []struct{ source, name string }{
 
 // writeTrail writes n CloudTrail events (three in five of account A) as one delivery file and
 // returns the counts by account and by event name.
-func writeTrail(t *testing.T, dir string, n int) (byAccount, byName map[string]int) {
+func writeTrail(t testing.TB, dir string, n int) (byAccount, byName map[string]int) {
 	t.Helper()
 	byAccount, byName = map[string]int{}, map[string]int{}
 	day := time.Now().UTC().AddDate(0, 0, -3).Truncate(24 * time.Hour)
@@ -89,7 +89,7 @@ func writeTrail(t *testing.T, dir string, n int) (byAccount, byName map[string]i
 	return byAccount, byName
 }
 
-func startLakeServer(t *testing.T, events int, qo awsapi.QueryOptions) *lakeServer {
+func startLakeServer(t testing.TB, events int, qo awsapi.QueryOptions) *lakeServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
