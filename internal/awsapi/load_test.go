@@ -22,19 +22,27 @@ import (
 	"github.com/auditlake/auditlake/internal/access"
 )
 
-// call sends one operation signed by the AWS SDK for Go's signer and decodes the answer; code
-// is the error's __type ("" on success).
+// call sends one CloudTrail operation signed by the AWS SDK for Go's signer and decodes the
+// answer; code is the error's __type ("" on success).
 func (ls *lakeServer) call(ctx context.Context, creds access.Credentials, op string, in any) (out map[string]any, code string, err error) {
+	return ls.send(ctx, creds, "cloudtrail", "/", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."+op, in)
+}
+
+// send posts in as JSON to path (with its query) signed for service, with X-Amz-Target target
+// when not empty.
+func (ls *lakeServer) send(ctx context.Context, creds access.Credentials, service, path, target string, in any) (out map[string]any, code string, err error) {
 	body, _ := json.Marshal(in)
-	r, err := http.NewRequestWithContext(ctx, http.MethodPost, ls.url+"/", bytes.NewReader(body))
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, ls.url+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, "", err
 	}
 	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	r.Header.Set("X-Amz-Target", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."+op)
+	if target != "" {
+		r.Header.Set("X-Amz-Target", target)
+	}
 	sum := sha256.Sum256(body)
 	c := aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(ctx, c, r, hex.EncodeToString(sum[:]), "cloudtrail", "us-east-1", time.Now()); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, c, r, hex.EncodeToString(sum[:]), service, "us-east-1", time.Now()); err != nil {
 		return nil, "", err
 	}
 	resp, err := http.DefaultClient.Do(r)
@@ -47,11 +55,11 @@ func (ls *lakeServer) call(ctx context.Context, creds access.Credentials, op str
 		return nil, "", err
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, "", fmt.Errorf("%s: HTTP %d, body %q is not JSON", op, resp.StatusCode, b)
+		return nil, "", fmt.Errorf("%s %s: HTTP %d, body %q is not JSON", path, target, resp.StatusCode, b)
 	}
 	if resp.StatusCode != http.StatusOK {
 		if resp.Header.Get("X-Amzn-ErrorType") != out["__type"] {
-			return nil, "", fmt.Errorf("%s: X-Amzn-ErrorType %q but __type %v", op, resp.Header.Get("X-Amzn-ErrorType"), out["__type"])
+			return nil, "", fmt.Errorf("%s %s: X-Amzn-ErrorType %q but __type %v", path, target, resp.Header.Get("X-Amzn-ErrorType"), out["__type"])
 		}
 		return out, fmt.Sprint(out["__type"]), nil
 	}

@@ -93,22 +93,29 @@ _, _, rows, _ = run(filtered, "SELECT recipientaccountid, count(*) AS n FROM %s 
 out["filtered"] = {r["recipientaccountid"]: int(r["n"]) for r in rows}
 out["filtered_create"] = error_code(filtered.create_event_data_store, Name="not-mine")
 
-# Channels and PutAuditEvents on the cloudtrail-data signing name.
-acts = admin.create_event_data_store(Name="boto-activity", TerminationProtectionEnabled=False, AdvancedEventSelectors=[
-    {"Name": "app", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["ActivityAuditLog"]}]}])
-ch = admin.create_channel(Name="boto-channel", Source="Custom",
-                          Destinations=[{"Type": "EVENT_DATA_STORE", "Location": acts["EventDataStoreArn"]}])
-out["channel_get"] = admin.get_channel(Channel=ch["ChannelArn"])["Name"]
-out["channels"] = [c["Name"] for c in admin.list_channels()["Channels"]]
-data = client("cloudtrail-data", ENV["ADMIN_KEY"], ENV["ADMIN_SECRET"], config=CONFIG)
-event = {"version": "1.0", "userIdentity": {"type": "Employee", "principalId": "bob"}, "eventSource": "app.example.com",
-         "eventName": "Logout", "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60)),
-         "UID": "u-2", "recipientAccountId": "123456789012"}
-put = data.put_audit_events(channelArn=ch["ChannelArn"], auditEvents=[{"id": "b1", "eventData": json.dumps(event)}])
-out["put"] = [s["id"] for s in put["successful"]] + [f["errorCode"] for f in put["failed"]]
-admin.delete_channel(Channel=ch["ChannelArn"])
-admin.delete_event_data_store(EventDataStore=acts["EventDataStoreArn"])
-out["channels_after"] = [c["Name"] for c in admin.list_channels()["Channels"]]
+# Channels and PutAuditEvents on the cloudtrail-data signing name. Debian bookworm's boto3 1.26
+# predates both: what this boto3 cannot call is listed, and the Go test checks it another way.
+out["missing"] = []
+if not hasattr(admin, "create_channel"):
+    out["missing"].append("CreateChannel")
+if "cloudtrail-data" not in boto3.session.Session().get_available_services():
+    out["missing"].append("PutAuditEvents")
+if not out["missing"]:
+    acts = admin.create_event_data_store(Name="boto-activity", TerminationProtectionEnabled=False, AdvancedEventSelectors=[
+        {"Name": "app", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["ActivityAuditLog"]}]}])
+    ch = admin.create_channel(Name="boto-channel", Source="Custom",
+                              Destinations=[{"Type": "EVENT_DATA_STORE", "Location": acts["EventDataStoreArn"]}])
+    out["channel_get"] = admin.get_channel(Channel=ch["ChannelArn"])["Name"]
+    out["channels"] = [c["Name"] for c in admin.list_channels()["Channels"]]
+    data = client("cloudtrail-data", ENV["ADMIN_KEY"], ENV["ADMIN_SECRET"], config=CONFIG)
+    event = {"version": "1.0", "userIdentity": {"type": "Employee", "principalId": "bob"}, "eventSource": "app.example.com",
+             "eventName": "Logout", "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60)),
+             "UID": "u-2", "recipientAccountId": "123456789012"}
+    put = data.put_audit_events(channelArn=ch["ChannelArn"], auditEvents=[{"id": "b1", "eventData": json.dumps(event)}])
+    out["put"] = [s["id"] for s in put["successful"]] + [f["errorCode"] for f in put["failed"]]
+    admin.delete_channel(Channel=ch["ChannelArn"])
+    admin.delete_event_data_store(EventDataStore=acts["EventDataStoreArn"])
+    out["channels_after"] = [c["Name"] for c in admin.list_channels()["Channels"]]
 
 # Refusals.
 wrong = client("cloudtrail", ENV["ADMIN_KEY"], "x" + ENV["ADMIN_SECRET"][1:], config=CONFIG)
