@@ -32,12 +32,14 @@ rebinding. A query's result is bounded in bytes (--max-result-bytes, 422 past it
 files in <data>/tmp (--max-temp-size, shared by all query sessions). At most --max-queries
 requests use the engine at once, plus one interactive lane that a request holds for at most 10 s,
 so short queries get through while long ones run; a client (remote address) may have at most
---max-client-queries requests running or waiting (429 past it). Ctrl-C stops it after the
-requests in flight finish.`
+--max-client-queries requests running or waiting (429 past it). The same port answers the
+CloudTrail Lake API for the AWS CLI and SDKs (--endpoint-url; requests signed with an auditlake
+access key; docs/aws-api.md). Ctrl-C stops it after the requests in flight finish.`
 
 const serveExamples = `  auditlake serve
   auditlake serve --listen 127.0.0.1:9090 --query-timeout 2m
-  auditlake --data /srv/auditlake serve --listen 0.0.0.0:8080 --allowed-host audit.example.com   # behind a proxy`
+  auditlake --data /srv/auditlake serve --listen 0.0.0.0:8080 --allowed-host audit.example.com   # behind a proxy
+  aws cloudtrail list-event-data-stores --endpoint-url http://127.0.0.1:8080 --region us-east-1   # with an access key`
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "serve")
