@@ -41,13 +41,14 @@ func (h *Handler) putAuditEvents(ctx context.Context, w http.ResponseWriter, r *
 		writeError(w, errorf(http.StatusBadRequest, "InvalidChannelARN", "channelArn is required"))
 		return
 	}
+	// Whether a channel exists is said only to a principal that may manage channels.
 	ch, err := integration.ResolveChannel(h.opts.Lake, channel)
-	if err != nil {
+	if err != nil && c.principal().CanManage() {
 		writeError(w, errorf(http.StatusNotFound, "ChannelNotFound", "The channel %s could not be found.", channel))
 		return
 	}
-	if !mayPut(c.principal(), ch) {
-		writeError(w, errorf(http.StatusForbidden, "ChannelInsufficientPermission", "%s may not put events into channel %s", c.principal().Name(), ch.Name))
+	if err != nil || !mayPut(c.principal(), ch) {
+		writeError(w, errorf(http.StatusForbidden, "ChannelInsufficientPermission", "%s may not put events into channel %s", c.principal().Name(), channel))
 		return
 	}
 	var req struct {
