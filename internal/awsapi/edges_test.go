@@ -83,9 +83,12 @@ func TestHostileRequestsGetAWSErrors(t *testing.T) {
 // and past MaxKeptBytes the oldest finished results are forgotten (QueryIdNotFoundException),
 // the newest kept.
 func TestQueriesTimeOutAndOldResultsAreForgotten(t *testing.T) {
-	ls := startLakeServer(t, 300, awsapi.QueryOptions{Timeout: 300 * time.Millisecond, MaxKeptBytes: 20000})
+	// Two servers: one whose queries time out at once, one that keeps 20 KB of results (with
+	// the default timeout, so that a slow machine does not time out the small queries).
+	short := startLakeServer(t, 10, awsapi.QueryOptions{Timeout: 300 * time.Millisecond})
+	ls := startLakeServer(t, 300, awsapi.QueryOptions{MaxKeptBytes: 20000})
 	ctx := context.Background()
-	run := func(sql string) (string, map[string]any) {
+	run := func(ls *lakeServer, sql string) (string, map[string]any) {
 		t.Helper()
 		out, code, err := ls.call(ctx, ls.admin, "StartQuery", map[string]any{"QueryStatement": sql})
 		if err != nil || code != "" {
@@ -100,12 +103,15 @@ func TestQueriesTimeOutAndOldResultsAreForgotten(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	if _, d := run("SELECT count(*) FROM " + ls.store.ID + " e, range(1000000000000) r WHERE r.range = -1"); d["QueryStatus"] != "TIMED_OUT" {
+	if _, d := run(short, "SELECT count(*) FROM "+short.store.ID+" e, range(1000000000000) r WHERE r.range = -1"); d["QueryStatus"] != "TIMED_OUT" {
 		t.Errorf("long query: %v", d)
 	}
 	// 300 event ids are ~16 KB of results: the second query's result pushes the first one out.
-	first, _ := run("SELECT eventid FROM " + ls.store.ID)
-	second, d := run("SELECT eventid FROM " + ls.store.ID)
+	first, d := run(ls, "SELECT eventid FROM "+ls.store.ID)
+	if d["QueryStatus"] != "FINISHED" {
+		t.Fatalf("first query: %v", d)
+	}
+	second, d := run(ls, "SELECT eventid FROM "+ls.store.ID)
 	if d["QueryStatus"] != "FINISHED" {
 		t.Fatalf("second query: %v", d)
 	}
