@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,8 +46,16 @@ func (ls *lakeServer) cli(t *testing.T, creds access.Credentials, args ...string
 // cliKnows says whether the installed AWS CLI has a command: Debian bookworm's awscli 2.9
 // predates channels (create-channel) and CloudTrail Data (put-audit-events).
 func cliKnows(service, command string) bool {
-	return exec.Command("aws", service, command, "help").Run() == nil
+	key := service + " " + command
+	if v, ok := cliCommands.Load(key); ok {
+		return v.(bool)
+	}
+	known := exec.Command("aws", service, command, "help").Run() == nil
+	cliCommands.Store(key, known)
+	return known
 }
+
+var cliCommands sync.Map // "service command" → whether the installed CLI has it
 
 // cliOr runs args with the AWS CLI when it has the command, and otherwise sends the operation
 // (path, X-Amz-Target op, body in) signed by the AWS SDK for Go's signer, saying so.
@@ -155,6 +164,7 @@ func countsOf(t *testing.T, rows []map[string]string, key string) map[string]int
 // describe-query, page get-query-results, cancel a long query, list queries; statements the
 // engine refuses are InvalidQueryStatementException at start-query, as in Lake.
 func TestAWSCLIQueriesAStore(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
 	requireTool(t, "aws", "--version")
 	ls := startLakeServer(t, 200, awsapiDefaults)
 	admin, id := ls.admin, ls.store.ID
@@ -219,6 +229,7 @@ func TestAWSCLIQueriesAStore(t *testing.T) {
 // (termination protection honoured), and a channel's whole life with PutAuditEvents on the
 // cloudtrail-data signing name.
 func TestAWSCLIManagesStoresAndChannels(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
 	requireTool(t, "aws", "--version")
 	ls := startLakeServer(t, 20, awsapiDefaults)
 	admin := ls.admin
@@ -308,6 +319,7 @@ func TestAWSCLIManagesStoresAndChannels(t *testing.T) {
 // queries; a principal with a row-filtered grant gets only its rows, and a principal with no
 // grant does not see the store at all.
 func TestAWSCLIRefusesWrongSecretUnsignedAndUnprivileged(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
 	requireTool(t, "aws", "--version")
 	ls := startLakeServer(t, 100, awsapiDefaults)
 	id := ls.store.ID

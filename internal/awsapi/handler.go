@@ -8,7 +8,7 @@
 // "aws"), so queries run through the server's Backend exactly as the JSON API's do — restricted
 // to the principal's grants and recorded in the audit log. Store and channel changes need the
 // manage privilege. Queries run asynchronously under a query manager (queries.go) with Lake's
-// states; their results are kept in memory for seven days, bounded in bytes.
+// states; their results are kept seven days, in memory and on disk, bounded in bytes (results.go).
 //
 // The differences from CloudTrail Lake are listed in docs/aws-api.md.
 package awsapi
@@ -80,7 +80,7 @@ func New(o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Handler{opts: o, queries: newManager(o.Backend, o.Queries, o.Now)}
+	return &Handler{opts: o, queries: newManager(o.Backend, o.Queries, o.Now, o.Log)}
 }
 
 // Close cancels the queries still running and forgets every result.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strconv"
@@ -46,6 +47,11 @@ type QueryOptions struct {
 	// MaxKeptBytes bounds the results kept in memory together; past it the oldest finished
 	// queries are forgotten first. Default 256 MiB.
 	MaxKeptBytes int64
+	// Dir, when set, keeps every finished query and its result on disk (results.go), so they
+	// outlive a restart until Keep; MaxDiskBytes bounds the files together (default 4 GiB; past
+	// it the oldest queries are forgotten first).
+	Dir          string
+	MaxDiskBytes int64
 	// StartWait is how long StartQuery waits for the engine's verdict on a statement, so that
 	// one it refuses (syntax, unknown column) is InvalidQueryStatementException as in Lake
 	// rather than a FAILED query. Default 100 ms; a query still queued or running by then is
@@ -72,6 +78,9 @@ func (o QueryOptions) withDefaults() QueryOptions {
 	if o.MaxKeptBytes <= 0 {
 		o.MaxKeptBytes = 256 << 20
 	}
+	if o.MaxDiskBytes <= 0 {
+		o.MaxDiskBytes = 4 << 30
+	}
 	if o.StartWait <= 0 {
 		o.StartWait = 100 * time.Millisecond
 	}
@@ -94,7 +103,11 @@ type query struct {
 	invalid           bool // the engine refused the statement itself
 	columns           []string
 	rows              [][]string
-	size              int64
+	rowCount          int
+	size              int64 // of the result in memory
+	held              bool  // the result is in memory (counted in manager.kept)
+	onDisk            bool  // the query and its result are in QueryOptions.Dir
+	diskSize          int64
 }
 
 func (q *query) active() bool { return q.status == StatusQueued || q.status == StatusRunning }
@@ -106,17 +119,23 @@ type manager struct {
 	now     func() time.Time
 	slots   chan struct{}
 	wg      sync.WaitGroup
+	log     *slog.Logger
 
 	mu     sync.Mutex
 	byID   map[string]*query
 	order  []*query // by creation
-	kept   int64
+	kept   int64    // bytes of results in memory
+	onDisk int64    // bytes of result files
 	closed bool
 }
 
-func newManager(b server.Backend, o QueryOptions, now func() time.Time) *manager {
+func newManager(b server.Backend, o QueryOptions, now func() time.Time, log *slog.Logger) *manager {
 	o = o.withDefaults()
-	return &manager{backend: b, o: o, now: now, slots: make(chan struct{}, o.MaxRunning), byID: map[string]*query{}}
+	m := &manager{backend: b, o: o, now: now, log: log, slots: make(chan struct{}, o.MaxRunning), byID: map[string]*query{}}
+	if err := m.load(); err != nil {
+		log.Error("read the CloudTrail Lake API's kept queries", "dir", o.Dir, "err", err)
+	}
+	return m
 }
 
 var errTooManyQueries = errors.New("too many queries")
@@ -153,6 +172,11 @@ func (m *manager) start(ctx context.Context, q *query) error {
 func (m *manager) run(ctx context.Context, q *query) {
 	defer m.wg.Done()
 	defer close(q.done)
+	defer func() {
+		if err := m.persist(q); err != nil {
+			m.log.Error("keep query result on disk", "query", q.id, "err", err)
+		}
+	}()
 	defer q.cancel()
 	select {
 	case m.slots <- struct{}{}:
@@ -250,23 +274,39 @@ func (m *manager) finish(q *query, status, msg string, res *server.Result) {
 	if q.started.IsZero() {
 		q.started = q.finished
 	}
-	q.columns, q.rows, q.size = cols, rows, size
+	q.columns, q.rows, q.rowCount, q.size, q.held = cols, rows, len(rows), size, true
 	m.kept += size
-	// Over the memory bound: forget the oldest finished queries (never this one).
+	m.bound(q)
+}
+
+// bound keeps the results in memory under MaxKeptBytes: the oldest go first (never keep's),
+// to their file when they have one, else forgotten with their query. m.mu is held.
+func (m *manager) bound(keep *query) {
 	for i := 0; m.kept > m.o.MaxKeptBytes && i < len(m.order); {
 		o := m.order[i]
-		if o == q || o.active() {
+		switch {
+		case o == keep || o.active() || !o.held:
 			i++
-			continue
+		case o.onDisk:
+			o.columns, o.rows, o.held = nil, nil, false
+			m.kept -= o.size
+			i++
+		default:
+			m.forget(i)
 		}
-		m.forget(i)
 	}
 }
 
-// forget removes m.order[i]; m.mu is held.
+// forget removes m.order[i] and its files; m.mu is held.
 func (m *manager) forget(i int) {
 	o := m.order[i]
-	m.kept -= o.size
+	if o.held {
+		m.kept -= o.size
+	}
+	if o.onDisk {
+		m.onDisk -= o.diskSize
+		m.removeFiles(o.id)
+	}
 	delete(m.byID, o.id)
 	m.order = slices.Delete(m.order, i, i+1)
 }
@@ -295,14 +335,36 @@ func (m *manager) get(owner, id string) *query {
 type snapshot struct {
 	status, errMsg             string
 	created, started, finished time.Time
-	columns                    []string
-	rows                       [][]string
+	rowCount                   int
 }
 
 func (m *manager) snapshot(q *query) snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return snapshot{q.status, q.errMsg, q.created, q.started, q.finished, q.columns, q.rows}
+	return snapshot{q.status, q.errMsg, q.created, q.started, q.finished, q.rowCount}
+}
+
+// result returns a finished query's columns and rows, read back from disk when memory no
+// longer holds them.
+func (m *manager) result(q *query) ([]string, [][]string, error) {
+	m.mu.Lock()
+	if q.held || !q.onDisk {
+		defer m.mu.Unlock()
+		return q.columns, q.rows, nil
+	}
+	m.mu.Unlock()
+	r, err := m.loadRows(q)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !q.held && m.byID[q.id] == q {
+		q.columns, q.rows, q.held = r.Columns, r.Rows, true
+		m.kept += q.size
+		m.bound(q)
+	}
+	return r.Columns, r.Rows, nil
 }
 
 // cancelQuery cancels q; it returns the state q was in (not active: nothing done).

@@ -156,7 +156,7 @@ func (h *Handler) describeQuery(ctx context.Context, c *call) (any, *Error) {
 		return nil, e
 	}
 	s := h.queries.snapshot(q)
-	st := describeStats{EventsMatched: int64(len(s.rows)), ExecutionTimeInMillis: elapsedMillis(s, h.opts.Now()), CreationTime: epochOf(s.created)}
+	st := describeStats{EventsMatched: int64(s.rowCount), ExecutionTimeInMillis: elapsedMillis(s, h.opts.Now()), CreationTime: epochOf(s.created)}
 	if !s.started.IsZero() {
 		st.EventsScanned, st.BytesScanned = q.eventsScanned, q.bytesScanned
 	}
@@ -191,7 +191,11 @@ func (h *Handler) getQueryResults(ctx context.Context, c *call) (any, *Error) {
 	if s.status != StatusFinished {
 		return out, nil
 	}
-	page, next, e := paginate(s.rows, req.NextToken, req.MaxQueryResults, "results/"+q.id[:8])
+	columns, rows, err := h.queries.result(q)
+	if err != nil {
+		return nil, internal("read query result", err)
+	}
+	page, next, e := paginate(rows, req.NextToken, req.MaxQueryResults, "results/"+q.id[:8])
 	if e != nil {
 		if e.Code == "InvalidMaxResultsException" {
 			e.Message = strings.Replace(e.Message, "MaxResults", "MaxQueryResults", 1)
@@ -201,12 +205,12 @@ func (h *Handler) getQueryResults(ctx context.Context, c *call) (any, *Error) {
 	for _, row := range page {
 		r := make([]map[string]string, len(row))
 		for i, v := range row {
-			r[i] = map[string]string{s.columns[i]: v}
+			r[i] = map[string]string{columns[i]: v}
 		}
 		out.QueryResultRows = append(out.QueryResultRows, r)
 	}
 	out.NextToken = next
-	out.QueryStatistics = resultStats{ResultsCount: len(page), TotalResultsCount: len(s.rows), BytesScanned: q.bytesScanned}
+	out.QueryStatistics = resultStats{ResultsCount: len(page), TotalResultsCount: len(rows), BytesScanned: q.bytesScanned}
 	return out, nil
 }
 

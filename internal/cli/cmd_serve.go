@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -96,7 +97,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	// The CloudTrail Lake API (docs/aws-api.md) on the same port, authenticated by SigV4.
 	aws := awsapi.New(awsapi.Options{Backend: b, Lake: lk, Keys: access.Open(env.DataDir), Log: env.Log,
-		Queries: awsapi.QueryOptions{MaxRunning: lim.maxQueries}})
+		Queries: awsapi.QueryOptions{MaxRunning: lim.maxQueries, Dir: filepath.Join(lk.Dir, "awsapi", "queries")}})
 	defer aws.Close()
 	s := server.New(b, env.Log, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts, AWS: aws})
 	return s.Serve(ctx, *listen)
