@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/auditlake/auditlake/internal/lake"
@@ -512,9 +513,11 @@ func statementStart(sql string) string {
 		case strings.HasPrefix(s, "("):
 			s = strings.TrimSpace(s[1:])
 		default:
-			word, _, _ := strings.Cut(s, " ")
-			word, _, _ = strings.Cut(word, "\n")
-			return strings.ToUpper(strings.TrimSpace(word))
+			end := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
+			if end < 0 {
+				end = len(s)
+			}
+			return strings.ToUpper(s[:end])
 		}
 	}
 }

@@ -156,3 +156,18 @@ func FuzzVerifyNeverPanics(f *testing.F) {
 		}
 	})
 }
+
+func TestStatementStartSkipsCommentsAndParentheses(t *testing.T) {
+	f := func(sql, want string) {
+		t.Helper()
+		if got := statementStart(sql); got != want {
+			t.Errorf("statementStart(%q) = %q, want %q", sql, got, want)
+		}
+	}
+	f("SELECT\t1", "SELECT")
+	f("  select*from t", "SELECT")
+	f("-- c\n/* d */ ((WITH x AS (SELECT 1) SELECT * FROM x))", "WITH")
+	f("/* unclosed", "")
+	f("DELETE FROM t", "DELETE")
+	f("", "")
+}
