@@ -5,9 +5,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/awsapi"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/server"
 	"github.com/auditlake/auditlake/web"
@@ -37,16 +40,19 @@ rebinding. A query's result is bounded in bytes (--max-result-bytes, 422 past it
 files in <data>/tmp (--max-temp-size, shared by all query sessions). At most --max-queries
 requests use the engine at once, plus one interactive lane that a request holds for at most 10 s,
 so short queries get through while long ones run; a client (remote address) may have at most
---max-client-queries requests running or waiting (429 past it). Ctrl-C stops it after the
-requests in flight finish. With --pg-listen it also speaks the Postgres wire protocol (psql, Grafana,
-Metabase, Superset, DBeaver; user = access key id, password = its secret, SCRAM-SHA-256; TLS
-required when --tls-cert/--tls-key are given; docs/postgres.md).`
+--max-client-queries requests running or waiting (429 past it). The same port answers the
+CloudTrail Lake API for the AWS CLI and SDKs (--endpoint-url; requests signed with an auditlake
+access key; docs/aws-api.md). Ctrl-C stops it after the requests in flight finish. With
+--pg-listen it also speaks the Postgres wire protocol (psql, Grafana, Metabase, Superset, DBeaver;
+user = access key id, password = its secret, SCRAM-SHA-256; TLS required when --tls-cert/--tls-key
+are given; docs/postgres.md).`
 
 const serveExamples = `  auditlake serve
   auditlake serve --listen 127.0.0.1:9090 --query-timeout 2m --login-link alice
   auditlake serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --allowed-host audit.example.com
   auditlake serve --pg-listen 127.0.0.1:5432     # psql "host=127.0.0.1 user=ALAK... dbname=auditlake"
-  auditlake --data /srv/auditlake serve --listen 0.0.0.0:8080 --insecure-http --allowed-host audit.example.com   # behind a TLS proxy`
+  auditlake --data /srv/auditlake serve --listen 0.0.0.0:8080 --insecure-http --allowed-host audit.example.com   # behind a TLS proxy
+  aws cloudtrail list-event-data-stores --endpoint-url http://127.0.0.1:8080 --region us-east-1   # with an access key`
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "serve")
@@ -124,8 +130,16 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if assets == nil {
 		env.Log.Warn("web assets not built: the dashboard shows a notice; run make web and rebuild")
 	}
+	lk, err := openLake(env)
+	if err != nil {
+		return err
+	}
+	// The CloudTrail Lake API (docs/aws-api.md) on the same port, authenticated by SigV4.
+	aws := awsapi.New(awsapi.Options{Backend: b, Lake: lk, Keys: access.Open(env.DataDir), Log: env.Log, Audit: b.Audit,
+		Queries: awsapi.QueryOptions{MaxRunning: lim.maxQueries, Dir: filepath.Join(lk.Dir, "awsapi", "queries")}})
+	defer aws.Close()
 	s := server.New(b, env.Log, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts,
-		Access: accessRegistry(env), TLS: tlsConfig, InsecureHTTP: *insecureHTTP})
+		Access: accessRegistry(env), TLS: tlsConfig, InsecureHTTP: *insecureHTTP, AWS: aws})
 	var link string
 	if *loginLink != "" {
 		if link, err = s.LoginLink(strings.TrimPrefix(*loginLink, "user:")); err != nil {

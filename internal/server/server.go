@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
@@ -68,6 +69,10 @@ type Options struct {
 	// InsecureHTTP allows plain HTTP on a non-loopback address, which Serve otherwise refuses:
 	// access keys and session cookies would cross the network in clear.
 	InsecureHTTP bool
+	// AWS, when set, answers the CloudTrail Lake API (package awsapi) at POST / and the
+	// PutAuditEvents calls signed with SigV4. It authenticates every request itself, so no
+	// session or bearer check stands in front of it.
+	AWS http.Handler
 }
 
 func (o Options) withDefaults() Options {
@@ -155,7 +160,7 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	mux.Handle("/api/instances/{id}", auth(http.MethodGet, s.instance))
 	mux.Handle("/api/dashboards/activity", auth(http.MethodGet, s.activity))
 	// The audit-event endpoints check their channel tokens themselves.
-	mux.Handle("/PutAuditEvents", s.api(http.MethodPost, s.putAuditEvents))
+	mux.Handle("/PutAuditEvents", s.sigV4Or(s.api(http.MethodPost, s.putAuditEvents)))
 	mux.Handle("/api/channels/{rest...}", s.api(http.MethodPost, s.putChannelEvents))
 	// An unknown API path answers 404 only to an authenticated caller: no endpoint list for
 	// strangers.
@@ -163,8 +168,22 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no API endpoint %s", r.URL.Path)}
 	}))
 	mux.Handle("/", s.assets())
+	if s.opts.AWS != nil {
+		mux.Handle("POST /{$}", s.opts.AWS)
+	}
 	s.handler = s.logRequests(mux)
 	return s
+}
+
+// sigV4Or sends a request signed with SigV4 to Options.AWS and any other to next.
+func (s *Server) sigV4Or(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.AWS != nil && strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-") {
+			s.opts.AWS.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ServeHTTP implements http.Handler.

@@ -1,0 +1,195 @@
+package awsapi
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/auditlake/auditlake/internal/integration"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// paginate returns the page of items that token (empty: the first) and max (0: 1000) select,
+// and the token of the next page ("" after the last). A token names its listing (kind), so one
+// listing's token is refused by another.
+func paginate[T any](items []T, token string, max int, kind string) ([]T, string, *Error) {
+	if max == 0 {
+		max = 1000
+	}
+	if max < 1 || max > 1000 {
+		return nil, "", errorf(http.StatusBadRequest, "InvalidMaxResultsException", "MaxResults %d is out of range: 1 to 1000", max)
+	}
+	start := 0
+	if token != "" {
+		b, err := base64.RawURLEncoding.DecodeString(token)
+		rest, ok := strings.CutPrefix(string(b), kind+":")
+		n, err2 := strconv.Atoi(rest)
+		if err != nil || !ok || err2 != nil || n < 0 || n > len(items) {
+			return nil, "", errorf(http.StatusBadRequest, "InvalidNextTokenException", "NextToken %q is not a token of this listing (or the listing changed)", token)
+		}
+		start = n
+	}
+	end := min(start+max, len(items))
+	next := ""
+	if end < len(items) {
+		next = base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.Itoa(end)))
+	}
+	page := items[start:end]
+	if page == nil {
+		page = []T{}
+	}
+	return page, next, nil
+}
+
+type destination struct {
+	Type     string `json:"Type"`
+	Location string `json:"Location"`
+}
+
+type channelOut struct {
+	ChannelArn   string        `json:"ChannelArn"`
+	Name         string        `json:"Name"`
+	Source       string        `json:"Source,omitempty"`
+	Destinations []destination `json:"Destinations,omitempty"`
+}
+
+func describeChannel(ch integration.Channel) channelOut {
+	return channelOut{ChannelArn: ch.ARN, Name: ch.Name, Source: ch.Source,
+		Destinations: []destination{{Type: "EVENT_DATA_STORE", Location: storeARN(ch.Region, ch.StoreID)}}}
+}
+
+// resolveChannel finds a channel by ARN, id or name among those whose store p may see.
+func (h *Handler) resolveChannel(c *call, ref string) (integration.Channel, *Error) {
+	if ref == "" {
+		return integration.Channel{}, invalidParameter("Channel is required")
+	}
+	if strings.HasPrefix(ref, "arn:") && !strings.Contains(ref, ":channel/") {
+		return integration.Channel{}, errorf(http.StatusBadRequest, "ChannelARNInvalidException", "%q is not a channel ARN (arn:aws:cloudtrail:REGION:ACCOUNT:channel/ID)", ref)
+	}
+	ch, err := integration.ResolveChannel(h.opts.Lake, ref)
+	if errors.Is(err, integration.ErrChannelNotFound) || (err == nil && !visible(c.principal(), ch.StoreID)) {
+		return ch, errorf(http.StatusBadRequest, "ChannelNotFoundException", "The specified channel %s was not found.", ref)
+	}
+	if err != nil {
+		return ch, internal("resolve channel", err)
+	}
+	return ch, nil
+}
+
+type createChannelRequest struct {
+	Name         string        `json:"Name"`
+	Source       string        `json:"Source"`
+	Destinations []destination `json:"Destinations"`
+}
+
+func (h *Handler) createChannel(ctx context.Context, c *call) (any, *Error) {
+	var req createChannelRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	if !c.principal().CanManage() {
+		return nil, accessDenied(c.principal().Name(), c.op)
+	}
+	out, e := h.newChannel(c, req)
+	h.audit(c, map[string]any{"name": req.Name}, e)
+	return out, e
+}
+
+func (h *Handler) newChannel(c *call, req createChannelRequest) (any, *Error) {
+	if req.Source != "Custom" {
+		return nil, errorf(http.StatusBadRequest, "InvalidSourceException", "Source %q: auditlake takes Custom integrations only (no partner sources)", req.Source)
+	}
+	if len(req.Destinations) != 1 || req.Destinations[0].Type != "EVENT_DATA_STORE" {
+		return nil, invalidParameter("Destinations: an auditlake channel feeds exactly one destination of Type EVENT_DATA_STORE")
+	}
+	s, e := h.resolveStore(c.principal(), req.Destinations[0].Location)
+	if e != nil {
+		return nil, e
+	}
+	if s.Type != lake.TypeActivity {
+		return nil, errorf(http.StatusBadRequest, "InvalidEventDataStoreCategoryException",
+			"event data store %s holds %s events; a channel feeds a store created with eventCategory ActivityAuditLog", s.Name, s.Type)
+	}
+	if _, err := integration.ResolveChannel(h.opts.Lake, req.Name); err == nil {
+		return nil, errorf(http.StatusBadRequest, "ChannelAlreadyExistsException", "A channel named %s already exists.", req.Name)
+	}
+	region := c.region
+	if region == "" {
+		region = integration.DefaultRegion
+	}
+	ch, err := integration.CreateChannel(h.opts.Lake, req.Name, s.ID, integration.ChannelOptions{Region: region})
+	if err != nil {
+		return nil, invalidParameter("%v", err)
+	}
+	return describeChannel(ch), nil
+}
+
+type channelRef struct {
+	Channel string `json:"Channel"`
+}
+
+func (h *Handler) getChannel(ctx context.Context, c *call) (any, *Error) {
+	var req channelRef
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	ch, e := h.resolveChannel(c, req.Channel)
+	if e != nil {
+		return nil, e
+	}
+	return describeChannel(ch), nil
+}
+
+func (h *Handler) listChannels(ctx context.Context, c *call) (any, *Error) {
+	var req pageRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	chs, err := integration.Channels(h.opts.Lake)
+	if err != nil {
+		return nil, internal("list channels", err)
+	}
+	var all []channelOut
+	for _, ch := range chs {
+		if visible(c.principal(), ch.StoreID) {
+			all = append(all, channelOut{ChannelArn: ch.ARN, Name: ch.Name})
+		}
+	}
+	page, next, e := paginate(all, req.NextToken, req.MaxResults, "channels")
+	if e != nil {
+		return nil, e
+	}
+	return struct {
+		Channels  []channelOut `json:"Channels"`
+		NextToken string       `json:"NextToken,omitempty"`
+	}{page, next}, nil
+}
+
+func (h *Handler) deleteChannel(ctx context.Context, c *call) (any, *Error) {
+	var req channelRef
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	ch, e := h.resolveChannel(c, req.Channel)
+	if e != nil {
+		return nil, e
+	}
+	if !c.principal().CanManage() {
+		return nil, accessDenied(c.principal().Name(), c.op)
+	}
+	_, err := integration.DeleteChannel(h.opts.Lake, ch.ARN)
+	if err != nil {
+		e = internal("delete channel", err)
+		if errors.Is(err, integration.ErrChannelNotFound) {
+			e = errorf(http.StatusBadRequest, "ChannelNotFoundException", "The specified channel %s was not found.", req.Channel)
+		}
+	}
+	h.audit(c, map[string]any{"channel": ch.ARN}, e)
+	if e != nil {
+		return nil, e
+	}
+	return struct{}{}, nil
+}

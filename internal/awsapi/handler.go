@@ -1,0 +1,214 @@
+// Package awsapi answers the CloudTrail Lake API on auditlake's serve port, so the AWS CLI, boto3
+// and the SDKs work with --endpoint-url: AWS JSON 1.1 (POST / with X-Amz-Target:
+// CloudTrail_20131101.<Operation>) for event data stores, queries and channels, and the REST
+// JSON PutAuditEvents of CloudTrail Data (POST /PutAuditEvents).
+//
+// Every request is signed with Signature Version 4 by an auditlake access key and verified here
+// (sigv4.go): the key's principal is put in the request's context as an access.Caller (door
+// "aws"), so queries run through the server's Backend exactly as the JSON API's do — restricted
+// to the principal's grants and recorded in the audit log. Store and channel changes need the
+// manage privilege. Queries run asynchronously under a query manager (queries.go) with Lake's
+// states; their results are kept seven days, in memory and on disk, bounded in bytes (results.go).
+//
+// The differences from CloudTrail Lake are listed in docs/aws-api.md.
+package awsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/auditlog"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/server"
+)
+
+// Service names a request is signed for.
+const (
+	ServiceLake = "cloudtrail"      // the CloudTrail API (stores, queries, channels)
+	ServiceData = "cloudtrail-data" // PutAuditEvents
+)
+
+// TargetPrefix is the X-Amz-Target prefix of every operation (the SDKs send it with the longer
+// com.amazonaws.cloudtrail.v20131101. before it, which is accepted too).
+const TargetPrefix = "CloudTrail_20131101."
+
+// Account stands for the lake in the ARNs of event data stores: a lake is not an AWS account.
+const Account = "000000000000"
+
+// Options configure the API. Backend, Lake and Keys are required; zero limits take the
+// defaults documented on them.
+type Options struct {
+	Backend server.Backend
+	Lake    *lake.Lake
+	Keys    KeySource
+	Log     *slog.Logger
+	// Audit records store and channel changes (nil: not recorded). Queries are recorded by the
+	// Backend, as for every door.
+	Audit *auditlog.Log
+	// MaxBodyBytes caps a request body (413 past it). Default 1 MiB, PutAuditEvents' limit.
+	MaxBodyBytes int64
+	// Queries bound the query manager.
+	Queries QueryOptions
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Handler is the CloudTrail Lake API as an http.Handler.
+type Handler struct {
+	opts    Options
+	queries *manager
+}
+
+// New returns the API. Close stops its queries.
+func New(o Options) *Handler {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Handler{opts: o, queries: newManager(o.Backend, o.Queries, o.Now, o.Log)}
+}
+
+// Close cancels the queries still running and forgets every result.
+func (h *Handler) Close() error {
+	h.queries.close()
+	return nil
+}
+
+// call is one authenticated operation.
+type call struct {
+	op     string
+	caller access.Caller
+	region string
+	body   []byte
+}
+
+func (c *call) principal() *access.Principal { return c.caller.Principal }
+
+// decode reads the request body into v; an empty body is an empty request.
+func (c *call) decode(v any) *Error {
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(c.body, v); err != nil {
+		return errorf(http.StatusBadRequest, "SerializationException", "%s request body is not valid: %v", c.op, err)
+	}
+	return nil
+}
+
+type operation func(ctx context.Context, c *call) (any, *Error)
+
+func (h *Handler) operations() map[string]operation {
+	return map[string]operation{
+		"CreateEventDataStore": h.createEventDataStore,
+		"GetEventDataStore":    h.getEventDataStore,
+		"ListEventDataStores":  h.listEventDataStores,
+		"UpdateEventDataStore": h.updateEventDataStore,
+		"DeleteEventDataStore": h.deleteEventDataStore,
+		"StartQuery":           h.startQuery,
+		"DescribeQuery":        h.describeQuery,
+		"GetQueryResults":      h.getQueryResults,
+		"CancelQuery":          h.cancelQuery,
+		"ListQueries":          h.listQueries,
+		"CreateChannel":        h.createChannel,
+		"GetChannel":           h.getChannel,
+		"ListChannels":         h.listChannels,
+		"DeleteChannel":        h.deleteChannel,
+	}
+}
+
+// ServeHTTP answers POST / (an operation named by X-Amz-Target) and POST /PutAuditEvents.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Amzn-RequestId", lake.NewUUID())
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, errorf(http.StatusMethodNotAllowed, "UnsupportedOperationException", "%s %s is not allowed: the CloudTrail Lake API takes POST", r.Method, r.URL.Path))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, errorf(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "request body is larger than %d bytes", mbe.Limit))
+			return
+		}
+		writeError(w, errorf(http.StatusBadRequest, "SerializationException", "read request body: %v", err))
+		return
+	}
+	service := ServiceLake
+	if r.URL.Path == "/PutAuditEvents" {
+		service = ServiceData
+	}
+	v, e := verify(r, body, h.opts.Keys, h.opts.Now(), service)
+	if e != nil {
+		if e.Status >= 500 {
+			h.opts.Log.Error("verify signature", "err", e)
+		}
+		writeError(w, e)
+		return
+	}
+	c := &call{region: v.region, body: body, caller: access.Caller{Principal: v.principal, KeyID: v.keyID,
+		Door: access.DoorAWS, SourceIP: hostOf(r.RemoteAddr), UserAgent: r.UserAgent()}}
+	ctx := access.WithCaller(r.Context(), c.caller)
+	ctx = server.WithClient(ctx, c.caller.Principal.Name())
+	if service == ServiceData {
+		h.putAuditEvents(ctx, w, r, c)
+		return
+	}
+	target := r.Header.Get("X-Amz-Target")
+	if i := strings.Index(target, TargetPrefix); i >= 0 {
+		c.op = target[i+len(TargetPrefix):]
+	}
+	op, ok := h.operations()[c.op]
+	if !ok {
+		writeError(w, errorf(http.StatusBadRequest, "UnknownOperationException", "X-Amz-Target %q is not an operation auditlake answers (docs/aws-api.md lists them)", target))
+		return
+	}
+	out, e := op(ctx, c)
+	if e != nil {
+		if e.Status >= 500 {
+			h.opts.Log.Error("aws api", "operation", c.op, "err", e.Message)
+			e = &Error{e.Status, e.Code, "internal error; the server log has the details"}
+		}
+		writeError(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// internal logs err and answers a generic 500.
+func internal(op string, err error) *Error {
+	return &Error{http.StatusInternalServerError, "InternalFailure", fmt.Sprintf("%s: %v", op, err)}
+}
+
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// audit records an administrative change made through this door.
+func (h *Handler) audit(c *call, params map[string]any, e *Error) {
+	entry := auditlog.Entry{Principal: c.principal().Name(), KeyID: c.caller.KeyID, Door: access.DoorAWS,
+		Action: c.op, Params: params, SourceIP: c.caller.SourceIP, UserAgent: c.caller.UserAgent}
+	if e != nil {
+		entry.ErrorCode, entry.ErrorMessage = e.Code, e.Message
+	}
+	h.opts.Audit.Record(entry)
+}

@@ -1,0 +1,281 @@
+package awsapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+)
+
+type startQueryRequest struct {
+	QueryStatement  string   `json:"QueryStatement"`
+	DeliveryS3Uri   string   `json:"DeliveryS3Uri"`
+	QueryAlias      string   `json:"QueryAlias"`
+	QueryParameters []string `json:"QueryParameters"`
+}
+
+// maxStatement is Lake's limit on QueryStatement.
+const maxStatement = 10000
+
+func (h *Handler) startQuery(ctx context.Context, c *call) (any, *Error) {
+	var req startQueryRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	switch {
+	case strings.TrimSpace(req.QueryStatement) == "":
+		return nil, invalidParameter("QueryStatement is required")
+	case len(req.QueryStatement) > maxStatement:
+		return nil, invalidParameter("QueryStatement is %d characters; at most %d", len(req.QueryStatement), maxStatement)
+	case req.QueryAlias != "":
+		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "QueryAlias: auditlake has no Lake dashboards; send a QueryStatement")
+	case len(req.QueryParameters) > 0:
+		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "QueryParameters are not supported yet: write the values into the QueryStatement")
+	case req.DeliveryS3Uri != "":
+		// Result deliveries (gzip CSV + sign file in Lake's layout) come with issue 18's
+		// `query --deliver`; until then a delivery is refused rather than silently skipped.
+		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "DeliveryS3Uri: this auditlake server does not deliver query results to S3 yet; page them with GetQueryResults")
+	}
+	if w := statementStart(req.QueryStatement); w != "SELECT" && w != "WITH" && w != "VALUES" {
+		return nil, errorf(http.StatusBadRequest, "InvalidQueryStatementException", "only SELECT statements are allowed (got %s): event data stores are read-only to SQL", w)
+	}
+	q := &query{owner: c.principal().Name(), statement: req.QueryStatement}
+	h.scanned(c, q)
+	if err := h.queries.start(ctx, q); err != nil {
+		if errors.Is(err, errTooManyQueries) {
+			return nil, errorf(http.StatusTooManyRequests, "MaxConcurrentQueriesException", "%s already has %d queries queued or running; wait for one to finish or cancel one", q.owner, h.queries.o.MaxActive)
+		}
+		return nil, errorf(http.StatusServiceUnavailable, "ServiceUnavailableException", "%v", err)
+	}
+	// Lake refuses a statement it cannot run at StartQuery: wait briefly for the engine's verdict.
+	select {
+	case <-q.done:
+	case <-time.After(h.queries.o.StartWait):
+	case <-ctx.Done():
+	}
+	s := h.queries.snapshot(q)
+	if s.status == StatusFailed && q.isInvalid(h.queries) {
+		h.queries.forgetQuery(q)
+		return nil, errorf(http.StatusBadRequest, "InvalidQueryStatementException", "%s", s.errMsg)
+	}
+	return map[string]string{"QueryId": q.id}, nil
+}
+
+func (q *query) isInvalid(m *manager) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return q.invalid
+}
+
+// scanned notes the stores q's statement names (for ListQueries) and what scanning them
+// reads: their events and Parquet bytes, counted only for stores the principal reads whole
+// (a filtered principal must not learn how many rows it does not see).
+func (h *Handler) scanned(c *call, q *query) {
+	stores, err := h.opts.Lake.Stores()
+	if err != nil {
+		return
+	}
+	lower := strings.ToLower(q.statement)
+	for _, s := range stores {
+		if !strings.Contains(lower, strings.ToLower(s.ID)) || !visible(c.principal(), s.ID) {
+			continue
+		}
+		q.stores = append(q.stores, s.ID)
+		if c.principal().Table("store:"+s.ID) != nil {
+			continue
+		}
+		if m, err := h.opts.Lake.ReadManifest(s.ID); err == nil {
+			q.eventsScanned += m.Rows()
+			q.bytesScanned += m.Bytes()
+		}
+	}
+}
+
+type queryRef struct {
+	EventDataStore  string `json:"EventDataStore"`
+	QueryID         string `json:"QueryId"`
+	QueryAlias      string `json:"QueryAlias"`
+	NextToken       string `json:"NextToken"`
+	MaxQueryResults int    `json:"MaxQueryResults"`
+}
+
+// findQuery resolves a request's query (and its store, when named).
+func (h *Handler) findQuery(c *call, req queryRef) (*query, *Error) {
+	if req.EventDataStore != "" {
+		if _, e := h.resolveStore(c.principal(), req.EventDataStore); e != nil {
+			return nil, e
+		}
+	}
+	if req.QueryID == "" {
+		if req.QueryAlias != "" {
+			return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "QueryAlias: auditlake has no Lake dashboards; give the QueryId")
+		}
+		return nil, invalidParameter("QueryId is required")
+	}
+	q := h.queries.get(c.principal().Name(), req.QueryID)
+	if q == nil {
+		return nil, errorf(http.StatusBadRequest, "QueryIdNotFoundException", "The query ID %s does not exist or does not map to a query.", req.QueryID)
+	}
+	return q, nil
+}
+
+func elapsedMillis(s snapshot, now time.Time) int64 {
+	switch {
+	case s.started.IsZero():
+		return 0
+	case s.finished.IsZero():
+		return now.Sub(s.started).Milliseconds()
+	}
+	return s.finished.Sub(s.started).Milliseconds()
+}
+
+type describeStats struct {
+	EventsMatched         int64  `json:"EventsMatched"`
+	EventsScanned         int64  `json:"EventsScanned"`
+	BytesScanned          int64  `json:"BytesScanned"`
+	ExecutionTimeInMillis int64  `json:"ExecutionTimeInMillis"`
+	CreationTime          *epoch `json:"CreationTime"`
+}
+
+type describeQueryResponse struct {
+	QueryID         string        `json:"QueryId"`
+	QueryString     string        `json:"QueryString"`
+	QueryStatus     string        `json:"QueryStatus"`
+	QueryStatistics describeStats `json:"QueryStatistics"`
+	ErrorMessage    string        `json:"ErrorMessage,omitempty"`
+}
+
+func (h *Handler) describeQuery(ctx context.Context, c *call) (any, *Error) {
+	var req queryRef
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	q, e := h.findQuery(c, req)
+	if e != nil {
+		return nil, e
+	}
+	s := h.queries.snapshot(q)
+	st := describeStats{EventsMatched: int64(s.rowCount), ExecutionTimeInMillis: elapsedMillis(s, h.opts.Now()), CreationTime: epochOf(s.created)}
+	if !s.started.IsZero() {
+		st.EventsScanned, st.BytesScanned = q.eventsScanned, q.bytesScanned
+	}
+	return describeQueryResponse{QueryID: q.id, QueryString: q.statement, QueryStatus: s.status, QueryStatistics: st, ErrorMessage: s.errMsg}, nil
+}
+
+type resultStats struct {
+	ResultsCount      int   `json:"ResultsCount"`
+	TotalResultsCount int   `json:"TotalResultsCount"`
+	BytesScanned      int64 `json:"BytesScanned"`
+}
+
+type getQueryResultsResponse struct {
+	QueryStatus     string                `json:"QueryStatus"`
+	QueryStatistics resultStats           `json:"QueryStatistics"`
+	QueryResultRows [][]map[string]string `json:"QueryResultRows"`
+	NextToken       string                `json:"NextToken,omitempty"`
+	ErrorMessage    string                `json:"ErrorMessage,omitempty"`
+}
+
+func (h *Handler) getQueryResults(ctx context.Context, c *call) (any, *Error) {
+	var req queryRef
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	q, e := h.findQuery(c, req)
+	if e != nil {
+		return nil, e
+	}
+	s := h.queries.snapshot(q)
+	out := getQueryResultsResponse{QueryStatus: s.status, ErrorMessage: s.errMsg, QueryResultRows: [][]map[string]string{}}
+	if s.status != StatusFinished {
+		return out, nil
+	}
+	columns, rows, err := h.queries.result(q)
+	if err != nil {
+		return nil, internal("read query result", err)
+	}
+	page, next, e := paginate(rows, req.NextToken, req.MaxQueryResults, "results/"+q.id[:8])
+	if e != nil {
+		if e.Code == "InvalidMaxResultsException" {
+			e.Message = strings.Replace(e.Message, "MaxResults", "MaxQueryResults", 1)
+		}
+		return nil, e
+	}
+	for _, row := range page {
+		r := make([]map[string]string, len(row))
+		for i, v := range row {
+			r[i] = map[string]string{columns[i]: v}
+		}
+		out.QueryResultRows = append(out.QueryResultRows, r)
+	}
+	out.NextToken = next
+	out.QueryStatistics = resultStats{ResultsCount: len(page), TotalResultsCount: len(rows), BytesScanned: q.bytesScanned}
+	return out, nil
+}
+
+func (h *Handler) cancelQuery(ctx context.Context, c *call) (any, *Error) {
+	var req queryRef
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	q, e := h.findQuery(c, req)
+	if e != nil {
+		return nil, e
+	}
+	if was := h.queries.cancelQuery(q); was != StatusQueued && was != StatusRunning {
+		return nil, errorf(http.StatusBadRequest, "InactiveQueryException", "The specified query cannot be canceled because it is in the %s state.", was)
+	}
+	return map[string]string{"QueryId": q.id, "QueryStatus": StatusCancelled}, nil
+}
+
+type listQueriesRequest struct {
+	EventDataStore string `json:"EventDataStore"`
+	NextToken      string `json:"NextToken"`
+	MaxResults     int    `json:"MaxResults"`
+	StartTime      *epoch `json:"StartTime"`
+	EndTime        *epoch `json:"EndTime"`
+	QueryStatus    string `json:"QueryStatus"`
+}
+
+type queryItem struct {
+	QueryID      string `json:"QueryId"`
+	QueryStatus  string `json:"QueryStatus"`
+	CreationTime *epoch `json:"CreationTime"`
+}
+
+func (h *Handler) listQueries(ctx context.Context, c *call) (any, *Error) {
+	var req listQueriesRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	s, e := h.resolveStore(c.principal(), req.EventDataStore)
+	if e != nil {
+		return nil, e
+	}
+	switch req.QueryStatus {
+	case "", StatusQueued, StatusRunning, StatusFinished, StatusFailed, StatusCancelled, StatusTimedOut:
+	default:
+		return nil, errorf(http.StatusBadRequest, "InvalidQueryStatusException", "QueryStatus %q is not one of QUEUED, RUNNING, FINISHED, FAILED, CANCELLED, TIMED_OUT", req.QueryStatus)
+	}
+	if req.StartTime != nil && req.EndTime != nil && req.EndTime.Before(req.StartTime.Time) {
+		return nil, errorf(http.StatusBadRequest, "InvalidDateRangeException", "EndTime %s is before StartTime %s", req.EndTime.Format(time.RFC3339), req.StartTime.Format(time.RFC3339))
+	}
+	var items []queryItem
+	for _, q := range h.queries.list(c.principal().Name(), s.ID) {
+		snap := h.queries.snapshot(q)
+		if (req.StartTime != nil && snap.created.Before(req.StartTime.Time)) || (req.EndTime != nil && snap.created.After(req.EndTime.Time)) ||
+			(req.QueryStatus != "" && snap.status != req.QueryStatus) {
+			continue
+		}
+		items = append(items, queryItem{QueryID: q.id, QueryStatus: snap.status, CreationTime: epochOf(snap.created)})
+	}
+	page, next, e := paginate(items, req.NextToken, req.MaxResults, "queries")
+	if e != nil {
+		return nil, e
+	}
+	return struct {
+		Queries   []queryItem `json:"Queries"`
+		NextToken string      `json:"NextToken,omitempty"`
+	}{page, next}, nil
+}

@@ -1,0 +1,353 @@
+package awsapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/integration"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/selector"
+)
+
+// eventDataStore is Lake's description of a store.
+type eventDataStore struct {
+	EventDataStoreArn            string          `json:"EventDataStoreArn"`
+	Name                         string          `json:"Name"`
+	Status                       string          `json:"Status"`
+	AdvancedEventSelectors       json.RawMessage `json:"AdvancedEventSelectors,omitempty"`
+	MultiRegionEnabled           bool            `json:"MultiRegionEnabled"`
+	OrganizationEnabled          bool            `json:"OrganizationEnabled"`
+	RetentionPeriod              int             `json:"RetentionPeriod"`
+	TerminationProtectionEnabled *bool           `json:"TerminationProtectionEnabled,omitempty"`
+	CreatedTimestamp             *epoch          `json:"CreatedTimestamp,omitempty"`
+	UpdatedTimestamp             *epoch          `json:"UpdatedTimestamp,omitempty"`
+	BillingMode                  string          `json:"BillingMode,omitempty"`
+}
+
+func storeARN(region, id string) string {
+	if region == "" {
+		region = integration.DefaultRegion
+	}
+	return "arn:aws:cloudtrail:" + region + ":" + Account + ":eventdatastore/" + id
+}
+
+func describeStore(region string, s lake.Store) eventDataStore {
+	tp := s.TerminationProtection
+	d := eventDataStore{EventDataStoreArn: storeARN(region, s.ID), Name: s.Name, Status: "ENABLED",
+		AdvancedEventSelectors: s.Selectors, MultiRegionEnabled: true, RetentionPeriod: s.RetentionDays,
+		TerminationProtectionEnabled: &tp, CreatedTimestamp: epochOf(s.CreatedAt), UpdatedTimestamp: epochOf(s.UpdatedAt),
+		BillingMode: "EXTENDABLE_RETENTION_PRICING"}
+	if len(d.AdvancedEventSelectors) == 0 {
+		d.AdvancedEventSelectors = json.RawMessage(defaultSelectors(s.Type))
+	}
+	return d
+}
+
+// defaultSelectors are the selectors Lake reports for a store created without any.
+func defaultSelectors(typ string) string {
+	category := map[string]string{lake.TypeConfig: "ConfigurationItem", lake.TypeActivity: "ActivityAuditLog"}[typ]
+	if category == "" {
+		category = "Management"
+	}
+	return `[{"Name":"Default","FieldSelectors":[{"Field":"eventCategory","Equals":["` + category + `"]}]}]`
+}
+
+// storeType is the store type Lake's selectors imply: eventCategory ConfigurationItem is a
+// Config store, ActivityAuditLog an integration (activity) store, anything else CloudTrail.
+func storeType(sels []selector.Selector) string {
+	for _, s := range sels {
+		for _, f := range s.FieldSelectors {
+			if f.Field != "eventCategory" {
+				continue
+			}
+			for _, v := range f.Equals {
+				switch v {
+				case "ConfigurationItem":
+					return lake.TypeConfig
+				case "ActivityAuditLog":
+					return lake.TypeActivity
+				}
+			}
+		}
+	}
+	return lake.TypeCloudTrail
+}
+
+// visible says whether p may see store id at all (a store it has no grant on is "not found").
+func visible(p *access.Principal, id string) bool {
+	ta := p.Table("store:" + id)
+	return ta == nil || len(ta.Rules) > 0
+}
+
+// resolveStore finds the store ref names (an ARN, an id or a name) among those p may see.
+func (h *Handler) resolveStore(p *access.Principal, ref string) (lake.Store, *Error) {
+	if ref == "" {
+		return lake.Store{}, invalidParameter("EventDataStore is required")
+	}
+	id := ref
+	if strings.HasPrefix(ref, "arn:") {
+		_, after, ok := strings.Cut(ref, ":eventdatastore/")
+		if !ok || after == "" {
+			return lake.Store{}, errorf(http.StatusBadRequest, "EventDataStoreARNInvalidException", "%q is not an event data store ARN (arn:aws:cloudtrail:REGION:ACCOUNT:eventdatastore/ID)", ref)
+		}
+		id = after
+	}
+	s, err := h.opts.Lake.Resolve(id)
+	if errors.Is(err, lake.ErrNotFound) || (err == nil && !visible(p, s.ID)) {
+		return lake.Store{}, errorf(http.StatusBadRequest, "EventDataStoreNotFoundException", "The specified event data store %s was not found.", ref)
+	}
+	if err != nil {
+		return lake.Store{}, internal("resolve store", err)
+	}
+	return s, nil
+}
+
+type createStoreRequest struct {
+	Name                         string          `json:"Name"`
+	AdvancedEventSelectors       json.RawMessage `json:"AdvancedEventSelectors"`
+	RetentionPeriod              int             `json:"RetentionPeriod"`
+	TerminationProtectionEnabled *bool           `json:"TerminationProtectionEnabled"`
+	OrganizationEnabled          bool            `json:"OrganizationEnabled"`
+	KmsKeyID                     string          `json:"KmsKeyId"`
+	BillingMode                  string          `json:"BillingMode"`
+}
+
+// selectorsOf validates selectors given in a request (nil when absent).
+func selectorsOf(raw json.RawMessage) ([]selector.Selector, json.RawMessage, *Error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, nil
+	}
+	sels, err := selector.Parse(raw)
+	if err != nil {
+		return nil, nil, errorf(http.StatusBadRequest, "InvalidEventSelectorsException", "%v", err)
+	}
+	b, _ := json.Marshal(sels)
+	return sels, b, nil
+}
+
+func (h *Handler) createEventDataStore(ctx context.Context, c *call) (any, *Error) {
+	var req createStoreRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	if !c.principal().CanManage() {
+		return nil, accessDenied(c.principal().Name(), c.op)
+	}
+	out, e := h.createStore(c, req)
+	h.audit(c, map[string]any{"name": req.Name}, e)
+	return out, e
+}
+
+func (h *Handler) createStore(c *call, req createStoreRequest) (any, *Error) {
+	switch {
+	case req.OrganizationEnabled:
+		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "OrganizationEnabled: auditlake has no AWS Organizations; ingest each account's trail instead")
+	case req.KmsKeyID != "":
+		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "KmsKeyId: auditlake does not encrypt stores with KMS keys")
+	}
+	sels, raw, e := selectorsOf(req.AdvancedEventSelectors)
+	if e != nil {
+		return nil, e
+	}
+	if _, err := h.opts.Lake.Resolve(req.Name); err == nil {
+		return nil, errorf(http.StatusBadRequest, "EventDataStoreAlreadyExistsException", "An event data store named %s already exists.", req.Name)
+	}
+	protect := true // Lake's default
+	if req.TerminationProtectionEnabled != nil {
+		protect = *req.TerminationProtectionEnabled
+	}
+	if req.RetentionPeriod != 0 {
+		if err := lake.ValidateRetention(req.RetentionPeriod); err != nil {
+			return nil, invalidParameter("RetentionPeriod: %v", err)
+		}
+	}
+	s, err := h.opts.Lake.Create(req.Name, lake.CreateOptions{Type: storeType(sels), RetentionDays: req.RetentionPeriod, TerminationProtection: protect})
+	if err != nil {
+		if strings.Contains(err.Error(), "already exists") {
+			return nil, errorf(http.StatusBadRequest, "EventDataStoreAlreadyExistsException", "%v", err)
+		}
+		return nil, invalidParameter("%v", err)
+	}
+	if raw != nil {
+		if s, err = h.opts.Lake.Update(s.ID, func(st *lake.Store) error { st.Selectors = raw; return nil }); err != nil {
+			return nil, internal("set selectors", err)
+		}
+	}
+	return describeStore(c.region, s), nil
+}
+
+type storeRef struct {
+	EventDataStore string `json:"EventDataStore"`
+}
+
+func (h *Handler) getEventDataStore(ctx context.Context, c *call) (any, *Error) {
+	var req storeRef
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	s, e := h.resolveStore(c.principal(), req.EventDataStore)
+	if e != nil {
+		return nil, e
+	}
+	return describeStore(c.region, s), nil
+}
+
+type pageRequest struct {
+	NextToken  string `json:"NextToken"`
+	MaxResults int    `json:"MaxResults"`
+}
+
+func (h *Handler) listEventDataStores(ctx context.Context, c *call) (any, *Error) {
+	var req pageRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	stores, err := h.opts.Lake.Stores()
+	if err != nil {
+		return nil, internal("list stores", err)
+	}
+	var all []eventDataStore
+	for _, s := range stores {
+		// The audit log is left out, as by eds list and the JSON API; GetEventDataStore and
+		// queries reach it by id or name.
+		if visible(c.principal(), s.ID) && !s.Builtin() {
+			d := describeStore(c.region, s)
+			d.TerminationProtectionEnabled = nil // "no longer returned by ListEventDataStores"
+			all = append(all, d)
+		}
+	}
+	page, next, e := paginate(all, req.NextToken, req.MaxResults, "stores")
+	if e != nil {
+		return nil, e
+	}
+	return struct {
+		EventDataStores []eventDataStore `json:"EventDataStores"`
+		NextToken       string           `json:"NextToken,omitempty"`
+	}{page, next}, nil
+}
+
+type updateStoreRequest struct {
+	EventDataStore               string          `json:"EventDataStore"`
+	Name                         string          `json:"Name"`
+	AdvancedEventSelectors       json.RawMessage `json:"AdvancedEventSelectors"`
+	RetentionPeriod              int             `json:"RetentionPeriod"`
+	TerminationProtectionEnabled *bool           `json:"TerminationProtectionEnabled"`
+	OrganizationEnabled          *bool           `json:"OrganizationEnabled"`
+	KmsKeyID                     string          `json:"KmsKeyId"`
+}
+
+func (h *Handler) updateEventDataStore(ctx context.Context, c *call) (any, *Error) {
+	var req updateStoreRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	s, e := h.resolveStore(c.principal(), req.EventDataStore)
+	if e != nil {
+		return nil, e
+	}
+	if !c.principal().CanManage() {
+		return nil, accessDenied(c.principal().Name(), c.op)
+	}
+	out, e := h.updateStore(c, s, req)
+	h.audit(c, map[string]any{"eventDataStore": s.ID}, e)
+	return out, e
+}
+
+func (h *Handler) updateStore(c *call, s lake.Store, req updateStoreRequest) (any, *Error) {
+	switch {
+	case req.OrganizationEnabled != nil && *req.OrganizationEnabled:
+		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "OrganizationEnabled: auditlake has no AWS Organizations")
+	case req.KmsKeyID != "":
+		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "KmsKeyId: auditlake does not encrypt stores with KMS keys")
+	}
+	sels, raw, e := selectorsOf(req.AdvancedEventSelectors)
+	if e != nil {
+		return nil, e
+	}
+	if sels != nil && storeType(sels) != s.Type {
+		return nil, errorf(http.StatusBadRequest, "InvalidEventSelectorsException", "the selectors' eventCategory would make %s a %s store; its type (%s) cannot change", s.Name, storeType(sels), s.Type)
+	}
+	if req.RetentionPeriod != 0 {
+		if err := lake.ValidateRetention(req.RetentionPeriod); err != nil {
+			return nil, invalidParameter("RetentionPeriod: %v", err)
+		}
+	}
+	if req.Name != "" && req.Name != s.Name {
+		if _, err := h.opts.Lake.Resolve(req.Name); err == nil {
+			return nil, errorf(http.StatusBadRequest, "EventDataStoreAlreadyExistsException", "An event data store named %s already exists.", req.Name)
+		}
+	}
+	s, err := h.opts.Lake.Update(s.ID, func(st *lake.Store) error {
+		if req.Name != "" {
+			st.Name = req.Name
+		}
+		if req.RetentionPeriod != 0 {
+			st.RetentionDays = req.RetentionPeriod
+		}
+		if req.TerminationProtectionEnabled != nil {
+			st.TerminationProtection = *req.TerminationProtectionEnabled
+		}
+		if raw != nil {
+			st.Selectors = raw
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, lake.ErrBuiltin):
+		return nil, errorf(http.StatusBadRequest, "OperationNotPermittedException", "%v", err)
+	case errors.Is(err, lake.ErrNotFound):
+		return nil, errorf(http.StatusBadRequest, "EventDataStoreNotFoundException", "The specified event data store %s was not found.", req.EventDataStore)
+	case err != nil:
+		return nil, internal("update store", err)
+	}
+	return describeStore(c.region, s), nil
+}
+
+func (h *Handler) deleteEventDataStore(ctx context.Context, c *call) (any, *Error) {
+	var req storeRef
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	s, e := h.resolveStore(c.principal(), req.EventDataStore)
+	if e != nil {
+		return nil, e
+	}
+	if !c.principal().CanManage() {
+		return nil, accessDenied(c.principal().Name(), c.op)
+	}
+	e = h.deleteStore(s)
+	h.audit(c, map[string]any{"eventDataStore": s.ID, "name": s.Name}, e)
+	if e != nil {
+		return nil, e
+	}
+	return struct{}{}, nil
+}
+
+func (h *Handler) deleteStore(s lake.Store) *Error {
+	chs, err := integration.Channels(h.opts.Lake)
+	if err != nil {
+		return internal("list channels", err)
+	}
+	for _, ch := range chs {
+		if ch.StoreID == s.ID {
+			return errorf(http.StatusBadRequest, "ChannelExistsForEDSException", "channel %s (%s) sends events to %s; delete it first", ch.Name, ch.ARN, s.Name)
+		}
+	}
+	err = h.opts.Lake.Delete(s.ID)
+	switch {
+	case errors.Is(err, lake.ErrProtected):
+		return errorf(http.StatusBadRequest, "EventDataStoreTerminationProtectedException",
+			"Event data store %s cannot be deleted because termination protection is enabled; update it with TerminationProtectionEnabled false first.", s.Name)
+	case errors.Is(err, lake.ErrBuiltin):
+		return errorf(http.StatusBadRequest, "OperationNotPermittedException", "%v", err)
+	case errors.Is(err, lake.ErrNotFound):
+		return errorf(http.StatusBadRequest, "EventDataStoreNotFoundException", "The specified event data store %s was not found.", s.ID)
+	case err != nil:
+		return internal("delete store", err)
+	}
+	return nil
+}
