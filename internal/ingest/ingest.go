@@ -28,6 +28,9 @@ import (
 // Options control one ingest run.
 type Options struct {
 	Sources []string
+	// Objects are objects listed already (by a collection source's poll or a notification),
+	// read like the files of Sources: what the store holds already is skipped.
+	Objects []objstore.Object
 	// From and To bound what is ingested (zero = unbounded): objects by the date in their trail
 	// key, events by eventtime (From inclusive, To exclusive).
 	From, To time.Time
@@ -203,51 +206,59 @@ func CloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts Optio
 	// the run before anything is written.
 	var jobs []job
 	seen := map[string]bool{}
+	consider := func(o objstore.Object) error {
+		if seen[o.URI] {
+			return nil
+		}
+		seen[o.URI] = true
+		sum.FilesSeen++
+		ki, isTrailKey := cloudtrail.ParseKey(o.Key) // once: 15,000 files' keys
+		if skip := skipReason(o, ki, isTrailKey, opts, done); skip != "" {
+			sum.FilesSkipped++
+			opts.Log.Debug("skip source", "uri", o.URI, "reason", skip)
+			return nil
+		}
+		if opts.Check != nil {
+			if reason := opts.Check(o.URI); reason != "" {
+				p := cloudtrail.Problem{File: o.URI, Severity: cloudtrail.Error, Msg: "integrity: " + reason}
+				if opts.Flag {
+					p.Severity = cloudtrail.Warning
+					sum.Warnings++
+				} else {
+					sum.FilesRefused++
+					sum.Errors++
+				}
+				if len(sum.Problems) < opts.MaxProblems {
+					sum.Problems = append(sum.Problems, p)
+				}
+				if !opts.Flag {
+					return nil
+				}
+			}
+		}
+		jobs = append(jobs, job{obj: o, at: deliveryTime(ki, isTrailKey)})
+		return nil
+	}
 	for _, src := range opts.Sources {
 		explicit := filepath.Clean(src)
 		found := 0
 		err := opts.Client.Walk(ctx, src, func(o objstore.Object) error {
-			if o.URI != explicit && o.URI != src && !looksLikeData(o.Key) {
+			if o.URI != explicit && o.URI != src && !LooksLikeData(o.Key) {
 				return nil // LICENSE, README and the like next to the logs
 			}
 			found++
-			if seen[o.URI] {
-				return nil
-			}
-			seen[o.URI] = true
-			sum.FilesSeen++
-			ki, isTrailKey := cloudtrail.ParseKey(o.Key) // once: 15,000 files' keys
-			if skip := skipReason(o, ki, isTrailKey, opts, done); skip != "" {
-				sum.FilesSkipped++
-				opts.Log.Debug("skip source", "uri", o.URI, "reason", skip)
-				return nil
-			}
-			if opts.Check != nil {
-				if reason := opts.Check(o.URI); reason != "" {
-					p := cloudtrail.Problem{File: o.URI, Severity: cloudtrail.Error, Msg: "integrity: " + reason}
-					if opts.Flag {
-						p.Severity = cloudtrail.Warning
-						sum.Warnings++
-					} else {
-						sum.FilesRefused++
-						sum.Errors++
-					}
-					if len(sum.Problems) < opts.MaxProblems {
-						sum.Problems = append(sum.Problems, p)
-					}
-					if !opts.Flag {
-						return nil
-					}
-				}
-			}
-			jobs = append(jobs, job{obj: o, at: deliveryTime(ki, isTrailKey)})
-			return nil
+			return consider(o)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("list source %q: %w", src, err)
 		}
 		if found == 0 {
 			sum.noFiles(src, "CloudTrail")
+		}
+	}
+	for _, o := range opts.Objects {
+		if err := consider(o); err != nil {
+			return nil, err
 		}
 	}
 	sortByDelivery(jobs)
@@ -364,9 +375,9 @@ func deliveryTime(ki cloudtrail.KeyInfo, ok bool) time.Time {
 	return ki.Date
 }
 
-// looksLikeData reports whether a file found by walking a directory or prefix may hold events.
+// LooksLikeData reports whether a file found by walking a directory or prefix may hold events.
 // A file named explicitly on the command line is always read.
-func looksLikeData(key string) bool {
+func LooksLikeData(key string) bool {
 	k := strings.ToLower(key)
 	for _, ext := range []string{".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz"} {
 		if strings.HasSuffix(k, ext) {
