@@ -31,7 +31,8 @@ files in <data>/tmp (--max-temp-size, shared by all query sessions). At most --m
 requests use the engine at once, plus one interactive lane that a request holds for at most 10 s,
 so short queries get through while long ones run; a client (remote address) may have at most
 --max-client-queries requests running or waiting (429 past it). Ctrl-C stops it after the
-requests in flight finish.`
+requests in flight finish. It also runs the sources (auditlake source list; see auditlake help collect)
+unless --no-collect.`
 
 const serveExamples = `  auditlake serve
   auditlake serve --listen 127.0.0.1:9090 --query-timeout 2m
@@ -50,6 +51,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs.IntVar(&lim.maxQueries, "max-queries", 4, "requests that may use the query engine at once (plus one interactive lane)")
 	fs.IntVar(&lim.maxClientQueries, "max-client-queries", 16, "requests one client (remote address) may have running or waiting; more get 429")
 	fs.StringVar(&env.ApprovedConfig, "approved-config", "", "approved launch templates (JSON, as for report launch-compliance) used when a request names none")
+	noCollect := fs.Bool("no-collect", false, "do not run the sources (auditlake source list) in this process")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -87,5 +89,6 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		env.Log.Warn("web assets not built: the dashboard shows a notice; run make web and rebuild")
 	}
 	s := server.New(b, env.Log, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts})
+	defer startCollection(ctx, env, *noCollect)()
 	return s.Serve(ctx, *listen)
 }
