@@ -243,6 +243,7 @@ func (c *Collector) record(st *State, out outcome, start time.Time, err error) {
 	if out.lastFile != "" {
 		st.LastFile = out.lastFile
 	}
+	st.RunProblems = len(out.problems)
 	for _, p := range out.problems {
 		st.problem(p)
 		st.Errors++

@@ -212,10 +212,13 @@ type State struct {
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	// Failing counts the polls that failed in a row (0: the last one worked); it spaces the
 	// next attempts out (backoff).
-	Failing    int           `json:"failing,omitempty"`
-	PollTime   time.Duration `json:"poll_ns,omitempty"`
-	Problems   []string      `json:"problems,omitempty"` // the latest problems (bad files, messages), newest last
-	LastPolled int           `json:"last_poll_requests,omitempty"`
+	Failing int `json:"failing,omitempty"`
+	// RunProblems counts the problems of the last poll or receive (bad files, malformed
+	// messages, gone objects): the source works, but not everything it was given.
+	RunProblems int           `json:"run_problems,omitempty"`
+	PollTime    time.Duration `json:"poll_ns,omitempty"`
+	Problems    []string      `json:"problems,omitempty"` // the latest problems (bad files, messages), newest last
+	LastPolled  int           `json:"last_poll_requests,omitempty"`
 }
 
 // maxProblems is how many problems a state keeps.
@@ -247,7 +250,8 @@ func (r *Registry) WriteState(name string, st State) error {
 type Status struct {
 	Source
 	State
-	// Status is "ok", "error", "paused" or "never run".
+	// Status is "ok", "problems" (the last run found bad files or messages), "error" (the
+	// last run failed), "paused" or "never run".
 	Status string `json:"status"`
 	// Lag is how far behind the bucket the store may be: the time since the start of the last
 	// successful poll (everything delivered before it is in the store).
@@ -280,6 +284,8 @@ func statusOf(s Source, st State, now time.Time) Status {
 		v.Status = "never run"
 	case st.Failing > 0:
 		v.Status = "error"
+	case st.RunProblems > 0:
+		v.Status = "problems"
 	default:
 		v.Status = "ok"
 	}

@@ -15,9 +15,8 @@ type Message struct {
 }
 
 // Queue receives and deletes messages of one SQS queue with the client's credentials, region
-// and endpoint (EndpointURL applies to SQS too: an SQS-compatible server). The SQS client
-// speaks SQS's query protocol (service/sqs v1.26), which AWS serves as well as JSON and which
-// SQS-compatible servers implement.
+// and endpoint (EndpointURL applies to SQS too: an SQS-compatible server such as LocalStack
+// serves both on one endpoint).
 type Queue struct {
 	c   *Client
 	url string

@@ -7,10 +7,13 @@ package collecttest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,8 +21,13 @@ import (
 	"time"
 
 	"github.com/Admiral-Piett/goaws/app/router"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/sirupsen/logrus"
 )
 
 // S3 is an in-process S3 server.
@@ -31,6 +39,7 @@ type S3 struct {
 
 	mu     sync.Mutex
 	faults map[string]int // bucket → HTTP status to answer with
+	sqs    http.Handler   // SQS requests (X-Amz-Target: AmazonSQS.*), when NewSQS attached it
 }
 
 // NewS3 starts an S3 server holding buckets, with credentials for the SDK in the environment.
@@ -44,6 +53,13 @@ func NewS3(t testing.TB, buckets ...string) *S3 {
 	faker := gofakes3.New(s.Backend)
 	h := faker.Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		q := s.sqs
+		s.mu.Unlock()
+		if q != nil && r.Method == http.MethodPost && strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonSQS.") {
+			q.ServeHTTP(w, r)
+			return
+		}
 		s.Requests.Add(1)
 		if r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "2" {
 			s.Lists.Add(1)
@@ -138,23 +154,93 @@ func TrailFile(account, region string, t time.Time, idPrefix string, n int) []by
 	return buf.Bytes()
 }
 
-// SQS is an in-process SQS server (goaws) that counts requests.
+// SQS is an in-process SQS server (goaws, its query protocol reached from the SDK's JSON
+// protocol through jsonToQuery) that counts requests, on the S3 server's endpoint
+// (as LocalStack serves both on one): a source's one --endpoint-url reaches both.
 type SQS struct {
 	URL      string
 	Requests atomic.Int64
 }
 
-// NewSQS starts an SQS server. goaws keeps its queues in process-wide state: queue names
-// must be unique within a test binary.
-func NewSQS(t testing.TB) *SQS {
+// NewSQS starts an SQS server on s3's endpoint. goaws keeps its queues in process-wide state:
+// queue names must be unique within a test binary.
+func NewSQS(t testing.TB, s3 *S3) *SQS {
 	t.Helper()
-	s := &SQS{}
-	h := router.New()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s := &SQS{URL: s3.URL}
+	logrus.SetOutput(io.Discard) // goaws logs every message
+	h := jsonToQuery(router.New())
+	s3.mu.Lock()
+	s3.sqs = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.Requests.Add(1)
 		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	})
+	s3.mu.Unlock()
 	return s
+}
+
+// sqsClient is the real SDK's SQS client for the server (the tests' sender).
+func (s *SQS) client() *sqs.Client {
+	return sqs.New(sqs.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL),
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("test", "test", ""))})
+}
+
+// CreateQueue creates a queue and returns its URL.
+func (s *SQS) CreateQueue(t testing.TB, name string) string {
+	t.Helper()
+	if _, err := s.client().CreateQueue(context.Background(), &sqs.CreateQueueInput{QueueName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	return s.URL + "/queue/" + name
+}
+
+// Send puts a message on a queue.
+func (s *SQS) Send(t testing.TB, queueURL, body string) {
+	t.Helper()
+	if _, err := s.client().SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(body)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Visible counts the messages on a queue (visible or in flight).
+func (s *SQS) Visible(t testing.TB, queueURL string) (visible, inFlight int) {
+	t.Helper()
+	out, err := s.client().GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(queueURL),
+		AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Sscan(out.Attributes["ApproximateNumberOfMessages"], &visible)
+	fmt.Sscan(out.Attributes["ApproximateNumberOfMessagesNotVisible"], &inFlight)
+	return visible, inFlight
+}
+
+// S3Event is an S3 event notification of objects created in bucket (keys URL-encoded, as S3 does).
+func S3Event(bucket string, keys ...string) string {
+	var recs []map[string]any
+	for _, k := range keys {
+		recs = append(recs, map[string]any{"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+			"eventName": "ObjectCreated:Put", "s3": map[string]any{"bucket": map[string]any{"name": bucket},
+				"object": map[string]any{"key": url.QueryEscape(k), "size": 1}}})
+	}
+	b, _ := json.Marshal(map[string]any{"Records": recs})
+	return string(b)
+}
+
+// SNS wraps a message in an SNS notification envelope.
+func SNS(message string) string {
+	b, _ := json.Marshal(map[string]any{"Type": "Notification", "MessageId": "sns-1", "TopicArn": "arn:aws:sns:us-east-1:111111111111:t", "Message": message})
+	return string(b)
+}
+
+// EventBridge is an EventBridge "Object Created" event.
+func EventBridge(bucket, key string) string {
+	b, _ := json.Marshal(map[string]any{"version": "0", "detail-type": "Object Created", "source": "aws.s3",
+		"detail": map[string]any{"bucket": map[string]any{"name": bucket}, "object": map[string]any{"key": key}}})
+	return string(b)
+}
+
+// CloudTrailNotification is CloudTrail's SNS delivery notification.
+func CloudTrailNotification(bucket string, keys ...string) string {
+	b, _ := json.Marshal(map[string]any{"s3Bucket": bucket, "s3ObjectKey": keys})
+	return string(b)
 }
