@@ -88,7 +88,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if assets == nil {
 		env.Log.Warn("web assets not built: the dashboard shows a notice; run make web and rebuild")
 	}
-	s := server.New(b, env.Log, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts})
+	s := server.New(b, env.Log, withCollection(env, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts}))
 	defer startCollection(ctx, env, *noCollect)()
 	return s.Serve(ctx, *listen)
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/auditlake/auditlake/internal/collect"
 	"github.com/auditlake/auditlake/internal/cost"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/metrics"
 	"github.com/auditlake/auditlake/internal/objstore"
+	"github.com/auditlake/auditlake/internal/server"
 )
 
 const sourceAddUsage = `Usage: auditlake source add NAME (--eds STORE | --type cur --table DATABASE.TABLE) [S3URI] [--every D]
@@ -369,4 +371,18 @@ func startCollection(ctx context.Context, env *Env, off bool) (wait func()) {
 		c.Run(ctx)
 	}()
 	return func() { <-done }
+}
+
+// withCollection adds to serve's options GET /api/sources (the sources' states, the stores'
+// newest event and lag) and GET /metrics (Prometheus), and counts every request for it.
+func withCollection(env *Env, o server.Options) server.Options {
+	lk, err := openLake(env)
+	if err != nil {
+		return o
+	}
+	reg := collect.Open(env.DataDir)
+	m := metrics.New(lk, reg)
+	o.Sources = func(ctx context.Context) (any, error) { return reg.Overview(lk, time.Now()) }
+	o.Metrics, o.Observe = m.Handler(), m.Observe
+	return o
 }

@@ -3,8 +3,12 @@ package collect_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -18,6 +22,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cli"
+	"github.com/auditlake/auditlake/internal/collect"
 	"github.com/auditlake/auditlake/internal/collect/collecttest"
 	"github.com/auditlake/auditlake/internal/lake"
 )
@@ -287,5 +292,88 @@ func TestFreshness(t *testing.T) {
 		slices.Sort(took)
 		t.Logf("freshness %s: median %s, worst %s over %d deliveries", mode, took[len(took)/2].Round(10*time.Millisecond),
 			took[len(took)-1].Round(10*time.Millisecond), len(took))
+	}
+}
+
+// TestServeCollectsAndReportsSourcesAndMetrics: serve runs the sources (and holds the
+// collection lock), answers GET /api/sources with each source's state and each store's newest
+// event and lag, and GET /metrics in the Prometheus format with the per-source and per-store
+// figures.
+func TestServeCollectsAndReportsSourcesAndMetrics(t *testing.T) {
+	s3 := collecttest.NewS3(t, "served")
+	dir, _ := setupCollectDir(t, s3, "served", "s3://served/AWSLogs/", "--every", "1s")
+	l := &lander{s3: s3, bucket: "served"}
+	l.one()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := child("--data", dir, "serve", "--listen", addr)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	get := func(path string) (string, int) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return err.Error(), 0
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), resp.StatusCode
+	}
+	var ov collect.Overview
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		body, code := get("/api/sources")
+		if code == http.StatusOK && json.Unmarshal([]byte(body), &ov) == nil && len(ov.Sources) == 1 && ov.Sources[0].Events == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not collect the source within 60 s: %d %s\n%s", code, body, out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if s := ov.Sources[0]; s.Status != "ok" || s.Name != "landing" {
+		t.Errorf("source in /api/sources: %+v", s)
+	}
+	var store *collect.StoreFreshness
+	for i := range ov.Stores {
+		if ov.Stores[i].Name == "trail" {
+			store = &ov.Stores[i]
+		}
+	}
+	if store == nil || store.Rows != 4 || store.NewestEvent.IsZero() {
+		t.Fatalf("stores in /api/sources: %+v", ov.Stores)
+	}
+	metrics, code := get("/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", code, metrics)
+	}
+	for _, want := range []string{
+		`auditlake_source_events_total{source="landing",target="trail",type="cloudtrail"} 4`,
+		`auditlake_source_up{source="landing",target="trail",type="cloudtrail"} 1`,
+		`auditlake_store_rows{store="trail",type="cloudtrail"} 4`,
+		`auditlake_source_s3_requests_total{source="landing"`,
+		`auditlake_http_requests_total{route="/api/sources",status="200"}`,
+		`auditlake_store_newest_event_timestamp_seconds{store="trail"`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", metrics)
+	}
+	msg := cliRun(t, 1, "--data", dir, "collect", "--once")
+	if !strings.Contains(msg, fmt.Sprintf("pid %d", cmd.Process.Pid)) {
+		t.Errorf("collect beside serve is not refused naming serve's pid %d:\n%s", cmd.Process.Pid, msg)
 	}
 }

@@ -41,6 +41,13 @@ type Options struct {
 	// loopback listener, localhost, 127.0.0.1 and [::1]); a name matches with any port or none.
 	// Other Host values are answered 421 by Serve, against DNS rebinding.
 	AllowedHosts []string
+	// Sources answers GET /api/sources (collection: each source's state, each store's newest
+	// event and lag); nil answers an empty document.
+	Sources func(ctx context.Context) (any, error)
+	// Metrics serves GET /metrics (Prometheus exposition); nil: not served.
+	Metrics http.Handler
+	// Observe, when set, is told of every request: its route pattern, status and duration.
+	Observe func(pattern string, status int, elapsed time.Duration)
 }
 
 func (o Options) withDefaults() Options {
@@ -93,6 +100,10 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	mux.Handle("/api/dashboards/activity", s.api(http.MethodGet, s.activity))
 	mux.Handle("/PutAuditEvents", s.api(http.MethodPost, s.putAuditEvents))
 	mux.Handle("/api/channels/{rest...}", s.api(http.MethodPost, s.putChannelEvents))
+	mux.Handle("/api/sources", s.api(http.MethodGet, s.sources))
+	if s.opts.Metrics != nil {
+		mux.Handle("/metrics", s.opts.Metrics)
+	}
 	mux.Handle("/api/", s.api("", func(w http.ResponseWriter, r *http.Request) error {
 		return &apiError{http.StatusNotFound, "not_found", fmt.Sprintf("no API endpoint %s", r.URL.Path)}
 	}))
@@ -189,6 +200,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
+		}
+		if s.opts.Observe != nil {
+			s.opts.Observe(r.Pattern, rec.status, time.Since(start))
 		}
 		level := slog.LevelInfo
 		if rec.status >= 500 {
