@@ -11,6 +11,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/collect"
 	"github.com/auditlake/auditlake/internal/collect/collecttest"
+	"github.com/auditlake/auditlake/internal/configitems/configtest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/objstore"
 )
@@ -250,4 +251,90 @@ func mustGet(t *testing.T, reg *collect.Registry, name string) collect.Source {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestObjectDeletedBetweenListingAndReadIsAProblemNotAFailure: the other files of the poll are
+// committed, the gone one is named on the source's status, and the next poll tries it again.
+func TestObjectDeletedBetweenListingAndReadIsAProblemNotAFailure(t *testing.T) {
+	e := newEnv(t, "trail")
+	src := e.add(t, "t", "s3://trail/AWSLogs/")
+	e.deliver(t, "trail", "", "111111111111", "us-east-1", e.now.Add(-2*time.Hour), "kept", 3)
+	gone := e.deliver(t, "trail", "", "111111111111", "us-east-1", e.now.Add(-time.Hour), "gone", 2)
+	e.s3.Gone("trail", gone)
+	if err := e.c.Poll(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	sts, _ := e.reg.Statuses(e.now)
+	if s := sts[0]; s.Status != "problems" || !strings.Contains(s.LastError, "gone") || s.Events != 3 {
+		t.Fatalf("status %q, last error %q, %d events; want problems naming the gone file, 3 events", s.Status, s.LastError, s.Events)
+	}
+	e.s3.Fail("trail/"+gone, 0) // it was only slow to appear: the next poll reads it
+	if err := e.c.Poll(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rows(t); got != 5 {
+		t.Fatalf("store holds %d events after the object came back, want 5", got)
+	}
+	if st := e.state(t, "t"); st.RunProblems != 0 {
+		t.Fatalf("the poll that read it still reports %d problems", st.RunProblems)
+	}
+}
+
+// TestConfigSourceFollowsConfigsDayFolders: a Config source lists each region prefix whole
+// once, then only yesterday's and today's unpadded day folders (two requests a region); the
+// items of a history file delivered today are added, once.
+func TestConfigSourceFollowsConfigsDayFolders(t *testing.T) {
+	e := newEnv(t, "config")
+	cfg, err := e.lk.Create("cfg", lake.CreateOptions{Type: lake.TypeConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := configtest.Items("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file []map[string]any
+	for _, it := range items {
+		file = append(file, configtest.FileStyle(it))
+	}
+	acct, region := "123456789012", "us-east-1"
+	old := e.now.AddDate(0, 0, -40)
+	e.s3.Put(t, "config", configtest.Key(acct, region, old.Year(), int(old.Month()), old.Day(), "ConfigSnapshot", "snap.json.gz"),
+		configtest.Gzip(configtest.Snapshot(file[:4]...)))
+	src := collect.Source{Name: "cfg", Type: collect.TypeConfig, StoreID: cfg.ID, URI: "s3://config/AWSLogs/",
+		Every: collect.Duration(time.Minute), EndpointURL: e.s3.URL}
+	if err := e.reg.Add(src); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.c.Poll(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := e.lk.ReadManifest(cfg.ID)
+	first := m.Rows()
+	if first == 0 {
+		t.Fatal("the first poll stored no configuration items")
+	}
+	lists := e.s3.Lists.Load()
+	if err := e.c.Poll(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.s3.Lists.Load() - lists; got != 2 {
+		t.Fatalf("a steady Config poll made %d list requests for one region, want 2 (yesterday's and today's folders)", got)
+	}
+	now := e.now
+	e.s3.Put(t, "config", configtest.Key(acct, region, now.Year(), int(now.Month()), now.Day(), "ConfigHistory", "hist.json.gz"),
+		configtest.Gzip(configtest.History(file[4:]...)))
+	for range 2 {
+		if err := e.c.Poll(ctx, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, _ = e.lk.ReadManifest(cfg.ID)
+	if m.Rows() <= first {
+		t.Fatalf("today's history file added nothing: %d items before, %d after", first, m.Rows())
+	}
+	if st := e.state(t, "cfg"); st.Files != 2 || st.Failing != 0 {
+		t.Fatalf("state: %d files, failing %d; want 2 files", st.Files, st.Failing)
+	}
 }

@@ -64,9 +64,12 @@ func NewS3(t testing.TB, buckets ...string) *S3 {
 		if r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "2" {
 			s.Lists.Add(1)
 		}
-		bucket, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		s.mu.Lock()
 		code := s.faults[bucket]
+		if r.Method == http.MethodGet && s.faults[bucket+"/"+key] != 0 {
+			code = s.faults[bucket+"/"+key]
+		}
 		s.mu.Unlock()
 		switch code {
 		case 0:
@@ -75,6 +78,8 @@ func NewS3(t testing.TB, buckets ...string) *S3 {
 			writeError(w, code, "SlowDown", "Please reduce your request rate.")
 		case http.StatusForbidden:
 			writeError(w, code, "AccessDenied", "Access Denied")
+		case http.StatusNotFound:
+			writeError(w, code, "NoSuchKey", "The specified key does not exist.")
 		default:
 			writeError(w, code, "InternalError", "We encountered an internal error. Please try again.")
 		}
@@ -101,6 +106,14 @@ func (s *S3) Fail(bucket string, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[bucket] = status
+}
+
+// Gone makes GETs of one object answer 404 NoSuchKey while listings still name it: an object
+// deleted between a poll's listing and its read.
+func (s *S3) Gone(bucket, key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[bucket+"/"+key] = http.StatusNotFound
 }
 
 // Put stores an object.
