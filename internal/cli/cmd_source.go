@@ -26,7 +26,7 @@ Declares a source that 'auditlake collect' (and 'serve', unless --no-collect) ke
               found by folder listings every 10 polls.
   config      AWS Config's delivery prefix, by its year/month/day folders (yesterday's and today's).
   cur         a cost report's prefix: registered again (as 'cur register') when a billing period's
-              manifest changes.
+              manifest or files change.
 With --sqs-queue-url, the queue's S3 event notifications (direct, through SNS or EventBridge) or
 CloudTrail's SNS notifications name the files to ingest, and the message is deleted after the commit
 that holds them; S3URI, if given, is polled too (every --every, default 5m) to catch what notifications

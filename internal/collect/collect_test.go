@@ -1,10 +1,14 @@
 package collect_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/auditlake/auditlake/internal/collect"
 	"github.com/auditlake/auditlake/internal/collect/collecttest"
 	"github.com/auditlake/auditlake/internal/configitems/configtest"
+	"github.com/auditlake/auditlake/internal/cost"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/objstore"
 )
@@ -336,5 +341,54 @@ func TestConfigSourceFollowsConfigsDayFolders(t *testing.T) {
 	}
 	if st := e.state(t, "cfg"); st.Files != 2 || st.Failing != 0 {
 		t.Fatalf("state: %d files, failing %d; want 2 files", st.Files, st.Failing)
+	}
+}
+
+// TestCURSourceRegistersAgainWhenTheReportChanges: a cur source registers the cost table as
+// `cur register` does; an unchanged report costs one listing; a re-delivered month (the object
+// rewritten) replaces the assembly.
+func TestCURSourceRegistersAgainWhenTheReportChanges(t *testing.T) {
+	e := newEnv(t, "billing")
+	put := func(file string) {
+		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "koku-cur-test-data", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(file, ".gz") {
+			var zb bytes.Buffer
+			zw := gzip.NewWriter(&zb)
+			zw.Write(b)
+			zw.Close()
+			b = zb.Bytes()
+		}
+		e.s3.Put(t, "billing", "cur/report/20230601-20230701/report-00001.csv.gz", b)
+	}
+	put("test_cur.csv.gz")
+	src := collect.Source{Name: "billing", Type: collect.TypeCUR, Table: "cur.live", URI: "s3://billing/cur/report/",
+		Every: collect.Duration(time.Hour), EndpointURL: e.s3.URL}
+	if err := e.reg.Add(src); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.c.Poll(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := cost.Lookup(e.dir, "cur.live")
+	if err != nil || tb.Rows != 19 {
+		t.Fatalf("after the first poll: %+v, %v; want 19 rows", tb.Rows, err)
+	}
+	requests := e.s3.Requests.Load()
+	if err := e.c.Poll(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.s3.Requests.Load() - requests; got != 1 {
+		t.Errorf("an unchanged report's poll made %d requests, want 1 listing", got)
+	}
+	put("2023-06-01.csv")
+	if err := e.c.Poll(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	if tb, err = cost.Lookup(e.dir, "cur.live"); err != nil || tb.Rows != 3 {
+		t.Fatalf("after the month was re-delivered: %d rows, %v; want 3", tb.Rows, err)
 	}
 }

@@ -397,8 +397,9 @@ func fromSummary(sum *ingest.Summary, objs []objstore.Object) outcome {
 	return out
 }
 
-// pollCUR registers the cost table again (as `cur register` does) when a billing period's
-// manifest is new or changed: a re-delivered month replaces the old assembly.
+// pollCUR registers the cost table again (as `cur register` does) when the report's objects
+// changed: a billing period's manifest or data files new, rewritten (ETag) or gone — a
+// re-delivered month replaces the old assembly. Unchanged, a poll is one listing.
 func (c *Collector) pollCUR(ctx context.Context, src Source, cl *objstore.Client) (outcome, map[string]string, error) {
 	var out outcome
 	bucket, prefix, err := objstore.SplitS3(src.URI)
@@ -413,19 +414,15 @@ func (c *Collector) pollCUR(ctx context.Context, src Source, cl *objstore.Client
 	if err != nil {
 		return out, nil, err
 	}
-	manifests := map[string]string{}
-	changed := false
+	seen := map[string]string{}
 	for _, o := range l.Objects {
-		if strings.HasSuffix(o.Key, "Manifest.json") {
-			manifests[o.Key] = o.Version()
-			if st.Manifests[o.Key] != o.Version() {
-				changed = true
-				out.files++
-				out.lastFile = max(out.lastFile, o.URI)
-			}
+		seen[o.Key] = o.Version()
+		if st.Manifests[o.Key] != o.Version() {
+			out.files++
+			out.lastFile = max(out.lastFile, o.URI)
 		}
 	}
-	if !changed && len(manifests) == len(st.Manifests) {
+	if out.files == 0 && len(seen) == len(st.Manifests) {
 		return outcome{}, st.Manifests, nil
 	}
 	sum, err := cost.RegisterSource(ctx, c.opts.DataDir, cost.RegisterOptions{Name: src.Table, Source: src.URI, Log: c.opts.Log,
@@ -434,7 +431,7 @@ func (c *Collector) pollCUR(ctx context.Context, src Source, cl *objstore.Client
 		return out, nil, err
 	}
 	out.events = sum.Table.Rows
-	return out, manifests, nil
+	return out, seen, nil
 }
 
 // nextDelay is how long a source waits before its next poll: its interval, or after failures

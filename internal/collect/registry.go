@@ -193,7 +193,8 @@ type State struct {
 	// Prefixes are the account/region prefixes found under the source's URI, and when.
 	Prefixes     []string  `json:"prefixes,omitempty"`
 	DiscoveredAt time.Time `json:"discovered_at,omitzero"`
-	// Manifests maps each cost report manifest's key to the ETag registered (cur sources).
+	// Manifests maps each object of a cost report (manifests and data files) to the version
+	// registered (cur sources): a change registers the table again.
 	Manifests map[string]string `json:"manifests,omitempty"`
 
 	LastRun     time.Time `json:"last_run,omitzero"`
