@@ -25,6 +25,7 @@ var auditedCommands = map[string]string{
 	"cur register": "RegisterCostTable", "cur remove": "DeregisterCostTable",
 	"channel create": "CreateChannel", "channel delete": "DeleteChannel",
 	"token create": "CreateToken", "token delete": "DeleteToken",
+	"source add": "CreateSource", "source remove": "DeleteSource", "source pause": "PauseSource", "source resume": "ResumeSource",
 }
 
 // auditCommand records an administrative command run by the operator, with its outcome.

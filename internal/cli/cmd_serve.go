@@ -45,7 +45,8 @@ CloudTrail Lake API for the AWS CLI and SDKs (--endpoint-url; requests signed wi
 access key; docs/aws-api.md). Ctrl-C stops it after the requests in flight finish. With
 --pg-listen it also speaks the Postgres wire protocol (psql, Grafana, Metabase, Superset, DBeaver;
 user = access key id, password = its secret, SCRAM-SHA-256; TLS required when --tls-cert/--tls-key
-are given; docs/postgres.md).`
+are given; docs/postgres.md). It also runs the sources (auditlake source list; see auditlake
+help collect) unless --no-collect.`
 
 const serveExamples = `  auditlake serve
   auditlake serve --listen 127.0.0.1:9090 --query-timeout 2m --login-link alice
@@ -73,6 +74,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	var pg pgFlags
 	fs.StringVar(&pg.listen, "pg-listen", "", "also serve the Postgres wire protocol on this address (host:port) for psql and BI tools (docs/postgres.md)")
 	fs.StringVar(&env.ApprovedConfig, "approved-config", "", "approved launch templates (JSON, as for report launch-compliance) used when a request names none")
+	noCollect := fs.Bool("no-collect", false, "do not run the sources (auditlake source list) in this process")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -138,8 +140,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	aws := awsapi.New(awsapi.Options{Backend: b, Lake: lk, Keys: access.Open(env.DataDir), Log: env.Log, Audit: b.Audit,
 		Queries: awsapi.QueryOptions{MaxRunning: lim.maxQueries, Dir: filepath.Join(lk.Dir, "awsapi", "queries")}})
 	defer aws.Close()
-	s := server.New(b, env.Log, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts,
-		Access: accessRegistry(env), TLS: tlsConfig, InsecureHTTP: *insecureHTTP, AWS: aws})
+	s := server.New(b, env.Log, withCollection(env, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts,
+		Access: accessRegistry(env), TLS: tlsConfig, InsecureHTTP: *insecureHTTP, AWS: aws}))
+	defer startCollection(ctx, env, *noCollect)()
 	var link string
 	if *loginLink != "" {
 		if link, err = s.LoginLink(strings.TrimPrefix(*loginLink, "user:")); err != nil {

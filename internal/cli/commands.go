@@ -116,6 +116,13 @@ func init() {
 		{Name: "ingest lake-export", Summary: "ingest CloudTrail Lake query results delivered to S3 (eventjson CSV), verifying their sign file", Usage: ingestLakeExportUsage, Examples: ingestLakeExportExamples, Run: runIngestLakeExport},
 		{Name: "verify-query-results", Summary: "verify delivered query results (Lake's or auditlake's): sign file, signature, file hashes", Usage: verifyQueryResultsUsage, Examples: verifyQueryResultsExamples, Run: runVerifyQueryResults},
 		{Name: "delivery-key", Summary: "the key auditlake signs query result deliveries with: fingerprint, --public PEM", Usage: deliveryKeyUsage, Examples: deliveryKeyExamples, Run: runDeliveryKey},
+		{Name: "source add", Summary: "declare a source that collect and serve keep collected (S3 prefix, SQS queue)", Usage: sourceAddUsage, Examples: sourceAddExamples, Run: runSourceAdd},
+		{Name: "source list", Summary: "list sources: type, target, state, last run, last file, events, lag, last error", Usage: "Usage: auditlake source list [--format table|json]", Examples: "  auditlake source list --format json", Run: runSourceList},
+		{Name: "source show", Summary: "show one source's state, counters and recent problems", Usage: "Usage: auditlake source show [--format text|json] NAME", Examples: "  auditlake source show org-trail", Run: runSourceShow},
+		{Name: "source pause", Summary: "stop collecting a source (it keeps its position)", Usage: "Usage: auditlake source pause NAME", Examples: "  auditlake source pause org-trail", Run: runSourceChange("pause")},
+		{Name: "source resume", Summary: "collect a paused source again", Usage: "Usage: auditlake source resume NAME", Examples: "  auditlake source resume org-trail", Run: runSourceChange("resume")},
+		{Name: "source remove", Summary: "forget a source and its position (its events stay)", Usage: "Usage: auditlake source remove NAME", Examples: "  auditlake source remove org-trail", Run: runSourceChange("remove")},
+		{Name: "collect", Summary: "run every source until stopped (--once: one pass, then exit)", Usage: collectUsage, Examples: "  auditlake collect\n  auditlake collect --once", Run: runCollect},
 		{Name: "ingest events", Summary: "ingest external audit events (PutAuditEvents bodies, JSON Lines) from files", Usage: ingestEventsUsage, Examples: ingestEventsExamples, Run: runIngestEvents},
 	}
 }

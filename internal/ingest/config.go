@@ -47,25 +47,31 @@ func Config(ctx context.Context, lk *lake.Lake, store lake.Store, opts Options) 
 	sum := &Summary{}
 	var jobs []objstore.Object
 	seen := map[string]bool{}
+	consider := func(o objstore.Object) {
+		if seen[o.URI] {
+			return
+		}
+		seen[o.URI] = true
+		sum.FilesSeen++
+		if skip := configSkipReason(o, opts, done); skip != "" {
+			sum.FilesSkipped++
+			opts.Log.Debug("skip source", "uri", o.URI, "reason", skip)
+			return
+		}
+		jobs = append(jobs, o)
+	}
+	for _, o := range opts.Objects {
+		consider(o)
+	}
 	for _, src := range opts.Sources {
 		explicit := filepath.Clean(src)
 		found := 0
 		err := opts.Client.Walk(ctx, src, func(o objstore.Object) error {
-			if o.URI != explicit && o.URI != src && !looksLikeData(o.Key) {
+			if o.URI != explicit && o.URI != src && !LooksLikeData(o.Key) {
 				return nil
 			}
 			found++
-			if seen[o.URI] {
-				return nil
-			}
-			seen[o.URI] = true
-			sum.FilesSeen++
-			if skip := configSkipReason(o, opts, done); skip != "" {
-				sum.FilesSkipped++
-				opts.Log.Debug("skip source", "uri", o.URI, "reason", skip)
-				return nil
-			}
-			jobs = append(jobs, o)
+			consider(o)
 			return nil
 		})
 		if err != nil {

@@ -28,6 +28,9 @@ import (
 // Options control one ingest run.
 type Options struct {
 	Sources []string
+	// Objects are objects listed already (by a collection source's poll or a notification),
+	// read like the files of Sources: what the store holds already is skipped.
+	Objects []objstore.Object
 	// From and To bound what is ingested (zero = unbounded): objects by the date in their trail
 	// key, events by eventtime (From inclusive, To exclusive).
 	From, To time.Time
@@ -200,7 +203,7 @@ type inputFormat struct {
 
 var (
 	trailFiles = inputFormat{kind: "CloudTrail", none: "no CloudTrail files found (files named *.json, *.jsonl or *.ndjson, gzipped or not, are read)",
-		isData: looksLikeData, trailKeys: true, decode: cloudtrail.Decode}
+		isData: LooksLikeData, trailKeys: true, decode: cloudtrail.Decode}
 	lakeResults = inputFormat{kind: "CloudTrail Lake result", none: "no CloudTrail Lake result files found (files named *.csv.gz or *.csv are read)",
 		isData: isLakeResult, decode: cloudtrail.DecodeLakeExport}
 )
@@ -251,6 +254,43 @@ func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts
 	// the run before anything is written.
 	var jobs []job
 	seen := map[string]bool{}
+	consider := func(o objstore.Object) error {
+		if seen[o.URI] {
+			return nil
+		}
+		seen[o.URI] = true
+		sum.FilesSeen++
+		var ki cloudtrail.KeyInfo
+		isTrailKey := false
+		if f.trailKeys {
+			ki, isTrailKey = cloudtrail.ParseKey(o.Key) // once: 15,000 files' keys
+		}
+		if skip := skipReason(o, ki, isTrailKey, f.trailKeys, opts, done); skip != "" {
+			sum.FilesSkipped++
+			opts.Log.Debug("skip source", "uri", o.URI, "reason", skip)
+			return nil
+		}
+		if opts.Check != nil {
+			if reason := opts.Check(o.URI); reason != "" {
+				p := cloudtrail.Problem{File: o.URI, Severity: cloudtrail.Error, Msg: "integrity: " + reason}
+				if opts.Flag {
+					p.Severity = cloudtrail.Warning
+					sum.Warnings++
+				} else {
+					sum.FilesRefused++
+					sum.Errors++
+				}
+				if len(sum.Problems) < opts.MaxProblems {
+					sum.Problems = append(sum.Problems, p)
+				}
+				if !opts.Flag {
+					return nil
+				}
+			}
+		}
+		jobs = append(jobs, job{obj: o, at: deliveryTime(ki, isTrailKey)})
+		return nil
+	}
 	for _, src := range opts.Sources {
 		explicit := filepath.Clean(src)
 		found := 0
@@ -259,47 +299,18 @@ func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts
 				return nil // LICENSE, README and the like next to the logs
 			}
 			found++
-			if seen[o.URI] {
-				return nil
-			}
-			seen[o.URI] = true
-			sum.FilesSeen++
-			var ki cloudtrail.KeyInfo
-			isTrailKey := false
-			if f.trailKeys {
-				ki, isTrailKey = cloudtrail.ParseKey(o.Key) // once: 15,000 files' keys
-			}
-			if skip := skipReason(o, ki, isTrailKey, f.trailKeys, opts, done); skip != "" {
-				sum.FilesSkipped++
-				opts.Log.Debug("skip source", "uri", o.URI, "reason", skip)
-				return nil
-			}
-			if opts.Check != nil {
-				if reason := opts.Check(o.URI); reason != "" {
-					p := cloudtrail.Problem{File: o.URI, Severity: cloudtrail.Error, Msg: "integrity: " + reason}
-					if opts.Flag {
-						p.Severity = cloudtrail.Warning
-						sum.Warnings++
-					} else {
-						sum.FilesRefused++
-						sum.Errors++
-					}
-					if len(sum.Problems) < opts.MaxProblems {
-						sum.Problems = append(sum.Problems, p)
-					}
-					if !opts.Flag {
-						return nil
-					}
-				}
-			}
-			jobs = append(jobs, job{obj: o, at: deliveryTime(ki, isTrailKey)})
-			return nil
+			return consider(o)
 		})
 		if err != nil {
 			return nil, fmt.Errorf("list source %q: %w", src, err)
 		}
 		if found == 0 {
 			sum.noFilesMsg(src, f.none)
+		}
+	}
+	for _, o := range opts.Objects {
+		if err := consider(o); err != nil {
+			return nil, err
 		}
 	}
 	sortByDelivery(jobs)
@@ -416,9 +427,9 @@ func deliveryTime(ki cloudtrail.KeyInfo, ok bool) time.Time {
 	return ki.Date
 }
 
-// looksLikeData reports whether a file found by walking a directory or prefix may hold events.
+// LooksLikeData reports whether a file found by walking a directory or prefix may hold events.
 // A file named explicitly on the command line is always read.
-func looksLikeData(key string) bool {
+func LooksLikeData(key string) bool {
 	k := strings.ToLower(key)
 	for _, ext := range []string{".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz"} {
 		if strings.HasSuffix(k, ext) {

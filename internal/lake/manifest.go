@@ -295,6 +295,15 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 	next.StateSegments = append(next.StateSegments, w.m.StateSegments...)
 	next.Retired = append(next.Retired, w.m.Retired...)
 	if len(sources) > 0 {
+		var replaced []string
+		var err error
+		if sources, replaced, err = w.mergeSegments(sources); err != nil {
+			return err
+		}
+		next.StateSegments = next.StateSegments[:len(next.StateSegments)-len(replaced)]
+		for _, seg := range replaced {
+			next.Retired = append(next.Retired, RetiredFile{Path: seg, At: next.CommittedAt})
+		}
 		w.mu.Lock()
 		w.wrote = true
 		w.mu.Unlock()

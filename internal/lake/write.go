@@ -617,8 +617,12 @@ func mergeGroup(ctx context.Context, db *engine.DB, w *Writer, date string, grou
 	for i, f := range group {
 		paths[i] = w.lake.AbsPath(w.id, f.Path)
 	}
+	order := sortOrder
+	if !w.facts {
+		order = "eventtime" // Config and activity stores have no eventsource/eventname columns
+	}
 	added, err = writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+
-		engine.ListLiteral(paths)+`, hive_partitioning = false) ORDER BY `+sortOrder)
+		engine.ListLiteral(paths)+`, hive_partitioning = false) ORDER BY `+order)
 	switch {
 	case err == nil:
 		for _, f := range group {

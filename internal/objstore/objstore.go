@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,6 +70,22 @@ type Client struct {
 	cfg    aws.Config
 	s3     *s3.Client
 	cfgErr error
+	// requests counts the HTTP requests sent to S3 and SQS (retries included).
+	requests atomic.Int64
+}
+
+// Requests is how many HTTP requests the client has sent to S3 and SQS, retries included.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// countingDoer counts the requests an SDK client sends.
+type countingDoer struct {
+	base aws.HTTPClient
+	n    *atomic.Int64
+}
+
+func (d countingDoer) Do(r *http.Request) (*http.Response, error) {
+	d.n.Add(1)
+	return d.base.Do(r)
 }
 
 // New returns a client; S3 configuration is loaded lazily on first S3 use.
@@ -106,6 +124,7 @@ func (c *Client) client(ctx context.Context) (*s3.Client, error) {
 		if cfg.Region == "" {
 			cfg.Region = "us-east-1"
 		}
+		cfg.HTTPClient = countingDoer{base: cfg.HTTPClient, n: &c.requests}
 		c.cfg = cfg
 		c.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) {
 			// S3-compatible servers often send no checksum; that is not worth a log line per object.

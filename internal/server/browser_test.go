@@ -70,7 +70,7 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	b := newTestBackend()
 	reg, admin := testAccess(t)
-	ts := httptest.NewServer(server.New(b, slog.New(slog.DiscardHandler), server.Options{Assets: assets, Access: reg}))
+	ts := httptest.NewServer(server.New(b, slog.New(slog.DiscardHandler), server.Options{Assets: assets, Access: reg, Sources: sourcesDoc}))
 	defer ts.Close()
 	shots := artifactDir(t)
 
@@ -335,8 +335,17 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("a POST without the CSRF header from the page: %d, want 403", st)
 	}
 
+	// Sources: each source's state and last error, each store's newest event and lag.
+	do("open sources page", route("#/sources"), chromedp.WaitVisible(chromedp.CSS(`#sources tbody tr`)),
+		chromedp.WaitVisible(chromedp.CSS(`#store-freshness tbody tr`)))
+	states := evalJS[[]string](t, ctx, `[...document.querySelectorAll('#sources tbody tr')].map(r => r.dataset.source + ":" + r.dataset.state + ":" + r.lastElementChild.textContent)`)
+	shot("sources-1280")
+	if want := "org-trail:ok:—,queue:error:access denied: AccessDenied"; strings.Join(states, ",") != want {
+		t.Errorf("sources page rows %v, want %s", states, want)
+	}
+
 	// Phone width: every page fits 390 px without sideways scrolling of the page itself.
-	for _, page := range []string{"compliance", "instance/i-0bbb000000000002", "activity", "sql"} {
+	for _, page := range []string{"compliance", "instance/i-0bbb000000000002", "activity", "sql", "sources"} {
 		name := strings.SplitN(page, "/", 2)[0]
 		do("narrow "+page,
 			chromedp.EmulateViewport(390, 844),
@@ -369,4 +378,20 @@ func evalJS[T any](t *testing.T, ctx context.Context, expr string, opts ...chrom
 		t.Fatalf("evaluate %s: %v", expr, err)
 	}
 	return v
+}
+
+// sourcesDoc is what GET /api/sources answers in the browser test: the document collect's
+// Overview makes (collect's own tests hold that), one healthy source and one failing.
+func sourcesDoc(context.Context) (any, error) {
+	return map[string]any{
+		"sources": []map[string]any{
+			{"name": "org-trail", "type": "cloudtrail", "store": "prod-trail", "uri": "s3://trail/AWSLogs/o-abc123/", "status": "ok",
+				"last_run": "2026-12-04T10:00:00Z", "last_file": "s3://trail/AWSLogs/o-abc123/111111111111/CloudTrail/us-east-1/2026/12/04/f.json.gz",
+				"events_added": 1234, "files_added": 5, "caught_up": "2026-12-04T10:00:00Z", "lag_ns": 42e9},
+			{"name": "queue", "type": "cloudtrail", "store": "prod-trail", "sqs_queue_url": "https://sqs.us-east-1.amazonaws.com/1/q", "status": "error",
+				"last_run": "2026-12-04T10:00:00Z", "events_added": 0, "files_added": 0, "lag_ns": 0, "last_error": "access denied: AccessDenied"},
+		},
+		"stores": []map[string]any{{"id": "x", "name": "prod-trail", "type": "cloudtrail", "rows": 1234, "files": 3,
+			"newest_event": "2026-12-04T09:59:00Z", "lag_seconds": 61}},
+	}, nil
 }

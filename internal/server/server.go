@@ -73,6 +73,13 @@ type Options struct {
 	// PutAuditEvents calls signed with SigV4. It authenticates every request itself, so no
 	// session or bearer check stands in front of it.
 	AWS http.Handler
+	// Sources answers GET /api/sources (collection: each source's state, each store's newest
+	// event and lag); nil answers an empty document.
+	Sources func(ctx context.Context) (any, error)
+	// Metrics serves GET /metrics (Prometheus exposition); nil: not served.
+	Metrics http.Handler
+	// Observe, when set, is told of every request: its route pattern, status and duration.
+	Observe func(pattern string, status int, elapsed time.Duration)
 }
 
 func (o Options) withDefaults() Options {
@@ -162,6 +169,15 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	// The audit-event endpoints check their channel tokens themselves.
 	mux.Handle("/PutAuditEvents", s.sigV4Or(s.api(http.MethodPost, s.putAuditEvents)))
 	mux.Handle("/api/channels/{rest...}", s.api(http.MethodPost, s.putChannelEvents))
+	mux.Handle("/api/sources", auth(http.MethodGet, s.sources))
+	if s.opts.Metrics != nil {
+		// Store names, sizes and sources' buckets: for authenticated callers (a Prometheus scrape
+		// job sends a bearer access key: authorization.credentials_file).
+		mux.Handle("/metrics", auth(http.MethodGet, func(w http.ResponseWriter, r *http.Request) error {
+			s.opts.Metrics.ServeHTTP(w, r)
+			return nil
+		}))
+	}
 	// An unknown API path answers 404 only to an authenticated caller: no endpoint list for
 	// strangers.
 	mux.Handle("/api/", auth("", func(w http.ResponseWriter, r *http.Request) error {
@@ -292,6 +308,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
+		}
+		if s.opts.Observe != nil {
+			s.opts.Observe(r.Pattern, rec.status, time.Since(start))
 		}
 		level := slog.LevelInfo
 		if rec.status >= 500 {

@@ -35,6 +35,15 @@ export interface Widget {
 export interface Activity { store: Store; from: string; to: string; bucket: string; widgets: Widget[] }
 
 export interface Session { principal: string; user?: string; admin: boolean; access_key_id: string; door: string; csrf_token?: string }
+export interface SourceStatus {
+  name: string; type: string; store?: string; store_id?: string; table?: string; uri?: string; sqs_queue_url?: string;
+  paused?: boolean; status: string; last_run?: string; last_file?: string; events_added: number; files_added: number;
+  caught_up?: string; lag_ns: number; last_error?: string; problems?: string[];
+}
+export interface StoreFreshness {
+  id: string; name: string; type: string; rows: number; files: number; newest_event?: string; lag_seconds: number; error?: string;
+}
+export interface SourcesOverview { sources: SourceStatus[]; stores: StoreFreshness[] }
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) { super(message); }
@@ -94,4 +103,5 @@ export const api = {
   dailySpend: (p: Record<string, string | string[] | undefined>) => call<DailySpend>("api/reports/daily-spend" + qs(p)),
   instance: (id: string, p: Record<string, string | undefined>) => call<InstanceReport>("api/instances/" + encodeURIComponent(id) + qs(p)),
   activity: (p: Record<string, string | undefined>) => call<Activity>("api/dashboards/activity" + qs(p)),
+  sources: () => call<SourcesOverview>("api/sources"),
 };

@@ -6,6 +6,7 @@ import { errorBox, h } from "./dom";
 import { renderCompliance } from "./pages/compliance";
 import { renderInstance } from "./pages/instance";
 import { renderActivity } from "./pages/activity";
+import { renderSources } from "./pages/collection";
 import { parseRoute } from "./nav";
 import { api, ApiError, Session, setOnUnauthenticated } from "./api";
 import { renderLogin } from "./login";
@@ -31,6 +32,7 @@ async function route(): Promise<void> {
       case "compliance": await renderCompliance(root, r.params, isCurrent); break;
       case "instance": await renderInstance(root, r.arg, r.params, isCurrent); break;
       case "activity": await renderActivity(root, r.params, isCurrent); break;
+      case "sources": await renderSources(root, isCurrent); break;
       case "sql": {
         const m = await import("./pages/sql");
         await m.renderSQL(root, r.params, isCurrent);

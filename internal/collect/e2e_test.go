@@ -1,0 +1,379 @@
+package collect_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/cli"
+	"github.com/auditlake/auditlake/internal/collect"
+	"github.com/auditlake/auditlake/internal/collect/collecttest"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// TestMain lets the test binary act as the auditlake command (signals cancel its context, as
+// in main), so tests can run `collect` as a real process and kill or stop it.
+func TestMain(m *testing.M) {
+	if os.Getenv("AUDITLAKE_TEST_CHILD") == "1" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := cli.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(m.Run())
+}
+
+func child(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "AUDITLAKE_TEST_CHILD=1")
+	return cmd
+}
+
+// cliRun runs the command line in-process.
+func cliRun(t *testing.T, want int, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	if code != want {
+		t.Fatalf("auditlake %s: exit %d, want %d\n%s%s", strings.Join(args, " "), code, want, out.String(), errb.String())
+	}
+	return out.String() + errb.String()
+}
+
+// lander puts trail files into a bucket while a test runs: one every gap, each with 4 fresh
+// events, every 7th into yesterday's folder (a late delivery, behind the position). It counts
+// the events it delivered.
+type lander struct {
+	s3       *collecttest.S3
+	bucket   string
+	n        atomic.Int64
+	distinct atomic.Int64
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func land(s3 *collecttest.S3, bucket string, gap time.Duration) *lander {
+	l := &lander{s3: s3, bucket: bucket, stop: make(chan struct{})}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-time.After(gap):
+			}
+			l.one()
+		}
+	}()
+	return l
+}
+
+var tb = &testing.B{} // Put only calls Fatal on a backend error, which s3mem does not return
+
+func (l *lander) one() string {
+	i := l.n.Add(1)
+	at := time.Now().UTC().Add(time.Duration(i) * time.Second)
+	if i%7 == 0 {
+		at = at.AddDate(0, 0, -1) // late delivery into yesterday's folder
+	}
+	key := collecttest.TrailKey("", "111111111111", "us-east-1", at, fmt.Sprintf("f%05d", i))
+	fresh := collecttest.TrailFile("111111111111", "us-east-1", at, fmt.Sprintf("ev%05d", i), 4)
+	l.s3.Put(tb, l.bucket, key, fresh)
+	l.distinct.Add(4)
+	return key
+}
+
+func (l *lander) halt() {
+	close(l.stop)
+	l.wg.Wait()
+}
+
+// storeRows reads the store's committed events and how many distinct event ids they hold.
+func storeRows(t *testing.T, dir, store string) (rows int64, distinct int64) {
+	t.Helper()
+	out := cliRun(t, 0, "--data", dir, "query", "--format", "csv",
+		fmt.Sprintf(`SELECT count(*), count(DISTINCT eventid) FROM "aws:cloudtrail"."%s"`, store))
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	fmt.Sscanf(strings.ReplaceAll(lines[len(lines)-1], ",", " "), "%d %d", &rows, &distinct)
+	return rows, distinct
+}
+
+func setupCollectDir(t *testing.T, s3 *collecttest.S3, bucket string, extra ...string) (dir, storeID string) {
+	t.Helper()
+	dir = t.TempDir()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Create("trail", lake.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"--data", dir, "source", "add", "landing", "--eds", "trail", "--endpoint-url", s3.URL}, extra...)
+	cliRun(t, 0, args...)
+	return dir, st.ID
+}
+
+// TestCollectSurvivesSIGKILLAtRandomMoments kills `collect` at random moments while files keep
+// landing, restarts it, and at the end checks that every event is in the store exactly once.
+// `make stress` (AUDITLAKE_STRESS=1) makes 20 kills; make test 5.
+func TestCollectSurvivesSIGKILLAtRandomMoments(t *testing.T) {
+	kills := 5
+	if os.Getenv("AUDITLAKE_STRESS") != "" {
+		kills = 20
+	}
+	s3 := collecttest.NewS3(t, "landing")
+	dir, store := setupCollectDir(t, s3, "landing", "s3://landing/AWSLogs/", "--every", "1s")
+	l := land(s3, "landing", 40*time.Millisecond)
+	l.one()
+	rng := rand.New(rand.NewPCG(17, uint64(kills)))
+	killed := 0
+	for k := 0; k < kills; k++ {
+		cmd := child("--data", dir, "collect")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(300+rng.IntN(2500)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		if err := cmd.Wait(); err != nil {
+			killed++
+		}
+	}
+	l.halt()
+	// Restart, and a second pass that must add nothing.
+	for range 2 {
+		if b, err := child("--data", dir, "collect", "--once").CombinedOutput(); err != nil {
+			t.Fatalf("collect --once after the kills: %v\n%s", err, b)
+		}
+	}
+	rows, distinct := storeRows(t, dir, store)
+	want := l.distinct.Load()
+	t.Logf("%d kills, %d files landed, %d events: store holds %d (%d distinct)", killed, l.n.Load(), want, rows, distinct)
+	if rows != want || distinct != want {
+		t.Fatalf("after %d SIGKILLs the store holds %d events (%d distinct), want exactly %d", killed, rows, distinct, want)
+	}
+	if killed < kills {
+		t.Fatalf("only %d of %d collect processes were killed (the others had exited)", killed, kills)
+	}
+}
+
+// TestCollectStopsOnSIGTERMAndASecondCollectorIsRefused: while one collect runs, another (and
+// collect --once) is refused with the holder's pid; SIGTERM stops the first, which leaves
+// nothing half committed: a restart collects every event exactly once.
+func TestCollectStopsOnSIGTERMAndASecondCollectorIsRefused(t *testing.T) {
+	s3 := collecttest.NewS3(t, "landing")
+	dir, store := setupCollectDir(t, s3, "landing", "s3://landing/AWSLogs/", "--every", "1s")
+	l := land(s3, "landing", 30*time.Millisecond)
+	l.one()
+	cmd := child("--data", dir, "collect")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "sources", "collect.holder")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("collect did not start:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	msg := cliRun(t, 1, "--data", dir, "collect", "--once")
+	if !strings.Contains(msg, fmt.Sprintf("pid %d", cmd.Process.Pid)) {
+		t.Fatalf("a second collector's refusal does not name the holder pid %d:\n%s", cmd.Process.Pid, msg)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		t.Logf("collect exited %v after SIGTERM in %s", err, time.Since(sent).Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("collect did not stop within 30 s of SIGTERM:\n%s", out.String())
+	}
+	l.halt()
+	cliRun(t, 0, "--data", dir, "collect", "--once")
+	rows, distinct := storeRows(t, dir, store)
+	if want := l.distinct.Load(); rows != want || distinct != want {
+		t.Fatalf("store holds %d events (%d distinct), want %d", rows, distinct, want)
+	}
+	list := cliRun(t, 0, "--data", dir, "source", "list")
+	if !strings.Contains(list, "landing") || !strings.Contains(list, " ok ") {
+		t.Fatalf("source list:\n%s", list)
+	}
+}
+
+// TestFreshness measures how long a file that lands takes to be queryable under `collect`:
+// polling every 10 s, and through SQS notifications; median and worst of 20 deliveries each
+// (BENCHMARKS.md). It runs with AUDITLAKE_FIGURES=1 (about 4 minutes).
+func TestFreshness(t *testing.T) {
+	if os.Getenv("AUDITLAKE_FIGURES") == "" {
+		t.Skip("set AUDITLAKE_FIGURES=1 to measure freshness (BENCHMARKS.md)")
+	}
+	modes := []string{"poll", "sqs"}
+	if m := os.Getenv("AUDITLAKE_FRESHNESS"); m != "" {
+		modes = strings.Split(m, ",")
+	}
+	for _, mode := range modes {
+		s3 := collecttest.NewS3(t, "fresh"+mode)
+		var q *collecttest.SQS
+		var queue string
+		extra := []string{"s3://fresh" + mode + "/AWSLogs/", "--every", "10s"}
+		if mode == "sqs" {
+			q = collecttest.NewSQS(t, s3)
+			queue = q.CreateQueue(t, "fresh")
+			extra = []string{"--sqs-queue-url", queue}
+		}
+		dir, store := setupCollectDir(t, s3, "fresh"+mode, extra...)
+		l := &lander{s3: s3, bucket: "fresh" + mode}
+		if q == nil {
+			l.one() // the account/region prefix exists before the first poll
+		}
+		cmd := child("--data", dir, "collect")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lk, _ := lake.Open(dir)
+		rows := func() int64 {
+			m, err := lk.ReadManifest(store)
+			if err != nil {
+				return -1
+			}
+			return m.Rows()
+		}
+		var took []time.Duration
+		for i := 0; i < 21; i++ {
+			want := rows() + 4
+			start := time.Now()
+			key := l.one()
+			if q != nil {
+				q.Send(t, queue, collecttest.S3Event("fresh"+mode, key))
+			}
+			for rows() < want {
+				if time.Since(start) > 2*time.Minute {
+					t.Fatalf("%s: delivery %d not committed after 2 minutes:\n%s", mode, i, out.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if i > 0 { // the first waits for the collector to start
+				took = append(took, time.Since(start))
+			}
+			time.Sleep(time.Duration(rand.IntN(3000)) * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		slices.Sort(took)
+		t.Logf("freshness %s: median %s, worst %s over %d deliveries", mode, took[len(took)/2].Round(10*time.Millisecond),
+			took[len(took)-1].Round(10*time.Millisecond), len(took))
+	}
+}
+
+// TestServeCollectsAndReportsSourcesAndMetrics: serve runs the sources (and holds the
+// collection lock), answers GET /api/sources with each source's state and each store's newest
+// event and lag, and GET /metrics in the Prometheus format with the per-source and per-store
+// figures.
+func TestServeCollectsAndReportsSourcesAndMetrics(t *testing.T) {
+	s3 := collecttest.NewS3(t, "served")
+	dir, _ := setupCollectDir(t, s3, "served", "s3://served/AWSLogs/", "--every", "1s")
+	l := &lander{s3: s3, bucket: "served"}
+	l.one()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := child("--data", dir, "serve", "--listen", addr)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	get := func(path string) (string, int) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return err.Error(), 0
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b), resp.StatusCode
+	}
+	var ov collect.Overview
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		body, code := get("/api/sources")
+		if code == http.StatusOK && json.Unmarshal([]byte(body), &ov) == nil && len(ov.Sources) == 1 && ov.Sources[0].Events == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not collect the source within 60 s: %d %s\n%s", code, body, out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if s := ov.Sources[0]; s.Status != "ok" || s.Name != "landing" {
+		t.Errorf("source in /api/sources: %+v", s)
+	}
+	var store *collect.StoreFreshness
+	for i := range ov.Stores {
+		if ov.Stores[i].Name == "trail" {
+			store = &ov.Stores[i]
+		}
+	}
+	if store == nil || store.Rows != 4 || store.NewestEvent.IsZero() {
+		t.Fatalf("stores in /api/sources: %+v", ov.Stores)
+	}
+	metrics, code := get("/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics: %d %s", code, metrics)
+	}
+	for _, want := range []string{
+		`auditlake_source_events_total{source="landing",target="trail",type="cloudtrail"} 4`,
+		`auditlake_source_up{source="landing",target="trail",type="cloudtrail"} 1`,
+		`auditlake_store_rows{store="trail",type="cloudtrail"} 4`,
+		`auditlake_source_s3_requests_total{source="landing"`,
+		`auditlake_http_requests_total{route="/api/sources",status="200"}`,
+		`auditlake_store_newest_event_timestamp_seconds{store="trail"`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", metrics)
+	}
+	msg := cliRun(t, 1, "--data", dir, "collect", "--once")
+	if !strings.Contains(msg, fmt.Sprintf("pid %d", cmd.Process.Pid)) {
+		t.Errorf("collect beside serve is not refused naming serve's pid %d:\n%s", cmd.Process.Pid, msg)
+	}
+}
