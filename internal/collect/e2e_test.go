@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/cli"
 	"github.com/auditlake/auditlake/internal/collect"
 	"github.com/auditlake/auditlake/internal/collect/collecttest"
@@ -310,6 +311,11 @@ func TestServeCollectsAndReportsSourcesAndMetrics(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	// Every path but /healthz authenticates: a scraper with an admin access key.
+	cred, err := access.Open(dir).CreateUser("scraper", true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := child("--data", dir, "serve", "--listen", addr)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -321,7 +327,9 @@ func TestServeCollectsAndReportsSourcesAndMetrics(t *testing.T) {
 		cmd.Wait()
 	}()
 	get := func(path string) (string, int) {
-		resp, err := http.Get("http://" + addr + path)
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
+		req.Header.Set("Authorization", "Bearer "+cred.AccessKeyID+":"+cred.SecretAccessKey)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err.Error(), 0
 		}
