@@ -31,8 +31,9 @@ type Rule struct {
 	Author      string
 	Tags        []string
 	References  []string
-	// File is the path the rule was read from.
-	File string
+	// File is the path the rule was read from, Source its text.
+	File   string
+	Source string
 	// Predicate is the rule's detection as a DuckDB boolean expression over the columns of a
 	// CloudTrail store: SELECT * FROM store WHERE Predicate returns the events it matches.
 	// Run it in a session with the dialect macros installed (package query's sessions have
@@ -201,6 +202,6 @@ func Parse(file string, data []byte) (*Rule, error) {
 	return &Rule{
 		ID: id, Title: strings.TrimSpace(doc.Title), Description: strings.TrimSpace(doc.Description),
 		Status: doc.Status, Level: strings.ToLower(doc.Level), Author: doc.Author,
-		Tags: doc.Tags, References: doc.References, File: file, Predicate: pred,
+		Tags: doc.Tags, References: doc.References, File: file, Source: string(data), Predicate: pred,
 	}, nil
 }
