@@ -112,6 +112,8 @@ func init() {
 		{Name: "rule enable", Summary: "enable a rule", Usage: "Usage: auditlake rule enable ID|TITLE", Examples: "  auditlake rule enable root-use", Run: runRuleEnable},
 		{Name: "rule remove", Summary: "remove a rule", Usage: "Usage: auditlake rule remove ID|TITLE", Examples: "  auditlake rule remove root-use", Run: runRuleRemove},
 		{Name: "rule coverage", Summary: "every rule with its number of matches in a store", Usage: ruleCoverageUsage, Examples: "  auditlake rule coverage --eds prod-trail", Run: runRuleCoverage},
+		{Name: "alert-target add", Summary: "send new alerts to a webhook (HMAC-signed JSON POST)", Usage: alertTargetAddUsage, Examples: "  auditlake alert-target add ops --webhook https://hooks.example/alerts --secret S3cr3t-at-least-16", Run: runAlertTargetAdd},
+		{Name: "alerts", Summary: "the alerts enabled rules raised as events were committed", Usage: alertsUsage, Examples: "  auditlake alerts --since 1d\n  auditlake alerts --rule root-use --format json", Run: runAlerts},
 		{Name: "hunt", Summary: "run detection rules over a time range of a store and print the matches", Usage: huntUsage, Examples: huntExamples, Run: runHunt},
 	}
 }

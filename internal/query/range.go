@@ -44,6 +44,19 @@ func (s *Session) StoreRange(id string, from, to time.Time) string {
 	return "(SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)" + where + ")"
 }
 
+// FilesRelation returns a relation, for internal SQL, of the events in files (data files of
+// store id, as a manifest lists them): a commit's batch, read alone.
+func (s *Session) FilesRelation(id string, files []lake.DataFile) string {
+	if len(files) == 0 {
+		return "(SELECT * FROM " + StoreTable(id) + " WHERE false)"
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = s.lk.AbsPath(id, f.Path)
+	}
+	return "(SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false))"
+}
+
 // StoreFiles is how many of store id's files StoreRange(id, from, to) reads, and how many it has.
 func (s *Session) StoreFiles(id string, from, to time.Time) (read, total int) {
 	m := s.manifests[id]

@@ -162,13 +162,26 @@ type Match struct {
 	Region    string    `json:"region"`
 	SourceIP  string    `json:"source_ip"`
 	Summary   string    `json:"summary"`
+	// Resource is what the match is about when one event matches more than once (the
+	// instance of a launch-compliance match); "" otherwise.
+	Resource string `json:"resource,omitempty"`
 }
 
 // Target is what a rule runs over: the events of Store with eventtime in [From, To) (zero
-// bounds open), read with partition pruning.
+// bounds open), read with partition pruning; or, when Files is set, the events of just those
+// data files of the store (a commit's batch).
 type Target struct {
 	Store    lake.Store
 	From, To time.Time
+	Files    []lake.DataFile
+}
+
+// relation is the SQL relation of the target's events.
+func (t Target) relation(s *query.Session) string {
+	if t.Files != nil {
+		return s.FilesRelation(t.Store.ID, t.Files)
+	}
+	return s.StoreRange(t.Store.ID, t.From, t.To)
 }
 
 // Evaluate runs rule r over target in session s, one query, and returns its matches oldest
@@ -183,9 +196,9 @@ func Evaluate(ctx context.Context, s *query.Session, r Rule, target Target) ([]M
 	case c.launch:
 		out, err = c.launches(ctx, s, target)
 	case c.sql != "":
-		out, err = c.runSQL(ctx, s, s.StoreRange(target.Store.ID, target.From, target.To))
+		out, err = c.runSQL(ctx, s, target.relation(s))
 	default:
-		out, err = c.runPredicate(ctx, s, s.StoreRange(target.Store.ID, target.From, target.To))
+		out, err = c.runPredicate(ctx, s, target.relation(s))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
@@ -258,6 +271,27 @@ func (c *compiled) runSQL(ctx context.Context, s *query.Session, relation string
 // match per instance not launched from an approved template.
 func (c *compiled) launches(ctx context.Context, s *query.Session, target Target) ([]Match, error) {
 	p := compliance.Params{Store: target.Store.ID, Approved: c.rule.Approved.Approvals, RequireAutoScaling: c.rule.Approved.RequireAutoScaling}
+	var inFiles map[string]bool
+	if target.Files != nil {
+		// The verdict needs the store's history (template names, $Latest); the launches are
+		// those of the files' time span whose event is in the files.
+		for _, f := range target.Files {
+			if target.From.IsZero() || f.MinTime.Before(target.From) {
+				target.From = f.MinTime
+			}
+			if end := f.MaxTime.Add(time.Microsecond); end.After(target.To) {
+				target.To = end
+			}
+		}
+		res, err := s.RunInternal(ctx, "SELECT DISTINCT eventid FROM "+target.relation(s)+" AS events WHERE eventname = 'RunInstances'")
+		if err != nil {
+			return nil, err
+		}
+		inFiles = map[string]bool{}
+		for _, r := range res.Rows {
+			inFiles[str(r[0])] = true
+		}
+	}
 	if !target.From.IsZero() {
 		p.From = &target.From
 	}
@@ -270,10 +304,11 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 	}
 	var out []Match
 	for _, row := range rep.Rows {
-		if row.Status == compliance.StatusApproved {
+		if row.Status == compliance.StatusApproved || (inFiles != nil && !inFiles[row.LaunchEventID]) {
 			continue
 		}
 		m := c.match()
+		m.Resource = row.InstanceID
 		m.EventTime, m.EventID, m.EventName = row.LaunchedAt, row.LaunchEventID, "RunInstances"
 		m.Principal, m.Account, m.Region = row.LaunchedBy, row.AccountID, row.Region
 		tmpl := row.TemplateID
