@@ -218,18 +218,24 @@ func newAlert(st lake.Store, mt rules.Match, now time.Time) Alert {
 }
 
 // notStored returns the alerts whose id the alerts store does not hold (nor an earlier alert
-// of the same list).
+// of the same list). It reads the ids of the stored alerts of the same events' time span (an
+// alert's eventtime is its event's): the span's files only.
 func notStored(ctx context.Context, s *query.Session, alertStore lake.Store, found []Alert) ([]Alert, error) {
 	if len(found) == 0 {
 		return nil, nil
 	}
-	ids := make([]string, len(found))
-	for i, a := range found {
-		ids[i] = a.ID
+	from, to := found[0].EventTime, found[0].EventTime
+	for _, a := range found {
+		if a.EventTime.Before(from) {
+			from = a.EventTime
+		}
+		if a.EventTime.After(to) {
+			to = a.EventTime
+		}
 	}
 	known := map[string]bool{}
 	if s.Damaged(alertStore.ID) == nil {
-		res, err := s.RunInternal(ctx, "SELECT eventid FROM "+query.StoreTable(alertStore.ID)+" WHERE list_contains("+engine.ListLiteral(ids)+", eventid)")
+		res, err := s.RunInternal(ctx, "SELECT eventid FROM "+s.StoreRange(alertStore.ID, from, to.Add(time.Microsecond))+" AS a WHERE eventsource = ?", EventSource)
 		if err != nil {
 			return nil, err
 		}
