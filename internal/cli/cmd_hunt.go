@@ -17,7 +17,8 @@ rule, its severity, the event's time, id, name, principal, account, region and s
 summary (for launch-compliance: the instance, its template, launcher and the reason). --rules all runs
 every enabled rule; a list of ids (or titles) runs those, enabled or not. Only the store's files whose
 time span overlaps --from/--to are read (partition pruning). A summary line (rules, matches, files read,
-time) goes to standard error.`
+time) goes to standard error. A rule that fails is reported there, the others still run, and the exit
+code is 3.`
 
 const huntExamples = `  auditlake hunt --eds prod-trail --rules all --from 2025-01-01
   auditlake hunt --eds prod-trail --rules root-use,4db60cc0-36fb-42b7-9b58-a5b53019fb74 --format json`
@@ -55,10 +56,18 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 		res.Columns = append(res.Columns, engine.Column{Name: c, Type: typ})
 	}
 	var all []rules.Match
+	var failed []string
 	for _, r := range run {
 		ms, err := rules.Evaluate(ctx, h.s, r, h.target)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// One rule that cannot run (a SQL rule naming a column the store lacks) does not
+			// stop the others.
+			fmt.Fprintf(env.Stderr, "%v\n", err)
+			failed = append(failed, r.ID)
+			continue
 		}
 		all = append(all, ms...)
 	}
@@ -75,6 +84,9 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 	read, total := h.s.StoreFiles(h.target.Store.ID, h.target.From, h.target.To)
 	fmt.Fprintf(env.Stderr, "%s, %s over %s (%d of %d files read) in %s\n", plural(len(run), "rule", "rules"), plural(len(all), "match", "matches"),
 		h.target.Store.Name, read, total, time.Since(start).Round(time.Millisecond))
+	if len(failed) > 0 {
+		return &PartialError{Msg: fmt.Sprintf("%s failed (above): %s", plural(len(failed), "rule", "rules"), strings.Join(failed, ", "))}
+	}
 	return nil
 }
 

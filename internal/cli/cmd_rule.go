@@ -260,7 +260,8 @@ func runRuleChange(cmd, done string, fn func(*lake.Lake, string) (rules.Rule, er
 const ruleCoverageUsage = `Usage: auditlake rule coverage --eds NAME|ID [--from T] [--to T] [--format table|csv|json]
 
 Every registered rule (enabled or not) with the number of events (for launch-compliance: instances) it
-matches in the store, most first; rules that match nothing are listed too.`
+matches in the store, most first; rules that match nothing are listed too. A rule that fails is reported
+on standard error with no count, and the exit code is 3.`
 
 func runRuleCoverage(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "rule coverage")
@@ -283,10 +284,17 @@ func runRuleCoverage(ctx context.Context, env *Env, args []string) error {
 	res := &engine.Result{Columns: []engine.Column{{Name: "rule", Type: "VARCHAR"}, {Name: "title", Type: "VARCHAR"}, {Name: "kind", Type: "VARCHAR"},
 		{Name: "severity", Type: "VARCHAR"}, {Name: "enabled", Type: "BOOLEAN"}, {Name: "matches", Type: "BIGINT"}}}
 	counts := make([]int, len(all))
+	var failed []string
 	for i, r := range all {
 		ms, err := rules.Evaluate(ctx, h.s, r, h.target)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			fmt.Fprintf(env.Stderr, "%v\n", err)
+			failed = append(failed, r.ID)
+			counts[i] = -1
+			continue
 		}
 		counts[i] = len(ms)
 	}
@@ -297,9 +305,19 @@ func runRuleCoverage(ctx context.Context, env *Env, args []string) error {
 	sort.SliceStable(order, func(a, b int) bool { return counts[order[a]] > counts[order[b]] })
 	for _, i := range order {
 		r := all[i]
-		res.Rows = append(res.Rows, []any{r.ID, r.Title, r.Kind, r.Severity, r.Enabled, int64(counts[i])})
+		var n any = int64(counts[i])
+		if counts[i] < 0 {
+			n = nil // the rule failed
+		}
+		res.Rows = append(res.Rows, []any{r.ID, r.Title, r.Kind, r.Severity, r.Enabled, n})
 	}
-	return WriteResult(env.Stdout, *format, res, false)
+	if err := WriteResult(env.Stdout, *format, res, false); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return &PartialError{Msg: fmt.Sprintf("%s failed (above): %s", plural(len(failed), "rule", "rules"), strings.Join(failed, ", "))}
+	}
+	return nil
 }
 
 // hunt is an open session over one store and the time range a hunt or coverage covers.

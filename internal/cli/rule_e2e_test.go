@@ -145,6 +145,12 @@ func TestRulesAndHuntEndToEnd(t *testing.T) {
 	if i < 0 || cov[i].Matches != 2 || cov[len(cov)-1].Matches > cov[0].Matches {
 		t.Errorf("coverage: %+v", cov)
 	}
+	// A rule that fails at run time is reported; the others still run (exit 3).
+	mustRun(t, 0, dir, "rule", "add", "broken", "--sql", "SELECT no_such_column FROM {events}")
+	out, errOut, code = run(t, dir, "hunt", "--eds", "trail", "--rules", "all", "--format", "csv")
+	if code != 3 || !strings.Contains(errOut, "rule broken") || !strings.Contains(out, trailRule) {
+		t.Errorf("hunt with a broken rule: exit %d\n%s", code, errOut)
+	}
 	if _, errOut, code := run(t, dir, "hunt", "--eds", "trail"); code != 2 || !strings.Contains(errOut, "--rules is required") {
 		t.Errorf("hunt without --rules: %d %s", code, errOut)
 	}
