@@ -174,14 +174,12 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 		defer s.Close()
 		var found []Alert
 		now := time.Now().UTC().Truncate(time.Millisecond)
-		for _, r := range enabled {
-			ms, err := rules.Evaluate(ctx, s, r, rules.Target{Store: st, Files: pending})
-			if err != nil {
-				return res, err
-			}
-			for _, mt := range ms {
-				found = append(found, newAlert(st, mt, now))
-			}
+		ms, err := rules.EvaluateAll(ctx, s, enabled, rules.Target{Store: st, Files: pending})
+		if err != nil {
+			return res, err
+		}
+		for _, mt := range ms {
+			found = append(found, newAlert(st, mt, now))
 		}
 		fresh, err := notStored(ctx, s, alertStore, found)
 		if err != nil {

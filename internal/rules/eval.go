@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -219,14 +220,74 @@ func (c *compiled) runPredicate(ctx context.Context, s *query.Session, relation 
 	}
 	out := make([]Match, 0, len(res.Rows))
 	for _, row := range res.Rows {
-		m := c.match()
-		m.EventTime, _ = row[0].(time.Time)
-		m.EventID, m.EventName = str(row[1]), str(row[2])
-		m.Principal, m.Account, m.Region, m.SourceIP = str(row[4]), str(row[5]), str(row[6]), str(row[7])
-		m.Summary = fmt.Sprintf("%s (%s) by %s from %s", m.EventName, str(row[3]), dash(m.Principal), dash(m.SourceIP))
-		out = append(out, m)
+		out = append(out, c.predicateMatch(row))
 	}
 	return out, nil
+}
+
+// predicateMatch is the match of a row of matchColumns.
+func (c *compiled) predicateMatch(row []any) Match {
+	m := c.match()
+	m.EventTime, _ = row[0].(time.Time)
+	m.EventID, m.EventName = str(row[1]), str(row[2])
+	m.Principal, m.Account, m.Region, m.SourceIP = str(row[4]), str(row[5]), str(row[6]), str(row[7])
+	m.Summary = fmt.Sprintf("%s (%s) by %s from %s", m.EventName, str(row[3]), dash(m.Principal), dash(m.SourceIP))
+	return m
+}
+
+// EvaluateAll runs every rule of rs over target and returns all their matches. Unlike
+// Evaluate one rule at a time, the predicate rules (Sigma and built-ins) share one scan of the
+// events, each rule's predicate a column of it: what a commit's batch is evaluated with, where
+// reading the batch once per rule would cost more than writing it. SQL and launch-compliance
+// rules run on their own. A rule that cannot be compiled is an error.
+func EvaluateAll(ctx context.Context, s *query.Session, rs []Rule, target Target) ([]Match, error) {
+	var fused []*compiled
+	var out []Match
+	for _, r := range rs {
+		c, err := compile(r)
+		if err != nil {
+			return nil, err
+		}
+		if c.predicate == "" {
+			ms, err := Evaluate(ctx, s, r, target)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ms...)
+			continue
+		}
+		fused = append(fused, c)
+	}
+	if len(fused) == 0 {
+		return out, nil
+	}
+	cols := make([]string, len(fused))
+	hitCols := make([]string, len(fused))
+	for i, c := range fused {
+		cols[i] = "coalesce(" + c.predicate + ", false) AS r" + strconv.Itoa(i)
+		hitCols[i] = "r" + strconv.Itoa(i)
+	}
+	sql := "SELECT * FROM (SELECT " + matchColumns + ", " + strings.Join(cols, ", ") + " FROM " + target.relation(s) + " AS events) AS hits WHERE " + strings.Join(hitCols, " OR ")
+	res, err := s.RunInternal(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("rules %s: %w", ruleIDs(fused), err)
+	}
+	for _, row := range res.Rows {
+		for i, c := range fused {
+			if hit, _ := row[8+i].(bool); hit {
+				out = append(out, c.predicateMatch(row))
+			}
+		}
+	}
+	return out, nil
+}
+
+func ruleIDs(cs []*compiled) string {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.rule.ID
+	}
+	return strings.Join(ids, ", ")
 }
 
 // runSQL runs a SQL rule with {events} bound to relation. Its result columns named eventtime,

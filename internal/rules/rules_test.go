@@ -313,3 +313,35 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("list: %d %v", len(all), err)
 	}
 }
+
+// TestEvaluateAllEqualsEachRule: the fused scan of a commit's evaluation finds exactly what
+// the rules find one query at a time, over the stratus detonations and the panther cases.
+func TestEvaluateAllEqualsEachRule(t *testing.T) {
+	_, s, st := newStore(t, pantherCases(t, "AWS.Root.Activity | Root Activity", "AWS.CloudTrail.Stopped | CloudTrail Was Stopped"), testdata("stratus-red-team-detonation-logs"))
+	rs, refused, err := sigma.Load(testdata("sigma-aws-cloudtrail-rules", "rules"))
+	if err != nil || len(refused) > 0 {
+		t.Fatal(err, refused)
+	}
+	all := append(rules.FromSigma(rs), builtin("root-account-use"), builtin("cloudtrail-logging-stopped"), builtin("console-login-without-mfa"),
+		rules.Rule{ID: "sql", Kind: rules.KindSQL, Severity: "low", SQL: "SELECT eventid, eventtime FROM {events} WHERE eventname = 'StopLogging'"})
+	key := func(m rules.Match) string { return m.Rule + "|" + m.EventID + "|" + m.Summary }
+	var want []string
+	for _, r := range all {
+		for _, m := range evaluate(t, s, st, r) {
+			want = append(want, key(m))
+		}
+	}
+	ms, err := rules.EvaluateAll(context.Background(), s, all, rules.Target{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, key(m))
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) || len(got) < 80 {
+		t.Errorf("fused: %d matches, one by one: %d", len(got), len(want))
+	}
+}
