@@ -82,6 +82,9 @@ func compileCondition(cond string, names []string, searches map[string]string) (
 	if len(p.toks) == 0 {
 		return "", errors.New("empty condition")
 	}
+	if len(p.toks) > maxConditionTokens {
+		return "", fmt.Errorf("condition has more than %d words and parentheses", maxConditionTokens)
+	}
 	sql, err := p.or()
 	if err != nil {
 		return "", err
@@ -91,6 +94,9 @@ func compileCondition(cond string, names []string, searches map[string]string) (
 	}
 	return sql, nil
 }
+
+// maxConditionTokens bounds a condition (the parser recurses on parentheses and not).
+const maxConditionTokens = 2000
 
 func tokenize(s string) []string {
 	var toks []string

@@ -15,8 +15,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -153,6 +155,16 @@ type logsource struct {
 	Category string `yaml:"category"`
 }
 
+// idRE is what a rule id may be: it is printed in terminals and named on command lines.
+var idRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
 var levels = []string{"informational", "low", "medium", "high", "critical"}
 
 // Parse compiles the Sigma rule in data (read from file, for messages). Every problem is a
@@ -180,6 +192,10 @@ func Parse(file string, data []byte) (*Rule, error) {
 		id = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	}
 	switch {
+	case !idRE.MatchString(id):
+		return nil, refuse("", "id %q is not a rule id: use 1-128 letters, digits, '.', '_', ':' or '-' (Sigma ids are UUIDs)", truncate(id, 80))
+	case strings.ContainsFunc(doc.Title, unicode.IsControl) || len(doc.Title) > 512:
+		return nil, refuse(id, "title has control characters or is longer than 512 bytes")
 	case doc.Action != "":
 		return nil, refuse(id, "action %q: Sigma rule collections are not supported", doc.Action)
 	case doc.Type != "":

@@ -225,6 +225,9 @@ func TestSigmaRefusals(t *testing.T) {
 		{"other logsource", strings.Replace(rule("  sel:\n    eventName: x\n  condition: sel"), "product: aws", "product: windows", 1), "only product aws, service cloudtrail"},
 		{"malformed YAML", "title: [unclosed\n", "malformed YAML"},
 		{"collection", rule("  sel:\n    eventName: x\n  condition: sel") + "\n---\ntitle: second\n", "more than one YAML document"},
+		{"id with a terminal escape", strings.Replace(rule("  sel:\n    eventName: x\n  condition: sel"), "id: 00000000-0000-0000-0000-000000000001", "id: \"a\\e[2Jb\"", 1), "is not a rule id"},
+		{"title with a control character", strings.Replace(rule("  sel:\n    eventName: x\n  condition: sel"), "title: t", "title: \"t\\x07\"", 1), "control characters"},
+		{"condition too long", rule("  sel:\n    eventName: x\n  condition: " + strings.Repeat("not ", 3000) + "sel"), "more than 2000"},
 		{"correlation", "title: c\nid: x\ntype: event_count\nlogsource:\n  product: aws\n  service: cloudtrail\n", "correlation rules are not supported"},
 	}
 	for _, c := range cases {
