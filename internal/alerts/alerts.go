@@ -167,7 +167,7 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 		if err != nil {
 			return res, err
 		}
-		s, err := query.Open(ctx, lk, query.Options{MemoryLimit: "512MB"})
+		s, err := query.Open(ctx, lk, query.Options{})
 		if err != nil {
 			return res, err
 		}
