@@ -261,23 +261,21 @@ func EvaluateAll(ctx context.Context, s *query.Session, rs []Rule, target Target
 	if len(fused) == 0 {
 		return out, nil
 	}
-	cols := make([]string, len(fused))
-	hitCols := make([]string, len(fused))
+	// The batch is read once into a materialized common table expression; each rule filters
+	// it on its own, so the engine orders each rule's conditions cheapest first and reads a
+	// field from the record's JSON only for the events the cheap conditions let through.
+	parts := make([]string, len(fused))
 	for i, c := range fused {
-		cols[i] = "coalesce(" + c.predicate + ", false) AS r" + strconv.Itoa(i)
-		hitCols[i] = "r" + strconv.Itoa(i)
+		parts[i] = "SELECT " + strconv.Itoa(i) + " AS rule_index, " + matchColumns + " FROM batch AS events WHERE " + c.predicate
 	}
-	sql := "SELECT * FROM (SELECT " + matchColumns + ", " + strings.Join(cols, ", ") + " FROM " + target.relation(s) + " AS events) AS hits WHERE " + strings.Join(hitCols, " OR ")
+	sql := "WITH batch AS MATERIALIZED (SELECT * FROM " + target.relation(s) + ") " + strings.Join(parts, " UNION ALL ")
 	res, err := s.RunInternal(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("rules %s: %w", ruleIDs(fused), err)
 	}
 	for _, row := range res.Rows {
-		for i, c := range fused {
-			if hit, _ := row[8+i].(bool); hit {
-				out = append(out, c.predicateMatch(row))
-			}
-		}
+		i, _ := row[0].(int32)
+		out = append(out, fused[i].predicateMatch(row[1:]))
 	}
 	return out, nil
 }
