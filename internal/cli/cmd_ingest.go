@@ -134,7 +134,12 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 		}
 		opts.Check, opts.Flag = check, *validateMode == "flag"
 	}
+	watcher, finishAlerts := watchAlerts(ctx, env, lk, store)
+	if watcher != nil {
+		opts.AfterCommit = watcher.Notify
+	}
 	sum, err := ingest.CloudTrail(ctx, lk, store, opts)
+	finishAlerts()
 	return finishIngest(ctx, env, store.Name, pos, "CloudTrail", "events", sum, err)
 }
 

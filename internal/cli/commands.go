@@ -124,5 +124,15 @@ func init() {
 		{Name: "source remove", Summary: "forget a source and its position (its events stay)", Usage: "Usage: auditlake source remove NAME", Examples: "  auditlake source remove org-trail", Run: runSourceChange("remove")},
 		{Name: "collect", Summary: "run every source until stopped (--once: one pass, then exit)", Usage: collectUsage, Examples: "  auditlake collect\n  auditlake collect --once", Run: runCollect},
 		{Name: "ingest events", Summary: "ingest external audit events (PutAuditEvents bodies, JSON Lines) from files", Usage: ingestEventsUsage, Examples: ingestEventsExamples, Run: runIngestEvents},
+		{Name: "rule add", Summary: "add detection rules: Sigma files, a built-in, or SQL over {events}", Usage: ruleAddUsage, Examples: ruleAddExamples, Run: runRuleAdd},
+		{Name: "rule list", Summary: "list detection rules", Usage: "Usage: auditlake rule list [--output table|json]", Examples: "  auditlake rule list", Run: runRuleList},
+		{Name: "rule show", Summary: "show a rule: its source and the SQL it runs", Usage: "Usage: auditlake rule show [--output text|json] ID|TITLE", Examples: "  auditlake rule show 4db60cc0-36fb-42b7-9b58-a5b53019fb74", Run: runRuleShow},
+		{Name: "rule disable", Summary: "disable a rule (hunt --rules all and alerts skip it)", Usage: "Usage: auditlake rule disable ID|TITLE", Examples: "  auditlake rule disable root-use", Run: runRuleDisable},
+		{Name: "rule enable", Summary: "enable a rule", Usage: "Usage: auditlake rule enable ID|TITLE", Examples: "  auditlake rule enable root-use", Run: runRuleEnable},
+		{Name: "rule remove", Summary: "remove a rule", Usage: "Usage: auditlake rule remove ID|TITLE", Examples: "  auditlake rule remove root-use", Run: runRuleRemove},
+		{Name: "rule coverage", Summary: "every rule with its number of matches in a store", Usage: ruleCoverageUsage, Examples: "  auditlake rule coverage --eds prod-trail", Run: runRuleCoverage},
+		{Name: "alert-target add", Summary: "send new alerts to a webhook (HMAC-signed JSON POST)", Usage: alertTargetAddUsage, Examples: "  auditlake alert-target add ops --webhook https://hooks.example/alerts --secret S3cr3t-at-least-16", Run: runAlertTargetAdd},
+		{Name: "alerts", Summary: "the alerts enabled rules raised as events were committed", Usage: alertsUsage, Examples: "  auditlake alerts --since 1d\n  auditlake alerts --rule root-use --format json", Run: runAlerts},
+		{Name: "hunt", Summary: "run detection rules over a time range of a store and print the matches", Usage: huntUsage, Examples: huntExamples, Run: runHunt},
 	}
 }

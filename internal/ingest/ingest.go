@@ -66,6 +66,10 @@ type Options struct {
 	Expect func(uri string) (sha256Hex string)
 
 	tempDir string // for Expect's copies: the lake's
+
+	// AfterCommit, when set, is called after each commit that added data files (detection
+	// rules evaluate the new events: package alerts). It must not block.
+	AfterCommit func()
 }
 
 // setDefaults fills the zero fields of o; batchRows is the pipeline's default batch size.
@@ -663,6 +667,9 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 					failed.Store(true)
 				} else {
 					files.Add(int64(len(wb.completed)))
+					if opts.AfterCommit != nil && len(wb.files) > 0 {
+						opts.AfterCommit()
+					}
 				}
 			}
 			// After a failed commit the batches written are left for the next writer to

@@ -1,0 +1,96 @@
+package alerts_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/alerts"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// TestWebhookRetriesThenSucceeds: 503 and 429 answers are retried with backoff until the
+// receiver takes the alert; every attempt carries a valid signature of its own timestamp.
+func TestWebhookRetriesThenSucceeds(t *testing.T) {
+	const secret = "0123456789abcdef-secret"
+	var calls atomic.Int32
+	var badSig atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(r.Header.Get("X-Auditlake-Timestamp") + "." + string(body)))
+		if r.Header.Get("X-Auditlake-Signature") != "sha256="+hex.EncodeToString(mac.Sum(nil)) || !strings.Contains(string(body), `"rule":"r1"`) {
+			badSig.Add(1)
+		}
+		switch calls.Add(1) {
+		case 1:
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case 2:
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+	d := alerts.Delivery{Backoff: 10 * time.Millisecond, MaxWait: 5 * time.Second}
+	err := d.Send(context.Background(), alerts.Target{Name: "ops", Webhook: srv.URL, Secret: secret}, []alerts.Alert{{ID: "a", Rule: "r1"}})
+	if err != nil || calls.Load() != 3 || badSig.Load() != 0 {
+		t.Fatalf("err %v, %d calls, %d bad signatures", err, calls.Load(), badSig.Load())
+	}
+}
+
+// TestWebhookGivesUp: a 4xx other than 429 is final; an unreachable target gives up within
+// MaxWait with the attempts counted.
+func TestWebhookGivesUp(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusBadRequest)
+	}))
+	defer srv.Close()
+	d := alerts.Delivery{Backoff: 10 * time.Millisecond, MaxWait: time.Second}
+	err := d.Send(context.Background(), alerts.Target{Name: "ops", Webhook: srv.URL, Secret: "x"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "HTTP 400 (not retried)") || calls.Load() != 1 {
+		t.Errorf("400: %v after %d calls", err, calls.Load())
+	}
+	dead := httptest.NewServer(http.NotFoundHandler())
+	url := dead.URL
+	dead.Close()
+	err = alerts.Delivery{Backoff: 20 * time.Millisecond, MaxWait: 100 * time.Millisecond}.Send(context.Background(), alerts.Target{Name: "gone", Webhook: url, Secret: "x"}, nil)
+	if err == nil || !strings.Contains(err.Error(), "gave up after") {
+		t.Errorf("unreachable: %v", err)
+	}
+}
+
+// TestAddTargetChecks: a bad URL, a short secret or a taken name is refused.
+func TestAddTargetChecks(t *testing.T) {
+	lk, err := lake.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := alerts.Target{Name: "ops", Webhook: "https://hooks.example/alerts", Secret: "0123456789abcdef"}
+	if err := alerts.AddTarget(lk, good); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []alerts.Target{
+		good,
+		{Name: "x", Webhook: "ftp://hooks.example/", Secret: good.Secret},
+		{Name: "x", Webhook: "https:///nohost", Secret: good.Secret},
+		{Name: "x", Webhook: good.Webhook, Secret: "short"},
+		{Name: "../x", Webhook: good.Webhook, Secret: good.Secret},
+	} {
+		if err := alerts.AddTarget(lk, bad); err == nil {
+			t.Errorf("accepted %+v", bad)
+		}
+	}
+	ts, err := alerts.Targets(lk)
+	if err != nil || len(ts) != 1 {
+		t.Errorf("targets %v %v", ts, err)
+	}
+}

@@ -1,0 +1,136 @@
+package cli_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// webhookReceiver is a real HTTP server that checks each call's signature the way the docs
+// say a receiver should, and keeps the alerts it got.
+type webhookReceiver struct {
+	mu     sync.Mutex
+	calls  int
+	alerts []map[string]any
+	bad    []string
+}
+
+func newWebhookReceiver(t *testing.T, secret string) (*webhookReceiver, string) {
+	rcv := &webhookReceiver{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(r.Header.Get("X-Auditlake-Timestamp") + "." + string(body)))
+		want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+		rcv.mu.Lock()
+		defer rcv.mu.Unlock()
+		rcv.calls++
+		if !hmac.Equal([]byte(r.Header.Get("X-Auditlake-Signature")), []byte(want)) || r.Method != http.MethodPost {
+			rcv.bad = append(rcv.bad, r.Header.Get("X-Auditlake-Signature"))
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var v struct{ Alerts []map[string]any }
+		if err := json.Unmarshal(body, &v); err != nil {
+			rcv.bad = append(rcv.bad, string(body))
+		}
+		rcv.alerts = append(rcv.alerts, v.Alerts...)
+	}))
+	t.Cleanup(srv.Close)
+	return rcv, srv.URL + "/alerts"
+}
+
+func (r *webhookReceiver) snapshot() (int, []map[string]any, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls, append([]map[string]any{}, r.alerts...), append([]string{}, r.bad...)
+}
+
+// TestAlertsOnCommitAtMostOnce: a RunInstances without an approved template, committed by
+// ingest, gives exactly one signed webhook call naming the instance; evaluating again (a
+// restart that lost the cursor) sends and stores nothing twice; a commit made while no rule
+// was watching is evaluated by the next ingest (nothing skipped).
+func TestAlertsOnCommitAtMostOnce(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	const secret = "a-webhook-secret-of-some-length"
+	rcv, url := newWebhookReceiver(t, secret)
+	approved := filepath.Join(t.TempDir(), "approved.json")
+	if err := os.WriteFile(approved, []byte(`{"approved_templates":[{"id":"lt-0aaaaaaaaaaaaaaa1","versions":["2"]}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 0, dir, "rule", "add", "non-approved-launch", "--builtin", "launch-compliance", "--approved-config", approved)
+	mustRun(t, 0, dir, "alert-target", "add", "ops", "--webhook", url, "--secret", secret)
+
+	// plaso's console RunInstances of i-01234567890123456, without a launch template.
+	_, errOut, code := run(t, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("plaso-cloudtrail-lookupevents"))
+	if code != 0 || !strings.Contains(errOut, "alerts: 1 new") {
+		t.Fatalf("ingest: %d\n%s", code, errOut)
+	}
+	calls, got, bad := rcv.snapshot()
+	if calls != 1 || len(got) != 1 || len(bad) > 0 {
+		t.Fatalf("webhook: %d calls, alerts %v, bad %v", calls, got, bad)
+	}
+	if a := got[0]; a["rule"] != "non-approved-launch" || !strings.Contains(a["summary"].(string), "instance i-01234567890123456") ||
+		!strings.Contains(a["summary"].(string), "no_template") || a["severity"] != "high" {
+		t.Errorf("alert: %v", a)
+	}
+
+	// A restart that lost the cursor evaluates the store's files again: nothing new.
+	cursors, _ := filepath.Glob(filepath.Join(dir, "alerts", "cursor-*.json"))
+	if len(cursors) != 1 {
+		t.Fatalf("cursors: %v", cursors)
+	}
+	if err := os.WriteFile(cursors[0], []byte(`{"files":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A commit while no rule is enabled (as if the process died before evaluating it): the
+	// derived records hold more launches outside the approved template.
+	mustRun(t, 0, dir, "rule", "disable", "non-approved-launch")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("compliance-derived"))
+	mustRun(t, 0, dir, "rule", "enable", "non-approved-launch")
+	_, errOut, code = run(t, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+	if code != 0 {
+		t.Fatalf("ingest: %d %s", code, errOut)
+	}
+	calls, got, bad = rcv.snapshot()
+	if calls != 2 || len(bad) > 0 {
+		t.Fatalf("webhook: %d calls, bad %v\n%s", calls, bad, errOut)
+	}
+	seen := map[string]int{}
+	for _, a := range got {
+		seen[a["id"].(string)]++
+		if strings.Contains(a["summary"].(string), "i-0d00000000000a001") {
+			t.Errorf("an approved launch alerted: %v", a)
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("alert %s sent %d times", id, n)
+		}
+	}
+	if !strings.Contains(got[len(got)-1]["summary"].(string), "i-0d00000000000b001") {
+		t.Errorf("the launches committed while no rule ran were skipped: %v", got[1:])
+	}
+
+	// The alerts store holds each alert once.
+	var stored []map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "alerts", "--format", "json")), &stored); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != len(got) {
+		t.Errorf("%d alerts stored, %d sent", len(stored), len(got))
+	}
+	if out := mustRun(t, 0, dir, "alerts", "--rule", "nope", "--format", "json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("alerts --rule nope: %s", out)
+	}
+}

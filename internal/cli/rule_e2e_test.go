@@ -1,0 +1,160 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestRulesAndHuntEndToEnd: Sigma rules are added from a directory (a bad file beside them is
+// refused by name and the others still load, exit 3), built-in and SQL rules by name; hunt runs
+// the enabled rules over the stratus-red-team detonations with partition pruning; disable,
+// enable, remove and coverage do what they say.
+func TestRulesAndHuntEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+
+	rulesDir := filepath.Join(t.TempDir(), "rules")
+	if err := os.MkdirAll(rulesDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"aws_cloudtrail_disable_logging.yml", "aws_cloudtrail_console_login_success_without_mfa.yml", "aws_sts_assumerole_misuse.yml"} {
+		data, err := os.ReadFile(testdata("sigma-aws-cloudtrail-rules", "rules", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(rulesDir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := "title: bad\nid: bad-rule-1\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    userAgent|windash: '-x'\n  condition: sel\n"
+	if err := os.WriteFile(filepath.Join(rulesDir, "bad.yml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, dir, "rule", "add", "--sigma", rulesDir)
+	if code != 3 || !strings.Contains(out, "3 Sigma rules added") || !strings.Contains(errOut, "bad.yml (bad-rule-1) refused: search sel: userAgent|windash: modifier windash is not supported") {
+		t.Fatalf("rule add --sigma: exit %d\n%s\n%s", code, out, errOut)
+	}
+	mustRun(t, 0, dir, "rule", "add", "root-use", "--builtin", "root-account-use")
+	mustRun(t, 0, dir, "rule", "add", "failed-calls", "--severity", "low", "--sql",
+		"SELECT eventtime, eventid, eventname, useridentity.arn AS principal FROM {events} WHERE errorcode = 'AccessDenied'")
+	if _, errOut, code := run(t, dir, "rule", "add", "sneaky", "--sql", "SELECT * FROM {events}, read_text('/etc/passwd')"); code != 2 || !strings.Contains(errOut, "not allowed") {
+		t.Errorf("SQL rule reading a file: exit %d %s", code, errOut)
+	}
+	if _, errOut, code := run(t, dir, "rule", "add", "x", "--builtin", "launch-compliance"); code != 2 || !strings.Contains(errOut, "--approved-config") {
+		t.Errorf("launch-compliance without approvals: exit %d %s", code, errOut)
+	}
+
+	var list []struct {
+		ID      string `json:"id"`
+		Enabled bool   `json:"enabled"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "rule", "list", "--output", "json")), &list); err != nil || len(list) != 5 {
+		t.Fatalf("rule list: %v %v", list, err)
+	}
+
+	type match struct {
+		Rule, EventID, EventName string
+		Time                     string `json:"event_time"`
+	}
+	hunt := func(args ...string) ([]match, string) {
+		t.Helper()
+		out, errOut, code := run(t, dir, append([]string{"hunt", "--eds", "trail", "--format", "json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("hunt %v: exit %d %s", args, code, errOut)
+		}
+		var rows []map[string]any
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("hunt output: %v\n%s", err, out)
+		}
+		var ms []match
+		for _, r := range rows {
+			ms = append(ms, match{Rule: r["rule"].(string), EventID: r["event_id"].(string), EventName: r["event_name"].(string), Time: r["event_time"].(string)})
+		}
+		return ms, errOut
+	}
+	count := func(ms []match, rule string) int {
+		n := 0
+		for _, m := range ms {
+			if m.Rule == rule {
+				n++
+			}
+		}
+		return n
+	}
+	const trailRule, mfaRule, assumeRule = "4db60cc0-36fb-42b7-9b58-a5b53019fb74", "77caf516-34e5-4df9-b4db-20744fea0a60", "905d389b-b853-46d0-9d3d-dea0d3a3cd49"
+	all, summary := hunt("--rules", "all")
+	if count(all, trailRule) != 2 || count(all, mfaRule) != 1 || count(all, assumeRule) == 0 || count(all, "failed-calls") == 0 {
+		t.Errorf("hunt all: %v", all)
+	}
+	if !strings.Contains(summary, "5 rules") {
+		t.Errorf("summary: %s", summary)
+	}
+	// Partition pruning: a one-day range reads only that day's files.
+	day, summary := hunt("--rules", "all", "--from", "2024-08-02", "--to", "2024-08-02")
+	for _, m := range day {
+		if !strings.HasPrefix(m.Time, "2024-08-02") {
+			t.Errorf("match outside the range: %+v", m)
+		}
+	}
+	if count(day, mfaRule) != 1 || count(day, trailRule) != 0 {
+		t.Errorf("one day: %v", day)
+	}
+	var read, total int
+	if i := strings.Index(summary, "("); i < 0 || !strings.Contains(summary, "files read") {
+		t.Fatalf("summary: %s", summary)
+	} else if _, err := fmt.Sscanf(summary[i:], "(%d of %d files read)", &read, &total); err != nil || read == 0 || read >= total {
+		t.Errorf("files read: %d of %d (%v) in %q", read, total, err, summary)
+	}
+
+	mustRun(t, 0, dir, "rule", "disable", trailRule)
+	if ms, _ := hunt("--rules", "all"); count(ms, trailRule) != 0 {
+		t.Error("a disabled rule ran in --rules all")
+	}
+	if ms, _ := hunt("--rules", trailRule+",root-use"); count(ms, trailRule) != 2 || len(ms) != 2 {
+		t.Errorf("named rules: %v", ms)
+	}
+	mustRun(t, 0, dir, "rule", "enable", "AWS CloudTrail Important Change") // by title
+	show := mustRun(t, 0, dir, "rule", "show", trailRule)
+	if !strings.Contains(show, "SQL predicate") || !strings.Contains(show, "StopLogging") {
+		t.Errorf("rule show:\n%s", show)
+	}
+	mustRun(t, 0, dir, "rule", "remove", "failed-calls")
+	if _, errOut, code := run(t, dir, "rule", "show", "failed-calls"); code != 1 || !strings.Contains(errOut, "rule not found") {
+		t.Errorf("removed rule: %d %s", code, errOut)
+	}
+
+	var cov []struct {
+		Rule    string `json:"rule"`
+		Matches int    `json:"matches"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "rule", "coverage", "--eds", "trail", "--format", "json")), &cov); err != nil || len(cov) != 4 {
+		t.Fatalf("coverage: %v %v", cov, err)
+	}
+	i := slices.IndexFunc(cov, func(c struct {
+		Rule    string `json:"rule"`
+		Matches int    `json:"matches"`
+	}) bool {
+		return c.Rule == trailRule
+	})
+	if i < 0 || cov[i].Matches != 2 || cov[len(cov)-1].Matches > cov[0].Matches {
+		t.Errorf("coverage: %+v", cov)
+	}
+	// A rule that fails at run time is reported; the others still run (exit 3).
+	mustRun(t, 0, dir, "rule", "add", "broken", "--sql", "SELECT no_such_column FROM {events}")
+	out, errOut, code = run(t, dir, "hunt", "--eds", "trail", "--rules", "all", "--format", "csv")
+	if code != 3 || !strings.Contains(errOut, "rule broken") || !strings.Contains(out, trailRule) {
+		t.Errorf("hunt with a broken rule: exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code := run(t, dir, "hunt", "--eds", "trail"); code != 2 || !strings.Contains(errOut, "--rules is required") {
+		t.Errorf("hunt without --rules: %d %s", code, errOut)
+	}
+	if _, errOut, code := run(t, dir, "hunt", "--eds", "trail", "--rules", "nope"); code != 1 || !strings.Contains(errOut, "rule not found") {
+		t.Errorf("hunt of an unknown rule: %d %s", code, errOut)
+	}
+}

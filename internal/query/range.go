@@ -1,0 +1,81 @@
+package query
+
+import (
+	"time"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// StoreRange returns a relation, for internal SQL, of the events of store id whose eventtime
+// is in [from, to) (a zero bound is open). It prunes by partition: only the files whose time
+// span (from the manifest) overlaps the range are read, so a hunt over a month of a ten-year
+// store opens that month's files. A store this session cannot prune (damaged, restricted to a
+// principal's view, or not registered) is read through its table with the same filter.
+func (s *Session) StoreRange(id string, from, to time.Time) string {
+	var conds []string
+	if !from.IsZero() {
+		conds = append(conds, "eventtime >= "+timestampLiteral(from))
+	}
+	if !to.IsZero() {
+		conds = append(conds, "eventtime < "+timestampLiteral(to))
+	}
+	where := ""
+	for i, c := range conds {
+		if i == 0 {
+			where = " WHERE " + c
+		} else {
+			where += " AND " + c
+		}
+	}
+	m := s.manifests[id]
+	if m == nil || s.damaged[id] != nil || s.restricted[id] {
+		return "(SELECT * FROM " + StoreTable(id) + where + ")"
+	}
+	var paths []string
+	for _, f := range m.Files {
+		if overlaps(f, from, to) {
+			paths = append(paths, s.lk.AbsPath(id, f.Path))
+		}
+	}
+	if len(paths) == 0 { // nothing in range: the store's columns and no rows
+		return "(SELECT * FROM " + StoreTable(id) + " WHERE false)"
+	}
+	return "(SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)" + where + ")"
+}
+
+// FilesRelation returns a relation, for internal SQL, of the events in files (data files of
+// store id, as a manifest lists them): a commit's batch, read alone.
+func (s *Session) FilesRelation(id string, files []lake.DataFile) string {
+	if len(files) == 0 {
+		return "(SELECT * FROM " + StoreTable(id) + " WHERE false)"
+	}
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = s.lk.AbsPath(id, f.Path)
+	}
+	return "(SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false))"
+}
+
+// StoreFiles is how many of store id's files StoreRange(id, from, to) reads, and how many it has.
+func (s *Session) StoreFiles(id string, from, to time.Time) (read, total int) {
+	m := s.manifests[id]
+	if m == nil {
+		return 0, 0
+	}
+	for _, f := range m.Files {
+		if overlaps(f, from, to) {
+			read++
+		}
+	}
+	return read, len(m.Files)
+}
+
+// overlaps reports whether file f may hold events in [from, to).
+func overlaps(f lake.DataFile, from, to time.Time) bool {
+	return (from.IsZero() || !f.MaxTime.Before(from)) && (to.IsZero() || f.MinTime.Before(to))
+}
+
+func timestampLiteral(t time.Time) string {
+	return "TIMESTAMP " + engine.Literal(t.UTC().Format("2006-01-02 15:04:05.999999"))
+}

@@ -1,0 +1,410 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/dialect"
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+	"github.com/auditlake/auditlake/internal/sigma"
+)
+
+// Builtin is a rule auditlake ships.
+type Builtin struct {
+	Name, Title, Severity, Description string
+	// predicate is the rule as a boolean expression over a CloudTrail store's columns; empty
+	// for launch-compliance, which runs the compliance report's logic.
+	predicate string
+}
+
+// LaunchCompliance is the built-in rule that reports every EC2 instance launched outside the
+// approved launch templates (package compliance's verdict), one match per instance.
+const LaunchCompliance = "launch-compliance"
+
+// Builtins are the built-in rules, by the name --builtin takes.
+var Builtins = []Builtin{
+	{Name: LaunchCompliance, Title: "EC2 instance launched outside an approved launch template", Severity: "high",
+		Description: "One match per launched instance whose launch template is not approved (or that had none), with its template, launcher and the reason: the launch-compliance report's verdict (--approved-config)."},
+	{Name: "root-account-use", Title: "Root account used", Severity: "high",
+		Description: "A call made with the account's root user credentials (not by an AWS service on its behalf: invokedBy empty, eventType not AwsServiceEvent), as CIS AWS Foundations 1.7 / 4.3 monitors.",
+		predicate:   "useridentity.type = 'Root' AND useridentity.invokedby IS NULL AND coalesce(eventtype, '') <> 'AwsServiceEvent'"},
+	{Name: "cloudtrail-logging-stopped", Title: "CloudTrail logging stopped", Severity: "critical",
+		Description: "A successful StopLogging or DeleteTrail call: the account's trail no longer records (CIS 4.5).",
+		predicate:   "eventsource = 'cloudtrail.amazonaws.com' AND eventname IN ('StopLogging', 'DeleteTrail') AND errorcode IS NULL"},
+	{Name: "console-login-without-mfa", Title: "Console login without MFA", Severity: "medium",
+		Description: "A successful console sign-in of an IAM user or the root user that did not use MFA (CIS 4.2). Federated sign-ins (an assumed role, or a SamlProviderArn) are left out: their MFA is the identity provider's.",
+		predicate:   "eventname = 'ConsoleLogin' AND responseelements['ConsoleLogin'] = 'Success' AND lower(additionaleventdata['MFAUsed']) = 'no' AND useridentity.type IN ('IAMUser', 'Root') AND additionaleventdata['SamlProviderArn'] IS NULL"},
+}
+
+// BuiltinNamed returns the built-in rule name.
+func BuiltinNamed(name string) (Builtin, bool) {
+	for _, b := range Builtins {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Builtin{}, false
+}
+
+// eventsTable is the name a SQL rule's {events} becomes: a common table expression holding
+// the events the rule runs over.
+const eventsTable = "auditlake_rule_events"
+
+// compiled is a rule ready to run: a predicate over the events' columns, a SQL query over
+// eventsTable, or the launch-compliance verdict.
+type compiled struct {
+	rule      Rule
+	predicate string
+	sql       string
+	launch    bool
+}
+
+// compile checks a rule and makes it ready to run. A SQL rule's statement is checked with an
+// engine (CheckSQL) when added; here it is rewritten for DuckDB.
+func compile(r Rule) (*compiled, error) {
+	switch r.Kind {
+	case KindSigma:
+		sr, err := sigma.Parse(r.File, []byte(r.Sigma))
+		if err != nil {
+			return nil, err
+		}
+		return &compiled{rule: r, predicate: sr.Predicate}, nil
+	case KindSQL:
+		sql, err := rewriteSQL(r.ID, r.SQL)
+		if err != nil {
+			return nil, err
+		}
+		return &compiled{rule: r, sql: sql}, nil
+	case KindBuiltin:
+		b, ok := BuiltinNamed(r.Builtin)
+		if !ok {
+			return nil, fmt.Errorf("rule %s: no built-in rule %q (built-ins: %s)", r.ID, r.Builtin, builtinNames())
+		}
+		if b.Name == LaunchCompliance {
+			if r.Approved == nil {
+				return nil, fmt.Errorf("rule %s: the launch-compliance rule needs the approved templates (--approved-config FILE)", r.ID)
+			}
+			return &compiled{rule: r, launch: true}, nil
+		}
+		return &compiled{rule: r, predicate: b.predicate}, nil
+	}
+	return nil, fmt.Errorf("rule %s: unknown kind %q", r.ID, r.Kind)
+}
+
+// Predicate returns rule r as a boolean expression over a CloudTrail store's columns ("" for
+// a SQL rule or launch-compliance, which are not predicates), for rule show.
+func Predicate(r Rule) (string, error) {
+	c, err := compile(r)
+	if err != nil {
+		return "", err
+	}
+	return c.predicate, nil
+}
+
+func builtinNames() string {
+	var names []string
+	for _, b := range Builtins {
+		names = append(names, b.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// rewriteSQL turns a SQL rule (Trino/Athena dialect, reading {events}) into DuckDB SQL that
+// reads eventsTable.
+func rewriteSQL(id, sql string) (string, error) {
+	if !strings.Contains(sql, "{events}") {
+		return "", fmt.Errorf("rule %s: the query reads no {events}: write SELECT … FROM {events} WHERE …", id)
+	}
+	out, err := dialect.Rewrite(strings.ReplaceAll(sql, "{events}", eventsTable))
+	if err != nil {
+		return "", fmt.Errorf("rule %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// CheckSQL checks a SQL rule's query with the engine's statement checks: exactly one SELECT,
+// no table function that reads files, and no table but {events} (and the query's own common
+// table expressions).
+func CheckSQL(ctx context.Context, id, sql string) error {
+	rewritten, err := rewriteSQL(id, sql)
+	if err != nil {
+		return err
+	}
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "64MB"})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.RestrictTables([][2]string{{"", eventsTable}})
+	if err := db.CheckUserSQL(ctx, rewritten); err != nil {
+		msg := strings.ReplaceAll(err.Error(), eventsTable, "{events}")
+		return fmt.Errorf("rule %s: %s (a SQL rule is one SELECT that reads only {events})", id, msg)
+	}
+	return nil
+}
+
+// Match is one finding of a rule: an event (or, for launch-compliance, an instance's launch).
+type Match struct {
+	Rule      string    `json:"rule"`
+	Title     string    `json:"title"`
+	Severity  string    `json:"severity"`
+	EventTime time.Time `json:"event_time"`
+	EventID   string    `json:"event_id"`
+	EventName string    `json:"event_name"`
+	Principal string    `json:"principal"`
+	Account   string    `json:"account"`
+	Region    string    `json:"region"`
+	SourceIP  string    `json:"source_ip"`
+	Summary   string    `json:"summary"`
+	// Resource is what the match is about when one event matches more than once (the
+	// instance of a launch-compliance match); "" otherwise.
+	Resource string `json:"resource,omitempty"`
+}
+
+// Target is what a rule runs over: the events of Store with eventtime in [From, To) (zero
+// bounds open), read with partition pruning; or, when Files is set, the events of just those
+// data files of the store (a commit's batch).
+type Target struct {
+	Store    lake.Store
+	From, To time.Time
+	Files    []lake.DataFile
+}
+
+// relation is the SQL relation of the target's events.
+func (t Target) relation(s *query.Session) string {
+	if t.Files != nil {
+		return s.FilesRelation(t.Store.ID, t.Files)
+	}
+	return s.StoreRange(t.Store.ID, t.From, t.To)
+}
+
+// Evaluate runs rule r over target in session s, one query, and returns its matches oldest
+// first.
+func Evaluate(ctx context.Context, s *query.Session, r Rule, target Target) ([]Match, error) {
+	c, err := compile(r)
+	if err != nil {
+		return nil, err
+	}
+	var out []Match
+	switch {
+	case c.launch:
+		out, err = c.launches(ctx, s, target)
+	case c.sql != "":
+		out, err = c.runSQL(ctx, s, target.relation(s))
+	default:
+		out, err = c.runPredicate(ctx, s, target.relation(s))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].EventTime.Before(out[j].EventTime) })
+	return out, nil
+}
+
+// matchColumns are what a predicate rule reads of each matching event.
+const matchColumns = `eventtime, eventid, eventname, eventsource,
+	coalesce(useridentity.arn, useridentity.principalid, useridentity.type) AS principal,
+	recipientaccountid, awsregion, sourceipaddress`
+
+func (c *compiled) runPredicate(ctx context.Context, s *query.Session, relation string) ([]Match, error) {
+	res, err := s.RunInternal(ctx, "SELECT "+matchColumns+" FROM "+relation+" AS events WHERE "+c.predicate+" ORDER BY eventtime, eventid")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Match, 0, len(res.Rows))
+	for _, row := range res.Rows {
+		out = append(out, c.predicateMatch(row))
+	}
+	return out, nil
+}
+
+// predicateMatch is the match of a row of matchColumns.
+func (c *compiled) predicateMatch(row []any) Match {
+	m := c.match()
+	m.EventTime, _ = row[0].(time.Time)
+	m.EventID, m.EventName = str(row[1]), str(row[2])
+	m.Principal, m.Account, m.Region, m.SourceIP = str(row[4]), str(row[5]), str(row[6]), str(row[7])
+	m.Summary = fmt.Sprintf("%s (%s) by %s from %s", m.EventName, str(row[3]), dash(m.Principal), dash(m.SourceIP))
+	return m
+}
+
+// EvaluateAll runs every rule of rs over target and returns all their matches. Unlike
+// Evaluate one rule at a time, the predicate rules (Sigma and built-ins) share one scan of the
+// events, each rule's predicate a column of it: what a commit's batch is evaluated with, where
+// reading the batch once per rule would cost more than writing it. SQL and launch-compliance
+// rules run on their own. A rule that cannot be compiled is an error.
+func EvaluateAll(ctx context.Context, s *query.Session, rs []Rule, target Target) ([]Match, error) {
+	var fused []*compiled
+	var out []Match
+	for _, r := range rs {
+		c, err := compile(r)
+		if err != nil {
+			return nil, err
+		}
+		if c.predicate == "" {
+			ms, err := Evaluate(ctx, s, r, target)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ms...)
+			continue
+		}
+		fused = append(fused, c)
+	}
+	if len(fused) == 0 {
+		return out, nil
+	}
+	// The batch is read once into a materialized common table expression; each rule filters
+	// it on its own, so the engine orders each rule's conditions cheapest first and reads a
+	// field from the record's JSON only for the events the cheap conditions let through.
+	parts := make([]string, len(fused))
+	for i, c := range fused {
+		parts[i] = "SELECT " + strconv.Itoa(i) + " AS rule_index, " + matchColumns + " FROM batch AS events WHERE " + c.predicate
+	}
+	sql := "WITH batch AS MATERIALIZED (SELECT * FROM " + target.relation(s) + ") " + strings.Join(parts, " UNION ALL ")
+	res, err := s.RunInternal(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("rules %s: %w", ruleIDs(fused), err)
+	}
+	for _, row := range res.Rows {
+		i, _ := row[0].(int32)
+		out = append(out, fused[i].predicateMatch(row[1:]))
+	}
+	return out, nil
+}
+
+func ruleIDs(cs []*compiled) string {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.rule.ID
+	}
+	return strings.Join(ids, ", ")
+}
+
+// runSQL runs a SQL rule with {events} bound to relation. Its result columns named eventtime,
+// eventid, eventname, principal, account (or recipientaccountid), region (or awsregion) and
+// sourceipaddress fill the match's fields; every column is in its summary.
+func (c *compiled) runSQL(ctx context.Context, s *query.Session, relation string) ([]Match, error) {
+	res, err := s.RunInternal(ctx, "WITH "+engine.Ident(eventsTable)+" AS "+relation+" SELECT * FROM ("+c.sql+") AS rule_result")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Match, 0, len(res.Rows))
+	for _, row := range res.Rows {
+		m := c.match()
+		var parts []string
+		for i, col := range res.Columns {
+			v := row[i]
+			switch strings.ToLower(col.Name) {
+			case "eventtime":
+				m.EventTime, _ = v.(time.Time)
+			case "eventid":
+				m.EventID = str(v)
+			case "eventname":
+				m.EventName = str(v)
+			case "principal":
+				m.Principal = str(v)
+			case "account", "recipientaccountid":
+				m.Account = str(v)
+			case "region", "awsregion":
+				m.Region = str(v)
+			case "sourceipaddress":
+				m.SourceIP = str(v)
+			}
+			parts = append(parts, col.Name+"="+str(v))
+		}
+		m.Summary = strings.Join(parts, " ")
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// launches is the launch-compliance verdict over the launches in target's time range: one
+// match per instance not launched from an approved template.
+func (c *compiled) launches(ctx context.Context, s *query.Session, target Target) ([]Match, error) {
+	p := compliance.Params{Store: target.Store.ID, Approved: c.rule.Approved.Approvals, RequireAutoScaling: c.rule.Approved.RequireAutoScaling}
+	var inFiles map[string]bool
+	if target.Files != nil {
+		// The verdict needs the store's history (template names, $Latest); the launches are
+		// those of the files' time span whose event is in the files.
+		for _, f := range target.Files {
+			if target.From.IsZero() || f.MinTime.Before(target.From) {
+				target.From = f.MinTime
+			}
+			if end := f.MaxTime.Add(time.Microsecond); end.After(target.To) {
+				target.To = end
+			}
+		}
+		res, err := s.RunInternal(ctx, "SELECT DISTINCT eventid FROM "+target.relation(s)+" AS events WHERE eventname = 'RunInstances'")
+		if err != nil {
+			return nil, err
+		}
+		inFiles = map[string]bool{}
+		for _, r := range res.Rows {
+			inFiles[str(r[0])] = true
+		}
+	}
+	if !target.From.IsZero() {
+		p.From = &target.From
+	}
+	if !target.To.IsZero() {
+		p.To = &target.To
+	}
+	rep, err := compliance.LaunchCompliance(ctx, s, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []Match
+	for _, row := range rep.Rows {
+		if row.Status == compliance.StatusApproved || (inFiles != nil && !inFiles[row.LaunchEventID]) {
+			continue
+		}
+		m := c.match()
+		m.Resource = row.InstanceID
+		m.EventTime, m.EventID, m.EventName = row.LaunchedAt, row.LaunchEventID, "RunInstances"
+		m.Principal, m.Account, m.Region = row.LaunchedBy, row.AccountID, row.Region
+		tmpl := row.TemplateID
+		if row.TemplateName != "" {
+			tmpl = strings.TrimSpace(tmpl + " (" + row.TemplateName + ")")
+		}
+		if tmpl == "" {
+			tmpl = "no template"
+		} else if row.TemplateVersion != "" {
+			tmpl += " version " + row.TemplateVersion
+		}
+		m.Summary = fmt.Sprintf("instance %s launched by %s via %s from %s: %s (%s)",
+			row.InstanceID, dash(row.LaunchedBy), row.Launcher, tmpl, row.Status, row.Reason)
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (c *compiled) match() Match {
+	return Match{Rule: c.rule.ID, Title: c.rule.Title, Severity: c.rule.Severity}
+}
+
+func str(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case time.Time:
+		return x.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprint(v)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

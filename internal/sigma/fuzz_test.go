@@ -1,0 +1,28 @@
+package sigma_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/auditlake/auditlake/internal/sigma"
+)
+
+// FuzzParse: no input makes the compiler panic; every input compiles or is refused.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "sigma-aws-cloudtrail-rules", "rules", "*.yml"))
+	for _, p := range files[:10] {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(rule("  sel:\n    a|contains|all:\n      - '\\\\*?'\n  condition: not (sel or 1 of them)")))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := sigma.Parse("fuzz.yml", data)
+		if (r == nil) == (err == nil) {
+			t.Fatalf("rule %v and error %v", r, err)
+		}
+	})
+}

@@ -1,0 +1,383 @@
+package sigma
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"gopkg.in/yaml.v3"
+)
+
+// compileSearch compiles one search: a map of field conditions (all must hold) or a list of
+// such maps (any may hold). Field-less keyword lists are refused: a CloudTrail record is JSON,
+// and a keyword has no field to be matched in.
+func compileSearch(n *yaml.Node) (string, error) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		if len(n.Content) == 0 {
+			return "", errors.New("empty map")
+		}
+		var parts []string
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			sql, err := compileField(n.Content[i].Value, n.Content[i+1])
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, sql)
+		}
+		return join(parts, " AND "), nil
+	case yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			return "", errors.New("empty list")
+		}
+		var parts []string
+		for _, c := range n.Content {
+			if c.Kind != yaml.MappingNode {
+				return "", errors.New("keyword (field-less) searches are not supported: CloudTrail records are JSON, name the field to match")
+			}
+			sql, err := compileSearch(c)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, sql)
+		}
+		return join(parts, " OR "), nil
+	case yaml.AliasNode:
+		return "", errors.New("YAML aliases are not supported in a detection")
+	default:
+		return "", errors.New("keyword (field-less) searches are not supported: CloudTrail records are JSON, name the field to match")
+	}
+}
+
+// windowsOnly are Sigma modifiers that transform values for Windows command lines and
+// encodings: meaningless over CloudTrail's JSON, so refused rather than ignored.
+var windowsOnly = map[string]string{
+	"windash":      "it expands Windows command-line dashes (-, /, –) and applies to process command lines",
+	"base64":       "it matches base64-encoded values as found in Windows command lines",
+	"base64offset": "it matches base64-encoded values at three offsets, as found in Windows command lines",
+	"wide":         "it matches UTF-16 encoded values (Windows)",
+	"utf16":        "it matches UTF-16 encoded values (Windows)",
+	"utf16le":      "it matches UTF-16LE encoded values (Windows)",
+	"utf16be":      "it matches UTF-16BE encoded values (Windows)",
+}
+
+// sval is one value of a field condition as written: null, or its text (a number or boolean
+// as written in the YAML).
+type sval struct {
+	null bool
+	text string
+	kind string // the YAML tag: !!str, !!int, !!float, !!bool, !!null
+}
+
+// compileField compiles "field|mod|mod: value(s)".
+func compileField(key string, n *yaml.Node) (string, error) {
+	parts := strings.Split(key, "|")
+	name, mods := parts[0], parts[1:]
+	if name == "" {
+		return "", fmt.Errorf("%q: keyword (field-less) searches are not supported: name the field", key)
+	}
+	var vals []sval
+	switch n.Kind {
+	case yaml.ScalarNode:
+		vals = []sval{scalarValue(n)}
+	case yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			return "", fmt.Errorf("%s: empty list of values", key)
+		}
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return "", fmt.Errorf("%s: a value is not a string, number, boolean or null", key)
+			}
+			vals = append(vals, scalarValue(c))
+		}
+	default:
+		return "", fmt.Errorf("%s: a value is not a string, number, boolean or null", key)
+	}
+	m, err := parseModifiers(key, mods)
+	if err != nil {
+		return "", err
+	}
+	v, err := field(name)
+	if err != nil {
+		return "", err
+	}
+	var preds []string
+	for _, sv := range vals {
+		p, err := m.predicate(key, v, sv)
+		if err != nil {
+			return "", err
+		}
+		preds = append(preds, p)
+	}
+	sep := " OR "
+	if m.all {
+		sep = " AND "
+	}
+	return join(preds, sep), nil
+}
+
+func scalarValue(n *yaml.Node) sval {
+	if n.Tag == "!!null" {
+		return sval{null: true, kind: n.Tag}
+	}
+	return sval{text: n.Value, kind: n.Tag}
+}
+
+// modifiers are the parsed modifiers of one field condition.
+type modifiers struct {
+	op       string // "", contains, startswith, endswith, re, cidr, exists, lt, lte, gt, gte
+	all      bool
+	cased    bool
+	fieldref bool
+	reFlags  string // i, m, s sub-modifiers of re
+}
+
+func parseModifiers(key string, mods []string) (modifiers, error) {
+	var m modifiers
+	setOp := func(op string) error {
+		if m.op != "" && m.op != op {
+			return fmt.Errorf("%s: modifiers %s and %s cannot be combined", key, m.op, op)
+		}
+		m.op = op
+		return nil
+	}
+	for _, mod := range mods {
+		if why, ok := windowsOnly[mod]; ok {
+			return m, fmt.Errorf("%s: modifier %s is not supported for CloudTrail: %s", key, mod, why)
+		}
+		var err error
+		switch mod {
+		case "contains", "startswith", "endswith", "re", "cidr", "exists", "lt", "lte", "gt", "gte":
+			err = setOp(mod)
+		case "all":
+			m.all = true
+		case "cased":
+			m.cased = true
+		case "fieldref":
+			m.fieldref = true
+		case "i", "m", "s":
+			if m.op != "re" {
+				return m, fmt.Errorf("%s: modifier %s applies only after re", key, mod)
+			}
+			m.reFlags += mod
+		case "expand":
+			return m, fmt.Errorf("%s: modifier expand needs placeholder values from a processing pipeline, which auditlake does not have", key)
+		default:
+			return m, fmt.Errorf("%s: unknown modifier %q", key, mod)
+		}
+		if err != nil {
+			return m, err
+		}
+	}
+	switch {
+	case m.fieldref && !slices.Contains([]string{"", "contains", "startswith", "endswith"}, m.op):
+		return m, fmt.Errorf("%s: fieldref combines only with contains, startswith or endswith", key)
+	case m.cased && !slices.Contains([]string{"", "contains", "startswith", "endswith"}, m.op):
+		return m, fmt.Errorf("%s: cased applies to string matching, not to %s", key, m.op)
+	}
+	return m, nil
+}
+
+// predicate compiles one value of a field condition against field value v.
+func (m modifiers) predicate(key string, v value, sv sval) (string, error) {
+	if sv.null {
+		if m.op != "" || m.fieldref {
+			return "", fmt.Errorf("%s: null cannot be combined with a modifier", key)
+		}
+		return isNull(v), nil
+	}
+	if m.fieldref {
+		other, err := field(sv.text)
+		if err != nil {
+			return "", fmt.Errorf("%s: fieldref: %w", key, err)
+		}
+		return fieldRef(m, v, other), nil
+	}
+	switch m.op {
+	case "exists":
+		switch strings.ToLower(sv.text) {
+		case "true":
+			return "(NOT " + isNull(v) + ")", nil
+		case "false":
+			return isNull(v), nil
+		}
+		return "", fmt.Errorf("%s: exists takes true or false, not %q", key, sv.text)
+	case "re":
+		pat := sv.text
+		if m.reFlags != "" {
+			pat = "(?" + m.reFlags + ")" + pat
+		}
+		// Go's regexp and DuckDB's regexp_matches are both RE2: what one compiles the other does.
+		if _, err := regexp.Compile(pat); err != nil {
+			return "", fmt.Errorf("%s: invalid regular expression %q (RE2 syntax: no lookaround or backreferences): %v", key, sv.text, err)
+		}
+		return anyOf(v, func(x string) string { return "regexp_matches(" + x + ", " + engine.Literal(pat) + ")" }), nil
+	case "cidr":
+		lo, hi, err := cidrRange(sv.text)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", key, err)
+		}
+		return anyOf(v, func(x string) string {
+			return "(trino_ip_value(trino_ip_groups(" + x + ")) BETWEEN CAST(" + engine.Literal(lo) + " AS UHUGEINT) AND CAST(" + engine.Literal(hi) + " AS UHUGEINT))"
+		}), nil
+	case "lt", "lte", "gt", "gte":
+		f, err := strconv.ParseFloat(sv.text, 64)
+		if err != nil || sv.kind == "!!str" {
+			return "", fmt.Errorf("%s: %s compares numbers, %q is not one", key, m.op, sv.text)
+		}
+		cmp := map[string]string{"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[m.op]
+		return anyOf(v, func(x string) string {
+			return "(TRY_CAST(" + x + " AS DOUBLE) " + cmp + " " + strconv.FormatFloat(f, 'g', -1, 64) + ")"
+		}), nil
+	}
+	pat := parseWildcards(sv.text)
+	switch m.op {
+	case "contains":
+		pat = append(append([]patPart{{wild: '*'}}, pat...), patPart{wild: '*'})
+	case "startswith":
+		pat = append(pat, patPart{wild: '*'})
+	case "endswith":
+		pat = append([]patPart{{wild: '*'}}, pat...)
+	}
+	return anyOf(v, func(x string) string { return stringMatch(x, pat, m.cased) }), nil
+}
+
+// isNull: the field is missing or null (for a list: it holds no non-null value).
+func isNull(v value) string {
+	if !v.list {
+		return "(" + v.sql + " IS NULL)"
+	}
+	return "(coalesce(len(list_filter(" + v.sql + ", lambda x: x IS NOT NULL)), 0) = 0)"
+}
+
+// anyOf applies pred to v's value, or to each of its values (true when one matches).
+func anyOf(v value, pred func(x string) string) string {
+	if !v.list {
+		return pred(v.sql)
+	}
+	return "(coalesce(len(list_filter(" + v.sql + ", lambda x: " + pred("x") + ")), 0) > 0)"
+}
+
+// fieldRef compares v with the value of another field of the same event (case-insensitive
+// unless cased; with contains/startswith/endswith, the other value within v's).
+func fieldRef(m modifiers, v, other value) string {
+	cmp := func(a, b string) string {
+		if !m.cased {
+			a, b = "lower("+a+")", "lower("+b+")"
+		}
+		switch m.op {
+		case "contains":
+			return "contains(" + a + ", " + b + ")"
+		case "startswith":
+			return "starts_with(" + a + ", " + b + ")"
+		case "endswith":
+			return "ends_with(" + a + ", " + b + ")"
+		}
+		return "(" + a + " = " + b + ")"
+	}
+	if !other.list {
+		return anyOf(v, func(x string) string { return cmp(x, other.sql) })
+	}
+	return anyOf(v, func(x string) string {
+		return "(coalesce(len(list_filter(" + other.sql + ", lambda y: " + cmp(x, "y") + ")), 0) > 0)"
+	})
+}
+
+// patPart is one piece of a Sigma string value: literal text, or a wildcard * or ?.
+type patPart struct {
+	lit  string
+	wild rune
+}
+
+// parseWildcards splits a Sigma string into literal text and wildcards: * is any run of
+// characters, ? one character; \* \? \\ are the literal characters; a backslash before any
+// other character is itself.
+func parseWildcards(s string) []patPart {
+	var out []patPart
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			out = append(out, patPart{lit: lit.String()})
+			lit.Reset()
+		}
+	}
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case r == '\\' && i+1 < len(rs) && (rs[i+1] == '*' || rs[i+1] == '?' || rs[i+1] == '\\'):
+			lit.WriteRune(rs[i+1])
+			i++
+		case r == '*' || r == '?':
+			flush()
+			out = append(out, patPart{wild: r})
+		default:
+			lit.WriteRune(r)
+		}
+	}
+	flush()
+	return out
+}
+
+// stringMatch is x matched against pattern pat: equality when it has no wildcard, else
+// (I)LIKE with \ as the escape character; case-insensitive unless cased.
+func stringMatch(x string, pat []patPart, cased bool) string {
+	wild := false
+	var lit, like strings.Builder
+	for _, p := range pat {
+		switch p.wild {
+		case '*':
+			wild = true
+			like.WriteByte('%')
+		case '?':
+			wild = true
+			like.WriteByte('_')
+		default:
+			lit.WriteString(p.lit)
+			for _, r := range p.lit {
+				if r == '%' || r == '_' || r == '\\' {
+					like.WriteByte('\\')
+				}
+				like.WriteRune(r)
+			}
+		}
+	}
+	if !wild {
+		if cased {
+			return "(" + x + " = " + engine.Literal(lit.String()) + ")"
+		}
+		return "(lower(" + x + ") = lower(" + engine.Literal(lit.String()) + "))"
+	}
+	op := " ILIKE "
+	if cased {
+		op = " LIKE "
+	}
+	return "(" + x + op + engine.Literal(like.String()) + " ESCAPE '\\')"
+}
+
+// cidrRange is the first and last address of a network, as the 128-bit numbers
+// trino_ip_value gives (an IPv4 address as its IPv4-mapped IPv6 form).
+func cidrRange(s string) (lo, hi string, err error) {
+	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	if err != nil {
+		return "", "", fmt.Errorf("cidr: %q is not a network (address/prefix length): %v", s, err)
+	}
+	p = p.Masked()
+	bits := p.Bits()
+	addr := p.Addr()
+	if addr.Is4() {
+		addr = netip.AddrFrom16(addr.As16())
+		bits += 96
+	}
+	b := addr.As16()
+	start := new(big.Int).SetBytes(b[:])
+	size := new(big.Int).Lsh(big.NewInt(1), uint(128-bits))
+	end := new(big.Int).Sub(new(big.Int).Add(start, size), big.NewInt(1))
+	return start.String(), end.String(), nil
+}

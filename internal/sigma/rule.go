@@ -1,0 +1,223 @@
+// Package sigma compiles Sigma detection rules (https://sigmahq.io, specification v2) written
+// for AWS CloudTrail (logsource product aws, service cloudtrail) into one SQL predicate over a
+// CloudTrail store's columns (package ctparquet's schema): field names as in the CloudTrail
+// record are mapped to columns, struct fields, the map columns' values and, as the last
+// resort, the record's JSON text (fields.go); values are matched as Sigma defines it (match.go);
+// the condition becomes and/or/not over the searches (condition.go). A rule that uses what is
+// not supported is refused with the file, rule id and reason, never widened or narrowed.
+package sigma
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Rule is one compiled Sigma rule.
+type Rule struct {
+	ID          string
+	Title       string
+	Description string
+	Status      string
+	Level       string // informational, low, medium, high, critical ("" when the rule has none)
+	Author      string
+	Tags        []string
+	References  []string
+	// File is the path the rule was read from, Source its text.
+	File   string
+	Source string
+	// Predicate is the rule's detection as a DuckDB boolean expression over the columns of a
+	// CloudTrail store: SELECT * FROM store WHERE Predicate returns the events it matches.
+	// Run it in a session with the dialect macros installed (package query's sessions have
+	// them): the cidr modifier uses them.
+	Predicate string
+}
+
+// RefusedError is a rule that cannot be compiled, and why.
+type RefusedError struct {
+	File   string
+	ID     string // "" when the rule has none or could not be read
+	Reason string
+}
+
+func (e *RefusedError) Error() string {
+	id := e.ID
+	if id == "" {
+		id = "no id"
+	}
+	return fmt.Sprintf("sigma rule %s (%s) refused: %s", e.File, id, e.Reason)
+}
+
+// ErrRefused is what every *RefusedError matches with errors.Is.
+var ErrRefused = errors.New("sigma rule refused")
+
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
+
+// maxRuleBytes bounds one rule file: Sigma rules are a few KB; a larger file is not a rule.
+const maxRuleBytes = 1 << 20
+
+// Load reads path, a Sigma YAML file or a directory searched recursively for *.yml and *.yaml,
+// and compiles every rule in it. A rule that cannot be compiled is returned among refused, and
+// the others still load; err is only for a path that cannot be read at all.
+func Load(path string) (rules []*Rule, refused []*RefusedError, err error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read sigma rules %q: %w", path, err)
+	}
+	var files []string
+	if !info.IsDir() {
+		files = []string{path}
+	} else {
+		err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			ext := strings.ToLower(filepath.Ext(p))
+			if !d.IsDir() && (ext == ".yml" || ext == ".yaml") {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("read sigma rules %q: %w", path, err)
+		}
+		if len(files) == 0 {
+			return nil, nil, fmt.Errorf("read sigma rules %q: no .yml or .yaml files in it", path)
+		}
+	}
+	slices.Sort(files)
+	for _, f := range files {
+		data, err := readLimited(f)
+		if err != nil {
+			refused = append(refused, &RefusedError{File: f, Reason: err.Error()})
+			continue
+		}
+		r, err := Parse(f, data)
+		var re *RefusedError
+		if errors.As(err, &re) {
+			refused = append(refused, re)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		rules = append(rules, r)
+	}
+	return rules, refused, nil
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRuleBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxRuleBytes {
+		return nil, fmt.Errorf("file is larger than %d bytes: not a Sigma rule", maxRuleBytes)
+	}
+	return data, nil
+}
+
+// ruleDoc is the part of a Sigma rule's YAML read into Go values; detection is read from the
+// node tree, to keep value types (null, number, string) as written.
+type ruleDoc struct {
+	Title       string    `yaml:"title"`
+	ID          string    `yaml:"id"`
+	Status      string    `yaml:"status"`
+	Description string    `yaml:"description"`
+	Author      string    `yaml:"author"`
+	Level       string    `yaml:"level"`
+	Type        string    `yaml:"type"`
+	Action      string    `yaml:"action"`
+	Tags        []string  `yaml:"tags"`
+	References  []string  `yaml:"references"`
+	Logsource   logsource `yaml:"logsource"`
+	Detection   yaml.Node `yaml:"detection"`
+}
+
+type logsource struct {
+	Product  string `yaml:"product"`
+	Service  string `yaml:"service"`
+	Category string `yaml:"category"`
+}
+
+// idRE is what a rule id may be: it is printed in terminals and named on command lines.
+var idRE = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+var levels = []string{"informational", "low", "medium", "high", "critical"}
+
+// Parse compiles the Sigma rule in data (read from file, for messages). Every problem is a
+// *RefusedError naming the file, the rule id and the reason.
+func Parse(file string, data []byte) (*Rule, error) {
+	refuse := func(id, format string, args ...any) error {
+		return &RefusedError{File: file, ID: id, Reason: fmt.Sprintf(format, args...)}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc ruleDoc
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, refuse("", "empty file")
+		}
+		return nil, refuse("", "malformed YAML: %v", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, refuse(doc.ID, "more than one YAML document: Sigma rule collections (action: global/reset/repeat) are not supported; write one rule per file")
+	} else if !errors.Is(err, io.EOF) {
+		return nil, refuse(doc.ID, "malformed YAML: %v", err)
+	}
+	id := strings.TrimSpace(doc.ID)
+	if id == "" {
+		id = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	}
+	switch {
+	case !idRE.MatchString(id):
+		return nil, refuse("", "id %q is not a rule id: use 1-128 letters, digits, '.', '_', ':' or '-' (Sigma ids are UUIDs)", truncate(id, 80))
+	case strings.ContainsFunc(doc.Title, unicode.IsControl) || len(doc.Title) > 512:
+		return nil, refuse(id, "title has control characters or is longer than 512 bytes")
+	case doc.Action != "":
+		return nil, refuse(id, "action %q: Sigma rule collections are not supported", doc.Action)
+	case doc.Type != "":
+		return nil, refuse(id, "type %q: correlation rules are not supported (only detection rules)", doc.Type)
+	case strings.TrimSpace(doc.Title) == "":
+		return nil, refuse(id, "no title (a Sigma rule needs one)")
+	case !strings.EqualFold(doc.Logsource.Product, "aws") || !strings.EqualFold(doc.Logsource.Service, "cloudtrail"):
+		return nil, refuse(id, "logsource is product %q service %q: only product aws, service cloudtrail rules compile over a CloudTrail store",
+			doc.Logsource.Product, doc.Logsource.Service)
+	case doc.Level != "" && !slices.Contains(levels, strings.ToLower(doc.Level)):
+		return nil, refuse(id, "level %q is not one of %s", doc.Level, strings.Join(levels, ", "))
+	}
+	if doc.Detection.Kind == 0 {
+		return nil, refuse(id, "no detection")
+	}
+	pred, err := compileDetection(&doc.Detection)
+	if err != nil {
+		return nil, refuse(id, "%v", err)
+	}
+	return &Rule{
+		ID: id, Title: strings.TrimSpace(doc.Title), Description: strings.TrimSpace(doc.Description),
+		Status: doc.Status, Level: strings.ToLower(doc.Level), Author: doc.Author,
+		Tags: doc.Tags, References: doc.References, File: file, Source: string(data), Predicate: pred,
+	}, nil
+}
