@@ -37,7 +37,23 @@ func main() {
 	blog := flag.String("blog", "testdata", "directory holding blog-query-1.sql and blog-query-2.sql")
 	scaleOut := flag.String("scale-cost-out", "", "write -cur of -report-data, repeated -scale-copies times, as an Athena Parquet CUR here, then exit")
 	scaleCopies := flag.Int("scale-copies", 5, "copies for -scale-cost-out")
+	select1 := flag.Bool("select-1", false, "time the CLI's SELECT 1 over -report-data with and without its cost tables (issue 21 target 1), then exit")
+	costAB := flag.String("cost-ab", "", "time the blog's query 1 and the report over -cur (CSV) against this Parquet cost table of the same lines (target 2), then exit")
 	flag.Parse()
+	if *select1 {
+		if err := selectOneBench(*bin, *report, max(*rounds, 1)*3); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *costAB != "" {
+		if err := costABBench(context.Background(), *report, "bench", *cur, *costAB, *approved, *blog, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *scaleOut != "" {
 		if err := scaleCost(context.Background(), *report, *cur, *scaleOut, *scaleCopies); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
@@ -61,6 +77,7 @@ func main() {
 type measured struct {
 	wall   time.Duration
 	maxRSS int64 // KiB
+	cpu    time.Duration
 }
 
 func timeCmd(name string, args ...string) (measured, string, error) {
@@ -71,6 +88,9 @@ func timeCmd(name string, args ...string) (measured, string, error) {
 	start := time.Now()
 	err := cmd.Run()
 	m := measured{wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		m.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		m.maxRSS = ru.Maxrss
 	}
