@@ -39,7 +39,15 @@ func main() {
 	scaleCopies := flag.Int("scale-copies", 5, "copies for -scale-cost-out")
 	select1 := flag.Bool("select-1", false, "time the CLI's SELECT 1 over -report-data with and without its cost tables (issue 21 target 1), then exit")
 	costAB := flag.String("cost-ab", "", "time the blog's query 1 and the report over -cur (CSV) against this Parquet cost table of the same lines (target 2), then exit")
+	needle := flag.Bool("needle", false, "count the row groups a lookup by eventid / requestid reads in -report-data's store \"bench\" (target 4), then exit")
 	flag.Parse()
+	if *needle {
+		if err := needleBench(context.Background(), *report, "bench"); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *select1 {
 		if err := selectOneBench(*bin, *report, max(*rounds, 1)*3); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
