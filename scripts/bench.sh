@@ -9,6 +9,7 @@
 #      over BENCH_REPORT_EVENTS (10M; 0 skips) events with at least 10M matching cost lines;
 #   4. the access restriction overhead: queries by a column- and row-filtered reader against the
 #      admin over the 1M store (albench -access-data).
+#   5. issue 21's targets 1, 2 and 4 over the 1M store (targets below).
 # Prints Markdown.
 set -euo pipefail
 events=${BENCH_EVENTS:-1000000}
@@ -44,6 +45,20 @@ echo "other line items of the same instance and hour (data transfer, EBS I/O, cr
 echo "large account's line count while every line still matches a launched instance."
 report "$dir/work/lake" "$dir/gen-$events" 5
 "$dir/albench" -access-data "$dir/work/lake" -access-store bench -rounds 7
+
+# Issue 21's targets over the same store, each beside its baseline, alternating: SELECT 1 with and
+# without the cost tables (1), the CUR CSV read through its converted files against the same lines
+# as Parquet (2), the row groups a lookup by eventid reads (4).
+targets() { # targets DATA GEN
+  local data=$1 g=$2
+  rm -rf "$data.cost1"
+  "$dir/albench" -report-data "$data" -cur cur.bench -scale-cost-out "$data.cost1" -scale-copies 1 >&2
+  $bin --data "$data" cur register cur.pq1 "$data.cost1/bench-cur" >/dev/null
+  "$dir/albench" -select-1 -bin "$bin" -report-data "$data"
+  "$dir/albench" -report-data "$data" -cur cur.bench -cost-ab cur.pq1 -approved "$g/approved-templates.json" -blog testdata
+  "$dir/albench" -needle -report-data "$data"
+}
+targets "$dir/work/lake" "$dir/gen-$events"
 
 if [ "$big" -gt 0 ]; then
   gen "$dir/gen-$big" "$big" 9

@@ -39,9 +39,33 @@ func main() {
 	scaleCopies := flag.Int("scale-copies", 5, "copies for -scale-cost-out")
 	accessData := flag.String("access-data", "", "measure the access restriction overhead over this data directory's store -access-store instead (creates user "+accessReader+")")
 	accessStore := flag.String("access-store", "bench", "store for -access-data")
+	select1 := flag.Bool("select-1", false, "time the CLI's SELECT 1 over -report-data with and without its cost tables (issue 21 target 1), then exit")
+	costAB := flag.String("cost-ab", "", "time the blog's query 1 and the report over -cur (CSV) against this Parquet cost table of the same lines (target 2), then exit")
+	needle := flag.Bool("needle", false, "count the row groups a lookup by eventid / requestid reads in -report-data's store \"bench\" (target 4), then exit")
 	flag.Parse()
+	if *needle {
+		if err := needleBench(context.Background(), *report, "bench"); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *select1 {
+		if err := selectOneBench(*bin, *report, max(*rounds, 1)*3); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *accessData != "" {
 		if err := accessBench(context.Background(), *accessData, *accessStore, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *costAB != "" {
+		if err := costABBench(context.Background(), *report, "bench", *cur, *costAB, *approved, *blog, max(*rounds, 1)); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
 			os.Exit(1)
 		}
@@ -70,6 +94,7 @@ func main() {
 type measured struct {
 	wall   time.Duration
 	maxRSS int64 // KiB
+	cpu    time.Duration
 }
 
 func timeCmd(name string, args ...string) (measured, string, error) {
@@ -80,6 +105,9 @@ func timeCmd(name string, args ...string) (measured, string, error) {
 	start := time.Now()
 	err := cmd.Run()
 	m := measured{wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		m.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		m.maxRSS = ru.Maxrss
 	}

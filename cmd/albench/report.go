@@ -31,7 +31,7 @@ func reportBench(ctx context.Context, data, store, cur, approvedFile, blogDir st
 	if err != nil {
 		return err
 	}
-	s, err := query.Open(ctx, lk, query.Options{MemoryLimit: "8GB"})
+	s, err := query.Open(ctx, lk, query.Options{MemoryLimit: "8GB", MaxResultBytes: -1}) // timed, not limited
 	if err != nil {
 		return err
 	}

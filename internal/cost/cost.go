@@ -61,6 +61,9 @@ type File struct {
 	Period string `json:"period,omitempty"`
 	// Rows is the file's row count, measured at registration.
 	Rows int64 `json:"rows"`
+	// Cache is the Parquet file in the cache a CSV file is converted into (cache.go); queries
+	// read it instead of the CSV.
+	Cache string `json:"cache,omitempty"`
 }
 
 // Table is one registered cost table.
@@ -84,6 +87,9 @@ type Table struct {
 	Endpoint string `json:"endpoint_url,omitempty"`
 	Region   string `json:"region,omitempty"`
 	Profile  string `json:"profile,omitempty"`
+	// CSVCache is set when the table's CSV files are read through their converted Parquet
+	// files (File.Cache); it stays set when all the files are gone (an empty table).
+	CSVCache bool `json:"csv_cache,omitempty"`
 }
 
 // Name is "DATABASE.TABLE".
@@ -200,6 +206,9 @@ func pruneCache(dataDir string) {
 	for _, t := range r.Tables {
 		for _, f := range t.Files {
 			used[filepath.Clean(f.Local)] = true
+			if f.Cache != "" {
+				used[filepath.Clean(f.Cache)] = true
+			}
 		}
 	}
 	dir := CacheDir(dataDir)
@@ -209,7 +218,9 @@ func pruneCache(dataDir string) {
 	}
 	for _, e := range entries {
 		p := filepath.Join(dir, e.Name())
-		if !used[p] && !strings.HasPrefix(e.Name(), ".") {
+		// Temporary files (".fetch-*", ".unzip-*", ".convert-*") are made only under the
+		// shared lock, so with the exclusive lock held they are a crashed run's leftovers.
+		if !used[p] {
 			os.Remove(p)
 		}
 	}

@@ -201,6 +201,16 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 	for _, w := range warnings {
 		log.Warn("cost files overlap", "table", t.Name(), "detail", w)
 	}
+	if t.Files[0].Kind == "csv" {
+		for j, i := range keep {
+			p, err := convert(ctx, db, dataDir, t, t.Files[j], headers[i])
+			if err != nil {
+				return sum, err
+			}
+			t.Files[j].Cache = p
+		}
+		t.CSVCache = true
+	}
 	if err := createView(ctx, db, t); err != nil {
 		return sum, err
 	}

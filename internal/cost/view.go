@@ -24,6 +24,25 @@ func Register(ctx context.Context, db *engine.DB, dataDir string) error {
 	}
 	var outside []string
 	for _, t := range tables {
+		if stale(t) {
+			refreshed, err := refresh(ctx, db, abs, t)
+			if err == nil {
+				err = createView(ctx, db, refreshed)
+			}
+			if err == nil {
+				refreshed.Periods, err = periods(ctx, db, refreshed)
+			}
+			if err == nil {
+				err = replaceTable(abs, t, refreshed)
+			}
+			if err == nil {
+				pruneCache(abs)
+				continue
+			}
+			// Not refreshed (a changed file that no longer reads, say): the view reads the
+			// files themselves, and a query that reads the table fails as it would have.
+			t.Files = withoutCache(t.Files)
+		}
 		if err := createView(ctx, db, t); err != nil {
 			return err
 		}
@@ -42,9 +61,14 @@ func Register(ctx context.Context, db *engine.DB, dataDir string) error {
 }
 
 func createView(ctx context.Context, db *engine.DB, t Table) error {
-	q, err := viewSQL(t, localPaths(t.Files))
-	if err != nil {
-		return err
+	var q string
+	if t.cached() {
+		q = cachedViewSQL(t)
+	} else {
+		var err error
+		if q, err = viewSQL(t, localPaths(t.Files)); err != nil {
+			return err
+		}
 	}
 	if err := db.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+engine.Ident(t.Database)); err != nil {
 		return fmt.Errorf("register cost table %s: %w", t.Name(), err)
@@ -155,11 +179,34 @@ func viewSQL(t Table, paths []string) (string, error) {
 		return "", fmt.Errorf("cost table %s has no files", t.Name())
 	}
 	csv := t.Files[0].Kind == "csv"
-	var sel []string
+	var from string
+	if csv {
+		from = csvFrom(paths, true)
+	} else {
+		from = fmt.Sprintf("read_parquet(%s, union_by_name = true, hive_partitioning = %t, hive_types_autocast = false)", engine.ListLiteral(paths), t.Hive)
+	}
 	cols := outputColumns(t.Format, t.RawColumns)
+	return withPartitions(t, cols, typedSelect(cols, csv, nil, from)), nil
+}
+
+// typedSelect is the SELECT over from (a CSV or Parquet reader) that renames and types cols.
+// have, when not nil, holds the raw columns from has: the others read as typed NULLs (a CSV
+// file without some of its table's columns, converted on its own).
+func typedSelect(cols []outputColumn, csv bool, have map[string]bool, from string) string {
+	var sel []string
 	for _, c := range cols {
-		var parts []string
+		var raw []string
 		for _, r := range c.Raw {
+			if have == nil || have[r] {
+				raw = append(raw, r)
+			}
+		}
+		if len(raw) == 0 {
+			sel = append(sel, "CAST(NULL AS "+c.Type+") AS "+engine.Ident(c.Name))
+			continue
+		}
+		var parts []string
+		for _, r := range raw {
 			if csv {
 				parts = append(parts, "NULLIF("+engine.Ident(r)+", '')")
 			} else {
@@ -172,7 +219,7 @@ func viewSQL(t Table, paths []string) (string, error) {
 		}
 		switch {
 		case c.Type == typeVarchar && csv:
-			x = engine.Ident(c.Raw[0])
+			x = engine.Ident(raw[0])
 			if len(parts) > 1 {
 				x = "COALESCE(" + strings.Join(parts, ", ") + ")"
 			}
@@ -186,35 +233,35 @@ func viewSQL(t Table, paths []string) (string, error) {
 		}
 		sel = append(sel, x+" AS "+engine.Ident(c.Name))
 	}
-	var from string
-	if csv {
-		from = csvFrom(paths, true)
-	} else {
-		from = fmt.Sprintf("read_parquet(%s, union_by_name = true, hive_partitioning = %t, hive_types_autocast = false)", engine.ListLiteral(paths), t.Hive)
+	return "SELECT " + strings.Join(sel, ", ") + " FROM " + from
+}
+
+// withPartitions adds to q, the typed SELECT of t's columns cols, the partition columns Athena
+// adds (partitionColumns).
+func withPartitions(t Table, cols []outputColumn, q string) string {
+	parts := partitionColumns(t, cols)
+	if len(parts) == 0 {
+		return q
 	}
-	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + from
-	if parts := partitionColumns(t, cols); len(parts) > 0 {
-		var added, filled []string
-		for _, c := range parts {
-			if c.Fill {
-				name := c.Name
-				for _, oc := range cols {
-					if strings.EqualFold(oc.Name, c.Name) {
-						name = oc.Name
-					}
+	var added, filled []string
+	for _, c := range parts {
+		if c.Fill {
+			name := c.Name
+			for _, oc := range cols {
+				if strings.EqualFold(oc.Name, c.Name) {
+					name = oc.Name
 				}
-				filled = append(filled, "COALESCE(NULLIF("+engine.Ident(name)+", ''), "+c.Expr+") AS "+engine.Ident(name))
-			} else {
-				added = append(added, ", "+c.Expr+" AS "+engine.Ident(c.Name))
 			}
+			filled = append(filled, "COALESCE(NULLIF("+engine.Ident(name)+", ''), "+c.Expr+") AS "+engine.Ident(name))
+		} else {
+			added = append(added, ", "+c.Expr+" AS "+engine.Ident(c.Name))
 		}
-		star := "*"
-		if len(filled) > 0 {
-			star = "* REPLACE (" + strings.Join(filled, ", ") + ")"
-		}
-		q = "SELECT " + star + strings.Join(added, "") + " FROM (" + q + ")"
 	}
-	return q, nil
+	star := "*"
+	if len(filled) > 0 {
+		star = "* REPLACE (" + strings.Join(filled, ", ") + ")"
+	}
+	return "SELECT " + star + strings.Join(added, "") + " FROM (" + q + ")"
 }
 
 // csvFrom reads CUR and FOCUS CSV files as text: RFC 4180 quoting (a quote inside a quoted

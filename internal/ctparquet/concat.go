@@ -22,7 +22,8 @@ import (
 // 'eds compact'.
 
 // ErrNotConcatenable means the files cannot be concatenated as they are (other schemas, row
-// groups not contiguous, bloom filters, encryption); the caller merges them another way.
+// groups not contiguous, Bloom filters without their length, encryption); the caller merges
+// them another way.
 var ErrNotConcatenable = errors.New("files cannot be concatenated")
 
 // parquetFile is a Parquet file read whole, with its footer decoded.
@@ -58,7 +59,7 @@ func (f *parquetFile) span(rg *format.RowGroup) (start, end int64, err error) {
 	for i := range rg.Columns {
 		c := &rg.Columns[i]
 		md := &c.MetaData
-		if c.FilePath != "" || c.CryptoMetadata.Value != nil || len(c.EncryptedColumnMetadata) > 0 || md.BloomFilterOffset != 0 {
+		if c.FilePath != "" || c.CryptoMetadata.Value != nil || len(c.EncryptedColumnMetadata) > 0 || (md.BloomFilterOffset != 0 && md.BloomFilterLength <= 0) {
 			return 0, 0, ErrNotConcatenable
 		}
 		s := md.DataPageOffset
@@ -123,6 +124,7 @@ func Concat(dst string, srcs []string, less func(a, b *format.RowGroup) int) (ro
 	type index struct {
 		column []byte // the column index as it was (it holds no offsets), nil if none
 		offset *format.OffsetIndex
+		bloom  []byte // the Bloom filter, header and bitset, as it was (no offsets), nil if none
 	}
 	var indexes [][]index
 	for n, p := range pieces {
@@ -169,14 +171,23 @@ func Concat(dst string, srcs []string, less func(a, b *format.RowGroup) int) (ro
 				}
 				idx[i].offset = oi
 			}
+			if md.BloomFilterLength > 0 {
+				b, err := p.f.slice(md.BloomFilterOffset, int64(md.BloomFilterLength))
+				if err != nil {
+					return 0, err
+				}
+				idx[i].bloom = b
+			}
 			c.ColumnIndexOffset, c.ColumnIndexLength, c.OffsetIndexOffset, c.OffsetIndexLength = 0, 0, 0, 0
+			md.BloomFilterOffset, md.BloomFilterLength = 0, 0
 		}
 		w.write(p.f.data[start:end])
 		meta.RowGroups = append(meta.RowGroups, rg)
 		meta.NumRows += rg.NumRows
 		indexes = append(indexes, idx)
 	}
-	err = writeTail(w, &meta, func(i, j int) ([]byte, error) { return indexes[i][j].column, nil },
+	err = writeTail(w, &meta, func(i, j int) []byte { return indexes[i][j].bloom },
+		func(i, j int) ([]byte, error) { return indexes[i][j].column, nil },
 		func(i, j int) *format.OffsetIndex { return indexes[i][j].offset })
 	if err != nil {
 		return 0, err
@@ -208,10 +219,8 @@ func ByFirstRow(a, b *format.RowGroup) int {
 }
 
 func minOf(rg *format.RowGroup, column string) []byte {
-	for i := range rg.Columns {
-		if p := rg.Columns[i].MetaData.PathInSchema; len(p) == 1 && p[0] == column {
-			return rg.Columns[i].MetaData.Statistics.MinValue
-		}
+	if md := columnMeta(rg, column); md != nil {
+		return md.Statistics.MinValue
 	}
 	return nil
 }

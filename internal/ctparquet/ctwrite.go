@@ -45,6 +45,7 @@ type ctLeaf struct {
 	typ            format.Type
 	dict           bool // dictionary encoded (falling back to PLAIN past dictionaryMaxBytes)
 	bounds         bool // min/max kept in the chunk statistics and the page index
+	bloom          bool // a split-block Bloom filter written for each column chunk
 }
 
 var ctLeaves = func() []ctLeaf {
@@ -57,7 +58,7 @@ var ctLeaves = func() []ctLeaf {
 		lc, _ := ctSchema.Lookup(p...)
 		name := strings.Join(p, ".")
 		l := ctLeaf{path: p, maxRep: int(lc.MaxRepetitionLevel), maxDef: int(lc.MaxDefinitionLevel),
-			typ: format.Type(lc.Node.Type().Kind()), bounds: !boundless[name]}
+			typ: format.Type(lc.Node.Type().Kind()), bounds: !boundless[name], bloom: BloomColumns[name]}
 		switch l.typ {
 		case format.ByteArray:
 			l.dict = !plainColumns[name]
@@ -156,6 +157,7 @@ func WriteRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 	meta.RowGroups = make([]format.RowGroup, 0, n)
 	var colIndexes [][]*format.ColumnIndex
 	var offIndexes [][]format.OffsetIndex
+	var blooms [][][]byte
 	for i := range n {
 		e := <-done[i]
 		rg, ci, oi := e.place(out.offset, int16(i))
@@ -164,12 +166,13 @@ func WriteRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 		meta.NumRows += rg.NumRows
 		colIndexes = append(colIndexes, ci)
 		offIndexes = append(offIndexes, oi)
+		blooms = append(blooms, slices.Clone(e.blooms))
 		e.release()
 		if out.err != nil {
 			return 0, out.err
 		}
 	}
-	err = writeTail(out, &meta, func(i, j int) ([]byte, error) {
+	err = writeTail(out, &meta, func(i, j int) []byte { return blooms[i][j] }, func(i, j int) ([]byte, error) {
 		if ci := colIndexes[i][j]; ci != nil {
 			return thrift.Marshal(new(thrift.CompactProtocol), ci)
 		}
@@ -203,14 +206,25 @@ func rowGroups(recs []*cloudtrail.Record) (bounds []int, byBytes bool) {
 	return bounds, byBytes
 }
 
-// writeTail ends a Parquet file whose row groups w has written: the column indexes (encoded,
-// nil for none), then the offset indexes (nil for none), then the footer meta with their
-// offsets set — encoded in memory (thrift writes field by field) and written at once.
-func writeTail(w *fileWriter, meta *format.FileMetaData, columnIndex func(rg, col int) ([]byte, error), offsetIndex func(rg, col int) *format.OffsetIndex) error {
+// writeTail ends a Parquet file whose row groups w has written: the Bloom filters (header and
+// bitset, nil for none), the column indexes (encoded, nil for none), then the offset indexes
+// (nil for none), then the footer meta with their offsets set — encoded in memory (thrift
+// writes field by field) and written at once.
+func writeTail(w *fileWriter, meta *format.FileMetaData, bloomFilter func(rg, col int) []byte, columnIndex func(rg, col int) ([]byte, error), offsetIndex func(rg, col int) *format.OffsetIndex) error {
 	var tail bytes.Buffer
 	start := w.offset
 	at := func() int64 { return start + int64(tail.Len()) }
 	enc := thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&tail))
+	for i := range meta.RowGroups {
+		for j := range meta.RowGroups[i].Columns {
+			md := &meta.RowGroups[i].Columns[j].MetaData
+			md.BloomFilterOffset, md.BloomFilterLength = 0, 0
+			if b := bloomFilter(i, j); b != nil {
+				md.BloomFilterOffset, md.BloomFilterLength = at(), int32(len(b))
+				tail.Write(b)
+			}
+		}
+	}
 	for i := range meta.RowGroups {
 		for j := range meta.RowGroups[i].Columns {
 			b, err := columnIndex(i, j)
@@ -273,6 +287,7 @@ type rowGroupEncoder struct {
 	chunks  []format.ColumnChunk
 	colIdx  []*format.ColumnIndex
 	offIdx  []format.OffsetIndex
+	blooms  [][]byte // each column's Bloom filter, header and bitset (nil for none)
 	zstd    zstd.Ctx
 	zbuf    []byte // a page's values, compressed
 	header  *thrift.Encoder
@@ -395,11 +410,17 @@ func (e *rowGroupEncoder) encode(recs []*cloudtrail.Record) {
 	e.chunks = e.chunks[:0]
 	e.colIdx = e.colIdx[:0]
 	e.offIdx = e.offIdx[:0]
+	e.blooms = e.blooms[:0]
 	for i := range e.cols {
 		chunk, ci, oi := e.cols[i].writeChunk(e)
 		e.chunks = append(e.chunks, chunk)
 		e.colIdx = append(e.colIdx, ci)
 		e.offIdx = append(e.offIdx, oi)
+		var bf []byte
+		if e.cols[i].bloom {
+			bf = e.cols[i].bloomFilter()
+		}
+		e.blooms = append(e.blooms, bf)
 	}
 }
 

@@ -76,7 +76,7 @@ func Purge(ctx context.Context, db *engine.DB, w *Writer, s Store, now time.Time
 			continue
 		}
 		res.FilesRewitten++
-		nf, err := writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(f.Date)+` AS eventdate FROM read_parquet(`+engine.Literal(p)+`, hive_partitioning = false)
+		nf, err := writeParquetBlooms(ctx, db, w, `SELECT *, `+engine.Literal(f.Date)+` AS eventdate FROM read_parquet(`+engine.Literal(p)+`, hive_partitioning = false)
 			WHERE `+kept+` ORDER BY eventtime`)
 		if err != nil {
 			return res, fmt.Errorf("purge %s: %w", f.Path, err)

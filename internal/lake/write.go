@@ -390,9 +390,32 @@ func compareOptional(a, b *string) int {
 	return strings.Compare(*a, *b)
 }
 
+// bloomOptions make the engine's COPY write Parquet Bloom filters for the lookup columns
+// (eventid, requestid: ctparquet.BloomColumns), as the Go writer does, so that a merged file
+// keeps them. DuckDB writes a filter for every dictionary-encoded column chunk; by default it
+// gives up on a dictionary past a twentieth of the row group's rows, which unique ids always
+// pass. A dictionary of a whole row group is allowed, up to ctparquet's 1 MiB of dictionary
+// page (8,192 ids of 36 bytes take 330 KB; eventjson's values stay PLAIN).
+const bloomOptions = `DICTIONARY_SIZE_LIMIT 8193, STRING_DICTIONARY_PAGE_SIZE_LIMIT 1048576, BLOOM_FILTER_FALSE_POSITIVE_RATIO 0.02`
+
 // writeParquet copies the rows of query (which must have an eventdate column) into new Parquet
 // files, one or more per date, and describes them.
 func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) ([]DataFile, error) {
+	return writeParquetWith(ctx, db, w, query, "")
+}
+
+// writeParquetBlooms is writeParquet with the lookup columns' Bloom filters (bloomOptions);
+// when their dictionaries run the engine out of memory, the files are written without them.
+func writeParquetBlooms(ctx context.Context, db *engine.DB, w *Writer, query string) ([]DataFile, error) {
+	added, err := writeParquetWith(ctx, db, w, query, bloomOptions)
+	if engine.IsOutOfMemory(err) {
+		return writeParquet(ctx, db, w, query)
+	}
+	return added, err
+}
+
+// writeParquetWith is writeParquet with more COPY options (opts, "" for none).
+func writeParquetWith(ctx context.Context, db *engine.DB, w *Writer, query, opts string) ([]DataFile, error) {
 	dataDir := w.DataDir()
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
@@ -401,7 +424,11 @@ func writeParquet(ctx context.Context, db *engine.DB, w *Writer, query string) (
 	prefix := w.filePrefix()
 	pattern := prefix + "{uuid}"
 	copySQL := `COPY (` + query + `) TO ` + engine.Literal(dataDir) + ` (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1,
-		PARTITION_BY (eventdate), FILENAME_PATTERN ` + engine.Literal(pattern) + `, APPEND, ROW_GROUP_SIZE 8192)`
+		PARTITION_BY (eventdate), FILENAME_PATTERN ` + engine.Literal(pattern) + `, APPEND, ROW_GROUP_SIZE 8192`
+	if opts != "" {
+		copySQL += ", " + opts
+	}
+	copySQL += ")"
 	if err := db.Exec(ctx, copySQL); err != nil {
 		// Remove what the failed statement wrote, so that a retry in this run does not leave
 		// files the manifest never names until the next writer's cleanup.
@@ -621,8 +648,17 @@ func mergeGroup(ctx context.Context, db *engine.DB, w *Writer, date string, grou
 	if !w.facts {
 		order = "eventtime" // Config and activity stores have no eventsource/eventname columns
 	}
-	added, err = writeParquet(ctx, db, w, `SELECT *, `+engine.Literal(date)+` AS eventdate FROM read_parquet(`+
-		engine.ListLiteral(paths)+`, hive_partitioning = false) ORDER BY `+order)
+	query := `SELECT *, ` + engine.Literal(date) + ` AS eventdate FROM read_parquet(` +
+		engine.ListLiteral(paths) + `, hive_partitioning = false) ORDER BY ` + order
+	write := writeParquetBlooms
+	if len(group) >= 4 {
+		// Halved first on running out of memory, before the Bloom filters' dictionaries are
+		// given up (by writeParquetBlooms, for a group too small to halve).
+		write = func(ctx context.Context, db *engine.DB, w *Writer, q string) ([]DataFile, error) {
+			return writeParquetWith(ctx, db, w, q, bloomOptions)
+		}
+	}
+	added, err = write(ctx, db, w, query)
 	switch {
 	case err == nil:
 		for _, f := range group {
