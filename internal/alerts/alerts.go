@@ -35,7 +35,7 @@ import (
 )
 
 // StoreName is the built-in store of alerts.
-const StoreName = "auditlake-alerts"
+const StoreName = lake.AlertsStore
 
 // EventSource is the eventsource of every alert record.
 const EventSource = "auditlake.alerts"
@@ -70,7 +70,7 @@ func Store(lk *lake.Lake) (lake.Store, error) {
 	if !errors.Is(err, lake.ErrNotFound) {
 		return st, err
 	}
-	st, err = lk.Create(StoreName, lake.CreateOptions{Type: lake.TypeCloudTrail, TerminationProtection: true})
+	st, err = lk.Create(StoreName, lake.CreateOptions{Type: lake.TypeCloudTrail, TerminationProtection: true, Builtin: true})
 	if err != nil {
 		if again, err2 := lk.Resolve(StoreName); err2 == nil { // another process created it
 			return again, nil

@@ -100,9 +100,9 @@ func isSecretFlag(a string) bool {
 	return false
 }
 
-// checkWritable refuses to ingest into the built-in audit store.
+// checkWritable refuses to ingest into a built-in store (the audit log, the alerts).
 func checkWritable(s lake.Store) error {
-	if s.Name == lake.AuditStore {
+	if s.Builtin() {
 		return fmt.Errorf("cannot ingest into %s: %w", s.Name, lake.ErrBuiltin)
 	}
 	return nil

@@ -122,7 +122,7 @@ func runEDSCreate(ctx context.Context, env *Env, args []string) error {
 func runEDSList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "eds list")
 	output := formatFlag(fs, "table", "json")
-	all := fs.Bool("all", false, "also list the built-in audit log store ("+lake.AuditStore+")")
+	all := fs.Bool("all", false, "also list the built-in stores ("+lake.AuditStore+", "+lake.AlertsStore+")")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}

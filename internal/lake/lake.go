@@ -144,7 +144,8 @@ type CreateOptions struct {
 	Type                  string
 	RetentionDays         int
 	TerminationProtection bool
-	// Builtin allows the reserved name AuditStore (package auditlog creates it).
+	// Builtin allows the reserved names AuditStore and AlertsStore (packages auditlog and
+	// alerts create them).
 	Builtin bool
 }
 
@@ -153,12 +154,18 @@ type CreateOptions struct {
 // removes its events.
 const AuditStore = "auditlake-audit"
 
-// Builtin says whether s is auditlake's own audit store, which listings leave out unless asked
-// (eds list --all) and reports never pick as their default store.
-func (s Store) Builtin() bool { return s.Name == AuditStore }
+// AlertsStore is the built-in store of the alerts detection rules raise (package alerts), under
+// the same rules as AuditStore.
+const AlertsStore = "auditlake-alerts"
 
-// ErrBuiltin is returned for a change the built-in audit store does not allow.
-var ErrBuiltin = errors.New("the audit log store " + AuditStore + " is written only by auditlake, keeps its name and termination protection, and loses events only by retention")
+func builtinName(name string) bool { return name == AuditStore || name == AlertsStore }
+
+// Builtin says whether s is one of auditlake's own stores (the audit log, the alerts), which
+// listings leave out unless asked (eds list --all) and reports never pick as their default store.
+func (s Store) Builtin() bool { return builtinName(s.Name) }
+
+// ErrBuiltin is returned for a change a built-in store does not allow.
+var ErrBuiltin = errors.New("the built-in stores " + AuditStore + " and " + AlertsStore + " are written only by auditlake, keep their names and termination protection, and lose events only by retention")
 
 // Create adds a store and returns it with its new UUID.
 func (l *Lake) Create(name string, opts CreateOptions) (Store, error) {
@@ -168,7 +175,7 @@ func (l *Lake) Create(name string, opts CreateOptions) (Store, error) {
 	if looksLikeUUID(name) {
 		return Store{}, fmt.Errorf("invalid store name %q: a name must not look like a store id", name)
 	}
-	if name == AuditStore && !opts.Builtin {
+	if builtinName(name) && !opts.Builtin {
 		return Store{}, fmt.Errorf("invalid store name %q: %w", name, ErrBuiltin)
 	}
 	if opts.Type == "" {
@@ -238,7 +245,8 @@ func (l *Lake) Update(id string, fn func(*Store) error) (Store, error) {
 				if err := fn(&c.Stores[i]); err != nil {
 					return err
 				}
-				if before.Name == AuditStore && (c.Stores[i].Name != AuditStore || !c.Stores[i].TerminationProtection) {
+				if builtinName(before.Name) && (c.Stores[i].Name != before.Name || !c.Stores[i].TerminationProtection) ||
+					!builtinName(before.Name) && builtinName(c.Stores[i].Name) {
 					return ErrBuiltin
 				}
 				c.Stores[i].UpdatedAt = time.Now().UTC().Truncate(time.Second)
@@ -261,7 +269,7 @@ func (l *Lake) Delete(id string) error {
 		for i, s := range c.Stores {
 			if s.ID == id {
 				removed = s
-				if s.Name == AuditStore {
+				if builtinName(s.Name) {
 					return fmt.Errorf("cannot delete event data store %q: %w", s.Name, ErrBuiltin)
 				}
 				if s.TerminationProtection {
