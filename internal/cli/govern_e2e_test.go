@@ -408,7 +408,7 @@ type dailyReport struct {
 // for her as one that does not exist.
 func TestAPIReportsRunAsThePrincipal(t *testing.T) {
 	r := newReportLake(t)
-	g := startGovernServer(t, r.dir, app.Options{})
+	g := startServedGovern(t, r.dir)
 	const q = "?store=org&cost=cur.gen"
 
 	var cliAll, cliAcct, alice, carol launchReport
@@ -443,7 +443,7 @@ func TestAPIReportsRunAsThePrincipal(t *testing.T) {
 		}
 	}
 	req, _ := http.NewRequest(http.MethodGet, g.url+"/api/reports/launch-compliance"+q, nil)
-	req.Header.Set(testPrincipalHeader, "user:bob")
+	g.as(t, req, "user:bob")
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		json.NewDecoder(resp.Body).Decode(&bobErr)
 		resp.Body.Close()
