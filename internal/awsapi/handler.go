@@ -61,6 +61,9 @@ type Options struct {
 	Queries QueryOptions
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// Delivery writes StartQuery's DeliveryS3Uri results and answers ListPublicKeys; without a
+	// Signer a DeliveryS3Uri is refused and ListPublicKeys lists no key.
+	Delivery DeliveryOptions
 }
 
 // Handler is the CloudTrail Lake API as an http.Handler.
@@ -80,7 +83,9 @@ func New(o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Handler{opts: o, queries: newManager(o.Backend, o.Queries, o.Now, o.Log)}
+	h := &Handler{opts: o, queries: newManager(o.Backend, o.Queries, o.Now, o.Log)}
+	h.queries.deliver = h.deliver
+	return h
 }
 
 // Close cancels the queries still running and forgets every result.
@@ -128,6 +133,7 @@ func (h *Handler) operations() map[string]operation {
 		"GetChannel":           h.getChannel,
 		"ListChannels":         h.listChannels,
 		"DeleteChannel":        h.deleteChannel,
+		"ListPublicKeys":       h.listPublicKeys,
 	}
 }
 

@@ -91,6 +91,8 @@ func (o QueryOptions) withDefaults() QueryOptions {
 // query is one StartQuery. Fields below mu are guarded by manager.mu.
 type query struct {
 	id, owner, statement string
+	deliveryURI          string   // StartQuery's DeliveryS3Uri
+	region               string   // the region the request was signed for (the sign file's)
 	stores               []string // ids of the stores the statement names
 	created              time.Time
 	eventsScanned        int64
@@ -101,7 +103,8 @@ type query struct {
 	status            string
 	started, finished time.Time
 	errMsg            string
-	invalid           bool // the engine refused the statement itself
+	deliveryStatus    string // with a deliveryURI: PENDING, then SUCCESS or FAILED (CANCELLED, FAILED with the query)
+	invalid           bool   // the engine refused the statement itself
 	columns           []string
 	rows              [][]string
 	rowCount          int
@@ -119,6 +122,8 @@ type manager struct {
 	o       QueryOptions
 	now     func() time.Time
 	slots   chan struct{}
+	// deliver writes a finished query's result to its DeliveryS3Uri (Handler.deliver).
+	deliver func(ctx context.Context, q *query, res *server.Result) error
 	wg      sync.WaitGroup
 	log     *slog.Logger
 
@@ -242,6 +247,16 @@ func (m *manager) run(ctx context.Context, q *query) {
 		m.finish(q, StatusFailed, fmt.Sprintf("query result has more than %d rows, the largest this server keeps; narrow the query or aggregate", m.o.MaxRows), nil)
 	default:
 		m.finish(q, StatusFinished, "", res)
+		if q.deliveryURI != "" && m.deliver != nil {
+			err := m.deliver(ctx, q, res)
+			m.mu.Lock()
+			q.deliveryStatus = "SUCCESS"
+			if err != nil {
+				m.log.Error("deliver query results", "query", q.id, "to", q.deliveryURI, "err", err)
+				q.deliveryStatus, q.errMsg = "FAILED", fmt.Sprintf("the query finished but its results could not be delivered to %s: %v", q.deliveryURI, err)
+			}
+			m.mu.Unlock()
+		}
 	}
 }
 
@@ -272,6 +287,12 @@ func (m *manager) finish(q *query, status, msg string, res *server.Result) {
 		return
 	}
 	q.status, q.errMsg, q.finished = status, msg, m.now()
+	if q.deliveryURI != "" {
+		q.deliveryStatus = map[string]string{StatusFinished: "PENDING", StatusFailed: "FAILED"}[status]
+		if q.deliveryStatus == "" {
+			q.deliveryStatus = "CANCELLED"
+		}
+	}
 	if q.started.IsZero() {
 		q.started = q.finished
 	}
@@ -335,6 +356,7 @@ func (m *manager) get(owner, id string) *query {
 // snapshot is a query's state at one moment.
 type snapshot struct {
 	status, errMsg             string
+	deliveryStatus             string
 	created, started, finished time.Time
 	rowCount                   int
 }
@@ -342,7 +364,7 @@ type snapshot struct {
 func (m *manager) snapshot(q *query) snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return snapshot{q.status, q.errMsg, q.created, q.started, q.finished, q.rowCount}
+	return snapshot{q.status, q.errMsg, q.deliveryStatus, q.created, q.started, q.finished, q.rowCount}
 }
 
 // result returns a finished query's columns and rows, read back from disk when memory no
@@ -374,6 +396,9 @@ func (m *manager) cancelQuery(q *query) (was string) {
 	was = q.status
 	if q.active() {
 		q.status, q.finished = StatusCancelled, m.now()
+		if q.deliveryURI != "" {
+			q.deliveryStatus = "CANCELLED"
+		}
 		if q.started.IsZero() {
 			q.started = q.finished
 		}

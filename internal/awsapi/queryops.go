@@ -33,14 +33,14 @@ func (h *Handler) startQuery(ctx context.Context, c *call) (any, *Error) {
 	case len(req.QueryParameters) > 0:
 		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "QueryParameters are not supported yet: write the values into the QueryStatement")
 	case req.DeliveryS3Uri != "":
-		// Result deliveries (gzip CSV + sign file in Lake's layout) come with issue 18's
-		// `query --deliver`; until then a delivery is refused rather than silently skipped.
-		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "DeliveryS3Uri: this auditlake server does not deliver query results to S3 yet; page them with GetQueryResults")
+		if e := h.checkDeliveryURI(req.DeliveryS3Uri); e != nil {
+			return nil, e
+		}
 	}
 	if w := statementStart(req.QueryStatement); w != "SELECT" && w != "WITH" && w != "VALUES" {
 		return nil, errorf(http.StatusBadRequest, "InvalidQueryStatementException", "only SELECT statements are allowed (got %s): event data stores are read-only to SQL", w)
 	}
-	q := &query{owner: c.principal().Name(), statement: req.QueryStatement}
+	q := &query{owner: c.principal().Name(), statement: req.QueryStatement, deliveryURI: req.DeliveryS3Uri, region: c.region}
 	h.scanned(c, q)
 	if err := h.queries.start(ctx, q); err != nil {
 		if errors.Is(err, errTooManyQueries) {
@@ -144,6 +144,8 @@ type describeQueryResponse struct {
 	QueryStatus     string        `json:"QueryStatus"`
 	QueryStatistics describeStats `json:"QueryStatistics"`
 	ErrorMessage    string        `json:"ErrorMessage,omitempty"`
+	DeliveryS3Uri   string        `json:"DeliveryS3Uri,omitempty"`
+	DeliveryStatus  string        `json:"DeliveryStatus,omitempty"`
 }
 
 func (h *Handler) describeQuery(ctx context.Context, c *call) (any, *Error) {
@@ -160,7 +162,8 @@ func (h *Handler) describeQuery(ctx context.Context, c *call) (any, *Error) {
 	if !s.started.IsZero() {
 		st.EventsScanned, st.BytesScanned = q.eventsScanned, q.bytesScanned
 	}
-	return describeQueryResponse{QueryID: q.id, QueryString: q.statement, QueryStatus: s.status, QueryStatistics: st, ErrorMessage: s.errMsg}, nil
+	return describeQueryResponse{QueryID: q.id, QueryString: q.statement, QueryStatus: s.status, QueryStatistics: st, ErrorMessage: s.errMsg,
+		DeliveryS3Uri: q.deliveryURI, DeliveryStatus: s.deliveryStatus}, nil
 }
 
 type resultStats struct {

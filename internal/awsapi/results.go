@@ -38,6 +38,9 @@ type queryMeta struct {
 	BytesScanned  int64     `json:"bytes_scanned"`
 	Rows          int       `json:"rows"`
 	Size          int64     `json:"size"`
+	// DeliveryS3Uri and DeliveryStatus: StartQuery's DeliveryS3Uri and how its delivery went.
+	DeliveryS3Uri  string `json:"delivery_s3_uri,omitempty"`
+	DeliveryStatus string `json:"delivery_status,omitempty"`
 }
 
 type queryRows struct {
@@ -60,7 +63,7 @@ func (m *manager) persist(q *query) error {
 	}
 	meta := queryMeta{ID: q.id, Owner: q.owner, Statement: q.statement, Stores: q.stores, Created: q.created, Started: q.started,
 		Finished: q.finished, Status: q.status, Error: q.errMsg, EventsScanned: q.eventsScanned, BytesScanned: q.bytesScanned,
-		Rows: q.rowCount, Size: q.size}
+		Rows: q.rowCount, Size: q.size, DeliveryS3Uri: q.deliveryURI, DeliveryStatus: q.deliveryStatus}
 	rows := queryRows{Columns: q.columns, Rows: q.rows}
 	m.mu.Unlock()
 	if err := os.MkdirAll(m.o.Dir, 0o700); err != nil {
@@ -163,7 +166,7 @@ func (m *manager) load() error {
 		loaded = append(loaded, &query{id: id, owner: meta.Owner, statement: meta.Statement, stores: meta.Stores, created: meta.Created,
 			eventsScanned: meta.EventsScanned, bytesScanned: meta.BytesScanned, done: done, cancel: func() {},
 			status: meta.Status, started: meta.Started, finished: meta.Finished, errMsg: meta.Error, rowCount: meta.Rows,
-			size: meta.Size, onDisk: true, diskSize: st.Size()})
+			size: meta.Size, onDisk: true, diskSize: st.Size(), deliveryURI: meta.DeliveryS3Uri, deliveryStatus: meta.DeliveryStatus})
 		m.onDisk += st.Size()
 	}
 	for _, e := range entries { // results and temporary files with no description

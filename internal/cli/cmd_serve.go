@@ -5,12 +5,14 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/awsapi"
+	"github.com/auditlake/auditlake/internal/delivery"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/server"
 	"github.com/auditlake/auditlake/web"
@@ -42,7 +44,9 @@ requests use the engine at once, plus one interactive lane that a request holds 
 so short queries get through while long ones run; a client (remote address) may have at most
 --max-client-queries requests running or waiting (429 past it). The same port answers the
 CloudTrail Lake API for the AWS CLI and SDKs (--endpoint-url; requests signed with an auditlake
-access key; docs/aws-api.md). Ctrl-C stops it after the requests in flight finish. With
+access key; docs/aws-api.md); StartQuery's DeliveryS3Uri results are written to S3 with the
+server's credentials (--profile, --region, --endpoint-url) and signed with the delivery key
+that ListPublicKeys lists. Ctrl-C stops it after the requests in flight finish. With
 --pg-listen it also speaks the Postgres wire protocol (psql, Grafana, Metabase, Superset, DBeaver;
 user = access key id, password = its secret, SCRAM-SHA-256; TLS required when --tls-cert/--tls-key
 are given; docs/postgres.md). It also runs the sources (auditlake source list; see auditlake
@@ -73,6 +77,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	loginLink := fs.String("login-link", "", "print a one-time login link (15 minutes) for this user")
 	var pg pgFlags
 	fs.StringVar(&pg.listen, "pg-listen", "", "also serve the Postgres wire protocol on this address (host:port) for psql and BI tools (docs/postgres.md)")
+	deliveryS3 := addS3Flags(fs) // where StartQuery's DeliveryS3Uri results are written
 	fs.StringVar(&env.ApprovedConfig, "approved-config", "", "approved launch templates (JSON, as for report launch-compliance) used when a request names none")
 	noCollect := fs.Bool("no-collect", false, "do not run the sources (auditlake source list) in this process")
 	pos, err := parseFlags(fs, args)
@@ -137,8 +142,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	// The CloudTrail Lake API (docs/aws-api.md) on the same port, authenticated by SigV4.
+	deliveries, err := deliveryOptions(env, deliveryS3)
+	if err != nil {
+		return err
+	}
 	aws := awsapi.New(awsapi.Options{Backend: b, Lake: lk, Keys: access.Open(env.DataDir), Log: env.Log, Audit: b.Audit,
-		Queries: awsapi.QueryOptions{MaxRunning: lim.maxQueries, Dir: filepath.Join(lk.Dir, "awsapi", "queries")}})
+		Queries: awsapi.QueryOptions{MaxRunning: lim.maxQueries, Dir: filepath.Join(lk.Dir, "awsapi", "queries")}, Delivery: deliveries})
 	defer aws.Close()
 	s := server.New(b, env.Log, withCollection(env, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts,
 		Access: accessRegistry(env), TLS: tlsConfig, InsecureHTTP: *insecureHTTP, AWS: aws}))
@@ -181,4 +190,19 @@ func serveTLS(cert, key string) (*tls.Config, error) {
 		return nil, fmt.Errorf("load TLS certificate %q and key %q: %w", cert, key, err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// deliveryOptions are the CloudTrail Lake API's deliveries (StartQuery's DeliveryS3Uri,
+// ListPublicKeys): the data directory's delivery key, created on first use, and S3 access with
+// serve's --profile, --region and --endpoint-url.
+func deliveryOptions(env *Env, s3 s3Flags) (awsapi.DeliveryOptions, error) {
+	signer, err := delivery.LoadOrCreateKey(env.DataDir)
+	if err != nil {
+		return awsapi.DeliveryOptions{}, err
+	}
+	st, err := os.Stat(delivery.KeyPath(env.DataDir))
+	if err != nil {
+		return awsapi.DeliveryOptions{}, fmt.Errorf("delivery key: %w", err)
+	}
+	return awsapi.DeliveryOptions{Signer: signer, KeyCreated: st.ModTime().UTC(), Client: s3.client()}, nil
 }

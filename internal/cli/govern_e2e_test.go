@@ -56,6 +56,35 @@ type governServer struct {
 	url   string
 	audit *auditlog.Log
 	b     *app.Backend
+	// keys, when set, holds a Bearer Authorization per principal (user:NAME), made on first
+	// use: the requests go through the real serve's authentication instead of the test door.
+	keys map[string]string
+	dir  string
+}
+
+// startServedGovern is the JSON API of the real `serve` over dir (its own authentication):
+// each principal's requests carry an access key of its own as a Bearer token.
+func startServedGovern(t testing.TB, dir string) governServer {
+	t.Helper()
+	return governServer{url: serve(t, dir, io.Discard), keys: map[string]string{}, dir: dir}
+}
+
+// as makes req a request by principal: its Bearer key on the real server, else the test door's
+// header.
+func (g governServer) as(t testing.TB, req *http.Request, principal string) {
+	t.Helper()
+	if g.keys == nil {
+		req.Header.Set(testPrincipalHeader, principal)
+		return
+	}
+	if g.keys[principal] == "" {
+		c, err := access.Open(g.dir).CreateKey(strings.TrimPrefix(principal, "user:"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.keys[principal] = "Bearer " + c.AccessKeyID + ":" + c.SecretAccessKey
+	}
+	req.Header.Set("Authorization", g.keys[principal])
 }
 
 func startGovernServer(t testing.TB, dir string, o app.Options) governServer {
@@ -83,7 +112,7 @@ func (g governServer) call(t testing.TB, principal, method, path, body string, v
 		t.Fatal(err)
 	}
 	if principal != "" {
-		req.Header.Set(testPrincipalHeader, principal)
+		g.as(t, req, principal)
 	}
 	req.Header.Set("User-Agent", "govern-test/1")
 	resp, err := http.DefaultClient.Do(req)
@@ -127,15 +156,14 @@ func (g governServer) query(t testing.TB, principal, sql string) (int, []string,
 	return status, cols, rows
 }
 
-// TestAPIMatrixEachPrincipalSeesExactlyItsGrants is issue 16's matrix through the JSON API
-// (server.New over app.Backend, the caller set per request by a test door standing in for the
-// auth middleware): an admin, a role member with a column- and row-filtered grant, a user with
+// TestAPIMatrixEachPrincipalSeesExactlyItsGrants is issue 16's matrix through the JSON API of
+// the real `serve`, each principal authenticated by a Bearer access key of its own: an admin, a role member with a column- and row-filtered grant, a user with
 // row-filtered grants and a user with none, on two stores and a cost table. /api/stores,
 // /api/tables and /api/query show each exactly its granted tables, columns and rows, computed
 // independently by the operator's unrestricted CLI query of the same predicates.
 func TestAPIMatrixEachPrincipalSeesExactlyItsGrants(t *testing.T) {
 	a := newAccessLake(t)
-	g := startGovernServer(t, a.dir, app.Options{})
+	g := startServedGovern(t, a.dir)
 	all := a.count(t, "", "SELECT count(*) FROM "+a.table())
 	ec2 := a.count(t, "", "SELECT count(*) FROM "+a.table()+" WHERE "+bobFilter)
 	carolRows := a.count(t, "", "SELECT count(*) FROM "+a.table()+" WHERE "+carolFilter+" OR eventsource = 'sts.amazonaws.com'")
@@ -289,7 +317,7 @@ func TestAPIMatrixEachPrincipalSeesExactlyItsGrants(t *testing.T) {
 		v     any
 	}{{"other", &hidden}, {"nosuch", &absent}} {
 		req, _ := http.NewRequest(http.MethodGet, g.url+"/api/reports/launch-compliance?store="+c.store, nil)
-		req.Header.Set(testPrincipalHeader, "user:carol")
+		g.as(t, req, "user:carol")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -303,7 +331,7 @@ func TestAPIMatrixEachPrincipalSeesExactlyItsGrants(t *testing.T) {
 	if strings.ReplaceAll(hidden.Error.Message, "other", "X") != strings.ReplaceAll(absent.Error.Message, "nosuch", "X") {
 		t.Errorf("a hidden store answers %q, an absent one %q", hidden.Error.Message, absent.Error.Message)
 	}
-	// Without a caller (no door authenticated the request) the backend answers 401.
+	// Without credentials the server answers 401.
 	for _, path := range []string{"/api/stores", "/api/tables", "/api/reports/launch-compliance", "/api/instances/i-0123456789abcdef0"} {
 		if st := g.call(t, "", http.MethodGet, path, "", nil); st != http.StatusUnauthorized {
 			t.Errorf("GET %s without a caller: %d, want 401", path, st)
@@ -380,7 +408,7 @@ type dailyReport struct {
 // for her as one that does not exist.
 func TestAPIReportsRunAsThePrincipal(t *testing.T) {
 	r := newReportLake(t)
-	g := startGovernServer(t, r.dir, app.Options{})
+	g := startServedGovern(t, r.dir)
 	const q = "?store=org&cost=cur.gen"
 
 	var cliAll, cliAcct, alice, carol launchReport
@@ -415,7 +443,7 @@ func TestAPIReportsRunAsThePrincipal(t *testing.T) {
 		}
 	}
 	req, _ := http.NewRequest(http.MethodGet, g.url+"/api/reports/launch-compliance"+q, nil)
-	req.Header.Set(testPrincipalHeader, "user:bob")
+	g.as(t, req, "user:bob")
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		json.NewDecoder(resp.Body).Decode(&bobErr)
 		resp.Body.Close()

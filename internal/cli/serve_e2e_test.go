@@ -632,54 +632,8 @@ func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
 		t.Fatalf("generated data has %d non-approved of %d instances over %d days: the checks would be vacuous", len(wantBad), len(rep.Rows), len(wantDays))
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancelC := chromedp.NewContext(actx)
-	defer cancelC()
-	// The first call starts the browser and must not carry a timeout (it would stop the browser).
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancelT := context.WithTimeout(bctx, 150*time.Second)
-	defer cancelT()
-
-	do := func(step string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
-			defer cancel()
-			if buf, serr := chromedp.Run(sctx, chromedp.FullScreenshot(100)); serr == nil {
-				os.WriteFile(filepath.Join(shots, "failed.png"), buf, 0o644)
-			}
-			t.Fatalf("%s: %v (page in %s)", step, err, filepath.Join(shots, "failed.png"))
-		}
-	}
-	eval := func(expr string, v any) {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string]("JSON.stringify("+expr+")"))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		if err := json.Unmarshal([]byte(s), v); err != nil {
-			t.Fatalf("evaluate %s: %v in %q", expr, err, s)
-		}
-	}
-	route := func(hash string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Evaluate[string]("location.hash = "+strconv.Quote(hash))(ctx, tg)
-			return err
-		})
-	}
+	_, ctx, do := startChromium(t, browser, shots, "failed.png", nil)
+	eval := evalIn(t, ctx)
 	shot := func(name string) {
 		t.Helper()
 		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
@@ -917,6 +871,71 @@ func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
 }
 
 // screenshotDir is $ARTIFACTS/browser-real if ARTIFACTS is set, else a new temporary directory
+// evalIn returns eval: the JSON value of a JavaScript expression in the page, into v.
+func evalIn(t *testing.T, ctx context.Context) func(expr string, v any) {
+	return func(expr string, v any) {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string]("JSON.stringify("+expr+")"))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		if err := json.Unmarshal([]byte(s), v); err != nil {
+			t.Fatalf("evaluate %s: %v in %q", expr, err, s)
+		}
+	}
+}
+
+// route goes to a page of the dashboard by its location hash.
+func route(hash string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[string]("location.hash = "+strconv.Quote(hash))(ctx, tg)
+		return err
+	})
+}
+
+// startChromium starts headless Chromium at 1280×800 (stopped when the test ends) and returns
+// its context, one bounded to 150 s for the test's steps, and do: run steps or fail the test
+// with a screenshot (failShot in shots) and, when given, the server's log.
+func startChromium(t *testing.T, browser, shots, failShot string, logs *syncBuffer) (bctx, ctx context.Context, do func(step string, steps ...chromedp.Action[chromedp.Void])) {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(browser),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelA)
+	bctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(cancelC)
+	// The first call starts the browser and must not carry a timeout (it would stop the browser).
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	ctx, cancelT := context.WithTimeout(bctx, 150*time.Second)
+	t.Cleanup(cancelT)
+	do = func(step string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+			defer cancel()
+			if buf, serr := chromedp.Run(sctx, chromedp.FullScreenshot(100)); serr == nil {
+				os.WriteFile(filepath.Join(shots, failShot), buf, 0o644)
+			}
+			log := ""
+			if logs != nil {
+				log = "\nserver log:\n" + logs.String()
+			}
+			t.Fatalf("%s: %v (page in %s)%s", step, err, filepath.Join(shots, failShot), log)
+		}
+	}
+	return bctx, ctx, do
+}
+
 // kept after the test and named in the log.
 func screenshotDir(t *testing.T) string {
 	t.Helper()
