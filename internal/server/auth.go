@@ -53,8 +53,13 @@ func (s *Server) authenticated(method string, fn func(http.ResponseWriter, *http
 }
 
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (context.Context, error) {
-	caller := access.Caller{SourceIP: clientOf(r), UserAgent: truncate(r.UserAgent(), 256)}
 	ctx := r.Context()
+	if c, ok := access.CallerFrom(ctx); ok {
+		// A program embedding the server authenticated the request already (a context value is
+		// set by code in this process, never by anything a client sends).
+		return WithClient(ctx, c.Principal.Name()), nil
+	}
+	caller := access.Caller{SourceIP: clientOf(r), UserAgent: truncate(r.UserAgent(), 256)}
 	if h := r.Header.Get("Authorization"); h != "" {
 		// A bearer request carries no ambient credential a foreign page could make the
 		// browser send, so it needs no CSRF token.

@@ -692,3 +692,34 @@ func BenchmarkAuthenticatedRequest(b *testing.B) {
 		})
 	}
 }
+
+// TestACallerSetByTheEmbeddingProgramIsKept: a program that embeds the server and authenticated
+// a request itself (a context value, which no client can send) is served as that caller; a
+// request without one still needs credentials, whatever headers it carries.
+func TestACallerSetByTheEmbeddingProgramIsKept(t *testing.T) {
+	a := newAuthServer(t, server.Options{})
+	p, err := a.reg.Principal("reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Embedder-Says") == "reader" {
+			r = r.WithContext(access.WithCaller(r.Context(), access.Caller{Principal: p, KeyID: "embedded", Door: access.DoorInternal}))
+		}
+		a.srv.ServeHTTP(w, r)
+	}))
+	t.Cleanup(embedded.Close)
+	resp, body := send(t, nil, "POST", embedded.URL+"/api/query", testQuery, "X-Embedder-Says", "reader")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("query with the embedder's caller: %d %s", resp.StatusCode, body)
+	}
+	a.backend.mu.Lock()
+	c, client := a.backend.lastCaller, a.backend.lastClient
+	a.backend.mu.Unlock()
+	if c.Principal.Name() != "user:reader" || c.KeyID != "embedded" || client != "user:reader" {
+		t.Errorf("caller %+v, client %q: want the embedder's user:reader", c, client)
+	}
+	if resp, body := send(t, nil, "POST", embedded.URL+"/api/query", testQuery, "X-Embedder-Says", "nobody"); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a request the embedder did not authenticate: %d %s, want 401", resp.StatusCode, body)
+	}
+}
