@@ -346,7 +346,7 @@ func runCollect(ctx context.Context, env *Env, args []string) error {
 }
 
 // startCollection runs the sources beside serve, unless off: it returns at once; collection
-// stops with ctx. Another collector holding the data directory is a warning, not a failure:
+// stops with ctx or when the returned func is called, which waits for it. Another collector holding the data directory is a warning, not a failure:
 // serve serves, the other process collects.
 func startCollection(ctx context.Context, env *Env, off bool) (wait func()) {
 	if off {
@@ -364,13 +364,16 @@ func startCollection(ctx context.Context, env *Env, off bool) (wait func()) {
 		return func() {}
 	}
 	c := collect.New(reg, collect.Options{Lake: lk, DataDir: env.DataDir, Log: env.Log})
+	// serve may return before its context ends (a port in use, a login link for an unknown
+	// user): the returned func stops collection then, as well as after a shutdown.
+	ctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer release()
 		c.Run(ctx)
 	}()
-	return func() { <-done }
+	return func() { stop(); <-done }
 }
 
 // withCollection adds to serve's options GET /api/sources (the sources' states, the stores'
