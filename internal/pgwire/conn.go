@@ -565,17 +565,27 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 // query runs q on the backend. A query the backend refuses for want of capacity (too many
 // requests of this client address or of all) waits and tries again until its context ends: a
 // Postgres client does not retry, and a Postgres server queues rather than refuses.
-func (c *conn) query(ctx context.Context, q string) (*server.Result, error) {
+func (c *conn) query(ctx context.Context, q string) (res *server.Result, err error) {
+	err = whenNotBusy(ctx, func() error {
+		res, err = c.s.b.Query(ctx, q, c.s.opts.MaxRows)
+		return err
+	})
+	return res, err
+}
+
+// whenNotBusy runs fn, again and again while the backend refuses it for want of capacity,
+// until ctx ends.
+func whenNotBusy(ctx context.Context, fn func() error) error {
 	wait := 20 * time.Millisecond
 	for {
-		res, err := c.s.b.Query(ctx, q, c.s.opts.MaxRows)
+		err := fn()
 		var busy *server.BusyError
 		if !errors.As(err, &busy) {
-			return res, err
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return err
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 500*time.Millisecond)
@@ -594,7 +604,11 @@ func (c *conn) catalog(ctx context.Context) (*catalog, error) {
 	if c.cat != nil && time.Since(c.catAt) < catalogTTL {
 		return c.cat, nil
 	}
-	tables, err := c.s.b.Tables(ctx)
+	var tables []server.Table
+	err := whenNotBusy(ctx, func() (err error) {
+		tables, err = c.s.b.Tables(ctx) // a session of the principal's: admitted like a query
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
