@@ -67,8 +67,8 @@ func TestAuditLogRecordsQueriesAndAdministrativeChanges(t *testing.T) {
 // renamed, unprotected or ingested into.
 func TestAuditStoreIsWrittenOnlyByAuditlake(t *testing.T) {
 	dir := t.TempDir()
-	mustRun(t, 1, dir, "eds", "create", "auditlake-audit") // reserved while it does not exist yet
-	createStore(t, dir, "trail")                           // recorded: the audit store now exists
+	mustRun(t, 1, dir, "eds", "create", "auditlake-audit")  // reserved while it does not exist yet
+	createStore(t, dir, "trail")                            // recorded: the audit store now exists
 	mustRun(t, 1, dir, "eds", "create", "auditlake-alerts") // the alerts' store is reserved too
 	if _, errOut, code := run(t, dir, "eds", "update", "trail", "--name", "auditlake-alerts"); code == 0 || !strings.Contains(errOut, "written only by auditlake") {
 		t.Errorf("renaming a store to auditlake-alerts: exit %d, %q; want a refusal", code, errOut)
