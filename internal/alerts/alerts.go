@@ -63,20 +63,7 @@ type Alert struct {
 
 // Store returns the alerts store, creating it (termination protection on) on first use.
 func Store(lk *lake.Lake) (lake.Store, error) {
-	st, err := lk.Resolve(StoreName)
-	if err == nil {
-		return st, nil
-	}
-	if !errors.Is(err, lake.ErrNotFound) {
-		return st, err
-	}
-	st, err = lk.Create(StoreName, lake.CreateOptions{Type: lake.TypeCloudTrail, TerminationProtection: true, Builtin: true})
-	if err != nil {
-		if again, err2 := lk.Resolve(StoreName); err2 == nil { // another process created it
-			return again, nil
-		}
-	}
-	return st, err
+	return lk.BuiltinStore(StoreName)
 }
 
 type cursor struct {

@@ -20,7 +20,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -114,21 +113,7 @@ func (l *Log) Run(ctx context.Context, every time.Duration, onErr func(error)) {
 
 // Store returns the audit store, creating it (termination protection on) on first use.
 func Store(lk *lake.Lake) (lake.Store, error) {
-	st, err := lk.Resolve(StoreName)
-	if err == nil {
-		return st, nil
-	}
-	if !errors.Is(err, lake.ErrNotFound) {
-		return st, err
-	}
-	st, err = lk.Create(StoreName, lake.CreateOptions{Type: lake.TypeCloudTrail, TerminationProtection: true, Builtin: true})
-	if err != nil {
-		// Another process may have created it meanwhile.
-		if again, err2 := lk.Resolve(StoreName); err2 == nil {
-			return again, nil
-		}
-	}
-	return st, err
+	return lk.BuiltinStore(StoreName)
 }
 
 // Flush commits the queued entries in one atomic commit, then writes their digest.

@@ -164,6 +164,25 @@ func builtinName(name string) bool { return name == AuditStore || name == Alerts
 // listings leave out unless asked (eds list --all) and reports never pick as their default store.
 func (s Store) Builtin() bool { return builtinName(s.Name) }
 
+// BuiltinStore returns the built-in store name (AuditStore or AlertsStore), creating it with
+// termination protection on first use; a store another process created meanwhile is returned.
+func (l *Lake) BuiltinStore(name string) (Store, error) {
+	if !builtinName(name) {
+		return Store{}, fmt.Errorf("%q is not a built-in store", name)
+	}
+	st, err := l.Resolve(name)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return st, err
+	}
+	st, err = l.Create(name, CreateOptions{Type: TypeCloudTrail, TerminationProtection: true, Builtin: true})
+	if err != nil {
+		if again, err2 := l.Resolve(name); err2 == nil {
+			return again, nil
+		}
+	}
+	return st, err
+}
+
 // ErrBuiltin is returned for a change a built-in store does not allow.
 var ErrBuiltin = errors.New("the built-in stores " + AuditStore + " and " + AlertsStore + " are written only by auditlake, keep their names and termination protection, and lose events only by retention")
 
