@@ -5,7 +5,7 @@ BIN := bin/auditlake
 DEMO_DIR ?= demo-data
 DEMO_EVENTS ?= 200000
 LISTEN ?= 127.0.0.1:8080
-export AUDITLAKE_DATA ?= $(CURDIR)/$(DEMO_DIR)/lake
+export AUDITLAKE_DATA ?= $(abspath $(DEMO_DIR))/lake
 
 .PHONY: all build web demo demo-data test test-go bench stress clean fuzz
 

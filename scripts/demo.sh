@@ -5,7 +5,8 @@
 set -euo pipefail
 dir=${1:-demo-data}; events=${2:-200000}; listen=${3:-127.0.0.1:8080}
 bin=./bin/auditlake
-export AUDITLAKE_DATA=${AUDITLAKE_DATA:-$PWD/$dir/lake}
+case $dir in /*) absdir=$dir ;; *) absdir=$PWD/$dir ;; esac
+export AUDITLAKE_DATA=${AUDITLAKE_DATA:-$absdir/lake}
 
 if [ ! -f "$dir/src/truth.json" ]; then
   echo "== generating $events events and matching cost files into $dir/src"
