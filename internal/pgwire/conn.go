@@ -662,6 +662,12 @@ func (c *conn) set(w []dialect.Token) {
 	}
 }
 
+// showAliases are the SQL-standard names SHOW accepts for settings (PostgreSQL's guc.c).
+var showAliases = map[string]string{
+	"transaction isolation level": "transaction_isolation", "time zone": "timezone",
+	"session authorization": "session_authorization",
+}
+
 // show answers SHOW name and SHOW ALL.
 func (c *conn) show(w []dialect.Token) *answer {
 	text := column{oid: pgtype.TextOID, typmod: -1}
@@ -676,6 +682,8 @@ func (c *conn) show(w []dialect.Token) *answer {
 			}
 		case "application_name":
 			return c.app, true
+		case "session_authorization":
+			return c.user, true
 		}
 		v, ok := defaultSettings[name]
 		return v, ok
@@ -703,6 +711,9 @@ func (c *conn) show(w []dialect.Token) *answer {
 		parts = append(parts, strings.Trim(t.Text, `"`))
 	}
 	name := strings.ToLower(strings.Join(parts, ""))
+	if alias, ok := showAliases[strings.ToLower(strings.Join(parts, " "))]; ok {
+		name = alias // SHOW TRANSACTION ISOLATION LEVEL, SHOW TIME ZONE: SQL's spellings
+	}
 	text.name = name
 	v, _ := get(name)
 	return &answer{tag: "SHOW", cols: []column{text}, rows: [][]any{{v}}}

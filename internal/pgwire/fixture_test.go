@@ -181,6 +181,26 @@ func needTool(t *testing.T, name string) string {
 	return p
 }
 
+// debianPython is Debian's python3 (the one python3-psycopg2 and python3-sqlalchemy install
+// into; a pyenv python3 may come first on PATH) once it imports the modules; under CI a missing
+// module fails the test (.ci/run installs python3-<module>), else it skips.
+func debianPython(t *testing.T, modules ...string) string {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		py = needTool(t, "python3")
+	}
+	for _, m := range modules {
+		if err := exec.Command(py, "-c", "import "+m).Run(); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("python3-%s is not installed: .ci/run installs it", m)
+			}
+			t.Skipf("python3-%s is not installed", m)
+		}
+	}
+	return py
+}
+
 // psql runs psql with the connection string and arguments, and returns its output.
 func psql(t *testing.T, dsn string, args ...string) (string, error) {
 	t.Helper()
