@@ -563,7 +563,7 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 }
 
 // query runs q on the backend. A query the backend refuses for want of capacity (too many
-// requests of this client address or of all) waits and tries again until its context ends: a
+// requests of this principal or of all) waits and tries again until its context ends: a
 // Postgres client does not retry, and a Postgres server queues rather than refuses.
 func (c *conn) query(ctx context.Context, q string) (res *server.Result, err error) {
 	err = whenNotBusy(ctx, func() error {

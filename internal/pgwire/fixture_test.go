@@ -120,9 +120,10 @@ func sharedLake(t testing.TB) *lakeFixture {
 
 // testServer is a running Postgres door over the fixture's lake.
 type testServer struct {
-	addr string
-	host string
-	port string
+	addr    string
+	host    string
+	port    string
+	backend *app.Backend
 }
 
 // startServer serves the lake at dir on 127.0.0.1:0 until the test ends.
@@ -135,13 +136,19 @@ func startServer(t testing.TB, dir string, o pgwire.Options) *testServer {
 // test client comes from 127.0.0.1), else the backend has serve's default limits.
 func startServerWith(t testing.TB, dir string, o pgwire.Options, unlimited bool) *testServer {
 	t.Helper()
-	lk, err := lake.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ao := app.Options{}
 	if unlimited {
 		ao = app.Options{MaxClientQueries: -1, MaxWaiting: 256}
+	}
+	return startServerApp(t, dir, o, ao)
+}
+
+// startServerApp is startServer over a backend with the options ao.
+func startServerApp(t testing.TB, dir string, o pgwire.Options, ao app.Options) *testServer {
+	t.Helper()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	b := app.New(lk, ao)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -160,7 +167,7 @@ func startServerWith(t testing.TB, dir string, o pgwire.Options, unlimited bool)
 		b.Close()
 	})
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	return &testServer{addr: ln.Addr().String(), host: host, port: port}
+	return &testServer{addr: ln.Addr().String(), host: host, port: port, backend: b}
 }
 
 // dsn is a libpq connection string for the credentials.
