@@ -15,7 +15,7 @@ import (
 // second connection waits until the long query ends.
 func TestAdmissionIsPerPrincipal(t *testing.T) {
 	f := sharedLake(t)
-	s := startServerApp(t, f.dir, pgwire.Options{}, app.Options{MaxQueries: 4, MaxClientQueries: 1, MaxWaiting: 16})
+	s := startServerApp(t, f.dir, pgwire.Options{}, app.Options{MaxQueries: 4, MaxClientQueries: 1, MaxWaiting: 16}, false)
 	admin := pgxConnect(t, s.dsn(f.admin, ""))
 	longCtx, stopLong := context.WithCancel(context.Background())
 	defer stopLong()

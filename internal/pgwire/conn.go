@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/dialect"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/server"
@@ -546,6 +547,9 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 			return nil, err
 		}
 	} else {
+		if shape {
+			ctx = describing(ctx)
+		}
 		res, err = c.query(ctx, q)
 		if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return nil, ctx.Err()
@@ -560,6 +564,20 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 		a.cols[i] = column{name: col.Name, oid: oid, typmod: mod}
 	}
 	return a, nil
+}
+
+// describeMark ends the user agent of a statement's Describe run, so that its audit entry (a
+// LIMIT 0 run of the statement, no rows read) is told from the statement's execution.
+const describeMark = " [Describe]"
+
+// describing is ctx with its caller's user agent marked as a Describe run.
+func describing(ctx context.Context) context.Context {
+	cl, ok := access.CallerFrom(ctx)
+	if !ok {
+		return ctx
+	}
+	cl.UserAgent += describeMark
+	return access.WithCaller(ctx, cl)
 }
 
 // query runs q on the backend. A query the backend refuses for want of capacity (too many

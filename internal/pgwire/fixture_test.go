@@ -23,6 +23,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/app"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/cli"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/pgwire"
@@ -124,6 +125,7 @@ type testServer struct {
 	host    string
 	port    string
 	backend *app.Backend
+	audit   *auditlog.Log
 }
 
 // startServer serves the lake at dir on 127.0.0.1:0 until the test ends.
@@ -140,17 +142,21 @@ func startServerWith(t testing.TB, dir string, o pgwire.Options, unlimited bool)
 	if unlimited {
 		ao = app.Options{MaxClientQueries: -1, MaxWaiting: 256}
 	}
-	return startServerApp(t, dir, o, ao)
+	return startServerApp(t, dir, o, ao, false)
 }
 
-// startServerApp is startServer over a backend with the options ao.
-func startServerApp(t testing.TB, dir string, o pgwire.Options, ao app.Options) *testServer {
+// startServerApp is startServer over a backend with the options ao; audit gives the backend an
+// audit log (testServer.audit, flushed by the test).
+func startServerApp(t testing.TB, dir string, o pgwire.Options, ao app.Options, audit bool) *testServer {
 	t.Helper()
 	lk, err := lake.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := app.New(lk, ao)
+	if audit {
+		b.Audit = auditlog.Open(lk)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +173,7 @@ func startServerApp(t testing.TB, dir string, o pgwire.Options, ao app.Options) 
 		b.Close()
 	})
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	return &testServer{addr: ln.Addr().String(), host: host, port: port, backend: b}
+	return &testServer{addr: ln.Addr().String(), host: host, port: port, backend: b, audit: b.Audit}
 }
 
 // dsn is a libpq connection string for the credentials.
