@@ -579,7 +579,7 @@ func arrayComparisons(sql string) (string, error) {
 		q := skipTrivia(toks, i+1)
 		p := skipTrivia(toks, q+1)
 		k := operandStart(out)
-		if q >= len(toks) || p >= len(toks) || toks[p].Text != "(" || k < 0 || toks[q].Kind != dialect.TokenIdent ||
+		if q >= len(toks) || p >= len(toks) || toks[p].Text != "(" || k < 0 || !operandAlone(out[:k]) || toks[q].Kind != dialect.TokenIdent ||
 			!(op == "=" && strings.EqualFold(toks[q].Text, "ANY") || op != "=" && strings.EqualFold(toks[q].Text, "ALL")) {
 			out = append(out, t)
 			continue
@@ -753,6 +753,23 @@ func joinTokens(toks []dialect.Token) string {
 		b.WriteString(t.Text)
 	}
 	return b.String()
+}
+
+// operandAlone reports whether an operand that follows before stands alone (after a keyword, a
+// comma, an opening parenthesis or nothing), not as the end of a longer expression (a + b = …).
+func operandAlone(before []dialect.Token) bool {
+	k := len(before) - 1
+	for k >= 0 && !meaningful(before[k]) {
+		k--
+	}
+	if k < 0 || before[k].Text == "(" || before[k].Text == "," {
+		return true
+	}
+	switch strings.ToUpper(before[k].Text) {
+	case "AND", "OR", "NOT", "WHERE", "ON", "WHEN", "THEN", "ELSE", "SELECT", "HAVING":
+		return before[k].Kind == dialect.TokenIdent
+	}
+	return false
 }
 
 // closingParen is the index of the ")" that closes the "(" at toks[open] (len(toks) for none).
