@@ -14,7 +14,7 @@ import (
 // supersetScript does what Superset does over SQLAlchemy's PostgreSQL dialect with psycopg2 when
 // a user tests a connection, adds a dataset and previews it: create_engine and connect (the
 // dialect's own first queries: version(), current_schema(), standard_conforming_strings, the
-// isolation level), Superset's get_catalog_names and search_path prequery
+// isolation level), Superset's get_catalog_names, search_path prequery, get_cancel_query_id and cancel_query
 // (apache/superset superset/db_engine_specs/postgres.py at commit
 // 007e4f5f4b4a4b08b24b1f2fc14bcf5abb16237d), then the inspector calls of its dataset editor and
 // a SELECT … LIMIT. It prints one line per step: the step's name and its answer as JSON.
@@ -31,7 +31,9 @@ with engine.connect() as conn:
     out("default_schema", engine.dialect.default_schema_name)
     out("catalogs", sorted(c for (c,) in conn.execute(text("SELECT datname FROM pg_database\nWHERE datistemplate = false;"))))
     conn.execute(text('set search_path = "%s"' % schema))
-    out("backend_pid", conn.execute(text("SELECT pg_backend_pid()")).scalar() > 0)
+    pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+    out("backend_pid", pid > 0)
+    out("cancel", conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid='%s'" % pid)).fetchall())
 insp = inspect(engine)
 out("schemas", insp.get_schema_names())
 out("tables", sorted(set(insp.get_table_names(schema=schema)) | set(insp.get_foreign_table_names(schema=schema))))
@@ -79,6 +81,7 @@ func TestSupersetOverSQLAlchemy(t *testing.T) {
 		"default_schema": `"public"`,
 		"catalogs":       `["auditlake"]`,
 		"backend_pid":    `true`,
+		"cancel":         `[]`, // no connection is listed in pg_stat_activity by pid, none is ended by SQL
 		"views":          `[]`,
 		"has_table":      `true`,
 		"pk":             `[]`,
