@@ -198,6 +198,16 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 			return err
 		}
 	}
+	// catcode as PostgreSQL's: U unreserved, C column name, T type or function name, R reserved.
+	if err := exec(`INSERT INTO pg_get_keywords SELECT keyword_name,
+		CASE keyword_category WHEN 'unreserved' THEN 'U' WHEN 'column_name' THEN 'C' WHEN 'type_function' THEN 'T' ELSE 'R' END,
+		keyword_category = 'unreserved',
+		CASE keyword_category WHEN 'unreserved' THEN 'unreserved' WHEN 'column_name' THEN 'unreserved (cannot be function or type name)'
+			WHEN 'type_function' THEN 'reserved (can be function or type name)' ELSE 'reserved' END,
+		CASE WHEN keyword_category = 'unreserved' THEN 'can be bare label' ELSE 'requires AS' END
+		FROM duckdb_keywords() ORDER BY keyword_name`); err != nil {
+		return err
+	}
 	for _, t := range pgTypes {
 		if err := exec(`INSERT INTO pg_type (oid, typname, typnamespace, typowner, typlen, typbyval, typtype, typcategory,
 			typispreferred, typisdefined, typdelim, typrelid, typsubscript, typelem, typarray, typinput, typoutput, typreceive,
@@ -442,6 +452,13 @@ func rewriteCatalog(sql string, si sessionInfo) (string, error) {
 			b.WriteString("::VARCHAR")
 			i = next(i)
 			continue
+		case isName(t, "json_build_object") && next(i) < len(toks) && toks[next(i)].Text == "(":
+			b.WriteString("json_object") // the same function, PostgreSQL's name
+			continue
+		case isName(t, "pg_get_keywords") && next(i) < len(toks) && toks[next(i)].Text == "(" && next(next(i)) < len(toks) && toks[next(next(i))].Text == ")":
+			b.WriteString("pg_get_keywords") // a table here: the sandbox calls no table macro
+			i = next(next(i))
+			continue
 		case isName(t, "pg_backend_pid") && next(i) < len(toks) && toks[next(i)].Text == "(" && next(next(i)) < len(toks) && toks[next(next(i))].Text == ")":
 			b.WriteString(fmt.Sprint(si.pid))
 			i = next(next(i))
@@ -458,7 +475,130 @@ func rewriteCatalog(sql string, si sessionInfo) (string, error) {
 		}
 		b.WriteString(t.Text)
 	}
-	return regexOperators(b.String())
+	if sql, err = regexOperators(b.String()); err != nil {
+		return "", err
+	}
+	if sql, err = arrayLiterals(sql); err != nil {
+		return "", err
+	}
+	return arrayComparisons(sql)
+}
+
+// arrayLiterals turns PostgreSQL's array text cast to an array type ('{a,"b c",NULL}'::text[])
+// into the engine's list ('a', 'b c', NULL) with the same cast: the engine reads '{…}' as a struct.
+func arrayLiterals(sql string) (string, error) {
+	toks, err := dialect.Tokens(sql)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i, t := range toks {
+		if t.Kind == dialect.TokenString && strings.HasPrefix(t.Text, "'{") && strings.HasSuffix(t.Text, "}'") {
+			j := skipTrivia(toks, i+1)
+			k := skipTrivia(toks, j+1)
+			m := skipTrivia(toks, k+1)
+			if j < len(toks) && toks[j].Text == "::" && k < len(toks) && toks[k].Kind == dialect.TokenIdent && m < len(toks) && toks[m].Text == "[" {
+				if list, ok := pgArray(strings.ReplaceAll(t.Text[2:len(t.Text)-2], "''", "'")); ok {
+					b.WriteString(list)
+					continue
+				}
+			}
+		}
+		b.WriteString(t.Text)
+	}
+	return b.String(), nil
+}
+
+// pgArray is the engine's list literal of the inside of a one-dimensional PostgreSQL array
+// text (between the braces); false when it is not one.
+func pgArray(s string) (string, bool) {
+	if strings.TrimSpace(s) == "" {
+		return "[]", true
+	}
+	var elems []string
+	for i := 0; i <= len(s); {
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+		var e strings.Builder
+		quoted := i < len(s) && s[i] == '"'
+		if quoted {
+			for i++; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				e.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return "", false
+			}
+			i++
+			for i < len(s) && s[i] == ' ' {
+				i++
+			}
+		} else {
+			for ; i < len(s) && s[i] != ','; i++ {
+				if s[i] == '{' || s[i] == '}' || s[i] == '"' || s[i] == '\\' {
+					return "", false // nested arrays and escapes outside quotes: left as they are
+				}
+				e.WriteByte(s[i])
+			}
+		}
+		switch v := strings.TrimSpace(e.String()); {
+		case !quoted && strings.EqualFold(v, "NULL"):
+			elems = append(elems, "NULL")
+		case quoted:
+			elems = append(elems, engine.Literal(e.String()))
+		default:
+			elems = append(elems, engine.Literal(v))
+		}
+		if i < len(s) && s[i] != ',' {
+			return "", false
+		}
+		i++
+	}
+	return "[" + strings.Join(elems, ", ") + "]", true
+}
+
+// arrayComparisons turns x = ANY(array) into list_contains(array, x) and x <> ALL(array) into
+// NOT list_contains(array, x): the engine answers ANY and ALL with a subquery, which it cannot
+// join on in an outer join's condition (SQLAlchemy's index query has one). ANY(SELECT …) stays.
+func arrayComparisons(sql string) (string, error) {
+	toks, err := dialect.Tokens(sql)
+	if err != nil {
+		return "", err
+	}
+	var out []dialect.Token
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		op := t.Text
+		if t.Kind != dialect.TokenOp || (op != "=" && op != "<>" && op != "!=") {
+			out = append(out, t)
+			continue
+		}
+		q := skipTrivia(toks, i+1)
+		p := skipTrivia(toks, q+1)
+		k := operandStart(out)
+		if q >= len(toks) || p >= len(toks) || toks[p].Text != "(" || k < 0 || !operandAlone(out[:k]) || toks[q].Kind != dialect.TokenIdent ||
+			!(op == "=" && strings.EqualFold(toks[q].Text, "ANY") || op != "=" && strings.EqualFold(toks[q].Text, "ALL")) {
+			out = append(out, t)
+			continue
+		}
+		end := closingParen(toks, p)
+		first := skipTrivia(toks, p+1)
+		if end >= len(toks) || first >= end || toks[first].Kind == dialect.TokenIdent &&
+			(strings.EqualFold(toks[first].Text, "SELECT") || strings.EqualFold(toks[first].Text, "VALUES") || strings.EqualFold(toks[first].Text, "WITH")) {
+			out = append(out, t)
+			continue
+		}
+		call := "list_contains(" + strings.TrimSpace(joinTokens(toks[p+1:end])) + ", " + strings.TrimSpace(joinTokens(out[k:])) + ")"
+		if op != "=" {
+			call = "NOT " + call
+		}
+		out = append(out[:k], dialect.Token{Kind: dialect.TokenIdent, Text: "(" + call + ")"})
+		i = end
+	}
+	return joinTokens(out), nil
 }
 
 // aliasSetFunctions gives a set-returning function's alias a column of the same name:
@@ -476,21 +616,31 @@ func aliasSetFunctions(sql string) (string, error) {
 	isName := func(t dialect.Token, name string) bool {
 		return t.Kind == dialect.TokenIdent && strings.EqualFold(t.Text, name)
 	}
+	// inFrom[d]: the tokens at parenthesis depth d are in a FROM clause (a set-returning function
+	// in a select list keeps its alias: there it names a column already).
+	inFrom := []bool{false}
 	var b strings.Builder
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
-		switch {
-		case (isName(t, "generate_series") || isName(t, "unnest") || isName(t, "string_to_array")) && next(i) < len(toks) && toks[next(i)].Text == "(":
-			depth, j := 0, next(i)
-			for ; j < len(toks); j++ {
-				if toks[j].Text == "(" {
-					depth++
-				} else if toks[j].Text == ")" {
-					if depth--; depth == 0 {
-						break
-					}
-				}
+		switch t.Text {
+		case "(":
+			inFrom = append(inFrom, false)
+		case ")":
+			if len(inFrom) > 1 {
+				inFrom = inFrom[:len(inFrom)-1]
 			}
+		}
+		if t.Kind == dialect.TokenIdent {
+			switch strings.ToUpper(t.Text) {
+			case "FROM", "JOIN":
+				inFrom[len(inFrom)-1] = true
+			case "SELECT", "WHERE", "ON", "USING", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "WINDOW", "UNION", "EXCEPT", "INTERSECT":
+				inFrom[len(inFrom)-1] = false
+			}
+		}
+		switch {
+		case inFrom[len(inFrom)-1] && (isName(t, "generate_series") || isName(t, "unnest") || isName(t, "string_to_array")) && next(i) < len(toks) && toks[next(i)].Text == "(":
+			j := closingParen(toks, next(i))
 			k := next(j)
 			if k < len(toks) && isName(toks[k], "AS") {
 				k = next(k)
@@ -593,11 +743,56 @@ func regclassCasts(sql string) (string, error) {
 		out = append(out, dialect.Token{Kind: dialect.TokenOp, Text: ")"})
 		i = j
 	}
+	return joinTokens(out), nil
+}
+
+// joinTokens is the SQL text of toks.
+func joinTokens(toks []dialect.Token) string {
 	var b strings.Builder
-	for _, t := range out {
+	for _, t := range toks {
 		b.WriteString(t.Text)
 	}
-	return b.String(), nil
+	return b.String()
+}
+
+// operandAlone reports whether an operand that follows before stands alone (after a keyword, a
+// comma, an opening parenthesis or nothing), not as the end of a longer expression (a + b = …).
+func operandAlone(before []dialect.Token) bool {
+	k := len(before) - 1
+	for k >= 0 && !meaningful(before[k]) {
+		k--
+	}
+	if k < 0 || before[k].Text == "(" || before[k].Text == "," {
+		return true
+	}
+	switch strings.ToUpper(before[k].Text) {
+	case "AND", "OR", "NOT", "WHERE", "ON", "WHEN", "THEN", "ELSE", "SELECT", "HAVING":
+		return before[k].Kind == dialect.TokenIdent
+	}
+	return false
+}
+
+// closingParen is the index of the ")" that closes the "(" at toks[open] (len(toks) for none).
+func closingParen(toks []dialect.Token, open int) int {
+	depth := 0
+	for i := open; i < len(toks); i++ {
+		if toks[i].Text == "(" {
+			depth++
+		} else if toks[i].Text == ")" {
+			if depth--; depth == 0 {
+				return i
+			}
+		}
+	}
+	return len(toks)
+}
+
+// skipTrivia is the index of the first meaningful token at or after i (len(toks) for none).
+func skipTrivia(toks []dialect.Token, i int) int {
+	for i < len(toks) && !meaningful(toks[i]) {
+		i++
+	}
+	return i
 }
 
 func meaningful(t dialect.Token) bool {
@@ -668,20 +863,12 @@ func regexOperators(sql string) (string, error) {
 			out = append(out, t)
 			continue
 		}
-		var left strings.Builder
-		for _, o := range out[k:] {
-			left.WriteString(o.Text)
-		}
-		call := "regexp_matches(" + strings.TrimSpace(left.String()) + ", " + toks[p].Text + flags + ")"
+		call := "regexp_matches(" + strings.TrimSpace(joinTokens(out[k:])) + ", " + toks[p].Text + flags + ")"
 		if not {
 			call = "NOT " + call
 		}
 		out = append(out[:k], dialect.Token{Kind: dialect.TokenIdent, Text: "(" + call + ")"})
 		i = p
 	}
-	var b strings.Builder
-	for _, t := range out {
-		b.WriteString(t.Text)
-	}
-	return b.String(), nil
+	return joinTokens(out), nil
 }

@@ -205,3 +205,9 @@ CREATE MACRO format(f) AS f, (f, a) AS printf(replace(replace(f, '%I', '%s'), '%
 	(f, a, b, c) AS printf(replace(replace(f, '%I', '%s'), '%L', '%s'), a, b, c);
 CREATE MACRO parse_ident(s) AS list_transform(string_split(s, '.'), x -> trim(x, '"')), (s, strict) AS list_transform(string_split(s, '.'), x -> trim(x, '"'));
 CREATE MACRO pg_is_other_temp_schema(o) AS false;
+CREATE MACRO pg_stat_get_numscans(o) AS 0::BIGINT;
+CREATE MACRO pg_terminate_backend(pid) AS false, (pid, t) AS false; -- no connection is ended by SQL
+CREATE MACRO pg_cancel_backend(pid) AS false;
+-- pg_get_keywords(): the keywords of the engine's parser (PostgreSQL's grammar), filled from
+-- duckdb_keywords() before the catalog is sealed; the rewrite calls it as this table.
+CREATE TABLE pg_get_keywords (word VARCHAR, catcode VARCHAR, barelabel BOOLEAN, catdesc VARCHAR, baredesc VARCHAR);

@@ -3,7 +3,6 @@ package pgwire_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -116,18 +115,7 @@ func TestRowFilteredPrincipalSeesOnlyItsRowsAndTables(t *testing.T) {
 // TestPsycopg2ParameterisedQueries: Python's psycopg2 (libpq) runs parameterised queries.
 func TestPsycopg2ParameterisedQueries(t *testing.T) {
 	f := sharedLake(t)
-	// Debian's python3 is the one python3-psycopg2 installs into (a pyenv python3 may come
-	// first on PATH).
-	py := "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil {
-		py = needTool(t, "python3")
-	}
-	if err := exec.Command(py, "-c", "import psycopg2").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("python3-psycopg2 is not installed: .ci/run installs it")
-		}
-		t.Skip("python3-psycopg2 is not installed")
-	}
+	py := debianPython(t, "psycopg2")
 	s := startServer(t, f.dir, pgwire.Options{})
 	script := `
 import sys, psycopg2

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/dialect"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/server"
@@ -546,6 +547,9 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 			return nil, err
 		}
 	} else {
+		if shape {
+			ctx = describing(ctx)
+		}
 		res, err = c.query(ctx, q)
 		if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return nil, ctx.Err()
@@ -562,8 +566,22 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 	return a, nil
 }
 
+// describeMark ends the user agent of a statement's Describe run, so that its audit entry (a
+// LIMIT 0 run of the statement, no rows read) is told from the statement's execution.
+const describeMark = " [Describe]"
+
+// describing is ctx with its caller's user agent marked as a Describe run.
+func describing(ctx context.Context) context.Context {
+	cl, ok := access.CallerFrom(ctx)
+	if !ok {
+		return ctx
+	}
+	cl.UserAgent += describeMark
+	return access.WithCaller(ctx, cl)
+}
+
 // query runs q on the backend. A query the backend refuses for want of capacity (too many
-// requests of this client address or of all) waits and tries again until its context ends: a
+// requests of this principal or of all) waits and tries again until its context ends: a
 // Postgres client does not retry, and a Postgres server queues rather than refuses.
 func (c *conn) query(ctx context.Context, q string) (res *server.Result, err error) {
 	err = whenNotBusy(ctx, func() error {
@@ -662,6 +680,12 @@ func (c *conn) set(w []dialect.Token) {
 	}
 }
 
+// showAliases are the SQL-standard names SHOW accepts for settings (PostgreSQL's guc.c).
+var showAliases = map[string]string{
+	"transaction isolation level": "transaction_isolation", "time zone": "timezone",
+	"session authorization": "session_authorization",
+}
+
 // show answers SHOW name and SHOW ALL.
 func (c *conn) show(w []dialect.Token) *answer {
 	text := column{oid: pgtype.TextOID, typmod: -1}
@@ -676,6 +700,8 @@ func (c *conn) show(w []dialect.Token) *answer {
 			}
 		case "application_name":
 			return c.app, true
+		case "session_authorization":
+			return c.user, true
 		}
 		v, ok := defaultSettings[name]
 		return v, ok
@@ -703,6 +729,9 @@ func (c *conn) show(w []dialect.Token) *answer {
 		parts = append(parts, strings.Trim(t.Text, `"`))
 	}
 	name := strings.ToLower(strings.Join(parts, ""))
+	if alias, ok := showAliases[strings.ToLower(strings.Join(parts, " "))]; ok {
+		name = alias // SHOW TRANSACTION ISOLATION LEVEL, SHOW TIME ZONE: SQL's spellings
+	}
 	text.name = name
 	v, _ := get(name)
 	return &answer{tag: "SHOW", cols: []column{text}, rows: [][]any{{v}}}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/app"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/cli"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/pgwire"
@@ -120,9 +121,11 @@ func sharedLake(t testing.TB) *lakeFixture {
 
 // testServer is a running Postgres door over the fixture's lake.
 type testServer struct {
-	addr string
-	host string
-	port string
+	addr    string
+	host    string
+	port    string
+	backend *app.Backend
+	audit   *auditlog.Log
 }
 
 // startServer serves the lake at dir on 127.0.0.1:0 until the test ends.
@@ -135,15 +138,25 @@ func startServer(t testing.TB, dir string, o pgwire.Options) *testServer {
 // test client comes from 127.0.0.1), else the backend has serve's default limits.
 func startServerWith(t testing.TB, dir string, o pgwire.Options, unlimited bool) *testServer {
 	t.Helper()
-	lk, err := lake.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ao := app.Options{}
 	if unlimited {
 		ao = app.Options{MaxClientQueries: -1, MaxWaiting: 256}
 	}
+	return startServerApp(t, dir, o, ao, false)
+}
+
+// startServerApp is startServer over a backend with the options ao; audit gives the backend an
+// audit log (testServer.audit, flushed by the test).
+func startServerApp(t testing.TB, dir string, o pgwire.Options, ao app.Options, audit bool) *testServer {
+	t.Helper()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := app.New(lk, ao)
+	if audit {
+		b.Audit = auditlog.Open(lk)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +173,7 @@ func startServerWith(t testing.TB, dir string, o pgwire.Options, unlimited bool)
 		b.Close()
 	})
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	return &testServer{addr: ln.Addr().String(), host: host, port: port}
+	return &testServer{addr: ln.Addr().String(), host: host, port: port, backend: b, audit: b.Audit}
 }
 
 // dsn is a libpq connection string for the credentials.
@@ -179,6 +192,26 @@ func needTool(t *testing.T, name string) string {
 		t.Skipf("%s is not installed (Debian: apt-get install postgresql-client python3-psycopg2)", name)
 	}
 	return p
+}
+
+// debianPython is Debian's python3 (the one python3-psycopg2 and python3-sqlalchemy install
+// into; a pyenv python3 may come first on PATH) once it imports the modules; under CI a missing
+// module fails the test (.ci/run installs python3-<module>), else it skips.
+func debianPython(t *testing.T, modules ...string) string {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		py = needTool(t, "python3")
+	}
+	for _, m := range modules {
+		if err := exec.Command(py, "-c", "import "+m).Run(); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("python3-%s is not installed: .ci/run installs it", m)
+			}
+			t.Skipf("python3-%s is not installed", m)
+		}
+	}
+	return py
 }
 
 // psql runs psql with the connection string and arguments, and returns its output.

@@ -22,6 +22,19 @@ func TestRewriteCatalog(t *testing.T) {
 			`SELECT 'ALAKEXAMPLE', 'ALAKEXAMPLE', 'ALAKEXAMPLE', 'auditlake', a.attname::VARCHAR, 'r'::VARCHAR`},
 		{`SELECT typinput='pg_catalog.array_in'::regproc, t.typoutput::pg_catalog.regproc FROM pg_catalog.pg_type t`,
 			`SELECT typinput='array_in', t.typoutput::VARCHAR FROM pg_type t`},
+		// SQLAlchemy: a set-returning function in a select list keeps its alias as a column's.
+		{`SELECT unnest(ix.indkey) attnum, generate_subscripts(ix.indkey, 1) ord FROM pg_index ix`,
+			`SELECT unnest(ix.indkey) attnum, generate_subscripts(ix.indkey, 1) ord FROM pg_index ix`},
+		{`SELECT * FROM pg_class t left outer join pg_attribute a on t.oid = a.attrelid and a.attnum = ANY(ix.indkey)`,
+			`SELECT * FROM pg_class t left outer join pg_attribute a on t.oid = a.attrelid and (list_contains(ix.indkey, a.attnum))`},
+		{`SELECT 1 WHERE x = ANY (SELECT 1)`, `SELECT 1 WHERE x = ANY (SELECT 1)`},
+		{`SELECT 1 WHERE a + b = ANY(arr) OR c <> ALL(arr)`, `SELECT 1 WHERE a + b = ANY(arr) OR (NOT list_contains(arr, c))`},
+		// pgjdbc's getSQLKeywords: PostgreSQL's array text, <> ALL, pg_get_keywords().
+		{`select string_agg(word, ',') from pg_catalog.pg_get_keywords() where word <> ALL ('{a,"null",NULL,"x\"y",it''s}'::text[])`,
+			`select string_agg(word, ',') from pg_get_keywords where (NOT list_contains(['a', 'null', NULL, 'x"y', 'it''s']::text[], word))`},
+		{`SELECT json_build_object('a', 1)`, `SELECT json_object('a', 1)`},
+		// Array texts the rewrite does not read stay as written (the engine's error names them).
+		{`SELECT '{}'::text[], '{{1,2}}'::int[], '{"open}'::text[], '{a}'`, `SELECT []::text[], '{{1,2}}'::int[], '{"open}'::text[], '{a}'`},
 		{`SELECT table_name FROM information_schema.tables WHERE table_schema = 'pg_catalog.x'`,
 			`SELECT table_name FROM information_schema_pg.tables WHERE table_schema = 'pg_catalog.x'`},
 	} {

@@ -205,7 +205,9 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	if app != "" {
 		ua = "postgres (" + app + ")"
 	}
-	c.ctx = access.WithCaller(server.WithClient(ctx, host), access.Caller{Principal: p, KeyID: user, Door: access.DoorPostgres, SourceIP: host, UserAgent: ua})
+	// The backend's per-client limits count the principal's requests, as at the HTTP doors: its
+	// connections from any address share them, and principals behind one address do not.
+	c.ctx = access.WithCaller(server.WithClient(ctx, p.Name()), access.Caller{Principal: p, KeyID: user, Door: access.DoorPostgres, SourceIP: host, UserAgent: ua})
 	if err := s.register(c); err != nil {
 		be.Send(fatal("53300", err.Error()))
 		be.Flush()
