@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/alerts"
+	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/rules"
 )
 
@@ -240,3 +241,19 @@ var (
 	runAlertAck   = runAlertStatus(alerts.StatusAcknowledged)
 	runAlertClose = runAlertStatus(alerts.StatusClosed)
 )
+
+// alertTargetsAPI answers serve's GET /api/alert-targets: alerts.Status, and the alerts
+// store's id for the server's check of who may see it.
+func alertTargetsAPI(lk *lake.Lake) func(ctx context.Context) (any, string, error) {
+	return func(ctx context.Context) (any, string, error) {
+		list, err := alerts.Status(lk)
+		if err != nil {
+			return nil, "", err
+		}
+		var id string
+		if st, err := lk.Resolve(alerts.StoreName); err == nil {
+			id = st.ID
+		}
+		return list, id, nil
+	}
+}
