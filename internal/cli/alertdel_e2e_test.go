@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // deleteBucketFile writes a CloudTrail file of DeleteBucket calls: each event is principal@time.
@@ -120,5 +121,50 @@ func TestAlertGroupingAndStatus(t *testing.T) {
 	}
 	if _, _, code := run(t, dir, "rule", "group", "bucket-deleted", "--by", "colour"); code != 2 {
 		t.Errorf("group by colour: exit %d", code)
+	}
+}
+
+// TestAlertsStoreRetention: auditlake-alerts is created with the default retention and honours
+// eds update --retention-days like any store: alerts (and their status records) older than the
+// retention, by their event's time, are purged; newer ones stay.
+func TestAlertsStoreRetention(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "rule", "add", "bucket-deleted",
+		"--sql", "SELECT eventtime, eventid, useridentity.arn AS principal FROM {events} WHERE eventname = 'DeleteBucket'")
+	now := time.Now().UTC()
+	old, recent := now.AddDate(0, 0, -40).Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339)
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", deleteBucketFile(t, "r", "alice@"+old, "bob@"+recent))
+	rows := alertRows(t, dir)
+	if len(rows) != 2 {
+		t.Fatalf("alerts: %v", rows)
+	}
+	for _, r := range rows {
+		mustRun(t, 0, dir, "alert", "ack", fmt.Sprint(r["alert_id"]))
+	}
+	var stores []map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "eds", "list", "--all", "--output", "json")), &stores); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range stores {
+		if s["name"] == "auditlake-alerts" {
+			found = true
+			if s["retention_days"] != float64(2557) || s["termination_protection"] != true {
+				t.Errorf("alerts store: %v", s)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no auditlake-alerts in %v", stores)
+	}
+	mustRun(t, 0, dir, "eds", "update", "auditlake-alerts", "--retention-days", "30", "--yes")
+	rows = alertRows(t, dir)
+	if len(rows) != 1 || !strings.HasSuffix(fmt.Sprint(rows[0]["principal"]), "/bob") || rows[0]["status"] != "acknowledged" {
+		t.Errorf("after retention 30 days: %v", rows)
+	}
+	out := mustRun(t, 0, dir, "query", "--format", "csv", `SELECT count(*) AS n FROM "aws:cloudtrail"."auditlake-alerts"`)
+	if !strings.Contains(out, "\n2") {
+		t.Errorf("records left (bob's alert and its status): %s", out)
 	}
 }
