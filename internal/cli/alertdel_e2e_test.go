@@ -3,6 +3,8 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,5 +168,53 @@ func TestAlertsStoreRetention(t *testing.T) {
 	out := mustRun(t, 0, dir, "query", "--format", "csv", `SELECT count(*) AS n FROM "aws:cloudtrail"."auditlake-alerts"`)
 	if !strings.Contains(out, "\n2") {
 		t.Errorf("records left (bob's alert and its status): %s", out)
+	}
+}
+
+// TestDeadTargetIsQueuedAndVisible: with a target that refuses connections, ingest commits
+// and stores the alert and exits 0; the notification stays queued, and alert-target list
+// (table and JSON) shows the failure and the queue, with the Slack URL's token left out (the
+// queue's delivery after a restart is internal/alerts TestQueueRetriesAcrossRestartAndSendsOnce).
+// An SMTP password is never a flag.
+func TestDeadTargetIsQueuedAndVisible(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	mustRun(t, 0, dir, "rule", "add", "bucket-deleted",
+		"--sql", "SELECT eventtime, eventid, useridentity.arn AS principal FROM {events} WHERE eventname = 'DeleteBucket'")
+	mustRun(t, 0, dir, "alert-target", "add", "chat", "--slack-webhook", deadURL+"/services/T0/B0/TOKEN-SECRET")
+	_, errOut, code := run(t, dir, "ingest", "cloudtrail", "--eds", "trail", deleteBucketFile(t, "d", "alice@"+time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)))
+	if code != 0 || !strings.Contains(errOut, "queued for retry") {
+		t.Fatalf("ingest: %d\n%s", code, errOut)
+	}
+	if rows := alertRows(t, dir); len(rows) != 1 {
+		t.Errorf("alerts: %v", rows)
+	}
+	var list []map[string]any
+	out := mustRun(t, 0, dir, "alert-target", "list", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0]["queued"] != float64(1) || list[0]["consecutive_failures"].(float64) < 1 || list[0]["last_error"] == "" ||
+		list[0]["last_error_at"] == nil || list[0]["last_success"] != nil || list[0]["kind"] != "slack" {
+		t.Errorf("list: %v", list)
+	}
+	table := mustRun(t, 0, dir, "alert-target", "list")
+	if strings.Contains(out+table+errOut, "TOKEN-SECRET") || !strings.Contains(table, "chat") {
+		t.Errorf("the Slack token shows, or the table lacks the target:\n%s\n%s\n%s", out, table, errOut)
+	}
+	// An SMTP password is never a flag.
+	if _, errOut, code := run(t, dir, "alert-target", "add", "mail", "--smtp", "127.0.0.1:25", "--from", "a@example.com", "--to", "b@example.com", "--smtp-password", "x"); code != 2 {
+		t.Errorf("--smtp-password: %d %s", code, errOut)
+	}
+	mustRun(t, 0, dir, "alert-target", "add", "mail", "--smtp", "127.0.0.1:25", "--from", "a@example.com", "--to", "b@example.com", "--to", "c@example.com",
+		"--smtp-user", "u", "--smtp-password-env", "AUDITLAKE_TEST_SMTP_PASSWORD")
+	if _, _, code := run(t, dir, "alert-target", "add", "x", "--smtp", "127.0.0.1:25", "--from", "a@example.com"); code != 2 {
+		t.Errorf("smtp without --to: %d", code)
+	}
+	if _, _, code := run(t, dir, "alert-target", "remove", "nope"); code != 1 {
+		t.Errorf("remove nope: %d", code)
 	}
 }
