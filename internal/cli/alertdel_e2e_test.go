@@ -110,6 +110,9 @@ func TestAlertGroupingAndStatus(t *testing.T) {
 	if _, _, code := run(t, dir, "alerts", "--status", "bogus"); code != 2 {
 		t.Errorf("--status bogus: exit %d", code)
 	}
+	if out := mustRun(t, 0, dir, "rule", "show", "bucket-deleted"); !strings.Contains(out, "one per principal per 1h") {
+		t.Errorf("rule show: %s", out)
+	}
 	// The status changes are records of their own: the alerts store keeps the alerts' records.
 	out := mustRun(t, 0, dir, "query", "--format", "csv", `SELECT eventname, count(*) AS n FROM "aws:cloudtrail"."auditlake-alerts" GROUP BY 1 ORDER BY 1`)
 	if !strings.Contains(out, "Alert,7") || !strings.Contains(out, "AlertStatus,2") {

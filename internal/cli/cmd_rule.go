@@ -231,6 +231,7 @@ func runRuleShow(ctx context.Context, env *Env, args []string) error {
 	if r.SQL != "" {
 		fmt.Fprintf(tw, "sql:\t%s\n", r.SQL)
 	}
+	fmt.Fprintf(tw, "alerts:\tone per %s per %s (auditlake rule group)\n", orDefault(r.GroupBy, alerts.DefaultGroupBy), orDefault(r.Window, "1h"))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
