@@ -77,6 +77,10 @@ func updateQueue(lk *lake.Lake, fn func(*queueFile) error) error {
 	})
 }
 
+// maxQueued bounds a target's queue: a target down for a day under an alert storm drops its
+// oldest notifications (named in its health) rather than grow the queue file without end.
+const maxQueued = 10000
+
 // Enqueue queues the notifications for every target registered now. One already queued or
 // delivered to a target is not queued again.
 func Enqueue(lk *lake.Lake, notes []Alert, now time.Time) error {
@@ -88,13 +92,44 @@ func Enqueue(lk *lake.Lake, notes []Alert, now time.Time) error {
 		return err
 	}
 	return updateQueue(lk, func(q *queueFile) error {
+		pending := map[string]bool{}
+		for _, p := range q.Pending {
+			pending[p.key()] = true
+		}
 		for _, t := range targets {
 			for _, a := range notes {
 				k := doneKey(t.Name, a.ID)
-				if _, ok := q.Done[k]; ok || slices.ContainsFunc(q.Pending, func(p queued) bool { return p.key() == k }) {
+				if _, ok := q.Done[k]; ok || pending[k] {
 					continue
 				}
+				pending[k] = true
 				q.Pending = append(q.Pending, queued{Target: t.Name, Alert: a, QueuedAt: now, NextAt: now})
+			}
+			var mine []int
+			for i, p := range q.Pending {
+				if p.Target == t.Name {
+					mine = append(mine, i)
+				}
+			}
+			if over := len(mine) - maxQueued; over > 0 {
+				h := q.Health[t.Name]
+				if h == nil {
+					h = &Health{}
+					q.Health[t.Name] = h
+				}
+				at := now.UTC()
+				h.LastError, h.LastErrorAt = fmt.Sprintf("queue full (%d): dropped %d oldest notifications, the first alert %s", maxQueued, over, q.Pending[mine[0]].Alert.ID), &at
+				drop := map[int]bool{}
+				for _, i := range mine[:over] {
+					drop[i] = true
+				}
+				kept := q.Pending[:0]
+				for i, p := range q.Pending {
+					if !drop[i] {
+						kept = append(kept, p)
+					}
+				}
+				q.Pending = kept
 			}
 		}
 		return nil

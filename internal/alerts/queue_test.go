@@ -3,6 +3,7 @@ package alerts_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -210,5 +211,30 @@ func TestDelivererRetriesInTheBackground(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(lk.Dir, "alerts", "deliveries.json")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestQueueIsBoundedPerTarget: a target's queue keeps at most 10,000 notifications; the
+// oldest are dropped, and its health says so.
+func TestQueueIsBoundedPerTarget(t *testing.T) {
+	lk, err := lake.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alerts.AddTarget(lk, alerts.Target{Name: "ops", Webhook: "http://127.0.0.1:1/x", Secret: "0123456789abcdef"}); err != nil {
+		t.Fatal(err)
+	}
+	var notes []alerts.Alert
+	for i := range 10005 {
+		a := sampleAlert()
+		a.ID = fmt.Sprintf("alert-%05d", i)
+		notes = append(notes, a)
+	}
+	if err := alerts.Enqueue(lk, notes, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s := statusOf(t, lk, "ops")
+	if s.Queued != 10000 || !strings.Contains(s.LastError, "dropped 5 oldest notifications, the first alert alert-00000") {
+		t.Errorf("%d queued, %q", s.Queued, s.LastError)
 	}
 }

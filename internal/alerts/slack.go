@@ -17,24 +17,43 @@ func slackBody(alerts []Alert) map[string]any {
 		text = append(text, slackEscape(summaryLine(a)))
 		blocks = append(blocks, map[string]any{
 			"type": "section",
-			"text": map[string]any{"type": "mrkdwn", "text": "*" + slackEscape(summaryLine(a)) + "*"},
+			"text": map[string]any{"type": "mrkdwn", "text": "*" + clip(slackEscape(summaryLine(a)), 2900) + "*"},
 		}, map[string]any{
 			"type":   "section",
 			"fields": slackFields(a),
 		})
+		if a.Summary != "" {
+			blocks = append(blocks, map[string]any{
+				"type": "section",
+				"text": map[string]any{"type": "mrkdwn", "text": clip(slackEscape(a.Summary), 2900)},
+			})
+		}
 	}
-	return map[string]any{"text": strings.Join(text, "\n"), "blocks": blocks}
+	return map[string]any{"text": clip(strings.Join(text, "\n"), 3000), "blocks": blocks}
 }
 
+// slackFields are an alert's fields but its summary (a block of its own): at most 10, each
+// within Slack's 2,000 characters.
 func slackFields(a Alert) []any {
 	var out []any
 	for _, f := range alertFields(a) {
-		out = append(out, map[string]any{"type": "mrkdwn", "text": "*" + f[0] + "*\n" + slackEscape(f[1])})
+		if f[0] == "Summary" {
+			continue
+		}
+		out = append(out, map[string]any{"type": "mrkdwn", "text": "*" + f[0] + "*\n" + clip(slackEscape(f[1]), 1900)})
 	}
-	if len(out) > 10 { // Slack takes at most 10 fields a section
+	if len(out) > 10 {
 		out = out[:10]
 	}
 	return out
+}
+
+// clip cuts s to at most n bytes (on a rune boundary), marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n-3], "") + "…"
 }
 
 func slackEscape(s string) string {

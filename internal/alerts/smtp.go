@@ -90,7 +90,7 @@ func (d Delivery) sendMail(ctx context.Context, t Target, alerts []Alert) error 
 	if err != nil {
 		return err
 	}
-	conn.SetDeadline(time.Now().Add(time.Minute))
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
 	cl, err := smtp.NewClient(conn, host)
 	if err != nil {
 		conn.Close()
@@ -175,9 +175,7 @@ func message(t Target, alerts []Alert, now time.Time) []byte {
 		}
 		return r
 	}, "auditlake: "+subject)
-	if len(subject) > 200 {
-		subject = strings.ToValidUTF8(subject[:200], "") + "…"
-	}
+	subject = clip(subject, 200)
 	var id string
 	if len(alerts) > 0 {
 		id = alerts[0].ID

@@ -68,7 +68,7 @@ const alertsUsage = `Usage: auditlake alerts [--since D|T] [--rule ID] [--status
 The alerts found as events were committed (kept in the store auditlake-alerts), newest first: one row per
 alert, that is per rule, key (the principal unless the rule groups otherwise) and window, with the number of
 events it stands for (events) and its status (auditlake alert ack|close ID). --since takes a duration
-(30m, 12h, 7d) or a date/time, and keeps the alerts whose first event is since then.`
+(30m, 12h, 7d) or a date/time: only the alerts' events since then are shown and counted.`
 
 func runAlerts(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "alerts")
