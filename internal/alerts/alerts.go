@@ -117,6 +117,7 @@ type Result struct {
 	Rules     int     // enabled rules run
 	New       []Alert // alerts stored by this run
 	Notified  []Alert // the notifications queued for the targets: one per new group
+	NotifyErr error   // why Notified could not be queued, if so
 	Known     int     // alerts found already stored
 	Evaluated time.Duration
 }
@@ -188,9 +189,10 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 			return res, err
 		}
 		// Queued before the alerts are committed: a crash in between evaluates the batch
-		// again, and the queue takes a notification it holds or delivered only once.
+		// again, and the queue takes a notification it holds or delivered only once. A queue
+		// that cannot be written (a broken file) loses the notifications, not the alerts.
 		if err := Enqueue(lk, notes, now); err != nil {
-			return res, fmt.Errorf("alerts: queue the notifications: %w", err)
+			res.NotifyErr = fmt.Errorf("alerts: %d notifications not queued (the alerts are stored): %w", len(notes), err)
 		}
 		if err := commit(ctx, lk, alertStore, fresh); err != nil {
 			return res, err
@@ -387,6 +389,10 @@ func (w *Watcher) run(ctx context.Context) {
 	w.result.New = append(w.result.New, res.New...)
 	w.result.Known += res.Known
 	w.result.Evaluated += res.Evaluated
+	w.result.Notified = append(w.result.Notified, res.Notified...)
+	if res.NotifyErr != nil {
+		w.result.NotifyErr = errors.Join(w.result.NotifyErr, res.NotifyErr)
+	}
 	if len(res.New) > 0 && w.OnAlerts != nil {
 		w.OnAlerts(res.New)
 	}

@@ -147,14 +147,28 @@ func AddTarget(lk *lake.Lake, t Target) error {
 	})
 }
 
-// RemoveTarget forgets a target; its queued deliveries are dropped when they come due.
+// RemoveTarget forgets a target, its queued deliveries and its health (a target added again
+// under the name starts afresh).
 func RemoveTarget(lk *lake.Lake, name string) error {
-	return atomicfile.UpdateJSON(targetsPath(lk), filepath.Join(lk.Dir, "rules.lock"), func(f *targetFile) error {
+	err := atomicfile.UpdateJSON(targetsPath(lk), filepath.Join(lk.Dir, "rules.lock"), func(f *targetFile) error {
 		i := slices.IndexFunc(f.Targets, func(o Target) bool { return o.Name == name })
 		if i < 0 {
 			return fmt.Errorf("alert target %q: %w", name, ErrTargetNotFound)
 		}
 		f.Targets = slices.Delete(f.Targets, i, i+1)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return updateQueue(lk, func(q *queueFile) error {
+		delete(q.Health, name)
+		q.Pending = slices.DeleteFunc(q.Pending, func(p queued) bool { return p.Target == name })
+		for k := range q.Done {
+			if strings.HasPrefix(k, name+"\x00") {
+				delete(q.Done, k)
+			}
+		}
 		return nil
 	})
 }

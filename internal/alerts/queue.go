@@ -359,6 +359,9 @@ func (dl *Deliverer) loop(ctx context.Context) {
 		if err != nil {
 			dl.errs = append(dl.errs, err)
 		}
+		if len(dl.errs) > 100 { // a long run keeps the latest
+			dl.errs = slices.Delete(dl.errs, 0, len(dl.errs)-100)
+		}
 		dl.mu.Unlock()
 		wait := time.Minute // also picks up what another process queued
 		if !res.NextAt.IsZero() {

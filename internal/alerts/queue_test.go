@@ -179,6 +179,15 @@ func TestQueueGivesUpAndDropsFinalFailures(t *testing.T) {
 	if rcv.calls.Load() != calls {
 		t.Errorf("a removed target was called")
 	}
+	if list, err := alerts.Status(lk); err != nil || len(list) != 1 || list[0].Name != "refuses" {
+		t.Errorf("after removing down: %v %v", list, err)
+	}
+	if err := alerts.AddTarget(lk, alerts.Target{Name: "down", Webhook: url, Secret: "0123456789abcdef"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := statusOf(t, lk, "down"); s.Queued != 0 || s.LastError != "" || s.ConsecutiveFailures != 0 {
+		t.Errorf("a target added again under a removed one's name: %+v", s)
+	}
 }
 
 // TestDelivererRetriesInTheBackground: a Deliverer started while the target is down delivers

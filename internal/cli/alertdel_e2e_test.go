@@ -221,3 +221,30 @@ func TestDeadTargetIsQueuedAndVisible(t *testing.T) {
 		t.Errorf("remove nope: %d", code)
 	}
 }
+
+// TestBrokenDeliveryQueueLosesNotificationsNotAlerts: a delivery queue file that cannot be
+// read does not stop the evaluation: the alert is stored (and the ingest succeeds), and the
+// lost notification is reported.
+func TestBrokenDeliveryQueueLosesNotificationsNotAlerts(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "rule", "add", "bucket-deleted",
+		"--sql", "SELECT eventtime, eventid, useridentity.arn AS principal FROM {events} WHERE eventname = 'DeleteBucket'")
+	mustRun(t, 0, dir, "alert-target", "add", "ops", "--webhook", "http://127.0.0.1:1/x", "--secret", "0123456789abcdef")
+	if err := os.MkdirAll(filepath.Join(dir, "alerts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "alerts", "deliveries.json"), []byte(`{"pending": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := run(t, dir, "ingest", "cloudtrail", "--eds", "trail", deleteBucketFile(t, "q", "alice@"+time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)))
+	if code != 0 || !strings.Contains(errOut, "1 notifications not queued (the alerts are stored)") || !strings.Contains(errOut, "deliveries.json") {
+		t.Fatalf("ingest: %d\n%s", code, errOut)
+	}
+	if rows := alertRows(t, dir); len(rows) != 1 {
+		t.Errorf("alerts: %v", rows)
+	}
+	if _, errOut, code := run(t, dir, "alert-target", "list"); code == 0 || !strings.Contains(errOut, "deliveries.json") {
+		t.Errorf("list with a broken queue: %d %s", code, errOut)
+	}
+}

@@ -50,6 +50,9 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "alerts: evaluation failed: %v; the events stay pending and the next ingest evaluates them\n", err)
 		}
+		if res.NotifyErr != nil {
+			fmt.Fprintf(env.Stderr, "%v\n", res.NotifyErr)
+		}
 		sendErrs := dl.Close()
 		// One more pass for what the last evaluation queued (one attempt each; no waiting).
 		last, qerr := alerts.DeliverDue(ctx, lk, alerts.Delivery{})
