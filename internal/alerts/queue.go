@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -290,7 +291,48 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 		}
 		return nil
 	})
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	var sent []map[string]any
+	for _, o := range outcomes {
+		if o.err == nil {
+			sent = append(sent, deliveredRecord(o.q.Target, o.q.Alert, now))
+		}
+	}
+	if len(sent) > 0 {
+		// sent-to: a record per delivery in the alerts store, after the queue says it is done
+		// (a crash in between leaves it out; the delivery is not repeated for it).
+		st, err := Store(lk)
+		if err == nil {
+			err = commitRecords(ctx, lk, st, sent)
+		}
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Errorf("record sent-to in %s: %w", StoreName, err))
+		}
+	}
+	return res, nil
+}
+
+// deliveredRecord is the alerts-store record of alert a's delivery to target (eventName
+// AlertDelivered, the alert's event time), which the listing folds into its sent_to.
+func deliveredRecord(target string, a Alert, at time.Time) map[string]any {
+	h := sha256.Sum256([]byte("delivered\x00" + target + "\x00" + a.ID))
+	return map[string]any{
+		"eventVersion":       "1.09",
+		"userIdentity":       map[string]any{"type": "AuditlakeDetection", "principalId": "auditlake", "arn": "auditlake", "accountId": account},
+		"eventTime":          a.EventTime.UTC().Format(time.RFC3339Nano),
+		"eventSource":        EventSource,
+		"eventName":          "AlertDelivered",
+		"awsRegion":          "local",
+		"requestParameters":  map[string]any{"group": a.ID, "rule": a.Rule, "target": target, "deliveredAt": at.UTC().Format(time.RFC3339Nano)},
+		"eventID":            uuidOf(h[:16]),
+		"eventType":          "AwsServiceEvent",
+		"readOnly":           false,
+		"managementEvent":    false,
+		"recipientAccountId": account,
+		"eventCategory":      "Management",
+	}
 }
 
 // retryWait is the wait after the attempts-th failure: base doubled per attempt, capped, then

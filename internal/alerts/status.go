@@ -44,8 +44,11 @@ g AS (SELECT id, min(eventtime) AS event_time, max(eventtime) AS last_event_time
 	FROM m GROUP BY id),
 s AS (SELECT requestparameters['group'] AS id, arg_max(requestparameters['status'], requestparameters['changedAt']) AS status,
 		max(requestparameters['changedAt']) AS status_changed_at
-	FROM recs WHERE eventname = 'AlertStatus' GROUP BY 1)
-SELECT g.*, coalesce(s.status, 'open') AS status, s.status_changed_at FROM g LEFT JOIN s USING (id)`
+	FROM recs WHERE eventname = 'AlertStatus' GROUP BY 1),
+d AS (SELECT requestparameters['group'] AS id, string_agg(DISTINCT requestparameters['target'], ', ' ORDER BY requestparameters['target']) AS sent_to
+	FROM recs WHERE eventname = 'AlertDelivered' GROUP BY 1)
+SELECT g.*, coalesce(s.status, 'open') AS status, s.status_changed_at, coalesce(d.sent_to, '') AS sent_to
+FROM g LEFT JOIN s USING (id) LEFT JOIN d USING (id)`
 }
 
 // Filter selects alerts for ListSQL.
@@ -56,10 +59,11 @@ type Filter struct {
 
 // ListSQL returns the internal SQL (and its arguments) of the alerts of store alertStore that
 // f selects, one row per alert (group), newest first: event_time, rule, severity, events (the
-// count), principal, account, region, resource, summary, status, store, alert_id.
+// count), principal, account, region, resource, summary, status, sent_to (the targets it was
+// delivered to), store, alert_id.
 func ListSQL(s *query.Session, alertStore lake.Store, f Filter) (string, []any) {
 	sql := strings.ReplaceAll(groupSQL(s.StoreRange(alertStore.ID, f.From, time.Time{})), "$src", "?")
-	sql = `SELECT event_time, rule, severity, events, principal, account, region, resource, summary, status, store, id AS alert_id
+	sql = `SELECT event_time, rule, severity, events, principal, account, region, resource, summary, status, sent_to, store, id AS alert_id
 FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) ORDER BY event_time DESC, alert_id`
 	return sql, []any{EventSource, f.Rule, f.Rule, f.Status, f.Status}
 }

@@ -81,7 +81,7 @@ func TestAlertGroupingAndStatus(t *testing.T) {
 	for _, r := range rows {
 		if strings.HasSuffix(fmt.Sprint(r["principal"]), "/alice") && strings.Contains(fmt.Sprint(r["event_time"]), "10:05") {
 			aliceID = fmt.Sprint(r["alert_id"])
-			if fmt.Sprint(r["events"]) != "5" || r["status"] != "open" {
+			if fmt.Sprint(r["events"]) != "5" || r["status"] != "open" || r["sent_to"] != "ops" {
 				t.Errorf("alice's 10:00 alert: %v", r)
 			}
 		}
@@ -115,7 +115,7 @@ func TestAlertGroupingAndStatus(t *testing.T) {
 	}
 	// The status changes are records of their own: the alerts store keeps the alerts' records.
 	out := mustRun(t, 0, dir, "query", "--format", "csv", `SELECT eventname, count(*) AS n FROM "aws:cloudtrail"."auditlake-alerts" GROUP BY 1 ORDER BY 1`)
-	if !strings.Contains(out, "Alert,7") || !strings.Contains(out, "AlertStatus,2") {
+	if !strings.Contains(out, "Alert,7") || !strings.Contains(out, "AlertStatus,2") || !strings.Contains(out, "AlertDelivered,3") {
 		t.Errorf("alerts store records:\n%s", out)
 	}
 	// Grouping by event: one alert per event.
@@ -192,7 +192,7 @@ func TestDeadTargetIsQueuedAndVisible(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "queued for retry") {
 		t.Fatalf("ingest: %d\n%s", code, errOut)
 	}
-	if rows := alertRows(t, dir); len(rows) != 1 {
+	if rows := alertRows(t, dir); len(rows) != 1 || rows[0]["sent_to"] != "" {
 		t.Errorf("alerts: %v", rows)
 	}
 	var list []map[string]any
