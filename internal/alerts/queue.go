@@ -247,8 +247,16 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 	backoff, maxBackoff, giveUp := orDuration(d.Backoff, 30*time.Second), orDuration(d.MaxBackoff, time.Hour), orDuration(d.GiveUpAfter, 24*time.Hour)
 	err = updateQueue(lk, func(q *queueFile) error {
 		done := time.Now().UTC()
+		index := map[string]int{}
+		for i, p := range q.Pending {
+			index[p.key()] = i
+		}
+		drop := map[int]bool{}
 		for _, o := range outcomes {
-			i := slices.IndexFunc(q.Pending, func(p queued) bool { return p.key() == o.q.key() })
+			i, ok := index[o.q.key()]
+			if !ok {
+				i = -1
+			}
 			h := q.Health[o.q.Target]
 			if h == nil {
 				h = &Health{}
@@ -257,7 +265,7 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 			if o.err == nil {
 				q.Done[o.q.key()] = done
 				if i >= 0 {
-					q.Pending = slices.Delete(q.Pending, i, i+1)
+					drop[i] = true
 				}
 				h.LastSuccess, h.ConsecutiveFailures = &done, 0
 				res.Sent++
@@ -277,13 +285,20 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 			p.LastError, p.LeaseUntil = o.err.Error(), time.Time{}
 			if final || done.Sub(p.QueuedAt) >= giveUp {
 				h.LastError = fmt.Sprintf("gave up alert %s after %d attempts: %v", p.Alert.ID, p.Attempts, o.err)
-				q.Pending = slices.Delete(q.Pending, i, i+1)
+				drop[i] = true
 				res.GaveUp++
 				continue
 			}
 			p.NextAt = done.Add(retryWait(backoff, maxBackoff, p.Attempts))
 			res.Failed++
 		}
+		kept := q.Pending[:0]
+		for i, p := range q.Pending {
+			if !drop[i] {
+				kept = append(kept, p)
+			}
+		}
+		q.Pending = kept
 		for _, p := range q.Pending {
 			if res.NextAt.IsZero() || p.NextAt.Before(res.NextAt) {
 				res.NextAt = p.NextAt
