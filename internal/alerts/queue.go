@@ -192,8 +192,8 @@ type DeliverResult struct {
 func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, error) {
 	var res DeliverResult
 	targets, err := Targets(lk)
-	if err != nil {
-		return res, err
+	if err != nil || len(targets) == 0 {
+		return res, err // RemoveTarget dropped the removed targets' queues
 	}
 	byName := map[string]Target{}
 	for _, t := range targets {
