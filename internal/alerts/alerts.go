@@ -16,7 +16,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +58,13 @@ type Alert struct {
 	Summary   string    `json:"summary"`
 	Status    string    `json:"status"`
 	AlertedAt time.Time `json:"alerted_at"`
+	// Resource is what the match is about when one event matches more than once (the
+	// instance of a launch-compliance match).
+	Resource string `json:"resource,omitempty"`
+	// Group is the alert the match is counted in (grouping: one per rule, key and window);
+	// Count, in a notification, the events of the group it stands for.
+	Group string `json:"group,omitempty"`
+	Count int    `json:"count,omitempty"`
 }
 
 // Store returns the alerts store, creating it (termination protection on) on first use.
@@ -110,6 +116,8 @@ type Result struct {
 	Files     int     // data files evaluated
 	Rules     int     // enabled rules run
 	New       []Alert // alerts stored by this run
+	Notified  []Alert // the notifications queued for the targets: one per new group
+	NotifyErr error   // why Notified could not be queued, if so
 	Known     int     // alerts found already stored
 	Evaluated time.Duration
 }
@@ -143,9 +151,11 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 		return res, err
 	}
 	var enabled []rules.Rule
+	byRule := map[string]rules.Rule{}
 	for _, r := range all {
 		if r.Enabled {
 			enabled = append(enabled, r)
+			byRule[r.ID] = r
 		}
 	}
 	res.Files, res.Rules = len(pending), len(enabled)
@@ -173,10 +183,21 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 			return res, err
 		}
 		res.Known = len(found) - len(fresh)
+		assignGroups(st, fresh, byRule)
+		notes, err := notifications(ctx, s, alertStore, fresh)
+		if err != nil {
+			return res, err
+		}
+		// Queued before the alerts are committed: a crash in between evaluates the batch
+		// again, and the queue takes a notification it holds or delivered only once. A queue
+		// that cannot be written (a broken file) loses the notifications, not the alerts.
+		if err := Enqueue(lk, notes, now); err != nil {
+			res.NotifyErr = fmt.Errorf("alerts: %d notifications not queued (the alerts are stored): %w", len(notes), err)
+		}
 		if err := commit(ctx, lk, alertStore, fresh); err != nil {
 			return res, err
 		}
-		res.New = fresh
+		res.New, res.Notified = fresh, notes
 	}
 	// Only now is the batch evaluated: a crash before this line evaluates it again, and the
 	// alerts it finds are then known.
@@ -191,15 +212,14 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 // instance (launch-compliance), never on when it was found.
 func newAlert(st lake.Store, mt rules.Match, now time.Time) Alert {
 	h := sha256.Sum256([]byte(mt.Rule + "\x00" + st.ID + "\x00" + mt.EventID + "\x00" + mt.Resource))
-	x := hex.EncodeToString(h[:16])
-	id := x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+	id := uuidOf(h[:16])
 	t := mt.EventTime
 	if t.IsZero() {
 		t = now
 	}
 	return Alert{ID: id, Rule: mt.Rule, Title: mt.Title, Severity: mt.Severity, Store: st.Name, EventTime: t.UTC(),
 		EventIDs: []string{mt.EventID}, Principal: mt.Principal, Account: mt.Account, Region: mt.Region,
-		Summary: mt.Summary, Status: "open", AlertedAt: now}
+		Summary: mt.Summary, Status: "open", AlertedAt: now, Resource: mt.Resource}
 }
 
 // notStored returns the alerts whose id the alerts store does not hold (nor an earlier alert
@@ -209,15 +229,7 @@ func notStored(ctx context.Context, s *query.Session, alertStore lake.Store, fou
 	if len(found) == 0 {
 		return nil, nil
 	}
-	from, to := found[0].EventTime, found[0].EventTime
-	for _, a := range found {
-		if a.EventTime.Before(from) {
-			from = a.EventTime
-		}
-		if a.EventTime.After(to) {
-			to = a.EventTime
-		}
-	}
+	from, to := span(found)
 	known := map[string]bool{}
 	if s.Damaged(alertStore.ID) == nil {
 		res, err := s.RunInternal(ctx, "SELECT eventid FROM "+s.StoreRange(alertStore.ID, from, to.Add(time.Microsecond))+" AS a WHERE eventsource = ?", EventSource)
@@ -240,16 +252,25 @@ func notStored(ctx context.Context, s *query.Session, alertStore lake.Store, fou
 
 // commit writes alerts to the alerts store in one atomic commit, as CloudTrail records.
 func commit(ctx context.Context, lk *lake.Lake, alertStore lake.Store, alerts []Alert) error {
-	if len(alerts) == 0 {
+	var recs []map[string]any
+	for _, a := range alerts {
+		recs = append(recs, record(a))
+	}
+	return commitRecords(ctx, lk, alertStore, recs)
+}
+
+// commitRecords writes CloudTrail records to the alerts store in one atomic commit.
+func commitRecords(ctx context.Context, lk *lake.Lake, alertStore lake.Store, records []map[string]any) error {
+	if len(records) == 0 {
 		return nil
 	}
 	var buf bytes.Buffer
 	buf.WriteString(`{"Records":[`)
-	for i, a := range alerts {
+	for i, rec := range records {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		b, err := json.Marshal(record(a))
+		b, err := json.Marshal(rec)
 		if err != nil {
 			return err
 		}
@@ -296,6 +317,7 @@ func record(a Alert) map[string]any {
 		"requestParameters": map[string]any{
 			"rule": a.Rule, "title": a.Title, "severity": a.Severity, "store": a.Store, "eventIds": a.EventIDs,
 			"account": a.Account, "summary": a.Summary, "status": a.Status, "alertedAt": a.AlertedAt.Format(time.RFC3339Nano),
+			"group": orDefault(a.Group, a.ID), "resource": a.Resource,
 		},
 		"eventID":            a.ID,
 		"eventType":          "AwsServiceEvent",
@@ -367,6 +389,10 @@ func (w *Watcher) run(ctx context.Context) {
 	w.result.New = append(w.result.New, res.New...)
 	w.result.Known += res.Known
 	w.result.Evaluated += res.Evaluated
+	w.result.Notified = append(w.result.Notified, res.Notified...)
+	if res.NotifyErr != nil {
+		w.result.NotifyErr = errors.Join(w.result.NotifyErr, res.NotifyErr)
+	}
 	if len(res.New) > 0 && w.OnAlerts != nil {
 		w.OnAlerts(res.New)
 	}

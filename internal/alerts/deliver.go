@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,20 +18,67 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/atomicfile"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
-// Target is a webhook that receives alerts: a POST of a JSON body {"alerts": [Alert…]} with
-// the headers X-Auditlake-Timestamp (Unix seconds) and X-Auditlake-Signature,
-// "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body)).
+// Target is where alerts are sent. Kind says how:
+//
+//   - webhook (the default): a POST of a JSON body {"alerts": [Alert…]} with the headers
+//     X-Auditlake-Timestamp (Unix seconds) and X-Auditlake-Signature,
+//     "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body));
+//   - slack: a POST of a Slack incoming-webhook body {"text": …, "blocks": […]} to Webhook;
+//   - smtp: a plain-text mail through SMTP.Addr (STARTTLS when the server offers it).
 type Target struct {
-	Name    string    `json:"name"`
-	Webhook string    `json:"webhook"`
-	Secret  string    `json:"secret"`
+	Name string `json:"name"`
+	Kind string `json:"kind,omitempty"`
+	// Webhook is the URL of a webhook or slack target.
+	Webhook string    `json:"webhook,omitempty"`
+	Secret  string    `json:"secret,omitempty"`
+	SMTP    *SMTP     `json:"smtp,omitempty"`
 	AddedAt time.Time `json:"added_at"`
+}
+
+// The kinds of target.
+const (
+	KindWebhook = "webhook"
+	KindSlack   = "slack"
+	KindSMTP    = "smtp"
+)
+
+// KindOf is t's kind (a target registered before kinds existed is a webhook).
+func (t Target) KindOf() string { return orDefault(t.Kind, KindWebhook) }
+
+// Destination is where t sends, with its secrets left out: a Slack webhook's path (the
+// token) and a URL's query and user information are not shown.
+func (t Target) Destination() string {
+	switch t.KindOf() {
+	case KindSMTP:
+		if t.SMTP == nil {
+			return ""
+		}
+		return "smtp://" + t.SMTP.Addr + " " + t.SMTP.From + " → " + strings.Join(t.SMTP.To, ", ")
+	default:
+		u, err := url.Parse(t.Webhook)
+		if err != nil {
+			return "(invalid URL)"
+		}
+		out := u.Scheme + "://" + u.Host
+		if t.KindOf() == KindSlack {
+			if u.Path != "" && u.Path != "/" {
+				out += "/…"
+			}
+			return out
+		}
+		out += u.EscapedPath()
+		if u.RawQuery != "" {
+			out += "?…"
+		}
+		return out
+	}
 }
 
 type targetFile struct {
@@ -50,17 +99,41 @@ func Targets(lk *lake.Lake) ([]Target, error) {
 	return f.Targets, nil
 }
 
-// AddTarget registers a webhook target.
-func AddTarget(lk *lake.Lake, t Target) error {
+// checkTarget says what is wrong with t, if anything.
+func checkTarget(t Target) error {
 	if !targetNameRE.MatchString(t.Name) {
 		return fmt.Errorf("invalid target name %q: use 1-64 letters, digits, '.', '_' or '-'", t.Name)
 	}
-	u, err := url.Parse(t.Webhook)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("invalid webhook URL %q: want http(s)://host/path", t.Webhook)
+	switch t.KindOf() {
+	case KindWebhook, KindSlack:
+		u, err := url.Parse(t.Webhook)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("invalid webhook URL %q: want http(s)://host/path", t.Webhook)
+		}
+		if t.KindOf() == KindWebhook && len(t.Secret) < 16 {
+			return fmt.Errorf("the webhook secret must be at least 16 characters (it signs every alert)")
+		}
+		if t.SMTP != nil {
+			return fmt.Errorf("a %s target has no SMTP settings", t.KindOf())
+		}
+	case KindSMTP:
+		if t.SMTP == nil {
+			return fmt.Errorf("an smtp target needs its server, sender and recipients")
+		}
+		if t.Webhook != "" || t.Secret != "" {
+			return fmt.Errorf("an smtp target has no webhook URL or secret")
+		}
+		return t.SMTP.check()
+	default:
+		return fmt.Errorf("unknown alert target kind %q: want webhook, slack or smtp", t.Kind)
 	}
-	if len(t.Secret) < 16 {
-		return fmt.Errorf("the webhook secret must be at least 16 characters (it signs every alert)")
+	return nil
+}
+
+// AddTarget registers a target.
+func AddTarget(lk *lake.Lake, t Target) error {
+	if err := checkTarget(t); err != nil {
+		return err
 	}
 	if t.AddedAt.IsZero() {
 		t.AddedAt = time.Now().UTC().Truncate(time.Second)
@@ -74,6 +147,35 @@ func AddTarget(lk *lake.Lake, t Target) error {
 	})
 }
 
+// RemoveTarget forgets a target, its queued deliveries and its health (a target added again
+// under the name starts afresh).
+func RemoveTarget(lk *lake.Lake, name string) error {
+	err := atomicfile.UpdateJSON(targetsPath(lk), filepath.Join(lk.Dir, "rules.lock"), func(f *targetFile) error {
+		i := slices.IndexFunc(f.Targets, func(o Target) bool { return o.Name == name })
+		if i < 0 {
+			return fmt.Errorf("alert target %q: %w", name, ErrTargetNotFound)
+		}
+		f.Targets = slices.Delete(f.Targets, i, i+1)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return updateQueue(lk, func(q *queueFile) error {
+		delete(q.Health, name)
+		q.Pending = slices.DeleteFunc(q.Pending, func(p queued) bool { return p.Target == name })
+		for k := range q.Done {
+			if strings.HasPrefix(k, name+"\x00") {
+				delete(q.Done, k)
+			}
+		}
+		return nil
+	})
+}
+
+// ErrTargetNotFound is returned for a target name that is not registered.
+var ErrTargetNotFound = errors.New("no such alert target")
+
 // Sign returns the X-Auditlake-Signature of body sent at timestamp ts.
 func Sign(secret string, ts int64, body []byte) string {
 	mac := hmac.New(sha256.New, []byte(secret))
@@ -82,25 +184,26 @@ func Sign(secret string, ts int64, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// Delivery bounds the retries of one delivery.
+// Delivery says how alerts are sent and how failures are retried.
 type Delivery struct {
 	Client *http.Client
-	// Backoff is the wait before the first retry, doubled for each next one; MaxWait bounds
-	// the total wait. Zero values: 1 s and 1 minute.
-	Backoff, MaxWait time.Duration
+	// TLS is the SMTP client's configuration for STARTTLS (nil: the system's roots); its
+	// ServerName is set to the server's host when empty.
+	TLS *tls.Config
+	// Backoff is the wait before the first retry, doubled for each next one (with jitter) up
+	// to MaxBackoff. Send gives up when MaxWait has passed; the queue (DeliverDue) when a
+	// delivery has been failing for GiveUpAfter. Zero values: 30 s (Send: 1 s), 1 h, 1 minute
+	// and 24 h.
+	Backoff, MaxBackoff, MaxWait, GiveUpAfter time.Duration
+	// Getenv reads the SMTP password's environment variable; nil: os.Getenv.
+	Getenv func(string) string
 }
 
-// Send posts alerts to t, retrying (with backoff) a failed connection, a 429 or a 5xx answer
-// until MaxWait has passed; another 4xx answer is final.
+// Send sends alerts to t, retrying (with backoff) in this call a failed connection, a 429 or a
+// 5xx answer until MaxWait has passed; another 4xx answer (a 5xx SMTP reply) is final. The
+// queue (Enqueue, DeliverDue) retries across runs instead.
 func (d Delivery) Send(ctx context.Context, t Target, alerts []Alert) error {
-	body, err := json.Marshal(map[string]any{"alerts": alerts})
-	if err != nil {
-		return err
-	}
-	client, backoff, maxWait := d.Client, d.Backoff, d.MaxWait
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	backoff, maxWait := d.Backoff, d.MaxWait
 	if backoff <= 0 {
 		backoff = time.Second
 	}
@@ -109,7 +212,7 @@ func (d Delivery) Send(ctx context.Context, t Target, alerts []Alert) error {
 	}
 	deadline := time.Now().Add(maxWait)
 	for attempt := 1; ; attempt++ {
-		err := post(ctx, client, t, body)
+		err := d.attempt(ctx, t, alerts)
 		if err == nil {
 			return nil
 		}
@@ -128,21 +231,51 @@ func (d Delivery) Send(ctx context.Context, t Target, alerts []Alert) error {
 	}
 }
 
+// attempt makes one delivery of alerts to t; a finalError is not worth retrying.
+func (d Delivery) attempt(ctx context.Context, t Target, alerts []Alert) error {
+	switch t.KindOf() {
+	case KindSMTP:
+		return d.sendMail(ctx, t, alerts)
+	case KindSlack:
+		body, err := json.Marshal(slackBody(alerts))
+		if err != nil {
+			return finalError{err}
+		}
+		return d.post(ctx, t, body, nil)
+	case KindWebhook:
+		body, err := json.Marshal(map[string]any{"alerts": alerts})
+		if err != nil {
+			return finalError{err}
+		}
+		return d.post(ctx, t, body, func(h http.Header) {
+			ts := time.Now().Unix()
+			h.Set("X-Auditlake-Timestamp", strconv.FormatInt(ts, 10))
+			h.Set("X-Auditlake-Signature", Sign(t.Secret, ts, body))
+		})
+	default:
+		return finalError{fmt.Errorf("unknown target kind %q", t.Kind)}
+	}
+}
+
 type finalError struct{ error }
 
-func post(ctx context.Context, client *http.Client, t Target, body []byte) error {
+func (d Delivery) post(ctx context.Context, t Target, body []byte, sign func(http.Header)) error {
+	client := d.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.Webhook, bytes.NewReader(body))
 	if err != nil {
 		return finalError{err}
 	}
-	ts := time.Now().Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "auditlake-alerts")
-	req.Header.Set("X-Auditlake-Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("X-Auditlake-Signature", Sign(t.Secret, ts, body))
+	if sign != nil {
+		sign(req.Header)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return redactURL(err)
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 	resp.Body.Close()
@@ -154,4 +287,14 @@ func post(ctx context.Context, client *http.Client, t Target, body []byte) error
 	default:
 		return finalError{fmt.Errorf("HTTP %d (not retried)", resp.StatusCode)}
 	}
+}
+
+// redactURL drops the URL from a client error: a Slack webhook's URL is its secret, and the
+// error is shown in the target's health.
+func redactURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
 }

@@ -30,20 +30,13 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 	if enabled == 0 {
 		return nil, func() {}
 	}
-	targets, err := alerts.Targets(lk)
+	// New alerts' notifications are queued by the evaluation (before the alerts' commit);
+	// the deliverer sends them beside the ingest, and what fails stays queued for the next
+	// run (retried with backoff for 24 h).
+	dl := alerts.StartDelivery(ctx, lk, alerts.Delivery{})
+	w, err = alerts.Watch(ctx, lk, st, func([]alerts.Alert) { dl.Kick() })
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "alerts: %v\n", err)
-	}
-	var sendErrs []error
-	deliver := func(new []alerts.Alert) {
-		for _, t := range targets {
-			if err := (alerts.Delivery{}).Send(ctx, t, new); err != nil {
-				sendErrs = append(sendErrs, err)
-			}
-		}
-	}
-	w, err = alerts.Watch(ctx, lk, st, deliver)
-	if err != nil {
+		dl.Close()
 		fmt.Fprintf(env.Stderr, "alerts: cannot watch %s: %v\n", st.Name, err)
 		return nil, func() {}
 	}
@@ -57,55 +50,42 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "alerts: evaluation failed: %v; the events stay pending and the next ingest evaluates them\n", err)
 		}
+		if res.NotifyErr != nil {
+			fmt.Fprintf(env.Stderr, "%v\n", res.NotifyErr)
+		}
+		sendErrs := dl.Close()
+		// One more pass for what the last evaluation queued (one attempt each; no waiting).
+		last, qerr := alerts.DeliverDue(ctx, lk, alerts.Delivery{})
+		sendErrs = append(sendErrs, last.Errors...)
+		if qerr != nil {
+			sendErrs = append(sendErrs, qerr)
+		}
 		for _, e := range sendErrs {
-			fmt.Fprintf(env.Stderr, "alerts: delivery failed: %v (the alert is stored: auditlake alerts)\n", e)
+			fmt.Fprintf(env.Stderr, "alerts: delivery failed: %v (queued for retry; the alert is stored: auditlake alerts, auditlake alert-target list)\n", e)
 		}
 	}
 }
 
-const alertTargetAddUsage = `Usage: auditlake alert-target add NAME --webhook URL --secret S
+const alertsUsage = `Usage: auditlake alerts [--since D|T] [--rule ID] [--status open|acknowledged|closed] [--format table|csv|json]
 
-Every new alert is POSTed to URL as JSON {"alerts":[{id, rule, title, severity, store, event_time,
-event_ids, principal, account, region, summary, status, alerted_at}]}, with the headers
-X-Auditlake-Timestamp (Unix seconds) and X-Auditlake-Signature: sha256=HEX, the HMAC-SHA256 under S of
-"TIMESTAMP.BODY". A refused connection, 429 or 5xx is retried with backoff (1 s, doubling, for up to a
-minute); delivery runs beside ingest and never holds up a commit.`
-
-func runAlertTargetAdd(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "alert-target add")
-	webhook := fs.String("webhook", "", "URL the alerts are POSTed to (required)")
-	secret := fs.String("secret", "", "HMAC-SHA256 key of the signature header, at least 16 characters (required)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 || *webhook == "" || *secret == "" {
-		return usagef("name the target and give --webhook URL and --secret S")
-	}
-	lk, err := openLake(env)
-	if err != nil {
-		return err
-	}
-	if err := alerts.AddTarget(lk, alerts.Target{Name: pos[0], Webhook: *webhook, Secret: *secret}); err != nil {
-		return usagef("%v", err)
-	}
-	fmt.Fprintf(env.Stdout, "added alert target %s\n", pos[0])
-	return nil
-}
-
-const alertsUsage = `Usage: auditlake alerts [--since D|T] [--rule ID] [--status open] [--format table|csv|json]
-
-The alerts found as events were committed (kept in the store auditlake-alerts), newest first. --since takes
-a duration (30m, 12h, 7d) or a date/time.`
+The alerts found as events were committed (kept in the store auditlake-alerts), newest first: one row per
+alert, that is per rule, key (the principal unless the rule groups otherwise) and window, with the number of
+events it stands for (events) and its status (auditlake alert ack|close ID). --since takes a duration
+(30m, 12h, 7d) or a date/time: only the alerts' events since then are shown and counted.`
 
 func runAlerts(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "alerts")
 	since := fs.String("since", "", "only alerts of events since: a duration (1d, 12h) or a date/time")
 	rule := fs.String("rule", "", "only this rule's alerts")
-	status := fs.String("status", "", "only alerts with this status (open)")
+	status := fs.String("status", "", "only alerts with this status: open, acknowledged or closed")
 	format := formatFlag(fs, "table", "csv", "json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	switch *status {
+	case "", alerts.StatusOpen, alerts.StatusAcknowledged, alerts.StatusClosed:
+	default:
+		return usagef("--status %q: want open, acknowledged or closed", *status)
 	}
 	var from time.Time
 	if *since != "" {
@@ -129,13 +109,8 @@ func runAlerts(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer s.Close()
-	sql := `SELECT eventtime AS event_time, requestparameters['rule'] AS rule, requestparameters['severity'] AS severity,
-		requestparameters['store'] AS store, useridentity.arn AS principal, requestparameters['account'] AS account, awsregion AS region,
-		requestparameters['summary'] AS summary, requestparameters['status'] AS status, requestparameters['eventIds'] AS event_ids, eventid AS alert_id
-		FROM ` + s.StoreRange(st.ID, from, time.Time{}) + ` AS a
-		WHERE eventsource = ? AND (? = '' OR requestparameters['rule'] = ?) AND (? = '' OR requestparameters['status'] = ?)
-		ORDER BY eventtime DESC, alert_id`
-	res, err := s.RunInternal(ctx, sql, alerts.EventSource, *rule, *rule, *status, *status)
+	sql, sqlArgs := alerts.ListSQL(s, st, alerts.Filter{From: from, Rule: *rule, Status: *status})
+	res, err := s.RunInternal(ctx, sql, sqlArgs...)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/alerts"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -21,6 +22,7 @@ import (
 const ruleAddUsage = `Usage: auditlake rule add --sigma PATH
        auditlake rule add NAME --builtin launch-compliance|root-account-use|cloudtrail-logging-stopped|console-login-without-mfa [--approved-config FILE] [--severity S]
        auditlake rule add NAME --sql "SELECT … FROM {events} WHERE …" [--severity S]
+       (any form) [--group-by principal|account|region|resource|event] [--window D]: one alert per key and window (default principal, 1h; auditlake rule group)
 
 Registers detection rules (in <data>/rules.json), enabled. --sigma reads a Sigma YAML file or a directory of
 them (searched recursively): rules for logsource product aws, service cloudtrail compile to SQL over a
@@ -44,9 +46,14 @@ func runRuleAdd(ctx context.Context, env *Env, args []string) error {
 	sql := fs.String("sql", "", "one SELECT reading {events}")
 	severity := fs.String("severity", "", "informational, low, medium, high or critical (default: the built-in's, or medium)")
 	approvedConfig := fs.String("approved-config", "", "launch-compliance: JSON file with approved_templates and require_autoscaling")
+	groupBy := fs.String("group-by", "", "one alert per this key and window: principal (default), account, region, resource (instance) or event")
+	window := fs.String("window", "", "the grouping window: 1m to 7d (default 1h)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	if err := alerts.CheckGrouping(*groupBy, *window); err != nil {
+		return usagef("%v", strings.TrimPrefix(err.Error(), "rule : "))
 	}
 	n := 0
 	for _, s := range []string{*sigmaPath, *builtin, *sql} {
@@ -65,12 +72,12 @@ func runRuleAdd(ctx context.Context, env *Env, args []string) error {
 		if len(pos) > 0 {
 			return usagef("--sigma takes no NAME: a Sigma rule is named by its id")
 		}
-		return addSigma(ctx, env, lk, *sigmaPath, *severity)
+		return addSigma(ctx, env, lk, *sigmaPath, *severity, *groupBy, *window)
 	}
 	if len(pos) != 1 {
 		return usagef("name the rule: auditlake rule add NAME --builtin KIND | --sql QUERY")
 	}
-	r := rules.Rule{ID: pos[0], Title: pos[0], Enabled: true, Severity: *severity}
+	r := rules.Rule{ID: pos[0], Title: pos[0], Enabled: true, Severity: *severity, GroupBy: *groupBy, Window: *window}
 	switch {
 	case *builtin != "":
 		b, ok := rules.BuiltinNamed(*builtin)
@@ -103,16 +110,17 @@ func runRuleAdd(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func addSigma(ctx context.Context, env *Env, lk *lake.Lake, path, severity string) error {
+func addSigma(ctx context.Context, env *Env, lk *lake.Lake, path, severity, groupBy, window string) error {
 	compiled, refused, err := sigma.Load(path)
 	if err != nil {
 		return usagef("%v", err)
 	}
 	add := rules.FromSigma(compiled)
-	if severity != "" {
-		for i := range add {
+	for i := range add {
+		if severity != "" {
 			add[i].Severity = severity
 		}
+		add[i].GroupBy, add[i].Window = groupBy, window
 	}
 	var res rules.AddResult
 	if len(add) > 0 {
@@ -223,6 +231,7 @@ func runRuleShow(ctx context.Context, env *Env, args []string) error {
 	if r.SQL != "" {
 		fmt.Fprintf(tw, "sql:\t%s\n", r.SQL)
 	}
+	fmt.Fprintf(tw, "alerts:\tone per %s per %s (auditlake rule group)\n", orDefault(r.GroupBy, alerts.DefaultGroupBy), orDefault(r.Window, "1h"))
 	if err := tw.Flush(); err != nil {
 		return err
 	}

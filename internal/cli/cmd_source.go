@@ -387,5 +387,6 @@ func withCollection(env *Env, o server.Options) server.Options {
 	m := metrics.New(lk, reg)
 	o.Sources = func(ctx context.Context) (any, error) { return reg.Overview(lk, time.Now()) }
 	o.Metrics, o.Observe = m.Handler(), m.Observe
+	o.AlertTargets = alertTargetsAPI(lk)
 	return o
 }

@@ -131,7 +131,12 @@ func init() {
 		{Name: "rule enable", Summary: "enable a rule", Usage: "Usage: auditlake rule enable ID|TITLE", Examples: "  auditlake rule enable root-use", Run: runRuleEnable},
 		{Name: "rule remove", Summary: "remove a rule", Usage: "Usage: auditlake rule remove ID|TITLE", Examples: "  auditlake rule remove root-use", Run: runRuleRemove},
 		{Name: "rule coverage", Summary: "every rule with its number of matches in a store", Usage: ruleCoverageUsage, Examples: "  auditlake rule coverage --eds prod-trail", Run: runRuleCoverage},
-		{Name: "alert-target add", Summary: "send new alerts to a webhook (HMAC-signed JSON POST)", Usage: alertTargetAddUsage, Examples: "  auditlake alert-target add ops --webhook https://hooks.example/alerts --secret S3cr3t-at-least-16", Run: runAlertTargetAdd},
+		{Name: "alert-target add", Summary: "send new alerts to a webhook (HMAC-signed JSON POST), Slack or mail", Usage: alertTargetAddUsage, Examples: "  auditlake alert-target add ops --webhook https://hooks.example/alerts --secret S3cr3t-at-least-16\n  auditlake alert-target add chat --slack-webhook https://hooks.slack.com/services/T0/B0/XXXX\n  SMTP_PASSWORD=… auditlake alert-target add mail --smtp smtp.example:587 --from auditlake@example.com --to secops@example.com --smtp-user auditlake --smtp-password-env SMTP_PASSWORD", Run: runAlertTargetAdd},
+		{Name: "alert-target list", Summary: "list alert targets with their health: last success, last error, failures, queued", Usage: "Usage: auditlake alert-target list [--format table|json]", Examples: "  auditlake alert-target list", Run: runAlertTargetList},
+		{Name: "alert-target remove", Summary: "remove an alert target (its queued deliveries are dropped)", Usage: "Usage: auditlake alert-target remove NAME", Examples: "  auditlake alert-target remove chat", Run: runAlertTargetRemove},
+		{Name: "alert ack", Summary: "acknowledge an alert (open → acknowledged)", Usage: "Usage: auditlake alert ack ID", Examples: "  auditlake alert ack 0f1e2d3c-…", Run: runAlertAck},
+		{Name: "alert close", Summary: "close an alert", Usage: "Usage: auditlake alert close ID", Examples: "  auditlake alert close 0f1e2d3c-…", Run: runAlertClose},
+		{Name: "rule group", Summary: "set how a rule's alerts are grouped: key and window", Usage: ruleGroupUsage, Examples: "  auditlake rule group root-use --by account --window 1d", Run: runRuleGroup},
 		{Name: "alerts", Summary: "the alerts enabled rules raised as events were committed", Usage: alertsUsage, Examples: "  auditlake alerts --since 1d\n  auditlake alerts --rule root-use --format json", Run: runAlerts},
 		{Name: "hunt", Summary: "run detection rules over a time range of a store and print the matches", Usage: huntUsage, Examples: huntExamples, Run: runHunt},
 	}

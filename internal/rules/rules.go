@@ -50,6 +50,10 @@ type Rule struct {
 	Builtin  string             `json:"builtin,omitempty"`
 	Approved *compliance.Config `json:"approved,omitempty"`
 	AddedAt  time.Time          `json:"added_at"`
+	// GroupBy and Window group the rule's alerts: one alert per key and window, counting the
+	// events it stands for (package alerts; empty: its defaults).
+	GroupBy string `json:"group_by,omitempty"`
+	Window  string `json:"window,omitempty"`
 }
 
 type registryFile struct {

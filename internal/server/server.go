@@ -76,6 +76,9 @@ type Options struct {
 	// Sources answers GET /api/sources (collection: each source's state, each store's newest
 	// event and lag); nil answers an empty document.
 	Sources func(ctx context.Context) (any, error)
+	// AlertTargets answers GET /api/alert-targets: the alert targets with their health, and the
+	// id of the alerts store (whose readers may see them; "" before it exists).
+	AlertTargets func(ctx context.Context) (targets any, alertsStoreID string, err error)
 	// Metrics serves GET /metrics (Prometheus exposition); nil: not served.
 	Metrics http.Handler
 	// Observe, when set, is told of every request: its route pattern, status and duration.
@@ -170,6 +173,7 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	mux.Handle("/PutAuditEvents", s.sigV4Or(s.api(http.MethodPost, s.putAuditEvents)))
 	mux.Handle("/api/channels/{rest...}", s.api(http.MethodPost, s.putChannelEvents))
 	mux.Handle("/api/sources", auth(http.MethodGet, s.sources))
+	mux.Handle("/api/alert-targets", auth(http.MethodGet, s.alertTargets))
 	if s.opts.Metrics != nil {
 		// Store names, sizes and sources' buckets: for authenticated callers (a Prometheus scrape
 		// job sends a bearer access key: authorization.credentials_file).

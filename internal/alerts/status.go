@@ -1,0 +1,129 @@
+package alerts
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+)
+
+// Alert status: open → acknowledged → closed (open → closed too). A change is a later record
+// in the alerts store (eventName AlertStatus, the alert's event time, so that a listing of a
+// time range and retention treat it with its alert), never a rewrite of the alert's record;
+// the listing folds the newest change into each alert's status.
+const (
+	StatusOpen         = "open"
+	StatusAcknowledged = "acknowledged"
+	StatusClosed       = "closed"
+)
+
+// ErrAlertNotFound is returned for an alert id the alerts store does not hold.
+var ErrAlertNotFound = errors.New("no such alert")
+
+// ErrTransition is returned for a status change the alert's status does not allow.
+var ErrTransition = errors.New("status change not allowed")
+
+// groupSQL folds the alerts store's records (relation rel) into one row per alert (group):
+// its first event's time, rule, title, severity, store, key fields, the number of events and
+// the newest status.
+func groupSQL(rel string) string {
+	return `WITH recs AS (SELECT * FROM ` + rel + ` AS r WHERE eventsource = $src),
+m AS (SELECT coalesce(requestparameters['group'], eventid) AS id, * FROM recs WHERE eventname = 'Alert'),
+g AS (SELECT id, min(eventtime) AS event_time, max(eventtime) AS last_event_time, count(*) AS events,
+		arg_min(requestparameters['rule'], eventtime) AS rule, arg_min(requestparameters['title'], eventtime) AS title,
+		arg_min(requestparameters['severity'], eventtime) AS severity, arg_min(requestparameters['store'], eventtime) AS store,
+		arg_min(useridentity.arn, eventtime) AS principal, arg_min(requestparameters['account'], eventtime) AS account,
+		arg_min(awsregion, eventtime) AS region, arg_min(requestparameters['resource'], eventtime) AS resource,
+		arg_min(requestparameters['summary'], eventtime) AS summary, min(requestparameters['alertedAt']) AS alerted_at,
+		list(eventid ORDER BY eventtime, eventid) AS alert_event_ids
+	FROM m GROUP BY id),
+s AS (SELECT requestparameters['group'] AS id, arg_max(requestparameters['status'], requestparameters['changedAt']) AS status,
+		max(requestparameters['changedAt']) AS status_changed_at
+	FROM recs WHERE eventname = 'AlertStatus' GROUP BY 1),
+d AS (SELECT requestparameters['group'] AS id, string_agg(DISTINCT requestparameters['target'], ', ' ORDER BY requestparameters['target']) AS sent_to
+	FROM recs WHERE eventname = 'AlertDelivered' GROUP BY 1)
+SELECT g.*, coalesce(s.status, 'open') AS status, s.status_changed_at, coalesce(d.sent_to, '') AS sent_to
+FROM g LEFT JOIN s USING (id) LEFT JOIN d USING (id)`
+}
+
+// Filter selects alerts for ListSQL.
+type Filter struct {
+	From         time.Time // alerts whose first event is at or after From (zero: all)
+	Rule, Status string    // "" for any
+}
+
+// ListSQL returns the internal SQL (and its arguments) of the alerts of store alertStore that
+// f selects, one row per alert (group), newest first: event_time, rule, severity, events (the
+// count), principal, account, region, resource, summary, status, sent_to (the targets it was
+// delivered to), store, alert_id.
+func ListSQL(s *query.Session, alertStore lake.Store, f Filter) (string, []any) {
+	sql := strings.ReplaceAll(groupSQL(s.StoreRange(alertStore.ID, f.From, time.Time{})), "$src", "?")
+	sql = `SELECT event_time, rule, severity, events, principal, account, region, resource, summary, status, sent_to, store, id AS alert_id
+FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) ORDER BY event_time DESC, alert_id`
+	return sql, []any{EventSource, f.Rule, f.Rule, f.Status, f.Status}
+}
+
+// SetStatus changes alert id's status to status (acknowledged or closed), recording who did it;
+// it returns the alert's status before.
+func SetStatus(ctx context.Context, lk *lake.Lake, id, status, by string, now time.Time) (string, error) {
+	if status != StatusAcknowledged && status != StatusClosed {
+		return "", fmt.Errorf("unknown alert status %q: want acknowledged or closed", status)
+	}
+	st, err := lk.Resolve(StoreName)
+	if errors.Is(err, lake.ErrNotFound) {
+		return "", fmt.Errorf("alert %q: %w", id, ErrAlertNotFound)
+	}
+	if err != nil {
+		return "", err
+	}
+	s, err := query.Open(ctx, lk, query.Options{})
+	if err != nil {
+		return "", err
+	}
+	defer s.Close()
+	sql := strings.ReplaceAll(groupSQL(s.StoreRange(st.ID, time.Time{}, time.Time{})), "$src", "?")
+	res, err := s.RunInternal(ctx, `SELECT event_time, status, rule FROM (`+sql+`) AS a WHERE id = ?`, EventSource, id)
+	if err != nil {
+		return "", err
+	}
+	if len(res.Rows) == 0 {
+		return "", fmt.Errorf("alert %q: %w", id, ErrAlertNotFound)
+	}
+	eventTime, ok := res.Rows[0][0].(time.Time)
+	if !ok {
+		return "", fmt.Errorf("alert %q: unreadable event time %v", id, res.Rows[0][0])
+	}
+	before := fmt.Sprint(res.Rows[0][1])
+	switch {
+	case before == StatusClosed:
+		return before, fmt.Errorf("alert %s is closed: %w", id, ErrTransition)
+	case before == status:
+		return before, fmt.Errorf("alert %s is %s already: %w", id, status, ErrTransition)
+	}
+	now = now.UTC().Truncate(time.Millisecond)
+	h := sha256.Sum256([]byte("status\x00" + id + "\x00" + status + "\x00" + now.Format(time.RFC3339Nano)))
+	rec := map[string]any{
+		"eventVersion": "1.09",
+		"userIdentity": map[string]any{"type": "AuditlakeDetection", "principalId": by, "arn": by, "accountId": account},
+		"eventTime":    eventTime.UTC().Format(time.RFC3339Nano),
+		"eventSource":  EventSource,
+		"eventName":    "AlertStatus",
+		"awsRegion":    "local",
+		"requestParameters": map[string]any{
+			"group": id, "rule": fmt.Sprint(res.Rows[0][2]), "status": status, "previousStatus": before,
+			"changedAt": now.Format("2006-01-02T15:04:05.000Z07:00"), "changedBy": by,
+		},
+		"eventID":            uuidOf(h[:16]),
+		"eventType":          "AwsServiceEvent",
+		"readOnly":           false,
+		"managementEvent":    false,
+		"recipientAccountId": account,
+		"eventCategory":      "Management",
+	}
+	return before, commitRecords(ctx, lk, st, []map[string]any{rec})
+}
