@@ -324,8 +324,17 @@ type PublishResult struct {
 // Publish records st's publication to p and brings its S3 home up to the store: every live file
 // uploaded (those already there, with their size and MD5, are not uploaded again), the table
 // re-pointed at p's location and synced. The caller holds the store's write lock. A crash
-// anywhere in it is repaired by running it again, or by the store's next commit.
-func Publish(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store, p Publication, keep time.Duration) (PublishResult, error) {
+// anywhere in it is repaired by running it again, or by the store's next commit. It opens the
+// data directory's catalog itself, with the publication's S3 settings.
+func Publish(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) (PublishResult, error) {
+	c, ok, err := LoadConfig(lk.Dir)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	if !ok {
+		return PublishResult{}, ErrNoCatalog
+	}
+	keep, _ := c.Keep()
 	if p.PublishedAt.IsZero() {
 		p.PublishedAt = time.Now().UTC()
 	}
@@ -339,6 +348,13 @@ func Publish(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.St
 	}
 	if err := SavePublication(lk.Dir, st.ID, p); err != nil {
 		return PublishResult{}, err
+	}
+	cat, err := Open(ctx, c.Properties(lk.Dir))
+	if err != nil {
+		return PublishResult{}, fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
+	}
+	if cl, ok := cat.(catalog.Closer); ok {
+		defer cl.Close()
 	}
 	m, err := lk.ReadManifest(st.ID)
 	if err != nil {
@@ -354,6 +370,9 @@ func Publish(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.St
 	}
 	return out, nil
 }
+
+// ErrNoCatalog is returned by Publish when the data directory has no catalog.
+var ErrNoCatalog = errors.New("no Iceberg catalog is set (auditlake catalog set sql)")
 
 // Follow brings st's table up to its store (Sync, which uploads first when the store is
 // published), expires its snapshots older than keep, and deletes the objects on S3 that only
