@@ -64,11 +64,16 @@ func NewS3(t testing.TB, bucket string) *S3 {
 
 type status struct {
 	http.ResponseWriter
-	code int
+	code  int
+	wrote bool
 }
 
+// WriteHeader records the status; gofakes3 sometimes writes it twice, and net/http keeps the first.
 func (s *status) WriteHeader(code int) {
-	s.code = code
+	if s.wrote {
+		return
+	}
+	s.code, s.wrote = code, true
 	s.ResponseWriter.WriteHeader(code)
 }
 
