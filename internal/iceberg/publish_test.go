@@ -125,7 +125,21 @@ func TestPublishedTableLivesOnS3AndFollowsEveryCommit(t *testing.T) {
 		}
 		return tbl
 	}
-	check("publish")
+	published := check("publish")
+	// The Parquet table with partition projection of athena ddl finds the uploaded objects.
+	ddl, err := iceberg.AthenaDDL(published, st, pub.To)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tmpl = "'storage.location.template'='s3://lake/auditlake/prod-trail/data/eventdate=${day}/'"
+	if !strings.Contains(ddl, tmpl) {
+		t.Fatalf("athena ddl lacks %s:\n%s", tmpl, ddl)
+	}
+	for k := range s3.Stored("lake/auditlake/prod-trail/data/") {
+		if !strings.HasPrefix(k, "lake/auditlake/prod-trail/data/eventdate=") {
+			t.Fatalf("object %s is outside the projection's template", k)
+		}
+	}
 
 	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 3000, 2, 6)}, BatchRows: 1000}); err != nil {
 		t.Fatal(err)

@@ -123,7 +123,7 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 			if err != nil {
 				return err
 			}
-			if e := strings.Trim(aws.ToString(out.ETag), `"`); e != "" && !strings.EqualFold(e, up.MD5) {
+			if e := strings.Trim(aws.ToString(out.ETag), `"`); etagIsMD5(out.ServerSideEncryption, out.SSECustomerAlgorithm) && e != "" && !strings.EqualFold(e, up.MD5) {
 				return fmt.Errorf("S3 answered ETag %s, the file's MD5 is %s", e, up.MD5)
 			}
 			return nil
@@ -164,7 +164,7 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 			if err != nil {
 				return err
 			}
-			if e := strings.Trim(aws.ToString(out.ETag), `"`); !strings.EqualFold(e, hex.EncodeToString(sum)) {
+			if e := strings.Trim(aws.ToString(out.ETag), `"`); etagIsMD5(out.ServerSideEncryption, out.SSECustomerAlgorithm) && !strings.EqualFold(e, hex.EncodeToString(sum)) {
 				return fmt.Errorf("S3 answered ETag %s for part %d, its MD5 is %x", e, i+1, sum)
 			}
 			done = append(done, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1))})
@@ -184,7 +184,7 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 		if err != nil {
 			return err
 		}
-		if e := strings.Trim(aws.ToString(out.ETag), `"`); !strings.EqualFold(e, wantETag) {
+		if e := strings.Trim(aws.ToString(out.ETag), `"`); etagIsMD5(out.ServerSideEncryption, nil) && !strings.EqualFold(e, wantETag) {
 			return fmt.Errorf("S3 answered ETag %s for the whole upload, the parts' MD5s make %s", e, wantETag)
 		}
 		return nil
@@ -194,6 +194,12 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 		return up, fmt.Errorf("put %q: complete multipart upload: %w", uri, err)
 	}
 	return up, nil
+}
+
+// etagIsMD5 reports whether S3's ETag is the MD5 of what it stored: it is with no encryption and
+// with SSE-S3, not with SSE-KMS or customer keys (the Content-MD5 check still applies then).
+func etagIsMD5(sse types.ServerSideEncryption, customer *string) bool {
+	return (sse == "" || sse == types.ServerSideEncryptionAes256) && aws.ToString(customer) == ""
 }
 
 // Delete removes the S3 object uri (no error when it is already gone).
