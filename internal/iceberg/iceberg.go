@@ -204,7 +204,10 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 			return err
 		},
 		Deleting: func(st lake.Store) error {
-			return Empty(context.Background(), cat, st)
+			if err := Empty(context.Background(), cat, st); err != nil {
+				return err
+			}
+			return Unpublish(context.Background(), lk, st)
 		},
 		KeepRetired: keep,
 		OnError:     onErr,

@@ -314,6 +314,59 @@ func collect(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m
 	return errors.Join(errs...)
 }
 
+// verify forgets the ledger entries whose object is no longer on S3 as uploaded (deleted or
+// overwritten by something else), so that push uploads them again: eds publish run again
+// repairs a prefix, not only a crash.
+func verify(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) error {
+	led, err := readLedger(lk.Dir, st.ID)
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, rel := range slices.Sorted(maps.Keys(led.Files)) {
+		e := led.Files[rel]
+		have, found, err := p.client().Sum(ctx, p.Object(rel))
+		if err != nil {
+			return fmt.Errorf("publish store %s: %w", st.Name, err)
+		}
+		if !found || have.Size != e.Size || !strings.EqualFold(have.MD5, e.MD5) {
+			delete(led.Files, rel)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return led.write(lk.Dir, st.ID)
+}
+
+// Unpublish forgets store st's publication and deletes its objects (every file the ledger names),
+// as its store is being deleted: the store's events leave S3 with it. The table's metadata stays
+// (its last snapshot names no file).
+func Unpublish(ctx context.Context, lk *lake.Lake, st lake.Store) error {
+	p, ok, err := LoadPublication(lk.Dir, st.ID)
+	if err != nil || !ok {
+		return err
+	}
+	led, err := readLedger(lk.Dir, st.ID)
+	if err != nil {
+		return err
+	}
+	for _, rel := range slices.Sorted(maps.Keys(led.Files)) {
+		if err := p.client().Delete(ctx, p.Object(rel)); err != nil {
+			return fmt.Errorf("unpublish store %s: %w", st.Name, err)
+		}
+		delete(led.Files, rel)
+	}
+	if err := os.Remove(ledgerPath(lk.Dir, st.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return atomicfile.UpdateJSON(publishPath(lk.Dir), publishPath(lk.Dir)+".lock", func(all *map[string]Publication) error {
+		delete(*all, st.ID)
+		return nil
+	})
+}
+
 // PublishResult says what Publish did.
 type PublishResult struct {
 	Result
@@ -358,6 +411,9 @@ func Publish(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) (
 	}
 	m, err := lk.ReadManifest(st.ID)
 	if err != nil {
+		return PublishResult{}, err
+	}
+	if err := verify(ctx, lk, st, p); err != nil {
 		return PublishResult{}, err
 	}
 	n, err := push(ctx, lk, st, p, m)

@@ -214,6 +214,36 @@ func TestPublishedTableLivesOnS3AndFollowsEveryCommit(t *testing.T) {
 		t.Fatalf("after the snapshots expired %d objects are on S3, the store has %d live files", n, len(m.Files))
 	}
 	check("expiry")
+
+	// Published again: nothing to upload; an object lost on S3 is uploaded again.
+	if res, err = iceberg.Publish(ctx, lk, st, pub); err != nil || res.Uploaded != 0 {
+		t.Fatalf("publish again uploaded %d files (%v), want none", res.Uploaded, err)
+	}
+	lost := m.Files[0].Path
+	if _, err := s3.Backend.DeleteObject("lake", "auditlake/prod-trail/"+lost); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = iceberg.Publish(ctx, lk, st, pub); err != nil || res.Uploaded != 1 {
+		t.Fatalf("publish after an object was lost uploaded %d files (%v), want it alone", res.Uploaded, err)
+	}
+	tbl, err = cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+		t.Fatalf("after the repair the table scanned from S3 holds %d events, the store %d", len(got), len(want))
+	}
+
+	// Deleting the store deletes its objects and its publication.
+	if err := lk.Delete(st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := present(); n != 0 {
+		t.Fatalf("%d objects left on S3 after the store's deletion", n)
+	}
+	if _, ok, err := iceberg.LoadPublication(dir, st.ID); ok || err != nil {
+		t.Fatalf("the deleted store is still published (%v)", err)
+	}
 }
 
 // TestUploadIsMultipartChecksummedAndResumable: a file above the part size goes up in parts, each
