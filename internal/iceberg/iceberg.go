@@ -98,6 +98,7 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 	location := ""
 	uri := func(rel string) string { return FileURI(lk.AbsPath(st.ID, rel)) }
 	if published {
+		ctx = pub.withS3(ctx)
 		if _, err := push(ctx, lk, st, pub, m); err != nil {
 			return res, err
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
@@ -112,7 +113,12 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 	}
 	up := Uploaded{Size: size, MD5: hex.EncodeToString(whole.Sum(nil))}
 	meta := map[string]string{MD5Meta: up.MD5}
-	only := func(o *s3.Options) { o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired }
+	// The body is bound by its Content-MD5, a signed header, so the signature does not hash the
+	// payload again (SigV4 does over plain HTTP), and the SDK adds no second checksum.
+	only := func(o *s3.Options) {
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+	}
 	if len(parts) == 1 {
 		err = retry(ctx, func() error {
 			out, err := cl.PutObject(ctx, &s3.PutObjectInput{
