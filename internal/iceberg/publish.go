@@ -18,9 +18,6 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	_ "github.com/apache/iceberg-go/io/gocloud/s3" // the table's metadata and files on S3
 	"github.com/apache/iceberg-go/utils"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/auditlake/auditlake/internal/atomicfile"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -193,33 +190,14 @@ func (p Publication) client() *objstore.Client {
 	return c
 }
 
-var awsConfigs struct {
-	sync.Mutex
-	m map[string]*aws.Config
-}
-
 // withS3 gives ctx the AWS configuration iceberg-go's S3 file IO uses for p's tables, loaded once
-// per process with one HTTP client: without it, every table load resolves the SDK's
-// configuration and builds a transport again (a twelfth of a published ingest's CPU).
+// per process with one HTTP client (objstore.SharedAWSConfig): without it, every table load
+// resolves the SDK's configuration and builds a transport again (a twelfth of a published
+// ingest's CPU).
 func (p Publication) withS3(ctx context.Context) context.Context {
-	awsConfigs.Lock()
-	defer awsConfigs.Unlock()
-	cfg, ok := awsConfigs.m[p.Region]
-	if !ok {
-		var lo []func(*awsconfig.LoadOptions) error
-		if p.Region != "" {
-			lo = append(lo, awsconfig.WithRegion(p.Region))
-		}
-		c, err := awsconfig.LoadDefaultConfig(ctx, lo...)
-		if err != nil {
-			return ctx // iceberg-go loads it itself, and says what is wrong
-		}
-		c.HTTPClient = awshttp.NewBuildableClient()
-		cfg = &c
-		if awsConfigs.m == nil {
-			awsConfigs.m = map[string]*aws.Config{}
-		}
-		awsConfigs.m[p.Region] = cfg
+	cfg, err := objstore.SharedAWSConfig(ctx, p.Region)
+	if err != nil {
+		return ctx // iceberg-go loads it itself, and says what is wrong
 	}
 	return utils.WithAwsConfig(ctx, cfg)
 }

@@ -10,10 +10,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
@@ -206,6 +209,36 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 // with SSE-S3, not with SSE-KMS or customer keys (the Content-MD5 check still applies then).
 func etagIsMD5(sse types.ServerSideEncryption, customer *string) bool {
 	return (sse == "" || sse == types.ServerSideEncryptionAes256) && aws.ToString(customer) == ""
+}
+
+var sharedConfigs struct {
+	sync.Mutex
+	m map[string]*aws.Config
+}
+
+// SharedAWSConfig is the SDK's default configuration in region (the environment's when ""),
+// with one HTTP client, loaded once per process: for another library's S3 client (iceberg-go's
+// file IO takes it through its context) that would otherwise load it for every use.
+func SharedAWSConfig(ctx context.Context, region string) (*aws.Config, error) {
+	sharedConfigs.Lock()
+	defer sharedConfigs.Unlock()
+	if cfg, ok := sharedConfigs.m[region]; ok {
+		return cfg, nil
+	}
+	var lo []func(*awsconfig.LoadOptions) error
+	if region != "" {
+		lo = append(lo, awsconfig.WithRegion(region))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, lo...)
+	if err != nil {
+		return nil, fmt.Errorf("load aws configuration: %w", err)
+	}
+	cfg.HTTPClient = awshttp.NewBuildableClient()
+	if sharedConfigs.m == nil {
+		sharedConfigs.m = map[string]*aws.Config{}
+	}
+	sharedConfigs.m[region] = &cfg
+	return &cfg, nil
 }
 
 // Delete removes the S3 object uri (no error when it is already gone).
