@@ -204,6 +204,9 @@ func TestEDSPublishRefusesBadSettings(t *testing.T) {
 	if !strings.Contains(out, "published to s3://lake/x/") {
 		t.Fatalf("publish said %q", out)
 	}
+	if show := mustRun(t, 0, dir, "eds", "show", "trail"); !strings.Contains(show, "published:") || !strings.Contains(show, "s3://lake/x/ (since ") {
+		t.Fatalf("eds show does not say where the store is published:\n%s", show)
+	}
 	if _, errOut, code := run(t, dir, "eds", "publish", "trail", "--to", "s3://lake/y/", "--endpoint-url", s3.URL); code == 0 || !strings.Contains(errOut, "already published to s3://lake/x/") {
 		t.Fatalf("publish to a second prefix: exit %d, %s", code, errOut)
 	}

@@ -113,8 +113,9 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 	}
 	ident := catalog.ToIdentifier(Namespace, TableName(st.Name))
 	tbl, err := cat.LoadTable(ctx, ident)
-	if err == nil && location != "" && tbl.Location() != location {
+	if err == nil && location != "" && strings.TrimSuffix(tbl.Location(), "/") != location {
 		// Published: the table moves to S3, a new table there (its history named local files).
+		// (A catalog that writes the location back with a final "/" does not move it again.)
 		if err = cat.DropTable(ctx, ident); err == nil {
 			err = catalog.ErrNoSuchTable
 		}
