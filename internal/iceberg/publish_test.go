@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -285,5 +286,91 @@ func TestUploadIsMultipartChecksummedAndResumable(t *testing.T) {
 	}
 	if _, found, err := cl.Sum(ctx, "s3://lake/x/none"); found || err != nil {
 		t.Fatalf("a missing object: found %v, %v", found, err)
+	}
+}
+
+// TestS3OutageDelaysTheTableNotTheStore: throttled writes are retried; while S3 refuses every
+// write, a published store's commits still commit (the hook reports the error) and no snapshot
+// names a file that is not uploaded; once S3 is back, the next sync uploads the missing files
+// once each and the table holds the store's events again.
+func TestS3OutageDelaysTheTableNotTheStore(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	cl := objstore.New(objstore.Options{EndpointURL: s3.URL, Region: "us-east-1"})
+	path := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(path, []byte("throttled"), 0o644)
+	s3.FailWrites(3)
+	if _, err := cl.Upload(ctx, "s3://lake/throttled", path, 0); err != nil {
+		t.Fatalf("an upload throttled three times was not retried: %v", err)
+	}
+
+	dir := t.TempDir()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iceberg.SaveConfig(dir, iceberg.Config{Type: "sql", KeepRetired: "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := iceberg.Publication{To: "s3://lake/trail/", EndpointURL: s3.URL, Region: "us-east-1"}
+	if _, err := iceberg.Publish(ctx, lk, st, pub); err != nil {
+		t.Fatal(err)
+	}
+	var hookErrs []error
+	closer, err := iceberg.Attach(ctx, lk, func(err error) { hookErrs = append(hookErrs, err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer()
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 2000, 2, 3)}, BatchRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if len(hookErrs) != 0 {
+		t.Fatal(hookErrs)
+	}
+	cfg, _, _ := iceberg.LoadConfig(dir)
+	cat, err := iceberg.Open(ctx, cfg.Properties(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ident := catalog.ToIdentifier("auditlake", "trail")
+	tbl, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(scanIDs(t, tbl, 0))
+
+	s3.FailWrites(-1)
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 1000, 1, 4)}, BatchRows: 5000}); err != nil {
+		t.Fatalf("the store's commit failed with S3 down: %v", err)
+	}
+	if len(hookErrs) == 0 || !strings.Contains(errors.Join(hookErrs...).Error(), "SlowDown") {
+		t.Fatalf("the hook reported %v, want S3's SlowDown", hookErrs)
+	}
+	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	if got, all := len(scanIDs(t, tbl, 0)), len(storeIDs(t, lk, st)); got != before || all <= before {
+		t.Fatalf("during the outage the table holds %d events (before: %d, store: %d); want it unchanged", got, before, all)
+	}
+
+	s3.FailWrites(0)
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+		t.Fatalf("after the outage the table holds %d events, the store %d", len(got), len(want))
+	}
+	for k, n := range s3.Stored("lake/trail/data/") {
+		if n != 1 {
+			t.Fatalf("%s stored %d times", k, n)
+		}
 	}
 }

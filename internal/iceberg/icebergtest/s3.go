@@ -22,6 +22,15 @@ type S3 struct {
 	mu     sync.Mutex
 	stored map[string]int // "bucket/key" → successful PutObject or CompleteMultipartUpload
 	parts  int            // successful UploadPart requests
+	fail   int            // writes still to answer 503 SlowDown (-1: all)
+}
+
+// FailWrites makes the next n writes (PUT, POST, DELETE) answer 503 SlowDown, as S3 does when
+// throttling; -1 fails every write until FailWrites(0).
+func (s *S3) FailWrites(n int) {
+	s.mu.Lock()
+	s.fail = n
+	s.mu.Unlock()
 }
 
 // NewS3 starts an S3 server holding bucket, with credentials for the SDK in the environment
@@ -35,6 +44,20 @@ func NewS3(t testing.TB, bucket string) *S3 {
 	s := &S3{Backend: s3mem.New(), stored: map[string]int{}}
 	h := gofakes3.New(s.Backend).Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.mu.Lock()
+			fail := s.fail != 0
+			if s.fail > 0 {
+				s.fail--
+			}
+			s.mu.Unlock()
+			if fail {
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`))
+				return
+			}
+		}
 		rec := &status{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		if rec.code != http.StatusOK {
