@@ -10,6 +10,7 @@
 #   4. the access restriction overhead: queries by a column- and row-filtered reader against the
 #      admin over the 1M store (albench -access-data).
 #   5. issue 21's targets 1, 2 and 4 over the 1M store (targets below).
+#   6. issue 20: ingest of the 1M events published to a loopback S3 against unpublished.
 # Prints Markdown.
 set -euo pipefail
 events=${BENCH_EVENTS:-1000000}
@@ -59,6 +60,10 @@ targets() { # targets DATA GEN
   "$dir/albench" -needle -report-data "$data"
 }
 targets "$dir/work/lake" "$dir/gen-$events"
+
+# Issue 20: ingest with the store published to S3 (gofakes3 on loopback) against the same ingest
+# unpublished, both with the SQL catalog, alternating; the ratio beside its target (≤ 1.20×).
+"$dir/albench" -publish-ab -src "$dir/gen-$events/AWSLogs" -bin "$bin" -work "$dir/work" -rounds 3
 
 if [ "$big" -gt 0 ]; then
   gen "$dir/gen-$big" "$big" 9

@@ -42,7 +42,15 @@ func main() {
 	select1 := flag.Bool("select-1", false, "time the CLI's SELECT 1 over -report-data with and without its cost tables (issue 21 target 1), then exit")
 	costAB := flag.String("cost-ab", "", "time the blog's query 1 and the report over -cur (CSV) against this Parquet cost table of the same lines (target 2), then exit")
 	needle := flag.Bool("needle", false, "count the row groups a lookup by eventid / requestid reads in -report-data's store \"bench\" (target 4), then exit")
+	publishAB := flag.Bool("publish-ab", false, "time ingest of -src with the SQL catalog, without and with the store published to a loopback S3 (issue 20), then exit")
 	flag.Parse()
+	if *publishAB {
+		if err := publishBench(*bin, *src, *work, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *needle {
 		if err := needleBench(context.Background(), *report, "bench"); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)

@@ -44,6 +44,8 @@ func resolveStore(lk *lake.Lake, nameOrID string) (lake.Store, error) {
 type storeView struct {
 	// Iceberg is the store's Iceberg table (eds show, when a catalog is set).
 	Iceberg *iceberg.TableInfo `json:"iceberg,omitempty"`
+	// Published is the store's S3 home (eds publish).
+	Published *iceberg.Publication `json:"published,omitempty"`
 	lake.Store
 	Events int64      `json:"events"`
 	Bytes  int64      `json:"bytes"`
@@ -174,6 +176,11 @@ func runEDSShow(ctx context.Context, env *Env, args []string) error {
 			v.Iceberg = &info
 		}
 	}
+	if p, ok, err := iceberg.LoadPublication(env.DataDir, s.ID); err != nil {
+		return err
+	} else if ok {
+		v.Published = &p
+	}
 	if *output == "json" {
 		if err := writeJSON(env.Stdout, v); err != nil {
 			return err
@@ -193,6 +200,9 @@ func runEDSShow(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(tw, "table:\t\"aws:cloudtrail\".\"%s\"\ncreated:\t%s\n", v.ID, v.CreatedAt.Format(time.RFC3339))
 	if t := v.Iceberg; t != nil {
 		fmt.Fprintf(tw, "iceberg:\ttable %s, snapshot %d, %d files, %s\n", t.Table, t.SnapshotID, t.Files, humanBytes(t.Bytes))
+	}
+	if p := v.Published; p != nil {
+		fmt.Fprintf(tw, "published:\t%s (since %s)\n", p.To, p.PublishedAt.Format(time.RFC3339))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

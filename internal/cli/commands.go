@@ -23,6 +23,7 @@ func init() {
 		{Name: "eds compact", Summary: "merge each date partition's files into one sorted file", Run: runEDSCompact,
 			Usage:    "Usage: auditlake eds compact NAME|ID\n\nIngest merges a date partition's small files (under 16 MB) when it has more than 4 of them, in\ngroups of at most 32 MB, and merges a closed day (two days behind the newest event) into one file.\ncompact merges, in every date partition, all files under 32 MB into files sorted by event source,\nevent name and event time (the order Parquet statistics skip by), and computes the EC2 lifecycle\nfacts of files written before auditlake kept them, in one atomic commit. Readers are never\ndisturbed: files they use are deleted only when they are done.",
 			Examples: "  auditlake eds compact prod-trail"},
+		{Name: "eds publish", Summary: "make S3 the home of a store's Iceberg table; every commit follows", Run: runEDSPublish, Usage: edsPublishUsage, Examples: edsPublishExamples},
 		{Name: "eds repair", Summary: "rebuild a damaged store's manifest from its files; set damaged files aside", Run: runEDSRepair,
 			Usage: "Usage: auditlake eds repair [--output text|json] NAME|ID\n\n" +
 				"Recovers a store that is damaged (eds show says status: damaged): its manifest.json is missing or invalid,\n" +

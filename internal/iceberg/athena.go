@@ -77,7 +77,7 @@ func AthenaDDL(tbl *table.Table, st lake.Store, location string) (string, error)
 	fmt.Fprintf(&b, "-- Queries written for CloudTrail Lake name \"aws:cloudtrail\".\"%s\"; in Athena name this view.\n", st.ID)
 	fmt.Fprintf(&b, "CREATE OR REPLACE VIEW %s AS SELECT * FROM %s;\n\n", view, name)
 	fmt.Fprintf(&b, "-- Or, without Iceberg: the data files as a plain Parquet table, one partition a day by projection.\n")
-	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE %s_parquet (\n%s)\nPARTITIONED BY (`day` string)\nSTORED AS PARQUET\nLOCATION '%s/data/'\nTBLPROPERTIES (\n  'projection.enabled'='true',\n  'projection.day.type'='date',\n  'projection.day.format'='yyyy-MM-dd',\n  'projection.day.range'='2013-01-01,NOW',\n  'projection.day.interval'='1',\n  'projection.day.interval.unit'='DAYS',\n  'storage.location.template'='%s/data/${day}/');\n", name, strings.Join(cols, ",\n"), location, location)
+	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE %s_parquet (\n%s)\nPARTITIONED BY (`day` string)\nSTORED AS PARQUET\nLOCATION '%s/data/'\nTBLPROPERTIES (\n  'projection.enabled'='true',\n  'projection.day.type'='date',\n  'projection.day.format'='yyyy-MM-dd',\n  'projection.day.range'='2013-01-01,NOW',\n  'projection.day.interval'='1',\n  'projection.day.interval.unit'='DAYS',\n  'storage.location.template'='%s/data/eventdate=${day}/');\n", name, strings.Join(cols, ",\n"), location, location)
 	return b.String(), nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -99,8 +100,15 @@ func (c Config) Keep() (time.Duration, error) {
 }
 
 // Properties are the properties iceberg-go's catalog.Load takes to open the catalog, with
-// "name", the catalog name it is opened under (the SQL catalog keys tables by it).
+// "name", the catalog name it is opened under (the SQL catalog keys tables by it), and the S3
+// properties of the published tables (S3Properties).
 func (c Config) Properties(dataDir string) iceberggo.Properties {
+	p := c.properties(dataDir)
+	maps.Copy(p, S3Properties(dataDir))
+	return p
+}
+
+func (c Config) properties(dataDir string) iceberggo.Properties {
 	switch c.Type {
 	case "rest":
 		p := iceberggo.Properties{"name": CatalogName, "type": "rest", "uri": c.URI}

@@ -90,20 +90,41 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 	if err != nil {
 		return res, err
 	}
+	// A published store's files are uploaded before the snapshot that names them (publish.go).
+	pub, published, err := LoadPublication(lk.Dir, st.ID)
+	if err != nil {
+		return res, err
+	}
+	location := ""
+	uri := func(rel string) string { return FileURI(lk.AbsPath(st.ID, rel)) }
+	if published {
+		ctx = pub.withS3(ctx)
+		if _, err := push(ctx, lk, st, pub, m); err != nil {
+			return res, err
+		}
+		location, uri = pub.Location(), pub.Object
+	}
 	want := make(map[string]bool, len(m.Files))
 	var order []string
 	for _, f := range m.Files {
-		p := FileURI(lk.AbsPath(st.ID, f.Path))
+		p := uri(f.Path)
 		want[p] = true
 		order = append(order, p)
 	}
 	ident := catalog.ToIdentifier(Namespace, TableName(st.Name))
 	tbl, err := cat.LoadTable(ctx, ident)
+	if err == nil && location != "" && strings.TrimSuffix(tbl.Location(), "/") != location {
+		// Published: the table moves to S3, a new table there (its history named local files).
+		// (A catalog that writes the location back with a final "/" does not move it again.)
+		if err = cat.DropTable(ctx, ident); err == nil {
+			err = catalog.ErrNoSuchTable
+		}
+	}
 	if errors.Is(err, catalog.ErrNoSuchTable) {
 		if len(order) == 0 {
 			return res, nil
 		}
-		tbl, err = create(ctx, cat, ident, strings.TrimPrefix(order[0], "file://"), st)
+		tbl, err = create(ctx, cat, ident, lk.AbsPath(st.ID, m.Files[0].Path), st, location)
 		res.Created = true
 	}
 	if err != nil {
@@ -181,13 +202,14 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 			if err != nil {
 				return err
 			}
-			if _, err = Sync(context.Background(), cat, lk, st); err != nil {
-				return err
-			}
-			return Expire(context.Background(), cat, st, keep)
+			_, err = Follow(context.Background(), cat, lk, st, keep)
+			return err
 		},
 		Deleting: func(st lake.Store) error {
-			return Empty(context.Background(), cat, st)
+			if err := Empty(context.Background(), cat, st); err != nil {
+				return err
+			}
+			return Unpublish(context.Background(), lk, st)
 		},
 		KeepRetired: keep,
 		OnError:     onErr,

@@ -18,7 +18,7 @@ import (
 // create makes the table of store st: the schema of its Parquet files (every file of a store has
 // the store type's schema) with fresh field ids, partitioned by day(eventtime), sorted by
 // eventsource, eventname, eventtime.
-func create(ctx context.Context, cat catalog.Catalog, ident table.Identifier, sample string, st lake.Store) (*table.Table, error) {
+func create(ctx context.Context, cat catalog.Catalog, ident table.Identifier, sample string, st lake.Store, location string) (*table.Table, error) {
 	f, err := os.Open(sample)
 	if err != nil {
 		return nil, err
@@ -55,12 +55,15 @@ func create(ctx context.Context, cat catalog.Catalog, ident table.Identifier, sa
 	if err := cat.CreateNamespace(ctx, catalog.ToIdentifier(Namespace), nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
 		return nil, fmt.Errorf("namespace %s: %w", Namespace, err)
 	}
-	return cat.CreateTable(ctx, ident, sc,
-		catalog.WithPartitionSpec(&spec),
+	opts := []catalog.CreateTableOpt{catalog.WithPartitionSpec(&spec)}
+	if location != "" {
+		opts = append(opts, catalog.WithLocation(location))
+	}
+	return cat.CreateTable(ctx, ident, sc, append(opts,
 		catalog.WithSortOrder(order),
 		catalog.WithProperties(iceberggo.Properties{
 			"format-version":     "2",
 			"auditlake.store-id": st.ID,
 			"auditlake.type":     st.Type,
-		}))
+		}))...)
 }

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/auditlake/auditlake/internal/iceberg"
+)
+
+const edsPublishUsage = `Usage: auditlake eds publish --to s3://BUCKET/PREFIX/ [--region R] [--endpoint-url URL] NAME|ID
+
+Makes S3 the home of the store's Iceberg table: uploads the store's live files under the prefix
+(multipart above 64 MB, every request with its Content-MD5, retried with backoff), moves the
+table there (its location, metadata and data file paths s3://…) and records the publication in
+<data>/iceberg/publish.json. From then on every commit (ingest batch, compaction, purge) uploads
+its new files before the snapshot that names them; files no longer live are deleted from S3 when
+the snapshots that name them expire (catalog set --keep-retired). Local files stay the working
+copy of auditlake's own queries. Interrupted, it resumes where it stopped: run it again (or let
+the next commit, or auditlake catalog sync, do it); an object already there with the file's size
+and MD5 is not uploaded again. Needs a catalog (auditlake catalog set). S3 credentials come from
+the SDK's default chain (environment, profile, instance role).`
+
+const edsPublishExamples = `  auditlake eds publish prod-trail --to s3://lake-bucket/auditlake/prod-trail/
+  auditlake eds publish prod-trail --to s3://lake/prod-trail/ --endpoint-url http://127.0.0.1:9000 --region us-east-1`
+
+func runEDSPublish(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "eds publish")
+	to := fs.String("to", "", "the S3 prefix the store's table lives under, s3://bucket/prefix/ (required)")
+	region := fs.String("region", "", "the bucket's region")
+	endpoint := fs.String("endpoint-url", "", "S3-compatible endpoint (path-style), e.g. http://127.0.0.1:9000")
+	partSize := fs.Int64("part-size", 0, "multipart part size in bytes (default 64 MB)")
+	lk, s, err := storeArg(env, fs, args, "eds publish")
+	if err != nil {
+		return err
+	}
+	if *to == "" {
+		return usagef("--to s3://bucket/prefix/ is required")
+	}
+	if !strings.HasSuffix(*to, "/") {
+		*to += "/"
+	}
+	p := iceberg.Publication{To: *to, Region: *region, EndpointURL: *endpoint, PartSize: *partSize}
+	if err := p.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	if *partSize != 0 && *partSize < 5<<20 {
+		return usagef("--part-size %d: S3 parts are at least 5 MB (5242880)", *partSize)
+	}
+	w, err := lk.BeginWrite(s.ID) // the store's write lock: no commit between the upload and the snapshot
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	res, err := iceberg.Publish(ctx, lk, s, p)
+	forgetIcebergHooks(env.DataDir) // this process's later commits open the catalog with the S3 settings
+	if errors.Is(err, iceberg.ErrNoCatalog) {
+		return &NotFoundError{Msg: err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s: published to %s: %s live, %d uploaded now; table %s, snapshot %d\n",
+		s.Name, p.To, plural(res.Live, "file", "files"), res.Uploaded, res.Table, res.SnapshotID)
+	return nil
+}

@@ -1,0 +1,121 @@
+// Package icebergtest gives the tests of published tables an S3 server (gofakes3, in-process)
+// that counts how many times each object was stored, so a test can show that nothing is
+// uploaded twice. Only tests import this package.
+package icebergtest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+)
+
+// S3 is an in-process S3 server.
+type S3 struct {
+	URL     string
+	Backend *s3mem.Backend
+
+	mu     sync.Mutex
+	stored map[string]int // "bucket/key" → successful PutObject or CompleteMultipartUpload
+	parts  int            // successful UploadPart requests
+	fail   int            // writes still to answer 503 SlowDown (-1: all)
+}
+
+// FailWrites makes the next n writes (PUT, POST, DELETE) answer 503 SlowDown, as S3 does when
+// throttling; -1 fails every write until FailWrites(0).
+func (s *S3) FailWrites(n int) {
+	s.mu.Lock()
+	s.fail = n
+	s.mu.Unlock()
+}
+
+// NewS3 starts an S3 server holding bucket, with credentials for the SDK in the environment
+// (child processes inherit them).
+func NewS3(t testing.TB, bucket string) *S3 {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	s := &S3{Backend: s3mem.New(), stored: map[string]int{}}
+	h := gofakes3.New(s.Backend).Server()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.mu.Lock()
+			fail := s.fail != 0
+			if s.fail > 0 {
+				s.fail--
+			}
+			s.mu.Unlock()
+			if fail {
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`))
+				return
+			}
+		}
+		rec := &status{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		if rec.code != http.StatusOK {
+			return
+		}
+		q := r.URL.Query()
+		obj := strings.TrimPrefix(r.URL.Path, "/")
+		switch {
+		case r.Method == http.MethodPut && q.Get("partNumber") != "":
+			s.mu.Lock()
+			s.parts++
+			s.mu.Unlock()
+		case r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") == "",
+			r.Method == http.MethodPost && q.Get("uploadId") != "":
+			s.mu.Lock()
+			s.stored[obj]++
+			s.mu.Unlock()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	s.URL = srv.URL
+	if err := s.Backend.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type status struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+// WriteHeader records the status; gofakes3 sometimes writes it twice, and net/http keeps the first.
+func (s *status) WriteHeader(code int) {
+	if s.wrote {
+		return
+	}
+	s.code, s.wrote = code, true
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Stored is how many times each object under prefix ("bucket/key…") was stored.
+func (s *S3) Stored(prefix string) map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for k, n := range s.stored {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// Parts is how many multipart parts were stored.
+func (s *S3) Parts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.parts
+}

@@ -1,0 +1,469 @@
+package iceberg
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	iceberggo "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	_ "github.com/apache/iceberg-go/io/gocloud/s3" // the table's metadata and files on S3
+	"github.com/apache/iceberg-go/utils"
+
+	"github.com/auditlake/auditlake/internal/atomicfile"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/objstore"
+)
+
+// Publication is a store's S3 home (auditlake eds publish): its live files are uploaded under
+// To, and its Iceberg table (location and data files) lives there. Publications are kept in
+// <data>/iceberg/publish.json, by store id.
+type Publication struct {
+	// To is the prefix, "s3://bucket/prefix/" (always ending in "/").
+	To string `json:"to"`
+	// EndpointURL and Region select the S3 service (EndpointURL: an S3-compatible server,
+	// path-style addressing). Credentials come from the SDK's default chain.
+	EndpointURL string `json:"endpoint_url,omitempty"`
+	Region      string `json:"region,omitempty"`
+	// PartSize is the multipart part size (objstore.DefaultPartSize when 0).
+	PartSize    int64     `json:"part_size,omitempty"`
+	PublishedAt time.Time `json:"published_at"`
+}
+
+// Object is the S3 URI of the store file rel (relative to the store directory).
+func (p Publication) Object(rel string) string { return p.To + rel }
+
+// Location is the table's location: To without its final "/".
+func (p Publication) Location() string { return strings.TrimSuffix(p.To, "/") }
+
+func publishPath(dataDir string) string { return filepath.Join(dataDir, "iceberg", "publish.json") }
+
+// Publications are the data directory's publications by store id.
+func Publications(dataDir string) (map[string]Publication, error) {
+	out := map[string]Publication{}
+	if _, err := os.Stat(publishPath(dataDir)); errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err := atomicfile.ReadJSON(publishPath(dataDir), &out); err != nil {
+		return nil, fmt.Errorf("publications: %w", err)
+	}
+	return out, nil
+}
+
+// LoadPublication is store id's publication; ok is false when it is not published.
+func LoadPublication(dataDir, id string) (p Publication, ok bool, err error) {
+	all, err := Publications(dataDir)
+	if err != nil {
+		return Publication{}, false, err
+	}
+	p, ok = all[id]
+	return p, ok, nil
+}
+
+// Validate says what is wrong with p.
+func (p Publication) Validate() error {
+	bucket, key, err := objstore.SplitS3(p.To)
+	if err != nil || !strings.HasSuffix(p.To, "/") {
+		return fmt.Errorf("--to %q: want s3://bucket/prefix/", p.To)
+	}
+	if strings.Contains(bucket, "/") || strings.Contains(key, "//") {
+		return fmt.Errorf("--to %q: want s3://bucket/prefix/", p.To)
+	}
+	return nil
+}
+
+// SavePublication records store id's publication. The tables' S3 access is the catalog's (one
+// endpoint and region for all), so every publication must name the same endpoint and region,
+// and no two stores may share a prefix.
+func SavePublication(dataDir, id string, p Publication) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	return atomicfile.UpdateJSON(publishPath(dataDir), publishPath(dataDir)+".lock", func(all *map[string]Publication) error {
+		if *all == nil {
+			*all = map[string]Publication{}
+		}
+		for other, q := range *all {
+			if other == id {
+				continue
+			}
+			if q.EndpointURL != p.EndpointURL || q.Region != p.Region {
+				return fmt.Errorf("store %s is published to endpoint %q region %q: every store's S3 home must be in the same place (the catalog has one S3 configuration)", other, q.EndpointURL, q.Region)
+			}
+			if strings.HasPrefix(p.To, q.To) || strings.HasPrefix(q.To, p.To) {
+				return fmt.Errorf("store %s is published to %s: two stores cannot share a prefix", other, q.To)
+			}
+		}
+		(*all)[id] = p
+		return nil
+	})
+}
+
+// S3Properties are the S3 properties iceberg-go's file IO takes to reach the published tables
+// (empty when no store is published).
+func S3Properties(dataDir string) iceberggo.Properties {
+	p := iceberggo.Properties{}
+	all, err := Publications(dataDir)
+	if err != nil {
+		return p
+	}
+	for _, id := range slices.Sorted(maps.Keys(all)) {
+		pub := all[id]
+		if pub.EndpointURL != "" {
+			p["s3.endpoint"] = pub.EndpointURL
+			p["s3.path-style-access"] = "true"
+		}
+		if pub.Region != "" {
+			p["s3.region"] = pub.Region
+		}
+		break
+	}
+	return p
+}
+
+// ledger is what has been uploaded of a store: rel path → size and MD5, and when the file left
+// the store's live files (its object is deleted a keep window later). It lives in
+// <data>/iceberg/published/<store id>.json; an upload whose ledger entry was lost to a crash is
+// recognized by the object's size and MD5 and not uploaded again.
+type ledger struct {
+	Files map[string]*ledgerFile `json:"files"`
+}
+
+type ledgerFile struct {
+	objstore.Uploaded
+	Retired *time.Time `json:"retired,omitempty"`
+}
+
+func ledgerPath(dataDir, id string) string {
+	return filepath.Join(dataDir, "iceberg", "published", id+".json")
+}
+
+func readLedger(dataDir, id string) (*ledger, error) {
+	l := &ledger{}
+	if err := atomicfile.ReadJSON(ledgerPath(dataDir, id), l); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("upload ledger: %w", err)
+	}
+	if l.Files == nil {
+		l.Files = map[string]*ledgerFile{}
+	}
+	return l, nil
+}
+
+func (l *ledger) write(dataDir, id string) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(ledgerPath(dataDir, id)), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.Write(ledgerPath(dataDir, id), b)
+}
+
+var clients struct {
+	sync.Mutex
+	m map[[2]string]*objstore.Client
+}
+
+// client is the S3 client of p's endpoint and region, one per process.
+func (p Publication) client() *objstore.Client {
+	clients.Lock()
+	defer clients.Unlock()
+	k := [2]string{p.EndpointURL, p.Region}
+	if c, ok := clients.m[k]; ok {
+		return c
+	}
+	if clients.m == nil {
+		clients.m = map[[2]string]*objstore.Client{}
+	}
+	c := objstore.New(objstore.Options{EndpointURL: p.EndpointURL, Region: p.Region})
+	clients.m[k] = c
+	return c
+}
+
+// withS3 gives ctx the AWS configuration iceberg-go's S3 file IO uses for p's tables, loaded once
+// per process with one HTTP client (objstore.SharedAWSConfig): without it, every table load
+// resolves the SDK's configuration and builds a transport again (a twelfth of a published
+// ingest's CPU).
+func (p Publication) withS3(ctx context.Context) context.Context {
+	cfg, err := objstore.SharedAWSConfig(ctx, p.Region)
+	if err != nil {
+		return ctx // iceberg-go loads it itself, and says what is wrong
+	}
+	return utils.WithAwsConfig(ctx, cfg)
+}
+
+// uploadWorkers is how many files are uploaded at once.
+const uploadWorkers = 4
+
+// push uploads the live files of m not yet uploaded to p: an object already there with the
+// file's size and MD5 (an upload a crash cut off before the ledger recorded it) is recorded, not
+// uploaded again. It returns how many files it uploaded.
+func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *lake.Manifest) (int, error) {
+	led, err := readLedger(lk.Dir, st.ID)
+	if err != nil {
+		return 0, err
+	}
+	var todo []string
+	for _, f := range m.Files {
+		if e, ok := led.Files[f.Path]; ok {
+			e.Retired = nil // live again (a repair brought it back)
+			continue
+		}
+		todo = append(todo, f.Path)
+	}
+	if len(todo) == 0 {
+		return 0, nil
+	}
+	cl := p.client()
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		errs     []error
+		uploaded int
+		next     = make(chan string)
+	)
+	for range min(uploadWorkers, len(todo)) {
+		wg.Go(func() {
+			for rel := range next {
+				sum, err := pushFile(ctx, cl, p, lk.AbsPath(st.ID, rel), p.Object(rel))
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					led.Files[rel] = &ledgerFile{Uploaded: sum.Uploaded}
+					if sum.put {
+						uploaded++
+					}
+					err = led.write(lk.Dir, st.ID)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, rel := range todo {
+		next <- rel
+	}
+	close(next)
+	wg.Wait()
+	if len(errs) > 0 {
+		return uploaded, fmt.Errorf("publish store %s to %s: %w", st.Name, p.To, errors.Join(errs...))
+	}
+	return uploaded, nil
+}
+
+type pushed struct {
+	objstore.Uploaded
+	put bool
+}
+
+func pushFile(ctx context.Context, cl *objstore.Client, p Publication, local, uri string) (pushed, error) {
+	have, found, err := cl.Sum(ctx, uri)
+	if err != nil {
+		return pushed{}, err
+	}
+	if found {
+		want, err := objstore.FileMD5(local)
+		if err != nil {
+			return pushed{}, err
+		}
+		if have.Size == want.Size && strings.EqualFold(have.MD5, want.MD5) {
+			return pushed{Uploaded: want}, nil
+		}
+	}
+	up, err := cl.Upload(ctx, uri, local, p.PartSize)
+	return pushed{Uploaded: up, put: true}, err
+}
+
+// collect deletes the objects of files that left the store's live files more than keep ago:
+// every snapshot that named them is older than keep and expired (Expire), so no reader of the
+// table can need them.
+func collect(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *lake.Manifest, keep time.Duration) error {
+	led, err := readLedger(lk.Dir, st.ID)
+	if err != nil {
+		return err
+	}
+	live := make(map[string]bool, len(m.Files))
+	for _, f := range m.Files {
+		live[f.Path] = true
+	}
+	now := time.Now().UTC()
+	changed := false
+	var errs []error
+	for _, rel := range slices.Sorted(maps.Keys(led.Files)) {
+		e := led.Files[rel]
+		switch {
+		case live[rel]:
+			if e.Retired != nil {
+				e.Retired, changed = nil, true
+			}
+		case e.Retired == nil:
+			e.Retired, changed = &now, true
+			if keep > 0 {
+				break
+			}
+			fallthrough
+		case now.Sub(*e.Retired) >= keep:
+			if err := p.client().Delete(ctx, p.Object(rel)); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			delete(led.Files, rel)
+			changed = true
+		}
+	}
+	if changed {
+		errs = append(errs, led.write(lk.Dir, st.ID))
+	}
+	return errors.Join(errs...)
+}
+
+// verify forgets the ledger entries whose object is no longer on S3 as uploaded (deleted or
+// overwritten by something else), so that push uploads them again: eds publish run again
+// repairs a prefix, not only a crash.
+func verify(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) error {
+	led, err := readLedger(lk.Dir, st.ID)
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, rel := range slices.Sorted(maps.Keys(led.Files)) {
+		e := led.Files[rel]
+		have, found, err := p.client().Sum(ctx, p.Object(rel))
+		if err != nil {
+			return fmt.Errorf("publish store %s: %w", st.Name, err)
+		}
+		if !found || have.Size != e.Size || !strings.EqualFold(have.MD5, e.MD5) {
+			delete(led.Files, rel)
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	return led.write(lk.Dir, st.ID)
+}
+
+// Unpublish forgets store st's publication and deletes its objects (every file the ledger names),
+// as its store is being deleted: the store's events leave S3 with it. The table's metadata stays
+// (its last snapshot names no file).
+func Unpublish(ctx context.Context, lk *lake.Lake, st lake.Store) error {
+	p, ok, err := LoadPublication(lk.Dir, st.ID)
+	if err != nil || !ok {
+		return err
+	}
+	led, err := readLedger(lk.Dir, st.ID)
+	if err != nil {
+		return err
+	}
+	for _, rel := range slices.Sorted(maps.Keys(led.Files)) {
+		if err := p.client().Delete(ctx, p.Object(rel)); err != nil {
+			return fmt.Errorf("unpublish store %s: %w", st.Name, err)
+		}
+		delete(led.Files, rel)
+	}
+	if err := os.Remove(ledgerPath(lk.Dir, st.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return atomicfile.UpdateJSON(publishPath(lk.Dir), publishPath(lk.Dir)+".lock", func(all *map[string]Publication) error {
+		delete(*all, st.ID)
+		return nil
+	})
+}
+
+// PublishResult says what Publish did.
+type PublishResult struct {
+	Result
+	Uploaded int // files uploaded by this call
+	Live     int // the store's live files, all on S3 now
+}
+
+// Publish records st's publication to p and brings its S3 home up to the store: every live file
+// uploaded (those already there, with their size and MD5, are not uploaded again), the table
+// re-pointed at p's location and synced. The caller holds the store's write lock. A crash
+// anywhere in it is repaired by running it again, or by the store's next commit. It opens the
+// data directory's catalog itself, with the publication's S3 settings.
+func Publish(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) (PublishResult, error) {
+	c, ok, err := LoadConfig(lk.Dir)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	if !ok {
+		return PublishResult{}, ErrNoCatalog
+	}
+	keep, _ := c.Keep()
+	if p.PublishedAt.IsZero() {
+		p.PublishedAt = time.Now().UTC()
+	}
+	if old, ok, err := LoadPublication(lk.Dir, st.ID); err != nil {
+		return PublishResult{}, err
+	} else if ok {
+		if old.To != p.To {
+			return PublishResult{}, fmt.Errorf("store %s is already published to %s", st.Name, old.To)
+		}
+		p.PublishedAt = old.PublishedAt
+	}
+	if err := SavePublication(lk.Dir, st.ID, p); err != nil {
+		return PublishResult{}, err
+	}
+	cat, err := Open(ctx, c.Properties(lk.Dir))
+	if err != nil {
+		return PublishResult{}, fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
+	}
+	if cl, ok := cat.(catalog.Closer); ok {
+		defer cl.Close()
+	}
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	if err := verify(ctx, lk, st, p); err != nil {
+		return PublishResult{}, err
+	}
+	n, err := push(ctx, lk, st, p, m)
+	out := PublishResult{Uploaded: n, Live: len(m.Files)}
+	if err != nil {
+		return out, err
+	}
+	if out.Result, err = Follow(ctx, cat, lk, st, keep); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// ErrNoCatalog is returned by Publish when the data directory has no catalog.
+var ErrNoCatalog = errors.New("no Iceberg catalog is set (auditlake catalog set sql)")
+
+// Follow brings st's table up to its store (Sync, which uploads first when the store is
+// published), expires its snapshots older than keep, and deletes the objects on S3 that only
+// those expired snapshots named.
+func Follow(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store, keep time.Duration) (Result, error) {
+	if p, ok, _ := LoadPublication(lk.Dir, st.ID); ok {
+		ctx = p.withS3(ctx)
+	}
+	res, err := Sync(ctx, cat, lk, st)
+	if err != nil {
+		return res, err
+	}
+	if err := Expire(ctx, cat, st, keep); err != nil {
+		return res, err
+	}
+	p, ok, err := LoadPublication(lk.Dir, st.ID)
+	if err != nil || !ok {
+		return res, err
+	}
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		return res, err
+	}
+	return res, collect(ctx, lk, st, p, m, keep)
+}

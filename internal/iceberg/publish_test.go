@@ -1,0 +1,376 @@
+package iceberg_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/iceberg"
+	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
+	"github.com/auditlake/auditlake/internal/ingest"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/objstore"
+)
+
+// generated writes CloudTrail delivery files of n generated events over days days.
+func generated(t *testing.T, n, days int, seed uint64) string {
+	t.Helper()
+	src := t.TempDir()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, n, days, seed
+	if _, err := generate.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(src, "AWSLogs")
+}
+
+// TestPublishedTableLivesOnS3AndFollowsEveryCommit: after eds publish the table's location,
+// metadata and data files are on S3 and iceberg-go's own scan, reading from S3, holds exactly the
+// store's events — after the publication, an ingest, a compaction and a purge; every object is
+// stored once; objects only expired snapshots named are deleted.
+func TestPublishedTableLivesOnS3AndFollowsEveryCommit(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	dir := t.TempDir()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iceberg.SaveConfig(dir, iceberg.Config{Type: "sql", KeepRetired: "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	attach := func() {
+		t.Helper()
+		closer, err := iceberg.Attach(ctx, lk, func(err error) { t.Error(err) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(closer)
+	}
+	attach()
+	st, err := lk.Create("prod-trail", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 6000, 3, 5)}, BatchRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	pub := iceberg.Publication{To: "s3://lake/auditlake/prod-trail/", EndpointURL: s3.URL, Region: "us-east-1"}
+	res, err := iceberg.Publish(ctx, lk, st, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Uploaded == 0 || res.Uploaded != res.Live {
+		t.Fatalf("publish uploaded %d of %d live files", res.Uploaded, res.Live)
+	}
+	attach() // the hooks now open the catalog with the S3 settings
+
+	cfg, _, err := iceberg.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props := cfg.Properties(dir)
+	if props["s3.endpoint"] != s3.URL || props["s3.region"] != "us-east-1" {
+		t.Fatalf("catalog properties lack the S3 settings: %v", props)
+	}
+	cat, err := iceberg.Open(ctx, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ident := catalog.ToIdentifier("auditlake", "prod_trail")
+	check := func(step string) *table.Table {
+		t.Helper()
+		tbl, err := cat.LoadTable(ctx, ident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tbl.Location() != "s3://lake/auditlake/prod-trail" || !strings.HasPrefix(tbl.MetadataLocation(), "s3://lake/auditlake/prod-trail/metadata/") {
+			t.Fatalf("%s: table at %s, metadata %s; want both under the S3 prefix", step, tbl.Location(), tbl.MetadataLocation())
+		}
+		files, err := iceberg.Files(ctx, tbl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := lk.ReadManifest(st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) != len(m.Files) {
+			t.Fatalf("%s: the table names %d files, the store has %d", step, len(files), len(m.Files))
+		}
+		for _, f := range m.Files {
+			if !files[pub.Object(f.Path)] {
+				t.Fatalf("%s: the table does not name %s", step, pub.Object(f.Path))
+			}
+		}
+		if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) || len(want) == 0 {
+			t.Fatalf("%s: the table scanned from S3 holds %d events, the store %d", step, len(got), len(want))
+		}
+		for k, n := range s3.Stored("lake/auditlake/prod-trail/data/") {
+			if n != 1 {
+				t.Fatalf("%s: %s was stored %d times", step, k, n)
+			}
+		}
+		return tbl
+	}
+	published := check("publish")
+	// The Parquet table with partition projection of athena ddl finds the uploaded objects.
+	ddl, err := iceberg.AthenaDDL(published, st, pub.To)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const tmpl = "'storage.location.template'='s3://lake/auditlake/prod-trail/data/eventdate=${day}/'"
+	if !strings.Contains(ddl, tmpl) {
+		t.Fatalf("athena ddl lacks %s:\n%s", tmpl, ddl)
+	}
+	for k := range s3.Stored("lake/auditlake/prod-trail/data/") {
+		if !strings.HasPrefix(k, "lake/auditlake/prod-trail/data/eventdate=") {
+			t.Fatalf("object %s is outside the projection's template", k)
+		}
+	}
+
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 3000, 2, 6)}, BatchRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	before := check("ingest").CurrentSnapshot().SnapshotID
+	wantBefore := storeIDs(t, lk, st)
+
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := lake.Compact(ctx, db, w, true)
+	w.Close()
+	if err != nil || merged == 0 {
+		t.Fatalf("compaction merged %d files: %v; the test needs a replace", merged, err)
+	}
+	tbl := check("compaction")
+	if got := scanIDs(t, tbl, before); !equal(got, wantBefore) {
+		t.Fatalf("the snapshot before compaction reads %d events from S3, want %d", len(got), len(wantBefore))
+	}
+
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newest time.Time
+	for _, f := range m.Files {
+		if f.MaxTime.After(newest) {
+			newest = f.MaxTime
+		}
+	}
+	short := st
+	short.RetentionDays = 1
+	if w, err = lk.BeginWrite(st.ID); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := lake.Purge(ctx, db, w, short, newest.Add(12*time.Hour))
+	w.Close()
+	if err != nil || pr.Events == 0 {
+		t.Fatalf("the purge removed %d events: %v; the test needs it to remove some", pr.Events, err)
+	}
+	check("purge")
+
+	// Retired objects stay while a snapshot may name them; once the snapshots expire, they go.
+	stored := s3.Stored("lake/auditlake/prod-trail/data/")
+	present := func() int {
+		n := 0
+		for k := range stored {
+			b, key, _ := strings.Cut(k, "/")
+			if _, err := s3.Backend.HeadObject(b, key); err == nil {
+				n++
+			}
+		}
+		return n
+	}
+	if n := present(); n != len(stored) {
+		t.Fatalf("%d of %d uploaded objects left S3 within the keep window", len(stored)-n, len(stored))
+	}
+	time.Sleep(10 * time.Millisecond)
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = lk.ReadManifest(st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := present(); n != len(m.Files) {
+		t.Fatalf("after the snapshots expired %d objects are on S3, the store has %d live files", n, len(m.Files))
+	}
+	check("expiry")
+
+	// Published again: nothing to upload; an object lost on S3 is uploaded again.
+	if res, err = iceberg.Publish(ctx, lk, st, pub); err != nil || res.Uploaded != 0 {
+		t.Fatalf("publish again uploaded %d files (%v), want none", res.Uploaded, err)
+	}
+	lost := m.Files[0].Path
+	if _, err := s3.Backend.DeleteObject("lake", "auditlake/prod-trail/"+lost); err != nil {
+		t.Fatal(err)
+	}
+	if res, err = iceberg.Publish(ctx, lk, st, pub); err != nil || res.Uploaded != 1 {
+		t.Fatalf("publish after an object was lost uploaded %d files (%v), want it alone", res.Uploaded, err)
+	}
+	tbl, err = cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+		t.Fatalf("after the repair the table scanned from S3 holds %d events, the store %d", len(got), len(want))
+	}
+
+	// Deleting the store deletes its objects and its publication.
+	if err := lk.Delete(st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := present(); n != 0 {
+		t.Fatalf("%d objects left on S3 after the store's deletion", n)
+	}
+	if _, ok, err := iceberg.LoadPublication(dir, st.ID); ok || err != nil {
+		t.Fatalf("the deleted store is still published (%v)", err)
+	}
+}
+
+// TestUploadIsMultipartChecksummedAndResumable: a file above the part size goes up in parts, each
+// with its Content-MD5; the object carries the file's MD5, which is how a resumed publication
+// recognizes it.
+func TestUploadIsMultipartChecksummedAndResumable(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	data := make([]byte, 11<<20+123)
+	rand.Read(data)
+	path := filepath.Join(t.TempDir(), "big.parquet")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cl := objstore.New(objstore.Options{EndpointURL: s3.URL, Region: "us-east-1"})
+	up, err := cl.Upload(ctx, "s3://lake/x/big.parquet", path, 5<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s3.Parts() != 3 {
+		t.Fatalf("%d parts stored, want 3 of 5 MiB", s3.Parts())
+	}
+	sum, found, err := cl.Sum(ctx, "s3://lake/x/big.parquet")
+	if err != nil || !found || sum != up {
+		t.Fatalf("the object's size and MD5: %+v found %v (%v); uploaded %+v", sum, found, err, up)
+	}
+	want, _ := objstore.FileMD5(path)
+	if up != want {
+		t.Fatalf("upload says %+v, the file is %+v", up, want)
+	}
+	r, err := cl.Open(ctx, "s3://lake/x/big.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(r)
+	r.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatal("the object's bytes differ from the file's")
+	}
+	if _, found, err := cl.Sum(ctx, "s3://lake/x/none"); found || err != nil {
+		t.Fatalf("a missing object: found %v, %v", found, err)
+	}
+}
+
+// TestS3OutageDelaysTheTableNotTheStore: throttled writes are retried; while S3 refuses every
+// write, a published store's commits still commit (the hook reports the error) and no snapshot
+// names a file that is not uploaded; once S3 is back, the next sync uploads the missing files
+// once each and the table holds the store's events again.
+func TestS3OutageDelaysTheTableNotTheStore(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	cl := objstore.New(objstore.Options{EndpointURL: s3.URL, Region: "us-east-1"})
+	path := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(path, []byte("throttled"), 0o644)
+	s3.FailWrites(3)
+	if _, err := cl.Upload(ctx, "s3://lake/throttled", path, 0); err != nil {
+		t.Fatalf("an upload throttled three times was not retried: %v", err)
+	}
+
+	dir := t.TempDir()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iceberg.SaveConfig(dir, iceberg.Config{Type: "sql", KeepRetired: "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := iceberg.Publication{To: "s3://lake/trail/", EndpointURL: s3.URL, Region: "us-east-1"}
+	if _, err := iceberg.Publish(ctx, lk, st, pub); err != nil {
+		t.Fatal(err)
+	}
+	var hookErrs []error
+	closer, err := iceberg.Attach(ctx, lk, func(err error) { hookErrs = append(hookErrs, err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer()
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 2000, 2, 3)}, BatchRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if len(hookErrs) != 0 {
+		t.Fatal(hookErrs)
+	}
+	cfg, _, _ := iceberg.LoadConfig(dir)
+	cat, err := iceberg.Open(ctx, cfg.Properties(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ident := catalog.ToIdentifier("auditlake", "trail")
+	tbl, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(scanIDs(t, tbl, 0))
+
+	s3.FailWrites(-1)
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 1000, 1, 4)}, BatchRows: 5000}); err != nil {
+		t.Fatalf("the store's commit failed with S3 down: %v", err)
+	}
+	if len(hookErrs) == 0 || !strings.Contains(errors.Join(hookErrs...).Error(), "SlowDown") {
+		t.Fatalf("the hook reported %v, want S3's SlowDown", hookErrs)
+	}
+	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	if got, all := len(scanIDs(t, tbl, 0)), len(storeIDs(t, lk, st)); got != before || all <= before {
+		t.Fatalf("during the outage the table holds %d events (before: %d, store: %d); want it unchanged", got, before, all)
+	}
+
+	s3.FailWrites(0)
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+		t.Fatalf("after the outage the table holds %d events, the store %d", len(got), len(want))
+	}
+	for k, n := range s3.Stored("lake/trail/data/") {
+		if n != 1 {
+			t.Fatalf("%s stored %d times", k, n)
+		}
+	}
+}
