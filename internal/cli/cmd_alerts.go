@@ -30,12 +30,13 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 	if enabled == 0 {
 		return nil, func() {}
 	}
-	targets, err := alerts.Targets(lk)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "alerts: %v\n", err)
-	}
 	var sendErrs []error
 	deliver := func(new []alerts.Alert) {
+		// Read at each delivery: collect and serve run for days, and targets come and go.
+		targets, err := alerts.Targets(lk)
+		if err != nil {
+			sendErrs = append(sendErrs, err)
+		}
 		for _, t := range targets {
 			if err := (alerts.Delivery{}).Send(ctx, t, new); err != nil {
 				sendErrs = append(sendErrs, err)
