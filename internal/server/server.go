@@ -170,6 +170,8 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	mux.Handle("/PutAuditEvents", s.sigV4Or(s.api(http.MethodPost, s.putAuditEvents)))
 	mux.Handle("/api/channels/{rest...}", s.api(http.MethodPost, s.putChannelEvents))
 	mux.Handle("/api/sources", auth(http.MethodGet, s.sources))
+	mux.Handle("/api/alerts", auth(http.MethodGet, s.alerts))
+	mux.Handle("/api/hunt", auth(http.MethodPost, s.hunt))
 	if s.opts.Metrics != nil {
 		// Store names, sizes and sources' buckets: for authenticated callers (a Prometheus scrape
 		// job sends a bearer access key: authorization.credentials_file).
