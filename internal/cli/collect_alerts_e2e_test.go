@@ -228,3 +228,28 @@ func TestCollectAlertsOnEveryCommit(t *testing.T) {
 		t.Errorf("%d alerts stored, %d sent", len(stored), len(got))
 	}
 }
+
+// TestServeCollectionAlerts: serve runs the sources (no --no-collect) and evaluates the rules over
+// what its collection commits: a launch outside the approved templates dropped into the bucket
+// gives one signed webhook call, and the alert is on GET /api/alerts.
+func TestServeCollectionAlerts(t *testing.T) {
+	s3 := collecttest.NewS3(t, "trail")
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	rcv := addLaunchRuleAndWebhook(t, dir)
+	mustRun(t, 0, dir, "source", "add", "org", "--eds", "trail", "s3://trail/AWSLogs/", "--every", "1s", "--endpoint-url", s3.URL)
+	plaso, _ := realRunInstances(t)
+	var logs syncBuffer
+	base := serve(t, dir, &logs)
+	s3.Put(t, "trail", collecttest.TrailKey("", "012345678901", "us-east-1", time.Now(), "s1"), trailDelivery(t, plaso))
+	waitFor(t, 60*time.Second, "the webhook call", func() bool { n, _, _ := rcv.snapshot(); return n >= 1 })
+	n, got, bad := rcv.snapshot()
+	if n != 1 || len(got) != 1 || len(bad) > 0 || !strings.Contains(got[0]["summary"].(string), "instance i-01234567890123456") {
+		t.Fatalf("webhook: %d calls, %v, bad %v\n%s", n, got, bad, logs.String())
+	}
+	code, b := apiCall(t, "GET", base+"/api/alerts?rule=non-approved-launch", "")
+	var v struct{ Alerts []struct{ ID, Summary string } }
+	if err := json.Unmarshal(b, &v); code != 200 || err != nil || len(v.Alerts) != 1 || v.Alerts[0].ID != got[0]["id"] {
+		t.Errorf("GET /api/alerts: %d %s, want the alert sent", code, b)
+	}
+}
