@@ -248,7 +248,9 @@ func TestServeCollectionAlerts(t *testing.T) {
 		t.Fatalf("webhook: %d calls, %v, bad %v\n%s", n, got, bad, logs.String())
 	}
 	code, b := apiCall(t, "GET", base+"/api/alerts?rule=non-approved-launch", "")
-	var v struct{ Alerts []struct{ ID, Summary string } }
+	var v struct {
+		Alerts []struct{ ID, Summary string }
+	}
 	if err := json.Unmarshal(b, &v); code != 200 || err != nil || len(v.Alerts) != 1 || v.Alerts[0].ID != got[0]["id"] {
 		t.Errorf("GET /api/alerts: %d %s, want the alert sent", code, b)
 	}
