@@ -6,6 +6,8 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,4 +256,95 @@ func TestServeCollectionAlerts(t *testing.T) {
 	if err := json.Unmarshal(b, &v); code != 200 || err != nil || len(v.Alerts) != 1 || v.Alerts[0].ID != got[0]["id"] {
 		t.Errorf("GET /api/alerts: %d %s, want the alert sent", code, b)
 	}
+}
+
+// TestCollectAlertsSurviveSIGKILL: `collect` killed (SIGKILL) at random moments while files with
+// launches outside the approved templates keep landing, and restarted: in the end every launch has
+// exactly one stored alert (nothing skipped, nothing twice), and no alert reached the webhook twice.
+func TestCollectAlertsSurviveSIGKILL(t *testing.T) {
+	s3 := collecttest.NewS3(t, "trail")
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	rcv := addLaunchRuleAndWebhook(t, dir)
+	mustRun(t, 0, dir, "source", "add", "org", "--eds", "trail", "s3://trail/AWSLogs/", "--every", "1s", "--endpoint-url", s3.URL)
+	plaso, _ := realRunInstances(t)
+	var rec map[string]any
+	if err := json.Unmarshal(plaso, &rec); err != nil {
+		t.Fatal(err)
+	}
+	landed := 0
+	land := func() {
+		landed++
+		rec["eventID"] = fmt.Sprintf("0000kill-0000-4000-8000-%012d", landed)
+		b, _ := json.Marshal(rec)
+		// The real launch, of another instance each time.
+		b = bytes.ReplaceAll(b, []byte("i-01234567890123456"), []byte(fmt.Sprintf("i-0kill%012d", landed)))
+		s3.Put(t, "trail", collecttest.TrailKey("", "012345678901", "us-east-1", time.Now(), fmt.Sprintf("k%d", landed)), trailDelivery(t, b))
+	}
+	rounds := 5
+	if testing.Short() {
+		rounds = 2
+	}
+	for round := range rounds {
+		cmd := child("--data", dir, "collect")
+		var errb syncBuffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			land()
+			time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond)
+		}
+		// Kill it once it committed some of the files (or after 5 s), at a random moment after.
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if st, err := collect.Open(dir).ReadState("org"); err == nil && st.Files >= int64(landed-2) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rand.IntN(800)) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Logf("round %d: killed; %d launches landed, %d webhook calls", round, landed, func() int { n, _, _ := rcv.snapshot(); return n }())
+	}
+	// A last run that is not killed evaluates whatever is left.
+	c := startCollect(t, dir)
+	storedIDs := func() []string {
+		var stored []struct {
+			AlertID string `json:"alert_id"`
+			Summary string
+		}
+		json.Unmarshal([]byte(mustRun(t, 0, dir, "alerts", "--format", "json")), &stored)
+		var ids []string
+		for _, a := range stored {
+			ids = append(ids, a.AlertID+" "+strings.Fields(a.Summary)[1])
+		}
+		return ids
+	}
+	waitFor(t, 90*time.Second, "an alert for every launch", func() bool { return len(storedIDs()) >= landed })
+	c.stop(t)
+	ids := storedIDs()
+	instances := map[string]int{}
+	for _, s := range ids {
+		instances[strings.Fields(s)[1]]++
+	}
+	if len(ids) != landed || len(instances) != landed {
+		t.Errorf("%d alerts stored for %d instances, %d launches landed", len(ids), len(instances), landed)
+	}
+	_, got, bad := rcv.snapshot()
+	sent := map[string]int{}
+	for _, a := range got {
+		sent[a["id"].(string)]++
+	}
+	for id, n := range sent {
+		if n != 1 {
+			t.Errorf("alert %s sent %d times", id, n)
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("bad signatures: %v", bad)
+	}
+	t.Logf("%d launches, %d alerts stored, %d sent (an alert whose process was killed after its commit and before its delivery is stored, not sent: at most once)", landed, len(ids), len(sent))
 }
