@@ -53,11 +53,20 @@ func TestAlertsAndHuntAPI(t *testing.T) {
 	const alice, bob = "user:alice", "user:bob"
 	list := func(q string) (int, []string) {
 		t.Helper()
-		var v struct{ Alerts []struct{ ID string } }
+		var v struct {
+			Alerts []struct {
+				ID, Rule, Status string
+				Count            int64
+				EventIDs         []string `json:"event_ids"`
+			}
+		}
 		code := g.call(t, alice, "GET", "/api/alerts"+q, "", &v)
 		var got []string
 		for _, a := range v.Alerts {
 			got = append(got, a.ID)
+			if a.Count != 1 || len(a.EventIDs) != 1 || a.Rule != "non-approved-launch" || a.Status != "open" {
+				t.Errorf("alert %+v: want one event of non-approved-launch, open", a)
+			}
 		}
 		slices.Sort(got)
 		return code, got
