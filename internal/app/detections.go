@@ -22,7 +22,7 @@ var _ server.Detections = (*Backend)(nil)
 // (a grouped alert), otherwise its events.
 const alertsSQL = `SELECT eventid, eventtime, requestparameters['rule'], requestparameters['title'], requestparameters['severity'],
 	requestparameters['store'], useridentity.arn, requestparameters['account'], awsregion, requestparameters['summary'],
-	coalesce(TRY_CAST(requestparameters['count'] AS BIGINT), json_array_length(requestparameters['eventIds']), 1),
+	CAST(coalesce(TRY_CAST(requestparameters['count'] AS BIGINT), json_array_length(requestparameters['eventIds']), 1) AS BIGINT),
 	requestparameters['status'], requestparameters['eventIds'], requestparameters['alertedAt']
 	FROM %s AS a
 	WHERE eventsource = ? AND (? = '' OR requestparameters['rule'] = ?) AND (? = '' OR requestparameters['status'] = ?)
