@@ -62,14 +62,7 @@ func (r *webhookReceiver) snapshot() (int, []map[string]any, []string) {
 func TestAlertsOnCommitAtMostOnce(t *testing.T) {
 	dir := t.TempDir()
 	createStore(t, dir, "trail")
-	const secret = "a-webhook-secret-of-some-length"
-	rcv, url := newWebhookReceiver(t, secret)
-	approved := filepath.Join(t.TempDir(), "approved.json")
-	if err := os.WriteFile(approved, []byte(`{"approved_templates":[{"id":"lt-0aaaaaaaaaaaaaaa1","versions":["2"]}]}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	mustRun(t, 0, dir, "rule", "add", "non-approved-launch", "--builtin", "launch-compliance", "--approved-config", approved)
-	mustRun(t, 0, dir, "alert-target", "add", "ops", "--webhook", url, "--secret", secret)
+	rcv := addLaunchRuleAndWebhook(t, dir)
 
 	// plaso's console RunInstances of i-01234567890123456, without a launch template.
 	_, errOut, code := run(t, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("plaso-cloudtrail-lookupevents"))

@@ -324,7 +324,10 @@ func runCollect(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer release()
-	c := collect.New(reg, collect.Options{Lake: lk, DataDir: env.DataDir, Log: env.Log})
+	al := newCollectAlerts(ctx, env, lk)
+	defer al.close()
+	al.resume(reg)
+	c := collect.New(reg, al.options(collect.Options{Lake: lk, DataDir: env.DataDir, Log: env.Log}))
 	if !*once {
 		env.Log.Info("collecting", "data", env.DataDir)
 		return c.Run(ctx)
@@ -363,7 +366,8 @@ func startCollection(ctx context.Context, env *Env, off bool) (wait func()) {
 		env.Log.Warn("not collecting sources", "reason", err)
 		return func() {}
 	}
-	c := collect.New(reg, collect.Options{Lake: lk, DataDir: env.DataDir, Log: env.Log})
+	al := newCollectAlerts(ctx, env, lk)
+	c := collect.New(reg, al.options(collect.Options{Lake: lk, DataDir: env.DataDir, Log: env.Log}))
 	// serve may return before its context ends (a port in use, a login link for an unknown
 	// user): the returned func stops collection then, as well as after a shutdown.
 	ctx, stop := context.WithCancel(ctx)
@@ -371,6 +375,8 @@ func startCollection(ctx context.Context, env *Env, off bool) (wait func()) {
 	go func() {
 		defer close(done)
 		defer release()
+		defer al.close()
+		al.resume(reg)
 		c.Run(ctx)
 	}()
 	return func() { stop(); <-done }

@@ -174,6 +174,8 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	mux.Handle("/api/channels/{rest...}", s.api(http.MethodPost, s.putChannelEvents))
 	mux.Handle("/api/sources", auth(http.MethodGet, s.sources))
 	mux.Handle("/api/alert-targets", auth(http.MethodGet, s.alertTargets))
+	mux.Handle("/api/alerts", auth(http.MethodGet, s.alerts))
+	mux.Handle("/api/hunt", auth(http.MethodPost, s.hunt))
 	if s.opts.Metrics != nil {
 		// Store names, sizes and sources' buckets: for authenticated callers (a Prometheus scrape
 		// job sends a bearer access key: authorization.credentials_file).

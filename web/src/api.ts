@@ -45,6 +45,23 @@ export interface StoreFreshness {
 }
 export interface SourcesOverview { sources: SourceStatus[]; stores: StoreFreshness[] }
 
+export interface Alert {
+  id: string; event_time: string; rule: string; title: string; severity: string; store: string; principal: string;
+  account: string; region: string; summary: string; count: number; status: string; event_ids: string[]; alerted_at: string | null;
+}
+export interface AlertTarget {
+  name: string; kind: string; destination: string; last_success?: string | null; last_error?: string | null;
+  last_error_at?: string | null; consecutive_failures?: number; queued?: number;
+}
+export interface HuntMatch {
+  rule: string; title: string; severity: string; event_time: string | null; event_id: string; event_name: string;
+  principal: string; account: string; region: string; source_ip: string; summary: string;
+}
+export interface HuntResult {
+  store: string; rules: string[]; matches: HuntMatch[]; failed: { rule: string; error: string }[];
+  files_read: number; files_total: number; elapsed_ms: number;
+}
+
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) { super(message); }
 }
@@ -104,4 +121,9 @@ export const api = {
   instance: (id: string, p: Record<string, string | undefined>) => call<InstanceReport>("api/instances/" + encodeURIComponent(id) + qs(p)),
   activity: (p: Record<string, string | undefined>) => call<Activity>("api/dashboards/activity" + qs(p)),
   sources: () => call<SourcesOverview>("api/sources"),
+  alerts: (p: Record<string, string | undefined>) => call<{ alerts: Alert[]; limit: number }>("api/alerts" + qs(p)),
+  alertTargets: () => call<AlertTarget[] | { targets: AlertTarget[] }>("api/alert-targets")
+    .then((r) => (Array.isArray(r) ? r : r?.targets ?? [])),
+  hunt: (req: { store: string; rules: string; from?: string; to?: string }, signal?: AbortSignal) =>
+    call<HuntResult>("api/hunt", { method: "POST", body: JSON.stringify(req), signal }),
 };

@@ -7,6 +7,7 @@ import { renderCompliance } from "./pages/compliance";
 import { renderInstance } from "./pages/instance";
 import { renderActivity } from "./pages/activity";
 import { renderSources } from "./pages/collection";
+import { renderAlerts } from "./pages/alerts";
 import { parseRoute } from "./nav";
 import { api, ApiError, Session, setOnUnauthenticated } from "./api";
 import { renderLogin } from "./login";
@@ -33,6 +34,7 @@ async function route(): Promise<void> {
       case "instance": await renderInstance(root, r.arg, r.params, isCurrent); break;
       case "activity": await renderActivity(root, r.params, isCurrent); break;
       case "sources": await renderSources(root, isCurrent); break;
+      case "alerts": await renderAlerts(root, r.params, isCurrent); break;
       case "sql": {
         const m = await import("./pages/sql");
         await m.renderSQL(root, r.params, isCurrent);

@@ -1,0 +1,183 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/alerts"
+	"github.com/auditlake/auditlake/internal/auditlog"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+	"github.com/auditlake/auditlake/internal/rules"
+	"github.com/auditlake/auditlake/internal/server"
+)
+
+var _ server.Detections = (*Backend)(nil)
+
+// alertsSQL lists the alerts of auditlake-alerts (one CloudTrail-shaped record each, package
+// alerts) newest first; %s is the store's relation. count is the alert's count when it has one
+// (a grouped alert), otherwise its events.
+const alertsSQL = `SELECT eventid, eventtime, requestparameters['rule'], requestparameters['title'], requestparameters['severity'],
+	requestparameters['store'], useridentity.arn, requestparameters['account'], awsregion, requestparameters['summary'],
+	CAST(coalesce(TRY_CAST(requestparameters['count'] AS BIGINT), json_array_length(requestparameters['eventIds']), 1) AS BIGINT),
+	requestparameters['status'], requestparameters['eventIds'], requestparameters['alertedAt']
+	FROM %s AS a
+	WHERE eventsource = ? AND (? = '' OR requestparameters['rule'] = ?) AND (? = '' OR requestparameters['status'] = ?)
+	ORDER BY eventtime DESC, eventid LIMIT ?`
+
+// Alerts lists the alerts the caller may read: none when no alert was ever stored, a 403 when its
+// grants do not show auditlake-alerts; read in its restricted session (a row filter on the store
+// applies).
+func (b *Backend) Alerts(ctx context.Context, f server.AlertFilter) ([]server.Alert, error) {
+	c, err := b.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := b.lk.Resolve(alerts.StoreName)
+	if errors.Is(err, lake.ErrNotFound) {
+		return []server.Alert{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !c.Principal.Sees("store:" + st.ID) {
+		return nil, fmt.Errorf("%w: the grants of %s do not allow reading the store %s", server.ErrForbidden, c.Principal.Name(), alerts.StoreName)
+	}
+	start := time.Now()
+	var out []server.Alert
+	var sql string
+	err = b.withSession(ctx, c.Principal, func(ctx context.Context, s *query.Session) error {
+		if err := s.Damaged(st.ID); err != nil {
+			return translate(err)
+		}
+		sql = fmt.Sprintf(alertsSQL, s.StoreRange(st.ID, f.Since, time.Time{}))
+		res, err := s.RunInternal(ctx, sql, alerts.EventSource, f.Rule, f.Rule, f.Status, f.Status, f.Limit)
+		if err != nil {
+			return translate(err)
+		}
+		for _, row := range res.Rows {
+			out = append(out, alertOf(row))
+		}
+		return nil
+	})
+	b.record(c, auditlog.Entry{SQL: "-- GET /api/alerts\n" + sql, Tables: []string{query.StoreTable(st.ID)}, Rows: int64(len(out)), Duration: time.Since(start)}, err)
+	return out, err
+}
+
+// alertOf is the alert of a row of alertsSQL.
+func alertOf(row []any) server.Alert {
+	str := func(v any) string {
+		if v == nil {
+			return ""
+		}
+		return fmt.Sprint(v)
+	}
+	a := server.Alert{ID: str(row[0]), Rule: str(row[2]), Title: str(row[3]), Severity: str(row[4]), Store: str(row[5]),
+		Principal: str(row[6]), Account: str(row[7]), Region: str(row[8]), Summary: str(row[9]), Status: str(row[11]), EventIDs: []string{}}
+	a.EventTime, _ = row[1].(time.Time)
+	switch n := row[10].(type) {
+	case int64:
+		a.Count = n
+	case int32:
+		a.Count = int64(n)
+	}
+	if ids := strings.Trim(str(row[12]), "[]"); ids != "" {
+		for _, id := range strings.Split(ids, ",") {
+			a.EventIDs = append(a.EventIDs, strings.Trim(strings.TrimSpace(id), `"`))
+		}
+	}
+	if t, err := time.Parse(time.RFC3339Nano, str(row[13])); err == nil {
+		a.AlertedAt = &t
+	}
+	return a
+}
+
+// Hunt runs rules over a time range of a store, one query per rule, as auditlake hunt does, in
+// the caller's restricted session: a store its grants do not show is not found, and a rule that
+// reads a column they hide fails on its own (listed in Failed) while the others run.
+func (b *Backend) Hunt(ctx context.Context, p server.HuntParams) (*server.HuntResult, error) {
+	c, err := b.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := b.lk.Resolve(p.Store)
+	if err != nil || !c.Principal.Sees("store:"+st.ID) {
+		return nil, fmt.Errorf("%w: no event data store %q", server.ErrNotFound, p.Store)
+	}
+	if st.Type != lake.TypeCloudTrail {
+		return nil, &server.QueryError{Msg: fmt.Sprintf("store %s is a %s store: rules run over CloudTrail stores", st.Name, st.Type)}
+	}
+	run, err := b.huntRules(p.Rules)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	out := &server.HuntResult{Store: st.Name, Rules: []string{}, Matches: []server.HuntMatch{}, Failed: []server.HuntFailure{}}
+	target := rules.Target{Store: st, From: p.From, To: p.To}
+	err = b.withSession(ctx, c.Principal, func(ctx context.Context, s *query.Session) error {
+		if err := s.Damaged(st.ID); err != nil {
+			return translate(err)
+		}
+		for _, r := range run {
+			out.Rules = append(out.Rules, r.ID)
+			ms, err := rules.Evaluate(ctx, s, r, target)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				out.Failed = append(out.Failed, server.HuntFailure{Rule: r.ID, Error: err.Error()})
+				continue
+			}
+			for _, m := range ms {
+				hm := server.HuntMatch{Rule: m.Rule, Title: m.Title, Severity: m.Severity, EventID: m.EventID, EventName: m.EventName,
+					Principal: m.Principal, Account: m.Account, Region: m.Region, SourceIP: m.SourceIP, Summary: m.Summary}
+				if !m.EventTime.IsZero() {
+					t := m.EventTime
+					hm.EventTime = &t
+				}
+				out.Matches = append(out.Matches, hm)
+			}
+		}
+		out.FilesRead, out.FilesTotal = s.StoreFiles(st.ID, p.From, p.To)
+		return nil
+	})
+	out.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
+	b.record(c, auditlog.Entry{SQL: fmt.Sprintf("-- POST /api/hunt: rules %s over %s", strings.Join(out.Rules, ","), st.Name),
+		Tables: []string{query.StoreTable(st.ID)}, Rows: int64(len(out.Matches)), Duration: time.Since(start)}, err)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// huntRules returns the rules refs names: "all" is every enabled rule.
+func (b *Backend) huntRules(refs []string) ([]rules.Rule, error) {
+	all, err := rules.List(b.lk)
+	if err != nil {
+		return nil, err
+	}
+	if len(refs) == 1 && refs[0] == "all" {
+		var out []rules.Rule
+		for _, r := range all {
+			if r.Enabled {
+				out = append(out, r)
+			}
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%w: no enabled rules (auditlake rule add)", server.ErrNotFound)
+		}
+		return out, nil
+	}
+	var out []rules.Rule
+	for _, ref := range refs {
+		r, err := rules.Get(b.lk, ref)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", server.ErrNotFound, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
