@@ -68,6 +68,17 @@ FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) OR
 	return sql, []any{EventSource, f.Rule, f.Rule, f.Status, f.Status}
 }
 
+// DetailSQL is ListSQL with every field of an alert, for the JSON API, at most limit rows:
+// alert_id, event_time, rule, title, severity, store, principal, account, region, resource,
+// summary, events, status, alert_event_ids, alerted_at, sent_to.
+func DetailSQL(s *query.Session, alertStore lake.Store, f Filter, limit int) (string, []any) {
+	sql := strings.ReplaceAll(groupSQL(s.StoreRange(alertStore.ID, f.From, time.Time{})), "$src", "?")
+	sql = `SELECT id AS alert_id, event_time, rule, title, severity, store, principal, account, region, resource, summary,
+	CAST(events AS BIGINT), status, alert_event_ids, alerted_at, sent_to
+FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) ORDER BY event_time DESC, alert_id LIMIT ?`
+	return sql, []any{EventSource, f.Rule, f.Rule, f.Status, f.Status, limit}
+}
+
 // SetStatus changes alert id's status to status (acknowledged or closed), recording who did it;
 // it returns the alert's status before.
 func SetStatus(ctx context.Context, lk *lake.Lake, id, status, by string, now time.Time) (string, error) {

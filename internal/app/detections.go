@@ -17,17 +17,6 @@ import (
 
 var _ server.Detections = (*Backend)(nil)
 
-// alertsSQL lists the alerts of auditlake-alerts (one CloudTrail-shaped record each, package
-// alerts) newest first; %s is the store's relation. count is the alert's count when it has one
-// (a grouped alert), otherwise its events.
-const alertsSQL = `SELECT eventid, eventtime, requestparameters['rule'], requestparameters['title'], requestparameters['severity'],
-	requestparameters['store'], useridentity.arn, requestparameters['account'], awsregion, requestparameters['summary'],
-	CAST(coalesce(TRY_CAST(requestparameters['count'] AS BIGINT), json_array_length(requestparameters['eventIds']), 1) AS BIGINT),
-	requestparameters['status'], requestparameters['eventIds'], requestparameters['alertedAt']
-	FROM %s AS a
-	WHERE eventsource = ? AND (? = '' OR requestparameters['rule'] = ?) AND (? = '' OR requestparameters['status'] = ?)
-	ORDER BY eventtime DESC, eventid LIMIT ?`
-
 // Alerts lists the alerts the caller may read: none when no alert was ever stored, a 403 when its
 // grants do not show auditlake-alerts; read in its restricted session (a row filter on the store
 // applies).
@@ -53,8 +42,9 @@ func (b *Backend) Alerts(ctx context.Context, f server.AlertFilter) ([]server.Al
 		if err := s.Damaged(st.ID); err != nil {
 			return translate(err)
 		}
-		sql = fmt.Sprintf(alertsSQL, s.StoreRange(st.ID, f.Since, time.Time{}))
-		res, err := s.RunInternal(ctx, sql, alerts.EventSource, f.Rule, f.Rule, f.Status, f.Status, f.Limit)
+		var args []any
+		sql, args = alerts.DetailSQL(s, st, alerts.Filter{From: f.Since, Rule: f.Rule, Status: f.Status}, f.Limit)
+		res, err := s.RunInternal(ctx, sql, args...)
 		if err != nil {
 			return translate(err)
 		}
@@ -67,7 +57,7 @@ func (b *Backend) Alerts(ctx context.Context, f server.AlertFilter) ([]server.Al
 	return out, err
 }
 
-// alertOf is the alert of a row of alertsSQL.
+// alertOf is the alert of a row of alerts.DetailSQL (one row per alert, its records folded).
 func alertOf(row []any) server.Alert {
 	str := func(v any) string {
 		if v == nil {
@@ -76,20 +66,18 @@ func alertOf(row []any) server.Alert {
 		return fmt.Sprint(v)
 	}
 	a := server.Alert{ID: str(row[0]), Rule: str(row[2]), Title: str(row[3]), Severity: str(row[4]), Store: str(row[5]),
-		Principal: str(row[6]), Account: str(row[7]), Region: str(row[8]), Summary: str(row[9]), Status: str(row[11]), EventIDs: []string{}}
+		Principal: str(row[6]), Account: str(row[7]), Region: str(row[8]), Resource: str(row[9]), Summary: str(row[10]),
+		Status: str(row[12]), SentTo: str(row[15]), EventIDs: []string{}}
 	a.EventTime, _ = row[1].(time.Time)
-	switch n := row[10].(type) {
-	case int64:
+	if n, ok := row[11].(int64); ok {
 		a.Count = n
-	case int32:
-		a.Count = int64(n)
 	}
-	if ids := strings.Trim(str(row[12]), "[]"); ids != "" {
-		for _, id := range strings.Split(ids, ",") {
-			a.EventIDs = append(a.EventIDs, strings.Trim(strings.TrimSpace(id), `"`))
+	if ids, ok := row[13].([]any); ok {
+		for _, id := range ids {
+			a.EventIDs = append(a.EventIDs, str(id))
 		}
 	}
-	if t, err := time.Parse(time.RFC3339Nano, str(row[13])); err == nil {
+	if t, err := time.Parse(time.RFC3339Nano, str(row[14])); err == nil {
 		a.AlertedAt = &t
 	}
 	return a

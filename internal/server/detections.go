@@ -40,11 +40,13 @@ type Alert struct {
 	Principal string     `json:"principal"`
 	Account   string     `json:"account"`
 	Region    string     `json:"region"`
+	Resource  string     `json:"resource"`
 	Summary   string     `json:"summary"`
 	Count     int64      `json:"count"`
 	Status    string     `json:"status"`
 	EventIDs  []string   `json:"event_ids"`
 	AlertedAt *time.Time `json:"alerted_at"`
+	SentTo    string     `json:"sent_to"`
 }
 
 // HuntParams is one hunt: Rules ("all" for every enabled rule, or rule ids) over the events of
