@@ -57,6 +57,11 @@ type Session struct {
 	// is registered as a view that fails with that error, so a query fails only when it reads
 	// a damaged store.
 	damaged map[string]error
+	// views are the restricted views of a restricted session, by tableKey; viewAliases maps
+	// the key of a store's name view to its id's view (pushdown.go).
+	views       map[string]*restrictedTable
+	viewAliases map[string]string
+	noPushdown  bool // tests: the views as restrict made them (export_test.go)
 }
 
 // Open registers every store and seals the engine. Close releases the stores' read locks.
@@ -272,6 +277,17 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	if err != nil {
 		return nil, &engine.QueryError{Msg: "SYNTAX_ERROR: " + err.Error()}
 	}
+	if len(s.views) > 0 {
+		var pl plan
+		if !s.noPushdown {
+			pl = s.planQuery(ctx, rewritten)
+		}
+		if err := s.installViews(ctx, pl); err != nil {
+			if err := s.installViews(ctx, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
 	res, err := s.db.UserQuery(ctx, rewritten, engine.Limits{MaxRows: s.opts.MaxRows, MaxBytes: s.opts.MaxResultBytes, Timeout: s.opts.Timeout})
 	if err != nil && len(s.damaged) > 0 {
 		if bad := s.damageOf(err); bad != err {
@@ -293,6 +309,9 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 
 // Tables lists the registered tables and their columns.
 func (s *Session) Tables(ctx context.Context) ([]Table, error) {
+	if err := s.installViews(ctx, nil); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.Query(ctx, `SELECT schema_name, table_name, list(column_name || ' ' || data_type ORDER BY column_index)
 		FROM duckdb_columns() WHERE schema_name NOT IN ('main','pg_catalog','information_schema') OR NOT internal
 		GROUP BY ALL ORDER BY 1, 2`)

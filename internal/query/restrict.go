@@ -52,6 +52,8 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 	}
 	var visible [][2]string
 	s.restricted = map[string]bool{}
+	s.views = map[string]*restrictedTable{}
+	s.viewAliases = map[string]string{}
 	for _, o := range list {
 		if o.schema == "main" || o.schema == "pg_catalog" || o.schema == "information_schema" {
 			continue
@@ -77,7 +79,7 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 			continue
 		}
 		target := engine.Ident(o.schema) + "." + engine.Ident(o.name)
-		view, err := s.restrictedView(ctx, o.schema, o.name, ta)
+		view, cols, err := s.restrictedView(ctx, o.schema, o.name, ta)
 		if err != nil {
 			return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
 		}
@@ -99,8 +101,18 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 		if err := s.db.Exec(ctx, "CREATE VIEW "+target+" AS "+strings.ReplaceAll(view, "{raw}", raw)); err != nil {
 			return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
 		}
+		rt := &restrictedTable{key: tableKey(o.schema, o.name), ref: target, raw: raw, view: view, cols: map[string]viewColumn{}}
+		rt.installed = rt.definition(nil)
+		for _, r := range ta.Rules {
+			rt.filters += strings.ToLower(r.Filter) + "\n"
+		}
+		for _, c := range cols {
+			rt.cols[strings.ToLower(c.name)] = c
+		}
+		s.views[rt.key] = rt
 		visible = append(visible, [2]string{o.schema, o.name})
 		if alias != "" {
+			s.viewAliases[tableKey(o.schema, alias)] = rt.key
 			// The name's view was bound to every column of the original: bound again to the
 			// restricted view, it lists (in Tables) only the columns the principal may read.
 			if err := s.db.Exec(ctx, "CREATE OR REPLACE VIEW "+engine.Ident(o.schema)+"."+engine.Ident(alias)+" AS SELECT * FROM "+target); err != nil {
@@ -121,14 +133,14 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 }
 
 // restrictedView returns the SELECT (reading from the placeholder {raw}) that shows what ta
-// allows of table schema.name, or "" when it shows nothing.
-func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *access.TableAccess) (string, error) {
+// allows of table schema.name, or "" when it shows nothing, and the columns it shows.
+func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *access.TableAccess) (string, []viewColumn, error) {
 	if len(ta.Rules) == 0 {
-		return "", nil
+		return "", nil, nil
 	}
-	cols, err := s.columns(ctx, schema, name)
+	cols, types, err := s.columnTypes(ctx, schema, name)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	allRows := false
 	var filters []string
@@ -140,7 +152,8 @@ func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *a
 		}
 	}
 	var sel []string
-	for _, c := range cols {
+	var shown []viewColumn
+	for i, c := range cols {
 		var admit []string
 		plain := false
 		for _, r := range ta.Rules {
@@ -158,10 +171,13 @@ func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *a
 			sel = append(sel, engine.Ident(c))
 		case len(admit) > 0:
 			sel = append(sel, "CASE WHEN "+strings.Join(admit, " OR ")+" THEN "+engine.Ident(c)+" END AS "+engine.Ident(c))
+		default:
+			continue
 		}
+		shown = append(shown, viewColumn{name: c, typ: types[i], plain: plain})
 	}
 	if len(sel) == 0 {
-		return "", nil
+		return "", nil, nil
 	}
 	q := "SELECT " + strings.Join(sel, ", ") + " FROM {raw}"
 	if !allRows {
@@ -169,27 +185,33 @@ func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *a
 	}
 	out, err := dialect.Rewrite(q)
 	if err != nil {
-		return "", fmt.Errorf("row filter: %w", err)
+		return "", nil, fmt.Errorf("row filter: %w", err)
 	}
-	return out, nil
+	return out, shown, nil
 }
 
 // columns lists the columns of a registered table in order.
 func (s *Session) columns(ctx context.Context, schema, name string) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? ORDER BY column_index`, schema, name)
+	cols, _, err := s.columnTypes(ctx, schema, name)
+	return cols, err
+}
+
+// columnTypes lists the columns of a registered table in order, and their types.
+func (s *Session) columnTypes(ctx context.Context, schema, name string) (cols, types []string, err error) {
+	rows, err := s.db.Query(ctx, `SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? ORDER BY column_index`, schema, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	var cols []string
 	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
+		var c, t string
+		if err := rows.Scan(&c, &t); err != nil {
+			return nil, nil, err
 		}
 		cols = append(cols, c)
+		types = append(types, t)
 	}
-	return cols, rows.Err()
+	return cols, types, rows.Err()
 }
 
 // CheckGrant validates a select grant against the lake before it is saved: the resource exists
