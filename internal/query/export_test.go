@@ -16,6 +16,9 @@ func Pushed(s *Session, sql string) []string {
 	for _, p := range s.planQuery(context.Background(), sql) {
 		out = append(out, p.where...)
 		out = append(out, p.replace...)
+		if p.order != "" {
+			out = append(out, p.order)
+		}
 	}
 	slices.Sort(out)
 	return out

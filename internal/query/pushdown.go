@@ -28,7 +28,11 @@ import (
 //     masked column (which is null, so false, on a row the mask hides), so the rows the query
 //     sees are the same;
 //   - a struct column that the query reads only through field paths (useridentity.arn) is
-//     narrowed to those fields (struct_pack of the raw fields), so the scan decodes them alone.
+//     narrowed to those fields (struct_pack of the raw fields), so the scan decodes them alone;
+//   - when that SELECT is a top n of the view's rows (ORDER BY columns the view shows on every
+//     row, a constant LIMIT, every conjunct of its WHERE pushed, no grouping; topN), the view
+//     keeps the same n rows, ordered by the raw columns, so the engine prunes the scan by the
+//     n-th value as it does for the admin (ties: any of the tied rows, as without it).
 //
 // The grants' filters and the masks stay as they are: what a query may see does not change, only
 // how much of what it may not see the scan reads. The view is installed under its own name
@@ -38,11 +42,14 @@ import (
 
 // restrictedTable is a view that restrict made over a raw object.
 type restrictedTable struct {
-	key  string // tableKey of the view
-	ref  string // the view, quoted
-	raw  string // the raw object under it, quoted
-	view string // the session's definition, reading {raw}
-	cols map[string]viewColumn
+	key string // tableKey of the view
+	ref string // the view, quoted
+	raw string // the raw object under it, quoted
+	// rawAlias names the raw rows in the view (the raw object's name, quoted), so a view's
+	// ORDER BY reads the raw columns, not the masked ones of its select list.
+	rawAlias string
+	view     string // the session's definition, reading {raw}
+	cols     map[string]viewColumn
 	// filters is the text of every grant filter of the view, lower case: a struct column it
 	// names is never narrowed (the filter reads it from the raw object).
 	filters string
@@ -55,6 +62,9 @@ type viewColumn struct {
 	name  string // as the table spells it
 	typ   string // the engine's type, as duckdb_columns spells it
 	plain bool   // shown on every row of the view, unmasked
+	// full: shown on every row of the view (plain, or masked by exactly the view's row
+	// filter), so its masked value is the raw one on every row the view shows.
+	full bool
 }
 
 // plan is what one query's views add: by view key, the raw predicates and the narrowed columns.
@@ -63,6 +73,9 @@ type plan map[string]*viewPlan
 type viewPlan struct {
 	where   []string
 	replace []string
+	// order is ORDER BY … LIMIT n on raw columns, when the SELECT that reads the view is a
+	// top-n of its rows that the view can compute alone (topN).
+	order string
 }
 
 func tableKey(schema, name string) string {
@@ -71,19 +84,22 @@ func tableKey(schema, name string) string {
 
 // definition is the view's SQL with p's additions.
 func (t *restrictedTable) definition(p *viewPlan) string {
-	raw := t.raw
-	if p != nil && (len(p.where) > 0 || len(p.replace) > 0) {
-		inner := "SELECT *"
-		if len(p.replace) > 0 {
-			inner += " REPLACE (" + strings.Join(p.replace, ", ") + ")"
-		}
-		inner += " FROM " + t.raw
-		if len(p.where) > 0 {
-			inner += " WHERE " + strings.Join(p.where, " AND ")
-		}
-		raw = "(" + inner + ")"
+	if p == nil || (len(p.where) == 0 && len(p.replace) == 0 && p.order == "") {
+		return strings.ReplaceAll(t.view, "{raw}", t.raw)
 	}
-	return strings.ReplaceAll(t.view, "{raw}", raw)
+	inner := "SELECT *"
+	if len(p.replace) > 0 {
+		inner += " REPLACE (" + strings.Join(p.replace, ", ") + ")"
+	}
+	inner += " FROM " + t.raw
+	if len(p.where) > 0 {
+		inner += " WHERE " + strings.Join(p.where, " AND ")
+	}
+	v := strings.ReplaceAll(t.view, "{raw}", "("+inner+") AS "+t.rawAlias)
+	if p.order != "" {
+		v += " " + p.order
+	}
+	return v
 }
 
 // installViews puts in the engine, for each restricted view, its definition under plan pl (nil:
@@ -137,10 +153,16 @@ func (s *Session) planQuery(ctx context.Context, sql string) plan {
 		if w.refs[sel.key] != 1 {
 			continue
 		}
-		for _, c := range conjuncts(sel.where) {
-			if p, ok := pushable(c, sel.qualifier, t.cols); ok {
+		all := true // every conjunct pushed, each on a column the view shows on every row
+		for _, c := range conjuncts(sel.node["where_clause"]) {
+			p, col, ok := pushable(c, sel.qualifier, t.cols)
+			if ok {
 				vp(sel.key).where = append(vp(sel.key).where, p)
 			}
+			all = all && ok && col.full
+		}
+		if order, ok := topN(sel, t); ok && all {
+			vp(sel.key).order = order
 		}
 	}
 	if !w.wholeRow {
@@ -193,7 +215,7 @@ type walker struct {
 type selectOf struct {
 	key       string
 	qualifier string // the alias, or the table's name, lower case
-	where     any
+	node      map[string]any
 }
 
 func (w *walker) scan(stmt any) {
@@ -273,7 +295,7 @@ func (w *walker) walk(n any) {
 					if q == "" {
 						q, _ = from["table_name"].(string)
 					}
-					w.selects = append(w.selects, selectOf{key: key, qualifier: strings.ToLower(q), where: v["where_clause"]})
+					w.selects = append(w.selects, selectOf{key: key, qualifier: strings.ToLower(q), node: v})
 				}
 			}
 		}
@@ -328,76 +350,57 @@ var comparisons = map[string][2]string{ // the operator, and the operator with i
 // pushable renders conjunct c as a predicate on the raw column, when it has one of the forms
 // that cannot fail or cast the column (see the top of this file) on a column of cols read by the
 // SELECT whose FROM is the view under qualifier.
-func pushable(c map[string]any, qualifier string, cols map[string]viewColumn) (string, bool) {
-	column := func(n any) (viewColumn, bool) {
-		m, ok := n.(map[string]any)
-		if !ok || m["class"] != "COLUMN_REF" {
-			return viewColumn{}, false
-		}
-		ps, _ := m["column_names"].([]any)
-		var parts []string
-		for _, p := range ps {
-			s, _ := p.(string)
-			parts = append(parts, strings.ToLower(s))
-		}
-		switch {
-		case len(parts) == 2 && parts[0] == qualifier:
-			parts = parts[1:]
-		case len(parts) != 1:
-			return viewColumn{}, false
-		}
-		col, ok := cols[parts[0]]
-		return col, ok
-	}
+func pushable(c map[string]any, qualifier string, cols map[string]viewColumn) (string, viewColumn, bool) {
+	column := func(n any) (viewColumn, bool) { return columnOf(n, qualifier, cols) }
 	switch c["class"] {
 	case "COMPARISON":
 		ops, ok := comparisons[fmt.Sprint(c["type"])]
 		if !ok {
-			return "", false
+			return "", viewColumn{}, false
 		}
 		if col, ok := column(c["left"]); ok {
 			if v, ok := constant(c["right"], col.typ); ok {
-				return engine.Ident(col.name) + " " + ops[0] + " " + v, true
+				return engine.Ident(col.name) + " " + ops[0] + " " + v, col, true
 			}
 		}
 		if col, ok := column(c["right"]); ok {
 			if v, ok := constant(c["left"], col.typ); ok {
-				return engine.Ident(col.name) + " " + ops[1] + " " + v, true
+				return engine.Ident(col.name) + " " + ops[1] + " " + v, col, true
 			}
 		}
 	case "BETWEEN":
 		if c["type"] != "COMPARE_BETWEEN" {
-			return "", false
+			return "", viewColumn{}, false
 		}
 		if col, ok := column(c["input"]); ok {
 			lo, ok1 := constant(c["lower"], col.typ)
 			hi, ok2 := constant(c["upper"], col.typ)
 			if ok1 && ok2 {
-				return engine.Ident(col.name) + " BETWEEN " + lo + " AND " + hi, true
+				return engine.Ident(col.name) + " BETWEEN " + lo + " AND " + hi, col, true
 			}
 		}
 	case "OPERATOR":
 		kids, _ := c["children"].([]any)
 		if len(kids) == 0 {
-			return "", false
+			return "", viewColumn{}, false
 		}
 		col, ok := column(kids[0])
 		if !ok {
-			return "", false
+			return "", viewColumn{}, false
 		}
 		switch c["type"] {
 		case "OPERATOR_IS_NOT_NULL":
-			return engine.Ident(col.name) + " IS NOT NULL", len(kids) == 1
+			return engine.Ident(col.name) + " IS NOT NULL", col, len(kids) == 1
 		case "OPERATOR_IS_NULL":
 			// Not implied by the user's predicate on a masked column, which is null on a row
 			// the mask hides: only for a column shown unmasked on every row of the view.
-			return engine.Ident(col.name) + " IS NULL", len(kids) == 1 && col.plain
+			return engine.Ident(col.name) + " IS NULL", col, len(kids) == 1 && col.plain
 		case "COMPARE_IN", "COMPARE_NOT_IN":
 			var vals []string
 			for _, k := range kids[1:] {
 				v, ok := constant(k, col.typ)
 				if !ok {
-					return "", false
+					return "", viewColumn{}, false
 				}
 				vals = append(vals, v)
 			}
@@ -405,10 +408,165 @@ func pushable(c map[string]any, qualifier string, cols map[string]viewColumn) (s
 			if c["type"] == "COMPARE_NOT_IN" {
 				op = " NOT IN ("
 			}
-			return engine.Ident(col.name) + op + strings.Join(vals, ", ") + ")", len(vals) > 0
+			return engine.Ident(col.name) + op + strings.Join(vals, ", ") + ")", col, len(vals) > 0
 		}
 	}
-	return "", false
+	return "", viewColumn{}, false
+}
+
+// columnOf resolves n, when it is a reference to a column of cols (unqualified or qualified by
+// qualifier, the name the SELECT reading the view gives it).
+func columnOf(n any, qualifier string, cols map[string]viewColumn) (viewColumn, bool) {
+	m, ok := n.(map[string]any)
+	if !ok || m["class"] != "COLUMN_REF" {
+		return viewColumn{}, false
+	}
+	ps, _ := m["column_names"].([]any)
+	var parts []string
+	for _, p := range ps {
+		s, _ := p.(string)
+		parts = append(parts, strings.ToLower(s))
+	}
+	switch {
+	case len(parts) == 2 && parts[0] == qualifier:
+		parts = parts[1:]
+	case len(parts) != 1:
+		return viewColumn{}, false
+	}
+	col, ok := cols[parts[0]]
+	return col, ok
+}
+
+// scalarFunctions may appear in the select list of a SELECT whose top n the view computes: none
+// aggregates rows.
+var scalarFunctions = map[string]bool{
+	"date_trunc": true, "upper": true, "lower": true, "substr": true, "substring": true, "concat": true,
+	"strftime": true, "coalesce": true, "struct_extract": true, "json_extract_scalar": true,
+	"json_extract_string": true, "json_extract": true, "length": true, "trim": true,
+}
+
+// topN returns ORDER BY … LIMIT n over the raw columns when SELECT sel is a top n of the view's
+// rows (ORDER BY columns the view shows on every row, LIMIT a constant, no OFFSET, DISTINCT,
+// grouping, aggregate or window), so the view can keep those n rows alone: the engine then
+// prunes the scan by the n-th value as it does for the admin. Rows tied on the order keys may be
+// any of them, as they may be without it.
+func topN(sel selectOf, t *restrictedTable) (string, bool) {
+	n := sel.node
+	if g, _ := n["group_expressions"].([]any); len(g) > 0 || n["having"] != nil || n["qualify"] != nil || n["aggregate_handling"] != "STANDARD_HANDLING" {
+		return "", false
+	}
+	if g, _ := n["group_sets"].([]any); len(g) > 0 {
+		return "", false
+	}
+	mods, _ := n["modifiers"].([]any)
+	if len(mods) != 2 {
+		return "", false
+	}
+	order, _ := mods[0].(map[string]any)
+	limit, _ := mods[1].(map[string]any)
+	if order == nil || limit == nil || order["type"] != "ORDER_MODIFIER" || limit["type"] != "LIMIT_MODIFIER" || limit["offset"] != nil {
+		return "", false
+	}
+	lc, _ := limit["limit"].(map[string]any)
+	if lc == nil || lc["class"] != "CONSTANT" {
+		return "", false
+	}
+	lv, _ := lc["value"].(map[string]any)
+	lt, _ := lv["type"].(map[string]any)
+	count, ok := lv["value"].(float64)
+	if lv == nil || lt == nil || (lt["id"] != "INTEGER" && lt["id"] != "BIGINT") || !ok || count < 0 || count != float64(int64(count)) {
+		return "", false
+	}
+	aliases := map[string]bool{}
+	items, _ := n["select_list"].([]any)
+	for _, it := range items {
+		m, _ := it.(map[string]any)
+		if m == nil || !scalarOnly(m) {
+			return "", false
+		}
+		if a, _ := m["alias"].(string); a != "" {
+			aliases[strings.ToLower(a)] = true
+		}
+	}
+	orders, _ := order["orders"].([]any)
+	var keys []string
+	for _, o := range orders {
+		om, _ := o.(map[string]any)
+		if om == nil {
+			return "", false
+		}
+		e, _ := om["expression"].(map[string]any)
+		col, ok := columnOf(e, sel.qualifier, t.cols)
+		if !ok || !col.full || aliases[strings.ToLower(col.name)] {
+			return "", false
+		}
+		key := t.rawAlias + "." + engine.Ident(col.name)
+		switch om["type"] {
+		case "ASCENDING":
+			key += " ASC"
+		case "DESCENDING":
+			key += " DESC"
+		case "ORDER_DEFAULT":
+		default:
+			return "", false
+		}
+		switch om["null_order"] {
+		case "NULLS FIRST", "NULLS LAST":
+			key += " " + om["null_order"].(string)
+		case "ORDER_DEFAULT":
+		default:
+			return "", false
+		}
+		keys = append(keys, key)
+	}
+	if len(keys) == 0 {
+		return "", false
+	}
+	return fmt.Sprintf("ORDER BY %s LIMIT %d", strings.Join(keys, ", "), int64(count)), true
+}
+
+// scalarOnly says whether expression n computes a value of one row: column references,
+// constants, casts, operators and the scalarFunctions, nothing else.
+func scalarOnly(n map[string]any) bool {
+	switch n["class"] {
+	case "COLUMN_REF", "CONSTANT", "CAST", "OPERATOR", "COMPARISON", "CONJUNCTION", "CASE", "STAR":
+	case "FUNCTION":
+		name, _ := n["function_name"].(string)
+		if !scalarFunctions[strings.ToLower(name)] || n["filter"] != nil || n["distinct"] != false {
+			return false
+		}
+		if ob, _ := n["order_bys"].(map[string]any); ob != nil {
+			if os, _ := ob["orders"].([]any); len(os) > 0 {
+				return false
+			}
+		}
+	default:
+		return false
+	}
+	ok := true
+	var walk func(any)
+	walk = func(c any) {
+		switch v := c.(type) {
+		case map[string]any:
+			if _, isExpr := v["class"]; isExpr {
+				ok = ok && scalarOnly(v)
+				return
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	for k, c := range n {
+		if k != "class" {
+			walk(c)
+		}
+	}
+	return ok
 }
 
 // temporal are the column types a string literal compared with them is cast to.

@@ -160,6 +160,13 @@ func TestPushedPredicatesGiveTheSameRowsAsTheMaskedView(t *testing.T) {
 		"SELECT count(*) FROM {T} WHERE useridentity.accountid = '" + pushAcct + "'",
 		"SELECT * FROM {T} WHERE eventname = 'RunInstances' ORDER BY ALL",
 		"SELECT eventtime, eventname FROM {T} WHERE awsregion = 'us-east-1' ORDER BY eventtime DESC, eventname LIMIT 5",
+		"SELECT eventtime, awsregion FROM {T} ORDER BY eventtime, awsregion NULLS FIRST LIMIT 7",
+		"SELECT * FROM (SELECT eventtime, awsregion FROM {T} t WHERE t.eventname <> 'RunInstances' ORDER BY t.awsregion DESC, eventtime LIMIT 9) WHERE awsregion IS NOT NULL",
+		"SELECT eventtime, eventname FROM {T} WHERE eventname = 'RunInstances' AND lower(awsregion) = 'us-east-1' ORDER BY eventtime, eventname LIMIT 3",
+		"SELECT count(*) FROM {T} ORDER BY 1 LIMIT 1",
+		"SELECT eventname AS eventtime, eventtime AS t FROM {T} ORDER BY eventtime, t LIMIT 4",
+		"SELECT DISTINCT eventname FROM {T} ORDER BY eventname LIMIT 2",
+		"SELECT eventname, eventtime FROM {T} ORDER BY eventname, eventtime LIMIT 3 OFFSET 2",
 	}
 	for _, q := range queries {
 		sql := strings.ReplaceAll(q, "{T}", T)
@@ -192,6 +199,12 @@ func TestPushedPredicatesGiveTheSameRowsAsTheMaskedView(t *testing.T) {
 		{"SELECT count(*) FROM {T} WHERE eventname = 0 AND eventtime = 5 AND sourceipaddress = 'x' AND lower(eventname) = 'x'", nil},
 		{"SELECT useridentity, useridentity.arn FROM {T} WHERE eventname = 'x' UNION ALL SELECT useridentity, useridentity.arn FROM {T}", nil},
 		{"SELECT * FROM {T} WHERE eventname = 'x'", []string{`"eventname" = 'x'`}},
+		{"SELECT eventtime, eventname FROM {T} WHERE awsregion = 'r' ORDER BY eventtime DESC, eventname NULLS FIRST LIMIT 100", []string{`"awsregion" = 'r'`, `ORDER BY "__raw_` + strings.Split(T, `"`)[3] + `"."eventtime" DESC, "__raw_` + strings.Split(T, `"`)[3] + `"."eventname" NULLS FIRST LIMIT 100`}},
+		{"SELECT eventtime FROM {T} WHERE awsregion = 'r' AND lower(eventname) = 'x' ORDER BY eventtime LIMIT 1", []string{`"awsregion" = 'r'`}},
+		{"SELECT count(*) FROM {T} ORDER BY 1 LIMIT 1", nil},
+		{"SELECT eventname AS eventtime FROM {T} ORDER BY eventtime LIMIT 1", nil},
+		{"SELECT max(eventtime) FROM {T} ORDER BY eventtime LIMIT 1", nil},
+		{"SELECT eventtime FROM {T} ORDER BY eventtime LIMIT 1 OFFSET 1", nil},
 	} {
 		sql := strings.ReplaceAll(c.sql, "{T}", T)
 		if got := query.Pushed(sessions["bob"][0], sql); !slices.Equal(got, c.want) {

@@ -101,7 +101,7 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 		if err := s.db.Exec(ctx, "CREATE VIEW "+target+" AS "+strings.ReplaceAll(view, "{raw}", raw)); err != nil {
 			return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
 		}
-		rt := &restrictedTable{key: tableKey(o.schema, o.name), ref: target, raw: raw, view: view, cols: map[string]viewColumn{}}
+		rt := &restrictedTable{key: tableKey(o.schema, o.name), ref: target, raw: raw, rawAlias: engine.Ident(rawPrefix + o.name), view: view, cols: map[string]viewColumn{}}
 		rt.installed = rt.definition(nil)
 		for _, r := range ta.Rules {
 			rt.filters += strings.ToLower(r.Filter) + "\n"
@@ -174,7 +174,7 @@ func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *a
 		default:
 			continue
 		}
-		shown = append(shown, viewColumn{name: c, typ: types[i], plain: plain})
+		shown = append(shown, viewColumn{name: c, typ: types[i], plain: plain, full: plain || (!allRows && len(admit) == len(ta.Rules))})
 	}
 	if len(sel) == 0 {
 		return "", nil, nil
