@@ -65,6 +65,13 @@ func accessBench(ctx context.Context, data, store string, rounds int) error {
 	if err != nil {
 		return err
 	}
+	var lastDay time.Time // the day of the store's newest event
+	for _, f := range m.Files {
+		if f.MaxTime.After(lastDay) {
+			lastDay = f.MaxTime
+		}
+	}
+	lastDay = lastDay.UTC().Truncate(24 * time.Hour)
 
 	table := query.StoreTable(st.ID)
 	queries := []struct{ name, sql string }{
@@ -73,6 +80,8 @@ func accessBench(ctx context.Context, data, store string, rounds int) error {
 			" WHERE eventname = 'RunInstances' GROUP BY 1, 2 ORDER BY 1, 2"},
 		{"latest 100 events of a region", "SELECT eventtime, eventname, recipientaccountid FROM " + table +
 			" WHERE awsregion = 'us-east-1' ORDER BY eventtime DESC LIMIT 100"},
+		{"events per name on the last day", "SELECT eventname, count(*) AS n FROM " + table +
+			" WHERE eventtime >= TIMESTAMP '" + lastDay.Format(time.DateTime) + "' AND eventtime < TIMESTAMP '" + lastDay.AddDate(0, 0, 1).Format(time.DateTime) + "' GROUP BY 1 ORDER BY n DESC, 1"},
 	}
 	// Each run's wall time and the process's CPU time (user + system) during it: the session
 	// runs one query at a time, so the CPU is the query's, and far less sensitive than the wall
