@@ -103,22 +103,25 @@ func (t *restrictedTable) definition(p *viewPlan) string {
 }
 
 // installViews puts in the engine, for each restricted view, its definition under plan pl (nil:
-// the session's own), replacing only those that differ from what is installed. On an error the
-// view's state is unknown, and the next call replaces it.
+// the session's own), replacing only those that differ from what is installed. A view that
+// cannot be replaced (a damaged store's view does not bind) keeps what it had — the engine
+// changes nothing when CREATE OR REPLACE fails — and the error says so once every other view
+// is done.
 func (s *Session) installViews(ctx context.Context, pl plan) error {
 	ctx = context.WithoutCancel(ctx)
+	var failed error
 	for _, t := range s.views {
 		want := t.definition(pl[t.key])
 		if want == t.installed {
 			continue
 		}
-		t.installed = ""
 		if err := s.db.Exec(ctx, "CREATE OR REPLACE VIEW "+t.ref+" AS "+want); err != nil {
-			return fmt.Errorf("restricted view: %w", err)
+			failed = fmt.Errorf("restricted view: %w", err)
+			continue
 		}
 		t.installed = want
 	}
-	return nil
+	return failed
 }
 
 // planQuery reads the parse tree of sql (DuckDB SQL, as the engine will run it) and returns

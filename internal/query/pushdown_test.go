@@ -2,13 +2,16 @@ package query_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 )
 
@@ -248,5 +251,53 @@ func TestPushdownLeavesInternalQueriesTheWholeView(t *testing.T) {
 	}
 	if before.Rows[0][0] != after.Rows[0][0] {
 		t.Errorf("an internal count after a pushed query: %v, before it %v", after.Rows[0][0], before.Rows[0][0])
+	}
+}
+
+// TestPushdownOverADamagedStoreFailsOnlyItsQueries: a restricted session over a store whose file
+// is damaged: a query of that store that would add to its view fails with the store's damage
+// (its view cannot be re-created), and the other store's queries — pushed ones included — and
+// the session's listing keep working.
+func TestPushdownOverADamagedStoreFailsOnlyItsQueries(t *testing.T) {
+	ctx := context.Background()
+	lk, good, bad := twoStores(t)
+	reg := access.Open(lk.Dir)
+	if _, err := reg.CreateUser("bob", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []lake.Store{good, bad} {
+		g := access.Grant{Privilege: access.Select, Principal: "user:bob", Resource: "store:" + st.ID, Columns: []string{"eventtime", "eventname", "eventsource"}, RowFilter: pushFilter}
+		if _, err := reg.AddGrant(g, func(g *access.Grant) error { return query.CheckGrant(ctx, lk, g) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := lk.ReadManifest(bad.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(lk.AbsPath(bad.ID, m.Files[0].Path), []byte("not parquet at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := reg.Principal("user:bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := query.Open(ctx, lk, query.Options{Principal: p})
+	if err != nil {
+		t.Fatalf("a damaged store broke the restricted session: %v", err)
+	}
+	defer s.Close()
+	for i := range 2 {
+		_, err := s.Run(ctx, `SELECT count(*) FROM "aws:cloudtrail"."bad-one" WHERE eventname = 'RunInstances'`)
+		if !errors.Is(err, lake.ErrDamaged) {
+			t.Errorf("round %d: a pushed query of the damaged store: %v, want its damage", i, err)
+		}
+		res, err := s.Run(ctx, `SELECT count(*) FROM "aws:cloudtrail"."good-one" WHERE eventname = 'RunInstances'`)
+		if err != nil || len(res.Rows) != 1 {
+			t.Errorf("round %d: a pushed query of the healthy store: %v", i, err)
+		}
+		if _, err := s.Tables(ctx); err != nil {
+			t.Errorf("round %d: listing the tables: %v", i, err)
+		}
 	}
 }

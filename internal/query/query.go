@@ -115,14 +115,8 @@ func (s *Session) register(ctx context.Context) error {
 	s.manifests = map[string]*lake.Manifest{}
 	s.damaged = map[string]error{}
 	for _, st := range stores {
-		ddl := ctparquet.CloudTrailDDL()
-		switch st.Type {
-		case lake.TypeCloudTrail:
-		case lake.TypeConfig:
-			ddl = lake.ConfigDDL()
-		case lake.TypeActivity:
-			ddl = lake.ActivityDDL()
-		default:
+		ddl := storeDDL(st)
+		if ddl == "" {
 			continue // other store types register their own schemas
 		}
 		id := engine.Ident(Schema) + "." + engine.Ident(st.ID)
@@ -146,6 +140,19 @@ func (s *Session) register(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// storeDDL is the column list of a store of st's type ("" for a type registered elsewhere).
+func storeDDL(st lake.Store) string {
+	switch st.Type {
+	case lake.TypeCloudTrail:
+		return ctparquet.CloudTrailDDL()
+	case lake.TypeConfig:
+		return lake.ConfigDDL()
+	case lake.TypeActivity:
+		return lake.ActivityDDL()
+	}
+	return ""
 }
 
 // registerStore registers store st as the table id: a view over its files, or a table of its

@@ -78,50 +78,24 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 			}
 			continue
 		}
-		target := engine.Ident(o.schema) + "." + engine.Ident(o.name)
-		view, cols, err := s.restrictedView(ctx, o.schema, o.name, ta)
-		if err != nil {
-			return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
-		}
-		if alias != "" && view == "" {
-			if err := s.db.Exec(ctx, "DROP VIEW "+engine.Ident(o.schema)+"."+engine.Ident(alias)); err != nil {
+		if st, ok := byID[o.name]; ok && o.schema == Schema && s.damaged[o.name] != nil {
+			// A damaged store's views read a table that was dropped, so that no query binds;
+			// its restricted view is made over the table, re-created for the time it takes.
+			gone := engine.Ident(Schema) + "." + engine.Ident(damagedTable(o.name))
+			if err := s.db.Exec(ctx, "CREATE TABLE "+gone+" "+storeDDL(st)); err != nil {
 				return err
 			}
-		}
-		if view == "" {
-			if err := s.db.Exec(ctx, "DROP "+o.kind+" "+target); err != nil {
+			err := s.restrictOne(ctx, p, o.schema, o.name, o.kind, alias, resource, ta, &visible)
+			if dropErr := s.dropFailing(ctx, o.name); err == nil {
+				err = dropErr
+			}
+			if err != nil {
 				return err
 			}
 			continue
 		}
-		raw := engine.Ident(o.schema) + "." + engine.Ident(rawPrefix+o.name)
-		if err := s.db.Exec(ctx, "ALTER "+o.kind+" "+target+" RENAME TO "+engine.Ident(rawPrefix+o.name)); err != nil {
+		if err := s.restrictOne(ctx, p, o.schema, o.name, o.kind, alias, resource, ta, &visible); err != nil {
 			return err
-		}
-		if err := s.db.Exec(ctx, "CREATE VIEW "+target+" AS "+strings.ReplaceAll(view, "{raw}", raw)); err != nil {
-			return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
-		}
-		rt := &restrictedTable{key: tableKey(o.schema, o.name), ref: target, raw: raw, rawAlias: engine.Ident(rawPrefix + o.name), view: view, cols: map[string]viewColumn{}}
-		rt.installed = rt.definition(nil)
-		for _, r := range ta.Rules {
-			rt.filters += strings.ToLower(r.Filter) + "\n"
-		}
-		for _, c := range cols {
-			rt.cols[strings.ToLower(c.name)] = c
-		}
-		s.views[rt.key] = rt
-		visible = append(visible, [2]string{o.schema, o.name})
-		if alias != "" {
-			s.viewAliases[tableKey(o.schema, alias)] = rt.key
-			// The name's view was bound to every column of the original: bound again to the
-			// restricted view, it lists (in Tables) only the columns the principal may read.
-			if err := s.db.Exec(ctx, "CREATE OR REPLACE VIEW "+engine.Ident(o.schema)+"."+engine.Ident(alias)+" AS SELECT * FROM "+target); err != nil {
-				return err
-			}
-			visible = append(visible, [2]string{o.schema, alias})
-		}
-		if o.schema == Schema {
-			s.restricted[o.name] = true
 		}
 	}
 	s.visible = map[string]bool{}
@@ -129,6 +103,55 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 		s.visible[v[0]+"\x00"+v[1]] = true
 	}
 	s.db.RestrictTables(visible)
+	return nil
+}
+
+// restrictOne replaces table schema.name (an object of kind TABLE or VIEW; alias, when not "",
+// is a store's name view over it) by the view of what ta allows, or drops it when ta allows
+// nothing, and adds what stays visible to visible.
+func (s *Session) restrictOne(ctx context.Context, p *access.Principal, schema, name, kind, alias, resource string, ta *access.TableAccess, visible *[][2]string) error {
+	target := engine.Ident(schema) + "." + engine.Ident(name)
+	view, cols, err := s.restrictedView(ctx, schema, name, ta)
+	if err != nil {
+		return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
+	}
+	if alias != "" && view == "" {
+		if err := s.db.Exec(ctx, "DROP VIEW "+engine.Ident(schema)+"."+engine.Ident(alias)); err != nil {
+			return err
+		}
+	}
+	if view == "" {
+		return s.db.Exec(ctx, "DROP "+kind+" "+target)
+	}
+	raw := engine.Ident(schema) + "." + engine.Ident(rawPrefix+name)
+	if err := s.db.Exec(ctx, "ALTER "+kind+" "+target+" RENAME TO "+engine.Ident(rawPrefix+name)); err != nil {
+		return err
+	}
+	if err := s.db.Exec(ctx, "CREATE VIEW "+target+" AS "+strings.ReplaceAll(view, "{raw}", raw)); err != nil {
+		return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
+	}
+	rt := &restrictedTable{key: tableKey(schema, name), ref: target, raw: raw, rawAlias: engine.Ident(rawPrefix + name), view: view, cols: map[string]viewColumn{}}
+	rt.installed = rt.definition(nil)
+	for _, r := range ta.Rules {
+		rt.filters += strings.ToLower(r.Filter) + "\n"
+	}
+	for _, c := range cols {
+		rt.cols[strings.ToLower(c.name)] = c
+	}
+	s.views[rt.key] = rt
+	*visible = append(*visible, [2]string{schema, name})
+	if alias != "" {
+		s.viewAliases[tableKey(schema, alias)] = rt.key
+		// The name's view was bound to every column of the original: bound again to the
+		// restricted view, it lists (in Tables) only the columns the principal may read.
+		if err := s.db.Exec(ctx, "CREATE OR REPLACE VIEW "+engine.Ident(schema)+"."+engine.Ident(alias)+" AS SELECT * FROM "+target); err != nil {
+			return err
+		}
+		*visible = append(*visible, [2]string{schema, alias})
+	}
+	if schema == Schema {
+		s.restricted[name] = true
+	}
 	return nil
 }
 
