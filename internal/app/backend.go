@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,6 +199,23 @@ func (b *Backend) caller(ctx context.Context) (access.Caller, error) {
 	c.Principal = p
 	return c, nil
 }
+
+// auditedCaller is caller for an action the audit log records (a query, a report): while the
+// log holds as many uncommitted entries as it may (the audit store cannot be written), the
+// action is refused with 503 rather than run unaudited; the refusal goes to the server's log.
+func (b *Backend) auditedCaller(ctx context.Context) (access.Caller, error) {
+	c, err := b.caller(ctx)
+	if err != nil {
+		return c, err
+	}
+	if err := b.Audit.Check(); err != nil {
+		return c, &server.BusyError{Status: http.StatusServiceUnavailable, RetryAfter: auditRetry, Msg: err.Error()}
+	}
+	return c, nil
+}
+
+// auditRetry is the Retry-After of an action refused because the audit log cannot be written.
+const auditRetry = 10 * time.Second
 
 // poolKey is the pool key of principal p: every unrestricted principal shares the unrestricted
 // sessions; a restricted one gets sessions of its own name and effective grants (a report's
@@ -450,7 +468,7 @@ func (b *Backend) Tables(ctx context.Context) ([]server.Table, error) {
 // Query runs user SQL in the sandbox, restricted to the caller's grants, and records it in the
 // audit log.
 func (b *Backend) Query(ctx context.Context, sql string, maxRows int) (*server.Result, error) {
-	c, err := b.caller(ctx)
+	c, err := b.auditedCaller(ctx)
 	if err != nil {
 		return nil, err
 	}

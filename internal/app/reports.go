@@ -94,7 +94,7 @@ type instanceTrail struct {
 }
 
 func (b *Backend) report(ctx context.Context, name string, p server.ReportParams) (any, error) {
-	c, err := b.caller(ctx)
+	c, err := b.auditedCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (b *Backend) runReport(ctx context.Context, pr *access.Principal, name stri
 }
 
 func (b *Backend) instance(ctx context.Context, id string, p server.ReportParams) (any, error) {
-	c, err := b.caller(ctx)
+	c, err := b.auditedCaller(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -68,11 +69,73 @@ type Entry struct {
 }
 
 // Log buffers entries and commits them to the audit store.
+//
+// The buffer is bounded: an audit log that silently dropped entries would be worse than none,
+// so a Log never drops one; instead, once MaxPending entries or MaxPendingBytes of them wait
+// for a commit (the store cannot be written: disk full, store damaged, …), Check refuses new
+// actions — the server answers new queries and reports 503 — until a flush commits them. What
+// is buffered beyond the bound is at most the entries of the actions admitted before it was
+// reached (each door bounds how many run at once).
 type Log struct {
 	lk      *lake.Lake
 	mu      sync.Mutex
 	pending []Entry
-	flushMu sync.Mutex // one flush at a time in a process; the store's write lock across processes
+	// waiting and waitingBytes count the entries not committed yet: pending and those a flush
+	// is committing.
+	waiting      int
+	waitingBytes int64
+	lastErr      error      // of the last flush; nil once one succeeds
+	flushMu      sync.Mutex // one flush at a time in a process; the store's write lock across processes
+	// MaxPending and MaxPendingBytes bound the entries waiting for a commit (0: DefaultMaxPending
+	// and DefaultMaxPendingBytes).
+	MaxPending      int
+	MaxPendingBytes int64
+}
+
+// The default bound of a Log's uncommitted entries: at the server's flush every second, a
+// minute of a busy server's queries, far more than a healthy flush ever leaves behind.
+const (
+	DefaultMaxPending      = 100_000
+	DefaultMaxPendingBytes = 64 << 20
+)
+
+// ErrBacklog is returned (wrapped) by Check while the log holds as many uncommitted entries as
+// it may.
+var ErrBacklog = errors.New("the audit log cannot be written")
+
+// Check returns nil when the log can take another action's entry, and an ErrBacklog error,
+// with the last commit's error, when its bound of uncommitted entries is reached: the action
+// must then be refused, not run unaudited.
+func (l *Log) Check() error {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	maxN, maxB := l.MaxPending, l.MaxPendingBytes
+	if maxN <= 0 {
+		maxN = DefaultMaxPending
+	}
+	if maxB <= 0 {
+		maxB = DefaultMaxPendingBytes
+	}
+	if l.waiting < maxN && l.waitingBytes < maxB {
+		return nil
+	}
+	return fmt.Errorf("%w: %d recorded actions are not committed yet (last attempt: %v); new queries are refused until they are", ErrBacklog, l.waiting, l.lastErr)
+}
+
+// size is about what entry e holds in memory.
+func size(e Entry) int64 {
+	n := 256 + len(e.Principal) + len(e.As) + len(e.KeyID) + len(e.Door) + len(e.Action) + len(e.SQL) +
+		len(e.ErrorCode) + len(e.ErrorMessage) + len(e.SourceIP) + len(e.UserAgent)
+	for _, t := range e.Tables {
+		n += 16 + len(t)
+	}
+	for k, v := range e.Params {
+		n += 32 + len(k) + len(fmt.Sprint(v))
+	}
+	return int64(n)
 }
 
 // Open returns the audit log of the lake.
@@ -89,6 +152,8 @@ func (l *Log) Record(e Entry) {
 	}
 	l.mu.Lock()
 	l.pending = append(l.pending, e)
+	l.waiting++
+	l.waitingBytes += size(e)
 	l.mu.Unlock()
 }
 
@@ -131,12 +196,18 @@ func (l *Log) Flush(ctx context.Context) error {
 		return nil
 	}
 	err := l.commit(ctx, entries)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lastErr = err
 	if err != nil {
-		l.mu.Lock()
 		l.pending = append(entries, l.pending...) // retried at the next flush
-		l.mu.Unlock()
+		return err
 	}
-	return err
+	l.waiting -= len(entries)
+	for _, e := range entries {
+		l.waitingBytes -= size(e)
+	}
+	return nil
 }
 
 func (l *Log) commit(ctx context.Context, entries []Entry) error {

@@ -57,6 +57,11 @@ type Session struct {
 	// is registered as a view that fails with that error, so a query fails only when it reads
 	// a damaged store.
 	damaged map[string]error
+	// views are the restricted views of a restricted session, by tableKey; viewAliases maps
+	// the key of a store's name view to its id's view (pushdown.go).
+	views       map[string]*restrictedTable
+	viewAliases map[string]string
+	noPushdown  bool // tests: the views as restrict made them (export_test.go)
 }
 
 // Open registers every store and seals the engine. Close releases the stores' read locks.
@@ -110,14 +115,8 @@ func (s *Session) register(ctx context.Context) error {
 	s.manifests = map[string]*lake.Manifest{}
 	s.damaged = map[string]error{}
 	for _, st := range stores {
-		ddl := ctparquet.CloudTrailDDL()
-		switch st.Type {
-		case lake.TypeCloudTrail:
-		case lake.TypeConfig:
-			ddl = lake.ConfigDDL()
-		case lake.TypeActivity:
-			ddl = lake.ActivityDDL()
-		default:
+		ddl := storeDDL(st)
+		if ddl == "" {
 			continue // other store types register their own schemas
 		}
 		id := engine.Ident(Schema) + "." + engine.Ident(st.ID)
@@ -141,6 +140,19 @@ func (s *Session) register(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// storeDDL is the column list of a store of st's type ("" for a type registered elsewhere).
+func storeDDL(st lake.Store) string {
+	switch st.Type {
+	case lake.TypeCloudTrail:
+		return ctparquet.CloudTrailDDL()
+	case lake.TypeConfig:
+		return lake.ConfigDDL()
+	case lake.TypeActivity:
+		return lake.ActivityDDL()
+	}
+	return ""
 }
 
 // registerStore registers store st as the table id: a view over its files, or a table of its
@@ -238,9 +250,18 @@ func (s *Session) Facts(id string) (relation string, stored bool) {
 }
 
 // LastEventTime is the time of the newest event of store id as the session sees it (zero when
-// the store is empty), from the manifest rather than a scan.
+// the store is empty), from the manifest rather than a scan. Of a store the session shows only
+// in part, the manifest's newest event may be a row the principal may not see: the time is then
+// the newest of the rows it sees, read through its view (zero when its grants hide eventtime).
 func (s *Session) LastEventTime(id string) time.Time {
 	var t time.Time
+	if s.restricted[id] {
+		res, err := s.RunInternal(context.Background(), "SELECT max(eventtime) FROM "+StoreTable(id))
+		if err == nil && len(res.Rows) == 1 {
+			t, _ = res.Rows[0][0].(time.Time)
+		}
+		return t
+	}
 	if m := s.manifests[id]; m != nil {
 		for _, f := range m.Files {
 			if f.MaxTime.After(t) {
@@ -272,6 +293,17 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	if err != nil {
 		return nil, &engine.QueryError{Msg: "SYNTAX_ERROR: " + err.Error()}
 	}
+	if len(s.views) > 0 {
+		var pl plan
+		if !s.noPushdown {
+			pl = s.planQuery(ctx, rewritten)
+		}
+		if err := s.installViews(ctx, pl); err != nil {
+			if err := s.installViews(ctx, nil); err != nil {
+				return nil, err
+			}
+		}
+	}
 	res, err := s.db.UserQuery(ctx, rewritten, engine.Limits{MaxRows: s.opts.MaxRows, MaxBytes: s.opts.MaxResultBytes, Timeout: s.opts.Timeout})
 	if err != nil && len(s.damaged) > 0 {
 		if bad := s.damageOf(err); bad != err {
@@ -293,6 +325,9 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 
 // Tables lists the registered tables and their columns.
 func (s *Session) Tables(ctx context.Context) ([]Table, error) {
+	if err := s.installViews(ctx, nil); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.Query(ctx, `SELECT schema_name, table_name, list(column_name || ' ' || data_type ORDER BY column_index)
 		FROM duckdb_columns() WHERE schema_name NOT IN ('main','pg_catalog','information_schema') OR NOT internal
 		GROUP BY ALL ORDER BY 1, 2`)

@@ -57,10 +57,12 @@ func (s *Session) FilesRelation(id string, files []lake.DataFile) string {
 	return "(SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false))"
 }
 
-// StoreFiles is how many of store id's files StoreRange(id, from, to) reads, and how many it has.
+// StoreFiles is how many of store id's files StoreRange(id, from, to) reads, and how many it has;
+// 0, 0 for a store the session shows only in part (its view is read, and the files' time spans
+// would tell where rows it may not see are).
 func (s *Session) StoreFiles(id string, from, to time.Time) (read, total int) {
 	m := s.manifests[id]
-	if m == nil {
+	if m == nil || s.restricted[id] {
 		return 0, 0
 	}
 	for _, f := range m.Files {

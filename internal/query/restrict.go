@@ -52,6 +52,8 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 	}
 	var visible [][2]string
 	s.restricted = map[string]bool{}
+	s.views = map[string]*restrictedTable{}
+	s.viewAliases = map[string]string{}
 	for _, o := range list {
 		if o.schema == "main" || o.schema == "pg_catalog" || o.schema == "information_schema" {
 			continue
@@ -76,40 +78,24 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 			}
 			continue
 		}
-		target := engine.Ident(o.schema) + "." + engine.Ident(o.name)
-		view, err := s.restrictedView(ctx, o.schema, o.name, ta)
-		if err != nil {
-			return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
-		}
-		if alias != "" && view == "" {
-			if err := s.db.Exec(ctx, "DROP VIEW "+engine.Ident(o.schema)+"."+engine.Ident(alias)); err != nil {
+		if st, ok := byID[o.name]; ok && o.schema == Schema && s.damaged[o.name] != nil {
+			// A damaged store's views read a table that was dropped, so that no query binds;
+			// its restricted view is made over the table, re-created for the time it takes.
+			gone := engine.Ident(Schema) + "." + engine.Ident(damagedTable(o.name))
+			if err := s.db.Exec(ctx, "CREATE TABLE "+gone+" "+storeDDL(st)); err != nil {
 				return err
 			}
-		}
-		if view == "" {
-			if err := s.db.Exec(ctx, "DROP "+o.kind+" "+target); err != nil {
+			err := s.restrictOne(ctx, p, o.schema, o.name, o.kind, alias, resource, ta, &visible)
+			if dropErr := s.dropFailing(ctx, o.name); err == nil {
+				err = dropErr
+			}
+			if err != nil {
 				return err
 			}
 			continue
 		}
-		raw := engine.Ident(o.schema) + "." + engine.Ident(rawPrefix+o.name)
-		if err := s.db.Exec(ctx, "ALTER "+o.kind+" "+target+" RENAME TO "+engine.Ident(rawPrefix+o.name)); err != nil {
+		if err := s.restrictOne(ctx, p, o.schema, o.name, o.kind, alias, resource, ta, &visible); err != nil {
 			return err
-		}
-		if err := s.db.Exec(ctx, "CREATE VIEW "+target+" AS "+strings.ReplaceAll(view, "{raw}", raw)); err != nil {
-			return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
-		}
-		visible = append(visible, [2]string{o.schema, o.name})
-		if alias != "" {
-			// The name's view was bound to every column of the original: bound again to the
-			// restricted view, it lists (in Tables) only the columns the principal may read.
-			if err := s.db.Exec(ctx, "CREATE OR REPLACE VIEW "+engine.Ident(o.schema)+"."+engine.Ident(alias)+" AS SELECT * FROM "+target); err != nil {
-				return err
-			}
-			visible = append(visible, [2]string{o.schema, alias})
-		}
-		if o.schema == Schema {
-			s.restricted[o.name] = true
 		}
 	}
 	s.visible = map[string]bool{}
@@ -120,15 +106,64 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 	return nil
 }
 
-// restrictedView returns the SELECT (reading from the placeholder {raw}) that shows what ta
-// allows of table schema.name, or "" when it shows nothing.
-func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *access.TableAccess) (string, error) {
-	if len(ta.Rules) == 0 {
-		return "", nil
-	}
-	cols, err := s.columns(ctx, schema, name)
+// restrictOne replaces table schema.name (an object of kind TABLE or VIEW; alias, when not "",
+// is a store's name view over it) by the view of what ta allows, or drops it when ta allows
+// nothing, and adds what stays visible to visible.
+func (s *Session) restrictOne(ctx context.Context, p *access.Principal, schema, name, kind, alias, resource string, ta *access.TableAccess, visible *[][2]string) error {
+	target := engine.Ident(schema) + "." + engine.Ident(name)
+	view, cols, err := s.restrictedView(ctx, schema, name, ta)
 	if err != nil {
-		return "", err
+		return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
+	}
+	if alias != "" && view == "" {
+		if err := s.db.Exec(ctx, "DROP VIEW "+engine.Ident(schema)+"."+engine.Ident(alias)); err != nil {
+			return err
+		}
+	}
+	if view == "" {
+		return s.db.Exec(ctx, "DROP "+kind+" "+target)
+	}
+	raw := engine.Ident(schema) + "." + engine.Ident(rawPrefix+name)
+	if err := s.db.Exec(ctx, "ALTER "+kind+" "+target+" RENAME TO "+engine.Ident(rawPrefix+name)); err != nil {
+		return err
+	}
+	if err := s.db.Exec(ctx, "CREATE VIEW "+target+" AS "+strings.ReplaceAll(view, "{raw}", raw)); err != nil {
+		return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
+	}
+	rt := &restrictedTable{key: tableKey(schema, name), ref: target, raw: raw, rawAlias: engine.Ident(rawPrefix + name), view: view, cols: map[string]viewColumn{}}
+	rt.installed = rt.definition(nil)
+	for _, r := range ta.Rules {
+		rt.filters += strings.ToLower(r.Filter) + "\n"
+	}
+	for _, c := range cols {
+		rt.cols[strings.ToLower(c.name)] = c
+	}
+	s.views[rt.key] = rt
+	*visible = append(*visible, [2]string{schema, name})
+	if alias != "" {
+		s.viewAliases[tableKey(schema, alias)] = rt.key
+		// The name's view was bound to every column of the original: bound again to the
+		// restricted view, it lists (in Tables) only the columns the principal may read.
+		if err := s.db.Exec(ctx, "CREATE OR REPLACE VIEW "+engine.Ident(schema)+"."+engine.Ident(alias)+" AS SELECT * FROM "+target); err != nil {
+			return err
+		}
+		*visible = append(*visible, [2]string{schema, alias})
+	}
+	if schema == Schema {
+		s.restricted[name] = true
+	}
+	return nil
+}
+
+// restrictedView returns the SELECT (reading from the placeholder {raw}) that shows what ta
+// allows of table schema.name, or "" when it shows nothing, and the columns it shows.
+func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *access.TableAccess) (string, []viewColumn, error) {
+	if len(ta.Rules) == 0 {
+		return "", nil, nil
+	}
+	cols, types, err := s.columnTypes(ctx, schema, name)
+	if err != nil {
+		return "", nil, err
 	}
 	allRows := false
 	var filters []string
@@ -140,7 +175,8 @@ func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *a
 		}
 	}
 	var sel []string
-	for _, c := range cols {
+	var shown []viewColumn
+	for i, c := range cols {
 		var admit []string
 		plain := false
 		for _, r := range ta.Rules {
@@ -158,10 +194,13 @@ func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *a
 			sel = append(sel, engine.Ident(c))
 		case len(admit) > 0:
 			sel = append(sel, "CASE WHEN "+strings.Join(admit, " OR ")+" THEN "+engine.Ident(c)+" END AS "+engine.Ident(c))
+		default:
+			continue
 		}
+		shown = append(shown, viewColumn{name: c, typ: types[i], plain: plain, full: plain || (!allRows && len(admit) == len(ta.Rules))})
 	}
 	if len(sel) == 0 {
-		return "", nil
+		return "", nil, nil
 	}
 	q := "SELECT " + strings.Join(sel, ", ") + " FROM {raw}"
 	if !allRows {
@@ -169,27 +208,33 @@ func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *a
 	}
 	out, err := dialect.Rewrite(q)
 	if err != nil {
-		return "", fmt.Errorf("row filter: %w", err)
+		return "", nil, fmt.Errorf("row filter: %w", err)
 	}
-	return out, nil
+	return out, shown, nil
 }
 
 // columns lists the columns of a registered table in order.
 func (s *Session) columns(ctx context.Context, schema, name string) ([]string, error) {
-	rows, err := s.db.Query(ctx, `SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? ORDER BY column_index`, schema, name)
+	cols, _, err := s.columnTypes(ctx, schema, name)
+	return cols, err
+}
+
+// columnTypes lists the columns of a registered table in order, and their types.
+func (s *Session) columnTypes(ctx context.Context, schema, name string) (cols, types []string, err error) {
+	rows, err := s.db.Query(ctx, `SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? ORDER BY column_index`, schema, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rows.Close()
-	var cols []string
 	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
+		var c, t string
+		if err := rows.Scan(&c, &t); err != nil {
+			return nil, nil, err
 		}
 		cols = append(cols, c)
+		types = append(types, t)
 	}
-	return cols, rows.Err()
+	return cols, types, rows.Err()
 }
 
 // CheckGrant validates a select grant against the lake before it is saved: the resource exists

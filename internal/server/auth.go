@@ -110,10 +110,8 @@ func (s *Server) checkKey(r *http.Request, id, secret string) (*access.Principal
 		s.limiter.fail("", addr)
 		return nil, errUnauthenticated
 	}
-	if wait := s.limiter.retryAfter(id, addr); wait > 0 {
-		s.log.Warn("authentication refused: too many failures", "access_key_id", truncate(id, 40), "remote", addr)
-		return nil, &BusyError{Status: http.StatusTooManyRequests, RetryAfter: wait,
-			Msg: fmt.Sprintf("too many failed authentications; try again in %s", wait.Round(time.Second))}
+	if err := s.blocked(id, addr); err != nil {
+		return nil, err
 	}
 	if s.opts.Access == nil {
 		s.limiter.fail(id, addr)
@@ -129,6 +127,44 @@ func (s *Server) checkKey(r *http.Request, id, secret string) (*access.Principal
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	return p, nil
+}
+
+// blocked refuses (429) an authentication with key id (may be empty) from addr while either has
+// too many recent failures.
+func (s *Server) blocked(id, addr string) error {
+	wait := s.limiter.retryAfter(id, addr)
+	if wait <= 0 {
+		return nil
+	}
+	s.log.Warn("authentication refused: too many failures", "access_key_id", truncate(id, 40), "remote", addr)
+	return &BusyError{Status: http.StatusTooManyRequests, RetryAfter: wait,
+		Msg: fmt.Sprintf("too many failed authentications; try again in %s", wait.Round(time.Second))}
+}
+
+// channelAuth authenticates a call to the audit-event endpoints through the backend's receiver
+// (a channel token is an access key) within the same failure limits as checkKey: a key id or
+// an address with too many recent failures is refused (429) before the secret is looked at,
+// and a refused call counts as a failure of its key id (when it names one no longer than any
+// key id) and of its address.
+func (s *Server) channelAuth(r *http.Request, recv AuditEventReceiver) (context.Context, error) {
+	if _, ok := access.CallerFrom(r.Context()); ok { // a SigV4 signature or the embedding program
+		return recv.Authenticate(r.Context(), r.Header.Get("Authorization"), r.UserAgent())
+	}
+	addr := clientOf(r)
+	_, cred, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	id, _, _ := strings.Cut(strings.TrimSpace(cred), ":")
+	if len(id) > maxKeyIDLen {
+		id = ""
+	}
+	if err := s.blocked(id, addr); err != nil {
+		return nil, err
+	}
+	ctx, err := recv.Authenticate(r.Context(), r.Header.Get("Authorization"), r.UserAgent())
+	if errors.Is(err, ErrUnauthorized) {
+		s.limiter.fail(id, addr)
+		s.log.Info("authentication failed", "access_key_id", truncate(id, 40), "remote", addr)
+	}
+	return ctx, err
 }
 
 // session returns the live session of a cookie and its principal as the registry has it now:

@@ -89,7 +89,7 @@ func (s *Server) receiveAuditEvents(w http.ResponseWriter, r *http.Request, chan
 	if !ok {
 		return &apiError{http.StatusNotImplemented, "not_implemented", "this server does not accept audit events"}
 	}
-	ctx, err := recv.Authenticate(r.Context(), r.Header.Get("Authorization"), r.UserAgent())
+	ctx, err := s.channelAuth(r, recv)
 	if err != nil {
 		if errors.Is(err, ErrUnauthorized) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="auditlake"`)
