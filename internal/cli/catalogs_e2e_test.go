@@ -126,3 +126,37 @@ func TestRESTCatalogSecretsAreReadNotKept(t *testing.T) {
 		t.Fatalf("eds show through the secured catalog:\n%s", eds)
 	}
 }
+
+// TestGlueCatalogFromTheCommandLine: catalog set glue --region --database --endpoint-url (a Glue
+// endpoint on loopback), credentials from the environment: ingest publishes the table, and
+// catalog show --output json opens it in iceberg-go's Glue catalog with the store's rows.
+func TestGlueCatalogFromTheCommandLine(t *testing.T) {
+	icebergtest.AWSEnv(t, "AKIDAUDITLAKECLI")
+	g := icebergtest.NewGlue(t)
+	dir, src := t.TempDir(), t.TempDir()
+	mustRun(t, 0, dir, "generate", "--out", src, "--events", "1500", "--days", "2", "--seed", "4")
+	id := createStore(t, dir, "prod-trail")
+	wh := "file://" + filepath.Join(t.TempDir(), "warehouse")
+	mustRun(t, 0, dir, "catalog", "set", "glue", "--region", "eu-west-1", "--database", "auditlake", "--endpoint-url", g.URL, "--warehouse", wh)
+	var props map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
+		t.Fatal(err)
+	}
+	if props["type"] != "glue" || props["glue.region"] != "eu-west-1" || props["glue.endpoint"] != g.URL || props["warehouse"] != wh {
+		t.Fatalf("catalog show --output json: %v", props)
+	}
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "prod-trail", filepath.Join(src, "AWSLogs"))
+	want, err := strconv.ParseInt(queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."`+id+`"`)[0][0], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := icebergRows(t, dir, "prod_trail"); got != want || want == 0 {
+		t.Fatalf("the Glue table has %d rows, the store %d", got, want)
+	}
+	if tbl := g.Table("auditlake", "prod_trail"); tbl == nil {
+		t.Fatal("no Glue table auditlake.prod_trail")
+	}
+	if _, errOut, code := run(t, dir, "catalog", "set", "glue", "--region", "eu-west-1", "--token", "env:X"); code != 2 || !strings.Contains(errOut, "AWS credential chain") {
+		t.Fatalf("catalog set glue --token: exit %d, %s", code, errOut)
+	}
+}
