@@ -160,3 +160,29 @@ func TestGlueCatalogFromTheCommandLine(t *testing.T) {
 		t.Fatalf("catalog set glue --token: exit %d, %s", code, errOut)
 	}
 }
+
+// TestCostTablesInTheCatalogFromTheCommandLine: cur register catalogues the cost table as
+// auditlake_cost.<db>_<table> holding the rows auditlake's query counts, catalog sync lists it,
+// and cur remove drops it.
+func TestCostTablesInTheCatalogFromTheCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "catalog", "set", "sql")
+	out := mustRun(t, 0, dir, "cur", "register", "cur.billing", testdata("koku-cur-test-data", "test_cur.csv"))
+	if !strings.Contains(out, "iceberg:  auditlake_cost.cur_billing") {
+		t.Fatalf("cur register does not name the Iceberg table:\n%s", out)
+	}
+	want, err := strconv.ParseInt(queryCSV(t, dir, `SELECT count(*) FROM cur.billing`)[0][0], 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := catalogRows(t, dir, "auditlake_cost", "cur_billing", "line_item_usage_account_id"); got != want || want == 0 {
+		t.Fatalf("the cost table's Iceberg table has %d rows, auditlake's query %d", got, want)
+	}
+	if out := mustRun(t, 0, dir, "catalog", "sync"); !strings.Contains(out, "cost cur.billing") || !strings.Contains(out, "auditlake_cost.cur_billing") {
+		t.Fatalf("catalog sync does not list the cost table:\n%s", out)
+	}
+	out = mustRun(t, 0, dir, "cur", "remove", "cur.billing")
+	if !strings.Contains(out, "iceberg:  auditlake_cost.cur_billing dropped") {
+		t.Fatalf("cur remove does not say the Iceberg table was dropped:\n%s", out)
+	}
+}

@@ -213,6 +213,13 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", st.Name, res.Table, res.Files, res.Added, res.Removed, snap)
 	}
+	if len(pos) == 0 { // every store, and the cost tables
+		costs, err := iceberg.SyncCosts(ctx, cat, env.DataDir)
+		writeCostSyncs(tw, env, costs)
+		if err != nil {
+			failed = append(failed, err.Error())
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -220,6 +227,53 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("iceberg sync failed for %s", strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// writeCostSyncs writes catalog sync's rows of the cost tables, and the files a table left out
+// to stderr.
+func writeCostSyncs(tw io.Writer, env *Env, costs []iceberg.CostResult) {
+	for _, c := range costs {
+		if c.Dropped {
+			fmt.Fprintf(tw, "-\t%s\tdropped (its cost table is no longer registered)\t\t\t\n", c.Table)
+			continue
+		}
+		snap := "-"
+		if c.SnapshotID != 0 {
+			snap = fmt.Sprint(c.SnapshotID)
+		}
+		fmt.Fprintf(tw, "cost %s\t%s\t%d\t%d\t%d\t%s\n", c.Name, c.Table, c.Files, c.Added, c.Removed, snap)
+		for _, l := range c.Left {
+			fmt.Fprintf(env.Stderr, "auditlake: warning: %s: not in the Iceberg table: %s\n", c.Table, l)
+		}
+	}
+}
+
+// catalogCosts brings the cost tables' Iceberg tables up to the registry after cur register or
+// cur remove, when a catalog is set; a failure is a warning (the registration stands; catalog
+// sync catches up).
+func catalogCosts(ctx context.Context, env *Env) {
+	cat, ok, err := openCatalog(ctx, env)
+	if err == nil && ok {
+		var costs []iceberg.CostResult
+		costs, err = iceberg.SyncCosts(ctx, cat, env.DataDir)
+		for _, c := range costs {
+			switch {
+			case c.Dropped:
+				fmt.Fprintf(env.Stdout, "  iceberg:  %s dropped\n", c.Table)
+			case c.Files > 0:
+				fmt.Fprintf(env.Stdout, "  iceberg:  %s (%d files)\n", c.Table, c.Files)
+			}
+			for _, l := range c.Left {
+				fmt.Fprintf(env.Stderr, "auditlake: warning: %s: not in the Iceberg table: %s\n", c.Table, l)
+			}
+		}
+		if cl, ok := cat.(catalog.Closer); ok {
+			cl.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "auditlake: warning: the cost tables' Iceberg tables did not follow (auditlake catalog sync catches up): %v\n", err)
+	}
 }
 
 // openCatalog opens the data directory's Iceberg catalog; ok is false when none is set.
