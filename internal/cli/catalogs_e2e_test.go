@@ -108,6 +108,9 @@ func TestRESTCatalogSecretsAreReadNotKept(t *testing.T) {
 	if _, errOut, code := run(t, dir, "catalog", "set", "rest", srv.URL, "--credential", "file:"+wrong); code == 0 || !strings.Contains(errOut, "invalid_client") {
 		t.Fatalf("catalog set rest with a wrong credential: exit %d, %s", code, errOut)
 	}
+	if _, err := os.Stat(filepath.Join(dir, "iceberg", "catalog.json")); !os.IsNotExist(err) {
+		t.Fatalf("a catalog that could not be opened was set (%v)", err)
+	}
 	mustRun(t, 0, dir, "catalog", "set", "rest", srv.URL, "--credential", "file:"+secretFile)
 	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "org-trail", filepath.Join(src, "AWSLogs"))
 	out := mustRun(t, 0, dir, "catalog", "sync")

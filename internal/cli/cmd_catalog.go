@@ -117,6 +117,15 @@ func runCatalogSet(ctx context.Context, env *Env, args []string) error {
 	if err := c.Validate(); err != nil {
 		return usagef("%v", err)
 	}
+	// A catalog that cannot be opened (its secret unreadable, a REST catalog refusing the
+	// credential or unreachable) is not set: the one set before stays.
+	cat, err := openConfigured(ctx, env, c)
+	if err != nil {
+		return fmt.Errorf("%w (the catalog setting is unchanged)", err)
+	}
+	if cl, ok := cat.(catalog.Closer); ok {
+		cl.Close()
+	}
 	if err := iceberg.SaveConfig(env.DataDir, c); err != nil {
 		return err
 	}
