@@ -105,9 +105,15 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 	}
 	var out []CostResult
 	var errs []error
-	keep := map[string]bool{}
+	keep := map[string]string{} // table name → the cost table it is
 	for _, t := range tables {
-		keep[CostTableName(t)] = true
+		name := CostTableName(t)
+		if other, ok := keep[name]; ok {
+			// Two cost tables with one Iceberg name (cur.a_b and cur_a.b): the first keeps it.
+			errs = append(errs, fmt.Errorf("cost table %s: its Iceberg table %s.%s is %s's already; register it under another name to catalogue it", t.Name(), CostNamespace, name, other))
+			continue
+		}
+		keep[name] = t.Name()
 		res, err := syncCost(ctx, cat, t)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cost table %s: %w", t.Name(), err))
@@ -123,7 +129,7 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 			errs = append(errs, fmt.Errorf("list %s: %w", CostNamespace, err))
 			break
 		}
-		if name := ident[len(ident)-1]; !keep[name] {
+		if name := ident[len(ident)-1]; keep[name] == "" {
 			if err := cat.DropTable(ctx, ident); err != nil {
 				errs = append(errs, fmt.Errorf("drop %s.%s: %w", CostNamespace, name, err))
 				continue

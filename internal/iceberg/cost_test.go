@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/iceberg-go/catalog"
@@ -129,6 +130,21 @@ func TestCostTablesAreCatalogued(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after registering more files")
+
+	// A name that maps onto a catalogued table's is refused, naming both; the first keeps it.
+	registerCost(t, dir, "cur_billing.x", csvDir)
+	registerCost(t, dir, "cur.billing_x", csvDir)
+	if _, err := iceberg.SyncCosts(ctx, cat, dir); err == nil || !strings.Contains(err.Error(), "cur_billing.x") || !strings.Contains(err.Error(), "auditlake_cost.cur_billing_x") {
+		t.Fatalf("two cost tables on one Iceberg name: %v", err)
+	}
+	if got, want := tableRows(t, cat, catalog.ToIdentifier("auditlake_cost", "cur_billing_x")), costRows(t, dir, "cur_billing.x"); got != want {
+		t.Fatalf("the Iceberg table both names map to has %d rows, the first registered %d", got, want)
+	}
+	for _, n := range []string{"cur_billing.x", "cur.billing_x"} {
+		if err := cost.Remove(dir, n); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// Removed: its table is dropped, the other stays.
 	if err := cost.Remove(dir, "cur.billing"); err != nil {
