@@ -125,3 +125,32 @@ func TestGlueCatalogUnreachableLeavesTheStoreCommitted(t *testing.T) {
 		t.Fatalf("the kept error does not name the endpoint: %+v", last)
 	}
 }
+
+// TestGlueTableOfTheSameNameThatIsNotIcebergIsLeftAlone: a user's own (Hive) table named
+// auditlake.<store> is neither replaced nor written: the sync fails naming it, the store's
+// commit stands.
+func TestGlueTableOfTheSameNameThatIsNotIcebergIsLeftAlone(t *testing.T) {
+	icebergtest.AWSEnv(t, "AKIDAUDITLAKETEST")
+	g := icebergtest.NewGlue(t)
+	hive := map[string]any{"Name": "org_trail", "TableType": "EXTERNAL_TABLE", "Parameters": map[string]any{"classification": "parquet"},
+		"StorageDescriptor": map[string]any{"Location": "s3://someone/else/"}}
+	g.Put("auditlake", hive)
+	dir := t.TempDir()
+	lk, errs := attachREST(t, dir, iceberg.Config{Type: "glue", Region: "eu-west-1", Endpoint: g.URL, Warehouse: "file://" + filepath.Join(t.TempDir(), "warehouse")})
+	st := ingestStore(t, lk, "org-trail", 1000, 1, 8)
+	if len(*errs) == 0 || !strings.Contains((*errs)[0].Error(), "not an iceberg table") {
+		t.Fatalf("a sync onto a user's non-Iceberg table did not fail naming it: %v", *errs)
+	}
+	if m, err := lk.ReadManifest(st.ID); err != nil || len(m.Files) == 0 {
+		t.Fatalf("the store's commit did not stand: %v", err)
+	}
+	got := g.Table("auditlake", "org_trail")
+	if got["VersionId"] != "1" || got["Parameters"].(map[string]any)["classification"] != "parquet" {
+		t.Fatalf("the user's table was changed: %v", got)
+	}
+	for _, c := range g.Calls() {
+		if c.Op == "UpdateTable" || c.Op == "DeleteTable" || (c.Op == "CreateTable" && c.Refused == "") {
+			t.Fatalf("auditlake wrote to Glue over a user's table: %s %v", c.Op, c.Input)
+		}
+	}
+}

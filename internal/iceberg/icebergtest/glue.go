@@ -81,6 +81,21 @@ func (g *Glue) Table(db, name string) map[string]any {
 	return g.tables[db+"."+name]
 }
 
+// Put stores table (as CreateTable's TableInput) in database db, creating db, as a user's own
+// table would be there before auditlake.
+func (g *Glue) Put(db string, table map[string]any) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.databases[db] == nil {
+		g.databases[db] = map[string]any{"Name": db}
+	}
+	t := map[string]any{"DatabaseName": db, "VersionId": "1"}
+	for k, v := range table {
+		t[k] = v
+	}
+	g.tables[db+"."+str(table, "Name")] = t
+}
+
 // InterleaveWriter makes a writer elsewhere update each of the next n tables updated, between
 // the reader's GetTable and its UpdateTable: the stored VersionId moves on, and the UpdateTable
 // with the version read before is refused (ConcurrentModificationException).
