@@ -2,8 +2,6 @@ package iceberg
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -27,8 +25,8 @@ func statusPath(dataDir string) string { return filepath.Join(dataDir, "iceberg"
 // RecordSync keeps the outcome of a sync of store id's table: err, or nil for a success.
 func RecordSync(dataDir, id string, err error) error {
 	if err == nil {
-		// Nothing to clear when no sync failed yet: a success costs no write.
-		if _, serr := os.Stat(statusPath(dataDir)); errors.Is(serr, fs.ErrNotExist) {
+		// Nothing to clear when this store's last sync did not fail: a success costs a read.
+		if _, failed := LastSyncError(dataDir, id); !failed {
 			return nil
 		}
 	}
