@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -15,7 +16,7 @@ import (
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
-const catalogSetUsage = `Usage: auditlake catalog set sql|rest URI|glue [--region R] [--endpoint-url URL] [--database auditlake] [--warehouse LOCATION] [--keep-retired 24h]
+const catalogSetUsage = `Usage: auditlake catalog set sql|rest URI|glue [--region R] [--endpoint-url URL] [--database auditlake] [--warehouse LOCATION] [--token env:NAME|file:PATH] [--credential env:NAME|file:PATH] [--property KEY=VALUE]... [--keep-retired 24h]
 
 Publishes every store as an Apache Iceberg table (format v2) over the store's own Parquet files,
 named auditlake.<store name> ("-" becomes "_"), and keeps each table following its store: every
@@ -23,17 +24,27 @@ commit (ingest batch, compaction, purge) is one snapshot, and a store's deletion
 without files. Files no longer live are kept --keep-retired, so queries in Athena, Trino or Spark
 on an older snapshot keep their files. sql is the embedded SQLite catalog in the data directory;
 rest an Iceberg REST catalog; glue the AWS Glue Data Catalog. Setting the catalog syncs every
-store at once (auditlake catalog sync does it again).`
+store at once (auditlake catalog sync does it again).
+
+A REST catalog's secrets are not taken on the command line: --token (a bearer token) and
+--credential (an OAuth2 client credential client_id:client_secret) name the environment
+variable (env:NAME) or the file (file:PATH) they are read from each time the catalog is opened;
+only that name is kept. Glue takes the AWS credential chain (environment, profile, role).
+--property passes further catalog properties (prefix, scope, rest.sigv4-enabled,
+rest.signing-name, rest.signing-region, glue.id, ...).`
 
 const catalogSetExamples = `  auditlake catalog set sql
-  auditlake catalog set rest https://polaris.example:8181/api/catalog --warehouse s3://lake/warehouse
+  auditlake catalog set rest https://polaris.example:8181/api/catalog --warehouse lake --credential env:POLARIS_CREDENTIAL
+  auditlake catalog set rest https://s3tables.eu-west-1.amazonaws.com/iceberg --warehouse arn:aws:s3tables:eu-west-1:111122223333:bucket/lake --property rest.sigv4-enabled=true --property rest.signing-name=s3tables --property rest.signing-region=eu-west-1
   auditlake catalog set glue --region eu-west-1 --database auditlake`
 
 // attached are the Iceberg hooks of the data directories this process opened, so that every
-// openLake of one directory shares one catalog connection.
+// openLake of one directory shares one catalog connection; a hook's warning goes to the standard
+// error of the command that opened the directory last (commands run in one process in tests).
 var attached struct {
 	sync.Mutex
-	hooks map[string]*lake.Hooks
+	hooks  map[string]*lake.Hooks
+	stderr map[string]io.Writer
 }
 
 // icebergHooks are the hooks that keep the Iceberg tables of lk following its stores, nil when
@@ -41,17 +52,22 @@ var attached struct {
 func icebergHooks(env *Env, lk *lake.Lake) (*lake.Hooks, error) {
 	attached.Lock()
 	defer attached.Unlock()
+	if attached.hooks == nil {
+		attached.hooks, attached.stderr = map[string]*lake.Hooks{}, map[string]io.Writer{}
+	}
+	attached.stderr[lk.Dir] = env.Stderr
 	if h, ok := attached.hooks[lk.Dir]; ok {
 		return h, nil
 	}
+	dir := lk.Dir
 	probe := &lake.Lake{Dir: lk.Dir}
 	if _, err := iceberg.Attach(context.Background(), probe, func(err error) {
-		fmt.Fprintf(env.Stderr, "auditlake: warning: the Iceberg table did not follow the commit (it catches up at the next one, or with auditlake catalog sync): %v\n", err)
+		attached.Lock()
+		w := attached.stderr[dir]
+		attached.Unlock()
+		fmt.Fprintf(w, "auditlake: warning: the Iceberg table did not follow the commit (it catches up at the next one, or with auditlake catalog sync): %v\n", err)
 	}); err != nil {
 		return nil, err
-	}
-	if attached.hooks == nil {
-		attached.hooks = map[string]*lake.Hooks{}
 	}
 	attached.hooks[lk.Dir] = probe.Hooks
 	return probe.Hooks, nil
@@ -70,6 +86,10 @@ func runCatalogSet(ctx context.Context, env *Env, args []string) error {
 	database := fs.String("database", iceberg.Namespace, "the namespace (Glue database) of the tables")
 	warehouse := fs.String("warehouse", "", "where table metadata is written (default: the data directory's iceberg/warehouse)")
 	keep := fs.String("keep-retired", "24h", "how long files no longer live are kept for older snapshots")
+	token := fs.String("token", "", "the REST catalog's bearer token: env:NAME or file:PATH it is read from")
+	credential := fs.String("credential", "", "the REST catalog's OAuth2 client credential (id:secret): env:NAME or file:PATH it is read from")
+	var extra multiFlag
+	fs.Var(&extra, "property", "a further catalog property KEY=VALUE (repeatable)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -77,7 +97,17 @@ func runCatalogSet(ctx context.Context, env *Env, args []string) error {
 	if len(pos) == 0 {
 		return usagef("name the catalog type: sql, rest URI or glue")
 	}
-	c := iceberg.Config{Type: pos[0], Region: *region, Endpoint: *endpoint, Database: *database, Warehouse: *warehouse, KeepRetired: *keep}
+	c := iceberg.Config{Type: pos[0], Region: *region, Endpoint: *endpoint, Database: *database, Warehouse: *warehouse, KeepRetired: *keep, Token: *token, Credential: *credential}
+	for _, kv := range extra {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usagef("--property %q: want KEY=VALUE", kv)
+		}
+		if c.Extra == nil {
+			c.Extra = map[string]string{}
+		}
+		c.Extra[k] = v
+	}
 	switch {
 	case c.Type == "rest" && len(pos) == 2:
 		c.URI = pos[1]
@@ -86,6 +116,15 @@ func runCatalogSet(ctx context.Context, env *Env, args []string) error {
 	}
 	if err := c.Validate(); err != nil {
 		return usagef("%v", err)
+	}
+	// A catalog that cannot be opened (its secret unreadable, a REST catalog refusing the
+	// credential or unreachable) is not set: the one set before stays.
+	cat, err := openConfigured(ctx, env, c)
+	if err != nil {
+		return fmt.Errorf("%w (the catalog setting is unchanged)", err)
+	}
+	if cl, ok := cat.(catalog.Closer); ok {
+		cl.Close()
 	}
 	if err := iceberg.SaveConfig(env.DataDir, c); err != nil {
 		return err
@@ -116,6 +155,11 @@ func runCatalogShow(ctx context.Context, env *Env, args []string) error {
 	for _, k := range slices.Sorted(maps.Keys(props)) {
 		fmt.Fprintf(tw, "%s:\t%s\n", k, props[k])
 	}
+	for _, ref := range []struct{ what, v string }{{"token", c.Token}, {"credential", c.Credential}} {
+		if ref.v != "" {
+			fmt.Fprintf(tw, "%s read from:\t%s\n", ref.what, ref.v)
+		}
+	}
 	keep, _ := c.Keep()
 	fmt.Fprintf(tw, "keep retired files:\t%s\n", keep)
 	return tw.Flush()
@@ -138,9 +182,9 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cat, err := iceberg.Open(ctx, c.Properties(env.DataDir))
+	cat, err := openConfigured(ctx, env, c)
 	if err != nil {
-		return fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
+		return err
 	}
 	stores, err := lk.Stores()
 	if err != nil {
@@ -166,7 +210,7 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 			failed = append(failed, fmt.Sprintf("%s: %v", st.Name, err))
 			continue
 		}
-		res, err := iceberg.Sync(ctx, cat, lk, st)
+		res, err := iceberg.SyncStore(ctx, cat, lk, st)
 		w.Close()
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", st.Name, err))
@@ -178,6 +222,13 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", st.Name, res.Table, res.Files, res.Added, res.Removed, snap)
 	}
+	if len(pos) == 0 { // every store, and the cost tables
+		costs, err := iceberg.SyncCosts(ctx, cat, env.DataDir)
+		writeCostSyncs(tw, env, costs)
+		if err != nil {
+			failed = append(failed, err.Error())
+		}
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -187,17 +238,74 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// writeCostSyncs writes catalog sync's rows of the cost tables, and the files a table left out
+// to stderr.
+func writeCostSyncs(tw io.Writer, env *Env, costs []iceberg.CostResult) {
+	for _, c := range costs {
+		if c.Dropped {
+			fmt.Fprintf(tw, "-\t%s\tdropped (its cost table is no longer registered)\t\t\t\n", c.Table)
+			continue
+		}
+		snap := "-"
+		if c.SnapshotID != 0 {
+			snap = fmt.Sprint(c.SnapshotID)
+		}
+		fmt.Fprintf(tw, "cost %s\t%s\t%d\t%d\t%d\t%s\n", c.Name, c.Table, c.Files, c.Added, c.Removed, snap)
+		for _, l := range c.Left {
+			fmt.Fprintf(env.Stderr, "auditlake: warning: %s: not in the Iceberg table: %s\n", c.Table, l)
+		}
+	}
+}
+
+// catalogCosts brings the cost tables' Iceberg tables up to the registry after cur register or
+// cur remove, when a catalog is set; a failure is a warning (the registration stands; catalog
+// sync catches up).
+func catalogCosts(ctx context.Context, env *Env) {
+	cat, ok, err := openCatalog(ctx, env)
+	if err == nil && ok {
+		var costs []iceberg.CostResult
+		costs, err = iceberg.SyncCosts(ctx, cat, env.DataDir)
+		for _, c := range costs {
+			switch {
+			case c.Dropped:
+				fmt.Fprintf(env.Stdout, "  iceberg:  %s dropped\n", c.Table)
+			case c.Files > 0:
+				fmt.Fprintf(env.Stdout, "  iceberg:  %s (%d files)\n", c.Table, c.Files)
+			}
+			for _, l := range c.Left {
+				fmt.Fprintf(env.Stderr, "auditlake: warning: %s: not in the Iceberg table: %s\n", c.Table, l)
+			}
+		}
+		if cl, ok := cat.(catalog.Closer); ok {
+			cl.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "auditlake: warning: the cost tables' Iceberg tables did not follow (auditlake catalog sync catches up): %v\n", err)
+	}
+}
+
 // openCatalog opens the data directory's Iceberg catalog; ok is false when none is set.
 func openCatalog(ctx context.Context, env *Env) (cat catalog.Catalog, ok bool, err error) {
 	c, ok, err := iceberg.LoadConfig(env.DataDir)
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	cat, err = iceberg.Open(ctx, c.Properties(env.DataDir))
+	cat, err = openConfigured(ctx, env, c)
+	return cat, err == nil, err
+}
+
+// openConfigured opens the catalog c, with its secrets.
+func openConfigured(ctx context.Context, env *Env, c iceberg.Config) (catalog.Catalog, error) {
+	props, err := c.OpenProperties(env.DataDir)
 	if err != nil {
-		return nil, false, fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
+		return nil, err
 	}
-	return cat, true, nil
+	cat, err := iceberg.Open(ctx, props)
+	if err != nil {
+		return nil, fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
+	}
+	return cat, nil
 }
 
 const athenaDDLUsage = `Usage: auditlake athena ddl --location s3://BUCKET/PREFIX/ NAME|ID

@@ -72,6 +72,7 @@ func runCurRegister(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "  skipped:  %d\n", len(t.Skipped))
 		writeSkipped(env.Stdout, t.Skipped)
 	}
+	catalogCosts(ctx, env)
 	return nil
 }
 
@@ -177,5 +178,6 @@ func runCurRemove(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "removed %s (source files untouched)\n", pos[0])
+	catalogCosts(ctx, env)
 	return nil
 }

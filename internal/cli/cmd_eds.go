@@ -46,6 +46,10 @@ type storeView struct {
 	Iceberg *iceberg.TableInfo `json:"iceberg,omitempty"`
 	// Published is the store's S3 home (eds publish).
 	Published *iceberg.Publication `json:"published,omitempty"`
+	// IcebergBehind is the last failed sync of the table, while it is behind the store.
+	IcebergBehind *iceberg.SyncError `json:"iceberg_behind,omitempty"`
+	// IcebergError says why the catalog could not describe the table (unreachable, refused).
+	IcebergError string `json:"iceberg_error,omitempty"`
 	lake.Store
 	Events int64      `json:"events"`
 	Bytes  int64      `json:"bytes"`
@@ -165,15 +169,18 @@ func runEDSShow(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	v := viewOf(lk, s)
+	// A catalog that cannot be reached is said, not an error: the store is there to show.
 	if cat, ok, err := openCatalog(ctx, env); err != nil {
-		return err
+		v.IcebergError = err.Error()
 	} else if ok {
 		info, has, err := iceberg.Describe(ctx, cat, s)
 		if err != nil {
-			return fmt.Errorf("iceberg table of %s: %w", s.Name, err)
-		}
-		if has {
+			v.IcebergError = fmt.Sprintf("iceberg table of %s: %v", s.Name, err)
+		} else if has {
 			v.Iceberg = &info
+		}
+		if e, behind := iceberg.LastSyncError(env.DataDir, s.ID); behind {
+			v.IcebergBehind = &e
 		}
 	}
 	if p, ok, err := iceberg.LoadPublication(env.DataDir, s.ID); err != nil {
@@ -203,6 +210,12 @@ func runEDSShow(ctx context.Context, env *Env, args []string) error {
 	}
 	if p := v.Published; p != nil {
 		fmt.Fprintf(tw, "published:\t%s (since %s)\n", p.To, p.PublishedAt.Format(time.RFC3339))
+	}
+	if v.IcebergError != "" {
+		fmt.Fprintf(tw, "iceberg:\tunavailable: %s\n", v.IcebergError)
+	}
+	if e := v.IcebergBehind; e != nil {
+		fmt.Fprintf(tw, "iceberg behind:\tthe table did not follow the store's last commit (%s): %s — it catches up at the next commit or with auditlake catalog sync\n", e.At.Format(time.RFC3339), e.Error)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -11,12 +11,19 @@ import (
 
 	icebergpkg "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
-	"github.com/apache/iceberg-go/table"
+
+	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
 )
 
 // icebergRows opens the catalog from what `catalog show --output json` prints, as any Iceberg
 // client would (iceberg-go's catalog.Load), and counts the rows of the table by its own scan.
 func icebergRows(t *testing.T, dir, tableName string) int64 {
+	t.Helper()
+	return catalogRows(t, dir, "auditlake", tableName, "eventid")
+}
+
+// catalogRows is icebergRows for any table: namespace.tableName, scanning the column col.
+func catalogRows(t *testing.T, dir, namespace, tableName, col string) int64 {
 	t.Helper()
 	var props map[string]string
 	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
@@ -30,26 +37,11 @@ func icebergRows(t *testing.T, dir, tableName string) int64 {
 	if err != nil {
 		t.Fatalf("catalog.Load(%q, %v): %v", name, rest, err)
 	}
-	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", tableName))
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(namespace, tableName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tbl.CurrentSnapshot() == nil {
-		return 0
-	}
-	_, recs, err := tbl.Scan(table.WithSelectedFields("eventid")).ToArrowRecords(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for rec, err := range recs {
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += rec.NumRows()
-		rec.Release()
-	}
-	return n
+	return icebergtest.Rows(t, tbl, col)
 }
 
 // TestStoresArePublishedAsIcebergTablesAnyClientOpens: with a catalog set, ingest, compaction

@@ -36,6 +36,15 @@ type Config struct {
 	// KeepRetired is how long a file no snapshot's current state names is kept, so queries in
 	// other engines on an older snapshot keep their files (default 24h).
 	KeepRetired string `json:"keep_retired,omitempty"`
+	// Token and Credential are where the REST catalog's secrets are read when the catalog is
+	// opened — "env:NAME" or "file:PATH", never the secret itself, so it is neither on a
+	// command line nor in this file: Token is a bearer token, Credential an OAuth2 client
+	// credential "client_id:client_secret" exchanged at the catalog's token endpoint.
+	Token      string `json:"token,omitempty"`
+	Credential string `json:"credential,omitempty"`
+	// Extra are further catalog properties passed as they are (catalog set --property k=v),
+	// such as prefix, scope, rest.sigv4-enabled, rest.signing-name, glue.id.
+	Extra map[string]string `json:"properties,omitempty"`
 }
 
 func configPath(dataDir string) string { return filepath.Join(dataDir, "iceberg", "catalog.json") }
@@ -84,7 +93,7 @@ func (c Config) Validate() error {
 	if _, err := c.Keep(); err != nil {
 		return err
 	}
-	return nil
+	return c.validateSecrets()
 }
 
 // Keep is how long retired files are kept.
@@ -115,7 +124,7 @@ func (c Config) properties(dataDir string) iceberggo.Properties {
 		if c.Warehouse != "" {
 			p["warehouse"] = c.Warehouse
 		}
-		return p
+		return c.withExtra(p)
 	case "glue":
 		p := iceberggo.Properties{"name": CatalogName, "type": "glue", "glue.region": c.Region}
 		if c.Endpoint != "" {
@@ -124,7 +133,7 @@ func (c Config) properties(dataDir string) iceberggo.Properties {
 		if c.Warehouse != "" {
 			p["warehouse"] = c.Warehouse
 		}
-		return p
+		return c.withExtra(p)
 	}
 	p := SQLProperties(dataDir)
 	if c.Warehouse != "" {
@@ -140,12 +149,17 @@ func Attach(ctx context.Context, lk *lake.Lake, onErr func(error)) (func(), erro
 	if err != nil || !ok {
 		return func() {}, err
 	}
-	cat, err := Open(ctx, c.Properties(lk.Dir))
+	props, err := c.OpenProperties(lk.Dir)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := Open(ctx, props)
 	if err != nil {
 		return nil, fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
 	}
 	keep, _ := c.Keep()
 	lk.Hooks = Hooks(cat, lk, keep, onErr)
+	recordSyncs(lk.Dir, lk.Hooks)
 	return func() {
 		if cl, ok := cat.(catalog.Closer); ok {
 			cl.Close()

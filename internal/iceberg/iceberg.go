@@ -31,8 +31,11 @@ const Namespace = "auditlake"
 // CatalogName is the name the catalog is opened under (the SQL catalog keys tables by it).
 const CatalogName = "auditlake"
 
-// TableName is a store's table name: its name, lower case, "-" as "_".
-func TableName(store string) string { return strings.ReplaceAll(strings.ToLower(store), "-", "_") }
+// TableName is a store's table name: its name, lower case, "-" and "." as "_" (Glue and Athena
+// take neither).
+func TableName(store string) string {
+	return strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToLower(store))
+}
 
 // SQLProperties are the properties of the default catalog: SQLite in the data directory, the
 // warehouse beside it.
@@ -113,6 +116,9 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 	}
 	ident := catalog.ToIdentifier(Namespace, TableName(st.Name))
 	tbl, err := cat.LoadTable(ctx, ident)
+	if err == nil {
+		err = claim(ctx, cat, lk, st, ident, tbl) // owner.go
+	}
 	if err == nil && location != "" && strings.TrimSuffix(tbl.Location(), "/") != location {
 		// Published: the table moves to S3, a new table there (its history named local files).
 		// (A catalog that writes the location back with a final "/" does not move it again.)
@@ -225,6 +231,9 @@ func Empty(ctx context.Context, cat catalog.Catalog, st lake.Store) error {
 	}
 	if err != nil {
 		return err
+	}
+	if owner := tbl.Properties()["auditlake.store-id"]; owner != "" && owner != st.ID {
+		return nil // another store's table (owner.go): not this store's to empty
 	}
 	have, err := Files(ctx, tbl)
 	if err != nil || len(have) == 0 {

@@ -2,9 +2,6 @@ package iceberg_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -15,9 +12,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/auditlake/auditlake/internal/engine"
-	"github.com/auditlake/auditlake/internal/generate"
 	"github.com/auditlake/auditlake/internal/iceberg"
-	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -94,33 +89,30 @@ func equal(a, b []string) bool {
 }
 
 func TestTableFollowsIngestCompactionAndDeletion(t *testing.T) {
-	ctx := context.Background()
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 6000, 3, 5
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	lk, err := lake.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := iceberg.Open(ctx, iceberg.SQLProperties(dir))
+	cat, err := iceberg.Open(context.Background(), iceberg.SQLProperties(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var hookErrs []error
 	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { hookErrs = append(hookErrs, err) })
-	st, err := lk.Create("prod-trail", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	if len(hookErrs) > 0 {
-		t.Fatal(hookErrs)
+	followsStore(t, lk, cat, &hookErrs)
+}
+
+// followsStore ingests a store into lk (whose hooks keep its table in a catalog), compacts,
+// purges and deletes it, and checks after each step that the table, read from reader (the same
+// catalog, opened by the test) by iceberg-go's scan, holds exactly the store's rows, and that
+// the snapshot before the compaction still reads whole. hookErrs collects the hooks' errors.
+func followsStore(t *testing.T, lk *lake.Lake, cat catalog.Catalog, hookErrs *[]error) {
+	t.Helper()
+	ctx := context.Background()
+	st := ingestStore(t, lk, "prod-trail", 6000, 3, 5)
+	if len(*hookErrs) > 0 {
+		t.Fatal(*hookErrs)
 	}
 	ident := catalog.ToIdentifier("auditlake", "prod_trail")
 	tbl, err := cat.LoadTable(ctx, ident)
@@ -144,25 +136,11 @@ func TestTableFollowsIngestCompactionAndDeletion(t *testing.T) {
 
 	// Compaction replaces files: one replace snapshot, same events, and the snapshot before it
 	// still reads whole (its files are kept: KeepRetired).
-	w, err := lk.BeginWrite(st.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := engine.Open(ctx, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	merged, err := lake.Compact(ctx, db, w, true)
-	w.Close()
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if merged == 0 {
+	if compact(t, lk, st) == 0 {
 		t.Fatal("compaction merged nothing; the test needs a replace")
 	}
-	if len(hookErrs) > 0 {
-		t.Fatal(hookErrs)
+	if len(*hookErrs) > 0 {
+		t.Fatal(*hookErrs)
 	}
 	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
 		t.Fatal(err)
@@ -175,30 +153,9 @@ func TestTableFollowsIngestCompactionAndDeletion(t *testing.T) {
 	}
 
 	// Purge: the days before the newest one leave the store, and the table with them.
-	m, err := lk.ReadManifest(st.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	newest := m.Files[len(m.Files)-1].MaxTime
-	short := st
-	short.RetentionDays = 1
-	if w, err = lk.BeginWrite(st.ID); err != nil {
-		t.Fatal(err)
-	}
-	if db, err = engine.Open(ctx, engine.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	pr, err := lake.Purge(ctx, db, w, short, newest.Add(12*time.Hour))
-	w.Close()
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pr.Events == 0 {
-		t.Fatal("the purge removed nothing; the test needs it to")
-	}
-	if len(hookErrs) > 0 {
-		t.Fatal(hookErrs)
+	purgeToNewestDay(t, lk, st)
+	if len(*hookErrs) > 0 {
+		t.Fatal(*hookErrs)
 	}
 	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
 		t.Fatal(err)
@@ -212,8 +169,8 @@ func TestTableFollowsIngestCompactionAndDeletion(t *testing.T) {
 	if err := lk.Delete(st.ID); err != nil {
 		t.Fatal(err)
 	}
-	if len(hookErrs) > 0 {
-		t.Fatal(hookErrs)
+	if len(*hookErrs) > 0 {
+		t.Fatal(*hookErrs)
 	}
 	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
 		t.Fatal(err)
@@ -226,33 +183,19 @@ func TestTableFollowsIngestCompactionAndDeletion(t *testing.T) {
 // ingested is a lake with one store of generated events over several days, and the catalog.
 func ingested(t *testing.T, days int, hooks bool) (*lake.Lake, lake.Store, catalog.Catalog) {
 	t.Helper()
-	ctx := context.Background()
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 3000, days, 9
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	lk, err := lake.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat, err := iceberg.Open(ctx, iceberg.SQLProperties(dir))
+	cat, err := iceberg.Open(context.Background(), iceberg.SQLProperties(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if hooks {
 		lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { t.Error(err) })
 	}
-	st, err := lk.Create("org-trail", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000}); err != nil {
-		t.Fatal(err)
-	}
-	return lk, st, cat
+	return lk, ingestStore(t, lk, "org-trail", 3000, days, 9), cat
 }
 
 // TestOneDayQueryPlansOnlyThatDaysFiles: the table is partitioned by day(eventtime), so a scan

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	iceberggo "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
@@ -19,17 +16,7 @@ import (
 // the store type's schema) with fresh field ids, partitioned by day(eventtime), sorted by
 // eventsource, eventname, eventtime.
 func create(ctx context.Context, cat catalog.Catalog, ident table.Identifier, sample string, st lake.Store, location string) (*table.Table, error) {
-	f, err := os.Open(sample)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	pf, err := file.NewParquetReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", sample, err)
-	}
-	defer pf.Close()
-	asc, err := pqarrow.FromParquet(pf.MetaData().Schema, nil, pf.MetaData().KeyValueMetadata())
+	asc, err := parquetSchema(sample)
 	if err != nil {
 		return nil, fmt.Errorf("schema of %s: %w", sample, err)
 	}

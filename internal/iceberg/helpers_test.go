@@ -1,0 +1,91 @@
+package iceberg_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/ingest"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// ingestStore creates the store name in lk and ingests generated events over days into it in
+// batches of 1000 (one commit each).
+func ingestStore(t *testing.T, lk *lake.Lake, name string, events, days int, seed uint64) lake.Store {
+	t.Helper()
+	st, err := lk.Create(name, lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingestMore(t, lk, st, events, days, seed)
+	return st
+}
+
+// ingestMore ingests generated events over days into store st in batches of 1000.
+func ingestMore(t *testing.T, lk *lake.Lake, st lake.Store, events, days int, seed uint64) {
+	t.Helper()
+	ctx := context.Background()
+	src := t.TempDir()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, events, days, seed
+	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// write runs fn with store st's write lock and an engine, as the commands do.
+func write(t *testing.T, lk *lake.Lake, st lake.Store, fn func(db *engine.DB, w *lake.Writer) error) {
+	t.Helper()
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	db, err := engine.Open(context.Background(), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := fn(db, w); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// compact compacts store st (one commit that replaces files); merged is how many files it merged.
+func compact(t *testing.T, lk *lake.Lake, st lake.Store) (merged int) {
+	t.Helper()
+	write(t, lk, st, func(db *engine.DB, w *lake.Writer) (err error) {
+		merged, err = lake.Compact(context.Background(), db, w, true)
+		return err
+	})
+	return merged
+}
+
+// purgeToNewestDay purges every day of store st but its newest (one commit that removes files);
+// events is how many events left.
+func purgeToNewestDay(t *testing.T, lk *lake.Lake, st lake.Store) (events int64) {
+	t.Helper()
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := st
+	short.RetentionDays = 1
+	write(t, lk, st, func(db *engine.DB, w *lake.Writer) error {
+		pr, err := lake.Purge(context.Background(), db, w, short, m.Files[len(m.Files)-1].MaxTime.Add(12*time.Hour))
+		events = pr.Events
+		return err
+	})
+	if events == 0 {
+		t.Fatal("the purge removed nothing; the test needs it to")
+	}
+	return events
+}

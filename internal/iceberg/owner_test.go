@@ -1,0 +1,68 @@
+package iceberg_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/iceberg-go/catalog"
+
+	"github.com/auditlake/auditlake/internal/iceberg"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// TestStoresWhoseNamesMapToOneTable: Org-Trail and org_trail map to one table name; the second
+// store's commits are refused (naming the first) instead of replacing the first's files, its
+// deletion leaves the first's table alone, and a store created again under a deleted store's
+// name gets a table of its own.
+func TestStoresWhoseNamesMapToOneTable(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := iceberg.Open(ctx, iceberg.SQLProperties(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { errs = append(errs, err) })
+	first := ingestStore(t, lk, "Org-Trail", 1500, 2, 21)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	ident := catalog.ToIdentifier("auditlake", "org_trail")
+	rows := func() []string {
+		tbl, err := cat.LoadTable(ctx, ident)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return scanIDs(t, tbl, 0)
+	}
+	second := ingestStore(t, lk, "org.trail", 800, 1, 22)
+	if len(errs) == 0 || !strings.Contains(errs[0].Error(), "store Org-Trail's") {
+		t.Fatalf("the second store's commits were not refused: %v", errs)
+	}
+	if got, want := rows(), storeIDs(t, lk, first); !equal(got, want) {
+		t.Fatalf("the first store's table holds %d events after the second's commits, the store %d", len(got), len(want))
+	}
+	if err := lk.Delete(second.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rows(), storeIDs(t, lk, first); !equal(got, want) {
+		t.Fatalf("the second store's deletion emptied the first's table: %d events, want %d", len(got), len(want))
+	}
+	if err := lk.Delete(first.ID); err != nil {
+		t.Fatal(err)
+	}
+	errs = nil
+	again := ingestStore(t, lk, "org-trail", 700, 1, 23)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got, want := rows(), storeIDs(t, lk, again); !equal(got, want) || len(want) == 0 {
+		t.Fatalf("a store created under a deleted store's name: its table holds %d events, the store %d", len(got), len(want))
+	}
+}

@@ -1,0 +1,78 @@
+package iceberg
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/apache/iceberg-go/catalog"
+
+	"github.com/auditlake/auditlake/internal/atomicfile"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// SyncError is the last failed sync of a store's table (a catalog that refused or failed the
+// commit): the store's commit stood, the table is behind until a sync succeeds. eds show prints
+// it; the next successful sync (a commit's, or catalog sync) clears it.
+type SyncError struct {
+	Error string    `json:"error"`
+	At    time.Time `json:"at"`
+}
+
+func statusPath(dataDir string) string { return filepath.Join(dataDir, "iceberg", "status.json") }
+
+// RecordSync keeps the outcome of a sync of store id's table: err, or nil for a success.
+func RecordSync(dataDir, id string, err error) error {
+	if err == nil {
+		// Nothing to clear when this store's last sync did not fail: a success costs a read.
+		if _, failed := LastSyncError(dataDir, id); !failed {
+			return nil
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(statusPath(dataDir)), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.UpdateJSON(statusPath(dataDir), statusPath(dataDir)+".lock", func(m *map[string]SyncError) error {
+		if *m == nil {
+			*m = map[string]SyncError{}
+		}
+		if err == nil {
+			delete(*m, id)
+		} else {
+			(*m)[id] = SyncError{Error: err.Error(), At: time.Now().UTC()}
+		}
+		return nil
+	})
+}
+
+// LastSyncError is the last failed sync of store id's table, when the table is behind.
+func LastSyncError(dataDir, id string) (SyncError, bool) {
+	var m map[string]SyncError
+	if err := atomicfile.ReadJSON(statusPath(dataDir), &m); err != nil {
+		return SyncError{}, false
+	}
+	e, ok := m[id]
+	return e, ok
+}
+
+// recordSyncs makes h record every sync's outcome (RecordSync).
+func recordSyncs(dataDir string, h *lake.Hooks) {
+	committed := h.Committed
+	h.Committed = func(id string) error {
+		err := committed(id)
+		if rerr := RecordSync(dataDir, id, err); rerr != nil && err == nil {
+			err = rerr
+		}
+		return err
+	}
+}
+
+// SyncStore is Sync with its outcome recorded (RecordSync): what catalog sync runs.
+func SyncStore(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store) (Result, error) {
+	res, err := Sync(ctx, cat, lk, st)
+	if rerr := RecordSync(lk.Dir, st.ID, err); rerr != nil && err == nil {
+		err = rerr
+	}
+	return res, err
+}
