@@ -42,7 +42,16 @@ func main() {
 	select1 := flag.Bool("select-1", false, "time the CLI's SELECT 1 over -report-data with and without its cost tables (issue 21 target 1), then exit")
 	costAB := flag.String("cost-ab", "", "time the blog's query 1 and the report over -cur (CSV) against this Parquet cost table of the same lines (target 2), then exit")
 	needle := flag.Bool("needle", false, "count the row groups a lookup by eventid / requestid reads in -report-data's store \"bench\" (target 4), then exit")
+	repackOut := flag.String("repack-out", "", "write -src's events as few large files of -repack-events events each here (issue 21's second data shape), then exit")
+	repackEvents := flag.Int("repack-events", 5000, "events per file for -repack-out")
 	flag.Parse()
+	if *repackOut != "" {
+		if err := repack(*src, *repackOut, *repackEvents); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *needle {
 		if err := needleBench(context.Background(), *report, "bench"); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
