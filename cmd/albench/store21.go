@@ -7,10 +7,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/ctparquet"
+	"github.com/auditlake/auditlake/internal/lake"
 )
 
 // Issue 21's targets 5 and 6 need a second data shape beside the generator's many small
@@ -112,4 +117,94 @@ func keyTime(p string) string {
 		}
 	}
 	return ""
+}
+
+// storageBench reports a store's data bytes against the gzip bytes of its input (issue 21
+// target 5), and what recompressing its files at each of levels would leave (derive: with
+// eventjsonchecksum derived), each file recompressed into a scratch directory.
+func storageBench(data, store, src string, levels []int, derive bool) error {
+	lk, err := lake.Open(data)
+	if err != nil {
+		return err
+	}
+	st, err := lk.Resolve(store)
+	if err != nil {
+		return err
+	}
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		return err
+	}
+	_, gz, err := gzFiles(src)
+	if err != nil {
+		return err
+	}
+	var bytes, closedBytes, closedRows, rows int64
+	newest := ""
+	for _, f := range m.Files {
+		newest = max(newest, f.Date)
+	}
+	closed := ""
+	if t, err := time.Parse(time.DateOnly, newest); err == nil {
+		closed = t.AddDate(0, 0, -lake.ClosedAfterDays).Format(time.DateOnly)
+	}
+	cold := 0
+	for _, f := range m.Files {
+		bytes += f.Bytes
+		rows += f.Rows
+		if f.Date < closed {
+			closedBytes += f.Bytes
+			closedRows += f.Rows
+		}
+		if f.Cold {
+			cold++
+		}
+	}
+	// The input of the closed days: the gzip bytes in proportion to their events.
+	closedGz := float64(gz) * float64(closedRows) / float64(max(rows, 1))
+	fmt.Printf("\n## Storage (issue 21 target 5)\n\n")
+	fmt.Printf("- store: %d files (%d cold), %.1f MB for %.1f MB of gzip input: %.3f ×\n", len(m.Files), cold, float64(bytes)/1e6, float64(gz)/1e6, float64(bytes)/float64(gz))
+	fmt.Printf("- **closed days: %.1f MB for their %.1f MB of gzip input (%d of %d events): %.3f ×** (target ≤ 1.0 ×)\n\n",
+		float64(closedBytes)/1e6, closedGz/1e6, closedRows, rows, float64(closedBytes)/closedGz)
+	fmt.Println("```")
+	cols, writers := map[string]int64{}, map[string]int{}
+	for _, f := range m.Files {
+		c, by, err := ctparquet.ColumnBytes(lk.AbsPath(st.ID, f.Path))
+		if err != nil {
+			return err
+		}
+		writers[by]++
+		for k, v := range c {
+			cols[k] += v
+		}
+	}
+	names := slices.SortedFunc(maps.Keys(cols), func(a, b string) int { return cmp.Compare(cols[b], cols[a]) })
+	for _, k := range names[:min(12, len(names))] {
+		fmt.Printf("  %-22s %12d bytes %5.1f %%\n", k, cols[k], 100*float64(cols[k])/float64(bytes))
+	}
+	fmt.Printf("  writers: %v\n", writers)
+	fmt.Println("```")
+	tmp, err := os.MkdirTemp("", "albench-recompress-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	for _, level := range levels {
+		var total int64
+		start := time.Now()
+		for i, f := range m.Files {
+			dst := filepath.Join(tmp, fmt.Sprintf("%d.parquet", i))
+			if _, err := ctparquet.Recompress(dst, lk.AbsPath(st.ID, f.Path), level, derive); err != nil {
+				return err
+			}
+			fi, err := os.Stat(dst)
+			if err != nil {
+				return err
+			}
+			total += fi.Size()
+			os.Remove(dst)
+		}
+		fmt.Printf("level %d derive %v: %d bytes, %.3f × the gzip input, %.1f s\n", level, derive, total, float64(total)/float64(gz), time.Since(start).Seconds())
+	}
+	return nil
 }
