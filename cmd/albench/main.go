@@ -48,6 +48,7 @@ func main() {
 	storage := flag.String("storage", "", "report the store \"bench\" of this data directory's bytes against -src's gzip bytes (issue 21 target 5), then exit")
 	storageLevels := flag.String("storage-levels", "", "with -storage: also the bytes each file recompressed at these zstd levels (comma-separated) would take")
 	storageDerive := flag.Bool("storage-derive", false, "with -storage-levels: eventjsonchecksum derived")
+	storageSettle := flag.Bool("storage-settle", false, "with -storage: first run the compaction that follows a load until every closed day is cold, timed")
 	flag.Parse()
 	if *storage != "" {
 		var levels []int
@@ -56,7 +57,7 @@ func main() {
 				levels = append(levels, n)
 			}
 		}
-		if err := storageBench(*storage, "bench", *src, levels, *storageDerive); err != nil {
+		if err := storageBench(*storage, "bench", *src, levels, *storageDerive, *storageSettle); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
 			os.Exit(1)
 		}

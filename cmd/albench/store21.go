@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,9 +13,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/ctparquet"
+	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -122,7 +125,7 @@ func keyTime(p string) string {
 // storageBench reports a store's data bytes against the gzip bytes of its input (issue 21
 // target 5), and what recompressing its files at each of levels would leave (derive: with
 // eventjsonchecksum derived), each file recompressed into a scratch directory.
-func storageBench(data, store, src string, levels []int, derive bool) error {
+func storageBench(data, store, src string, levels []int, derive, settle bool) error {
 	lk, err := lake.Open(data)
 	if err != nil {
 		return err
@@ -138,6 +141,11 @@ func storageBench(data, store, src string, levels []int, derive bool) error {
 	_, gz, err := gzFiles(src)
 	if err != nil {
 		return err
+	}
+	if settle {
+		if m, err = settleCold(lk, st.ID); err != nil {
+			return err
+		}
 	}
 	var bytes, closedBytes, closedRows, rows int64
 	newest := ""
@@ -207,4 +215,48 @@ func storageBench(data, store, src string, levels []int, derive bool) error {
 		fmt.Printf("level %d derive %v: %d bytes, %.3f × the gzip input, %.1f s\n", level, derive, total, float64(total)/float64(gz), time.Since(start).Seconds())
 	}
 	return nil
+}
+
+// settleCold runs the compaction that follows a load — as the next ingest runs do, each within
+// its budget — until every closed day is cold, and prints what it took; it returns the
+// manifest then.
+func settleCold(lk *lake.Lake, id string) (*lake.Manifest, error) {
+	ctx := context.Background()
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "320MB", TempDir: lk.TempDir()})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	start := time.Now()
+	var cpu0 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &cpu0)
+	runs := 0
+	for ; runs < 1000; runs++ {
+		m, err := lk.ReadManifest(id)
+		if err != nil {
+			return nil, err
+		}
+		before := m.Version
+		w, err := lk.BeginWrite(id)
+		if err != nil {
+			return nil, err
+		}
+		_, err = lake.Compact(ctx, db, w, false)
+		w.Close()
+		if err != nil {
+			return nil, err
+		}
+		if m, err = lk.ReadManifest(id); err != nil {
+			return nil, err
+		}
+		if m.Version == before {
+			break
+		}
+	}
+	var cpu1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &cpu1)
+	cpu := time.Duration(cpu1.Utime.Nano()+cpu1.Stime.Nano()-cpu0.Utime.Nano()-cpu0.Stime.Nano()) * time.Nanosecond
+	fmt.Printf("\nCompaction after the load, as the following ingest runs do it (each within its budget): %d runs, %.1f s wall, %.1f s CPU.\n",
+		runs, time.Since(start).Seconds(), cpu.Seconds())
+	return lk.ReadManifest(id)
 }
