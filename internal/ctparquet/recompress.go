@@ -47,14 +47,11 @@ func Recompress(dst, src string, level int, derive bool) (rows int64, err error)
 	if f.meta.EncryptionAlgorithm.Value != nil {
 		return 0, ErrNotConcatenable
 	}
-	checksumCol := -1
-	if derive {
-		for i, c := range f.meta.RowGroups[0:min(1, len(f.meta.RowGroups))] {
-			_ = i
-			for j := range c.Columns {
-				if p := c.Columns[j].MetaData.PathInSchema; len(p) == 1 && p[0] == ChecksumColumn {
-					checksumCol = j
-				}
+	checksumCol := -1 // the column chunk of eventjsonchecksum in every row group, when derived
+	if derive && len(f.meta.RowGroups) > 0 {
+		for j, c := range f.meta.RowGroups[0].Columns {
+			if p := c.MetaData.PathInSchema; len(p) == 1 && p[0] == ChecksumColumn {
+				checksumCol = j
 			}
 		}
 	}
@@ -144,10 +141,10 @@ func Recompress(dst, src string, level int, derive bool) (rows int64, err error)
 				}
 				hlen := int64(len(f.data[off:end]) - r.Len())
 				bodyAt := off + hlen
-				body := f.data[bodyAt : bodyAt+int64(h.CompressedPageSize)]
-				if bodyAt+int64(h.CompressedPageSize) > end {
+				if h.CompressedPageSize < 0 || bodyAt+int64(h.CompressedPageSize) > end {
 					return 0, fmt.Errorf("%s: row group %d column %d: page at %d runs past its chunk", src, i, j, off)
 				}
+				body := f.data[bodyAt : bodyAt+int64(h.CompressedPageSize)]
 				off = bodyAt + int64(h.CompressedPageSize)
 				// The part of the body that is compressed: all of it, but for a data page v2's
 				// levels (kept uncompressed), and none of an uncompressed v2 page.

@@ -96,3 +96,34 @@ func TestRecompressedFileReadsTheSameWithTheChecksumDerived(t *testing.T) {
 		t.Errorf("recompressed without deriving: %d checksums lost", n)
 	}
 }
+
+// A damaged file is not rewritten: Recompress says which page is wrong and leaves no file.
+func TestRecompressRefusesADamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src.parquet"), filepath.Join(dir, "dst.parquet")
+	if _, err := WriteRecordFile(src, sampleRecords(t)); err != nil {
+		t.Fatal(err)
+	}
+	f, err := readParquetFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := f.meta.RowGroups[0].Columns[3].MetaData
+	at := md.DataPageOffset
+	if md.DictionaryPageOffset > 0 {
+		at = md.DictionaryPageOffset
+	}
+	data := slices.Clone(f.data)
+	for i := range 8 {
+		data[at+int64(i)] = 0xff
+	}
+	if err := os.WriteFile(src, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Recompress(dst, src, ColdLevel, true); err == nil {
+		t.Fatal("a file with a damaged page header was recompressed")
+	}
+	if _, err := os.Stat(dst); !os.IsNotExist(err) {
+		t.Errorf("the failed rewrite left %s (%v)", dst, err)
+	}
+}
