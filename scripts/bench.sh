@@ -9,8 +9,10 @@
 #      over BENCH_REPORT_EVENTS (10M; 0 skips) events with at least 10M matching cost lines;
 #   4. the access restriction overhead: queries by a column- and row-filtered reader against the
 #      admin over the 1M store (albench -access-data).
-#   5. issue 21's targets 1, 2 and 4 over the 1M store (targets below).
-#   6. issue 20: ingest of the 1M events published to a loopback S3 against unpublished.
+#   5. issue 21's targets 1, 2 and 4 over the 1M store (targets below);
+#   6. issue 20: ingest of the 1M events published to a loopback S3 against unpublished;
+#   7. issue 21's targets 5 (closed days against their gzip input) and 6 (ingest of few large
+#      files against zcat).
 # Prints Markdown.
 set -euo pipefail
 events=${BENCH_EVENTS:-1000000}
@@ -64,6 +66,20 @@ targets "$dir/work/lake" "$dir/gen-$events"
 # Issue 20: ingest with the store published to S3 (gofakes3 on loopback) against the same ingest
 # unpublished, both with the SQL catalog, alternating; the ratio beside its target (≤ 1.20×).
 "$dir/albench" -publish-ab -src "$dir/gen-$events/AWSLogs" -bin "$bin" -work "$dir/work" -rounds 3
+# Issue 21's targets 5 and 6: the closed days of the store against the gzip of their input, once
+# compaction has made them cold (5); the ingest of the same events as few large files of 5,000
+# events each (a busy trail's), against two parallel zcat of those files (6; the many small
+# files' ratio is the first table's).
+echo
+echo "## Issue 21 target 6: the same $events events as few large files (5,000 events each), target ≤ 2 × zcat"
+echo
+[ -f "$dir/big-$events/.done" ] || { rm -rf "$dir/big-$events"; "$dir/albench" -src "$dir/gen-$events/AWSLogs" -repack-out "$dir/big-$events/AWSLogs" -repack-events 5000 && touch "$dir/big-$events/.done"; }
+mkdir -p "$dir/work-big"
+"$dir/albench" -src "$dir/big-$events/AWSLogs" -bin "$bin" -work "$dir/work-big" -increments 0
+"$dir/albench" -storage "$dir/work/lake" -storage-settle -src "$dir/gen-$events/AWSLogs"
+echo
+echo "The same events ingested from the large files:"
+"$dir/albench" -storage "$dir/work-big/lake" -storage-settle -src "$dir/big-$events/AWSLogs"
 
 if [ "$big" -gt 0 ]; then
   gen "$dir/gen-$big" "$big" 9

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,9 +44,35 @@ func main() {
 	costAB := flag.String("cost-ab", "", "time the blog's query 1 and the report over -cur (CSV) against this Parquet cost table of the same lines (target 2), then exit")
 	needle := flag.Bool("needle", false, "count the row groups a lookup by eventid / requestid reads in -report-data's store \"bench\" (target 4), then exit")
 	publishAB := flag.Bool("publish-ab", false, "time ingest of -src with the SQL catalog, without and with the store published to a loopback S3 (issue 20), then exit")
+	repackOut := flag.String("repack-out", "", "write -src's events as few large files of -repack-events events each here (issue 21's second data shape), then exit")
+	repackEvents := flag.Int("repack-events", 5000, "events per file for -repack-out")
+	storage := flag.String("storage", "", "report the store \"bench\" of this data directory's bytes against -src's gzip bytes (issue 21 target 5), then exit")
+	storageLevels := flag.String("storage-levels", "", "with -storage: also the bytes each file recompressed at these zstd levels (comma-separated) would take")
+	storageDerive := flag.Bool("storage-derive", false, "with -storage-levels: eventjsonchecksum derived")
+	storageSettle := flag.Bool("storage-settle", false, "with -storage: first run the compaction that follows a load until every closed day is cold, timed")
 	flag.Parse()
 	if *publishAB {
 		if err := publishBench(*bin, *src, *work, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *storage != "" {
+		var levels []int
+		for _, l := range strings.Split(*storageLevels, ",") {
+			if n, err := strconv.Atoi(strings.TrimSpace(l)); err == nil {
+				levels = append(levels, n)
+			}
+		}
+		if err := storageBench(*storage, "bench", *src, levels, *storageDerive, *storageSettle); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *repackOut != "" {
+		if err := repack(*src, *repackOut, *repackEvents); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
 			os.Exit(1)
 		}

@@ -533,22 +533,22 @@ func decodeOne(ctx context.Context, opts Options, f inputFormat, j job, drop fun
 		}
 	}
 	defer unreserve()
-	dopts := cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(j.obj.Size), MaxInMemoryBytes: maxInMemory(opts.Workers),
-		Keep: func(r *cloudtrail.Record) bool {
-			if why := drop(r); why >= 0 {
-				fd.dropped[why]++
-				return false
-			}
-			return true
-		},
-		Reserve: func(n int) error {
-			unreserve()
-			if err := take(2 * int64(n)); err != nil {
-				return err
-			}
-			reserved = 2 * int64(n)
-			return nil
-		}}
+	dopts := decodeOptions(opts.Workers, j.obj.Size)
+	dopts.Keep = func(r *cloudtrail.Record) bool {
+		if why := drop(r); why >= 0 {
+			fd.dropped[why]++
+			return false
+		}
+		return true
+	}
+	dopts.Reserve = func(n int) error {
+		unreserve()
+		if err := take(2 * int64(n)); err != nil {
+			return err
+		}
+		reserved = 2 * int64(n)
+		return nil
+	}
 	stats, err := f.decode(counter, j.obj.URI, dopts, func(r *cloudtrail.Record) error {
 		n := r.MemSize()
 		unreserve() // the record's own size replaces it
@@ -574,6 +574,11 @@ func decodeOne(ctx context.Context, opts Options, f inputFormat, j job, drop fun
 	msgs <- message{done: fd}
 }
 
+// decodeOptions are the limits a worker of workers decodes an object of size bytes with.
+func decodeOptions(workers int, size int64) cloudtrail.DecodeOptions {
+	return cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(size), MaxInMemoryBytes: maxInMemory(workers)}
+}
+
 // Decompressed-size guard against gzip bombs: CloudTrail's gzip files inflate about 10-15
 // times, so an object may inflate to decompressRatio times its size, and never less than
 // minDecompressedLimit (which also covers plain JSON files of any realistic size).
@@ -591,8 +596,14 @@ func maxDecompressed(size int64) int64 {
 // memory (cloudtrail.DecodeOptions.MaxInMemoryBytes); a larger object is streamed.
 const inMemoryBudget = 128 << 20
 
+// maxWholeFile is the largest object one worker reads whole: a busy trail's files of 5,000
+// events are 7–10 MB of JSON, and one streamed (Go's gzip, each record captured, then
+// decoded) costs about a third more CPU per event than one inflated by libdeflate and decoded
+// in place — cloudtrail.DefaultMaxInMemoryBytes (8 MiB) sent half of them down that path.
+const maxWholeFile = 32 << 20
+
 func maxInMemory(workers int) int {
-	return min(cloudtrail.DefaultMaxInMemoryBytes, inMemoryBudget/max(workers, 1))
+	return min(maxWholeFile, inMemoryBudget/max(workers, 1))
 }
 
 type countingReader struct {

@@ -32,6 +32,9 @@ type DataFile struct {
 	// computed with (0: never computed, as for files written before facts existed).
 	Facts        string `json:"facts,omitempty"`
 	FactsVersion int    `json:"facts_version,omitempty"`
+	// Cold says the file was rewritten for a closed day (cold.go): pages at
+	// ctparquet.ColdLevel, eventjsonchecksum derived on read where it could be.
+	Cold bool `json:"cold,omitempty"`
 }
 
 // RetiredFile is a file no longer live that readers may still be using.

@@ -808,8 +808,19 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 		added = append(added, f)
 		reindexed++
 	}
-	if merged == 0 && reindexed == 0 {
-		return 0, nil
+	if merged > 0 || reindexed > 0 {
+		if err := w.Commit(added, removed, nil); err != nil {
+			return 0, err
+		}
 	}
-	return merged, w.Commit(added, removed, nil)
+	// Then the files of closed days, merged ones included, go cold (cold.go).
+	freeMemory()
+	cold, warm, err := makeCold(ctx, db, w, closedBefore(w.m.Files), force)
+	if err != nil {
+		return merged, fmt.Errorf("compact: %w", err)
+	}
+	if len(cold) > 0 {
+		return merged, w.Commit(cold, warm, nil)
+	}
+	return merged, nil
 }

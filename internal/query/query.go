@@ -53,6 +53,8 @@ type Session struct {
 	// restricted holds the ids of stores a restricted session shows only in part: their facts
 	// files (every launch of the store) are not read; the facts come from the restricted view.
 	restricted map[string]bool
+	// cloudTrail holds the ids of CloudTrail stores, whose files are read by filesSQL.
+	cloudTrail map[string]bool
 	// damaged are the stores the session cannot read, by id, and why (lake.ErrDamaged): each
 	// is registered as a view that fails with that error, so a query fails only when it reads
 	// a damaged store.
@@ -113,6 +115,7 @@ func (s *Session) register(ctx context.Context) error {
 	}
 	s.Stores = stores
 	s.manifests = map[string]*lake.Manifest{}
+	s.cloudTrail = map[string]bool{}
 	s.damaged = map[string]error{}
 	for _, st := range stores {
 		ddl := storeDDL(st)
@@ -120,6 +123,7 @@ func (s *Session) register(ctx context.Context) error {
 			continue // other store types register their own schemas
 		}
 		id := engine.Ident(Schema) + "." + engine.Ident(st.ID)
+		s.cloudTrail[st.ID] = st.Type == lake.TypeCloudTrail
 		bad := s.registerStore(ctx, st, id, ddl)
 		if bad != nil && !errors.Is(bad, lake.ErrDamaged) {
 			bad = lake.DamagedError(fmt.Sprintf("event data store %q cannot be read: %v", st.Name, bad))
@@ -177,7 +181,7 @@ func (s *Session) registerStore(ctx context.Context, st lake.Store, id, ddl stri
 		for i, f := range m.Files {
 			paths[i] = s.lk.AbsPath(st.ID, f.Path)
 		}
-		q = "CREATE VIEW " + id + " AS SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)"
+		q = "CREATE VIEW " + id + " AS SELECT * FROM " + s.filesSQL(st.ID, paths)
 	}
 	if err := s.db.Exec(ctx, q); err != nil {
 		msg, _, _ := strings.Cut(err.Error(), "\n")
@@ -363,3 +367,12 @@ type Table struct {
 
 // SetMaxRows changes the row limit of later Run calls (0 = unlimited).
 func (s *Session) SetMaxRows(n int) { s.opts.MaxRows = n }
+
+// filesSQL is the relation of data files paths of store id: a CloudTrail store's with
+// eventjsonchecksum derived where a file does not store it (ctparquet.DataFilesSQL).
+func (s *Session) filesSQL(id string, paths []string) string {
+	if s.cloudTrail[id] {
+		return ctparquet.DataFilesSQL(engine.ListLiteral(paths))
+	}
+	return "read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)"
+}

@@ -41,7 +41,7 @@ func (s *Session) StoreRange(id string, from, to time.Time) string {
 	if len(paths) == 0 { // nothing in range: the store's columns and no rows
 		return "(SELECT * FROM " + StoreTable(id) + " WHERE false)"
 	}
-	return "(SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)" + where + ")"
+	return "(SELECT * FROM " + s.filesSQL(id, paths) + where + ")"
 }
 
 // FilesRelation returns a relation, for internal SQL, of the events in files (data files of
@@ -54,7 +54,7 @@ func (s *Session) FilesRelation(id string, files []lake.DataFile) string {
 	for i, f := range files {
 		paths[i] = s.lk.AbsPath(id, f.Path)
 	}
-	return "(SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false))"
+	return "(SELECT * FROM " + s.filesSQL(id, paths) + ")"
 }
 
 // StoreFiles is how many of store id's files StoreRange(id, from, to) reads, and how many it has;
