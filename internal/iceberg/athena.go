@@ -60,8 +60,15 @@ func AthenaDDL(tbl *table.Table, st lake.Store, location string) (string, error)
 	if !strings.HasPrefix(location, "s3://") {
 		return "", fmt.Errorf("athena ddl: %q is not an s3:// location", location)
 	}
-	var cols []string
+	var cols, sel []string
 	for _, f := range tbl.Schema().Fields() {
+		if f.Name == "eventjsonchecksum" {
+			// Closed days' files do not store it (package ctparquet: it is the SHA-256 of
+			// eventjson, derived on read); the view derives it as auditlake's own views do.
+			sel = append(sel, `coalesce(eventjsonchecksum, lower(to_hex(sha256(to_utf8(eventjson))))) AS eventjsonchecksum`)
+		} else {
+			sel = append(sel, `"`+f.Name+`"`)
+		}
 		t, err := hiveType(f.Type)
 		if err != nil {
 			return "", fmt.Errorf("athena ddl: column %s: %w", f.Name, err)
@@ -75,7 +82,7 @@ func AthenaDDL(tbl *table.Table, st lake.Store, location string) (string, error)
 	fmt.Fprintf(&b, "CREATE DATABASE IF NOT EXISTS %s;\n\n", Namespace)
 	fmt.Fprintf(&b, "CREATE TABLE %s (\n%s)\nPARTITIONED BY (day(eventtime))\nLOCATION '%s/'\nTBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet');\n\n", name, strings.Join(cols, ",\n"), location)
 	fmt.Fprintf(&b, "-- Queries written for CloudTrail Lake name \"aws:cloudtrail\".\"%s\"; in Athena name this view.\n", st.ID)
-	fmt.Fprintf(&b, "CREATE OR REPLACE VIEW %s AS SELECT * FROM %s;\n\n", view, name)
+	fmt.Fprintf(&b, "CREATE OR REPLACE VIEW %s AS SELECT\n  %s\nFROM %s;\n\n", view, strings.Join(sel, ",\n  "), name)
 	fmt.Fprintf(&b, "-- Or, without Iceberg: the data files as a plain Parquet table, one partition a day by projection.\n")
 	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE %s_parquet (\n%s)\nPARTITIONED BY (`day` string)\nSTORED AS PARQUET\nLOCATION '%s/data/'\nTBLPROPERTIES (\n  'projection.enabled'='true',\n  'projection.day.type'='date',\n  'projection.day.format'='yyyy-MM-dd',\n  'projection.day.range'='2013-01-01,NOW',\n  'projection.day.interval'='1',\n  'projection.day.interval.unit'='DAYS',\n  'storage.location.template'='%s/data/eventdate=${day}/');\n", name, strings.Join(cols, ",\n"), location, location)
 	return b.String(), nil
