@@ -282,7 +282,20 @@ func sqlText(v any) string {
 	if v == nil {
 		return "NULL::VARCHAR"
 	}
-	return engine.Literal(str(v))
+	return textLiteral(str(v))
+}
+
+// textLiteral is s as a SQL constant: a literal, or literals joined by chr(0) when s holds a
+// NUL (which ends the statement's text for the engine's parser).
+func textLiteral(s string) string {
+	if !strings.Contains(s, "\x00") {
+		return engine.Literal(s)
+	}
+	parts := strings.Split(s, "\x00")
+	for i, p := range parts {
+		parts[i] = engine.Literal(p)
+	}
+	return "(" + strings.Join(parts, " || chr(0) || ") + ")"
 }
 
 // narrow returns the condition that limits c's query to the source and name values its
@@ -324,7 +337,7 @@ func inValues(pairs [][]any) string {
 			}
 			if v := str(p[col]); !seen[v] {
 				seen[v] = true
-				vals = append(vals, engine.Literal(v))
+				vals = append(vals, textLiteral(v))
 			}
 		}
 		if !hasNull {
@@ -343,10 +356,46 @@ func (c *compiled) where(narrow string) string {
 	return narrow + " AND (" + c.predicate + ")"
 }
 
-// matchColumns are what a predicate rule reads of each matching event.
-const matchColumns = `eventtime, eventid, eventname, eventsource,
-	coalesce(useridentity.arn, useridentity.principalid, useridentity.type) AS principal,
-	recipientaccountid, awsregion, sourceipaddress`
+// matchFields are what a predicate rule reads of each matching event besides its time.
+var matchFields = []string{"eventid", "eventname", "eventsource",
+	"coalesce(useridentity.arn, useridentity.principalid, useridentity.type)",
+	"recipientaccountid", "awsregion", "sourceipaddress"}
+
+// matchColumns are what a predicate rule's query returns of each matching event: its time and
+// matchFields packed into one string, each as its length in bytes, ':' and its text (NULL as
+// ""). One value a row instead of seven: a hunt can return most of a store's events (the
+// community's AssumeRole rule matches most assumed-role calls), and fetching a value from the
+// engine costs more than building and splitting the string.
+var matchColumns = func() string {
+	parts := make([]string, len(matchFields))
+	for i, f := range matchFields {
+		parts[i] = "strlen(coalesce(" + f + ", '')), ':', coalesce(" + f + ", '')"
+	}
+	return "eventtime, concat(" + strings.Join(parts, ", ") + ") AS match_fields"
+}()
+
+// unpackFields splits a match_fields value into matchFields' values.
+func unpackFields(v any) ([]string, error) {
+	s, _ := v.(string)
+	out := make([]string, 0, len(matchFields))
+	for len(out) < len(matchFields) {
+		n, rest, ok := strings.Cut(s, ":")
+		size, err := strconv.Atoi(n)
+		if !ok || err != nil || size < 0 || size > len(rest) {
+			return nil, fmt.Errorf("malformed match fields %q", truncate(s, 80))
+		}
+		out = append(out, rest[:size])
+		s = rest[size:]
+	}
+	return out, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
 
 func (c *compiled) runPredicate(ctx context.Context, s *query.Session, relation, narrow string) ([]Match, error) {
 	// Ordered by the caller (sortMatches): cheaper than the engine's sort of every column.
@@ -356,19 +405,27 @@ func (c *compiled) runPredicate(ctx context.Context, s *query.Session, relation,
 	}
 	out := make([]Match, 0, len(res.Rows))
 	for _, row := range res.Rows {
-		out = append(out, c.predicateMatch(row))
+		m, err := c.predicateMatch(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }
 
 // predicateMatch is the match of a row of matchColumns.
-func (c *compiled) predicateMatch(row []any) Match {
+func (c *compiled) predicateMatch(row []any) (Match, error) {
+	f, err := unpackFields(row[1])
+	if err != nil {
+		return Match{}, err
+	}
 	m := c.match()
 	m.EventTime, _ = row[0].(time.Time)
-	m.EventID, m.EventName = str(row[1]), str(row[2])
-	m.Principal, m.Account, m.Region, m.SourceIP = str(row[4]), str(row[5]), str(row[6]), str(row[7])
-	m.Summary = fmt.Sprintf("%s (%s) by %s from %s", m.EventName, str(row[3]), dash(m.Principal), dash(m.SourceIP))
-	return m
+	m.EventID, m.EventName = f[0], f[1]
+	m.Principal, m.Account, m.Region, m.SourceIP = f[3], f[4], f[5], f[6]
+	m.Summary = fmt.Sprintf("%s (%s) by %s from %s", m.EventName, f[2], dash(m.Principal), dash(m.SourceIP))
+	return m, nil
 }
 
 // EvaluateAll runs every rule of rs over target and returns all their matches: what a
@@ -454,7 +511,11 @@ func (h *Hunt) scan(ctx context.Context, cs []*compiled) ([][]Match, error) {
 	out := make([][]Match, len(cs))
 	for _, row := range res.Rows {
 		i, _ := row[0].(int32)
-		out[i] = append(out[i], cs[i].predicateMatch(row[1:]))
+		m, err := cs[i].predicateMatch(row[1:])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = append(out[i], m)
 	}
 	for _, ms := range out {
 		sortMatches(ms)

@@ -166,3 +166,32 @@ func TestHuntOverNoEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchFieldsAsRecorded: a match's fields come back exactly as the record has them, with
+// the characters the packed match row uses (':' and digits), a NUL, non-ASCII text, and
+// missing fields.
+func TestMatchFieldsAsRecorded(t *testing.T) {
+	name := "Delete:12:Bucket\x00ü"
+	rec := map[string]any{"eventVersion": "1.08", "eventID": "7:ev\u00e9", "eventTime": "2026-03-01T10:00:00Z", "eventSource": "s3.amazonaws.com",
+		"eventName": name, "awsRegion": "eu-west-1", "recipientAccountId": "111122223333",
+		"userIdentity": map[string]any{"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/a:1"}}
+	bare := map[string]any{"eventVersion": "1.08", "eventID": "bare", "eventTime": "2026-03-01T11:00:00Z", "eventSource": "s3.amazonaws.com",
+		"eventName": "DeleteBucket"}
+	_, s, st := newStore(t, []map[string]any{rec, bare})
+	sr, err := sigma.Parse("r.yml", []byte("title: t\nid: r1\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    eventName|contains: bucket\n  condition: sel\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := evaluate(t, s, st, rules.FromSigma([]*sigma.Rule{sr})[0])
+	if len(ms) != 2 {
+		t.Fatalf("%d matches: %+v", len(ms), ms)
+	}
+	m := ms[0]
+	if m.EventID != "7:ev\u00e9" || m.EventName != name || m.Principal != "arn:aws:iam::111122223333:user/a:1" || m.Account != "111122223333" ||
+		m.Region != "eu-west-1" || m.SourceIP != "" || m.Summary != name+" (s3.amazonaws.com) by arn:aws:iam::111122223333:user/a:1 from -" {
+		t.Errorf("match %+v", m)
+	}
+	if b := ms[1]; b.EventID != "bare" || b.Principal != "" || b.Account != "" || b.Region != "" || b.Summary != "DeleteBucket (s3.amazonaws.com) by - from -" {
+		t.Errorf("match of a bare record %+v", b)
+	}
+}
