@@ -42,7 +42,46 @@ func main() {
 	select1 := flag.Bool("select-1", false, "time the CLI's SELECT 1 over -report-data with and without its cost tables (issue 21 target 1), then exit")
 	costAB := flag.String("cost-ab", "", "time the blog's query 1 and the report over -cur (CSV) against this Parquet cost table of the same lines (target 2), then exit")
 	needle := flag.Bool("needle", false, "count the row groups a lookup by eventid / requestid reads in -report-data's store \"bench\" (target 4), then exit")
+	huntData := flag.String("hunt-data", "", "time `auditlake hunt --rules all` over this data directory's store \"bench\" (rules added from -sigma and the built-ins when it has none), then exit")
+	huntProf := flag.String("hunt-profile", "", "print the CPU time of each enabled rule of this data directory's store \"bench\" in one hunt, then exit")
+	rulesIngest := flag.String("rules-ingest", "", "time the ingest of this directory of CloudTrail files with every rule (-sigma, the built-ins) and without, then exit")
+	sigmaDir := flag.String("sigma", "testdata/sigma-aws-cloudtrail-rules/rules", "Sigma rules for -hunt-data and -rules-ingest")
+	evalFiles := flag.Int("eval-files", 0, "with -hunt-profile: time the evaluation of every enabled rule over the store's last N files instead")
 	flag.Parse()
+	if *huntProf != "" {
+		run := func() error { return huntProfile(context.Background(), *huntProf, os.Stdout) }
+		if *evalFiles > 0 {
+			run = func() error { return evalBatch(context.Background(), *huntProf, *evalFiles, os.Stdout) }
+		}
+		if err := run(); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *huntData != "" {
+		if err := huntBench(context.Background(), *bin, *huntData, *sigmaDir, *approved, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *rulesIngest != "" {
+		dir := *work
+		if dir == "" {
+			var err error
+			if dir, err = os.MkdirTemp("", "albench-rules"); err != nil {
+				fmt.Fprintln(os.Stderr, "albench:", err)
+				os.Exit(1)
+			}
+			defer os.RemoveAll(dir)
+		}
+		if err := rulesIngestBench(*bin, *rulesIngest, dir, *sigmaDir, *approved, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *needle {
 		if err := needleBench(context.Background(), *report, "bench"); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
