@@ -45,6 +45,7 @@ func main() {
 	huntData := flag.String("hunt-data", "", "time `auditlake hunt --rules all` over this data directory's store \"bench\" (rules added from -sigma and the built-ins when it has none), then exit")
 	huntProf := flag.String("hunt-profile", "", "print the CPU time of each enabled rule of this data directory's store \"bench\" in one hunt, then exit")
 	rulesIngest := flag.String("rules-ingest", "", "time the ingest of this directory of CloudTrail files with every rule (-sigma, the built-ins) and without, then exit")
+	everyRule := flag.Bool("rules-ingest-all", true, "with -rules-ingest: also time the ingest with every rule (false: only without AssumeRole Misuse, whose alerts are most events)")
 	sigmaDir := flag.String("sigma", "testdata/sigma-aws-cloudtrail-rules/rules", "Sigma rules for -hunt-data and -rules-ingest")
 	evalFiles := flag.Int("eval-files", 0, "with -hunt-profile: time the evaluation of every enabled rule over the store's last N files instead")
 	flag.Parse()
@@ -76,7 +77,7 @@ func main() {
 			}
 			defer os.RemoveAll(dir)
 		}
-		if err := rulesIngestBench(*bin, *rulesIngest, dir, *sigmaDir, *approved, max(*rounds, 1)); err != nil {
+		if err := rulesIngestBench(*bin, *rulesIngest, dir, *sigmaDir, *approved, max(*rounds, 1), *everyRule); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
 			os.Exit(1)
 		}
