@@ -127,6 +127,10 @@ func compileFieldSQL(key string, n *yaml.Node) (string, error) {
 	}
 	var preds []string
 	for _, sv := range vals {
+		if strings.Contains(sv.text, "\x00") {
+			// The engine's parser ends a statement's text at a NUL: the rule could not run.
+			return "", fmt.Errorf("%s: a value with a NUL character is not supported", key)
+		}
 		p, err := m.predicate(key, v, sv)
 		if err != nil {
 			return "", err
