@@ -12,18 +12,42 @@
 #   5. issue 21's targets 1, 2 and 4 over the 1M store (targets below);
 #   6. issue 20: ingest of the 1M events published to a loopback S3 against unpublished;
 #   7. issue 21's targets 5 (closed days against their gzip input) and 6 (ingest of few large
-#      files against zcat).
-# Prints Markdown.
+#      files against zcat);
+#   8. issue 19's detections (at the end): ingest of the BENCH_EVENTS files with every rule (57
+#      Sigma + the built-ins) evaluated at each commit against ingest without rules, and a hunt of
+#      every rule over BENCH_HUNT_EVENTS (default the 10M store, else the 1M one).
+# Prints Markdown. BENCH_ONLY=rules runs only 8 (a quick run: BENCH_ONLY=rules BENCH_HUNT_EVENTS=1000000).
 set -euo pipefail
 events=${BENCH_EVENTS:-1000000}
 small=${BENCH_SMALL_EVENTS:-100000}
 big=${BENCH_REPORT_EVENTS:-10000000}
+hunt_events=${BENCH_HUNT_EVENTS:-$big}
 dir=${BENCH_DIR:-bench-data}
 bin=./bin/auditlake
 go build -o "$dir/albench" ./cmd/albench
 mkdir -p "$dir"
 gen() { [ -f "$1/truth.json" ] || $bin generate --out "$1" --events "$2" --seed "$3" --cur --force >&2; }
 gen "$dir/gen-$events" "$events" 7
+
+# Issue 19's figures: ingest with and without every rule (alternating, medians), then a hunt of
+# every rule over a store of N events (ingested here unless it is one of the stores above).
+detections() { # detections HUNT-DATA
+  "$dir/albench" -rules-ingest "$dir/gen-$events/AWSLogs" -bin "$bin" -work "$dir/work" -approved "$dir/gen-$events/approved-templates.json" -rounds "${BENCH_RULES_ROUNDS:-3}"
+  "$dir/albench" -hunt-data "$1" -bin "$bin" -approved "$dir/gen-$events/approved-templates.json" -rounds "${BENCH_RULES_ROUNDS:-3}"
+}
+if [ "${BENCH_ONLY:-}" = rules ]; then
+  data="$dir/hunt-$hunt_events"
+  if [ ! -d "$data" ]; then
+    gen "$dir/gen-$hunt_events" "$hunt_events" 9
+    $bin --data "$data" eds create bench >/dev/null
+    $bin --data "$data" ingest cloudtrail --eds bench "$dir/gen-$hunt_events/AWSLogs" >/dev/null 2>&1
+  fi
+  echo "# auditlake detections benchmark — $(date -u +%Y-%m-%d), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo
+  echo "Command: \`BENCH_ONLY=rules BENCH_EVENTS=$events BENCH_HUNT_EVENTS=$hunt_events scripts/bench.sh\`"
+  detections "$data"
+  exit 0
+fi
 gen "$dir/gen-$small" "$small" 8
 rm -rf "$dir/work"; mkdir -p "$dir/work"
 echo "# auditlake benchmarks — $(date -u +%Y-%m-%d), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -90,4 +114,16 @@ if [ "$big" -gt 0 ]; then
   echo
   /usr/bin/time -f 'ingest: %e s wall, %M KiB peak RSS' $bin --data "$dir/big" ingest cloudtrail --eds bench "$dir/gen-$big/AWSLogs" 2>&1 >/dev/null | grep -v 'ingest progress' | sed 's/^/    /'
   report "$dir/big" "$dir/gen-$big" 8
+fi
+
+if [ "$hunt_events" = "$big" ] && [ "$big" -gt 0 ]; then
+  detections "$dir/big"
+elif [ "$hunt_events" = "$events" ]; then
+  detections "$dir/work/lake"
+else
+  gen "$dir/gen-$hunt_events" "$hunt_events" 9
+  rm -rf "$dir/hunt"
+  $bin --data "$dir/hunt" eds create bench >/dev/null
+  $bin --data "$dir/hunt" ingest cloudtrail --eds bench "$dir/gen-$hunt_events/AWSLogs" >/dev/null 2>&1
+  detections "$dir/hunt"
 fi

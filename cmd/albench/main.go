@@ -50,9 +50,26 @@ func main() {
 	storageLevels := flag.String("storage-levels", "", "with -storage: also the bytes each file recompressed at these zstd levels (comma-separated) would take")
 	storageDerive := flag.Bool("storage-derive", false, "with -storage-levels: eventjsonchecksum derived")
 	storageSettle := flag.Bool("storage-settle", false, "with -storage: first run the compaction that follows a load until every closed day is cold, timed")
+	huntData := flag.String("hunt-data", "", "time `auditlake hunt --rules all` over this data directory's store \"bench\" (rules added from -sigma and the built-ins when it has none), then exit")
+	huntProf := flag.String("hunt-profile", "", "print the CPU time of each enabled rule of this data directory's store \"bench\" in one hunt, then exit")
+	rulesIngest := flag.String("rules-ingest", "", "time the ingest of this directory of CloudTrail files with every rule (-sigma, the built-ins) and without, then exit")
+	everyRule := flag.Bool("rules-ingest-all", true, "with -rules-ingest: also time the ingest with every rule (false: only without AssumeRole Misuse, whose alerts are most events)")
+	sigmaDir := flag.String("sigma", "testdata/sigma-aws-cloudtrail-rules/rules", "Sigma rules for -hunt-data and -rules-ingest")
+	evalFiles := flag.Int("eval-files", 0, "with -hunt-profile: time the evaluation of every enabled rule over the store's last N files instead")
 	flag.Parse()
 	if *publishAB {
 		if err := publishBench(*bin, *src, *work, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *huntProf != "" {
+		run := func() error { return huntProfile(context.Background(), *huntProf, os.Stdout) }
+		if *evalFiles > 0 {
+			run = func() error { return evalBatch(context.Background(), *huntProf, *evalFiles, os.Stdout) }
+		}
+		if err := run(); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
 			os.Exit(1)
 		}
@@ -73,6 +90,29 @@ func main() {
 	}
 	if *repackOut != "" {
 		if err := repack(*src, *repackOut, *repackEvents); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *huntData != "" {
+		if err := huntBench(context.Background(), *bin, *huntData, *sigmaDir, *approved, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *rulesIngest != "" {
+		dir := *work
+		if dir == "" {
+			var err error
+			if dir, err = os.MkdirTemp("", "albench-rules"); err != nil {
+				fmt.Fprintln(os.Stderr, "albench:", err)
+				os.Exit(1)
+			}
+			defer os.RemoveAll(dir)
+		}
+		if err := rulesIngestBench(*bin, *rulesIngest, dir, *sigmaDir, *approved, max(*rounds, 1), *everyRule); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
 			os.Exit(1)
 		}

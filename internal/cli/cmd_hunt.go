@@ -57,9 +57,9 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 	}
 	var all []rules.Match
 	var failed []string
-	for _, r := range run {
-		ms, err := rules.Evaluate(ctx, h.s, r, h.target)
-		if err != nil {
+	found, errs := rules.NewHunt(h.s, h.target).Run(ctx, run)
+	for i, r := range run {
+		if err := errs[i]; err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -69,7 +69,7 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 			failed = append(failed, r.ID)
 			continue
 		}
-		all = append(all, ms...)
+		all = append(all, found[i]...)
 	}
 	for _, m := range all {
 		var t any

@@ -294,8 +294,9 @@ func runRuleCoverage(ctx context.Context, env *Env, args []string) error {
 		{Name: "severity", Type: "VARCHAR"}, {Name: "enabled", Type: "BOOLEAN"}, {Name: "matches", Type: "BIGINT"}}}
 	counts := make([]int, len(all))
 	var failed []string
+	found, errs := rules.NewHunt(h.s, h.target).Run(ctx, all)
 	for i, r := range all {
-		ms, err := rules.Evaluate(ctx, h.s, r, h.target)
+		ms, err := found[i], errs[i]
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

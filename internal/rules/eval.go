@@ -20,8 +20,9 @@ import (
 type Builtin struct {
 	Name, Title, Severity, Description string
 	// predicate is the rule as a boolean expression over a CloudTrail store's columns; empty
-	// for launch-compliance, which runs the compliance report's logic.
-	predicate string
+	// for launch-compliance, which runs the compliance report's logic. prefilter is implied by
+	// it and reads only eventsource and eventname (as sigma.Rule's Prefilter).
+	predicate, prefilter string
 }
 
 // LaunchCompliance is the built-in rule that reports every EC2 instance launched outside the
@@ -37,10 +38,12 @@ var Builtins = []Builtin{
 		predicate:   "useridentity.type = 'Root' AND useridentity.invokedby IS NULL AND coalesce(eventtype, '') <> 'AwsServiceEvent'"},
 	{Name: "cloudtrail-logging-stopped", Title: "CloudTrail logging stopped", Severity: "critical",
 		Description: "A successful StopLogging or DeleteTrail call: the account's trail no longer records (CIS 4.5).",
-		predicate:   "eventsource = 'cloudtrail.amazonaws.com' AND eventname IN ('StopLogging', 'DeleteTrail') AND errorcode IS NULL"},
+		predicate:   "eventsource = 'cloudtrail.amazonaws.com' AND eventname IN ('StopLogging', 'DeleteTrail') AND errorcode IS NULL",
+		prefilter:   "eventsource = 'cloudtrail.amazonaws.com' AND eventname IN ('StopLogging', 'DeleteTrail')"},
 	{Name: "console-login-without-mfa", Title: "Console login without MFA", Severity: "medium",
 		Description: "A successful console sign-in of an IAM user or the root user that did not use MFA (CIS 4.2). Federated sign-ins (an assumed role, or a SamlProviderArn) are left out: their MFA is the identity provider's.",
-		predicate:   "eventname = 'ConsoleLogin' AND responseelements['ConsoleLogin'] = 'Success' AND lower(additionaleventdata['MFAUsed']) = 'no' AND useridentity.type IN ('IAMUser', 'Root') AND additionaleventdata['SamlProviderArn'] IS NULL"},
+		predicate:   "eventname = 'ConsoleLogin' AND responseelements['ConsoleLogin'] = 'Success' AND lower(additionaleventdata['MFAUsed']) = 'no' AND useridentity.type IN ('IAMUser', 'Root') AND additionaleventdata['SamlProviderArn'] IS NULL",
+		prefilter:   "eventname = 'ConsoleLogin'"},
 }
 
 // BuiltinNamed returns the built-in rule name.
@@ -62,6 +65,9 @@ const eventsTable = "auditlake_rule_events"
 type compiled struct {
 	rule      Rule
 	predicate string
+	// prefilter is implied by predicate and reads only eventsource and eventname; "" when
+	// nothing is known about them.
+	prefilter string
 	sql       string
 	launch    bool
 }
@@ -75,7 +81,7 @@ func compile(r Rule) (*compiled, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &compiled{rule: r, predicate: sr.Predicate}, nil
+		return &compiled{rule: r, predicate: sr.Predicate, prefilter: sr.Prefilter}, nil
 	case KindSQL:
 		sql, err := rewriteSQL(r.ID, r.SQL)
 		if err != nil {
@@ -93,7 +99,7 @@ func compile(r Rule) (*compiled, error) {
 			}
 			return &compiled{rule: r, launch: true}, nil
 		}
-		return &compiled{rule: r, predicate: b.predicate}, nil
+		return &compiled{rule: r, predicate: b.predicate, prefilter: b.prefilter}, nil
 	}
 	return nil, fmt.Errorf("rule %s: unknown kind %q", r.ID, r.Kind)
 }
@@ -185,9 +191,41 @@ func (t Target) relation(s *query.Session) string {
 	return s.StoreRange(t.Store.ID, t.From, t.To)
 }
 
-// Evaluate runs rule r over target in session s, one query, and returns its matches oldest
-// first.
+// Evaluate runs rule r over target in session s and returns its matches oldest first. To run
+// several rules over the same target, NewHunt reads what they share once.
 func Evaluate(ctx context.Context, s *query.Session, r Rule, target Target) ([]Match, error) {
+	return NewHunt(s, target).Evaluate(ctx, r)
+}
+
+// Hunt runs rules over one target in one session. A rule with a prefilter (every Sigma rule
+// that names eventSource or eventName outside a not, and two of the built-ins) runs only over
+// the events whose source and name its prefilter admits: the distinct (eventsource,
+// eventname) of the target are read once, on first need; each rule's prefilter picks the
+// values among them its events can have, and its query gets "eventsource IN (…) AND
+// eventname IN (…)" of those exact values. The prefilter is implied by the rule's predicate,
+// so the matches are the same; but exact values prune a scan by the files' statistics (the
+// files are sorted by source and name) where a case-insensitive comparison cannot, and a rule
+// no value admits runs no query at all.
+type Hunt struct {
+	s        *query.Session
+	target   Target
+	relation string
+	// fuse runs the predicate rules without a prefilter in one scan (Run).
+	fuse bool
+	// vocab is the target's distinct (eventsource, eventname) as a VALUES relation, once read;
+	// vocabErr why it could not be (the rules then run unnarrowed).
+	vocab    string
+	vocabErr error
+	read     bool
+}
+
+// NewHunt prepares rules to run over target in session s.
+func NewHunt(s *query.Session, target Target) *Hunt {
+	return &Hunt{s: s, target: target, relation: target.relation(s)}
+}
+
+// Evaluate runs rule r over the hunt's target and returns its matches oldest first.
+func (h *Hunt) Evaluate(ctx context.Context, r Rule) ([]Match, error) {
 	c, err := compile(r)
 	if err != nil {
 		return nil, err
@@ -195,89 +233,304 @@ func Evaluate(ctx context.Context, s *query.Session, r Rule, target Target) ([]M
 	var out []Match
 	switch {
 	case c.launch:
-		out, err = c.launches(ctx, s, target)
+		out, err = c.launches(ctx, h.s, h.target)
 	case c.sql != "":
-		out, err = c.runSQL(ctx, s, target.relation(s))
+		out, err = c.runSQL(ctx, h.s, h.relation)
 	default:
-		out, err = c.runPredicate(ctx, s, target.relation(s))
+		var narrow string
+		var none bool
+		if narrow, none, err = h.narrow(ctx, c); err == nil && !none {
+			out, err = c.runPredicate(ctx, h.s, h.relation, narrow)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].EventTime.Before(out[j].EventTime) })
+	sortMatches(out)
 	return out, nil
 }
 
-// matchColumns are what a predicate rule reads of each matching event.
-const matchColumns = `eventtime, eventid, eventname, eventsource,
-	coalesce(useridentity.arn, useridentity.principalid, useridentity.type) AS principal,
-	recipientaccountid, awsregion, sourceipaddress`
+// readVocab reads the target's distinct (eventsource, eventname) pairs.
+func (h *Hunt) readVocab(ctx context.Context) (string, error) {
+	if h.read {
+		return h.vocab, h.vocabErr
+	}
+	h.read = true
+	res, err := h.s.RunInternal(ctx, "SELECT DISTINCT eventsource, eventname FROM "+h.relation+" AS events")
+	if err != nil {
+		if ctx.Err() != nil {
+			h.read = false
+			return "", err
+		}
+		h.vocabErr = err
+		return "", err
+	}
+	rows := make([]string, len(res.Rows))
+	for i, row := range res.Rows {
+		rows[i] = "(" + sqlText(row[0]) + ", " + sqlText(row[1]) + ")"
+	}
+	if len(rows) == 0 {
+		h.vocab = "(SELECT NULL::VARCHAR AS eventsource, NULL::VARCHAR AS eventname WHERE false)"
+	} else {
+		h.vocab = "(SELECT * FROM (VALUES " + strings.Join(rows, ", ") + ") AS v(eventsource, eventname))"
+	}
+	return h.vocab, nil
+}
 
-func (c *compiled) runPredicate(ctx context.Context, s *query.Session, relation string) ([]Match, error) {
-	res, err := s.RunInternal(ctx, "SELECT "+matchColumns+" FROM "+relation+" AS events WHERE "+c.predicate+" ORDER BY eventtime, eventid")
+// sqlText is v, a VARCHAR value read back, as a SQL literal.
+func sqlText(v any) string {
+	if v == nil {
+		return "NULL::VARCHAR"
+	}
+	return textLiteral(str(v))
+}
+
+// textLiteral is s as a SQL constant: a literal, or literals joined by chr(0) when s holds a
+// NUL (which ends the statement's text for the engine's parser).
+func textLiteral(s string) string {
+	if !strings.Contains(s, "\x00") {
+		return engine.Literal(s)
+	}
+	parts := strings.Split(s, "\x00")
+	for i, p := range parts {
+		parts[i] = engine.Literal(p)
+	}
+	return "(" + strings.Join(parts, " || chr(0) || ") + ")"
+}
+
+// narrow returns the condition that limits c's query to the source and name values its
+// prefilter admits among the target's, or none when no value does (the rule matches nothing).
+// "" when c has no prefilter, or the values could not be read: the rule runs unnarrowed.
+func (h *Hunt) narrow(ctx context.Context, c *compiled) (cond string, none bool, err error) {
+	if c.prefilter == "" {
+		return "", false, nil
+	}
+	vocab, err := h.readVocab(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", false, err
+		}
+		return "", false, nil // unnarrowed, and still exact
+	}
+	res, err := h.s.RunInternal(ctx, "SELECT eventsource, eventname FROM "+vocab+" AS events WHERE "+c.prefilter)
+	if err != nil {
+		return "", false, err
+	}
+	if len(res.Rows) == 0 {
+		return "", true, nil
+	}
+	return inValues(res.Rows), false, nil
+}
+
+// inValues is "eventsource IN (…) AND eventname IN (…)" of the pairs' values; a column with a
+// NULL among them is left unrestricted.
+func inValues(pairs [][]any) string {
+	var conds []string
+	for col, name := range []string{"eventsource", "eventname"} {
+		seen := map[string]bool{}
+		var vals []string
+		hasNull := false
+		for _, p := range pairs {
+			if p[col] == nil {
+				hasNull = true
+				break
+			}
+			if v := str(p[col]); !seen[v] {
+				seen[v] = true
+				vals = append(vals, textLiteral(v))
+			}
+		}
+		if !hasNull {
+			sort.Strings(vals)
+			conds = append(conds, name+" IN ("+strings.Join(vals, ", ")+")")
+		}
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// where is a predicate rule's WHERE condition: its predicate, after narrow when there is one.
+func (c *compiled) where(narrow string) string {
+	if narrow == "" {
+		return c.predicate
+	}
+	return narrow + " AND (" + c.predicate + ")"
+}
+
+// matchFields are what a predicate rule reads of each matching event besides its time.
+var matchFields = []string{"eventid", "eventname", "eventsource",
+	"coalesce(useridentity.arn, useridentity.principalid, useridentity.type)",
+	"recipientaccountid", "awsregion", "sourceipaddress"}
+
+// matchColumns are what a predicate rule's query returns of each matching event: its time and
+// matchFields packed into one string, each as its length in bytes, ':' and its text (NULL as
+// ""). One value a row instead of seven: a hunt can return most of a store's events (the
+// community's AssumeRole rule matches most assumed-role calls), and fetching a value from the
+// engine costs more than building and splitting the string.
+var matchColumns = func() string {
+	parts := make([]string, len(matchFields))
+	for i, f := range matchFields {
+		parts[i] = "strlen(coalesce(" + f + ", '')), ':', coalesce(" + f + ", '')"
+	}
+	return "eventtime, concat(" + strings.Join(parts, ", ") + ") AS match_fields"
+}()
+
+// unpackFields splits a match_fields value into matchFields' values.
+func unpackFields(v any) ([]string, error) {
+	s, _ := v.(string)
+	out := make([]string, 0, len(matchFields))
+	for len(out) < len(matchFields) {
+		n, rest, ok := strings.Cut(s, ":")
+		size, err := strconv.Atoi(n)
+		if !ok || err != nil || size < 0 || size > len(rest) {
+			return nil, fmt.Errorf("malformed match fields %q", truncate(s, 80))
+		}
+		out = append(out, rest[:size])
+		s = rest[size:]
+	}
+	return out, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func (c *compiled) runPredicate(ctx context.Context, s *query.Session, relation, narrow string) ([]Match, error) {
+	// Ordered by the caller (sortMatches): cheaper than the engine's sort of every column.
+	res, err := s.RunInternal(ctx, "SELECT "+matchColumns+" FROM "+relation+" AS events WHERE "+c.where(narrow))
 	if err != nil {
 		return nil, err
 	}
 	out := make([]Match, 0, len(res.Rows))
 	for _, row := range res.Rows {
-		out = append(out, c.predicateMatch(row))
+		m, err := c.predicateMatch(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }
 
 // predicateMatch is the match of a row of matchColumns.
-func (c *compiled) predicateMatch(row []any) Match {
+func (c *compiled) predicateMatch(row []any) (Match, error) {
+	f, err := unpackFields(row[1])
+	if err != nil {
+		return Match{}, err
+	}
 	m := c.match()
 	m.EventTime, _ = row[0].(time.Time)
-	m.EventID, m.EventName = str(row[1]), str(row[2])
-	m.Principal, m.Account, m.Region, m.SourceIP = str(row[4]), str(row[5]), str(row[6]), str(row[7])
-	m.Summary = fmt.Sprintf("%s (%s) by %s from %s", m.EventName, str(row[3]), dash(m.Principal), dash(m.SourceIP))
-	return m
+	m.EventID, m.EventName = f[0], f[1]
+	m.Principal, m.Account, m.Region, m.SourceIP = f[3], f[4], f[5], f[6]
+	m.Summary = fmt.Sprintf("%s (%s) by %s from %s", m.EventName, f[2], dash(m.Principal), dash(m.SourceIP))
+	return m, nil
 }
 
-// EvaluateAll runs every rule of rs over target and returns all their matches. Unlike
-// Evaluate one rule at a time, the predicate rules (Sigma and built-ins) share one scan of the
-// events, each rule's predicate a column of it: what a commit's batch is evaluated with, where
-// reading the batch once per rule would cost more than writing it. SQL and launch-compliance
-// rules run on their own. A rule that cannot be compiled is an error.
+// EvaluateAll runs every rule of rs over target and returns all their matches: what a
+// commit's batch is evaluated with (Hunt.Run). A rule that cannot be compiled or run is an
+// error.
 func EvaluateAll(ctx context.Context, s *query.Session, rs []Rule, target Target) ([]Match, error) {
-	var fused []*compiled
+	h := NewHunt(s, target)
+	h.fuse = true
+	ms, errs := h.Run(ctx, rs)
 	var out []Match
-	for _, r := range rs {
+	for i := range rs {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, ms[i]...)
+	}
+	return out, nil
+}
+
+// Run runs every rule of rs over the hunt's target, one query per rule (none for a rule whose
+// prefilter admits none of the target's values), and returns, by rule, its matches oldest
+// first or why it failed (the others still run). For EvaluateAll, the predicate rules without
+// a prefilter share one scan of the events instead, each rule's predicate a column of it.
+func (h *Hunt) Run(ctx context.Context, rs []Rule) ([][]Match, []error) {
+	out := make([][]Match, len(rs))
+	errs := make([]error, len(rs))
+	var scanned []int
+	var cs []*compiled
+	for i, r := range rs {
+		if ctx.Err() != nil {
+			errs[i] = ctx.Err()
+			continue
+		}
 		c, err := compile(r)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		if !h.fuse || c.predicate == "" || c.prefilter != "" {
+			out[i], errs[i] = h.Evaluate(ctx, r)
+			continue
+		}
+		scanned = append(scanned, i)
+		cs = append(cs, c)
+	}
+	if len(cs) > 1 {
+		ms, err := h.scan(ctx, cs)
+		if err == nil {
+			for k, i := range scanned {
+				out[i] = ms[k]
+			}
+			return out, errs
+		}
+		if ctx.Err() != nil {
+			for _, i := range scanned {
+				errs[i] = ctx.Err()
+			}
+			return out, errs
+		}
+		// One rule's predicate fails on these events: each on its own, to say which.
+	}
+	for _, i := range scanned {
+		out[i], errs[i] = h.Evaluate(ctx, rs[i])
+	}
+	return out, errs
+}
+
+// scan runs predicate rules cs in one scan of the target's events: each event with the
+// indexes of the rules it matches, one row per rule. It returns each rule's matches, oldest
+// first.
+func (h *Hunt) scan(ctx context.Context, cs []*compiled) ([][]Match, error) {
+	var cases, ors []string
+	for i, c := range cs {
+		cases = append(cases, "CASE WHEN "+c.predicate+" THEN "+strconv.Itoa(i)+" END")
+		ors = append(ors, "("+c.predicate+")")
+	}
+	res, err := h.s.RunInternal(ctx, "SELECT rule_index, * EXCLUDE (rule_indexes) FROM (SELECT list_filter(["+strings.Join(cases, ", ")+
+		"], lambda x: x IS NOT NULL) AS rule_indexes, "+matchColumns+" FROM "+h.relation+" AS events WHERE "+strings.Join(ors, " OR ")+
+		"), unnest(rule_indexes) AS u(rule_index)")
+	if err != nil {
+		return nil, fmt.Errorf("rules %s: %w", ruleIDs(cs), err)
+	}
+	out := make([][]Match, len(cs))
+	for _, row := range res.Rows {
+		i, _ := row[0].(int32)
+		m, err := cs[i].predicateMatch(row[1:])
 		if err != nil {
 			return nil, err
 		}
-		if c.predicate == "" {
-			ms, err := Evaluate(ctx, s, r, target)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ms...)
-			continue
-		}
-		fused = append(fused, c)
+		out[i] = append(out[i], m)
 	}
-	if len(fused) == 0 {
-		return out, nil
-	}
-	// The batch is read once into a materialized common table expression; each rule filters
-	// it on its own, so the engine orders each rule's conditions cheapest first and reads a
-	// field from the record's JSON only for the events the cheap conditions let through.
-	parts := make([]string, len(fused))
-	for i, c := range fused {
-		parts[i] = "SELECT " + strconv.Itoa(i) + " AS rule_index, " + matchColumns + " FROM batch AS events WHERE " + c.predicate
-	}
-	sql := "WITH batch AS MATERIALIZED (SELECT * FROM " + target.relation(s) + ") " + strings.Join(parts, " UNION ALL ")
-	res, err := s.RunInternal(ctx, sql)
-	if err != nil {
-		return nil, fmt.Errorf("rules %s: %w", ruleIDs(fused), err)
-	}
-	for _, row := range res.Rows {
-		i, _ := row[0].(int32)
-		out = append(out, fused[i].predicateMatch(row[1:]))
+	for _, ms := range out {
+		sortMatches(ms)
 	}
 	return out, nil
+}
+
+// sortMatches orders ms oldest first, then by event id.
+func sortMatches(ms []Match) {
+	sort.SliceStable(ms, func(i, j int) bool {
+		if !ms[i].EventTime.Equal(ms[j].EventTime) {
+			return ms[i].EventTime.Before(ms[j].EventTime)
+		}
+		return ms[i].EventID < ms[j].EventID
+	})
 }
 
 func ruleIDs(cs []*compiled) string {

@@ -8,14 +8,64 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// expr is a compiled (part of a) detection: sql, the boolean expression, and pre, an
+// expression over the prefilter columns alone (eventsource, eventname) that holds for every
+// event sql holds for — implied by it, so adding it changes nothing — or "" when the part says
+// nothing about those columns.
+type expr struct {
+	sql, pre string
+}
+
+// andPre is the prefilter of a conjunction: what any of its parts implies.
+func andPre(parts []expr) string {
+	var pres []string
+	for _, p := range parts {
+		if p.pre != "" {
+			pres = append(pres, p.pre)
+		}
+	}
+	if len(pres) == 0 {
+		return ""
+	}
+	return join(pres, " AND ")
+}
+
+// orPre is the prefilter of a disjunction: one of its parts' holds, so nothing is known
+// unless every part has one.
+func orPre(parts []expr) string {
+	pres := make([]string, len(parts))
+	for i, p := range parts {
+		if p.pre == "" {
+			return ""
+		}
+		pres[i] = p.pre
+	}
+	return join(pres, " OR ")
+}
+
+// joinExprs joins parts with " AND " or " OR ", their prefilters as the connective implies.
+func joinExprs(parts []expr, sep string) expr {
+	sqls := make([]string, len(parts))
+	for i, p := range parts {
+		sqls[i] = p.sql
+	}
+	e := expr{sql: join(sqls, sep)}
+	if sep == " AND " {
+		e.pre = andPre(parts)
+	} else {
+		e.pre = orPre(parts)
+	}
+	return e
+}
+
 // compileDetection compiles a rule's detection section: its searches (each a SQL predicate)
 // combined as its condition says.
-func compileDetection(det *yaml.Node) (string, error) {
+func compileDetection(det *yaml.Node) (expr, error) {
 	if det.Kind != yaml.MappingNode {
-		return "", errors.New("detection is not a map of searches and a condition")
+		return expr{}, errors.New("detection is not a map of searches and a condition")
 	}
 	var names []string
-	searches := map[string]string{}
+	searches := map[string]expr{}
 	var cond *yaml.Node
 	for i := 0; i+1 < len(det.Content); i += 2 {
 		key, val := det.Content[i].Value, det.Content[i+1]
@@ -24,20 +74,20 @@ func compileDetection(det *yaml.Node) (string, error) {
 			cond = val
 			continue
 		case "timeframe":
-			return "", errors.New("timeframe: aggregations over time windows are not supported (a rule matches single events)")
+			return expr{}, errors.New("timeframe: aggregations over time windows are not supported (a rule matches single events)")
 		}
 		if key == "" || strings.ContainsAny(key, " \t()|*") {
-			return "", fmt.Errorf("search identifier %q is not a name", key)
+			return expr{}, fmt.Errorf("search identifier %q is not a name", key)
 		}
-		sql, err := compileSearch(val)
+		e, err := compileSearch(val)
 		if err != nil {
-			return "", fmt.Errorf("search %s: %w", key, err)
+			return expr{}, fmt.Errorf("search %s: %w", key, err)
 		}
 		names = append(names, key)
-		searches[key] = sql
+		searches[key] = e
 	}
 	if cond == nil {
-		return "", errors.New("detection has no condition")
+		return expr{}, errors.New("detection has no condition")
 	}
 	var conds []string
 	switch cond.Kind {
@@ -46,53 +96,50 @@ func compileDetection(det *yaml.Node) (string, error) {
 	case yaml.SequenceNode: // deprecated list of conditions: any of them
 		for _, c := range cond.Content {
 			if c.Kind != yaml.ScalarNode {
-				return "", errors.New("condition list holds a non-string")
+				return expr{}, errors.New("condition list holds a non-string")
 			}
 			conds = append(conds, c.Value)
 		}
 	default:
-		return "", errors.New("condition is not a string")
+		return expr{}, errors.New("condition is not a string")
 	}
 	if len(conds) == 0 {
-		return "", errors.New("condition is empty")
+		return expr{}, errors.New("condition is empty")
 	}
-	var parts []string
+	var parts []expr
 	for _, c := range conds {
-		sql, err := compileCondition(c, names, searches)
+		e, err := compileCondition(c, names, searches)
 		if err != nil {
-			return "", fmt.Errorf("condition %q: %w", c, err)
+			return expr{}, fmt.Errorf("condition %q: %w", c, err)
 		}
-		parts = append(parts, sql)
+		parts = append(parts, e)
 	}
-	if len(parts) == 1 {
-		return parts[0], nil
-	}
-	return "(" + strings.Join(parts, " OR ") + ")", nil
+	return joinExprs(parts, " OR "), nil
 }
 
 // compileCondition parses a Sigma condition: identifiers, and, or, not, parentheses,
 // "1 of PATTERN", "all of PATTERN", "1 of them", "all of them" (not binds tighter than and,
 // and than or). Every sub-expression is NULL-free: a NOT flips false to true even where the
 // fields it reads are missing (SQL's NOT NULL would drop the event).
-func compileCondition(cond string, names []string, searches map[string]string) (string, error) {
+func compileCondition(cond string, names []string, searches map[string]expr) (expr, error) {
 	if strings.Contains(cond, "|") {
-		return "", errors.New("aggregation (| count() …) is not supported: a rule matches single events")
+		return expr{}, errors.New("aggregation (| count() …) is not supported: a rule matches single events")
 	}
 	p := &condParser{toks: tokenize(cond), names: names, searches: searches}
 	if len(p.toks) == 0 {
-		return "", errors.New("empty condition")
+		return expr{}, errors.New("empty condition")
 	}
 	if len(p.toks) > maxConditionTokens {
-		return "", fmt.Errorf("condition has more than %d words and parentheses", maxConditionTokens)
+		return expr{}, fmt.Errorf("condition has more than %d words and parentheses", maxConditionTokens)
 	}
-	sql, err := p.or()
+	e, err := p.or()
 	if err != nil {
-		return "", err
+		return expr{}, err
 	}
 	if p.pos < len(p.toks) {
-		return "", fmt.Errorf("unexpected %q", p.toks[p.pos])
+		return expr{}, fmt.Errorf("unexpected %q", p.toks[p.pos])
 	}
-	return sql, nil
+	return e, nil
 }
 
 // maxConditionTokens bounds a condition (the parser recurses on parentheses and not).
@@ -126,7 +173,7 @@ type condParser struct {
 	toks     []string
 	pos      int
 	names    []string
-	searches map[string]string
+	searches map[string]expr
 }
 
 func (p *condParser) peek() string {
@@ -136,101 +183,103 @@ func (p *condParser) peek() string {
 	return ""
 }
 
-func (p *condParser) or() (string, error) {
+func (p *condParser) or() (expr, error) {
 	left, err := p.and()
 	if err != nil {
-		return "", err
+		return expr{}, err
 	}
-	parts := []string{left}
+	parts := []expr{left}
 	for strings.EqualFold(p.peek(), "or") {
 		p.pos++
 		right, err := p.and()
 		if err != nil {
-			return "", err
+			return expr{}, err
 		}
 		parts = append(parts, right)
 	}
-	return join(parts, " OR "), nil
+	return joinExprs(parts, " OR "), nil
 }
 
-func (p *condParser) and() (string, error) {
+func (p *condParser) and() (expr, error) {
 	left, err := p.not()
 	if err != nil {
-		return "", err
+		return expr{}, err
 	}
-	parts := []string{left}
+	parts := []expr{left}
 	for strings.EqualFold(p.peek(), "and") {
 		p.pos++
 		right, err := p.not()
 		if err != nil {
-			return "", err
+			return expr{}, err
 		}
 		parts = append(parts, right)
 	}
-	return join(parts, " AND "), nil
+	return joinExprs(parts, " AND "), nil
 }
 
-func (p *condParser) not() (string, error) {
+func (p *condParser) not() (expr, error) {
 	if strings.EqualFold(p.peek(), "not") {
 		p.pos++
 		inner, err := p.not()
 		if err != nil {
-			return "", err
+			return expr{}, err
 		}
-		return "(NOT coalesce(" + inner + ", false))", nil
+		// A negation implies nothing about the prefilter columns that is kept (the inner
+		// prefilter is implied by the inner expression, not by its negation).
+		return expr{sql: "(NOT coalesce(" + inner.sql + ", false))"}, nil
 	}
 	return p.primary()
 }
 
-func (p *condParser) primary() (string, error) {
+func (p *condParser) primary() (expr, error) {
 	t := p.peek()
 	switch {
 	case t == "":
-		return "", errors.New("condition ends too early")
+		return expr{}, errors.New("condition ends too early")
 	case t == "(":
 		p.pos++
 		inner, err := p.or()
 		if err != nil {
-			return "", err
+			return expr{}, err
 		}
 		if p.peek() != ")" {
-			return "", errors.New("missing )")
+			return expr{}, errors.New("missing )")
 		}
 		p.pos++
 		return inner, nil
 	case t == ")":
-		return "", errors.New("unexpected )")
+		return expr{}, errors.New("unexpected )")
 	case strings.EqualFold(t, "and") || strings.EqualFold(t, "or"):
-		return "", fmt.Errorf("unexpected %q", t)
+		return expr{}, fmt.Errorf("unexpected %q", t)
 	case (isCount(t) || strings.EqualFold(t, "all")) && p.pos+1 < len(p.toks) && strings.EqualFold(p.toks[p.pos+1], "of"):
 		if p.pos+2 >= len(p.toks) || p.toks[p.pos+2] == "(" || p.toks[p.pos+2] == ")" {
-			return "", fmt.Errorf("%s of needs a search pattern or them", t)
+			return expr{}, fmt.Errorf("%s of needs a search pattern or them", t)
 		}
 		quant, pattern := t, p.toks[p.pos+2]
 		p.pos += 3
 		if quant != "1" && !strings.EqualFold(quant, "all") {
-			return "", fmt.Errorf("%s of: only 1 of and all of are supported", quant)
+			return expr{}, fmt.Errorf("%s of: only 1 of and all of are supported", quant)
 		}
 		matched := p.match(pattern)
 		if len(matched) == 0 {
-			return "", fmt.Errorf("%s of %s: no search matches %s", quant, pattern, pattern)
+			return expr{}, fmt.Errorf("%s of %s: no search matches %s", quant, pattern, pattern)
 		}
 		sep := " OR "
 		if strings.EqualFold(quant, "all") {
 			sep = " AND "
 		}
-		parts := make([]string, len(matched))
+		parts := make([]expr, len(matched))
 		for i, n := range matched {
 			parts[i] = p.searches[n]
 		}
-		return join(parts, sep), nil
+		return joinExprs(parts, sep), nil
 	}
 	p.pos++
-	sql, ok := p.searches[t]
+	e, ok := p.searches[t]
 	if !ok {
-		return "", fmt.Errorf("%q is not a search of this rule", t)
+		return expr{}, fmt.Errorf("%q is not a search of this rule", t)
 	}
-	return sql, nil
+	return e, nil
 }
 
 func isCount(t string) bool {

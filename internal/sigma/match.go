@@ -17,41 +17,41 @@ import (
 // compileSearch compiles one search: a map of field conditions (all must hold) or a list of
 // such maps (any may hold). Field-less keyword lists are refused: a CloudTrail record is JSON,
 // and a keyword has no field to be matched in.
-func compileSearch(n *yaml.Node) (string, error) {
+func compileSearch(n *yaml.Node) (expr, error) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		if len(n.Content) == 0 {
-			return "", errors.New("empty map")
+			return expr{}, errors.New("empty map")
 		}
-		var parts []string
+		var parts []expr
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			sql, err := compileField(n.Content[i].Value, n.Content[i+1])
+			e, err := compileField(n.Content[i].Value, n.Content[i+1])
 			if err != nil {
-				return "", err
+				return expr{}, err
 			}
-			parts = append(parts, sql)
+			parts = append(parts, e)
 		}
-		return join(parts, " AND "), nil
+		return joinExprs(parts, " AND "), nil
 	case yaml.SequenceNode:
 		if len(n.Content) == 0 {
-			return "", errors.New("empty list")
+			return expr{}, errors.New("empty list")
 		}
-		var parts []string
+		var parts []expr
 		for _, c := range n.Content {
 			if c.Kind != yaml.MappingNode {
-				return "", errors.New("keyword (field-less) searches are not supported: CloudTrail records are JSON, name the field to match")
+				return expr{}, errors.New("keyword (field-less) searches are not supported: CloudTrail records are JSON, name the field to match")
 			}
-			sql, err := compileSearch(c)
+			e, err := compileSearch(c)
 			if err != nil {
-				return "", err
+				return expr{}, err
 			}
-			parts = append(parts, sql)
+			parts = append(parts, e)
 		}
-		return join(parts, " OR "), nil
+		return joinExprs(parts, " OR "), nil
 	case yaml.AliasNode:
-		return "", errors.New("YAML aliases are not supported in a detection")
+		return expr{}, errors.New("YAML aliases are not supported in a detection")
 	default:
-		return "", errors.New("keyword (field-less) searches are not supported: CloudTrail records are JSON, name the field to match")
+		return expr{}, errors.New("keyword (field-less) searches are not supported: CloudTrail records are JSON, name the field to match")
 	}
 }
 
@@ -75,8 +75,26 @@ type sval struct {
 	kind string // the YAML tag: !!str, !!int, !!float, !!bool, !!null
 }
 
-// compileField compiles "field|mod|mod: value(s)".
-func compileField(key string, n *yaml.Node) (string, error) {
+// compileField compiles "field|mod|mod: value(s)". A condition on a prefilter column alone is
+// its own prefilter.
+func compileField(key string, n *yaml.Node) (expr, error) {
+	sql, err := compileFieldSQL(key, n)
+	if err != nil {
+		return expr{}, err
+	}
+	name, mods, _ := strings.Cut(key, "|")
+	if slices.Contains(PrefilterColumns, strings.ToLower(name)) && !slices.Contains(strings.Split(mods, "|"), "fieldref") {
+		return expr{sql: sql, pre: sql}, nil
+	}
+	return expr{sql: sql}, nil
+}
+
+// PrefilterColumns are the columns a Rule's Prefilter reads: the event's source and name, few
+// distinct values in a store, and the columns its files are sorted by.
+var PrefilterColumns = []string{"eventsource", "eventname"}
+
+// compileFieldSQL compiles "field|mod|mod: value(s)" to SQL.
+func compileFieldSQL(key string, n *yaml.Node) (string, error) {
 	parts := strings.Split(key, "|")
 	name, mods := parts[0], parts[1:]
 	if name == "" {
@@ -109,6 +127,10 @@ func compileField(key string, n *yaml.Node) (string, error) {
 	}
 	var preds []string
 	for _, sv := range vals {
+		if strings.Contains(sv.text, "\x00") {
+			// The engine's parser ends a statement's text at a NUL: the rule could not run.
+			return "", fmt.Errorf("%s: a value with a NUL character is not supported", key)
+		}
 		p, err := m.predicate(key, v, sv)
 		if err != nil {
 			return "", err

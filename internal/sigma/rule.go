@@ -41,6 +41,12 @@ type Rule struct {
 	// Run it in a session with the dialect macros installed (package query's sessions have
 	// them): the cidr modifier uses them.
 	Predicate string
+	// Prefilter is implied by Predicate and reads only the PrefilterColumns (eventsource and
+	// eventname): every event Predicate holds for, Prefilter holds for; "" when the rule says
+	// nothing about them. Evaluated over the distinct (eventsource, eventname) of the events a
+	// rule runs over, it gives the values the rule's events can have — exact values that prune
+	// a scan where the case-insensitive Predicate cannot (package rules).
+	Prefilter string
 }
 
 // RefusedError is a rule that cannot be compiled, and why.
@@ -211,13 +217,13 @@ func Parse(file string, data []byte) (*Rule, error) {
 	if doc.Detection.Kind == 0 {
 		return nil, refuse(id, "no detection")
 	}
-	pred, err := compileDetection(&doc.Detection)
+	det, err := compileDetection(&doc.Detection)
 	if err != nil {
 		return nil, refuse(id, "%v", err)
 	}
 	return &Rule{
 		ID: id, Title: strings.TrimSpace(doc.Title), Description: strings.TrimSpace(doc.Description),
 		Status: doc.Status, Level: strings.ToLower(doc.Level), Author: doc.Author,
-		Tags: doc.Tags, References: doc.References, File: file, Source: string(data), Predicate: pred,
+		Tags: doc.Tags, References: doc.References, File: file, Source: string(data), Predicate: det.sql, Prefilter: det.pre,
 	}, nil
 }

@@ -221,6 +221,7 @@ func TestSigmaRefusals(t *testing.T) {
 		{"null with modifier", rule("  sel:\n    eventName|contains: null\n  condition: sel"), "null cannot be combined"},
 		{"bad field", rule("  sel:\n    'userIdentity..arn': x\n  condition: sel"), "cannot be mapped"},
 		{"quote in a field", rule("  sel:\n    'requestParameters.a\"b': x\n  condition: sel"), "cannot be mapped"},
+		{"NUL in a value", rule("  sel:\n    eventName: \"a\\0b\"\n  condition: sel"), "NUL character"},
 		{"expand", rule("  sel:\n    sourceIPAddress|expand: '%admin_ips%'\n  condition: sel"), "expand"},
 		{"other logsource", strings.Replace(rule("  sel:\n    eventName: x\n  condition: sel"), "product: aws", "product: windows", 1), "only product aws, service cloudtrail"},
 		{"malformed YAML", "title: [unclosed\n", "malformed YAML"},
