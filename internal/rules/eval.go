@@ -595,13 +595,26 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 				target.To = end
 			}
 		}
-		res, err := s.RunInternal(ctx, "SELECT DISTINCT eventid FROM "+target.relation(s)+" AS events WHERE eventname = 'RunInstances'")
-		if err != nil {
-			return nil, err
-		}
+	}
+	// A launch is a RunInstances or a CreateFleet call (package lifecycle's launch facts): the
+	// batch's launch events, or over a time range the CreateFleet ones (any other is a
+	// RunInstances), by event id with their names.
+	launchSQL := "SELECT DISTINCT eventid, eventname FROM " + target.relation(s) + " AS events WHERE eventname IN ('RunInstances', 'CreateFleet')"
+	if target.Files == nil {
+		launchSQL = "SELECT DISTINCT eventid, eventname FROM " + target.relation(s) + " AS events WHERE eventname = 'CreateFleet'"
+	}
+	res, err := s.RunInternal(ctx, launchSQL)
+	if err != nil {
+		return nil, err
+	}
+	launchName := map[string]string{}
+	for _, r := range res.Rows {
+		launchName[str(r[0])] = str(r[1])
+	}
+	if target.Files != nil {
 		inFiles = map[string]bool{}
-		for _, r := range res.Rows {
-			inFiles[str(r[0])] = true
+		for id := range launchName {
+			inFiles[id] = true
 		}
 	}
 	if !target.From.IsZero() {
@@ -622,6 +635,9 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 		m := c.match()
 		m.Resource = row.InstanceID
 		m.EventTime, m.EventID, m.EventName = row.LaunchedAt, row.LaunchEventID, "RunInstances"
+		if n := launchName[row.LaunchEventID]; n != "" {
+			m.EventName = n
+		}
 		m.Principal, m.Account, m.Region = row.LaunchedBy, row.AccountID, row.Region
 		tmpl := row.TemplateID
 		if row.TemplateName != "" {
