@@ -119,7 +119,9 @@ func TestPollIngestsNewFilesOnceAndAdvancesPositions(t *testing.T) {
 	}
 	// A new file, a late one into yesterday's folder, and a new region.
 	e.deliver(t, "trail", "o-abc123", accounts[0], regions[0], e.now, "new", 3)
-	e.deliver(t, "trail", "o-abc123", accounts[1], regions[1], e.now.AddDate(0, 0, -1).Add(-20*time.Hour), "late", 2)
+	// Late: behind the prefix's position (its last file is at now-1h), in yesterday's folder
+	// whatever the time of day (now-1d-20h was two days back before 20:00 UTC).
+	e.deliver(t, "trail", "o-abc123", accounts[1], regions[1], e.now.AddDate(0, 0, -1).Truncate(24*time.Hour).Add(time.Hour), "late", 2)
 	if err := e.c.Poll(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}
