@@ -55,11 +55,16 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 		}
 		res.Columns = append(res.Columns, engine.Column{Name: c, Type: typ})
 	}
-	var all []rules.Match
+	// Each rule's matches are written as soon as it has run (csv, json, jsonl) and dropped: a
+	// hunt over years holds one rule's matches at a time, not all of them. The table format
+	// needs every row for its widths.
+	out := newRowStream(env.Stdout, *format, res.Columns, *csvSafe)
+	matches := 0
 	var failed []string
-	found, errs := rules.NewHunt(h.s, h.target).Run(ctx, run)
-	for i, r := range run {
-		if err := errs[i]; err != nil {
+	hunt := rules.NewHunt(h.s, h.target)
+	for _, r := range run {
+		found, err := hunt.Evaluate(ctx, r)
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -69,20 +74,22 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 			failed = append(failed, r.ID)
 			continue
 		}
-		all = append(all, found[i]...)
-	}
-	for _, m := range all {
-		var t any
-		if !m.EventTime.IsZero() {
-			t = m.EventTime
+		matches += len(found)
+		for _, m := range found {
+			var t any
+			if !m.EventTime.IsZero() {
+				t = m.EventTime
+			}
+			if err := out.row([]any{m.Rule, m.Severity, t, m.EventID, m.EventName, m.Principal, m.Account, m.Region, m.SourceIP, m.Summary}); err != nil {
+				return err
+			}
 		}
-		res.Rows = append(res.Rows, []any{m.Rule, m.Severity, t, m.EventID, m.EventName, m.Principal, m.Account, m.Region, m.SourceIP, m.Summary})
 	}
-	if err := WriteResult(env.Stdout, *format, res, *csvSafe); err != nil {
+	if err := out.end(); err != nil {
 		return err
 	}
 	read, total := h.s.StoreFiles(h.target.Store.ID, h.target.From, h.target.To)
-	fmt.Fprintf(env.Stderr, "%s, %s over %s (%d of %d files read) in %s\n", plural(len(run), "rule", "rules"), plural(len(all), "match", "matches"),
+	fmt.Fprintf(env.Stderr, "%s, %s over %s (%d of %d files read) in %s\n", plural(len(run), "rule", "rules"), plural(matches, "match", "matches"),
 		h.target.Store.Name, read, total, time.Since(start).Round(time.Millisecond))
 	if len(failed) > 0 {
 		return &PartialError{Msg: fmt.Sprintf("%s failed (above): %s", plural(len(failed), "rule", "rules"), strings.Join(failed, ", "))}

@@ -123,39 +123,14 @@ const csvSafeHelp = "with --format csv, put ' before text cells that start with 
 // neutralised (compliance.SafeCSVCell); numbers, times and nested values are never changed.
 func WriteResult(w io.Writer, format string, res *engine.Result, csvSafe bool) error {
 	switch format {
-	case "csv":
-		cw := csv.NewWriter(w)
-		head := make([]string, len(res.Columns))
-		for i, c := range res.Columns {
-			head[i] = c.Name
-			if csvSafe {
-				head[i] = compliance.SafeCSVCell(c.Name)
-			}
-		}
-		cw.Write(head)
+	case "csv", "json", "jsonl":
+		out := newRowStream(w, format, res.Columns, csvSafe)
 		for _, row := range res.Rows {
-			rec := make([]string, len(row))
-			for i, v := range row {
-				rec[i] = formatValue(v)
-				switch v.(type) {
-				case string, []byte:
-					if csvSafe {
-						rec[i] = compliance.SafeCSVCell(rec[i])
-					}
-				}
+			if err := out.row(row); err != nil {
+				return err
 			}
-			cw.Write(rec)
 		}
-		cw.Flush()
-		return cw.Error()
-	case "json", "jsonl":
-		return writeJSONRows(w, format == "jsonl", len(res.Rows), func(r int) any {
-			obj := make(orderedRow, len(res.Rows[r]))
-			for i, v := range res.Rows[r] {
-				obj[i] = kv{res.Columns[i].Name, jsonValue(v)}
-			}
-			return obj
-		})
+		return out.end()
 	default:
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for i, c := range res.Columns {
@@ -191,6 +166,102 @@ func WriteResult(w io.Writer, format string, res *engine.Result, csvSafe bool) e
 }
 
 // writeJSONRows writes n rows as one JSON array, a row a line (json), or as JSON Lines (jsonl).
+// rowStream writes a result row by row in format: csv and json/jsonl as the rows come (the
+// same bytes WriteResult writes for the whole result), the table format at the end (its
+// column widths need every row).
+type rowStream struct {
+	w       io.Writer
+	format  string
+	safe    bool
+	res     *engine.Result // the table format's rows
+	bw      *bufio.Writer
+	cw      *csv.Writer
+	columns []engine.Column
+	n       int
+}
+
+func newRowStream(w io.Writer, format string, columns []engine.Column, csvSafe bool) *rowStream {
+	s := &rowStream{w: w, format: format, safe: csvSafe, columns: columns}
+	switch format {
+	case "csv":
+		s.cw = csv.NewWriter(w)
+		head := make([]string, len(columns))
+		for i, c := range columns {
+			head[i] = c.Name
+			if csvSafe {
+				head[i] = compliance.SafeCSVCell(c.Name)
+			}
+		}
+		s.cw.Write(head)
+	case "json", "jsonl":
+		s.bw = bufio.NewWriterSize(w, 1<<16)
+	default:
+		s.res = &engine.Result{Columns: columns}
+	}
+	return s
+}
+
+func (s *rowStream) row(row []any) error {
+	defer func() { s.n++ }()
+	switch {
+	case s.cw != nil:
+		rec := make([]string, len(row))
+		for i, v := range row {
+			rec[i] = formatValue(v)
+			switch v.(type) {
+			case string, []byte:
+				if s.safe {
+					rec[i] = compliance.SafeCSVCell(rec[i])
+				}
+			}
+		}
+		return s.cw.Write(rec)
+	case s.bw != nil:
+		obj := make(orderedRow, len(row))
+		for i, v := range row {
+			obj[i] = kv{s.columns[i].Name, jsonValue(v)}
+		}
+		b, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		switch {
+		case s.format == "jsonl":
+		case s.n == 0:
+			s.bw.WriteString("[\n")
+		default:
+			s.bw.WriteString(",\n")
+		}
+		s.bw.Write(b)
+		if s.format == "jsonl" {
+			s.bw.WriteByte('\n')
+		}
+		return nil
+	default:
+		s.res.Rows = append(s.res.Rows, row)
+		return nil
+	}
+}
+
+func (s *rowStream) end() error {
+	switch {
+	case s.cw != nil:
+		s.cw.Flush()
+		return s.cw.Error()
+	case s.bw != nil:
+		switch {
+		case s.format == "jsonl":
+		case s.n == 0:
+			s.bw.WriteString("[]\n")
+		default:
+			s.bw.WriteString("\n]\n")
+		}
+		return s.bw.Flush()
+	default:
+		return WriteResult(s.w, s.format, s.res, s.safe)
+	}
+}
+
 func writeJSONRows(w io.Writer, jsonl bool, n int, row func(i int) any) error {
 	bw := bufio.NewWriterSize(w, 1<<16)
 	for i := range n {
