@@ -165,7 +165,6 @@ func WriteResult(w io.Writer, format string, res *engine.Result, csvSafe bool) e
 	}
 }
 
-// writeJSONRows writes n rows as one JSON array, a row a line (json), or as JSON Lines (jsonl).
 // rowStream writes a result row by row in format: csv and json/jsonl as the rows come (the
 // same bytes WriteResult writes for the whole result), the table format at the end (its
 // column widths need every row).
@@ -174,10 +173,9 @@ type rowStream struct {
 	format  string
 	safe    bool
 	res     *engine.Result // the table format's rows
-	bw      *bufio.Writer
+	js      *jsonRows
 	cw      *csv.Writer
 	columns []engine.Column
-	n       int
 }
 
 func newRowStream(w io.Writer, format string, columns []engine.Column, csvSafe bool) *rowStream {
@@ -194,7 +192,7 @@ func newRowStream(w io.Writer, format string, columns []engine.Column, csvSafe b
 		}
 		s.cw.Write(head)
 	case "json", "jsonl":
-		s.bw = bufio.NewWriterSize(w, 1<<16)
+		s.js = newJSONRows(w, format == "jsonl")
 	default:
 		s.res = &engine.Result{Columns: columns}
 	}
@@ -202,7 +200,6 @@ func newRowStream(w io.Writer, format string, columns []engine.Column, csvSafe b
 }
 
 func (s *rowStream) row(row []any) error {
-	defer func() { s.n++ }()
 	switch {
 	case s.cw != nil:
 		rec := make([]string, len(row))
@@ -216,27 +213,12 @@ func (s *rowStream) row(row []any) error {
 			}
 		}
 		return s.cw.Write(rec)
-	case s.bw != nil:
+	case s.js != nil:
 		obj := make(orderedRow, len(row))
 		for i, v := range row {
 			obj[i] = kv{s.columns[i].Name, jsonValue(v)}
 		}
-		b, err := json.Marshal(obj)
-		if err != nil {
-			return err
-		}
-		switch {
-		case s.format == "jsonl":
-		case s.n == 0:
-			s.bw.WriteString("[\n")
-		default:
-			s.bw.WriteString(",\n")
-		}
-		s.bw.Write(b)
-		if s.format == "jsonl" {
-			s.bw.WriteByte('\n')
-		}
-		return nil
+		return s.js.add(obj)
 	default:
 		s.res.Rows = append(s.res.Rows, row)
 		return nil
@@ -248,47 +230,65 @@ func (s *rowStream) end() error {
 	case s.cw != nil:
 		s.cw.Flush()
 		return s.cw.Error()
-	case s.bw != nil:
-		switch {
-		case s.format == "jsonl":
-		case s.n == 0:
-			s.bw.WriteString("[]\n")
-		default:
-			s.bw.WriteString("\n]\n")
-		}
-		return s.bw.Flush()
+	case s.js != nil:
+		return s.js.end()
 	default:
 		return WriteResult(s.w, s.format, s.res, s.safe)
 	}
 }
 
-func writeJSONRows(w io.Writer, jsonl bool, n int, row func(i int) any) error {
-	bw := bufio.NewWriterSize(w, 1<<16)
-	for i := range n {
-		b, err := json.Marshal(row(i))
-		if err != nil {
-			return err
-		}
-		switch {
-		case jsonl:
-		case i == 0:
-			bw.WriteString("[\n")
-		default:
-			bw.WriteString(",\n")
-		}
-		bw.Write(b)
-		if jsonl {
-			bw.WriteByte('\n')
-		}
+// jsonRows writes values as one JSON array, a value a line (json), or as JSON Lines (jsonl),
+// as they come.
+type jsonRows struct {
+	bw    *bufio.Writer
+	jsonl bool
+	n     int
+}
+
+func newJSONRows(w io.Writer, jsonl bool) *jsonRows {
+	return &jsonRows{bw: bufio.NewWriterSize(w, 1<<16), jsonl: jsonl}
+}
+
+func (j *jsonRows) add(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
 	}
 	switch {
-	case jsonl:
-	case n == 0:
-		bw.WriteString("[]\n")
+	case j.jsonl:
+	case j.n == 0:
+		j.bw.WriteString("[\n")
 	default:
-		bw.WriteString("\n]\n")
+		j.bw.WriteString(",\n")
 	}
-	return bw.Flush()
+	j.n++
+	j.bw.Write(b)
+	if j.jsonl {
+		j.bw.WriteByte('\n')
+	}
+	return nil
+}
+
+func (j *jsonRows) end() error {
+	switch {
+	case j.jsonl:
+	case j.n == 0:
+		j.bw.WriteString("[]\n")
+	default:
+		j.bw.WriteString("\n]\n")
+	}
+	return j.bw.Flush()
+}
+
+// writeJSONRows writes n rows as one JSON array, a row a line (json), or as JSON Lines (jsonl).
+func writeJSONRows(w io.Writer, jsonl bool, n int, row func(i int) any) error {
+	out := newJSONRows(w, jsonl)
+	for i := range n {
+		if err := out.add(row(i)); err != nil {
+			return err
+		}
+	}
+	return out.end()
 }
 
 type kv struct {
