@@ -504,11 +504,13 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 		return &answer{tag: ""}, nil
 	case "SET", "RESET":
 		if !shape {
-			c.set(words(toks))
+			if err := c.set(words(toks)); err != nil {
+				return nil, err
+			}
 		}
 		return &answer{tag: w}, nil
 	case "SHOW":
-		return c.show(words(toks)), nil
+		return c.show(words(toks))
 	case "BEGIN", "START":
 		if !shape {
 			c.tx = 'T'
@@ -651,33 +653,102 @@ func (c *conn) catalog(ctx context.Context) (*catalog, error) {
 }
 
 // set records SET name = value / SET name TO value / RESET name for SHOW; nothing else changes.
-func (c *conn) set(w []dialect.Token) {
+// As in PostgreSQL, a name that is no parameter is error 42704 (a custom name with a dot is one),
+// and a read-only parameter is 55P02. SQL's own forms (SET TIME ZONE, SET NAMES, SET SCHEMA, SET
+// ROLE, SET SESSION AUTHORIZATION, SET TRANSACTION, SET SESSION CHARACTERISTICS …) are accepted.
+func (c *conn) set(w []dialect.Token) error {
 	if len(w) < 2 {
-		return
+		return nil
 	}
 	i := 1
-	if strings.EqualFold(w[i].Text, "SESSION") || strings.EqualFold(w[i].Text, "LOCAL") {
+	if strings.EqualFold(w[0].Text, "SET") && (strings.EqualFold(w[i].Text, "SESSION") || strings.EqualFold(w[i].Text, "LOCAL")) &&
+		i+1 < len(w) && !strings.EqualFold(w[i+1].Text, "AUTHORIZATION") && !strings.EqualFold(w[i+1].Text, "CHARACTERISTICS") {
 		i++
 	}
 	if i >= len(w) {
-		return
+		return nil
 	}
-	name := strings.ToLower(strings.Trim(w[i].Text, `"`))
+	first := strings.ToUpper(w[i].Text)
+	name, n := settingName(w[i:])
 	if strings.EqualFold(w[0].Text, "RESET") {
-		delete(c.settings, name)
-		return
+		switch first {
+		case "ALL":
+			for k := range c.settings {
+				c.reset(k)
+			}
+			return nil
+		case "TIME":
+			name = "timezone" // RESET TIME ZONE
+		case "SESSION":
+			name = "session_authorization" // RESET SESSION AUTHORIZATION
+		}
+		if err := settable(name); err != nil {
+			return err
+		}
+		c.reset(name)
+		return nil
 	}
-	if i+2 < len(w) && (w[i+1].Text == "=" || strings.EqualFold(w[i+1].Text, "TO")) {
+	if v := i + n; v+1 < len(w) && (w[v].Text == "=" || strings.EqualFold(w[v].Text, "TO")) {
+		if err := settable(name); err != nil {
+			return err
+		}
 		var parts []string
-		for _, t := range w[i+2:] {
+		for _, t := range w[v+1:] {
 			if t.Kind == dialect.TokenString {
 				parts = append(parts, strings.ReplaceAll(t.Text[1:len(t.Text)-1], "''", "'"))
-			} else {
+			} else if t.Text != ";" {
 				parts = append(parts, t.Text)
 			}
 		}
+		if len(parts) == 1 && w[v+1].Kind == dialect.TokenIdent && strings.EqualFold(parts[0], "DEFAULT") {
+			c.reset(name) // SET x TO DEFAULT is RESET x
+			return nil
+		}
 		c.settings[name] = strings.Join(parts, " ")
+		return nil
 	}
+	switch first {
+	case "TIME", "NAMES", "SCHEMA", "ROLE", "SESSION", "TRANSACTION", "XML", "SEED", "CONSTRAINTS":
+		return nil // SQL's forms: SET TIME ZONE 'UTC', SET NAMES 'UTF8', …
+	}
+	return settable(name)
+}
+
+// reset gives the parameter name its default again. A custom "x.y" parameter, once set, stays
+// with an empty value (PostgreSQL's placeholder): SHOW answers it.
+func (c *conn) reset(name string) {
+	if strings.Contains(name, ".") {
+		c.settings[name] = ""
+		return
+	}
+	delete(c.settings, name)
+}
+
+// settingName is the (lower-case) parameter name at the start of w, a custom "x.y" one
+// included, and how many tokens it takes.
+func settingName(w []dialect.Token) (string, int) {
+	name := strings.ToLower(strings.Trim(w[0].Text, `"`))
+	n := 1
+	for n+1 < len(w) && w[n].Text == "." {
+		name += "." + strings.ToLower(strings.Trim(w[n+1].Text, `"`))
+		n += 2
+	}
+	return name, n
+}
+
+// settable is nil when SET may set the parameter name, else PostgreSQL's error for it.
+func settable(name string) error {
+	switch {
+	case pgPresetParameters[name]:
+		return &pgError{code: "55P02", msg: fmt.Sprintf("parameter %q cannot be changed", name)}
+	case pgParameters[name] || strings.Contains(name, "."):
+		return nil
+	}
+	return unrecognizedParameter(name)
+}
+
+func unrecognizedParameter(name string) error {
+	return &pgError{code: "42704", msg: fmt.Sprintf("unrecognized configuration parameter %q", name)}
 }
 
 // showAliases are the SQL-standard names SHOW accepts for settings (PostgreSQL's guc.c).
@@ -686,8 +757,10 @@ var showAliases = map[string]string{
 	"session authorization": "session_authorization",
 }
 
-// show answers SHOW name and SHOW ALL.
-func (c *conn) show(w []dialect.Token) *answer {
+// show answers SHOW name and SHOW ALL. A name that is no parameter is PostgreSQL's error
+// 42704, as is a custom "x.y" never set; a PostgreSQL parameter the server does not emulate
+// answers an empty string.
+func (c *conn) show(w []dialect.Token) (*answer, error) {
 	text := column{oid: pgtype.TextOID, typmod: -1}
 	get := func(name string) (string, bool) {
 		if v, ok := c.settings[name]; ok {
@@ -719,7 +792,7 @@ func (c *conn) show(w []dialect.Token) *answer {
 			v, _ := get(k)
 			a.rows = append(a.rows, []any{k, v, ""})
 		}
-		return a
+		return a, nil
 	}
 	var parts []string
 	for _, t := range w[1:] {
@@ -733,6 +806,9 @@ func (c *conn) show(w []dialect.Token) *answer {
 		name = alias // SHOW TRANSACTION ISOLATION LEVEL, SHOW TIME ZONE: SQL's spellings
 	}
 	text.name = name
-	v, _ := get(name)
-	return &answer{tag: "SHOW", cols: []column{text}, rows: [][]any{{v}}}
+	v, ok := get(name)
+	if !ok && !pgParameters[name] && !pgPresetParameters[name] {
+		return nil, unrecognizedParameter(name)
+	}
+	return &answer{tag: "SHOW", cols: []column{text}, rows: [][]any{{v}}}, nil
 }

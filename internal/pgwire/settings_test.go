@@ -1,0 +1,80 @@
+package pgwire_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/auditlake/auditlake/internal/pgwire"
+)
+
+// TestUnknownSettingsAreRefusedAsPostgresDoes: SHOW, SET and RESET of a name that is no
+// configuration parameter answer PostgreSQL's ERROR 42704 "unrecognized configuration parameter"
+// (SHOW answered an empty row), a read-only parameter refuses SET with 55P02, and custom "x.y"
+// names, RESET ALL and SET … TO DEFAULT work — through psql and through psycopg2.
+func TestUnknownSettingsAreRefusedAsPostgresDoes(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	dsn := s.dsn(f.admin, "")
+
+	// psql goes on after an error (ON_ERROR_STOP=0) in one session and prints SQLSTATEs.
+	out, _ := psql(t, dsn, "-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=verbose", "-A", "-t",
+		"-c", "SHOW nosuch_setting",
+		"-c", "SET nosuch_setting = 1",
+		"-c", "RESET nosuch_setting",
+		"-c", "SET server_version = '9.0'",
+		"-c", "SHOW myapp.flag",
+		"-c", "SET myapp.flag = 'on'",
+		"-c", "SHOW myapp.flag",
+		"-c", "SET application_name TO 'x1'",
+		"-c", "SHOW application_name",
+		"-c", "SET application_name TO DEFAULT",
+		"-c", "SET TIME ZONE 'UTC'",
+		"-c", "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+		"-c", "RESET ALL",
+		"-c", "SHOW myapp.flag", // a placeholder once set: empty, no error
+		"-c", "SHOW myapp.never",
+		"-c", "SHOW server_version",
+	)
+	for _, want := range []string{
+		`ERROR:  42704: unrecognized configuration parameter "nosuch_setting"`,
+		`ERROR:  55P02: parameter "server_version" cannot be changed`,
+		`ERROR:  42704: unrecognized configuration parameter "myapp.flag"`,
+		"\non\n", "\nx1\n", "15.0",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("psql: missing %q in\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "42704"); n != 5 {
+		t.Errorf("psql: %d errors 42704, want 5 (SHOW, SET, RESET of nosuch_setting; SHOW of myapp.flag before SET, of myapp.never):\n%s", n, out)
+	}
+	if n := strings.Count(out, "ERROR"); n != 6 {
+		t.Errorf("psql: %d errors, want 6 (the session statements PostgreSQL accepts were refused):\n%s", n, out)
+	}
+
+	py := debianPython(t, "psycopg2")
+	script := `
+import sys, psycopg2
+conn = psycopg2.connect(sys.argv[1])
+conn.autocommit = True
+cur = conn.cursor()
+for q in ("SHOW nosuch_setting", "SET nosuch_setting TO 'a'", "RESET nosuch_setting", "SHOW server_version", "SET myapp.flag = 'on'", "SHOW myapp.flag"):
+    try:
+        cur.execute(q)
+        print(q, "->", cur.fetchone()[0] if cur.description else cur.statusmessage)
+    except psycopg2.Error as e:
+        print(q, "->", e.pgcode, type(e).__name__, e.pgerror.strip())
+conn.close()
+`
+	pyOut, err := exec.Command(py, "-c", script, dsn).CombinedOutput()
+	want := `SHOW nosuch_setting -> 42704 UndefinedObject ERROR:  unrecognized configuration parameter "nosuch_setting"
+SET nosuch_setting TO 'a' -> 42704 UndefinedObject ERROR:  unrecognized configuration parameter "nosuch_setting"
+RESET nosuch_setting -> 42704 UndefinedObject ERROR:  unrecognized configuration parameter "nosuch_setting"
+SHOW server_version -> 15.0
+SET myapp.flag = 'on' -> SET
+SHOW myapp.flag -> on`
+	if err != nil || strings.TrimSpace(string(pyOut)) != want {
+		t.Fatalf("psycopg2: %v\n got:\n%s\nwant:\n%s", err, pyOut, want)
+	}
+}
