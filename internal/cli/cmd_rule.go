@@ -28,7 +28,8 @@ Registers detection rules (in <data>/rules.json), enabled. --sigma reads a Sigma
 them (searched recursively): rules for logsource product aws, service cloudtrail compile to SQL over a
 CloudTrail store (docs/detections.md says how fields and modifiers map). A rule that uses what is not
 supported is refused with its file, id and reason, the others are added, and the exit code is 3. Adding a
-Sigma rule again updates it (same id) and keeps it enabled or disabled. --sql is one SELECT in the
+Sigma rule again updates it (same id) and keeps it enabled or disabled, and keeps its grouping (auditlake
+rule group) unless --group-by or --window is given. --sql is one SELECT in the
 Trino/Athena dialect of 'auditlake query' that reads only {events}: the events a hunt covers. --builtin
 launch-compliance reports each instance launched outside the templates of --approved-config (the file
 'report launch-compliance' reads). Severities: informational, low, medium, high, critical (a Sigma rule's is

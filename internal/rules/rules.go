@@ -116,7 +116,7 @@ type AddResult struct {
 }
 
 // Add registers rules. A Sigma rule already registered (same id) gets its new text and keeps
-// its enabled state; a SQL or built-in rule whose NAME is taken is refused. Every rule is
+// its enabled state, and its grouping key and window where the new rule has none; a SQL or built-in rule whose NAME is taken is refused. Every rule is
 // checked again here (Check) before anything is written.
 func Add(ctx context.Context, lk *lake.Lake, add ...Rule) (AddResult, error) {
 	var res AddResult
@@ -153,6 +153,12 @@ func Add(ctx context.Context, lk *lake.Lake, add ...Rule) (AddResult, error) {
 				res.Added = append(res.Added, r.ID)
 			case r.Kind == KindSigma && f.Rules[i].Kind == KindSigma:
 				r.Enabled, r.AddedAt = f.Rules[i].Enabled, f.Rules[i].AddedAt
+				if r.GroupBy == "" { // set by auditlake rule group: kept unless given again
+					r.GroupBy = f.Rules[i].GroupBy
+				}
+				if r.Window == "" {
+					r.Window = f.Rules[i].Window
+				}
 				f.Rules[i] = r
 				res.Updated = append(res.Updated, r.ID)
 			default:
