@@ -475,7 +475,7 @@ func rewriteCatalog(sql string, si sessionInfo) (string, error) {
 		}
 		b.WriteString(t.Text)
 	}
-	if sql, err = regexOperators(b.String()); err != nil {
+	if sql, err = regexOperators(b.String(), catalogRegex); err != nil {
 		return "", err
 	}
 	if sql, err = arrayLiterals(sql); err != nil {
@@ -829,46 +829,4 @@ func operandStart(out []dialect.Token) int {
 		k--
 	}
 	return k
-}
-
-// regexOperators gives ~, ~*, !~ and !~* with a literal pattern PostgreSQL's meaning, a match
-// anywhere in the string (the engine's ~ matches the whole string).
-func regexOperators(sql string) (string, error) {
-	toks, err := dialect.Tokens(sql)
-	if err != nil {
-		return "", err
-	}
-	var out []dialect.Token
-	for i := 0; i < len(toks); i++ {
-		t := toks[i]
-		not := false
-		j := i
-		if t.Text == "!" && j+1 < len(toks) && toks[j+1].Text == "~" {
-			not, j = true, j+1
-		}
-		if toks[j].Text != "~" {
-			out = append(out, t)
-			continue
-		}
-		flags := ""
-		if j+1 < len(toks) && toks[j+1].Text == "*" {
-			flags, j = ", 'i'", j+1
-		}
-		p := j + 1
-		for p < len(toks) && !meaningful(toks[p]) {
-			p++
-		}
-		k := operandStart(out)
-		if p >= len(toks) || toks[p].Kind != dialect.TokenString || k < 0 {
-			out = append(out, t)
-			continue
-		}
-		call := "regexp_matches(" + strings.TrimSpace(joinTokens(out[k:])) + ", " + toks[p].Text + flags + ")"
-		if not {
-			call = "NOT " + call
-		}
-		out = append(out[:k], dialect.Token{Kind: dialect.TokenIdent, Text: "(" + call + ")"})
-		i = p
-	}
-	return joinTokens(out), nil
 }

@@ -552,6 +552,9 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 		if shape {
 			ctx = describing(ctx)
 		}
+		if q, err = regexOperators(q, dataRegex); err != nil {
+			return nil, &pgError{code: "42601", msg: "syntax error: " + err.Error()}
+		}
 		res, err = c.query(ctx, q)
 		if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return nil, ctx.Err()
