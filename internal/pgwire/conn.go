@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -98,6 +99,10 @@ func (c *conn) serve() {
 	for {
 		msg, err := c.be.Receive()
 		if err != nil {
+			if malformed(err) {
+				c.be.Send(fatal("08P01", "invalid message: "+err.Error()))
+				c.be.Flush()
+			}
 			return
 		}
 		if c.skip {
@@ -141,6 +146,14 @@ func (c *conn) serve() {
 			return
 		}
 	}
+}
+
+// malformed reports whether a Receive error is a message the client got wrong (a bad length,
+// a body without its terminator, an unknown type), not the connection ending: PostgreSQL
+// answers those with FATAL 08P01 before it closes.
+func malformed(err error) bool {
+	var ne net.Error
+	return !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, net.ErrClosed) && !errors.As(err, &ne)
 }
 
 func (c *conn) ready() {
@@ -265,6 +278,14 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	}
 	if len(m.Parameters) != len(st.paramOIDs) {
 		return &pgError{code: "08P01", msg: fmt.Sprintf("bind message supplies %d parameters, but prepared statement %q requires %d", len(m.Parameters), m.PreparedStatement, len(st.paramOIDs))}
+	}
+	if n := len(m.ParameterFormatCodes); n > 1 && n != len(m.Parameters) {
+		return &pgError{code: "08P01", msg: fmt.Sprintf("bind message has %d parameter formats but %d parameters", n, len(m.Parameters))}
+	}
+	for _, f := range append(m.ParameterFormatCodes[:len(m.ParameterFormatCodes):len(m.ParameterFormatCodes)], m.ResultFormatCodes...) {
+		if f != 0 && f != 1 {
+			return &pgError{code: "22023", msg: fmt.Sprintf("unsupported format code: %d", f)}
+		}
 	}
 	lits := make([]string, len(m.Parameters))
 	for i, raw := range m.Parameters {
