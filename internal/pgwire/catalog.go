@@ -242,7 +242,17 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 			return err
 		}
 	}
-	if err := exec("CREATE MACRO current_setting(n) AS CASE lower(n)" + cases.String() + " END, (n, missing_ok) AS CASE lower(n)" + cases.String() + " END"); err != nil {
+	// A name that is no PostgreSQL parameter is PostgreSQL's error (42704, sendError); one that
+	// is, or a custom x.y one, and is not emulated answers NULL.
+	known := make([]string, 0, len(pgParameters)+len(pgPresetParameters))
+	for _, m := range []map[string]bool{pgParameters, pgPresetParameters} {
+		for k := range m {
+			known = append(known, lit(k))
+		}
+	}
+	sort.Strings(known)
+	unknown := " ELSE CASE WHEN lower(n) IN (" + strings.Join(known, ", ") + `) OR contains(n, '.') THEN NULL ELSE error('unrecognized configuration parameter "' || n || '"') END`
+	if err := exec("CREATE MACRO current_setting(n) AS CASE lower(n)" + cases.String() + unknown + " END, (n, missing_ok) AS CASE lower(n)" + cases.String() + " END"); err != nil {
 		return err
 	}
 	// Namespaces: the built-in three, then each schema of the principal's tables.

@@ -459,6 +459,8 @@ func (c *conn) sendError(err error) {
 			}
 		case strings.Contains(low, "syntax") || strings.Contains(low, "parse"):
 			code = "42601"
+		case strings.Contains(low, "unrecognized configuration parameter"):
+			code, msg = "42704", qe.Msg[strings.Index(low, "unrecognized configuration parameter"):] // current_setting()
 		case strings.Contains(low, "only select"):
 			code = "25006" // read_only_sql_transaction
 		}

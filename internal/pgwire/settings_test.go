@@ -78,3 +78,21 @@ SHOW myapp.flag -> on`
 		t.Fatalf("psycopg2: %v\n got:\n%s\nwant:\n%s", err, pyOut, want)
 	}
 }
+
+// TestCurrentSettingOfAnUnknownName: current_setting() of a name that is no parameter is
+// PostgreSQL's 42704 (it answered NULL); with missing_ok it is NULL, and a PostgreSQL parameter
+// the server does not emulate is NULL, not an error.
+func TestCurrentSettingOfAnUnknownName(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	out, _ := psql(t, s.dsn(f.admin, ""), "-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=verbose", "-A", "-t",
+		"-c", "SELECT current_setting('nosuch_setting')",
+		"-c", "SELECT coalesce(current_setting('nosuch_setting', true), 'missing')",
+		"-c", "SELECT coalesce(current_setting('work_mem'), 'not emulated'), current_setting('server_version_num')",
+	)
+	for _, want := range []string{`ERROR:  42704: unrecognized configuration parameter "nosuch_setting"`, "\nmissing\n", "not emulated|150000"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+}
