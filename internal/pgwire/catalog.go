@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -371,6 +372,10 @@ func sqlValue(v any) string {
 // run answers a catalog query (already bound) with at most maxRows rows.
 func (c *catalog) run(ctx context.Context, sql string, si sessionInfo, lim engine.Limits) (*server.Result, error) {
 	rewritten, err := rewriteCatalog(sql, si)
+	var pe *pgError
+	if errors.As(err, &pe) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, &server.QueryError{Msg: err.Error()}
 	}

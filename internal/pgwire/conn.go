@@ -576,6 +576,10 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 			ctx = describing(ctx)
 		}
 		if q, err = regexOperators(q, dataRegex); err != nil {
+			var pe *pgError
+			if errors.As(err, &pe) {
+				return nil, err
+			}
 			return nil, &pgError{code: "42601", msg: "syntax error: " + err.Error()}
 		}
 		res, err = c.query(ctx, q)

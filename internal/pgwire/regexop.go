@@ -1,6 +1,7 @@
 package pgwire
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/auditlake/auditlake/internal/dialect"
@@ -44,13 +45,35 @@ func dataRegex(left, right string, not, fold bool) string {
 	return "(" + call + ")"
 }
 
+// maxRegexOperators bounds the operators one statement may hold: each rewrite copies its
+// operands, so a chain of them costs the square of its length (the engine refuses an expression
+// nested deeper than 1000 anyway).
+const maxRegexOperators = 256
+
 // regexOperators rewrites sql's regular-expression operators with call.
 func regexOperators(sql string, call regexCall) (string, error) {
+	if !strings.Contains(sql, "~") {
+		return sql, nil
+	}
 	toks, err := dialect.Tokens(sql)
 	if err != nil {
 		return "", err
 	}
 	toks = pgOperators(toks)
+	n := 0
+	for _, t := range toks {
+		if _, _, ok := regexOp(t); ok {
+			n++
+		}
+	}
+	if n > maxRegexOperators {
+		return "", &pgError{code: "54001", msg: fmt.Sprintf("statement too complex: %d regular-expression operators (at most %d)", n, maxRegexOperators)}
+	}
+	return rewriteRegex(toks, call), nil
+}
+
+// rewriteRegex is the text of toks with their regular-expression operators rewritten.
+func rewriteRegex(toks []dialect.Token, call regexCall) string {
 	var out []dialect.Token
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
@@ -65,14 +88,11 @@ func regexOperators(sql string, call regexCall) (string, error) {
 			out = append(out, t)
 			continue
 		}
-		right, err := regexOperators(strings.TrimSpace(joinTokens(toks[i+1:e])), call)
-		if err != nil {
-			return "", err
-		}
+		right := strings.TrimSpace(rewriteRegex(toks[i+1:e], call))
 		out = append(out[:k], dialect.Token{Kind: dialect.TokenIdent, Text: call(strings.TrimSpace(joinTokens(out[k:])), right, not, fold)})
 		i = e - 1
 	}
-	return joinTokens(out), nil
+	return joinTokens(out)
 }
 
 // regexOp reports whether t is one of the regular-expression operators, and which.

@@ -146,3 +146,40 @@ func TestRegexOperatorsLeftAsWritten(t *testing.T) {
 		t.Errorf("a comment was rewritten: %q", got)
 	}
 }
+
+// FuzzRegexOperators: the rewrite never panics, leaves SQL without a regular-expression operator
+// as written, and what it writes still lexes.
+func FuzzRegexOperators(f *testing.F) {
+	for _, c := range regexCases {
+		f.Add(c.expr)
+	}
+	f.Add(`SELECT (a ~ 'x'`)
+	f.Add(`a ~ ]`)
+	f.Add(`CASE a ~ END`)
+	f.Fuzz(func(t *testing.T, sql string) {
+		got, err := regexOperators(sql, catalogRegex)
+		if err != nil {
+			return // the lexer refused it (an unterminated string)
+		}
+		if !strings.Contains(sql, "~") && got != sql {
+			t.Fatalf("%q without ~ became %q", sql, got)
+		}
+		if _, err := regexOperators(got, catalogRegex); err != nil {
+			t.Fatalf("%q became %q, which does not lex: %v", sql, got, err)
+		}
+	})
+}
+
+// TestRegexOperatorsBounded: a statement with more regular-expression operators than the bound
+// is refused with 54001 before any rewriting (a chain of them costs the square of its length).
+func TestRegexOperatorsBounded(t *testing.T) {
+	q := "SELECT a" + strings.Repeat(" ~ 'x' || a", maxRegexOperators+1)
+	_, err := regexOperators(q, catalogRegex)
+	if pe, ok := err.(*pgError); !ok || pe.code != "54001" {
+		t.Fatalf("%d operators: %v", maxRegexOperators+1, err)
+	}
+	q = "SELECT a" + strings.Repeat(" ~ 'x' || a", maxRegexOperators)
+	if got, err := regexOperators(q, catalogRegex); err != nil || strings.Count(got, "regexp_matches") != maxRegexOperators {
+		t.Fatalf("%d operators: %v", maxRegexOperators, err)
+	}
+}
