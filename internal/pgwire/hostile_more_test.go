@@ -191,7 +191,7 @@ func TestHostileMessagesAreRefusedAndLeakNoSession(t *testing.T) {
 
 // TestThousandConnectionsOverTheLimit: 1,000 clients log in at once to a server admitting 8:
 // 8 are admitted, every other one is refused with 53300 (no other error, no crash), and once they
-// are gone the server admits 8 again.
+// are gone the server admits 8 again, also while 1,000 silent connections wait in startup.
 func TestThousandConnectionsOverTheLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000 SCRAM logins")
@@ -247,6 +247,21 @@ func TestThousandConnectionsOverTheLimit(t *testing.T) {
 			t.Errorf("SELECT 1 answered %d", one)
 		}
 		c.Close(context.Background())
+	}
+	// 1,000 connections that never send a startup message hold no slot: a client logs in and is
+	// answered while they wait (each is closed after the startup timeout).
+	var silent []net.Conn
+	defer func() {
+		for _, nc := range silent {
+			nc.Close()
+		}
+	}()
+	for range 1000 {
+		nc, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatalf("silent connection %d: %v", len(silent), err)
+		}
+		silent = append(silent, nc)
 	}
 	admitsExactly(t, dsn, maxConns)
 }
