@@ -256,6 +256,9 @@ func leftOperand(out []dialect.Token) int {
 		case out[q].Text == "::": // a cast of the operand before it
 			pos, prefix = prevMeaningful(out, q), -1
 			continue
+		case isWord(out[q], "COLLATE"): // the collation of the operand before it
+			pos, prefix = prevMeaningful(out, q), -1
+			continue
 		case isWord(out[q], "ZONE"): // … AT TIME ZONE operand
 			r := prevMeaningful(out, q)
 			if r >= 0 && isWord(out[r], "TIME") {
@@ -447,7 +450,14 @@ func rightOperand(toks []dialect.Token, i int) int {
 				}
 				pos = p
 			default:
-				break postfix
+				if !isWord(toks[n], "COLLATE") {
+					break postfix
+				}
+				p := typeEnd(toks, next(n+1)) // a collation's name: a (qualified) name
+				if p < 0 {
+					return -1
+				}
+				pos = p
 			}
 		}
 		// A tighter binary operator: its right operand belongs here too.

@@ -49,6 +49,10 @@ var regexCases = []struct{ expr, want string }{
 	{`n::text || b ~ '5x'`, "true"},
 	{`a ~ 'B'::text || ''`, "false"}, // (a ~ 'B'::text) || ''
 	{`(a ~ 'b')::int`, "1"},
+	// COLLATE binds tighter too.
+	{`a COLLATE nocase ~ 'b'`, "true"},
+	{`a ~ 'b' COLLATE nocase`, "true"},
+	{`a ~ 'b' COLLATE nocase || ''`, "true"},
 	// Looser operators stay outside: NOT, AND, OR, comparisons, IS, BETWEEN, IN.
 	{`NOT a ~ 'b'`, "false"},
 	{`NOT a !~ 'b'`, "true"},
