@@ -81,6 +81,10 @@ type Result struct {
 	Files      int // live files after the sync
 	SnapshotID int64
 	Created    bool
+	// Pending is set when the table cannot be created before the store is published: the
+	// catalog has no default location for it (Glue without --warehouse, whose database has no
+	// location). eds publish creates it at the S3 prefix.
+	Pending bool
 }
 
 // Sync makes the table of store hold exactly the store's live files as its current snapshot,
@@ -131,6 +135,10 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 			return res, nil
 		}
 		tbl, err = create(ctx, cat, ident, lk.AbsPath(st.ID, m.Files[0].Path), st, location)
+		if location == "" && noDefaultLocation(err) {
+			res.Pending = true
+			return res, nil
+		}
 		res.Created = true
 	}
 	if err != nil {
@@ -177,6 +185,12 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 		res.SnapshotID = s.SnapshotID
 	}
 	return res, nil
+}
+
+// noDefaultLocation reports whether err is iceberg-go's refusal to create a table without a
+// location in a catalog that has no default one (it has no sentinel error for it).
+func noDefaultLocation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no default path set")
 }
 
 // FileURI is how a table names a local file.
