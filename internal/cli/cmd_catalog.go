@@ -147,10 +147,10 @@ func runCatalogShow(ctx context.Context, env *Env, args []string) error {
 	if !ok {
 		return &NotFoundError{Msg: "no Iceberg catalog is set (auditlake catalog set sql)"}
 	}
-	props := c.Properties(env.DataDir)
 	if *output == "json" {
-		return writeJSON(env.Stdout, props)
+		return writeJSON(env.Stdout, c.ShowProperties(env.DataDir))
 	}
+	props := c.Properties(env.DataDir)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	for _, k := range slices.Sorted(maps.Keys(props)) {
 		fmt.Fprintf(tw, "%s:\t%s\n", k, props[k])
