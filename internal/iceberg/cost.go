@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,9 +173,14 @@ func costsStatePath(dataDir string) string { return filepath.Join(dataDir, "iceb
 // changed (a registration, a removal, a session's cache refresh) since the last complete
 // SyncCosts — a crash or a failed catalog between the two. It costs two small reads.
 func CostsBehind(dataDir string) (bool, error) {
-	_, version, err := cost.TablesVersion(dataDir)
+	tables, version, err := cost.TablesVersion(dataDir)
 	if err != nil {
 		return false, err
+	}
+	if _, err := os.Stat(costsStatePath(dataDir)); errors.Is(err, fs.ErrNotExist) {
+		// Never synced completely (or by a version that kept no record): behind if there is
+		// anything to catalogue.
+		return len(tables) > 0, nil
 	}
 	var st costsState
 	if err := atomicfile.ReadJSON(costsStatePath(dataDir), &st); err != nil {

@@ -364,4 +364,17 @@ func TestCostCatalogCatchesUpAfterACrash(t *testing.T) {
 	if behind, err := iceberg.CostsBehind(dir); behind || err != nil {
 		t.Fatalf("after catalog sync the cost tables are behind (%v)", err)
 	}
+
+	// No record of a complete sync (a data directory catalogued before there was one): behind
+	// while cost tables are registered, caught up at the next start.
+	if err := os.Remove(filepath.Join(dir, "iceberg", "costs.json")); err != nil {
+		t.Fatal(err)
+	}
+	if behind, err := iceberg.CostsBehind(dir); !behind || err != nil {
+		t.Fatalf("without a record of a complete sync the cost tables are not behind (%v)", err)
+	}
+	start()
+	if behind, err := iceberg.CostsBehind(dir); behind || err != nil {
+		t.Fatalf("after the next start the cost tables are behind (%v)", err)
+	}
 }
