@@ -189,3 +189,51 @@ func TestCostTablesInTheCatalogFromTheCommandLine(t *testing.T) {
 		t.Fatalf("cur remove does not say the Iceberg table was dropped:\n%s", out)
 	}
 }
+
+// TestCostTableFollowsTheCSVCacheFromTheCommandLine: a CSV cost table's delivery changes (a
+// file re-delivered with other rows, then one removed); the next query's cache refresh brings
+// the cost table's Iceberg table along (opened from catalog show's properties), without cur
+// register or catalog sync.
+func TestCostTableFollowsTheCSVCacheFromTheCommandLine(t *testing.T) {
+	dir, csvDir := t.TempDir(), t.TempDir()
+	mustRun(t, 0, dir, "catalog", "set", "sql")
+	for name, src := range map[string]string{"a.csv": "test_cur.csv", "b.csv": "2023-06-01.csv"} {
+		b, err := os.ReadFile(testdata("koku-cur-test-data", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(csvDir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustRun(t, 0, dir, "cur", "register", "cur.billing", csvDir)
+	count := func(step string) int64 {
+		t.Helper()
+		want, err := strconv.ParseInt(queryCSV(t, dir, `SELECT count(*) FROM cur.billing`)[0][0], 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := catalogRows(t, dir, "auditlake_cost", "cur_billing", "line_item_usage_account_id"); got != want || want == 0 {
+			t.Fatalf("%s: the cost table's Iceberg table has %d rows, auditlake's query %d", step, got, want)
+		}
+		return want
+	}
+	all := count("registered")
+	b, err := os.ReadFile(filepath.Join(csvDir, "a.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if err := os.WriteFile(filepath.Join(csvDir, "a.csv"), []byte(strings.Join(lines[:4], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("a re-delivered file"); n >= all {
+		t.Fatalf("the re-delivered file's fewer rows did not count: %d, before %d", n, all)
+	}
+	if err := os.Remove(filepath.Join(csvDir, "b.csv")); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("a removed file"); n != 3 {
+		t.Fatalf("after the removal the table has %d rows, want the re-delivered file's 3", n)
+	}
+}

@@ -147,10 +147,10 @@ func runCatalogShow(ctx context.Context, env *Env, args []string) error {
 	if !ok {
 		return &NotFoundError{Msg: "no Iceberg catalog is set (auditlake catalog set sql)"}
 	}
-	props := c.Properties(env.DataDir)
 	if *output == "json" {
-		return writeJSON(env.Stdout, props)
+		return writeJSON(env.Stdout, c.ShowProperties(env.DataDir))
 	}
+	props := c.Properties(env.DataDir)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	for _, k := range slices.Sorted(maps.Keys(props)) {
 		fmt.Fprintf(tw, "%s:\t%s\n", k, props[k])
@@ -217,8 +217,11 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 			continue
 		}
 		snap := "-"
-		if res.SnapshotID != 0 {
+		switch {
+		case res.SnapshotID != 0:
 			snap = fmt.Sprint(res.SnapshotID)
+		case res.Pending:
+			snap = "- (no table until eds publish: the catalog has no warehouse)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", st.Name, res.Table, res.Files, res.Added, res.Removed, snap)
 	}
@@ -247,8 +250,11 @@ func writeCostSyncs(tw io.Writer, env *Env, costs []iceberg.CostResult) {
 			continue
 		}
 		snap := "-"
-		if c.SnapshotID != 0 {
+		switch {
+		case c.SnapshotID != 0:
 			snap = fmt.Sprint(c.SnapshotID)
+		case c.Pending:
+			snap = "- (no table: the catalog has no warehouse)"
 		}
 		fmt.Fprintf(tw, "cost %s\t%s\t%d\t%d\t%d\t%s\n", c.Name, c.Table, c.Files, c.Added, c.Removed, snap)
 		for _, l := range c.Left {

@@ -8,6 +8,7 @@
 package cost
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -97,6 +98,9 @@ func (t Table) Name() string { return t.Database + "." + t.Table }
 
 type registryFile struct {
 	Tables []Table `json:"tables"`
+	// Version changes with every update of the registry (a random id), so that a follower of
+	// the cost tables (their Iceberg tables) knows whether it has seen the registry as it is.
+	Version string `json:"version,omitempty"`
 }
 
 func registryPath(dataDir string) string { return filepath.Join(dataDir, "cost", "registry.json") }
@@ -122,6 +126,7 @@ func updateRegistry(dataDir string, fn func(*registryFile) error) error {
 			return err
 		}
 		sort.Slice(r.Tables, func(i, j int) bool { return r.Tables[i].Name() < r.Tables[j].Name() })
+		r.Version = rand.Text()
 		return nil
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -137,6 +142,16 @@ func Tables(dataDir string) ([]Table, error) {
 		return nil, err
 	}
 	return r.Tables, nil
+}
+
+// TablesVersion returns the registered tables and the registry's version, which changes with
+// every change of the registry (a registration, a removal, a cache refresh): "" before the first.
+func TablesVersion(dataDir string) ([]Table, string, error) {
+	r, err := readRegistry(dataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	return r.Tables, r.Version, nil
 }
 
 // Lookup returns one registered table by "DATABASE.TABLE".

@@ -14,6 +14,14 @@ import (
 // before sealing the engine. A table whose files are gone makes the query that reads it fail,
 // not the session.
 func Register(ctx context.Context, db *engine.DB, dataDir string) error {
+	return RegisterFollowed(ctx, db, dataDir, nil)
+}
+
+// RegisterFollowed is Register that calls changed, when it is set, after the cache refresh
+// changed the registry (a changed CSV file converted again, a removed one dropped) and before
+// the cached files no table names any more are deleted: the Iceberg tables of the cost tables
+// follow in the same step, while their files are still there. changed reports its own errors.
+func RegisterFollowed(ctx context.Context, db *engine.DB, dataDir string, changed func()) error {
 	tables, err := Tables(dataDir)
 	if err != nil {
 		return err
@@ -23,20 +31,21 @@ func Register(ctx context.Context, db *engine.DB, dataDir string) error {
 		return fmt.Errorf("resolve data dir %q: %w", dataDir, err)
 	}
 	var outside []string
+	refreshed := 0
 	for _, t := range tables {
 		if stale(t) {
-			refreshed, err := refresh(ctx, db, abs, t)
+			fresh, err := refresh(ctx, db, abs, t)
 			if err == nil {
-				err = createView(ctx, db, refreshed)
+				err = createView(ctx, db, fresh)
 			}
 			if err == nil {
-				refreshed.Periods, err = periods(ctx, db, refreshed)
+				fresh.Periods, err = periods(ctx, db, fresh)
 			}
 			if err == nil {
-				err = replaceTable(abs, t, refreshed)
+				err = replaceTable(abs, t, fresh)
 			}
 			if err == nil {
-				pruneCache(abs)
+				refreshed++
 				continue
 			}
 			// Not refreshed (a changed file that no longer reads, say): the view reads the
@@ -51,6 +60,12 @@ func Register(ctx context.Context, db *engine.DB, dataDir string) error {
 				outside = append(outside, f.Local)
 			}
 		}
+	}
+	if refreshed > 0 {
+		if changed != nil {
+			changed()
+		}
+		pruneCache(abs)
 	}
 	if len(outside) > 0 {
 		if err := db.AllowPaths(ctx, outside); err != nil {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -18,6 +20,7 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
+	"github.com/auditlake/auditlake/internal/atomicfile"
 	"github.com/auditlake/auditlake/internal/cost"
 )
 
@@ -48,6 +51,9 @@ type CostResult struct {
 	Left []string
 	// Dropped is set for a table whose cost table is no longer registered.
 	Dropped bool
+	// Pending is set when the catalog has no default location for the table (Glue without
+	// --warehouse, whose database has no location): no table, and no error.
+	Pending bool
 }
 
 // costFiles are the local Parquet files cost table t is read from: the converted files of a CSV
@@ -97,20 +103,30 @@ func schemaKey(s *arrow.Schema) string {
 // files it is read from (one snapshot per change), creating it unpartitioned with the first
 // file's schema, recreating it when the columns change (a registration with other columns),
 // and dropping the tables of cost tables no longer registered (their files are not touched).
-// A failure of one table does not stop the others; their errors are joined.
+// A failure of one table does not stop the others; their errors are joined. Syncs of one data
+// directory run one at a time; the registry's version a sync brought every table up to is kept
+// (costs.json), so that CostsBehind knows whether a sync was cut off (CatchUpCosts).
 func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]CostResult, error) {
-	tables, err := cost.Tables(dataDir)
+	if err := os.MkdirAll(filepath.Join(dataDir, "iceberg"), 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := atomicfile.Lock(filepath.Join(dataDir, "iceberg", "costs.lock"), syscall.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	tables, version, err := cost.TablesVersion(dataDir)
 	if err != nil {
 		return nil, err
 	}
 	var out []CostResult
-	var errs []error
+	var errs, refused []error   // refused: the registry's own conflicts, not the catalog's failures
 	keep := map[string]string{} // table name → the cost table it is
 	for _, t := range tables {
 		name := CostTableName(t)
 		if other, ok := keep[name]; ok {
 			// Two cost tables with one Iceberg name (cur.a_b and cur_a.b): the first keeps it.
-			errs = append(errs, fmt.Errorf("cost table %s: its Iceberg table %s.%s is %s's already; register it under another name to catalogue it", t.Name(), CostNamespace, name, other))
+			refused = append(refused, fmt.Errorf("cost table %s: its Iceberg table %s.%s is %s's already; register it under another name to catalogue it", t.Name(), CostNamespace, name, other))
 			continue
 		}
 		keep[name] = t.Name()
@@ -137,7 +153,51 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 			out = append(out, CostResult{Table: CostNamespace + "." + name, Dropped: true})
 		}
 	}
-	return out, errors.Join(errs...)
+	if len(errs) == 0 {
+		// Every table follows the registry as it was read (a name conflict stays until the
+		// registry changes): a later start need not sync again.
+		b, _ := json.Marshal(costsState{RegistryVersion: version})
+		errs = append(errs, atomicfile.Write(costsStatePath(dataDir), b))
+	}
+	return out, errors.Join(append(refused, errs...)...)
+}
+
+// costsState is what the last complete SyncCosts brought the cost tables' Iceberg tables up to.
+type costsState struct {
+	RegistryVersion string `json:"registry_version"`
+}
+
+func costsStatePath(dataDir string) string { return filepath.Join(dataDir, "iceberg", "costs.json") }
+
+// CostsBehind reports whether the cost tables' Iceberg tables may be behind the registry: it
+// changed (a registration, a removal, a session's cache refresh) since the last complete
+// SyncCosts — a crash or a failed catalog between the two. It costs two small reads.
+func CostsBehind(dataDir string) (bool, error) {
+	tables, version, err := cost.TablesVersion(dataDir)
+	if err != nil {
+		return false, err
+	}
+	if _, err := os.Stat(costsStatePath(dataDir)); errors.Is(err, fs.ErrNotExist) {
+		// Never synced completely (or by a version that kept no record): behind if there is
+		// anything to catalogue.
+		return len(tables) > 0, nil
+	}
+	var st costsState
+	if err := atomicfile.ReadJSON(costsStatePath(dataDir), &st); err != nil {
+		return false, err
+	}
+	return st.RegistryVersion != version, nil
+}
+
+// CatchUpCosts runs SyncCosts when CostsBehind: what a command that opens the catalog does
+// first, so a crash between a cost cache refresh and its catalog update is repaired at the next
+// start.
+func CatchUpCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]CostResult, error) {
+	behind, err := CostsBehind(dataDir)
+	if err != nil || !behind {
+		return nil, err
+	}
+	return SyncCosts(ctx, cat, dataDir)
 }
 
 func syncCost(ctx context.Context, cat catalog.Catalog, t cost.Table) (CostResult, error) {
@@ -189,44 +249,19 @@ func syncCost(ctx context.Context, cat catalog.Catalog, t cost.Table) (CostResul
 			"auditlake.cost-source": t.Source,
 			"auditlake.schema":      schemaKey(first),
 		}))
+		if noDefaultLocation(err) {
+			res.Pending = true
+			return res, nil
+		}
 		if err != nil {
 			return res, err
 		}
 	}
-	have, err := Files(ctx, tbl)
+	tbl, res.Added, res.Removed, err = commitFiles(ctx, tbl, want, iceberggo.Properties{"auditlake.cost-table": t.Name()})
 	if err != nil {
 		return res, err
 	}
-	wanted := map[string]bool{}
-	var add, del []string
-	for _, p := range want {
-		wanted[p] = true
-		if !have[p] {
-			add = append(add, p)
-		}
-	}
-	for p := range have {
-		if !wanted[p] {
-			del = append(del, p)
-		}
-	}
-	slices.Sort(del)
-	res.Files, res.Added, res.Removed = len(want), len(add), len(del)
-	if len(add)+len(del) > 0 {
-		tx := tbl.NewTransaction()
-		props := iceberggo.Properties{"auditlake.cost-table": t.Name()}
-		if len(del) == 0 {
-			err = tx.AddFiles(ctx, add, props, true)
-		} else {
-			err = tx.ReplaceDataFiles(ctx, del, add, props)
-		}
-		if err != nil {
-			return res, err
-		}
-		if tbl, err = tx.Commit(ctx); err != nil {
-			return res, fmt.Errorf("commit: %w", err)
-		}
-	}
+	res.Files = len(want)
 	if s := tbl.CurrentSnapshot(); s != nil {
 		res.SnapshotID = s.SnapshotID
 	}

@@ -3,10 +3,12 @@ package iceberg_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
@@ -15,6 +17,8 @@ import (
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
 )
 
 const testdata = "../../testdata"
@@ -170,5 +174,207 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// costCatalog is a data directory with the SQL catalog set and CSV cost table cur.billing
+// registered over two files in a directory (a.csv, b.csv), catalogued as cur register does;
+// reader is the catalog opened by the test.
+func costCatalog(t *testing.T) (dir, csvDir string, reader catalog.Catalog) {
+	t.Helper()
+	ctx := context.Background()
+	dir, csvDir = t.TempDir(), t.TempDir()
+	if err := iceberg.SaveConfig(dir, iceberg.Config{Type: "sql"}); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, filepath.Join(testdata, "koku-cur-test-data", "test_cur.csv"), filepath.Join(csvDir, "a.csv"))
+	copyFile(t, filepath.Join(testdata, "koku-cur-test-data", "2023-06-01.csv"), filepath.Join(csvDir, "b.csv"))
+	registerCost(t, dir, "cur.billing", csvDir)
+	reader, err := iceberg.Open(ctx, iceberg.SQLProperties(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iceberg.SyncCosts(ctx, reader, dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir, csvDir, reader
+}
+
+// costFollows checks that cur.billing's Iceberg table names exactly the converted files the
+// registry names now and holds the rows auditlake's own query counts; it returns the table.
+func costFollows(t *testing.T, step, dir string, reader catalog.Catalog) *table.Table {
+	t.Helper()
+	ct, err := cost.Lookup(dir, "cur.billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, files := costTableFiles(t, reader)
+	if len(files) != len(ct.Files) {
+		t.Fatalf("%s: the Iceberg table names %d files, the registry %d", step, len(files), len(ct.Files))
+	}
+	for _, f := range ct.Files {
+		if !files[iceberg.FileURI(f.Cache)] {
+			t.Fatalf("%s: the Iceberg table does not name the converted file of %s (%s): %v", step, f.URI, f.Cache, files)
+		}
+	}
+	if got, want := icebergtest.Rows(t, tbl), costRows(t, dir, "cur.billing"); got != want || want == 0 {
+		t.Fatalf("%s: the Iceberg table has %d rows, auditlake's query %d", step, got, want)
+	}
+	return tbl
+}
+
+// costTableFiles loads cur.billing's Iceberg table from reader, with the data files of its
+// current snapshot.
+func costTableFiles(t *testing.T, reader catalog.Catalog) (*table.Table, map[string]bool) {
+	t.Helper()
+	ctx := context.Background()
+	tbl, err := reader.LoadTable(ctx, catalog.ToIdentifier("auditlake_cost", "cur_billing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := iceberg.Files(ctx, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl, files
+}
+
+// rewriteCSV rewrites the CSV file p with its header and first n rows (a re-delivered file
+// with other contents: another size, another modification time).
+func rewriteCSV(t *testing.T, p string, n int) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	if err := os.WriteFile(p, []byte(strings.Join(lines[:n+1], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Minute)
+	if err := os.Chtimes(p, future, future); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openSession opens a query session on lk, as every query does: it refreshes the cost cache.
+func openSession(t *testing.T, lk *lake.Lake) {
+	t.Helper()
+	s, err := query.Open(context.Background(), lk, query.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
+
+// TestCostTableFollowsTheCacheRefresh: when a query session's cache refresh converts a changed
+// CSV file again or drops a removed one, the cost table's Iceberg table follows in the same
+// step — a new snapshot naming the new converted files, none of the old — with the catalog
+// attached as every command attaches it (no catalog sync, no cur register).
+func TestCostTableFollowsTheCacheRefresh(t *testing.T) {
+	dir, csvDir, reader := costCatalog(t)
+	lk, errs := attachREST(t, dir, iceberg.Config{Type: "sql"}) // as every command attaches it
+	before := costFollows(t, "registered", dir, reader)
+	rows := icebergtest.Rows(t, before)
+
+	rewriteCSV(t, filepath.Join(csvDir, "a.csv"), 7) // changed: converted again
+	openSession(t, lk)
+	if len(*errs) > 0 {
+		t.Fatal(*errs)
+	}
+	changed := costFollows(t, "a changed file", dir, reader)
+	if changed.CurrentSnapshot().SnapshotID == before.CurrentSnapshot().SnapshotID || icebergtest.Rows(t, changed) >= rows {
+		t.Fatalf("the changed file's refresh committed no snapshot with fewer rows (%d rows before)", rows)
+	}
+
+	if err := os.Remove(filepath.Join(csvDir, "b.csv")); err != nil { // removed: dropped
+		t.Fatal(err)
+	}
+	openSession(t, lk)
+	if len(*errs) > 0 {
+		t.Fatal(*errs)
+	}
+	removed := costFollows(t, "a removed file", dir, reader)
+	if removed.CurrentSnapshot().SnapshotID == changed.CurrentSnapshot().SnapshotID {
+		t.Fatal("the removed file's refresh committed no snapshot")
+	}
+	if behind, err := iceberg.CostsBehind(dir); behind || err != nil {
+		t.Fatalf("after the refreshes the cost tables are behind the registry (%v)", err)
+	}
+
+	// A session with nothing to refresh commits nothing.
+	openSession(t, lk)
+	if same := costFollows(t, "nothing changed", dir, reader); same.CurrentSnapshot().SnapshotID != removed.CurrentSnapshot().SnapshotID {
+		t.Fatal("a session with nothing to refresh committed a snapshot")
+	}
+}
+
+// TestCostCatalogCatchesUpAfterACrash: a crash between the cost cache refresh (the registry
+// names the new converted files) and the catalog's update — a session without the catalog's
+// hooks leaves exactly that state — is repaired at the next start (attaching the catalog, as
+// every command does) or by catalog sync; a start with nothing behind commits nothing.
+func TestCostCatalogCatchesUpAfterACrash(t *testing.T) {
+	ctx := context.Background()
+	dir, csvDir, reader := costCatalog(t)
+	start := func() {
+		t.Helper()
+		lk, err := lake.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		closer, err := iceberg.Attach(ctx, lk, func(err error) { t.Error(err) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		closer()
+	}
+	crash := func(change func()) {
+		t.Helper()
+		change()
+		lk, err := lake.Open(dir) // no hooks: the process died before the catalog's update
+		if err != nil {
+			t.Fatal(err)
+		}
+		openSession(t, lk)
+		if behind, err := iceberg.CostsBehind(dir); !behind || err != nil {
+			t.Fatalf("after the cut-off refresh the cost tables are not behind (%v); the test needs them to be", err)
+		}
+	}
+	_, old := costTableFiles(t, reader)
+	crash(func() { rewriteCSV(t, filepath.Join(csvDir, "a.csv"), 5) })
+	if _, now := costTableFiles(t, reader); !maps.Equal(now, old) {
+		t.Fatal("the table changed without its update")
+	}
+	start()
+	tbl := costFollows(t, "next start", dir, reader)
+	if behind, err := iceberg.CostsBehind(dir); behind || err != nil {
+		t.Fatalf("after the next start the cost tables are behind (%v)", err)
+	}
+	snap := tbl.CurrentSnapshot().SnapshotID
+	start()
+	if tbl = costFollows(t, "a start with nothing behind", dir, reader); tbl.CurrentSnapshot().SnapshotID != snap {
+		t.Fatal("a start with nothing behind committed a snapshot")
+	}
+
+	crash(func() { os.Remove(filepath.Join(csvDir, "b.csv")) })
+	if _, err := iceberg.SyncCosts(ctx, reader, dir); err != nil { // catalog sync
+		t.Fatal(err)
+	}
+	costFollows(t, "catalog sync", dir, reader)
+	if behind, err := iceberg.CostsBehind(dir); behind || err != nil {
+		t.Fatalf("after catalog sync the cost tables are behind (%v)", err)
+	}
+
+	// No record of a complete sync (a data directory catalogued before there was one): behind
+	// while cost tables are registered, caught up at the next start.
+	if err := os.Remove(filepath.Join(dir, "iceberg", "costs.json")); err != nil {
+		t.Fatal(err)
+	}
+	if behind, err := iceberg.CostsBehind(dir); !behind || err != nil {
+		t.Fatalf("without a record of a complete sync the cost tables are not behind (%v)", err)
+	}
+	start()
+	if behind, err := iceberg.CostsBehind(dir); behind || err != nil {
+		t.Fatalf("after the next start the cost tables are behind (%v)", err)
 	}
 }

@@ -81,6 +81,10 @@ type Result struct {
 	Files      int // live files after the sync
 	SnapshotID int64
 	Created    bool
+	// Pending is set when the table cannot be created before the store is published: the
+	// catalog has no default location for it (Glue without --warehouse, whose database has no
+	// location). eds publish creates it at the S3 prefix.
+	Pending bool
 }
 
 // Sync makes the table of store hold exactly the store's live files as its current snapshot,
@@ -107,12 +111,9 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 		}
 		location, uri = pub.Location(), pub.Object
 	}
-	want := make(map[string]bool, len(m.Files))
 	var order []string
 	for _, f := range m.Files {
-		p := uri(f.Path)
-		want[p] = true
-		order = append(order, p)
+		order = append(order, uri(f.Path))
 	}
 	ident := catalog.ToIdentifier(Namespace, TableName(st.Name))
 	tbl, err := cat.LoadTable(ctx, ident)
@@ -131,35 +132,53 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 			return res, nil
 		}
 		tbl, err = create(ctx, cat, ident, lk.AbsPath(st.ID, m.Files[0].Path), st, location)
+		if location == "" && noDefaultLocation(err) {
+			res.Pending = true
+			return res, nil
+		}
 		res.Created = true
 	}
 	if err != nil {
 		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
 	}
-	have, err := Files(ctx, tbl)
+	props := iceberggo.Properties{"auditlake.store-id": st.ID, "auditlake.manifest-version": strconv.FormatInt(m.Version, 10)}
+	tbl, res.Added, res.Removed, err = commitFiles(ctx, tbl, order, props)
 	if err != nil {
 		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
 	}
+	res.Files = len(order)
+	if s := tbl.CurrentSnapshot(); s != nil {
+		res.SnapshotID = s.SnapshotID
+	}
+	return res, nil
+}
+
+// commitFiles makes the current snapshot of tbl hold exactly the data files want, as one
+// snapshot with the summary properties props: an append when files are only added, a replace
+// otherwise, none when it holds them already. It returns the table as committed and how many
+// files were added and removed.
+func commitFiles(ctx context.Context, tbl *table.Table, want []string, props iceberggo.Properties) (_ *table.Table, added, removed int, err error) {
+	have, err := Files(ctx, tbl)
+	if err != nil {
+		return tbl, 0, 0, err
+	}
+	wanted := make(map[string]bool, len(want))
 	var add, del []string
-	for _, p := range order {
+	for _, p := range want {
+		wanted[p] = true
 		if !have[p] {
 			add = append(add, p)
 		}
 	}
 	for p := range have {
-		if !want[p] {
+		if !wanted[p] {
 			del = append(del, p)
 		}
 	}
-	slices.Sort(del)
-	res.Added, res.Removed, res.Files = len(add), len(del), len(order)
 	if len(add) == 0 && len(del) == 0 {
-		if s := tbl.CurrentSnapshot(); s != nil {
-			res.SnapshotID = s.SnapshotID
-		}
-		return res, nil
+		return tbl, 0, 0, nil
 	}
-	props := iceberggo.Properties{"auditlake.store-id": st.ID, "auditlake.manifest-version": strconv.FormatInt(m.Version, 10)}
+	slices.Sort(del)
 	tx := tbl.NewTransaction()
 	if len(del) == 0 {
 		err = tx.AddFiles(ctx, add, props, true)
@@ -167,16 +186,18 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 		err = tx.ReplaceDataFiles(ctx, del, add, props)
 	}
 	if err != nil {
-		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
+		return tbl, 0, 0, err
 	}
-	tbl, err = tx.Commit(ctx)
-	if err != nil {
-		return res, fmt.Errorf("iceberg table %s: commit: %w", res.Table, err)
+	if tbl, err = tx.Commit(ctx); err != nil {
+		return tbl, 0, 0, fmt.Errorf("commit: %w", err)
 	}
-	if s := tbl.CurrentSnapshot(); s != nil {
-		res.SnapshotID = s.SnapshotID
-	}
-	return res, nil
+	return tbl, len(add), len(del), nil
+}
+
+// noDefaultLocation reports whether err is iceberg-go's refusal to create a table without a
+// location in a catalog that has no default one (it has no sentinel error for it).
+func noDefaultLocation(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "no default path set")
 }
 
 // FileURI is how a table names a local file.
@@ -200,7 +221,8 @@ func Files(ctx context.Context, tbl *table.Table) (map[string]bool, error) {
 
 // Hooks are the lake hooks that keep every store's table in cat following its manifest: a sync
 // after each commit, an emptying snapshot before a store is deleted, and retired files kept for
-// keep (the snapshot expiry window) so a query elsewhere on an older snapshot keeps its files.
+// keep (the snapshot expiry window) so a query elsewhere on an older snapshot keeps its files;
+// and the cost tables' tables following a query session's cost cache refresh (SyncCosts).
 func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(error)) *lake.Hooks {
 	return &lake.Hooks{
 		Committed: func(id string) error {
@@ -219,6 +241,10 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 		},
 		KeepRetired: keep,
 		OnError:     onErr,
+		CostsChanged: func() error {
+			_, err := SyncCosts(context.Background(), cat, lk.Dir)
+			return err
+		},
 	}
 }
 
@@ -235,17 +261,10 @@ func Empty(ctx context.Context, cat catalog.Catalog, st lake.Store) error {
 	if owner := tbl.Properties()["auditlake.store-id"]; owner != "" && owner != st.ID {
 		return nil // another store's table (owner.go): not this store's to empty
 	}
-	have, err := Files(ctx, tbl)
-	if err != nil || len(have) == 0 {
-		return err
-	}
-	del := slices.Sorted(maps.Keys(have))
-	tx := tbl.NewTransaction()
-	if err := tx.ReplaceDataFiles(ctx, del, nil, iceberggo.Properties{"auditlake.store-id": st.ID, "auditlake.deleted": "true"}); err != nil {
+	if _, _, _, err := commitFiles(ctx, tbl, nil, iceberggo.Properties{"auditlake.store-id": st.ID, "auditlake.deleted": "true"}); err != nil {
 		return fmt.Errorf("iceberg table %s.%s: %w", Namespace, TableName(st.Name), err)
 	}
-	_, err = tx.Commit(ctx)
-	return err
+	return nil
 }
 
 // Expire forgets the snapshots of store st's table older than keep (the current one always

@@ -415,7 +415,11 @@ func Publish(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) (
 	if err := SavePublication(lk.Dir, st.ID, p); err != nil {
 		return PublishResult{}, err
 	}
-	cat, err := Open(ctx, c.Properties(lk.Dir))
+	props, err := c.OpenProperties(lk.Dir) // with the REST catalog's token or credential
+	if err != nil {
+		return PublishResult{}, err
+	}
+	cat, err := Open(ctx, props)
 	if err != nil {
 		return PublishResult{}, fmt.Errorf("open the iceberg catalog (%s): %w", c.Type, err)
 	}

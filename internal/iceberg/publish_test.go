@@ -42,14 +42,23 @@ func generated(t *testing.T, n, days int, seed uint64) string {
 // store's events — after the publication, an ingest, a compaction and a purge; every object is
 // stored once; objects only expired snapshots named are deleted.
 func TestPublishedTableLivesOnS3AndFollowsEveryCommit(t *testing.T) {
-	ctx := context.Background()
 	s3 := icebergtest.NewS3(t, "lake")
+	publishedFollows(t, s3, iceberg.Config{Type: "sql", KeepRetired: "1h"}, nil)
+}
+
+// publishedFollows publishes a store to s3 with the catalog c and checks after the publication,
+// an ingest, a compaction, a purge, the snapshots' expiry, a repair and the store's deletion that
+// the table, loaded through the catalog (opened as catalog show prints it, with the secrets) and
+// scanned by iceberg-go from S3, holds exactly the store's events. each, when set, checks more
+// of the catalog's own record of the table after each step.
+func publishedFollows(t *testing.T, s3 *icebergtest.S3, c iceberg.Config, each func(step string, tbl *table.Table)) {
+	ctx := context.Background()
 	dir := t.TempDir()
 	lk, err := lake.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := iceberg.SaveConfig(dir, iceberg.Config{Type: "sql", KeepRetired: "1h"}); err != nil {
+	if err := iceberg.SaveConfig(dir, c); err != nil {
 		t.Fatal(err)
 	}
 	attach := func() {
@@ -82,9 +91,12 @@ func TestPublishedTableLivesOnS3AndFollowsEveryCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	props := cfg.Properties(dir)
-	if props["s3.endpoint"] != s3.URL || props["s3.region"] != "us-east-1" {
+	if props := cfg.Properties(dir); props["s3.endpoint"] != s3.URL || props["s3.region"] != "us-east-1" {
 		t.Fatalf("catalog properties lack the S3 settings: %v", props)
+	}
+	props, err := cfg.OpenProperties(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	cat, err := iceberg.Open(ctx, props)
 	if err != nil {
@@ -123,6 +135,9 @@ func TestPublishedTableLivesOnS3AndFollowsEveryCommit(t *testing.T) {
 			if n != 1 {
 				t.Fatalf("%s: %s was stored %d times", step, k, n)
 			}
+		}
+		if each != nil {
+			each(step, tbl)
 		}
 		return tbl
 	}
@@ -241,6 +256,15 @@ func TestPublishedTableLivesOnS3AndFollowsEveryCommit(t *testing.T) {
 	}
 	if n := present(); n != 0 {
 		t.Fatalf("%d objects left on S3 after the store's deletion", n)
+	}
+	if tbl, err = cat.LoadTable(ctx, ident); err != nil {
+		t.Fatal(err)
+	}
+	if got := scanIDs(t, tbl, 0); len(got) != 0 {
+		t.Fatalf("after the store's deletion the table scanned from S3 holds %d events", len(got))
+	}
+	if each != nil {
+		each("deletion", tbl)
 	}
 	if _, ok, err := iceberg.LoadPublication(dir, st.ID); ok || err != nil {
 		t.Fatalf("the deleted store is still published (%v)", err)

@@ -15,7 +15,7 @@ import (
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
-// attachREST sets dir's catalog to c and attaches it to a lake there, as every auditlake
+// attachREST sets dir's catalog to c (any type) and attaches it to a lake there, as every auditlake
 // command does; the hooks' errors are collected.
 func attachREST(t *testing.T, dir string, c iceberg.Config) (*lake.Lake, *[]error) {
 	t.Helper()

@@ -62,6 +62,20 @@ func (c Config) withExtra(p iceberggo.Properties) iceberggo.Properties {
 	return p
 }
 
+// ShowProperties are Properties with where the REST catalog's secrets are read from,
+// "auditlake.token-from" and "auditlake.credential-from" (env:NAME or file:PATH), never the
+// secrets: what catalog show prints, so a client that opens the catalog knows which secret to
+// add as "token" or "credential" (iceberg-go's catalog.Load ignores the two keys).
+func (c Config) ShowProperties(dataDir string) iceberggo.Properties {
+	p := c.Properties(dataDir)
+	for _, ref := range []struct{ key, v string }{{"auditlake.token-from", c.Token}, {"auditlake.credential-from", c.Credential}} {
+		if ref.v != "" {
+			p[ref.key] = ref.v
+		}
+	}
+	return p
+}
+
 // OpenProperties are Properties with the secrets read from where Token and Credential say: what
 // auditlake opens the catalog with. Properties (catalog show) never holds them.
 func (c Config) OpenProperties(dataDir string) (iceberggo.Properties, error) {

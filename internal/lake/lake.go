@@ -85,6 +85,20 @@ type Hooks struct {
 	KeepRetired time.Duration
 	// OnError receives the hooks' errors.
 	OnError func(error)
+	// CostsChanged is called when a query session's cost cache refresh changed the registered
+	// cost tables' files (package cost), so their Iceberg tables follow in the same step. Its
+	// error is reported, never fails the session.
+	CostsChanged func() error
+}
+
+// CostsChanged tells the hooks that the cost tables' files changed (cost.RegisterFollowed).
+func (l *Lake) CostsChanged() {
+	if l.Hooks == nil || l.Hooks.CostsChanged == nil {
+		return
+	}
+	if err := l.Hooks.CostsChanged(); err != nil && l.Hooks.OnError != nil {
+		l.Hooks.OnError(err)
+	}
 }
 
 func (l *Lake) committed(id string) {

@@ -106,7 +106,7 @@ func (s *Session) register(ctx context.Context) error {
 			return fmt.Errorf("install dialect macros: %w", err)
 		}
 	}
-	if err := cost.Register(ctx, s.db, s.lk.Dir); err != nil {
+	if err := cost.RegisterFollowed(ctx, s.db, s.lk.Dir, s.lk.CostsChanged); err != nil {
 		return err
 	}
 	stores, err := s.lk.Stores()

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -49,6 +50,9 @@ type RESTOptions struct {
 	Token string
 	// ClientID and ClientSecret, when set, are exchanged for Token at the token endpoint.
 	ClientID, ClientSecret string
+	// Storage are further properties of the server's own catalog, such as the S3 endpoint it
+	// writes tables' metadata with (a REST catalog server has its own storage settings).
+	Storage iceberggo.Properties
 }
 
 // NewREST starts a REST catalog on loopback; it stops when the test ends.
@@ -56,14 +60,16 @@ func NewREST(t testing.TB, o RESTOptions) *REST {
 	t.Helper()
 	dir := t.TempDir()
 	wh := "file://" + filepath.Join(dir, "warehouse")
-	back, err := catalog.Load(context.Background(), "rest-backing", iceberggo.Properties{
+	props := iceberggo.Properties{
 		"type":                "sql",
 		"uri":                 "file:" + filepath.Join(dir, "catalog.db") + "?_pragma=busy_timeout(10000)",
 		"sql.driver":          sqliteshim.ShimName,
 		"sql.dialect":         "sqlite",
 		"warehouse":           wh,
 		"init_catalog_tables": "true",
-	})
+	}
+	maps.Copy(props, o.Storage)
+	back, err := catalog.Load(context.Background(), "rest-backing", props)
 	if err != nil {
 		t.Fatal(err)
 	}
