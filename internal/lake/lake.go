@@ -310,7 +310,9 @@ func (l *Lake) Delete(id string) error {
 			l.Hooks.OnError(herr)
 		}
 	}
-	// The catalog no longer names the store: its files are unreachable, remove them.
+	// The catalog no longer names the store: its files are unreachable, remove them (and the
+	// copies of its files kept on S3 only, remote.go).
+	os.RemoveAll(l.CacheDir(id))
 	return os.RemoveAll(l.StoreDir(id))
 }
 

@@ -111,7 +111,15 @@ func (l *Lake) Repair(ctx context.Context, db *engine.DB, id string) (*RepairRes
 		}
 		next.Version, next.Retired = old.Version, old.Retired
 		named := old.named()
+		remote, err := l.ReadRemote(id)
+		if err != nil {
+			return nil, err
+		}
 		for _, f := range old.Files {
+			if l.Evicted(id, remote, f.Path) { // kept on S3 only (remote.go): not missing
+				next.Files = append(next.Files, f)
+				continue
+			}
 			if p := checkParquetFile(l.AbsPath(id, f.Path), -1); p == "missing" {
 				res.Dropped = append(res.Dropped, FileDamage{Path: f.Path, Problem: p})
 				continue
