@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/atomicfile"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/objstore"
 )
 
@@ -461,4 +462,77 @@ func (w *Writer) localFiles(ctx context.Context, files []DataFile) ([]string, er
 		rels[i] = f.Path
 	}
 	return w.local(ctx, rels)
+}
+
+// Settled reports whether the local work on data file f of a store of type storeType is done,
+// so that it may leave the disk: a CloudTrail file is cold (its closed day recompressed,
+// cold.go) with current EC2 lifecycle facts; a file of another type is always settled.
+func (f DataFile) Settled(storeType string) bool {
+	if storeType != TypeCloudTrail && storeType != "" {
+		return true
+	}
+	return f.Cold && f.FactsVersion == lifecycle.Version
+}
+
+// Restore brings every file of store id kept on S3 only back to the local disk (a copy fetched
+// and checked as for a read, then copied under the store directory and renamed into place) and
+// removes the store's remote record. The caller holds the store's write lock.
+func (l *Lake) Restore(ctx context.Context, id string) error {
+	r, err := l.ReadRemote(id)
+	if err != nil {
+		return err
+	}
+	var rels []string
+	for rel := range r.Files {
+		if l.Evicted(id, r, rel) {
+			rels = append(rels, rel)
+		}
+	}
+	slices.Sort(rels)
+	paths, release, err := l.Local(ctx, id, rels)
+	defer release()
+	if err != nil {
+		return err
+	}
+	for i, rel := range rels {
+		if err := copyInto(paths[i], l.AbsPath(id, rel)); err != nil {
+			return fmt.Errorf("bring %s of store %s back to the disk: %w", rel, l.storeName(id), err)
+		}
+	}
+	if err := os.Remove(l.remotePath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// copyInto copies file src to dst whole: a temporary file beside dst, synced, renamed.
+func copyInto(src, dst string) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.CreateTemp(filepath.Dir(dst), ".restore-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		out.Close()
+		if err != nil {
+			os.Remove(out.Name())
+		}
+	}()
+	if _, err := io.Copy(out, in); err != nil {
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		return err
+	}
+	if err := os.Rename(out.Name(), dst); err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(filepath.Dir(dst))
 }
