@@ -193,7 +193,7 @@ func (s *Session) statementRanges(ctx context.Context, sql string) map[string]ti
 		Statements []any `json:"statements"`
 	}
 	if err == nil {
-		err = json.Unmarshal([]byte(text), &tree)
+		err = decodeTree(text, &tree)
 	}
 	if err != nil || tree.Error {
 		// Not a statement the parser serializes: every store the text may name, whole.
@@ -224,7 +224,7 @@ func (s *Session) statementRanges(ctx context.Context, sql string) map[string]ti
 						if q == "" {
 							q = name
 						}
-						rg := whereRange(v["where_clause"], strings.ToLower(q))
+						rg := whereRange(v["where_clause"], strings.ToLower(q), func(n any) (time.Time, bool) { return s.timeValue(ctx, n) })
 						if prev, seen := out[id]; seen {
 							rg = prev.union(rg)
 						}
@@ -248,7 +248,7 @@ func (s *Session) statementRanges(ctx context.Context, sql string) map[string]ti
 }
 
 // whereRange is the eventtime range the conjuncts of where imply (allTime when none does).
-func whereRange(where any, qualifier string) timeRange {
+func whereRange(where any, qualifier string, timeConstant func(any) (time.Time, bool)) timeRange {
 	var rg timeRange
 	isTime := func(n any) bool {
 		m, ok := n.(map[string]any)
@@ -313,6 +313,88 @@ func whereRange(where any, qualifier string) timeRange {
 		}
 	}
 	return rg
+}
+
+// timeValue is the time of constant expression n of a parse tree (timeConstant, or for an
+// expression of constants, casts, operators and functions alone, its value as the engine
+// computes it: TIMESTAMP '…' + INTERVAL '1' DAY).
+func (s *Session) timeValue(ctx context.Context, n any) (time.Time, bool) {
+	if t, ok := timeConstant(n); ok {
+		return t, true
+	}
+	if !constantExpression(n) {
+		return time.Time{}, false
+	}
+	var tmpl string
+	if err := s.db.QueryRow(ctx, "SELECT CAST(json_serialize_sql('SELECT 1') AS VARCHAR)").Scan(&tmpl); err != nil {
+		return time.Time{}, false
+	}
+	var tree map[string]any
+	if decodeTree(tmpl, &tree) != nil {
+		return time.Time{}, false
+	}
+	stmts, _ := tree["statements"].([]any)
+	if len(stmts) != 1 {
+		return time.Time{}, false
+	}
+	node, _ := stmts[0].(map[string]any)["node"].(map[string]any)
+	if node == nil {
+		return time.Time{}, false
+	}
+	node["select_list"] = []any{n}
+	b, err := json.Marshal(tree)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var sql string
+	if err := s.db.QueryRow(ctx, "SELECT json_deserialize_sql(CAST(? AS JSON))", string(b)).Scan(&sql); err != nil {
+		return time.Time{}, false
+	}
+	var t time.Time
+	if err := s.db.QueryRow(ctx, "SELECT CAST(("+sql+") AS TIMESTAMP)").Scan(&t); err != nil {
+		return time.Time{}, false
+	}
+	return t.UTC(), true
+}
+
+// decodeTree decodes a serialized parse tree keeping its numbers exact (query locations are
+// 64-bit), so that it serializes back as the engine wrote it.
+func decodeTree(text string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(text))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// constantExpression reports whether n is built of constants, casts, operators and functions
+// alone (no column, subquery or table).
+func constantExpression(n any) bool {
+	switch v := n.(type) {
+	case []any:
+		for _, c := range v {
+			if !constantExpression(c) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		if c, ok := v["class"].(string); ok {
+			switch c {
+			case "CONSTANT", "CAST", "FUNCTION", "OPERATOR":
+			default:
+				return false
+			}
+		}
+		for k, c := range v {
+			if k == "value" && v["class"] == "CONSTANT" {
+				continue
+			}
+			if !constantExpression(c) {
+				return false
+			}
+		}
+		return true
+	}
+	return true
 }
 
 // timeConstant is the time of a constant (or a cast of one) in a parse tree: a timestamp or a
