@@ -539,5 +539,3 @@ func equalCounts(a, b map[string]int) bool {
 	}
 	return true
 }
-
-
