@@ -325,11 +325,13 @@ func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *localDays >= 0 || cacheSize >= 0 {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["local-days"] || given["cache-size"] {
 		if *retention != 0 || *protect != "" || *name != "" || *selectors != "" {
 			return usagef("--local-days and --cache-size are changed alone")
 		}
-		if *localDays < 0 {
+		if !given["local-days"] {
 			p, ok, err := iceberg.LoadPublication(lk.Dir, s.ID)
 			if err != nil {
 				return err
