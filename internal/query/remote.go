@@ -315,13 +315,10 @@ func whereRange(where any, qualifier string, timeConstant func(any) (time.Time, 
 	return rg
 }
 
-// timeValue is the time of constant expression n of a parse tree (timeConstant, or for an
-// expression of constants, casts, operators and functions alone, its value as the engine
-// computes it: TIMESTAMP '…' + INTERVAL '1' DAY).
+// timeValue is the value of constant expression n of a parse tree (constants, casts, operators
+// and functions alone: '2026-12-01', TIMESTAMP '…' + INTERVAL '1' DAY) as a TIMESTAMP, computed
+// by the engine, so that it is what the engine compares eventtime (a TIMESTAMP) with.
 func (s *Session) timeValue(ctx context.Context, n any) (time.Time, bool) {
-	if t, ok := timeConstant(n); ok {
-		return t, true
-	}
 	if !constantExpression(n) {
 		return time.Time{}, false
 	}
@@ -350,8 +347,8 @@ func (s *Session) timeValue(ctx context.Context, n any) (time.Time, bool) {
 	if err := s.db.QueryRow(ctx, "SELECT json_deserialize_sql(CAST(? AS JSON))", string(b)).Scan(&sql); err != nil {
 		return time.Time{}, false
 	}
-	var t time.Time
-	if err := s.db.QueryRow(ctx, "SELECT CAST(("+sql+") AS TIMESTAMP)").Scan(&t); err != nil {
+	var t *time.Time
+	if err := s.db.QueryRow(ctx, "SELECT CAST(("+sql+") AS TIMESTAMP)").Scan(&t); err != nil || t == nil {
 		return time.Time{}, false
 	}
 	return t.UTC(), true
@@ -395,36 +392,6 @@ func constantExpression(n any) bool {
 		return true
 	}
 	return true
-}
-
-// timeConstant is the time of a constant (or a cast of one) in a parse tree: a timestamp or a
-// date as text, in UTC unless it says otherwise.
-func timeConstant(n any) (time.Time, bool) {
-	m, ok := n.(map[string]any)
-	if !ok {
-		return time.Time{}, false
-	}
-	if m["class"] == "CAST" {
-		return timeConstant(m["child"])
-	}
-	if m["class"] != "CONSTANT" {
-		return time.Time{}, false
-	}
-	v, _ := m["value"].(map[string]any)
-	if null, _ := v["is_null"].(bool); null {
-		return time.Time{}, false
-	}
-	s, ok := v["value"].(string)
-	if !ok {
-		return time.Time{}, false
-	}
-	s = strings.TrimSpace(s)
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07", time.DateOnly} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), true
-		}
-	}
-	return time.Time{}, false
 }
 
 var swappedComparison = map[string]string{"COMPARE_LESSTHAN": "COMPARE_GREATERTHAN", "COMPARE_GREATERTHAN": "COMPARE_LESSTHAN",
