@@ -23,6 +23,7 @@ func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*en
 	if err := s.prepare(ctx, sql); err != nil {
 		return nil, err
 	}
+	defer s.releaseFetched() // the result is read whole below
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, s.damageOf(err)

@@ -284,10 +284,7 @@ func (s *Session) LastEventTime(id string) time.Time {
 
 // Close releases the engine and the stores' read locks.
 func (s *Session) Close() error {
-	for _, r := range s.fetched {
-		r()
-	}
-	s.fetched = nil
+	s.releaseFetched()
 	for _, r := range s.release {
 		r()
 	}
@@ -310,6 +307,7 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	if err := s.prepare(ctx, rewritten); err != nil {
 		return nil, err
 	}
+	defer s.releaseFetched() // the result is read whole
 	if len(s.views) > 0 {
 		var pl plan
 		if !s.noPushdown {

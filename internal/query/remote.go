@@ -15,7 +15,8 @@ import (
 // view is made over its local files (and, when it has none, one fetched copy, so the view
 // binds); before each statement (Run, RunInternal, ExecInternal) the session fetches the files
 // kept on S3 that the statement needs into the store's cache and installs the view over the
-// local files and those copies, held until the next statement. What a statement needs: for a
+// local files and those copies, held until the statement's result is read (Run, RunInternal)
+// or until the next statement (ExecInternal, which may make an object that reads them). What a statement needs: for a
 // store its SQL names, the files whose time span meets the statement's eventtime range when
 // every SELECT that reads the store reads it alone with simple eventtime bounds in its WHERE
 // (eventtime <op> constant, BETWEEN): rows outside that range cannot be in its result whatever
@@ -99,10 +100,7 @@ type pendingFile struct {
 // prepare fetches what statement sql needs of the stores' files kept on S3 only and installs
 // their views over them (see the top of this file).
 func (s *Session) prepare(ctx context.Context, sql string) error {
-	for _, r := range s.fetched {
-		r()
-	}
-	s.fetched = nil
+	s.releaseFetched()
 	pending := s.pending
 	s.pending = nil
 	if len(s.remote) == 0 {
@@ -145,6 +143,15 @@ func (s *Session) prepare(ctx context.Context, sql string) error {
 		rs.installed = want
 	}
 	return nil
+}
+
+// releaseFetched lets the cache delete the copies the last statement read: Run and RunInternal
+// call it once their result is read whole (a pooled session then holds none while idle).
+func (s *Session) releaseFetched() {
+	for _, r := range s.fetched {
+		r()
+	}
+	s.fetched = nil
 }
 
 // timeRange is a closed range of eventtime; a zero bound is open.
