@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/generate"
 	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
@@ -583,4 +584,60 @@ func TestLocalDaysRestrictedPrincipalSeesTheSameRows(t *testing.T) {
 	if got := asBob(); got != want {
 		t.Fatalf("bob's rows after eviction differ:\n%.300s\nwant\n%.300s", got, want)
 	}
+}
+
+// TestLocalDaysRepairKeepsTheFilesOnS3: eds repair of a store whose old days are on S3 only
+// keeps them — with its manifest (not "missing") and with its manifest lost (described again
+// from checked copies) — and the store reads the same rows.
+func TestLocalDaysRepairKeepsTheFilesOnS3(t *testing.T) {
+	ctx := context.Background()
+	d := newLocalDaysStore(t)
+	const all = "SELECT eventid, eventtime, eventname FROM {store} ORDER BY eventid"
+	want, err := d.run(t, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := len(mustManifest(t, d.lk, d.st).Files)
+	d.publish(t, 1, 0)
+	onDisk := len(d.onDisk(t))
+	if onDisk == len(d.days(t)) {
+		t.Fatal("nothing left the disk")
+	}
+	repair := func(step string) {
+		t.Helper()
+		db, err := engine.Open(ctx, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		res, err := d.lk.Repair(ctx, db, d.st.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		// (Without a manifest, the compaction's retired inputs still on disk are set aside as
+		// redundant, as for any store; no file on S3 only may be.)
+		r, err := d.lk.ReadRemote(d.st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range res.Dropped {
+			if _, onS3 := r.Files[f.Path]; onS3 {
+				t.Fatalf("%s: repair dropped %s, a file on S3 only (%s)", step, f.Path, f.Problem)
+			}
+		}
+		if got := len(mustManifest(t, d.lk, d.st).Files); got != files {
+			t.Fatalf("%s: the manifest names %d files, want %d", step, got, files)
+		}
+		if got := len(d.onDisk(t)); got != onDisk {
+			t.Fatalf("%s: %d days on the disk, want %d (repair does not bring days back)", step, got, onDisk)
+		}
+		if got, err := d.run(t, all); err != nil || got != want {
+			t.Fatalf("%s: the store reads differently (%v)", step, err)
+		}
+	}
+	repair("repair with the manifest")
+	if err := os.Remove(filepath.Join(d.lk.StoreDir(d.st.ID), "manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+	repair("repair of a lost manifest")
 }
