@@ -120,6 +120,9 @@ func (l *Lake) Evict(id string, r *Remote) (int, error) {
 	defer unlock()
 	n := 0
 	for _, rel := range local {
+		if l.beingRead(l.AbsPath(id, rel)) {
+			continue // a writer of this process reads it (a batch beside this commit)
+		}
 		if err := os.Remove(l.AbsPath(id, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return n, err
 		}
@@ -448,11 +451,46 @@ func (l *Lake) CacheUsage(id string) (bytes int64, files int) {
 	return bytes, files
 }
 
-// local is Local for the writer: the copies it fetches are held until Close.
+// local is Local for the writer: the copies it fetches are held until Close, and so are the
+// local files it reads (Evict, run by a commit's hooks while the next batch may be reading
+// them, leaves them on the disk).
 func (w *Writer) local(ctx context.Context, rels []string) ([]string, error) {
 	paths, release, err := w.lake.Local(ctx, w.id, rels)
 	w.fetched = append(w.fetched, release)
-	return paths, err
+	if err != nil {
+		return paths, err
+	}
+	var held []string
+	for _, p := range paths {
+		if strings.HasPrefix(p, w.lake.StoreDir(w.id)+string(filepath.Separator)) {
+			held = append(held, p)
+		}
+	}
+	w.lake.readingMu.Lock()
+	if w.lake.reading == nil {
+		w.lake.reading = map[string]int{}
+	}
+	for _, p := range held {
+		w.lake.reading[p]++
+	}
+	w.lake.readingMu.Unlock()
+	w.fetched = append(w.fetched, func() {
+		w.lake.readingMu.Lock()
+		for _, p := range held {
+			if w.lake.reading[p]--; w.lake.reading[p] <= 0 {
+				delete(w.lake.reading, p)
+			}
+		}
+		w.lake.readingMu.Unlock()
+	})
+	return paths, nil
+}
+
+// beingRead reports whether a writer of this process holds the local file at path (local).
+func (l *Lake) beingRead(path string) bool {
+	l.readingMu.Lock()
+	defer l.readingMu.Unlock()
+	return l.reading[path] > 0
 }
 
 // localFiles is local for data files.
