@@ -46,6 +46,10 @@ type storeView struct {
 	Iceberg *iceberg.TableInfo `json:"iceberg,omitempty"`
 	// Published is the store's S3 home (eds publish).
 	Published *iceberg.Publication `json:"published,omitempty"`
+	// RemoteFiles are the store's files kept on S3 only (eds publish --local-days), CacheBytes
+	// the size of its cache of fetched copies.
+	RemoteFiles int   `json:"remote_files,omitempty"`
+	CacheBytes  int64 `json:"cache_bytes,omitempty"`
 	// IcebergBehind is the last failed sync of the table, while it is behind the store.
 	IcebergBehind *iceberg.SyncError `json:"iceberg_behind,omitempty"`
 	// IcebergError says why the catalog could not describe the table (unreachable, refused).
@@ -187,6 +191,10 @@ func runEDSShow(ctx context.Context, env *Env, args []string) error {
 		return err
 	} else if ok {
 		v.Published = &p
+		if r, err := lk.ReadRemote(s.ID); err == nil {
+			v.RemoteFiles = len(r.Files)
+		}
+		v.CacheBytes, _ = lk.CacheUsage(s.ID)
 	}
 	if *output == "json" {
 		if err := writeJSON(env.Stdout, v); err != nil {
@@ -210,6 +218,14 @@ func runEDSShow(ctx context.Context, env *Env, args []string) error {
 	}
 	if p := v.Published; p != nil {
 		fmt.Fprintf(tw, "published:\t%s (since %s)\n", p.To, p.PublishedAt.Format(time.RFC3339))
+		if p.LocalDays > 0 {
+			cache := p.CacheBytes
+			if cache == 0 {
+				cache = lake.DefaultCacheBytes
+			}
+			fmt.Fprintf(tw, "local days:\t%d (days from %s on the local disk; %d files on S3 only; cache %s of %s)\n",
+				p.LocalDays, iceberg.LocalCutoff(time.Now(), p.LocalDays), v.RemoteFiles, humanBytes(v.CacheBytes), humanBytes(cache))
+		}
 	}
 	if v.IcebergError != "" {
 		fmt.Fprintf(tw, "iceberg:\tunavailable: %s\n", v.IcebergError)
@@ -302,9 +318,30 @@ func runEDSUpdate(ctx context.Context, env *Env, args []string) error {
 	name := fs.String("name", "", "new name")
 	yes := fs.Bool("yes", false, "confirm a lower retention (events older than it are deleted now)")
 	selectors := fs.String("advanced-event-selectors", "", "new selectors as JSON or @FILE; '[]' removes them")
+	localDays := fs.Int("local-days", -1, "published store: keep only the last N days on the local disk (0: every day)")
+	cacheSize := byteSize(-1)
+	fs.Var(&cacheSize, "cache-size", "published store: bound of the cache of days fetched from S3")
 	lk, s, err := storeArg(env, fs, args, "eds update")
 	if err != nil {
 		return err
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["local-days"] || given["cache-size"] {
+		if *retention != 0 || *protect != "" || *name != "" || *selectors != "" {
+			return usagef("--local-days and --cache-size are changed alone")
+		}
+		if !given["local-days"] {
+			p, ok, err := iceberg.LoadPublication(lk.Dir, s.ID)
+			if err != nil {
+				return err
+			}
+			*localDays = p.LocalDays
+			if !ok {
+				*localDays = 0
+			}
+		}
+		return setLocalDays(ctx, env, lk, s, *localDays, int64(cacheSize))
 	}
 	if *retention != 0 {
 		if err := lake.ValidateRetention(*retention); err != nil {

@@ -7,9 +7,10 @@ import (
 	"strings"
 
 	"github.com/auditlake/auditlake/internal/iceberg"
+	"github.com/auditlake/auditlake/internal/lake"
 )
 
-const edsPublishUsage = `Usage: auditlake eds publish --to s3://BUCKET/PREFIX/ [--region R] [--endpoint-url URL] NAME|ID
+const edsPublishUsage = `Usage: auditlake eds publish --to s3://BUCKET/PREFIX/ [--region R] [--endpoint-url URL] [--local-days N [--cache-size SIZE]] NAME|ID
 
 Makes S3 the home of the store's Iceberg table: uploads the store's live files under the prefix
 (multipart above 64 MB, every request with its Content-MD5, retried with backoff), moves the
@@ -20,10 +21,18 @@ the snapshots that name them expire (catalog set --keep-retired). Local files st
 copy of auditlake's own queries. Interrupted, it resumes where it stopped: run it again (or let
 the next commit, or auditlake catalog sync, do it); an object already there with the file's size
 and MD5 is not uploaded again. Needs a catalog (auditlake catalog set). S3 credentials come from
-the SDK's default chain (environment, profile, instance role).`
+the SDK's default chain (environment, profile, instance role).
+
+--local-days N keeps only the last N days (UTC, today included) on the local disk: the files of
+older days leave it once uploaded, in the table's snapshot, and cold (compaction has recompressed
+the closed day); queries, reports, compaction, purge and checks read them from S3 through a cache
+in <data>/cache/remote/<id>/ (--cache-size, default 8GiB, least recently used copies deleted
+first), fetching only the days a query's eventtime range needs. Change or clear it (0: every day
+back on the disk) with auditlake eds update NAME --local-days N.`
 
 const edsPublishExamples = `  auditlake eds publish prod-trail --to s3://lake-bucket/auditlake/prod-trail/
-  auditlake eds publish prod-trail --to s3://lake/prod-trail/ --endpoint-url http://127.0.0.1:9000 --region us-east-1`
+  auditlake eds publish prod-trail --to s3://lake/prod-trail/ --endpoint-url http://127.0.0.1:9000 --region us-east-1
+  auditlake eds publish prod-trail --to s3://lake-bucket/auditlake/prod-trail/ --local-days 30 --cache-size 20GiB`
 
 func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "eds publish")
@@ -31,6 +40,9 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	region := fs.String("region", "", "the bucket's region")
 	endpoint := fs.String("endpoint-url", "", "S3-compatible endpoint (path-style), e.g. http://127.0.0.1:9000")
 	partSize := fs.Int64("part-size", 0, "multipart part size in bytes (default 64 MB)")
+	localDays := fs.Int("local-days", -1, "keep only the last N days on the local disk, older ones on S3 (0: every day)")
+	var cacheSize byteSize
+	fs.Var(&cacheSize, "cache-size", "bound of the cache of days fetched from S3 (default 8GiB)")
 	lk, s, err := storeArg(env, fs, args, "eds publish")
 	if err != nil {
 		return err
@@ -41,7 +53,7 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	if !strings.HasSuffix(*to, "/") {
 		*to += "/"
 	}
-	p := iceberg.Publication{To: *to, Region: *region, EndpointURL: *endpoint, PartSize: *partSize}
+	p := iceberg.Publication{To: *to, Region: *region, EndpointURL: *endpoint, PartSize: *partSize, LocalDays: *localDays, CacheBytes: int64(cacheSize)}
 	if err := p.Validate(); err != nil {
 		return usagef("%v", err)
 	}
@@ -63,5 +75,38 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "%s: published to %s: %s live, %d uploaded now; table %s, snapshot %d\n",
 		s.Name, p.To, plural(res.Live, "file", "files"), res.Uploaded, res.Table, res.SnapshotID)
+	return nil
+}
+
+// setLocalDays is eds update --local-days: the publication's local days (and cache size,
+// cacheBytes < 0: as it was) changed, then the store's S3 home brought up to it (files of
+// older days evicted, or every one brought back for 0).
+func setLocalDays(ctx context.Context, env *Env, lk *lake.Lake, s lake.Store, localDays int, cacheBytes int64) error {
+	if localDays < 0 {
+		return usagef("--local-days %d: want 0 (every day on the local disk) or more", localDays)
+	}
+	w, err := lk.BeginWrite(s.ID)
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	p, err := iceberg.SaveLocalDays(lk, s, localDays, cacheBytes)
+	if err != nil {
+		return &NotFoundError{Msg: err.Error()}
+	}
+	res, err := iceberg.Publish(ctx, lk, s, p)
+	if errors.Is(err, iceberg.ErrNoCatalog) {
+		return &NotFoundError{Msg: err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	bytes, files := lk.CacheUsage(s.ID)
+	r, err := lk.ReadRemote(s.ID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%s: %s on S3 only (local days %d); cache %s in %s; table %s, snapshot %d\n",
+		s.Name, plural(len(r.Files), "file", "files"), localDays, humanBytes(bytes), plural(files, "file", "files"), res.Table, res.SnapshotID)
 	return nil
 }

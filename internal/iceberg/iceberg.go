@@ -131,7 +131,14 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 		if len(order) == 0 {
 			return res, nil
 		}
-		tbl, err = create(ctx, cat, ident, lk.AbsPath(st.ID, m.Files[0].Path), st, location)
+		// The schema from the first file (a copy from S3 when the disk no longer holds it).
+		first, release, lerr := lk.Local(ctx, st.ID, []string{m.Files[0].Path})
+		if lerr != nil {
+			release()
+			return res, lerr
+		}
+		tbl, err = create(ctx, cat, ident, first[0], st, location)
+		release()
 		if location == "" && noDefaultLocation(err) {
 			res.Pending = true
 			return res, nil

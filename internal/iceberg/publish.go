@@ -37,6 +37,11 @@ type Publication struct {
 	// PartSize is the multipart part size (objstore.DefaultPartSize when 0).
 	PartSize    int64     `json:"part_size,omitempty"`
 	PublishedAt time.Time `json:"published_at"`
+	// LocalDays, when > 0, keeps only the files of the last LocalDays days (UTC, today
+	// included) on the local disk; older days are read from S3 through the store's cache
+	// (localdays.go). CacheBytes bounds that cache (lake.DefaultCacheBytes when 0).
+	LocalDays  int   `json:"local_days,omitempty"`
+	CacheBytes int64 `json:"cache_bytes,omitempty"`
 }
 
 // Object is the S3 URI of the store file rel (relative to the store directory).
@@ -411,7 +416,11 @@ func Publish(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) (
 			return PublishResult{}, fmt.Errorf("store %s is already published to %s", st.Name, old.To)
 		}
 		p.PublishedAt = old.PublishedAt
+		if p.LocalDays < 0 { // not given: as it was
+			p.LocalDays, p.CacheBytes = old.LocalDays, old.CacheBytes
+		}
 	}
+	p.LocalDays = max(p.LocalDays, 0)
 	if err := SavePublication(lk.Dir, st.ID, p); err != nil {
 		return PublishResult{}, err
 	}
@@ -469,5 +478,8 @@ func Follow(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Sto
 	if err != nil {
 		return res, err
 	}
-	return res, collect(ctx, lk, st, p, m, keep)
+	if err := collect(ctx, lk, st, p, m, keep); err != nil {
+		return res, err
+	}
+	return res, evict(ctx, lk, st, p, m)
 }

@@ -137,11 +137,15 @@ func WriteActivity(ctx context.Context, db *engine.DB, w *Writer, rows []Activit
 	if err != nil {
 		return 0, fmt.Errorf("deduplicate activity batch: %w", err)
 	}
-	var existing []string
+	var old []DataFile
 	for _, f := range w.m.Files {
 		if dates[f.Date] {
-			existing = append(existing, w.lake.AbsPath(w.id, f.Path))
+			old = append(old, f)
 		}
+	}
+	existing, err := w.localFiles(ctx, old)
+	if err != nil {
+		return 0, err
 	}
 	if len(existing) > 0 {
 		err = db.Exec(ctx, `DELETE FROM `+activityStaging+` AS b WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`, hive_partitioning = false) AS s

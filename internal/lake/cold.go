@@ -59,7 +59,11 @@ func makeCold(ctx context.Context, db *engine.DB, w *Writer, closed string, forc
 
 // coldFile rewrites data file f as a cold file and returns its entry (facts copied).
 func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile) (nf DataFile, err error) {
-	src := w.lake.AbsPath(w.id, f.Path)
+	local, err := w.local(ctx, []string{f.Path})
+	if err != nil {
+		return nf, err
+	}
+	src := local[0]
 	// The checksum is left out only when every stored one is the SHA-256 of its eventjson
 	// (a null one is derived already).
 	var differ int64

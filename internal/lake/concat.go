@@ -35,9 +35,9 @@ func bulk(group []DataFile) bool {
 func concatGroup(ctx context.Context, db *engine.DB, w *Writer, date string, group []DataFile) (added []DataFile, removed []string, err error) {
 	rel := "data/eventdate=" + date + "/" + w.filePrefix() + NewUUID() + ".parquet"
 	abs := w.lake.AbsPath(w.id, rel)
-	srcs := make([]string, len(group))
-	for i, f := range group {
-		srcs[i] = w.lake.AbsPath(w.id, f.Path)
+	srcs, err := w.localFiles(ctx, group)
+	if err != nil {
+		return nil, nil, err
 	}
 	rows, err := ctparquet.Concat(abs, srcs, ctparquet.ByFirstRow)
 	if err != nil {

@@ -110,11 +110,15 @@ func WriteConfigBatch(ctx context.Context, db *engine.DB, w *Writer, cutoff time
 	if err := rows.Err(); err != nil {
 		return nil, 0, 0, err
 	}
-	var existing []string
+	var dated []DataFile
 	for _, f := range w.m.Files {
 		if dates[f.Date] {
-			existing = append(existing, w.lake.AbsPath(w.id, f.Path))
+			dated = append(dated, f)
 		}
+	}
+	existing, err := w.localFiles(ctx, dated)
+	if err != nil {
+		return nil, 0, 0, err
 	}
 	if len(existing) > 0 {
 		err = db.Exec(ctx, `DELETE FROM `+ConfigStagingTable+` AS b WHERE EXISTS (SELECT 1 FROM read_parquet(`+engine.ListLiteral(existing)+`) AS s
@@ -145,7 +149,11 @@ func dropOldConfig(ctx context.Context, db *engine.DB, w *Writer, cutoff time.Ti
 		return 0, err
 	}
 	newer := `SELECT 1 FROM ` + ConfigStagingTable + ` AS n WHERE n.resourceid = b.resourceid AND n.eventtime > b.eventtime`
-	if files := w.liveFiles(); len(files) > 0 {
+	files, err := w.localFiles(ctx, w.m.Files)
+	if err != nil {
+		return 0, err
+	}
+	if len(files) > 0 {
 		newer += ` UNION ALL SELECT 1 FROM read_parquet(` + engine.ListLiteral(files) + `) AS s
 			WHERE s.eventdata.resourceid = b.resourceid AND s.eventtime > b.eventtime`
 	}
@@ -157,15 +165,6 @@ func dropOldConfig(ctx context.Context, db *engine.DB, w *Writer, cutoff time.Ti
 		return 0, err
 	}
 	return before - old, nil
-}
-
-// liveFiles are the absolute paths of the store's live data files.
-func (w *Writer) liveFiles() []string {
-	files := make([]string, 0, len(w.m.Files))
-	for _, f := range w.m.Files {
-		files = append(files, w.lake.AbsPath(w.id, f.Path))
-	}
-	return files
 }
 
 // selectConfigFromStaging turns staged rows into the Config store schema, in ConfigColumns

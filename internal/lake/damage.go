@@ -190,10 +190,19 @@ func (l *Lake) CheckStore(id string) (*Manifest, Health) {
 // has that size (data files), and starts and ends with Parquet's magic bytes. It reads 8 bytes a
 // file, so a session can check every store when it opens; a file damaged inside (its footer or
 // pages) is found by the query that reads it, which names it.
+//
+// A file kept on S3 only (remote.go) is not on the disk and is not missing: its object was
+// checked when it was uploaded, and its copy is checked against its size and MD5 when fetched.
 func (l *Lake) CheckFiles(id string, m *Manifest) Health {
 	h := Health{Status: StatusOK}
+	r, err := l.ReadRemote(id)
+	if err != nil {
+		return Health{Status: StatusDamaged, Problem: err.Error()}
+	}
 	for _, f := range m.Files {
-		if p := checkParquetFile(l.AbsPath(id, f.Path), f.Bytes); p != "" {
+		if l.Evicted(id, r, f.Path) {
+			// the data file is on S3 only; its facts file stays on the disk
+		} else if p := checkParquetFile(l.AbsPath(id, f.Path), f.Bytes); p != "" {
 			h.DamagedFiles = append(h.DamagedFiles, FileDamage{Path: f.Path, Problem: p})
 		}
 		if f.Facts != "" {

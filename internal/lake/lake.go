@@ -30,6 +30,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/atomicfile"
@@ -69,6 +70,10 @@ type Lake struct {
 	Dir string
 	// Hooks, when set, follow every commit (the Iceberg tables, package iceberg).
 	Hooks *Hooks
+	// reading counts, by absolute path, the local data files this process's writers read
+	// (remote.go): Evict leaves them on the disk until they are done.
+	readingMu sync.Mutex
+	reading   map[string]int
 }
 
 // Hooks are what another representation of the stores (the Iceberg tables) needs to follow the
@@ -324,7 +329,9 @@ func (l *Lake) Delete(id string) error {
 			l.Hooks.OnError(herr)
 		}
 	}
-	// The catalog no longer names the store: its files are unreachable, remove them.
+	// The catalog no longer names the store: its files are unreachable, remove them (and the
+	// copies of its files kept on S3 only, remote.go).
+	os.RemoveAll(l.CacheDir(id))
 	return os.RemoveAll(l.StoreDir(id))
 }
 

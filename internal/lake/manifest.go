@@ -172,6 +172,8 @@ type Writer struct {
 	tag    string
 	wrote  bool
 	marked bool // the marker says this writer may have committed
+	// fetched releases the copies of files kept on S3 only this writer read (remote.go).
+	fetched []func()
 }
 
 // BeginWrite takes the store's write lock (waiting for another writer to finish), refuses a
@@ -222,6 +224,10 @@ func (w *Writer) DataDir() string { return filepath.Join(w.lake.StoreDir(w.id), 
 
 // Close removes the files this writer wrote and did not commit, and releases the write lock.
 func (w *Writer) Close() {
+	for _, release := range w.fetched {
+		release()
+	}
+	w.fetched = nil
 	if w.unlock != nil {
 		w.unmark()
 		w.unlock()

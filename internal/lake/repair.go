@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,6 +74,7 @@ func (l *Lake) Repair(ctx context.Context, db *engine.DB, id string) (*RepairRes
 	}
 	defer unlock()
 	w := &Writer{lake: l, id: id, m: &Manifest{}, facts: st.Type == TypeCloudTrail || st.Type == ""}
+	defer w.Close() // the copies of files on S3 only it read (the lock is Repair's own)
 	res := &RepairResult{}
 	crashed, err := l.crashedWriters(id)
 	if err != nil {
@@ -111,7 +113,15 @@ func (l *Lake) Repair(ctx context.Context, db *engine.DB, id string) (*RepairRes
 		}
 		next.Version, next.Retired = old.Version, old.Retired
 		named := old.named()
+		remote, err := l.ReadRemote(id)
+		if err != nil {
+			return nil, err
+		}
 		for _, f := range old.Files {
+			if l.Evicted(id, remote, f.Path) { // kept on S3 only (remote.go): not missing
+				next.Files = append(next.Files, f)
+				continue
+			}
 			if p := checkParquetFile(l.AbsPath(id, f.Path), -1); p == "missing" {
 				res.Dropped = append(res.Dropped, FileDamage{Path: f.Path, Problem: p})
 				continue
@@ -171,6 +181,31 @@ func (l *Lake) Repair(ctx context.Context, db *engine.DB, id string) (*RepairRes
 			}
 			next.Files = append(next.Files, f)
 		}
+		// The files kept on S3 only (remote.go) are the store's too: described from checked
+		// copies, as the files on disk are.
+		remote, err := l.ReadRemote(id)
+		if err != nil {
+			return nil, err
+		}
+		for _, rel := range slices.Sorted(maps.Keys(remote.Files)) {
+			if !l.Evicted(id, remote, rel) {
+				continue
+			}
+			paths, err := w.local(ctx, []string{rel})
+			if err != nil {
+				return nil, err
+			}
+			f, problem := v.verify(ctx, paths[0])
+			if problem != "" {
+				res.Dropped = append(res.Dropped, FileDamage{Path: rel, Problem: "on S3 only: " + problem})
+				continue
+			}
+			f.Path, f.Date = rel, partitionDate(rel)
+			if err := w.repairFacts(ctx, v, &f, res); err != nil {
+				return nil, err
+			}
+			next.Files = append(next.Files, f)
+		}
 		if err := l.setAsideRedundant(ctx, db, id, st.Type, next, res); err != nil {
 			return nil, err
 		}
@@ -204,9 +239,13 @@ func (l *Lake) Repair(ctx context.Context, db *engine.DB, id string) (*RepairRes
 		}
 		return next.Files[i].Path < next.Files[j].Path
 	})
+	kept, err := l.ReadRemote(id)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range next.Files {
 		for _, rel := range []string{f.Path, f.Facts} {
-			if rel != "" {
+			if rel != "" && !l.Evicted(id, kept, rel) {
 				if err := SyncFile(l.AbsPath(id, rel)); err != nil {
 					return nil, fmt.Errorf("sync %q: %w", rel, err)
 				}
@@ -415,6 +454,25 @@ func (l *Lake) setAsideRedundant(ctx context.Context, db *engine.DB, id, typ str
 	for _, k := range key {
 		on = append(on, "b."+k+" IS NOT DISTINCT FROM a."+k)
 	}
+	// A file on S3 only (remote.go) is read from its copy and is never the one set aside: it
+	// was live when it left the disk.
+	remote, err := l.ReadRemote(id)
+	if err != nil {
+		return err
+	}
+	rels := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		rels[i] = f.Path
+	}
+	paths, release, err := l.Local(ctx, id, rels)
+	defer release()
+	if err != nil {
+		return err
+	}
+	local := map[string]string{}
+	for i, rel := range rels {
+		local[rel] = paths[i]
+	}
 	byDate := map[string][]DataFile{}
 	for _, f := range m.Files {
 		byDate[f.Date] = append(byDate[f.Date], f)
@@ -424,7 +482,7 @@ func (l *Lake) setAsideRedundant(ctx context.Context, db *engine.DB, id, typ str
 		if len(files) < 2 {
 			continue
 		}
-		dups, err := duplicates(ctx, db, l, id, files, key)
+		dups, err := duplicates(ctx, db, local, files, key)
 		if err != nil {
 			return err
 		}
@@ -434,10 +492,13 @@ func (l *Lake) setAsideRedundant(ctx context.Context, db *engine.DB, id, typ str
 		sort.Slice(files, func(i, j int) bool { return files[i].Rows < files[j].Rows })
 		kept := slices.Clone(files)
 		for _, f := range files {
+			if l.Evicted(id, remote, f.Path) {
+				continue
+			}
 			var others []string
 			for _, o := range kept {
 				if o.Path != f.Path {
-					others = append(others, l.AbsPath(id, o.Path))
+					others = append(others, local[o.Path])
 				}
 			}
 			if len(others) == 0 {
@@ -460,7 +521,7 @@ func (l *Lake) setAsideRedundant(ctx context.Context, db *engine.DB, id, typ str
 			}
 		}
 		if len(kept) > 1 {
-			n, err := duplicates(ctx, db, l, id, kept, key)
+			n, err := duplicates(ctx, db, local, kept, key)
 			if err != nil {
 				return err
 			}
@@ -471,11 +532,12 @@ func (l *Lake) setAsideRedundant(ctx context.Context, db *engine.DB, id, typ str
 	return nil
 }
 
-// duplicates counts the events of files stored in more than one of them.
-func duplicates(ctx context.Context, db *engine.DB, l *Lake, id string, files []DataFile, key []string) (int64, error) {
+// duplicates counts the events of files stored in more than one of them (local: their local
+// paths, by path).
+func duplicates(ctx context.Context, db *engine.DB, local map[string]string, files []DataFile, key []string) (int64, error) {
 	paths := make([]string, len(files))
 	for i, f := range files {
-		paths[i] = l.AbsPath(id, f.Path)
+		paths[i] = local[f.Path]
 	}
 	var n int64
 	err := db.QueryRow(ctx, "SELECT coalesce(sum(c - 1), 0) FROM (SELECT count(*) AS c FROM read_parquet("+engine.ListLiteral(paths)+

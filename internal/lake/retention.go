@@ -38,8 +38,12 @@ func Purge(ctx context.Context, db *engine.DB, w *Writer, s Store, now time.Time
 	kept := `eventtime >= ` + ts
 	keepLatest := s.Type == TypeConfig
 	if keepLatest && slices.ContainsFunc(w.m.Files, func(f DataFile) bool { return f.MinTime.Before(cutoff) }) {
-		err := db.Exec(ctx, `CREATE OR REPLACE TEMP TABLE purge_latest AS SELECT eventdata.resourceid AS rid, max(eventtime) AS t
-			FROM read_parquet(`+engine.ListLiteral(w.liveFiles())+`, hive_partitioning = false) GROUP BY 1`)
+		live, err := w.localFiles(ctx, w.m.Files)
+		if err != nil {
+			return res, fmt.Errorf("purge: %w", err)
+		}
+		err = db.Exec(ctx, `CREATE OR REPLACE TEMP TABLE purge_latest AS SELECT eventdata.resourceid AS rid, max(eventtime) AS t
+			FROM read_parquet(`+engine.ListLiteral(live)+`, hive_partitioning = false) GROUP BY 1`)
 		if err != nil {
 			return res, fmt.Errorf("purge: latest configuration items: %w", err)
 		}
@@ -60,9 +64,13 @@ func Purge(ctx context.Context, db *engine.DB, w *Writer, s Store, now time.Time
 	}
 	var added []DataFile
 	for _, f := range straddling {
-		p := w.lake.AbsPath(w.id, f.Path)
+		local, err := w.local(ctx, []string{f.Path})
+		if err != nil {
+			return res, fmt.Errorf("purge %s: %w", f.Path, err)
+		}
+		p := local[0]
 		var keep int64
-		err := db.QueryRow(ctx, `SELECT count(*) FROM read_parquet(`+engine.Literal(p)+`, hive_partitioning = false) WHERE `+kept).Scan(&keep)
+		err = db.QueryRow(ctx, `SELECT count(*) FROM read_parquet(`+engine.Literal(p)+`, hive_partitioning = false) WHERE `+kept).Scan(&keep)
 		if err != nil {
 			return res, fmt.Errorf("purge %s: %w", f.Path, err)
 		}

@@ -312,9 +312,13 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 	}
 	var existing []string
 	for p := range read {
-		existing = append(existing, w.lake.AbsPath(w.id, p))
+		existing = append(existing, p)
 	}
 	sort.Strings(existing)
+	existing, err := w.local(ctx, existing)
+	if err != nil {
+		return err
+	}
 	const keys = "auditlake_batch_keys"
 	if err := db.Exec(ctx, "CREATE OR REPLACE TABLE "+keys+" (eventid VARCHAR, recipientaccountid VARCHAR)"); err != nil {
 		return err
@@ -548,7 +552,11 @@ func writeFacts(ctx context.Context, db *engine.DB, w *Writer, f *DataFile) erro
 	if err != nil {
 		return err
 	}
-	src := "read_parquet(" + engine.Literal(w.lake.AbsPath(w.id, f.Path)) + ", hive_partitioning = false)"
+	local, err := w.local(ctx, []string{f.Path})
+	if err != nil {
+		return err
+	}
+	src := "read_parquet(" + engine.Literal(local[0]) + ", hive_partitioning = false)"
 	var n int64
 	if err := db.QueryRow(ctx, "COPY ("+lifecycle.SQL(src)+") TO "+engine.Literal(abs)+" (FORMAT parquet, COMPRESSION zstd)").Scan(&n); err != nil {
 		os.Remove(abs)
@@ -640,9 +648,9 @@ const (
 // several times its compressed size), each half of the group is merged instead; a group too
 // small to halve is left as it is. So a merge fits whatever memory the engine was given.
 func mergeGroup(ctx context.Context, db *engine.DB, w *Writer, date string, group []DataFile) (added []DataFile, removed []string, err error) {
-	paths := make([]string, len(group))
-	for i, f := range group {
-		paths[i] = w.lake.AbsPath(w.id, f.Path)
+	paths, err := w.localFiles(ctx, group)
+	if err != nil {
+		return nil, nil, err
 	}
 	order := sortOrder
 	if !w.facts {

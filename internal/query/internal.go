@@ -20,6 +20,10 @@ func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*en
 	if err := s.installViews(ctx, nil); err != nil {
 		return nil, err
 	}
+	if err := s.prepare(ctx, sql); err != nil {
+		return nil, err
+	}
+	defer s.releaseFetched() // the result is read whole below
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, s.damageOf(err)
@@ -59,6 +63,9 @@ func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*en
 func (s *Session) ExecInternal(ctx context.Context, sql string, args ...any) error {
 	start := time.Now()
 	if err := s.installViews(ctx, nil); err != nil {
+		return err
+	}
+	if err := s.prepare(ctx, sql); err != nil {
 		return err
 	}
 	err := s.db.Exec(ctx, sql, args...)

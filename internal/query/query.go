@@ -64,6 +64,12 @@ type Session struct {
 	views       map[string]*restrictedTable
 	viewAliases map[string]string
 	noPushdown  bool // tests: the views as restrict made them (export_test.go)
+	// remote are the stores with files kept on S3 only, by id; pending the files of such stores
+	// the relations made since the last statement read; fetched releases the copies the last
+	// statement read (remote.go).
+	remote  map[string]*remoteStore
+	pending []pendingFile
+	fetched []func()
 }
 
 // Open registers every store and seals the engine. Close releases the stores' read locks.
@@ -177,9 +183,9 @@ func (s *Session) registerStore(ctx context.Context, st lake.Store, id, ddl stri
 	}
 	q := "CREATE TABLE " + id + " " + ddl
 	if len(m.Files) > 0 {
-		paths := make([]string, len(m.Files))
-		for i, f := range m.Files {
-			paths[i] = s.lk.AbsPath(st.ID, f.Path)
+		paths, err := s.registerRemote(ctx, st, m)
+		if err != nil {
+			return err
 		}
 		q = "CREATE VIEW " + id + " AS SELECT * FROM " + s.filesSQL(st.ID, paths)
 	}
@@ -278,6 +284,7 @@ func (s *Session) LastEventTime(id string) time.Time {
 
 // Close releases the engine and the stores' read locks.
 func (s *Session) Close() error {
+	s.releaseFetched()
 	for _, r := range s.release {
 		r()
 	}
@@ -297,6 +304,10 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	if err != nil {
 		return nil, &engine.QueryError{Msg: "SYNTAX_ERROR: " + err.Error()}
 	}
+	if err := s.prepare(ctx, rewritten); err != nil {
+		return nil, err
+	}
+	defer s.releaseFetched() // the result is read whole
 	if len(s.views) > 0 {
 		var pl plan
 		if !s.noPushdown {

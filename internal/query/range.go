@@ -32,12 +32,13 @@ func (s *Session) StoreRange(id string, from, to time.Time) string {
 	if m == nil || s.damaged[id] != nil || s.restricted[id] {
 		return "(SELECT * FROM " + StoreTable(id) + where + ")"
 	}
-	var paths []string
+	var files []lake.DataFile
 	for _, f := range m.Files {
 		if overlaps(f, from, to) {
-			paths = append(paths, s.lk.AbsPath(id, f.Path))
+			files = append(files, f)
 		}
 	}
+	paths := s.remotePaths(id, files)
 	if len(paths) == 0 { // nothing in range: the store's columns and no rows
 		return "(SELECT * FROM " + StoreTable(id) + " WHERE false)"
 	}
@@ -50,11 +51,7 @@ func (s *Session) FilesRelation(id string, files []lake.DataFile) string {
 	if len(files) == 0 {
 		return "(SELECT * FROM " + StoreTable(id) + " WHERE false)"
 	}
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = s.lk.AbsPath(id, f.Path)
-	}
-	return "(SELECT * FROM " + s.filesSQL(id, paths) + ")"
+	return "(SELECT * FROM " + s.filesSQL(id, s.remotePaths(id, files)) + ")"
 }
 
 // StoreFiles is how many of store id's files StoreRange(id, from, to) reads, and how many it has;

@@ -23,6 +23,83 @@ type S3 struct {
 	stored map[string]int // "bucket/key" → successful PutObject or CompleteMultipartUpload
 	parts  int            // successful UploadPart requests
 	fail   int            // writes still to answer 503 SlowDown (-1: all)
+	gets   map[string]int // "bucket/key" → GET requests answered
+	down   bool           // every connection is closed unanswered (Down)
+	stall  *stall         // GETs under a prefix stop mid-body (Stall)
+}
+
+// stall holds GETs of objects under prefix after their first bytes.
+type stall struct {
+	prefix  string
+	bytes   int
+	started chan struct{}
+	once    sync.Once
+	release chan struct{}
+}
+
+// Down makes the server unreachable (true: every connection is closed without an answer, as
+// when S3 cannot be reached) or brings it back (false).
+func (s *S3) Down(down bool) {
+	s.mu.Lock()
+	s.down = down
+	s.mu.Unlock()
+}
+
+// Gets is how many GET requests for objects under prefix ("bucket/key…") were answered, by object.
+func (s *S3) Gets(prefix string) map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for k, n := range s.gets {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = n
+		}
+	}
+	return out
+}
+
+// Stall makes GETs of objects under prefix stop after their first n bytes of body until release
+// is called; started is closed when the first such GET has sent them.
+func (s *S3) Stall(prefix string, n int) (started <-chan struct{}, release func()) {
+	st := &stall{prefix: prefix, bytes: n, started: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.stall = st
+	s.mu.Unlock()
+	var once sync.Once
+	return st.started, func() {
+		once.Do(func() {
+			close(st.release)
+			s.mu.Lock()
+			s.stall = nil
+			s.mu.Unlock()
+		})
+	}
+}
+
+// stallWriter sends the first bytes of a stalled GET's body, then waits for the release.
+type stallWriter struct {
+	http.ResponseWriter
+	st   *stall
+	sent int
+}
+
+func (w *stallWriter) Write(b []byte) (int, error) {
+	if w.sent < w.st.bytes {
+		n := min(len(b), w.st.bytes-w.sent)
+		k, err := w.ResponseWriter.Write(b[:n])
+		w.sent += k
+		if err != nil || n == len(b) {
+			return k, err
+		}
+		b = b[n:]
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	w.st.once.Do(func() { close(w.st.started) })
+	<-w.st.release
+	k, err := w.ResponseWriter.Write(b)
+	return k + w.st.bytes, err
 }
 
 // FailWrites makes the next n writes (PUT, POST, DELETE) answer 503 SlowDown, as S3 does when
@@ -41,9 +118,30 @@ func NewS3(t testing.TB, bucket string) *S3 {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	s := &S3{Backend: s3mem.New(), stored: map[string]int{}}
+	s := &S3{Backend: s3mem.New(), stored: map[string]int{}, gets: map[string]int{}}
 	h := gofakes3.New(s.Backend).Server()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		down, st := s.down, s.stall
+		s.mu.Unlock()
+		if down {
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
+		if r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "" {
+			obj := strings.TrimPrefix(r.URL.Path, "/")
+			s.mu.Lock()
+			s.gets[obj]++
+			s.mu.Unlock()
+			if st != nil && strings.HasPrefix(obj, st.prefix) {
+				w = &stallWriter{ResponseWriter: w, st: st}
+			}
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			s.mu.Lock()
 			fail := s.fail != 0
