@@ -17,9 +17,6 @@ import (
 // through engine.Ident. The sealed engine's file-access limits still apply.
 func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*engine.Result, error) {
 	start := time.Now()
-	if err := s.installViews(ctx, nil); err != nil {
-		return nil, err
-	}
 	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, s.damageOf(err)
@@ -58,9 +55,7 @@ func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*en
 // CREATE VIEW over a cost file), with bound parameters.
 func (s *Session) ExecInternal(ctx context.Context, sql string, args ...any) error {
 	start := time.Now()
-	if err := s.installViews(ctx, nil); err != nil {
-		return err
-	}
+	s.prepared = nil // the statement may change what a prepared query names
 	err := s.db.Exec(ctx, sql, args...)
 	if os.Getenv("AUDITLAKE_TRACE") != "" {
 		fmt.Fprintf(os.Stderr, "trace: internal exec %s: %.80s\n", time.Since(start), strings.Join(strings.Fields(sql), " "))
