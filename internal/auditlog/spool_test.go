@@ -13,7 +13,9 @@ import (
 	"github.com/auditlake/auditlake/internal/query"
 )
 
-func spoolPath(lk *lake.Lake) string { return filepath.Join(lk.Dir, "auditlog", "spool", "spool.jsonl") }
+func spoolPath(lk *lake.Lake) string {
+	return filepath.Join(lk.Dir, "auditlog", "spool", "spool.jsonl")
+}
 
 // auditSQL returns the statements of the audit store's events, sorted.
 func auditSQL(t *testing.T, lk *lake.Lake) []string {

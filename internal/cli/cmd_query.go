@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/auditlog"
+	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/query"
 )
