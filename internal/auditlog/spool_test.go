@@ -186,3 +186,34 @@ func TestADamagedSpoolIsReportedNeverDropped(t *testing.T) {
 		t.Errorf("after the operator removed the damaged file: %q", rep.Problems)
 	}
 }
+
+// BenchmarkAppend measures what recording one action costs a CLI process: one fsync'd line.
+func BenchmarkAppend(b *testing.B) {
+	lk, err := lake.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := auditlog.Entry{Principal: "operator", Door: "cli", Action: "StartQuery", SQL: "SELECT eventname, count(*) FROM \"aws:cloudtrail\".\"trail\" GROUP BY 1", Tables: []string{"aws:cloudtrail.trail"}, Rows: 12}
+	for b.Loop() {
+		if _, err := auditlog.Append(lk, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFlushOne measures what recording one action cost a CLI process before the spool: a
+// commit of its own (an engine, a Parquet file, the manifest, a digest).
+func BenchmarkFlushOne(b *testing.B) {
+	lk, err := lake.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := auditlog.Entry{Principal: "operator", Door: "cli", Action: "StartQuery", SQL: "SELECT eventname, count(*) FROM \"aws:cloudtrail\".\"trail\" GROUP BY 1", Tables: []string{"aws:cloudtrail.trail"}, Rows: 12}
+	for b.Loop() {
+		l := auditlog.Open(lk)
+		l.Record(e)
+		if err := l.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
