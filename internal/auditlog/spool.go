@@ -216,8 +216,10 @@ func takeSpool(lk *lake.Lake, storeIDs func(ids []string) (map[string]bool, erro
 			committed[e.EventID] = true
 		}
 	}
-	var damaged bytes.Buffer
 	for _, path := range out.files {
+		// The damaged lines of a spool file go to a file named after it, so a fold retried
+		// after a failed commit reports them once.
+		var damaged bytes.Buffer
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("audit spool: %w", err)
@@ -264,6 +266,12 @@ func takeSpool(lk *lake.Lake, storeIDs func(ids []string) (map[string]bool, erro
 			committed[id.EventID] = true
 			out.records = append(out.records, slices.Clone(l.Record))
 		}
+		if damaged.Len() > 0 {
+			name := filepath.Join(dir, damagedPrefix+strings.TrimPrefix(filepath.Base(path), foldingPrefix))
+			if err := atomicfile.Write(name, damaged.Bytes()); err != nil {
+				return nil, fmt.Errorf("audit spool: keep damaged lines: %w", err)
+			}
+		}
 	}
 	if leftover && len(out.records) > 0 {
 		ids := make([]string, len(out.records))
@@ -285,12 +293,6 @@ func takeSpool(lk *lake.Lake, storeIDs func(ids []string) (map[string]bool, erro
 			}
 		}
 		out.records = kept
-	}
-	if damaged.Len() > 0 {
-		name := filepath.Join(dir, damagedPrefix+strconv.FormatInt(time.Now().UnixNano(), 10)+".jsonl")
-		if err := atomicfile.Write(name, damaged.Bytes()); err != nil {
-			return nil, fmt.Errorf("audit spool: keep damaged lines: %w", err)
-		}
 	}
 	return out, nil
 }
