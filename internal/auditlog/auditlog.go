@@ -90,6 +90,9 @@ type Log struct {
 	// and DefaultMaxPendingBytes).
 	MaxPending      int
 	MaxPendingBytes int64
+	// SpoolProblem, when not nil, is told of each spool line a fold could not take (spool.go);
+	// validate-logs reports them too, until the operator removes the damaged-* file.
+	SpoolProblem func(string)
 }
 
 // The default bound of a Log's uncommitted entries: at the server's flush every second, a
@@ -181,7 +184,8 @@ func Store(lk *lake.Lake) (lake.Store, error) {
 	return lk.BuiltinStore(StoreName)
 }
 
-// Flush commits the queued entries in one atomic commit, then writes their digest.
+// Flush commits the queued entries and the records of the lake's spool (spool.go) in one
+// atomic commit, then writes their digest.
 func (l *Log) Flush(ctx context.Context) error {
 	if l == nil {
 		return nil
@@ -192,7 +196,7 @@ func (l *Log) Flush(ctx context.Context) error {
 	entries := l.pending
 	l.pending = nil
 	l.mu.Unlock()
-	if len(entries) == 0 {
+	if len(entries) == 0 && !spoolWaiting(l.lk) {
 		return nil
 	}
 	err := l.commit(ctx, entries)
@@ -215,10 +219,39 @@ func (l *Log) commit(ctx context.Context, entries []Entry) error {
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "128MB", Threads: 1, TempDir: l.lk.TempDir()})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	w, err := l.lk.BeginWrite(st.ID)
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	defer w.Close()
+	// The spool is taken under the store's write lock: one fold at a time, across processes.
+	sp, err := takeSpool(l.lk, func(ids []string) (map[string]bool, error) { return storeHas(ctx, db, l.lk, st.ID, ids) })
+	if err != nil {
+		return err
+	}
+	for _, p := range sp.problems {
+		if l.SpoolProblem != nil {
+			l.SpoolProblem(p)
+		}
+	}
+	if len(entries)+len(sp.records) == 0 {
+		return sp.done() // every spooled record was committed before a crash kept its file
+	}
 	var buf bytes.Buffer
 	buf.WriteString(`{"Records":[`)
-	for i, e := range entries {
+	for i, r := range sp.records {
 		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(r)
+	}
+	for i, e := range entries {
+		if i > 0 || len(sp.records) > 0 {
 			buf.WriteByte(',')
 		}
 		b, err := json.Marshal(record(e))
@@ -236,16 +269,6 @@ func (l *Log) commit(ctx context.Context, entries []Entry) error {
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
-	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "128MB", Threads: 1, TempDir: l.lk.TempDir()})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	w, err := l.lk.BeginWrite(st.ID)
-	if err != nil {
-		return fmt.Errorf("audit log: %w", err)
-	}
-	defer w.Close()
 	files, _, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(recs))
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
@@ -258,10 +281,42 @@ func (l *Log) commit(ctx context.Context, entries []Entry) error {
 	if err := writeDigest(l.lk, recs); err != nil {
 		return fmt.Errorf("audit log digest: %w", err)
 	}
+	if err := sp.done(); err != nil {
+		return err
+	}
 	if _, err := lake.Compact(ctx, db, w, false); err != nil {
 		return nil // housekeeping; the next flush retries
 	}
 	return nil
+}
+
+// storeHas returns which of ids are eventids in the committed files of store id.
+func storeHas(ctx context.Context, db *engine.DB, lk *lake.Lake, id string, ids []string) (map[string]bool, error) {
+	m, err := lk.ReadManifest(id)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	if len(m.Files) == 0 {
+		return out, nil
+	}
+	paths := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		paths[i] = lk.AbsPath(id, f.Path)
+	}
+	rows, err := db.Query(ctx, "SELECT eventid FROM read_parquet("+engine.ListLiteral(paths)+") WHERE list_contains(?::VARCHAR[], eventid)", ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		out[e] = true
+	}
+	return out, rows.Err()
 }
 
 // record builds the CloudTrail record of e.

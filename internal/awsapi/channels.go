@@ -93,6 +93,9 @@ func (h *Handler) createChannel(ctx context.Context, c *call) (any, *Error) {
 	if !c.principal().CanManage() {
 		return nil, accessDenied(c.principal().Name(), c.op)
 	}
+	if e := h.auditable(); e != nil {
+		return nil, e
+	}
 	out, e := h.newChannel(c, req)
 	h.audit(c, map[string]any{"name": req.Name}, e)
 	return out, e
@@ -179,6 +182,9 @@ func (h *Handler) deleteChannel(ctx context.Context, c *call) (any, *Error) {
 	}
 	if !c.principal().CanManage() {
 		return nil, accessDenied(c.principal().Name(), c.op)
+	}
+	if e := h.auditable(); e != nil {
+		return nil, e
 	}
 	_, err := integration.DeleteChannel(h.opts.Lake, ch.ARN)
 	if err != nil {

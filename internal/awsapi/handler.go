@@ -209,6 +209,17 @@ func hostOf(addr string) string {
 	return addr
 }
 
+// auditable refuses an administrative change with 503 (ServiceUnavailableException, which the
+// SDKs retry) while the audit log holds as many uncommitted entries as it may
+// (auditlog.Log.Check): the change is not made, as a query is not run, rather than made
+// unaudited. Each change calls it once the caller may make it, before it makes it.
+func (h *Handler) auditable() *Error {
+	if err := h.opts.Audit.Check(); err != nil {
+		return errorf(http.StatusServiceUnavailable, "ServiceUnavailableException", "%v; retry later", err)
+	}
+	return nil
+}
+
 // audit records an administrative change made through this door.
 func (h *Handler) audit(c *call, params map[string]any, e *Error) {
 	entry := auditlog.Entry{Principal: c.principal().Name(), KeyID: c.caller.KeyID, Door: access.DoorAWS,

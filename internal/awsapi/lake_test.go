@@ -89,7 +89,8 @@ func writeTrail(t testing.TB, dir string, n int) (byAccount, byName map[string]i
 	return byAccount, byName
 }
 
-func startLakeServer(t testing.TB, events int, qo awsapi.QueryOptions) *lakeServer {
+// startLakeServer starts the server; each of with may change the API's options (ls.lk is open).
+func startLakeServer(t testing.TB, events int, qo awsapi.QueryOptions, with ...func(*lakeServer, *awsapi.Options)) *lakeServer {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -120,7 +121,11 @@ func startLakeServer(t testing.TB, events int, qo awsapi.QueryOptions) *lakeServ
 		t.Fatal(err)
 	}
 	b := app.New(lk, app.Options{})
-	h := awsapi.New(awsapi.Options{Backend: b, Lake: lk, Keys: reg, Queries: qo})
+	o := awsapi.Options{Backend: b, Lake: lk, Keys: reg, Queries: qo}
+	for _, f := range with {
+		f(ls, &o)
+	}
+	h := awsapi.New(o)
 	s := server.New(b, slog.New(slog.DiscardHandler), server.Options{AWS: h})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

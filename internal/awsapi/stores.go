@@ -137,6 +137,9 @@ func (h *Handler) createEventDataStore(ctx context.Context, c *call) (any, *Erro
 	if !c.principal().CanManage() {
 		return nil, accessDenied(c.principal().Name(), c.op)
 	}
+	if e := h.auditable(); e != nil {
+		return nil, e
+	}
 	out, e := h.createStore(c, req)
 	h.audit(c, map[string]any{"name": req.Name}, e)
 	return out, e
@@ -252,6 +255,9 @@ func (h *Handler) updateEventDataStore(ctx context.Context, c *call) (any, *Erro
 	if !c.principal().CanManage() {
 		return nil, accessDenied(c.principal().Name(), c.op)
 	}
+	if e := h.auditable(); e != nil {
+		return nil, e
+	}
 	out, e := h.updateStore(c, s, req)
 	h.audit(c, map[string]any{"eventDataStore": s.ID}, e)
 	return out, e
@@ -318,6 +324,9 @@ func (h *Handler) deleteEventDataStore(ctx context.Context, c *call) (any, *Erro
 	}
 	if !c.principal().CanManage() {
 		return nil, accessDenied(c.principal().Name(), c.op)
+	}
+	if e := h.auditable(); e != nil {
+		return nil, e
 	}
 	e = h.deleteStore(s)
 	h.audit(c, map[string]any{"eventDataStore": s.ID, "name": s.Name}, e)

@@ -42,31 +42,48 @@ func auditCommand(ctx context.Context, env *Env, cmd *Command, args []string, er
 	if err != nil {
 		e.ErrorCode, e.ErrorMessage = "Failed", err.Error()
 	}
-	recordAudit(ctx, env, e)
+	if err := recordAudit(ctx, env, e); err != nil {
+		fmt.Fprintf(env.Stderr, "auditlake: warning: %v\n", err) // the change is made: it is not undone
+	}
 }
 
-// recordAudit commits one entry to the audit log of env's data directory at once (a CLI
-// command is one process).
-func recordAudit(ctx context.Context, env *Env, e auditlog.Entry) {
+// recordAudit records one entry in the audit log of env's data directory: appended to its
+// spool and on disk when it returns (auditlog.Append: a few ms, where a commit of its own cost a
+// CLI process ~45 ms); the process that finds the spool past auditlog.SpoolFoldBytes folds it
+// into the audit store (as serve does every second, and validate-logs). A failure to append is
+// returned; one to fold is reported on stderr (the entry is safe in the spool).
+func recordAudit(ctx context.Context, env *Env, e auditlog.Entry) error {
 	lk, err := lake.Open(env.DataDir)
 	if err != nil {
-		return // no data directory: nothing was done to audit
+		return nil // no data directory: nothing was done to audit
 	}
+	size, err := auditlog.Append(lk, e)
+	if err != nil {
+		return fmt.Errorf("the audit log cannot record %s: %w", e.Action, err)
+	}
+	if size >= auditlog.SpoolFoldBytes {
+		foldAudit(ctx, env, lk)
+	}
+	return nil
+}
+
+// foldAudit folds the audit spool into the audit store, warning on stderr of what it could not.
+func foldAudit(ctx context.Context, env *Env, lk *lake.Lake) {
 	l := auditlog.Open(lk)
-	l.Record(e)
+	l.SpoolProblem = func(p string) { fmt.Fprintf(env.Stderr, "auditlake: warning: %s\n", p) }
 	if err := l.Flush(context.WithoutCancel(ctx)); err != nil {
-		fmt.Fprintf(env.Stderr, "auditlake: warning: the audit log did not record %s: %v\n", e.Action, err)
+		fmt.Fprintf(env.Stderr, "auditlake: warning: the audit spool was not folded into %s (its records are kept): %v\n", auditlog.StoreName, err)
 	}
 }
 
-// auditQuery records one query of the CLI.
-func auditQuery(ctx context.Context, env *Env, as, sql string, tables []string, rows int64, d time.Duration, err error) {
+// auditQuery records one query of the CLI; its result is shown only once it is recorded.
+func auditQuery(ctx context.Context, env *Env, as, sql string, tables []string, rows int64, d time.Duration, err error) error {
 	e := auditlog.Entry{Principal: access.Operator().Name(), As: as, Door: "cli", Action: "StartQuery",
 		SQL: sql, Tables: tables, Rows: rows, Duration: d}
 	if err != nil {
 		e.ErrorCode, e.ErrorMessage = "QueryFailed", err.Error()
 	}
-	recordAudit(ctx, env, e)
+	return recordAudit(ctx, env, e)
 }
 
 // redact hides the values of flags that carry secrets.

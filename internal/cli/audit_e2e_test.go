@@ -94,8 +94,11 @@ func TestAuditStoreIsWrittenOnlyByAuditlake(t *testing.T) {
 func TestAuditLogTamperingIsDetected(t *testing.T) {
 	setup := func(t *testing.T) string {
 		dir := t.TempDir()
+		// Each action is folded from the spool into a commit and a digest of its own.
 		createStore(t, dir, "trail")
+		mustRun(t, 0, dir, "validate-logs", "--audit-log")
 		mustRun(t, 0, dir, "user", "create", "bob")
+		mustRun(t, 0, dir, "validate-logs", "--audit-log")
 		mustRun(t, 0, dir, "role", "create", "finops")
 		mustRun(t, 0, dir, "validate-logs", "--audit-log")
 		return dir
@@ -157,4 +160,34 @@ func TestAuditLogTamperingIsDetected(t *testing.T) {
 		}
 		check(t, dir, "missing")
 	})
+}
+
+// TestQueryResultIsShownOnlyOnceRecorded: a CLI query whose audit record cannot be written
+// (the spool's directory is unusable) prints no result and fails, naming the audit log; with
+// the spool writable again, the next query is recorded and shown.
+func TestQueryResultIsShownOnlyOnceRecorded(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "validate-logs", "--audit-log") // folds the spool: its directory is empty
+	spoolDir := filepath.Join(dir, "auditlog", "spool")
+	if err := os.RemoveAll(spoolDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(spoolDir, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, dir, "query", "SELECT 'the result' AS r")
+	if code == 0 || strings.Contains(out, "the result") || !strings.Contains(errOut, "audit log cannot record") {
+		t.Errorf("query while the audit spool cannot be written: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if err := os.Remove(spoolDir); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, 0, dir, "query", "SELECT 'the result' AS r"); !strings.Contains(out, "the result") {
+		t.Errorf("query: %q", out)
+	}
+	got := queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."auditlake-audit" WHERE requestparameters['queryStatement'] = 'SELECT ''the result'' AS r'`)
+	if got[0][0] != "1" {
+		t.Errorf("the recorded query is in the audit store %s times, want 1", got[0][0])
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/query"
@@ -77,6 +78,11 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if st, err := lk.Resolve(auditlog.StoreName); err == nil {
+		if l := strings.ToLower(sql); strings.Contains(l, st.Name) || strings.Contains(l, st.ID) {
+			foldAudit(ctx, env, lk) // a query of the audit log sees the actions the spool holds
+		}
+	}
 	s, err := query.Open(ctx, lk, query.Options{MemoryLimit: *memory, Timeout: *timeout, MaxRows: *maxRows, MaxResultBytes: resultBytes, MaxTempSize: int64(maxTemp), Principal: principal})
 	if err != nil {
 		return err
@@ -84,10 +90,14 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	defer s.Close()
 	start := time.Now()
 	res, err := s.Run(ctx, sql)
+	var auditErr error
 	if res != nil {
-		auditQuery(ctx, env, *as, sql, res.Tables, int64(len(res.Rows)), time.Since(start), nil)
+		auditErr = auditQuery(ctx, env, *as, sql, res.Tables, int64(len(res.Rows)), time.Since(start), nil)
 	} else {
-		auditQuery(ctx, env, *as, sql, nil, 0, time.Since(start), err)
+		auditErr = auditQuery(ctx, env, *as, sql, nil, 0, time.Since(start), err)
+	}
+	if auditErr != nil {
+		return auditErr // never a result that is not recorded
 	}
 	if err != nil {
 		var (

@@ -51,6 +51,34 @@ func (e *DB) CheckUserSQL(ctx context.Context, query string) error {
 
 // checkUserSQL is CheckUserSQL that also returns the tables the query names.
 func (e *DB) checkUserSQL(ctx context.Context, query string) ([]string, error) {
+	c, err := e.Check(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return c.Tables, nil
+}
+
+// Checked is a user query that CheckUserSQL accepts, with what the check learnt of it. A caller
+// that runs the same text again (a session's cache of its queries) runs it with RunChecked and
+// skips the parse, and the wrapper that bounds its result is made once per text and row limit.
+type Checked struct {
+	SQL string
+	// Tree is the statement's parse tree (json_serialize_sql's, decoded); a caller may drop it.
+	Tree any
+	// Tables are the tables the query names, as Result.Tables.
+	Tables []string
+	// bounded is the last wrapper boundedSQL made, of the text boundedOf under row limit
+	// boundedRows. The wrapper names and types the query's columns: a caller keeps a Checked
+	// only while the objects the query names stay as they are.
+	bounded, boundedOf string
+	boundedRows        int
+	boundedOK          bool
+}
+
+// Check parses query with DuckDB's own parser and accepts exactly one SELECT statement that
+// calls no refused table function, names no file as a table and, under RestrictTables, names
+// only visible tables.
+func (e *DB) Check(ctx context.Context, query string) (*Checked, error) {
 	var out string
 	err := e.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)", query).Scan(&out)
 	if err != nil {
@@ -88,7 +116,7 @@ func (e *DB) checkUserSQL(ctx context.Context, query string) ([]string, error) {
 	if err := e.checkTables(node); err != nil {
 		return nil, err
 	}
-	return namedTables(node), nil
+	return &Checked{SQL: query, Tree: node, Tables: namedTables(node)}, nil
 }
 
 func firstWord(q string) string {
@@ -149,13 +177,26 @@ func hasFileExtension(name string) bool {
 // at most lim.MaxBytes bytes (else a *ResultTooLargeError), cancelled after lim.Timeout. The
 // engine should be sealed first.
 func (e *DB) UserQuery(ctx context.Context, query string, lim Limits) (*Result, error) {
-	if !e.sealed {
-		return nil, errors.New("engine: user query on an unsealed engine")
-	}
-	tables, err := e.checkUserSQL(ctx, query)
+	c, err := e.Check(ctx, query)
 	if err != nil {
 		return nil, err
 	}
+	return e.RunChecked(ctx, c, "", lim)
+}
+
+// RunChecked runs the checked query c as UserQuery does. as, when not "", is run in c.SQL's
+// place: the trusted layer's rewrite of it, which names instead of tables c.SQL names objects
+// that show no more of them (query.Session's restricted view variants) — the caller answers for
+// that, since as itself is not checked. Its result's Tables are c's.
+func (e *DB) RunChecked(ctx context.Context, c *Checked, as string, lim Limits) (*Result, error) {
+	if !e.sealed {
+		return nil, errors.New("engine: user query on an unsealed engine")
+	}
+	query := c.SQL
+	if as != "" {
+		query = as
+	}
+	tables := c.Tables
 	if lim.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, lim.Timeout)
@@ -167,11 +208,14 @@ func (e *DB) UserQuery(ctx context.Context, query string, lim Limits) (*Result, 
 	}
 	start := time.Now()
 	if budget.limit > 0 {
-		wrapped, err := e.boundedSQL(ctx, query, lim.MaxRows)
-		if err != nil {
-			return nil, e.userErr(ctx, err, lim.Timeout)
+		if !c.boundedOK || c.boundedOf != query || c.boundedRows != lim.MaxRows {
+			wrapped, err := e.boundedSQL(ctx, query, lim.MaxRows)
+			if err != nil {
+				return nil, e.userErr(ctx, err, lim.Timeout)
+			}
+			c.bounded, c.boundedOf, c.boundedRows, c.boundedOK = wrapped, query, lim.MaxRows, true
 		}
-		query = wrapped
+		query = c.bounded
 		ctx = context.WithValue(ctx, budgetKey{}, budget)
 	}
 	rows, err := e.conn.QueryContext(ctx, query)

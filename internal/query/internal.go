@@ -17,10 +17,7 @@ import (
 // through engine.Ident. The sealed engine's file-access limits still apply.
 func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*engine.Result, error) {
 	start := time.Now()
-	if err := s.installViews(ctx, nil); err != nil {
-		return nil, err
-	}
-	if err := s.prepare(ctx, sql); err != nil {
+	if err := s.fetchRemote(ctx, sql); err != nil {
 		return nil, err
 	}
 	defer s.releaseFetched() // the result is read whole below
@@ -62,10 +59,8 @@ func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*en
 // CREATE VIEW over a cost file), with bound parameters.
 func (s *Session) ExecInternal(ctx context.Context, sql string, args ...any) error {
 	start := time.Now()
-	if err := s.installViews(ctx, nil); err != nil {
-		return err
-	}
-	if err := s.prepare(ctx, sql); err != nil {
+	s.prepared = nil // the statement may change what a prepared query names
+	if err := s.fetchRemote(ctx, sql); err != nil {
 		return err
 	}
 	err := s.db.Exec(ctx, sql, args...)

@@ -2,7 +2,8 @@ package query
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -35,10 +36,21 @@ import (
 //     n-th value as it does for the admin (ties: any of the tied rows, as without it).
 //
 // The grants' filters and the masks stay as they are: what a query may see does not change, only
-// how much of what it may not see the scan reads. The view is installed under its own name
-// before the query and the session's own definition is put back before any internal query
-// (installViews); a view the query reads more than once, or that no simple SELECT reads, is left
-// as it is.
+// how much of what it may not see the scan reads. The view with a query's additions is a view of
+// its own, a variant, named by the hash of its definition (variantPrefix, in the view's schema;
+// user SQL cannot name it: engine.RestrictTables does not list it), made once and kept for the
+// queries that add the same (at most maxVariants per session, the least recently used dropped
+// first); the query runs as written but for the restricted view's name, replaced where the parse
+// tree says the query names it by the variant's, aliased to the name (or alias) the query gives
+// it, so its column references and error messages read as written. The session's own views never
+// change, so reports and listings (internal SQL) read them as restrict made them. A view the
+// query reads more than once, or that no simple SELECT reads, or a query that names a column
+// through its table's schema ("aws:cloudtrail"."x".eventname), runs on the session's own view.
+//
+// A session is one principal's under the grants and the store files it opened with (the server's
+// pool keeps sessions by principal and grants, and closes one whose lake changed), so a variant,
+// and the session's cache of its queries (prepare), never serves another principal or another
+// state of the grants or the files.
 
 // restrictedTable is a view that restrict made over a raw object.
 type restrictedTable struct {
@@ -53,8 +65,7 @@ type restrictedTable struct {
 	// filters is the text of every grant filter of the view, lower case: a struct column it
 	// names is never narrowed (the filter reads it from the raw object).
 	filters string
-	// installed is the definition in the engine now.
-	installed string
+	schema  string // the view's schema, as registered
 }
 
 // viewColumn is one column of a restricted view.
@@ -102,48 +113,114 @@ func (t *restrictedTable) definition(p *viewPlan) string {
 	return v
 }
 
-// installViews puts in the engine, for each restricted view, its definition under plan pl (nil:
-// the session's own), replacing only those that differ from what is installed. A view that
-// cannot be replaced (a damaged store's view does not bind) keeps what it had — the engine
-// changes nothing when CREATE OR REPLACE fails — and the error says so once every other view
-// is done.
-func (s *Session) installViews(ctx context.Context, pl plan) error {
-	ctx = context.WithoutCancel(ctx)
-	var failed error
-	for _, t := range s.views {
-		want := t.definition(pl[t.key])
-		if want == t.installed {
-			continue
-		}
-		if err := s.db.Exec(ctx, "CREATE OR REPLACE VIEW "+t.ref+" AS "+want); err != nil {
-			failed = fmt.Errorf("restricted view: %w", err)
-			continue
-		}
-		t.installed = want
-	}
-	return failed
+// variantPrefix starts the name of a restricted view's variant: the view with one query's
+// additions (the top of this file).
+const variantPrefix = "__pushed_"
+
+// maxVariants bounds the variants a session keeps; maxPrepared the queries it keeps prepared.
+const (
+	maxVariants = 32
+	maxPrepared = 256
+)
+
+// variant is a restricted view with one set of additions, made in the engine on first use.
+type variant struct {
+	name string // unquoted, in the view's schema
+	ref  string // schema and name, quoted
+	def  string // the SELECT
+	view string // the restricted view's ref, for error messages
+	used uint64 // the session's use count when last used (least recently used: dropped first)
 }
 
-// planQuery reads the parse tree of sql (DuckDB SQL, as the engine will run it) and returns
-// what each restricted view it reads may add for it; nil when nothing (or when sql does not
-// parse: the engine will say why).
+// prepared is a user query (DuckDB SQL) the session has checked and planned.
+type prepared struct {
+	checked *engine.Checked
+	// run is the query naming its views' variants ("": run it as written).
+	run      string
+	variants []*variant
+}
+
+// prepare checks sql (engine.Check) and plans it against the restricted views, or returns what
+// it did for the same text before: the views the session shows never change, so neither does
+// the plan of a text. The cache is emptied when it holds maxPrepared queries, and by
+// ExecInternal (a report's temporary table may be named by a later query).
+func (s *Session) prepare(ctx context.Context, sql string) (*prepared, error) {
+	if p := s.prepared[sql]; p != nil {
+		return p, nil
+	}
+	c, err := s.db.Check(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{checked: c}
+	if len(s.views) > 0 && !s.noPushdown {
+		pl, w := s.planTree(c.Tree)
+		p.run, p.variants = s.substitute(sql, pl, w)
+	}
+	c.Tree = nil
+	if s.prepared == nil || len(s.prepared) >= maxPrepared {
+		s.prepared = map[string]*prepared{}
+	}
+	s.prepared[sql] = p
+	return p, nil
+}
+
+// makeVariants makes in the engine the variants p runs on that are not there, dropping the
+// least recently used ones beyond maxVariants. A variant that cannot be made (a damaged store's
+// view does not bind) is an error: the query then runs on the session's own views.
+func (s *Session) makeVariants(ctx context.Context, p *prepared) error {
+	ctx = context.WithoutCancel(ctx)
+	for _, v := range p.variants {
+		s.uses++
+		v.used = s.uses
+		if s.made[v.name] {
+			continue
+		}
+		if err := s.db.Exec(ctx, "CREATE VIEW "+v.ref+" AS "+v.def); err != nil {
+			return fmt.Errorf("restricted view: %w", err)
+		}
+		if s.made == nil {
+			s.made = map[string]bool{}
+			s.madeRefs = map[string]*variant{}
+		}
+		s.made[v.name] = true
+		s.madeRefs[v.name] = v
+	}
+	for len(s.made) > maxVariants {
+		var oldest *variant
+		for _, v := range s.madeRefs {
+			if oldest == nil || v.used < oldest.used {
+				oldest = v
+			}
+		}
+		if err := s.db.Exec(ctx, "DROP VIEW "+oldest.ref); err != nil {
+			return err
+		}
+		delete(s.made, oldest.name)
+		delete(s.madeRefs, oldest.name)
+	}
+	return nil
+}
+
+// planQuery returns what each restricted view sql (DuckDB SQL) reads may add for it; nil when
+// nothing, or when sql does not pass the engine's check.
 func (s *Session) planQuery(ctx context.Context, sql string) plan {
 	if len(s.views) == 0 {
 		return nil
 	}
-	var out string
-	if err := s.db.QueryRow(ctx, "SELECT CAST(json_serialize_sql(?::VARCHAR) AS VARCHAR)", sql).Scan(&out); err != nil {
+	c, err := s.db.Check(ctx, sql)
+	if err != nil {
 		return nil
 	}
-	var tree struct {
-		Error      bool  `json:"error"`
-		Statements []any `json:"statements"`
-	}
-	if err := json.Unmarshal([]byte(out), &tree); err != nil || tree.Error || len(tree.Statements) != 1 {
-		return nil
-	}
-	w := &walker{s: s, refs: map[string]int{}, names: map[string]bool{}, schemas: map[string]bool{}, whole: map[string]bool{}, paths: map[string][][]string{}}
-	w.scan(tree.Statements[0])
+	pl, _ := s.planTree(c.Tree)
+	return pl
+}
+
+// planTree reads the parse tree of a query and returns what each restricted view it reads may
+// add for it, and the walker that read it.
+func (s *Session) planTree(stmt any) (plan, *walker) {
+	w := &walker{s: s, refs: map[string]int{}, names: map[string]bool{}, schemas: map[string]bool{}, whole: map[string]bool{}, paths: map[string][][]string{}, nodes: map[string]map[string]any{}}
+	w.scan(stmt)
 	pl := plan{}
 	vp := func(key string) *viewPlan {
 		if pl[key] == nil {
@@ -190,7 +267,134 @@ func (s *Session) planQuery(ctx context.Context, sql string) plan {
 			}
 		}
 	}
-	return pl
+	return pl, w
+}
+
+// substitute returns sql naming, for each view pl adds to, the variant with its additions in
+// place of the view, and those variants; "" and none when there is nothing to add or sql's text
+// is not where the parse tree says (the query then runs on the session's own views).
+func (s *Session) substitute(sql string, pl plan, w *walker) (string, []*variant) {
+	if w.schemaColumns {
+		return "", nil
+	}
+	type edit struct {
+		from, to int
+		text     string
+	}
+	var edits []edit
+	var vs []*variant
+	for _, key := range slices.Sorted(maps.Keys(pl)) {
+		p := pl[key]
+		n := w.nodes[key]
+		t := s.views[key]
+		if n == nil || (len(p.where) == 0 && len(p.replace) == 0 && p.order == "") {
+			continue
+		}
+		at, ok := n["query_location"].(float64)
+		if !ok || at < 0 || at != float64(int(at)) {
+			continue
+		}
+		var parts []string
+		for _, k := range []string{"catalog_name", "schema_name", "table_name"} {
+			if v, _ := n[k].(string); v != "" {
+				parts = append(parts, v)
+			}
+		}
+		end, ok := nameSpan(sql, int(at), parts)
+		if !ok {
+			continue
+		}
+		alias, _ := n["alias"].(string)
+		if cols, _ := n["column_name_alias"].([]any); alias == "" && len(cols) > 0 {
+			continue
+		}
+		def := t.definition(p)
+		sum := sha256.Sum256([]byte(def))
+		v := &variant{name: variantPrefix + hex.EncodeToString(sum[:12]), def: def, view: t.ref}
+		v.ref = engine.Ident(t.schema) + "." + engine.Ident(v.name)
+		if made := s.madeRefs[v.name]; made != nil {
+			v = made
+		}
+		text := v.ref
+		if alias == "" {
+			text += " AS " + engine.Ident(parts[len(parts)-1])
+		}
+		edits = append(edits, edit{int(at), end, text})
+		vs = append(vs, v)
+	}
+	if len(edits) == 0 {
+		return "", nil
+	}
+	slices.SortFunc(edits, func(a, b edit) int { return b.from - a.from })
+	for i := 1; i < len(edits); i++ {
+		if edits[i].to > edits[i-1].from {
+			return "", nil // overlapping: not what a parse tree gives
+		}
+	}
+	out := sql
+	for _, e := range edits {
+		out = out[:e.from] + e.text + out[e.to:]
+	}
+	return out, vs
+}
+
+// nameSpan returns the end of the table name written at byte offset at of sql — parts, the
+// catalog, schema and table as the parse tree has them, each quoted or not, separated by dots
+// (blanks around them allowed) — and false when the text there is not that name.
+func nameSpan(sql string, at int, parts []string) (int, bool) {
+	i := at
+	for k, want := range parts {
+		if k > 0 {
+			for i < len(sql) && isBlank(sql[i]) {
+				i++
+			}
+			if i >= len(sql) || sql[i] != '.' {
+				return 0, false
+			}
+			i++
+			for i < len(sql) && isBlank(sql[i]) {
+				i++
+			}
+		}
+		if i >= len(sql) {
+			return 0, false
+		}
+		var got string
+		if sql[i] == '"' {
+			j := i + 1
+			var b strings.Builder
+			for {
+				if j >= len(sql) {
+					return 0, false
+				}
+				if sql[j] == '"' {
+					if j+1 < len(sql) && sql[j+1] == '"' {
+						b.WriteByte('"')
+						j += 2
+						continue
+					}
+					break
+				}
+				b.WriteByte(sql[j])
+				j++
+			}
+			got, i = b.String(), j+1
+		} else {
+			j := i
+			for j < len(sql) && (sql[j] == '_' || sql[j] == '$' || sql[j] >= 0x80 || 'a' <= sql[j]|0x20 && sql[j]|0x20 <= 'z' || '0' <= sql[j] && sql[j] <= '9') {
+				j++
+			}
+			got, i = sql[i:j], j
+		}
+		if got == "" || !strings.EqualFold(got, want) {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
 // walker gathers from a parse tree the references to restricted views and how columns are read.
@@ -213,6 +417,11 @@ type walker struct {
 	wholeRow bool
 	// refsCols holds the column references, resolved once names is complete.
 	colRefs [][]string
+	// nodes holds the BASE_TABLE node that names each restricted view (the last one, when the
+	// query names it more than once).
+	nodes map[string]map[string]any
+	// schemaColumns: a column is named through its table's schema or catalog.
+	schemaColumns bool
 }
 
 type selectOf struct {
@@ -231,6 +440,7 @@ func (w *walker) scan(stmt any) {
 		switch {
 		case w.schemas[lower[0]] && len(lower) > 1:
 			w.wholeRow = true // schema.table.column: not followed
+			w.schemaColumns = true
 		case w.names[lower[0]] && len(lower) == 1:
 			w.wholeRow = true
 		case w.names[lower[0]] && len(lower) == 2:
@@ -290,6 +500,7 @@ func (w *walker) walk(n any) {
 			}
 			if key := w.view(v); key != "" {
 				w.refs[key]++
+				w.nodes[key] = v
 			}
 		case "SELECT_NODE":
 			if from, ok := v["from_table"].(map[string]any); ok && from["type"] == "BASE_TABLE" && from["sample"] == nil && from["at_clause"] == nil && v["sample"] == nil {

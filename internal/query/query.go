@@ -70,6 +70,12 @@ type Session struct {
 	remote  map[string]*remoteStore
 	pending []pendingFile
 	fetched []func()
+	// prepared are the user queries checked and planned, by text (prepare); made and
+	// madeRefs the views' variants in the engine, by name, and uses counts their uses.
+	prepared map[string]*prepared
+	made     map[string]bool
+	madeRefs map[string]*variant
+	uses     uint64
 }
 
 // Open registers every store and seals the engine. Close releases the stores' read locks.
@@ -304,22 +310,27 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 	if err != nil {
 		return nil, &engine.QueryError{Msg: "SYNTAX_ERROR: " + err.Error()}
 	}
-	if err := s.prepare(ctx, rewritten); err != nil {
+	if err := s.fetchRemote(ctx, rewritten); err != nil {
 		return nil, err
 	}
 	defer s.releaseFetched() // the result is read whole
-	if len(s.views) > 0 {
-		var pl plan
-		if !s.noPushdown {
-			pl = s.planQuery(ctx, rewritten)
+	p, err := s.prepare(ctx, rewritten)
+	var res *engine.Result
+	if err == nil {
+		lim := engine.Limits{MaxRows: s.opts.MaxRows, MaxBytes: s.opts.MaxResultBytes, Timeout: s.opts.Timeout}
+		run := p.run
+		if run != "" && s.makeVariants(ctx, p) != nil {
+			run = ""
 		}
-		if err := s.installViews(ctx, pl); err != nil {
-			if err := s.installViews(ctx, nil); err != nil {
-				return nil, err
-			}
+		res, err = s.db.RunChecked(ctx, p.checked, run, lim)
+		var qe *engine.QueryError
+		if run != "" && errors.As(err, &qe) {
+			// The query fails on its variants: it runs as written on the session's views,
+			// whose error (or result) it gives, and does so from now on.
+			p.run, p.variants = "", nil
+			res, err = s.db.RunChecked(ctx, p.checked, "", lim)
 		}
 	}
-	res, err := s.db.UserQuery(ctx, rewritten, engine.Limits{MaxRows: s.opts.MaxRows, MaxBytes: s.opts.MaxResultBytes, Timeout: s.opts.Timeout})
 	if err != nil && len(s.damaged) > 0 {
 		if bad := s.damageOf(err); bad != err {
 			return nil, bad
@@ -340,9 +351,6 @@ func (s *Session) Run(ctx context.Context, sql string) (*engine.Result, error) {
 
 // Tables lists the registered tables and their columns.
 func (s *Session) Tables(ctx context.Context) ([]Table, error) {
-	if err := s.installViews(ctx, nil); err != nil {
-		return nil, err
-	}
 	rows, err := s.db.Query(ctx, `SELECT schema_name, table_name, list(column_name || ' ' || data_type ORDER BY column_index)
 		FROM duckdb_columns() WHERE schema_name NOT IN ('main','pg_catalog','information_schema') OR NOT internal
 		GROUP BY ALL ORDER BY 1, 2`)

@@ -78,7 +78,7 @@ func (s *Session) registerRemote(ctx context.Context, st lake.Store, m *lake.Man
 }
 
 // remotePaths are the paths of files of store id for a relation of the next statement: copies
-// in the cache for the files kept on S3 only, which prepare fetches.
+// in the cache for the files kept on S3 only, which fetchRemote fetches.
 func (s *Session) remotePaths(id string, files []lake.DataFile) []string {
 	paths := make([]string, len(files))
 	rs := s.remote[id]
@@ -97,9 +97,9 @@ type pendingFile struct {
 	f  lake.DataFile
 }
 
-// prepare fetches what statement sql needs of the stores' files kept on S3 only and installs
+// fetchRemote fetches what statement sql needs of the stores' files kept on S3 only and installs
 // their views over them (see the top of this file).
-func (s *Session) prepare(ctx context.Context, sql string) error {
+func (s *Session) fetchRemote(ctx context.Context, sql string) error {
 	s.releaseFetched()
 	pending := s.pending
 	s.pending = nil

@@ -130,8 +130,7 @@ func (s *Session) restrictOne(ctx context.Context, p *access.Principal, schema, 
 	if err := s.db.Exec(ctx, "CREATE VIEW "+target+" AS "+strings.ReplaceAll(view, "{raw}", raw)); err != nil {
 		return fmt.Errorf("restrict %s for %s: %w", strings.TrimPrefix(resource, "table:"), p.Name(), err)
 	}
-	rt := &restrictedTable{key: tableKey(schema, name), ref: target, raw: raw, rawAlias: engine.Ident(rawPrefix + name), view: view, cols: map[string]viewColumn{}}
-	rt.installed = rt.definition(nil)
+	rt := &restrictedTable{key: tableKey(schema, name), ref: target, raw: raw, rawAlias: engine.Ident(rawPrefix + name), view: view, cols: map[string]viewColumn{}, schema: schema}
 	for _, r := range ta.Rules {
 		rt.filters += strings.ToLower(r.Filter) + "\n"
 	}

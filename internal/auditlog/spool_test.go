@@ -1,0 +1,219 @@
+package auditlog_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/auditlake/auditlake/internal/auditlog"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+)
+
+func spoolPath(lk *lake.Lake) string {
+	return filepath.Join(lk.Dir, "auditlog", "spool", "spool.jsonl")
+}
+
+// auditSQL returns the statements of the audit store's events, sorted.
+func auditSQL(t *testing.T, lk *lake.Lake) []string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := lk.Resolve(auditlog.StoreName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := query.Open(ctx, lk, query.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.RunInternal(ctx, "SELECT requestparameters['queryStatement'] FROM "+query.StoreTable(st.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range res.Rows {
+		v, _ := r[0].(string)
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func spool(t *testing.T, lk *lake.Lake, sqls ...string) {
+	t.Helper()
+	for _, s := range sqls {
+		if _, err := auditlog.Append(lk, auditlog.Entry{Principal: "operator", Door: "cli", Action: "StartQuery", SQL: s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func validate(t *testing.T, lk *lake.Lake) auditlog.Report {
+	t.Helper()
+	rep, err := auditlog.Validate(context.Background(), lk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func newLake(t *testing.T) *lake.Lake {
+	t.Helper()
+	lk, err := lake.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lk
+}
+
+// TestSpooledActionsAreFoldedOnceAndValidate: actions appended to the spool are committed to the
+// audit store by the next flush of any log of the lake — with its own entries, under one digest
+// — the spool is then empty, a second flush adds nothing, and validate-logs finds every event
+// covered by its digest.
+func TestSpooledActionsAreFoldedOnceAndValidate(t *testing.T) {
+	ctx := context.Background()
+	lk := newLake(t)
+	spool(t, lk, "SELECT 1", "SELECT 2", "SELECT 3")
+	l := auditlog.Open(lk)
+	l.Record(auditlog.Entry{Principal: "user:bob", Door: "api", Action: "StartQuery", SQL: "SELECT 4"})
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := auditlog.Open(lk).Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := auditSQL(t, lk), []string{"SELECT 1", "SELECT 2", "SELECT 3", "SELECT 4"}; !slices.Equal(got, want) {
+		t.Errorf("audit store holds %q, want %q", got, want)
+	}
+	if rest, _ := filepath.Glob(filepath.Join(lk.Dir, "auditlog", "spool", "*.jsonl")); len(rest) != 0 {
+		t.Errorf("spool files left after the fold: %v", rest)
+	}
+	if rep := validate(t, lk); len(rep.Problems) != 0 || rep.Covered != 4 {
+		t.Errorf("validate: %+v", rep)
+	}
+}
+
+// TestAFoldThatCrashedFoldsNothingTwice: a fold that crashed after it took the spool (its
+// folding file left behind) — after its digest, or after its commit but before its digest — is
+// finished by the next one without recording any action twice.
+func TestAFoldThatCrashedFoldsNothingTwice(t *testing.T) {
+	for _, afterDigest := range []bool{true, false} {
+		ctx := context.Background()
+		lk := newLake(t)
+		spool(t, lk, "SELECT 1", "SELECT 2")
+		kept, err := os.ReadFile(spoolPath(lk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := auditlog.Open(lk).Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The crash: the taken spool is still there, and (before the digest) the last digest is not.
+		if err := os.WriteFile(filepath.Join(lk.Dir, "auditlog", "spool", "folding-1.jsonl"), kept, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if !afterDigest {
+			ds, _ := filepath.Glob(filepath.Join(lk.Dir, "auditlog", "digests", "*.json"))
+			if err := os.Remove(ds[len(ds)-1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		spool(t, lk, "SELECT 3")
+		if err := auditlog.Open(lk).Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := auditSQL(t, lk), []string{"SELECT 1", "SELECT 2", "SELECT 3"}; !slices.Equal(got, want) {
+			t.Errorf("after digest %v: the audit store holds %q, want %q", afterDigest, got, want)
+		}
+		if rest, _ := filepath.Glob(filepath.Join(lk.Dir, "auditlog", "spool", "*.jsonl")); len(rest) != 0 {
+			t.Errorf("spool files left after the fold: %v", rest)
+		}
+	}
+}
+
+// TestADamagedSpoolIsReportedNeverDropped: a line torn by a crash during an append (the next
+// append follows it), a line changed on disk, and a line removed from between two others: the
+// fold commits every authentic record, tells of each problem, keeps the bad lines in a damaged
+// file, and validate-logs reports them until that file is removed.
+func TestADamagedSpoolIsReportedNeverDropped(t *testing.T) {
+	ctx := context.Background()
+	lk := newLake(t)
+	spool(t, lk, "SELECT 1", "SELECT 2", "SELECT 3")
+	b, err := os.ReadFile(spoolPath(lk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n") // each with its newline
+	changed := strings.Replace(lines[0], "SELECT 1", "SELECT 9", 1)
+	// Line 2 removed; a torn line at the end (a crash during an append).
+	torn := lines[2][:40]
+	if err := os.WriteFile(spoolPath(lk), []byte(changed+lines[2]+torn), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spool(t, lk, "SELECT 4") // appended after the torn line, which it ends
+	l := auditlog.Open(lk)
+	var problems []string
+	l.SpoolProblem = func(p string) { problems = append(problems, p) }
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := auditSQL(t, lk), []string{"SELECT 3", "SELECT 4"}; !slices.Equal(got, want) {
+		t.Errorf("audit store holds %q, want %q (the authentic records)", got, want)
+	}
+	joined := strings.Join(problems, "\n")
+	for _, want := range []string{"line 1: its HMAC does not match", "line 2: does not chain", "line 3: not a whole spool line"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("the fold's problems %q lack %q", problems, want)
+		}
+	}
+	rep := validate(t, lk)
+	if got := strings.Join(rep.Problems, "\n"); len(rep.Problems) != 3 || !strings.Contains(got, "SELECT") && !strings.Contains(got, "torn") {
+		t.Errorf("validate reports %q, want the three spool lines", rep.Problems)
+	}
+	damaged, _ := filepath.Glob(filepath.Join(lk.Dir, "auditlog", "spool", "damaged-*.jsonl"))
+	if len(damaged) != 1 {
+		t.Fatalf("damaged files: %v", damaged)
+	}
+	if d, _ := os.ReadFile(damaged[0]); !strings.Contains(string(d), "SELECT 9") {
+		t.Errorf("the damaged file does not keep the changed line: %s", d)
+	}
+	os.Remove(damaged[0])
+	if rep := validate(t, lk); len(rep.Problems) != 0 {
+		t.Errorf("after the operator removed the damaged file: %q", rep.Problems)
+	}
+}
+
+// BenchmarkAppend measures what recording one action costs a CLI process: one fsync'd line.
+func BenchmarkAppend(b *testing.B) {
+	lk, err := lake.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := auditlog.Entry{Principal: "operator", Door: "cli", Action: "StartQuery", SQL: "SELECT eventname, count(*) FROM \"aws:cloudtrail\".\"trail\" GROUP BY 1", Tables: []string{"aws:cloudtrail.trail"}, Rows: 12}
+	for b.Loop() {
+		if _, err := auditlog.Append(lk, e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFlushOne measures what recording one action cost a CLI process before the spool: a
+// commit of its own (an engine, a Parquet file, the manifest, a digest).
+func BenchmarkFlushOne(b *testing.B) {
+	lk, err := lake.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := auditlog.Entry{Principal: "operator", Door: "cli", Action: "StartQuery", SQL: "SELECT eventname, count(*) FROM \"aws:cloudtrail\".\"trail\" GROUP BY 1", Tables: []string{"aws:cloudtrail.trail"}, Rows: 12}
+	for b.Loop() {
+		l := auditlog.Open(lk)
+		l.Record(e)
+		if err := l.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
