@@ -43,8 +43,8 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 	return w, func() {
 		res, err := w.Close()
 		if res.Files > 0 {
-			fmt.Fprintf(env.Stderr, "alerts: %s new (%s already stored) from %s over %s, evaluated in %s\n",
-				strconv.Itoa(len(res.New)), strconv.Itoa(res.Known), plural(res.Rules, "rule", "rules"),
+			fmt.Fprintf(env.Stderr, "alerts: %s new (%s) from %s over %s, evaluated in %s\n",
+				strconv.Itoa(len(res.New)), plural(res.Matched, "event matched", "events matched"), plural(res.Rules, "rule", "rules"),
 				plural(res.Files, "new file", "new files"), res.Evaluated.Round(time.Millisecond))
 		}
 		if err != nil {
