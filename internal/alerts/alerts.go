@@ -277,10 +277,21 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 			res.NotifyErr = fmt.Errorf("alerts: %d notifications not queued (the alerts are stored): %w", len(notes), err)
 		}
 		if len(found) > 0 {
-			fl := inflight{Token: lake.NewUUID(), Date: now.Format(time.DateOnly)}
+			// The marker has the time of the files' first event, so that retention takes it
+			// with their alerts.
+			var first time.Time
+			fl := inflight{Token: lake.NewUUID()}
 			for _, f := range append(slices.Clone(fresh), again...) {
 				fl.Files = append(fl.Files, f.Path)
+				if first.IsZero() || (!f.MinTime.IsZero() && f.MinTime.Before(first)) {
+					first = f.MinTime
+				}
 			}
+			if first.IsZero() {
+				first = now
+			}
+			first = first.UTC()
+			fl.Date = first.Format(time.DateOnly)
 			done := make([]string, 0, len(evaluated))
 			for p := range evaluated {
 				done = append(done, p)
@@ -293,7 +304,7 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 			for _, a := range found {
 				recs = append(recs, record(a))
 			}
-			recs = append(recs, markerRecord(st, fl, now))
+			recs = append(recs, markerRecord(st, fl, first))
 			if err := commitRecords(ctx, lk, alertStore, recs); err != nil {
 				return res, err
 			}
@@ -375,12 +386,12 @@ func storedEvents(s *query.Session, alertStore lake.Store, files []lake.DataFile
 }
 
 // markerRecord is the record committed with an evaluation's alerts that says its files are
-// evaluated (Process, cursor.Inflight).
-func markerRecord(st lake.Store, fl inflight, now time.Time) map[string]any {
+// evaluated (Process, cursor.Inflight), at time t (the files' first event's).
+func markerRecord(st lake.Store, fl inflight, t time.Time) map[string]any {
 	return map[string]any{
 		"eventVersion":       "1.09",
 		"userIdentity":       map[string]any{"type": "AuditlakeDetection", "principalId": "auditlake", "arn": "auditlake", "accountId": account},
-		"eventTime":          now.Format(time.RFC3339Nano),
+		"eventTime":          t.Format(time.RFC3339Nano),
 		"eventSource":        EventSource,
 		"eventName":          "AlertsEvaluated",
 		"awsRegion":          "local",
