@@ -516,13 +516,15 @@ func orDefault(s, def string) string {
 // never holds up the next commit: Notify never blocks, and commits that come while a Process
 // runs are evaluated together by the next one.
 type Watcher struct {
-	lk     *lake.Lake
-	st     lake.Store
-	kick   chan struct{}
-	done   chan struct{}
-	mu     sync.Mutex
-	errs   []error
-	result Result
+	lk   *lake.Lake
+	st   lake.Store
+	kick chan struct{}
+	done chan struct{}
+	// closing is closed by Close: the wait between evaluations ends.
+	closing chan struct{}
+	mu      sync.Mutex
+	errs    []error
+	result  Result
 	// OnAlerts, when set, receives each Process's new alerts (after they are committed).
 	OnAlerts func([]Alert)
 }
@@ -532,7 +534,7 @@ func Watch(ctx context.Context, lk *lake.Lake, st lake.Store, onAlerts func([]Al
 	if err := Begin(lk, st); err != nil {
 		return nil, err
 	}
-	w := &Watcher{lk: lk, st: st, kick: make(chan struct{}, 1), done: make(chan struct{}), OnAlerts: onAlerts}
+	w := &Watcher{lk: lk, st: st, kick: make(chan struct{}, 1), done: make(chan struct{}), closing: make(chan struct{}), OnAlerts: onAlerts}
 	go w.loop(context.WithoutCancel(ctx))
 	return w, nil
 }
@@ -545,9 +547,23 @@ func (w *Watcher) Notify() {
 	}
 }
 
+// MinInterval is the least time between the starts of two evaluations of a Watcher while
+// commits keep coming: each evaluation has a fixed cost (an engine, a commit of the alerts
+// store), so a burst of commits is evaluated in a few runs rather than one per commit. An
+// alert still follows its commit within MinInterval plus one evaluation.
+var MinInterval = time.Second
+
 func (w *Watcher) loop(ctx context.Context) {
 	defer close(w.done)
+	var last time.Time
 	for range w.kick {
+		if wait := MinInterval - time.Since(last); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-w.closing:
+			}
+		}
+		last = time.Now()
 		w.run(ctx)
 	}
 	w.run(ctx) // whatever the last commit added
@@ -579,6 +595,7 @@ func (w *Watcher) run(ctx context.Context) {
 // Close waits for the evaluation of every commit notified, and returns what was found and the
 // errors met (an evaluation that failed is retried by the next run: its files stay pending).
 func (w *Watcher) Close() (Result, error) {
+	close(w.closing)
 	close(w.kick)
 	<-w.done
 	w.mu.Lock()

@@ -20,8 +20,9 @@ type Grouping struct {
 	Window time.Duration
 }
 
-// MatchGroup is the matches of one rule with one key in one window: its earliest match (by
-// time, then event id) and the ids of its matched events, oldest first, each once.
+// MatchGroup is the matches of one rule with one key in one window: its earliest match (one
+// of them when several have the first time) and the ids of its matched events, oldest first
+// (then by id), each once.
 type MatchGroup struct {
 	First    Match
 	EventIDs []string
@@ -253,7 +254,7 @@ func (h *Hunt) scanGrouped(ctx context.Context, cs []*compiled, conds []string, 
 	FROM ` + h.relation + ` AS events),
 m AS (SELECT u.rule_index, ev.* EXCLUDE (rule_indexes) FROM ev, unnest(ev.rule_indexes) AS u(rule_index) WHERE len(ev.rule_indexes) > 0),
 g AS (SELECT * FROM (VALUES ` + strings.Join(spec, ", ") + `) AS g(rule_index, rule_id, key_by, window_us))
-SELECT m.rule_index, min(eventtime) AS first_time, arg_min(match_fields, (eventtime, eventid)) AS first_fields,
+SELECT m.rule_index, min(eventtime) AS first_time, arg_min(match_fields, eventtime) AS first_fields,
 	list(eventid ORDER BY eventtime, eventid) AS ids
 FROM m JOIN g USING (rule_index)` + anti + `
 GROUP BY m.rule_index,
