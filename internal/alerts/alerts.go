@@ -76,11 +76,18 @@ func Store(lk *lake.Lake) (lake.Store, error) {
 
 type cursor struct {
 	Files []string `json:"files"`
+	// Format is cursorFormat in a cursor Process or Begin wrote; 0 in one written otherwise (by
+	// an older version, or by hand): then no file it does not list is known to be new, and each
+	// is evaluated against the stored alerts.
+	Format int `json:"format,omitempty"`
 	// Inflight is the evaluation whose alerts were being committed when the cursor was last
 	// written: its files count as evaluated once the alerts store holds its marker record
 	// (eventName AlertsEvaluated, eventID Token, on Date), which is committed with its alerts.
 	Inflight *inflight `json:"inflight,omitempty"`
 }
+
+// cursorFormat is the cursor's Format.
+const cursorFormat = 2
 
 type inflight struct {
 	Token string   `json:"token"`
@@ -104,7 +111,7 @@ func Begin(lk *lake.Lake, st lake.Store) error {
 		return err
 	}
 	defer release()
-	return saveCursor(lk, st.ID, cursor{Files: filePaths(m.Files)})
+	return saveCursor(lk, st.ID, cursor{Files: filePaths(m.Files), Format: cursorFormat})
 }
 
 func filePaths(fs []lake.DataFile) []string {
@@ -150,8 +157,10 @@ type Result struct {
 // cursor names (Inflight) before that commit, and the cursor lists the files after it — so a
 // crash in between is resolved by looking the marker up. A file that replaces evaluated files
 // (compaction, a cold rewrite: a file the cursor lists is gone, and a new one has the same
-// date) may hold events already evaluated: its matches are checked against the event ids the
-// alerts store holds for the rule, and only the others are stored.
+// date) may hold events already evaluated, and so may every file a cursor not written here
+// (Format 0: an older version's, or one reset by hand) does not list: their matches are
+// checked against the event ids the alerts store holds for the rule, and only the others are
+// stored.
 func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) {
 	start := time.Now()
 	var res Result
@@ -198,7 +207,7 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 	for _, f := range m.Files {
 		switch {
 		case evaluated[f.Path]:
-		case replaced[f.Date]:
+		case replaced[f.Date] || c.Format != cursorFormat:
 			again = append(again, f)
 		default:
 			fresh = append(fresh, f)
@@ -206,7 +215,7 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 	}
 	if len(fresh)+len(again) == 0 {
 		if c.Inflight != nil {
-			return res, saveCursor(lk, st.ID, cursor{Files: filePaths(m.Files)})
+			return res, saveCursor(lk, st.ID, cursor{Files: filePaths(m.Files), Format: cursorFormat})
 		}
 		return res, nil
 	}
@@ -297,7 +306,7 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 				done = append(done, p)
 			}
 			slices.Sort(done)
-			if err := saveCursor(lk, st.ID, cursor{Files: done, Inflight: &fl}); err != nil {
+			if err := saveCursor(lk, st.ID, cursor{Files: done, Format: c.Format, Inflight: &fl}); err != nil {
 				return res, err
 			}
 			recs := make([]map[string]any, 0, len(found)+1)
@@ -313,7 +322,7 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 	}
 	// Only now is the batch evaluated: a crash before this line evaluates it again (or finds
 	// its marker stored).
-	if err := saveCursor(lk, st.ID, cursor{Files: filePaths(m.Files)}); err != nil {
+	if err := saveCursor(lk, st.ID, cursor{Files: filePaths(m.Files), Format: cursorFormat}); err != nil {
 		return res, err
 	}
 	res.Evaluated = time.Since(start)
