@@ -22,7 +22,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/atomicfile"
@@ -74,6 +76,23 @@ func Store(lk *lake.Lake) (lake.Store, error) {
 
 type cursor struct {
 	Files []string `json:"files"`
+	// Format is cursorFormat in a cursor Process or Begin wrote; 0 in one written otherwise (by
+	// an older version, or by hand): then no file it does not list is known to be new, and each
+	// is evaluated against the stored alerts.
+	Format int `json:"format,omitempty"`
+	// Inflight is the evaluation whose alerts were being committed when the cursor was last
+	// written: its files count as evaluated once the alerts store holds its marker record
+	// (eventName AlertsEvaluated, eventID Token, on Date), which is committed with its alerts.
+	Inflight *inflight `json:"inflight,omitempty"`
+}
+
+// cursorFormat is the cursor's Format.
+const cursorFormat = 2
+
+type inflight struct {
+	Token string   `json:"token"`
+	Date  string   `json:"date"`
+	Files []string `json:"files"`
 }
 
 func cursorPath(lk *lake.Lake, storeID string) string {
@@ -92,13 +111,20 @@ func Begin(lk *lake.Lake, st lake.Store) error {
 		return err
 	}
 	defer release()
-	return saveCursor(lk, st.ID, m)
+	return saveCursor(lk, st.ID, cursor{Files: filePaths(m.Files), Format: cursorFormat})
 }
 
-func saveCursor(lk *lake.Lake, storeID string, m *lake.Manifest) error {
-	c := cursor{Files: []string{}}
-	for _, f := range m.Files {
-		c.Files = append(c.Files, f.Path)
+func filePaths(fs []lake.DataFile) []string {
+	out := make([]string, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+func saveCursor(lk *lake.Lake, storeID string, c cursor) error {
+	if c.Files == nil {
+		c.Files = []string{}
 	}
 	p := cursorPath(lk, storeID)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -115,19 +141,34 @@ func saveCursor(lk *lake.Lake, storeID string, m *lake.Manifest) error {
 type Result struct {
 	Files     int     // data files evaluated
 	Rules     int     // enabled rules run
-	New       []Alert // alerts stored by this run
+	New       []Alert // alerts stored by this run: one per rule and group (Count its events)
 	Notified  []Alert // the notifications queued for the targets: one per new group
 	NotifyErr error   // why Notified could not be queued, if so
-	Known     int     // alerts found already stored
+	Matched   int     // events matched (and rule) and stored by this run
+	Known     int     // files whose events may have been evaluated before (compaction), evaluated against the stored alerts
 	Evaluated time.Duration
 }
 
 // Process evaluates every enabled rule over the live files of store st that the cursor does
-// not list, stores the alerts not stored yet, and advances the cursor. sink, when not nil,
-// receives the new alerts after they are committed (delivery).
+// not list, stores the alerts not stored yet, and advances the cursor.
+//
+// Nothing twice, nothing skipped: the files a commit adds are new events, evaluated as they
+// are; the alerts found are committed in one commit with a marker record, whose token the
+// cursor names (Inflight) before that commit, and the cursor lists the files after it — so a
+// crash in between is resolved by looking the marker up. A file that replaces evaluated files
+// (compaction, a cold rewrite: a file the cursor lists is gone, and a new one has the same
+// date) may hold events already evaluated, and so may every file a cursor not written here
+// (Format 0: an older version's, or one reset by hand) does not list: their matches are
+// checked against the event ids the alerts store holds for the rule, and only the others are
+// stored.
 func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) {
 	start := time.Now()
 	var res Result
+	unlock, err := atomicfile.Lock(cursorPath(lk, st.ID)+".lock", syscall.LOCK_EX)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	var c cursor
 	if err := atomicfile.ReadJSON(cursorPath(lk, st.ID), &c); err != nil {
 		return res, err
@@ -137,13 +178,45 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 		return res, err
 	}
 	defer release()
-	var pending []lake.DataFile
-	for _, f := range m.Files {
-		if !slices.Contains(c.Files, f.Path) {
-			pending = append(pending, f)
+	evaluated := map[string]bool{}
+	for _, p := range c.Files {
+		evaluated[p] = true
+	}
+	if c.Inflight != nil {
+		done, err := markerStored(ctx, lk, *c.Inflight)
+		if err != nil {
+			return res, err
+		}
+		if done {
+			for _, p := range c.Inflight.Files {
+				evaluated[p] = true
+			}
 		}
 	}
-	if len(pending) == 0 {
+	live := map[string]bool{}
+	for _, f := range m.Files {
+		live[f.Path] = true
+	}
+	replaced := map[string]bool{} // dates of evaluated files no longer live
+	for p := range evaluated {
+		if !live[p] {
+			replaced[dateOf(p)] = true
+		}
+	}
+	var fresh, again []lake.DataFile
+	for _, f := range m.Files {
+		switch {
+		case evaluated[f.Path]:
+		case replaced[f.Date] || c.Format != cursorFormat:
+			again = append(again, f)
+		default:
+			fresh = append(fresh, f)
+		}
+	}
+	if len(fresh)+len(again) == 0 {
+		if c.Inflight != nil {
+			return res, saveCursor(lk, st.ID, cursor{Files: filePaths(m.Files), Format: cursorFormat})
+		}
 		return res, nil
 	}
 	all, err := rules.List(lk)
@@ -151,14 +224,20 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 		return res, err
 	}
 	var enabled []rules.Rule
+	var groupings []rules.Grouping
 	byRule := map[string]rules.Rule{}
 	for _, r := range all {
 		if r.Enabled {
 			enabled = append(enabled, r)
 			byRule[r.ID] = r
+			by, window, err := grouping(r)
+			if err != nil {
+				by, window, _ = grouping(rules.Rule{})
+			}
+			groupings = append(groupings, rules.Grouping{Key: by, Window: window})
 		}
 	}
-	res.Files, res.Rules = len(pending), len(enabled)
+	res.Files, res.Rules, res.Known = len(fresh)+len(again), len(enabled), len(again)
 	if len(enabled) > 0 {
 		alertStore, err := Store(lk)
 		if err != nil {
@@ -169,22 +248,34 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 			return res, err
 		}
 		defer s.Close()
-		var found []Alert
 		now := time.Now().UTC().Truncate(time.Millisecond)
-		ms, err := rules.EvaluateAll(ctx, s, enabled, rules.Target{Store: st, Files: pending})
-		if err != nil {
-			return res, err
+		var found []Alert
+		for _, part := range []struct {
+			files []lake.DataFile
+			again bool
+		}{{fresh, false}, {again, true}} {
+			if len(part.files) == 0 {
+				continue
+			}
+			exclude := ""
+			if part.again && s.Damaged(alertStore.ID) == nil {
+				exclude = storedEvents(s, alertStore, part.files)
+			}
+			groups, err := rules.EvaluateGrouped(ctx, s, enabled, groupings, rules.Target{Store: st, Files: part.files}, exclude)
+			if err != nil {
+				return res, err
+			}
+			for i, gs := range groups {
+				for _, g := range gs {
+					found = append(found, groupAlerts(st, g, groupings[i], now)...)
+				}
+			}
 		}
-		for _, mt := range ms {
-			found = append(found, newAlert(st, mt, now))
+		for _, a := range found {
+			res.Matched += len(a.EventIDs)
 		}
-		fresh, err := notStored(ctx, s, alertStore, found)
-		if err != nil {
-			return res, err
-		}
-		res.Known = len(found) - len(fresh)
-		assignGroups(st, fresh, byRule)
-		notes, err := notifications(ctx, s, alertStore, fresh)
+		assignGroups(st, found, byRule)
+		notes, err := notifications(ctx, s, alertStore, found)
 		if err != nil {
 			return res, err
 		}
@@ -194,18 +285,81 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 		if err := Enqueue(lk, notes, now); err != nil {
 			res.NotifyErr = fmt.Errorf("alerts: %d notifications not queued (the alerts are stored): %w", len(notes), err)
 		}
-		if err := commit(ctx, lk, alertStore, fresh); err != nil {
-			return res, err
+		if len(found) > 0 {
+			// The marker has the time of the files' first event, so that retention takes it
+			// with their alerts.
+			var first time.Time
+			fl := inflight{Token: lake.NewUUID()}
+			for _, f := range append(slices.Clone(fresh), again...) {
+				fl.Files = append(fl.Files, f.Path)
+				if first.IsZero() || (!f.MinTime.IsZero() && f.MinTime.Before(first)) {
+					first = f.MinTime
+				}
+			}
+			if first.IsZero() {
+				first = now
+			}
+			first = first.UTC()
+			fl.Date = first.Format(time.DateOnly)
+			done := make([]string, 0, len(evaluated))
+			for p := range evaluated {
+				done = append(done, p)
+			}
+			slices.Sort(done)
+			if err := saveCursor(lk, st.ID, cursor{Files: done, Format: c.Format, Inflight: &fl}); err != nil {
+				return res, err
+			}
+			recs := make([]map[string]any, 0, len(found)+1)
+			for _, a := range found {
+				recs = append(recs, record(a))
+			}
+			recs = append(recs, markerRecord(st, fl, first))
+			if err := commitRecords(ctx, lk, alertStore, recs); err != nil {
+				return res, err
+			}
 		}
-		res.New, res.Notified = fresh, notes
+		res.New, res.Notified = found, notes
 	}
-	// Only now is the batch evaluated: a crash before this line evaluates it again, and the
-	// alerts it finds are then known.
-	if err := saveCursor(lk, st.ID, m); err != nil {
+	// Only now is the batch evaluated: a crash before this line evaluates it again (or finds
+	// its marker stored).
+	if err := saveCursor(lk, st.ID, cursor{Files: filePaths(m.Files), Format: cursorFormat}); err != nil {
 		return res, err
 	}
 	res.Evaluated = time.Since(start)
 	return res, nil
+}
+
+// dateOf is the eventdate partition of a data file's path ("data/eventdate=D/…").
+func dateOf(path string) string {
+	_, rest, ok := strings.Cut(path, "eventdate=")
+	if !ok {
+		return ""
+	}
+	d, _, _ := strings.Cut(rest, "/")
+	return d
+}
+
+// maxIDsPerAlert bounds the event ids one alert record carries (a group with more is several
+// records of the same group): 10,000 ids are ~400 KB of the record's JSON.
+const maxIDsPerAlert = 10000
+
+// groupAlerts are the alert records of group g of a rule's matches: one, or one per
+// maxIDsPerAlert of its events. A record's id is derived from the rule, the store, its first
+// event and the instance (launch-compliance), never from when it was found.
+func groupAlerts(st lake.Store, g rules.MatchGroup, by rules.Grouping, now time.Time) []Alert {
+	var out []Alert
+	for from := 0; from < len(g.EventIDs); from += maxIDsPerAlert {
+		ids := g.EventIDs[from:min(from+maxIDsPerAlert, len(g.EventIDs))]
+		mt := g.First
+		mt.EventID = ids[0]
+		a := newAlert(st, mt, now)
+		a.EventIDs, a.Count = ids, len(ids)
+		if by.Key == "event" {
+			a.Group = a.ID
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // newAlert makes the alert of match mt; its id depends only on the rule, the event and the
@@ -222,41 +376,72 @@ func newAlert(st lake.Store, mt rules.Match, now time.Time) Alert {
 		Summary: mt.Summary, Status: "open", AlertedAt: now, Resource: mt.Resource}
 }
 
-// notStored returns the alerts whose id the alerts store does not hold (nor an earlier alert
-// of the same list). It reads the ids of the stored alerts of the same events' time span (an
-// alert's eventtime is its event's): the span's files only.
-func notStored(ctx context.Context, s *query.Session, alertStore lake.Store, found []Alert) ([]Alert, error) {
-	if len(found) == 0 {
-		return nil, nil
-	}
-	from, to := span(found)
-	known := map[string]bool{}
-	if s.Damaged(alertStore.ID) == nil {
-		res, err := s.RunInternal(ctx, "SELECT eventid FROM "+s.StoreRange(alertStore.ID, from, to.Add(time.Microsecond))+" AS a WHERE eventsource = ?", EventSource)
-		if err != nil {
-			return nil, err
+// storedEvents is the SQL relation (rule, eventid) of the events the alerts store holds alerts
+// of, among those of files' time span (a record's time is its group's first event's, at most
+// 7 days, the longest window, before its other events).
+func storedEvents(s *query.Session, alertStore lake.Store, files []lake.DataFile) string {
+	from, to := files[0].MinTime, files[0].MaxTime
+	for _, f := range files {
+		if f.MinTime.Before(from) {
+			from = f.MinTime
 		}
-		for _, r := range res.Rows {
-			known[fmt.Sprint(r[0])] = true
+		if f.MaxTime.After(to) {
+			to = f.MaxTime
 		}
 	}
-	var out []Alert
-	for _, a := range found {
-		if !known[a.ID] {
-			known[a.ID] = true
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return "(SELECT requestparameters['rule'] AS rule, unnest(json_extract_string(requestparameters['eventIds'], '$[*]')) AS eventid FROM " +
+		s.StoreRange(alertStore.ID, from.Add(-7*24*time.Hour), to.Add(time.Microsecond)) +
+		" AS a WHERE eventsource = " + engine.Literal(EventSource) + " AND eventname = 'Alert')"
 }
 
-// commit writes alerts to the alerts store in one atomic commit, as CloudTrail records.
-func commit(ctx context.Context, lk *lake.Lake, alertStore lake.Store, alerts []Alert) error {
-	var recs []map[string]any
-	for _, a := range alerts {
-		recs = append(recs, record(a))
+// markerRecord is the record committed with an evaluation's alerts that says its files are
+// evaluated (Process, cursor.Inflight), at time t (the files' first event's).
+func markerRecord(st lake.Store, fl inflight, t time.Time) map[string]any {
+	return map[string]any{
+		"eventVersion":       "1.09",
+		"userIdentity":       map[string]any{"type": "AuditlakeDetection", "principalId": "auditlake", "arn": "auditlake", "accountId": account},
+		"eventTime":          t.Format(time.RFC3339Nano),
+		"eventSource":        EventSource,
+		"eventName":          "AlertsEvaluated",
+		"awsRegion":          "local",
+		"requestParameters":  map[string]any{"store": st.Name, "files": len(fl.Files)},
+		"eventID":            fl.Token,
+		"eventType":          "AwsServiceEvent",
+		"readOnly":           true,
+		"managementEvent":    false,
+		"recipientAccountId": account,
+		"eventCategory":      "Management",
 	}
-	return commitRecords(ctx, lk, alertStore, recs)
+}
+
+// markerStored says whether the alerts store holds fl's marker: its alerts were committed.
+func markerStored(ctx context.Context, lk *lake.Lake, fl inflight) (bool, error) {
+	st, err := lk.Resolve(StoreName)
+	if errors.Is(err, lake.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	day, err := time.Parse(time.DateOnly, fl.Date)
+	if err != nil {
+		return false, fmt.Errorf("alerts: cursor: bad date %q", fl.Date)
+	}
+	s, err := query.Open(ctx, lk, query.Options{})
+	if err != nil {
+		return false, err
+	}
+	defer s.Close()
+	if err := s.Damaged(st.ID); err != nil {
+		return false, err
+	}
+	res, err := s.RunInternal(ctx, "SELECT count(*) FROM "+s.StoreRange(st.ID, day, day.Add(24*time.Hour))+
+		" AS a WHERE eventsource = ? AND eventname = 'AlertsEvaluated' AND eventid = ?", EventSource, fl.Token)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.Rows[0][0].(int64)
+	return n > 0, nil
 }
 
 // commitRecords writes CloudTrail records to the alerts store in one atomic commit.
@@ -317,9 +502,10 @@ func record(a Alert) map[string]any {
 		"requestParameters": map[string]any{
 			"rule": a.Rule, "title": a.Title, "severity": a.Severity, "store": a.Store, "eventIds": a.EventIDs,
 			"account": a.Account, "summary": a.Summary, "status": a.Status, "alertedAt": a.AlertedAt.Format(time.RFC3339Nano),
-			"group": orDefault(a.Group, a.ID), "resource": a.Resource,
+			"group": orDefault(a.Group, a.ID), "resource": a.Resource, "events": max(len(a.EventIDs), 1),
 		},
 		"eventID":            a.ID,
+		"sharedEventID":      orDefault(a.Group, a.ID),
 		"eventType":          "AwsServiceEvent",
 		"readOnly":           true,
 		"managementEvent":    false,
@@ -339,13 +525,15 @@ func orDefault(s, def string) string {
 // never holds up the next commit: Notify never blocks, and commits that come while a Process
 // runs are evaluated together by the next one.
 type Watcher struct {
-	lk     *lake.Lake
-	st     lake.Store
-	kick   chan struct{}
-	done   chan struct{}
-	mu     sync.Mutex
-	errs   []error
-	result Result
+	lk   *lake.Lake
+	st   lake.Store
+	kick chan struct{}
+	done chan struct{}
+	// closing is closed by Close: the wait between evaluations ends.
+	closing chan struct{}
+	mu      sync.Mutex
+	errs    []error
+	result  Result
 	// OnAlerts, when set, receives each Process's new alerts (after they are committed).
 	OnAlerts func([]Alert)
 }
@@ -355,7 +543,7 @@ func Watch(ctx context.Context, lk *lake.Lake, st lake.Store, onAlerts func([]Al
 	if err := Begin(lk, st); err != nil {
 		return nil, err
 	}
-	w := &Watcher{lk: lk, st: st, kick: make(chan struct{}, 1), done: make(chan struct{}), OnAlerts: onAlerts}
+	w := &Watcher{lk: lk, st: st, kick: make(chan struct{}, 1), done: make(chan struct{}), closing: make(chan struct{}), OnAlerts: onAlerts}
 	go w.loop(context.WithoutCancel(ctx))
 	return w, nil
 }
@@ -368,9 +556,23 @@ func (w *Watcher) Notify() {
 	}
 }
 
+// MinInterval is the least time between the starts of two evaluations of a Watcher while
+// commits keep coming: each evaluation has a fixed cost (an engine, a commit of the alerts
+// store), so a burst of commits is evaluated in a few runs rather than one per commit. An
+// alert still follows its commit within MinInterval plus one evaluation.
+var MinInterval = time.Second
+
 func (w *Watcher) loop(ctx context.Context) {
 	defer close(w.done)
+	var last time.Time
 	for range w.kick {
+		if wait := MinInterval - time.Since(last); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-w.closing:
+			}
+		}
+		last = time.Now()
 		w.run(ctx)
 	}
 	w.run(ctx) // whatever the last commit added
@@ -388,6 +590,7 @@ func (w *Watcher) run(ctx context.Context) {
 	w.result.Rules = max(w.result.Rules, res.Rules)
 	w.result.New = append(w.result.New, res.New...)
 	w.result.Known += res.Known
+	w.result.Matched += res.Matched
 	w.result.Evaluated += res.Evaluated
 	w.result.Notified = append(w.result.Notified, res.Notified...)
 	if res.NotifyErr != nil {
@@ -401,6 +604,7 @@ func (w *Watcher) run(ctx context.Context) {
 // Close waits for the evaluation of every commit notified, and returns what was found and the
 // errors met (an evaluation that failed is retried by the next run: its files stay pending).
 func (w *Watcher) Close() (Result, error) {
+	close(w.closing)
 	close(w.kick)
 	<-w.done
 	w.mu.Lock()

@@ -110,8 +110,11 @@ func notifications(ctx context.Context, s *query.Session, alertStore lake.Store,
 	if s.Damaged(alertStore.ID) == nil {
 		// A group's alerts have event times within its window (at most 7 days).
 		from, to := span(fresh)
-		res, err := s.RunInternal(ctx, "SELECT DISTINCT requestparameters['group'] FROM "+s.StoreRange(alertStore.ID, from.Add(-7*24*time.Hour), to.Add(7*24*time.Hour))+
-			" AS a WHERE eventsource = ? AND eventname = 'Alert' AND requestparameters['group'] IS NOT NULL", EventSource)
+		// An alert record's group is its sharedEventID (requestParameters.group before).
+		rel := s.StoreRange(alertStore.ID, from.Add(-7*24*time.Hour), to.Add(7*24*time.Hour))
+		res, err := s.RunInternal(ctx, "SELECT DISTINCT sharedeventid FROM "+rel+" AS a WHERE eventsource = ? AND eventname = 'Alert' AND sharedeventid IS NOT NULL"+
+			" UNION SELECT DISTINCT requestparameters['group'] FROM "+rel+" AS a WHERE eventsource = ? AND eventname = 'Alert' AND sharedeventid IS NULL AND requestparameters['group'] IS NOT NULL",
+			EventSource, EventSource)
 		if err != nil {
 			return nil, err
 		}
@@ -134,10 +137,11 @@ func notifications(ctx context.Context, s *query.Session, alertStore lake.Store,
 			return members[i].ID < members[j].ID
 		})
 		n := members[0]
-		n.ID, n.Group, n.Count, n.EventIDs = g, g, len(members), nil
+		n.ID, n.Group, n.Count, n.EventIDs = g, g, 0, nil
 		for _, m := range members {
-			if len(n.EventIDs) < 100 {
-				n.EventIDs = append(n.EventIDs, m.EventIDs...)
+			n.Count += len(m.EventIDs)
+			if room := 100 - len(n.EventIDs); room > 0 {
+				n.EventIDs = append(n.EventIDs, m.EventIDs[:min(room, len(m.EventIDs))]...)
 			}
 		}
 		out = append(out, n)

@@ -29,18 +29,21 @@ var ErrAlertNotFound = errors.New("no such alert")
 var ErrTransition = errors.New("status change not allowed")
 
 // groupSQL folds the alerts store's records (relation rel) into one row per alert (group):
-// its first event's time, rule, title, severity, store, key fields, the number of events and
-// the newest status.
+// its first event's time, rule, title, severity, store, key fields, the number of events (each
+// record stands for requestParameters.events of them, 1 in records written before), their ids
+// and the newest status. A record's group is its sharedEventID (requestParameters.group in
+// records written before).
 func groupSQL(rel string) string {
 	return `WITH recs AS (SELECT * FROM ` + rel + ` AS r WHERE eventsource = $src),
-m AS (SELECT coalesce(requestparameters['group'], eventid) AS id, * FROM recs WHERE eventname = 'Alert'),
-g AS (SELECT id, min(eventtime) AS event_time, max(eventtime) AS last_event_time, count(*) AS events,
+m AS (SELECT coalesce(sharedeventid, requestparameters['group'], eventid) AS id, * FROM recs WHERE eventname = 'Alert'),
+g AS (SELECT id, min(eventtime) AS event_time, max(eventtime) AS last_event_time,
+		CAST(sum(coalesce(TRY_CAST(requestparameters['events'] AS BIGINT), 1)) AS BIGINT) AS events,
 		arg_min(requestparameters['rule'], eventtime) AS rule, arg_min(requestparameters['title'], eventtime) AS title,
 		arg_min(requestparameters['severity'], eventtime) AS severity, arg_min(requestparameters['store'], eventtime) AS store,
 		arg_min(useridentity.arn, eventtime) AS principal, arg_min(requestparameters['account'], eventtime) AS account,
 		arg_min(awsregion, eventtime) AS region, arg_min(requestparameters['resource'], eventtime) AS resource,
 		arg_min(requestparameters['summary'], eventtime) AS summary, min(requestparameters['alertedAt']) AS alerted_at,
-		list(eventid ORDER BY eventtime, eventid) AS alert_event_ids
+		flatten(list(coalesce(json_extract_string(requestparameters['eventIds'], '$[*]'), [eventid]) ORDER BY eventtime, eventid)) AS alert_event_ids
 	FROM m GROUP BY id),
 s AS (SELECT requestparameters['group'] AS id, arg_max(requestparameters['status'], requestparameters['changedAt']) AS status,
 		max(requestparameters['changedAt']) AS status_changed_at

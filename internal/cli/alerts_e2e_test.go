@@ -130,6 +130,10 @@ func TestAlertsOnCommitAtMostOnce(t *testing.T) {
 	if len(stored) != len(got) {
 		t.Errorf("%d alerts stored, %d sent", len(stored), len(got))
 	}
+	// Each launch once, though the lost cursor had every file evaluated again.
+	if _, named, distinct := storedAlertEvents(t, dir); named != distinct || named != len(got) {
+		t.Errorf("the alert records name %d events, %d distinct; want %d", named, distinct, len(got))
+	}
 	if out := mustRun(t, 0, dir, "alerts", "--rule", "nope", "--format", "json"); strings.TrimSpace(out) != "[]" {
 		t.Errorf("alerts --rule nope: %s", out)
 	}

@@ -43,8 +43,12 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 	return w, func() {
 		res, err := w.Close()
 		if res.Files > 0 {
-			fmt.Fprintf(env.Stderr, "alerts: %s new (%s already stored) from %s over %s, evaluated in %s\n",
-				strconv.Itoa(len(res.New)), strconv.Itoa(res.Known), plural(res.Rules, "rule", "rules"),
+			checked := ""
+			if res.Known > 0 {
+				checked = "; " + plural(res.Known, "file", "files") + " that replaced evaluated ones checked against the stored alerts"
+			}
+			fmt.Fprintf(env.Stderr, "alerts: %s new (%s%s) from %s over %s, evaluated in %s\n",
+				strconv.Itoa(len(res.New)), plural(res.Matched, "event matched", "events matched"), checked, plural(res.Rules, "rule", "rules"),
 				plural(res.Files, "new file", "new files"), res.Evaluated.Round(time.Millisecond))
 		}
 		if err != nil {
