@@ -12,7 +12,8 @@ import (
 
 const huntUsage = `Usage: auditlake hunt --eds NAME|ID --rules all|ID,... [--from T] [--to T] [--format table|csv|json] [--csv-safe]
 
-Runs rules over a time range of a store, one query per rule, and prints every match, oldest first: the
+Runs rules over a time range of a store, one query per rule (per time slice of about 256k events for a
+rule that may match more), and prints every match, each rule's oldest first, as it comes: the
 rule, its severity, the event's time, id, name, principal, account, region and source address, and a
 summary (for launch-compliance: the instance, its template, launcher and the reason). --rules all runs
 every enabled rule; a list of ids (or titles) runs those, enabled or not. Only the store's files whose
