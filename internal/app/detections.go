@@ -103,23 +103,20 @@ func (b *Backend) Hunt(ctx context.Context, p server.HuntParams) (*server.HuntRe
 		return nil, err
 	}
 	start := time.Now()
-	out := &server.HuntResult{Store: st.Name, Rules: []string{}, Matches: []server.HuntMatch{}, Failed: []server.HuntFailure{}}
+	out := &server.HuntResult{Store: st.Name, Rules: []string{}, Matches: []server.HuntMatch{}, Failed: []server.HuntFailure{}, MaxMatches: p.MaxMatches}
 	target := rules.Target{Store: st, From: p.From, To: p.To}
 	err = b.withSession(ctx, c.Principal, func(ctx context.Context, s *query.Session) error {
 		if err := s.Damaged(st.ID); err != nil {
 			return translate(err)
 		}
+		// The same hunt as auditlake hunt's (rules.Hunt.Stream), kept to MaxMatches.
+		hunt := rules.NewHunt(s, target)
 		for _, r := range run {
 			out.Rules = append(out.Rules, r.ID)
-			ms, err := rules.Evaluate(ctx, s, r, target)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
+			_, err := hunt.Stream(ctx, r, func(m *rules.Match) error {
+				if p.MaxMatches > 0 && len(out.Matches) == p.MaxMatches {
+					return errHuntFull
 				}
-				out.Failed = append(out.Failed, server.HuntFailure{Rule: r.ID, Error: err.Error()})
-				continue
-			}
-			for _, m := range ms {
 				hm := server.HuntMatch{Rule: m.Rule, Title: m.Title, Severity: m.Severity, EventID: m.EventID, EventName: m.EventName,
 					Principal: m.Principal, Account: m.Account, Region: m.Region, SourceIP: m.SourceIP, Summary: m.Summary}
 				if !m.EventTime.IsZero() {
@@ -127,6 +124,17 @@ func (b *Backend) Hunt(ctx context.Context, p server.HuntParams) (*server.HuntRe
 					hm.EventTime = &t
 				}
 				out.Matches = append(out.Matches, hm)
+				return nil
+			})
+			if errors.Is(err, errHuntFull) {
+				out.Truncated = true
+				break
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				out.Failed = append(out.Failed, server.HuntFailure{Rule: r.ID, Error: err.Error()})
 			}
 		}
 		out.FilesRead, out.FilesTotal = s.StoreFiles(st.ID, p.From, p.To)
@@ -140,6 +148,9 @@ func (b *Backend) Hunt(ctx context.Context, p server.HuntParams) (*server.HuntRe
 	}
 	return out, nil
 }
+
+// errHuntFull stops a dashboard hunt at its MaxMatches.
+var errHuntFull = errors.New("hunt: the matches reached max_rows")
 
 // huntRules returns the rules refs names: "all" is every enabled rule.
 func (b *Backend) huntRules(refs []string) ([]rules.Rule, error) {

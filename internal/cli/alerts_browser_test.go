@@ -106,6 +106,18 @@ func TestAlertsAndHuntAPI(t *testing.T) {
 			t.Errorf("hunt as %s: %d %+v; the CLI found %d", who, code, h, len(cli))
 		}
 	}
+	// max_rows bounds the matches, as a query's rows: the first ones, the same as the CLI's.
+	var first struct {
+		Matches []struct {
+			EventID string `json:"event_id"`
+		}
+		Truncated  bool
+		MaxMatches int `json:"max_matches"`
+	}
+	if code := g.call(t, alice, "POST", "/api/hunt", `{"store":"trail","rules":"all","max_rows":1}`, &first); code != 200 || len(first.Matches) != 1 ||
+		!first.Truncated || first.MaxMatches != 1 || len(cli) < 2 || first.Matches[0].EventID != cli[0]["event_id"] {
+		t.Errorf("hunt with max_rows 1: %d %+v; the CLI found %d", code, first, len(cli))
+	}
 	var none struct{ Matches []any }
 	if code := g.call(t, alice, "POST", "/api/hunt", `{"store":"trail","rules":"all","from":"2030-01-01"}`, &none); code != 200 || none.Matches == nil || len(none.Matches) != 0 {
 		t.Errorf("hunt of 2030: %d %+v", code, none)
@@ -118,6 +130,8 @@ func TestAlertsAndHuntAPI(t *testing.T) {
 		{alice, `{"rules":"all"}`, 400},   // no store
 		{alice, `{"store":"trail","rules":"all","from":"x"}`, 400},
 		{alice, `{"store":"trail","rules":"all","from":"2001-01-01","to":"2000-01-01"}`, 400},
+		{alice, `{"store":"trail","rules":"all","max_rows":-1}`, 400},
+		{alice, `{"store":"trail","rules":"all","max_rows":100000000}`, 400},
 		{alice, `{"store":"trail","rules":"no-such-rule"}`, 404},
 		{alice, `{"store":"nope","rules":"all"}`, 404},
 		{bob, `{"store":"auditlake-alerts","rules":"all"}`, 404}, // not granted to bob: not found, as if absent

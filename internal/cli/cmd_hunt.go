@@ -12,7 +12,8 @@ import (
 
 const huntUsage = `Usage: auditlake hunt --eds NAME|ID --rules all|ID,... [--from T] [--to T] [--format table|csv|json] [--csv-safe]
 
-Runs rules over a time range of a store, one query per rule, and prints every match, oldest first: the
+Runs rules over a time range of a store, one query per rule (per time slice of about 256k events for a
+rule that may match more), and prints every match, each rule's oldest first, as it comes: the
 rule, its severity, the event's time, id, name, principal, account, region and source address, and a
 summary (for launch-compliance: the instance, its template, launcher and the reason). --rules all runs
 every enabled rule; a list of ids (or titles) runs those, enabled or not. Only the store's files whose
@@ -55,34 +56,37 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 		}
 		res.Columns = append(res.Columns, engine.Column{Name: c, Type: typ})
 	}
-	// Each rule's matches are written as soon as it has run (csv, json, jsonl) and dropped: a
-	// hunt over years holds one rule's matches at a time, not all of them. The table format
-	// needs every row for its widths.
+	// Each match is written as the rule hands it on (csv, json, jsonl): a hunt over years holds a
+	// slice of one rule's matches at a time (rules.Hunt.Stream), not all of them. The table
+	// format needs every row for its widths.
 	out := newRowStream(env.Stdout, *format, res.Columns, *csvSafe)
 	matches := 0
 	var failed []string
 	hunt := rules.NewHunt(h.s, h.target)
+	row := make([]any, len(res.Columns))
+	var writeErr error
 	for _, r := range run {
-		found, err := hunt.Evaluate(ctx, r)
+		n, err := hunt.Stream(ctx, r, func(m *rules.Match) error {
+			row[0], row[1], row[2], row[3], row[4] = m.Rule, m.Severity, nil, m.EventID, m.EventName
+			if !m.EventTime.IsZero() {
+				row[2] = m.EventTime
+			}
+			row[5], row[6], row[7], row[8], row[9] = m.Principal, m.Account, m.Region, m.SourceIP, m.Summary
+			writeErr = out.row(row)
+			return writeErr
+		})
+		matches += n
+		if writeErr != nil {
+			return writeErr
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			// One rule that cannot run (a SQL rule naming a column the store lacks) does not
-			// stop the others.
+			// stop the others; the matches it wrote before failing stay written.
 			fmt.Fprintf(env.Stderr, "%v\n", err)
 			failed = append(failed, r.ID)
-			continue
-		}
-		matches += len(found)
-		for _, m := range found {
-			var t any
-			if !m.EventTime.IsZero() {
-				t = m.EventTime
-			}
-			if err := out.row([]any{m.Rule, m.Severity, t, m.EventID, m.EventName, m.Principal, m.Account, m.Region, m.SourceIP, m.Summary}); err != nil {
-				return err
-			}
 		}
 	}
 	if err := out.end(); err != nil {

@@ -185,6 +185,7 @@ type rowStream struct {
 	res     *engine.Result // the table format's rows
 	js      *jsonRows
 	cw      *csv.Writer
+	rec     []string // the csv record, reused
 	columns []engine.Column
 }
 
@@ -212,7 +213,10 @@ func newRowStream(w io.Writer, format string, columns []engine.Column, csvSafe b
 func (s *rowStream) row(row []any) error {
 	switch {
 	case s.cw != nil:
-		rec := make([]string, len(row))
+		if len(s.rec) != len(row) {
+			s.rec = make([]string, len(row))
+		}
+		rec := s.rec // csv.Writer.Write keeps nothing of it
 		for i, v := range row {
 			rec[i] = formatValue(v)
 			switch v.(type) {
@@ -229,8 +233,8 @@ func (s *rowStream) row(row []any) error {
 			obj[i] = kv{s.columns[i].Name, jsonValue(v)}
 		}
 		return s.js.add(obj)
-	default:
-		s.res.Rows = append(s.res.Rows, row)
+	default: // a copy: callers may reuse row
+		s.res.Rows = append(s.res.Rows, append([]any(nil), row...))
 		return nil
 	}
 }

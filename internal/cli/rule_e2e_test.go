@@ -151,6 +151,17 @@ func TestRulesAndHuntEndToEnd(t *testing.T) {
 	if code != 3 || !strings.Contains(errOut, "rule broken") || !strings.Contains(out, trailRule) {
 		t.Errorf("hunt with a broken rule: exit %d\n%s", code, errOut)
 	}
+	// The table has every row the CSV has (the hunt hands its rows on in one reused slice).
+	table, _, _ := run(t, dir, "hunt", "--eds", "trail", "--rules", "all")
+	lines := strings.Split(strings.TrimSpace(out), "\n")[1:]
+	if !strings.Contains(table, fmt.Sprintf("(%d rows)", len(lines))) {
+		t.Errorf("hunt as a table: not the %d rows of the CSV:\n%s", len(lines), table)
+	}
+	for _, line := range lines {
+		if f := strings.Split(line, ","); len(f) < 4 || !strings.Contains(table, f[3]) {
+			t.Errorf("hunt as a table: no row of the CSV's %q", line)
+		}
+	}
 	if _, errOut, code := run(t, dir, "hunt", "--eds", "trail"); code != 2 || !strings.Contains(errOut, "--rules is required") {
 		t.Errorf("hunt without --rules: %d %s", code, errOut)
 	}

@@ -17,6 +17,26 @@ import (
 // through engine.Ident. The sealed engine's file-access limits still apply.
 func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*engine.Result, error) {
 	start := time.Now()
+	res := &engine.Result{}
+	cols, err := s.EachInternal(ctx, sql, func(row []any) error {
+		res.Rows = append(res.Rows, append([]any(nil), row...))
+		return nil
+	}, args...)
+	if err != nil {
+		return nil, err
+	}
+	res.Columns = cols
+	res.Elapsed = time.Since(start)
+	return res, nil
+}
+
+// EachInternal runs pre-written DuckDB SQL as RunInternal does, but hands each result row to fn
+// as it is read instead of keeping them: a caller that writes or folds the rows holds one at a
+// time (the engine still materialises the whole result before the first row). row is reused
+// for the next row: fn copies what it keeps. An error from fn stops the reading and is
+// returned. It returns the result's columns.
+func (s *Session) EachInternal(ctx context.Context, sql string, fn func(row []any) error, args ...any) ([]engine.Column, error) {
+	start := time.Now()
 	if err := s.fetchRemote(ctx, sql); err != nil {
 		return nil, err
 	}
@@ -30,29 +50,32 @@ func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*en
 	if err != nil {
 		return nil, fmt.Errorf("read result columns: %w", err)
 	}
-	res := &engine.Result{}
+	cols := make([]engine.Column, 0, len(types))
 	for _, t := range types {
-		res.Columns = append(res.Columns, engine.Column{Name: t.Name(), Type: t.DatabaseTypeName()})
+		cols = append(cols, engine.Column{Name: t.Name(), Type: t.DatabaseTypeName()})
 	}
+	vals := make([]any, len(types))
+	ptrs := make([]any, len(types))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
 	for rows.Next() {
-		vals := make([]any, len(types))
-		ptrs := make([]any, len(types))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, fmt.Errorf("read result row: %w", err)
 		}
-		res.Rows = append(res.Rows, vals)
+		if err := fn(vals); err != nil {
+			return nil, err
+		}
+		n++
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read result: %w", err)
 	}
-	res.Elapsed = time.Since(start)
 	if os.Getenv("AUDITLAKE_TRACE") != "" {
-		fmt.Fprintf(os.Stderr, "trace: internal query %s rows=%d: %.80s\n", res.Elapsed, len(res.Rows), strings.Join(strings.Fields(sql), " "))
+		fmt.Fprintf(os.Stderr, "trace: internal query %s rows=%d: %.80s\n", time.Since(start), n, strings.Join(strings.Fields(sql), " "))
 	}
-	return res, nil
+	return cols, nil
 }
 
 // ExecInternal runs a pre-written DuckDB statement that returns no rows (for example a test's

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"sort"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/engine"
@@ -77,4 +78,49 @@ func overlaps(f lake.DataFile, from, to time.Time) bool {
 
 func timestampLiteral(t time.Time) string {
 	return "TIMESTAMP " + engine.Literal(t.UTC().Format("2006-01-02 15:04:05.999999"))
+}
+
+// TimeSlice is a part [From, To) of a time range (zero bounds open).
+type TimeSlice struct{ From, To time.Time }
+
+// TimeSlices cuts [from, to) into consecutive time slices of about rows events each, by the time
+// spans of store id's files (from the manifest): a cut is put only where no file spans it, so
+// each file is read by one slice (StoreRange of a slice prunes to its files), unless files
+// overlap for more than four times rows events, where it cuts anyway (an overlapping file is
+// then read by both slices, each keeping its own events). The slices cover [from, to) exactly
+// and in order, so whatever is read slice by slice and ordered within each slice is ordered
+// overall. One slice when the store has fewer events or the session has no manifest of it.
+func (s *Session) TimeSlices(id string, from, to time.Time, rows int64) []TimeSlice {
+	m := s.manifests[id]
+	var files []lake.DataFile
+	if m != nil && rows > 0 {
+		for _, f := range m.Files {
+			if overlaps(f, from, to) {
+				files = append(files, f)
+			}
+		}
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].MinTime.Before(files[j].MinTime) })
+	out := []TimeSlice{{From: from}}
+	var acc int64
+	var end time.Time
+	for i, f := range files {
+		acc += f.Rows
+		if f.MaxTime.After(end) {
+			end = f.MaxTime
+		}
+		if i+1 == len(files) || acc < rows {
+			continue
+		}
+		cut := files[i+1].MinTime
+		last := &out[len(out)-1]
+		if (!end.Before(cut) && acc < 4*rows) || !cut.After(last.From) && !last.From.IsZero() || (!to.IsZero() && !cut.Before(to)) || (!from.IsZero() && !cut.After(from)) {
+			continue
+		}
+		last.To = cut
+		out = append(out, TimeSlice{From: cut})
+		acc = 0
+	}
+	out[len(out)-1].To = to
+	return out
 }

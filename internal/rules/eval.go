@@ -217,6 +217,12 @@ type Hunt struct {
 	vocab    string
 	vocabErr error
 	read     bool
+	// counts are the target's events by (eventsource, eventname), read with vocab: how many
+	// events a rule's prefilter admits at most (Stream).
+	counts map[[2]any]int64
+	// sliceRows is how many events Stream reads per query for a rule that may match more
+	// (0: huntSliceRows).
+	sliceRows int64
 }
 
 // NewHunt prepares rules to run over target in session s.
@@ -256,7 +262,7 @@ func (h *Hunt) readVocab(ctx context.Context) (string, error) {
 		return h.vocab, h.vocabErr
 	}
 	h.read = true
-	res, err := h.s.RunInternal(ctx, "SELECT DISTINCT eventsource, eventname FROM "+h.relation+" AS events")
+	res, err := h.s.RunInternal(ctx, "SELECT eventsource, eventname, count(*) FROM "+h.relation+" AS events GROUP BY ALL")
 	if err != nil {
 		if ctx.Err() != nil {
 			h.read = false
@@ -266,8 +272,11 @@ func (h *Hunt) readVocab(ctx context.Context) (string, error) {
 		return "", err
 	}
 	rows := make([]string, len(res.Rows))
+	h.counts = make(map[[2]any]int64, len(res.Rows))
 	for i, row := range res.Rows {
 		rows[i] = "(" + sqlText(row[0]) + ", " + sqlText(row[1]) + ")"
+		n, _ := row[2].(int64)
+		h.counts[[2]any{row[0], row[1]}] = n
 	}
 	if len(rows) == 0 {
 		h.vocab = "(SELECT NULL::VARCHAR AS eventsource, NULL::VARCHAR AS eventname WHERE false)"
@@ -302,24 +311,34 @@ func textLiteral(s string) string {
 // prefilter admits among the target's, or none when no value does (the rule matches nothing).
 // "" when c has no prefilter, or the values could not be read: the rule runs unnarrowed.
 func (h *Hunt) narrow(ctx context.Context, c *compiled) (cond string, none bool, err error) {
+	cond, _, none, err = h.narrowCount(ctx, c)
+	return cond, none, err
+}
+
+// narrowCount is narrow, and how many of the target's events the condition admits (-1 when
+// not known: no prefilter, or the values could not be read).
+func (h *Hunt) narrowCount(ctx context.Context, c *compiled) (cond string, admitted int64, none bool, err error) {
 	if c.prefilter == "" {
-		return "", false, nil
+		return "", -1, false, nil
 	}
 	vocab, err := h.readVocab(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", false, err
+			return "", -1, false, err
 		}
-		return "", false, nil // unnarrowed, and still exact
+		return "", -1, false, nil // unnarrowed, and still exact
 	}
 	res, err := h.s.RunInternal(ctx, "SELECT eventsource, eventname FROM "+vocab+" AS events WHERE "+c.prefilter)
 	if err != nil {
-		return "", false, err
+		return "", -1, false, err
 	}
 	if len(res.Rows) == 0 {
-		return "", true, nil
+		return "", 0, true, nil
 	}
-	return inValues(res.Rows), false, nil
+	for _, p := range res.Rows {
+		admitted += h.counts[[2]any{p[0], p[1]}]
+	}
+	return inValues(res.Rows), admitted, false, nil
 }
 
 // inValues is "eventsource IN (…) AND eventname IN (…)" of the pairs' values; a column with a
@@ -416,16 +435,9 @@ func (c *compiled) runPredicate(ctx context.Context, s *query.Session, relation,
 
 // predicateMatch is the match of a row of matchColumns.
 func (c *compiled) predicateMatch(row []any) (Match, error) {
-	f, err := unpackFields(row[1])
-	if err != nil {
-		return Match{}, err
-	}
-	m := c.match()
-	m.EventTime, _ = row[0].(time.Time)
-	m.EventID, m.EventName = f[0], f[1]
-	m.Principal, m.Account, m.Region, m.SourceIP = f[3], f[4], f[5], f[6]
-	m.Summary = fmt.Sprintf("%s (%s) by %s from %s", m.EventName, f[2], dash(m.Principal), dash(m.SourceIP))
-	return m, nil
+	packed, _ := row[1].(string)
+	t, _ := row[0].(time.Time)
+	return c.packedMatch(t, packed)
 }
 
 // EvaluateAll runs every rule of rs over target and returns all their matches: what a

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -81,7 +82,7 @@ func allRules(t *testing.T) []rules.Rule {
 // the others in one scan), EvaluateAll and Evaluate one rule at a time each match exactly
 // the events the rule's predicate alone selects in the store — the compilation before
 // narrowing — and returns how many matches there were.
-func sameAsPredicate(t *testing.T, s *query.Session, st lake.Store, rs []rules.Rule) int {
+func sameAsPredicate(t *testing.T, s *query.Session, st lake.Store, rs []rules.Rule, sliceRows int64) int {
 	t.Helper()
 	ctx := context.Background()
 	target := rules.Target{Store: st}
@@ -121,6 +122,21 @@ func sameAsPredicate(t *testing.T, s *query.Session, st lake.Store, rs []rules.R
 		if !slices.IsSortedFunc(hunt[i], func(a, b rules.Match) int { return a.EventTime.Compare(b.EventTime) }) {
 			t.Errorf("rule %s: matches not oldest first", r.ID)
 		}
+		// Stream, as auditlake hunt and the dashboard run it, in one query and in slices of
+		// sliceRows events: the matches Evaluate returns, in its order.
+		for _, per := range []int64{0, sliceRows} {
+			h := rules.NewHunt(s, target)
+			rules.SetSliceRows(h, per)
+			var streamed []rules.Match
+			n, err := h.Stream(ctx, r, func(m *rules.Match) error {
+				streamed = append(streamed, *m)
+				return nil
+			})
+			if ev := evaluate(t, s, st, r); err != nil || n != len(streamed) || len(ev) != len(streamed) || len(ev) > 0 && !reflect.DeepEqual(streamed, ev) {
+				t.Errorf("rule %s, slices of %d events: Stream gave %d matches (%d counted, error %v), not Evaluate's %d in its order",
+					r.ID, per, len(streamed), n, err, len(one))
+			}
+		}
 		total += len(want)
 	}
 	return total
@@ -133,7 +149,7 @@ func TestHuntMatchesThePredicateOnRealSamples(t *testing.T) {
 	records := append(caseVariants(t), pantherCases(t, "AWS.Root.Activity | Root Activity", "AWS.Console.LoginWithoutMFA | No MFA Login - IAM User",
 		"AWS.CloudTrail.Stopped | CloudTrail Was Stopped")...)
 	_, s, st := newStore(t, records, testdata("stratus-red-team-detonation-logs"))
-	n := sameAsPredicate(t, s, st, allRules(t))
+	n := sameAsPredicate(t, s, st, allRules(t), 50)
 	if n < 200 {
 		t.Errorf("only %d matches: the samples and their case variants should give more", n)
 	}
@@ -148,9 +164,49 @@ func TestHuntMatchesThePredicateOnGeneratedData(t *testing.T) {
 	if _, err := generate.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
-	_, s, st := newStore(t, nil, filepath.Join(gen, "AWSLogs"))
-	if n := sameAsPredicate(t, s, st, allRules(t)); n < 1000 {
+	lk, s, st := newStore(t, nil, filepath.Join(gen, "AWSLogs"))
+	// Slices of 2000 events: one a day at least (the store's files are a day's each), and the
+	// slices of one day where the day's files do not overlap in time.
+	checkSlices(t, lk, s, st, 2000)
+	if n := sameAsPredicate(t, s, st, allRules(t), 2000); n < 1000 {
 		t.Errorf("only %d matches over the generated events", n)
+	}
+}
+
+// checkSlices checks query.Session.TimeSlices over the store: several slices that cover all time
+// in order, each of which reads whole files (no file's time span crosses a cut), whatever the
+// range's bounds.
+func checkSlices(t *testing.T, lk *lake.Lake, s *query.Session, st lake.Store, rows int64) {
+	t.Helper()
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first time.Time
+	for _, f := range m.Files {
+		if first.IsZero() || f.MinTime.Before(first) {
+			first = f.MinTime
+		}
+	}
+	for _, r := range [][2]time.Time{{}, {first.Add(time.Hour), time.Time{}}, {time.Time{}, first.Add(30 * time.Hour)}} {
+		sl := s.TimeSlices(st.ID, r[0], r[1], rows)
+		if r == [2]time.Time{} && len(sl) < 3 {
+			t.Errorf("%d events in slices of %d: %d slices, want one a day at least", m.Rows(), rows, len(sl))
+		}
+		if !sl[0].From.Equal(r[0]) || !sl[len(sl)-1].To.Equal(r[1]) {
+			t.Errorf("slices of %v: %v, not from the range's start to its end", r, sl)
+		}
+		for i := 1; i < len(sl); i++ {
+			cut := sl[i].From
+			if !cut.Equal(sl[i-1].To) || !cut.After(sl[i-1].From) {
+				t.Errorf("slices of %v: %v and %v are not consecutive", r, sl[i-1], sl[i])
+			}
+			for _, f := range m.Files {
+				if f.MinTime.Before(cut) && !f.MaxTime.Before(cut) {
+					t.Errorf("slices of %v: the cut at %v is inside file %s (%v to %v)", r, cut, f.Path, f.MinTime, f.MaxTime)
+				}
+			}
+		}
 	}
 }
 

@@ -55,18 +55,25 @@ type HuntParams struct {
 	Store    string
 	Rules    []string
 	From, To time.Time
+	// MaxMatches bounds the matches returned (the hunt stops at the first one past it, and the
+	// result says Truncated); 0 = no bound.
+	MaxMatches int
 }
 
 // HuntResult is what a hunt found: the rules run, their matches oldest first, the rules that
 // failed (the others still ran) and how many of the store's files the time range read.
 type HuntResult struct {
-	Store      string        `json:"store"`
-	Rules      []string      `json:"rules"`
-	Matches    []HuntMatch   `json:"matches"`
-	Failed     []HuntFailure `json:"failed"`
-	FilesRead  int           `json:"files_read"`
-	FilesTotal int           `json:"files_total"`
-	ElapsedMS  float64       `json:"elapsed_ms"`
+	Store   string        `json:"store"`
+	Rules   []string      `json:"rules"`
+	Matches []HuntMatch   `json:"matches"`
+	Failed  []HuntFailure `json:"failed"`
+	// Truncated is true when the rules matched more than MaxMatches events: Matches holds the
+	// first MaxMatches (in the order auditlake hunt prints them) and the rules after are not run.
+	Truncated  bool    `json:"truncated"`
+	MaxMatches int     `json:"max_matches"`
+	FilesRead  int     `json:"files_read"`
+	FilesTotal int     `json:"files_total"`
+	ElapsedMS  float64 `json:"elapsed_ms"`
 }
 
 // HuntMatch is one match of a rule.
@@ -148,6 +155,8 @@ type huntRequest struct {
 	Rules string `json:"rules"`
 	From  string `json:"from"`
 	To    string `json:"to"`
+	// MaxRows bounds the matches returned, as a query's max_rows (0: the default).
+	MaxRows int `json:"max_rows"`
 }
 
 // hunt answers POST /api/hunt {store, rules, from, to}: the rules run over the store's events in
@@ -172,6 +181,12 @@ func (s *Server) hunt(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(p.Rules) == 0 {
 		return badRequest(`rules is required: "all", or rule ids separated by commas`)
+	}
+	switch p.MaxMatches = req.MaxRows; {
+	case p.MaxMatches == 0:
+		p.MaxMatches = s.opts.DefaultMaxRows
+	case p.MaxMatches < 0 || p.MaxMatches > s.opts.MaxRowsLimit:
+		return badRequest("max_rows must be between 1 and %d", s.opts.MaxRowsLimit)
 	}
 	for _, b := range []struct {
 		name, v string

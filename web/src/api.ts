@@ -59,7 +59,7 @@ export interface HuntMatch {
 }
 export interface HuntResult {
   store: string; rules: string[]; matches: HuntMatch[]; failed: { rule: string; error: string }[];
-  files_read: number; files_total: number; elapsed_ms: number;
+  files_read: number; files_total: number; elapsed_ms: number; truncated?: boolean; max_matches?: number;
 }
 
 export class ApiError extends Error {

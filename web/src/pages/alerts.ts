@@ -51,7 +51,8 @@ function targetsTable(targets: AlertTarget[]): HTMLElement {
 
 function huntTable(r: HuntResult): HTMLElement {
   const note = h("p", { class: "hint", id: "hunt-summary" },
-    `${num(r.matches.length)} matches of ${num(r.rules.length)} rules over ${r.store} (${r.files_read} of ${r.files_total} files read) in ${num(r.elapsed_ms)} ms`);
+    `${num(r.matches.length)} matches of ${num(r.rules.length)} rules over ${r.store} (${r.files_read} of ${r.files_total} files read) in ${num(r.elapsed_ms)} ms` +
+    (r.truncated ? ` — stopped at ${num(r.max_matches ?? r.matches.length)} matches: narrow the rules or the time range, or run auditlake hunt` : ""));
   const failed = r.failed.length === 0 ? null : h("div", { class: "error", role: "alert" },
     h("p", {}, `${r.failed.length} rules failed; the others ran:`), h("ul", {}, r.failed.map((f) => h("li", {}, f.error))));
   const table = r.matches.length === 0 ? h("p", { class: "empty" }, "No match.") :
