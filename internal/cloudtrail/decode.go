@@ -49,6 +49,9 @@ type DecodeOptions struct {
 	// waits here for room, rather than after the working memory of decoding is spent.
 	// It is called from the goroutine that calls Decode.
 	Reserve func(n int) error
+	// Size is the input's size as stored, when known (0: unknown): input read whole is read
+	// into memory of that size at once, not into a buffer grown (and copied) as it is read.
+	Size int64
 }
 
 // Defaults for DecodeOptions.
@@ -261,7 +264,7 @@ func (d *decoder) run(r io.Reader) error {
 	// than through a buffered reader.
 	var src io.Reader
 	var head, inflated []byte
-	if raw, complete, err := readWhole(r, d.opts.MaxInMemoryBytes); complete && err == io.EOF {
+	if raw, complete, err := readWhole(r, d.opts.MaxInMemoryBytes, d.opts.Size); complete && err == io.EOF {
 		defer releaseReadBuf(raw)
 		src, head = bytes.NewReader(raw), raw
 		if len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
@@ -295,7 +298,7 @@ func (d *decoder) run(r io.Reader) error {
 		size, d.cnt.n = len(data), int64(len(data))
 		d.sc = newWholeScanner(data, io.EOF)
 		d.inPlace = utf8.ValidString(data)
-	} else if b, complete, err := readWhole(d.cnt, d.opts.MaxInMemoryBytes); complete {
+	} else if b, complete, err := readWhole(d.cnt, d.opts.MaxInMemoryBytes, 0); complete {
 		data := string(b) // the records decoded in place keep this copy
 		size = len(data)
 		releaseReadBuf(b)
@@ -448,12 +451,17 @@ const pooledReadBuf = 1 << 20
 // readWhole reads r to its end when it holds at most max bytes (max < 0: none at all) and
 // returns them with complete true and the error that ended them (io.EOF at a clean end). When
 // r holds more it returns the bytes read so far, at least max, with complete false; the rest is
-// still to be read. A complete result should be given back with releaseReadBuf.
-func readWhole(r io.Reader, max int) (b []byte, complete bool, err error) {
+// still to be read. A complete result should be given back with releaseReadBuf. size, when
+// positive, is how many bytes r is expected to hold: the buffer has room for them at once.
+func readWhole(r io.Reader, max int, size int64) (b []byte, complete bool, err error) {
 	if max < 0 {
 		return nil, false, nil
 	}
 	b = (*readBufs.Get().(*[]byte))[:0]
+	if size >= int64(cap(b)) && size <= int64(max) {
+		releaseReadBuf(b)
+		b = uninitialized(int(size) + 1)[:0] // a byte more: the read that finds the end
+	}
 	for empty := 0; ; {
 		if len(b) == cap(b) {
 			if len(b) >= max {
