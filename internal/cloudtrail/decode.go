@@ -194,13 +194,19 @@ type decoder struct {
 	resyncs int
 	// large: this decoder holds the largeItems token.
 	large bool
+	// reserved: the input, held whole and decoded in place, is reserved (DecodeOptions.Reserve)
+	// for all of its records, large ones included.
+	reserved bool
 }
 
 // largeItems lets one decoder at a time in the process decode a large item (largeItemBytes or
-// more of JSON, or an input of that size decoded in place). Decoding takes working memory beyond
-// the record it makes — up to several times its size for a record of a million small values —
-// and with one decoder per CPU, each holding such an item, that grew with the CPUs; records this
-// large are rare, so waiting for one another costs nothing in practice.
+// more of JSON). Decoding takes working memory beyond the record it makes — up to several times
+// its size for a record of a million small values — and with one decoder per CPU, each holding
+// such an item, that grew with the CPUs; records this large are rare, so waiting for one another
+// costs nothing in practice. An input of that size decoded in place does not take it (run): a
+// busy trail's delivery files of 5,000 ordinary records are 7–10 MB of JSON, not rare at all,
+// and with the token one decoder at a time decoded them (issue 21); a large record in such an
+// input is not decoded in place, and takes the token (decodeInPlace).
 var largeItems = make(chan struct{}, 1)
 
 const largeItemBytes = 4 << 20
@@ -218,7 +224,7 @@ func (d *decoder) takeLarge(n int) (func(), error) {
 		d.large = false
 		<-largeItems
 	}
-	if d.opts.Reserve != nil {
+	if d.opts.Reserve != nil && !d.reserved {
 		if err := d.opts.Reserve(n); err != nil {
 			giveBack()
 			return func() {}, err
@@ -326,12 +332,13 @@ func (d *decoder) run(r io.Reader) error {
 		held = append(held, r)
 		return nil
 	}
-	giveBack, err := d.takeLarge(size)
-	if err != nil {
-		return err
+	if size >= largeItemBytes && d.opts.Reserve != nil {
+		if err := d.opts.Reserve(size); err != nil {
+			return err
+		}
+		d.reserved = true
 	}
-	err = d.scan()
-	giveBack()
+	err := d.scan()
 	kept := 0
 	for _, r := range held {
 		kept += len(r.EventJSON)
@@ -493,14 +500,17 @@ func releaseReadBuf(b []byte) {
 // from the input: no capture, no copy, no second pass; the record's strings share the input's
 // memory. It reports false, having consumed nothing, when the item must take the general path
 // of captureItem: the input is not in memory or not valid UTF-8, the item is not an object, it
-// is not valid JSON or longer than MaxRecordBytes (so its problem is reported as usual), or it
+// is not valid JSON or longer than MaxRecordBytes (so its problem is reported as usual), it is
+// largeItemBytes or longer (so it is decoded holding the largeItems token), or it
 // has whitespace outside its strings (so it is compacted first; the rest of the input then
 // takes the general path too, as pretty-printed input is seldom compact further on).
 func (d *decoder) decodeInPlace() (bool, error) {
 	if !d.inPlace {
 		return false, nil
 	}
-	view := d.sc.rest(d.opts.MaxRecordBytes)
+	// A record of largeItemBytes or more does not fit the view: it takes the general path,
+	// which decodes it holding the largeItems token.
+	view := d.sc.rest(min(d.opts.MaxRecordBytes, largeItemBytes-1))
 	if view == "" || view[0] != '{' {
 		return false, nil
 	}
