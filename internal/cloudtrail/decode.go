@@ -49,6 +49,9 @@ type DecodeOptions struct {
 	// waits here for room, rather than after the working memory of decoding is spent.
 	// It is called from the goroutine that calls Decode.
 	Reserve func(n int) error
+	// Size is the input's size as stored, when known (0: unknown): input read whole is read
+	// into memory of that size at once, not into a buffer grown (and copied) as it is read.
+	Size int64
 }
 
 // Defaults for DecodeOptions.
@@ -191,13 +194,19 @@ type decoder struct {
 	resyncs int
 	// large: this decoder holds the largeItems token.
 	large bool
+	// reserved: the input, held whole and decoded in place, is reserved (DecodeOptions.Reserve)
+	// for all of its records, large ones included.
+	reserved bool
 }
 
 // largeItems lets one decoder at a time in the process decode a large item (largeItemBytes or
-// more of JSON, or an input of that size decoded in place). Decoding takes working memory beyond
-// the record it makes — up to several times its size for a record of a million small values —
-// and with one decoder per CPU, each holding such an item, that grew with the CPUs; records this
-// large are rare, so waiting for one another costs nothing in practice.
+// more of JSON). Decoding takes working memory beyond the record it makes — up to several times
+// its size for a record of a million small values — and with one decoder per CPU, each holding
+// such an item, that grew with the CPUs; records this large are rare, so waiting for one another
+// costs nothing in practice. An input of that size decoded in place does not take it (run): a
+// busy trail's delivery files of 5,000 ordinary records are 7–10 MB of JSON, not rare at all,
+// and with the token one decoder at a time decoded them (issue 21); a large record in such an
+// input is not decoded in place, and takes the token (decodeInPlace).
 var largeItems = make(chan struct{}, 1)
 
 const largeItemBytes = 4 << 20
@@ -215,7 +224,7 @@ func (d *decoder) takeLarge(n int) (func(), error) {
 		d.large = false
 		<-largeItems
 	}
-	if d.opts.Reserve != nil {
+	if d.opts.Reserve != nil && !d.reserved {
 		if err := d.opts.Reserve(n); err != nil {
 			giveBack()
 			return func() {}, err
@@ -261,7 +270,7 @@ func (d *decoder) run(r io.Reader) error {
 	// than through a buffered reader.
 	var src io.Reader
 	var head, inflated []byte
-	if raw, complete, err := readWhole(r, d.opts.MaxInMemoryBytes); complete && err == io.EOF {
+	if raw, complete, err := readWhole(r, d.opts.MaxInMemoryBytes, d.opts.Size); complete && err == io.EOF {
 		defer releaseReadBuf(raw)
 		src, head = bytes.NewReader(raw), raw
 		if len(raw) >= 2 && raw[0] == 0x1f && raw[1] == 0x8b {
@@ -295,7 +304,7 @@ func (d *decoder) run(r io.Reader) error {
 		size, d.cnt.n = len(data), int64(len(data))
 		d.sc = newWholeScanner(data, io.EOF)
 		d.inPlace = utf8.ValidString(data)
-	} else if b, complete, err := readWhole(d.cnt, d.opts.MaxInMemoryBytes); complete {
+	} else if b, complete, err := readWhole(d.cnt, d.opts.MaxInMemoryBytes, 0); complete {
 		data := string(b) // the records decoded in place keep this copy
 		size = len(data)
 		releaseReadBuf(b)
@@ -323,12 +332,13 @@ func (d *decoder) run(r io.Reader) error {
 		held = append(held, r)
 		return nil
 	}
-	giveBack, err := d.takeLarge(size)
-	if err != nil {
-		return err
+	if size >= largeItemBytes && d.opts.Reserve != nil {
+		if err := d.opts.Reserve(size); err != nil {
+			return err
+		}
+		d.reserved = true
 	}
-	err = d.scan()
-	giveBack()
+	err := d.scan()
 	kept := 0
 	for _, r := range held {
 		kept += len(r.EventJSON)
@@ -448,12 +458,17 @@ const pooledReadBuf = 1 << 20
 // readWhole reads r to its end when it holds at most max bytes (max < 0: none at all) and
 // returns them with complete true and the error that ended them (io.EOF at a clean end). When
 // r holds more it returns the bytes read so far, at least max, with complete false; the rest is
-// still to be read. A complete result should be given back with releaseReadBuf.
-func readWhole(r io.Reader, max int) (b []byte, complete bool, err error) {
+// still to be read. A complete result should be given back with releaseReadBuf. size, when
+// positive, is how many bytes r is expected to hold: the buffer has room for them at once.
+func readWhole(r io.Reader, max int, size int64) (b []byte, complete bool, err error) {
 	if max < 0 {
 		return nil, false, nil
 	}
 	b = (*readBufs.Get().(*[]byte))[:0]
+	if size >= int64(cap(b)) && size <= int64(max) {
+		releaseReadBuf(b)
+		b = uninitialized(int(size) + 1)[:0] // a byte more: the read that finds the end
+	}
 	for empty := 0; ; {
 		if len(b) == cap(b) {
 			if len(b) >= max {
@@ -485,14 +500,17 @@ func releaseReadBuf(b []byte) {
 // from the input: no capture, no copy, no second pass; the record's strings share the input's
 // memory. It reports false, having consumed nothing, when the item must take the general path
 // of captureItem: the input is not in memory or not valid UTF-8, the item is not an object, it
-// is not valid JSON or longer than MaxRecordBytes (so its problem is reported as usual), or it
+// is not valid JSON or longer than MaxRecordBytes (so its problem is reported as usual), it is
+// largeItemBytes or longer (so it is decoded holding the largeItems token), or it
 // has whitespace outside its strings (so it is compacted first; the rest of the input then
 // takes the general path too, as pretty-printed input is seldom compact further on).
 func (d *decoder) decodeInPlace() (bool, error) {
 	if !d.inPlace {
 		return false, nil
 	}
-	view := d.sc.rest(d.opts.MaxRecordBytes)
+	// A record of largeItemBytes or more does not fit the view: it takes the general path,
+	// which decodes it holding the largeItems token.
+	view := d.sc.rest(min(d.opts.MaxRecordBytes, largeItemBytes-1))
 	if view == "" || view[0] != '{' {
 		return false, nil
 	}

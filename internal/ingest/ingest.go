@@ -322,12 +322,6 @@ func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts
 		jobs[i].seq = i
 	}
 
-	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir()})
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-
 	prog := newProgress(opts.Progress, opts.Terminal, len(jobs), opts.Log)
 	defer prog.finish()
 
@@ -370,6 +364,17 @@ func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts
 		}
 	}()
 	go func() { wg.Wait(); close(msgs) }()
+
+	// The engine opens while the workers decode the first files: opening it takes a few tenths
+	// of a second of one CPU, which the other CPU would otherwise spend idle.
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir()})
+	if err != nil {
+		cancel()
+		for range msgs { // let the workers finish
+		}
+		return nil, err
+	}
+	defer db.Close()
 
 	err = appendAll(ctx, db, w, opts, msgs, bud, sum, prog)
 	if err != nil {
@@ -576,7 +581,7 @@ func decodeOne(ctx context.Context, opts Options, f inputFormat, j job, drop fun
 
 // decodeOptions are the limits a worker of workers decodes an object of size bytes with.
 func decodeOptions(workers int, size int64) cloudtrail.DecodeOptions {
-	return cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(size), MaxInMemoryBytes: maxInMemory(workers)}
+	return cloudtrail.DecodeOptions{MaxDecompressedBytes: maxDecompressed(size), MaxInMemoryBytes: maxInMemory(workers), Size: size}
 }
 
 // Decompressed-size guard against gzip bombs: CloudTrail's gzip files inflate about 10-15

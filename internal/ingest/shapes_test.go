@@ -1,0 +1,165 @@
+package ingest_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/ingest"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+)
+
+// repackTrail writes the records of every delivery file under src (in path order) into dst as
+// files of perFile records each — issue 21's second data shape, few large files — and returns
+// how many records it wrote.
+func repackTrail(t *testing.T, src, dst string, perFile int) int {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json.gz") && !strings.Contains(p, "CloudTrail-Digest") {
+			files = append(files, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(files)
+	var recs []json.RawMessage
+	total, n := 0, 0
+	flush := func() {
+		if len(recs) == 0 {
+			return
+		}
+		var body bytes.Buffer
+		body.WriteString(`{"Records":[`)
+		for i, r := range recs {
+			if i > 0 {
+				body.WriteByte(',')
+			}
+			body.Write(r)
+		}
+		body.WriteString("]}")
+		p := filepath.Join(dst, "111122223333", "CloudTrail", "us-east-1", "2026", "01", "01",
+			fmt.Sprintf("111122223333_CloudTrail_us-east-1_20260101T0000Z_big%05d.json.gz", n))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, gzipped(t, body.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		total += len(recs)
+		recs, n = recs[:0], n+1
+	}
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(fh)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		var doc struct{ Records []json.RawMessage }
+		err = json.NewDecoder(zr).Decode(&doc)
+		fh.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, r := range doc.Records {
+			recs = append(recs, r)
+			if len(recs) == perFile {
+				flush()
+			}
+		}
+	}
+	flush()
+	return total
+}
+
+// storeRows is every row of a store, all columns, as JSON text, in eventid order.
+func storeRows(t *testing.T, s *query.Session, store string) []string {
+	t.Helper()
+	res, err := s.Run(context.Background(), `SELECT to_json(x)::VARCHAR FROM "aws:cloudtrail".`+engine.Ident(store)+
+		` AS x ORDER BY eventid, recipientaccountid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(res.Rows))
+	for i, r := range res.Rows {
+		out[i] = r[0].(string)
+	}
+	return out
+}
+
+// Issue 21 target 6: ingest is tuned on two shapes of the same trail — many small delivery
+// files, and few large ones (a busy trail's 5,000 events a file), whose records are decoded in
+// place, held until their file ends and cut across batches. Whichever the shape, the store
+// holds the same rows, every column alike.
+func TestTheSameEventsInSmallOrLargeFilesGiveTheSameStore(t *testing.T) {
+	ctx := context.Background()
+	gen := t.TempDir()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = gen, 6000, 3, 21
+	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	small := filepath.Join(gen, "AWSLogs")
+	large := filepath.Join(t.TempDir(), "AWSLogs")
+	records := repackTrail(t, small, large, 2500)
+
+	lk, err := lake.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := map[string]int64{}
+	for _, shape := range []struct{ name, dir string }{{"small", small}, {"large", large}} {
+		st, err := lk.Create(shape.name, lake.CreateOptions{RetentionDays: 3653})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Batches of 1,000 events: a large file's records end up in three batches.
+		sum, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{shape.dir}, Workers: 2, BatchRows: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkArithmetic(t, shape.name, sum)
+		if sum.Errors > 0 || sum.FilesFailed > 0 || sum.Records != records {
+			t.Fatalf("%s files: %d records read of %d, %d errors, %d files failed: %v", shape.name, sum.Records, records, sum.Errors, sum.FilesFailed, sum.Problems)
+		}
+		added[shape.name] = sum.EventsAdded
+	}
+	if added["small"] != added["large"] || added["small"] < int64(cfg.Events) {
+		t.Fatalf("events added: %d from small files, %d from large ones (generated %d)", added["small"], added["large"], cfg.Events)
+	}
+	s, err := query.Open(ctx, lk, query.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, want := storeRows(t, s, "large"), storeRows(t, s, "small")
+	if int64(len(want)) != added["small"] {
+		t.Fatalf("the small files' store holds %d rows, %d were added", len(want), added["small"])
+	}
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			t.Fatalf("row %d differs:\nlarge files %s\nsmall files %s", i, got[i], want[i])
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d rows from large files, %d from small ones", len(got), len(want))
+	}
+}
