@@ -27,9 +27,10 @@ import (
 var ColdJSONSQL = ctparquet.ColdJSONSQL
 
 // ColdBudget bounds the bytes one (non-forced) compaction makes cold, like ClosedMergeBudget:
-// the runs after a bulk load share the work (about 3 s of one CPU each at ColdLevel); the run
-// that wrote a file leaves it to them, so that a load's time stays its own.
-const ColdBudget = 32 << 20
+// the runs after a bulk load share the work (about 3 s of one CPU each: recompressing at
+// ColdLevel and cutting eventjson cost about 0.2 s of CPU per MB of a hot file); the run that
+// wrote a file leaves it to them, so that a load's time stays its own.
+const ColdBudget = 16 << 20
 
 // makeCold makes the CloudTrail data files of partitions before closed that are not cold yet
 // cold, within ColdBudget and but for the files this writer wrote unless force, and returns the files that replace them and the paths
@@ -44,10 +45,11 @@ func makeCold(ctx context.Context, db *engine.DB, w *Writer, closed string, forc
 			continue
 		}
 		if !force {
-			if f.Bytes > budget {
+			// A day larger than the whole budget goes cold alone (else it never would).
+			if f.Bytes > budget && budget < ColdBudget {
 				continue
 			}
-			budget -= f.Bytes
+			budget -= min(f.Bytes, budget)
 		}
 		nf, err := coldFile(ctx, db, w, f)
 		if err != nil {
