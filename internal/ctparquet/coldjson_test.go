@@ -89,7 +89,7 @@ func TestColdFileWithCutJSONReadsTheSame(t *testing.T) {
 			return s, false, err
 		}, nil
 	}
-	rows, err := RecompressWith(cut, hot, ColdOptions{Level: ColdLevel, Derive: true, JSON: json})
+	rows, err := RecompressWith(cut, hot, ColdOptions{Level: ColdLevel, Derive: true, JSON: json, DeltaInts: true})
 	if err != nil || rows != int64(len(recs)) {
 		t.Fatalf("RecompressWith: %d rows, %v; want %d", rows, err, len(recs))
 	}
@@ -118,6 +118,9 @@ func TestColdFileWithCutJSONReadsTheSame(t *testing.T) {
 	}
 	if n := count("SELECT count(*) FROM " + raw(cut) + " WHERE contains(eventjson, chr(1))"); n < int64(len(recs))/2 {
 		t.Errorf("%d of %d rows have their event id cut", n, len(recs))
+	}
+	if n := count("SELECT count(*) FROM parquet_metadata(" + engine.Literal(cut) + ") WHERE path_in_schema = 'eventtime' AND encodings LIKE '%DELTA_BINARY_PACKED%'"); n != 2 {
+		t.Errorf("%d of 2 eventtime chunks are DELTA_BINARY_PACKED", n)
 	}
 	ws, _ := os.Stat(whole)
 	cs, _ := os.Stat(cut)

@@ -125,7 +125,7 @@ func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile) (nf Dat
 // read by the engine); a file with a row that cannot be cut keeps its checksums and whole JSON.
 func coldRewrite(ctx context.Context, db *engine.DB, dst, src string, derive bool) (int64, error) {
 	if !derive {
-		return ctparquet.Recompress(dst, src, ctparquet.ColdLevel, false)
+		return ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true})
 	}
 	cols := ""
 	for _, c := range ctparquet.CutColumns {
@@ -187,12 +187,12 @@ func coldRewrite(ctx context.Context, db *engine.DB, dst, src string, derive boo
 			return cut, false, err
 		}, nil
 	}
-	rows, err := ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, Derive: true, JSON: rowGroup})
+	rows, err := ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, Derive: true, JSON: rowGroup, DeltaInts: true})
 	if err == nil && rs != nil && rs.Next() {
 		err = fmt.Errorf("the engine read more rows than the file's %d", rows)
 	}
 	if errors.Is(err, ctparquet.ErrNotCut) {
-		return ctparquet.Recompress(dst, src, ctparquet.ColdLevel, false)
+		return ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true})
 	}
 	return rows, err
 }
