@@ -2,6 +2,7 @@ package ctparquet
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"slices"
@@ -31,15 +32,33 @@ const ChecksumColumn = "eventjsonchecksum"
 const DerivedChecksumKey = "auditlake.eventjsonchecksum"
 
 // DerivedChecksumSQL is the engine expression that reads eventjsonchecksum the same from every
-// file: the stored value where a file holds it, else the lowercase hex SHA-256 of eventjson
-// (DuckDB's sha256 hashes the string's UTF-8 bytes, as the decoder does).
-const DerivedChecksumSQL = "coalesce(eventjsonchecksum, sha256(eventjson))"
+// file: the stored value where a file holds it, else the lowercase hex SHA-256 of eventjson as
+// it reads (ColdJSONSQL; DuckDB's sha256 hashes the string's UTF-8 bytes, as the decoder does).
+var DerivedChecksumSQL = "coalesce(eventjsonchecksum, sha256(" + ColdJSONSQL + "))"
 
 // Recompress writes src again as dst with its zstd pages compressed at level (0: as they are) and, when derive
 // and src is a CloudTrail data file, its eventjsonchecksum column as nulls (and the metadata
 // saying so). It returns the rows written; a failed write removes dst. A file that is not a
 // data file of this schema is recompressed only.
 func Recompress(dst, src string, level int, derive bool) (rows int64, err error) {
+	return RecompressWith(dst, src, ColdOptions{Level: level, Derive: derive})
+}
+
+// ColdOptions say how RecompressWith writes a file again.
+type ColdOptions struct {
+	Level  int  // zstd level of the pages (0: as they are)
+	Derive bool // eventjsonchecksum as nulls (a CloudTrail data file only)
+	// JSON, with Derive, gives the eventjson of each row group (rows first..first+n-1 of the
+	// file) as the file is to store it (CutJSON's), which replaces the column's pages: next
+	// is called once for each of its rows, in order.
+	JSON func(first, n int64) (next func() (value string, null bool, err error), err error)
+	// DeltaInts writes the PLAIN pages of 64-bit integer columns as DELTA_BINARY_PACKED.
+	DeltaInts bool
+}
+
+// RecompressWith is Recompress with the eventjson column written again from opts.JSON.
+func RecompressWith(dst, src string, opts ColdOptions) (rows int64, err error) {
+	level, derive := opts.Level, opts.Derive
 	f, err := readParquetFile(src)
 	if err != nil {
 		return 0, err
@@ -48,11 +67,20 @@ func Recompress(dst, src string, level int, derive bool) (rows int64, err error)
 		return 0, ErrNotConcatenable
 	}
 	checksumCol := -1 // the column chunk of eventjsonchecksum in every row group, when derived
+	jsonCol := -1     // the column chunk of eventjson, when written again
 	if derive && len(f.meta.RowGroups) > 0 {
 		for j, c := range f.meta.RowGroups[0].Columns {
 			if p := c.MetaData.PathInSchema; len(p) == 1 && p[0] == ChecksumColumn {
 				checksumCol = j
+			} else if len(p) == 1 && p[0] == "eventjson" && opts.JSON != nil {
+				jsonCol = j
 			}
+		}
+		if checksumCol < 0 {
+			jsonCol = -1
+		}
+		if jsonCol >= 0 && !optionalLeaf(&f.meta, "eventjson") {
+			return 0, fmt.Errorf("%s: eventjson is not an optional top-level string column", src)
 		}
 	}
 	out, err := os.Create(dst)
@@ -78,7 +106,8 @@ func Recompress(dst, src string, level int, derive bool) (rows int64, err error)
 	zc := zstd.NewCtx()
 	var hdr bytes.Buffer
 	enc := thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&hdr))
-	var plain, packed []byte
+	var plain, packed, deltas []byte
+	var ints []int64
 	for i := range meta.RowGroups {
 		rg := &meta.RowGroups[i]
 		rg.Columns = slices.Clone(rg.Columns)
@@ -130,7 +159,22 @@ func Recompress(dst, src string, level int, derive bool) (rows int64, err error)
 				rgCompressed += w.offset - chunkStart
 				continue
 			}
+			if j == jsonCol {
+				next, err := opts.JSON(rows, rg.NumRows)
+				if err != nil {
+					return 0, err
+				}
+				oi, err := writeJSONChunk(w, enc, &hdr, zc, c, rg.NumRows, max(level, 1), next)
+				if err != nil {
+					return 0, fmt.Errorf("%s: row group %d: eventjson: %w", src, i, err)
+				}
+				idx.offset, idx.column, idx.bloom = oi, nil, nil
+				rgCompressed += w.offset - chunkStart
+				continue
+			}
 			var locs []format.PageLocation
+			hasDict := md.DictionaryPageOffset > 0
+			deltaPages := int32(0)
 			md.DictionaryPageOffset = 0
 			md.DataPageOffset = 0
 			for off, page := start, 0; off < end; page++ {
@@ -163,6 +207,22 @@ func Recompress(dst, src string, level int, derive bool) (rows int64, err error)
 					if err != nil {
 						return 0, fmt.Errorf("%s: row group %d column %d: page at %d: %w", src, i, j, off, err)
 					}
+					if v2 := &h.DataPageHeaderV2.V; opts.DeltaInts && md.Type == format.Int64 && !hasDict && h.Type == format.DataPageV2 &&
+						v2.Encoding == format.Plain && len(plain) == 8*int(v2.NumValues-v2.NumNulls) {
+						// PLAIN 64-bit integers (timestamps, sorted within each event name) as
+						// DELTA_BINARY_PACKED: a few bits a row instead of eight bytes.
+						ints = ints[:0]
+						for k := 0; k < len(plain); k += 8 {
+							ints = append(ints, int64(binary.LittleEndian.Uint64(plain[k:])))
+						}
+						if deltas, err = deltaLengths.EncodeInt64(deltas[:0], ints); err != nil {
+							return 0, err
+						}
+						plain = append(plain[:0], deltas...)
+						v2.Encoding = format.DeltaBinaryPacked
+						h.UncompressedPageSize = int32(keep + len(plain))
+						deltaPages++
+					}
 					if n := zstd.CompressBound(len(plain)); cap(packed) < keep+n {
 						packed = make([]byte, 0, keep+n)
 					}
@@ -172,7 +232,7 @@ func Recompress(dst, src string, level int, derive bool) (rows int64, err error)
 						return 0, err
 					}
 					packed = packed[:keep+len(z)]
-					if len(packed) < len(body) {
+					if len(packed) < len(body) || h.Type == format.DataPageV2 && h.DataPageHeaderV2.V.Encoding == format.DeltaBinaryPacked {
 						newBody = packed
 					}
 				}
@@ -197,6 +257,16 @@ func Recompress(dst, src string, level int, derive bool) (rows int64, err error)
 			}
 			if w.err != nil {
 				return 0, w.err
+			}
+			if deltaPages > 0 {
+				md.Encoding = []format.Encoding{format.RLE, format.DeltaBinaryPacked}
+				if k := slices.Index(md.Encoding, format.Plain); deltaPages < int32(len(locs)) && k < 0 {
+					md.Encoding = append(md.Encoding, format.Plain)
+				}
+				md.EncodingStats = []format.PageEncodingStats{{PageType: format.DataPageV2, Encoding: format.DeltaBinaryPacked, Count: deltaPages}}
+				if n := int32(len(locs)) - deltaPages; n > 0 {
+					md.EncodingStats = append(md.EncodingStats, format.PageEncodingStats{PageType: format.DataPageV2, Encoding: format.Plain, Count: n})
+				}
 			}
 			if oldOI != nil {
 				if len(oldOI.PageLocations) != len(locs) {
@@ -228,6 +298,117 @@ func Recompress(dst, src string, level int, derive bool) (rows int64, err error)
 	}
 	startWriteback(out)
 	return rows, out.Close()
+}
+
+// optionalLeaf says whether the schema's top-level column name is an optional leaf of bytes.
+func optionalLeaf(meta *format.FileMetaData, name string) bool {
+	for _, e := range meta.Schema[1:] {
+		if e.Name == name {
+			return (!e.NumChildren.Valid || e.NumChildren.V == 0) && e.Type.Valid && e.Type.V == format.ByteArray &&
+				e.RepetitionType.Valid && e.RepetitionType.V == format.Optional
+		}
+	}
+	return false
+}
+
+// writeJSONChunk writes column chunk c (eventjson, an optional top-level string) of a row group
+// of rows rows again from next's values, as the Go writer writes it — data pages v2 of
+// DELTA_LENGTH_BYTE_ARRAY values, cut between rows at pageBytes, compressed at level — with
+// no bounds (boundlessColumns), and returns its offset index.
+func writeJSONChunk(w *fileWriter, enc *thrift.Encoder, hdr *bytes.Buffer, zc zstd.Ctx, c *format.ColumnChunk, rows int64, level int,
+	next func() (string, bool, error)) (*format.OffsetIndex, error) {
+	md := &c.MetaData
+	start := w.offset
+	md.Codec = format.Zstd
+	md.Encoding = []format.Encoding{format.RLE, format.DeltaLengthByteArray}
+	md.DictionaryPageOffset, md.IndexPageOffset = 0, 0
+	md.DataPageOffset = start
+	md.NumValues = rows
+	md.TotalUncompressedSize = 0
+	md.SizeStatistics = format.SizeStatistics{}
+	oi := &format.OffsetIndex{}
+	var nulls int64
+	var (
+		defs    []uint8
+		vals    []string
+		lengths []int32
+		deltas  []byte
+		body    []byte
+		packed  []byte
+		first   int64
+		size    int
+		pages   int32
+	)
+	flush := func() error {
+		if len(defs) == 0 {
+			return nil
+		}
+		levels, _ := appendLevels(nil, defs, 1)
+		lengths = lengths[:0]
+		for _, v := range vals {
+			lengths = append(lengths, int32(len(v)))
+		}
+		deltas, _ = deltaLengths.EncodeInt32(deltas, lengths)
+		body = append(body[:0], deltas...)
+		for _, v := range vals {
+			body = append(body, v...)
+		}
+		if n := zstd.CompressBound(len(body)); cap(packed) < len(levels)+n {
+			packed = make([]byte, 0, len(levels)+n)
+		}
+		packed = append(packed[:0], levels...)
+		z, err := zc.CompressLevel(packed[len(levels):cap(packed)], body, level)
+		if err != nil {
+			return err
+		}
+		packed = packed[:len(levels)+len(z)]
+		hdr.Reset()
+		if err := enc.Encode(&format.PageHeader{Type: format.DataPageV2,
+			UncompressedPageSize: int32(len(levels) + len(body)), CompressedPageSize: int32(len(packed)),
+			DataPageHeaderV2: thrift.New(format.DataPageHeaderV2{NumValues: int32(len(defs)), NumNulls: int32(len(defs) - len(vals)),
+				NumRows: int32(len(defs)), Encoding: format.DeltaLengthByteArray, DefinitionLevelsByteLength: int32(len(levels)),
+				IsCompressed: thrift.New(true)})}); err != nil {
+			return err
+		}
+		at := w.offset
+		w.write(hdr.Bytes())
+		w.write(packed)
+		md.TotalUncompressedSize += int64(hdr.Len() + len(levels) + len(body))
+		oi.PageLocations = append(oi.PageLocations, format.PageLocation{Offset: at, CompressedPageSize: int32(w.offset - at), FirstRowIndex: first})
+		first += int64(len(defs))
+		defs, vals, size = defs[:0], vals[:0], 0
+		pages++
+		return w.err
+	}
+	for range rows {
+		v, null, err := next()
+		if err != nil {
+			return nil, err
+		}
+		if null {
+			defs = append(defs, 0)
+			nulls++
+		} else {
+			defs = append(defs, 1)
+			vals = append(vals, v)
+			size += 4 + len(v)
+		}
+		if size >= pageBytes {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	md.EncodingStats = []format.PageEncodingStats{{PageType: format.DataPageV2, Encoding: format.DeltaLengthByteArray, Count: pages}}
+	md.Statistics = format.Statistics{NullCount: nulls}
+	md.TotalCompressedSize = w.offset - start
+	if c.FileOffset > 0 {
+		c.FileOffset = start
+	}
+	return oi, nil
 }
 
 // writeNullChunk writes column chunk c of a row group of rows rows as one data page v2 of nulls
@@ -279,7 +460,8 @@ func ColumnBytes(path string) (map[string]int64, string, error) {
 }
 
 // DataFilesSQL is the relation, for the engine, of CloudTrail data files (paths: a DuckDB list
-// literal of them) with eventjsonchecksum read the same from every file, stored or derived.
+// literal of them) with eventjson and eventjsonchecksum read the same from every file, stored
+// or derived (ColdJSONSQL, DerivedChecksumSQL).
 func DataFilesSQL(paths string) string {
-	return "(SELECT * REPLACE (" + DerivedChecksumSQL + " AS " + ChecksumColumn + ") FROM read_parquet(" + paths + ", hive_partitioning = false))"
+	return "(SELECT * REPLACE (" + ColdJSONSQL + " AS eventjson, " + DerivedChecksumSQL + " AS " + ChecksumColumn + ") FROM read_parquet(" + paths + ", hive_partitioning = false))"
 }

@@ -19,7 +19,6 @@ import (
 // generated rows of the writer's own tests (whose checksums are not derivable: those files
 // keep the column).
 func TestRecompressedFileReadsTheSameWithTheChecksumDerived(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	hot, cold := filepath.Join(dir, "hot.parquet"), filepath.Join(dir, "cold.parquet")
 	recs := sampleRecords(t)
@@ -31,15 +30,7 @@ func TestRecompressedFileReadsTheSameWithTheChecksumDerived(t *testing.T) {
 		t.Fatalf("Recompress: %d rows, %v; want %d", rows, err, len(recs))
 	}
 	db := openEngine(t)
-	count := func(q string) int64 {
-		t.Helper()
-		var n int64
-		if err := db.QueryRow(ctx, q).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		return n
-	}
-	raw := func(p string) string { return "read_parquet(" + engine.Literal(p) + ")" }
+	count, raw := counter(t, db), rawFile
 	both := engine.ListLiteral([]string{hot, cold})
 	if n := count("SELECT count(*) FROM " + raw(cold) + " WHERE eventjsonchecksum IS NOT NULL"); n != 0 {
 		t.Errorf("the cold file stores %d checksums", n)
@@ -127,3 +118,18 @@ func TestRecompressRefusesADamagedFile(t *testing.T) {
 		t.Errorf("the failed rewrite left %s (%v)", dst, err)
 	}
 }
+
+// counter returns a function that runs a query of one count on db.
+func counter(t *testing.T, db *engine.DB) func(q string) int64 {
+	return func(q string) int64 {
+		t.Helper()
+		var n int64
+		if err := db.QueryRow(context.Background(), q).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+}
+
+// rawFile is the relation of one Parquet file as it is stored.
+func rawFile(p string) string { return "read_parquet(" + engine.Literal(p) + ")" }

@@ -50,6 +50,10 @@ func Describe(ctx context.Context, cat catalog.Catalog, st lake.Store) (info Tab
 	return info, true, nil
 }
 
+// athenaJSON is lake.ColdJSONSQL in Athena's SQL (Trino's replace, chr and coalesce are
+// DuckDB's).
+var athenaJSON = lake.ColdJSONSQL
+
 // AthenaDDL is the DDL that makes store st's table readable in Athena without Glue access to
 // auditlake's catalog: the Iceberg table over location (where the store's table is published),
 // a view named after the store's id (Athena cannot parse "aws:cloudtrail"."<id>", so queries
@@ -62,11 +66,15 @@ func AthenaDDL(tbl *table.Table, st lake.Store, location string) (string, error)
 	}
 	var cols, sel []string
 	for _, f := range tbl.Schema().Fields() {
-		if f.Name == "eventjsonchecksum" {
+		switch f.Name {
+		case "eventjsonchecksum":
 			// Closed days' files do not store it (package ctparquet: it is the SHA-256 of
 			// eventjson, derived on read); the view derives it as auditlake's own views do.
-			sel = append(sel, `coalesce(eventjsonchecksum, lower(to_hex(sha256(to_utf8(eventjson))))) AS eventjsonchecksum`)
-		} else {
+			sel = append(sel, `coalesce(eventjsonchecksum, lower(to_hex(sha256(to_utf8(`+athenaJSON+`))))) AS eventjsonchecksum`)
+		case "eventjson":
+			// Closed days' files store it without the values of ctparquet.CutColumns.
+			sel = append(sel, athenaJSON+` AS eventjson`)
+		default:
 			sel = append(sel, `"`+f.Name+`"`)
 		}
 		t, err := hiveType(f.Type)

@@ -17,7 +17,8 @@ import (
 
 // Issue 21 target 5: the files of closed days go cold at the next run after the load that
 // wrote them (not during it): rewritten at ctparquet.ColdLevel without their
-// eventjsonchecksum, which the store's view derives — and the store reads the same, every
+// eventjsonchecksum and with their eventjson cut (ctparquet.CutJSON), which the store's view
+// derive and put back — and the store reads the same, every
 // column of every event, as before; the open days keep their hot files; the events' ids and
 // their facts are all there. Generated data, ten days.
 func TestClosedDaysGoColdAndTheStoreReadsTheSame(t *testing.T) {
@@ -116,6 +117,16 @@ func TestClosedDaysGoColdAndTheStoreReadsTheSame(t *testing.T) {
 	}
 	if stored >= int64(cfg.Events) {
 		t.Errorf("all %d checksums are still stored", stored)
+	}
+	// The cold files' JSON is stored without the events' ids (ctparquet.CutJSON), the hot
+	// files' whole.
+	var cut, whole int64
+	if err := db.QueryRow(ctx, "SELECT count(*) FILTER (contains(eventjson, chr(1))), count(*) FILTER (contains(eventjson, eventid)) FROM read_parquet("+
+		engine.ListLiteral(paths)+", hive_partitioning = false) WHERE eventjsonchecksum IS NULL").Scan(&cut, &whole); err != nil {
+		t.Fatal(err)
+	}
+	if cut != int64(cfg.Events)-stored || whole != 0 {
+		t.Errorf("of %d events without a stored checksum, %d have their id cut from their JSON, %d not", int64(cfg.Events)-stored, cut, whole)
 	}
 	// The relation the store's view reads, against the events as loaded.
 	for _, q := range []string{

@@ -2,6 +2,8 @@ package lake
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,13 +17,20 @@ import (
 // rewritten once, page by page (ctparquet.Recompress): its pages compressed again at
 // ctparquet.ColdLevel, and its eventjsonchecksum column left to be derived on read
 // (ctparquet.DerivedChecksumSQL) when the engine finds it equal to the SHA-256 of eventjson
-// on every row — so the column reads the same, exactly, from every file. Hot files (open
-// days) keep the writer's fast level and their stored checksums.
+// on every row — so the column reads the same, exactly, from every file — and then its
+// eventjson without the values of ctparquet.CutColumns, put back on read
+// (ctparquet.ColdJSONSQL). Hot files (open days) keep the writer's fast level, their stored
+// checksums and their whole JSON.
+
+// ColdJSONSQL is the expression that reads eventjson the same from hot and cold files
+// (ctparquet.ColdJSONSQL), for readers of the files other than the engine's views.
+var ColdJSONSQL = ctparquet.ColdJSONSQL
 
 // ColdBudget bounds the bytes one (non-forced) compaction makes cold, like ClosedMergeBudget:
-// the runs after a bulk load share the work (about 3 s of one CPU each at ColdLevel); the run
-// that wrote a file leaves it to them, so that a load's time stays its own.
-const ColdBudget = 32 << 20
+// the runs after a bulk load share the work (about 3 s of one CPU each: recompressing at
+// ColdLevel and cutting eventjson cost about 0.2 s of CPU per MB of a hot file); the run that
+// wrote a file leaves it to them, so that a load's time stays its own.
+const ColdBudget = 16 << 20
 
 // makeCold makes the CloudTrail data files of partitions before closed that are not cold yet
 // cold, within ColdBudget and but for the files this writer wrote unless force, and returns the files that replace them and the paths
@@ -36,10 +45,11 @@ func makeCold(ctx context.Context, db *engine.DB, w *Writer, closed string, forc
 			continue
 		}
 		if !force {
-			if f.Bytes > budget {
+			// A day larger than the whole budget goes cold alone (else it never would).
+			if f.Bytes > budget && budget < ColdBudget {
 				continue
 			}
-			budget -= f.Bytes
+			budget -= min(f.Bytes, budget)
 		}
 		nf, err := coldFile(ctx, db, w, f)
 		if err != nil {
@@ -78,7 +88,7 @@ func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile) (nf Dat
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return nf, err
 	}
-	rows, err := ctparquet.Recompress(dst, src, ctparquet.ColdLevel, differ == 0)
+	rows, err := coldRewrite(ctx, db, dst, src, differ == 0)
 	if err != nil {
 		return nf, err
 	}
@@ -112,4 +122,81 @@ func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile) (nf Dat
 		nf.Facts = rel
 	}
 	return nf, nil
+}
+
+// coldRewrite writes src again as dst for cold storage: pages at ctparquet.ColdLevel and, when
+// derive, eventjsonchecksum derived and eventjson cut (ctparquet.CutJSON, each row's values
+// read by the engine); a file with a row that cannot be cut keeps its checksums and whole JSON.
+func coldRewrite(ctx context.Context, db *engine.DB, dst, src string, derive bool) (int64, error) {
+	if !derive {
+		return ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true})
+	}
+	cols := ""
+	for _, c := range ctparquet.CutColumns {
+		cols += ", " + c
+	}
+	var (
+		rs   *sql.Rows
+		row  int64
+		js   sql.NullString
+		vals = make([]sql.NullString, len(ctparquet.CutColumns))
+		strs = make([]string, len(ctparquet.CutColumns))
+		dest = []any{&row, &js}
+	)
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	defer func() {
+		if rs != nil {
+			rs.Close()
+		}
+	}()
+	// Each row group's JSON as it reads (a row merged from a cold file is cut already), in
+	// file order: one row group at a time, so that memory holds one row group's JSON.
+	rowGroup := func(first, n int64) (func() (string, bool, error), error) {
+		if rs != nil {
+			if rs.Next() {
+				return nil, fmt.Errorf("row %d: the engine read more rows than the row group's", row)
+			}
+			rs.Close()
+		}
+		var err error
+		rs, err = db.Query(ctx, `SELECT file_row_number, `+ctparquet.ColdJSONSQL+cols+` FROM read_parquet(`+engine.Literal(src)+
+			`, hive_partitioning = false, file_row_number = true) WHERE file_row_number >= ? AND file_row_number < ? ORDER BY file_row_number`, first, first+n)
+		if err != nil {
+			return nil, err
+		}
+		want := first
+		return func() (string, bool, error) {
+			if !rs.Next() {
+				if err := rs.Err(); err != nil {
+					return "", false, err
+				}
+				return "", false, fmt.Errorf("row %d: the engine read fewer rows than the row group's", want)
+			}
+			if err := rs.Scan(dest...); err != nil {
+				return "", false, err
+			}
+			if row != want {
+				return "", false, fmt.Errorf("the engine read row %d where row %d was due", row, want)
+			}
+			want++
+			if !js.Valid {
+				return "", true, nil
+			}
+			for i, v := range vals {
+				strs[i] = v.String
+			}
+			cut, err := ctparquet.CutJSON(js.String, strs)
+			return cut, false, err
+		}, nil
+	}
+	rows, err := ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, Derive: true, JSON: rowGroup, DeltaInts: true})
+	if err == nil && rs != nil && rs.Next() {
+		err = fmt.Errorf("the engine read more rows than the file's %d", rows)
+	}
+	if errors.Is(err, ctparquet.ErrNotCut) {
+		return ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true})
+	}
+	return rows, err
 }
