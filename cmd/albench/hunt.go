@@ -77,7 +77,7 @@ func huntBench(ctx context.Context, bin, data, sigmaDir, approved string, rounds
 		return err
 	}
 	hunt := func(list string) (measured, string, error) {
-		return timeCmd(bin, "--data", data, "hunt", "--eds", "bench", "--rules", list, "--format", "csv")
+		return timeCmdOut(io.Discard, bin, "--data", data, "hunt", "--eds", "bench", "--rules", list, "--format", "csv")
 	}
 	var every, without []measured
 	var summary [2]string

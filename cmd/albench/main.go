@@ -8,6 +8,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -173,9 +174,19 @@ type measured struct {
 }
 
 func timeCmd(name string, args ...string) (measured, string, error) {
+	return timeCmdOut(nil, name, args...)
+}
+
+// timeCmdOut is timeCmd with the command's standard output sent to stdout instead (nil: kept
+// with its standard error). A large output must not be kept: the child's peak RSS as Linux
+// reports it includes albench's own at the fork, so memory held here would show as the child's.
+func timeCmdOut(stdout io.Writer, name string, args ...string) (measured, string, error) {
 	cmd := exec.Command(name, args...)
 	var out strings.Builder
 	cmd.Stdout = &out
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	cmd.Stderr = &out
 	start := time.Now()
 	err := cmd.Run()
