@@ -78,6 +78,18 @@ func (f *parquetFile) span(rg *format.RowGroup) (start, end int64, err error) {
 	return start, end, nil
 }
 
+// createFile creates the Parquet file dst and writes its leading magic: the output of Concat
+// and Recompress, which remove it again when they fail.
+func createFile(dst string) (*os.File, *fileWriter, error) {
+	out, err := os.Create(dst)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := &fileWriter{w: out}
+	w.write([]byte("PAR1"))
+	return out, w, nil
+}
+
 // Concat writes the row groups of srcs, files of one schema, into a new file dst, in the
 // order less gives (nil: as they come), and returns the rows written. A failed write removes
 // dst; ErrNotConcatenable says the files cannot be concatenated.
@@ -106,7 +118,7 @@ func Concat(dst string, srcs []string, less func(a, b *format.RowGroup) int) (ro
 		slices.SortStableFunc(pieces, func(a, b piece) int { return less(a.rg, b.rg) })
 	}
 
-	out, err := os.Create(dst)
+	out, w, err := createFile(dst)
 	if err != nil {
 		return 0, err
 	}
@@ -116,8 +128,6 @@ func Concat(dst string, srcs []string, less func(a, b *format.RowGroup) int) (ro
 			os.Remove(dst)
 		}
 	}()
-	w := &fileWriter{w: out}
-	w.write([]byte("PAR1"))
 	meta := files[0].meta
 	meta.RowGroups = make([]format.RowGroup, 0, len(pieces))
 	meta.NumRows = 0

@@ -83,7 +83,7 @@ func RecompressWith(dst, src string, opts ColdOptions) (rows int64, err error) {
 			return 0, fmt.Errorf("%s: eventjson is not an optional top-level string column", src)
 		}
 	}
-	out, err := os.Create(dst)
+	out, w, err := createFile(dst)
 	if err != nil {
 		return 0, err
 	}
@@ -93,8 +93,6 @@ func RecompressWith(dst, src string, opts ColdOptions) (rows int64, err error) {
 			os.Remove(dst)
 		}
 	}()
-	w := &fileWriter{w: out}
-	w.write([]byte("PAR1"))
 	meta := f.meta
 	meta.RowGroups = slices.Clone(f.meta.RowGroups)
 	type index struct {
