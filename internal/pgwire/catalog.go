@@ -100,6 +100,9 @@ type catalog struct {
 	cache string     // its key in the server's cache: user, TLS state and key
 	mu    sync.Mutex // one query at a time (the engine has one connection)
 	refs  int        // connections using it (under Server.catMu)
+	// schemas are the data schemas of the tables it describes, and the event data stores'
+	// (namesDataTable): a query naming a table in one reads the data.
+	schemas map[string]bool
 }
 
 // tablesKey fingerprints a table list.
@@ -122,7 +125,10 @@ func buildCatalog(ctx context.Context, tables []server.Table, names map[string]s
 	if err != nil {
 		return nil, err
 	}
-	c := &catalog{db: db, key: tablesKey(tables)}
+	c := &catalog{db: db, key: tablesKey(tables), schemas: map[string]bool{dialect.CloudTrailCatalog: true}}
+	for _, t := range tables {
+		c.schemas[t.Schema] = true
+	}
 	if err := c.fill(ctx, tables, names, si); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("build the Postgres catalog: %w", err)

@@ -559,11 +559,16 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 		q = "SELECT * FROM (\n" + strings.TrimRight(strings.TrimSpace(sql), ";") + "\n) AS \"shape\" LIMIT 0"
 	}
 	var res *server.Result
+	var cat *catalog
 	if isCatalogQuery(toks) {
-		cat, err := c.catalog(ctx)
-		if err != nil {
+		if cat, err = c.catalog(ctx); err != nil {
 			return nil, err
 		}
+		if namesDataTable(toks, cat.schemas) {
+			cat = nil // a data query that also calls a catalog function: the data path answers
+		}
+	}
+	if cat != nil {
 		res, err = cat.run(ctx, q, c.info(), engine.Limits{MaxRows: c.s.opts.MaxRows, Timeout: c.s.opts.Timeout})
 		if err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()

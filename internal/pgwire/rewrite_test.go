@@ -71,3 +71,23 @@ func TestBindParamsQuotesValues(t *testing.T) {
 		t.Fatalf("bindParams: %q %v", got, err)
 	}
 }
+
+// TestDataQueriesWithCatalogWords: a query naming a table of a data schema goes to the data path
+// even when it also calls a catalog function; a catalog query (names in strings, aliases
+// qualifying columns) does not.
+func TestDataQueriesWithCatalogWords(t *testing.T) {
+	schemas := map[string]bool{"aws:cloudtrail": true, "cur": true}
+	for q, want := range map[string]bool{
+		`SELECT version(), count(*) FROM "aws:cloudtrail"."x"`:                                   true,
+		`SELECT count(*) AS pg_n FROM "aws:cloudtrail" . "x"`:                                    true,
+		`SELECT current_user, sum(cost) FROM CUR.cur_2026`:                                       true,
+		`SELECT * FROM pg_catalog.pg_class c WHERE c.relname = 'x'`:                              false,
+		`SELECT table_name FROM information_schema.tables WHERE table_schema = 'aws:cloudtrail'`: false,
+		`SELECT "cur".relname FROM pg_class AS "cur"`:                                            true,
+	} {
+		toks, err := dialect.Tokens(q)
+		if err != nil || namesDataTable(toks, schemas) != want {
+			t.Errorf("namesDataTable(%q) = %v, want %v (%v)", q, !want, want, err)
+		}
+	}
+}

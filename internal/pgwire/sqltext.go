@@ -149,6 +149,30 @@ func isCatalogQuery(toks []dialect.Token) bool {
 	return false
 }
 
+// namesDataTable reports whether a query names a table in one of the data schemas (a table name
+// qualified by one of them: "aws:cloudtrail"."trail", cur.cur_2026): such a query reads the data,
+// whatever catalog words it also holds, so it runs where every other door runs its queries (the
+// backend's session of the principal), not in the emulated catalog, which has no data.
+func namesDataTable(toks []dialect.Token, schemas map[string]bool) bool {
+	w := words(toks)
+	for i := 0; i+1 < len(w); i++ {
+		if w[i+1].Kind != dialect.TokenOp || w[i+1].Text != "." {
+			continue
+		}
+		switch w[i].Kind {
+		case dialect.TokenIdent:
+			if schemas[strings.ToLower(w[i].Text)] {
+				return true
+			}
+		case dialect.TokenQuoted:
+			if schemas[strings.ReplaceAll(w[i].Text[1:len(w[i].Text)-1], `""`, `"`)] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // firstWord is the statement's first keyword, upper case ("" for none).
 func firstWord(toks []dialect.Token) string {
 	for _, t := range toks {
