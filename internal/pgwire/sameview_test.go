@@ -1,8 +1,10 @@
 package pgwire_test
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -34,13 +36,40 @@ func TestRestrictedResultsEqualTheCLIs(t *testing.T) {
 	}
 	s := startServer(t, f.dir, pgwire.Options{})
 	dsn := s.dsn(dana, "")
+	table := `"aws:cloudtrail"."` + f.storeID + `"`
+	// pgx's extended protocol (Parse, Describe, Bind with a parameter, Execute) against the CLI
+	// with the value written in.
+	t.Run("extended protocol with a parameter", func(t *testing.T) {
+		q := "SELECT CAST(date_trunc('day', eventtime) AS varchar) AS day, useridentity.arn AS who, count(*) AS n FROM " + table +
+			" WHERE eventname = %s GROUP BY 1, 2 ORDER BY 1, 2"
+		cliOut, err := runCLI(f.dir, "query", "--as", "dana-sameview", "--format", "csv", fmt.Sprintf(q, "'RunInstances'"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := parseCSV(t, cliOut)
+		rows, err := pgxConnect(t, dsn).Query(context.Background(), fmt.Sprintf(q, "$1"), "RunInstances")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := [][]string{{"day", "who", "n"}}
+		for rows.Next() {
+			var day, who *string
+			var n int64
+			if err := rows.Scan(&day, &who, &n); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, []string{deref(day), deref(who), fmt.Sprint(n)})
+		}
+		if rows.Err() != nil || len(want) < 2 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("pgx (%v):\n%v\nCLI --as:\n%v", rows.Err(), got, want)
+		}
+	})
 	py := ""
 	if _, err := exec.LookPath("/usr/bin/python3"); err == nil {
 		if exec.Command("/usr/bin/python3", "-c", "import psycopg2").Run() == nil {
 			py = "/usr/bin/python3"
 		}
 	}
-	table := `"aws:cloudtrail"."` + f.storeID + `"`
 	for _, c := range []struct {
 		name, sql string
 		fails     bool
@@ -107,6 +136,13 @@ for r in cur.fetchall():
 			}
 		})
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // pgMessage is the message of psql's "ERROR:  …" line ("" when there is none).
