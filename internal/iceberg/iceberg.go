@@ -240,6 +240,7 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 			_, err = Follow(context.Background(), cat, lk, st, keep)
 			return err
 		},
+		Written: func(id, rel string) { uploadEarly(lk, id, rel) },
 		Deleting: func(st lake.Store) error {
 			if err := Empty(context.Background(), cat, st); err != nil {
 				return err
