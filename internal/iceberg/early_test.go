@@ -227,3 +227,56 @@ func TestEarlyUploadOfACommittedFileWhoseLedgerEntryWasCutOffIsNotUploadedAgain(
 		}
 	}
 }
+
+// TestCommitsDoNotWaitForTheTableAndCloseDoes: with the commands' hooks (Attach), a published
+// store's commit returns while the upload of its file and its table's sync wait on S3; the
+// commits made meanwhile are caught up by the follower, and Writer.Close returns only once the
+// table holds exactly the store, every object stored once.
+func TestCommitsDoNotWaitForTheTableAndCloseDoes(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	lk, st, pub, cat := publishedStore(t, s3)
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	release := s3.HoldWrites()
+	defer release()
+	for b := range 3 {
+		var recs []*cloudtrail.Record
+		for i := range 20 {
+			src, name, acct := "ec2.amazonaws.com", "RunInstances", "123456789012"
+			id := fmt.Sprintf("held-%d-%02d", b, i)
+			recs = append(recs, &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
+				EventTime: time.Date(2026, 4, 1+b, 10, 0, i, 0, time.UTC), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)})
+		}
+		added, _, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(recs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(added, nil, nil); err != nil { // returns with S3 holding every write
+			t.Fatal(err)
+		}
+	}
+	if got := len(s3.Stored("lake/trail/data/eventdate=2026-04")); got != 0 {
+		t.Fatalf("%d objects stored while S3 held every write", got)
+	}
+	closed := make(chan struct{})
+	go func() { w.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Writer.Close returned while the table's sync waited on S3")
+	case <-time.After(200 * time.Millisecond):
+	}
+	release()
+	<-closed
+	tableIsStore(t, s3, lk, st, pub, cat)
+	if got := len(s3.Stored("lake/trail/data/eventdate=2026-04")); got != 3 {
+		t.Fatalf("%d objects of the 3 committed files stored", got)
+	}
+}
