@@ -160,6 +160,7 @@ func Attach(ctx context.Context, lk *lake.Lake, onErr func(error)) (func(), erro
 	keep, _ := c.Keep()
 	lk.Hooks = Hooks(cat, lk, keep, onErr)
 	recordSyncs(lk.Dir, lk.Hooks)
+	followInBackground(lk.Hooks)
 	// A cost cache refresh or registration whose catalog update a crash (or a failing catalog)
 	// cut off is caught up now.
 	if _, err := CatchUpCosts(ctx, cat, lk.Dir); err != nil && onErr != nil {

@@ -19,6 +19,7 @@ import (
 	iceberggo "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	_ "github.com/apache/iceberg-go/catalog/sql" // the embedded SQL catalog
+	iceio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 	"github.com/uptrace/bun/driver/sqliteshim"
 
@@ -149,7 +150,17 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
 	}
 	props := iceberggo.Properties{"auditlake.store-id": st.ID, "auditlake.manifest-version": strconv.FormatInt(m.Version, 10)}
-	tbl, res.Added, res.Removed, err = commitFiles(ctx, tbl, order, props)
+	// The column statistics of a new file come from its footer on the local disk, where the
+	// writer just put it, not from its copy on S3.
+	local := map[string]string{}
+	if published {
+		for _, f := range m.Files {
+			if abs := lk.AbsPath(st.ID, f.Path); fileExists(abs) {
+				local[uri(f.Path)] = abs
+			}
+		}
+	}
+	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, order, props, local)
 	if err != nil {
 		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
 	}
@@ -165,32 +176,52 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 // otherwise, none when it holds them already. It returns the table as committed and how many
 // files were added and removed.
 func commitFiles(ctx context.Context, tbl *table.Table, want []string, props iceberggo.Properties) (_ *table.Table, added, removed int, err error) {
-	have, err := Files(ctx, tbl)
+	return commitLocalFiles(ctx, tbl, want, props, nil)
+}
+
+// commitLocalFiles is commitFiles where local names, by data file path, the local copy of a file
+// (a published store's file, named by its S3 URI): its statistics are read from the local
+// footer rather than through the table's file IO.
+func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, props iceberggo.Properties, local map[string]string) (_ *table.Table, added, removed int, err error) {
+	have, err := dataFiles(ctx, tbl)
 	if err != nil {
 		return tbl, 0, 0, err
 	}
 	wanted := make(map[string]bool, len(want))
-	var add, del []string
+	var add []string
+	var del []iceberggo.DataFile
 	for _, p := range want {
 		wanted[p] = true
-		if !have[p] {
+		if _, ok := have[p]; !ok {
 			add = append(add, p)
 		}
 	}
-	for p := range have {
+	for p, df := range have {
 		if !wanted[p] {
-			del = append(del, p)
+			del = append(del, df)
 		}
 	}
 	if len(add) == 0 && len(del) == 0 {
 		return tbl, 0, 0, nil
 	}
-	slices.Sort(del)
+	slices.SortFunc(del, func(a, b iceberggo.DataFile) int { return strings.Compare(a.FilePath(), b.FilePath()) })
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return tbl, 0, 0, err
+	}
+	fsys = localFirst{IO: fsys, local: local}
+	adds := make([]iceberggo.DataFile, len(add))
+	for i, p := range add {
+		// Sort order 0: no claim on how the file is sorted, as AddFiles makes none.
+		if adds[i], err = table.FileToDataFile(ctx, fsys, p, tbl.Schema(), tbl.Spec(), 0, tbl.Properties()); err != nil {
+			return tbl, 0, 0, fmt.Errorf("data file %s: %w", p, err)
+		}
+	}
 	tx := tbl.NewTransaction()
 	if len(del) == 0 {
-		err = tx.AddFiles(ctx, add, props, true)
+		err = tx.AddDataFiles(ctx, adds, props, table.WithoutDuplicateCheck())
 	} else {
-		err = tx.ReplaceDataFiles(ctx, del, add, props)
+		err = tx.ReplaceDataFilesWithDataFiles(ctx, del, adds, props)
 	}
 	if err != nil {
 		return tbl, 0, 0, err
@@ -212,7 +243,20 @@ func FileURI(abs string) string { return "file://" + filepath.ToSlash(abs) }
 
 // Files are the data files of the table's current snapshot.
 func Files(ctx context.Context, tbl *table.Table) (map[string]bool, error) {
-	out := map[string]bool{}
+	dfs, err := dataFiles(ctx, tbl)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(dfs))
+	for p := range dfs {
+		out[p] = true
+	}
+	return out, nil
+}
+
+// dataFiles are the data files of the table's current snapshot, by path.
+func dataFiles(ctx context.Context, tbl *table.Table) (map[string]iceberggo.DataFile, error) {
+	out := map[string]iceberggo.DataFile{}
 	if tbl.CurrentSnapshot() == nil {
 		return out, nil
 	}
@@ -221,9 +265,28 @@ func Files(ctx context.Context, tbl *table.Table) (map[string]bool, error) {
 		return nil, err
 	}
 	for _, t := range tasks {
-		out[t.File.FilePath()] = true
+		out[t.File.FilePath()] = t.File
 	}
 	return out, nil
+}
+
+// localFirst opens the files local names (data file path → local path) from the local disk,
+// every other file through IO.
+type localFirst struct {
+	iceio.IO
+	local map[string]string
+}
+
+func (l localFirst) Open(name string) (iceio.File, error) {
+	if p, ok := l.local[name]; ok {
+		return os.Open(p)
+	}
+	return l.IO.Open(name)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // Hooks are the lake hooks that keep every store's table in cat following its manifest: a sync
@@ -240,6 +303,7 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 			_, err = Follow(context.Background(), cat, lk, st, keep)
 			return err
 		},
+		Written: func(id, rel string) { uploadEarly(lk, id, rel) },
 		Deleting: func(st lake.Store) error {
 			if err := Empty(context.Background(), cat, st); err != nil {
 				return err

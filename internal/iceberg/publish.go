@@ -145,6 +145,10 @@ type ledger struct {
 
 type ledgerFile struct {
 	objstore.Uploaded
+	// Pending is set before a new file is uploaded ahead of its commit (uploadEarly) and cleared
+	// once its object is stored: an object a crash leaves behind is named here, so collect
+	// deletes it when its file never became live, and push recognizes it when it did.
+	Pending bool       `json:"pending,omitempty"`
 	Retired *time.Time `json:"retired,omitempty"`
 }
 
@@ -172,6 +176,25 @@ func (l *ledger) write(dataDir, id string) error {
 		return err
 	}
 	return atomicfile.Write(ledgerPath(dataDir, id), b)
+}
+
+// ledgerMu serializes this process's changes to the ledgers: the uploads ahead of a commit
+// (uploadEarly) record theirs while a commit's sync records its own. Other processes do not
+// change a store's ledger while this one holds the store's write lock.
+var ledgerMu sync.Mutex
+
+// updateLedger applies fn to store id's ledger and writes it when fn says it changed it.
+func updateLedger(dataDir, id string, fn func(*ledger) bool) error {
+	ledgerMu.Lock()
+	defer ledgerMu.Unlock()
+	l, err := readLedger(dataDir, id)
+	if err != nil {
+		return err
+	}
+	if !fn(l) {
+		return nil
+	}
+	return l.write(dataDir, id)
 }
 
 var clients struct {
@@ -207,21 +230,112 @@ func (p Publication) withS3(ctx context.Context) context.Context {
 	return utils.WithAwsConfig(ctx, cfg)
 }
 
-// uploadWorkers is how many files are uploaded at once.
+// uploadWorkers is how many files are uploaded at once (by a commit's push, and ahead of the
+// commits by uploadEarly).
 const uploadWorkers = 4
 
-// push uploads the live files of m not yet uploaded to p: an object already there with the
-// file's size and MD5 (an upload a crash cut off before the ledger recorded it) is recorded, not
-// uploaded again. It returns how many files it uploaded.
+// early are this process's uploads of new files ahead of their commit (uploadEarly), by store
+// and file, from their start until a push takes them (the commit that names the file).
+var early struct {
+	sync.Mutex
+	m    map[earlyKey]*earlyUpload
+	slot chan struct{} // uploadWorkers slots
+}
+
+type earlyKey struct{ dataDir, id, rel string }
+
+type earlyUpload struct {
+	done chan struct{} // closed when the upload is over
+	sum  objstore.Uploaded
+	err  error
+}
+
+// uploadEarly uploads the file rel that a writer of store id has just written, when the store is
+// published, while the writer goes on (lake.Hooks.Written): the commit that names it then finds
+// it uploaded, or waits only for the rest of its upload, instead of uploading it between the
+// store's commit and the snapshot. The ledger names the file (Pending) before the upload starts,
+// so that an object a crash leaves behind for a file never committed is deleted like any retired
+// file's (collect), and one whose file was committed is recognized, not uploaded again (push).
+// The file's name is new (lake.NewUUID): no object can be there yet, so no HeadObject is asked.
+func uploadEarly(lk *lake.Lake, id, rel string) {
+	p, ok, err := LoadPublication(lk.Dir, id)
+	if err != nil || !ok {
+		return // not published; a failure to read it is the commit's to report
+	}
+	k := earlyKey{lk.Dir, id, rel}
+	e := &earlyUpload{done: make(chan struct{})}
+	early.Lock()
+	if _, ok := early.m[k]; ok {
+		early.Unlock()
+		return
+	}
+	if early.m == nil {
+		early.m = map[earlyKey]*earlyUpload{}
+		early.slot = make(chan struct{}, uploadWorkers)
+	}
+	early.m[k] = e
+	slot := early.slot
+	early.Unlock()
+	go func() {
+		defer close(e.done)
+		slot <- struct{}{}
+		defer func() { <-slot }()
+		e.err = updateLedger(lk.Dir, id, func(l *ledger) bool {
+			if _, ok := l.Files[rel]; ok {
+				return false
+			}
+			l.Files[rel] = &ledgerFile{Pending: true}
+			return true
+		})
+		if e.err != nil {
+			return
+		}
+		e.sum, e.err = p.client().Upload(context.Background(), p.Object(rel), lk.AbsPath(id, rel), p.PartSize)
+		if e.err != nil {
+			return
+		}
+		e.err = updateLedger(lk.Dir, id, func(l *ledger) bool {
+			l.Files[rel] = &ledgerFile{Uploaded: e.sum}
+			return true
+		})
+	}()
+}
+
+// takeEarly is the upload ahead of its commit of store id's file rel, nil when there is none in
+// this process; it is forgotten here (the file is live from now on).
+func takeEarly(dataDir, id, rel string) *earlyUpload {
+	early.Lock()
+	defer early.Unlock()
+	k := earlyKey{dataDir, id, rel}
+	e := early.m[k]
+	delete(early.m, k)
+	return e
+}
+
+// uploadingEarly reports whether store id's file rel was uploaded ahead of a commit that has not
+// named it yet (its ledger entry is not a retired file's).
+func uploadingEarly(dataDir, id, rel string) bool {
+	early.Lock()
+	defer early.Unlock()
+	_, ok := early.m[earlyKey{dataDir, id, rel}]
+	return ok
+}
+
+// push uploads the live files of m not yet uploaded to p: a file uploaded ahead of its commit
+// (uploadEarly) is waited for, not uploaded again; an object already there with the file's size
+// and MD5 (an upload a crash cut off before the ledger recorded it) is recorded, not uploaded
+// again. It returns how many files were uploaded for it.
 func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *lake.Manifest) (int, error) {
+	ledgerMu.Lock()
 	led, err := readLedger(lk.Dir, st.ID)
+	ledgerMu.Unlock()
 	if err != nil {
 		return 0, err
 	}
 	var todo []string
 	for _, f := range m.Files {
-		if e, ok := led.Files[f.Path]; ok {
-			e.Retired = nil // live again (a repair brought it back)
+		if e, ok := led.Files[f.Path]; ok && !e.Pending {
+			takeEarly(lk.Dir, st.ID, f.Path) // uploaded ahead of this commit: live now
 			continue
 		}
 		todo = append(todo, f.Path)
@@ -240,16 +354,28 @@ func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *l
 	for range min(uploadWorkers, len(todo)) {
 		wg.Go(func() {
 			for rel := range next {
+				if e := takeEarly(lk.Dir, st.ID, rel); e != nil {
+					<-e.done
+					if e.err == nil {
+						mu.Lock()
+						uploaded++
+						mu.Unlock()
+						continue
+					}
+					// Failed ahead of the commit: uploaded now, as any other file.
+				}
 				sum, err := pushFile(ctx, cl, p, lk.AbsPath(st.ID, rel), p.Object(rel))
+				if err == nil {
+					err = updateLedger(lk.Dir, st.ID, func(l *ledger) bool {
+						l.Files[rel] = &ledgerFile{Uploaded: sum.Uploaded}
+						return true
+					})
+				}
 				mu.Lock()
 				if err != nil {
 					errs = append(errs, err)
-				} else {
-					led.Files[rel] = &ledgerFile{Uploaded: sum.Uploaded}
-					if sum.put {
-						uploaded++
-					}
-					err = led.write(lk.Dir, st.ID)
+				} else if sum.put {
+					uploaded++
 				}
 				mu.Unlock()
 			}
@@ -293,6 +419,8 @@ func pushFile(ctx context.Context, cl *objstore.Client, p Publication, local, ur
 // every snapshot that named them is older than keep and expired (Expire), so no reader of the
 // table can need them.
 func collect(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *lake.Manifest, keep time.Duration) error {
+	ledgerMu.Lock()
+	defer ledgerMu.Unlock()
 	led, err := readLedger(lk.Dir, st.ID)
 	if err != nil {
 		return err
@@ -311,6 +439,8 @@ func collect(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m
 			if e.Retired != nil {
 				e.Retired, changed = nil, true
 			}
+		case uploadingEarly(lk.Dir, st.ID, rel):
+			// Uploaded ahead of a commit still to come: not retired.
 		case e.Retired == nil:
 			e.Retired, changed = &now, true
 			if keep > 0 {
@@ -336,6 +466,8 @@ func collect(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m
 // overwritten by something else), so that push uploads them again: eds publish run again
 // repairs a prefix, not only a crash.
 func verify(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) error {
+	ledgerMu.Lock()
+	defer ledgerMu.Unlock()
 	led, err := readLedger(lk.Dir, st.ID)
 	if err != nil {
 		return err
@@ -343,6 +475,9 @@ func verify(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) er
 	changed := false
 	for _, rel := range slices.Sorted(maps.Keys(led.Files)) {
 		e := led.Files[rel]
+		if e.Pending {
+			continue // its file is checked by push when live, its object deleted by collect when not
+		}
 		have, found, err := p.client().Sum(ctx, p.Object(rel))
 		if err != nil {
 			return fmt.Errorf("publish store %s: %w", st.Name, err)

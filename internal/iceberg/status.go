@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/apache/iceberg-go/catalog"
@@ -75,4 +76,78 @@ func SyncStore(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.
 		err = rerr
 	}
 	return res, err
+}
+
+// followInBackground makes h follow each commit in the background instead of in the committing
+// goroutine: the store's next batch is committed while its table catches up (a published
+// store's sync waits for uploads and writes the table's metadata to S3, which would otherwise
+// hold up every commit of an ingest). One goroutine per store syncs at a time, so snapshots still
+// come in commit order; the commits made while a sync runs are caught up by the next one, in one
+// snapshot. Writer.Close waits for it (lake.Hooks.Idle), so the follow still happens under the
+// store's write lock and before the command that committed returns; a crash before it leaves the
+// table behind, as a crash between the two commits always could (caught up at the next commit
+// or by catalog sync). A sync's error is reported unless a newer commit's sync follows it.
+func followInBackground(h *lake.Hooks) {
+	follow := h.Committed
+	type store struct {
+		running, again bool
+		idle           chan struct{}
+	}
+	var (
+		mu     sync.Mutex
+		stores = map[string]*store{}
+	)
+	// more reports whether a commit came during the sync that just ended; when not, the store's
+	// follower ends.
+	more := func(s *store) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if s.again {
+			s.again = false
+			return true
+		}
+		s.running = false
+		close(s.idle)
+		return false
+	}
+	h.Committed = func(id string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		s := stores[id]
+		if s == nil {
+			s = &store{}
+			stores[id] = s
+		}
+		if s.running {
+			s.again = true
+			return nil
+		}
+		s.running, s.idle = true, make(chan struct{})
+		go func() {
+			for {
+				err := follow(id)
+				mu.Lock()
+				superseded := s.again
+				mu.Unlock()
+				if err != nil && !superseded && h.OnError != nil {
+					h.OnError(err)
+				}
+				if !more(s) {
+					return
+				}
+			}
+		}()
+		return nil
+	}
+	h.Idle = func(id string) {
+		mu.Lock()
+		var idle chan struct{}
+		if s := stores[id]; s != nil && s.running {
+			idle = s.idle
+		}
+		mu.Unlock()
+		if idle != nil {
+			<-idle
+		}
+	}
 }

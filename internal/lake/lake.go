@@ -83,6 +83,15 @@ type Hooks struct {
 	// (so calls for one store are in commit order). Its error is reported, never undoes the
 	// commit: the follower catches up at its next call.
 	Committed func(storeID string) error
+	// Written, when set, is called as soon as a writer has written a new data file (rel, relative
+	// to the store directory) whose content is final, before any commit names it: a published
+	// store uploads it while the ingest goes on (package iceberg). The file may still be removed
+	// uncommitted (a failed batch, a crash): the follower must expect that.
+	Written func(storeID, rel string)
+	// Idle, when set, is called by Writer.Close before it releases the store's write lock: it
+	// returns once the follower has caught up with the writer's commits (a follower that runs
+	// Committed's work in the background, package iceberg, waits for it here).
+	Idle func(storeID string)
 	// Deleting is called before a store's files are removed by Delete.
 	Deleting func(st Store) error
 	// KeepRetired is how long a file no longer live is kept (readers of an older snapshot
@@ -103,6 +112,18 @@ func (l *Lake) CostsChanged() {
 	}
 	if err := l.Hooks.CostsChanged(); err != nil && l.Hooks.OnError != nil {
 		l.Hooks.OnError(err)
+	}
+}
+
+func (l *Lake) written(id, rel string) {
+	if l.Hooks != nil && l.Hooks.Written != nil {
+		l.Hooks.Written(id, rel)
+	}
+}
+
+func (l *Lake) idle(id string) {
+	if l.Hooks != nil && l.Hooks.Idle != nil {
+		l.Hooks.Idle(id)
 	}
 }
 

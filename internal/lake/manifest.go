@@ -224,6 +224,9 @@ func (w *Writer) DataDir() string { return filepath.Join(w.lake.StoreDir(w.id), 
 
 // Close removes the files this writer wrote and did not commit, and releases the write lock.
 func (w *Writer) Close() {
+	if w.unlock != nil {
+		w.lake.idle(w.id) // the follower done with this writer's commits, under its lock
+	}
 	for _, release := range w.fetched {
 		release()
 	}

@@ -173,6 +173,7 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 		}
 		added = append(added, f)
 		written += f.Rows
+		w.lake.written(w.id, rel)
 		if w.facts {
 			// The EC2 lifecycle facts, from the records in hand (lifecycle.Of, equal to
 			// facts.sql over the file just written).

@@ -26,6 +26,24 @@ type S3 struct {
 	gets   map[string]int // "bucket/key" → GET requests answered
 	down   bool           // every connection is closed unanswered (Down)
 	stall  *stall         // GETs under a prefix stop mid-body (Stall)
+	hold   chan struct{}  // writes wait until it is closed (HoldWrites)
+}
+
+// HoldWrites makes every write (PUT, POST, DELETE) wait, unanswered, until release is called.
+func (s *S3) HoldWrites() (release func()) {
+	hold := make(chan struct{})
+	s.mu.Lock()
+	s.hold = hold
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.hold = nil
+			s.mu.Unlock()
+			close(hold)
+		})
+	}
 }
 
 // stall holds GETs of objects under prefix after their first bytes.
@@ -143,6 +161,12 @@ func NewS3(t testing.TB, bucket string) *S3 {
 			}
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.mu.Lock()
+			hold := s.hold
+			s.mu.Unlock()
+			if hold != nil {
+				<-hold
+			}
 			s.mu.Lock()
 			fail := s.fail != 0
 			if s.fail > 0 {

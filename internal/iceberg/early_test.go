@@ -1,0 +1,282 @@
+package iceberg_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/apache/iceberg-go/catalog"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/iceberg"
+	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
+	"github.com/auditlake/auditlake/internal/ingest"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// publishedStore is a store with generated events, published to s3 under s3://lake/trail/ with
+// the SQL catalog keeping retired files an hour, and the lake's hooks attached.
+func publishedStore(t *testing.T, s3 *icebergtest.S3) (*lake.Lake, lake.Store, iceberg.Publication, catalog.Catalog) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iceberg.SaveConfig(dir, iceberg.Config{Type: "sql", KeepRetired: "1h"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 2000, 2, 3)}, BatchRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	pub := iceberg.Publication{To: "s3://lake/trail/", EndpointURL: s3.URL, Region: "us-east-1"}
+	if _, err := iceberg.Publish(ctx, lk, st, pub); err != nil {
+		t.Fatal(err)
+	}
+	closer, err := iceberg.Attach(ctx, lk, func(err error) { t.Error(err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closer)
+	cfg, _, _ := iceberg.LoadConfig(dir)
+	props, err := cfg.OpenProperties(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := iceberg.Open(ctx, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lk, st, pub, cat
+}
+
+// tableIsStore checks that the table of st, scanned by iceberg-go from S3, names exactly the
+// store's live files and holds exactly its events, and that no object was stored twice.
+func tableIsStore(t *testing.T, s3 *icebergtest.S3, lk *lake.Lake, st lake.Store, pub iceberg.Publication, cat catalog.Catalog) {
+	t.Helper()
+	ctx := context.Background()
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := iceberg.Files(ctx, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(m.Files) {
+		t.Fatalf("the table names %d files, the store has %d", len(files), len(m.Files))
+	}
+	for _, f := range m.Files {
+		if !files[pub.Object(f.Path)] {
+			t.Fatalf("the table does not name %s", pub.Object(f.Path))
+		}
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) || len(want) == 0 {
+		t.Fatalf("the table scanned from S3 holds %d events, the store %d", len(got), len(want))
+	}
+	for k, n := range s3.Stored("lake/trail/data/") {
+		if n != 1 {
+			t.Fatalf("%s was stored %d times", k, n)
+		}
+	}
+}
+
+// TestEarlyUploadOfAFileNeverCommittedIsNotInTheTableAndIsDeleted: a published store's writer
+// uploads each new file as soon as it is written, before the commit that names it. When the
+// process dies after that upload and before the commit, the table never names the object, the
+// next writer removes the local file and the next commit's sync retires the object, which is
+// deleted once the keep window has passed; the table stays equal to the store throughout.
+func TestEarlyUploadOfAFileNeverCommittedIsNotInTheTableAndIsDeleted(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	lk, st, pub, cat := publishedStore(t, s3)
+
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var recs []*cloudtrail.Record
+	for i := range 50 {
+		src, name, acct := "ec2.amazonaws.com", "RunInstances", "123456789012"
+		id := fmt.Sprintf("early-%02d", i)
+		recs = append(recs, &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
+			EventTime: time.Date(2026, 4, 1, 10, 0, i, 0, time.UTC), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)})
+	}
+	added, _, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(recs))
+	if err != nil || len(added) != 1 {
+		t.Fatalf("wrote %d files (%v), want 1", len(added), err)
+	}
+	orphan := added[0].Path
+	iceberg.WaitEarlyUploads()
+	key := "lake/trail/" + orphan
+	if s3.Stored("lake/trail/data/")[key] != 1 {
+		t.Fatalf("%s was not uploaded as soon as it was written", key)
+	}
+	// The crash: no commit names the file, and what the process knew of its upload is gone.
+	w.Close()
+	iceberg.ForgetEarlyUploads()
+	tableIsStore(t, s3, lk, st, pub, cat)
+
+	// The next run's commit: its writer removes the local file, its sync leaves the object out
+	// of the table and retires it.
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 1000, 1, 4)}, BatchRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	iceberg.WaitEarlyUploads()
+	if _, err := os.Stat(lk.AbsPath(st.ID, orphan)); !os.IsNotExist(err) {
+		t.Fatalf("the uncommitted file is still on the disk: %v", err)
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+	if _, err := s3.Backend.HeadObject("lake", "trail/"+orphan); err != nil {
+		t.Fatalf("the orphan's object left S3 within the keep window: %v", err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3.Backend.HeadObject("lake", "trail/"+orphan); err == nil {
+		t.Fatal("the object of a file never committed is still on S3 after the keep window")
+	}
+	if named := ledgerNames(t, lk, st)[orphan]; named {
+		t.Fatal("the upload ledger still names the file never committed")
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+}
+
+// ledgerNames are the files the upload ledger of st names.
+func ledgerNames(t *testing.T, lk *lake.Lake, st lake.Store) map[string]bool {
+	t.Helper()
+	var led struct {
+		Files map[string]json.RawMessage `json:"files"`
+	}
+	b, err := os.ReadFile(filepath.Join(lk.Dir, "iceberg", "published", st.ID+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &led); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for k := range led.Files {
+		out[k] = true
+	}
+	return out
+}
+
+// TestEarlyUploadOfACommittedFileWhoseLedgerEntryWasCutOffIsNotUploadedAgain: the process dies
+// after a file's early upload stored its object and its commit named it, but before the ledger
+// recorded the upload (its entry still pending): the next sync recognizes the object by its size
+// and MD5 and records it, uploading nothing twice, and the table equals the store.
+func TestEarlyUploadOfACommittedFileWhoseLedgerEntryWasCutOffIsNotUploadedAgain(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	lk, st, pub, cat := publishedStore(t, s3)
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 1000, 1, 4)}, BatchRows: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	// The crash left every entry as uploadEarly first writes it.
+	iceberg.ForgetEarlyUploads()
+	path := filepath.Join(lk.Dir, "iceberg", "published", st.ID+".json")
+	cut := map[string]map[string]any{}
+	for rel := range ledgerNames(t, lk, st) {
+		cut[rel] = map[string]any{"pending": true}
+	}
+	b, _ := json.Marshal(map[string]any{"files": cut})
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+	var led struct {
+		Files map[string]struct {
+			Size    int64  `json:"size"`
+			MD5     string `json:"md5"`
+			Pending bool   `json:"pending"`
+		} `json:"files"`
+	}
+	b, _ = os.ReadFile(path)
+	json.Unmarshal(b, &led)
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m.Files {
+		if e, ok := led.Files[f.Path]; !ok || e.Pending || e.Size != f.Bytes || e.MD5 == "" {
+			t.Fatalf("%s: %+v after the sync, want its object recorded", f.Path, e)
+		}
+	}
+}
+
+// TestCommitsDoNotWaitForTheTableAndCloseDoes: with the commands' hooks (Attach), a published
+// store's commit returns while the upload of its file and its table's sync wait on S3; the
+// commits made meanwhile are caught up by the follower, and Writer.Close returns only once the
+// table holds exactly the store, every object stored once.
+func TestCommitsDoNotWaitForTheTableAndCloseDoes(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	lk, st, pub, cat := publishedStore(t, s3)
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	release := s3.HoldWrites()
+	defer release()
+	for b := range 3 {
+		var recs []*cloudtrail.Record
+		for i := range 20 {
+			src, name, acct := "ec2.amazonaws.com", "RunInstances", "123456789012"
+			id := fmt.Sprintf("held-%d-%02d", b, i)
+			recs = append(recs, &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
+				EventTime: time.Date(2026, 4, 1+b, 10, 0, i, 0, time.UTC), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)})
+		}
+		added, _, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(recs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(added, nil, nil); err != nil { // returns with S3 holding every write
+			t.Fatal(err)
+		}
+	}
+	if got := len(s3.Stored("lake/trail/data/eventdate=2026-04")); got != 0 {
+		t.Fatalf("%d objects stored while S3 held every write", got)
+	}
+	closed := make(chan struct{})
+	go func() { w.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Writer.Close returned while the table's sync waited on S3")
+	case <-time.After(200 * time.Millisecond):
+	}
+	release()
+	<-closed
+	tableIsStore(t, s3, lk, st, pub, cat)
+	if got := len(s3.Stored("lake/trail/data/eventdate=2026-04")); got != 3 {
+		t.Fatalf("%d objects of the 3 committed files stored", got)
+	}
+}

@@ -1,0 +1,22 @@
+package iceberg
+
+// WaitEarlyUploads waits for every upload this process started ahead of a commit.
+func WaitEarlyUploads() {
+	early.Lock()
+	var all []*earlyUpload
+	for _, e := range early.m {
+		all = append(all, e)
+	}
+	early.Unlock()
+	for _, e := range all {
+		<-e.done
+	}
+}
+
+// ForgetEarlyUploads forgets the uploads ahead of a commit, as a process that dies does.
+func ForgetEarlyUploads() {
+	WaitEarlyUploads()
+	early.Lock()
+	early.m = nil
+	early.Unlock()
+}
