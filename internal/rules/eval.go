@@ -223,6 +223,9 @@ type Hunt struct {
 	// sliceRows is how many events Stream reads per query for a rule that may match more
 	// (0: huntSliceRows).
 	sliceRows int64
+	// plans are, by rule id, which of the target's time slices hold a match of the rule
+	// (Prepare); Stream reads only those.
+	plans map[string][]bool
 }
 
 // NewHunt prepares rules to run over target in session s.
@@ -376,7 +379,7 @@ func (c *compiled) where(narrow string) string {
 }
 
 // matchFields are what a predicate rule reads of each matching event besides its time.
-var matchFields = []string{"eventid", "eventname", "eventsource",
+var matchFields = [...]string{"eventid", "eventname", "eventsource",
 	"coalesce(useridentity.arn, useridentity.principalid, useridentity.type)",
 	"recipientaccountid", "awsregion", "sourceipaddress"}
 
@@ -393,20 +396,19 @@ var matchColumns = func() string {
 	return "eventtime, concat(" + strings.Join(parts, ", ") + ") AS match_fields"
 }()
 
-// unpackFields splits a match_fields value into matchFields' values.
-func unpackFields(v any) ([]string, error) {
-	s, _ := v.(string)
-	out := make([]string, 0, len(matchFields))
-	for len(out) < len(matchFields) {
+// unpackInto splits a match_fields value s into out, one of matchFields' values each.
+func unpackInto(out []string, s string) error {
+	packed := s
+	for i := range out {
 		n, rest, ok := strings.Cut(s, ":")
 		size, err := strconv.Atoi(n)
 		if !ok || err != nil || size < 0 || size > len(rest) {
-			return nil, fmt.Errorf("malformed match fields %q", truncate(s, 80))
+			return fmt.Errorf("malformed match fields %q", truncate(packed, 80))
 		}
-		out = append(out, rest[:size])
+		out[i] = rest[:size]
 		s = rest[size:]
 	}
-	return out, nil
+	return nil
 }
 
 func truncate(s string, n int) string {
