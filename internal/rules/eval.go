@@ -224,8 +224,10 @@ type Hunt struct {
 	// (0: huntSliceRows).
 	sliceRows int64
 	// plans are, by rule id, which of the target's time slices hold a match of the rule
-	// (Prepare); Stream reads only those.
+	// (Prepare); Stream reads only those. held are the matches Prepare read of the rules
+	// with few, in order.
 	plans map[string][]bool
+	held  map[string][]matchRow
 }
 
 // NewHunt prepares rules to run over target in session s.
@@ -511,14 +513,7 @@ func (h *Hunt) Run(ctx context.Context, rs []Rule) ([][]Match, []error) {
 // indexes of the rules it matches, one row per rule. It returns each rule's matches, oldest
 // first.
 func (h *Hunt) scan(ctx context.Context, cs []*compiled) ([][]Match, error) {
-	var cases, ors []string
-	for i, c := range cs {
-		cases = append(cases, "CASE WHEN "+c.predicate+" THEN "+strconv.Itoa(i)+" END")
-		ors = append(ors, "("+c.predicate+")")
-	}
-	res, err := h.s.RunInternal(ctx, "SELECT rule_index, * EXCLUDE (rule_indexes) FROM (SELECT list_filter(["+strings.Join(cases, ", ")+
-		"], lambda x: x IS NOT NULL) AS rule_indexes, "+matchColumns+" FROM "+h.relation+" AS events WHERE "+strings.Join(ors, " OR ")+
-		"), unnest(rule_indexes) AS u(rule_index)")
+	res, err := h.s.RunInternal(ctx, scanSQL(cs, h.relation))
 	if err != nil {
 		return nil, fmt.Errorf("rules %s: %w", ruleIDs(cs), err)
 	}
@@ -535,6 +530,19 @@ func (h *Hunt) scan(ctx context.Context, cs []*compiled) ([][]Match, error) {
 		sortMatches(ms)
 	}
 	return out, nil
+}
+
+// scanSQL is the query of one scan of relation for predicate rules cs: a row of matchColumns for
+// each event and rule it matches, after the rule's index in cs (rule_index).
+func scanSQL(cs []*compiled, relation string) string {
+	var cases, ors []string
+	for i, c := range cs {
+		cases = append(cases, "CASE WHEN "+c.predicate+" THEN "+strconv.Itoa(i)+" END")
+		ors = append(ors, "("+c.predicate+")")
+	}
+	return "SELECT rule_index, * EXCLUDE (rule_indexes) FROM (SELECT list_filter([" + strings.Join(cases, ", ") +
+		"], lambda x: x IS NOT NULL) AS rule_indexes, " + matchColumns + " FROM " + relation + " AS events WHERE " + strings.Join(ors, " OR ") +
+		"), unnest(rule_indexes) AS u(rule_index)"
 }
 
 // sortMatches orders ms oldest first, then by event id.

@@ -13,3 +13,9 @@ func HasPrefilter(r Rule) bool {
 	c, err := compile(r)
 	return err == nil && c.prefilter != ""
 }
+
+// Held says whether Prepare read and holds rule id's matches.
+func Held(h *Hunt, id string) bool {
+	_, ok := h.held[id]
+	return ok
+}

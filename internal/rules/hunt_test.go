@@ -275,7 +275,8 @@ func TestMatchFieldsAsRecorded(t *testing.T) {
 
 // TestPrepareReadsOnlySlicesWithMatches: over the generator's events in slices, Hunt.Prepare
 // plans the predicate rules without a prefilter (and no other) by slice: a slice is planned
-// exactly when the rule's predicate matches an event in its time span. A shared scan that fails
+// exactly when the rule's predicate matches an event in its time span; the rules with few matches
+// are read at once and held. A shared scan that fails
 // leaves the hunt unprepared, with the same matches.
 func TestPrepareReadsOnlySlicesWithMatches(t *testing.T) {
 	_, s, st := generatedStore(t, 6000, 11)
@@ -313,6 +314,25 @@ func TestPrepareReadsOnlySlicesWithMatches(t *testing.T) {
 				matching++
 			}
 		}
+	}
+	// The rules with few matches (here: at most 1000 together) were read in one more scan, and
+	// Stream hands on what Evaluate returns.
+	held := 0
+	for _, r := range rs {
+		if !rules.Held(h, r.ID) {
+			continue
+		}
+		held++
+		var streamed []rules.Match
+		if _, err := h.Stream(ctx, r, func(m *rules.Match) error { streamed = append(streamed, *m); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if ev := evaluate(t, s, st, r); len(ev) == 0 || !reflect.DeepEqual(ev, streamed) {
+			t.Errorf("rule %s held: %d matches, Evaluate %d", r.ID, len(streamed), len(ev))
+		}
+	}
+	if held == 0 {
+		t.Errorf("no rule's matches held")
 	}
 	if planned < 2 || matching == 0 {
 		t.Errorf("%d rules planned, %d slices with matches: the rules without a prefilter should be planned", planned, matching)

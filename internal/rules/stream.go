@@ -23,7 +23,9 @@ const huntSliceRows = 1 << 18
 // Prepare readies the hunt to Stream rules rs one after the other. The predicate rules without a
 // prefilter would each read every event of the target, slice by slice; Prepare counts their
 // matches by slice in one shared scan instead, and each then reads only the slices where it has
-// matches (none at all for a rule that matches nothing). The matches are the same; if the
+// matches (none at all for a rule that matches nothing); the rules with few matches (together
+// at most a slice's worth) are read in one more shared scan and held until Stream hands them
+// on. The matches and their order are the same; if the
 // shared scan fails (one rule's predicate failing on these events), the rules run unprepared
 // and each reports its own error.
 func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
@@ -55,6 +57,7 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 		return
 	}
 	plans := make(map[string][]bool, len(cs))
+	totals := make([]int64, len(cs))
 	for _, c := range cs {
 		plans[c.rule.ID] = make([]bool, len(sl))
 	}
@@ -66,10 +69,38 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 		for k, c := range cs {
 			if n, _ := row[1+k].(int64); n > 0 {
 				plans[c.rule.ID][i] = true
+				totals[k] += n
 			}
 		}
 	}
 	h.plans = plans
+	// The rules with few matches (together at most a slice's worth) are read in one more shared
+	// scan, and their matches held until Stream hands them on.
+	var few []*compiled
+	held := int64(0)
+	for k, c := range cs {
+		if totals[k] > 0 && held+totals[k] <= h.perSlice() {
+			few = append(few, c)
+			held += totals[k]
+		}
+	}
+	if len(few) == 0 {
+		return
+	}
+	recs := make([][]matchRow, len(few))
+	_, err = h.s.EachInternal(ctx, scanSQL(few, h.relation), func(row []any) error {
+		i, _ := row[0].(int32)
+		recs[i] = append(recs[i], newMatchRow(row[1:]))
+		return nil
+	})
+	if err != nil {
+		return // planned only
+	}
+	h.held = make(map[string][]matchRow, len(few))
+	for i, c := range few {
+		sortRows(recs[i])
+		h.held[c.rule.ID] = recs[i]
+	}
 }
 
 // perSlice is how many events Stream reads per query for a rule that may match more.
@@ -119,6 +150,18 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 			relations = append(relations, h.s.StoreRange(h.target.Store.ID, sl.From, sl.To))
 		}
 	}
+	if held, ok := h.held[r.ID]; ok && h.target.Files == nil {
+		var m Match
+		for i := range held {
+			if err := c.packedMatchInto(&m, held[i].t, held[i].packed); err != nil {
+				return i, fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			if err := fn(&m); err != nil {
+				return i, err
+			}
+		}
+		return len(held), nil
+	}
 	if plan := h.plans[r.ID]; plan != nil && h.target.Files == nil && len(plan) == len(relations) {
 		// Hunt.Prepare counted this rule's matches by slice: the slices without any are not read.
 		kept := relations[:0]
@@ -145,18 +188,11 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 		for _, rel := range relations {
 			var recs []matchRow
 			_, err := h.s.EachInternal(qctx, sql(rel), func(row []any) error {
-				packed, _ := row[1].(string)
-				t, _ := row[0].(time.Time)
-				recs = append(recs, matchRow{t: t, packed: packed, id: firstField(packed)})
+				recs = append(recs, newMatchRow(row))
 				return nil
 			})
 			if err == nil {
-				slices.SortFunc(recs, func(a, b matchRow) int {
-					if c := a.t.Compare(b.t); c != 0 {
-						return c
-					}
-					return strings.Compare(a.id, b.id)
-				})
+				sortRows(recs)
 			}
 			select {
 			case next <- slice{recs, err}:
@@ -198,6 +234,23 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 type matchRow struct {
 	t          time.Time
 	packed, id string
+}
+
+// newMatchRow is the match row of a row of matchColumns.
+func newMatchRow(row []any) matchRow {
+	packed, _ := row[1].(string)
+	t, _ := row[0].(time.Time)
+	return matchRow{t: t, packed: packed, id: firstField(packed)}
+}
+
+// sortRows orders match rows oldest first, then by event id (sortMatches' order).
+func sortRows(recs []matchRow) {
+	slices.SortFunc(recs, func(a, b matchRow) int {
+		if c := a.t.Compare(b.t); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
 }
 
 // firstField is the first of matchFields (the event id) packed in s, "" when s is malformed
