@@ -398,6 +398,16 @@ var matchColumns = func() string {
 	return "eventtime, concat(" + strings.Join(parts, ", ") + ") AS match_fields"
 }()
 
+// joinedColumns are matchColumns with matchFields joined by NULs (NULL as ""): what Stream reads
+// first, splitting it where no field holds a NUL itself.
+var joinedColumns = func() string {
+	parts := make([]string, len(matchFields))
+	for i, f := range matchFields {
+		parts[i] = "coalesce(" + f + ", '')"
+	}
+	return "eventtime, concat_ws(chr(0), " + strings.Join(parts, ", ") + ") AS match_fields"
+}()
+
 // unpackInto splits a match_fields value s into out, one of matchFields' values each.
 func unpackInto(out []string, s string) error {
 	packed := s

@@ -259,9 +259,17 @@ func TestMatchFieldsAsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms := evaluate(t, s, st, rules.FromSigma([]*sigma.Rule{sr})[0])
+	r := rules.FromSigma([]*sigma.Rule{sr})[0]
+	ms := evaluate(t, s, st, r)
 	if len(ms) != 2 {
 		t.Fatalf("%d matches: %+v", len(ms), ms)
+	}
+	// Stream, in slices (its fields joined by NULs, unless one holds a NUL, as here), the same.
+	h := rules.NewHunt(s, rules.Target{Store: st})
+	rules.SetSliceRows(h, 1)
+	var streamed []rules.Match
+	if _, err := h.Stream(context.Background(), r, func(m *rules.Match) error { streamed = append(streamed, *m); return nil }); err != nil || !reflect.DeepEqual(streamed, ms) {
+		t.Errorf("Stream: %+v, %v; Evaluate %+v", streamed, err, ms)
 	}
 	m := ms[0]
 	if m.EventID != "7:ev\u00e9" || m.EventName != name || m.Principal != "arn:aws:iam::111122223333:user/a:1" || m.Account != "111122223333" ||
