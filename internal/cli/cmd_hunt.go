@@ -1,11 +1,16 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/rules"
 )
@@ -48,31 +53,18 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	start := time.Now()
-	res := &engine.Result{}
-	for _, c := range []string{"rule", "severity", "event_time", "event_id", "event_name", "principal", "account", "region", "source_ip", "summary"} {
-		typ := "VARCHAR"
-		if c == "event_time" {
-			typ = "TIMESTAMP"
-		}
-		res.Columns = append(res.Columns, engine.Column{Name: c, Type: typ})
-	}
 	// Each match is written as the rule hands it on (csv, json, jsonl): a hunt over years holds a
 	// slice of one rule's matches at a time (rules.Hunt.Stream), not all of them. The table
 	// format needs every row for its widths.
-	out := newRowStream(env.Stdout, *format, res.Columns, *csvSafe)
+	write, end := huntWriter(env.Stdout, *format, huntColumns(), *csvSafe)
 	matches := 0
 	var failed []string
 	hunt := rules.NewHunt(h.s, h.target)
-	row := make([]any, len(res.Columns))
+	hunt.Prepare(ctx, run)
 	var writeErr error
 	for _, r := range run {
 		n, err := hunt.Stream(ctx, r, func(m *rules.Match) error {
-			row[0], row[1], row[2], row[3], row[4] = m.Rule, m.Severity, nil, m.EventID, m.EventName
-			if !m.EventTime.IsZero() {
-				row[2] = m.EventTime
-			}
-			row[5], row[6], row[7], row[8], row[9] = m.Principal, m.Account, m.Region, m.SourceIP, m.Summary
-			writeErr = out.row(row)
+			writeErr = write(m)
 			return writeErr
 		})
 		matches += n
@@ -89,7 +81,7 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 			failed = append(failed, r.ID)
 		}
 	}
-	if err := out.end(); err != nil {
+	if err := end(); err != nil {
 		return err
 	}
 	read, total := h.s.StoreFiles(h.target.Store.ID, h.target.From, h.target.To)
@@ -99,6 +91,121 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 		return &PartialError{Msg: fmt.Sprintf("%s failed (above): %s", plural(len(failed), "rule", "rules"), strings.Join(failed, ", "))}
 	}
 	return nil
+}
+
+// huntColumns are the columns of a hunt's output, a match a row.
+func huntColumns() []engine.Column {
+	var cols []engine.Column
+	for _, c := range []string{"rule", "severity", "event_time", "event_id", "event_name", "principal", "account", "region", "source_ip", "summary"} {
+		typ := "VARCHAR"
+		if c == "event_time" {
+			typ = "TIMESTAMP"
+		}
+		cols = append(cols, engine.Column{Name: c, Type: typ})
+	}
+	return cols
+}
+
+// huntWriter returns how the hunt writes each match in format, and how it ends. CSV is written
+// by huntCSV, the same bytes as the row stream's encoding/csv without a value and a string per
+// cell: a hunt can write millions of matches.
+func huntWriter(w io.Writer, format string, columns []engine.Column, safe bool) (write func(*rules.Match) error, end func() error) {
+	if format == "csv" {
+		c := &huntCSV{w: bufio.NewWriterSize(w, 1<<20), safe: safe}
+		for i, col := range columns {
+			if i > 0 {
+				c.buf = append(c.buf, ',')
+			}
+			c.buf = c.cell(c.buf, col.Name)
+		}
+		c.buf = append(c.buf, '\n')
+		return c.match, c.end
+	}
+	out := newRowStream(w, format, columns, safe)
+	row := make([]any, len(columns))
+	return func(m *rules.Match) error {
+		row[0], row[1], row[2], row[3], row[4] = m.Rule, m.Severity, nil, m.EventID, m.EventName
+		if !m.EventTime.IsZero() {
+			row[2] = m.EventTime
+		}
+		row[5], row[6], row[7], row[8], row[9] = m.Principal, m.Account, m.Region, m.SourceIP, m.Summary
+		return out.row(row)
+	}, out.end
+}
+
+// huntCSV writes a hunt's matches as CSV lines: each cell as encoding/csv.Writer writes it (with
+// --csv-safe, a text cell as compliance.SafeCSVCell makes it), the time as formatValue does.
+type huntCSV struct {
+	w    *bufio.Writer
+	buf  []byte
+	safe bool
+}
+
+func (c *huntCSV) match(m *rules.Match) error {
+	b := c.buf
+	for i, v := range [...]string{m.Rule, m.Severity, "", m.EventID, m.EventName, m.Principal, m.Account, m.Region, m.SourceIP, m.Summary} {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if i == 2 {
+			if !m.EventTime.IsZero() { // formatValue's: digits, '-', ':', ' ' and '.', never quoted
+				b = m.EventTime.UTC().AppendFormat(b, "2006-01-02 15:04:05.999999")
+			}
+			continue
+		}
+		b = c.cell(b, v)
+	}
+	b = append(b, '\n')
+	_, err := c.w.Write(b)
+	c.buf = b[:0]
+	return err
+}
+
+// cell appends text cell s.
+func (c *huntCSV) cell(b []byte, s string) []byte {
+	if c.safe {
+		s = compliance.SafeCSVCell(s)
+	}
+	return appendCSVField(b, s)
+}
+
+func (c *huntCSV) end() error {
+	if _, err := c.w.Write(c.buf); err != nil { // the header of a hunt without matches
+		return err
+	}
+	c.buf = c.buf[:0]
+	return c.w.Flush()
+}
+
+// appendCSVField appends field as encoding/csv.Writer (comma ',', no CRLF) writes it: quoted,
+// with quotes doubled, when it holds a quote, comma, CR or LF, is \., or starts with a space.
+func appendCSVField(b []byte, field string) []byte {
+	quote := field == `\.`
+	for i := 0; i < len(field) && !quote; i++ {
+		switch field[i] {
+		case '"', ',', '\r', '\n':
+			quote = true
+		}
+	}
+	if !quote && field != "" {
+		r, _ := utf8.DecodeRuneInString(field)
+		quote = unicode.IsSpace(r)
+	}
+	if !quote {
+		return append(b, field...)
+	}
+	b = append(b, '"')
+	for {
+		i := strings.IndexByte(field, '"')
+		if i < 0 {
+			break
+		}
+		b = append(b, field[:i+1]...)
+		b = append(b, '"')
+		field = field[i+1:]
+	}
+	b = append(b, field...)
+	return append(b, '"')
 }
 
 // selectRules returns the rules --rules names: all enabled ones, or the listed ids.

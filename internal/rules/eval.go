@@ -223,6 +223,11 @@ type Hunt struct {
 	// sliceRows is how many events Stream reads per query for a rule that may match more
 	// (0: huntSliceRows).
 	sliceRows int64
+	// plans are, by rule id, which of the target's time slices hold a match of the rule
+	// (Prepare); Stream reads only those. held are the matches Prepare read of the rules
+	// with few, in order.
+	plans map[string][]bool
+	held  map[string][]matchRow
 }
 
 // NewHunt prepares rules to run over target in session s.
@@ -376,7 +381,7 @@ func (c *compiled) where(narrow string) string {
 }
 
 // matchFields are what a predicate rule reads of each matching event besides its time.
-var matchFields = []string{"eventid", "eventname", "eventsource",
+var matchFields = [...]string{"eventid", "eventname", "eventsource",
 	"coalesce(useridentity.arn, useridentity.principalid, useridentity.type)",
 	"recipientaccountid", "awsregion", "sourceipaddress"}
 
@@ -393,20 +398,29 @@ var matchColumns = func() string {
 	return "eventtime, concat(" + strings.Join(parts, ", ") + ") AS match_fields"
 }()
 
-// unpackFields splits a match_fields value into matchFields' values.
-func unpackFields(v any) ([]string, error) {
-	s, _ := v.(string)
-	out := make([]string, 0, len(matchFields))
-	for len(out) < len(matchFields) {
+// joinedColumns are matchColumns with matchFields joined by NULs (NULL as ""): what Stream reads
+// first, splitting it where no field holds a NUL itself.
+var joinedColumns = func() string {
+	parts := make([]string, len(matchFields))
+	for i, f := range matchFields {
+		parts[i] = "coalesce(" + f + ", '')"
+	}
+	return "eventtime, concat_ws(chr(0), " + strings.Join(parts, ", ") + ") AS match_fields"
+}()
+
+// unpackInto splits a match_fields value s into out, one of matchFields' values each.
+func unpackInto(out []string, s string) error {
+	packed := s
+	for i := range out {
 		n, rest, ok := strings.Cut(s, ":")
 		size, err := strconv.Atoi(n)
 		if !ok || err != nil || size < 0 || size > len(rest) {
-			return nil, fmt.Errorf("malformed match fields %q", truncate(s, 80))
+			return fmt.Errorf("malformed match fields %q", truncate(packed, 80))
 		}
-		out = append(out, rest[:size])
+		out[i] = rest[:size]
 		s = rest[size:]
 	}
-	return out, nil
+	return nil
 }
 
 func truncate(s string, n int) string {
@@ -509,14 +523,7 @@ func (h *Hunt) Run(ctx context.Context, rs []Rule) ([][]Match, []error) {
 // indexes of the rules it matches, one row per rule. It returns each rule's matches, oldest
 // first.
 func (h *Hunt) scan(ctx context.Context, cs []*compiled) ([][]Match, error) {
-	var cases, ors []string
-	for i, c := range cs {
-		cases = append(cases, "CASE WHEN "+c.predicate+" THEN "+strconv.Itoa(i)+" END")
-		ors = append(ors, "("+c.predicate+")")
-	}
-	res, err := h.s.RunInternal(ctx, "SELECT rule_index, * EXCLUDE (rule_indexes) FROM (SELECT list_filter(["+strings.Join(cases, ", ")+
-		"], lambda x: x IS NOT NULL) AS rule_indexes, "+matchColumns+" FROM "+h.relation+" AS events WHERE "+strings.Join(ors, " OR ")+
-		"), unnest(rule_indexes) AS u(rule_index)")
+	res, err := h.s.RunInternal(ctx, scanSQL(cs, h.relation))
 	if err != nil {
 		return nil, fmt.Errorf("rules %s: %w", ruleIDs(cs), err)
 	}
@@ -533,6 +540,19 @@ func (h *Hunt) scan(ctx context.Context, cs []*compiled) ([][]Match, error) {
 		sortMatches(ms)
 	}
 	return out, nil
+}
+
+// scanSQL is the query of one scan of relation for predicate rules cs: a row of matchColumns for
+// each event and rule it matches, after the rule's index in cs (rule_index).
+func scanSQL(cs []*compiled, relation string) string {
+	var cases, ors []string
+	for i, c := range cs {
+		cases = append(cases, "CASE WHEN "+c.predicate+" THEN "+strconv.Itoa(i)+" END")
+		ors = append(ors, "("+c.predicate+")")
+	}
+	return "SELECT rule_index, * EXCLUDE (rule_indexes) FROM (SELECT list_filter([" + strings.Join(cases, ", ") +
+		"], lambda x: x IS NOT NULL) AS rule_indexes, " + matchColumns + " FROM " + relation + " AS events WHERE " + strings.Join(ors, " OR ") +
+		"), unnest(rule_indexes) AS u(rule_index)"
 }
 
 // sortMatches orders ms oldest first, then by event id.

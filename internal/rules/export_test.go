@@ -3,3 +3,19 @@ package rules
 // SetSliceRows sets how many events h.Stream reads per query (huntSliceRows), so that tests
 // cut a small store into several slices.
 func SetSliceRows(h *Hunt, n int64) { h.sliceRows = n }
+
+// Planned is which of the target's time slices Prepare found matches of rule id in (nil: the
+// rule is not planned).
+func Planned(h *Hunt, id string) []bool { return h.plans[id] }
+
+// HasPrefilter says whether rule r is a predicate rule with a prefilter.
+func HasPrefilter(r Rule) bool {
+	c, err := compile(r)
+	return err == nil && c.prefilter != ""
+}
+
+// Held says whether Prepare read and holds rule id's matches.
+func Held(h *Hunt, id string) bool {
+	_, ok := h.held[id]
+	return ok
+}

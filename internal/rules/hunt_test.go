@@ -95,6 +95,13 @@ func sameAsPredicate(t *testing.T, s *query.Session, st lake.Store, rs []rules.R
 	for _, m := range all {
 		byRule[m.Rule] = append(byRule[m.Rule], m.EventID)
 	}
+	var prepared []*rules.Hunt
+	for _, per := range []int64{0, sliceRows} {
+		h := rules.NewHunt(s, target)
+		rules.SetSliceRows(h, per)
+		h.Prepare(ctx, rs)
+		prepared = append(prepared, h)
+	}
 	total := 0
 	for i, r := range rs {
 		if errs[i] != nil {
@@ -123,10 +130,15 @@ func sameAsPredicate(t *testing.T, s *query.Session, st lake.Store, rs []rules.R
 			t.Errorf("rule %s: matches not oldest first", r.ID)
 		}
 		// Stream, as auditlake hunt and the dashboard run it, in one query and in slices of
-		// sliceRows events: the matches Evaluate returns, in its order.
-		for _, per := range []int64{0, sliceRows} {
+		// sliceRows events, unprepared and prepared (Hunt.Prepare: the rules without a
+		// prefilter read only the slices where they match): the matches Evaluate returns, in
+		// its order.
+		for k, per := range []int64{0, sliceRows, 0, sliceRows} {
 			h := rules.NewHunt(s, target)
 			rules.SetSliceRows(h, per)
+			if k >= 2 {
+				h = prepared[k-2]
+			}
 			var streamed []rules.Match
 			n, err := h.Stream(ctx, r, func(m *rules.Match) error {
 				streamed = append(streamed, *m)
@@ -135,6 +147,9 @@ func sameAsPredicate(t *testing.T, s *query.Session, st lake.Store, rs []rules.R
 			if ev := evaluate(t, s, st, r); err != nil || n != len(streamed) || len(ev) != len(streamed) || len(ev) > 0 && !reflect.DeepEqual(streamed, ev) {
 				t.Errorf("rule %s, slices of %d events: Stream gave %d matches (%d counted, error %v), not Evaluate's %d in its order",
 					r.ID, per, len(streamed), n, err, len(one))
+			}
+			if k == 3 && rules.Planned(h, r.ID) != nil && len(want) > 0 && !slices.Contains(rules.Planned(h, r.ID), true) {
+				t.Errorf("rule %s: %d matches, but Prepare planned no slice", r.ID, len(want))
 			}
 		}
 		total += len(want)
@@ -158,19 +173,25 @@ func TestHuntMatchesThePredicateOnRealSamples(t *testing.T) {
 // TestHuntMatchesThePredicateOnGeneratedData: the same over the generator's events (the
 // bench's data).
 func TestHuntMatchesThePredicateOnGeneratedData(t *testing.T) {
-	gen := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = gen, 20000, 3, 7
-	if _, err := generate.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
-	lk, s, st := newStore(t, nil, filepath.Join(gen, "AWSLogs"))
+	lk, s, st := generatedStore(t, 20000, 7)
 	// Slices of 2000 events: one a day at least (the store's files are a day's each), and the
 	// slices of one day where the day's files do not overlap in time.
 	checkSlices(t, lk, s, st, 2000)
 	if n := sameAsPredicate(t, s, st, allRules(t), 2000); n < 1000 {
 		t.Errorf("only %d matches over the generated events", n)
 	}
+}
+
+// generatedStore is a store of the generator's events over 3 days.
+func generatedStore(t *testing.T, events int, seed uint64) (*lake.Lake, *query.Session, lake.Store) {
+	t.Helper()
+	gen := t.TempDir()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = gen, events, 3, seed
+	if _, err := generate.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	return newStore(t, nil, filepath.Join(gen, "AWSLogs"))
 }
 
 // checkSlices checks query.Session.TimeSlices over the store: several slices that cover all time
@@ -238,9 +259,17 @@ func TestMatchFieldsAsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms := evaluate(t, s, st, rules.FromSigma([]*sigma.Rule{sr})[0])
+	r := rules.FromSigma([]*sigma.Rule{sr})[0]
+	ms := evaluate(t, s, st, r)
 	if len(ms) != 2 {
 		t.Fatalf("%d matches: %+v", len(ms), ms)
+	}
+	// Stream, in slices (its fields joined by NULs, unless one holds a NUL, as here), the same.
+	h := rules.NewHunt(s, rules.Target{Store: st})
+	rules.SetSliceRows(h, 1)
+	var streamed []rules.Match
+	if _, err := h.Stream(context.Background(), r, func(m *rules.Match) error { streamed = append(streamed, *m); return nil }); err != nil || !reflect.DeepEqual(streamed, ms) {
+		t.Errorf("Stream: %+v, %v; Evaluate %+v", streamed, err, ms)
 	}
 	m := ms[0]
 	if m.EventID != "7:ev\u00e9" || m.EventName != name || m.Principal != "arn:aws:iam::111122223333:user/a:1" || m.Account != "111122223333" ||
@@ -249,5 +278,90 @@ func TestMatchFieldsAsRecorded(t *testing.T) {
 	}
 	if b := ms[1]; b.EventID != "bare" || b.Principal != "" || b.Account != "" || b.Region != "" || b.Summary != "DeleteBucket (s3.amazonaws.com) by - from -" {
 		t.Errorf("match of a bare record %+v", b)
+	}
+}
+
+// TestPrepareReadsOnlySlicesWithMatches: over the generator's events in slices, Hunt.Prepare
+// plans the predicate rules without a prefilter (and no other) by slice: a slice is planned
+// exactly when the rule's predicate matches an event in its time span; the rules with few matches
+// are read at once and held. A shared scan that fails
+// leaves the hunt unprepared, with the same matches.
+func TestPrepareReadsOnlySlicesWithMatches(t *testing.T) {
+	_, s, st := generatedStore(t, 6000, 11)
+	ctx := context.Background()
+	target := rules.Target{Store: st}
+	rs := allRules(t)
+	h := rules.NewHunt(s, target)
+	rules.SetSliceRows(h, 1000)
+	h.Prepare(ctx, rs)
+	sl := s.TimeSlices(st.ID, time.Time{}, time.Time{}, 1000)
+	if len(sl) < 3 {
+		t.Fatalf("%d slices", len(sl))
+	}
+	planned, matching := 0, 0
+	for _, r := range rs {
+		pred, _ := rules.Predicate(r)
+		plan := rules.Planned(h, r.ID)
+		if plan != nil && rules.HasPrefilter(r) {
+			t.Errorf("rule %s has a prefilter, and a plan", r.ID)
+		}
+		if plan == nil {
+			continue
+		}
+		planned++
+		for i, x := range sl {
+			res, err := s.RunInternal(ctx, "SELECT count(*) FROM "+s.StoreRange(st.ID, x.From, x.To)+" AS events WHERE "+pred)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := res.Rows[0][0].(int64)
+			if (n > 0) != plan[i] {
+				t.Errorf("rule %s, slice %d: %d matches, planned %v", r.ID, i, n, plan[i])
+			}
+			if n > 0 {
+				matching++
+			}
+		}
+	}
+	// The rules with few matches (here: at most 1000 together) were read in one more scan, and
+	// Stream hands on what Evaluate returns.
+	held := 0
+	for _, r := range rs {
+		if !rules.Held(h, r.ID) {
+			continue
+		}
+		held++
+		var streamed []rules.Match
+		if _, err := h.Stream(ctx, r, func(m *rules.Match) error { streamed = append(streamed, *m); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if ev := evaluate(t, s, st, r); len(ev) == 0 || !reflect.DeepEqual(ev, streamed) {
+			t.Errorf("rule %s held: %d matches, Evaluate %d", r.ID, len(streamed), len(ev))
+		}
+	}
+	if held == 0 {
+		t.Errorf("no rule's matches held")
+	}
+	if planned < 2 || matching == 0 {
+		t.Errorf("%d rules planned, %d slices with matches: the rules without a prefilter should be planned", planned, matching)
+	}
+
+	// The shared scan failing (here: cancelled) leaves the hunt unprepared, with the same matches.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	h = rules.NewHunt(s, target)
+	rules.SetSliceRows(h, 1000)
+	h.Prepare(cancelled, rs)
+	for _, r := range rs {
+		if rules.Planned(h, r.ID) != nil {
+			t.Fatalf("rule %s planned although the shared scan failed", r.ID)
+		}
+		var streamed []rules.Match
+		if _, err := h.Stream(ctx, r, func(m *rules.Match) error { streamed = append(streamed, *m); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if ev := evaluate(t, s, st, r); len(ev) != len(streamed) || len(ev) > 0 && !reflect.DeepEqual(ev, streamed) {
+			t.Errorf("rule %s unprepared: %d matches, Evaluate %d", r.ID, len(streamed), len(ev))
+		}
 	}
 }

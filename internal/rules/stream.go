@@ -2,11 +2,14 @@ package rules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/engine"
 )
 
 // huntSliceRows is how many events Stream reads per query at most (about: slices follow the
@@ -17,6 +20,97 @@ import (
 // cost a query each; larger ones cost memory and its page faults (AssumeRole Misuse over 1M
 // events: 1M-event slices 6.3 s CPU and 789 MiB, 100k-event slices 4.9 s and 294 MiB).
 const huntSliceRows = 1 << 18
+
+// Prepare readies the hunt to Stream rules rs one after the other. The predicate rules without a
+// prefilter would each read every event of the target, slice by slice; Prepare counts their
+// matches by slice in one shared scan instead, and each then reads only the slices where it has
+// matches (none at all for a rule that matches nothing); the rules with few matches (together
+// at most a slice's worth) are read in one more shared scan and held until Stream hands them
+// on. The matches and their order are the same; if the
+// shared scan fails (one rule's predicate failing on these events), the rules run unprepared
+// and each reports its own error.
+func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
+	if h.target.Files != nil {
+		return
+	}
+	var cs []*compiled
+	for _, r := range rs {
+		if c, err := compile(r); err == nil && c.predicate != "" && c.prefilter == "" {
+			cs = append(cs, c)
+		}
+	}
+	if len(cs) < 2 { // one rule's own scans cost what the shared one would
+		return
+	}
+	sl := h.s.TimeSlices(h.target.Store.ID, h.target.From, h.target.To, h.perSlice())
+	// The slice of an event: how many cuts its time is at or after (the slices are
+	// consecutive, [From, To) each, and the relation holds only the target's range).
+	index := "0"
+	for _, x := range sl[1:] {
+		index += " + (eventtime >= TIMESTAMP " + engine.Literal(x.From.UTC().Format("2006-01-02 15:04:05.999999")) + ")::INTEGER"
+	}
+	counts := make([]string, len(cs))
+	for i, c := range cs {
+		counts[i] = "count(*) FILTER (WHERE " + c.predicate + ")"
+	}
+	res, err := h.s.RunInternal(ctx, "SELECT "+index+" AS auditlake_slice, "+strings.Join(counts, ", ")+" FROM "+h.relation+" AS events GROUP BY ALL")
+	if err != nil {
+		return
+	}
+	plans := make(map[string][]bool, len(cs))
+	totals := make([]int64, len(cs))
+	for _, c := range cs {
+		plans[c.rule.ID] = make([]bool, len(sl))
+	}
+	for _, row := range res.Rows {
+		i, ok := row[0].(int32)
+		if !ok || i < 0 || int(i) >= len(sl) {
+			return // not a slice (an event without a time): unprepared
+		}
+		for k, c := range cs {
+			if n, _ := row[1+k].(int64); n > 0 {
+				plans[c.rule.ID][i] = true
+				totals[k] += n
+			}
+		}
+	}
+	h.plans = plans
+	// The rules with few matches (together at most a slice's worth) are read in one more shared
+	// scan, and their matches held until Stream hands them on.
+	var few []*compiled
+	held := int64(0)
+	for k, c := range cs {
+		if totals[k] > 0 && held+totals[k] <= h.perSlice() {
+			few = append(few, c)
+			held += totals[k]
+		}
+	}
+	if len(few) == 0 {
+		return
+	}
+	recs := make([][]matchRow, len(few))
+	_, err = h.s.EachInternal(ctx, scanSQL(few, h.relation), func(row []any) error {
+		i, _ := row[0].(int32)
+		recs[i] = append(recs[i], newMatchRow(row[1:]))
+		return nil
+	})
+	if err != nil {
+		return // planned only
+	}
+	h.held = make(map[string][]matchRow, len(few))
+	for i, c := range few {
+		sortRows(recs[i])
+		h.held[c.rule.ID] = recs[i]
+	}
+}
+
+// perSlice is how many events Stream reads per query for a rule that may match more.
+func (h *Hunt) perSlice() int64 {
+	if h.sliceRows > 0 {
+		return h.sliceRows
+	}
+	return huntSliceRows
+}
 
 // Stream runs rule r over the hunt's target and hands its matches to fn, oldest first (then by
 // event id) — the matches Evaluate returns, in the same order — without holding them all. A
@@ -48,10 +142,7 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 	if none {
 		return 0, nil
 	}
-	per := h.sliceRows
-	if per <= 0 {
-		per = huntSliceRows
-	}
+	per := h.perSlice()
 
 	relations := []string{h.relation}
 	if h.target.Files == nil && (admitted < 0 || admitted > per) {
@@ -60,31 +151,70 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 			relations = append(relations, h.s.StoreRange(h.target.Store.ID, sl.From, sl.To))
 		}
 	}
-	n := 0
-	var recs []matchRow
-	for _, rel := range relations {
-		recs = recs[:0]
-		_, err := h.s.EachInternal(ctx, "SELECT "+matchColumns+" FROM "+rel+" AS events WHERE "+c.where(narrow), func(row []any) error {
-			packed, _ := row[1].(string)
-			t, _ := row[0].(time.Time)
-			recs = append(recs, matchRow{t: t, packed: packed, id: firstField(packed)})
-			return nil
-		})
-		if err != nil {
-			return n, fmt.Errorf("rule %s: %w", r.ID, err)
-		}
-		slices.SortFunc(recs, func(a, b matchRow) int {
-			if c := a.t.Compare(b.t); c != 0 {
-				return c
+	if held, ok := h.held[r.ID]; ok && h.target.Files == nil {
+		var m Match
+		for i := range held {
+			if err := c.packedMatchInto(&m, held[i].t, held[i].packed, false); err != nil {
+				return i, fmt.Errorf("rule %s: %w", r.ID, err)
 			}
-			return strings.Compare(a.id, b.id)
-		})
-		for i := range recs {
-			m, err := c.packedMatch(recs[i].t, recs[i].packed)
+			if err := fn(&m); err != nil {
+				return i, err
+			}
+		}
+		return len(held), nil
+	}
+	if plan := h.plans[r.ID]; plan != nil && h.target.Files == nil && len(plan) == len(relations) {
+		// Hunt.Prepare counted this rule's matches by slice: the slices without any are not read.
+		kept := relations[:0]
+		for i, rel := range relations {
+			if plan[i] {
+				kept = append(kept, rel)
+			}
+		}
+		relations = kept
+	}
+	// The engine reads and orders the next slice while fn is handed the current one's matches
+	// (two slices held at most): the engine's threads and fn's work overlap.
+	type slice struct {
+		recs   []matchRow
+		joined bool
+		err    error
+	}
+	qctx, cancel := context.WithCancel(ctx)
+	next := make(chan slice)
+	go func() {
+		defer close(next)
+		for _, rel := range relations {
+			recs, joined, err := h.readSlice(qctx, rel, c.where(narrow))
+			if err == nil {
+				sortRows(recs)
+			}
+			select {
+			case next <- slice{recs, joined, err}:
+			case <-qctx.Done():
+				return
+			}
 			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { // the session is free again when Stream returns
+		cancel()
+		for range next {
+		}
+	}()
+	n := 0
+	var m Match
+	for sl := range next {
+		if sl.err != nil {
+			return n, fmt.Errorf("rule %s: %w", r.ID, sl.err)
+		}
+		for i := range sl.recs {
+			if err := c.packedMatchInto(&m, sl.recs[i].t, sl.recs[i].packed, sl.joined); err != nil {
 				return n, fmt.Errorf("rule %s: %w", r.ID, err)
 			}
-			recs[i] = matchRow{} // the slice's rows are released as they are handed on
+			sl.recs[i] = matchRow{} // the slice's rows are released as they are handed on
 			if err := fn(&m); err != nil {
 				return n, err
 			}
@@ -101,8 +231,53 @@ type matchRow struct {
 	packed, id string
 }
 
+// errAmbiguous stops reading a slice whose fields joined by NULs (joinedColumns) cannot be split.
+var errAmbiguous = errors.New("a match field holds a NUL")
+
+// readSlice reads the matches of the events of relation rel where where holds, unordered, with
+// matchFields joined by NULs (joined) — cheaper for the engine to build than matchColumns — or,
+// when a field holds a NUL itself, packed as matchColumns.
+func (h *Hunt) readSlice(ctx context.Context, rel, where string) (recs []matchRow, joined bool, err error) {
+	_, err = h.s.EachInternal(ctx, "SELECT "+joinedColumns+" FROM "+rel+" AS events WHERE "+where, func(row []any) error {
+		packed, _ := row[1].(string)
+		if strings.Count(packed, "\x00") != len(matchFields)-1 {
+			return errAmbiguous
+		}
+		t, _ := row[0].(time.Time)
+		id, _, _ := strings.Cut(packed, "\x00")
+		recs = append(recs, matchRow{t: t, packed: packed, id: id})
+		return nil
+	})
+	if !errors.Is(err, errAmbiguous) {
+		return recs, true, err
+	}
+	recs = nil
+	_, err = h.s.EachInternal(ctx, "SELECT "+matchColumns+" FROM "+rel+" AS events WHERE "+where, func(row []any) error {
+		recs = append(recs, newMatchRow(row))
+		return nil
+	})
+	return recs, false, err
+}
+
+// newMatchRow is the match row of a row of matchColumns.
+func newMatchRow(row []any) matchRow {
+	packed, _ := row[1].(string)
+	t, _ := row[0].(time.Time)
+	return matchRow{t: t, packed: packed, id: firstField(packed)}
+}
+
+// sortRows orders match rows oldest first, then by event id (sortMatches' order).
+func sortRows(recs []matchRow) {
+	slices.SortFunc(recs, func(a, b matchRow) int {
+		if c := a.t.Compare(b.t); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+}
+
 // firstField is the first of matchFields (the event id) packed in s, "" when s is malformed
-// (unpackFields says so).
+// (unpackInto says so).
 func firstField(s string) string {
 	n, rest, _ := strings.Cut(s, ":")
 	size, err := strconv.Atoi(n)
@@ -112,16 +287,29 @@ func firstField(s string) string {
 	return rest[:size]
 }
 
-// packedMatch is the match of an event with time t and matchFields packed (unpackFields).
+// packedMatch is the match of an event with time t and matchFields packed (unpackInto).
 func (c *compiled) packedMatch(t time.Time, packed string) (Match, error) {
-	f, err := unpackFields(packed)
-	if err != nil {
-		return Match{}, err
+	var m Match
+	err := c.packedMatchInto(&m, t, packed, false)
+	return m, err
+}
+
+// packedMatchInto is packedMatch into m (a hunt hands millions of matches on, one at a time), or
+// with joined, of matchFields joined by NULs (joinedColumns, none of them holding one).
+func (c *compiled) packedMatchInto(m *Match, t time.Time, packed string, joined bool) error {
+	var f [len(matchFields)]string
+	if joined {
+		for i := range len(f) - 1 {
+			f[i], packed, _ = strings.Cut(packed, "\x00")
+		}
+		f[len(f)-1] = packed
+	} else if err := unpackInto(f[:], packed); err != nil {
+		return err
 	}
-	m := c.match()
+	*m = c.match()
 	m.EventTime = t
 	m.EventID, m.EventName = f[0], f[1]
 	m.Principal, m.Account, m.Region, m.SourceIP = f[3], f[4], f[5], f[6]
 	m.Summary = m.EventName + " (" + f[2] + ") by " + dash(m.Principal) + " from " + dash(m.SourceIP)
-	return m, nil
+	return nil
 }
