@@ -56,8 +56,17 @@ func main() {
 	rulesIngest := flag.String("rules-ingest", "", "time the ingest of this directory of CloudTrail files with every rule (-sigma, the built-ins) and without, then exit")
 	everyRule := flag.Bool("rules-ingest-all", true, "with -rules-ingest: also time the ingest with every rule (false: only without AssumeRole Misuse, whose alerts are most events)")
 	sigmaDir := flag.String("sigma", "testdata/sigma-aws-cloudtrail-rules/rules", "Sigma rules for -hunt-data and -rules-ingest")
+	zcatABFlag := flag.Bool("zcat-ab", false, "time the ingest of -src against two parallel zcat of its files, alternating -rounds times (wall, CPU, peak RSS), keeping the last store in -work/lake, then exit (issue 21 target 6 at 10M)")
+	label := flag.String("label", "ingest", "title of -zcat-ab's table")
 	evalFiles := flag.Int("eval-files", 0, "with -hunt-profile: time the evaluation of every enabled rule over the store's last N files instead")
 	flag.Parse()
+	if *zcatABFlag {
+		if err := zcatAB(*bin, *src, *work, *label, max(*rounds, 1)); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *publishAB {
 		if err := publishBench(*bin, *src, *work, max(*rounds, 1)); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
@@ -298,36 +307,12 @@ func run(src, bin, work, incSrc string, increments, rounds int) error {
 	// machine's speed drifts by up to a fifth within minutes, and a pair measured far apart
 	// compares two machines. The medians are compared; the last ingest's store is kept.
 	data := filepath.Join(work, "lake")
-	var zcats, ingests []measured
-	var ingOut string
-	for range rounds {
-		zc, _, err := timeCmd("sh", "-c", `find "$1" -name '*.json.gz' -not -path '*CloudTrail-Digest*' -print0 | xargs -0 -P2 -n 64 zcat > /dev/null`, "sh", src)
-		if err != nil {
-			return err
-		}
-		zcats = append(zcats, zc)
-		if err := os.RemoveAll(data); err != nil {
-			return err
-		}
-		if _, _, err := timeCmd(bin, "--data", data, "eds", "create", "bench"); err != nil {
-			return err
-		}
-		ing, out, err := timeCmd(bin, "--data", data, "ingest", "cloudtrail", "--eds", "bench", src)
-		if err != nil {
-			return err
-		}
-		ingests, ingOut = append(ingests, ing), out
+	zcats, ingests, ingOut, err := zcatAndIngest(bin, src, data, rounds)
+	if err != nil {
+		return err
 	}
 	zc, ing := median(zcats), median(ingests)
-	lk, err := lake.Open(data)
-	if err != nil {
-		return err
-	}
-	st, err := lk.Resolve("bench")
-	if err != nil {
-		return err
-	}
-	m, err := lk.ReadManifest(st.ID)
+	m, err := benchManifest(data)
 	if err != nil {
 		return err
 	}
@@ -366,6 +351,45 @@ func run(src, bin, work, incSrc string, increments, rounds int) error {
 		}
 	}
 	return nil
+}
+
+// benchManifest reads the manifest of data directory data's store "bench".
+func benchManifest(data string) (*lake.Manifest, error) {
+	lk, err := lake.Open(data)
+	if err != nil {
+		return nil, err
+	}
+	st, err := lk.Resolve("bench")
+	if err != nil {
+		return nil, err
+	}
+	return lk.ReadManifest(st.ID)
+}
+
+// zcatAndIngest times two parallel zcat of src's files and an ingest of them into a new store
+// "bench" of data directory data, alternating, rounds times: the machine's speed drifts by up
+// to a fifth within minutes, and a pair measured far apart compares two machines. The last
+// ingest's store is kept; its output is returned.
+func zcatAndIngest(bin, src, data string, rounds int) (zcats, ingests []measured, ingOut string, err error) {
+	for range rounds {
+		zc, _, err := timeCmd("sh", "-c", `find "$1" -name '*.json.gz' -not -path '*CloudTrail-Digest*' -print0 | xargs -0 -P2 -n 64 zcat > /dev/null`, "sh", src)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		zcats = append(zcats, zc)
+		if err := os.RemoveAll(data); err != nil {
+			return nil, nil, "", err
+		}
+		if _, _, err := timeCmd(bin, "--data", data, "eds", "create", "bench"); err != nil {
+			return nil, nil, "", err
+		}
+		ing, out, err := timeCmd(bin, "--data", data, "ingest", "cloudtrail", "--eds", "bench", src)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		ingests, ingOut = append(ingests, ing), out
+	}
+	return zcats, ingests, ingOut, nil
 }
 
 func incremental(ctx context.Context, bin, work, src string, n int) error {

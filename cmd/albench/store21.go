@@ -11,8 +11,10 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,6 +42,40 @@ func repack(src, out string, perFile int) error {
 		return fmt.Errorf("repack: no .json.gz files under %s", src)
 	}
 	slices.SortStableFunc(files, func(a, b string) int { return cmp.Compare(keyTime(a), keyTime(b)) })
+	// The files are compressed by one worker per CPU (gzip's default level is most of the
+	// time: 10M events took over an hour on one CPU), each written whole under a temporary name
+	// and renamed, in whatever order they finish; their names and contents do not depend on it.
+	type outFile struct {
+		path string
+		recs []json.RawMessage
+	}
+	work := make(chan outFile, runtime.NumCPU())
+	errs := make(chan error, runtime.NumCPU())
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var failed error
+			for f := range work {
+				if failed == nil {
+					failed = writeRepacked(f.path, f.recs)
+				}
+			}
+			errs <- failed
+		}()
+	}
+	finish := func() error {
+		close(work)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var recs []json.RawMessage
 	first, n := "", 0
 	flush := func() error {
@@ -52,29 +88,9 @@ func repack(src, out string, perFile int) error {
 		}
 		rel = strings.TrimSuffix(rel, ".json.gz") + fmt.Sprintf("-big%05d.json.gz", n)
 		n++
-		p := filepath.Join(out, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		var body bytes.Buffer
-		body.WriteString(`{"Records":[`)
-		for i, r := range recs {
-			if i > 0 {
-				body.WriteByte(',')
-			}
-			body.Write(r)
-		}
-		body.WriteString("]}")
-		var gz bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
-		if _, err := zw.Write(body.Bytes()); err != nil {
-			return err
-		}
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		recs, first = recs[:0], ""
-		return os.WriteFile(p, gz.Bytes(), 0o644)
+		work <- outFile{filepath.Join(out, rel), recs}
+		recs, first = nil, ""
+		return nil
 	}
 	for _, f := range files {
 		fh, err := os.Open(f)
@@ -104,11 +120,44 @@ func repack(src, out string, perFile int) error {
 			}
 		}
 	}
-	if err := flush(); err != nil {
+	err = flush()
+	if ferr := finish(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "repack: %d files of up to %d events in %s\n", n, perFile, out)
 	return nil
+}
+
+// writeRepacked writes recs as a CloudTrail log file at path (gzip, the default level).
+func writeRepacked(path string, recs []json.RawMessage) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	var body bytes.Buffer
+	body.WriteString(`{"Records":[`)
+	for i, r := range recs {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(r)
+	}
+	body.WriteString("]}")
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
+	if _, err := zw.Write(body.Bytes()); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, gz.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // keyTime is the delivery time in a trail file's name (…_CloudTrail_us-east-1_20260901T0005Z_…),

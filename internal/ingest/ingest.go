@@ -633,8 +633,9 @@ type batch struct {
 // each to the committer with the sources completed so far. The committer is two goroutines in
 // a pipeline: one writes a batch's files (its own engine connection, for the dedupe check),
 // the other commits them — fsyncs and the manifest, mostly waiting on the disk — while the
-// next batch is written. Commits happen in batch order, one at a time; a batch is written
-// knowing the files of the commit still running (lake.Writer keeps them as pending). A full
+// next batches are written (up to writtenAhead ahead). Commits happen in batch order, one at a
+// time; a batch is written knowing the files of the commits still to come (lake.Writer keeps
+// them as pending). A full
 // batch waits for the hand-over, so at most two are in memory; a batch's records give their
 // budget back once its files are written.
 func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options, msgs <-chan message, bud *budget, sum *Summary, prog *progress) error {
@@ -644,7 +645,11 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	}
 	defer commitDB.Close()
 	batches := make(chan batch)
-	writtenBatches := make(chan writtenBatch)
+	// A written batch holds no records (their budget is back), only its files' names: the
+	// writer goes on with the next batches while a commit waits on the disk's fsyncs (on a
+	// busy disk, a tenth of a second or more, during which the decoders, their batch full and
+	// not taken, waited too).
+	writtenBatches := make(chan writtenBatch, writtenAhead)
 	var added, dups, files atomic.Int64
 	var failed atomic.Bool
 	// writing is set while the writer has a batch: fill hands a batch over early (a worker
@@ -707,6 +712,9 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	sum.FilesCommitted += int(files.Load())
 	return err
 }
+
+// writtenAhead is how many written batches may wait for their commit.
+const writtenAhead = 4
 
 // writtenBatch is a batch whose files are written, waiting for its commit.
 type writtenBatch struct {

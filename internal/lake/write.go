@@ -10,11 +10,13 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
@@ -144,43 +146,42 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 			added = nil
 		}
 	}()
+	// The dates' files are written at once, one per CPU: a batch of a busy trail's large
+	// delivery files holds a few dates of some thousand events each, one row group each, and
+	// written one after the other they were encoded on one CPU while the decoders, waiting for
+	// the batch to be taken, left the other idle. The pooled row-group encoders
+	// (ctparquet.WriteRecordFile) bound the memory as before.
+	var dates []string
 	for _, d := range b.dates {
-		part := b.byDate[d]
-		if len(part) == 0 {
-			continue
+		if len(b.byDate[d]) > 0 {
+			dates = append(dates, d)
 		}
-		rel := "data/eventdate=" + d + "/" + prefix + NewUUID() + ".parquet"
-		abs := w.lake.AbsPath(w.id, rel)
-		if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-			return added, 0, err
-		}
-		size, err := ctparquet.WriteRecordFile(abs, part)
-		if err != nil {
-			return added, 0, fmt.Errorf("write %s: %w", abs, err)
-		}
-		f := DataFile{Path: rel, Date: d, Rows: int64(len(part)), Bytes: size}
-		// Bounds as stored: Parquet keeps microseconds.
-		f.MinTime = part[0].EventTime.UTC().Truncate(time.Microsecond)
-		f.MaxTime = f.MinTime
-		for _, r := range part {
-			t := r.EventTime.UTC().Truncate(time.Microsecond)
-			if t.Before(f.MinTime) {
-				f.MinTime = t
+	}
+	files := make([]DataFile, len(dates))
+	errs := make([]error, len(dates))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.NumCPU(), len(dates)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(dates); i = int(next.Add(1) - 1) {
+				errs[i] = writeDateFile(w, prefix, dates[i], b.byDate[dates[i]], &files[i])
 			}
-			if t.After(f.MaxTime) {
-				f.MaxTime = t
-			}
+		}()
+	}
+	wg.Wait()
+	for i, f := range files {
+		if f.Path != "" { // written, if only in part: removed above after an error
+			added = append(added, f)
+			written += f.Rows
 		}
-		added = append(added, f)
-		written += f.Rows
-		w.lake.written(w.id, rel)
-		if w.facts {
-			// The EC2 lifecycle facts, from the records in hand (lifecycle.Of, equal to
-			// facts.sql over the file just written).
-			if err := writeFactsFromRecords(w, &added[len(added)-1], part); err != nil {
-				return added, 0, err
-			}
+		if err == nil {
+			err = errs[i]
 		}
+	}
+	if err != nil {
+		return added, 0, err
 	}
 	if w.keys == nil {
 		w.keys, w.keyed = newKeyFilter(), map[string]bool{}
@@ -195,6 +196,41 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 	w.pending = append(w.pending, added...)
 	w.mu.Unlock()
 	return added, written, nil
+}
+
+// writeDateFile writes part, the batch's records of date d, as a new data file with its EC2
+// lifecycle facts, describing it in f (whose Path is set once a file exists, for its removal
+// after an error).
+func writeDateFile(w *Writer, prefix, d string, part []*cloudtrail.Record, f *DataFile) error {
+	rel := "data/eventdate=" + d + "/" + prefix + NewUUID() + ".parquet"
+	abs := w.lake.AbsPath(w.id, rel)
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return err
+	}
+	size, err := ctparquet.WriteRecordFile(abs, part)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", abs, err)
+	}
+	*f = DataFile{Path: rel, Date: d, Rows: int64(len(part)), Bytes: size}
+	w.lake.written(w.id, rel)
+	// Bounds as stored: Parquet keeps microseconds.
+	f.MinTime = part[0].EventTime.UTC().Truncate(time.Microsecond)
+	f.MaxTime = f.MinTime
+	for _, r := range part {
+		t := r.EventTime.UTC().Truncate(time.Microsecond)
+		if t.Before(f.MinTime) {
+			f.MinTime = t
+		}
+		if t.After(f.MaxTime) {
+			f.MaxTime = t
+		}
+	}
+	if w.facts {
+		// The EC2 lifecycle facts, from the records in hand (lifecycle.Of, equal to facts.sql
+		// over the file just written).
+		return writeFactsFromRecords(w, f, part)
+	}
+	return nil
 }
 
 // dedupeKey is the dedupe key of a record: eventid and recipientaccountid, where a missing
