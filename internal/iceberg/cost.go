@@ -135,11 +135,20 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 		name := CostTableName(t)
 		if other, ok := keep[name]; ok {
 			// Two cost tables with one Iceberg name (cur.a_b and cur_a.b): the first keeps it.
-			refused = append(refused, fmt.Errorf("cost table %s: its Iceberg table %s.%s is %s's already; register it under another name to catalogue it", t.Name(), CostNamespace, name, other))
+			err := fmt.Errorf("cost table %s: its Iceberg table %s.%s is %s's already; register it under another name to catalogue it", t.Name(), CostNamespace, name, other)
+			refused = append(refused, err)
+			if rerr := RecordSync(dataDir, costStatusID(t.Name()), err); rerr != nil {
+				errs = append(errs, rerr)
+			}
 			continue
 		}
 		keep[name] = t.Name()
 		res, err := syncCost(ctx, cat, dataDir, t, retain)
+		// Kept for cur show while the table is behind (a store's is kept for eds show);
+		// cleared by the next sync that brings it up to the registry.
+		if rerr := RecordSync(dataDir, costStatusID(t.Name()), err); rerr != nil {
+			errs = append(errs, rerr)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cost table %s: %w", t.Name(), err))
 			continue
@@ -167,6 +176,16 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 	if len(errs) == 0 {
 		// The files no retained snapshot names any more are deleted keep after that.
 		if err := pruneCostData(ctx, cat, dataDir, retain, changed); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		// The failures kept for cost tables no longer registered are forgotten.
+		registered := map[string]bool{}
+		for _, t := range tables {
+			registered[costStatusID(t.Name())] = true
+		}
+		if err := forgetSyncs(dataDir, func(id string) bool { return strings.HasPrefix(id, "cost:") && !registered[id] }); err != nil {
 			errs = append(errs, err)
 		}
 	}
