@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -54,6 +55,21 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 		*to += "/"
 	}
 	p := iceberg.Publication{To: *to, Region: *region, EndpointURL: *endpoint, PartSize: *partSize, LocalDays: *localDays, CacheBytes: int64(cacheSize)}
+	// Run again, a store keeps the local days and the cache size it has unless they are given
+	// (--local-days alone does not reset the cache to its default size, nor --cache-size alone
+	// the local days).
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if old, ok, err := iceberg.LoadPublication(lk.Dir, s.ID); err != nil {
+		return err
+	} else if ok {
+		if !given["local-days"] {
+			p.LocalDays = old.LocalDays
+		}
+		if !given["cache-size"] {
+			p.CacheBytes = old.CacheBytes
+		}
+	}
 	if err := p.Validate(); err != nil {
 		return usagef("%v", err)
 	}
