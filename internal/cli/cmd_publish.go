@@ -28,8 +28,9 @@ the SDK's default chain (environment, profile, instance role).
 older days leave it once uploaded, in the table's snapshot, and cold (compaction has recompressed
 the closed day); queries, reports, compaction, purge and checks read them from S3 through a cache
 in <data>/cache/remote/<id>/ (--cache-size, default 8GiB, least recently used copies deleted
-first), fetching only the days a query's eventtime range needs. Change or clear it (0: every day
-back on the disk) with auditlake eds update NAME --local-days N.`
+first), fetching only the days a query's eventtime range needs. Run again, eds publish keeps the
+local days and cache size it is not given. Change or clear it (0: every day back on the disk)
+with auditlake eds update NAME --local-days N.`
 
 const edsPublishExamples = `  auditlake eds publish prod-trail --to s3://lake-bucket/auditlake/prod-trail/
   auditlake eds publish prod-trail --to s3://lake/prod-trail/ --endpoint-url http://127.0.0.1:9000 --region us-east-1
