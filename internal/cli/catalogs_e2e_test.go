@@ -237,3 +237,46 @@ func TestCostTableFollowsTheCSVCacheFromTheCommandLine(t *testing.T) {
 		t.Fatalf("after the removal the table has %d rows, want the re-delivered file's 3", n)
 	}
 }
+
+// TestCostTableBehindWhileTheCatalogFailsThenCatchesUp: while the REST catalog fails commits,
+// cur register succeeds with a warning, and cur show (text and JSON) and cur list --output json
+// say the cost table's Iceberg table is behind, naming the failure, as eds show says a store's;
+// the next command that opens the catalog (a query) catches the table up, and cur show no
+// longer says it is behind.
+func TestCostTableBehindWhileTheCatalogFailsThenCatchesUp(t *testing.T) {
+	srv := icebergtest.NewREST(t, icebergtest.RESTOptions{})
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "catalog", "set", "rest", srv.URL)
+	srv.FailCommits(500)
+	_, errOut, code := run(t, dir, "cur", "register", "cur.billing", testdata("koku-cur-test-data", "test_cur.csv"))
+	if code != 0 || !strings.Contains(errOut, "did not follow") {
+		t.Fatalf("cur register with the catalog failing commits: exit %d (want 0, the registration stands), stderr:\n%s", code, errOut)
+	}
+	if show := mustRun(t, 0, dir, "cur", "show", "cur.billing"); !strings.Contains(show, "iceberg behind:") || !strings.Contains(show, "the test server refuses commits") {
+		t.Fatalf("cur show does not say the cost table's Iceberg table is behind:\n%s", show)
+	}
+	var shown struct {
+		Behind *struct {
+			Error string `json:"error"`
+		} `json:"iceberg_behind"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "cur", "show", "cur.billing", "--output", "json")), &shown); err != nil || shown.Behind == nil || shown.Behind.Error == "" {
+		t.Fatalf("cur show --output json has no iceberg_behind (%v): %+v", err, shown)
+	}
+	var listed []map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "cur", "list", "--output", "json")), &listed); err != nil || len(listed) != 1 || listed[0]["iceberg_behind"] == nil {
+		t.Fatalf("cur list --output json has no iceberg_behind (%v): %v", err, listed)
+	}
+
+	srv.Heal()
+	want, err := strconv.ParseInt(queryCSV(t, dir, `SELECT count(*) FROM cur.billing`)[0][0], 10, 64) // the next run
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := catalogRows(t, dir, "auditlake_cost", "cur_billing", "line_item_usage_account_id"); got != want || want == 0 {
+		t.Fatalf("after the next run the cost table's Iceberg table has %d rows, auditlake's query %d", got, want)
+	}
+	if show := mustRun(t, 0, dir, "cur", "show", "cur.billing"); strings.Contains(show, "iceberg behind:") {
+		t.Fatalf("cur show still says the table is behind after it caught up:\n%s", show)
+	}
+}

@@ -285,6 +285,9 @@ func catalogCosts(ctx context.Context, env *Env) {
 		if cl, ok := cat.(catalog.Closer); ok {
 			cl.Close()
 		}
+	} else if err != nil {
+		// The catalog could not be opened: every cost table is behind (cur show says so).
+		iceberg.RecordCostsFailed(env.DataDir, err)
 	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "auditlake: warning: the cost tables' Iceberg tables did not follow (auditlake catalog sync catches up): %v\n", err)

@@ -7,8 +7,10 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/auditlake/auditlake/internal/cost"
+	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/objstore"
 )
 
@@ -96,8 +98,12 @@ func runCurList(ctx context.Context, env *Env, args []string) error {
 	if *output == "json" {
 		out := []map[string]any{}
 		for _, t := range tables {
-			out = append(out, map[string]any{"name": t.Name(), "database": t.Database, "table": t.Table, "format": t.Format,
-				"source": t.Source, "files": len(t.Files), "periods": t.Periods, "rows": t.Rows, "registered_at": t.RegisteredAt})
+			row := map[string]any{"name": t.Name(), "database": t.Database, "table": t.Table, "format": t.Format,
+				"source": t.Source, "files": len(t.Files), "periods": t.Periods, "rows": t.Rows, "registered_at": t.RegisteredAt}
+			if e, behind := iceberg.LastCostSyncError(env.DataDir, t.Name()); behind {
+				row["iceberg_behind"] = e
+			}
+			out = append(out, row)
 		}
 		return writeJSON(env.Stdout, out)
 	}
@@ -134,8 +140,14 @@ func runCurShow(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Its Iceberg table's last failed sync, while it is behind (as eds show says a store's).
+	behind, isBehind := iceberg.LastCostSyncError(env.DataDir, t.Name())
 	if *output == "json" {
-		return writeJSON(env.Stdout, map[string]any{"table": t, "columns": t.Columns()})
+		out := map[string]any{"table": t, "columns": t.Columns()}
+		if isBehind {
+			out["iceberg_behind"] = behind
+		}
+		return writeJSON(env.Stdout, out)
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "table:         %s\n", t.SQLName())
@@ -153,6 +165,9 @@ func runCurShow(ctx context.Context, env *Env, args []string) error {
 	if len(t.Skipped) > 0 {
 		fmt.Fprintf(w, "skipped:       %d\n", len(t.Skipped))
 		writeSkipped(w, t.Skipped)
+	}
+	if isBehind {
+		fmt.Fprintf(w, "iceberg behind: its Iceberg table did not follow the last change (%s): %s — it catches up at the next command that opens the catalog, or with auditlake catalog sync\n", behind.At.Format(time.RFC3339), behind.Error)
 	}
 	fmt.Fprintf(w, "columns:       %d\n", len(t.Columns()))
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

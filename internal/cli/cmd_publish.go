@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -27,8 +28,9 @@ the SDK's default chain (environment, profile, instance role).
 older days leave it once uploaded, in the table's snapshot, and cold (compaction has recompressed
 the closed day); queries, reports, compaction, purge and checks read them from S3 through a cache
 in <data>/cache/remote/<id>/ (--cache-size, default 8GiB, least recently used copies deleted
-first), fetching only the days a query's eventtime range needs. Change or clear it (0: every day
-back on the disk) with auditlake eds update NAME --local-days N.`
+first), fetching only the days a query's eventtime range needs. Run again, eds publish keeps the
+local days and cache size it is not given. Change or clear it (0: every day back on the disk)
+with auditlake eds update NAME --local-days N.`
 
 const edsPublishExamples = `  auditlake eds publish prod-trail --to s3://lake-bucket/auditlake/prod-trail/
   auditlake eds publish prod-trail --to s3://lake/prod-trail/ --endpoint-url http://127.0.0.1:9000 --region us-east-1
@@ -54,6 +56,21 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 		*to += "/"
 	}
 	p := iceberg.Publication{To: *to, Region: *region, EndpointURL: *endpoint, PartSize: *partSize, LocalDays: *localDays, CacheBytes: int64(cacheSize)}
+	// Run again, a store keeps the local days and the cache size it has unless they are given
+	// (--local-days alone does not reset the cache to its default size, nor --cache-size alone
+	// the local days).
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if old, ok, err := iceberg.LoadPublication(lk.Dir, s.ID); err != nil {
+		return err
+	} else if ok {
+		if !given["local-days"] {
+			p.LocalDays = old.LocalDays
+		}
+		if !given["cache-size"] {
+			p.CacheBytes = old.CacheBytes
+		}
+	}
 	if err := p.Validate(); err != nil {
 		return usagef("%v", err)
 	}

@@ -51,6 +51,26 @@ func TestEDSLocalDaysThroughTheCLI(t *testing.T) {
 	if v.Status != "ok" || v.RemoteFiles == 0 || v.Published.LocalDays != 1 || v.Published.CacheBytes != 64<<20 {
 		t.Fatalf("eds show --output json after --local-days 1: %+v", v)
 	}
+	// Run again with one of the two: the other stays as configured (the cache size is not
+	// reset to its default by --local-days alone, nor the local days by --cache-size alone).
+	for _, step := range []struct {
+		flags      []string
+		days       int
+		cacheBytes int64
+	}{
+		{[]string{"--local-days", "2"}, 2, 64 << 20},
+		{[]string{"--cache-size", "48MiB"}, 2, 48 << 20},
+		{nil, 2, 48 << 20},
+		{[]string{"--local-days", "1"}, 1, 48 << 20},
+	} {
+		mustRun(t, 0, dir, append([]string{"eds", "publish", "trail", "--to", "s3://lake/trail/", "--endpoint-url", s3.URL, "--region", "us-east-1"}, step.flags...)...)
+		if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "eds", "show", "trail", "--output", "json")), &v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Published.LocalDays != step.days || v.Published.CacheBytes != step.cacheBytes {
+			t.Fatalf("eds publish again with %v: local days %d, cache %d; want %d, %d", step.flags, v.Published.LocalDays, v.Published.CacheBytes, step.days, step.cacheBytes)
+		}
+	}
 	if got := fmt.Sprint(queryCSV(t, dir, all)); got != want {
 		t.Fatalf("the query through the CLI after eviction returns\n%s\nwant\n%s", got, want)
 	}

@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -54,6 +56,8 @@ type CostResult struct {
 	// Pending is set when the catalog has no default location for the table (Glue without
 	// --warehouse, whose database has no location): no table, and no error.
 	Pending bool
+
+	expired bool // snapshots older than the keep window were forgotten
 }
 
 // costFiles are the local Parquet files cost table t is read from: the converted files of a CSV
@@ -119,22 +123,37 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 	if err != nil {
 		return nil, err
 	}
+	retain, err := costKeep(dataDir)
+	if err != nil {
+		return nil, err
+	}
 	var out []CostResult
 	var errs, refused []error   // refused: the registry's own conflicts, not the catalog's failures
+	changed := false            // a snapshot committed or expired, a table dropped: prune after
 	keep := map[string]string{} // table name → the cost table it is
 	for _, t := range tables {
 		name := CostTableName(t)
 		if other, ok := keep[name]; ok {
 			// Two cost tables with one Iceberg name (cur.a_b and cur_a.b): the first keeps it.
-			refused = append(refused, fmt.Errorf("cost table %s: its Iceberg table %s.%s is %s's already; register it under another name to catalogue it", t.Name(), CostNamespace, name, other))
+			err := fmt.Errorf("cost table %s: its Iceberg table %s.%s is %s's already; register it under another name to catalogue it", t.Name(), CostNamespace, name, other)
+			refused = append(refused, err)
+			if rerr := RecordSync(dataDir, costStatusID(t.Name()), err); rerr != nil {
+				errs = append(errs, rerr)
+			}
 			continue
 		}
 		keep[name] = t.Name()
-		res, err := syncCost(ctx, cat, t)
+		res, err := syncCost(ctx, cat, dataDir, t, retain)
+		// Kept for cur show while the table is behind (a store's is kept for eds show);
+		// cleared by the next sync that brings it up to the registry.
+		if rerr := RecordSync(dataDir, costStatusID(t.Name()), err); rerr != nil {
+			errs = append(errs, rerr)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cost table %s: %w", t.Name(), err))
 			continue
 		}
+		changed = changed || res.Added+res.Removed > 0 || res.expired
 		out = append(out, res)
 	}
 	for ident, err := range cat.ListTables(ctx, catalog.ToIdentifier(CostNamespace)) {
@@ -151,6 +170,23 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 				continue
 			}
 			out = append(out, CostResult{Table: CostNamespace + "." + name, Dropped: true})
+			changed = true
+		}
+	}
+	if len(errs) == 0 {
+		// The files no retained snapshot names any more are deleted keep after that.
+		if err := pruneCostData(ctx, cat, dataDir, retain, changed); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		// The failures kept for cost tables no longer registered are forgotten.
+		registered := map[string]bool{}
+		for _, t := range tables {
+			registered[costStatusID(t.Name())] = true
+		}
+		if err := forgetSyncs(dataDir, func(id string) bool { return strings.HasPrefix(id, "cost:") && !registered[id] }); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(errs) == 0 {
@@ -200,7 +236,7 @@ func CatchUpCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]C
 	return SyncCosts(ctx, cat, dataDir)
 }
 
-func syncCost(ctx context.Context, cat catalog.Catalog, t cost.Table) (CostResult, error) {
+func syncCost(ctx context.Context, cat catalog.Catalog, dataDir string, t cost.Table, retain time.Duration) (CostResult, error) {
 	res := CostResult{Name: t.Name(), Table: CostNamespace + "." + CostTableName(t)}
 	ident := catalog.ToIdentifier(CostNamespace, CostTableName(t))
 	var want []string
@@ -216,7 +252,11 @@ func syncCost(ctx context.Context, cat catalog.Catalog, t cost.Table) (CostResul
 			res.Left = append(res.Left, p+": its columns differ from the first file's")
 			continue
 		}
-		want = append(want, FileURI(p))
+		named, err := costDataFile(dataDir, p)
+		if err != nil {
+			return res, err
+		}
+		want = append(want, FileURI(named))
 	}
 	tbl, err := cat.LoadTable(ctx, ident)
 	switch {
@@ -265,5 +305,167 @@ func syncCost(ctx context.Context, cat catalog.Catalog, t cost.Table) (CostResul
 	if s := tbl.CurrentSnapshot(); s != nil {
 		res.SnapshotID = s.SnapshotID
 	}
+	if retain > 0 {
+		if res.expired, err = expireSnapshots(ctx, tbl, retain, res.Table); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// The cost tables' Iceberg tables do not name the cost cache's files themselves: the cache
+// deletes a converted file as soon as no registration names it (a refreshed CSV file, a
+// re-registration, a removal), while an older snapshot — one a reader elsewhere is still
+// scanning — names it until the snapshot expires. So every file a table takes is named under
+// <data>/iceberg/cost-data/ (a hard link to the cost file: no second copy; a copy where the
+// file system refuses links), and such a file is deleted only when no snapshot the catalog
+// retains names it and keep (catalog set --keep-retired, the window a store's retired files
+// are kept for) has passed since, as a store's retired files are (lake.Hooks.KeepRetired).
+
+func costDataDir(dataDir string) string { return filepath.Join(dataDir, "iceberg", "cost-data") }
+
+// costDataState is when each file of costDataDir was first seen named by no retained snapshot.
+func costDataState(dataDir string) string {
+	return filepath.Join(dataDir, "iceberg", "cost-data.json")
+}
+
+// costKeep is how long the cost tables' files no retained snapshot names are kept: the
+// catalog's --keep-retired window (the default one without a catalog set).
+func costKeep(dataDir string) (time.Duration, error) {
+	c, _, err := LoadConfig(dataDir)
+	if err != nil {
+		return 0, err
+	}
+	return c.Keep()
+}
+
+// costDataFile is the path under which the Iceberg tables name the local cost file p (an
+// absolute path): <data>/iceberg/cost-data/<hash of p's path, size and time>-<p's name>, made
+// when it is not there.
+func costDataFile(dataDir, p string) (string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%d", p, st.Size(), st.ModTime().UnixNano())
+	dir := costDataDir(dataDir)
+	named := filepath.Join(dir, hex.EncodeToString(h.Sum(nil))[:16]+"-"+filepath.Base(p))
+	if _, err := os.Lstat(named); err == nil {
+		return named, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Link(p, named); err != nil && !errors.Is(err, fs.ErrExist) {
+		// Another file system, or one without links: a copy, renamed into place when whole.
+		if err := copyInto(p, named); err != nil {
+			return "", fmt.Errorf("keep %s for the Iceberg table: %w", p, err)
+		}
+	}
+	return named, atomicfile.SyncDir(dir)
+}
+
+// copyInto copies file from to a temporary file beside to, then renames it to to.
+func copyInto(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(to), ".copy-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, src)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), to)
+}
+
+// pruneCostData deletes the files of costDataDir that no snapshot of a cost table's Iceberg
+// table names when keep has passed since that was first seen; a file named again is kept. It
+// reads the snapshots only when changed (a snapshot committed or expired, a table dropped) or
+// when files wait for their deletion. A table the catalog cannot list or read leaves every file.
+func pruneCostData(ctx context.Context, cat catalog.Catalog, dataDir string, keep time.Duration, changed bool) error {
+	retired := map[string]time.Time{}
+	if err := atomicfile.ReadJSON(costDataState(dataDir), &retired); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if !changed && len(retired) == 0 {
+		return nil
+	}
+	entries, err := os.ReadDir(costDataDir(dataDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	named := map[string]bool{}
+	for ident, err := range cat.ListTables(ctx, catalog.ToIdentifier(CostNamespace)) {
+		if errors.Is(err, catalog.ErrNoSuchNamespace) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", CostNamespace, err)
+		}
+		tbl, err := cat.LoadTable(ctx, ident)
+		if err != nil {
+			return err
+		}
+		snaps := tbl.Metadata().Snapshots()
+		if keep == 0 { // no window (--keep-retired 0): only the current snapshot keeps its files
+			snaps = nil
+			if cur := tbl.CurrentSnapshot(); cur != nil {
+				snaps = []table.Snapshot{*cur}
+			}
+		}
+		for _, s := range snaps {
+			tasks, err := tbl.Scan(table.WithSnapshotID(s.SnapshotID)).PlanFiles(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: snapshot %d: %w", strings.Join(ident, "."), s.SnapshotID, err)
+			}
+			for _, t := range tasks {
+				if p, ok := strings.CutPrefix(t.File.FilePath(), "file://"); ok {
+					named[filepath.Base(filepath.FromSlash(p))] = true
+				}
+			}
+		}
+	}
+	now := time.Now().UTC()
+	next := map[string]time.Time{}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case named[name]:
+		case strings.HasPrefix(name, ".copy-"): // a crashed copy (copies run under costs.lock)
+			os.Remove(filepath.Join(costDataDir(dataDir), name))
+		default:
+			at, seen := retired[name]
+			if !seen {
+				at = now
+			}
+			if now.Sub(at) >= keep {
+				if err := os.Remove(filepath.Join(costDataDir(dataDir), name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					next[name] = at
+				}
+				continue
+			}
+			next[name] = at
+		}
+	}
+	b, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(costDataState(dataDir), b)
 }

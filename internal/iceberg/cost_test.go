@@ -3,6 +3,7 @@ package iceberg_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -213,7 +214,7 @@ func costFollows(t *testing.T, step, dir string, reader catalog.Catalog) *table.
 		t.Fatalf("%s: the Iceberg table names %d files, the registry %d", step, len(files), len(ct.Files))
 	}
 	for _, f := range ct.Files {
-		if !files[iceberg.FileURI(f.Cache)] {
+		if !namesFile(t, files, f.Cache) {
 			t.Fatalf("%s: the Iceberg table does not name the converted file of %s (%s): %v", step, f.URI, f.Cache, files)
 		}
 	}
@@ -221,6 +222,22 @@ func costFollows(t *testing.T, step, dir string, reader catalog.Catalog) *table.
 		t.Fatalf("%s: the Iceberg table has %d rows, auditlake's query %d", step, got, want)
 	}
 	return tbl
+}
+
+// namesFile reports whether one of files (file:// URIs) is the file p (the same file: the
+// tables name a link to it under <data>/iceberg/cost-data).
+func namesFile(t *testing.T, files map[string]bool, p string) bool {
+	t.Helper()
+	want, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := range files {
+		if got, err := os.Stat(strings.TrimPrefix(f, "file://")); err == nil && os.SameFile(got, want) {
+			return true
+		}
+	}
+	return false
 }
 
 // costTableFiles loads cur.billing's Iceberg table from reader, with the data files of its
@@ -376,5 +393,126 @@ func TestCostCatalogCatchesUpAfterACrash(t *testing.T) {
 	start()
 	if behind, err := iceberg.CostsBehind(dir); behind || err != nil {
 		t.Fatalf("after the next start the cost tables are behind (%v)", err)
+	}
+}
+
+// scanSnapshot counts the rows of snapshot id of tbl by iceberg-go's own scan.
+func scanSnapshot(t *testing.T, tbl *table.Table, id int64) int64 {
+	t.Helper()
+	_, recs, err := tbl.Scan(table.WithSnapshotID(id)).ToArrowRecords(context.Background())
+	if err != nil {
+		t.Fatalf("scan of snapshot %d: %v", id, err)
+	}
+	var n int64
+	for rec, err := range recs {
+		if err != nil {
+			t.Fatalf("scan of snapshot %d: %v", id, err)
+		}
+		n += rec.NumRows()
+		rec.Release()
+	}
+	return n
+}
+
+// TestOlderCostSnapshotKeepsItsFiles: a cost table's snapshot from before a cache refresh (a
+// changed CSV file converted again, the old converted file pruned from the cache), a
+// re-registration and a removal still scans whole — all its rows — through iceberg-go's scan,
+// both planned before the change and read after it, and loaded again from the catalog after
+// it; the files only expired snapshots named are deleted once the keep window has passed.
+func TestOlderCostSnapshotKeepsItsFiles(t *testing.T) {
+	ctx := context.Background()
+	dir, csvDir, reader := costCatalog(t)
+	lk, errs := attachREST(t, dir, iceberg.Config{Type: "sql"}) // as every command attaches it
+	first, _ := costTableFiles(t, reader)
+	firstID, firstRows := first.CurrentSnapshot().SnapshotID, icebergtest.Rows(t, first)
+	// A scan that starts before the refresh: its plan is made now, its files read after.
+	_, before, err := first.Scan().ToArrowRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := cost.Lookup(dir, "cur.billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldCache := ct.Files[0].Cache
+
+	rewriteCSV(t, filepath.Join(csvDir, "a.csv"), 3) // converted again; the old file is pruned
+	openSession(t, lk)
+	if len(*errs) > 0 {
+		t.Fatal(*errs)
+	}
+	if _, err := os.Stat(oldCache); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the cache kept the replaced converted file %s (%v); the test needs it pruned", oldCache, err)
+	}
+	second := costFollows(t, "refreshed", dir, reader)
+	if second.CurrentSnapshot().SnapshotID == firstID {
+		t.Fatal("the refresh committed no snapshot")
+	}
+	var n int64
+	for rec, err := range before {
+		if err != nil {
+			t.Fatalf("a scan started before the refresh failed after it: %v", err)
+		}
+		n += rec.NumRows()
+		rec.Release()
+	}
+	if n != firstRows {
+		t.Fatalf("a scan started before the refresh read %d rows after it, the snapshot has %d", n, firstRows)
+	}
+	if got := scanSnapshot(t, second, firstID); got != firstRows {
+		t.Fatalf("the snapshot before the refresh scans %d rows after it, it had %d", got, firstRows)
+	}
+
+	// Registered again with one file fewer (other columns: a new table), then removed: every
+	// snapshot still scans whole.
+	secondID, secondRows := second.CurrentSnapshot().SnapshotID, icebergtest.Rows(t, second)
+	if err := os.Remove(filepath.Join(csvDir, "b.csv")); err != nil {
+		t.Fatal(err)
+	}
+	registerCost(t, dir, "cur.billing", csvDir)
+	if _, err := iceberg.SyncCosts(ctx, reader, dir); err != nil {
+		t.Fatal(err)
+	}
+	third := costFollows(t, "registered again", dir, reader)
+	// (Registered with other columns, the table is a new one: the older snapshots are read
+	// through the table as a reader loaded it before.)
+	for id, rows := range map[int64]int64{firstID: firstRows, secondID: secondRows} {
+		if got := scanSnapshot(t, second, id); got != rows {
+			t.Fatalf("snapshot %d scans %d rows after the re-registration, it had %d", id, got, rows)
+		}
+	}
+	if err := cost.Remove(dir, "cur.billing"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iceberg.SyncCosts(ctx, reader, dir); err != nil {
+		t.Fatal(err)
+	}
+	thirdID, thirdRows := third.CurrentSnapshot().SnapshotID, icebergtest.Rows(t, third)
+	if got := scanSnapshot(t, third, thirdID); got != thirdRows { // the dropped table's last snapshot
+		t.Fatalf("the dropped table's last snapshot scans %d rows, it had %d", got, thirdRows)
+	}
+	kept, err := os.ReadDir(filepath.Join(dir, "iceberg", "cost-data"))
+	if err != nil || len(kept) == 0 {
+		t.Fatalf("no cost files kept for the older snapshots (%v)", err)
+	}
+
+	// The keep window passed: the next sync deletes what no retained snapshot names.
+	if err := iceberg.SaveConfig(dir, iceberg.Config{Type: "sql", KeepRetired: "1ms"}); err != nil {
+		t.Fatal(err)
+	}
+	registerCost(t, dir, "cur.billing", csvDir)
+	for range 2 { // the first sync sees them unnamed, the next one (keep later) deletes them
+		time.Sleep(5 * time.Millisecond)
+		if _, err := iceberg.SyncCosts(ctx, reader, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := costFollows(t, "after the keep window", dir, reader)
+	left, err := os.ReadDir(filepath.Join(dir, "iceberg", "cost-data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != len(now.Metadata().Snapshots()) || len(now.Metadata().Snapshots()) != 1 {
+		t.Fatalf("after the keep window %d cost files are kept for %d snapshots (one file each)", len(left), len(now.Metadata().Snapshots()))
 	}
 }

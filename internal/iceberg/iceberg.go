@@ -352,21 +352,27 @@ func Expire(ctx context.Context, cat catalog.Catalog, st lake.Store, keep time.D
 	if err != nil {
 		return err
 	}
+	_, err = expireSnapshots(ctx, tbl, keep, Namespace+"."+TableName(st.Name))
+	return err
+}
+
+// expireSnapshots forgets the snapshots of tbl (named name) older than keep, the current one
+// always kept; expired says whether there were any.
+func expireSnapshots(ctx context.Context, tbl *table.Table, keep time.Duration, name string) (expired bool, err error) {
 	cur := tbl.CurrentSnapshot()
-	old := false
 	for _, s := range tbl.Metadata().Snapshots() {
 		if (cur == nil || s.SnapshotID != cur.SnapshotID) && time.Since(time.UnixMilli(s.TimestampMs)) > keep {
-			old = true
+			expired = true
 			break
 		}
 	}
-	if !old {
-		return nil
+	if !expired {
+		return false, nil
 	}
 	tx := tbl.NewTransaction()
 	if err := tx.ExpireSnapshots(table.WithOlderThan(keep), table.WithRetainLast(1), table.WithPostCommit(false)); err != nil {
-		return fmt.Errorf("iceberg table %s.%s: expire snapshots: %w", Namespace, TableName(st.Name), err)
+		return false, fmt.Errorf("iceberg table %s: expire snapshots: %w", name, err)
 	}
 	_, err = tx.Commit(ctx)
-	return err
+	return err == nil, err
 }

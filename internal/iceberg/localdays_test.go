@@ -2,6 +2,8 @@ package iceberg_test
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -547,19 +549,7 @@ func equalCounts(a, b map[string]int) bool {
 func TestLocalDaysRestrictedPrincipalSeesTheSameRows(t *testing.T) {
 	ctx := context.Background()
 	d := newLocalDaysStore(t)
-	reg := access.Open(d.lk.Dir)
-	if _, err := reg.CreateUser("bob", false, nil); err != nil {
-		t.Fatal(err)
-	}
-	g := access.Grant{Privilege: access.Select, Principal: "user:bob", Resource: "store:" + d.st.ID,
-		Columns: []string{"eventid", "eventtime", "eventname"}, RowFilter: "eventsource = 'ec2.amazonaws.com'"}
-	if _, err := reg.AddGrant(g, func(g *access.Grant) error { return query.CheckGrant(ctx, d.lk, g) }); err != nil {
-		t.Fatal(err)
-	}
-	bob, err := reg.Principal("user:bob")
-	if err != nil {
-		t.Fatal(err)
-	}
+	bob := d.restrictedBob(t)
 	asBob := func() string {
 		t.Helper()
 		s, err := query.Open(ctx, d.lk, query.Options{Principal: bob})
@@ -640,4 +630,268 @@ func TestLocalDaysRepairKeepsTheFilesOnS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	repair("repair of a lost manifest")
+}
+
+// evictedDays are the days before the local cutoff with no file on the disk, in order.
+func (d *localDaysStore) evictedDays(t *testing.T) []string {
+	t.Helper()
+	cutoff := iceberg.LocalCutoff(time.Now(), 1)
+	var out []string
+	for day := range d.days(t) {
+		if day < cutoff && !slices.Contains(d.onDisk(t), day) {
+			out = append(out, day)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// restrictedBob is a principal with a column- and row-filtered grant on the store.
+func (d *localDaysStore) restrictedBob(t *testing.T) *access.Principal {
+	t.Helper()
+	ctx := context.Background()
+	reg := access.Open(d.lk.Dir)
+	if _, err := reg.CreateUser("bob", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	g := access.Grant{Privilege: access.Select, Principal: "user:bob", Resource: "store:" + d.st.ID,
+		Columns: []string{"eventid", "eventtime", "eventname"}, RowFilter: "eventsource = 'ec2.amazonaws.com'"}
+	if _, err := reg.AddGrant(g, func(g *access.Grant) error { return query.CheckGrant(ctx, d.lk, g) }); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := reg.Principal("user:bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bob
+}
+
+// TestLocalDaysRestrictedSessionFetchesPerStatement: a restricted principal's session fetches
+// nothing when it opens; a one-day query of an old day fetches that day's objects and no
+// other's, and every query returns what the principal saw before eviction (the grant's rows
+// and columns only); a statement over every day fetches the rest. A principal who sees
+// eventtime on part of the rows only reads the same rows as before eviction.
+func TestLocalDaysRestrictedSessionFetchesPerStatement(t *testing.T) {
+	ctx := context.Background()
+	d := newLocalDaysStore(t)
+	bob := d.restrictedBob(t)
+	days := d.days(t)
+	asBob := func(s *query.Session, sql string) string {
+		t.Helper()
+		res, err := s.Run(ctx, strings.ReplaceAll(sql, "{store}", `"aws:cloudtrail"."prod-trail"`))
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return fmt.Sprint(res.Columns, res.Rows)
+	}
+	whole := "SELECT * FROM {store} ORDER BY eventid"
+	open := func() *query.Session {
+		t.Helper()
+		s, err := query.Open(ctx, d.lk, query.Options{Principal: bob})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	want := map[string]string{whole: asBob(s, whole)}
+	for day := range days {
+		want[dayQuery(day)] = asBob(s, dayQuery(day))
+	}
+	s.Close()
+	// carol sees eventtime on the rows of one grant only (masked on the other's): a condition
+	// on it says nothing about the stored times, and her queries read what they read before.
+	reg := access.Open(d.lk.Dir)
+	if _, err := reg.CreateUser("carol", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []access.Grant{
+		{Privilege: access.Select, Principal: "user:carol", Resource: "store:" + d.st.ID, Columns: []string{"eventid", "eventname"}},
+		{Privilege: access.Select, Principal: "user:carol", Resource: "store:" + d.st.ID, Columns: []string{"eventid", "eventname", "eventtime"}, RowFilter: "eventsource = 'ec2.amazonaws.com'"},
+	} {
+		if _, err := reg.AddGrant(g, func(g *access.Grant) error { return query.CheckGrant(ctx, d.lk, g) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	carol, err := reg.Principal("user:carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	asCarol := func(sql string) string {
+		t.Helper()
+		s, err := query.Open(ctx, d.lk, query.Options{Principal: carol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		return asBob(s, sql)
+	}
+	carolQueries := []string{"SELECT count(*), count(eventtime), min(eventid), max(eventid) FROM {store}"}
+	for day := range days {
+		carolQueries = append(carolQueries, "SELECT count(*), min(eventid), max(eventid) FROM {store} WHERE eventtime >= TIMESTAMP '"+day+" 00:00:00' OR eventtime IS NULL")
+	}
+	if got := asCarol("SELECT count(*) > count(eventtime) AND count(eventtime) > 0 FROM {store}"); !strings.Contains(got, "[[true]]") {
+		t.Fatalf("carol sees eventtime on every row or none (%s); the test needs it masked on some", got)
+	}
+	carolWant := map[string]string{}
+	for _, q := range carolQueries {
+		carolWant[q] = asCarol(q)
+	}
+	if strings.Contains(want[whole], "eventsource") || !strings.Contains(want[whole], "eventname") {
+		t.Fatalf("bob's view is not restricted to his columns; the test needs it to be: %.200s", want[whole])
+	}
+	d.publish(t, 1, 0)
+	evicted := d.evictedDays(t)
+	if len(evicted) < 2 {
+		t.Fatalf("evicted days %v; the test needs two", evicted)
+	}
+	before := d.s3.Gets(localDaysObjects)
+	s = open()
+	defer s.Close()
+	if got := since(d.s3.Gets(localDaysObjects), before); len(got) != 0 {
+		t.Fatalf("the restricted session fetched %v when it opened", got)
+	}
+	day := evicted[0]
+	if got := asBob(s, dayQuery(day)); got != want[dayQuery(day)] {
+		t.Fatalf("bob's query of day %s after eviction:\n%.300s\nwant\n%.300s", day, got, want[dayQuery(day)])
+	}
+	fetched := since(d.s3.Gets(localDaysObjects), before)
+	for _, f := range days[day] {
+		if fetched["lake/auditlake/prod-trail/"+f.Path] != 1 {
+			t.Fatalf("the query of day %s did not fetch its file %s once: %v", day, f.Path, fetched)
+		}
+	}
+	if len(fetched) != len(days[day]) {
+		t.Fatalf("the query of day %s fetched %v; want only its %d files", day, fetched, len(days[day]))
+	}
+	if got := asBob(s, whole); got != want[whole] {
+		t.Fatalf("bob's whole query after eviction:\n%.300s\nwant\n%.300s", got, want[whole])
+	}
+	for _, day := range evicted[1:] {
+		if got := asBob(s, dayQuery(day)); got != want[dayQuery(day)] {
+			t.Fatalf("bob's query of day %s after eviction:\n%.300s\nwant\n%.300s", day, got, want[dayQuery(day)])
+		}
+	}
+	for _, q := range carolQueries {
+		if got := asCarol(q); got != carolWant[q] {
+			t.Fatalf("carol's %s after eviction:\n%.300s\nwant\n%.300s", q, got, carolWant[q])
+		}
+	}
+	// The raw view is not reachable by its name, and the principal cannot widen its view.
+	if _, err := s.Run(ctx, `SELECT eventsource FROM "aws:cloudtrail"."prod-trail"`); err == nil {
+		t.Fatal("bob reads a column his grant does not give after a fetch")
+	}
+}
+
+// TestLocalDaysStatementBeyondTheCacheSizeIsTrimmedAfter: a statement over every day with a
+// cache smaller than one day's files reads every row, and once its result is read the cache is
+// back within its size.
+func TestLocalDaysStatementBeyondTheCacheSizeIsTrimmedAfter(t *testing.T) {
+	d := newLocalDaysStore(t)
+	const whole = "SELECT count(*), count(DISTINCT eventid), min(eventid), max(eventid) FROM {store}"
+	want, err := d.run(t, whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var smallest int64 = 1 << 62
+	for _, files := range d.days(t) {
+		for _, f := range files {
+			smallest = min(smallest, f.Bytes)
+		}
+	}
+	limit := smallest / 2 // not even one file fits
+	d.publish(t, 1, limit)
+	if len(d.evictedDays(t)) < 2 {
+		t.Fatal("fewer than two days left the disk; the test needs two")
+	}
+	for round := range 2 {
+		if got, err := d.run(t, whole); err != nil || got != want {
+			t.Fatalf("round %d: the whole store with a cache smaller than a file: %s, %v; want %s", round, got, err, want)
+		}
+		if size, files := d.lk.CacheUsage(d.st.ID); size > limit {
+			t.Fatalf("round %d: after the statement the cache holds %d bytes in %d files, its size is %d", round, size, files, limit)
+		}
+	}
+}
+
+// TestLocalDaysStoreWithNoLocalFileIsNotPinnedByAnIdleSession: a store all of whose files are
+// on S3 only binds its view over one fetched copy; an open session that is not running a
+// statement (a pooled one) holds no copy, so the cache may drop it, and the session's next
+// statements fetch what they need again and return the same rows.
+func TestLocalDaysStoreWithNoLocalFileIsNotPinnedByAnIdleSession(t *testing.T) {
+	ctx := context.Background()
+	d := newLocalDaysStore(t)
+	const whole = "SELECT count(*), count(DISTINCT eventid), min(eventid), max(eventid) FROM {store}"
+	want, err := d.run(t, whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.publish(t, 1, 0)
+	// Every other file too on S3 only (they are uploaded: the publication's objects).
+	r, err := d.lk.ReadRemote(d.st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustManifest(t, d.lk, d.st)
+	for _, f := range m.Files {
+		if _, ok := r.Files[f.Path]; ok {
+			continue
+		}
+		b, err := os.ReadFile(d.lk.AbsPath(d.st.ID, f.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := md5.Sum(b)
+		r.Files[f.Path] = lake.RemoteFile{URI: d.pub.Object(f.Path), Size: int64(len(b)), MD5: hex.EncodeToString(sum[:])}
+	}
+	w, err := d.lk.BeginWrite(d.st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.lk.Evict(d.st.ID, r)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.onDisk(t)) != 0 {
+		t.Fatalf("days %v still on the disk; the test needs none", d.onDisk(t))
+	}
+	s, err := query.Open(ctx, d.lk, query.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	run := func(step string) {
+		t.Helper()
+		res, err := s.Run(ctx, strings.ReplaceAll(whole, "{store}", `"aws:cloudtrail"."`+d.st.ID+`"`))
+		if err != nil || fmt.Sprint(res.Rows) != want {
+			t.Fatalf("%s: %v, %v; want %s", step, res, err, want)
+		}
+	}
+	run("first statement")
+	// Idle: no copy is held; each can be taken exclusively (what the cache's eviction does).
+	held := 0
+	filepath.WalkDir(d.lk.CacheDir(d.st.ID), func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !strings.HasSuffix(p, ".parquet") {
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			held++
+		} else if err := os.Remove(p); err != nil { // the cache drops it
+			t.Fatal(err)
+		}
+		return nil
+	})
+	if held != 0 {
+		t.Fatalf("an idle session holds %d copies", held)
+	}
+	if size, _ := d.lk.CacheUsage(d.st.ID); size != 0 {
+		t.Fatalf("the cache still holds %d bytes after dropping every copy", size)
+	}
+	run("a statement after the cache dropped every copy")
 }

@@ -2,14 +2,18 @@ package iceberg
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/apache/iceberg-go/catalog"
 
 	"github.com/auditlake/auditlake/internal/atomicfile"
+	"github.com/auditlake/auditlake/internal/cost"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -43,6 +47,21 @@ func RecordSync(dataDir, id string, err error) error {
 		} else {
 			(*m)[id] = SyncError{Error: err.Error(), At: time.Now().UTC()}
 		}
+		return nil
+	})
+}
+
+// forgetSyncs forgets the failed syncs kept under the ids gone reports (when there are any).
+func forgetSyncs(dataDir string, gone func(id string) bool) error {
+	var m map[string]SyncError
+	if err := atomicfile.ReadJSON(statusPath(dataDir), &m); err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(slices.Collect(maps.Keys(m)), gone) {
+		return nil
+	}
+	return atomicfile.UpdateJSON(statusPath(dataDir), statusPath(dataDir)+".lock", func(m *map[string]SyncError) error {
+		maps.DeleteFunc(*m, func(id string, _ SyncError) bool { return gone(id) })
 		return nil
 	})
 }
@@ -150,4 +169,29 @@ func followInBackground(h *lake.Hooks) {
 			<-idle
 		}
 	}
+}
+
+// costStatusID is the key status.json keeps the last failed sync of cost table name's Iceberg
+// table under (store ids never hold a ":").
+func costStatusID(name string) string { return "cost:" + name }
+
+// LastCostSyncError is the last failed sync of cost table name's Iceberg table (DATABASE.TABLE),
+// while it is behind the registry: cur show prints it; the next complete sync of that table (a
+// command that attaches the catalog, cur register, catalog sync) clears it.
+func LastCostSyncError(dataDir, name string) (SyncError, bool) {
+	return LastSyncError(dataDir, costStatusID(name))
+}
+
+// RecordCostsFailed records err as the last failed sync of every registered cost table's
+// Iceberg table: what a command does when it cannot open the catalog to follow the registry.
+func RecordCostsFailed(dataDir string, err error) error {
+	tables, err2 := cost.Tables(dataDir)
+	if err2 != nil {
+		return err2
+	}
+	var errs []error
+	for _, t := range tables {
+		errs = append(errs, RecordSync(dataDir, costStatusID(t.Name()), err))
+	}
+	return errors.Join(errs...)
 }

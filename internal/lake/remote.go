@@ -30,6 +30,9 @@ import (
 // there, and otherwise copies fetched from S3 into the store's cache (<data>/cache/remote/<id>/),
 // checked against the recorded size and MD5 and renamed into place whole. The cache is bounded
 // (Remote.CacheBytes): the least recently used copies no reader holds are deleted to make room.
+// A reader that needs more than the bound at once (one statement over more days than the cache
+// holds) is not refused: the cache holds what it reads while it reads it, past its bound, and
+// is trimmed back within it as soon as the reader releases its copies (trim).
 // A reader holds each copy it uses with a shared flock on the copy itself until it releases it,
 // and the cache deletes a copy only under an exclusive non-blocking flock, so a copy is never
 // deleted under a reader, in this process or another.
@@ -189,6 +192,7 @@ func (l *Lake) Local(ctx context.Context, id string, rels []string) (paths []str
 			f.Close() // drops its shared flock
 		}
 		held = nil
+		c.trim()
 	}
 	var missing []int
 	for _, i := range need {
@@ -435,6 +439,22 @@ func (c *storeCache) makeRoom(need int64) {
 		}
 		f.Close()
 	}
+}
+
+// trim brings the cache back within its bound once readers released their copies: a reader
+// that needed more than the bound at once (one statement over more days than the cache holds)
+// made it grow past it while it read them (makeRoom deletes only what no reader holds). It
+// does nothing while a fetch runs (that fetch makes room itself).
+func (c *storeCache) trim() {
+	if bytes, _ := c.l.CacheUsage(c.id); bytes <= c.max {
+		return
+	}
+	unlock, err := lockFile(filepath.Join(c.dir, "fetch.lock"), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err != nil {
+		return
+	}
+	defer unlock()
+	c.makeRoom(0)
 }
 
 // CacheUsage is the size and number of store id's fetched copies.

@@ -97,11 +97,13 @@ func Open(ctx context.Context, lk *lake.Lake, opts Options) (*Session, error) {
 			s.Close()
 			return nil, err
 		}
+		s.restrictRemote()
 	}
 	if err := db.Seal(ctx, []string{lk.Dir}); err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.releaseFetched() // the copies the views were bound over: each statement holds its own
 	return s, nil
 }
 
@@ -141,6 +143,7 @@ func (s *Session) register(ctx context.Context) error {
 			bad = lake.DamagedError(fmt.Sprintf("event data store %q cannot be read: %v", st.Name, bad))
 		}
 		if bad != nil {
+			delete(s.remote, st.ID) // its failing view is never replaced (remote.go)
 			s.damaged[st.ID] = bad
 			if err := s.registerFailing(ctx, st, id, ddl); err != nil {
 				return err

@@ -21,15 +21,27 @@ import (
 // every SELECT that reads the store reads it alone with simple eventtime bounds in its WHERE
 // (eventtime <op> constant, BETWEEN): rows outside that range cannot be in its result whatever
 // files the view lists; otherwise every file. The files of StoreRange and FilesRelation
-// relations are fetched for the statement that follows them. A restricted session fetches
-// every file when it opens (its views are built over the store's whole view).
+// relations are fetched for the statement that follows them. A restricted session fetches per
+// statement too: the copies are installed in the raw view its restricted view reads (the
+// grants' row filters and masks stay on top), and the eventtime range counts only when the
+// restricted view shows eventtime unmasked. A store with no local file binds its view over one
+// copy, held for each statement that reads the store, not by an idle (pooled) session.
 
 // remoteStore is a store of the session with files kept on S3 only.
 type remoteStore struct {
-	st        lake.Store
-	local     []string        // the local files' paths, the view's first files
-	files     []lake.DataFile // the files kept on S3 only
-	installed string          // the view's definition now
+	st    lake.Store
+	local []string        // the local files' paths, the view's first files
+	files []lake.DataFile // the files kept on S3 only
+	// bind, for a store with no local file, is the file whose copy the view is bound over (its
+	// cache path is local's one path): held for each statement that reads the store (fetched
+	// again if the cache dropped it), never pinned by an idle session.
+	bind      *lake.DataFile
+	installed string // the view's definition now
+	// target is the view fetchRemote replaces: the store's own, or in a restricted session the
+	// raw view the restricted one reads (restrict.go), so that the grants' filters stay on top.
+	target string
+	// wholeRange: every statement that names the store reads all its files (restrictRemote).
+	wholeRange bool
 }
 
 // registerRemote splits m's files of store st into local and kept on S3 only; it returns the
@@ -50,30 +62,21 @@ func (s *Session) registerRemote(ctx context.Context, st lake.Store, m *lake.Man
 	if len(rs.files) == 0 {
 		return rs.local, nil
 	}
-	whole := s.opts.Principal != nil && !s.opts.Principal.Admin
-	if whole || len(rs.local) == 0 {
-		get := rs.files[len(rs.files)-1:] // one file for the view to bind
-		if whole {
-			get = rs.files
-		}
-		paths, release, err := s.lk.LocalFiles(ctx, st.ID, get)
-		s.release = append(s.release, release)
+	if len(rs.local) == 0 {
+		// One file for the view to bind, held until Open returns (s.fetched).
+		rs.bind = &rs.files[len(rs.files)-1]
+		paths, release, err := s.lk.LocalFiles(ctx, st.ID, []lake.DataFile{*rs.bind})
+		s.fetched = append(s.fetched, release)
 		if err != nil {
 			return nil, err
 		}
-		rs.local = append(rs.local, paths...)
-		rest := rs.files[:len(rs.files)-len(get)]
-		if whole {
-			rest = nil
-		}
-		rs.files = rest
+		rs.local = paths
+		rs.files = rs.files[:len(rs.files)-1]
 	}
-	if len(rs.files) > 0 {
-		if s.remote == nil {
-			s.remote = map[string]*remoteStore{}
-		}
-		s.remote[st.ID] = rs
+	if s.remote == nil {
+		s.remote = map[string]*remoteStore{}
 	}
+	s.remote[st.ID] = rs
 	return rs.local, nil
 }
 
@@ -113,6 +116,9 @@ func (s *Session) fetchRemote(ctx context.Context, sql string) error {
 	}
 	for id, rs := range s.remote {
 		rg, named := ranges[id]
+		if rs.wholeRange {
+			rg = allTime
+		}
 		var files []lake.DataFile
 		if named {
 			for _, f := range rs.files {
@@ -123,8 +129,11 @@ func (s *Session) fetchRemote(ctx context.Context, sql string) error {
 		}
 		paths := slices.Clone(rs.local)
 		var fetched []string
-		if len(files) > 0 || len(need[id]) > 0 {
-			get := append(files, need[id]...)
+		get := append(files, need[id]...)
+		if rs.bind != nil && (named || len(get) > 0) {
+			get = append(get, *rs.bind) // the file the view binds over, held while it runs
+		}
+		if len(get) > 0 {
 			got, release, err := s.lk.LocalFiles(ctx, id, get)
 			s.fetched = append(s.fetched, release)
 			if err != nil {
@@ -137,12 +146,37 @@ func (s *Session) fetchRemote(ctx context.Context, sql string) error {
 		if want == rs.installed {
 			continue
 		}
-		if err := s.db.Exec(context.WithoutCancel(ctx), "CREATE OR REPLACE VIEW "+StoreTable(id)+" AS "+want); err != nil {
+		target := rs.target
+		if target == "" {
+			target = StoreTable(id)
+		}
+		if err := s.db.Exec(context.WithoutCancel(ctx), "CREATE OR REPLACE VIEW "+target+" AS "+want); err != nil {
 			return fmt.Errorf("event data store %q: %w", rs.st.Name, err)
 		}
 		rs.installed = want
 	}
 	return nil
+}
+
+// restrictRemote makes the stores with files kept on S3 only that the restricted session shows
+// in part fetch per statement as the operator's do: fetchRemote replaces their raw views (which
+// the restricted views and their variants read), and a statement's eventtime range selects
+// their files only when the restricted view shows eventtime as it is stored on every row it
+// shows (else a condition on it says nothing about the stored values: every file is read).
+func (s *Session) restrictRemote() {
+	for id, rs := range s.remote {
+		rt := s.views[tableKey(Schema, id)]
+		if rt == nil {
+			if !s.visible[Schema+"\x00"+id] {
+				delete(s.remote, id) // not shown at all: its view was dropped and stays so
+			}
+			continue
+		}
+		rs.target = rt.raw
+		if c, ok := rt.cols["eventtime"]; !ok || !c.full {
+			rs.wholeRange = true
+		}
+	}
 }
 
 // releaseFetched lets the cache delete the copies the last statement read: Run and RunInternal
