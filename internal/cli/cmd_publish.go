@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/lake"
 )
@@ -82,6 +83,9 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer w.Close()
+	if err := keepWholeJSON(ctx, lk, s.ID, w); err != nil {
+		return err
+	}
 	res, err := iceberg.Publish(ctx, lk, s, p)
 	forgetIcebergHooks(env.DataDir) // this process's later commits open the catalog with the S3 settings
 	if errors.Is(err, iceberg.ErrNoCatalog) {
@@ -93,6 +97,31 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "%s: published to %s: %s live, %d uploaded now; table %s, snapshot %d\n",
 		s.Name, p.To, plural(res.Live, "file", "files"), res.Uploaded, res.Table, res.SnapshotID)
 	return nil
+}
+
+// keepWholeJSON makes the store of w, about to be published, keep whole eventjson and its
+// checksums in every file (lake.KeepWholeJSON): Athena, Trino and Spark read the files as they
+// are, so a cold file cut for the local engine is written whole again before its upload.
+func keepWholeJSON(ctx context.Context, lk *lake.Lake, id string, w *lake.Writer) error {
+	if lk.WholeJSON(id) && !anyCutFile(w.Manifest()) {
+		return nil
+	}
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "1GB", TempDir: lk.TempDir()})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = lake.KeepWholeJSON(ctx, db, w)
+	return err
+}
+
+func anyCutFile(m *lake.Manifest) bool {
+	for _, f := range m.Files {
+		if f.Cold && !f.Whole {
+			return true
+		}
+	}
+	return false
 }
 
 // setLocalDays is eds update --local-days: the publication's local days (and cache size,
@@ -110,6 +139,9 @@ func setLocalDays(ctx context.Context, env *Env, lk *lake.Lake, s lake.Store, lo
 	p, err := iceberg.SaveLocalDays(lk, s, localDays, cacheBytes)
 	if err != nil {
 		return &NotFoundError{Msg: err.Error()}
+	}
+	if err := keepWholeJSON(ctx, lk, s.ID, w); err != nil { // a store published before whole JSON was kept
+		return err
 	}
 	res, err := iceberg.Publish(ctx, lk, s, p)
 	if errors.Is(err, iceberg.ErrNoCatalog) {

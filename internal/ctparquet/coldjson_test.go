@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,26 +25,67 @@ func TestCutJSONRoundTrips(t *testing.T) {
 		{id, id, "", "ae-de8d-4eca-aedc"},
 		{"", "", "", ""},
 	} {
-		cut, err := CutJSON(js, vals)
+		cut, err := CutJSON(js, vals, nil)
 		if err != nil {
 			t.Fatalf("%v: %v", vals, err)
 		}
-		if got := JoinJSON(cut, vals); got != js {
+		if got := JoinJSON(cut, vals, nil); got != js {
 			t.Errorf("%v: %q reads back as %q", vals, cut, got)
 		}
 		if vals[0] == id && strings.Contains(cut, id) {
 			t.Errorf("%v: the event id is still in %q", vals, cut)
 		}
 	}
-	if _, err := CutJSON(`{"a":"`+"\x02"+`","eventID":"`+id+`"}`, []string{id, "", "", ""}); !errors.Is(err, ErrNotCut) {
-		t.Errorf("a text with a raw \\x02 was cut (%v)", err)
+	for _, raw := range []string{"\x02", "\x05"} {
+		if _, err := CutJSON(`{"a":"`+raw+`","eventID":"`+id+`"}`, []string{id, "", "", ""}, nil); !errors.Is(err, ErrNotCut) {
+			t.Errorf("a text with a raw %q was cut (%v)", raw, err)
+		}
 	}
 	// A value holding a byte of the cut cannot come back the same: refused.
-	if _, err := CutJSON(`{"a":"`+id+`","b":"xxxxxxxx"}`, []string{id, "", "", "xxxxxxxx\x01"}); err != nil {
+	if _, err := CutJSON(`{"a":"`+id+`","b":"xxxxxxxx"}`, []string{id, "", "", "xxxxxxxx\x01"}, nil); err != nil {
 		t.Errorf("a value not in the text: %v", err)
 	}
-	if _, err := CutJSON(`{"a":"`+id+`","b":"12345678"}`, []string{id, "12345678\x01", "", ""}); err != nil && !errors.Is(err, ErrNotCut) {
+	if _, err := CutJSON(`{"a":"`+id+`","b":"12345678"}`, []string{id, "12345678\x01", "", ""}, nil); err != nil && !errors.Is(err, ErrNotCut) {
 		t.Errorf("unexpected error %v", err)
+	}
+}
+
+// The maps' values are cut too, as two bytes naming the value: an object value holding the
+// event id (cut whole, the id with it), a value found twice, values overlapping one another
+// and an id, values too short, a null one, more values than a byte can name; each time the
+// text reads back exactly, and the longest values are out of it.
+func TestCutJSONCutsMapValues(t *testing.T) {
+	id := "a6be28ae-de8d-4eca-aedc-2381355b5b74"
+	creds := `{"accessKeyId":"ASIAXXXXXXXXXXXXXXXX","sessionToken":"IQoJb3JpZ2luX2VjEJr//////////wEaCXVz","eventRef":"` + id + `"}`
+	js := `{"eventID":"` + id + `","requestParameters":{"roleArn":"arn:aws:iam::123456789012:role/a-role-name","roleSessionName":"s"},` +
+		`"responseElements":{"credentials":` + creds + `,"assumedRoleUser":{"arn":"arn:aws:iam::123456789012:role/a-role-name/s"}},` +
+		`"additionalEventData":{"x-amz-id-2":"ibj3/KIp7AP5zmIucjoSccR84uLlpe","again":"ibj3/KIp7AP5zmIucjoSccR84uLlpe"}}`
+	ids := []string{id, "", "", ""}
+	many := make([]string, 200)
+	for i := range many {
+		many[i] = "value-not-in-the-text-" + strconv.Itoa(i)
+	}
+	many[150] = "arn:aws:iam::123456789012:role/a-role-name" // past the last value a byte can name
+	for _, maps := range [][]string{
+		{"arn:aws:iam::123456789012:role/a-role-name", "s", creds, `{"arn":"arn:aws:iam::123456789012:role/a-role-name/s"}`,
+			"ibj3/KIp7AP5zmIucjoSccR84uLlpe", "ibj3/KIp7AP5zmIucjoSccR84uLlpe"},
+		{"role/a-role-name", "iam::123456789012:role/a-role", "", "IQoJb3JpZ2luX2VjEJr//////////wEaCXVz\",eventRef\":\"" + id[:20]},
+		{id + `"}`, "a6be28ae-de8d-4eca", "short"},
+		many,
+	} {
+		cut, err := CutJSON(js, ids, maps)
+		if err != nil {
+			t.Fatalf("%q: %v", maps, err)
+		}
+		if got := JoinJSON(cut, ids, maps); got != js {
+			t.Errorf("%q: %q reads back as %q", maps, cut, got)
+		}
+		if maps[0] == "arn:aws:iam::123456789012:role/a-role-name" && (strings.Contains(cut, "sessionToken") || strings.Contains(cut, "ibj3") || strings.Contains(cut, "role/a-role")) {
+			t.Errorf("the credentials are still in %q", cut)
+		}
+		if len(maps) == 200 && strings.Contains(cut, string(rune(mapMark))) {
+			t.Errorf("a value past the %dth was cut: %q", maxMapValue, cut)
+		}
 	}
 }
 
@@ -85,7 +127,13 @@ func TestColdFileWithCutJSONReadsTheSame(t *testing.T) {
 			if r.UserIdentity != nil {
 				vals[2] = str(r.UserIdentity.AccessKeyID)
 			}
-			s, err := CutJSON(r.EventJSON, vals)
+			var maps []string
+			for _, m := range []cloudtrail.Map{r.RequestParameters, r.AdditionalEventData, r.ResponseElements} {
+				for _, kv := range m {
+					maps = append(maps, str(kv.Value))
+				}
+			}
+			s, err := CutJSON(r.EventJSON, vals, maps)
 			return s, false, err
 		}, nil
 	}
@@ -118,6 +166,9 @@ func TestColdFileWithCutJSONReadsTheSame(t *testing.T) {
 	}
 	if n := count("SELECT count(*) FROM " + raw(cut) + " WHERE contains(eventjson, chr(1))"); n < int64(len(recs))/2 {
 		t.Errorf("%d of %d rows have their event id cut", n, len(recs))
+	}
+	if n := count("SELECT count(*) FROM " + raw(cut) + " WHERE contains(eventjson, chr(5))"); n == 0 {
+		t.Errorf("no row has a map value cut")
 	}
 	if n := count("SELECT count(*) FROM parquet_metadata(" + engine.Literal(cut) + ") WHERE path_in_schema = 'eventtime' AND encodings LIKE '%DELTA_BINARY_PACKED%'"); n != 2 {
 		t.Errorf("%d of 2 eventtime chunks are DELTA_BINARY_PACKED", n)

@@ -54,6 +54,10 @@ type ColdOptions struct {
 	JSON func(first, n int64) (next func() (value string, null bool, err error), err error)
 	// DeltaInts writes the PLAIN pages of 64-bit integer columns as DELTA_BINARY_PACKED.
 	DeltaInts bool
+	// Checksum, without Derive, gives the eventjsonchecksum of each row group as JSON gives
+	// eventjson: with both, a file that left them to its readers (a cut cold file) is written
+	// whole again (a published store's files, lake.KeepWholeJSON).
+	Checksum func(first, n int64) (next func() (value string, null bool, err error), err error)
 }
 
 // RecompressWith is Recompress with the eventjson column written again from opts.JSON.
@@ -68,7 +72,8 @@ func RecompressWith(dst, src string, opts ColdOptions) (rows int64, err error) {
 	}
 	checksumCol := -1 // the column chunk of eventjsonchecksum in every row group, when derived
 	jsonCol := -1     // the column chunk of eventjson, when written again
-	if derive && len(f.meta.RowGroups) > 0 {
+	whole := !derive && opts.JSON != nil && opts.Checksum != nil
+	if (derive || whole) && len(f.meta.RowGroups) > 0 {
 		for j, c := range f.meta.RowGroups[0].Columns {
 			if p := c.MetaData.PathInSchema; len(p) == 1 && p[0] == ChecksumColumn {
 				checksumCol = j
@@ -81,6 +86,9 @@ func RecompressWith(dst, src string, opts ColdOptions) (rows int64, err error) {
 		}
 		if jsonCol >= 0 && !optionalLeaf(&f.meta, "eventjson") {
 			return 0, fmt.Errorf("%s: eventjson is not an optional top-level string column", src)
+		}
+		if whole && (jsonCol < 0 || !optionalLeaf(&f.meta, ChecksumColumn)) {
+			return 0, fmt.Errorf("%s: not a CloudTrail data file with eventjson and its checksum to write whole", src)
 		}
 	}
 	out, w, err := createFile(dst)
@@ -151,6 +159,19 @@ func RecompressWith(dst, src string, opts ColdOptions) (rows int64, err error) {
 				return 0, fmt.Errorf("%s: row group %d column %d: pages at %d..%d of %d bytes", src, i, j, start, end, len(f.data))
 			}
 			chunkStart := w.offset
+			if j == checksumCol && whole {
+				next, err := opts.Checksum(rows, rg.NumRows)
+				if err != nil {
+					return 0, err
+				}
+				oi, err := writeJSONChunk(w, enc, &hdr, zc, c, rg.NumRows, max(level, 1), next)
+				if err != nil {
+					return 0, fmt.Errorf("%s: row group %d: %s: %w", src, i, ChecksumColumn, err)
+				}
+				idx.offset, idx.column, idx.bloom = oi, nil, nil
+				rgCompressed += w.offset - chunkStart
+				continue
+			}
 			if j == checksumCol {
 				oi, ci := writeNullChunk(w, enc, &hdr, c, rg.NumRows)
 				idx.offset, idx.column, idx.bloom = oi, ci, nil
@@ -284,7 +305,9 @@ func RecompressWith(dst, src string, opts ColdOptions) (rows int64, err error) {
 		rg.TotalCompressedSize = rgCompressed
 		rows += rg.NumRows
 	}
-	if checksumCol >= 0 {
+	if whole {
+		meta.KeyValueMetadata = slices.DeleteFunc(slices.Clone(meta.KeyValueMetadata), func(kv format.KeyValue) bool { return kv.Key == DerivedChecksumKey })
+	} else if checksumCol >= 0 {
 		meta.KeyValueMetadata = append(slices.DeleteFunc(slices.Clone(meta.KeyValueMetadata), func(kv format.KeyValue) bool { return kv.Key == DerivedChecksumKey }),
 			format.KeyValue{Key: DerivedChecksumKey, Value: "null here: " + DerivedChecksumSQL})
 	}
@@ -309,7 +332,7 @@ func optionalLeaf(meta *format.FileMetaData, name string) bool {
 	return false
 }
 
-// writeJSONChunk writes column chunk c (eventjson, an optional top-level string) of a row group
+// writeJSONChunk writes column chunk c (eventjson or its checksum, an optional top-level string) of a row group
 // of rows rows again from next's values, as the Go writer writes it — data pages v2 of
 // DELTA_LENGTH_BYTE_ARRAY values, cut between rows at pageBytes, compressed at level — with
 // no bounds (boundlessColumns), and returns its offset index.

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
+	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -50,9 +51,10 @@ func Describe(ctx context.Context, cat catalog.Catalog, st lake.Store) (info Tab
 	return info, true, nil
 }
 
-// athenaJSON is lake.ColdJSONSQL in Athena's SQL (Trino's replace, chr and coalesce are
-// DuckDB's).
-var athenaJSON = lake.ColdJSONSQL
+// athenaJSON puts back the ids of a cold file of the first cold format, written in Athena's
+// SQL (Trino's replace, chr and coalesce are DuckDB's). A published store's files hold whole
+// eventjson (lake: WholeJSON), so no file Athena reads needs more.
+var athenaJSON = ctparquet.IDsJSONSQL
 
 // AthenaDDL is the DDL that makes store st's table readable in Athena without Glue access to
 // auditlake's catalog: the Iceberg table over location (where the store's table is published),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -154,6 +155,49 @@ func TestClosedDaysGoColdAndTheStoreReadsTheSame(t *testing.T) {
 	}
 	if got := res.Rows[0]; got[0].(int64) != n || got[1].(int64) != n2 || got[2].(string) != want {
 		t.Errorf("the store's view reads %v, the events as loaded %d, %d, %s", got, n, n2, want)
+	}
+
+	// Issue 20: a store that keeps whole JSON (a published one) whose cut cold files a crash
+	// left behind (the marker written, the files not yet whole): the next compaction writes
+	// them whole, so the files as they are — read by no view — hold the events as loaded.
+	if err := os.WriteFile(filepath.Join(lk.StoreDir(st.ID), "whole-json"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !lk.WholeJSON(st.ID) {
+		t.Fatal("the store does not keep whole JSON with its marker")
+	}
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lake.Compact(ctx, db, w, true); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	final, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths = paths[:0]
+	for _, f := range final.Files {
+		if f.Cold && !f.Whole {
+			t.Errorf("%s is still cut", f.Path)
+		}
+		paths = append(paths, lk.AbsPath(st.ID, f.Path))
+	}
+	raw := "(SELECT * FROM read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false))"
+	for _, q := range []string{
+		"SELECT count(*) FROM (SELECT * FROM hot EXCEPT ALL SELECT * FROM " + raw + ")",
+		"SELECT count(*) FROM (SELECT * FROM " + raw + " EXCEPT ALL SELECT * FROM hot)",
+		"SELECT count(*) FROM " + raw + " WHERE eventjsonchecksum IS NULL OR regexp_matches(eventjson, '[\x01-\x05]')",
+	} {
+		var n int64
+		if err := db.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%d events differ in the files of the whole-JSON store (%s)", n, q)
+		}
 	}
 }
 

@@ -26,6 +26,59 @@ import (
 // (ctparquet.ColdJSONSQL), for readers of the files other than the engine's views.
 var ColdJSONSQL = ctparquet.ColdJSONSQL
 
+// A store whose files other engines read directly (a published store: Athena, Trino and
+// Spark read its Iceberg table's files, issue 20) keeps whole eventjson and its stored
+// checksums in its cold files too — they put nothing back. KeepWholeJSON turns that on (a
+// marker file in the store's directory, then every cold file that is not whole written whole
+// again); from then on a closed day goes cold only recompressed, and a compaction writes again
+// whole any cold file left cut by a crash between the marker and the commit.
+const wholeJSONFile = "whole-json"
+
+// WholeJSON says whether store id's files keep whole eventjson and checksums (KeepWholeJSON).
+func (l *Lake) WholeJSON(id string) bool {
+	_, err := os.Stat(filepath.Join(l.StoreDir(id), wholeJSONFile))
+	return err == nil
+}
+
+// KeepWholeJSON makes w's store keep whole eventjson and checksums in every file from now on
+// (eds publish runs it before the first upload) and writes every cold file that is not known
+// whole again whole, in one commit. It returns the files written again.
+func KeepWholeJSON(ctx context.Context, db *engine.DB, w *Writer) (int, error) {
+	marker := filepath.Join(w.lake.StoreDir(w.id), wholeJSONFile)
+	if !w.lake.WholeJSON(w.id) {
+		if err := WriteFileAtomic(marker, []byte("cold files keep whole eventjson and eventjsonchecksum (a published store)\n")); err != nil {
+			return 0, err
+		}
+	}
+	var added []DataFile
+	var removed []string
+	for _, f := range w.m.Files {
+		if !f.Cold || f.Whole || !w.facts {
+			continue
+		}
+		nf, err := coldFile(ctx, db, w, f, true)
+		if err != nil {
+			removeAdded(w, added)
+			return 0, fmt.Errorf("whole JSON for %s: %w", f.Path, err)
+		}
+		added = append(added, nf)
+		removed = append(removed, f.Path)
+	}
+	if len(added) == 0 {
+		return 0, nil
+	}
+	return len(added), w.Commit(added, removed, nil)
+}
+
+func removeAdded(w *Writer, added []DataFile) {
+	for _, a := range added {
+		os.Remove(w.lake.AbsPath(w.id, a.Path))
+		if a.Facts != "" {
+			os.Remove(w.lake.AbsPath(w.id, a.Facts))
+		}
+	}
+}
+
 // ColdBudget bounds the bytes one (non-forced) compaction makes cold, like ClosedMergeBudget:
 // the runs after a bulk load share the work (about 3 s of one CPU each: recompressing at
 // ColdLevel and cutting eventjson cost about 0.2 s of CPU per MB of a hot file); the run that
@@ -40,8 +93,10 @@ func makeCold(ctx context.Context, db *engine.DB, w *Writer, closed string, forc
 		return nil, nil, nil
 	}
 	budget := int64(ColdBudget)
+	whole := w.lake.WholeJSON(w.id)
 	for _, f := range w.m.Files {
-		if f.Cold || f.Date >= closed || (!force && w.written[f.Path]) {
+		// (A cold file of a whole-JSON store that is not whole was cut before a crash.)
+		if f.Cold && (!whole || f.Whole) || f.Date >= closed || (!force && w.written[f.Path]) {
 			continue
 		}
 		if !force {
@@ -51,14 +106,9 @@ func makeCold(ctx context.Context, db *engine.DB, w *Writer, closed string, forc
 			}
 			budget -= min(f.Bytes, budget)
 		}
-		nf, err := coldFile(ctx, db, w, f)
+		nf, err := coldFile(ctx, db, w, f, whole)
 		if err != nil {
-			for _, a := range added {
-				os.Remove(w.lake.AbsPath(w.id, a.Path))
-				if a.Facts != "" {
-					os.Remove(w.lake.AbsPath(w.id, a.Facts))
-				}
-			}
+			removeAdded(w, added)
 			return nil, nil, fmt.Errorf("cold %s: %w", f.Path, err)
 		}
 		added = append(added, nf)
@@ -67,28 +117,30 @@ func makeCold(ctx context.Context, db *engine.DB, w *Writer, closed string, forc
 	return added, removed, nil
 }
 
-// coldFile rewrites data file f as a cold file and returns its entry (facts copied).
-func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile) (nf DataFile, err error) {
+// coldFile rewrites data file f as a cold file — whole: with whole eventjson and stored
+// checksums, a cold file's put back — and returns its entry (facts copied).
+func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile, whole bool) (nf DataFile, err error) {
 	local, err := w.local(ctx, []string{f.Path})
 	if err != nil {
 		return nf, err
 	}
 	src := local[0]
-	// The checksum is left out only when every stored one is the SHA-256 of its eventjson
-	// (a null one is derived already).
-	var differ int64
-	if err := db.QueryRow(ctx, `SELECT count(*) FROM read_parquet(`+engine.Literal(src)+`, hive_partitioning = false)
-		WHERE eventjsonchecksum IS NOT NULL AND eventjsonchecksum IS DISTINCT FROM sha256(eventjson)`).Scan(&differ); err != nil {
-		return nf, err
-	}
 	nf = f
 	nf.Path = "data/eventdate=" + f.Date + "/" + w.filePrefix() + NewUUID() + ".parquet"
-	nf.Cold = true
+	nf.Cold, nf.Whole = true, whole
 	dst := w.lake.AbsPath(w.id, nf.Path)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return nf, err
 	}
-	rows, err := coldRewrite(ctx, db, dst, src, differ == 0)
+	var rows int64
+	switch {
+	case whole && f.Cold:
+		rows, err = wholeRewrite(ctx, db, dst, src)
+	case whole:
+		rows, err = ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true})
+	default:
+		rows, err = cutRewrite(ctx, db, dst, src)
+	}
 	if err != nil {
 		return nf, err
 	}
@@ -124,14 +176,20 @@ func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile) (nf Dat
 	return nf, nil
 }
 
-// coldRewrite writes src again as dst for cold storage: pages at ctparquet.ColdLevel and, when
-// derive, eventjsonchecksum derived and eventjson cut (ctparquet.CutJSON, each row's values
+// cutRewrite writes src again as dst for cold storage: pages at ctparquet.ColdLevel and, when
+// every stored checksum is the SHA-256 of its eventjson (a null one is derived already),
+// eventjsonchecksum derived and eventjson cut (ctparquet.CutJSON, each row's ids and map values
 // read by the engine); a file with a row that cannot be cut keeps its checksums and whole JSON.
-func coldRewrite(ctx context.Context, db *engine.DB, dst, src string, derive bool) (int64, error) {
-	if !derive {
+func cutRewrite(ctx context.Context, db *engine.DB, dst, src string) (int64, error) {
+	var differ int64
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM read_parquet(`+engine.Literal(src)+`, hive_partitioning = false)
+		WHERE eventjsonchecksum IS NOT NULL AND eventjsonchecksum IS DISTINCT FROM sha256(eventjson)`).Scan(&differ); err != nil {
+		return 0, err
+	}
+	if differ > 0 {
 		return ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true})
 	}
-	cols := ""
+	cols := ", " + ctparquet.MapValuesSQL
 	for _, c := range ctparquet.CutColumns {
 		cols += ", " + c
 	}
@@ -139,9 +197,11 @@ func coldRewrite(ctx context.Context, db *engine.DB, dst, src string, derive boo
 		rs   *sql.Rows
 		row  int64
 		js   sql.NullString
+		maps []any
 		vals = make([]sql.NullString, len(ctparquet.CutColumns))
 		strs = make([]string, len(ctparquet.CutColumns))
-		dest = []any{&row, &js}
+		mstr []string
+		dest = []any{&row, &js, &maps}
 	)
 	for i := range vals {
 		dest = append(dest, &vals[i])
@@ -187,7 +247,12 @@ func coldRewrite(ctx context.Context, db *engine.DB, dst, src string, derive boo
 			for i, v := range vals {
 				strs[i] = v.String
 			}
-			cut, err := ctparquet.CutJSON(js.String, strs)
+			mstr = mstr[:0]
+			for _, v := range maps {
+				s, _ := v.(string) // null: ""
+				mstr = append(mstr, s)
+			}
+			cut, err := ctparquet.CutJSON(js.String, strs, mstr)
 			return cut, false, err
 		}, nil
 	}
@@ -199,4 +264,49 @@ func coldRewrite(ctx context.Context, db *engine.DB, dst, src string, derive boo
 		return ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true})
 	}
 	return rows, err
+}
+
+// wholeRewrite writes cold file src again as dst with whole eventjson and stored checksums,
+// as the engine reads them (ctparquet.DataFilesSQL's), its other pages as they are.
+func wholeRewrite(ctx context.Context, db *engine.DB, dst, src string) (int64, error) {
+	var rs *sql.Rows
+	defer func() {
+		if rs != nil {
+			rs.Close()
+		}
+	}()
+	column := func(expr string) func(first, n int64) (func() (string, bool, error), error) {
+		return func(first, n int64) (func() (string, bool, error), error) {
+			if rs != nil {
+				rs.Close()
+			}
+			var err error
+			rs, err = db.Query(ctx, `SELECT file_row_number, `+expr+` FROM read_parquet(`+engine.Literal(src)+
+				`, hive_partitioning = false, file_row_number = true) WHERE file_row_number >= ? AND file_row_number < ? ORDER BY file_row_number`, first, first+n)
+			if err != nil {
+				return nil, err
+			}
+			want := first
+			return func() (string, bool, error) {
+				var row int64
+				var v sql.NullString
+				if !rs.Next() {
+					if err := rs.Err(); err != nil {
+						return "", false, err
+					}
+					return "", false, fmt.Errorf("row %d: the engine read fewer rows than the row group's", want)
+				}
+				if err := rs.Scan(&row, &v); err != nil {
+					return "", false, err
+				}
+				if row != want {
+					return "", false, fmt.Errorf("the engine read row %d where row %d was due", row, want)
+				}
+				want++
+				return v.String, !v.Valid, nil
+			}, nil
+		}
+	}
+	return ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true,
+		JSON: column(ctparquet.ColdJSONSQL), Checksum: column(ctparquet.DerivedChecksumSQL)})
 }

@@ -35,6 +35,9 @@ type DataFile struct {
 	// Cold says the file was rewritten for a closed day (cold.go): pages at
 	// ctparquet.ColdLevel, eventjsonchecksum derived on read where it could be.
 	Cold bool `json:"cold,omitempty"`
+	// Whole says a cold file holds whole eventjson and its stored checksums (a published
+	// store's, KeepWholeJSON): nothing of it is left to its readers to put back.
+	Whole bool `json:"whole,omitempty"`
 }
 
 // RetiredFile is a file no longer live that readers may still be using.
