@@ -58,9 +58,31 @@ func collectCTEs(n any, ctes map[string]bool) {
 	}
 }
 
+// catalogReaders are the built-in scalar functions whose definition reads the engine's catalog
+// (DuckDB macros over duckdb_views(), duckdb_constraints(), duckdb_types(),
+// pragma_database_size()) or its configuration. The parse tree shows only their call, not the
+// catalog function inside, so under RestrictTables they are refused by name: pg_get_viewdef
+// printed the definitions of the objects under a principal's views — the raw table's columns,
+// the grant's filter, the data directory and the store's file names.
+var catalogReaders = map[string]bool{
+	"pg_get_viewdef": true, "pg_get_constraintdef": true, "format_type": true,
+	"get_block_size": true, "current_setting": true,
+}
+
 func (e *DB) walkTables(n any, ctes map[string]bool) error {
 	switch v := n.(type) {
 	case map[string]any:
+		if v["class"] == "FUNCTION" {
+			if name, _ := v["function_name"].(string); catalogReaders[strings.ToLower(name)] {
+				return &QueryError{Msg: fmt.Sprintf("function %s() does not exist", name)}
+			}
+		}
+		// SHOW TABLES, SHOW ALL TABLES, SHOW DATABASES read the catalog (every object, the
+		// ones under the views included); DESCRIBE and SUMMARIZE of a query (the SHOW_REF's
+		// query) read only what that query names, which this walk checks.
+		if v["type"] == "SHOW_REF" && v["query"] == nil {
+			return &QueryError{Msg: "SHOW lists the catalog, which a principal with restricted grants cannot read (auditlake eds list, auditlake cur list show what you may query)"}
+		}
 		if v["type"] == "BASE_TABLE" {
 			schema, _ := v["schema_name"].(string)
 			name, _ := v["table_name"].(string)

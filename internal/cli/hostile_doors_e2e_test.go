@@ -1,0 +1,59 @@
+package cli_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCatalogReadersOutsideTheParseTreeAreRefusedForARestrictedReader: DuckDB's built-in
+// macros pg_get_viewdef, pg_get_constraintdef and format_type read duckdb_views(),
+// duckdb_constraints() and duckdb_types() inside their definitions, where the parse tree the
+// sandbox checks shows only the call; SHOW TABLES / SHOW ALL TABLES list the whole catalog
+// without naming a table; current_setting reads the configuration. As a reader with a row- and
+// column-filtered grant (bob) and one with no grant (dave), each is refused, and nothing of
+// what lies under the views — the raw table's name and columns, the grant's filter, the data
+// directory, the store's files — shows.
+func TestCatalogReadersOutsideTheParseTreeAreRefusedForARestrictedReader(t *testing.T) {
+	a := newAccessLake(t)
+	hidden := []string{"__raw_", "useridentity", "eventjson", "sourceipaddress", a.dir, "stores/", ".parquet", "allowed_directories", bobFilter}
+	attacks := []string{
+		// Every view's definition, whatever its oid.
+		"SELECT oid, pg_get_viewdef(oid) FROM range(0, 1000000) t(oid) WHERE pg_get_viewdef(oid) IS NOT NULL",
+		`SELECT pg_catalog."PG_GET_VIEWDEF"(oid) FROM range(0, 1000000) t(oid) WHERE length(pg_catalog.pg_get_viewdef(oid)) > 0`,
+		"SELECT list_filter(list_transform(range(0, 1000000), x -> pg_get_viewdef(x)), y -> y IS NOT NULL)",
+		"SELECT pg_get_constraintdef(oid) FROM range(0, 1000) t(oid)",
+		"SELECT format_type(oid, 0) FROM range(0, 100) t(oid)",
+		"SELECT current_setting('allowed_directories')",
+		"SELECT current_setting('temp_directory')",
+		"SHOW TABLES",
+		"SHOW ALL TABLES",
+		"SELECT * FROM (SHOW ALL TABLES)",
+		`SELECT column_names FROM (SHOW ALL TABLES) WHERE name LIKE '\_\_raw%' ESCAPE '\'`,
+		"WITH t AS (SHOW ALL TABLES) SELECT * FROM t",
+	}
+	for _, who := range []string{"bob", "dave"} {
+		for _, sql := range attacks {
+			out, errOut, code := run(t, a.dir, "query", "--format", "csv", "--as", who, sql)
+			if code == 0 {
+				t.Errorf("%s ran %s:\n%.400s", who, sql, out)
+			}
+			for _, h := range hidden {
+				if strings.Contains(sql, h) {
+					continue
+				}
+				if strings.Contains(out, h) || strings.Contains(errOut, h) {
+					t.Errorf("%s: %s shows %q:\nstdout: %.400s\nstderr: %.400s", who, sql, h, out, errOut)
+				}
+			}
+		}
+	}
+	// What stays: DESCRIBE and SUMMARIZE of a view the reader may read show its columns only;
+	// the operator keeps SHOW ALL TABLES.
+	out := mustRun(t, 0, a.dir, "query", "--format", "csv", "--as", "bob", "SELECT column_name FROM (DESCRIBE "+a.table()+")")
+	if strings.Contains(out, "useridentity") || !strings.Contains(out, "eventname") {
+		t.Errorf("bob's DESCRIBE of his view: %s", out)
+	}
+	if out := mustRun(t, 0, a.dir, "query", "--format", "csv", "SELECT name FROM (SHOW ALL TABLES)"); !strings.Contains(out, a.id) {
+		t.Errorf("the operator's SHOW ALL TABLES: %s", out)
+	}
+}
