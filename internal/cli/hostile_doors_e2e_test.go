@@ -1,6 +1,9 @@
 package cli_test
 
 import (
+	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -55,5 +58,51 @@ func TestCatalogReadersOutsideTheParseTreeAreRefusedForARestrictedReader(t *test
 	}
 	if out := mustRun(t, 0, a.dir, "query", "--format", "csv", "SELECT name FROM (SHOW ALL TABLES)"); !strings.Contains(out, a.id) {
 		t.Errorf("the operator's SHOW ALL TABLES: %s", out)
+	}
+}
+
+// get sends GET path to the real serve as principal and returns the status and the body.
+func (g governServer) get(t *testing.T, principal, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, g.url+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.as(t, req, principal)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestSourcesAndMetricsNameNoStoreToAReader: GET /api/sources and GET /metrics list every store
+// by name and id with its rows, files and newest event. Through the real serve, a reader with a
+// filtered grant on one store (bob) and one with no grant (dave) get 403 and no store's name;
+// an admin and a user granted manage see the overview.
+func TestSourcesAndMetricsNameNoStoreToAReader(t *testing.T) {
+	a := newAccessLake(t)
+	mustRun(t, 0, a.dir, "user", "create", "erin")
+	mustRun(t, 0, a.dir, "grant", "manage", "--to", "user:erin")
+	g := startServedGovern(t, a.dir)
+	for _, path := range []string{"/api/sources", "/metrics"} {
+		for _, who := range []string{"user:bob", "user:dave"} {
+			st, body := g.get(t, who, path)
+			if st != http.StatusForbidden {
+				t.Errorf("GET %s as %s: %d, want 403", path, who, st)
+			}
+			for _, h := range []string{a.other, `"other"`, "store=\"other\"", "auditlake-audit", a.id} {
+				if strings.Contains(body, h) {
+					t.Errorf("GET %s as %s shows %s:\n%.400s", path, who, h, body)
+				}
+			}
+		}
+		for _, who := range []string{"user:alice", "user:erin"} {
+			if st, body := g.get(t, who, path); st != http.StatusOK || !strings.Contains(body, "other") {
+				t.Errorf("GET %s as %s: %d %.300s, want 200 naming every store", path, who, st, body)
+			}
+		}
 	}
 }

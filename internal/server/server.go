@@ -177,9 +177,13 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	mux.Handle("/api/alerts", auth(http.MethodGet, s.alerts))
 	mux.Handle("/api/hunt", auth(http.MethodPost, s.hunt))
 	if s.opts.Metrics != nil {
-		// Store names, sizes and sources' buckets: for authenticated callers (a Prometheus scrape
-		// job sends a bearer access key: authorization.credentials_file).
+		// Store names, sizes and sources' buckets: for callers who may manage (a Prometheus
+		// scrape job sends a bearer access key: authorization.credentials_file; its user needs
+		// grant manage or --admin), since they name every store, the ones a reader may not see.
 		mux.Handle("/metrics", auth(http.MethodGet, func(w http.ResponseWriter, r *http.Request) error {
+			if !mayManage(r) {
+				return errOverviewForbidden
+			}
 			s.opts.Metrics.ServeHTTP(w, r)
 			return nil
 		}))
