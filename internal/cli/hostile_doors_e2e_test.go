@@ -33,6 +33,15 @@ func TestCatalogReadersOutsideTheParseTreeAreRefusedForARestrictedReader(t *test
 		"SELECT * FROM (SHOW ALL TABLES)",
 		`SELECT column_names FROM (SHOW ALL TABLES) WHERE name LIKE '\_\_raw%' ESCAPE '\'`,
 		"WITH t AS (SHOW ALL TABLES) SELECT * FROM t",
+		// A WITH names a catalog view only where it is in scope: in its own definition, or
+		// outside the subquery that defines it, the name is the catalog's.
+		"WITH duckdb_views AS (SELECT * FROM duckdb_views) SELECT view_name, sql FROM duckdb_views",
+		"WITH duckdb_columns AS (SELECT * FROM duckdb_columns) SELECT table_name, column_name FROM duckdb_columns",
+		"SELECT viewname, definition FROM (WITH pg_views AS (SELECT 1) SELECT 1) x, pg_views",
+		"SELECT (WITH duckdb_tables AS (SELECT 1) SELECT 1), * FROM duckdb_tables",
+		"SELECT * FROM " + a.table() + " WHERE eventname IN (SELECT sql FROM duckdb_views) OR EXISTS (WITH duckdb_views AS (SELECT 1) SELECT 1)",
+		"WITH RECURSIVE duckdb_views AS (SELECT sql FROM duckdb_views UNION ALL SELECT sql FROM duckdb_views WHERE false) SELECT * FROM duckdb_views",
+		"WITH a AS (SELECT 1), pg_class AS (SELECT * FROM pg_class) SELECT relname FROM pg_class",
 	}
 	for _, who := range []string{"bob", "dave"} {
 		for _, sql := range attacks {
@@ -48,6 +57,21 @@ func TestCatalogReadersOutsideTheParseTreeAreRefusedForARestrictedReader(t *test
 					t.Errorf("%s: %s shows %q:\nstdout: %.400s\nstderr: %.400s", who, sql, h, out, errOut)
 				}
 			}
+		}
+	}
+	// What stays: a WITH read later in its query, in a subquery, by a later WITH, and a
+	// recursive WITH that reads itself in its recursive part.
+	for sql, want := range map[string]string{
+		"WITH x AS (SELECT * FROM " + a.table() + ") SELECT count(*) FROM x WHERE (SELECT count(*) FROM x) > 0": "87",
+		"WITH x AS (SELECT eventname FROM " + a.table() + "), y AS (SELECT * FROM x) SELECT count(*) FROM y":    "87",
+		"WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT max(n) FROM t":    "5",
+		"WITH x AS (SELECT 1 AS n) SELECT (WITH y AS (SELECT n FROM x) SELECT count(*) FROM y)":                 "1",
+	} {
+		if strings.Contains(sql, a.table()) {
+			want = a.count(t, "", "SELECT count(*) FROM "+a.table()+" WHERE "+bobFilter)
+		}
+		if got := a.count(t, "bob", sql); got != want {
+			t.Errorf("bob's %s: %s, want %s", sql, got, want)
 		}
 	}
 	// What stays: DESCRIBE and SUMMARIZE of a view the reader may read show its columns only;

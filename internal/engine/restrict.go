@@ -24,14 +24,38 @@ func tableKey(schema, name string) string {
 }
 
 // checkTables refuses, under RestrictTables, any base table of the parse tree n that is neither
-// visible nor a common table expression of the query.
+// visible nor a common table expression in scope where it is named.
 func (e *DB) checkTables(n any) error {
 	if e.visible == nil {
 		return nil
 	}
-	ctes := map[string]bool{}
-	collectCTEs(n, ctes)
-	return e.walkTables(n, ctes)
+	return e.walkTables(n, nil)
+}
+
+// cteNames are the names of the common table expressions of a cte_map, in the order written.
+func cteNames(cm map[string]any) []string {
+	var names []string
+	entries, _ := cm["map"].([]any)
+	for _, en := range entries {
+		if m, ok := en.(map[string]any); ok {
+			if k, ok := m["key"].(string); ok {
+				names = append(names, strings.ToLower(k))
+			}
+		}
+	}
+	return names
+}
+
+// withNames is scope and names.
+func withNames(scope map[string]bool, names ...string) map[string]bool {
+	out := make(map[string]bool, len(scope)+len(names))
+	for k := range scope {
+		out[k] = true
+	}
+	for _, k := range names {
+		out[k] = true
+	}
+	return out
 }
 
 func collectCTEs(n any, ctes map[string]bool) {
@@ -69,6 +93,13 @@ var catalogReaders = map[string]bool{
 	"get_block_size": true, "current_setting": true,
 }
 
+// walkTables checks the base tables of n, where ctes are the common table expressions in
+// scope. A WITH's names are in scope in the body of its query and in the definitions written
+// after theirs — not in their own: there, as everywhere outside that query, the engine binds
+// the name to the catalog (WITH duckdb_views AS (SELECT * FROM duckdb_views) read the
+// catalog's view of every view, and so did a WITH in a subquery that named, for the rest of the
+// query, a catalog view), and so must this check. A recursive WITH names itself in the
+// recursive part of its UNION (the right side) alone.
 func (e *DB) walkTables(n any, ctes map[string]bool) error {
 	switch v := n.(type) {
 	case map[string]any:
@@ -94,8 +125,27 @@ func (e *DB) walkTables(n any, ctes map[string]bool) error {
 				return &QueryError{Msg: fmt.Sprintf("table %s does not exist (auditlake eds list, auditlake cur list show what you may query)", full)}
 			}
 		}
-		for _, c := range v {
-			if err := e.walkTables(c, ctes); err != nil {
+		body := ctes
+		if cm, ok := v["cte_map"].(map[string]any); ok {
+			names := cteNames(cm)
+			entries, _ := cm["map"].([]any)
+			for i, en := range entries {
+				if err := e.walkTables(en, withNames(ctes, names[:min(i, len(names))]...)); err != nil {
+					return err
+				}
+			}
+			body = withNames(ctes, names...)
+		}
+		for k, c := range v {
+			scope := body
+			switch {
+			case k == "cte_map":
+				continue
+			case k == "right" && v["type"] == "RECURSIVE_CTE_NODE":
+				name, _ := v["cte_name"].(string)
+				scope = withNames(body, strings.ToLower(name))
+			}
+			if err := e.walkTables(c, scope); err != nil {
 				return err
 			}
 		}
