@@ -1,11 +1,22 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestCatalogReadersOutsideTheParseTreeAreRefusedForARestrictedReader: DuckDB's built-in
@@ -128,5 +139,127 @@ func TestSourcesAndMetricsNameNoStoreToAReader(t *testing.T) {
 				t.Errorf("GET %s as %s: %d %.300s, want 200 naming every store", path, who, st, body)
 			}
 		}
+	}
+}
+
+// TestFailedAuthenticationsCountAcrossEveryDoor: the failed-login limit holds at every door of
+// one serve, and one door's failures count at the others. Five SigV4 requests signed with a
+// wrong secret block that key id at the AWS API (429 ThrottlingException), the JSON API (429)
+// and the Postgres door (FATAL 28000) even with the right secret; five wrong SCRAM logins block
+// another key id the same way at every door; a third key id from the same address is not
+// blocked. Before, the AWS API and the Postgres door took any number of guesses.
+func TestFailedAuthenticationsCountAcrossEveryDoor(t *testing.T) {
+	dir := t.TempDir()
+	type key struct{ id, secret string }
+	users := map[string]key{}
+	for _, u := range []string{"sigv4-guessed", "pg-guessed", "bystander"} {
+		var c struct {
+			AccessKeyID     string `json:"access_key_id"`
+			SecretAccessKey string `json:"secret_access_key"`
+		}
+		if err := json.Unmarshal([]byte(mustRunTB(t, dir, "user", "create", u, "--output", "json")), &c); err != nil {
+			t.Fatal(err)
+		}
+		users[u] = key{c.AccessKeyID, c.SecretAccessKey}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgAddr := ln.Addr().String()
+	ln.Close()
+	base := serve(t, dir, io.Discard, "--pg-listen", pgAddr)
+	pgHost, pgPort, _ := net.SplitHostPort(pgAddr)
+
+	sigv4 := func(k key, secret string) (int, string) {
+		t.Helper()
+		body := []byte("{}")
+		r, _ := http.NewRequest(http.MethodPost, base+"/", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		r.Header.Set("X-Amz-Target", "CloudTrail_20131101.ListEventDataStores")
+		sum := sha256.Sum256(body)
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: k.id, SecretAccessKey: secret}, r, hex.EncodeToString(sum[:]), "cloudtrail", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Type string `json:"__type"`
+		}
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out.Type
+	}
+	bearer := func(k key) int {
+		t.Helper()
+		r, _ := http.NewRequest(http.MethodGet, base+"/api/session", nil)
+		r.Header.Set("Authorization", "Bearer "+k.id+":"+k.secret)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	pg := func(k key, secret string) string { // "" on success, else the SQLSTATE
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgconn.Connect(ctx, "host="+pgHost+" port="+pgPort+" user="+k.id+" password="+secret+" dbname=auditlake sslmode=disable")
+		if err == nil {
+			c.Close(ctx)
+			return ""
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			return pe.Code
+		}
+		t.Fatalf("postgres connect: %v", err)
+		return ""
+	}
+
+	g := users["sigv4-guessed"]
+	for i := range 5 {
+		if st, typ := sigv4(g, "wrong-secret-wrong-secret-wrong-secret-0"); st != http.StatusForbidden {
+			t.Fatalf("wrong signature %d: %d %s, want 403", i, st, typ)
+		}
+	}
+	if st, typ := sigv4(g, g.secret); st != http.StatusTooManyRequests || typ != "ThrottlingException" {
+		t.Errorf("the right signature after 5 wrong ones: %d %s, want 429 ThrottlingException", st, typ)
+	}
+	if st := bearer(g); st != http.StatusTooManyRequests {
+		t.Errorf("Bearer after 5 wrong signatures: %d, want 429", st)
+	}
+	if code := pg(g, g.secret); code != "28000" {
+		t.Errorf("postgres login after 5 wrong signatures: %q, want 28000", code)
+	}
+
+	p := users["pg-guessed"]
+	for i := range 5 {
+		if code := pg(p, "wrong-secret-wrong-secret-wrong-secret-0"); code != "28P01" {
+			t.Fatalf("wrong postgres password %d: %q, want 28P01", i, code)
+		}
+	}
+	if code := pg(p, p.secret); code != "28000" {
+		t.Errorf("the right postgres password after 5 wrong ones: %q, want 28000", code)
+	}
+	if st, typ := sigv4(p, p.secret); st != http.StatusTooManyRequests {
+		t.Errorf("the right signature after 5 wrong postgres passwords: %d %s, want 429", st, typ)
+	}
+	if st := bearer(p); st != http.StatusTooManyRequests {
+		t.Errorf("Bearer after 5 wrong postgres passwords: %d, want 429", st)
+	}
+
+	b := users["bystander"]
+	if st, typ := sigv4(b, b.secret); st != http.StatusOK {
+		t.Errorf("another key's signature: %d %s", st, typ)
+	}
+	if st := bearer(b); st != http.StatusOK {
+		t.Errorf("another key's Bearer: %d", st)
+	}
+	if code := pg(b, b.secret); code != "" {
+		t.Errorf("another key's postgres login: %q", code)
 	}
 }
