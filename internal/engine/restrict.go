@@ -20,7 +20,19 @@ func (e *DB) RestrictTables(visible [][2]string) {
 }
 
 func tableKey(schema, name string) string {
-	return strings.ToLower(schema) + "\x00" + strings.ToLower(name)
+	return foldName(schema) + "\x00" + foldName(name)
+}
+
+// foldName is name as the engine compares names: case-insensitively in ASCII only. Folding
+// more (strings.ToLower folds the Kelvin sign to k) would let a WITH named "ducKdb_views" — a
+// name the engine does not take for duckdb_views — stand for the catalog's duckdb_views.
+func foldName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, name)
 }
 
 // checkTables refuses, under RestrictTables, any base table of the parse tree n that is neither
@@ -32,15 +44,15 @@ func (e *DB) checkTables(n any) error {
 	return e.walkTables(n, nil)
 }
 
-// cteNames are the names of the common table expressions of a cte_map, in the order written.
+// cteNames are the names of the common table expressions of a cte_map, one per entry in the
+// order written ("" for an entry without one).
 func cteNames(cm map[string]any) []string {
-	var names []string
 	entries, _ := cm["map"].([]any)
-	for _, en := range entries {
+	names := make([]string, len(entries))
+	for i, en := range entries {
 		if m, ok := en.(map[string]any); ok {
-			if k, ok := m["key"].(string); ok {
-				names = append(names, strings.ToLower(k))
-			}
+			k, _ := m["key"].(string)
+			names[i] = foldName(k)
 		}
 	}
 	return names
@@ -117,7 +129,7 @@ func (e *DB) walkTables(n any, ctes map[string]bool) error {
 		if v["type"] == "BASE_TABLE" {
 			schema, _ := v["schema_name"].(string)
 			name, _ := v["table_name"].(string)
-			if !(schema == "" && ctes[strings.ToLower(name)]) && !e.visible[tableKey(schema, name)] {
+			if !(schema == "" && ctes[foldName(name)]) && !e.visible[tableKey(schema, name)] {
 				full := name
 				if schema != "" {
 					full = schema + "." + name
@@ -130,7 +142,7 @@ func (e *DB) walkTables(n any, ctes map[string]bool) error {
 			names := cteNames(cm)
 			entries, _ := cm["map"].([]any)
 			for i, en := range entries {
-				if err := e.walkTables(en, withNames(ctes, names[:min(i, len(names))]...)); err != nil {
+				if err := e.walkTables(en, withNames(ctes, names[:i]...)); err != nil {
 					return err
 				}
 			}
@@ -143,7 +155,7 @@ func (e *DB) walkTables(n any, ctes map[string]bool) error {
 				continue
 			case k == "right" && v["type"] == "RECURSIVE_CTE_NODE":
 				name, _ := v["cte_name"].(string)
-				scope = withNames(body, strings.ToLower(name))
+				scope = withNames(body, foldName(name))
 			}
 			if err := e.walkTables(c, scope); err != nil {
 				return err
