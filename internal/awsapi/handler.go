@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +65,16 @@ type Options struct {
 	// Delivery writes StartQuery's DeliveryS3Uri results and answers ListPublicKeys; without a
 	// Signer a DeliveryS3Uri is refused and ListPublicKeys lists no key.
 	Delivery DeliveryOptions
+	// Failures limits failed signatures per access key id and per client address, shared with
+	// the process's other doors (nil: no limit): a key id or an address over the limit is
+	// refused (ThrottlingException, 429) before its signature is looked at.
+	Failures FailureLimit
+}
+
+// FailureLimit is a failed-authentication limit (*server.FailureLimiter is one).
+type FailureLimit interface {
+	RetryAfter(keyID, addr string) time.Duration
+	Fail(keyID, addr string)
 }
 
 // Handler is the CloudTrail Lake API as an http.Handler.
@@ -160,7 +171,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/PutAuditEvents" {
 		service = ServiceData
 	}
-	v, e := verify(r, body, h.opts.Keys, h.opts.Now(), service)
+	v, e := h.verify(w, r, body, service)
 	if e != nil {
 		if e.Status >= 500 {
 			h.opts.Log.Error("verify signature", "err", e)
@@ -195,6 +206,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// verify checks the request's signature within the failure limits: a key id or an address
+// with too many recent failures is refused before its signature is looked at, and a refused
+// signature (an unknown, disabled or expired key, a wrong signature, a malformed one) counts
+// against the key id it names and the client's address. A request without a signature is no
+// guess and does not count.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request, body []byte, service string) (*verified, *Error) {
+	addr := hostOf(r.RemoteAddr)
+	var keyID string
+	if sr, e := parseAuthorization(r.Header.Get("Authorization")); e == nil {
+		keyID = sr.keyID
+	}
+	if h.opts.Failures != nil {
+		if wait := h.opts.Failures.RetryAfter(keyID, addr); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second).Seconds())))
+			return nil, errorf(http.StatusTooManyRequests, "ThrottlingException", "too many failed authentications; try again in %s", wait.Round(time.Second))
+		}
+	}
+	v, e := verify(r, body, h.opts.Keys, h.opts.Now(), service)
+	if e != nil && e.Status < 500 && e.Code != "MissingAuthenticationTokenException" && h.opts.Failures != nil {
+		h.opts.Failures.Fail(keyID, addr)
+		h.opts.Log.Info("signature refused", "access_key_id", keyID, "remote", addr, "err", e.Code)
+	}
+	return v, e
 }
 
 // internal logs err and answers a generic 500.

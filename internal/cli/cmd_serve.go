@@ -124,10 +124,12 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("open data directory %q: %w", env.DataDir, err)
 	}
 	defer closer.Close()
+	// One failed-authentication limit for every door: a guesser's failures at one count at all.
+	failures := server.NewFailureLimiter(server.Options{})
 	if pg.listen != "" {
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()
-		wait, err := startPostgres(ctx, env, b, pg, *timeout)
+		wait, err := startPostgres(ctx, env, b, pg, *timeout, failures)
 		if err != nil {
 			return err
 		}
@@ -147,10 +149,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	aws := awsapi.New(awsapi.Options{Backend: b, Lake: lk, Keys: access.Open(env.DataDir), Log: env.Log, Audit: b.Audit,
-		Queries: awsapi.QueryOptions{MaxRunning: lim.maxQueries, Dir: filepath.Join(lk.Dir, "awsapi", "queries")}, Delivery: deliveries})
+		Queries: awsapi.QueryOptions{MaxRunning: lim.maxQueries, Dir: filepath.Join(lk.Dir, "awsapi", "queries")}, Delivery: deliveries,
+		Failures: failures})
 	defer aws.Close()
 	s := server.New(b, env.Log, withCollection(env, server.Options{Assets: assets, DefaultMaxRows: *maxRows, DefaultTimeout: *timeout, AllowedHosts: allowedHosts,
-		Access: accessRegistry(env), TLS: tlsConfig, InsecureHTTP: *insecureHTTP, AWS: aws}))
+		Access: accessRegistry(env), TLS: tlsConfig, InsecureHTTP: *insecureHTTP, AWS: aws, Failures: failures}))
 	defer startCollection(ctx, env, *noCollect)()
 	var link string
 	if *loginLink != "" {

@@ -37,7 +37,7 @@ func (f pgFlags) check() error {
 
 // startPostgres listens on --pg-listen and serves the Postgres wire protocol until ctx is done;
 // wait returns once every connection has ended.
-func startPostgres(ctx context.Context, env *Env, b server.Backend, f pgFlags, timeout time.Duration) (wait func(), err error) {
+func startPostgres(ctx context.Context, env *Env, b server.Backend, f pgFlags, timeout time.Duration, failures *server.FailureLimiter) (wait func(), err error) {
 	var tc *tls.Config
 	if f.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
@@ -50,7 +50,7 @@ func startPostgres(ctx context.Context, env *Env, b server.Backend, f pgFlags, t
 	if err != nil {
 		return nil, fmt.Errorf("--pg-listen: %w", err)
 	}
-	srv := pgwire.New(b, accessRegistry(env), pgwire.Options{TLS: tc, Timeout: timeout, Log: env.Log})
+	srv := pgwire.New(b, accessRegistry(env), pgwire.Options{TLS: tc, Timeout: timeout, Log: env.Log, Failures: failures})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -40,6 +40,16 @@ type Options struct {
 	// 53300 too_many_connections.
 	MaxConns int
 	Log      *slog.Logger
+	// Failures limits failed logins per access key id and per client address, shared with the
+	// process's other doors (nil: no limit): a key id or an address over the limit is refused
+	// (FATAL 28000) before the exchange, and a failed exchange counts against both.
+	Failures FailureLimit
+}
+
+// FailureLimit is a failed-authentication limit (*server.FailureLimiter is one).
+type FailureLimit interface {
+	RetryAfter(keyID, addr string) time.Duration
+	Fail(keyID, addr string)
 }
 
 // Bounds on what one client can make the server hold.
@@ -190,12 +200,23 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 		be.Flush()
 		return
 	}
+	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
+	if s.opts.Failures != nil {
+		if wait := s.opts.Failures.RetryAfter(user, host); wait > 0 {
+			be.Send(fatal("28000", fmt.Sprintf("too many failed authentications; try again in %s", wait.Round(time.Second))))
+			be.Flush()
+			s.log.Warn("postgres login refused: too many failures", "remote", nc.RemoteAddr().String(), "user", user)
+			return
+		}
+	}
 	p, err := s.authenticate(be, user)
+	if err != nil && s.opts.Failures != nil && isAuthFailure(err) {
+		s.opts.Failures.Fail(user, host)
+	}
 	if err != nil {
 		s.log.Info("postgres login refused", "remote", nc.RemoteAddr().String(), "user", user, "err", err)
 		return
 	}
-	host, _, _ := net.SplitHostPort(nc.RemoteAddr().String())
 	app := startup.Parameters["application_name"]
 	c := &conn{
 		s: s, be: be, nc: nc, user: user, app: app, ssl: secure,
@@ -226,9 +247,21 @@ func (s *Server) authenticate(be *pgproto3.Backend, user string) (*access.Princi
 	if fail != nil {
 		be.Send(fail)
 		be.Flush()
-		return nil, errors.New(fail.Message)
+		return nil, &loginError{code: fail.Code, msg: fail.Message}
 	}
 	return p, err
+}
+
+// loginError is a refused login, with the SQLSTATE the client was sent.
+type loginError struct{ code, msg string }
+
+func (e *loginError) Error() string { return e.msg }
+
+// isAuthFailure says whether err is a completed exchange whose proof was wrong (an unknown,
+// disabled or expired key, a wrong secret): a guess, which counts against the failure limit.
+func isAuthFailure(err error) bool {
+	var le *loginError
+	return errors.As(err, &le) && le.code == "28P01"
 }
 
 func (s *Server) scram(be *pgproto3.Backend, user string) (*access.Principal, *pgproto3.ErrorResponse, error) {

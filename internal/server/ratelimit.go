@@ -108,3 +108,34 @@ func (f *failureLog) add(k string, now time.Time, window time.Duration) {
 	}
 	f.sweepAt = max(minSweep, 2*len(f.m))
 }
+
+// FailureLimiter is one failed-authentication limit that several doors of a process share (the
+// JSON API and dashboard through Options.Failures, the AWS API's signatures, the Postgres
+// door's SCRAM logins), so that a guesser's failures at one door count at every other: a key id
+// or an address over its limit is refused at all of them.
+type FailureLimiter struct{ l *failureLimiter }
+
+// NewFailureLimiter makes a FailureLimiter with o's limits (LoginFailuresPerKey,
+// LoginFailuresPerAddress, LoginFailureWindow; their defaults where zero).
+func NewFailureLimiter(o Options) *FailureLimiter {
+	o = o.withDefaults()
+	return &FailureLimiter{newFailureLimiter(o.LoginFailuresPerKey, o.LoginFailuresPerAddress, o.LoginFailureWindow, time.Now)}
+}
+
+// RetryAfter says how long authentications with access key id keyID (may be empty) from
+// address addr stay refused; zero when they are allowed.
+func (f *FailureLimiter) RetryAfter(keyID, addr string) time.Duration {
+	if len(keyID) > maxKeyIDLen {
+		keyID = ""
+	}
+	return f.l.retryAfter(keyID, addr)
+}
+
+// Fail records a failed authentication with keyID (may be empty; one longer than any key id
+// counts against the address alone) from addr.
+func (f *FailureLimiter) Fail(keyID, addr string) {
+	if len(keyID) > maxKeyIDLen {
+		keyID = ""
+	}
+	f.l.fail(keyID, addr)
+}

@@ -63,6 +63,9 @@ type Options struct {
 	// 15 minutes.
 	LoginFailuresPerKey, LoginFailuresPerAddress int
 	LoginFailureWindow                           time.Duration
+	// Failures, when set, is the failed-authentication limit this server shares with the
+	// process's other doors; its limits apply and the three fields above are not used.
+	Failures *FailureLimiter
 	// TLS, when set (with a certificate), makes Serve speak HTTPS; the session cookie is then
 	// Secure.
 	TLS *tls.Config
@@ -153,6 +156,9 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	s.links = newTokenStore[loginLink](1000)
 	s.limiter = newFailureLimiter(s.opts.LoginFailuresPerKey, s.opts.LoginFailuresPerAddress, s.opts.LoginFailureWindow,
 		func() time.Time { return s.now() })
+	if s.opts.Failures != nil {
+		s.limiter = s.opts.Failures.l
+	}
 	if s.opts.Access == nil {
 		log.Warn("server has no access registry: every API request but /healthz is refused (401)")
 	}
@@ -177,9 +183,13 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	mux.Handle("/api/alerts", auth(http.MethodGet, s.alerts))
 	mux.Handle("/api/hunt", auth(http.MethodPost, s.hunt))
 	if s.opts.Metrics != nil {
-		// Store names, sizes and sources' buckets: for authenticated callers (a Prometheus scrape
-		// job sends a bearer access key: authorization.credentials_file).
+		// Store names, sizes and sources' buckets: for callers who may manage (a Prometheus
+		// scrape job sends a bearer access key: authorization.credentials_file; its user needs
+		// grant manage or --admin), since they name every store, the ones a reader may not see.
 		mux.Handle("/metrics", auth(http.MethodGet, func(w http.ResponseWriter, r *http.Request) error {
+			if !mayManage(r) {
+				return errOverviewForbidden
+			}
 			s.opts.Metrics.ServeHTTP(w, r)
 			return nil
 		}))
