@@ -252,13 +252,14 @@ func (h *Hunt) scanGrouped(ctx context.Context, cs []*compiled, conds []string, 
 	// as one string of "time,length:id" items in no order, sorted here: the engine's ordered
 	// aggregate (list(… ORDER BY …)) sorts each group on its own and costs several times the
 	// scan when a rule matches most events (AssumeRole Misuse), and a list comes back as one
-	// Go value per event.
+	// Go value per event. The rule indexes are unnested in the select list: a lateral
+	// unnest(…) in FROM is a correlated join to the engine, which costs more than the scan.
 	sql := `WITH ev AS (SELECT eventtime, coalesce(eventid, '') AS eventid, eventname, eventsource,
 		coalesce(useridentity.arn, useridentity.principalid, useridentity.type) AS principal,
 		recipientaccountid, awsregion, sourceipaddress,
 		list_filter([` + strings.Join(cases, ", ") + `], lambda x: x IS NOT NULL) AS rule_indexes
 	FROM ` + h.relation + ` AS events),
-m AS (SELECT u.rule_index, ev.* EXCLUDE (rule_indexes) FROM ev, unnest(ev.rule_indexes) AS u(rule_index) WHERE len(ev.rule_indexes) > 0),
+m AS (SELECT unnest(rule_indexes) AS rule_index, ev.* EXCLUDE (rule_indexes) FROM ev WHERE len(rule_indexes) > 0),
 g AS (SELECT * FROM (VALUES ` + strings.Join(spec, ", ") + `) AS g(rule_index, rule_id, key_by, window_us))
 SELECT m.rule_index, min(eventtime) AS first_time, arg_min(` + groupedMatchFields + `, eventtime) AS first_fields,
 	string_agg(coalesce(epoch_us(eventtime)::VARCHAR, 'N') || ',' || strlen(eventid)::VARCHAR || ':' || eventid, '') AS ids
