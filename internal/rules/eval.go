@@ -644,6 +644,11 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 		launchName[str(r[0])] = str(r[1])
 	}
 	if target.Files != nil {
+		if len(launchName) == 0 {
+			// No launch in the batch: its matches would be none of the verdict's rows, which
+			// read the store's history over the batch's time span.
+			return nil, nil
+		}
 		inFiles = map[string]bool{}
 		for id := range launchName {
 			inFiles[id] = true

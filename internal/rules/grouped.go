@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -246,25 +247,32 @@ func (h *Hunt) scanGrouped(ctx context.Context, cs []*compiled, conds []string, 
 		anti = " ANTI JOIN " + exclude + " AS x ON x.rule = g.rule_id AND x.eventid = m.eventid"
 	}
 	// Each matching event once per rule it matches; grouped by rule, key and window bucket.
-	// The key columns are matchFields' principal, account and region (NULL as "").
-	sql := `WITH ev AS (SELECT eventtime, coalesce(eventid, '') AS eventid, ` + matchColumns + `,
-		coalesce(useridentity.arn, useridentity.principalid, useridentity.type, '') AS k_principal,
-		coalesce(recipientaccountid, '') AS k_account, coalesce(awsregion, '') AS k_region,
+	// The scan reads only the columns the predicates and the match need, and builds a match's
+	// packed fields (matchColumns) for a group's first match alone. A group's events come back
+	// as one string of "time,length:id" items in no order, sorted here: the engine's ordered
+	// aggregate (list(… ORDER BY …)) sorts each group on its own and costs several times the
+	// scan when a rule matches most events (AssumeRole Misuse), and a list comes back as one
+	// Go value per event. The rule indexes are unnested in the select list: a lateral
+	// unnest(…) in FROM is a correlated join to the engine, which costs more than the scan.
+	sql := `WITH ev AS (SELECT eventtime, coalesce(eventid, '') AS eventid, eventname, eventsource,
+		coalesce(useridentity.arn, useridentity.principalid, useridentity.type) AS principal,
+		recipientaccountid, awsregion, sourceipaddress,
 		list_filter([` + strings.Join(cases, ", ") + `], lambda x: x IS NOT NULL) AS rule_indexes
 	FROM ` + h.relation + ` AS events),
-m AS (SELECT u.rule_index, ev.* EXCLUDE (rule_indexes) FROM ev, unnest(ev.rule_indexes) AS u(rule_index) WHERE len(ev.rule_indexes) > 0),
+m AS (SELECT unnest(rule_indexes) AS rule_index, ev.* EXCLUDE (rule_indexes) FROM ev WHERE len(rule_indexes) > 0),
 g AS (SELECT * FROM (VALUES ` + strings.Join(spec, ", ") + `) AS g(rule_index, rule_id, key_by, window_us))
-SELECT m.rule_index, min(eventtime) AS first_time, arg_min(match_fields, eventtime) AS first_fields,
-	list(eventid ORDER BY eventtime, eventid) AS ids
+SELECT m.rule_index, min(eventtime) AS first_time, arg_min(` + groupedMatchFields + `, eventtime) AS first_fields,
+	string_agg(coalesce(epoch_us(eventtime)::VARCHAR, 'N') || ',' || strlen(eventid)::VARCHAR || ':' || eventid, '') AS ids
 FROM m JOIN g USING (rule_index)` + anti + `
 GROUP BY m.rule_index,
-	CASE g.key_by WHEN 'principal' THEN k_principal WHEN 'account' THEN k_account WHEN 'region' THEN k_region WHEN 'event' THEN eventid ELSE '' END,
+	CASE g.key_by WHEN 'principal' THEN coalesce(principal, '') WHEN 'account' THEN coalesce(recipientaccountid, '') WHEN 'region' THEN coalesce(awsregion, '') WHEN 'event' THEN eventid ELSE '' END,
 	(epoch_us(eventtime) + ` + strconv.FormatInt(zeroTimeMicros, 10) + `) // g.window_us`
 	res, err := h.s.RunInternal(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("rules %s: %w", ruleIDs(cs), err)
 	}
 	out := make([][]MatchGroup, len(cs))
+	var items []timedID
 	for _, row := range res.Rows {
 		i, ok := row[0].(int32)
 		if !ok || int(i) >= len(cs) {
@@ -274,17 +282,11 @@ GROUP BY m.rule_index,
 		if err != nil {
 			return nil, err
 		}
-		ordered, _ := row[3].([]any)
-		ids := make([]string, 0, len(ordered))
-		seen := make(map[string]bool, len(ordered))
-		for _, v := range ordered {
-			id := str(v)
-			if !seen[id] {
-				seen[id] = true
-				ids = append(ids, id)
-			}
+		packed, _ := row[3].(string)
+		if items, err = unpackTimedIDs(packed, items[:0]); err != nil {
+			return nil, fmt.Errorf("rule %s: %w", cs[i].rule.ID, err)
 		}
-		out[i] = append(out[i], MatchGroup{First: m, EventIDs: ids})
+		out[i] = append(out[i], MatchGroup{First: m, EventIDs: orderedIDs(items)})
 	}
 	for _, gs := range out {
 		slices.SortFunc(gs, func(a, b MatchGroup) int {
@@ -295,6 +297,69 @@ GROUP BY m.rule_index,
 		})
 	}
 	return out, nil
+}
+
+// groupedMatchFields is matchColumns' packed fields over the columns of scanGrouped's m.
+var groupedMatchFields = func() string {
+	var parts []string
+	for _, f := range []string{"eventid", "eventname", "eventsource", "principal", "recipientaccountid", "awsregion", "sourceipaddress"} {
+		parts = append(parts, "strlen(coalesce("+f+", '')), ':', coalesce("+f+", '')")
+	}
+	return "concat(" + strings.Join(parts, ", ") + ")"
+}()
+
+// timedID is a matched event's id and time (Unix microseconds; none: no time, after every
+// other).
+type timedID struct {
+	us   int64
+	none bool
+	id   string
+}
+
+// unpackTimedIDs appends the items of scanGrouped's packed ids to out.
+func unpackTimedIDs(s string, out []timedID) ([]timedID, error) {
+	for len(s) > 0 {
+		t, rest, ok := strings.Cut(s, ",")
+		n, rest2, ok2 := strings.Cut(rest, ":")
+		size, err := strconv.Atoi(n)
+		if !ok || !ok2 || err != nil || size < 0 || size > len(rest2) {
+			return nil, fmt.Errorf("malformed event ids %q", truncate(s, 80))
+		}
+		it := timedID{id: rest2[:size]}
+		if t == "N" {
+			it.none = true
+		} else if it.us, err = strconv.ParseInt(t, 10, 64); err != nil {
+			return nil, fmt.Errorf("malformed event ids %q", truncate(s, 80))
+		}
+		out = append(out, it)
+		s = rest2[size:]
+	}
+	return out, nil
+}
+
+// orderedIDs sorts items by time (none last), then id, and returns their ids, each once.
+func orderedIDs(items []timedID) []string {
+	slices.SortFunc(items, func(a, b timedID) int {
+		if a.none != b.none {
+			if a.none {
+				return 1
+			}
+			return -1
+		}
+		if c := cmp.Compare(a.us, b.us); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	ids := make([]string, 0, len(items))
+	seen := make(map[string]struct{}, len(items))
+	for _, it := range items {
+		if _, ok := seen[it.id]; !ok { // an id twice (a duplicate event) counts at its first time
+			seen[it.id] = struct{}{}
+			ids = append(ids, it.id)
+		}
+	}
+	return ids
 }
 
 // readExcluded reads the event ids exclude lists for rule id.
