@@ -3,12 +3,16 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/server"
@@ -86,5 +90,48 @@ func TestForeignHostIsRefusedWith421(t *testing.T) {
 		if code, body := send(host, "POST", "/api/query", query); code != http.StatusOK {
 			t.Errorf("Host %q: %d %s, want 200", host, code, body)
 		}
+	}
+}
+
+// TestDribbledBodyDoesNotHoldTheConnection is a slow-body (slowloris) client: it sends a
+// request's headers and then one byte of its announced body at a time. The server closes the
+// connection once the request's read timeout has passed, instead of holding it (and its
+// goroutine) for as long as the client likes; a whole request in time is still answered.
+func TestDribbledBodyDoesNotHoldTheConnection(t *testing.T) {
+	addr, authorization := serveOnLoopback(t, server.Options{ReadTimeout: time.Second})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/query HTTP/1.1\r\nHost: %s\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", addr, authorization)
+	start := time.Now()
+	closed := false
+	for time.Since(start) < 20*time.Second {
+		if _, err := conn.Write([]byte(" ")); err != nil {
+			closed = true
+			break
+		}
+		conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		var b [512]byte
+		n, err := conn.Read(b[:])
+		if n > 0 || (err != nil && !errors.Is(err, os.ErrDeadlineExceeded)) {
+			closed = true // an answer (the server gave up on the body) or the connection closed
+			break
+		}
+	}
+	if !closed {
+		t.Fatalf("the server still held a connection dribbling its body after %s (read timeout 1s)", time.Since(start).Round(time.Second))
+	}
+	// A request sent whole is answered as before.
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/stores", nil)
+	req.Header.Set("Authorization", authorization)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/stores: %d", resp.StatusCode)
 	}
 }

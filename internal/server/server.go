@@ -33,6 +33,11 @@ type Options struct {
 	Assets fs.FS
 	// MaxBodyBytes caps a request body; larger bodies get 413. Default 1 MiB.
 	MaxBodyBytes int64
+	// ReadTimeout bounds the reading of a whole request, body included, so that a client
+	// dribbling a body byte by byte cannot hold a connection (and its goroutine) for ever; an
+	// idle keep-alive connection is closed after twice that. Default 60s (bodies are at most
+	// MaxBodyBytes).
+	ReadTimeout time.Duration
 	// DefaultMaxRows is the row limit of a query that names none. Default 1000.
 	DefaultMaxRows int
 	// MaxRowsLimit is the largest row limit a caller may ask for. Default 100000.
@@ -91,6 +96,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 60 * time.Second
 	}
 	if o.DefaultMaxRows <= 0 {
 		o.DefaultMaxRows = 1000
@@ -246,7 +254,9 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	}
 	hs := &http.Server{
 		Handler:           s.checkHost(ln.Addr(), s),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: min(10*time.Second, s.opts.ReadTimeout),
+		ReadTimeout:       s.opts.ReadTimeout,
+		IdleTimeout:       2 * s.opts.ReadTimeout,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		TLSConfig:         s.opts.TLS,
