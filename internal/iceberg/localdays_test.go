@@ -331,19 +331,20 @@ func TestLocalDaysCacheStaysWithinItsSize(t *testing.T) {
 	days := d.days(t)
 	cutoff := iceberg.LocalCutoff(time.Now(), 1)
 	var old []string
-	var biggest int64
+	sizes := map[string]int64{}
 	for day, files := range days {
 		if day >= cutoff {
 			continue
 		}
-		var size int64
 		for _, f := range files {
-			size += f.Bytes
+			sizes[day] += f.Bytes
 		}
-		biggest = max(biggest, size)
 		old = append(old, day)
 	}
 	slices.Sort(old)
+	if len(old) < 2 {
+		t.Fatalf("days before the cutoff %v; the test needs two", old)
+	}
 	want := map[string]string{}
 	for _, day := range old {
 		got, err := d.run(t, dayQuery(day))
@@ -352,7 +353,10 @@ func TestLocalDaysCacheStaysWithinItsSize(t *testing.T) {
 		}
 		want[day] = got
 	}
-	limit := biggest + biggest/2 // one day's copies fit, two do not
+	// One of the two oldest days' copies fits, both do not (days differ in size: cold days are
+	// far smaller than a hot one, so the limit is taken from the two days the test reads).
+	s0, s1 := sizes[old[0]], sizes[old[1]]
+	limit := max(s0, s1) + min(s0, s1)/2
 	d.publish(t, 1, limit)
 	before := d.s3.Gets(localDaysObjects)
 	var evicted []string
@@ -361,8 +365,8 @@ func TestLocalDaysCacheStaysWithinItsSize(t *testing.T) {
 			evicted = append(evicted, day)
 		}
 	}
-	if len(evicted) < 2 {
-		t.Fatalf("evicted days %v; the test needs two", evicted)
+	if len(evicted) < 2 || evicted[0] != old[0] || evicted[1] != old[1] {
+		t.Fatalf("evicted days %v; the test needs the two oldest, %v", evicted, old[:2])
 	}
 	cached := func(day string) int {
 		n := 0
