@@ -123,3 +123,33 @@ func TestCancelRequestStopsALongQuery(t *testing.T) {
 		t.Fatalf("connection after a cancel: %v", err)
 	}
 }
+
+// TestUserDisabledOnAnOpenConnection: a principal disabled (or its key deleted) while its
+// connection is open is refused at its next query as an authentication failure — SQLSTATE
+// 28000 naming no reason — and the connection is closed, not answered "internal error".
+func TestUserDisabledOnAnOpenConnection(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	reg := access.Open(f.dir)
+	dave, err := reg.CreateUser("dave-"+strings.ReplaceAll(t.Name(), "/", "-"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := pgxConnect(t, s.dsn(dave, ""))
+	q := `SELECT count(*) FROM "aws:cloudtrail"."` + f.storeID + `"`
+	var n int
+	if err := c.QueryRow(context.Background(), q).Scan(&n); err != nil || n != f.allEvents {
+		t.Fatalf("before: %d, %v; want %d", n, err, f.allEvents)
+	}
+	if err := reg.SetDisabled(dave.User, "", true); err != nil {
+		t.Fatal(err)
+	}
+	err = c.QueryRow(context.Background(), q).Scan(&n)
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "28000" || pe.Severity != "FATAL" || strings.Contains(strings.ToLower(pe.Message), "internal") {
+		t.Fatalf("after the user was disabled: %v (%#v)", err, pe)
+	}
+	if err := c.Ping(context.Background()); err == nil {
+		t.Fatal("the connection of a disabled user stayed open")
+	}
+}

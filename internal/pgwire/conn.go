@@ -21,7 +21,10 @@ import (
 
 // conn is one authenticated session.
 type conn struct {
-	s        *Server
+	s *Server
+	// revoked is set when a query found the principal no longer authenticated (the user or key
+	// disabled or deleted since login): the connection is closed after its FATAL.
+	revoked  bool
 	be       *pgproto3.Backend
 	nc       net.Conn
 	ctx      context.Context // carries the caller
@@ -116,6 +119,9 @@ func (c *conn) serve() {
 		switch m := msg.(type) {
 		case *pgproto3.Query:
 			c.simpleQuery(m.String)
+			if c.revoked {
+				return
+			}
 			c.ready()
 		case *pgproto3.Parse:
 			c.extended(c.parse(m))
@@ -143,6 +149,9 @@ func (c *conn) serve() {
 		default:
 			c.be.Send(fatal("08P01", fmt.Sprintf("unsupported message %T", msg)))
 			c.be.Flush()
+			return
+		}
+		if c.revoked {
 			return
 		}
 	}
@@ -440,6 +449,13 @@ func (c *conn) sendError(err error) {
 		busy *server.BusyError
 		dam  *server.DamagedError
 	)
+	if errors.Is(err, access.ErrUnauthenticated) || errors.Is(err, server.ErrUnauthorized) {
+		// As at login, the answer never says why (disabled, deleted, expired).
+		c.be.Send(fatal("28000", "authentication of user \""+c.user+"\" is no longer valid"))
+		c.be.Flush()
+		c.revoked = true
+		return
+	}
 	code, msg := "XX000", "internal error"
 	switch {
 	case errors.As(err, &pe):
