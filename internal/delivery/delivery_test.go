@@ -285,9 +285,15 @@ func TestVerifyFindsEveryKindOfTampering(t *testing.T) {
 		}
 	})
 	for name, edit := range map[string]func(*delivery.SignFile){
-		"hash list changed":    func(s *delivery.SignFile) { s.Files[0].FileHashValue = strings.Repeat("0", 64) },
-		"file dropped":         func(s *delivery.SignFile) { s.Files = s.Files[1:] },
-		"signature changed":    func(s *delivery.SignFile) { s.HashSignature = "00" + s.HashSignature[2:] },
+		"hash list changed": func(s *delivery.SignFile) { s.Files[0].FileHashValue = strings.Repeat("0", 64) },
+		"file dropped":      func(s *delivery.SignFile) { s.Files = s.Files[1:] },
+		"signature changed": func(s *delivery.SignFile) { // its first byte, whatever it was (00 one run in 256)
+			b := "00"
+			if strings.HasPrefix(s.HashSignature, "00") {
+				b = "ff"
+			}
+			s.HashSignature = b + s.HashSignature[2:]
+		},
 		"unknown fingerprint":  func(s *delivery.SignFile) { s.PublicKeyFingerprint = "67b9fa73676d86966b449dd677850753" },
 		"other algorithm":      func(s *delivery.SignFile) { s.HashAlgorithm = "MD5" },
 		"path outside folder":  func(s *delivery.SignFile) { s.Files[0].FileName = "../../../../etc/passwd" },
