@@ -209,10 +209,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 			return
 		}
 	}
-	p, err := s.authenticate(be, user)
-	if err != nil && s.opts.Failures != nil && isAuthFailure(err) {
-		s.opts.Failures.Fail(user, host)
-	}
+	p, err := s.authenticate(be, user, host)
 	if err != nil {
 		s.log.Info("postgres login refused", "remote", nc.RemoteAddr().String(), "user", user, "err", err)
 		return
@@ -241,10 +238,15 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 }
 
 // authenticate runs SCRAM-SHA-256 for user (an access key id) and returns its principal. The
-// exchange runs to the end whether or not the key exists, and every failure is authFailed.
-func (s *Server) authenticate(be *pgproto3.Backend, user string) (*access.Principal, error) {
+// exchange runs to the end whether or not the key exists, and every failure is authFailed. A
+// wrong proof counts against the failure limit before the client hears of it, so a client that
+// reconnects at once after its answer is already refused when over the limit.
+func (s *Server) authenticate(be *pgproto3.Backend, user, host string) (*access.Principal, error) {
 	p, fail, err := s.scram(be, user)
 	if fail != nil {
+		if fail.Code == "28P01" && s.opts.Failures != nil {
+			s.opts.Failures.Fail(user, host)
+		}
 		be.Send(fail)
 		be.Flush()
 		return nil, &loginError{code: fail.Code, msg: fail.Message}
@@ -256,13 +258,6 @@ func (s *Server) authenticate(be *pgproto3.Backend, user string) (*access.Princi
 type loginError struct{ code, msg string }
 
 func (e *loginError) Error() string { return e.msg }
-
-// isAuthFailure says whether err is a completed exchange whose proof was wrong (an unknown,
-// disabled or expired key, a wrong secret): a guess, which counts against the failure limit.
-func isAuthFailure(err error) bool {
-	var le *loginError
-	return errors.As(err, &le) && le.code == "28P01"
-}
 
 func (s *Server) scram(be *pgproto3.Backend, user string) (*access.Principal, *pgproto3.ErrorResponse, error) {
 	secret, p, err := s.reg.Secret(user)
