@@ -100,8 +100,9 @@ func TestAdvancedEventSelectorsKeepNoisyEventsOut(t *testing.T) {
 func TestCompactMergesPartitionsWithoutChangingTheEvents(t *testing.T) {
 	dir := t.TempDir()
 	id := createStore(t, dir, "many")
-	// Ten small ingests of the same day's events: ten files in one partition.
-	now := time.Now().UTC().Add(-time.Hour)
+	// Ten small ingests of the same day's events: ten files in one partition (noon yesterday:
+	// an hour ago plus up to nine seconds could straddle midnight, two partitions).
+	now := time.Now().UTC().Truncate(24 * time.Hour).Add(-12 * time.Hour)
 	for i := 0; i < 10; i++ {
 		src := t.TempDir()
 		writeEvents(t, src, []time.Time{now.Add(time.Duration(i) * time.Second)}, func(int) string { return "Decrypt" })
