@@ -2,16 +2,14 @@ package ingest
 
 import (
 	"context"
-	"io"
 	"io/fs"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/engine"
-	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -21,12 +19,7 @@ import (
 // eventid through them, and a lookup reads few of the store's row groups.
 func TestBloomFiltersSurviveCompaction(t *testing.T) {
 	ctx := context.Background()
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 60000, 1, 5
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	src := generatetest.Trail(t, 60000, 1, 5)
 	lk, err := lake.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

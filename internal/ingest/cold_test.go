@@ -2,8 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,7 +9,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/engine"
-	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 )
@@ -24,12 +22,8 @@ import (
 // their facts are all there. Generated data, ten days.
 func TestClosedDaysGoColdAndTheStoreReadsTheSame(t *testing.T) {
 	ctx := context.Background()
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 6000, 10, 5
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	const events = 6000
+	src := generatetest.Trail(t, events, 10, 5)
 	lk, err := lake.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +46,7 @@ func TestClosedDaysGoColdAndTheStoreReadsTheSame(t *testing.T) {
 		}
 	}
 	// Every column of every event, as the load left them, in a table of their own.
-	s := checkEvents(t, lk, "week", int64(cfg.Events))
+	s := checkEvents(t, lk, "week", int64(events))
 	db, err := engine.Open(ctx, engine.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +100,7 @@ func TestClosedDaysGoColdAndTheStoreReadsTheSame(t *testing.T) {
 	if coldBytes >= hotBytes {
 		t.Errorf("the closed days take %d bytes cold, %d hot", coldBytes, hotBytes)
 	}
-	s = checkEvents(t, lk, "week", int64(cfg.Events))
+	s = checkEvents(t, lk, "week", int64(events))
 	defer s.Close()
 	var stored int64
 	paths = paths[:0]
@@ -116,7 +110,7 @@ func TestClosedDaysGoColdAndTheStoreReadsTheSame(t *testing.T) {
 	if err := db.QueryRow(ctx, "SELECT count(eventjsonchecksum) FROM read_parquet("+engine.ListLiteral(paths)+", hive_partitioning = false)").Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
-	if stored >= int64(cfg.Events) {
+	if stored >= int64(events) {
 		t.Errorf("all %d checksums are still stored", stored)
 	}
 	// The cold files' JSON is stored without the events' ids (ctparquet.CutJSON), the hot
@@ -126,8 +120,8 @@ func TestClosedDaysGoColdAndTheStoreReadsTheSame(t *testing.T) {
 		engine.ListLiteral(paths)+", hive_partitioning = false) WHERE eventjsonchecksum IS NULL").Scan(&cut, &whole); err != nil {
 		t.Fatal(err)
 	}
-	if cut != int64(cfg.Events)-stored || whole != 0 {
-		t.Errorf("of %d events without a stored checksum, %d have their id cut from their JSON, %d not", int64(cfg.Events)-stored, cut, whole)
+	if cut != int64(events)-stored || whole != 0 {
+		t.Errorf("of %d events without a stored checksum, %d have their id cut from their JSON, %d not", int64(events)-stored, cut, whole)
 	}
 	// The relation the store's view reads, against the events as loaded.
 	for _, q := range []string{

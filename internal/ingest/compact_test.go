@@ -3,15 +3,13 @@ package ingest_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/engine"
-	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
@@ -23,12 +21,7 @@ import (
 // the partition has fewer files than before, and the files are sorted as compaction promises.
 func TestCompactionFitsTheEngineMemory(t *testing.T) {
 	ctx := context.Background()
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 40000, 1, 3
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	src := generatetest.Trail(t, 40000, 1, 3)
 	lk, err := lake.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -154,12 +147,8 @@ func TestCompactionFitsTheEngineMemory(t *testing.T) {
 // one file afterwards, as a one-shot load leaves it, with every event once.
 func TestClosedDaysEndAsOneFile(t *testing.T) {
 	ctx := context.Background()
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 6000, 7, 5
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	const events = 6000
+	src := generatetest.Trail(t, events, 7, 5)
 	var files []string
 	filepath.WalkDir(filepath.Join(src, "AWSLogs"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && filepath.Ext(p) == ".gz" {
@@ -214,7 +203,7 @@ func TestClosedDaysEndAsOneFile(t *testing.T) {
 	if checked < 3 {
 		t.Fatalf("only %d closed days in %v", checked, perDay)
 	}
-	checkEvents(t, lk, "week", int64(cfg.Events)).Close()
+	checkEvents(t, lk, "week", int64(events)).Close()
 }
 
 // checkEvents opens a session over lk and checks that store holds want events, each once, and

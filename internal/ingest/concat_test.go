@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/engine"
-	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -22,12 +20,7 @@ import (
 // same, in fewer files.
 func TestBulkFilesAreMergedByConcatenation(t *testing.T) {
 	ctx := context.Background()
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 60000, 1, 5
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	src := generatetest.Trail(t, 60000, 1, 5)
 	lk, err := lake.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -19,7 +17,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/cli"
 	"github.com/auditlake/auditlake/internal/engine"
-	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/query"
@@ -291,12 +289,7 @@ func TestConcatenatingCompactionSurvivesSIGKILL(t *testing.T) {
 	if os.Getenv("AUDITLAKE_STRESS") != "" {
 		runs = 30
 	}
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, 24000, 1, 9
-	if _, err := generate.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	src := generatetest.Trail(t, 24000, 1, 9)
 	// Batches of 2,500 events: about ten files of the day, each over a quarter of a row group.
 	ingestArgs := []string{"ingest", "cloudtrail", "--eds", "crash", "--batch", "2500", src}
 	clean := t.TempDir()

@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/engine"
-	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
@@ -111,12 +109,8 @@ func storeRows(t *testing.T, s *query.Session, store string) []string {
 // holds the same rows, every column alike.
 func TestTheSameEventsInSmallOrLargeFilesGiveTheSameStore(t *testing.T) {
 	ctx := context.Background()
-	gen := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = gen, 6000, 3, 21
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	const events = 6000
+	gen := generatetest.Trail(t, events, 3, 21)
 	small := filepath.Join(gen, "AWSLogs")
 	large := filepath.Join(t.TempDir(), "AWSLogs")
 	records := repackTrail(t, small, large, 2500)
@@ -142,8 +136,8 @@ func TestTheSameEventsInSmallOrLargeFilesGiveTheSameStore(t *testing.T) {
 		}
 		added[shape.name] = sum.EventsAdded
 	}
-	if added["small"] != added["large"] || added["small"] < int64(cfg.Events) {
-		t.Fatalf("events added: %d from small files, %d from large ones (generated %d)", added["small"], added["large"], cfg.Events)
+	if added["small"] != added["large"] || added["small"] < int64(events) {
+		t.Fatalf("events added: %d from small files, %d from large ones (generated %d)", added["small"], added["large"], events)
 	}
 	s, err := query.Open(ctx, lk, query.Options{})
 	if err != nil {

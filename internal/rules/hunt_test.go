@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
@@ -185,12 +183,7 @@ func TestHuntMatchesThePredicateOnGeneratedData(t *testing.T) {
 // generatedStore is a store of the generator's events over 3 days.
 func generatedStore(t *testing.T, events int, seed uint64) (*lake.Lake, *query.Session, lake.Store) {
 	t.Helper()
-	gen := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = gen, events, 3, seed
-	if _, err := generate.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	gen := generatetest.Trail(t, events, 3, seed)
 	return newStore(t, nil, filepath.Join(gen, "AWSLogs"))
 }
 
