@@ -24,18 +24,8 @@ import (
 func publishedStore(t *testing.T, s3 *icebergtest.S3) (*lake.Lake, lake.Store, iceberg.Publication, catalog.Catalog) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	lk, err := lake.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := iceberg.SaveConfig(dir, iceberg.Config{Type: "sql", KeepRetired: "1h"}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, lk := catalogLake(t, iceberg.Config{Type: "sql", KeepRetired: "1h"})
+	st := createStore(t, lk, "trail")
 	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 2000, 2, 3)}, BatchRows: 1000}); err != nil {
 		t.Fatal(err)
 	}

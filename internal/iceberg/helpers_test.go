@@ -2,26 +2,47 @@ package iceberg_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/engine"
-	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
+	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
-// ingestStore creates the store name in lk and ingests generated events over days into it in
-// batches of 1000 (one commit each).
-func ingestStore(t *testing.T, lk *lake.Lake, name string, events, days int, seed uint64) lake.Store {
+// catalogLake opens a lake in a new directory dir whose catalog is configured as c.
+func catalogLake(t *testing.T, c iceberg.Config) (dir string, lk *lake.Lake) {
+	t.Helper()
+	dir = t.TempDir()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iceberg.SaveConfig(dir, c); err != nil {
+		t.Fatal(err)
+	}
+	return dir, lk
+}
+
+// createStore creates the CloudTrail store name in lk, keeping ten years of events (the
+// generated ones are never outside its retention).
+func createStore(t *testing.T, lk *lake.Lake, name string) lake.Store {
 	t.Helper()
 	st, err := lk.Create(name, lake.CreateOptions{RetentionDays: 3653})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// ingestStore creates the store name in lk and ingests generated events over days into it in
+// batches of 1000 (one commit each).
+func ingestStore(t *testing.T, lk *lake.Lake, name string, events, days int, seed uint64) lake.Store {
+	t.Helper()
+	st := createStore(t, lk, name)
 	ingestMore(t, lk, st, events, days, seed)
 	return st
 }
@@ -30,12 +51,7 @@ func ingestStore(t *testing.T, lk *lake.Lake, name string, events, days int, see
 func ingestMore(t *testing.T, lk *lake.Lake, st lake.Store, events, days int, seed uint64) {
 	t.Helper()
 	ctx := context.Background()
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, events, days, seed
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	src := generatetest.Trail(t, events, days, seed)
 	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000}); err != nil {
 		t.Fatal(err)
 	}

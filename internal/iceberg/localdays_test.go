@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
 	"github.com/auditlake/auditlake/internal/ingest"
@@ -42,27 +41,12 @@ func newLocalDaysStore(t *testing.T) *localDaysStore {
 	t.Helper()
 	ctx := context.Background()
 	s3 := icebergtest.NewS3(t, "lake")
-	dir := t.TempDir()
-	lk, err := lake.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := iceberg.SaveConfig(dir, iceberg.Config{Type: "sql", KeepRetired: "1h"}); err != nil {
-		t.Fatal(err)
-	}
+	_, lk := catalogLake(t, iceberg.Config{Type: "sql", KeepRetired: "1h"})
 	d := &localDaysStore{lk: lk, s3: s3}
 	d.attach(t)
-	st, err := lk.Create("prod-trail", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
+	st := createStore(t, lk, "prod-trail")
 	today := time.Now().UTC().Truncate(24 * time.Hour)
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed, cfg.Start = src, 6000, 6, 11, today.AddDate(0, 0, -5)
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	src := generatetest.Trail(t, 6000, 6, 11, func(c *generate.Config) { c.Start = today.AddDate(0, 0, -5) })
 	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +16,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/auditlake/auditlake/internal/engine"
-	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
 	"github.com/auditlake/auditlake/internal/ingest"
@@ -28,12 +27,7 @@ import (
 // generated writes CloudTrail delivery files of n generated events over days days.
 func generated(t *testing.T, n, days int, seed uint64) string {
 	t.Helper()
-	src := t.TempDir()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Days, cfg.Seed = src, n, days, seed
-	if _, err := generate.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
+	src := generatetest.Trail(t, n, days, seed)
 	return filepath.Join(src, "AWSLogs")
 }
 
@@ -53,14 +47,7 @@ func TestPublishedTableLivesOnS3AndFollowsEveryCommit(t *testing.T) {
 // of the catalog's own record of the table after each step.
 func publishedFollows(t *testing.T, s3 *icebergtest.S3, c iceberg.Config, each func(step string, tbl *table.Table)) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	lk, err := lake.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := iceberg.SaveConfig(dir, c); err != nil {
-		t.Fatal(err)
-	}
+	dir, lk := catalogLake(t, c)
 	attach := func() {
 		t.Helper()
 		closer, err := iceberg.Attach(ctx, lk, func(err error) { t.Error(err) })
@@ -70,10 +57,7 @@ func publishedFollows(t *testing.T, s3 *icebergtest.S3, c iceberg.Config, each f
 		t.Cleanup(closer)
 	}
 	attach()
-	st, err := lk.Create("prod-trail", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := createStore(t, lk, "prod-trail")
 	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 6000, 3, 5)}, BatchRows: 1000}); err != nil {
 		t.Fatal(err)
 	}
@@ -328,18 +312,8 @@ func TestS3OutageDelaysTheTableNotTheStore(t *testing.T) {
 		t.Fatalf("an upload throttled three times was not retried: %v", err)
 	}
 
-	dir := t.TempDir()
-	lk, err := lake.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := iceberg.SaveConfig(dir, iceberg.Config{Type: "sql", KeepRetired: "1h"}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, lk := catalogLake(t, iceberg.Config{Type: "sql", KeepRetired: "1h"})
+	st := createStore(t, lk, "trail")
 	pub := iceberg.Publication{To: "s3://lake/trail/", EndpointURL: s3.URL, Region: "us-east-1"}
 	if _, err := iceberg.Publish(ctx, lk, st, pub); err != nil {
 		t.Fatal(err)
