@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/auditlake/auditlake/internal/access"
-	"github.com/auditlake/auditlake/web"
+	"github.com/auditlake/auditlake/internal/server/servertest"
 )
 
 // alertsLake is a data directory whose store trail holds the real plaso and derived launches,
@@ -147,22 +147,16 @@ func TestAlertsAndHuntAPI(t *testing.T) {
 // whose matches are those of auditlake hunt, and tells a user whose grants do not show
 // auditlake-alerts so.
 func TestAlertsPageInChromium(t *testing.T) {
-	browser := browserPath(t)
-	if web.Assets() == nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("web assets are not built (web/dist/index.html): run make web before the tests")
-		}
-		t.Skip("web assets are not built: run make web")
-	}
+	browser := servertest.Chromium(t)
 	dir, ids := alertsLake(t)
 	var logs syncBuffer
 	base := serve(t, dir, &logs)
-	shots := screenshotDir(t)
+	shots := servertest.ScreenshotDir(t, "browser-real")
 	var hunted []map[string]any
 	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "hunt", "--eds", "trail", "--rules", "all", "--format", "json")), &hunted); err != nil {
 		t.Fatal(err)
 	}
-	_, ctx, do := startChromium(t, browser, shots, "alerts-failed.png", &logs)
+	_, ctx, do := servertest.StartChromium(t, browser, shots, "alerts-failed.png", &logs)
 	eval := evalIn(t, ctx)
 	reg := access.Open(dir)
 	login := func(user string) {

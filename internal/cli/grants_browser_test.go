@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/auditlake/auditlake/internal/access"
-	"github.com/auditlake/auditlake/web"
+	"github.com/auditlake/auditlake/internal/server/servertest"
 )
 
 // TestDashboardGrantsInChromiumWithRealLogin is issue 16's matrix through the dashboard: the
@@ -24,17 +24,11 @@ import (
 // only, fewer than alice's), each computed independently by the operator's unrestricted CLI
 // query; a query naming a column bob's grant hides shows an error; logout ends the session.
 func TestDashboardGrantsInChromiumWithRealLogin(t *testing.T) {
-	browser := browserPath(t)
-	if web.Assets() == nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("web assets are not built (web/dist/index.html): run make web before the tests")
-		}
-		t.Skip("web assets are not built: run make web")
-	}
+	browser := servertest.Chromium(t)
 	a := newAccessLake(t)
 	var logs syncBuffer
 	base := serve(t, a.dir, &logs)
-	shots := screenshotDir(t)
+	shots := servertest.ScreenshotDir(t, "browser-real")
 
 	// Independent answers, from the operator's CLI.
 	allCols := a.mustQueryAs(t, "", "SELECT * FROM "+a.table()+" LIMIT 1")[0]
@@ -51,7 +45,7 @@ func TestDashboardGrantsInChromiumWithRealLogin(t *testing.T) {
 		t.Fatalf("fixture: %d sources, %d EC2 rows, bob's columns %v", len(allBySource), len(ec2BySource), bobCols)
 	}
 
-	_, ctx, do := startChromium(t, browser, shots, "grants-failed.png", &logs)
+	_, ctx, do := servertest.StartChromium(t, browser, shots, "grants-failed.png", &logs)
 	eval := evalIn(t, ctx)
 	ctrl := chromedp.KeyModifiers(chromedp.ModifierCtrl)
 	// runSQL types sql into the editor, runs it, and returns the result table's header and

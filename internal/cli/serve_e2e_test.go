@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -26,7 +25,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/cli"
-	"github.com/auditlake/auditlake/web"
+	"github.com/auditlake/auditlake/internal/server/servertest"
 )
 
 // org is a generated organization ingested into a data directory, with the cost files
@@ -556,22 +555,6 @@ func grepLines(s, sub string) string {
 	return strings.Join(out, "\n")
 }
 
-// browserPath returns Debian's chromium (or another Chromium on PATH). Without one the browser
-// test skips on a developer machine but fails in CI (CI=true), where a skip must not pass as green.
-func browserPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (apt-get install -y chromium); the browser test cannot be skipped in CI")
-	}
-	t.Skip("chromium is not installed; apt-get install -y chromium to run the browser test")
-	return ""
-}
-
 // TestDashboardInChromiumAgainstRealServe drives headless Chromium through every page of a real
 // `auditlake serve` over a generated organization: the compliance chart's per-status and per-day
 // totals equal the daily-spend API, the table lists exactly the instances not launched from an
@@ -580,18 +563,12 @@ func browserPath(t *testing.T) string {
 // error, and no page scrolls sideways at 1280×800 or 390×844. Screenshots of each page at both
 // sizes go to $ARTIFACTS/browser-real (else a kept temporary directory named in the log).
 func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
-	browser := browserPath(t)
-	if web.Assets() == nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("web assets are not built (web/dist/index.html): run make web before the tests")
-		}
-		t.Skip("web assets are not built: run make web")
-	}
+	browser := servertest.Chromium(t)
 	o := newOrg(t)
 	var logs syncBuffer
 	base := serve(t, o.dir, &logs, "--login-link", testAdminUser)
 	link := loginLinkOf(t, base)
-	shots := screenshotDir(t)
+	shots := servertest.ScreenshotDir(t, "browser-real")
 	approved := strings.Join(o.approved, ",")
 	table := `"aws:cloudtrail"."` + o.storeID + `"`
 
@@ -632,7 +609,7 @@ func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
 		t.Fatalf("generated data has %d non-approved of %d instances over %d days: the checks would be vacuous", len(wantBad), len(rep.Rows), len(wantDays))
 	}
 
-	_, ctx, do := startChromium(t, browser, shots, "failed.png", nil)
+	_, ctx, do := servertest.StartChromium(t, browser, shots, "failed.png", nil)
 	eval := evalIn(t, ctx)
 	shot := func(name string) {
 		t.Helper()
@@ -870,7 +847,6 @@ func TestDashboardInChromiumAgainstRealServe(t *testing.T) {
 	}
 }
 
-// screenshotDir is $ARTIFACTS/browser-real if ARTIFACTS is set, else a new temporary directory
 // evalIn returns eval: the JSON value of a JavaScript expression in the page, into v.
 func evalIn(t *testing.T, ctx context.Context) func(expr string, v any) {
 	return func(expr string, v any) {
@@ -891,67 +867,4 @@ func route(hash string) chromedp.Action[chromedp.Void] {
 		_, err := chromedp.Evaluate[string]("location.hash = "+strconv.Quote(hash))(ctx, tg)
 		return err
 	})
-}
-
-// startChromium starts headless Chromium at 1280×800 (stopped when the test ends) and returns
-// its context, one bounded to 150 s for the test's steps, and do: run steps or fail the test
-// with a screenshot (failShot in shots) and, when given, the server's log.
-func startChromium(t *testing.T, browser, shots, failShot string, logs *syncBuffer) (bctx, ctx context.Context, do func(step string, steps ...chromedp.Action[chromedp.Void])) {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelA)
-	bctx, cancelC := chromedp.NewContext(actx)
-	t.Cleanup(cancelC)
-	// The first call starts the browser and must not carry a timeout (it would stop the browser).
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancelT := context.WithTimeout(bctx, 150*time.Second)
-	t.Cleanup(cancelT)
-	do = func(step string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
-			defer cancel()
-			if buf, serr := chromedp.Run(sctx, chromedp.FullScreenshot(100)); serr == nil {
-				os.WriteFile(filepath.Join(shots, failShot), buf, 0o644)
-			}
-			log := ""
-			if logs != nil {
-				log = "\nserver log:\n" + logs.String()
-			}
-			t.Fatalf("%s: %v (page in %s)%s", step, err, filepath.Join(shots, failShot), log)
-		}
-	}
-	return bctx, ctx, do
-}
-
-// kept after the test and named in the log.
-func screenshotDir(t *testing.T) string {
-	t.Helper()
-	dir := ""
-	if a := os.Getenv("ARTIFACTS"); a != "" {
-		dir = filepath.Join(a, "browser-real")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		d, err := os.MkdirTemp("", "auditlake-browser-real-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = d
-	}
-	t.Logf("screenshots in %s", dir)
-	return dir
 }

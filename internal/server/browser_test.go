@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,94 +18,18 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/auditlake/auditlake/internal/server"
+	"github.com/auditlake/auditlake/internal/server/servertest"
 	"github.com/auditlake/auditlake/web"
 )
 
-// findChromium returns the browser to drive. Without one the browser test skips on a developer
-// machine but fails in CI (CI=true), where a missing browser must not pass as green.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium is not installed (apt-get install -y chromium); the browser test cannot be skipped in CI")
-	}
-	t.Skip("chromium is not installed; apt-get install -y chromium to run the browser test")
-	return ""
-}
-
-// artifactDir is where screenshots go: $ARTIFACTS/browser if set, else a new temporary
-// directory that is kept after the test and printed in the log.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	var dir string
-	if a := os.Getenv("ARTIFACTS"); a != "" {
-		dir = filepath.Join(a, "browser")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	} else {
-		d, err := os.MkdirTemp("", "auditlake-browser-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir = d
-	}
-	t.Logf("screenshots in %s", dir)
-	return dir
-}
-
 func TestDashboardInChromium(t *testing.T) {
-	browser := findChromium(t)
-	assets := web.Assets()
-	if assets == nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("web assets are not built: run make web (npm ci --prefix web && npm run build --prefix web)")
-		}
-		t.Skip("web assets are not built: run make web")
-	}
+	browser := servertest.Chromium(t)
 	b := newTestBackend()
 	reg, admin := testAccess(t)
-	ts := httptest.NewServer(server.New(b, slog.New(slog.DiscardHandler), server.Options{Assets: assets, Access: reg, Sources: sourcesDoc}))
+	ts := httptest.NewServer(server.New(b, slog.New(slog.DiscardHandler), server.Options{Assets: web.Assets(), Access: reg, Sources: sourcesDoc}))
 	defer ts.Close()
-	shots := artifactDir(t)
-
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(browser),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancelC := chromedp.NewContext(actx)
-	defer cancelC()
-	// The first call starts the browser and must not carry a timeout (it would stop the browser).
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancelT := context.WithTimeout(bctx, 60*time.Second)
-	defer cancelT()
-
-	do := func(step string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			// Keep what the page showed, for the log reader.
-			sctx, cancel := context.WithTimeout(bctx, 10*time.Second)
-			defer cancel()
-			if buf, serr := chromedp.Run(sctx, chromedp.FullScreenshot(100)); serr == nil {
-				os.WriteFile(filepath.Join(shots, "failed.png"), buf, 0o644)
-			}
-			t.Fatalf("%s: %v (page in %s)", step, err, filepath.Join(shots, "failed.png"))
-		}
-	}
+	shots := servertest.ScreenshotDir(t, "browser")
+	_, ctx, do := servertest.StartChromium(t, browser, shots, "failed.png", nil)
 	attr := func(sel, name string) string {
 		t.Helper()
 		r, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
