@@ -143,9 +143,29 @@ func authorize(req *http.Request) {
 // serve starts `auditlake serve` in-process on a free loopback port and returns its base URL.
 // The data directory gets an admin user whose key apiCall and authorize send. The server's log
 // goes to logw (io.Discard is fine). Cleanup stops it and checks it exited 0.
+//
+// The port is one the kernel gave a listener that is closed before serve listens on it: in the
+// meantime (serve opens the lake and the engine first: seconds on a loaded machine) another
+// process — CI runs the packages' tests at once — may take it. serve then exits with "address
+// already in use", and is started again on another port.
 func serve(t testing.TB, dir string, logw io.Writer, extra ...string) string {
 	t.Helper()
 	authorization := adminAuthorization(t, dir)
+	for attempt := 1; ; attempt++ {
+		base, lost := startServe(t, dir, authorization, logw, extra)
+		if !lost {
+			return base
+		}
+		if attempt == 3 {
+			t.Fatalf("serve lost its port to another process %d times", attempt)
+		}
+		t.Logf("serve on %s: address already in use; again on another port", base)
+	}
+}
+
+// startServe is one try of serve; lost says that the port was taken before serve listened.
+func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra []string) (base string, lost bool) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -153,39 +173,45 @@ func serve(t testing.TB, dir string, logw io.Writer, extra ...string) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
 	args := append([]string{"--data", dir, "serve", "--listen", addr}, extra...)
-	stdout := &syncBuffer{}
-	served.Store("http://"+addr, servedInfo{authorization, stdout})
-	go func() { done <- cli.Run(ctx, args, strings.NewReader(""), stdout, logw) }()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	base = "http://" + addr
+	exited, code := make(chan struct{}), 0
+	go func() {
+		code = cli.Run(ctx, args, strings.NewReader(""), stdout, io.MultiWriter(logw, stderr))
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case code := <-done:
-			if code != 0 {
+		case <-exited:
+			if code != 0 && !lost {
 				t.Errorf("serve exited %d after cancel, want 0", code)
 			}
 		case <-time.After(20 * time.Second):
 			t.Errorf("serve did not stop within 20s of cancel")
 		}
 	})
-	base := "http://" + addr
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				served.Store(base, servedInfo{authorization, stdout})
+				return base, false
 			}
 		}
 		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d before answering /healthz", code)
+		case <-exited:
+			if strings.Contains(stderr.String(), "address already in use") {
+				return base, true
+			}
+			t.Fatalf("serve exited %d before answering /healthz:\n%s", code, stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve on %s did not answer /healthz within 15s: %v", addr, err)
+			t.Fatalf("serve on %s did not answer /healthz within 60s: %v", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
