@@ -19,11 +19,8 @@ func ingested(t *testing.T, n int) (*Lake, Store, *Manifest) {
 	t.Helper()
 	lk, s := newStore(t)
 	db := openEngine(t)
-	w, err := lk.BeginWrite(s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := beginWrite(t, lk, s.ID)
+	defer w.Close() // the test's own writers come next
 	for part := 0; part < 2; part++ {
 		var recs []*cloudtrail.Record
 		for i := 0; i < n/2; i++ {
@@ -145,11 +142,7 @@ func TestRepairRebuildsALostManifestFromTheFilesWithEveryRowAndFact(t *testing.T
 		}
 	}
 	// The store takes writes again, and knows its sources.
-	w, err := lk.BeginWrite(s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := beginWrite(t, lk, s.ID)
 	src, err := w.LoadSources()
 	if err != nil || len(src) != 2 {
 		t.Fatalf("sources after repair: %v %v", src, err)

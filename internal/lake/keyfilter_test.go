@@ -107,11 +107,7 @@ func TestABatchWrittenBeforeTheLastCommitIsDeduplicatedAgainstIt(t *testing.T) {
 	db := openEngine(t)
 	rec := func(id string, sec int) *cloudtrail.Record { return keyedRecord(id, "1", sec) }
 	lk, s := newStore(t)
-	w, err := lk.BeginWrite(s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := beginWrite(t, lk, s.ID)
 	first, n1, err := WriteRecords(ctx, db, w, NewBatch([]*cloudtrail.Record{rec("a", 10), rec("b", 20)}))
 	if err != nil || n1 != 2 {
 		t.Fatalf("first batch: %d written, %v", n1, err)

@@ -26,6 +26,17 @@ func newStore(t *testing.T) (*Lake, Store) {
 	return lk, s
 }
 
+// beginWrite begins a write of store id, closed with the test (closing it before is harmless).
+func beginWrite(t *testing.T, lk *Lake, id string) *Writer {
+	t.Helper()
+	w, err := lk.BeginWrite(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
 // openEngine opens an in-memory engine closed with the test.
 func openEngine(t *testing.T) *engine.DB {
 	t.Helper()
@@ -91,11 +102,7 @@ func TestUncommittedFilesOfACrashedWriterAreRemovedByTheNextWriter(t *testing.T)
 
 func TestRetiredFilesWaitForReaders(t *testing.T) {
 	lk, s := newStore(t)
-	w, err := lk.BeginWrite(s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := beginWrite(t, lk, s.ID)
 	old := writeData(t, lk, s.ID, "data/eventdate=2026-01-01/part-old.parquet")
 	if err := w.Commit([]DataFile{old}, nil, nil); err != nil {
 		t.Fatal(err)

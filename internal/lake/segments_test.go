@@ -28,11 +28,7 @@ func TestManyCommitsKeepTheIngestStateInFewSegments(t *testing.T) {
 		}
 		w.Close()
 	}
-	w, err := lk.BeginWrite(s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := beginWrite(t, lk, s.ID)
 	if n := len(w.Manifest().StateSegments); n > maxSegments {
 		t.Fatalf("%d commits left %d state segments; at most %d", commits, n, maxSegments)
 	}

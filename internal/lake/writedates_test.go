@@ -35,11 +35,7 @@ func TestABatchOfManyDatesIsWrittenAsAFilePerDateInDateOrder(t *testing.T) {
 	ctx := context.Background()
 	db := openEngine(t)
 	lk, s := newStore(t)
-	w, err := lk.BeginWrite(s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := beginWrite(t, lk, s.ID)
 	const days, perDay = 7, 40
 	files, n, err := WriteRecords(ctx, db, w, NewBatch(datedRecords(days, perDay)))
 	if err != nil {
@@ -78,11 +74,7 @@ func TestADateThatCannotBeWrittenLeavesNoFileOfItsBatch(t *testing.T) {
 	ctx := context.Background()
 	db := openEngine(t)
 	lk, s := newStore(t)
-	w, err := lk.BeginWrite(s.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	w := beginWrite(t, lk, s.ID)
 	// A plain file where the fourth date's directory goes.
 	blocked := lk.AbsPath(s.ID, "data/eventdate=2026-04-04")
 	if err := os.MkdirAll(filepath.Dir(blocked), 0o755); err != nil {
