@@ -11,6 +11,7 @@ import (
 
 	icebergpkg "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
@@ -25,6 +26,13 @@ func icebergRows(t *testing.T, dir, tableName string) int64 {
 
 // catalogRows is icebergRows for any table: namespace.tableName, scanning the column col.
 func catalogRows(t *testing.T, dir, namespace, tableName, col string) int64 {
+	t.Helper()
+	return icebergtest.Rows(t, catalogTable(t, dir, namespace, tableName), col)
+}
+
+// catalogTable opens the catalog from what `catalog show --output json` prints, as any Iceberg
+// client would (iceberg-go's catalog.Load), and loads the table namespace.tableName.
+func catalogTable(t *testing.T, dir, namespace, tableName string) *table.Table {
 	t.Helper()
 	var props map[string]string
 	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
@@ -42,7 +50,7 @@ func catalogRows(t *testing.T, dir, namespace, tableName, col string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return icebergtest.Rows(t, tbl, col)
+	return tbl
 }
 
 // TestStoresArePublishedAsIcebergTablesAnyClientOpens: with a catalog set, ingest, compaction

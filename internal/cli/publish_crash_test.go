@@ -3,9 +3,7 @@ package cli_test
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -17,8 +15,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	icebergpkg "github.com/apache/iceberg-go"
-	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
@@ -28,23 +24,7 @@ import (
 // client would (iceberg-go's catalog.Load), and loads the table.
 func icebergTable(t *testing.T, dir, tableName string) *table.Table {
 	t.Helper()
-	var props map[string]string
-	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
-		t.Fatal(err)
-	}
-	name := props["name"]
-	rest := maps.Clone(props)
-	delete(rest, "name")
-	ctx := context.Background()
-	cat, err := catalog.Load(ctx, name, icebergpkg.Properties(rest))
-	if err != nil {
-		t.Fatalf("catalog.Load(%q, %v): %v", name, rest, err)
-	}
-	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", tableName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tbl
+	return catalogTable(t, dir, "auditlake", tableName)
 }
 
 // icebergIDs are the eventids of the table's current snapshot, sorted, read by iceberg-go's scan.

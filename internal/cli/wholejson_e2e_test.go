@@ -14,10 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
-	icebergpkg "github.com/apache/iceberg-go"
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
 )
 
@@ -62,22 +60,8 @@ func sourceJSON(t *testing.T, dir string) map[string]string {
 // the files read from where the table says: the fake S3 once published).
 func tableJSON(t *testing.T, dir, tableName string) (jsons, sums map[string]string) {
 	t.Helper()
-	var props map[string]string
-	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
-		t.Fatal(err)
-	}
-	name := props["name"]
-	rest := maps.Clone(props)
-	delete(rest, "name")
 	ctx := context.Background()
-	cat, err := catalog.Load(ctx, name, icebergpkg.Properties(rest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", tableName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := icebergTable(t, dir, tableName)
 	_, recs, err := tbl.Scan(table.WithSelectedFields("eventid", "eventjson", "eventjsonchecksum")).ToArrowRecords(ctx)
 	if err != nil {
 		t.Fatal(err)
