@@ -152,7 +152,7 @@ func serve(t testing.TB, dir string, logw io.Writer, extra ...string) string {
 	t.Helper()
 	authorization := adminAuthorization(t, dir)
 	for attempt := 1; ; attempt++ {
-		base, lost := startServe(t, dir, authorization, logw, extra)
+		base, lost := startServe(t, dir, authorization, logw, extra, freeLoopbackAddr(t))
 		if !lost {
 			return base
 		}
@@ -163,15 +163,21 @@ func serve(t testing.TB, dir string, logw io.Writer, extra ...string) string {
 	}
 }
 
-// startServe is one try of serve; lost says that the port was taken before serve listened.
-func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra []string) (base string, lost bool) {
+// freeLoopbackAddr is a loopback address with a port the kernel just gave a listener, closed.
+func freeLoopbackAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startServe is one try of serve on addr; lost says that the port was taken before serve
+// listened.
+func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra []string, addr string) (base string, lost bool) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"--data", dir, "serve", "--listen", addr}, extra...)
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
@@ -192,9 +198,12 @@ func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra [
 			t.Errorf("serve did not stop within 20s of cancel")
 		}
 	})
+	// A probe answered by nothing (a listener of another process on a lost port accepts and
+	// never answers) must not hang: each waits 5 s at most.
+	probe := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get(base + "/healthz")
+		resp, err := probe.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -214,6 +223,30 @@ func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra [
 			t.Fatalf("serve on %s did not answer /healthz within 60s: %v", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestServeHelperTellsALostPortFromAFailure: when another process holds the port serve's
+// helper picked (a listener here), serve exits with "address already in use" and the helper
+// says the port was lost — serve then starts again on another port — instead of failing the
+// test; on a free port the same try serves.
+func TestServeHelperTellsALostPortFromAFailure(t *testing.T) {
+	dir := t.TempDir()
+	authorization := adminAuthorization(t, dir)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if _, lost := startServe(t, dir, authorization, io.Discard, nil, taken.Addr().String()); !lost {
+		t.Fatalf("serve on a port another listener holds (%s) was not reported lost", taken.Addr())
+	}
+	base, lost := startServe(t, dir, authorization, io.Discard, nil, freeLoopbackAddr(t))
+	if lost {
+		t.Fatalf("serve on a free port was reported lost")
+	}
+	if code, _ := apiCall(t, "GET", base+"/api/stores", ""); code != http.StatusOK {
+		t.Fatalf("GET /api/stores after the second try: %d", code)
 	}
 }
 
