@@ -18,6 +18,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	icebergpkg "github.com/apache/iceberg-go"
+	lakeberg "github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
 )
 
@@ -62,22 +63,8 @@ func sourceJSON(t *testing.T, dir string) map[string]string {
 // the files read from where the table says: the fake S3 once published).
 func tableJSON(t *testing.T, dir, tableName string) (jsons, sums map[string]string) {
 	t.Helper()
-	var props map[string]string
-	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
-		t.Fatal(err)
-	}
-	name := props["name"]
-	rest := maps.Clone(props)
-	delete(rest, "name")
 	ctx := context.Background()
-	cat, err := catalog.Load(ctx, name, icebergpkg.Properties(rest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", tableName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := loadTable(t, dir, tableName)
 	_, recs, err := tbl.Scan(table.WithSelectedFields("eventid", "eventjson", "eventjsonchecksum")).ToArrowRecords(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +99,29 @@ func tableJSON(t *testing.T, dir, tableName string) (jsons, sums map[string]stri
 		rec.Release()
 	}
 	return jsons, sums
+}
+
+// loadTable is the table auditlake.tableName as iceberg-go loads it (catalog.Load with catalog
+// show's properties).
+func loadTable(t *testing.T, dir, tableName string) *table.Table {
+	t.Helper()
+	var props map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
+		t.Fatal(err)
+	}
+	name := props["name"]
+	rest := maps.Clone(props)
+	delete(rest, "name")
+	ctx := context.Background()
+	cat, err := catalog.Load(ctx, name, icebergpkg.Properties(rest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", tableName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
 }
 
 // Issue 20 with issue 21 target 5: engines that read a published table's files directly
@@ -153,6 +163,15 @@ func TestPublishedTableReadsWholeEventJSONFromColdFiles(t *testing.T) {
 		}
 		if !mustBeWhole && (differ == 0 || noSum == 0) {
 			t.Fatalf("%s: the local table's cold files are not cut (%d events differ, %d without a checksum): the test proves nothing", step, differ, noSum)
+		}
+		// The table's metadata says which: an engine reading the local table's files learns
+		// that their JSON is cut.
+		wantProp := lakeberg.EventJSONWhole
+		if !mustBeWhole {
+			wantProp = lakeberg.EventJSONCut
+		}
+		if got := loadTable(t, dir, "trail").Properties()[lakeberg.EventJSONProperty]; got != wantProp {
+			t.Errorf("%s: table property %s = %q, want %q", step, lakeberg.EventJSONProperty, got, wantProp)
 		}
 	}
 	check("before eds publish (cold files cut)", false)

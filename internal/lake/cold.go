@@ -101,6 +101,21 @@ func WriteWholeJSON(ctx context.Context, db *engine.DB, l *Lake, id string) (int
 	return commitWholeJSON(ctx, db, w, copies)
 }
 
+// removeWholeJSONLeftovers deletes the copies a WriteWholeJSON that stopped before its commit
+// left beside store id, when no WriteWholeJSON is running.
+func removeWholeJSONLeftovers(l *Lake, id string) {
+	tmp := filepath.Join(l.StoreDir(id), wholeJSONTmp)
+	if _, err := os.Stat(tmp); err != nil {
+		return
+	}
+	unlock, err := lockFile(filepath.Join(l.StoreDir(id), wholeJSONLock), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err != nil {
+		return // one is running
+	}
+	defer unlock()
+	os.RemoveAll(tmp)
+}
+
 // writeWholeCopies writes into tmp a whole copy of each cut cold file of store id kept on the
 // local disk, and returns them by the path of the file they copy (Path: the copy's absolute
 // path; Bytes: its size).

@@ -137,6 +137,22 @@ func TestWholeJSONIsWrittenWithoutTheWriteLockAndCommittedUnderIt(t *testing.T) 
 	if _, err := os.Stat(filepath.Join(lk.StoreDir(s.ID), wholeJSONTmp)); !os.IsNotExist(err) {
 		t.Errorf("the copies' directory is left (%v)", err)
 	}
+	// Copies left by a run that stopped before its commit go at the next writer's start.
+	left := filepath.Join(lk.StoreDir(s.ID), wholeJSONTmp, "left.parquet")
+	if err := os.MkdirAll(filepath.Dir(left), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(left, []byte("PAR1 a copy PAR1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w2, err := lk.BeginWrite(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.Close()
+	if _, err := os.Stat(filepath.Dir(left)); !os.IsNotExist(err) {
+		t.Errorf("the copies left by a stopped run are still there (%v)", err)
+	}
 	want := map[string][2]string{}
 	for _, r := range recs {
 		want[r.EventID] = [2]string{r.EventJSON, r.EventJSONChecksum}
