@@ -26,7 +26,8 @@ import (
 // checksums and their whole JSON.
 
 // ColdJSONSQL is the expression that reads eventjson the same from hot and cold files
-// (ctparquet.ColdJSONSQL), for readers of the files other than the engine's views.
+// (ctparquet.ColdJSONSQL), for readers of the files other than the store views — through
+// auditlake's engine only: it calls the engine's own scalar function (coldjson.FuncName).
 var ColdJSONSQL = ctparquet.ColdJSONSQL
 
 // A store whose files other engines read directly (a published store: Athena, Trino and
