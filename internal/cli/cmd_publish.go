@@ -78,6 +78,12 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	if *partSize != 0 && *partSize < 5<<20 {
 		return usagef("--part-size %d: S3 parts are at least 5 MB (5242880)", *partSize)
 	}
+	// The cut cold files written whole while writers carry on, the store's write lock taken
+	// for their commit only; then, under the lock taken for the upload, any a compaction
+	// committed meanwhile.
+	if err := keepWholeJSON(ctx, lk, s.ID, nil); err != nil {
+		return err
+	}
 	w, err := lk.BeginWrite(s.ID) // the store's write lock: no commit between the upload and the snapshot
 	if err != nil {
 		return err
@@ -99,11 +105,22 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// keepWholeJSON makes the store of w, about to be published, keep whole eventjson and its
+// keepWholeJSON makes store id, about to be published, keep whole eventjson and its
 // checksums in every file (lake.KeepWholeJSON): Athena, Trino and Spark read the files as they
-// are, so a cold file cut for the local engine is written whole again before its upload.
+// are, so a cold file cut for the local engine is written whole again before its upload —
+// under w, the store's write lock, or, when w is nil, with the lock taken for the commit only
+// (lake.WriteWholeJSON).
 func keepWholeJSON(ctx context.Context, lk *lake.Lake, id string, w *lake.Writer) error {
-	if lk.WholeJSON(id) && !anyCutFile(w.Manifest()) {
+	var m *lake.Manifest
+	if w != nil {
+		m = w.Manifest()
+	} else {
+		var err error
+		if m, err = lk.ReadManifest(id); err != nil {
+			return err
+		}
+	}
+	if lk.WholeJSON(id) && !anyCutFile(m) {
 		return nil
 	}
 	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "1GB", TempDir: lk.TempDir()})
@@ -111,7 +128,11 @@ func keepWholeJSON(ctx context.Context, lk *lake.Lake, id string, w *lake.Writer
 		return err
 	}
 	defer db.Close()
-	_, err = lake.KeepWholeJSON(ctx, db, w)
+	if w == nil {
+		_, err = lake.WriteWholeJSON(ctx, db, lk, id)
+	} else {
+		_, err = lake.KeepWholeJSON(ctx, db, w)
+	}
 	return err
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/apache/iceberg-go/table"
 
+	lakeberg "github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
 )
 
@@ -137,6 +138,15 @@ func TestPublishedTableReadsWholeEventJSONFromColdFiles(t *testing.T) {
 		}
 		if !mustBeWhole && (differ == 0 || noSum == 0) {
 			t.Fatalf("%s: the local table's cold files are not cut (%d events differ, %d without a checksum): the test proves nothing", step, differ, noSum)
+		}
+		// The table's metadata says which: an engine reading the local table's files learns
+		// that their JSON is cut.
+		wantProp := lakeberg.EventJSONWhole
+		if !mustBeWhole {
+			wantProp = lakeberg.EventJSONCut
+		}
+		if got := icebergTable(t, dir, "trail").Properties()[lakeberg.EventJSONProperty]; got != wantProp {
+			t.Errorf("%s: table property %s = %q, want %q", step, lakeberg.EventJSONProperty, got, wantProp)
 		}
 	}
 	check("before eds publish (cold files cut)", false)

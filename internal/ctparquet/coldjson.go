@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/auditlake/auditlake/internal/coldjson"
 )
 
 // Cold eventjson (issue 21 target 5). The JSON of a record holds a second time what other
@@ -14,7 +16,8 @@ import (
 // generator's data 70 % of eventjson's compressed bytes once the ids are out: instance and
 // volume ids, credentials, S3 request ids). A cold file whose checksums are derived stores
 // eventjson with every occurrence of those columns' values cut out and a reader puts them back
-// (ColdJSONSQL):
+// (ColdJSONSQL: the engine's scalar function coldjson.FuncName, one pass over the text in Go;
+// JoinJSON is the same code):
 //
 //   - a value of CutColumns (the k-th, 0-based) is replaced by the byte k+1;
 //   - a value of the maps of CutMaps, of at least cutMinLen bytes, is replaced by the byte
@@ -40,8 +43,8 @@ var CutMaps = []string{"requestparameters", "additionaleventdata", "responseelem
 // mapMark starts the two bytes that stand for a value of CutMaps; maxMapValue is the last value
 // (1-based, over the maps' values one after the other) that can be named by the second byte.
 const (
-	mapMark     = 5
-	maxMapValue = 126 - 32
+	mapMark     = coldjson.MapMark
+	maxMapValue = coldjson.MaxMapValue
 )
 
 // cutMinLen is the shortest value cut out: shorter ones (none of these columns' real values)
@@ -73,11 +76,16 @@ var idsSQL = func() string {
 
 // ColdJSONSQL is the engine expression that reads eventjson the same from every file: the
 // stored text where the row holds its checksum, else the stored text with the CutColumns'
-// values put back, then — where it holds a mapMark — the CutMaps' values (one pass: the text
-// split at each mark, the byte after it naming the value).
-var ColdJSONSQL = "CASE WHEN eventjsonchecksum IS NULL THEN (CASE WHEN contains(eventjson, chr(" + strconv.Itoa(mapMark) + ")) THEN " +
-	"array_to_string(list_transform(string_split(" + idsSQL + ", chr(" + strconv.Itoa(mapMark) + ")), (p, i) -> CASE WHEN i = 1 THEN p ELSE " +
-	"coalesce(" + MapValuesSQL + "[ascii(p) - 32], '') || substr(p, 2) END), '') ELSE " + idsSQL + " END) ELSE eventjson END"
+// values and the CutMaps' values put back by the engine's scalar function coldjson.FuncName
+// (JoinJSON, one pass over the text).
+var ColdJSONSQL = func() string {
+	args := []string{"eventjson"}
+	args = append(args, CutColumns...)
+	for _, m := range CutMaps {
+		args = append(args, "map_values("+m+")")
+	}
+	return "CASE WHEN eventjsonchecksum IS NULL THEN " + coldjson.FuncName + "(" + strings.Join(args, ", ") + ") ELSE eventjson END"
+}()
 
 // IDsJSONSQL is ColdJSONSQL for files whose eventjson may have its ids cut but no map values
 // (as the files of the first cold format): written in the SQL that Athena (Trino) shares with
@@ -147,27 +155,15 @@ func CutJSON(js string, vals, mapVals []string) (string, error) {
 	return cut, nil
 }
 
-// JoinJSON is ColdJSONSQL in Go: cut with vals put back, the last cut first, then mapVals.
+// JoinJSON is ColdJSONSQL in Go: cut with vals (the CutColumns' values) and mapVals put back
+// (coldjson.Append).
 func JoinJSON(cut string, vals, mapVals []string) string {
-	for k := len(vals) - 1; k >= 0; k-- {
-		cut = strings.ReplaceAll(cut, string(rune(k+1)), vals[k])
-	}
-	if !strings.Contains(cut, string(rune(mapMark))) {
-		return cut
-	}
-	parts := strings.Split(cut, string(rune(mapMark)))
-	var b strings.Builder
-	b.WriteString(parts[0])
-	for _, p := range parts[1:] {
-		if p == "" {
-			continue // as the engine's ascii('') (no value) and substr('', 2)
+	return string(coldjson.Append(make([]byte, 0, len(cut)), cut, vals, func(i int) (string, bool) {
+		if i > len(mapVals) {
+			return "", false
 		}
-		if i := int(p[0]) - 32; i >= 1 && i <= len(mapVals) {
-			b.WriteString(mapVals[i-1])
-		}
-		b.WriteString(p[1:])
-	}
-	return b.String()
+		return mapVals[i-1], true
+	}))
 }
 
-func isCutByte(r rune) bool { return r >= 1 && r <= mapMark }
+func isCutByte(r rune) bool { return coldjson.IsMarker(r) }

@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/auditlake/auditlake/internal/coldjson"
 )
 
 // Options bound the engine's resources.
@@ -106,6 +108,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			e.Close()
 			return nil, err
 		}
+	}
+	if err := duckdb.RegisterScalarUDF(conn, coldjson.FuncName, coldJSONFunc{}); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("start duckdb: register %s: %w", coldjson.FuncName, err)
 	}
 	return e, nil
 }

@@ -2,11 +2,14 @@ package lake
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/engine"
@@ -23,7 +26,8 @@ import (
 // checksums and their whole JSON.
 
 // ColdJSONSQL is the expression that reads eventjson the same from hot and cold files
-// (ctparquet.ColdJSONSQL), for readers of the files other than the engine's views.
+// (ctparquet.ColdJSONSQL), for readers of the files other than the store views — through
+// auditlake's engine only: it calls the engine's own scalar function (coldjson.FuncName).
 var ColdJSONSQL = ctparquet.ColdJSONSQL
 
 // A store whose files other engines read directly (a published store: Athena, Trino and
@@ -42,13 +46,129 @@ func (l *Lake) WholeJSON(id string) bool {
 
 // KeepWholeJSON makes w's store keep whole eventjson and checksums in every file from now on
 // (eds publish runs it before the first upload) and writes every cold file that is not known
-// whole again whole, in one commit. It returns the files written again.
+// whole again whole, in one commit, all under w's write lock. It returns the files written
+// again. WriteWholeJSON does the same holding the lock only for the commit.
 func KeepWholeJSON(ctx context.Context, db *engine.DB, w *Writer) (int, error) {
-	marker := filepath.Join(w.lake.StoreDir(w.id), wholeJSONFile)
-	if !w.lake.WholeJSON(w.id) {
-		if err := WriteFileAtomic(marker, []byte("cold files keep whole eventjson and eventjsonchecksum (a published store)\n")); err != nil {
-			return 0, err
+	return commitWholeJSON(ctx, db, w, nil)
+}
+
+// wholeJSONTmp is the directory of a store where WriteWholeJSON writes its copies before the
+// commit that names them (a rename into data/ under the write lock); wholeJSONLock serialises
+// the processes that write there.
+const (
+	wholeJSONTmp  = "whole-json.tmp"
+	wholeJSONLock = "whole-json.lock"
+)
+
+// wholeJSONWritten, when set (tests), runs after WriteWholeJSON has written its copies and
+// before it takes the store's write lock.
+var wholeJSONWritten func()
+
+// WriteWholeJSON is KeepWholeJSON for store id that holds the store's write lock only for the
+// commit: the marker first (from then on, compaction makes closed days cold whole), then a
+// whole copy of each cut cold file written beside the store from a snapshot of it (its read
+// lock held, so that no file it names is deleted meanwhile) while writers carry on; then, under
+// the write lock, the copies of the files still live renamed into data/ and committed in
+// place of them, with any cut cold file a writer committed meanwhile (a compaction that
+// started before the marker) written whole there and then. Copies of files a writer replaced
+// meanwhile are deleted. It returns the files written again.
+func WriteWholeJSON(ctx context.Context, db *engine.DB, l *Lake, id string) (int, error) {
+	if err := writeWholeJSONMarker(l, id); err != nil {
+		return 0, err
+	}
+	unlock, err := lockFile(filepath.Join(l.StoreDir(id), wholeJSONLock), syscall.LOCK_EX)
+	if err != nil {
+		return 0, fmt.Errorf("lock store %s for whole JSON: %w", id, err)
+	}
+	defer unlock()
+	tmp := filepath.Join(l.StoreDir(id), wholeJSONTmp)
+	os.RemoveAll(tmp) // copies left by a process that stopped before its commit
+	defer os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return 0, err
+	}
+	copies, err := writeWholeCopies(ctx, db, l, id, tmp)
+	if err != nil {
+		return 0, err
+	}
+	if wholeJSONWritten != nil {
+		wholeJSONWritten()
+	}
+	w, err := l.BeginWrite(id)
+	if err != nil {
+		return 0, err
+	}
+	defer w.Close()
+	return commitWholeJSON(ctx, db, w, copies)
+}
+
+// removeWholeJSONLeftovers deletes the copies a WriteWholeJSON that stopped before its commit
+// left beside store id, when no WriteWholeJSON is running.
+func removeWholeJSONLeftovers(l *Lake, id string) {
+	tmp := filepath.Join(l.StoreDir(id), wholeJSONTmp)
+	if _, err := os.Stat(tmp); err != nil {
+		return
+	}
+	unlock, err := lockFile(filepath.Join(l.StoreDir(id), wholeJSONLock), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err != nil {
+		return // one is running
+	}
+	defer unlock()
+	os.RemoveAll(tmp)
+}
+
+// writeWholeCopies writes into tmp a whole copy of each cut cold file of store id kept on the
+// local disk, and returns them by the path of the file they copy (Path: the copy's absolute
+// path; Bytes: its size).
+func writeWholeCopies(ctx context.Context, db *engine.DB, l *Lake, id, tmp string) (map[string]DataFile, error) {
+	m, release, err := l.Snapshot(id)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	copies := map[string]DataFile{}
+	facts := true
+	if st, err := l.Resolve(id); err == nil {
+		facts = st.Type == TypeCloudTrail || st.Type == ""
+	}
+	for _, f := range m.Files {
+		if !f.Cold || f.Whole || !facts {
+			continue
 		}
+		src := l.AbsPath(id, f.Path)
+		if _, err := os.Stat(src); err != nil {
+			continue // kept on S3 only: written whole under the lock
+		}
+		dst := filepath.Join(tmp, NewUUID()+".parquet")
+		rows, err := wholeRewrite(ctx, db, dst, src)
+		if err == nil && rows != f.Rows {
+			err = fmt.Errorf("%d rows written, the manifest says %d", rows, f.Rows)
+		}
+		var st os.FileInfo
+		if err == nil {
+			st, err = os.Stat(dst)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("whole JSON for %s: %w", f.Path, err)
+		}
+		copies[f.Path] = DataFile{Path: dst, Rows: rows, Bytes: st.Size()}
+	}
+	return copies, nil
+}
+
+func writeWholeJSONMarker(l *Lake, id string) error {
+	if l.WholeJSON(id) {
+		return nil
+	}
+	return WriteFileAtomic(filepath.Join(l.StoreDir(id), wholeJSONFile), []byte("cold files keep whole eventjson and eventjsonchecksum (a published store)\n"))
+}
+
+// commitWholeJSON writes the marker and commits every cut cold file of w's store written
+// whole: from copies (by the path of the file they copy, written beforehand) where there is
+// one, else there and then.
+func commitWholeJSON(ctx context.Context, db *engine.DB, w *Writer, copies map[string]DataFile) (int, error) {
+	if err := writeWholeJSONMarker(w.lake, w.id); err != nil {
+		return 0, err
 	}
 	var added []DataFile
 	var removed []string
@@ -56,7 +176,13 @@ func KeepWholeJSON(ctx context.Context, db *engine.DB, w *Writer) (int, error) {
 		if !f.Cold || f.Whole || !w.facts {
 			continue
 		}
-		nf, err := coldFile(ctx, db, w, f, true)
+		var nf DataFile
+		var err error
+		if c, ok := copies[f.Path]; ok {
+			nf, err = placeCopy(w, f, c)
+		} else {
+			nf, err = coldFile(ctx, db, w, f, true)
+		}
 		if err != nil {
 			removeAdded(w, added)
 			return 0, fmt.Errorf("whole JSON for %s: %w", f.Path, err)
@@ -68,6 +194,25 @@ func KeepWholeJSON(ctx context.Context, db *engine.DB, w *Writer) (int, error) {
 		return 0, nil
 	}
 	return len(added), w.Commit(added, removed, nil)
+}
+
+// placeCopy renames c, a whole copy of cold file f written beforehand, into w's store under a
+// name of w's and returns its entry (facts copied).
+func placeCopy(w *Writer, f DataFile, c DataFile) (nf DataFile, err error) {
+	nf = f
+	nf.Path = "data/eventdate=" + f.Date + "/" + w.filePrefix() + NewUUID() + ".parquet"
+	nf.Cold, nf.Whole, nf.Bytes = true, true, c.Bytes
+	dst := w.lake.AbsPath(w.id, nf.Path)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return nf, err
+	}
+	if err := os.Rename(c.Path, dst); err != nil {
+		return nf, err
+	}
+	if nf, err = copyFacts(w, f, nf); err != nil {
+		os.Remove(dst)
+	}
+	return nf, err
 }
 
 func removeAdded(w *Writer, added []DataFile) {
@@ -157,6 +302,11 @@ func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile, whole b
 		return nf, err
 	}
 	nf.Bytes = st.Size()
+	return copyFacts(w, f, nf)
+}
+
+// copyFacts gives nf, a cold copy of data file f (the same rows), f's facts under nf's name.
+func copyFacts(w *Writer, f, nf DataFile) (DataFile, error) {
 	if f.FactsVersion != lifecycle.Version { // computed by the next compaction
 		nf.Facts, nf.FactsVersion = "", 0
 	} else if f.Facts != "" { // the same rows: the same facts, under the new file's name
@@ -267,46 +417,69 @@ func cutRewrite(ctx context.Context, db *engine.DB, dst, src string) (int64, err
 }
 
 // wholeRewrite writes cold file src again as dst with whole eventjson and stored checksums,
-// as the engine reads them (ctparquet.DataFilesSQL's), its other pages as they are.
+// as the engine reads them (ctparquet.DataFilesSQL's), its other pages as they are: one query
+// per row group puts its JSON back once, and a checksum the file does not store is the SHA-256
+// of that JSON (ctparquet.DerivedChecksumSQL), computed here.
 func wholeRewrite(ctx context.Context, db *engine.DB, dst, src string) (int64, error) {
-	var rs *sql.Rows
-	defer func() {
-		if rs != nil {
-			rs.Close()
+	var (
+		at    = int64(-1) // the first row of the row group held
+		jsons []sql.NullString
+		sums  []sql.NullString
+	)
+	load := func(first, n int64) error {
+		if at == first && int64(len(jsons)) == n {
+			return nil
 		}
-	}()
-	column := func(expr string) func(first, n int64) (func() (string, bool, error), error) {
-		return func(first, n int64) (func() (string, bool, error), error) {
-			if rs != nil {
-				rs.Close()
+		at, jsons, sums = -1, jsons[:0], sums[:0]
+		rs, err := db.Query(ctx, `SELECT file_row_number, `+ctparquet.ColdJSONSQL+`, eventjsonchecksum FROM read_parquet(`+engine.Literal(src)+
+			`, hive_partitioning = false, file_row_number = true) WHERE file_row_number >= ? AND file_row_number < ? ORDER BY file_row_number`, first, first+n)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		for rs.Next() {
+			var row int64
+			var js, sum sql.NullString
+			if err := rs.Scan(&row, &js, &sum); err != nil {
+				return err
 			}
-			var err error
-			rs, err = db.Query(ctx, `SELECT file_row_number, `+expr+` FROM read_parquet(`+engine.Literal(src)+
-				`, hive_partitioning = false, file_row_number = true) WHERE file_row_number >= ? AND file_row_number < ? ORDER BY file_row_number`, first, first+n)
-			if err != nil {
+			if want := first + int64(len(jsons)); row != want {
+				return fmt.Errorf("the engine read row %d where row %d was due", row, want)
+			}
+			jsons, sums = append(jsons, js), append(sums, sum)
+		}
+		if err := rs.Err(); err != nil {
+			return err
+		}
+		if int64(len(jsons)) != n {
+			return fmt.Errorf("rows %d..%d: the engine read %d rows of the row group's %d", first, first+n-1, len(jsons), n)
+		}
+		at = first
+		return nil
+	}
+	column := func(value func(i int) (string, bool)) func(first, n int64) (func() (string, bool, error), error) {
+		return func(first, n int64) (func() (string, bool, error), error) {
+			if err := load(first, n); err != nil {
 				return nil, err
 			}
-			want := first
+			i := 0
 			return func() (string, bool, error) {
-				var row int64
-				var v sql.NullString
-				if !rs.Next() {
-					if err := rs.Err(); err != nil {
-						return "", false, err
-					}
-					return "", false, fmt.Errorf("row %d: the engine read fewer rows than the row group's", want)
+				if i >= len(jsons) {
+					return "", false, fmt.Errorf("row %d: past the row group's %d rows", first+int64(i), len(jsons))
 				}
-				if err := rs.Scan(&row, &v); err != nil {
-					return "", false, err
-				}
-				if row != want {
-					return "", false, fmt.Errorf("the engine read row %d where row %d was due", row, want)
-				}
-				want++
-				return v.String, !v.Valid, nil
+				v, null := value(i)
+				i++
+				return v, null, nil
 			}, nil
 		}
 	}
-	return ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true,
-		JSON: column(ctparquet.ColdJSONSQL), Checksum: column(ctparquet.DerivedChecksumSQL)})
+	json := column(func(i int) (string, bool) { return jsons[i].String, !jsons[i].Valid })
+	checksum := column(func(i int) (string, bool) {
+		if sums[i].Valid || !jsons[i].Valid {
+			return sums[i].String, !sums[i].Valid
+		}
+		h := sha256.Sum256([]byte(jsons[i].String))
+		return hex.EncodeToString(h[:]), false
+	})
+	return ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true, JSON: json, Checksum: checksum})
 }

@@ -211,6 +211,7 @@ func (l *Lake) BeginWrite(id string) (*Writer, error) {
 		return nil, err
 	}
 	w.collectRetired()
+	removeWholeJSONLeftovers(l, id)
 	w.tag = NewUUID()[:13]
 	if err := w.mark(false); err != nil {
 		unlock()
