@@ -280,3 +280,117 @@ func TestCommitsDoNotWaitForTheTableAndCloseDoes(t *testing.T) {
 		t.Fatalf("%d objects of the 3 committed files stored", got)
 	}
 }
+
+// writeBatch writes n events of day through w (one file, not committed) and returns its path.
+func writeBatch(t *testing.T, db *engine.DB, w *lake.Writer, tag string, n int, day time.Time) lake.DataFile {
+	t.Helper()
+	var recs []*cloudtrail.Record
+	for i := range n {
+		src, name, acct := "ec2.amazonaws.com", "RunInstances", "123456789012"
+		id := fmt.Sprintf("%s-%03d", tag, i)
+		recs = append(recs, &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
+			EventTime: day.Add(time.Duration(i) * time.Second), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)})
+	}
+	added, _, err := lake.WriteRecords(context.Background(), db, w, lake.NewBatch(recs))
+	if err != nil || len(added) != 1 {
+		t.Fatalf("wrote %d files (%v), want 1", len(added), err)
+	}
+	return added[0]
+}
+
+// TestPublicationIsDecidedOncePerWriteSession: a writer's session reads the store's publication
+// once (it read publish.json for every file it wrote, published or not): made unreadable in the
+// middle of a session, the session's later files are still uploaded ahead of their commit and
+// its syncs still follow. A publication written between two sessions, as eds publish in another
+// process writes it under the store's write lock, is what the next session uses.
+func TestPublicationIsDecidedOncePerWriteSession(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	lk, st, pub, cat := publishedStore(t, s3)
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	path := filepath.Join(lk.Dir, "iceberg", "publish.json")
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := writeBatch(t, db, w, "first", 20, time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC))
+	iceberg.WaitEarlyUploads()
+	if err := os.WriteFile(path, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := writeBatch(t, db, w, "second", 20, time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC))
+	iceberg.WaitEarlyUploads()
+	for _, f := range []lake.DataFile{first, second} {
+		if s3.Stored("lake/trail/"+f.Path)["lake/trail/"+f.Path] != 1 {
+			t.Fatalf("%s was not uploaded ahead of its commit", f.Path)
+		}
+	}
+	if err := w.Commit([]lake.DataFile{first, second}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close() // the follower's sync used the session's publication (an error fails the test)
+	if err := os.WriteFile(path, saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+
+	// Another store, not published: its session uploads nothing. Published between two
+	// sessions (publish.json written as another process's eds publish writes it), the next
+	// session uploads its file ahead of the commit.
+	other, err := lk.Create("other", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err = lk.BeginWrite(other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := writeBatch(t, db, w, "unpublished", 10, time.Date(2026, 4, 3, 10, 0, 0, 0, time.UTC))
+	iceberg.WaitEarlyUploads()
+	if err := w.Commit([]lake.DataFile{f}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if n := len(s3.Stored("lake/other/")); n != 0 {
+		t.Fatalf("%d objects of an unpublished store uploaded", n)
+	}
+	var all map[string]iceberg.Publication
+	if err := json.Unmarshal(saved, &all); err != nil {
+		t.Fatal(err)
+	}
+	all[other.ID] = iceberg.Publication{To: "s3://lake/other/", EndpointURL: s3.URL, Region: "us-east-1", PublishedAt: time.Now().UTC()}
+	b, _ := json.Marshal(all)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err = lk.BeginWrite(other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = writeBatch(t, db, w, "published", 10, time.Date(2026, 4, 4, 10, 0, 0, 0, time.UTC))
+	iceberg.WaitEarlyUploads()
+	if s3.Stored("lake/other/"+f.Path)["lake/other/"+f.Path] != 1 {
+		t.Fatalf("%s of the store published since the last session was not uploaded ahead of its commit", f.Path)
+	}
+	if err := w.Commit([]lake.DataFile{f}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	m, err := lk.ReadManifest(other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m.Files {
+		if s3.Stored("lake/other/"+f.Path)["lake/other/"+f.Path] != 1 {
+			t.Fatalf("%s of the published store is not on S3 once", f.Path)
+		}
+	}
+}

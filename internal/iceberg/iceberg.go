@@ -100,7 +100,7 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 		return res, err
 	}
 	// A published store's files are uploaded before the snapshot that names them (publish.go).
-	pub, published, err := LoadPublication(lk.Dir, st.ID)
+	pub, published, err := currentPublication(lk.Dir, st.ID)
 	if err != nil {
 		return res, err
 	}
@@ -355,6 +355,11 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 		Committed: func(id string) error {
 			st, err := lk.Resolve(id)
 			if err != nil {
+				return err
+			}
+			// The store's publication, decided once for the write session (uploadEarly
+			// decides it at the session's first file).
+			if _, _, err := sessionPublication(lk.Dir, id); err != nil {
 				return err
 			}
 			_, err = Follow(context.Background(), cat, lk, st, keep)
