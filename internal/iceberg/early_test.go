@@ -329,7 +329,7 @@ func TestPublicationIsDecidedOncePerWriteSession(t *testing.T) {
 	second := writeBatch(t, db, w, "second", 20, time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC))
 	iceberg.WaitEarlyUploads()
 	for _, f := range []lake.DataFile{first, second} {
-		if s3.Stored("lake/trail/"+f.Path)["lake/trail/"+f.Path] != 1 {
+		if s3.Stored("lake/trail/" + f.Path)["lake/trail/"+f.Path] != 1 {
 			t.Fatalf("%s was not uploaded ahead of its commit", f.Path)
 		}
 	}
@@ -377,7 +377,7 @@ func TestPublicationIsDecidedOncePerWriteSession(t *testing.T) {
 	}
 	f = writeBatch(t, db, w, "published", 10, time.Date(2026, 4, 4, 10, 0, 0, 0, time.UTC))
 	iceberg.WaitEarlyUploads()
-	if s3.Stored("lake/other/"+f.Path)["lake/other/"+f.Path] != 1 {
+	if s3.Stored("lake/other/" + f.Path)["lake/other/"+f.Path] != 1 {
 		t.Fatalf("%s of the store published since the last session was not uploaded ahead of its commit", f.Path)
 	}
 	if err := w.Commit([]lake.DataFile{f}, nil, nil); err != nil {
@@ -389,7 +389,7 @@ func TestPublicationIsDecidedOncePerWriteSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range m.Files {
-		if s3.Stored("lake/other/"+f.Path)["lake/other/"+f.Path] != 1 {
+		if s3.Stored("lake/other/" + f.Path)["lake/other/"+f.Path] != 1 {
 			t.Fatalf("%s of the published store is not on S3 once", f.Path)
 		}
 	}
