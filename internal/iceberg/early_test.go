@@ -394,3 +394,103 @@ func TestPublicationIsDecidedOncePerWriteSession(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlyUploadsOfAFailedBatchEndWithTheSession: a batch written and never committed (it
+// failed) in a process that goes on (serve, collect): its upload ahead of the commit is
+// forgotten when the writer closes (it stayed in memory for good, and its object, held as
+// "uploading ahead of a commit", was never retired), and the object is deleted once the keep
+// window has passed; the table never names it.
+func TestEarlyUploadsOfAFailedBatchEndWithTheSession(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	lk, st, pub, cat := publishedStore(t, s3)
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := writeBatch(t, db, w, "failed", 20, time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC))
+	iceberg.WaitEarlyUploads()
+	if s3.Stored("lake/trail/" + failed.Path)["lake/trail/"+failed.Path] != 1 {
+		t.Fatalf("%s was not uploaded ahead of its commit", failed.Path)
+	}
+	w.Close() // the batch failed: no commit names its file
+	if n := iceberg.EarlyUploads(); n != 0 {
+		t.Fatalf("%d uploads ahead of a commit still remembered after the writer closed", n)
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+
+	// The process goes on: the next commit's sync retires the object, the one after the keep
+	// window deletes it.
+	commitRecords(t, lk, st, "next", 20, time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC))
+	tableIsStore(t, s3, lk, st, pub, cat)
+	if !ledgerNames(t, lk, st)[failed.Path] {
+		t.Fatal("the object of the failed batch's file left the ledger within the keep window")
+	}
+	time.Sleep(10 * time.Millisecond)
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3.Backend.HeadObject("lake", "trail/"+failed.Path); err == nil {
+		t.Fatal("the object of the failed batch's file is still on S3 after the keep window")
+	}
+	if ledgerNames(t, lk, st)[failed.Path] {
+		t.Fatal("the upload ledger still names the failed batch's file")
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+}
+
+// TestCompactionAndColdOutputsAreUploadedAheadOfTheirCommit: the files a compaction writes
+// (merged days, closed days rewritten cold) are uploaded as soon as they are written, like an
+// ingest batch's, not by the sync after the commit: with the table not following at all, every
+// live file is on S3 once the compaction returns; the sync that follows then uploads nothing
+// again and the table equals the store.
+func TestCompactionAndColdOutputsAreUploadedAheadOfTheirCommit(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	lk, st, pub, cat := publishedStore(t, s3)
+	ingestMore(t, lk, st, 3000, 6, 11)
+	tableIsStore(t, s3, lk, st, pub, cat)
+	follow := lk.Hooks.Committed
+	lk.Hooks.Committed = nil // no sync: only the uploads ahead of the commits
+	before, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if merged := compact(t, lk, st); merged == 0 {
+		t.Fatal("the compaction merged nothing; the test needs it to")
+	}
+	lk.Hooks.Committed = follow
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]bool{}
+	for _, f := range before.Files {
+		old[f.Path] = true
+	}
+	cold, written := 0, 0
+	for _, f := range m.Files {
+		if old[f.Path] {
+			continue
+		}
+		written++
+		if f.Cold {
+			cold++
+		}
+		if s3.Stored("lake/trail/" + f.Path)["lake/trail/"+f.Path] != 1 {
+			t.Fatalf("%s (cold %v), written by the compaction, is not on S3 before any sync", f.Path, f.Cold)
+		}
+	}
+	if written == 0 || cold == 0 {
+		t.Fatalf("the compaction wrote %d live files, %d cold; the test needs both", written, cold)
+	}
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+}

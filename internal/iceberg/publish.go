@@ -372,6 +372,33 @@ func takeEarly(dataDir, id, rel string) *earlyUpload {
 	return e
 }
 
+// endEarly forgets the uploads ahead of a commit of store id that no commit took by the end of
+// its write session (lake.Hooks.Idle, once the follower has caught up with the session's
+// commits): their files were never committed (a batch or a compaction that failed after writing
+// them). Each is waited for; its object, which the ledger names, is then retired and deleted by
+// collect like that of any file no longer live. A long-running process (serve, collect) kept
+// them in memory for good, and collect never retired their objects.
+func endEarly(dataDir, id string) {
+	early.Lock()
+	var ended []earlyKey
+	var waits []chan struct{}
+	for k, e := range early.m {
+		if k.dataDir == dataDir && k.id == id {
+			ended = append(ended, k)
+			waits = append(waits, e.done)
+		}
+	}
+	early.Unlock()
+	for _, done := range waits {
+		<-done
+	}
+	early.Lock()
+	for _, k := range ended {
+		delete(early.m, k)
+	}
+	early.Unlock()
+}
+
 // uploadingEarly reports whether store id's file rel was uploaded ahead of a commit that has not
 // named it yet (its ledger entry is not a retired file's).
 func uploadingEarly(dataDir, id, rel string) bool {

@@ -157,6 +157,7 @@ func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile, whole b
 		return nf, err
 	}
 	nf.Bytes = st.Size()
+	w.lake.written(w.id, nf.Path)
 	if f.FactsVersion != lifecycle.Version { // computed by the next compaction
 		nf.Facts, nf.FactsVersion = "", 0
 	} else if f.Facts != "" { // the same rows: the same facts, under the new file's name
