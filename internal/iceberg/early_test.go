@@ -3,9 +3,12 @@ package iceberg_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +25,12 @@ import (
 // publishedStore is a store with generated events, published to s3 under s3://lake/trail/ with
 // the SQL catalog keeping retired files an hour, and the lake's hooks attached.
 func publishedStore(t *testing.T, s3 *icebergtest.S3) (*lake.Lake, lake.Store, iceberg.Publication, catalog.Catalog) {
+	t.Helper()
+	return publishedStoreReporting(t, s3, func(err error) { t.Error(err) })
+}
+
+// publishedStoreReporting is publishedStore with the hooks' errors given to onErr.
+func publishedStoreReporting(t *testing.T, s3 *icebergtest.S3, onErr func(error)) (*lake.Lake, lake.Store, iceberg.Publication, catalog.Catalog) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -43,7 +52,7 @@ func publishedStore(t *testing.T, s3 *icebergtest.S3) (*lake.Lake, lake.Store, i
 	if _, err := iceberg.Publish(ctx, lk, st, pub); err != nil {
 		t.Fatal(err)
 	}
-	closer, err := iceberg.Attach(ctx, lk, func(err error) { t.Error(err) })
+	closer, err := iceberg.Attach(ctx, lk, onErr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,6 +498,54 @@ func TestCompactionAndColdOutputsAreUploadedAheadOfTheirCommit(t *testing.T) {
 	if written == 0 || cold == 0 {
 		t.Fatalf("the compaction wrote %d live files, %d cold; the test needs both", written, cold)
 	}
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+}
+
+// TestCompactionWhoseUploadsFailLeavesTheTableOnFilesThatAreThere: S3 refuses every write
+// while a compaction writes its files (their uploads ahead of the commit fail, and so do the
+// sync's): the store's commits stand, the hooks report the error, and the table's snapshot still
+// names only objects that are on S3; once S3 is back the next sync uploads the files, once each,
+// and the table equals the store.
+func TestCompactionWhoseUploadsFailLeavesTheTableOnFilesThatAreThere(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	var mu sync.Mutex
+	var hookErrs []error
+	lk, st, pub, cat := publishedStoreReporting(t, s3, func(err error) {
+		mu.Lock()
+		hookErrs = append(hookErrs, err)
+		mu.Unlock()
+	})
+	ingestMore(t, lk, st, 3000, 6, 12)
+	tableIsStore(t, s3, lk, st, pub, cat)
+	s3.FailWrites(-1)
+	if merged := compact(t, lk, st); merged == 0 {
+		t.Fatal("the compaction merged nothing; the test needs it to")
+	}
+	mu.Lock()
+	reported := errors.Join(hookErrs...)
+	mu.Unlock()
+	if reported == nil || !strings.Contains(reported.Error(), "SlowDown") {
+		t.Fatalf("the hooks reported %v, want S3's SlowDown", reported)
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := iceberg.Files(ctx, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for uri := range files {
+		key := strings.TrimPrefix(uri, "s3://lake/")
+		if _, err := s3.Backend.HeadObject("lake", key); err != nil {
+			t.Fatalf("the table names %s, not on S3: %v", uri, err)
+		}
+	}
+	s3.FailWrites(0)
 	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Hour); err != nil {
 		t.Fatal(err)
 	}
