@@ -10,7 +10,6 @@ import (
 	iceberggo "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 
-	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
@@ -23,18 +22,7 @@ import (
 func commitRecords(t *testing.T, lk *lake.Lake, st lake.Store, tag string, n int, day time.Time) {
 	t.Helper()
 	write(t, lk, st, func(db *engine.DB, w *lake.Writer) error {
-		var recs []*cloudtrail.Record
-		for i := range n {
-			src, name, acct := "ec2.amazonaws.com", "RunInstances", "123456789012"
-			id := fmt.Sprintf("%s-%03d", tag, i)
-			recs = append(recs, &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
-				EventTime: day.Add(time.Duration(i) * time.Second), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)})
-		}
-		added, _, err := lake.WriteRecords(context.Background(), db, w, lake.NewBatch(recs))
-		if err != nil {
-			return err
-		}
-		return w.Commit(added, nil, nil)
+		return w.Commit([]lake.DataFile{writeBatch(t, db, w, tag, n, day)}, nil, nil)
 	})
 }
 
