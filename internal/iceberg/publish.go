@@ -82,7 +82,8 @@ func LoadPublication(dataDir, id string) (p Publication, ok bool, err error) {
 // store's write lock (eds publish, eds update, eds delete), so never within a session here.
 var sessions struct {
 	sync.Mutex
-	m map[[2]string]decision
+	m   map[[2]string]decision
+	gen uint64 // counts forgetPublication: a decision read before one is not kept
 }
 
 type decision struct {
@@ -96,6 +97,7 @@ func sessionPublication(dataDir, id string) (Publication, bool, error) {
 	k := [2]string{dataDir, id}
 	sessions.Lock()
 	d, ok := sessions.m[k]
+	gen := sessions.gen
 	sessions.Unlock()
 	if ok {
 		return d.p, d.ok, nil
@@ -108,7 +110,9 @@ func sessionPublication(dataDir, id string) (Publication, bool, error) {
 	if sessions.m == nil {
 		sessions.m = map[[2]string]decision{}
 	}
-	sessions.m[k] = decision{p, published}
+	if sessions.gen == gen { // not changed by this process while it was read
+		sessions.m[k] = decision{p, published}
+	}
 	sessions.Unlock()
 	return p, published, nil
 }
@@ -130,6 +134,7 @@ func currentPublication(dataDir, id string) (Publication, bool, error) {
 func forgetPublication(dataDir, id string) {
 	sessions.Lock()
 	delete(sessions.m, [2]string{dataDir, id})
+	sessions.gen++
 	sessions.Unlock()
 }
 
