@@ -45,6 +45,7 @@ func main() {
 	costAB := flag.String("cost-ab", "", "time the blog's query 1 and the report over -cur (CSV) against this Parquet cost table of the same lines (target 2), then exit")
 	needle := flag.Bool("needle", false, "count the row groups a lookup by eventid / requestid reads in -report-data's store \"bench\" (target 4), then exit")
 	publishAB := flag.Bool("publish-ab", false, "time ingest of -src with the SQL catalog, without and with the store published to a loopback S3 (issue 20), then exit")
+	publishProfile := flag.String("publish-profile", "", "with -publish-ab: write each ingest's CPU profile (AUDITLAKE_CPUPROFILE) and the loopback S3's (this process) into this directory")
 	repackOut := flag.String("repack-out", "", "write -src's events as few large files of -repack-events events each here (issue 21's second data shape), then exit")
 	repackEvents := flag.Int("repack-events", 5000, "events per file for -repack-out")
 	storage := flag.String("storage", "", "report the store \"bench\" of this data directory's bytes against -src's gzip bytes (issue 21 target 5), then exit")
@@ -68,7 +69,7 @@ func main() {
 		return
 	}
 	if *publishAB {
-		if err := publishBench(*bin, *src, *work, max(*rounds, 1)); err != nil {
+		if err := publishBench(*bin, *src, *work, *publishProfile, max(*rounds, 1)); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
 			os.Exit(1)
 		}

@@ -161,6 +161,14 @@ func Attach(ctx context.Context, lk *lake.Lake, onErr func(error)) (func(), erro
 	lk.Hooks = Hooks(cat, lk, keep, onErr)
 	recordSyncs(lk.Dir, lk.Hooks)
 	followInBackground(lk.Hooks)
+	// The write session's early uploads no commit took and its decision about the store's
+	// publication end with it (Writer.Close, once the follower is done).
+	idle := lk.Hooks.Idle
+	lk.Hooks.Idle = func(id string) {
+		idle(id)
+		endEarly(lk.Dir, id)
+		forgetPublication(lk.Dir, id)
+	}
 	// A cost cache refresh or registration whose catalog update a crash (or a failing catalog)
 	// cut off is caught up now.
 	if _, err := CatchUpCosts(ctx, cat, lk.Dir); err != nil && onErr != nil {

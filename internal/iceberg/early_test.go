@@ -3,9 +3,12 @@ package iceberg_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +26,12 @@ import (
 // the SQL catalog keeping retired files an hour, and the lake's hooks attached.
 func publishedStore(t *testing.T, s3 *icebergtest.S3) (*lake.Lake, lake.Store, iceberg.Publication, catalog.Catalog) {
 	t.Helper()
+	return publishedStoreReporting(t, s3, func(err error) { t.Error(err) })
+}
+
+// publishedStoreReporting is publishedStore with the hooks' errors given to onErr.
+func publishedStoreReporting(t *testing.T, s3 *icebergtest.S3, onErr func(error)) (*lake.Lake, lake.Store, iceberg.Publication, catalog.Catalog) {
+	t.Helper()
 	ctx := context.Background()
 	dir, lk := catalogLake(t, iceberg.Config{Type: "sql", KeepRetired: "1h"})
 	st := createStore(t, lk, "trail")
@@ -33,7 +42,7 @@ func publishedStore(t *testing.T, s3 *icebergtest.S3) (*lake.Lake, lake.Store, i
 	if _, err := iceberg.Publish(ctx, lk, st, pub); err != nil {
 		t.Fatal(err)
 	}
-	closer, err := iceberg.Attach(ctx, lk, func(err error) { t.Error(err) })
+	closer, err := iceberg.Attach(ctx, lk, onErr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,4 +278,266 @@ func TestCommitsDoNotWaitForTheTableAndCloseDoes(t *testing.T) {
 	if got := len(s3.Stored("lake/trail/data/eventdate=2026-04")); got != 3 {
 		t.Fatalf("%d objects of the 3 committed files stored", got)
 	}
+}
+
+// writeBatch writes n events of day through w (one file, not committed) and returns its path.
+func writeBatch(t *testing.T, db *engine.DB, w *lake.Writer, tag string, n int, day time.Time) lake.DataFile {
+	t.Helper()
+	var recs []*cloudtrail.Record
+	for i := range n {
+		src, name, acct := "ec2.amazonaws.com", "RunInstances", "123456789012"
+		id := fmt.Sprintf("%s-%03d", tag, i)
+		recs = append(recs, &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
+			EventTime: day.Add(time.Duration(i) * time.Second), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)})
+	}
+	added, _, err := lake.WriteRecords(context.Background(), db, w, lake.NewBatch(recs))
+	if err != nil || len(added) != 1 {
+		t.Fatalf("wrote %d files (%v), want 1", len(added), err)
+	}
+	return added[0]
+}
+
+// TestPublicationIsDecidedOncePerWriteSession: a writer's session reads the store's publication
+// once (it read publish.json for every file it wrote, published or not): made unreadable in the
+// middle of a session, the session's later files are still uploaded ahead of their commit and
+// its syncs still follow. A publication written between two sessions, as eds publish in another
+// process writes it under the store's write lock, is what the next session uses.
+func TestPublicationIsDecidedOncePerWriteSession(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	lk, st, pub, cat := publishedStore(t, s3)
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	path := filepath.Join(lk.Dir, "iceberg", "publish.json")
+	saved, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := writeBatch(t, db, w, "first", 20, time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC))
+	iceberg.WaitEarlyUploads()
+	if err := os.WriteFile(path, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	second := writeBatch(t, db, w, "second", 20, time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC))
+	iceberg.WaitEarlyUploads()
+	for _, f := range []lake.DataFile{first, second} {
+		if s3.Stored("lake/trail/" + f.Path)["lake/trail/"+f.Path] != 1 {
+			t.Fatalf("%s was not uploaded ahead of its commit", f.Path)
+		}
+	}
+	if err := w.Commit([]lake.DataFile{first, second}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close() // the follower's sync used the session's publication (an error fails the test)
+	if err := os.WriteFile(path, saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+
+	// Another store, not published: its session uploads nothing. Published between two
+	// sessions (publish.json written as another process's eds publish writes it), the next
+	// session uploads its file ahead of the commit.
+	other, err := lk.Create("other", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err = lk.BeginWrite(other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := writeBatch(t, db, w, "unpublished", 10, time.Date(2026, 4, 3, 10, 0, 0, 0, time.UTC))
+	iceberg.WaitEarlyUploads()
+	if err := w.Commit([]lake.DataFile{f}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if n := len(s3.Stored("lake/other/")); n != 0 {
+		t.Fatalf("%d objects of an unpublished store uploaded", n)
+	}
+	var all map[string]iceberg.Publication
+	if err := json.Unmarshal(saved, &all); err != nil {
+		t.Fatal(err)
+	}
+	all[other.ID] = iceberg.Publication{To: "s3://lake/other/", EndpointURL: s3.URL, Region: "us-east-1", PublishedAt: time.Now().UTC()}
+	b, _ := json.Marshal(all)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err = lk.BeginWrite(other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = writeBatch(t, db, w, "published", 10, time.Date(2026, 4, 4, 10, 0, 0, 0, time.UTC))
+	iceberg.WaitEarlyUploads()
+	if s3.Stored("lake/other/" + f.Path)["lake/other/"+f.Path] != 1 {
+		t.Fatalf("%s of the store published since the last session was not uploaded ahead of its commit", f.Path)
+	}
+	if err := w.Commit([]lake.DataFile{f}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	m, err := lk.ReadManifest(other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range m.Files {
+		if s3.Stored("lake/other/" + f.Path)["lake/other/"+f.Path] != 1 {
+			t.Fatalf("%s of the published store is not on S3 once", f.Path)
+		}
+	}
+}
+
+// TestEarlyUploadsOfAFailedBatchEndWithTheSession: a batch written and never committed (it
+// failed) in a process that goes on (serve, collect): its upload ahead of the commit is
+// forgotten when the writer closes (it stayed in memory for good, and its object, held as
+// "uploading ahead of a commit", was never retired), and the object is deleted once the keep
+// window has passed; the table never names it.
+func TestEarlyUploadsOfAFailedBatchEndWithTheSession(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	lk, st, pub, cat := publishedStore(t, s3)
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w, err := lk.BeginWrite(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := writeBatch(t, db, w, "failed", 20, time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC))
+	iceberg.WaitEarlyUploads()
+	if s3.Stored("lake/trail/" + failed.Path)["lake/trail/"+failed.Path] != 1 {
+		t.Fatalf("%s was not uploaded ahead of its commit", failed.Path)
+	}
+	w.Close() // the batch failed: no commit names its file
+	if n := iceberg.EarlyUploads(); n != 0 {
+		t.Fatalf("%d uploads ahead of a commit still remembered after the writer closed", n)
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+
+	// The process goes on: the next commit's sync retires the object, the one after the keep
+	// window deletes it.
+	commitRecords(t, lk, st, "next", 20, time.Date(2026, 4, 2, 10, 0, 0, 0, time.UTC))
+	tableIsStore(t, s3, lk, st, pub, cat)
+	if !ledgerNames(t, lk, st)[failed.Path] {
+		t.Fatal("the object of the failed batch's file left the ledger within the keep window")
+	}
+	time.Sleep(10 * time.Millisecond)
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s3.Backend.HeadObject("lake", "trail/"+failed.Path); err == nil {
+		t.Fatal("the object of the failed batch's file is still on S3 after the keep window")
+	}
+	if ledgerNames(t, lk, st)[failed.Path] {
+		t.Fatal("the upload ledger still names the failed batch's file")
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+}
+
+// TestCompactionAndColdOutputsAreUploadedAheadOfTheirCommit: the files a compaction writes
+// (merged days, closed days rewritten cold) are uploaded as soon as they are written, like an
+// ingest batch's, not by the sync after the commit: with the table not following at all, every
+// live file is on S3 once the compaction returns; the sync that follows then uploads nothing
+// again and the table equals the store.
+func TestCompactionAndColdOutputsAreUploadedAheadOfTheirCommit(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	lk, st, pub, cat := publishedStore(t, s3)
+	ingestMore(t, lk, st, 3000, 6, 11)
+	tableIsStore(t, s3, lk, st, pub, cat)
+	follow := lk.Hooks.Committed
+	lk.Hooks.Committed = nil // no sync: only the uploads ahead of the commits
+	before, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if merged := compact(t, lk, st); merged == 0 {
+		t.Fatal("the compaction merged nothing; the test needs it to")
+	}
+	lk.Hooks.Committed = follow
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]bool{}
+	for _, f := range before.Files {
+		old[f.Path] = true
+	}
+	cold, written := 0, 0
+	for _, f := range m.Files {
+		if old[f.Path] {
+			continue
+		}
+		written++
+		if f.Cold {
+			cold++
+		}
+		if s3.Stored("lake/trail/" + f.Path)["lake/trail/"+f.Path] != 1 {
+			t.Fatalf("%s (cold %v), written by the compaction, is not on S3 before any sync", f.Path, f.Cold)
+		}
+	}
+	if written == 0 || cold == 0 {
+		t.Fatalf("the compaction wrote %d live files, %d cold; the test needs both", written, cold)
+	}
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
+}
+
+// TestCompactionWhoseUploadsFailLeavesTheTableOnFilesThatAreThere: S3 refuses every write
+// while a compaction writes its files (their uploads ahead of the commit fail, and so do the
+// sync's): the store's commits stand, the hooks report the error, and the table's snapshot still
+// names only objects that are on S3; once S3 is back the next sync uploads the files, once each,
+// and the table equals the store.
+func TestCompactionWhoseUploadsFailLeavesTheTableOnFilesThatAreThere(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	var mu sync.Mutex
+	var hookErrs []error
+	lk, st, pub, cat := publishedStoreReporting(t, s3, func(err error) {
+		mu.Lock()
+		hookErrs = append(hookErrs, err)
+		mu.Unlock()
+	})
+	ingestMore(t, lk, st, 3000, 6, 12)
+	tableIsStore(t, s3, lk, st, pub, cat)
+	s3.FailWrites(-1)
+	if merged := compact(t, lk, st); merged == 0 {
+		t.Fatal("the compaction merged nothing; the test needs it to")
+	}
+	mu.Lock()
+	reported := errors.Join(hookErrs...)
+	mu.Unlock()
+	if reported == nil || !strings.Contains(reported.Error(), "SlowDown") {
+		t.Fatalf("the hooks reported %v, want S3's SlowDown", reported)
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := iceberg.Files(ctx, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for uri := range files {
+		key := strings.TrimPrefix(uri, "s3://lake/")
+		if _, err := s3.Backend.HeadObject("lake", key); err != nil {
+			t.Fatalf("the table names %s, not on S3: %v", uri, err)
+		}
+	}
+	s3.FailWrites(0)
+	if _, err := iceberg.Follow(ctx, cat, lk, st, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	tableIsStore(t, s3, lk, st, pub, cat)
 }

@@ -20,3 +20,10 @@ func ForgetEarlyUploads() {
 	early.m = nil
 	early.Unlock()
 }
+
+// EarlyUploads is how many uploads ahead of a commit this process remembers.
+func EarlyUploads() int {
+	early.Lock()
+	defer early.Unlock()
+	return len(early.m)
+}

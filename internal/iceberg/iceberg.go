@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	iceberggo "github.com/apache/iceberg-go"
@@ -99,7 +100,7 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 		return res, err
 	}
 	// A published store's files are uploaded before the snapshot that names them (publish.go).
-	pub, published, err := LoadPublication(lk.Dir, st.ID)
+	pub, published, err := currentPublication(lk.Dir, st.ID)
 	if err != nil {
 		return res, err
 	}
@@ -219,28 +220,31 @@ func commitFiles(ctx context.Context, tbl *table.Table, want []string, props ice
 // (a published store's file, named by its S3 URI): its statistics are read from the local
 // footer rather than through the table's file IO.
 func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, props iceberggo.Properties, local map[string]string) (_ *table.Table, added, removed int, err error) {
-	have, err := dataFiles(ctx, tbl)
+	var base *int64 // the snapshot the commit builds on
+	if s := tbl.CurrentSnapshot(); s != nil {
+		base = &s.SnapshotID
+	}
+	have, err := filePaths(ctx, tbl)
 	if err != nil {
 		return tbl, 0, 0, err
 	}
 	wanted := make(map[string]bool, len(want))
-	var add []string
-	var del []iceberggo.DataFile
+	var add, del []string
 	for _, p := range want {
 		wanted[p] = true
-		if _, ok := have[p]; !ok {
+		if !have[p] {
 			add = append(add, p)
 		}
 	}
-	for p, df := range have {
+	for p := range have {
 		if !wanted[p] {
-			del = append(del, df)
+			del = append(del, p)
 		}
 	}
 	if len(add) == 0 && len(del) == 0 {
 		return tbl, 0, 0, nil
 	}
-	slices.SortFunc(del, func(a, b iceberggo.DataFile) int { return strings.Compare(a.FilePath(), b.FilePath()) })
+	slices.Sort(del)
 	fsys, err := tbl.FS(ctx)
 	if err != nil {
 		return tbl, 0, 0, err
@@ -257,7 +261,16 @@ func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, prop
 	if len(del) == 0 {
 		err = tx.AddDataFiles(ctx, adds, props, table.WithoutDuplicateCheck())
 	} else {
-		err = tx.ReplaceDataFilesWithDataFiles(ctx, del, adds, props)
+		// The files to delete are named by path (the transaction finds them in the snapshot).
+		dels := make([]iceberggo.DataFile, len(del))
+		for i, p := range del {
+			b, berr := iceberggo.NewDataFileBuilder(tbl.Spec(), iceberggo.EntryContentData, p, iceberggo.ParquetFile, nil, nil, nil, 0, 0)
+			if berr != nil {
+				return tbl, 0, 0, fmt.Errorf("data file %s: %w", p, berr)
+			}
+			dels[i] = b.Build()
+		}
+		err = tx.ReplaceDataFilesWithDataFiles(ctx, dels, adds, props)
 	}
 	if err != nil {
 		return tbl, 0, 0, err
@@ -265,7 +278,63 @@ func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, prop
 	if tbl, err = tx.Commit(ctx); err != nil {
 		return tbl, 0, 0, fmt.Errorf("commit: %w", err)
 	}
+	// The new snapshot holds exactly want unless the catalog made the commit replay on a
+	// snapshot committed meanwhile (its parent is not the one planned from).
+	if s := tbl.CurrentSnapshot(); s != nil && equalID(s.ParentSnapshotID, base) {
+		rememberPaths(tbl, s.SnapshotID, wanted)
+	}
 	return tbl, len(add), len(del), nil
+}
+
+// planned keeps, by table, the data file paths of the last snapshot this process committed or
+// planned: the next sync of a table whose current snapshot is still that one does not read
+// every manifest again (PlanFiles reads one manifest per append, so a sync after each commit
+// read a number of manifests that grew with the table's snapshots). A snapshot's files never
+// change; a snapshot committed elsewhere has another id, and is planned.
+var planned struct {
+	sync.Mutex
+	m map[string]plannedFiles
+}
+
+type plannedFiles struct {
+	snapshot int64
+	paths    map[string]bool
+}
+
+func equalID(a, b *int64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
+func plannedKey(tbl *table.Table) string {
+	return strings.Join(tbl.Identifier(), ".") + " " + tbl.Location()
+}
+
+func rememberPaths(tbl *table.Table, snapshot int64, paths map[string]bool) {
+	planned.Lock()
+	defer planned.Unlock()
+	if planned.m == nil {
+		planned.m = map[string]plannedFiles{}
+	}
+	planned.m[plannedKey(tbl)] = plannedFiles{snapshot: snapshot, paths: paths}
+}
+
+// filePaths are the data file paths of the table's current snapshot (read-only: the map may be
+// shared with later calls).
+func filePaths(ctx context.Context, tbl *table.Table) (map[string]bool, error) {
+	cur := tbl.CurrentSnapshot()
+	if cur == nil {
+		return map[string]bool{}, nil
+	}
+	planned.Lock()
+	p, ok := planned.m[plannedKey(tbl)]
+	planned.Unlock()
+	if ok && p.snapshot == cur.SnapshotID {
+		return p.paths, nil
+	}
+	out, err := Files(ctx, tbl)
+	if err != nil {
+		return nil, err
+	}
+	rememberPaths(tbl, cur.SnapshotID, out)
+	return out, nil
 }
 
 // noDefaultLocation reports whether err is iceberg-go's refusal to create a table without a
@@ -278,21 +347,9 @@ func noDefaultLocation(err error) bool {
 func FileURI(abs string) string { return "file://" + filepath.ToSlash(abs) }
 
 // Files are the data files of the table's current snapshot.
+// They are read from the table's manifests (not from what this process remembers).
 func Files(ctx context.Context, tbl *table.Table) (map[string]bool, error) {
-	dfs, err := dataFiles(ctx, tbl)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]bool, len(dfs))
-	for p := range dfs {
-		out[p] = true
-	}
-	return out, nil
-}
-
-// dataFiles are the data files of the table's current snapshot, by path.
-func dataFiles(ctx context.Context, tbl *table.Table) (map[string]iceberggo.DataFile, error) {
-	out := map[string]iceberggo.DataFile{}
+	out := map[string]bool{}
 	if tbl.CurrentSnapshot() == nil {
 		return out, nil
 	}
@@ -301,7 +358,7 @@ func dataFiles(ctx context.Context, tbl *table.Table) (map[string]iceberggo.Data
 		return nil, err
 	}
 	for _, t := range tasks {
-		out[t.File.FilePath()] = t.File
+		out[t.File.FilePath()] = true
 	}
 	return out, nil
 }
@@ -334,6 +391,11 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 		Committed: func(id string) error {
 			st, err := lk.Resolve(id)
 			if err != nil {
+				return err
+			}
+			// The store's publication, decided once for the write session (uploadEarly
+			// decides it at the session's first file).
+			if _, _, err := sessionPublication(lk.Dir, id); err != nil {
 				return err
 			}
 			_, err = Follow(context.Background(), cat, lk, st, keep)

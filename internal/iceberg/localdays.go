@@ -76,6 +76,7 @@ func SaveLocalDays(lk *lake.Lake, st lake.Store, localDays int, cacheBytes int64
 		return Publication{}, fmt.Errorf("--local-days %d: want 0 (every day local) or more", localDays)
 	}
 	var p Publication
+	defer forgetPublication(lk.Dir, st.ID)
 	err := atomicfile.UpdateJSON(publishPath(lk.Dir), publishPath(lk.Dir)+".lock", func(all *map[string]Publication) error {
 		q, ok := (*all)[st.ID]
 		if !ok {

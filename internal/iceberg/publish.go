@@ -74,6 +74,70 @@ func LoadPublication(dataDir, id string) (p Publication, ok bool, err error) {
 	return p, ok, nil
 }
 
+// sessions are the publications this process decided for the stores it is writing: read once
+// per write session (at its first written file or commit, sessionPublication), used by every
+// early upload and sync of the session, and forgotten when the session's writer closes
+// (lake.Hooks.Idle) or when this process changes the publication (SavePublication,
+// SaveLocalDays, Unpublish). Another process changes a store's publication only under the
+// store's write lock (eds publish, eds update, eds delete), so never within a session here.
+var sessions struct {
+	sync.Mutex
+	m   map[[2]string]decision
+	gen uint64 // counts forgetPublication: a decision read before one is not kept
+}
+
+type decision struct {
+	p  Publication
+	ok bool
+}
+
+// sessionPublication is store id's publication as decided for this process's current write
+// session of the store, read when not decided yet.
+func sessionPublication(dataDir, id string) (Publication, bool, error) {
+	k := [2]string{dataDir, id}
+	sessions.Lock()
+	d, ok := sessions.m[k]
+	gen := sessions.gen
+	sessions.Unlock()
+	if ok {
+		return d.p, d.ok, nil
+	}
+	p, published, err := LoadPublication(dataDir, id)
+	if err != nil {
+		return Publication{}, false, err
+	}
+	sessions.Lock()
+	if sessions.m == nil {
+		sessions.m = map[[2]string]decision{}
+	}
+	if sessions.gen == gen { // not changed by this process while it was read
+		sessions.m[k] = decision{p, published}
+	}
+	sessions.Unlock()
+	return p, published, nil
+}
+
+// currentPublication is store id's publication: the session's decision when one is running,
+// else read.
+func currentPublication(dataDir, id string) (Publication, bool, error) {
+	sessions.Lock()
+	d, ok := sessions.m[[2]string{dataDir, id}]
+	sessions.Unlock()
+	if ok {
+		return d.p, d.ok, nil
+	}
+	return LoadPublication(dataDir, id)
+}
+
+// forgetPublication ends the decision about store id's publication (its write session ended,
+// or this process changed it).
+func forgetPublication(dataDir, id string) {
+	sessions.Lock()
+	delete(sessions.m, [2]string{dataDir, id})
+	sessions.gen++
+	sessions.Unlock()
+}
+
 // Validate says what is wrong with p.
 func (p Publication) Validate() error {
 	bucket, key, err := objstore.SplitS3(p.To)
@@ -93,6 +157,7 @@ func SavePublication(dataDir, id string, p Publication) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	defer forgetPublication(dataDir, id)
 	return atomicfile.UpdateJSON(publishPath(dataDir), publishPath(dataDir)+".lock", func(all *map[string]Publication) error {
 		if *all == nil {
 			*all = map[string]Publication{}
@@ -258,7 +323,7 @@ type earlyUpload struct {
 // file's (collect), and one whose file was committed is recognized, not uploaded again (push).
 // The file's name is new (lake.NewUUID): no object can be there yet, so no HeadObject is asked.
 func uploadEarly(lk *lake.Lake, id, rel string) {
-	p, ok, err := LoadPublication(lk.Dir, id)
+	p, ok, err := sessionPublication(lk.Dir, id)
 	if err != nil || !ok {
 		return // not published; a failure to read it is the commit's to report
 	}
@@ -310,6 +375,33 @@ func takeEarly(dataDir, id, rel string) *earlyUpload {
 	e := early.m[k]
 	delete(early.m, k)
 	return e
+}
+
+// endEarly forgets the uploads ahead of a commit of store id that no commit took by the end of
+// its write session (lake.Hooks.Idle, once the follower has caught up with the session's
+// commits): their files were never committed (a batch or a compaction that failed after writing
+// them). Each is waited for; its object, which the ledger names, is then retired and deleted by
+// collect like that of any file no longer live. A long-running process (serve, collect) kept
+// them in memory for good, and collect never retired their objects.
+func endEarly(dataDir, id string) {
+	early.Lock()
+	var ended []earlyKey
+	var waits []chan struct{}
+	for k, e := range early.m {
+		if k.dataDir == dataDir && k.id == id {
+			ended = append(ended, k)
+			waits = append(waits, e.done)
+		}
+	}
+	early.Unlock()
+	for _, done := range waits {
+		<-done
+	}
+	early.Lock()
+	for _, k := range ended {
+		delete(early.m, k)
+	}
+	early.Unlock()
 }
 
 // uploadingEarly reports whether store id's file rel was uploaded ahead of a commit that has not
@@ -497,6 +589,7 @@ func verify(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) er
 // as its store is being deleted: the store's events leave S3 with it. The table's metadata stays
 // (its last snapshot names no file).
 func Unpublish(ctx context.Context, lk *lake.Lake, st lake.Store) error {
+	defer forgetPublication(lk.Dir, st.ID)
 	p, ok, err := LoadPublication(lk.Dir, st.ID)
 	if err != nil || !ok {
 		return err
@@ -595,7 +688,11 @@ var ErrNoCatalog = errors.New("no Iceberg catalog is set (auditlake catalog set 
 // published), expires its snapshots older than keep, and deletes the objects on S3 that only
 // those expired snapshots named.
 func Follow(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store, keep time.Duration) (Result, error) {
-	if p, ok, _ := LoadPublication(lk.Dir, st.ID); ok {
+	p, ok, err := currentPublication(lk.Dir, st.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	if ok {
 		ctx = p.withS3(ctx)
 	}
 	res, err := Sync(ctx, cat, lk, st)
@@ -605,9 +702,8 @@ func Follow(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Sto
 	if err := Expire(ctx, cat, st, keep); err != nil {
 		return res, err
 	}
-	p, ok, err := LoadPublication(lk.Dir, st.ID)
-	if err != nil || !ok {
-		return res, err
+	if !ok {
+		return res, nil
 	}
 	m, err := lk.ReadManifest(st.ID)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -294,6 +295,27 @@ func TestUploadIsMultipartChecksummedAndResumable(t *testing.T) {
 	}
 	if _, found, err := cl.Sum(ctx, "s3://lake/x/none"); found || err != nil {
 		t.Fatalf("a missing object: found %v, %v", found, err)
+	}
+	// A file of one part (below and exactly at the part size) is hashed once: the MD5 sent as
+	// its Content-MD5, checked against S3's ETag and recorded is still the whole file's.
+	for _, n := range []int{5 << 20, 5<<20 - 1, 0} {
+		small := filepath.Join(t.TempDir(), "small.parquet")
+		if err := os.WriteFile(small, data[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		uri := fmt.Sprintf("s3://lake/x/small-%d.parquet", n)
+		up, err := cl.Upload(ctx, uri, small, 5<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := objstore.FileMD5(small)
+		sum, found, err := cl.Sum(ctx, uri)
+		if up != want || err != nil || !found || sum != want {
+			t.Fatalf("%d bytes in one part: upload says %+v, the object %+v (found %v, %v), the file is %+v", n, up, sum, found, err, want)
+		}
+	}
+	if s3.Parts() != 3 {
+		t.Fatalf("%d parts stored, want the 3 of the large file only", s3.Parts())
 	}
 }
 

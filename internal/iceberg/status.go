@@ -106,11 +106,18 @@ func SyncStore(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.
 // store's write lock and before the command that committed returns; a crash before it leaves the
 // table behind, as a crash between the two commits always could (caught up at the next commit
 // or by catalog sync). A sync's error is reported unless a newer commit's sync follows it.
+//
+// While commits keep coming, a store's syncs start at most once per followInterval: each sync
+// loads the table and writes its metadata again (both grow with its snapshots) whatever it
+// adds, so the commits of an ingest are caught up a second's worth at a time, not one or two
+// each. Writer.Close does not wait for the interval (Idle hurries the follower).
 func followInBackground(h *lake.Hooks) {
 	follow := h.Committed
 	type store struct {
 		running, again bool
 		idle           chan struct{}
+		hurry          chan struct{} // closed by Idle: no more waiting for the interval
+		hurried        bool
 	}
 	var (
 		mu     sync.Mutex
@@ -142,8 +149,11 @@ func followInBackground(h *lake.Hooks) {
 			return nil
 		}
 		s.running, s.idle = true, make(chan struct{})
+		s.hurry, s.hurried = make(chan struct{}), false
+		hurry := s.hurry
 		go func() {
 			for {
+				start := time.Now()
 				err := follow(id)
 				mu.Lock()
 				superseded := s.again
@@ -154,6 +164,14 @@ func followInBackground(h *lake.Hooks) {
 				if !more(s) {
 					return
 				}
+				if wait := followInterval - time.Since(start); wait > 0 {
+					t := time.NewTimer(wait)
+					select {
+					case <-t.C:
+					case <-hurry:
+						t.Stop()
+					}
+				}
 			}
 		}()
 		return nil
@@ -163,6 +181,10 @@ func followInBackground(h *lake.Hooks) {
 		var idle chan struct{}
 		if s := stores[id]; s != nil && s.running {
 			idle = s.idle
+			if !s.hurried {
+				s.hurried = true
+				close(s.hurry)
+			}
 		}
 		mu.Unlock()
 		if idle != nil {
@@ -170,6 +192,10 @@ func followInBackground(h *lake.Hooks) {
 		}
 	}
 }
+
+// followInterval is how often at most a store's syncs start while its commits keep coming
+// (followInBackground).
+const followInterval = time.Second
 
 // costStatusID is the key status.json keeps the last failed sync of cost table name's Iceberg
 // table under (store ids never hold a ":").

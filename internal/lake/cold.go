@@ -302,6 +302,7 @@ func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile, whole b
 		return nf, err
 	}
 	nf.Bytes = st.Size()
+	w.lake.written(w.id, nf.Path)
 	return copyFacts(w, f, nf)
 }
 

@@ -68,6 +68,7 @@ func concatGroup(ctx context.Context, db *engine.DB, w *Writer, date string, gro
 		return nil, nil, err
 	}
 	nf.Bytes = st.Size()
+	w.lake.written(w.id, rel)
 	if w.facts {
 		if err := concatFacts(ctx, db, w, &nf, group); err != nil {
 			return nil, nil, err

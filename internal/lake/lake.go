@@ -84,9 +84,10 @@ type Hooks struct {
 	// commit: the follower catches up at its next call.
 	Committed func(storeID string) error
 	// Written, when set, is called as soon as a writer has written a new data file (rel, relative
-	// to the store directory) whose content is final, before any commit names it: a published
-	// store uploads it while the ingest goes on (package iceberg). The file may still be removed
-	// uncommitted (a failed batch, a crash): the follower must expect that.
+	// to the store directory) whose content is final, before any commit names it — an ingest
+	// batch's, a compaction's merge or concatenation, a cold rewrite: a published store uploads
+	// it while the writer goes on (package iceberg). The file may still be removed uncommitted
+	// (a failed batch, a crash): the follower must expect that.
 	Written func(storeID, rel string)
 	// Idle, when set, is called by Writer.Close before it releases the store's write lock: it
 	// returns once the follower has caught up with the writer's commits (a follower that runs

@@ -484,8 +484,14 @@ func writeParquetWith(ctx context.Context, db *engine.DB, w *Writer, query, opts
 		return nil, fmt.Errorf("write parquet: no files written (%v)", err)
 	}
 	added, err := describe(ctx, db, w, files)
-	if err != nil || !w.facts {
-		return added, err
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range added {
+		w.lake.written(w.id, f.Path) // final: a published store uploads it now (Hooks.Written)
+	}
+	if !w.facts {
+		return added, nil
 	}
 	if err := writeFactsOf(ctx, db, w, added); err != nil {
 		return nil, err

@@ -100,12 +100,17 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 		return Uploaded{}, err
 	}
 	size := st.Size()
-	// The MD5 of every part and of the whole file, read once.
+	// The MD5 of every part and of the whole file, read once; a file of one part is hashed
+	// once (its part's MD5 is the whole file's).
 	whole := md5.New()
 	var parts [][]byte
 	for off := int64(0); off < size || off == 0; off += partSize {
 		h := md5.New()
-		n, err := io.Copy(io.MultiWriter(h, whole), io.NewSectionReader(f, off, min(partSize, size-off)))
+		var w io.Writer = h
+		if size > partSize {
+			w = io.MultiWriter(h, whole)
+		}
+		n, err := io.Copy(w, io.NewSectionReader(f, off, min(partSize, size-off)))
 		if err != nil {
 			return Uploaded{}, fmt.Errorf("read %q: %w", path, err)
 		}
@@ -114,7 +119,11 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 			break
 		}
 	}
-	up := Uploaded{Size: size, MD5: hex.EncodeToString(whole.Sum(nil))}
+	sum := parts[0]
+	if len(parts) > 1 {
+		sum = whole.Sum(nil)
+	}
+	up := Uploaded{Size: size, MD5: hex.EncodeToString(sum)}
 	meta := map[string]string{MD5Meta: up.MD5}
 	// The body is bound by its Content-MD5, a signed header, so the signature does not hash the
 	// payload again (SigV4 does over plain HTTP), and the SDK adds no second checksum.
