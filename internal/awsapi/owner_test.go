@@ -2,10 +2,14 @@ package awsapi_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/app"
+	"github.com/auditlake/auditlake/internal/auditlog"
+	"github.com/auditlake/auditlake/internal/awsapi"
 )
 
 // TestQueryResultsBelongToThePrincipalNotItsName: a user deleted and created again with the same
@@ -61,5 +65,48 @@ func TestQueryResultsBelongToThePrincipalNotItsName(t *testing.T) {
 	}
 	if qs, _ := list["Queries"].([]any); len(qs) != 0 {
 		t.Errorf("the new carol lists the former carol's queries: %v", qs)
+	}
+}
+
+// TestStatementsRefusedBeforeTheEngineAreAudited: a StartQuery statement the door refuses itself
+// (not a SELECT) is in the audit log as the engine's refusal would be — principal, door aws,
+// statement, QueryFailed — and while the audit log cannot be written it is 503
+// ServiceUnavailableException, as a query is, instead of answered unaudited.
+func TestStatementsRefusedBeforeTheEngineAreAudited(t *testing.T) {
+	var log *auditlog.Log
+	ls := startLakeServer(t, 10, awsapiDefaults, func(ls *lakeServer, o *awsapi.Options) {
+		log = auditlog.Open(ls.lk)
+		o.Backend.(*app.Backend).Audit = log
+		o.Audit = log
+	})
+	ctx := context.Background()
+	stmt := "DELETE FROM " + ls.store.ID + " WHERE eventid = 'refused-by-the-door'"
+	if out, code, err := ls.call(ctx, ls.filtered, "StartQuery", map[string]string{"QueryStatement": stmt}); err != nil || code != "InvalidQueryStatementException" {
+		t.Fatalf("StartQuery %q: %v %q %v", stmt, err, code, out)
+	}
+	if err := log.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	audit, err := ls.lk.Resolve(auditlog.StoreName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := ls.query(ctx, ls.admin, `SELECT useridentity.principalid AS who, json_extract_scalar(additionaleventdata, '$.door') AS door,
+		errorcode AS code FROM `+audit.ID+` WHERE json_extract_scalar(requestparameters, '$.queryStatement') = '`+strings.ReplaceAll(stmt, "'", "''")+`'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0]["who"] != "user:carol" || rows[0]["door"] != "aws" || rows[0]["code"] != "QueryFailed" {
+		t.Errorf("audit entries of the refused statement: %v, want one by user:carol, door aws, QueryFailed", rows)
+	}
+
+	log.MaxPending = 1
+	log.Record(auditlog.Entry{Action: "StartQuery", Principal: "user:alice", Door: "aws"})
+	log.Record(auditlog.Entry{Action: "StartQuery", Principal: "user:alice", Door: "aws"})
+	if log.Check() == nil {
+		t.Fatal("fixture: the audit log is not full")
+	}
+	if out, code, err := ls.call(ctx, ls.filtered, "StartQuery", map[string]string{"QueryStatement": stmt}); err != nil || code != "ServiceUnavailableException" {
+		t.Errorf("StartQuery %q while the audit log is full: %v %q %v, want ServiceUnavailableException", stmt, err, code, out)
 	}
 }

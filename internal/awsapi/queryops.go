@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/server"
 )
 
 type startQueryRequest struct {
@@ -38,7 +40,14 @@ func (h *Handler) startQuery(ctx context.Context, c *call) (any, *Error) {
 		}
 	}
 	if w := statementStart(req.QueryStatement); w != "SELECT" && w != "WITH" && w != "VALUES" {
-		return nil, errorf(http.StatusBadRequest, "InvalidQueryStatementException", "only SELECT statements are allowed (got %s): event data stores are read-only to SQL", w)
+		e := errorf(http.StatusBadRequest, "InvalidQueryStatementException", "only SELECT statements are allowed (got %s): event data stores are read-only to SQL", w)
+		// Refused here, not by the engine: audited as the engine's refusal would be.
+		err := h.opts.Backend.Answer(ctx, req.QueryStatement, func(context.Context) (int, error) { return 0, &server.QueryError{Msg: e.Message} })
+		var qe *server.QueryError
+		if err != nil && !errors.As(err, &qe) {
+			return nil, backendRefusal(err)
+		}
+		return nil, e
 	}
 	q := &query{owner: c.principal().Identity(), statement: req.QueryStatement, deliveryURI: req.DeliveryS3Uri, region: c.region}
 	h.scanned(c, q)
@@ -281,4 +290,15 @@ func (h *Handler) listQueries(ctx context.Context, c *call) (any, *Error) {
 		Queries   []queryItem `json:"Queries"`
 		NextToken string      `json:"NextToken,omitempty"`
 	}{page, next}, nil
+}
+
+// backendRefusal is the AWS error of the backend refusing a request before running it: 503
+// ServiceUnavailableException (which the SDKs retry) when it is busy or cannot audit, else an
+// internal error.
+func backendRefusal(err error) *Error {
+	var be *server.BusyError
+	if errors.As(err, &be) {
+		return errorf(http.StatusServiceUnavailable, "ServiceUnavailableException", "%s; retry later", be.Msg)
+	}
+	return internal("StartQuery", err)
 }
