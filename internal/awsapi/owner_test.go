@@ -21,21 +21,7 @@ func TestQueryResultsBelongToThePrincipalNotItsName(t *testing.T) {
 	ctx := context.Background()
 	reg := access.Open(ls.lk.Dir)
 	stmt := "SELECT eventid FROM " + ls.store.ID
-	started, code, err := ls.call(ctx, ls.filtered, "StartQuery", map[string]string{"QueryStatement": stmt})
-	if err != nil || code != "" {
-		t.Fatalf("StartQuery: %v %s %v", err, code, started)
-	}
-	id := started["QueryId"].(string)
-	for {
-		d, code, err := ls.call(ctx, ls.filtered, "DescribeQuery", map[string]string{"QueryId": id})
-		if err != nil || code != "" {
-			t.Fatalf("DescribeQuery: %v %s %v", err, code, d)
-		}
-		if d["QueryStatus"] == "FINISHED" {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	id := ls.startFinished(t, ls.filtered, stmt)
 	second, err := reg.CreateKey("carol", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -108,5 +94,51 @@ func TestStatementsRefusedBeforeTheEngineAreAudited(t *testing.T) {
 	}
 	if out, code, err := ls.call(ctx, ls.filtered, "StartQuery", map[string]string{"QueryStatement": stmt}); err != nil || code != "ServiceUnavailableException" {
 		t.Errorf("StartQuery %q while the audit log is full: %v %q %v, want ServiceUnavailableException", stmt, err, code, out)
+	}
+}
+
+// TestANextTokenOpensNoOtherQuery: GetQueryResults' NextToken of one principal's query, given with
+// another principal's own query or with the first query's id by that other principal, opens
+// nothing: InvalidNextTokenException for its own query, QueryIdNotFoundException for the other's.
+func TestANextTokenOpensNoOtherQuery(t *testing.T) {
+	ls := startLakeServer(t, 30, awsapiDefaults)
+	ctx := context.Background()
+	stmt := "SELECT eventid FROM " + ls.store.ID
+	admins := ls.startFinished(t, ls.admin, stmt)
+	page, code, err := ls.call(ctx, ls.admin, "GetQueryResults", map[string]any{"QueryId": admins, "MaxQueryResults": 2})
+	token, _ := page["NextToken"].(string)
+	if err != nil || code != "" || token == "" {
+		t.Fatalf("the admin's first page: %v %s %v", err, code, page)
+	}
+	carols := ls.startFinished(t, ls.filtered, stmt)
+	for _, c := range []struct {
+		id, want string
+	}{{carols, "InvalidNextTokenException"}, {admins, "QueryIdNotFoundException"}} {
+		out, code, err := ls.call(ctx, ls.filtered, "GetQueryResults", map[string]any{"QueryId": c.id, "NextToken": token, "MaxQueryResults": 1000})
+		if err != nil || code != c.want {
+			t.Errorf("carol's GetQueryResults of %s with the admin's token: %v %q %v, want %s", c.id, err, code, out, c.want)
+		}
+	}
+}
+
+// startFinished starts stmt as creds through the API (SDK signer) and waits until it is FINISHED;
+// it returns the query's id.
+func (ls *lakeServer) startFinished(t *testing.T, creds access.Credentials, stmt string) string {
+	t.Helper()
+	ctx := context.Background()
+	out, code, err := ls.call(ctx, creds, "StartQuery", map[string]string{"QueryStatement": stmt})
+	if err != nil || code != "" {
+		t.Fatalf("StartQuery: %v %s %v", err, code, out)
+	}
+	id := out["QueryId"].(string)
+	for {
+		d, code, err := ls.call(ctx, creds, "DescribeQuery", map[string]string{"QueryId": id})
+		if err != nil || code != "" {
+			t.Fatalf("DescribeQuery: %v %s %v", err, code, d)
+		}
+		if d["QueryStatus"] == "FINISHED" {
+			return id
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
