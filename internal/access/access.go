@@ -51,7 +51,10 @@ const (
 
 // User is a person or a program with access keys.
 type User struct {
-	Name     string    `json:"name"`
+	Name string `json:"name"`
+	// ID tells this user from an earlier one of the same name that was deleted (random, made
+	// at creation; users created before it existed have none: Principal.Identity uses Created).
+	ID       string    `json:"id,omitempty"`
 	Admin    bool      `json:"admin,omitempty"` // reads everything, manages everything
 	Disabled bool      `json:"disabled,omitempty"`
 	Created  time.Time `json:"created"`
@@ -70,6 +73,7 @@ type Key struct {
 // Role groups users; grants to a role apply to each member.
 type Role struct {
 	Name    string   `json:"name"`
+	ID      string   `json:"id,omitempty"` // as User.ID
 	Members []string `json:"members,omitempty"`
 }
 
@@ -219,7 +223,7 @@ func (r *Registry) CreateUser(name string, admin bool, expires *time.Time) (Cred
 		if s.user(name) != nil {
 			return fmt.Errorf("user %q: %w", name, ErrExists)
 		}
-		s.Users = append(s.Users, User{Name: name, Admin: admin, Created: r.now(), Keys: []Key{k}})
+		s.Users = append(s.Users, User{Name: name, ID: newID(), Admin: admin, Created: r.now(), Keys: []Key{k}})
 		return nil
 	})
 	if err != nil {
@@ -308,7 +312,7 @@ func (r *Registry) CreateRole(name string) error {
 		if s.role(name) != nil {
 			return fmt.Errorf("role %q: %w", name, ErrExists)
 		}
-		s.Roles = append(s.Roles, Role{Name: name})
+		s.Roles = append(s.Roles, Role{Name: name, ID: newID()})
 		return nil
 	})
 }

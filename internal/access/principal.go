@@ -18,6 +18,8 @@ type Principal struct {
 	Admin  bool
 	Roles  []string
 	grants []Grant
+	// id is the user's or role's registry id (identity.go).
+	id string
 }
 
 // Operator is the principal of the CLI acting directly on the data directory, like an
@@ -93,7 +95,7 @@ func (p *Principal) Table(resource string) *TableAccess {
 // principal builds the principal of user name (its grants and its roles' grants).
 func (s *State) principal(name, keyID string) *Principal {
 	u := s.user(name)
-	p := &Principal{User: name, KeyID: keyID, Admin: u != nil && u.Admin}
+	p := &Principal{User: name, KeyID: keyID, Admin: u != nil && u.Admin, id: u.identity()}
 	for _, r := range s.Roles {
 		if slices.Contains(r.Members, name) {
 			p.Roles = append(p.Roles, r.Name)
@@ -128,7 +130,7 @@ func (r *Registry) Principal(ref string) (*Principal, error) {
 	if s.role(name) == nil {
 		return nil, fmt.Errorf("role %q: %w", name, ErrNotFound)
 	}
-	p := &Principal{Role: name, Roles: []string{name}}
+	p := &Principal{Role: name, Roles: []string{name}, id: s.role(name).ID}
 	for _, g := range s.Grants {
 		if g.Principal == "role:"+name {
 			p.grants = append(p.grants, g)

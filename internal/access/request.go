@@ -62,7 +62,7 @@ func (r *Registry) Current(p *Principal) (*Principal, error) {
 		if s.role(p.Role) == nil {
 			return nil, ErrUnauthenticated
 		}
-		np := &Principal{Role: p.Role, Roles: []string{p.Role}}
+		np := &Principal{Role: p.Role, Roles: []string{p.Role}, id: s.role(p.Role).ID}
 		for _, g := range s.Grants {
 			if g.Principal == "role:"+p.Role {
 				np.grants = append(np.grants, g)

@@ -495,6 +495,19 @@ func (b *Backend) Query(ctx context.Context, sql string, maxRows int) (*server.R
 	return out, nil
 }
 
+// Answer runs fn, a statement a door answered itself (no engine query), as the caller in ctx,
+// refused as Query is, and records it in the audit log as Query records a query.
+func (b *Backend) Answer(ctx context.Context, sql string, fn func(context.Context) (int, error)) error {
+	c, err := b.auditedCaller(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	n, err := fn(ctx)
+	b.record(c, auditlog.Entry{SQL: sql, Duration: time.Since(start), Rows: int64(n)}, err)
+	return err
+}
+
 // record queues the audit entry of a query or report by caller c that ended with err.
 func (b *Backend) record(c access.Caller, e auditlog.Entry, err error) {
 	if b.Audit == nil {

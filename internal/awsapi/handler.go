@@ -43,6 +43,10 @@ const (
 // com.amazonaws.cloudtrail.v20131101. before it, which is accepted too).
 const TargetPrefix = "CloudTrail_20131101."
 
+// DefaultRegion is the region the API answers for when Options.Region is empty: the one the
+// docs and serve's examples sign with (aws --region us-east-1).
+const DefaultRegion = "us-east-1"
+
 // Account stands for the lake in the ARNs of event data stores: a lake is not an AWS account.
 const Account = "000000000000"
 
@@ -53,6 +57,10 @@ type Options struct {
 	Lake    *lake.Lake
 	Keys    KeySource
 	Log     *slog.Logger
+	// Region is the region requests must be signed for (their credential scope's), as an AWS
+	// endpoint answers for one region; it names the region in ARNs. Default DefaultRegion
+	// (serve --api-region).
+	Region string
 	// Audit records store and channel changes (nil: not recorded). Queries are recorded by the
 	// Backend, as for every door.
 	Audit *auditlog.Log
@@ -93,6 +101,9 @@ func New(o Options) *Handler {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Region == "" {
+		o.Region = DefaultRegion
 	}
 	h := &Handler{opts: o, queries: newManager(o.Backend, o.Queries, o.Now, o.Log)}
 	h.queries.deliver = h.deliver
@@ -225,7 +236,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request, body []byte, se
 			return nil, errorf(http.StatusTooManyRequests, "ThrottlingException", "too many failed authentications; try again in %s", wait.Round(time.Second))
 		}
 	}
-	v, e := verify(r, body, h.opts.Keys, h.opts.Now(), service)
+	v, e := verify(r, body, h.opts.Keys, h.opts.Now(), h.opts.Region, service)
 	if e != nil && e.Status < 500 && e.Code != "MissingAuthenticationTokenException" && h.opts.Failures != nil {
 		h.opts.Failures.Fail(keyID, addr)
 		h.opts.Log.Info("signature refused", "access_key_id", keyID, "remote", addr, "err", e.Code)

@@ -90,15 +90,16 @@ func (o QueryOptions) withDefaults() QueryOptions {
 
 // query is one StartQuery. Fields below mu are guarded by manager.mu.
 type query struct {
-	id, owner, statement string
-	deliveryURI          string   // StartQuery's DeliveryS3Uri
-	region               string   // the region the request was signed for (the sign file's)
-	stores               []string // ids of the stores the statement names
-	created              time.Time
-	eventsScanned        int64
-	bytesScanned         int64
-	done                 chan struct{}
-	cancel               context.CancelFunc
+	id, statement string
+	owner         string   // the principal's access.Principal.Identity: another identity never finds it
+	deliveryURI   string   // StartQuery's DeliveryS3Uri
+	region        string   // the region the request was signed for (the sign file's)
+	stores        []string // ids of the stores the statement names
+	created       time.Time
+	eventsScanned int64
+	bytesScanned  int64
+	done          chan struct{}
+	cancel        context.CancelFunc
 
 	status            string
 	started, finished time.Time

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/server"
 )
 
 type startQueryRequest struct {
@@ -38,13 +40,20 @@ func (h *Handler) startQuery(ctx context.Context, c *call) (any, *Error) {
 		}
 	}
 	if w := statementStart(req.QueryStatement); w != "SELECT" && w != "WITH" && w != "VALUES" {
-		return nil, errorf(http.StatusBadRequest, "InvalidQueryStatementException", "only SELECT statements are allowed (got %s): event data stores are read-only to SQL", w)
+		e := errorf(http.StatusBadRequest, "InvalidQueryStatementException", "only SELECT statements are allowed (got %s): event data stores are read-only to SQL", w)
+		// Refused here, not by the engine: audited as the engine's refusal would be.
+		err := h.opts.Backend.Answer(ctx, req.QueryStatement, func(context.Context) (int, error) { return 0, &server.QueryError{Msg: e.Message} })
+		var qe *server.QueryError
+		if err != nil && !errors.As(err, &qe) {
+			return nil, backendRefusal(err)
+		}
+		return nil, e
 	}
-	q := &query{owner: c.principal().Name(), statement: req.QueryStatement, deliveryURI: req.DeliveryS3Uri, region: c.region}
+	q := &query{owner: c.principal().Identity(), statement: req.QueryStatement, deliveryURI: req.DeliveryS3Uri, region: c.region}
 	h.scanned(c, q)
 	if err := h.queries.start(ctx, q); err != nil {
 		if errors.Is(err, errTooManyQueries) {
-			return nil, errorf(http.StatusTooManyRequests, "MaxConcurrentQueriesException", "%s already has %d queries queued or running; wait for one to finish or cancel one", q.owner, h.queries.o.MaxActive)
+			return nil, errorf(http.StatusTooManyRequests, "MaxConcurrentQueriesException", "%s already has %d queries queued or running; wait for one to finish or cancel one", c.principal().Name(), h.queries.o.MaxActive)
 		}
 		return nil, errorf(http.StatusServiceUnavailable, "ServiceUnavailableException", "%v", err)
 	}
@@ -113,7 +122,7 @@ func (h *Handler) findQuery(c *call, req queryRef) (*query, *Error) {
 		}
 		return nil, invalidParameter("QueryId is required")
 	}
-	q := h.queries.get(c.principal().Name(), req.QueryID)
+	q := h.queries.get(c.principal().Identity(), req.QueryID)
 	if q == nil {
 		return nil, errorf(http.StatusBadRequest, "QueryIdNotFoundException", "The query ID %s does not exist or does not map to a query.", req.QueryID)
 	}
@@ -265,7 +274,7 @@ func (h *Handler) listQueries(ctx context.Context, c *call) (any, *Error) {
 		return nil, errorf(http.StatusBadRequest, "InvalidDateRangeException", "EndTime %s is before StartTime %s", req.EndTime.Format(time.RFC3339), req.StartTime.Format(time.RFC3339))
 	}
 	var items []queryItem
-	for _, q := range h.queries.list(c.principal().Name(), s.ID) {
+	for _, q := range h.queries.list(c.principal().Identity(), s.ID) {
 		snap := h.queries.snapshot(q)
 		if (req.StartTime != nil && snap.created.Before(req.StartTime.Time)) || (req.EndTime != nil && snap.created.After(req.EndTime.Time)) ||
 			(req.QueryStatus != "" && snap.status != req.QueryStatus) {
@@ -281,4 +290,15 @@ func (h *Handler) listQueries(ctx context.Context, c *call) (any, *Error) {
 		Queries   []queryItem `json:"Queries"`
 		NextToken string      `json:"NextToken,omitempty"`
 	}{page, next}, nil
+}
+
+// backendRefusal is the AWS error of the backend refusing a request before running it: 503
+// ServiceUnavailableException (which the SDKs retry) when it is busy or cannot audit, else an
+// internal error.
+func backendRefusal(err error) *Error {
+	var be *server.BusyError
+	if errors.As(err, &be) {
+		return errorf(http.StatusServiceUnavailable, "ServiceUnavailableException", "%s; retry later", be.Msg)
+	}
+	return internal("StartQuery", err)
 }

@@ -87,23 +87,47 @@ type verified struct {
 	service   string
 }
 
-// verify authenticates r, whose whole body is body, as signed for one of services. Every
-// refusal is an *Error in the AWS shape; which part was wrong is said only for the request's
-// form (missing header, skew, scope), never whether the key id exists.
-func verify(r *http.Request, body []byte, keys KeySource, now time.Time, services ...string) (*verified, *Error) {
-	auth := r.Header.Get("Authorization")
-	if auth == "" {
-		if r.URL.Query().Has("X-Amz-Signature") {
-			return nil, incompleteSignature("presigned (query string) requests are not supported; sign the Authorization header")
-		}
+// queryAuth are the query parameters of a presigned (query string) SigV4 request.
+var queryAuth = []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date"}
+
+// verify authenticates r, whose whole body is body, as signed for region and one of services.
+// Every refusal is an *Error in the AWS shape; which part was wrong is said only for the
+// request's form (missing header, skew, scope), never whether the key id exists.
+//
+// A request carries exactly one signature: two Authorization headers, or an Authorization
+// header and query string authentication, are refused (400 IncompleteSignatureException, as
+// AWS refuses a request with more than one auth mechanism) rather than one of them checked and
+// the other ignored — a proxy in front may have checked or logged the other one. The credential
+// scope must name the server's region and the service (403 InvalidSignatureException, AWS's
+// "Credential should be scoped to a valid region"), and its date the day of X-Amz-Date.
+func verify(r *http.Request, body []byte, keys KeySource, now time.Time, region string, services ...string) (*verified, *Error) {
+	auths := r.Header.Values("Authorization")
+	query := r.URL.Query()
+	presigned := slices.ContainsFunc(queryAuth, query.Has)
+	switch {
+	case len(auths) > 1:
+		return nil, incompleteSignature("Only one auth mechanism allowed: the request has %d Authorization headers", len(auths))
+	case len(auths) == 1 && presigned:
+		return nil, incompleteSignature("Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified")
+	case presigned:
+		return nil, incompleteSignature("presigned (query string) requests are not supported; sign the Authorization header")
+	case len(auths) == 0 || auths[0] == "":
 		return nil, &Error{http.StatusForbidden, "MissingAuthenticationTokenException", "Missing Authentication Token: sign the request with Signature Version 4 and an auditlake access key"}
 	}
-	sr, e := parseAuthorization(auth)
+	for _, h := range []string{"X-Amz-Date", "Date", "X-Amz-Content-Sha256"} {
+		if len(r.Header.Values(h)) > 1 {
+			return nil, incompleteSignature("the request has more than one %s header", h)
+		}
+	}
+	sr, e := parseAuthorization(auths[0])
 	if e != nil {
 		return nil, e
 	}
 	if !slices.Contains(services, sr.service) {
 		return nil, incompleteSignature("Credential should be scoped to a valid service: %q, not %q", strings.Join(services, `" or "`), sr.service)
+	}
+	if sr.region != region {
+		return nil, &Error{http.StatusForbidden, "InvalidSignatureException", fmt.Sprintf("Credential should be scoped to a valid region, not '%s'; this server's region is '%s'", sr.region, region)}
 	}
 	if !slices.Contains(sr.signedHeaders, "host") {
 		return nil, incompleteSignature("SignedHeaders must include host")

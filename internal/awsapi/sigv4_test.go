@@ -62,7 +62,7 @@ func TestVerifyAcceptsSDKSignedRequestsAndRefusesEveryTampering(t *testing.T) {
 	body := []byte(`{"MaxResults":5}`)
 	check := func(name string, r *http.Request, body []byte, at time.Time, wantCode string) {
 		t.Helper()
-		v, e := verify(r, body, reg, at, ServiceLake)
+		v, e := verify(r, body, reg, at, DefaultRegion, ServiceLake)
 		switch {
 		case wantCode == "" && e != nil:
 			t.Errorf("%s: refused: %v", name, e)
@@ -151,7 +151,7 @@ func FuzzVerifyNeverPanics(f *testing.F) {
 		r.Header.Set("Authorization", auth)
 		r.Header.Set("X-Amz-Date", date)
 		reg := access.Open(t.TempDir())
-		if v, e := verify(r, nil, reg, time.Now(), ServiceLake); e == nil || v != nil {
+		if v, e := verify(r, nil, reg, time.Now(), DefaultRegion, ServiceLake); e == nil || v != nil {
 			t.Fatalf("a forged request was accepted: %+v", v)
 		}
 	})

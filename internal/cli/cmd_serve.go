@@ -27,7 +27,7 @@ type serveLimits struct {
 const serveUsage = `Usage: auditlake serve [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--insecure-http]
        [--login-link USER] [--allowed-host NAME]… [--max-rows N] [--query-timeout D]
        [--max-result-bytes SIZE] [--max-temp-size SIZE] [--max-queries N] [--max-client-queries N]
-       [--pg-listen HOST:PORT]
+       [--pg-listen HOST:PORT] [--api-region REGION]
 
 Serves the web dashboard (compliance report, instance audit trails, activity dashboards, SQL
 editor) and its JSON API (docs/api.md) from the stores in --data. Every request but /healthz
@@ -44,9 +44,9 @@ requests use the engine at once, plus one interactive lane that a request holds 
 so short queries get through while long ones run; a client (remote address) may have at most
 --max-client-queries requests running or waiting (429 past it). The same port answers the
 CloudTrail Lake API for the AWS CLI and SDKs (--endpoint-url; requests signed with an auditlake
-access key; docs/aws-api.md); StartQuery's DeliveryS3Uri results are written to S3 with the
-server's credentials (--profile, --region, --endpoint-url) and signed with the delivery key
-that ListPublicKeys lists. Ctrl-C stops it after the requests in flight finish. With
+access key for the region --api-region, default us-east-1; docs/aws-api.md); StartQuery's
+DeliveryS3Uri results are written to S3 with the server's credentials (--profile, --region,
+--endpoint-url) and signed with the delivery key that ListPublicKeys lists. Ctrl-C stops it after the requests in flight finish. With
 --pg-listen it also speaks the Postgres wire protocol (psql, Grafana, Metabase, Superset, DBeaver;
 user = access key id, password = its secret, SCRAM-SHA-256; TLS required when --tls-cert/--tls-key
 are given; docs/postgres.md). It also runs the sources (auditlake source list; see auditlake
@@ -77,6 +77,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	loginLink := fs.String("login-link", "", "print a one-time login link (15 minutes) for this user")
 	var pg pgFlags
 	fs.StringVar(&pg.listen, "pg-listen", "", "also serve the Postgres wire protocol on this address (host:port) for psql and BI tools (docs/postgres.md)")
+	apiRegion := fs.String("api-region", awsapi.DefaultRegion, "the region CloudTrail Lake API requests must be signed for (aws --region), named in its ARNs")
 	deliveryS3 := addS3Flags(fs) // where StartQuery's DeliveryS3Uri results are written
 	fs.StringVar(&env.ApprovedConfig, "approved-config", "", "approved launch templates (JSON, as for report launch-compliance) used when a request names none")
 	noCollect := fs.Bool("no-collect", false, "do not run the sources (auditlake source list) in this process")
@@ -97,6 +98,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) && tlsConfig == nil && !*insecureHTTP {
 		return usagef("--listen %q is not a loopback address: plain HTTP there sends access keys and session cookies in clear; give --tls-cert FILE --tls-key FILE, or --insecure-http behind a TLS-terminating proxy", *listen)
+	}
+	if *apiRegion == "" || strings.ContainsAny(*apiRegion, "/ :") {
+		return usagef("--api-region %q is not a region name", *apiRegion)
 	}
 	if *maxRows < 1 {
 		return usagef("--max-rows must be at least 1")
@@ -148,7 +152,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	aws := awsapi.New(awsapi.Options{Backend: b, Lake: lk, Keys: access.Open(env.DataDir), Log: env.Log, Audit: b.Audit,
+	aws := awsapi.New(awsapi.Options{Backend: b, Lake: lk, Keys: access.Open(env.DataDir), Log: env.Log, Audit: b.Audit, Region: *apiRegion,
 		Queries: awsapi.QueryOptions{MaxRunning: lim.maxQueries, Dir: filepath.Join(lk.Dir, "awsapi", "queries")}, Delivery: deliveries,
 		Failures: failures})
 	defer aws.Close()

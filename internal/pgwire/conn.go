@@ -182,7 +182,12 @@ func (c *conn) extended(err error) {
 func (c *conn) simpleQuery(sql string) {
 	stmts, err := splitStatements(sql)
 	if err != nil {
-		c.sendError(&server.QueryError{Msg: "syntax error: " + err.Error()})
+		ctx, done := c.queryContext()
+		_, err = c.itself(ctx, sql, false, func(context.Context) (*answer, error) {
+			return nil, &server.QueryError{Msg: "syntax error: " + err.Error()}
+		})
+		done()
+		c.sendError(err)
 		return
 	}
 	if len(stmts) == 0 {
@@ -534,13 +539,124 @@ func (c *conn) runShape(sql string) (*answer, error) {
 }
 
 func (c *conn) answer(sql string, shape bool) (*answer, error) {
+	ctx, done := c.queryContext()
+	defer done()
 	toks, err := dialect.Tokens(sql)
 	if err != nil {
-		return nil, &pgError{code: "42601", msg: "syntax error: " + err.Error()}
+		return c.itself(ctx, sql, shape, func(context.Context) (*answer, error) {
+			return nil, &pgError{code: "42601", msg: "syntax error: " + err.Error()}
+		})
 	}
+	if firstWord(toks) == "" {
+		return &answer{tag: ""}, nil // nothing to run (only comments): nothing to audit
+	}
+	if sessionCommand(toks) {
+		return c.itself(ctx, sql, shape, func(context.Context) (*answer, error) { return c.session(toks, shape) })
+	}
+	q := sql
+	if shape {
+		q = "SELECT * FROM (\n" + strings.TrimRight(strings.TrimSpace(sql), ";") + "\n) AS \"shape\" LIMIT 0"
+	}
+	var res *server.Result
+	var cat *catalog
+	if isCatalogQuery(toks) {
+		if cat, err = c.catalog(ctx); err != nil {
+			return c.itself(ctx, sql, shape, func(context.Context) (*answer, error) { return nil, err })
+		}
+		if namesDataTable(toks, cat.schemas) {
+			cat = nil // a data query that also calls a catalog function: the data path answers
+		}
+	}
+	if cat != nil {
+		return c.itself(ctx, sql, shape, func(ctx context.Context) (*answer, error) {
+			res, err := cat.run(ctx, q, c.info(), engine.Limits{MaxRows: c.s.opts.MaxRows, Timeout: c.s.opts.Timeout})
+			if err != nil && ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if err != nil {
+				return nil, err
+			}
+			return resultAnswer(res), nil
+		})
+	}
+	if q, err = regexOperators(q, dataRegex); err != nil {
+		var pe *pgError
+		if !errors.As(err, &pe) {
+			err = &pgError{code: "42601", msg: "syntax error: " + err.Error()}
+		}
+		return c.itself(ctx, sql, shape, func(context.Context) (*answer, error) { return nil, err })
+	}
+	if shape {
+		ctx = describing(ctx)
+	}
+	res, err = c.query(ctx, q)
+	if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return resultAnswer(res), nil
+}
+
+// resultAnswer is the answer of a query's result.
+func resultAnswer(res *server.Result) *answer {
+	a := &answer{tag: "SELECT", rows: res.Rows, cols: make([]column, len(res.Columns))}
+	for i, col := range res.Columns {
+		oid, mod := pgType(col.Type)
+		a.cols[i] = column{name: col.Name, oid: oid, typmod: mod}
+	}
+	return a
+}
+
+// itself answers sql with fn, a statement the door answers without the backend's Query (a
+// session command, a catalog query, a statement refused before it reaches the engine), through
+// the backend's Answer: as the connection's principal, refused as a query would be, and
+// recorded in the audit log like a query (a Describe run marked as such).
+func (c *conn) itself(ctx context.Context, sql string, shape bool, fn func(context.Context) (*answer, error)) (*answer, error) {
+	if shape {
+		ctx = describing(ctx)
+	}
+	var (
+		a    *answer
+		ferr error // fn's own error, as the client gets it
+	)
+	err := whenNotBusy(ctx, func() error {
+		return c.s.b.Answer(ctx, sql, func(ctx context.Context) (int, error) {
+			a, ferr = fn(ctx)
+			if ferr != nil {
+				var pe *pgError
+				if errors.As(ferr, &pe) {
+					return 0, &server.QueryError{Msg: pe.msg} // the statement is wrong, as the engine says of a query
+				}
+				return 0, ferr
+			}
+			return len(a.rows), nil
+		})
+	})
+	if ferr != nil {
+		return nil, ferr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// sessionCommand says whether toks are a statement the door answers from the session alone.
+func sessionCommand(toks []dialect.Token) bool {
+	switch firstWord(toks) {
+	case "SET", "RESET", "SHOW", "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT",
+		"DISCARD", "DEALLOCATE", "SAVEPOINT", "RELEASE", "LISTEN", "UNLISTEN":
+		return true
+	}
+	return false
+}
+
+// session answers a session command (sessionCommand): SET and RESET change what SHOW shows,
+// BEGIN and COMMIT the transaction status; a Describe run (shape) changes nothing.
+func (c *conn) session(toks []dialect.Token, shape bool) (*answer, error) {
 	switch w := firstWord(toks); w {
-	case "":
-		return &answer{tag: ""}, nil
 	case "SET", "RESET":
 		if !shape {
 			if err := c.set(words(toks)); err != nil {
@@ -568,55 +684,7 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 	case "DISCARD", "DEALLOCATE", "SAVEPOINT", "RELEASE", "LISTEN", "UNLISTEN":
 		return &answer{tag: w}, nil
 	}
-	ctx, done := c.queryContext()
-	defer done()
-	q := sql
-	if shape {
-		q = "SELECT * FROM (\n" + strings.TrimRight(strings.TrimSpace(sql), ";") + "\n) AS \"shape\" LIMIT 0"
-	}
-	var res *server.Result
-	var cat *catalog
-	if isCatalogQuery(toks) {
-		if cat, err = c.catalog(ctx); err != nil {
-			return nil, err
-		}
-		if namesDataTable(toks, cat.schemas) {
-			cat = nil // a data query that also calls a catalog function: the data path answers
-		}
-	}
-	if cat != nil {
-		res, err = cat.run(ctx, q, c.info(), engine.Limits{MaxRows: c.s.opts.MaxRows, Timeout: c.s.opts.Timeout})
-		if err != nil && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		if err != nil {
-			return nil, err
-		}
-	} else {
-		if shape {
-			ctx = describing(ctx)
-		}
-		if q, err = regexOperators(q, dataRegex); err != nil {
-			var pe *pgError
-			if errors.As(err, &pe) {
-				return nil, err
-			}
-			return nil, &pgError{code: "42601", msg: "syntax error: " + err.Error()}
-		}
-		res, err = c.query(ctx, q)
-		if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return nil, ctx.Err()
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	a := &answer{tag: "SELECT", rows: res.Rows, cols: make([]column, len(res.Columns))}
-	for i, col := range res.Columns {
-		oid, mod := pgType(col.Type)
-		a.cols[i] = column{name: col.Name, oid: oid, typmod: mod}
-	}
-	return a, nil
+	return nil, fmt.Errorf("%s is no session command", firstWord(toks))
 }
 
 // describeMark ends the user agent of a statement's Describe run, so that its audit entry (a

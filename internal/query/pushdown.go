@@ -30,6 +30,9 @@ import (
 //     sees are the same;
 //   - a struct column that the query reads only through field paths (useridentity.arn) is
 //     narrowed to those fields (struct_pack of the raw fields), so the scan decodes them alone;
+//   - a text column that a pushed conjunct requires to equal a constant (eventname =
+//     'RunInstances'), and that no grant filter of the view reads, is that constant under the
+//     mask (equalsConstant), so the scan filters the column without carrying its text up;
 //   - when that SELECT is a top n of the view's rows (ORDER BY columns the view shows on every
 //     row, a constant LIMIT, every conjunct of its WHERE pushed, no grouping; topN), the view
 //     keeps the same n rows, ordered by the raw columns, so the engine prunes the scan by the
@@ -84,6 +87,9 @@ type plan map[string]*viewPlan
 type viewPlan struct {
 	where   []string
 	replace []string
+	// constants are REPLACE entries giving a text column the constant a pushed equality
+	// requires of it (equalsConstant); planTree appends them to replace.
+	constants []string
 	// order is ORDER BY … LIMIT n on raw columns, when the SELECT that reads the view is a
 	// top-n of its rows that the view can compute alone (topN).
 	order string
@@ -238,6 +244,10 @@ func (s *Session) planTree(stmt any) (plan, *walker) {
 			p, col, ok := pushable(c, sel.qualifier, t.cols)
 			if ok {
 				vp(sel.key).where = append(vp(sel.key).where, p)
+				as := " AS " + engine.Ident(col.name)
+				if v, ok := equalsConstant(c, sel.qualifier, t, col); ok && !slices.ContainsFunc(vp(sel.key).constants, func(e string) bool { return strings.HasSuffix(e, as) }) {
+					vp(sel.key).constants = append(vp(sel.key).constants, v+as)
+				}
 			}
 			all = all && ok && col.full
 		}
@@ -267,7 +277,31 @@ func (s *Session) planTree(stmt any) (plan, *walker) {
 			}
 		}
 	}
+	for _, p := range pl {
+		p.replace = append(p.replace, p.constants...)
+	}
 	return pl, w
+}
+
+// equalsConstant returns the constant of conjunct c when it is column = constant on a text
+// column of view t that no grant filter of t names (col, pushed): every row of the variant then
+// holds that value in the column, so the variant gives the constant in its place (under the mask,
+// which still reads the raw columns) and the scan reads the column only to filter it, not to
+// carry its text up (issue 16's overhead: a restricted reader's filter columns were projected out
+// of the scan, the admin's are not). Before the variant's WHERE removes a row, an expression of
+// the query could see the constant instead of the row's value only on a row the mask shows (the
+// grant's filters read the raw column), so it sees nothing the grants hide; text only, where
+// equality is identity (a float's -0 = 0 is not).
+func equalsConstant(c map[string]any, qualifier string, t *restrictedTable, col viewColumn) (string, bool) {
+	if c["class"] != "COMPARISON" || c["type"] != "COMPARE_EQUAL" || col.typ != "VARCHAR" || strings.Contains(t.filters, strings.ToLower(col.name)) {
+		return "", false
+	}
+	for _, pair := range [][2]any{{c["left"], c["right"]}, {c["right"], c["left"]}} {
+		if got, ok := columnOf(pair[0], qualifier, t.cols); ok && got.name == col.name {
+			return constant(pair[1], col.typ)
+		}
+	}
+	return "", false
 }
 
 // substitute returns sql naming, for each view pl adds to, the variant with its additions in

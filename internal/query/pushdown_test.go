@@ -147,6 +147,10 @@ func TestPushedPredicatesGiveTheSameRowsAsTheMaskedView(t *testing.T) {
 		"SELECT eventname FROM {T} WHERE eventname = 'RunInstances' UNION ALL SELECT eventname FROM {T} WHERE eventsource = 'sts.amazonaws.com'",
 		"SELECT count(*) FROM {T} WHERE eventname IN (SELECT eventname FROM {T} WHERE eventsource = 'sts.amazonaws.com')",
 		"SELECT (SELECT count(*) FROM {T} WHERE eventname = 'RunInstances')",
+		"SELECT eventname, awsregion, eventname || '!' AS e, count(*) FROM {T} WHERE eventname = 'RunInstances' AND awsregion = 'us-east-1' GROUP BY ALL",
+		"SELECT eventsource, recipientaccountid, count(*) FROM {T} WHERE eventsource = 'sts.amazonaws.com' GROUP BY ALL",
+		"SELECT count(*) FROM {T} WHERE recipientaccountid = '" + pushAcct + "' AND eventsource = 'ec2.amazonaws.com'",
+		"SELECT count(*) FROM {T} WHERE eventname = 'RunInstances' AND CAST(recipientaccountid AS integer) < 0",
 		"SELECT count(*) FROM {T} WHERE eventname = 0",
 		"SELECT count(*) FROM {T} WHERE eventtime = 'not a time'",
 		"SELECT count(*) FROM {T} WHERE eventtime = 5",
@@ -195,15 +199,16 @@ func TestPushedPredicatesGiveTheSameRowsAsTheMaskedView(t *testing.T) {
 		sql  string
 		want []string
 	}{
-		{"SELECT count(*) FROM {T} WHERE eventname = 'RunInstances' AND eventtime >= '" + lo + "'", []string{`"eventname" = 'RunInstances'`, `"eventtime" >= CAST('` + lo + `' AS TIMESTAMP)`}},
+		{"SELECT count(*) FROM {T} WHERE eventname = 'RunInstances' AND eventtime >= '" + lo + "'", []string{`"eventname" = 'RunInstances'`, `"eventtime" >= CAST('` + lo + `' AS TIMESTAMP)`, `'RunInstances' AS "eventname"`}},
 		{"SELECT count(*) FROM {T} t WHERE t.awsregion IN ('a', 'b') AND eventname IS NOT NULL AND awsregion IS NULL", []string{`"awsregion" IN ('a', 'b')`, `"eventname" IS NOT NULL`}},
 		{"SELECT useridentity.arn FROM {T} WHERE eventtime BETWEEN DATE '" + day + "' AND '" + hi + "'", []string{`"eventtime" BETWEEN CAST(CAST('` + day + `' AS DATE) AS TIMESTAMP) AND CAST('` + hi + `' AS TIMESTAMP)`, `struct_pack("arn" := "useridentity"."arn") AS "useridentity"`}},
 		{"SELECT count(*) FROM {T} WHERE eventname = 0 OR eventname = 'x'", nil},
 		{"SELECT count(*) FROM {T} WHERE eventname = 0 AND eventtime = 5 AND sourceipaddress = 'x' AND lower(eventname) = 'x'", nil},
 		{"SELECT useridentity, useridentity.arn FROM {T} WHERE eventname = 'x' UNION ALL SELECT useridentity, useridentity.arn FROM {T}", nil},
-		{"SELECT * FROM {T} WHERE eventname = 'x'", []string{`"eventname" = 'x'`}},
-		{"SELECT eventtime, eventname FROM {T} WHERE awsregion = 'r' ORDER BY eventtime DESC, eventname NULLS FIRST LIMIT 100", []string{`"awsregion" = 'r'`, `ORDER BY "__raw_` + strings.Split(T, `"`)[3] + `"."eventtime" DESC, "__raw_` + strings.Split(T, `"`)[3] + `"."eventname" NULLS FIRST LIMIT 100`}},
-		{"SELECT eventtime FROM {T} WHERE awsregion = 'r' AND lower(eventname) = 'x' ORDER BY eventtime LIMIT 1", []string{`"awsregion" = 'r'`}},
+		{"SELECT * FROM {T} WHERE eventname = 'x'", []string{`"eventname" = 'x'`, `'x' AS "eventname"`}},
+		{"SELECT eventname FROM {T} WHERE eventname = 'x' AND 'x' = eventname AND eventname = 'y'", []string{`"eventname" = 'x'`, `"eventname" = 'x'`, `"eventname" = 'y'`, `'x' AS "eventname"`}},
+		{"SELECT eventtime, eventname FROM {T} WHERE awsregion = 'r' ORDER BY eventtime DESC, eventname NULLS FIRST LIMIT 100", []string{`"awsregion" = 'r'`, `'r' AS "awsregion"`, `ORDER BY "__raw_` + strings.Split(T, `"`)[3] + `"."eventtime" DESC, "__raw_` + strings.Split(T, `"`)[3] + `"."eventname" NULLS FIRST LIMIT 100`}},
+		{"SELECT eventtime FROM {T} WHERE awsregion = 'r' AND lower(eventname) = 'x' ORDER BY eventtime LIMIT 1", []string{`"awsregion" = 'r'`, `'r' AS "awsregion"`}},
 		{"SELECT count(*) FROM {T} ORDER BY 1 LIMIT 1", nil},
 		{"SELECT eventname AS eventtime FROM {T} ORDER BY eventtime LIMIT 1", nil},
 		{"SELECT max(eventtime) FROM {T} ORDER BY eventtime LIMIT 1", nil},
@@ -212,6 +217,17 @@ func TestPushedPredicatesGiveTheSameRowsAsTheMaskedView(t *testing.T) {
 		sql := strings.ReplaceAll(c.sql, "{T}", T)
 		if got := query.Pushed(sessions["bob"][0], sql); !slices.Equal(got, c.want) {
 			t.Errorf("%s\n  pushes %q\n  want   %q", sql, got, c.want)
+		}
+	}
+	// A pushed equality gives the variant its constant only in a column no grant filter of the
+	// view reads: carol's filters read eventsource and recipientaccountid.
+	for _, sql := range []string{
+		"SELECT eventname FROM {T} WHERE eventsource = 'sts.amazonaws.com' AND recipientaccountid = '" + pushAcct + "' AND eventname = 'x'",
+	} {
+		sql = strings.ReplaceAll(sql, "{T}", T)
+		got := strings.Join(query.Pushed(sessions["carol"][0], sql), "\n")
+		if strings.Contains(got, `AS "eventsource"`) || strings.Contains(got, `AS "recipientaccountid"`) || !strings.Contains(got, `'x' AS "eventname"`) {
+			t.Errorf("as carol: %s\n  pushes %s", sql, got)
 		}
 	}
 	// An internal query after a pushed one sees the session's own views: every column of

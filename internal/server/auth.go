@@ -60,6 +60,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 		return WithClient(ctx, c.Principal.Name()), nil
 	}
 	caller := access.Caller{SourceIP: clientOf(r), UserAgent: truncate(r.UserAgent(), 256)}
+	if n := len(r.Header.Values("Authorization")); n > 1 {
+		// Which one counts would be this server's choice, and a proxy in front may have
+		// checked or logged another: refused, as a malformed credential is.
+		s.limiter.fail("", caller.SourceIP)
+		return nil, badRequest("the request has %d Authorization headers; send one", n)
+	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		// A bearer request carries no ambient credential a foreign page could make the
 		// browser send, so it needs no CSRF token.

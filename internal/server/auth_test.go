@@ -723,3 +723,39 @@ func TestACallerSetByTheEmbeddingProgramIsKept(t *testing.T) {
 		t.Errorf("a request the embedder did not authenticate: %d %s, want 401", resp.StatusCode, body)
 	}
 }
+
+// TestTwoAuthorizationHeadersAreRefused: a request with two Authorization headers — the same
+// key twice, two keys, a key and garbage in either order — is 400 and runs nothing: the server
+// does not pick one (a proxy in front may have checked another).
+func TestTwoAuthorizationHeadersAreRefused(t *testing.T) {
+	a := newAuthServer(t, server.Options{})
+	for name, hs := range map[string][]string{
+		"the same key twice":     {bearer(a.reader), bearer(a.reader)},
+		"reader then admin":      {bearer(a.reader), bearer(a.admin)},
+		"garbage then admin":     {"Bearer x:y", bearer(a.admin)},
+		"admin then a SigV4 one": {bearer(a.admin), "AWS4-HMAC-SHA256 Credential=x"},
+	} {
+		req, err := http.NewRequest("POST", a.ts.URL+"/api/query", strings.NewReader(testQuery))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		for _, h := range hs {
+			req.Header.Add("Authorization", h)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", name, resp.StatusCode, body)
+		}
+	}
+	a.backend.mu.Lock()
+	defer a.backend.mu.Unlock()
+	if a.backend.lastCaller.Principal != nil {
+		t.Errorf("a refused request reached the backend as %s", a.backend.lastCaller.Principal.Name())
+	}
+}

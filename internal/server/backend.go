@@ -18,6 +18,12 @@ type Backend interface {
 	Query(ctx context.Context, sql string, maxRows int) (*Result, error)  // user SQL (Trino/CloudTrail Lake dialect), sandboxed by the backend
 	Report(ctx context.Context, name string, p ReportParams) (any, error) // "launch-compliance", "daily-spend"; JSON-marshalable
 	Instance(ctx context.Context, id string, p ReportParams) (any, error)
+	// Answer runs fn, a statement a door answers itself without Query (the Postgres door's
+	// catalog queries, SET, SHOW, BEGIN…), as the caller in ctx and records it in the audit log
+	// as Query records a query (sql, rows fn returns, duration, fn's error): every statement a
+	// principal runs is audited whoever answers it. It refuses as Query does (no caller, a
+	// caller no longer valid, an audit log that cannot be written) without running fn.
+	Answer(ctx context.Context, sql string, fn func(context.Context) (rows int, err error)) error
 }
 
 // Store is one event data store.

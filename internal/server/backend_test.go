@@ -335,6 +335,14 @@ func (b *testBackend) Report(ctx context.Context, name string, p server.ReportPa
 	return nil, fmt.Errorf("report %q: %w", name, server.ErrNotFound)
 }
 
+func (b *testBackend) Answer(ctx context.Context, sql string, fn func(context.Context) (int, error)) error {
+	if err := b.caller(ctx); err != nil {
+		return err
+	}
+	_, err := fn(ctx)
+	return err
+}
+
 func (b *testBackend) Instance(ctx context.Context, id string, p server.ReportParams) (any, error) {
 	if err := b.caller(ctx); err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -218,7 +219,7 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 // sigV4Or sends a request signed with SigV4 to Options.AWS and any other to next.
 func (s *Server) sigV4Or(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.opts.AWS != nil && strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-") {
+		if s.opts.AWS != nil && slices.ContainsFunc(r.Header.Values("Authorization"), func(h string) bool { return strings.HasPrefix(h, "AWS4-") }) {
 			s.opts.AWS.ServeHTTP(w, r)
 			return
 		}
