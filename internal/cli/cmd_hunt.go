@@ -135,30 +135,68 @@ func huntWriter(w io.Writer, format string, columns []engine.Column, safe bool) 
 
 // huntCSV writes a hunt's matches as CSV lines: each cell as encoding/csv.Writer writes it (with
 // --csv-safe, a text cell as compliance.SafeCSVCell makes it), the time as formatValue does.
+//
+// A hunt writes a rule's matches one after the other, most within the same second as the one
+// before when a rule matches most events: the rule's and severity's cells and the time's
+// second are kept from the match before.
 type huntCSV struct {
 	w    *bufio.Writer
 	buf  []byte
 	safe bool
+	// rule and severity are the last match's, prefix their cells and the commas after them.
+	rule, severity string
+	prefix         []byte
+	// sec is the last match's time in Unix seconds, secText its formatted second.
+	sec     int64
+	secText []byte
 }
 
 func (c *huntCSV) match(m *rules.Match) error {
 	b := c.buf
-	for i, v := range [...]string{m.Rule, m.Severity, "", m.EventID, m.EventName, m.Principal, m.Account, m.Region, m.SourceIP, m.Summary} {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if i == 2 {
-			if !m.EventTime.IsZero() { // formatValue's: digits, '-', ':', ' ' and '.', never quoted
-				b = m.EventTime.UTC().AppendFormat(b, "2006-01-02 15:04:05.999999")
-			}
-			continue
-		}
+	if c.prefix == nil || m.Rule != c.rule || m.Severity != c.severity {
+		c.rule, c.severity = m.Rule, m.Severity
+		c.prefix = append(c.cell(c.prefix[:0], m.Rule), ',')
+		c.prefix = append(c.cell(c.prefix, m.Severity), ',')
+	}
+	b = append(b, c.prefix...)
+	if !m.EventTime.IsZero() { // formatValue's: digits, '-', ':', ' ' and '.', never quoted
+		b = c.appendTime(b, m.EventTime)
+	}
+	for _, v := range [...]string{m.EventID, m.EventName, m.Principal, m.Account, m.Region, m.SourceIP, m.Summary} {
+		b = append(b, ',')
 		b = c.cell(b, v)
 	}
 	b = append(b, '\n')
 	_, err := c.w.Write(b)
 	c.buf = b[:0]
 	return err
+}
+
+// appendTime appends t as t.UTC().AppendFormat(b, "2006-01-02 15:04:05.999999") does: the
+// second as formatted for the match before when it is the same, then the fraction (its
+// microseconds, trailing zeros and a bare point left out).
+func (c *huntCSV) appendTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	if sec := t.Unix(); c.secText == nil || sec != c.sec {
+		c.sec = sec
+		c.secText = t.AppendFormat(c.secText[:0], "2006-01-02 15:04:05")
+	}
+	b = append(b, c.secText...)
+	us := t.Nanosecond() / 1000
+	if us == 0 {
+		return b
+	}
+	var frac [7]byte
+	frac[0] = '.'
+	for i := 6; i >= 1; i-- {
+		frac[i] = byte('0' + us%10)
+		us /= 10
+	}
+	n := 7
+	for frac[n-1] == '0' {
+		n--
+	}
+	return append(b, frac[:n]...)
 }
 
 // cell appends text cell s.
@@ -182,14 +220,15 @@ func (c *huntCSV) end() error {
 func appendCSVField(b []byte, field string) []byte {
 	quote := field == `\.`
 	for i := 0; i < len(field) && !quote; i++ {
-		switch field[i] {
-		case '"', ',', '\r', '\n':
-			quote = true
-		}
+		quote = csvSpecial[field[i]]
 	}
 	if !quote && field != "" {
-		r, _ := utf8.DecodeRuneInString(field)
-		quote = unicode.IsSpace(r)
+		if c := field[0]; c < utf8.RuneSelf {
+			quote = c == ' ' || c >= '\t' && c <= '\r'
+		} else {
+			r, _ := utf8.DecodeRuneInString(field)
+			quote = unicode.IsSpace(r)
+		}
 	}
 	if !quote {
 		return append(b, field...)
@@ -207,6 +246,9 @@ func appendCSVField(b []byte, field string) []byte {
 	b = append(b, field...)
 	return append(b, '"')
 }
+
+// csvSpecial are the bytes that make encoding/csv quote a field wherever they are.
+var csvSpecial = [256]bool{'"': true, ',': true, '\r': true, '\n': true}
 
 // selectRules returns the rules --rules names: all enabled ones, or the listed ids.
 func selectRules(h *hunt, list string) ([]rules.Rule, error) {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
+	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -186,4 +188,78 @@ func TestHuntCSVIsThePlainSQLResult(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHuntCSVMatchIsTheRowStream: huntCSV writes each match as the row stream's encoding/csv
+// writes it, with and without --csv-safe, when it keeps the rule's cells and the time's second
+// from the match before: matches of two rules (one whose id and severity need quoting) in
+// turn, in the same second and not, with fractions of every length, sub-microsecond parts, and
+// times outside the years 1000 to 9999 (before year 1, after 9999, the zero time).
+func TestHuntCSVMatchIsTheRowStream(t *testing.T) {
+	base := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	times := []time.Time{base, base.Add(123400 * time.Microsecond), base.Add(time.Microsecond), base.Add(999999 * time.Microsecond),
+		base.Add(500 * time.Nanosecond), base.Add(time.Second + 10*time.Microsecond), base.Add(time.Second), base.Add(time.Second + 100*time.Millisecond),
+		time.Date(999, 12, 31, 23, 59, 59, 5000, time.UTC), time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-5, 3, 1, 0, 0, 0, 1000, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 750000000, time.UTC), {}, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), base.In(time.FixedZone("x", 3600))}
+	rng := rand.New(rand.NewSource(2))
+	for range 500 {
+		times = append(times, base.Add(time.Duration(rng.Int63n(int64(3*time.Second)))/time.Microsecond*time.Microsecond))
+	}
+	rulesOf := [][2]string{{"r1", "high"}, {"rule, \"two\"", " low"}, {"=cmd", "-1"}}
+	for _, safe := range []bool{false, true} {
+		var got, want bytes.Buffer
+		write, end := huntWriter(&got, "csv", huntColumns(), safe)
+		out := newRowStream(&want, "csv", huntColumns(), safe)
+		for i, tm := range times {
+			r := rulesOf[(i/3)%len(rulesOf)]
+			m := rules.Match{Rule: r[0], Severity: r[1], EventTime: tm, EventID: fmt.Sprintf("id%d", i), EventName: "Get,Name", Principal: "@p",
+				Account: "1", Region: "\u00a0r", SourceIP: "\t10.0.0.1", Summary: "s \"q\""}
+			if err := write(&m); err != nil {
+				t.Fatal(err)
+			}
+			var et any = m.EventTime
+			if m.EventTime.IsZero() {
+				et = nil
+			}
+			if err := out.row([]any{m.Rule, m.Severity, et, m.EventID, m.EventName, m.Principal, m.Account, m.Region, m.SourceIP, m.Summary}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := end(); err != nil {
+			t.Fatal(err)
+		}
+		if err := out.end(); err != nil {
+			t.Fatal(err)
+		}
+		g, w := strings.Split(got.String(), "\n"), strings.Split(want.String(), "\n")
+		if len(g) != len(w) {
+			t.Fatalf("safe %v: %d lines, the row stream %d", safe, len(g), len(w))
+		}
+		for i := range g {
+			if g[i] != w[i] {
+				t.Errorf("safe %v: line %d is\n%q\nthe row stream's\n%q", safe, i+1, g[i], w[i])
+			}
+		}
+	}
+}
+
+// BenchmarkHuntCSV: huntCSV writing a rule's matches, most in the same second as the one before
+// (what a hunt of a rule that matches most events writes).
+func BenchmarkHuntCSV(b *testing.B) {
+	base := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	ms := make([]rules.Match, 4096)
+	for i := range ms {
+		ms[i] = rules.Match{Rule: "905d389b-b853-46d0-9d3d-dea0d3a3cd49", Severity: "low", EventTime: base.Add(time.Duration(i) * 37 * time.Millisecond),
+			EventID: "8cef661e-5f8c-4478-b106-e4033b82cd92", EventName: "AssumeRole", Principal: "arn:aws:sts::183310980980:assumed-role/app/i-0123456789",
+			Account: "183310980980", Region: "us-east-1", SourceIP: "185.157.254.175",
+			Summary: "AssumeRole (sts.amazonaws.com) by arn:aws:sts::183310980980:assumed-role/app/i-0123456789 from 185.157.254.175"}
+	}
+	write, end := huntWriter(io.Discard, "csv", huntColumns(), false)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := write(&ms[i%len(ms)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	end()
 }

@@ -184,8 +184,10 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 	next := make(chan slice)
 	go func() {
 		defer close(next)
+		size := 0 // the slice before's matches: a rule's slices hold about as many
 		for _, rel := range relations {
-			recs, joined, err := h.readSlice(qctx, rel, c.where(narrow))
+			recs, joined, err := h.readSlice(qctx, rel, c.where(narrow), size)
+			size = len(recs)
 			if err == nil {
 				sortRows(recs)
 			}
@@ -236,8 +238,11 @@ var errAmbiguous = errors.New("a match field holds a NUL")
 
 // readSlice reads the matches of the events of relation rel where where holds, unordered, with
 // matchFields joined by NULs (joined) — cheaper for the engine to build than matchColumns — or,
-// when a field holds a NUL itself, packed as matchColumns.
-func (h *Hunt) readSlice(ctx context.Context, rel, where string) (recs []matchRow, joined bool, err error) {
+// when a field holds a NUL itself, packed as matchColumns. size is how many matches to make
+// room for at first: growing the slice row by row copies each match several times (and, while
+// the collector runs, through its write barriers).
+func (h *Hunt) readSlice(ctx context.Context, rel, where string, size int) (recs []matchRow, joined bool, err error) {
+	recs = make([]matchRow, 0, size)
 	_, err = h.s.EachInternal(ctx, "SELECT "+joinedColumns+" FROM "+rel+" AS events WHERE "+where, func(row []any) error {
 		packed, _ := row[1].(string)
 		if strings.Count(packed, "\x00") != len(matchFields)-1 {
