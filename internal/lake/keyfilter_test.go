@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 
@@ -214,5 +215,63 @@ func TestABatchWrittenBeforeTheLastCommitIsDeduplicatedAgainstIt(t *testing.T) {
 	}
 	if rows != 3 || keys != 3 {
 		t.Errorf("store holds %d rows of %d keys, want 3 of 3", rows, keys)
+	}
+}
+
+// TestADuplicateIsCheckedAgainstTheOneFileHoldingIt: in a bulk load, each batch's file of a
+// date spans much of the day, so every later record lies in the time span of most of the
+// date's files. A duplicate of a record this writer wrote is checked against the file the
+// record went to only — the other files of its date, here made unreadable, are not read (the
+// Bloom filter's "maybe" read them all: the dedupe check grew with the store) — and a new
+// record at the same instant is kept.
+func TestADuplicateIsCheckedAgainstTheOneFileHoldingIt(t *testing.T) {
+	ctx := context.Background()
+	db := openEngine(t)
+	lk, s := newStore(t)
+	w, err := lk.BeginWrite(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var files []DataFile
+	for b := range 3 { // three files of one date, each spanning seconds 0..100
+		var recs []*cloudtrail.Record
+		for sec := 0; sec <= 100; sec += 10 {
+			recs = append(recs, keyedRecord(fmt.Sprintf("b%d-%d", b, sec), "1", sec))
+		}
+		added, _, err := WriteRecords(ctx, db, w, NewBatch(recs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(added, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, added...)
+	}
+	for _, f := range files[:2] {
+		if err := os.WriteFile(lk.AbsPath(s.ID, f.Path), []byte("PAR1 not Parquet any more PAR1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	added, n, err := WriteRecords(ctx, db, w, NewBatch([]*cloudtrail.Record{keyedRecord("b2-50", "1", 50), keyedRecord("new-50", "1", 50)}))
+	if err != nil {
+		t.Fatalf("a duplicate of the last file's record read the other files: %v", err)
+	}
+	if n != 1 || len(added) != 1 {
+		t.Fatalf("%d records written to %d files, want the new one alone", n, len(added))
+	}
+	var ids []string
+	rows, err := db.Query(ctx, "SELECT eventid FROM read_parquet("+engine.Literal(lk.AbsPath(s.ID, added[0].Path))+")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		rows.Scan(&id)
+		ids = append(ids, id)
+	}
+	if !slices.Equal(ids, []string{"new-50"}) {
+		t.Errorf("the new file holds %v, want [new-50]", ids)
 	}
 }
