@@ -358,9 +358,9 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 			if w.keys != nil {
 				if p, ok := w.keys.lookup(d, r.KeyHash()); ok {
 					need = true
-					if p != "" {
+					if p != "" && slices.ContainsFunc(files, func(f DataFile) bool { return f.Path == p }) {
 						read[p] = true
-					} else { // records of that hash in several files: every one spanning it
+					} else { // records of that hash in several files (or in one since merged): every one spanning it
 						for _, f := range files {
 							if w.keyed[f.Path] && spans(f) {
 								read[f.Path] = true
