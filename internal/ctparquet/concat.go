@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"slices"
@@ -26,10 +27,69 @@ import (
 // them another way.
 var ErrNotConcatenable = errors.New("files cannot be concatenated")
 
-// parquetFile is a Parquet file read whole, with its footer decoded.
+// parquetFile is a Parquet file read whole, with its footer decoded — or, opened by
+// openParquetFile, only its footer read, the rest read from file as needed (size bytes).
 type parquetFile struct {
 	data []byte
 	meta format.FileMetaData
+	file *os.File
+	size int64
+}
+
+// len is the file's size in bytes.
+func (f *parquetFile) len() int64 {
+	if f.file != nil {
+		return f.size
+	}
+	return int64(len(f.data))
+}
+
+// openParquetFile opens the Parquet file path and decodes its footer, reading nothing else:
+// Concat copies its row groups from file to file (copy_file_range on Linux), so that a merge
+// of a bulk load's files (1.5 GB at 10M events) is not read into memory and written back from
+// it — that took a third of the merge's CPU in copies and in zeroing the buffers. The caller
+// closes f.file.
+func openParquetFile(path string) (f *parquetFile, err error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			file.Close()
+		}
+	}()
+	st, err := file.Stat()
+	if err != nil {
+		return nil, err
+	}
+	n := st.Size()
+	var head, tail [8]byte
+	if n < 12 {
+		return nil, fmt.Errorf("%s: not a Parquet file", path)
+	}
+	if _, err := file.ReadAt(head[:4], 0); err != nil {
+		return nil, err
+	}
+	if _, err := file.ReadAt(tail[:], n-8); err != nil {
+		return nil, err
+	}
+	if string(head[:4]) != "PAR1" || string(tail[4:]) != "PAR1" {
+		return nil, fmt.Errorf("%s: not a Parquet file", path)
+	}
+	size := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if size > n-12 {
+		return nil, fmt.Errorf("%s: footer of %d bytes in a file of %d", path, size, n)
+	}
+	footer := make([]byte, size)
+	if _, err := file.ReadAt(footer, n-8-size); err != nil {
+		return nil, err
+	}
+	f = &parquetFile{file: file, size: n}
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), footer, &f.meta); err != nil {
+		return nil, fmt.Errorf("%s: footer: %w", path, err)
+	}
+	return f, nil
 }
 
 func readParquetFile(path string) (*parquetFile, error) {
@@ -72,7 +132,7 @@ func (f *parquetFile) span(rg *format.RowGroup) (start, end int64, err error) {
 		end = max(end, s+md.TotalCompressedSize)
 		total += md.TotalCompressedSize
 	}
-	if start < 4 || end > int64(len(f.data)) || end-start != total {
+	if start < 4 || end > f.len() || end-start != total {
 		return 0, 0, ErrNotConcatenable
 	}
 	return start, end, nil
@@ -100,16 +160,23 @@ func Concat(dst string, srcs []string, less func(a, b *format.RowGroup) int) (ro
 		rg *format.RowGroup
 	}
 	var pieces []piece
+	defer func() {
+		for _, f := range files {
+			if f != nil {
+				f.file.Close()
+			}
+		}
+	}()
 	for i, p := range srcs {
-		f, err := readParquetFile(p)
+		f, err := openParquetFile(p)
 		if err != nil {
 			return 0, err
 		}
+		files[i] = f
 		if i > 0 && (!reflect.DeepEqual(f.meta.Schema, files[0].meta.Schema) || !reflect.DeepEqual(f.meta.ColumnOrders, files[0].meta.ColumnOrders) ||
 			f.meta.EncryptionAlgorithm.Value != nil) {
 			return 0, ErrNotConcatenable
 		}
-		files[i] = f
 		for k := range f.meta.RowGroups {
 			pieces = append(pieces, piece{f, &f.meta.RowGroups[k]})
 		}
@@ -191,7 +258,7 @@ func Concat(dst string, srcs []string, less func(a, b *format.RowGroup) int) (ro
 			c.ColumnIndexOffset, c.ColumnIndexLength, c.OffsetIndexOffset, c.OffsetIndexLength = 0, 0, 0, 0
 			md.BloomFilterOffset, md.BloomFilterLength = 0, 0
 		}
-		w.write(p.f.data[start:end])
+		w.copyFrom(p.f.file, start, end-start)
 		meta.RowGroups = append(meta.RowGroups, rg)
 		meta.NumRows += rg.NumRows
 		indexes = append(indexes, idx)
@@ -207,10 +274,36 @@ func Concat(dst string, srcs []string, less func(a, b *format.RowGroup) int) (ro
 
 // slice returns n bytes of the file at off.
 func (f *parquetFile) slice(off, n int64) ([]byte, error) {
-	if off < 4 || n < 0 || off+n > int64(len(f.data)) {
+	if off < 4 || n < 0 || off+n > f.len() {
 		return nil, ErrNotConcatenable
 	}
+	if f.file != nil {
+		b := make([]byte, n)
+		if _, err := f.file.ReadAt(b, off); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
 	return f.data[off : off+n], nil
+}
+
+// copyFrom writes n bytes of src from off (by copy_file_range where the system has it).
+func (w *fileWriter) copyFrom(src *os.File, off, n int64) {
+	if w.err != nil {
+		return
+	}
+	if _, err := src.Seek(off, io.SeekStart); err != nil {
+		w.err = err
+		return
+	}
+	c, err := io.Copy(w.w, io.LimitReader(src, n))
+	w.offset += c
+	switch {
+	case err != nil:
+		w.err = err
+	case c != n:
+		w.err = fmt.Errorf("%s: %d bytes at %d: %w", src.Name(), n, off, io.ErrUnexpectedEOF)
+	}
 }
 
 // ByFirstRow orders row groups of data files by the event source, name and time their

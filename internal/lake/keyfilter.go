@@ -1,40 +1,160 @@
 package lake
 
-// keyFilter is a blocked Bloom filter of record key hashes (cloudtrail.Record.KeyHash): "no"
-// is certain, "maybe" is wrong for about 1 key in 10,000 after a million keys and 1 in 20 after
-// ten million (then most records are checked against the store, as without it). Each key
-// sets three bits of one 64-byte block, so a look-up reads one cache line.
-type keyFilter struct {
-	blocks [][8]uint64
+// keyIndex holds, per event date, the key hash (cloudtrail.Record.KeyHash) of every record a
+// writer wrote, each with the file it went to: a record of a date whose files this writer all
+// wrote is new without asking the store unless its hash is in the date's table, and when it
+// is, only the file named there is read for the check. Hashes are exact (64 bits), so at any
+// size only true duplicates (and hash collisions, about 2⁻⁶⁴ a pair) are checked, each
+// against one file. (A Bloom filter of all the run's keys, 8 MB, said "maybe" for one key in
+// 20 after ten million, and every "maybe" read all the date's files spanning its time: at 10M
+// events the check took 7 % of the ingest's CPU, growing with the store.)
+//
+// Memory is bounded by maxSlots (12 bytes a slot, tables at most three quarters full): past
+// it, the dates least recently written are forgotten, and their files count as written by
+// another writer (their records' times are checked against the files' spans, and spanned
+// ones against the store), as after a new writer starts.
+type keyIndex struct {
+	dates    map[string]*dateKeys
+	files    []string // file paths by index
+	slots    int      // in all dates' tables
+	maxSlots int
+	tick     int64
 }
 
-// keyFilterBlocks is the filter's size in 64-byte blocks: 8 MB.
-const keyFilterBlocks = 1 << 17
-
-func newKeyFilter() *keyFilter {
-	return &keyFilter{blocks: make([][8]uint64, keyFilterBlocks)}
+// dateKeys is an open-addressing table of one date's key hashes (0: empty slot, as KeyHash
+// is never 0) and the index of the file each went to (multiFile: more than one).
+type dateKeys struct {
+	hashes []uint64
+	file   []int32
+	n      int
+	used   int64    // keyIndex.tick when last written
+	paths  []string // the files whose keys are in the table
 }
 
-// The low 27 bits of a hash pick three bits of a block, the bits above them the block.
-func (f *keyFilter) block(h uint64) *[8]uint64 {
-	return &f.blocks[(h>>27)%keyFilterBlocks]
+const (
+	multiFile = -1
+	// defaultKeySlots bounds a writer's key index: 24 MB, the keys of about 1.5 million records
+	// (four or five days of a 10M-event month being loaded in delivery order).
+	defaultKeySlots = 1 << 21
+	minDateSlots    = 1 << 10
+)
+
+func newKeyIndex(maxSlots int) *keyIndex {
+	return &keyIndex{dates: map[string]*dateKeys{}, maxSlots: maxSlots}
 }
 
-func (f *keyFilter) add(h uint64) {
-	b := f.block(h)
-	for i := range 3 {
-		bit := h >> (9 * i) & 511
-		b[bit>>6] |= 1 << (bit & 63)
+// lookup returns the file of date's records that holds a record of hash h: ok is false when
+// none does, file is "" when more than one file holds records of that hash.
+func (x *keyIndex) lookup(date string, h uint64) (file string, ok bool) {
+	h = slotHash(h)
+	d := x.dates[date]
+	if d == nil {
+		return "", false
 	}
-}
-
-func (f *keyFilter) mayContain(h uint64) bool {
-	b := f.block(h)
-	for i := range 3 {
-		bit := h >> (9 * i) & 511
-		if b[bit>>6]&(1<<(bit&63)) == 0 {
-			return false
+	mask := uint64(len(d.hashes) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch d.hashes[i] {
+		case 0:
+			return "", false
+		case h:
+			if fi := d.file[i]; fi != multiFile {
+				return x.files[fi], true
+			}
+			return "", true
 		}
 	}
-	return true
+}
+
+// add records that file, of date, holds the records of hashes. It returns the paths of the
+// files whose keys it forgot to make room (theirs or, when the date alone outgrows the
+// bound, this date's own, file included): they count as unkeyed from then on.
+func (x *keyIndex) add(date, file string, hashes []uint64) (forgotten []string) {
+	x.tick++
+	d := x.dates[date]
+	if d == nil {
+		d = &dateKeys{}
+		x.dates[date] = d
+	}
+	d.used = x.tick
+	need := len(d.hashes)
+	if need == 0 {
+		need = minDateSlots
+	}
+	for (d.n+len(hashes))*4 > need*3 {
+		need *= 2
+	}
+	if grow := need - len(d.hashes); grow > 0 {
+		forgotten = x.makeRoom(grow, date)
+		if x.slots+grow > x.maxSlots {
+			// Even alone this date does not fit: forget it, this file's keys included.
+			forgotten = append(forgotten, d.paths...)
+			forgotten = append(forgotten, file)
+			x.slots -= len(d.hashes)
+			delete(x.dates, date)
+			return forgotten
+		}
+		d.resize(need)
+		x.slots += grow
+	}
+	fi := int32(len(x.files))
+	x.files = append(x.files, file)
+	d.paths = append(d.paths, file)
+	mask := uint64(len(d.hashes) - 1)
+	for _, h := range hashes {
+		h = slotHash(h)
+		i := h & mask
+		for d.hashes[i] != 0 && d.hashes[i] != h {
+			i = (i + 1) & mask
+		}
+		switch {
+		case d.hashes[i] == 0:
+			d.hashes[i], d.file[i] = h, fi
+			d.n++
+		case d.file[i] != fi:
+			d.file[i] = multiFile
+		}
+	}
+	return forgotten
+}
+
+// makeRoom forgets the least recently written dates other than keep until grow more slots
+// fit, and returns their files.
+func (x *keyIndex) makeRoom(grow int, keep string) (forgotten []string) {
+	for x.slots+grow > x.maxSlots {
+		oldest := ""
+		for date, d := range x.dates {
+			if date != keep && (oldest == "" || d.used < x.dates[oldest].used) {
+				oldest = date
+			}
+		}
+		if oldest == "" {
+			return forgotten
+		}
+		d := x.dates[oldest]
+		forgotten = append(forgotten, d.paths...)
+		x.slots -= len(d.hashes)
+		delete(x.dates, oldest)
+	}
+	return forgotten
+}
+
+// slotHash is h as a table holds it: 0 marks an empty slot (KeyHash is never 0; were it, the
+// key would share 1's slot, which only checks a record more).
+func slotHash(h uint64) uint64 { return max(h, 1) }
+
+// resize rehashes d's table into n (a power of two) slots.
+func (d *dateKeys) resize(n int) {
+	oldHashes, oldFile := d.hashes, d.file
+	d.hashes, d.file = make([]uint64, n), make([]int32, n)
+	mask := uint64(n - 1)
+	for j, h := range oldHashes {
+		if h == 0 {
+			continue
+		}
+		i := h & mask
+		for d.hashes[i] != 0 {
+			i = (i + 1) & mask
+		}
+		d.hashes[i], d.file[i] = h, oldFile[j]
+	}
 }

@@ -161,10 +161,10 @@ type Writer struct {
 	// written are the data files this writer committed: a partition only this writer wrote is
 	// laid out as a one-shot load would be, and compaction leaves it to the usual threshold.
 	written map[string]bool
-	// keys holds the key hash of every record of the batches WriteRecords wrote through this
-	// writer, and keyed the files it wrote them to: a record spanned only by keyed files and not
-	// in keys is new without asking the store (dropStored).
-	keys  *keyFilter
+	// keys holds, by event date, the key hash of every record of the batches WriteRecords
+	// wrote through this writer and the file it went to, and keyed the files whose keys it
+	// holds: a record not in keys is new to them without asking the store (dropStored).
+	keys  *keyIndex
 	keyed map[string]bool
 	// mu guards m and pending while one goroutine commits a batch and another writes the next
 	// (ingest pipelines the two): pending are the files WriteRecords wrote that no commit has

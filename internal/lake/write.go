@@ -33,10 +33,13 @@ type Batch struct {
 	dates  []string // sorted
 	byDate map[string][]*cloudtrail.Record
 	staged int
-	// keys are the records' KeyHash in decoding order, gathered while NewBatch reads them in
-	// that order anyway: WriteRecords adds them to the writer's filter after the files are
-	// written, when the records are in sorted order and their hashes far apart in memory.
-	keys []uint64
+	// keys are each date's records' KeyHash in decoding order, gathered while NewBatch reads
+	// them in that order anyway: WriteRecords adds them to the writer's key index after the
+	// files are written, when the records are in sorted order and their hashes far apart in
+	// memory. A date whose records dropStored thinned is in trimmed: its keys are taken from
+	// the records kept.
+	keys    map[string][]uint64
+	trimmed map[string]bool
 }
 
 // NewBatch prepares recs (which it reorders) for WriteRecords.
@@ -44,19 +47,21 @@ func NewBatch(recs []*cloudtrail.Record) *Batch {
 	b := &Batch{byDate: map[string][]*cloudtrail.Record{}, staged: len(recs)}
 	// Grouped by day number first: formatting each record's date cost more than the grouping.
 	byDay := map[int64][]*cloudtrail.Record{}
+	keys := map[int64][]uint64{}
 	recs = dedupeBatch(recs)
-	b.keys = make([]uint64, 0, len(recs))
 	for _, r := range recs {
-		b.keys = append(b.keys, r.KeyHash())
 		sec := r.EventTime.Unix()
 		day := sec / 86400
 		if sec%86400 < 0 {
 			day-- // days before 1970 round down
 		}
 		byDay[day] = append(byDay[day], r)
+		keys[day] = append(keys[day], r.KeyHash())
 	}
-	for _, rs := range byDay {
-		b.byDate[eventDate(rs[0])] = rs
+	b.keys = make(map[string][]uint64, len(byDay))
+	for day, rs := range byDay {
+		d := eventDate(rs[0])
+		b.byDate[d], b.keys[d] = rs, keys[day]
 	}
 	b.dates = slices.Sorted(maps.Keys(b.byDate))
 	for _, d := range b.dates {
@@ -184,13 +189,20 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 		return added, 0, err
 	}
 	if w.keys == nil {
-		w.keys, w.keyed = newKeyFilter(), map[string]bool{}
-	}
-	for _, h := range b.keys {
-		w.keys.add(h)
+		w.keys, w.keyed = newKeyIndex(defaultKeySlots), map[string]bool{}
 	}
 	for _, f := range added {
+		keys := b.keys[f.Date]
+		if b.trimmed[f.Date] {
+			keys = keys[:0]
+			for _, r := range b.byDate[f.Date] {
+				keys = append(keys, r.KeyHash())
+			}
+		}
 		w.keyed[f.Path] = true
+		for _, p := range w.keys.add(f.Date, f.Path, keys) {
+			delete(w.keyed, p)
+		}
 	}
 	w.mu.Lock()
 	w.pending = append(w.pending, added...)
@@ -302,46 +314,69 @@ func dedupeByKey(recs []*cloudtrail.Record) []*cloudtrail.Record {
 }
 
 // dropStored removes from b the records the store already holds. Duplicates always share an
-// eventtime, so a record needs checking only when a store file of its date spans its time
-// (a trail's new events are later than all stored ones and need none), and only those files'
-// key columns are read. A record spanned only by files this writer wrote needs checking only
-// when its key hash is in the writer's filter of the keys it wrote (a bulk load's later batches
-// fall in the time spans of its earlier files: the check was 6 % of a 1M load's wall time).
+// eventtime, so a record needs checking against a file this writer did not write only when
+// the file is of the record's date and spans its time (a trail's new events are later than
+// all stored ones and need none). Against the files this writer wrote it needs checking only
+// when its key hash is in the writer's key index (keyfilter.go), and then only against the
+// file the index names: a bulk load's later batches fall in the time spans of its earlier
+// files, and each record was checked against all of them. Only the key columns of the files
+// to check are read.
 func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 	byDate := map[string][]DataFile{}
 	w.mu.Lock() // a commit of the previous batch may be running
-	known := slices.Concat(w.m.Files, w.pending)
-	w.mu.Unlock()
-	for _, f := range known {
-		if _, ok := b.byDate[f.Date]; ok {
-			byDate[f.Date] = append(byDate[f.Date], f)
+	for _, fs := range [][]DataFile{w.m.Files, w.pending} {
+		for _, f := range fs {
+			if _, ok := b.byDate[f.Date]; ok {
+				byDate[f.Date] = append(byDate[f.Date], f)
+			}
 		}
 	}
+	w.mu.Unlock()
 	read := map[string]bool{}
 	var candidates []*cloudtrail.Record
-	var spanning []string
+	var unkeyed []DataFile
 	for _, d := range b.dates {
 		files := byDate[d]
 		if len(files) == 0 {
 			continue
 		}
+		unkeyed = unkeyed[:0]
+		for _, f := range files {
+			if !w.keyed[f.Path] {
+				unkeyed = append(unkeyed, f)
+			}
+		}
 		for _, r := range b.byDate[d] {
-			t := r.EventTime.UTC().Truncate(time.Microsecond) // as stored
-			spanning = spanning[:0]
-			unkeyed := false
-			for _, f := range files {
-				if f.MinTime.IsZero() || (!t.Before(f.MinTime) && !t.After(f.MaxTime)) {
-					spanning = append(spanning, f.Path)
-					unkeyed = unkeyed || !w.keyed[f.Path]
+			need := false
+			var t time.Time
+			spans := func(f DataFile) bool {
+				if t.IsZero() {
+					t = r.EventTime.UTC().Truncate(time.Microsecond) // as stored
+				}
+				return f.MinTime.IsZero() || (!t.Before(f.MinTime) && !t.After(f.MaxTime))
+			}
+			if w.keys != nil {
+				if p, ok := w.keys.lookup(d, r.KeyHash()); ok {
+					need = true
+					if p != "" && slices.ContainsFunc(files, func(f DataFile) bool { return f.Path == p }) {
+						read[p] = true
+					} else { // records of that hash in several files (or in one since merged): every one spanning it
+						for _, f := range files {
+							if w.keyed[f.Path] && spans(f) {
+								read[f.Path] = true
+							}
+						}
+					}
 				}
 			}
-			if len(spanning) == 0 || (!unkeyed && !w.keys.mayContain(r.KeyHash())) {
-				continue
+			for _, f := range unkeyed {
+				if spans(f) {
+					read[f.Path], need = true, true
+				}
 			}
-			for _, p := range spanning {
-				read[p] = true
+			if need {
+				candidates = append(candidates, r)
 			}
-			candidates = append(candidates, r)
 		}
 	}
 	if len(candidates) == 0 {
@@ -411,6 +446,12 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 			if !stored[recordKey(r.EventID, r.RecipientAccountID)] {
 				kept = append(kept, r)
 			}
+		}
+		if len(kept) < len(recs) {
+			if b.trimmed == nil {
+				b.trimmed = map[string]bool{}
+			}
+			b.trimmed[d] = true
 		}
 		clear(recs[len(kept):])
 		b.byDate[d] = kept
