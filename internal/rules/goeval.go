@@ -1,0 +1,405 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+	"github.com/auditlake/auditlake/internal/sigma"
+)
+
+// GoEval evaluates rules in Go on the decoded records of a batch as its files are written,
+// instead of reading the committed files back in SQL: each Sigma rule with a Go matcher
+// (sigma.Rule.Match, the same verdict as its SQL predicate) and the built-ins but
+// launch-compliance. An event whose verdict needs the engine (sigma.Unknown) is evaluated
+// again in SQL, over it alone; SQL rules, launch-compliance (only when the batch holds a
+// launch) and Sigma rules without a Go matcher run in SQL over the batch's files, as before
+// (EvaluateGroupedWith). Grouping is EvaluateGrouped's.
+type GoEval struct {
+	rules []goRule
+	mu    sync.Mutex
+	admit map[kindKey][]int // by event source and name: the rules whose prefilter admits them
+}
+
+type goRule struct {
+	rule     Rule
+	key      string
+	grouping Grouping
+	match    func(ev *sigma.Event) sigma.Verdict
+	admits   func(source, name *string) sigma.Verdict
+}
+
+type kindKey struct {
+	source, name     string
+	noSource, noName bool
+}
+
+// ruleKey is what a Go result depends on of a rule: a result is used only for a rule that is
+// still the same.
+func ruleKey(r Rule, g Grouping) string {
+	return strings.Join([]string{r.ID, r.Kind, r.Sigma, r.Builtin, r.Severity, r.Title, g.Key, g.Window.String()}, "\x00")
+}
+
+// NewGoEval prepares the rules of rs (with their groupings gs) that have a Go evaluation.
+func NewGoEval(rs []Rule, gs []Grouping) *GoEval {
+	e := &GoEval{admit: map[kindKey][]int{}}
+	for i, r := range rs {
+		gr := goRule{rule: r, key: ruleKey(r, gs[i]), grouping: gs[i]}
+		switch r.Kind {
+		case KindSigma:
+			sr, err := sigma.Parse(r.File, []byte(r.Sigma))
+			if err != nil || !sr.HasGo() {
+				continue
+			}
+			gr.match, gr.admits = sr.Match, sr.Admits
+		case KindBuiltin:
+			gr.match, gr.admits = builtinGo(r.Builtin)
+			if gr.match == nil {
+				continue
+			}
+		default:
+			continue
+		}
+		e.rules = append(e.rules, gr)
+	}
+	return e
+}
+
+// builtinGo is a built-in rule's predicate (Builtins) in Go, and its prefilter; nil for
+// launch-compliance.
+func builtinGo(name string) (match func(ev *sigma.Event) sigma.Verdict, admits func(source, name *string) sigma.Verdict) {
+	is := func(p *string, v string) bool { return p != nil && *p == v }
+	any := func(*string, *string) sigma.Verdict { return sigma.Yes }
+	switch name {
+	case "root-account-use":
+		return func(ev *sigma.Event) sigma.Verdict {
+			u := ev.R.UserIdentity
+			return yesIf(u != nil && is(u.Type, "Root") && u.InvokedBy == nil && !is(ev.R.EventType, "AwsServiceEvent"))
+		}, any
+	case "cloudtrail-logging-stopped":
+		return func(ev *sigma.Event) sigma.Verdict {
+				r := ev.R
+				return yesIf(is(r.EventSource, "cloudtrail.amazonaws.com") && (is(r.EventName, "StopLogging") || is(r.EventName, "DeleteTrail")) && r.ErrorCode == nil)
+			}, func(source, name *string) sigma.Verdict {
+				return yesIf(is(source, "cloudtrail.amazonaws.com") && (is(name, "StopLogging") || is(name, "DeleteTrail")))
+			}
+	case "console-login-without-mfa":
+		return func(ev *sigma.Event) sigma.Verdict {
+				r := ev.R
+				if !is(r.EventName, "ConsoleLogin") || r.UserIdentity == nil || !(is(r.UserIdentity.Type, "IAMUser") || is(r.UserIdentity.Type, "Root")) {
+					return sigma.No
+				}
+				login, ok, unk1 := sigma.LookupMap(r.ResponseElements, "ConsoleLogin")
+				mfa, ok2, unk2 := sigma.LookupMap(r.AdditionalEventData, "MFAUsed")
+				_, saml, unk3 := sigma.LookupMap(r.AdditionalEventData, "SamlProviderArn")
+				if unk1 || unk2 || unk3 {
+					return sigma.Unknown
+				}
+				if !ok || login != "Success" || !ok2 || saml {
+					return sigma.No
+				}
+				return sigma.LowerIs(mfa, "no")
+			}, func(_, name *string) sigma.Verdict {
+				return yesIf(is(name, "ConsoleLogin"))
+			}
+	}
+	return nil, nil
+}
+
+func yesIf(b bool) sigma.Verdict {
+	if b {
+		return sigma.Yes
+	}
+	return sigma.No
+}
+
+// GoResult is what GoEval found in one data file (or several, Merge): by rule key, its
+// matches grouped, and the events whose verdict needs the engine.
+type GoResult struct {
+	groups  map[string]map[groupKey]*goGroup
+	unknown map[string][]string
+	// Launch: the files hold a RunInstances or CreateFleet (launch-compliance has something
+	// to judge).
+	Launch bool
+}
+
+type groupKey struct {
+	key    string
+	bucket int64
+}
+
+type goGroup struct {
+	first Match
+	items []timedID
+}
+
+// admitted returns the indexes of the rules whose prefilter admits events of this source and
+// name.
+func (e *GoEval) admitted(source, name *string) []int {
+	k := kindKey{noSource: source == nil, noName: name == nil}
+	if source != nil {
+		k.source = *source
+	}
+	if name != nil {
+		k.name = *name
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ids, ok := e.admit[k]; ok {
+		return ids
+	}
+	ids := []int{}
+	for i, r := range e.rules {
+		if r.admits(source, name) != sigma.No {
+			ids = append(ids, i)
+		}
+	}
+	k.source, k.name = strings.Clone(k.source), strings.Clone(k.name)
+	e.admit[k] = ids
+	return ids
+}
+
+// File evaluates the rules on recs, the records of one data file.
+func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
+	res := &GoResult{groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}}
+	for _, r := range e.rules {
+		res.groups[r.key] = map[groupKey]*goGroup{}
+	}
+	intern := map[string]string{}
+	in := func(s string) string {
+		if v, ok := intern[s]; ok {
+			return v
+		}
+		v := strings.Clone(s)
+		intern[v] = v
+		return v
+	}
+	var ev sigma.Event
+	var lastKind uint64
+	var ids []int
+	for i, rec := range recs {
+		if n := rec.EventName; n != nil && (*n == "RunInstances" || *n == "CreateFleet") {
+			res.Launch = true
+		}
+		if k := rec.KindHash(); i == 0 || k != lastKind {
+			ids, lastKind = e.admitted(rec.EventSource, rec.EventName), k
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		ev.Reset(rec)
+		var m *Match
+		for _, ri := range ids {
+			r := &e.rules[ri]
+			switch r.match(&ev) {
+			case sigma.No:
+				continue
+			case sigma.Unknown:
+				res.unknown[r.key] = append(res.unknown[r.key], strings.Clone(rec.EventID))
+				continue
+			}
+			if m == nil {
+				m = recordMatch(rec, in)
+			}
+			res.add(r.key, r.grouping, *m)
+		}
+	}
+	return res
+}
+
+// recordMatch is the match of record rec as a predicate rule's query gives it (packedMatch),
+// its strings copied (in) so that it holds none of the record's memory.
+func recordMatch(rec *cloudtrail.Record, in func(string) string) *Match {
+	val := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return in(*p)
+	}
+	m := &Match{EventTime: rec.EventTime.UTC().Truncate(time.Microsecond), EventID: strings.Clone(rec.EventID),
+		EventName: val(rec.EventName), Account: val(rec.RecipientAccountID), Region: val(rec.AWSRegion), SourceIP: val(rec.SourceIPAddress)}
+	if u := rec.UserIdentity; u != nil {
+		switch {
+		case u.ARN != nil:
+			m.Principal = in(*u.ARN)
+		case u.PrincipalID != nil:
+			m.Principal = in(*u.PrincipalID)
+		case u.Type != nil:
+			m.Principal = in(*u.Type)
+		}
+	}
+	m.Summary = m.EventName + " (" + val(rec.EventSource) + ") by " + dash(m.Principal) + " from " + dash(m.SourceIP)
+	return m
+}
+
+// add counts match m of the rule with key rk in its group.
+func (res *GoResult) add(rk string, g Grouping, m Match) {
+	k := groupKey{key: g.key(m)}
+	us := m.EventTime.UnixMicro()
+	if g.Key != "event" && g.Window > 0 {
+		k.bucket = m.EventTime.Truncate(g.Window).UnixMicro()
+	}
+	groups := res.groups[rk]
+	if groups == nil {
+		groups = map[groupKey]*goGroup{}
+		res.groups[rk] = groups
+	}
+	gr := groups[k]
+	if gr == nil {
+		gr = &goGroup{first: m}
+		groups[k] = gr
+	} else if m.EventTime.Before(gr.first.EventTime) || (m.EventTime.Equal(gr.first.EventTime) && m.EventID < gr.first.EventID) {
+		gr.first = m
+	}
+	gr.items = append(gr.items, timedID{us: us, id: m.EventID})
+}
+
+// Merge adds o's findings to res.
+func (res *GoResult) Merge(o *GoResult) {
+	res.Launch = res.Launch || o.Launch
+	for rk, gs := range o.groups {
+		mine := res.groups[rk]
+		if mine == nil {
+			res.groups[rk] = gs
+			continue
+		}
+		for k, g := range gs {
+			if have := mine[k]; have != nil {
+				if g.first.EventTime.Before(have.first.EventTime) || (g.first.EventTime.Equal(have.first.EventTime) && g.first.EventID < have.first.EventID) {
+					have.first = g.first
+				}
+				have.items = append(have.items, g.items...)
+			} else {
+				mine[k] = g
+			}
+		}
+	}
+	for rk, ids := range o.unknown {
+		res.unknown[rk] = append(res.unknown[rk], ids...)
+	}
+}
+
+// NewGoResult is an empty result, to Merge files' results into.
+func NewGoResult() *GoResult {
+	return &GoResult{groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}}
+}
+
+// EvaluateGroupedWith is EvaluateGrouped over the data files of target, whose records GoEval
+// evaluated (res, every file's result merged): each rule the evaluation had (the same rule,
+// grouped the same) takes its groups from res, and only its events with an Unknown verdict
+// are read in SQL; the other rules run as EvaluateGrouped runs them (launch-compliance only
+// when the files hold a launch).
+func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []Grouping, target Target, res *GoResult) ([][]MatchGroup, error) {
+	if len(gs) != len(rs) {
+		return nil, fmt.Errorf("rules: %d groupings for %d rules", len(gs), len(rs))
+	}
+	out := make([][]MatchGroup, len(rs))
+	var rest []Rule
+	var restGs []Grouping
+	var restIdx []int
+	for i, r := range rs {
+		rk := ruleKey(r, gs[i])
+		groups, ok := res.groups[rk]
+		if !ok {
+			if r.Kind == KindBuiltin && r.Builtin == LaunchCompliance && !res.Launch {
+				continue // no launch in the files: no verdict to give
+			}
+			rest, restGs, restIdx = append(rest, r), append(restGs, gs[i]), append(restIdx, i)
+			continue
+		}
+		if ids := res.unknown[rk]; len(ids) > 0 {
+			ms, err := evaluateEvents(ctx, s, r, target, ids)
+			if err != nil {
+				return nil, err
+			}
+			if groups == nil {
+				groups = map[groupKey]*goGroup{}
+			}
+			tmp := &GoResult{groups: map[string]map[groupKey]*goGroup{rk: groups}}
+			for _, m := range ms {
+				tmp.add(rk, gs[i], m)
+			}
+		}
+		out[i] = finishGroups(r, groups)
+	}
+	if len(rest) > 0 {
+		more, err := EvaluateGrouped(ctx, s, rest, restGs, target, "")
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range restIdx {
+			out[i] = more[k]
+		}
+	}
+	return out, nil
+}
+
+// evaluateEvents runs predicate rule r in SQL over the events of target with these ids.
+func evaluateEvents(ctx context.Context, s *query.Session, r Rule, target Target, ids []string) ([]Match, error) {
+	c, err := compile(r)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	lits := make([]string, len(ids))
+	for i, id := range ids {
+		lits[i] = textLiteral(id)
+	}
+	ms, err := c.runPredicate(ctx, s, target.relation(s), "eventid IN ("+strings.Join(lits, ", ")+")")
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+	}
+	return ms, nil
+}
+
+// finishGroups turns a rule's Go groups into MatchGroups as scanGrouped gives them: the first
+// match, the events' ids oldest first, each once; the groups oldest first.
+func finishGroups(r Rule, groups map[groupKey]*goGroup) []MatchGroup {
+	out := make([]MatchGroup, 0, len(groups))
+	for _, g := range groups {
+		first := g.first
+		first.Rule, first.Title, first.Severity = r.ID, r.Title, r.Severity
+		out = append(out, MatchGroup{First: first, EventIDs: orderedIDs(g.items)})
+	}
+	slices.SortFunc(out, func(a, b MatchGroup) int {
+		if c := a.First.EventTime.Compare(b.First.EventTime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.First.EventID, b.First.EventID)
+	})
+	return out
+}
+
+// Files evaluates the rules on the records of written data files (recs[i] those of files[i]),
+// one file per CPU at a time, and returns each file's result by path.
+func (e *GoEval) Files(files []lake.DataFile, recs [][]*cloudtrail.Record, workers int) map[string]*GoResult {
+	out := make([]*GoResult, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range max(1, min(workers, len(files))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = e.File(recs[i])
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	byPath := make(map[string]*GoResult, len(files))
+	for i, f := range files {
+		byPath[f.Path] = out[i]
+	}
+	return byPath
+}
