@@ -185,4 +185,3 @@ func TestGoMatcherEqualsSQLOnGenerated(t *testing.T) {
 		t.Errorf("events left to the engine: %v", unknowns)
 	}
 }
-
