@@ -292,30 +292,75 @@ func (g *globPat) test(x string) Verdict {
 		if !g.cased || g.hasQ || !utf8.ValidString(x) {
 			return Unknown
 		}
-	} else if !g.cased {
-		x = lowerASCII(x)
 	}
+	fold := !g.cased // x is ASCII then, and g.lit lowercase
 	switch g.shape {
 	case "=":
-		return verdict(x == g.lit)
+		return verdict(len(x) == len(g.lit) && equalFrom(x, g.lit, fold))
 	case "^":
-		return verdict(strings.HasPrefix(x, g.lit))
+		return verdict(len(x) >= len(g.lit) && equalFrom(x[:len(g.lit)], g.lit, fold))
 	case "$":
-		return verdict(strings.HasSuffix(x, g.lit))
+		return verdict(len(x) >= len(g.lit) && equalFrom(x[len(x)-len(g.lit):], g.lit, fold))
 	case "~":
-		return verdict(strings.Contains(x, g.lit))
+		if !fold {
+			return verdict(strings.Contains(x, g.lit))
+		}
+		return verdict(containsFold(x, g.lit))
 	case "*":
 		return Yes
 	}
-	return verdict(globMatchBytes(g.toks, x))
+	return verdict(globMatchBytes(g.toks, x, fold))
 }
 
-// globMatchBytes matches s against tokens: bytes, * (any run) and ? (one byte).
-func globMatchBytes(p []int16, s string) bool {
+// lowerByte lowercases an ASCII letter.
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// equalFrom: x equals lit (of the same length), x's ASCII letters lowercased when fold.
+func equalFrom(x, lit string, fold bool) bool {
+	if !fold {
+		return x == lit
+	}
+	for i := 0; i < len(lit); i++ {
+		if lowerByte(x[i]) != lit[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFold: x, its ASCII letters lowercased, contains lit.
+func containsFold(x, lit string) bool {
+	if lit == "" {
+		return true
+	}
+	c0, c1 := lit[0], lit[0]
+	if c0 >= 'a' && c0 <= 'z' {
+		c1 = c0 - 'a' + 'A'
+	}
+	for i := 0; i+len(lit) <= len(x); i++ {
+		if c := x[i]; (c == c0 || c == c1) && equalFrom(x[i:i+len(lit)], lit, true) {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatchBytes matches s against tokens: bytes, * (any run) and ? (one byte); s's ASCII
+// letters lowercased when fold.
+func globMatchBytes(p []int16, s string, fold bool) bool {
 	pi, si, starP, starS := 0, 0, -1, 0
 	for si < len(s) {
+		c := s[si]
+		if fold {
+			c = lowerByte(c)
+		}
 		switch {
-		case pi < len(p) && (p[pi] == globOne || (p[pi] >= 0 && byte(p[pi]) == s[si])):
+		case pi < len(p) && (p[pi] == globOne || (p[pi] >= 0 && byte(p[pi]) == c)):
 			pi++
 			si++
 		case pi < len(p) && p[pi] == globStar:
@@ -366,7 +411,11 @@ func (m modifiers) goPredicate(v value, sv sval) (valPred, string) {
 		if err != nil {
 			return nil, err.Error()
 		}
+		lit := requiredLiteral(pat) // as the SQL tests it first
 		return anyPred{test: func(x string) Verdict {
+			if lit != "" && !strings.Contains(x, lit) {
+				return No
+			}
 			// Non-ASCII or multi-line text: where RE2's options in the engine and Go's
 			// regexp might differ.
 			if !isASCII(x) || strings.ContainsAny(x, "\n\r") {
