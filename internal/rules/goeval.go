@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -125,8 +126,9 @@ type GoResult struct {
 	groups  map[string]map[groupKey]*goGroup
 	unknown map[string][]string
 	// Launch: the files hold a RunInstances or CreateFleet (launch-compliance has something
-	// to judge).
-	Launch bool
+	// to judge); launches are their event ids and names.
+	Launch   bool
+	launches map[string]string
 }
 
 type groupKey struct {
@@ -186,6 +188,10 @@ func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
 	for i, rec := range recs {
 		if n := rec.EventName; n != nil && (*n == "RunInstances" || *n == "CreateFleet") {
 			res.Launch = true
+			if res.launches == nil {
+				res.launches = map[string]string{}
+			}
+			res.launches[strings.Clone(rec.EventID)] = *n
 		}
 		if k := rec.KindHash(); i == 0 || k != lastKind {
 			ids, lastKind = e.admitted(rec.EventSource, rec.EventName), k
@@ -207,7 +213,7 @@ func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
 			if m == nil {
 				m = recordMatch(rec, in)
 			}
-			res.add(r.key, r.grouping, *m)
+			res.add(r.key, r.grouping, *m, false)
 		}
 	}
 	return res
@@ -234,12 +240,19 @@ func recordMatch(rec *cloudtrail.Record, in func(string) string) *Match {
 			m.Principal = in(*u.Type)
 		}
 	}
-	m.Summary = m.EventName + " (" + val(rec.EventSource) + ") by " + dash(m.Principal) + " from " + dash(m.SourceIP)
+	// The summary is made for a group's first match only (add): "source" holds the source.
+	m.Summary = val(rec.EventSource)
 	return m
 }
 
-// add counts match m of the rule with key rk in its group.
-func (res *GoResult) add(rk string, g Grouping, m Match) {
+// summarize makes m's summary of its source (held in Summary by recordMatch), as packedMatch.
+func summarize(m *Match) {
+	m.Summary = m.EventName + " (" + m.Summary + ") by " + dash(m.Principal) + " from " + dash(m.SourceIP)
+}
+
+// add counts match m of the rule with key rk in its group; unless summarized, m.Summary holds
+// its event source (recordMatch), and the summary is made if m is its group's first.
+func (res *GoResult) add(rk string, g Grouping, m Match, summarized bool) {
 	k := groupKey{key: g.key(m)}
 	us := m.EventTime.UnixMicro()
 	if g.Key != "event" && g.Window > 0 {
@@ -254,8 +267,14 @@ func (res *GoResult) add(rk string, g Grouping, m Match) {
 	if gr == nil {
 		gr = &goGroup{first: m}
 		groups[k] = gr
+		if !summarized {
+			summarize(&gr.first)
+		}
 	} else if m.EventTime.Before(gr.first.EventTime) || (m.EventTime.Equal(gr.first.EventTime) && m.EventID < gr.first.EventID) {
 		gr.first = m
+		if !summarized {
+			summarize(&gr.first)
+		}
 	}
 	gr.items = append(gr.items, timedID{us: us, id: m.EventID})
 }
@@ -263,6 +282,10 @@ func (res *GoResult) add(rk string, g Grouping, m Match) {
 // Merge adds o's findings to res.
 func (res *GoResult) Merge(o *GoResult) {
 	res.Launch = res.Launch || o.Launch
+	if len(o.launches) > 0 && res.launches == nil {
+		res.launches = map[string]string{}
+	}
+	maps.Copy(res.launches, o.launches)
 	for rk, gs := range o.groups {
 		mine := res.groups[rk]
 		if mine == nil {
@@ -307,8 +330,21 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 		rk := ruleKey(r, gs[i])
 		groups, ok := res.groups[rk]
 		if !ok {
-			if r.Kind == KindBuiltin && r.Builtin == LaunchCompliance && !res.Launch {
-				continue // no launch in the files: no verdict to give
+			if r.Kind == KindBuiltin && r.Builtin == LaunchCompliance {
+				if !res.Launch {
+					continue // no launch in the files: no verdict to give
+				}
+				c, err := compile(r)
+				if err != nil {
+					return nil, err
+				}
+				// The files' launches are known: the verdict is the report's over their span.
+				ms, err := c.launches(ctx, s, target, res.launches)
+				if err != nil {
+					return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+				}
+				out[i] = GroupMatches(ms, gs[i])
+				continue
 			}
 			rest, restGs, restIdx = append(rest, r), append(restGs, gs[i]), append(restIdx, i)
 			continue
@@ -323,7 +359,7 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 			}
 			tmp := &GoResult{groups: map[string]map[groupKey]*goGroup{rk: groups}}
 			for _, m := range ms {
-				tmp.add(rk, gs[i], m)
+				tmp.add(rk, gs[i], m, true)
 			}
 		}
 		out[i] = finishGroups(r, groups)

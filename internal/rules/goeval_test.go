@@ -5,12 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/generate"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -184,4 +186,117 @@ func TestGoMatcherEqualsSQLOnGenerated(t *testing.T) {
 	if len(unknowns) > 0 {
 		t.Errorf("events left to the engine: %v", unknowns)
 	}
+}
+
+// TestEvaluateGroupedWithGoEqualsSQL evaluates every community rule, the built-ins (with
+// launch-compliance over the generator's approved templates) and a SQL rule over the files
+// of an ingest of generated events twice: from the Go evaluation of the records as they were
+// written (EvaluateGroupedWith, what alerts use) and in SQL over the committed files
+// (EvaluateGrouped): the same groups, with the same first event and event ids, per rule.
+func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and ingests 20,000 events")
+	}
+	ctx := context.Background()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Seed, cfg.Days = t.TempDir(), 20000, 12, 3
+	cfg.Start = time.Now().UTC().AddDate(0, 0, -10).Truncate(24 * time.Hour)
+	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	approved, err := compliance.LoadConfig(filepath.Join(cfg.Out, "approved-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, _, err := sigma.Load(testdata("sigma-aws-cloudtrail-rules", "rules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := rules.FromSigma(compiled)
+	for _, b := range rules.Builtins {
+		r := rules.Rule{ID: b.Name, Title: b.Title, Kind: rules.KindBuiltin, Builtin: b.Name, Severity: b.Severity, Enabled: true}
+		if b.Name == rules.LaunchCompliance {
+			r.Approved = approved
+		}
+		rs = append(rs, r)
+	}
+	rs = append(rs, rules.Rule{ID: "sql-rule", Title: "SQL", Kind: rules.KindSQL, Severity: "low", Enabled: true,
+		SQL: "SELECT eventtime, eventid, eventname FROM {events} WHERE eventname = 'TerminateInstances'"})
+	gs := make([]rules.Grouping, len(rs))
+	for i := range gs {
+		gs[i] = rules.Grouping{Key: "principal", Window: time.Hour}
+		if i%3 == 1 {
+			gs[i] = rules.Grouping{Key: "event"}
+		}
+	}
+	dir := t.TempDir()
+	lk, err := lake.Open(filepath.Join(dir, "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval := rules.NewGoEval(rs, gs)
+	pre := map[string]*rules.GoResult{}
+	written := func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+		for p, r := range eval.Files(files, recs, 2) {
+			pre[p] = r
+		}
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(cfg.Out, "AWSLogs")}, Written: written, BatchRows: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	m, release, err := lk.Snapshot(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	res := rules.NewGoResult()
+	for _, f := range m.Files {
+		r := pre[f.Path]
+		if r == nil {
+			t.Fatalf("no Go result for %s", f.Path)
+		}
+		res.Merge(r)
+	}
+	s, err := query.Open(ctx, lk, query.Options{Timeout: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	target := rules.Target{Store: st, Files: m.Files}
+	viaGo, err := rules.EvaluateGroupedWith(ctx, s, rs, gs, target, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaSQL, err := rules.EvaluateGrouped(ctx, s, rs, gs, target, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	matched := 0
+	for i, r := range rs {
+		a, b := groupsText(viaGo[i]), groupsText(viaSQL[i])
+		if !slices.Equal(a, b) {
+			t.Errorf("rule %s (%s): Go %d groups, SQL %d:\n%v\n%v", r.ID, r.Title, len(a), len(b), first(a, 3), first(b, 3))
+		}
+		matched += len(a)
+	}
+	if matched < 100 {
+		t.Errorf("only %d groups: the test proves little", matched)
+	}
+}
+
+// groupsText is each group as text: its first event's fields (not which of several events at
+// the first time), and its event ids, sorted.
+func groupsText(gs []rules.MatchGroup) []string {
+	var out []string
+	for _, g := range gs {
+		f := g.First
+		out = append(out, strings.Join([]string{f.Rule, f.Title, f.Severity, f.EventTime.String(), f.Principal, f.Account, f.Region, f.Resource,
+			strings.Join(g.EventIDs, ",")}, "|"))
+	}
+	slices.Sort(out)
+	return out
 }

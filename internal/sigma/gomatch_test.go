@@ -182,4 +182,3 @@ func TestGoMatcherHostileValues(t *testing.T) {
 		})
 	}
 }
-
