@@ -129,6 +129,9 @@ type GoResult struct {
 	// to judge); launches are their event ids and names.
 	Launch   bool
 	launches map[string]string
+	// arenas hold the matched events' ids (idItem); an id of 0xffff bytes or more has an arena
+	// of its own (its idItem's n is 0xffff).
+	arenas [][]byte
 }
 
 type groupKey struct {
@@ -138,7 +141,18 @@ type groupKey struct {
 
 type goGroup struct {
 	first Match
-	items []timedID
+	items []idItem
+}
+
+// idItem is a matched event's time (Unix microseconds) and id: bytes [off, off+n) of its
+// result's arenas[arena]. No pointers: a million of them cost the collector nothing (an
+// ingest runs with its heap near a limit, and 784k matched ids as strings made it collect
+// again and again).
+type idItem struct {
+	us    int64
+	off   uint32
+	n     uint16
+	arena uint32
 }
 
 // admitted returns the indexes of the rules whose prefilter admits events of this source and
@@ -169,7 +183,7 @@ func (e *GoEval) admitted(source, name *string) []int {
 
 // File evaluates the rules on recs, the records of one data file.
 func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
-	res := &GoResult{groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}}
+	res := &GoResult{groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}, arenas: [][]byte{nil}}
 	for _, r := range e.rules {
 		res.groups[r.key] = map[groupKey]*goGroup{}
 	}
@@ -228,7 +242,7 @@ func recordMatch(rec *cloudtrail.Record, in func(string) string) *Match {
 		}
 		return in(*p)
 	}
-	m := &Match{EventTime: rec.EventTime.UTC().Truncate(time.Microsecond), EventID: strings.Clone(rec.EventID),
+	m := &Match{EventTime: rec.EventTime.UTC().Truncate(time.Microsecond), EventID: rec.EventID,
 		EventName: val(rec.EventName), Account: val(rec.RecipientAccountID), Region: val(rec.AWSRegion), SourceIP: val(rec.SourceIPAddress)}
 	if u := rec.UserIdentity; u != nil {
 		switch {
@@ -263,43 +277,61 @@ func (res *GoResult) add(rk string, g Grouping, m Match, summarized bool) {
 		groups = map[groupKey]*goGroup{}
 		res.groups[rk] = groups
 	}
+	id := m.EventID
+	if len(res.arenas) == 0 || len(res.arenas[len(res.arenas)-1])+len(id) > 1<<31 || len(id) >= 0xffff {
+		res.arenas = append(res.arenas, nil)
+	}
+	a := len(res.arenas) - 1
+	item := idItem{us: us, off: uint32(len(res.arenas[a])), n: uint16(len(id)), arena: uint32(a)}
+	res.arenas[a] = append(res.arenas[a], id...)
+	if len(id) >= 0xffff {
+		item.n = 0xffff
+		res.arenas = append(res.arenas, nil) // the next ids in another
+	}
 	gr := groups[k]
 	if gr == nil {
+		m.EventID = strings.Clone(m.EventID)
 		gr = &goGroup{first: m}
 		groups[k] = gr
 		if !summarized {
 			summarize(&gr.first)
 		}
 	} else if m.EventTime.Before(gr.first.EventTime) || (m.EventTime.Equal(gr.first.EventTime) && m.EventID < gr.first.EventID) {
+		m.EventID = strings.Clone(m.EventID)
 		gr.first = m
 		if !summarized {
 			summarize(&gr.first)
 		}
 	}
-	gr.items = append(gr.items, timedID{us: us, id: m.EventID})
+	gr.items = append(gr.items, item)
 }
 
-// Merge adds o's findings to res.
+// Merge adds o's findings to res (o is left as it was).
 func (res *GoResult) Merge(o *GoResult) {
 	res.Launch = res.Launch || o.Launch
 	if len(o.launches) > 0 && res.launches == nil {
 		res.launches = map[string]string{}
 	}
 	maps.Copy(res.launches, o.launches)
+	shift := uint32(len(res.arenas))
+	res.arenas = append(res.arenas, o.arenas...)
 	for rk, gs := range o.groups {
 		mine := res.groups[rk]
 		if mine == nil {
-			res.groups[rk] = gs
-			continue
+			mine = map[groupKey]*goGroup{}
+			res.groups[rk] = mine
 		}
 		for k, g := range gs {
-			if have := mine[k]; have != nil {
-				if g.first.EventTime.Before(have.first.EventTime) || (g.first.EventTime.Equal(have.first.EventTime) && g.first.EventID < have.first.EventID) {
-					have.first = g.first
-				}
-				have.items = append(have.items, g.items...)
-			} else {
-				mine[k] = g
+			have := mine[k]
+			if have == nil {
+				have = &goGroup{first: g.first}
+				mine[k] = have
+			} else if g.first.EventTime.Before(have.first.EventTime) || (g.first.EventTime.Equal(have.first.EventTime) && g.first.EventID < have.first.EventID) {
+				have.first = g.first
+			}
+			for _, it := range g.items {
+				it.arena += shift
+				have.items = append(have.items, it)
 			}
 		}
 	}
@@ -357,12 +389,13 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 			if groups == nil {
 				groups = map[groupKey]*goGroup{}
 			}
-			tmp := &GoResult{groups: map[string]map[groupKey]*goGroup{rk: groups}}
+			tmp := &GoResult{groups: map[string]map[groupKey]*goGroup{rk: groups}, arenas: append(slices.Clip(res.arenas), nil)}
 			for _, m := range ms {
 				tmp.add(rk, gs[i], m, true)
 			}
+			res.arenas = tmp.arenas
 		}
-		out[i] = finishGroups(r, groups)
+		out[i] = finishGroups(r, groups, res.arenas)
 	}
 	if len(rest) > 0 {
 		more, err := EvaluateGrouped(ctx, s, rest, restGs, target, "")
@@ -397,12 +430,21 @@ func evaluateEvents(ctx context.Context, s *query.Session, r Rule, target Target
 
 // finishGroups turns a rule's Go groups into MatchGroups as scanGrouped gives them: the first
 // match, the events' ids oldest first, each once; the groups oldest first.
-func finishGroups(r Rule, groups map[groupKey]*goGroup) []MatchGroup {
+func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []MatchGroup {
 	out := make([]MatchGroup, 0, len(groups))
 	for _, g := range groups {
 		first := g.first
 		first.Rule, first.Title, first.Severity = r.ID, r.Title, r.Severity
-		out = append(out, MatchGroup{First: first, EventIDs: orderedIDs(g.items)})
+		items := make([]timedID, len(g.items))
+		for i, it := range g.items {
+			a := arenas[it.arena]
+			id := a // an id of its own arena
+			if it.n != 0xffff {
+				id = a[it.off : it.off+uint32(it.n)]
+			}
+			items[i] = timedID{us: it.us, id: string(id)}
+		}
+		out = append(out, MatchGroup{First: first, EventIDs: orderedIDs(items)})
 	}
 	slices.SortFunc(out, func(a, b MatchGroup) int {
 		if c := a.First.EventTime.Compare(b.First.EventTime); c != 0 {
