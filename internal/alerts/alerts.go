@@ -19,8 +19,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -162,6 +164,14 @@ type Result struct {
 // checked against the event ids the alerts store holds for the rule, and only the others are
 // stored.
 func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) {
+	return process(ctx, lk, st, nil)
+}
+
+// process is Process, with pre the Go evaluation of the records of some of the files, by path
+// (rules.GoEval, Watcher.Written): a new file with one is evaluated from it, and read in SQL
+// only for what it leaves to the engine. A file whose events may have been evaluated before
+// (compaction) is always evaluated in SQL against the stored alerts.
+func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*rules.GoResult) (Result, error) {
 	start := time.Now()
 	var res Result
 	unlock, err := atomicfile.Lock(cursorPath(lk, st.ID)+".lock", syscall.LOCK_EX)
@@ -250,10 +260,21 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 		defer s.Close()
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		var found []Alert
+		var inGo, inSQL []lake.DataFile
+		goRes := rules.NewGoResult()
+		for _, f := range fresh {
+			if r := pre[f.Path]; r != nil {
+				inGo = append(inGo, f)
+				goRes.Merge(r)
+			} else {
+				inSQL = append(inSQL, f)
+			}
+		}
 		for _, part := range []struct {
 			files []lake.DataFile
 			again bool
-		}{{fresh, false}, {again, true}} {
+			goRes *rules.GoResult
+		}{{inGo, false, goRes}, {inSQL, false, nil}, {again, true, nil}} {
 			if len(part.files) == 0 {
 				continue
 			}
@@ -261,7 +282,13 @@ func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) 
 			if part.again && s.Damaged(alertStore.ID) == nil {
 				exclude = storedEvents(s, alertStore, part.files)
 			}
-			groups, err := rules.EvaluateGrouped(ctx, s, enabled, groupings, rules.Target{Store: st, Files: part.files}, exclude)
+			target := rules.Target{Store: st, Files: part.files}
+			var groups [][]rules.MatchGroup
+			if part.goRes != nil {
+				groups, err = rules.EvaluateGroupedWith(ctx, s, enabled, groupings, target, part.goRes)
+			} else {
+				groups, err = rules.EvaluateGrouped(ctx, s, enabled, groupings, target, exclude)
+			}
 			if err != nil {
 				return res, err
 			}
@@ -536,6 +563,10 @@ type Watcher struct {
 	result  Result
 	// OnAlerts, when set, receives each Process's new alerts (after they are committed).
 	OnAlerts func([]Alert)
+	// goEval evaluates the rules enabled when the watch began on each batch's records as they
+	// are written (Written); pre holds its results by data file path until evaluated.
+	goEval *rules.GoEval
+	pre    map[string]*rules.GoResult
 }
 
 // Watch begins watching store st (Begin) and starts the background evaluation.
@@ -543,7 +574,22 @@ func Watch(ctx context.Context, lk *lake.Lake, st lake.Store, onAlerts func([]Al
 	if err := Begin(lk, st); err != nil {
 		return nil, err
 	}
-	w := &Watcher{lk: lk, st: st, kick: make(chan struct{}, 1), done: make(chan struct{}), closing: make(chan struct{}), OnAlerts: onAlerts}
+	w := &Watcher{lk: lk, st: st, kick: make(chan struct{}, 1), done: make(chan struct{}), closing: make(chan struct{}), OnAlerts: onAlerts,
+		pre: map[string]*rules.GoResult{}}
+	if all, err := rules.List(lk); err == nil {
+		var enabled []rules.Rule
+		var gs []rules.Grouping
+		for _, r := range all {
+			if r.Enabled {
+				by, window, err := grouping(r)
+				if err != nil {
+					by, window, _ = grouping(rules.Rule{})
+				}
+				enabled, gs = append(enabled, r), append(gs, rules.Grouping{Key: by, Window: window})
+			}
+		}
+		w.goEval = rules.NewGoEval(enabled, gs)
+	}
 	go w.loop(context.WithoutCancel(ctx))
 	return w, nil
 }
@@ -578,13 +624,35 @@ func (w *Watcher) loop(ctx context.Context) {
 	w.run(ctx) // whatever the last commit added
 }
 
+// Written evaluates the rules in Go on the records of data files just written, not yet
+// committed (recs[i] are those of files[i]; ingest.Options.Written): the evaluation after
+// their commit takes its result instead of reading them back. It returns when done, before
+// the records are given back.
+func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+	if w.goEval == nil {
+		return
+	}
+	res := w.goEval.Files(files, recs, runtime.NumCPU())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for p, r := range res {
+		w.pre[p] = r
+	}
+}
+
 func (w *Watcher) run(ctx context.Context) {
-	res, err := Process(ctx, w.lk, w.st)
+	w.mu.Lock()
+	pre := maps.Clone(w.pre)
+	w.mu.Unlock()
+	res, err := process(ctx, w.lk, w.st, pre)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {
 		w.errs = append(w.errs, err)
 		return
+	}
+	for p := range pre { // evaluated now (or not new: evaluated in SQL)
+		delete(w.pre, p)
 	}
 	w.result.Files += res.Files
 	w.result.Rules = max(w.result.Rules, res.Rules)

@@ -70,6 +70,10 @@ type Options struct {
 	// AfterCommit, when set, is called after each commit that added data files (detection
 	// rules evaluate the new events: package alerts). It must not block.
 	AfterCommit func()
+	// Written, when set, is called with each batch's data files once written, before their
+	// commit, and the records each holds (recs[i] those of files[i]): detection rules evaluate
+	// them in Go (package alerts). The records must not be kept after it returns.
+	Written func(files []lake.DataFile, recs [][]*cloudtrail.Record)
 }
 
 // setDefaults fills the zero fields of o; batchRows is the pipeline's default batch size.
@@ -665,6 +669,13 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 			if first == nil && !failed.Load() {
 				var wb writtenBatch
 				wb, first = writeBatch(ctx, commitDB, w, b)
+				if first == nil && opts.Written != nil && len(wb.files) > 0 {
+					recs := make([][]*cloudtrail.Record, len(wb.files))
+					for i, f := range wb.files {
+						recs[i] = b.records.Records(f.Date)
+					}
+					opts.Written(wb.files, recs)
+				}
 				bud.release(b.size)
 				if first != nil {
 					failed.Store(true)

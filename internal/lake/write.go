@@ -916,3 +916,7 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 	}
 	return merged, nil
 }
+
+// Records returns the batch's records of date d (after WriteRecords: those its file of that
+// date holds).
+func (b *Batch) Records(d string) []*cloudtrail.Record { return b.byDate[d] }

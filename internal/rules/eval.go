@@ -244,7 +244,7 @@ func (h *Hunt) Evaluate(ctx context.Context, r Rule) ([]Match, error) {
 	var out []Match
 	switch {
 	case c.launch:
-		out, err = c.launches(ctx, h.s, h.target)
+		out, err = c.launches(ctx, h.s, h.target, nil)
 	case c.sql != "":
 		out, err = c.runSQL(ctx, h.s, h.relation)
 	default:
@@ -612,8 +612,9 @@ func (c *compiled) runSQL(ctx context.Context, s *query.Session, relation string
 }
 
 // launches is the launch-compliance verdict over the launches in target's time range: one
-// match per instance not launched from an approved template.
-func (c *compiled) launches(ctx context.Context, s *query.Session, target Target) ([]Match, error) {
+// match per instance not launched from an approved template. known, when not nil, are the
+// launch events of target's Files by id, with their names (read in Go as they were written).
+func (c *compiled) launches(ctx context.Context, s *query.Session, target Target, known map[string]string) ([]Match, error) {
 	p := compliance.Params{Store: target.Store.ID, Approved: c.rule.Approved.Approvals, RequireAutoScaling: c.rule.Approved.RequireAutoScaling}
 	var inFiles map[string]bool
 	if target.Files != nil {
@@ -635,13 +636,16 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 	if target.Files == nil {
 		launchSQL = "SELECT DISTINCT eventid, eventname FROM " + target.relation(s) + " AS events WHERE eventname = 'CreateFleet'"
 	}
-	res, err := s.RunInternal(ctx, launchSQL)
-	if err != nil {
-		return nil, err
-	}
-	launchName := map[string]string{}
-	for _, r := range res.Rows {
-		launchName[str(r[0])] = str(r[1])
+	launchName := known
+	if known == nil || target.Files == nil {
+		res, err := s.RunInternal(ctx, launchSQL)
+		if err != nil {
+			return nil, err
+		}
+		launchName = map[string]string{}
+		for _, r := range res.Rows {
+			launchName[str(r[0])] = str(r[1])
+		}
 	}
 	if target.Files != nil {
 		if len(launchName) == 0 {

@@ -19,3 +19,12 @@ func Held(h *Hunt, id string) bool {
 	_, ok := h.held[id]
 	return ok
 }
+
+// BuiltinGo is built-in rule name's Go predicate and prefilter (nil for launch-compliance).
+var BuiltinGo = builtinGo
+
+// BuiltinPredicate is built-in rule name's SQL predicate ("" for launch-compliance).
+func BuiltinPredicate(name string) string {
+	b, _ := BuiltinNamed(name)
+	return b.predicate
+}

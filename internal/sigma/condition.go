@@ -12,48 +12,74 @@ import (
 // expression over the prefilter columns alone (eventsource, eventname) that holds for every
 // event sql holds for — implied by it, so adding it changes nothing — or "" when the part says
 // nothing about those columns.
+//
+// m and pm are sql and pre for the Go matcher (gomatch.go); m is nil when some part has no Go
+// equivalent, and why says which.
 type expr struct {
 	sql, pre string
+	m, pm    node
+	why      string
 }
 
 // andPre is the prefilter of a conjunction: what any of its parts implies.
-func andPre(parts []expr) string {
+func andPre(parts []expr) (string, node) {
 	var pres []string
+	var pms andNode
 	for _, p := range parts {
 		if p.pre != "" {
 			pres = append(pres, p.pre)
+			pms = append(pms, p.pm)
 		}
 	}
 	if len(pres) == 0 {
-		return ""
+		return "", nil
 	}
-	return join(pres, " AND ")
+	return join(pres, " AND "), pms
 }
 
 // orPre is the prefilter of a disjunction: one of its parts' holds, so nothing is known
 // unless every part has one.
-func orPre(parts []expr) string {
+func orPre(parts []expr) (string, node) {
 	pres := make([]string, len(parts))
+	pms := make(orNode, len(parts))
 	for i, p := range parts {
 		if p.pre == "" {
-			return ""
+			return "", nil
 		}
-		pres[i] = p.pre
+		pres[i], pms[i] = p.pre, p.pm
 	}
-	return join(pres, " OR ")
+	return join(pres, " OR "), pms
 }
 
 // joinExprs joins parts with " AND " or " OR ", their prefilters as the connective implies.
 func joinExprs(parts []expr, sep string) expr {
 	sqls := make([]string, len(parts))
+	var ms []node
+	why := ""
 	for i, p := range parts {
 		sqls[i] = p.sql
+		if p.m == nil && why == "" {
+			why = p.why
+		}
+		ms = append(ms, p.m)
 	}
-	e := expr{sql: join(sqls, sep)}
+	e := expr{sql: join(sqls, sep), why: why}
 	if sep == " AND " {
-		e.pre = andPre(parts)
+		e.pre, e.pm = andPre(parts)
 	} else {
-		e.pre = orPre(parts)
+		e.pre, e.pm = orPre(parts)
+	}
+	if why == "" {
+		switch {
+		case len(ms) == 1:
+			e.m = ms[0]
+		case sep == " AND ":
+			e.m = andNode(ms)
+		default:
+			e.m = orNode(ms)
+		}
+	} else {
+		e.pm = nil
 	}
 	return e
 }
@@ -226,7 +252,11 @@ func (p *condParser) not() (expr, error) {
 		}
 		// A negation implies nothing about the prefilter columns that is kept (the inner
 		// prefilter is implied by the inner expression, not by its negation).
-		return expr{sql: "(NOT coalesce(" + inner.sql + ", false))"}, nil
+		out := expr{sql: "(NOT coalesce(" + inner.sql + ", false))", why: inner.why}
+		if inner.m != nil {
+			out.m = notNode{inner.m}
+		}
+		return out, nil
 	}
 	return p.primary()
 }

@@ -15,6 +15,9 @@ import (
 type value struct {
 	sql  string
 	list bool
+	// g reads the same values from a decoded record, for the Go matcher (gofield.go); nil when
+	// it has no reader (the rule is then evaluated in SQL only).
+	g goField
 }
 
 // columns are the store's columns by name, each as its json_transform structure parsed: a
@@ -66,47 +69,67 @@ func field(name string) (value, error) {
 	}
 	col := strings.ToLower(segs[0])
 	typ, ok := columns[col]
-	if !ok {
-		return jsonValues("eventjson", segs, false), nil
+	fromJSON := func() value {
+		v := jsonValues("eventjson", segs, false)
+		v.g = jsonField{segs: segs}
+		return v
 	}
-	expr := engine.Ident(col)
+	if !ok {
+		return fromJSON(), nil
+	}
+	expr, path := engine.Ident(col), col
 	for i := 1; ; i++ {
 		switch t := typ.(type) {
 		case string:
 			if strings.HasPrefix(t, "MAP(") {
 				if i == len(segs) {
-					return jsonValues("eventjson", segs, false), nil // the whole object, as JSON text
+					return fromJSON(), nil // the whole object, as JSON text
 				}
+				get := goMaps[path]
 				v := expr + "[" + engine.Literal(segs[i]) + "]"
 				if i+1 == len(segs) {
-					return mapValue(v), nil
+					out := mapValue(v)
+					if get != nil {
+						out.g = mapField{get: get, key: segs[i]}
+					}
+					return out, nil
 				}
-				return jsonValues("(CASE WHEN json_valid("+v+") THEN "+v+" END)", segs[i+1:], true), nil
+				out := jsonValues("(CASE WHEN json_valid("+v+") THEN "+v+" END)", segs[i+1:], true)
+				if get != nil {
+					out.g = jsonField{mapGet: get, mapKey: segs[i], segs: segs[i+1:], rootArray: true}
+				}
+				return out, nil
 			}
 			if i < len(segs) { // a name below a scalar: not in the schema
-				return jsonValues("eventjson", segs, false), nil
+				return fromJSON(), nil
 			}
+			var out value
 			switch t {
 			case "TIMESTAMP":
-				return value{sql: "strftime(" + expr + ", '%Y-%m-%dT%H:%M:%SZ')"}, nil
+				out = value{sql: "strftime(" + expr + ", '%Y-%m-%dT%H:%M:%SZ')"}
 			case "VARCHAR":
-				return value{sql: expr}, nil
+				out = value{sql: expr}
 			default:
-				return value{sql: "CAST(" + expr + " AS VARCHAR)"}, nil
+				out = value{sql: "CAST(" + expr + " AS VARCHAR)"}
 			}
+			if get, ok := goScalars[path]; ok {
+				out.g = get
+			}
+			return out, nil
 		case map[string]any:
 			if i == len(segs) {
-				return jsonValues("eventjson", segs, false), nil // the whole struct, as JSON text
+				return fromJSON(), nil // the whole struct, as JSON text
 			}
 			key := strings.ToLower(segs[i])
 			sub, ok := t[key]
 			if !ok {
-				return jsonValues("eventjson", segs, false), nil
+				return fromJSON(), nil
 			}
 			expr += "." + engine.Ident(key)
+			path += "." + key
 			typ = sub
 		default: // a list (resources): its elements' fields from the JSON
-			return jsonValues("eventjson", segs, false), nil
+			return fromJSON(), nil
 		}
 	}
 }

@@ -79,27 +79,29 @@ type sval struct {
 // compileField compiles "field|mod|mod: value(s)". A condition on a prefilter column alone is
 // its own prefilter.
 func compileField(key string, n *yaml.Node) (expr, error) {
-	sql, err := compileFieldSQL(key, n)
+	sql, m, why, err := compileFieldSQL(key, n)
 	if err != nil {
 		return expr{}, err
 	}
+	e := expr{sql: sql, m: m, why: why}
 	name, mods, _ := strings.Cut(key, "|")
 	if slices.Contains(PrefilterColumns, strings.ToLower(name)) && !slices.Contains(strings.Split(mods, "|"), "fieldref") {
-		return expr{sql: sql, pre: sql}, nil
+		e.pre, e.pm = sql, m
 	}
-	return expr{sql: sql}, nil
+	return e, nil
 }
 
 // PrefilterColumns are the columns a Rule's Prefilter reads: the event's source and name, few
 // distinct values in a store, and the columns its files are sorted by.
 var PrefilterColumns = []string{"eventsource", "eventname"}
 
-// compileFieldSQL compiles "field|mod|mod: value(s)" to SQL.
-func compileFieldSQL(key string, n *yaml.Node) (string, error) {
+// compileFieldSQL compiles "field|mod|mod: value(s)" to SQL, and to the Go matcher's node (nil,
+// with why, when it has none).
+func compileFieldSQL(key string, n *yaml.Node) (string, node, string, error) {
 	parts := strings.Split(key, "|")
 	name, mods := parts[0], parts[1:]
 	if name == "" {
-		return "", fmt.Errorf("%q: keyword (field-less) searches are not supported: name the field", key)
+		return "", nil, "", fmt.Errorf("%q: keyword (field-less) searches are not supported: name the field", key)
 	}
 	var vals []sval
 	switch n.Kind {
@@ -107,42 +109,57 @@ func compileFieldSQL(key string, n *yaml.Node) (string, error) {
 		vals = []sval{scalarValue(n)}
 	case yaml.SequenceNode:
 		if len(n.Content) == 0 {
-			return "", fmt.Errorf("%s: empty list of values", key)
+			return "", nil, "", fmt.Errorf("%s: empty list of values", key)
 		}
 		for _, c := range n.Content {
 			if c.Kind != yaml.ScalarNode {
-				return "", fmt.Errorf("%s: a value is not a string, number, boolean or null", key)
+				return "", nil, "", fmt.Errorf("%s: a value is not a string, number, boolean or null", key)
 			}
 			vals = append(vals, scalarValue(c))
 		}
 	default:
-		return "", fmt.Errorf("%s: a value is not a string, number, boolean or null", key)
+		return "", nil, "", fmt.Errorf("%s: a value is not a string, number, boolean or null", key)
 	}
 	m, err := parseModifiers(key, mods)
 	if err != nil {
-		return "", err
+		return "", nil, "", err
 	}
 	v, err := field(name)
 	if err != nil {
-		return "", err
+		return "", nil, "", err
 	}
 	var preds []string
+	fn := &fieldNode{f: v.g, all: m.all}
+	why := ""
+	if v.g == nil {
+		why = key + ": no Go reader for the field"
+	}
 	for _, sv := range vals {
 		if strings.Contains(sv.text, "\x00") {
 			// The engine's parser ends a statement's text at a NUL: the rule could not run.
-			return "", fmt.Errorf("%s: a value with a NUL character is not supported", key)
+			return "", nil, "", fmt.Errorf("%s: a value with a NUL character is not supported", key)
 		}
 		p, err := m.predicate(key, v, sv)
 		if err != nil {
-			return "", err
+			return "", nil, "", err
 		}
 		preds = append(preds, p)
+		if why == "" {
+			gp, w := m.goPredicate(v, sv)
+			if gp == nil {
+				why = key + ": " + w
+			}
+			fn.preds = append(fn.preds, gp)
+		}
 	}
 	sep := " OR "
 	if m.all {
 		sep = " AND "
 	}
-	return join(preds, sep), nil
+	if why != "" {
+		return join(preds, sep), nil, why, nil
+	}
+	return join(preds, sep), fn, "", nil
 }
 
 func scalarValue(n *yaml.Node) sval {

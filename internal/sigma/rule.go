@@ -47,6 +47,11 @@ type Rule struct {
 	// rule runs over, it gives the values the rule's events can have — exact values that prune
 	// a scan where the case-insensitive Predicate cannot (package rules).
 	Prefilter string
+	// GoRefused says why the rule has no Go matcher (Match): a construct of its detection with
+	// no exact Go equivalent; "" when it has one.
+	GoRefused string
+
+	goNode, goPre node
 }
 
 // RefusedError is a rule that cannot be compiled, and why.
@@ -225,5 +230,6 @@ func Parse(file string, data []byte) (*Rule, error) {
 		ID: id, Title: strings.TrimSpace(doc.Title), Description: strings.TrimSpace(doc.Description),
 		Status: doc.Status, Level: strings.ToLower(doc.Level), Author: doc.Author,
 		Tags: doc.Tags, References: doc.References, File: file, Source: string(data), Predicate: det.sql, Prefilter: det.pre,
+		GoRefused: det.why, goNode: det.m, goPre: det.pm,
 	}, nil
 }

@@ -91,94 +91,7 @@ func rule(detection string) string {
 // events each must match, and (by exact comparison) that no other event matches.
 func TestSigmaSemantics(t *testing.T) {
 	s, st := openStore(t, corpus)
-	all := func(except ...string) []string {
-		var out []string
-		for _, e := range corpus {
-			if id := e["eventID"].(string); !slices.Contains(except, id) {
-				out = append(out, id)
-			}
-		}
-		return out
-	}
-	cases := []struct {
-		name, detection string
-		want            []string
-	}{
-		{"equality is case-insensitive", "  sel:\n    eventName: DeleteBucket\n  condition: sel",
-			[]string{"e1-deletebucket-ok", "e2-deletebucket-denied", "e3-deletebucket-lowercase"}},
-		{"cased equality", "  sel:\n    eventName|cased: DeleteBucket\n  condition: sel",
-			[]string{"e1-deletebucket-ok", "e2-deletebucket-denied"}},
-		{"map is AND", "  sel:\n    eventName: DeleteBucket\n    userIdentity.type: IAMUser\n  condition: sel",
-			[]string{"e1-deletebucket-ok"}},
-		{"list is OR", "  sel:\n    eventName:\n      - ConsoleLogin\n      - PutBucketVersioning\n  condition: sel",
-			[]string{"e7-console-nomfa", "e8-console-mfa", "e9-versioning"}},
-		{"list of maps is OR", "  sel:\n    - eventName: ConsoleLogin\n      userIdentity.type: Root\n    - eventName: UpdateLoginProfile\n      userIdentity.userName: mallory\n  condition: sel",
-			[]string{"e6-update-login-other", "e7-console-nomfa"}},
-		{"star wildcard", "  sel:\n    userIdentity.arn: 'arn:aws:iam::*:user/*'\n  condition: sel",
-			[]string{"e1-deletebucket-ok", "e4-register-task", "e5-update-login-self", "e6-update-login-other", "e8-console-mfa"}},
-		{"question mark is one character", "  sel:\n    eventName: 'DeleteBu?ket'\n  condition: sel",
-			[]string{"e1-deletebucket-ok", "e2-deletebucket-denied", "e3-deletebucket-lowercase"}},
-		{"question mark is exactly one", "  sel:\n    eventName: 'DeleteBuc?ket'\n  condition: sel", nil},
-		{"escaped star is literal", "  sel:\n    userAgent: 'star\\*agent*'\n  condition: sel", []string{"e3-deletebucket-lowercase"}},
-		{"escaped star does not match other text", "  sel:\n    userAgent: 'sta\\*'\n  condition: sel", nil},
-		{"percent and underscore are literals", "  sel:\n    requestParameters.bucketName: 'logs_100%'\n  condition: sel", []string{"e1-deletebucket-ok"}},
-		{"underscore is literal inside wildcards", "  sel:\n    userAgent|contains: 'a_b'\n  condition: sel", []string{"e3-deletebucket-lowercase"}},
-		{"lone backslash is literal", "  sel:\n    userAgent|endswith: 'back\\slash'\n  condition: sel", []string{"e3-deletebucket-lowercase"}},
-		{"null is missing", "  sel:\n    eventName: DeleteBucket\n    errorCode: null\n  condition: sel",
-			[]string{"e1-deletebucket-ok", "e3-deletebucket-lowercase"}},
-		{"contains", "  sel:\n    userAgent|contains: trufflehog\n  condition: sel", []string{"e1-deletebucket-ok"}},
-		{"startswith", "  sel:\n    userAgent|startswith: BOTO3\n  condition: sel", []string{"e2-deletebucket-denied"}},
-		{"endswith", "  sel:\n    userIdentity.arn|endswith: ':root'\n  condition: sel", []string{"e3-deletebucket-lowercase", "e7-console-nomfa"}},
-		{"contains all", "  sel:\n    userAgent|contains|all:\n      - aws-cli\n      - truffle\n  condition: sel", []string{"e1-deletebucket-ok"}},
-		{"contains all needs every value", "  sel:\n    userAgent|contains|all:\n      - aws-cli\n      - boto\n  condition: sel", nil},
-		{"contains star is any value", "  sel:\n    errorMessage|contains: '*'\n  condition: sel", []string{"e2-deletebucket-denied"}},
-		{"re is case-sensitive", "  sel:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: sel", []string{"e2-deletebucket-denied"}},
-		{"re is a search, not a full match", "  sel:\n    userAgent|re: 'Truffle'\n  condition: sel", []string{"e1-deletebucket-ok"}},
-		{"re i", "  sel:\n    userAgent|re|i: '^boto3/'\n  condition: sel", []string{"e2-deletebucket-denied"}},
-		{"re without i", "  sel:\n    userAgent|re: '^boto3/'\n  condition: sel", nil},
-		{"cidr v4", "  sel:\n    sourceIPAddress|cidr:\n      - 10.0.0.0/8\n      - 198.51.100.128/25\n  condition: sel",
-			[]string{"e2-deletebucket-denied", "e3-deletebucket-lowercase", "e9-versioning"}},
-		{"cidr v6", "  sel:\n    sourceIPAddress|cidr: '2001:db8::/112'\n  condition: sel", []string{"e4-register-task"}},
-		{"exists true", "  sel:\n    errorCode|exists: true\n  condition: sel", []string{"e2-deletebucket-denied"}},
-		{"exists false", "  sel:\n    eventName: ConsoleLogin\n    additionalEventData.LoginTo|exists: false\n  condition: sel", []string{"e8-console-mfa"}},
-		{"fieldref is case-insensitive equality", "  sel:\n    eventName: UpdateLoginProfile\n  f:\n    userIdentity.userName|fieldref: requestParameters.userName\n  condition: sel and not f",
-			[]string{"e6-update-login-other"}},
-		{"fieldref endswith", "  sel:\n    userIdentity.arn|fieldref|endswith: requestParameters.userName\n  condition: sel", []string{"e5-update-login-self"}},
-		{"struct path", "  sel:\n    userIdentity.sessionContext.sessionIssuer.userName: admin\n  condition: sel", []string{"e2-deletebucket-denied"}},
-		{"map value", "  sel:\n    additionalEventData.MFAUsed: 'NO'\n    responseElements.ConsoleLogin: Success\n  condition: sel", []string{"e7-console-nomfa"}},
-		{"map key is case-sensitive", "  sel:\n    additionalEventData.mfaused: 'NO'\n  condition: sel", nil},
-		{"nested JSON in a map value", "  sel:\n    requestParameters.VersioningConfiguration.Status: suspended\n  condition: sel", []string{"e9-versioning"}},
-		{"arrays: any element", "  sel:\n    requestParameters.containerDefinitions.command|contains: '$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'\n  condition: sel", []string{"e4-register-task"}},
-		{"arrays: element equality", "  sel:\n    requestParameters.containerDefinitions.command: nginx\n  condition: sel", []string{"e4-register-task"}},
-		{"arrays: the array text is not a value", "  sel:\n    requestParameters.containerDefinitions.command|startswith: '['\n  condition: sel", nil},
-		{"whole object as JSON text", "  sel:\n    requestParameters|contains: Suspended\n  condition: sel", []string{"e9-versioning"}},
-		{"list field from the record JSON", "  sel:\n    resources.ARN: 'arn:aws:s3:::b1'\n  condition: sel", []string{"e9-versioning"}},
-		{"field outside the schema from the record JSON", "  sel:\n    layersCount: 3\n  condition: sel", []string{"e9-versioning"}},
-		{"field that no record has", "  sel:\n    status: success\n  condition: sel", nil},
-		{"boolean column", "  sel:\n    readOnly: 'true'\n  condition: sel", []string{"e8-console-mfa"}},
-		{"timestamp column as CloudTrail writes it", "  sel:\n    eventTime|startswith: '2026-03-01T10:00:00Z'\n    eventName: PutBucketVersioning\n  condition: sel", []string{"e9-versioning"}},
-		{"numbers compare", "  sel:\n    layersCount|gte: 3\n  condition: sel", []string{"e9-versioning"}},
-		{"numbers compare lt", "  sel:\n    layersCount|lt: 3\n  condition: sel", nil},
-		{"not over a missing field is true", "  sel:\n    eventSource|endswith: .amazonaws.com\n  f:\n    errorCode: AccessDenied\n  condition: sel and not f",
-			all("e2-deletebucket-denied")},
-		{"and or precedence", "  a:\n    eventName: ConsoleLogin\n  b:\n    userIdentity.type: Root\n  c:\n    eventName: UpdateLoginProfile\n  condition: a and b or c",
-			[]string{"e5-update-login-self", "e6-update-login-other", "e7-console-nomfa"}},
-		{"parentheses", "  a:\n    eventName: ConsoleLogin\n  b:\n    userIdentity.type: Root\n  c:\n    eventName: UpdateLoginProfile\n  condition: b and (a or c)",
-			[]string{"e7-console-nomfa"}},
-		{"1 of pattern", "  selection_a:\n    eventName: ConsoleLogin\n  selection_b:\n    eventName: PutBucketVersioning\n  other:\n    eventName: DeleteBucket\n  condition: 1 of selection_*",
-			[]string{"e7-console-nomfa", "e8-console-mfa", "e9-versioning"}},
-		{"all of pattern", "  sel_a:\n    eventName: ConsoleLogin\n  sel_b:\n    userIdentity.type: Root\n  condition: all of sel_*", []string{"e7-console-nomfa"}},
-		{"1 of them", "  a:\n    eventName: RegisterTaskDefinition\n  b:\n    eventName: PutBucketVersioning\n  _c:\n    eventName: ConsoleLogin\n  condition: 1 of them",
-			[]string{"e4-register-task", "e9-versioning"}},
-		{"all of them", "  a:\n    eventSource: signin.amazonaws.com\n  b:\n    userIdentity.type: IAMUser\n  condition: all of them", []string{"e8-console-mfa"}},
-		{"not 1 of", "  sel:\n    eventName: DeleteBucket\n  filter_a:\n    errorCode: AccessDenied\n  filter_b:\n    userIdentity.type: Root\n  condition: sel and not 1 of filter_*",
-			[]string{"e1-deletebucket-ok"}},
-		{"double not", "  sel:\n    eventName: DeleteBucket\n  condition: not not sel",
-			[]string{"e1-deletebucket-ok", "e2-deletebucket-denied", "e3-deletebucket-lowercase"}},
-		{"condition list is OR", "  a:\n    eventName: RegisterTaskDefinition\n  b:\n    eventName: PutBucketVersioning\n  condition:\n    - a\n    - b",
-			[]string{"e4-register-task", "e9-versioning"}},
-		{"quote in a value stays a value", "  sel:\n    eventName: \"x' OR 1=1 --\"\n  condition: sel", nil},
-	}
+	cases := semanticsCases()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r, err := sigma.Parse("case.yml", []byte(rule(c.detection)))
@@ -298,4 +211,98 @@ func TestLoadKeepsGoodRulesBesideBadOnes(t *testing.T) {
 	if _, _, err := sigma.Load(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing path loaded")
 	}
+}
+
+// semanticsCases are TestSigmaSemantics' detections and the corpus events each must match.
+func semanticsCases() []semanticsCase {
+	all := func(except ...string) []string {
+		var out []string
+		for _, e := range corpus {
+			if id := e["eventID"].(string); !slices.Contains(except, id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	return []semanticsCase{
+		{"equality is case-insensitive", "  sel:\n    eventName: DeleteBucket\n  condition: sel",
+			[]string{"e1-deletebucket-ok", "e2-deletebucket-denied", "e3-deletebucket-lowercase"}},
+		{"cased equality", "  sel:\n    eventName|cased: DeleteBucket\n  condition: sel",
+			[]string{"e1-deletebucket-ok", "e2-deletebucket-denied"}},
+		{"map is AND", "  sel:\n    eventName: DeleteBucket\n    userIdentity.type: IAMUser\n  condition: sel",
+			[]string{"e1-deletebucket-ok"}},
+		{"list is OR", "  sel:\n    eventName:\n      - ConsoleLogin\n      - PutBucketVersioning\n  condition: sel",
+			[]string{"e7-console-nomfa", "e8-console-mfa", "e9-versioning"}},
+		{"list of maps is OR", "  sel:\n    - eventName: ConsoleLogin\n      userIdentity.type: Root\n    - eventName: UpdateLoginProfile\n      userIdentity.userName: mallory\n  condition: sel",
+			[]string{"e6-update-login-other", "e7-console-nomfa"}},
+		{"star wildcard", "  sel:\n    userIdentity.arn: 'arn:aws:iam::*:user/*'\n  condition: sel",
+			[]string{"e1-deletebucket-ok", "e4-register-task", "e5-update-login-self", "e6-update-login-other", "e8-console-mfa"}},
+		{"question mark is one character", "  sel:\n    eventName: 'DeleteBu?ket'\n  condition: sel",
+			[]string{"e1-deletebucket-ok", "e2-deletebucket-denied", "e3-deletebucket-lowercase"}},
+		{"question mark is exactly one", "  sel:\n    eventName: 'DeleteBuc?ket'\n  condition: sel", nil},
+		{"escaped star is literal", "  sel:\n    userAgent: 'star\\*agent*'\n  condition: sel", []string{"e3-deletebucket-lowercase"}},
+		{"escaped star does not match other text", "  sel:\n    userAgent: 'sta\\*'\n  condition: sel", nil},
+		{"percent and underscore are literals", "  sel:\n    requestParameters.bucketName: 'logs_100%'\n  condition: sel", []string{"e1-deletebucket-ok"}},
+		{"underscore is literal inside wildcards", "  sel:\n    userAgent|contains: 'a_b'\n  condition: sel", []string{"e3-deletebucket-lowercase"}},
+		{"lone backslash is literal", "  sel:\n    userAgent|endswith: 'back\\slash'\n  condition: sel", []string{"e3-deletebucket-lowercase"}},
+		{"null is missing", "  sel:\n    eventName: DeleteBucket\n    errorCode: null\n  condition: sel",
+			[]string{"e1-deletebucket-ok", "e3-deletebucket-lowercase"}},
+		{"contains", "  sel:\n    userAgent|contains: trufflehog\n  condition: sel", []string{"e1-deletebucket-ok"}},
+		{"startswith", "  sel:\n    userAgent|startswith: BOTO3\n  condition: sel", []string{"e2-deletebucket-denied"}},
+		{"endswith", "  sel:\n    userIdentity.arn|endswith: ':root'\n  condition: sel", []string{"e3-deletebucket-lowercase", "e7-console-nomfa"}},
+		{"contains all", "  sel:\n    userAgent|contains|all:\n      - aws-cli\n      - truffle\n  condition: sel", []string{"e1-deletebucket-ok"}},
+		{"contains all needs every value", "  sel:\n    userAgent|contains|all:\n      - aws-cli\n      - boto\n  condition: sel", nil},
+		{"contains star is any value", "  sel:\n    errorMessage|contains: '*'\n  condition: sel", []string{"e2-deletebucket-denied"}},
+		{"re is case-sensitive", "  sel:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: sel", []string{"e2-deletebucket-denied"}},
+		{"re is a search, not a full match", "  sel:\n    userAgent|re: 'Truffle'\n  condition: sel", []string{"e1-deletebucket-ok"}},
+		{"re i", "  sel:\n    userAgent|re|i: '^boto3/'\n  condition: sel", []string{"e2-deletebucket-denied"}},
+		{"re without i", "  sel:\n    userAgent|re: '^boto3/'\n  condition: sel", nil},
+		{"cidr v4", "  sel:\n    sourceIPAddress|cidr:\n      - 10.0.0.0/8\n      - 198.51.100.128/25\n  condition: sel",
+			[]string{"e2-deletebucket-denied", "e3-deletebucket-lowercase", "e9-versioning"}},
+		{"cidr v6", "  sel:\n    sourceIPAddress|cidr: '2001:db8::/112'\n  condition: sel", []string{"e4-register-task"}},
+		{"exists true", "  sel:\n    errorCode|exists: true\n  condition: sel", []string{"e2-deletebucket-denied"}},
+		{"exists false", "  sel:\n    eventName: ConsoleLogin\n    additionalEventData.LoginTo|exists: false\n  condition: sel", []string{"e8-console-mfa"}},
+		{"fieldref is case-insensitive equality", "  sel:\n    eventName: UpdateLoginProfile\n  f:\n    userIdentity.userName|fieldref: requestParameters.userName\n  condition: sel and not f",
+			[]string{"e6-update-login-other"}},
+		{"fieldref endswith", "  sel:\n    userIdentity.arn|fieldref|endswith: requestParameters.userName\n  condition: sel", []string{"e5-update-login-self"}},
+		{"struct path", "  sel:\n    userIdentity.sessionContext.sessionIssuer.userName: admin\n  condition: sel", []string{"e2-deletebucket-denied"}},
+		{"map value", "  sel:\n    additionalEventData.MFAUsed: 'NO'\n    responseElements.ConsoleLogin: Success\n  condition: sel", []string{"e7-console-nomfa"}},
+		{"map key is case-sensitive", "  sel:\n    additionalEventData.mfaused: 'NO'\n  condition: sel", nil},
+		{"nested JSON in a map value", "  sel:\n    requestParameters.VersioningConfiguration.Status: suspended\n  condition: sel", []string{"e9-versioning"}},
+		{"arrays: any element", "  sel:\n    requestParameters.containerDefinitions.command|contains: '$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI'\n  condition: sel", []string{"e4-register-task"}},
+		{"arrays: element equality", "  sel:\n    requestParameters.containerDefinitions.command: nginx\n  condition: sel", []string{"e4-register-task"}},
+		{"arrays: the array text is not a value", "  sel:\n    requestParameters.containerDefinitions.command|startswith: '['\n  condition: sel", nil},
+		{"whole object as JSON text", "  sel:\n    requestParameters|contains: Suspended\n  condition: sel", []string{"e9-versioning"}},
+		{"list field from the record JSON", "  sel:\n    resources.ARN: 'arn:aws:s3:::b1'\n  condition: sel", []string{"e9-versioning"}},
+		{"field outside the schema from the record JSON", "  sel:\n    layersCount: 3\n  condition: sel", []string{"e9-versioning"}},
+		{"field that no record has", "  sel:\n    status: success\n  condition: sel", nil},
+		{"boolean column", "  sel:\n    readOnly: 'true'\n  condition: sel", []string{"e8-console-mfa"}},
+		{"timestamp column as CloudTrail writes it", "  sel:\n    eventTime|startswith: '2026-03-01T10:00:00Z'\n    eventName: PutBucketVersioning\n  condition: sel", []string{"e9-versioning"}},
+		{"numbers compare", "  sel:\n    layersCount|gte: 3\n  condition: sel", []string{"e9-versioning"}},
+		{"numbers compare lt", "  sel:\n    layersCount|lt: 3\n  condition: sel", nil},
+		{"not over a missing field is true", "  sel:\n    eventSource|endswith: .amazonaws.com\n  f:\n    errorCode: AccessDenied\n  condition: sel and not f",
+			all("e2-deletebucket-denied")},
+		{"and or precedence", "  a:\n    eventName: ConsoleLogin\n  b:\n    userIdentity.type: Root\n  c:\n    eventName: UpdateLoginProfile\n  condition: a and b or c",
+			[]string{"e5-update-login-self", "e6-update-login-other", "e7-console-nomfa"}},
+		{"parentheses", "  a:\n    eventName: ConsoleLogin\n  b:\n    userIdentity.type: Root\n  c:\n    eventName: UpdateLoginProfile\n  condition: b and (a or c)",
+			[]string{"e7-console-nomfa"}},
+		{"1 of pattern", "  selection_a:\n    eventName: ConsoleLogin\n  selection_b:\n    eventName: PutBucketVersioning\n  other:\n    eventName: DeleteBucket\n  condition: 1 of selection_*",
+			[]string{"e7-console-nomfa", "e8-console-mfa", "e9-versioning"}},
+		{"all of pattern", "  sel_a:\n    eventName: ConsoleLogin\n  sel_b:\n    userIdentity.type: Root\n  condition: all of sel_*", []string{"e7-console-nomfa"}},
+		{"1 of them", "  a:\n    eventName: RegisterTaskDefinition\n  b:\n    eventName: PutBucketVersioning\n  _c:\n    eventName: ConsoleLogin\n  condition: 1 of them",
+			[]string{"e4-register-task", "e9-versioning"}},
+		{"all of them", "  a:\n    eventSource: signin.amazonaws.com\n  b:\n    userIdentity.type: IAMUser\n  condition: all of them", []string{"e8-console-mfa"}},
+		{"not 1 of", "  sel:\n    eventName: DeleteBucket\n  filter_a:\n    errorCode: AccessDenied\n  filter_b:\n    userIdentity.type: Root\n  condition: sel and not 1 of filter_*",
+			[]string{"e1-deletebucket-ok"}},
+		{"double not", "  sel:\n    eventName: DeleteBucket\n  condition: not not sel",
+			[]string{"e1-deletebucket-ok", "e2-deletebucket-denied", "e3-deletebucket-lowercase"}},
+		{"condition list is OR", "  a:\n    eventName: RegisterTaskDefinition\n  b:\n    eventName: PutBucketVersioning\n  condition:\n    - a\n    - b",
+			[]string{"e4-register-task", "e9-versioning"}},
+		{"quote in a value stays a value", "  sel:\n    eventName: \"x' OR 1=1 --\"\n  condition: sel", nil},
+	}
+}
+
+type semanticsCase struct {
+	name, detection string
+	want            []string
 }

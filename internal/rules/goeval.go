@@ -1,0 +1,483 @@
+package rules
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+	"github.com/auditlake/auditlake/internal/sigma"
+)
+
+// GoEval evaluates rules in Go on the decoded records of a batch as its files are written,
+// instead of reading the committed files back in SQL: each Sigma rule with a Go matcher
+// (sigma.Rule.Match, the same verdict as its SQL predicate) and the built-ins but
+// launch-compliance. An event whose verdict needs the engine (sigma.Unknown) is evaluated
+// again in SQL, over it alone; SQL rules, launch-compliance (only when the batch holds a
+// launch) and Sigma rules without a Go matcher run in SQL over the batch's files, as before
+// (EvaluateGroupedWith). Grouping is EvaluateGrouped's.
+type GoEval struct {
+	rules []goRule
+	mu    sync.Mutex
+	admit map[kindKey][]int // by event source and name: the rules whose prefilter admits them
+}
+
+type goRule struct {
+	rule     Rule
+	key      string
+	grouping Grouping
+	match    func(ev *sigma.Event) sigma.Verdict
+	admits   func(source, name *string) sigma.Verdict
+}
+
+type kindKey struct {
+	source, name     string
+	noSource, noName bool
+}
+
+// ruleKey is what a Go result depends on of a rule: a result is used only for a rule that is
+// still the same.
+func ruleKey(r Rule, g Grouping) string {
+	return strings.Join([]string{r.ID, r.Kind, r.Sigma, r.Builtin, r.Severity, r.Title, g.Key, g.Window.String()}, "\x00")
+}
+
+// NewGoEval prepares the rules of rs (with their groupings gs) that have a Go evaluation.
+func NewGoEval(rs []Rule, gs []Grouping) *GoEval {
+	e := &GoEval{admit: map[kindKey][]int{}}
+	for i, r := range rs {
+		gr := goRule{rule: r, key: ruleKey(r, gs[i]), grouping: gs[i]}
+		switch r.Kind {
+		case KindSigma:
+			sr, err := sigma.Parse(r.File, []byte(r.Sigma))
+			if err != nil || !sr.HasGo() {
+				continue
+			}
+			gr.match, gr.admits = sr.Match, sr.Admits
+		case KindBuiltin:
+			gr.match, gr.admits = builtinGo(r.Builtin)
+			if gr.match == nil {
+				continue
+			}
+		default:
+			continue
+		}
+		e.rules = append(e.rules, gr)
+	}
+	return e
+}
+
+// builtinGo is a built-in rule's predicate (Builtins) in Go, and its prefilter; nil for
+// launch-compliance.
+func builtinGo(name string) (match func(ev *sigma.Event) sigma.Verdict, admits func(source, name *string) sigma.Verdict) {
+	is := func(p *string, v string) bool { return p != nil && *p == v }
+	any := func(*string, *string) sigma.Verdict { return sigma.Yes }
+	switch name {
+	case "root-account-use":
+		return func(ev *sigma.Event) sigma.Verdict {
+			u := ev.R.UserIdentity
+			return yesIf(u != nil && is(u.Type, "Root") && u.InvokedBy == nil && !is(ev.R.EventType, "AwsServiceEvent"))
+		}, any
+	case "cloudtrail-logging-stopped":
+		return func(ev *sigma.Event) sigma.Verdict {
+				r := ev.R
+				return yesIf(is(r.EventSource, "cloudtrail.amazonaws.com") && (is(r.EventName, "StopLogging") || is(r.EventName, "DeleteTrail")) && r.ErrorCode == nil)
+			}, func(source, name *string) sigma.Verdict {
+				return yesIf(is(source, "cloudtrail.amazonaws.com") && (is(name, "StopLogging") || is(name, "DeleteTrail")))
+			}
+	case "console-login-without-mfa":
+		return func(ev *sigma.Event) sigma.Verdict {
+				r := ev.R
+				if !is(r.EventName, "ConsoleLogin") || r.UserIdentity == nil || !(is(r.UserIdentity.Type, "IAMUser") || is(r.UserIdentity.Type, "Root")) {
+					return sigma.No
+				}
+				login, ok, unk1 := sigma.LookupMap(r.ResponseElements, "ConsoleLogin")
+				mfa, ok2, unk2 := sigma.LookupMap(r.AdditionalEventData, "MFAUsed")
+				_, saml, unk3 := sigma.LookupMap(r.AdditionalEventData, "SamlProviderArn")
+				if unk1 || unk2 || unk3 {
+					return sigma.Unknown
+				}
+				if !ok || login != "Success" || !ok2 || saml {
+					return sigma.No
+				}
+				return sigma.LowerIs(mfa, "no")
+			}, func(_, name *string) sigma.Verdict {
+				return yesIf(is(name, "ConsoleLogin"))
+			}
+	}
+	return nil, nil
+}
+
+func yesIf(b bool) sigma.Verdict {
+	if b {
+		return sigma.Yes
+	}
+	return sigma.No
+}
+
+// GoResult is what GoEval found in one data file (or several, Merge): by rule key, its
+// matches grouped, and the events whose verdict needs the engine.
+type GoResult struct {
+	groups  map[string]map[groupKey]*goGroup
+	unknown map[string][]string
+	// Launch: the files hold a RunInstances or CreateFleet (launch-compliance has something
+	// to judge); launches are their event ids and names.
+	Launch   bool
+	launches map[string]string
+	// arenas hold the matched events' ids (idItem); an id of 0xffff bytes or more has an arena
+	// of its own (its idItem's n is 0xffff).
+	arenas [][]byte
+}
+
+type groupKey struct {
+	key    string
+	bucket int64
+}
+
+type goGroup struct {
+	first Match
+	items []idItem
+}
+
+// idItem is a matched event's time (Unix microseconds) and id: bytes [off, off+n) of its
+// result's arenas[arena]. No pointers: a million of them cost the collector nothing (an
+// ingest runs with its heap near a limit, and 784k matched ids as strings made it collect
+// again and again).
+type idItem struct {
+	us    int64
+	off   uint32
+	n     uint16
+	arena uint32
+}
+
+// admitted returns the indexes of the rules whose prefilter admits events of this source and
+// name.
+func (e *GoEval) admitted(source, name *string) []int {
+	k := kindKey{noSource: source == nil, noName: name == nil}
+	if source != nil {
+		k.source = *source
+	}
+	if name != nil {
+		k.name = *name
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if ids, ok := e.admit[k]; ok {
+		return ids
+	}
+	ids := []int{}
+	for i, r := range e.rules {
+		if r.admits(source, name) != sigma.No {
+			ids = append(ids, i)
+		}
+	}
+	k.source, k.name = strings.Clone(k.source), strings.Clone(k.name)
+	e.admit[k] = ids
+	return ids
+}
+
+// File evaluates the rules on recs, the records of one data file.
+func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
+	res := &GoResult{groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}, arenas: [][]byte{nil}}
+	for _, r := range e.rules {
+		res.groups[r.key] = map[groupKey]*goGroup{}
+	}
+	intern := map[string]string{}
+	in := func(s string) string {
+		if v, ok := intern[s]; ok {
+			return v
+		}
+		v := strings.Clone(s)
+		intern[v] = v
+		return v
+	}
+	var ev sigma.Event
+	var lastKind uint64
+	var ids []int
+	for i, rec := range recs {
+		if n := rec.EventName; n != nil && (*n == "RunInstances" || *n == "CreateFleet") {
+			res.Launch = true
+			if res.launches == nil {
+				res.launches = map[string]string{}
+			}
+			res.launches[strings.Clone(rec.EventID)] = *n
+		}
+		if k := rec.KindHash(); i == 0 || k != lastKind {
+			ids, lastKind = e.admitted(rec.EventSource, rec.EventName), k
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		ev.Reset(rec)
+		var m *Match
+		for _, ri := range ids {
+			r := &e.rules[ri]
+			switch r.match(&ev) {
+			case sigma.No:
+				continue
+			case sigma.Unknown:
+				res.unknown[r.key] = append(res.unknown[r.key], strings.Clone(rec.EventID))
+				continue
+			}
+			if m == nil {
+				m = recordMatch(rec, in)
+			}
+			res.add(r.key, r.grouping, *m, false)
+		}
+	}
+	return res
+}
+
+// recordMatch is the match of record rec as a predicate rule's query gives it (packedMatch),
+// its strings copied (in) so that it holds none of the record's memory.
+func recordMatch(rec *cloudtrail.Record, in func(string) string) *Match {
+	val := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return in(*p)
+	}
+	m := &Match{EventTime: rec.EventTime.UTC().Truncate(time.Microsecond), EventID: rec.EventID,
+		EventName: val(rec.EventName), Account: val(rec.RecipientAccountID), Region: val(rec.AWSRegion), SourceIP: val(rec.SourceIPAddress)}
+	if u := rec.UserIdentity; u != nil {
+		switch {
+		case u.ARN != nil:
+			m.Principal = in(*u.ARN)
+		case u.PrincipalID != nil:
+			m.Principal = in(*u.PrincipalID)
+		case u.Type != nil:
+			m.Principal = in(*u.Type)
+		}
+	}
+	// The summary is made for a group's first match only (add): "source" holds the source.
+	m.Summary = val(rec.EventSource)
+	return m
+}
+
+// summarize makes m's summary of its source (held in Summary by recordMatch), as packedMatch.
+func summarize(m *Match) {
+	m.Summary = m.EventName + " (" + m.Summary + ") by " + dash(m.Principal) + " from " + dash(m.SourceIP)
+}
+
+// add counts match m of the rule with key rk in its group; unless summarized, m.Summary holds
+// its event source (recordMatch), and the summary is made if m is its group's first.
+func (res *GoResult) add(rk string, g Grouping, m Match, summarized bool) {
+	k := groupKey{key: g.key(m)}
+	us := m.EventTime.UnixMicro()
+	if g.Key != "event" && g.Window > 0 {
+		k.bucket = m.EventTime.Truncate(g.Window).UnixMicro()
+	}
+	groups := res.groups[rk]
+	if groups == nil {
+		groups = map[groupKey]*goGroup{}
+		res.groups[rk] = groups
+	}
+	id := m.EventID
+	if len(res.arenas) == 0 || len(res.arenas[len(res.arenas)-1])+len(id) > 1<<31 || len(id) >= 0xffff {
+		res.arenas = append(res.arenas, nil)
+	}
+	a := len(res.arenas) - 1
+	item := idItem{us: us, off: uint32(len(res.arenas[a])), n: uint16(len(id)), arena: uint32(a)}
+	res.arenas[a] = append(res.arenas[a], id...)
+	if len(id) >= 0xffff {
+		item.n = 0xffff
+		res.arenas = append(res.arenas, nil) // the next ids in another
+	}
+	gr := groups[k]
+	if gr == nil {
+		m.EventID = strings.Clone(m.EventID)
+		gr = &goGroup{first: m}
+		groups[k] = gr
+		if !summarized {
+			summarize(&gr.first)
+		}
+	} else if m.EventTime.Before(gr.first.EventTime) || (m.EventTime.Equal(gr.first.EventTime) && m.EventID < gr.first.EventID) {
+		m.EventID = strings.Clone(m.EventID)
+		gr.first = m
+		if !summarized {
+			summarize(&gr.first)
+		}
+	}
+	gr.items = append(gr.items, item)
+}
+
+// Merge adds o's findings to res (o is left as it was).
+func (res *GoResult) Merge(o *GoResult) {
+	res.Launch = res.Launch || o.Launch
+	if len(o.launches) > 0 && res.launches == nil {
+		res.launches = map[string]string{}
+	}
+	maps.Copy(res.launches, o.launches)
+	shift := uint32(len(res.arenas))
+	res.arenas = append(res.arenas, o.arenas...)
+	for rk, gs := range o.groups {
+		mine := res.groups[rk]
+		if mine == nil {
+			mine = map[groupKey]*goGroup{}
+			res.groups[rk] = mine
+		}
+		for k, g := range gs {
+			have := mine[k]
+			if have == nil {
+				have = &goGroup{first: g.first}
+				mine[k] = have
+			} else if g.first.EventTime.Before(have.first.EventTime) || (g.first.EventTime.Equal(have.first.EventTime) && g.first.EventID < have.first.EventID) {
+				have.first = g.first
+			}
+			for _, it := range g.items {
+				it.arena += shift
+				have.items = append(have.items, it)
+			}
+		}
+	}
+	for rk, ids := range o.unknown {
+		res.unknown[rk] = append(res.unknown[rk], ids...)
+	}
+}
+
+// NewGoResult is an empty result, to Merge files' results into.
+func NewGoResult() *GoResult {
+	return &GoResult{groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}}
+}
+
+// EvaluateGroupedWith is EvaluateGrouped over the data files of target, whose records GoEval
+// evaluated (res, every file's result merged): each rule the evaluation had (the same rule,
+// grouped the same) takes its groups from res, and only its events with an Unknown verdict
+// are read in SQL; the other rules run as EvaluateGrouped runs them (launch-compliance only
+// when the files hold a launch).
+func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []Grouping, target Target, res *GoResult) ([][]MatchGroup, error) {
+	if len(gs) != len(rs) {
+		return nil, fmt.Errorf("rules: %d groupings for %d rules", len(gs), len(rs))
+	}
+	out := make([][]MatchGroup, len(rs))
+	var rest []Rule
+	var restGs []Grouping
+	var restIdx []int
+	for i, r := range rs {
+		rk := ruleKey(r, gs[i])
+		groups, ok := res.groups[rk]
+		if !ok {
+			if r.Kind == KindBuiltin && r.Builtin == LaunchCompliance {
+				if !res.Launch {
+					continue // no launch in the files: no verdict to give
+				}
+				c, err := compile(r)
+				if err != nil {
+					return nil, err
+				}
+				// The files' launches are known: the verdict is the report's over their span.
+				ms, err := c.launches(ctx, s, target, res.launches)
+				if err != nil {
+					return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+				}
+				out[i] = GroupMatches(ms, gs[i])
+				continue
+			}
+			rest, restGs, restIdx = append(rest, r), append(restGs, gs[i]), append(restIdx, i)
+			continue
+		}
+		if ids := res.unknown[rk]; len(ids) > 0 {
+			ms, err := evaluateEvents(ctx, s, r, target, ids)
+			if err != nil {
+				return nil, err
+			}
+			if groups == nil {
+				groups = map[groupKey]*goGroup{}
+			}
+			tmp := &GoResult{groups: map[string]map[groupKey]*goGroup{rk: groups}, arenas: append(slices.Clip(res.arenas), nil)}
+			for _, m := range ms {
+				tmp.add(rk, gs[i], m, true)
+			}
+			res.arenas = tmp.arenas
+		}
+		out[i] = finishGroups(r, groups, res.arenas)
+	}
+	if len(rest) > 0 {
+		more, err := EvaluateGrouped(ctx, s, rest, restGs, target, "")
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range restIdx {
+			out[i] = more[k]
+		}
+	}
+	return out, nil
+}
+
+// evaluateEvents runs predicate rule r in SQL over the events of target with these ids.
+func evaluateEvents(ctx context.Context, s *query.Session, r Rule, target Target, ids []string) ([]Match, error) {
+	c, err := compile(r)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	lits := make([]string, len(ids))
+	for i, id := range ids {
+		lits[i] = textLiteral(id)
+	}
+	ms, err := c.runPredicate(ctx, s, target.relation(s), "eventid IN ("+strings.Join(lits, ", ")+")")
+	if err != nil {
+		return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+	}
+	return ms, nil
+}
+
+// finishGroups turns a rule's Go groups into MatchGroups as scanGrouped gives them: the first
+// match, the events' ids oldest first, each once; the groups oldest first.
+func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []MatchGroup {
+	out := make([]MatchGroup, 0, len(groups))
+	for _, g := range groups {
+		first := g.first
+		first.Rule, first.Title, first.Severity = r.ID, r.Title, r.Severity
+		items := make([]timedID, len(g.items))
+		for i, it := range g.items {
+			a := arenas[it.arena]
+			id := a // an id of its own arena
+			if it.n != 0xffff {
+				id = a[it.off : it.off+uint32(it.n)]
+			}
+			items[i] = timedID{us: it.us, id: string(id)}
+		}
+		out = append(out, MatchGroup{First: first, EventIDs: orderedIDs(items)})
+	}
+	slices.SortFunc(out, func(a, b MatchGroup) int {
+		if c := a.First.EventTime.Compare(b.First.EventTime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.First.EventID, b.First.EventID)
+	})
+	return out
+}
+
+// Files evaluates the rules on the records of written data files (recs[i] those of files[i]),
+// one file per CPU at a time, and returns each file's result by path.
+func (e *GoEval) Files(files []lake.DataFile, recs [][]*cloudtrail.Record, workers int) map[string]*GoResult {
+	out := make([]*GoResult, len(files))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range max(1, min(workers, len(files))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i] = e.File(recs[i])
+			}
+		}()
+	}
+	for i := range files {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	byPath := make(map[string]*GoResult, len(files))
+	for i, f := range files {
+		byPath[f.Path] = out[i]
+	}
+	return byPath
+}

@@ -1,0 +1,302 @@
+package rules_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/ingest"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+	"github.com/auditlake/auditlake/internal/rules"
+	"github.com/auditlake/auditlake/internal/sigma"
+)
+
+// goCase is a rule for the differential test: its Go verdict and prefilter, and its SQL
+// predicate.
+type goCase struct {
+	name      string
+	match     func(*sigma.Event) sigma.Verdict
+	admits    func(source, name *string) sigma.Verdict
+	predicate string
+}
+
+// goCases are every community Sigma rule and the built-ins with a Go predicate.
+func goCases(t *testing.T) []goCase {
+	t.Helper()
+	compiled, refused, err := sigma.Load(testdata("sigma-aws-cloudtrail-rules", "rules"))
+	if err != nil || len(refused) > 0 || len(compiled) != 57 {
+		t.Fatalf("%d rules: %v %v", len(compiled), err, refused)
+	}
+	var out []goCase
+	for _, r := range compiled {
+		if !r.HasGo() {
+			t.Errorf("community rule %s (%s) has no Go matcher: %s", r.ID, r.Title, r.GoRefused)
+			continue
+		}
+		out = append(out, goCase{name: r.Title, match: r.Match, admits: r.Admits, predicate: r.Predicate})
+	}
+	for _, b := range rules.Builtins {
+		match, admits := rules.BuiltinGo(b.Name)
+		if b.Name == rules.LaunchCompliance {
+			if match != nil {
+				t.Errorf("launch-compliance has a Go predicate: it is the compliance report's verdict, evaluated in SQL")
+			}
+			continue
+		}
+		out = append(out, goCase{name: b.Name, match: match, admits: admits, predicate: rules.BuiltinPredicate(b.Name)})
+	}
+	return out
+}
+
+// differential ingests sources into a new store, runs every case's Go matcher on the records
+// as ingest writes them (ingest.Options.Written, the path alerts take) and its SQL predicate
+// over the store, and requires the same matches: every Yes matched by the SQL, every SQL match
+// a Yes or an Unknown (which the SQL then decides). It returns the Unknown verdicts by case
+// and the number of events.
+func differential(t *testing.T, cases []goCase, sources ...string) (map[string]int, int) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	lk, err := lake.Open(filepath.Join(dir, "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := make([]map[string]bool, len(cases))
+	unknown := make([]map[string]bool, len(cases))
+	for i := range cases {
+		yes[i], unknown[i] = map[string]bool{}, map[string]bool{}
+	}
+	seen := map[string]int{}
+	var ev sigma.Event
+	written := func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+		for _, part := range recs {
+			for _, r := range part {
+				seen[r.EventID]++
+				ev.Reset(r)
+				for i, c := range cases {
+					v := c.match(&ev)
+					if v == sigma.Yes && c.admits(r.EventSource, r.EventName) == sigma.No {
+						t.Errorf("%s: matches %s, which its prefilter does not admit", c.name, r.EventID)
+					}
+					switch v {
+					case sigma.Yes:
+						yes[i][r.EventID] = true
+					case sigma.Unknown:
+						unknown[i][r.EventID] = true
+					}
+				}
+			}
+		}
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: sources, Written: written}); err != nil && !strings.Contains(err.Error(), "error") {
+		t.Fatal(err)
+	}
+	s, err := query.Open(ctx, lk, query.Options{Timeout: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	unknowns := map[string]int{}
+	for i, c := range cases {
+		res, err := s.RunInternal(ctx, "SELECT eventid FROM "+query.StoreTable(st.ID)+" AS events WHERE "+c.predicate)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		sqlSet := map[string]bool{}
+		for _, row := range res.Rows {
+			sqlSet[row[0].(string)] = true
+		}
+		var missing, extra []string
+		for id := range sqlSet {
+			if !yes[i][id] && !unknown[i][id] && seen[id] == 1 {
+				missing = append(missing, id)
+			}
+		}
+		for id := range yes[i] {
+			if !sqlSet[id] && seen[id] == 1 {
+				extra = append(extra, id)
+			}
+		}
+		sort.Strings(missing)
+		sort.Strings(extra)
+		if len(missing)+len(extra) > 0 {
+			t.Errorf("%s: SQL matches %d events, Go %d (+%d unknown); only SQL: %v; only Go: %v", c.name,
+				len(sqlSet), len(yes[i]), len(unknown[i]), first(missing, 5), first(extra, 5))
+		}
+		if n := len(unknown[i]); n > 0 {
+			unknowns[c.name] = n
+		}
+	}
+	return unknowns, len(seen)
+}
+
+func first(s []string, n int) []string { return s[:min(n, len(s))] }
+
+// TestGoMatcherEqualsSQLOnSamples runs every community rule and built-in through the Go
+// matcher and the SQL over the real CloudTrail samples in testdata: the same matches, and no
+// event left to the engine.
+func TestGoMatcherEqualsSQLOnSamples(t *testing.T) {
+	cases := goCases(t)
+	var sources []string
+	for _, d := range []string{"stratus-red-team-detonation-logs", "panther-analysis-cloudtrail-tests", "plaso-cloudtrail-lookupevents"} {
+		sources = append(sources, testdata(d))
+	}
+	for _, f := range []string{"SerializerTestFile.json", "SerializerAllFieldsNull.json", "SerializerTestFileLocation.json"} {
+		sources = append(sources, testdata("aws-cloudtrail-processing-library-serializer-tests", f))
+	}
+	unknowns, events := differential(t, cases, sources...)
+	if events < 400 {
+		t.Fatalf("only %d events in the samples", events)
+	}
+	if len(unknowns) > 0 {
+		t.Errorf("events left to the engine on the samples: %v", unknowns)
+	}
+}
+
+// TestGoMatcherEqualsSQLOnGenerated is the same over 20,000 generated events (every kind the
+// generator makes, many of them matched by the community rules).
+func TestGoMatcherEqualsSQLOnGenerated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and ingests 20,000 events")
+	}
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Seed, cfg.Days = t.TempDir(), 20000, 11, 3
+	cfg.Start = time.Now().UTC().AddDate(0, 0, -10).Truncate(24 * time.Hour)
+	if _, err := generate.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	unknowns, events := differential(t, goCases(t), filepath.Join(cfg.Out, "AWSLogs"))
+	if events < 20000 {
+		t.Fatalf("%d events", events)
+	}
+	if len(unknowns) > 0 {
+		t.Errorf("events left to the engine: %v", unknowns)
+	}
+}
+
+// TestEvaluateGroupedWithGoEqualsSQL evaluates every community rule, the built-ins (with
+// launch-compliance over the generator's approved templates) and a SQL rule over the files
+// of an ingest of generated events twice: from the Go evaluation of the records as they were
+// written (EvaluateGroupedWith, what alerts use) and in SQL over the committed files
+// (EvaluateGrouped): the same groups, with the same first event and event ids, per rule.
+func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and ingests 20,000 events")
+	}
+	ctx := context.Background()
+	cfg := generate.DefaultConfig()
+	cfg.Out, cfg.Events, cfg.Seed, cfg.Days = t.TempDir(), 20000, 12, 3
+	cfg.Start = time.Now().UTC().AddDate(0, 0, -10).Truncate(24 * time.Hour)
+	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	approved, err := compliance.LoadConfig(filepath.Join(cfg.Out, "approved-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	compiled, _, err := sigma.Load(testdata("sigma-aws-cloudtrail-rules", "rules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := rules.FromSigma(compiled)
+	for _, b := range rules.Builtins {
+		r := rules.Rule{ID: b.Name, Title: b.Title, Kind: rules.KindBuiltin, Builtin: b.Name, Severity: b.Severity, Enabled: true}
+		if b.Name == rules.LaunchCompliance {
+			r.Approved = approved
+		}
+		rs = append(rs, r)
+	}
+	rs = append(rs, rules.Rule{ID: "sql-rule", Title: "SQL", Kind: rules.KindSQL, Severity: "low", Enabled: true,
+		SQL: "SELECT eventtime, eventid, eventname FROM {events} WHERE eventname = 'TerminateInstances'"})
+	gs := make([]rules.Grouping, len(rs))
+	for i := range gs {
+		gs[i] = rules.Grouping{Key: "principal", Window: time.Hour}
+		if i%3 == 1 {
+			gs[i] = rules.Grouping{Key: "event"}
+		}
+	}
+	dir := t.TempDir()
+	lk, err := lake.Open(filepath.Join(dir, "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eval := rules.NewGoEval(rs, gs)
+	pre := map[string]*rules.GoResult{}
+	written := func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+		for p, r := range eval.Files(files, recs, 2) {
+			pre[p] = r
+		}
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(cfg.Out, "AWSLogs")}, Written: written, BatchRows: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	m, release, err := lk.Snapshot(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	res := rules.NewGoResult()
+	for _, f := range m.Files {
+		r := pre[f.Path]
+		if r == nil {
+			t.Fatalf("no Go result for %s", f.Path)
+		}
+		res.Merge(r)
+	}
+	s, err := query.Open(ctx, lk, query.Options{Timeout: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	target := rules.Target{Store: st, Files: m.Files}
+	viaGo, err := rules.EvaluateGroupedWith(ctx, s, rs, gs, target, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaSQL, err := rules.EvaluateGrouped(ctx, s, rs, gs, target, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	matched := 0
+	for i, r := range rs {
+		a, b := groupsText(viaGo[i]), groupsText(viaSQL[i])
+		if !slices.Equal(a, b) {
+			t.Errorf("rule %s (%s): Go %d groups, SQL %d:\n%v\n%v", r.ID, r.Title, len(a), len(b), first(a, 3), first(b, 3))
+		}
+		matched += len(a)
+	}
+	if matched < 100 {
+		t.Errorf("only %d groups: the test proves little", matched)
+	}
+}
+
+// groupsText is each group as text: its first event's fields (not which of several events at
+// the first time), and its event ids, sorted.
+func groupsText(gs []rules.MatchGroup) []string {
+	var out []string
+	for _, g := range gs {
+		f := g.First
+		out = append(out, strings.Join([]string{f.Rule, f.Title, f.Severity, f.EventTime.String(), f.Principal, f.Account, f.Region, f.Resource,
+			strings.Join(g.EventIDs, ",")}, "|"))
+	}
+	slices.Sort(out)
+	return out
+}

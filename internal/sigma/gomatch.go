@@ -1,0 +1,549 @@
+package sigma
+
+import (
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+)
+
+// The Go matcher evaluates a rule's detection on a decoded record (Rule.Match) with the same
+// result as its SQL Predicate over the record's stored row. Where the engine's result cannot
+// be told exactly in Go — a case-insensitive comparison of non-ASCII text (the engine's Unicode
+// lowercasing is not Go's), a number the engine re-formats, a value the engine's JSON reader
+// might read otherwise — the verdict is Unknown, and the caller asks the SQL for that event.
+// A rule whose detection has such a construct in the rule itself is not compiled to Go at
+// all (Rule.GoRefused says why) and runs in SQL.
+
+// Verdict is the Go matcher's answer for one event.
+type Verdict int8
+
+// Verdicts.
+const (
+	No Verdict = iota
+	Yes
+	Unknown
+)
+
+func and3(a, b Verdict) Verdict {
+	switch {
+	case a == No || b == No:
+		return No
+	case a == Unknown || b == Unknown:
+		return Unknown
+	}
+	return Yes
+}
+
+func or3(a, b Verdict) Verdict {
+	switch {
+	case a == Yes || b == Yes:
+		return Yes
+	case a == Unknown || b == Unknown:
+		return Unknown
+	}
+	return No
+}
+
+// node is a compiled (part of a) detection for the Go matcher. Every SQL sub-expression is
+// NULL-free or used where NULL counts as false, so a node is Yes, No or Unknown.
+type node interface {
+	eval(ev *Event) Verdict
+}
+
+type andNode []node
+
+func (n andNode) eval(ev *Event) Verdict {
+	out := Yes
+	for _, c := range n {
+		if out = and3(out, c.eval(ev)); out == No {
+			return No
+		}
+	}
+	return out
+}
+
+type orNode []node
+
+func (n orNode) eval(ev *Event) Verdict {
+	out := No
+	for _, c := range n {
+		if out = or3(out, c.eval(ev)); out == Yes {
+			return Yes
+		}
+	}
+	return out
+}
+
+type notNode struct{ inner node }
+
+func (n notNode) eval(ev *Event) Verdict {
+	switch n.inner.eval(ev) {
+	case Yes:
+		return No
+	case No:
+		return Yes
+	}
+	return Unknown
+}
+
+// fieldNode is one field condition: its values' predicates, any (or with all, every) of which
+// must hold.
+type fieldNode struct {
+	f     goField
+	preds []valPred
+	all   bool
+}
+
+func (n *fieldNode) eval(ev *Event) Verdict {
+	vals, unknown := n.f.values(ev, ev.vals[:0])
+	ev.vals = vals[:0]
+	out := No
+	if n.all {
+		out = Yes
+	}
+	for _, p := range n.preds {
+		v := p.eval(vals, unknown, ev)
+		if n.all {
+			if out = and3(out, v); out == No {
+				return No
+			}
+		} else if out = or3(out, v); out == Yes {
+			return Yes
+		}
+	}
+	return out
+}
+
+// valPred is one value of a field condition, over the field's values (any of which may match).
+type valPred interface {
+	eval(vals []string, unknown bool, ev *Event) Verdict
+}
+
+// nullPred holds when the field has no value (isNull); with not, when it has one.
+type nullPred struct{ not bool }
+
+func (p nullPred) eval(vals []string, unknown bool, _ *Event) Verdict {
+	switch {
+	case len(vals) > 0:
+		return verdict(p.not)
+	case unknown:
+		return Unknown
+	}
+	return verdict(!p.not)
+}
+
+func verdict(b bool) Verdict {
+	if b {
+		return Yes
+	}
+	return No
+}
+
+// anyPred holds when test holds for one of the values (anyOf).
+type anyPred struct{ test func(x string) Verdict }
+
+func (p anyPred) eval(vals []string, unknown bool, _ *Event) Verdict {
+	out := No
+	if unknown {
+		out = Unknown
+	}
+	for _, x := range vals {
+		if out = or3(out, p.test(x)); out == Yes {
+			return Yes
+		}
+	}
+	return out
+}
+
+// refPred compares the field's values with another field's (fieldref).
+type refPred struct {
+	other goField
+	cmp   func(a, b string) Verdict
+}
+
+func (p refPred) eval(vals []string, unknown bool, ev *Event) Verdict {
+	others, otherUnknown := p.other.values(ev, nil)
+	out := No
+	if unknown || otherUnknown {
+		out = Unknown
+	}
+	for _, a := range vals {
+		for _, b := range others {
+			if out = or3(out, p.cmp(a, b)); out == Yes {
+				return Yes
+			}
+		}
+	}
+	return out
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerASCII lowercases the ASCII letters of s (an ASCII string), copying only when it has an
+// upper-case one.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// glob tokens: a byte, or these.
+const (
+	globStar = -1
+	globOne  = -2
+)
+
+// globPat is a Sigma string value as stringMatch compiles it: equality, or (I)LIKE.
+type globPat struct {
+	toks  []int16
+	cased bool
+	hasQ  bool
+	// shape is a fast path: "=" equality, "^" prefix, "$" suffix, "~" contains, "*" any
+	// value; "" the general match. lit is its text.
+	shape, lit string
+}
+
+// newGlob compiles pat; why is set when it has no exact Go equivalent.
+func newGlob(pat []patPart, cased bool) (*globPat, string) {
+	g := &globPat{cased: cased}
+	var lits []string
+	for _, p := range pat {
+		switch p.wild {
+		case '*':
+			if len(g.toks) == 0 || g.toks[len(g.toks)-1] != globStar {
+				g.toks = append(g.toks, globStar)
+			}
+			lits = append(lits, "*")
+		case '?':
+			g.toks = append(g.toks, globOne)
+			g.hasQ = true
+			lits = append(lits, "?")
+		default:
+			lit := p.lit
+			if !cased {
+				if !isASCII(lit) {
+					return nil, "a case-insensitive value with non-ASCII text (the engine's Unicode lowercasing is not Go's)"
+				}
+				lit = lowerASCII(lit)
+			}
+			for i := 0; i < len(lit); i++ {
+				g.toks = append(g.toks, int16(lit[i]))
+			}
+			lits = append(lits, lit)
+		}
+	}
+	// The fast shapes: the literal text between at most a leading and a trailing *.
+	var body strings.Builder
+	lead, trail, plain := false, false, true
+	for i, t := range g.toks {
+		switch {
+		case t == globStar && i == 0:
+			lead = true
+		case t == globStar && i == len(g.toks)-1:
+			trail = true
+		case t < 0:
+			plain = false
+		default:
+			body.WriteByte(byte(t))
+		}
+	}
+	if plain {
+		g.lit = body.String()
+		switch {
+		case len(g.toks) == 1 && lead:
+			g.shape = "*"
+		case lead && trail:
+			g.shape = "~"
+		case lead:
+			g.shape = "$"
+		case trail:
+			g.shape = "^"
+		default:
+			g.shape = "="
+		}
+	}
+	return g, ""
+}
+
+func (g *globPat) test(x string) Verdict {
+	if !isASCII(x) {
+		// Case-insensitive: the engine lowercases Unicode its own way; ?: one character to the
+		// engine, one byte here.
+		if !g.cased || g.hasQ || !utf8.ValidString(x) {
+			return Unknown
+		}
+	}
+	fold := !g.cased // x is ASCII then, and g.lit lowercase
+	switch g.shape {
+	case "=":
+		return verdict(len(x) == len(g.lit) && equalFrom(x, g.lit, fold))
+	case "^":
+		return verdict(len(x) >= len(g.lit) && equalFrom(x[:len(g.lit)], g.lit, fold))
+	case "$":
+		return verdict(len(x) >= len(g.lit) && equalFrom(x[len(x)-len(g.lit):], g.lit, fold))
+	case "~":
+		if !fold {
+			return verdict(strings.Contains(x, g.lit))
+		}
+		return verdict(containsFold(x, g.lit))
+	case "*":
+		return Yes
+	}
+	return verdict(globMatchBytes(g.toks, x, fold))
+}
+
+// lowerByte lowercases an ASCII letter.
+func lowerByte(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// equalFrom: x equals lit (of the same length), x's ASCII letters lowercased when fold.
+func equalFrom(x, lit string, fold bool) bool {
+	if !fold {
+		return x == lit
+	}
+	for i := 0; i < len(lit); i++ {
+		if lowerByte(x[i]) != lit[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFold: x, its ASCII letters lowercased, contains lit.
+func containsFold(x, lit string) bool {
+	if lit == "" {
+		return true
+	}
+	c0, c1 := lit[0], lit[0]
+	if c0 >= 'a' && c0 <= 'z' {
+		c1 = c0 - 'a' + 'A'
+	}
+	for i := 0; i+len(lit) <= len(x); i++ {
+		if c := x[i]; (c == c0 || c == c1) && equalFrom(x[i:i+len(lit)], lit, true) {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatchBytes matches s against tokens: bytes, * (any run) and ? (one byte); s's ASCII
+// letters lowercased when fold.
+func globMatchBytes(p []int16, s string, fold bool) bool {
+	pi, si, starP, starS := 0, 0, -1, 0
+	for si < len(s) {
+		c := s[si]
+		if fold {
+			c = lowerByte(c)
+		}
+		switch {
+		case pi < len(p) && (p[pi] == globOne || (p[pi] >= 0 && byte(p[pi]) == c)):
+			pi++
+			si++
+		case pi < len(p) && p[pi] == globStar:
+			starP, starS = pi, si
+			pi++
+		case starP >= 0:
+			starS++
+			pi, si = starP+1, starS
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == globStar {
+		pi++
+	}
+	return pi == len(p)
+}
+
+// goPredicate is predicate's Go counterpart: the Go test of one value of a field condition, or
+// why it has none.
+func (m modifiers) goPredicate(v value, sv sval) (valPred, string) {
+	if sv.null {
+		return nullPred{}, ""
+	}
+	if m.fieldref {
+		other, _ := field(sv.text)
+		if other.g == nil {
+			return nil, "fieldref of a field with no Go reader"
+		}
+		cmp, why := refCompare(m)
+		if cmp == nil {
+			return nil, why
+		}
+		return refPred{other: other.g, cmp: cmp}, ""
+	}
+	switch m.op {
+	case "exists":
+		return nullPred{not: strings.EqualFold(sv.text, "true")}, ""
+	case "re":
+		pat := sv.text
+		if m.reFlags != "" {
+			pat = "(?" + m.reFlags + ")" + pat
+		}
+		if !isASCII(pat) {
+			return nil, "a regular expression with non-ASCII text"
+		}
+		re, err := regexp.Compile(pat)
+		if err != nil {
+			return nil, err.Error()
+		}
+		lit := requiredLiteral(pat) // as the SQL tests it first
+		return anyPred{test: func(x string) Verdict {
+			if lit != "" && !strings.Contains(x, lit) {
+				return No
+			}
+			// Non-ASCII or multi-line text: where RE2's options in the engine and Go's
+			// regexp might differ.
+			if !isASCII(x) || strings.ContainsAny(x, "\n\r") {
+				return Unknown
+			}
+			return verdict(re.MatchString(x))
+		}}, ""
+	case "cidr":
+		p, err := netip.ParsePrefix(strings.TrimSpace(sv.text))
+		if err != nil {
+			return nil, err.Error()
+		}
+		p = p.Masked()
+		if p.Addr().Is4() {
+			p = netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96)
+		}
+		return anyPred{test: func(x string) Verdict { return cidrTest(p, x) }}, ""
+	case "lt", "lte", "gt", "gte":
+		f, err := strconv.ParseFloat(sv.text, 64)
+		if err != nil {
+			return nil, err.Error()
+		}
+		op := m.op
+		return anyPred{test: func(x string) Verdict { return numTest(op, f, x) }}, ""
+	}
+	pat := parseWildcards(sv.text)
+	switch m.op {
+	case "contains":
+		pat = append(append([]patPart{{wild: '*'}}, pat...), patPart{wild: '*'})
+	case "startswith":
+		pat = append(pat, patPart{wild: '*'})
+	case "endswith":
+		pat = append([]patPart{{wild: '*'}}, pat...)
+	}
+	g, why := newGlob(pat, m.cased)
+	if g == nil {
+		return nil, why
+	}
+	return anyPred{test: g.test}, ""
+}
+
+// refCompare is fieldRef's comparison in Go.
+func refCompare(m modifiers) (func(a, b string) Verdict, string) {
+	var op func(a, b string) bool
+	switch m.op {
+	case "contains":
+		op = strings.Contains
+	case "startswith":
+		op = strings.HasPrefix
+	case "endswith":
+		op = strings.HasSuffix
+	case "":
+		op = func(a, b string) bool { return a == b }
+	default:
+		return nil, "fieldref with " + m.op
+	}
+	cased := m.cased
+	return func(a, b string) Verdict {
+		if !cased {
+			if !isASCII(a) || !isASCII(b) {
+				return Unknown
+			}
+			a, b = lowerASCII(a), lowerASCII(b)
+		}
+		return verdict(op(a, b))
+	}, ""
+}
+
+// cidrTest: address x within p (an IPv4 network as its IPv4-mapped IPv6 form), as the SQL's
+// trino_ip_groups reads x. Text that is plainly no address (no digit, no colon) is none;
+// an address not written canonically is left to the engine.
+func cidrTest(p netip.Prefix, x string) Verdict {
+	if !strings.ContainsAny(x, "0123456789:") {
+		return No
+	}
+	a, err := netip.ParseAddr(x)
+	if err != nil || a.Zone() != "" || a.String() != x {
+		return Unknown
+	}
+	return verdict(p.Contains(netip.AddrFrom16(a.As16())))
+}
+
+// plainDecimal is a number whose cast to DOUBLE is the same in the engine and Go.
+var plainDecimal = regexp.MustCompile(`^-?[0-9]{1,15}(\.[0-9]{1,15})?$`)
+
+// numTest is TRY_CAST(x AS DOUBLE) op f.
+func numTest(op string, f float64, x string) Verdict {
+	if !plainDecimal.MatchString(x) {
+		l := strings.ToLower(x)
+		if !strings.ContainsAny(x, "0123456789") && !strings.Contains(l, "inf") && !strings.Contains(l, "nan") {
+			return No // not a number: the cast is NULL
+		}
+		return Unknown
+	}
+	v, err := strconv.ParseFloat(x, 64)
+	if err != nil {
+		return Unknown
+	}
+	switch op {
+	case "lt":
+		return verdict(v < f)
+	case "lte":
+		return verdict(v <= f)
+	case "gt":
+		return verdict(v > f)
+	}
+	return verdict(v >= f)
+}
+
+// Match runs the rule's Go matcher on ev: Unknown when the rule has none (GoRefused) or its
+// verdict on this event needs the engine.
+func (r *Rule) Match(ev *Event) Verdict {
+	if r.goNode == nil {
+		return Unknown
+	}
+	return r.goNode.eval(ev)
+}
+
+// HasGo says whether the rule has a Go matcher.
+func (r *Rule) HasGo() bool { return r.goNode != nil }
+
+// Admits is the Go form of Prefilter for an event of this source and name (nil: missing): No
+// when no event with them can match, Yes (or Unknown) when one may. Yes when the rule has no
+// prefilter.
+func (r *Rule) Admits(source, name *string) Verdict {
+	if r.goPre == nil {
+		return Yes
+	}
+	ev := Event{R: &cloudtrail.Record{EventSource: source, EventName: name}}
+	return r.goPre.eval(&ev)
+}
