@@ -165,13 +165,7 @@ func TestFailedAuthenticationsCountAcrossEveryDoor(t *testing.T) {
 		}
 		users[u] = key{c.AccessKeyID, c.SecretAccessKey}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pgAddr := ln.Addr().String()
-	ln.Close()
-	base := serve(t, dir, io.Discard, "--pg-listen", pgAddr)
+	base, pgAddr := servePG(t, dir, io.Discard)
 	pgHost, pgPort, _ := net.SplitHostPort(pgAddr)
 
 	sigv4 := func(k key, secret string) (int, string) {

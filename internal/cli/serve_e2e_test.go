@@ -150,11 +150,29 @@ func authorize(req *http.Request) {
 // already in use", and is started again on another port.
 func serve(t testing.TB, dir string, logw io.Writer, extra ...string) string {
 	t.Helper()
+	base, _ := serveDoors(t, dir, logw, false, extra)
+	return base
+}
+
+// servePG is serve with the Postgres door too (--pg-listen) on another free loopback port; both
+// ports are picked again when serve lost either. It returns the base URL and the Postgres address.
+func servePG(t testing.TB, dir string, logw io.Writer, extra ...string) (base, pgAddr string) {
+	t.Helper()
+	return serveDoors(t, dir, logw, true, extra)
+}
+
+func serveDoors(t testing.TB, dir string, logw io.Writer, pg bool, extra []string) (string, string) {
+	t.Helper()
 	authorization := adminAuthorization(t, dir)
 	for attempt := 1; ; attempt++ {
-		base, lost := startServe(t, dir, authorization, logw, extra, freeLoopbackAddr(t))
+		args, pgAddr := extra, ""
+		if pg {
+			pgAddr = freeLoopbackAddr(t)
+			args = append([]string{"--pg-listen", pgAddr}, extra...)
+		}
+		base, lost := startServe(t, dir, authorization, logw, args, freeLoopbackAddr(t))
 		if !lost {
-			return base
+			return base, pgAddr
 		}
 		if attempt == 3 {
 			t.Fatalf("serve lost its port to another process %d times", attempt)
