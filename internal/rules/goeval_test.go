@@ -2,8 +2,6 @@ package rules_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -14,6 +12,7 @@ import (
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/generate"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
@@ -173,19 +172,19 @@ func TestGoMatcherEqualsSQLOnGenerated(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates and ingests 20,000 events")
 	}
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Seed, cfg.Days = t.TempDir(), 20000, 11, 3
-	cfg.Start = time.Now().UTC().AddDate(0, 0, -10).Truncate(24 * time.Hour)
-	if _, err := generate.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
-	unknowns, events := differential(t, goCases(t), filepath.Join(cfg.Out, "AWSLogs"))
+	out := generatetest.Trail(t, 20000, 3, 11, tenDaysAgo)
+	unknowns, events := differential(t, goCases(t), filepath.Join(out, "AWSLogs"))
 	if events < 20000 {
 		t.Fatalf("%d events", events)
 	}
 	if len(unknowns) > 0 {
 		t.Errorf("events left to the engine: %v", unknowns)
 	}
+}
+
+// tenDaysAgo starts a generated trail at midnight ten days ago (within the stores' retention).
+func tenDaysAgo(c *generate.Config) {
+	c.Start = time.Now().UTC().AddDate(0, 0, -10).Truncate(24 * time.Hour)
 }
 
 // TestEvaluateGroupedWithGoEqualsSQL evaluates every community rule, the built-ins (with
@@ -198,13 +197,8 @@ func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
 		t.Skip("generates and ingests 20,000 events")
 	}
 	ctx := context.Background()
-	cfg := generate.DefaultConfig()
-	cfg.Out, cfg.Events, cfg.Seed, cfg.Days = t.TempDir(), 20000, 12, 3
-	cfg.Start = time.Now().UTC().AddDate(0, 0, -10).Truncate(24 * time.Hour)
-	if _, err := generate.Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatal(err)
-	}
-	approved, err := compliance.LoadConfig(filepath.Join(cfg.Out, "approved-templates.json"))
+	out := generatetest.Trail(t, 20000, 3, 12, tenDaysAgo)
+	approved, err := compliance.LoadConfig(filepath.Join(out, "approved-templates.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +239,7 @@ func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
 			pre[p] = r
 		}
 	}
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(cfg.Out, "AWSLogs")}, Written: written, BatchRows: 5000}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(out, "AWSLogs")}, Written: written, BatchRows: 5000}); err != nil {
 		t.Fatal(err)
 	}
 	m, release, err := lk.Snapshot(st.ID)
