@@ -13,7 +13,6 @@
 package alerts
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -336,12 +335,12 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 			if err := saveCursor(lk, st.ID, cursor{Files: done, Format: c.Format, Inflight: &fl}); err != nil {
 				return res, err
 			}
-			recs := make([]map[string]any, 0, len(found)+1)
+			specs := make([]recordSpec, 0, len(found)+1)
 			for _, a := range found {
-				recs = append(recs, record(a))
+				specs = append(specs, alertSpec(a))
 			}
-			recs = append(recs, markerRecord(st, fl, first))
-			if err := commitRecords(ctx, lk, alertStore, recs); err != nil {
+			specs = append(specs, markerSpec(st, fl, first))
+			if err := commitRecords(ctx, lk, alertStore, buildRecords(specs), nil); err != nil {
 				return res, err
 			}
 		}
@@ -421,26 +420,6 @@ func storedEvents(s *query.Session, alertStore lake.Store, files []lake.DataFile
 		" AS a WHERE eventsource = " + engine.Literal(EventSource) + " AND eventname = 'Alert')"
 }
 
-// markerRecord is the record committed with an evaluation's alerts that says its files are
-// evaluated (Process, cursor.Inflight), at time t (the files' first event's).
-func markerRecord(st lake.Store, fl inflight, t time.Time) map[string]any {
-	return map[string]any{
-		"eventVersion":       "1.09",
-		"userIdentity":       map[string]any{"type": "AuditlakeDetection", "principalId": "auditlake", "arn": "auditlake", "accountId": account},
-		"eventTime":          t.Format(time.RFC3339Nano),
-		"eventSource":        EventSource,
-		"eventName":          "AlertsEvaluated",
-		"awsRegion":          "local",
-		"requestParameters":  map[string]any{"store": st.Name, "files": len(fl.Files)},
-		"eventID":            fl.Token,
-		"eventType":          "AwsServiceEvent",
-		"readOnly":           true,
-		"managementEvent":    false,
-		"recipientAccountId": account,
-		"eventCategory":      "Management",
-	}
-}
-
 // markerStored says whether the alerts store holds fl's marker: its alerts were committed.
 func markerStored(ctx context.Context, lk *lake.Lake, fl inflight) (bool, error) {
 	st, err := lk.Resolve(StoreName)
@@ -471,36 +450,20 @@ func markerStored(ctx context.Context, lk *lake.Lake, fl inflight) (bool, error)
 	return n > 0, nil
 }
 
-// commitRecords writes CloudTrail records to the alerts store in one atomic commit.
-func commitRecords(ctx context.Context, lk *lake.Lake, alertStore lake.Store, records []map[string]any) error {
-	if len(records) == 0 {
+// commitRecords writes records (buildRecords) to the alerts store in one atomic commit. db,
+// when not nil, is the engine that checks them against the store's (lake.WriteRecords); nil
+// opens one for the commit.
+func commitRecords(ctx context.Context, lk *lake.Lake, alertStore lake.Store, recs []*cloudtrail.Record, db *engine.DB) error {
+	if len(recs) == 0 {
 		return nil
 	}
-	var buf bytes.Buffer
-	buf.WriteString(`{"Records":[`)
-	for i, rec := range records {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		b, err := json.Marshal(rec)
-		if err != nil {
+	if db == nil {
+		var err error
+		if db, err = openCommitEngine(ctx, lk); err != nil {
 			return err
 		}
-		buf.Write(b)
+		defer db.Close()
 	}
-	buf.WriteString(`]}`)
-	var recs []*cloudtrail.Record
-	if _, err := cloudtrail.Decode(&buf, "alerts", cloudtrail.DecodeOptions{}, func(r *cloudtrail.Record) error {
-		recs = append(recs, r)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("alerts: %w", err)
-	}
-	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "128MB", Threads: 1, TempDir: lk.TempDir()})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	w, err := lk.BeginWrite(alertStore.ID)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
@@ -516,29 +479,9 @@ func commitRecords(ctx context.Context, lk *lake.Lake, alertStore lake.Store, re
 	return nil
 }
 
-// record is the CloudTrail record of an alert: eventName Alert, the rule and what it found in
-// requestParameters, the principal as userIdentity.arn, the event's region.
-func record(a Alert) map[string]any {
-	return map[string]any{
-		"eventVersion": "1.09",
-		"userIdentity": map[string]any{"type": "AuditlakeDetection", "principalId": a.Principal, "arn": a.Principal, "accountId": a.Account},
-		"eventTime":    a.EventTime.Format(time.RFC3339Nano),
-		"eventSource":  EventSource,
-		"eventName":    "Alert",
-		"awsRegion":    orDefault(a.Region, "local"),
-		"requestParameters": map[string]any{
-			"rule": a.Rule, "title": a.Title, "severity": a.Severity, "store": a.Store, "eventIds": a.EventIDs,
-			"account": a.Account, "summary": a.Summary, "status": a.Status, "alertedAt": a.AlertedAt.Format(time.RFC3339Nano),
-			"group": orDefault(a.Group, a.ID), "resource": a.Resource, "events": max(len(a.EventIDs), 1),
-		},
-		"eventID":            a.ID,
-		"sharedEventID":      orDefault(a.Group, a.ID),
-		"eventType":          "AwsServiceEvent",
-		"readOnly":           true,
-		"managementEvent":    false,
-		"recipientAccountId": account,
-		"eventCategory":      "Management",
-	}
+// openCommitEngine opens the small engine commitRecords checks records against the store with.
+func openCommitEngine(ctx context.Context, lk *lake.Lake) (*engine.DB, error) {
+	return engine.Open(ctx, engine.Options{MemoryLimit: "128MB", Threads: 1, TempDir: lk.TempDir()})
 }
 
 func orDefault(s, def string) string {

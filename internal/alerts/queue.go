@@ -309,10 +309,10 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 	if err != nil {
 		return res, err
 	}
-	var sent []map[string]any
+	var sent []recordSpec
 	for _, o := range outcomes {
 		if o.err == nil {
-			sent = append(sent, deliveredRecord(o.q.Target, o.q.Alert, now))
+			sent = append(sent, deliveredSpec(o.q.Target, o.q.Alert, now))
 		}
 	}
 	if len(sent) > 0 {
@@ -320,7 +320,7 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 		// (a crash in between leaves it out; the delivery is not repeated for it).
 		st, err := Store(lk)
 		if err == nil {
-			err = commitRecords(ctx, lk, st, sent)
+			err = commitRecords(ctx, lk, st, buildRecords(sent), nil)
 		}
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("record sent-to in %s: %w", StoreName, err))
@@ -329,24 +329,14 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 	return res, nil
 }
 
-// deliveredRecord is the alerts-store record of alert a's delivery to target (eventName
+// deliveredSpec is the alerts-store record of alert a's delivery to target (eventName
 // AlertDelivered, the alert's event time), which the listing folds into its sent_to.
-func deliveredRecord(target string, a Alert, at time.Time) map[string]any {
+func deliveredSpec(target string, a Alert, at time.Time) recordSpec {
 	h := sha256.Sum256([]byte("delivered\x00" + target + "\x00" + a.ID))
-	return map[string]any{
-		"eventVersion":       "1.09",
-		"userIdentity":       map[string]any{"type": "AuditlakeDetection", "principalId": "auditlake", "arn": "auditlake", "accountId": account},
-		"eventTime":          a.EventTime.UTC().Format(time.RFC3339Nano),
-		"eventSource":        EventSource,
-		"eventName":          "AlertDelivered",
-		"awsRegion":          "local",
-		"requestParameters":  map[string]any{"group": a.ID, "rule": a.Rule, "target": target, "deliveredAt": at.UTC().Format(time.RFC3339Nano)},
-		"eventID":            uuidOf(h[:16]),
-		"eventType":          "AwsServiceEvent",
-		"readOnly":           false,
-		"managementEvent":    false,
-		"recipientAccountId": account,
-		"eventCategory":      "Management",
+	return recordSpec{
+		identityType: "AuditlakeDetection", principalID: "auditlake", arn: "auditlake", accountID: account,
+		eventTime: a.EventTime.UTC(), eventName: "AlertDelivered", region: "local", eventID: uuidOf(h[:16]),
+		params: []param{strParam("group", a.ID), strParam("rule", a.Rule), strParam("target", target), strParam("deliveredAt", at.UTC().Format(time.RFC3339Nano))},
 	}
 }
 

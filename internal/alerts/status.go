@@ -120,24 +120,20 @@ func SetStatus(ctx context.Context, lk *lake.Lake, id, status, by string, now ti
 		return before, fmt.Errorf("alert %s is %s already: %w", id, status, ErrTransition)
 	}
 	now = now.UTC().Truncate(time.Millisecond)
-	h := sha256.Sum256([]byte("status\x00" + id + "\x00" + status + "\x00" + now.Format(time.RFC3339Nano)))
-	rec := map[string]any{
-		"eventVersion": "1.09",
-		"userIdentity": map[string]any{"type": "AuditlakeDetection", "principalId": by, "arn": by, "accountId": account},
-		"eventTime":    eventTime.UTC().Format(time.RFC3339Nano),
-		"eventSource":  EventSource,
-		"eventName":    "AlertStatus",
-		"awsRegion":    "local",
-		"requestParameters": map[string]any{
-			"group": id, "rule": fmt.Sprint(res.Rows[0][2]), "status": status, "previousStatus": before,
-			"changedAt": now.Format("2006-01-02T15:04:05.000Z07:00"), "changedBy": by,
+	rec := statusSpec(id, fmt.Sprint(res.Rows[0][2]), status, before, by, now, eventTime)
+	return before, commitRecords(ctx, lk, st, buildRecords([]recordSpec{rec}), nil)
+}
+
+// statusSpec is the record of alert group's change to status from before by by at now (UTC,
+// milliseconds), dated with the alert (eventTime).
+func statusSpec(group, rule, status, before, by string, now, eventTime time.Time) recordSpec {
+	h := sha256.Sum256([]byte("status\x00" + group + "\x00" + status + "\x00" + now.Format(time.RFC3339Nano)))
+	return recordSpec{
+		identityType: "AuditlakeDetection", principalID: by, arn: by, accountID: account,
+		eventTime: eventTime.UTC(), eventName: "AlertStatus", region: "local", eventID: uuidOf(h[:16]),
+		params: []param{
+			strParam("group", group), strParam("rule", rule), strParam("status", status),
+			strParam("previousStatus", before), strParam("changedAt", now.Format("2006-01-02T15:04:05.000Z07:00")), strParam("changedBy", by),
 		},
-		"eventID":            uuidOf(h[:16]),
-		"eventType":          "AwsServiceEvent",
-		"readOnly":           false,
-		"managementEvent":    false,
-		"recipientAccountId": account,
-		"eventCategory":      "Management",
 	}
-	return before, commitRecords(ctx, lk, st, []map[string]any{rec})
 }

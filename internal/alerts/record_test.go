@@ -1,0 +1,176 @@
+package alerts
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// The records as they were written before recordSpec: a map marshalled by encoding/json and
+// decoded by the CloudTrail decoder. The stored rows must stay what they were.
+
+func mapOfAlert(a Alert) map[string]any {
+	return map[string]any{
+		"eventVersion": "1.09",
+		"userIdentity": map[string]any{"type": "AuditlakeDetection", "principalId": a.Principal, "arn": a.Principal, "accountId": a.Account},
+		"eventTime":    a.EventTime.Format(time.RFC3339Nano),
+		"eventSource":  EventSource,
+		"eventName":    "Alert",
+		"awsRegion":    orDefault(a.Region, "local"),
+		"requestParameters": map[string]any{
+			"rule": a.Rule, "title": a.Title, "severity": a.Severity, "store": a.Store, "eventIds": a.EventIDs,
+			"account": a.Account, "summary": a.Summary, "status": a.Status, "alertedAt": a.AlertedAt.Format(time.RFC3339Nano),
+			"group": orDefault(a.Group, a.ID), "resource": a.Resource, "events": max(len(a.EventIDs), 1),
+		},
+		"eventID":            a.ID,
+		"sharedEventID":      orDefault(a.Group, a.ID),
+		"eventType":          "AwsServiceEvent",
+		"readOnly":           true,
+		"managementEvent":    false,
+		"recipientAccountId": account,
+		"eventCategory":      "Management",
+	}
+}
+
+func mapOfMarker(st lake.Store, fl inflight, t time.Time) map[string]any {
+	return map[string]any{
+		"eventVersion":       "1.09",
+		"userIdentity":       map[string]any{"type": "AuditlakeDetection", "principalId": "auditlake", "arn": "auditlake", "accountId": account},
+		"eventTime":          t.Format(time.RFC3339Nano),
+		"eventSource":        EventSource,
+		"eventName":          "AlertsEvaluated",
+		"awsRegion":          "local",
+		"requestParameters":  map[string]any{"store": st.Name, "files": len(fl.Files)},
+		"eventID":            fl.Token,
+		"eventType":          "AwsServiceEvent",
+		"readOnly":           true,
+		"managementEvent":    false,
+		"recipientAccountId": account,
+		"eventCategory":      "Management",
+	}
+}
+
+func mapOfDelivered(target string, a Alert, at time.Time) map[string]any {
+	m := mapOfMarker(lake.Store{}, inflight{}, a.EventTime.UTC())
+	m["eventName"], m["readOnly"] = "AlertDelivered", false
+	m["requestParameters"] = map[string]any{"group": a.ID, "rule": a.Rule, "target": target, "deliveredAt": at.UTC().Format(time.RFC3339Nano)}
+	m["eventID"] = deliveredSpec(target, a, at).eventID
+	return m
+}
+
+func mapOfStatus(sp recordSpec) map[string]any {
+	m := mapOfMarker(lake.Store{}, inflight{}, sp.eventTime.UTC())
+	m["eventName"], m["readOnly"], m["eventID"] = "AlertStatus", false, sp.eventID
+	m["userIdentity"] = map[string]any{"type": "AuditlakeDetection", "principalId": sp.principalID, "arn": sp.arn, "accountId": account}
+	rp := map[string]any{}
+	for _, p := range sp.params {
+		rp[p.key] = p.str
+	}
+	m["requestParameters"] = rp
+	return m
+}
+
+// decodeAsBefore is the record the alerts store got from m before: its JSON, decoded.
+func decodeAsBefore(t *testing.T, m map[string]any) *cloudtrail.Record {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"Records": []any{m}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*cloudtrail.Record
+	if _, err := cloudtrail.Decode(strings.NewReader(string(b)), "alerts", cloudtrail.DecodeOptions{}, func(r *cloudtrail.Record) error {
+		out = append(out, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 {
+		t.Fatalf("decoded %d records from %s", len(out), b)
+	}
+	return out[0]
+}
+
+// sameRecord fails unless got and want hold the same exported fields (what is stored).
+func sameRecord(t *testing.T, what string, got, want *cloudtrail.Record) {
+	t.Helper()
+	g, w := reflect.ValueOf(got).Elem(), reflect.ValueOf(want).Elem()
+	for i := range g.NumField() {
+		f := g.Type().Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		if f.Name == "EventTime" {
+			if !got.EventTime.Equal(want.EventTime) || got.EventTime.Location() != want.EventTime.Location() {
+				t.Errorf("%s: EventTime %v, want %v", what, got.EventTime, want.EventTime)
+			}
+			continue
+		}
+		if !reflect.DeepEqual(g.Field(i).Interface(), w.Field(i).Interface()) {
+			t.Errorf("%s: field %s differs:\n got %s\nwant %s", what, f.Name, show(g.Field(i).Interface()), show(w.Field(i).Interface()))
+		}
+	}
+	if got.KeyHash() != want.KeyHash() || got.KindHash() != want.KindHash() {
+		t.Errorf("%s: hashes differ", what)
+	}
+}
+
+func show(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(fmt.Sprint(v))
+	}
+	if len(b) > 400 {
+		b = append(b[:400], "…"...)
+	}
+	return string(b)
+}
+
+// TestRecordsAsDecoded: every kind of alerts-store record, built directly, is the record the
+// map it was before gave through encoding/json and the CloudTrail decoder — the same JSON
+// text (eventjson, its checksum) and the same columns — also for text that JSON escapes
+// (quotes, HTML characters, control characters, U+2028, invalid UTF-8), empty values, and
+// many event ids.
+func TestRecordsAsDecoded(t *testing.T) {
+	at := time.Date(2026, 3, 17, 10, 4, 5, 123456789, time.UTC)
+	odd := []string{"", "plain", `quote " and \ backslash`, "<script>&amp;</script>", "tab\tnew\nline\x00nul\x1f",
+		"line\u2028sep\u2029", "bad \xff\xfe utf8", "ünïcødé 🚀", "del\x7f", strings.Repeat("x", 5000)}
+	ids := make([]string, 3000)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i*7919)
+	}
+	var alerts []Alert
+	for i, s := range odd {
+		a := Alert{ID: fmt.Sprintf("id-%d", i), Rule: "rule " + s, Title: s, Severity: "high", Store: "prod" + s,
+			EventTime: at.Add(time.Duration(i) * time.Hour).In(time.FixedZone("X", 3600)), EventIDs: []string{"e1", s},
+			Principal: s, Account: s, Region: s, Summary: "summary: " + s, Status: "open", AlertedAt: at, Resource: s, Group: s}
+		alerts = append(alerts, a)
+	}
+	alerts = append(alerts,
+		Alert{ID: "many", Rule: "r", EventTime: at, EventIDs: ids, Status: "open", AlertedAt: at},
+		Alert{ID: "none", Rule: "r", EventTime: at, Status: "open", AlertedAt: at}, // nil ids: JSON null
+		Alert{ID: "empty", Rule: "r", EventTime: at, EventIDs: []string{}, AlertedAt: at})
+	var specs []recordSpec
+	var want []*cloudtrail.Record
+	for _, a := range alerts {
+		specs, want = append(specs, alertSpec(a)), append(want, decodeAsBefore(t, mapOfAlert(a)))
+	}
+	for i, s := range odd {
+		st := lake.Store{Name: s}
+		fl := inflight{Token: "token-" + s, Files: make([]string, i)}
+		specs, want = append(specs, markerSpec(st, fl, at)), append(want, decodeAsBefore(t, mapOfMarker(st, fl, at)))
+		a := alerts[i]
+		specs, want = append(specs, deliveredSpec(s, a, at)), append(want, decodeAsBefore(t, mapOfDelivered(s, a, at)))
+		status := statusSpec("group "+s, s, "acknowledged", "open", s, at, a.EventTime)
+		specs, want = append(specs, status), append(want, decodeAsBefore(t, mapOfStatus(status)))
+	}
+	got := buildRecords(specs)
+	for i := range got {
+		sameRecord(t, fmt.Sprintf("record %d (%s)", i, specs[i].eventID), got[i], want[i])
+	}
+}
