@@ -163,14 +163,17 @@ type Result struct {
 // checked against the event ids the alerts store holds for the rule, and only the others are
 // stored.
 func Process(ctx context.Context, lk *lake.Lake, st lake.Store) (Result, error) {
-	return process(ctx, lk, st, nil)
+	k := &kept{}
+	defer k.close()
+	return process(ctx, lk, st, nil, k)
 }
 
 // process is Process, with pre the Go evaluation of the records of some of the files, by path
 // (rules.GoEval, Watcher.Written): a new file with one is evaluated from it, and read in SQL
 // only for what it leaves to the engine. A file whose events may have been evaluated before
-// (compaction) is always evaluated in SQL against the stored alerts.
-func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*rules.GoResult) (Result, error) {
+// (compaction) is always evaluated in SQL against the stored alerts. k holds the session, the
+// commit's engine and the known alert groups kept between evaluations (a Watcher's).
+func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*rules.GoResult, k *kept) (Result, error) {
 	start := time.Now()
 	var res Result
 	unlock, err := atomicfile.Lock(cursorPath(lk, st.ID)+".lock", syscall.LOCK_EX)
@@ -252,11 +255,14 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 		if err != nil {
 			return res, err
 		}
-		s, err := query.Open(ctx, lk, query.Options{})
+		s, err := k.session(ctx, lk)
 		if err != nil {
 			return res, err
 		}
-		defer s.Close()
+		defer s.Release() // no read lock held between evaluations
+		if k.groups == nil {
+			k.groups = &groupCache{}
+		}
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		var found []Alert
 		var inGo, inSQL []lake.DataFile
@@ -301,7 +307,7 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 			res.Matched += len(a.EventIDs)
 		}
 		assignGroups(st, found, byRule)
-		notes, err := notifications(ctx, s, alertStore, found)
+		notes, err := notifications(ctx, s, lk, alertStore, found, k.groups)
 		if err != nil {
 			return res, err
 		}
@@ -340,9 +346,15 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 				specs = append(specs, alertSpec(a))
 			}
 			specs = append(specs, markerSpec(st, fl, first))
-			if err := commitRecords(ctx, lk, alertStore, buildRecords(specs), nil); err != nil {
+			db, err := k.commitEngine(ctx, lk)
+			if err != nil {
 				return res, err
 			}
+			added, err := commitRecords(ctx, lk, alertStore, buildRecords(specs), db)
+			if err != nil {
+				return res, err
+			}
+			k.groups.committed(found, added)
 		}
 		res.New, res.Notified = found, notes
 	}
@@ -450,33 +462,33 @@ func markerStored(ctx context.Context, lk *lake.Lake, fl inflight) (bool, error)
 	return n > 0, nil
 }
 
-// commitRecords writes records (buildRecords) to the alerts store in one atomic commit. db,
-// when not nil, is the engine that checks them against the store's (lake.WriteRecords); nil
-// opens one for the commit.
-func commitRecords(ctx context.Context, lk *lake.Lake, alertStore lake.Store, recs []*cloudtrail.Record, db *engine.DB) error {
+// commitRecords writes records (buildRecords) to the alerts store in one atomic commit, and
+// returns the files it added. db, when not nil, is the engine that checks them against the
+// store's (lake.WriteRecords); nil opens one for the commit.
+func commitRecords(ctx context.Context, lk *lake.Lake, alertStore lake.Store, recs []*cloudtrail.Record, db *engine.DB) ([]lake.DataFile, error) {
 	if len(recs) == 0 {
-		return nil
+		return nil, nil
 	}
 	if db == nil {
 		var err error
 		if db, err = openCommitEngine(ctx, lk); err != nil {
-			return err
+			return nil, err
 		}
 		defer db.Close()
 	}
 	w, err := lk.BeginWrite(alertStore.ID)
 	if err != nil {
-		return fmt.Errorf("alerts: %w", err)
+		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	defer w.Close()
 	files, _, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(recs))
 	if err != nil {
-		return fmt.Errorf("alerts: %w", err)
+		return nil, fmt.Errorf("alerts: %w", err)
 	}
 	if err := w.Commit(files, nil, nil); err != nil {
-		return fmt.Errorf("alerts: %w", err)
+		return nil, fmt.Errorf("alerts: %w", err)
 	}
-	return nil
+	return files, nil
 }
 
 // openCommitEngine opens the small engine commitRecords checks records against the store with.
@@ -510,6 +522,8 @@ type Watcher struct {
 	// are written (Written); pre holds its results by data file path until evaluated.
 	goEval *rules.GoEval
 	pre    map[string]*rules.GoResult
+	// keep is what the evaluations keep between them (keep.go), used by loop's goroutine only.
+	keep kept
 }
 
 // Watch begins watching store st (Begin) and starts the background evaluation.
@@ -553,6 +567,7 @@ var MinInterval = time.Second
 
 func (w *Watcher) loop(ctx context.Context) {
 	defer close(w.done)
+	defer w.keep.close()
 	var last time.Time
 	for range w.kick {
 		if wait := MinInterval - time.Since(last); wait > 0 {
@@ -587,7 +602,10 @@ func (w *Watcher) run(ctx context.Context) {
 	w.mu.Lock()
 	pre := maps.Clone(w.pre)
 	w.mu.Unlock()
-	res, err := process(ctx, w.lk, w.st, pre)
+	res, err := process(ctx, w.lk, w.st, pre, &w.keep)
+	if err != nil {
+		w.keep.failed() // the next evaluation starts afresh
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {

@@ -100,26 +100,18 @@ func uuidOf(b []byte) string {
 }
 
 // notifications returns one notification per group of fresh that the alerts store does not
-// hold yet: the group's earliest alert, with the group's id, the events of fresh it stands
-// for and their count.
-func notifications(ctx context.Context, s *query.Session, alertStore lake.Store, fresh []Alert) ([]Alert, error) {
+// hold yet (groups: what it is known to hold, keep.go): the group's earliest alert, with the
+// group's id, the events of fresh it stands for and their count.
+func notifications(ctx context.Context, s *query.Session, lk *lake.Lake, alertStore lake.Store, fresh []Alert, groups *groupCache) ([]Alert, error) {
 	if len(fresh) == 0 {
 		return nil, nil
 	}
 	known := map[string]bool{}
 	if s.Damaged(alertStore.ID) == nil {
-		// A group's alerts have event times within its window (at most 7 days).
 		from, to := span(fresh)
-		// An alert record's group is its sharedEventID (requestParameters.group before).
-		rel := s.StoreRange(alertStore.ID, from.Add(-7*24*time.Hour), to.Add(7*24*time.Hour))
-		res, err := s.RunInternal(ctx, "SELECT DISTINCT sharedeventid FROM "+rel+" AS a WHERE eventsource = ? AND eventname = 'Alert' AND sharedeventid IS NOT NULL"+
-			" UNION SELECT DISTINCT requestparameters['group'] FROM "+rel+" AS a WHERE eventsource = ? AND eventname = 'Alert' AND sharedeventid IS NULL AND requestparameters['group'] IS NOT NULL",
-			EventSource, EventSource)
-		if err != nil {
+		var err error
+		if known, err = groups.knownIn(ctx, s, lk, alertStore, from, to); err != nil {
 			return nil, err
-		}
-		for _, r := range res.Rows {
-			known[fmt.Sprint(r[0])] = true
 		}
 	}
 	byGroup := map[string][]Alert{}

@@ -121,7 +121,8 @@ func SetStatus(ctx context.Context, lk *lake.Lake, id, status, by string, now ti
 	}
 	now = now.UTC().Truncate(time.Millisecond)
 	rec := statusSpec(id, fmt.Sprint(res.Rows[0][2]), status, before, by, now, eventTime)
-	return before, commitRecords(ctx, lk, st, buildRecords([]recordSpec{rec}), nil)
+	_, err = commitRecords(ctx, lk, st, buildRecords([]recordSpec{rec}), nil)
+	return before, err
 }
 
 // statusSpec is the record of alert group's change to status from before by by at now (UTC,

@@ -123,6 +123,11 @@ func (s *Session) register(ctx context.Context) error {
 	if err := cost.RegisterFollowed(ctx, s.db, s.lk.Dir, s.lk.CostsChanged); err != nil {
 		return err
 	}
+	return s.registerStores(ctx)
+}
+
+// registerStores registers every store of the lake as committed now (Open, Refresh).
+func (s *Session) registerStores(ctx context.Context) error {
 	stores, err := s.lk.Stores()
 	if err != nil {
 		return err

@@ -1,0 +1,18 @@
+package alerts
+
+import (
+	"context"
+
+	"github.com/auditlake/auditlake/internal/lake"
+)
+
+// Kept is what a Watcher keeps between its evaluations.
+type Kept = kept
+
+// ProcessKept is the Watcher's evaluation: Process with what k kept from the last one.
+func ProcessKept(ctx context.Context, lk *lake.Lake, st lake.Store, k *Kept) (Result, error) {
+	return process(ctx, lk, st, nil, k)
+}
+
+// Close closes what k keeps.
+func (k *kept) Close() { k.close() }

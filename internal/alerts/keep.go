@@ -1,0 +1,175 @@
+package alerts
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
+)
+
+// kept is what a Watcher keeps from one evaluation to the next, so that each pays only for
+// its batch: the query session (refreshed before each evaluation, its read locks released
+// after it: query.Session.Refresh), the engine the alerts' commit checks them against the
+// store with, and the alert groups the alerts store is known to hold (the notifications'
+// lookup). Process keeps nothing: it opens what it needs, as before.
+type kept struct {
+	s      *query.Session
+	db     *engine.DB
+	groups *groupCache
+}
+
+// session returns the kept session brought up to date, or a new one.
+func (k *kept) session(ctx context.Context, lk *lake.Lake) (*query.Session, error) {
+	if k.s != nil {
+		if err := k.s.Refresh(ctx); err == nil {
+			return k.s, nil
+		}
+		k.s.Close()
+		k.s = nil
+	}
+	s, err := query.Open(ctx, lk, query.Options{})
+	if err != nil {
+		return nil, err
+	}
+	k.s = s
+	return s, nil
+}
+
+// commitEngine returns the kept engine of commitRecords, opening it on first use.
+func (k *kept) commitEngine(ctx context.Context, lk *lake.Lake) (*engine.DB, error) {
+	if k.db == nil {
+		db, err := openCommitEngine(ctx, lk)
+		if err != nil {
+			return nil, err
+		}
+		k.db = db
+	}
+	return k.db, nil
+}
+
+// failed drops what an evaluation that failed may have left in a bad state.
+func (k *kept) failed() {
+	k.close()
+	k.groups = nil
+}
+
+func (k *kept) close() {
+	if k.s != nil {
+		k.s.Close()
+		k.s = nil
+	}
+	if k.db != nil {
+		k.db.Close()
+		k.db = nil
+	}
+}
+
+// groupCache holds alert groups the alerts store is known to hold: those read from it over
+// the time range covered, those read from files other writers added, and those committed by
+// this Watcher. Valid while the store keeps every file it had when the cache last saw it (a
+// file gone — compaction, retention, a purge — may take groups with it: the cache starts
+// again); files added by others (status changes, deliveries, another process's alerts) are
+// read for their groups.
+type groupCache struct {
+	store    string          // the alerts store's id
+	known    map[string]bool // group ids
+	from, to time.Time       // the event times read whole (to exclusive; zero: none)
+	files    map[string]bool // the store's files the cache has seen
+}
+
+// maxKnownGroups bounds the cache: past it, it starts again (and reads what it needs).
+const maxKnownGroups = 1 << 20
+
+// groupSQL is the relation of the groups of the alert records of relation rel. An alert
+// record's group is its sharedEventID (requestParameters.group before).
+func groupsOf(rel string) string {
+	return "SELECT DISTINCT sharedeventid FROM " + rel + " AS a WHERE eventsource = ? AND eventname = 'Alert' AND sharedeventid IS NOT NULL" +
+		" UNION SELECT DISTINCT requestparameters['group'] FROM " + rel + " AS a WHERE eventsource = ? AND eventname = 'Alert' AND sharedeventid IS NULL AND requestparameters['group'] IS NOT NULL"
+}
+
+// load reads into c the groups of the alert records of relation rel.
+func (c *groupCache) load(ctx context.Context, s *query.Session, rel string) error {
+	res, err := s.RunInternal(ctx, groupsOf(rel), EventSource, EventSource)
+	if err != nil {
+		return err
+	}
+	for _, r := range res.Rows {
+		c.known[fmt.Sprint(r[0])] = true
+	}
+	return nil
+}
+
+// knownIn returns the groups the alerts store holds among those of alerts with event times in
+// [from, to] (a group's records are within its window, at most 7 days, of each of its
+// alerts), reading only what the cache does not hold. s is refreshed for this evaluation.
+func (c *groupCache) knownIn(ctx context.Context, s *query.Session, lk *lake.Lake, alertStore lake.Store, from, to time.Time) (map[string]bool, error) {
+	from, to = from.Add(-7*24*time.Hour), to.Add(7*24*time.Hour+time.Microsecond)
+	m, release, err := lk.Snapshot(alertStore.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	now := map[string]bool{}
+	for _, f := range m.Files {
+		now[f.Path] = true
+	}
+	reset := c.store != alertStore.ID || len(c.known) > maxKnownGroups
+	for p := range c.files {
+		if !now[p] {
+			reset = true
+		}
+	}
+	if reset {
+		*c = groupCache{store: alertStore.ID, known: map[string]bool{}, files: now}
+	}
+	var added []lake.DataFile
+	for _, f := range m.Files {
+		if !c.files[f.Path] {
+			added = append(added, f)
+		}
+	}
+	if len(added) > 0 {
+		if err := c.load(ctx, s, s.FilesRelation(alertStore.ID, added)); err != nil {
+			return nil, err
+		}
+	}
+	c.files = now
+	switch {
+	case c.from.IsZero() || to.Before(c.from) || from.After(c.to): // nothing of it read: read it
+		if err := c.load(ctx, s, s.StoreRange(alertStore.ID, from, to)); err != nil {
+			return nil, err
+		}
+		c.from, c.to = from, to
+	default: // what of it is not read yet
+		if from.Before(c.from) {
+			if err := c.load(ctx, s, s.StoreRange(alertStore.ID, from, c.from)); err != nil {
+				return nil, err
+			}
+			c.from = from
+		}
+		if to.After(c.to) {
+			if err := c.load(ctx, s, s.StoreRange(alertStore.ID, c.to, to)); err != nil {
+				return nil, err
+			}
+			c.to = to
+		}
+	}
+	return c.known, nil
+}
+
+// committed adds the groups of alerts just committed to the store, whose files are now
+// files (the store's after the commit).
+func (c *groupCache) committed(alerts []Alert, files []lake.DataFile) {
+	if c.known == nil { // not read (a damaged alerts store): nothing to add to
+		return
+	}
+	for _, a := range alerts {
+		c.known[a.Group] = true
+	}
+	for _, f := range files {
+		c.files[f.Path] = true
+	}
+}
