@@ -560,7 +560,7 @@ func (w *Watcher) Notify() {
 }
 
 // MinInterval is the least time between the starts of two evaluations of a Watcher while
-// commits keep coming: each evaluation has a fixed cost (an engine, a commit of the alerts
+// commits keep coming: each evaluation has a fixed cost (a session refreshed, a commit of the alerts
 // store), so a burst of commits is evaluated in a few runs rather than one per commit. An
 // alert still follows its commit within MinInterval plus one evaluation.
 var MinInterval = time.Second
