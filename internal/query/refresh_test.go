@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -114,3 +115,50 @@ func TestRefreshSeesTheLakeAsANewSessionWould(t *testing.T) {
 }
 
 func named(store string) string { return engine.Ident(query.Schema) + "." + engine.Ident(store) }
+
+// TestRefreshOfAStoreDamagedMeanwhile: a store damaged while a kept session was idle (a data
+// file replaced by garbage) is, after Refresh, what it is in a new session: its queries fail
+// naming the store, the other store answers; and once repaired by hand (the file back), the
+// next Refresh reads it again.
+func TestRefreshOfAStoreDamagedMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	lk, good, bad := twoStores(t)
+	s, err := query.Open(ctx, lk, query.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n := countOf(t, s, "SELECT count(*) FROM "+named("bad-one"))
+	s.Release()
+	m, err := lk.ReadManifest(bad.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := lk.AbsPath(bad.ID, m.Files[0].Path)
+	kept, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("not parquet at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatalf("a damaged store broke the Refresh: %v", err)
+	}
+	if _, err := s.RunInternal(ctx, "SELECT count(*) FROM "+named("bad-one")); err == nil || !errors.Is(s.Damaged(bad.ID), lake.ErrDamaged) {
+		t.Errorf("the damaged store: query error %v, Damaged %v", err, s.Damaged(bad.ID))
+	}
+	if got := countOf(t, s, "SELECT count(*) FROM "+named("good-one")); got != n || s.Damaged(good.ID) != nil {
+		t.Errorf("the healthy store: %d events (want %d), damaged %v", got, n, s.Damaged(good.ID))
+	}
+	s.Release()
+	if err := os.WriteFile(p, kept, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := countOf(t, s, "SELECT count(*) FROM "+named("bad-one")); got != n || s.Damaged(bad.ID) != nil {
+		t.Errorf("repaired: %d events (want %d), damaged %v", got, n, s.Damaged(bad.ID))
+	}
+}
