@@ -83,7 +83,7 @@ type groupCache struct {
 // maxKnownGroups bounds the cache: past it, it starts again (and reads what it needs).
 const maxKnownGroups = 1 << 20
 
-// groupSQL is the relation of the groups of the alert records of relation rel. An alert
+// groupsOf is the query of the groups of the alert records of relation rel. An alert
 // record's group is its sharedEventID (requestParameters.group before).
 func groupsOf(rel string) string {
 	return "SELECT DISTINCT sharedeventid FROM " + rel + " AS a WHERE eventsource = ? AND eventname = 'Alert' AND sharedeventid IS NOT NULL" +
