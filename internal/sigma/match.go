@@ -415,8 +415,12 @@ func parseWildcards(s string) []patPart {
 }
 
 // stringMatch is x matched against pattern pat: equality when it has no wildcard, else
-// (I)LIKE with \ as the escape character; case-insensitive unless cased.
+// (I)LIKE with \ as the escape character, or a regular expression where (I)LIKE would
+// backtrack (linearMatch); case-insensitive unless cased.
 func stringMatch(x string, pat []patPart, cased bool) string {
+	if backtracks(pat) {
+		return linearMatch(x, pat, cased)
+	}
 	wild := false
 	var lit, like strings.Builder
 	for _, p := range pat {
