@@ -124,9 +124,10 @@ func (c *conn) serve() {
 			}
 			c.ready()
 		case *pgproto3.Parse:
-			c.extended(c.parse(m))
+			c.extended(c.refused(m.Query, c.parse(m)))
 		case *pgproto3.Bind:
-			c.extended(c.bind(m))
+			sql := c.statementSQL(m.PreparedStatement)
+			c.extended(c.refused(sql, c.bind(m)))
 		case *pgproto3.Describe:
 			c.extended(c.describe(m))
 		case *pgproto3.Execute:
@@ -354,7 +355,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	if m.ObjectType == 'S' {
 		st := c.stmts[m.Name]
 		if st == nil {
-			return &pgError{code: "26000", msg: fmt.Sprintf("prepared statement %q does not exist", m.Name)}
+			return c.refused("", &pgError{code: "26000", msg: fmt.Sprintf("prepared statement %q does not exist", m.Name)})
 		}
 		if !st.described {
 			nulls := make([]string, len(st.paramOIDs))
@@ -363,7 +364,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 			}
 			sql, err := bindParams(st.sql, nulls)
 			if err != nil {
-				return &server.QueryError{Msg: "syntax error: " + err.Error()}
+				return c.refused(st.sql, &server.QueryError{Msg: "syntax error: " + err.Error()})
 			}
 			a, err := c.runShape(sql)
 			if err != nil {
@@ -384,7 +385,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	}
 	p := c.portals[m.Name]
 	if p == nil {
-		return &pgError{code: "34000", msg: fmt.Sprintf("portal %q does not exist", m.Name)}
+		return c.refused("", &pgError{code: "34000", msg: fmt.Sprintf("portal %q does not exist", m.Name)})
 	}
 	if err := c.runPortal(p); err != nil {
 		return err
@@ -414,7 +415,7 @@ func (c *conn) runPortal(p *portal) error {
 func (c *conn) execute(m *pgproto3.Execute) error {
 	p := c.portals[m.Portal]
 	if p == nil {
-		return &pgError{code: "34000", msg: fmt.Sprintf("portal %q does not exist", m.Portal)}
+		return c.refused("", &pgError{code: "34000", msg: fmt.Sprintf("portal %q does not exist", m.Portal)})
 	}
 	if strings.TrimSpace(p.sql) == "" || onlyTrivia(p.sql) {
 		c.be.Send(&pgproto3.EmptyQueryResponse{})
@@ -641,6 +642,29 @@ func (c *conn) itself(ctx context.Context, sql string, shape bool, fn func(conte
 		return nil, err
 	}
 	return a, nil
+}
+
+// refused records err, the refusal of an extended-protocol message (Parse, Bind, Describe,
+// Execute) before any statement ran, in the audit log as a failed statement of text sql (the
+// prepared statement's; "" when the message names none that exists), through the backend's
+// Answer like every other statement: a client probing the door with malformed messages leaves
+// a trace. nil stays nil.
+func (c *conn) refused(sql string, err error) error {
+	if err == nil {
+		return nil
+	}
+	ctx, done := c.queryContext()
+	defer done()
+	_, err = c.itself(ctx, sql, false, func(context.Context) (*answer, error) { return nil, err })
+	return err
+}
+
+// statementSQL is the text of prepared statement name, "" when there is none.
+func (c *conn) statementSQL(name string) string {
+	if st := c.stmts[name]; st != nil {
+		return st.sql
+	}
+	return ""
 }
 
 // sessionCommand says whether toks are a statement the door answers from the session alone.
