@@ -3,7 +3,9 @@ package sigma
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/auditlake/auditlake/internal/engine"
 	"gopkg.in/yaml.v3"
@@ -125,4 +127,58 @@ func (p *condParser) use(e expr) (expr, error) {
 		return expr{}, fmt.Errorf("the compiled condition is larger than %d bytes (it names its searches too many times)", maxPredicateBytes)
 	}
 	return e, nil
+}
+
+// maxRegexWeight bounds regexWeight: the engine's RE2 refuses, when it first runs, a program past
+// its memory budget ("pattern too large - compile failed": `[\p{L}\p{N}]{1000}x` or
+// `(\pL{100}){10}`, which Go's regexp compiles) — a rule that loads and then fails every
+// evaluation. regexWeight estimates the program's size as RE2 builds it over UTF-8 bytes; this
+// bound is about a tenth of what the engine takes.
+const maxRegexWeight = 100_000
+
+// regexWeight estimates the size of the RE2 program of re: a character class with characters
+// past ASCII costs its number of ranges (each becomes a few UTF-8 byte-range instructions), a
+// counted repetition its count times its body.
+func regexWeight(re *syntax.Regexp) int {
+	sat := func(a, b int) int { // a*b, saturated
+		if a > 0 && b > maxRegexWeight*10/a {
+			return maxRegexWeight * 10
+		}
+		return a * b
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		return len(re.Rune)
+	case syntax.OpCharClass:
+		n := len(re.Rune) / 2
+		if n == 0 || re.Rune[len(re.Rune)-1] < utf8.RuneSelf {
+			return 1
+		}
+		return n
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return 10
+	case syntax.OpRepeat:
+		n := max(re.Min, re.Max, 1)
+		return sat(n, regexWeight(re.Sub[0]))
+	}
+	w := 1
+	for _, sub := range re.Sub {
+		w += regexWeight(sub)
+		if w > maxRegexWeight*10 {
+			return w
+		}
+	}
+	return w
+}
+
+// checkRegex refuses a regular expression the engine's RE2 could not compile (regexWeight).
+func checkRegex(pat string) error {
+	re, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return nil // compiling it says what is wrong
+	}
+	if w := regexWeight(re); w > maxRegexWeight {
+		return fmt.Errorf("the regular expression is too large for the engine (about %d instructions, at most %d: lower its repetition counts or use narrower character classes)", w, maxRegexWeight)
+	}
+	return nil
 }

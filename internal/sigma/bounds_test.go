@@ -87,3 +87,25 @@ func TestRulesPastTheBoundsAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestRegexTheEngineCannotCompileIsRefused: a regular expression Go's regexp compiles but the
+// engine's RE2 refuses when the rule first runs ("pattern too large") is refused when the rule
+// is added; one under the bound runs in the engine.
+func TestRegexTheEngineCannotCompileIsRefused(t *testing.T) {
+	s, st := openStore(t, corpus)
+	for _, re := range []string{`[\p{L}\p{N}]{1000}x`, `(\pL{100}){10}`, `(?i)[\p{Greek}\p{Cyrillic}\p{L}]{1000}`} {
+		_, err := sigma.Parse("re.yml", []byte(rule("  sel:\n    userAgent|re: '"+re+"'\n  condition: sel")))
+		var refused *sigma.RefusedError
+		if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "too large for the engine") {
+			t.Errorf("%s: %v, want refused as too large for the engine", re, err)
+		}
+	}
+	for _, re := range []string{`\pL{100}`, `[\p{L}\p{N}]{100}x`, `(a{30}){30}`, `[a-z0-9]{1000}`, `(.{100}){9}`} {
+		r, err := sigma.Parse("re.yml", []byte(rule("  sel:\n    userAgent|re: '"+re+"'\n  condition: sel")))
+		if err != nil {
+			t.Errorf("%s: %v", re, err)
+			continue
+		}
+		matching(t, s, st, r.Predicate) // fails the test if the engine cannot run it
+	}
+}

@@ -257,6 +257,9 @@ func (m modifiers) predicate(key string, v value, sv sval) (string, error) {
 		if _, err := regexp.Compile(pat); err != nil {
 			return "", fmt.Errorf("%s: invalid regular expression %q (RE2 syntax: no lookaround or backreferences): %v", key, sv.text, err)
 		}
+		if err := checkRegex(pat); err != nil {
+			return "", fmt.Errorf("%s: %w", key, err)
+		}
 		lit := requiredLiteral(pat)
 		return anyOf(v, func(x string) string {
 			re := "regexp_matches(" + x + ", " + engine.Literal(pat) + ")"
