@@ -14,6 +14,15 @@ import (
 // at most one backtracking wildcard unless it is that linear form; regexp_matches and
 // regexp_like (RE2) are linear whatever the pattern.
 
+// quadraticFunctions are the engine's scalar functions whose time grows with the product of
+// their inputs' lengths, which the query's time limit does not interrupt either
+// (levenshtein of two 300,000-character strings runs for hours). User SQL may not call them;
+// Trino's levenshtein_distance is a macro that refuses inputs past Trino's own bound.
+var quadraticFunctions = map[string]bool{
+	"levenshtein": true, "editdist3": true, "damerau_levenshtein": true,
+	"jaro_similarity": true, "jaro_winkler_similarity": true,
+}
+
 // patternFunctions are the engine's names of the pattern operators: kind "like" for LIKE and
 // NOT LIKE (linear when the pattern is constant with no _), "ilike", "escape" for the forms
 // with an ESCAPE character (its third argument), "glob" for GLOB.
@@ -24,10 +33,13 @@ var patternFunctions = map[string]string{
 	"~~~": "glob", "glob": "glob",
 }
 
-// checkPattern refuses a call of a pattern operator (fn, its parse-tree node) whose pattern
-// could make the engine backtrack without end.
+// checkPattern refuses a call (fn, its parse-tree node) of a quadratic function, or of a pattern
+// operator whose pattern could make the engine backtrack without end.
 func checkPattern(fn map[string]any) error {
 	name, _ := fn["function_name"].(string)
+	if quadraticFunctions[strings.ToLower(name)] {
+		return &QueryError{Msg: fmt.Sprintf("function %s() is not allowed: its time grows with the product of its inputs' lengths and the query's time limit cannot stop it; use levenshtein_distance (inputs whose lengths multiply to at most 1,000,000)", name)}
+	}
 	kind, ok := patternFunctions[strings.ToLower(name)]
 	if !ok {
 		return nil
