@@ -24,21 +24,24 @@ type conn struct {
 	s *Server
 	// revoked is set when a query found the principal no longer authenticated (the user or key
 	// disabled or deleted since login): the connection is closed after its FATAL.
-	revoked  bool
-	be       *pgproto3.Backend
-	nc       net.Conn
-	ctx      context.Context // carries the caller
-	user     string
-	app      string
-	ssl      bool
-	pid      uint32
-	key      []byte
-	types    *pgtype.Map
-	stmts    map[string]*statement
-	portals  map[string]*portal
-	settings map[string]string // SET values, for SHOW
-	tx       byte              // transaction status for ReadyForQuery: 'I' or 'T'
-	skip     bool              // an extended-protocol error: ignore messages until Sync
+	revoked bool
+	be      *pgproto3.Backend
+	nc      net.Conn
+	ctx     context.Context // carries the caller
+	user    string
+	app     string
+	ssl     bool
+	pid     uint32
+	key     []byte
+	types   *pgtype.Map
+	stmts   map[string]*statement
+	kept    int // the bytes of text of stmts and portals (retained.go)
+	// keptResults is the size of the portals' results (retained.go).
+	keptResults int
+	portals     map[string]*portal
+	settings    map[string]string // SET values, for SHOW
+	tx          byte              // transaction status for ReadyForQuery: 'I' or 'T'
+	skip        bool              // an extended-protocol error: ignore messages until Sync
 
 	mu      sync.Mutex
 	running context.CancelFunc // the running query's, for cancel requests
@@ -61,6 +64,7 @@ type portal struct {
 	sql     string // with its parameters bound
 	formats []int16
 	res     *answer
+	resSize int // res's size as counted against maxRetainedResults (retained.go)
 	sent    int // rows sent so far (Execute with a row limit suspends the portal)
 }
 
@@ -134,14 +138,14 @@ func (c *conn) serve() {
 			c.extended(c.execute(m))
 		case *pgproto3.Close:
 			if m.ObjectType == 'S' {
-				delete(c.stmts, m.Name)
+				c.dropStatement(m.Name)
 			} else {
-				delete(c.portals, m.Name)
+				c.dropPortal(m.Name)
 			}
 			c.be.Send(&pgproto3.CloseComplete{})
 		case *pgproto3.Sync:
 			c.skip = false
-			delete(c.portals, "")
+			c.dropPortal("")
 			c.ready()
 		case *pgproto3.Flush:
 			c.be.Flush()
@@ -280,7 +284,9 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 	}
 	oids := make([]uint32, n)
 	copy(oids, m.ParameterOIDs)
-	c.stmts[m.Name] = &statement{sql: m.Query, paramOIDs: oids}
+	if err := c.keepStatement(m.Name, &statement{sql: m.Query, paramOIDs: oids}); err != nil {
+		return err
+	}
 	c.be.Send(&pgproto3.ParseComplete{})
 	return nil
 }
@@ -327,7 +333,9 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	if _, ok := c.portals[m.DestinationPortal]; !ok && m.DestinationPortal != "" && len(c.portals) >= maxPortals {
 		return &pgError{code: "53000", msg: fmt.Sprintf("too many open portals (%d): close some", maxPortals)}
 	}
-	c.portals[m.DestinationPortal] = &portal{st: st, sql: sql, formats: m.ResultFormatCodes}
+	if err := c.keepPortal(m.DestinationPortal, &portal{st: st, sql: sql, formats: m.ResultFormatCodes}); err != nil {
+		return err
+	}
 	c.be.Send(&pgproto3.BindComplete{})
 	return nil
 }
@@ -406,8 +414,7 @@ func (c *conn) runPortal(p *portal) error {
 	if err != nil {
 		return err
 	}
-	p.res = a
-	return nil
+	return c.keepResult(p, a)
 }
 
 // execute runs a portal, sending at most MaxRows rows (0: all); a portal with rows left is
