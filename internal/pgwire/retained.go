@@ -48,33 +48,39 @@ func answerSize(a *answer) int {
 // errRetained refuses a statement or portal past maxRetainedText.
 var errRetained = &pgError{code: "53000", msg: fmt.Sprintf("the prepared statements and portals of this connection hold more than %d MiB of text: close some (Close, DEALLOCATE)", maxRetainedText>>20)}
 
+// keepText makes room for text of size n in place of old's within maxRetainedText.
+func (c *conn) keepText(old, n int) error {
+	if c.kept-old+n > maxRetainedText {
+		return errRetained
+	}
+	c.kept += n - old
+	return nil
+}
+
 // keepStatement stores st as prepared statement name within maxRetainedText.
 func (c *conn) keepStatement(name string, st *statement) error {
 	old := 0
 	if o := c.stmts[name]; o != nil {
 		old = len(o.sql)
 	}
-	if c.kept-old+len(st.sql) > maxRetainedText {
-		return errRetained
+	if err := c.keepText(old, len(st.sql)); err != nil {
+		return err
 	}
-	c.kept += len(st.sql) - old
 	c.stmts[name] = st
 	return nil
 }
 
-// keepPortal stores p as portal name within maxRetainedText.
+// keepPortal stores p as portal name within maxRetainedText (a portal it replaces is dropped
+// with its result).
 func (c *conn) keepPortal(name string, p *portal) error {
-	old := 0
-	if o := c.portals[name]; o != nil {
-		old = len(o.sql)
+	old := c.portals[name]
+	if old == nil {
+		old = &portal{}
 	}
-	if c.kept-old+len(p.sql) > maxRetainedText {
-		return errRetained
+	if err := c.keepText(len(old.sql), len(p.sql)); err != nil {
+		return err
 	}
-	c.kept += len(p.sql) - old
-	if o := c.portals[name]; o != nil {
-		c.keptResults -= o.resSize
-	}
+	c.keptResults -= old.resSize
 	c.portals[name] = p
 	return nil
 }
