@@ -343,17 +343,18 @@ func (b *Backend) release(p pooled) func() {
 // "damaged" and why. A store the caller may not read is absent. Of a store it may read only in
 // part, the events, first and last event are those it sees (counted in its restricted session,
 // so the size of the rows it may not see does not show) and the bytes are not given.
-func (b *Backend) Stores(ctx context.Context) ([]server.Store, error) {
-	c, err := b.caller(ctx)
+func (b *Backend) Stores(ctx context.Context) (out []server.Store, err error) {
+	c, err := b.auditedCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer b.recordListing(c, "ListEventDataStores", time.Now(), func() int { return len(out) }, &err)
 	p := c.Principal
 	stores, err := b.lk.Stores()
 	if err != nil {
 		return nil, err
 	}
-	out := []server.Store{}
+	out = []server.Store{}
 	var partial []int // indexes in out of the stores p reads in part
 	for _, s := range stores {
 		if s.Builtin() {
@@ -436,11 +437,12 @@ func countVisible(ctx context.Context, s *query.Session, v *server.Store) error 
 }
 
 // Tables lists every table the caller may query with the columns it may read.
-func (b *Backend) Tables(ctx context.Context) ([]server.Table, error) {
-	c, err := b.caller(ctx)
+func (b *Backend) Tables(ctx context.Context) (out []server.Table, err error) {
+	c, err := b.auditedCaller(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer b.recordListing(c, "ListTables", time.Now(), func() int { return len(out) }, &err)
 	var tables []query.Table
 	err = b.withSession(ctx, c.Principal, func(ctx context.Context, s *query.Session) error {
 		var err error
@@ -450,7 +452,7 @@ func (b *Backend) Tables(ctx context.Context) ([]server.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []server.Table{}
+	out = []server.Table{}
 	for _, t := range tables {
 		kind := "cost"
 		if t.Schema == query.Schema {
@@ -513,12 +515,25 @@ func (b *Backend) record(c access.Caller, e auditlog.Entry, err error) {
 	if b.Audit == nil {
 		return
 	}
-	e.Action = "StartQuery"
+	if e.Action == "" {
+		e.Action = "StartQuery"
+	}
 	e.Principal, e.KeyID, e.Door, e.SourceIP, e.UserAgent = c.Principal.Name(), c.KeyID, c.Door, c.SourceIP, c.UserAgent
 	if err != nil {
 		e.ErrorCode, e.ErrorMessage = errorCode(err), err.Error()
 	}
 	b.Audit.Record(e)
+}
+
+// recordListing queues the audit entry of a catalog listing (action ListTables or
+// ListEventDataStores) by caller c, started at start, that listed n() items or failed with
+// *err: what a caller learns of the lake's tables is recorded as its queries are, by every door.
+func (b *Backend) recordListing(c access.Caller, action string, start time.Time, n func() int, err *error) {
+	e := auditlog.Entry{Action: action, Duration: time.Since(start)}
+	if *err == nil {
+		e.Rows = int64(n())
+	}
+	b.record(c, e, *err)
 }
 
 // errorCode names the kind of a failed query or report for the audit log.

@@ -343,7 +343,10 @@ func record(e Entry) map[string]any {
 		req["as"] = e.As
 	}
 	resp := map[string]any{}
-	if e.Action == "StartQuery" {
+	// A query and a catalog listing (ListTables, ListEventDataStores) read; their entries say
+	// how much they returned.
+	read := e.Action == "StartQuery" || strings.HasPrefix(e.Action, "List")
+	if read {
 		tables := e.Tables
 		if tables == nil {
 			tables = []string{}
@@ -366,7 +369,7 @@ func record(e Entry) map[string]any {
 		"responseElements":   resp,
 		"requestID":          id,
 		"eventID":            id,
-		"readOnly":           e.Action == "StartQuery",
+		"readOnly":           read,
 		"eventType":          "AwsApiCall",
 		"managementEvent":    true,
 		"recipientAccountId": account,

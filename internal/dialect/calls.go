@@ -47,7 +47,7 @@ var renames = map[string]string{
 	"regexp_like":          "trino_regexp_like",
 	"regexp_extract":       "trino_regexp_extract",
 	"regexp_replace":       "trino_regexp_replace",
-	"levenshtein_distance": "levenshtein",
+	"levenshtein_distance": "trino_levenshtein_distance",
 	"hamming_distance":     "hamming",
 	"truncate":             "trunc",
 	// date and time

@@ -104,6 +104,13 @@ CREATE OR REPLACE MACRO trino_approx_percentile(x, p) AS quantile_disc(x, p);
 -- (DuckDB: ''); regexp_replace replaces every match and writes groups as $1 (DuckDB: first
 -- match only unless 'g', groups as \1).
 CREATE OR REPLACE MACRO trino_regexp_like(s, p) AS regexp_matches(s, p);
+-- trino_levenshtein_distance(a, b): as Trino, refused when the inputs' lengths multiply past
+-- 1,000,000 — the engine's levenshtein takes time in that product, and a query's time limit does
+-- not interrupt it (user SQL may not call levenshtein itself: internal/engine/patterns.go).
+CREATE OR REPLACE MACRO trino_levenshtein_distance(a, b) AS
+    CASE WHEN CAST(length(a) AS BIGINT) * length(b) > 1000000
+         THEN error('The combined inputs for Levenshtein distance are too large')
+         ELSE levenshtein(a, b) END;
 CREATE OR REPLACE MACRO trino_regexp_extract(s, p) AS
         CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p) END,
     (s, p, g) AS CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END;

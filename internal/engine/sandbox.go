@@ -139,6 +139,11 @@ func checkNode(n any) error {
 				}
 			}
 		}
+		if v["class"] == "FUNCTION" {
+			if err := checkPattern(v); err != nil {
+				return err
+			}
+		}
 		if v["type"] == "BASE_TABLE" {
 			name, _ := v["table_name"].(string)
 			if strings.ContainsAny(name, `/\`) || hasFileExtension(name) {

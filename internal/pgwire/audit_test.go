@@ -81,3 +81,65 @@ func TestStatementsTheDoorAnswersItselfAreAudited(t *testing.T) {
 		t.Errorf("not in the audit log:\n%s\naudited:\n%s", strings.Join(missing, "\n"), strings.Join(have, "\n"))
 	}
 }
+
+// TestExtendedProtocolRefusalsAreAudited: a Parse, Bind, Describe or Execute the door refuses
+// before any statement runs (a statement that does not tokenize, an unknown prepared statement
+// or portal, a Bind with the wrong number of parameters) is in the audit log as a failed
+// statement of the principal, with the statement's text where there is one and the refusal —
+// they were answered without a trace, so a client could probe the door unseen.
+func TestExtendedProtocolRefusalsAreAudited(t *testing.T) {
+	f := sharedLake(t)
+	s := startServerApp(t, f.dir, pgwire.Options{}, app.Options{MaxClientQueries: -1, MaxWaiting: 256}, true)
+	ctx := context.Background()
+	tag := fmt.Sprintf("audit-extended-%p", s)
+	pc := pgxConnect(t, s.dsn(f.bob, "")).PgConn()
+	if _, err := pc.Prepare(ctx, "", "SELECT 'unterminated /* "+tag+" parse */", nil); err == nil {
+		t.Fatal("Parse of an unterminated string accepted")
+	}
+	if err := pc.ExecPrepared(ctx, "no-such-"+tag, nil, nil, nil).Read().Err; err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("Bind of an unknown statement: %v", err)
+	}
+	if _, err := pc.Prepare(ctx, "two", "SELECT $1::int /* "+tag+" bind */", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.ExecPrepared(ctx, "two", [][]byte{[]byte("1"), []byte("2")}, nil, nil).Read().Err; err == nil || !strings.Contains(err.Error(), "supplies 2 parameters") {
+		t.Fatalf("Bind with too many parameters: %v", err)
+	}
+	if err := s.audit.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := pgxConnect(t, s.dsn(f.admin, ""))
+	rows, err := c.Query(ctx, `SELECT coalesce(json_extract_scalar(requestparameters, '$.queryStatement'), ''), useridentity.principalid,
+		json_extract_scalar(additionaleventdata, '$.door'), coalesce(errorcode, ''), coalesce(errormessage, '')
+		FROM "aws:cloudtrail"."auditlake-audit"
+		WHERE eventname = 'StartQuery' AND errorcode IS NOT NULL
+		AND strpos(coalesce(json_extract_scalar(requestparameters, '$.queryStatement'), '') || coalesce(errormessage, ''), $1) > 0`, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var e [5]string
+		if err := rows.Scan(&e[0], &e[1], &e[2], &e[3], &e[4]); err != nil {
+			t.Fatal(err)
+		}
+		if e[1] != "user:bob" || e[2] != "pg" || e[3] == "" {
+			t.Errorf("entry %q: principal %s door %s error code %q, want user:bob, pg and an error", e[0], e[1], e[2], e[3])
+		}
+		switch {
+		case strings.Contains(e[0], tag+" parse"):
+			got = append(got, "parse")
+		case strings.Contains(e[4], "no-such-"+tag):
+			got = append(got, "unknown statement")
+		case strings.Contains(e[0], tag+" bind") && strings.Contains(e[4], "supplies 2 parameters"):
+			got = append(got, "bind")
+		}
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	sort.Strings(got)
+	if want := []string{"bind", "parse", "unknown statement"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("audited refusals %v, want %v", got, want)
+	}
+}

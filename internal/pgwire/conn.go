@@ -24,21 +24,24 @@ type conn struct {
 	s *Server
 	// revoked is set when a query found the principal no longer authenticated (the user or key
 	// disabled or deleted since login): the connection is closed after its FATAL.
-	revoked  bool
-	be       *pgproto3.Backend
-	nc       net.Conn
-	ctx      context.Context // carries the caller
-	user     string
-	app      string
-	ssl      bool
-	pid      uint32
-	key      []byte
-	types    *pgtype.Map
-	stmts    map[string]*statement
-	portals  map[string]*portal
-	settings map[string]string // SET values, for SHOW
-	tx       byte              // transaction status for ReadyForQuery: 'I' or 'T'
-	skip     bool              // an extended-protocol error: ignore messages until Sync
+	revoked bool
+	be      *pgproto3.Backend
+	nc      net.Conn
+	ctx     context.Context // carries the caller
+	user    string
+	app     string
+	ssl     bool
+	pid     uint32
+	key     []byte
+	types   *pgtype.Map
+	stmts   map[string]*statement
+	kept    int // the bytes of text of stmts and portals (retained.go)
+	// keptResults is the size of the portals' results (retained.go).
+	keptResults int
+	portals     map[string]*portal
+	settings    map[string]string // SET values, for SHOW
+	tx          byte              // transaction status for ReadyForQuery: 'I' or 'T'
+	skip        bool              // an extended-protocol error: ignore messages until Sync
 
 	mu      sync.Mutex
 	running context.CancelFunc // the running query's, for cancel requests
@@ -61,6 +64,7 @@ type portal struct {
 	sql     string // with its parameters bound
 	formats []int16
 	res     *answer
+	resSize int // res's size as counted against maxRetainedResults (retained.go)
 	sent    int // rows sent so far (Execute with a row limit suspends the portal)
 }
 
@@ -124,23 +128,24 @@ func (c *conn) serve() {
 			}
 			c.ready()
 		case *pgproto3.Parse:
-			c.extended(c.parse(m))
+			c.extended(c.refused(m.Query, c.parse(m)))
 		case *pgproto3.Bind:
-			c.extended(c.bind(m))
+			sql := c.statementSQL(m.PreparedStatement)
+			c.extended(c.refused(sql, c.bind(m)))
 		case *pgproto3.Describe:
 			c.extended(c.describe(m))
 		case *pgproto3.Execute:
 			c.extended(c.execute(m))
 		case *pgproto3.Close:
 			if m.ObjectType == 'S' {
-				delete(c.stmts, m.Name)
+				c.dropStatement(m.Name)
 			} else {
-				delete(c.portals, m.Name)
+				c.dropPortal(m.Name)
 			}
 			c.be.Send(&pgproto3.CloseComplete{})
 		case *pgproto3.Sync:
 			c.skip = false
-			delete(c.portals, "")
+			c.dropPortal("")
 			c.ready()
 		case *pgproto3.Flush:
 			c.be.Flush()
@@ -279,7 +284,9 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 	}
 	oids := make([]uint32, n)
 	copy(oids, m.ParameterOIDs)
-	c.stmts[m.Name] = &statement{sql: m.Query, paramOIDs: oids}
+	if err := c.keepStatement(m.Name, &statement{sql: m.Query, paramOIDs: oids}); err != nil {
+		return err
+	}
 	c.be.Send(&pgproto3.ParseComplete{})
 	return nil
 }
@@ -326,7 +333,9 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	if _, ok := c.portals[m.DestinationPortal]; !ok && m.DestinationPortal != "" && len(c.portals) >= maxPortals {
 		return &pgError{code: "53000", msg: fmt.Sprintf("too many open portals (%d): close some", maxPortals)}
 	}
-	c.portals[m.DestinationPortal] = &portal{st: st, sql: sql, formats: m.ResultFormatCodes}
+	if err := c.keepPortal(m.DestinationPortal, &portal{st: st, sql: sql, formats: m.ResultFormatCodes}); err != nil {
+		return err
+	}
 	c.be.Send(&pgproto3.BindComplete{})
 	return nil
 }
@@ -354,7 +363,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	if m.ObjectType == 'S' {
 		st := c.stmts[m.Name]
 		if st == nil {
-			return &pgError{code: "26000", msg: fmt.Sprintf("prepared statement %q does not exist", m.Name)}
+			return c.refused("", &pgError{code: "26000", msg: fmt.Sprintf("prepared statement %q does not exist", m.Name)})
 		}
 		if !st.described {
 			nulls := make([]string, len(st.paramOIDs))
@@ -363,7 +372,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 			}
 			sql, err := bindParams(st.sql, nulls)
 			if err != nil {
-				return &server.QueryError{Msg: "syntax error: " + err.Error()}
+				return c.refused(st.sql, &server.QueryError{Msg: "syntax error: " + err.Error()})
 			}
 			a, err := c.runShape(sql)
 			if err != nil {
@@ -384,7 +393,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 	}
 	p := c.portals[m.Name]
 	if p == nil {
-		return &pgError{code: "34000", msg: fmt.Sprintf("portal %q does not exist", m.Name)}
+		return c.refused("", &pgError{code: "34000", msg: fmt.Sprintf("portal %q does not exist", m.Name)})
 	}
 	if err := c.runPortal(p); err != nil {
 		return err
@@ -405,8 +414,7 @@ func (c *conn) runPortal(p *portal) error {
 	if err != nil {
 		return err
 	}
-	p.res = a
-	return nil
+	return c.keepResult(p, a)
 }
 
 // execute runs a portal, sending at most MaxRows rows (0: all); a portal with rows left is
@@ -414,7 +422,7 @@ func (c *conn) runPortal(p *portal) error {
 func (c *conn) execute(m *pgproto3.Execute) error {
 	p := c.portals[m.Portal]
 	if p == nil {
-		return &pgError{code: "34000", msg: fmt.Sprintf("portal %q does not exist", m.Portal)}
+		return c.refused("", &pgError{code: "34000", msg: fmt.Sprintf("portal %q does not exist", m.Portal)})
 	}
 	if strings.TrimSpace(p.sql) == "" || onlyTrivia(p.sql) {
 		c.be.Send(&pgproto3.EmptyQueryResponse{})
@@ -641,6 +649,29 @@ func (c *conn) itself(ctx context.Context, sql string, shape bool, fn func(conte
 		return nil, err
 	}
 	return a, nil
+}
+
+// refused records err, the refusal of an extended-protocol message (Parse, Bind, Describe,
+// Execute) before any statement ran, in the audit log as a failed statement of text sql (the
+// prepared statement's; "" when the message names none that exists), through the backend's
+// Answer like every other statement: a client probing the door with malformed messages leaves
+// a trace. nil stays nil.
+func (c *conn) refused(sql string, err error) error {
+	if err == nil {
+		return nil
+	}
+	ctx, done := c.queryContext()
+	defer done()
+	_, err = c.itself(ctx, sql, false, func(context.Context) (*answer, error) { return nil, err })
+	return err
+}
+
+// statementSQL is the text of prepared statement name, "" when there is none.
+func (c *conn) statementSQL(name string) string {
+	if st := c.stmts[name]; st != nil {
+		return st.sql
+	}
+	return ""
 }
 
 // sessionCommand says whether toks are a statement the door answers from the session alone.

@@ -90,6 +90,9 @@ func compileDetection(det *yaml.Node) (expr, error) {
 	if det.Kind != yaml.MappingNode {
 		return expr{}, errors.New("detection is not a map of searches and a condition")
 	}
+	if err := checkBounds(det); err != nil {
+		return expr{}, err
+	}
 	var names []string
 	searches := map[string]expr{}
 	var cond *yaml.Node
@@ -133,10 +136,14 @@ func compileDetection(det *yaml.Node) (expr, error) {
 		return expr{}, errors.New("condition is empty")
 	}
 	var parts []expr
+	size := 0
 	for _, c := range conds {
 		e, err := compileCondition(c, names, searches)
 		if err != nil {
-			return expr{}, fmt.Errorf("condition %q: %w", c, err)
+			return expr{}, fmt.Errorf("condition %q: %w", truncate(c, 200), err)
+		}
+		if size += len(e.sql); size > maxPredicateBytes {
+			return expr{}, fmt.Errorf("the compiled conditions are larger than %d bytes", maxPredicateBytes)
 		}
 		parts = append(parts, e)
 	}
@@ -200,6 +207,7 @@ type condParser struct {
 	pos      int
 	names    []string
 	searches map[string]expr
+	size     int // the bytes of SQL of the searches used so far (use)
 }
 
 func (p *condParser) peek() string {
@@ -302,14 +310,14 @@ func (p *condParser) primary() (expr, error) {
 		for i, n := range matched {
 			parts[i] = p.searches[n]
 		}
-		return joinExprs(parts, sep), nil
+		return p.use(joinExprs(parts, sep))
 	}
 	p.pos++
 	e, ok := p.searches[t]
 	if !ok {
 		return expr{}, fmt.Errorf("%q is not a search of this rule", t)
 	}
-	return e, nil
+	return p.use(e)
 }
 
 func isCount(t string) bool {

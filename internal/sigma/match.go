@@ -257,6 +257,9 @@ func (m modifiers) predicate(key string, v value, sv sval) (string, error) {
 		if _, err := regexp.Compile(pat); err != nil {
 			return "", fmt.Errorf("%s: invalid regular expression %q (RE2 syntax: no lookaround or backreferences): %v", key, sv.text, err)
 		}
+		if err := checkRegex(pat); err != nil {
+			return "", fmt.Errorf("%s: %w", key, err)
+		}
 		lit := requiredLiteral(pat)
 		return anyOf(v, func(x string) string {
 			re := "regexp_matches(" + x + ", " + engine.Literal(pat) + ")"
@@ -415,8 +418,12 @@ func parseWildcards(s string) []patPart {
 }
 
 // stringMatch is x matched against pattern pat: equality when it has no wildcard, else
-// (I)LIKE with \ as the escape character; case-insensitive unless cased.
+// (I)LIKE with \ as the escape character, or a regular expression where (I)LIKE would
+// backtrack (linearMatch); case-insensitive unless cased.
 func stringMatch(x string, pat []patPart, cased bool) string {
+	if backtracks(pat) {
+		return linearMatch(x, pat, cased)
+	}
 	wild := false
 	var lit, like strings.Builder
 	for _, p := range pat {

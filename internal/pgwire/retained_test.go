@@ -1,0 +1,83 @@
+package pgwire_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/auditlake/auditlake/internal/pgwire"
+)
+
+// TestPreparedStatementsAndPortalsCannotHoardMemory: each message is at most 16 MiB and a
+// connection has at most 10,000 prepared statements and 1,000 portals, but nothing bounded their
+// product — one reader parsing statements of 15 MiB made the server keep them all (160 GB for
+// 10,000), and suspended portals kept their whole results (64 GB for 1,000 of 64 MiB). Past 64
+// MiB of kept text a Parse is refused with 53000, past 256 MiB of kept results an Execute;
+// closing a statement or portal makes room again.
+func TestPreparedStatementsAndPortalsCannotHoardMemory(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	pc := pgxConnect(t, s.dsn(f.bob, "")).PgConn()
+	fe := pc.Frontend()
+	big := "SELECT 1 /* " + strings.Repeat("x", 15<<20) + " */"
+	exchange := func(msgs ...pgproto3.FrontendMessage) []string {
+		t.Helper()
+		for _, m := range msgs {
+			fe.Send(m)
+		}
+		fe.Send(&pgproto3.Sync{})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for {
+			m, err := fe.Receive()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch m := m.(type) {
+			case *pgproto3.ReadyForQuery:
+				return got
+			case *pgproto3.ErrorResponse:
+				got = append(got, "error "+m.Code)
+			default:
+				got = append(got, fmt.Sprintf("%T", m)[len("*pgproto3."):])
+			}
+		}
+	}
+	var parses []pgproto3.FrontendMessage
+	for i := range 5 {
+		parses = append(parses, &pgproto3.Parse{Name: fmt.Sprintf("s%d", i), Query: big})
+	}
+	got := exchange(parses...)
+	if want := "[ParseComplete ParseComplete ParseComplete ParseComplete error 53000]"; fmt.Sprint(got) != want {
+		t.Fatalf("five Parse of 15 MiB: %v, want %s", got, want)
+	}
+	got = exchange(&pgproto3.Close{ObjectType: 'S', Name: "s0"}, &pgproto3.Parse{Name: "s4", Query: big})
+	if want := "[CloseComplete ParseComplete]"; fmt.Sprint(got) != want {
+		t.Fatalf("Close, then Parse: %v, want %s", got, want)
+	}
+
+	// Results: a portal suspended by Execute's row limit keeps its whole result; five of 60 MB
+	// pass the 256 MiB bound, and fetching one to its end, then closing it, makes room.
+	got = exchange(&pgproto3.Parse{Name: "rows", Query: "SELECT repeat('x', 1000000) AS x FROM range(60)"})
+	if fmt.Sprint(got) != "[ParseComplete]" {
+		t.Fatalf("Parse: %v", got)
+	}
+	var msgs []pgproto3.FrontendMessage
+	for i := range 5 {
+		msgs = append(msgs, &pgproto3.Bind{PreparedStatement: "rows", DestinationPortal: fmt.Sprintf("p%d", i)},
+			&pgproto3.Execute{Portal: fmt.Sprintf("p%d", i), MaxRows: 1})
+	}
+	got = exchange(msgs...)
+	want := "[" + strings.Repeat("BindComplete DataRow PortalSuspended ", 4) + "BindComplete error 53000]"
+	if fmt.Sprint(got) != want {
+		t.Fatalf("five suspended portals of 60 MB: %v, want %s", got, want)
+	}
+	got = exchange(&pgproto3.Close{ObjectType: 'P', Name: "p0"}, &pgproto3.Execute{Portal: "p4", MaxRows: 1})
+	if want := "[CloseComplete DataRow PortalSuspended]"; fmt.Sprint(got) != want {
+		t.Fatalf("Close of a portal, then Execute of the refused one: %v, want %s", got, want)
+	}
+}

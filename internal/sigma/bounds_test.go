@@ -1,0 +1,111 @@
+package sigma_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/auditlake/auditlake/internal/sigma"
+)
+
+// TestHostileWildcardsDoNotStallTheEngine: a value with many wildcards made the engine's ILIKE
+// backtrack over every position of the value for each * (`*a*a*a*a*a*a*a*a*a*b` over a value of
+// 200 a's did not finish in ten minutes, stalling the evaluation of a commit or a hunt). Such
+// a value now compiles to a regular expression the engine runs in linear time, with the same
+// verdicts: the session's one-minute timeout fails the test if it stalls.
+func TestHostileWildcardsDoNotStallTheEngine(t *testing.T) {
+	long := strings.Repeat("a", 200)
+	s, st := openStore(t, []map[string]any{
+		ev("a-only", "s3.amazonaws.com", "GetObject", map[string]any{"userAgent": long}),
+		ev("a-then-b", "s3.amazonaws.com", "GetObject", map[string]any{"userAgent": long + "B"}),
+		ev("a-newline-b", "s3.amazonaws.com", "GetObject", map[string]any{"userAgent": "a\na\na\na\na\na\na\na\na\nb"}),
+		ev("percent", "s3.amazonaws.com", "GetObject", map[string]any{"userAgent": "x%y_z.a(b)c"}),
+	})
+	stars := strings.Repeat("*a", 9) + "*b"
+	cases := []struct {
+		name, detection string
+		want            []string
+	}{
+		{"uncased", "  sel:\n    userAgent: '" + stars + "'\n  condition: sel", []string{"a-newline-b", "a-then-b"}},
+		{"cased", "  sel:\n    userAgent|cased: '" + stars + "'\n  condition: sel", []string{"a-newline-b"}},
+		{"contains", "  sel:\n    userAgent|contains: '" + strings.Repeat("a*", 9) + "b'\n  condition: sel", []string{"a-newline-b", "a-then-b"}},
+		{"question marks", "  sel:\n    userAgent: '" + strings.Repeat("*?", 9) + "*b'\n  condition: sel", []string{"a-newline-b", "a-then-b"}},
+		{"in a list", "  sel:\n    userAgent:\n      - nothing\n      - '" + stars + "'\n  condition: sel", []string{"a-newline-b", "a-then-b"}},
+		{"regular-expression characters are literal", "  sel:\n    userAgent: 'x%*_*.a(b*)c'\n  condition: sel", []string{"percent"}},
+		{"escaped wildcard is literal", "  sel:\n    userAgent: '*a*a\\*b'\n  condition: sel", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := sigma.Parse("hostile.yml", []byte(rule(c.detection)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(r.Predicate, "LIKE") {
+				t.Errorf("predicate still backtracks: %s", r.Predicate)
+			}
+			got := matching(t, s, st, r.Predicate)
+			want := append([]string{}, c.want...)
+			slices.Sort(want)
+			if !slices.Equal(got, want) && len(got)+len(want) > 0 {
+				t.Errorf("got %v, want %v\npredicate: %s", got, want, r.Predicate)
+			}
+		})
+	}
+}
+
+// TestRulesPastTheBoundsAreRefused: a rule that asks too much of the evaluation is refused when
+// added, with the file, the rule id and the reason.
+func TestRulesPastTheBoundsAreRefused(t *testing.T) {
+	var many strings.Builder
+	for i := range 1001 {
+		fmt.Fprintf(&many, "      - v%d\n", i)
+	}
+	var repeated strings.Builder
+	repeated.WriteString("sel")
+	for range 300 {
+		repeated.WriteString(" and sel")
+	}
+	cases := []struct{ name, detection, reason string }{
+		{"too many values", "  sel:\n    eventName:\n" + many.String() + "  condition: sel", "more than 1000 values"},
+		{"value too long", "  sel:\n    userAgent: '" + strings.Repeat("x", 5000) + "'\n  condition: sel", "userAgent: a value is longer than 4096 bytes"},
+		{"regex too long", "  sel:\n    userAgent|re: '" + strings.Repeat("x", 5000) + "'\n  condition: sel", "userAgent|re: a value is longer than 4096 bytes"},
+		{"too many wildcards", "  sel:\n    userAgent: '" + strings.Repeat("*a", 65) + "'\n  condition: sel", "more than 64 wildcards"},
+		{"condition copies a search too often", "  sel:\n    userAgent:\n" + strings.Repeat("      - '"+strings.Repeat("y", 900)+"'\n", 900) + "  condition: " + repeated.String(), "larger than 1048576 bytes"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := sigma.Parse("hostile.yml", []byte(rule(c.detection)))
+			var re *sigma.RefusedError
+			if !errors.As(err, &re) {
+				t.Fatalf("not refused: %v", err)
+			}
+			if re.File != "hostile.yml" || re.ID != "00000000-0000-0000-0000-000000000001" || !strings.Contains(re.Reason, c.reason) {
+				t.Errorf("refused as %q, want file hostile.yml, the rule's id and %q", err, c.reason)
+			}
+		})
+	}
+}
+
+// TestRegexTheEngineCannotCompileIsRefused: a regular expression Go's regexp compiles but the
+// engine's RE2 refuses when the rule first runs ("pattern too large") is refused when the rule
+// is added; one under the bound runs in the engine.
+func TestRegexTheEngineCannotCompileIsRefused(t *testing.T) {
+	s, st := openStore(t, corpus)
+	for _, re := range []string{`[\p{L}\p{N}]{1000}x`, `(\pL{100}){10}`, `(?i)[\p{Greek}\p{Cyrillic}\p{L}]{1000}`} {
+		_, err := sigma.Parse("re.yml", []byte(rule("  sel:\n    userAgent|re: '"+re+"'\n  condition: sel")))
+		var refused *sigma.RefusedError
+		if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "too large for the engine") {
+			t.Errorf("%s: %v, want refused as too large for the engine", re, err)
+		}
+	}
+	for _, re := range []string{`\pL{100}`, `[\p{L}\p{N}]{100}x`, `(a{30}){30}`, `[a-z0-9]{1000}`, `(.{100}){9}`} {
+		r, err := sigma.Parse("re.yml", []byte(rule("  sel:\n    userAgent|re: '"+re+"'\n  condition: sel")))
+		if err != nil {
+			t.Errorf("%s: %v", re, err)
+			continue
+		}
+		matching(t, s, st, r.Predicate) // fails the test if the engine cannot run it
+	}
+}
