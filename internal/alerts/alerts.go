@@ -32,6 +32,7 @@ import (
 	"github.com/auditlake/auditlake/internal/atomicfile"
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
@@ -638,6 +639,21 @@ func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record) {
 	for p, r := range res {
 		w.pre[p] = r
 	}
+}
+
+// Decoded evaluates the rules in Go on a record as it is decoded (ingest.Options.Decoded, in
+// the decoding workers); Written then takes the verdicts instead of matching it again.
+func (w *Watcher) Decoded(r *cloudtrail.Record) {
+	if w.goEval != nil {
+		w.goEval.Decoded(r)
+	}
+}
+
+// Hook sets the watcher's hooks on the options of an ingest into its store: the rules match
+// each record as it is decoded (Decoded), their verdicts are gathered per data file as its
+// batch is written (Written), and each commit is evaluated after it (Notify).
+func (w *Watcher) Hook(o *ingest.Options) {
+	o.AfterCommit, o.Written, o.Decoded = w.Notify, w.Written, w.Decoded
 }
 
 func (w *Watcher) run(ctx context.Context) {

@@ -5,9 +5,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/alerts"
+	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/rules"
@@ -61,20 +63,7 @@ func TestWatcherGoEvaluationEqualsSQL(t *testing.T) {
 	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
 	const changed = "cloudtrail-logging-stopped"
 
-	sqlLake, sqlStore := goEvalLake(t)
-	if err := alerts.Begin(sqlLake, sqlStore); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingest.CloudTrail(ctx, sqlLake, sqlStore, ingest.Options{Sources: []string{src}, BatchRows: 500}); err != nil {
-		t.Fatal(err)
-	}
-	if err := setGrouping(sqlLake, changed); err != nil {
-		t.Fatal(err)
-	}
-	want, err := alerts.Process(ctx, sqlLake, sqlStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := sqlAlerts(t, src, 500, func(lk *lake.Lake) error { return setGrouping(lk, changed) })
 
 	goLake, goStore := goEvalLake(t)
 	w, err := alerts.Watch(ctx, goLake, goStore, nil)
@@ -115,6 +104,30 @@ func TestWatcherGoEvaluationEqualsSQL(t *testing.T) {
 	}
 }
 
+// sqlAlerts ingests src in batches of batchRows into a goEvalLake, then (after change, when
+// set) evaluates its commits in SQL (Process): the reference the Go evaluation must equal.
+func sqlAlerts(t *testing.T, src string, batchRows int, change func(*lake.Lake) error) alerts.Result {
+	t.Helper()
+	ctx := context.Background()
+	lk, st := goEvalLake(t)
+	if err := alerts.Begin(lk, st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{src}, BatchRows: batchRows}); err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		if err := change(lk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := alerts.Process(ctx, lk, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
 // setGrouping groups rule id's alerts one per event.
 func setGrouping(lk *lake.Lake, id string) error {
 	r, err := rules.Get(lk, id)
@@ -127,4 +140,68 @@ func setGrouping(lk *lake.Lake, id string) error {
 	r.GroupBy = "event"
 	_, err = rules.Add(context.Background(), lk, r)
 	return err
+}
+
+// TestWatcherMatchesEachRecordOnceAsDecoded ingests the detonations in many small batches with
+// the watcher's hooks (Hook: the rules match each record in the decoding workers, Written
+// gathers the verdicts per data file): every record written was matched as it was decoded,
+// exactly once, and reached Written exactly once, and the alerts are the SQL evaluation's. A
+// batch whose matching were skipped, or done twice, fails here.
+func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
+
+	want := sqlAlerts(t, src, 40, nil)
+
+	goLake, goStore := goEvalLake(t)
+	w, err := alerts.Watch(ctx, goLake, goStore, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	decoded, written := map[*cloudtrail.Record]int{}, map[*cloudtrail.Record]int{}
+	batches := 0
+	opts := ingest.Options{Sources: []string{src}, BatchRows: 40}
+	w.Hook(&opts)
+	decode, write := opts.Decoded, opts.Written
+	opts.Decoded = func(r *cloudtrail.Record) {
+		decode(r)
+		mu.Lock()
+		decoded[r]++
+		mu.Unlock()
+	}
+	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+		mu.Lock()
+		batches++
+		for _, rs := range recs {
+			for _, r := range rs {
+				written[r]++
+				if r.Detected == 0 {
+					t.Errorf("event %s written without its verdicts", r.EventID)
+				}
+			}
+		}
+		mu.Unlock()
+		write(files, recs)
+	}
+	sum, err := ingest.CloudTrail(ctx, goLake, goStore, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batches < 3 || int64(len(written)) != sum.EventsAdded {
+		t.Fatalf("%d batches, %d records written, %d events added: the test needs several batches", batches, len(written), sum.EventsAdded)
+	}
+	for r, n := range written {
+		if n != 1 || decoded[r] != 1 {
+			t.Errorf("event %s: matched %d times as decoded, written %d times", r.EventID, decoded[r], n)
+		}
+	}
+	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(alertIDs(got.New), alertIDs(want.New)) {
+		t.Errorf("Go: %d alerts (%d events), SQL: %d (%d events)\n%v\n%v", len(got.New), got.Matched, len(want.New), want.Matched,
+			alertIDs(got.New), alertIDs(want.New))
+	}
 }
