@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -13,7 +12,7 @@ import (
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/rules"
-	"github.com/auditlake/auditlake/internal/sigma"
+	"github.com/auditlake/auditlake/internal/rules/rulestest"
 )
 
 // goEvalLake is a lake with the community Sigma rules and the built-ins but launch-compliance
@@ -28,29 +27,8 @@ func goEvalLake(t *testing.T) (*lake.Lake, lake.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, _, err := sigma.Load(filepath.Join("..", "..", "testdata", "sigma-aws-cloudtrail-rules", "rules"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs := rules.FromSigma(compiled)
-	for _, b := range rules.Builtins {
-		if b.Name != rules.LaunchCompliance {
-			rs = append(rs, rules.Rule{ID: b.Name, Title: b.Title, Kind: rules.KindBuiltin, Builtin: b.Name, Severity: b.Severity, Enabled: true})
-		}
-	}
-	if _, err := rules.Add(context.Background(), lk, rs...); err != nil {
-		t.Fatal(err)
-	}
+	rulestest.AddEveryGoRule(t, lk)
 	return lk, st
-}
-
-func alertIDs(as []alerts.Alert) []string {
-	var ids []string
-	for _, a := range as {
-		ids = append(ids, a.Rule+" "+a.EventTime.String()+" "+strings.Join(a.EventIDs, ","))
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // TestWatcherGoEvaluationEqualsSQL ingests the stratus-red-team detonations twice: once with a
@@ -82,9 +60,9 @@ func TestWatcherGoEvaluationEqualsSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(alertIDs(got.New), alertIDs(want.New)) {
+	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New)) {
 		t.Errorf("Go: %d alerts (%d events), SQL: %d (%d events)\n%v\n%v", len(got.New), got.Matched, len(want.New), want.Matched,
-			alertIDs(got.New), alertIDs(want.New))
+			rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New))
 	}
 	byEvent := 0
 	for _, a := range got.New {
@@ -200,8 +178,8 @@ func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
 			t.Errorf("event %s: matched %d times as decoded, written %d times", r.EventID, decoded[r], n)
 		}
 	}
-	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(alertIDs(got.New), alertIDs(want.New)) {
+	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New)) {
 		t.Errorf("Go: %d alerts (%d events), SQL: %d (%d events)\n%v\n%v", len(got.New), got.Matched, len(want.New), want.Matched,
-			alertIDs(got.New), alertIDs(want.New))
+			rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New))
 	}
 }
