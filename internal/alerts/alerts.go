@@ -568,6 +568,9 @@ type Watcher struct {
 	// are written (Written); pre holds its results by data file path until evaluated.
 	goEval *rules.GoEval
 	pre    map[string]*rules.GoResult
+	// facts are the store's EC2 lifecycle facts, those of the files written here taken from
+	// their records: launch-compliance is judged from them in Go.
+	facts *rules.FactsCache
 }
 
 // Watch begins watching store st (Begin) and starts the background evaluation.
@@ -589,7 +592,7 @@ func Watch(ctx context.Context, lk *lake.Lake, st lake.Store, onAlerts func([]Al
 				enabled, gs = append(enabled, r), append(gs, rules.Grouping{Key: by, Window: window})
 			}
 		}
-		w.goEval = rules.NewGoEval(enabled, gs)
+		w.goEval, w.facts = rules.NewGoEval(enabled, gs), rules.NewFactsCache(lk)
 	}
 	go w.loop(context.WithoutCancel(ctx))
 	return w, nil
@@ -637,6 +640,8 @@ func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for p, r := range res {
+		r.UseFacts(w.facts)
+		w.facts.Add(p, r.Facts)
 		w.pre[p] = r
 	}
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/alerts"
 	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/rules"
@@ -19,6 +22,14 @@ import (
 // registered, and an empty store.
 func goEvalLake(t *testing.T) (*lake.Lake, lake.Store) {
 	t.Helper()
+	lk, st := emptyLake(t)
+	rulestest.AddEveryGoRule(t, lk)
+	return lk, st
+}
+
+// emptyLake is a lake with an empty store "trail" (retention: the longest).
+func emptyLake(t *testing.T) (*lake.Lake, lake.Store) {
+	t.Helper()
 	lk, err := lake.Open(filepath.Join(t.TempDir(), "lake"))
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +38,6 @@ func goEvalLake(t *testing.T) (*lake.Lake, lake.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rulestest.AddEveryGoRule(t, lk)
 	return lk, st
 }
 
@@ -181,5 +191,81 @@ func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
 	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New)) {
 		t.Errorf("Go: %d alerts (%d events), SQL: %d (%d events)\n%v\n%v", len(got.New), got.Matched, len(want.New), want.Matched,
 			rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New))
+	}
+}
+
+// TestWatcherJudgesLaunchesInGoAsTheReport: launch-compliance evaluated by a watcher (its
+// verdict from the store's EC2 lifecycle facts in Go: those of the files it saw written, read
+// once for the others) raises the alerts the SQL evaluation raises — on the real launches of
+// the samples and the derived ones (template names, versions, fleets, Auto Scaling), and on a
+// generated trail with its approved templates, ingested in many batches.
+func TestWatcherJudgesLaunchesInGoAsTheReport(t *testing.T) {
+	ctx := context.Background()
+	td := func(p ...string) string { return filepath.Join(append([]string{"..", "..", "testdata"}, p...)...) }
+	gen := generatetest.Trail(t, 3000, 12, 5)
+	genApproved, err := compliance.LoadConfig(filepath.Join(gen, "approved-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	samplesApproved := &compliance.Config{Approvals: compliance.Approvals{Templates: []compliance.ApprovedTemplate{{ID: "lt-0aaaaaaaaaaaaaaa1", Versions: []string{"2"}}}}}
+	for _, c := range []struct {
+		name     string
+		sources  []string
+		approved *compliance.Config
+	}{
+		{"samples", []string{td("plaso-cloudtrail-lookupevents"), td("panther-analysis-cloudtrail-tests", "panther_cloudtrail_rule_tests.jsonl"),
+			td("compliance-derived"), td("compliance-derived-autoscaling")}, samplesApproved},
+		{"generated", []string{gen}, genApproved},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			run := func(goEval bool) alerts.Result {
+				lk, st := emptyLake(t)
+				b, _ := rules.BuiltinNamed(rules.LaunchCompliance)
+				r := rules.Rule{ID: "non-approved-launch", Title: b.Title, Kind: rules.KindBuiltin, Builtin: rules.LaunchCompliance,
+					Severity: b.Severity, Enabled: true, Approved: c.approved}
+				if _, err := rules.Add(ctx, lk, r); err != nil {
+					t.Fatal(err)
+				}
+				opts := ingest.Options{Sources: c.sources, BatchRows: 250}
+				var w *alerts.Watcher
+				var err error
+				if goEval {
+					if w, err = alerts.Watch(ctx, lk, st, nil); err != nil {
+						t.Fatal(err)
+					}
+					w.Hook(&opts)
+				} else if err := alerts.Begin(lk, st); err != nil {
+					t.Fatal(err)
+				}
+				// Some panther records are malformed on purpose: the good ones are kept.
+				if sum, err := ingest.CloudTrail(ctx, lk, st, opts); sum == nil || sum.EventsAdded == 0 {
+					t.Fatalf("ingest: %v", err)
+				}
+				if !goEval {
+					res, err := alerts.Process(ctx, lk, st)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return res
+				}
+				res, err := w.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			want, got := run(false), run(true)
+			text := func(as []alerts.Alert) []string {
+				var out []string
+				for _, a := range as {
+					out = append(out, strings.Join([]string{a.EventTime.String(), strings.Join(a.EventIDs, ","), a.Resource, a.Principal, a.Account, a.Region, a.Summary}, " | "))
+				}
+				slices.Sort(out)
+				return out
+			}
+			if len(want.New) < 2 || !slices.Equal(text(got.New), text(want.New)) {
+				t.Errorf("Go: %d alerts, SQL: %d\n%s\n--\n%s", len(got.New), len(want.New), strings.Join(text(got.New), "\n"), strings.Join(text(want.New), "\n"))
+			}
+		})
 	}
 }

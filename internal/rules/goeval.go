@@ -11,7 +11,10 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/sigma"
 )
@@ -160,7 +163,17 @@ type GoResult struct {
 	// arenas hold the matched events' ids (idItem); an id of 0xffff bytes or more has an arena
 	// of its own (its idItem's n is 0xffff).
 	arenas [][]byte
+	// Facts are the EC2 lifecycle facts of the file's records (launches and templates, as
+	// lifecycle.Of gives them and the store keeps them beside the file), their strings copied.
+	Facts []lifecycle.Fact
+	// facts, when set (UseFacts), holds the store's facts: launch-compliance is judged from
+	// them in Go (compliance.FromFacts) instead of by the report's SQL.
+	facts *FactsCache
 }
+
+// UseFacts has EvaluateGroupedWith judge launch-compliance from the store's facts kept in c
+// (FactsCache.Store) rather than in SQL.
+func (res *GoResult) UseFacts(c *FactsCache) { res.facts = c }
 
 type groupKey struct {
 	key    string
@@ -323,7 +336,85 @@ func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
 	for i, r := range e.rules {
 		res.groups[r.key] = perRule[i]
 	}
+	for _, f := range lifecycle.Of(recs) {
+		if f.Kind == "launch" || f.Kind == "template" {
+			res.Facts = append(res.Facts, cloneFact(f))
+		}
+	}
 	return res
+}
+
+// cloneFact is f with its strings copied (a fact of lifecycle.Of points into its record).
+func cloneFact(f lifecycle.Fact) lifecycle.Fact {
+	for _, p := range []**string{&f.InstanceID, &f.EventName, &f.AWSRegion, &f.AccountID, &f.PrincipalARN, &f.IssuerARN,
+		&f.SourceIdentity, &f.InvokedBy, &f.UserAgent, &f.Console, &f.ClientToken, &f.LTID, &f.LTName, &f.LTVersion,
+		&f.Tags, &f.Lifecycle, &f.Reason, &f.DefaultVersion} {
+		if *p != nil {
+			v := strings.Clone(**p)
+			*p = &v
+		}
+	}
+	f.Kind, f.EventID = strings.Clone(f.Kind), strings.Clone(f.EventID)
+	if f.Src != nil {
+		v := *f.Src
+		f.Src = &v
+	}
+	return f
+}
+
+// FactsCache keeps the launch and template facts of a store's data files by path (the files a
+// watcher saw written, GoResult.Facts, and those it read once), for launch-compliance in Go.
+type FactsCache struct {
+	lk     *lake.Lake
+	mu     sync.Mutex
+	byPath map[string][]lifecycle.Fact
+	seen   map[string]bool // paths in a snapshot Store was given: forgotten once they leave it
+}
+
+// NewFactsCache is an empty cache of facts of lk's stores.
+func NewFactsCache(lk *lake.Lake) *FactsCache {
+	return &FactsCache{lk: lk, byPath: map[string][]lifecycle.Fact{}, seen: map[string]bool{}}
+}
+
+// Add keeps facts as those of data file path.
+func (c *FactsCache) Add(path string, facts []lifecycle.Fact) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byPath[path] = facts
+}
+
+// Store returns every launch and template fact of store storeID as session s sees it (the
+// facts files of its data files, query.Session.FactsFiles): those kept, and those of the other
+// files read from their facts files (and kept); files that left the store are forgotten. nil
+// when the session computes some of the facts from the events (the caller uses the SQL).
+func (c *FactsCache) Store(ctx context.Context, s *query.Session, storeID string) ([]lifecycle.Fact, error) {
+	files, ok := s.FactsFiles(storeID)
+	if !ok {
+		return nil, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	live := make(map[string]bool, len(files))
+	out := []lifecycle.Fact{}
+	for _, f := range files {
+		live[f.Path], c.seen[f.Path] = true, true
+		facts, ok := c.byPath[f.Path]
+		if !ok && f.Facts != "" {
+			var err error
+			if facts, err = compliance.ReadFacts(ctx, s, "read_parquet("+engine.Literal(c.lk.AbsPath(storeID, f.Facts))+")"); err != nil {
+				return nil, err
+			}
+			c.byPath[f.Path] = facts
+		}
+		out = append(out, facts...)
+	}
+	for p := range c.seen {
+		if !live[p] {
+			delete(c.byPath, p)
+			delete(c.seen, p)
+		}
+	}
+	return out, nil
 }
 
 // recordKey is Grouping.key of rec's match (recordMatch), without making the match: "" and
@@ -466,6 +557,9 @@ func (res *GoResult) item(us int64, id string) idItem {
 // Merge adds o's findings to res (o is left as it was).
 func (res *GoResult) Merge(o *GoResult) {
 	res.Launch = res.Launch || o.Launch
+	if res.facts == nil {
+		res.facts = o.facts
+	}
 	if len(o.launches) > 0 && res.launches == nil {
 		res.launches = map[string]string{}
 	}
@@ -528,7 +622,13 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 					return nil, err
 				}
 				// The files' launches are known: the verdict is the report's over their span.
-				ms, err := c.launches(ctx, s, target, res.launches)
+				var facts []lifecycle.Fact
+				if res.facts != nil {
+					if facts, err = res.facts.Store(ctx, s, target.Store.ID); err != nil {
+						return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+					}
+				}
+				ms, err := c.launches(ctx, s, target, res.launches, facts)
 				if err != nil {
 					return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 				}
