@@ -199,6 +199,11 @@ type idItem struct {
 // maxGoRules is the most rules a GoEval evaluates (a hit's rule index is 16 bits).
 const maxGoRules = 1 << 15
 
+// maxVerdictLists bounds the distinct verdict lists Decoded keeps (records crafted so that
+// each matches another set of rules would otherwise grow it with every record); a record whose
+// list is not kept is matched again by File.
+var maxVerdictLists = 1 << 16
+
 // admittedBy returns the indexes of the rules whose prefilter admits rec's source and name.
 func (e *GoEval) admittedBy(rec *cloudtrail.Record) []int {
 	h := rec.KindHash()
@@ -279,6 +284,10 @@ func (e *GoEval) Decoded(rec *cloudtrail.Record) {
 	if !ok {
 		e.mu.Lock()
 		if i, ok = e.verdicts[string(key)]; !ok {
+			if len(e.lists) >= maxVerdictLists {
+				e.mu.Unlock()
+				return // not kept: File matches the record again
+			}
 			i = uint32(len(e.lists))
 			e.lists = append(e.lists, slices.Clone(hs))
 			e.verdicts[string(key)] = i
