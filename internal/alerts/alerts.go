@@ -628,10 +628,11 @@ func (w *Watcher) loop(ctx context.Context) {
 	w.run(ctx) // whatever the last commit added
 }
 
-// Written evaluates the rules in Go on the records of data files just written, not yet
-// committed (recs[i] are those of files[i]; ingest.Options.Written): the evaluation after
-// their commit takes its result instead of reading them back. It returns when done, before
-// the records are given back.
+// Written gathers the Go verdicts on the records of data files just written, not yet
+// committed (recs[i] are those of files[i]; ingest.Options.Written) — those Decoded found, or
+// matched now — and keeps their EC2 lifecycle facts: the evaluation after their commit takes
+// its result instead of reading them back. It returns when done, before the records are given
+// back.
 func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record) {
 	if w.goEval == nil {
 		return
