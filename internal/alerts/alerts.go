@@ -31,6 +31,7 @@ import (
 	"github.com/auditlake/auditlake/internal/atomicfile"
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
@@ -524,6 +525,9 @@ type Watcher struct {
 	pre    map[string]*rules.GoResult
 	// keep is what the evaluations keep between them (keep.go), used by loop's goroutine only.
 	keep kept
+	// facts are the store's EC2 lifecycle facts, those of the files written here taken from
+	// their records: launch-compliance is judged from them in Go.
+	facts *rules.FactsCache
 }
 
 // Watch begins watching store st (Begin) and starts the background evaluation.
@@ -545,7 +549,7 @@ func Watch(ctx context.Context, lk *lake.Lake, st lake.Store, onAlerts func([]Al
 				enabled, gs = append(enabled, r), append(gs, rules.Grouping{Key: by, Window: window})
 			}
 		}
-		w.goEval = rules.NewGoEval(enabled, gs)
+		w.goEval, w.facts = rules.NewGoEval(enabled, gs), rules.NewFactsCache(lk)
 	}
 	go w.loop(context.WithoutCancel(ctx))
 	return w, nil
@@ -582,10 +586,11 @@ func (w *Watcher) loop(ctx context.Context) {
 	w.run(ctx) // whatever the last commit added
 }
 
-// Written evaluates the rules in Go on the records of data files just written, not yet
-// committed (recs[i] are those of files[i]; ingest.Options.Written): the evaluation after
-// their commit takes its result instead of reading them back. It returns when done, before
-// the records are given back.
+// Written gathers the Go verdicts on the records of data files just written, not yet
+// committed (recs[i] are those of files[i]; ingest.Options.Written) — those Decoded found, or
+// matched now — and keeps their EC2 lifecycle facts: the evaluation after their commit takes
+// its result instead of reading them back. It returns when done, before the records are given
+// back.
 func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record) {
 	if w.goEval == nil {
 		return
@@ -594,8 +599,25 @@ func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for p, r := range res {
+		r.UseFacts(w.facts)
+		w.facts.Add(p, r.Facts)
 		w.pre[p] = r
 	}
+}
+
+// Decoded evaluates the rules in Go on a record as it is decoded (ingest.Options.Decoded, in
+// the decoding workers); Written then takes the verdicts instead of matching it again.
+func (w *Watcher) Decoded(r *cloudtrail.Record) {
+	if w.goEval != nil {
+		w.goEval.Decoded(r)
+	}
+}
+
+// Hook sets the watcher's hooks on the options of an ingest into its store: the rules match
+// each record as it is decoded (Decoded), their verdicts are gathered per data file as its
+// batch is written (Written), and each commit is evaluated after it (Notify).
+func (w *Watcher) Hook(o *ingest.Options) {
+	o.AfterCommit, o.Written, o.Decoded = w.Notify, w.Written, w.Decoded
 }
 
 func (w *Watcher) run(ctx context.Context) {

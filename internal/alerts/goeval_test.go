@@ -5,18 +5,30 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/alerts"
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/rules"
-	"github.com/auditlake/auditlake/internal/sigma"
+	"github.com/auditlake/auditlake/internal/rules/rulestest"
 )
 
 // goEvalLake is a lake with the community Sigma rules and the built-ins but launch-compliance
 // registered, and an empty store.
 func goEvalLake(t *testing.T) (*lake.Lake, lake.Store) {
+	t.Helper()
+	lk, st := emptyLake(t)
+	rulestest.AddEveryGoRule(t, lk)
+	return lk, st
+}
+
+// emptyLake is a lake with an empty store "trail" (retention: the longest).
+func emptyLake(t *testing.T) (*lake.Lake, lake.Store) {
 	t.Helper()
 	lk, err := lake.Open(filepath.Join(t.TempDir(), "lake"))
 	if err != nil {
@@ -26,29 +38,7 @@ func goEvalLake(t *testing.T) (*lake.Lake, lake.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compiled, _, err := sigma.Load(filepath.Join("..", "..", "testdata", "sigma-aws-cloudtrail-rules", "rules"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs := rules.FromSigma(compiled)
-	for _, b := range rules.Builtins {
-		if b.Name != rules.LaunchCompliance {
-			rs = append(rs, rules.Rule{ID: b.Name, Title: b.Title, Kind: rules.KindBuiltin, Builtin: b.Name, Severity: b.Severity, Enabled: true})
-		}
-	}
-	if _, err := rules.Add(context.Background(), lk, rs...); err != nil {
-		t.Fatal(err)
-	}
 	return lk, st
-}
-
-func alertIDs(as []alerts.Alert) []string {
-	var ids []string
-	for _, a := range as {
-		ids = append(ids, a.Rule+" "+a.EventTime.String()+" "+strings.Join(a.EventIDs, ","))
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // TestWatcherGoEvaluationEqualsSQL ingests the stratus-red-team detonations twice: once with a
@@ -61,20 +51,7 @@ func TestWatcherGoEvaluationEqualsSQL(t *testing.T) {
 	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
 	const changed = "cloudtrail-logging-stopped"
 
-	sqlLake, sqlStore := goEvalLake(t)
-	if err := alerts.Begin(sqlLake, sqlStore); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingest.CloudTrail(ctx, sqlLake, sqlStore, ingest.Options{Sources: []string{src}, BatchRows: 500}); err != nil {
-		t.Fatal(err)
-	}
-	if err := setGrouping(sqlLake, changed); err != nil {
-		t.Fatal(err)
-	}
-	want, err := alerts.Process(ctx, sqlLake, sqlStore)
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := sqlAlerts(t, src, 500, func(lk *lake.Lake) error { return setGrouping(lk, changed) })
 
 	goLake, goStore := goEvalLake(t)
 	w, err := alerts.Watch(ctx, goLake, goStore, nil)
@@ -93,9 +70,9 @@ func TestWatcherGoEvaluationEqualsSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(alertIDs(got.New), alertIDs(want.New)) {
+	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New)) {
 		t.Errorf("Go: %d alerts (%d events), SQL: %d (%d events)\n%v\n%v", len(got.New), got.Matched, len(want.New), want.Matched,
-			alertIDs(got.New), alertIDs(want.New))
+			rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New))
 	}
 	byEvent := 0
 	for _, a := range got.New {
@@ -115,6 +92,30 @@ func TestWatcherGoEvaluationEqualsSQL(t *testing.T) {
 	}
 }
 
+// sqlAlerts ingests src in batches of batchRows into a goEvalLake, then (after change, when
+// set) evaluates its commits in SQL (Process): the reference the Go evaluation must equal.
+func sqlAlerts(t *testing.T, src string, batchRows int, change func(*lake.Lake) error) alerts.Result {
+	t.Helper()
+	ctx := context.Background()
+	lk, st := goEvalLake(t)
+	if err := alerts.Begin(lk, st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{src}, BatchRows: batchRows}); err != nil {
+		t.Fatal(err)
+	}
+	if change != nil {
+		if err := change(lk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := alerts.Process(ctx, lk, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
 // setGrouping groups rule id's alerts one per event.
 func setGrouping(lk *lake.Lake, id string) error {
 	r, err := rules.Get(lk, id)
@@ -127,4 +128,144 @@ func setGrouping(lk *lake.Lake, id string) error {
 	r.GroupBy = "event"
 	_, err = rules.Add(context.Background(), lk, r)
 	return err
+}
+
+// TestWatcherMatchesEachRecordOnceAsDecoded ingests the detonations in many small batches with
+// the watcher's hooks (Hook: the rules match each record in the decoding workers, Written
+// gathers the verdicts per data file): every record written was matched as it was decoded,
+// exactly once, and reached Written exactly once, and the alerts are the SQL evaluation's. A
+// batch whose matching were skipped, or done twice, fails here.
+func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
+
+	want := sqlAlerts(t, src, 40, nil)
+
+	goLake, goStore := goEvalLake(t)
+	w, err := alerts.Watch(ctx, goLake, goStore, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	decoded, written := map[*cloudtrail.Record]int{}, map[*cloudtrail.Record]int{}
+	batches := 0
+	opts := ingest.Options{Sources: []string{src}, BatchRows: 40}
+	w.Hook(&opts)
+	decode, write := opts.Decoded, opts.Written
+	opts.Decoded = func(r *cloudtrail.Record) {
+		decode(r)
+		mu.Lock()
+		decoded[r]++
+		mu.Unlock()
+	}
+	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+		mu.Lock()
+		batches++
+		for _, rs := range recs {
+			for _, r := range rs {
+				written[r]++
+				if r.Detected == 0 {
+					t.Errorf("event %s written without its verdicts", r.EventID)
+				}
+			}
+		}
+		mu.Unlock()
+		write(files, recs)
+	}
+	sum, err := ingest.CloudTrail(ctx, goLake, goStore, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batches < 3 || int64(len(written)) != sum.EventsAdded {
+		t.Fatalf("%d batches, %d records written, %d events added: the test needs several batches", batches, len(written), sum.EventsAdded)
+	}
+	for r, n := range written {
+		if n != 1 || decoded[r] != 1 {
+			t.Errorf("event %s: matched %d times as decoded, written %d times", r.EventID, decoded[r], n)
+		}
+	}
+	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New)) {
+		t.Errorf("Go: %d alerts (%d events), SQL: %d (%d events)\n%v\n%v", len(got.New), got.Matched, len(want.New), want.Matched,
+			rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New))
+	}
+}
+
+// TestWatcherJudgesLaunchesInGoAsTheReport: launch-compliance evaluated by a watcher (its
+// verdict from the store's EC2 lifecycle facts in Go: those of the files it saw written, read
+// once for the others) raises the alerts the SQL evaluation raises — on the real launches of
+// the samples and the derived ones (template names, versions, fleets, Auto Scaling), and on a
+// generated trail with its approved templates, ingested in many batches.
+func TestWatcherJudgesLaunchesInGoAsTheReport(t *testing.T) {
+	ctx := context.Background()
+	td := func(p ...string) string { return filepath.Join(append([]string{"..", "..", "testdata"}, p...)...) }
+	gen := generatetest.Trail(t, 3000, 12, 5)
+	genApproved, err := compliance.LoadConfig(filepath.Join(gen, "approved-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	samplesApproved := &compliance.Config{Approvals: compliance.Approvals{Templates: []compliance.ApprovedTemplate{{ID: "lt-0aaaaaaaaaaaaaaa1", Versions: []string{"2"}}}}}
+	for _, c := range []struct {
+		name     string
+		sources  []string
+		approved *compliance.Config
+	}{
+		{"samples", []string{td("plaso-cloudtrail-lookupevents"), td("panther-analysis-cloudtrail-tests", "panther_cloudtrail_rule_tests.jsonl"),
+			td("compliance-derived"), td("compliance-derived-autoscaling")}, samplesApproved},
+		{"generated", []string{gen}, genApproved},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			run := func(goEval bool) alerts.Result {
+				lk, st := emptyLake(t)
+				b, _ := rules.BuiltinNamed(rules.LaunchCompliance)
+				r := rules.Rule{ID: "non-approved-launch", Title: b.Title, Kind: rules.KindBuiltin, Builtin: rules.LaunchCompliance,
+					Severity: b.Severity, Enabled: true, Approved: c.approved}
+				if _, err := rules.Add(ctx, lk, r); err != nil {
+					t.Fatal(err)
+				}
+				opts := ingest.Options{Sources: c.sources, BatchRows: 250}
+				var w *alerts.Watcher
+				var err error
+				if goEval {
+					if w, err = alerts.Watch(ctx, lk, st, nil); err != nil {
+						t.Fatal(err)
+					}
+					w.Hook(&opts)
+				} else if err := alerts.Begin(lk, st); err != nil {
+					t.Fatal(err)
+				}
+				// Some panther records are malformed on purpose: the good ones are kept.
+				if sum, err := ingest.CloudTrail(ctx, lk, st, opts); sum == nil || sum.EventsAdded == 0 {
+					t.Fatalf("ingest: %v", err)
+				}
+				if !goEval {
+					res, err := alerts.Process(ctx, lk, st)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return res
+				}
+				res, err := w.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			want, got := run(false), run(true)
+			text := func(as []alerts.Alert) []string {
+				var out []string
+				for _, a := range as {
+					out = append(out, strings.Join([]string{a.EventTime.String(), strings.Join(a.EventIDs, ","), a.Resource, a.Principal, a.Account, a.Region, a.Summary}, " | "))
+				}
+				slices.Sort(out)
+				return out
+			}
+			if len(want.New) < 2 || !slices.Equal(text(got.New), text(want.New)) {
+				t.Errorf("Go: %d alerts, SQL: %d\n%s\n--\n%s", len(got.New), len(want.New), strings.Join(text(got.New), "\n"), strings.Join(text(want.New), "\n"))
+			}
+		})
+	}
 }

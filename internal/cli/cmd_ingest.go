@@ -136,8 +136,7 @@ func runIngestCloudTrail(ctx context.Context, env *Env, args []string) error {
 	}
 	watcher, finishAlerts := watchAlerts(ctx, env, lk, store)
 	if watcher != nil {
-		opts.AfterCommit = watcher.Notify
-		opts.Written = watcher.Written
+		watcher.Hook(&opts)
 	}
 	sum, err := ingest.CloudTrail(ctx, lk, store, opts)
 	finishAlerts()

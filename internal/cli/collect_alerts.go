@@ -6,6 +6,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/alerts"
 	"github.com/auditlake/auditlake/internal/collect"
+	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -35,13 +36,12 @@ func (a *collectAlerts) options(o collect.Options) collect.Options {
 	return o
 }
 
-// watch is collect.Options.Watch: the store's watcher's Notify, or nil when no rule is enabled
-// (or st is not a CloudTrail store).
-func (a *collectAlerts) watch(st lake.Store) func() {
+// watch is collect.Options.Watch: the store's watcher's hooks (alerts.Watcher.Hook, the same
+// Go evaluation as ingest's), none when no rule is enabled (or st is not a CloudTrail store).
+func (a *collectAlerts) watch(st lake.Store, o *ingest.Options) {
 	if w := a.watcher(st); w != nil {
-		return w.Notify
+		w.Hook(o)
 	}
-	return nil
 }
 
 func (a *collectAlerts) watcher(st lake.Store) *alerts.Watcher {

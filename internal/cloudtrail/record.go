@@ -53,6 +53,12 @@ type Record struct {
 	// EventJSONChecksum is the lowercase hex SHA-256 of EventJSON.
 	EventJSONChecksum string
 
+	// Detected is the verdicts of the detection rules evaluated in Go on the record as it was
+	// decoded (rules.GoEval.Decoded; ingest.Options.Decoded), for the evaluation of its batch
+	// to take instead of matching it again: that evaluator's token and an index into its
+	// table of verdicts; 0 when not evaluated.
+	Detected uint64
+
 	// keyHash and kindHash cache KeyHash and KindHash (0: not computed). The decoder sets them
 	// while the record's bytes are still in cache; batching them later would read every
 	// record's strings again from memory.

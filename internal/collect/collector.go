@@ -34,11 +34,12 @@ type Options struct {
 	QueueWait int
 	// Reload is how often Run rereads the registry for added, paused or removed sources (0: 2s).
 	Reload time.Duration
-	// Watch, when set, is called with a source's store before each ingest into it; the func it
-	// returns (nil for none) is called after each commit of that ingest that added events, as
-	// ingest.Options.AfterCommit is (the detection rules evaluate the batch: package alerts).
-	// Neither may block.
-	Watch func(store lake.Store) (afterCommit func())
+	// Watch, when set, is called with a source's store and the options of each ingest into it
+	// before the ingest, to set the detection rules' hooks (ingest.Options.AfterCommit,
+	// Written, Decoded: the rules match the records as they are decoded and evaluate each
+	// batch after its commit, package alerts), as `auditlake ingest` sets them. It must not
+	// block.
+	Watch func(store lake.Store, opts *ingest.Options)
 }
 
 // Collector runs sources. Poll and Once may be used without Run; one Collector per process.
@@ -383,7 +384,7 @@ func (c *Collector) ingestObjects(ctx context.Context, src Source, cl *objstore.
 	defer c.ingest.Unlock()
 	opts := ingest.Options{Objects: objs, From: src.From, Client: cl, Log: c.opts.Log, Workers: c.opts.Workers, MaxProblems: 100}
 	if c.opts.Watch != nil {
-		opts.AfterCommit = c.opts.Watch(store)
+		c.opts.Watch(store, &opts)
 	}
 	if src.Type == TypeConfig {
 		return ingest.Config(ctx, c.opts.Lake, store, opts)

@@ -234,18 +234,8 @@ func launches(ctx context.Context, s *query.Session, p Params) ([]Row, *costTabl
 			ltID: str(v[12]), ltName: str(v[13]), ltVersion: str(v[14]), lifecycle: str(v[16]),
 		}
 		f.tags = parseTags(str(v[15]))
-		row := Row{
-			InstanceID: f.instanceID, AccountID: f.account, Region: f.region, LaunchedAt: f.at,
-			LaunchedBy: f.principal, RoleARN: f.issuer, SourceIdentity: f.sourceIdentity,
-			LaunchEventID: f.eventID,
-			UnblendedCost: round(num(v[19])), EffectiveCost: round(num(v[20])),
-		}
-		row.Launcher, row.viaASG = classify(f)
-		row.TemplateID, row.TemplateName, row.TemplateVersion = hist.resolve(f)
-		row.TemplateVersion = cfg.version(row.TemplateID, row.TemplateVersion, f.at)
-		if row.AutoScalingGroup = f.tags["aws:autoscaling:groupName"]; row.AutoScalingGroup == "" {
-			row.AutoScalingGroup = cfg.group(row.InstanceID, f.at)
-		}
+		row := launchRow(f, hist, cfg, p)
+		row.UnblendedCost, row.EffectiveCost = round(num(v[19])), round(num(v[20]))
 		end := tm(v[21])
 		if t, ok := v[17].(time.Time); ok {
 			t = t.UTC()
@@ -255,10 +245,27 @@ func launches(ctx context.Context, s *query.Session, p Params) ([]Row, *costTabl
 			end = f.at
 		}
 		row.RuntimeHours = float64(int64(end.Sub(f.at).Hours()*1000+0.5)) / 1000
-		row.Status, row.Reason = verdict(row, p)
 		out = append(out, row)
 	}
 	return out, cost, nil
+}
+
+// launchRow is the row of launch f without what the SQL adds (cost, end, runtime): who and
+// how, the template as it stood at launch time (hist), and the verdict.
+func launchRow(f launchFacts, hist *history, cfg *configLookups, p Params) Row {
+	row := Row{
+		InstanceID: f.instanceID, AccountID: f.account, Region: f.region, LaunchedAt: f.at,
+		LaunchedBy: f.principal, RoleARN: f.issuer, SourceIdentity: f.sourceIdentity,
+		LaunchEventID: f.eventID,
+	}
+	row.Launcher, row.viaASG = classify(f)
+	row.TemplateID, row.TemplateName, row.TemplateVersion = hist.resolve(f)
+	row.TemplateVersion = cfg.version(row.TemplateID, row.TemplateVersion, f.at)
+	if row.AutoScalingGroup = f.tags["aws:autoscaling:groupName"]; row.AutoScalingGroup == "" {
+		row.AutoScalingGroup = cfg.group(row.InstanceID, f.at)
+	}
+	row.Status, row.Reason = verdict(row, p)
+	return row
 }
 
 // verdict applies the approval rules to a row.

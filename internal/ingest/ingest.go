@@ -74,6 +74,11 @@ type Options struct {
 	// commit, and the records each holds (recs[i] those of files[i]): detection rules evaluate
 	// them in Go (package alerts). The records must not be kept after it returns.
 	Written func(files []lake.DataFile, recs [][]*cloudtrail.Record)
+	// Decoded, when set, is called with each record kept as soon as it is decoded, in the
+	// decoding workers (in parallel, so it must be safe for concurrent use): detection rules
+	// match it there (package alerts), off the writer's path, and Written takes the verdicts.
+	// It must not keep the record.
+	Decoded func(r *cloudtrail.Record)
 }
 
 // setDefaults fills the zero fields of o; batchRows is the pipeline's default batch size.
@@ -559,6 +564,9 @@ func decodeOne(ctx context.Context, opts Options, f inputFormat, j job, drop fun
 		return nil
 	}
 	stats, err := f.decode(counter, j.obj.URI, dopts, func(r *cloudtrail.Record) error {
+		if opts.Decoded != nil {
+			opts.Decoded(r)
+		}
 		n := r.MemSize()
 		unreserve() // the record's own size replaces it
 		if err := take(n); err != nil {

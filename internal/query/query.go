@@ -273,6 +273,20 @@ func (s *Session) Facts(id string) (relation string, stored bool) {
 	return "read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)", true
 }
 
+// FactsFiles is the data files of store id whose facts files Facts reads, and true; false
+// when Facts computes the facts from the events instead (a damaged or restricted store, or one
+// with files of no facts of this version).
+func (s *Session) FactsFiles(id string) ([]lake.DataFile, bool) {
+	m := s.manifests[id]
+	if s.damaged[id] != nil || (m != nil && m.FilesWithoutFacts() > 0) || s.restricted[id] {
+		return nil, false
+	}
+	if m == nil {
+		return nil, true
+	}
+	return m.Files, true
+}
+
 // LastEventTime is the time of the newest event of store id as the session sees it (zero when
 // the store is empty), from the manifest rather than a scan. Of a store the session shows only
 // in part, the manifest's newest event may be a row the principal may not see: the time is then

@@ -12,6 +12,7 @@ import (
 	"github.com/auditlake/auditlake/internal/dialect"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/sigma"
 )
@@ -244,7 +245,7 @@ func (h *Hunt) Evaluate(ctx context.Context, r Rule) ([]Match, error) {
 	var out []Match
 	switch {
 	case c.launch:
-		out, err = c.launches(ctx, h.s, h.target, nil)
+		out, err = c.launches(ctx, h.s, h.target, nil, nil)
 	case c.sql != "":
 		out, err = c.runSQL(ctx, h.s, h.relation)
 	default:
@@ -613,8 +614,10 @@ func (c *compiled) runSQL(ctx context.Context, s *query.Session, relation string
 
 // launches is the launch-compliance verdict over the launches in target's time range: one
 // match per instance not launched from an approved template. known, when not nil, are the
-// launch events of target's Files by id, with their names (read in Go as they were written).
-func (c *compiled) launches(ctx context.Context, s *query.Session, target Target, known map[string]string) ([]Match, error) {
+// launch events of target's Files by id, with their names (read in Go as they were written);
+// facts, when not nil, are every EC2 lifecycle fact of the store (as the session sees it): the
+// verdict is then computed from them in Go (compliance.FromFacts) instead of by the report.
+func (c *compiled) launches(ctx context.Context, s *query.Session, target Target, known map[string]string, facts []lifecycle.Fact) ([]Match, error) {
 	p := compliance.Params{Store: target.Store.ID, Approved: c.rule.Approved.Approvals, RequireAutoScaling: c.rule.Approved.RequireAutoScaling}
 	var inFiles map[string]bool
 	if target.Files != nil {
@@ -664,12 +667,18 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 	if !target.To.IsZero() {
 		p.To = &target.To
 	}
-	rep, err := compliance.LaunchCompliance(ctx, s, p)
-	if err != nil {
-		return nil, err
+	var rows []compliance.Row
+	if facts != nil {
+		rows = compliance.FromFacts(facts, p) // the same rows, from the store's facts in hand
+	} else {
+		rep, err := compliance.LaunchCompliance(ctx, s, p)
+		if err != nil {
+			return nil, err
+		}
+		rows = rep.Rows
 	}
 	var out []Match
-	for _, row := range rep.Rows {
+	for _, row := range rows {
 		if row.Status == compliance.StatusApproved || (inFiles != nil && !inFiles[row.LaunchEventID]) {
 			continue
 		}

@@ -28,3 +28,10 @@ func BuiltinPredicate(name string) string {
 	b, _ := BuiltinNamed(name)
 	return b.predicate
 }
+
+// SetMaxVerdictLists bounds the verdict lists a GoEval keeps (maxVerdictLists) until the test ends.
+func SetMaxVerdictLists(t interface{ Cleanup(func()) }, n int) {
+	old := maxVerdictLists
+	maxVerdictLists = n
+	t.Cleanup(func() { maxVerdictLists = old })
+}

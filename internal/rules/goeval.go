@@ -7,10 +7,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/sigma"
 )
@@ -24,9 +28,34 @@ import (
 // (EvaluateGroupedWith). Grouping is EvaluateGrouped's.
 type GoEval struct {
 	rules []goRule
-	mu    sync.Mutex
-	admit map[kindKey][]int // by event source and name: the rules whose prefilter admits them
+	// token is this evaluator's, in the records it evaluated as they were decoded
+	// (Record.Detected's upper half; never 0).
+	token uint32
+	mu    sync.RWMutex
+	admit map[uint64][]admitted // by the records' KindHash: the rules whose prefilter admits them
+	// verdicts are the distinct verdict lists Decoded found, by their text (hits as bytes);
+	// their index is the lower half of a record's Detected. Index 0 is "nothing matched".
+	verdicts map[string]uint32
+	lists    [][]hit
+	events   sync.Pool // of *sigma.Event
 }
+
+// hit is one rule's verdict on an event other than No: the rule's index, and whether the
+// verdict is Unknown (else Yes).
+type hit struct {
+	rule    uint16
+	unknown bool
+}
+
+// admitted is the rules (indexes) whose prefilter admits events of one source and name.
+type admitted struct {
+	source, name     string
+	noSource, noName bool
+	ids              []int
+}
+
+// evaluators numbers GoEvals (their token).
+var evaluators atomic.Uint32
 
 type goRule struct {
 	rule     Rule
@@ -34,11 +63,6 @@ type goRule struct {
 	grouping Grouping
 	match    func(ev *sigma.Event) sigma.Verdict
 	admits   func(source, name *string) sigma.Verdict
-}
-
-type kindKey struct {
-	source, name     string
-	noSource, noName bool
 }
 
 // ruleKey is what a Go result depends on of a rule: a result is used only for a rule that is
@@ -49,7 +73,11 @@ func ruleKey(r Rule, g Grouping) string {
 
 // NewGoEval prepares the rules of rs (with their groupings gs) that have a Go evaluation.
 func NewGoEval(rs []Rule, gs []Grouping) *GoEval {
-	e := &GoEval{admit: map[kindKey][]int{}}
+	e := &GoEval{admit: map[uint64][]admitted{}, verdicts: map[string]uint32{"": 0}, lists: [][]hit{nil}}
+	for e.token == 0 {
+		e.token = evaluators.Add(1)
+	}
+	e.events.New = func() any { return new(sigma.Event) }
 	for i, r := range rs {
 		gr := goRule{rule: r, key: ruleKey(r, gs[i]), grouping: gs[i]}
 		switch r.Kind {
@@ -68,6 +96,9 @@ func NewGoEval(rs []Rule, gs []Grouping) *GoEval {
 			continue
 		}
 		e.rules = append(e.rules, gr)
+		if len(e.rules) == maxGoRules {
+			break // the others run in SQL
+		}
 	}
 	return e
 }
@@ -132,7 +163,17 @@ type GoResult struct {
 	// arenas hold the matched events' ids (idItem); an id of 0xffff bytes or more has an arena
 	// of its own (its idItem's n is 0xffff).
 	arenas [][]byte
+	// Facts are the EC2 lifecycle facts of the file's records (launches and templates, as
+	// lifecycle.Of gives them and the store keeps them beside the file), their strings copied.
+	Facts []lifecycle.Fact
+	// facts, when set (UseFacts), holds the store's facts: launch-compliance is judged from
+	// them in Go (compliance.FromFacts) instead of by the report's SQL.
+	facts *FactsCache
 }
+
+// UseFacts has EvaluateGroupedWith judge launch-compliance from the store's facts kept in c
+// (FactsCache.Store) rather than in SQL.
+func (res *GoResult) UseFacts(c *FactsCache) { res.facts = c }
 
 type groupKey struct {
 	key    string
@@ -155,37 +196,114 @@ type idItem struct {
 	arena uint32
 }
 
-// admitted returns the indexes of the rules whose prefilter admits events of this source and
-// name.
-func (e *GoEval) admitted(source, name *string) []int {
-	k := kindKey{noSource: source == nil, noName: name == nil}
-	if source != nil {
-		k.source = *source
+// maxGoRules is the most rules a GoEval evaluates (a hit's rule index is 16 bits).
+const maxGoRules = 1 << 15
+
+// maxVerdictLists bounds the distinct verdict lists Decoded keeps (records crafted so that
+// each matches another set of rules would otherwise grow it with every record); a record whose
+// list is not kept is matched again by File.
+var maxVerdictLists = 1 << 16
+
+// admittedBy returns the indexes of the rules whose prefilter admits rec's source and name.
+func (e *GoEval) admittedBy(rec *cloudtrail.Record) []int {
+	h := rec.KindHash()
+	same := func(a *admitted) bool {
+		return a.noSource == (rec.EventSource == nil) && a.noName == (rec.EventName == nil) &&
+			(rec.EventSource == nil || a.source == *rec.EventSource) && (rec.EventName == nil || a.name == *rec.EventName)
 	}
-	if name != nil {
-		k.name = *name
+	e.mu.RLock()
+	for i := range e.admit[h] {
+		if a := &e.admit[h][i]; same(a) {
+			e.mu.RUnlock()
+			return a.ids
+		}
+	}
+	e.mu.RUnlock()
+	a := admitted{noSource: rec.EventSource == nil, noName: rec.EventName == nil, ids: []int{}}
+	if rec.EventSource != nil {
+		a.source = strings.Clone(*rec.EventSource)
+	}
+	if rec.EventName != nil {
+		a.name = strings.Clone(*rec.EventName)
+	}
+	for i, r := range e.rules {
+		if r.admits(rec.EventSource, rec.EventName) != sigma.No {
+			a.ids = append(a.ids, i)
+		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if ids, ok := e.admit[k]; ok {
-		return ids
-	}
-	ids := []int{}
-	for i, r := range e.rules {
-		if r.admits(source, name) != sigma.No {
-			ids = append(ids, i)
+	for i := range e.admit[h] {
+		if b := &e.admit[h][i]; same(b) {
+			return b.ids
 		}
 	}
-	k.source, k.name = strings.Clone(k.source), strings.Clone(k.name)
-	e.admit[k] = ids
-	return ids
+	e.admit[h] = append(e.admit[h], a)
+	return a.ids
 }
 
-// File evaluates the rules on recs, the records of one data file.
+// hits appends the verdicts of the rules on rec that are not No to out.
+func (e *GoEval) hits(rec *cloudtrail.Record, out []hit) []hit {
+	ids := e.admittedBy(rec)
+	if len(ids) == 0 {
+		return out
+	}
+	ev := e.events.Get().(*sigma.Event)
+	ev.Reset(rec)
+	for _, ri := range ids {
+		switch e.rules[ri].match(ev) {
+		case sigma.Yes:
+			out = append(out, hit{rule: uint16(ri)})
+		case sigma.Unknown:
+			out = append(out, hit{rule: uint16(ri), unknown: true})
+		}
+	}
+	ev.Reset(nil)
+	e.events.Put(ev)
+	return out
+}
+
+// Decoded evaluates the rules on rec as it is decoded (ingest.Options.Decoded: in the decoding
+// workers, in parallel), and keeps the verdicts in rec.Detected for File to take. Safe for
+// concurrent use.
+func (e *GoEval) Decoded(rec *cloudtrail.Record) {
+	var buf [8]hit
+	hs := e.hits(rec, buf[:0])
+	var kb [24]byte
+	key := kb[:0]
+	for _, h := range hs {
+		u := byte(0)
+		if h.unknown {
+			u = 1
+		}
+		key = append(key, byte(h.rule), byte(h.rule>>8), u)
+	}
+	e.mu.RLock()
+	i, ok := e.verdicts[string(key)]
+	e.mu.RUnlock()
+	if !ok {
+		e.mu.Lock()
+		if i, ok = e.verdicts[string(key)]; !ok {
+			if len(e.lists) >= maxVerdictLists {
+				e.mu.Unlock()
+				return // not kept: File matches the record again
+			}
+			i = uint32(len(e.lists))
+			e.lists = append(e.lists, slices.Clone(hs))
+			e.verdicts[string(key)] = i
+		}
+		e.mu.Unlock()
+	}
+	rec.Detected = uint64(e.token)<<32 | uint64(i)
+}
+
+// File evaluates the rules on recs, the records of one data file: a record Decoded evaluated
+// gives its verdicts from then; another is matched now.
 func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
-	res := &GoResult{groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}, arenas: [][]byte{nil}}
-	for _, r := range e.rules {
-		res.groups[r.key] = map[groupKey]*goGroup{}
+	res := &GoResult{groups: make(map[string]map[groupKey]*goGroup, len(e.rules)), unknown: map[string][]string{}, arenas: [][]byte{nil}}
+	perRule := make([]map[groupKey]*goGroup, len(e.rules))
+	for i := range perRule {
+		perRule[i] = map[groupKey]*goGroup{}
 	}
 	intern := map[string]string{}
 	in := func(s string) string {
@@ -196,10 +314,11 @@ func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
 		intern[v] = v
 		return v
 	}
-	var ev sigma.Event
-	var lastKind uint64
-	var ids []int
-	for i, rec := range recs {
+	e.mu.RLock()
+	lists := e.lists // append-only: every index a record holds is in it
+	e.mu.RUnlock()
+	var buf []hit
+	for _, rec := range recs {
 		if n := rec.EventName; n != nil && (*n == "RunInstances" || *n == "CreateFleet") {
 			res.Launch = true
 			if res.launches == nil {
@@ -207,30 +326,159 @@ func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
 			}
 			res.launches[strings.Clone(rec.EventID)] = *n
 		}
-		if k := rec.KindHash(); i == 0 || k != lastKind {
-			ids, lastKind = e.admitted(rec.EventSource, rec.EventName), k
+		var hs []hit
+		if d := rec.Detected; d != 0 && uint32(d>>32) == e.token && int(uint32(d)) < len(lists) {
+			hs = lists[uint32(d)]
+		} else {
+			buf = e.hits(rec, buf[:0])
+			hs = buf
 		}
-		if len(ids) == 0 {
-			continue
-		}
-		ev.Reset(rec)
-		var m *Match
-		for _, ri := range ids {
-			r := &e.rules[ri]
-			switch r.match(&ev) {
-			case sigma.No:
-				continue
-			case sigma.Unknown:
+		for _, h := range hs {
+			r := &e.rules[h.rule]
+			if h.unknown {
 				res.unknown[r.key] = append(res.unknown[r.key], strings.Clone(rec.EventID))
 				continue
 			}
-			if m == nil {
-				m = recordMatch(rec, in)
-			}
-			res.add(r.key, r.grouping, *m, false)
+			res.addRecord(perRule[h.rule], r.grouping, rec, in)
+		}
+	}
+	for i, r := range e.rules {
+		res.groups[r.key] = perRule[i]
+	}
+	for _, f := range lifecycle.Of(recs) {
+		if f.Kind == "launch" || f.Kind == "template" {
+			res.Facts = append(res.Facts, cloneFact(f))
 		}
 	}
 	return res
+}
+
+// cloneFact is f with its strings copied (a fact of lifecycle.Of points into its record).
+func cloneFact(f lifecycle.Fact) lifecycle.Fact {
+	for _, p := range []**string{&f.InstanceID, &f.EventName, &f.AWSRegion, &f.AccountID, &f.PrincipalARN, &f.IssuerARN,
+		&f.SourceIdentity, &f.InvokedBy, &f.UserAgent, &f.Console, &f.ClientToken, &f.LTID, &f.LTName, &f.LTVersion,
+		&f.Tags, &f.Lifecycle, &f.Reason, &f.DefaultVersion} {
+		if *p != nil {
+			v := strings.Clone(**p)
+			*p = &v
+		}
+	}
+	f.Kind, f.EventID = strings.Clone(f.Kind), strings.Clone(f.EventID)
+	if f.Src != nil {
+		v := *f.Src
+		f.Src = &v
+	}
+	return f
+}
+
+// FactsCache keeps the launch and template facts of a store's data files by path (the files a
+// watcher saw written, GoResult.Facts, and those it read once), for launch-compliance in Go.
+type FactsCache struct {
+	lk     *lake.Lake
+	mu     sync.Mutex
+	byPath map[string][]lifecycle.Fact
+	seen   map[string]bool // paths in a snapshot Store was given: forgotten once they leave it
+}
+
+// NewFactsCache is an empty cache of facts of lk's stores.
+func NewFactsCache(lk *lake.Lake) *FactsCache {
+	return &FactsCache{lk: lk, byPath: map[string][]lifecycle.Fact{}, seen: map[string]bool{}}
+}
+
+// Add keeps facts as those of data file path.
+func (c *FactsCache) Add(path string, facts []lifecycle.Fact) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byPath[path] = facts
+}
+
+// Store returns every launch and template fact of store storeID as session s sees it (the
+// facts files of its data files, query.Session.FactsFiles): those kept, and those of the other
+// files read from their facts files (and kept); files that left the store are forgotten. nil
+// when the session computes some of the facts from the events (the caller uses the SQL).
+func (c *FactsCache) Store(ctx context.Context, s *query.Session, storeID string) ([]lifecycle.Fact, error) {
+	files, ok := s.FactsFiles(storeID)
+	if !ok {
+		return nil, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	live := make(map[string]bool, len(files))
+	out := []lifecycle.Fact{}
+	for _, f := range files {
+		live[f.Path], c.seen[f.Path] = true, true
+		facts, ok := c.byPath[f.Path]
+		if !ok && f.Facts != "" {
+			var err error
+			if facts, err = compliance.ReadFacts(ctx, s, "read_parquet("+engine.Literal(c.lk.AbsPath(storeID, f.Facts))+")"); err != nil {
+				return nil, err
+			}
+			c.byPath[f.Path] = facts
+		}
+		out = append(out, facts...)
+	}
+	for p := range c.seen {
+		if !live[p] {
+			delete(c.byPath, p)
+			delete(c.seen, p)
+		}
+	}
+	return out, nil
+}
+
+// recordKey is Grouping.key of rec's match (recordMatch), without making the match: "" and
+// false when it needs one (a grouping by event).
+func recordKey(g Grouping, rec *cloudtrail.Record) (string, bool) {
+	val := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	switch g.Key {
+	case "principal":
+		if u := rec.UserIdentity; u != nil {
+			switch {
+			case u.ARN != nil:
+				return *u.ARN, true
+			case u.PrincipalID != nil:
+				return *u.PrincipalID, true
+			case u.Type != nil:
+				return *u.Type, true
+			}
+		}
+		return "", true
+	case "account":
+		return val(rec.RecipientAccountID), true
+	case "region":
+		return val(rec.AWSRegion), true
+	case "resource":
+		return "", true
+	case "event":
+		return "", false
+	}
+	return "", true
+}
+
+// addRecord counts record rec's match in groups (a rule's, grouped by g) as add does, making
+// the match (recordMatch) only when it is its group's first.
+func (res *GoResult) addRecord(groups map[groupKey]*goGroup, g Grouping, rec *cloudtrail.Record, in func(string) string) {
+	key, ok := recordKey(g, rec)
+	if !ok {
+		res.addTo(groups, g, *recordMatch(rec, in), false)
+		return
+	}
+	t := rec.EventTime.UTC().Truncate(time.Microsecond)
+	k := groupKey{key: key}
+	if g.Key != "event" && g.Window > 0 {
+		k.bucket = t.Truncate(g.Window).UnixMicro()
+	}
+	gr := groups[k]
+	if gr == nil || t.Before(gr.first.EventTime) || (t.Equal(gr.first.EventTime) && rec.EventID < gr.first.EventID) {
+		res.addTo(groups, g, *recordMatch(rec, in), false)
+		return
+	}
+	gr.items = append(gr.items, res.item(t.UnixMicro(), rec.EventID))
 }
 
 // recordMatch is the match of record rec as a predicate rule's query gives it (packedMatch),
@@ -267,27 +515,21 @@ func summarize(m *Match) {
 // add counts match m of the rule with key rk in its group; unless summarized, m.Summary holds
 // its event source (recordMatch), and the summary is made if m is its group's first.
 func (res *GoResult) add(rk string, g Grouping, m Match, summarized bool) {
-	k := groupKey{key: g.key(m)}
-	us := m.EventTime.UnixMicro()
-	if g.Key != "event" && g.Window > 0 {
-		k.bucket = m.EventTime.Truncate(g.Window).UnixMicro()
-	}
 	groups := res.groups[rk]
 	if groups == nil {
 		groups = map[groupKey]*goGroup{}
 		res.groups[rk] = groups
 	}
-	id := m.EventID
-	if len(res.arenas) == 0 || len(res.arenas[len(res.arenas)-1])+len(id) > 1<<31 || len(id) >= 0xffff {
-		res.arenas = append(res.arenas, nil)
+	res.addTo(groups, g, m, summarized)
+}
+
+// addTo is add, into a rule's groups.
+func (res *GoResult) addTo(groups map[groupKey]*goGroup, g Grouping, m Match, summarized bool) {
+	k := groupKey{key: g.key(m)}
+	if g.Key != "event" && g.Window > 0 {
+		k.bucket = m.EventTime.Truncate(g.Window).UnixMicro()
 	}
-	a := len(res.arenas) - 1
-	item := idItem{us: us, off: uint32(len(res.arenas[a])), n: uint16(len(id)), arena: uint32(a)}
-	res.arenas[a] = append(res.arenas[a], id...)
-	if len(id) >= 0xffff {
-		item.n = 0xffff
-		res.arenas = append(res.arenas, nil) // the next ids in another
-	}
+	item := res.item(m.EventTime.UnixMicro(), m.EventID)
 	gr := groups[k]
 	if gr == nil {
 		m.EventID = strings.Clone(m.EventID)
@@ -306,9 +548,27 @@ func (res *GoResult) add(rk string, g Grouping, m Match, summarized bool) {
 	gr.items = append(gr.items, item)
 }
 
+// item keeps event id in res's arenas: its idItem, at time us.
+func (res *GoResult) item(us int64, id string) idItem {
+	if len(res.arenas) == 0 || len(res.arenas[len(res.arenas)-1])+len(id) > 1<<31 || len(id) >= 0xffff {
+		res.arenas = append(res.arenas, nil)
+	}
+	a := len(res.arenas) - 1
+	it := idItem{us: us, off: uint32(len(res.arenas[a])), n: uint16(len(id)), arena: uint32(a)}
+	res.arenas[a] = append(res.arenas[a], id...)
+	if len(id) >= 0xffff {
+		it.n = 0xffff
+		res.arenas = append(res.arenas, nil) // the next ids in another
+	}
+	return it
+}
+
 // Merge adds o's findings to res (o is left as it was).
 func (res *GoResult) Merge(o *GoResult) {
 	res.Launch = res.Launch || o.Launch
+	if res.facts == nil {
+		res.facts = o.facts
+	}
 	if len(o.launches) > 0 && res.launches == nil {
 		res.launches = map[string]string{}
 	}
@@ -371,7 +631,13 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 					return nil, err
 				}
 				// The files' launches are known: the verdict is the report's over their span.
-				ms, err := c.launches(ctx, s, target, res.launches)
+				var facts []lifecycle.Fact
+				if res.facts != nil {
+					if facts, err = res.facts.Store(ctx, s, target.Store.ID); err != nil {
+						return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+					}
+				}
+				ms, err := c.launches(ctx, s, target, res.launches, facts)
 				if err != nil {
 					return nil, fmt.Errorf("rule %s: %w", r.ID, err)
 				}

@@ -223,62 +223,84 @@ func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
 			gs[i] = rules.Grouping{Key: "event"}
 		}
 	}
-	dir := t.TempDir()
-	lk, err := lake.Open(filepath.Join(dir, "lake"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eval := rules.NewGoEval(rs, gs)
-	pre := map[string]*rules.GoResult{}
-	written := func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
-		for p, r := range eval.Files(files, recs, 2) {
-			pre[p] = r
-		}
-	}
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(out, "AWSLogs")}, Written: written, BatchRows: 5000}); err != nil {
-		t.Fatal(err)
-	}
-	m, release, err := lk.Snapshot(st.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	res := rules.NewGoResult()
-	for _, f := range m.Files {
-		r := pre[f.Path]
-		if r == nil {
-			t.Fatalf("no Go result for %s", f.Path)
-		}
-		res.Merge(r)
-	}
-	s, err := query.Open(ctx, lk, query.Options{Timeout: 5 * time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	target := rules.Target{Store: st, Files: m.Files}
-	viaGo, err := rules.EvaluateGroupedWith(ctx, s, rs, gs, target, res)
-	if err != nil {
-		t.Fatal(err)
-	}
-	viaSQL, err := rules.EvaluateGrouped(ctx, s, rs, gs, target, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	matched := 0
-	for i, r := range rs {
-		a, b := groupsText(viaGo[i]), groupsText(viaSQL[i])
-		if !slices.Equal(a, b) {
-			t.Errorf("rule %s (%s): Go %d groups, SQL %d:\n%v\n%v", r.ID, r.Title, len(a), len(b), first(a, 3), first(b, 3))
-		}
-		matched += len(a)
-	}
-	if matched < 100 {
-		t.Errorf("only %d groups: the test proves little", matched)
+	// The records matched where they are written (Written alone), as they are decoded (Decoded),
+	// as decoded with no verdict list kept (each matched again where written), and with
+	// launch-compliance judged from the facts in Go (FactsCache): the SQL's groups every time.
+	for _, v := range []struct {
+		name           string
+		decoded, facts bool
+		lists          int
+	}{{"written", false, false, 0}, {"decoded", true, false, 0}, {"decoded, no list kept", true, false, 1}, {"decoded, facts in Go", true, true, 0}} {
+		t.Run(v.name, func(t *testing.T) {
+			if v.lists > 0 {
+				rules.SetMaxVerdictLists(t, v.lists)
+			}
+			lk, err := lake.Open(filepath.Join(t.TempDir(), "lake"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eval := rules.NewGoEval(rs, gs)
+			facts := rules.NewFactsCache(lk)
+			pre := map[string]*rules.GoResult{}
+			opts := ingest.Options{Sources: []string{filepath.Join(out, "AWSLogs")}, BatchRows: 5000}
+			opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+				for p, r := range eval.Files(files, recs, 2) {
+					pre[p] = r
+					facts.Add(p, r.Facts)
+				}
+			}
+			if v.decoded {
+				opts.Decoded = eval.Decoded
+			}
+			if _, err := ingest.CloudTrail(ctx, lk, st, opts); err != nil {
+				t.Fatal(err)
+			}
+			m, release, err := lk.Snapshot(st.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer release()
+			res := rules.NewGoResult()
+			if v.facts {
+				res.UseFacts(facts)
+			}
+			for _, f := range m.Files {
+				r := pre[f.Path]
+				if r == nil {
+					t.Fatalf("no Go result for %s", f.Path)
+				}
+				res.Merge(r)
+			}
+			s, err := query.Open(ctx, lk, query.Options{Timeout: 5 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			target := rules.Target{Store: st, Files: m.Files}
+			viaGo, err := rules.EvaluateGroupedWith(ctx, s, rs, gs, target, res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			viaSQL, err := rules.EvaluateGrouped(ctx, s, rs, gs, target, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			matched := 0
+			for i, r := range rs {
+				a, b := groupsText(viaGo[i]), groupsText(viaSQL[i])
+				if !slices.Equal(a, b) {
+					t.Errorf("rule %s (%s): Go %d groups, SQL %d:\n%v\n%v", r.ID, r.Title, len(a), len(b), first(a, 3), first(b, 3))
+				}
+				matched += len(a)
+			}
+			if matched < 100 {
+				t.Errorf("only %d groups: the test proves little", matched)
+			}
+		})
 	}
 }
 
