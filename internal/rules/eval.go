@@ -229,6 +229,9 @@ type Hunt struct {
 	// with few, in order.
 	plans map[string][]bool
 	held  map[string][]matchRow
+	// groups are, by rule id, the predicate rules with a prefilter whose narrow condition is
+	// another's too (Prepare): Stream reads the events that condition admits once for them all.
+	groups map[string]*ruleGroup
 }
 
 // NewHunt prepares rules to run over target in session s.
@@ -524,7 +527,7 @@ func (h *Hunt) Run(ctx context.Context, rs []Rule) ([][]Match, []error) {
 // indexes of the rules it matches, one row per rule. It returns each rule's matches, oldest
 // first.
 func (h *Hunt) scan(ctx context.Context, cs []*compiled) ([][]Match, error) {
-	res, err := h.s.RunInternal(ctx, scanSQL(cs, h.relation))
+	res, err := h.s.RunInternal(ctx, scanSQL(cs, h.relation, ""))
 	if err != nil {
 		return nil, fmt.Errorf("rules %s: %w", ruleIDs(cs), err)
 	}
@@ -544,15 +547,21 @@ func (h *Hunt) scan(ctx context.Context, cs []*compiled) ([][]Match, error) {
 }
 
 // scanSQL is the query of one scan of relation for predicate rules cs: a row of matchColumns for
-// each event and rule it matches, after the rule's index in cs (rule_index).
-func scanSQL(cs []*compiled, relation string) string {
+// each event and rule it matches, after the rule's index in cs (rule_index). narrow, when not
+// "", is a condition every rule's predicate implies (their common narrow): the scan reads only
+// the events it admits.
+func scanSQL(cs []*compiled, relation, narrow string) string {
 	var cases, ors []string
 	for i, c := range cs {
 		cases = append(cases, "CASE WHEN "+c.predicate+" THEN "+strconv.Itoa(i)+" END")
 		ors = append(ors, "("+c.predicate+")")
 	}
+	where := strings.Join(ors, " OR ")
+	if narrow != "" {
+		where = narrow + " AND (" + where + ")"
+	}
 	return "SELECT rule_index, * EXCLUDE (rule_indexes) FROM (SELECT list_filter([" + strings.Join(cases, ", ") +
-		"], lambda x: x IS NOT NULL) AS rule_indexes, " + matchColumns + " FROM " + relation + " AS events WHERE " + strings.Join(ors, " OR ") +
+		"], lambda x: x IS NOT NULL) AS rule_indexes, " + matchColumns + " FROM " + relation + " AS events WHERE " + where +
 		"), unnest(rule_indexes) AS u(rule_index)"
 }
 

@@ -35,3 +35,17 @@ func SetMaxVerdictLists(t interface{ Cleanup(func()) }, n int) {
 	maxVerdictLists = n
 	t.Cleanup(func() { maxVerdictLists = old })
 }
+
+// Grouped is the ids of the rules Prepare grouped with rule id (read in one scan), id's
+// included; nil when id is in no group.
+func Grouped(h *Hunt, id string) []string {
+	g := h.groups[id]
+	if g == nil {
+		return nil
+	}
+	var out []string
+	for _, c := range g.cs {
+		out = append(out, c.rule.ID)
+	}
+	return out
+}

@@ -358,3 +358,51 @@ func TestPrepareReadsOnlySlicesWithMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupedRulesReadInOneScan: rules whose prefilters admit the same events (the community's
+// and the built-in ConsoleLogin rules) are grouped by Hunt.Prepare; the first one Stream runs
+// reads the group's matches in one scan and the others' are held for their turn, each the
+// matches Evaluate returns in its order — whole, in slices, and when the held matches would
+// exceed a slice's worth (the rule then runs its own query).
+func TestGroupedRulesReadInOneScan(t *testing.T) {
+	_, s, st := generatedStore(t, 6000, 11)
+	ctx := context.Background()
+	target := rules.Target{Store: st}
+	rs := allRules(t)
+	for _, per := range []int64{0, 1000, 1} {
+		h := rules.NewHunt(s, target)
+		rules.SetSliceRows(h, per)
+		h.Prepare(ctx, rs)
+		var group []string
+		for _, r := range rs {
+			if g := rules.Grouped(h, r.ID); len(g) > 1 && slices.Contains(g, "console-login-without-mfa") {
+				group = g
+				break
+			}
+		}
+		if len(group) < 2 {
+			t.Fatalf("slices of %d: the ConsoleLogin rules are not grouped", per)
+		}
+		for i, id := range group {
+			r := rs[slices.IndexFunc(rs, func(r rules.Rule) bool { return r.ID == id })]
+			want := evaluate(t, s, st, r)
+			if i > 0 {
+				// Held after the group's scan, unless a slice's worth (per) was exceeded.
+				if held := rules.Held(h, id); held != (per != 1 || len(want) == 0) {
+					t.Errorf("slices of %d: rule %s held %v (%d matches)", per, id, held, len(want))
+				}
+			}
+			var streamed []rules.Match
+			n, err := h.Stream(ctx, r, func(m *rules.Match) error { streamed = append(streamed, *m); return nil })
+			if err != nil || n != len(want) || len(want) > 0 && !reflect.DeepEqual(streamed, want) {
+				t.Errorf("slices of %d: rule %s streamed %d matches (%d counted, error %v), Evaluate %d", per, id, len(streamed), n, err, len(want))
+			}
+			if len(want) == 0 && per == 0 {
+				t.Errorf("rule %s matches nothing in the generated store: the test checks nothing", id)
+			}
+			if rules.Held(h, id) {
+				t.Errorf("rule %s still held after it was streamed", id)
+			}
+		}
+	}
+}

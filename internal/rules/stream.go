@@ -29,10 +29,14 @@ const huntSliceRows = 1 << 18
 // on. The matches and their order are the same; if the
 // shared scan fails (one rule's predicate failing on these events), the rules run unprepared
 // and each reports its own error.
+//
+// The predicate rules whose prefilters admit the same events (the three ConsoleLogin rules)
+// are grouped: Stream reads them in one scan when the first of them runs (groupRules).
 func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 	if h.target.Files != nil {
 		return
 	}
+	h.groupRules(ctx, rs)
 	var cs []*compiled
 	for _, r := range rs {
 		if c, err := compile(r); err == nil && c.predicate != "" && c.prefilter == "" {
@@ -89,7 +93,7 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 		return
 	}
 	recs := make([][]matchRow, len(few))
-	_, err = h.s.EachInternal(ctx, scanSQL(few, h.relation), func(row []any) error {
+	_, err = h.s.EachInternal(ctx, scanSQL(few, h.relation, ""), func(row []any) error {
 		i, _ := row[0].(int32)
 		recs[i] = append(recs[i], newMatchRow(row[1:]))
 		return nil
@@ -152,6 +156,7 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 		}
 	}
 	if held, ok := h.held[r.ID]; ok && h.target.Files == nil {
+		delete(h.held, r.ID) // handed on once: a rule run again reads its matches again
 		var m Match
 		for i := range held {
 			if err := c.packedMatchInto(&m, held[i].t, held[i].packed, false); err != nil {
@@ -173,6 +178,14 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 		}
 		relations = kept
 	}
+	// The first rule of a group (Prepare) reads the group's matches: its own are handed on, the
+	// others' kept for their turn (at most a slice's worth together).
+	var group *groupRead
+	if g := h.groups[r.ID]; g != nil && !g.read {
+		g.read = true
+		self := slices.IndexFunc(g.cs, func(x *compiled) bool { return x.rule.ID == r.ID })
+		group = &groupRead{g: g, self: self, narrow: narrow, keep: make([][]matchRow, len(g.cs)), over: make([]bool, len(g.cs)), budget: per}
+	}
 	// The engine reads and orders the next slice while fn is handed the current one's matches
 	// (two slices held at most): the engine's threads and fn's work overlap.
 	type slice struct {
@@ -186,7 +199,19 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 		defer close(next)
 		size := 0 // the slice before's matches: a rule's slices hold about as many
 		for _, rel := range relations {
-			recs, joined, err := h.readSlice(qctx, rel, c.where(narrow), size)
+			var recs []matchRow
+			var joined bool
+			var err error
+			if group != nil {
+				if recs, err = group.readSlice(qctx, h, rel, size); err != nil && qctx.Err() == nil {
+					// One of the other rules' predicates fails on these events: this rule
+					// alone from this slice on, the others each on their own.
+					group = nil
+				}
+			}
+			if group == nil {
+				recs, joined, err = h.readSlice(qctx, rel, c.where(narrow), size)
+			}
 			size = len(recs)
 			if err == nil {
 				sortRows(recs)
@@ -223,7 +248,115 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 			n++
 		}
 	}
+	if group != nil { // every slice read (the reader is done: next is closed)
+		group.hold(h)
+	}
 	return n, nil
+}
+
+// ruleGroup is predicate rules with the same narrow condition (Hunt.Prepare), read in one scan.
+type ruleGroup struct {
+	cs   []*compiled
+	read bool // Stream has read (or tried) the group's scan
+}
+
+// maxGroup is how many rules one group's scan evaluates at most: a slice's query returns a row
+// per event and rule it matches.
+const maxGroup = 4
+
+// groupRules groups the predicate rules of rs with a prefilter by their narrow condition
+// among the target's values: rules whose prefilters admit the same events (the community's
+// and the built-in console-login rules) read them once.
+func (h *Hunt) groupRules(ctx context.Context, rs []Rule) {
+	open := map[string]*ruleGroup{}
+	seen := map[string]bool{}
+	var all []*ruleGroup
+	for _, r := range rs {
+		if seen[r.ID] {
+			continue
+		}
+		seen[r.ID] = true
+		c, err := compile(r)
+		if err != nil || c.predicate == "" || c.prefilter == "" {
+			continue
+		}
+		narrow, _, none, err := h.narrowCount(ctx, c)
+		if err != nil || none || narrow == "" {
+			continue
+		}
+		g := open[narrow]
+		if g == nil || len(g.cs) == maxGroup {
+			g = &ruleGroup{}
+			open[narrow] = g
+			all = append(all, g)
+		}
+		g.cs = append(g.cs, c)
+	}
+	for _, g := range all {
+		if len(g.cs) < 2 {
+			continue
+		}
+		if h.groups == nil {
+			h.groups = map[string]*ruleGroup{}
+		}
+		for _, c := range g.cs {
+			h.groups[c.rule.ID] = g
+		}
+	}
+}
+
+// groupRead is a group's scan as Stream runs it for rule g.cs[self]: its matches are handed on
+// slice by slice, the other rules' kept (keep, by index in g.cs) until a rule's kept matches would make
+// more than budget together (over: that rule then runs its own query when its turn comes).
+type groupRead struct {
+	g      *ruleGroup
+	self   int
+	narrow string
+	keep   [][]matchRow
+	over   []bool
+	kept   int64
+	budget int64
+}
+
+// readSlice reads the group's matches in relation rel: its rule's, unordered, and the others' into keep.
+func (gr *groupRead) readSlice(ctx context.Context, h *Hunt, rel string, size int) ([]matchRow, error) {
+	recs := make([]matchRow, 0, size)
+	_, err := h.s.EachInternal(ctx, scanSQL(gr.g.cs, rel, gr.narrow), func(row []any) error {
+		i, _ := row[0].(int32)
+		if int(i) < 0 || int(i) >= len(gr.g.cs) {
+			return fmt.Errorf("rule index %d out of range", i)
+		}
+		m := newMatchRow(row[1:])
+		if int(i) == gr.self {
+			recs = append(recs, m)
+			return nil
+		}
+		if gr.over[i] {
+			return nil
+		}
+		gr.keep[i] = append(gr.keep[i], m)
+		if gr.kept++; gr.kept > gr.budget {
+			gr.over[i] = true
+			gr.kept -= int64(len(gr.keep[i]))
+			gr.keep[i] = nil
+		}
+		return nil
+	})
+	return recs, err
+}
+
+// hold hands the kept matches of the group's other rules to h, in order, for their Stream.
+func (gr *groupRead) hold(h *Hunt) {
+	for i, c := range gr.g.cs {
+		if i == gr.self || gr.over[i] {
+			continue
+		}
+		sortRows(gr.keep[i])
+		if h.held == nil {
+			h.held = map[string][]matchRow{}
+		}
+		h.held[c.rule.ID] = gr.keep[i]
+	}
 }
 
 // matchRow is a predicate rule's match as read: its time, matchColumns' packed fields, and its
