@@ -48,10 +48,10 @@ func child(args ...string) *exec.Cmd {
 
 // serveChild starts `auditlake serve` as a process on a free loopback port with the data
 // directory dir, waits until it answers /healthz, and stops it (SIGTERM) when the test ends; out
-// is its output so far. The port is one the kernel gave a listener that is closed before serve
+// returns its output so far. The port is one the kernel gave a listener that is closed before serve
 // listens on it: another process (CI runs the packages' tests at once) may take it meanwhile;
 // serve then exits with "address already in use" and starts again on another port.
-func serveChild(t *testing.T, dir string) (addr string, cmd *exec.Cmd, out *syncBuffer) {
+func serveChild(t *testing.T, dir string) (addr string, cmd *exec.Cmd, out func() string) {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -73,11 +73,20 @@ func serveChild(t *testing.T, dir string) (addr string, cmd *exec.Cmd, out *sync
 
 // startServeChild is one try of serveChild on addr; lost says that the port was taken before
 // serve listened.
-func startServeChild(t *testing.T, dir, addr string) (cmd *exec.Cmd, out *syncBuffer, lost bool) {
+func startServeChild(t *testing.T, dir, addr string) (cmd *exec.Cmd, out func() string, lost bool) {
 	t.Helper()
-	out = &syncBuffer{}
+	// The output goes to a file (the process writes it itself), read while it runs.
+	f, err := os.CreateTemp(t.TempDir(), "serve-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out = func() string {
+		b, _ := os.ReadFile(f.Name())
+		return string(b)
+	}
 	cmd = child("--data", dir, "serve", "--listen", addr)
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +106,14 @@ func startServeChild(t *testing.T, dir, addr string) (cmd *exec.Cmd, out *syncBu
 		}
 		select {
 		case <-exited:
-			if strings.Contains(out.String(), "address already in use") {
+			if strings.Contains(out(), "address already in use") {
 				return cmd, out, true
 			}
-			t.Fatalf("serve on %s exited before answering /healthz:\n%s", addr, out.String())
+			t.Fatalf("serve on %s exited before answering /healthz:\n%s", addr, out())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve on %s did not answer /healthz within a minute:\n%s", addr, out.String())
+			t.Fatalf("serve on %s did not answer /healthz within a minute:\n%s", addr, out())
 		}
 	}
 }
@@ -119,26 +128,8 @@ func TestServeChildTellsALostPortFromAFailure(t *testing.T) {
 	}
 	defer taken.Close()
 	if _, out, lost := startServeChild(t, t.TempDir(), taken.Addr().String()); !lost {
-		t.Fatalf("serve on a port another listener holds (%s) was not reported lost:\n%s", taken.Addr(), out.String())
+		t.Fatalf("serve on a port another listener holds (%s) was not reported lost:\n%s", taken.Addr(), out())
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a process's output is written to while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // cliRun runs the command line in-process.
@@ -429,7 +420,7 @@ func TestServeCollectsAndReportsSourcesAndMetrics(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve did not collect the source within 3 minutes: %d %s\n%s", code, body, out.String())
+			t.Fatalf("serve did not collect the source within 3 minutes: %d %s\n%s", code, body, out())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
