@@ -35,15 +35,7 @@ func repack(src, out string, perFile int) error {
 // target 5), and what recompressing its files at each of levels would leave (derive: with
 // eventjsonchecksum derived), each file recompressed into a scratch directory.
 func storageBench(data, store, src string, levels []int, derive, settle bool) error {
-	lk, err := lake.Open(data)
-	if err != nil {
-		return err
-	}
-	st, err := lk.Resolve(store)
-	if err != nil {
-		return err
-	}
-	m, err := lk.ReadManifest(st.ID)
+	lk, st, m, err := openStore(data, store)
 	if err != nil {
 		return err
 	}
