@@ -27,6 +27,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/cli"
+	"github.com/auditlake/auditlake/internal/server"
 	"github.com/auditlake/auditlake/internal/server/servertest"
 )
 
@@ -192,6 +193,26 @@ func serveDoors(t testing.TB, dir string, logw io.Writer, pg bool, pool *x509.Ce
 		}
 		t.Logf("serve on %s: address already in use; again on another port", base)
 	}
+}
+
+// serveInProcess serves srv on a loopback listener it hands to the server (no port to lose)
+// until the test ends, and returns its base URL; the cleanup checks that it stopped cleanly.
+func serveInProcess(t testing.TB, srv *server.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListener(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
 }
 
 // freeLoopbackAddr is a loopback address with a port the kernel just gave a listener, closed.
