@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
-	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 )
 
@@ -27,11 +26,7 @@ const (
 // by the admin with the row filter written into it (the same rows), and by a reader whose grant
 // is those columns of those rows, alternated round by round; the medians are compared.
 func accessBench(ctx context.Context, data, store string, rounds int) error {
-	lk, err := lake.Open(data)
-	if err != nil {
-		return err
-	}
-	st, err := lk.Resolve(store)
+	lk, st, m, err := openStore(data, store)
 	if err != nil {
 		return err
 	}
@@ -61,10 +56,6 @@ func accessBench(ctx context.Context, data, store string, rounds int) error {
 		return err
 	}
 	defer filtered.Close()
-	m, err := lk.ReadManifest(st.ID)
-	if err != nil {
-		return err
-	}
 	var lastDay time.Time // the day of the store's newest event
 	for _, f := range m.Files {
 		if f.MaxTime.After(lastDay) {

@@ -46,7 +46,7 @@ func addRules(bin, data, sigmaDir, approved string, disable ...string) error {
 // added first from sigmaDir and the built-ins when there are none), rounds times, and the
 // same without the AssumeRole Misuse rule, alternating.
 func huntBench(ctx context.Context, bin, data, sigmaDir, approved string, rounds int) error {
-	lk, err := lake.Open(data)
+	lk, _, m, err := openStore(data, "bench")
 	if err != nil {
 		return err
 	}
@@ -67,14 +67,6 @@ func huntBench(ctx context.Context, bin, data, sigmaDir, approved string, rounds
 		if r.Enabled && r.ID != assumeRoleMisuse {
 			others = append(others, r.ID)
 		}
-	}
-	st, err := lk.Resolve("bench")
-	if err != nil {
-		return err
-	}
-	m, err := lk.ReadManifest(st.ID)
-	if err != nil {
-		return err
 	}
 	hunt := func(list string) (measured, string, error) {
 		return timeCmdOut(io.Discard, bin, "--data", data, "hunt", "--eds", "bench", "--rules", list, "--format", "csv")
@@ -258,15 +250,7 @@ func huntProfile(ctx context.Context, data string, w io.Writer) error {
 // evalBatch times rules.EvaluateAll of every enabled rule over the last n data files of
 // data's store "bench" (a commit's batch, as ingest evaluates it).
 func evalBatch(ctx context.Context, data string, n int, w io.Writer) error {
-	lk, err := lake.Open(data)
-	if err != nil {
-		return err
-	}
-	st, err := lk.Resolve("bench")
-	if err != nil {
-		return err
-	}
-	m, err := lk.ReadManifest(st.ID)
+	lk, st, m, err := openStore(data, "bench")
 	if err != nil {
 		return err
 	}

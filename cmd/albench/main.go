@@ -242,6 +242,20 @@ func ratios(ing, zc []measured) string {
 	return strings.Join(parts, ", ")
 }
 
+// openStore opens the lake at data, resolves store and reads its manifest.
+func openStore(data, store string) (*lake.Lake, lake.Store, *lake.Manifest, error) {
+	lk, err := lake.Open(data)
+	if err != nil {
+		return nil, lake.Store{}, nil, err
+	}
+	st, err := lk.Resolve(store)
+	if err != nil {
+		return nil, lake.Store{}, nil, err
+	}
+	m, err := lk.ReadManifest(st.ID)
+	return lk, st, m, err
+}
+
 func gzFiles(dir string) ([]string, int64, error) {
 	var files []string
 	var size int64
@@ -436,15 +450,7 @@ func incremental(ctx context.Context, bin, work, src string, n int) error {
 	}
 	var stores []*store
 	for _, d := range []struct{ name, dir string }{{"one ingest", once}, {fmt.Sprintf("%d ingests", runs), inc}} {
-		lk, err := lake.Open(d.dir)
-		if err != nil {
-			return err
-		}
-		st, err := lk.Resolve("bench")
-		if err != nil {
-			return err
-		}
-		m, err := lk.ReadManifest(st.ID)
+		lk, _, m, err := openStore(d.dir, "bench")
 		if err != nil {
 			return err
 		}

@@ -8,22 +8,13 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/compliance"
-	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 )
 
 // reportBench times the compliance report, daily spend and the blog's two queries, warm (best of
 // five after one warm-up run), over an ingested store and a registered cost table.
 func reportBench(ctx context.Context, data, store, cur, approvedFile, blogDir string) error {
-	lk, err := lake.Open(data)
-	if err != nil {
-		return err
-	}
-	st, err := lk.Resolve(store)
-	if err != nil {
-		return err
-	}
-	m, err := lk.ReadManifest(st.ID)
+	lk, st, m, err := openStore(data, store)
 	if err != nil {
 		return err
 	}

@@ -1,189 +1,41 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/generate"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
-// Issue 21's targets 5 and 6 need a second data shape beside the generator's many small
-// delivery files: few large files of a few thousand events each (several MB of JSON), as a
-// busy account's trail delivers them. repack makes it from a generation: the same events, in
-// delivery order (the generation's files ordered by the time in their names, as ingest reads
-// them), cut into files of perFile records, under the same trail key layout (each file named
-// after the first file it takes records from), so that both shapes hold exactly the same
-// events, and a large file covers a span of time as a busy trail's does.
+// repack writes the events of the generation under src into out as files of perFile records
+// each (generate.Repack: issue 21's second data shape, few large files).
 func repack(src, out string, perFile int) error {
 	if perFile < 1 {
 		return fmt.Errorf("-repack-events %d: must be at least 1", perFile)
 	}
-	files, _, err := gzFiles(src)
+	files, _, err := generate.Repack(src, out, perFile)
 	if err != nil {
 		return err
 	}
-	if len(files) == 0 {
-		return fmt.Errorf("repack: no .json.gz files under %s", src)
-	}
-	slices.SortStableFunc(files, func(a, b string) int { return cmp.Compare(keyTime(a), keyTime(b)) })
-	// The files are compressed by one worker per CPU (gzip's default level is most of the
-	// time: 10M events took over an hour on one CPU), each written whole under a temporary name
-	// and renamed, in whatever order they finish; their names and contents do not depend on it.
-	type outFile struct {
-		path string
-		recs []json.RawMessage
-	}
-	work := make(chan outFile, runtime.NumCPU())
-	errs := make(chan error, runtime.NumCPU())
-	var wg sync.WaitGroup
-	for range runtime.NumCPU() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var failed error
-			for f := range work {
-				if failed == nil {
-					failed = writeRepacked(f.path, f.recs)
-				}
-			}
-			errs <- failed
-		}()
-	}
-	finish := func() error {
-		close(work)
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	var recs []json.RawMessage
-	first, n := "", 0
-	flush := func() error {
-		if len(recs) == 0 {
-			return nil
-		}
-		rel, err := filepath.Rel(src, first)
-		if err != nil {
-			return err
-		}
-		rel = strings.TrimSuffix(rel, ".json.gz") + fmt.Sprintf("-big%05d.json.gz", n)
-		n++
-		work <- outFile{filepath.Join(out, rel), recs}
-		recs, first = nil, ""
-		return nil
-	}
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			return err
-		}
-		zr, err := gzip.NewReader(fh)
-		if err != nil {
-			fh.Close()
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		var doc struct{ Records []json.RawMessage }
-		err = json.NewDecoder(zr).Decode(&doc)
-		fh.Close()
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		for _, r := range doc.Records {
-			if first == "" {
-				first = f
-			}
-			recs = append(recs, r)
-			if len(recs) == perFile {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	err = flush()
-	if ferr := finish(); err == nil {
-		err = ferr
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "repack: %d files of up to %d events in %s\n", n, perFile, out)
+	fmt.Fprintf(os.Stderr, "repack: %d files of up to %d events in %s\n", files, perFile, out)
 	return nil
-}
-
-// writeRepacked writes recs as a CloudTrail log file at path (gzip, the default level).
-func writeRepacked(path string, recs []json.RawMessage) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	var body bytes.Buffer
-	body.WriteString(`{"Records":[`)
-	for i, r := range recs {
-		if i > 0 {
-			body.WriteByte(',')
-		}
-		body.Write(r)
-	}
-	body.WriteString("]}")
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
-	if _, err := zw.Write(body.Bytes()); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, gz.Bytes(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// keyTime is the delivery time in a trail file's name (…_CloudTrail_us-east-1_20260901T0005Z_…),
-// "" when it has none.
-func keyTime(p string) string {
-	for _, part := range strings.Split(filepath.Base(p), "_") {
-		if len(part) == 14 && part[8] == 'T' && part[13] == 'Z' {
-			return part
-		}
-	}
-	return ""
 }
 
 // storageBench reports a store's data bytes against the gzip bytes of its input (issue 21
 // target 5), and what recompressing its files at each of levels would leave (derive: with
 // eventjsonchecksum derived), each file recompressed into a scratch directory.
 func storageBench(data, store, src string, levels []int, derive, settle bool) error {
-	lk, err := lake.Open(data)
-	if err != nil {
-		return err
-	}
-	st, err := lk.Resolve(store)
-	if err != nil {
-		return err
-	}
-	m, err := lk.ReadManifest(st.ID)
+	lk, st, m, err := openStore(data, store)
 	if err != nil {
 		return err
 	}

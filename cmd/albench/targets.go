@@ -163,15 +163,7 @@ func processCPU() time.Duration {
 // (their Bloom filters, checked as the engine's scan checks them), for a sample of the
 // store's own ids, and times the lookup, warm.
 func needleBench(ctx context.Context, data, store string) error {
-	lk, err := lake.Open(data)
-	if err != nil {
-		return err
-	}
-	st, err := lk.Resolve(store)
-	if err != nil {
-		return err
-	}
-	m, err := lk.ReadManifest(st.ID)
+	lk, st, m, err := openStore(data, store)
 	if err != nil {
 		return err
 	}

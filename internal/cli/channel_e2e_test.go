@@ -2,14 +2,12 @@ package cli_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -127,21 +125,7 @@ func startChannelServer(t *testing.T, edsFlags ...string) channelServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := server.New(app.New(lk, app.Options{MaxQueries: 2}), slog.New(slog.DiscardHandler), server.Options{Access: access.Open(dir)})
-	done := make(chan error, 1)
-	go func() { done <- srv.ServeListener(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	base := "http://" + ln.Addr().String()
+	base := serveInProcess(t, server.New(app.New(lk, app.Options{MaxQueries: 2}), slog.New(slog.DiscardHandler), server.Options{Access: access.Open(dir)}))
 	return channelServer{dir: dir, storeID: st.ID, arn: arn, token: token, base: base,
 		putURL: base + "/PutAuditEvents?channelArn=" + url.QueryEscape(arn)}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -111,23 +110,8 @@ func TestHealthAndPutAuditEventsDoNotWaitForQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := app.New(lk, app.Options{MaxQueries: 1, InteractiveTimeout: time.Hour, MaxWaiting: 1, MaxClientQueries: 3})
-	defer b.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- server.New(b, slog.New(slog.DiscardHandler), server.Options{MaxTimeout: time.Hour, Access: access.Open(dir)}).ServeListener(ctx, ln)
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-	base := "http://" + ln.Addr().String()
+	t.Cleanup(func() { b.Close() }) // after the server stopped (cleanups run last first)
+	base := serveInProcess(t, server.New(b, slog.New(slog.DiscardHandler), server.Options{MaxTimeout: time.Hour, Access: access.Open(dir)}))
 	first, second := adminAuthorization(t, dir), readerAuthorization(t, dir, "second")
 
 	// Three long queries from this client: the general slot, the interactive lane, the queue.

@@ -16,11 +16,17 @@ import (
 	"github.com/auditlake/auditlake/internal/cli"
 )
 
+// trailDay is when trailFile's events start: 01:00 two days before the tests started, the same
+// for every file of a run (event i is i seconds later, within that day for up to 23 hours), so
+// that an event repeated in two files is the same event in the same date partition even when
+// the files are written on both sides of a second or of midnight UTC.
+var trailDay = time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -2).Add(time.Hour)
+
 // trailFile writes a delivery file of n events with ids first.. at recent times, gzipped when
 // name ends in .gz, and returns its bytes.
 func trailFile(t *testing.T, path string, first, n int) []byte {
 	t.Helper()
-	day := time.Now().UTC().AddDate(0, 0, -2)
+	day := trailDay
 	var recs []string
 	for i := first; i < first+n; i++ {
 		recs = append(recs, fmt.Sprintf(`{"eventVersion":"1.08","eventTime":%q,"eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances","awsRegion":"us-east-1","eventID":"00000000-0000-4000-8000-%012d","recipientAccountId":"111122223333","eventType":"AwsApiCall","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a"}}`,

@@ -1,18 +1,15 @@
 package cli_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/auditlake/auditlake/internal/cli"
 	"github.com/auditlake/auditlake/internal/server/servertest"
@@ -78,30 +75,12 @@ func TestServeOverTLSAuthenticatesEveryAPIPath(t *testing.T) {
 		t.Fatalf("user create printed %q: %v", out, err)
 	}
 	certFile, keyFile, pool := writeCert(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	var stdout syncBuffer
-	done := make(chan int, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		done <- cli.Run(ctx, []string{"--data", dir, "serve", "--listen", addr, "--tls-cert", certFile, "--tls-key", keyFile, "--login-link", "alice"},
-			strings.NewReader(""), &stdout, io.Discard)
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exited %d", code)
-		}
-	}()
+	// serve picks its port again when another process took it before serve listened.
+	base := serveTLS(t, dir, io.Discard, pool, "--tls-cert", certFile, "--tls-key", keyFile, "--login-link", "alice")
 	client := &http.Client{
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	base := "https://" + addr
 	get := func(path, authorization string) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+path, nil)
@@ -116,27 +95,14 @@ func TestServeOverTLSAuthenticatesEveryAPIPath(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if resp, err := client.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("serve over TLS did not answer /healthz within 60s")
-		}
-	}
 	if resp, body := get("/api/stores", ""); resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET /api/stores without a key: %d %s, want 401", resp.StatusCode, body)
 	}
 	if resp, body := get("/api/stores", "Bearer "+alice.ID+":"+alice.Secret); resp.StatusCode != 200 || !strings.Contains(body, `"name":"trail"`) {
 		t.Errorf("GET /api/stores with alice's key over TLS: %d %s", resp.StatusCode, body)
 	}
-	out = stdout.String()
-	i := strings.Index(out, base+"/login?token=")
-	if i < 0 {
-		t.Fatalf("serve printed no https login link: %q", out)
-	}
-	link := strings.TrimPrefix(strings.Fields(out[i:])[0], base)
+	link := strings.TrimPrefix(loginLinkOf(t, base), base) // loginLinkOf wants it under base, https://
+
 	resp, _ := get(link, "")
 	var secure bool
 	for _, c := range resp.Cookies() {

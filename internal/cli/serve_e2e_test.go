@@ -3,6 +3,8 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/cli"
+	"github.com/auditlake/auditlake/internal/server"
 	"github.com/auditlake/auditlake/internal/server/servertest"
 )
 
@@ -150,7 +153,15 @@ func authorize(req *http.Request) {
 // already in use", and is started again on another port.
 func serve(t testing.TB, dir string, logw io.Writer, extra ...string) string {
 	t.Helper()
-	base, _ := serveDoors(t, dir, logw, false, extra)
+	base, _ := serveDoors(t, dir, logw, false, nil, extra)
+	return base
+}
+
+// serveTLS is serve over HTTPS (extra has --tls-cert and --tls-key) with a certificate pool
+// trusts; it returns the https base URL.
+func serveTLS(t testing.TB, dir string, logw io.Writer, pool *x509.CertPool, extra ...string) string {
+	t.Helper()
+	base, _ := serveDoors(t, dir, logw, false, pool, extra)
 	return base
 }
 
@@ -158,10 +169,13 @@ func serve(t testing.TB, dir string, logw io.Writer, extra ...string) string {
 // ports are picked again when serve lost either. It returns the base URL and the Postgres address.
 func servePG(t testing.TB, dir string, logw io.Writer, extra ...string) (base, pgAddr string) {
 	t.Helper()
-	return serveDoors(t, dir, logw, true, extra)
+	return serveDoors(t, dir, logw, true, nil, extra)
 }
 
-func serveDoors(t testing.TB, dir string, logw io.Writer, pg bool, extra []string) (string, string) {
+// serveDoors is serve (HTTPS when pool is not nil: the certificate pool that trusts serve's
+// certificate), with the Postgres door too when pg; both ports are picked again when serve lost
+// either.
+func serveDoors(t testing.TB, dir string, logw io.Writer, pg bool, pool *x509.CertPool, extra []string) (string, string) {
 	t.Helper()
 	authorization := adminAuthorization(t, dir)
 	for attempt := 1; ; attempt++ {
@@ -170,7 +184,7 @@ func serveDoors(t testing.TB, dir string, logw io.Writer, pg bool, extra []strin
 			pgAddr = freeLoopbackAddr(t)
 			args = append([]string{"--pg-listen", pgAddr}, extra...)
 		}
-		base, lost := startServe(t, dir, authorization, logw, args, freeLoopbackAddr(t))
+		base, lost := startServe(t, dir, authorization, logw, args, freeLoopbackAddr(t), pool)
 		if !lost {
 			return base, pgAddr
 		}
@@ -179,6 +193,26 @@ func serveDoors(t testing.TB, dir string, logw io.Writer, pg bool, extra []strin
 		}
 		t.Logf("serve on %s: address already in use; again on another port", base)
 	}
+}
+
+// serveInProcess serves srv on a loopback listener it hands to the server (no port to lose)
+// until the test ends, and returns its base URL; the cleanup checks that it stopped cleanly.
+func serveInProcess(t testing.TB, srv *server.Server) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeListener(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String()
 }
 
 // freeLoopbackAddr is a loopback address with a port the kernel just gave a listener, closed.
@@ -192,14 +226,21 @@ func freeLoopbackAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// startServe is one try of serve on addr; lost says that the port was taken before serve
-// listened.
-func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra []string, addr string) (base string, lost bool) {
+// startServe is one try of serve on addr (HTTPS when pool, which trusts serve's certificate,
+// is not nil); lost says that the port was taken before serve listened.
+func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra []string, addr string, pool *x509.CertPool) (base string, lost bool) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	args := append([]string{"--data", dir, "serve", "--listen", addr}, extra...)
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	base = "http://" + addr
+	// A probe answered by nothing (a listener of another process on a lost port accepts and
+	// never answers) must not hang: each waits 5 s at most.
+	probe := &http.Client{Timeout: 5 * time.Second}
+	if pool != nil {
+		base = "https://" + addr
+		probe.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	}
 	exited, code := make(chan struct{}), 0
 	go func() {
 		code = cli.Run(ctx, args, strings.NewReader(""), stdout, io.MultiWriter(logw, stderr))
@@ -216,9 +257,6 @@ func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra [
 			t.Errorf("serve did not stop within 20s of cancel")
 		}
 	})
-	// A probe answered by nothing (a listener of another process on a lost port accepts and
-	// never answers) must not hang: each waits 5 s at most.
-	probe := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := probe.Get(base + "/healthz")
@@ -247,24 +285,39 @@ func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra [
 // TestServeHelperTellsALostPortFromAFailure: when another process holds the port serve's
 // helper picked (a listener here), serve exits with "address already in use" and the helper
 // says the port was lost — serve then starts again on another port — instead of failing the
-// test; on a free port the same try serves.
+// test; on a free port the same try serves. Over HTTP and over TLS alike.
 func TestServeHelperTellsALostPortFromAFailure(t *testing.T) {
-	dir := t.TempDir()
-	authorization := adminAuthorization(t, dir)
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer taken.Close()
-	if _, lost := startServe(t, dir, authorization, io.Discard, nil, taken.Addr().String()); !lost {
-		t.Fatalf("serve on a port another listener holds (%s) was not reported lost", taken.Addr())
-	}
-	base, lost := startServe(t, dir, authorization, io.Discard, nil, freeLoopbackAddr(t))
-	if lost {
-		t.Fatalf("serve on a free port was reported lost")
-	}
-	if code, _ := apiCall(t, "GET", base+"/api/stores", ""); code != http.StatusOK {
-		t.Fatalf("GET /api/stores after the second try: %d", code)
+	certFile, keyFile, pool := writeCert(t)
+	for _, door := range []struct {
+		name  string
+		extra []string
+		pool  *x509.CertPool
+	}{
+		{"http", nil, nil},
+		{"tls", []string{"--tls-cert", certFile, "--tls-key", keyFile}, pool},
+	} {
+		t.Run(door.name, func(t *testing.T) {
+			dir := t.TempDir()
+			authorization := adminAuthorization(t, dir)
+			taken, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer taken.Close()
+			if _, lost := startServe(t, dir, authorization, io.Discard, door.extra, taken.Addr().String(), door.pool); !lost {
+				t.Fatalf("serve on a port another listener holds (%s) was not reported lost", taken.Addr())
+			}
+			base, lost := startServe(t, dir, authorization, io.Discard, door.extra, freeLoopbackAddr(t), door.pool)
+			if lost {
+				t.Fatalf("serve on a free port was reported lost")
+			}
+			if door.pool != nil {
+				return // startServe had /healthz answered over TLS
+			}
+			if code, _ := apiCall(t, "GET", base+"/api/stores", ""); code != http.StatusOK {
+				t.Fatalf("GET /api/stores after the second try: %d", code)
+			}
+		})
 	}
 }
 

@@ -108,7 +108,8 @@ func tableJSON(t *testing.T, dir, tableName string) (jsons, sums map[string]stri
 func TestPublishedTableReadsWholeEventJSONFromColdFiles(t *testing.T) {
 	s3 := icebergtest.NewS3(t, "lake")
 	dir, src, src2 := t.TempDir(), t.TempDir(), t.TempDir()
-	start := time.Now().UTC().AddDate(0, 0, -8).Format(time.DateOnly)
+	today := time.Now().UTC() // once: the two loads' days stay apart across midnight
+	start := today.AddDate(0, 0, -8).Format(time.DateOnly)
 	mustRun(t, 0, dir, "generate", "--out", src, "--events", "3000", "--days", "4", "--seed", "11", "--start", start)
 	createStore(t, dir, "trail")
 	mustRun(t, 0, dir, "catalog", "set", "sql")
@@ -155,7 +156,7 @@ func TestPublishedTableReadsWholeEventJSONFromColdFiles(t *testing.T) {
 	check("after eds publish", true)
 
 	// Days closed after the publication go cold whole.
-	start2 := time.Now().UTC().AddDate(0, 0, -4).Format(time.DateOnly)
+	start2 := today.AddDate(0, 0, -4).Format(time.DateOnly)
 	mustRun(t, 0, dir, "generate", "--out", src2, "--events", "2000", "--days", "3", "--seed", "12", "--start", start2)
 	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", filepath.Join(src2, "AWSLogs"))
 	mustRun(t, 0, dir, "eds", "compact", "trail")

@@ -46,6 +46,92 @@ func child(args ...string) *exec.Cmd {
 	return cmd
 }
 
+// serveChild starts `auditlake serve` as a process on a free loopback port with the data
+// directory dir, waits until it answers /healthz, and stops it (SIGTERM) when the test ends; out
+// returns its output so far. The port is one the kernel gave a listener that is closed before serve
+// listens on it: another process (CI runs the packages' tests at once) may take it meanwhile;
+// serve then exits with "address already in use" and starts again on another port.
+func serveChild(t *testing.T, dir string) (addr string, cmd *exec.Cmd, out func() string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr = ln.Addr().String()
+		ln.Close()
+		cmd, out, lost := startServeChild(t, dir, addr)
+		if !lost {
+			return addr, cmd, out
+		}
+		if attempt == 3 {
+			t.Fatalf("serve lost its port to another process %d times", attempt)
+		}
+		t.Logf("serve on %s: address already in use; again on another port", addr)
+	}
+}
+
+// startServeChild is one try of serveChild on addr; lost says that the port was taken before
+// serve listened.
+func startServeChild(t *testing.T, dir, addr string) (cmd *exec.Cmd, out func() string, lost bool) {
+	t.Helper()
+	// The output goes to a file (the process writes it itself), read while it runs.
+	f, err := os.CreateTemp(t.TempDir(), "serve-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out = func() string {
+		b, _ := os.ReadFile(f.Name())
+		return string(b)
+	}
+	cmd = child("--data", dir, "serve", "--listen", addr)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+	})
+	probe := &http.Client{Timeout: 5 * time.Second} // a listener of another process may never answer
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := probe.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return cmd, out, false
+			}
+		}
+		select {
+		case <-exited:
+			if strings.Contains(out(), "address already in use") {
+				return cmd, out, true
+			}
+			t.Fatalf("serve on %s exited before answering /healthz:\n%s", addr, out())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve on %s did not answer /healthz within a minute:\n%s", addr, out())
+		}
+	}
+}
+
+// TestServeChildTellsALostPortFromAFailure: when another process holds the port serveChild
+// picked (a listener here), serve exits with "address already in use" and the try says the
+// port was lost, so that serveChild starts serve again on another port.
+func TestServeChildTellsALostPortFromAFailure(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if _, out, lost := startServeChild(t, t.TempDir(), taken.Addr().String()); !lost {
+		t.Fatalf("serve on a port another listener holds (%s) was not reported lost:\n%s", taken.Addr(), out())
+	}
+}
+
 // cliRun runs the command line in-process.
 func cliRun(t *testing.T, want int, args ...string) string {
 	t.Helper()
@@ -309,27 +395,12 @@ func TestServeCollectsAndReportsSourcesAndMetrics(t *testing.T) {
 	dir, _ := setupCollectDir(t, s3, "served", "s3://served/AWSLogs/", "--every", "1s")
 	l := &lander{s3: s3, bucket: "served"}
 	l.one()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	// Every path but /healthz authenticates: a scraper with an admin access key.
 	cred, err := access.Open(dir).CreateUser("scraper", true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := child("--data", dir, "serve", "--listen", addr)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	addr, cmd, out := serveChild(t, dir)
 	get := func(path string) (string, int) {
 		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+path, nil)
 		req.Header.Set("Authorization", "Bearer "+cred.AccessKeyID+":"+cred.SecretAccessKey)
@@ -349,9 +420,7 @@ func TestServeCollectsAndReportsSourcesAndMetrics(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait() // out is written by exec's goroutine until then
-			t.Fatalf("serve did not collect the source within 3 minutes: %d %s\n%s", code, body, out.String())
+			t.Fatalf("serve did not collect the source within 3 minutes: %d %s\n%s", code, body, out())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/engine"
@@ -59,16 +60,23 @@ func publishedStoreReporting(t *testing.T, s3 *icebergtest.S3, onErr func(error)
 	return lk, st, pub, cat
 }
 
-// tableIsStore checks that the table of st, scanned by iceberg-go from S3, names exactly the
-// store's live files and holds exactly its events, and that no object was stored twice.
+// tableIsStore checks that the table of st (auditlake.trail, published to s3://lake/trail/)
+// is the store: see tableHolds.
 func tableIsStore(t *testing.T, s3 *icebergtest.S3, lk *lake.Lake, st lake.Store, pub iceberg.Publication, cat catalog.Catalog) {
 	t.Helper()
-	ctx := context.Background()
-	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "trail"))
+	tbl, err := cat.LoadTable(context.Background(), catalog.ToIdentifier("auditlake", "trail"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := iceberg.Files(ctx, tbl)
+	tableHolds(t, s3, lk, st, pub, tbl, "lake/trail/data/", "")
+}
+
+// tableHolds checks that table tbl of st, scanned by iceberg-go from S3, names exactly the
+// store's live files and holds exactly its events, and that no object under prefix was stored
+// twice; a failure starts with step.
+func tableHolds(t *testing.T, s3 *icebergtest.S3, lk *lake.Lake, st lake.Store, pub iceberg.Publication, tbl *table.Table, prefix, step string) {
+	t.Helper()
+	files, err := iceberg.Files(context.Background(), tbl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,19 +85,19 @@ func tableIsStore(t *testing.T, s3 *icebergtest.S3, lk *lake.Lake, st lake.Store
 		t.Fatal(err)
 	}
 	if len(files) != len(m.Files) {
-		t.Fatalf("the table names %d files, the store has %d", len(files), len(m.Files))
+		t.Fatalf("%sthe table names %d files, the store has %d", step, len(files), len(m.Files))
 	}
 	for _, f := range m.Files {
 		if !files[pub.Object(f.Path)] {
-			t.Fatalf("the table does not name %s", pub.Object(f.Path))
+			t.Fatalf("%sthe table does not name %s", step, pub.Object(f.Path))
 		}
 	}
 	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) || len(want) == 0 {
-		t.Fatalf("the table scanned from S3 holds %d events, the store %d", len(got), len(want))
+		t.Fatalf("%sthe table scanned from S3 holds %d events, the store %d", step, len(got), len(want))
 	}
-	for k, n := range s3.Stored("lake/trail/data/") {
+	for k, n := range s3.Stored(prefix) {
 		if n != 1 {
-			t.Fatalf("%s was stored %d times", k, n)
+			t.Fatalf("%s%s was stored %d times", step, k, n)
 		}
 	}
 }
@@ -113,18 +121,7 @@ func TestEarlyUploadOfAFileNeverCommittedIsNotInTheTableAndIsDeleted(t *testing.
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var recs []*cloudtrail.Record
-	for i := range 50 {
-		src, name, acct := "ec2.amazonaws.com", "RunInstances", "123456789012"
-		id := fmt.Sprintf("early-%02d", i)
-		recs = append(recs, &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
-			EventTime: time.Date(2026, 4, 1, 10, 0, i, 0, time.UTC), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)})
-	}
-	added, _, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(recs))
-	if err != nil || len(added) != 1 {
-		t.Fatalf("wrote %d files (%v), want 1", len(added), err)
-	}
-	orphan := added[0].Path
+	orphan := writeBatch(t, db, w, "early", 50, time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)).Path
 	iceberg.WaitEarlyUploads()
 	key := "lake/trail/" + orphan
 	if s3.Stored("lake/trail/data/")[key] != 1 {
@@ -247,17 +244,7 @@ func TestCommitsDoNotWaitForTheTableAndCloseDoes(t *testing.T) {
 	release := s3.HoldWrites()
 	defer release()
 	for b := range 3 {
-		var recs []*cloudtrail.Record
-		for i := range 20 {
-			src, name, acct := "ec2.amazonaws.com", "RunInstances", "123456789012"
-			id := fmt.Sprintf("held-%d-%02d", b, i)
-			recs = append(recs, &cloudtrail.Record{EventID: id, RecipientAccountID: &acct, EventSource: &src, EventName: &name,
-				EventTime: time.Date(2026, 4, 1+b, 10, 0, i, 0, time.UTC), EventJSON: fmt.Sprintf(`{"eventID":%q}`, id)})
-		}
-		added, _, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(recs))
-		if err != nil {
-			t.Fatal(err)
-		}
+		added := []lake.DataFile{writeBatch(t, db, w, fmt.Sprintf("held-%d", b), 20, time.Date(2026, 4, 1+b, 10, 0, 0, 0, time.UTC))}
 		if err := w.Commit(added, nil, nil); err != nil { // returns with S3 holding every write
 			t.Fatal(err)
 		}

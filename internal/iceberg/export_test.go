@@ -1,5 +1,17 @@
 package iceberg
 
+import (
+	"testing"
+	"time"
+)
+
+// SetClock makes eviction read now as the time until the test ends.
+func SetClock(t testing.TB, now time.Time) {
+	old := clock
+	clock = func() time.Time { return now }
+	t.Cleanup(func() { clock = old })
+}
+
 // WaitEarlyUploads waits for every upload this process started ahead of a commit.
 func WaitEarlyUploads() {
 	early.Lock()

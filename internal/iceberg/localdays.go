@@ -21,6 +21,10 @@ import (
 // stay on the disk (they are not uploaded; a few KB per data file). LocalDays 0 brings every
 // file back to the disk (Restore).
 
+// clock is the time eviction reads (tests set a fixed one: which days are "the last N" must
+// not change when a test runs across midnight UTC).
+var clock = time.Now
+
 // LocalCutoff is the first day (YYYY-MM-DD, UTC) kept on the local disk with localDays days,
 // at now.
 func LocalCutoff(now time.Time, localDays int) string {
@@ -44,7 +48,7 @@ func evict(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *
 	if err != nil {
 		return err
 	}
-	cutoff := LocalCutoff(time.Now(), p.LocalDays)
+	cutoff := LocalCutoff(clock(), p.LocalDays)
 	next := &lake.Remote{EndpointURL: p.EndpointURL, Region: p.Region, CacheBytes: p.CacheBytes, Files: map[string]lake.RemoteFile{}}
 	for _, f := range m.Files {
 		if f.Date >= cutoff || !f.Settled(st.Type) {

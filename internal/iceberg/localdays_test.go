@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,11 +29,14 @@ import (
 
 // localDaysStore is a store of generated events over the six days up to today (UTC), compacted
 // with force (the closed days cold), published to a fake S3 with catalog hooks attached.
+// Eviction's clock stays at noon of that today (now) for the whole test, so that a test run
+// across midnight UTC sees the same last days as at its start.
 type localDaysStore struct {
 	lk  *lake.Lake
 	st  lake.Store
 	s3  *icebergtest.S3
 	pub iceberg.Publication
+	now time.Time
 }
 
 const localDaysObjects = "lake/auditlake/prod-trail/data/"
@@ -42,10 +46,11 @@ func newLocalDaysStore(t *testing.T) *localDaysStore {
 	ctx := context.Background()
 	s3 := icebergtest.NewS3(t, "lake")
 	_, lk := catalogLake(t, iceberg.Config{Type: "sql", KeepRetired: "1h"})
-	d := &localDaysStore{lk: lk, s3: s3}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	d := &localDaysStore{lk: lk, s3: s3, now: today.Add(12 * time.Hour)}
+	iceberg.SetClock(t, d.now)
 	d.attach(t)
 	st := createStore(t, lk, "prod-trail")
-	today := time.Now().UTC().Truncate(24 * time.Hour)
 	src := generatetest.Trail(t, 6000, 6, 11, func(c *generate.Config) { c.Start = today.AddDate(0, 0, -5) })
 	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000}); err != nil {
 		t.Fatal(err)
@@ -153,7 +158,7 @@ func TestLocalDaysKeepsRecentDaysOnDiskAndQueriesTheRestFromS3(t *testing.T) {
 	if len(all) < 5 {
 		t.Fatalf("the generated store has days %v; the test needs at least 5", all)
 	}
-	cutoff := iceberg.LocalCutoff(time.Now(), 1)
+	cutoff := iceberg.LocalCutoff(d.now, 1)
 	var settled []string // days every file of which may leave the disk
 	for _, day := range all {
 		ok := day < cutoff
@@ -279,6 +284,36 @@ func TestLocalDaysKeepsRecentDaysOnDiskAndQueriesTheRestFromS3(t *testing.T) {
 	}
 }
 
+// TestLocalDaysTheLastDaysFollowTheClockAcrossMidnight: which days are "the last N" is decided
+// by the clock at each sync, not by the day the store was written: with --local-days 4, one
+// more day leaves the disk at the first sync after midnight UTC, and the store reads the same.
+func TestLocalDaysTheLastDaysFollowTheClockAcrossMidnight(t *testing.T) {
+	d := newLocalDaysStore(t)
+	all := slices.Sorted(maps.Keys(d.days(t)))
+	const q = "SELECT eventid, eventtime FROM {store} ORDER BY eventid"
+	want, err := d.run(t, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := d.now.Truncate(24 * time.Hour) // the newest day of the store
+	for _, step := range []struct {
+		now     time.Time
+		evicted int // how many of the oldest days leave the disk
+	}{
+		{today.Add(24*time.Hour - time.Second), 2}, // cutoff today-2: today-5 and today-4 leave
+		{today.Add(24 * time.Hour), 3},             // cutoff today-1: today-3 too (cold, as they are)
+	} {
+		iceberg.SetClock(t, step.now)
+		d.publish(t, 4, 0)
+		if got, want := d.onDisk(t), all[step.evicted:]; !slices.Equal(got, want) {
+			t.Fatalf("at %s with --local-days 4 the days on disk are %v; want %v", step.now.Format(time.DateTime), got, want)
+		}
+		if got, err := d.run(t, q); err != nil || got != want {
+			t.Fatalf("at %s the store reads differently (%v)", step.now.Format(time.DateTime), err)
+		}
+	}
+}
+
 // TestLocalDaysZeroBringsEveryDayBack: eds update --local-days 0 puts every file back on the
 // local disk, checked, and the store reads the same.
 func TestLocalDaysZeroBringsEveryDayBack(t *testing.T) {
@@ -313,7 +348,7 @@ func TestLocalDaysZeroBringsEveryDayBack(t *testing.T) {
 func TestLocalDaysCacheStaysWithinItsSize(t *testing.T) {
 	d := newLocalDaysStore(t)
 	days := d.days(t)
-	cutoff := iceberg.LocalCutoff(time.Now(), 1)
+	cutoff := iceberg.LocalCutoff(d.now, 1)
 	var old []string
 	sizes := map[string]int64{}
 	for day, files := range days {
@@ -623,7 +658,7 @@ func TestLocalDaysRepairKeepsTheFilesOnS3(t *testing.T) {
 // evictedDays are the days before the local cutoff with no file on the disk, in order.
 func (d *localDaysStore) evictedDays(t *testing.T) []string {
 	t.Helper()
-	cutoff := iceberg.LocalCutoff(time.Now(), 1)
+	cutoff := iceberg.LocalCutoff(d.now, 1)
 	var out []string
 	for day := range d.days(t) {
 		if day < cutoff && !slices.Contains(d.onDisk(t), day) {

@@ -97,30 +97,7 @@ func publishedFollows(t *testing.T, s3 *icebergtest.S3, c iceberg.Config, each f
 		if tbl.Location() != "s3://lake/auditlake/prod-trail" || !strings.HasPrefix(tbl.MetadataLocation(), "s3://lake/auditlake/prod-trail/metadata/") {
 			t.Fatalf("%s: table at %s, metadata %s; want both under the S3 prefix", step, tbl.Location(), tbl.MetadataLocation())
 		}
-		files, err := iceberg.Files(ctx, tbl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := lk.ReadManifest(st.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(files) != len(m.Files) {
-			t.Fatalf("%s: the table names %d files, the store has %d", step, len(files), len(m.Files))
-		}
-		for _, f := range m.Files {
-			if !files[pub.Object(f.Path)] {
-				t.Fatalf("%s: the table does not name %s", step, pub.Object(f.Path))
-			}
-		}
-		if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) || len(want) == 0 {
-			t.Fatalf("%s: the table scanned from S3 holds %d events, the store %d", step, len(got), len(want))
-		}
-		for k, n := range s3.Stored("lake/auditlake/prod-trail/data/") {
-			if n != 1 {
-				t.Fatalf("%s: %s was stored %d times", step, k, n)
-			}
-		}
+		tableHolds(t, s3, lk, st, pub, tbl, "lake/auditlake/prod-trail/data/", step+": ")
 		if each != nil {
 			each(step, tbl)
 		}

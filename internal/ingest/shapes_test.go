@@ -1,91 +1,28 @@
 package ingest_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/generate"
 	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 )
 
-// repackTrail writes the records of every delivery file under src (in path order) into dst as
-// files of perFile records each — issue 21's second data shape, few large files — and returns
-// how many records it wrote.
+// repackTrail writes the records of every delivery file under src into dst as files of perFile
+// records each — issue 21's second data shape, few large files, as albench -repack-out makes
+// it (generate.Repack) — and returns how many records it wrote.
 func repackTrail(t *testing.T, src, dst string, perFile int) int {
 	t.Helper()
-	var files []string
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".json.gz") && !strings.Contains(p, "CloudTrail-Digest") {
-			files = append(files, p)
-		}
-		return err
-	})
+	_, records, err := generate.Repack(src, dst, perFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	slices.Sort(files)
-	var recs []json.RawMessage
-	total, n := 0, 0
-	flush := func() {
-		if len(recs) == 0 {
-			return
-		}
-		var body bytes.Buffer
-		body.WriteString(`{"Records":[`)
-		for i, r := range recs {
-			if i > 0 {
-				body.WriteByte(',')
-			}
-			body.Write(r)
-		}
-		body.WriteString("]}")
-		p := filepath.Join(dst, "111122223333", "CloudTrail", "us-east-1", "2026", "01", "01",
-			fmt.Sprintf("111122223333_CloudTrail_us-east-1_20260101T0000Z_big%05d.json.gz", n))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, gzipped(t, body.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		total += len(recs)
-		recs, n = recs[:0], n+1
-	}
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(fh)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		var doc struct{ Records []json.RawMessage }
-		err = json.NewDecoder(zr).Decode(&doc)
-		fh.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, r := range doc.Records {
-			recs = append(recs, r)
-			if len(recs) == perFile {
-				flush()
-			}
-		}
-	}
-	flush()
-	return total
+	return records
 }
 
 // storeRows is every row of a store, all columns, as JSON text, in eventid order.

@@ -24,13 +24,8 @@ func TestAdmissionIsPerPrincipal(t *testing.T) {
 		_, err := admin.Exec(longCtx, "SELECT count(*) FROM range(0, 100000000000) a, range(0, 10) b WHERE a.range % 7 = b.range")
 		long <- err
 	}()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if running, _ := s.backend.Admitted(); running == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the long query was not admitted")
-		}
+	if !s.running(1, 30*time.Second) {
+		t.Fatal("the long query was not admitted")
 	}
 
 	// bob from the same address: his own slot (keyed by address, he would wait for admin's).

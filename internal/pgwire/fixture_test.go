@@ -176,6 +176,19 @@ func startServerApp(t testing.TB, dir string, o pgwire.Options, ao app.Options, 
 	return &testServer{addr: ln.Addr().String(), host: host, port: port, backend: b, audit: b.Audit}
 }
 
+// running waits until n queries run on the server (admitted by its backend), for wait at most,
+// and says whether they did.
+func (s *testServer) running(n int, wait time.Duration) bool {
+	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
+		if running, _ := s.backend.Admitted(); running == n {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // dsn is a libpq connection string for the credentials.
 func (s *testServer) dsn(c access.Credentials, extra string) string {
 	return "host=" + s.host + " port=" + s.port + " user=" + c.AccessKeyID + " password=" + c.SecretAccessKey + " dbname=auditlake " + extra

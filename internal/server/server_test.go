@@ -186,7 +186,8 @@ func TestQueryIsCancelledWhenClientGoesAway(t *testing.T) {
 		done <- err
 	}()
 	var qctx context.Context
-	for deadline := time.Now().Add(5 * time.Second); qctx == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	// The bounds stop a hung server only: on a loaded machine a step takes seconds.
+	for deadline := time.Now().Add(time.Minute); qctx == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		b.mu.Lock()
 		qctx = b.lastCtx
 		b.mu.Unlock()
@@ -200,8 +201,8 @@ func TestQueryIsCancelledWhenClientGoesAway(t *testing.T) {
 		if !errors.Is(qctx.Err(), context.Canceled) {
 			t.Errorf("query context ended with %v, want context.Canceled", qctx.Err())
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("query context still live 5s after the client went away")
+	case <-time.After(time.Minute):
+		t.Fatal("query context still live a minute after the client went away")
 	}
 	<-done
 }
@@ -420,8 +421,8 @@ func TestServeStopsGracefullyOnCancel(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Serve returned %v, want nil after cancel", err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve did not return after cancel")
+	case <-time.After(time.Minute): // a hung Serve only (the grace is 2 s)
+		t.Fatal("Serve did not return within a minute of cancel")
 	}
 	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Error("server still answers after shutdown")
