@@ -17,6 +17,7 @@ import (
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
+	"github.com/auditlake/auditlake/internal/rules/rulestest"
 )
 
 // notified is a run's notifications as "group count" lines, sorted.
@@ -197,7 +198,7 @@ func TestKeptEvaluationsEqualFreshOnes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(alertIDs(got.New), alertIDs(want.New)) || !slices.Equal(notified(got), notified(want)) {
+		if !slices.Equal(rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New)) || !slices.Equal(notified(got), notified(want)) {
 			t.Errorf("step %d: kept: %d alerts, notified %v; fresh: %d alerts, notified %v", step, len(got.New), notified(got), len(want.New), notified(want))
 		}
 		groups := map[string]bool{}
