@@ -90,7 +90,7 @@ func tableJSON(t *testing.T, dir, tableName string) (jsons, sums map[string]stri
 		ids, js, cs := col("eventid"), col("eventjson"), col("eventjsonchecksum")
 		for i := 0; i < int(rec.NumRows()); i++ {
 			jsons[ids.Value(i)] = js.Value(i)
-			if !cs.IsNull(i) {
+			if !cs.IsNull(i) && cs.Value(i) != "" { // "": a hot file's, left to the reader
 				sums[ids.Value(i)] = cs.Value(i)
 			}
 		}

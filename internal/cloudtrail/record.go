@@ -50,7 +50,8 @@ type Record struct {
 	SessionCredentialFromConsole *string
 	// EventJSON is the original record as compact JSON text, keys in their original order.
 	EventJSON string
-	// EventJSONChecksum is the lowercase hex SHA-256 of EventJSON.
+	// EventJSONChecksum is the lowercase hex SHA-256 of EventJSON, or "" when it was left
+	// for the reader to derive (DecodeOptions.DeferChecksum).
 	EventJSONChecksum string
 
 	// Detected is the verdicts of the detection rules evaluated in Go on the record as it was

@@ -32,9 +32,10 @@ const ChecksumColumn = "eventjsonchecksum"
 const DerivedChecksumKey = "auditlake.eventjsonchecksum"
 
 // DerivedChecksumSQL is the engine expression that reads eventjsonchecksum the same from every
-// file: the stored value where a file holds it, else the lowercase hex SHA-256 of eventjson as
+// file: the stored value where a file holds it, else (null in a cold file, "" in a hot one whose
+// ingest left it to derive: cloudtrail.DecodeOptions.DeferChecksum) the lowercase hex SHA-256 of eventjson as
 // it reads (ColdJSONSQL; DuckDB's sha256 hashes the string's UTF-8 bytes, as the decoder does).
-var DerivedChecksumSQL = "coalesce(eventjsonchecksum, sha256(" + ColdJSONSQL + "))"
+var DerivedChecksumSQL = "coalesce(nullif(eventjsonchecksum, ''), sha256(" + ColdJSONSQL + "))"
 
 // Recompress writes src again as dst with its zstd pages compressed at level (0: as they are) and, when derive
 // and src is a CloudTrail data file, its eventjsonchecksum column as nulls (and the metadata

@@ -70,9 +70,10 @@ func AthenaDDL(tbl *table.Table, st lake.Store, location string) (string, error)
 	for _, f := range tbl.Schema().Fields() {
 		switch f.Name {
 		case "eventjsonchecksum":
-			// Closed days' files do not store it (package ctparquet: it is the SHA-256 of
-			// eventjson, derived on read); the view derives it as auditlake's own views do.
-			sel = append(sel, `coalesce(eventjsonchecksum, lower(to_hex(sha256(to_utf8(`+athenaJSON+`))))) AS eventjsonchecksum`)
+			// Closed days' files do not store it (null), nor hot files ingested before the
+			// store was published ("") (package ctparquet: it is the SHA-256 of eventjson,
+			// derived on read); the view derives it as auditlake's own views do.
+			sel = append(sel, `coalesce(nullif(eventjsonchecksum, ''), lower(to_hex(sha256(to_utf8(`+athenaJSON+`))))) AS eventjsonchecksum`)
 		case "eventjson":
 			// Closed days' files store it without the values of ctparquet.CutColumns.
 			sel = append(sel, athenaJSON+` AS eventjson`)

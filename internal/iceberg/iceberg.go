@@ -163,7 +163,7 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 	}
 	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, order, props, local)
 	if err == nil {
-		tbl, err = markEventJSON(ctx, tbl, m)
+		tbl, err = markEventJSON(ctx, tbl, m, lk.WholeJSON(st.ID))
 	}
 	if err != nil {
 		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
@@ -177,23 +177,26 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 
 // EventJSONProperty is the table property that says whether an engine reading the table's
 // files as they are reads every event's eventjson and eventjsonchecksum: EventJSONWhole, or
-// EventJSONCut while a file of the current snapshot is a cold file of an unpublished store,
-// which leaves out of eventjson the values other columns hold (auditlake's views put them
-// back: ctparquet.ColdJSONSQL) and its checksum (null: the SHA-256 of the JSON put back). A
+// EventJSONCut while a file of the current snapshot is a file of an unpublished store: a cold
+// one leaves out of eventjson the values other columns hold (auditlake's views put them
+// back: ctparquet.ColdJSONSQL) and its checksum (null: the SHA-256 of the JSON put back), a
+// hot one its checksum ("", the SHA-256 of eventjson: ingest leaves it to the reader). A
 // published store's files are all whole (lake.WriteWholeJSON, before the first upload).
 const (
 	EventJSONProperty = "auditlake.eventjson"
 	EventJSONWhole    = "whole"
 	EventJSONCut      = "cut in cold files: eventjson leaves out the values of eventid, requestid, useridentity.accesskeyid, sharedeventid " +
-		"and the long values of requestparameters, additionaleventdata, responseelements (control bytes in their place), eventjsonchecksum is null; " +
+		"and the long values of requestparameters, additionaleventdata, responseelements (control bytes in their place), eventjsonchecksum is null " +
+		"(in hot files \"\": the SHA-256 of eventjson); " +
 		"auditlake's own views put them back, eds publish writes every file whole"
 )
 
-// markEventJSON sets tbl's EventJSONProperty for the files of manifest m, when it changes.
-func markEventJSON(ctx context.Context, tbl *table.Table, m *lake.Manifest) (*table.Table, error) {
+// markEventJSON sets tbl's EventJSONProperty for the files of manifest m, when it changes;
+// whole says the store keeps whole JSON and checksums (lake.WholeJSON).
+func markEventJSON(ctx context.Context, tbl *table.Table, m *lake.Manifest, whole bool) (*table.Table, error) {
 	want := EventJSONWhole
 	for _, f := range m.Files {
-		if f.Cold && !f.Whole {
+		if f.Cold && !f.Whole || !f.Cold && !whole {
 			want = EventJSONCut
 			break
 		}

@@ -56,7 +56,7 @@ func TestClosedDaysGoColdAndTheStoreReadsTheSame(t *testing.T) {
 	for _, f := range before.Files {
 		paths = append(paths, lk.AbsPath(st.ID, f.Path))
 	}
-	if err := db.Exec(ctx, "CREATE TABLE hot AS SELECT * FROM read_parquet("+engine.ListLiteral(paths)+", hive_partitioning = false)"); err != nil {
+	if err := db.Exec(ctx, "CREATE TABLE hot AS SELECT * FROM "+ctparquet.DataFilesSQL(engine.ListLiteral(paths))); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

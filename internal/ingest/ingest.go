@@ -66,6 +66,10 @@ type Options struct {
 	Expect func(uri string) (sha256Hex string)
 
 	tempDir string // for Expect's copies: the lake's
+	// deferChecksum: records are written with eventjsonchecksum "" for readers to derive
+	// (cloudtrail.DecodeOptions.DeferChecksum) — in every store but a published one, whose
+	// files other engines read as they are (lake.WholeJSON).
+	deferChecksum bool
 
 	// AfterCommit, when set, is called after each commit that added data files (detection
 	// rules evaluate the new events: package alerts). It must not block.
@@ -256,6 +260,9 @@ func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts
 		return nil, err
 	}
 	defer w.Close()
+	// (A store published while this run writes has its hot files written whole when the
+	// publication commits, under the write lock this run holds: lake.WriteWholeJSON.)
+	opts.deferChecksum = !lk.WholeJSON(store.ID)
 
 	sels, err := storeSelectors(store)
 	if err != nil {
@@ -548,6 +555,7 @@ func decodeOne(ctx context.Context, opts Options, f inputFormat, j job, drop fun
 	}
 	defer unreserve()
 	dopts := decodeOptions(opts.Workers, j.obj.Size)
+	dopts.DeferChecksum = opts.deferChecksum
 	dopts.Keep = func(r *cloudtrail.Record) bool {
 		if why := drop(r); why >= 0 {
 			fd.dropped[why]++

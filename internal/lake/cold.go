@@ -132,12 +132,17 @@ func writeWholeCopies(ctx context.Context, db *engine.DB, l *Lake, id, tmp strin
 		facts = st.Type == TypeCloudTrail || st.Type == ""
 	}
 	for _, f := range m.Files {
-		if !f.Cold || f.Whole || !facts {
+		if f.Whole || !facts {
 			continue
 		}
 		src := l.AbsPath(id, f.Path)
 		if _, err := os.Stat(src); err != nil {
 			continue // kept on S3 only: written whole under the lock
+		}
+		if !f.Cold { // a hot file is written whole when it left checksums to derive
+			if derived, err := derivedIn(ctx, db, src); err != nil || !derived {
+				continue // else written whole under the lock, if need be
+			}
 		}
 		dst := filepath.Join(tmp, NewUUID()+".parquet")
 		rows, err := wholeRewrite(ctx, db, dst, src)
@@ -173,15 +178,24 @@ func commitWholeJSON(ctx context.Context, db *engine.DB, w *Writer, copies map[s
 	var added []DataFile
 	var removed []string
 	for _, f := range w.m.Files {
-		if !f.Cold || f.Whole || !w.facts {
+		if f.Whole || !w.facts {
 			continue
 		}
 		var nf DataFile
 		var err error
 		if c, ok := copies[f.Path]; ok {
 			nf, err = placeCopy(w, f, c)
-		} else {
+		} else if f.Cold {
 			nf, err = coldFile(ctx, db, w, f, true)
+		} else {
+			var derived bool
+			if derived, err = w.derivedChecksums(ctx, db, f); !derived {
+				if err != nil {
+					return 0, fmt.Errorf("whole JSON for %s: %w", f.Path, err)
+				}
+				continue
+			}
+			nf, err = rewriteFile(ctx, db, w, f, true, false)
 		}
 		if err != nil {
 			removeAdded(w, added)
@@ -196,12 +210,13 @@ func commitWholeJSON(ctx context.Context, db *engine.DB, w *Writer, copies map[s
 	return len(added), w.Commit(added, removed, nil)
 }
 
-// placeCopy renames c, a whole copy of cold file f written beforehand, into w's store under a
-// name of w's and returns its entry (facts copied).
+// placeCopy renames c, a whole copy of data file f written beforehand (a cold file, or a hot
+// one whose checksums were left to derive), into w's store under a name of w's and returns its
+// entry (facts copied).
 func placeCopy(w *Writer, f DataFile, c DataFile) (nf DataFile, err error) {
 	nf = f
 	nf.Path = "data/eventdate=" + f.Date + "/" + w.filePrefix() + NewUUID() + ".parquet"
-	nf.Cold, nf.Whole, nf.Bytes = true, true, c.Bytes
+	nf.Whole, nf.Bytes = f.Cold, c.Bytes
 	dst := w.lake.AbsPath(w.id, nf.Path)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return nf, err
@@ -240,6 +255,23 @@ func makeCold(ctx context.Context, db *engine.DB, w *Writer, closed string, forc
 	budget := int64(ColdBudget)
 	whole := w.lake.WholeJSON(w.id)
 	for _, f := range w.m.Files {
+		if whole && !f.Cold && f.Date >= closed && !w.written[f.Path] {
+			// An open day's hot file of a whole-JSON store left with checksums to derive: an
+			// ingest that began before the store was published, its file not yet written
+			// whole when a crash stopped the publication (commitWholeJSON). Written whole.
+			derived, err := w.derivedChecksums(ctx, db, f)
+			if err == nil && derived {
+				var nf DataFile
+				if nf, err = rewriteFile(ctx, db, w, f, true, false); err == nil {
+					added, removed = append(added, nf), append(removed, f.Path)
+				}
+			}
+			if err != nil {
+				removeAdded(w, added)
+				return nil, nil, fmt.Errorf("whole JSON for %s: %w", f.Path, err)
+			}
+			continue
+		}
 		// (A cold file of a whole-JSON store that is not whole was cut before a crash.)
 		if f.Cold && (!whole || f.Whole) || f.Date >= closed || (!force && w.written[f.Path]) {
 			continue
@@ -265,6 +297,31 @@ func makeCold(ctx context.Context, db *engine.DB, w *Writer, closed string, forc
 // coldFile rewrites data file f as a cold file — whole: with whole eventjson and stored
 // checksums, a cold file's put back — and returns its entry (facts copied).
 func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile, whole bool) (nf DataFile, err error) {
+	return rewriteFile(ctx, db, w, f, whole, true)
+}
+
+// derivedChecksums says whether hot data file f left any eventjsonchecksum for its readers to
+// derive ("": ingest's cloudtrail.DecodeOptions.DeferChecksum).
+func (w *Writer) derivedChecksums(ctx context.Context, db *engine.DB, f DataFile) (bool, error) {
+	local, err := w.local(ctx, []string{f.Path})
+	if err != nil {
+		return false, err
+	}
+	return derivedIn(ctx, db, local[0])
+}
+
+// derivedIn says whether the data file at path has an eventjsonchecksum "".
+func derivedIn(ctx context.Context, db *engine.DB, path string) (bool, error) {
+	var n int64
+	err := db.QueryRow(ctx, `SELECT count(*) FROM read_parquet(`+engine.Literal(path)+`, hive_partitioning = false)
+		WHERE eventjsonchecksum = ''`).Scan(&n)
+	return n > 0, err
+}
+
+// rewriteFile rewrites data file f — cold: as a cold file (else a hot one, whole, for a
+// published store: its checksums stored); whole: with whole eventjson and stored checksums —
+// and returns its entry (facts copied).
+func rewriteFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile, whole, cold bool) (nf DataFile, err error) {
 	local, err := w.local(ctx, []string{f.Path})
 	if err != nil {
 		return nf, err
@@ -272,14 +329,20 @@ func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile, whole b
 	src := local[0]
 	nf = f
 	nf.Path = "data/eventdate=" + f.Date + "/" + w.filePrefix() + NewUUID() + ".parquet"
-	nf.Cold, nf.Whole = true, whole
+	nf.Cold, nf.Whole = cold, whole && cold
 	dst := w.lake.AbsPath(w.id, nf.Path)
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return nf, err
 	}
+	derived := false
+	if whole && !f.Cold {
+		if derived, err = w.derivedChecksums(ctx, db, f); err != nil {
+			return nf, err
+		}
+	}
 	var rows int64
 	switch {
-	case whole && f.Cold:
+	case whole && (f.Cold || derived):
 		rows, err = wholeRewrite(ctx, db, dst, src)
 	case whole:
 		rows, err = ctparquet.RecompressWith(dst, src, ctparquet.ColdOptions{Level: ctparquet.ColdLevel, DeltaInts: true})
@@ -328,13 +391,13 @@ func copyFacts(w *Writer, f, nf DataFile) (DataFile, error) {
 }
 
 // cutRewrite writes src again as dst for cold storage: pages at ctparquet.ColdLevel and, when
-// every stored checksum is the SHA-256 of its eventjson (a null one is derived already),
+// every stored checksum is the SHA-256 of its eventjson (a null or empty one is derived already),
 // eventjsonchecksum derived and eventjson cut (ctparquet.CutJSON, each row's ids and map values
 // read by the engine); a file with a row that cannot be cut keeps its checksums and whole JSON.
 func cutRewrite(ctx context.Context, db *engine.DB, dst, src string) (int64, error) {
 	var differ int64
 	if err := db.QueryRow(ctx, `SELECT count(*) FROM read_parquet(`+engine.Literal(src)+`, hive_partitioning = false)
-		WHERE eventjsonchecksum IS NOT NULL AND eventjsonchecksum IS DISTINCT FROM sha256(eventjson)`).Scan(&differ); err != nil {
+		WHERE eventjsonchecksum IS NOT NULL AND eventjsonchecksum <> '' AND eventjsonchecksum IS DISTINCT FROM sha256(eventjson)`).Scan(&differ); err != nil {
 		return 0, err
 	}
 	if differ > 0 {
@@ -417,7 +480,8 @@ func cutRewrite(ctx context.Context, db *engine.DB, dst, src string) (int64, err
 	return rows, err
 }
 
-// wholeRewrite writes cold file src again as dst with whole eventjson and stored checksums,
+// wholeRewrite writes data file src (cold, or hot with checksums to derive) again as dst with
+// whole eventjson and stored checksums,
 // as the engine reads them (ctparquet.DataFilesSQL's), its other pages as they are: one query
 // per row group puts its JSON back once, and a checksum the file does not store is the SHA-256
 // of that JSON (ctparquet.DerivedChecksumSQL), computed here.
@@ -476,7 +540,7 @@ func wholeRewrite(ctx context.Context, db *engine.DB, dst, src string) (int64, e
 	}
 	json := column(func(i int) (string, bool) { return jsons[i].String, !jsons[i].Valid })
 	checksum := column(func(i int) (string, bool) {
-		if sums[i].Valid || !jsons[i].Valid {
+		if sums[i].Valid && sums[i].String != "" || !jsons[i].Valid {
 			return sums[i].String, !sums[i].Valid
 		}
 		h := sha256.Sum256([]byte(jsons[i].String))

@@ -177,6 +177,8 @@ type Writer struct {
 	marked bool // the marker says this writer may have committed
 	// fetched releases the copies of files kept on S3 only this writer read (remote.go).
 	fetched []func()
+	// enc writes the manifest at each commit, from the entries it encoded at the last one.
+	enc manifestEncoder
 }
 
 // BeginWrite takes the store's write lock (waiting for another writer to finish), refuses a
@@ -412,7 +414,7 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 
 func (w *Writer) writeManifest(m *Manifest) error {
 	m.Writer = w.tag
-	b, err := json.MarshalIndent(m, "", " ")
+	b, err := w.enc.encode(m)
 	if err != nil {
 		return err
 	}
