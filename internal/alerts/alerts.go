@@ -149,6 +149,9 @@ type Result struct {
 	Matched   int     // events matched (and rule) and stored by this run
 	Known     int     // files whose events may have been evaluated before (compaction), evaluated against the stored alerts
 	Evaluated time.Duration
+	// Failed is the rules that could not be evaluated over these files (the others were):
+	// their failure is kept with each rule (rules.Rule.LastFailure).
+	Failed rules.RuleErrors
 }
 
 // Process evaluates every enabled rule over the live files of store st that the cursor does
@@ -296,12 +299,36 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 				groups, err = rules.EvaluateGrouped(ctx, s, enabled, groupings, target, exclude)
 			}
 			if err != nil {
-				return res, err
+				re, ok := rules.AsRuleErrors(err)
+				if !ok {
+					return res, err
+				}
+				for id, e := range re {
+					if res.Failed == nil {
+						res.Failed = rules.RuleErrors{}
+					}
+					res.Failed[id] = e
+				}
 			}
 			for i, gs := range groups {
 				for _, g := range gs {
 					found = append(found, groupAlerts(st, g, groupings[i], now)...)
 				}
+			}
+		}
+		if len(res.Failed) > 0 {
+			if len(res.Failed) == len(enabled) {
+				// Every rule failed: the cause is the batch or the lake, not a rule. The
+				// files stay pending, evaluated again by the next run.
+				err := error(res.Failed)
+				res.Failed = nil
+				return res, err
+			}
+			// The other rules' alerts are stored; the failed rules' matches in these files
+			// are not, and the failure is kept with each rule (rule show, rule list) with
+			// the events it did not evaluate, for a hunt once the cause is gone.
+			if err := rules.RecordFailures(lk, st, res.Failed, append(slices.Clone(fresh), again...), time.Now()); err != nil {
+				return res, err
 			}
 		}
 		for _, a := range found {
@@ -643,6 +670,12 @@ func (w *Watcher) run(ctx context.Context) {
 	w.result.Known += res.Known
 	w.result.Matched += res.Matched
 	w.result.Evaluated += res.Evaluated
+	for id, e := range res.Failed {
+		if w.result.Failed == nil {
+			w.result.Failed = rules.RuleErrors{}
+		}
+		w.result.Failed[id] = e
+	}
 	w.result.Notified = append(w.result.Notified, res.Notified...)
 	if res.NotifyErr != nil {
 		w.result.NotifyErr = errors.Join(w.result.NotifyErr, res.NotifyErr)

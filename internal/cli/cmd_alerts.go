@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +52,9 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 			fmt.Fprintf(env.Stderr, "alerts: %s new (%s%s) from %s over %s, evaluated in %s\n",
 				strconv.Itoa(len(res.New)), plural(res.Matched, "event matched", "events matched"), checked, plural(res.Rules, "rule", "rules"),
 				plural(res.Files, "new file", "new files"), res.Evaluated.Round(time.Millisecond))
+		}
+		for _, id := range slices.Sorted(maps.Keys(res.Failed)) {
+			fmt.Fprintf(env.Stderr, "alerts: rule %s failed: %s; the other rules' alerts are stored, its own matches in these events are not (auditlake rule show %s; auditlake hunt --eds %s --rules %s to look again)\n", id, rules.Reason(id, res.Failed[id]), id, st.Name, id)
 		}
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "alerts: evaluation failed: %v; the events stay pending and the next ingest evaluates them\n", err)

@@ -171,7 +171,11 @@ func runRuleList(ctx context.Context, env *Env, args []string) error {
 	if *output == "json" {
 		out := []map[string]any{}
 		for _, r := range all {
-			out = append(out, map[string]any{"id": r.ID, "title": r.Title, "kind": r.Kind, "severity": r.Severity, "enabled": r.Enabled, "added_at": r.AddedAt})
+			row := map[string]any{"id": r.ID, "title": r.Title, "kind": r.Kind, "severity": r.Severity, "enabled": r.Enabled, "added_at": r.AddedAt}
+			if r.LastFailure != nil {
+				row["last_failure"] = r.LastFailure
+			}
+			out = append(out, row)
 		}
 		return writeJSON(env.Stdout, out)
 	}
@@ -180,7 +184,17 @@ func runRuleList(ctx context.Context, env *Env, args []string) error {
 	for _, r := range all {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", r.ID, r.Kind, r.Severity, r.Enabled, r.Title)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// The table keeps its columns; rules whose last evaluation at a commit failed are named
+	// on standard error.
+	for _, r := range all {
+		if f := r.LastFailure; f != nil {
+			fmt.Fprintf(env.Stderr, "rule %s failed at %s on %s: %s (auditlake rule show %s)\n", r.ID, f.At.Format(time.RFC3339), f.Store, f.Error, r.ID)
+		}
+	}
+	return nil
 }
 
 func lookupRule(lk *lake.Lake, ref string) (rules.Rule, error) {
@@ -233,6 +247,11 @@ func runRuleShow(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(tw, "sql:\t%s\n", r.SQL)
 	}
 	fmt.Fprintf(tw, "alerts:\tone per %s per %s (auditlake rule group)\n", orDefault(r.GroupBy, alerts.DefaultGroupBy), orDefault(r.Window, "1h"))
+	if f := r.LastFailure; f != nil {
+		fmt.Fprintf(tw, "last failure:\t%s on store %s (%d since added): %s\n", f.At.Format(time.RFC3339), f.Store, f.Failures, f.Error)
+		fmt.Fprintf(tw, "not evaluated:\tevents %s to %s in %d files (auditlake hunt --eds %s --rules %s --from %s)\n",
+			f.From.Format(time.RFC3339), f.To.Format(time.RFC3339), f.Files, f.Store, r.ID, f.From.Format("2006-01-02"))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

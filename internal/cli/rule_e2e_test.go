@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/auditlake/auditlake/internal/rules"
 )
 
 // TestRulesAndHuntEndToEnd: Sigma rules are added from a directory (a bad file beside them is
@@ -167,5 +169,39 @@ func TestRulesAndHuntEndToEnd(t *testing.T) {
 	}
 	if _, errOut, code := run(t, dir, "hunt", "--eds", "trail", "--rules", "nope"); code != 1 || !strings.Contains(errOut, "rule not found") {
 		t.Errorf("hunt of an unknown rule: %d %s", code, errOut)
+	}
+}
+
+// TestARuleFailingAtIngestIsShownAndKeepsNoOtherFromAlerting: a SQL rule that passes `rule
+// add` and fails on the events (a CAST) does not stop the others' alerts: ingest says which
+// rule failed and why (exit 0: the events are stored), `rule show` and `rule list --output
+// json` keep the failure and the events it did not evaluate, and `alerts` has the others'.
+func TestARuleFailingAtIngestIsShownAndKeepsNoOtherFromAlerting(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "rule", "add", "castfail", "--sql", "SELECT * FROM {events} WHERE CAST(eventname AS integer) = 1")
+	mustRun(t, 0, dir, "rule", "add", "password-data", "--sql", "SELECT * FROM {events} WHERE eventname = 'GetPasswordData'")
+	_, errOut, code := run(t, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+	if code != 0 || !strings.Contains(errOut, "alerts: rule castfail failed: Conversion Error") || strings.Contains(errOut, "evaluation failed") {
+		t.Fatalf("ingest: exit %d\n%s", code, errOut)
+	}
+	show := mustRun(t, 0, dir, "rule", "show", "castfail")
+	if !strings.Contains(show, "last failure:") || !strings.Contains(show, "on store trail") || !strings.Contains(show, "auditlake hunt --eds trail --rules castfail --from 2024-") {
+		t.Errorf("rule show:\n%s", show)
+	}
+	var list []struct {
+		ID          string         `json:"id"`
+		LastFailure *rules.Failure `json:"last_failure"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "rule", "list", "--output", "json")), &list); err != nil || len(list) != 2 {
+		t.Fatalf("rule list: %v %v", list, err)
+	}
+	for _, r := range list {
+		if failed := r.LastFailure != nil; failed != (r.ID == "castfail") {
+			t.Errorf("rule %s: last failure %+v", r.ID, r.LastFailure)
+		}
+	}
+	if out := mustRun(t, 0, dir, "alerts", "--rule", "password-data"); strings.Contains(out, "(0 rows)") {
+		t.Errorf("the working rule raised no alert:\n%s", out)
 	}
 }

@@ -615,6 +615,7 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 		return nil, fmt.Errorf("rules: %d groupings for %d rules", len(gs), len(rs))
 	}
 	out := make([][]MatchGroup, len(rs))
+	failed := RuleErrors{}
 	var rest []Rule
 	var restGs []Grouping
 	var restIdx []int
@@ -628,18 +629,27 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 				}
 				c, err := compile(r)
 				if err != nil {
-					return nil, err
+					if failed.add(ctx, r.ID, err) {
+						return nil, ctx.Err()
+					}
+					continue
 				}
 				// The files' launches are known: the verdict is the report's over their span.
 				var facts []lifecycle.Fact
 				if res.facts != nil {
 					if facts, err = res.facts.Store(ctx, s, target.Store.ID); err != nil {
-						return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+						if failed.add(ctx, r.ID, err) {
+							return nil, ctx.Err()
+						}
+						continue
 					}
 				}
 				ms, err := c.launches(ctx, s, target, res.launches, facts)
 				if err != nil {
-					return nil, fmt.Errorf("rule %s: %w", r.ID, err)
+					if failed.add(ctx, r.ID, err) {
+						return nil, ctx.Err()
+					}
+					continue
 				}
 				out[i] = GroupMatches(ms, gs[i])
 				continue
@@ -650,7 +660,10 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 		if ids := res.unknown[rk]; len(ids) > 0 {
 			ms, err := evaluateEvents(ctx, s, r, target, ids)
 			if err != nil {
-				return nil, err
+				if failed.add(ctx, r.ID, err) {
+					return nil, ctx.Err()
+				}
+				continue
 			}
 			if groups == nil {
 				groups = map[groupKey]*goGroup{}
@@ -666,13 +679,19 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 	if len(rest) > 0 {
 		more, err := EvaluateGrouped(ctx, s, rest, restGs, target, "")
 		if err != nil {
-			return nil, err
+			re, ok := AsRuleErrors(err)
+			if !ok {
+				return nil, err
+			}
+			for id, e := range re {
+				failed[id] = e
+			}
 		}
 		for k, i := range restIdx {
 			out[i] = more[k]
 		}
 	}
-	return out, nil
+	return failed.result(out)
 }
 
 // evaluateEvents runs predicate rule r in SQL over the events of target with these ids.

@@ -90,8 +90,9 @@ const zeroTimeMicros = 62135596800 * 1_000_000
 // tests exact values and one that admits none is left out), and the engine groups their
 // matches: one row per group comes back, with its first match and its events' ids, never one
 // row per matched event (most of a store's events can match a rule). SQL rules and
-// launch-compliance run as Evaluate runs them and are grouped by GroupMatches. A rule that
-// cannot be compiled or run is an error naming it.
+// launch-compliance run as Evaluate runs them and are grouped by GroupMatches. Rules that
+// cannot be compiled or run come back as RuleErrors, with the other rules' matches; any other
+// error (the batch's sources cannot be read, the context is done) stops the evaluation.
 //
 // exclude, when not "", is a SQL relation with the columns rule (a rule id) and eventid: the
 // matches it lists are left out (events whose alerts are stored already).
@@ -101,33 +102,43 @@ func EvaluateGrouped(ctx context.Context, s *query.Session, rs []Rule, gs []Grou
 	}
 	h := NewHunt(s, target)
 	out := make([][]MatchGroup, len(rs))
+	failed := RuleErrors{}
 	var cs []*compiled
 	var idx []int
-	var excluded map[string]bool
-	for i, r := range rs {
-		c, err := compile(r)
+	// alone runs rule r as Evaluate runs it, its matches grouped by g.
+	alone := func(r Rule, g Grouping) ([]MatchGroup, error) {
+		ms, err := h.Evaluate(ctx, r)
 		if err != nil {
 			return nil, err
 		}
-		if c.predicate == "" {
-			ms, err := h.Evaluate(ctx, r)
+		if exclude != "" && len(ms) > 0 {
+			excluded, err := h.readExcluded(ctx, exclude, r.ID)
 			if err != nil {
 				return nil, err
 			}
-			if exclude != "" && len(ms) > 0 {
-				if excluded, err = h.readExcluded(ctx, exclude, r.ID); err != nil {
-					return nil, err
-				}
-				ms = slices.DeleteFunc(ms, func(m Match) bool { return excluded[m.EventID] })
+			ms = slices.DeleteFunc(ms, func(m Match) bool { return excluded[m.EventID] })
+		}
+		return GroupMatches(ms, g), nil
+	}
+	for i, r := range rs {
+		c, err := compile(r)
+		if err != nil {
+			if failed.add(ctx, r.ID, err) {
+				return nil, ctx.Err()
 			}
-			out[i] = GroupMatches(ms, gs[i])
+			continue
+		}
+		if c.predicate == "" {
+			if out[i], err = alone(r, gs[i]); err != nil && failed.add(ctx, r.ID, err) {
+				return nil, ctx.Err()
+			}
 			continue
 		}
 		cs = append(cs, c)
 		idx = append(idx, i)
 	}
 	if len(cs) == 0 {
-		return out, nil
+		return failed.result(out)
 	}
 	narrows, err := h.narrowAll(ctx, cs)
 	if err != nil {
@@ -147,33 +158,26 @@ func EvaluateGrouped(ctx context.Context, s *query.Session, rs []Rule, gs []Grou
 		groupings = append(groupings, gs[idx[k]])
 	}
 	if len(run) == 0 {
-		return out, nil
+		return failed.result(out)
 	}
 	groups, err := h.scanGrouped(ctx, run, conds, groupings, exclude)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		// One rule's predicate fails on these events: each on its own, to say which.
+		// One rule's predicate fails on these events: each on its own, to say which (and
+		// to keep the others' matches).
 		for k, c := range run {
-			ms, err := h.Evaluate(ctx, c.rule)
-			if err != nil {
-				return nil, err
+			if out[runIdx[k]], err = alone(c.rule, groupings[k]); err != nil && failed.add(ctx, c.rule.ID, err) {
+				return nil, ctx.Err()
 			}
-			if exclude != "" && len(ms) > 0 {
-				if excluded, err = h.readExcluded(ctx, exclude, c.rule.ID); err != nil {
-					return nil, err
-				}
-				ms = slices.DeleteFunc(ms, func(m Match) bool { return excluded[m.EventID] })
-			}
-			out[runIdx[k]] = GroupMatches(ms, groupings[k])
 		}
-		return out, nil
+		return failed.result(out)
 	}
 	for k, g := range groups {
 		out[runIdx[k]] = g
 	}
-	return out, nil
+	return failed.result(out)
 }
 
 // narrowAll is narrow for every rule of cs with one query over the target's sources and names:

@@ -54,6 +54,9 @@ type Rule struct {
 	// events it stands for (package alerts; empty: its defaults).
 	GroupBy string `json:"group_by,omitempty"`
 	Window  string `json:"window,omitempty"`
+	// LastFailure is the rule's last failed evaluation at a commit (RecordFailures), nil
+	// when it never failed since it was added.
+	LastFailure *Failure `json:"last_failure,omitempty"`
 }
 
 type registryFile struct {
