@@ -303,12 +303,10 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 				if !ok {
 					return res, err
 				}
-				for id, e := range re {
-					if res.Failed == nil {
-						res.Failed = rules.RuleErrors{}
-					}
-					res.Failed[id] = e
+				if res.Failed == nil {
+					res.Failed = rules.RuleErrors{}
 				}
+				maps.Copy(res.Failed, re)
 			}
 			for i, gs := range groups {
 				for _, g := range gs {
@@ -670,11 +668,11 @@ func (w *Watcher) run(ctx context.Context) {
 	w.result.Known += res.Known
 	w.result.Matched += res.Matched
 	w.result.Evaluated += res.Evaluated
-	for id, e := range res.Failed {
+	if len(res.Failed) > 0 {
 		if w.result.Failed == nil {
 			w.result.Failed = rules.RuleErrors{}
 		}
-		w.result.Failed[id] = e
+		maps.Copy(w.result.Failed, res.Failed)
 	}
 	w.result.Notified = append(w.result.Notified, res.Notified...)
 	if res.NotifyErr != nil {

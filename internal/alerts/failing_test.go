@@ -115,7 +115,7 @@ func TestAFailingRuleKeepsNoOtherRuleFromAlerting(t *testing.T) {
 func TestEveryRuleFailingLeavesTheFilesPending(t *testing.T) {
 	ctx := context.Background()
 	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
-	lk, st := emptyLake(t)
+	lk, st := rulestest.EmptyLake(t)
 	if _, err := rules.Add(ctx, lk, castFails("castfail-1"), castFails("castfail-2")); err != nil {
 		t.Fatal(err)
 	}

@@ -22,22 +22,8 @@ import (
 // registered, and an empty store.
 func goEvalLake(t *testing.T) (*lake.Lake, lake.Store) {
 	t.Helper()
-	lk, st := emptyLake(t)
+	lk, st := rulestest.EmptyLake(t)
 	rulestest.AddEveryGoRule(t, lk)
-	return lk, st
-}
-
-// emptyLake is a lake with an empty store "trail" (retention: the longest).
-func emptyLake(t *testing.T) (*lake.Lake, lake.Store) {
-	t.Helper()
-	lk, err := lake.Open(filepath.Join(t.TempDir(), "lake"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return lk, st
 }
 
@@ -219,7 +205,7 @@ func TestWatcherJudgesLaunchesInGoAsTheReport(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			run := func(goEval bool) alerts.Result {
-				lk, st := emptyLake(t)
+				lk, st := rulestest.EmptyLake(t)
 				b, _ := rules.BuiltinNamed(rules.LaunchCompliance)
 				r := rules.Rule{ID: "non-approved-launch", Title: b.Title, Kind: rules.KindBuiltin, Builtin: rules.LaunchCompliance,
 					Severity: b.Severity, Enabled: true, Approved: c.approved}

@@ -683,9 +683,7 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 			if !ok {
 				return nil, err
 			}
-			for id, e := range re {
-				failed[id] = e
-			}
+			maps.Copy(failed, re)
 		}
 		for k, i := range restIdx {
 			out[i] = more[k]

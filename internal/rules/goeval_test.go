@@ -17,6 +17,7 @@ import (
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
+	"github.com/auditlake/auditlake/internal/rules/rulestest"
 	"github.com/auditlake/auditlake/internal/sigma"
 )
 
@@ -65,15 +66,7 @@ func goCases(t *testing.T) []goCase {
 func differential(t *testing.T, cases []goCase, sources ...string) (map[string]int, int) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	lk, err := lake.Open(filepath.Join(dir, "lake"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk, st := rulestest.EmptyLake(t)
 	yes := make([]map[string]bool, len(cases))
 	unknown := make([]map[string]bool, len(cases))
 	for i := range cases {
@@ -235,14 +228,7 @@ func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
 			if v.lists > 0 {
 				rules.SetMaxVerdictLists(t, v.lists)
 			}
-			lk, err := lake.Open(filepath.Join(t.TempDir(), "lake"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
-			if err != nil {
-				t.Fatal(err)
-			}
+			lk, st := rulestest.EmptyLake(t)
 			eval := rules.NewGoEval(rs, gs)
 			facts := rules.NewFactsCache(lk)
 			pre := map[string]*rules.GoResult{}

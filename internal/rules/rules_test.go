@@ -17,6 +17,7 @@ import (
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
+	"github.com/auditlake/auditlake/internal/rules/rulestest"
 	"github.com/auditlake/auditlake/internal/sigma"
 )
 
@@ -29,18 +30,10 @@ func testdata(parts ...string) string {
 func newStore(t *testing.T, records []map[string]any, sources ...string) (*lake.Lake, *query.Session, lake.Store) {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	lk, err := lake.Open(filepath.Join(dir, "lake"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk, st := rulestest.EmptyLake(t)
 	if len(records) > 0 {
 		data, _ := json.Marshal(map[string]any{"Records": records})
-		f := filepath.Join(dir, "records.json")
+		f := filepath.Join(t.TempDir(), "records.json")
 		if err := os.WriteFile(f, data, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,5 @@
-// Package rulestest registers detection rules for tests of the packages that evaluate them.
+// Package rulestest registers detection rules, in a lake of its own where asked, for tests of
+// the packages that evaluate them.
 package rulestest
 
 import (
@@ -14,6 +15,21 @@ import (
 	"github.com/auditlake/auditlake/internal/rules"
 	"github.com/auditlake/auditlake/internal/sigma"
 )
+
+// EmptyLake is a fresh lake in a test's temporary directory with an empty store "trail"
+// (retention: the longest), where rules are added and events ingested.
+func EmptyLake(t testing.TB) (*lake.Lake, lake.Store) {
+	t.Helper()
+	lk, err := lake.Open(filepath.Join(t.TempDir(), "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Create("trail", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lk, st
+}
 
 // AddEveryGoRule registers in lk the community Sigma rules (testdata/sigma-aws-cloudtrail-rules)
 // and the built-ins but launch-compliance: every rule with a Go evaluation (rules.GoEval).
