@@ -441,15 +441,7 @@ func (m modifiers) goPredicate(v value, sv sval) (valPred, string) {
 		op := m.op
 		return anyPred{test: func(x string) Verdict { return numTest(op, f, x) }}, ""
 	}
-	pat := parseWildcards(sv.text)
-	switch m.op {
-	case "contains":
-		pat = append(append([]patPart{{wild: '*'}}, pat...), patPart{wild: '*'})
-	case "startswith":
-		pat = append(pat, patPart{wild: '*'})
-	case "endswith":
-		pat = append([]patPart{{wild: '*'}}, pat...)
-	}
+	pat := opPattern(sv.text, m.op)
 	g, why := newGlob(pat, m.cased)
 	if g == nil {
 		return nil, why

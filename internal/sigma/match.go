@@ -288,15 +288,7 @@ func (m modifiers) predicate(key string, v value, sv sval) (string, error) {
 			return "(TRY_CAST(" + x + " AS DOUBLE) " + cmp + " " + strconv.FormatFloat(f, 'g', -1, 64) + ")"
 		}), nil
 	}
-	pat := parseWildcards(sv.text)
-	switch m.op {
-	case "contains":
-		pat = append(append([]patPart{{wild: '*'}}, pat...), patPart{wild: '*'})
-	case "startswith":
-		pat = append(pat, patPart{wild: '*'})
-	case "endswith":
-		pat = append([]patPart{{wild: '*'}}, pat...)
-	}
+	pat := opPattern(sv.text, m.op)
 	return anyOf(v, func(x string) string { return stringMatch(x, pat, m.cased) }), nil
 }
 
@@ -476,4 +468,19 @@ func cidrRange(s string) (lo, hi string, err error) {
 	size := new(big.Int).Lsh(big.NewInt(1), uint(128-bits))
 	end := new(big.Int).Sub(new(big.Int).Add(start, size), big.NewInt(1))
 	return start.String(), end.String(), nil
+}
+
+// opPattern is value text's wildcard pattern as modifier op (contains, startswith, endswith,
+// or none) extends it: what the SQL and the Go matcher both match.
+func opPattern(text, op string) []patPart {
+	pat := parseWildcards(text)
+	switch op {
+	case "contains":
+		pat = append(append([]patPart{{wild: '*'}}, pat...), patPart{wild: '*'})
+	case "startswith":
+		pat = append(pat, patPart{wild: '*'})
+	case "endswith":
+		pat = append([]patPart{{wild: '*'}}, pat...)
+	}
+	return pat
 }
