@@ -58,9 +58,19 @@ func main() {
 	everyRule := flag.Bool("rules-ingest-all", true, "with -rules-ingest: also time the ingest with every rule (false: only without AssumeRole Misuse, whose alerts are most events)")
 	sigmaDir := flag.String("sigma", "testdata/sigma-aws-cloudtrail-rules/rules", "Sigma rules for -hunt-data and -rules-ingest")
 	zcatABFlag := flag.Bool("zcat-ab", false, "time the ingest of -src against two parallel zcat of its files, alternating -rounds times (wall, CPU, peak RSS), keeping the last store in -work/lake, then exit (issue 21 target 6 at 10M)")
-	label := flag.String("label", "ingest", "title of -zcat-ab's table")
+	label := flag.String("label", "ingest", "title of -zcat-ab's table; names the data shape in the Targets table (-zcat-ab, -src, -storage)")
 	evalFiles := flag.Int("eval-files", 0, "with -hunt-profile: time the evaluation of every enabled rule over the store's last N files instead")
+	targets := flag.String("targets", os.Getenv("ALBENCH_TARGETS"), "append each numeric target measured (figure, baseline, ratio, limit, met) to this file, for -targets-table (default $ALBENCH_TARGETS)")
+	targetsTable := flag.String("targets-table", "", "print the targets recorded in this file as the report's closing table, then exit")
 	flag.Parse()
+	targetsFile = *targets
+	if *targetsTable != "" {
+		if err := printTargets(*targetsTable, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "albench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *zcatABFlag {
 		if err := zcatAB(*bin, *src, *work, *label, max(*rounds, 1)); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
@@ -93,7 +103,7 @@ func main() {
 				levels = append(levels, n)
 			}
 		}
-		if err := storageBench(*storage, "bench", *src, levels, *storageDerive, *storageSettle); err != nil {
+		if err := storageBench(*storage, "bench", *src, *label, levels, *storageDerive, *storageSettle); err != nil {
 			fmt.Fprintln(os.Stderr, "albench:", err)
 			os.Exit(1)
 		}
@@ -171,7 +181,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*src, *bin, *work, *incSrc, *increments, max(*rounds, 1)); err != nil {
+	if err := run(*src, *bin, *work, *incSrc, *label, *increments, max(*rounds, 1)); err != nil {
 		fmt.Fprintln(os.Stderr, "albench:", err)
 		os.Exit(1)
 	}
@@ -277,7 +287,7 @@ func gzFiles(dir string) ([]string, int64, error) {
 	return files, size, err
 }
 
-func run(src, bin, work, incSrc string, increments, rounds int) error {
+func run(src, bin, work, incSrc, label string, increments, rounds int) error {
 	if src == "" {
 		return fmt.Errorf("-src is required")
 	}
@@ -349,6 +359,7 @@ func run(src, bin, work, incSrc string, increments, rounds int) error {
 	row("zcat, two in parallel (baseline)", zc.wall, 0)
 	row("DuckDB read_json + unnest(Records), count (baseline)", duckWall, 0)
 	row("auditlake ingest cloudtrail", ing.wall, ing.maxRSS)
+	ingestTargets(label, duckCount, len(files), zc, ing)
 	if rounds > 1 {
 		fmt.Printf("\nzcat and ingest medians of %d alternating runs: zcat %s; ingest %s (ratios %s).\n",
 			rounds, walls(zcats), walls(ingests), ratios(ingests, zcats))
@@ -494,6 +505,21 @@ func best(ctx context.Context, s *query.Session, sql string) (time.Duration, err
 		}
 	}
 	return b, nil
+}
+
+// ingestTargets prints and records issue 21 target 6 for an ingest of events from files
+// against two parallel zcat of them: ≤ 2 × the zcat's wall time, peak RSS ≤ 1 GiB.
+func ingestTargets(label string, events int64, files int, zc, ing measured) {
+	name := fmt.Sprintf("21.6: ingest / zcat×2, %d events, %d files", events, files)
+	if label != "" && label != "ingest" {
+		name = "21.6: ingest / zcat×2, " + label
+	}
+	w := ratioTarget(name, ing.wall.Seconds(), zc.wall.Seconds(), "%.2f s", 2)
+	rss := absTarget(strings.Replace(name, "ingest / zcat×2", "ingest peak RSS", 1), float64(ing.maxRSS)/1024/1024, "%.2f GiB", 1)
+	fmt.Printf("\nIssue 21 target 6: ingest %s / zcat×2 %s = %s (%s): **%s**; peak RSS %s (%s): **%s**.\n",
+		w.figure, w.baseline, w.ratio, w.limit, w.verdict, rss.figure, rss.limit, rss.verdict)
+	record(w)
+	record(rss)
 }
 
 func cpuModel() string {

@@ -97,11 +97,9 @@ func publishBench(bin, src, work, profile string, rounds int) error {
 		}
 	}
 	a, b := median(local), median(published)
-	ratio := float64(b.wall) / float64(a.wall)
-	verdict := "met"
-	if ratio > 1.20 {
-		verdict = "not met"
-	}
+	t := ratioTarget("20: ingest published to S3 / unpublished", b.wall.Seconds(), a.wall.Seconds(), "%.2f s", 1.20)
+	ratio, verdict := float64(b.wall)/float64(a.wall), t.verdict
+	record(t)
 	fmt.Println()
 	fmt.Printf("## Publishing to S3 (gofakes3 on loopback), %d alternating rounds\n\n", rounds)
 	fmt.Println("| ingest cloudtrail, SQL catalog | runs (wall) | median | CPU (user+sys) of the median run | peak RSS | ratio | target |")

@@ -34,7 +34,7 @@ func repack(src, out string, perFile int) error {
 // storageBench reports a store's data bytes against the gzip bytes of its input (issue 21
 // target 5), and what recompressing its files at each of levels would leave (derive: with
 // eventjsonchecksum derived), each file recompressed into a scratch directory.
-func storageBench(data, store, src string, levels []int, derive, settle bool) error {
+func storageBench(data, store, src, label string, levels []int, derive, settle bool) error {
 	lk, st, m, err := openStore(data, store)
 	if err != nil {
 		return err
@@ -73,8 +73,17 @@ func storageBench(data, store, src string, levels []int, derive, settle bool) er
 	closedGz := float64(gz) * float64(closedRows) / float64(max(rows, 1))
 	fmt.Printf("\n## Storage (issue 21 target 5)\n\n")
 	fmt.Printf("- store: %d files (%d cold), %.1f MB for %.1f MB of gzip input: %.3f ×\n", len(m.Files), cold, float64(bytes)/1e6, float64(gz)/1e6, float64(bytes)/float64(gz))
-	fmt.Printf("- **closed days: %.1f MB for their %.1f MB of gzip input (%d of %d events): %.3f ×** (target ≤ 1.0 ×)\n\n",
-		float64(closedBytes)/1e6, closedGz/1e6, closedRows, rows, float64(closedBytes)/closedGz)
+	name := "21.5: closed days / their gzip input"
+	if label != "" && label != "ingest" {
+		name += ", " + label
+	}
+	t := ratioTarget(name, float64(closedBytes)/1e6, closedGz/1e6, "%.1f MB", 1.0)
+	if closedRows == 0 {
+		t.ratio, t.verdict = "—", "no closed day in the store"
+	}
+	fmt.Printf("- **closed days: %.1f MB for their %.1f MB of gzip input (%d of %d events): %.3f ×** (target ≤ 1.0 ×: %s)\n\n",
+		float64(closedBytes)/1e6, closedGz/1e6, closedRows, rows, float64(closedBytes)/closedGz, t.verdict)
+	record(t)
 	fmt.Println("```")
 	cols, writers := map[string]int64{}, map[string]int{}
 	for _, f := range m.Files {

@@ -77,6 +77,7 @@ func selectOneBench(bin, data string, rounds int) error {
 	fmt.Println("| what | wall, median | CPU (user+sys), median | peak RSS | ratio to baseline (wall; CPU) | target |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- |")
 	bw, bc := medianOf(pick(without, wall)), medianOf(pick(without, cpu))
+	t := ratioTarget("21.1: CLI SELECT 1 with cost tables / without", ms(medianOf(pick(with, wall))), ms(bw), "%.0f ms", 1.1)
 	for _, r := range []struct {
 		name string
 		ms   []measured
@@ -85,6 +86,8 @@ func selectOneBench(bin, data string, rounds int) error {
 		fmt.Printf("| %s | %.0f ms (%s) | %.0f ms | %.0f MiB | %.2f; %.2f | ≤ 1.1 |\n", r.name, w.Seconds()*1000, msList(pick(r.ms, wall)), c.Seconds()*1000,
 			float64(median(r.ms).maxRSS)/1024, w.Seconds()/bw.Seconds(), c.Seconds()/bc.Seconds())
 	}
+	fmt.Printf("\nTarget 1 (wall): %s / %s = %s, %s: **%s**\n", t.figure, t.baseline, t.ratio, t.limit, t.verdict)
+	record(t)
 	return nil
 }
 
@@ -144,8 +147,10 @@ func costABBench(ctx context.Context, data, store, csvTable, pqTable, approvedFi
 		}
 		bm, cm := medianOf(walls[0]), medianOf(walls[1])
 		bc, cc := medianOf(cpus[0]), medianOf(cpus[1])
-		fmt.Printf("| %s | %.0f ms (%s), CPU %.0f ms | %.0f ms (%s), CPU %.0f ms | %.2f (CPU %.2f) | ≤ 1.2 |\n", q.name,
-			bm.Seconds()*1000, msList(walls[0]), bc.Seconds()*1000, cm.Seconds()*1000, msList(walls[1]), cc.Seconds()*1000, cm.Seconds()/bm.Seconds(), cc.Seconds()/bc.Seconds())
+		t := ratioTarget("21.2: CSV cost files / Parquet, "+q.name, ms(cm), ms(bm), "%.0f ms", 1.2)
+		fmt.Printf("| %s | %.0f ms (%s), CPU %.0f ms | %.0f ms (%s), CPU %.0f ms | %.2f (CPU %.2f) | ≤ 1.2: %s |\n", q.name,
+			bm.Seconds()*1000, msList(walls[0]), bc.Seconds()*1000, cm.Seconds()*1000, msList(walls[1]), cc.Seconds()*1000, cm.Seconds()/bm.Seconds(), cc.Seconds()/bc.Seconds(), t.verdict)
+		record(t)
 	}
 	return nil
 }
@@ -203,7 +208,11 @@ func needleBench(ctx context.Context, data, store string) error {
 			}
 		}
 		n := max(len(res.Rows), 1)
-		fmt.Printf("| %s | %.1f of %d | %.1f %% | %.0f ms | ≤ 10 %% |\n", col, float64(read)/float64(n), total/n, 100*float64(read)/float64(max(total, 1)), medianOf(walls).Seconds()*1000)
+		share := 100 * float64(read) / float64(max(total, 1))
+		t := absTarget("21.4: row groups a lookup by "+col+" reads", share, "%.1f %%", 10)
+		t.baseline = fmt.Sprintf("%d row groups", total/n)
+		fmt.Printf("| %s | %.1f of %d | %.1f %% | %.0f ms | ≤ 10 %%: %s |\n", col, float64(read)/float64(n), total/n, share, medianOf(walls).Seconds()*1000, t.verdict)
+		record(t)
 	}
 	return nil
 }

@@ -43,6 +43,7 @@ func zcatAB(bin, src, work, label string, rounds int) error {
 	}
 	row("zcat, two in parallel (baseline)", zc, false)
 	row("auditlake ingest cloudtrail", ing, true)
+	ingestTargets(label, m.Rows(), len(files), zc, ing)
 	cpus := func(ms []measured) string {
 		var parts []string
 		for _, x := range ms {
