@@ -343,9 +343,10 @@ func record(e Entry) map[string]any {
 		req["as"] = e.As
 	}
 	resp := map[string]any{}
-	// A query and a catalog listing (ListTables, ListEventDataStores) read; their entries say
-	// how much they returned.
-	read := e.Action == "StartQuery" || strings.HasPrefix(e.Action, "List")
+	// A query, a catalog listing (ListTables, ListEventDataStores) and the AWS door's other
+	// reads (GetEventDataStore, DescribeQuery, GetQueryResults, …) read; their entries say how
+	// much they returned.
+	read := e.Action == "StartQuery" || strings.HasPrefix(e.Action, "List") || strings.HasPrefix(e.Action, "Get") || strings.HasPrefix(e.Action, "Describe")
 	if read {
 		tables := e.Tables
 		if tables == nil {

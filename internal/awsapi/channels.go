@@ -143,6 +143,7 @@ func (h *Handler) getChannel(ctx context.Context, c *call) (any, *Error) {
 	if e != nil {
 		return nil, e
 	}
+	c.rows = 1
 	return describeChannel(ch), nil
 }
 
@@ -165,6 +166,7 @@ func (h *Handler) listChannels(ctx context.Context, c *call) (any, *Error) {
 	if e != nil {
 		return nil, e
 	}
+	c.rows = len(page)
 	return struct {
 		Channels  []channelOut `json:"Channels"`
 		NextToken string       `json:"NextToken,omitempty"`

@@ -90,6 +90,7 @@ func (h *Handler) listPublicKeys(ctx context.Context, c *call) (any, *Error) {
 		keys = append(keys, publicKey{Value: x509.MarshalPKCS1PublicKey(d.Signer.Public()), Fingerprint: d.Signer.Fingerprint(),
 			ValidityStartTime: epochOf(d.KeyCreated), ValidityEndTime: &epoch{keyValidityEnd}})
 	}
+	c.rows = len(keys)
 	return struct {
 		PublicKeyList []publicKey `json:"PublicKeyList"`
 	}{keys}, nil

@@ -122,6 +122,10 @@ type call struct {
 	caller access.Caller
 	region string
 	body   []byte
+	// record: the call is recorded in the audit log as a read (readOps; DescribeQuery and
+	// GetQueryResults set it themselves), with rows, what it returned.
+	record bool
+	rows   int
 }
 
 func (c *call) principal() *access.Principal { return c.caller.Principal }
@@ -207,7 +211,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusBadRequest, "UnknownOperationException", "X-Amz-Target %q is not an operation auditlake answers (docs/aws-api.md lists them)", target))
 		return
 	}
+	start := time.Now()
+	if readOps[c.op] {
+		if e := h.auditable(); e != nil {
+			writeError(w, e)
+			return
+		}
+		c.record = true
+	}
 	out, e := op(ctx, c)
+	if c.record {
+		h.auditRead(c, time.Since(start), e)
+	}
 	if e != nil {
 		if e.Status >= 500 {
 			h.opts.Log.Error("aws api", "operation", c.op, "err", e.Message)
@@ -265,6 +280,47 @@ func (h *Handler) auditable() *Error {
 		return errorf(http.StatusServiceUnavailable, "ServiceUnavailableException", "%v; retry later", err)
 	}
 	return nil
+}
+
+// readOps are the operations that read the catalog (stores, channels, the caller's queries, the
+// digest keys) without changing anything. Every call of one is recorded in the audit log, as
+// the JSON API's and the Postgres door's listings are (internal/app Backend.Stores, Tables), with
+// the parameters it was given and how many items it returned, also when it fails (a probe for
+// a store that is not found is recorded), and it is refused with 503 while the audit log cannot
+// take more, before it reads. Each page of a paginated listing is a call and a record.
+// DescribeQuery and GetQueryResults read one query of the caller's own, which StartQuery
+// recorded: they record their first successful read of each query (the first page of results
+// read, whichever it is: NextToken is an offset) and every failed call, not each poll or page.
+var readOps = map[string]bool{"GetEventDataStore": true, "ListEventDataStores": true, "ListQueries": true,
+	"GetChannel": true, "ListChannels": true, "ListPublicKeys": true}
+
+// auditedParams are the request parameters a read's audit record keeps (what it asked for).
+var auditedParams = []string{"EventDataStore", "Channel", "QueryId", "NextToken", "MaxResults", "MaxQueryResults", "QueryStatus", "StartTime", "EndTime"}
+
+// auditRead records a read through this door that took d and returned c.rows items (or e).
+func (h *Handler) auditRead(c *call, d time.Duration, e *Error) {
+	var req map[string]any
+	_ = json.Unmarshal(c.body, &req) // a body that does not decode is recorded without parameters
+	params := map[string]any{}
+	for _, k := range auditedParams {
+		v, ok := req[k]
+		if !ok {
+			continue
+		}
+		if s, isStr := v.(string); isStr && len(s) > 256 { // a record holds what was asked, not a hostile body
+			v = s[:256] + "…"
+		}
+		params[strings.ToLower(k[:1])+k[1:]] = v
+	}
+	entry := auditlog.Entry{Principal: c.principal().Name(), KeyID: c.caller.KeyID, Door: access.DoorAWS, Action: c.op,
+		Params: params, Rows: int64(c.rows), Duration: d, SourceIP: c.caller.SourceIP, UserAgent: c.caller.UserAgent}
+	if len(params) == 0 {
+		entry.Params = nil
+	}
+	if e != nil {
+		entry.Rows, entry.ErrorCode, entry.ErrorMessage = 0, e.Code, e.Message
+	}
+	h.opts.Audit.Record(entry)
 }
 
 // audit records an administrative change made through this door.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
-	"github.com/auditlake/auditlake/internal/app"
 	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/awsapi"
 )
@@ -59,12 +58,7 @@ func TestQueryResultsBelongToThePrincipalNotItsName(t *testing.T) {
 // statement, QueryFailed — and while the audit log cannot be written it is 503
 // ServiceUnavailableException, as a query is, instead of answered unaudited.
 func TestStatementsRefusedBeforeTheEngineAreAudited(t *testing.T) {
-	var log *auditlog.Log
-	ls := startLakeServer(t, 10, awsapiDefaults, func(ls *lakeServer, o *awsapi.Options) {
-		log = auditlog.Open(ls.lk)
-		o.Backend.(*app.Backend).Audit = log
-		o.Audit = log
-	})
+	ls, log := startAuditedLakeServer(t, 10)
 	ctx := context.Background()
 	stmt := "DELETE FROM " + ls.store.ID + " WHERE eventid = 'refused-by-the-door'"
 	if out, code, err := ls.call(ctx, ls.filtered, "StartQuery", map[string]string{"QueryStatement": stmt}); err != nil || code != "InvalidQueryStatementException" {

@@ -113,6 +113,10 @@ type query struct {
 	held              bool  // the result is in memory (counted in manager.kept)
 	onDisk            bool  // the query and its result are in QueryOptions.Dir
 	diskSize          int64
+	// described and resultsRead: a DescribeQuery, a GetQueryResults of the finished query was
+	// recorded in the audit log (Handler.firstRead; kept in memory only: after a restart the
+	// first read of each kind is recorded again).
+	described, resultsRead bool
 }
 
 func (q *query) active() bool { return q.status == StatusQueued || q.status == StatusRunning }

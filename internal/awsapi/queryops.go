@@ -160,12 +160,18 @@ type describeQueryResponse struct {
 func (h *Handler) describeQuery(ctx context.Context, c *call) (any, *Error) {
 	var req queryRef
 	if e := c.decode(&req); e != nil {
+		c.record = true
 		return nil, e
 	}
 	q, e := h.findQuery(c, req)
 	if e != nil {
+		c.record = true
 		return nil, e
 	}
+	if e := h.firstRead(c, q, &q.described); e != nil {
+		return nil, e
+	}
+	c.rows = 1
 	s := h.queries.snapshot(q)
 	st := describeStats{EventsMatched: int64(s.rowCount), ExecutionTimeInMillis: elapsedMillis(s, h.opts.Now()), CreationTime: epochOf(s.created)}
 	if !s.started.IsZero() {
@@ -173,6 +179,23 @@ func (h *Handler) describeQuery(ctx context.Context, c *call) (any, *Error) {
 	}
 	return describeQueryResponse{QueryID: q.id, QueryString: q.statement, QueryStatus: s.status, QueryStatistics: st, ErrorMessage: s.errMsg,
 		DeliveryS3Uri: q.deliveryURI, DeliveryStatus: s.deliveryStatus}, nil
+}
+
+// firstRead marks the call c recorded when it is the first read of query q of its kind (*read:
+// q.described or q.resultsRead), after checking that the audit log can take the record (503
+// ServiceUnavailableException while it cannot, and the query stays unread). Later reads of the
+// same kind — polls, further pages — are not recorded: the caller reads its own query again.
+func (h *Handler) firstRead(c *call, q *query, read *bool) *Error {
+	h.queries.mu.Lock()
+	defer h.queries.mu.Unlock()
+	if *read {
+		return nil
+	}
+	if e := h.auditable(); e != nil {
+		return e
+	}
+	*read, c.record = true, true
+	return nil
 }
 
 type resultStats struct {
@@ -196,12 +219,13 @@ func (h *Handler) getQueryResults(ctx context.Context, c *call) (any, *Error) {
 	}
 	q, e := h.findQuery(c, req)
 	if e != nil {
+		c.record = true
 		return nil, e
 	}
 	s := h.queries.snapshot(q)
 	out := getQueryResultsResponse{QueryStatus: s.status, ErrorMessage: s.errMsg, QueryResultRows: [][]map[string]string{}}
 	if s.status != StatusFinished {
-		return out, nil
+		return out, nil // its status only, as DescribeQuery's: no result is read
 	}
 	columns, rows, err := h.queries.result(q)
 	if err != nil {
@@ -212,8 +236,13 @@ func (h *Handler) getQueryResults(ctx context.Context, c *call) (any, *Error) {
 		if e.Code == "InvalidMaxResultsException" {
 			e.Message = strings.Replace(e.Message, "MaxResults", "MaxQueryResults", 1)
 		}
+		c.record = true
 		return nil, e
 	}
+	if e := h.firstRead(c, q, &q.resultsRead); e != nil {
+		return nil, e
+	}
+	c.rows = len(rows) // the record of the query's read: every row its pages hold
 	for _, row := range page {
 		r := make([]map[string]string, len(row))
 		for i, v := range row {
@@ -286,6 +315,7 @@ func (h *Handler) listQueries(ctx context.Context, c *call) (any, *Error) {
 	if e != nil {
 		return nil, e
 	}
+	c.rows = len(page)
 	return struct {
 		Queries   []queryItem `json:"Queries"`
 		NextToken string      `json:"NextToken,omitempty"`

@@ -196,6 +196,7 @@ func (h *Handler) getEventDataStore(ctx context.Context, c *call) (any, *Error) 
 	if e != nil {
 		return nil, e
 	}
+	c.rows = 1
 	return describeStore(c.region, s), nil
 }
 
@@ -227,6 +228,7 @@ func (h *Handler) listEventDataStores(ctx context.Context, c *call) (any, *Error
 	if e != nil {
 		return nil, e
 	}
+	c.rows = len(page)
 	return struct {
 		EventDataStores []eventDataStore `json:"EventDataStores"`
 		NextToken       string           `json:"NextToken,omitempty"`
