@@ -8,7 +8,6 @@ import (
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/auditlog"
-	"github.com/auditlake/auditlake/internal/awsapi"
 )
 
 // TestQueryResultsBelongToThePrincipalNotItsName: a user deleted and created again with the same
