@@ -100,7 +100,7 @@ func printTargets(file string, w io.Writer) error {
 			return err
 		}
 	}
-	met := 0
+	met, notMet := 0, 0
 	fmt.Fprintf(w, "\n## Targets\n\n")
 	fmt.Fprintln(w, "| target | figure | baseline | ratio | limit | met |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- |")
@@ -108,11 +108,14 @@ func printTargets(file string, w io.Writer) error {
 		for i := range r {
 			r[i] = cell(r[i])
 		}
-		if r[5] == "met" {
+		switch r[5] {
+		case "met":
 			met++
+		case "not met":
+			notMet++
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
 	}
-	fmt.Fprintf(w, "\n%d of %d targets met.\n", met, len(rows))
+	fmt.Fprintf(w, "\n%d of %d targets met, %d not met, %d not measured at their scale in this run.\n", met, len(rows), notMet, len(rows)-met-notMet)
 	return nil
 }
