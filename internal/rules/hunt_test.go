@@ -368,7 +368,7 @@ func TestGroupedRulesReadInOneScan(t *testing.T) {
 	_, s, st := generatedStore(t, 6000, 11)
 	ctx := context.Background()
 	target := rules.Target{Store: st}
-	rs := consoleLoginRulesTogether(t)
+	rs := allRules(t)
 	for _, per := range []int64{0, 1000, 1} {
 		h := rules.NewHunt(s, target)
 		rules.SetSliceRows(h, per)
@@ -404,66 +404,5 @@ func TestGroupedRulesReadInOneScan(t *testing.T) {
 				t.Errorf("rule %s still held after it was streamed", id)
 			}
 		}
-	}
-}
-
-// consoleLoginRulesTogether is allRules with the built-in console-login-without-mfa moved right
-// after the community's ConsoleLogin rules (groups are of rules that follow one another).
-func consoleLoginRulesTogether(t *testing.T) []rules.Rule {
-	t.Helper()
-	rs := allRules(t)
-	i := slices.IndexFunc(rs, func(r rules.Rule) bool { return r.ID == "console-login-without-mfa" })
-	mfa := rs[i]
-	rs = slices.Delete(rs, i, i+1)
-	last := -1
-	for j, r := range rs {
-		if strings.Contains(r.Title, "ConsoleLogin") || strings.Contains(r.Title, "Console Login") {
-			last = j
-		}
-	}
-	if last < 0 {
-		t.Fatal("no community ConsoleLogin rule")
-	}
-	return slices.Insert(rs, last+1, mfa)
-}
-
-// TestGroupsAreOfRulesThatFollowOneAnother: the matches a group's scan reads for its other rules
-// are held until their turn, so only rules that follow one another in the hunt are grouped — in
-// a hunt of every rule the built-in console-login-without-mfa (after every community rule) runs
-// its own query instead of having its matches held through the rules between (at 10M events
-// ~190k of them through AssumeRole Misuse: +100 MiB peak RSS), while the community's
-// ConsoleLogin rules, next to each other, still share one scan; the rules between that read
-// nothing do not part a group.
-func TestGroupsAreOfRulesThatFollowOneAnother(t *testing.T) {
-	_, s, st := generatedStore(t, 3000, 12)
-	ctx := context.Background()
-	h := rules.NewHunt(s, rules.Target{Store: st})
-	h.Prepare(ctx, allRules(t))
-	if g := rules.Grouped(h, "console-login-without-mfa"); g != nil {
-		t.Errorf("console-login-without-mfa, last of the hunt, is grouped with %v", g)
-	}
-	community := 0
-	for _, r := range allRules(t) {
-		if g := rules.Grouped(h, r.ID); len(g) > 1 {
-			community++
-		}
-	}
-	if community < 2 {
-		t.Errorf("%d community rules grouped, want the ConsoleLogin ones", community)
-	}
-	h = rules.NewHunt(s, rules.Target{Store: st})
-	h.Prepare(ctx, consoleLoginRulesTogether(t))
-	if g := rules.Grouped(h, "console-login-without-mfa"); len(g) < 2 {
-		t.Errorf("console-login-without-mfa right after the community's ConsoleLogin rules is not grouped with them: %v", g)
-	}
-	// A rule that admits no event of the store between two members does not part them.
-	none := rules.Rule{ID: "matches-nothing", Kind: rules.KindSigma, Enabled: true, Sigma: "title: nothing\nid: 00000000-0000-4000-8000-000000000001\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n    eventName: NoSuchEventName\n  condition: selection\n"}
-	rs := consoleLoginRulesTogether(t)
-	i := slices.IndexFunc(rs, func(r rules.Rule) bool { return r.ID == "console-login-without-mfa" })
-	rs = slices.Insert(rs, i, none)
-	h = rules.NewHunt(s, rules.Target{Store: st})
-	h.Prepare(ctx, rs)
-	if g := rules.Grouped(h, "console-login-without-mfa"); len(g) < 2 {
-		t.Errorf("a rule that reads nothing parted console-login-without-mfa from its group: %v", g)
 	}
 }

@@ -266,15 +266,9 @@ const maxGroup = 4
 
 // groupRules groups the predicate rules of rs with a prefilter by their narrow condition
 // among the target's values: rules whose prefilters admit the same events (the community's
-// ConsoleLogin rules) read them once. Only rules that follow one another in rs are grouped
-// (rules between them that read nothing aside): the others' matches are held from the group's
-// scan until their turn, and held across other rules' streams they would add to every later
-// rule's memory (the built-in console-login-without-mfa, last in a hunt of every rule, held
-// ~190k matches through AssumeRole Misuse's slices at 10M events: +100 MiB peak RSS). A
-// member further on runs its own query.
+// and the built-in console-login rules) read them once.
 func (h *Hunt) groupRules(ctx context.Context, rs []Rule) {
-	var g *ruleGroup // the group the rule before (that reads events) is in
-	gNarrow := ""
+	open := map[string]*ruleGroup{}
 	seen := map[string]bool{}
 	var all []*ruleGroup
 	for _, r := range rs {
@@ -283,23 +277,17 @@ func (h *Hunt) groupRules(ctx context.Context, rs []Rule) {
 		}
 		seen[r.ID] = true
 		c, err := compile(r)
-		if err != nil {
-			continue // reads nothing: Stream refuses it
-		}
-		if c.predicate == "" || c.prefilter == "" {
-			g = nil // reads events of its own
+		if err != nil || c.predicate == "" || c.prefilter == "" {
 			continue
 		}
 		narrow, _, none, err := h.narrowCount(ctx, c)
-		if err != nil || none {
-			continue // reads nothing (or reports its error)
-		}
-		if narrow == "" {
-			g = nil
+		if err != nil || none || narrow == "" {
 			continue
 		}
-		if g == nil || gNarrow != narrow || len(g.cs) == maxGroup {
-			g, gNarrow = &ruleGroup{}, narrow
+		g := open[narrow]
+		if g == nil || len(g.cs) == maxGroup {
+			g = &ruleGroup{}
+			open[narrow] = g
 			all = append(all, g)
 		}
 		g.cs = append(g.cs, c)
