@@ -355,14 +355,10 @@ func uploadEarly(lk *lake.Lake, id, rel string) {
 		if e.err != nil {
 			return
 		}
+		// The ledger records the upload when the commit that names the file takes it (push, one
+		// ledger write for all of a commit's files); until then it stays pending, which is what
+		// a crash, or a batch never committed, leaves to collect and push to settle.
 		e.sum, e.err = p.client().Upload(context.Background(), p.Object(rel), lk.AbsPath(id, rel), p.PartSize)
-		if e.err != nil {
-			return
-		}
-		e.err = updateLedger(lk.Dir, id, func(l *ledger) bool {
-			l.Files[rel] = &ledgerFile{Uploaded: e.sum}
-			return true
-		})
 	}()
 }
 
@@ -442,6 +438,7 @@ func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *l
 		errs     []error
 		uploaded int
 		next     = make(chan string)
+		ahead    = map[string]objstore.Uploaded{} // uploaded ahead of this commit: recorded at the end
 	)
 	for range min(uploadWorkers, len(todo)) {
 		wg.Go(func() {
@@ -451,6 +448,7 @@ func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *l
 					if e.err == nil {
 						mu.Lock()
 						uploaded++
+						ahead[rel] = e.sum
 						mu.Unlock()
 						continue
 					}
@@ -478,6 +476,16 @@ func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *l
 	}
 	close(next)
 	wg.Wait()
+	if len(ahead) > 0 {
+		if err := updateLedger(lk.Dir, st.ID, func(l *ledger) bool {
+			for rel, sum := range ahead {
+				l.Files[rel] = &ledgerFile{Uploaded: sum}
+			}
+			return true
+		}); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return uploaded, fmt.Errorf("publish store %s to %s: %w", st.Name, p.To, errors.Join(errs...))
 	}
