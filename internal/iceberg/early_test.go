@@ -207,7 +207,7 @@ func TestEarlyUploadOfACommittedFileWhoseLedgerEntryWasCutOffIsNotUploadedAgain(
 	var led struct {
 		Files map[string]struct {
 			Size    int64  `json:"size"`
-			MD5     string `json:"md5"`
+			CRC32C  string `json:"crc32c"`
 			Pending bool   `json:"pending"`
 		} `json:"files"`
 	}
@@ -218,7 +218,7 @@ func TestEarlyUploadOfACommittedFileWhoseLedgerEntryWasCutOffIsNotUploadedAgain(
 		t.Fatal(err)
 	}
 	for _, f := range m.Files {
-		if e, ok := led.Files[f.Path]; !ok || e.Pending || e.Size != f.Bytes || e.MD5 == "" {
+		if e, ok := led.Files[f.Path]; !ok || e.Pending || e.Size != f.Bytes || e.CRC32C == "" {
 			t.Fatalf("%s: %+v after the sync, want its object recorded", f.Path, e)
 		}
 	}

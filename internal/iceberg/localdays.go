@@ -11,8 +11,8 @@ import (
 
 // Old days on S3 only (eds publish --local-days N). After each sync of a published store with
 // LocalDays > 0, the files of the days before the last N (UTC, today included) leave the local
-// disk when three things hold: the file is uploaded (its ledger entry: size and MD5), the table's
-// current snapshot names it (Follow syncs first), and the day's local work is done — for a
+// disk when three things hold: the file is uploaded (its ledger entry: size and CRC-32C), the
+// table's current snapshot names it (Follow syncs first), and the day's local work is done — for a
 // CloudTrail store the file is cold (its closed day recompressed by compaction) and its EC2
 // lifecycle facts are current, so compaction does not need it again. A file that is not yet
 // cold stays until a compaction has made it so (the next sync after it evicts the cold file).
@@ -61,7 +61,7 @@ func evict(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *
 		if !ok || e.Retired != nil || e.Size != f.Bytes {
 			continue // not uploaded (yet): it stays
 		}
-		next.Files[f.Path] = lake.RemoteFile{URI: p.Object(f.Path), Size: e.Size, MD5: e.MD5}
+		next.Files[f.Path] = lake.RemoteFile{URI: p.Object(f.Path), Size: e.Size, MD5: e.MD5, CRC32C: e.CRC32C}
 	}
 	if len(next.Files) == 0 && len(r.Files) == 0 {
 		return nil

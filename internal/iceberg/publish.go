@@ -200,10 +200,10 @@ func S3Properties(dataDir string) iceberggo.Properties {
 	return p
 }
 
-// ledger is what has been uploaded of a store: rel path → size and MD5, and when the file left
-// the store's live files (its object is deleted a keep window later). It lives in
+// ledger is what has been uploaded of a store: rel path → size and CRC-32C (MD5 for an upload
+// of an earlier version), and when the file left the store's live files (its object is deleted a keep window later). It lives in
 // <data>/iceberg/published/<store id>.json; an upload whose ledger entry was lost to a crash is
-// recognized by the object's size and MD5 and not uploaded again.
+// recognized by the object's size and CRC-32C and not uploaded again.
 type ledger struct {
 	Files map[string]*ledgerFile `json:"files"`
 }
@@ -355,14 +355,10 @@ func uploadEarly(lk *lake.Lake, id, rel string) {
 		if e.err != nil {
 			return
 		}
+		// The ledger records the upload when the commit that names the file takes it (push, one
+		// ledger write for all of a commit's files); until then it stays pending, which is what
+		// a crash, or a batch never committed, leaves to collect and push to settle.
 		e.sum, e.err = p.client().Upload(context.Background(), p.Object(rel), lk.AbsPath(id, rel), p.PartSize)
-		if e.err != nil {
-			return
-		}
-		e.err = updateLedger(lk.Dir, id, func(l *ledger) bool {
-			l.Files[rel] = &ledgerFile{Uploaded: e.sum}
-			return true
-		})
 	}()
 }
 
@@ -415,7 +411,7 @@ func uploadingEarly(dataDir, id, rel string) bool {
 
 // push uploads the live files of m not yet uploaded to p: a file uploaded ahead of its commit
 // (uploadEarly) is waited for, not uploaded again; an object already there with the file's size
-// and MD5 (an upload a crash cut off before the ledger recorded it) is recorded, not uploaded
+// and CRC-32C (an upload a crash cut off before the ledger recorded it) is recorded, not uploaded
 // again. It returns how many files were uploaded for it.
 func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *lake.Manifest) (int, error) {
 	ledgerMu.Lock()
@@ -442,6 +438,7 @@ func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *l
 		errs     []error
 		uploaded int
 		next     = make(chan string)
+		ahead    = map[string]objstore.Uploaded{} // uploaded ahead of this commit: recorded at the end
 	)
 	for range min(uploadWorkers, len(todo)) {
 		wg.Go(func() {
@@ -451,6 +448,7 @@ func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *l
 					if e.err == nil {
 						mu.Lock()
 						uploaded++
+						ahead[rel] = e.sum
 						mu.Unlock()
 						continue
 					}
@@ -478,6 +476,16 @@ func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *l
 	}
 	close(next)
 	wg.Wait()
+	if len(ahead) > 0 {
+		if err := updateLedger(lk.Dir, st.ID, func(l *ledger) bool {
+			for rel, sum := range ahead {
+				l.Files[rel] = &ledgerFile{Uploaded: sum}
+			}
+			return true
+		}); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(errs) > 0 {
 		return uploaded, fmt.Errorf("publish store %s to %s: %w", st.Name, p.To, errors.Join(errs...))
 	}
@@ -495,11 +503,11 @@ func pushFile(ctx context.Context, cl *objstore.Client, p Publication, local, ur
 		return pushed{}, err
 	}
 	if found {
-		want, err := objstore.FileMD5(local)
+		want, err := objstore.FileLike(local, have)
 		if err != nil {
 			return pushed{}, err
 		}
-		if have.Size == want.Size && strings.EqualFold(have.MD5, want.MD5) {
+		if have.Same(want) {
 			return pushed{Uploaded: want}, nil
 		}
 	}
@@ -574,7 +582,7 @@ func verify(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) er
 		if err != nil {
 			return fmt.Errorf("publish store %s: %w", st.Name, err)
 		}
-		if !found || have.Size != e.Size || !strings.EqualFold(have.MD5, e.MD5) {
+		if !found || !have.Same(e.Uploaded) {
 			delete(led.Files, rel)
 			changed = true
 		}

@@ -234,8 +234,8 @@ func publishedFollows(t *testing.T, s3 *icebergtest.S3, c iceberg.Config, each f
 }
 
 // TestUploadIsMultipartChecksummedAndResumable: a file above the part size goes up in parts, each
-// with its Content-MD5; the object carries the file's MD5, which is how a resumed publication
-// recognizes it.
+// with its CRC-32C (x-amz-checksum-crc32c, which S3 checks); the object carries the file's
+// CRC-32C, which is how a resumed publication recognizes it.
 func TestUploadIsMultipartChecksummedAndResumable(t *testing.T) {
 	ctx := context.Background()
 	s3 := icebergtest.NewS3(t, "lake")
@@ -250,14 +250,14 @@ func TestUploadIsMultipartChecksummedAndResumable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s3.Parts() != 3 {
-		t.Fatalf("%d parts stored, want 3 of 5 MiB", s3.Parts())
+	if s3.Parts() != 3 || s3.Checked() != 3 {
+		t.Fatalf("%d parts stored (%d with a CRC-32C that held), want 3 of 5 MiB, each checked", s3.Parts(), s3.Checked())
 	}
 	sum, found, err := cl.Sum(ctx, "s3://lake/x/big.parquet")
 	if err != nil || !found || sum != up {
-		t.Fatalf("the object's size and MD5: %+v found %v (%v); uploaded %+v", sum, found, err, up)
+		t.Fatalf("the object's size and CRC-32C: %+v found %v (%v); uploaded %+v", sum, found, err, up)
 	}
-	want, _ := objstore.FileMD5(path)
+	want, _ := objstore.FileCRC32C(path)
 	if up != want {
 		t.Fatalf("upload says %+v, the file is %+v", up, want)
 	}
@@ -273,8 +273,8 @@ func TestUploadIsMultipartChecksummedAndResumable(t *testing.T) {
 	if _, found, err := cl.Sum(ctx, "s3://lake/x/none"); found || err != nil {
 		t.Fatalf("a missing object: found %v, %v", found, err)
 	}
-	// A file of one part (below and exactly at the part size) is hashed once: the MD5 sent as
-	// its Content-MD5, checked against S3's ETag and recorded is still the whole file's.
+	// A file of one part (below and exactly at the part size) is hashed once: the CRC-32C sent
+	// as its x-amz-checksum-crc32c and recorded is still the whole file's.
 	for _, n := range []int{5 << 20, 5<<20 - 1, 0} {
 		small := filepath.Join(t.TempDir(), "small.parquet")
 		if err := os.WriteFile(small, data[:n], 0o644); err != nil {
@@ -285,14 +285,60 @@ func TestUploadIsMultipartChecksummedAndResumable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := objstore.FileMD5(small)
+		want, _ := objstore.FileCRC32C(small)
 		sum, found, err := cl.Sum(ctx, uri)
 		if up != want || err != nil || !found || sum != want {
 			t.Fatalf("%d bytes in one part: upload says %+v, the object %+v (found %v, %v), the file is %+v", n, up, sum, found, err, want)
 		}
 	}
-	if s3.Parts() != 3 {
-		t.Fatalf("%d parts stored, want the 3 of the large file only", s3.Parts())
+	if s3.Parts() != 3 || s3.Checked() != 6 {
+		t.Fatalf("%d parts stored, want the 3 of the large file only; %d bodies checked, want 6", s3.Parts(), s3.Checked())
+	}
+}
+
+// TestUploadDamagedInTransitIsRefusedAndSentAgain: a body damaged on its way to S3 (a part of a
+// multipart upload, then a whole small object) contradicts the CRC-32C the upload sent with
+// it; S3 refuses it (BadDigest), the upload sends it again, and the object holds the file's
+// bytes. An object stored by an earlier version (its size and MD5 as metadata) is still
+// recognized as the file's.
+func TestUploadDamagedInTransitIsRefusedAndSentAgain(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	cl := objstore.New(objstore.Options{EndpointURL: s3.URL, Region: "us-east-1"})
+	data := make([]byte, 7<<20+5)
+	rand.Read(data)
+	for _, n := range []int{len(data), 1000} {
+		path := filepath.Join(t.TempDir(), "f.parquet")
+		if err := os.WriteFile(path, data[:n], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		uri := fmt.Sprintf("s3://lake/damaged/%d.parquet", n)
+		s3.Damage(1)
+		up, err := cl.Upload(ctx, uri, path, 5<<20)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", n, err)
+		}
+		r, err := cl.Open(ctx, uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(r)
+		r.Close()
+		if !bytes.Equal(got, data[:n]) {
+			t.Fatalf("%d bytes: the object stored a damaged body", n)
+		}
+		want, _ := objstore.FileCRC32C(path)
+		if up != want {
+			t.Fatalf("%d bytes: upload says %+v, the file is %+v", n, up, want)
+		}
+		// The same bytes as an earlier version recorded them: recognized by their MD5.
+		old, _ := objstore.FileMD5(path)
+		if like, _ := objstore.FileLike(path, old); !like.Same(old) || up.Same(old) {
+			t.Fatalf("%d bytes: an upload recorded by its MD5 %+v against the file %+v (CRC-32C %+v)", n, old, like, up)
+		}
+	}
+	if st := s3.Stored("lake/damaged/"); len(st) != 2 {
+		t.Fatalf("stored %v", st)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -44,7 +45,9 @@ const DefaultCacheBytes = 8 << 30
 type RemoteFile struct {
 	URI  string `json:"uri"`
 	Size int64  `json:"size"`
-	MD5  string `json:"md5"`
+	MD5  string `json:"md5,omitempty"` // hex, of an upload of an earlier version
+	// CRC32C is the hex CRC-32C (Castagnoli) the upload stored (objstore.Uploaded).
+	CRC32C string `json:"crc32c,omitempty"`
 }
 
 // Remote is a store's remote record: where its S3 objects are and which of its files the local
@@ -373,13 +376,17 @@ func (c *storeCache) download(ctx context.Context, tmp, rel string) (held *os.Fi
 			os.Remove(f.Name())
 		}
 	}()
-	h := md5.New()
+	var h hash.Hash = objstore.NewCRC32C()
+	kind, want := "CRC-32C", obj.CRC32C
+	if want == "" {
+		h, kind, want = md5.New(), "MD5", obj.MD5
+	}
 	n, err := io.Copy(io.MultiWriter(f, h), body)
 	if err != nil {
 		return nil, fail(err)
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); n != obj.Size || !strings.EqualFold(sum, obj.MD5) {
-		return nil, fail(fmt.Errorf("got %d bytes with MD5 %s, the upload stored %d bytes with MD5 %s", n, sum, obj.Size, obj.MD5))
+	if sum := hex.EncodeToString(h.Sum(nil)); n != obj.Size || !strings.EqualFold(sum, want) {
+		return nil, fail(fmt.Errorf("got %d bytes with %s %s, the upload stored %d bytes with %s %s", n, kind, sum, obj.Size, kind, want))
 	}
 	if err := f.Sync(); err != nil {
 		return nil, err

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"os"
 	"strings"
@@ -21,38 +23,84 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// MD5Meta is the user metadata key (x-amz-meta-auditlake-md5) an uploaded object carries: the
-// hex MD5 of the whole file, so a resumed upload recognizes an object already there whatever
-// its ETag (a multipart object's ETag is not the MD5 of its bytes).
+// MD5Meta is the user metadata key (x-amz-meta-auditlake-md5) an object uploaded before
+// session 15 carries: the hex MD5 of the whole file. Such objects are still recognized (Same).
 const MD5Meta = "auditlake-md5"
+
+// CRC32CMeta is the user metadata key (x-amz-meta-auditlake-crc32c) an uploaded object carries:
+// the hex CRC-32C of the whole file, so a resumed upload recognizes an object already there
+// whatever its ETag or checksum type (a multipart object's are of its parts).
+const CRC32CMeta = "auditlake-crc32c"
 
 // DefaultPartSize is the part size of multipart uploads; files up to it go in one PutObject.
 const DefaultPartSize = 64 << 20
 
-// Uploaded is what an upload stored: the file's size and hex MD5.
+// Uploaded is what an upload stored: the file's size and hex CRC-32C (Castagnoli), or, for an
+// upload of an earlier version, its hex MD5.
 type Uploaded struct {
-	Size int64  `json:"size"`
-	MD5  string `json:"md5"`
+	Size   int64  `json:"size"`
+	MD5    string `json:"md5,omitempty"`
+	CRC32C string `json:"crc32c,omitempty"`
 }
+
+// Same reports whether u and o say the same bytes: the same size and the same sum of a kind both
+// have (an object of an earlier version has only an MD5).
+func (u Uploaded) Same(o Uploaded) bool {
+	switch {
+	case u.Size != o.Size:
+		return false
+	case u.CRC32C != "" && o.CRC32C != "":
+		return strings.EqualFold(u.CRC32C, o.CRC32C)
+	case u.MD5 != "" && o.MD5 != "":
+		return strings.EqualFold(u.MD5, o.MD5)
+	}
+	return false
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// NewCRC32C is the CRC-32C (Castagnoli) hash uploads use: SSE4.2 makes it about twenty times
+// cheaper than MD5, and S3 checks it (x-amz-checksum-crc32c) as it would a Content-MD5.
+func NewCRC32C() hash.Hash32 { return crc32.New(castagnoli) }
 
 // FileMD5 is the hex MD5 of the file at path and its size.
 func FileMD5(path string) (Uploaded, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Uploaded{}, err
-	}
-	defer f.Close()
-	h := md5.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return Uploaded{}, fmt.Errorf("read %q: %w", path, err)
-	}
-	return Uploaded{Size: n, MD5: hex.EncodeToString(h.Sum(nil))}, nil
+	n, sum, err := fileSum(path, md5.New())
+	return Uploaded{Size: n, MD5: sum}, err
 }
 
-// Sum is the size and hex MD5 of the S3 object uri as an upload stored them (the MD5 from the
-// object's auditlake-md5 metadata, or its ETag when it was a single PUT); found is false when
-// there is no such object.
+// FileCRC32C is the hex CRC-32C of the file at path and its size.
+func FileCRC32C(path string) (Uploaded, error) {
+	n, sum, err := fileSum(path, NewCRC32C())
+	return Uploaded{Size: n, CRC32C: sum}, err
+}
+
+// FileLike is the size and sum of the file at path of the kind like has, to compare with it
+// (Same): its CRC-32C, or its MD5 when like has only an MD5.
+func FileLike(path string, like Uploaded) (Uploaded, error) {
+	if like.CRC32C == "" && like.MD5 != "" {
+		return FileMD5(path)
+	}
+	return FileCRC32C(path)
+}
+
+func fileSum(path string, h hash.Hash) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", fmt.Errorf("read %q: %w", path, err)
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Sum is the size and sum of the S3 object uri as an upload stored them (the CRC-32C from the
+// object's auditlake-crc32c metadata; for an object of an earlier version, the MD5 from its
+// auditlake-md5 metadata, or its ETag when it was a single PUT); found is false when there is
+// no such object.
 func (c *Client) Sum(ctx context.Context, uri string) (sum Uploaded, found bool, err error) {
 	var obj Object
 	var meta map[string]string
@@ -67,17 +115,20 @@ func (c *Client) Sum(ctx context.Context, uri string) (sum Uploaded, found bool,
 		}
 		return Uploaded{}, false, err
 	}
-	sum = Uploaded{Size: obj.Size, MD5: meta[MD5Meta]}
-	if sum.MD5 == "" && !strings.Contains(obj.ETag, "-") {
+	sum = Uploaded{Size: obj.Size, CRC32C: meta[CRC32CMeta], MD5: meta[MD5Meta]}
+	if sum.CRC32C == "" && sum.MD5 == "" && !strings.Contains(obj.ETag, "-") {
 		sum.MD5 = obj.ETag
 	}
 	return sum, true, nil
 }
 
 // Upload stores the local file path as the S3 object uri: one PutObject up to partSize
-// (DefaultPartSize when 0), a multipart upload above it. Every request carries its Content-MD5,
-// so S3 refuses a body damaged in transit; the ETag S3 answers is checked against the MD5s too;
-// each request is retried with backoff. The object carries the whole file's MD5 as metadata.
+// (DefaultPartSize when 0), a multipart upload above it. Every request carries the CRC-32C of
+// its body (x-amz-checksum-crc32c, a signed header), so S3 refuses a body damaged in transit,
+// and the checksum S3 answers is checked against it too; the body is hashed once, by this
+// function (the SDK neither computes a checksum of its own nor, over plain HTTP, the SigV4
+// payload SHA-256). Each request is retried with backoff. The object carries the whole file's
+// CRC-32C as metadata.
 func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (Uploaded, error) {
 	bucket, key, err := SplitS3(uri)
 	if err != nil {
@@ -100,17 +151,12 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 		return Uploaded{}, err
 	}
 	size := st.Size()
-	// The MD5 of every part and of the whole file, read once; a file of one part is hashed
-	// once (its part's MD5 is the whole file's).
-	whole := md5.New()
+	// The CRC-32C of every part and of the whole file, read once.
+	whole := NewCRC32C()
 	var parts [][]byte
 	for off := int64(0); off < size || off == 0; off += partSize {
-		h := md5.New()
-		var w io.Writer = h
-		if size > partSize {
-			w = io.MultiWriter(h, whole)
-		}
-		n, err := io.Copy(w, io.NewSectionReader(f, off, min(partSize, size-off)))
+		h := NewCRC32C()
+		n, err := io.Copy(io.MultiWriter(h, whole), io.NewSectionReader(f, off, min(partSize, size-off)))
 		if err != nil {
 			return Uploaded{}, fmt.Errorf("read %q: %w", path, err)
 		}
@@ -119,32 +165,33 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 			break
 		}
 	}
-	sum := parts[0]
-	if len(parts) > 1 {
-		sum = whole.Sum(nil)
-	}
-	up := Uploaded{Size: size, MD5: hex.EncodeToString(sum)}
-	meta := map[string]string{MD5Meta: up.MD5}
-	// The body is bound by its Content-MD5, a signed header, so the signature does not hash the
-	// payload again (SigV4 does over plain HTTP), and the SDK adds no second checksum.
+	up := Uploaded{Size: size, CRC32C: hex.EncodeToString(whole.Sum(nil))}
+	meta := map[string]string{CRC32CMeta: up.CRC32C}
+	// The body is bound by its x-amz-checksum-crc32c, a signed header, so the signature does not
+	// hash the payload again (SigV4 does over plain HTTP), and the SDK adds no second checksum.
 	only := func(o *s3.Options) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	// answered checks the checksum S3 answers (when it does) against the one sent.
+	answered := func(got *string, want, what string) error {
+		if g := aws.ToString(got); g != "" && g != want {
+			return fmt.Errorf("S3 answered CRC-32C %s for %s, it is %s", g, what, want)
+		}
+		return nil
 	}
 	if len(parts) == 1 {
 		err = retry(ctx, func() error {
 			out, err := cl.PutObject(ctx, &s3.PutObjectInput{
 				Bucket: aws.String(bucket), Key: aws.String(key), Metadata: meta,
 				Body: io.NewSectionReader(f, 0, size), ContentLength: aws.Int64(size),
-				ContentMD5: aws.String(base64.StdEncoding.EncodeToString(parts[0])),
+				ChecksumCRC32C: aws.String(b64(parts[0])),
 			}, only)
 			if err != nil {
 				return err
 			}
-			if e := strings.Trim(aws.ToString(out.ETag), `"`); etagIsMD5(out.ServerSideEncryption, out.SSECustomerAlgorithm) && e != "" && !strings.EqualFold(e, up.MD5) {
-				return fmt.Errorf("S3 answered ETag %s, the file's MD5 is %s", e, up.MD5)
-			}
-			return nil
+			return answered(out.ChecksumCRC32C, b64(parts[0]), "the file")
 		})
 		if err != nil {
 			return up, fmt.Errorf("put %q: %w", uri, err)
@@ -153,7 +200,10 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 	}
 	var id *string
 	err = retry(ctx, func() error {
-		out, err := cl.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), Metadata: meta}, only)
+		out, err := cl.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+			Bucket: aws.String(bucket), Key: aws.String(key), Metadata: meta,
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c,
+		}, only)
 		if err == nil {
 			id = out.UploadId
 		}
@@ -168,7 +218,7 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 		cl.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: id})
 	}
 	var done []types.CompletedPart
-	all := md5.New()
+	all := NewCRC32C() // S3's composite checksum: the CRC-32C of the parts' CRC-32Cs
 	for i, sum := range parts {
 		off := int64(i) * partSize
 		n := min(partSize, size-off)
@@ -177,15 +227,15 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 			out, err := cl.UploadPart(ctx, &s3.UploadPartInput{
 				Bucket: aws.String(bucket), Key: aws.String(key), UploadId: id, PartNumber: aws.Int32(int32(i + 1)),
 				Body: io.NewSectionReader(f, off, n), ContentLength: aws.Int64(n),
-				ContentMD5: aws.String(base64.StdEncoding.EncodeToString(sum)),
+				ChecksumCRC32C: aws.String(b64(sum)),
 			}, only)
 			if err != nil {
 				return err
 			}
-			if e := strings.Trim(aws.ToString(out.ETag), `"`); etagIsMD5(out.ServerSideEncryption, out.SSECustomerAlgorithm) && !strings.EqualFold(e, hex.EncodeToString(sum)) {
-				return fmt.Errorf("S3 answered ETag %s for part %d, its MD5 is %x", e, i+1, sum)
+			if err := answered(out.ChecksumCRC32C, b64(sum), fmt.Sprintf("part %d", i+1)); err != nil {
+				return err
 			}
-			done = append(done, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1))})
+			done = append(done, types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1)), ChecksumCRC32C: aws.String(b64(sum))})
 			return nil
 		})
 		if err != nil {
@@ -193,7 +243,7 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 			return up, fmt.Errorf("put %q: part %d: %w", uri, i+1, err)
 		}
 	}
-	wantETag := fmt.Sprintf("%x-%d", all.Sum(nil), len(parts))
+	composite := fmt.Sprintf("%s-%d", b64(all.Sum(nil)), len(parts))
 	err = retry(ctx, func() error {
 		out, err := cl.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 			Bucket: aws.String(bucket), Key: aws.String(key), UploadId: id,
@@ -202,22 +252,13 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 		if err != nil {
 			return err
 		}
-		if e := strings.Trim(aws.ToString(out.ETag), `"`); etagIsMD5(out.ServerSideEncryption, nil) && !strings.EqualFold(e, wantETag) {
-			return fmt.Errorf("S3 answered ETag %s for the whole upload, the parts' MD5s make %s", e, wantETag)
-		}
-		return nil
+		return answered(out.ChecksumCRC32C, composite, "the whole upload")
 	})
 	if err != nil {
 		abort()
 		return up, fmt.Errorf("put %q: complete multipart upload: %w", uri, err)
 	}
 	return up, nil
-}
-
-// etagIsMD5 reports whether S3's ETag is the MD5 of what it stored: it is with no encryption and
-// with SSE-S3, not with SSE-KMS or customer keys (the Content-MD5 check still applies then).
-func etagIsMD5(sse types.ServerSideEncryption, customer *string) bool {
-	return (sse == "" || sse == types.ServerSideEncryptionAes256) && aws.ToString(customer) == ""
 }
 
 var sharedConfigs struct {

@@ -4,6 +4,11 @@
 package icebergtest
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,6 +32,58 @@ type S3 struct {
 	down   bool           // every connection is closed unanswered (Down)
 	stall  *stall         // GETs under a prefix stop mid-body (Stall)
 	hold   chan struct{}  // writes wait until it is closed (HoldWrites)
+	damage int            // bodies still to damage in transit (Damage)
+	crcs   int            // bodies whose x-amz-checksum-crc32c was checked and held
+}
+
+// Damage flips a byte of the next n PUT bodies (objects and parts) on their way in, as a faulty
+// network would; S3 refuses a body whose x-amz-checksum-crc32c it then contradicts (BadDigest).
+func (s *S3) Damage(n int) {
+	s.mu.Lock()
+	s.damage = n
+	s.mu.Unlock()
+}
+
+// Checked is how many PUT bodies carried an x-amz-checksum-crc32c that held.
+func (s *S3) Checked() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.crcs
+}
+
+// checkCRC32C does what S3 does with a PUT's x-amz-checksum-crc32c (gofakes3 ignores it): the
+// body must have that CRC-32C, else the request is refused with 400 BadDigest. The body is read
+// here (after Damage), so r gets it back in memory. It reports whether the request may go on.
+func (s *S3) checkCRC32C(w http.ResponseWriter, r *http.Request) bool {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return false
+	}
+	s.mu.Lock()
+	if s.damage > 0 && len(body) > 0 {
+		s.damage--
+		body = append([]byte(nil), body...)
+		body[len(body)/2] ^= 0x20
+	}
+	s.mu.Unlock()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	want := r.Header.Get("X-Amz-Checksum-Crc32c")
+	if want == "" {
+		return true
+	}
+	var sum [4]byte
+	binary.BigEndian.PutUint32(sum[:], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+	if base64.StdEncoding.EncodeToString(sum[:]) != want {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>BadDigest</Code><Message>The CRC32C you specified did not match the calculated checksum.</Message></Error>`))
+		return false
+	}
+	s.mu.Lock()
+	s.crcs++
+	s.mu.Unlock()
+	return true
 }
 
 // HoldWrites makes every write (PUT, POST, DELETE) wait, unanswered, until release is called.
@@ -179,6 +236,9 @@ func NewS3(t testing.TB, bucket string) *S3 {
 				w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`))
 				return
 			}
+		}
+		if r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") == "" && !s.checkCRC32C(w, r) {
+			return
 		}
 		rec := &status{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
