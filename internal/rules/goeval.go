@@ -392,6 +392,25 @@ func (c *FactsCache) Add(path string, facts []lifecycle.Fact) {
 	c.byPath[path] = facts
 }
 
+// Drop forgets the facts kept of data files that were written but not committed
+// (ingest.Options.Uncommitted): they are in no snapshot, so Store would never see them leave
+// one. Should a failed commit have named a file after all, Store reads its facts file again.
+func (c *FactsCache) Drop(files []lake.DataFile) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range files {
+		delete(c.byPath, f.Path)
+		delete(c.seen, f.Path)
+	}
+}
+
+// Len is how many data files' facts c keeps.
+func (c *FactsCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byPath)
+}
+
 // Store returns every launch and template fact of store storeID as session s sees it (the
 // facts files of its data files, query.Session.FactsFiles): those kept, and those of the other
 // files read from their facts files (and kept); files that left the store are forgotten. nil

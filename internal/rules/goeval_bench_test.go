@@ -1,0 +1,85 @@
+package rules_test
+
+import (
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/rules"
+	"github.com/auditlake/auditlake/internal/sigma"
+)
+
+// BenchmarkGoEval times the rules' Go evaluation at ingest — Decoded on each record, then File
+// on each file's records — over real CloudTrail files: the .json.gz files under
+// $AUDITLAKE_BENCH_CT (e.g. the generator's AWSLogs), at most $AUDITLAKE_BENCH_FILES of them
+// (default 2000). Every community Sigma rule and the built-ins but launch-compliance, grouped
+// by principal per hour (the alerts' default). Skipped without the variable.
+func BenchmarkGoEval(b *testing.B) {
+	dir := os.Getenv("AUDITLAKE_BENCH_CT")
+	if dir == "" {
+		b.Skip("AUDITLAKE_BENCH_CT not set")
+	}
+	limit := 2000
+	if n, err := strconv.Atoi(os.Getenv("AUDITLAKE_BENCH_FILES")); err == nil && n > 0 {
+		limit = n
+	}
+	var files [][]*cloudtrail.Record
+	events := 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".gz" || len(files) >= limit {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		z, err := gzip.NewReader(f)
+		if err != nil {
+			return err
+		}
+		var recs []*cloudtrail.Record
+		if _, err := cloudtrail.Decode(z, p, cloudtrail.DecodeOptions{}, func(r *cloudtrail.Record) error {
+			recs = append(recs, r)
+			return nil
+		}); err != nil {
+			return err
+		}
+		files, events = append(files, recs), events+len(recs)
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	compiled, _, err := sigma.Load(testdata("sigma-aws-cloudtrail-rules", "rules"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs := rules.FromSigma(compiled)
+	for _, bi := range rules.Builtins {
+		rs = append(rs, rules.Rule{ID: bi.Name, Title: bi.Title, Kind: rules.KindBuiltin, Builtin: bi.Name, Severity: bi.Severity, Enabled: true})
+	}
+	gs := make([]rules.Grouping, len(rs))
+	for i := range gs {
+		gs[i] = rules.Grouping{Key: "principal", Window: time.Hour}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		e := rules.NewGoEval(rs, gs)
+		for _, recs := range files {
+			for _, r := range recs {
+				r.Detected = 0
+				e.Decoded(r)
+			}
+		}
+		for _, recs := range files {
+			e.File(recs)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(events), "ns/event")
+}
