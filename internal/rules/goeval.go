@@ -2,8 +2,10 @@ package rules
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -38,6 +40,8 @@ type GoEval struct {
 	verdicts map[string]uint32
 	lists    [][]hit
 	events   sync.Pool // of *sigma.Event
+	// keys are the rules' keys (ruleKey): the rules every result of this evaluator judged.
+	keys map[string]bool
 }
 
 // hit is one rule's verdict on an event other than No: the rule's index, and whether the
@@ -66,14 +70,16 @@ type goRule struct {
 }
 
 // ruleKey is what a Go result depends on of a rule: a result is used only for a rule that is
-// still the same.
+// still the same. It is the SHA-256 of those fields, so that the maps keyed by it (a file's
+// result, merged thousands of times an ingest) hash 32 bytes rather than the rule's YAML.
 func ruleKey(r Rule, g Grouping) string {
-	return strings.Join([]string{r.ID, r.Kind, r.Sigma, r.Builtin, r.Severity, r.Title, g.Key, g.Window.String()}, "\x00")
+	sum := sha256.Sum256([]byte(strings.Join([]string{r.ID, r.Kind, r.Sigma, r.Builtin, r.Severity, r.Title, g.Key, g.Window.String()}, "\x00")))
+	return string(sum[:])
 }
 
 // NewGoEval prepares the rules of rs (with their groupings gs) that have a Go evaluation.
 func NewGoEval(rs []Rule, gs []Grouping) *GoEval {
-	e := &GoEval{admit: map[uint64][]admitted{}, verdicts: map[string]uint32{"": 0}, lists: [][]hit{nil}}
+	e := &GoEval{admit: map[uint64][]admitted{}, verdicts: map[string]uint32{"": 0}, lists: [][]hit{nil}, keys: map[string]bool{}}
 	for e.token == 0 {
 		e.token = evaluators.Add(1)
 	}
@@ -96,6 +102,7 @@ func NewGoEval(rs []Rule, gs []Grouping) *GoEval {
 			continue
 		}
 		e.rules = append(e.rules, gr)
+		e.keys[gr.key] = true
 		if len(e.rules) == maxGoRules {
 			break // the others run in SQL
 		}
@@ -154,8 +161,11 @@ func yesIf(b bool) sigma.Verdict {
 // GoResult is what GoEval found in one data file (or several, Merge): by rule key, its
 // matches grouped, and the events whose verdict needs the engine.
 type GoResult struct {
-	groups  map[string]map[groupKey]*goGroup
-	unknown map[string][]string
+	// evaluated are the keys of the rules judged (a rule with no match has no groups); shared
+	// by the results of one GoEval.
+	evaluated map[string]bool
+	groups    map[string]map[groupKey]*goGroup
+	unknown   map[string][]string
 	// Launch: the files hold a RunInstances or CreateFleet (launch-compliance has something
 	// to judge); launches are their event ids and names.
 	Launch   bool
@@ -300,11 +310,12 @@ func (e *GoEval) Decoded(rec *cloudtrail.Record) {
 // File evaluates the rules on recs, the records of one data file: a record Decoded evaluated
 // gives its verdicts from then; another is matched now.
 func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
-	res := &GoResult{groups: make(map[string]map[groupKey]*goGroup, len(e.rules)), unknown: map[string][]string{}, arenas: [][]byte{nil}}
+	res := &GoResult{evaluated: e.keys, groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}, arenas: [][]byte{nil}}
+	// The rules' groups, made for the rules that match (most match nothing in a file); last is
+	// each rule's group of its last match, which the next one often shares (one lookup of the
+	// key, a principal's ARN, saved).
 	perRule := make([]map[groupKey]*goGroup, len(e.rules))
-	for i := range perRule {
-		perRule[i] = map[groupKey]*goGroup{}
-	}
+	last := make([]lastGroup, len(e.rules))
 	intern := map[string]string{}
 	in := func(s string) string {
 		if v, ok := intern[s]; ok {
@@ -339,11 +350,16 @@ func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
 				res.unknown[r.key] = append(res.unknown[r.key], strings.Clone(rec.EventID))
 				continue
 			}
-			res.addRecord(perRule[h.rule], r.grouping, rec, in)
+			if perRule[h.rule] == nil {
+				perRule[h.rule] = map[groupKey]*goGroup{}
+			}
+			res.addRecord(perRule[h.rule], &last[h.rule], r.grouping, rec, in)
 		}
 	}
 	for i, r := range e.rules {
-		res.groups[r.key] = perRule[i]
+		if perRule[i] != nil {
+			res.groups[r.key] = perRule[i]
+		}
 	}
 	for _, f := range lifecycle.Of(recs) {
 		if f.Kind == "launch" || f.Kind == "template" {
@@ -479,9 +495,16 @@ func recordKey(g Grouping, rec *cloudtrail.Record) (string, bool) {
 	return "", true
 }
 
+// lastGroup is a rule's group of its last match in a file (File), and its key.
+type lastGroup struct {
+	k  groupKey
+	gr *goGroup
+}
+
 // addRecord counts record rec's match in groups (a rule's, grouped by g) as add does, making
-// the match (recordMatch) only when it is its group's first.
-func (res *GoResult) addRecord(groups map[groupKey]*goGroup, g Grouping, rec *cloudtrail.Record, in func(string) string) {
+// the match (recordMatch) only when it is its group's first; last is the rule's group of its
+// previous match, taken without a lookup when rec's key is the same.
+func (res *GoResult) addRecord(groups map[groupKey]*goGroup, last *lastGroup, g Grouping, rec *cloudtrail.Record, in func(string) string) {
 	key, ok := recordKey(g, rec)
 	if !ok {
 		res.addTo(groups, g, *recordMatch(rec, in), false)
@@ -492,12 +515,18 @@ func (res *GoResult) addRecord(groups map[groupKey]*goGroup, g Grouping, rec *cl
 	if g.Key != "event" && g.Window > 0 {
 		k.bucket = t.Truncate(g.Window).UnixMicro()
 	}
-	gr := groups[k]
+	gr := last.gr
+	if gr == nil || last.k != k {
+		gr = groups[k]
+	}
 	if gr == nil || t.Before(gr.first.EventTime) || (t.Equal(gr.first.EventTime) && rec.EventID < gr.first.EventID) {
 		res.addTo(groups, g, *recordMatch(rec, in), false)
-		return
+		gr = groups[k]
+	} else {
+		gr.items = append(gr.items, res.item(t.UnixMicro(), rec.EventID))
 	}
-	gr.items = append(gr.items, res.item(t.UnixMicro(), rec.EventID))
+	// The key kept points into the group's first match (its strings are copies), not rec.
+	last.k, last.gr = groupKey{key: g.key(gr.first), bucket: k.bucket}, gr
 }
 
 // recordMatch is the match of record rec as a predicate rule's query gives it (packedMatch),
@@ -584,6 +613,14 @@ func (res *GoResult) item(us int64, id string) idItem {
 
 // Merge adds o's findings to res (o is left as it was).
 func (res *GoResult) Merge(o *GoResult) {
+	switch {
+	case res.evaluated == nil:
+		res.evaluated = o.evaluated
+	case len(o.evaluated) > 0 && !sameMap(res.evaluated, o.evaluated):
+		union := maps.Clone(res.evaluated)
+		maps.Copy(union, o.evaluated)
+		res.evaluated = union
+	}
 	res.Launch = res.Launch || o.Launch
 	if res.facts == nil {
 		res.facts = o.facts
@@ -619,6 +656,11 @@ func (res *GoResult) Merge(o *GoResult) {
 	}
 }
 
+// sameMap says whether a and b are the same map (not merely equal).
+func sameMap(a, b map[string]bool) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
 // NewGoResult is an empty result, to Merge files' results into.
 func NewGoResult() *GoResult {
 	return &GoResult{groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}}
@@ -641,6 +683,9 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 	for i, r := range rs {
 		rk := ruleKey(r, gs[i])
 		groups, ok := res.groups[rk]
+		if !ok {
+			ok = res.evaluated[rk] // judged, no match
+		}
 		if !ok {
 			if r.Kind == KindBuiltin && r.Builtin == LaunchCompliance {
 				if !res.Launch {
