@@ -35,6 +35,13 @@ type GoEval struct {
 	token uint32
 	mu    sync.RWMutex
 	admit map[uint64][]admitted // by the records' KindHash: the rules whose prefilter admits them
+	// admitRead is a copy of admit read without the lock (the decoding workers would otherwise
+	// contend for mu's reader count on every record), published again with each kind added
+	// while it has at most maxReadKinds; the kinds after those are looked up in admit.
+	admitRead atomic.Pointer[map[uint64][]admitted]
+	// single holds the index of the verdict list of rule i alone (2i: Yes, 2i+1: Unknown), 0
+	// until it is made: most records that match match one rule, and take it without a lock.
+	single []atomic.Uint32
 	// verdicts are the distinct verdict lists Decoded found, by their text (hits as bytes);
 	// their index is the lower half of a record's Detected. Index 0 is "nothing matched".
 	verdicts map[string]uint32
@@ -107,8 +114,13 @@ func NewGoEval(rs []Rule, gs []Grouping) *GoEval {
 			break // the others run in SQL
 		}
 	}
+	e.single = make([]atomic.Uint32, 2*len(e.rules))
 	return e
 }
+
+// maxReadKinds bounds the event kinds (source and name) whose admitted rules are read without
+// a lock (each kind added copies them).
+const maxReadKinds = 1024
 
 // builtinGo is a built-in rule's predicate (Builtins) in Go, and its prefilter; nil for
 // launch-compliance.
@@ -221,6 +233,13 @@ func (e *GoEval) admittedBy(rec *cloudtrail.Record) []int {
 		return a.noSource == (rec.EventSource == nil) && a.noName == (rec.EventName == nil) &&
 			(rec.EventSource == nil || a.source == *rec.EventSource) && (rec.EventName == nil || a.name == *rec.EventName)
 	}
+	if m := e.admitRead.Load(); m != nil {
+		for i := range (*m)[h] {
+			if a := &(*m)[h][i]; same(a) {
+				return a.ids
+			}
+		}
+	}
 	e.mu.RLock()
 	for i := range e.admit[h] {
 		if a := &e.admit[h][i]; same(a) {
@@ -248,7 +267,11 @@ func (e *GoEval) admittedBy(rec *cloudtrail.Record) []int {
 			return b.ids
 		}
 	}
-	e.admit[h] = append(e.admit[h], a)
+	e.admit[h] = slices.Clip(append(e.admit[h], a))
+	if len(e.admit) <= maxReadKinds {
+		read := maps.Clone(e.admit)
+		e.admitRead.Store(&read)
+	}
 	return a.ids
 }
 
@@ -279,6 +302,21 @@ func (e *GoEval) hits(rec *cloudtrail.Record, out []hit) []hit {
 func (e *GoEval) Decoded(rec *cloudtrail.Record) {
 	var buf [8]hit
 	hs := e.hits(rec, buf[:0])
+	var slot *atomic.Uint32
+	switch len(hs) {
+	case 0:
+		rec.Detected = uint64(e.token) << 32 // list 0: nothing matched
+		return
+	case 1:
+		slot = &e.single[2*int(hs[0].rule)]
+		if hs[0].unknown {
+			slot = &e.single[2*int(hs[0].rule)+1]
+		}
+		if i := slot.Load(); i != 0 {
+			rec.Detected = uint64(e.token)<<32 | uint64(i)
+			return
+		}
+	}
 	var kb [24]byte
 	key := kb[:0]
 	for _, h := range hs {
@@ -303,6 +341,9 @@ func (e *GoEval) Decoded(rec *cloudtrail.Record) {
 			e.verdicts[string(key)] = i
 		}
 		e.mu.Unlock()
+	}
+	if slot != nil {
+		slot.Store(i)
 	}
 	rec.Detected = uint64(e.token)<<32 | uint64(i)
 }
