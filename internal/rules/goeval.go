@@ -122,7 +122,7 @@ func NewGoEval(rs []Rule, gs []Grouping) *GoEval {
 
 // maxReadKinds bounds the event kinds (source and name) whose admitted rules are read without
 // a lock (each kind added copies them).
-const maxReadKinds = 1024
+var maxReadKinds = 1024
 
 // builtinGo is a built-in rule's predicate (Builtins) in Go, and its prefilter; nil for
 // launch-compliance.

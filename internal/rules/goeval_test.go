@@ -224,11 +224,15 @@ func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
 	for _, v := range []struct {
 		name           string
 		decoded, facts bool
-		lists          int
-	}{{"written", false, false, 0}, {"decoded", true, false, 0}, {"decoded, no list kept", true, false, 1}, {"decoded, facts in Go", true, true, 0}} {
+		lists, kinds   int
+	}{{"written", false, false, 0, 0}, {"decoded", true, false, 0, 0}, {"decoded, no list kept", true, false, 1, 0},
+		{"decoded, facts in Go", true, true, 0, 0}, {"decoded, two kinds read without the lock", true, false, 0, 2}} {
 		t.Run(v.name, func(t *testing.T) {
 			if v.lists > 0 {
 				rules.SetMaxVerdictLists(t, v.lists)
+			}
+			if v.kinds > 0 {
+				rules.SetMaxReadKinds(t, v.kinds)
 			}
 			lk, st := rulestest.EmptyLake(t)
 			eval := rules.NewGoEval(rs, gs)
