@@ -78,6 +78,10 @@ type Options struct {
 	// commit, and the records each holds (recs[i] those of files[i]): detection rules evaluate
 	// them in Go (package alerts). The records must not be kept after it returns.
 	Written func(files []lake.DataFile, recs [][]*cloudtrail.Record)
+	// Uncommitted, when set, is called with the data files of each batch given to Written
+	// whose commit failed or was not tried (an earlier commit of the run failed): they are
+	// in no snapshot and never will be, so whatever Written kept of them can go.
+	Uncommitted func(files []lake.DataFile)
 	// Decoded, when set, is called with each record kept as soon as it is decoded, in the
 	// decoding workers (in parallel, so it must be safe for concurrent use): detection rules
 	// match it there (package alerts), off the writer's path, and Written takes the verdicts.
@@ -719,6 +723,9 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 						opts.AfterCommit()
 					}
 				}
+			}
+			if first != nil && opts.Uncommitted != nil && len(wb.files) > 0 {
+				opts.Uncommitted(wb.files)
 			}
 			// After a failed commit the batches written are left for the next writer to
 			// remove (no manifest names them): the failed commit may have named its files.

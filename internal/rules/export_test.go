@@ -36,6 +36,14 @@ func SetMaxVerdictLists(t interface{ Cleanup(func()) }, n int) {
 	t.Cleanup(func() { maxVerdictLists = old })
 }
 
+// SetMaxReadKinds bounds the event kinds a GoEval reads without its lock (maxReadKinds) until
+// the test ends.
+func SetMaxReadKinds(t interface{ Cleanup(func()) }, n int) {
+	old := maxReadKinds
+	maxReadKinds = n
+	t.Cleanup(func() { maxReadKinds = old })
+}
+
 // Grouped is the ids of the rules Prepare grouped with rule id (read in one scan), id's
 // included; nil when id is in no group.
 func Grouped(h *Hunt, id string) []string {

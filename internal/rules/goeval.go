@@ -1,9 +1,13 @@
 package rules
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -33,11 +37,20 @@ type GoEval struct {
 	token uint32
 	mu    sync.RWMutex
 	admit map[uint64][]admitted // by the records' KindHash: the rules whose prefilter admits them
+	// admitRead is a copy of admit read without the lock (the decoding workers would otherwise
+	// contend for mu's reader count on every record), published again with each kind added
+	// while it has at most maxReadKinds; the kinds after those are looked up in admit.
+	admitRead atomic.Pointer[map[uint64][]admitted]
+	// single holds the index of the verdict list of rule i alone (2i: Yes, 2i+1: Unknown), 0
+	// until it is made: most records that match match one rule, and take it without a lock.
+	single []atomic.Uint32
 	// verdicts are the distinct verdict lists Decoded found, by their text (hits as bytes);
 	// their index is the lower half of a record's Detected. Index 0 is "nothing matched".
 	verdicts map[string]uint32
 	lists    [][]hit
 	events   sync.Pool // of *sigma.Event
+	// keys are the rules' keys (ruleKey): the rules every result of this evaluator judged.
+	keys map[string]bool
 }
 
 // hit is one rule's verdict on an event other than No: the rule's index, and whether the
@@ -66,14 +79,16 @@ type goRule struct {
 }
 
 // ruleKey is what a Go result depends on of a rule: a result is used only for a rule that is
-// still the same.
+// still the same. It is the SHA-256 of those fields, so that the maps keyed by it (a file's
+// result, merged thousands of times an ingest) hash 32 bytes rather than the rule's YAML.
 func ruleKey(r Rule, g Grouping) string {
-	return strings.Join([]string{r.ID, r.Kind, r.Sigma, r.Builtin, r.Severity, r.Title, g.Key, g.Window.String()}, "\x00")
+	sum := sha256.Sum256([]byte(strings.Join([]string{r.ID, r.Kind, r.Sigma, r.Builtin, r.Severity, r.Title, g.Key, g.Window.String()}, "\x00")))
+	return string(sum[:])
 }
 
 // NewGoEval prepares the rules of rs (with their groupings gs) that have a Go evaluation.
 func NewGoEval(rs []Rule, gs []Grouping) *GoEval {
-	e := &GoEval{admit: map[uint64][]admitted{}, verdicts: map[string]uint32{"": 0}, lists: [][]hit{nil}}
+	e := &GoEval{admit: map[uint64][]admitted{}, verdicts: map[string]uint32{"": 0}, lists: [][]hit{nil}, keys: map[string]bool{}}
 	for e.token == 0 {
 		e.token = evaluators.Add(1)
 	}
@@ -96,12 +111,18 @@ func NewGoEval(rs []Rule, gs []Grouping) *GoEval {
 			continue
 		}
 		e.rules = append(e.rules, gr)
+		e.keys[gr.key] = true
 		if len(e.rules) == maxGoRules {
 			break // the others run in SQL
 		}
 	}
+	e.single = make([]atomic.Uint32, 2*len(e.rules))
 	return e
 }
+
+// maxReadKinds bounds the event kinds (source and name) whose admitted rules are read without
+// a lock (each kind added copies them).
+var maxReadKinds = 1024
 
 // builtinGo is a built-in rule's predicate (Builtins) in Go, and its prefilter; nil for
 // launch-compliance.
@@ -154,8 +175,11 @@ func yesIf(b bool) sigma.Verdict {
 // GoResult is what GoEval found in one data file (or several, Merge): by rule key, its
 // matches grouped, and the events whose verdict needs the engine.
 type GoResult struct {
-	groups  map[string]map[groupKey]*goGroup
-	unknown map[string][]string
+	// evaluated are the keys of the rules judged (a rule with no match has no groups); shared
+	// by the results of one GoEval.
+	evaluated map[string]bool
+	groups    map[string]map[groupKey]*goGroup
+	unknown   map[string][]string
 	// Launch: the files hold a RunInstances or CreateFleet (launch-compliance has something
 	// to judge); launches are their event ids and names.
 	Launch   bool
@@ -211,6 +235,13 @@ func (e *GoEval) admittedBy(rec *cloudtrail.Record) []int {
 		return a.noSource == (rec.EventSource == nil) && a.noName == (rec.EventName == nil) &&
 			(rec.EventSource == nil || a.source == *rec.EventSource) && (rec.EventName == nil || a.name == *rec.EventName)
 	}
+	if m := e.admitRead.Load(); m != nil {
+		for i := range (*m)[h] {
+			if a := &(*m)[h][i]; same(a) {
+				return a.ids
+			}
+		}
+	}
 	e.mu.RLock()
 	for i := range e.admit[h] {
 		if a := &e.admit[h][i]; same(a) {
@@ -238,7 +269,11 @@ func (e *GoEval) admittedBy(rec *cloudtrail.Record) []int {
 			return b.ids
 		}
 	}
-	e.admit[h] = append(e.admit[h], a)
+	e.admit[h] = slices.Clip(append(e.admit[h], a))
+	if len(e.admit) <= maxReadKinds {
+		read := maps.Clone(e.admit)
+		e.admitRead.Store(&read)
+	}
 	return a.ids
 }
 
@@ -269,6 +304,21 @@ func (e *GoEval) hits(rec *cloudtrail.Record, out []hit) []hit {
 func (e *GoEval) Decoded(rec *cloudtrail.Record) {
 	var buf [8]hit
 	hs := e.hits(rec, buf[:0])
+	var slot *atomic.Uint32
+	switch len(hs) {
+	case 0:
+		rec.Detected = uint64(e.token) << 32 // list 0: nothing matched
+		return
+	case 1:
+		slot = &e.single[2*int(hs[0].rule)]
+		if hs[0].unknown {
+			slot = &e.single[2*int(hs[0].rule)+1]
+		}
+		if i := slot.Load(); i != 0 {
+			rec.Detected = uint64(e.token)<<32 | uint64(i)
+			return
+		}
+	}
 	var kb [24]byte
 	key := kb[:0]
 	for _, h := range hs {
@@ -294,17 +344,21 @@ func (e *GoEval) Decoded(rec *cloudtrail.Record) {
 		}
 		e.mu.Unlock()
 	}
+	if slot != nil {
+		slot.Store(i)
+	}
 	rec.Detected = uint64(e.token)<<32 | uint64(i)
 }
 
 // File evaluates the rules on recs, the records of one data file: a record Decoded evaluated
 // gives its verdicts from then; another is matched now.
 func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
-	res := &GoResult{groups: make(map[string]map[groupKey]*goGroup, len(e.rules)), unknown: map[string][]string{}, arenas: [][]byte{nil}}
+	res := &GoResult{evaluated: e.keys, groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}, arenas: [][]byte{nil}}
+	// The rules' groups, made for the rules that match (most match nothing in a file); last is
+	// each rule's group of its last match, which the next one often shares (one lookup of the
+	// key, a principal's ARN, saved).
 	perRule := make([]map[groupKey]*goGroup, len(e.rules))
-	for i := range perRule {
-		perRule[i] = map[groupKey]*goGroup{}
-	}
+	last := make([]lastGroup, len(e.rules))
 	intern := map[string]string{}
 	in := func(s string) string {
 		if v, ok := intern[s]; ok {
@@ -339,11 +393,16 @@ func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
 				res.unknown[r.key] = append(res.unknown[r.key], strings.Clone(rec.EventID))
 				continue
 			}
-			res.addRecord(perRule[h.rule], r.grouping, rec, in)
+			if perRule[h.rule] == nil {
+				perRule[h.rule] = map[groupKey]*goGroup{}
+			}
+			res.addRecord(perRule[h.rule], &last[h.rule], r.grouping, rec, in)
 		}
 	}
 	for i, r := range e.rules {
-		res.groups[r.key] = perRule[i]
+		if perRule[i] != nil {
+			res.groups[r.key] = perRule[i]
+		}
 	}
 	for _, f := range lifecycle.Of(recs) {
 		if f.Kind == "launch" || f.Kind == "template" {
@@ -390,6 +449,25 @@ func (c *FactsCache) Add(path string, facts []lifecycle.Fact) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.byPath[path] = facts
+}
+
+// Drop forgets the facts kept of data files that were written but not committed
+// (ingest.Options.Uncommitted): they are in no snapshot, so Store would never see them leave
+// one. Should a failed commit have named a file after all, Store reads its facts file again.
+func (c *FactsCache) Drop(files []lake.DataFile) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, f := range files {
+		delete(c.byPath, f.Path)
+		delete(c.seen, f.Path)
+	}
+}
+
+// Len is how many data files' facts c keeps.
+func (c *FactsCache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byPath)
 }
 
 // Store returns every launch and template fact of store storeID as session s sees it (the
@@ -460,9 +538,16 @@ func recordKey(g Grouping, rec *cloudtrail.Record) (string, bool) {
 	return "", true
 }
 
+// lastGroup is a rule's group of its last match in a file (File), and its key.
+type lastGroup struct {
+	k  groupKey
+	gr *goGroup
+}
+
 // addRecord counts record rec's match in groups (a rule's, grouped by g) as add does, making
-// the match (recordMatch) only when it is its group's first.
-func (res *GoResult) addRecord(groups map[groupKey]*goGroup, g Grouping, rec *cloudtrail.Record, in func(string) string) {
+// the match (recordMatch) only when it is its group's first; last is the rule's group of its
+// previous match, taken without a lookup when rec's key is the same.
+func (res *GoResult) addRecord(groups map[groupKey]*goGroup, last *lastGroup, g Grouping, rec *cloudtrail.Record, in func(string) string) {
 	key, ok := recordKey(g, rec)
 	if !ok {
 		res.addTo(groups, g, *recordMatch(rec, in), false)
@@ -473,12 +558,18 @@ func (res *GoResult) addRecord(groups map[groupKey]*goGroup, g Grouping, rec *cl
 	if g.Key != "event" && g.Window > 0 {
 		k.bucket = t.Truncate(g.Window).UnixMicro()
 	}
-	gr := groups[k]
+	gr := last.gr
+	if gr == nil || last.k != k {
+		gr = groups[k]
+	}
 	if gr == nil || t.Before(gr.first.EventTime) || (t.Equal(gr.first.EventTime) && rec.EventID < gr.first.EventID) {
 		res.addTo(groups, g, *recordMatch(rec, in), false)
-		return
+		gr = groups[k]
+	} else {
+		gr.items = append(gr.items, res.item(t.UnixMicro(), rec.EventID))
 	}
-	gr.items = append(gr.items, res.item(t.UnixMicro(), rec.EventID))
+	// The key kept points into the group's first match (its strings are copies), not rec.
+	last.k, last.gr = groupKey{key: g.key(gr.first), bucket: k.bucket}, gr
 }
 
 // recordMatch is the match of record rec as a predicate rule's query gives it (packedMatch),
@@ -565,6 +656,14 @@ func (res *GoResult) item(us int64, id string) idItem {
 
 // Merge adds o's findings to res (o is left as it was).
 func (res *GoResult) Merge(o *GoResult) {
+	switch {
+	case res.evaluated == nil:
+		res.evaluated = o.evaluated
+	case len(o.evaluated) > 0 && !sameMap(res.evaluated, o.evaluated):
+		union := maps.Clone(res.evaluated)
+		maps.Copy(union, o.evaluated)
+		res.evaluated = union
+	}
 	res.Launch = res.Launch || o.Launch
 	if res.facts == nil {
 		res.facts = o.facts
@@ -600,6 +699,11 @@ func (res *GoResult) Merge(o *GoResult) {
 	}
 }
 
+// sameMap says whether a and b are the same map (not merely equal).
+func sameMap(a, b map[string]bool) bool {
+	return reflect.ValueOf(a).UnsafePointer() == reflect.ValueOf(b).UnsafePointer()
+}
+
 // NewGoResult is an empty result, to Merge files' results into.
 func NewGoResult() *GoResult {
 	return &GoResult{groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}}
@@ -622,6 +726,9 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 	for i, r := range rs {
 		rk := ruleKey(r, gs[i])
 		groups, ok := res.groups[rk]
+		if !ok {
+			ok = res.evaluated[rk] // judged, no match
+		}
 		if !ok {
 			if r.Kind == KindBuiltin && r.Builtin == LaunchCompliance {
 				if !res.Launch {
@@ -712,22 +819,50 @@ func evaluateEvents(ctx context.Context, s *query.Session, r Rule, target Target
 }
 
 // finishGroups turns a rule's Go groups into MatchGroups as scanGrouped gives them: the first
-// match, the events' ids oldest first, each once; the groups oldest first.
+// match, the events' ids oldest first (then by id, as orderedIDs), each once; the groups oldest
+// first. A group's ids are sorted where they lie in the arenas and copied into one string the
+// EventIDs share (a string per id made the collector track ~800k of them an ingest).
 func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []MatchGroup {
 	out := make([]MatchGroup, 0, len(groups))
+	idOf := func(it idItem) []byte {
+		a := arenas[it.arena]
+		if it.n == 0xffff {
+			return a // an id of its own arena
+		}
+		return a[it.off : it.off+uint32(it.n)]
+	}
 	for _, g := range groups {
 		first := g.first
 		first.Rule, first.Title, first.Severity = r.ID, r.Title, r.Severity
-		items := make([]timedID, len(g.items))
-		for i, it := range g.items {
-			a := arenas[it.arena]
-			id := a // an id of its own arena
-			if it.n != 0xffff {
-				id = a[it.off : it.off+uint32(it.n)]
+		slices.SortFunc(g.items, func(a, b idItem) int {
+			if c := cmp.Compare(a.us, b.us); c != 0 {
+				return c
 			}
-			items[i] = timedID{us: it.us, id: string(id)}
+			return bytes.Compare(idOf(a), idOf(b))
+		})
+		var all strings.Builder
+		size := 0
+		for _, it := range g.items {
+			size += len(idOf(it))
 		}
-		out = append(out, MatchGroup{First: first, EventIDs: orderedIDs(items)})
+		all.Grow(size)
+		for _, it := range g.items {
+			all.Write(idOf(it))
+		}
+		text := all.String()
+		ids := make([]string, 0, len(g.items))
+		seen := make(map[string]struct{}, len(g.items))
+		off := 0
+		for _, it := range g.items {
+			n := len(idOf(it))
+			id := text[off : off+n]
+			off += n
+			if _, ok := seen[id]; !ok { // an id twice (a duplicate event) counts at its first time
+				seen[id] = struct{}{}
+				ids = append(ids, id)
+			}
+		}
+		out = append(out, MatchGroup{First: first, EventIDs: ids})
 	}
 	slices.SortFunc(out, func(a, b MatchGroup) int {
 		if c := a.First.EventTime.Compare(b.First.EventTime); c != 0 {

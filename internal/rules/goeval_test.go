@@ -2,6 +2,8 @@ package rules_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -222,11 +224,15 @@ func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
 	for _, v := range []struct {
 		name           string
 		decoded, facts bool
-		lists          int
-	}{{"written", false, false, 0}, {"decoded", true, false, 0}, {"decoded, no list kept", true, false, 1}, {"decoded, facts in Go", true, true, 0}} {
+		lists, kinds   int
+	}{{"written", false, false, 0, 0}, {"decoded", true, false, 0, 0}, {"decoded, no list kept", true, false, 1, 0},
+		{"decoded, facts in Go", true, true, 0, 0}, {"decoded, two kinds read without the lock", true, false, 0, 2}} {
 		t.Run(v.name, func(t *testing.T) {
 			if v.lists > 0 {
 				rules.SetMaxVerdictLists(t, v.lists)
+			}
+			if v.kinds > 0 {
+				rules.SetMaxReadKinds(t, v.kinds)
 			}
 			lk, st := rulestest.EmptyLake(t)
 			eval := rules.NewGoEval(rs, gs)
@@ -301,4 +307,78 @@ func groupsText(gs []rules.MatchGroup) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestFactsCacheDropsTheFactsOfAFailedCommit: an ingest whose commit fails (a data file of its
+// second batch removed between its write and its commit) leaves the facts cache holding only
+// the facts of committed files once the failed batches are given to Drop
+// (ingest.Options.Uncommitted) — before, the facts of every batch written but not committed
+// stayed for as long as the cache lived, since Store forgets only files it saw in a snapshot.
+func TestFactsCacheDropsTheFactsOfAFailedCommit(t *testing.T) {
+	ctx := context.Background()
+	out := generatetest.Trail(t, 3000, 1, 13, tenDaysAgo)
+	rs := []rules.Rule{{ID: "root-account-use", Kind: rules.KindBuiltin, Builtin: "root-account-use", Severity: "high", Enabled: true}}
+	gs := []rules.Grouping{{Key: "principal", Window: time.Hour}}
+	for _, drop := range []bool{false, true} {
+		t.Run(fmt.Sprintf("drop=%v", drop), func(t *testing.T) {
+			lk, st := rulestest.EmptyLake(t)
+			eval := rules.NewGoEval(rs, gs)
+			facts := rules.NewFactsCache(lk)
+			batches, written, uncommitted := 0, map[string]bool{}, map[string]bool{}
+			opts := ingest.Options{Sources: []string{filepath.Join(out, "AWSLogs")}, BatchRows: 500, Workers: 1}
+			opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+				for p, r := range eval.Files(files, recs, 1) {
+					facts.Add(p, r.Facts)
+					written[p] = true
+				}
+				if batches++; batches == 2 {
+					if err := os.Remove(lk.AbsPath(st.ID, files[0].Path)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			opts.Uncommitted = func(files []lake.DataFile) {
+				for _, f := range files {
+					if uncommitted[f.Path] {
+						t.Errorf("%s given to Uncommitted twice", f.Path)
+					}
+					uncommitted[f.Path] = true
+				}
+				if drop {
+					facts.Drop(files)
+				}
+			}
+			if _, err := ingest.CloudTrail(ctx, lk, st, opts); err == nil {
+				t.Fatal("the ingest did not fail")
+			}
+			s, err := query.Open(ctx, lk, query.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			live, _ := s.FactsFiles(st.ID)
+			if len(live) == 0 || len(uncommitted) == 0 {
+				t.Fatalf("%d files committed, %d not: the test proves little", len(live), len(uncommitted))
+			}
+			for _, f := range live {
+				if uncommitted[f.Path] {
+					t.Errorf("%s committed and given to Uncommitted", f.Path)
+				}
+				delete(written, f.Path)
+			}
+			for p := range written {
+				if !uncommitted[p] {
+					t.Errorf("%s written, neither committed nor given to Uncommitted", p)
+				}
+			}
+			if _, err := facts.Store(ctx, s, st.ID); err != nil {
+				t.Fatal(err)
+			}
+			if got := facts.Len(); drop && got != len(live) {
+				t.Errorf("the cache keeps the facts of %d files, %d committed", got, len(live))
+			} else if !drop && got == len(live) {
+				t.Errorf("without Drop the cache keeps no more than the committed files: the test does not reproduce the leak")
+			}
+		})
+	}
 }
