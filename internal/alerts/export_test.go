@@ -16,3 +16,7 @@ func ProcessKept(ctx context.Context, lk *lake.Lake, st lake.Store, k *Kept) (Re
 
 // Close closes what k keeps.
 func (k *kept) Close() { k.close() }
+
+// EvaluateNow runs one evaluation of w in the caller's goroutine (as its loop does after a
+// commit), for a test that calls neither Notify nor Hook's AfterCommit.
+func (w *Watcher) EvaluateNow(ctx context.Context) { w.run(ctx) }

@@ -255,3 +255,48 @@ func TestWatcherJudgesLaunchesInGoAsTheReport(t *testing.T) {
 		})
 	}
 }
+
+// TestWatcherKeepsVerdictsOfFilesNotCommittedYet: ingest writes a batch's files (Written) before
+// it commits them, and an evaluation may run in between (after the previous commit). That
+// evaluation must leave the Go verdicts of the files it does not see yet for the evaluation of
+// their commit: every file is evaluated from its verdicts, none read back in SQL, and the
+// alerts are the SQL evaluation's.
+func TestWatcherKeepsVerdictsOfFilesNotCommittedYet(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
+
+	want := sqlAlerts(t, src, 60, nil)
+
+	goLake, goStore := goEvalLake(t)
+	w, err := alerts.Watch(ctx, goLake, goStore, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := ingest.Options{Sources: []string{src}, BatchRows: 60}
+	w.Hook(&opts)
+	opts.AfterCommit = nil // evaluated here, between each batch's write and its commit
+	write := opts.Written
+	batches := 0
+	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+		write(files, recs)
+		batches++
+		w.EvaluateNow(ctx) // the commits so far; not this batch, written and not committed
+	}
+	if _, err := ingest.CloudTrail(ctx, goLake, goStore, opts); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.Close() // the last batch
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batches < 3 {
+		t.Fatalf("%d batches: the test needs several", batches)
+	}
+	if got.Files == 0 || got.FromGo != got.Files {
+		t.Errorf("%d of %d files evaluated from their Go verdicts; the others were read back in SQL", got.FromGo, got.Files)
+	}
+	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New)) {
+		t.Errorf("Go: %d alerts (%d events), SQL: %d (%d events)\n%v\n%v", len(got.New), got.Matched, len(want.New), want.Matched,
+			rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New))
+	}
+}
