@@ -141,12 +141,15 @@ func saveCursor(lk *lake.Lake, storeID string, c cursor) error {
 
 // Result is what one Process did.
 type Result struct {
-	Files     int     // data files evaluated
-	Rules     int     // enabled rules run
-	New       []Alert // alerts stored by this run: one per rule and group (Count its events)
-	Notified  []Alert // the notifications queued for the targets: one per new group
-	NotifyErr error   // why Notified could not be queued, if so
-	Matched   int     // events matched (and rule) and stored by this run
+	Files    int     // data files evaluated
+	Rules    int     // enabled rules run
+	New      []Alert // alerts stored by this run: one per rule and group (Count its events)
+	Notified []Alert // the notifications queued for the targets: one per new group
+	// Alerts and Notifications count New and Notified — and are all a Watcher's Close
+	// returns of them unless it keeps them (Watcher.KeepAlerts).
+	Alerts, Notifications int
+	NotifyErr             error // why Notified could not be queued, if so
+	Matched               int   // events matched (and rule) and stored by this run
 	// FromGo is the files evaluated from the Go verdicts on their records taken as they were
 	// written (Watcher.Written), not read back in SQL.
 	FromGo    int
@@ -391,7 +394,7 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 			}
 			k.groups.committed(found, added)
 		}
-		res.New, res.Notified = found, notes
+		res.New, res.Notified, res.Alerts, res.Notifications = found, notes, len(found), len(notes)
 	}
 	// Only now is the batch evaluated: a crash before this line evaluates it again (or finds
 	// its marker stored).
@@ -553,6 +556,11 @@ type Watcher struct {
 	result  Result
 	// OnAlerts, when set, receives each Process's new alerts (after they are committed).
 	OnAlerts func([]Alert)
+	// KeepAlerts makes Close return every alert and notification of the watch (Result.New,
+	// Notified); without it, only their counts: the alerts are in the store, and a watcher
+	// lives as long as the ingest (784k matched events at 1M, most of them one rule's) or the
+	// serving process. Set it before the first Notify.
+	KeepAlerts bool
 	// goEval evaluates the rules enabled when the watch began on each batch's records as they
 	// are written (Written); pre holds its results by data file path until evaluated — a
 	// file written is committed later (ingest writes ahead of its commits), so an evaluation
@@ -693,7 +701,12 @@ func (w *Watcher) run(ctx context.Context) {
 	}
 	w.result.Files += res.Files
 	w.result.Rules = max(w.result.Rules, res.Rules)
-	w.result.New = append(w.result.New, res.New...)
+	w.result.Alerts += res.Alerts
+	w.result.Notifications += res.Notifications
+	if w.KeepAlerts {
+		w.result.New = append(w.result.New, res.New...)
+		w.result.Notified = append(w.result.Notified, res.Notified...)
+	}
 	w.result.Known += res.Known
 	w.result.FromGo += res.FromGo
 	w.result.Matched += res.Matched
@@ -704,7 +717,6 @@ func (w *Watcher) run(ctx context.Context) {
 		}
 		maps.Copy(w.result.Failed, res.Failed)
 	}
-	w.result.Notified = append(w.result.Notified, res.Notified...)
 	if res.NotifyErr != nil {
 		w.result.NotifyErr = errors.Join(w.result.NotifyErr, res.NotifyErr)
 	}
