@@ -141,17 +141,25 @@ func saveCursor(lk *lake.Lake, storeID string, c cursor) error {
 
 // Result is what one Process did.
 type Result struct {
-	Files     int     // data files evaluated
-	Rules     int     // enabled rules run
-	New       []Alert // alerts stored by this run: one per rule and group (Count its events)
-	Notified  []Alert // the notifications queued for the targets: one per new group
-	NotifyErr error   // why Notified could not be queued, if so
-	Matched   int     // events matched (and rule) and stored by this run
-	Known     int     // files whose events may have been evaluated before (compaction), evaluated against the stored alerts
+	Files    int     // data files evaluated
+	Rules    int     // enabled rules run
+	New      []Alert // alerts stored by this run: one per rule and group (Count its events)
+	Notified []Alert // the notifications queued for the targets: one per new group
+	// Alerts and Notifications count New and Notified — and are all a Watcher's Close
+	// returns of them unless it keeps them (Watcher.KeepAlerts).
+	Alerts, Notifications int
+	NotifyErr             error // why Notified could not be queued, if so
+	Matched               int   // events matched (and rule) and stored by this run
+	// FromGo is the files evaluated from the Go verdicts on their records taken as they were
+	// written (Watcher.Written), not read back in SQL.
+	FromGo    int
+	Known     int // files whose events may have been evaluated before (compaction), evaluated against the stored alerts
 	Evaluated time.Duration
 	// Failed is the rules that could not be evaluated over these files (the others were):
 	// their failure is kept with each rule (rules.Rule.LastFailure).
 	Failed rules.RuleErrors
+	// done is the files this run evaluated (their Go verdicts, if any, are used up).
+	done []string
 }
 
 // Process evaluates every enabled rule over the live files of store st that the cursor does
@@ -254,6 +262,9 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 		}
 	}
 	res.Files, res.Rules, res.Known = len(fresh)+len(again), len(enabled), len(again)
+	for _, f := range append(slices.Clone(fresh), again...) {
+		res.done = append(res.done, f.Path)
+	}
 	if len(enabled) > 0 {
 		alertStore, err := Store(lk)
 		if err != nil {
@@ -275,6 +286,7 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 			if r := pre[f.Path]; r != nil {
 				inGo = append(inGo, f)
 				goRes.Merge(r)
+				res.FromGo++
 			} else {
 				inSQL = append(inSQL, f)
 			}
@@ -382,7 +394,7 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 			}
 			k.groups.committed(found, added)
 		}
-		res.New, res.Notified = found, notes
+		res.New, res.Notified, res.Alerts, res.Notifications = found, notes, len(found), len(notes)
 	}
 	// Only now is the batch evaluated: a crash before this line evaluates it again (or finds
 	// its marker stored).
@@ -544,10 +556,20 @@ type Watcher struct {
 	result  Result
 	// OnAlerts, when set, receives each Process's new alerts (after they are committed).
 	OnAlerts func([]Alert)
+	// KeepAlerts makes Close return every alert and notification of the watch (Result.New,
+	// Notified); without it, only their counts: the alerts are in the store, and a watcher
+	// lives as long as the ingest (784k matched events at 1M, most of them one rule's) or the
+	// serving process. Set it before the first Notify.
+	KeepAlerts bool
 	// goEval evaluates the rules enabled when the watch began on each batch's records as they
-	// are written (Written); pre holds its results by data file path until evaluated.
+	// are written (Written); pre holds its results by data file path until evaluated — a
+	// file written is committed later (ingest writes ahead of its commits), so an evaluation
+	// takes only the results of the files it evaluates and leaves the others for the next.
+	// preAt is when each was written: one not committed within maxPreAge (its commit failed)
+	// is dropped.
 	goEval *rules.GoEval
 	pre    map[string]*rules.GoResult
+	preAt  map[string]time.Time
 	// keep is what the evaluations keep between them (keep.go), used by loop's goroutine only.
 	keep kept
 	// facts are the store's EC2 lifecycle facts, those of the files written here taken from
@@ -561,7 +583,7 @@ func Watch(ctx context.Context, lk *lake.Lake, st lake.Store, onAlerts func([]Al
 		return nil, err
 	}
 	w := &Watcher{lk: lk, st: st, kick: make(chan struct{}, 1), done: make(chan struct{}), closing: make(chan struct{}), OnAlerts: onAlerts,
-		pre: map[string]*rules.GoResult{}}
+		pre: map[string]*rules.GoResult{}, preAt: map[string]time.Time{}}
 	if all, err := rules.List(lk); err == nil {
 		var enabled []rules.Rule
 		var gs []rules.Grouping
@@ -621,14 +643,20 @@ func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record) {
 		return
 	}
 	res := w.goEval.Files(files, recs, runtime.NumCPU())
+	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for p, r := range res {
 		r.UseFacts(w.facts)
 		w.facts.Add(p, r.Facts)
-		w.pre[p] = r
+		w.pre[p], w.preAt[p] = r, now
 	}
 }
+
+// maxPreAge is how long a Watcher keeps the Go verdicts of a file written and not committed
+// (Written): past it the file's commit is taken as failed (a file committed later is then
+// evaluated in SQL, as one without verdicts).
+const maxPreAge = 10 * time.Minute
 
 // Decoded evaluates the rules in Go on a record as it is decoded (ingest.Options.Decoded, in
 // the decoding workers); Written then takes the verdicts instead of matching it again.
@@ -659,13 +687,28 @@ func (w *Watcher) run(ctx context.Context) {
 		w.errs = append(w.errs, err)
 		return
 	}
-	for p := range pre { // evaluated now (or not new: evaluated in SQL)
+	for _, p := range res.done { // evaluated now (from pre, or in SQL: not new)
 		delete(w.pre, p)
+		delete(w.preAt, p)
+	}
+	// The others are files written and not committed yet, kept for the evaluation of their
+	// commit, unless it is long overdue.
+	for p, at := range w.preAt {
+		if time.Since(at) > maxPreAge {
+			delete(w.pre, p)
+			delete(w.preAt, p)
+		}
 	}
 	w.result.Files += res.Files
 	w.result.Rules = max(w.result.Rules, res.Rules)
-	w.result.New = append(w.result.New, res.New...)
+	w.result.Alerts += res.Alerts
+	w.result.Notifications += res.Notifications
+	if w.KeepAlerts {
+		w.result.New = append(w.result.New, res.New...)
+		w.result.Notified = append(w.result.Notified, res.Notified...)
+	}
 	w.result.Known += res.Known
+	w.result.FromGo += res.FromGo
 	w.result.Matched += res.Matched
 	w.result.Evaluated += res.Evaluated
 	if len(res.Failed) > 0 {
@@ -674,7 +717,6 @@ func (w *Watcher) run(ctx context.Context) {
 		}
 		maps.Copy(w.result.Failed, res.Failed)
 	}
-	w.result.Notified = append(w.result.Notified, res.Notified...)
 	if res.NotifyErr != nil {
 		w.result.NotifyErr = errors.Join(w.result.NotifyErr, res.NotifyErr)
 	}

@@ -16,3 +16,15 @@ func ProcessKept(ctx context.Context, lk *lake.Lake, st lake.Store, k *Kept) (Re
 
 // Close closes what k keeps.
 func (k *kept) Close() { k.close() }
+
+// EvaluateNow runs one evaluation of w in the caller's goroutine (as its loop does after a
+// commit), for a test that calls neither Notify nor Hook's AfterCommit.
+func (w *Watcher) EvaluateNow(ctx context.Context) { w.run(ctx) }
+
+// GroupFilesRead is how many files of the alerts store k's evaluations read for their groups.
+func (k *kept) GroupFilesRead() int {
+	if k.groups == nil {
+		return 0
+	}
+	return k.groups.filesRead
+}

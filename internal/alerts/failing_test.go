@@ -40,6 +40,7 @@ func ingestEvaluated(t *testing.T, lk *lake.Lake, st lake.Store, src string, wat
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.KeepAlerts = true
 	w.Hook(&opts)
 	if _, err := ingest.CloudTrail(ctx, lk, st, opts); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/auditlake/auditlake/internal/alerts"
 	"github.com/auditlake/auditlake/internal/cloudtrail"
@@ -14,6 +15,7 @@ import (
 	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
 	"github.com/auditlake/auditlake/internal/rules/rulestest"
 )
@@ -44,6 +46,7 @@ func TestWatcherGoEvaluationEqualsSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.KeepAlerts = true
 	// Written only: the commits are evaluated once, after the rule changed.
 	if _, err := ingest.CloudTrail(ctx, goLake, goStore, ingest.Options{Sources: []string{src}, BatchRows: 500, Written: w.Written}); err != nil {
 		t.Fatal(err)
@@ -132,6 +135,7 @@ func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.KeepAlerts = true
 	var mu sync.Mutex
 	decoded, written := map[*cloudtrail.Record]int{}, map[*cloudtrail.Record]int{}
 	batches := 0
@@ -219,6 +223,7 @@ func TestWatcherJudgesLaunchesInGoAsTheReport(t *testing.T) {
 					if w, err = alerts.Watch(ctx, lk, st, nil); err != nil {
 						t.Fatal(err)
 					}
+					w.KeepAlerts = true
 					w.Hook(&opts)
 				} else if err := alerts.Begin(lk, st); err != nil {
 					t.Fatal(err)
@@ -254,4 +259,110 @@ func TestWatcherJudgesLaunchesInGoAsTheReport(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWatcherKeepsVerdictsOfFilesNotCommittedYet: ingest writes a batch's files (Written) before
+// it commits them, and an evaluation may run in between (after the previous commit). That
+// evaluation must leave the Go verdicts of the files it does not see yet for the evaluation of
+// their commit: every file is evaluated from its verdicts, none read back in SQL, and the
+// alerts are the SQL evaluation's.
+func TestWatcherKeepsVerdictsOfFilesNotCommittedYet(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
+
+	want := sqlAlerts(t, src, 60, nil)
+
+	goLake, goStore := goEvalLake(t)
+	w, err := alerts.Watch(ctx, goLake, goStore, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.KeepAlerts = true
+	opts := ingest.Options{Sources: []string{src}, BatchRows: 60}
+	w.Hook(&opts)
+	opts.AfterCommit = nil // evaluated here, between each batch's write and its commit
+	write := opts.Written
+	batches := 0
+	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+		write(files, recs)
+		batches++
+		w.EvaluateNow(ctx) // the commits so far; not this batch, written and not committed
+	}
+	if _, err := ingest.CloudTrail(ctx, goLake, goStore, opts); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.Close() // the last batch
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batches < 3 {
+		t.Fatalf("%d batches: the test needs several", batches)
+	}
+	if got.Files == 0 || got.FromGo != got.Files {
+		t.Errorf("%d of %d files evaluated from their Go verdicts; the others were read back in SQL", got.FromGo, got.Files)
+	}
+	if len(want.New) == 0 || got.Matched != want.Matched || !slices.Equal(rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New)) {
+		t.Errorf("Go: %d alerts (%d events), SQL: %d (%d events)\n%v\n%v", len(got.New), got.Matched, len(want.New), want.Matched,
+			rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New))
+	}
+}
+
+// TestWatcherKeepsCountsNotAlerts: a watcher that does not keep its alerts (the CLI's: it lives
+// as long as an ingest of millions of matches, or the serving process) returns their counts
+// only — the same as the alerts a keeping one returns — and the alerts store holds them all.
+func TestWatcherKeepsCountsNotAlerts(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
+	watch := func(keep bool) (alerts.Result, *lake.Lake) {
+		lk, st := goEvalLake(t)
+		w, err := alerts.Watch(ctx, lk, st, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.KeepAlerts = keep
+		opts := ingest.Options{Sources: []string{src}, BatchRows: 100}
+		w.Hook(&opts)
+		if _, err := ingest.CloudTrail(ctx, lk, st, opts); err != nil {
+			t.Fatal(err)
+		}
+		res, err := w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, lk
+	}
+	kept, _ := watch(true)
+	counted, lk := watch(false)
+	if kept.Alerts == 0 || kept.Alerts != len(kept.New) || kept.Notifications != len(kept.Notified) {
+		t.Fatalf("kept: %d alerts counted, %d returned; %d notifications counted, %d returned", kept.Alerts, len(kept.New), kept.Notifications, len(kept.Notified))
+	}
+	if counted.New != nil || counted.Notified != nil || counted.Alerts != kept.Alerts || counted.Notifications != kept.Notifications || counted.Matched != kept.Matched {
+		t.Errorf("not kept: %d alerts returned, %d counted, %d notifications returned, %d counted, %d events; kept: %d alerts, %d notifications, %d events",
+			len(counted.New), counted.Alerts, len(counted.Notified), counted.Notifications, counted.Matched, kept.Alerts, kept.Notifications, kept.Matched)
+	}
+	if n := storedAlertRecords(t, lk); n != int64(counted.Alerts) {
+		t.Errorf("the alerts store holds %d alert records, the watcher counted %d", n, counted.Alerts)
+	}
+}
+
+// storedAlertRecords is the number of alert records (one per rule, group and evaluation) lk's
+// alerts store holds.
+func storedAlertRecords(t *testing.T, lk *lake.Lake) int64 {
+	t.Helper()
+	ctx := context.Background()
+	st, err := alerts.Store(lk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := query.Open(ctx, lk, query.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	res, err := s.RunInternal(ctx, "SELECT count(*) FROM "+s.StoreRange(st.ID, time.Time{}, time.Time{})+" AS a WHERE eventsource = ? AND eventname = 'Alert'", alerts.EventSource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := res.Rows[0][0].(int64)
+	return n
 }

@@ -67,17 +67,20 @@ func (k *kept) close() {
 	}
 }
 
-// groupCache holds alert groups the alerts store is known to hold: those read from it over
-// the time range covered, those read from files other writers added, and those committed by
-// this Watcher. Valid while the store keeps every file it had when the cache last saw it (a
-// file gone — compaction, retention, a purge — may take groups with it: the cache starts
-// again); files added by others (status changes, deliveries, another process's alerts) are
-// read for their groups.
+// groupCache holds alert groups the alerts store is known to hold: every group of the files it
+// has read (loaded) and of the files this Watcher committed. Valid while the store keeps every
+// file it had when the cache last saw it (a file gone — compaction, retention, a purge — may
+// take groups with it: the cache starts again). An evaluation reads only the files it needs
+// that the cache has not read or written — in a load of new events, none: each commit's
+// alerts are in the files the Watcher committed — where it read the time range again each
+// time the batches' range moved on (a query per evaluation).
 type groupCache struct {
-	store    string          // the alerts store's id
-	known    map[string]bool // group ids
-	from, to time.Time       // the event times read whole (to exclusive; zero: none)
-	files    map[string]bool // the store's files the cache has seen
+	store  string          // the alerts store's id
+	known  map[string]bool // group ids
+	loaded map[string]bool // the store's files whose every group is in known
+	files  map[string]bool // the store's files the cache has seen
+	// filesRead counts the files read from the store (tests).
+	filesRead int
 }
 
 // maxKnownGroups bounds the cache: past it, it starts again (and reads what it needs).
@@ -102,9 +105,10 @@ func (c *groupCache) load(ctx context.Context, s *query.Session, rel string) err
 	return nil
 }
 
-// knownIn returns the groups the alerts store holds among those of alerts with event times in
-// [from, to] (a group's records are within its window, at most 7 days, of each of its
-// alerts), reading only what the cache does not hold. s is refreshed for this evaluation.
+// knownIn returns groups the alerts store holds, among them all those of alerts with event
+// times in [from, to] (a group's records are within its window, at most 7 days, of each of its
+// alerts): it reads the store's files that overlap that span and that the cache has neither
+// read nor committed. s is refreshed for this evaluation.
 func (c *groupCache) knownIn(ctx context.Context, s *query.Session, lk *lake.Lake, alertStore lake.Store, from, to time.Time) (map[string]bool, error) {
 	from, to = from.Add(-7*24*time.Hour), to.Add(7*24*time.Hour+time.Microsecond)
 	m, release, err := lk.Snapshot(alertStore.ID)
@@ -123,40 +127,25 @@ func (c *groupCache) knownIn(ctx context.Context, s *query.Session, lk *lake.Lak
 		}
 	}
 	if reset {
-		*c = groupCache{store: alertStore.ID, known: map[string]bool{}, files: now}
+		*c = groupCache{store: alertStore.ID, known: map[string]bool{}, loaded: map[string]bool{}, filesRead: c.filesRead}
 	}
-	var added []lake.DataFile
+	var read []lake.DataFile
 	for _, f := range m.Files {
-		if !c.files[f.Path] {
-			added = append(added, f)
+		overlaps := f.MinTime.IsZero() || f.MaxTime.IsZero() || (f.MinTime.Before(to) && !f.MaxTime.Before(from))
+		if !c.loaded[f.Path] && overlaps {
+			read = append(read, f)
 		}
 	}
-	if len(added) > 0 {
-		if err := c.load(ctx, s, s.FilesRelation(alertStore.ID, added)); err != nil {
+	if len(read) > 0 {
+		if err := c.load(ctx, s, s.FilesRelation(alertStore.ID, read)); err != nil {
 			return nil, err
 		}
+		for _, f := range read {
+			c.loaded[f.Path] = true
+		}
+		c.filesRead += len(read)
 	}
 	c.files = now
-	switch {
-	case c.from.IsZero() || to.Before(c.from) || from.After(c.to): // nothing of it read: read it
-		if err := c.load(ctx, s, s.StoreRange(alertStore.ID, from, to)); err != nil {
-			return nil, err
-		}
-		c.from, c.to = from, to
-	default: // what of it is not read yet
-		if from.Before(c.from) {
-			if err := c.load(ctx, s, s.StoreRange(alertStore.ID, from, c.from)); err != nil {
-				return nil, err
-			}
-			c.from = from
-		}
-		if to.After(c.to) {
-			if err := c.load(ctx, s, s.StoreRange(alertStore.ID, c.to, to)); err != nil {
-				return nil, err
-			}
-			c.to = to
-		}
-	}
 	return c.known, nil
 }
 
@@ -170,6 +159,6 @@ func (c *groupCache) committed(alerts []Alert, files []lake.DataFile) {
 		c.known[a.Group] = true
 	}
 	for _, f := range files {
-		c.files[f.Path] = true
+		c.files[f.Path], c.loaded[f.Path] = true, true
 	}
 }

@@ -106,8 +106,8 @@ func compactAlerts(t *testing.T, lk *lake.Lake) {
 // detonations, a few files each, rules grouped by principal over 7 days so that groups span
 // commits), they find the same alerts and notify the same groups as Process opening everything
 // afresh — also after another writer added records to the alerts store (status changes) and
-// after its files were replaced (compaction) — and hold no store's read lock between
-// evaluations.
+// after its files were replaced (compaction) — read the alerts store only for files they did
+// not write themselves, and hold no store's read lock between evaluations.
 func TestKeptEvaluationsEqualFreshOnes(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
@@ -190,9 +190,18 @@ func TestKeptEvaluationsEqualFreshOnes(t *testing.T) {
 				compactAlerts(t, lk)
 			}
 		}
+		readBefore := k.GroupFilesRead()
 		got, err := alerts.ProcessKept(ctx, keptLake, keptStore, k)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The groups of the alerts it committed are known: it reads only the files others
+		// wrote (step 2: a status change) or that replaced those it knew (step 4).
+		switch read := k.GroupFilesRead() - readBefore; {
+		case (step == 2 || step == 4) && read == 0:
+			t.Errorf("step %d: the alerts store's new files were not read for their groups", step)
+		case step != 2 && step != 4 && read > 0:
+			t.Errorf("step %d: %d files of the alerts store read for their groups, all of them written by the evaluations", step, read)
 		}
 		want, err := alerts.Process(ctx, freshLake, freshStore)
 		if err != nil {

@@ -50,7 +50,7 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 				checked = "; " + plural(res.Known, "file", "files") + " that replaced evaluated ones checked against the stored alerts"
 			}
 			fmt.Fprintf(env.Stderr, "alerts: %s new (%s%s) from %s over %s, evaluated in %s\n",
-				strconv.Itoa(len(res.New)), plural(res.Matched, "event matched", "events matched"), checked, plural(res.Rules, "rule", "rules"),
+				strconv.Itoa(res.Alerts), plural(res.Matched, "event matched", "events matched"), checked, plural(res.Rules, "rule", "rules"),
 				plural(res.Files, "new file", "new files"), res.Evaluated.Round(time.Millisecond))
 		}
 		for _, id := range slices.Sorted(maps.Keys(res.Failed)) {

@@ -45,6 +45,7 @@ func TestCollectRaisesEachAlertOnceThroughTheGoEvaluation(t *testing.T) {
 			if w, err = alerts.Watch(ctx, e.lk, e.store, nil); err != nil {
 				t.Fatal(err)
 			}
+			w.KeepAlerts = true
 			opts.Watch = func(st lake.Store, o *ingest.Options) {
 				if st.ID != e.store.ID {
 					t.Errorf("watched store %s", st.Name)
