@@ -668,9 +668,26 @@ func (w *Watcher) Decoded(r *cloudtrail.Record) {
 
 // Hook sets the watcher's hooks on the options of an ingest into its store: the rules match
 // each record as it is decoded (Decoded), their verdicts are gathered per data file as its
-// batch is written (Written), and each commit is evaluated after it (Notify).
+// batch is written (Written), and each commit is evaluated after it (Notify); the verdicts and
+// facts of a batch whose commit fails are dropped (Uncommitted).
 func (w *Watcher) Hook(o *ingest.Options) {
-	o.AfterCommit, o.Written, o.Decoded = w.Notify, w.Written, w.Decoded
+	o.AfterCommit, o.Written, o.Decoded, o.Uncommitted = w.Notify, w.Written, w.Decoded, w.Uncommitted
+}
+
+// Uncommitted forgets the Go verdicts and EC2 lifecycle facts of data files written and never
+// committed (ingest.Options.Uncommitted: their batch's commit failed, or was not tried after an
+// earlier one failed): a watcher living as long as `collect` or `serve` kept them for good.
+func (w *Watcher) Uncommitted(files []lake.DataFile) {
+	if w.goEval == nil {
+		return
+	}
+	w.facts.Drop(files)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, f := range files {
+		delete(w.pre, f.Path)
+		delete(w.preAt, f.Path)
+	}
 }
 
 func (w *Watcher) run(ctx context.Context) {

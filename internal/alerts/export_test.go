@@ -28,3 +28,14 @@ func (k *kept) GroupFilesRead() int {
 	}
 	return k.groups.filesRead
 }
+
+// Pending is how many data files' Go verdicts w keeps for the evaluation of their commit, and
+// how many files' EC2 lifecycle facts it keeps.
+func (w *Watcher) Pending() (verdicts, facts int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.facts != nil {
+		facts = w.facts.Len()
+	}
+	return len(w.pre), facts
+}

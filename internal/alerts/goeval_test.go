@@ -2,6 +2,7 @@ package alerts_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -365,4 +366,57 @@ func storedAlertRecords(t *testing.T, lk *lake.Lake) int64 {
 	}
 	n, _ := res.Rows[0][0].(int64)
 	return n
+}
+
+// TestWatcherForgetsTheFilesOfAFailedCommit: the Go verdicts and lifecycle facts of a batch
+// whose commit fails (one of its data files vanished between the write and the commit) leave
+// the watcher when the ingest gives them up — a watcher of `collect` or `serve` lives for months
+// and kept them all (only a 10-minute age dropped the verdicts, never the facts).
+func TestWatcherForgetsTheFilesOfAFailedCommit(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
+	lk, st := goEvalLake(t)
+	w, err := alerts.Watch(ctx, lk, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := ingest.Options{Sources: []string{src}, BatchRows: 60, Workers: 1}
+	w.Hook(&opts)
+	write, batches, lost := opts.Written, 0, 0
+	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+		write(files, recs)
+		if batches++; batches == 2 {
+			if err := os.Remove(lk.AbsPath(st.ID, files[0].Path)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	give := opts.Uncommitted
+	opts.Uncommitted = func(files []lake.DataFile) {
+		if lost += len(files); give != nil {
+			give(files)
+		}
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, opts); err == nil {
+		t.Fatal("the ingest did not fail")
+	}
+	if _, err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := query.Open(ctx, lk, query.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	live, ok := s.FactsFiles(st.ID)
+	if !ok {
+		t.Fatal("the store's facts files are not readable")
+	}
+	if lost == 0 || len(live) == 0 {
+		t.Fatalf("%d files committed, %d given up: the test proves little", len(live), lost)
+	}
+	if verdicts, facts := w.Pending(); verdicts != 0 || facts > len(live) {
+		t.Errorf("the watcher keeps the verdicts of %d files and the facts of %d; %d files are live, %d were given up",
+			verdicts, facts, len(live), lost)
+	}
 }
