@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -116,5 +117,119 @@ func TestBulkFilesAreMergedByConcatenation(t *testing.T) {
 		FROM parquet_metadata(`+engine.ListLiteral(pf)+`) WHERE path_in_schema = 'eventsource') WHERE prev > v`)
 	if unordered[0] != "0" {
 		t.Fatalf("%s row groups out of event-source order", unordered[0])
+	}
+}
+
+// TestAFailedConcatenationLeavesNoFileOfTheOtherGroups: a bulk load's groups are concatenated
+// at once, on every CPU, before any is committed; when one of them fails (here a data file of
+// the middle closed day cut short on disk), compaction is deferred with a warning naming that
+// day, the store reads as before, and no concatenation of the other days — run beside the
+// failing one, before and after it — is left in the store's directory.
+func TestAFailedConcatenationLeavesNoFileOfTheOtherGroups(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(generatetest.Trail(t, 80000, 7, 9), "AWSLogs")
+	lk, err := lake.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Create("bulk", lake.CreateOptions{RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Batches of 5,000 events: every day gets two to four files of full row groups (a bulk
+	// load's, concatenated when merged), which this run (it wrote them all) leaves as they are.
+	if _, err := CloudTrail(ctx, lk, st, Options{Sources: []string{src}, BatchRows: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDate := map[string][]lake.DataFile{}
+	var dates []string
+	for _, f := range m.Files {
+		if byDate[f.Date] == nil {
+			dates = append(dates, f.Date)
+		}
+		byDate[f.Date] = append(byDate[f.Date], f)
+	}
+	slices.Sort(dates)
+	// Closed: the days before the newest less lake.ClosedAfterDays, 1 to 4 here.
+	if len(dates) < 7 || len(byDate[dates[1]]) < 2 || len(byDate[dates[2]]) < 2 || len(byDate[dates[3]]) < 2 {
+		t.Fatalf("%d days, files per day %v: the closed days have nothing to merge", len(dates), byDate)
+	}
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	read := func() []string {
+		m, err := lk.ReadManifest(st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var paths []string
+		for _, f := range m.Files {
+			paths = append(paths, lk.AbsPath(st.ID, f.Path))
+		}
+		return firstColumn(t, db, "SELECT count(*)::VARCHAR FROM read_parquet("+engine.ListLiteral(paths)+", hive_partitioning = false) WHERE eventid IS NOT NULL")
+	}
+	before := read()
+	// A closed day's last file has its footer overwritten (its size and magic bytes
+	// as they were).
+	bad := byDate[dates[2]][len(byDate[dates[2]])-1]
+	abs := lk.AbsPath(st.ID, bad.Path)
+	whole, err := os.ReadFile(abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := slices.Clone(whole)
+	copy(broken[len(broken)-200:len(broken)-8], bytes.Repeat([]byte{0xff}, 192))
+	if err := os.WriteFile(abs, broken, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A second run reads nothing new; its compaction merges the closed days another run wrote.
+	sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deferred := false
+	for _, p := range sum.Problems {
+		deferred = deferred || (strings.Contains(p.Msg, "compaction deferred") && strings.Contains(p.Msg, dates[2]))
+	}
+	if !deferred || sum.Merged != 0 {
+		t.Fatalf("merged %d, problems %v: want the compaction deferred, naming %s", sum.Merged, sum.Problems, dates[2])
+	}
+	os.WriteFile(abs, whole, 0o644)
+	if got := read(); !slices.Equal(got, before) {
+		t.Fatalf("%v rows after the failed compaction, %v before", got, before)
+	}
+	m, err = lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := map[string]bool{}
+	for _, f := range m.Files {
+		live[lk.AbsPath(st.ID, f.Path)] = true
+		if f.Facts != "" {
+			live[lk.AbsPath(st.ID, f.Facts)] = true
+		}
+	}
+	var stray []string
+	filepath.WalkDir(lk.StoreDir(st.ID), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".parquet") && strings.Contains(p, "eventdate=") && !live[p] {
+			stray = append(stray, p)
+		}
+		return nil
+	})
+	if len(stray) > 0 {
+		t.Fatalf("files no manifest names left by the failed compaction: %v", stray)
+	}
+	// With the file whole again, the next run merges every closed day.
+	if sum, err = CloudTrail(ctx, lk, st, Options{Sources: []string{src}}); err != nil || sum.Merged == 0 {
+		t.Fatalf("merged %d: %v %v", sum.Merged, err, sum.Problems)
+	}
+	if got := read(); !slices.Equal(got, before) {
+		t.Fatalf("%v rows after the merge, %v before", got, before)
 	}
 }

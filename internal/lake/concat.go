@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/engine"
@@ -33,22 +36,52 @@ func bulk(group []DataFile) bool {
 // event source or name stay together) and their EC2 lifecycle facts. It returns
 // ctparquet.ErrNotConcatenable, having written nothing, when the files cannot be concatenated.
 func concatGroup(ctx context.Context, db *engine.DB, w *Writer, date string, group []DataFile) (added []DataFile, removed []string, err error) {
-	rel := "data/eventdate=" + date + "/" + w.filePrefix() + NewUUID() + ".parquet"
-	abs := w.lake.AbsPath(w.id, rel)
-	srcs, err := w.localFiles(ctx, group)
+	c, err := prepareConcat(ctx, w, date, group)
 	if err != nil {
 		return nil, nil, err
 	}
-	rows, err := ctparquet.Concat(abs, srcs, ctparquet.ByFirstRow)
+	c.run()
+	return c.finish(ctx, db, w)
+}
+
+// A concat is one group's concatenation in three steps: prepareConcat (the writer's state:
+// the new file's name, the group's local paths), run (the data file's bytes only, so that
+// several groups may run at once) and finish (the writer's state and the engine again: the
+// new file's entry and facts), the first and last in the order of the groups.
+type concat struct {
+	date     string
+	group    []DataFile
+	rel, abs string
+	srcs     []string
+	rows     int64
+	err      error
+}
+
+func prepareConcat(ctx context.Context, w *Writer, date string, group []DataFile) (*concat, error) {
+	rel := "data/eventdate=" + date + "/" + w.filePrefix() + NewUUID() + ".parquet"
+	srcs, err := w.localFiles(ctx, group)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	return &concat{date: date, group: group, rel: rel, abs: w.lake.AbsPath(w.id, rel), srcs: srcs}, nil
+}
+
+// run writes the concatenation (ctparquet.Concat removes what it wrote when it fails).
+func (c *concat) run() {
+	c.rows, c.err = ctparquet.Concat(c.abs, c.srcs, ctparquet.ByFirstRow)
+}
+
+func (c *concat) finish(ctx context.Context, db *engine.DB, w *Writer) (added []DataFile, removed []string, err error) {
+	if c.err != nil {
+		return nil, nil, c.err
 	}
 	defer func() {
 		if err != nil {
-			os.Remove(abs)
+			os.Remove(c.abs)
 		}
 	}()
-	nf := DataFile{Path: rel, Date: date, Rows: rows, MinTime: group[0].MinTime, MaxTime: group[0].MaxTime}
+	group := c.group
+	nf := DataFile{Path: c.rel, Date: c.date, Rows: c.rows, MinTime: group[0].MinTime, MaxTime: group[0].MaxTime}
 	var want int64
 	for _, f := range group {
 		want += f.Rows
@@ -60,15 +93,15 @@ func concatGroup(ctx context.Context, db *engine.DB, w *Writer, date string, gro
 		}
 		removed = append(removed, f.Path)
 	}
-	if rows != want {
-		return nil, nil, fmt.Errorf("concatenate %s: %d rows, the manifest says %d", date, rows, want)
+	if c.rows != want {
+		return nil, nil, fmt.Errorf("concatenate %s: %d rows, the manifest says %d", c.date, c.rows, want)
 	}
-	st, err := os.Stat(abs)
+	st, err := os.Stat(c.abs)
 	if err != nil {
 		return nil, nil, err
 	}
 	nf.Bytes = st.Size()
-	w.lake.written(w.id, rel)
+	w.lake.written(w.id, c.rel)
 	if w.facts {
 		if err := concatFacts(ctx, db, w, &nf, group); err != nil {
 			return nil, nil, err
@@ -105,4 +138,30 @@ func concatFacts(ctx context.Context, db *engine.DB, w *Writer, nf *DataFile, gr
 		return err
 	}
 	return nf.setFacts(rel, abs, n)
+}
+
+// runConcats runs the concats (nil ones skipped) on one goroutine per CPU.
+func runConcats(cs []*concat) {
+	onCPUs(len(cs), func(i int) {
+		if cs[i] != nil {
+			cs[i].run()
+		}
+	})
+}
+
+// onCPUs calls f(i) for each i in [0, n), on one goroutine per CPU (at most n), taking the
+// next i as each is done, and returns when all are.
+func onCPUs(n int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.NumCPU(), n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -10,13 +10,11 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
@@ -164,18 +162,9 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 	}
 	files := make([]DataFile, len(dates))
 	errs := make([]error, len(dates))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.NumCPU(), len(dates)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(dates); i = int(next.Add(1) - 1) {
-				errs[i] = writeDateFile(w, prefix, dates[i], b.byDate[dates[i]], &files[i])
-			}
-		}()
-	}
-	wg.Wait()
+	onCPUs(len(dates), func(i int) {
+		errs[i] = writeDateFile(w, prefix, dates[i], b.byDate[dates[i]], &files[i])
+	})
 	for i, f := range files {
 		if f.Path != "" { // written, if only in part: removed above after an error
 			added = append(added, f)
@@ -845,6 +834,11 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 	}
 	sort.Strings(dates)
 	budget := int64(ClosedMergeBudget)
+	type task struct {
+		date  string
+		group []DataFile
+	}
+	var tasks []task
 	for _, date := range dates {
 		files := byDate[date]
 		limit := CompactThreshold
@@ -866,21 +860,49 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 			budget -= size
 		}
 		for _, group := range mergeGroups(files) {
-			freeMemory()
-			nf, gone, err := []DataFile(nil), []string(nil), ctparquet.ErrNotConcatenable
-			if !force && bulk(group) {
-				nf, gone, err = concatGroup(ctx, db, w, date, group)
-			}
-			if errors.Is(err, ctparquet.ErrNotConcatenable) {
-				nf, gone, err = mergeGroup(ctx, db, w, date, group)
-			}
-			if err != nil {
-				return 0, fmt.Errorf("compact %s: %w", date, err)
-			}
-			added = append(added, nf...)
-			removed = append(removed, gone...)
-			merged += len(gone)
+			tasks = append(tasks, task{date, group})
 		}
+	}
+	if len(tasks) > 0 {
+		freeMemory()
+	}
+	// A bulk load's groups are concatenated first, on every CPU at once (a 10M-event load
+	// leaves ~500 small files, and their copies took one CPU for seconds at the end of the
+	// run while the other sat idle); the rest, and any group that cannot be concatenated,
+	// is merged by the engine after them. The new files are committed in the groups' order.
+	concats := make([]*concat, len(tasks))
+	defer func() {
+		if err != nil { // concatenated, not committed
+			for _, c := range concats {
+				if c != nil && c.err == nil {
+					os.Remove(c.abs)
+				}
+			}
+		}
+	}()
+	for i, t := range tasks {
+		if !force && bulk(t.group) {
+			if concats[i], err = prepareConcat(ctx, w, t.date, t.group); err != nil {
+				return 0, fmt.Errorf("compact %s: %w", t.date, err)
+			}
+		}
+	}
+	runConcats(concats)
+	for i, t := range tasks {
+		nf, gone, err := []DataFile(nil), []string(nil), ctparquet.ErrNotConcatenable
+		if c := concats[i]; c != nil {
+			nf, gone, err = c.finish(ctx, db, w)
+			concats[i] = nil // committed below, or removed by finish
+		}
+		if errors.Is(err, ctparquet.ErrNotConcatenable) {
+			nf, gone, err = mergeGroup(ctx, db, w, t.date, t.group)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("compact %s: %w", t.date, err)
+		}
+		added = append(added, nf...)
+		removed = append(removed, gone...)
+		merged += len(gone)
 	}
 	// Files written before their facts existed (or under an older definition) get them now.
 	gone := map[string]bool{}
