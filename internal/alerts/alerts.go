@@ -262,7 +262,7 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 		}
 	}
 	res.Files, res.Rules, res.Known = len(fresh)+len(again), len(enabled), len(again)
-	for _, f := range append(slices.Clone(fresh), again...) {
+	for _, f := range slices.Concat(fresh, again) {
 		res.done = append(res.done, f.Path)
 	}
 	if len(enabled) > 0 {
@@ -360,7 +360,7 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 			// with their alerts.
 			var first time.Time
 			fl := inflight{Token: lake.NewUUID()}
-			for _, f := range append(slices.Clone(fresh), again...) {
+			for _, f := range slices.Concat(fresh, again) {
 				fl.Files = append(fl.Files, f.Path)
 				if first.IsZero() || (!f.MinTime.IsZero() && f.MinTime.Before(first)) {
 					first = f.MinTime

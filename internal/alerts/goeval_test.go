@@ -350,20 +350,9 @@ func TestWatcherKeepsCountsNotAlerts(t *testing.T) {
 // alerts store holds.
 func storedAlertRecords(t *testing.T, lk *lake.Lake) int64 {
 	t.Helper()
-	ctx := context.Background()
-	st, err := alerts.Store(lk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := query.Open(ctx, lk, query.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	res, err := s.RunInternal(ctx, "SELECT count(*) FROM "+s.StoreRange(st.ID, time.Time{}, time.Time{})+" AS a WHERE eventsource = ? AND eventname = 'Alert'", alerts.EventSource)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := queryAlerts(t, lk, func(s *query.Session, st lake.Store) (string, []any) {
+		return "SELECT count(*) FROM " + s.StoreRange(st.ID, time.Time{}, time.Time{}) + " AS a WHERE eventsource = ? AND eventname = 'Alert'", []any{alerts.EventSource}
+	})
 	n, _ := res.Rows[0][0].(int64)
 	return n
 }

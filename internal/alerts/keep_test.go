@@ -33,6 +33,20 @@ func notified(res alerts.Result) []string {
 // listing is the alerts store's listing (auditlake alerts), as text.
 func listing(t *testing.T, lk *lake.Lake) []string {
 	t.Helper()
+	res := queryAlerts(t, lk, func(s *query.Session, st lake.Store) (string, []any) {
+		return alerts.ListSQL(s, st, alerts.Filter{})
+	})
+	var out []string
+	for _, r := range res.Rows {
+		out = append(out, fmt.Sprint(r[:len(r)-1]...)) // the alert id depends on the store's id
+	}
+	sort.Strings(out)
+	return out
+}
+
+// queryAlerts runs the query q makes over lk's alerts store, in a session of its own.
+func queryAlerts(t *testing.T, lk *lake.Lake, q func(*query.Session, lake.Store) (string, []any)) *engine.Result {
+	t.Helper()
 	ctx := context.Background()
 	st, err := alerts.Store(lk)
 	if err != nil {
@@ -43,17 +57,12 @@ func listing(t *testing.T, lk *lake.Lake) []string {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	sql, args := alerts.ListSQL(s, st, alerts.Filter{})
+	sql, args := q(s, st)
 	res, err := s.RunInternal(ctx, sql, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, r := range res.Rows {
-		out = append(out, fmt.Sprint(r[:len(r)-1]...)) // the alert id depends on the store's id
-	}
-	sort.Strings(out)
-	return out
+	return res
 }
 
 // ackOldest acknowledges the oldest alert.
