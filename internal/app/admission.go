@@ -44,8 +44,10 @@ type ticket struct {
 // retryAfter is what a refused request is told to wait.
 const retryAfter = 2 * time.Second
 
-// acquire admits a request of client, waiting for a slot while ctx lasts.
-func (a *admission) acquire(ctx context.Context, client string) (ticket, error) {
+// acquire admits a request of client, waiting for a slot while ctx lasts. A request that may
+// not take a lane (lane false: a page of several queries, which the lane's time limit would
+// cut short) waits for a general slot.
+func (a *admission) acquire(ctx context.Context, client string, lane bool) (ticket, error) {
 	a.mu.Lock()
 	if a.perClient > 0 && a.clients[client] >= a.perClient {
 		a.mu.Unlock()
@@ -59,7 +61,7 @@ func (a *admission) acquire(ctx context.Context, client string) (ticket, error) 
 			a.running++
 			a.mu.Unlock()
 			return ticket{client: client}, nil
-		case a.inLane < a.lanes:
+		case lane && a.inLane < a.lanes:
 			a.inLane++
 			a.mu.Unlock()
 			return ticket{client: client, lane: true}, nil
@@ -105,6 +107,13 @@ func (a *admission) leave(client string) {
 	if a.clients[client]--; a.clients[client] <= 0 {
 		delete(a.clients, client)
 	}
+}
+
+// pageBusy is the error of a page whose queries waited for a general slot for wait (the part of
+// its time it may spend waiting) and were not admitted.
+func (a *admission) pageBusy(wait time.Duration) error {
+	return &server.BusyError{Status: http.StatusServiceUnavailable, RetryAfter: retryAfter,
+		Msg: fmt.Sprintf("the server is busy: this page's queries waited %s for a query session and none was free; retry later", wait.Round(time.Second))}
 }
 
 // laneBusy is the error of a request stopped for holding a lane too long.

@@ -232,10 +232,38 @@ func poolKey(p *access.Principal) string {
 // (counted from when it has its session); reaching it is a 503, not a timeout of the caller's
 // query.
 func (b *Backend) withSession(ctx context.Context, p *access.Principal, fn func(context.Context, *query.Session) error) error {
-	t, err := b.admit.acquire(ctx, server.ClientFromContext(ctx))
+	t, err := b.admit.acquire(ctx, server.ClientFromContext(ctx), true)
 	if err != nil {
 		return err
 	}
+	return b.runAdmitted(ctx, t, p, fn)
+}
+
+// withPageSession is withSession for a page of queries run together (QueryBatch): the page is
+// admitted once, to a general slot only (the interactive lane's time limit would cut it short),
+// and waits for it at most half of the time ctx leaves, so that an admitted page has time to run;
+// a page not admitted by then is refused whole with 503 and Retry-After.
+func (b *Backend) withPageSession(ctx context.Context, p *access.Principal, fn func(context.Context, *query.Session) error) error {
+	admitCtx := ctx
+	var wait time.Duration
+	if dl, ok := ctx.Deadline(); ok {
+		wait = time.Until(dl) / 2
+		var cancel context.CancelFunc
+		admitCtx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	t, err := b.admit.acquire(admitCtx, server.ClientFromContext(ctx), false)
+	if err != nil {
+		if ctx.Err() == nil && admitCtx.Err() != nil {
+			return b.admit.pageBusy(wait)
+		}
+		return err
+	}
+	return b.runAdmitted(ctx, t, p, fn)
+}
+
+// runAdmitted runs fn in a session of p for the admitted request t and releases t.
+func (b *Backend) runAdmitted(ctx context.Context, t ticket, p *access.Principal, fn func(context.Context, *query.Session) error) error {
 	defer b.admit.release(t)
 	s, done, err := b.session(ctx, p)
 	if err != nil {
@@ -490,9 +518,63 @@ func (b *Backend) Query(ctx context.Context, sql string, maxRows int) (*server.R
 	if err != nil {
 		return nil, err
 	}
+	return serverResult(res), nil
+}
+
+// serverResult is the API's form of an engine result.
+func serverResult(res *engine.Result) *server.Result {
 	out := &server.Result{Rows: res.Rows, Truncated: res.Truncated, Elapsed: res.Elapsed}
 	for _, c := range res.Columns {
 		out.Columns = append(out.Columns, server.Column{Name: c.Name, Type: c.Type})
+	}
+	return out
+}
+
+// QueryBatch runs the queries of one page together (server.Backend): admitted once
+// (withPageSession), one after another in one session restricted to the caller's grants, each
+// recorded in the audit log as Query records it. A query's own failure (its SQL, its result
+// size) is its item's Err; any other failure (a timeout, a damaged store, the caller's context)
+// ends the batch, and the queries it did not run are recorded with that error, as a refused
+// Query is.
+func (b *Backend) QueryBatch(ctx context.Context, sqls []string, maxRows int) ([]server.BatchResult, error) {
+	c, err := b.auditedCaller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]server.BatchResult, len(sqls))
+	ran := 0
+	err = b.withPageSession(ctx, c.Principal, func(ctx context.Context, s *query.Session) error {
+		s.SetMaxRows(maxRows)
+		for i, sql := range sqls {
+			start := time.Now()
+			res, err := s.Run(ctx, sql)
+			err = translate(err)
+			e := auditlog.Entry{SQL: sql, Duration: time.Since(start)}
+			if res != nil {
+				e.Tables, e.Rows = res.Tables, int64(len(res.Rows))
+			}
+			b.record(c, e, err)
+			ran = i + 1
+			var (
+				qe *server.QueryError
+				tl *server.ResultTooLargeError
+			)
+			switch {
+			case err == nil:
+				out[i].Result = serverResult(res)
+			case errors.As(err, &qe), errors.As(err, &tl):
+				out[i].Err = err
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		for _, sql := range sqls[ran:] {
+			b.record(c, auditlog.Entry{SQL: sql}, err)
+		}
+		return nil, err
 	}
 	return out, nil
 }

@@ -159,20 +159,40 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.DefaultTimeout)
 	defer cancel()
 	resp := activityResponse{Store: *store, From: from, To: to, Bucket: bucket}
-	for _, spec := range activityWidgets(bucket) {
-		wd := widget{ID: spec.ID, Title: spec.Title, Kind: spec.Kind, SQL: activitySQL(spec.SQL, table, from, to), Columns: []Column{}, Rows: [][]any{}}
-		res, err := s.backend.Query(ctx, wd.SQL, widgetMaxRows)
+	specs := activityWidgets(bucket)
+	sqls := make([]string, len(specs))
+	for i, spec := range specs {
+		sqls[i] = activitySQL(spec.SQL, table, from, to)
+	}
+	// The page's widgets are admitted together and run in one session: a page runs whole or
+	// is refused whole (a BusyError is 503 with Retry-After), never shown in part because some
+	// widgets waited for admission longer than others.
+	results, err := s.backend.QueryBatch(ctx, sqls, widgetMaxRows)
+	switch {
+	case err == nil:
+	case r.Context().Err() != nil:
+		return fmt.Errorf("activity page: %w", r.Context().Err())
+	case ctx.Err() != nil:
+		return &timeoutError{after: s.opts.DefaultTimeout}
+	default:
+		return err
+	}
+	if len(results) != len(specs) {
+		return fmt.Errorf("activity page: the backend answered %d of %d widget queries", len(results), len(specs))
+	}
+	for i, spec := range specs {
+		wd := widget{ID: spec.ID, Title: spec.Title, Kind: spec.Kind, SQL: sqls[i], Columns: []Column{}, Rows: [][]any{}}
+		res, err := results[i].Result, results[i].Err
 		var qe *QueryError
+		var tl *ResultTooLargeError
 		switch {
 		case err == nil && res != nil:
 			wd.Columns, wd.Rows, wd.Truncated = nonNilColumns(res.Columns), normalizeRows(res.Rows), res.Truncated
 			wd.ElapsedMS = float64(res.Elapsed.Microseconds()) / 1000
-		case r.Context().Err() != nil:
-			return fmt.Errorf("activity widget %s: %w", spec.ID, r.Context().Err())
-		case ctx.Err() != nil:
-			return &timeoutError{after: s.opts.DefaultTimeout}
 		case errors.As(err, &qe):
 			wd.Error = qe.Msg
+		case errors.As(err, &tl):
+			wd.Error = tl.Msg
 		default:
 			s.log.Error("activity widget failed", "widget", spec.ID, "store", store.ID, "err", err)
 			wd.Error = "this widget failed; the server log has the details"

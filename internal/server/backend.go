@@ -24,6 +24,13 @@ type Backend interface {
 	// principal runs is audited whoever answers it. It refuses as Query does (no caller, a
 	// caller no longer valid, an audit log that cannot be written) without running fn.
 	Answer(ctx context.Context, sql string, fn func(context.Context) (rows int, err error)) error
+	// QueryBatch runs the queries of one page (the activity dashboard's widgets) together: they
+	// are admitted once, as one request, and run one after another in one session restricted to
+	// the caller's grants, each recorded in the audit log as Query records it. It returns one
+	// BatchResult per query (a query's own error, a QueryError, is its item's Err), or an error
+	// for the whole batch when it could not run whole: refused for want of capacity (a
+	// BusyError: 503 with Retry-After), the caller refused, ctx done.
+	QueryBatch(ctx context.Context, sqls []string, maxRows int) ([]BatchResult, error)
 }
 
 // Store is one event data store.
@@ -78,6 +85,13 @@ type Result struct {
 	Rows      [][]any
 	Truncated bool
 	Elapsed   time.Duration
+}
+
+// BatchResult is one query's answer in QueryBatch: its result, or Err when the query itself
+// failed (its SQL, its grants, its result size).
+type BatchResult struct {
+	Result *Result
+	Err    error
 }
 
 // ReportParams selects the data a report covers. Nil times mean unbounded; empty slices mean all.

@@ -206,6 +206,23 @@ func (b *testBackend) Query(ctx context.Context, sql string, maxRows int) (*serv
 	return res, nil
 }
 
+// QueryBatch answers each query as Query does; a whole-batch error (no caller, ctx done) fails
+// the batch.
+func (b *testBackend) QueryBatch(ctx context.Context, sqls []string, maxRows int) ([]server.BatchResult, error) {
+	if err := b.caller(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]server.BatchResult, len(sqls))
+	for i, sql := range sqls {
+		res, err := b.Query(ctx, sql, maxRows)
+		if err != nil && ctx.Err() != nil {
+			return nil, err
+		}
+		out[i] = server.BatchResult{Result: res, Err: err}
+	}
+	return out, nil
+}
+
 func firstWord(s string) string {
 	f := strings.Fields(s)
 	if len(f) == 0 {
