@@ -188,45 +188,66 @@ func ec2Facts(ctx context.Context, s *query.Session, id string) (string, error) 
 
 // launches runs launches.sql and applies the Go-side rules. It also returns the cost table.
 func launches(ctx context.Context, s *query.Session, p Params) ([]Row, *costTable, error) {
-	id, err := storeID(s, p.Store)
+	var out []Row
+	cost, err := eachLaunch(ctx, s, p, func(r *Row) error {
+		out = append(out, *r)
+		return nil
+	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if out == nil {
+		out = []Row{}
+	}
+	return out, cost, nil
+}
+
+// EachLaunch hands fn the report's rows one at a time, in the report's order (launch time, then
+// instance id), without holding them: the launch-compliance rule of a hunt writes its matches
+// as they come. *Row is reused for the next row. An error from fn stops it and is returned.
+func EachLaunch(ctx context.Context, s *query.Session, p Params, fn func(*Row) error) error {
+	_, err := eachLaunch(ctx, s, p, fn)
+	return err
+}
+
+// eachLaunch runs launches.sql, applies the Go-side rules to each row and hands it to fn. It
+// also returns the cost table.
+func eachLaunch(ctx context.Context, s *query.Session, p Params, fn func(*Row) error) (*costTable, error) {
+	id, err := storeID(s, p.Store)
+	if err != nil {
+		return nil, err
 	}
 	var cost *costTable
 	if p.Cost != "" {
 		if cost, err = openCost(ctx, s, p.Cost); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	facts, err := ec2Facts(ctx, s, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	hist, err := loadTemplates(ctx, s, facts)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var cfg *configLookups
 	if p.ConfigStore != "" {
 		if cfg, err = loadConfig(ctx, s, p.ConfigStore); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		cfg.addNames(hist)
 	}
 	q, err := render("launches.sql", map[string]string{"Facts": facts, "Cost": cost.perInstance()})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var dataEnd *time.Time
 	if t := s.LastEventTime(id); !t.IsZero() {
 		dataEnd = &t
 	}
-	res, err := s.RunInternal(ctx, q, timeArg(p.From), timeArg(p.To), strings.Join(p.Accounts, ","), timeArg(dataEnd))
-	if err != nil {
-		return nil, nil, fmt.Errorf("launch-compliance over %q: %w", p.Store, err)
-	}
-	out := make([]Row, 0, len(res.Rows))
-	for _, v := range res.Rows {
+	var fnErr error
+	_, err = s.EachInternal(ctx, q, func(v []any) error {
 		f := launchFacts{
 			instanceID: str(v[0]), account: str(v[1]), region: str(v[2]), at: tm(v[3]), eventID: str(v[4]),
 			principal: str(v[5]), issuer: str(v[6]), sourceIdentity: str(v[7]), invokedBy: str(v[8]),
@@ -245,9 +266,16 @@ func launches(ctx context.Context, s *query.Session, p Params) ([]Row, *costTabl
 			end = f.at
 		}
 		row.RuntimeHours = float64(int64(end.Sub(f.at).Hours()*1000+0.5)) / 1000
-		out = append(out, row)
+		fnErr = fn(&row)
+		return fnErr
+	}, timeArg(p.From), timeArg(p.To), strings.Join(p.Accounts, ","), timeArg(dataEnd))
+	switch {
+	case fnErr != nil:
+		return nil, fnErr
+	case err != nil:
+		return nil, fmt.Errorf("launch-compliance over %q: %w", p.Store, err)
 	}
-	return out, cost, nil
+	return cost, nil
 }
 
 // launchRow is the row of launch f without what the SQL adds (cost, end, runtime): who and

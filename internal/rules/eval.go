@@ -627,6 +627,74 @@ func (c *compiled) runSQL(ctx context.Context, s *query.Session, relation string
 // facts, when not nil, are every EC2 lifecycle fact of the store (as the session sees it): the
 // verdict is then computed from them in Go (compliance.FromFacts) instead of by the report.
 func (c *compiled) launches(ctx context.Context, s *query.Session, target Target, known map[string]string, facts []lifecycle.Fact) ([]Match, error) {
+	p, launchName, inFiles, err := c.launchParams(ctx, s, target, known)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	var rows []compliance.Row
+	if facts != nil {
+		rows = compliance.FromFacts(facts, *p) // the same rows, from the store's facts in hand
+	} else {
+		rep, err := compliance.LaunchCompliance(ctx, s, *p)
+		if err != nil {
+			return nil, err
+		}
+		rows = rep.Rows
+	}
+	var out []Match
+	for i := range rows {
+		if rows[i].Status == compliance.StatusApproved || (inFiles != nil && !inFiles[rows[i].LaunchEventID]) {
+			continue
+		}
+		out = append(out, c.launchMatch(&rows[i], launchName))
+	}
+	return out, nil
+}
+
+// streamLaunches hands fn the matches launches returns over target's time range (target.Files
+// nil), in Evaluate's order, without holding them: the verdict's rows come ordered by launch
+// time, so only the matches of one launch time are held, to be ordered by event id.
+func (c *compiled) streamLaunches(ctx context.Context, s *query.Session, target Target, fn func(*Match) error) (int, error) {
+	p, launchName, _, err := c.launchParams(ctx, s, target, nil)
+	if err != nil || p == nil {
+		return 0, err
+	}
+	var same []Match // the matches of one launch time
+	n := 0
+	flush := func() error {
+		sortMatches(same)
+		for i := range same {
+			if err := fn(&same[i]); err != nil {
+				return err
+			}
+			n++
+		}
+		same = same[:0]
+		return nil
+	}
+	err = compliance.EachLaunch(ctx, s, *p, func(row *compliance.Row) error {
+		if row.Status == compliance.StatusApproved {
+			return nil
+		}
+		m := c.launchMatch(row, launchName)
+		if len(same) > 0 && !same[0].EventTime.Equal(m.EventTime) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		same = append(same, m)
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return n, err
+}
+
+// launchParams is the verdict's parameters over target, the launch events' names by id and,
+// for target's Files, the ids of the launches in them; nil parameters when the files hold no
+// launch (no match).
+func (c *compiled) launchParams(ctx context.Context, s *query.Session, target Target, known map[string]string) (*compliance.Params, map[string]string, map[string]bool, error) {
 	p := compliance.Params{Store: target.Store.ID, Approved: c.rule.Approved.Approvals, RequireAutoScaling: c.rule.Approved.RequireAutoScaling}
 	var inFiles map[string]bool
 	if target.Files != nil {
@@ -652,7 +720,7 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 	if known == nil || target.Files == nil {
 		res, err := s.RunInternal(ctx, launchSQL)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		launchName = map[string]string{}
 		for _, r := range res.Rows {
@@ -663,7 +731,7 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 		if len(launchName) == 0 {
 			// No launch in the batch: its matches would be none of the verdict's rows, which
 			// read the store's history over the batch's time span.
-			return nil, nil
+			return nil, nil, nil, nil
 		}
 		inFiles = map[string]bool{}
 		for id := range launchName {
@@ -676,42 +744,30 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 	if !target.To.IsZero() {
 		p.To = &target.To
 	}
-	var rows []compliance.Row
-	if facts != nil {
-		rows = compliance.FromFacts(facts, p) // the same rows, from the store's facts in hand
-	} else {
-		rep, err := compliance.LaunchCompliance(ctx, s, p)
-		if err != nil {
-			return nil, err
-		}
-		rows = rep.Rows
+	return &p, launchName, inFiles, nil
+}
+
+// launchMatch is the match of a verdict's row that is not approved.
+func (c *compiled) launchMatch(row *compliance.Row, launchName map[string]string) Match {
+	m := c.match()
+	m.Resource = row.InstanceID
+	m.EventTime, m.EventID, m.EventName = row.LaunchedAt, row.LaunchEventID, "RunInstances"
+	if n := launchName[row.LaunchEventID]; n != "" {
+		m.EventName = n
 	}
-	var out []Match
-	for _, row := range rows {
-		if row.Status == compliance.StatusApproved || (inFiles != nil && !inFiles[row.LaunchEventID]) {
-			continue
-		}
-		m := c.match()
-		m.Resource = row.InstanceID
-		m.EventTime, m.EventID, m.EventName = row.LaunchedAt, row.LaunchEventID, "RunInstances"
-		if n := launchName[row.LaunchEventID]; n != "" {
-			m.EventName = n
-		}
-		m.Principal, m.Account, m.Region = row.LaunchedBy, row.AccountID, row.Region
-		tmpl := row.TemplateID
-		if row.TemplateName != "" {
-			tmpl = strings.TrimSpace(tmpl + " (" + row.TemplateName + ")")
-		}
-		if tmpl == "" {
-			tmpl = "no template"
-		} else if row.TemplateVersion != "" {
-			tmpl += " version " + row.TemplateVersion
-		}
-		m.Summary = fmt.Sprintf("instance %s launched by %s via %s from %s: %s (%s)",
-			row.InstanceID, dash(row.LaunchedBy), row.Launcher, tmpl, row.Status, row.Reason)
-		out = append(out, m)
+	m.Principal, m.Account, m.Region = row.LaunchedBy, row.AccountID, row.Region
+	tmpl := row.TemplateID
+	if row.TemplateName != "" {
+		tmpl = strings.TrimSpace(tmpl + " (" + row.TemplateName + ")")
 	}
-	return out, nil
+	if tmpl == "" {
+		tmpl = "no template"
+	} else if row.TemplateVersion != "" {
+		tmpl += " version " + row.TemplateVersion
+	}
+	m.Summary = fmt.Sprintf("instance %s launched by %s via %s from %s: %s (%s)",
+		row.InstanceID, dash(row.LaunchedBy), row.Launcher, tmpl, row.Status, row.Reason)
+	return m
 }
 
 func (c *compiled) match() Match {

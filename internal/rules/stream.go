@@ -127,6 +127,17 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 	if err != nil {
 		return 0, err
 	}
+	if c.launch && h.target.Files == nil { // the verdict's rows as they come
+		var fnErr error
+		n, err := c.streamLaunches(ctx, h.s, h.target, func(m *Match) error {
+			fnErr = fn(m)
+			return fnErr
+		})
+		if err != nil && fnErr == nil {
+			err = fmt.Errorf("rule %s: %w", r.ID, err)
+		}
+		return n, err
+	}
 	if c.predicate == "" { // a SQL rule or launch-compliance: their own queries
 		ms, err := h.Evaluate(ctx, r)
 		if err != nil {
