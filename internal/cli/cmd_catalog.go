@@ -317,25 +317,33 @@ func openConfigured(ctx context.Context, env *Env, c iceberg.Config) (catalog.Ca
 	return cat, nil
 }
 
-const athenaDDLUsage = `Usage: auditlake athena ddl --location s3://BUCKET/PREFIX/ NAME|ID
+const athenaDDLUsage = `Usage: auditlake athena ddl [--location s3://BUCKET/PREFIX/] NAME|ID
 
 Prints the Athena DDL for a store's Iceberg table, for users without Glue access to auditlake's
 catalog: CREATE TABLE … TBLPROPERTIES ('table_type'='ICEBERG') at the location the table is
 published to, a view auditlake.eds_<id> that queries written for CloudTrail Lake can name
 instead of "aws:cloudtrail"."<id>" (not valid in Athena), and a plain Parquet table with
-partition projection by day over the data files. Needs the store's Iceberg table (catalog set).`
+partition projection by day over the data files. Needs the store's Iceberg table (catalog set).
+The location is where the store is published (eds publish); --location names it for a store
+whose files are copied to S3 some other way.`
 
 func runAthenaDDL(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "athena ddl")
-	location := fs.String("location", "", "the s3:// prefix the store's table is published to (required)")
-	lk, s, err := storeArg(env, fs, args, "athena ddl")
+	location := fs.String("location", "", "the s3:// prefix the store's table files are in (default: where eds publish published it)")
+	_, s, err := storeArg(env, fs, args, "athena ddl")
 	if err != nil {
 		return err
 	}
 	if *location == "" {
-		return usagef("--location is required")
+		p, ok, err := iceberg.LoadPublication(env.DataDir, s.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return usagef("store %s is not published to S3, so its table has no S3 location: publish it (auditlake eds publish %s --to s3://BUCKET/PREFIX/) or name the prefix its files are in with --location", s.Name, s.Name)
+		}
+		*location = p.To
 	}
-	_ = lk
 	cat, ok, err := openCatalog(ctx, env)
 	if err != nil {
 		return err
