@@ -645,9 +645,11 @@ func Publish(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) (
 	if p.PublishedAt.IsZero() {
 		p.PublishedAt = time.Now().UTC()
 	}
-	if old, ok, err := LoadPublication(lk.Dir, st.ID); err != nil {
+	old, had, err := LoadPublication(lk.Dir, st.ID)
+	if err != nil {
 		return PublishResult{}, err
-	} else if ok {
+	}
+	if had {
 		if old.To != p.To {
 			return PublishResult{}, fmt.Errorf("store %s is already published to %s", st.Name, old.To)
 		}
@@ -660,6 +662,41 @@ func Publish(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication) (
 	if err := SavePublication(lk.Dir, st.ID, p); err != nil {
 		return PublishResult{}, err
 	}
+	res, err := publish(ctx, lk, st, p, c, keep)
+	if err != nil && !had {
+		err = withdrawFirst(lk.Dir, st, p, err)
+	}
+	return res, err
+}
+
+// withdrawFirst undoes the record of a first publication that failed (no S3 credentials, no
+// such bucket, a prefix mistyped) before it uploaded anything, so the store is as it was: not
+// published, free to be published elsewhere, its commits not trying to follow a home that never
+// was. A publication that uploaded files stays recorded (its objects are on S3): running the same
+// eds publish again resumes it; err says so.
+func withdrawFirst(dataDir string, st lake.Store, p Publication, err error) error {
+	led, lerr := readLedger(dataDir, st.ID)
+	if lerr != nil {
+		return err
+	}
+	if len(led.Files) > 0 {
+		return fmt.Errorf("%w (the publication of store %s to %s is recorded with %d files uploaded: run eds publish %s --to %s again to finish it)", err, st.Name, p.To, len(led.Files), st.Name, p.To)
+	}
+	defer forgetPublication(dataDir, st.ID)
+	if rerr := os.Remove(ledgerPath(dataDir, st.ID)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		return err
+	}
+	if uerr := atomicfile.UpdateJSON(publishPath(dataDir), publishPath(dataDir)+".lock", func(all *map[string]Publication) error {
+		delete(*all, st.ID)
+		return nil
+	}); uerr != nil {
+		return err
+	}
+	return fmt.Errorf("%w (store %s is not published: nothing was uploaded)", err, st.Name)
+}
+
+// publish is Publish once the publication is recorded.
+func publish(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, c Config, keep time.Duration) (PublishResult, error) {
 	props, err := c.OpenProperties(lk.Dir) // with the REST catalog's token or credential
 	if err != nil {
 		return PublishResult{}, err

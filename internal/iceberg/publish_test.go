@@ -417,3 +417,39 @@ func TestS3OutageDelaysTheTableNotTheStore(t *testing.T) {
 		}
 	}
 }
+
+// TestAFailedFirstPublishLeavesTheStoreUnpublished: a first eds publish that fails before it
+// uploads anything (here: a bucket that does not exist — a typo, missing credentials) leaves
+// the store unpublished, so publishing it to the right prefix works and its commits do not try
+// to follow the wrong one; the error says so.
+func TestAFailedFirstPublishLeavesTheStoreUnpublished(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	dir, lk := catalogLake(t, iceberg.Config{Type: "sql"})
+	st := createStore(t, lk, "prod-trail")
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 500, 1, 3)}}); err != nil {
+		t.Fatal(err)
+	}
+	wrong := iceberg.Publication{To: "s3://no-such-bucket/auditlake/prod-trail/", EndpointURL: s3.URL, Region: "us-east-1"}
+	_, err := iceberg.Publish(ctx, lk, st, wrong)
+	if err == nil {
+		t.Fatal("publishing to a bucket that does not exist succeeded")
+	}
+	if !strings.Contains(err.Error(), "not published") {
+		t.Fatalf("the error does not say the store stays unpublished: %v", err)
+	}
+	if p, ok, err := iceberg.LoadPublication(dir, st.ID); err != nil || ok {
+		t.Fatalf("a failed first publish is still recorded: %+v, %v, %v", p, ok, err)
+	}
+	right := iceberg.Publication{To: "s3://lake/auditlake/prod-trail/", EndpointURL: s3.URL, Region: "us-east-1"}
+	res, err := iceberg.Publish(ctx, lk, st, right)
+	if err != nil {
+		t.Fatalf("publishing to the right prefix after a failed first publish: %v", err)
+	}
+	if res.Uploaded == 0 || res.Uploaded != res.Live {
+		t.Fatalf("publish uploaded %d of %d live files", res.Uploaded, res.Live)
+	}
+	if p, ok, err := iceberg.LoadPublication(dir, st.ID); err != nil || !ok || p.To != right.To {
+		t.Fatalf("publication after the second publish: %+v, %v, %v", p, ok, err)
+	}
+}
