@@ -488,7 +488,7 @@ func (c *FactsCache) files(ctx context.Context, storeID string, files []lake.Dat
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	live := make(map[string]bool, len(files))
-	out := []lifecycle.Fact{}
+	n := 0
 	for _, f := range files {
 		live[f.Path], c.seen[f.Path] = true, true
 		facts, ok := c.byPath[f.Path]
@@ -502,7 +502,13 @@ func (c *FactsCache) files(ctx context.Context, storeID string, files []lake.Dat
 			}
 			c.byPath[f.Path] = facts
 		}
-		out = append(out, facts...)
+		n += len(facts)
+	}
+	// One slice of the store's facts, its size known (appended as they came, it grew again
+	// and again at each evaluation with a launch: 0.15 s of a 1M ingest's CPU).
+	out := make([]lifecycle.Fact, 0, n)
+	for _, f := range files {
+		out = append(out, c.byPath[f.Path]...)
 	}
 	for p := range c.seen {
 		if !live[p] {
