@@ -13,6 +13,7 @@ import (
 	"github.com/auditlake/auditlake/internal/alerts"
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -510,5 +511,106 @@ func TestWatcherOpensNoSessionWhenEveryRuleIsJudgedInGo(t *testing.T) {
 	}
 	if a, b := groups(got.Notified), groups(want.Notified); !slices.Equal(a, b) {
 		t.Errorf("notifications: Go %d, SQL %d", len(a), len(b))
+	}
+}
+
+// TestWatcherJudgesLaunchesOfRewrittenFilesFromFacts: files a compaction rewrote after some of
+// their events were evaluated are evaluated in SQL against the stored alerts; launch-compliance
+// there is judged from the watcher's kept facts (the rewritten files' read from their facts
+// files) instead of the report's SQL. The launches alerted are those of Process (the report's
+// SQL throughout), each instance once.
+func TestWatcherJudgesLaunchesOfRewrittenFilesFromFacts(t *testing.T) {
+	ctx := context.Background()
+	gen := generatetest.Trail(t, 3000, 12, 5)
+	approved, err := compliance.LoadConfig(filepath.Join(gen, "approved-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// run ingests gen in batches, evaluating the first two commits only, then compacts the
+	// store (its files merged: evaluated events and new ones in one file) and evaluates.
+	run := func(watch bool) (found []alerts.Alert, known int) {
+		lk, st := rulestest.EmptyLake(t)
+		b, _ := rules.BuiltinNamed(rules.LaunchCompliance)
+		if _, err := rules.Add(ctx, lk, rules.Rule{ID: "non-approved-launch", Title: b.Title, Kind: rules.KindBuiltin,
+			Builtin: rules.LaunchCompliance, Severity: b.Severity, Enabled: true, Approved: approved}); err != nil {
+			t.Fatal(err)
+		}
+		opts := ingest.Options{Sources: []string{gen}, BatchRows: 300}
+		var w *alerts.Watcher
+		evaluate := func() {
+			if watch {
+				w.EvaluateNow(ctx)
+				return
+			}
+			res, err := alerts.Process(ctx, lk, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found, known = append(found, res.New...), known+res.Known
+		}
+		if watch {
+			if w, err = alerts.Watch(ctx, lk, st, nil); err != nil {
+				t.Fatal(err)
+			}
+			w.KeepAlerts = true
+			w.Hook(&opts)
+		} else if err := alerts.Begin(lk, st); err != nil {
+			t.Fatal(err)
+		}
+		commits := 0
+		opts.AfterCommit = func() {
+			if commits++; commits <= 2 {
+				evaluate()
+			}
+		}
+		if _, err := ingest.CloudTrail(ctx, lk, st, opts); err != nil {
+			t.Fatal(err)
+		}
+		if commits < 4 {
+			t.Fatalf("%d commits: the test needs commits left unevaluated", commits)
+		}
+		db, err := engine.Open(ctx, engine.Options{MemoryLimit: "256MB", TempDir: lk.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		wr, err := lk.BeginWrite(st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		merged, err := lake.Compact(ctx, db, wr, true)
+		wr.Close()
+		if err != nil || merged == 0 {
+			t.Fatalf("compaction merged %d files: %v", merged, err)
+		}
+		evaluate()
+		if watch {
+			res, err := w.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.New, res.Known
+		}
+		return found, known
+	}
+	want, wantKnown := run(false)
+	got, gotKnown := run(true)
+	if wantKnown == 0 || gotKnown == 0 {
+		t.Fatalf("%d and %d rewritten files evaluated against the stored alerts: the test proves little", wantKnown, gotKnown)
+	}
+	launches := func(as []alerts.Alert) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.Resource+" "+strings.Join(a.EventIDs, ",")+" "+a.Summary)
+		}
+		slices.Sort(out)
+		return out
+	}
+	a, b := launches(got), launches(want)
+	if len(b) < 2 || !slices.Equal(a, b) {
+		t.Errorf("watcher: %d launches alerted, Process: %d\n%s\n--\n%s", len(a), len(b), strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	if len(slices.Compact(slices.Clone(a))) != len(a) {
+		t.Errorf("a launch alerted twice: %v", a)
 	}
 }
