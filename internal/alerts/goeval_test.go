@@ -13,7 +13,6 @@ import (
 	"github.com/auditlake/auditlake/internal/alerts"
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/compliance"
-	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -569,19 +568,8 @@ func TestWatcherJudgesLaunchesOfRewrittenFilesFromFacts(t *testing.T) {
 		if commits < 4 {
 			t.Fatalf("%d commits: the test needs commits left unevaluated", commits)
 		}
-		db, err := engine.Open(ctx, engine.Options{MemoryLimit: "256MB", TempDir: lk.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		wr, err := lk.BeginWrite(st.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		merged, err := lake.Compact(ctx, db, wr, true)
-		wr.Close()
-		if err != nil || merged == 0 {
-			t.Fatalf("compaction merged %d files: %v", merged, err)
+		if merged := compactStore(t, lk, st.ID); merged == 0 {
+			t.Fatal("compaction merged no file")
 		}
 		evaluate()
 		if watch {
