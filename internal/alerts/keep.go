@@ -13,8 +13,9 @@ import (
 )
 
 // kept is what a Watcher keeps from one evaluation to the next, so that each pays only for
-// its batch: the query session (refreshed before each evaluation, its read locks released
-// after it: query.Session.Refresh), the engine the alerts' commit checks them against the
+// its batch: the query session (refreshed before an evaluation that needs SQL — one whose
+// rules are all judged in Go opens none — its read locks released after it:
+// query.Session.Refresh), the engine the alerts' commit checks them against the
 // store with, and the alert groups the alerts store is known to hold (the notifications'
 // lookup). Process keeps nothing: it opens what it needs, as before.
 type kept struct {
