@@ -270,11 +270,22 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 		if err != nil {
 			return res, err
 		}
-		s, err := k.session(ctx, lk)
-		if err != nil {
-			return res, err
+		// The session is opened (or refreshed: every store's view made again) only if some
+		// SQL is needed: in a load of new events every rule is judged in Go from the verdicts
+		// taken as the files were written, and none is.
+		var s *query.Session
+		var sessErr error
+		open := func() (*query.Session, error) {
+			if s == nil && sessErr == nil {
+				s, sessErr = k.session(ctx, lk)
+			}
+			return s, sessErr
 		}
-		defer s.Release() // no read lock held between evaluations
+		defer func() {
+			if s != nil {
+				s.Release() // no read lock held between evaluations
+			}
+		}()
 		if k.groups == nil {
 			k.groups = &groupCache{}
 		}
@@ -299,16 +310,24 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 			if len(part.files) == 0 {
 				continue
 			}
-			exclude := ""
-			if part.again && s.Damaged(alertStore.ID) == nil {
-				exclude = storedEvents(s, alertStore, part.files)
-			}
-			target := rules.Target{Store: st, Files: part.files}
+			// launch-compliance is judged from the facts the watcher keeps, of the files of
+			// this evaluation's snapshot, on every path.
+			target := rules.Target{Store: st, Files: part.files, Facts: k.facts, Live: m}
 			var groups [][]rules.MatchGroup
 			if part.goRes != nil {
-				groups, err = rules.EvaluateGroupedWith(ctx, s, enabled, groupings, target, part.goRes)
+				groups, err = rules.EvaluateGroupedWith(ctx, open, enabled, groupings, target, part.goRes)
 			} else {
+				if _, err := open(); err != nil {
+					return res, err
+				}
+				exclude := ""
+				if part.again && s.Damaged(alertStore.ID) == nil {
+					exclude = storedEvents(s, alertStore, part.files)
+				}
 				groups, err = rules.EvaluateGrouped(ctx, s, enabled, groupings, target, exclude)
+			}
+			if sessErr != nil { // not the rules': the files stay pending
+				return res, sessErr
 			}
 			if err != nil {
 				re, ok := rules.AsRuleErrors(err)
@@ -345,7 +364,7 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 			res.Matched += len(a.EventIDs)
 		}
 		assignGroups(st, found, byRule)
-		notes, err := notifications(ctx, s, lk, alertStore, found, k.groups)
+		notes, err := notifications(ctx, open, lk, alertStore, found, k.groups)
 		if err != nil {
 			return res, err
 		}
@@ -570,11 +589,10 @@ type Watcher struct {
 	goEval *rules.GoEval
 	pre    map[string]*rules.GoResult
 	preAt  map[string]time.Time
-	// keep is what the evaluations keep between them (keep.go), used by loop's goroutine only.
+	// keep is what the evaluations keep between them (keep.go), used by loop's goroutine only;
+	// keep.facts are the store's EC2 lifecycle facts, those of the files written here taken
+	// from their records: launch-compliance is judged from them in Go.
 	keep kept
-	// facts are the store's EC2 lifecycle facts, those of the files written here taken from
-	// their records: launch-compliance is judged from them in Go.
-	facts *rules.FactsCache
 }
 
 // Watch begins watching store st (Begin) and starts the background evaluation.
@@ -596,7 +614,7 @@ func Watch(ctx context.Context, lk *lake.Lake, st lake.Store, onAlerts func([]Al
 				enabled, gs = append(enabled, r), append(gs, rules.Grouping{Key: by, Window: window})
 			}
 		}
-		w.goEval, w.facts = rules.NewGoEval(enabled, gs), rules.NewFactsCache(lk)
+		w.goEval, w.keep.facts = rules.NewGoEval(enabled, gs), rules.NewFactsCache(lk)
 	}
 	go w.loop(context.WithoutCancel(ctx))
 	return w, nil
@@ -647,8 +665,7 @@ func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for p, r := range res {
-		r.UseFacts(w.facts)
-		w.facts.Add(p, r.Facts)
+		w.keep.facts.Add(p, r.Facts)
 		w.pre[p], w.preAt[p] = r, now
 	}
 }
@@ -681,7 +698,7 @@ func (w *Watcher) Uncommitted(files []lake.DataFile) {
 	if w.goEval == nil {
 		return
 	}
-	w.facts.Drop(files)
+	w.keep.facts.Drop(files)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, f := range files {

@@ -34,8 +34,11 @@ func (k *kept) GroupFilesRead() int {
 func (w *Watcher) Pending() (verdicts, facts int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.facts != nil {
-		facts = w.facts.Len()
+	if w.keep.facts != nil {
+		facts = w.keep.facts.Len()
 	}
 	return len(w.pre), facts
 }
+
+// Sessions is how many times w's evaluations opened or refreshed a query session.
+func (w *Watcher) Sessions() int { return w.keep.sessions }

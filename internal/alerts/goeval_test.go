@@ -409,3 +409,196 @@ func TestWatcherForgetsTheFilesOfAFailedCommit(t *testing.T) {
 			verdicts, facts, len(live), lost)
 	}
 }
+
+// TestWatcherOpensNoSessionWhenEveryRuleIsJudgedInGo: in a load of new events every rule —
+// the community Sigma rules, the built-ins, launch-compliance from the facts the watcher keeps
+// — is judged in Go from the verdicts taken as the files were written, and the alert groups
+// are known from the alerts store's files the watcher committed: no evaluation opens or
+// refreshes a query session (each re-registered every store's view: ~1 s of CPU over a 1M
+// ingest). The alerts are the SQL evaluation's, and notifications are sent once per group.
+func TestWatcherOpensNoSessionWhenEveryRuleIsJudgedInGo(t *testing.T) {
+	ctx := context.Background()
+	gen := generatetest.Trail(t, 3000, 12, 5)
+	approved, err := compliance.LoadConfig(filepath.Join(gen, "approved-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup := func(lk *lake.Lake) {
+		rulestest.AddEveryGoRule(t, lk)
+		b, _ := rules.BuiltinNamed(rules.LaunchCompliance)
+		if _, err := rules.Add(ctx, lk, rules.Rule{ID: "non-approved-launch", Title: b.Title, Kind: rules.KindBuiltin,
+			Builtin: rules.LaunchCompliance, Severity: b.Severity, Enabled: true, Approved: approved}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The reference: the batches evaluated in SQL, one Process per commit.
+	sqlLake, sqlStore := rulestest.EmptyLake(t)
+	setup(sqlLake)
+	if err := alerts.Begin(sqlLake, sqlStore); err != nil {
+		t.Fatal(err)
+	}
+	var want alerts.Result
+	sqlOpts := ingest.Options{Sources: []string{gen}, BatchRows: 400}
+	sqlOpts.AfterCommit = func() {
+		res, err := alerts.Process(ctx, sqlLake, sqlStore)
+		if err != nil {
+			t.Error(err)
+		}
+		want.New, want.Notified = append(want.New, res.New...), append(want.Notified, res.Notified...)
+		want.Matched += res.Matched
+	}
+	if _, err := ingest.CloudTrail(ctx, sqlLake, sqlStore, sqlOpts); err != nil {
+		t.Fatal(err)
+	}
+
+	lk, st := rulestest.EmptyLake(t)
+	setup(lk)
+	w, err := alerts.Watch(ctx, lk, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.KeepAlerts = true
+	opts := ingest.Options{Sources: []string{gen}, BatchRows: 400}
+	w.Hook(&opts)
+	commits := 0
+	opts.AfterCommit = func() { commits++; w.EvaluateNow(ctx) } // each commit evaluated on its own
+	if _, err := ingest.CloudTrail(ctx, lk, st, opts); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if commits < 3 || got.FromGo != got.Files {
+		t.Fatalf("%d commits, %d of %d files from their Go verdicts: the test needs several commits evaluated in Go", commits, got.FromGo, got.Files)
+	}
+	launches := 0
+	for _, a := range got.New {
+		if a.Rule == "non-approved-launch" {
+			launches++
+		}
+	}
+	if launches == 0 || len(got.Notified) == 0 {
+		t.Fatalf("%d non-approved launches, %d notifications: the test proves little", launches, len(got.Notified))
+	}
+	if n := w.Sessions(); n != 0 {
+		t.Errorf("%d query sessions opened or refreshed; every rule was judged in Go", n)
+	}
+	// The ingest's batches differ from run to run (a group's events may be split over more
+	// commits, each its own record; a group's id depends on the store's): what must agree is
+	// each rule's events, and each rule's groups notified.
+	matches := func(as []alerts.Alert) []string {
+		var out []string
+		for _, a := range as {
+			for _, id := range a.EventIDs {
+				out = append(out, a.Rule+" "+a.Principal+" "+a.Resource+" "+id)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	groups := func(as []alerts.Alert) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.Rule+" "+a.Principal+" "+a.Resource)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if a, b := matches(got.New), matches(want.New); got.Matched != want.Matched || !slices.Equal(a, b) {
+		t.Errorf("Go: %d alerts (%d events), SQL: %d (%d events)\n%v\n%v", len(got.New), got.Matched, len(want.New), want.Matched, a[:min(3, len(a))], b[:min(3, len(b))])
+	}
+	if a, b := groups(got.Notified), groups(want.Notified); !slices.Equal(a, b) {
+		t.Errorf("notifications: Go %d, SQL %d", len(a), len(b))
+	}
+}
+
+// TestWatcherJudgesLaunchesOfRewrittenFilesFromFacts: files a compaction rewrote after some of
+// their events were evaluated are evaluated in SQL against the stored alerts; launch-compliance
+// there is judged from the watcher's kept facts (the rewritten files' read from their facts
+// files) instead of the report's SQL. The launches alerted are those of Process (the report's
+// SQL throughout), each instance once.
+func TestWatcherJudgesLaunchesOfRewrittenFilesFromFacts(t *testing.T) {
+	ctx := context.Background()
+	gen := generatetest.Trail(t, 3000, 12, 5)
+	approved, err := compliance.LoadConfig(filepath.Join(gen, "approved-templates.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// run ingests gen in batches, evaluating the first two commits only, then compacts the
+	// store (its files merged: evaluated events and new ones in one file) and evaluates.
+	run := func(watch bool) (found []alerts.Alert, known int) {
+		lk, st := rulestest.EmptyLake(t)
+		b, _ := rules.BuiltinNamed(rules.LaunchCompliance)
+		if _, err := rules.Add(ctx, lk, rules.Rule{ID: "non-approved-launch", Title: b.Title, Kind: rules.KindBuiltin,
+			Builtin: rules.LaunchCompliance, Severity: b.Severity, Enabled: true, Approved: approved}); err != nil {
+			t.Fatal(err)
+		}
+		opts := ingest.Options{Sources: []string{gen}, BatchRows: 300}
+		var w *alerts.Watcher
+		evaluate := func() {
+			if watch {
+				w.EvaluateNow(ctx)
+				return
+			}
+			res, err := alerts.Process(ctx, lk, st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found, known = append(found, res.New...), known+res.Known
+		}
+		if watch {
+			if w, err = alerts.Watch(ctx, lk, st, nil); err != nil {
+				t.Fatal(err)
+			}
+			w.KeepAlerts = true
+			w.Hook(&opts)
+		} else if err := alerts.Begin(lk, st); err != nil {
+			t.Fatal(err)
+		}
+		commits := 0
+		opts.AfterCommit = func() {
+			if commits++; commits <= 2 {
+				evaluate()
+			}
+		}
+		if _, err := ingest.CloudTrail(ctx, lk, st, opts); err != nil {
+			t.Fatal(err)
+		}
+		if commits < 4 {
+			t.Fatalf("%d commits: the test needs commits left unevaluated", commits)
+		}
+		if merged := compactStore(t, lk, st.ID); merged == 0 {
+			t.Fatal("compaction merged no file")
+		}
+		evaluate()
+		if watch {
+			res, err := w.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.New, res.Known
+		}
+		return found, known
+	}
+	want, wantKnown := run(false)
+	got, gotKnown := run(true)
+	if wantKnown == 0 || gotKnown == 0 {
+		t.Fatalf("%d and %d rewritten files evaluated against the stored alerts: the test proves little", wantKnown, gotKnown)
+	}
+	launches := func(as []alerts.Alert) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.Resource+" "+strings.Join(a.EventIDs, ",")+" "+a.Summary)
+		}
+		slices.Sort(out)
+		return out
+	}
+	a, b := launches(got), launches(want)
+	if len(b) < 2 || !slices.Equal(a, b) {
+		t.Errorf("watcher: %d launches alerted, Process: %d\n%s\n--\n%s", len(a), len(b), strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	if len(slices.Compact(slices.Clone(a))) != len(a) {
+		t.Errorf("a launch alerted twice: %v", a)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/lake"
-	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
 )
 
@@ -102,17 +101,14 @@ func uuidOf(b []byte) string {
 // notifications returns one notification per group of fresh that the alerts store does not
 // hold yet (groups: what it is known to hold, keep.go): the group's earliest alert, with the
 // group's id, the events of fresh it stands for and their count.
-func notifications(ctx context.Context, s *query.Session, lk *lake.Lake, alertStore lake.Store, fresh []Alert, groups *groupCache) ([]Alert, error) {
+func notifications(ctx context.Context, open rules.Opener, lk *lake.Lake, alertStore lake.Store, fresh []Alert, groups *groupCache) ([]Alert, error) {
 	if len(fresh) == 0 {
 		return nil, nil
 	}
-	known := map[string]bool{}
-	if s.Damaged(alertStore.ID) == nil {
-		from, to := span(fresh)
-		var err error
-		if known, err = groups.knownIn(ctx, s, lk, alertStore, from, to); err != nil {
-			return nil, err
-		}
+	from, to := span(fresh)
+	known, err := groups.knownIn(ctx, open, lk, alertStore, from, to)
+	if err != nil {
+		return nil, err
 	}
 	byGroup := map[string][]Alert{}
 	for _, a := range fresh {

@@ -2,27 +2,36 @@ package alerts
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
+	"github.com/auditlake/auditlake/internal/rules"
 )
 
 // kept is what a Watcher keeps from one evaluation to the next, so that each pays only for
-// its batch: the query session (refreshed before each evaluation, its read locks released
-// after it: query.Session.Refresh), the engine the alerts' commit checks them against the
+// its batch: the query session (refreshed before an evaluation that needs SQL — one whose
+// rules are all judged in Go opens none — its read locks released after it:
+// query.Session.Refresh), the engine the alerts' commit checks them against the
 // store with, and the alert groups the alerts store is known to hold (the notifications'
 // lookup). Process keeps nothing: it opens what it needs, as before.
 type kept struct {
 	s      *query.Session
 	db     *engine.DB
 	groups *groupCache
+	// facts, a Watcher's, are the store's EC2 lifecycle facts (rules.Target.Facts); nil in
+	// Process: launch-compliance runs the report's SQL.
+	facts *rules.FactsCache
+	// sessions counts the sessions opened or refreshed for an evaluation (tests).
+	sessions int
 }
 
 // session returns the kept session brought up to date, or a new one.
 func (k *kept) session(ctx context.Context, lk *lake.Lake) (*query.Session, error) {
+	k.sessions++
 	if k.s != nil {
 		if err := k.s.Refresh(ctx); err == nil {
 			return k.s, nil
@@ -108,10 +117,14 @@ func (c *groupCache) load(ctx context.Context, s *query.Session, rel string) err
 // knownIn returns groups the alerts store holds, among them all those of alerts with event
 // times in [from, to] (a group's records are within its window, at most 7 days, of each of its
 // alerts): it reads the store's files that overlap that span and that the cache has neither
-// read nor committed. s is refreshed for this evaluation.
-func (c *groupCache) knownIn(ctx context.Context, s *query.Session, lk *lake.Lake, alertStore lake.Store, from, to time.Time) (map[string]bool, error) {
+// read nor committed, in the session open gives (none is opened when there are none). A
+// damaged alerts store holds no group known (nil).
+func (c *groupCache) knownIn(ctx context.Context, open rules.Opener, lk *lake.Lake, alertStore lake.Store, from, to time.Time) (map[string]bool, error) {
 	from, to = from.Add(-7*24*time.Hour), to.Add(7*24*time.Hour+time.Microsecond)
 	m, release, err := lk.Snapshot(alertStore.ID)
+	if errors.Is(err, lake.ErrDamaged) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -137,6 +150,13 @@ func (c *groupCache) knownIn(ctx context.Context, s *query.Session, lk *lake.Lak
 		}
 	}
 	if len(read) > 0 {
+		s, err := open()
+		if err != nil {
+			return nil, err
+		}
+		if s.Damaged(alertStore.ID) != nil {
+			return nil, nil
+		}
 		if err := c.load(ctx, s, s.FilesRelation(alertStore.ID, read)); err != nil {
 			return nil, err
 		}

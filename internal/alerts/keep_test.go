@@ -90,24 +90,32 @@ func ackOldest(ctx context.Context, lk *lake.Lake) error {
 // groups must start again).
 func compactAlerts(t *testing.T, lk *lake.Lake) {
 	t.Helper()
-	ctx := context.Background()
 	st, err := alerts.Store(lk)
 	if err != nil {
 		t.Fatal(err)
 	}
+	compactStore(t, lk, st.ID)
+}
+
+// compactStore merges store id's files (lake.Compact, forced), and returns how many it merged.
+func compactStore(t *testing.T, lk *lake.Lake, id string) int {
+	t.Helper()
+	ctx := context.Background()
 	db, err := engine.Open(ctx, engine.Options{MemoryLimit: "256MB", TempDir: lk.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	w, err := lk.BeginWrite(st.ID)
+	w, err := lk.BeginWrite(id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if _, err := lake.Compact(ctx, db, w, true); err != nil {
+	merged, err := lake.Compact(ctx, db, w, true)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return merged
 }
 
 // TestKeptEvaluationsEqualFreshOnes: a Watcher's evaluations keep one session, one commit

@@ -182,6 +182,42 @@ type Target struct {
 	Store    lake.Store
 	From, To time.Time
 	Files    []lake.DataFile
+	// Facts, when set, keeps the store's EC2 lifecycle facts (a Watcher's, the files it saw
+	// written and those it read): launch-compliance is judged from them in Go
+	// (compliance.FromFacts) instead of by the report's SQL — also over files whose records
+	// GoEval did not see (a cold rewrite's). Live, when set with it, is the store's manifest
+	// as the caller's snapshot holds it: the facts are its files' (else the session's).
+	Facts *FactsCache
+	Live  *lake.Manifest
+}
+
+// Opener gives the query session an evaluation runs its SQL in, opened (or brought up to date)
+// the first time it is called: an evaluation that needs no SQL (every rule judged in Go) opens
+// none.
+type Opener func() (*query.Session, error)
+
+// SessionOpener is the Opener of the open session s.
+func SessionOpener(s *query.Session) Opener {
+	return func() (*query.Session, error) { return s, nil }
+}
+
+// storeFacts is the store's launch and template facts when target keeps them (Facts), nil
+// when not (or when some file has none: the report's SQL computes them from the events).
+func (t Target) storeFacts(ctx context.Context, open Opener) ([]lifecycle.Fact, error) {
+	if t.Facts == nil {
+		return nil, nil
+	}
+	if t.Live != nil {
+		if t.Live.FilesWithoutFacts() > 0 {
+			return nil, nil
+		}
+		return t.Facts.files(ctx, t.Store.ID, t.Live.Files, open)
+	}
+	s, err := open()
+	if err != nil {
+		return nil, err
+	}
+	return t.Facts.Store(ctx, s, t.Store.ID)
 }
 
 // relation is the SQL relation of the target's events.
@@ -248,7 +284,10 @@ func (h *Hunt) Evaluate(ctx context.Context, r Rule) ([]Match, error) {
 	var out []Match
 	switch {
 	case c.launch:
-		out, err = c.launches(ctx, h.s, h.target, nil, nil)
+		var facts []lifecycle.Fact
+		if facts, err = h.target.storeFacts(ctx, SessionOpener(h.s)); err == nil {
+			out, err = c.launches(ctx, SessionOpener(h.s), h.target, nil, facts)
+		}
 	case c.sql != "":
 		out, err = c.runSQL(ctx, h.s, h.relation)
 	default:
@@ -626,8 +665,8 @@ func (c *compiled) runSQL(ctx context.Context, s *query.Session, relation string
 // launch events of target's Files by id, with their names (read in Go as they were written);
 // facts, when not nil, are every EC2 lifecycle fact of the store (as the session sees it): the
 // verdict is then computed from them in Go (compliance.FromFacts) instead of by the report.
-func (c *compiled) launches(ctx context.Context, s *query.Session, target Target, known map[string]string, facts []lifecycle.Fact) ([]Match, error) {
-	p, launchName, inFiles, err := c.launchParams(ctx, s, target, known)
+func (c *compiled) launches(ctx context.Context, open Opener, target Target, known map[string]string, facts []lifecycle.Fact) ([]Match, error) {
+	p, launchName, inFiles, err := c.launchParams(ctx, open, target, known)
 	if err != nil || p == nil {
 		return nil, err
 	}
@@ -635,6 +674,10 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 	if facts != nil {
 		rows = compliance.FromFacts(facts, *p) // the same rows, from the store's facts in hand
 	} else {
+		s, err := open()
+		if err != nil {
+			return nil, err
+		}
 		rep, err := compliance.LaunchCompliance(ctx, s, *p)
 		if err != nil {
 			return nil, err
@@ -655,7 +698,7 @@ func (c *compiled) launches(ctx context.Context, s *query.Session, target Target
 // nil), in Evaluate's order, without holding them: the verdict's rows come ordered by launch
 // time, so only the matches of one launch time are held, to be ordered by event id.
 func (c *compiled) streamLaunches(ctx context.Context, s *query.Session, target Target, fn func(*Match) error) (int, error) {
-	p, launchName, _, err := c.launchParams(ctx, s, target, nil)
+	p, launchName, _, err := c.launchParams(ctx, SessionOpener(s), target, nil)
 	if err != nil || p == nil {
 		return 0, err
 	}
@@ -694,7 +737,7 @@ func (c *compiled) streamLaunches(ctx context.Context, s *query.Session, target 
 // launchParams is the verdict's parameters over target, the launch events' names by id and,
 // for target's Files, the ids of the launches in them; nil parameters when the files hold no
 // launch (no match).
-func (c *compiled) launchParams(ctx context.Context, s *query.Session, target Target, known map[string]string) (*compliance.Params, map[string]string, map[string]bool, error) {
+func (c *compiled) launchParams(ctx context.Context, open Opener, target Target, known map[string]string) (*compliance.Params, map[string]string, map[string]bool, error) {
 	p := compliance.Params{Store: target.Store.ID, Approved: c.rule.Approved.Approvals, RequireAutoScaling: c.rule.Approved.RequireAutoScaling}
 	var inFiles map[string]bool
 	if target.Files != nil {
@@ -712,12 +755,16 @@ func (c *compiled) launchParams(ctx context.Context, s *query.Session, target Ta
 	// A launch is a RunInstances or a CreateFleet call (package lifecycle's launch facts): the
 	// batch's launch events, or over a time range the CreateFleet ones (any other is a
 	// RunInstances), by event id with their names.
-	launchSQL := "SELECT DISTINCT eventid, eventname FROM " + target.relation(s) + " AS events WHERE eventname IN ('RunInstances', 'CreateFleet')"
-	if target.Files == nil {
-		launchSQL = "SELECT DISTINCT eventid, eventname FROM " + target.relation(s) + " AS events WHERE eventname = 'CreateFleet'"
-	}
 	launchName := known
 	if known == nil || target.Files == nil {
+		s, err := open()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		launchSQL := "SELECT DISTINCT eventid, eventname FROM " + target.relation(s) + " AS events WHERE eventname IN ('RunInstances', 'CreateFleet')"
+		if target.Files == nil {
+			launchSQL = "SELECT DISTINCT eventid, eventname FROM " + target.relation(s) + " AS events WHERE eventname = 'CreateFleet'"
+		}
 		res, err := s.RunInternal(ctx, launchSQL)
 		if err != nil {
 			return nil, nil, nil, err

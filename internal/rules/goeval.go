@@ -479,21 +479,36 @@ func (c *FactsCache) Store(ctx context.Context, s *query.Session, storeID string
 	if !ok {
 		return nil, nil
 	}
+	return c.files(ctx, storeID, files, SessionOpener(s))
+}
+
+// files is Store over files, the store's every data file (each with its facts file): a
+// session is opened only to read the facts files of those not kept.
+func (c *FactsCache) files(ctx context.Context, storeID string, files []lake.DataFile, open Opener) ([]lifecycle.Fact, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	live := make(map[string]bool, len(files))
-	out := []lifecycle.Fact{}
+	n := 0
 	for _, f := range files {
 		live[f.Path], c.seen[f.Path] = true, true
 		facts, ok := c.byPath[f.Path]
 		if !ok && f.Facts != "" {
-			var err error
+			s, err := open()
+			if err != nil {
+				return nil, err
+			}
 			if facts, err = compliance.ReadFacts(ctx, s, "read_parquet("+engine.Literal(c.lk.AbsPath(storeID, f.Facts))+")"); err != nil {
 				return nil, err
 			}
 			c.byPath[f.Path] = facts
 		}
-		out = append(out, facts...)
+		n += len(facts)
+	}
+	// One slice of the store's facts, its size known (appended as they came, it grew again
+	// and again at each evaluation with a launch: 0.15 s of a 1M ingest's CPU).
+	out := make([]lifecycle.Fact, 0, n)
+	for _, f := range files {
+		out = append(out, c.byPath[f.Path]...)
 	}
 	for p := range c.seen {
 		if !live[p] {
@@ -714,7 +729,11 @@ func NewGoResult() *GoResult {
 // grouped the same) takes its groups from res, and only its events with an Unknown verdict
 // are read in SQL; the other rules run as EvaluateGrouped runs them (launch-compliance only
 // when the files hold a launch).
-func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []Grouping, target Target, res *GoResult) ([][]MatchGroup, error) {
+//
+// open is called only when some SQL is needed: when every rule is judged in Go (none has an
+// Unknown verdict, launch-compliance's facts are kept: target.Facts with target.Live, or
+// UseFacts), no session is opened.
+func EvaluateGroupedWith(ctx context.Context, open Opener, rs []Rule, gs []Grouping, target Target, res *GoResult) ([][]MatchGroup, error) {
 	if len(gs) != len(rs) {
 		return nil, fmt.Errorf("rules: %d groupings for %d rules", len(gs), len(rs))
 	}
@@ -742,16 +761,17 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 					continue
 				}
 				// The files' launches are known: the verdict is the report's over their span.
-				var facts []lifecycle.Fact
-				if res.facts != nil {
-					if facts, err = res.facts.Store(ctx, s, target.Store.ID); err != nil {
-						if failed.add(ctx, r.ID, err) {
-							return nil, ctx.Err()
-						}
-						continue
-					}
+				if target.Facts == nil {
+					target.Facts = res.facts
 				}
-				ms, err := c.launches(ctx, s, target, res.launches, facts)
+				facts, err := target.storeFacts(ctx, open)
+				if err != nil {
+					if failed.add(ctx, r.ID, err) {
+						return nil, ctx.Err()
+					}
+					continue
+				}
+				ms, err := c.launches(ctx, open, target, res.launches, facts)
 				if err != nil {
 					if failed.add(ctx, r.ID, err) {
 						return nil, ctx.Err()
@@ -765,7 +785,7 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 			continue
 		}
 		if ids := res.unknown[rk]; len(ids) > 0 {
-			ms, err := evaluateEvents(ctx, s, r, target, ids)
+			ms, err := evaluateEvents(ctx, open, r, target, ids)
 			if err != nil {
 				if failed.add(ctx, r.ID, err) {
 					return nil, ctx.Err()
@@ -784,6 +804,10 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 		out[i] = finishGroups(r, groups, res.arenas)
 	}
 	if len(rest) > 0 {
+		s, err := open()
+		if err != nil {
+			return nil, err
+		}
 		more, err := EvaluateGrouped(ctx, s, rest, restGs, target, "")
 		if err != nil {
 			re, ok := AsRuleErrors(err)
@@ -800,8 +824,12 @@ func EvaluateGroupedWith(ctx context.Context, s *query.Session, rs []Rule, gs []
 }
 
 // evaluateEvents runs predicate rule r in SQL over the events of target with these ids.
-func evaluateEvents(ctx context.Context, s *query.Session, r Rule, target Target, ids []string) ([]Match, error) {
+func evaluateEvents(ctx context.Context, open Opener, r Rule, target Target, ids []string) ([]Match, error) {
 	c, err := compile(r)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open()
 	if err != nil {
 		return nil, err
 	}

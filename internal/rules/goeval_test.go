@@ -273,7 +273,7 @@ func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
 			}
 			defer s.Close()
 			target := rules.Target{Store: st, Files: m.Files}
-			viaGo, err := rules.EvaluateGroupedWith(ctx, s, rs, gs, target, res)
+			viaGo, err := rules.EvaluateGroupedWith(ctx, rules.SessionOpener(s), rs, gs, target, res)
 			if err != nil {
 				t.Fatal(err)
 			}
