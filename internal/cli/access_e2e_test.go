@@ -179,6 +179,12 @@ func TestGrantRefusesBadInputAndSavesNothing(t *testing.T) {
 		{[]string{"--on", "store:trail", "--to", "bob", "--row-filter", "true -- everything"}, "row filter"},
 		{[]string{"--on", "store:trail", "--to", "bob", "--row-filter", "eventname IN (SELECT eventname FROM \"aws:cloudtrail\".\"" + a.other + "\")"}, "row filter"},
 		{[]string{"--on", "all", "--to", "bob", "--columns", "eventname"}, "all takes no columns"},
+		// An empty flag (an unset variable in a script) is a mistake, not "every row/column".
+		{[]string{"--on", "store:trail", "--to", "bob", "--row-filter", ""}, "--row-filter is empty"},
+		{[]string{"--on", "store:trail", "--to", "bob", "--row-filter", "  "}, "--row-filter is empty"},
+		{[]string{"--on", "store:trail", "--to", "bob", "--columns", ""}, "--columns is empty"},
+		{[]string{"--on", "store:trail", "--to", "bob", "--columns", " , "}, "--columns is empty"},
+		{[]string{"--on", "store:trail", "--to", "bob", "--exclude-columns", ""}, "--exclude-columns is empty"},
 	} {
 		_, errOut, code := run(t, a.dir, append([]string{"grant", "select"}, c.args...)...)
 		if code == 0 || !strings.Contains(errOut, c.want) {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -317,6 +318,19 @@ func runGrant(privilege string) func(context.Context, *Env, []string) error {
 		}
 		if *to == "" || (privilege != access.Manage && *on == "") {
 			return usagef("grant %s needs --on and --to", privilege)
+		}
+		// A flag given with nothing in it is a mistake (an unset variable in a script), never
+		// "every column" or "every row", which is what leaving the flag out means.
+		var empty []string
+		fs.Visit(func(f *flag.Flag) {
+			switch {
+			case f.Name == "row-filter" && strings.TrimSpace(f.Value.String()) == "",
+				(f.Name == "columns" || f.Name == "exclude-columns") && len(splitList(f.Value.String())) == 0:
+				empty = append(empty, "--"+f.Name)
+			}
+		})
+		if len(empty) > 0 {
+			return usagef("grant %s: %s is empty: leave the flag out to grant every column and row, or give what the grant shows", privilege, strings.Join(empty, ", "))
 		}
 		lk, err := openLake(env)
 		if err != nil {
