@@ -200,6 +200,42 @@ func TestGrantRefusesBadInputAndSavesNothing(t *testing.T) {
 	}
 }
 
+// TestGrantsListsAPrincipalsGrantsAndRefusesAnUnknownOne: grants --principal lists a user's own
+// grants and its roles' (a role's only its own); a principal that does not exist (a misspelt
+// name) is an error naming it, never an empty list that reads as "no grants".
+func TestGrantsListsAPrincipalsGrantsAndRefusesAnUnknownOne(t *testing.T) {
+	a := newAccessLake(t)
+	for _, c := range []struct {
+		principal string
+		want      []string // the grants' principal and resource
+	}{
+		{"bob", []string{"role:finops store:" + a.id, "role:finops table:cur.koku"}},
+		{"user:bob", []string{"role:finops store:" + a.id, "role:finops table:cur.koku"}},
+		{"role:finops", []string{"role:finops store:" + a.id, "role:finops table:cur.koku"}},
+		{"user:carol", []string{"user:carol store:" + a.id, "user:carol store:" + a.id}},
+		{"dave", nil},
+	} {
+		var grants []struct{ Principal, Resource string }
+		if err := json.Unmarshal([]byte(mustRun(t, 0, a.dir, "grants", "--principal", c.principal, "--output", "json")), &grants); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, g := range grants {
+			got = append(got, g.Principal+" "+g.Resource)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("grants --principal %s = %q, want %q", c.principal, got, c.want)
+		}
+	}
+	for _, p := range []string{"user:bbo", "bbo", "role:finpos"} {
+		out, errOut, code := run(t, a.dir, "grants", "--principal", p)
+		if code != 1 || !strings.Contains(errOut, "not found") || strings.Contains(out, "PRINCIPAL") {
+			t.Errorf("grants --principal %s: exit %d, %q, %q; want exit 1 and not found", p, code, out, errOut)
+		}
+	}
+}
+
 // TestAccessAttacksByARestrictedReaderSeeOnlyGrantedData is the attack suite: a reader with a
 // row- and column-filtered grant (bob) tries to see a hidden row or column in every way listed
 // in docs/security.md. Each query must fail or return only what bob may see: no output or error

@@ -415,6 +415,10 @@ func runGrants(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return usagef("%v", err)
 		}
+		// A misspelt name is not a principal without grants: say it does not exist.
+		if _, err := accessRegistry(env).Principal(*principal); err != nil {
+			return accessErr(err)
+		}
 		applies := map[string]bool{kind + ":" + name: true}
 		if kind == "user" {
 			for _, r := range st.Roles {
