@@ -145,9 +145,9 @@ var columnsMatchRecord = func() string {
 	c = append(c, "abs(epoch_us(eventtime) - epoch_us(CAST(eventjson->>'eventTime' AS TIMESTAMPTZ))) <= 1")
 	for col, field := range map[string]string{"requestparameters": "requestParameters", "responseelements": "responseElements", "additionaleventdata": "additionalEventData"} {
 		c = append(c, fmt.Sprintf("coalesce(cardinality(%[1]s), 0) = coalesce(json_array_length(json_keys(eventjson->'%[2]s')), 0)", col, field),
-			// A string is kept as its text, anything else as its JSON (compared both written
-			// by the engine's JSON writer: the record's escapes are its writer's own).
-			fmt.Sprintf("coalesce(list_bool_and(list_transform(map_entries(%[1]s), lambda e: CASE WHEN json_type(eventjson->'%[2]s'->e.key) = 'VARCHAR' THEN e.value IS NOT DISTINCT FROM (eventjson->'%[2]s'->>e.key) ELSE json_extract(try_cast(e.value AS JSON), '$') IS NOT DISTINCT FROM json_extract(eventjson->'%[2]s'->e.key, '$') END)), true)", col, field))
+			// A string is kept as its text, a null as NULL, anything else as its JSON (compared
+			// both written by the engine's JSON writer: the record's escapes are its writer's own).
+			fmt.Sprintf("coalesce(list_bool_and(list_transform(map_entries(%[1]s), lambda e: CASE json_type(eventjson->'%[2]s'->e.key) WHEN 'VARCHAR' THEN e.value IS NOT DISTINCT FROM (eventjson->'%[2]s'->>e.key) WHEN 'NULL' THEN e.value IS NULL ELSE json_extract(try_cast(e.value AS JSON), '$') IS NOT DISTINCT FROM json_extract(eventjson->'%[2]s'->e.key, '$') END)), true)", col, field))
 	}
 	sort.Strings(c)
 	return "coalesce((" + strings.Join(c, ")\n AND (") + "), false)"
