@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // accessLake is a data directory with the stratus-red-team samples in store "trail", the same
@@ -233,6 +234,30 @@ func TestGrantsListsAPrincipalsGrantsAndRefusesAnUnknownOne(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, "not found") || strings.Contains(out, "PRINCIPAL") {
 			t.Errorf("grants --principal %s: exit %d, %q, %q; want exit 1 and not found", p, code, out, errOut)
 		}
+	}
+}
+
+// TestAKeyThatWouldNeverWorkIsRefused: user create and user rotate-key with an --expires in
+// the past (a mistyped year) are usage errors that create and change nothing; a future one is
+// kept and listed.
+func TestAKeyThatWouldNeverWorkIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "user", "create", "bob")
+	before := mustRun(t, 0, dir, "user", "list")
+	for _, args := range [][]string{
+		{"user", "create", "eve", "--expires", "2020-01-01"},
+		{"user", "rotate-key", "bob", "--expires", "2020-01-01T00:00:00Z"},
+	} {
+		if _, errOut, code := run(t, dir, args...); code != 2 || !strings.Contains(errOut, "not in the future") {
+			t.Errorf("auditlake %s: exit %d, %q; want 2 and the reason", strings.Join(args, " "), code, errOut)
+		}
+	}
+	if after := mustRun(t, 0, dir, "user", "list"); after != before {
+		t.Errorf("a refused key changed the users:\n%s\nwant\n%s", after, before)
+	}
+	mustRun(t, 0, dir, "user", "create", "carol", "--expires", time.Now().AddDate(1, 0, 0).Format("2006-01-02"))
+	if out := mustRun(t, 0, dir, "user", "list"); !strings.Contains(out, "expires") {
+		t.Errorf("a future expiry is not listed:\n%s", out)
 	}
 }
 

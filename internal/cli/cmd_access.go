@@ -40,6 +40,10 @@ func parseExpires(s string) (*time.Time, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !t.After(time.Now()) {
+		// A key that never works is a mistyped year, not a choice.
+		return nil, usagef("--expires %q is not in the future: the key would never work", s)
+	}
 	return &t, nil
 }
 
