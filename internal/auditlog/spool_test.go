@@ -97,6 +97,28 @@ func TestSpooledActionsAreFoldedOnceAndValidate(t *testing.T) {
 	}
 }
 
+// TestRecordsOfEveryShapeValidateAsIntact: validate-logs compares each row's columns with its
+// record, so a record whose parameters hold what a hostile client sent (null, nested values,
+// characters the JSON writer escapes, numbers, booleans, unicode) must still validate as intact
+// — a false alarm would teach an operator to ignore the check.
+func TestRecordsOfEveryShapeValidateAsIntact(t *testing.T) {
+	ctx := context.Background()
+	lk := newLake(t)
+	l := auditlog.Open(lk)
+	l.Record(auditlog.Entry{Principal: "user:bob", KeyID: "ALAKEXAMPLE", Door: "aws", Action: "GetEventDataStore",
+		Params: map[string]any{"eventDataStore": nil, "nextToken": "", "maxResults": 1.25e3, "big": 12345678901234567890.0,
+			"flag": true, "nested": map[string]any{"a": []any{1, nil, "x<y>&z"}}, "text": "é   <script>"},
+		SourceIP: "2001:db8::1", UserAgent: "aws-cli/2 <&>", ErrorCode: "InvalidParameterException", ErrorMessage: "EventDataStore is <required>"})
+	l.Record(auditlog.Entry{Principal: "operator", Door: "cli", Action: "StartQuery", SQL: "SELECT '<&>' WHERE 1 > 0", As: "user:bob", Tables: []string{`aws:cloudtrail.x`}, Rows: 3})
+	l.Record(auditlog.Entry{Principal: "role:finops", Door: "pg", Action: "ListTables"})
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep := validate(t, lk); len(rep.Problems) != 0 || rep.Covered != 3 {
+		t.Errorf("validate: %+v", rep)
+	}
+}
+
 // TestAFoldThatCrashedFoldsNothingTwice: a fold that crashed after it took the spool (its
 // folding file left behind) — after its digest, or after its commit but before its digest — is
 // finished by the next one without recording any action twice.

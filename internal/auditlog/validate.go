@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
@@ -71,7 +73,7 @@ func Validate(ctx context.Context, lk *lake.Lake) (Report, error) {
 		return rep, err
 	}
 	defer s.Close()
-	res, err := s.RunInternal(ctx, "SELECT eventid, eventname, eventjson FROM "+query.StoreTable(st.ID))
+	res, err := s.RunInternal(ctx, "SELECT eventid, eventname, eventjson, "+columnsMatchRecord+" FROM "+query.StoreTable(st.ID))
 	if errors.Is(err, lake.ErrDamaged) {
 		// A file changed on disk no longer matches the manifest: tampering (or damage) that
 		// validation reports rather than fails on.
@@ -94,6 +96,8 @@ func Validate(ctx context.Context, lk *lake.Lake) (Report, error) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("event %s (%s) is in the store but in no digest: added on disk, or its digest was lost", id, name))
 		case e.SHA256 != hashOf([]byte(js)) || e.EventName != name:
 			rep.Problems = append(rep.Problems, fmt.Sprintf("event %s (%s): modified since digest", id, e.EventName))
+		case r[3] != true:
+			rep.Problems = append(rep.Problems, fmt.Sprintf("event %s (%s): its columns were modified on disk (they no longer say what its digested record says)", id, e.EventName))
 		default:
 			rep.Covered++
 		}
@@ -111,3 +115,40 @@ func Validate(ctx context.Context, lk *lake.Lake) (Report, error) {
 	}
 	return rep, nil
 }
+
+// columnsMatchRecord is true when a row's columns say what its record (eventjson, which the
+// digest covers) says. Queries read the columns, not eventjson: a file rewritten with another
+// principal, statement or outcome in its columns, and eventjson kept, must not pass as intact.
+// Every field the audit log writes (auditlog.record) is compared; a map column key by key.
+var columnsMatchRecord = func() string {
+	var c []string
+	for col, field := range map[string]string{
+		"eventversion": "eventVersion", "eventsource": "eventSource", "eventname": "eventName",
+		"awsregion": "awsRegion", "sourceipaddress": "sourceIPAddress", "useragent": "userAgent",
+		"errorcode": "errorCode", "errormessage": "errorMessage", "requestid": "requestID",
+		"eventid": "eventID", "eventtype": "eventType", "recipientaccountid": "recipientAccountId",
+		"eventcategory":     "eventCategory",
+		"useridentity.type": "userIdentity'->>'type", "useridentity.principalid": "userIdentity'->>'principalId",
+		"useridentity.arn": "userIdentity'->>'arn", "useridentity.accountid": "userIdentity'->>'accountId",
+		"useridentity.accesskeyid": "userIdentity'->>'accessKeyId", "useridentity.username": "userIdentity'->>'userName",
+	} {
+		op := "->>"
+		if strings.Contains(field, "->>") {
+			op = "->"
+		}
+		c = append(c, fmt.Sprintf("%s IS NOT DISTINCT FROM (eventjson%s'%s')", col, op, field))
+	}
+	for col, field := range map[string]string{"readonly": "readOnly", "managementevent": "managementEvent"} {
+		c = append(c, fmt.Sprintf("%s IS NOT DISTINCT FROM CAST(eventjson->>'%s' AS BOOLEAN)", col, field))
+	}
+	// eventtime is kept to the microsecond.
+	c = append(c, "abs(epoch_us(eventtime) - epoch_us(CAST(eventjson->>'eventTime' AS TIMESTAMPTZ))) <= 1")
+	for col, field := range map[string]string{"requestparameters": "requestParameters", "responseelements": "responseElements", "additionaleventdata": "additionalEventData"} {
+		c = append(c, fmt.Sprintf("coalesce(cardinality(%[1]s), 0) = coalesce(json_array_length(json_keys(eventjson->'%[2]s')), 0)", col, field),
+			// A string is kept as its text, a null as NULL, anything else as its JSON (compared
+			// both written by the engine's JSON writer: the record's escapes are its writer's own).
+			fmt.Sprintf("coalesce(list_bool_and(list_transform(map_entries(%[1]s), lambda e: CASE json_type(eventjson->'%[2]s'->e.key) WHEN 'VARCHAR' THEN e.value IS NOT DISTINCT FROM (eventjson->'%[2]s'->>e.key) WHEN 'NULL' THEN e.value IS NULL ELSE json_extract(try_cast(e.value AS JSON), '$') IS NOT DISTINCT FROM json_extract(eventjson->'%[2]s'->e.key, '$') END)), true)", col, field))
+	}
+	sort.Strings(c)
+	return "coalesce((" + strings.Join(c, ")\n AND (") + "), false)"
+}()

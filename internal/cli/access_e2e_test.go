@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // accessLake is a data directory with the stratus-red-team samples in store "trail", the same
@@ -179,6 +180,12 @@ func TestGrantRefusesBadInputAndSavesNothing(t *testing.T) {
 		{[]string{"--on", "store:trail", "--to", "bob", "--row-filter", "true -- everything"}, "row filter"},
 		{[]string{"--on", "store:trail", "--to", "bob", "--row-filter", "eventname IN (SELECT eventname FROM \"aws:cloudtrail\".\"" + a.other + "\")"}, "row filter"},
 		{[]string{"--on", "all", "--to", "bob", "--columns", "eventname"}, "all takes no columns"},
+		// An empty flag (an unset variable in a script) is a mistake, not "every row/column".
+		{[]string{"--on", "store:trail", "--to", "bob", "--row-filter", ""}, "--row-filter is empty"},
+		{[]string{"--on", "store:trail", "--to", "bob", "--row-filter", "  "}, "--row-filter is empty"},
+		{[]string{"--on", "store:trail", "--to", "bob", "--columns", ""}, "--columns is empty"},
+		{[]string{"--on", "store:trail", "--to", "bob", "--columns", " , "}, "--columns is empty"},
+		{[]string{"--on", "store:trail", "--to", "bob", "--exclude-columns", ""}, "--exclude-columns is empty"},
 	} {
 		_, errOut, code := run(t, a.dir, append([]string{"grant", "select"}, c.args...)...)
 		if code == 0 || !strings.Contains(errOut, c.want) {
@@ -191,6 +198,66 @@ func TestGrantRefusesBadInputAndSavesNothing(t *testing.T) {
 	}
 	if string(before) != string(after) {
 		t.Errorf("a refused grant changed access.json")
+	}
+}
+
+// TestGrantsListsAPrincipalsGrantsAndRefusesAnUnknownOne: grants --principal lists a user's own
+// grants and its roles' (a role's only its own); a principal that does not exist (a misspelt
+// name) is an error naming it, never an empty list that reads as "no grants".
+func TestGrantsListsAPrincipalsGrantsAndRefusesAnUnknownOne(t *testing.T) {
+	a := newAccessLake(t)
+	for _, c := range []struct {
+		principal string
+		want      []string // the grants' principal and resource
+	}{
+		{"bob", []string{"role:finops store:" + a.id, "role:finops table:cur.koku"}},
+		{"user:bob", []string{"role:finops store:" + a.id, "role:finops table:cur.koku"}},
+		{"role:finops", []string{"role:finops store:" + a.id, "role:finops table:cur.koku"}},
+		{"user:carol", []string{"user:carol store:" + a.id, "user:carol store:" + a.id}},
+		{"dave", nil},
+	} {
+		var grants []struct{ Principal, Resource string }
+		if err := json.Unmarshal([]byte(mustRun(t, 0, a.dir, "grants", "--principal", c.principal, "--output", "json")), &grants); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, g := range grants {
+			got = append(got, g.Principal+" "+g.Resource)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("grants --principal %s = %q, want %q", c.principal, got, c.want)
+		}
+	}
+	for _, p := range []string{"user:bbo", "bbo", "role:finpos"} {
+		out, errOut, code := run(t, a.dir, "grants", "--principal", p)
+		if code != 1 || !strings.Contains(errOut, "not found") || strings.Contains(out, "PRINCIPAL") {
+			t.Errorf("grants --principal %s: exit %d, %q, %q; want exit 1 and not found", p, code, out, errOut)
+		}
+	}
+}
+
+// TestAKeyThatWouldNeverWorkIsRefused: user create and user rotate-key with an --expires in
+// the past (a mistyped year) are usage errors that create and change nothing; a future one is
+// kept and listed.
+func TestAKeyThatWouldNeverWorkIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "user", "create", "bob")
+	before := mustRun(t, 0, dir, "user", "list")
+	for _, args := range [][]string{
+		{"user", "create", "eve", "--expires", "2020-01-01"},
+		{"user", "rotate-key", "bob", "--expires", "2020-01-01T00:00:00Z"},
+	} {
+		if _, errOut, code := run(t, dir, args...); code != 2 || !strings.Contains(errOut, "not in the future") {
+			t.Errorf("auditlake %s: exit %d, %q; want 2 and the reason", strings.Join(args, " "), code, errOut)
+		}
+	}
+	if after := mustRun(t, 0, dir, "user", "list"); after != before {
+		t.Errorf("a refused key changed the users:\n%s\nwant\n%s", after, before)
+	}
+	mustRun(t, 0, dir, "user", "create", "carol", "--expires", time.Now().AddDate(1, 0, 0).Format("2006-01-02"))
+	if out := mustRun(t, 0, dir, "user", "list"); !strings.Contains(out, "expires") {
+		t.Errorf("a future expiry is not listed:\n%s", out)
 	}
 }
 

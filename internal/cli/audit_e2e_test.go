@@ -101,6 +101,9 @@ func TestAuditLogTamperingIsDetected(t *testing.T) {
 		mustRun(t, 0, dir, "validate-logs", "--audit-log")
 		mustRun(t, 0, dir, "role", "create", "finops")
 		mustRun(t, 0, dir, "validate-logs", "--audit-log")
+		// A record whose JSON writer escaped characters (<, >, &) is intact too.
+		mustRun(t, 0, dir, "grant", "select", "--on", "store:trail", "--to", "bob", "--row-filter", "eventtime > TIMESTAMP '2000-01-01' AND eventname <> '<&>'")
+		mustRun(t, 0, dir, "validate-logs", "--audit-log")
 		return dir
 	}
 	digests := func(t *testing.T, dir string) []string {
@@ -143,6 +146,64 @@ func TestAuditLogTamperingIsDetected(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(t, dir, "modified")
+	})
+	t.Run("columns rewritten, record kept", func(t *testing.T) {
+		// Queries read the columns, not eventjson: rewrite the source address of every event
+		// and keep eventjson (which the digests cover), then bring the manifest's sizes in line
+		// with the new files, as someone hiding where actions came from would.
+		dir := setup(t)
+		manifests, _ := filepath.Glob(filepath.Join(dir, "stores", "*", "manifest.json"))
+		ctx := context.Background()
+		db, err := engine.Open(ctx, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		rewritten := 0
+		for _, mf := range manifests {
+			b, err := os.ReadFile(mf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			files, _ := m["files"].([]any)
+			for _, f := range files {
+				f := f.(map[string]any)
+				path := filepath.Join(filepath.Dir(mf), f["path"].(string))
+				if b, _ := os.ReadFile(path); !strings.Contains(string(b), "auditlake/cli") {
+					continue // not the audit store's
+				}
+				tmp := path + ".tmp"
+				if err := db.Exec(ctx, "COPY (SELECT * REPLACE ('203.0.113.9' AS sourceipaddress) FROM read_parquet("+engine.Literal(path)+")) TO "+engine.Literal(tmp)+" (FORMAT parquet)"); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(tmp, path); err != nil {
+					t.Fatal(err)
+				}
+				fi, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f["bytes"] = fi.Size()
+				rewritten++
+			}
+			if b, err = json.Marshal(m); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(mf, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rewritten == 0 {
+			t.Fatal("fixture: no audit store file found")
+		}
+		if got := queryCSV(t, dir, `SELECT DISTINCT sourceipaddress FROM "aws:cloudtrail"."auditlake-audit" WHERE eventname = 'CreateUser'`); len(got) != 1 || got[0][0] != "203.0.113.9" {
+			t.Fatalf("fixture: the rewritten store reads %v", got)
+		}
+		check(t, dir, "columns were modified")
 	})
 	t.Run("digest edited", func(t *testing.T) {
 		dir := setup(t)

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -38,6 +39,10 @@ func parseExpires(s string) (*time.Time, error) {
 	t, err := parseTimeFlag("expires", s)
 	if err != nil {
 		return nil, err
+	}
+	if !t.After(time.Now()) {
+		// A key that never works is a mistyped year, not a choice.
+		return nil, usagef("--expires %q is not in the future: the key would never work", s)
 	}
 	return &t, nil
 }
@@ -318,6 +323,19 @@ func runGrant(privilege string) func(context.Context, *Env, []string) error {
 		if *to == "" || (privilege != access.Manage && *on == "") {
 			return usagef("grant %s needs --on and --to", privilege)
 		}
+		// A flag given with nothing in it is a mistake (an unset variable in a script), never
+		// "every column" or "every row", which is what leaving the flag out means.
+		var empty []string
+		fs.Visit(func(f *flag.Flag) {
+			switch {
+			case f.Name == "row-filter" && strings.TrimSpace(f.Value.String()) == "",
+				(f.Name == "columns" || f.Name == "exclude-columns") && len(splitList(f.Value.String())) == 0:
+				empty = append(empty, "--"+f.Name)
+			}
+		})
+		if len(empty) > 0 {
+			return usagef("grant %s: %s is empty: leave the flag out to grant every column and row, or give what the grant shows", privilege, strings.Join(empty, ", "))
+		}
 		lk, err := openLake(env)
 		if err != nil {
 			return err
@@ -400,6 +418,10 @@ func runGrants(ctx context.Context, env *Env, args []string) error {
 		kind, name, err := access.ParsePrincipal(*principal)
 		if err != nil {
 			return usagef("%v", err)
+		}
+		// A misspelt name is not a principal without grants: say it does not exist.
+		if _, err := accessRegistry(env).Principal(*principal); err != nil {
+			return accessErr(err)
 		}
 		applies := map[string]bool{kind + ":" + name: true}
 		if kind == "user" {

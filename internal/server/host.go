@@ -11,8 +11,9 @@ import (
 // server: a web page on an attacker's domain whose name the attacker re-points at 127.0.0.1 (DNS
 // rebinding) can make the browser send requests here, but their Host is the attacker's name.
 // Accepted: the listen address with or without its port; localhost, 127.0.0.1 and [::1] when the
-// listener is loopback; an IP address the connection was made to (an address is not a name an
-// attacker can re-point); and Options.AllowedHosts.
+// listener is loopback, localhost when the connection was made to a loopback address (a server
+// listening on 0.0.0.0 opened in a browser on its own machine); an IP address the connection was
+// made to (an address is not a name an attacker can re-point); and Options.AllowedHosts.
 func (s *Server) checkHost(listen net.Addr, next http.Handler) http.Handler {
 	allowed := map[string]bool{}
 	add := func(h string) { allowed[strings.ToLower(strings.Trim(h, "[]"))] = true }
@@ -40,7 +41,7 @@ func (s *Server) checkHost(listen net.Addr, next http.Handler) http.Handler {
 			host = h
 		}
 		host = strings.ToLower(strings.Trim(strings.TrimSuffix(host, "."), "[]"))
-		if allowed[host] || isLocalIP(r, host) {
+		if allowed[host] || isLocalIP(r, host) || (host == "localhost" && arrivedOnLoopback(r)) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -48,6 +49,14 @@ func (s *Server) checkHost(listen net.Addr, next http.Handler) http.Handler {
 		s.writeError(w, r, &apiError{http.StatusMisdirectedRequest, "misdirected_request",
 			fmt.Sprintf("this server does not answer for host %q: use its address, or start it with serve --allowed-host NAME", truncate(r.Host, 100))})
 	})
+}
+
+// arrivedOnLoopback says whether r's connection was made to a loopback address: on a server
+// listening on every address (0.0.0.0), a browser on the same machine names it localhost, a name
+// no attacker can re-point at it.
+func arrivedOnLoopback(r *http.Request) bool {
+	ta, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // isLocalIP says whether host is the IP address r's connection was made to.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,46 @@ func TestForeignHostIsRefusedWith421(t *testing.T) {
 	for _, host := range []string{addr, "127.0.0.1", "localhost:" + port, "LOCALHOST", "[::1]:" + port, "audit.example.com", "audit.example.com:443"} {
 		if code, body := send(host, "POST", "/api/query", query); code != http.StatusOK {
 			t.Errorf("Host %q: %d %s, want 200", host, code, body)
+		}
+	}
+}
+
+// TestLocalhostIsAnsweredOnAServerListeningOnEveryAddress: serve --listen 0.0.0.0:PORT (the
+// issue's example) opened on its own machine as http(s)://localhost:PORT is answered; a foreign
+// name is still 421.
+func TestLocalhostIsAnsweredOnAServerListeningOnEveryAddress(t *testing.T) {
+	reg, admin := testAccess(t)
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Skipf("cannot listen on every address: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- server.New(newTestBackend(), slog.New(slog.DiscardHandler), server.Options{Access: reg, InsecureHTTP: true}).ServeListener(ctx, ln)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	for host, want := range map[string]int{"localhost:" + port: http.StatusOK, "localhost": http.StatusOK, "127.0.0.1:" + port: http.StatusOK, "evil.attacker.example:" + port: http.StatusMisdirectedRequest} {
+		req, err := http.NewRequest("GET", "http://127.0.0.1:"+port+"/api/stores", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Authorization", bearer(admin))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q on a server listening on 0.0.0.0: %d %s, want %d", host, resp.StatusCode, b, want)
 		}
 	}
 }
