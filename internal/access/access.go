@@ -223,6 +223,11 @@ func (r *Registry) CreateUser(name string, admin bool, expires *time.Time) (Cred
 		if s.user(name) != nil {
 			return fmt.Errorf("user %q: %w", name, ErrExists)
 		}
+		for _, u := range s.Users {
+			if strings.EqualFold(u.Name, name) { // as IAM: names are unique whatever their case
+				return fmt.Errorf("user %q: %w as %q (user names are unique regardless of case)", name, ErrExists, u.Name)
+			}
+		}
 		s.Users = append(s.Users, User{Name: name, ID: newID(), Admin: admin, Created: r.now(), Keys: []Key{k}})
 		return nil
 	})
@@ -311,6 +316,11 @@ func (r *Registry) CreateRole(name string) error {
 	return r.Update(func(s *State) error {
 		if s.role(name) != nil {
 			return fmt.Errorf("role %q: %w", name, ErrExists)
+		}
+		for _, ro := range s.Roles {
+			if strings.EqualFold(ro.Name, name) {
+				return fmt.Errorf("role %q: %w as %q (role names are unique regardless of case)", name, ErrExists, ro.Name)
+			}
 		}
 		s.Roles = append(s.Roles, Role{Name: name, ID: newID()})
 		return nil

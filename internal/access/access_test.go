@@ -2,6 +2,7 @@ package access_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -135,5 +136,31 @@ func TestUnionOfGrantsIsUnrestrictedWhenOneGrantIs(t *testing.T) {
 	p, _ = r.Principal("bob")
 	if ta := p.Table("store:b"); ta != nil {
 		t.Errorf("store:b with an unrestricted grant = %+v, want nil (everything)", ta)
+	}
+}
+
+// TestNamesAreUniqueWhateverTheirCase: as in IAM, a user or role whose name differs from an
+// existing one only by case is refused (ErrExists, naming the one that exists), so "Bob" cannot
+// sit beside "bob" as a second principal that a grant or an audit record could be confused with.
+func TestNamesAreUniqueWhateverTheirCase(t *testing.T) {
+	r := access.Open(t.TempDir())
+	if _, err := r.CreateUser("bob", false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CreateUser("Bob", false, nil); !errors.Is(err, access.ErrExists) || !strings.Contains(err.Error(), `"bob"`) {
+		t.Fatalf(`user "Bob" beside "bob": %v`, err)
+	}
+	if err := r.CreateRole("FinOps"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CreateRole("finops"); !errors.Is(err, access.ErrExists) || !strings.Contains(err.Error(), `"FinOps"`) {
+		t.Fatalf(`role "finops" beside "FinOps": %v`, err)
+	}
+	s, err := r.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Users) != 1 || len(s.Roles) != 1 {
+		t.Fatalf("refused names were saved: %d users, %d roles", len(s.Users), len(s.Roles))
 	}
 }
