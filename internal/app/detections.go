@@ -25,15 +25,22 @@ func (b *Backend) Alerts(ctx context.Context, f server.AlertFilter) ([]server.Al
 	if err != nil {
 		return nil, err
 	}
+	forbidden := fmt.Errorf("%w: the grants of %s do not allow reading the store %s", server.ErrForbidden, c.Principal.Name(), alerts.StoreName)
 	st, err := b.lk.Resolve(alerts.StoreName)
 	if errors.Is(err, lake.ErrNotFound) {
+		// No alert was ever stored. A caller whose grants could not read the store when it
+		// exists (only the admin and grants on all can: a grant names an existing store) is
+		// refused as then, so the answer does not tell it whether any alert exists.
+		if !c.Principal.Sees("store:" + alerts.StoreName) {
+			return nil, forbidden
+		}
 		return []server.Alert{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !c.Principal.Sees("store:" + st.ID) {
-		return nil, fmt.Errorf("%w: the grants of %s do not allow reading the store %s", server.ErrForbidden, c.Principal.Name(), alerts.StoreName)
+		return nil, forbidden
 	}
 	start := time.Now()
 	var out []server.Alert
