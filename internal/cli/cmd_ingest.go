@@ -272,9 +272,16 @@ func integrityCheck(ctx context.Context, client *objstore.Client, keyFile string
 	}, nil
 }
 
-// ingestHeapLimit bounds the Go heap of an ingest at the default batch size; with the engine's
-// --memory-limit (320MB by default) the process stays under 1 GiB whatever the input size.
-const ingestHeapLimit = 512 << 20
+// ingestHeapLimit bounds the Go heap of an ingest at the default batch size; with the engine
+// (--memory-limit, 320MB by default, of which a load uses far less) the process stayed under
+// 0.85 GiB on every input measured, the worst records of docs/reliability.md included.
+// The live heap of an ingest is ~250 MB (two batches of decoded records and the Parquet
+// pages), so the collector runs each time the heap grows by what the limit leaves above it:
+// 512 MiB left ~200 MB and ran it ~20 times a 1M ingest, with the scavenger returning pages
+// the next batch faulted in again; 700 MiB leaves ~1.8 times as much (peak RSS 0.79 GiB at
+// 1M and 0.83 GiB at 10M events, where 512 MiB read 0.64 / 0.66; BENCHMARKS.md, issue 21
+// target 6, session 16).
+const ingestHeapLimit = 700 << 20
 
 // defaultProcs is GOMAXPROCS as the runtime chose it (the CPUs, or the container's quota).
 var defaultProcs = runtime.GOMAXPROCS(0)

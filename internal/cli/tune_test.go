@@ -2,6 +2,7 @@ package cli
 
 import (
 	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
@@ -22,5 +23,39 @@ func TestIngestRunsOnePMoreThanTheDefault(t *testing.T) {
 	tuneIngestProcs()
 	if got := runtime.GOMAXPROCS(0); got != defaultProcs {
 		t.Errorf("GOMAXPROCS = %d with GOMAXPROCS=1 in the environment; the tuning must leave it (%d)", got, defaultProcs)
+	}
+}
+
+// TestIngestTunesTheCollectorWithinItsLimit: an ingest's heap limit is ingestHeapLimit at the
+// default batch and grows with a larger one; GOMEMLIMIT and GOGC in the environment win.
+func TestIngestTunesTheCollectorWithinItsLimit(t *testing.T) {
+	limit, gc := debug.SetMemoryLimit(-1), debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetMemoryLimit(limit); debug.SetGCPercent(gc) })
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
+
+	tuneIngestGC(0)
+	if got := debug.SetMemoryLimit(-1); got != ingestHeapLimit {
+		t.Errorf("memory limit = %d at the default batch, want ingestHeapLimit (%d)", got, ingestHeapLimit)
+	}
+	if got := debug.SetGCPercent(-1); got != 400 {
+		t.Errorf("GOGC = %d after an ingest's tuning, want 400", got)
+	}
+	big := 200_000
+	tuneIngestGC(big)
+	if got := debug.SetMemoryLimit(-1); got <= ingestHeapLimit {
+		t.Errorf("memory limit = %d for a batch of %d events, want more than the default's %d", got, big, ingestHeapLimit)
+	}
+
+	debug.SetMemoryLimit(limit)
+	debug.SetGCPercent(gc)
+	t.Setenv("GOMEMLIMIT", "300MiB")
+	t.Setenv("GOGC", "50")
+	tuneIngestGC(0)
+	if got := debug.SetMemoryLimit(-1); got != limit {
+		t.Errorf("memory limit = %d with GOMEMLIMIT set; the tuning must leave it (%d)", got, limit)
+	}
+	if got := debug.SetGCPercent(gc); got != gc {
+		t.Errorf("GOGC = %d with GOGC set; the tuning must leave it (%d)", got, gc)
 	}
 }
