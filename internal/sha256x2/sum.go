@@ -24,20 +24,13 @@ func Sum2(a, b []byte) (sa, sb [32]byte) {
 	var ta, tb [128]byte
 	qa, qb := blocksOf(a, &ta), blocksOf(b, &tb)
 	for qa.more() && qb.more() {
-		k := min(qa.n, qb.n)
-		blocks2(&h, qa.p, qb.p, k)
+		k := min(qa.n(), qb.n())
+		blocks2(&h, unsafe.SliceData(qa.p), unsafe.SliceData(qb.p), k)
 		qa.advance(k)
 		qb.advance(k)
 	}
-	for _, q := range []struct {
-		q *queue
-		h *[8]uint32
-	}{{&qa, (*[8]uint32)(h[:8])}, {&qb, (*[8]uint32)(h[8:])}} {
-		for q.q.more() {
-			blocks1(q.h, q.q.p, q.q.n)
-			q.q.advance(q.q.n)
-		}
-	}
+	qa.rest((*[8]uint32)(h[:8]))
+	qb.rest((*[8]uint32)(h[8:]))
 	for i := range 8 {
 		binary.BigEndian.PutUint32(sa[4*i:], h[i])
 		binary.BigEndian.PutUint32(sb[4*i:], h[8+i])
@@ -48,36 +41,43 @@ func Sum2(a, b []byte) (sa, sb [32]byte) {
 // queue is a message's blocks still to hash: its whole 64-byte blocks where they lie, then the
 // last one or two, padded, in a buffer of the caller's.
 type queue struct {
-	p    *byte // the next block
-	n    int   // blocks left at p
-	tail *byte // the padded blocks, after those at p (nil once started)
-	tn   int
+	p    []byte // the blocks to hash next
+	tail []byte // the padded blocks, after those of p (nil once started)
 }
 
 func blocksOf(m []byte, buf *[128]byte) queue {
-	whole := len(m) / 64
-	rest := m[whole*64:]
+	whole := len(m) / 64 * 64
+	rest := m[whole:]
 	copy(buf[:], rest)
 	buf[len(rest)] = 0x80
-	tn := 1
+	n := 64
 	if len(rest) >= 56 {
-		tn = 2
+		n = 128
 	}
-	binary.BigEndian.PutUint64(buf[tn*64-8:], uint64(len(m))*8)
-	q := queue{p: unsafe.SliceData(m), n: whole, tail: &buf[0], tn: tn}
+	binary.BigEndian.PutUint64(buf[n-8:], uint64(len(m))*8)
+	q := queue{p: m[:whole], tail: buf[:n]}
 	if whole == 0 {
-		q.p, q.n, q.tail = q.tail, q.tn, nil
+		q.p, q.tail = q.tail, nil
 	}
 	return q
 }
 
-func (q *queue) more() bool { return q.n > 0 }
+// n is how many blocks are left in p.
+func (q *queue) n() int { return len(q.p) / 64 }
+
+func (q *queue) more() bool { return len(q.p) > 0 }
 
 func (q *queue) advance(k int) {
-	q.n -= k
-	if q.n > 0 {
-		q.p = (*byte)(unsafe.Add(unsafe.Pointer(q.p), 64*k))
-	} else if q.tail != nil {
-		q.p, q.n, q.tail = q.tail, q.tn, nil
+	q.p = q.p[64*k:]
+	if len(q.p) == 0 && q.tail != nil {
+		q.p, q.tail = q.tail, nil
+	}
+}
+
+// rest hashes the blocks left into h, alone.
+func (q *queue) rest(h *[8]uint32) {
+	for q.more() {
+		blocks1(h, unsafe.SliceData(q.p), q.n())
+		q.advance(q.n())
 	}
 }
