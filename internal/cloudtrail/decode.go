@@ -15,6 +15,8 @@ import (
 	"unsafe"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/auditlake/auditlake/internal/sha256x2"
 )
 
 // DecodeOptions bounds what Decode accepts. The zero value is usable.
@@ -202,6 +204,11 @@ type decoder struct {
 	// reserved: the input, held whole and decoded in place, is reserved (DecodeOptions.Reserve)
 	// for all of its records, large ones included.
 	reserved bool
+	// pending is a decoded record whose checksum waits to be computed with the next record's
+	// (finish), held in pendingSum, its block's; pendingItem and pendingLine say where it was.
+	pending                  *Record
+	pendingSum               *[64]byte
+	pendingItem, pendingLine int
 }
 
 // largeItems lets one decoder at a time in the process decode a large item (largeItemBytes or
@@ -324,7 +331,7 @@ func (d *decoder) run(r io.Reader) error {
 	}
 	defer func() { d.st.Bytes = d.cnt.n }()
 	if !d.inPlace {
-		return d.scan()
+		return d.scanAll()
 	}
 	// Records decoded in place share the input's memory, so one record kept keeps all of it.
 	// They are held until the input ends; when the kept ones are less than half of it (an
@@ -343,7 +350,7 @@ func (d *decoder) run(r io.Reader) error {
 		}
 		d.reserved = true
 	}
-	err := d.scan()
+	err := d.scanAll()
 	kept := 0
 	for _, r := range held {
 		kept += len(r.EventJSON)
@@ -356,6 +363,15 @@ func (d *decoder) run(r io.Reader) error {
 		if err := emit(r); err != nil {
 			return fmt.Errorf("emit: %w", err)
 		}
+	}
+	return err
+}
+
+// scanAll is scan, then the record still waiting for its checksum emitted (finish).
+func (d *decoder) scanAll() error {
+	err := d.scan()
+	if ferr := d.flushPending(); err == nil {
+		err = ferr
 	}
 	return err
 }
@@ -868,30 +884,70 @@ func (d *decoder) finish(rd *recordDecoder) error {
 	}
 	d.st.Warnings += rd.moreWarnings
 	rec.EventJSON = rd.s
-	if !d.opts.DeferChecksum || rec.EventID == "" {
+	d.st.Records++
+	if rec.EventID == "" {
 		// Hash the string's bytes in place: converting to []byte would copy every record once more.
 		sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(rd.s), len(rd.s)))
 		rec.EventJSONChecksum = rd.checksumText(sum)
-		if rec.EventID == "" {
-			rec.EventID = uuidFromHash(sum)
-			d.problem(Warning, "%s: used %s, derived from the record's SHA-256", info.eventIDProblem, rec.EventID)
+		rec.EventID = uuidFromHash(sum)
+		d.problem(Warning, "%s: used %s, derived from the record's SHA-256", info.eventIDProblem, rec.EventID)
+	} else if !d.opts.DeferChecksum {
+		// Its checksum is computed with the next record's (sha256x2: two hashes in the time of
+		// about one), and both are emitted then, in their order.
+		if d.pending == nil {
+			d.pending, d.pendingSum, d.pendingItem, d.pendingLine = rec, &rd.blk.sum, d.item, d.line
+			return nil
 		}
+		first, firstSum := d.pending, d.pendingSum
+		d.pending = nil
+		s1, s2 := sha256x2.Sum2(stringBytes(first.EventJSON), stringBytes(rec.EventJSON))
+		first.EventJSONChecksum = checksumText(firstSum, s1)
+		rec.EventJSONChecksum = checksumText(&rd.blk.sum, s2)
+		if err := d.keepEmit(first, d.pendingItem, d.pendingLine); err != nil {
+			return err
+		}
+		return d.keepEmit(rec, d.item, d.line)
 	}
-	d.st.Records++
+	if err := d.flushPending(); err != nil {
+		return err
+	}
+	return d.keepEmit(rec, d.item, d.line)
+}
+
+// flushPending hashes and emits the record whose checksum waits for a second one (finish):
+// when the input ends, or before a record that needs no hash of its own is emitted.
+func (d *decoder) flushPending() error {
+	rec := d.pending
+	if rec == nil {
+		return nil
+	}
+	d.pending = nil
+	rec.EventJSONChecksum = checksumText(d.pendingSum, sha256.Sum256(stringBytes(rec.EventJSON)))
+	return d.keepEmit(rec, d.pendingItem, d.pendingLine)
+}
+
+// keepEmit emits rec, decoded as item item (at line line), unless Keep refuses it.
+func (d *decoder) keepEmit(rec *Record, item, line int) error {
 	rec.cacheHashes()
 	if d.opts.Keep != nil && !d.opts.Keep(rec) {
 		return nil
 	}
 	if err := d.emit(rec); err != nil {
-		return d.fatal(fmt.Errorf("emit: %w", err))
+		return fmt.Errorf("record %d (line %d): emit: %w", item, line, err)
 	}
 	return nil
 }
 
+// stringBytes is s's bytes, not copied (read only).
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 // checksumText returns sum in lowercase hex, held in the record's block.
-func (rd *recordDecoder) checksumText(sum [32]byte) string {
-	hex.Encode(rd.blk.sum[:], sum[:])
-	return unsafe.String(&rd.blk.sum[0], len(rd.blk.sum))
+func (rd *recordDecoder) checksumText(sum [32]byte) string { return checksumText(&rd.blk.sum, sum) }
+
+// checksumText returns sum in lowercase hex, held in dst (a record's block).
+func checksumText(dst *[64]byte, sum [32]byte) string {
+	hex.Encode(dst[:], sum[:])
+	return unsafe.String(&dst[0], len(dst))
 }
 
 // withOwnMemory returns a copy of r that shares no memory with the input it was decoded from:
