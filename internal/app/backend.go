@@ -510,15 +510,21 @@ func (b *Backend) Query(ctx context.Context, sql string, maxRows int) (*server.R
 		res, err = s.Run(ctx, sql)
 		return translate(err)
 	})
+	b.recordRun(c, sql, start, res, err)
+	if err != nil {
+		return nil, err
+	}
+	return serverResult(res), nil
+}
+
+// recordRun records in the audit log a query of c's, sql, started at start, with its result res
+// (nil when it failed before one) and its outcome err.
+func (b *Backend) recordRun(c access.Caller, sql string, start time.Time, res *engine.Result, err error) {
 	e := auditlog.Entry{SQL: sql, Duration: time.Since(start)}
 	if res != nil {
 		e.Tables, e.Rows = res.Tables, int64(len(res.Rows))
 	}
 	b.record(c, e, err)
-	if err != nil {
-		return nil, err
-	}
-	return serverResult(res), nil
 }
 
 // serverResult is the API's form of an engine result.
@@ -549,11 +555,7 @@ func (b *Backend) QueryBatch(ctx context.Context, sqls []string, maxRows int) ([
 			start := time.Now()
 			res, err := s.Run(ctx, sql)
 			err = translate(err)
-			e := auditlog.Entry{SQL: sql, Duration: time.Since(start)}
-			if res != nil {
-				e.Tables, e.Rows = res.Tables, int64(len(res.Rows))
-			}
-			b.record(c, e, err)
+			b.recordRun(c, sql, start, res, err)
 			ran = i + 1
 			var (
 				qe *server.QueryError

@@ -612,11 +612,16 @@ func Unpublish(ctx context.Context, lk *lake.Lake, st lake.Store) error {
 		}
 		delete(led.Files, rel)
 	}
-	if err := os.Remove(ledgerPath(lk.Dir, st.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	return dropPublication(lk.Dir, st.ID)
+}
+
+// dropPublication removes store id's upload ledger and its record among the publications.
+func dropPublication(dataDir, id string) error {
+	if err := os.Remove(ledgerPath(dataDir, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return atomicfile.UpdateJSON(publishPath(lk.Dir), publishPath(lk.Dir)+".lock", func(all *map[string]Publication) error {
-		delete(*all, st.ID)
+	return atomicfile.UpdateJSON(publishPath(dataDir), publishPath(dataDir)+".lock", func(all *map[string]Publication) error {
+		delete(*all, id)
 		return nil
 	})
 }
@@ -683,13 +688,7 @@ func withdrawFirst(dataDir string, st lake.Store, p Publication, err error) erro
 		return fmt.Errorf("%w (the publication of store %s to %s is recorded with %d files uploaded: run eds publish %s --to %s again to finish it)", err, st.Name, p.To, len(led.Files), st.Name, p.To)
 	}
 	defer forgetPublication(dataDir, st.ID)
-	if rerr := os.Remove(ledgerPath(dataDir, st.ID)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-		return err
-	}
-	if uerr := atomicfile.UpdateJSON(publishPath(dataDir), publishPath(dataDir)+".lock", func(all *map[string]Publication) error {
-		delete(*all, st.ID)
-		return nil
-	}); uerr != nil {
+	if dropPublication(dataDir, st.ID) != nil {
 		return err
 	}
 	return fmt.Errorf("%w (store %s is not published: nothing was uploaded)", err, st.Name)

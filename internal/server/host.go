@@ -55,8 +55,14 @@ func (s *Server) checkHost(listen net.Addr, next http.Handler) http.Handler {
 // listening on every address (0.0.0.0), a browser on the same machine names it localhost, a name
 // no attacker can re-point at it.
 func arrivedOnLoopback(r *http.Request) bool {
-	ta, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
-	return ok && ta.IP.IsLoopback()
+	ta := localTCPAddr(r)
+	return ta != nil && ta.IP.IsLoopback()
+}
+
+// localTCPAddr is the address r's connection was made to, nil when it is not TCP.
+func localTCPAddr(r *http.Request) *net.TCPAddr {
+	ta, _ := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr)
+	return ta
 }
 
 // isLocalIP says whether host is the IP address r's connection was made to.
@@ -65,10 +71,6 @@ func isLocalIP(r *http.Request, host string) bool {
 	if ip == nil {
 		return false
 	}
-	la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	if !ok {
-		return false
-	}
-	ta, ok := la.(*net.TCPAddr)
-	return ok && ta.IP.Equal(ip)
+	ta := localTCPAddr(r)
+	return ta != nil && ta.IP.Equal(ip)
 }
