@@ -162,6 +162,20 @@ func TestGlueCatalogFromTheCommandLine(t *testing.T) {
 	if _, errOut, code := run(t, dir, "catalog", "set", "glue", "--region", "eu-west-1", "--token", "env:X"); code != 2 || !strings.Contains(errOut, "AWS credential chain") {
 		t.Fatalf("catalog set glue --token: exit %d, %s", code, errOut)
 	}
+	// A Glue endpoint that cannot be reached is not set, as an unreachable REST catalog is not:
+	// the catalog in use stays, and so does the table that follows the store.
+	down := icebergtest.NewGlue(t)
+	down.Close()
+	if _, errOut, code := run(t, dir, "catalog", "set", "glue", "--region", "eu-west-1", "--endpoint-url", down.URL, "--warehouse", wh); code == 0 || !strings.Contains(errOut, "the catalog setting is unchanged") || !strings.Contains(errOut, "Glue") {
+		t.Fatalf("catalog set glue with an unreachable endpoint: exit %d, %s", code, errOut)
+	}
+	props = nil
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
+		t.Fatal(err)
+	}
+	if props["type"] != "glue" || props["glue.endpoint"] != g.URL {
+		t.Fatalf("after a failed catalog set, catalog show says %v; want the Glue catalog set before", props)
+	}
 }
 
 // TestCostTablesInTheCatalogFromTheCommandLine: cur register catalogues the cost table as

@@ -118,13 +118,23 @@ func runCatalogSet(ctx context.Context, env *Env, args []string) error {
 		return usagef("%v", err)
 	}
 	// A catalog that cannot be opened (its secret unreadable, a REST catalog refusing the
-	// credential or unreachable) is not set: the one set before stays.
+	// credential or unreachable) is not set: the one set before stays. Opening a Glue catalog
+	// contacts nothing, so Glue is asked whether the database exists (GetDatabase): no
+	// credentials, a refused one or an unreachable endpoint leave the setting unchanged too,
+	// as they do for REST.
 	cat, err := openConfigured(ctx, env, c)
+	if err == nil && c.Type == "glue" {
+		if _, perr := cat.CheckNamespaceExists(ctx, catalog.ToIdentifier(c.Database)); perr != nil {
+			err = fmt.Errorf("reach the Glue catalog (database %s): %w", c.Database, perr)
+		}
+	}
+	if cat != nil {
+		if cl, ok := cat.(catalog.Closer); ok {
+			cl.Close()
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("%w (the catalog setting is unchanged)", err)
-	}
-	if cl, ok := cat.(catalog.Closer); ok {
-		cl.Close()
 	}
 	if err := iceberg.SaveConfig(env.DataDir, c); err != nil {
 		return err
