@@ -33,6 +33,7 @@ import (
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
 )
@@ -654,13 +655,13 @@ func (w *Watcher) loop(ctx context.Context) {
 // Written gathers the Go verdicts on the records of data files just written, not yet
 // committed (recs[i] are those of files[i]; ingest.Options.Written) — those Decoded found, or
 // matched now — and keeps their EC2 lifecycle facts: the evaluation after their commit takes
-// its result instead of reading them back. It returns when done, before the records are given
-// back.
-func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+// its result instead of reading them back (facts, unless nil, are the files' facts as the
+// writer computed them). It returns when done, before the records are given back.
+func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact) {
 	if w.goEval == nil {
 		return
 	}
-	res := w.goEval.Files(files, recs, runtime.NumCPU())
+	res := w.goEval.Files(files, recs, facts, runtime.NumCPU())
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
 	"github.com/auditlake/auditlake/internal/rules/rulestest"
@@ -149,9 +151,19 @@ func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
 		decoded[r]++
 		mu.Unlock()
 	}
-	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact) {
 		mu.Lock()
 		batches++
+		// The writer's facts of each file are given, as lifecycle.Of computes them.
+		if facts == nil {
+			t.Error("Written without the files' EC2 lifecycle facts")
+		} else {
+			for i := range files {
+				if !reflect.DeepEqual(facts[i], lifecycle.Of(recs[i])) {
+					t.Errorf("%s: Written's facts %d are not lifecycle.Of's %d", files[i].Path, len(facts[i]), len(lifecycle.Of(recs[i])))
+				}
+			}
+		}
 		for _, rs := range recs {
 			for _, r := range rs {
 				written[r]++
@@ -161,7 +173,7 @@ func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
 			}
 		}
 		mu.Unlock()
-		write(files, recs)
+		write(files, recs, facts)
 	}
 	sum, err := ingest.CloudTrail(ctx, goLake, goStore, opts)
 	if err != nil {
@@ -284,8 +296,8 @@ func TestWatcherKeepsVerdictsOfFilesNotCommittedYet(t *testing.T) {
 	opts.AfterCommit = nil // evaluated here, between each batch's write and its commit
 	write := opts.Written
 	batches := 0
-	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
-		write(files, recs)
+	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact) {
+		write(files, recs, facts)
 		batches++
 		w.EvaluateNow(ctx) // the commits so far; not this batch, written and not committed
 	}
@@ -372,8 +384,8 @@ func TestWatcherForgetsTheFilesOfAFailedCommit(t *testing.T) {
 	opts := ingest.Options{Sources: []string{src}, BatchRows: 60, Workers: 1}
 	w.Hook(&opts)
 	write, batches, lost := opts.Written, 0, 0
-	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
-		write(files, recs)
+	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact) {
+		write(files, recs, facts)
 		if batches++; batches == 2 {
 			if err := os.Remove(lk.AbsPath(st.ID, files[0].Path)); err != nil {
 				t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/objstore"
 	"github.com/auditlake/auditlake/internal/selector"
 )
@@ -75,9 +76,11 @@ type Options struct {
 	// rules evaluate the new events: package alerts). It must not block.
 	AfterCommit func()
 	// Written, when set, is called with each batch's data files once written, before their
-	// commit, and the records each holds (recs[i] those of files[i]): detection rules evaluate
-	// them in Go (package alerts). The records must not be kept after it returns.
-	Written func(files []lake.DataFile, recs [][]*cloudtrail.Record)
+	// commit, the records each holds (recs[i] those of files[i]) and, when the store keeps
+	// them, their EC2 lifecycle facts as computed for the facts files (facts[i] those of
+	// files[i]; facts is nil otherwise): detection rules evaluate them in Go (package alerts).
+	// The records and facts (which point into them) must not be kept after it returns.
+	Written func(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact)
 	// Uncommitted, when set, is called with the data files of each batch given to Written
 	// whose commit failed or was not tried (an earlier commit of the run failed): they are
 	// in no snapshot and never will be, so whatever Written kept of them can go.
@@ -691,10 +694,17 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 				wb, first = writeBatch(ctx, commitDB, w, b)
 				if first == nil && opts.Written != nil && len(wb.files) > 0 {
 					recs := make([][]*cloudtrail.Record, len(wb.files))
+					facts := make([][]lifecycle.Fact, len(wb.files))
 					for i, f := range wb.files {
 						recs[i] = b.records.Records(f.Date)
+						if facts != nil {
+							var ok bool
+							if facts[i], ok = b.records.Facts(f.Date); !ok {
+								facts = nil // not computed: Written computes them
+							}
+						}
 					}
-					opts.Written(wb.files, recs)
+					opts.Written(wb.files, recs, facts)
 				}
 				bud.release(b.size)
 				if first != nil {

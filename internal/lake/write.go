@@ -38,6 +38,17 @@ type Batch struct {
 	// the records kept.
 	keys    map[string][]uint64
 	trimmed map[string]bool
+	// facts are each date's EC2 lifecycle facts as WriteRecords computed them for the facts
+	// file (lifecycle.Of: they point into the records), nil when the writer keeps none.
+	facts map[string][]lifecycle.Fact
+}
+
+// Facts returns the EC2 lifecycle facts of the batch's records of date d (lifecycle.Of of
+// Records(d), pointing into them) as WriteRecords computed them, and whether it did (not
+// before it ran, nor for a writer that keeps no facts).
+func (b *Batch) Facts(d string) ([]lifecycle.Fact, bool) {
+	f, ok := b.facts[d]
+	return f, ok
 }
 
 // NewBatch prepares recs (which it reorders) for WriteRecords.
@@ -162,9 +173,16 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 	}
 	files := make([]DataFile, len(dates))
 	errs := make([]error, len(dates))
+	facts := make([][]lifecycle.Fact, len(dates))
 	onCPUs(len(dates), func(i int) {
-		errs[i] = writeDateFile(w, prefix, dates[i], b.byDate[dates[i]], &files[i])
+		facts[i], errs[i] = writeDateFile(w, prefix, dates[i], b.byDate[dates[i]], &files[i])
 	})
+	if w.facts {
+		b.facts = make(map[string][]lifecycle.Fact, len(dates))
+		for i, d := range dates {
+			b.facts[d] = facts[i]
+		}
+	}
 	for i, f := range files {
 		if f.Path != "" { // written, if only in part: removed above after an error
 			added = append(added, f)
@@ -201,16 +219,16 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 
 // writeDateFile writes part, the batch's records of date d, as a new data file with its EC2
 // lifecycle facts, describing it in f (whose Path is set once a file exists, for its removal
-// after an error).
-func writeDateFile(w *Writer, prefix, d string, part []*cloudtrail.Record, f *DataFile) error {
+// after an error); it returns the facts (pointing into part's records).
+func writeDateFile(w *Writer, prefix, d string, part []*cloudtrail.Record, f *DataFile) ([]lifecycle.Fact, error) {
 	rel := "data/eventdate=" + d + "/" + prefix + NewUUID() + ".parquet"
 	abs := w.lake.AbsPath(w.id, rel)
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	size, err := ctparquet.WriteRecordFile(abs, part)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", abs, err)
+		return nil, fmt.Errorf("write %s: %w", abs, err)
 	}
 	*f = DataFile{Path: rel, Date: d, Rows: int64(len(part)), Bytes: size}
 	w.lake.written(w.id, rel)
@@ -231,7 +249,7 @@ func writeDateFile(w *Writer, prefix, d string, part []*cloudtrail.Record, f *Da
 		// over the file just written).
 		return writeFactsFromRecords(w, f, part)
 	}
-	return nil
+	return nil, nil
 }
 
 // dedupeKey is the dedupe key of a record: eventid and recipientaccountid, where a missing
@@ -601,21 +619,21 @@ func (f *DataFile) setFacts(rel, abs string, n int64) error {
 // writeFactsFromRecords writes the EC2 lifecycle facts of recs, the records of data file f, into
 // a file of the same relative path under facts/, and records it in f. A file without facts
 // gets none.
-func writeFactsFromRecords(w *Writer, f *DataFile, recs []*cloudtrail.Record) error {
+func writeFactsFromRecords(w *Writer, f *DataFile, recs []*cloudtrail.Record) ([]lifecycle.Fact, error) {
 	facts := lifecycle.Of(recs)
 	f.Facts, f.FactsVersion = "", lifecycle.Version
 	if len(facts) == 0 {
-		return nil
+		return facts, nil
 	}
 	rel, abs, err := factsPath(w, f)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := ctparquet.WriteFactsFile(abs, facts); err != nil {
-		return fmt.Errorf("write EC2 lifecycle facts of %s: %w", f.Path, err)
+		return nil, fmt.Errorf("write EC2 lifecycle facts of %s: %w", f.Path, err)
 	}
 	f.Facts = rel
-	return nil
+	return facts, nil
 }
 
 // writeFacts computes the EC2 lifecycle facts of data file f (package lifecycle) into a file of

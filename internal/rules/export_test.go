@@ -57,3 +57,11 @@ func Grouped(h *Hunt, id string) []string {
 	}
 	return out
 }
+
+// SetSmallGroup sets the most items of a group whose ids finishGroups checks for repeats
+// without a set (smallGroup) until the test ends.
+func SetSmallGroup(t interface{ Cleanup(func()) }, n int) {
+	old := smallGroup
+	smallGroup = n
+	t.Cleanup(func() { smallGroup = old })
+}

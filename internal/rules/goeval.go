@@ -207,6 +207,42 @@ type groupKey struct {
 type goGroup struct {
 	first Match
 	items []idItem
+	// chunks are the items of the groups of other results merged into this one (Merge), not
+	// copied: each chunk's arena indexes are shift less than this result's.
+	chunks []itemChunk
+}
+
+// itemChunk is a merged group's items, whose arena indexes are shift less than those of the
+// result they were merged into.
+type itemChunk struct {
+	items []idItem
+	shift uint32
+}
+
+// count is how many items g holds, its chunks' included.
+func (g *goGroup) count() int {
+	n := len(g.items)
+	for _, c := range g.chunks {
+		n += len(c.items)
+	}
+	return n
+}
+
+// allItems is g's items and its chunks', their arena indexes shifted to the result's, in one
+// slice made for it.
+func (g *goGroup) allItems() []idItem {
+	if len(g.chunks) == 0 {
+		return g.items
+	}
+	out := make([]idItem, 0, g.count())
+	out = append(out, g.items...)
+	for _, c := range g.chunks {
+		for _, it := range c.items {
+			it.arena += c.shift
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // idItem is a matched event's time (Unix microseconds) and id: bytes [off, off+n) of its
@@ -353,6 +389,12 @@ func (e *GoEval) Decoded(rec *cloudtrail.Record) {
 // File evaluates the rules on recs, the records of one data file: a record Decoded evaluated
 // gives its verdicts from then; another is matched now.
 func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
+	return e.FileFacts(recs, lifecycle.Of(recs))
+}
+
+// FileFacts is File, with facts the EC2 lifecycle facts of recs (lifecycle.Of(recs), as the
+// writer computed them for the file's facts file: not computed again).
+func (e *GoEval) FileFacts(recs []*cloudtrail.Record, facts []lifecycle.Fact) *GoResult {
 	res := &GoResult{evaluated: e.keys, groups: map[string]map[groupKey]*goGroup{}, unknown: map[string][]string{}, arenas: [][]byte{nil}}
 	// The rules' groups, made for the rules that match (most match nothing in a file); last is
 	// each rule's group of its last match, which the next one often shares (one lookup of the
@@ -371,7 +413,36 @@ func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
 	e.mu.RLock()
 	lists := e.lists // append-only: every index a record holds is in it
 	e.mu.RUnlock()
-	var buf []hit
+	decoded := func(rec *cloudtrail.Record) ([]hit, bool) {
+		if d := rec.Detected; d != 0 && uint32(d>>32) == e.token && int(uint32(d)) < len(lists) {
+			return lists[uint32(d)], true
+		}
+		return nil, false
+	}
+	// The matched events' ids go into one arena of their size, counted first (grown as they
+	// came, it was most of File's allocation: a rule matching most events copies most ids).
+	// The verdicts of a record Decoded did not judge are found here, and kept for the loop.
+	var matched map[*cloudtrail.Record][]hit
+	size := 0
+	for _, rec := range recs {
+		hs, ok := decoded(rec)
+		if !ok {
+			if hs = e.hits(rec, nil); len(hs) > 0 {
+				if matched == nil {
+					matched = map[*cloudtrail.Record][]hit{}
+				}
+				matched[rec] = hs
+			}
+		}
+		for _, h := range hs {
+			if !h.unknown && len(rec.EventID) < 0xffff {
+				size += len(rec.EventID)
+			}
+		}
+	}
+	if size > 0 {
+		res.arenas[0] = make([]byte, 0, min(size, 1<<31))
+	}
 	for _, rec := range recs {
 		if n := rec.EventName; n != nil && (*n == "RunInstances" || *n == "CreateFleet") {
 			res.Launch = true
@@ -380,12 +451,9 @@ func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
 			}
 			res.launches[strings.Clone(rec.EventID)] = *n
 		}
-		var hs []hit
-		if d := rec.Detected; d != 0 && uint32(d>>32) == e.token && int(uint32(d)) < len(lists) {
-			hs = lists[uint32(d)]
-		} else {
-			buf = e.hits(rec, buf[:0])
-			hs = buf
+		hs, ok := decoded(rec)
+		if !ok {
+			hs = matched[rec]
 		}
 		for _, h := range hs {
 			r := &e.rules[h.rule]
@@ -404,7 +472,7 @@ func (e *GoEval) File(recs []*cloudtrail.Record) *GoResult {
 			res.groups[r.key] = perRule[i]
 		}
 	}
-	for _, f := range lifecycle.Of(recs) {
+	for _, f := range facts {
 		if f.Kind == "launch" || f.Kind == "template" {
 			res.Facts = append(res.Facts, cloneFact(f))
 		}
@@ -703,9 +771,14 @@ func (res *GoResult) Merge(o *GoResult) {
 			} else if g.first.EventTime.Before(have.first.EventTime) || (g.first.EventTime.Equal(have.first.EventTime) && g.first.EventID < have.first.EventID) {
 				have.first = g.first
 			}
-			for _, it := range g.items {
-				it.arena += shift
-				have.items = append(have.items, it)
+			// o's items are shared, not copied (finishGroups gathers them once): o is not
+			// changed after it is merged, and an append to either group's items writes past
+			// what the other sees.
+			if len(g.items) > 0 {
+				have.chunks = append(have.chunks, itemChunk{items: slices.Clip(g.items), shift: shift})
+			}
+			for _, c := range g.chunks {
+				have.chunks = append(have.chunks, itemChunk{items: c.items, shift: c.shift + shift})
 			}
 		}
 	}
@@ -846,6 +919,10 @@ func evaluateEvents(ctx context.Context, open Opener, r Rule, target Target, ids
 	return ms, nil
 }
 
+// smallGroup is the most items of a group whose ids finishGroups checks for repeats without a
+// set (var: tests set it to 0, to take the set's path).
+var smallGroup = 32
+
 // finishGroups turns a rule's Go groups into MatchGroups as scanGrouped gives them: the first
 // match, the events' ids oldest first (then by id, as orderedIDs), each once; the groups oldest
 // first. A group's ids are sorted where they lie in the arenas and copied into one string the
@@ -862,7 +939,8 @@ func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []Match
 	for _, g := range groups {
 		first := g.first
 		first.Rule, first.Title, first.Severity = r.ID, r.Title, r.Severity
-		slices.SortFunc(g.items, func(a, b idItem) int {
+		items := g.allItems()
+		slices.SortFunc(items, func(a, b idItem) int {
 			if c := cmp.Compare(a.us, b.us); c != 0 {
 				return c
 			}
@@ -870,25 +948,36 @@ func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []Match
 		})
 		var all strings.Builder
 		size := 0
-		for _, it := range g.items {
+		for _, it := range items {
 			size += len(idOf(it))
 		}
 		all.Grow(size)
-		for _, it := range g.items {
+		for _, it := range items {
 			all.Write(idOf(it))
 		}
 		text := all.String()
-		ids := make([]string, 0, len(g.items))
-		seen := make(map[string]struct{}, len(g.items))
+		ids := make([]string, 0, len(items))
+		// An id twice (a duplicate event) counts at its first time: a small group's ids are
+		// compared with those kept (no map made for each of the ~35,000 groups a 1M ingest
+		// finds), a larger one's looked up in a set.
+		var seen map[string]struct{}
+		if len(items) > smallGroup {
+			seen = make(map[string]struct{}, len(items))
+		}
 		off := 0
-		for _, it := range g.items {
+		for _, it := range items {
 			n := len(idOf(it))
 			id := text[off : off+n]
 			off += n
-			if _, ok := seen[id]; !ok { // an id twice (a duplicate event) counts at its first time
+			if seen != nil {
+				if _, ok := seen[id]; ok {
+					continue
+				}
 				seen[id] = struct{}{}
-				ids = append(ids, id)
+			} else if slices.Contains(ids, id) {
+				continue
 			}
+			ids = append(ids, id)
 		}
 		out = append(out, MatchGroup{First: first, EventIDs: ids})
 	}
@@ -902,8 +991,10 @@ func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []Match
 }
 
 // Files evaluates the rules on the records of written data files (recs[i] those of files[i]),
-// one file per CPU at a time, and returns each file's result by path.
-func (e *GoEval) Files(files []lake.DataFile, recs [][]*cloudtrail.Record, workers int) map[string]*GoResult {
+// one file per CPU at a time, and returns each file's result by path. facts, unless nil, are
+// the files' EC2 lifecycle facts (facts[i] those of recs[i], FileFacts); nil: File computes
+// them.
+func (e *GoEval) Files(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact, workers int) map[string]*GoResult {
 	out := make([]*GoResult, len(files))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -912,7 +1003,11 @@ func (e *GoEval) Files(files []lake.DataFile, recs [][]*cloudtrail.Record, worke
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				out[i] = e.File(recs[i])
+				if facts != nil {
+					out[i] = e.FileFacts(recs[i], facts[i])
+				} else {
+					out[i] = e.File(recs[i])
+				}
 			}
 		}()
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
 	"github.com/auditlake/auditlake/internal/rules/rulestest"
@@ -76,7 +77,7 @@ func differential(t *testing.T, cases []goCase, sources ...string) (map[string]i
 	}
 	seen := map[string]int{}
 	var ev sigma.Event
-	written := func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
+	written := func(files []lake.DataFile, recs [][]*cloudtrail.Record, _ [][]lifecycle.Fact) {
 		for _, part := range recs {
 			for _, r := range part {
 				seen[r.EventID]++
@@ -239,8 +240,8 @@ func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
 			facts := rules.NewFactsCache(lk)
 			pre := map[string]*rules.GoResult{}
 			opts := ingest.Options{Sources: []string{filepath.Join(out, "AWSLogs")}, BatchRows: 5000}
-			opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
-				for p, r := range eval.Files(files, recs, 2) {
+			opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record, fs [][]lifecycle.Fact) {
+				for p, r := range eval.Files(files, recs, fs, 2) { // the writer's facts
 					pre[p] = r
 					facts.Add(p, r.Facts)
 				}
@@ -326,8 +327,8 @@ func TestFactsCacheDropsTheFactsOfAFailedCommit(t *testing.T) {
 			facts := rules.NewFactsCache(lk)
 			batches, written, uncommitted := 0, map[string]bool{}, map[string]bool{}
 			opts := ingest.Options{Sources: []string{filepath.Join(out, "AWSLogs")}, BatchRows: 500, Workers: 1}
-			opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record) {
-				for p, r := range eval.Files(files, recs, 1) {
+			opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record, _ [][]lifecycle.Fact) {
+				for p, r := range eval.Files(files, recs, nil, 1) { // facts computed by File
 					facts.Add(p, r.Facts)
 					written[p] = true
 				}
