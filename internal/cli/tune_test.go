@@ -38,8 +38,8 @@ func TestIngestTunesTheCollectorWithinItsLimit(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != ingestHeapLimit {
 		t.Errorf("memory limit = %d at the default batch, want ingestHeapLimit (%d)", got, ingestHeapLimit)
 	}
-	if got := debug.SetGCPercent(-1); got != 400 {
-		t.Errorf("GOGC = %d after an ingest's tuning, want 400", got)
+	if got := debug.SetGCPercent(-1); got != ingestGCPercent {
+		t.Errorf("GOGC = %d after an ingest's tuning, want %d", got, ingestGCPercent)
 	}
 	big := 200_000
 	tuneIngestGC(big)
