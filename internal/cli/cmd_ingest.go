@@ -90,7 +90,7 @@ func (f ctIngestFlags) open(env *Env, pos []string) (*lake.Lake, lake.Store, ing
 		tuneIngestGC(*f.batch)
 		tuneIngestProcs()
 		if os.Getenv("GOMEMLIMIT") == "" {
-			hugeHeap(debug.SetMemoryLimit(-1) / 8 * 7)
+			hugeHeap(hugeHeapSize(debug.SetMemoryLimit(-1)))
 		}
 	}
 	lk, err := openLake(env)
@@ -286,6 +286,13 @@ func integrityCheck(ctx context.Context, client *objstore.Client, keyFile string
 // 1M and 0.83 GiB at 10M events, where 512 MiB read 0.64 / 0.66; BENCHMARKS.md, issue 21
 // target 6, session 16).
 const ingestHeapLimit = 700 << 20
+
+// hugeHeapSize is how much heap hugeHeap maps in one object for an ingest whose heap limit is
+// limit: 7/8 of it, but never more than of the default limit. A --batch large enough to raise
+// the limit (12 KB per batch event) must not turn into one allocation of gigabytes up front,
+// which a machine with less memory, or with strict overcommit, refuses — and a refused
+// allocation is fatal to a Go program. Past the default limit the heap grows as it did before.
+func hugeHeapSize(limit int64) int64 { return min(limit, ingestHeapLimit) / 8 * 7 }
 
 // defaultProcs is GOMAXPROCS as the runtime chose it (the CPUs, or the container's quota).
 var defaultProcs = runtime.GOMAXPROCS(0)

@@ -59,3 +59,19 @@ func TestIngestTunesTheCollectorWithinItsLimit(t *testing.T) {
 		t.Errorf("GOGC = %d with GOGC set; the tuning must leave it (%d)", got, gc)
 	}
 }
+
+// TestHugeHeapIsBoundedByTheDefaultLimit: the heap hugeHeap maps up front is 7/8 of the ingest's
+// limit at the default batch, and no more than that when a large --batch raises the limit (a
+// batch of a million events sets 12 GB: one allocation of 10 GB up front would be refused by a
+// smaller machine, fatally).
+func TestHugeHeapIsBoundedByTheDefaultLimit(t *testing.T) {
+	if got, want := hugeHeapSize(ingestHeapLimit), int64(ingestHeapLimit)/8*7; got != want {
+		t.Errorf("hugeHeapSize(default limit) = %d, want %d", got, want)
+	}
+	if got, want := hugeHeapSize(1_000_000*12<<10), int64(ingestHeapLimit)/8*7; got != want {
+		t.Errorf("hugeHeapSize(12 GB) = %d, want the default's %d", got, want)
+	}
+	if got, want := hugeHeapSize(256<<20), int64(256<<20)/8*7; got != want {
+		t.Errorf("hugeHeapSize(256 MiB) = %d, want %d", got, want)
+	}
+}
