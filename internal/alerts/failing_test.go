@@ -36,11 +36,7 @@ func ingestEvaluated(t *testing.T, lk *lake.Lake, st lake.Store, src string, wat
 		}
 		return alerts.Process(ctx, lk, st)
 	}
-	w, err := alerts.Watch(ctx, lk, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.KeepAlerts = true
+	w := keptWatch(t, ctx, lk, st)
 	w.Hook(&opts)
 	if _, err := ingest.CloudTrail(ctx, lk, st, opts); err != nil {
 		t.Fatal(err)

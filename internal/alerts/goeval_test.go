@@ -45,11 +45,7 @@ func TestWatcherGoEvaluationEqualsSQL(t *testing.T) {
 	want := sqlAlerts(t, src, 500, func(lk *lake.Lake) error { return setGrouping(lk, changed) })
 
 	goLake, goStore := goEvalLake(t)
-	w, err := alerts.Watch(ctx, goLake, goStore, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.KeepAlerts = true
+	w := keptWatch(t, ctx, goLake, goStore)
 	// Written only: the commits are evaluated once, after the rule changed.
 	if _, err := ingest.CloudTrail(ctx, goLake, goStore, ingest.Options{Sources: []string{src}, BatchRows: 500, Written: w.Written}); err != nil {
 		t.Fatal(err)
@@ -134,11 +130,7 @@ func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
 	want := sqlAlerts(t, src, 40, nil)
 
 	goLake, goStore := goEvalLake(t)
-	w, err := alerts.Watch(ctx, goLake, goStore, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.KeepAlerts = true
+	w := keptWatch(t, ctx, goLake, goStore)
 	var mu sync.Mutex
 	decoded, written := map[*cloudtrail.Record]int{}, map[*cloudtrail.Record]int{}
 	batches := 0
@@ -233,10 +225,7 @@ func TestWatcherJudgesLaunchesInGoAsTheReport(t *testing.T) {
 				var w *alerts.Watcher
 				var err error
 				if goEval {
-					if w, err = alerts.Watch(ctx, lk, st, nil); err != nil {
-						t.Fatal(err)
-					}
-					w.KeepAlerts = true
+					w = keptWatch(t, ctx, lk, st)
 					w.Hook(&opts)
 				} else if err := alerts.Begin(lk, st); err != nil {
 					t.Fatal(err)
@@ -286,11 +275,7 @@ func TestWatcherKeepsVerdictsOfFilesNotCommittedYet(t *testing.T) {
 	want := sqlAlerts(t, src, 60, nil)
 
 	goLake, goStore := goEvalLake(t)
-	w, err := alerts.Watch(ctx, goLake, goStore, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.KeepAlerts = true
+	w := keptWatch(t, ctx, goLake, goStore)
 	opts := ingest.Options{Sources: []string{src}, BatchRows: 60}
 	w.Hook(&opts)
 	opts.AfterCommit = nil // evaluated here, between each batch's write and its commit
@@ -465,11 +450,7 @@ func TestWatcherOpensNoSessionWhenEveryRuleIsJudgedInGo(t *testing.T) {
 
 	lk, st := rulestest.EmptyLake(t)
 	setup(lk)
-	w, err := alerts.Watch(ctx, lk, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.KeepAlerts = true
+	w := keptWatch(t, ctx, lk, st)
 	opts := ingest.Options{Sources: []string{gen}, BatchRows: 400}
 	w.Hook(&opts)
 	commits := 0
@@ -560,10 +541,7 @@ func TestWatcherJudgesLaunchesOfRewrittenFilesFromFacts(t *testing.T) {
 			found, known = append(found, res.New...), known+res.Known
 		}
 		if watch {
-			if w, err = alerts.Watch(ctx, lk, st, nil); err != nil {
-				t.Fatal(err)
-			}
-			w.KeepAlerts = true
+			w = keptWatch(t, ctx, lk, st)
 			w.Hook(&opts)
 		} else if err := alerts.Begin(lk, st); err != nil {
 			t.Fatal(err)
@@ -613,4 +591,16 @@ func TestWatcherJudgesLaunchesOfRewrittenFilesFromFacts(t *testing.T) {
 	if len(slices.Compact(slices.Clone(a))) != len(a) {
 		t.Errorf("a launch alerted twice: %v", a)
 	}
+}
+
+// keptWatch starts a watcher of st that keeps the alerts it stores (KeepAlerts), for the test
+// to compare; the caller hooks it into an ingest's options as the test needs.
+func keptWatch(t *testing.T, ctx context.Context, lk *lake.Lake, st lake.Store) *alerts.Watcher {
+	t.Helper()
+	w, err := alerts.Watch(ctx, lk, st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.KeepAlerts = true
+	return w
 }
