@@ -408,7 +408,8 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 			if err != nil {
 				return res, err
 			}
-			added, err := commitRecords(ctx, lk, alertStore, buildRecords(specs), db)
+			added, keys, err := commitRecords(ctx, lk, alertStore, buildRecords(specs), db, k.keys)
+			k.keys = keys
 			if err != nil {
 				return res, err
 			}
@@ -522,31 +523,35 @@ func markerStored(ctx context.Context, lk *lake.Lake, fl inflight) (bool, error)
 
 // commitRecords writes records (buildRecords) to the alerts store in one atomic commit, and
 // returns the files it added. db, when not nil, is the engine that checks them against the
-// store's (lake.WriteRecords); nil opens one for the commit.
-func commitRecords(ctx context.Context, lk *lake.Lake, alertStore lake.Store, recs []*cloudtrail.Record, db *engine.DB) ([]lake.DataFile, error) {
+// store's (lake.WriteRecords); nil opens one for the commit. keys, unless nil, is the index of
+// the records the previous commits of this process wrote (lake.Writer.Keys): the records are
+// checked against those files by it, not read back. It returns the index with this commit's
+// records added (nil after an error: the next commit checks them all again).
+func commitRecords(ctx context.Context, lk *lake.Lake, alertStore lake.Store, recs []*cloudtrail.Record, db *engine.DB, keys *lake.Keys) ([]lake.DataFile, *lake.Keys, error) {
 	if len(recs) == 0 {
-		return nil, nil
+		return nil, keys, nil
 	}
 	if db == nil {
 		var err error
 		if db, err = openCommitEngine(ctx, lk); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer db.Close()
 	}
 	w, err := lk.BeginWrite(alertStore.ID)
 	if err != nil {
-		return nil, fmt.Errorf("alerts: %w", err)
+		return nil, nil, fmt.Errorf("alerts: %w", err)
 	}
 	defer w.Close()
+	w.UseKeys(keys)
 	files, _, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(recs))
 	if err != nil {
-		return nil, fmt.Errorf("alerts: %w", err)
+		return nil, nil, fmt.Errorf("alerts: %w", err)
 	}
 	if err := w.Commit(files, nil, nil); err != nil {
-		return nil, fmt.Errorf("alerts: %w", err)
+		return nil, nil, fmt.Errorf("alerts: %w", err)
 	}
-	return files, nil
+	return files, w.Keys(), nil
 }
 
 // openCommitEngine opens the small engine commitRecords checks records against the store with.
@@ -569,8 +574,10 @@ type Watcher struct {
 	st   lake.Store
 	kick chan struct{}
 	done chan struct{}
-	// closing is closed by Close: the wait between evaluations ends.
+	// closing is closed by Close: the wait between evaluations ends; a value in hurry
+	// (Flush) ends the next wait, or the current one.
 	closing chan struct{}
+	hurry   chan struct{}
 	mu      sync.Mutex
 	errs    []error
 	result  Result
@@ -601,7 +608,7 @@ func Watch(ctx context.Context, lk *lake.Lake, st lake.Store, onAlerts func([]Al
 	if err := Begin(lk, st); err != nil {
 		return nil, err
 	}
-	w := &Watcher{lk: lk, st: st, kick: make(chan struct{}, 1), done: make(chan struct{}), closing: make(chan struct{}), OnAlerts: onAlerts,
+	w := &Watcher{lk: lk, st: st, kick: make(chan struct{}, 1), done: make(chan struct{}), closing: make(chan struct{}), hurry: make(chan struct{}, 1), OnAlerts: onAlerts,
 		pre: map[string]*rules.GoResult{}, preAt: map[string]time.Time{}}
 	if all, err := rules.List(lk); err == nil {
 		var enabled []rules.Rule
@@ -629,6 +636,16 @@ func (w *Watcher) Notify() {
 	}
 }
 
+// Flush says no commit follows for now (ingest.Options.Committed: the ingest made its last):
+// the evaluation waiting for MinInterval to pass starts at once (or the next one, when none
+// waits), beside what the ingest does after its commits. It never blocks.
+func (w *Watcher) Flush() {
+	select {
+	case w.hurry <- struct{}{}:
+	default:
+	}
+}
+
 // MinInterval is the least time between the starts of two evaluations of a Watcher while
 // commits keep coming: each evaluation has a fixed cost (a session refreshed, a commit of the alerts
 // store), so a burst of commits is evaluated in a few runs rather than one per commit. An
@@ -644,6 +661,7 @@ func (w *Watcher) loop(ctx context.Context) {
 			select {
 			case <-time.After(wait):
 			case <-w.closing:
+			case <-w.hurry:
 			}
 		}
 		last = time.Now()
@@ -686,10 +704,11 @@ func (w *Watcher) Decoded(r *cloudtrail.Record) {
 
 // Hook sets the watcher's hooks on the options of an ingest into its store: the rules match
 // each record as it is decoded (Decoded), their verdicts are gathered per data file as its
-// batch is written (Written), and each commit is evaluated after it (Notify); the verdicts and
-// facts of a batch whose commit fails are dropped (Uncommitted).
+// batch is written (Written), and each commit is evaluated after it (Notify) — the last at
+// once (Flush); the verdicts and facts of a batch whose commit fails are dropped
+// (Uncommitted).
 func (w *Watcher) Hook(o *ingest.Options) {
-	o.AfterCommit, o.Written, o.Decoded, o.Uncommitted = w.Notify, w.Written, w.Decoded, w.Uncommitted
+	o.AfterCommit, o.Written, o.Decoded, o.Uncommitted, o.Committed = w.Notify, w.Written, w.Decoded, w.Uncommitted, w.Flush
 }
 
 // Uncommitted forgets the Go verdicts and EC2 lifecycle facts of data files written and never

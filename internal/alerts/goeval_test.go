@@ -270,14 +270,7 @@ func TestWatcherJudgesLaunchesInGoAsTheReport(t *testing.T) {
 // alerts are the SQL evaluation's.
 func TestWatcherKeepsVerdictsOfFilesNotCommittedYet(t *testing.T) {
 	ctx := context.Background()
-	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
-
-	want := sqlAlerts(t, src, 60, nil)
-
-	goLake, goStore := goEvalLake(t)
-	w := keptWatch(t, ctx, goLake, goStore)
-	opts := ingest.Options{Sources: []string{src}, BatchRows: 60}
-	w.Hook(&opts)
+	want, goLake, goStore, w, opts := hookedWatch(t, 60)
 	opts.AfterCommit = nil // evaluated here, between each batch's write and its commit
 	write := opts.Written
 	batches := 0
@@ -603,4 +596,52 @@ func keptWatch(t *testing.T, ctx context.Context, lk *lake.Lake, st lake.Store) 
 	}
 	w.KeepAlerts = true
 	return w
+}
+
+// TestWatcherEvaluatesTheLastCommitAtOnce: an ingest hooked to a watcher (Hook) says when it
+// has made its last commit (ingest.Options.Committed, Flush), and the watcher evaluates it
+// then, beside the ingest's upkeep, rather than when MinInterval has passed since the last
+// evaluation (here an hour): the verdicts of every file are used up before Close, and the
+// alerts are those of the SQL evaluation of the same commits.
+func TestWatcherEvaluatesTheLastCommitAtOnce(t *testing.T) {
+	defer func(d time.Duration) { alerts.MinInterval = d }(alerts.MinInterval)
+	alerts.MinInterval = time.Hour
+	ctx := context.Background()
+	want, lk, st, w, opts := hookedWatch(t, 50)
+	sum, err := ingest.CloudTrail(ctx, lk, st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.FilesCommitted < 2 {
+		t.Fatalf("%d commits: the wait between evaluations is not tested", sum.FilesCommitted)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if v, _ := w.Pending(); v == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the last commit is not evaluated a minute after the ingest: the watcher waits for MinInterval")
+		}
+	}
+	got, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New)) {
+		t.Errorf("alerts %v, want %v", rulestest.AlertKeys(got.New), rulestest.AlertKeys(want.New))
+	}
+}
+
+// hookedWatch returns the alerts of the SQL evaluation of the stratus-red-team detonations
+// ingested in batches of batchRows (sqlAlerts), and a watcher (keptWatch) of a fresh store
+// hooked into the options of the same ingest into it.
+func hookedWatch(t *testing.T, batchRows int) (alerts.Result, *lake.Lake, lake.Store, *alerts.Watcher, ingest.Options) {
+	t.Helper()
+	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
+	want := sqlAlerts(t, src, batchRows, nil)
+	lk, st := goEvalLake(t)
+	w := keptWatch(t, context.Background(), lk, st)
+	opts := ingest.Options{Sources: []string{src}, BatchRows: batchRows}
+	w.Hook(&opts)
+	return want, lk, st, w, opts
 }

@@ -22,6 +22,9 @@ type kept struct {
 	s      *query.Session
 	db     *engine.DB
 	groups *groupCache
+	// keys index the alert records this process committed (lake.Writer.Keys): each commit's
+	// dedupe takes them as its own writer's, rather than reading the store's files back.
+	keys *lake.Keys
 	// facts, a Watcher's, are the store's EC2 lifecycle facts (rules.Target.Facts); nil in
 	// Process: launch-compliance runs the report's SQL.
 	facts *rules.FactsCache
@@ -62,7 +65,7 @@ func (k *kept) commitEngine(ctx context.Context, lk *lake.Lake) (*engine.DB, err
 // failed drops what an evaluation that failed may have left in a bad state.
 func (k *kept) failed() {
 	k.close()
-	k.groups = nil
+	k.groups, k.keys = nil, nil
 }
 
 func (k *kept) close() {

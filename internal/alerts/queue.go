@@ -320,7 +320,7 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 		// (a crash in between leaves it out; the delivery is not repeated for it).
 		st, err := Store(lk)
 		if err == nil {
-			_, err = commitRecords(ctx, lk, st, buildRecords(sent), nil)
+			_, _, err = commitRecords(ctx, lk, st, buildRecords(sent), nil, nil)
 		}
 		if err != nil {
 			res.Errors = append(res.Errors, fmt.Errorf("record sent-to in %s: %w", StoreName, err))

@@ -121,7 +121,7 @@ func SetStatus(ctx context.Context, lk *lake.Lake, id, status, by string, now ti
 	}
 	now = now.UTC().Truncate(time.Millisecond)
 	rec := statusSpec(id, fmt.Sprint(res.Rows[0][2]), status, before, by, now, eventTime)
-	_, err = commitRecords(ctx, lk, st, buildRecords([]recordSpec{rec}), nil)
+	_, _, err = commitRecords(ctx, lk, st, buildRecords([]recordSpec{rec}), nil, nil)
 	return before, err
 }
 

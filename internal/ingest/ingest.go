@@ -75,6 +75,11 @@ type Options struct {
 	// AfterCommit, when set, is called after each commit that added data files (detection
 	// rules evaluate the new events: package alerts). It must not block.
 	AfterCommit func()
+	// Committed, when set, is called once the run has made its last commit, before the store's
+	// upkeep (compaction) and whether or not the run failed: the detection rules then evaluate
+	// the last commit at once, beside the upkeep, rather than after the pause they leave
+	// between evaluations (package alerts). It must not block.
+	Committed func()
 	// Written, when set, is called with each batch's data files once written, before their
 	// commit, the records each holds (recs[i] those of files[i]) and, when the store keeps
 	// them, their EC2 lifecycle facts as computed for the facts files (facts[i] those of
@@ -400,6 +405,9 @@ func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts
 	defer db.Close()
 
 	err = appendAll(ctx, db, w, opts, msgs, bud, sum, prog)
+	if opts.Committed != nil {
+		opts.Committed()
+	}
 	if err != nil {
 		cancel()
 		for range msgs { // let the workers finish

@@ -158,3 +158,36 @@ func (d *dateKeys) resize(n int) {
 		d.hashes[i], d.file[i] = h, oldFile[j]
 	}
 }
+
+// Keys is a writer's index of the records it wrote (their key hashes by date, with the files
+// they went to), to hand to the next writer of the same store (Writer.UseKeys): a process that
+// commits to a store again and again, each time under a writer of its own (the alerts of each
+// evaluation), then checks a new record against the files it wrote only when its hash is
+// among theirs — not every one inside a stored file's time span against the store's files,
+// a query growing with each commit. Files another writer added or rewrote since are not in
+// it, and are checked as a new writer checks every file.
+type Keys struct {
+	store string
+	idx   *keyIndex
+	keyed map[string]bool
+}
+
+// Keys returns the index of the records w wrote (nil if none), for the next writer of its store
+// (UseKeys); w must write no more after it.
+func (w *Writer) Keys() *Keys {
+	if w.keys == nil {
+		return nil
+	}
+	return &Keys{store: w.id, idx: w.keys, keyed: w.keyed}
+}
+
+// UseKeys starts w's index of written records from k, a previous writer's of the same store
+// (Keys), whose files w's dedupe (dropStored) then treats as its own; call it before w writes.
+// A nil k, one of another store, or a w that has written already, is ignored. k is w's now:
+// the writer k came from, and any other, must not use it.
+func (w *Writer) UseKeys(k *Keys) {
+	if k == nil || k.store != w.id || w.keys != nil {
+		return
+	}
+	w.keys, w.keyed = k.idx, k.keyed
+}

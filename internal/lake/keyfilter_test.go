@@ -271,3 +271,58 @@ func TestADuplicateIsCheckedAgainstTheOneFileHoldingIt(t *testing.T) {
 		t.Errorf("the new file holds %v, want [new-50]", ids)
 	}
 }
+
+// TestTheNextWriterTakesTheIndexOfThePrevious: a process that commits to a store under a new
+// writer each time (the alerts of each evaluation) hands each writer's index to the next
+// (Keys, UseKeys). The next writer drops a duplicate of the records the earlier ones wrote
+// without reading their files (here made unreadable), keeps a new record at the same instant,
+// and still checks the files another writer added in between against the store — and an
+// index of another store is ignored.
+func TestTheNextWriterTakesTheIndexOfThePrevious(t *testing.T) {
+	ctx := context.Background()
+	db := openEngine(t)
+	lk, s := newStore(t)
+	write := func(w *Writer, want int64, recs ...*cloudtrail.Record) []DataFile {
+		t.Helper()
+		files, n, err := WriteRecords(ctx, db, w, NewBatch(recs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Errorf("%d records written, want %d", n, want)
+		}
+		if err := w.Commit(files, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	w := beginWrite(t, lk, s.ID)
+	if w.Keys() != nil {
+		t.Fatal("a writer that wrote nothing has an index")
+	}
+	mine := write(w, 2, keyedRecord("a", "1", 10), keyedRecord("b", "1", 90))
+	keys := w.Keys()
+	w.Close()
+	// Another writer adds a record inside the span of the first file.
+	other := beginWrite(t, lk, s.ID)
+	write(other, 1, keyedRecord("x", "1", 50))
+	other.Close()
+	w = beginWrite(t, lk, s.ID)
+	_, s2 := newStore(t)
+	w.UseKeys(&Keys{store: s2.ID, idx: newKeyIndex(defaultKeySlots), keyed: map[string]bool{"x": true}}) // ignored
+	w.UseKeys(keys)
+	if len(w.keyed) != 1 {
+		t.Fatalf("%d files keyed after UseKeys, want the first writer's 1", len(w.keyed))
+	}
+	// "a" is the first writer's: dropped (its file read for it alone); "e" new at its instant.
+	write(w, 1, keyedRecord("a", "1", 10), keyedRecord("e", "1", 10))
+	for _, f := range mine {
+		if err := os.WriteFile(lk.AbsPath(s.ID, f.Path), []byte("PAR1 not Parquet any more PAR1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// New records inside the first writer's file's span do not read it (unreadable now); "x"
+	// is the other writer's, read and dropped.
+	write(w, 2, keyedRecord("x", "1", 50), keyedRecord("c", "1", 50), keyedRecord("d", "1", 10))
+	w.Close()
+}

@@ -13,12 +13,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/lifecycle"
+	"github.com/auditlake/auditlake/internal/prefetch"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/sigma"
 )
@@ -340,10 +342,16 @@ func (e *GoEval) hits(rec *cloudtrail.Record, out []hit) []hit {
 func (e *GoEval) Decoded(rec *cloudtrail.Record) {
 	var buf [8]hit
 	hs := e.hits(rec, buf[:0])
+	// A launch is flagged here, where the record is in the cache: File then reads only
+	// Detected of a record that matched nothing (its name was a cache miss per record there).
+	tok := uint64(e.token) << 32
+	if isLaunch(rec) {
+		tok |= launchBit
+	}
 	var slot *atomic.Uint32
 	switch len(hs) {
 	case 0:
-		rec.Detected = uint64(e.token) << 32 // list 0: nothing matched
+		rec.Detected = tok // list 0: nothing matched
 		return
 	case 1:
 		slot = &e.single[2*int(hs[0].rule)]
@@ -351,7 +359,7 @@ func (e *GoEval) Decoded(rec *cloudtrail.Record) {
 			slot = &e.single[2*int(hs[0].rule)+1]
 		}
 		if i := slot.Load(); i != 0 {
-			rec.Detected = uint64(e.token)<<32 | uint64(i)
+			rec.Detected = tok | uint64(i)
 			return
 		}
 	}
@@ -383,7 +391,18 @@ func (e *GoEval) Decoded(rec *cloudtrail.Record) {
 	if slot != nil {
 		slot.Store(i)
 	}
-	rec.Detected = uint64(e.token)<<32 | uint64(i)
+	rec.Detected = tok | uint64(i)
+}
+
+// launchBit in a record's Detected says it is a launch (isLaunch); the verdict list's index is
+// below it (maxVerdictLists).
+const launchBit = 1 << 31
+
+// isLaunch says whether rec is a RunInstances or CreateFleet (launch-compliance has something to
+// judge in its file).
+func isLaunch(rec *cloudtrail.Record) bool {
+	n := rec.EventName
+	return n != nil && (*n == "RunInstances" || *n == "CreateFleet")
 }
 
 // File evaluates the rules on recs, the records of one data file: a record Decoded evaluated
@@ -414,17 +433,26 @@ func (e *GoEval) FileFacts(recs []*cloudtrail.Record, facts []lifecycle.Fact) *G
 	lists := e.lists // append-only: every index a record holds is in it
 	e.mu.RUnlock()
 	decoded := func(rec *cloudtrail.Record) ([]hit, bool) {
-		if d := rec.Detected; d != 0 && uint32(d>>32) == e.token && int(uint32(d)) < len(lists) {
-			return lists[uint32(d)], true
+		if d := rec.Detected; d != 0 && uint32(d>>32) == e.token && int(uint32(d)&^launchBit) < len(lists) {
+			return lists[uint32(d)&^launchBit], true
 		}
 		return nil, false
 	}
 	// The matched events' ids go into one arena of their size, counted first (grown as they
 	// came, it was most of File's allocation: a rule matching most events copies most ids).
 	// The verdicts of a record Decoded did not judge are found here, and kept for the loop.
+	// The walk waits on memory more than it computes (the records are in the file's order,
+	// scattered over the heap): each record's Detected, then the parts of the records to
+	// count, are fetched a few records ahead (prefetch), and a record that matched nothing
+	// and is no launch is visited once, by its Detected alone.
+	// Decoded's verdicts of the others, found here, are kept for the second loop (matched).
+	var work []int32 // indexes in recs
 	var matched map[*cloudtrail.Record][]hit
 	size := 0
-	for _, rec := range recs {
+	for i, rec := range recs {
+		if j := i + 16; j < len(recs) {
+			prefetch.Lines(unsafe.Pointer(&recs[j].Detected), 1)
+		}
 		hs, ok := decoded(rec)
 		if !ok {
 			if hs = e.hits(rec, nil); len(hs) > 0 {
@@ -433,7 +461,16 @@ func (e *GoEval) FileFacts(recs []*cloudtrail.Record, facts []lifecycle.Fact) *G
 				}
 				matched[rec] = hs
 			}
+			if len(hs) == 0 && !isLaunch(rec) {
+				continue
+			}
+		} else if len(hs) == 0 && rec.Detected&launchBit == 0 {
+			continue
 		}
+		if work == nil {
+			work = make([]int32, 0, len(recs)-i)
+		}
+		work = append(work, int32(i))
 		for _, h := range hs {
 			if !h.unknown && len(rec.EventID) < 0xffff {
 				size += len(rec.EventID)
@@ -443,17 +480,31 @@ func (e *GoEval) FileFacts(recs []*cloudtrail.Record, facts []lifecycle.Fact) *G
 	if size > 0 {
 		res.arenas[0] = make([]byte, 0, min(size, 1<<31))
 	}
-	for _, rec := range recs {
-		if n := rec.EventName; n != nil && (*n == "RunInstances" || *n == "CreateFleet") {
+	for i, ri := range work {
+		if j := i + 8; j < len(work) {
+			prefetch.Lines(unsafe.Pointer(recs[work[j]]), 4) // the identity, time, name and id
+		}
+		if j := i + 4; j < len(work) {
+			r := recs[work[j]]
+			prefetch.Lines(unsafe.Pointer(unsafe.StringData(r.EventID)), 1)
+			prefetch.Lines(unsafe.Pointer(r.UserIdentity), 1)
+		}
+		if j := i + 2; j < len(work) {
+			if u := recs[work[j]].UserIdentity; u != nil && u.ARN != nil {
+				prefetch.Lines(unsafe.Pointer(unsafe.StringData(*u.ARN)), 2)
+			}
+		}
+		rec := recs[ri]
+		hs, ok := decoded(rec)
+		if !ok {
+			hs = matched[rec]
+		}
+		if (ok && rec.Detected&launchBit != 0) || (!ok && isLaunch(rec)) {
 			res.Launch = true
 			if res.launches == nil {
 				res.launches = map[string]string{}
 			}
-			res.launches[strings.Clone(rec.EventID)] = *n
-		}
-		hs, ok := decoded(rec)
-		if !ok {
-			hs = matched[rec]
+			res.launches[strings.Clone(rec.EventID)] = *rec.EventName
 		}
 		for _, h := range hs {
 			r := &e.rules[h.rule]
