@@ -110,9 +110,11 @@ func WriteRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 // RecordFile is a data file written a part at a time: each Append encodes its records (sorted
 // as the file's rows are) as row groups of their own and writes them, and Close writes the
 // footer. Until then the file is no Parquet file (no footer): a crash leaves a file no
-// manifest names. The footer lists the row groups of a file of several parts in order of
-// their least event source, name and time (ByFirstRow), as a concatenation of the parts'
-// files would have them (the bytes stay where they were written).
+// manifest names. The footer lists the row groups in the order their bytes were written: a
+// reader built on parquet-mr (Spark, Hive, Iceberg's Java readers) takes a row group whose
+// offset is below the end of the one listed before it for a writer's bug (PARQUET-2078) and
+// guesses its place, so a footer listing the parts' row groups in any other order would have
+// them read from the wrong split.
 type RecordFile struct {
 	f          *os.File
 	path       string
@@ -226,23 +228,6 @@ func (rf *RecordFile) Close() (size int64, err error) {
 		}
 	}()
 	meta := &rf.meta
-	if rf.parts > 1 {
-		// Each part's row groups are sorted; across parts, in order of their first row.
-		order := make([]int, len(meta.RowGroups))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortStableFunc(order, func(a, b int) int { return ByFirstRow(&meta.RowGroups[a], &meta.RowGroups[b]) })
-		rgs := make([]format.RowGroup, len(order))
-		cis := make([][]*format.ColumnIndex, len(order))
-		ois := make([][]format.OffsetIndex, len(order))
-		bfs := make([][][]byte, len(order))
-		for k, i := range order {
-			rgs[k], cis[k], ois[k], bfs[k] = meta.RowGroups[i], rf.colIndexes[i], rf.offIndexes[i], rf.blooms[i]
-			rgs[k].Ordinal = int16(k)
-		}
-		meta.RowGroups, rf.colIndexes, rf.offIndexes, rf.blooms = rgs, cis, ois, bfs
-	}
 	err = writeTail(rf.out, meta, func(i, j int) []byte { return rf.blooms[i][j] }, func(i, j int) ([]byte, error) {
 		if ci := rf.colIndexes[i][j]; ci != nil {
 			return thrift.Marshal(new(thrift.CompactProtocol), ci)
