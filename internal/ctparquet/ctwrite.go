@@ -96,16 +96,67 @@ const createdBy = "auditlake version 1 (build auditlake)"
 // row groups cut by bytes — records far larger than CloudTrail's — is encoded one row group at
 // a time, as each such row group's pages take memory of their size.
 func WriteRecordFile(path string, recs []*cloudtrail.Record) (size int64, err error) {
-	f, err := os.Create(path)
+	rf, err := CreateRecordFile(path)
 	if err != nil {
 		return 0, err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(path)
-		}
-	}()
+	if err := rf.Append(recs); err != nil {
+		rf.Abort()
+		return 0, err
+	}
+	return rf.Close()
+}
+
+// RecordFile is a data file written a part at a time: each Append encodes its records (sorted
+// as the file's rows are) as row groups of their own and writes them, and Close writes the
+// footer. Until then the file is no Parquet file (no footer): a crash leaves a file no
+// manifest names. The footer lists the row groups in the order their bytes were written: a
+// reader built on parquet-mr (Spark, Hive, Iceberg's Java readers) takes a row group whose
+// offset is below the end of the one listed before it for a writer's bug (PARQUET-2078) and
+// guesses its place, so a footer listing the parts' row groups in any other order would have
+// them read from the wrong split.
+type RecordFile struct {
+	f          *os.File
+	path       string
+	out        *fileWriter
+	meta       format.FileMetaData
+	colIndexes [][]*format.ColumnIndex
+	offIndexes [][]format.OffsetIndex
+	blooms     [][][]byte
+	parts      int
+}
+
+// CreateRecordFile creates a data file at path for Append.
+func CreateRecordFile(path string) (*RecordFile, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	rf := &RecordFile{f: f, path: path, out: &fileWriter{w: f}, meta: ctFooterTemplate}
+	rf.meta.CreatedBy = createdBy
+	rf.meta.KeyValueMetadata = nil
+	rf.meta.RowGroups = []format.RowGroup{}
+	rf.out.write([]byte("PAR1"))
+	return rf, rf.out.err
+}
+
+// Size is how many bytes the file holds so far.
+func (rf *RecordFile) Size() int64 { return rf.out.offset }
+
+// Rows is how many records the file holds so far.
+func (rf *RecordFile) Rows() int64 { return rf.meta.NumRows }
+
+// Path is the file's path.
+func (rf *RecordFile) Path() string { return rf.path }
+
+// Append encodes recs, in their order, as the next row groups of the file, on all CPUs, and
+// writes them; its writeback is started at once. After an error the file is only good for
+// Abort.
+func (rf *RecordFile) Append(recs []*cloudtrail.Record) (err error) {
+	if len(recs) == 0 {
+		return nil
+	}
+	rf.parts++
 	// Row groups are encoded by one worker per CPU, taking them in order, and written in order
 	// as each is done.
 	groups, heavy := rowGroups(recs)
@@ -149,40 +200,60 @@ func WriteRecordFile(path string, recs []*cloudtrail.Record) (size int64, err er
 			}
 		}()
 	}
-	out := &fileWriter{w: f}
-	out.write([]byte("PAR1"))
-	meta := ctFooterTemplate
-	meta.CreatedBy = createdBy
-	meta.KeyValueMetadata = nil
-	meta.RowGroups = make([]format.RowGroup, 0, n)
-	var colIndexes [][]*format.ColumnIndex
-	var offIndexes [][]format.OffsetIndex
-	var blooms [][][]byte
+	out, meta := rf.out, &rf.meta
 	for i := range n {
 		e := <-done[i]
-		rg, ci, oi := e.place(out.offset, int16(i))
+		rg, ci, oi := e.place(out.offset, int16(len(meta.RowGroups)))
 		out.write(e.out.Bytes())
 		meta.RowGroups = append(meta.RowGroups, rg)
 		meta.NumRows += rg.NumRows
-		colIndexes = append(colIndexes, ci)
-		offIndexes = append(offIndexes, oi)
-		blooms = append(blooms, slices.Clone(e.blooms))
+		rf.colIndexes = append(rf.colIndexes, ci)
+		rf.offIndexes = append(rf.offIndexes, oi)
+		rf.blooms = append(rf.blooms, slices.Clone(e.blooms))
 		e.release()
 		if out.err != nil {
-			return 0, out.err
+			return out.err
 		}
 	}
-	err = writeTail(out, &meta, func(i, j int) []byte { return blooms[i][j] }, func(i, j int) ([]byte, error) {
-		if ci := colIndexes[i][j]; ci != nil {
+	startWriteback(rf.f)
+	return nil
+}
+
+// Close writes the file's footer and closes it, returning its size. A failed close removes
+// the file.
+func (rf *RecordFile) Close() (size int64, err error) {
+	defer func() {
+		if err != nil {
+			rf.Abort()
+		}
+	}()
+	meta := &rf.meta
+	err = writeTail(rf.out, meta, func(i, j int) []byte { return rf.blooms[i][j] }, func(i, j int) ([]byte, error) {
+		if ci := rf.colIndexes[i][j]; ci != nil {
 			return thrift.Marshal(new(thrift.CompactProtocol), ci)
 		}
 		return nil, nil
-	}, func(i, j int) *format.OffsetIndex { return &offIndexes[i][j] })
+	}, func(i, j int) *format.OffsetIndex { return &rf.offIndexes[i][j] })
 	if err != nil {
 		return 0, err
 	}
-	startWriteback(f)
-	return out.offset, f.Close()
+	startWriteback(rf.f)
+	if err := rf.f.Close(); err != nil {
+		rf.f = nil
+		os.Remove(rf.path)
+		return 0, err
+	}
+	rf.f = nil
+	return rf.out.offset, nil
+}
+
+// Abort closes the file, if still open, and removes it.
+func (rf *RecordFile) Abort() {
+	if rf.f != nil {
+		rf.f.Close()
+		rf.f = nil
+	}
+	os.Remove(rf.path)
 }
 
 // rowGroups cuts recs into row groups of at most RowGroupRows records and RowGroupBytes of them

@@ -28,7 +28,7 @@ func TestBloomFiltersSurviveCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 9000})
+	sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 9000, noHold: true})
 	if err != nil {
 		t.Fatal(err)
 	}

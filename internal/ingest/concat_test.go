@@ -31,7 +31,7 @@ func TestBulkFilesAreMergedByConcatenation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: batch})
+		sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: batch, noHold: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,22 +47,7 @@ func TestBulkFilesAreMergedByConcatenation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	files := func(st lake.Store, facts bool) []string {
-		m, err := lk.ReadManifest(st.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, f := range m.Files {
-			switch {
-			case !facts:
-				out = append(out, lk.AbsPath(st.ID, f.Path))
-			case f.Facts != "":
-				out = append(out, lk.AbsPath(st.ID, f.Facts))
-			}
-		}
-		return out
-	}
+	files := func(st lake.Store, facts bool) []string { return storeFiles(t, lk, st, facts) }
 	rel := func(paths []string) string {
 		return "read_parquet(" + engine.ListLiteral(paths) + ", hive_partitioning = false)"
 	}
@@ -138,7 +123,7 @@ func TestAFailedConcatenationLeavesNoFileOfTheOtherGroups(t *testing.T) {
 	}
 	// Batches of 5,000 events: every day gets two to four files of full row groups (a bulk
 	// load's, concatenated when merged), which this run (it wrote them all) leaves as they are.
-	if _, err := CloudTrail(ctx, lk, st, Options{Sources: []string{src}, BatchRows: 5000}); err != nil {
+	if _, err := CloudTrail(ctx, lk, st, Options{Sources: []string{src}, BatchRows: 5000, noHold: true}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := lk.ReadManifest(st.ID)
@@ -232,4 +217,23 @@ func TestAFailedConcatenationLeavesNoFileOfTheOtherGroups(t *testing.T) {
 	if got := read(); !slices.Equal(got, before) {
 		t.Fatalf("%v rows after the merge, %v before", got, before)
 	}
+}
+
+// storeFiles returns the paths of st's live data files, or with facts of their facts files.
+func storeFiles(t *testing.T, lk *lake.Lake, st lake.Store, facts bool) []string {
+	t.Helper()
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range m.Files {
+		switch {
+		case !facts:
+			out = append(out, lk.AbsPath(st.ID, f.Path))
+		case f.Facts != "":
+			out = append(out, lk.AbsPath(st.ID, f.Facts))
+		}
+	}
+	return out
 }

@@ -71,6 +71,9 @@ type Options struct {
 	// (cloudtrail.DecodeOptions.DeferChecksum) — in every store but a published one, whose
 	// files other engines read as they are (lake.WholeJSON).
 	deferChecksum bool
+	// noHold writes a file per batch and date, as before files were held (tests of the
+	// compaction of a bulk load's files).
+	noHold bool
 
 	// AfterCommit, when set, is called after each commit that added data files (detection
 	// rules evaluate the new events: package alerts). It must not block.
@@ -272,6 +275,9 @@ func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts
 		return nil, err
 	}
 	defer w.Close()
+	// A day's records go into files held open across batches (closed at lake.HeldFileBytes),
+	// unless the detection hooks want each batch's files with their records.
+	w.HoldFiles(opts.Written == nil && !opts.noHold)
 	// (A store published while this run writes has its hot files written whole when the
 	// publication commits, under the write lock this run holds: lake.WriteWholeJSON.)
 	opts.deferChecksum = !lk.WholeJSON(store.ID)
@@ -695,6 +701,24 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 	go func() {
 		defer close(writtenBatches)
 		var first error
+		// The batches written since the last hand-over to the committer: their records may be
+		// in files still held open (lake.Writer.HoldFiles), which no commit may name yet, so
+		// their sources wait with them. Every holdBatches batches the held files are closed.
+		var carry writtenBatch
+		carried := 0
+		closeHeld := func() {
+			files, err := w.CloseHeld()
+			if err != nil {
+				first = err
+				failed.Store(true)
+				return
+			}
+			carry.files = append(carry.files, files...)
+		}
+		handOver := func() {
+			writtenBatches <- carry
+			carry, carried = writtenBatch{}, 0
+		}
 		for b := range batches {
 			writing.Store(true)
 			if first == nil && !failed.Load() {
@@ -718,13 +742,24 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 				if first != nil {
 					failed.Store(true)
 				} else {
-					writtenBatches <- wb
+					carry.add(wb)
+					if carried++; w.Held() && carried >= holdBatches {
+						closeHeld()
+					}
+					if first == nil && !w.Held() {
+						handOver()
+					}
 				}
 			} else {
 				bud.release(b.size)
 			}
 			writing.Store(false)
 			bud.notify()
+		}
+		if first == nil && !failed.Load() && carried > 0 {
+			if closeHeld(); first == nil {
+				handOver()
+			}
 		}
 		writeErr <- first
 	}()
@@ -768,11 +803,26 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 // writtenAhead is how many written batches may wait for their commit.
 const writtenAhead = 4
 
+// holdBatches is how many batches' records a held file may take before the held files are
+// closed and the batches committed (lake.Writer.HoldFiles): a day of a busy trail's events
+// goes into files of lake.HeldFileBytes rather than one per batch, and a crash loses at most
+// this many batches' work (their files were never named by a commit; the next run reads their
+// sources again).
+const holdBatches = 8
+
 // writtenBatch is a batch whose files are written, waiting for its commit.
 type writtenBatch struct {
 	files           []lake.DataFile
 	staged, written int64
 	completed       []lake.SourceState
+}
+
+// add carries wb's files, counts and sources into b, whose commit names them all.
+func (b *writtenBatch) add(wb writtenBatch) {
+	b.files = append(b.files, wb.files...)
+	b.staged += wb.staged
+	b.written += wb.written
+	b.completed = append(b.completed, wb.completed...)
 }
 
 // writeBatch writes the files of one batch, not yet committed.

@@ -179,6 +179,11 @@ type Writer struct {
 	fetched []func()
 	// enc writes the manifest at each commit, from the entries it encoded at the last one.
 	enc manifestEncoder
+	// hold keeps each date's data file open across batches (HoldFiles, held.go): held are
+	// those open, closed those closed since WriteRecords last returned.
+	hold   bool
+	held   map[string]*heldFile
+	closed []DataFile
 }
 
 // BeginWrite takes the store's write lock (waiting for another writer to finish), refuses a
@@ -230,6 +235,7 @@ func (w *Writer) DataDir() string { return filepath.Join(w.lake.StoreDir(w.id), 
 
 // Close removes the files this writer wrote and did not commit, and releases the write lock.
 func (w *Writer) Close() {
+	w.AbortHeld()
 	if w.unlock != nil {
 		w.lake.idle(w.id) // the follower done with this writer's commits, under its lock
 	}

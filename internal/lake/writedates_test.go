@@ -19,11 +19,7 @@ import (
 func datedRecords(days, n int) []*cloudtrail.Record {
 	var recs []*cloudtrail.Record
 	for d := range days {
-		for i := range n {
-			r := keyedRecord(fmt.Sprintf("d%d-%d", d, i), "1", 0)
-			r.EventTime = time.Date(2026, 4, 1+d, 10, i, 0, 0, time.UTC)
-			recs = append(recs, r)
-		}
+		recs = append(recs, dayRecords(d, n, 0, fmt.Sprintf("d%d", d))...)
 	}
 	return recs
 }
