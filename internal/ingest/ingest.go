@@ -76,7 +76,8 @@ type Options struct {
 	noHold bool
 
 	// AfterCommit, when set, is called after each commit that added data files (detection
-	// rules evaluate the new events: package alerts). It must not block.
+	// rules evaluate the new events: package alerts), and each batch is committed on its own
+	// (no file held across batches). It must not block.
 	AfterCommit func()
 	// Committed, when set, is called once the run has made its last commit, before the store's
 	// upkeep (compaction) and whether or not the run failed: the detection rules then evaluate
@@ -276,8 +277,9 @@ func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts
 	}
 	defer w.Close()
 	// A day's records go into files held open across batches (closed at lake.HeldFileBytes),
-	// unless the detection hooks want each batch's files with their records.
-	w.HoldFiles(opts.Written == nil && !opts.noHold)
+	// unless the detection hooks want each batch's files with their records, or a caller wants
+	// each batch committed on its own (AfterCommit: rules evaluated commit by commit).
+	w.HoldFiles(opts.Written == nil && opts.AfterCommit == nil && !opts.noHold)
 	// (A store published while this run writes has its hot files written whole when the
 	// publication commits, under the write lock this run holds: lake.WriteWholeJSON.)
 	opts.deferChecksum = !lk.WholeJSON(store.ID)
