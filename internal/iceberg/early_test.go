@@ -36,7 +36,7 @@ func publishedStoreReporting(t *testing.T, s3 *icebergtest.S3, onErr func(error)
 	ctx := context.Background()
 	dir, lk := catalogLake(t, iceberg.Config{Type: "sql", KeepRetired: "1h"})
 	st := createStore(t, lk, "trail")
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 2000, 2, 3)}, BatchRows: 1000}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 2000, 2, 3)}, BatchRows: 1000, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	pub := iceberg.Publication{To: "s3://lake/trail/", EndpointURL: s3.URL, Region: "us-east-1"}
@@ -134,7 +134,7 @@ func TestEarlyUploadOfAFileNeverCommittedIsNotInTheTableAndIsDeleted(t *testing.
 
 	// The next run's commit: its writer removes the local file, its sync leaves the object out
 	// of the table and retires it.
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 1000, 1, 4)}, BatchRows: 1000}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 1000, 1, 4)}, BatchRows: 1000, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	iceberg.WaitEarlyUploads()
@@ -186,7 +186,7 @@ func TestEarlyUploadOfACommittedFileWhoseLedgerEntryWasCutOffIsNotUploadedAgain(
 	ctx := context.Background()
 	s3 := icebergtest.NewS3(t, "lake")
 	lk, st, pub, cat := publishedStore(t, s3)
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 1000, 1, 4)}, BatchRows: 1000}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 1000, 1, 4)}, BatchRows: 1000, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	// The crash left every entry as uploadEarly first writes it.

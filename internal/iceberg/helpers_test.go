@@ -52,7 +52,7 @@ func ingestMore(t *testing.T, lk *lake.Lake, st lake.Store, events, days int, se
 	t.Helper()
 	ctx := context.Background()
 	src := generatetest.Trail(t, events, days, seed)
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -52,7 +52,7 @@ func newLocalDaysStore(t *testing.T) *localDaysStore {
 	d.attach(t)
 	st := createStore(t, lk, "prod-trail")
 	src := generatetest.Trail(t, 6000, 6, 11, func(c *generate.Config) { c.Start = today.AddDate(0, 0, -5) })
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 1000, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	compact(t, lk, st)

@@ -46,7 +46,7 @@ func TestSyncAfterACommitReadsNoManifestOfEarlierSnapshots(t *testing.T) {
 	ctx := context.Background()
 	s3 := icebergtest.NewS3(t, "lake")
 	lk, st, pub, cat := publishedStore(t, s3)
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 2000, 4, 5)}, BatchRows: 200}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 2000, 4, 5)}, BatchRows: 200, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {

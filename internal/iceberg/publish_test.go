@@ -59,7 +59,7 @@ func publishedFollows(t *testing.T, s3 *icebergtest.S3, c iceberg.Config, each f
 	}
 	attach()
 	st := createStore(t, lk, "prod-trail")
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 6000, 3, 5)}, BatchRows: 1000}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 6000, 3, 5)}, BatchRows: 1000, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	pub := iceberg.Publication{To: "s3://lake/auditlake/prod-trail/", EndpointURL: s3.URL, Region: "us-east-1"}
@@ -119,7 +119,7 @@ func publishedFollows(t *testing.T, s3 *icebergtest.S3, c iceberg.Config, each f
 		}
 	}
 
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 3000, 2, 6)}, BatchRows: 1000}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 3000, 2, 6)}, BatchRows: 1000, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	before := check("ingest").CurrentSnapshot().SnapshotID
@@ -369,7 +369,7 @@ func TestS3OutageDelaysTheTableNotTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closer()
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 2000, 2, 3)}, BatchRows: 1000}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 2000, 2, 3)}, BatchRows: 1000, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	if len(hookErrs) != 0 {
@@ -388,7 +388,7 @@ func TestS3OutageDelaysTheTableNotTheStore(t *testing.T) {
 	before := len(scanIDs(t, tbl, 0))
 
 	s3.FailWrites(-1)
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 1000, 1, 4)}, BatchRows: 5000}); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 1000, 1, 4)}, BatchRows: 5000, CommitEachBatch: true}); err != nil {
 		t.Fatalf("the store's commit failed with S3 down: %v", err)
 	}
 	if len(hookErrs) == 0 || !strings.Contains(errors.Join(hookErrs...).Error(), "SlowDown") {

@@ -28,7 +28,7 @@ func TestBloomFiltersSurviveCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 9000, noHold: true})
+	sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: 9000, CommitEachBatch: true})
 	if err != nil {
 		t.Fatal(err)
 	}

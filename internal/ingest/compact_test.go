@@ -31,7 +31,7 @@ func TestCompactionFitsTheEngineMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	// (A file per batch, as before files were held: the parts below are cut from the largest.)
-	if _, err := ingest.CloudTrail(ctx, lk, whole, ingest.WithoutHeldFiles(ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}})); err != nil {
+	if _, err := ingest.CloudTrail(ctx, lk, whole, ingest.Options{Sources: []string{filepath.Join(src, "AWSLogs")}, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	wm, err := lk.ReadManifest(whole.ID)

@@ -31,7 +31,7 @@ func TestBulkFilesAreMergedByConcatenation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: batch, noHold: true})
+		sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{filepath.Join(src, "AWSLogs")}, BatchRows: batch, CommitEachBatch: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,7 +123,7 @@ func TestAFailedConcatenationLeavesNoFileOfTheOtherGroups(t *testing.T) {
 	}
 	// Batches of 5,000 events: every day gets two to four files of full row groups (a bulk
 	// load's, concatenated when merged), which this run (it wrote them all) leaves as they are.
-	if _, err := CloudTrail(ctx, lk, st, Options{Sources: []string{src}, BatchRows: 5000, noHold: true}); err != nil {
+	if _, err := CloudTrail(ctx, lk, st, Options{Sources: []string{src}, BatchRows: 5000, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := lk.ReadManifest(st.ID)

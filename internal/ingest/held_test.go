@@ -28,7 +28,7 @@ func TestABulkLoadHoldsADayInFewFilesAndStoresTheSameRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{src}, BatchRows: 3000, noHold: !hold})
+		sum, err := CloudTrail(ctx, lk, st, Options{Sources: []string{src}, BatchRows: 3000, CommitEachBatch: !hold})
 		if err != nil {
 			t.Fatal(err)
 		}

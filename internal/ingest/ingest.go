@@ -71,9 +71,12 @@ type Options struct {
 	// (cloudtrail.DecodeOptions.DeferChecksum) — in every store but a published one, whose
 	// files other engines read as they are (lake.WholeJSON).
 	deferChecksum bool
-	// noHold writes a file per batch and date, as before files were held (tests of the
-	// compaction of a bulk load's files).
-	noHold bool
+
+	// CommitEachBatch commits each batch on its own, its files written per batch and date,
+	// instead of holding a day's file open across batches (lake.Writer.HoldFiles) and
+	// committing every few batches: for a caller that wants the store to follow the input batch
+	// by batch (tests of what each commit does, of compaction of a load's small files).
+	CommitEachBatch bool
 
 	// AfterCommit, when set, is called after each commit that added data files (detection
 	// rules evaluate the new events: package alerts), and each batch is committed on its own
@@ -279,7 +282,7 @@ func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts
 	// A day's records go into files held open across batches (closed at lake.HeldFileBytes),
 	// unless the detection hooks want each batch's files with their records, or a caller wants
 	// each batch committed on its own (AfterCommit: rules evaluated commit by commit).
-	w.HoldFiles(opts.Written == nil && opts.AfterCommit == nil && !opts.noHold)
+	w.HoldFiles(opts.Written == nil && opts.AfterCommit == nil && !opts.CommitEachBatch)
 	// (A store published while this run writes has its hot files written whole when the
 	// publication commits, under the write lock this run holds: lake.WriteWholeJSON.)
 	opts.deferChecksum = !lk.WholeJSON(store.ID)
