@@ -674,7 +674,10 @@ func (w *Watcher) loop(ctx context.Context) {
 // committed (recs[i] are those of files[i]; ingest.Options.Written) — those Decoded found, or
 // matched now — and keeps their EC2 lifecycle facts: the evaluation after their commit takes
 // its result instead of reading them back (facts, unless nil, are the files' facts as the
-// writer computed them). It returns when done, before the records are given back.
+// writer computed them). A file written a part at a time (a held file: a call per batch that
+// wrote into it, each with that batch's records) has its parts' verdicts merged
+// (rules.GoResult.Merge) and their facts appended; it is committed only after its last part.
+// It returns when done, before the records are given back.
 func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact) {
 	if w.goEval == nil {
 		return
@@ -684,8 +687,15 @@ func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record, fa
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for p, r := range res {
-		w.keep.facts.Add(p, r.Facts)
-		w.pre[p], w.preAt[p] = r, now
+		w.keep.facts.Append(p, r.Facts)
+		// A part merged into the file's result: no evaluation reads it before the file's
+		// commit, which follows its last part.
+		if have := w.pre[p]; have != nil {
+			have.Merge(r)
+		} else {
+			w.pre[p] = r
+		}
+		w.preAt[p] = now
 	}
 }
 

@@ -2,12 +2,14 @@ package alerts_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -120,9 +122,10 @@ func setGrouping(lk *lake.Lake, id string) error {
 
 // TestWatcherMatchesEachRecordOnceAsDecoded ingests the detonations in many small batches with
 // the watcher's hooks (Hook: the rules match each record in the decoding workers, Written
-// gathers the verdicts per data file): every record written was matched as it was decoded,
-// exactly once, and reached Written exactly once, and the alerts are the SQL evaluation's. A
-// batch whose matching were skipped, or done twice, fails here.
+// gathers the verdicts per data file, a file held across batches a part at a time): every
+// record written was matched as it was decoded, exactly once, and reached Written exactly
+// once, and the alerts are the SQL evaluation's. A batch whose matching were skipped, or done
+// twice, or a held file's part lost or counted twice, fails here.
 func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
 	ctx := context.Background()
 	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
@@ -134,6 +137,7 @@ func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
 	var mu sync.Mutex
 	decoded, written := map[*cloudtrail.Record]int{}, map[*cloudtrail.Record]int{}
 	batches := 0
+	parts := map[string]int{} // batches that wrote into each file
 	opts := ingest.Options{Sources: []string{src}, BatchRows: 40}
 	w.Hook(&opts)
 	decode, write := opts.Decoded, opts.Written
@@ -156,7 +160,8 @@ func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
 				}
 			}
 		}
-		for _, rs := range recs {
+		for i, rs := range recs {
+			parts[files[i].Path]++
 			for _, r := range rs {
 				written[r]++
 				if r.Detected == 0 {
@@ -177,6 +182,16 @@ func TestWatcherMatchesEachRecordOnceAsDecoded(t *testing.T) {
 	}
 	if batches < 3 || int64(len(written)) != sum.EventsAdded {
 		t.Fatalf("%d batches, %d records written, %d events added: the test needs several batches", batches, len(written), sum.EventsAdded)
+	}
+	// Files held open across batches (lake.Writer.HoldFiles) come a batch's part at a time.
+	held := 0
+	for _, n := range parts {
+		if n > 1 {
+			held++
+		}
+	}
+	if held == 0 {
+		t.Fatalf("no file took records of two batches (%d files): held files are not tested", len(parts))
 	}
 	for r, n := range written {
 		if n != 1 || decoded[r] != 1 {
@@ -350,39 +365,92 @@ func storedAlertRecords(t *testing.T, lk *lake.Lake) int64 {
 // TestWatcherForgetsTheFilesOfAFailedCommit: the Go verdicts and lifecycle facts of a batch
 // whose commit fails (one of its data files vanished between the write and the commit) leave
 // the watcher when the ingest gives them up — a watcher of `collect` or `serve` lives for months
-// and kept them all (only a 10-minute age dropped the verdicts, never the facts).
+// and kept them all (only a 10-minute age dropped the verdicts, never the facts). With files
+// held across batches (a commit every few batches) and with each batch committed on its own.
 func TestWatcherForgetsTheFilesOfAFailedCommit(t *testing.T) {
 	ctx := context.Background()
-	src := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
-	lk, st := goEvalLake(t)
-	w, err := alerts.Watch(ctx, lk, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := ingest.Options{Sources: []string{src}, BatchRows: 60, Workers: 1}
-	w.Hook(&opts)
-	write, batches, lost := opts.Written, 0, 0
-	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact) {
-		write(files, recs, facts)
-		if batches++; batches == 2 {
-			if err := os.Remove(lk.AbsPath(st.ID, files[0].Path)); err != nil {
+	gen := generatetest.Trail(t, 3000, 12, 5)
+	for _, each := range []bool{false, true} {
+		t.Run(map[bool]string{false: "held", true: "each batch"}[each], func(t *testing.T) {
+			lk, st := goEvalLake(t)
+			w, err := alerts.Watch(ctx, lk, st, nil)
+			if err != nil {
 				t.Fatal(err)
 			}
+			opts := ingest.Options{Sources: []string{gen}, BatchRows: 20, Workers: 1, CommitEachBatch: each}
+			w.Hook(&opts)
+			// A file of the tenth batch is removed once a commit was made (at most 8 batches
+			// are held uncommitted): a later commit fails.
+			committed := watchCommits(&opts)
+			write, batches, lost := opts.Written, 0, 0
+			opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact) {
+				write(files, recs, facts)
+				if batches++; batches == 10 {
+					committed.wait(t)
+					if err := os.Remove(lk.AbsPath(st.ID, files[0].Path)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			give := opts.Uncommitted
+			opts.Uncommitted = func(files []lake.DataFile) {
+				if lost += len(files); give != nil {
+					give(files)
+				}
+			}
+			if _, err := ingest.CloudTrail(ctx, lk, st, opts); err == nil {
+				t.Fatal("the ingest did not fail")
+			}
+			if _, err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			live := liveFactsFiles(t, lk, st)
+			if lost == 0 || len(live) == 0 {
+				t.Fatalf("%d files committed, %d given up: the test proves little", len(live), lost)
+			}
+			if verdicts, facts := w.Pending(); verdicts != 0 || facts > len(live) {
+				t.Errorf("the watcher keeps the verdicts of %d files and the facts of %d; %d files are live, %d were given up",
+					verdicts, facts, len(live), lost)
+			}
+		})
+	}
+}
+
+// commitWatch counts an ingest's commits (watchCommits).
+type commitWatch struct {
+	n    atomic.Int32
+	once sync.Once
+	one  chan struct{}
+}
+
+// watchCommits counts the commits of an ingest with opts (its AfterCommit wrapped).
+func watchCommits(opts *ingest.Options) *commitWatch {
+	c := &commitWatch{one: make(chan struct{})}
+	after := opts.AfterCommit
+	opts.AfterCommit = func() {
+		c.n.Add(1)
+		c.once.Do(func() { close(c.one) })
+		if after != nil {
+			after()
 		}
 	}
-	give := opts.Uncommitted
-	opts.Uncommitted = func(files []lake.DataFile) {
-		if lost += len(files); give != nil {
-			give(files)
-		}
+	return c
+}
+
+// wait waits for the first commit (from Written: the writer goes on while batches handed over
+// are committed), failing the test after a minute.
+func (c *commitWatch) wait(t *testing.T) {
+	select {
+	case <-c.one:
+	case <-time.After(time.Minute):
+		t.Fatal("no commit within a minute of ten batches written")
 	}
-	if _, err := ingest.CloudTrail(ctx, lk, st, opts); err == nil {
-		t.Fatal("the ingest did not fail")
-	}
-	if _, err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := query.Open(ctx, lk, query.Options{})
+}
+
+// liveFactsFiles is the data files of st as a query session sees them.
+func liveFactsFiles(t *testing.T, lk *lake.Lake, st lake.Store) []string {
+	t.Helper()
+	s, err := query.Open(context.Background(), lk, query.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,12 +459,107 @@ func TestWatcherForgetsTheFilesOfAFailedCommit(t *testing.T) {
 	if !ok {
 		t.Fatal("the store's facts files are not readable")
 	}
-	if lost == 0 || len(live) == 0 {
-		t.Fatalf("%d files committed, %d given up: the test proves little", len(live), lost)
+	out := make([]string, 0, len(live))
+	for _, f := range live {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+// TestWatcherForgetsTheVerdictsOfAnAbortedHeldFile: a write that fails while a day's file is
+// held open across batches (here a later day's directory cannot be made) removes the held file
+// unfinished; the ingest gives every file it gave the watcher and did not commit to
+// Uncommitted — the held file, whose parts came in several batches, among them — and the
+// watcher keeps no verdict of them. What was committed before is evaluated once, as the SQL
+// evaluates it, and nothing is given up twice or both committed and given up.
+func TestWatcherForgetsTheVerdictsOfAnAbortedHeldFile(t *testing.T) {
+	ctx := context.Background()
+	gen := generatetest.Trail(t, 3000, 12, 5)
+	lk, st := goEvalLake(t)
+	w := keptWatch(t, ctx, lk, st)
+	opts := ingest.Options{Sources: []string{gen}, BatchRows: 20, Workers: 1}
+	w.Hook(&opts)
+	var mu sync.Mutex
+	parts := map[string]int{} // batches that wrote into each file
+	uncommitted := map[string]bool{}
+	committed := watchCommits(&opts)
+	write := opts.Written
+	blocked, batches := false, 0
+	opts.Written = func(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact) {
+		write(files, recs, facts)
+		mu.Lock()
+		defer mu.Unlock()
+		last := ""
+		for _, f := range files {
+			parts[f.Path]++
+			last = max(last, f.Date)
+		}
+		// From the tenth batch, once a commit was made (at most 8 batches are held
+		// uncommitted) and a file has taken two batches: every later day's partition
+		// directory is a file, so the next batch with a new day fails to write.
+		if batches++; blocked || batches < 10 || !slices.ContainsFunc(files, func(f lake.DataFile) bool { return parts[f.Path] > 1 }) {
+			return
+		}
+		committed.wait(t)
+		blocked = true
+		day, err := time.Parse(time.DateOnly, last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 30; i++ {
+			p := lk.AbsPath(st.ID, "data/eventdate="+day.AddDate(0, 0, i).Format(time.DateOnly))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	give := opts.Uncommitted
+	opts.Uncommitted = func(files []lake.DataFile) {
+		mu.Lock()
+		for _, f := range files {
+			if uncommitted[f.Path] {
+				t.Errorf("%s given to Uncommitted twice", f.Path)
+			}
+			uncommitted[f.Path] = true
+		}
+		mu.Unlock()
+		give(files)
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, opts); err == nil {
+		t.Fatal("the ingest did not fail")
+	}
+	got, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := liveFactsFiles(t, lk, st)
+	heldAborted := 0
+	for p := range parts {
+		if slices.Contains(live, p) == uncommitted[p] {
+			t.Errorf("%s: committed %v, given to Uncommitted %v", p, slices.Contains(live, p), uncommitted[p])
+		}
+		if uncommitted[p] && parts[p] > 1 {
+			if _, err := os.Stat(lk.AbsPath(st.ID, p)); errors.Is(err, os.ErrNotExist) {
+				heldAborted++
+			}
+		}
+	}
+	if !blocked || len(live) == 0 || heldAborted == 0 {
+		t.Fatalf("blocked %v, %d files committed, %d held files of several batches aborted: the test proves little", blocked, len(live), heldAborted)
 	}
 	if verdicts, facts := w.Pending(); verdicts != 0 || facts > len(live) {
-		t.Errorf("the watcher keeps the verdicts of %d files and the facts of %d; %d files are live, %d were given up",
-			verdicts, facts, len(live), lost)
+		t.Errorf("the watcher keeps the verdicts of %d files and the facts of %d; %d files are live", verdicts, facts, len(live))
+	}
+	// The committed files' alerts are those of the SQL evaluation of the same files.
+	again, err := alerts.Process(ctx, lk, st)
+	if err != nil || again.Files != 0 {
+		t.Errorf("evaluated again: %d files, %v", again.Files, err)
+	}
+	if got.Files != len(live) || got.FromGo != got.Files {
+		t.Errorf("%d files evaluated, %d from Go, %d live", got.Files, got.FromGo, len(live))
 	}
 }
 
@@ -444,7 +607,8 @@ func TestWatcherOpensNoSessionWhenEveryRuleIsJudgedInGo(t *testing.T) {
 	lk, st := rulestest.EmptyLake(t)
 	setup(lk)
 	w := keptWatch(t, ctx, lk, st)
-	opts := ingest.Options{Sources: []string{gen}, BatchRows: 400}
+	// Small batches: the days' files held across them (lake.Writer.HoldFiles), several commits.
+	opts := ingest.Options{Sources: []string{gen}, BatchRows: 10}
 	w.Hook(&opts)
 	commits := 0
 	opts.AfterCommit = func() { commits++; w.EvaluateNow(ctx) } // each commit evaluated on its own
@@ -520,7 +684,8 @@ func TestWatcherJudgesLaunchesOfRewrittenFilesFromFacts(t *testing.T) {
 			Builtin: rules.LaunchCompliance, Severity: b.Severity, Enabled: true, Approved: approved}); err != nil {
 			t.Fatal(err)
 		}
-		opts := ingest.Options{Sources: []string{gen}, BatchRows: 300}
+		// Each batch committed on its own: commits left unevaluated, small files to compact.
+		opts := ingest.Options{Sources: []string{gen}, BatchRows: 300, CommitEachBatch: true}
 		var w *alerts.Watcher
 		evaluate := func() {
 			if watch {

@@ -79,23 +79,29 @@ type Options struct {
 	CommitEachBatch bool
 
 	// AfterCommit, when set, is called after each commit that added data files (detection
-	// rules evaluate the new events: package alerts), and each batch is committed on its own
-	// (no file held across batches). It must not block.
+	// rules evaluate the new events: package alerts). A commit names the batches written
+	// since the one before (up to holdBatches of them, every one with CommitEachBatch). It
+	// must not block.
 	AfterCommit func()
 	// Committed, when set, is called once the run has made its last commit, before the store's
 	// upkeep (compaction) and whether or not the run failed: the detection rules then evaluate
 	// the last commit at once, beside the upkeep, rather than after the pause they leave
 	// between evaluations (package alerts). It must not block.
 	Committed func()
-	// Written, when set, is called with each batch's data files once written, before their
-	// commit, the records each holds (recs[i] those of files[i]) and, when the store keeps
-	// them, their EC2 lifecycle facts as computed for the facts files (facts[i] those of
-	// files[i]; facts is nil otherwise): detection rules evaluate them in Go (package alerts).
+	// Written, when set, is called once each batch is written, before its commit, with the
+	// data files its records went into (files[i].Path, Date, and Rows: len(recs[i])), the
+	// batch's records in each (recs[i]) and, when the store keeps them, their EC2 lifecycle
+	// facts as computed for the facts files (facts[i] those of recs[i]; facts is nil
+	// otherwise): detection rules evaluate them in Go (package alerts). A file held open
+	// across batches (lake.Writer.HoldFiles) is given once per batch that wrote into it, with
+	// that batch's records of it: what Written keeps of a file is the union of its calls, and
+	// a file is committed only after its last. Every record written is given exactly once.
 	// The records and facts (which point into them) must not be kept after it returns.
 	Written func(files []lake.DataFile, recs [][]*cloudtrail.Record, facts [][]lifecycle.Fact)
-	// Uncommitted, when set, is called with the data files of each batch given to Written
-	// whose commit failed or was not tried (an earlier commit of the run failed): they are
-	// in no snapshot and never will be, so whatever Written kept of them can go.
+	// Uncommitted, when set, is called with the data files given to Written that will never
+	// be committed — their commit failed or was not tried (an earlier commit or write of the
+	// run failed), or the file was removed unfinished (a held file aborted) — each once: they
+	// are in no snapshot and never will be, so whatever Written kept of them can go.
 	Uncommitted func(files []lake.DataFile)
 	// Decoded, when set, is called with each record kept as soon as it is decoded, in the
 	// decoding workers (in parallel, so it must be safe for concurrent use): detection rules
@@ -280,9 +286,9 @@ func ingestCloudTrail(ctx context.Context, lk *lake.Lake, store lake.Store, opts
 	}
 	defer w.Close()
 	// A day's records go into files held open across batches (closed at lake.HeldFileBytes),
-	// unless the detection hooks want each batch's files with their records, or a caller wants
-	// each batch committed on its own (AfterCommit: rules evaluated commit by commit).
-	w.HoldFiles(opts.Written == nil && opts.AfterCommit == nil && !opts.CommitEachBatch)
+	// unless a caller wants each batch committed on its own. The detection hooks are given
+	// each batch's records per file they went into (Written), a held file once per batch.
+	w.HoldFiles(!opts.CommitEachBatch)
 	// (A store published while this run writes has its hot files written whole when the
 	// publication commits, under the write lock this run holds: lake.WriteWholeJSON.)
 	opts.deferChecksum = !lk.WholeJSON(store.ID)
@@ -711,6 +717,11 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 		// their sources wait with them. Every holdBatches batches the held files are closed.
 		var carry writtenBatch
 		carried := 0
+		// given are the files given to Written since the last hand-over (a held file once,
+		// however many batches it took): if they are never handed over to the committer (a
+		// write failed, or a commit), they go to Uncommitted here.
+		var given []lake.DataFile
+		givenPath := map[string]bool{}
 		closeHeld := func() {
 			files, err := w.CloseHeld()
 			if err != nil {
@@ -723,25 +734,24 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 		handOver := func() {
 			writtenBatches <- carry
 			carry, carried = writtenBatch{}, 0
+			given = given[:0]
+			clear(givenPath)
 		}
 		for b := range batches {
 			writing.Store(true)
 			if first == nil && !failed.Load() {
 				var wb writtenBatch
 				wb, first = writeBatch(ctx, commitDB, w, b)
-				if first == nil && opts.Written != nil && len(wb.files) > 0 {
-					recs := make([][]*cloudtrail.Record, len(wb.files))
-					facts := make([][]lifecycle.Fact, len(wb.files))
-					for i, f := range wb.files {
-						recs[i] = b.records.Records(f.Date)
-						if facts != nil {
-							var ok bool
-							if facts[i], ok = b.records.Facts(f.Date); !ok {
-								facts = nil // not computed: Written computes them
+				if first == nil && opts.Written != nil && wb.staged > 0 {
+					if parts := written(b.records); len(parts.files) > 0 {
+						for _, f := range parts.files {
+							if !givenPath[f.Path] {
+								givenPath[f.Path] = true
+								given = append(given, f)
 							}
 						}
+						opts.Written(parts.files, parts.recs, parts.facts)
 					}
-					opts.Written(wb.files, recs, facts)
 				}
 				bud.release(b.size)
 				if first != nil {
@@ -765,6 +775,11 @@ func appendAll(ctx context.Context, db *engine.DB, w *lake.Writer, opts Options,
 			if closeHeld(); first == nil {
 				handOver()
 			}
+		}
+		// What was given to Written and not handed over is never committed: removed (a held
+		// file aborted, a file closed by a failed write) or left for the next writer to remove.
+		if len(given) > 0 && opts.Uncommitted != nil {
+			opts.Uncommitted(given)
 		}
 		writeErr <- first
 	}()
@@ -828,6 +843,40 @@ func (b *writtenBatch) add(wb writtenBatch) {
 	b.staged += wb.staged
 	b.written += wb.written
 	b.completed = append(b.completed, wb.completed...)
+}
+
+// writtenParts is what Options.Written is given of a written batch: per data file the batch
+// wrote records into, those records and their EC2 lifecycle facts (nil when not computed).
+type writtenParts struct {
+	files []lake.DataFile
+	recs  [][]*cloudtrail.Record
+	facts [][]lifecycle.Fact
+}
+
+// written returns the data files b's records went into (lake.Batch.File: a file of b, or a
+// held file that takes other batches' records too), each with b's records in it — only
+// those: a held file is given once per batch that wrote into it — and their facts.
+func written(b *lake.Batch) writtenParts {
+	var p writtenParts
+	p.facts = [][]lifecycle.Fact{}
+	for _, d := range b.Dates() {
+		path := b.File(d)
+		if path == "" {
+			continue
+		}
+		recs := b.Records(d)
+		p.files = append(p.files, lake.DataFile{Path: path, Date: d, Rows: int64(len(recs))})
+		p.recs = append(p.recs, recs)
+		if p.facts != nil {
+			f, ok := b.Facts(d)
+			if !ok {
+				p.facts = nil // not computed: Written computes them
+				continue
+			}
+			p.facts = append(p.facts, f)
+		}
+	}
+	return p
 }
 
 // writeBatch writes the files of one batch, not yet committed.

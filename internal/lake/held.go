@@ -134,12 +134,23 @@ func writeHeld(w *Writer, b *Batch) (added []DataFile, written int64, err error)
 		w.held[d] = &heldFile{rel: rel, rf: rf}
 	}
 	errs := make([]error, len(dates))
+	facts := make([][]lifecycle.Fact, len(dates))
 	onCPUs(len(dates), func(i int) {
-		errs[i] = w.held[dates[i]].append(w.facts, b.byDate[dates[i]], b.span(dates[i]))
+		facts[i], errs[i] = w.held[dates[i]].append(w.facts, b.byDate[dates[i]], b.span(dates[i]))
 	})
 	for i, e := range errs {
 		if e != nil {
 			return nil, 0, fmt.Errorf("write %s: %w", w.held[dates[i]].rf.Path(), e)
+		}
+	}
+	b.paths = make(map[string]string, len(dates))
+	if w.facts {
+		b.facts = make(map[string][]lifecycle.Fact, len(dates))
+	}
+	for i, d := range dates {
+		b.paths[d] = w.held[d].rel
+		if w.facts {
+			b.facts[d] = facts[i]
 		}
 	}
 	if w.keys == nil {
@@ -170,10 +181,12 @@ func writeHeld(w *Writer, b *Batch) (added []DataFile, written int64, err error)
 	return added, written, nil
 }
 
-// append writes recs, sorted, of span (as stored), as the file's next row groups.
-func (h *heldFile) append(facts bool, recs []*cloudtrail.Record, span [2]time.Time) error {
+// append writes recs, sorted, of span (as stored), as the file's next row groups; with facts,
+// it keeps their EC2 lifecycle facts for the file's facts file and returns them as
+// lifecycle.Of gives them (pointing into recs).
+func (h *heldFile) append(facts bool, recs []*cloudtrail.Record, span [2]time.Time) ([]lifecycle.Fact, error) {
 	if err := h.rf.Append(recs); err != nil {
-		return err
+		return nil, err
 	}
 	if h.rf.Rows() == int64(len(recs)) {
 		h.span = span
@@ -185,12 +198,14 @@ func (h *heldFile) append(facts bool, recs []*cloudtrail.Record, span [2]time.Ti
 			h.span[1] = span[1]
 		}
 	}
-	if facts {
-		for _, f := range lifecycle.Of(recs) {
-			h.facts = append(h.facts, cloneFact(f))
-		}
+	if !facts {
+		return nil, nil
 	}
-	return nil
+	of := lifecycle.Of(recs)
+	for _, f := range of {
+		h.facts = append(h.facts, cloneFact(f))
+	}
+	return of, nil
 }
 
 // closeHeld closes the held file of date d: its footer, then its facts file; it is then

@@ -44,7 +44,17 @@ type Batch struct {
 	// spans are each date's least and greatest event time as stored (Parquet keeps
 	// microseconds), found while sorting.
 	spans map[string][2]time.Time
+	// paths are the data files WriteRecords wrote each date's records into (File).
+	paths map[string]string
 }
+
+// File returns the data file WriteRecords wrote the batch's records of date d into (relative
+// to the store), "" for a date it wrote none of: a file of this batch, or a held file that
+// holds records of other batches too and may still be open (Writer.HoldFiles).
+func (b *Batch) File(d string) string { return b.paths[d] }
+
+// Dates returns the batch's event dates, sorted.
+func (b *Batch) Dates() []string { return b.dates }
 
 // Facts returns the EC2 lifecycle facts of the batch's records of date d (lifecycle.Of of
 // Records(d), pointing into them) as WriteRecords computed them, and whether it did (not
@@ -246,10 +256,12 @@ func WriteRecords(ctx context.Context, db *engine.DB, w *Writer, b *Batch) (adde
 			b.facts[d] = facts[i]
 		}
 	}
+	b.paths = make(map[string]string, len(dates))
 	for i, f := range files {
 		if f.Path != "" { // written, if only in part: removed above after an error
 			added = append(added, f)
 			written += f.Rows
+			b.paths[dates[i]] = f.Path
 		}
 		if err == nil {
 			err = errs[i]

@@ -570,6 +570,14 @@ func (c *FactsCache) Add(path string, facts []lifecycle.Fact) {
 	c.byPath[path] = facts
 }
 
+// Append adds facts to those kept of data file path (a file written a part at a time: a
+// held file, ingest.Options.Written), keeping them as its facts if none were.
+func (c *FactsCache) Append(path string, facts []lifecycle.Fact) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byPath[path] = append(c.byPath[path], facts...)
+}
+
 // Drop forgets the facts kept of data files that were written but not committed
 // (ingest.Options.Uncommitted): they are in no snapshot, so Store would never see them leave
 // one. Should a failed commit have named a file after all, Store reads its facts file again.
