@@ -964,7 +964,7 @@ func (r *Record) withOwnMemory(maxDepth int) *Record {
 	if c.EventID == "" { // derived from the record's hash (finish)
 		c.EventID = r.EventID
 	}
-	c.keyHash, c.kindHash = r.keyHash, r.kindHash // same fields, same hashes
+	c.keyHash, c.kindHash, c.memSize = r.keyHash, r.kindHash, r.memSize // same fields, same hashes and size
 	return c
 }
 

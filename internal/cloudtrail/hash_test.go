@@ -6,11 +6,10 @@ import (
 	"testing"
 )
 
-// TestRecordHashes: the hashes the decoder caches are the ones computed from the fields, equal
-// keys hash alike, and a missing account, source or name hashes unlike an empty one.
-func TestRecordHashes(t *testing.T) {
-	// Delivery files, JSON Lines, lookup-events output and EventBridge events: every way a
-	// record reaches finish.
+// recordSamples are sample files of every way a record reaches finish: delivery files, JSON
+// Lines, lookup-events output and EventBridge events.
+func recordSamples(t *testing.T) []string {
+	t.Helper()
 	var files []string
 	for _, glob := range []string{"aws-cloudtrail-processing-library-serializer-tests/*.json", "panther-analysis-cloudtrail-tests/*.jsonl",
 		"plaso-cloudtrail-lookupevents/*.jsonl", "stratus-red-team-detonation-logs/*.json", "cloud-custodian-event-and-config-fixtures/cwe/*.json"} {
@@ -20,6 +19,13 @@ func TestRecordHashes(t *testing.T) {
 		}
 		files = append(files, m...)
 	}
+	return files
+}
+
+// TestRecordHashes: the hashes (and MemSize) the decoder caches are the ones computed from the fields, equal
+// keys hash alike, and a missing account, source or name hashes unlike an empty one.
+func TestRecordHashes(t *testing.T) {
+	files := recordSamples(t)
 	n := 0
 	for _, f := range files {
 		in, err := os.Open(f)
@@ -34,6 +40,12 @@ func TestRecordHashes(t *testing.T) {
 			}
 			if r.keyHash != r.computeKeyHash() || r.kindHash != r.computeKindHash() {
 				t.Fatalf("%s: record %s: cached hashes differ from its fields'", f, r.EventID)
+			}
+			if r.memSize == 0 || r.memSize != r.computeMemSize() || r.MemSize() != r.computeMemSize() {
+				t.Fatalf("%s: record %s: cached MemSize %d, its fields' %d", f, r.EventID, r.memSize, r.computeMemSize())
+			}
+			if r.EventSource != nil && r.EventName != nil && KindHashOf(*r.EventSource, *r.EventName) != r.KindHash() {
+				t.Fatalf("%s: record %s: KindHashOf its source and name differs from its KindHash", f, r.EventID)
 			}
 			return nil
 		})
@@ -59,7 +71,7 @@ func TestRecordHashes(t *testing.T) {
 		}
 	}
 	kind := func(src, name *string) uint64 { return (&Record{EventSource: src, EventName: name}).KindHash() }
-	if kind(s("ec2"), s("Run")) != kind(s("ec2"), s("Run")) {
+	if kind(s("ec2"), s("Run")) != kind(s("ec2"), s("Run")) || KindHashOf("ec2", "Run") != kind(s("ec2"), s("Run")) {
 		t.Error("equal kinds hash differently")
 	}
 	distinct := []uint64{kind(nil, nil), kind(s(""), nil), kind(nil, s("")), kind(s(""), s("")), kind(s("x"), nil), kind(nil, s("x")), kind(s("x"), s("y")), kind(s("y"), s("x"))}

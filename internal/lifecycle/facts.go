@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -39,24 +40,40 @@ type Fact struct {
 func Of(recs []*cloudtrail.Record) []Fact {
 	var out []Fact
 	for _, r := range recs {
+		// The kind's hash first: the decoder cached it in the record, where comparing the
+		// source read its text from memory again (1.9 s of a 10M-event load, nearly all for
+		// events of other kinds). A hash that matches is checked by the strings below.
+		if !slices.Contains(factKinds, r.KindHash()) {
+			continue
+		}
 		if r.ErrorCode != nil || r.EventSource == nil || *r.EventSource != "ec2.amazonaws.com" || r.EventName == nil {
 			continue
 		}
-		switch *r.EventName {
-		case "RunInstances":
-			out = runFacts(out, r)
-		case "CreateFleet":
-			out = fleetFacts(out, r)
-		case "TerminateInstances":
-			out = terminateFacts(out, r)
-		case "BidEvictedEvent":
-			out = evictionFacts(out, r)
-		case "CreateLaunchTemplate", "CreateLaunchTemplateVersion", "ModifyLaunchTemplate":
-			out = templateFacts(out, r)
+		if f := factsOf[*r.EventName]; f != nil {
+			out = f(out, r)
 		}
 	}
 	return out
 }
+
+// factsOf are the facts of each EC2 event name that has some.
+var factsOf = map[string]func([]Fact, *cloudtrail.Record) []Fact{
+	"RunInstances":                runFacts,
+	"CreateFleet":                 fleetFacts,
+	"TerminateInstances":          terminateFacts,
+	"BidEvictedEvent":             evictionFacts,
+	"CreateLaunchTemplate":        templateFacts,
+	"CreateLaunchTemplateVersion": templateFacts,
+	"ModifyLaunchTemplate":        templateFacts,
+}
+
+// factKinds are the KindHashes of the events of factsOf.
+var factKinds = func() (h []uint64) {
+	for name := range factsOf {
+		h = append(h, cloudtrail.KindHashOf("ec2.amazonaws.com", name))
+	}
+	return h
+}()
 
 // identity holds the userIdentity fields the facts use.
 type identity struct {
