@@ -121,9 +121,13 @@ func TestAFailedConcatenationLeavesNoFileOfTheOtherGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Batches of 5,000 events: every day gets two to four files of full row groups (a bulk
-	// load's, concatenated when merged), which this run (it wrote them all) leaves as they are.
-	if _, err := CloudTrail(ctx, lk, st, Options{Sources: []string{src}, BatchRows: 5000, CommitEachBatch: true}); err != nil {
+	// Batches of 10,000 events: every day of 13,000 to 15,000 events gets two or three files of
+	// full row groups (a bulk load's, concatenated when merged) and at most one more of its
+	// stragglers, which this run (it wrote them all) leaves as they are (up to CompactThreshold
+	// small files). The budget is large enough that no batch is handed over early, when the
+	// committer is idle while a decoder waits for budget: under load such batches came small,
+	// a day got more than CompactThreshold files, and this run merged it into one.
+	if _, err := CloudTrail(ctx, lk, st, Options{Sources: []string{src}, BatchRows: 10000, MemoryBudget: 1 << 30, CommitEachBatch: true}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := lk.ReadManifest(st.ID)
