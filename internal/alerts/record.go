@@ -258,7 +258,7 @@ func alertSpec(a Alert) recordSpec {
 		eventTime: a.EventTime, eventName: "Alert", region: orDefault(a.Region, "local"), eventID: a.ID, shared: group,
 		readOnly: true,
 		params: []param{ // in the order of their keys, as build writes them
-			strParam("account", a.Account), strParam("alertedAt", a.AlertedAt.Format(time.RFC3339Nano)), idsJSON(a.EventIDs),
+			strParam("account", a.Account), strParam("alertedAt", a.AlertedAt.UTC().Format(time.RFC3339Nano)), idsJSON(a.EventIDs),
 			intParam("events", max(len(a.EventIDs), 1)), strParam("group", group), strParam("resource", a.Resource),
 			strParam("rule", a.Rule), strParam("severity", a.Severity), strParam("status", a.Status), strParam("store", a.Store),
 			strParam("summary", a.Summary), strParam("title", a.Title),

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 )
@@ -56,8 +57,25 @@ FROM g LEFT JOIN s USING (id) LEFT JOIN d USING (id)`
 
 // Filter selects alerts for ListSQL.
 type Filter struct {
-	From         time.Time // alerts whose first event is at or after From (zero: all)
-	Rule, Status string    // "" for any
+	// From selects the alerts raised at or after it — found by an evaluation or a hunt since
+	// then, whatever the time of their events (a backfill of last year's trail raises alerts
+	// today) — and those whose first event is at or after it (an alert is raised after its
+	// event, unless the event's clock is ahead; a record of an old layout has no alertedAt).
+	// Zero: all.
+	From         time.Time
+	Rule, Status string // "" for any
+}
+
+// since is the condition of f.From over groupSQL's columns, or "TRUE". The alerts store is
+// partitioned by event time, which bounds nothing here: its records are one per group, few
+// beside the events they stand for, and read whole.
+func (f Filter) since() string {
+	if f.From.IsZero() {
+		return "TRUE"
+	}
+	t := "TIMESTAMP " + engine.Literal(f.From.UTC().Format("2006-01-02 15:04:05.999999"))
+	// alertedAt is RFC 3339 in UTC (alertSpec); TRY_CAST reads it to the microsecond.
+	return "(event_time >= " + t + " OR TRY_CAST(alerted_at AS TIMESTAMP) >= " + t + ")"
 }
 
 // ListSQL returns the internal SQL (and its arguments) of the alerts of store alertStore that
@@ -65,9 +83,9 @@ type Filter struct {
 // count), principal, account, region, resource, summary, status, sent_to (the targets it was
 // delivered to), store, alert_id.
 func ListSQL(s *query.Session, alertStore lake.Store, f Filter) (string, []any) {
-	sql := strings.ReplaceAll(groupSQL(s.StoreRange(alertStore.ID, f.From, time.Time{})), "$src", "?")
+	sql := strings.ReplaceAll(groupSQL(s.StoreRange(alertStore.ID, time.Time{}, time.Time{})), "$src", "?")
 	sql = `SELECT event_time, rule, severity, events, principal, account, region, resource, summary, status, sent_to, store, id AS alert_id
-FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) ORDER BY event_time DESC, alert_id`
+FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) AND ` + f.since() + ` ORDER BY event_time DESC, alert_id`
 	return sql, []any{EventSource, f.Rule, f.Rule, f.Status, f.Status}
 }
 
@@ -75,10 +93,10 @@ FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) OR
 // alert_id, event_time, rule, title, severity, store, principal, account, region, resource,
 // summary, events, status, alert_event_ids, alerted_at, sent_to.
 func DetailSQL(s *query.Session, alertStore lake.Store, f Filter, limit int) (string, []any) {
-	sql := strings.ReplaceAll(groupSQL(s.StoreRange(alertStore.ID, f.From, time.Time{})), "$src", "?")
+	sql := strings.ReplaceAll(groupSQL(s.StoreRange(alertStore.ID, time.Time{}, time.Time{})), "$src", "?")
 	sql = `SELECT id AS alert_id, event_time, rule, title, severity, store, principal, account, region, resource, summary,
 	CAST(events AS BIGINT), status, alert_event_ids, alerted_at, sent_to
-FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) ORDER BY event_time DESC, alert_id LIMIT ?`
+FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) AND ` + f.since() + ` ORDER BY event_time DESC, alert_id LIMIT ?`
 	return sql, []any{EventSource, f.Rule, f.Rule, f.Status, f.Status, limit}
 }
 

@@ -77,7 +77,12 @@ func TestAlertsAndHuntAPI(t *testing.T) {
 	if code, got := list("?rule=non-approved-launch&status=open&since=2000-01-01"); code != 200 || !slices.Equal(got, ids) {
 		t.Errorf("alerts of the rule: %d %v", code, got)
 	}
-	for _, q := range []string{"?rule=nope", "?status=resolved", "?since=1h"} { // the events are older than an hour
+	// since: the alerts raised since then, whatever the time of their events (older than an
+	// hour here).
+	if code, got := list("?since=1h"); code != 200 || !slices.Equal(got, ids) {
+		t.Errorf("alerts raised in the last hour: %d %v, want %v", code, got, ids)
+	}
+	for _, q := range []string{"?rule=nope", "?status=resolved", "?since=2999-01-01"} {
 		if code, got := list(q); code != 200 || len(got) != 0 {
 			t.Errorf("alerts%s: %d %v, want none", q, code, got)
 		}

@@ -137,4 +137,15 @@ func TestAlertsOnCommitAtMostOnce(t *testing.T) {
 	if out := mustRun(t, 0, dir, "alerts", "--rule", "nope", "--format", "json"); strings.TrimSpace(out) != "[]" {
 		t.Errorf("alerts --rule nope: %s", out)
 	}
+	// --since: the alerts raised since then, whatever the time of their events.
+	var recent []map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "alerts", "--since", "1d", "--format", "json")), &recent); err != nil {
+		t.Fatal(err)
+	}
+	if len(recent) != len(stored) {
+		t.Errorf("alerts --since 1d: %d alerts, %d raised in this test", len(recent), len(stored))
+	}
+	if out := mustRun(t, 0, dir, "alerts", "--since", "2999-01-01", "--format", "json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("alerts --since 2999-01-01: %s", out)
+	}
 }

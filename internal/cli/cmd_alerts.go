@@ -80,11 +80,12 @@ const alertsUsage = `Usage: auditlake alerts [--since D|T] [--rule ID] [--status
 The alerts found as events were committed (kept in the store auditlake-alerts), newest first: one row per
 alert, that is per rule, key (the principal unless the rule groups otherwise) and window, with the number of
 events it stands for (events) and its status (auditlake alert ack|close ID). --since takes a duration
-(30m, 12h, 7d) or a date/time: only the alerts' events since then are shown and counted.`
+(30m, 12h, 7d) or a date/time: only the alerts raised since then (whatever the time of their events: a
+backfill of last year's trail raises alerts today) or whose events are since then are shown.`
 
 func runAlerts(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "alerts")
-	since := fs.String("since", "", "only alerts of events since: a duration (1d, 12h) or a date/time")
+	since := fs.String("since", "", "only alerts raised (or of events) since: a duration (1d, 12h) or a date/time")
 	rule := fs.String("rule", "", "only this rule's alerts")
 	status := fs.String("status", "", "only alerts with this status: open, acknowledged or closed")
 	format := formatFlag(fs, "table", "csv", "json")
