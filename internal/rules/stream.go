@@ -201,6 +201,7 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 	// (two slices held at most): the engine's threads and fn's work overlap.
 	type slice struct {
 		recs   []matchRow
+		order  []int // recs' order (orderRows)
 		joined bool
 		err    error
 	}
@@ -209,6 +210,7 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 	go func() {
 		defer close(next)
 		size := 0 // the slice before's matches: a rule's slices hold about as many
+		var scratch []int
 		for _, rel := range relations {
 			var recs []matchRow
 			var joined bool
@@ -224,11 +226,12 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 				recs, joined, err = h.readSlice(qctx, rel, c.where(narrow), size)
 			}
 			size = len(recs)
+			var order []int
 			if err == nil {
-				sortRows(recs)
+				order = orderRows(recs, &scratch)
 			}
 			select {
-			case next <- slice{recs, joined, err}:
+			case next <- slice{recs, order, joined, err}:
 			case <-qctx.Done():
 				return
 			}
@@ -248,7 +251,7 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 		if sl.err != nil {
 			return n, fmt.Errorf("rule %s: %w", r.ID, sl.err)
 		}
-		for i := range sl.recs {
+		for _, i := range sl.order {
 			if err := c.packedMatchInto(&m, sl.recs[i].t, sl.recs[i].packed, sl.joined); err != nil {
 				return n, fmt.Errorf("rule %s: %w", r.ID, err)
 			}
@@ -415,14 +418,113 @@ func newMatchRow(row []any) matchRow {
 	return matchRow{t: t, packed: packed, id: firstField(packed)}
 }
 
-// sortRows orders match rows oldest first, then by event id (sortMatches' order).
+// sortRows orders match rows by compareRows.
 func sortRows(recs []matchRow) {
-	slices.SortFunc(recs, func(a, b matchRow) int {
-		if c := a.t.Compare(b.t); c != 0 {
-			return c
+	slices.SortFunc(recs, compareRows)
+}
+
+// compareRows orders match rows oldest first, then by event id (sortMatches' order), then by
+// their fields: the same rows always come out in the same order.
+func compareRows(a, b matchRow) int {
+	if c := a.t.Compare(b.t); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.id, b.id); c != 0 {
+		return c
+	}
+	return strings.Compare(a.packed, b.packed)
+}
+
+// orderRows returns the order of recs by compareRows: the index in recs of the first row, the
+// second, and so on. recs are left as they are (moving a slice's rows would take a second array
+// of them, for the time the sort takes: ~17 MB for ~300k matches).
+//
+// A slice's matches come from the engine in runs already in time order (the files are written
+// in time order, and each of the engine's scan threads hands on its chunks of a file in order),
+// events of the same time not by event id: orderRows puts each run's events of the same time in
+// order and merges the runs (AssumeRole Misuse over 10M events: ~500 runs in a slice of ~295k
+// matches), in scratch (grown to len(recs) as needed): 300k matches in ~500 runs are ordered
+// in 53 ms, where the sort of the rows took 186 ms. When the runs are short or many events have
+// the same time, it sorts them.
+func orderRows(recs []matchRow, scratch *[]int) []int {
+	n := len(recs)
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	sortAll := func() []int {
+		slices.SortFunc(order, func(a, b int) int { return compareRows(recs[a], recs[b]) })
+		return order
+	}
+	// The runs: starts[k] is where run k begins. Within a run, each match is moved back past
+	// those of its time that come after it (shifts counts the moves).
+	starts := []int{0}
+	shifts := 0
+	for i := 1; i < n; i++ {
+		c := recs[i].t.Compare(recs[order[i-1]].t)
+		if c < 0 {
+			if starts = append(starts, i); len(starts) > n/64+8 {
+				return sortAll() // short runs
+			}
+			continue
 		}
-		return strings.Compare(a.id, b.id)
-	})
+		if c > 0 || compareRows(recs[order[i-1]], recs[i]) <= 0 {
+			continue
+		}
+		j, lo := i, starts[len(starts)-1]
+		for j > lo && compareRows(recs[order[j-1]], recs[i]) > 0 {
+			order[j] = order[j-1]
+			j--
+		}
+		order[j] = i
+		if shifts += i - j; shifts > 4*n+1024 { // many events of the same time
+			return sortAll()
+		}
+	}
+	if len(starts) == 1 {
+		return order
+	}
+	starts = append(starts, n)
+	if cap(*scratch) < n {
+		*scratch = make([]int, n)
+	}
+	src, dst := order, (*scratch)[:n]
+	for len(starts) > 2 { // merge the runs pairwise, src to dst, until one is left
+		merged := starts[:1]
+		for k := 0; k+1 < len(starts); k += 2 {
+			lo, mid := starts[k], starts[k+1]
+			hi := mid
+			if k+2 < len(starts) {
+				hi = starts[k+2]
+			}
+			mergeOrder(recs, dst[lo:hi], src[lo:mid], src[mid:hi])
+			merged = append(merged, hi)
+		}
+		starts = merged
+		src, dst = dst, src
+	}
+	if &src[0] != &order[0] {
+		copy(order, src)
+	}
+	return order
+}
+
+// mergeOrder merges a and b, indexes of recs each in compareRows' order, into out
+// (len(a)+len(b) long), a's first of equal rows.
+func mergeOrder(recs []matchRow, out, a, b []int) {
+	i, j, k := 0, 0, 0
+	for i < len(a) && j < len(b) {
+		if compareRows(recs[b[j]], recs[a[i]]) < 0 {
+			out[k] = b[j]
+			j++
+		} else {
+			out[k] = a[i]
+			i++
+		}
+		k++
+	}
+	k += copy(out[k:], a[i:])
+	copy(out[k:], b[j:])
 }
 
 // firstField is the first of matchFields (the event id) packed in s, "" when s is malformed
