@@ -64,7 +64,7 @@ func TestOrderRowsIsASort(t *testing.T) {
 		random = append(random, row(rng.Int63n(1000), rng.Intn(2), fmt.Sprint(rng.Intn(100)), rng.Intn(100)))
 	}
 	cases["ordered"], cases["reversed"], cases["ties"], cases["random"] = ordered, reversed, dups, random
-	var scratch []int
+	var scratch []rowKey
 	for name, recs := range cases {
 		want := slices.Clone(recs)
 		slices.SortStableFunc(want, compareRows)
