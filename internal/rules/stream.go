@@ -51,10 +51,11 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 	sl := h.s.TimeSlices(h.target.Store.ID, h.target.From, h.target.To, h.perSlice())
 	// The slice of an event: how many cuts its time is at or after (the slices are
 	// consecutive, [From, To) each, and the relation holds only the target's range).
-	index := "0"
+	cuts := make([]string, 0, len(sl)-1)
 	for _, x := range sl[1:] {
-		index += " + (eventtime >= TIMESTAMP " + engine.Literal(x.From.UTC().Format("2006-01-02 15:04:05.999999")) + ")::INTEGER"
+		cuts = append(cuts, "TIMESTAMP "+engine.Literal(x.From.UTC().Format("2006-01-02 15:04:05.999999")))
 	}
+	index := sliceIndex("eventtime", cuts)
 	counts := make([]string, len(cs))
 	for i, c := range cs {
 		counts[i] = "count(*) FILTER (WHERE " + c.predicate + ")"
@@ -108,6 +109,22 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 		sortRows(recs[i])
 		h.held[c.rule.ID] = recs[i]
 	}
+}
+
+// sliceIndex is the SQL of how many of cuts (ascending timestamp literals) the column col is at
+// or after, an INTEGER; NULL when col is. It is a balanced tree of CASEs, a few comparisons an
+// event, where the sum of one comparison per cut took 5x the time of the scan over 10M events
+// and 38 cuts (0.76 s vs 0.15 s of the count pass's wall).
+func sliceIndex(col string, cuts []string) string {
+	var tree func(lo, hi int) string // the index, knowing it is in [lo, hi]
+	tree = func(lo, hi int) string {
+		if lo == hi {
+			return strconv.Itoa(lo)
+		}
+		mid := (lo + hi + 1) / 2 // col >= cuts[mid-1]: the index is mid or more
+		return "CASE WHEN " + col + " >= " + cuts[mid-1] + " THEN " + tree(mid, hi) + " ELSE " + tree(lo, mid-1) + " END"
+	}
+	return "CASE WHEN " + col + " IS NULL THEN NULL::INTEGER ELSE (" + tree(0, len(cuts)) + ")::INTEGER END"
 }
 
 // perSlice is how many events Stream reads per query for a rule that may match more.
