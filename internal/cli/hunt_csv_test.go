@@ -19,7 +19,8 @@ import (
 )
 
 // TestAppendCSVFieldIsEncodingCSV: a cell is written as encoding/csv writes it, for the cells
-// that need quoting and random ones over the characters that matter.
+// that need quoting, random ones over the characters that matter, and longer ones with one of
+// them at any place.
 func TestAppendCSVFieldIsEncodingCSV(t *testing.T) {
 	cells := []string{"", "a", `\.`, `\..`, `.\`, " a", "a ", "\ta", "\u00a0a", "\u2028x", "\u3000", "a,b", `a"b`, `"`, `""`, "a\nb", "a\rb", "\r\n",
 		"ü", "\x00", "\xff", "\xe2\x80", "=1+2", "arn:aws:sts::1:assumed-role/a/b"}
@@ -31,6 +32,17 @@ func TestAppendCSVFieldIsEncodingCSV(t *testing.T) {
 			b.WriteString(alphabet[rng.Intn(len(alphabet))])
 		}
 		cells = append(cells, b.String())
+	}
+	// Longer cells, one special character (or none) anywhere in them: hasCSVSpecial reads
+	// eight bytes at a time.
+	for range 5000 {
+		b := []byte(strings.Repeat("arn:aws:sts::1:assumed-role/x", 2)[:rng.Intn(50)])
+		if len(b) > 0 && rng.Intn(4) > 0 {
+			c := alphabet[rng.Intn(len(alphabet))]
+			i := rng.Intn(len(b))
+			b = append(b[:i], append([]byte(c), b[i:]...)...)
+		}
+		cells = append(cells, string(b))
 	}
 	for _, c := range cells {
 		var want bytes.Buffer

@@ -1,9 +1,11 @@
 package rules
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,10 +51,11 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 	sl := h.s.TimeSlices(h.target.Store.ID, h.target.From, h.target.To, h.perSlice())
 	// The slice of an event: how many cuts its time is at or after (the slices are
 	// consecutive, [From, To) each, and the relation holds only the target's range).
-	index := "0"
+	cuts := make([]string, 0, len(sl)-1)
 	for _, x := range sl[1:] {
-		index += " + (eventtime >= TIMESTAMP " + engine.Literal(x.From.UTC().Format("2006-01-02 15:04:05.999999")) + ")::INTEGER"
+		cuts = append(cuts, "TIMESTAMP "+engine.Literal(x.From.UTC().Format("2006-01-02 15:04:05.999999")))
 	}
+	index := sliceIndex("eventtime", cuts)
 	counts := make([]string, len(cs))
 	for i, c := range cs {
 		counts[i] = "count(*) FILTER (WHERE " + c.predicate + ")"
@@ -106,6 +109,22 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 		sortRows(recs[i])
 		h.held[c.rule.ID] = recs[i]
 	}
+}
+
+// sliceIndex is the SQL of how many of cuts (ascending timestamp literals) the column col is at
+// or after, an INTEGER; NULL when col is. It is a balanced tree of CASEs, a few comparisons an
+// event, where the sum of one comparison per cut took 5x the time of the scan over 10M events
+// and 38 cuts (0.76 s vs 0.15 s of the count pass's wall).
+func sliceIndex(col string, cuts []string) string {
+	var tree func(lo, hi int) string // the index, knowing it is in [lo, hi]
+	tree = func(lo, hi int) string {
+		if lo == hi {
+			return strconv.Itoa(lo)
+		}
+		mid := (lo + hi + 1) / 2 // col >= cuts[mid-1]: the index is mid or more
+		return "CASE WHEN " + col + " >= " + cuts[mid-1] + " THEN " + tree(mid, hi) + " ELSE " + tree(lo, mid-1) + " END"
+	}
+	return "CASE WHEN " + col + " IS NULL THEN NULL::INTEGER ELSE (" + tree(0, len(cuts)) + ")::INTEGER END"
 }
 
 // perSlice is how many events Stream reads per query for a rule that may match more.
@@ -201,6 +220,7 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 	// (two slices held at most): the engine's threads and fn's work overlap.
 	type slice struct {
 		recs   []matchRow
+		order  []int // recs' order (orderRows)
 		joined bool
 		err    error
 	}
@@ -209,6 +229,7 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 	go func() {
 		defer close(next)
 		size := 0 // the slice before's matches: a rule's slices hold about as many
+		var scratch []rowKey
 		for _, rel := range relations {
 			var recs []matchRow
 			var joined bool
@@ -224,11 +245,12 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 				recs, joined, err = h.readSlice(qctx, rel, c.where(narrow), size)
 			}
 			size = len(recs)
+			var order []int
 			if err == nil {
-				sortRows(recs)
+				order = orderRows(recs, &scratch)
 			}
 			select {
-			case next <- slice{recs, joined, err}:
+			case next <- slice{recs, order, joined, err}:
 			case <-qctx.Done():
 				return
 			}
@@ -248,7 +270,7 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 		if sl.err != nil {
 			return n, fmt.Errorf("rule %s: %w", r.ID, sl.err)
 		}
-		for i := range sl.recs {
+		for _, i := range sl.order {
 			if err := c.packedMatchInto(&m, sl.recs[i].t, sl.recs[i].packed, sl.joined); err != nil {
 				return n, fmt.Errorf("rule %s: %w", r.ID, err)
 			}
@@ -415,14 +437,131 @@ func newMatchRow(row []any) matchRow {
 	return matchRow{t: t, packed: packed, id: firstField(packed)}
 }
 
-// sortRows orders match rows oldest first, then by event id (sortMatches' order).
+// sortRows orders match rows by compareRows.
 func sortRows(recs []matchRow) {
-	slices.SortFunc(recs, func(a, b matchRow) int {
-		if c := a.t.Compare(b.t); c != 0 {
-			return c
+	slices.SortFunc(recs, compareRows)
+}
+
+// compareRows orders match rows oldest first, then by event id (sortMatches' order), then by
+// their fields: the same rows always come out in the same order.
+func compareRows(a, b matchRow) int {
+	if c := a.t.Compare(b.t); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.id, b.id); c != 0 {
+		return c
+	}
+	return strings.Compare(a.packed, b.packed)
+}
+
+// orderRows returns the order of recs by compareRows: the index in recs of the first row, the
+// second, and so on. recs are left as they are (moving a slice's rows would take a second array
+// of them, for the time the sort takes: ~17 MB for ~300k matches).
+//
+// A slice's matches come from the engine in runs already in time order (the files are written
+// in time order, and each of the engine's scan threads hands on its chunks of a file in order),
+// events of the same time not by event id: orderRows puts each run's events of the same time in
+// order and merges the runs (AssumeRole Misuse over 10M events: ~500 runs in a slice of ~295k
+// matches), as keys of their times and indexes (a merge reads those, not the rows, but for
+// events of the same time), in scratch (grown to len(recs) as needed): 300k matches in ~500 runs
+// are ordered in ~17 ms, where the sort of the rows took ~68 ms. When the runs are short or
+// many events have the same time, it sorts them.
+func orderRows(recs []matchRow, scratch *[]rowKey) []int {
+	n := len(recs)
+	order := make([]int, n)
+	if n > math.MaxInt32 { // rowKey's index
+		for i := range order {
+			order[i] = i
 		}
-		return strings.Compare(a.id, b.id)
-	})
+		slices.SortFunc(order, func(a, b int) int { return compareRows(recs[a], recs[b]) })
+		return order
+	}
+	if cap(*scratch) < 2*n {
+		*scratch = make([]rowKey, 2*n)
+	}
+	keys, tmp := (*scratch)[:n], (*scratch)[n:2*n]
+	for i := range recs {
+		keys[i] = rowKey{sec: recs[i].t.Unix(), nsec: int32(recs[i].t.Nanosecond()), i: int32(i)}
+	}
+	compare := func(a, b rowKey) int {
+		if a.sec != b.sec {
+			return cmp.Compare(a.sec, b.sec)
+		}
+		if a.nsec != b.nsec {
+			return cmp.Compare(a.nsec, b.nsec)
+		}
+		return compareRows(recs[a.i], recs[b.i])
+	}
+	done := func(keys []rowKey) []int {
+		for k, x := range keys {
+			order[k] = int(x.i)
+		}
+		return order
+	}
+	// The runs: starts[k] is where run k begins. Within a run, each match is moved back past
+	// those of its time that come after it (shifts counts the moves).
+	starts := []int{0}
+	shifts := 0
+	for i := 1; i < n; i++ {
+		x, prev := keys[i], keys[i-1]
+		if x.sec < prev.sec || x.sec == prev.sec && x.nsec < prev.nsec {
+			if starts = append(starts, i); len(starts) > n/64+8 { // short runs
+				slices.SortFunc(keys, compare)
+				return done(keys)
+			}
+			continue
+		}
+		if compare(prev, x) <= 0 {
+			continue
+		}
+		j, lo := i, starts[len(starts)-1]
+		for j > lo && compare(keys[j-1], x) > 0 {
+			keys[j] = keys[j-1]
+			j--
+		}
+		keys[j] = x
+		if shifts += i - j; shifts > 4*n+1024 { // many events of the same time
+			slices.SortFunc(keys, compare)
+			return done(keys)
+		}
+	}
+	starts = append(starts, n)
+	src, dst := keys, tmp
+	for len(starts) > 2 { // merge the runs pairwise, src to dst, until one is left
+		merged := starts[:1]
+		for k := 0; k+1 < len(starts); k += 2 {
+			lo, mid := starts[k], starts[k+1]
+			hi := mid
+			if k+2 < len(starts) {
+				hi = starts[k+2]
+			}
+			out, a, b := dst[lo:hi], src[lo:mid], src[mid:hi]
+			i, j, o := 0, 0, 0
+			for i < len(a) && j < len(b) {
+				if compare(b[j], a[i]) < 0 {
+					out[o] = b[j]
+					j++
+				} else {
+					out[o] = a[i]
+					i++
+				}
+				o++
+			}
+			o += copy(out[o:], a[i:])
+			copy(out[o:], b[j:])
+			merged = append(merged, hi)
+		}
+		starts = merged
+		src, dst = dst, src
+	}
+	return done(src)
+}
+
+// rowKey is a match row's time and index, for orderRows.
+type rowKey struct {
+	sec  int64
+	nsec int32
+	i    int32
 }
 
 // firstField is the first of matchFields (the event id) packed in s, "" when s is malformed
