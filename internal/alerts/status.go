@@ -73,7 +73,7 @@ func (f Filter) since() string {
 	if f.From.IsZero() {
 		return "TRUE"
 	}
-	t := "TIMESTAMP " + engine.Literal(f.From.UTC().Format("2006-01-02 15:04:05.999999"))
+	t := engine.TimestampLiteral(f.From)
 	// alertedAt is RFC 3339 in UTC (alertSpec); TRY_CAST reads it to the microsecond.
 	return "(event_time >= " + t + " OR TRY_CAST(alerted_at AS TIMESTAMP) >= " + t + ")"
 }
@@ -83,20 +83,25 @@ func (f Filter) since() string {
 // count), principal, account, region, resource, summary, status, sent_to (the targets it was
 // delivered to), store, alert_id.
 func ListSQL(s *query.Session, alertStore lake.Store, f Filter) (string, []any) {
-	sql := strings.ReplaceAll(groupSQL(s.StoreRange(alertStore.ID, time.Time{}, time.Time{})), "$src", "?")
-	sql = `SELECT event_time, rule, severity, events, principal, account, region, resource, summary, status, sent_to, store, id AS alert_id
-FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) AND ` + f.since() + ` ORDER BY event_time DESC, alert_id`
+	sql := `SELECT event_time, rule, severity, events, principal, account, region, resource, summary, status, sent_to, store, id AS alert_id
+` + f.from(s, alertStore) + ` ORDER BY event_time DESC, alert_id`
 	return sql, []any{EventSource, f.Rule, f.Rule, f.Status, f.Status}
+}
+
+// from is the FROM and WHERE of the alerts of alertStore that f selects, one row per alert
+// (groupSQL's columns), with four arguments after EventSource: f.Rule twice, f.Status twice.
+func (f Filter) from(s *query.Session, alertStore lake.Store) string {
+	sql := strings.ReplaceAll(groupSQL(s.StoreRange(alertStore.ID, time.Time{}, time.Time{})), "$src", "?")
+	return `FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) AND ` + f.since()
 }
 
 // DetailSQL is ListSQL with every field of an alert, for the JSON API, at most limit rows:
 // alert_id, event_time, rule, title, severity, store, principal, account, region, resource,
 // summary, events, status, alert_event_ids, alerted_at, sent_to.
 func DetailSQL(s *query.Session, alertStore lake.Store, f Filter, limit int) (string, []any) {
-	sql := strings.ReplaceAll(groupSQL(s.StoreRange(alertStore.ID, time.Time{}, time.Time{})), "$src", "?")
-	sql = `SELECT id AS alert_id, event_time, rule, title, severity, store, principal, account, region, resource, summary,
+	sql := `SELECT id AS alert_id, event_time, rule, title, severity, store, principal, account, region, resource, summary,
 	CAST(events AS BIGINT), status, alert_event_ids, alerted_at, sent_to
-FROM (` + sql + `) AS a WHERE (? = '' OR rule = ?) AND (? = '' OR status = ?) AND ` + f.since() + ` ORDER BY event_time DESC, alert_id LIMIT ?`
+` + f.from(s, alertStore) + ` ORDER BY event_time DESC, alert_id LIMIT ?`
 	return sql, []any{EventSource, f.Rule, f.Rule, f.Status, f.Status, limit}
 }
 

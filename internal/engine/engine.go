@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	duckdb "github.com/duckdb/duckdb-go/v2"
 
@@ -214,6 +215,11 @@ func Ident(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`
 // Literal quotes a string as an SQL string literal. Use it only where DuckDB does not accept a
 // bound parameter (SET, CREATE VIEW bodies, COPY targets); values otherwise are always bound.
 func Literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// TimestampLiteral is t as a TIMESTAMP literal, in UTC, to the microsecond.
+func TimestampLiteral(t time.Time) string {
+	return "TIMESTAMP " + Literal(t.UTC().Format("2006-01-02 15:04:05.999999"))
+}
 
 // ListLiteral quotes a list of strings as a DuckDB list literal.
 func ListLiteral(items []string) string {

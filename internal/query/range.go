@@ -16,10 +16,10 @@ import (
 func (s *Session) StoreRange(id string, from, to time.Time) string {
 	var conds []string
 	if !from.IsZero() {
-		conds = append(conds, "eventtime >= "+timestampLiteral(from))
+		conds = append(conds, "eventtime >= "+engine.TimestampLiteral(from))
 	}
 	if !to.IsZero() {
-		conds = append(conds, "eventtime < "+timestampLiteral(to))
+		conds = append(conds, "eventtime < "+engine.TimestampLiteral(to))
 	}
 	where := ""
 	for i, c := range conds {
@@ -74,10 +74,6 @@ func (s *Session) StoreFiles(id string, from, to time.Time) (read, total int) {
 // overlaps reports whether file f may hold events in [from, to).
 func overlaps(f lake.DataFile, from, to time.Time) bool {
 	return (from.IsZero() || !f.MaxTime.Before(from)) && (to.IsZero() || f.MinTime.Before(to))
-}
-
-func timestampLiteral(t time.Time) string {
-	return "TIMESTAMP " + engine.Literal(t.UTC().Format("2006-01-02 15:04:05.999999"))
 }
 
 // TimeSlice is a part [From, To) of a time range (zero bounds open).

@@ -53,7 +53,7 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 	// consecutive, [From, To) each, and the relation holds only the target's range).
 	cuts := make([]string, 0, len(sl)-1)
 	for _, x := range sl[1:] {
-		cuts = append(cuts, "TIMESTAMP "+engine.Literal(x.From.UTC().Format("2006-01-02 15:04:05.999999")))
+		cuts = append(cuts, engine.TimestampLiteral(x.From))
 	}
 	index := sliceIndex("eventtime", cuts)
 	counts := make([]string, len(cs))
