@@ -58,7 +58,7 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 	index := sliceIndex("eventtime", cuts)
 	counts := make([]string, len(cs))
 	for i, c := range cs {
-		counts[i] = "count(*) FILTER (WHERE " + c.predicate + ")"
+		counts[i] = countMatches(c.predicate)
 	}
 	res, err := h.s.RunInternal(ctx, "SELECT "+index+" AS auditlake_slice, "+strings.Join(counts, ", ")+" FROM "+h.relation+" AS events GROUP BY ALL")
 	if err != nil {
@@ -109,6 +109,17 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 		sortRows(recs[i])
 		h.held[c.rule.ID] = recs[i]
 	}
+}
+
+// countMatches is the SQL of an aggregate counting the rows where predicate holds (not false,
+// not NULL): count(*) FILTER (WHERE predicate) counts the same, but the engine computes a FILTER
+// clause as a column of the rows, each AND and OR evaluating all its terms on every row, where
+// CASE WHEN selects the rows as WHERE does: a term is evaluated only on the rows that the terms
+// before it leave undecided. Over 10M events and the hunt's five rules without a prefilter
+// (AWS-managed-role's regexp_matches after a contains on every row, the others' lower() of
+// columns after the ones that fail) the count pass took 1.8 s instead of 3.0 s.
+func countMatches(predicate string) string {
+	return "count(CASE WHEN " + predicate + " THEN 1 END)"
 }
 
 // sliceIndex is the SQL of how many of cuts (ascending timestamp literals) the column col is at
