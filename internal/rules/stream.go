@@ -3,6 +3,7 @@ package rules
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -492,7 +493,7 @@ func orderRows(recs []matchRow, scratch *[]rowKey) []int {
 	}
 	keys, tmp := (*scratch)[:n], (*scratch)[n:2*n]
 	for i := range recs {
-		keys[i] = rowKey{sec: recs[i].t.Unix(), nsec: int32(recs[i].t.Nanosecond()), i: int32(i)}
+		keys[i] = rowKey{sec: recs[i].t.Unix(), id: idPrefix(recs[i].id), nsec: int32(recs[i].t.Nanosecond()), i: int32(i)}
 	}
 	compare := func(a, b rowKey) int {
 		if a.sec != b.sec {
@@ -500,6 +501,9 @@ func orderRows(recs []matchRow, scratch *[]rowKey) []int {
 		}
 		if a.nsec != b.nsec {
 			return cmp.Compare(a.nsec, b.nsec)
+		}
+		if a.id != b.id {
+			return cmp.Compare(a.id, b.id)
 		}
 		return compareRows(recs[a.i], recs[b.i])
 	}
@@ -568,11 +572,24 @@ func orderRows(recs []matchRow, scratch *[]rowKey) []int {
 	return done(src)
 }
 
-// rowKey is a match row's time and index, for orderRows.
+// rowKey is a match row's time, the first bytes of its event id (idPrefix) and its index, for
+// orderRows.
 type rowKey struct {
 	sec  int64
+	id   uint64
 	nsec int32
 	i    int32
+}
+
+// idPrefix is the first 8 bytes of id as a big-endian number, zeros after a shorter id: ids whose
+// prefixes differ are in the order of their prefixes (strings.Compare's), so that orderRows
+// compares the strings only when they agree. Events of the same second are common (CloudTrail's
+// times are whole seconds): comparing their ids as strings was ~3 % of a hunt's CPU over 10M
+// events.
+func idPrefix(id string) uint64 {
+	var b [8]byte
+	copy(b[:], id)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // firstField is the first of matchFields (the event id) packed in s, "" when s is malformed
