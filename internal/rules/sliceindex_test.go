@@ -13,11 +13,7 @@ import (
 // last — and NULL for no time, for any number of cuts.
 func TestSliceIndexCountsTheCutsAtOrBefore(t *testing.T) {
 	ctx := context.Background()
-	db, err := engine.Open(ctx, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testEngine(t)
 	base := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
 	lit := func(t time.Time) string { return "TIMESTAMP " + engine.Literal(t.Format("2006-01-02 15:04:05.999999")) }
 	for _, n := range []int{0, 1, 2, 3, 4, 7, 38} {

