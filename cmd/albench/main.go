@@ -444,6 +444,9 @@ func zcatLists(src, dir string) ([2]string, error) {
 	if err != nil {
 		return paths, err
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil { // -zcat-ab's work directory may not exist yet
+		return paths, err
+	}
 	for i, h := range halves {
 		f, err := os.CreateTemp(dir, "zcat-list-*")
 		if err != nil {
