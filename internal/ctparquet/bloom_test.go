@@ -2,6 +2,7 @@ package ctparquet
 
 import (
 	"context"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ func TestBloomFiltersAreWrittenReadByTheEngineAndSurviveConcatenation(t *testing
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	for _, p := range append(srcs, out) {
 		meta := openMeta(t, p)
 		for i, rg := range meta.RowGroups {

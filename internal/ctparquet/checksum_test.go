@@ -2,6 +2,7 @@ package ctparquet
 
 import (
 	"context"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"path/filepath"
 	"testing"
 
@@ -18,7 +19,7 @@ func TestChecksumIsDerivableFromEventJSON(t *testing.T) {
 	if _, err := WriteRecordFile(p, recs); err != nil {
 		t.Fatal(err)
 	}
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	var rows, same int64
 	if err := db.QueryRow(context.Background(), "SELECT count(*), count(*) FILTER (WHERE sha256(eventjson) = eventjsonchecksum) FROM read_parquet("+engine.Literal(p)+")").Scan(&rows, &same); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package ctparquet
 
 import (
 	"fmt"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ func TestColdJSONPutBackReadsOldAndNewCutFilesTheSame(t *testing.T) {
 	if len(hostile) != 300 {
 		t.Fatalf("%d hostile records decoded: %+v", len(hostile), st)
 	}
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	count := counter(t, db)
 	for name, recs := range map[string][]*cloudtrail.Record{"samples": sampleRecords(t), "hostile": hostile} {
 		dir := t.TempDir()

@@ -3,6 +3,7 @@ package ctparquet
 import (
 	"context"
 	"errors"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -144,7 +145,7 @@ func TestColdFileWithCutJSONReadsTheSame(t *testing.T) {
 	if len(groups) != 2 || groups[1] != [2]int64{RowGroupRows, int64(len(recs) - RowGroupRows)} {
 		t.Errorf("the JSON was asked for row groups %v", groups)
 	}
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	count, raw := counter(t, db), rawFile
 	for _, q := range []string{
 		"SELECT count(*) FROM (SELECT * FROM " + raw(hot) + " EXCEPT ALL SELECT * FROM " + DataFilesSQL(engine.ListLiteral([]string{cut})) + ")",

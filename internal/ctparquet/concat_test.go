@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -57,7 +58,7 @@ func TestConcatenationKeepsRowsStatisticsAndPageIndex(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	one := func(q string) string {
 		var s string
 		if err := db.QueryRow(ctx, q).Scan(&s); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -61,7 +62,7 @@ func TestDataFilesReadAsParquetGoWritesThem(t *testing.T) {
 
 	// The engine: the same types and values.
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	rel := func(p string) string { return "read_parquet(" + engine.Literal(p) + ")" }
 	one := func(q string) string {
 		var s string
@@ -390,17 +391,6 @@ func TestRowGroupsEndByBytesAsWellAsRows(t *testing.T) {
 	if byBytes || fmt.Sprint(bounds) != fmt.Sprint([]int{0, RowGroupRows, 2 * RowGroupRows, 2*RowGroupRows + 5}) {
 		t.Errorf("ordinary records: row groups at %v (by bytes %v), want every %d rows", bounds, byBytes, RowGroupRows)
 	}
-}
-
-// openEngine opens an in-memory engine closed with the test.
-func openEngine(t *testing.T) *engine.DB {
-	t.Helper()
-	db, err := engine.Open(context.Background(), engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // bothWays is a query of how many rows the relations a and b differ by, counted with

@@ -2,6 +2,7 @@ package ctparquet
 
 import (
 	"context"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ func TestRecompressedFileReadsTheSameWithTheChecksumDerived(t *testing.T) {
 	if err != nil || rows != int64(len(recs)) {
 		t.Fatalf("Recompress: %d rows, %v; want %d", rows, err, len(recs))
 	}
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	count, raw := counter(t, db), rawFile
 	both := engine.ListLiteral([]string{hot, cold})
 	if n := count("SELECT count(*) FROM " + raw(cold) + " WHERE eventjsonchecksum IS NOT NULL"); n != 0 {

@@ -2,6 +2,7 @@ package ctparquet
 
 import (
 	"context"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func TestRecordFileOfSeveralPartsReadsAsTheirConcatenation(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	one := func(q string) string {
 		var s string
 		if err := db.QueryRow(ctx, q).Scan(&s); err != nil {

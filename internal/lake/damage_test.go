@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +19,7 @@ import (
 func ingested(t *testing.T, n int) (*Lake, Store, *Manifest) {
 	t.Helper()
 	lk, s := newStore(t)
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	w := beginWrite(t, lk, s.ID)
 	defer w.Close() // the test's own writers come next
 	for part := 0; part < 2; part++ {
@@ -120,7 +121,7 @@ func TestANewStoreWithoutManifestIsEmptyNotDamaged(t *testing.T) {
 func TestRepairRebuildsALostManifestFromTheFilesWithEveryRowAndFact(t *testing.T) {
 	lk, s, want := ingested(t, 40)
 	os.WriteFile(lk.manifestPath(s.ID), []byte("{}"), 0o644)
-	res, err := lk.Repair(context.Background(), openEngine(t), s.ID)
+	res, err := lk.Repair(context.Background(), enginetest.Open(t), s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestRepairComputesMissingFactsAndQuarantinesADamagedFile(t *testing.T) {
 	os.WriteFile(lk.AbsPath(s.ID, bad.Path), []byte("garbage, not parquet"), 0o644)
 	os.Remove(lk.manifestPath(s.ID))
 
-	res, err := lk.Repair(context.Background(), openEngine(t), s.ID)
+	res, err := lk.Repair(context.Background(), enginetest.Open(t), s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestCheckFilesNamesMissingTruncatedAndGarbageFiles(t *testing.T) {
 		t.Fatalf("Err = %v", err)
 	}
 	// With a valid manifest, repair drops the missing file and quarantines the garbage one.
-	res, err := lk.Repair(context.Background(), openEngine(t), s.ID)
+	res, err := lk.Repair(context.Background(), enginetest.Open(t), s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +248,7 @@ func TestOrphanCleanupKeepsFilesNoCrashedWriterMarked(t *testing.T) {
 
 func TestAnOlderManifestPutBackStopsTheWriterBeforeItDeletesAnything(t *testing.T) {
 	lk, s := newStore(t)
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	w, err := lk.BeginWrite(s.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +287,7 @@ func TestAnOlderManifestPutBackStopsTheWriterBeforeItDeletesAnything(t *testing.
 
 func TestRepairSetsAsideAFileWhoseEventsAreAllInAnother(t *testing.T) {
 	lk, s, m := ingested(t, 40)
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	// A compaction's input that a reader kept from deletion: the merged file holds its events.
 	w, err := lk.BeginWrite(s.ID)
 	if err != nil {
@@ -320,7 +321,7 @@ func TestAGarbageStateSegmentIsDamagedAndRepairDropsIt(t *testing.T) {
 	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), m.StateSegments[0]) || !strings.Contains(err.Error(), "eds repair "+s.Name) {
 		t.Fatalf("LoadSources = %v", err)
 	}
-	res, err := lk.Repair(context.Background(), openEngine(t), s.ID)
+	res, err := lk.Repair(context.Background(), enginetest.Open(t), s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +340,7 @@ func TestAGarbageStateSegmentIsDamagedAndRepairDropsIt(t *testing.T) {
 
 func TestAFirstWriteNotYetCommittedIsAnEmptyStoreNotADamagedOne(t *testing.T) {
 	lk, s := newStore(t)
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	w, err := lk.BeginWrite(s.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package lake
 import (
 	"context"
 	"fmt"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"io/fs"
 	"path/filepath"
 	"reflect"
@@ -36,7 +37,7 @@ func dayRecords(day, n, offset int, prefix string) []*cloudtrail.Record {
 // file held leaves no file behind.
 func TestHeldFilesTakeADayAcrossBatchesAndStillFindDuplicates(t *testing.T) {
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	lk, s := newStore(t)
 	w := beginWrite(t, lk, s.ID)
 	w.HoldFiles(true)

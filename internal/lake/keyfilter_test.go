@@ -3,6 +3,7 @@ package lake
 import (
 	"context"
 	"fmt"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -106,7 +107,7 @@ func TestKeyIndexForgetsTheLeastRecentDatesPastItsBound(t *testing.T) {
 // writer).
 func TestBatchesOfOneWriterAreDeduplicatedWithOrWithoutItsIndex(t *testing.T) {
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	rec := keyedRecord
 	// Batch 0 comes from an earlier writer; batches 1-2 from the writer under test. Every
 	// duplicate shares its original's eventtime, and each new record shares an instant with one.
@@ -176,7 +177,7 @@ func TestBatchesOfOneWriterAreDeduplicatedWithOrWithoutItsIndex(t *testing.T) {
 // commits leave every key once.
 func TestABatchWrittenBeforeTheLastCommitIsDeduplicatedAgainstIt(t *testing.T) {
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	rec := func(id string, sec int) *cloudtrail.Record { return keyedRecord(id, "1", sec) }
 	lk, s := newStore(t)
 	w := beginWrite(t, lk, s.ID)
@@ -222,7 +223,7 @@ func TestABatchWrittenBeforeTheLastCommitIsDeduplicatedAgainstIt(t *testing.T) {
 // record at the same instant is kept.
 func TestADuplicateIsCheckedAgainstTheOneFileHoldingIt(t *testing.T) {
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	lk, s := newStore(t)
 	w, err := lk.BeginWrite(s.ID)
 	if err != nil {
@@ -280,7 +281,7 @@ func TestADuplicateIsCheckedAgainstTheOneFileHoldingIt(t *testing.T) {
 // index of another store is ignored.
 func TestTheNextWriterTakesTheIndexOfThePrevious(t *testing.T) {
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	lk, s := newStore(t)
 	write := func(w *Writer, want int64, recs ...*cloudtrail.Record) []DataFile {
 		t.Helper()

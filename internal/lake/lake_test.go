@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
-	"github.com/auditlake/auditlake/internal/engine"
 )
 
 func newStore(t *testing.T) (*Lake, Store) {
@@ -35,17 +33,6 @@ func beginWrite(t *testing.T, lk *Lake, id string) *Writer {
 	}
 	t.Cleanup(w.Close)
 	return w
-}
-
-// openEngine opens an in-memory engine closed with the test.
-func openEngine(t *testing.T) *engine.DB {
-	t.Helper()
-	db, err := engine.Open(context.Background(), engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // keyedRecord is a record of eventID id in account acct, sec seconds after 2026-04-01 10:00 UTC:

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,7 +38,7 @@ func coldRecord(d, i int) *cloudtrail.Record {
 // was delivered.
 func TestWholeJSONIsWrittenWithoutTheWriteLockAndCommittedUnderIt(t *testing.T) {
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	lk, s := newStore(t)
 	w, err := lk.BeginWrite(s.ID)
 	if err != nil {

@@ -3,6 +3,7 @@ package lake
 import (
 	"context"
 	"fmt"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,7 +30,7 @@ func datedRecords(days, n int) []*cloudtrail.Record {
 // records, with its bounds, in date order, and the engine reads each back whole.
 func TestABatchOfManyDatesIsWrittenAsAFilePerDateInDateOrder(t *testing.T) {
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	lk, s := newStore(t)
 	w := beginWrite(t, lk, s.ID)
 	const days, perDay = 7, 40
@@ -68,7 +69,7 @@ func TestABatchOfManyDatesIsWrittenAsAFilePerDateInDateOrder(t *testing.T) {
 // the same time — are removed, none left pending.
 func TestADateThatCannotBeWrittenLeavesNoFileOfItsBatch(t *testing.T) {
 	ctx := context.Background()
-	db := openEngine(t)
+	db := enginetest.Open(t)
 	lk, s := newStore(t)
 	w := beginWrite(t, lk, s.ID)
 	// A plain file where the fourth date's directory goes.

@@ -2,9 +2,8 @@ package rules
 
 import (
 	"context"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"testing"
-
-	"github.com/auditlake/auditlake/internal/engine"
 )
 
 // TestCountMatchesCountsAsFilter: countMatches counts the rows where a predicate is true — not
@@ -12,7 +11,7 @@ import (
 // on some rows (a missing field), and in a GROUP BY as Hunt.Prepare runs it.
 func TestCountMatchesCountsAsFilter(t *testing.T) {
 	ctx := context.Background()
-	db := testEngine(t)
+	db := enginetest.Open(t)
 	rows := "(VALUES (1, 'a', 1), (1, NULL, 0), (1, 'b', NULL), (2, 'A', 2), (2, NULL, NULL), (2, 'ab', 0), (3, 'x', 5)) AS events(g, s, n)"
 	for _, pred := range []string{
 		"true", "false", "NULL::BOOLEAN",
@@ -37,15 +36,4 @@ func TestCountMatchesCountsAsFilter(t *testing.T) {
 			t.Errorf("%s: counts %s, FILTER counts %s", pred, got, want)
 		}
 	}
-}
-
-// testEngine is an engine for a test's SQL, closed when the test ends.
-func testEngine(t *testing.T) *engine.DB {
-	t.Helper()
-	db, err := engine.Open(context.Background(), engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"testing"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 // last — and NULL for no time, for any number of cuts.
 func TestSliceIndexCountsTheCutsAtOrBefore(t *testing.T) {
 	ctx := context.Background()
-	db := testEngine(t)
+	db := enginetest.Open(t)
 	base := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
 	lit := func(t time.Time) string { return "TIMESTAMP " + engine.Literal(t.Format("2006-01-02 15:04:05.999999")) }
 	for _, n := range []int{0, 1, 2, 3, 4, 7, 38} {
