@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -682,7 +683,8 @@ func (w *Watcher) Written(files []lake.DataFile, recs [][]*cloudtrail.Record, fa
 	if w.goEval == nil {
 		return
 	}
-	res := w.goEval.Files(files, recs, facts, runtime.NumCPU())
+	var res map[string]*rules.GoResult
+	pprof.Do(context.Background(), pprof.Labels("al", "written"), func(context.Context) { res = w.goEval.Files(files, recs, facts, runtime.NumCPU()) })
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -741,7 +743,9 @@ func (w *Watcher) run(ctx context.Context) {
 	w.mu.Lock()
 	pre := maps.Clone(w.pre)
 	w.mu.Unlock()
-	res, err := process(ctx, w.lk, w.st, pre, &w.keep)
+	var res Result
+	var err error
+	pprof.Do(ctx, pprof.Labels("al", "eval"), func(ctx context.Context) { res, err = process(ctx, w.lk, w.st, pre, &w.keep) })
 	if err != nil {
 		w.keep.failed() // the next evaluation starts afresh
 	}
