@@ -65,28 +65,36 @@ func (rf *RecordFile) Holds(recs []*cloudtrail.Record) ([]bool, error) {
 	}
 	groups := pf.RowGroups()
 	for i, ks := range want {
-		ids, _, err := columnStrings(groups[i].ColumnChunks()[idCol])
-		if err != nil {
-			return nil, fmt.Errorf("%s: read back eventid: %w", rf.path, err)
-		}
-		accts, present, err := columnStrings(groups[i].ColumnChunks()[acctCol])
-		if err != nil {
-			return nil, fmt.Errorf("%s: read back recipientaccountid: %w", rf.path, err)
-		}
-		if len(ids) != len(accts) {
-			return nil, fmt.Errorf("%s: row group %d: %d eventids, %d recipientaccountids", rf.path, i, len(ids), len(accts))
-		}
 		byID := make(map[string][]int, len(ks))
 		for _, k := range ks {
 			byID[recs[k].EventID] = append(byID[recs[k].EventID], k)
 		}
-		for row, id := range ids {
-			for _, k := range byID[id] {
+		// The rows of the ids asked about, then their accounts: only those rows are kept.
+		same := map[int64][]int{}
+		ids, err := eachValue(groups[i].ColumnChunks()[idCol], func(row int64, v parquet.Value) {
+			if ks, ok := byID[string(v.ByteArray())]; ok {
+				same[row] = ks
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: read back eventid: %w", rf.path, err)
+		}
+		if len(same) == 0 {
+			continue
+		}
+		accts, err := eachValue(groups[i].ColumnChunks()[acctCol], func(row int64, v parquet.Value) {
+			for _, k := range same[row] {
 				a := recs[k].RecipientAccountID
-				if a == nil && !present[row] || a != nil && present[row] && *a == accts[row] {
+				if a == nil && v.IsNull() || a != nil && !v.IsNull() && *a == string(v.ByteArray()) {
 					held[k] = true
 				}
 			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: read back recipientaccountid: %w", rf.path, err)
+		}
+		if ids != accts {
+			return nil, fmt.Errorf("%s: row group %d: %d eventids, %d recipientaccountids", rf.path, i, ids, accts)
 		}
 	}
 	return held, nil
@@ -106,33 +114,34 @@ func leafIndex(meta *format.FileMetaData, name string) int {
 	return -1
 }
 
-// columnStrings reads a top-level string column chunk's values, in row order, and whether each
-// is present (not null).
-func columnStrings(cc parquet.ColumnChunk) (vals []string, present []bool, err error) {
+// eachValue calls fn with each value of a top-level column chunk and its row, in row order
+// (the value is good only during the call), and returns how many there were.
+func eachValue(cc parquet.ColumnChunk, fn func(row int64, v parquet.Value)) (int64, error) {
 	pages := cc.Pages()
 	defer pages.Close()
 	buf := make([]parquet.Value, 1024)
+	var row int64
 	for {
 		p, err := pages.ReadPage()
 		if err == io.EOF {
-			return vals, present, nil
+			return row, nil
 		}
 		if err != nil {
-			return nil, nil, err
+			return row, err
 		}
 		r := p.Values()
 		for {
 			n, err := r.ReadValues(buf)
 			for _, v := range buf[:n] {
-				vals = append(vals, string(v.ByteArray()))
-				present = append(present, !v.IsNull())
+				fn(row, v)
+				row++
 			}
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
 				parquet.Release(p)
-				return nil, nil, err
+				return row, err
 			}
 		}
 		parquet.Release(p)
