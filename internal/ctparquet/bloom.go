@@ -1,7 +1,6 @@
 package ctparquet
 
 import (
-	"bytes"
 	"fmt"
 	"unsafe"
 
@@ -73,15 +72,11 @@ func RowGroupsToRead(path, column, value string) (read []int, total int, err err
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: Bloom filter of %s: %w", path, column, err)
 		}
-		var hdr format.BloomFilterHeader
-		if err := thrift.NewDecoder(new(thrift.CompactProtocol).NewReader(bytes.NewReader(b))).Decode(&hdr); err != nil {
-			return nil, 0, fmt.Errorf("%s: Bloom filter header of %s: %w", path, column, err)
+		may, err := bloomMayHold(b, h)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: Bloom filter of %s: %w", path, column, err)
 		}
-		if hdr.NumBytes <= 0 || int(hdr.NumBytes) > len(b) || hdr.NumBytes%bloom.BlockSize != 0 {
-			return nil, 0, fmt.Errorf("%s: Bloom filter of %s: %d bytes in %d", path, column, hdr.NumBytes, len(b))
-		}
-		bits := b[len(b)-int(hdr.NumBytes):]
-		if bloom.MakeSplitBlockFilter(bits).Check(h) {
+		if may {
 			read = append(read, i)
 		}
 	}

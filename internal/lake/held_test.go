@@ -30,17 +30,13 @@ func dayRecords(day, n, offset int, prefix string) []*cloudtrail.Record {
 }
 
 // TestHeldFilesTakeADayAcrossBatchesAndStillFindDuplicates: a writer holding files writes a
-// date's records of several batches into one file, closed when a batch has none of its date,
-// when a record of its date may be in it (and the duplicate is then dropped, as against any
-// written file), or when asked; a closed file describes all its parts (rows, time span) and
+// date's records of several batches into one file, closed when a batch has none of its date
+// (a batch of only a duplicate of a record in it, dropped, has none), or when asked; a closed file describes all its parts (rows, time span) and
 // the engine reads them all; nothing held is returned or pending, and a writer closed with a
 // file held leaves no file behind.
 func TestHeldFilesTakeADayAcrossBatchesAndStillFindDuplicates(t *testing.T) {
 	ctx := context.Background()
-	db := enginetest.Open(t)
-	lk, s := newStore(t)
-	w := beginWrite(t, lk, s.ID)
-	w.HoldFiles(true)
+	db, lk, s, w := heldWriter(t)
 	pending := func() int {
 		w.mu.Lock()
 		defer w.mu.Unlock()
@@ -48,14 +44,7 @@ func TestHeldFilesTakeADayAcrossBatchesAndStillFindDuplicates(t *testing.T) {
 	}
 	write := func(recs []*cloudtrail.Record, wantWritten int64) []DataFile {
 		t.Helper()
-		files, n, err := WriteRecords(ctx, db, w, NewBatch(recs))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n != wantWritten {
-			t.Fatalf("%d records written, want %d", n, wantWritten)
-		}
-		return files
+		return writeBatch(t, db, w, recs, wantWritten)
 	}
 	// Batch 1: days 0 and 1, both held.
 	if files := write(append(dayRecords(0, 40, 0, "a"), dayRecords(1, 40, 0, "b")...), 80); len(files) != 0 || !w.Held() || pending() != 0 {
@@ -66,8 +55,8 @@ func TestHeldFilesTakeADayAcrossBatchesAndStillFindDuplicates(t *testing.T) {
 	if len(files) != 1 || files[0].Date != "2026-04-01" || files[0].Rows != 40 || pending() != 1 {
 		t.Fatalf("batch 2: files %+v, %d pending; want day 0's file of 40 rows", files, pending())
 	}
-	// Batch 3: a duplicate of batch 1's day-1 record and new ones of day 2: day 1's file closes
-	// for the check, which drops the duplicate.
+	// Batch 3: a duplicate of batch 1's day-1 record and new ones of day 2: the check drops the
+	// duplicate, and day 1's file, of no record of the batch, closes.
 	dup := dayRecords(1, 1, 0, "b")
 	files = write(append(dup, dayRecords(2, 10, 20, "e")...), 10)
 	if len(files) != 1 || files[0].Date != "2026-04-02" || files[0].Rows != 70 {
@@ -165,4 +154,67 @@ func TestCloneFactCopiesEveryString(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestADuplicateOfAHeldFileLeavesItOpen: a batch with records of a held file's date, among
+// them copies of records in it (one of the same id with another account, which is no copy),
+// has the copies dropped by looking in the held file as it stands: the file stays held and
+// takes the batch's new records, and closes into one file of every distinct record.
+func TestADuplicateOfAHeldFileLeavesItOpen(t *testing.T) {
+	ctx := context.Background()
+	db, lk, s, w := heldWriter(t)
+	write := func(recs []*cloudtrail.Record, wantWritten int64) {
+		t.Helper()
+		if files := writeBatch(t, db, w, recs, wantWritten); len(files) != 0 || !w.Held() {
+			t.Fatalf("files %+v closed, held %v", files, w.Held())
+		}
+	}
+	write(dayRecords(0, 40, 0, "a"), 40)
+	write(dayRecords(0, 30, 100, "b"), 30)
+	// Copies of records of both parts, a record of a copied id with another account, new ones.
+	batch := append(dayRecords(0, 3, 0, "a"), dayRecords(0, 2, 100, "b")...)
+	other := dayRecords(0, 1, 5, "a")[0]
+	acct := "2"
+	other.RecipientAccountID = &acct
+	batch = append(batch, other)
+	batch = append(batch, dayRecords(0, 10, 200, "c")...)
+	write(batch, 11)
+	files, err := w.CloseHeld()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 || files[0].Rows != 81 {
+		t.Fatalf("closed %+v, want one file of 81 rows", files)
+	}
+	var total, distinct int64
+	p := engine.Literal(lk.AbsPath(s.ID, files[0].Path))
+	if err := db.QueryRow(ctx, "SELECT count(*), count(DISTINCT (eventid, recipientaccountid)) FROM read_parquet("+p+")").Scan(&total, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if total != 81 || distinct != 81 {
+		t.Fatalf("%d rows, %d distinct keys; want 81", total, distinct)
+	}
+}
+
+// writeBatch writes recs as a batch with w, which must write wantWritten of them, and returns
+// the files it closed.
+func writeBatch(t *testing.T, db *engine.DB, w *Writer, recs []*cloudtrail.Record, wantWritten int64) []DataFile {
+	t.Helper()
+	files, n, err := WriteRecords(context.Background(), db, w, NewBatch(recs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != wantWritten {
+		t.Fatalf("%d records written, want %d", n, wantWritten)
+	}
+	return files
+}
+
+// heldWriter returns an engine, and a writer holding files (HoldFiles) of a new store.
+func heldWriter(t *testing.T) (*engine.DB, *Lake, Store, *Writer) {
+	t.Helper()
+	lk, s := newStore(t)
+	w := beginWrite(t, lk, s.ID)
+	w.HoldFiles(true)
+	return enginetest.Open(t), lk, s, w
 }

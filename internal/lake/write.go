@@ -405,6 +405,7 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 	w.mu.Unlock()
 	read := map[string]bool{}
 	var candidates []*cloudtrail.Record
+	inHeld := map[string][]*cloudtrail.Record{} // by date: records to look for in its held file
 	var unkeyed []DataFile
 	for _, d := range b.dates {
 		files := byDate[d]
@@ -424,13 +425,9 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 				}
 			}
 		}
-		if len(hits) > 0 && w.held[d] != nil {
-			// A record of this date may be in the held file: closed, it is read like the rest.
-			if err := w.closeHeld(d); err != nil {
-				return err
-			}
-			files = append(files, w.closed[len(w.closed)-1])
-		}
+		// A record of this date may be in the file held open for it: that file is asked
+		// itself (ctparquet.RecordFile.Holds), and stays open.
+		h := w.held[d]
 		unkeyed = unkeyed[:0]
 		for _, f := range files {
 			if !w.keyed[f.Path] {
@@ -451,14 +448,20 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 			}
 			if hits[r.KeyHash()] {
 				p, _ := w.keys.lookup(d, r.KeyHash())
-				need = true
-				if p != "" && slices.ContainsFunc(files, func(f DataFile) bool { return f.Path == p }) {
-					read[p] = true
-				} else { // records of that hash in several files (or in one since merged): every one spanning it
+				switch {
+				case h != nil && p == h.rel:
+					inHeld[d] = append(inHeld[d], r)
+				case p != "" && slices.ContainsFunc(files, func(f DataFile) bool { return f.Path == p }):
+					read[p], need = true, true
+				default: // records of that hash in several files (or in one since merged): every one spanning it
+					need = true
 					for _, f := range files {
 						if w.keyed[f.Path] && spans(f) {
 							read[f.Path] = true
 						}
+					}
+					if h != nil && spans(DataFile{MinTime: h.span[0], MaxTime: h.span[1]}) {
+						inHeld[d] = append(inHeld[d], r)
 					}
 				}
 			}
@@ -472,9 +475,48 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 			}
 		}
 	}
-	if len(candidates) == 0 {
+	stored := map[dedupeKey]bool{}
+	for d, recs := range inHeld {
+		held, err := w.held[d].rf.Holds(recs)
+		if err != nil {
+			return err
+		}
+		for i, r := range recs {
+			if held[i] {
+				stored[recordKey(r.EventID, r.RecipientAccountID)] = true
+			}
+		}
+	}
+	if len(candidates) > 0 && len(read) > 0 {
+		if err := storedKeys(ctx, db, w, candidates, read, stored); err != nil {
+			return err
+		}
+	}
+	if len(stored) == 0 {
 		return nil
 	}
+	for _, d := range b.dates {
+		recs := b.byDate[d]
+		kept := recs[:0]
+		for _, r := range recs {
+			if !stored[recordKey(r.EventID, r.RecipientAccountID)] {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) < len(recs) {
+			if b.trimmed == nil {
+				b.trimmed = map[string]bool{}
+			}
+			b.trimmed[d] = true
+		}
+		clear(recs[len(kept):])
+		b.byDate[d] = kept
+	}
+	return nil
+}
+
+// storedKeys adds to stored the keys of candidates that the files of read hold.
+func storedKeys(ctx context.Context, db *engine.DB, w *Writer, candidates []*cloudtrail.Record, read map[string]bool, stored map[dedupeKey]bool) error {
 	var existing []string
 	for p := range read {
 		existing = append(existing, p)
@@ -513,7 +555,6 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 		return fmt.Errorf("deduplicate against store: %w", err)
 	}
 	defer rows.Close()
-	stored := map[dedupeKey]bool{}
 	for rows.Next() {
 		var id string
 		var account sql.NullString
@@ -528,26 +569,6 @@ func dropStored(ctx context.Context, db *engine.DB, w *Writer, b *Batch) error {
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("deduplicate against store: %w", err)
-	}
-	if len(stored) == 0 {
-		return nil
-	}
-	for _, d := range b.dates {
-		recs := b.byDate[d]
-		kept := recs[:0]
-		for _, r := range recs {
-			if !stored[recordKey(r.EventID, r.RecipientAccountID)] {
-				kept = append(kept, r)
-			}
-		}
-		if len(kept) < len(recs) {
-			if b.trimmed == nil {
-				b.trimmed = map[string]bool{}
-			}
-			b.trimmed[d] = true
-		}
-		clear(recs[len(kept):])
-		b.byDate[d] = kept
 	}
 	return nil
 }
