@@ -1,6 +1,7 @@
 package ctparquet
 
 import (
+	"bytes"
 	"fmt"
 	"unsafe"
 
@@ -72,11 +73,11 @@ func RowGroupsToRead(path, column, value string) (read []int, total int, err err
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: Bloom filter of %s: %w", path, column, err)
 		}
-		may, err := bloomMayHold(b, h)
+		f, err := splitBlockFilter(b)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: Bloom filter of %s: %w", path, column, err)
 		}
-		if may {
+		if f.Check(h) {
 			read = append(read, i)
 		}
 	}
@@ -90,4 +91,17 @@ func columnMeta(rg *format.RowGroup, column string) *format.ColumnMetaData {
 		}
 	}
 	return nil
+}
+
+// splitBlockFilter is b, a Bloom filter as a data file holds it (its thrift header, then the
+// split-block bitset), as a filter to check XXH64 hashes against.
+func splitBlockFilter(b []byte) (bloom.SplitBlockFilter, error) {
+	var hdr format.BloomFilterHeader
+	if err := thrift.NewDecoder(new(thrift.CompactProtocol).NewReader(bytes.NewReader(b))).Decode(&hdr); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	if hdr.NumBytes <= 0 || int(hdr.NumBytes) > len(b) || hdr.NumBytes%bloom.BlockSize != 0 {
+		return nil, fmt.Errorf("%d bytes in %d", hdr.NumBytes, len(b))
+	}
+	return bloom.MakeSplitBlockFilter(b[len(b)-int(hdr.NumBytes):]), nil
 }

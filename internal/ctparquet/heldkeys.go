@@ -1,7 +1,6 @@
 package ctparquet
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -32,19 +31,22 @@ func (rf *RecordFile) Holds(recs []*cloudtrail.Record) ([]bool, error) {
 	if idCol < 0 || acctCol < 0 {
 		return nil, errors.New("ctparquet: a data file without eventid or recipientaccountid")
 	}
+	// Each row group's eventid filter, parsed once (nil: none, the group may hold any id).
+	filters := make([]bloom.SplitBlockFilter, len(rf.meta.RowGroups))
+	for i := range filters {
+		if b := rf.blooms[i][idCol]; b != nil {
+			var err error
+			if filters[i], err = splitBlockFilter(b); err != nil {
+				return nil, fmt.Errorf("%s: Bloom filter of eventid: %w", rf.path, err)
+			}
+		}
+	}
 	// want[i]: the records whose id row group i may hold.
 	want := make(map[int][]int)
 	for k, r := range recs {
 		h := xxhash.Sum64([]byte(r.EventID))
-		for i := range rf.meta.RowGroups {
-			may := true
-			if b := rf.blooms[i][idCol]; b != nil {
-				var err error
-				if may, err = bloomMayHold(b, h); err != nil {
-					return nil, fmt.Errorf("%s: Bloom filter of eventid: %w", rf.path, err)
-				}
-			}
-			if may {
+		for i, f := range filters {
+			if f == nil || f.Check(h) {
 				want[i] = append(want[i], k)
 			}
 		}
@@ -146,19 +148,6 @@ func eachValue(cc parquet.ColumnChunk, fn func(row int64, v parquet.Value)) (int
 		}
 		parquet.Release(p)
 	}
-}
-
-// bloomMayHold reports whether b, a Bloom filter as a data file holds it (its thrift header,
-// then the split-block bitset), may hold the value of XXH64 hash h.
-func bloomMayHold(b []byte, h uint64) (bool, error) {
-	var hdr format.BloomFilterHeader
-	if err := thrift.NewDecoder(new(thrift.CompactProtocol).NewReader(bytes.NewReader(b))).Decode(&hdr); err != nil {
-		return false, fmt.Errorf("header: %w", err)
-	}
-	if hdr.NumBytes <= 0 || int(hdr.NumBytes) > len(b) || hdr.NumBytes%bloom.BlockSize != 0 {
-		return false, fmt.Errorf("%d bytes in %d", hdr.NumBytes, len(b))
-	}
-	return bloom.MakeSplitBlockFilter(b[len(b)-int(hdr.NumBytes):]).Check(h), nil
 }
 
 // partialFile reads as the first n bytes of f followed by tail: a file being written, with a
