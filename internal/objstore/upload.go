@@ -156,7 +156,11 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 	var parts [][]byte
 	for off := int64(0); off < size || off == 0; off += partSize {
 		h := NewCRC32C()
-		n, err := io.Copy(io.MultiWriter(h, whole), io.NewSectionReader(f, off, min(partSize, size-off)))
+		var w io.Writer = io.MultiWriter(h, whole)
+		if size <= partSize {
+			w, h = whole, whole // one part: its CRC-32C is the whole file's, computed once
+		}
+		n, err := io.Copy(w, io.NewSectionReader(f, off, min(partSize, size-off)))
 		if err != nil {
 			return Uploaded{}, fmt.Errorf("read %q: %w", path, err)
 		}
