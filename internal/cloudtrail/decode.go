@@ -43,7 +43,8 @@ type DecodeOptions struct {
 	// Keep, when set, is asked about every record found (counted in Stats.Records); one it
 	// refuses is not passed to emit. Records decoded in place share their input's memory, so
 	// a caller that keeps few of them should say so here: Decode then gives the kept records
-	// memory of their own (see run). Keep is called from the goroutine that calls Decode.
+	// memory of their own (see run). Keep is called from the goroutine that calls Decode, and
+	// must not hold on to a record it refuses: its memory is used for the next one.
 	Keep func(*Record) bool
 	// Reserve, when set, is called before a large item (largeItemBytes of JSON or more, or an
 	// input of that size decoded in place) is decoded, with its size; decoding waits for it,
@@ -209,6 +210,8 @@ type decoder struct {
 	pending                  *Record
 	pendingSum               *[64]byte
 	pendingItem, pendingLine int
+	// slab holds the blocks of the records decoded in place (blockSlab).
+	slab blockSlab
 }
 
 // largeItems lets one decoder at a time in the process decode a large item (largeItemBytes or
@@ -537,6 +540,7 @@ func (d *decoder) decodeInPlace() (bool, error) {
 	}
 	var rd recordDecoder
 	rd.init(view, d.opts.MaxDepth)
+	rd.slab, rd.left = &d.slab, d.sc.left()
 	rd.kv = d.kv[:0]
 	end, err := rd.decode()
 	d.kv = rd.kv[:0]
@@ -544,6 +548,7 @@ func (d *decoder) decodeInPlace() (bool, error) {
 		d.inPlace = false
 	}
 	if err != nil || rd.nt.ws {
+		d.slab.giveBack(rd.rec)
 		return false, nil
 	}
 	d.sc.pos += end
@@ -860,9 +865,11 @@ func (d *decoder) finish(rd *recordDecoder) error {
 	switch {
 	case info.timeProblem != "":
 		d.problem(Error, "%s", info.timeProblem)
+		rd.slab.giveBack(rec)
 		return nil
 	case info.duplicate != "":
 		d.problem(Error, "key %q appears twice: the record is refused (its columns and its JSON would disagree)", info.duplicate)
+		rd.slab.giveBack(rec)
 		return nil
 	}
 	if rd.nt.lone {
@@ -876,6 +883,7 @@ func (d *decoder) finish(rd *recordDecoder) error {
 			d.problem(Error, "after replacing lone surrogates: %v", err)
 			return nil
 		}
+		rd.slab.giveBack(rec)
 		rd, rec = &fx, fx.rec
 		d.problem(Warning, "%d lone UTF-16 surrogate escape(s) (\\ud800-\\udfff without a pair) replaced with U+FFFD", n)
 	}
@@ -930,6 +938,7 @@ func (d *decoder) flushPending() error {
 func (d *decoder) keepEmit(rec *Record, item, line int) error {
 	rec.cacheHashes()
 	if d.opts.Keep != nil && !d.opts.Keep(rec) {
+		d.slab.giveBack(rec) // Keep does not keep it
 		return nil
 	}
 	if err := d.emit(rec); err != nil {

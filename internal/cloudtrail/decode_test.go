@@ -1013,3 +1013,76 @@ func TestDecodeReservesBeforeDecodingALargeItem(t *testing.T) {
 		t.Errorf("%d records, asked %v; want 2 and one ask of %d", len(res.recs), asked, len(big))
 	}
 }
+
+// Records decoded in place take their blocks from slabs (fields.go, blockSlab), and a record
+// refused — by Keep, for its eventTime, for a repeated key — gives its block back to be zeroed
+// and handed to the next record. Whatever is refused around them, the kept records must stay
+// whole and right, and share no part, with the checksum computed in pairs or deferred.
+func TestDecodeRefusedRecordsAroundKeptOnes(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"Records":[`)
+	type want struct{ id, user, param, res string }
+	var wants []want
+	const n = 100
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		tm, name := "2024-01-02T03:04:05Z", "Kept"
+		switch i % 5 {
+		case 1:
+			name = "Refused"
+		case 3:
+			tm = "not a time"
+		}
+		if i%11 == 4 {
+			name += `\ud800` // a lone surrogate: decoded again from its text
+		}
+		fmt.Fprintf(&b, `{"eventTime":%q,"eventName":"%s","eventID":"id-%d",`+
+			`"userIdentity":{"type":"AssumedRole","userName":"u%d","sessionContext":{"sessionIssuer":{"arn":"arn:i%d"},"attributes":{"creationDate":"2024-01-01T00:00:00Z"}}},`+
+			`"requestParameters":{"p":"v%d","q":"w"},"resources":[{"ARN":"r%d"}],"tlsDetails":{"tlsVersion":"TLSv1.%d"},"readOnly":%v}`,
+			tm, name, i, i, i, i, i, i%3, i%2 == 0)
+		if i%5 != 1 && i%5 != 3 {
+			wants = append(wants, want{fmt.Sprintf("id-%d", i), fmt.Sprintf("u%d", i), fmt.Sprintf("v%d", i), fmt.Sprintf("r%d", i)})
+		}
+	}
+	b.WriteString(`]}`)
+	for _, deferSum := range []bool{false, true} {
+		var res result
+		res.st, res.err = cloudtrail.Decode(strings.NewReader(b.String()), "in.json", cloudtrail.DecodeOptions{
+			DeferChecksum: deferSum,
+			Keep:          func(r *cloudtrail.Record) bool { return !strings.HasPrefix(str(r.EventName), "Refused") },
+		}, func(r *cloudtrail.Record) error {
+			res.recs = append(res.recs, r)
+			return nil
+		})
+		if res.err != nil || res.st.Errors != n/5 {
+			t.Fatalf("defer %v: %v, %d errors, want %d", deferSum, res.err, res.st.Errors, n/5)
+		}
+		if len(res.recs) != len(wants) {
+			t.Fatalf("defer %v: %d records kept, want %d", deferSum, len(res.recs), len(wants))
+		}
+		seen := map[any]bool{}
+		for i, r := range res.recs {
+			w := wants[i]
+			u := r.UserIdentity
+			if r.EventID != w.id || u == nil || str(u.UserName) != w.user || u.SessionContext == nil ||
+				u.SessionContext.SessionIssuer == nil || str(u.SessionContext.SessionIssuer.ARN) != "arn:i"+w.id[3:] ||
+				len(r.RequestParameters) != 2 || str(r.RequestParameters[0].Value) != w.param ||
+				len(r.Resources) != 1 || str(r.Resources[0].ARN) != w.res || r.TLSDetails == nil || r.ReadOnly == nil ||
+				!strings.Contains(r.EventJSON, `"id-`+w.id[3:]+`"`) {
+				t.Fatalf("defer %v: record %d is not %v: %s", deferSum, i, w, r.EventJSON)
+			}
+			if sum := sha256.Sum256([]byte(r.EventJSON)); !deferSum && r.EventJSONChecksum != hex.EncodeToString(sum[:]) {
+				t.Errorf("defer %v: record %d: checksum %q", deferSum, i, r.EventJSONChecksum)
+			}
+			for _, p := range []any{r, u, u.SessionContext, u.SessionContext.SessionIssuer, u.SessionContext.Attributes,
+				&r.RequestParameters[0], &r.Resources[0], r.TLSDetails, r.ReadOnly, r.EventName} {
+				if seen[p] {
+					t.Fatalf("defer %v: record %d shares a part with an earlier one", deferSum, i)
+				}
+				seen[p] = true
+			}
+		}
+	}
+}

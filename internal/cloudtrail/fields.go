@@ -15,6 +15,8 @@ type recordDecoder struct {
 	maxDepth int
 	rec      *Record
 	blk      *recordBlock // rec and the parts it has not yet taken
+	slab     *blockSlab   // where blk comes from; nil: a block of its own
+	left     int          // with slab: bytes of input left from s's start
 	info     objInfo
 	warnings []string
 	strs     []string // backing store for the record's *string values: the block's, then 32 more at a time
@@ -385,6 +387,44 @@ type recordBlock struct {
 	strs    [40]string
 }
 
+// slabBlocks is the most record blocks a blockSlab allocates at a time.
+const slabBlocks = 16
+
+// blockSlab hands out the record blocks of one input's records decoded in place from arrays of
+// up to slabBlocks: one allocation instead of one a record, for the allocator to find room for
+// and set the type of. The records of a slab are consecutive records of one input, held and
+// emitted together (decoder.run), so a slab seldom outlives its records by long. An array is
+// sized by what is left of the input, so that a small input's records do not leave most of one
+// unused; a block whose record is not kept (refused, or not wanted by DecodeOptions.Keep) is
+// given back while it is the last one handed out (giveBack).
+type blockSlab struct {
+	blocks []recordBlock
+	n      int // handed out of blocks
+}
+
+// next returns a zeroed block; left is how many bytes of input are left from the record's
+// start, which bounds how many more records may follow.
+func (s *blockSlab) next(left int) *recordBlock {
+	if s.n == len(s.blocks) {
+		s.blocks, s.n = make([]recordBlock, min(max(left/slabRecordBytes, 1), slabBlocks)), 0
+	}
+	s.n++
+	return &s.blocks[s.n-1]
+}
+
+// slabRecordBytes is about the smallest JSON of a record: a slab is sized for what is left of
+// the input at this many bytes a record (a CloudTrail record is 1–2 KB of JSON).
+const slabRecordBytes = 1024
+
+// giveBack takes back the block of rec, zeroed, if it is the last one handed out; rec must not
+// be referred to any more.
+func (s *blockSlab) giveBack(rec *Record) {
+	if s != nil && s.n > 0 && rec == &s.blocks[s.n-1].rec {
+		s.blocks[s.n-1] = recordBlock{}
+		s.n--
+	}
+}
+
 const (
 	takenUI = 1 << iota
 	takenSC
@@ -398,7 +438,11 @@ const (
 
 // newRecord starts a record in a new block.
 func (rd *recordDecoder) newRecord() {
-	rd.blk = new(recordBlock)
+	if rd.slab != nil {
+		rd.blk = rd.slab.next(rd.left)
+	} else {
+		rd.blk = new(recordBlock)
+	}
 	rd.rec = &rd.blk.rec
 	rd.strs = rd.blk.strs[:0]
 	rd.bools = rd.blk.bools[:0]

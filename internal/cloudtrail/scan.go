@@ -48,6 +48,10 @@ func (s *scanner) rest(n int) string {
 	return unsafe.String(&s.buf[s.pos], min(s.end-s.pos, n))
 }
 
+// left is how many bytes of input are buffered from the position on: for whole input, all that
+// is left of it.
+func (s *scanner) left() int { return s.end - s.pos }
+
 // errSyntax marks input whose structure the scanner cannot follow (the rest is unreadable).
 var errSyntax = errors.New("invalid JSON")
 
