@@ -409,7 +409,10 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 			if err != nil {
 				return res, err
 			}
-			added, keys, err := commitRecords(ctx, lk, alertStore, buildRecords(specs), db, k.keys)
+			// The event ids are cut out of the alerts' eventjson unless the store keeps whole
+			// JSON (a published store: commitRecords checks again under the write lock).
+			recs := buildRecordsCut(specs, !lk.WholeJSON(alertStore.ID))
+			added, keys, err := commitRecords(ctx, lk, alertStore, recs, db, k.keys)
 			k.keys = keys
 			if err != nil {
 				return res, err
@@ -544,6 +547,9 @@ func commitRecords(ctx context.Context, lk *lake.Lake, alertStore lake.Store, re
 		return nil, nil, fmt.Errorf("alerts: %w", err)
 	}
 	defer w.Close()
+	if lk.WholeJSON(alertStore.ID) { // decided under the write lock (lake.KeepWholeJSON)
+		wholeRecords(recs)
+	}
 	w.UseKeys(keys)
 	files, _, err := lake.WriteRecords(ctx, db, w, lake.NewBatch(recs))
 	if err != nil {

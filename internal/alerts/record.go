@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/coldjson"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -96,8 +97,14 @@ func appendJSONString(b []byte, s string) ([]byte, string) {
 	return append(b, '"'), s
 }
 
-// build returns the record: its JSON text and the fields the decoder reads from it.
-func (sp recordSpec) build(buf []byte) (*cloudtrail.Record, []byte) {
+// build returns the record: its JSON text and the fields the decoder reads from it. With cut,
+// a record's event ids (requestParameters.eventIds, when there are some) are left out of its
+// eventjson as a cold file leaves a map's value out (ctparquet.CutJSON: the mark and the
+// value's place among the row's map values), and its checksum to derive (cloudtrail.JSONCut):
+// readers put them back (ctparquet.ColdJSONSQL, DerivedChecksumSQL), so every query reads the
+// same, and the alerts store's files hold the ids once, not twice (~30 MB, hashed and
+// compressed twice, at a 1M ingest).
+func (sp recordSpec) build(buf []byte, cut bool) (*cloudtrail.Record, []byte) {
 	b := buf[:0]
 	var vals [32]string // decoded values, in the order written
 	nv := 0
@@ -177,7 +184,36 @@ func (sp recordSpec) build(buf []byte) (*cloudtrail.Record, []byte) {
 	b[len(b)-1] = '}'
 	b = append(b, '}')
 
-	text := string(b)
+	var text string
+	cutAt := -1 // the params index of the ids cut out of text
+	if cut {
+		for i, p := range params {
+			if p.isIDs && p.ids != nil && raws[i].to-raws[i].from >= cutMinIDs && i+1 <= coldjson.MaxMapValue {
+				cutAt = i
+				break
+			}
+		}
+	}
+	if cutAt >= 0 {
+		// The text with the ids' place marked, and the ids' text apart (the map's value).
+		from, to := raws[cutAt].from, raws[cutAt].to
+		var t strings.Builder
+		t.Grow(len(b) - (to - from) + 2)
+		t.Write(b[:from])
+		t.WriteByte(coldjson.MapMark)
+		t.WriteByte(byte(32 + cutAt + 1)) // requestParameters' values come first
+		t.Write(b[to:])
+		text = t.String()
+		pvals[cutAt] = string(b[from:to])
+		shift := (to - from) - 2
+		for i := range raws {
+			if i != cutAt && raws[i].from >= to {
+				raws[i].from, raws[i].to = raws[i].from-shift, raws[i].to-shift
+			}
+		}
+	} else {
+		text = string(b)
+	}
 	// The record and what its fields point to in one allocation (recordBlock).
 	blk := new(recordBlock)
 	n := 0
@@ -209,17 +245,27 @@ func (sp recordSpec) build(buf []byte) (*cloudtrail.Record, []byte) {
 				r.RequestParameters[i] = cloudtrail.KV{Key: p.key}
 				continue
 			}
-			pv[i] = text[raws[i].from:raws[i].to] // a slice of the text, as the decoder keeps it
+			if i != cutAt { // (the ids cut out are apart, in pvals)
+				pv[i] = text[raws[i].from:raws[i].to] // a slice of the text, as the decoder keeps it
+			}
 		}
 		r.RequestParameters[i] = cloudtrail.KV{Key: p.key, Value: &pv[i]}
 	}
 	if shared >= 0 {
 		r.SharedEventID = ptr(shared)
 	}
+	if cutAt >= 0 {
+		r.EventJSONChecksum = cloudtrail.JSONCut
+		return r, b
+	}
 	sum := sha256.Sum256(b)
 	r.EventJSONChecksum = hex.EncodeToString(sum[:])
 	return r, b
 }
+
+// cutMinIDs is the shortest ids' text build cuts out (ctparquet's mapMinLen: a mark takes two
+// bytes).
+const cutMinIDs = 16
 
 // blockParams is how many requestParameters a recordBlock holds (an alert's are 12); a record
 // with more has them apart.
@@ -239,14 +285,42 @@ type recordBlock struct {
 
 // buildRecords builds specs' records, reusing one buffer.
 func buildRecords(specs []recordSpec) []*cloudtrail.Record {
+	return buildRecordsCut(specs, false)
+}
+
+// buildRecordsCut is buildRecords; with cut, the records' event ids are cut out of their
+// eventjson (build), for a store whose files need not hold whole JSON (lake.Lake.WholeJSON).
+func buildRecordsCut(specs []recordSpec, cut bool) []*cloudtrail.Record {
 	out := make([]*cloudtrail.Record, 0, len(specs))
 	var buf []byte
 	for _, sp := range specs {
 		var r *cloudtrail.Record
-		r, buf = sp.build(buf)
+		r, buf = sp.build(buf, cut)
 		out = append(out, r)
 	}
 	return out
+}
+
+// wholeRecords puts the event ids back into the eventjson of the records of recs built cut
+// (buildRecordsCut), and their checksums: for a store that has come to keep whole JSON.
+func wholeRecords(recs []*cloudtrail.Record) {
+	for _, r := range recs {
+		if r.EventJSONChecksum != cloudtrail.JSONCut {
+			continue
+		}
+		b := coldjson.Append(nil, r.EventJSON, nil, func(i int) (string, bool) {
+			if i > len(r.RequestParameters) {
+				return "", false
+			}
+			if v := r.RequestParameters[i-1].Value; v != nil {
+				return *v, true
+			}
+			return "", true
+		})
+		r.EventJSON = string(b)
+		sum := sha256.Sum256(b)
+		r.EventJSONChecksum = hex.EncodeToString(sum[:])
+	}
 }
 
 // alertSpec is the record of an alert: eventName Alert, the rule and what it found in

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 )
 
@@ -17,14 +16,7 @@ import (
 // even when its status changed since.
 func TestSinceSelectsAlertsRaisedSinceWhateverTheirEvents(t *testing.T) {
 	ctx := context.Background()
-	lk, err := lake.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := Store(lk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk, st := newAlertsStore(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	old := time.Date(2019, 3, 4, 5, 6, 7, 0, time.UTC)
 	local := time.FixedZone("UTC+5", 5*3600) // an alertedAt in another zone is stored in UTC

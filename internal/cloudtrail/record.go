@@ -51,7 +51,7 @@ type Record struct {
 	// EventJSON is the original record as compact JSON text, keys in their original order.
 	EventJSON string
 	// EventJSONChecksum is the lowercase hex SHA-256 of EventJSON, or "" when it was left
-	// for the reader to derive (DecodeOptions.DeferChecksum).
+	// for the reader to derive (DecodeOptions.DeferChecksum), or JSONCut.
 	EventJSONChecksum string
 
 	// Detected is the verdicts of the detection rules evaluated in Go on the record as it was
@@ -69,6 +69,13 @@ type Record struct {
 	// the cache (a 10M-event load spent 1.4 s of CPU there, chasing the identity's pointers).
 	memSize int64
 }
+
+// JSONCut as a record's EventJSONChecksum says that its EventJSON is cut as a cold file's is
+// (ctparquet.CutJSON: values of other columns replaced by markers) and its checksum is left to
+// derive: the writer stores the checksum as null, and readers put the text back and derive the
+// checksum (ctparquet.ColdJSONSQL, DerivedChecksumSQL). Only records built by auditlake (the
+// alerts store's) are written so; the decoder never sets it.
+const JSONCut = "\x00cut"
 
 // hashSeed seeds the record hashes: they are for this process's maps, never stored.
 var hashSeed = maphash.MakeSeed()

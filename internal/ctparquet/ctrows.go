@@ -236,5 +236,9 @@ func (b *rowBuilder) record(r *cloudtrail.Record) {
 	}
 	b.str(0, r.SessionCredentialFromConsole)
 	b.text(0, r.EventJSON)
-	b.text(0, r.EventJSONChecksum)
+	if r.EventJSONChecksum == cloudtrail.JSONCut { // a cut text: put back on read
+		b.str(0, nil)
+	} else {
+		b.text(0, r.EventJSONChecksum)
+	}
 }

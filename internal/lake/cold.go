@@ -301,7 +301,8 @@ func coldFile(ctx context.Context, db *engine.DB, w *Writer, f DataFile, whole b
 }
 
 // derivedChecksums says whether hot data file f left any eventjsonchecksum for its readers to
-// derive ("": ingest's cloudtrail.DecodeOptions.DeferChecksum).
+// derive ("": ingest's cloudtrail.DecodeOptions.DeferChecksum; null: a cut eventjson, as the
+// alerts store writes its alerts, cloudtrail.JSONCut).
 func (w *Writer) derivedChecksums(ctx context.Context, db *engine.DB, f DataFile) (bool, error) {
 	local, err := w.local(ctx, []string{f.Path})
 	if err != nil {
@@ -310,11 +311,12 @@ func (w *Writer) derivedChecksums(ctx context.Context, db *engine.DB, f DataFile
 	return derivedIn(ctx, db, local[0])
 }
 
-// derivedIn says whether the data file at path has an eventjsonchecksum "".
+// derivedIn says whether the data file at path has an eventjsonchecksum "", or null (a row
+// whose eventjson is cut: cloudtrail.JSONCut, as the alerts store writes its alerts).
 func derivedIn(ctx context.Context, db *engine.DB, path string) (bool, error) {
 	var n int64
 	err := db.QueryRow(ctx, `SELECT count(*) FROM read_parquet(`+engine.Literal(path)+`, hive_partitioning = false)
-		WHERE eventjsonchecksum = ''`).Scan(&n)
+		WHERE eventjsonchecksum = '' OR eventjsonchecksum IS NULL`).Scan(&n)
 	return n > 0, err
 }
 
