@@ -200,8 +200,7 @@ func (sp recordSpec) build(buf []byte, cut bool) (*cloudtrail.Record, []byte) {
 		var t strings.Builder
 		t.Grow(len(b) - (to - from) + 2)
 		t.Write(b[:from])
-		t.WriteByte(coldjson.MapMark)
-		t.WriteByte(byte(32 + cutAt + 1)) // requestParameters' values come first
+		t.WriteString(coldjson.MapMarker(cutAt + 1)) // requestParameters' values come first
 		t.Write(b[to:])
 		text = t.String()
 		pvals[cutAt] = string(b[from:to])

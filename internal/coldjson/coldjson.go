@@ -20,6 +20,10 @@ const (
 	MaxMapValue = 126 - 32
 )
 
+// MapMarker is the marker that stands for the i-th (1-based, i ≤ MaxMapValue) of a row's map
+// values in a cut text: MapMark and the name byte 32+i.
+func MapMarker(i int) string { return string([]byte{MapMark, byte(32 + i)}) }
+
 // FuncName is the engine's scalar function that returns a cold row's eventjson whole:
 // FuncName(cut, eventid, requestid, accesskeyid, sharedeventid, values of requestparameters,
 // of additionaleventdata, of responseelements) — the maps' values as lists (map_values).

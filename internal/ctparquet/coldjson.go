@@ -132,7 +132,7 @@ func CutJSON(js string, vals, mapVals []string) (string, error) {
 	}
 	sort.SliceStable(order, func(a, b int) bool { return len(mapVals[order[a]]) > len(mapVals[order[b]]) })
 	for _, i := range order {
-		cutOut(mapVals[i], string([]byte{mapMark, byte(32 + i + 1)}))
+		cutOut(mapVals[i], coldjson.MapMarker(i+1))
 	}
 	for k, v := range vals {
 		if len(v) >= cutMinLen {
