@@ -257,12 +257,16 @@ func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra [
 			t.Errorf("serve did not stop within 20s of cancel")
 		}
 	})
+	// The answer is serve's only once serve has said it listens on addr: the holder of a lost
+	// port (another package's test server, a webhook receiver) may answer /healthz 200 too, and
+	// the test would then talk to it. Over TLS only serve's certificate is trusted anyway.
+	listening := "msg=serving url=" + base + "/\n"
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := probe.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && strings.Contains(stderr.String(), listening) {
 				served.Store(base, servedInfo{authorization, stdout})
 				return base, false
 			}
@@ -285,16 +289,20 @@ func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra [
 // TestServeHelperTellsALostPortFromAFailure: when another process holds the port serve's
 // helper picked (a listener here), serve exits with "address already in use" and the helper
 // says the port was lost — serve then starts again on another port — instead of failing the
-// test; on a free port the same try serves. Over HTTP and over TLS alike.
+// test; on a free port the same try serves. Over HTTP and over TLS alike, and over HTTP also when
+// the holder answers /healthz 200 as serve does (another package's test server, a webhook
+// receiver): the helper must not take it for serve.
 func TestServeHelperTellsALostPortFromAFailure(t *testing.T) {
 	certFile, keyFile, pool := writeCert(t)
 	for _, door := range []struct {
-		name  string
-		extra []string
-		pool  *x509.CertPool
+		name    string
+		extra   []string
+		pool    *x509.CertPool
+		answers bool // the port's holder answers every request 200
 	}{
-		{"http", nil, nil},
-		{"tls", []string{"--tls-cert", certFile, "--tls-key", keyFile}, pool},
+		{"http", nil, nil, false},
+		{"http, the holder answers 200", nil, nil, true},
+		{"tls", []string{"--tls-cert", certFile, "--tls-key", keyFile}, pool, false},
 	} {
 		t.Run(door.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -304,6 +312,11 @@ func TestServeHelperTellsALostPortFromAFailure(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer taken.Close()
+			if door.answers {
+				holder := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+				go holder.Serve(taken)
+				defer holder.Close()
+			}
 			if _, lost := startServe(t, dir, authorization, io.Discard, door.extra, taken.Addr().String(), door.pool); !lost {
 				t.Fatalf("serve on a port another listener holds (%s) was not reported lost", taken.Addr())
 			}

@@ -97,10 +97,13 @@ func startServeChild(t *testing.T, dir, addr string) (cmd *exec.Cmd, out func() 
 		<-exited
 	})
 	probe := &http.Client{Timeout: 5 * time.Second} // a listener of another process may never answer
+	// The answer is serve's only once serve has said it listens on addr: the holder of a lost
+	// port (another package's test server, a webhook receiver) may answer /healthz 200 too.
+	listening := "msg=serving url=http://" + addr + "/\n"
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		if resp, err := probe.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && strings.Contains(out(), listening) {
 				return cmd, out, false
 			}
 		}
@@ -119,16 +122,24 @@ func startServeChild(t *testing.T, dir, addr string) (cmd *exec.Cmd, out func() 
 }
 
 // TestServeChildTellsALostPortFromAFailure: when another process holds the port serveChild
-// picked (a listener here), serve exits with "address already in use" and the try says the
-// port was lost, so that serveChild starts serve again on another port.
+// picked (a listener here, silent or answering every request 200 as serve's /healthz does),
+// serve exits with "address already in use" and the try says the port was lost, so that
+// serveChild starts serve again on another port.
 func TestServeChildTellsALostPortFromAFailure(t *testing.T) {
-	taken, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer taken.Close()
-	if _, out, lost := startServeChild(t, t.TempDir(), taken.Addr().String()); !lost {
-		t.Fatalf("serve on a port another listener holds (%s) was not reported lost:\n%s", taken.Addr(), out())
+	for _, answers := range []bool{false, true} {
+		taken, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer taken.Close()
+		if answers {
+			holder := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+			go holder.Serve(taken)
+			defer holder.Close()
+		}
+		if _, out, lost := startServeChild(t, t.TempDir(), taken.Addr().String()); !lost {
+			t.Fatalf("serve on a port another listener holds (%s, answering %v) was not reported lost:\n%s", taken.Addr(), answers, out())
+		}
 	}
 }
 
