@@ -3,8 +3,6 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,9 +185,11 @@ func TestAlertsStoreRetention(t *testing.T) {
 func TestDeadTargetIsQueuedAndVisible(t *testing.T) {
 	dir := t.TempDir()
 	createStore(t, dir, "trail")
-	dead := httptest.NewServer(http.NotFoundHandler())
-	deadURL := dead.URL
-	dead.Close()
+	// Port 1: nothing listens there and no test can be given it (it is outside the ephemeral
+	// range). The port of a closed test server was free for any listener another package's test
+	// opened meanwhile (CI runs two at once); one that answered made the delivery succeed or fail
+	// for good (a 404 is final) instead of being queued.
+	deadURL := "http://127.0.0.1:1"
 	mustRun(t, 0, dir, "rule", "add", "bucket-deleted",
 		"--sql", "SELECT eventtime, eventid, useridentity.arn AS principal FROM {events} WHERE eventname = 'DeleteBucket'")
 	mustRun(t, 0, dir, "alert-target", "add", "chat", "--slack-webhook", deadURL+"/services/T0/B0/TOKEN-SECRET")
