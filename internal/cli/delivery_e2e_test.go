@@ -67,7 +67,9 @@ func TestStartQueryDeliveryIsVerifiedWithTheServersListedKey(t *testing.T) {
 	var logs syncBuffer
 	base := serve(t, dir, &logs, "--endpoint-url", s3srv, "--region", "us-east-1")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// One bound for every call of the test (deliveries, signing, polls, verify runs between them):
+	// it stops a hung server only, so it is minutes, not what the steps take on an idle machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ct := func(c access.Credentials) *cloudtrail.Client {
 		return cloudtrail.New(cloudtrail.Options{Region: "us-east-1", BaseEndpoint: aws.String(base),
