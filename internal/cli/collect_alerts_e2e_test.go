@@ -111,7 +111,9 @@ func addLaunchRuleAndWebhook(t *testing.T, dir string) *webhookReceiver {
 	return rcv
 }
 
-// waitFor polls cond until it holds, failing the test after limit.
+// waitFor polls cond until it holds, failing the test after limit: minutes, a bound for a hung
+// process only, never what the step takes on an idle machine (collect starting, a poll, an ingest
+// and its evaluation, a delivery: seconds idle, many times that on a loaded 2-core machine).
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
@@ -142,7 +144,7 @@ func TestCollectAlertsOnEveryCommit(t *testing.T) {
 	// polledAfter waits until the source has finished a poll that started after at.
 	polledAfter := func(at time.Time) {
 		t.Helper()
-		waitFor(t, 30*time.Second, "a poll", func() bool {
+		waitFor(t, 2*time.Minute, "a poll", func() bool {
 			st, err := reg.ReadState("org")
 			return err == nil && st.CaughtUp.After(at)
 		})
@@ -152,7 +154,7 @@ func TestCollectAlertsOnEveryCommit(t *testing.T) {
 	c := startCollect(t, dir)
 	landed := time.Now()
 	s3.Put(t, "trail", collecttest.TrailKey("", "012345678901", "us-east-1", landed, "a1"), trailDelivery(t, plaso))
-	waitFor(t, 60*time.Second, "the webhook call", func() bool { return calls() >= 1 })
+	waitFor(t, 3*time.Minute, "the webhook call", func() bool { return calls() >= 1 })
 	t.Logf("file landed → webhook call: %s", time.Since(landed).Round(time.Millisecond))
 	polledAfter(time.Now().Add(time.Second)) // later polls list the file again: no second call
 	n, got, bad := rcv.snapshot()
@@ -174,7 +176,7 @@ func TestCollectAlertsOnEveryCommit(t *testing.T) {
 
 	// A second file with another launch outside the approved templates: exactly one more call.
 	s3.Put(t, "trail", collecttest.TrailKey("", "111122223333", "us-west-2", time.Now(), "a2"), trailDelivery(t, panther))
-	waitFor(t, 60*time.Second, "the second webhook call", func() bool { return calls() >= 2 })
+	waitFor(t, 3*time.Minute, "the second webhook call", func() bool { return calls() >= 2 })
 	polledAfter(time.Now().Add(time.Second))
 	n, got, bad = rcv.snapshot()
 	if n != 2 || len(got) != 2 || len(bad) > 0 {
@@ -190,7 +192,7 @@ func TestCollectAlertsOnEveryCommit(t *testing.T) {
 	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("compliance-derived"))
 	mustRun(t, 0, dir, "rule", "enable", "non-approved-launch")
 	c = startCollect(t, dir)
-	waitFor(t, 60*time.Second, "the evaluation of the commit made while no rule ran", func() bool { return calls() >= 3 })
+	waitFor(t, 3*time.Minute, "the evaluation of the commit made while no rule ran", func() bool { return calls() >= 3 })
 	polledAfter(time.Now().Add(time.Second))
 	// One call per alert (group): the derived commit's launches outside the templates — the
 	// RunInstances of i-0d00000000000b001 and the instant CreateFleet's instance.
@@ -220,7 +222,7 @@ func TestCollectAlertsOnEveryCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = startCollect(t, dir)
-	waitFor(t, 60*time.Second, "the evaluation again", func() bool {
+	waitFor(t, 3*time.Minute, "the evaluation again", func() bool {
 		b, _ := os.ReadFile(cursors[0])
 		return !bytes.Equal(b, []byte(`{"files":[]}`))
 	})
@@ -250,7 +252,7 @@ func TestServeCollectionAlerts(t *testing.T) {
 	var logs syncBuffer
 	base := serve(t, dir, &logs)
 	s3.Put(t, "trail", collecttest.TrailKey("", "012345678901", "us-east-1", time.Now(), "s1"), trailDelivery(t, plaso))
-	waitFor(t, 60*time.Second, "the webhook call", func() bool { n, _, _ := rcv.snapshot(); return n >= 1 })
+	waitFor(t, 3*time.Minute, "the webhook call", func() bool { n, _, _ := rcv.snapshot(); return n >= 1 })
 	n, got, bad := rcv.snapshot()
 	if n != 1 || len(got) != 1 || len(bad) > 0 || !strings.Contains(got[0]["summary"].(string), "instance i-01234567890123456") {
 		t.Fatalf("webhook: %d calls, %v, bad %v\n%s", n, got, bad, logs.String())
@@ -332,7 +334,7 @@ func TestCollectAlertsSurviveSIGKILL(t *testing.T) {
 		}
 		return ids
 	}
-	waitFor(t, 90*time.Second, "an alert for every launch", func() bool { return len(storedIDs()) >= landed })
+	waitFor(t, 3*time.Minute, "an alert for every launch", func() bool { return len(storedIDs()) >= landed })
 	c.stop(t)
 	ids := storedIDs()
 	instances := map[string]int{}

@@ -253,8 +253,8 @@ func startServe(t testing.TB, dir, authorization string, logw io.Writer, extra [
 			if code != 0 && !lost {
 				t.Errorf("serve exited %d after cancel, want 0", code)
 			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("serve did not stop within 20s of cancel")
+		case <-time.After(2 * time.Minute): // a hung serve only: stopping waits up to its 10 s grace, then closes sessions
+			t.Errorf("serve did not stop within 2 minutes of cancel")
 		}
 	})
 	// The answer is serve's only once serve has said it listens on addr: the holder of a lost
