@@ -9,6 +9,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 )
@@ -131,11 +132,7 @@ func TestCutAlertsReadWhole(t *testing.T) {
 		sameRecord(t, "put back "+as[i].ID, cut[i], whole[i])
 	}
 	// Published: the files with cut rows are written whole, and still read the same.
-	db, err := engine.Open(ctx, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := enginetest.Open(t)
 	w, err := lk.BeginWrite(st.ID)
 	if err != nil {
 		t.Fatal(err)
