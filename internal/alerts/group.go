@@ -131,22 +131,7 @@ func notifications(ctx context.Context, open rules.Opener, lk *lake.Lake, alertS
 			}
 			return mi.ID < mj.ID
 		})
-		n := fresh[members[0]]
-		n.ID, n.Group, n.Count, n.EventIDs = g, g, 0, nil
-		if len(members) == 1 { // the member's first ids, not copied (nothing appends to them)
-			n.Count, n.EventIDs = len(fresh[members[0]].EventIDs), slices.Clip(fresh[members[0]].EventIDs[:min(100, len(fresh[members[0]].EventIDs))])
-			if n.EventIDs != nil && len(n.EventIDs) == 0 {
-				n.EventIDs = nil // as appending none to nil left it
-			}
-		} else {
-			for _, i := range members {
-				m := &fresh[i]
-				n.Count += len(m.EventIDs)
-				if room := 100 - len(n.EventIDs); room > 0 {
-					n.EventIDs = append(n.EventIDs, m.EventIDs[:min(room, len(m.EventIDs))]...)
-				}
-			}
-		}
+		n := notification(fresh, members, g)
 		out = append(out, n)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -156,6 +141,40 @@ func notifications(ctx context.Context, open rules.Opener, lk *lake.Lake, alertS
 		return out[i].ID < out[j].ID
 	})
 	return out, nil
+}
+
+// maxNotifiedIDs bounds the event ids a notification names (its count says how many it
+// stands for).
+const maxNotifiedIDs = 100
+
+// notification is the notification of group g: its earliest member (members index fresh,
+// oldest first), with the group's id, the count of the members' matches and their first
+// maxNotifiedIDs distinct event ids. Members can name the same event: a launch-compliance
+// match is one instance, and one RunInstances launches several.
+func notification(fresh []Alert, members []int, g string) Alert {
+	n := fresh[members[0]]
+	n.ID, n.Group, n.Count, n.EventIDs = g, g, 0, nil
+	if len(members) == 1 { // the member's first ids, not copied (nothing appends to them)
+		ids := fresh[members[0]].EventIDs
+		n.Count, n.EventIDs = len(ids), slices.Clip(ids[:min(maxNotifiedIDs, len(ids))])
+		if n.EventIDs != nil && len(n.EventIDs) == 0 {
+			n.EventIDs = nil // as appending none to nil left it
+		}
+		return n
+	}
+	for _, i := range members {
+		m := &fresh[i]
+		n.Count += len(m.EventIDs)
+		for _, id := range m.EventIDs {
+			if len(n.EventIDs) == maxNotifiedIDs {
+				break
+			}
+			if !slices.Contains(n.EventIDs, id) {
+				n.EventIDs = append(n.EventIDs, id)
+			}
+		}
+	}
+	return n
 }
 
 func span(alerts []Alert) (from, to time.Time) {

@@ -79,9 +79,16 @@ func alertOf(row []any) server.Alert {
 	if n, ok := row[11].(int64); ok {
 		a.Count = n
 	}
+	// Each event once, at its first place: an alert's records can name the same event (a
+	// launch-compliance record is one instance, and one RunInstances launches several), and
+	// Count stays the number of matches.
 	if ids, ok := row[13].([]any); ok {
-		for _, id := range ids {
-			a.EventIDs = append(a.EventIDs, str(id))
+		seen := make(map[string]bool, len(ids))
+		for _, v := range ids {
+			if id := str(v); !seen[id] {
+				seen[id] = true
+				a.EventIDs = append(a.EventIDs, id)
+			}
 		}
 	}
 	if t, err := time.Parse(time.RFC3339Nano, str(row[14])); err == nil {

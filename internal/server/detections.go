@@ -31,17 +31,19 @@ type AlertFilter struct {
 
 // Alert is one stored alert as the dashboard lists it.
 type Alert struct {
-	ID        string     `json:"id"`
-	EventTime time.Time  `json:"event_time"`
-	Rule      string     `json:"rule"`
-	Title     string     `json:"title"`
-	Severity  string     `json:"severity"`
-	Store     string     `json:"store"`
-	Principal string     `json:"principal"`
-	Account   string     `json:"account"`
-	Region    string     `json:"region"`
-	Resource  string     `json:"resource"`
-	Summary   string     `json:"summary"`
+	ID        string    `json:"id"`
+	EventTime time.Time `json:"event_time"`
+	Rule      string    `json:"rule"`
+	Title     string    `json:"title"`
+	Severity  string    `json:"severity"`
+	Store     string    `json:"store"`
+	Principal string    `json:"principal"`
+	Account   string    `json:"account"`
+	Region    string    `json:"region"`
+	Resource  string    `json:"resource"`
+	Summary   string    `json:"summary"`
+	// Count is the number of matches the alert stands for (instances, for launch-compliance,
+	// where one RunInstances can launch several); EventIDs names each matched event once.
 	Count     int64      `json:"count"`
 	Status    string     `json:"status"`
 	EventIDs  []string   `json:"event_ids"`
