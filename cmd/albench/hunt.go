@@ -156,6 +156,9 @@ func rulesIngestBench(bin, src, work, sigmaDir, approved string, rounds int, eve
 	}
 	var without, with, most []measured
 	var alerts [2]string
+	if err := warmUp(bin, src, work); err != nil {
+		return err
+	}
 	for range rounds {
 		m, _, err := ingest(false)
 		if err != nil {
@@ -178,7 +181,7 @@ func rulesIngestBench(bin, src, work, sigmaDir, approved string, rounds int, eve
 		}
 	}
 	w0 := median(without)
-	fmt.Printf("\n## Detections: ingest with every rule evaluated at each commit vs without (%d alternating runs each)\n\n", rounds)
+	fmt.Printf("\n## Detections: ingest with every rule evaluated at each commit vs without (%d alternating runs each%s)\n\n", rounds, warmedUp())
 	fmt.Println("| what | wall, median | CPU (user+sys), median | peak RSS | ratio to baseline (wall; CPU) | target |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- |")
 	fmt.Printf("| `ingest cloudtrail`, no rules (baseline) | %.2f s (%s) | %.2f s | %.0f MiB | 1 | |\n", w0.wall.Seconds(), walls(without),

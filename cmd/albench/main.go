@@ -61,6 +61,7 @@ func main() {
 	label := flag.String("label", "ingest", "title of -zcat-ab's table; names the data shape in the Targets table (-zcat-ab, -src, -storage)")
 	evalFiles := flag.Int("eval-files", 0, "with -hunt-profile: time the evaluation of every enabled rule over the store's last N files instead")
 	targets := flag.String("targets", os.Getenv("ALBENCH_TARGETS"), "append each numeric target measured (figure, baseline, ratio, limit, met) to this file, for -targets-table (default $ALBENCH_TARGETS)")
+	flag.IntVar(&warmups, "warmup", 1, "untimed ingests of the A/B's files before the timed rounds of -src, -zcat-ab, -rules-ingest and -publish-ab (0: none)")
 	targetsTable := flag.String("targets-table", "", "print the targets recorded in this file as the report's closing table, then exit")
 	flag.Parse()
 	targetsFile = *targets
@@ -361,8 +362,8 @@ func run(src, bin, work, incSrc, label string, increments, rounds int) error {
 	row("auditlake ingest cloudtrail", ing.wall, ing.maxRSS)
 	ingestTargets(label, duckCount, len(files), zc, ing)
 	if rounds > 1 {
-		fmt.Printf("\nzcat and ingest medians of %d alternating runs: zcat %s; ingest %s (ratios %s).\n",
-			rounds, walls(zcats), walls(ingests), ratios(ingests, zcats))
+		fmt.Printf("\nzcat and ingest medians of %d alternating runs%s: zcat %s; ingest %s (ratios %s).\n",
+			rounds, warmedUp(), walls(zcats), walls(ingests), ratios(ingests, zcats))
 	}
 	fmt.Printf("\nStore: %d events in %d files, %.1f MB on disk, %.0f bytes per event.\n\n", events, len(m.Files), float64(m.Bytes())/1e6, float64(m.Bytes())/float64(max(events, 1)))
 	fmt.Println("```\n" + strings.TrimSpace(ingOut) + "\n```")
@@ -392,6 +393,43 @@ func benchManifest(data string) (*lake.Manifest, error) {
 	return lk.ReadManifest(st.ID)
 }
 
+// warmups is -warmup: the untimed ingests before an ingest A/B's timed rounds.
+var warmups int
+
+// warmUp ingests src into a new store under work warmups times, untimed, and removes it. The
+// first heavy run after the machine idled or freed much memory reads slow (sessions 20-24: the
+// 1M ingest's first round 7.7 s, then 6.3, 5.8 s, five more 5.65-5.81 s; zcat steady; this VM
+// hands freed memory back to its host, and an ingest faults more of it in again than zcat):
+// the timed rounds then compare the steady state of both arms, whichever arm comes first.
+func warmUp(bin, src, work string) error {
+	data := filepath.Join(work, "warmup")
+	defer os.RemoveAll(data)
+	for range warmups {
+		if err := os.RemoveAll(data); err != nil {
+			return err
+		}
+		if _, _, err := timeCmd(bin, "--data", data, "eds", "create", "bench"); err != nil {
+			return err
+		}
+		if _, _, err := timeCmd(bin, "--data", data, "ingest", "cloudtrail", "--eds", "bench", src); err != nil {
+			return fmt.Errorf("warm-up ingest: %w", err)
+		}
+	}
+	return nil
+}
+
+// warmedUp is what a report's round count adds about the warm-up: ", after one untimed
+// ingest", or "".
+func warmedUp() string {
+	switch warmups {
+	case 0:
+		return ""
+	case 1:
+		return ", after one untimed ingest"
+	}
+	return fmt.Sprintf(", after %d untimed ingests", warmups)
+}
+
 // zcatAndIngest times two parallel zcat of src's files and an ingest of them into a new store
 // "bench" of data directory data, alternating, rounds times: the machine's speed drifts by up
 // to a fifth within minutes, and a pair measured far apart compares two machines. The last
@@ -403,6 +441,9 @@ func zcatAndIngest(bin, src, data string, rounds int) (zcats, ingests []measured
 	}
 	defer os.Remove(lists[0])
 	defer os.Remove(lists[1])
+	if err := warmUp(bin, src, filepath.Dir(data)); err != nil {
+		return nil, nil, "", err
+	}
 	for range rounds {
 		zc, _, err := timeCmd("sh", "-c", zcatTwo+" > /dev/null", "sh", lists[0], lists[1])
 		if err != nil {

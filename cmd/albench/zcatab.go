@@ -51,7 +51,7 @@ func zcatAB(bin, src, work, label string, rounds int) error {
 		}
 		return strings.Join(parts, ", ") + " s"
 	}
-	fmt.Printf("\nMedians of %d alternating runs: zcat %s (CPU %s); ingest %s (CPU %s); ratios %s.\n\n",
-		rounds, walls(zcats), cpus(zcats), walls(ingests), cpus(ingests), ratios(ingests, zcats))
+	fmt.Printf("\nMedians of %d alternating runs%s: zcat %s (CPU %s); ingest %s (CPU %s); ratios %s.\n\n",
+		rounds, warmedUp(), walls(zcats), cpus(zcats), walls(ingests), cpus(ingests), ratios(ingests, zcats))
 	return nil
 }

@@ -155,8 +155,11 @@ func cliRun(t *testing.T, want int, args ...string) string {
 }
 
 // lander puts trail files into a bucket while a test runs: one every gap, each with 4 fresh
-// events, every 7th into yesterday's folder (a late delivery, behind the position). It counts
-// the events it delivered.
+// events, every 7th dated an hour back (a late delivery, behind the position; in yesterday's
+// folder in a UTC day's first hour). It counts the events it delivered. A day back, a late
+// file landed before the first poll was missed when UTC midnight passed before that poll (two
+// days back then, out of the window a poll lists); collect_test covers yesterday's folder
+// with its own clock.
 type lander struct {
 	s3       *collecttest.S3
 	bucket   string
@@ -189,7 +192,7 @@ func (l *lander) one() string {
 	i := l.n.Add(1)
 	at := time.Now().UTC().Add(time.Duration(i) * time.Second)
 	if i%7 == 0 {
-		at = at.AddDate(0, 0, -1) // late delivery into yesterday's folder
+		at = at.Add(-time.Hour) // late delivery, behind the position
 	}
 	key := collecttest.TrailKey("", "111111111111", "us-east-1", at, fmt.Sprintf("f%05d", i))
 	fresh := collecttest.TrailFile("111111111111", "us-east-1", at, fmt.Sprintf("ev%05d", i), 4)
