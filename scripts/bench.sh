@@ -63,6 +63,14 @@ echo "# auditlake benchmarks — $(date -u +%Y-%m-%d), $(nproc) CPUs, $(free -g 
 echo
 echo "Command: \`make bench\` (BENCH_EVENTS=$events BENCH_REPORT_EVENTS=$big)"
 echo
+# Ingest inflates gzip with libdeflate when the machine has it (found at run time), else in Go:
+# every ingest figure depends on which.
+if ldconfig -p 2>/dev/null | grep -q 'libdeflate\.so\.0'; then
+  echo "Gzip: inflated by libdeflate (Debian's libdeflate0)."
+else
+  echo "Gzip: inflated in Go — this machine has no libdeflate (Debian's libdeflate0), so every ingest reads slower than with it."
+fi
+echo
 "$dir/albench" -src "$dir/gen-$events/AWSLogs" -inc-src "$dir/gen-$small/AWSLogs" -bin "$bin" -work "$dir/work" -increments "${BENCH_INCREMENTS:-1000}" -label "$events events, many small files"
 
 report() { # report DATA GEN LABEL-COPIES
