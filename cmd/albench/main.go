@@ -406,17 +406,23 @@ func warmUp(bin, src, work string) error {
 	data := filepath.Join(work, "warmup")
 	defer os.RemoveAll(data)
 	for range warmups {
-		if err := os.RemoveAll(data); err != nil {
-			return err
-		}
-		if _, _, err := timeCmd(bin, "--data", data, "eds", "create", "bench"); err != nil {
-			return err
-		}
-		if _, _, err := timeCmd(bin, "--data", data, "ingest", "cloudtrail", "--eds", "bench", src); err != nil {
+		if _, _, err := freshIngest(bin, data, src); err != nil {
 			return fmt.Errorf("warm-up ingest: %w", err)
 		}
 	}
 	return nil
+}
+
+// freshIngest ingests src into a new store "bench" of data directory data (removed first): the
+// ingest's measure and output.
+func freshIngest(bin, data, src string) (measured, string, error) {
+	if err := os.RemoveAll(data); err != nil {
+		return measured{}, "", err
+	}
+	if _, _, err := timeCmd(bin, "--data", data, "eds", "create", "bench"); err != nil {
+		return measured{}, "", err
+	}
+	return timeCmd(bin, "--data", data, "ingest", "cloudtrail", "--eds", "bench", src)
 }
 
 // warmedUp is what a report's round count adds about the warm-up: ", after one untimed
@@ -451,13 +457,7 @@ func zcatAndIngest(bin, src, data string, rounds int) (zcats, ingests []measured
 			return nil, nil, "", err
 		}
 		zcats = append(zcats, zc)
-		if err := os.RemoveAll(data); err != nil {
-			return nil, nil, "", err
-		}
-		if _, _, err := timeCmd(bin, "--data", data, "eds", "create", "bench"); err != nil {
-			return nil, nil, "", err
-		}
-		ing, out, err := timeCmd(bin, "--data", data, "ingest", "cloudtrail", "--eds", "bench", src)
+		ing, out, err := freshIngest(bin, data, src)
 		if err != nil {
 			return nil, nil, "", err
 		}
