@@ -109,3 +109,53 @@ func TestRegexTheEngineCannotCompileIsRefused(t *testing.T) {
 		matching(t, s, st, r.Predicate) // fails the test if the engine cannot run it
 	}
 }
+
+// TestManyValuesReadTheFieldOnce: a field read from JSON text three levels down is eight
+// json_extract calls; with one test per value, five values read it five times (forty calls
+// per row), and a hunt of such a rule over 1M events took 1.6 s instead of 0.6 s. The values
+// are now tested in one filter of the field's values, read once; rows without the map key skip
+// the list altogether. The verdicts stay those of the values one by one.
+func TestManyValuesReadTheFieldOnce(t *testing.T) {
+	s, st := openStore(t, []map[string]any{
+		ev("two-items", "ec2.amazonaws.com", "RunInstances", map[string]any{
+			"responseElements": map[string]any{"instancesSet": map[string]any{"items": []any{
+				map[string]any{"instanceId": "i-0aaa"}, map[string]any{"instanceId": "i-0fff"}}}}}),
+		ev("one-item", "ec2.amazonaws.com", "RunInstances", map[string]any{
+			"responseElements": map[string]any{"instancesSet": map[string]any{"items": []any{
+				map[string]any{"instanceId": "i-0ccc"}}}}}),
+		ev("other", "ec2.amazonaws.com", "RunInstances", map[string]any{
+			"responseElements": map[string]any{"instancesSet": map[string]any{"items": []any{
+				map[string]any{"instanceId": "i-0zzz"}}}}}),
+		ev("no-key", "s3.amazonaws.com", "GetObject", nil),
+	})
+	cases := []struct {
+		name, detection string
+		extracts        int // json_extract calls in the predicate
+		want            []string
+	}{
+		{"five values, one reading", "  sel:\n    responseElements.instancesSet.items.instanceId|startswith: ['i-0a', 'i-0b', 'i-0c', 'i-0d', 'i-0e']\n  condition: sel",
+			8, []string{"one-item", "two-items"}},
+		{"all: each value on its own", "  sel:\n    responseElements.instancesSet.items.instanceId|startswith|all: ['i-0a', 'i-0f']\n  condition: sel",
+			16, []string{"two-items"}},
+		{"null among the values: one test each", "  sel:\n    responseElements.instancesSet.items.instanceId: ['i-0zzz', null]\n  condition: sel",
+			16, []string{"no-key", "other"}},
+		{"a map key's values", "  sel:\n    responseElements.instancesSet|contains: ['i-0aaa', 'i-0ccc']\n  condition: sel",
+			1, []string{"one-item", "two-items"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := sigma.Parse("many.yml", []byte(rule(c.detection)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(r.Predicate, "json_extract("); n != c.extracts {
+				t.Errorf("%d json_extract calls, want %d: %s", n, c.extracts, r.Predicate)
+			}
+			got := matching(t, s, st, r.Predicate)
+			want := slices.Sorted(slices.Values(c.want))
+			if !slices.Equal(got, want) {
+				t.Errorf("got %v, want %v\npredicate: %s", got, want, r.Predicate)
+			}
+		})
+	}
+}

@@ -15,6 +15,10 @@ import (
 type value struct {
 	sql  string
 	list bool
+	// guard, when set, is an expression that is NULL exactly when a list value has no values
+	// at all (the map column holds no such key): the tests then skip building an empty list
+	// on every such row, most rows for most fields (anyOf, isNull).
+	guard string
 	// g reads the same values from a decoded record, for the Go matcher (gofield.go); nil when
 	// it has no reader (the rule is then evaluated in SQL only).
 	g goField
@@ -95,6 +99,7 @@ func field(name string) (value, error) {
 					return out, nil
 				}
 				out := jsonValues("(CASE WHEN json_valid("+v+") THEN "+v+" END)", segs[i+1:], true)
+				out.guard = v
 				if get != nil {
 					out.g = jsonField{mapGet: get, mapKey: segs[i], segs: segs[i+1:], rootArray: true}
 				}
@@ -137,7 +142,7 @@ func field(name string) (value, error) {
 // mapValue reads a map column's value v: a JSON array's elements (nested arrays left out),
 // else the value itself.
 func mapValue(v string) value {
-	return value{list: true, sql: "(CASE WHEN json_valid(" + v + ") AND json_type(" + v + ") = 'ARRAY' THEN " +
+	return value{list: true, guard: v, sql: "(CASE WHEN json_valid(" + v + ") AND json_type(" + v + ") = 'ARRAY' THEN " +
 		scalars("json_extract("+v+", '$[*]')") + " ELSE [" + v + "] END)"}
 }
 

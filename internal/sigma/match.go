@@ -156,10 +156,46 @@ func compileFieldSQL(key string, n *yaml.Node) (string, node, string, error) {
 	if m.all {
 		sep = " AND "
 	}
-	if why != "" {
-		return join(preds, sep), nil, why, nil
+	sql := join(preds, sep)
+	if one, ok := m.oneLambda(key, v, vals); ok {
+		sql = one
 	}
-	return join(preds, sep), fn, "", nil
+	if why != "" {
+		return sql, nil, why, nil
+	}
+	return sql, fn, "", nil
+}
+
+// oneLambda compiles the values of a field condition whose field has several values (a map
+// column's JSON array, a path read from JSON text) as one filter of the field's values, every
+// value's test in its lambda: "some value matches one of v1…vk" is "some value matches v1, or
+// …, or some value matches vk", and the field's values are read once instead of k times (a
+// path three levels into JSON text is eight json_extract calls, each value's test read them
+// all again). It applies to values OR'ed (not |all) whose test is of one value at a time: not
+// null, exists or fieldref, whose tests are of the field's values as a whole. ok is false
+// otherwise: the caller keeps one test per value.
+func (m modifiers) oneLambda(key string, v value, vals []sval) (sql string, ok bool) {
+	if !v.list || len(vals) < 2 || m.all || m.fieldref || m.op == "exists" {
+		return "", false
+	}
+	for _, sv := range vals {
+		if sv.null {
+			return "", false
+		}
+	}
+	var err error
+	sql = anyOf(v, func(x string) string {
+		tests := make([]string, 0, len(vals))
+		for _, sv := range vals {
+			p, e := m.predicate(key, value{sql: x}, sv) // x: one of the field's values
+			if e != nil {
+				err = e
+			}
+			tests = append(tests, p)
+		}
+		return join(tests, " OR ")
+	})
+	return sql, err == nil
 }
 
 func scalarValue(n *yaml.Node) sval {
@@ -297,7 +333,11 @@ func isNull(v value) string {
 	if !v.list {
 		return "(" + v.sql + " IS NULL)"
 	}
-	return "(coalesce(len(list_filter(" + v.sql + ", lambda x: x IS NOT NULL)), 0) = 0)"
+	none := "(coalesce(len(list_filter(" + v.sql + ", lambda x: x IS NOT NULL)), 0) = 0)"
+	if v.guard != "" {
+		return "(CASE WHEN " + v.guard + " IS NULL THEN true ELSE " + none + " END)"
+	}
+	return none
 }
 
 // requiredLiteral is the longest run of literal text (case-sensitive) that every match of the
@@ -345,7 +385,11 @@ func anyOf(v value, pred func(x string) string) string {
 	if !v.list {
 		return pred(v.sql)
 	}
-	return "(coalesce(len(list_filter(" + v.sql + ", lambda x: " + pred("x") + ")), 0) > 0)"
+	some := "(coalesce(len(list_filter(" + v.sql + ", lambda x: " + pred("x") + ")), 0) > 0)"
+	if v.guard != "" {
+		return "(CASE WHEN " + v.guard + " IS NULL THEN false ELSE " + some + " END)"
+	}
+	return some
 }
 
 // fieldRef compares v with the value of another field of the same event (case-insensitive
