@@ -136,3 +136,63 @@ func TestDeferredChecksumsStayEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksumsComputedInBatchesKeepTheRecordsAndTheirOrder: 300 records, their checksums
+// computed many at a time (batches of 64 with AVX-512: several full batches and a partial
+// one) or in pairs, a record without eventID in the middle of a batch (hashed on its own, the
+// records before it emitted first), and records Keep refuses: every record leaves the decoder
+// once, in its order, with its own JSON's checksum, whole in memory and streamed.
+func TestChecksumsComputedInBatchesKeepTheRecordsAndTheirOrder(t *testing.T) {
+	const n, noID = 300, 150
+	in := pairInput(n, noID)
+	for _, sixteen := range []bool{true, false} {
+		for _, opts := range []cloudtrail.DecodeOptions{{}, {MaxInMemoryBytes: -1}} {
+			t.Run(fmt.Sprintf("sixteen=%v/streamed=%v", sixteen, opts.MaxInMemoryBytes < 0), func(t *testing.T) {
+				defer cloudtrail.HashSixteen(cloudtrail.HashSixteen(sixteen))
+				refused := 0
+				opts.Keep = func(r *cloudtrail.Record) bool {
+					if len(r.EventJSONChecksum) != 64 {
+						t.Errorf("Keep saw record %s without its checksum", r.EventID)
+					}
+					if strings.HasSuffix(r.EventID, "3") {
+						refused++
+						return false
+					}
+					return true
+				}
+				var got []string
+				st, err := cloudtrail.Decode(bytes.NewReader(in), "in.json", opts, func(r *cloudtrail.Record) error {
+					if sum := sha256.Sum256([]byte(r.EventJSON)); r.EventJSONChecksum != hex.EncodeToString(sum[:]) {
+						t.Errorf("record %s: checksum %s is not its JSON's", r.EventID, r.EventJSONChecksum)
+					}
+					got = append(got, r.EventID)
+					return nil
+				})
+				if err != nil || st.Records != n {
+					t.Fatalf("%d records decoded, %v", st.Records, err)
+				}
+				var want []string
+				for i := range n {
+					id := fmt.Sprintf("00000000-0000-0000-0000-%012d", i)
+					if i == noID {
+						id = "" // derived from its hash: matched by position below
+					} else if strings.HasSuffix(id, "3") {
+						continue
+					}
+					want = append(want, id)
+				}
+				if len(got) != len(want) || n-refused != len(want) {
+					t.Fatalf("%d records emitted, %d refused; want %d emitted", len(got), refused, len(want))
+				}
+				for i := range want {
+					if want[i] != "" && got[i] != want[i] {
+						t.Fatalf("record %d is %s, want %s: out of order", i, got[i], want[i])
+					}
+					if want[i] == "" && strings.HasPrefix(got[i], "00000000-0000-0000-0000-") {
+						t.Fatalf("record %d is %s, want the one without eventID", i, got[i])
+					}
+				}
+			})
+		}
+	}
+}

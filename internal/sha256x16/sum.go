@@ -22,6 +22,11 @@ var iv = [8]uint32{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0
 // when there are at most this many (a 16-lane block costs about what 6-8 single ones do).
 var drainAt = 4
 
+// Accelerated reports whether Sum hashes 16 messages side by side here (AVX-512); when it does
+// not, Sum is crypto/sha256 once per message, and a caller with a faster way of its own (two
+// messages at once with the SHA extensions: sha256x2) keeps it.
+func Accelerated() bool { return useAVX512 }
+
 // Sum16 sets out[i] to sha256.Sum256(msgs[i]), for each i.
 func Sum16(msgs *[16][]byte, out *[16][32]byte) { Sum(msgs[:], out[:]) }
 
