@@ -3,12 +3,15 @@ package rules
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/dialect"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -624,7 +627,7 @@ func ruleIDs(cs []*compiled) string {
 
 // runSQL runs a SQL rule with {events} bound to relation. Its result columns named eventtime,
 // eventid, eventname, principal, account (or recipientaccountid), region (or awsregion) and
-// sourceipaddress fill the match's fields; every column is in its summary.
+// sourceipaddress fill the match's fields (sqlMatch).
 func (c *compiled) runSQL(ctx context.Context, s *query.Session, relation string) ([]Match, error) {
 	res, err := s.RunInternal(ctx, "WITH "+engine.Ident(eventsTable)+" AS "+relation+" SELECT * FROM ("+c.sql+") AS rule_result")
 	if err != nil {
@@ -632,32 +635,96 @@ func (c *compiled) runSQL(ctx context.Context, s *query.Session, relation string
 	}
 	out := make([]Match, 0, len(res.Rows))
 	for _, row := range res.Rows {
-		m := c.match()
-		var parts []string
-		for i, col := range res.Columns {
-			v := row[i]
-			switch strings.ToLower(col.Name) {
-			case "eventtime":
-				m.EventTime, _ = v.(time.Time)
-			case "eventid":
-				m.EventID = str(v)
-			case "eventname":
-				m.EventName = str(v)
-			case "principal":
-				m.Principal = str(v)
-			case "account", "recipientaccountid":
-				m.Account = str(v)
-			case "region", "awsregion":
-				m.Region = str(v)
-			case "sourceipaddress":
-				m.SourceIP = str(v)
-			}
-			parts = append(parts, col.Name+"="+str(v))
-		}
-		m.Summary = strings.Join(parts, " ")
-		out = append(out, m)
+		out = append(out, c.sqlMatch(res.Columns, row))
 	}
 	return out, nil
+}
+
+// summaryValueMax bounds each value a SQL rule's match summary quotes (a rule may return a
+// request's whole parameters).
+const summaryValueMax = 200
+
+// storeColumns are the CloudTrail store's column names: in the summary of a match that is an
+// event, summarized by its name, source, principal and address instead.
+var storeColumns = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range ctparquet.CloudTrailColumns {
+		m[c.Name] = true
+	}
+	return m
+}()
+
+// sqlMatch is the match of one result row of a SQL rule. A row that names an event (an
+// eventname column: SELECT * FROM {events} WHERE …) is summarized as a Sigma rule's match is,
+// "name (source) by principal from address", its principal taken from useridentity when the
+// rule gives no principal column, followed by the columns the rule computed (those not of the
+// store); another row (an aggregate) by its columns. Each summary lists name=value of scalar
+// columns only (not eventjson, structs, maps, lists or blobs), each value cut at summaryValueMax.
+func (c *compiled) sqlMatch(cols []engine.Column, row []any) Match {
+	m := c.match()
+	source, principal := "", false
+	var identity map[string]any
+	for i, col := range cols {
+		v := row[i]
+		switch strings.ToLower(col.Name) {
+		case "eventtime":
+			m.EventTime, _ = v.(time.Time)
+		case "eventid":
+			m.EventID = str(v)
+		case "eventname":
+			m.EventName = str(v)
+		case "principal":
+			m.Principal, principal = str(v), true
+		case "account", "recipientaccountid":
+			m.Account = str(v)
+		case "region", "awsregion":
+			m.Region = str(v)
+		case "sourceipaddress":
+			m.SourceIP = str(v)
+		case "eventsource":
+			source = str(v)
+		case "useridentity":
+			identity, _ = v.(map[string]any)
+		}
+	}
+	if !principal && identity != nil {
+		for _, k := range []string{"arn", "principalid", "type"} { // as recordKey groups
+			if p, ok := identity[k].(string); ok {
+				m.Principal = p
+				break
+			}
+		}
+	}
+	event := m.EventName != ""
+	var parts []string
+	for i, col := range cols {
+		name := strings.ToLower(col.Name)
+		if name == "eventjson" || (event && storeColumns[name]) {
+			continue
+		}
+		if v := row[i]; v != nil {
+			switch reflect.TypeOf(v).Kind() {
+			case reflect.Map, reflect.Slice, reflect.Array, reflect.Struct:
+				if _, ok := v.(fmt.Stringer); !ok { // a time, UUID or decimal is kept
+					continue
+				}
+			}
+		}
+		v := str(row[i])
+		if len(v) > summaryValueMax {
+			cut := summaryValueMax
+			for cut > 0 && !utf8.RuneStart(v[cut]) {
+				cut--
+			}
+			v = v[:cut] + "…"
+		}
+		parts = append(parts, col.Name+"="+v)
+	}
+	m.Summary = strings.Join(parts, " ")
+	if event {
+		m.Summary = strings.TrimSpace(m.EventName + " (" + source + ") by " + dash(m.Principal) + " from " + dash(m.SourceIP) + " " + m.Summary)
+	}
+	return m
 }
 
 // launches is the launch-compliance verdict over the launches in target's time range: one

@@ -241,6 +241,26 @@ func TestSQLRule(t *testing.T) {
 			t.Errorf("match %+v", m)
 		}
 	}
+	// A rule returning whole events (SELECT *): each match is summarized as a Sigma rule's is,
+	// with the columns the rule computed, its principal from useridentity; not every column of
+	// the event (eventjson, the maps and structs: several kilobytes a match).
+	star := rules.Rule{ID: "star", Title: "star", Kind: rules.KindSQL, Severity: "low", Enabled: true,
+		SQL: "SELECT *, length(eventjson) AS size, repeat('x', 500) AS long FROM {events} WHERE eventname = 'GetPasswordData'"}
+	if _, err := rules.Add(ctx, lk, star); err != nil {
+		t.Fatal(err)
+	}
+	ms = evaluate(t, s, st, star)
+	if len(ms) == 0 {
+		t.Fatal("no match of SELECT *")
+	}
+	for _, m := range ms {
+		want := "GetPasswordData (ec2.amazonaws.com) by " + m.Principal + " from " + m.SourceIP + " size="
+		if !strings.HasPrefix(m.Principal, "arn:aws:sts::") || m.SourceIP == "" || m.EventID == "" || !strings.HasPrefix(m.Summary, want) ||
+			!strings.Contains(m.Summary, " long="+strings.Repeat("x", 200)+"…") || strings.Contains(m.Summary, "eventversion=") ||
+			strings.Contains(m.Summary, "{") || len(m.Summary) > 600 {
+			t.Errorf("match of SELECT *: %+v", m)
+		}
+	}
 	for _, bad := range []struct{ sql, why string }{
 		{"SELECT 1", "reads no {events}"},
 		{"DELETE FROM {events}", "only SELECT"},
