@@ -253,3 +253,20 @@ func TestBrokenDeliveryQueueLosesNotificationsNotAlerts(t *testing.T) {
 		t.Errorf("list with a broken queue: %d %s", code, errOut)
 	}
 }
+
+// TestAlertTargetSecretAsGiven: the 'alert-target add ops --webhook URL --secret S' takes
+// any secret the receiver chose: a short one is added with a warning, none is refused.
+func TestAlertTargetSecretAsGiven(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, code := run(t, dir, "alert-target", "add", "ops", "--webhook", "https://hooks.example/alerts", "--secret", "S")
+	if code != 0 || !strings.Contains(out, "added alert target ops") || !strings.Contains(errOut, "warning: the secret of ops has fewer than 16 characters") {
+		t.Fatalf("short secret: exit %d\n%s%s", code, out, errOut)
+	}
+	_, errOut, code = run(t, dir, "alert-target", "add", "long", "--webhook", "https://hooks.example/alerts", "--secret", "a-webhook-secret-of-some-length")
+	if code != 0 || strings.Contains(errOut, "warning") {
+		t.Fatalf("long secret: exit %d\n%s", code, errOut)
+	}
+	if _, errOut, code = run(t, dir, "alert-target", "add", "none", "--webhook", "https://hooks.example/alerts"); code != 2 || !strings.Contains(errOut, "needs --secret") {
+		t.Fatalf("no secret: exit %d\n%s", code, errOut)
+	}
+}

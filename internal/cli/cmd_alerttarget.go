@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/auditlake/auditlake/internal/alerts"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -24,7 +25,8 @@ New alerts (one per rule, key and window: see auditlake rule group) are sent to 
   --webhook        a POST of JSON {"alerts":[{id, rule, title, severity, store, event_time, event_ids,
                    principal, account, region, summary, status, alerted_at, resource, group, count}]},
                    with X-Auditlake-Timestamp (Unix seconds) and X-Auditlake-Signature: sha256=HEX, the
-                   HMAC-SHA256 under S (at least 16 characters) of "TIMESTAMP.BODY".
+                   HMAC-SHA256 under S of "TIMESTAMP.BODY" (a secret of fewer than 16 characters is
+                   accepted with a warning: it is easy to guess).
   --slack-webhook  a Slack incoming webhook: {"text": …, "blocks": […]} summarising each alert.
   --smtp           a plain-text mail from --from to each --to, with STARTTLS when the server offers it.
                    The password is never given on the command line nor stored: --smtp-password-env
@@ -48,7 +50,7 @@ func (s *stringsFlag) Set(v string) error {
 func runAlertTargetAdd(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "alert-target add")
 	webhook := fs.String("webhook", "", "URL the signed alerts are POSTed to")
-	secret := fs.String("secret", "", "HMAC-SHA256 key of the webhook's signature header, at least 16 characters")
+	secret := fs.String("secret", "", "HMAC-SHA256 key of the webhook's signature header (16 characters or more; a shorter one is accepted with a warning)")
 	slack := fs.String("slack-webhook", "", "a Slack incoming-webhook URL")
 	smtpAddr := fs.String("smtp", "", "SMTP server HOST:PORT")
 	from := fs.String("from", "", "SMTP: the sender address")
@@ -112,6 +114,9 @@ func runAlertTargetAdd(ctx context.Context, env *Env, args []string) error {
 		return usagef("%v", err)
 	}
 	fmt.Fprintf(env.Stdout, "added alert target %s (%s, %s)\n", t.Name, t.KindOf(), t.Destination())
+	if t.Kind == alerts.KindWebhook && utf8.RuneCountInString(t.Secret) < alerts.WeakSecret {
+		fmt.Fprintf(env.Stderr, "warning: the secret of %s has fewer than %d characters: anyone who guesses it can sign alerts its receiver trusts\n", t.Name, alerts.WeakSecret)
+	}
 	return nil
 }
 
