@@ -96,9 +96,56 @@ type fieldNode struct {
 	f     goField
 	preds []valPred
 	all   bool
+	// scalar and tests, when set (fast), are f and preds for the common shape: a field of
+	// one value at most (a column or struct field) and a test of each value on its own
+	// (anyPred); eval then tests the value without making a list of it.
+	scalar scalarField
+	tests  []func(x string) Verdict
+}
+
+// fast sets n's scalar and tests when n has their shape (after its preds are all made).
+func (n *fieldNode) fast() {
+	f, ok := n.f.(scalarField)
+	if !ok || len(n.preds) == 0 {
+		return
+	}
+	tests := make([]func(x string) Verdict, len(n.preds))
+	for i, p := range n.preds {
+		a, ok := p.(anyPred)
+		if !ok {
+			return
+		}
+		tests[i] = a.test
+	}
+	n.scalar, n.tests = f, tests
 }
 
 func (n *fieldNode) eval(ev *Event) Verdict {
+	if n.scalar != nil {
+		// As the general path below: no value makes every test No (Unknown when the value
+		// cannot be told); one value is each test's verdict on it.
+		v, st := n.scalar(ev.R)
+		switch st {
+		case stNull:
+			return No
+		case stUnknown:
+			return Unknown
+		}
+		out := No
+		if n.all {
+			out = Yes
+		}
+		for _, t := range n.tests {
+			if n.all {
+				if out = and3(out, t(v)); out == No {
+					return No
+				}
+			} else if out = or3(out, t(v)); out == Yes {
+				return Yes
+			}
+		}
+		return out
+	}
 	vals, unknown := n.f.values(ev, ev.vals[:0])
 	ev.vals = vals[:0]
 	out := No

@@ -163,6 +163,7 @@ func compileFieldSQL(key string, n *yaml.Node) (string, node, string, error) {
 	if why != "" {
 		return sql, nil, why, nil
 	}
+	fn.fast()
 	return sql, fn, "", nil
 }
 
