@@ -16,15 +16,17 @@ import (
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
-const catalogSetUsage = `Usage: auditlake catalog set sql|rest URI|glue [--region R] [--endpoint-url URL] [--database auditlake] [--warehouse LOCATION] [--token env:NAME|file:PATH] [--credential env:NAME|file:PATH] [--property KEY=VALUE]... [--keep-retired 24h]
+const catalogSetUsage = `Usage: auditlake catalog set sql|rest URI|glue|none [--region R] [--endpoint-url URL] [--database auditlake] [--warehouse LOCATION] [--token env:NAME|file:PATH] [--credential env:NAME|file:PATH] [--property KEY=VALUE]... [--keep-retired 24h]
 
 Publishes every store as an Apache Iceberg table (format v2) over the store's own Parquet files,
 named auditlake.<store name> ("-" becomes "_"), and keeps each table following its store: every
 commit (ingest batch, compaction, purge) is one snapshot, and a store's deletion a last snapshot
 without files. Files no longer live are kept --keep-retired, so queries in Athena, Trino or Spark
-on an older snapshot keep their files. sql is the embedded SQLite catalog in the data directory;
-rest an Iceberg REST catalog; glue the AWS Glue Data Catalog. Setting the catalog syncs every
-store at once (auditlake catalog sync does it again).
+on an older snapshot keep their files. sql is the embedded SQLite catalog in the data directory,
+the default: a data directory where no catalog was set has it, so every store is a table from
+its creation; rest an Iceberg REST catalog; glue the AWS Glue Data Catalog; none turns the tables
+off (commits are no longer followed). Setting the catalog syncs every store at once (auditlake
+catalog sync does it again).
 
 A REST catalog's secrets are not taken on the command line: --token (a bearer token) and
 --credential (an OAuth2 client credential client_id:client_secret) name the environment
@@ -34,6 +36,7 @@ only that name is kept. Glue takes the AWS credential chain (environment, profil
 rest.signing-name, rest.signing-region, glue.id, ...).`
 
 const catalogSetExamples = `  auditlake catalog set sql
+  auditlake catalog set none
   auditlake catalog set rest https://polaris.example:8181/api/catalog --warehouse lake --credential env:POLARIS_CREDENTIAL
   auditlake catalog set rest https://s3tables.eu-west-1.amazonaws.com/iceberg --warehouse arn:aws:s3tables:eu-west-1:111122223333:bucket/lake --property rest.sigv4-enabled=true --property rest.signing-name=s3tables --property rest.signing-region=eu-west-1
   auditlake catalog set glue --region eu-west-1 --database auditlake`
@@ -48,7 +51,7 @@ var attached struct {
 }
 
 // icebergHooks are the hooks that keep the Iceberg tables of lk following its stores, nil when
-// no catalog is set.
+// the tables are turned off (catalog set none).
 func icebergHooks(env *Env, lk *lake.Lake) (*lake.Hooks, error) {
 	attached.Lock()
 	defer attached.Unlock()
@@ -117,6 +120,14 @@ func runCatalogSet(ctx context.Context, env *Env, args []string) error {
 	if err := c.Validate(); err != nil {
 		return usagef("%v", err)
 	}
+	if c.Type == "none" {
+		if err := iceberg.SaveConfig(env.DataDir, iceberg.Config{Type: "none"}); err != nil {
+			return err
+		}
+		forgetIcebergHooks(env.DataDir)
+		fmt.Fprintln(env.Stdout, "catalog: none (commits are no longer followed by Iceberg snapshots; the tables written so far stay in their catalog)")
+		return nil
+	}
 	// A catalog that cannot be opened (its secret unreadable, a REST catalog refusing the
 	// credential or unreachable) is not set: the one set before stays. Opening a Glue catalog
 	// contacts nothing, so Glue is asked whether the database exists (GetDatabase): no
@@ -155,7 +166,7 @@ func runCatalogShow(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if !ok {
-		return &NotFoundError{Msg: "no Iceberg catalog is set (auditlake catalog set sql)"}
+		return &NotFoundError{Msg: iceberg.NoCatalog}
 	}
 	if *output == "json" {
 		return writeJSON(env.Stdout, c.ShowProperties(env.DataDir))
@@ -186,7 +197,7 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if !ok {
-		return &NotFoundError{Msg: "no Iceberg catalog is set (auditlake catalog set sql)"}
+		return &NotFoundError{Msg: iceberg.NoCatalog}
 	}
 	lk, err := lake.Open(env.DataDir)
 	if err != nil {
@@ -274,7 +285,7 @@ func writeCostSyncs(tw io.Writer, env *Env, costs []iceberg.CostResult) {
 }
 
 // catalogCosts brings the cost tables' Iceberg tables up to the registry after cur register or
-// cur remove, when a catalog is set; a failure is a warning (the registration stands; catalog
+// cur remove, unless the tables are turned off; a failure is a warning (the registration stands; catalog
 // sync catches up).
 func catalogCosts(ctx context.Context, env *Env) {
 	cat, ok, err := openCatalog(ctx, env)
@@ -359,7 +370,7 @@ func runAthenaDDL(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if !ok {
-		return &NotFoundError{Msg: "no Iceberg catalog is set (auditlake catalog set sql)"}
+		return &NotFoundError{Msg: iceberg.NoCatalog}
 	}
 	tbl, err := iceberg.LoadTable(ctx, cat, s)
 	if err != nil {

@@ -42,7 +42,7 @@ func resolveStore(lk *lake.Lake, nameOrID string) (lake.Store, error) {
 }
 
 type storeView struct {
-	// Iceberg is the store's Iceberg table (eds show, when a catalog is set).
+	// Iceberg is the store's Iceberg table (eds show, unless the tables are turned off).
 	Iceberg *iceberg.TableInfo `json:"iceberg,omitempty"`
 	// Published is the store's S3 home (eds publish).
 	Published *iceberg.Publication `json:"published,omitempty"`

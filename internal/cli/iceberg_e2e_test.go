@@ -103,3 +103,36 @@ func TestStoresArePublishedAsIcebergTablesAnyClientOpens(t *testing.T) {
 		t.Fatalf("catalog set glue without a region: exit %d, %s", code, errOut)
 	}
 }
+
+// TestStoresAreIcebergTablesByDefault: with no catalog set, the embedded SQL catalog is the
+// data directory's (issue 20: "an embedded SQL catalog ... is the default"): catalog show prints
+// it and an ingest's rows are in the table; catalog set none turns the tables off (commits no
+// longer followed, catalog show and sync say so) and catalog set sql catches the table up.
+func TestStoresAreIcebergTablesByDefault(t *testing.T) {
+	dir, src := t.TempDir(), t.TempDir()
+	mustRun(t, 0, dir, "generate", "--out", src, "--events", "2000", "--days", "2", "--seed", "9")
+	createStore(t, dir, "prod-trail")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "prod-trail", filepath.Join(src, "AWSLogs"))
+	want := icebergRows(t, dir, "prod_trail")
+	if want != 2000 {
+		t.Fatalf("with no catalog set, the default table holds %d rows, want 2000", want)
+	}
+	if show := mustRun(t, 0, dir, "eds", "show", "prod-trail"); !strings.Contains(show, "table auditlake.prod_trail, snapshot ") {
+		t.Fatalf("eds show does not name the default catalog's table:\n%s", show)
+	}
+	if out := mustRun(t, 0, dir, "catalog", "set", "none"); !strings.Contains(out, "catalog: none") {
+		t.Fatalf("catalog set none: %s", out)
+	}
+	for _, args := range [][]string{{"catalog", "show"}, {"catalog", "sync"}} {
+		if _, errOut, code := run(t, dir, args...); code != 1 || !strings.Contains(errOut, "turned off") {
+			t.Fatalf("%v with the tables turned off: exit %d, %s", args, code, errOut)
+		}
+	}
+	src2 := t.TempDir()
+	mustRun(t, 0, dir, "generate", "--out", src2, "--events", "1000", "--days", "2", "--seed", "10")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "prod-trail", filepath.Join(src2, "AWSLogs"))
+	mustRun(t, 0, dir, "catalog", "set", "sql")
+	if got := icebergRows(t, dir, "prod_trail"); got != 3000 {
+		t.Fatalf("catalog set sql after an ingest made with the tables off: %d rows, want 3000", got)
+	}
+}

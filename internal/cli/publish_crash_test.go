@@ -162,14 +162,16 @@ func TestPublishSurvivesSIGKILLDuringUploadAndCommit(t *testing.T) {
 	}
 }
 
-// TestEDSPublishRefusesBadSettings: publishing needs a catalog and an s3:// prefix; bad settings
-// are refused with the exit code of their kind before anything is uploaded.
+// TestEDSPublishRefusesBadSettings: publishing needs a catalog (the tables not turned off) and an
+// s3:// prefix; bad settings are refused with the exit code of their kind before anything is
+// uploaded.
 func TestEDSPublishRefusesBadSettings(t *testing.T) {
 	s3 := icebergtest.NewS3(t, "lake")
 	dir := t.TempDir()
 	createStore(t, dir, "trail")
-	if _, errOut, code := run(t, dir, "eds", "publish", "trail", "--to", "s3://lake/x/", "--endpoint-url", s3.URL); code != 1 || !strings.Contains(errOut, "catalog set") {
-		t.Fatalf("publish without a catalog: exit %d, %s", code, errOut)
+	mustRun(t, 0, dir, "catalog", "set", "none")
+	if _, errOut, code := run(t, dir, "eds", "publish", "trail", "--to", "s3://lake/x/", "--endpoint-url", s3.URL); code != 1 || !strings.Contains(errOut, "catalog set sql") {
+		t.Fatalf("publish with the tables turned off: exit %d, %s", code, errOut)
 	}
 	mustRun(t, 0, dir, "catalog", "set", "sql")
 	for _, to := range []string{"", "/tmp/x", "s3:///x/", "s3://lake/a//b/"} {

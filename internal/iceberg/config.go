@@ -19,9 +19,11 @@ import (
 )
 
 // Config is the catalog the stores are published to, kept in <data>/iceberg/catalog.json. No
-// file: no catalog, the stores have no Iceberg tables (auditlake catalog set turns them on).
+// file: the default, the embedded SQL catalog (DefaultConfig), so every store is an Iceberg
+// table from its creation; type "none" (auditlake catalog set none) turns the tables off.
 type Config struct {
-	// Type is "sql" (the embedded SQLite catalog in the data directory), "rest" or "glue".
+	// Type is "sql" (the embedded SQLite catalog in the data directory), "rest", "glue", or
+	// "none" (no catalog).
 	Type string `json:"type"`
 	// URI is the REST catalog's endpoint.
 	URI string `json:"uri,omitempty"`
@@ -49,15 +51,22 @@ type Config struct {
 
 func configPath(dataDir string) string { return filepath.Join(dataDir, "iceberg", "catalog.json") }
 
-// LoadConfig reads the data directory's catalog; ok is false when none is set.
+// DefaultConfig is the catalog of a data directory where none was set: the embedded SQL catalog.
+var DefaultConfig = Config{Type: "sql"}
+
+// LoadConfig reads the data directory's catalog (DefaultConfig when none was set); ok is false
+// when the tables are turned off (type none).
 func LoadConfig(dataDir string) (c Config, ok bool, err error) {
 	if _, err := os.Stat(configPath(dataDir)); errors.Is(err, fs.ErrNotExist) {
-		return Config{}, false, nil
+		return DefaultConfig, true, nil
 	}
 	if err := atomicfile.ReadJSON(configPath(dataDir), &c); err != nil {
 		return Config{}, false, fmt.Errorf("iceberg catalog settings: %w", err)
 	}
-	return c, true, c.Validate()
+	if err := c.Validate(); err != nil {
+		return Config{}, false, err
+	}
+	return c, c.Type != "none", nil
 }
 
 // SaveConfig validates c and writes it.
@@ -74,7 +83,7 @@ func SaveConfig(dataDir string, c Config) error {
 // Validate says what is wrong with c.
 func (c Config) Validate() error {
 	switch c.Type {
-	case "sql":
+	case "sql", "none":
 	case "rest":
 		u, err := url.Parse(c.URI)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -85,7 +94,7 @@ func (c Config) Validate() error {
 			return errors.New("catalog glue: --region is required")
 		}
 	default:
-		return fmt.Errorf("catalog type %q: want sql, rest or glue", c.Type)
+		return fmt.Errorf("catalog type %q: want sql, rest, glue or none", c.Type)
 	}
 	if c.Database != "" && c.Database != Namespace {
 		return fmt.Errorf("catalog database %q: tables are kept in the namespace %q", c.Database, Namespace)
@@ -142,8 +151,8 @@ func (c Config) properties(dataDir string) iceberggo.Properties {
 	return p
 }
 
-// Attach opens the data directory's catalog, if one is set, and hooks it to lk so every commit
-// is followed by its snapshot. It returns a closer (a no-op when no catalog is set).
+// Attach opens the data directory's catalog, unless the tables are turned off, and hooks it to
+// lk so every commit is followed by its snapshot. It returns a closer (a no-op without one).
 func Attach(ctx context.Context, lk *lake.Lake, onErr func(error)) (func(), error) {
 	c, ok, err := LoadConfig(lk.Dir)
 	if err != nil || !ok {

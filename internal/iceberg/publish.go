@@ -725,8 +725,11 @@ func publish(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, c
 	return out, nil
 }
 
-// ErrNoCatalog is returned by Publish when the data directory has no catalog.
-var ErrNoCatalog = errors.New("no Iceberg catalog is set (auditlake catalog set sql)")
+// ErrNoCatalog is returned by Publish when the data directory's tables are turned off.
+var ErrNoCatalog = errors.New(NoCatalog)
+
+// NoCatalog says that the data directory's Iceberg tables are turned off, and how to turn them on.
+const NoCatalog = "the Iceberg tables are turned off (auditlake catalog set none): turn them on with auditlake catalog set sql (or rest, glue)"
 
 // Follow brings st's table up to its store (Sync, which uploads first when the store is
 // published), expires its snapshots older than keep, and deletes the objects on S3 that only
