@@ -24,7 +24,7 @@ commit (ingest batch, compaction, purge) is one snapshot, and a store's deletion
 without files. Files no longer live are kept --keep-retired, so queries in Athena, Trino or Spark
 on an older snapshot keep their files. sql is the embedded SQLite catalog in the data directory,
 the default: a data directory where no catalog was set has it, so every store is a table from
-its creation; rest an Iceberg REST catalog; glue the AWS Glue Data Catalog; none turns the tables
+its first commit; rest an Iceberg REST catalog; glue the AWS Glue Data Catalog; none turns the tables
 off (commits are no longer followed). Setting the catalog syncs every store at once (auditlake
 catalog sync does it again).
 
@@ -348,6 +348,9 @@ partition projection by day over the data files. Needs the store's Iceberg table
 The location is where the store is published (eds publish); --location names it for a store
 whose files are copied to S3 some other way.`
 
+// athenaPlaceholder starts the LOCATION athena ddl prints for a store not published to S3.
+const athenaPlaceholder = "s3://your-bucket/auditlake/"
+
 func runAthenaDDL(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "athena ddl")
 	location := fs.String("location", "", "the s3:// prefix the store's table files are in (default: where eds publish published it)")
@@ -360,10 +363,14 @@ func runAthenaDDL(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return usagef("store %s is not published to S3, so its table has no S3 location: publish it (auditlake eds publish %s --to s3://BUCKET/PREFIX/) or name the prefix its files are in with --location", s.Name, s.Name)
+		if ok {
+			*location = p.To
+		} else {
+			// The DDL is printed all the same, at a location to replace: Athena reads the
+			// files from S3 only, and where they will be is the user's to say.
+			*location = athenaPlaceholder + iceberg.TableName(s.Name) + "/"
+			fmt.Fprintf(env.Stderr, "auditlake: warning: store %s is not published to S3, so the DDL's LOCATION %s is a placeholder: publish the store (auditlake eds publish %s --to s3://BUCKET/PREFIX/) and print it again, or name the prefix its files are in with --location\n", s.Name, *location, s.Name)
 		}
-		*location = p.To
 	}
 	cat, ok, err := openCatalog(ctx, env)
 	if err != nil {

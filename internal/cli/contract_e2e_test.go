@@ -9,8 +9,9 @@ import (
 
 // TestAthenaDDLOfAPublishedStoreNeedsNoLocation is issue 20's contract `auditlake athena ddl
 // prod-trail`: the DDL of a published store is at its publication's S3 prefix without
-// --location (it required --location: exit 2); a store not published is refused with exit 2
-// naming the store and how to publish it; --location still names another prefix.
+// --location (it required --location: exit 2); a store not published gets its DDL at a
+// placeholder location, with a warning naming the store and how to publish it; --location still
+// names another prefix.
 func TestAthenaDDLOfAPublishedStoreNeedsNoLocation(t *testing.T) {
 	icebergtest.AWSEnv(t, "AKIDAUDITLAKEDDL")
 	s3 := icebergtest.NewS3(t, "lake")
@@ -19,7 +20,8 @@ func TestAthenaDDLOfAPublishedStoreNeedsNoLocation(t *testing.T) {
 	createStore(t, dir, "prod-trail")
 	mustRun(t, 0, dir, "catalog", "set", "sql")
 	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "prod-trail", src)
-	if _, errOut, code := run(t, dir, "athena", "ddl", "prod-trail"); code != 2 || !strings.Contains(errOut, "prod-trail is not published") || !strings.Contains(errOut, "eds publish prod-trail") {
+	if out, errOut, code := run(t, dir, "athena", "ddl", "prod-trail"); code != 0 || !strings.Contains(out, "LOCATION 's3://your-bucket/auditlake/prod_trail/'") ||
+		!strings.Contains(errOut, "prod-trail is not published") || !strings.Contains(errOut, "eds publish prod-trail") {
 		t.Fatalf("athena ddl of a store not published: exit %d, %s", code, errOut)
 	}
 	mustRun(t, 0, dir, "eds", "publish", "prod-trail", "--to", "s3://lake/auditlake/prod-trail/", "--endpoint-url", s3.URL, "--region", "us-east-1")

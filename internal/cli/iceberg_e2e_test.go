@@ -120,6 +120,12 @@ func TestStoresAreIcebergTablesByDefault(t *testing.T) {
 	if show := mustRun(t, 0, dir, "eds", "show", "prod-trail"); !strings.Contains(show, "table auditlake.prod_trail, snapshot ") {
 		t.Fatalf("eds show does not name the default catalog's table:\n%s", show)
 	}
+	// athena ddl of a store not published prints the DDL at a placeholder location, and says so.
+	ddl, errOut, code := run(t, dir, "athena", "ddl", "prod-trail")
+	if code != 0 || !strings.Contains(ddl, "'table_type'='ICEBERG'") || !strings.Contains(ddl, "LOCATION 's3://your-bucket/auditlake/prod_trail/'") ||
+		!strings.Contains(errOut, "placeholder") {
+		t.Fatalf("athena ddl of an unpublished store: exit %d\n%s\n%s", code, ddl, errOut)
+	}
 	if out := mustRun(t, 0, dir, "catalog", "set", "none"); !strings.Contains(out, "catalog: none") {
 		t.Fatalf("catalog set none: %s", out)
 	}

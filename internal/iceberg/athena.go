@@ -150,7 +150,7 @@ func hiveType(t iceberggo.Type) (string, error) {
 func LoadTable(ctx context.Context, cat catalog.Catalog, st lake.Store) (*table.Table, error) {
 	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(Namespace, TableName(st.Name)))
 	if errors.Is(err, catalog.ErrNoSuchTable) {
-		return nil, fmt.Errorf("store %s has no Iceberg table yet (auditlake catalog set sql, then ingest or auditlake catalog sync)", st.Name)
+		return nil, fmt.Errorf("store %s has no Iceberg table yet: its first commit makes it (or auditlake catalog sync)", st.Name)
 	}
 	return tbl, err
 }
