@@ -10,14 +10,17 @@
 #      ingest of those events against two zcat, as many small and as few large files (issue 21
 #      target 6, BENCH_BIG_ROUNDS alternating rounds, default 2);
 #   4. the access restriction overhead: queries by a column- and row-filtered reader against the
-#      admin over the 1M store (albench -access-data).
+#      admin over the 1M store (albench -access-data, medians of 15 rounds: each query takes
+#      ~10-50 ms, where a 7-round median moved by a fifth from run to run).
 #   5. issue 21's targets 1, 2 and 4 over the 1M store (targets below);
-#   6. issue 20: ingest of the 1M events published to a loopback S3 against unpublished;
+#   6. issue 20: ingest of the 1M events published to a loopback S3 against unpublished
+#      (BENCH_PUBLISH_ROUNDS alternating rounds, default 5);
 #   7. issue 21's targets 5 (closed days against their gzip input) and 6 (ingest of few large
 #      files against zcat);
 #   8. issue 19's detections (at the end): ingest of the BENCH_EVENTS files with every rule (57
-#      Sigma + the built-ins) evaluated at each commit against ingest without rules, and a hunt of
-#      every rule over BENCH_HUNT_EVENTS (default the 10M store, else the 1M one).
+#      Sigma + the built-ins) evaluated at each commit against ingest without rules
+#      (BENCH_RULES_ROUNDS, default 5), and a hunt of every rule over BENCH_HUNT_EVENTS (default
+#      the 10M store, else the 1M one; BENCH_HUNT_ROUNDS, default 3).
 # Each numeric target is printed in its section with its figure, baseline, ratio and whether it is
 # met, and appended to $dir/targets.tsv (albench reads ALBENCH_TARGETS); the report ends with all
 # of them in one "Targets" table (albench -targets-table).
@@ -40,8 +43,8 @@ gen "$dir/gen-$events" "$events" 7
 # Issue 19's figures: ingest with and without every rule (alternating, medians), then a hunt of
 # every rule over a store of N events (ingested here unless it is one of the stores above).
 detections() { # detections HUNT-DATA
-  "$dir/albench" -rules-ingest "$dir/gen-$events/AWSLogs" -bin "$bin" -work "$dir/work" -approved "$dir/gen-$events/approved-templates.json" -rounds "${BENCH_RULES_ROUNDS:-3}"
-  "$dir/albench" -hunt-data "$1" -bin "$bin" -approved "$dir/gen-$events/approved-templates.json" -rounds "${BENCH_RULES_ROUNDS:-3}"
+  "$dir/albench" -rules-ingest "$dir/gen-$events/AWSLogs" -bin "$bin" -work "$dir/work" -approved "$dir/gen-$events/approved-templates.json" -rounds "${BENCH_RULES_ROUNDS:-5}"
+  "$dir/albench" -hunt-data "$1" -bin "$bin" -approved "$dir/gen-$events/approved-templates.json" -rounds "${BENCH_HUNT_ROUNDS:-3}"
 }
 if [ "${BENCH_ONLY:-}" = rules ]; then
   data="$dir/hunt-$hunt_events"
@@ -88,7 +91,7 @@ echo "the same lines as an Athena-integration Parquet CUR with each instance lin
 echo "other line items of the same instance and hour (data transfer, EBS I/O, credits) to reach a"
 echo "large account's line count while every line still matches a launched instance."
 report "$dir/work/lake" "$dir/gen-$events" 5
-"$dir/albench" -access-data "$dir/work/lake" -access-store bench -rounds 7
+"$dir/albench" -access-data "$dir/work/lake" -access-store bench -rounds 15
 
 # Issue 16's second overhead target: what the query audit log adds to a query (≤ 5 ms), from the
 # Go benchmark of the backend's query path unaudited and audited (alternating -count rounds,
@@ -124,7 +127,7 @@ targets "$dir/work/lake" "$dir/gen-$events"
 
 # Issue 20: ingest with the store published to S3 (gofakes3 on loopback) against the same ingest
 # unpublished, both with the SQL catalog, alternating; the ratio beside its target (≤ 1.20×).
-"$dir/albench" -publish-ab -src "$dir/gen-$events/AWSLogs" -bin "$bin" -work "$dir/work" -rounds 3
+"$dir/albench" -publish-ab -src "$dir/gen-$events/AWSLogs" -bin "$bin" -work "$dir/work" -rounds "${BENCH_PUBLISH_ROUNDS:-5}"
 # Issue 21's targets 5 and 6: the closed days of the store against the gzip of their input, once
 # compaction has made them cold (5); the ingest of the same events as few large files of 5,000
 # events each (a busy trail's), against two parallel zcat of those files (6; the many small
