@@ -3,6 +3,7 @@ package sigma
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"strings"
 
 	"github.com/auditlake/auditlake/internal/ctparquet"
@@ -23,6 +24,15 @@ type value struct {
 	// it has no reader (the rule is then evaluated in SQL only).
 	g goField
 }
+
+// rawText is what keywords are matched in (compileKeywords): the record's JSON text as it was
+// delivered. A record whose text is cut (a cold file's, read in Go) cannot be told.
+var rawText = value{sql: "eventjson", g: scalarField(func(r *cloudtrail.Record) (string, int8) {
+	if r.EventJSONChecksum == cloudtrail.JSONCut {
+		return "", stUnknown
+	}
+	return r.EventJSON, stValue
+})}
 
 // columns are the store's columns by name, each as its json_transform structure parsed: a
 // string for a scalar or MAP type, a map for a STRUCT, a one-element slice for a list.

@@ -15,10 +15,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// compileSearch compiles one search: a map of field conditions (all must hold) or a list of
-// such maps (any may hold). Field-less keyword lists are refused: a CloudTrail record is JSON,
-// and a keyword has no field to be matched in.
+// compileSearch compiles one search: a map of field conditions (all must hold), a list of such
+// maps (any may hold), or keywords — a value or a list of values with no field, any of which
+// must be in the event (compileKeywords).
 func compileSearch(n *yaml.Node) (expr, error) {
+	if isKeywords(n) {
+		return compileKeywords(n)
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		if len(n.Content) == 0 {
@@ -40,7 +43,7 @@ func compileSearch(n *yaml.Node) (expr, error) {
 		var parts []expr
 		for _, c := range n.Content {
 			if c.Kind != yaml.MappingNode {
-				return expr{}, errors.New("keyword (field-less) searches are not supported: CloudTrail records are JSON, name the field to match")
+				return expr{}, errors.New("a list that mixes keywords (values with no field) and maps of field conditions")
 			}
 			e, err := compileSearch(c)
 			if err != nil {
@@ -52,7 +55,7 @@ func compileSearch(n *yaml.Node) (expr, error) {
 	case yaml.AliasNode:
 		return expr{}, errors.New("YAML aliases are not supported in a detection")
 	default:
-		return expr{}, errors.New("keyword (field-less) searches are not supported: CloudTrail records are JSON, name the field to match")
+		return expr{}, errors.New("a search is a map of field conditions, a list of them, or keywords")
 	}
 }
 
@@ -95,13 +98,50 @@ func compileField(key string, n *yaml.Node) (expr, error) {
 // distinct values in a store, and the columns its files are sorted by.
 var PrefilterColumns = []string{"eventsource", "eventname"}
 
+// isKeywords says whether search n is keywords: a scalar, or a list of scalars only.
+func isKeywords(n *yaml.Node) bool {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return true
+	case yaml.SequenceNode:
+		if len(n.Content) == 0 {
+			return false
+		}
+		for _, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// compileKeywords compiles keywords, Sigma's values with no field: the event matches when its
+// JSON text (eventjson, the record as delivered) contains one of them, case-insensitively, with
+// * and ? wildcards as in any value — a search of the whole record, keys included, as a
+// full-text search of the log line would be.
+func compileKeywords(n *yaml.Node) (expr, error) {
+	sql, m, why, err := compileValuesSQL("keywords|contains", n, &rawText)
+	if err != nil {
+		return expr{}, err
+	}
+	return expr{sql: sql, m: m, why: why}, nil
+}
+
 // compileFieldSQL compiles "field|mod|mod: value(s)" to SQL, and to the Go matcher's node (nil,
 // with why, when it has none).
 func compileFieldSQL(key string, n *yaml.Node) (string, node, string, error) {
+	return compileValuesSQL(key, n, nil)
+}
+
+// compileValuesSQL is compileFieldSQL; fixed, when not nil, is what is read instead of the field
+// key names (keywords: the record's text).
+func compileValuesSQL(key string, n *yaml.Node, fixed *value) (string, node, string, error) {
 	parts := strings.Split(key, "|")
 	name, mods := parts[0], parts[1:]
 	if name == "" {
-		return "", nil, "", fmt.Errorf("%q: keyword (field-less) searches are not supported: name the field", key)
+		return "", nil, "", fmt.Errorf("%q: a modifier with no field name (keywords are values with no key)", key)
 	}
 	var vals []sval
 	switch n.Kind {
@@ -124,8 +164,10 @@ func compileFieldSQL(key string, n *yaml.Node) (string, node, string, error) {
 	if err != nil {
 		return "", nil, "", err
 	}
-	v, err := field(name)
-	if err != nil {
+	var v value
+	if fixed != nil {
+		v = *fixed
+	} else if v, err = field(name); err != nil {
 		return "", nil, "", err
 	}
 	var preds []string

@@ -702,6 +702,18 @@ func (g *ruleGen) detection() string {
 	names = names[:1+g.pick(4)]
 	var b strings.Builder
 	for _, n := range names {
+		if g.chance(0.08) { // keywords: values with no field
+			_, vals := g.field()
+			if len(vals) == 1 && g.chance(0.5) {
+				fmt.Fprintf(&b, "  %s: %s\n", n, vals[0])
+				continue
+			}
+			fmt.Fprintf(&b, "  %s:\n", n)
+			for _, v := range vals {
+				fmt.Fprintf(&b, "    - %s\n", v)
+			}
+			continue
+		}
 		fmt.Fprintf(&b, "  %s:\n", n)
 		maps := 0
 		if g.chance(0.2) {

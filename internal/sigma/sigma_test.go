@@ -121,7 +121,8 @@ func TestSigmaRefusals(t *testing.T) {
 		{"invalid regex", rule("  sel:\n    userAgent|re: '(unclosed'\n  condition: sel"), "invalid regular expression"},
 		{"lookbehind regex", rule("  sel:\n    userAgent|re: '(?<!a)b'\n  condition: sel"), "invalid regular expression"},
 		{"bad cidr", rule("  sel:\n    sourceIPAddress|cidr: '10.0.0.0/33'\n  condition: sel"), "not a network"},
-		{"keywords", rule("  keywords:\n    - evil\n  condition: keywords"), "keyword (field-less) searches are not supported"},
+		{"keywords mixed with field maps", rule("  sel:\n    - eventName: x\n    - evil\n  condition: sel"), "mixes keywords (values with no field) and maps"},
+		{"a modifier with no field", rule("  sel:\n    '|contains': evil\n  condition: sel"), "a modifier with no field name"},
 		{"aggregation", rule("  sel:\n    eventName: x\n  condition: sel | count() > 5"), "aggregation"},
 		{"timeframe", rule("  sel:\n    eventName: x\n  timeframe: 5m\n  condition: sel"), "timeframe"},
 		{"unknown search", rule("  sel:\n    eventName: x\n  condition: sel and other"), `"other" is not a search of this rule`},
@@ -225,6 +226,14 @@ func semanticsCases() []semanticsCase {
 		return out
 	}
 	return []semanticsCase{
+		{"keywords are found in the record's text, case-insensitively", "  keywords:\n    - truffleHOG\n    - 'nginx'\n  condition: keywords",
+			[]string{"e1-deletebucket-ok", "e4-register-task"}},
+		{"a keyword has wildcards", "  keywords: 'logs?100'\n  condition: keywords",
+			[]string{"e1-deletebucket-ok", "e2-deletebucket-denied"}},
+		{"a keyword is found in keys too", "  keywords:\n    - layersCount\n  condition: keywords",
+			[]string{"e9-versioning"}},
+		{"keywords with field conditions", "  kw:\n    - accessdenied\n  sel:\n    eventName: DeleteBucket\n  condition: kw and sel",
+			[]string{"e2-deletebucket-denied"}},
 		{"equality is case-insensitive", "  sel:\n    eventName: DeleteBucket\n  condition: sel",
 			[]string{"e1-deletebucket-ok", "e2-deletebucket-denied", "e3-deletebucket-lowercase"}},
 		{"cased equality", "  sel:\n    eventName|cased: DeleteBucket\n  condition: sel",
