@@ -121,6 +121,23 @@ func runCatalogSet(ctx context.Context, env *Env, args []string) error {
 		return usagef("%v", err)
 	}
 	if c.Type == "none" {
+		// A published store's commits upload their files through the catalog's follower, and
+		// its older days may be on S3 only: its table cannot stop following it.
+		lk, err := lake.Open(env.DataDir)
+		if err != nil {
+			return err
+		}
+		stores, err := lk.Stores()
+		if err != nil {
+			return err
+		}
+		for _, st := range stores {
+			if p, ok, err := iceberg.LoadPublication(env.DataDir, st.ID); err != nil {
+				return err
+			} else if ok {
+				return usagef("store %s is published to %s: its commits are uploaded with its table's snapshots, so the tables cannot be turned off", st.Name, p.To)
+			}
+		}
 		if err := iceberg.SaveConfig(env.DataDir, iceberg.Config{Type: "none"}); err != nil {
 			return err
 		}

@@ -25,6 +25,10 @@ func TestAthenaDDLOfAPublishedStoreNeedsNoLocation(t *testing.T) {
 		t.Fatalf("athena ddl of a store not published: exit %d, %s", code, errOut)
 	}
 	mustRun(t, 0, dir, "eds", "publish", "prod-trail", "--to", "s3://lake/auditlake/prod-trail/", "--endpoint-url", s3.URL, "--region", "us-east-1")
+	// A published store's commits upload with its table's snapshots: the tables stay on.
+	if _, errOut, code := run(t, dir, "catalog", "set", "none"); code != 2 || !strings.Contains(errOut, "store prod-trail is published to s3://lake/auditlake/prod-trail/") {
+		t.Fatalf("catalog set none with a published store: exit %d, %s", code, errOut)
+	}
 	ddl := mustRun(t, 0, dir, "athena", "ddl", "prod-trail")
 	if !strings.Contains(ddl, "CREATE TABLE auditlake.prod_trail") || !strings.Contains(ddl, "LOCATION 's3://lake/auditlake/prod-trail/'") {
 		t.Errorf("athena ddl of the published store:\n%s", ddl)

@@ -20,7 +20,7 @@ import (
 
 // Config is the catalog the stores are published to, kept in <data>/iceberg/catalog.json. No
 // file: the default, the embedded SQL catalog (DefaultConfig), so every store is an Iceberg
-// table from its creation; type "none" (auditlake catalog set none) turns the tables off.
+// table from its first commit; type "none" (auditlake catalog set none) turns the tables off.
 type Config struct {
 	// Type is "sql" (the embedded SQLite catalog in the data directory), "rest", "glue", or
 	// "none" (no catalog).
