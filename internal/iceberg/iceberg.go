@@ -163,7 +163,7 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 	}
 	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, order, props, local)
 	if err == nil {
-		tbl, err = markEventJSON(ctx, tbl, m, lk.WholeJSON(st.ID))
+		tbl, err = markEventJSON(ctx, tbl, m, lk.WholeJSON(st.ID), cat.CatalogType() == catalog.SQL)
 	}
 	if err != nil {
 		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
@@ -191,21 +191,41 @@ const (
 		"auditlake's own views put them back, eds publish writes every file whole"
 )
 
-// markEventJSON sets tbl's EventJSONProperty for the files of manifest m, when it changes;
-// whole says the store keeps whole JSON and checksums (lake.WholeJSON).
-func markEventJSON(ctx context.Context, tbl *table.Table, m *lake.Manifest, whole bool) (*table.Table, error) {
-	want := EventJSONWhole
+// metadataProps bound the metadata files of a table that auditlake's own catalog keeps (the SQL
+// catalog, the default): each snapshot writes a metadata file, which nothing deleted, so a
+// commit a minute (continuous collection) left 1,440 a day for good; with these, iceberg-go
+// deletes those past the last 20 after each commit (snapshots are kept by expiry, not by
+// them). A REST or Glue catalog's tables keep that catalog's own settings.
+var metadataProps = iceberggo.Properties{
+	table.MetadataDeleteAfterCommitEnabledKey: "true",
+	table.MetadataPreviousVersionsMaxKey:      "20",
+}
+
+// markEventJSON sets tbl's EventJSONProperty for the files of manifest m, and, when own (the
+// SQL catalog's table), metadataProps, when they change; whole says the store keeps whole JSON
+// and checksums (lake.WholeJSON).
+func markEventJSON(ctx context.Context, tbl *table.Table, m *lake.Manifest, whole, own bool) (*table.Table, error) {
+	want := iceberggo.Properties{EventJSONProperty: EventJSONWhole}
 	for _, f := range m.Files {
 		if f.Cold && !f.Whole || !f.Cold && !whole {
-			want = EventJSONCut
+			want[EventJSONProperty] = EventJSONCut
 			break
 		}
 	}
-	if tbl.Properties()[EventJSONProperty] == want {
+	if own {
+		maps.Copy(want, metadataProps)
+	}
+	set := iceberggo.Properties{}
+	for k, v := range want {
+		if tbl.Properties()[k] != v {
+			set[k] = v
+		}
+	}
+	if len(set) == 0 {
 		return tbl, nil
 	}
 	tx := tbl.NewTransaction()
-	if err := tx.SetProperties(iceberggo.Properties{EventJSONProperty: want}); err != nil {
+	if err := tx.SetProperties(set); err != nil {
 		return tbl, err
 	}
 	return tx.Commit(ctx)

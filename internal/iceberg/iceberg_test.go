@@ -2,7 +2,9 @@ package iceberg_test
 
 import (
 	"context"
+	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -317,5 +319,36 @@ func TestSnapshotsOlderThanTheWindowExpire(t *testing.T) {
 	}
 	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
 		t.Fatalf("after expiry the table holds %d events, store %d", len(got), len(want))
+	}
+}
+
+// TestOldMetadataFilesAreDeleted: each snapshot writes a metadata file; in the SQL catalog's
+// tables those past the last 20 are deleted after each commit (a commit a minute left 1,440 a
+// day for good), and the table reads the same.
+func TestOldMetadataFilesAreDeleted(t *testing.T) {
+	ctx := context.Background()
+	lk, st, cat := ingested(t, 1, false)
+	for i := range 30 {
+		ingestMore(t, lk, st, 200, 1, uint64(100+i))
+		if _, err := iceberg.Sync(ctx, cat, lk, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tbl.Metadata().Snapshots()); n < 30 {
+		t.Fatalf("%d snapshots: the test needs one per sync", n)
+	}
+	files, err := filepath.Glob(filepath.Join(strings.TrimPrefix(tbl.Location(), "file://"), "metadata", "*.metadata.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 2 || len(files) > 21 {
+		t.Fatalf("%d metadata files after 30 syncs, want at most 21 (the current one and 20 before it)", len(files))
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) || len(want) != 9000 {
+		t.Fatalf("the table holds %d events, the store %d (want 9000)", len(got), len(want))
 	}
 }
