@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/csv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -74,7 +75,7 @@ func FuzzAthenaName(f *testing.F) {
 }
 
 // FuzzDetectFormat checks header detection on arbitrary CSV bytes: reading the header never
-// panics and strips the byte-order mark; the detected format
+// panics and strips one byte-order mark (as the engine does); the detected format
 // does not depend on the order of the columns; the view's columns are distinct and account for
 // every raw column exactly once.
 func FuzzDetectFormat(f *testing.F) {
@@ -89,8 +90,15 @@ func FuzzDetectFormat(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(cols) > 0 && strings.HasPrefix(cols[0], "\ufeff") {
-			t.Fatalf("header keeps the byte-order mark: %q", cols[0])
+		// One leading byte-order mark is stripped, as the engine's CSV reader strips it: a
+		// second one is part of the first column's name there (read_csv names the column
+		// "\ufeffBilledCost" after "\ufeff\ufeffBilledCost"), so it is here too.
+		if len(cols) > 0 && bytes.HasPrefix(in, []byte("\ufeff")) {
+			raw := csv.NewReader(bytes.NewReader(in))
+			raw.FieldsPerRecord, raw.LazyQuotes = -1, true
+			if rec, err := raw.Read(); err == nil && len(rec) > 0 && cols[0] != strings.TrimPrefix(rec[0], "\ufeff") {
+				t.Fatalf("header's first column %q, want %q (one byte-order mark stripped)", cols[0], strings.TrimPrefix(rec[0], "\ufeff"))
+			}
 		}
 		for _, kind := range []string{"csv", "parquet"} {
 			got := detectFormat(cols, kind)
