@@ -656,7 +656,7 @@ var storeColumns = func() map[string]bool {
 
 // sqlMatch is the match of one result row of a SQL rule. A row that names an event (an
 // eventname column: SELECT * FROM {events} WHERE …) is summarized as a Sigma rule's match is,
-// "name (source) by principal from address", its principal taken from useridentity when the
+// "name (source) by principal from address" (the parts it has), its principal taken from useridentity when the
 // rule gives no principal column, followed by the columns the rule computed (those not of the
 // store); another row (an aggregate) by its columns. Each summary lists name=value of scalar
 // columns only (not eventjson, structs, maps, lists or blobs), each value cut at summaryValueMax.
@@ -720,10 +720,21 @@ func (c *compiled) sqlMatch(cols []engine.Column, row []any) Match {
 		}
 		parts = append(parts, col.Name+"="+v)
 	}
-	m.Summary = strings.Join(parts, " ")
 	if event {
-		m.Summary = strings.TrimSpace(m.EventName + " (" + source + ") by " + dash(m.Principal) + " from " + dash(m.SourceIP) + " " + m.Summary)
+		// What the row does not give is left out (an aggregate by eventname has no source).
+		head := m.EventName
+		if source != "" {
+			head += " (" + source + ")"
+		}
+		if m.Principal != "" {
+			head += " by " + m.Principal
+		}
+		if m.SourceIP != "" {
+			head += " from " + m.SourceIP
+		}
+		parts = append([]string{head}, parts...)
 	}
+	m.Summary = strings.Join(parts, " ")
 	return m
 }
 

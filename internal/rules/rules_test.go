@@ -261,6 +261,15 @@ func TestSQLRule(t *testing.T) {
 			t.Errorf("match of SELECT *: %+v", m)
 		}
 	}
+	// An aggregate by eventname names what it has: no empty source, principal or address.
+	byName := rules.Rule{ID: "by-name", Title: "by-name", Kind: rules.KindSQL, Severity: "low", Enabled: true,
+		SQL: "SELECT eventname, count(*) AS n, max(eventtime) AS eventtime FROM {events} WHERE eventname = 'GetPasswordData' GROUP BY 1"}
+	if _, err := rules.Add(ctx, lk, byName); err != nil {
+		t.Fatal(err)
+	}
+	if ms = evaluate(t, s, st, byName); len(ms) != 1 || !strings.HasPrefix(ms[0].Summary, "GetPasswordData n=") || strings.Contains(ms[0].Summary, "eventtime=") {
+		t.Errorf("aggregate by eventname: %+v", ms)
+	}
 	for _, bad := range []struct{ sql, why string }{
 		{"SELECT 1", "reads no {events}"},
 		{"DELETE FROM {events}", "only SELECT"},
