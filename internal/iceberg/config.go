@@ -19,7 +19,7 @@ import (
 )
 
 // Config is the catalog the stores are published to, kept in <data>/iceberg/catalog.json. No
-// file: the default, the embedded SQL catalog (DefaultConfig), so every store is an Iceberg
+// file: the default, the embedded SQL catalog (defaultConfig), so every store is an Iceberg
 // table from its first commit; type "none" (auditlake catalog set none) turns the tables off.
 type Config struct {
 	// Type is "sql" (the embedded SQLite catalog in the data directory), "rest", "glue", or
@@ -51,14 +51,14 @@ type Config struct {
 
 func configPath(dataDir string) string { return filepath.Join(dataDir, "iceberg", "catalog.json") }
 
-// DefaultConfig is the catalog of a data directory where none was set: the embedded SQL catalog.
-var DefaultConfig = Config{Type: "sql"}
+// defaultConfig is the catalog of a data directory where none was set: the embedded SQL catalog.
+var defaultConfig = Config{Type: "sql"}
 
-// LoadConfig reads the data directory's catalog (DefaultConfig when none was set); ok is false
+// LoadConfig reads the data directory's catalog (defaultConfig when none was set); ok is false
 // when the tables are turned off (type none).
 func LoadConfig(dataDir string) (c Config, ok bool, err error) {
 	if _, err := os.Stat(configPath(dataDir)); errors.Is(err, fs.ErrNotExist) {
-		return DefaultConfig, true, nil
+		return defaultConfig, true, nil
 	}
 	if err := atomicfile.ReadJSON(configPath(dataDir), &c); err != nil {
 		return Config{}, false, fmt.Errorf("iceberg catalog settings: %w", err)

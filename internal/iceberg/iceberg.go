@@ -163,7 +163,7 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 	}
 	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, order, props, local)
 	if err == nil {
-		tbl, err = markEventJSON(ctx, tbl, m, lk.WholeJSON(st.ID), cat.CatalogType() == catalog.SQL)
+		tbl, err = markProperties(ctx, tbl, m, lk.WholeJSON(st.ID), cat.CatalogType() == catalog.SQL)
 	}
 	if err != nil {
 		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
@@ -201,10 +201,10 @@ var metadataProps = iceberggo.Properties{
 	table.MetadataPreviousVersionsMaxKey:      "20",
 }
 
-// markEventJSON sets tbl's EventJSONProperty for the files of manifest m, and, when own (the
+// markProperties sets tbl's EventJSONProperty for the files of manifest m, and, when own (the
 // SQL catalog's table), metadataProps, when they change; whole says the store keeps whole JSON
 // and checksums (lake.WholeJSON).
-func markEventJSON(ctx context.Context, tbl *table.Table, m *lake.Manifest, whole, own bool) (*table.Table, error) {
+func markProperties(ctx context.Context, tbl *table.Table, m *lake.Manifest, whole, own bool) (*table.Table, error) {
 	want := iceberggo.Properties{EventJSONProperty: EventJSONWhole}
 	for _, f := range m.Files {
 		if f.Cold && !f.Whole || !f.Cold && !whole {

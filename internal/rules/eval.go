@@ -469,11 +469,15 @@ func unpackInto(out []string, s string) error {
 	return nil
 }
 
+// truncate is s cut to at most n bytes, at a character boundary, with "…" when cut.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func (c *compiled) runPredicate(ctx context.Context, s *query.Session, relation, narrow string) ([]Match, error) {
@@ -710,15 +714,7 @@ func (c *compiled) sqlMatch(cols []engine.Column, row []any) Match {
 				}
 			}
 		}
-		v := str(row[i])
-		if len(v) > summaryValueMax {
-			cut := summaryValueMax
-			for cut > 0 && !utf8.RuneStart(v[cut]) {
-				cut--
-			}
-			v = v[:cut] + "…"
-		}
-		parts = append(parts, col.Name+"="+v)
+		parts = append(parts, col.Name+"="+truncate(str(row[i]), summaryValueMax))
 	}
 	if event {
 		// What the row does not give is left out (an aggregate by eventname has no source).

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/auditlake/auditlake/internal/lake"
 )
@@ -109,12 +108,5 @@ func AsRuleErrors(err error) (RuleErrors, bool) {
 func Reason(id string, err error) string {
 	msg, _, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
 	msg = strings.TrimPrefix(strings.TrimSpace(msg), "rule "+id+": ")
-	if len(msg) > 500 {
-		cut := 500
-		for cut > 0 && !utf8.RuneStart(msg[cut]) {
-			cut--
-		}
-		msg = msg[:cut] + "…"
-	}
-	return msg
+	return truncate(msg, 500)
 }
