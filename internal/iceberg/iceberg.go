@@ -494,6 +494,103 @@ func expireSnapshots(ctx context.Context, tbl *table.Table, keep time.Duration, 
 	if err := tx.ExpireSnapshots(table.WithOlderThan(keep), table.WithRetainLast(1), table.WithPostCommit(false)); err != nil {
 		return false, fmt.Errorf("iceberg table %s: expire snapshots: %w", name, err)
 	}
-	_, err = tx.Commit(ctx)
-	return err == nil, err
+	after, err := tx.Commit(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := deleteExpiredMetadata(ctx, tbl, after); err != nil {
+		return true, fmt.Errorf("iceberg table %s: snapshots expired, their metadata files not all deleted: %w", name, err)
+	}
+	return true, nil
+}
+
+// deleteExpiredMetadata deletes the manifest lists and manifests that only the snapshots of
+// before (the table as it was) that after (as committed) no longer has named. iceberg-go's own
+// clean-up (WithPostCommit) would also delete the data files, which are the store's (the lake
+// deletes them, KeepRetired) and none of the table's to delete; without it each expired
+// snapshot left its manifest list and its new manifests (~13 KB) for good: 18 MB a day at a
+// commit a minute.
+//
+// A snapshot's manifests are its parent's, some dropped, and the ones it wrote (new files), so
+// the snapshots that name a manifest are a chain from the one that added it. An expired
+// snapshot's manifest is still named by a kept snapshot only if it is named by a kept one
+// whose parent is not kept (the chain enters the kept snapshots there) or was added by a kept
+// one: those manifest lists are read, not every kept snapshot's (a day of snapshots at a
+// commit a minute is 1,440). A snapshot another engine cherry-picked (published-wap-id,
+// source-snapshot-id in its summary) may name the picked snapshot's manifests outside that
+// chain: its list is read too. Only files under the table's metadata directory are deleted
+// (the files auditlake's writer put there); a table with gc.enabled false keeps them all. An
+// expired snapshot whose list cannot be read leaves its files (nothing names it any more).
+func deleteExpiredMetadata(ctx context.Context, before, after *table.Table) error {
+	if v, ok := after.Properties()[table.GCEnabledKey]; ok && !strings.EqualFold(v, "true") {
+		return nil
+	}
+	kept := map[int64]bool{}
+	for _, s := range after.Metadata().Snapshots() {
+		kept[s.SnapshotID] = true
+	}
+	var expired []table.Snapshot
+	for _, s := range before.Metadata().Snapshots() {
+		if !kept[s.SnapshotID] {
+			expired = append(expired, s)
+		}
+	}
+	if len(expired) == 0 {
+		return nil
+	}
+	fsys, err := before.FS(ctx)
+	if err != nil {
+		return err
+	}
+	named := map[string]bool{} // manifests and manifest lists a kept snapshot names
+	for _, s := range after.Metadata().Snapshots() {
+		named[s.ManifestList] = true
+		if s.ParentSnapshotID != nil && kept[*s.ParentSnapshotID] && !picked(s) {
+			continue
+		}
+		ms, err := s.Manifests(fsys)
+		if err != nil {
+			return fmt.Errorf("snapshot %d: %w", s.SnapshotID, err)
+		}
+		for _, m := range ms {
+			named[m.FilePath()] = true
+		}
+	}
+	dir := strings.TrimSuffix(after.Location(), "/") + "/metadata/"
+	var errs []error
+	remove := func(p string) {
+		if named[p] || !strings.HasPrefix(p, dir) {
+			return
+		}
+		named[p] = true // once
+		if err := fsys.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	for _, s := range expired {
+		ms, err := s.Manifests(fsys)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("snapshot %d: %w", s.SnapshotID, err))
+			}
+			continue
+		}
+		for _, m := range ms {
+			if !kept[m.SnapshotID()] {
+				remove(m.FilePath())
+			}
+		}
+		remove(s.ManifestList)
+	}
+	return errors.Join(errs...)
+}
+
+// picked says whether snapshot s was cherry-picked from another (Iceberg's summary properties
+// of a cherry-pick).
+func picked(s table.Snapshot) bool {
+	if s.Summary == nil {
+		return false
+	}
+	p := s.Summary.Properties
+	return p["published-wap-id"] != "" || p["source-snapshot-id"] != ""
 }

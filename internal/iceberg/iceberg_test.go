@@ -2,6 +2,7 @@ package iceberg_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -351,4 +352,100 @@ func TestOldMetadataFilesAreDeleted(t *testing.T) {
 	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) || len(want) != 9000 {
 		t.Fatalf("the table holds %d events, the store %d (want 9000)", len(got), len(want))
 	}
+}
+
+// TestExpiredSnapshotsLeaveNoMetadataFiles: each snapshot writes a manifest list and manifests,
+// which iceberg-go deletes with the data files when a snapshot expires (auditlake's lake
+// deletes those); auditlake deletes them itself. After snapshots of appends and of a
+// compaction expire, the metadata directory holds exactly the manifest lists and manifests of
+// the snapshots kept (none left over, none missing), and each kept snapshot scans whole.
+func TestExpiredSnapshotsLeaveNoMetadataFiles(t *testing.T) {
+	ctx := context.Background()
+	lk, st, cat := ingested(t, 2, true) // retired files kept an hour: old snapshots read
+	syncs := func(seed uint64) {
+		for i := range 4 {
+			ingestMore(t, lk, st, 300, 2, seed+uint64(i))
+			if i == 2 {
+				compact(t, lk, st)
+			}
+			if _, err := iceberg.Sync(ctx, cat, lk, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	load := func() *table.Table {
+		tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tbl
+	}
+	// check: the files of the metadata directory (but metadata.json files) are exactly those
+	// the kept snapshots name, and each kept snapshot reads.
+	check := func(wantSnapshots int) {
+		t.Helper()
+		tbl := load()
+		snaps := tbl.Metadata().Snapshots()
+		if len(snaps) != wantSnapshots {
+			t.Fatalf("%d snapshots kept, want %d", len(snaps), wantSnapshots)
+		}
+		fsys, err := tbl.FS(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		named := map[string]bool{}
+		for _, s := range snaps {
+			named[s.ManifestList] = true
+			ms, err := s.Manifests(fsys)
+			if err != nil {
+				t.Fatalf("snapshot %d: %v", s.SnapshotID, err)
+			}
+			for _, m := range ms {
+				named[m.FilePath()] = true
+			}
+			if s.SnapshotID != tbl.CurrentSnapshot().SnapshotID {
+				scanIDs(t, tbl, s.SnapshotID) // reads, or fails the test
+			}
+		}
+		dir := strings.TrimPrefix(tbl.Location(), "file://") + "/metadata"
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			p := "file://" + dir + "/" + e.Name()
+			if !strings.HasSuffix(e.Name(), ".metadata.json") && !named[p] {
+				t.Errorf("%s is left, named by no kept snapshot", e.Name())
+			}
+			delete(named, p)
+		}
+		for p := range named {
+			t.Errorf("%s is gone, named by a kept snapshot", p)
+		}
+		if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+			t.Fatalf("the table holds %d events, the store %d", len(got), len(want))
+		}
+	}
+	if _, err := iceberg.Sync(ctx, cat, lk, st); err != nil {
+		t.Fatal(err)
+	}
+	syncs(200)
+	older := len(load().Metadata().Snapshots())
+	mark := time.Now()
+	time.Sleep(60 * time.Millisecond)
+	syncs(300)
+	newer := len(load().Metadata().Snapshots()) - older
+	if older < 4 || newer < 4 {
+		t.Fatalf("%d and %d snapshots; the test needs several of each", older, newer)
+	}
+	// The snapshots before mark expire, those after it stay.
+	if err := iceberg.Expire(ctx, cat, st, time.Since(mark)-30*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	check(newer)
+	time.Sleep(20 * time.Millisecond)
+	if err := iceberg.Expire(ctx, cat, st, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	check(1)
 }

@@ -191,7 +191,29 @@ func publishedFollows(t *testing.T, s3 *icebergtest.S3, c iceberg.Config, each f
 	if n := present(); n != len(m.Files) {
 		t.Fatalf("after the snapshots expired %d objects are on S3, the store has %d live files", n, len(m.Files))
 	}
-	check("expiry")
+	expired := check("expiry")
+	// The expired snapshots' manifest lists and manifests went with them; the kept one's stay.
+	fsys, err := expired.FS(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]bool{}
+	for _, s := range expired.Metadata().Snapshots() {
+		named[s.ManifestList] = true
+		ms, err := s.Manifests(fsys)
+		if err != nil {
+			t.Fatalf("expiry: snapshot %d: %v", s.SnapshotID, err)
+		}
+		for _, mf := range ms {
+			named[mf.FilePath()] = true
+		}
+	}
+	for k := range s3.Stored("lake/auditlake/prod-trail/metadata/") {
+		b, key, _ := strings.Cut(k, "/")
+		if _, err := s3.Backend.HeadObject(b, key); err == nil && !strings.HasSuffix(k, ".metadata.json") && !named["s3://"+k] {
+			t.Errorf("expiry: %s is left on S3, named by no kept snapshot", k)
+		}
+	}
 
 	// Published again: nothing to upload; an object lost on S3 is uploaded again.
 	if res, err = iceberg.Publish(ctx, lk, st, pub); err != nil || res.Uploaded != 0 {
