@@ -308,9 +308,9 @@ func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, prop
 	return tbl, len(add), len(del), nil
 }
 
-// dataFiles reads the Iceberg data file entries (statistics from each footer) of paths, a file
-// per core at a time: an ingest's commit adds a file per day and batch, and their footers, read
-// one after the other, were its serial tail (~100 columns' statistics each).
+// dataFiles reads the Iceberg data file entries (statistics from each footer, ~100 columns'
+// each) of paths, a file per core at a time: a commit adds a file per day and batch, and a
+// catch-up (catalog set, a first sync, eds publish) every live file of the store.
 func dataFiles(ctx context.Context, fsys iceio.IO, tbl *table.Table, paths []string) ([]iceberggo.DataFile, error) {
 	out := make([]iceberggo.DataFile, len(paths))
 	errs := make([]error, len(paths))
