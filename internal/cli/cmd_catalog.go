@@ -35,6 +35,16 @@ only that name is kept. Glue takes the AWS credential chain (environment, profil
 --property passes further catalog properties (prefix, scope, rest.sigv4-enabled,
 rest.signing-name, rest.signing-region, glue.id, ...).`
 
+const catalogSyncUsage = `Usage: auditlake catalog sync [NAME|ID...]
+
+Brings each store's Iceberg table up to the store in one snapshot (every store and the cost
+tables without a NAME): what a crash between the store's commit and the table's, or a catalog
+outage, left behind. It then deletes the table's metadata files (manifest lists, manifests,
+old metadata files) that no snapshot and no metadata log names and that are older than the
+--keep-retired window (at least an hour), locally or on the store's publication: what an
+older version left when snapshots expired, or a crash between an expiry and its clean-up.
+Each store with files deleted gets a line after the table.`
+
 const catalogSetExamples = `  auditlake catalog set sql
   auditlake catalog set none
   auditlake catalog set rest https://polaris.example:8181/api/catalog --warehouse lake --credential env:POLARIS_CREDENTIAL
@@ -239,9 +249,13 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 		}
 		picked = append(picked, st)
 	}
+	keep, err := c.Keep()
+	if err != nil {
+		return err
+	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STORE\tTABLE\tFILES\tADDED\tREMOVED\tSNAPSHOT")
-	var failed []string
+	var failed, sweeps []string
 	for _, st := range picked {
 		w, err := lk.BeginWrite(st.ID) // the store's write lock: snapshots in commit order
 		if err != nil {
@@ -249,10 +263,21 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 			continue
 		}
 		res, err := iceberg.SyncStore(ctx, cat, lk, st)
+		var swept iceberg.Swept
+		var sweepErr error
+		if err == nil {
+			swept, sweepErr = iceberg.Sweep(ctx, cat, lk, st, keep)
+		}
 		w.Close()
 		if err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", st.Name, err))
 			continue
+		}
+		if swept.Files > 0 {
+			sweeps = append(sweeps, fmt.Sprintf("%s: deleted %d old metadata files no snapshot names (%s)", st.Name, swept.Files, humanBytes(swept.Bytes)))
+		}
+		if sweepErr != nil {
+			failed = append(failed, fmt.Sprintf("%s: deleting old metadata files: %v", st.Name, sweepErr))
 		}
 		snap := "-"
 		switch {
@@ -272,6 +297,9 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, l := range sweeps {
+		fmt.Fprintln(env.Stdout, l)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("iceberg sync failed for %s", strings.Join(failed, "; "))

@@ -3,11 +3,14 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	icebergpkg "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
@@ -87,7 +90,29 @@ func TestStoresArePublishedAsIcebergTablesAnyClientOpens(t *testing.T) {
 			t.Errorf("athena ddl lacks %q:\n%s", s, ddl)
 		}
 	}
-	mustRun(t, 0, dir, "catalog", "sync") // nothing to catch up: no error, no change
+	// Nothing to catch up: no error, no change; an old metadata file no snapshot names (left by
+	// an older version's expiry) is deleted and said so, a young one stays.
+	meta := filepath.Join(strings.TrimPrefix(catalogTable(t, dir, "auditlake", "prod_trail").Location(), "file://"), "metadata")
+	old, young := filepath.Join(meta, "snap-1-0-0bad.avro"), filepath.Join(meta, "0bad-m0.avro")
+	for _, p := range []string{old, young} {
+		if err := os.WriteFile(p, []byte("left over"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := time.Now().Add(-49 * time.Hour)
+	if err := os.Chtimes(old, long, long); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, 0, dir, "catalog", "sync")
+	if !strings.Contains(out, "prod-trail: deleted 1 old metadata files no snapshot names") {
+		t.Fatalf("catalog sync does not say it deleted the old metadata file:\n%s", out)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the old metadata file nothing names is still there (%v)", err)
+	}
+	if _, err := os.Stat(young); err != nil {
+		t.Fatalf("the young one went: %v", err)
+	}
 	if got := icebergRows(t, dir, "prod_trail"); got != want {
 		t.Fatalf("after catalog sync the Iceberg table has %d rows, the store %d", got, want)
 	}

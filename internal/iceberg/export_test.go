@@ -39,3 +39,10 @@ func EarlyUploads() int {
 	defer early.Unlock()
 	return len(early.m)
 }
+
+// ClockAt makes the package read now as the time until restore is called.
+func ClockAt(now time.Time) (restore func()) {
+	old := clock
+	clock = func() time.Time { return now }
+	return func() { clock = old }
+}

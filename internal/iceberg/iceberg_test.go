@@ -449,3 +449,87 @@ func TestExpiredSnapshotsLeaveNoMetadataFiles(t *testing.T) {
 	}
 	check(1)
 }
+
+// TestSweepDeletesOnlyOldMetadataFilesNothingNames: metadata files no snapshot or metadata log
+// names (left by expiry before it deleted them, or by a crash) are deleted once older than the
+// keep window; a named file, however old, and an unnamed one younger than the window (a
+// manifest a commit in another process is writing) stay, and the table reads the same.
+func TestSweepDeletesOnlyOldMetadataFilesNothingNames(t *testing.T) {
+	ctx := context.Background()
+	lk, st, cat := ingested(t, 2, true)
+	for i := range 3 {
+		ingestMore(t, lk, st, 300, 2, uint64(500+i))
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := strings.TrimPrefix(tbl.Location(), "file://") + "/metadata"
+	before, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	for _, e := range before { // every named file made old: age alone must not delete it
+		if err := os.Chtimes(filepath.Join(dir, e.Name()), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphans := map[string]bool{"snap-1-0-0bad.avro": true, "0bad-m0.avro": true, "00000-0bad.metadata.json": true}
+	stay := []string{"fresh-m0.avro", "notes.txt"}
+	for name := range orphans {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("left over"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(filepath.Join(dir, name), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range stay {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("kept"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(filepath.Join(dir, "notes.txt"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	swept, err := iceberg.Sweep(ctx, cat, lk, st, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if swept.Files != len(orphans) || swept.Bytes != int64(len(orphans)*len("left over")) {
+		t.Fatalf("swept %+v, want the %d old files nothing names", swept, len(orphans))
+	}
+	after, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]bool{}
+	for _, e := range after {
+		left[e.Name()] = true
+	}
+	for _, e := range before {
+		if !left[e.Name()] {
+			t.Errorf("%s, named by the table, was deleted", e.Name())
+		}
+	}
+	for name := range orphans {
+		if left[name] {
+			t.Errorf("%s, old and named by nothing, is left", name)
+		}
+	}
+	for _, name := range stay {
+		if !left[name] {
+			t.Errorf("%s (younger than the window, or no metadata file) was deleted", name)
+		}
+	}
+	if tbl, err = cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail")); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range tbl.Metadata().Snapshots() {
+		scanIDs(t, tbl, s.SnapshotID)
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+		t.Fatalf("after the sweep the table holds %d events, the store %d", len(got), len(want))
+	}
+}
