@@ -258,7 +258,7 @@ func syncCost(ctx context.Context, cat catalog.Catalog, dataDir string, t cost.T
 		}
 		want = append(want, FileURI(named))
 	}
-	tbl, err := cat.LoadTable(ctx, ident)
+	tbl, err := loadOwn(ctx, cat, ident, dataDir)
 	switch {
 	case errors.Is(err, catalog.ErrNoSuchTable):
 		tbl = nil

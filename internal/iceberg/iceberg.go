@@ -120,7 +120,7 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 		order = append(order, uri(f.Path))
 	}
 	ident := catalog.ToIdentifier(Namespace, TableName(st.Name))
-	tbl, err := cat.LoadTable(ctx, ident)
+	tbl, err := loadOwn(ctx, cat, ident, lk.Dir)
 	if err == nil {
 		err = claim(ctx, cat, lk, st, ident, tbl) // owner.go
 	}
@@ -454,7 +454,7 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 		},
 		Written: func(id, rel string) { uploadEarly(lk, id, rel) },
 		Deleting: func(st lake.Store) error {
-			if err := Empty(context.Background(), cat, st); err != nil {
+			if err := Empty(context.Background(), cat, lk.Dir, st); err != nil {
 				return err
 			}
 			return Unpublish(context.Background(), lk, st)
@@ -468,10 +468,35 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 	}
 }
 
-// Empty commits a snapshot without files to the table of store st (its store is being deleted).
-func Empty(ctx context.Context, cat catalog.Catalog, st lake.Store) error {
-	ident := catalog.ToIdentifier(Namespace, TableName(st.Name))
+// loadOwn loads table ident from cat. In the data directory dataDir's own catalog (the embedded
+// SQL one), a table whose metadata is gone or lies outside dataDir is dropped from the catalog
+// and reported as catalog.ErrNoSuchTable, so that it is made again from the store (the store is
+// the truth): the data directory was moved (its catalog names the metadata files by their
+// absolute paths, which are gone, and so are the data files they name: every commit's sync
+// failed for good), or copied (its catalog names the original's files, and committing there
+// would change the original's table). Its metadata files stay where they are.
+func loadOwn(ctx context.Context, cat catalog.Catalog, ident table.Identifier, dataDir string) (*table.Table, error) {
 	tbl, err := cat.LoadTable(ctx, ident)
+	if cat.CatalogType() != catalog.SQL {
+		return tbl, err
+	}
+	switch {
+	case err != nil && errors.Is(err, os.ErrNotExist):
+	case err == nil && strings.HasPrefix(tbl.Location(), "file://") && !within(strings.TrimPrefix(tbl.Location(), "file://"), dataDir):
+	default:
+		return tbl, err
+	}
+	if err := cat.DropTable(ctx, ident); err != nil && !errors.Is(err, catalog.ErrNoSuchTable) {
+		return nil, fmt.Errorf("drop the table whose metadata is not in this data directory: %w", err)
+	}
+	return nil, catalog.ErrNoSuchTable
+}
+
+// Empty commits a snapshot without files to the table of store st of the data directory
+// dataDir (its store is being deleted).
+func Empty(ctx context.Context, cat catalog.Catalog, dataDir string, st lake.Store) error {
+	ident := catalog.ToIdentifier(Namespace, TableName(st.Name))
+	tbl, err := loadOwn(ctx, cat, ident, dataDir)
 	if errors.Is(err, catalog.ErrNoSuchTable) {
 		return nil
 	}

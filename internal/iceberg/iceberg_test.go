@@ -493,6 +493,14 @@ func TestSweepDeletesOnlyOldMetadataFilesNothingNames(t *testing.T) {
 	if err := os.Chtimes(filepath.Join(dir, "notes.txt"), old, old); err != nil {
 		t.Fatal(err)
 	}
+	// Another data directory whose catalog names this one's table (a copy of it) leaves it alone.
+	other, err := lake.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if swept, err := iceberg.Sweep(ctx, cat, other, st, 24*time.Hour); err != nil || swept.Files != 0 {
+		t.Fatalf("a sweep from another data directory deleted %d files (%v)", swept.Files, err)
+	}
 	swept, err := iceberg.Sweep(ctx, cat, lk, st, 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -531,5 +539,87 @@ func TestSweepDeletesOnlyOldMetadataFilesNothingNames(t *testing.T) {
 	}
 	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
 		t.Fatalf("after the sweep the table holds %d events, the store %d", len(got), len(want))
+	}
+}
+
+// TestMovedOrCopiedDataDirectoryGetsItsOwnTables: the embedded catalog names a table's metadata
+// by its absolute path, so a data directory moved elsewhere named files that were gone (every
+// sync failed for good) and a copy named the original's (its commits changed the original's
+// table). The next sync makes the table again in the data directory it runs in, holding the
+// store's rows; the original's table is left as it was.
+func TestMovedOrCopiedDataDirectoryGetsItsOwnTables(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	first := filepath.Join(base, "first")
+	lk, err := lake.Open(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := ingestStore(t, lk, "org-trail", 2000, 2, 21)
+	cat, err := iceberg.Open(ctx, iceberg.SQLProperties(first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := iceberg.Sync(ctx, cat, lk, st); err != nil {
+		t.Fatal(err)
+	}
+	closeCatalog(cat)
+	// sync opens dir's lake and catalog and syncs the store; the table must be in dir and hold
+	// the store's rows.
+	sync := func(dir string) (*lake.Lake, catalog.Catalog) {
+		t.Helper()
+		lk, err := lake.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cat, err := iceberg.Open(ctx, iceberg.SQLProperties(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closeCatalog(cat) })
+		if _, err := iceberg.Sync(ctx, cat, lk, st); err != nil {
+			t.Fatalf("sync in %s: %v", dir, err)
+		}
+		tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(tbl.Location(), "file://"+dir+"/") {
+			t.Fatalf("the table of %s is at %s", dir, tbl.Location())
+		}
+		if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) || len(want) == 0 {
+			t.Fatalf("the table of %s holds %d events, the store %d", dir, len(got), len(want))
+		}
+		return lk, cat
+	}
+	moved := filepath.Join(base, "moved")
+	if err := os.Rename(first, moved); err != nil {
+		t.Fatal(err)
+	}
+	_, movedCat := sync(moved)
+	before, err := movedCat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied := filepath.Join(base, "copied")
+	if err := os.CopyFS(copied, os.DirFS(moved)); err != nil {
+		t.Fatal(err)
+	}
+	copyLake, _ := sync(copied)
+	ingestMore(t, copyLake, st, 500, 1, 22) // the copy's commits
+	sync(copied)
+	after, err := movedCat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.MetadataLocation() != before.MetadataLocation() {
+		t.Fatalf("the copy's syncs changed the original's table: %s, then %s", before.MetadataLocation(), after.MetadataLocation())
+	}
+}
+
+// closeCatalog closes cat if it holds something open (the SQL catalog's database).
+func closeCatalog(cat catalog.Catalog) {
+	if c, ok := cat.(catalog.Closer); ok {
+		c.Close()
 	}
 }

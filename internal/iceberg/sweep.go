@@ -32,8 +32,9 @@ type Swept struct {
 // expiry left before it deleted expired snapshots' metadata (deleteExpiredMetadata), or a crash
 // between an expiry and those deletions. Only manifest lists and manifests (.avro) and metadata
 // files (.metadata.json) are deleted; a table that is not the store's (owner.go) or has
-// gc.enabled false is left alone, and so is one whose metadata is neither local nor in the
-// store's publication on S3. Call it with the store's write lock held.
+// gc.enabled false is left alone, and so is one whose metadata is neither in this data
+// directory nor in the store's publication on S3 (a copied data directory's catalog names the
+// original's files). Call it with the store's write lock held.
 func Sweep(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store, keep time.Duration) (Swept, error) {
 	var out Swept
 	pub, published, err := currentPublication(lk.Dir, st.ID)
@@ -63,6 +64,11 @@ func Sweep(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Stor
 	case strings.HasPrefix(dir, "file://"):
 		local := filepath.FromSlash(strings.TrimPrefix(dir, "file://"))
 		if _, err := os.Stat(local); errors.Is(err, os.ErrNotExist) {
+			return out, nil
+		}
+		if !within(local, lk.Dir) {
+			// Another data directory's table (this one a copy of it, whose catalog names the
+			// original's files): its files are that directory's to delete.
 			return out, nil
 		}
 		walk = func(fn func(objstore.Object) error) error {
@@ -137,4 +143,19 @@ func Sweep(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Stor
 		out.Bytes += o.Size
 	}
 	return out, errors.Join(errs...)
+}
+
+// within says whether path is inside directory dir (both with their symbolic links resolved).
+func within(path, dir string) bool {
+	resolve := func(p string) string {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		return p
+	}
+	rel, err := filepath.Rel(resolve(dir), resolve(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
