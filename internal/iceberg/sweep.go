@@ -111,12 +111,8 @@ func Sweep(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Stor
 	}
 	for _, s := range md.Snapshots() {
 		named[s.ManifestList] = true
-		ms, err := s.Manifests(fsys)
-		if err != nil {
-			return out, fmt.Errorf("iceberg table %s: snapshot %d: %w", strings.Join(tbl.Identifier(), "."), s.SnapshotID, err)
-		}
-		for _, m := range ms {
-			named[m.FilePath()] = true
+		if err := nameManifests(fsys, s, named); err != nil {
+			return out, fmt.Errorf("iceberg table %s: %w", strings.Join(tbl.Identifier(), "."), err)
 		}
 	}
 	cutoff := clock().Add(-max(keep, minSweepAge))
@@ -145,17 +141,24 @@ func Sweep(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Stor
 	return out, errors.Join(errs...)
 }
 
-// within says whether path is inside directory dir (both with their symbolic links resolved).
+// within says whether path is inside directory dir: as written (made absolute), or else with
+// their symbolic links resolved (a sync after each commit asks; the links are looked up only
+// when the paths as written differ).
 func within(path, dir string) bool {
-	resolve := func(p string) string {
-		if abs, err := filepath.Abs(p); err == nil {
-			p = abs
-		}
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			p = r
+	inside := func(resolve func(string) string) bool {
+		rel, err := filepath.Rel(resolve(dir), resolve(path))
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	abs := func(p string) string {
+		if a, err := filepath.Abs(p); err == nil {
+			return a
 		}
 		return p
 	}
-	rel, err := filepath.Rel(resolve(dir), resolve(path))
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	return inside(abs) || inside(func(p string) string {
+		if r, err := filepath.EvalSymlinks(abs(p)); err == nil {
+			return r
+		}
+		return abs(p)
+	})
 }
