@@ -46,3 +46,11 @@ func ClockAt(now time.Time) (restore func()) {
 	clock = func() time.Time { return now }
 	return func() { clock = old }
 }
+
+// SetSnapshotCap bounds the snapshots a table keeps to max, expired past max+slack, until the
+// test ends.
+func SetSnapshotCap(t testing.TB, max, slack int) {
+	oldMax, oldSlack := MaxSnapshots, snapshotSlack
+	MaxSnapshots, snapshotSlack = max, slack
+	t.Cleanup(func() { MaxSnapshots, snapshotSlack = oldMax, oldSlack })
+}

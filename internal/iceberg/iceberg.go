@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -533,6 +534,7 @@ func Expire(ctx context.Context, cat catalog.Catalog, st lake.Store, keep time.D
 // expireSnapshots forgets the snapshots of tbl (named name) older than keep, the current one
 // always kept; expired says whether there were any.
 func expireSnapshots(ctx context.Context, tbl *table.Table, keep time.Duration, name string) (expired bool, err error) {
+	keep = min(keep, countWindow(tbl.Metadata().Snapshots(), time.Now()))
 	cur := tbl.CurrentSnapshot()
 	for _, s := range tbl.Metadata().Snapshots() {
 		if (cur == nil || s.SnapshotID != cur.SnapshotID) && time.Since(time.UnixMilli(s.TimestampMs)) > keep {
@@ -555,6 +557,39 @@ func expireSnapshots(ctx context.Context, tbl *table.Table, keep time.Duration, 
 		return true, fmt.Errorf("iceberg table %s: snapshots expired, their metadata files not all deleted: %w", name, err)
 	}
 	return true, nil
+}
+
+// MaxSnapshots bounds how many snapshots a table keeps, whatever the keep window: every
+// snapshot is in the table's metadata file, which each commit writes whole (and uploads, for a
+// published store) and each load parses — ~1.6 KB a snapshot, so a day of a commit every 2 s
+// (collect with a queue) would make it ~70 MB. Past MaxSnapshots+snapshotSlack snapshots the
+// oldest are expired down to MaxSnapshots (the slack makes that one expiry every
+// snapshotSlack commits, not one each). Data files are not affected: the lake and the
+// publication delete a retired file only when the keep window has passed since it left the
+// store (KeepRetired, collect), so a query planned on an expired snapshot keeps its files.
+var (
+	MaxSnapshots  = 500
+	snapshotSlack = 50
+)
+
+// countWindow is the age past which a table of snapshots snaps has more than MaxSnapshots
+// newer ones, as an expiry window at now; a longer one than any keep window when the table has
+// at most MaxSnapshots+snapshotSlack.
+func countWindow(snaps []table.Snapshot, now time.Time) time.Duration {
+	if len(snaps) <= MaxSnapshots+snapshotSlack {
+		return math.MaxInt64
+	}
+	ts := make([]int64, len(snaps))
+	for i, s := range snaps {
+		ts[i] = s.TimestampMs
+	}
+	slices.Sort(ts)
+	slices.Reverse(ts)
+	oldest, next := ts[MaxSnapshots-1], ts[MaxSnapshots] // the oldest kept, the newest expired
+	// Expiry measures ages from its own (later) now: half the gap to the next older snapshot
+	// keeps the oldest kept one in.
+	margin := min(time.Duration(oldest-next)*time.Millisecond/2, time.Minute)
+	return now.Sub(time.UnixMilli(oldest)) + margin
 }
 
 // deleteExpiredMetadata deletes the manifest lists and manifests that only the snapshots of

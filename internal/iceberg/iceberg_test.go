@@ -1,9 +1,11 @@
 package iceberg_test
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -389,42 +391,7 @@ func TestExpiredSnapshotsLeaveNoMetadataFiles(t *testing.T) {
 		if len(snaps) != wantSnapshots {
 			t.Fatalf("%d snapshots kept, want %d", len(snaps), wantSnapshots)
 		}
-		fsys, err := tbl.FS(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		named := map[string]bool{}
-		for _, s := range snaps {
-			named[s.ManifestList] = true
-			ms, err := s.Manifests(fsys)
-			if err != nil {
-				t.Fatalf("snapshot %d: %v", s.SnapshotID, err)
-			}
-			for _, m := range ms {
-				named[m.FilePath()] = true
-			}
-			if s.SnapshotID != tbl.CurrentSnapshot().SnapshotID {
-				scanIDs(t, tbl, s.SnapshotID) // reads, or fails the test
-			}
-		}
-		dir := strings.TrimPrefix(tbl.Location(), "file://") + "/metadata"
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range entries {
-			p := "file://" + dir + "/" + e.Name()
-			if !strings.HasSuffix(e.Name(), ".metadata.json") && !named[p] {
-				t.Errorf("%s is left, named by no kept snapshot", e.Name())
-			}
-			delete(named, p)
-		}
-		for p := range named {
-			t.Errorf("%s is gone, named by a kept snapshot", p)
-		}
-		if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
-			t.Fatalf("the table holds %d events, the store %d", len(got), len(want))
-		}
+		checkKeptMetadata(t, tbl, lk, st)
 	}
 	if _, err := iceberg.Sync(ctx, cat, lk, st); err != nil {
 		t.Fatal(err)
@@ -448,6 +415,72 @@ func TestExpiredSnapshotsLeaveNoMetadataFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(1)
+}
+
+// TestSnapshotsPastTheCapExpireOldestFirst: a table keeps at most MaxSnapshots snapshots
+// whatever the keep window (a commit every few seconds made a day's metadata file tens of MB):
+// past MaxSnapshots plus the slack, the oldest expire down to MaxSnapshots, their manifest
+// lists and manifests deleted; within the slack nothing expires; the kept ones all read.
+func TestSnapshotsPastTheCapExpireOldestFirst(t *testing.T) {
+	ctx := context.Background()
+	lk, st, cat := ingested(t, 2, true)
+	load := func() *table.Table {
+		tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tbl
+	}
+	ids := func(tbl *table.Table) []int64 {
+		var out []int64
+		for _, s := range tbl.Metadata().Snapshots() {
+			out = append(out, s.SnapshotID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	commit := func(seed uint64) {
+		ingestMore(t, lk, st, 200, 2, seed)
+		if _, err := iceberg.Sync(ctx, cat, lk, st); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Millisecond) // snapshots a few milliseconds apart, as commits are
+	}
+	seed := uint64(900)
+	for range 3 {
+		commit(seed)
+		seed++
+	}
+	// The table is at the cap plus its slack: nothing expires.
+	n := len(load().Metadata().Snapshots())
+	if n < 4 {
+		t.Fatalf("%d snapshots, the test needs 4", n)
+	}
+	capped := n - 2
+	iceberg.SetSnapshotCap(t, capped, 2)
+	if err := iceberg.Expire(ctx, cat, st, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(load().Metadata().Snapshots()); got != n {
+		t.Fatalf("%d snapshots after an expiry within the cap and its slack, want all %d", got, n)
+	}
+	commit(seed)
+	before := load()
+	var newest []int64
+	snaps := slices.Clone(before.Metadata().Snapshots())
+	slices.SortFunc(snaps, func(a, b table.Snapshot) int { return cmp.Compare(b.TimestampMs, a.TimestampMs) })
+	for _, s := range snaps[:capped] {
+		newest = append(newest, s.SnapshotID)
+	}
+	slices.Sort(newest)
+	if err := iceberg.Expire(ctx, cat, st, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	after := load()
+	if got := ids(after); !slices.Equal(got, newest) {
+		t.Fatalf("kept snapshots %v, want the %d newest %v (of %v)", got, capped, newest, ids(before))
+	}
+	checkKeptMetadata(t, after, lk, st)
 }
 
 // TestSweepDeletesOnlyOldMetadataFilesNothingNames: metadata files no snapshot or metadata log
@@ -621,5 +654,48 @@ func TestMovedOrCopiedDataDirectoryGetsItsOwnTables(t *testing.T) {
 func closeCatalog(cat catalog.Catalog) {
 	if c, ok := cat.(catalog.Closer); ok {
 		c.Close()
+	}
+}
+
+// checkKeptMetadata fails the test unless tbl's metadata directory holds exactly the manifest
+// lists and manifests its snapshots name (besides metadata files: none left over, none
+// missing), every snapshot scans, and the current one holds the events of store st.
+func checkKeptMetadata(t *testing.T, tbl *table.Table, lk *lake.Lake, st lake.Store) {
+	t.Helper()
+	fsys, err := tbl.FS(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]bool{}
+	for _, s := range tbl.Metadata().Snapshots() {
+		named[s.ManifestList] = true
+		ms, err := s.Manifests(fsys)
+		if err != nil {
+			t.Fatalf("snapshot %d: %v", s.SnapshotID, err)
+		}
+		for _, m := range ms {
+			named[m.FilePath()] = true
+		}
+		if s.SnapshotID != tbl.CurrentSnapshot().SnapshotID {
+			scanIDs(t, tbl, s.SnapshotID) // reads, or fails the test
+		}
+	}
+	dir := strings.TrimPrefix(tbl.Location(), "file://") + "/metadata"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		p := "file://" + dir + "/" + e.Name()
+		if !strings.HasSuffix(e.Name(), ".metadata.json") && !named[p] {
+			t.Errorf("%s is left, named by no kept snapshot", e.Name())
+		}
+		delete(named, p)
+	}
+	for p := range named {
+		t.Errorf("%s is gone, named by a kept snapshot", p)
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+		t.Fatalf("the table holds %d events, the store %d", len(got), len(want))
 	}
 }
