@@ -2,6 +2,7 @@ package alerts
 
 import (
 	"context"
+	"testing"
 
 	"github.com/auditlake/auditlake/internal/lake"
 )
@@ -42,3 +43,11 @@ func (w *Watcher) Pending() (verdicts, facts int) {
 
 // Sessions is how many times w's evaluations opened or refreshed a query session.
 func (w *Watcher) Sessions() int { return w.keep.sessions }
+
+// SetSmallFilesPerDay makes a day of the alerts store merge past n small files until the test
+// ends.
+func SetSmallFilesPerDay(t testing.TB, n int) {
+	old := smallFilesPerDay
+	smallFilesPerDay = n
+	t.Cleanup(func() { smallFilesPerDay = old })
+}

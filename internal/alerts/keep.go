@@ -172,16 +172,27 @@ func (c *groupCache) knownIn(ctx context.Context, open rules.Opener, lk *lake.La
 	return c.known, nil
 }
 
-// committed adds the groups of alerts just committed to the store, whose files are now
-// files (the store's after the commit).
-func (c *groupCache) committed(alerts []Alert, files []lake.DataFile) {
+// committed adds the groups of alerts just committed to the store in the files of cm: those
+// the records went to, and those merged from others (gone). A merged file counts as read when
+// every file it replaces was (they hold the same records), else it is read when an alert's
+// span overlaps it; either way the cache is not reset for the files gone.
+func (c *groupCache) committed(alerts []Alert, cm committed) {
 	if c.known == nil { // not read (a damaged alerts store): nothing to add to
 		return
 	}
 	for _, a := range alerts {
 		c.known[a.Group] = true
 	}
-	for _, f := range files {
+	for _, f := range cm.files {
 		c.files[f.Path], c.loaded[f.Path] = true, true
+	}
+	read := true
+	for _, p := range cm.gone {
+		read = read && c.loaded[p]
+		delete(c.files, p)
+		delete(c.loaded, p)
+	}
+	for _, f := range cm.merged {
+		c.files[f.Path], c.loaded[f.Path] = true, read
 	}
 }

@@ -97,6 +97,16 @@ func compactAlerts(t *testing.T, lk *lake.Lake) {
 	compactStore(t, lk, st.ID)
 }
 
+// alertFiles is store id's live files.
+func alertFiles(t *testing.T, lk *lake.Lake, id string) []lake.DataFile {
+	t.Helper()
+	m, err := lk.ReadManifest(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Files
+}
+
 // compactStore merges store id's files (lake.Compact, forced), and returns how many it merged.
 func compactStore(t *testing.T, lk *lake.Lake, id string) int {
 	t.Helper()
@@ -126,6 +136,19 @@ func compactStore(t *testing.T, lk *lake.Lake, id string) int {
 // after its files were replaced (compaction) — read the alerts store only for files they did
 // not write themselves, and hold no store's read lock between evaluations.
 func TestKeptEvaluationsEqualFreshOnes(t *testing.T) {
+	keptEqualsFresh(t, false)
+}
+
+// TestKeptEvaluationsThatMergeTheAlertsStoreEqualFreshOnes: the same, with the kept
+// evaluations' commits merging each day of the alerts store past two small files
+// (lake.MergeSmall; a commit an evaluation left thousands of files a day under collect): the
+// same alerts and notifications, no day past three files, and the merged files neither read
+// again for their groups nor reset the kept groups.
+func TestKeptEvaluationsThatMergeTheAlertsStoreEqualFreshOnes(t *testing.T) {
+	keptEqualsFresh(t, true)
+}
+
+func keptEqualsFresh(t *testing.T, merge bool) {
 	ctx := context.Background()
 	dir := filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")
 	entries, err := os.ReadDir(dir)
@@ -188,6 +211,10 @@ func TestKeptEvaluationsEqualFreshOnes(t *testing.T) {
 	k := &alerts.Kept{}
 	defer k.Close()
 	suppressed := 0
+	if merge {
+		alerts.SetSmallFilesPerDay(t, 2) // the fresh evaluations merge as well: equal stores
+	}
+	merges := 0
 	for step, from := 0, 0; from < len(files); step, from = step+1, from+6 {
 		chunk := files[from:min(from+6, len(files))]
 		for _, lk := range []*lake.Lake{keptLake, freshLake} {
@@ -208,9 +235,27 @@ func TestKeptEvaluationsEqualFreshOnes(t *testing.T) {
 			}
 		}
 		readBefore := k.GroupFilesRead()
+		alertStore, err := alerts.Store(keptLake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		filesBefore := alertFiles(t, keptLake, alertStore.ID)
 		got, err := alerts.ProcessKept(ctx, keptLake, keptStore, k)
 		if err != nil {
 			t.Fatal(err)
+		}
+		perDay := map[string]int{}
+		after := alertFiles(t, keptLake, alertStore.ID)
+		for _, f := range after {
+			perDay[f.Date]++
+			if merge && perDay[f.Date] > 3 {
+				t.Errorf("step %d: %d files on %s in the alerts store, want at most 3", step, perDay[f.Date], f.Date)
+			}
+		}
+		for _, f := range filesBefore {
+			if !slices.ContainsFunc(after, func(g lake.DataFile) bool { return g.Path == f.Path }) && step != 4 {
+				merges++
+			}
 		}
 		// The groups of the alerts it committed are known: it reads only the files others
 		// wrote (step 2: a status change) or that replaced those it knew (step 4).
@@ -232,16 +277,15 @@ func TestKeptEvaluationsEqualFreshOnes(t *testing.T) {
 			groups[a.Group] = true
 		}
 		suppressed += len(groups) - len(got.Notified)
-		alertStore, err := alerts.Store(keptLake)
-		if err != nil {
-			t.Fatal(err)
-		}
 		if keptLake.ReadersActive(keptStore.ID) || keptLake.ReadersActive(alertStore.ID) {
 			t.Errorf("step %d: a read lock is held between evaluations", step)
 		}
 	}
 	if suppressed == 0 {
 		t.Error("no group was found again in a later commit: the kept groups are not tested")
+	}
+	if merge != (merges > 0) {
+		t.Errorf("%d files of the alerts store merged by the evaluations (merging %v)", merges, merge)
 	}
 	if got, want := listing(t, keptLake), listing(t, freshLake); len(got) == 0 || !slices.Equal(got, want) {
 		t.Errorf("listings differ:\nkept  %v\nfresh %v", got, want)
