@@ -583,7 +583,7 @@ type committed struct {
 
 // openCommitEngine opens the small engine commitRecords checks records against the store with.
 func openCommitEngine(ctx context.Context, lk *lake.Lake) (*engine.DB, error) {
-	return engine.Open(ctx, engine.Options{MemoryLimit: "128MB", Threads: 1, TempDir: lk.TempDir()})
+	return engine.Open(ctx, engine.Options{MemoryLimit: "128MB", Threads: 1, TempDir: lk.TempDir(), ReadsOnce: true})
 }
 
 func orDefault(s, def string) string {

@@ -51,3 +51,24 @@ func SetSmallFilesPerDay(t testing.TB, n int) {
 	smallFilesPerDay = n
 	t.Cleanup(func() { smallFilesPerDay = old })
 }
+
+// FileCaches says, of the session and the commit engine k keeps (when open), whether either
+// has DuckDB's Parquet footer cache or file content cache on, and how many of them are open.
+func (k *kept) FileCaches(ctx context.Context) (on bool, open int, err error) {
+	const q = "SELECT current_setting('parquet_metadata_cache') OR current_setting('enable_external_file_cache')"
+	if k.s != nil {
+		res, err := k.s.RunInternal(ctx, q)
+		if err != nil {
+			return false, 0, err
+		}
+		on, open = res.Rows[0][0] == true, open+1
+	}
+	if k.db != nil {
+		var c bool
+		if err := k.db.QueryRow(ctx, q).Scan(&c); err != nil {
+			return false, 0, err
+		}
+		on, open = on || c, open+1
+	}
+	return on, open, nil
+}

@@ -42,7 +42,7 @@ func (k *kept) session(ctx context.Context, lk *lake.Lake) (*query.Session, erro
 		k.s.Close()
 		k.s = nil
 	}
-	s, err := query.Open(ctx, lk, query.Options{})
+	s, err := query.Open(ctx, lk, query.Options{ReadsOnce: true}) // kept for the watcher's life
 	if err != nil {
 		return nil, err
 	}

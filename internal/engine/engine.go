@@ -35,6 +35,12 @@ type Options struct {
 	// max_temp_directory_size); a query that needs more fails with a *QueryError saying so.
 	// 0 = DuckDB's default (90 % of the free disk space).
 	MaxTempSize int64
+	// ReadsOnce says the instance reads each file about once and lives long (a watcher's,
+	// kept between evaluations for the life of serve or collect): DuckDB's caches of Parquet
+	// footers and of file contents are turned off, as they would only grow the process, each
+	// new file adding to them up to the memory limit (serve collecting five files every 2 s
+	// grew from 174 to 322 MB in 4 minutes with them; it stays at ~186 MB without).
+	ReadsOnce bool
 }
 
 // DB is one embedded DuckDB instance. All work goes through a single connection, so session
@@ -90,6 +96,9 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		"SET parquet_metadata_cache = true",
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
+	}
+	if opts.ReadsOnce {
+		settings = append(settings, "SET parquet_metadata_cache = false", "SET enable_external_file_cache = false")
 	}
 	if opts.Threads > 0 {
 		settings = append(settings, fmt.Sprintf("SET threads = %d", opts.Threads))

@@ -259,3 +259,25 @@ func TestUserQueryRowLimitTruncates(t *testing.T) {
 		t.Errorf("columns = %+v, want [i BIGINT]", res.Columns)
 	}
 }
+
+// TestAnEngineThatReadsOnceKeepsNoFileCaches: an engine that reads each file about once and
+// lives long (a watcher's) has DuckDB's Parquet footer cache and file content cache off — each
+// new file grew them, and the process, up to the memory limit — while any other engine keeps
+// the footer cache (a warm query over many files costs what it would over few).
+func TestAnEngineThatReadsOnceKeepsNoFileCaches(t *testing.T) {
+	ctx := context.Background()
+	for _, once := range []bool{false, true} {
+		db, err := engine.Open(ctx, engine.Options{ReadsOnce: once})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var footers, contents bool
+		if err := db.QueryRow(ctx, "SELECT current_setting('parquet_metadata_cache'), current_setting('enable_external_file_cache')").Scan(&footers, &contents); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		if footers == once || (once && contents) {
+			t.Errorf("ReadsOnce %v: footer cache %v, content cache %v", once, footers, contents)
+		}
+	}
+}

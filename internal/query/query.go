@@ -37,6 +37,9 @@ type Options struct {
 	// MaxTempSize caps what the session's engine may spill to the lake's temp directory
 	// (engine.Options.MaxTempSize); 0 = DuckDB's default.
 	MaxTempSize int64
+	// ReadsOnce is for a session kept long that reads each file about once
+	// (engine.Options.ReadsOnce): a watcher's.
+	ReadsOnce bool
 }
 
 // Session is a sealed engine with the lake's tables registered.
@@ -83,7 +86,7 @@ func Open(ctx context.Context, lk *lake.Lake, opts Options) (*Session, error) {
 	if opts.MemoryLimit == "" {
 		opts.MemoryLimit = "2GB"
 	}
-	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir(), MaxTempSize: opts.MaxTempSize})
+	db, err := engine.Open(ctx, engine.Options{MemoryLimit: opts.MemoryLimit, TempDir: lk.TempDir(), MaxTempSize: opts.MaxTempSize, ReadsOnce: opts.ReadsOnce})
 	if err != nil {
 		return nil, err
 	}
