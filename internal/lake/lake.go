@@ -95,8 +95,9 @@ type Hooks struct {
 	Idle func(storeID string)
 	// Deleting is called before a store's files are removed by Delete.
 	Deleting func(st Store) error
-	// KeepRetired is how long a file no longer live is kept (readers of an older snapshot
-	// elsewhere may still read it); 0 deletes it as soon as no local reader holds it.
+	// KeepRetired is how long a data file no longer live is kept (readers of an older snapshot
+	// elsewhere may still read it); 0 deletes it as soon as no local reader holds it, as
+	// facts files and ingest-state segments always are (namedElsewhere).
 	KeepRetired time.Duration
 	// OnError receives the hooks' errors.
 	OnError func(error)

@@ -123,6 +123,55 @@ func TestRetiredFilesWaitForReaders(t *testing.T) {
 	}
 }
 
+// TestOnlyDataFilesWaitForTheKeepWindow: with a keep window (Iceberg tables, whose older
+// snapshots other engines may read), a retired data file stays for the window, while the
+// store's own retired files — a data file's facts, ingest-state segments merged away — go at
+// the next commit with no reader, as nothing outside the store names them (kept for the
+// window, they were two thirds of the retired entries every commit's manifest carried).
+func TestOnlyDataFilesWaitForTheKeepWindow(t *testing.T) {
+	lk, s := newStore(t)
+	lk.Hooks = &Hooks{KeepRetired: time.Hour}
+	w := beginWrite(t, lk, s.ID)
+	old := writeData(t, lk, s.ID, "data/eventdate=2026-01-01/part-old.parquet")
+	old.Facts = writeData(t, lk, s.ID, "facts/v1/eventdate=2026-01-01/part-old.parquet").Path
+	if err := w.Commit([]DataFile{old}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxSegments + 1 { // enough ingest-state segments to be merged
+		if err := w.Commit(nil, nil, []SourceState{{URI: fmt.Sprintf("s3://b/k%d", i), Version: "1"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	repl := writeData(t, lk, s.ID, "data/eventdate=2026-01-01/part-new.parquet")
+	if err := w.Commit([]DataFile{repl}, []string{old.Path}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(nil, nil, []SourceState{{URI: "s3://b/last", Version: "1"}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := lk.ReadManifest(s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Retired) != 1 || m.Retired[0].Path != old.Path {
+		t.Fatalf("retired %v, want the old data file alone", m.Retired)
+	}
+	if _, err := os.Stat(lk.AbsPath(s.ID, old.Path)); err != nil {
+		t.Fatalf("the retired data file was deleted within the window: %v", err)
+	}
+	if _, err := os.Stat(lk.AbsPath(s.ID, old.Facts)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the retired facts file is still there: %v", err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(lk.StoreDir(s.ID), "state", "*.jsonl"))
+	if len(segs) != len(m.StateSegments) {
+		t.Fatalf("%d state segments on disk, the manifest names %d", len(segs), len(m.StateSegments))
+	}
+	got, err := w.LoadSources()
+	if err != nil || len(got) != maxSegments+2 {
+		t.Fatalf("%d sources read after the merges (%v), want %d", len(got), err, maxSegments+2)
+	}
+}
+
 func TestCatalogRules(t *testing.T) {
 	lk, s := newStore(t)
 	f := func(name string, err error, wantErr bool) {
