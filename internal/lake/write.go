@@ -841,6 +841,63 @@ const (
 	MergeBytes       = 32 << 20
 )
 
+// tierBase and tierRatio size the tiers of tiered: files under 4 × tierBase are tier 0,
+// then each tier holds files tierRatio times the size of the one before (256 KB–1 MB, 1–4 MB,
+// 4–16 MB).
+const (
+	tierBase  = 64 << 10
+	tierRatio = 4
+)
+
+// tiered picks, of the small files of an open partition that runs before this one wrote, those
+// to merge: every file of the tiers up to the first tier holding more than CompactThreshold
+// files (none when no tier does). Merging them all whenever there were more than
+// CompactThreshold rewrote the partition's merged file again and again while it grew: a day
+// collected a commit every few seconds, tens of KB each, was written ~70 times over (36 times
+// at 60 KB a commit, 8.6 at 300 KB; every rewrite also a retired file kept for the keep window
+// and, when published, an upload), where by tiers each byte is rewritten about once a tier,
+// 4–5 times (a simulation of the two policies; TestSmallRunsAreMergedByTiers). An open
+// partition then keeps up to CompactThreshold files a tier (~20), where it kept 4; it is
+// merged whole when it closes.
+func tiered(files []DataFile) []DataFile {
+	tier := func(f DataFile) int {
+		t := 0
+		for b := f.Bytes / (tierBase * tierRatio); b > 0; b /= tierRatio {
+			t++
+		}
+		return t
+	}
+	count := map[int]int{}
+	top := 0
+	for _, f := range files {
+		count[tier(f)]++
+		top = max(top, tier(f))
+	}
+	for k := 0; k <= top; k++ {
+		if count[k] > CompactThreshold {
+			var out []DataFile
+			for _, f := range files {
+				if tier(f) <= k {
+					out = append(out, f)
+				}
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// writtenAll says whether w wrote every one of files (a load in one run, laid out as it
+// should be: merged all together, as before tiers).
+func writtenAll(w *Writer, files []DataFile) bool {
+	for _, f := range files {
+		if !w.written[f.Path] {
+			return false
+		}
+	}
+	return true
+}
+
 // mergeGroup merges group, files of one date partition, into one sorted file and returns it and
 // the paths it replaces. When the engine runs out of memory (a sort of a group's rows needs
 // several times its compressed size), each half of the group is merged instead; a group too
@@ -972,6 +1029,12 @@ func Compact(ctx context.Context, db *engine.DB, w *Writer, force bool) (merged 
 		}
 		if len(files) <= limit {
 			continue
+		}
+		if !force && !full[date] && !writtenAll(w, files) {
+			// Files of earlier runs (collect, a cron of small ingests): by tiers, not all.
+			if files = tiered(files); len(files) < 2 {
+				continue
+			}
 		}
 		if !force && len(files) <= CompactThreshold {
 			// Merged only because the partition is closed: within this call's budget.
