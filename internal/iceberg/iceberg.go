@@ -516,9 +516,10 @@ func Empty(ctx context.Context, cat catalog.Catalog, dataDir string, st lake.Sto
 // Expire forgets the snapshots of store st's table older than keep (the current one always
 // stays), so metadata does not grow without bound; the lake deletes the files they alone named
 // when keep has passed (lake.Hooks.KeepRetired), so the table never deletes data files itself.
+// Without a window (keep 0) only MaxSnapshots bounds the snapshots.
 func Expire(ctx context.Context, cat catalog.Catalog, st lake.Store, keep time.Duration) error {
 	if keep <= 0 {
-		return nil
+		keep = math.MaxInt64
 	}
 	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(Namespace, TableName(st.Name)))
 	if errors.Is(err, catalog.ErrNoSuchTable) {

@@ -423,7 +423,10 @@ func TestExpiredSnapshotsLeaveNoMetadataFiles(t *testing.T) {
 // lists and manifests deleted; within the slack nothing expires; the kept ones all read.
 func TestSnapshotsPastTheCapExpireOldestFirst(t *testing.T) {
 	ctx := context.Background()
-	lk, st, cat := ingested(t, 2, true)
+	// The syncs are the test's own (a lake hook's expiry would run the cap in the background);
+	// retired files are kept an hour, so old snapshots read.
+	lk, st, cat := ingested(t, 2, false)
+	lk.Hooks = &lake.Hooks{KeepRetired: time.Hour}
 	load := func() *table.Table {
 		tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
 		if err != nil {
@@ -447,7 +450,7 @@ func TestSnapshotsPastTheCapExpireOldestFirst(t *testing.T) {
 		time.Sleep(3 * time.Millisecond) // snapshots a few milliseconds apart, as commits are
 	}
 	seed := uint64(900)
-	for range 3 {
+	for range 5 {
 		commit(seed)
 		seed++
 	}
@@ -481,6 +484,18 @@ func TestSnapshotsPastTheCapExpireOldestFirst(t *testing.T) {
 		t.Fatalf("kept snapshots %v, want the %d newest %v (of %v)", got, capped, newest, ids(before))
 	}
 	checkKeptMetadata(t, after, lk, st)
+	// Without a keep window (--keep-retired 0) the cap alone bounds them.
+	for range 3 {
+		seed++
+		commit(seed)
+	}
+	before = load()
+	if err := iceberg.Expire(ctx, cat, st, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(load().Metadata().Snapshots()); got != capped {
+		t.Fatalf("%d snapshots after an expiry without a window, want %d (%d before)", got, capped, len(before.Metadata().Snapshots()))
+	}
 }
 
 // TestSweepDeletesOnlyOldMetadataFilesNothingNames: metadata files no snapshot or metadata log
