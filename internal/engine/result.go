@@ -87,7 +87,7 @@ func (budgetFunc) Config() duckdb.ScalarFuncConfig {
 }
 
 func (budgetFunc) Executor() duckdb.ScalarFuncExecutor {
-	return duckdb.ScalarFuncExecutor{RowContextExecutor: func(ctx context.Context, v []driver.Value) (any, error) {
+	return duckdb.ScalarFuncExecutor{ScalarBinder: queryContext, RowContextExecutor: func(ctx context.Context, v []driver.Value) (any, error) {
 		b, _ := ctx.Value(budgetKey{}).(*resultBudget)
 		if b == nil {
 			return true, nil
@@ -98,6 +98,22 @@ func (budgetFunc) Executor() duckdb.ScalarFuncExecutor {
 		}
 		return true, nil
 	}}
+}
+
+// queryContext is the result budget's ScalarBinder: it fixes the context the function's
+// executions get (the query's, which carries the budget) when the query is bound, on one
+// thread. Without a binder, duckdb-go (v2.10506.0) stores it in the expression's bind data at
+// the first execution on each of DuckDB's threads, a write that races with the other threads
+// reading it: a CI run crashed in scalarFuncContext.setCtx on a half-written context (a nil
+// *valueCtx). With the context set at bind, executions only read it. A correlated subquery as
+// its argument is then refused at bind (the argument cannot be copied); the wrapper passes a
+// row's size. (The cold JSON function cannot take a binder: duckdb-go's binder reads constant
+// arguments and has no LIST values.)
+func queryContext(ctx context.Context, _ []duckdb.ScalarUDFArg) (context.Context, error) {
+	if ctx == nil {
+		return context.Background(), nil
+	}
+	return ctx, nil
 }
 
 // fixedValueBytes is what a value of a fixed-width type counts for, and the overhead counted
