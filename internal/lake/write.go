@@ -860,24 +860,19 @@ const (
 // partition then keeps up to CompactThreshold files a tier (~20), where it kept 4; it is
 // merged whole when it closes.
 func tiered(files []DataFile) []DataFile {
-	tier := func(f DataFile) int {
-		t := 0
-		for b := f.Bytes / (tierBase * tierRatio); b > 0; b /= tierRatio {
-			t++
-		}
-		return t
-	}
+	tiers := make([]int, len(files))
 	count := map[int]int{}
-	top := 0
-	for _, f := range files {
-		count[tier(f)]++
-		top = max(top, tier(f))
+	for i, f := range files {
+		for b := f.Bytes / (tierBase * tierRatio); b > 0; b /= tierRatio {
+			tiers[i]++
+		}
+		count[tiers[i]]++
 	}
-	for k := 0; k <= top; k++ {
+	for k := 0; k <= slices.Max(tiers); k++ {
 		if count[k] > CompactThreshold {
 			var out []DataFile
-			for _, f := range files {
-				if tier(f) <= k {
+			for i, f := range files {
+				if tiers[i] <= k {
 					out = append(out, f)
 				}
 			}
