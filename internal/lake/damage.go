@@ -110,6 +110,14 @@ func checkManifest(m *Manifest) (*Manifest, error) {
 			return nil, fmt.Errorf("names a bad retired file: %q is not a data, facts or state file inside the store", r.Path)
 		}
 	}
+	for _, s := range m.RetiredSegments {
+		if err := checkRel(s.Path, "retired/", ".jsonl"); err != nil {
+			return nil, fmt.Errorf("names a bad retired segment: %v", err)
+		}
+		if s.Files < 0 {
+			return nil, fmt.Errorf("gives retired segment %q a negative count", s.Path)
+		}
+	}
 	return m, nil
 }
 

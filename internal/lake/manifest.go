@@ -52,7 +52,9 @@ type Manifest struct {
 	Files         []DataFile    `json:"files"`
 	StateSegments []string      `json:"state_segments,omitempty"`
 	Retired       []RetiredFile `json:"retired,omitempty"`
-	CommittedAt   time.Time     `json:"committed_at"`
+	// RetiredSegments hold the retired data files past retiredSpillAt (retired.go).
+	RetiredSegments []RetiredSegment `json:"retired_segments,omitempty"`
+	CommittedAt     time.Time        `json:"committed_at"`
 	// Writer is the tag of the writer that committed this version (orphans.go).
 	Writer string `json:"writer,omitempty"`
 }
@@ -276,7 +278,7 @@ func namedElsewhere(rel string) bool {
 
 // collectRetired deletes retired files when no reader holds the read lock.
 func (w *Writer) collectRetired() {
-	if len(w.m.Retired) == 0 {
+	if len(w.m.Retired) == 0 && len(w.m.RetiredSegments) == 0 {
 		return
 	}
 	unlock, err := lockFile(filepath.Join(w.lake.StoreDir(w.id), "read.lock"), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -298,7 +300,13 @@ func (w *Writer) collectRetired() {
 			gone = append(gone, r)
 		}
 	}
-	if len(gone) == 0 {
+	due := 0
+	for _, s := range w.m.RetiredSegments {
+		if keep == 0 || time.Since(s.Newest) >= keep {
+			due++
+		}
+	}
+	if len(gone) == 0 && due == 0 {
 		return
 	}
 	next.Version++
@@ -309,6 +317,13 @@ func (w *Writer) collectRetired() {
 		if err := os.Remove(w.lake.AbsPath(w.id, r.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return
 		}
+	}
+	if due > 0 {
+		waiting, err := w.collectSegments(w.m, keep)
+		if err != nil {
+			return
+		}
+		next.RetiredSegments = waiting
 	}
 	if err := w.writeManifest(&next); err != nil {
 		return
@@ -328,6 +343,7 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 	next := Manifest{Version: w.m.Version + 1, CommittedAt: time.Now().UTC()}
 	next.StateSegments = append(next.StateSegments, w.m.StateSegments...)
 	next.Retired = append(next.Retired, w.m.Retired...)
+	next.RetiredSegments = append(next.RetiredSegments, w.m.RetiredSegments...)
 	if len(sources) > 0 {
 		var replaced []string
 		var err error
@@ -414,6 +430,9 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 		}
 		return next.Files[i].Path < next.Files[j].Path
 	})
+	if err := w.spillRetired(&next); err != nil {
+		return err
+	}
 	if err := w.writeManifest(&next); err != nil {
 		return err
 	}

@@ -59,6 +59,12 @@ func (e *manifestEncoder) encode(m *Manifest) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if len(m.RetiredSegments) > 0 {
+		b.WriteString(",\n \"retired_segments\": ")
+		if err := writeArray(&b, m.RetiredSegments, func(s RetiredSegment) ([]byte, error) { return json.MarshalIndent(s, "  ", " ") }); err != nil {
+			return nil, err
+		}
+	}
 	b.WriteString(",\n \"committed_at\": ")
 	if err := writeJSON(&b, m.CommittedAt); err != nil {
 		return nil, err

@@ -45,6 +45,10 @@ func randomManifest(r *rand.Rand, version int64, n int) *Manifest {
 	for i := range r.IntN(3) {
 		m.StateSegments = append(m.StateSegments, fmt.Sprintf("state/%08d-w%s.jsonl", i, odd[r.IntN(len(odd))]))
 	}
+	for i := range r.IntN(3) {
+		m.RetiredSegments = append(m.RetiredSegments, RetiredSegment{Path: fmt.Sprintf("retired/%08d-w%s.jsonl", i, odd[r.IntN(len(odd))]),
+			Files: r.IntN(300), Newest: time.Unix(1_700_000_000+r.Int64N(1e8), r.Int64N(1e9)).UTC()})
+	}
 	if r.IntN(4) > 0 {
 		m.Writer = fmt.Sprintf("w%d%s", r.IntN(100), odd[r.IntN(len(odd))])
 	}

@@ -20,7 +20,7 @@ import (
 //  1. Every writer has a tag (13 random characters). BeginWrite, holding write.lock, writes
 //     writers/<tag>.json (synced) recording the manifest version it starts from; every file the
 //     writer then creates carries the tag in its name (data and facts files "part-<tag>-…",
-//     state segments "<version>-<tag>.jsonl"). Before its first manifest, the writer sets
+//     state and retired segments "<version>-<tag>.jsonl"). Before its first manifest, the writer sets
 //     "committed" in its marker; every manifest records the tag of the writer that wrote it.
 //  2. Close, still holding the lock, removes the writer's own files that the manifest on disk
 //     does not name (a batch written and never committed), then its marker. A writer that
@@ -38,7 +38,9 @@ import (
 // replaced it, or were purged. Tags are never reused. Files without a marked tag (another
 // tool's, or left by versions before markers) are never deleted: `eds repair` reports them.
 // Retired files are deleted before the manifest that forgets them is written, so a crash
-// between the two leaves a retired entry naming a missing file, never an unnamed file.
+// between the two leaves a retired entry naming a missing file, never an unnamed file. A
+// retired data file may be named in a segment rather than the manifest (retired.go): a file
+// that a segment lists is not an orphan either.
 
 // writerMarker is the content of writers/<tag>.json.
 type writerMarker struct {
@@ -57,7 +59,7 @@ func (mk writerMarker) current(tag string, m *Manifest) bool {
 func (l *Lake) markerDir(id string) string { return filepath.Join(l.StoreDir(id), "writers") }
 
 // fileTag returns the writer tag in a store file's base name ("" when it carries none): data
-// and facts files "part-<tag>-…parquet", state segments "<8 digits>-<tag>.jsonl".
+// and facts files "part-<tag>-…parquet", state and retired segments "<8 digits>-<tag>.jsonl".
 func fileTag(base string) string {
 	const n = 13
 	if rest, ok := strings.CutPrefix(base, "part-"); ok && len(rest) > n && rest[n] == '-' {
@@ -140,6 +142,9 @@ func (m *Manifest) named() map[string]bool {
 	for _, s := range m.StateSegments {
 		live[s] = true
 	}
+	for _, s := range m.RetiredSegments {
+		live[s.Path] = true
+	}
 	return live
 }
 
@@ -175,8 +180,9 @@ func (w *Writer) removeOrphans() error {
 // of atomic writes that never completed (only a write-lock holder writes them).
 func (w *Writer) sweep(m *Manifest, tags map[string]bool) error {
 	live := m.named()
+	spilled := w.lake.inRetiredSegments(w.id, m)
 	root := w.lake.StoreDir(w.id)
-	for _, sub := range []string{"data", "facts", "state"} {
+	for _, sub := range []string{"data", "facts", "state", "retired"} {
 		err := filepath.WalkDir(filepath.Join(root, sub), func(p string, d fs.DirEntry, err error) error {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -190,7 +196,7 @@ func (w *Writer) sweep(m *Manifest, tags map[string]bool) error {
 			rel, _ := filepath.Rel(root, p)
 			rel = filepath.ToSlash(rel)
 			tmp := strings.HasPrefix(d.Name(), ".") && strings.Contains(d.Name(), ".tmp-")
-			if live[rel] || !(tmp || tags[fileTag(d.Name())]) {
+			if live[rel] || !(tmp || tags[fileTag(d.Name())]) || (!tmp && sub == "data" && spilled(rel)) {
 				return nil
 			}
 			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -111,8 +111,8 @@ func (l *Lake) Repair(ctx context.Context, db *engine.DB, id string) (*RepairRes
 		if err := w.sweep(old, tags); err != nil {
 			return nil, err
 		}
-		next.Version, next.Retired = old.Version, old.Retired
-		named := old.named()
+		next.Version, next.Retired, next.RetiredSegments = old.Version, old.Retired, old.RetiredSegments
+		named, spilled := old.named(), l.inRetiredSegments(id, old)
 		remote, err := l.ReadRemote(id)
 		if err != nil {
 			return nil, err
@@ -152,7 +152,7 @@ func (l *Lake) Repair(ctx context.Context, db *engine.DB, id string) (*RepairRes
 			next.StateSegments = append(next.StateSegments, s)
 		}
 		for _, rel := range l.dataFilesOnDisk(id) {
-			if !named[rel] {
+			if !named[rel] && !spilled(rel) {
 				res.Unaccounted = append(res.Unaccounted, rel)
 			}
 		}
@@ -209,6 +209,9 @@ func (l *Lake) Repair(ctx context.Context, db *engine.DB, id string) (*RepairRes
 		if err := l.setAsideRedundant(ctx, db, id, st.Type, next, res); err != nil {
 			return nil, err
 		}
+		// The segments of retired files (retired.go) described the lost manifest's retired
+		// files, which are adopted above or set aside as redundant now: their lists go.
+		os.RemoveAll(filepath.Join(dir, "retired"))
 		segs, _ := filepath.Glob(filepath.Join(dir, "state", "*.jsonl"))
 		sort.Strings(segs)
 		for _, p := range segs {
