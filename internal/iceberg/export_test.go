@@ -54,3 +54,11 @@ func SetSnapshotCap(t testing.TB, max, slack int) {
 	MaxSnapshots, snapshotSlack = max, slack
 	t.Cleanup(func() { MaxSnapshots, snapshotSlack = oldMax, oldSlack })
 }
+
+// SetLedgerSpillAt sets how many retired objects an upload ledger lists before they go to a
+// segment, until the test ends.
+func SetLedgerSpillAt(t testing.TB, n int) {
+	old := ledgerSpillAt
+	ledgerSpillAt = n
+	t.Cleanup(func() { ledgerSpillAt = old })
+}

@@ -206,6 +206,8 @@ func S3Properties(dataDir string) iceberggo.Properties {
 // recognized by the object's size and CRC-32C and not uploaded again.
 type ledger struct {
 	Files map[string]*ledgerFile `json:"files"`
+	// Segments hold the retired objects past ledgerSpillAt (ledgerspill.go).
+	Segments []ledgerSegment `json:"retired_segments,omitempty"`
 }
 
 type ledgerFile struct {
@@ -556,8 +558,15 @@ func collect(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m
 			changed = true
 		}
 	}
-	if changed {
+	dropped, err := led.collectSegments(ctx, lk.Dir, st.ID, p, live, now, keep, false)
+	errs = append(errs, err)
+	spilled, err := led.spill(lk.Dir, st.ID)
+	errs = append(errs, err)
+	if changed || dropped || spilled {
 		errs = append(errs, led.write(lk.Dir, st.ID))
+	}
+	if !spilled {
+		led.removeUnnamedSegments(lk.Dir, st.ID)
 	}
 	return errors.Join(errs...)
 }
@@ -612,6 +621,9 @@ func Unpublish(ctx context.Context, lk *lake.Lake, st lake.Store) error {
 		}
 		delete(led.Files, rel)
 	}
+	if _, err := led.collectSegments(ctx, lk.Dir, st.ID, p, nil, time.Now(), 0, true); err != nil {
+		return fmt.Errorf("unpublish store %s: %w", st.Name, err)
+	}
 	return dropPublication(lk.Dir, st.ID)
 }
 
@@ -620,6 +632,7 @@ func dropPublication(dataDir, id string) error {
 	if err := os.Remove(ledgerPath(dataDir, id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	os.RemoveAll(segmentDir(dataDir, id))
 	return atomicfile.UpdateJSON(publishPath(dataDir), publishPath(dataDir)+".lock", func(all *map[string]Publication) error {
 		delete(*all, id)
 		return nil
@@ -684,8 +697,8 @@ func withdrawFirst(dataDir string, st lake.Store, p Publication, err error) erro
 	if lerr != nil {
 		return err
 	}
-	if len(led.Files) > 0 {
-		return fmt.Errorf("%w (the publication of store %s to %s is recorded with %d files uploaded: run eds publish %s --to %s again to finish it)", err, st.Name, p.To, len(led.Files), st.Name, p.To)
+	if n := len(led.Files) + led.spilledObjects(); n > 0 {
+		return fmt.Errorf("%w (the publication of store %s to %s is recorded with %d files uploaded: run eds publish %s --to %s again to finish it)", err, st.Name, p.To, n, st.Name, p.To)
 	}
 	defer forgetPublication(dataDir, st.ID)
 	if dropPublication(dataDir, st.ID) != nil {
