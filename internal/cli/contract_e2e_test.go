@@ -1,6 +1,8 @@
 package cli_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,5 +37,39 @@ func TestAthenaDDLOfAPublishedStoreNeedsNoLocation(t *testing.T) {
 	}
 	if ddl := mustRun(t, 0, dir, "athena", "ddl", "prod-trail", "--location", "s3://copy/trail/"); !strings.Contains(ddl, "LOCATION 's3://copy/trail/'") {
 		t.Errorf("athena ddl --location s3://copy/trail/:\n%s", ddl)
+	}
+}
+
+// TestAthenaViewsOfConfigAndActivityStoresReadOnlyTheirColumns: the view athena ddl prints
+// for queries written for CloudTrail Lake selects only columns of its own table. A Config or
+// activity store has no eventjsonchecksum, sharedeventid, requestid or useridentity, and its
+// eventjson is never cut: its view named them (the CloudTrail store's expression that puts back
+// a cut eventjson), so Athena refused to create it (COLUMN_NOT_FOUND). Each view's SELECT is
+// run here over its store, in auditlake's own Trino dialect, as Athena would run it over the
+// table. (A CloudTrail store's view is not run here: it hashes with Trino's to_utf8, which
+// auditlake's dialect lacks.)
+func TestAthenaViewsOfConfigAndActivityStoresReadOnlyTheirColumns(t *testing.T) {
+	dir := t.TempDir()
+	createConfigStore(t, dir, "cfg")
+	mustRun(t, 0, dir, "ingest", "config", "--eds", "cfg", configSources(t))
+	mustRun(t, 0, dir, "eds", "create", "app-events", "--type", "activity")
+	ev := auditEventData(t, "v-1", "Export", "2026-04-01T09:00:00Z", channelAccount, nil)
+	file := filepath.Join(t.TempDir(), "events.jsonl")
+	if err := os.WriteFile(file, []byte(ev+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 0, dir, "ingest", "events", "--eds", "app-events", file)
+	for store, table := range map[string]string{"cfg": "cfg", "app-events": "app_events"} {
+		ddl := mustRun(t, 0, dir, "athena", "ddl", store, "--location", "s3://lake/"+store+"/")
+		_, view, ok := strings.Cut(ddl, "CREATE OR REPLACE VIEW ")
+		if !ok {
+			t.Fatalf("athena ddl %s prints no view:\n%s", store, ddl)
+		}
+		_, sel, _ := strings.Cut(view, " AS ")
+		sel, _, _ = strings.Cut(sel, ";")
+		sel = strings.Replace(sel, "FROM auditlake."+table, `FROM "aws:cloudtrail"."`+store+`"`, 1)
+		if _, errOut, code := run(t, dir, "query", "--format", "csv", "SELECT count(*) FROM ("+sel+")"); code != 0 {
+			t.Errorf("the view of store %s does not read its own columns: %s\n%s", store, errOut, sel)
+		}
 	}
 }

@@ -66,15 +66,18 @@ func AthenaDDL(tbl *table.Table, st lake.Store, location string) (string, error)
 	if !strings.HasPrefix(location, "s3://") {
 		return "", fmt.Errorf("athena ddl: %q is not an s3:// location", location)
 	}
+	// Only a CloudTrail store's files can hold a cut eventjson (and a checksum to derive); a
+	// Config or activity store has neither the checksum nor the id columns athenaJSON reads.
+	_, cut := tbl.Schema().FindFieldByName("eventjsonchecksum")
 	var cols, sel []string
 	for _, f := range tbl.Schema().Fields() {
-		switch f.Name {
-		case "eventjsonchecksum":
+		switch {
+		case f.Name == "eventjsonchecksum":
 			// Closed days' files do not store it (null), nor hot files ingested before the
 			// store was published ("") (package ctparquet: it is the SHA-256 of eventjson,
 			// derived on read); the view derives it as auditlake's own views do.
 			sel = append(sel, `coalesce(nullif(eventjsonchecksum, ''), lower(to_hex(sha256(to_utf8(`+athenaJSON+`))))) AS eventjsonchecksum`)
-		case "eventjson":
+		case f.Name == "eventjson" && cut:
 			// Closed days' files store it without the values of ctparquet.CutColumns.
 			sel = append(sel, athenaJSON+` AS eventjson`)
 		default:
