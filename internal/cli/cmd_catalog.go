@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -109,6 +110,16 @@ func runCatalogSet(ctx context.Context, env *Env, args []string) error {
 	}
 	if len(pos) == 0 {
 		return usagef("name the catalog type: sql, rest URI or glue")
+	}
+	// A local path is made an absolute file:// location here: kept as given, a relative one
+	// would be resolved against each later command's working directory. (A REST catalog's
+	// warehouse is a name the server knows.)
+	if *warehouse != "" && pos[0] != "rest" && !strings.Contains(*warehouse, "://") {
+		abs, err := filepath.Abs(*warehouse)
+		if err != nil {
+			return usagef("--warehouse %q: %v", *warehouse, err)
+		}
+		*warehouse = "file://" + filepath.ToSlash(abs)
 	}
 	c := iceberg.Config{Type: pos[0], Region: *region, Endpoint: *endpoint, Database: *database, Warehouse: *warehouse, KeepRetired: *keep, Token: *token, Credential: *credential}
 	for _, kv := range extra {

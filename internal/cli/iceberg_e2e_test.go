@@ -167,3 +167,35 @@ func TestStoresAreIcebergTablesByDefault(t *testing.T) {
 		t.Fatalf("catalog set sql after an ingest made with the tables off: %d rows, want 3000", got)
 	}
 }
+
+// TestCatalogWarehouseGivenAsALocalPathIsKeptAbsolute: catalog set sql --warehouse with a
+// relative path kept the path as given, so each later command resolved it against its own
+// working directory: the catalog named metadata files relative to wherever the last command
+// ran, each command run elsewhere made the table again there, and no other Iceberg client could
+// open it. The path is now made an absolute file:// location when it is set.
+func TestCatalogWarehouseGivenAsALocalPathIsKeptAbsolute(t *testing.T) {
+	dir, src, here, elsewhere := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	mustRun(t, 0, dir, "generate", "--out", src, "--events", "500", "--days", "2", "--seed", "3")
+	createStore(t, dir, "prod-trail")
+	t.Chdir(here)
+	mustRun(t, 0, dir, "catalog", "set", "sql", "--warehouse", "wh")
+	t.Chdir(elsewhere)
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "prod-trail", src)
+	var props map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
+		t.Fatal(err)
+	}
+	want := "file://" + filepath.Join(here, "wh")
+	if props["warehouse"] != want {
+		t.Fatalf("catalog show's warehouse is %q, want %q", props["warehouse"], want)
+	}
+	if loc := catalogTable(t, dir, "auditlake", "prod_trail").Location(); !strings.HasPrefix(loc, want+"/") {
+		t.Fatalf("the table is at %q, not in the warehouse %s", loc, want)
+	}
+	if _, err := os.Stat(filepath.Join(elsewhere, "wh")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a command run in another directory wrote a warehouse there (%v)", err)
+	}
+	if got := icebergRows(t, dir, "prod_trail"); got != 500 {
+		t.Fatalf("the table holds %d rows, want 500", got)
+	}
+}
