@@ -62,6 +62,9 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	// the local days).
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["local-days"] && *localDays < 0 { // -1 is only the default's "not given"
+		return usagef("--local-days %d: want 0 (every day on the local disk) or more", *localDays)
+	}
 	if old, ok, err := iceberg.LoadPublication(lk.Dir, s.ID); err != nil {
 		return err
 	} else if ok {

@@ -100,3 +100,26 @@ func TestEDSLocalDaysThroughTheCLI(t *testing.T) {
 		t.Fatalf("--local-days on an unpublished store: exit %d, %s", code, errOut)
 	}
 }
+
+// TestEDSPublishRefusesNegativeLocalDays: eds publish --local-days -3 was taken as "not given"
+// (its default is -1) and published the store keeping every day, where eds update --local-days
+// -3 is a usage error; both now refuse it before anything is uploaded.
+func TestEDSPublishRefusesNegativeLocalDays(t *testing.T) {
+	s3 := icebergtest.NewS3(t, "lake")
+	dir, src := t.TempDir(), t.TempDir()
+	mustRun(t, 0, dir, "generate", "--out", src, "--events", "300", "--days", "1", "--seed", "2")
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", src)
+	for _, n := range []string{"-3", "-1"} {
+		_, errOut, code := run(t, dir, "eds", "publish", "trail", "--to", "s3://lake/trail/", "--endpoint-url", s3.URL, "--region", "us-east-1", "--local-days", n)
+		if code != 2 || !strings.Contains(errOut, "--local-days "+n) {
+			t.Fatalf("eds publish --local-days %s: exit %d, want 2 naming the flag\n%s", n, code, errOut)
+		}
+	}
+	if got := s3.Stored("lake/"); len(got) != 0 {
+		t.Fatalf("a refused eds publish uploaded %v", got)
+	}
+	if show := mustRun(t, 0, dir, "eds", "show", "trail"); strings.Contains(show, "published:") {
+		t.Fatalf("a refused eds publish published the store:\n%s", show)
+	}
+}
