@@ -15,15 +15,16 @@ import (
 const edsPublishUsage = `Usage: auditlake eds publish --to s3://BUCKET/PREFIX/ [--region R] [--endpoint-url URL] [--local-days N [--cache-size SIZE]] NAME|ID
 
 Makes S3 the home of the store's Iceberg table: uploads the store's live files under the prefix
-(multipart above 64 MB, every request with its Content-MD5, retried with backoff), moves the
-table there (its location, metadata and data file paths s3://…) and records the publication in
-<data>/iceberg/publish.json. From then on every commit (ingest batch, compaction, purge) uploads
-its new files before the snapshot that names them; files no longer live are deleted from S3 when
-the snapshots that name them expire (catalog set --keep-retired). Local files stay the working
-copy of auditlake's own queries. Interrupted, it resumes where it stopped: run it again (or let
-the next commit, or auditlake catalog sync, do it); an object already there with the file's size
-and MD5 is not uploaded again. Needs a catalog (auditlake catalog set). S3 credentials come from
-the SDK's default chain (environment, profile, instance role).
+(multipart above 64 MB, --part-size; every request with the CRC-32C of its body, which S3
+checks; retried with backoff), moves the table there (its location, metadata and data file paths
+s3://…) and records the publication in <data>/iceberg/publish.json. From then on every commit
+(ingest batch, compaction, purge) uploads its new files before the snapshot that names them;
+files no longer live are deleted from S3 when the snapshots that name them expire (catalog set
+--keep-retired). Local files stay the working copy of auditlake's own queries. Interrupted, it
+resumes where it stopped: run it again (or let the next commit, or auditlake catalog sync, do
+it); an object already there with the file's size and CRC-32C is not uploaded again. Needs a
+catalog (auditlake catalog set). S3 credentials come from the SDK's default chain (environment,
+profile, instance role).
 
 --local-days N keeps only the last N days (UTC, today included) on the local disk: the files of
 older days leave it once uploaded, in the table's snapshot, and cold (compaction has recompressed

@@ -647,7 +647,7 @@ type PublishResult struct {
 }
 
 // Publish records st's publication to p and brings its S3 home up to the store: every live file
-// uploaded (those already there, with their size and MD5, are not uploaded again), the table
+// uploaded (those already there, with their size and CRC-32C, are not uploaded again), the table
 // re-pointed at p's location and synced. The caller holds the store's write lock. A crash
 // anywhere in it is repaired by running it again, or by the store's next commit. It opens the
 // data directory's catalog itself, with the publication's S3 settings.
