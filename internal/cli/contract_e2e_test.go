@@ -3,6 +3,7 @@ package cli_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -70,6 +71,23 @@ func TestAthenaViewsOfConfigAndActivityStoresReadOnlyTheirColumns(t *testing.T) 
 		sel = strings.Replace(sel, "FROM auditlake."+table, `FROM "aws:cloudtrail"."`+store+`"`, 1)
 		if _, errOut, code := run(t, dir, "query", "--format", "csv", "SELECT count(*) FROM ("+sel+")"); code != 0 {
 			t.Errorf("the view of store %s does not read its own columns: %s\n%s", store, errOut, sel)
+		}
+	}
+}
+
+// TestAthenaDDLRefusesALocationItCannotQuote: athena ddl --location pasted the prefix into the
+// DDL's string literals as it was, so a prefix holding a quote (an S3 key may) printed broken
+// DDL — LOCATION 's3://lake/it's/' — with exit 0. Such a location is now a usage error naming
+// it, and nothing is printed.
+func TestAthenaDDLRefusesALocationItCannotQuote(t *testing.T) {
+	dir, src := t.TempDir(), t.TempDir()
+	mustRun(t, 0, dir, "generate", "--out", src, "--events", "300", "--days", "1", "--seed", "2")
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", src)
+	for _, loc := range []string{"s3://lake/it's/", `s3://lake/back\slash/`} {
+		out, errOut, code := run(t, dir, "athena", "ddl", "trail", "--location", loc)
+		if code != 2 || out != "" || !strings.Contains(errOut, strconv.Quote(strings.TrimSuffix(loc, "/"))) {
+			t.Errorf("athena ddl --location %s: exit %d, want 2 naming it and no DDL\nstdout:\n%s\nstderr:\n%s", loc, code, out, errOut)
 		}
 	}
 }

@@ -66,6 +66,10 @@ func AthenaDDL(tbl *table.Table, st lake.Store, location string) (string, error)
 	if !strings.HasPrefix(location, "s3://") {
 		return "", fmt.Errorf("athena ddl: %q is not an s3:// location", location)
 	}
+	if strings.ContainsAny(location, `'\`) {
+		// The DDL's string literals hold it as it is; Athena's DDL has no one escape for both.
+		return "", fmt.Errorf("athena ddl: location %q holds a quote or a backslash, which the DDL cannot hold", location)
+	}
 	// Only a CloudTrail store's files can hold a cut eventjson (and a checksum to derive); a
 	// Config or activity store has neither the checksum nor the id columns athenaJSON reads.
 	_, cut := tbl.Schema().FindFieldByName("eventjsonchecksum")
