@@ -98,12 +98,40 @@ func AthenaDDL(tbl *table.Table, st lake.Store, location string) (string, error)
 	var b strings.Builder
 	fmt.Fprintf(&b, "-- Store %s (%s): the Iceberg table, its files under %s.\n", st.Name, st.ID, location)
 	fmt.Fprintf(&b, "CREATE DATABASE IF NOT EXISTS %s;\n\n", Namespace)
+	b.WriteString(registration(tbl, name, location))
 	fmt.Fprintf(&b, "CREATE TABLE %s (\n%s)\nPARTITIONED BY (day(eventtime))\nLOCATION '%s/'\nTBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet');\n\n", name, strings.Join(cols, ",\n"), location)
 	fmt.Fprintf(&b, "-- Queries written for CloudTrail Lake name \"aws:cloudtrail\".\"%s\"; in Athena name this view.\n", st.ID)
 	fmt.Fprintf(&b, "CREATE OR REPLACE VIEW %s AS SELECT\n  %s\nFROM %s;\n\n", view, strings.Join(sel, ",\n  "), name)
 	fmt.Fprintf(&b, "-- Or, without Iceberg: the data files as a plain Parquet table, one partition a day by projection.\n")
+	b.WriteString("-- It reads every object under data/, which is not one snapshot: for the keep window after a\n" +
+		"-- compaction or purge (auditlake catalog set --keep-retired, 24 h by default) a day holds both\n" +
+		"-- its new file and the files it replaced, so its rows count twice. The Iceberg table never does.\n")
 	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE %s_parquet (\n%s)\nPARTITIONED BY (`day` string)\nSTORED AS PARQUET\nLOCATION '%s/data/'\nTBLPROPERTIES (\n  'projection.enabled'='true',\n  'projection.day.type'='date',\n  'projection.day.format'='yyyy-MM-dd',\n  'projection.day.range'='2013-01-01,NOW',\n  'projection.day.interval'='1',\n  'projection.day.interval.unit'='DAYS',\n  'storage.location.template'='%s/data/eventdate=${day}/');\n", name, strings.Join(cols, ",\n"), location, location)
 	return b.String(), nil
+}
+
+// registration is the DDL's note on Athena's CREATE TABLE, which makes a new, empty Iceberg table
+// (Athena's documentation: "Athena CREATE TABLE creates an Iceberg table with no data"), not one
+// over the table auditlake writes: what reads auditlake's table in Athena is a Glue table naming
+// its current metadata file — kept current by auditlake with a Glue catalog, or registered once
+// by the user (the aws command printed, when the table's metadata is under location).
+func registration(tbl *table.Table, name, location string) string {
+	var b strings.Builder
+	b.WriteString("-- Athena's CREATE TABLE below makes a NEW, EMPTY Iceberg table: it does not read the one\n" +
+		"-- auditlake writes. For auditlake's table in Athena, either let auditlake keep it in the Glue\n" +
+		"-- Data Catalog (auditlake catalog set glue …: every commit updates it), or register its\n" +
+		"-- current snapshot in Glue yourself (Athena then reads that snapshot until you register it\n" +
+		"-- again, and a file it names may be deleted --keep-retired after a later compaction):\n")
+	if meta := tbl.MetadataLocation(); strings.HasPrefix(meta, location+"/") && !strings.ContainsAny(meta, `'\"`) {
+		db, tname, _ := strings.Cut(name, ".")
+		fmt.Fprintf(&b, "--   aws glue create-table --database-name %s --table-input '{\"Name\": \"%s\", \"TableType\": \"EXTERNAL_TABLE\", \"Parameters\": {\"table_type\": \"ICEBERG\", \"metadata_location\": \"%s\"}, \"StorageDescriptor\": {\"Location\": \"%s\"}}'\n", db, tname, meta, location)
+	} else {
+		b.WriteString("--   (publish the store first: auditlake eds publish STORE --to " + location + "/ ; then run\n" +
+			"--   auditlake athena ddl again for the aws glue create-table command naming its metadata)\n")
+	}
+	b.WriteString("-- Then skip the CREATE TABLE. Run it only for an Athena table of your own at another location:\n" +
+		"-- at this one, auditlake catalog sync deletes metadata files its table does not name.\n")
+	return b.String()
 }
 
 // hiveType is the Athena (Hive DDL) type of an Iceberg type.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -112,6 +113,22 @@ func publishedFollows(t *testing.T, s3 *icebergtest.S3, c iceberg.Config, each f
 	const tmpl = "'storage.location.template'='s3://lake/auditlake/prod-trail/data/eventdate=${day}/'"
 	if !strings.Contains(ddl, tmpl) {
 		t.Fatalf("athena ddl lacks %s:\n%s", tmpl, ddl)
+	}
+	// Athena's CREATE TABLE makes an empty table: the DDL says so, and prints the Glue
+	// registration of the published table's current metadata file, as a Glue catalog writes it.
+	_, reg, ok := strings.Cut(ddl, "aws glue create-table --database-name auditlake --table-input '")
+	reg, _, _ = strings.Cut(reg, "'\n")
+	var input struct {
+		Name, TableType   string
+		Parameters        map[string]string
+		StorageDescriptor struct{ Location string }
+	}
+	if err := json.Unmarshal([]byte(reg), &input); !ok || err != nil || !strings.Contains(ddl, "NEW, EMPTY Iceberg table") {
+		t.Fatalf("athena ddl has no Glue registration that parses (%v):\n%s", err, ddl)
+	}
+	if input.Name != "prod_trail" || input.TableType != "EXTERNAL_TABLE" || input.Parameters["table_type"] != "ICEBERG" ||
+		input.Parameters["metadata_location"] != published.MetadataLocation() || input.StorageDescriptor.Location != "s3://lake/auditlake/prod-trail" {
+		t.Fatalf("athena ddl registers %+v; want the current metadata %s", input, published.MetadataLocation())
 	}
 	for k := range s3.Stored("lake/auditlake/prod-trail/data/") {
 		if !strings.HasPrefix(k, "lake/auditlake/prod-trail/data/eventdate=") {
