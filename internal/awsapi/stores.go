@@ -309,6 +309,10 @@ func (h *Handler) updateStore(c *call, s lake.Store, req updateStoreRequest) (an
 		return nil, errorf(http.StatusBadRequest, "OperationNotPermittedException", "%v", err)
 	case errors.Is(err, lake.ErrNotFound):
 		return nil, errorf(http.StatusBadRequest, "EventDataStoreNotFoundException", "The specified event data store %s was not found.", req.EventDataStore)
+	case errors.Is(err, lake.ErrNameTaken):
+		return nil, errorf(http.StatusBadRequest, "EventDataStoreAlreadyExistsException", "%v", err)
+	case errors.Is(err, lake.ErrInvalidName):
+		return nil, invalidParameter("Name: %v", err)
 	case err != nil:
 		return nil, internal("update store", err)
 	}

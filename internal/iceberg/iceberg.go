@@ -38,9 +38,7 @@ const CatalogName = "auditlake"
 
 // TableName is a store's table name: its name, lower case, "-" and "." as "_" (Glue and Athena
 // take neither).
-func TableName(store string) string {
-	return strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToLower(store))
-}
+func TableName(store string) string { return lake.TableName(store) }
 
 // SQLProperties are the properties of the default catalog: SQLite in the data directory, the
 // warehouse beside it.

@@ -1,7 +1,11 @@
 package iceberg_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +16,8 @@ import (
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
-// TestStoresWhoseNamesMapToOneTable: Org-Trail and org_trail map to one table name; the second
+// TestStoresWhoseNamesMapToOneTable: Org-Trail and org_trail map to one table name; eds create
+// refuses the second name, and where an older data directory holds both, the second
 // store's commits are refused (naming the first) instead of replacing the first's files, its
 // deletion leaves the first's table alone, and a store created again under a deleted store's
 // name gets a table of its own.
@@ -41,7 +46,23 @@ func TestStoresWhoseNamesMapToOneTable(t *testing.T) {
 		}
 		return scanIDs(t, tbl, 0)
 	}
-	second := ingestStore(t, lk, "org.trail", 800, 1, 22)
+	// eds create refuses such a name now (lake.ErrNameTaken); a data directory of an earlier
+	// version may hold one, made here by renaming a store in its catalog file.
+	if _, err := lk.Create("org.trail", lake.CreateOptions{}); !errors.Is(err, lake.ErrNameTaken) {
+		t.Fatalf("a store named org.trail beside Org-Trail was created: %v", err)
+	}
+	second := createStore(t, lk, "org-trail-2")
+	b, err := os.ReadFile(filepath.Join(dir, "catalog.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "catalog.json"), bytes.Replace(b, []byte(`"org-trail-2"`), []byte(`"org.trail"`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if second, err = lk.Resolve(second.ID); err != nil || second.Name != "org.trail" {
+		t.Fatalf("renamed in the catalog file: %+v, %v", second, err)
+	}
+	ingestMore(t, lk, second, 800, 1, 22)
 	if len(errs) == 0 || !strings.Contains(errs[0].Error(), "store Org-Trail's") {
 		t.Fatalf("the second store's commits were not refused: %v", errs)
 	}

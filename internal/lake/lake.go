@@ -228,13 +228,50 @@ func (l *Lake) BuiltinStore(name string) (Store, error) {
 // ErrBuiltin is returned for a change a built-in store does not allow.
 var ErrBuiltin = errors.New("the built-in stores " + AuditStore + " and " + AlertsStore + " are written only by auditlake, keep their names and termination protection, and lose events only by retention")
 
-// Create adds a store and returns it with its new UUID.
-func (l *Lake) Create(name string, opts CreateOptions) (Store, error) {
+// ErrInvalidName is returned for a store name that breaks the naming rules; ErrNameTaken for one
+// another store has, or that would give a store the Iceberg table name of another's.
+var (
+	ErrInvalidName = errors.New("invalid store name")
+	ErrNameTaken   = errors.New("store name taken")
+)
+
+// checkName says why name cannot be a store's name, wrapping ErrInvalidName.
+func checkName(name string) error {
 	if !nameRE.MatchString(name) {
-		return Store{}, fmt.Errorf("invalid store name %q: use 3-128 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+		return fmt.Errorf("%w %q: use 3-128 letters, digits, '.', '_' or '-', starting with a letter or digit", ErrInvalidName, name)
 	}
 	if looksLikeUUID(name) {
-		return Store{}, fmt.Errorf("invalid store name %q: a name must not look like a store id", name)
+		return fmt.Errorf("%w %q: a name must not look like a store id", ErrInvalidName, name)
+	}
+	return nil
+}
+
+// TableName is the name of store name's Iceberg table (in namespace auditlake): lower case,
+// '-' and '.' made '_', as Glue and Athena want.
+func TableName(name string) string {
+	return strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToLower(name))
+}
+
+// nameTaken says, wrapping ErrNameTaken, whether a store other than id is named name or has a
+// name giving the same Iceberg table name: the two stores would write one table.
+func nameTaken(stores []Store, name, id string) error {
+	for _, o := range stores {
+		switch {
+		case o.ID == id:
+		case o.Name == name:
+			return fmt.Errorf("%w: an event data store named %q already exists (id %s)", ErrNameTaken, name, o.ID)
+		case TableName(o.Name) == TableName(name):
+			return fmt.Errorf("%w: an event data store named %q already exists (id %s), and %q would share its Iceberg table auditlake.%s (names are made lower case, with '-' and '.' as '_'): choose another name",
+				ErrNameTaken, o.Name, o.ID, name, TableName(name))
+		}
+	}
+	return nil
+}
+
+// Create adds a store and returns it with its new UUID.
+func (l *Lake) Create(name string, opts CreateOptions) (Store, error) {
+	if err := checkName(name); err != nil {
+		return Store{}, err
 	}
 	if builtinName(name) && !opts.Builtin {
 		return Store{}, fmt.Errorf("invalid store name %q: %w", name, ErrBuiltin)
@@ -257,10 +294,8 @@ func (l *Lake) Create(name string, opts CreateOptions) (Store, error) {
 	s := Store{ID: NewUUID(), Name: name, Type: opts.Type, RetentionDays: opts.RetentionDays,
 		TerminationProtection: opts.TerminationProtection, CreatedAt: now, UpdatedAt: now}
 	err := l.updateCatalog(func(c *catalogFile) error {
-		for _, o := range c.Stores {
-			if o.Name == name {
-				return fmt.Errorf("an event data store named %q already exists (id %s)", name, o.ID)
-			}
+		if err := nameTaken(c.Stores, name, s.ID); err != nil {
+			return err
 		}
 		c.Stores = append(c.Stores, s)
 		return nil
@@ -309,6 +344,14 @@ func (l *Lake) Update(id string, fn func(*Store) error) (Store, error) {
 				if builtinName(before.Name) && (c.Stores[i].Name != before.Name || !c.Stores[i].TerminationProtection) ||
 					!builtinName(before.Name) && builtinName(c.Stores[i].Name) {
 					return ErrBuiltin
+				}
+				if name := c.Stores[i].Name; name != before.Name {
+					if err := checkName(name); err != nil {
+						return err
+					}
+					if err := nameTaken(c.Stores, name, id); err != nil {
+						return err
+					}
 				}
 				c.Stores[i].UpdatedAt = time.Now().UTC().Truncate(time.Second)
 				out = c.Stores[i]

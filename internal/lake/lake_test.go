@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -232,4 +233,36 @@ func TestMergeGroupsBoundTheBytesOfEachMerge(t *testing.T) {
 	f([]int64{20 * mb, 20 * mb, 20 * mb, 1 * mb}, [][]int{{2, 3}}) // a and b alone: nothing to merge
 	f([]int64{10 * mb, 10 * mb, 10 * mb, 10 * mb, 10 * mb}, [][]int{{0, 1, 2}, {3, 4}})
 	f([]int64{40 * mb}, nil)
+}
+
+// Two stores whose names give one Iceberg table name (lower case, '-' and '.' as '_') would
+// write one table: the second name is refused, at creation and by a rename, naming the table;
+// a rename is held to the naming rules too. A store may take a variant of its own name.
+func TestStoreNamesThatShareATableNameAreRefused(t *testing.T) {
+	lk, s := newStore(t) // store-one
+	other, err := lk.Create("app-events", CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"app.events", "APP-events", "app_events", "App.Events"} {
+		_, err := lk.Create(name, CreateOptions{})
+		if !errors.Is(err, ErrNameTaken) || !strings.Contains(err.Error(), "auditlake.app_events") {
+			t.Errorf("create %q: %v, want ErrNameTaken naming auditlake.app_events", name, err)
+		}
+		_, err = lk.Update(s.ID, func(st *Store) error { st.Name = name; return nil })
+		if !errors.Is(err, ErrNameTaken) {
+			t.Errorf("rename to %q: %v, want ErrNameTaken", name, err)
+		}
+	}
+	for _, name := range []string{"x", "bad name", "0e4b2f3c-1111-4aaa-8bbb-123456789012"} {
+		if _, err := lk.Update(s.ID, func(st *Store) error { st.Name = name; return nil }); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("rename to %q: %v, want ErrInvalidName", name, err)
+		}
+	}
+	if _, err := lk.Update(other.ID, func(st *Store) error { st.Name = "App.Events"; return nil }); err != nil {
+		t.Errorf("a store renamed to a variant of its own name: %v", err)
+	}
+	if got, err := lk.Resolve(s.ID); err != nil || got.Name != "store-one" {
+		t.Errorf("refused renames changed the store: %+v %v", got, err)
+	}
 }
