@@ -78,8 +78,8 @@ func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
 const maxRuleBytes = 1 << 20
 
 // Load reads path, a Sigma YAML file or a directory searched recursively for *.yml and *.yaml,
-// and compiles every rule in it. A rule that cannot be compiled is returned among refused, and
-// the others still load; err is only for a path that cannot be read at all.
+// and compiles every rule in it. A rule that cannot be compiled, or whose id an earlier file
+// (in path order) has, is returned among refused, and the others still load; err is only for a path that cannot be read at all.
 func Load(path string) (rules []*Rule, refused []*RefusedError, err error) {
 	info, err := os.Stat(path)
 	if err != nil {
@@ -107,6 +107,7 @@ func Load(path string) (rules []*Rule, refused []*RefusedError, err error) {
 		}
 	}
 	slices.Sort(files)
+	fileOf := map[string]string{} // rule id → the file it was loaded from
 	for _, f := range files {
 		data, err := readLimited(f)
 		if err != nil {
@@ -122,6 +123,12 @@ func Load(path string) (rules []*Rule, refused []*RefusedError, err error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		// The registry keeps one rule per id: a second would replace the first unseen.
+		if first, ok := fileOf[r.ID]; ok {
+			refused = append(refused, &RefusedError{File: f, ID: r.ID, Reason: fmt.Sprintf("%s has the same id: give each rule its own id", first)})
+			continue
+		}
+		fileOf[r.ID] = f
 		rules = append(rules, r)
 	}
 	return rules, refused, nil

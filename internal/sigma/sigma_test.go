@@ -214,6 +214,34 @@ func TestLoadKeepsGoodRulesBesideBadOnes(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesASecondRuleWithTheSameID: two files of one directory with the same id (a rule
+// copied and not given a new id, or two files without one and the same name) were both
+// "loaded", and the registry kept the last, so the first was silently dropped ("1 added, 1
+// updated"). The second is refused, naming the file that has the id.
+func TestLoadRefusesASecondRuleWithTheSameID(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "a.yml"), rule("  sel:\n    eventName: x\n  condition: sel"))
+	write(t, filepath.Join(dir, "b.yml"), rule("  sel:\n    eventName: y\n  condition: sel"))
+	write(t, filepath.Join(dir, "one", "noid.yml"), "title: t\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName: x\n  condition: sel\n")
+	write(t, filepath.Join(dir, "two", "noid.yml"), "title: t\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName: y\n  condition: sel\n")
+	rules, refused, err := sigma.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 2 || rules[0].File != filepath.Join(dir, "a.yml") || rules[1].File != filepath.Join(dir, "one", "noid.yml") {
+		t.Fatalf("rules %v", rules)
+	}
+	if len(refused) != 2 {
+		t.Fatalf("refused %v", refused)
+	}
+	for i, want := range [][2]string{{"b.yml", "a.yml"}, {filepath.Join("two", "noid.yml"), filepath.Join("one", "noid.yml")}} {
+		got := refused[i]
+		if got.File != filepath.Join(dir, want[0]) || got.ID == "" || !strings.Contains(got.Reason, filepath.Join(dir, want[1])) {
+			t.Errorf("refused[%d] = %v, want %s refused for the id of %s", i, got, want[0], want[1])
+		}
+	}
+}
+
 // semanticsCases are TestSigmaSemantics' detections and the corpus events each must match.
 func semanticsCases() []semanticsCase {
 	all := func(except ...string) []string {
