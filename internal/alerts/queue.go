@@ -3,6 +3,7 @@ package alerts
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -179,9 +180,16 @@ func Status(lk *lake.Lake) ([]TargetStatus, error) {
 // DeliverResult is what one DeliverDue did.
 type DeliverResult struct {
 	Sent, Failed, GaveUp int
-	Errors               []error // the failures, named by target
-	NextAt               time.Time
+	// Errors are the failures, named by target; those of notifications dropped (a final
+	// failure, or queued past the give-up time) match ErrDropped, the others are retried.
+	Errors []error
+	NextAt time.Time
 }
+
+// ErrDropped is what a delivery error of a notification that is not retried matches with
+// errors.Is: the target refused it for good (HTTP 4xx, SMTP 5xx) or it was queued past the
+// give-up time. Its alert stays stored.
+var ErrDropped = errors.New("notification dropped")
 
 // DeliverDue makes one attempt of every queued delivery that is due: each target's
 // deliveries in the order they were queued, a target's remaining ones put off when one
@@ -273,7 +281,11 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 			}
 			_, final := o.err.(finalError)
 			if !o.skipped {
-				res.Errors = append(res.Errors, fmt.Errorf("alert target %s: %w", o.q.Target, o.err))
+				err := fmt.Errorf("alert target %s: %w", o.q.Target, o.err)
+				if final || (i >= 0 && done.Sub(q.Pending[i].QueuedAt) >= giveUp) {
+					err = fmt.Errorf("%w: %w", err, ErrDropped)
+				}
+				res.Errors = append(res.Errors, err)
 				h.LastError, h.LastErrorAt = o.err.Error(), &done
 				h.ConsecutiveFailures++
 			}

@@ -3,6 +3,7 @@ package alerts_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -89,6 +90,9 @@ func TestQueueRetriesAcrossRestartAndSendsOnce(t *testing.T) {
 	if err != nil || res.Sent != 0 || res.Failed != 2 || rcv.calls.Load() != 1 {
 		t.Fatalf("target down: %+v %v, %d calls", res, err, rcv.calls.Load())
 	}
+	if len(res.Errors) != 1 || errors.Is(res.Errors[0], alerts.ErrDropped) {
+		t.Errorf("a failure to retry: %v, want one error that is not ErrDropped", res.Errors)
+	}
 	s := statusOf(t, lk, "ops")
 	if s.Queued != 2 || s.ConsecutiveFailures != 1 || !strings.Contains(s.LastError, "HTTP 503") || s.LastErrorAt == nil || s.LastSuccess != nil {
 		t.Errorf("health while down: %+v", s)
@@ -155,6 +159,11 @@ func TestQueueGivesUpAndDropsFinalFailures(t *testing.T) {
 	res, err := alerts.DeliverDue(context.Background(), lk, alerts.Delivery{})
 	if err != nil || res.GaveUp != 2 || res.Failed != 0 {
 		t.Fatalf("%+v %v", res, err)
+	}
+	// The errors of dropped notifications say so: ingest printed "queued for retry" after
+	// "HTTP 400 (not retried)".
+	if len(res.Errors) != 2 || !errors.Is(res.Errors[0], alerts.ErrDropped) || !errors.Is(res.Errors[1], alerts.ErrDropped) {
+		t.Errorf("dropped notifications' errors: %v, want two that are ErrDropped", res.Errors)
 	}
 	for _, name := range []string{"down", "refuses"} {
 		s := statusOf(t, lk, name)

@@ -3,6 +3,8 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,6 +226,30 @@ func TestDeadTargetIsQueuedAndVisible(t *testing.T) {
 	}
 	if _, _, code := run(t, dir, "alert-target", "remove", "nope"); code != 1 {
 		t.Errorf("remove nope: %d", code)
+	}
+}
+
+// TestRefusedDeliveryIsNotSaidToBeRetried: a target that answers HTTP 404 gets the
+// notification once and it is dropped; ingest said "HTTP 404 (not retried) (queued for retry;
+// …)". It says the notification is dropped, and the queue is empty.
+func TestRefusedDeliveryIsNotSaidToBeRetried(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) }))
+	defer refusing.Close()
+	mustRun(t, 0, dir, "rule", "add", "bucket-deleted",
+		"--sql", "SELECT eventtime, eventid, useridentity.arn AS principal FROM {events} WHERE eventname = 'DeleteBucket'")
+	mustRun(t, 0, dir, "alert-target", "add", "ops", "--webhook", refusing.URL+"/alerts", "--secret", "0123456789abcdef")
+	_, errOut, code := run(t, dir, "ingest", "cloudtrail", "--eds", "trail", deleteBucketFile(t, "d", "alice@"+time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)))
+	if code != 0 || !strings.Contains(errOut, "HTTP 404 (not retried): notification dropped (the alert is stored") || strings.Contains(errOut, "queued for retry") {
+		t.Fatalf("ingest: %d\n%s", code, errOut)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "alert-target", "list", "--format", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0]["queued"] != float64(0) {
+		t.Errorf("list: %v", list)
 	}
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -70,7 +71,11 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 			sendErrs = append(sendErrs, qerr)
 		}
 		for _, e := range sendErrs {
-			fmt.Fprintf(env.Stderr, "alerts: delivery failed: %v (queued for retry; the alert is stored: auditlake alerts, auditlake alert-target list)\n", e)
+			next := "queued for retry; "
+			if errors.Is(e, alerts.ErrDropped) {
+				next = "" // the error says it is dropped
+			}
+			fmt.Fprintf(env.Stderr, "alerts: delivery failed: %v (%sthe alert is stored: auditlake alerts, auditlake alert-target list)\n", e, next)
 		}
 	}
 }
