@@ -91,7 +91,7 @@ backfill of last year's trail raises alerts today) or whose events are since the
 func runAlerts(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "alerts")
 	since := fs.String("since", "", "only alerts raised (or of events) since: a duration (1d, 12h) or a date/time")
-	rule := fs.String("rule", "", "only this rule's alerts")
+	rule := fs.String("rule", "", "only this rule's alerts (its id, or its title)")
 	status := fs.String("status", "", "only alerts with this status: open, acknowledged or closed")
 	format := formatFlag(fs, "table", "csv", "json")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -118,6 +118,17 @@ func runAlerts(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		fmt.Fprintln(env.Stderr, "no alerts yet: rules are evaluated as ingest commits events (auditlake rule add)")
 		return nil
+	}
+	if *rule != "" {
+		// A rule's title names it, as for rule show and hunt; an id no rule has (a removed
+		// rule's) still filters its alerts.
+		r, err := rules.Get(lk, *rule)
+		switch {
+		case err == nil:
+			*rule = r.ID
+		case !errors.Is(err, rules.ErrNotFound):
+			return err
+		}
 	}
 	s, err := query.Open(ctx, lk, query.Options{})
 	if err != nil {

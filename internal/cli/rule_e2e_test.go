@@ -205,3 +205,25 @@ func TestARuleFailingAtIngestIsShownAndKeepsNoOtherFromAlerting(t *testing.T) {
 		t.Errorf("the working rule raised no alert:\n%s", out)
 	}
 }
+
+// TestAlertsOfARuleNamedByTitle: `alerts --rule` takes a rule's title as rule show, hunt and
+// rule disable do; it filtered on the id only, so the title of a Sigma rule (whose id is a
+// UUID) listed nothing, with exit 0. An id that no rule has (one removed) still filters.
+func TestAlertsOfARuleNamedByTitle(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "rule", "add", "--sigma", testdata("sigma-aws-cloudtrail-rules", "rules", "aws_cloudtrail_disable_logging.yml"))
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+	const id = "4db60cc0-36fb-42b7-9b58-a5b53019fb74"
+	byID := alertRows(t, dir, "--rule", id)
+	if len(byID) == 0 {
+		t.Fatal("the rule raised no alert")
+	}
+	if byTitle := alertRows(t, dir, "--rule", "AWS CloudTrail Important Change"); len(byTitle) != len(byID) || byTitle[0]["rule"] != id {
+		t.Errorf("alerts --rule TITLE: %v, want the %d alerts of %s", byTitle, len(byID), id)
+	}
+	mustRun(t, 0, dir, "rule", "remove", id)
+	if rows := alertRows(t, dir, "--rule", id); len(rows) != len(byID) {
+		t.Errorf("alerts --rule of a removed rule's id: %v", rows)
+	}
+}
