@@ -64,6 +64,9 @@ const doneFor = 7 * 24 * time.Hour
 // to be sent again after it.
 const leaseFor = 3 * time.Minute
 
+// recordEvery is how often a delivery pass writes the outcomes so far to the queue file.
+const recordEvery = time.Second
+
 func queuePath(lk *lake.Lake) string { return filepath.Join(lk.Dir, "alerts", "deliveries.json") }
 func queueLock(lk *lake.Lake) string { return filepath.Join(lk.Dir, "alerts", "deliveries.lock") }
 
@@ -237,9 +240,89 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 		err     error
 		skipped bool // its target failed earlier in this pass
 	}
+	backoff, maxBackoff, giveUp := orDuration(d.Backoff, 30*time.Second), orDuration(d.MaxBackoff, time.Hour), orDuration(d.GiveUpAfter, 24*time.Hour)
+	// record writes outs' outcomes to the queue, and renews the lease of rest, the claimed
+	// deliveries not attempted yet.
+	record := func(outs []outcome, rest []queued) error {
+		return updateQueue(lk, func(q *queueFile) error {
+			done := time.Now().UTC()
+			index := map[string]int{}
+			for i, p := range q.Pending {
+				index[p.key()] = i
+			}
+			for _, p := range rest {
+				if i, ok := index[p.key()]; ok && q.Pending[i].LeaseUntil.After(done) {
+					q.Pending[i].LeaseUntil = done.Add(leaseFor)
+				}
+			}
+			drop := map[int]bool{}
+			for _, o := range outs {
+				i, ok := index[o.q.key()]
+				if !ok {
+					i = -1
+				}
+				h := q.Health[o.q.Target]
+				if h == nil {
+					h = &Health{}
+					q.Health[o.q.Target] = h
+				}
+				if o.err == nil {
+					q.Done[o.q.key()] = done
+					if i >= 0 {
+						drop[i] = true
+					}
+					h.LastSuccess, h.ConsecutiveFailures = &done, 0
+					res.Sent++
+					continue
+				}
+				_, final := o.err.(finalError)
+				if !o.skipped {
+					err := fmt.Errorf("alert target %s: %w", o.q.Target, o.err)
+					if final || (i >= 0 && done.Sub(q.Pending[i].QueuedAt) >= giveUp) {
+						err = fmt.Errorf("%w: %w", err, ErrDropped)
+					}
+					res.Errors = append(res.Errors, err)
+					h.LastError, h.LastErrorAt = o.err.Error(), &done
+					h.ConsecutiveFailures++
+				}
+				if i < 0 {
+					continue
+				}
+				p := &q.Pending[i]
+				p.Attempts++
+				p.LastError, p.LeaseUntil = o.err.Error(), time.Time{}
+				if final || done.Sub(p.QueuedAt) >= giveUp {
+					h.LastError = fmt.Sprintf("gave up alert %s after %d attempts: %v", p.Alert.ID, p.Attempts, o.err)
+					drop[i] = true
+					res.GaveUp++
+					continue
+				}
+				p.NextAt = done.Add(retryWait(backoff, maxBackoff, p.Attempts))
+				res.Failed++
+			}
+			kept := q.Pending[:0]
+			for i, p := range q.Pending {
+				if !drop[i] {
+					kept = append(kept, p)
+				}
+			}
+			q.Pending = kept
+			res.NextAt = time.Time{}
+			for _, p := range q.Pending {
+				if res.NextAt.IsZero() || p.NextAt.Before(res.NextAt) {
+					res.NextAt = p.NextAt
+				}
+			}
+			return nil
+		})
+	}
+	// The outcomes are recorded as the pass goes, at least once a second: a process that dies
+	// in a long pass sends again only what it sent since (the queue file is rewritten whole,
+	// so not after every delivery).
 	var outcomes []outcome
+	recorded, lastRecord := 0, time.Now()
 	down := map[string]error{}
-	for _, p := range claimed {
+	for n, p := range claimed {
 		if e, ok := down[p.Target]; ok {
 			outcomes = append(outcomes, outcome{p, e, true})
 			continue
@@ -251,74 +334,14 @@ func DeliverDue(ctx context.Context, lk *lake.Lake, d Delivery) (DeliverResult, 
 			}
 		}
 		outcomes = append(outcomes, outcome{q: p, err: err})
+		if time.Since(lastRecord) >= recordEvery && n+1 < len(claimed) {
+			if err := record(outcomes[recorded:], claimed[n+1:]); err != nil {
+				return res, err
+			}
+			recorded, lastRecord = len(outcomes), time.Now()
+		}
 	}
-	backoff, maxBackoff, giveUp := orDuration(d.Backoff, 30*time.Second), orDuration(d.MaxBackoff, time.Hour), orDuration(d.GiveUpAfter, 24*time.Hour)
-	err = updateQueue(lk, func(q *queueFile) error {
-		done := time.Now().UTC()
-		index := map[string]int{}
-		for i, p := range q.Pending {
-			index[p.key()] = i
-		}
-		drop := map[int]bool{}
-		for _, o := range outcomes {
-			i, ok := index[o.q.key()]
-			if !ok {
-				i = -1
-			}
-			h := q.Health[o.q.Target]
-			if h == nil {
-				h = &Health{}
-				q.Health[o.q.Target] = h
-			}
-			if o.err == nil {
-				q.Done[o.q.key()] = done
-				if i >= 0 {
-					drop[i] = true
-				}
-				h.LastSuccess, h.ConsecutiveFailures = &done, 0
-				res.Sent++
-				continue
-			}
-			_, final := o.err.(finalError)
-			if !o.skipped {
-				err := fmt.Errorf("alert target %s: %w", o.q.Target, o.err)
-				if final || (i >= 0 && done.Sub(q.Pending[i].QueuedAt) >= giveUp) {
-					err = fmt.Errorf("%w: %w", err, ErrDropped)
-				}
-				res.Errors = append(res.Errors, err)
-				h.LastError, h.LastErrorAt = o.err.Error(), &done
-				h.ConsecutiveFailures++
-			}
-			if i < 0 {
-				continue
-			}
-			p := &q.Pending[i]
-			p.Attempts++
-			p.LastError, p.LeaseUntil = o.err.Error(), time.Time{}
-			if final || done.Sub(p.QueuedAt) >= giveUp {
-				h.LastError = fmt.Sprintf("gave up alert %s after %d attempts: %v", p.Alert.ID, p.Attempts, o.err)
-				drop[i] = true
-				res.GaveUp++
-				continue
-			}
-			p.NextAt = done.Add(retryWait(backoff, maxBackoff, p.Attempts))
-			res.Failed++
-		}
-		kept := q.Pending[:0]
-		for i, p := range q.Pending {
-			if !drop[i] {
-				kept = append(kept, p)
-			}
-		}
-		q.Pending = kept
-		for _, p := range q.Pending {
-			if res.NextAt.IsZero() || p.NextAt.Before(res.NextAt) {
-				res.NextAt = p.NextAt
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := record(outcomes[recorded:], nil); err != nil {
 		return res, err
 	}
 	var sent []recordSpec
