@@ -185,6 +185,11 @@ func runEDSShow(ctx context.Context, env *Env, args []string) error {
 		}
 		if e, behind := iceberg.LastSyncError(env.DataDir, s.ID); behind {
 			v.IcebergBehind = &e
+		} else if m, err := lk.ReadManifest(s.ID); err == nil && has && !info.Follows(m) {
+			// No sync failed, yet the table is not the store: a sync was cut off (a crash
+			// between the two commits) or is still running.
+			v.IcebergBehind = &iceberg.SyncError{At: m.CommittedAt,
+				Error: fmt.Sprintf("its snapshot holds %d files, not the store's %d live ones (a sync cut off, as by a crash, or still running)", info.Files, len(m.Files))}
 		}
 	}
 	if p, ok, err := iceberg.LoadPublication(env.DataDir, s.ID); err != nil {

@@ -147,6 +147,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	catchUpTables(ctx, env, lk)
 	// The CloudTrail Lake API (docs/aws-api.md) on the same port, authenticated by SigV4.
 	deliveries, err := deliveryOptions(env, deliveryS3)
 	if err != nil {

@@ -324,6 +324,10 @@ func runCollect(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer release()
+	caughtUp := catchUpTables(ctx, env, lk)
+	if *once {
+		defer func() { <-caughtUp }()
+	}
 	al := newCollectAlerts(ctx, env, lk)
 	defer al.close()
 	al.resume(reg)

@@ -18,6 +18,8 @@ import (
 
 	"github.com/auditlake/auditlake/internal/ctparquet"
 	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
+	"github.com/auditlake/auditlake/internal/ingest"
+	"github.com/auditlake/auditlake/internal/lake"
 )
 
 // icebergRows opens the catalog from what `catalog show --output json` prints, as any Iceberg
@@ -197,5 +199,51 @@ func TestCatalogWarehouseGivenAsALocalPathIsKeptAbsolute(t *testing.T) {
 	}
 	if got := icebergRows(t, dir, "prod_trail"); got != 500 {
 		t.Fatalf("the table holds %d rows, want 500", got)
+	}
+}
+
+// TestATableACrashLeftBehindIsSaidAndCaughtUpAtTheNextStart: a commit whose table sync never ran
+// (the process killed between the store's commit and the table's; made here by ingesting
+// through a lake without the catalog's hooks) is shown by eds show as behind, though no sync
+// failed, and the next start of collect (or serve) catches the table up without a commit.
+func TestATableACrashLeftBehindIsSaidAndCaughtUpAtTheNextStart(t *testing.T) {
+	dir, src, more := t.TempDir(), t.TempDir(), t.TempDir()
+	mustRun(t, 0, dir, "generate", "--out", src, "--events", "600", "--days", "2", "--seed", "3")
+	mustRun(t, 0, dir, "generate", "--out", more, "--events", "400", "--days", "1", "--seed", "4")
+	createStore(t, dir, "prod-trail")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "prod-trail", src)
+	if show := mustRun(t, 0, dir, "eds", "show", "prod-trail"); strings.Contains(show, "iceberg behind") {
+		t.Fatalf("eds show after an ingest whose syncs ran:\n%s", show)
+	}
+	lk, err := lake.Open(dir) // no hooks: the table does not follow
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := lk.Resolve("prod-trail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(context.Background(), lk, st, ingest.Options{Sources: []string{more}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := icebergRows(t, dir, "prod_trail"); got != 600 {
+		t.Fatalf("the table holds %d rows before the catch-up; the test needs the first ingest's 600", got)
+	}
+	show := mustRun(t, 0, dir, "eds", "show", "prod-trail")
+	if !strings.Contains(show, "iceberg behind:") || !strings.Contains(show, "not the store's") {
+		t.Fatalf("eds show does not say the table is behind:\n%s", show)
+	}
+	var v struct {
+		Behind *struct{ Error string } `json:"iceberg_behind"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "eds", "show", "prod-trail", "--output", "json")), &v); err != nil || v.Behind == nil {
+		t.Fatalf("eds show --output json: iceberg_behind %+v (%v)", v.Behind, err)
+	}
+	mustRun(t, 0, dir, "collect", "--once")
+	if got := icebergRows(t, dir, "prod_trail"); got != 1000 {
+		t.Fatalf("after collect started, the table holds %d rows, the store 1000", got)
+	}
+	if show := mustRun(t, 0, dir, "eds", "show", "prod-trail"); strings.Contains(show, "iceberg behind") {
+		t.Fatalf("eds show after the catch-up:\n%s", show)
 	}
 }

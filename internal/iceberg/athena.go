@@ -22,6 +22,22 @@ type TableInfo struct {
 	Files      int    `json:"files"`
 	Bytes      int64  `json:"bytes"`
 	Location   string `json:"metadata_location"`
+	// rels are the store-relative paths of the snapshot's files (Follows).
+	rels map[string]bool
+}
+
+// Follows says whether the table's current snapshot holds exactly m's live files: false when a
+// sync was cut off (a crash between the store's commit and the table's) or has not run yet.
+func (i TableInfo) Follows(m *lake.Manifest) bool {
+	if len(i.rels) != len(m.Files) {
+		return false
+	}
+	for _, f := range m.Files {
+		if !i.rels[f.Path] {
+			return false
+		}
+	}
+	return true
 }
 
 // Describe is the table of store st as its current snapshot stands; ok is false when the store
@@ -43,9 +59,14 @@ func Describe(ctx context.Context, cat catalog.Catalog, st lake.Store) (info Tab
 		if err != nil {
 			return info, true, err
 		}
+		info.rels = make(map[string]bool, len(tasks))
 		for _, t := range tasks {
 			info.Files++
 			info.Bytes += t.File.FileSizeBytes()
+			// A file's path is the store directory's or the publication's, then data/…
+			if p := t.File.FilePath(); strings.LastIndex(p, "/data/") >= 0 {
+				info.rels[p[strings.LastIndex(p, "/data/")+1:]] = true
+			}
 		}
 	}
 	return info, true, nil

@@ -447,6 +447,11 @@ func (w *Writer) Commit(added []DataFile, removed []string, sources []SourceStat
 	return nil
 }
 
+// Follow runs the lake's commit hooks for the committed state, as after a commit: a table a crash
+// left behind its store (between the store's commit and the table's) catches up; one that is not
+// behind is left as it is.
+func (w *Writer) Follow() { w.lake.committed(w.id) }
+
 func (w *Writer) writeManifest(m *Manifest) error {
 	m.Writer = w.tag
 	b, err := w.enc.encode(m)
