@@ -110,7 +110,7 @@ func (b *Backend) Hunt(ctx context.Context, p server.HuntParams) (*server.HuntRe
 		return nil, fmt.Errorf("%w: no event data store %q", server.ErrNotFound, p.Store)
 	}
 	if st.Type != lake.TypeCloudTrail {
-		return nil, &server.QueryError{Msg: fmt.Sprintf("store %s is a %s store: rules run over CloudTrail stores", st.Name, st.Type)}
+		return nil, &server.QueryError{Msg: fmt.Sprintf("store %s is a store of type %s: rules run over CloudTrail stores", st.Name, st.Type)}
 	}
 	run, err := b.huntRules(p.Rules)
 	if err != nil {

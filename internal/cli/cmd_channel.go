@@ -346,7 +346,7 @@ func runIngestEvents(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		if store.Type != lake.TypeActivity {
-			return fmt.Errorf("store %q is a %s store; audit events go into an activity store", store.Name, store.Type)
+			return fmt.Errorf("store %q is a store of type %s; audit events go into an activity store", store.Name, store.Type)
 		}
 		ch = integration.Channel{Name: store.Name, StoreID: store.ID}
 	}

@@ -78,7 +78,7 @@ func runIngestConfig(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if store.Type != lake.TypeConfig {
-		return &HintError{Err: usagef("store %q is a %s store; Config items go into a config store", store.Name, store.Type),
+		return &HintError{Err: usagef("store %q is a store of type %s; Config items go into a config store", store.Name, store.Type),
 			Hint: "auditlake eds create NAME --type config"}
 	}
 	sum, err := ingest.Config(ctx, lk, store, ingest.Options{
@@ -140,7 +140,7 @@ func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if store.Type != lake.TypeConfig {
-		return usagef("store %q is a %s store; the rule is evaluated over a config store", store.Name, store.Type)
+		return usagef("store %q is a store of type %s; the rule is evaluated over a config store", store.Name, store.Type)
 	}
 	s, err := openReportSession(ctx, env)
 	if err != nil {

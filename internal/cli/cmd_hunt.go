@@ -15,7 +15,7 @@ import (
 	"github.com/auditlake/auditlake/internal/rules"
 )
 
-const huntUsage = `Usage: auditlake hunt --eds NAME|ID --rules all|ID,... [--from T] [--to T] [--format table|csv|json] [--csv-safe]
+const huntUsage = `Usage: auditlake hunt --eds NAME|ID --rules all|ID,... [--from T] [--to T] [--format table|csv|json|jsonl] [--csv-safe]
 
 Runs rules over a time range of a store, one query per rule (per time slice of about 256k events for a
 rule that may match more), and prints every match, each rule's oldest first, as it comes: the
@@ -35,7 +35,7 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 	ruleList := fs.String("rules", "", "all (every enabled rule), or rule ids separated by commas (required)")
 	from := fs.String("from", "", "first time or date (inclusive)")
 	to := fs.String("to", "", "last date (inclusive) or exclusive end time")
-	format := formatFlag(fs, "table", "csv", "json")
+	format := formatFlag(fs, "table", "csv", "json", "jsonl")
 	csvSafe := fs.Bool("csv-safe", false, csvSafeHelp)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err

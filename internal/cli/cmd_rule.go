@@ -134,7 +134,11 @@ func addSigma(ctx context.Context, env *Env, lk *lake.Lake, path, severity, grou
 		fmt.Fprintln(env.Stderr, r.Error())
 	}
 	if len(refused) > 0 {
-		return &PartialError{Msg: fmt.Sprintf("%s refused (listed above); the others were added", plural(len(refused), "Sigma rule was", "Sigma rules were"))}
+		rest := "the others were added"
+		if len(add) == 0 {
+			rest = "no rule was added"
+		}
+		return &PartialError{Msg: fmt.Sprintf("%s refused (listed above); %s", plural(len(refused), "Sigma rule was", "Sigma rules were"), rest)}
 	}
 	return nil
 }
@@ -374,7 +378,7 @@ func openHunt(ctx context.Context, env *Env, eds, from, to string) (*hunt, error
 		return nil, err
 	}
 	if st.Type != lake.TypeCloudTrail {
-		return nil, usagef("store %s is a %s store: rules run over CloudTrail stores", st.Name, st.Type)
+		return nil, usagef("store %s is a store of type %s: rules run over CloudTrail stores", st.Name, st.Type)
 	}
 	s, err := query.Open(ctx, lk, query.Options{})
 	if err != nil {

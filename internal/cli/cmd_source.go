@@ -104,7 +104,7 @@ func runSourceAdd(ctx context.Context, env *Env, args []string) error {
 			want = lake.TypeConfig
 		}
 		if store.Type != want && !(want == lake.TypeCloudTrail && store.Type == "") {
-			return usagef("store %s is a %s store; a %s source needs a %s store", store.Name, store.Type, src.Type, want)
+			return usagef("store %s is a store of type %s; a %s source needs a %s store", store.Name, store.Type, src.Type, want)
 		}
 		src.StoreID, src.Store = store.ID, store.Name
 	case collect.TypeCUR:

@@ -91,6 +91,17 @@ func TestRulesAndHuntEndToEnd(t *testing.T) {
 	}
 	const trailRule, mfaRule, assumeRule = "4db60cc0-36fb-42b7-9b58-a5b53019fb74", "77caf516-34e5-4df9-b4db-20744fea0a60", "905d389b-b853-46d0-9d3d-dea0d3a3cd49"
 	all, summary := hunt("--rules", "all")
+	// --format jsonl: the same matches, an object a line (docs/detections.md).
+	jsonl := strings.Split(strings.TrimSuffix(mustRun(t, 0, dir, "hunt", "--eds", "trail", "--rules", "all", "--format", "jsonl"), "\n"), "\n")
+	if len(jsonl) != len(all) {
+		t.Fatalf("hunt --format jsonl: %d lines, --format json %d matches", len(jsonl), len(all))
+	}
+	for i, l := range jsonl {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(l), &r); err != nil || r["event_id"] != all[i].EventID {
+			t.Fatalf("hunt --format jsonl line %d: %q (%v), want the json format's match %+v", i+1, l, err, all[i])
+		}
+	}
 	if count(all, trailRule) != 2 || count(all, mfaRule) != 1 || count(all, assumeRule) == 0 || count(all, "failed-calls") == 0 {
 		t.Errorf("hunt all: %v", all)
 	}

@@ -108,7 +108,7 @@ func CreateChannel(lk *lake.Lake, name, storeRef string, opts ChannelOptions) (C
 		return Channel{}, err
 	}
 	if store.Type != lake.TypeActivity {
-		return Channel{}, fmt.Errorf("store %q is a %s store; a channel feeds an activity store (auditlake eds create NAME --type activity)", store.Name, store.Type)
+		return Channel{}, fmt.Errorf("store %q is a store of type %s; a channel feeds an activity store (auditlake eds create NAME --type activity)", store.Name, store.Type)
 	}
 	ch := Channel{
 		ARN:  fmt.Sprintf("arn:aws:cloudtrail:%s:%s:channel/%s", opts.Region, opts.Account, lake.NewUUID()),

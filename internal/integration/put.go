@@ -75,7 +75,7 @@ func Ingest(ctx context.Context, lk *lake.Lake, ch Channel, events []AuditEvent,
 		return nil, 0, fmt.Errorf("channel %s: %w", ch.Name, err)
 	}
 	if store.Type != lake.TypeActivity {
-		return nil, 0, fmt.Errorf("store %q is a %s store; audit events go into an activity store", store.Name, store.Type)
+		return nil, 0, fmt.Errorf("store %q is a store of type %s; audit events go into an activity store", store.Name, store.Type)
 	}
 	scope := ch.ARN
 	if scope == "" {
