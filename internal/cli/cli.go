@@ -155,6 +155,9 @@ func run(ctx context.Context, env *Env, args []string) int {
 				printUsage(stdout, cmd, nil)
 				return ExitOK
 			}
+			if printGroup(stdout, rest[1:]) {
+				return ExitOK
+			}
 		}
 		printTopUsage(stdout)
 		if len(rest) == 0 {
@@ -168,8 +171,13 @@ func run(ctx context.Context, env *Env, args []string) int {
 	}
 	cmd, cmdArgs := lookup(rest)
 	if cmd == nil {
+		if len(rest) == 1 && printGroup(stderr, rest) { // "auditlake rule": its subcommands
+			return ExitUsage
+		}
 		fmt.Fprintf(stderr, "auditlake: unknown command %q\n\n", strings.Join(rest, " "))
-		printTopUsage(stderr)
+		if !printGroup(stderr, rest[:1]) {
+			printTopUsage(stderr)
+		}
 		return ExitUsage
 	}
 	// Global flags may also follow the command name: take --data wherever it is.
@@ -262,6 +270,28 @@ func lookup(args []string) (*Command, []string) {
 		}
 	}
 	return nil, nil
+}
+
+// printGroup prints the commands whose name begins with the words of group ("rule": rule add,
+// rule list, …), and says whether there were any.
+func printGroup(w io.Writer, group []string) bool {
+	prefix := strings.Join(group, " ") + " "
+	var cmds []Command
+	for _, c := range commands {
+		if strings.HasPrefix(c.Name, prefix) {
+			cmds = append(cmds, c)
+		}
+	}
+	if len(cmds) == 0 {
+		return false
+	}
+	sort.SliceStable(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+	fmt.Fprintf(w, "Usage: auditlake [--data DIR] %sSUBCOMMAND [ARGS]\n\nSubcommands:\n", prefix)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-28s %s\n", c.Name, c.Summary)
+	}
+	fmt.Fprintf(w, "\nRun 'auditlake help %sSUBCOMMAND' for its flags and examples.\n", prefix)
+	return true
 }
 
 func printTopUsage(w io.Writer) {

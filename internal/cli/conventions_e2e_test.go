@@ -218,3 +218,25 @@ func TestFlagConventions(t *testing.T) {
 		t.Errorf("a usage error prints the usage once:\n%s", errOut)
 	}
 }
+
+// TestACommandGroupListsItsSubcommands: "help rule" printed the whole command list and "rule"
+// alone said unknown command; both now list the group's subcommands (help: exit 0; the bare
+// group, or an unknown subcommand of it: exit 2, on stderr).
+func TestACommandGroupListsItsSubcommands(t *testing.T) {
+	dir := t.TempDir()
+	out := mustRun(t, 0, dir, "help", "rule")
+	for _, want := range []string{"rule add", "rule coverage", "rule show", "auditlake help rule SUBCOMMAND"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help rule lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "eds create") {
+		t.Errorf("help rule lists other commands:\n%s", out)
+	}
+	for _, args := range [][]string{{"rule"}, {"rule", "frob"}, {"eds"}} {
+		out, errOut, code := run(t, dir, args...)
+		if code != 2 || out != "" || !strings.Contains(errOut, args[0]+" ") || strings.Contains(errOut, "cur register") {
+			t.Errorf("auditlake %v: exit %d, want 2 and the group's subcommands on stderr\n%s", args, code, errOut)
+		}
+	}
+}
