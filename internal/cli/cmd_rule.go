@@ -247,6 +247,24 @@ func runRuleShow(ctx context.Context, env *Env, args []string) error {
 	if r.Builtin != "" {
 		fmt.Fprintf(tw, "builtin:\t%s\n", r.Builtin)
 	}
+	if a := r.Approved; a != nil {
+		var list []string
+		for _, t := range a.Templates {
+			ref := t.ID
+			if ref == "" {
+				ref = t.Name
+			}
+			if len(t.Versions) > 0 {
+				ref += " versions " + strings.Join(t.Versions, ",")
+			}
+			list = append(list, ref)
+		}
+		if len(list) == 0 {
+			list = []string{"none: every launch is reported"}
+		}
+		fmt.Fprintf(tw, "approved templates:\t%s\n", strings.Join(list, "; "))
+		fmt.Fprintf(tw, "require auto scaling:\t%t\n", a.RequireAutoScaling)
+	}
 	if r.SQL != "" {
 		fmt.Fprintf(tw, "sql:\t%s\n", r.SQL)
 	}

@@ -51,6 +51,16 @@ func TestRulesAndHuntEndToEnd(t *testing.T) {
 	if _, errOut, code := run(t, dir, "rule", "add", "x", "--builtin", "launch-compliance"); code != 2 || !strings.Contains(errOut, "--approved-config") {
 		t.Errorf("launch-compliance without approvals: exit %d %s", code, errOut)
 	}
+	// rule show says which templates a launch-compliance rule approves.
+	approved := filepath.Join(t.TempDir(), "approved.json")
+	if err := os.WriteFile(approved, []byte(`{"approved_templates":[{"id":"lt-0abc"},{"name":"web","versions":["2","3"]}],"require_autoscaling":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, 0, dir, "rule", "add", "launches", "--builtin", "launch-compliance", "--approved-config", approved)
+	if show := mustRun(t, 0, dir, "rule", "show", "launches"); !strings.Contains(show, "lt-0abc; web versions 2,3") || !strings.Contains(show, "require auto scaling:  true") {
+		t.Errorf("rule show of a launch-compliance rule does not say its approvals:\n%s", show)
+	}
+	mustRun(t, 0, dir, "rule", "remove", "launches")
 
 	var list []struct {
 		ID      string `json:"id"`
