@@ -16,7 +16,7 @@ import (
 
 // TestQueriesAreRefusedWhileTheAuditLogCannotBeWritten: when the audit store cannot be written,
 // the log keeps every recorded entry up to its bound and then the backend refuses new queries
-// and reports, dashboard hunts and the statements a door answers itself with 503 (never runs them unaudited, never drops an entry); once the store can be
+// and reports, dashboard hunts, the alerts list and the statements a door answers itself with 503 (never runs them unaudited, never drops an entry); once the store can be
 // written again, the next flush commits every kept entry and queries run again.
 func TestQueriesAreRefusedWhileTheAuditLogCannotBeWritten(t *testing.T) {
 	b := newTestBackend(t, Options{})
@@ -63,6 +63,8 @@ func TestQueriesAreRefusedWhileTheAuditLogCannotBeWritten(t *testing.T) {
 	refused("a report", err)
 	_, err = b.Hunt(admin, server.HuntParams{Store: "any", Rules: []string{"all"}})
 	refused("a dashboard hunt", err)
+	_, err = b.Alerts(admin, server.AlertFilter{Limit: 10})
+	refused("the alerts list", err)
 	ran := false
 	err = b.Answer(admin, "SHOW server_version", func(context.Context) (int, error) { ran = true; return 1, nil })
 	refused("a statement a door answers itself", err)

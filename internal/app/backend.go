@@ -639,6 +639,8 @@ func errorCode(err error) string {
 		return "StoreDamaged"
 	case errors.Is(err, server.ErrNotFound):
 		return "NotFound"
+	case errors.Is(err, server.ErrForbidden):
+		return "AccessDenied"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "Timeout"
 	case errors.Is(err, context.Canceled):

@@ -21,18 +21,23 @@ var _ server.Detections = (*Backend)(nil)
 // grants do not show auditlake-alerts; read in its restricted session (a row filter on the store
 // applies).
 func (b *Backend) Alerts(ctx context.Context, f server.AlertFilter) ([]server.Alert, error) {
-	c, err := b.caller(ctx)
+	c, err := b.auditedCaller(ctx) // audited like a query: refused while the log cannot be written
 	if err != nil {
 		return nil, err
 	}
-	forbidden := fmt.Errorf("%w: the grants of %s do not allow reading the store %s", server.ErrForbidden, c.Principal.Name(), alerts.StoreName)
+	forbidden := func() error {
+		// Recorded like the alerts it would have read: a reader probing for alerts shows.
+		err := fmt.Errorf("%w: the grants of %s do not allow reading the store %s", server.ErrForbidden, c.Principal.Name(), alerts.StoreName)
+		b.record(c, auditlog.Entry{SQL: "-- GET /api/alerts"}, err)
+		return err
+	}
 	st, err := b.lk.Resolve(alerts.StoreName)
 	if errors.Is(err, lake.ErrNotFound) {
 		// No alert was ever stored. A caller whose grants could not read the store when it
 		// exists (only the admin and grants on all can: a grant names an existing store) is
 		// refused as then, so the answer does not tell it whether any alert exists.
 		if !c.Principal.Sees("store:" + alerts.StoreName) {
-			return nil, forbidden
+			return nil, forbidden()
 		}
 		return []server.Alert{}, nil
 	}
@@ -40,7 +45,7 @@ func (b *Backend) Alerts(ctx context.Context, f server.AlertFilter) ([]server.Al
 		return nil, err
 	}
 	if !c.Principal.Sees("store:" + st.ID) {
-		return nil, forbidden
+		return nil, forbidden()
 	}
 	start := time.Now()
 	var out []server.Alert
@@ -105,16 +110,22 @@ func (b *Backend) Hunt(ctx context.Context, p server.HuntParams) (*server.HuntRe
 	if err != nil {
 		return nil, err
 	}
+	// A hunt refused before it runs is recorded as one that ran, with what it asked for: a
+	// reader probing for store names or rules shows in the log.
+	refused := func(err error) (*server.HuntResult, error) {
+		b.record(c, auditlog.Entry{SQL: fmt.Sprintf("-- POST /api/hunt: rules %s over %s", strings.Join(p.Rules, ","), p.Store)}, err)
+		return nil, err
+	}
 	st, err := b.lk.Resolve(p.Store)
 	if err != nil || !c.Principal.Sees("store:"+st.ID) {
-		return nil, fmt.Errorf("%w: no event data store %q", server.ErrNotFound, p.Store)
+		return refused(fmt.Errorf("%w: no event data store %q", server.ErrNotFound, p.Store))
 	}
 	if st.Type != lake.TypeCloudTrail {
-		return nil, &server.QueryError{Msg: fmt.Sprintf("store %s is a store of type %s: rules run over CloudTrail stores", st.Name, st.Type)}
+		return refused(&server.QueryError{Msg: fmt.Sprintf("store %s is a store of type %s: rules run over CloudTrail stores", st.Name, st.Type)})
 	}
 	run, err := b.huntRules(p.Rules)
 	if err != nil {
-		return nil, err
+		return refused(err)
 	}
 	start := time.Now()
 	out := &server.HuntResult{Store: st.Name, Rules: []string{}, Matches: []server.HuntMatch{}, Failed: []server.HuntFailure{}, MaxMatches: p.MaxMatches}

@@ -1,12 +1,16 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/auditlog"
+	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
@@ -43,5 +47,55 @@ func TestAlertOfNamesEachEventOnce(t *testing.T) {
 	a := alertOf(row)
 	if a.Count != 3 || fmt.Sprint(a.EventIDs) != "[run-1 run-2]" || a.ID != "g1" || a.SentTo != "ops" {
 		t.Errorf("alert %s: count %d, ids %v, sent to %q; want g1, 3, [run-1 run-2], ops", a.ID, a.Count, a.EventIDs, a.SentTo)
+	}
+}
+
+// TestRefusedHuntsAndAlertsAreAudited: a dashboard hunt refused before it runs (a store the
+// caller may not read, one that does not exist, an unknown rule) and an alerts list refused for
+// want of a grant on auditlake-alerts are in the audit log with the caller and the refusal, as
+// a refused report or query is: a reader probing for store names or alerts left no trace.
+func TestRefusedHuntsAndAlertsAreAudited(t *testing.T) {
+	b := newTestBackend(t, Options{})
+	b.Audit = auditlog.Open(b.lk)
+	for _, name := range []string{"trail", "hidden"} {
+		if _, err := b.lk.Create(name, lake.CreateOptions{Type: lake.TypeCloudTrail}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	createUsers(t, b, "bob")
+	grant(t, b, access.Grant{Privilege: access.Select, Resource: "store:trail", Principal: "user:bob"})
+	bob := asUser(t, b, "bob")
+	for _, h := range []server.HuntParams{
+		{Store: "hidden", Rules: []string{"all"}},
+		{Store: "no-such-store", Rules: []string{"all"}},
+		{Store: "trail", Rules: []string{"no-such-rule"}},
+	} {
+		if _, err := b.Hunt(bob, h); !errors.Is(err, server.ErrNotFound) {
+			t.Fatalf("hunt %+v: %v, want ErrNotFound", h, err)
+		}
+	}
+	if _, err := b.Alerts(bob, server.AlertFilter{Limit: 10}); !errors.Is(err, server.ErrForbidden) {
+		t.Fatalf("alerts without a grant: %v, want ErrForbidden", err)
+	}
+	if err := b.Audit.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Query(asOperator("192.0.2.1"), `SELECT errorcode, requestparameters['queryStatement']
+		FROM "aws:cloudtrail"."auditlake-audit" WHERE useridentity.principalid = 'user:bob' ORDER BY eventtime`, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res.Rows {
+		got = append(got, fmt.Sprint(r[0])+" "+strings.ReplaceAll(fmt.Sprint(r[1]), "\n", " "))
+	}
+	want := []string{
+		"NotFound -- POST /api/hunt: rules all over hidden",
+		"NotFound -- POST /api/hunt: rules all over no-such-store",
+		"NotFound -- POST /api/hunt: rules no-such-rule over trail",
+		"AccessDenied -- GET /api/alerts",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("bob's audit entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
