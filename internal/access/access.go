@@ -54,9 +54,12 @@ type User struct {
 	Name string `json:"name"`
 	// ID tells this user from an earlier one of the same name that was deleted (random, made
 	// at creation; users created before it existed have none: Principal.Identity uses Created).
-	ID       string    `json:"id,omitempty"`
-	Admin    bool      `json:"admin,omitempty"` // reads everything, manages everything
-	Disabled bool      `json:"disabled,omitempty"`
+	ID       string `json:"id,omitempty"`
+	Admin    bool   `json:"admin,omitempty"` // reads everything, manages everything
+	Disabled bool   `json:"disabled,omitempty"`
+	// Disables counts the times the user was disabled: a dashboard session or login link made
+	// before one ends with it, even when the user is enabled again before its next use.
+	Disables int       `json:"disables,omitempty"`
 	Created  time.Time `json:"created"`
 	Keys     []Key     `json:"keys,omitempty"`
 }
@@ -68,6 +71,7 @@ type Key struct {
 	Created  time.Time  `json:"created"`
 	Expires  *time.Time `json:"expires,omitempty"`
 	Disabled bool       `json:"disabled,omitempty"`
+	Disables int        `json:"disables,omitempty"` // as User.Disables
 }
 
 // Role groups users; grants to a role apply to each member.
@@ -260,7 +264,10 @@ func (r *Registry) addKey(name string, expires *time.Time, retire bool) (Credent
 			return fmt.Errorf("user %q: %w", name, ErrNotFound)
 		}
 		for i := range u.Keys {
-			u.Keys[i].Disabled = u.Keys[i].Disabled || retire
+			if retire && !u.Keys[i].Disabled {
+				u.Keys[i].Disabled = true
+				u.Keys[i].Disables++
+			}
 		}
 		u.Keys = append(u.Keys, k)
 		return nil
@@ -280,11 +287,17 @@ func (r *Registry) SetDisabled(name, keyID string, disabled bool) error {
 		}
 		if keyID == "" {
 			u.Disabled = disabled
+			if disabled {
+				u.Disables++
+			}
 			return nil
 		}
 		for i := range u.Keys {
 			if u.Keys[i].ID == keyID {
 				u.Keys[i].Disabled = disabled
+				if disabled {
+					u.Keys[i].Disables++
+				}
 				return nil
 			}
 		}

@@ -20,7 +20,14 @@ type Principal struct {
 	grants []Grant
 	// id is the user's or role's registry id (identity.go).
 	id string
+	// disables counts the times the user and its key KeyID were disabled (User.Disables).
+	disables int
 }
+
+// Disables counts the times the principal's user and access key were disabled: a door that
+// keeps a login across requests (a dashboard session, a login link) ends it when the count
+// differs from the one at login, even if the user or key was enabled again since.
+func (p *Principal) Disables() int { return p.disables }
 
 // Operator is the principal of the CLI acting directly on the data directory, like an
 // account's root: an operator with shell access reads the files anyway.
@@ -96,6 +103,12 @@ func (p *Principal) Table(resource string) *TableAccess {
 func (s *State) principal(name, keyID string) *Principal {
 	u := s.user(name)
 	p := &Principal{User: name, KeyID: keyID, Admin: u != nil && u.Admin, id: u.identity()}
+	if u != nil {
+		p.disables = u.Disables
+		if ku, k := s.key(keyID); k != nil && ku == u {
+			p.disables += k.Disables
+		}
+	}
 	for _, r := range s.Roles {
 		if slices.Contains(r.Members, name) {
 			p.Roles = append(p.Roles, r.Name)

@@ -188,6 +188,9 @@ func (s *Server) session(tok string) (*session, *access.Principal, error) {
 		return nil, nil, errUnauthenticated
 	}
 	p, err := s.keyPrincipal(sess.user, sess.keyID)
+	if err == nil && p.Disables() != sess.disables {
+		err = access.ErrUnauthenticated // disabled since the login, enabled again
+	}
 	if errors.Is(err, access.ErrUnauthenticated) {
 		s.sessions.delete(tok)
 		return nil, nil, errUnauthenticated
@@ -235,9 +238,9 @@ func (s *Server) checkCSRF(r *http.Request, sess *session) error {
 	return nil
 }
 
-func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, user, keyID string) *session {
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, p *access.Principal) *session {
 	now := s.now()
-	sess := &session{csrf: newToken(), user: user, keyID: keyID, created: now, touched: now}
+	sess := &session{csrf: newToken(), user: p.User, keyID: p.KeyID, created: now, touched: now, disables: p.Disables()}
 	tok := s.sessions.put(sess, func(e *session) bool {
 		return now.Sub(e.touched) >= s.opts.SessionIdle || now.Sub(e.created) >= s.opts.SessionLifetime
 	}, func(e *session) time.Time { return e.created })
@@ -298,7 +301,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
 		s.sessions.delete(c.Value)
 	}
-	sess := s.setSessionCookie(w, r, p.User, id)
+	sess := s.setSessionCookie(w, r, p)
 	s.log.Info("logged in", "principal", p.Name(), "access_key_id", id, "remote", clientOf(r))
 	writeJSON(w, s.log, http.StatusOK, infoOf(access.Caller{Principal: p, KeyID: id, Door: access.DoorDashboard}, sess.csrf))
 	return nil
@@ -341,13 +344,14 @@ func (s *Server) LoginLink(user string) (string, error) {
 		return "", fmt.Errorf("login link: %w", err)
 	}
 	var keyID string
+	var disables int
 	for _, u := range st.Users {
 		if u.Name != user {
 			continue
 		}
 		for _, k := range u.Keys {
-			if _, err := s.keyPrincipal(user, k.ID); err == nil {
-				keyID = k.ID
+			if p, err := s.keyPrincipal(user, k.ID); err == nil {
+				keyID, disables = k.ID, p.Disables()
 			}
 		}
 	}
@@ -355,7 +359,7 @@ func (s *Server) LoginLink(user string) (string, error) {
 		return "", fmt.Errorf("login link: user %q does not exist, is disabled or has no usable access key (auditlake user create %s --admin)", user, user)
 	}
 	now := s.now()
-	link := &loginLink{user: user, keyID: keyID, created: now, expires: now.Add(LoginLinkTTL)}
+	link := &loginLink{user: user, keyID: keyID, created: now, expires: now.Add(LoginLinkTTL), disables: disables}
 	tok := s.links.put(link, func(e *loginLink) bool { return !now.Before(e.expires) },
 		func(e *loginLink) time.Time { return e.created })
 	return "/login?" + url.Values{"token": {tok}}.Encode(), nil
@@ -394,12 +398,16 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		refuse()
 		return
 	}
-	if _, err := s.keyPrincipal(link.user, link.keyID); err != nil {
+	p, err := s.keyPrincipal(link.user, link.keyID)
+	if err == nil && p.Disables() != link.disables {
+		err = access.ErrUnauthenticated // disabled since the link was made, enabled again
+	}
+	if err != nil {
 		s.log.Info("login link refused: user or key no longer usable", "user", link.user, "remote", clientOf(r))
 		refuse()
 		return
 	}
-	s.setSessionCookie(w, r, link.user, link.keyID)
+	s.setSessionCookie(w, r, p)
 	s.log.Info("logged in with a login link", "principal", "user:"+link.user, "remote", clientOf(r))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

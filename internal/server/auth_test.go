@@ -390,6 +390,42 @@ func TestSessionEndsWhenItsUserOrKeyIsDisabled(t *testing.T) {
 	}
 }
 
+// TestSessionEndsWhenItsUserOrKeyIsDisabledEvenIfEnabledBeforeItsNextRequest: disabling a user
+// or a key ends its sessions and login links at once, not at their next request — enabled again
+// before that request, a cookie or link made before the disable stayed usable (a stolen cookie
+// came back with the user). A new login after the enable works.
+func TestSessionEndsWhenItsUserOrKeyIsDisabledEvenIfEnabledBeforeItsNextRequest(t *testing.T) {
+	a := newAuthServer(t, server.Options{})
+	userCookie, _ := a.login(t, a.reader)
+	keyCookie, _ := a.login(t, a.admin)
+	link, err := a.srv.LoginLink("reader")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct{ user, key string }{{"reader", ""}, {"admin", a.admin.AccessKeyID}} {
+		if err := a.reg.SetDisabled(d.user, d.key, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.reg.SetDisabled(d.user, d.key, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for what, c := range map[string]string{"user disabled and enabled": userCookie, "key disabled and enabled": keyCookie} {
+		if resp, body := send(t, nil, "GET", a.ts.URL+"/api/stores", "", "Cookie", c); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: the session made before still answers %d %s", what, resp.StatusCode, body)
+		}
+	}
+	if resp, _ := send(t, nil, "GET", a.ts.URL+link, ""); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
+		t.Errorf("login link made before the user was disabled and enabled: %d, want 401 without a cookie", resp.StatusCode)
+	}
+	for _, c := range []access.Credentials{a.reader, a.admin} {
+		cookie, _ := a.login(t, c)
+		if resp, body := send(t, nil, "GET", a.ts.URL+"/api/stores", "", "Cookie", cookie); resp.StatusCode != 200 {
+			t.Errorf("%s logged in after the enable: %d %s", c.User, resp.StatusCode, body)
+		}
+	}
+}
+
 // TestSessionEndsAfterIdleTimeoutAndLifetime.
 func TestSessionEndsAfterIdleTimeoutAndLifetime(t *testing.T) {
 	a := newAuthServer(t, server.Options{SessionIdle: 10 * time.Minute, SessionLifetime: time.Hour})

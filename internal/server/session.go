@@ -15,6 +15,9 @@ type session struct {
 	csrf             string
 	user, keyID      string
 	created, touched time.Time
+	// disables is the principal's Disables at login: a disable of the user or key since ends
+	// the session even when the user or key is enabled again before the session's next request.
+	disables int
 }
 
 // tokenStore holds sessions or one-time login links by the SHA-256 of their random token, so
@@ -94,4 +97,5 @@ func (st *tokenStore[T]) delete(tok string) {
 type loginLink struct {
 	user, keyID      string
 	created, expires time.Time
+	disables         int // as session.disables, when the link was made
 }
