@@ -80,7 +80,13 @@ func (r *Registry) Current(p *Principal) (*Principal, error) {
 			return nil, ErrUnauthenticated
 		}
 	}
-	return s.principal(u.Name, p.KeyID), nil
+	np := s.principal(u.Name, p.KeyID)
+	if np.disables != p.disables {
+		// Disabled since p was made, and enabled again: a login a door keeps (a Postgres
+		// connection, a dashboard session) ends, as it would have had it been used between.
+		return nil, ErrUnauthenticated
+	}
+	return np, nil
 }
 
 // CheckPutGrant validates a put grant's resource: "channel:<ref>" where resolve (the channel

@@ -60,6 +60,30 @@ func TestFingerprintAndCurrentFollowTheRegistry(t *testing.T) {
 	if _, err := r.Current(p); !errors.Is(err, access.ErrUnauthenticated) {
 		t.Errorf("Current of a principal whose key was disabled: %v", err)
 	}
+	// Enabled again: the principal made before the disable stays refused (a connection or
+	// session held across it ends); a new login works.
+	if err := r.SetDisabled("bob", c.AccessKeyID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Current(p); !errors.Is(err, access.ErrUnauthenticated) {
+		t.Errorf("Current of a principal made before its key was disabled and enabled again: %v", err)
+	}
+	again, err := r.Authenticate(c.AccessKeyID, c.SecretAccessKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Current(again); err != nil {
+		t.Errorf("Current of a login after the key was enabled again: %v", err)
+	}
+	if err := r.SetDisabled("bob", "", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.SetDisabled("bob", "", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Current(again); !errors.Is(err, access.ErrUnauthenticated) {
+		t.Errorf("Current of a principal made before its user was disabled and enabled again: %v", err)
+	}
 	if _, err := r.Current(access.Operator()); err != nil {
 		t.Errorf("Current of the operator: %v", err)
 	}
