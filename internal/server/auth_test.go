@@ -569,6 +569,13 @@ func TestLoginLinkWorksOnceAndExpires(t *testing.T) {
 	if resp, _ := send(t, nil, "GET", a.ts.URL+link, "", "Sec-Fetch-Site", "cross-site"); resp.StatusCode != http.StatusUnauthorized || len(resp.Cookies()) != 0 {
 		t.Errorf("link opened from another site: %d, want 401 without a cookie", resp.StatusCode)
 	}
+	// A HEAD (a link checker, a chat preview) neither logs in nor uses the link up.
+	if resp, _ := send(t, nil, "HEAD", a.ts.URL+link, ""); resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 0 {
+		t.Errorf("HEAD of the link: %d with %d cookies, want 200 without one", resp.StatusCode, len(resp.Cookies()))
+	}
+	if resp, _ := send(t, nil, "HEAD", a.ts.URL+"/login?token=made-up", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("HEAD of a made-up link: %d, want the same 200 as a valid one's", resp.StatusCode)
+	}
 	resp, body := send(t, nil, "GET", a.ts.URL+link, "", "Sec-Fetch-Site", "none")
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
 		t.Fatalf("first use: %d Location %q %s, want 303 to /", resp.StatusCode, resp.Header.Get("Location"), body)
@@ -793,5 +800,38 @@ func TestTwoAuthorizationHeadersAreRefused(t *testing.T) {
 	defer a.backend.mu.Unlock()
 	if a.backend.lastCaller.Principal != nil {
 		t.Errorf("a refused request reached the backend as %s", a.backend.lastCaller.Principal.Name())
+	}
+}
+
+// TestOneUserCannotEndOthersSessionsByLoggingInAgain: the session store ends its oldest session
+// when full, so one user logging in again and again ended every other user's; now a user holds
+// at most MaxSessionsPerUser, their own oldest ending first, and the admin's session stays.
+func TestOneUserCannotEndOthersSessionsByLoggingInAgain(t *testing.T) {
+	a := newAuthServer(t, server.Options{MaxSessions: 6, MaxSessionsPerUser: 2})
+	login := func(id, secret string) string {
+		t.Helper()
+		resp, body := send(t, nil, "POST", a.ts.URL+"/api/login", loginBody(id, secret))
+		if resp.StatusCode != 200 {
+			t.Fatalf("login: %d %s", resp.StatusCode, body)
+		}
+		return sessionCookie(t, resp)
+	}
+	live := func(cookie string) bool {
+		resp, _ := send(t, nil, "GET", a.ts.URL+"/api/session", "", "Cookie", cookie)
+		return resp.StatusCode == 200
+	}
+	admin := login(a.admin.AccessKeyID, a.admin.SecretAccessKey)
+	var reader []string
+	for range 10 {
+		a.clock.add(time.Second)
+		reader = append(reader, login(a.reader.AccessKeyID, a.reader.SecretAccessKey))
+	}
+	if !live(admin) {
+		t.Fatal("the admin's session ended after another user logged in 10 times")
+	}
+	for i, c := range reader {
+		if want := i >= len(reader)-2; live(c) != want {
+			t.Errorf("the reader's session %d of %d: live %v, want %v (only the newest 2)", i+1, len(reader), !want, want)
+		}
 	}
 }

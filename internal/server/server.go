@@ -63,6 +63,9 @@ type Options struct {
 	SessionLifetime time.Duration
 	// MaxSessions bounds the sessions held in memory; past it the oldest ends. Default 10000.
 	MaxSessions int
+	// MaxSessionsPerUser bounds one user's sessions; past it that user's oldest ends, so one
+	// user cannot end everyone else's by logging in again and again. Default 100.
+	MaxSessionsPerUser int
 	// LoginFailuresPerKey and LoginFailuresPerAddress are the failed authentications (login or
 	// Bearer) an access key id and a client address may have within LoginFailureWindow before
 	// every attempt with it is refused (429) until the window has passed. Defaults 5, 20 and
@@ -131,6 +134,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = 10000
 	}
+	if o.MaxSessionsPerUser <= 0 {
+		o.MaxSessionsPerUser = 100
+	}
 	if o.LoginFailuresPerKey <= 0 {
 		o.LoginFailuresPerKey = 5
 	}
@@ -162,6 +168,7 @@ func New(b Backend, log *slog.Logger, opts Options) *Server {
 	s := &Server{backend: b, log: log, opts: opts.withDefaults(), crossOrigin: http.NewCrossOriginProtection()}
 	s.now = time.Now
 	s.sessions = newTokenStore[session](s.opts.MaxSessions)
+	s.sessions.owner, s.sessions.perOwner = func(e *session) string { return e.user }, s.opts.MaxSessionsPerUser
 	s.links = newTokenStore[loginLink](1000)
 	s.limiter = newFailureLimiter(s.opts.LoginFailuresPerKey, s.opts.LoginFailuresPerAddress, s.opts.LoginFailureWindow,
 		func() time.Time { return s.now() })

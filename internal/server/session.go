@@ -26,6 +26,11 @@ type tokenStore[T any] struct {
 	mu  sync.Mutex
 	m   map[[32]byte]*T
 	max int
+	// owner, when set, names an entry's owner, who holds at most perOwner entries: a put past
+	// that drops the owner's oldest, so one user logging in again and again cannot push
+	// everyone else's sessions out of a full store.
+	owner    func(*T) string
+	perOwner int
 }
 
 func newTokenStore[T any](max int) *tokenStore[T] {
@@ -45,6 +50,28 @@ func (st *tokenStore[T]) put(v *T, expired func(*T) bool, created func(*T) time.
 	tok := newToken()
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if st.owner != nil {
+		who := st.owner(v)
+		var oldest [32]byte
+		var at time.Time
+		n := 0
+		for k, e := range st.m {
+			if st.owner(e) != who {
+				continue
+			}
+			if expired(e) {
+				delete(st.m, k)
+				continue
+			}
+			n++
+			if c := created(e); at.IsZero() || c.Before(at) {
+				oldest, at = k, c
+			}
+		}
+		if n >= st.perOwner {
+			delete(st.m, oldest)
+		}
+	}
 	if len(st.m) >= st.max {
 		for k, e := range st.m {
 			if expired(e) {
