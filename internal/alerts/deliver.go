@@ -52,8 +52,10 @@ const (
 // KindOf is t's kind (a target registered before kinds existed is a webhook).
 func (t Target) KindOf() string { return orDefault(t.Kind, KindWebhook) }
 
-// Destination is where t sends, with its secrets left out: a Slack webhook's path (the
-// token) and a URL's query and user information are not shown.
+// Destination is where t sends, with its secrets left out: a webhook's path and query (a
+// Slack webhook's path is its token, and many services — Discord, Teams, Zapier — put one in
+// theirs) and a URL's user information are not shown, only the scheme and host. It is shown to
+// readers of the alerts store (GET /api/alert-targets), not only to who added the target.
 func (t Target) Destination() string {
 	switch t.KindOf() {
 	case KindSMTP:
@@ -67,15 +69,8 @@ func (t Target) Destination() string {
 			return "(invalid URL)"
 		}
 		out := u.Scheme + "://" + u.Host
-		if t.KindOf() == KindSlack {
-			if u.Path != "" && u.Path != "/" {
-				out += "/…"
-			}
-			return out
-		}
-		out += u.EscapedPath()
-		if u.RawQuery != "" {
-			out += "?…"
+		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			out += "/…"
 		}
 		return out
 	}

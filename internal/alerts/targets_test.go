@@ -273,7 +273,7 @@ func TestAddTargetKinds(t *testing.T) {
 	if err != nil || len(list) != 3 {
 		t.Fatalf("status %v %v", list, err)
 	}
-	want := map[string]string{"chat": "https://hooks.slack.com/…", "mail": "smtp://smtp.example:587 a@example.com → b@example.com, c@example.com", "ops": "https://hooks.example/alerts?…"}
+	want := map[string]string{"chat": "https://hooks.slack.com/…", "mail": "smtp://smtp.example:587 a@example.com → b@example.com, c@example.com", "ops": "https://hooks.example/…"}
 	for _, s := range list {
 		if s.Destination != want[s.Name] || s.Queued != 0 || s.LastSuccess != nil {
 			t.Errorf("%s: %+v", s.Name, s)
