@@ -137,7 +137,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		defer wait()
+		// Stop the door before waiting for it: serve may return before ctx ends (the HTTP
+		// port taken, a bad login link), and the door ends only when its context does.
+		defer func() { stop(); wait() }()
 	}
 	assets := web.Assets()
 	if assets == nil {
