@@ -854,8 +854,7 @@ func (c *conn) set(w []dialect.Token) error {
 			c.reset(name) // SET x TO DEFAULT is RESET x
 			return nil
 		}
-		c.settings[name] = strings.Join(parts, " ")
-		return nil
+		return c.keepSetting(name, strings.Join(parts, " "))
 	}
 	switch first {
 	case "TIME", "NAMES", "SCHEMA", "ROLE", "SESSION", "TRANSACTION", "XML", "SEED", "CONSTRAINTS":
@@ -868,10 +867,10 @@ func (c *conn) set(w []dialect.Token) error {
 // with an empty value (PostgreSQL's placeholder): SHOW answers it.
 func (c *conn) reset(name string) {
 	if strings.Contains(name, ".") {
-		c.settings[name] = ""
+		c.keepSetting(name, "") // never more than it held
 		return
 	}
-	delete(c.settings, name)
+	c.dropSetting(name)
 }
 
 // settingName is the (lower-case) parameter name at the start of w, a custom "x.y" one

@@ -2,10 +2,11 @@ package pgwire
 
 import "fmt"
 
-// maxRetainedText bounds the text a connection's prepared statements and portals keep between
-// messages. The counts are bounded (maxStatements, maxPortals) and so is each message
-// (maxMessageLen), but their product was not: one client parsing 10,000 statements of 16 MiB
-// each made the server hold 160 GB. A Postgres client's prepared statements are a few KB.
+// maxRetainedText bounds the text a connection's prepared statements, portals and SET
+// parameters keep between messages. The counts are bounded (maxStatements, maxPortals) and so is
+// each message (maxMessageLen), but their product was not: one client parsing 10,000 statements
+// of 16 MiB each made the server hold 160 GB; and custom "x.y" parameters, which SET keeps for
+// SHOW, had no count at all. A Postgres client's prepared statements and settings are a few KB.
 const maxRetainedText = 64 << 20
 
 // maxRetainedResults bounds the results a connection's portals keep: a portal suspended by
@@ -97,5 +98,28 @@ func (c *conn) dropPortal(name string) {
 		c.kept -= len(o.sql)
 		c.keptResults -= o.resSize
 		delete(c.portals, name)
+	}
+}
+
+// errRetainedSettings refuses a SET past maxRetainedText.
+var errRetainedSettings = &pgError{code: "53000", msg: fmt.Sprintf("the settings, prepared statements and portals of this connection hold more than %d MiB of text: RESET some settings, or close statements (Close, DEALLOCATE)", maxRetainedText>>20)}
+
+// keepSetting sets parameter name to v (for SHOW) within maxRetainedText.
+func (c *conn) keepSetting(name, v string) error {
+	old := 0
+	if o, ok := c.settings[name]; ok {
+		old = len(name) + len(o)
+	}
+	if c.keepText(old, len(name)+len(v)) != nil {
+		return errRetainedSettings
+	}
+	c.settings[name] = v
+	return nil
+}
+
+func (c *conn) dropSetting(name string) {
+	if o, ok := c.settings[name]; ok {
+		c.kept -= len(name) + len(o)
+		delete(c.settings, name)
 	}
 }

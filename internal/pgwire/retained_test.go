@@ -1,10 +1,14 @@
 package pgwire_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/auditlake/auditlake/internal/pgwire"
@@ -79,5 +83,52 @@ func TestPreparedStatementsAndPortalsCannotHoardMemory(t *testing.T) {
 	got = exchange(&pgproto3.Close{ObjectType: 'P', Name: "p0"}, &pgproto3.Execute{Portal: "p4", MaxRows: 1})
 	if want := "[CloseComplete DataRow PortalSuspended]"; fmt.Sprint(got) != want {
 		t.Fatalf("Close of a portal, then Execute of the refused one: %v, want %s", got, want)
+	}
+}
+
+// TestSessionSettingsCannotHoardMemory: SET of a custom "x.y" parameter keeps its value for SHOW,
+// and nothing bounded how many a connection set: one client, even without a grant, made the
+// server keep 30 values of 15 MiB (450 MB) and could go on until it ran out of memory. A
+// connection's settings count with its statements and portals against the 64 MiB of kept text:
+// past it SET is refused with 53000, and RESET makes room again.
+func TestSessionSettingsCannotHoardMemory(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	c := pgxConnect(t, s.dsn(f.bob, ""))
+	ctx := context.Background()
+	big := strings.Repeat("x", 15<<20)
+	set := func(name string) error {
+		_, err := c.Exec(ctx, "SET "+name+" = '"+big+"'", pgx.QueryExecModeSimpleProtocol)
+		return err
+	}
+	for i := range 4 {
+		if err := set(fmt.Sprintf("myapp.s%d", i)); err != nil {
+			t.Fatalf("SET myapp.s%d of 15 MiB: %v", i, err)
+		}
+	}
+	var pe *pgconn.PgError
+	if err := set("myapp.s4"); !errors.As(err, &pe) || pe.Code != "53000" {
+		t.Fatalf("a fifth SET of 15 MiB: %v, want error 53000", err)
+	}
+	if err := set("myapp.s0"); err != nil {
+		t.Fatalf("SET of a parameter already set, with a value of the same size: %v", err)
+	}
+	if _, err := c.Exec(ctx, "RESET myapp.s1", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	if err := set("myapp.s4"); err != nil {
+		t.Fatalf("SET after a RESET made room: %v", err)
+	}
+	var got string
+	if err := c.QueryRow(ctx, "SHOW myapp.s4", pgx.QueryExecModeSimpleProtocol).Scan(&got); err != nil || got != big {
+		t.Fatalf("SHOW myapp.s4: %d bytes, %v; want the 15 MiB value", len(got), err)
+	}
+	if _, err := c.Exec(ctx, "RESET ALL", pgx.QueryExecModeSimpleProtocol); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := set(fmt.Sprintf("myapp.s%d", i)); err != nil {
+			t.Fatalf("SET myapp.s%d after RESET ALL: %v", i, err)
+		}
 	}
 }
