@@ -4,15 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/pgwire"
+	"github.com/auditlake/auditlake/internal/server"
 )
 
 func asPgError(err error, pe **pgconn.PgError) bool { return errors.As(err, pe) }
@@ -161,5 +165,68 @@ func TestUserDisabledOnAnOpenConnection(t *testing.T) {
 	}
 	if err := c.Ping(context.Background()); err == nil {
 		t.Fatal("the connection of a disabled user stayed open")
+	}
+}
+
+// TestAbandonedSCRAMExchangesCountAsFailedLogins: the server derives the key's salted secret
+// (PBKDF2, 4,096 rounds) for every client-first-message, before any proof; a client that hung
+// up after the server-first-message was never counted as a failed login, so one address made
+// the server run PBKDF2 as fast as it could connect (1,500 a second, a core and a half, from four
+// connections), past the failure limit. An exchange abandoned after the server-first-message
+// now counts as a failure of its key id and address: past the address's limit the server
+// refuses (FATAL 28000) before it derives anything, even a login with the right secret.
+func TestAbandonedSCRAMExchangesCountAsFailedLogins(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{Failures: server.NewFailureLimiter(server.Options{LoginFailuresPerAddress: 5})})
+	abandon := func(user string) string {
+		t.Helper()
+		nc, err := net.DialTimeout("tcp", s.addr, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(20 * time.Second))
+		fe := pgproto3.NewFrontend(nc, nc)
+		fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": user}})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		m, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, ok := m.(*pgproto3.ErrorResponse); ok {
+			return e.Code
+		}
+		fe.Send(&pgproto3.SASLInitialResponse{AuthMechanism: "SCRAM-SHA-256", Data: []byte("n,,n=,r=abandonedexchange")})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		m, err = fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%T", m)[len("*pgproto3."):]
+	}
+	for i := range 5 {
+		if got := abandon(fmt.Sprintf("ALAKABANDONED%07d", i)); got != "AuthenticationSASLContinue" {
+			t.Fatalf("abandoned exchange %d: %s, want AuthenticationSASLContinue", i+1, got)
+		}
+	}
+	// The server counts an exchange when it sees the client gone, a moment after the client
+	// hung up: the next attempts are refused once it has.
+	got := ""
+	for i := 0; i < 10 && got != "28000"; i++ {
+		time.Sleep(200 * time.Millisecond)
+		got = abandon(fmt.Sprintf("ALAKABANDONED%07d", 100+i))
+	}
+	if got != "28000" {
+		t.Errorf("after 15 abandoned exchanges from one address: %s, want FATAL 28000 before the exchange", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if c, err := pgx.Connect(ctx, s.dsn(f.admin, "")); err == nil {
+		c.Close(ctx)
+		t.Error("a login with the right secret from that address was let in: the abandoned exchanges were not counted")
 	}
 }

@@ -238,15 +238,19 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 }
 
 // authenticate runs SCRAM-SHA-256 for user (an access key id) and returns its principal. The
-// exchange runs to the end whether or not the key exists, and every failure is authFailed. A
-// wrong proof counts against the failure limit before the client hears of it, so a client that
-// reconnects at once after its answer is already refused when over the limit.
+// exchange runs to the end whether or not the key exists, and every failure is authFailed. An
+// exchange in which the server derived the salted secret (PBKDF2, at the client-first-message)
+// and that gave no principal — a wrong proof, or none because the client hung up or sent
+// something else — counts against the failure limit, before the client hears of it: so a
+// client that reconnects at once is already refused when over the limit, and one that abandons
+// exchanges cannot make the server derive secrets without bound.
 func (s *Server) authenticate(be *pgproto3.Backend, user, host string) (*access.Principal, error) {
-	p, fail, err := s.scram(be, user)
+	sc := &scramServer{}
+	p, fail, err := s.scram(be, user, sc)
+	if p == nil && sc.salted != nil && s.opts.Failures != nil {
+		s.opts.Failures.Fail(user, host)
+	}
 	if fail != nil {
-		if fail.Code == "28P01" && s.opts.Failures != nil {
-			s.opts.Failures.Fail(user, host)
-		}
 		be.Send(fail)
 		be.Flush()
 		return nil, &loginError{code: fail.Code, msg: fail.Message}
@@ -259,7 +263,8 @@ type loginError struct{ code, msg string }
 
 func (e *loginError) Error() string { return e.msg }
 
-func (s *Server) scram(be *pgproto3.Backend, user string) (*access.Principal, *pgproto3.ErrorResponse, error) {
+// scram runs the exchange with sc, which it gives the key's secret.
+func (s *Server) scram(be *pgproto3.Backend, user string, sc *scramServer) (*access.Principal, *pgproto3.ErrorResponse, error) {
 	secret, p, err := s.reg.Secret(user)
 	known := err == nil
 	if err != nil && !errors.Is(err, access.ErrUnauthenticated) {
@@ -285,7 +290,7 @@ func (s *Server) scram(be *pgproto3.Backend, user string) (*access.Principal, *p
 	if !ok || init.AuthMechanism != "SCRAM-SHA-256" {
 		return nil, fatal("28000", "SCRAM-SHA-256 authentication is required (the password is the access key's secret)"), nil
 	}
-	sc := &scramServer{secret: secret}
+	sc.secret = secret
 	first, err := sc.first(string(init.Data))
 	if err != nil {
 		return nil, fatal("08P01", err.Error()), nil
