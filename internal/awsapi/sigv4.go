@@ -99,7 +99,8 @@ var queryAuth = []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature
 // AWS refuses a request with more than one auth mechanism) rather than one of them checked and
 // the other ignored — a proxy in front may have checked or logged the other one. The credential
 // scope must name the server's region and the service (403 InvalidSignatureException, AWS's
-// "Credential should be scoped to a valid region"), and its date the day of X-Amz-Date.
+// "Credential should be scoped to a valid region"), and its date the day of X-Amz-Date. The
+// signed headers must include host, the date header, and X-Amz-Target when the request has one.
 func verify(r *http.Request, body []byte, keys KeySource, now time.Time, region string, services ...string) (*verified, *Error) {
 	auths := r.Header.Values("Authorization")
 	query := r.URL.Query()
@@ -131,6 +132,11 @@ func verify(r *http.Request, body []byte, keys KeySource, now time.Time, region 
 	}
 	if !slices.Contains(sr.signedHeaders, "host") {
 		return nil, incompleteSignature("SignedHeaders must include host")
+	}
+	// X-Amz-Target names the operation: a signature that does not cover it would let whoever
+	// saw the request send it again as another operation on the same body (every SDK signs it).
+	if len(r.Header.Values("X-Amz-Target")) > 0 && !slices.Contains(sr.signedHeaders, "x-amz-target") {
+		return nil, incompleteSignature("SignedHeaders must include x-amz-target: it names the operation")
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	dateHeader := "x-amz-date"
