@@ -519,9 +519,16 @@ func (c *conn) cancelRunning() {
 // queryContext is the context of one query: the caller's, the query timeout, and cancellable
 // by a cancel request.
 func (c *conn) queryContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(c.ctx)
+	// One context: a second made in place of the first would leave the first registered with
+	// the server's context, never cancelled, until the server stops.
+	var (
+		ctx    context.Context
+		cancel context.CancelFunc
+	)
 	if c.s.opts.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(c.ctx, c.s.opts.Timeout)
+	} else {
+		ctx, cancel = context.WithCancel(c.ctx)
 	}
 	c.mu.Lock()
 	c.running = cancel
