@@ -126,6 +126,8 @@ type call struct {
 	// GetQueryResults set it themselves), with rows, what it returned.
 	record bool
 	rows   int
+	// audited: the change recorded itself (Handler.audit).
+	audited bool
 }
 
 func (c *call) principal() *access.Principal { return c.caller.Principal }
@@ -220,8 +222,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.record = true
 	}
 	out, e := op(ctx, c)
-	if c.record {
-		h.auditRead(c, time.Since(start), e)
+	if c.record || refusedChange(c, e) {
+		h.auditCall(c, time.Since(start), e)
 	}
 	if e != nil {
 		if e.Status >= 500 {
@@ -294,11 +296,26 @@ func (h *Handler) auditable() *Error {
 var readOps = map[string]bool{"GetEventDataStore": true, "ListEventDataStores": true, "ListQueries": true,
 	"GetChannel": true, "ListChannels": true, "ListPublicKeys": true}
 
-// auditedParams are the request parameters a read's audit record keeps (what it asked for).
-var auditedParams = []string{"EventDataStore", "Channel", "QueryId", "NextToken", "MaxResults", "MaxQueryResults", "QueryStatus", "StartTime", "EndTime"}
+// changeOps are the operations that change something (a store, a channel, a query's state).
+// Each records the change it made (Handler.audit; CancelQuery by its query's own StartQuery
+// outcome); one refused before that — no manage privilege, a store, channel or query not found,
+// a bad parameter — is recorded with its error by ServeHTTP, as a failed read is: an attempt to
+// change what the caller may not leaves a trace. A refusal while the audit log is full (503) is
+// not recorded: nothing more is taken then.
+var changeOps = map[string]bool{"CreateEventDataStore": true, "UpdateEventDataStore": true, "DeleteEventDataStore": true,
+	"CreateChannel": true, "DeleteChannel": true, "CancelQuery": true}
 
-// auditRead records a read through this door that took d and returned c.rows items (or e).
-func (h *Handler) auditRead(c *call, d time.Duration, e *Error) {
+// refusedChange says whether c is a change refused with e before it recorded itself.
+func refusedChange(c *call, e *Error) bool {
+	return e != nil && changeOps[c.op] && !c.audited && e.Code != "ServiceUnavailableException"
+}
+
+// auditedParams are the request parameters a call's audit record keeps (what it asked for).
+var auditedParams = []string{"EventDataStore", "Channel", "Name", "QueryId", "NextToken", "MaxResults", "MaxQueryResults", "QueryStatus", "StartTime", "EndTime"}
+
+// auditCall records a read through this door that took d and returned c.rows items (or e), or
+// a change refused with e.
+func (h *Handler) auditCall(c *call, d time.Duration, e *Error) {
 	var req map[string]any
 	_ = json.Unmarshal(c.body, &req) // a body that does not decode is recorded without parameters
 	params := map[string]any{}
@@ -325,6 +342,7 @@ func (h *Handler) auditRead(c *call, d time.Duration, e *Error) {
 
 // audit records an administrative change made through this door.
 func (h *Handler) audit(c *call, params map[string]any, e *Error) {
+	c.audited = true
 	entry := auditlog.Entry{Principal: c.principal().Name(), KeyID: c.caller.KeyID, Door: access.DoorAWS,
 		Action: c.op, Params: params, SourceIP: c.caller.SourceIP, UserAgent: c.caller.UserAgent}
 	if e != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/app"
 	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/awsapi"
@@ -21,7 +22,6 @@ import (
 func TestAWSReadCallsAreAudited(t *testing.T) {
 	requireTool(t, "aws", "--version")
 	ls, log := startAuditedLakeServer(t, 40)
-	ctx := context.Background()
 	carol := ls.filtered
 	stores := ls.must(t, carol, "cloudtrail", "list-event-data-stores")
 	if n := len(stores["EventDataStores"].([]any)); n != 1 {
@@ -40,27 +40,13 @@ func TestAWSReadCallsAreAudited(t *testing.T) {
 	ls.results(t, carol, id, 1000) // read again from the start
 	ls.refused(t, carol, "QueryIdNotFoundException", "cloudtrail", "get-query-results", "--query-id", "00000000-0000-0000-0000-000000000000")
 	ls.must(t, carol, "cloudtrail", "list-queries", "--event-data-store", ls.store.ID)
-	if err := log.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	audit, err := ls.lk.Resolve(auditlog.StoreName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := ls.query(ctx, ls.admin, `SELECT eventname AS op, coalesce(errorcode, '') AS code,
-		json_extract_scalar(responseelements, '$.rowsReturned') AS n,
-		coalesce(json_extract_scalar(requestparameters, '$.eventDataStore'), json_extract_scalar(requestparameters, '$.queryId'), '') AS param,
-		useridentity.accesskeyid AS key, CAST(readonly AS VARCHAR) AS ro
-		FROM `+audit.ID+` WHERE useridentity.principalid = 'user:carol' AND json_extract_scalar(additionaleventdata, '$.door') = 'aws'
-		AND eventname <> 'StartQuery' ORDER BY eventtime`)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var records []string
-	for _, r := range got {
-		if r["key"] != carol.AccessKeyID || r["ro"] != "true" {
-			t.Errorf("record %v: want carol's key %s and readOnly true", r, carol.AccessKeyID)
+	for _, r := range doorRecords(t, ls, log, carol) {
+		if r["op"] == "StartQuery" {
+			continue
+		}
+		if r["ro"] != "true" {
+			t.Errorf("record %v: want readOnly true", r)
 		}
 		records = append(records, strings.Join([]string{r["op"], r["code"], r["n"], r["param"]}, " "))
 	}
@@ -89,6 +75,45 @@ func TestAWSReadCallsAreAudited(t *testing.T) {
 	ls.results(t, carol, id, 3)
 }
 
+// TestRefusedChangesAreAudited: an administrative call through the AWS door that is refused —
+// a reader's DeleteEventDataStore, CreateEventDataStore, UpdateEventDataStore, CreateChannel,
+// DeleteChannel (AccessDeniedException), a CancelQuery of another principal's query id — left
+// no audit record: changes were recorded only once the caller was allowed to make them, while
+// a failed read (a probe for a store) was recorded. Each such attempt is now a record with the
+// caller, what it named and the error; driven by the real AWS CLI.
+func TestRefusedChangesAreAudited(t *testing.T) {
+	requireTool(t, "aws", "--version")
+	ls, log := startAuditedLakeServer(t, 20)
+	carol := ls.filtered
+	alices := ls.startFinished(t, ls.admin, "SELECT eventid FROM "+ls.store.ID)
+	arn := "arn:aws:cloudtrail:us-east-1:000000000000:channel/00000000-0000-4000-8000-000000000000"
+	ls.refused(t, carol, "AccessDeniedException", "cloudtrail", "delete-event-data-store", "--event-data-store", ls.store.ID)
+	ls.refused(t, carol, "AccessDeniedException", "cloudtrail", "update-event-data-store", "--event-data-store", ls.store.ID, "--retention-period", "7")
+	ls.refused(t, carol, "AccessDeniedException", "cloudtrail", "create-event-data-store", "--name", "sneaky")
+	ls.refused(t, carol, "AccessDeniedException", "cloudtrail", "create-channel", "--name", "sneaky-channel", "--source", "Custom",
+		"--destinations", "Type=EVENT_DATA_STORE,Location="+ls.store.ID)
+	ls.refused(t, carol, "ChannelNotFoundException", "cloudtrail", "delete-channel", "--channel", arn)
+	ls.refused(t, carol, "QueryIdNotFoundException", "cloudtrail", "cancel-query", "--query-id", alices)
+	var records []string
+	for _, r := range doorRecords(t, ls, log, carol) {
+		if r["ro"] != "false" {
+			t.Errorf("record %v: want readOnly false", r)
+		}
+		records = append(records, strings.Join([]string{r["op"], r["code"], r["param"]}, " "))
+	}
+	want := []string{
+		"DeleteEventDataStore AccessDeniedException " + ls.store.ID,
+		"UpdateEventDataStore AccessDeniedException " + ls.store.ID,
+		"CreateEventDataStore AccessDeniedException sneaky",
+		"CreateChannel AccessDeniedException sneaky-channel",
+		"DeleteChannel ChannelNotFoundException " + arn,
+		"CancelQuery QueryIdNotFoundException " + alices,
+	}
+	if strings.Join(records, "\n") != strings.Join(want, "\n") {
+		t.Errorf("carol's refused changes through the AWS door:\n%s\nwant:\n%s", strings.Join(records, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // startAuditedLakeServer is startLakeServer with one audit log for the backend's queries and
 // the door's own records.
 func startAuditedLakeServer(t *testing.T, events int) (*lakeServer, *auditlog.Log) {
@@ -99,4 +124,35 @@ func startAuditedLakeServer(t *testing.T, events int) (*lakeServer, *auditlog.Lo
 		o.Audit = log
 	})
 	return ls, log
+}
+
+// doorRecords flushes log and returns the AWS door's audit records of creds' principal, oldest
+// first: op, code (the error), n (rows returned), param (the store, name, channel or query id it
+// named), ro (readOnly). Each must carry creds' access key id.
+func doorRecords(t *testing.T, ls *lakeServer, log *auditlog.Log, creds access.Credentials) []map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	if err := log.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	audit, err := ls.lk.Resolve(auditlog.StoreName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ls.query(ctx, ls.admin, `SELECT eventname AS op, coalesce(errorcode, '') AS code,
+		json_extract_scalar(responseelements, '$.rowsReturned') AS n,
+		coalesce(json_extract_scalar(requestparameters, '$.eventDataStore'), json_extract_scalar(requestparameters, '$.name'),
+			json_extract_scalar(requestparameters, '$.channel'), json_extract_scalar(requestparameters, '$.queryId'), '') AS param,
+		useridentity.accesskeyid AS key, CAST(readonly AS VARCHAR) AS ro
+		FROM `+audit.ID+` WHERE useridentity.principalid = 'user:`+creds.User+`' AND json_extract_scalar(additionaleventdata, '$.door') = 'aws'
+		ORDER BY eventtime`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if r["key"] != creds.AccessKeyID {
+			t.Errorf("record %v: want the access key %s", r, creds.AccessKeyID)
+		}
+	}
+	return got
 }
