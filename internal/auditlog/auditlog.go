@@ -28,6 +28,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/atomicfile"
@@ -128,6 +129,33 @@ func (l *Log) Check() error {
 	return fmt.Errorf("%w: %d recorded actions are not committed yet (last attempt: %v); new queries are refused until they are", ErrBacklog, l.waiting, l.lastErr)
 }
 
+// MaxText is the most of an entry's statement (SQL) or error message an audit record keeps: the
+// Postgres door takes statements of up to 16 MiB, and one user's long statements, kept whole,
+// would grow the audit store (which nothing may delete) by their size each and fill the bound
+// of uncommitted entries, refusing everyone's queries. Past it, a record keeps the text's first
+// MaxText bytes, its length and its SHA-256: what was run can still be proven.
+const MaxText = 64 << 10
+
+// bounded returns e with its SQL and error message cut to MaxText (cutText).
+func bounded(e Entry) Entry {
+	e.SQL = cutText(e.SQL)
+	e.ErrorMessage = cutText(e.ErrorMessage)
+	return e
+}
+
+// cutText is s when it holds at most MaxText bytes, else its first MaxText bytes (back to a
+// UTF-8 boundary) and a line saying its length and SHA-256.
+func cutText(s string) string {
+	if len(s) <= MaxText {
+		return s
+	}
+	n := MaxText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s\n-- [auditlake: cut here; the text was %d bytes, SHA-256 %x]", s[:n], len(s), sha256.Sum256([]byte(s)))
+}
+
 // size is about what entry e holds in memory.
 func size(e Entry) int64 {
 	n := 256 + len(e.Principal) + len(e.As) + len(e.KeyID) + len(e.Door) + len(e.Action) + len(e.SQL) +
@@ -153,6 +181,7 @@ func (l *Log) Record(e Entry) {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
+	e = bounded(e)
 	l.mu.Lock()
 	l.pending = append(l.pending, e)
 	l.waiting++

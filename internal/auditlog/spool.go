@@ -66,6 +66,7 @@ func Append(lk *lake.Lake, e Entry) (int64, error) {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
+	e = bounded(e)
 	rec, err := json.Marshal(record(e))
 	if err != nil {
 		return 0, fmt.Errorf("audit spool: %w", err)
@@ -133,17 +134,25 @@ func lastMAC(f *os.File) (string, bool, error) {
 	if err != nil || fi.Size() == 0 {
 		return "", false, err
 	}
-	n := min(fi.Size(), 64<<10)
-	tail := make([]byte, n)
-	if _, err := f.ReadAt(tail, fi.Size()-n); err != nil && !errors.Is(err, io.EOF) {
-		return "", false, err
-	}
-	if tail[len(tail)-1] != '\n' {
-		return "", true, nil
-	}
-	tail = tail[:len(tail)-1]
-	if i := bytes.LastIndexByte(tail, '\n'); i >= 0 {
-		tail = tail[i+1:]
+	// The last line whole: read back from the end, more each time, until the newline before it
+	// (a line may be longer than any one read: a long statement's record).
+	var tail []byte
+	for n := min(fi.Size(), 64<<10); ; n = min(fi.Size(), 4*n) {
+		tail = make([]byte, n)
+		if _, err := f.ReadAt(tail, fi.Size()-n); err != nil && !errors.Is(err, io.EOF) {
+			return "", false, err
+		}
+		if tail[len(tail)-1] != '\n' {
+			return "", true, nil
+		}
+		if i := bytes.LastIndexByte(tail[:len(tail)-1], '\n'); i >= 0 {
+			tail = tail[i+1 : len(tail)-1]
+			break
+		}
+		if n == fi.Size() {
+			tail = tail[:len(tail)-1] // the file's only line
+			break
+		}
 	}
 	var l spoolLine
 	if json.Unmarshal(tail, &l) != nil {

@@ -2,11 +2,14 @@ package auditlog_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -237,5 +240,37 @@ func BenchmarkFlushOne(b *testing.B) {
 		if err := l.Flush(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestALongStatementIsKeptCutWithItsLengthAndHash: a statement past MaxText (the Postgres door
+// takes 16 MiB) is stored as its first MaxText bytes, its length and its SHA-256 — by a
+// server's log and by the CLI's spool alike — so one user's long statements cannot grow the
+// audit store by their size, and what ran can still be proven. A short one is kept whole.
+func TestALongStatementIsKeptCutWithItsLengthAndHash(t *testing.T) {
+	lk := newLake(t)
+	long := "SELECT '" + strings.Repeat("é", 3*auditlog.MaxText) + "'"
+	sum := sha256.Sum256([]byte(long))
+	l := auditlog.Open(lk)
+	l.Record(auditlog.Entry{Principal: "user:x", Door: "pg", Action: "StartQuery", SQL: long})
+	spool(t, lk, long+" -- spooled", "SELECT 1")
+	if err := l.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := auditSQL(t, lk) // sorted: the two long ones ("SELECT '…") first
+	if len(got) != 3 || got[2] != "SELECT 1" {
+		t.Fatalf("stored %d statements, want 3 with SELECT 1 whole", len(got))
+	}
+	for _, s := range got[:2] {
+		if len(s) > auditlog.MaxText+200 || !utf8.ValidString(s) || !strings.HasPrefix(long, s[:auditlog.MaxText-1]) {
+			t.Fatalf("a long statement stored as %d bytes (valid UTF-8 %v), want its first %d and a line", len(s), utf8.ValidString(s), auditlog.MaxText)
+		}
+	}
+	want := fmt.Sprintf("the text was %d bytes, SHA-256 %x]", len(long), sum)
+	if !strings.HasSuffix(got[0], want) && !strings.HasSuffix(got[1], want) {
+		t.Errorf("no stored statement ends with %q", want)
+	}
+	if rep := validate(t, lk); len(rep.Problems) != 0 || rep.Covered != 3 {
+		t.Errorf("validate-logs after cut statements: %+v", rep)
 	}
 }
