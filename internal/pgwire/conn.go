@@ -1,6 +1,7 @@
 package pgwire
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -319,6 +321,10 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 			if i < len(m.ParameterFormatCodes) {
 				format = m.ParameterFormatCodes[i]
 			}
+		}
+		if format == 0 && raw != nil && (bytes.IndexByte(raw, 0) >= 0 || !utf8.Valid(raw)) {
+			// Text is UTF-8 without NUL, as PostgreSQL takes it: a NUL cut the statement short.
+			return &pgError{code: "22021", msg: fmt.Sprintf("parameter $%d: invalid byte sequence for encoding \"UTF8\"", i+1)}
 		}
 		lit, err := paramLiteral(c.types, st.paramOIDs[i], format, raw)
 		if err != nil {

@@ -148,6 +148,11 @@ func TestHostileMessagesAreRefusedAndLeakNoSession(t *testing.T) {
 			pgproto3.Bind{ResultFormatCodes: []int16{-1}}, "ERROR 22023"},
 		"binary int4 of 3 bytes": {pgproto3.Parse{Query: "SELECT $1", ParameterOIDs: []uint32{23}},
 			pgproto3.Bind{ParameterFormatCodes: []int16{1}, Parameters: [][]byte{{0, 0, 1}}}, "ERROR 22P02"},
+		// PostgreSQL refuses a NUL or invalid UTF-8 in text (22021); the NUL cut the SQL short.
+		"text parameter holding a NUL": {pgproto3.Parse{Query: "SELECT $1", ParameterOIDs: []uint32{25}},
+			pgproto3.Bind{Parameters: [][]byte{[]byte("a\x00' OR 1=1")}}, "ERROR 22021"},
+		"text parameter of invalid UTF-8": {pgproto3.Parse{Query: "SELECT $1"},
+			pgproto3.Bind{Parameters: [][]byte{{'a', 0xff, 0xfe}}}, "ERROR 22021"},
 	} {
 		p, b := c.parse, c.bind
 		fe.Send(&p)
