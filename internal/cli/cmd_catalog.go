@@ -353,7 +353,7 @@ func catalogCosts(ctx context.Context, env *Env) {
 			case c.Dropped:
 				fmt.Fprintf(env.Stdout, "  iceberg:  %s dropped\n", c.Table)
 			case c.Files > 0:
-				fmt.Fprintf(env.Stdout, "  iceberg:  %s (%d files)\n", c.Table, c.Files)
+				fmt.Fprintf(env.Stdout, "  iceberg:  %s (%s)\n", c.Table, plural(c.Files, "file", "files"))
 			}
 			for _, l := range c.Left {
 				fmt.Fprintf(env.Stderr, "auditlake: warning: %s: not in the Iceberg table: %s\n", c.Table, l)
