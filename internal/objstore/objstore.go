@@ -183,7 +183,9 @@ func (c *Client) ListPublicKeys(ctx context.Context, start, end time.Time) ([]Si
 }
 
 // Walk calls fn for every object under uri, in lexical order of Key. A local file yields itself;
-// a directory yields every regular file below it.
+// a directory yields every regular file below it, symbolic links to regular files included
+// (links to directories are not followed, so a link loop cannot make the walk endless). A named
+// pipe, device or socket given as uri is an error: opening one could wait for ever.
 func (c *Client) Walk(ctx context.Context, uri string, fn func(Object) error) error {
 	if IsS3(uri) {
 		return c.walkS3(ctx, uri, fn)
@@ -198,6 +200,9 @@ func walkLocal(ctx context.Context, root string, fn func(Object) error) error {
 		return fmt.Errorf("open source %q: %w", root, err)
 	}
 	if !st.IsDir() {
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("open source %q: not a regular file or directory but %s", root, kind(st.Mode()))
+		}
 		return fn(localObject(root, st))
 	}
 	var objs []Object
@@ -208,10 +213,20 @@ func walkLocal(ctx context.Context, root string, fn func(Object) error) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if d.IsDir() || !d.Type().IsRegular() {
+		if d.IsDir() {
 			return nil
 		}
-		info, err := d.Info()
+		var info fs.FileInfo
+		switch {
+		case d.Type().IsRegular():
+			info, err = d.Info()
+		case d.Type()&fs.ModeSymlink != 0:
+			if info, err = os.Stat(p); err != nil || !info.Mode().IsRegular() {
+				return nil // dangling, or a link to a directory, pipe or device
+			}
+		default:
+			return nil // a pipe, device or socket
+		}
 		if err != nil {
 			return fmt.Errorf("stat %q: %w", p, err)
 		}
@@ -228,6 +243,19 @@ func walkLocal(ctx context.Context, root string, fn func(Object) error) error {
 		}
 	}
 	return nil
+}
+
+// kind names what a file that is neither regular nor a directory is.
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
 }
 
 func localObject(p string, info fs.FileInfo) Object {
