@@ -354,9 +354,11 @@ func runIngestEvents(ctx context.Context, env *Env, args []string) error {
 	var added int64
 	var badFiles int
 	for _, name := range pos {
-		events, rerr := readEventsFile(name)
-		if rerr != nil {
+		events, rerrs := readEventsFile(name)
+		if len(rerrs) > 0 {
 			badFiles++
+		}
+		for _, rerr := range rerrs {
 			fmt.Fprintf(env.Stderr, "%s: %v\n", name, rerr)
 		}
 		read += len(events)
@@ -382,19 +384,19 @@ func runIngestEvents(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "events: %d read, %d accepted (%d new, %d already in the store), %d rejected\n",
 		read, accepted, added, int64(accepted)-added, rejected)
 	if rejected > 0 || badFiles > 0 {
-		return &PartialError{Msg: fmt.Sprintf("%s rejected, %s unreadable: the accepted events were committed, the problems are listed above",
+		return &PartialError{Msg: fmt.Sprintf("%s rejected, %s not read whole: the accepted events were committed, the problems are listed above",
 			plural(rejected, "event", "events"), plural(badFiles, "file", "files"))}
 	}
 	return nil
 }
 
-func readEventsFile(name string) ([]integration.AuditEvent, error) {
+func readEventsFile(name string) ([]integration.AuditEvent, []error) {
 	if name == "-" {
 		return integration.ReadEvents(os.Stdin)
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, []error{err}
 	}
 	defer f.Close()
 	return integration.ReadEvents(f)

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,27 +20,43 @@ import (
 //   - a bare auditEventData object, whose id is its UID when UID is a valid id, else the first
 //     32 hex digits of the SHA-256 of the object, so re-reading the file gives the same ids.
 //
-// On malformed JSON it returns the events read so far and an error naming the value's position.
-func ReadEvents(r io.Reader) ([]AuditEvent, error) {
-	dec := json.NewDecoder(r)
+// A value that is not JSON, or not one of these, is an error naming its number and (for JSON
+// that does not parse) its byte offset; reading goes on at the next line that starts a JSON
+// object or array, so one bad line of a JSON Lines file (or one broken value of a
+// pretty-printed one, whose inner lines are indented) does not lose the events after it.
+func ReadEvents(r io.Reader) ([]AuditEvent, []error) {
 	var out []AuditEvent
+	var errs []error
+	dec := json.NewDecoder(r)
+	var base int64 // offset in r of the input dec reads
 	for n := 1; ; n++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
-			return out, nil
+			return out, errs
 		} else if err != nil {
-			return out, fmt.Errorf("JSON value %d (byte %d): %w", n, dec.InputOffset(), err)
+			rest := bufio.NewReader(io.MultiReader(dec.Buffered(), r))
+			at := base + dec.InputOffset() + skipSpace(rest)
+			errs = append(errs, fmt.Errorf("JSON value %d (byte %d): %w", n, at, err))
+			skipped, more := skipToNextValue(rest)
+			if !more {
+				return out, errs
+			}
+			base = at + skipped
+			dec = json.NewDecoder(rest)
+			continue
 		}
 		raw = bytes.TrimSpace(raw)
 		if len(raw) > 0 && raw[0] == '[' {
 			var items []json.RawMessage
 			if err := json.Unmarshal(raw, &items); err != nil {
-				return out, fmt.Errorf("JSON value %d: %w", n, err)
+				errs = append(errs, fmt.Errorf("JSON value %d: %w", n, err))
+				continue
 			}
 			for i, it := range items {
 				evs, err := decodeValue(it)
 				if err != nil {
-					return out, fmt.Errorf("JSON value %d, item %d: %w", n, i, err)
+					errs = append(errs, fmt.Errorf("JSON value %d, item %d: %w", n, i, err))
+					continue
 				}
 				out = append(out, evs...)
 			}
@@ -47,9 +64,53 @@ func ReadEvents(r io.Reader) ([]AuditEvent, error) {
 		}
 		evs, err := decodeValue(raw)
 		if err != nil {
-			return out, fmt.Errorf("JSON value %d: %w", n, err)
+			errs = append(errs, fmt.Errorf("JSON value %d: %w", n, err))
+			continue
 		}
 		out = append(out, evs...)
+	}
+}
+
+// skipSpace reads the JSON white space at the start of r and returns how many bytes it was.
+func skipSpace(r *bufio.Reader) int64 {
+	var n int64
+	for {
+		b, err := r.ReadByte()
+		if err != nil {
+			return n
+		}
+		if b != ' ' && b != '\t' && b != '\r' && b != '\n' {
+			r.UnreadByte()
+			return n
+		}
+		n++
+	}
+}
+
+// skipToNextValue reads past the rest of the current line and every following line that does
+// not start with '{' or '[', and says how many bytes it read and whether input is left. It reads
+// at least one byte, so a caller looping on it ends.
+func skipToNextValue(r *bufio.Reader) (int64, bool) {
+	var n int64
+	for {
+		// The rest of the line, whatever its length.
+		for {
+			line, err := r.ReadSlice('\n')
+			n += int64(len(line))
+			if err == nil {
+				break
+			}
+			if err != bufio.ErrBufferFull {
+				return n, false
+			}
+		}
+		b, err := r.Peek(1)
+		if err != nil {
+			return n, false
+		}
+		if b[0] == '{' || b[0] == '[' {
+			return n, true
+		}
 	}
 }
 

@@ -217,9 +217,9 @@ func TestReadEventsAcceptsRequestBodiesEntriesAndBareEvents(t *testing.T) {
 ` + bare + `
 [` + badUID + `, {"id":"e2","eventData":"{}"}]
 `
-	evs, err := ReadEvents(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
+	evs, errs := ReadEvents(strings.NewReader(in))
+	if errs != nil {
+		t.Fatal(errs)
 	}
 	var ids []string
 	for _, e := range evs {
@@ -238,7 +238,55 @@ func TestReadEventsAcceptsRequestBodiesEntriesAndBareEvents(t *testing.T) {
 	if again[0].ID != ids[4] {
 		t.Errorf("hashed id not stable: %s vs %s", again[0].ID, ids[4])
 	}
-	if _, err := ReadEvents(strings.NewReader(`{"id":"ok","eventData":"{}"}` + "\n{broken")); err == nil || !strings.Contains(err.Error(), "JSON value 2") {
-		t.Errorf("malformed second value: err = %v", err)
+	if _, errs := ReadEvents(strings.NewReader(`{"id":"ok","eventData":"{}"}` + "\n{broken")); len(errs) != 1 || !strings.Contains(errs[0].Error(), "JSON value 2") {
+		t.Errorf("malformed second value: errors = %v", errs)
 	}
+}
+
+// TestReadEventsKeepsTheEventsAfterABadLine gives a JSON Lines file whose second line is not
+// JSON, whose fourth is JSON but not an event, and a pretty-printed file with a broken value
+// between good ones: every good event, before and after, is read, and each bad value is named
+// by its number and byte offset. Before, the first bad value ended the file, and the events
+// after it were neither read nor counted.
+func TestReadEventsKeepsTheEventsAfterABadLine(t *testing.T) {
+	f := func(in string, wantIDs string, wantErrs ...string) {
+		t.Helper()
+		evs, errs := ReadEvents(strings.NewReader(in))
+		var ids []string
+		for _, e := range evs {
+			ids = append(ids, e.ID)
+		}
+		if got := strings.Join(ids, ","); got != wantIDs {
+			t.Errorf("ids %q, want %q (errors %v)", got, wantIDs, errs)
+		}
+		if len(errs) != len(wantErrs) {
+			t.Fatalf("errors %q, want %d: %q", errs, len(wantErrs), wantErrs)
+		}
+		for i, w := range wantErrs {
+			if !strings.Contains(errs[i].Error(), w) {
+				t.Errorf("error %d = %q, want it to contain %q", i, errs[i], w)
+			}
+		}
+	}
+	f(`{"id":"a","eventData":"{}"}
+{"id": oops
+{"id":"b","eventData":"{}"}
+42
+{"id":"c","eventData":"{}"}
+`, "a,b,c", "JSON value 2 (byte 28)", "JSON value 4: not a JSON object")
+	f("{\"id\":\"a\",\"eventData\":\"{}\"}\n\x00\x00\n{\"id\":\"b\",\"eventData\":\"{}\"}", "a,b", "JSON value 2")
+	f(`{
+  "id": "a",
+  "eventData": "{}"
+}
+{
+  "id": oops,
+  "eventData": "{}"
+}
+{
+  "id": "b",
+  "eventData": "{}"
+}
+`, "a,b", "JSON value 2")
+	f(`{"id":"a","eventData":"{}"}`+"\n"+`{"id":"b","eventData":`, "a", "JSON value 2 (byte 28): unexpected EOF")
 }
