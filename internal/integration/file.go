@@ -20,15 +20,22 @@ import (
 //   - a bare auditEventData object, whose id is its UID when UID is a valid id, else the first
 //     32 hex digits of the SHA-256 of the object, so re-reading the file gives the same ids.
 //
-// A value that is not JSON, or not one of these, is an error naming its number and (for JSON
-// that does not parse) its byte offset; reading goes on at the next line that starts a JSON
-// object or array, so one bad line of a JSON Lines file (or one broken value of a
-// pretty-printed one, whose inner lines are indented) does not lose the events after it.
+// A UTF-8 byte order mark at the start is skipped. A value that is not JSON, or not one of
+// these, is an error naming its number and (for JSON that does not parse) its byte offset;
+// reading goes on at the next line that starts a JSON object or array, so one bad line of a
+// JSON Lines file (or one broken value of a pretty-printed one, whose inner lines are
+// indented) does not lose the events after it.
 func ReadEvents(r io.Reader) ([]AuditEvent, []error) {
 	var out []AuditEvent
 	var errs []error
-	dec := json.NewDecoder(r)
+	br := bufio.NewReader(r)
 	var base int64 // offset in r of the input dec reads
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+		br.Discard(3) // a UTF-8 byte order mark, as Windows tools write
+		base = 3
+	}
+	r = br
+	dec := json.NewDecoder(r)
 	for n := 1; ; n++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {

@@ -290,3 +290,13 @@ func TestReadEventsKeepsTheEventsAfterABadLine(t *testing.T) {
 `, "a,b", "JSON value 2")
 	f(`{"id":"a","eventData":"{}"}`+"\n"+`{"id":"b","eventData":`, "a", "JSON value 2 (byte 28): unexpected EOF")
 }
+
+// TestReadEventsSkipsAByteOrderMark reads a file saved with a UTF-8 byte order mark (Windows
+// editors, PowerShell's Out-File) as ingest cloudtrail does: its events are read. Before, the
+// whole file was refused with "invalid character 'ï' looking for beginning of value".
+func TestReadEventsSkipsAByteOrderMark(t *testing.T) {
+	evs, errs := ReadEvents(strings.NewReader("\ufeff" + `{"id":"a","eventData":"{}"}` + "\n" + `{"id":"b","eventData":"{}"}`))
+	if len(errs) != 0 || len(evs) != 2 {
+		t.Fatalf("%d events, errors %v; want 2 and none", len(evs), errs)
+	}
+}
