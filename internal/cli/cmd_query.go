@@ -159,7 +159,7 @@ func WriteResult(w io.Writer, format string, res *engine.Result, csvSafe bool) e
 				if v == nil {
 					s = "NULL"
 				}
-				fmt.Fprint(tw, strings.NewReplacer("\n", " ", "\t", " ").Replace(s))
+				fmt.Fprint(tw, compliance.TerminalCell(s))
 			}
 			fmt.Fprintln(tw)
 		}

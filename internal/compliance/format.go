@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 )
 
 var reportHeader = []string{"instance_id", "account_id", "region", "launched_at", "launched_by", "role_arn", "source_identity", "launcher",
@@ -73,6 +74,23 @@ func SafeCSVCell(s string) string {
 	return s
 }
 
+// TerminalCell is s as one cell of a text table for a terminal: a line break, carriage return
+// or tab becomes a space, so that a value (a session name, an Auto Scaling group's name, any
+// text of a trail file) cannot start a line that reads as another row, and every other control
+// character (ESC, BEL, C1 controls) becomes U+FFFD, so that none reaches the terminal, where
+// it could clear the screen, set the window title or hide text.
+func TerminalCell(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case unicode.IsControl(r):
+			return unicode.ReplacementChar
+		}
+		return r
+	}, s)
+}
+
 // numericFields are the report's CSV columns that hold numbers (never neutralised).
 var numericFields = map[string]bool{"runtime_hours": true, "unblended_cost": true, "effective_cost": true}
 
@@ -108,8 +126,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if row.TemplateName != "" {
 			tmpl += " (" + row.TemplateName + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n", row.InstanceID, row.AccountID, row.LaunchedAt.Format("2006-01-02 15:04"),
-			row.LaunchedBy, row.Launcher, dash(row.AutoScalingGroup), dash(tmpl), dash(row.TemplateVersion), row.Status, end, row.RuntimeHours, money(row.UnblendedCost), money(row.EffectiveCost), row.Reason)
+		c := TerminalCell
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n", c(row.InstanceID), c(row.AccountID), row.LaunchedAt.Format("2006-01-02 15:04"),
+			c(row.LaunchedBy), c(row.Launcher), c(dash(row.AutoScalingGroup)), c(dash(tmpl)), c(dash(row.TemplateVersion)), c(row.Status), end, row.RuntimeHours, money(row.UnblendedCost), money(row.EffectiveCost), c(row.Reason))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -117,8 +117,9 @@ func describe(name, id string, r *Row) (kind, detail string) {
 
 // WriteTable writes the trail for a terminal.
 func (t *Trail) WriteTable(w io.Writer) error {
+	c := TerminalCell
 	if t.Summary == nil {
-		fmt.Fprintf(w, "Instance %s: no launch in the store.\n\n", t.InstanceID)
+		fmt.Fprintf(w, "Instance %s: no launch in the store.\n\n", c(t.InstanceID))
 	} else {
 		r := t.Summary
 		via := r.Launcher
@@ -126,13 +127,13 @@ func (t *Trail) WriteTable(w io.Writer) error {
 			via += " (group " + r.AutoScalingGroup + ")"
 		}
 		fmt.Fprintf(w, "Instance %s (%s, %s): launched %s by %s via %s; template %s version %s; %s — %s; %.1f h; %s USD unblended, %s USD effective\n\n",
-			r.InstanceID, r.AccountID, r.Region, r.LaunchedAt.Format(time.RFC3339), r.LaunchedBy, via, dash(r.TemplateID), dash(r.TemplateVersion),
-			r.Status, r.Reason, r.RuntimeHours, money(r.UnblendedCost), money(r.EffectiveCost))
+			c(r.InstanceID), c(r.AccountID), c(r.Region), r.LaunchedAt.Format(time.RFC3339), c(r.LaunchedBy), c(via), c(dash(r.TemplateID)), c(dash(r.TemplateVersion)),
+			c(r.Status), c(r.Reason), r.RuntimeHours, money(r.UnblendedCost), money(r.EffectiveCost))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tKIND\tEVENT\tACTOR\tDETAIL")
 	for _, e := range t.Events {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), e.Kind, e.EventName, e.Actor, e.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Time.Format(time.RFC3339), c(e.Kind), c(e.EventName), c(e.Actor), c(e.Detail))
 	}
 	tw.Flush()
 	if len(t.DailyCost) > 0 {
