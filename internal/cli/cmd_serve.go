@@ -149,7 +149,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	catchUpTables(ctx, env, lk)
+	// The tables' catch-up runs beside serving; serve returns only once it has stopped (it
+	// writes under stores/ while it runs).
+	catchUpCtx, stopCatchUp := context.WithCancel(ctx)
+	caughtUp := catchUpTables(catchUpCtx, env, lk)
+	defer func() { stopCatchUp(); <-caughtUp }()
 	// The CloudTrail Lake API (docs/aws-api.md) on the same port, authenticated by SigV4.
 	deliveries, err := deliveryOptions(env, deliveryS3)
 	if err != nil {

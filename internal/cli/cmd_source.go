@@ -324,10 +324,17 @@ func runCollect(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer release()
-	caughtUp := catchUpTables(ctx, env, lk)
-	if *once {
-		defer func() { <-caughtUp }()
-	}
+	// collect --once waits for the tables' catch-up before it exits; collect stops it when
+	// it stops, and returns once it has (it writes under stores/ while it runs).
+	catchUpCtx, stopCatchUp := context.WithCancel(ctx)
+	caughtUp := catchUpTables(catchUpCtx, env, lk)
+	defer func() {
+		if !*once {
+			stopCatchUp()
+		}
+		<-caughtUp
+		stopCatchUp()
+	}()
 	al := newCollectAlerts(ctx, env, lk)
 	defer al.close()
 	al.resume(reg)
