@@ -251,6 +251,49 @@ func TestFailuresShowOnTheSourceAndDoNotStopOthers(t *testing.T) {
 	}
 }
 
+// TestASourceAddedAgainForAnotherStoreCollectsEverything: a source removed and added again
+// under the same name for another store (a user fixing its --eds) is collected whole into the
+// new store by the same running collector. The collector remembered the files it committed
+// by source name, so it skipped every file of the listing window for the new store: nothing
+// reached it until the collector restarted.
+func TestASourceAddedAgainForAnotherStoreCollectsEverything(t *testing.T) {
+	e := newEnv(t, "trail")
+	n := 0
+	for d := 1; d >= 0; d-- {
+		e.deliver(t, "trail", "", "111111111111", "us-east-1", e.now.AddDate(0, 0, -d).Add(-time.Hour), fmt.Sprint("d", d), 5)
+		n += 5
+	}
+	src := e.add(t, "org", "s3://trail/AWSLogs/")
+	ctx := context.Background()
+	if err := e.c.Poll(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rows(t); got != int64(n) {
+		t.Fatalf("first store holds %d events, want %d", got, n)
+	}
+	other, err := e.lk.Create("other", lake.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.reg.Remove("org"); err != nil {
+		t.Fatal(err)
+	}
+	src.StoreID, src.Store = other.ID, other.Name
+	if err := e.reg.Add(src); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.Poll(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.lk.ReadManifest(other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Rows(); got != int64(n) {
+		t.Fatalf("the source added again for another store stored %d events there, want %d", got, n)
+	}
+}
+
 func mustGet(t *testing.T, reg *collect.Registry, name string) collect.Source {
 	t.Helper()
 	s, err := reg.Get(name)

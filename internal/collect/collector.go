@@ -49,8 +49,10 @@ type Collector struct {
 
 	mu      sync.Mutex
 	clients map[string]*objstore.Client
-	// seen holds, per source, the objects committed whole by this process (URI → version):
-	// a poll re-lists yesterday's and today's folders and must not hand them to ingest again.
+	// seen holds, per source and store (seenKey), the objects committed whole into that store
+	// by this process (URI → version): a poll re-lists yesterday's and today's folders and
+	// must not hand them to ingest again. A source added again under its name for another
+	// store starts afresh.
 	seen   map[string]map[string]string
 	locks  map[string]*sync.Mutex
 	polls  map[string]int
@@ -110,6 +112,10 @@ func (c *Collector) update(name string, fn func(*State)) error {
 	fn(&st)
 	return c.reg.WriteState(name, st)
 }
+
+// seenKey is the key of a source's seen objects: its name and its store (what was committed
+// into one store says nothing about another).
+func seenKey(src Source) string { return src.Name + "\x00" + src.StoreID }
 
 func (c *Collector) isSeen(src, uri, version string) bool {
 	c.mu.Lock()
@@ -327,13 +333,13 @@ func (c *Collector) pollLogs(ctx context.Context, src Source, cl *objstore.Clien
 			return out, nil, nil, err
 		}
 		for _, o := range listed {
-			if !ingest.LooksLikeData(o.Key) || c.isSeen(src.Name, o.URI, o.Version()) {
+			if !ingest.LooksLikeData(o.Key) || c.isSeen(seenKey(src), o.URI, o.Version()) {
 				continue
 			}
 			objs = append(objs, o)
 		}
 	}
-	c.forget(src.Name, func(uri string) bool {
+	c.forget(seenKey(src), func(uri string) bool {
 		key := strings.TrimPrefix(uri, "s3://"+bucket+"/")
 		for leaf, sa := range windows {
 			if strings.HasPrefix(key, leaf) {
@@ -349,7 +355,7 @@ func (c *Collector) pollLogs(ctx context.Context, src Source, cl *objstore.Clien
 	if err != nil {
 		return out, nil, discovered, err
 	}
-	c.markSeen(src.Name, objs, sum)
+	c.markSeen(seenKey(src), objs, sum)
 	out = fromSummary(sum, objs)
 	return out, positions, discovered, nil
 }
@@ -640,7 +646,7 @@ func (c *Collector) Receive(ctx context.Context, src Source, wait int) (int, err
 				}
 				return len(msgs), c.finishReceive(src, start, cl.Requests()-req0, out, err)
 			}
-			if c.isSeen(src.Name, o.URI, o.Version()) {
+			if c.isSeen(seenKey(src), o.URI, o.Version()) {
 				continue
 			}
 			have[uri] = true
@@ -658,7 +664,7 @@ func (c *Collector) Receive(ctx context.Context, src Source, wait int) (int, err
 			}
 			return len(msgs), c.finishReceive(src, start, cl.Requests()-req0, out, err)
 		}
-		c.markSeen(src.Name, objs, sum)
+		c.markSeen(seenKey(src), objs, sum)
 		got := fromSummary(sum, objs)
 		got.problems = append(out.problems, got.problems...)
 		out = got
