@@ -17,6 +17,7 @@ import (
 	"github.com/auditlake/auditlake/internal/collect/collecttest"
 	"github.com/auditlake/auditlake/internal/configitems/configtest"
 	"github.com/auditlake/auditlake/internal/cost"
+	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/objstore"
 )
@@ -251,6 +252,28 @@ func TestFailuresShowOnTheSourceAndDoNotStopOthers(t *testing.T) {
 	}
 }
 
+// addAgainFor adds src again under its name for a new store "other", polls it with c and
+// returns how many events the new store holds.
+func (e *env) addAgainFor(t *testing.T, c *collect.Collector, src collect.Source) int64 {
+	t.Helper()
+	other, err := e.lk.Create("other", lake.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.StoreID, src.Store = other.ID, other.Name
+	if err := e.reg.Add(src); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Poll(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.lk.ReadManifest(other.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Rows()
+}
+
 // TestASourceAddedAgainForAnotherStoreCollectsEverything: a source removed and added again
 // under the same name for another store (a user fixing its --eds) is collected whole into the
 // new store by the same running collector. The collector remembered the files it committed
@@ -271,26 +294,45 @@ func TestASourceAddedAgainForAnotherStoreCollectsEverything(t *testing.T) {
 	if got := e.rows(t); got != int64(n) {
 		t.Fatalf("first store holds %d events, want %d", got, n)
 	}
-	other, err := e.lk.Create("other", lake.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := e.reg.Remove("org"); err != nil {
 		t.Fatal(err)
 	}
-	src.StoreID, src.Store = other.ID, other.Name
-	if err := e.reg.Add(src); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.c.Poll(ctx, src); err != nil {
-		t.Fatal(err)
-	}
-	m, err := e.lk.ReadManifest(other.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := m.Rows(); got != int64(n) {
+	if got := e.addAgainFor(t, e.c, src); got != int64(n) {
 		t.Fatalf("the source added again for another store stored %d events there, want %d", got, n)
+	}
+}
+
+// TestASourceRemovedDuringItsPollLeavesNoPosition: `source remove` while the source's poll is
+// in flight forgets its position, as it says. The poll's end wrote the state file back after
+// the removal had deleted it, so the source added again under that name started from the old
+// positions, and its first poll skipped every file older than yesterday.
+func TestASourceRemovedDuringItsPollLeavesNoPosition(t *testing.T) {
+	e := newEnv(t, "trail")
+	n := 0
+	for d := 3; d >= 0; d-- {
+		e.deliver(t, "trail", "", "111111111111", "us-east-1", e.now.AddDate(0, 0, -d).Add(-time.Hour), fmt.Sprint("d", d), 5)
+		n += 5
+	}
+	src := e.add(t, "org", "s3://trail/AWSLogs/")
+	removing := true
+	c := collect.New(e.reg, collect.Options{Lake: e.lk, DataDir: e.dir, Workers: 2, Now: func() time.Time { return e.now },
+		Watch: func(lake.Store, *ingest.Options) { // the poll has listed and is about to ingest
+			if removing {
+				removing = false
+				if err := e.reg.Remove("org"); err != nil {
+					t.Error(err)
+				}
+			}
+		}})
+	ctx := context.Background()
+	if err := c.Poll(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(e.reg.Dir(), "state", "org.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the state of the source removed during its poll is still there (stat: %v): %+v", err, e.state(t, "org").Positions)
+	}
+	if got := e.addAgainFor(t, c, src); got != int64(n) {
+		t.Fatalf("the source added again stored %d events, want %d", got, n)
 	}
 }
 

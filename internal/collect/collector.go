@@ -94,23 +94,18 @@ func (c *Collector) client(s Source) *objstore.Client {
 }
 
 // update applies fn to a source's state under the source's lock (its poll and its queue
-// update it from two goroutines).
-func (c *Collector) update(name string, fn func(*State)) error {
+// update it from two goroutines). A source removed meanwhile keeps no state (Registry.UpdateState).
+func (c *Collector) update(src Source, fn func(*State)) error {
 	c.mu.Lock()
-	l := c.locks[name]
+	l := c.locks[src.Name]
 	if l == nil {
 		l = &sync.Mutex{}
-		c.locks[name] = l
+		c.locks[src.Name] = l
 	}
 	c.mu.Unlock()
 	l.Lock()
 	defer l.Unlock()
-	st, err := c.reg.ReadState(name)
-	if err != nil {
-		return err
-	}
-	fn(&st)
-	return c.reg.WriteState(name, st)
+	return c.reg.UpdateState(src, fn)
 }
 
 // seenKey is the key of a source's seen objects: its name and its store (what was committed
@@ -204,7 +199,7 @@ func (c *Collector) Poll(ctx context.Context, src Source) error {
 		var manifests map[string]string
 		out, manifests, err = c.pollCUR(ctx, src, cl)
 		if err == nil {
-			err = c.update(src.Name, func(st *State) { st.Manifests = manifests })
+			err = c.update(src, func(st *State) { st.Manifests = manifests })
 		}
 	default:
 		out, positions, discovered, err = c.pollLogs(ctx, src, cl, start)
@@ -216,7 +211,7 @@ func (c *Collector) Poll(ctx context.Context, src Source) error {
 		return err // shut down: neither a success nor a failure of the source
 	}
 	requests := cl.Requests() - req0
-	uerr := c.update(src.Name, func(st *State) {
+	uerr := c.update(src, func(st *State) {
 		st.LastRun = start
 		st.PollTime = time.Since(start)
 		st.Requests += requests
@@ -685,7 +680,7 @@ func (c *Collector) Receive(ctx context.Context, src Source, wait int) (int, err
 // finishReceive records a receive's outcome on the source's state. Unlike a poll, a receive
 // does not move CaughtUp (a queue says nothing about what it has not been told).
 func (c *Collector) finishReceive(src Source, start time.Time, requests int64, out outcome, err error) error {
-	uerr := c.update(src.Name, func(st *State) {
+	uerr := c.update(src, func(st *State) {
 		caught := st.CaughtUp
 		st.LastRun = start
 		st.Requests += requests

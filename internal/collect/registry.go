@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/auditlake/auditlake/internal/atomicfile"
@@ -179,6 +180,13 @@ func (r *Registry) Remove(name string) error {
 	if err != nil {
 		return err
 	}
+	// Under the state's lock: a poll in flight that saves the state afterwards finds the
+	// source gone and saves nothing (UpdateState).
+	unlock, err := atomicfile.Lock(r.statePath(name)+".lock", syscall.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := os.Remove(r.statePath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -239,12 +247,32 @@ func (r *Registry) ReadState(name string) (State, error) {
 	return st, err
 }
 
-// WriteState replaces a source's state.
-func (r *Registry) WriteState(name string, st State) error {
-	return atomicfile.UpdateJSON(r.statePath(name), r.statePath(name)+".lock", func(s *State) error {
-		*s = st
+// errRemoved stops UpdateState from saving the state of a source that is no longer registered.
+var errRemoved = errors.New("source removed")
+
+// UpdateState applies fn to src's state and saves it, unless src was removed (or removed and
+// added again: another Created or store) since the caller read it. The registry is checked
+// under the state's lock, which Remove holds to delete the state: a poll that ends after a
+// `source remove` does not write the forgotten position back for a source added again
+// under the name.
+func (r *Registry) UpdateState(src Source, fn func(*State)) error {
+	err := atomicfile.UpdateJSON(r.statePath(src.Name), r.statePath(src.Name)+".lock", func(st *State) error {
+		now, err := r.Get(src.Name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return errRemoved
+		case err != nil:
+			return err
+		case !now.Created.Equal(src.Created) || now.StoreID != src.StoreID:
+			return errRemoved
+		}
+		fn(st)
 		return nil
 	})
+	if errors.Is(err, errRemoved) {
+		return nil
+	}
+	return err
 }
 
 // Status is a source with its state, as `source list` and the API show it.
