@@ -196,12 +196,16 @@ func printIngestSummary(env *Env, store, kind, what string, s *ingest.Summary) {
 	if s.EventsAdded == 0 && s.Errors == 0 {
 		fmt.Fprintf(w, "nothing new to ingest into %s\n", store)
 	}
+	refused := "refused by --validate"
+	if kind == lakeResultKind { // checked against their result_sign.json (--public-key, --fetch-public-keys)
+		refused = "refused by the sign file check"
+	}
 	files := []string{plural(s.FilesSeen, "file seen", "files seen")}
 	files = append(files, counts(
 		s.FilesIngested, "ingested",
 		s.FilesSkipped, "skipped (unchanged since the last ingest, or out of range)",
 		s.FilesFailed, "failed",
-		s.FilesRefused, "refused by --validate",
+		s.FilesRefused, refused,
 		s.FilesEmpty, "empty")...)
 	fmt.Fprintf(w, "files: %s\n", strings.Join(files, ", "))
 	recs := []string{fmt.Sprintf("%d read", s.Records), fmt.Sprintf("%d added", s.EventsAdded), fmt.Sprintf("%d duplicates", s.Duplicates)}

@@ -304,8 +304,11 @@ func TestLakeExportFromS3RefusesATamperedFileWhole(t *testing.T) {
 	if !strings.Contains(errOut, "q-file-deleted/result_1.csv.gz: integrity: missing (listed in its folder's result_sign.json, but absent") {
 		t.Fatalf("the deleted file must be reported:\n%s", errOut)
 	}
-	if !strings.Contains(out, "2 refused") || !strings.Contains(out, fmt.Sprintf("%d added", len(rows)-100)) {
-		t.Fatalf("want the %d events of the two good files, 2 files refused:\n%s", len(rows)-100, out)
+	if !strings.Contains(out, "2 refused by the sign file check") || !strings.Contains(out, fmt.Sprintf("%d added", len(rows)-100)) {
+		t.Fatalf("want the %d events of the two good files, 2 files refused by the sign file check:\n%s", len(rows)-100, out)
+	}
+	if strings.Contains(out, "--validate") {
+		t.Fatalf("the summary names --validate, a flag ingest lake-export does not have:\n%s", out)
 	}
 	if n := queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."dst" WHERE eventname LIKE 'Forged%'`)[0][0]; n != "0" {
 		t.Fatalf("%s forged events ingested", n)
