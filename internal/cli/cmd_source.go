@@ -302,7 +302,7 @@ its queue) and exits: for cron or CI. One process collects a data directory at a
 refused with the holder's pid and host (serve, unless --no-collect, is such a process). A failing source
 backs off (exponentially, with jitter) and is shown in error in 'source list'; the others go on.
 SIGTERM abandons the batch in flight — nothing is half committed; its files are read again — and
-exits within 10 s. Exit code 3 (--once): some sources failed, the others were collected.`
+exits within 10 s. Exit code 3 (--once): some sources failed or read bad files or messages; the rest was collected.`
 
 func runCollect(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "collect")
@@ -347,14 +347,22 @@ func runCollect(ctx context.Context, env *Env, args []string) error {
 	if ctx.Err() != nil {
 		return &PartialError{Msg: "interrupted: what was committed stays; run again to continue"}
 	}
+	var bad []string
 	for _, s := range sts {
 		if s.Paused {
 			continue
 		}
 		fmt.Fprintf(env.Stdout, "%s: %s, %d events added in all, last file %s\n", s.Name, s.Status, s.Events, orDash(s.LastFile))
+		if s.Status == "problems" {
+			bad = append(bad, s.Name)
+		}
 	}
 	if err != nil {
 		return &PartialError{Msg: err.Error()}
+	}
+	if len(bad) > 0 {
+		// Exit 3, as ingest's: some input was bad, the good input was committed.
+		return &PartialError{Msg: fmt.Sprintf("%s read bad files or messages (auditlake source show NAME lists them); the good ones were committed", strings.Join(bad, ", "))}
 	}
 	return nil
 }

@@ -84,6 +84,13 @@ func TestSourceCommands(t *testing.T) {
 		t.Errorf("source show:\n%s", show)
 	}
 	cliRun(t, 1, append(d, "source", "show", "nope")...)
+	// A bad file beside good ones: collect --once commits the good and exits 3, as ingest does.
+	late := at.Add(time.Minute)
+	s3.Put(t, "trail", collecttest.TrailKey("o-abc123", "111111111111", "us-east-1", late, "b"), []byte("{\"Records\": [not json"))
+	s3.Put(t, "trail", collecttest.TrailKey("o-abc123", "111111111111", "us-east-1", late, "c"), collecttest.TrailFile("111111111111", "us-east-1", late, "c", 2))
+	if out := cliRun(t, 3, append(d, "collect", "--once")...); !strings.Contains(out, "org: problems, 5 events") {
+		t.Errorf("collect --once with a bad file:\n%s", out)
+	}
 	cliRun(t, 0, append(d, "source", "resume", "billing")...)
 	cliRun(t, 0, append(d, "source", "remove", "billing")...)
 	cliRun(t, 1, append(d, "source", "remove", "billing")...)
