@@ -248,7 +248,7 @@ func runVerifyQueryResults(ctx context.Context, env *Env, args []string) error {
 		keys = delivery.KeysOf(signer.KeySet())
 	}
 	rep, err := delivery.Verify(ctx, s3.client(), folder, keys)
-	if errors.Is(err, delivery.ErrNoSignFile) || (err != nil && objstore.IsNotExist(err)) {
+	if errors.Is(err, delivery.ErrNoSignFile) || errors.Is(err, delivery.ErrBadSignFile) || (err != nil && objstore.IsNotExist(err)) {
 		return &InvalidError{Msg: err.Error()}
 	}
 	if err != nil {

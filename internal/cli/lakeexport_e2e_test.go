@@ -436,6 +436,14 @@ func TestQueryDeliverIsVerifiableAndIngestable(t *testing.T) {
 	if _, _, code := run(t, dir, "verify-query-results", "--local-export-path", t.TempDir()); code != cli.ExitInvalid {
 		t.Fatalf("a folder without result_sign.json: exit %d, want %d", code, cli.ExitInvalid)
 	}
+	// A sign file that is not one (tampered into garbage) is a delivery not valid too: exit 4.
+	garbled := t.TempDir()
+	if err := os.WriteFile(filepath.Join(garbled, "result_sign.json"), []byte(`{"hashList": [tampered`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut, code := run(t, dir, "verify-query-results", "--local-export-path", garbled); code != cli.ExitInvalid || !strings.Contains(errOut, "result_sign.json") {
+		t.Fatalf("a garbage result_sign.json: exit %d, want %d naming it\n%s", code, cli.ExitInvalid, errOut)
+	}
 	if _, _, code := run(t, dir, "verify-query-results", "--local-export-path", folder, "--s3-bucket", "b"); code != cli.ExitUsage {
 		t.Fatalf("two locations: exit %d, want usage", code)
 	}

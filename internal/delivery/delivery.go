@@ -586,6 +586,10 @@ func (r *Report) Failed() []FileVerdict {
 // ErrNoSignFile is returned (wrapped) by Verify when the folder has no result_sign.json.
 var ErrNoSignFile = errors.New("no " + SignFileName)
 
+// ErrBadSignFile is returned (wrapped) by Verify when the folder's sign file is not one: the
+// delivery is not valid, as when it is missing.
+var ErrBadSignFile = errors.New("not a valid " + SignFileName)
+
 // KeySource gives the public keys to verify a sign file with.
 type KeySource func(ctx context.Context, sf SignFile) (integrity.KeySet, error)
 
@@ -716,7 +720,7 @@ func readSignFile(ctx context.Context, client *objstore.Client, uri string) (Sig
 	}
 	sf, err := ParseSignFile(data)
 	if err != nil {
-		return sf, fmt.Errorf("%s: %w", uri, err)
+		return sf, fmt.Errorf("%s: %w: %w", uri, ErrBadSignFile, err)
 	}
 	return sf, nil
 }
