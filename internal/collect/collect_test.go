@@ -274,6 +274,18 @@ func (e *env) addAgainFor(t *testing.T, c *collect.Collector, src collect.Source
 	return m.Rows()
 }
 
+// deliverDays delivers a file of 5 events for each of the last days days and today, an hour
+// before each day's now, and returns how many events it delivered.
+func (e *env) deliverDays(t *testing.T, days int) int {
+	t.Helper()
+	n := 0
+	for d := days; d >= 0; d-- {
+		e.deliver(t, "trail", "", "111111111111", "us-east-1", e.now.AddDate(0, 0, -d).Add(-time.Hour), fmt.Sprint("d", d), 5)
+		n += 5
+	}
+	return n
+}
+
 // TestASourceAddedAgainForAnotherStoreCollectsEverything: a source removed and added again
 // under the same name for another store (a user fixing its --eds) is collected whole into the
 // new store by the same running collector. The collector remembered the files it committed
@@ -281,11 +293,7 @@ func (e *env) addAgainFor(t *testing.T, c *collect.Collector, src collect.Source
 // reached it until the collector restarted.
 func TestASourceAddedAgainForAnotherStoreCollectsEverything(t *testing.T) {
 	e := newEnv(t, "trail")
-	n := 0
-	for d := 1; d >= 0; d-- {
-		e.deliver(t, "trail", "", "111111111111", "us-east-1", e.now.AddDate(0, 0, -d).Add(-time.Hour), fmt.Sprint("d", d), 5)
-		n += 5
-	}
+	n := e.deliverDays(t, 1)
 	src := e.add(t, "org", "s3://trail/AWSLogs/")
 	ctx := context.Background()
 	if err := e.c.Poll(ctx, src); err != nil {
@@ -308,11 +316,7 @@ func TestASourceAddedAgainForAnotherStoreCollectsEverything(t *testing.T) {
 // positions, and its first poll skipped every file older than yesterday.
 func TestASourceRemovedDuringItsPollLeavesNoPosition(t *testing.T) {
 	e := newEnv(t, "trail")
-	n := 0
-	for d := 3; d >= 0; d-- {
-		e.deliver(t, "trail", "", "111111111111", "us-east-1", e.now.AddDate(0, 0, -d).Add(-time.Hour), fmt.Sprint("d", d), 5)
-		n += 5
-	}
+	n := e.deliverDays(t, 3)
 	src := e.add(t, "org", "s3://trail/AWSLogs/")
 	removing := true
 	c := collect.New(e.reg, collect.Options{Lake: e.lk, DataDir: e.dir, Workers: 2, Now: func() time.Time { return e.now },

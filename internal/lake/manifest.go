@@ -300,30 +300,22 @@ func (w *Writer) collectRetired() {
 			gone = append(gone, r)
 		}
 	}
-	due := 0
-	for _, s := range w.m.RetiredSegments {
-		if keep == 0 || time.Since(s.Newest) >= keep {
-			due++
-		}
-	}
-	if len(gone) == 0 && due == 0 {
-		return
-	}
-	next.Version++
-	next.CommittedAt = time.Now().UTC()
 	// The files first, then the manifest that forgets them: a crash between the two leaves
 	// retired entries naming missing files, never files no manifest names (orphans.go).
+	waiting, err := w.collectSegments(w.m, keep)
+	if err != nil {
+		return
+	}
+	if len(gone) == 0 && len(waiting) == len(w.m.RetiredSegments) {
+		return
+	}
+	next.RetiredSegments = waiting
+	next.Version++
+	next.CommittedAt = time.Now().UTC()
 	for _, r := range gone {
 		if err := os.Remove(w.lake.AbsPath(w.id, r.Path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return
 		}
-	}
-	if due > 0 {
-		waiting, err := w.collectSegments(w.m, keep)
-		if err != nil {
-			return
-		}
-		next.RetiredSegments = waiting
 	}
 	if err := w.writeManifest(&next); err != nil {
 		return

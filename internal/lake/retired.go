@@ -41,15 +41,6 @@ type RetiredSegment struct {
 	Newest time.Time `json:"newest"`
 }
 
-// RetiredFiles is how many retired files the manifest accounts for, in its list and segments.
-func (m *Manifest) RetiredFiles() int {
-	n := len(m.Retired)
-	for _, s := range m.RetiredSegments {
-		n += s.Files
-	}
-	return n
-}
-
 // spillRetired moves next's retired data files into a new segment when more than retiredSpillAt
 // of them are listed. The store's own files (facts, state) stay listed: they go at the next
 // commit without local readers.
