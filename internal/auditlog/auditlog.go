@@ -43,6 +43,10 @@ const StoreName = lake.AuditStore
 // EventSource is the eventsource of every audit record.
 const EventSource = "auditlake"
 
+// Anonymous is the Principal of an entry made before anyone was authenticated (a failed
+// authentication): its record's userIdentity is of type Unknown, with the access key id tried.
+const Anonymous = "anonymous"
+
 // account stands for the lake in recipientAccountId and ARNs: a lake is not an AWS account.
 const account = "000000000000"
 
@@ -357,6 +361,8 @@ func record(e Entry) map[string]any {
 		ident = map[string]any{"type": "AuditlakeUser", "principalId": e.Principal, "arn": "arn:auditlake:iam::" + account + ":user/" + name, "accountId": account, "userName": name}
 	case "role":
 		ident = map[string]any{"type": "AuditlakeRole", "principalId": e.Principal, "arn": "arn:auditlake:iam::" + account + ":role/" + name, "accountId": account}
+	case Anonymous:
+		ident = map[string]any{"type": "Unknown", "principalId": Anonymous, "accountId": account}
 	}
 	if e.KeyID != "" {
 		ident["accessKeyId"] = e.KeyID

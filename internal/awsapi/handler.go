@@ -82,7 +82,7 @@ type Options struct {
 // FailureLimit is a failed-authentication limit (*server.FailureLimiter is one).
 type FailureLimit interface {
 	RetryAfter(keyID, addr string) time.Duration
-	Fail(keyID, addr string)
+	Fail(door, keyID, addr string)
 }
 
 // Handler is the CloudTrail Lake API as an http.Handler.
@@ -255,7 +255,7 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request, body []byte, se
 	}
 	v, e := verify(r, body, h.opts.Keys, h.opts.Now(), h.opts.Region, service)
 	if e != nil && e.Status < 500 && e.Code != "MissingAuthenticationTokenException" && h.opts.Failures != nil {
-		h.opts.Failures.Fail(keyID, addr)
+		h.opts.Failures.Fail(access.DoorAWS, keyID, addr)
 		h.opts.Log.Info("signature refused", "access_key_id", keyID, "remote", addr, "err", e.Code)
 	}
 	return v, e

@@ -11,6 +11,7 @@ import (
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/server"
 )
 
 // auditedCommands are the administrative commands the audit log records, with their event
@@ -123,4 +124,20 @@ func checkWritable(s lake.Store) error {
 		return fmt.Errorf("cannot ingest into %s: %w", s.Name, lake.ErrBuiltin)
 	}
 	return nil
+}
+
+// auditFailure records serve's failed authentications in the audit log (server.Failure): an
+// Authenticate record with the door, the access key id tried and the address, or a summary of
+// those of a minute past server.MaxReportedFailures.
+func auditFailure(l *auditlog.Log) func(server.Failure) {
+	return func(f server.Failure) {
+		e := auditlog.Entry{Time: f.Time, Principal: auditlog.Anonymous, KeyID: f.KeyID, Door: f.Door, Action: "Authenticate",
+			SourceIP: f.Addr, ErrorCode: "AuthenticationFailed", ErrorMessage: "the credentials were refused"}
+		if f.More > 0 {
+			e.ErrorMessage = fmt.Sprintf("%d more failed authentications in the minute before this record's time, at %s: past %d a minute they are counted, not recorded one by one",
+				f.More, f.Door, server.MaxReportedFailures)
+			e.Params = map[string]any{"failures": f.More}
+		}
+		l.Record(e)
+	}
 }

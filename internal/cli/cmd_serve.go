@@ -130,6 +130,8 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	defer closer.Close()
 	// One failed-authentication limit for every door: a guesser's failures at one count at all.
 	failures := server.NewFailureLimiter(server.Options{})
+	failures.Report(auditFailure(b.Audit))
+	defer failures.Close() // before the backend's closer commits the audit log's last entries
 	if pg.listen != "" {
 		ctx, stop := context.WithCancel(ctx)
 		defer stop()

@@ -259,4 +259,21 @@ func TestFailedAuthenticationsCountAcrossEveryDoor(t *testing.T) {
 	if code := pg(b, b.secret); code != "" {
 		t.Errorf("another key's postgres login: %q", code)
 	}
+
+	// Each failure is in the audit log, with its door, key id and address; the refusals over
+	// the limit (429) are not failures, and the successful calls are not Authenticate records.
+	want := "aws," + g.id + ",127.0.0.1,AuthenticationFailed,Unknown\n"
+	want = strings.Repeat(want, 5) + strings.Repeat("pg,"+p.id+",127.0.0.1,AuthenticationFailed,Unknown\n", 5)
+	var got string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		got = mustRunTB(t, dir, "query", "--format", "csv", `SELECT additionaleventdata['door'], useridentity.accesskeyid, sourceipaddress, errorcode, useridentity.type
+			FROM "aws:cloudtrail"."auditlake-audit" WHERE eventname = 'Authenticate' ORDER BY 1, eventtime`)
+		if _, rows, _ := strings.Cut(got, "\n"); rows == want || time.Now().After(deadline) {
+			got = rows
+			break
+		}
+	}
+	if got != want {
+		t.Errorf("the audit log's Authenticate records:\n%s\nwant the 5 wrong signatures and the 5 wrong postgres logins:\n%s", got, want)
+	}
 }

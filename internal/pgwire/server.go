@@ -49,7 +49,7 @@ type Options struct {
 // FailureLimit is a failed-authentication limit (*server.FailureLimiter is one).
 type FailureLimit interface {
 	RetryAfter(keyID, addr string) time.Duration
-	Fail(keyID, addr string)
+	Fail(door, keyID, addr string)
 }
 
 // Bounds on what one client can make the server hold.
@@ -248,7 +248,7 @@ func (s *Server) authenticate(be *pgproto3.Backend, user, host string) (*access.
 	sc := &scramServer{}
 	p, fail, err := s.scram(be, user, sc)
 	if p == nil && sc.salted != nil && s.opts.Failures != nil {
-		s.opts.Failures.Fail(user, host)
+		s.opts.Failures.Fail(access.DoorPostgres, user, host)
 	}
 	if fail != nil {
 		be.Send(fail)

@@ -63,7 +63,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 	if n := len(r.Header.Values("Authorization")); n > 1 {
 		// Which one counts would be this server's choice, and a proxy in front may have
 		// checked or logged another: refused, as a malformed credential is.
-		s.limiter.fail("", caller.SourceIP)
+		s.limiter.fail(access.DoorAPI, "", caller.SourceIP)
 		return nil, badRequest("the request has %d Authorization headers; send one", n)
 	}
 	if h := r.Header.Get("Authorization"); h != "" {
@@ -72,10 +72,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 		scheme, cred, _ := strings.Cut(strings.TrimSpace(h), " ")
 		id, secret, ok := strings.Cut(strings.TrimSpace(cred), ":")
 		if !strings.EqualFold(scheme, "Bearer") || !ok || id == "" || secret == "" {
-			s.limiter.fail("", caller.SourceIP)
+			s.limiter.fail(access.DoorAPI, "", caller.SourceIP)
 			return nil, errUnauthenticated
 		}
-		p, err := s.checkKey(r, id, secret)
+		p, err := s.checkKey(r, access.DoorAPI, id, secret)
 		if err != nil {
 			return nil, err
 		}
@@ -108,24 +108,24 @@ type sessionRef struct {
 
 // checkKey authenticates an access key id and secret, within the failure limits: a key id or
 // an address with too many recent failures is refused (429) before its secret is looked at.
-func (s *Server) checkKey(r *http.Request, id, secret string) (*access.Principal, error) {
+func (s *Server) checkKey(r *http.Request, door, id, secret string) (*access.Principal, error) {
 	addr := clientOf(r)
 	if len(id) > maxKeyIDLen {
 		// No access key has such an id: count the failure against the address only, so a
 		// guesser cannot fill the limiter's memory with huge key ids.
-		s.limiter.fail("", addr)
+		s.limiter.fail(door, "", addr)
 		return nil, errUnauthenticated
 	}
 	if err := s.blocked(id, addr); err != nil {
 		return nil, err
 	}
 	if s.opts.Access == nil {
-		s.limiter.fail(id, addr)
+		s.limiter.fail(door, id, addr)
 		return nil, errUnauthenticated
 	}
 	p, err := s.opts.Access.Authenticate(id, secret)
 	if errors.Is(err, access.ErrUnauthenticated) {
-		s.limiter.fail(id, addr)
+		s.limiter.fail(door, id, addr)
 		s.log.Info("authentication failed", "access_key_id", truncate(id, 40), "remote", addr)
 		return nil, errUnauthenticated
 	}
@@ -167,7 +167,7 @@ func (s *Server) channelAuth(r *http.Request, recv AuditEventReceiver) (context.
 	}
 	ctx, err := recv.Authenticate(r.Context(), r.Header.Get("Authorization"), r.UserAgent())
 	if errors.Is(err, ErrUnauthorized) {
-		s.limiter.fail(id, addr)
+		s.limiter.fail(access.DoorChannel, id, addr)
 		s.log.Info("authentication failed", "access_key_id", truncate(id, 40), "remote", addr)
 	}
 	return ctx, err
@@ -290,10 +290,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, secret := strings.TrimSpace(req.AccessKeyID), strings.TrimSpace(req.SecretAccessKey)
 	if id == "" || secret == "" {
-		s.limiter.fail(id, clientOf(r))
+		s.limiter.fail(access.DoorDashboard, id, clientOf(r))
 		return errUnauthenticated
 	}
-	p, err := s.checkKey(r, id, secret)
+	p, err := s.checkKey(r, access.DoorDashboard, id, secret)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -19,6 +22,7 @@ type failureLimiter struct {
 	window        time.Duration
 	byKey, byAddr *failureLog
 	now           func() time.Time
+	audit         failureAudit
 }
 
 // failureLog is the recent failures of each key (an access key id or an address).
@@ -52,8 +56,8 @@ func (l *failureLimiter) retryAfter(key, addr string) time.Duration {
 	return wait
 }
 
-// fail records a failed authentication with key (may be empty) from addr.
-func (l *failureLimiter) fail(key, addr string) {
+// fail records a failed authentication at door with key (may be empty) from addr.
+func (l *failureLimiter) fail(door, key, addr string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -61,6 +65,7 @@ func (l *failureLimiter) fail(key, addr string) {
 	if key != "" {
 		l.byKey.add(key, now, l.window)
 	}
+	l.audit.note(Failure{Time: now, Door: door, KeyID: key, Addr: addr})
 }
 
 // recent drops the failures of k that left the window and returns the rest.
@@ -131,11 +136,104 @@ func (f *FailureLimiter) RetryAfter(keyID, addr string) time.Duration {
 	return f.l.retryAfter(keyID, addr)
 }
 
-// Fail records a failed authentication with keyID (may be empty; one longer than any key id
-// counts against the address alone) from addr.
-func (f *FailureLimiter) Fail(keyID, addr string) {
+// Fail records a failed authentication at door (access.DoorAWS, …) with keyID (may be empty;
+// one longer than any key id counts against the address alone) from addr.
+func (f *FailureLimiter) Fail(door, keyID, addr string) {
 	if len(keyID) > maxKeyIDLen {
 		keyID = ""
 	}
-	f.l.fail(keyID, addr)
+	f.l.fail(door, keyID, addr)
+}
+
+// Failure is a failed authentication, as the limiter reports it to be audited (Report).
+type Failure struct {
+	Time time.Time
+	// Door is where it was tried (access.DoorAPI, DoorDashboard, DoorChannel, DoorAWS,
+	// DoorPostgres); in a summary (More > 0), the doors of the failures it counts, joined by
+	// commas.
+	Door string
+	// KeyID is the access key id it named: "" when it named none, or one longer than any key id.
+	KeyID, Addr string
+	// More, when not 0, makes this a summary: More failures of the minute that ends at Time
+	// were past the minute's MaxReportedFailures and not reported one by one.
+	More int
+}
+
+// MaxReportedFailures is the most failed authentications a minute that Report's function is
+// given one by one; the others of the minute are counted and reported in one summary as the
+// minute ends. The limits per key id and address already bound one guesser's failures; this
+// bounds what clients from many addresses, unauthenticated, can add to the audit log (which
+// never drops an entry): at most MaxReportedFailures+1 records a minute.
+const MaxReportedFailures = 60
+
+// Report gives fn every failed authentication at the doors sharing f (at most
+// MaxReportedFailures a minute, then a summary), for the audit log. fn is called with f's lock
+// held, so it must not call f; set it before the doors start.
+func (f *FailureLimiter) Report(fn func(Failure)) {
+	f.l.mu.Lock()
+	defer f.l.mu.Unlock()
+	f.l.audit.report = fn
+	f.l.audit.lock = &f.l.mu
+}
+
+// Close reports at once the summary of the current minute's failures not reported one by one,
+// if any (the process is about to end: the summary would be lost).
+func (f *FailureLimiter) Close() {
+	f.l.mu.Lock()
+	defer f.l.mu.Unlock()
+	f.l.audit.flush()
+}
+
+// failureAudit passes failed authentications to report, at most MaxReportedFailures in each
+// minute; a minute's others are counted and reported in one summary by a timer at its end
+// (or by flush). Guarded by the limiter's lock (lock).
+type failureAudit struct {
+	report func(Failure)
+	lock   *sync.Mutex
+	minute time.Time // the start of the minute counted
+	n      int       // failures of that minute
+	doors  map[string]int
+	timer  *time.Timer
+}
+
+func (a *failureAudit) note(f Failure) {
+	if a.report == nil {
+		return
+	}
+	if m := f.Time.Truncate(time.Minute); !m.Equal(a.minute) {
+		a.flush()
+		a.minute, a.n = m, 0
+	}
+	a.n++
+	if a.n <= MaxReportedFailures {
+		a.report(f)
+		return
+	}
+	if a.doors == nil {
+		a.doors = map[string]int{}
+		end := a.minute.Add(time.Minute)
+		a.timer = time.AfterFunc(time.Until(end), func() {
+			a.lock.Lock()
+			defer a.lock.Unlock()
+			if a.minute.Add(time.Minute).Equal(end) {
+				a.flush()
+			}
+		})
+	}
+	a.doors[f.Door]++
+}
+
+// flush reports the summary of the minute counted, if it has one.
+func (a *failureAudit) flush() {
+	if a.doors == nil {
+		return
+	}
+	a.timer.Stop()
+	doors := slices.Sorted(maps.Keys(a.doors))
+	more := 0
+	for _, d := range doors {
+		more += a.doors[d]
+	}
+	a.report(Failure{Time: a.minute.Add(time.Minute), Door: strings.Join(doors, ","), More: more})
+	a.doors, a.timer = nil, nil
 }
