@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/collect"
 )
 
 var awsErrorCode = regexp.MustCompile(`An error occurred \((\w+)\)`)
@@ -254,6 +255,17 @@ func TestAWSCLIManagesStoresAndChannels(t *testing.T) {
 	}
 	ls.refused(t, admin, "EventDataStoreTerminationProtectedException", "cloudtrail", "delete-event-data-store", "--event-data-store", newARN)
 	ls.must(t, admin, "cloudtrail", "update-event-data-store", "--event-data-store", newARN, "--no-termination-protection-enabled")
+	// A source collecting into the store would fail at every poll once it is gone: refused
+	// until it is removed.
+	sources := collect.Open(ls.lk.Dir)
+	if err := sources.Add(collect.Source{Name: "into-cli-store", Type: collect.TypeCloudTrail, StoreID: newARN[strings.LastIndex(newARN, "/")+1:],
+		Store: "cli-store", URI: "s3://trail/AWSLogs/", Every: collect.Duration(time.Minute), Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	ls.refused(t, admin, "ConflictException", "cloudtrail", "delete-event-data-store", "--event-data-store", newARN)
+	if err := sources.Remove("into-cli-store"); err != nil {
+		t.Fatal(err)
+	}
 	ls.must(t, admin, "cloudtrail", "delete-event-data-store", "--event-data-store", newARN)
 	ls.refused(t, admin, "EventDataStoreNotFoundException", "cloudtrail", "get-event-data-store", "--event-data-store", newARN)
 

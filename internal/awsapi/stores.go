@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/collect"
 	"github.com/auditlake/auditlake/internal/integration"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/selector"
@@ -350,6 +351,16 @@ func (h *Handler) deleteStore(s lake.Store) *Error {
 	for _, ch := range chs {
 		if ch.StoreID == s.ID {
 			return errorf(http.StatusBadRequest, "ChannelExistsForEDSException", "channel %s (%s) sends events to %s; delete it first", ch.Name, ch.ARN, s.Name)
+		}
+	}
+	// A source collecting into the store would fail at every poll once it is gone.
+	srcs, err := collect.Open(h.opts.Lake.Dir).List()
+	if err != nil {
+		return internal("list sources", err)
+	}
+	for _, src := range srcs {
+		if src.Type != collect.TypeCUR && src.StoreID == s.ID {
+			return errorf(http.StatusBadRequest, "ConflictException", "source %s collects into %s; remove it first (auditlake source remove %s)", src.Name, s.Name, src.Name)
 		}
 	}
 	err = h.opts.Lake.Delete(s.ID)

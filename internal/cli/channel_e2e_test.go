@@ -333,3 +333,32 @@ func TestIngestEventsFromFileValidatesLikeTheEndpointAndIsIdempotent(t *testing.
 		t.Errorf("unknown channel: exit %d, %s", code, errOut)
 	}
 }
+
+// A store a channel sends events to, or a source collects into, is not deleted — not even with
+// --yes — until they are removed: the error names each and the command that removes it (a
+// source left behind failed at every poll, a channel's calls failed).
+func TestStoreDeleteIsRefusedWhileAChannelOrASourceWritesToIt(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "eds", "create", "app-events", "--type", "activity")
+	mustRun(t, 0, dir, "channel", "create", "my-app", "--eds", "app-events", "--account", channelAccount)
+	mustRun(t, 0, dir, "eds", "create", "trail")
+	mustRun(t, 0, dir, "source", "add", "org", "--eds", "trail", "s3://trail/AWSLogs/", "--every", "1m", "--endpoint-url", "http://127.0.0.1:9")
+	mustRun(t, 0, dir, "source", "add", "org2", "--eds", "trail", "s3://trail2/AWSLogs/", "--every", "1m", "--endpoint-url", "http://127.0.0.1:9")
+	mustRun(t, 0, dir, "source", "add", "bill", "--type", "cur", "--table", "cur.cur_2026", "s3://billing/cur/", "--endpoint-url", "http://127.0.0.1:9")
+	refused := func(store, want, fix string) {
+		t.Helper()
+		_, errOut, code := run(t, dir, "eds", "delete", store, "--yes")
+		if code != cli.ExitFailure || !strings.Contains(errOut, want) || !strings.Contains(errOut, fix) || strings.Contains(errOut, "bill") {
+			t.Fatalf("eds delete %s: exit %d\n%s\nwant exit %d saying %q and %q", store, code, errOut, cli.ExitFailure, want, fix)
+		}
+		mustRun(t, 0, dir, "eds", "show", store)
+	}
+	refused("app-events", "cannot delete store app-events: channel my-app sends events to it", "remove them first: auditlake channel delete my-app")
+	refused("trail", "source org collects into it; source org2 collects into it", "auditlake source remove org; auditlake source remove org2")
+	mustRun(t, 0, dir, "channel", "delete", "my-app")
+	mustRun(t, 0, dir, "eds", "delete", "app-events", "--yes")
+	mustRun(t, 0, dir, "source", "remove", "org")
+	refused("trail", "source org2 collects into it", "auditlake source remove org2")
+	mustRun(t, 0, dir, "source", "remove", "org2")
+	mustRun(t, 0, dir, "eds", "delete", "trail", "--yes")
+}

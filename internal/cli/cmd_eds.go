@@ -13,8 +13,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/collect"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/iceberg"
+	"github.com/auditlake/auditlake/internal/integration"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/selector"
 )
@@ -415,7 +417,10 @@ func runEDSDelete(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	// Protection is said first: --yes would not help.
+	// What would go on writing to the store, and protection, are said first: --yes would not help.
+	if err := storeInUse(env, lk, s); err != nil {
+		return err
+	}
 	if !*yes && !s.TerminationProtection {
 		return &HintError{Err: fmt.Errorf("deleting store %s deletes all its events and files", s.Name), Hint: "add --yes to confirm"}
 	}
@@ -427,6 +432,37 @@ func runEDSDelete(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "deleted %s (%s)\n", s.Name, s.ID)
 	return nil
+}
+
+// storeInUse is an error naming what would go on writing to store s once it is deleted —
+// channels that send events to it, sources that collect into it — with the commands that
+// remove them; nil when nothing does. (A source left behind would fail at every poll; a
+// channel's calls would fail.)
+func storeInUse(env *Env, lk *lake.Lake, s lake.Store) error {
+	chs, err := integration.Channels(lk)
+	if err != nil {
+		return fmt.Errorf("list channels: %w", err)
+	}
+	srcs, err := collect.Open(env.DataDir).List()
+	if err != nil {
+		return fmt.Errorf("list sources: %w", err)
+	}
+	var uses, fixes []string
+	for _, ch := range chs {
+		if ch.StoreID == s.ID {
+			uses, fixes = append(uses, "channel "+ch.Name+" sends events to it"), append(fixes, "auditlake channel delete "+ch.Name)
+		}
+	}
+	for _, src := range srcs {
+		if src.Type != collect.TypeCUR && src.StoreID == s.ID {
+			uses, fixes = append(uses, "source "+src.Name+" collects into it"), append(fixes, "auditlake source remove "+src.Name)
+		}
+	}
+	if len(uses) == 0 {
+		return nil
+	}
+	return &HintError{Err: fmt.Errorf("cannot delete store %s: %s", s.Name, strings.Join(uses, "; ")),
+		Hint: "remove them first: " + strings.Join(fixes, "; ")}
 }
 
 func writeJSON(w io.Writer, v any) error {
