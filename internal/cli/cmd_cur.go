@@ -74,6 +74,12 @@ func runCurRegister(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "  skipped:  %d\n", len(t.Skipped))
 		writeSkipped(env.Stdout, t.Skipped)
 	}
+	if len(sum.Warnings) > 0 {
+		fmt.Fprintf(env.Stdout, "  warnings: %d\n", len(sum.Warnings))
+		for _, w := range sum.Warnings {
+			fmt.Fprintf(env.Stdout, "    %s\n", w)
+		}
+	}
 	catalogCosts(ctx, env)
 	return nil
 }

@@ -2,11 +2,14 @@ package cost_test
 
 import (
 	"archive/zip"
+	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/csv"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -374,4 +377,118 @@ func sortedPeriods(tb cost.Table) string {
 	p := append([]string(nil), tb.Periods...)
 	sort.Strings(p)
 	return strings.Join(p, ",")
+}
+
+// A cost cell that does not parse as its column's type reads as NULL (TRY_CAST, as Athena
+// does), so a sum over the column silently leaves it out: registration says so, per file and
+// column, with the count and an example, and still registers. A clean real file gives no
+// warning.
+func TestValuesThatDoNotParseAreReportedAtRegistration(t *testing.T) {
+	dir := t.TempDir()
+	if s := register(t, dir, "c.clean", filepath.Join(testdata, "koku-cur-test-data/test_cur.csv")); len(s.Warnings) != 0 {
+		t.Fatalf("the clean koku file gave warnings: %q", s.Warnings)
+	}
+	// The same real file, with three cost cells and one start date damaged as hand edits or a
+	// spreadsheet's locale leave them.
+	raw, err := os.ReadFile(filepath.Join(testdata, "koku-cur-test-data/test_cur.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := csv.NewReader(bytes.NewReader(raw))
+	r.FieldsPerRecord = -1 // the file's rows are shorter than its header where their last cells are empty
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := func(name string) int { return slices.Index(rows[0], name) }
+	unblended, start := col("lineItem/UnblendedCost"), col("lineItem/UsageStartDate")
+	rows[1][unblended], rows[2][unblended], rows[3][unblended] = "N/A", "1,25", "n/a"
+	rows[4][start] = "yesterday"
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.WriteAll(rows)
+	src := filepath.Join(t.TempDir(), "damaged.csv")
+	if err := os.WriteFile(src, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := register(t, dir, "c.damaged", src)
+	want := []string{
+		src + `: column line_item_usage_start_date has 1 value that is not a timestamp (e.g. "yesterday") and reads as NULL`,
+		src + `: column line_item_unblended_cost has 3 values that are not a number (e.g. `,
+	}
+	if len(s.Warnings) != 2 || !slices.ContainsFunc(s.Warnings, func(w string) bool { return w == want[0] }) ||
+		!slices.ContainsFunc(s.Warnings, func(w string) bool {
+			return strings.HasPrefix(w, want[1]) && strings.HasSuffix(w, ") and read as NULL")
+		}) {
+		t.Fatalf("warnings %q\nwant\n%q", s.Warnings, want)
+	}
+	if s.Table.Rows != int64(len(rows)-1) {
+		t.Errorf("rows %d, want %d", s.Table.Rows, len(rows)-1)
+	}
+	// The same lines as a Parquet file whose columns are all text (an export that typed
+	// nothing): its text columns are cast in the scan.
+	db, err := engine.Open(context.Background(), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	pq := filepath.Join(t.TempDir(), "damaged.parquet")
+	var named []string
+	for _, h := range rows[0] {
+		named = append(named, engine.Ident(h)+" AS "+engine.Ident(cost.AthenaName(h)))
+	}
+	if err := db.Exec(context.Background(), "COPY (SELECT "+strings.Join(named, ", ")+" FROM read_csv("+engine.Literal(src)+", all_varchar = true, null_padding = true)) TO "+engine.Literal(pq)+" (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
+	}
+	s = register(t, dir, "c.damagedparquet", pq)
+	if len(s.Warnings) != 2 || !slices.ContainsFunc(s.Warnings, func(w string) bool {
+		return w == pq+`: column line_item_usage_start_date has 1 value that is not a timestamp (e.g. "yesterday") and reads as NULL`
+	}) {
+		t.Fatalf("the Parquet file's warnings %q", s.Warnings)
+	}
+}
+
+// A header that names a column twice (here the real koku file with its unblended cost repeated
+// at the end, holding other values) is read with the first: registration says so.
+func TestARepeatedColumnIsReportedAtRegistration(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testdata, "koku-cur-test-data/test_cur.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(raw), "\n")
+	lines[0] = strings.TrimRight(lines[0], "\r\n") + ",lineitem/unblendedcost\n"
+	for i := 1; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "" {
+			lines[i] = strings.TrimRight(lines[i], "\r\n") + ",999\n"
+		}
+	}
+	src := filepath.Join(t.TempDir(), "repeated.csv")
+	if err := os.WriteFile(src, []byte(strings.Join(lines, "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := register(t, dir, "c.repeated", src)
+	want := src + `: the header names column "lineItem/UnblendedCost" 2 times; only the first is read`
+	if len(s.Warnings) != 1 || s.Warnings[0] != want {
+		t.Fatalf("warnings %q, want [%q]", s.Warnings, want)
+	}
+	if got := queryOne(t, session(t, dir), `SELECT max(line_item_unblended_cost) FROM "c"."repeated"`)[0]; got == 999.0 {
+		t.Error("the repeated column's values were read")
+	}
+}
+
+// A billing period after next month (a typing or clock error) is registered and said.
+func TestABillingPeriodInTheFutureIsReportedAtRegistration(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testdata, "koku-cur-test-data/test_cur.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "future.csv")
+	if err := os.WriteFile(src, []byte(strings.Replace(string(raw), "2018-06-01T00:00:00Z", "2098-06-01T00:00:00Z", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := register(t, t.TempDir(), "c.future", src)
+	if want := src + ": billing period 2098-06 is in the future"; len(s.Warnings) != 1 || s.Warnings[0] != want || !slices.Equal(s.Table.Periods, []string{"2018-06", "2098-06"}) {
+		t.Fatalf("warnings %q periods %q, want [%q] and both periods", s.Warnings, s.Table.Periods, want)
+	}
 }

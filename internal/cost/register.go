@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"compress/gzip"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -13,7 +14,9 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -145,6 +148,7 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 			return sum, fmt.Errorf("%q looks like %s but earlier files look like %s; register them as separate tables or pass --format", c.obj.URI, ff, detected)
 		}
 		headers[i] = cols
+		sum.Warnings = append(sum.Warnings, repeatedColumns(c.obj.URI, cols)...)
 		t.Files = append(t.Files, f)
 	}
 	t.Format = detected
@@ -155,16 +159,32 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 		return sum, fmt.Errorf("format %s does not match %s files under %q", t.Format, t.Files[0].Kind, opts.Source)
 	}
 
-	// Count every file on its own, so that an unreadable file (a ragged CSV row) is named.
+	// Count every file on its own, so that an unreadable file (a ragged CSV row) is named, and
+	// with the same scan check that its values parse (parseCheck).
+	checks := make([]*parseCheck, len(t.Files))
 	for i := range t.Files {
 		one := t
 		one.Files = t.Files[i : i+1]
-		one.RawColumns = headers[i]
-		q, err := viewSQL(one, []string{t.Files[i].Local})
-		if err != nil {
-			return sum, err
+		from := readerSQL(one, []string{t.Files[i].Local})
+		isCSV := t.Files[i].Kind == "csv"
+		var rawTypes map[string]string
+		if !isCSV {
+			cols, err := db.Describe(ctx, "SELECT * FROM "+from)
+			if err != nil {
+				return sum, fmt.Errorf("read %q: %w", t.Files[i].URI, err)
+			}
+			rawTypes = map[string]string{}
+			for _, c := range cols {
+				rawTypes[c.Name] = c.Type
+			}
 		}
-		if err := db.QueryRow(ctx, "SELECT count(*) FROM ("+q+")").Scan(&t.Files[i].Rows); err != nil {
+		pc := newParseCheck(outputColumns(t.Format, headers[i]), isCSV, rawTypes, from)
+		checks[i] = pc
+		dest := []any{&t.Files[i].Rows}
+		for j := range pc.n {
+			dest = append(dest, &pc.n[j])
+		}
+		if err := db.QueryRow(ctx, pc.scanSQL()).Scan(dest...); err != nil {
 			// DuckDB's sniffer can fail on a ragged row without saying where; name the line.
 			if t.Files[i].Kind == "csv" {
 				if line, fields, lerr := firstLongRow(t.Files[i].Local, len(headers[i])); lerr == nil {
@@ -184,7 +204,10 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 		return sum, err
 	}
 	t.Skipped = append(t.Skipped, copies...)
-	sum.Warnings = warnings
+	for _, w := range sum.Warnings {
+		log.Warn("cost file header", "table", t.Name(), "detail", w)
+	}
+	sum.Warnings = append(sum.Warnings, warnings...)
 	files := t.Files
 	t.Files = nil
 	seen := map[string]bool{}
@@ -211,12 +234,32 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 		}
 		t.CSVCache = true
 	}
+	for j, i := range keep {
+		ws, err := unparsedValues(ctx, db, t.Files[j], checks[i])
+		if err != nil {
+			return sum, err
+		}
+		for _, w := range ws {
+			log.Warn("cost values do not parse", "table", t.Name(), "detail", w)
+		}
+		sum.Warnings = append(sum.Warnings, ws...)
+	}
 	if err := createView(ctx, db, t); err != nil {
 		return sum, err
 	}
 	t.Periods, err = periods(ctx, db, t)
 	if err != nil {
 		return sum, err
+	}
+	// A billing period after next month is a typing or clock error in the data (AWS delivers
+	// the current month's estimate, not later ones): said, not refused.
+	next := time.Now().UTC().AddDate(0, 1, 0).Format("2006-01")
+	for _, p := range t.Periods {
+		if p > next {
+			w := fmt.Sprintf("%s: billing period %s is in the future", opts.Source, p)
+			log.Warn("cost period", "table", t.Name(), "detail", w)
+			sum.Warnings = append(sum.Warnings, w)
+		}
 	}
 	log.Debug("cost table resolved", "table", t.Name(), "format", t.Format, "files", len(t.Files), "rows", t.Rows)
 
@@ -237,6 +280,102 @@ func RegisterSource(ctx context.Context, dataDir string, opts RegisterOptions) (
 	pruneCache(dataDir)
 	sum.Table = t
 	return sum, nil
+}
+
+// unparsedValues are the warnings of file f, one per column of pc with values that do not
+// parse, with their count and one of them; f is converted to the cache already, if CSV.
+func unparsedValues(ctx context.Context, db *engine.DB, f File, pc *parseCheck) ([]string, error) {
+	bad := slices.Clone(pc.n)
+	if slices.Contains(pc.viaStats, true) {
+		rows, err := db.Query(ctx, nullsSQL(f.Cache))
+		if err != nil {
+			return nil, fmt.Errorf("read the statistics of %q: %w", f.Cache, err)
+		}
+		nulls := map[string]sql.NullInt64{}
+		for rows.Next() {
+			var col string
+			var n sql.NullInt64
+			if err := rows.Scan(&col, &n); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			nulls[col] = n
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for i, c := range pc.cols {
+			if pc.viaStats[i] {
+				n, ok := nulls[c.Name]
+				if !ok || !n.Valid {
+					bad[i] = 0 // no statistics: not known
+					continue
+				}
+				bad[i] = pc.n[i] - (f.Rows - n.Int64)
+			}
+		}
+	}
+	var out []string
+	for i, c := range pc.cols {
+		if bad[i] <= 0 {
+			continue
+		}
+		var example sql.NullString
+		if err := db.QueryRow(ctx, pc.exampleSQL(i)).Scan(&example); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("read %q: %w", f.URI, err)
+		}
+		out = append(out, fmt.Sprintf("%s: column %s has %d %s that %s not %s (e.g. %s) and %s as NULL",
+			f.URI, c.Name, bad[i], plural(bad[i], "value", "values"), plural(bad[i], "is", "are"), typeWord(c.Type), oneLine(example.String, 40), plural(bad[i], "reads", "read")))
+	}
+	return out, nil
+}
+
+// repeatedColumns are the warnings of a header (of the file at uri) that names a column more
+// than once (names differing only in case are one column to the SQL engine): only the first
+// is read.
+func repeatedColumns(uri string, cols []string) []string {
+	var out []string
+	seen := map[string]int{}
+	for _, c := range cols {
+		seen[strings.ToLower(c)]++
+	}
+	for _, c := range cols {
+		if n := seen[strings.ToLower(c)]; n > 1 {
+			out = append(out, fmt.Sprintf("%s: the header names column %s %d times; only the first is read", uri, strconv.Quote(c), n))
+			seen[strings.ToLower(c)] = 0
+		}
+	}
+	return out
+}
+
+// plural is one when n is 1, else many.
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// typeWord names a view column type for a user.
+func typeWord(typ string) string {
+	switch typ {
+	case typeTimestamp:
+		return "a timestamp"
+	case typeMapString:
+		return "a JSON object"
+	case typeMapDouble:
+		return "a JSON object of numbers"
+	}
+	return "a number"
+}
+
+// oneLine is s quoted, on one line and cut to about n characters.
+func oneLine(s string, n int) string {
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // periods lists the billing periods in the data, falling back to the layout's.

@@ -193,15 +193,16 @@ func viewSQL(t Table, paths []string) (string, error) {
 	if len(paths) == 0 {
 		return "", fmt.Errorf("cost table %s has no files", t.Name())
 	}
-	csv := t.Files[0].Kind == "csv"
-	var from string
-	if csv {
-		from = csvFrom(paths, true)
-	} else {
-		from = fmt.Sprintf("read_parquet(%s, union_by_name = true, hive_partitioning = %t, hive_types_autocast = false)", engine.ListLiteral(paths), t.Hive)
-	}
 	cols := outputColumns(t.Format, t.RawColumns)
-	return withPartitions(t, cols, typedSelect(cols, csv, nil, from)), nil
+	return withPartitions(t, cols, typedSelect(cols, t.Files[0].Kind == "csv", nil, readerSQL(t, paths))), nil
+}
+
+// readerSQL is the table function that reads paths, files of t, with their raw columns.
+func readerSQL(t Table, paths []string) string {
+	if t.Files[0].Kind == "csv" {
+		return csvFrom(paths, true)
+	}
+	return fmt.Sprintf("read_parquet(%s, union_by_name = true, hive_partitioning = %t, hive_types_autocast = false)", engine.ListLiteral(paths), t.Hive)
 }
 
 // typedSelect is the SELECT over from (a CSV or Parquet reader) that renames and types cols.
@@ -210,45 +211,121 @@ func viewSQL(t Table, paths []string) (string, error) {
 func typedSelect(cols []outputColumn, csv bool, have map[string]bool, from string) string {
 	var sel []string
 	for _, c := range cols {
-		var raw []string
-		for _, r := range c.Raw {
-			if have == nil || have[r] {
-				raw = append(raw, r)
-			}
-		}
-		if len(raw) == 0 {
-			sel = append(sel, "CAST(NULL AS "+c.Type+") AS "+engine.Ident(c.Name))
-			continue
-		}
-		var parts []string
-		for _, r := range raw {
-			if csv {
-				parts = append(parts, "NULLIF("+engine.Ident(r)+", '')")
-			} else {
-				parts = append(parts, engine.Ident(r))
-			}
-		}
-		x := parts[0]
-		if len(parts) > 1 {
-			x = "COALESCE(" + strings.Join(parts, ", ") + ")"
-		}
-		switch {
-		case c.Type == typeVarchar && csv:
-			x = engine.Ident(raw[0])
-			if len(parts) > 1 {
-				x = "COALESCE(" + strings.Join(parts, ", ") + ")"
-			}
-		case c.Type == typeVarchar:
-		case c.Type == typeTimestamp && csv:
-			x = "TRY_CAST(TRY_CAST(" + x + " AS TIMESTAMPTZ) AS TIMESTAMP)"
-		case (c.Type == typeMapString || c.Type == typeMapDouble) && csv:
-			x = "TRY_CAST(TRY_CAST(" + x + " AS JSON) AS " + c.Type + ")"
-		default:
-			x = "TRY_CAST(" + x + " AS " + c.Type + ")"
-		}
-		sel = append(sel, x+" AS "+engine.Ident(c.Name))
+		_, typed := columnExprs(c, csv, have)
+		sel = append(sel, typed+" AS "+engine.Ident(c.Name))
 	}
 	return "SELECT " + strings.Join(sel, ", ") + " FROM " + from
+}
+
+// columnExprs are output column c's value as read (raw: "" when the file has none of its raw
+// columns) and as typed; typed is NULL where raw is not NULL only when raw did not parse as
+// c's type.
+func columnExprs(c outputColumn, csv bool, have map[string]bool) (raw, typed string) {
+	var cols []string
+	for _, r := range c.Raw {
+		if have == nil || have[r] {
+			cols = append(cols, r)
+		}
+	}
+	if len(cols) == 0 {
+		return "", "CAST(NULL AS " + c.Type + ")"
+	}
+	var parts []string
+	for _, r := range cols {
+		if csv {
+			parts = append(parts, "NULLIF("+engine.Ident(r)+", '')")
+		} else {
+			parts = append(parts, engine.Ident(r))
+		}
+	}
+	x := parts[0]
+	if len(parts) > 1 {
+		x = "COALESCE(" + strings.Join(parts, ", ") + ")"
+	}
+	switch {
+	case c.Type == typeVarchar && csv:
+		if len(parts) > 1 {
+			return x, x
+		}
+		return engine.Ident(cols[0]), engine.Ident(cols[0])
+	case c.Type == typeVarchar:
+		return x, x
+	case c.Type == typeTimestamp && csv:
+		return x, "TRY_CAST(TRY_CAST(" + x + " AS TIMESTAMPTZ) AS TIMESTAMP)"
+	case (c.Type == typeMapString || c.Type == typeMapDouble) && csv:
+		return x, "TRY_CAST(TRY_CAST(" + x + " AS JSON) AS " + c.Type + ")"
+	default:
+		return x, "TRY_CAST(" + x + " AS " + c.Type + ")"
+	}
+}
+
+// parseCheck finds the values of a cost file that do not parse as their column's type (the
+// view reads them as NULL, as Athena does, and a sum over the column leaves them out). A CSV
+// file, which the cache converts to typed Parquet anyway, has its scalar columns checked
+// without a cast: its scan counts each one's values present, and the converted file's
+// statistics its NULLs (nullsSQL); the difference is what did not parse. Other columns (a
+// CSV file's JSON maps, whose NULLs the statistics do not give; a Parquet file's columns
+// whose own type is text — a typed column cannot fail) are cast in the scan.
+type parseCheck struct {
+	cols  []outputColumn // the checked columns: typed, and present in the file
+	raw   []string       // their values as read
+	typed []string       // and as typed
+	// viaStats says the column's failures are its values present (n) less its non-NULL values
+	// in the converted file; otherwise n counts its failures.
+	viaStats []bool
+	n        []int64
+	from     string // the file's reader
+}
+
+// newParseCheck is the check of the file from reads (a CSV file when csv), with its raw
+// columns' types rawTypes (a Parquet file's).
+func newParseCheck(cols []outputColumn, csv bool, rawTypes map[string]string, from string) *parseCheck {
+	pc := &parseCheck{from: from}
+	for _, c := range cols {
+		if c.Type == typeVarchar {
+			continue
+		}
+		raw, typed := columnExprs(c, csv, nil)
+		if raw == "" {
+			continue
+		}
+		text := csv
+		for _, r := range c.Raw {
+			t := rawTypes[r]
+			text = text || t == "VARCHAR" || t == "BLOB"
+		}
+		if !text {
+			continue
+		}
+		pc.cols, pc.raw, pc.typed = append(pc.cols, c), append(pc.raw, raw), append(pc.typed, typed)
+		pc.viaStats = append(pc.viaStats, csv && c.Type != typeMapString && c.Type != typeMapDouble)
+	}
+	pc.n = make([]int64, len(pc.cols))
+	return pc
+}
+
+// scanSQL counts the file's rows, then per checked column its values present (viaStats) or
+// those that do not parse (into n).
+func (pc *parseCheck) scanSQL() string {
+	sel := []string{"count(*)"}
+	for i, r := range pc.raw {
+		if pc.viaStats[i] {
+			sel = append(sel, "count("+r+")")
+		} else {
+			sel = append(sel, "count(*) FILTER (WHERE ("+r+") IS NOT NULL AND ("+pc.typed[i]+") IS NULL)")
+		}
+	}
+	return "SELECT " + strings.Join(sel, ", ") + " FROM " + pc.from
+}
+
+// nullsSQL is the NULLs of each column of the typed Parquet file p, from its statistics.
+func nullsSQL(p string) string {
+	return "SELECT path_in_schema, sum(stats_null_count) FROM parquet_metadata(" + engine.Literal(p) + ") GROUP BY ALL"
+}
+
+// exampleSQL is one value of checked column i that does not parse.
+func (pc *parseCheck) exampleSQL(i int) string {
+	return "SELECT CAST(" + pc.raw[i] + " AS VARCHAR) FROM " + pc.from + " WHERE (" + pc.raw[i] + ") IS NOT NULL AND (" + pc.typed[i] + ") IS NULL LIMIT 1"
 }
 
 // withPartitions adds to q, the typed SELECT of t's columns cols, the partition columns Athena
