@@ -405,3 +405,25 @@ func (ls *lakeServer) statementError(t *testing.T, creds access.Credentials, stm
 	}
 	return d["ErrorMessage"].(string)
 }
+
+// TestAWSCLIResultValuesAsLakeShowsThem: get-query-results shows each value as its column's
+// type prints in Lake (Trino): a date as 2026-01-02 (a script grouping by date(eventtime) must
+// not get a midnight timestamp), a time of day without a date, a REAL with the digits it holds,
+// a UUID in its usual form, an interval as Trino prints it.
+func TestAWSCLIResultValuesAsLakeShowsThem(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	q := ls.must(t, ls.admin, "cloudtrail", "start-query", "--query-statement", "SELECT DATE '2026-01-02' AS d, TIME '10:04:05.250' AS tm, "+
+		"CAST(0.1 AS REAL) AS r, CAST('8e5f1a2b-0c3d-4e5f-8a9b-0c1d2e3f4a5b' AS UUID) AS u, INTERVAL '1' DAY + INTERVAL '2' HOUR AS i, "+
+		"TIMESTAMP '2026-01-02 03:04:05.678' AS ts, CAST(1.5 AS DOUBLE) AS f, date(min(eventtime)) = current_date - INTERVAL '3' DAY AS b FROM "+ls.store.ID)["QueryId"].(string)
+	if d := ls.finish(t, ls.admin, q); d["QueryStatus"] != "FINISHED" {
+		t.Fatalf("query: %v", d)
+	}
+	rows, _ := ls.results(t, ls.admin, q, 10)
+	want := map[string]string{"d": "2026-01-02", "tm": "10:04:05.250", "r": "0.1", "u": "8e5f1a2b-0c3d-4e5f-8a9b-0c1d2e3f4a5b",
+		"i": "1 02:00:00.000", "ts": "2026-01-02 03:04:05.678", "f": "1.5", "b": "true"}
+	if len(rows) != 1 || !maps.Equal(rows[0], want) {
+		t.Errorf("values %v, want %v", rows, want)
+	}
+}
