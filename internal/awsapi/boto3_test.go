@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"slices"
 	"testing"
+
+	"github.com/auditlake/auditlake/internal/access"
 )
 
 // TestBoto3RunsEveryOperation is issue 18's acceptance with Python's boto3: every operation of
@@ -18,14 +20,7 @@ func TestBoto3RunsEveryOperation(t *testing.T) {
 	cmd.Env = append(clientEnv(ls.admin), "ENDPOINT="+ls.url, "STORE_ID="+ls.store.ID,
 		"ADMIN_KEY="+ls.admin.AccessKeyID, "ADMIN_SECRET="+ls.admin.SecretAccessKey,
 		"FILTERED_KEY="+ls.filtered.AccessKeyID, "FILTERED_SECRET="+ls.filtered.SecretAccessKey)
-	b, err := cmd.Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("boto3 client: %v\n%s", err, stderr)
-	}
+	b := output(t, cmd)
 	var got struct {
 		Stores                 []string       `json:"stores"`
 		CreatedRetention       int            `json:"created_retention"`
@@ -83,4 +78,71 @@ func TestBoto3RunsEveryOperation(t *testing.T) {
 	}
 	check("wrong secret", got.WrongSecret == "InvalidSignatureException", got.WrongSecret)
 	check("unsigned", got.Unsigned == "MissingAuthenticationTokenException", got.Unsigned)
+}
+
+// boto3 runs a Python snippet with boto3 (ct: a cloudtrail client signing with creds, store:
+// the store's id, out: a dict printed as JSON at the end) and returns out.
+func (ls *lakeServer) boto3(t *testing.T, creds access.Credentials, snippet string) map[string]any {
+	t.Helper()
+	requireTool(t, "python3", "-c", "import boto3")
+	prelude := `import json, os, time, boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+ct = boto3.client("cloudtrail", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
+                  config=Config(retries={"max_attempts": 1, "mode": "standard"}))
+store = os.environ["STORE_ID"]
+out = {}
+`
+	cmd := exec.Command("python3", "-c", prelude+snippet+"\nprint(json.dumps(out, default=str))\n")
+	cmd.Env = append(clientEnv(creds), "ENDPOINT="+ls.url, "STORE_ID="+ls.store.ID)
+	b := output(t, cmd)
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatalf("boto3 output: %v\n%s", err, b)
+	}
+	return out
+}
+
+// TestBoto3StartQueryTakesTenThousandCharacters: QueryStatement's limit is 10,000 characters
+// (the service model's max), not bytes: a statement with a non-ASCII literal under the limit
+// runs, one over it is InvalidParameterException (boto3 does not check a maximum itself).
+func TestBoto3StartQueryTakesTenThousandCharacters(t *testing.T) {
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	out := ls.boto3(t, ls.admin, `
+literal = "é" * 9000
+sql = "SELECT length('" + literal + "') AS n FROM " + store + " LIMIT 1"
+out["chars"] = len(sql)
+try:
+    qid = ct.start_query(QueryStatement=sql)["QueryId"]
+    while ct.describe_query(QueryId=qid)["QueryStatus"] in ("QUEUED", "RUNNING"):
+        time.sleep(0.02)
+    out["n"] = ct.get_query_results(QueryId=qid)["QueryResultRows"][0][0]["n"]
+except ClientError as e:
+    out["error"] = e.response["Error"]["Code"] + ": " + e.response["Error"]["Message"]
+try:
+    ct.start_query(QueryStatement="SELECT '" + "é" * 10000 + "'")
+except ClientError as e:
+    out["too_long"] = e.response["Error"]["Code"]
+`)
+	if out["n"] != "9000" || out["error"] != nil {
+		t.Errorf("a %v-character statement: %v", out["chars"], out)
+	}
+	if out["too_long"] != "InvalidParameterException" {
+		t.Errorf("a statement over 10,000 characters: %v", out["too_long"])
+	}
+}
+
+// output runs a client program and returns its standard output; it fails the test, with the
+// program's standard error, when the program fails.
+func output(t *testing.T, cmd *exec.Cmd) []byte {
+	t.Helper()
+	b, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("%s: %v\n%s", cmd.Args[0], err, stderr)
+	}
+	return b
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/auditlake/auditlake/internal/server"
 )
@@ -17,7 +18,8 @@ type startQueryRequest struct {
 	QueryParameters []string `json:"QueryParameters"`
 }
 
-// maxStatement is Lake's limit on QueryStatement.
+// maxStatement is Lake's limit on QueryStatement, in characters (the service model's max, a
+// length the SDKs count in characters).
 const maxStatement = 10000
 
 func (h *Handler) startQuery(ctx context.Context, c *call) (any, *Error) {
@@ -28,8 +30,8 @@ func (h *Handler) startQuery(ctx context.Context, c *call) (any, *Error) {
 	switch {
 	case strings.TrimSpace(req.QueryStatement) == "":
 		return nil, invalidParameter("QueryStatement is required")
-	case len(req.QueryStatement) > maxStatement:
-		return nil, invalidParameter("QueryStatement is %d characters; at most %d", len(req.QueryStatement), maxStatement)
+	case utf8.RuneCountInString(req.QueryStatement) > maxStatement:
+		return nil, invalidParameter("QueryStatement is %d characters; at most %d", utf8.RuneCountInString(req.QueryStatement), maxStatement)
 	case req.QueryAlias != "":
 		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "QueryAlias: auditlake has no Lake dashboards; send a QueryStatement")
 	case len(req.QueryParameters) > 0:
