@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/awsapi"
 	"github.com/auditlake/auditlake/internal/collect"
 )
 
@@ -425,5 +426,30 @@ func TestAWSCLIResultValuesAsLakeShowsThem(t *testing.T) {
 		"i": "1 02:00:00.000", "ts": "2026-01-02 03:04:05.678", "f": "1.5", "b": "true"}
 	if len(rows) != 1 || !maps.Equal(rows[0], want) {
 		t.Errorf("values %v, want %v", rows, want)
+	}
+}
+
+// TestAWSCLIQueuedQueryCancelledScannedNothing: a query cancelled while it waited QUEUED never
+// ran, so describe-query says it scanned nothing and took no time (a script adding up
+// BytesScanned must not count the store for it), as a query that ran says what it scanned.
+func TestAWSCLIQueuedQueryCancelledScannedNothing(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 20, awsapi.QueryOptions{MaxRunning: 1})
+	long := "SELECT count(*) FROM " + ls.store.ID + " e, range(1000000000000) r WHERE r.range = -1"
+	running := ls.must(t, ls.admin, "cloudtrail", "start-query", "--query-statement", long)["QueryId"].(string)
+	queued := ls.must(t, ls.admin, "cloudtrail", "start-query", "--query-statement", long)["QueryId"].(string)
+	if d := ls.must(t, ls.admin, "cloudtrail", "describe-query", "--query-id", queued); d["QueryStatus"] != "QUEUED" {
+		t.Fatalf("second query with one running at a time: %v", d)
+	}
+	ls.must(t, ls.admin, "cloudtrail", "cancel-query", "--query-id", queued)
+	ls.must(t, ls.admin, "cloudtrail", "cancel-query", "--query-id", running)
+	for id, ran := range map[string]bool{queued: false, running: true} {
+		d := ls.finish(t, ls.admin, id)
+		st := d["QueryStatistics"].(map[string]any)
+		if d["QueryStatus"] != "CANCELLED" || (st["EventsScanned"].(float64) == float64(ls.events)) != ran || (st["BytesScanned"].(float64) > 0) != ran ||
+			!ran && st["ExecutionTimeInMillis"].(float64) != 0 {
+			t.Errorf("query that ran=%v, cancelled: %v", ran, d)
+		}
 	}
 }

@@ -103,7 +103,7 @@ type query struct {
 	cancel        context.CancelFunc
 
 	status            string
-	started, finished time.Time
+	started, finished time.Time // started stays zero for a query cancelled before it ran
 	errMsg            string
 	deliveryStatus    string // with a deliveryURI: PENDING, then SUCCESS or FAILED (CANCELLED, FAILED with the query)
 	invalid           bool   // the engine refused the statement itself
@@ -299,9 +299,6 @@ func (m *manager) finish(q *query, status, msg string, res *server.Result) {
 			q.deliveryStatus = "CANCELLED"
 		}
 	}
-	if q.started.IsZero() {
-		q.started = q.finished
-	}
 	q.columns, q.rows, q.rowCount, q.size, q.held = cols, rows, len(rows), size, true
 	m.kept += size
 	m.bound(q)
@@ -404,9 +401,6 @@ func (m *manager) cancelQuery(q *query) (was string) {
 		q.status, q.finished = StatusCancelled, m.now()
 		if q.deliveryURI != "" {
 			q.deliveryStatus = "CANCELLED"
-		}
-		if q.started.IsZero() {
-			q.started = q.finished
 		}
 	}
 	m.mu.Unlock()
