@@ -453,3 +453,15 @@ func TestAWSCLIQueuedQueryCancelledScannedNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestAWSCLIStartQueryByAliasIsUnsupported: StartQuery takes a QueryStatement or, for Lake's
+// dashboards, a QueryAlias with QueryParameters; auditlake has no dashboards, and says so
+// (UnsupportedOperationException) rather than that a QueryStatement is missing.
+func TestAWSCLIStartQueryByAliasIsUnsupported(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	ls.refused(t, ls.admin, "UnsupportedOperationException", "cloudtrail", "start-query", "--query-alias", "top-services")
+	ls.refused(t, ls.admin, "UnsupportedOperationException", "cloudtrail", "start-query", "--query-alias", "top-services", "--query-parameters", "2026-01-01", "7")
+	ls.refused(t, ls.admin, "InvalidParameterException", "cloudtrail", "start-query", "--query-statement", " ")
+}

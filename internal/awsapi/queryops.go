@@ -27,15 +27,17 @@ func (h *Handler) startQuery(ctx context.Context, c *call) (any, *Error) {
 	if e := c.decode(&req); e != nil {
 		return nil, e
 	}
+	// QueryAlias and QueryParameters, Lake's dashboard queries, stand instead of a QueryStatement:
+	// refused as unsupported before a missing QueryStatement is.
 	switch {
-	case strings.TrimSpace(req.QueryStatement) == "":
-		return nil, invalidParameter("QueryStatement is required")
-	case utf8.RuneCountInString(req.QueryStatement) > maxStatement:
-		return nil, invalidParameter("QueryStatement is %d characters; at most %d", utf8.RuneCountInString(req.QueryStatement), maxStatement)
 	case req.QueryAlias != "":
 		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "QueryAlias: auditlake has no Lake dashboards; send a QueryStatement")
 	case len(req.QueryParameters) > 0:
 		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "QueryParameters are not supported yet: write the values into the QueryStatement")
+	case strings.TrimSpace(req.QueryStatement) == "":
+		return nil, invalidParameter("QueryStatement is required")
+	case utf8.RuneCountInString(req.QueryStatement) > maxStatement:
+		return nil, invalidParameter("QueryStatement is %d characters; at most %d", utf8.RuneCountInString(req.QueryStatement), maxStatement)
 	case req.DeliveryS3Uri != "":
 		if e := h.checkDeliveryURI(req.DeliveryS3Uri); e != nil {
 			return nil, e
