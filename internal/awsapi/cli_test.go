@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -464,4 +465,32 @@ func TestAWSCLIStartQueryByAliasIsUnsupported(t *testing.T) {
 	ls.refused(t, ls.admin, "UnsupportedOperationException", "cloudtrail", "start-query", "--query-alias", "top-services")
 	ls.refused(t, ls.admin, "UnsupportedOperationException", "cloudtrail", "start-query", "--query-alias", "top-services", "--query-parameters", "2026-01-01", "7")
 	ls.refused(t, ls.admin, "InvalidParameterException", "cloudtrail", "start-query", "--query-statement", " ")
+}
+
+// TestAWSCLIQueryNamingTheStoreByName: a statement may name a store by its name,
+// "aws:cloudtrail".<name>, as auditlake query takes it; list-queries of that store lists the
+// query and describe-query counts what it scanned, as for a statement naming the store's id.
+// A statement that only mentions the name elsewhere is not the store's.
+func TestAWSCLIQueryNamingTheStoreByName(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 10, awsapiDefaults)
+	var byName []string
+	for _, from := range []string{`"aws:cloudtrail".trail`, `"aws:cloudtrail"."trail"`, `"AWS:CloudTrail" . "Trail"`} {
+		q := ls.must(t, ls.admin, "cloudtrail", "start-query", "--query-statement", "SELECT count(*) AS n FROM "+from)["QueryId"].(string)
+		d := ls.finish(t, ls.admin, q)
+		if d["QueryStatus"] != "FINISHED" || d["QueryStatistics"].(map[string]any)["EventsScanned"].(float64) != float64(ls.events) {
+			t.Errorf("FROM %s: %v, want FINISHED having scanned %d events", from, d, ls.events)
+		}
+		byName = append([]string{q}, byName...)
+	}
+	other := ls.must(t, ls.admin, "cloudtrail", "start-query", "--query-statement", "SELECT 'trail' AS trail, 'aws:cloudtrail' AS s")["QueryId"].(string)
+	ls.finish(t, ls.admin, other)
+	var listed []string
+	for _, x := range ls.must(t, ls.admin, "cloudtrail", "list-queries", "--event-data-store", "trail")["Queries"].([]any) {
+		listed = append(listed, x.(map[string]any)["QueryId"].(string))
+	}
+	if !slices.Equal(listed, byName) {
+		t.Errorf("list-queries: %v, want %v", listed, byName)
+	}
 }

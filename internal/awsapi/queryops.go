@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
@@ -91,7 +93,7 @@ func (h *Handler) scanned(c *call, q *query) {
 	}
 	lower := strings.ToLower(q.statement)
 	for _, s := range stores {
-		if !strings.Contains(lower, strings.ToLower(s.ID)) || !visible(c.principal(), s.ID) {
+		if !names(lower, s) || !visible(c.principal(), s.ID) {
 			continue
 		}
 		q.stores = append(q.stores, s.ID)
@@ -103,6 +105,22 @@ func (h *Handler) scanned(c *call, q *query) {
 			q.bytesScanned += m.Bytes()
 		}
 	}
+}
+
+// storeSchema is the schema the engine's sessions register every store in, by id and by name
+// (query.Schema).
+const storeSchema = "aws:cloudtrail"
+
+// names says whether a statement (in lower case) names store s: its id anywhere (Lake's
+// FROM <id>), or its name as a table of storeSchema ("aws:cloudtrail".name, either quoted), as
+// auditlake query takes it. Identifiers are matched without regard to case, as the engine does.
+func names(lower string, s lake.Store) bool {
+	if strings.Contains(lower, strings.ToLower(s.ID)) {
+		return true
+	}
+	name := regexp.QuoteMeta(strings.ToLower(s.Name))
+	re := regexp.MustCompile(`"` + storeSchema + `"\s*\.\s*(?:"` + name + `"|` + name + `(?:[^a-z0-9._-]|$))`)
+	return re.MatchString(lower)
 }
 
 type queryRef struct {
