@@ -56,9 +56,11 @@ type channelOut struct {
 	Destinations []destination `json:"Destinations,omitempty"`
 }
 
-func describeChannel(ch integration.Channel) channelOut {
+// describeChannel is ch as Lake describes it: its own ARN (with the region it was made for),
+// and its store by the ARN GetEventDataStore gives, in the server's region.
+func describeChannel(region string, ch integration.Channel) channelOut {
 	return channelOut{ChannelArn: ch.ARN, Name: ch.Name, Source: ch.Source,
-		Destinations: []destination{{Type: "EVENT_DATA_STORE", Location: storeARN(ch.Region, ch.StoreID)}}}
+		Destinations: []destination{{Type: "EVENT_DATA_STORE", Location: storeARN(region, ch.StoreID)}}}
 }
 
 // resolveChannel finds a channel by ARN, id or name among those whose store p may see.
@@ -127,7 +129,7 @@ func (h *Handler) newChannel(c *call, req createChannelRequest) (any, *Error) {
 	if err != nil {
 		return nil, invalidParameter("%v", err)
 	}
-	return describeChannel(ch), nil
+	return describeChannel(c.region, ch), nil
 }
 
 type channelRef struct {
@@ -144,7 +146,7 @@ func (h *Handler) getChannel(ctx context.Context, c *call) (any, *Error) {
 		return nil, e
 	}
 	c.rows = 1
-	return describeChannel(ch), nil
+	return describeChannel(c.region, ch), nil
 }
 
 func (h *Handler) listChannels(ctx context.Context, c *call) (any, *Error) {

@@ -18,6 +18,8 @@ import (
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/awsapi"
 	"github.com/auditlake/auditlake/internal/collect"
+	"github.com/auditlake/auditlake/internal/integration"
+	"github.com/auditlake/auditlake/internal/lake"
 )
 
 var awsErrorCode = regexp.MustCompile(`An error occurred \((\w+)\)`)
@@ -492,5 +494,31 @@ func TestAWSCLIQueryNamingTheStoreByName(t *testing.T) {
 	}
 	if !slices.Equal(listed, byName) {
 		t.Errorf("list-queries: %v, want %v", listed, byName)
+	}
+}
+
+// TestAWSCLIChannelDestinationIsTheStoresARN: a channel made with another region
+// (auditlake channel create --region) keeps its own ARN, but get-channel names its destination
+// by the store's ARN as get-event-data-store gives it (the server's region), so a script can
+// find the channel that feeds a store by comparing the two.
+func TestAWSCLIChannelDestinationIsTheStoresARN(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	acts, err := ls.lk.Create("app-activity", lake.CreateOptions{Type: lake.TypeActivity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := integration.CreateChannel(ls.lk, "eu-app", acts.ID, integration.ChannelOptions{Region: "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeARN := ls.must(t, ls.admin, "cloudtrail", "get-event-data-store", "--event-data-store", acts.ID)["EventDataStoreArn"]
+	g, code := ls.cliOr(t, ls.admin, []string{"cloudtrail", "get-channel", "--channel", ch.ARN}, "/", "GetChannel", map[string]string{"Channel": ch.ARN})
+	if code != "" {
+		t.Fatalf("get-channel: %s", code)
+	}
+	if g["ChannelArn"] != ch.ARN || g["Destinations"].([]any)[0].(map[string]any)["Location"] != storeARN {
+		t.Errorf("get-channel: %v, want the channel's own ARN and the destination %v", g, storeARN)
 	}
 }
