@@ -224,6 +224,12 @@ func TestAWSCLIQueriesAStore(t *testing.T) {
 	if msg := ls.statementError(t, admin, "SELECT nosuchcolumn FROM "+id); !strings.Contains(msg, "nosuchcolumn") {
 		t.Errorf("an unknown column: %q", msg)
 	}
+	// A statement that compiles but fails on the data (a value that does not cast) is a
+	// FAILED query, as in Lake, not an invalid statement, however soon it fails.
+	bad := ls.must(t, admin, "cloudtrail", "start-query", "--query-statement", "SELECT CAST(eventname AS integer) FROM "+id)["QueryId"].(string)
+	if d := ls.finish(t, admin, bad); d["QueryStatus"] != "FAILED" || !strings.HasPrefix(d["ErrorMessage"].(string), "INVALID_CAST_ARGUMENT") {
+		t.Errorf("a value that does not cast: %v", d)
+	}
 	ls.refused(t, admin, "QueryIdNotFoundException", "cloudtrail", "get-query-results", "--query-id", "00000000-0000-4000-8000-000000000000")
 	ls.refused(t, admin, "EventDataStoreNotFoundException", "cloudtrail", "list-queries", "--event-data-store", "00000000-0000-4000-8000-000000000000")
 	ls.refused(t, admin, "UnsupportedOperationException", "cloudtrail", "start-query", "--query-statement", "SELECT 1",

@@ -56,8 +56,9 @@ type QueryOptions struct {
 	MaxDiskBytes int64
 	// StartWait is how long StartQuery waits for the engine's verdict on a statement, so that
 	// one it refuses (syntax, unknown column) is InvalidQueryStatementException as in Lake
-	// rather than a FAILED query. Default 100 ms; a query still queued or running by then is
-	// answered with its id.
+	// rather than a FAILED query. Default 1 s (a tenth of it for a query still queued); a query
+	// still queued or running by then is answered with its id. A failure while running (a
+	// value that does not cast) is a FAILED query, as in Lake, however soon it comes.
 	StartWait time.Duration
 }
 
@@ -84,7 +85,7 @@ func (o QueryOptions) withDefaults() QueryOptions {
 		o.MaxDiskBytes = 4 << 30
 	}
 	if o.StartWait <= 0 {
-		o.StartWait = 100 * time.Millisecond
+		o.StartWait = time.Second
 	}
 	return o
 }
@@ -238,7 +239,7 @@ func (m *manager) run(ctx context.Context, q *query) {
 		m.finish(q, StatusTimedOut, fmt.Sprintf("query timed out after %s", m.o.Timeout), nil)
 	case errors.As(err, &qe):
 		m.mu.Lock()
-		q.invalid = true
+		q.invalid = !runtimeFailure(qe.Msg)
 		m.mu.Unlock()
 		m.finish(q, StatusFailed, qe.Msg, nil)
 	case errors.As(err, &tl):
@@ -603,4 +604,16 @@ func statementStart(sql string) string {
 			return strings.ToUpper(s[:end])
 		}
 	}
+}
+
+// runtimeFailure says whether a query error (its Trino-coded text, internal/query) is one of
+// running the statement over the data (a value that does not cast, a division by zero), which
+// Lake reports as a FAILED query, not one of the statement itself.
+func runtimeFailure(msg string) bool {
+	for _, code := range []string{"INVALID_CAST_ARGUMENT", "DIVISION_BY_ZERO", "NUMERIC_VALUE_OUT_OF_RANGE", "INVALID_FUNCTION_ARGUMENT"} {
+		if strings.HasPrefix(msg, code+":") {
+			return true
+		}
+	}
+	return false
 }

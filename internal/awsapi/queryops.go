@@ -63,11 +63,29 @@ func (h *Handler) startQuery(ctx context.Context, c *call) (any, *Error) {
 		}
 		return nil, errorf(http.StatusServiceUnavailable, "ServiceUnavailableException", "%v", err)
 	}
-	// Lake refuses a statement it cannot run at StartQuery: wait briefly for the engine's verdict.
-	select {
-	case <-q.done:
-	case <-time.After(h.queries.o.StartWait):
-	case <-ctx.Done():
+	// Lake refuses a statement it cannot run at StartQuery: wait for the engine's verdict, a
+	// tenth of StartWait for a query still queued (it cannot fail soon), else StartWait (a
+	// loaded machine takes hundreds of milliseconds to open a session and bind a statement;
+	// a script must not get a QueryId for a statement that does not compile one time in
+	// three).
+	short := time.NewTimer(h.queries.o.StartWait / 10)
+	long := time.NewTimer(h.queries.o.StartWait)
+	defer short.Stop()
+	defer long.Stop()
+wait:
+	for {
+		select {
+		case <-q.done:
+			break wait
+		case <-short.C:
+			if h.queries.snapshot(q).status == StatusQueued {
+				break wait
+			}
+		case <-long.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	s := h.queries.snapshot(q)
 	if s.status == StatusFailed && q.isInvalid(h.queries) {
