@@ -130,7 +130,16 @@ func encodeValue(m *pgtype.Map, oid uint32, format int16, v any, buf []byte) (ou
 			v = rv.Float()
 		}
 	}
+	start := len(buf)
 	out, err = m.Encode(oid, format, v, buf)
+	if err == nil && oid == pgtype.TimestamptzOID && format == 0 {
+		// pgx writes UTC as "Z"; PostgreSQL writes the offset ("+00"), and clients that parse
+		// it themselves (psycopg2, pgjdbc) take nothing else.
+		text := string(out[start:])
+		if i := strings.LastIndexByte(text, 'Z'); i > 0 {
+			out = append(out[:start], text[:i]+"+00"+text[i+1:]...)
+		}
+	}
 	if err != nil {
 		if format == 0 {
 			return append(buf, textOf(v)...), false, nil
