@@ -1,9 +1,14 @@
 package pgwire_test
 
 import (
+	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/auditlake/auditlake/internal/pgwire"
 )
@@ -33,5 +38,46 @@ print(tz.replace(tzinfo=None) == naive, tz.utcoffset().total_seconds())
 	got, err := exec.Command(py, "-c", script, s.dsn(f.admin, ""), f.storeID).CombinedOutput()
 	if err != nil || strings.TrimSpace(string(got)) != "2024-01-02T01:04:05.500000+00:00 True\nTrue 0.0" {
 		t.Fatalf("psycopg2: %v\n%s", err, got)
+	}
+}
+
+// TestUUIDIsSentAsAUUID: a UUID column reads as its canonical text in text format (psql,
+// psycopg2, pgx's simple protocol), equal to the engine's own text of it, and as the same value
+// in binary (pgx's extended protocol) — not as its 16 raw bytes.
+func TestUUIDIsSentAsAUUID(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	const q = `SELECT u, CAST(u AS VARCHAR) FROM (SELECT CAST('45e8c1a2-24ed-431c-90b1-ed22d4a600b9' AS UUID) AS u UNION ALL SELECT uuid())`
+	out, err := psql(t, s.dsn(f.admin, ""), "-A", "-t", "-c", q)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err != nil || len(lines) != 2 || !strings.HasPrefix(out, "45e8c1a2-24ed-431c-90b1-ed22d4a600b9|45e8c1a2-24ed-431c-90b1-ed22d4a600b9\n") {
+		t.Fatalf("psql: %v %q", err, out)
+	}
+	for _, l := range lines {
+		if u := strings.Split(l, "|"); len(u) != 2 || u[0] != u[1] {
+			t.Errorf("psql: the UUID column %q is not its text", l)
+		}
+	}
+	c := pgxConnect(t, s.dsn(f.admin, ""))
+	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		rows, err := c.Query(context.Background(), q, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			var u pgtype.UUID
+			var text string
+			if err := rows.Scan(&u, &text); err != nil {
+				t.Fatalf("%v: %v", mode, err)
+			}
+			if got := fmt.Sprintf("%x-%x-%x-%x-%x", u.Bytes[0:4], u.Bytes[4:6], u.Bytes[6:8], u.Bytes[8:10], u.Bytes[10:16]); got != text {
+				t.Errorf("%v: uuid %s, its text %s", mode, got, text)
+			}
+			n++
+		}
+		if rows.Err() != nil || n != 2 {
+			t.Fatalf("%v: %v, %d rows", mode, rows.Err(), n)
+		}
 	}
 }

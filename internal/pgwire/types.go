@@ -112,10 +112,10 @@ func encodeValue(m *pgtype.Map, oid uint32, format int16, v any, buf []byte) (ou
 			}
 		}
 	case pgtype.UUIDOID:
-		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Array && rv.Len() == 16 {
+		if rv := reflect.ValueOf(v); (rv.Kind() == reflect.Array || rv.Kind() == reflect.Slice) && rv.Len() == 16 {
 			var u [16]byte
 			reflect.Copy(reflect.ValueOf(&u).Elem(), rv)
-			v = u
+			v = pgtype.UUID{Bytes: u, Valid: true} // a bare [16]byte is sent as its raw bytes, also as text
 		}
 	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID:
 		rv := reflect.ValueOf(v)
