@@ -81,3 +81,38 @@ func TestUUIDIsSentAsAUUID(t *testing.T) {
 		}
 	}
 }
+
+// TestFloatTextIsPostgresText: real and double precision values in text format are written as
+// PostgreSQL writes them (a real's shortest digits, not its double's; NaN, Infinity, -Infinity;
+// scientific notation past 1e15), so psql shows PostgreSQL's text and a client reading text
+// (pgx's simple protocol) gets the value it reads in binary.
+func TestFloatTextIsPostgresText(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	const q = `SELECT CAST(1.1 AS REAL), CAST(123456789 AS REAL), CAST(0.1 AS DOUBLE), CAST('NaN' AS DOUBLE),
+		CAST('Infinity' AS DOUBLE), CAST('-Infinity' AS DOUBLE), CAST(1e20 AS DOUBLE), CAST(0.00001 AS DOUBLE),
+		CAST(123456789012345 AS DOUBLE), CAST(-0.5 AS DOUBLE)`
+	out, err := psql(t, s.dsn(f.admin, ""), "-A", "-t", "-c", q)
+	if want := "1.1|1.2345679e+08|0.1|NaN|Infinity|-Infinity|1e+20|1e-05|123456789012345|-0.5"; err != nil || strings.TrimSpace(out) != want {
+		t.Fatalf("psql: %v %q, want %q", err, out, want)
+	}
+	c := pgxConnect(t, s.dsn(f.admin, ""))
+	var got [2][]any
+	for i, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		rows, err := c.Query(context.Background(), q, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			if got[i], err = rows.Values(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rows.Err() != nil {
+			t.Fatal(rows.Err())
+		}
+	}
+	if fmt.Sprint(got[0]) != fmt.Sprint(got[1]) || len(got[0]) != 10 {
+		t.Errorf("binary %v, text %v", got[0], got[1])
+	}
+}

@@ -128,6 +128,9 @@ func encodeValue(m *pgtype.Map, oid uint32, format int16, v any, buf []byte) (ou
 	case pgtype.Float4OID, pgtype.Float8OID:
 		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Float32 || rv.Kind() == reflect.Float64 {
 			v = rv.Float()
+			if format == 0 {
+				return append(buf, floatText(rv.Float(), oid)...), false, nil
+			}
 		}
 	}
 	start := len(buf)
@@ -147,6 +150,30 @@ func encodeValue(m *pgtype.Map, oid uint32, format int16, v any, buf []byte) (ou
 		return buf, false, fmt.Errorf("cannot send %T as %d: %w", v, oid, err)
 	}
 	return out, false, nil
+}
+
+// floatText is a float4 (oid) or float8 as PostgreSQL writes it: the shortest digits that read
+// back as the same value, in plain notation for decimal exponents from -4 below 6 (float4) or 15
+// (float8) and in scientific notation (1e+20) beyond; NaN, Infinity and -Infinity by name
+// (Go's "+Inf" is no number to Java's or .NET's parsers).
+func floatText(f float64, oid uint32) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	bits, fixed := 64, 15
+	if oid == pgtype.Float4OID {
+		bits, fixed = 32, 6
+	}
+	s := strconv.FormatFloat(f, 'e', -1, bits)
+	if exp, err := strconv.Atoi(s[strings.IndexByte(s, 'e')+1:]); err == nil && exp >= -4 && exp < fixed {
+		return strconv.FormatFloat(f, 'f', -1, bits)
+	}
+	return s
 }
 
 // textOf is a value's text as a text column shows it: nested values as JSON.
