@@ -68,6 +68,9 @@ type portal struct {
 	res     *answer
 	resSize int // res's size as counted against maxRetainedResults (retained.go)
 	sent    int // rows sent so far (Execute with a row limit suspends the portal)
+	// cursor: the portal is an SQL cursor (DECLARE), read by FETCH; hold: declared WITH HOLD,
+	// it outlives its transaction (cursor.go).
+	cursor, hold bool
 }
 
 // answer is the result of one statement: rows with a RowDescription, or a bare command tag.
@@ -571,6 +574,12 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 	if firstWord(toks) == "" {
 		return &answer{tag: ""}, nil // nothing to run (only comments): nothing to audit
 	}
+	if firstWord(toks) == "DECLARE" {
+		return c.declare(sql, toks, shape)
+	}
+	if isCursorCommand(toks) {
+		return c.itself(ctx, sql, shape, func(context.Context) (*answer, error) { return c.cursorCommand(toks, shape) })
+	}
 	if sessionCommand(toks) {
 		return c.itself(ctx, sql, shape, func(context.Context) (*answer, error) { return c.session(toks, shape) })
 	}
@@ -716,8 +725,12 @@ func (c *conn) session(toks []dialect.Token, shape bool) (*answer, error) {
 		}
 		return &answer{tag: "BEGIN"}, nil
 	case "COMMIT", "END", "ROLLBACK", "ABORT":
+		if w := words(toks); len(w) > 1 && strings.EqualFold(w[1].Text, "TO") {
+			return &answer{tag: "ROLLBACK"}, nil // ROLLBACK TO SAVEPOINT: the transaction goes on
+		}
 		if !shape {
 			c.tx = 'I'
+			c.closeCursors(false) // a cursor WITHOUT HOLD ends with its transaction
 		}
 		if w == "END" {
 			w = "COMMIT"
