@@ -77,7 +77,9 @@ type portal struct {
 type answer struct {
 	cols []column
 	rows [][]any
-	tag  string // command tag without the row count for SELECT
+	tag  string // command tag without the row count for SELECT and COPY
+	// copy: the rows go out as a COPY … TO STDOUT in this format (copy.go), not as DataRows.
+	copy *copyOut
 }
 
 type column struct {
@@ -210,6 +212,14 @@ func (c *conn) simpleQuery(sql string) {
 			c.sendError(err)
 			return
 		}
+		if a.copy != nil {
+			if err := c.sendCopy(a); err != nil {
+				c.sendError(err)
+				return
+			}
+			c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag(a, len(a.rows)))})
+			continue
+		}
 		formats := make([]int16, len(a.cols))
 		if a.cols != nil {
 			c.be.Send(&pgproto3.RowDescription{Fields: fields(a.cols, formats)})
@@ -223,8 +233,8 @@ func (c *conn) simpleQuery(sql string) {
 }
 
 func tag(a *answer, n int) string {
-	if a.tag == "SELECT" {
-		return fmt.Sprintf("SELECT %d", n)
+	if a.tag == "SELECT" || a.tag == "COPY" {
+		return fmt.Sprintf("%s %d", a.tag, n)
 	}
 	return a.tag
 }
@@ -441,6 +451,13 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 		return err
 	}
 	a := p.res
+	if a.copy != nil { // all of it: a COPY's rows are no portal's to suspend
+		if err := c.sendCopy(a); err != nil {
+			return err
+		}
+		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag(a, len(a.rows)))})
+		return nil
+	}
 	end := len(a.rows)
 	if m.MaxRows > 0 && p.sent+int(m.MaxRows) < end {
 		end = p.sent + int(m.MaxRows)
@@ -573,6 +590,9 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 	}
 	if firstWord(toks) == "" {
 		return &answer{tag: ""}, nil // nothing to run (only comments): nothing to audit
+	}
+	if firstWord(toks) == "COPY" {
+		return c.copyStatement(sql, toks, shape)
 	}
 	if firstWord(toks) == "DECLARE" {
 		return c.declare(sql, toks, shape)
