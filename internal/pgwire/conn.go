@@ -542,8 +542,8 @@ func (c *conn) cancelRunning() {
 	c.mu.Unlock()
 }
 
-// queryContext is the context of one query: the caller's, the query timeout, and cancellable
-// by a cancel request.
+// queryContext is the context of one query: the caller's, the query timeout (the server's, or
+// the connection's statement_timeout when shorter), and cancellable by a cancel request.
 func (c *conn) queryContext() (context.Context, func()) {
 	// One context: a second made in place of the first would leave the first registered with
 	// the server's context, never cancelled, until the server stops.
@@ -551,8 +551,12 @@ func (c *conn) queryContext() (context.Context, func()) {
 		ctx    context.Context
 		cancel context.CancelFunc
 	)
-	if c.s.opts.Timeout > 0 {
-		ctx, cancel = context.WithTimeout(c.ctx, c.s.opts.Timeout)
+	timeout := c.s.opts.Timeout
+	if st := c.statementTimeout(); st > 0 && (timeout <= 0 || st < timeout) {
+		timeout = st // the client's statement_timeout, within the server's
+	}
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(c.ctx, timeout)
 	} else {
 		ctx, cancel = context.WithCancel(c.ctx)
 	}
@@ -899,6 +903,9 @@ func (c *conn) set(w []dialect.Token) error {
 		if len(parts) == 1 && w[v+1].Kind == dialect.TokenIdent && strings.EqualFold(parts[0], "DEFAULT") {
 			c.reset(name) // SET x TO DEFAULT is RESET x
 			return nil
+		}
+		if err := checkSetting(name, strings.Join(parts, " ")); err != nil {
+			return err
 		}
 		return c.keepSetting(name, strings.Join(parts, " "))
 	}

@@ -233,6 +233,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	}
 	defer s.unregister(c)
 	nc.SetDeadline(time.Time{})
+	c.startupSettings(startup.Parameters)
 	c.sendStartup(startup.Parameters)
 	c.serve()
 }

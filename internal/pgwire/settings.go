@@ -1,5 +1,12 @@
 package pgwire
 
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
 // pgParameters are PostgreSQL 15's configuration parameters a client may SET, RESET and SHOW:
 // the names in PostgreSQL 15's postgresql.conf.sample (Debian's postgresql-client-15 ships it as
 // /usr/share/postgresql/15/postgresql.conf.sample), the developer options and the session-only
@@ -364,4 +371,116 @@ var pgPresetParameters = map[string]bool{
 	"ssl_library":                      true,
 	"wal_block_size":                   true,
 	"wal_segment_size":                 true,
+}
+
+// startupSettings sets the parameters of the startup message as SET would: those named there
+// (pgjdbc sends extra_float_digits …) and each "-c name=value" or "--name=value" of its options
+// (libpq's options= and PGOPTIONS, psycopg2's options=). A name that is no parameter, or a value
+// SET would refuse, is left out, and so are the ones that say how values are written (TimeZone,
+// DateStyle, IntervalStyle, client_encoding: pgjdbc sends the JVM's zone): the server writes
+// them in UTC, ISO and UTF-8 whatever the client asks, as the ParameterStatus it sends says, so
+// SHOW says that too.
+func (c *conn) startupSettings(params map[string]string) {
+	set := func(name, v string) {
+		name = strings.ToLower(strings.ReplaceAll(name, "-", "_"))
+		switch name {
+		case "timezone", "datestyle", "intervalstyle", "client_encoding":
+			return
+		}
+		if settable(name) == nil && checkSetting(name, v) == nil {
+			c.keepSetting(name, v)
+		}
+	}
+	for k, v := range params {
+		switch k {
+		case "user", "database", "options", "application_name", "replication":
+		default:
+			set(k, v)
+		}
+	}
+	opts := startupOptions(params["options"])
+	for i := 0; i < len(opts); i++ {
+		o := opts[i]
+		switch {
+		case o == "-c" && i+1 < len(opts):
+			i++
+			o = opts[i]
+		case strings.HasPrefix(o, "-c"):
+			o = o[2:]
+		case strings.HasPrefix(o, "--"):
+			o = o[2:]
+		default:
+			continue
+		}
+		if name, v, ok := strings.Cut(o, "="); ok {
+			set(name, v)
+		}
+	}
+}
+
+// startupOptions splits the options startup parameter at spaces, a backslash keeping the next
+// character (PostgreSQL's pg_split_opts).
+func startupOptions(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+		case s[i] == ' ' || s[i] == '\t':
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+		default:
+			cur.WriteByte(s[i])
+		}
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// checkSetting is nil when v is a value of parameter name that the server can use, else
+// PostgreSQL's error for it: statement_timeout, which bounds the connection's queries, must be
+// a duration.
+func checkSetting(name, v string) error {
+	if name == "statement_timeout" {
+		if _, err := pgDuration(v); err != nil {
+			return &pgError{code: "22023", msg: fmt.Sprintf("invalid value for parameter %q: %q", name, v)}
+		}
+	}
+	return nil
+}
+
+// statementTimeout is the connection's statement_timeout (0: none), set by SET or at startup.
+func (c *conn) statementTimeout() time.Duration {
+	d, _ := pgDuration(c.settings["statement_timeout"])
+	return d
+}
+
+// pgDuration reads a PostgreSQL time parameter in milliseconds: a number, or one with a unit
+// (us, ms, s, min, h, d); "" and 0 are none.
+func pgDuration(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, nil
+	}
+	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' && r != '-' && r != '+' })
+	num, unit := v, "ms"
+	if i >= 0 {
+		num, unit = v[:i], strings.TrimSpace(v[i:])
+	}
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n < 0 || n > 1<<31 {
+		return 0, fmt.Errorf("invalid duration %q", v)
+	}
+	units := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second, "min": time.Minute, "h": time.Hour, "d": 24 * time.Hour}
+	u, ok := units[unit]
+	if !ok {
+		return 0, fmt.Errorf("invalid duration unit %q", unit)
+	}
+	return time.Duration(n * float64(u)), nil
 }
