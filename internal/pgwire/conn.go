@@ -762,10 +762,69 @@ func (c *conn) session(toks []dialect.Token, shape bool) (*answer, error) {
 			w = "ROLLBACK"
 		}
 		return &answer{tag: w}, nil
-	case "DISCARD", "DEALLOCATE", "SAVEPOINT", "RELEASE", "LISTEN", "UNLISTEN":
+	case "DEALLOCATE":
+		return c.deallocate(words(toks), shape)
+	case "DISCARD":
+		if w := words(toks); len(w) > 1 && w[1].Text != ";" {
+			what := strings.ToUpper(w[1].Text)
+			if what == "ALL" && !shape {
+				c.discardAll()
+			}
+			return &answer{tag: "DISCARD " + what}, nil
+		}
+		return &answer{tag: w}, nil
+	case "SAVEPOINT", "RELEASE", "LISTEN", "UNLISTEN":
 		return &answer{tag: w}, nil
 	}
 	return nil, fmt.Errorf("%s is no session command", firstWord(toks))
+}
+
+// deallocate answers DEALLOCATE [PREPARE] name | ALL: the prepared statement (or all of them) is
+// closed, as a Close message closes it (psycopg 3 closes the statements it prepared this way).
+func (c *conn) deallocate(w []dialect.Token, shape bool) (*answer, error) {
+	if n := len(w); n > 0 && w[n-1].Text == ";" {
+		w = w[:n-1]
+	}
+	if len(w) > 1 && strings.EqualFold(w[1].Text, "PREPARE") && w[1].Kind == dialect.TokenIdent {
+		w = w[1:]
+	}
+	if len(w) != 2 {
+		return nil, &pgError{code: "42601", msg: "syntax error: DEALLOCATE name or DEALLOCATE ALL"}
+	}
+	if w[1].Kind == dialect.TokenIdent && strings.EqualFold(w[1].Text, "ALL") {
+		if !shape {
+			for name := range c.stmts {
+				c.dropStatement(name)
+			}
+		}
+		return &answer{tag: "DEALLOCATE ALL"}, nil
+	}
+	name, ok := cursorName(w[1])
+	if !ok {
+		return nil, &pgError{code: "42601", msg: "syntax error: DEALLOCATE name or DEALLOCATE ALL"}
+	}
+	if _, ok := c.stmts[name]; !ok {
+		return nil, &pgError{code: "26000", msg: fmt.Sprintf("prepared statement %q does not exist", name)}
+	}
+	if !shape {
+		c.dropStatement(name)
+	}
+	return &answer{tag: "DEALLOCATE"}, nil
+}
+
+// discardAll answers DISCARD ALL, which connection pools send before they hand a connection to
+// another user of theirs: every portal and cursor closed, every prepared statement closed,
+// every setting reset.
+func (c *conn) discardAll() {
+	for name := range c.portals {
+		c.dropPortal(name)
+	}
+	for name := range c.stmts {
+		c.dropStatement(name)
+	}
+	for name := range c.settings {
+		c.reset(name)
+	}
 }
 
 // describeMark ends the user agent of a statement's Describe run, so that its audit entry (a
