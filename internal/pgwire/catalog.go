@@ -191,6 +191,13 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 	session := []string{
 		"CREATE MACRO version() AS " + lit(versionText),
 		"CREATE MACRO current_database() AS " + lit(databaseName),
+		// current_user and the like, written without parentheses, are these (rewriteCatalog):
+		// functions, so that a column of one is named after it as in PostgreSQL (pgColumnName).
+		`CREATE MACRO "current_user"() AS ` + lit(si.user),
+		`CREATE MACRO "session_user"() AS ` + lit(si.user),
+		`CREATE MACRO "current_role"() AS ` + lit(si.user),
+		`CREATE MACRO "user"() AS ` + lit(si.user),
+		`CREATE MACRO "current_catalog"() AS ` + lit(databaseName),
 		"CREATE MACRO pg_postmaster_start_time() AS TIMESTAMPTZ '2000-01-01 00:00:00+00'",
 		fmt.Sprintf("INSERT INTO pg_database VALUES (%d, %s, 10, 6, 'c', false, true, -1, 0, 0, 1663, 'C', 'C', NULL, NULL, NULL)", oidDatabase, lit(databaseName)),
 		"INSERT INTO pg_roles VALUES (10, " + lit(si.user) + ", false, true, false, false, true, false, -1, '********', NULL, false, NULL)",
@@ -396,9 +403,76 @@ func (c *catalog) run(ctx context.Context, sql string, si sessionInfo, lim engin
 	}
 	out := &server.Result{Rows: res.Rows, Truncated: res.Truncated, Elapsed: res.Elapsed}
 	for _, col := range res.Columns {
-		out.Columns = append(out.Columns, server.Column{Name: col.Name, Type: col.Type})
+		out.Columns = append(out.Columns, server.Column{Name: pgColumnName(col.Name), Type: col.Type})
 	}
 	return out, nil
+}
+
+// pgColumnName is the name PostgreSQL gives a select-list item without an alias, from the one
+// the engine gave it (the item's text): a function call is named after the function (count(*)
+// "count", version() "version", current_user "current_user"), a cast after its operand (or the
+// type, for a cast of a constant), CASE "case", another expression (a literal, an operator)
+// "?column?". Clients read results by these names (a JDBC getString("version"), a Python dict
+// row's ["current_database"]). A column's name or an alias is kept.
+func pgColumnName(name string) string {
+	toks, err := dialect.Tokens(name)
+	if err != nil {
+		return name
+	}
+	w := words(toks)
+	if len(w) == 0 {
+		return name
+	}
+	switch {
+	case len(w) == 1 && (w[0].Kind == dialect.TokenString || w[0].Kind == dialect.TokenNumber || w[0].Text == "NULL"):
+		return "?column?"
+	case len(w) == 1 && (w[0].Text == "true" || w[0].Text == "false"):
+		return "bool"
+	case w[0].Text == "(" && closingParen(w, 0) == len(w)-1:
+		return "?column?"
+	case w[0].Kind == dialect.TokenIdent && strings.EqualFold(w[0].Text, "CASE") && strings.EqualFold(w[len(w)-1].Text, "END"):
+		return "case"
+	case len(w) < 3 || w[1].Text != "(" || closingParen(w, 1) != len(w)-1:
+		return name
+	}
+	fn, ok := cursorName(w[0])
+	if !ok {
+		return name
+	}
+	switch fn {
+	case "count_star":
+		return "count"
+	case "cast", "try_cast":
+		// CAST(x AS t): x's name, or t's when x is a constant.
+		depth := 0
+		for i := 2; i < len(w)-1; i++ {
+			switch {
+			case w[i].Text == "(":
+				depth++
+			case w[i].Text == ")":
+				depth--
+			case depth == 0 && strings.EqualFold(w[i].Text, "AS") && w[i].Kind == dialect.TokenIdent:
+				var operand, typ []string
+				for _, t := range w[2:i] {
+					operand = append(operand, t.Text)
+				}
+				for _, t := range w[i+1 : len(w)-1] {
+					typ = append(typ, t.Text)
+				}
+				if n := pgColumnName(strings.Join(operand, " ")); n != "?column?" {
+					return n
+				}
+				oid, _ := pgType(strings.Join(typ, " "))
+				for _, t := range pgTypes {
+					if t.oid == oid {
+						return t.name
+					}
+				}
+				return "?column?"
+			}
+		}
+	}
+	return fn
 }
 
 // sqlKeywords are words that may follow a FROM item and are not its alias.
@@ -481,16 +555,13 @@ func rewriteCatalog(sql string, si sessionInfo) (string, error) {
 			i = next(next(i))
 			continue
 		case isName(t, "pg_backend_pid") && next(i) < len(toks) && toks[next(i)].Text == "(" && next(next(i)) < len(toks) && toks[next(next(i))].Text == ")":
-			b.WriteString(fmt.Sprint(si.pid))
+			b.WriteString(fmt.Sprintf("pg_backend_pid(%d)", si.pid)) // the connection's: the catalog is shared
 			i = next(next(i))
 			continue
 		case t.Kind == dialect.TokenIdent && (next(i) >= len(toks) || toks[next(i)].Text != "("):
-			switch strings.ToLower(t.Text) {
-			case "current_user", "session_user", "current_role", "user":
-				b.WriteString(engine.Literal(si.user))
-				continue
-			case "current_catalog":
-				b.WriteString(engine.Literal(databaseName))
+			switch name := strings.ToLower(t.Text); name {
+			case "current_user", "session_user", "current_role", "user", "current_catalog":
+				b.WriteString(`"` + name + `"()`)
 				continue
 			}
 		}

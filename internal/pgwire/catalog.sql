@@ -166,6 +166,7 @@ CREATE MACRO pg_table_size(a) AS 0::BIGINT;
 CREATE MACRO pg_indexes_size(a) AS 0::BIGINT;
 CREATE MACRO pg_database_size(a) AS 0::BIGINT;
 CREATE MACRO pg_is_in_recovery() AS false;
+CREATE MACRO pg_backend_pid(p) AS CAST(p AS INTEGER); -- the rewrite passes the connection's pid
 CREATE MACRO pg_tablespace_location(a) AS '';
 CREATE MACRO txid_current() AS 1::BIGINT;
 CREATE MACRO shobj_description(a, b) AS NULL::VARCHAR;

@@ -19,7 +19,7 @@ func TestRewriteCatalog(t *testing.T) {
 		{`SELECT s[i] FROM generate_series(1, 2) as i, string_to_array('a,b', ',') s`,
 			`SELECT s[i] FROM generate_series(1, 2) AS i(i), (SELECT string_to_array('a,b', ',') AS s) AS s`},
 		{`SELECT current_user, user, session_user, current_catalog, a.attname::name, 'r'::"char"`,
-			`SELECT 'ALAKEXAMPLE', 'ALAKEXAMPLE', 'ALAKEXAMPLE', 'auditlake', a.attname::VARCHAR, 'r'::VARCHAR`},
+			`SELECT "current_user"(), "user"(), "session_user"(), "current_catalog"(), a.attname::VARCHAR, 'r'::VARCHAR`},
 		{`SELECT typinput='pg_catalog.array_in'::regproc, t.typoutput::pg_catalog.regproc FROM pg_catalog.pg_type t`,
 			`SELECT typinput='array_in', t.typoutput::VARCHAR FROM pg_type t`},
 		// SQLAlchemy: a set-returning function in a select list keeps its alias as a column's.
