@@ -192,10 +192,17 @@ func (c *conn) extended(err error) {
 
 // simpleQuery runs each statement of a Query message, stopping at the first error.
 func (c *conn) simpleQuery(sql string) {
-	stmts, err := splitStatements(sql)
+	text, err := pgStrings(sql)
+	stmts := []string(nil)
+	if err == nil {
+		stmts, err = splitStatements(text)
+	}
 	if err != nil {
 		ctx, done := c.queryContext()
 		_, err = c.itself(ctx, sql, false, func(context.Context) (*answer, error) {
+			if _, ok := err.(*pgError); ok {
+				return nil, err
+			}
 			return nil, &server.QueryError{Msg: "syntax error: " + err.Error()}
 		})
 		done()
@@ -284,7 +291,14 @@ func (c *conn) sendRows(a *answer, formats []int16, from, to int) error {
 
 // parse prepares a statement.
 func (c *conn) parse(m *pgproto3.Parse) error {
-	n, err := paramCount(m.Query)
+	query, err := pgStrings(m.Query)
+	if err != nil {
+		if _, ok := err.(*pgError); ok {
+			return err
+		}
+		return &server.QueryError{Msg: "syntax error: " + err.Error()}
+	}
+	n, err := paramCount(query)
 	if err != nil {
 		return &server.QueryError{Msg: "syntax error: " + err.Error()}
 	}
@@ -299,7 +313,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 	}
 	oids := make([]uint32, n)
 	copy(oids, m.ParameterOIDs)
-	if err := c.keepStatement(m.Name, &statement{sql: m.Query, paramOIDs: oids}); err != nil {
+	if err := c.keepStatement(m.Name, &statement{sql: query, paramOIDs: oids}); err != nil {
 		return err
 	}
 	c.be.Send(&pgproto3.ParseComplete{})
