@@ -103,6 +103,18 @@ CREATE TABLE pg_cast (oid BIGINT, castsource BIGINT, casttarget BIGINT, castfunc
 CREATE TABLE pg_operator (oid BIGINT, oprname VARCHAR, oprnamespace BIGINT, oprowner BIGINT, oprkind VARCHAR,
 	oprleft BIGINT, oprright BIGINT, oprresult BIGINT, oprcode VARCHAR);
 CREATE TABLE pg_aggregate (aggfnoid BIGINT, aggkind VARCHAR, aggnumdirectargs SMALLINT);
+-- Empty, for psql's \du and \dg (role memberships), \drds, \dc, \dF, \des and \dl.
+CREATE TABLE pg_auth_members (oid BIGINT, roleid BIGINT, member BIGINT, grantor BIGINT, admin_option BOOLEAN);
+CREATE TABLE pg_db_role_setting (setdatabase BIGINT, setrole BIGINT, setconfig VARCHAR[]);
+CREATE TABLE pg_conversion (oid BIGINT, conname VARCHAR, connamespace BIGINT, conowner BIGINT, conforencoding INTEGER,
+	contoencoding INTEGER, conproc VARCHAR, condefault BOOLEAN);
+CREATE TABLE pg_ts_config (oid BIGINT, cfgname VARCHAR, cfgnamespace BIGINT, cfgowner BIGINT, cfgparser BIGINT);
+CREATE TABLE pg_ts_parser (oid BIGINT, prsname VARCHAR, prsnamespace BIGINT);
+CREATE TABLE pg_foreign_server (oid BIGINT, srvname VARCHAR, srvowner BIGINT, srvfdw BIGINT, srvtype VARCHAR,
+	srvversion VARCHAR, srvacl VARCHAR[], srvoptions VARCHAR[]);
+CREATE TABLE pg_foreign_data_wrapper (oid BIGINT, fdwname VARCHAR, fdwowner BIGINT, fdwhandler BIGINT,
+	fdwvalidator BIGINT, fdwacl VARCHAR[], fdwoptions VARCHAR[]);
+CREATE TABLE pg_largeobject_metadata (oid BIGINT, lomowner BIGINT, lomacl VARCHAR[]);
 CREATE VIEW pg_tables AS SELECT n.nspname AS schemaname, c.relname AS tablename, 'auditlake' AS tableowner,
 	NULL::VARCHAR AS tablespace, false AS hasindexes, false AS hasrules, false AS hastriggers, false AS rowsecurity
 	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r';
@@ -142,6 +154,9 @@ CREATE TABLE information_schema_pg.routines (specific_catalog VARCHAR, specific_
 CREATE MACRO pg_table_is_visible(o) AS true;
 CREATE MACRO pg_type_is_visible(o) AS true;
 CREATE MACRO pg_function_is_visible(o) AS true;
+CREATE MACRO pg_statistics_obj_is_visible(o) AS true;
+CREATE MACRO pg_conversion_is_visible(o) AS true;
+CREATE MACRO pg_ts_config_is_visible(o) AS true;
 CREATE MACRO has_table_privilege(a, b) AS true, (a, b, c) AS true;
 CREATE MACRO has_schema_privilege(a, b) AS true, (a, b, c) AS true;
 CREATE MACRO has_database_privilege(a, b) AS true, (a, b, c) AS true;
