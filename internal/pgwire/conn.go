@@ -71,6 +71,7 @@ type portal struct {
 	// cursor: the portal is an SQL cursor (DECLARE), read by FETCH; hold: declared WITH HOLD,
 	// it outlives its transaction (cursor.go).
 	cursor, hold bool
+	described    bool // a Describe of the portal sent its own columns (not its statement's)
 }
 
 // answer is the result of one statement: rows with a RowDescription, or a bare command tag.
@@ -435,6 +436,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 		c.be.Send(&pgproto3.NoData{})
 	} else {
 		c.be.Send(&pgproto3.RowDescription{Fields: fields(p.res.cols, resultFormats(p.formats, len(p.res.cols)))})
+		p.described = true
 	}
 	return nil
 }
@@ -472,11 +474,18 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag(a, len(a.rows)))})
 		return nil
 	}
+	a, changed, err := asDescribed(p, a)
+	if err != nil {
+		return err
+	}
 	end := len(a.rows)
 	if m.MaxRows > 0 && p.sent+int(m.MaxRows) < end {
 		end = p.sent + int(m.MaxRows)
 	}
 	if err := c.sendRows(a, resultFormats(p.formats, len(a.cols)), p.sent, end); err != nil {
+		if changed != "" {
+			return &pgError{code: "0A000", msg: "cached plan must not change result type: " + changed}
+		}
 		return err
 	}
 	p.sent = end
@@ -486,6 +495,41 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 	}
 	c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(tag(a, len(a.rows)))})
 	return nil
+}
+
+// asDescribed is a, a portal's result, with the column types the portal's statement was
+// described with when the client learnt them from that Describe (not from the portal's own):
+// it chose its result formats by them and decodes by them. The statement's Describe ran it with
+// NULL parameters, and a column that then typed as an integer (SELECT $1, 'x' || $1) is text
+// once the parameter has its value: sent as text in a format chosen for int4, "abcd" read as
+// the number 1633837924. A value is sent as the described type when it converts (an int8 that
+// fits an int4); changed names the columns whose type moved, for the error when one does not.
+// A different number of columns is PostgreSQL's 0A000.
+func asDescribed(p *portal, a *answer) (*answer, string, error) {
+	if p.described || p.st == nil || !p.st.described || p.st.fields == nil || a.cols == nil {
+		return a, "", nil
+	}
+	fs := p.st.fields
+	if len(fs) != len(a.cols) {
+		return nil, "", &pgError{code: "0A000", msg: fmt.Sprintf("cached plan must not change result type: the statement was described with %d columns and returns %d", len(fs), len(a.cols))}
+	}
+	var cols []column
+	var changed []string
+	for j, f := range fs {
+		if f.DataTypeOID == a.cols[j].oid {
+			continue
+		}
+		if cols == nil {
+			cols = append([]column(nil), a.cols...)
+		}
+		cols[j] = column{name: a.cols[j].name, oid: f.DataTypeOID, typmod: f.TypeModifier}
+		changed = append(changed, fmt.Sprintf("column %q was described as %s and is %s (give it a type: $1::text, CAST(… AS VARCHAR))",
+			a.cols[j].name, formatName(f.DataTypeOID), formatName(a.cols[j].oid)))
+	}
+	if cols == nil {
+		return a, "", nil
+	}
+	return &answer{cols: cols, rows: a.rows, tag: a.tag}, strings.Join(changed, "; "), nil
 }
 
 // pgError is an error with its SQLSTATE.
