@@ -116,3 +116,35 @@ func TestFloatTextIsPostgresText(t *testing.T) {
 		t.Errorf("binary %v, text %v", got[0], got[1])
 	}
 }
+
+// TestNumericKeepsItsScale: a DECIMAL(p,s) value is sent with its scale, as PostgreSQL sends a
+// numeric(p,s) — 1.00, not 1 — in text (psql, psycopg2's Decimal) and in binary (pgx reads the
+// same numeric in both formats).
+func TestNumericKeepsItsScale(t *testing.T) {
+	f := sharedLake(t)
+	py := debianPython(t, "psycopg2")
+	s := startServer(t, f.dir, pgwire.Options{})
+	const q = `SELECT CAST(1 AS DECIMAL(10,2)), CAST(-1.25 AS DECIMAL(38,10)), CAST(0 AS DECIMAL(5,2)), 1.50, CAST(12345678901234567890 AS DECIMAL(38,0))`
+	out, err := psql(t, s.dsn(f.admin, ""), "-A", "-t", "-c", q)
+	if want := "1.00|-1.2500000000|0.00|1.50|12345678901234567890"; err != nil || strings.TrimSpace(out) != want {
+		t.Fatalf("psql: %v %q, want %q", err, out, want)
+	}
+	got, err := exec.Command(py, "-c", "import sys, psycopg2\nc = psycopg2.connect(sys.argv[1]).cursor()\nc.execute(sys.argv[2])\nprint(' '.join(str(v) for v in c.fetchone()))", s.dsn(f.admin, ""), q).CombinedOutput()
+	if want := "1.00 -1.2500000000 0.00 1.50 12345678901234567890"; err != nil || strings.TrimSpace(string(got)) != want {
+		t.Fatalf("psycopg2: %v %q, want %q", err, got, want)
+	}
+	c := pgxConnect(t, s.dsn(f.admin, ""))
+	var vals [2][]string
+	for i, mode := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
+		ns := make([]pgtype.Numeric, 5)
+		if err := c.QueryRow(context.Background(), q, mode).Scan(&ns[0], &ns[1], &ns[2], &ns[3], &ns[4]); err != nil {
+			t.Fatalf("%v: %v", mode, err)
+		}
+		for _, n := range ns {
+			vals[i] = append(vals[i], fmt.Sprintf("%se%d", n.Int, n.Exp))
+		}
+	}
+	if fmt.Sprint(vals[0]) != fmt.Sprint(vals[1]) || vals[0][0] != "100e-2" {
+		t.Errorf("binary %v, text %v; want equal, 1.00 as 100e-2", vals[0], vals[1])
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -100,7 +101,9 @@ func encodeValue(m *pgtype.Map, oid uint32, format int16, v any, buf []byte) (ou
 		return append(buf, textOf(v)...), false, nil
 	case pgtype.NumericOID:
 		var n pgtype.Numeric
-		if err := n.Scan(textOf(v)); err != nil {
+		if d, ok := decimalValue(v); ok {
+			n = d
+		} else if err := n.Scan(textOf(v)); err != nil {
 			return buf, false, err
 		}
 		v = n
@@ -150,6 +153,25 @@ func encodeValue(m *pgtype.Map, oid uint32, format int16, v any, buf []byte) (ou
 		return buf, false, fmt.Errorf("cannot send %T as %d: %w", v, oid, err)
 	}
 	return out, false, nil
+}
+
+// decimalValue is the engine's DECIMAL(p,s) value v (its digits and scale) as a numeric with
+// its scale, as PostgreSQL sends a numeric(p,s): 1 in a DECIMAL(10,2) is 1.00 (in text and in
+// binary's display scale), not the trimmed 1 of the value's own text.
+func decimalValue(v any) (pgtype.Numeric, bool) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Struct {
+		return pgtype.Numeric{}, false
+	}
+	scale, digits := rv.FieldByName("Scale"), rv.FieldByName("Value")
+	if !scale.IsValid() || !digits.IsValid() || !scale.CanUint() {
+		return pgtype.Numeric{}, false
+	}
+	i, ok := digits.Interface().(*big.Int)
+	if !ok || i == nil {
+		return pgtype.Numeric{}, false
+	}
+	return pgtype.Numeric{Int: new(big.Int).Set(i), Exp: -int32(scale.Uint()), Valid: true}, true
 }
 
 // floatText is a float4 (oid) or float8 as PostgreSQL writes it: the shortest digits that read
