@@ -52,7 +52,7 @@ func (h *Handler) deliver(ctx context.Context, q *query, res *server.Result) err
 		cols[i] = c.Name
 	}
 	s := h.queries.snapshot(q)
-	_, err := delivery.Write(ctx, q.deliveryURI, cols, res.Rows, q.id, h.opts.Delivery.Signer,
+	_, err := delivery.Write(ctx, q.deliveryURI, cols, server.PresentedRows(res.Columns, res.Rows), q.id, h.opts.Delivery.Signer,
 		delivery.Options{Client: h.opts.Delivery.Client, Account: Account, Region: q.region, Now: s.finished})
 	return err
 }

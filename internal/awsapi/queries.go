@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -282,7 +281,7 @@ func (m *manager) finish(q *query, status, msg string, res *server.Result) {
 		for i, r := range res.Rows {
 			row := make([]string, len(r))
 			for j, v := range r {
-				row[j] = typedCell(v, res.Columns[j].Type)
+				row[j] = cell(server.Present(v, res.Columns[j].Type))
 				size += int64(len(row[j])) + 16
 			}
 			rows[i] = row
@@ -492,62 +491,6 @@ func formatFloat(f float64, bits int) string {
 		return fmt.Sprint(f)
 	}
 	return strconv.FormatFloat(f, 'f', -1, bits)
-}
-
-// typedCell is cell for a value of a column of the engine's type typ (DuckDB's name), for the
-// types whose Go value alone does not say how Lake prints them: a DATE (a time.Time at
-// midnight) as 2026-01-02, a TIME (a time.Time on day one) as 10:04:05.250, a UUID (16 bytes)
-// in its usual form, an INTERVAL as Trino prints one.
-func typedCell(v any, typ string) string {
-	switch x := v.(type) {
-	case time.Time:
-		switch typ {
-		case "DATE":
-			return x.Format("2006-01-02")
-		case "TIME":
-			return x.Format("15:04:05.000")
-		}
-	case []byte:
-		if typ == "UUID" && len(x) == 16 {
-			return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
-		}
-	}
-	if typ == "INTERVAL" {
-		if s, ok := intervalText(v); ok {
-			return s
-		}
-	}
-	return cell(v)
-}
-
-// intervalText prints an engine interval (a struct of Months, Days and Micros) as Trino prints
-// its intervals: months as year-month (1-2), days and microseconds as day-to-second
-// (1 02:00:00.000), both when it has both.
-func intervalText(v any) (string, bool) {
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Struct {
-		return "", false
-	}
-	mo, d, us := rv.FieldByName("Months"), rv.FieldByName("Days"), rv.FieldByName("Micros")
-	if !mo.CanInt() || !d.CanInt() || !us.CanInt() {
-		return "", false
-	}
-	var parts []string
-	if months := mo.Int(); months != 0 || d.Int() == 0 && us.Int() == 0 {
-		sign := ""
-		if months < 0 {
-			sign, months = "-", -months
-		}
-		parts = append(parts, fmt.Sprintf("%s%d-%d", sign, months/12, months%12))
-	}
-	if ms := d.Int()*86_400_000 + us.Int()/1000; d.Int() != 0 || us.Int() != 0 {
-		sign := ""
-		if ms < 0 {
-			sign, ms = "-", -ms
-		}
-		parts = append(parts, fmt.Sprintf("%s%d %02d:%02d:%02d.%03d", sign, ms/86_400_000, ms/3_600_000%24, ms/60_000%60, ms/1000%60, ms%1000))
-	}
-	return strings.Join(parts, " "), true
 }
 
 // jsonable turns the engine's nested values into what encoding/json encodes: maps with

@@ -15,6 +15,7 @@ import (
 	"github.com/auditlake/auditlake/internal/integrity"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/objstore"
+	"github.com/auditlake/auditlake/internal/server"
 )
 
 // lakeResultKind names Lake's query result files in ingest messages.
@@ -300,7 +301,14 @@ func deliverResult(ctx context.Context, env *Env, dest string, client *objstore.
 	for i, c := range res.Columns {
 		cols[i] = c.Name
 	}
-	loc, err := delivery.Write(ctx, dest, cols, res.Rows, lake.NewUUID(), signer, delivery.Options{Client: client})
+	rows := make([][]any, len(res.Rows))
+	for i, row := range res.Rows {
+		rows[i] = make([]any, len(row))
+		for j, v := range row {
+			rows[i][j] = server.Present(v, res.Columns[j].Type)
+		}
+	}
+	loc, err := delivery.Write(ctx, dest, cols, rows, lake.NewUUID(), signer, delivery.Options{Client: client})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/query"
+	"github.com/auditlake/auditlake/internal/server"
 )
 
 func runQuery(ctx context.Context, env *Env, args []string) error {
@@ -155,7 +156,7 @@ func WriteResult(w io.Writer, format string, res *engine.Result, csvSafe bool) e
 				if i > 0 {
 					fmt.Fprint(tw, "\t")
 				}
-				s := formatValue(v)
+				s := formatValue(server.Present(v, res.Columns[i].Type))
 				if v == nil {
 					s = "NULL"
 				}
@@ -218,8 +219,8 @@ func (s *rowStream) row(row []any) error {
 		}
 		rec := s.rec // csv.Writer.Write keeps nothing of it
 		for i, v := range row {
-			rec[i] = formatValue(v)
-			switch v.(type) {
+			rec[i] = formatValue(server.Present(v, s.columns[i].Type))
+			switch v.(type) { // the engine's text, not a date or interval Present made text
 			case string, []byte:
 				if s.safe {
 					rec[i] = compliance.SafeCSVCell(rec[i])
@@ -230,7 +231,7 @@ func (s *rowStream) row(row []any) error {
 	case s.js != nil:
 		obj := make(orderedRow, len(row))
 		for i, v := range row {
-			obj[i] = kv{s.columns[i].Name, jsonValue(v)}
+			obj[i] = kv{s.columns[i].Name, jsonValue(server.Present(v, s.columns[i].Type))}
 		}
 		return s.js.add(obj)
 	default: // a copy: callers may reuse row
@@ -375,8 +376,15 @@ func formatValue(v any) string {
 			return t.UTC().Format("2006-01-02 15:04:05")
 		}
 		return t.UTC().Format("2006-01-02 15:04:05.999999")
-	case []byte:
-		return string(t)
+	case []byte: // a varbinary: its bytes in hex, as Trino's CLI shows them (61 62 63)
+		var b strings.Builder
+		for i, c := range t {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			fmt.Fprintf(&b, "%02x", c)
+		}
+		return b.String()
 	case float64:
 		return fmt.Sprint(t)
 	case engine.Map, map[string]any, []any:

@@ -240,3 +240,38 @@ func TestACommandGroupListsItsSubcommands(t *testing.T) {
 		}
 	}
 }
+
+// A DATE, TIME, UUID, INTERVAL and DECIMAL are shown as Trino prints them in every format of
+// query (the table, CSV, JSON and JSON Lines): before, a date was a midnight timestamp, a time
+// a day of year 1, a UUID 16 raw bytes, an interval and a decimal Go structs.
+func TestQueryShowsDatesTimesUUIDsIntervalsAndDecimalsAsTrino(t *testing.T) {
+	dir := t.TempDir()
+	q := `SELECT DATE '2026-01-02' AS d, TIME '10:04:05.250' AS tm, CAST('8e5f1a2b-0c3d-4e5f-8a9b-0c1d2e3f4a5b' AS UUID) AS u,
+		INTERVAL '1' DAY + INTERVAL '2' HOUR AS i, CAST(1.50 AS DECIMAL(5,2)) AS dec`
+	want := []string{"2026-01-02", "10:04:05.250", "8e5f1a2b-0c3d-4e5f-8a9b-0c1d2e3f4a5b", "1 02:00:00.000", "1.50"}
+	if got := mustRun(t, 0, dir, "query", "--format", "csv", q); got != "d,tm,u,i,dec\n"+strings.Join(want, ",")+"\n" {
+		t.Errorf("csv:\n%s", got)
+	}
+	// A varbinary's bytes in hex, as Trino's CLI shows them, not raw bytes in a terminal or CSV.
+	if got := mustRun(t, 0, dir, "query", "--format", "csv", `SELECT CAST('\x00\x1b\xff'::BLOB AS BLOB) AS b`); got != "b\n00 1b ff\n" {
+		t.Errorf("a varbinary in csv: %q", got)
+	}
+	table := mustRun(t, 0, dir, "query", q)
+	for _, w := range want {
+		if !strings.Contains(table, w) {
+			t.Errorf("the table has no %q:\n%s", w, table)
+		}
+	}
+	for _, format := range []string{"json", "jsonl"} {
+		out := strings.Trim(mustRun(t, 0, dir, "query", "--format", format, q), "[]\n")
+		var row map[string]any
+		if err := json.Unmarshal([]byte(out), &row); err != nil {
+			t.Fatalf("%s: %v\n%s", format, err, out)
+		}
+		for i, k := range []string{"d", "tm", "u", "i", "dec"} {
+			if row[k] != want[i] {
+				t.Errorf("%s: %s is %#v, want %q", format, k, row[k], want[i])
+			}
+		}
+	}
+}

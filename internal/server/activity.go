@@ -187,7 +187,7 @@ func (s *Server) activity(w http.ResponseWriter, r *http.Request) error {
 		var tl *ResultTooLargeError
 		switch {
 		case err == nil && res != nil:
-			wd.Columns, wd.Rows, wd.Truncated = nonNilColumns(res.Columns), normalizeRows(res.Rows), res.Truncated
+			wd.Columns, wd.Rows, wd.Truncated = nonNilColumns(res.Columns), normalizeRows(res.Columns, res.Rows), res.Truncated
 			wd.ElapsedMS = float64(res.Elapsed.Microseconds()) / 1000
 		case errors.As(err, &qe):
 			wd.Error = qe.Msg

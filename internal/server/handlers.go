@@ -90,7 +90,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, s.log, http.StatusOK, queryResponse{
 		Columns:   nonNilColumns(res.Columns),
-		Rows:      normalizeRows(res.Rows),
+		Rows:      normalizeRows(res.Columns, res.Rows),
 		RowCount:  len(res.Rows),
 		Truncated: res.Truncated,
 		MaxRows:   maxRows,
@@ -302,10 +302,11 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// normalizeRows makes engine values JSON-encodable: maps with non-string keys become objects,
-// NaN and infinities become strings, binary becomes base64 text, and anything json cannot
-// encode becomes its fmt text.
-func normalizeRows(rows [][]any) [][]any {
+// normalizeRows makes engine values, of columns cols, JSON-encodable: dates, times, UUIDs,
+// intervals and decimals as Trino prints them (Present), maps with non-string keys become
+// objects, NaN and infinities become strings, binary becomes base64 text, and anything json
+// cannot encode becomes its fmt text.
+func normalizeRows(cols []Column, rows [][]any) [][]any {
 	if rows == nil {
 		return [][]any{}
 	}
@@ -313,6 +314,9 @@ func normalizeRows(rows [][]any) [][]any {
 	for i, row := range rows {
 		nr := make([]any, len(row))
 		for j, v := range row {
+			if j < len(cols) {
+				v = Present(v, cols[j].Type)
+			}
 			nr[j] = normalizeValue(v)
 		}
 		out[i] = nr
