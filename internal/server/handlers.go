@@ -310,16 +310,11 @@ func normalizeRows(cols []Column, rows [][]any) [][]any {
 	if rows == nil {
 		return [][]any{}
 	}
-	out := make([][]any, len(rows))
-	for i, row := range rows {
-		nr := make([]any, len(row))
+	out := PresentedRows(cols, rows) // a copy: normalized in place
+	for _, row := range out {
 		for j, v := range row {
-			if j < len(cols) {
-				v = Present(v, cols[j].Type)
-			}
-			nr[j] = normalizeValue(v)
+			row[j] = normalizeValue(v)
 		}
-		out[i] = nr
 	}
 	return out
 }
