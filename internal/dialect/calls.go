@@ -22,6 +22,13 @@ var renames = map[string]string{
 	"json_array_contains": "trino_json_array_contains",
 	"json_size":           "trino_json_size",
 	"is_json_scalar":      "trino_is_json_scalar",
+	// varbinary: DuckDB's BLOB. Its md5/sha1/sha256 return the digest as lower-case hex text,
+	// Trino's the digest's bytes (varbinary), which to_hex prints in upper case.
+	"to_utf8":   "encode",
+	"from_utf8": "decode",
+	"md5":       "trino_md5",
+	"sha1":      "trino_sha1",
+	"sha256":    "trino_sha256",
 	// collections
 	"element_at":      "trino_element_at",
 	"cardinality":     "trino_cardinality",
@@ -71,6 +78,12 @@ var renames = map[string]string{
 	"yow":                    "isoyear",
 }
 
+// varbinaryFuncs are the Trino functions that return varbinary: length of one of them counts
+// bytes (Trino's length(varbinary)), which DuckDB's length does not take.
+var varbinaryFuncs = map[string]bool{
+	"to_utf8": true, "from_hex": true, "from_base64": true, "md5": true, "sha1": true, "sha256": true,
+}
+
 // jsonPathFuncs are the functions whose second argument is a JSON path.
 var jsonPathFuncs = map[string]bool{"json_extract_scalar": true, "json_extract": true, "json_size": true}
 
@@ -106,6 +119,8 @@ func (r *rewriter) call(p int) (int, error) {
 	}
 	if to, ok := renames[name]; ok {
 		r.out.WriteString(to)
+	} else if name == "length" && r.varbinaryArg(open) {
+		r.out.WriteString("octet_length")
 	} else if name == "contains" && r.ipContains(open) {
 		r.out.WriteString("trino_ip_contains")
 	} else {
@@ -239,6 +254,8 @@ func (r *rewriter) cast(p int) (int, error) {
 	switch {
 	case typ == "JSON":
 		fmt.Fprintf(&r.out, "to_json(%s)", expr)
+	case typ == "BLOB":
+		fmt.Fprintf(&r.out, "trino_varbinary(%s)", expr)
 	case typ == "IPADDRESS" && r.tok(p).is("try_cast"):
 		fmt.Fprintf(&r.out, "trino_try_ipaddress(%s)", expr)
 	case typ == "IPADDRESS":
@@ -257,6 +274,25 @@ func (r *rewriter) spanText(a, b int) string {
 	}
 	last := r.tok(b - 1)
 	return r.src[r.tok(a).off : last.off+len(last.text)]
+}
+
+// varbinaryArg reports whether the call at open has one argument, a call of a function that
+// returns varbinary or a CAST to varbinary.
+func (r *rewriter) varbinaryArg(open int) bool {
+	args := r.args(open)
+	if len(args) != 1 {
+		return false
+	}
+	a := args[0]
+	if a[1]-a[0] < 3 || r.tok(a[0]).kind != tkIdent || !r.tok(a[0]+1).is("(") || r.match[a[0]+1] != a[1]-1 {
+		return false
+	}
+	fn := strings.ToLower(r.tok(a[0]).text)
+	if fn == "cast" || fn == "try_cast" {
+		last := r.tok(a[1] - 2)
+		return last.is("varbinary")
+	}
+	return varbinaryFuncs[fn]
 }
 
 // ipContains reports whether the contains( call at open is Trino's contains(varchar cidr,

@@ -45,6 +45,23 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"CAST json AS array(varchar)", `array_join(CAST(json_parse('[1, "a"]') AS array(varchar)), ',')`, "1,a"},
 		{"CAST varchar AS JSON makes a JSON string", `json_format(CAST('abc' AS JSON))`, `"abc"`},
 		{"CAST map AS JSON", `json_format(CAST(MAP(ARRAY['k'], ARRAY['v']) AS JSON))`, `{"k":"v"}`},
+		// varbinary: md5/sha1/sha256 return the digest's bytes (trino.io binary functions), to_hex
+		// prints them in upper case, length counts bytes
+		{"to_hex of sha256 of to_utf8", `to_hex(sha256(to_utf8('abc')))`, "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"},
+		{"to_hex of md5", `to_hex(md5(to_utf8('abc')))`, "900150983CD24FB0D6963F7D28E17F72"},
+		{"to_hex of sha1", `to_hex(sha1(to_utf8('abc')))`, "A9993E364706816ABA3E25717850C26C9CD0D89D"},
+		{"lower hex of sha256 (Athena's checksum form)", `lower(to_hex(sha256(to_utf8('{"a":1}'))))`, "015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862"},
+		{"a digest is 32 bytes", `length(sha256(to_utf8('abc')))`, "32"},
+		{"length of to_utf8 counts bytes", `length(to_utf8('héllo'))`, "6"},
+		{"length of a CAST to varbinary counts bytes", `length(CAST('héllo' AS varbinary))`, "6"},
+		{"CAST to varbinary keeps a backslash", `to_hex(CAST('a\x41' AS varbinary))`, "615C783431"},
+		{"CAST of varbinary to varbinary", `to_hex(CAST(from_hex('ff') AS varbinary))`, "FF"},
+		{"length of varchar counts characters", `length('héllo')`, "5"},
+		{"from_utf8 of to_utf8", `from_utf8(to_utf8('héllo'))`, "héllo"},
+		{"to_base64 of to_utf8", `to_base64(to_utf8('abc'))`, "YWJj"},
+		{"to_hex of from_hex", `to_hex(from_hex('0aff'))`, "0AFF"},
+		{"from_base64 then from_utf8", `from_utf8(from_base64('aMOpbGxv'))`, "héllo"},
+		{"digests compare as varbinary", `sha256(to_utf8('a')) = from_hex('CA978112CA1BBDCAFAC231B39A23DC4DA786EFF8147C4E72B9807785AFEE48BB')`, "true"},
 		// maps and arrays
 		{"element_at map", `element_at(MAP(ARRAY['a', 'b'], ARRAY['1', '2']), 'b')`, "2"},
 		{"element_at map missing key is NULL", `element_at(MAP(ARRAY['a'], ARRAY['1']), 'z')`, "NULL"},

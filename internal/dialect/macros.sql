@@ -44,6 +44,16 @@ CREATE OR REPLACE MACRO trino_json_size(j, p) AS
 -- is_json_scalar(json) → boolean.
 CREATE OR REPLACE MACRO trino_is_json_scalar(j) AS json_type(json(j)) NOT IN ('OBJECT', 'ARRAY');
 
+-- varbinary (DuckDB's BLOB). md5/sha1/sha256(varbinary) → varbinary: the digest's bytes, not
+-- DuckDB's lower-case hex text; to_hex prints them in upper case, as Trino.
+-- CAST(varchar AS varbinary) → its UTF-8 bytes (DuckDB's cast reads \xAA escapes and refuses
+-- other non-ASCII characters); a varbinary stays as it is.
+CREATE OR REPLACE MACRO trino_varbinary(x) AS
+    CASE WHEN typeof(x) = 'BLOB' THEN CAST(x AS BLOB) ELSE encode(CAST(x AS VARCHAR)) END;
+CREATE OR REPLACE MACRO trino_md5(b) AS unhex(md5(b));
+CREATE OR REPLACE MACRO trino_sha1(b) AS unhex(sha1(b));
+CREATE OR REPLACE MACRO trino_sha256(b) AS unhex(sha256(b));
+
 -- Collections.
 
 -- element_at(map, key) → the value or NULL; element_at(array, i) → 1-based, negative from the

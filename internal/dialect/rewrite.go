@@ -18,7 +18,9 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //   - Trino functions whose DuckDB builtin is missing or differs to trino_* macros or to the
 //     DuckDB builtin with Trino's semantics (see the renames table and macros.sql);
 //   - Trino type names inside CAST and TRY_CAST (array(T), map(K,V), row(...), json,
-//     varbinary, real, timestamp with time zone), recursively; CAST(x AS JSON) to to_json(x);
+//     varbinary, real, timestamp with time zone), recursively; CAST(x AS JSON) to to_json(x),
+//     CAST(x AS varbinary) to trino_varbinary(x) (a string's UTF-8 bytes);
+//   - length of a call that returns varbinary (to_utf8, sha256, …) to octet_length;
 //   - lambdas x -> e and (x, y) -> e to DuckDB's lambda x, y: e;
 //   - UNNEST with several arguments, or one array of rows or a map expanded to several
 //     columns, to a lateral (SELECT UNNEST(...)) subquery;

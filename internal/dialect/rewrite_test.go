@@ -45,7 +45,7 @@ from t`)
 		`select list_transform(a, lambda x: x + 1) AS "_col0", list_transform([list_reduce(a, lambda s, x: s + x, 0)], lambda s: s)[1] AS "_col1"`)
 	f("nested Trino types in CAST",
 		`select CAST(j AS map(varchar, array(row(a varchar, "B" bigint)))), TRY_CAST(y as timestamp(3) with time zone), cast(v as varbinary), cast(r as real)`,
-		`select CAST(j AS MAP(VARCHAR, STRUCT(a VARCHAR, "B" BIGINT)[])) AS "_col0", TRY_CAST(y AS TIMESTAMPTZ) AS "_col1", CAST(v AS BLOB) AS "_col2", CAST(r AS FLOAT) AS "_col3"`)
+		`select CAST(j AS MAP(VARCHAR, STRUCT(a VARCHAR, "B" BIGINT)[])) AS "_col0", TRY_CAST(y AS TIMESTAMPTZ) AS "_col1", trino_varbinary(v) AS "_col2", CAST(r AS FLOAT) AS "_col3"`)
 	f("CAST to JSON is to_json",
 		"select cast(m as json)", `select to_json(m) AS "_col0"`)
 	f("date_format with a literal pattern is strftime",
