@@ -136,6 +136,13 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"week is ISO", `week(DATE '2023-01-01')`, "52"},
 		{"week_of_year", `week_of_year(DATE '2023-01-02')`, "1"},
 		{"year_of_week", `year_of_week(DATE '2023-01-01')`, "2022"},
+		// AT TIME ZONE: a timestamp is in the session zone (UTC), converted to the zone given; its
+		// fields are the wall clock there (trino.io datetime functions, AT TIME ZONE operator)
+		{"hour of a timestamp AT TIME ZONE", `hour(TIMESTAMP '2024-01-01 10:00:00' AT TIME ZONE 'America/Los_Angeles')`, "2"},
+		{"date_format of a timestamp AT TIME ZONE", `date_format(TIMESTAMP '2024-01-01 20:30:00' AT TIME ZONE 'Asia/Tokyo', '%Y-%m-%d %H:%i')`, "2024-01-02 05:30"},
+		{"date of a timestamp AT TIME ZONE", `CAST(TIMESTAMP '2024-01-01 03:00:00' AT TIME ZONE 'America/New_York' AS date)`, "2023-12-31"},
+		{"AT TIME ZONE of a timestamp with time zone", `hour(from_iso8601_timestamp('2024-01-01T10:00:00Z') AT TIME ZONE 'Asia/Tokyo')`, "19"},
+		{"AT TIME ZONE of a CAST", `hour(CAST('2024-07-01 10:00:00' AS timestamp) AT TIME ZONE 'Europe/Paris')`, "12"},
 		{"millisecond is 0-999", `millisecond(TIMESTAMP '2023-01-01 00:00:12.345')`, "345"},
 	}
 	for _, tt := range tests {
@@ -181,6 +188,7 @@ func TestTrinoQueriesMatchTrino(t *testing.T) {
 		{"string literal against the same column", `SELECT count(*) FROM ` + eds + ` WHERE sessioncredentialfromconsole = 'true'`, "6"},
 		{"timestamp compared with a string", `SELECT count(*) FROM ` + eds + ` WHERE eventTime > '2024-01-01 00:00:00'`, "3"},
 		{"timestamp compared with date_add from now", `SELECT count(*) FROM ` + eds + ` WHERE eventtime < date_add('hour', -1, now())`, "9"},
+		{"hour of eventtime AT TIME ZONE", `SELECT hour(eventtime AT TIME ZONE 'America/Los_Angeles') || ':' || hour(eventTime) FROM ` + eds + ` WHERE eventid = '865d9377-9c6b-4fd7-8aad-725e95f6a140'`, "1:8"},
 		{"struct fields in any case", `SELECT userIdentity.sessionContext.sessionIssuer.userName || ',' || useridentity.accountId || ',' || tlsDetails.cipherSuite || ',' || coalesce(vpcEndPointID, 'none') FROM ` + eds + ` WHERE eventID = 'cd7919fe-34a2-4d26-b038-23a2556a79fb'`, "ARole,123456789012,TLS_AES_128_GCM_SHA256,none"},
 		{"quoted mixed-case identifiers", `SELECT "eventName" FROM "` + eds + `" WHERE "EventID" = '865d9377-9c6b-4fd7-8aad-725e95f6a140'`, "ConsoleLogin"},
 		{"cardinality of a Lake map column", `SELECT cardinality(requestParameters) FROM ` + eds + ` WHERE eventid = '0828c0d2-3589-4390-b954-c78b4a7df44b'`, "2"},

@@ -36,7 +36,8 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //     year or user as an alias only after AS), AS "_colN" after an item with no name (Trino's
 //     name for the N-th column, from 0), and, at the top level, AS "<Name>" after a column
 //     reference spelled with capitals (Trino names the column as the query writes it);
-//   - a bare user (a name in Trino, the current user in DuckDB) to "user".
+//   - a bare user (a name in Trino, the current user in DuckDB) to "user";
+//   - x AT TIME ZONE z to x::TIMESTAMPTZ AT TIME ZONE z (a timestamp is in UTC, as in Trino).
 //
 // A trailing semicolon is dropped; a second statement is an error. Leading and trailing
 // whitespace and comments are dropped, so the result can be embedded in a larger query.
@@ -292,6 +293,12 @@ func (r *rewriter) emitRange(a, b int) error {
 				r.trivia(p + 1)
 				p += 2
 				continue
+			case low == "at" && p+2 < b && r.tok(p+1).is("time") && r.tok(p+2).is("zone"):
+				// Trino converts a timestamp, which is in the session's zone (UTC), to the zone;
+				// DuckDB reads a timestamp as the zone's wall clock and converts it to UTC. As a
+				// timestamp with time zone, the operand means the same in both: DuckDB's result is
+				// then the wall clock in the zone, whose fields and text are Trino's.
+				r.out.WriteString("::TIMESTAMPTZ ")
 			case low == "user" && !(p+1 < b && r.tok(p+1).is("(")):
 				// Trino's user is a name like any other; DuckDB's is the current user.
 				r.out.WriteString(`"` + t.text + `"`)
