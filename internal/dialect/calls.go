@@ -254,6 +254,9 @@ func (r *rewriter) cast(p int) (int, error) {
 	switch {
 	case typ == "JSON":
 		fmt.Fprintf(&r.out, "to_json(%s)", expr)
+	case typ == "VARCHAR" && !r.literal(open+1, as):
+		// not for a literal: a constant cast stays a constant
+		fmt.Fprintf(&r.out, "trino_varchar(%s)", expr)
 	case typ == "BLOB":
 		fmt.Fprintf(&r.out, "trino_varbinary(%s)", expr)
 	case typ == "IPADDRESS" && r.tok(p).is("try_cast"):
@@ -265,6 +268,11 @@ func (r *rewriter) cast(p int) (int, error) {
 	}
 	r.trivia(close)
 	return close + 1, nil
+}
+
+// literal reports whether positions [a, b) are one string or number literal.
+func (r *rewriter) literal(a, b int) bool {
+	return b == a+1 && (r.tok(a).kind == tkString || r.tok(a).kind == tkNumber)
 }
 
 // spanText returns the source text of positions [a, b).

@@ -44,6 +44,15 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"CAST json AS map(varchar, json)", `json_format(element_at(CAST(json_parse('{"a":"x","b":{"c":1}}') AS map(varchar, json)), 'b'))`, `{"c":1}`},
 		{"CAST json AS array(varchar)", `array_join(CAST(json_parse('[1, "a"]') AS array(varchar)), ',')`, "1,a"},
 		{"CAST varchar AS JSON makes a JSON string", `json_format(CAST('abc' AS JSON))`, `"abc"`},
+		{"CAST json string AS varchar is its text", `CAST(json_extract('{"a":"x y"}', '$.a') AS varchar)`, "x y"},
+		{"CAST json string with escapes AS varchar", `CAST(json_parse('"a\"b\u00e9"') AS varchar)`, `a"bé`},
+		{"CAST json number AS varchar", `CAST(json_extract('{"a":12}', '$.a') AS varchar)`, "12"},
+		{"CAST json boolean AS varchar", `CAST(json_extract('{"a":true}', '$.a') AS varchar)`, "true"},
+		{"CAST json null AS varchar is NULL", `CAST(json_extract('{"a":null}', '$.a') AS varchar) IS NULL`, "true"},
+		{"TRY_CAST json string AS varchar", `TRY_CAST(json_array_get('["p", "q"]', 1) AS varchar)`, "q"},
+		{"CAST json string AS varchar compared", `CAST(json_extract('{"type":"IAMUser"}', '$.type') AS varchar) = 'IAMUser'`, "true"},
+		{"CAST of a JSON column AS varchar", `(SELECT CAST(j AS varchar) FROM (SELECT json_extract('{"a":"x"}', '$.a') AS j))`, "x"},
+		{"CAST of a struct AS varchar is unchanged", `CAST(CAST(ROW(1, 'a') AS row(x bigint, y varchar)) AS varchar)`, "{'x': 1, 'y': a}"},
 		{"CAST map AS JSON", `json_format(CAST(MAP(ARRAY['k'], ARRAY['v']) AS JSON))`, `{"k":"v"}`},
 		// varbinary: md5/sha1/sha256 return the digest's bytes (trino.io binary functions), to_hex
 		// prints them in upper case, length counts bytes

@@ -41,6 +41,15 @@ CREATE OR REPLACE MACRO trino_json_size(j, p) AS
              WHEN json_type(json_extract(j, p)) = 'OBJECT' THEN CAST(len(json_keys(json_extract(j, p))) AS BIGINT)
              ELSE CAST(0 AS BIGINT) END);
 
+-- CAST(json AS varchar): a JSON string is its text (unquoted, unescaped), JSON null is NULL, a
+-- number or a boolean its JSON text (DuckDB's cast gives the JSON text of every value, so a
+-- string kept its quotes). Trino refuses to cast an object or an array; here it is its JSON text.
+-- Other types: DuckDB's cast (typeof is known when the query is bound, so only one branch runs).
+CREATE OR REPLACE MACRO trino_json_text(j) AS
+    CASE json_type(j) WHEN 'VARCHAR' THEN json_extract_string(j, '$') WHEN 'NULL' THEN NULL ELSE j END;
+CREATE OR REPLACE MACRO trino_varchar(x) AS
+    CASE WHEN typeof(x) = 'JSON' THEN trino_json_text(CAST(x AS VARCHAR)) ELSE CAST(x AS VARCHAR) END;
+
 -- is_json_scalar(json) → boolean.
 CREATE OR REPLACE MACRO trino_is_json_scalar(j) AS json_type(json(j)) NOT IN ('OBJECT', 'ARRAY');
 
