@@ -105,6 +105,11 @@ func (r *rewriter) call(p int) (int, error) {
 			return 0, fmt.Errorf("%s at offset %d: the pattern must be a string literal", name, r.tok(p).off)
 		}
 	}
+	if name == "concat" {
+		if args := r.args(open); len(args) >= 2 {
+			return r.concat(close, args)
+		}
+	}
 	if name == "any_match" || name == "all_match" || name == "none_match" {
 		// f(array, predicate) → trino_f(list_transform(array, predicate))
 		r.out.WriteString("trino_" + name + "(list_transform")
@@ -147,6 +152,22 @@ func (r *rewriter) call(p int) (int, error) {
 		return 0, err
 	}
 	r.emit(close)
+	return close + 1, nil
+}
+
+// concat rewrites Trino's concat(a, b, …), which is NULL when an argument is (DuckDB's concat
+// skips NULLs), to the || operator, which is for strings and arrays alike.
+func (r *rewriter) concat(close int, args [][2]int) (int, error) {
+	parts := make([]string, len(args))
+	for i, a := range args {
+		var err error
+		if parts[i], err = r.capture(a[0], a[1]); err != nil {
+			return 0, err
+		}
+		parts[i] = "(" + parts[i] + ")"
+	}
+	r.out.WriteString("(" + strings.Join(parts, " || ") + ")")
+	r.trivia(close)
 	return close + 1, nil
 }
 

@@ -21,6 +21,7 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //     varbinary, real, timestamp with time zone), recursively; CAST(x AS JSON) to to_json(x),
 //     CAST(x AS varbinary) to trino_varbinary(x) (a string's UTF-8 bytes), CAST(x AS varchar)
 //     to trino_varchar(x) (a JSON string's text) unless x is a literal;
+//   - concat(a, b, …) to (a) || (b) || … (NULL when an argument is NULL);
 //   - length of a call that returns varbinary (to_utf8, sha256, …) to octet_length;
 //   - lambdas x -> e and (x, y) -> e to DuckDB's lambda x, y: e;
 //   - UNNEST with several arguments, or one array of rows or a map expanded to several
