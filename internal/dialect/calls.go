@@ -44,6 +44,7 @@ var renames = map[string]string{
 	"filter":          "list_filter",
 	"sequence":        "generate_series",
 	"split":           "trino_split",
+	"split_part":      "trino_split_part",
 	"replace":         "trino_replace",
 	"format":          "printf",
 	"typeof":          "trino_typeof",

@@ -98,6 +98,10 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"CAST row type and field access", `CAST(ROW(1, 'a') AS row(x bigint, y varchar)).y`, "a"},
 		// strings
 		{"split", `array_join(split('a,b,c', ','), '|')`, "a|b|c"},
+		{"split_part", `split_part('arn:aws:iam::123456789012:user/alice', '/', 2)`, "alice"},
+		{"split_part beyond the last field is NULL", `split_part('a,b,c', ',', 4) IS NULL`, "true"},
+		{"split_part of an empty last field", `split_part('a,b,', ',', 3)`, ""},
+		{"split_part with an empty delimiter splits characters", `split_part('abc', '', 2)`, "b"},
 		{"replace with two arguments removes", `replace('a-b-c', '-')`, "abc"},
 		{"replace with three arguments", `replace('aXbX', 'X', 'y')`, "ayby"},
 		{"strpos", `strpos('abc', 'c')`, "3"},
@@ -223,6 +227,30 @@ func TestTrinoQueriesMatchTrino(t *testing.T) {
 			}
 			if got := rows[0][0]; got != tt.want {
 				t.Errorf("%s\n got  %q\n want %q", strings.TrimSpace(tt.sql), got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTrinoErrorsFailHere runs expressions that Trino refuses at run time (trino.io functions
+// pages, and the error each raises) and checks that they fail here too, with an error that says
+// why, rather than giving an answer Trino never gives.
+func TestTrinoErrorsFailHere(t *testing.T) {
+	db := openLake(t)
+	tests := []struct {
+		name, expr, want string
+	}{
+		{"split_part index 0", `split_part('a,b', ',', 0)`, "Index must be greater than zero"},
+		{"split_part negative index", `split_part('a,b', ',', -1)`, "Index must be greater than zero"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows, err := query(t, db, "SELECT CAST(("+tt.expr+") AS varchar)")
+			if err == nil {
+				t.Fatalf("%s: got %v, want an error containing %q", tt.expr, rows, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: error %v, want it to contain %q", tt.expr, err, tt.want)
 			}
 		})
 	}

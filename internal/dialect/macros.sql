@@ -97,6 +97,13 @@ CREATE OR REPLACE MACRO trino_none_match(b) AS NOT list_bool_or(b);
 -- split(string, delimiter) → array(varchar).
 CREATE OR REPLACE MACRO trino_split(s, d) AS string_split(s, d);
 
+-- split_part(string, delimiter, index): 1-based; NULL past the last field (DuckDB: ''); an index
+-- below 1 is an error (DuckDB counts a negative one from the end); an empty delimiter splits
+-- the characters.
+CREATE OR REPLACE MACRO trino_split_part(s, d, i) AS
+    CASE WHEN i <= 0 THEN error('INVALID_FUNCTION_ARGUMENT: split_part: Index must be greater than zero')
+         ELSE string_split(s, d)[i] END;
+
 -- replace(string, search) removes every occurrence; replace(string, search, replacement).
 CREATE OR REPLACE MACRO trino_replace(s, f) AS replace(s, f, ''),
     (s, f, r) AS replace(s, f, r);
