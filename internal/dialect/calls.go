@@ -125,6 +125,8 @@ func (r *rewriter) call(p int) (int, error) {
 	}
 	if to, ok := renames[name]; ok {
 		r.out.WriteString(to)
+	} else if (name == "substr" || name == "substring") && r.substrArgs(open) {
+		r.out.WriteString("trino_substr")
 	} else if name == "length" && r.varbinaryArg(open) {
 		r.out.WriteString("octet_length")
 	} else if name == "contains" && r.ipContains(open) {
@@ -304,6 +306,13 @@ func (r *rewriter) spanText(a, b int) string {
 	}
 	last := r.tok(b - 1)
 	return r.src[r.tok(a).off : last.off+len(last.text)]
+}
+
+// substrArgs reports whether the call at open is substr(s, start[, length]), not
+// substring(s FROM start FOR length).
+func (r *rewriter) substrArgs(open int) bool {
+	n := len(r.args(open))
+	return n == 2 || n == 3
 }
 
 // varbinaryArg reports whether the call at open has one argument, a call of a function that

@@ -97,6 +97,16 @@ CREATE OR REPLACE MACRO trino_none_match(b) AS NOT list_bool_or(b);
 -- split(string, delimiter) → array(varchar).
 CREATE OR REPLACE MACRO trino_split(s, d) AS string_split(s, d);
 
+-- substr(string, start[, length]): start is 1-based, negative from the end; a start of 0, a
+-- start before the beginning or a length below 1 gives '' (DuckDB counts those from the
+-- beginning, or backwards for a negative length).
+CREATE OR REPLACE MACRO trino_substr(s, st) AS
+        CASE WHEN s IS NULL OR st IS NULL THEN NULL
+             WHEN st = 0 OR -st > length(s) THEN '' ELSE substr(s, st) END,
+    (s, st, n) AS
+        CASE WHEN s IS NULL OR st IS NULL OR n IS NULL THEN NULL
+             WHEN st = 0 OR -st > length(s) OR n <= 0 THEN '' ELSE substr(s, st, n) END;
+
 -- split_part(string, delimiter, index): 1-based; NULL past the last field (DuckDB: ''); an index
 -- below 1 is an error (DuckDB counts a negative one from the end); an empty delimiter splits
 -- the characters.
