@@ -34,6 +34,7 @@ var renames = map[string]string{
 	"cardinality":     "trino_cardinality",
 	"slice":           "trino_slice",
 	"array_position":  "trino_array_position",
+	"array_distinct":  "trino_array_distinct",
 	"array_join":      "trino_array_join",
 	"array_max":       "list_max",
 	"array_min":       "list_min",

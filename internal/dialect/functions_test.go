@@ -81,6 +81,10 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"cardinality map", `cardinality(MAP(ARRAY['a', 'b'], ARRAY[1, 2]))`, "2"},
 		{"slice", `array_join(slice(ARRAY[1, 2, 3, 4], 2, 2), ',')`, "2,3"},
 		{"slice negative start", `array_join(slice(ARRAY[1, 2, 3, 4], -2, 2), ',')`, "3,4"},
+		{"array_distinct keeps first occurrences in order", `array_join(array_distinct(ARRAY[3, 1, 3, 2, 1]), ',')`, "3,1,2"},
+		{"array_distinct of strings", `array_join(array_distinct(ARRAY['us-east-1', 'eu-west-1', 'us-east-1']), ',')`, "us-east-1,eu-west-1"},
+		{"array_distinct keeps one NULL", `array_join(array_distinct(ARRAY['b', NULL, 'a', NULL, 'b']), ',', 'N')`, "b,N,a"},
+		{"array_distinct of an empty array", `cardinality(array_distinct(CAST(ARRAY[] AS array(integer))))`, "0"},
 		{"array_position", `array_position(ARRAY[5, 6], 6)`, "2"},
 		{"array_position absent is 0", `array_position(ARRAY[5, 6], 7)`, "0"},
 		{"array_join skips NULL", `array_join(ARRAY['a', NULL, 'c'], '-')`, "a-c"},
@@ -195,6 +199,7 @@ func TestTrinoQueriesMatchTrino(t *testing.T) {
 	tests := []struct {
 		name, sql, want string
 	}{
+		{"array_distinct of a NULL array is NULL", `SELECT count(*) FILTER (WHERE array_distinct(x) IS NULL) || ',' || array_join(max(array_distinct(x)), ',') FROM (VALUES (CAST(NULL AS array(integer))), (ARRAY[2, 2, 1])) AS t(x)`, "1,2,1"},
 		{"approx_distinct", `SELECT approx_distinct(x) FROM (VALUES (1), (2), (2), (3)) AS t(x)`, "3"},
 		{"approx_percentile returns an element", `SELECT approx_percentile(x, 0.5) FROM (VALUES (1), (2), (3), (4), (5)) AS t(x)`, "3"},
 		{"count_if", `SELECT count_if(x > 1) FROM (VALUES (1), (2), (3)) AS t(x)`, "2"},

@@ -84,6 +84,18 @@ CREATE OR REPLACE MACRO trino_slice(a, s, n) AS
 -- array_position(array, x) → 1-based position, 0 when absent.
 CREATE OR REPLACE MACRO trino_array_position(a, x) AS coalesce(list_position(a, x), 0);
 
+-- array_distinct(array): the first occurrence of each value, in the array's order, one NULL
+-- kept (DuckDB's list_distinct orders by hash and drops NULLs). The elements with their positions
+-- are sorted (value, then position), the first of each run of equal values kept, and those put
+-- back in position order: n log n, as an array may be an aggregate's whole input.
+CREATE OR REPLACE MACRO trino_array_distinct(a) AS
+    list_transform([list_sort(list_transform(a, lambda dv, di: {'v': dv, 'i': di}))], lambda ds:
+        list_transform(
+            list_sort(list_transform(
+                list_filter(ds, lambda de, dj: dj = 1 OR ds[dj - 1].v IS DISTINCT FROM de.v),
+                lambda de: {'i': de.i, 'v': de.v})),
+            lambda de: de.v))[1];
+
 -- array_join(array, delimiter[, null_replacement]): NULLs are skipped unless replaced.
 CREATE OR REPLACE MACRO trino_array_join(a, d) AS array_to_string(a, d),
     (a, d, n) AS array_to_string(list_transform(a, lambda x: coalesce(CAST(x AS VARCHAR), n)), d);
