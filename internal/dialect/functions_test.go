@@ -200,6 +200,10 @@ func TestTrinoQueriesMatchTrino(t *testing.T) {
 		name, sql, want string
 	}{
 		{"array_distinct of a NULL array is NULL", `SELECT count(*) FILTER (WHERE array_distinct(x) IS NULL) || ',' || array_join(max(array_distinct(x)), ',') FROM (VALUES (CAST(NULL AS array(integer))), (ARRAY[2, 2, 1])) AS t(x)`, "1,2,1"},
+		{"map_agg", `SELECT array_join(transform(map_keys(m), k -> k || '=' || CAST(m[k] AS varchar)), ',') FROM (SELECT map_agg(k, v) AS m FROM (VALUES ('b', 2), ('a', 1)) AS t(k, v))`, "a=1,b=2"},
+		{"map_agg element_at", `SELECT element_at(map_agg(eventname, eventid), 'ConsoleLogin') FROM ` + eds, "865d9377-9c6b-4fd7-8aad-725e95f6a140"},
+		{"map_agg keeps one value of a repeated key and skips NULL keys", `SELECT cardinality(map_agg(k, v)) || ':' || CAST(element_at(map_agg(k, v), 'a') IN (1, 3) AS varchar) FROM (VALUES ('a', 1), ('b', 2), ('a', 3), (NULL, 4)) AS t(k, v)`, "2:true"},
+		{"map_agg per group", `SELECT array_join(array_agg(CAST(cardinality(m) AS varchar) ORDER BY g), ',') FROM (SELECT g, map_agg(k, v) AS m FROM (VALUES (1, 'a', 1), (1, 'b', 2), (2, 'a', 3)) AS t(g, k, v) GROUP BY g)`, "2,1"},
 		{"approx_distinct", `SELECT approx_distinct(x) FROM (VALUES (1), (2), (2), (3)) AS t(x)`, "3"},
 		{"approx_percentile returns an element", `SELECT approx_percentile(x, 0.5) FROM (VALUES (1), (2), (3), (4), (5)) AS t(x)`, "3"},
 		{"count_if", `SELECT count_if(x > 1) FROM (VALUES (1), (2), (3)) AS t(x)`, "2"},

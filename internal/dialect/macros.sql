@@ -145,6 +145,13 @@ CREATE OR REPLACE MACRO trino_typeof(x) AS
 CREATE OR REPLACE MACRO trino_approx_distinct(x) AS count(DISTINCT x),
     (x, e) AS count(DISTINCT x);
 
+-- map_agg(key, value) → map: rows with a NULL key are skipped; of a key given more than once,
+-- one value is kept (DuckDB's map_from_entries refuses repeated keys): the pairs are sorted and
+-- the first of each key kept.
+CREATE OR REPLACE MACRO trino_map_agg(k, v) AS
+    list_transform([list_sort(list({'k': k, 'v': v}) FILTER (WHERE k IS NOT NULL))], lambda ms:
+        map_from_entries(list_filter(ms, lambda me, mj: mj = 1 OR ms[mj - 1].k <> me.k)))[1];
+
 -- approx_percentile(x, p) → an element of the input (quantile_disc), as Trino's digest.
 CREATE OR REPLACE MACRO trino_approx_percentile(x, p) AS quantile_disc(x, p);
 
