@@ -172,6 +172,38 @@ CREATE OR REPLACE MACRO trino_regexp_extract(s, p) AS
 CREATE OR REPLACE MACRO trino_regexp_replace(s, p) AS regexp_replace(s, p, '', 'g'),
     (s, p, r) AS regexp_replace(s, p, regexp_replace(r, '\$(\d)', '\\\1', 'g'), 'g');
 
+-- URLs, as Trino's UrlFunctions read them with java.net.URI: a URL that URI refuses (a space,
+-- a control character, one of "<>\^`{|}, a % not followed by two hex digits) gives NULL; a
+-- part the URL lacks gives '' (port: NULL); path, query and fragment are percent-decoded.
+-- trino_url_part(url, n): group n of RFC 3986's URI regular expression (2 scheme, 4 authority,
+-- 5 path, 7 query, 9 fragment; '' when absent), or NULL.
+CREATE OR REPLACE MACRO trino_url_part(u, n) AS
+    CASE WHEN regexp_matches(u, '[\x00-\x20"<>\\^`{|}]|%([^0-9A-Fa-f]|[0-9A-Fa-f]([^0-9A-Fa-f]|$)|$)') THEN NULL
+         ELSE regexp_extract(u, '^(([^:/?#]+):)?(//([^/?#]*))?([^?#]*)(\?([^#]*))?(#(.*))?$', n) END;
+CREATE OR REPLACE MACRO trino_url_protocol(u) AS trino_url_part(u, 2);
+-- the host of the authority (after user@, before :port); '' when it is not a host name or a
+-- bracketed IPv6 address (URI's registry-based authority, getHost null).
+CREATE OR REPLACE MACRO trino_url_host(u) AS
+    regexp_extract(trino_url_part(u, 4), '^([^@]*@)?(\[[^]]*\]|[A-Za-z0-9.-]*)(:[0-9]*)?$', 2);
+CREATE OR REPLACE MACRO trino_url_port(u) AS
+    CAST(nullif(regexp_extract(trino_url_part(u, 4), '^([^@]*@)?(\[[^]]*\]|[A-Za-z0-9.-]*):([0-9]+)$', 3), '') AS BIGINT);
+CREATE OR REPLACE MACRO trino_url_path(u) AS url_decode(trino_url_part(u, 5));
+CREATE OR REPLACE MACRO trino_url_query(u) AS url_decode(trino_url_part(u, 7));
+CREATE OR REPLACE MACRO trino_url_fragment(u) AS url_decode(trino_url_part(u, 9));
+-- url_decode: URLDecoder's, + is a space too; url_encode: Guava's form parameter escaper, which
+-- keeps letters, digits and -_.* and writes a space as + (DuckDB's keeps ~, encodes *, writes %20).
+CREATE OR REPLACE MACRO trino_url_decode(s) AS url_decode(replace(s, '+', ' '));
+CREATE OR REPLACE MACRO trino_url_encode(s) AS
+    replace(replace(replace(url_encode(s), '%20', '+'), '~', '%7E'), '%2A', '*');
+-- url_extract_parameter(url, name): the value of the first name=value of the raw query whose
+-- name is name, decoded; '' for a bare name; NULL when there is none or no query.
+CREATE OR REPLACE MACRO trino_url_parameter(u, name) AS
+    list_transform([CASE WHEN regexp_matches(u, '^[^#]*\?') THEN trino_url_part(u, 7) END], lambda uq:
+        list_transform([list_filter(string_split(uq, '&'), lambda ua: split_part(ua, '=', 1) = name)[1]], lambda uv:
+            CASE WHEN uv IS NULL THEN NULL
+                 WHEN contains(uv, '=') THEN trino_url_decode(substr(uv, strpos(uv, '=') + 1))
+                 ELSE '' END)[1])[1];
+
 -- Date and time.
 
 -- An interval of n units, for date_add.
