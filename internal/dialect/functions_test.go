@@ -150,6 +150,13 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"typeof varchar", `typeof('x')`, "varchar"},
 		{"try turns an error into NULL", `try(CAST('x' AS integer))`, "NULL"},
 		{"integer division truncates", `7 / 2`, "3"},
+		{"integer division toward zero", `-7 / 2`, "-3"},
+		{"modulus takes the dividend's sign", `CAST(-7 % 3 AS varchar) || ',' || CAST(7 % -3 AS varchar)`, "-1,1"},
+		{"division is left-associative with *", `10 / -2 * 3`, "-15"},
+		{"division by a call, a CASE, a subscript and a bracket", `100 / abs(-5) + 100 / CASE WHEN true THEN 4 END + 100 / ARRAY[10, 20][2] + 100 / (2 + 3)`, "70"},
+		{"division by a window aggregate", `(SELECT x * 100 / sum(x) OVER () FROM (VALUES 1, 3) AS t(x) ORDER BY x DESC LIMIT 1)`, "75"},
+		{"division by a filtered aggregate", `(SELECT 100 / count(*) FILTER (WHERE x > 1) FROM (VALUES 1, 2, 3) AS t(x))`, "50"},
+		{"division by NULL is NULL", `5 / CAST(NULL AS integer) IS NULL`, "true"},
 		{"regexp_like partial match", `regexp_like('abc123', '\d+')`, "true"},
 		{"regexp_like anchored", `regexp_like('abc', '^b')`, "false"},
 		{"regexp_extract", `regexp_extract('abc123def', '\d+')`, "123"},
@@ -278,6 +285,12 @@ func TestTrinoErrorsFailHere(t *testing.T) {
 	tests := []struct {
 		name, expr, want string
 	}{
+		{"integer division by zero", `5 / 0`, "Division by zero"},
+		{"integer modulus by zero", `5 % 0`, "Division by zero"},
+		{"division by a zero column value", `(SELECT max(x / y) FROM (VALUES (1, 1), (2, 0)) AS t(x, y))`, "Division by zero"},
+		{"division by a zero aggregate", `(SELECT count(*) * 100 / count_if(x > 5) FROM (VALUES 1, 2) AS t(x))`, "Division by zero"},
+		{"decimal division by zero", `1.5 / 0.0`, "Division by zero"},
+		{"double division by zero (Trino: Infinity)", `1e0 / 0`, "Division by zero"},
 		{"split_part index 0", `split_part('a,b', ',', 0)`, "Index must be greater than zero"},
 		{"split_part negative index", `split_part('a,b', ',', -1)`, "Index must be greater than zero"},
 	}

@@ -2,6 +2,12 @@
 -- that dialect.Rewrite renames to trino_*. Each states the Trino behaviour it follows
 -- (https://trino.io/docs/current/functions.html). Run once per connection.
 
+-- trino_divisor(x): the divisor of / and %, which Rewrite wraps: Trino fails on an integer or
+-- decimal division by zero, DuckDB gives NULL. (Trino's double division by zero gives Infinity or
+-- NaN, which DuckDB does not compute: that fails too, rather than being NULL.)
+CREATE OR REPLACE MACRO trino_divisor(x) AS
+    CASE WHEN x = 0 THEN error('DIVISION_BY_ZERO: Division by zero') ELSE x END;
+
 -- JSON. Trino's json_extract* return NULL for input that is not valid JSON (CloudTrail map
 -- values are often raw strings), DuckDB's raise an error: try() turns the error into NULL.
 

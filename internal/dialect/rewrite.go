@@ -22,6 +22,8 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //     CAST(x AS varbinary) to trino_varbinary(x) (a string's UTF-8 bytes), CAST(x AS varchar)
 //     to trino_varchar(x) (a JSON string's text) unless x is a literal;
 //   - concat(a, b, …) to (a) || (b) || … (NULL when an argument is NULL);
+//   - the divisor of / and % (but a number that is not zero) to trino_divisor(…), which fails
+//     on zero;
 //   - length of a call that returns varbinary (to_utf8, sha256, …) to octet_length;
 //   - lambdas x -> e and (x, y) -> e to DuckDB's lambda x, y: e;
 //   - UNNEST with several arguments, or one array of rows or a map expanded to several
@@ -316,6 +318,15 @@ func (r *rewriter) emitRange(a, b int) error {
 			}
 		case tkOp:
 			switch t.text {
+			case "/", "%":
+				if q, ok := r.operandEnd(p+1, b); ok && !r.nonZeroNumber(p+1, q) {
+					r.emit(p)
+					if err := r.divisor(p+1, q); err != nil {
+						return err
+					}
+					p = q
+					continue
+				}
 			case ",":
 				wantTable = inFrom
 			case "(", "[", "{":
@@ -333,6 +344,100 @@ func (r *rewriter) emitRange(a, b int) error {
 		p++
 	}
 	return nil
+}
+
+// divisor writes the divisor at positions [a, b) as trino_divisor(…), which fails on zero as
+// Trino's division and modulus do (DuckDB's give NULL), keeping the text that follows the
+// divisor (an item's alias, whitespace, a comment) after the closing bracket.
+func (r *rewriter) divisor(a, b int) error {
+	after, had := r.after[b-1]
+	delete(r.after, b-1)
+	last := r.last
+	r.last = b - 1 // no trivia after the divisor's last token inside the brackets
+	r.out.WriteString("trino_divisor(")
+	err := r.emitRange(a, b)
+	r.last = last
+	if had {
+		r.after[b-1] = after
+	}
+	if err != nil {
+		return err
+	}
+	r.out.WriteString(")")
+	r.trivia(b - 1)
+	return nil
+}
+
+// nonZeroNumber reports whether positions [a, b) are one number that is not zero.
+func (r *rewriter) nonZeroNumber(a, b int) bool {
+	return b == a+1 && r.tok(a).kind == tkNumber && strings.Trim(r.tok(a).text, "0.") != ""
+}
+
+// operandEnd returns the end of the right operand of a binary operator that starts at p:
+// unary signs, then a primary — a literal, a name, a call with its FILTER and OVER clauses, a
+// bracketed expression, CASE … END — with its subscripts and field accesses. It reports false
+// for anything else.
+func (r *rewriter) operandEnd(p, b int) (int, bool) {
+	for p < b && (r.tok(p).is("-") || r.tok(p).is("+")) {
+		p++
+	}
+	if p >= b {
+		return 0, false
+	}
+	name := func(q int) bool { return q < b && (r.tok(q).kind == tkIdent || r.tok(q).kind == tkQuoted) }
+	t := r.tok(p)
+	switch {
+	case t.kind == tkNumber || t.kind == tkString:
+		p++
+	case t.is("("):
+		p = r.match[p] + 1
+	case t.is("case"):
+		depth := 0
+		q := p
+		for ; q < b; q++ {
+			if m := r.match[q]; m > q {
+				q = m
+			} else if r.tok(q).is("case") {
+				depth++
+			} else if r.tok(q).is("end") {
+				if depth--; depth == 0 {
+					break
+				}
+			}
+		}
+		if q >= b {
+			return 0, false
+		}
+		p = q + 1
+	case name(p):
+		for p++; p+1 < b && r.tok(p).is(".") && name(p+1); p += 2 {
+		}
+		if p < b && r.tok(p).is("(") {
+			p = r.match[p] + 1
+			if p+1 < b && r.tok(p).is("filter") && r.tok(p+1).is("(") {
+				p = r.match[p+1] + 1
+			}
+			if p+1 < b && r.tok(p).is("over") {
+				if r.tok(p + 1).is("(") {
+					p = r.match[p+1] + 1
+				} else {
+					p += 2 // OVER window_name
+				}
+			}
+		}
+	default:
+		return 0, false
+	}
+	for p < b {
+		if r.tok(p).is("[") {
+			p = r.match[p] + 1
+		} else if p+1 < b && r.tok(p).is(".") && name(p+1) {
+			p += 2
+		} else {
+			break
+		}
+	}
+	return p, true
 }
 
 // callable reports whether the identifier at p, followed by "(", is a function call that the

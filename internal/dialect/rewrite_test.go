@@ -46,6 +46,9 @@ from t`)
 	f("nested Trino types in CAST",
 		`select CAST(j AS map(varchar, array(row(a varchar, "B" bigint)))), TRY_CAST(y as timestamp(3) with time zone), cast(v as varbinary), cast(r as real)`,
 		`select CAST(j AS MAP(VARCHAR, STRUCT(a VARCHAR, "B" BIGINT)[])) AS "_col0", TRY_CAST(y AS TIMESTAMPTZ) AS "_col1", trino_varbinary(v) AS "_col2", CAST(r AS FLOAT) AS "_col3"`)
+	f("a divisor is checked for zero, the item keeps its name",
+		"select a / b, c % d.e[1] x, 7 / 2 from t",
+		`select a / trino_divisor(b) AS "_col0", c % trino_divisor(d.e[1]) AS x, 7 / 2 AS "_col2" from t`)
 	f("CAST to JSON is to_json",
 		"select cast(m as json)", `select to_json(m) AS "_col0"`)
 	f("date_format with a literal pattern is strftime",
