@@ -2,11 +2,17 @@
 -- that dialect.Rewrite renames to trino_*. Each states the Trino behaviour it follows
 -- (https://trino.io/docs/current/functions.html). Run once per connection.
 
+-- trino_fail(message): fails the query with message ("CODE: text", which the query layer shows
+-- as it is). DuckDB's error() is volatile, and try() refuses any expression that holds a volatile
+-- function, so try(x / y) failed to bind; a failing cast is not volatile, and try() turns it into
+-- NULL as Trino's try does. Its type is INTEGER: cast it where a branch needs another.
+CREATE OR REPLACE MACRO trino_fail(message) AS CAST(message AS INTEGER);
+
 -- trino_divisor(x): the divisor of / and %, which Rewrite wraps: Trino fails on an integer or
 -- decimal division by zero, DuckDB gives NULL. (Trino's double division by zero gives Infinity or
 -- NaN, which DuckDB does not compute: that fails too, rather than being NULL.)
 CREATE OR REPLACE MACRO trino_divisor(x) AS
-    CASE WHEN x = 0 THEN error('DIVISION_BY_ZERO: Division by zero') ELSE x END;
+    CASE WHEN x = 0 THEN trino_fail('DIVISION_BY_ZERO: Division by zero') ELSE x END;
 
 -- JSON. Trino's json_extract* return NULL for input that is not valid JSON (CloudTrail map
 -- values are often raw strings), DuckDB's raise an error: try() turns the error into NULL.
@@ -129,7 +135,7 @@ CREATE OR REPLACE MACRO trino_substr(s, st) AS
 -- below 1 is an error (DuckDB counts a negative one from the end); an empty delimiter splits
 -- the characters.
 CREATE OR REPLACE MACRO trino_split_part(s, d, i) AS
-    CASE WHEN i <= 0 THEN error('INVALID_FUNCTION_ARGUMENT: split_part: Index must be greater than zero')
+    CASE WHEN i <= 0 THEN CAST(trino_fail('INVALID_FUNCTION_ARGUMENT: split_part: Index must be greater than zero') AS VARCHAR)
          ELSE string_split(s, d)[i] END;
 
 -- replace(string, search) removes every occurrence; replace(string, search, replacement).

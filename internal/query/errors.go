@@ -26,6 +26,7 @@ var (
 	errSyntax     = regexp.MustCompile(`^(?:Parser Error: )?(syntax error at (?:or near "([^"]*)"|end of input))`)
 	errClass      = regexp.MustCompile(`^(?:[A-Z][a-z]+ )+Error: `)
 	errCoded      = regexp.MustCompile(`^[A-Z][A-Z_]+: `)
+	errFailed     = regexp.MustCompile(`^Conversion Error: Could not convert string '([A-Z][A-Z_]+: .*)' to INT32`)
 	didYouMean    = regexp.MustCompile(`\n?Did you mean "([^"]*)"\?`)
 	operators     = map[string]bool{"+": true, "-": true, "*": true, "/": true, "%": true, "//": true, "||": true, "=": true, "<>": true, "<": true, ">": true, "<=": true, ">=": true, "~~": true, "!~~": true}
 	typeName      = strings.NewReplacer("INTEGER_LITERAL", "integer", "STRING_LITERAL", "varchar", "VARCHAR", "varchar",
@@ -90,6 +91,9 @@ func trinoMessage(sql, msg string) string {
 	case errNotGrouped.MatchString(first):
 		name := errNotGrouped.FindStringSubmatch(first)[1]
 		return "EXPRESSION_NOT_AGGREGATE: " + at(lastPart(name), false) + fmt.Sprintf("'%s' must be an aggregate expression or appear in GROUP BY clause", name)
+	case errFailed.MatchString(first):
+		// a macro's trino_fail: its message, already in Athena's terms
+		return errFailed.FindStringSubmatch(first)[1]
 	case errSyntax.MatchString(first):
 		m := errSyntax.FindStringSubmatch(first)
 		loc := ""
