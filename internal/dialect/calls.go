@@ -293,6 +293,9 @@ func (r *rewriter) cast(p int) (int, error) {
 	case typ == "VARCHAR" && !r.literal(open+1, as):
 		// not for a literal: a constant cast stays a constant
 		fmt.Fprintf(&r.out, "trino_varchar(%s)", expr)
+	case integralTypes[typ] && !(as == open+2 && r.tok(open+1).kind == tkString):
+		// a double literal too (2.5e0); a string literal stays a constant
+		fmt.Fprintf(&r.out, "trino_%s%s(%s)", tryPrefix(r.tok(p)), strings.ToLower(typ), expr)
 	case typ == "BLOB":
 		fmt.Fprintf(&r.out, "trino_varbinary(%s)", expr)
 	case typ == "IPADDRESS" && r.tok(p).is("try_cast"):
@@ -309,6 +312,18 @@ func (r *rewriter) cast(p int) (int, error) {
 // literal reports whether positions [a, b) are one string or number literal.
 func (r *rewriter) literal(a, b int) bool {
 	return b == a+1 && (r.tok(a).kind == tkString || r.tok(a).kind == tkNumber)
+}
+
+// integralTypes are the integer types a CAST to rounds a double half away from zero, as
+// Trino does (DuckDB rounds half to even): trino_<type> and trino_try_<type> in macros.sql.
+var integralTypes = map[string]bool{"TINYINT": true, "SMALLINT": true, "INTEGER": true, "BIGINT": true}
+
+// tryPrefix is "try_" for TRY_CAST, "" for CAST.
+func tryPrefix(t token) string {
+	if t.is("try_cast") {
+		return "try_"
+	}
+	return ""
 }
 
 // spanText returns the source text of positions [a, b).

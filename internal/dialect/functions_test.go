@@ -53,6 +53,18 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"CAST json string AS varchar compared", `CAST(json_extract('{"type":"IAMUser"}', '$.type') AS varchar) = 'IAMUser'`, "true"},
 		{"CAST of a JSON column AS varchar", `(SELECT CAST(j AS varchar) FROM (SELECT json_extract('{"a":"x"}', '$.a') AS j))`, "x"},
 		{"CAST of a struct AS varchar is unchanged", `CAST(CAST(ROW(1, 'a') AS row(x bigint, y varchar)) AS varchar)`, "{'x': 1, 'y': a}"},
+		// a double cast to an integer type rounds half away from zero (Trino's DoubleOperators)
+		{"CAST double 2.5 AS integer", `(SELECT CAST(x AS integer) FROM (VALUES 2.5e0) AS t(x))`, "3"},
+		{"CAST double -2.5 AS bigint", `(SELECT CAST(x AS bigint) FROM (VALUES -2.5e0) AS t(x))`, "-3"},
+		{"CAST double 0.5 AS smallint", `(SELECT CAST(x AS smallint) FROM (VALUES 0.5e0) AS t(x))`, "1"},
+		{"CAST double 1.4 AS tinyint", `(SELECT CAST(x AS tinyint) FROM (VALUES 1.4e0) AS t(x))`, "1"},
+		{"CAST double literal AS integer", `CAST(2.5e0 AS integer)`, "3"},
+		{"CAST of avg AS integer", `(SELECT CAST(avg(x) AS integer) FROM (VALUES 2, 3) AS t(x))`, "3"},
+		{"TRY_CAST double AS integer", `(SELECT TRY_CAST(x AS integer) FROM (VALUES 4.5e0) AS t(x))`, "5"},
+		{"TRY_CAST double out of range AS integer is NULL", `(SELECT TRY_CAST(x AS integer) IS NULL FROM (VALUES 1e20) AS t(x))`, "true"},
+		{"CAST decimal 2.5 AS integer", `(SELECT CAST(x AS integer) FROM (VALUES 2.5) AS t(x))`, "3"},
+		{"CAST big bigint AS bigint keeps every digit", `(SELECT CAST(x AS bigint) FROM (VALUES 9007199254740993) AS t(x))`, "9007199254740993"},
+		{"CAST varchar AS bigint", `(SELECT CAST(x AS bigint) FROM (VALUES '42') AS t(x))`, "42"},
 		{"CAST map AS JSON", `json_format(CAST(MAP(ARRAY['k'], ARRAY['v']) AS JSON))`, `{"k":"v"}`},
 		// varbinary: md5/sha1/sha256 return the digest's bytes (trino.io binary functions), to_hex
 		// prints them in upper case, length counts bytes

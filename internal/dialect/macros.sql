@@ -65,6 +65,14 @@ CREATE OR REPLACE MACRO trino_varchar(x) AS
 -- is_json_scalar(json) → boolean.
 CREATE OR REPLACE MACRO trino_is_json_scalar(j) AS json_type(json(j)) NOT IN ('OBJECT', 'ARRAY');
 
+-- CAST and TRY_CAST of a double or real to an integer type round half away from zero, as
+-- Trino (DuckDB rounds half to even: CAST(2.5e0 AS integer) was 2, Trino's 3): Rewrite writes
+-- them trino_<type>(x) and trino_try_<type>(x), which macros.go defines for each integer type
+-- after this file, through trino_round_double. The double goes through its text so that round
+-- binds for every operand type; typeof is known when the query is bound, so only one branch of
+-- theirs runs.
+CREATE OR REPLACE MACRO trino_round_double(x) AS round(CAST(CAST(x AS VARCHAR) AS DOUBLE));
+
 -- varbinary (DuckDB's BLOB). md5/sha1/sha256(varbinary) → varbinary: the digest's bytes, not
 -- DuckDB's lower-case hex text; to_hex prints them in upper case, as Trino.
 -- CAST(varchar AS varbinary) → its UTF-8 bytes (DuckDB's cast reads \xAA escapes and refuses

@@ -100,6 +100,8 @@ func (tp *typeParser) typ() (string, bool) {
 	case "double":
 		tp.accept("precision")
 		return "DOUBLE", true
+	case "int":
+		return "INTEGER", true
 	case "varchar", "char":
 		if _, ok := tp.params(); !ok {
 			return "", false
