@@ -65,6 +65,10 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"CAST decimal 2.5 AS integer", `(SELECT CAST(x AS integer) FROM (VALUES 2.5) AS t(x))`, "3"},
 		{"CAST big bigint AS bigint keeps every digit", `(SELECT CAST(x AS bigint) FROM (VALUES 9007199254740993) AS t(x))`, "9007199254740993"},
 		{"CAST varchar AS bigint", `(SELECT CAST(x AS bigint) FROM (VALUES '42') AS t(x))`, "42"},
+		{"CAST signed varchar AS integer", `(SELECT CAST(x AS integer) FROM (VALUES '-7') AS t(x))`, "-7"},
+		{"CAST json_extract_scalar AS bigint", `CAST(json_extract_scalar('{"n":"123"}', '$.n') AS bigint)`, "123"},
+		{"TRY_CAST of a decimal text AS bigint is NULL", `(SELECT TRY_CAST(x AS bigint) IS NULL FROM (VALUES '1.5') AS t(x))`, "true"},
+		{"TRY_CAST of an exponent text AS integer is NULL", `TRY_CAST(json_extract_scalar('{"n":"1e3"}', '$.n') AS integer) IS NULL`, "true"},
 		{"CAST map AS JSON", `json_format(CAST(MAP(ARRAY['k'], ARRAY['v']) AS JSON))`, `{"k":"v"}`},
 		// varbinary: md5/sha1/sha256 return the digest's bytes (trino.io binary functions), to_hex
 		// prints them in upper case, length counts bytes
@@ -300,6 +304,9 @@ func TestTrinoErrorsFailHere(t *testing.T) {
 	tests := []struct {
 		name, expr, want string
 	}{
+		{"CAST of a decimal text AS bigint", `CAST(json_extract_scalar('{"n":"1.5"}', '$.n') AS bigint)`, "Cannot cast '1.5' to BIGINT"},
+		{"CAST of a hex text AS integer", `CAST(json_extract_scalar('{"n":"0x1F"}', '$.n') AS integer)`, "Cannot cast '0x1F' to INT"},
+		{"CAST of a text with _ AS integer", `CAST(json_extract_scalar('{"n":"1_000"}', '$.n') AS integer)`, "Cannot cast '1_000' to INT"},
 		{"integer division by zero", `5 / 0`, "Division by zero"},
 		{"integer modulus by zero", `5 % 0`, "Division by zero"},
 		{"division by a zero column value", `(SELECT max(x / y) FROM (VALUES (1, 1), (2, 0)) AS t(x, y))`, "Division by zero"},

@@ -200,6 +200,7 @@ func TestQueryErrorsSpeakTheDialect(t *testing.T) {
 	f(`SELECT x, count(*) FROM (VALUES 1) AS t(x) GROUP BY 1 + 1`, "EXPRESSION_NOT_AGGREGATE: line 1:8: 'x' must be an aggregate expression or appear in GROUP BY clause")
 	f(`SELECT CAST('abc' AS integer)`, "INVALID_CAST_ARGUMENT: Could not convert string 'abc' to INT32")
 	f(`SELECT x / y FROM (VALUES (1, 0)) AS t(x, y)`, "DIVISION_BY_ZERO: Division by zero")
+	f(`SELECT CAST(x AS bigint) FROM (VALUES '1.5') AS t(x)`, "INVALID_CAST_ARGUMENT: Cannot cast '1.5' to BIGINT")
 	f(`SELECT split_part(x, ',', 0) FROM (VALUES 'a') AS t(x)`, "INVALID_FUNCTION_ARGUMENT: split_part: Index must be greater than zero")
 }
 
