@@ -135,7 +135,9 @@ func (r *rewriter) call(p int) (int, error) {
 		r.emit(close)
 		return close + 1, nil
 	}
-	if to, ok := renames[name]; ok {
+	if (name == "date_add" && r.dateArg(open, 3)) || (name == "date_trunc" && r.dateArg(open, 2)) {
+		r.out.WriteString("trino_" + name + "_date")
+	} else if to, ok := renames[name]; ok {
 		r.out.WriteString(to)
 	} else if (name == "substr" || name == "substring") && r.substrArgs(open) {
 		r.out.WriteString("trino_substr")
@@ -333,6 +335,33 @@ func (r *rewriter) spanText(a, b int) string {
 	}
 	last := r.tok(b - 1)
 	return r.src[r.tok(a).off : last.off+len(last.text)]
+}
+
+// dateFuncs are the functions that return a date.
+var dateFuncs = map[string]bool{"date": true, "from_iso8601_date": true, "last_day_of_month": true}
+
+// dateArg reports whether the call at open has n arguments, the last of which is written as a
+// date: DATE '…', current_date, a call of a function that returns a date, a CAST to date.
+// (Trino's date_add and date_trunc of a date return a date, DuckDB's a timestamp; the rewrite
+// knows no column's type, so a date column is not seen.)
+func (r *rewriter) dateArg(open, n int) bool {
+	args := r.args(open)
+	if len(args) != n {
+		return false
+	}
+	a, b := args[n-1][0], args[n-1][1]
+	first := r.tok(a)
+	switch {
+	case b == a+1:
+		return first.is("current_date")
+	case b == a+2 && first.is("date") && r.tok(a+1).kind == tkString:
+		return true
+	case b-a < 3 || first.kind != tkIdent || !r.tok(a+1).is("(") || r.match[a+1] != b-1:
+		return false
+	case first.is("cast") || first.is("try_cast"):
+		return r.tok(b-2).is("date") && r.tok(b-3).is("as")
+	}
+	return dateFuncs[strings.ToLower(first.text)]
 }
 
 // substrArgs reports whether the call at open is substr(s, start[, length]), not

@@ -243,6 +243,15 @@ CREATE OR REPLACE MACRO trino_interval(u, n) AS
 -- date_add(unit, value, timestamp): Trino's argument order (DuckDB's date_add is (ts, interval)).
 CREATE OR REPLACE MACRO trino_date_add(u, n, ts) AS ts + trino_interval(u, n);
 
+-- date_add(unit, value, date) and date_trunc(unit, date) → date, for the units of a date (Rewrite
+-- calls these when the argument is written as a date; DuckDB's return a timestamp). Another unit
+-- fails as in Trino.
+CREATE OR REPLACE MACRO trino_date_unit(u) AS
+    CASE WHEN lower(u) IN ('day', 'week', 'month', 'quarter', 'year') THEN u
+         ELSE CAST(trino_fail('INVALID_FUNCTION_ARGUMENT: ''' || u || ''' is not a valid DATE field') AS VARCHAR) END;
+CREATE OR REPLACE MACRO trino_date_add_date(u, n, d) AS CAST(trino_date_add(trino_date_unit(u), n, d) AS DATE);
+CREATE OR REPLACE MACRO trino_date_trunc_date(u, d) AS CAST(date_trunc(trino_date_unit(u), d) AS DATE);
+
 -- date_diff(unit, a, b) → bigint: whole units from a to b (DuckDB's date_diff counts boundaries
 -- crossed; its date_sub counts whole units, as Trino).
 CREATE OR REPLACE MACRO trino_date_diff(u, a, b) AS date_sub(u, a, b);
