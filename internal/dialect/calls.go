@@ -118,6 +118,9 @@ func (r *rewriter) call(p int) (int, error) {
 			return 0, fmt.Errorf("%s at offset %d: the pattern must be a string literal", name, r.tok(p).off)
 		}
 	}
+	if name == "listagg" && close+3 <= r.last && r.tok(close+1).is("within") && r.tok(close+2).is("group") && r.tok(close+3).is("(") {
+		return r.listagg(open, close+3)
+	}
 	if name == "concat" {
 		if args := r.args(open); len(args) >= 2 {
 			return r.concat(close, args)
@@ -186,6 +189,26 @@ func (r *rewriter) concat(close int, args [][2]int) (int, error) {
 	r.out.WriteString("(" + strings.Join(parts, " || ") + ")")
 	r.trivia(close)
 	return close + 1, nil
+}
+
+// listagg rewrites Trino's listagg(x[, separator]) WITHIN GROUP (ORDER BY …), whose group
+// bracket is at group, to DuckDB's string_agg(x, separator ORDER BY …); the separator is empty
+// when not given, as in Trino.
+func (r *rewriter) listagg(open, group int) (int, error) {
+	args, err := r.capture(open+1, r.match[open])
+	if err != nil {
+		return 0, err
+	}
+	if len(r.args(open)) == 1 {
+		args += ", ''"
+	}
+	order, err := r.capture(group+1, r.match[group])
+	if err != nil {
+		return 0, err
+	}
+	r.out.WriteString("string_agg(" + args + " " + order + ")")
+	r.trivia(r.match[group])
+	return r.match[group] + 1, nil
 }
 
 // reduce rewrites Trino's reduce(array, initial, (s, x) -> s', s -> out) to DuckDB's

@@ -170,8 +170,9 @@ func (r *rewriter) listEnd(s, b int) int {
 			continue
 		}
 		if t.kind == tkIdent && selectEnds[strings.ToLower(t.text)] {
-			// a IS [NOT] DISTINCT FROM b is an expression
-			if !(t.is("from") && end-1 >= s && r.tok(end-1).is("distinct")) {
+			// a IS [NOT] DISTINCT FROM b is an expression, and so is listagg(…) WITHIN GROUP (…)
+			if !(t.is("from") && end-1 >= s && r.tok(end-1).is("distinct")) &&
+				!(t.is("group") && end-1 >= s && r.tok(end-1).is("within")) {
 				break
 			}
 		}
