@@ -258,6 +258,8 @@ func TestTrinoQueriesMatchTrino(t *testing.T) {
 		{"listagg WITHIN GROUP", `SELECT listagg(x, ',') WITHIN GROUP (ORDER BY x DESC) FROM (VALUES 'a', 'c', 'b') AS t(x)`, "c,b,a"},
 		{"listagg without a separator", `SELECT listagg(x) WITHIN GROUP (ORDER BY x) FROM (VALUES 'b', 'a') AS t(x)`, "ab"},
 		{"listagg per group", `SELECT array_join(array_agg(s ORDER BY s), ';') FROM (SELECT k, listagg(v, '+') WITHIN GROUP (ORDER BY v) AS s FROM (VALUES (1, 'y'), (1, 'x'), (2, 'z')) AS t(k, v) GROUP BY k)`, "x+y;z"},
+		{"TABLESAMPLE BERNOULLI takes a percentage", `SELECT count(*) FROM ` + eds + ` TABLESAMPLE BERNOULLI (100)`, "9"},
+		{"TABLESAMPLE SYSTEM takes a percentage", `SELECT count(*) FROM ` + eds + ` AS e TABLESAMPLE SYSTEM (0)`, "0"},
 		{"approx_distinct", `SELECT approx_distinct(x) FROM (VALUES (1), (2), (2), (3)) AS t(x)`, "3"},
 		{"approx_percentile returns an element", `SELECT approx_percentile(x, 0.5) FROM (VALUES (1), (2), (3), (4), (5)) AS t(x)`, "3"},
 		{"count_if", `SELECT count_if(x > 1) FROM (VALUES (1), (2), (3)) AS t(x)`, "2"},

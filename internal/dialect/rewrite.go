@@ -41,7 +41,8 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //     name for the N-th column, from 0), and, at the top level, AS "<Name>" after a column
 //     reference spelled with capitals (Trino names the column as the query writes it);
 //   - a bare user (a name in Trino, the current user in DuckDB) to "user";
-//   - x AT TIME ZONE z to x::TIMESTAMPTZ AT TIME ZONE z (a timestamp is in UTC, as in Trino).
+//   - x AT TIME ZONE z to x::TIMESTAMPTZ AT TIME ZONE z (a timestamp is in UTC, as in Trino);
+//   - TABLESAMPLE BERNOULLI|SYSTEM (p) to (p PERCENT).
 //
 // A trailing semicolon is dropped; a second statement is an error. Leading and trailing
 // whitespace and comments are dropped, so the result can be embedded in a larger query.
@@ -309,6 +310,11 @@ func (r *rewriter) emitRange(a, b int) error {
 				r.trivia(p)
 				p++
 				continue
+			case low == "tablesample" && p+2 < b && (r.tok(p+1).is("bernoulli") || r.tok(p+1).is("system")) && r.tok(p+2).is("("):
+				// Trino's sample size is a percentage; DuckDB's, without PERCENT, a count of rows
+				if q := r.match[p+2]; q > p+3 {
+					r.after[q-1] += " PERCENT"
+				}
 			case low == "from":
 				inFrom, wantTable = true, true
 			case low == "join":
