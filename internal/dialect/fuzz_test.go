@@ -22,6 +22,10 @@ func FuzzRewrite(f *testing.F) {
 		"VALUES ROW(1, 'a'), ROW(2, 'b')", "with c(x) as (values '10.0.0.0/8', 1 + 2) select * from c order by 1",
 		"select eventtime year, user, count(*), a IS DISTINCT FROM b, INTERVAL '1' DAY from t",
 		"select contains('10.0.0.0/8', cast(sourceipaddress as ipaddress)), try_cast(x as IPADDRESS), ipaddress '::1' from t",
+		"select a / b, c % -d.e[1] x, 1 / case when y then 0 end, n * 100 / sum(n) over (partition by k), m / count(*) filter (where z) from t",
+		"select concat(a, b || c), substr(s, 0), split_part(s, '/', 2), cast(j as varchar), try_cast(d as bigint), length(to_utf8(s)) from t",
+		"select hour(eventtime at time zone 'UTC'), date_add('day', -1, current_date), date_trunc('week', cast(x as date)) from t tablesample bernoulli (10)",
+		"select listagg(x, ',') within group (order by x desc), map_agg(k, v), array_distinct(a) from t group by g",
 	} {
 		f.Add(s)
 	}
