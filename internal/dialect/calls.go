@@ -142,6 +142,8 @@ func (r *rewriter) call(p int) (int, error) {
 		r.out.WriteString("trino_" + name + "_date")
 	} else if to, ok := renames[name]; ok {
 		r.out.WriteString(to)
+	} else if name == "concat_ws" && len(r.args(open)) == 2 {
+		r.out.WriteString("trino_concat_ws")
 	} else if (name == "substr" || name == "substring") && r.substrArgs(open) {
 		r.out.WriteString("trino_substr")
 	} else if name == "length" && r.varbinaryArg(open) {

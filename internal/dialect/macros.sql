@@ -139,6 +139,14 @@ CREATE OR REPLACE MACRO trino_substr(s, st) AS
         CASE WHEN s IS NULL OR st IS NULL OR n IS NULL THEN NULL
              WHEN st = 0 OR -st > length(s) OR n <= 0 THEN '' ELSE substr(s, st, n) END;
 
+-- concat_ws(separator, array(varchar)) joins the array's elements, NULLs skipped (DuckDB's
+-- concat_ws printed the array as one value, '[a, b]'); concat_ws(separator, string) is DuckDB's.
+-- The array's cast binds for any operand and runs only for an array (typeof is known when the
+-- query is bound).
+CREATE OR REPLACE MACRO trino_concat_ws(sep, x) AS
+    CASE WHEN typeof(x) LIKE '%[]' THEN CASE WHEN sep IS NOT NULL THEN array_to_string(CAST(x AS VARCHAR[]), sep) END
+         ELSE concat_ws(sep, x) END;
+
 -- split_part(string, delimiter, index): 1-based; NULL past the last field (DuckDB: ''); an index
 -- below 1 is an error (DuckDB counts a negative one from the end); an empty delimiter splits
 -- the characters.
