@@ -156,7 +156,15 @@ func jodaField(c byte, n int) (string, error) {
 		}
 		return "%a", nil
 	case 'Z':
-		return "%z", nil
+		// Joda prints the offset, +0000 (Z) or +00:00 (ZZ), or the zone's id (ZZZ); every time
+		// here is in UTC (DuckDB's %z prints +00)
+		switch n {
+		case 1:
+			return "+0000", nil
+		case 2:
+			return "+00:00", nil
+		}
+		return "UTC", nil
 	case 'z':
 		return "%Z", nil
 	}
