@@ -188,6 +188,18 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"regexp_extract group", `regexp_extract('a1b2', '([a-z])(\d)', 2)`, "1"},
 		{"regexp_replace two arguments removes every match", `regexp_replace('a1b2', '\d')`, "ab"},
 		{"regexp_replace $1 and every match", `regexp_replace('a1b2', '(\d)', '<$1>')`, "a<1>b<2>"},
+		// functions DuckDB lacks, with the examples of Trino's documentation
+		{"regexp_count", `regexp_count('1a 2b 14m', '\s*[a-z]+\s*')`, "3"},
+		{"regexp_count without a match", `regexp_count('abc', '\d')`, "0"},
+		{"regexp_position", `regexp_position('I have 23 apples, 5 pears and 13 oranges', '\b\d+\b')`, "8"},
+		{"regexp_position without a match is -1", `regexp_position('abc', '\d')`, "-1"},
+		{"regexp_position counts characters", `regexp_position('é1', '\d')`, "2"},
+		{"regexp_split", `array_join(regexp_split('1a 2b 14m', '\s*[a-z]+\s*'), ',', 'N')`, "1,2,14,"},
+		{"array_union", `array_join(array_union(ARRAY[1, 2, 3], ARRAY[2, 3, 4]), ',')`, "1,2,3,4"},
+		{"array_union keeps the first order", `array_join(array_union(ARRAY['b', 'a', 'b'], ARRAY['c', 'a']), ',')`, "b,a,c"},
+		{"codepoint", `codepoint('A')`, "65"},
+		{"is_nan, is_finite, is_infinite", `CAST(is_nan(nan()) AS varchar) || CAST(is_finite(1e0) AS varchar) || CAST(is_infinite(infinity()) AS varchar)`, "truetruetrue"},
+		{"at_timezone is AT TIME ZONE", `hour(at_timezone(from_iso8601_timestamp('2024-01-01T10:00:00Z'), 'Asia/Tokyo'))`, "19"},
 		// date and time
 		{"date_add hour negative", `date_add('hour', -1, TIMESTAMP '2023-01-01 00:30:00')`, "2022-12-31 23:30:00"},
 		{"date_add month clamps to month end", `date_add('month', 1, TIMESTAMP '2023-01-31 00:00:00')`, "2023-02-28 00:00:00"},

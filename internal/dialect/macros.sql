@@ -116,6 +116,9 @@ CREATE OR REPLACE MACRO trino_array_distinct(a) AS
                 lambda de: {'i': de.i, 'v': de.v})),
             lambda de: de.v))[1];
 
+-- array_union(a, b): the distinct elements of both, in order of first occurrence.
+CREATE OR REPLACE MACRO trino_array_union(a, b) AS trino_array_distinct(list_concat(a, b));
+
 -- array_join(array, delimiter[, null_replacement]): NULLs are skipped unless replaced.
 CREATE OR REPLACE MACRO trino_array_join(a, d) AS array_to_string(a, d),
     (a, d, n) AS array_to_string(list_transform(a, lambda x: coalesce(CAST(x AS VARCHAR), n)), d);
@@ -168,6 +171,11 @@ CREATE OR REPLACE MACRO trino_typeof(x) AS
         WHEN 'BLOB' THEN 'varbinary'
         ELSE lower(typeof(x)) END;
 
+-- nan(), infinity() → double. (Not e(): a table alias e with a column list, UNNEST(x) e(v),
+-- reads as a call of e to the rewrite.)
+CREATE OR REPLACE MACRO trino_nan() AS CAST('NaN' AS DOUBLE);
+CREATE OR REPLACE MACRO trino_infinity() AS CAST('Infinity' AS DOUBLE);
+
 -- Aggregates. approx_distinct is exact here: Trino's HyperLogLog is exact on small inputs and
 -- within its standard error on large ones, which an exact count also satisfies.
 CREATE OR REPLACE MACRO trino_approx_distinct(x) AS count(DISTINCT x),
@@ -194,6 +202,13 @@ CREATE OR REPLACE MACRO trino_levenshtein_distance(a, b) AS
     CASE WHEN CAST(length(a) AS BIGINT) * length(b) > 1000000
          THEN error('The combined inputs for Levenshtein distance are too large')
          ELSE levenshtein(a, b) END;
+-- regexp_count(s, p) → bigint: the number of matches; regexp_position(s, p) → integer: where the
+-- first match starts, in characters from 1, or -1 (what precedes the first match of p followed
+-- by anything is everything before it).
+CREATE OR REPLACE MACRO trino_regexp_count(s, p) AS CAST(len(regexp_extract_all(s, p)) AS BIGINT);
+CREATE OR REPLACE MACRO trino_regexp_position(s, p) AS
+    CASE WHEN regexp_matches(s, p) THEN CAST(length(regexp_replace(s, '(?s)(' || p || ').*$', '')) + 1 AS INTEGER)
+         WHEN s IS NOT NULL AND p IS NOT NULL THEN -1 END;
 CREATE OR REPLACE MACRO trino_regexp_extract(s, p) AS
         CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p) END,
     (s, p, g) AS CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END;
@@ -289,6 +304,9 @@ CREATE OR REPLACE MACRO trino_mysql_format(f) AS
         '%k', '%-H'), '%l', '%-I'), '%h', '%I'), '%T', '%H:%M:%S'), '%r', '%I:%M:%S %p'),
         '%v', '%V'), '%x', '%G');
 CREATE OR REPLACE MACRO trino_date_format(ts, f) AS strftime(ts, trino_mysql_format(f));
+
+-- at_timezone(timestamp with time zone, zone): as x AT TIME ZONE zone (Rewrite), the wall clock there.
+CREATE OR REPLACE MACRO trino_at_timezone(x, z) AS timezone(z, CAST(x AS TIMESTAMPTZ));
 
 -- millisecond(ts) → 0..999 (DuckDB's millisecond includes the seconds).
 CREATE OR REPLACE MACRO trino_millisecond(ts) AS millisecond(ts) % 1000;
