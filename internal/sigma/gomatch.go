@@ -481,15 +481,12 @@ func (m modifiers) goPredicate(v value, sv sval) (valPred, string) {
 			return verdict(re.MatchString(x))
 		}}, ""
 	case "cidr":
-		p, err := netip.ParsePrefix(strings.TrimSpace(sv.text))
+		p, err := cidrNetwork(sv.text)
 		if err != nil {
 			return nil, err.Error()
 		}
-		p = p.Masked()
-		if p.Addr().Is4() {
-			p = netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96)
-		}
-		return anyPred{test: func(x string) Verdict { return cidrTest(p, x) }}, ""
+		noV4 := coversIPv4(p)
+		return anyPred{test: func(x string) Verdict { return cidrTest(p, noV4, x) }}, ""
 	case "lt", "lte", "gt", "gte":
 		f, err := strconv.ParseFloat(sv.text, 64)
 		if err != nil {
@@ -533,10 +530,11 @@ func refCompare(m modifiers) (func(a, b string) Verdict, string) {
 	}, ""
 }
 
-// cidrTest: address x within p (an IPv4 network as its IPv4-mapped IPv6 form), as the SQL's
-// trino_ip_groups reads x. Text that is plainly no address (no digit, no colon) is none;
-// an address not written canonically is left to the engine.
-func cidrTest(p netip.Prefix, x string) Verdict {
+// cidrTest: address x within p (cidrNetwork), as the SQL's trino_ip_groups reads x; with
+// noV4 (coversIPv4), an IPv4 address (or one written IPv4-mapped) is not. Text that is plainly
+// no address (no digit, no colon) is none; an address not written canonically is left to the
+// engine.
+func cidrTest(p netip.Prefix, noV4 bool, x string) Verdict {
 	if !strings.ContainsAny(x, "0123456789:") {
 		return No
 	}
@@ -544,7 +542,8 @@ func cidrTest(p netip.Prefix, x string) Verdict {
 	if err != nil || a.Zone() != "" || a.String() != x {
 		return Unknown
 	}
-	return verdict(p.Contains(netip.AddrFrom16(a.As16())))
+	a = netip.AddrFrom16(a.As16())
+	return verdict(p.Contains(a) && !(noV4 && ipv4Mapped.Contains(a)))
 }
 
 // plainDecimal is a number whose cast to DOUBLE is the same in the engine and Go.

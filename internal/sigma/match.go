@@ -350,12 +350,21 @@ func (m modifiers) predicate(key string, v value, sv sval) (string, error) {
 			return "(contains(" + x + ", " + engine.Literal(lit) + ") AND " + re + ")"
 		}), nil
 	case "cidr":
-		lo, hi, err := cidrRange(sv.text)
+		p, err := cidrNetwork(sv.text)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", key, err)
 		}
+		lo, hi := cidrRange(p)
+		in := func(ip string) string {
+			return "(" + ip + " BETWEEN CAST(" + engine.Literal(lo) + " AS UHUGEINT) AND CAST(" + engine.Literal(hi) + " AS UHUGEINT))"
+		}
+		if !coversIPv4(p) {
+			return anyOf(v, func(x string) string { return in("trino_ip_value(trino_ip_groups(" + x + "))") }), nil
+		}
+		mlo, mhi := cidrRange(ipv4Mapped)
 		return anyOf(v, func(x string) string {
-			return "(trino_ip_value(trino_ip_groups(" + x + ")) BETWEEN CAST(" + engine.Literal(lo) + " AS UHUGEINT) AND CAST(" + engine.Literal(hi) + " AS UHUGEINT))"
+			return "list_transform([trino_ip_value(trino_ip_groups(" + x + "))], lambda ip: " + in("ip") +
+				" AND NOT (ip BETWEEN CAST(" + engine.Literal(mlo) + " AS UHUGEINT) AND CAST(" + engine.Literal(mhi) + " AS UHUGEINT)))[1]"
 		}), nil
 	case "lt", "lte", "gt", "gte":
 		f, err := strconv.ParseFloat(sv.text, 64)
@@ -536,25 +545,41 @@ func stringMatch(x string, pat []patPart, cased bool) string {
 	return "(" + x + op + engine.Literal(like.String()) + " ESCAPE '\\')"
 }
 
-// cidrRange is the first and last address of a network, as the 128-bit numbers
-// trino_ip_value gives (an IPv4 address as its IPv4-mapped IPv6 form).
-func cidrRange(s string) (lo, hi string, err error) {
+// cidrNetwork is the network s, masked, in its 16-byte form (an IPv4 network as the
+// IPv4-mapped IPv6 network, /n as /n+96), as trino_ip_groups reads an address.
+func cidrNetwork(s string) (netip.Prefix, error) {
 	p, err := netip.ParsePrefix(strings.TrimSpace(s))
 	if err != nil {
-		return "", "", fmt.Errorf("cidr: %q is not a network (address/prefix length): %v", s, err)
+		return netip.Prefix{}, fmt.Errorf("cidr: %q is not a network (address/prefix length): %v", s, err)
 	}
 	p = p.Masked()
-	bits := p.Bits()
-	addr := p.Addr()
-	if addr.Is4() {
-		addr = netip.AddrFrom16(addr.As16())
-		bits += 96
+	if p.Addr().Is4() {
+		p = netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96)
 	}
-	b := addr.As16()
+	return p, nil
+}
+
+// ipv4Mapped is the IPv4-mapped block, ::ffff:0:0/96: every IPv4 address as trino_ip_groups
+// reads it.
+var ipv4Mapped = netip.MustParsePrefix("::ffff:0:0/96")
+
+// coversIPv4 says whether network p (cidrNetwork) is an IPv6 network wider than the
+// IPv4-mapped block that holds it (::/0, ::/64): such a network holds no IPv4 address, as
+// Trino's contains() and Python's ipaddress have it — an IPv6 network never contains an IPv4
+// address, nor one written IPv4-mapped. Read as one 128-bit range, ::/0 would hold every IPv4
+// address too.
+func coversIPv4(p netip.Prefix) bool {
+	return p.Bits() < ipv4Mapped.Bits() && p.Contains(ipv4Mapped.Addr())
+}
+
+// cidrRange is the first and last address of network p (cidrNetwork), as the 128-bit numbers
+// trino_ip_value gives.
+func cidrRange(p netip.Prefix) (lo, hi string) {
+	b := p.Addr().As16()
 	start := new(big.Int).SetBytes(b[:])
-	size := new(big.Int).Lsh(big.NewInt(1), uint(128-bits))
+	size := new(big.Int).Lsh(big.NewInt(1), uint(128-p.Bits()))
 	end := new(big.Int).Sub(new(big.Int).Add(start, size), big.NewInt(1))
-	return start.String(), end.String(), nil
+	return start.String(), end.String()
 }
 
 // opPattern is value text's wildcard pattern as modifier op (contains, startswith, endswith,
