@@ -20,7 +20,7 @@ import (
 // must be in the event (compileKeywords).
 func compileSearch(n *yaml.Node) (expr, error) {
 	if isKeywords(n) {
-		return compileKeywords(n)
+		return compileKeywords(n, "")
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -82,6 +82,9 @@ type sval struct {
 // compileField compiles "field|mod|mod: value(s)". A condition on a prefilter column alone is
 // its own prefilter.
 func compileField(key string, n *yaml.Node) (expr, error) {
+	if mods, ok := strings.CutPrefix(key, "|"); ok {
+		return compileKeywords(n, mods)
+	}
 	sql, m, why, err := compileFieldSQL(key, n)
 	if err != nil {
 		return expr{}, err
@@ -120,9 +123,19 @@ func isKeywords(n *yaml.Node) bool {
 // compileKeywords compiles keywords, Sigma's values with no field: the event matches when its
 // JSON text (eventjson, the record as delivered) contains one of them, case-insensitively, with
 // * and ? wildcards as in any value — a search of the whole record, keys included, as a
-// full-text search of the log line would be.
-func compileKeywords(n *yaml.Node) (expr, error) {
-	sql, m, why, err := compileValuesSQL("keywords|contains", n, &rawText)
+// full-text search of the log line would be. mods are the modifiers of a key with no field
+// name ('|all': every one of them, as the specification writes it; '|cased'), "" for none.
+func compileKeywords(n *yaml.Node, mods string) (expr, error) {
+	key := "keywords|contains"
+	if mods != "" {
+		for _, m := range strings.Split(mods, "|") {
+			if m != "all" && m != "cased" {
+				return expr{}, fmt.Errorf("%q: a modifier with no field name: keywords take only the all and cased modifiers", "|"+mods)
+			}
+		}
+		key += "|" + mods
+	}
+	sql, m, why, err := compileValuesSQL(key, n, &rawText)
 	if err != nil {
 		return expr{}, err
 	}

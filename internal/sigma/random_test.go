@@ -709,8 +709,13 @@ func (g *ruleGen) detection() string {
 				continue
 			}
 			fmt.Fprintf(&b, "  %s:\n", n)
+			indent := "    "
+			if g.chance(0.3) { // modifiers of keywords: a key with no field name
+				fmt.Fprintf(&b, "    '|%s':\n", []string{"all", "cased", "cased|all"}[g.pick(3)])
+				indent = "      "
+			}
 			for _, v := range vals {
-				fmt.Fprintf(&b, "    - %s\n", v)
+				fmt.Fprintf(&b, "%s- %s\n", indent, v)
 			}
 			continue
 		}
