@@ -180,5 +180,24 @@ func checkRegex(pat string) error {
 	if w := regexWeight(re); w > maxRegexWeight {
 		return fmt.Errorf("the regular expression is too large for the engine (about %d instructions, at most %d: lower its repetition counts or use narrower character classes)", w, maxRegexWeight)
 	}
+	if name := angleNamedGroup(re, pat); name != "" {
+		return fmt.Errorf("the named group (?<%s>…) is Go's and PCRE's syntax, which the engine's RE2 refuses (\"invalid perl operator\") on every evaluation: write (?P<%s>…) or (…)", name, name)
+	}
 	return nil
+}
+
+// angleNamedGroup is the name of a capture of re (parsed from pat) written (?<name>…), "" when
+// there is none: Go's regexp reads that form (since Go 1.22), the engine's RE2 only
+// (?P<name>…), so the rule would load and then fail every evaluation in SQL while the Go
+// matcher ran it.
+func angleNamedGroup(re *syntax.Regexp, pat string) string {
+	if re.Op == syntax.OpCapture && re.Name != "" && !strings.Contains(pat, "(?P<"+re.Name+">") {
+		return re.Name
+	}
+	for _, sub := range re.Sub {
+		if name := angleNamedGroup(sub, pat); name != "" {
+			return name
+		}
+	}
+	return ""
 }

@@ -345,7 +345,8 @@ func (m modifiers) predicate(key string, v value, sv sval) (string, error) {
 		if m.reFlags != "" {
 			pat = "(?" + m.reFlags + ")" + pat
 		}
-		// Go's regexp and DuckDB's regexp_matches are both RE2: what one compiles the other does.
+		// Go's regexp and DuckDB's regexp_matches are both RE2: what one compiles the other does,
+		// but for what checkRegex refuses.
 		if _, err := regexp.Compile(pat); err != nil {
 			return "", fmt.Errorf("%s: invalid regular expression %q (RE2 syntax: no lookaround or backreferences): %v", key, sv.text, err)
 		}
