@@ -560,9 +560,14 @@ func stringMatch(x string, pat []patPart, cased bool) string {
 }
 
 // cidrNetwork is the network s, masked, in its 16-byte form (an IPv4 network as the
-// IPv4-mapped IPv6 network, /n as /n+96), as trino_ip_groups reads an address.
+// IPv4-mapped IPv6 network, /n as /n+96), as trino_ip_groups reads an address. An address
+// alone is the network of that one address (/32, /128), as pySigma's ip_network reads it.
 func cidrNetwork(s string) (netip.Prefix, error) {
-	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
+		s += "/" + strconv.Itoa(a.BitLen())
+	}
+	p, err := netip.ParsePrefix(s)
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("cidr: %q is not a network (address/prefix length): %v", s, err)
 	}

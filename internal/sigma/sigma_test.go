@@ -307,6 +307,8 @@ func semanticsCases() []semanticsCase {
 		{"cidr v4", "  sel:\n    sourceIPAddress|cidr:\n      - 10.0.0.0/8\n      - 198.51.100.128/25\n  condition: sel",
 			[]string{"e2-deletebucket-denied", "e3-deletebucket-lowercase", "e9-versioning"}},
 		{"cidr v6", "  sel:\n    sourceIPAddress|cidr: '2001:db8::/112'\n  condition: sel", []string{"e4-register-task"}},
+		{"cidr: an address alone is its own network, as pySigma's ip_network reads it", "  sel:\n    sourceIPAddress|cidr:\n      - 10.1.2.3\n      - '2001:db8::17'\n  condition: sel",
+			[]string{"e2-deletebucket-denied", "e4-register-task"}},
 		{"an IPv6 network holds no IPv4 address", "  sel:\n    sourceIPAddress|cidr: '::/0'\n  condition: sel",
 			[]string{"e4-register-task", "e7-console-nomfa"}},
 		{"the IPv4-mapped block is the IPv4 addresses", "  sel:\n    sourceIPAddress|cidr: '::ffff:0:0/96'\n  condition: sel",
