@@ -262,36 +262,10 @@ func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
 			if parts == 0 {
 				t.Fatal("no file took records of two batches: the merge of a held file's parts is not tested")
 			}
-			m, release, err := lk.Snapshot(st.ID)
-			if err != nil {
-				t.Fatal(err)
+			if !v.facts {
+				facts = nil
 			}
-			defer release()
-			res := rules.NewGoResult()
-			if v.facts {
-				res.UseFacts(facts)
-			}
-			for _, f := range m.Files {
-				r := pre[f.Path]
-				if r == nil {
-					t.Fatalf("no Go result for %s", f.Path)
-				}
-				res.Merge(r)
-			}
-			s, err := query.Open(ctx, lk, query.Options{Timeout: 5 * time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			target := rules.Target{Store: st, Files: m.Files}
-			viaGo, err := rules.EvaluateGroupedWith(ctx, rules.SessionOpener(s), rs, gs, target, res)
-			if err != nil {
-				t.Fatal(err)
-			}
-			viaSQL, err := rules.EvaluateGrouped(ctx, s, rs, gs, target, "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			viaGo, viaSQL, _ := groupedBothWays(t, lk, st, rs, gs, pre, facts)
 			matched := 0
 			for i, r := range rs {
 				a, b := groupsText(viaGo[i]), groupsText(viaSQL[i])
@@ -305,6 +279,45 @@ func TestEvaluateGroupedWithGoEqualsSQL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// groupedBothWays evaluates rs, grouped by gs, over the files committed to st twice: with the
+// Go results of their records (pre, by file, merged; judging launch-compliance from facts when
+// not nil) as alerts are (EvaluateGroupedWith), and in SQL (EvaluateGrouped). It returns both,
+// and the session they ran in.
+func groupedBothWays(t *testing.T, lk *lake.Lake, st lake.Store, rs []rules.Rule, gs []rules.Grouping, pre map[string]*rules.GoResult,
+	facts *rules.FactsCache) (viaGo, viaSQL [][]rules.MatchGroup, s *query.Session) {
+	t.Helper()
+	ctx := context.Background()
+	m, release, err := lk.Snapshot(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	res := rules.NewGoResult()
+	if facts != nil {
+		res.UseFacts(facts)
+	}
+	for _, f := range m.Files {
+		r := pre[f.Path]
+		if r == nil {
+			t.Fatalf("no Go result for %s", f.Path)
+		}
+		res.Merge(r)
+	}
+	s, err = query.Open(ctx, lk, query.Options{Timeout: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	target := rules.Target{Store: st, Files: m.Files}
+	if viaGo, err = rules.EvaluateGroupedWith(ctx, rules.SessionOpener(s), rs, gs, target, res); err != nil {
+		t.Fatal(err)
+	}
+	if viaSQL, err = rules.EvaluateGrouped(ctx, s, rs, gs, target, ""); err != nil {
+		t.Fatal(err)
+	}
+	return viaGo, viaSQL, s
 }
 
 // groupsText is each group as text: its first event's fields (not which of several events at

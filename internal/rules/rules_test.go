@@ -52,7 +52,7 @@ func newStore(t *testing.T, records []map[string]any, sources ...string) (*lake.
 
 // pantherCases returns the logs of the named panther-analysis rule test cases ("rule_id |
 // test_name"), each with its eventID replaced by the case name: the upstream cases reuse ids
-// such as "1", which ingest would deduplicate.
+// such as "1", which ingest would deduplicate. With no names, every case's log, in file order.
 func pantherCases(t *testing.T, names ...string) []map[string]any {
 	t.Helper()
 	f, err := os.Open(testdata("panther-analysis-cloudtrail-tests", "panther_cloudtrail_rule_tests.jsonl"))
@@ -61,6 +61,7 @@ func pantherCases(t *testing.T, names ...string) []map[string]any {
 	}
 	defer f.Close()
 	found := map[string]map[string]any{}
+	var every []map[string]any
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<24)
 	for sc.Scan() {
@@ -73,10 +74,16 @@ func pantherCases(t *testing.T, names ...string) []map[string]any {
 			t.Fatal(err)
 		}
 		name := c.RuleID + " | " + c.TestName
-		if slices.Contains(names, name) && c.Log != nil {
+		if (len(names) == 0 || slices.Contains(names, name)) && c.Log != nil {
 			c.Log["eventID"] = name
 			found[name] = c.Log
+			if len(names) == 0 {
+				every = append(every, c.Log)
+			}
 		}
+	}
+	if len(names) == 0 {
+		return every
 	}
 	var out []map[string]any
 	for _, n := range names {
