@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"slices"
 	"strings"
 
 	"github.com/auditlake/auditlake/internal/ctparquet"
@@ -51,6 +52,21 @@ var columns = func() map[string]any {
 	return out
 }()
 
+// jsonNames are the record's spellings of the columns and struct fields whose values a field
+// name may read from the record's text (objects, and the list resources), by lowercase name:
+// the schema matches a name in any case (requestparameters, Resources, useridentity.SessionContext),
+// and so does the decoder a record's key; the JSON text is read with the key as CloudTrail
+// writes it, not as the rule does.
+var jsonNames = func() map[string]string {
+	out := map[string]string{}
+	for _, n := range []string{"userIdentity", "requestParameters", "responseElements", "additionalEventData", "resources",
+		"serviceEventDetails", "addendum", "edgeDeviceDetails", "insightDetails", "tlsDetails",
+		"sessionContext", "sessionIssuer", "attributes", "webIdFederationData", "onBehalfOf", "inScopeOf"} {
+		out[strings.ToLower(n)] = n
+	}
+	return out
+}()
+
 // maxJSONDepth bounds the path of a field read from JSON text: each level may be an array or
 // not, and all 2^depth readings are tried.
 const maxJSONDepth = 6
@@ -83,13 +99,21 @@ func field(name string) (value, error) {
 	}
 	col := strings.ToLower(segs[0])
 	typ, ok := columns[col]
-	fromJSON := func() value {
-		v := jsonValues("eventjson", segs, false)
-		v.g = jsonField{segs: segs}
+	// fromJSON reads the field from the record's text, its first matched names (those the
+	// schema matched, in any case) spelled as CloudTrail writes them.
+	fromJSON := func(matched int) value {
+		js := slices.Clone(segs)
+		for k := range matched {
+			if n, ok := jsonNames[strings.ToLower(js[k])]; ok {
+				js[k] = n
+			}
+		}
+		v := jsonValues("eventjson", js, false)
+		v.g = jsonField{segs: js}
 		return v
 	}
 	if !ok {
-		return fromJSON(), nil
+		return fromJSON(0), nil
 	}
 	expr, path := engine.Ident(col), col
 	for i := 1; ; i++ {
@@ -97,7 +121,7 @@ func field(name string) (value, error) {
 		case string:
 			if strings.HasPrefix(t, "MAP(") {
 				if i == len(segs) {
-					return fromJSON(), nil // the whole object, as JSON text
+					return fromJSON(i), nil // the whole object, as JSON text
 				}
 				get := goMaps[path]
 				v := expr + "[" + engine.Literal(segs[i]) + "]"
@@ -116,7 +140,7 @@ func field(name string) (value, error) {
 				return out, nil
 			}
 			if i < len(segs) { // a name below a scalar: not in the schema
-				return fromJSON(), nil
+				return fromJSON(i), nil
 			}
 			var out value
 			switch t {
@@ -133,18 +157,18 @@ func field(name string) (value, error) {
 			return out, nil
 		case map[string]any:
 			if i == len(segs) {
-				return fromJSON(), nil // the whole struct, as JSON text
+				return fromJSON(i), nil // the whole struct, as JSON text
 			}
 			key := strings.ToLower(segs[i])
 			sub, ok := t[key]
 			if !ok {
-				return fromJSON(), nil
+				return fromJSON(i), nil
 			}
 			expr += "." + engine.Ident(key)
 			path += "." + key
 			typ = sub
 		default: // a list (resources): its elements' fields from the JSON
-			return fromJSON(), nil
+			return fromJSON(i), nil
 		}
 	}
 }
