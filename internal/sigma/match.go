@@ -325,6 +325,10 @@ func (m modifiers) predicate(key string, v value, sv sval) (string, error) {
 		return isNull(v), nil
 	}
 	if m.fieldref {
+		if slices.ContainsFunc(parseWildcards(sv.text), func(p patPart) bool { return p.wild != 0 }) {
+			// pySigma refuses it too: read as a name, * would be a key no record has.
+			return "", fmt.Errorf("%s: fieldref %q: a field reference names one field: no wildcards", key, sv.text)
+		}
 		other, err := field(sv.text)
 		if err != nil {
 			return "", fmt.Errorf("%s: fieldref: %w", key, err)

@@ -124,6 +124,7 @@ func TestSigmaRefusals(t *testing.T) {
 		{"bad cidr", rule("  sel:\n    sourceIPAddress|cidr: '10.0.0.0/33'\n  condition: sel"), "not a network"},
 		{"keywords mixed with field maps", rule("  sel:\n    - eventName: x\n    - evil\n  condition: sel"), "mixes keywords (values with no field) and maps"},
 		{"a modifier with no field", rule("  sel:\n    '|contains': evil\n  condition: sel"), "a modifier with no field name"},
+		{"fieldref with a wildcard", rule("  sel:\n    userIdentity.userName|fieldref: requestParameters.user*\n  condition: sel"), "a field reference names one field: no wildcards"},
 		{"keywords with re", rule("  sel:\n    '|re': 'ev.l'\n  condition: sel"), "keywords take only the all and cased modifiers"},
 		{"aggregation", rule("  sel:\n    eventName: x\n  condition: sel | count() > 5"), "aggregation"},
 		{"timeframe", rule("  sel:\n    eventName: x\n  timeframe: 5m\n  condition: sel"), "timeframe"},
