@@ -263,7 +263,7 @@ func scalarValue(n *yaml.Node) sval {
 
 // modifiers are the parsed modifiers of one field condition.
 type modifiers struct {
-	op       string // "", contains, startswith, endswith, re, cidr, exists, lt, lte, gt, gte
+	op       string // "", contains, startswith, endswith, re, cidr, exists, lt, lte, gt, gte, neq
 	all      bool
 	cased    bool
 	fieldref bool
@@ -285,8 +285,10 @@ func parseModifiers(key string, mods []string) (modifiers, error) {
 		}
 		var err error
 		switch mod {
-		case "contains", "startswith", "endswith", "re", "cidr", "exists", "lt", "lte", "gt", "gte":
+		case "contains", "startswith", "endswith", "re", "cidr", "exists", "lt", "lte", "gt", "gte", "neq":
 			err = setOp(mod)
+		case "minute", "hour", "day", "week", "month", "year":
+			return m, fmt.Errorf("%s: time modifier %s (specification 2.1) is not supported: match eventTime as text (eventTime|startswith: '2024-05-') or with re", key, mod)
 		case "all":
 			m.all = true
 		case "cased":
@@ -384,12 +386,12 @@ func (m modifiers) predicate(key string, v value, sv sval) (string, error) {
 			return "list_transform([trino_ip_value(trino_ip_groups(" + x + "))], lambda ip: " + in("ip") +
 				" AND NOT (ip BETWEEN CAST(" + engine.Literal(mlo) + " AS UHUGEINT) AND CAST(" + engine.Literal(mhi) + " AS UHUGEINT)))[1]"
 		}), nil
-	case "lt", "lte", "gt", "gte":
+	case "lt", "lte", "gt", "gte", "neq":
 		f, err := strconv.ParseFloat(sv.text, 64)
 		if err != nil || sv.kind == "!!str" {
 			return "", fmt.Errorf("%s: %s compares numbers, %q is not one", key, m.op, sv.text)
 		}
-		cmp := map[string]string{"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[m.op]
+		cmp := map[string]string{"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "neq": "<>"}[m.op]
 		return anyOf(v, func(x string) string {
 			return "(TRY_CAST(" + x + " AS DOUBLE) " + cmp + " " + strconv.FormatFloat(f, 'g', -1, 64) + ")"
 		}), nil

@@ -562,7 +562,7 @@ func (g *ruleGen) field() (key string, vals []string) {
 			return yamlScalar(g.path(), false)
 		}
 	case k < 17:
-		mods = append(mods, []string{"lt", "lte", "gt", "gte"}[g.pick(4)])
+		mods = append(mods, []string{"lt", "lte", "gt", "gte", "neq"}[g.pick(5)])
 		one = func() string { return g.number(p) }
 	case k < 18: // typed values: numbers, booleans, null
 		one = func() string {
