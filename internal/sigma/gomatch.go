@@ -206,6 +206,17 @@ func (p anyPred) eval(vals []string, unknown bool, _ *Event) Verdict {
 	return out
 }
 
+// eitherPred holds when a or b does (a keyword as written or JSON-escaped: jsonEscaped).
+type eitherPred struct{ a, b valPred }
+
+func (p eitherPred) eval(vals []string, unknown bool, ev *Event) Verdict {
+	v := p.a.eval(vals, unknown, ev)
+	if v == Yes {
+		return Yes
+	}
+	return or3(v, p.b.eval(vals, unknown, ev))
+}
+
 // refPred compares the field's values with another field's (fieldref).
 type refPred struct {
 	other goField

@@ -1,6 +1,8 @@
 package sigma
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -142,6 +144,31 @@ func compileKeywords(n *yaml.Node, mods string) (expr, error) {
 	return expr{sql: sql, m: m, why: why}, nil
 }
 
+// jsonEscaped is keyword sv with the literal text between its wildcards as it is written inside
+// a JSON string (backslash, quote and control characters escaped), and whether that differs.
+func jsonEscaped(sv sval) (sval, bool) {
+	var b strings.Builder
+	changed := false
+	for _, p := range parseWildcards(sv.text) {
+		if p.wild != 0 {
+			b.WriteRune(p.wild)
+			continue
+		}
+		var j bytes.Buffer
+		enc := json.NewEncoder(&j)
+		enc.SetEscapeHTML(false) // CloudTrail writes <, > and & as they are
+		if err := enc.Encode(p.lit); err != nil {
+			return sv, false
+		}
+		lit := strings.TrimSuffix(j.String(), "\n")
+		lit = lit[1 : len(lit)-1]
+		changed = changed || lit != p.lit
+		// Back to a Sigma value: the backslashes and wildcard characters as literals.
+		b.WriteString(strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`).Replace(lit))
+	}
+	return sval{text: b.String(), kind: sv.kind}, changed
+}
+
 // compileFieldSQL compiles "field|mod|mod: value(s)" to SQL, and to the Go matcher's node (nil,
 // with why, when it has none).
 func compileFieldSQL(key string, n *yaml.Node) (string, node, string, error) {
@@ -198,9 +225,30 @@ func compileValuesSQL(key string, n *yaml.Node, fixed *value) (string, node, str
 		if err != nil {
 			return "", nil, "", err
 		}
+		// A keyword is found in the record's text as written there, or as JSON writes a
+		// string value holding it: 'C:\Windows' is C:\\Windows in the text.
+		alt, escaped := sval{}, false
+		if fixed == &rawText && !sv.null {
+			alt, escaped = jsonEscaped(sv)
+		}
+		if escaped {
+			pe, err := m.predicate(key, v, alt)
+			if err != nil {
+				return "", nil, "", err
+			}
+			p = "(" + p + " OR " + pe + ")"
+		}
 		preds = append(preds, p)
 		if why == "" {
 			gp, w := m.goPredicate(v, sv)
+			if gp != nil && escaped {
+				var ge valPred
+				if ge, w = m.goPredicate(v, alt); ge == nil {
+					gp = nil
+				} else {
+					gp = eitherPred{gp, ge}
+				}
+			}
 			if gp == nil {
 				why = key + ": " + w
 			}
