@@ -6,6 +6,7 @@ package iceberg
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -92,7 +93,8 @@ type Result struct {
 
 // Sync makes the table of store hold exactly the store's live files as its current snapshot,
 // creating the namespace and the table when they do not exist: one snapshot (append when files
-// were only added, replace otherwise), or none when the table already matches. A store with no
+// were only added, replace when they were rewritten with the same events, overwrite otherwise),
+// or none when the table already matches. A store with no
 // files and no table gets no table until its first file.
 func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store) (Result, error) {
 	res := Result{Table: Namespace + "." + TableName(st.Name)}
@@ -234,8 +236,9 @@ func markProperties(ctx context.Context, tbl *table.Table, m *lake.Manifest, who
 
 // commitFiles makes the current snapshot of tbl hold exactly the data files want, as one
 // snapshot with the summary properties props: an append when files are only added, a replace
-// otherwise, none when it holds them already. It returns the table as committed and how many
-// files were added and removed.
+// when they replace files with the same events (rewritten), an overwrite otherwise, none when it
+// holds them already. It returns the table as committed and how many files were added and
+// removed.
 func commitFiles(ctx context.Context, tbl *table.Table, want []string, props iceberggo.Properties) (_ *table.Table, added, removed int, err error) {
 	return commitLocalFiles(ctx, tbl, want, props, nil)
 }
@@ -279,9 +282,19 @@ func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, prop
 		return tbl, 0, 0, err
 	}
 	tx := tbl.NewTransaction()
-	if len(del) == 0 {
+	var same []iceberggo.DataFile
+	if len(del) > 0 && len(adds) > 0 {
+		if same, err = rewritten(ctx, tbl, del, adds); err != nil {
+			return tbl, 0, 0, err
+		}
+	}
+	switch {
+	case len(del) == 0:
 		err = tx.AddDataFiles(ctx, adds, props, table.WithoutDuplicateCheck())
-	} else {
+	case same != nil:
+		// The same events in new files: a "replace", which incremental readers skip.
+		err = tx.NewRewrite(props).Apply(same, adds, nil).Commit(ctx)
+	default:
 		// The files to delete are named by path (the transaction finds them in the snapshot).
 		dels := make([]iceberggo.DataFile, len(del))
 		for i, p := range del {
@@ -334,6 +347,64 @@ func dataFiles(ctx context.Context, fsys iceio.IO, tbl *table.Table, paths []str
 		}
 	}
 	return out, nil
+}
+
+// rewritten returns the data files of tbl's current snapshot at the paths del when adds hold
+// the same events as they do, as far as their entries tell: in every partition (day) as many
+// rows over the same span of its source column (eventtime); nil otherwise, or for a table
+// without such a partition (a cost table). A store's commit that removes files either rewrites
+// them (compaction, a day going cold, whole JSON: the same events) or purges, which leaves
+// fewer events in every day it touches; and a sync that catches up several commits where a
+// purge and an ingest left a day as many rows still changed its earliest time (the purge
+// removed the earliest events; a later ingest adds none older than them, retention refuses).
+func rewritten(ctx context.Context, tbl *table.Table, del []string, adds []iceberggo.DataFile) ([]iceberggo.DataFile, error) {
+	spec := tbl.Spec()
+	if spec.NumFields() != 1 || len(spec.Field(0).SourceIDs) != 1 {
+		return nil, nil
+	}
+	src := spec.Field(0).SourceIDs[0]
+	if f, ok := tbl.Schema().FindFieldByID(src); !ok || !f.Type.Equals(iceberggo.PrimitiveTypes.Timestamp) && !f.Type.Equals(iceberggo.PrimitiveTypes.TimestampTz) {
+		return nil, nil
+	}
+	type span struct {
+		rows   int64
+		lo, hi int64
+	}
+	summarize := func(files []iceberggo.DataFile) map[string]span {
+		out := map[string]span{}
+		for _, df := range files {
+			lo, hi := df.LowerBoundValues()[src], df.UpperBoundValues()[src]
+			if len(lo) != 8 || len(hi) != 8 {
+				return nil
+			}
+			s, l, h := span{}, int64(binary.LittleEndian.Uint64(lo)), int64(binary.LittleEndian.Uint64(hi))
+			key := fmt.Sprint(df.Partition())
+			if c, ok := out[key]; ok {
+				s, l, h = c, min(c.lo, l), max(c.hi, h)
+			}
+			out[key] = span{rows: s.rows + df.Count(), lo: l, hi: h}
+		}
+		return out
+	}
+	gone := make(map[string]bool, len(del))
+	for _, p := range del {
+		gone[p] = true
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var old []iceberggo.DataFile
+	for _, t := range tasks {
+		if gone[t.File.FilePath()] {
+			old = append(old, t.File)
+		}
+	}
+	before, after := summarize(old), summarize(adds)
+	if len(old) != len(del) || before == nil || after == nil || !maps.Equal(before, after) {
+		return nil, nil
+	}
+	return old, nil
 }
 
 // planned keeps, by table, the data file paths of the last snapshot this process committed or
