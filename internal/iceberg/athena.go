@@ -41,7 +41,8 @@ func (i TableInfo) Follows(m *lake.Manifest) bool {
 }
 
 // Describe is the table of store st as its current snapshot stands; ok is false when the store
-// has no table yet (no file since the catalog was set).
+// has no table yet (no file since the catalog was set, or the table its name maps to is still
+// another store's: owner.go).
 func Describe(ctx context.Context, cat catalog.Catalog, st lake.Store) (info TableInfo, ok bool, err error) {
 	info.Table = Namespace + "." + TableName(st.Name)
 	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(Namespace, TableName(st.Name)))
@@ -50,6 +51,9 @@ func Describe(ctx context.Context, cat catalog.Catalog, st lake.Store) (info Tab
 	}
 	if err != nil {
 		return info, false, err
+	}
+	if owner := tbl.Properties()["auditlake.store-id"]; owner != "" && owner != st.ID {
+		return info, false, nil // another store's (owner.go): st has no table yet
 	}
 	info.Location = tbl.MetadataLocation()
 	info.Snapshots = len(tbl.Metadata().Snapshots())

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go/catalog"
+
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/generate/generatetest"
 	"github.com/auditlake/auditlake/internal/iceberg"
@@ -25,6 +27,20 @@ func catalogLake(t *testing.T, c iceberg.Config) (dir string, lk *lake.Lake) {
 		t.Fatal(err)
 	}
 	return dir, lk
+}
+
+// openSQL opens the lake in dir and its SQL catalog.
+func openSQL(t *testing.T, dir string) (*lake.Lake, catalog.Catalog) {
+	t.Helper()
+	lk, err := lake.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := iceberg.Open(context.Background(), iceberg.SQLProperties(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lk, cat
 }
 
 // createStore creates the CloudTrail store name in lk, keeping ten years of events (the

@@ -133,6 +133,9 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 		}
 	}
 	if errors.Is(err, catalog.ErrNoSuchTable) {
+		if err := dropRenamed(ctx, cat, lk, st); err != nil { // owner.go
+			return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
+		}
 		if len(order) == 0 {
 			return res, nil
 		}
@@ -524,7 +527,7 @@ func Hooks(cat catalog.Catalog, lk *lake.Lake, keep time.Duration, onErr func(er
 		},
 		Written: func(id, rel string) { uploadEarly(lk, id, rel) },
 		Deleting: func(st lake.Store) error {
-			if err := Empty(context.Background(), cat, lk.Dir, st); err != nil {
+			if err := Empty(context.Background(), cat, lk, st); err != nil {
 				return err
 			}
 			return Unpublish(context.Background(), lk, st)
@@ -562,13 +565,13 @@ func loadOwn(ctx context.Context, cat catalog.Catalog, ident table.Identifier, d
 	return nil, catalog.ErrNoSuchTable
 }
 
-// Empty commits a snapshot without files to the table of store st of the data directory
-// dataDir (its store is being deleted).
-func Empty(ctx context.Context, cat catalog.Catalog, dataDir string, st lake.Store) error {
+// Empty commits a snapshot without files to the table of store st of lk (its store is being
+// deleted); a table a rename of the store left under its former name is dropped (dropRenamed).
+func Empty(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store) error {
 	ident := catalog.ToIdentifier(Namespace, TableName(st.Name))
-	tbl, err := loadOwn(ctx, cat, ident, dataDir)
+	tbl, err := loadOwn(ctx, cat, ident, lk.Dir)
 	if errors.Is(err, catalog.ErrNoSuchTable) {
-		return nil
+		return dropRenamed(ctx, cat, lk, st)
 	}
 	if err != nil {
 		return err

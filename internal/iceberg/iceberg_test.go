@@ -94,15 +94,7 @@ func equal(a, b []string) bool {
 }
 
 func TestTableFollowsIngestCompactionAndDeletion(t *testing.T) {
-	dir := t.TempDir()
-	lk, err := lake.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := iceberg.Open(context.Background(), iceberg.SQLProperties(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk, cat := openSQL(t, t.TempDir())
 	var hookErrs []error
 	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { hookErrs = append(hookErrs, err) })
 	followsStore(t, lk, cat, &hookErrs)
@@ -188,15 +180,7 @@ func followsStore(t *testing.T, lk *lake.Lake, cat catalog.Catalog, hookErrs *[]
 // ingested is a lake with one store of generated events over several days, and the catalog.
 func ingested(t *testing.T, days int, hooks bool) (*lake.Lake, lake.Store, catalog.Catalog) {
 	t.Helper()
-	dir := t.TempDir()
-	lk, err := lake.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := iceberg.Open(context.Background(), iceberg.SQLProperties(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk, cat := openSQL(t, t.TempDir())
 	if hooks {
 		lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { t.Error(err) })
 	}
@@ -616,14 +600,7 @@ func TestMovedOrCopiedDataDirectoryGetsItsOwnTables(t *testing.T) {
 	// the store's rows.
 	sync := func(dir string) (*lake.Lake, catalog.Catalog) {
 		t.Helper()
-		lk, err := lake.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cat, err := iceberg.Open(ctx, iceberg.SQLProperties(dir))
-		if err != nil {
-			t.Fatal(err)
-		}
+		lk, cat := openSQL(t, dir)
 		t.Cleanup(func() { closeCatalog(cat) })
 		if _, err := iceberg.Sync(ctx, cat, lk, st); err != nil {
 			t.Fatalf("sync in %s: %v", dir, err)

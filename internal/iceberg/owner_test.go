@@ -24,14 +24,7 @@ import (
 func TestStoresWhoseNamesMapToOneTable(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	lk, err := lake.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := iceberg.Open(ctx, iceberg.SQLProperties(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	lk, cat := openSQL(t, dir)
 	var errs []error
 	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { errs = append(errs, err) })
 	first := ingestStore(t, lk, "Org-Trail", 1500, 2, 21)
@@ -86,4 +79,92 @@ func TestStoresWhoseNamesMapToOneTable(t *testing.T) {
 	if got, want := rows(), storeIDs(t, lk, again); !equal(got, want) || len(want) == 0 {
 		t.Fatalf("a store created under a deleted store's name: its table holds %d events, the store %d", len(got), len(want))
 	}
+}
+
+// TestRenamedStoreTakesItsTableAlong: eds update --name changes the table name a store maps to.
+// At the store's next sync its table is made under the new name and the one under the old name
+// dropped; a store created under the old name gets a table of its own, whichever of the two
+// syncs first, and no two tables share a location. Before, the renamed store's next sync made
+// a new table and left the old one in the catalog naming files the lake then deleted, and the
+// new store's syncs were refused for good ("the table is store <renamed>'s … rename one of the
+// stores") while eds show showed it the other store's table.
+func TestRenamedStoreTakesItsTableAlong(t *testing.T) {
+	ctx := context.Background()
+	lk, cat := openSQL(t, t.TempDir())
+	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { t.Error(err) })
+	rename := func(st lake.Store, name string) lake.Store {
+		t.Helper()
+		st, err := lk.Update(st.ID, func(s *lake.Store) error { s.Name = name; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// tables checks that the namespace holds exactly the tables of stores, by name, each the
+	// store's, holding exactly its events, each at a location of its own.
+	tables := func(stores map[string]lake.Store) {
+		t.Helper()
+		var names []string
+		for id, err := range cat.ListTables(ctx, catalog.ToIdentifier("auditlake")) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, id[len(id)-1])
+		}
+		if len(names) != len(stores) {
+			t.Fatalf("tables %v, want those of %d stores", names, len(stores))
+		}
+		at := map[string]string{}
+		for _, name := range names {
+			st, ok := stores[name]
+			if !ok {
+				t.Fatalf("table %s is no store's table (tables %v)", name, names)
+			}
+			tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if owner := tbl.Properties()["auditlake.store-id"]; owner != st.ID {
+				t.Fatalf("table %s is store %s's, want %s's", name, owner, st.ID)
+			}
+			if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+				t.Fatalf("table %s holds %d events, store %s %d", name, len(got), st.Name, len(want))
+			}
+			if other, ok := at[tbl.Location()]; ok {
+				t.Fatalf("tables %s and %s share the location %s", name, other, tbl.Location())
+			}
+			at[tbl.Location()] = name
+		}
+	}
+
+	// The renamed store syncs first (its next commit).
+	a := ingestStore(t, lk, "prod-trail", 2000, 2, 3)
+	a = rename(a, "archive-trail")
+	ingestMore(t, lk, a, 500, 1, 4)
+	tables(map[string]lake.Store{"archive_trail": a})
+	b := ingestStore(t, lk, "prod-trail", 1000, 1, 5)
+	tables(map[string]lake.Store{"archive_trail": a, "prod_trail": b})
+
+	// The store created under the old name syncs first; until then it shows no table (the
+	// table its name maps to is the renamed store's).
+	b = rename(b, "old-trail")
+	hooks := lk.Hooks
+	lk.Hooks = nil
+	c := createStore(t, lk, "prod-trail")
+	if info, ok, err := iceberg.Describe(ctx, cat, c); err != nil || ok {
+		t.Fatalf("the new store is shown another store's table: %+v, %v", info, err)
+	}
+	lk.Hooks = hooks
+	ingestMore(t, lk, c, 800, 1, 6)
+	if _, err := iceberg.Sync(ctx, cat, lk, b); err != nil {
+		t.Fatal(err)
+	}
+	tables(map[string]lake.Store{"archive_trail": a, "old_trail": b, "prod_trail": c})
+
+	// A renamed store deleted before its next sync leaves no table.
+	a = rename(a, "gone-trail")
+	if err := lk.Delete(a.ID); err != nil {
+		t.Fatal(err)
+	}
+	tables(map[string]lake.Store{"old_trail": b, "prod_trail": c})
 }
