@@ -94,6 +94,24 @@ func parquetSchema(p string) (*arrow.Schema, error) {
 	return pqarrow.FromParquet(pf.MetaData().Schema, nil, pf.MetaData().KeyValueMetadata())
 }
 
+// millisFields are the fields of sc (the table made from the Arrow schema s of its files)
+// whose values the files hold in milliseconds (Parquet TIMESTAMP(MILLIS)): only top-level
+// columns get bounds (iceberg-go keeps counts alone for nested fields).
+func millisFields(s *arrow.Schema, sc *iceberggo.Schema) map[int]bool {
+	out := map[int]bool{}
+	if s == nil {
+		return out
+	}
+	for _, f := range s.Fields() {
+		if ts, ok := f.Type.(*arrow.TimestampType); ok && ts.Unit == arrow.Millisecond {
+			if c, ok := sc.FindFieldByName(f.Name); ok {
+				out[c.ID] = true
+			}
+		}
+	}
+	return out
+}
+
 // schemaKey names an Arrow schema's columns and types.
 func schemaKey(s *arrow.Schema) string {
 	h := sha256.New()
@@ -297,7 +315,7 @@ func syncCost(ctx context.Context, cat catalog.Catalog, dataDir string, t cost.T
 			return res, err
 		}
 	}
-	tbl, res.Added, res.Removed, err = commitFiles(ctx, tbl, want, iceberggo.Properties{"auditlake.cost-table": t.Name()})
+	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, want, iceberggo.Properties{"auditlake.cost-table": t.Name()}, nil, millisFields(first, tbl.Schema()))
 	if err != nil {
 		return res, err
 	}

@@ -2,15 +2,19 @@ package iceberg_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	icebergexpr "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
@@ -515,4 +519,89 @@ func TestOlderCostSnapshotKeepsItsFiles(t *testing.T) {
 	if len(left) != len(now.Metadata().Snapshots()) || len(now.Metadata().Snapshots()) != 1 {
 		t.Fatalf("after the keep window %d cost files are kept for %d snapshots (one file each)", len(left), len(now.Metadata().Snapshots()))
 	}
+}
+
+// TestCostTableBoundsOfMillisecondTimestamps: a Parquet cost file may hold its timestamps in
+// milliseconds (Parquet TIMESTAMP(MILLIS): Spark's and parquet-mr's writers, DuckDB's
+// TIMESTAMP_MS). The table's column is an Iceberg timestamp, whose bounds the spec keeps in
+// microseconds; copied from the footer as they are, they were a thousand times too small
+// (1970), so an engine pruning on them skipped the file for any recent time: a filter on the
+// charge period read no row.
+func TestCostTableBoundsOfMillisecondTimestamps(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	_, cat := openSQL(t, dir)
+	pq := filepath.Join(t.TempDir(), "focus.parquet")
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Exec(ctx, "COPY (SELECT * REPLACE (ChargePeriodStart::TIMESTAMP_MS AS ChargePeriodStart, ChargePeriodEnd::TIMESTAMP_MS AS ChargePeriodEnd) FROM read_csv("+
+		engine.Literal(filepath.Join(testdata, "focus-sample-data", "focus_sample.csv"))+")) TO "+engine.Literal(pq)+" (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
+	}
+	registerCost(t, dir, "finops.focus_ms", pq)
+	if _, err := iceberg.SyncCosts(ctx, cat, dir); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake_cost", "finops_focus_ms"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The truth, from the file: its first and last charge period start, and the rows from the
+	// middle of the range on.
+	var lo, hi, mid, rows int64
+	q := "SELECT epoch_us(min(ChargePeriodStart)), epoch_us(max(ChargePeriodStart)) FROM read_parquet(" + engine.Literal(pq) + ")"
+	r, err := db.Query(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() {
+		if err := r.Scan(&lo, &hi); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	mid = lo + (hi-lo)/2
+	r, err = db.Query(ctx, "SELECT count(*) FROM read_parquet("+engine.Literal(pq)+") WHERE epoch_us(ChargePeriodStart) >= "+strconv.FormatInt(mid, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() {
+		if err := r.Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	if lo == hi || rows == 0 {
+		t.Fatalf("charge periods %d..%d, %d rows from the middle on; the test needs a range", lo, hi, rows)
+	}
+	f, ok := tbl.Schema().FindFieldByName("ChargePeriodStart")
+	if !ok {
+		t.Fatal("no ChargePeriodStart in the table")
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("%d files planned (%v)", len(tasks), err)
+	}
+	df := tasks[0].File
+	if got, want := []int64{bound(df.LowerBoundValues()[f.ID]), bound(df.UpperBoundValues()[f.ID])}, []int64{lo, hi}; !slices.Equal(got, want) {
+		t.Errorf("bounds of ChargePeriodStart %v µs, the file's values span %v µs", got, want)
+	}
+	// Engines prune on the bounds: a scan from the middle of the charge periods on plans the
+	// file. (iceberg-go's own reader cannot filter rows on a millisecond column; Spark's and
+	// Trino's read TIMESTAMP(MILLIS) files.)
+	filter := icebergexpr.GreaterThanEqual(icebergexpr.Reference("ChargePeriodStart"), icebergexpr.Timestamp(mid))
+	if tasks, err := tbl.Scan(table.WithRowFilter(filter)).PlanFiles(ctx); err != nil || len(tasks) != 1 {
+		t.Fatalf("a scan from the middle of the charge periods on plans %d files (%v); the file holds %d of its rows", len(tasks), err, rows)
+	}
+}
+
+// bound decodes a timestamp bound (little-endian int64), or -1 when there is none.
+func bound(b []byte) int64 {
+	if len(b) != 8 {
+		return -1
+	}
+	return int64(binary.LittleEndian.Uint64(b))
 }

@@ -167,7 +167,7 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 			}
 		}
 	}
-	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, order, props, local)
+	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, order, props, local, nil)
 	if err == nil {
 		tbl, err = markProperties(ctx, tbl, m, lk.WholeJSON(st.ID), cat.CatalogType() == catalog.SQL)
 	}
@@ -243,13 +243,14 @@ func markProperties(ctx context.Context, tbl *table.Table, m *lake.Manifest, who
 // holds them already. It returns the table as committed and how many files were added and
 // removed.
 func commitFiles(ctx context.Context, tbl *table.Table, want []string, props iceberggo.Properties) (_ *table.Table, added, removed int, err error) {
-	return commitLocalFiles(ctx, tbl, want, props, nil)
+	return commitLocalFiles(ctx, tbl, want, props, nil, nil)
 }
 
 // commitLocalFiles is commitFiles where local names, by data file path, the local copy of a file
 // (a published store's file, named by its S3 URI): its statistics are read from the local
-// footer rather than through the table's file IO.
-func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, props iceberggo.Properties, local map[string]string) (_ *table.Table, added, removed int, err error) {
+// footer rather than through the table's file IO; and millis are the fields whose values the
+// files hold in milliseconds (microBounds).
+func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, props iceberggo.Properties, local map[string]string, millis map[int]bool) (_ *table.Table, added, removed int, err error) {
 	var base *int64 // the snapshot the commit builds on
 	if s := tbl.CurrentSnapshot(); s != nil {
 		base = &s.SnapshotID
@@ -280,7 +281,7 @@ func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, prop
 		return tbl, 0, 0, err
 	}
 	fsys = localFirst{IO: fsys, local: local}
-	adds, err := dataFiles(ctx, fsys, tbl, add)
+	adds, err := dataFiles(ctx, fsys, tbl, add, millis)
 	if err != nil {
 		return tbl, 0, 0, err
 	}
@@ -325,8 +326,9 @@ func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, prop
 
 // dataFiles reads the Iceberg data file entries (statistics from each footer, ~100 columns'
 // each) of paths, a file per core at a time: a commit adds a file per day and batch, and a
-// catch-up (catalog set, a first sync, eds publish) every live file of the store.
-func dataFiles(ctx context.Context, fsys iceio.IO, tbl *table.Table, paths []string) ([]iceberggo.DataFile, error) {
+// catch-up (catalog set, a first sync, eds publish) every live file of the store. The bounds
+// of the fields millis are made microseconds (microBounds).
+func dataFiles(ctx context.Context, fsys iceio.IO, tbl *table.Table, paths []string, millis map[int]bool) ([]iceberggo.DataFile, error) {
 	out := make([]iceberggo.DataFile, len(paths))
 	errs := make([]error, len(paths))
 	next := atomic.Int64{}
@@ -337,7 +339,11 @@ func dataFiles(ctx context.Context, fsys iceio.IO, tbl *table.Table, paths []str
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < len(paths); i = int(next.Add(1) - 1) {
 				// Sort order 0: no claim on how the file is sorted, as AddFiles makes none.
-				if out[i], errs[i] = table.FileToDataFile(ctx, fsys, paths[i], tbl.Schema(), tbl.Spec(), 0, tbl.Properties()); errs[i] != nil {
+				out[i], errs[i] = table.FileToDataFile(ctx, fsys, paths[i], tbl.Schema(), tbl.Spec(), 0, tbl.Properties())
+				if errs[i] == nil && len(millis) > 0 {
+					out[i], errs[i] = microBounds(out[i], tbl.Spec(), millis)
+				}
+				if errs[i] != nil {
 					errs[i] = fmt.Errorf("data file %s: %w", paths[i], errs[i])
 				}
 			}
@@ -350,6 +356,36 @@ func dataFiles(ctx context.Context, fsys iceio.IO, tbl *table.Table, paths []str
 		}
 	}
 	return out, nil
+}
+
+// microBounds returns df with the bounds of the fields millis in microseconds: timestamps a
+// Parquet file holds in milliseconds (TIMESTAMP(MILLIS): Spark's and parquet-mr's writers,
+// DuckDB's TIMESTAMP_MS), whose footer bounds iceberg-go copies as they are, while the spec
+// keeps a timestamp's bounds in microseconds — a thousand times too small, they made engines
+// prune the file for any time after 1970.
+func microBounds(df iceberggo.DataFile, spec iceberggo.PartitionSpec, millis map[int]bool) (iceberggo.DataFile, error) {
+	lo, hi := df.LowerBoundValues(), df.UpperBoundValues()
+	for _, bounds := range []map[int][]byte{lo, hi} {
+		for id, b := range bounds {
+			if millis[id] && len(b) == 8 {
+				bounds[id] = binary.LittleEndian.AppendUint64(nil, uint64(int64(binary.LittleEndian.Uint64(b))*1000))
+			}
+		}
+	}
+	b, err := iceberggo.NewDataFileBuilder(spec, df.ContentType(), df.FilePath(), df.FileFormat(), df.Partition(), nil, nil, df.Count(), df.FileSizeBytes())
+	if err != nil {
+		return nil, err
+	}
+	b.ColumnSizes(df.ColumnSizes()).ValueCounts(df.ValueCounts()).NullValueCounts(df.NullValueCounts()).
+		NaNValueCounts(df.NaNValueCounts()).DistinctValueCounts(df.DistinctValueCounts()).
+		LowerBoundValues(lo).UpperBoundValues(hi).SplitOffsets(df.SplitOffsets())
+	if k := df.KeyMetadata(); k != nil {
+		b.KeyMetadata(k)
+	}
+	if id := df.SortOrderID(); id != nil {
+		b.SortOrderID(*id)
+	}
+	return b.Build(), nil
 }
 
 // rewritten returns the data files of tbl's current snapshot at the paths del when adds hold
