@@ -169,7 +169,10 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 	}
 	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, order, props, local, nil)
 	if err == nil {
-		tbl, err = markProperties(ctx, tbl, m, lk.WholeJSON(st.ID), cat.CatalogType() == catalog.SQL)
+		// Only a CloudTrail store cuts eventjson and derives checksums; a Config or activity
+		// store's files hold it whole (and have no checksum column).
+		whole := lk.WholeJSON(st.ID) || st.Type != lake.TypeCloudTrail && st.Type != ""
+		tbl, err = markProperties(ctx, tbl, m, whole, cat.CatalogType() == catalog.SQL)
 	}
 	if err != nil {
 		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
@@ -183,7 +186,8 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 
 // EventJSONProperty is the table property that says whether an engine reading the table's
 // files as they are reads every event's eventjson and eventjsonchecksum: EventJSONWhole, or
-// EventJSONCut while a file of the current snapshot is a file of an unpublished store: a cold
+// EventJSONCut while a file of the current snapshot is a file of an unpublished CloudTrail
+// store (a Config or activity store never cuts its files): a cold
 // one leaves out of eventjson the values other columns hold (auditlake's views put them
 // back: ctparquet.ColdJSONSQL) and its checksum (null: the SHA-256 of the JSON put back), a
 // hot one its checksum ("", the SHA-256 of eventjson: ingest leaves it to the reader). A
@@ -208,8 +212,8 @@ var metadataProps = iceberggo.Properties{
 }
 
 // markProperties sets tbl's EventJSONProperty for the files of manifest m, and, when own (the
-// SQL catalog's table), metadataProps, when they change; whole says the store keeps whole JSON
-// and checksums (lake.WholeJSON).
+// SQL catalog's table), metadataProps, when they change; whole says every file of the store holds
+// whole JSON (lake.WholeJSON; a Config or activity store's files always do).
 func markProperties(ctx context.Context, tbl *table.Table, m *lake.Manifest, whole, own bool) (*table.Table, error) {
 	want := iceberggo.Properties{EventJSONProperty: EventJSONWhole}
 	for _, f := range m.Files {

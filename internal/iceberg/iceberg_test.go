@@ -18,6 +18,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/iceberg"
+	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -689,5 +690,48 @@ func checkKeptMetadata(t *testing.T, tbl *table.Table, lk *lake.Lake, st lake.St
 	}
 	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
 		t.Fatalf("the table holds %d events, the store %d", len(got), len(want))
+	}
+}
+
+// TestConfigAndActivityTablesSayTheirEventJSONIsWhole: the table property auditlake.eventjson
+// tells an engine whether it may trust eventjson as the files hold it. Only a CloudTrail store
+// cuts its cold files and leaves its hot files' checksums to derive; a Config or activity
+// store's files hold every event's JSON whole and have no eventjsonchecksum column. Their
+// tables said "cut in cold files: … eventjsonchecksum is null", sending readers to auditlake's
+// views for JSON they hold whole.
+func TestConfigAndActivityTablesSayTheirEventJSONIsWhole(t *testing.T) {
+	ctx := context.Background()
+	lk, cat := openSQL(t, t.TempDir())
+	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { t.Error(err) })
+	create := func(name, typ string) lake.Store {
+		t.Helper()
+		st, err := lk.Create(name, lake.CreateOptions{Type: typ, RetentionDays: 3653})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	cfg := create("config-items", lake.TypeConfig)
+	if _, err := ingest.Config(ctx, lk, cfg, ingest.Options{Sources: []string{filepath.Join(testdata, "cloud-custodian-event-and-config-fixtures", "config")}}); err != nil {
+		t.Fatal(err)
+	}
+	act := create("app-events", lake.TypeActivity)
+	write(t, lk, act, func(db *engine.DB, w *lake.Writer) error {
+		_, err := lake.WriteActivity(ctx, db, w, []lake.ActivityRow{{EventID: "e-1", EventTime: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC),
+			Norm: []byte(`{"eventversion":"1.0"}`), EventJSON: `{"eventVersion":"1.0"}`}})
+		return err
+	})
+	trail := ingestStore(t, lk, "org-trail", 500, 1, 3)
+	for _, c := range []struct {
+		st   lake.Store
+		want string
+	}{{cfg, iceberg.EventJSONWhole}, {act, iceberg.EventJSONWhole}, {trail, iceberg.EventJSONCut}} {
+		tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", iceberg.TableName(c.st.Name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tbl.Properties()[iceberg.EventJSONProperty]; got != c.want {
+			t.Errorf("%s store %s: %s is %q, want %q", c.st.Type, c.st.Name, iceberg.EventJSONProperty, got, c.want)
+		}
 	}
 }
