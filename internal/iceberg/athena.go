@@ -120,18 +120,26 @@ func AthenaDDL(tbl *table.Table, st lake.Store, location string) (string, error)
 	}
 	name := Namespace + "." + TableName(st.Name)
 	view := Namespace + ".eds_" + strings.ReplaceAll(st.ID, "-", "_")
+	// A table name that starts with a digit (a store named 2024-trail) is an identifier Trino,
+	// whose SQL Athena's views are, takes only quoted, as Hive's DDL does in backticks.
+	ddlName := func(suffix string) string { return name + suffix }
+	from := name
+	if t := TableName(st.Name); t != "" && t[0] >= '0' && t[0] <= '9' {
+		ddlName = func(suffix string) string { return "`" + Namespace + "`.`" + t + suffix + "`" }
+		from = `"` + Namespace + `"."` + t + `"`
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "-- Store %s (%s): the Iceberg table, its files under %s.\n", st.Name, st.ID, location)
 	fmt.Fprintf(&b, "CREATE DATABASE IF NOT EXISTS %s;\n\n", Namespace)
 	b.WriteString(registration(tbl, name, location))
-	fmt.Fprintf(&b, "CREATE TABLE %s (\n%s)\nPARTITIONED BY (day(eventtime))\nLOCATION '%s/'\nTBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet');\n\n", name, strings.Join(cols, ",\n"), location)
+	fmt.Fprintf(&b, "CREATE TABLE %s (\n%s)\nPARTITIONED BY (day(eventtime))\nLOCATION '%s/'\nTBLPROPERTIES ('table_type'='ICEBERG', 'format'='parquet');\n\n", ddlName(""), strings.Join(cols, ",\n"), location)
 	fmt.Fprintf(&b, "-- Queries written for CloudTrail Lake name \"aws:cloudtrail\".\"%s\"; in Athena name this view.\n", st.ID)
-	fmt.Fprintf(&b, "CREATE OR REPLACE VIEW %s AS SELECT\n  %s\nFROM %s;\n\n", view, strings.Join(sel, ",\n  "), name)
+	fmt.Fprintf(&b, "CREATE OR REPLACE VIEW %s AS SELECT\n  %s\nFROM %s;\n\n", view, strings.Join(sel, ",\n  "), from)
 	fmt.Fprintf(&b, "-- Or, without Iceberg: the data files as a plain Parquet table, one partition a day by projection.\n")
 	b.WriteString("-- It reads every object under data/, which is not one snapshot: for the keep window after a\n" +
 		"-- compaction or purge (auditlake catalog set --keep-retired, 24 h by default) a day holds both\n" +
 		"-- its new file and the files it replaced, so its rows count twice. The Iceberg table never does.\n")
-	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE %s_parquet (\n%s)\nPARTITIONED BY (`day` string)\nSTORED AS PARQUET\nLOCATION '%s/data/'\nTBLPROPERTIES (\n  'projection.enabled'='true',\n  'projection.day.type'='date',\n  'projection.day.format'='yyyy-MM-dd',\n  'projection.day.range'='2013-01-01,NOW',\n  'projection.day.interval'='1',\n  'projection.day.interval.unit'='DAYS',\n  'storage.location.template'='%s/data/eventdate=${day}/');\n", name, strings.Join(cols, ",\n"), location, location)
+	fmt.Fprintf(&b, "CREATE EXTERNAL TABLE %s (\n%s)\nPARTITIONED BY (`day` string)\nSTORED AS PARQUET\nLOCATION '%s/data/'\nTBLPROPERTIES (\n  'projection.enabled'='true',\n  'projection.day.type'='date',\n  'projection.day.format'='yyyy-MM-dd',\n  'projection.day.range'='2013-01-01,NOW',\n  'projection.day.interval'='1',\n  'projection.day.interval.unit'='DAYS',\n  'storage.location.template'='%s/data/eventdate=${day}/');\n", ddlName("_parquet"), strings.Join(cols, ",\n"), location, location)
 	return b.String(), nil
 }
 

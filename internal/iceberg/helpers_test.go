@@ -43,6 +43,37 @@ func openSQL(t *testing.T, dir string) (*lake.Lake, catalog.Catalog) {
 	return lk, cat
 }
 
+// countOf runs q, a query of one number, on db.
+func countOf(t *testing.T, db *engine.DB, q string) (n int64) {
+	t.Helper()
+	rows, err := db.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, q)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// activityStore creates the activity store name in lk and writes one event into it.
+func activityStore(t *testing.T, lk *lake.Lake, name string) lake.Store {
+	t.Helper()
+	st, err := lk.Create(name, lake.CreateOptions{Type: lake.TypeActivity, RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, lk, st, func(db *engine.DB, w *lake.Writer) error {
+		_, err := lake.WriteActivity(context.Background(), db, w, []lake.ActivityRow{{EventID: "e-1",
+			EventTime: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), Norm: []byte(`{"eventversion":"1.0"}`), EventJSON: `{"eventVersion":"1.0"}`}})
+		return err
+	})
+	return st
+}
+
 // createStore creates the CloudTrail store name in lk, keeping ten years of events (the
 // generated ones are never outside its retention).
 func createStore(t *testing.T, lk *lake.Lake, name string) lake.Store {

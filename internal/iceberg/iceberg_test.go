@@ -17,6 +17,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/engine/enginetest"
 	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/ingest"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -703,24 +704,14 @@ func TestConfigAndActivityTablesSayTheirEventJSONIsWhole(t *testing.T) {
 	ctx := context.Background()
 	lk, cat := openSQL(t, t.TempDir())
 	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { t.Error(err) })
-	create := func(name, typ string) lake.Store {
-		t.Helper()
-		st, err := lk.Create(name, lake.CreateOptions{Type: typ, RetentionDays: 3653})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st
+	cfg, err := lk.Create("config-items", lake.CreateOptions{Type: lake.TypeConfig, RetentionDays: 3653})
+	if err != nil {
+		t.Fatal(err)
 	}
-	cfg := create("config-items", lake.TypeConfig)
 	if _, err := ingest.Config(ctx, lk, cfg, ingest.Options{Sources: []string{filepath.Join(testdata, "cloud-custodian-event-and-config-fixtures", "config")}}); err != nil {
 		t.Fatal(err)
 	}
-	act := create("app-events", lake.TypeActivity)
-	write(t, lk, act, func(db *engine.DB, w *lake.Writer) error {
-		_, err := lake.WriteActivity(ctx, db, w, []lake.ActivityRow{{EventID: "e-1", EventTime: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC),
-			Norm: []byte(`{"eventversion":"1.0"}`), EventJSON: `{"eventVersion":"1.0"}`}})
-		return err
-	})
+	act := activityStore(t, lk, "app-events")
 	trail := ingestStore(t, lk, "org-trail", 500, 1, 3)
 	for _, c := range []struct {
 		st   lake.Store
@@ -733,5 +724,43 @@ func TestConfigAndActivityTablesSayTheirEventJSONIsWhole(t *testing.T) {
 		if got := tbl.Properties()[iceberg.EventJSONProperty]; got != c.want {
 			t.Errorf("%s store %s: %s is %q, want %q", c.st.Type, c.st.Name, iceberg.EventJSONProperty, got, c.want)
 		}
+	}
+}
+
+// TestAthenaViewOfAStoreWhoseNameStartsWithADigit: a store may be named 2024-app (eds create
+// takes a leading digit, as CloudTrail Lake does); its table is auditlake.2024_app. Trino, whose
+// SQL Athena's views are, refuses an identifier that starts with a digit unless it is quoted
+// ("identifiers must not start with a digit"), so the view athena ddl printed — FROM
+// auditlake.2024_app — could not be created. The view's SELECT is run here as DuckDB, whose
+// parser refuses such identifiers as Trino's does, reads it over a table of that name.
+func TestAthenaViewOfAStoreWhoseNameStartsWithADigit(t *testing.T) {
+	ctx := context.Background()
+	lk, cat := openSQL(t, t.TempDir())
+	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { t.Error(err) })
+	st := activityStore(t, lk, "2024-app")
+	tbl, err := iceberg.LoadTable(ctx, cat, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ddl, err := iceberg.AthenaDDL(tbl, st, "s3://lake/2024-app/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, view, ok := strings.Cut(ddl, "CREATE OR REPLACE VIEW ")
+	if !ok {
+		t.Fatalf("no view in the DDL:\n%s", ddl)
+	}
+	_, sel, _ := strings.Cut(view, " AS ")
+	sel, _, _ = strings.Cut(sel, ";")
+	db := enginetest.Open(t)
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec(ctx, `CREATE SCHEMA auditlake; CREATE TABLE auditlake."2024_app" AS SELECT * FROM read_parquet(`+engine.Literal(lk.AbsPath(st.ID, m.Files[0].Path))+`)`); err != nil {
+		t.Fatal(err)
+	}
+	if n := countOf(t, db, "SELECT count(*) FROM ("+sel+")"); n != 1 {
+		t.Fatalf("the view reads %d rows, the store holds 1", n)
 	}
 }
