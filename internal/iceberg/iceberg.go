@@ -170,9 +170,10 @@ func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store
 	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, order, props, local, nil)
 	if err == nil {
 		// Only a CloudTrail store cuts eventjson and derives checksums; a Config or activity
-		// store's files hold it whole (and have no checksum column).
-		whole := lk.WholeJSON(st.ID) || st.Type != lake.TypeCloudTrail && st.Type != ""
-		tbl, err = markProperties(ctx, tbl, m, whole, cat.CatalogType() == catalog.SQL)
+		// store's files hold it whole (and have no checksum column). Its files are the ones
+		// auditlake's own Parquet writer writes, delta encoded (vectorizationProps).
+		cloudTrail := st.Type == lake.TypeCloudTrail || st.Type == ""
+		tbl, err = markProperties(ctx, tbl, m, lk.WholeJSON(st.ID) || !cloudTrail, cloudTrail, cat.CatalogType() == catalog.SQL)
 	}
 	if err != nil {
 		return res, fmt.Errorf("iceberg table %s: %w", res.Table, err)
@@ -211,11 +212,25 @@ var metadataProps = iceberggo.Properties{
 	table.MetadataPreviousVersionsMaxKey:      "20",
 }
 
-// markProperties sets tbl's EventJSONProperty for the files of manifest m, and, when own (the
-// SQL catalog's table), metadataProps, when they change; whole says every file of the store holds
-// whole JSON (lake.WholeJSON; a Config or activity store's files always do).
-func markProperties(ctx context.Context, tbl *table.Table, m *lake.Manifest, whole, own bool) (*table.Table, error) {
+// vectorizationProps turn off Spark's vectorized reads of a table whose files auditlake's
+// Parquet writer (ctparquet) writes: strings not dictionary encoded are DELTA_LENGTH_BYTE_ARRAY
+// and integers DELTA_BINARY_PACKED, in data pages v2, which Iceberg's vectorized reader did not
+// read until 2025-2026 (apache/iceberg#13391, #15362). Spark uses it by default whenever the
+// columns a query reads are all primitive (SELECT eventtime, eventid …), and failed: "Cannot
+// support vectorized reads for column … with encoding DELTA_LENGTH_BYTE_ARRAY". Its row reader
+// reads every encoding; other engines ignore the property. (Config and activity stores' files
+// are DuckDB's: plain and dictionary encodings.)
+var vectorizationProps = iceberggo.Properties{"read.parquet.vectorization.enabled": "false"}
+
+// markProperties sets tbl's EventJSONProperty for the files of manifest m, vectorizationProps
+// when delta (the files are auditlake's writer's), and, when own (the SQL catalog's table),
+// metadataProps, when they change; whole says every file of the store holds whole JSON
+// (lake.WholeJSON; a Config or activity store's files always do).
+func markProperties(ctx context.Context, tbl *table.Table, m *lake.Manifest, whole, delta, own bool) (*table.Table, error) {
 	want := iceberggo.Properties{EventJSONProperty: EventJSONWhole}
+	if delta {
+		maps.Copy(want, vectorizationProps)
+	}
 	for _, f := range m.Files {
 		if f.Cold && !f.Whole || !f.Cold && !whole {
 			want[EventJSONProperty] = EventJSONCut

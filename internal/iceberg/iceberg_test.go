@@ -1,6 +1,7 @@
 package iceberg_test
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"os"
@@ -15,6 +16,8 @@ import (
 	icebergexpr "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/engine/enginetest"
@@ -763,4 +766,62 @@ func TestAthenaViewOfAStoreWhoseNameStartsWithADigit(t *testing.T) {
 	if n := countOf(t, db, "SELECT count(*) FROM ("+sel+")"); n != 1 {
 		t.Fatalf("the view reads %d rows, the store holds 1", n)
 	}
+}
+
+// TestTablesOfDeltaEncodedFilesTurnVectorizedReadsOff: auditlake's Parquet writer encodes
+// strings that are not dictionary encoded DELTA_LENGTH_BYTE_ARRAY and integers
+// DELTA_BINARY_PACKED (in data pages v2). Iceberg's vectorized Parquet reader for Spark, used
+// by default whenever the columns a query reads are all primitive (SELECT eventtime, eventid
+// …), read neither until 2025-2026 (apache/iceberg#13391, #15362): such a query failed with
+// "Cannot support vectorized reads for column … with encoding DELTA_LENGTH_BYTE_ARRAY". A table whose files
+// use them carries read.parquet.vectorization.enabled=false, which Spark's Iceberg reader
+// honours (its row reader reads every encoding) and other engines ignore.
+func TestTablesOfDeltaEncodedFilesTurnVectorizedReadsOff(t *testing.T) {
+	ctx := context.Background()
+	lk, cat := openSQL(t, t.TempDir())
+	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { t.Error(err) })
+	trail := ingestStore(t, lk, "org-trail", 500, 1, 3)
+	act := activityStore(t, lk, "app-events")
+	for _, st := range []lake.Store{trail, act} {
+		m, err := lk.ReadManifest(st.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var delta []string
+		for _, f := range m.Files {
+			delta = append(delta, deltaEncoded(t, lk.AbsPath(st.ID, f.Path))...)
+		}
+		tbl, err := iceberg.LoadTable(ctx, cat, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := tbl.Properties()["read.parquet.vectorization.enabled"]
+		if len(delta) > 0 && got != "false" {
+			t.Errorf("%s store %s: its files encode %s, and its table's read.parquet.vectorization.enabled is %q", st.Type, st.Name, delta[:min(len(delta), 3)], got)
+		}
+	}
+}
+
+// deltaEncoded are the columns of the Parquet file at path that a delta encoding encodes, with
+// the encoding.
+func deltaEncoded(t *testing.T, path string) (out []string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rg := range file.Metadata().RowGroups {
+		for _, c := range rg.Columns {
+			for _, e := range c.MetaData.Encoding {
+				if e == format.DeltaLengthByteArray || e == format.DeltaBinaryPacked || e == format.DeltaByteArray {
+					out = append(out, strings.Join(c.MetaData.PathInSchema, ".")+" "+e.String())
+				}
+			}
+		}
+	}
+	return out
 }
