@@ -66,6 +66,8 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"CAST big bigint AS bigint keeps every digit", `(SELECT CAST(x AS bigint) FROM (VALUES 9007199254740993) AS t(x))`, "9007199254740993"},
 		{"CAST varchar AS bigint", `(SELECT CAST(x AS bigint) FROM (VALUES '42') AS t(x))`, "42"},
 		{"CAST signed varchar AS integer", `(SELECT CAST(x AS integer) FROM (VALUES '-7') AS t(x))`, "-7"},
+		// Trino trims the text first (Java's String.trim): blanks, tabs and newlines around the digits.
+		{"CAST of a text with blanks around AS bigint", `(SELECT CAST(x AS bigint) FROM (VALUES (' ' || chr(9) || '-12' || chr(10) || ' ')) AS t(x))`, "-12"},
 		{"CAST json_extract_scalar AS bigint", `CAST(json_extract_scalar('{"n":"123"}', '$.n') AS bigint)`, "123"},
 		{"TRY_CAST of a decimal text AS bigint is NULL", `(SELECT TRY_CAST(x AS bigint) IS NULL FROM (VALUES '1.5') AS t(x))`, "true"},
 		{"TRY_CAST of an exponent text AS integer is NULL", `TRY_CAST(json_extract_scalar('{"n":"1e3"}', '$.n') AS integer) IS NULL`, "true"},
@@ -338,6 +340,7 @@ func TestTrinoErrorsFailHere(t *testing.T) {
 		{"CAST of a decimal text AS bigint", `CAST(json_extract_scalar('{"n":"1.5"}', '$.n') AS bigint)`, "Cannot cast '1.5' to BIGINT"},
 		{"CAST of a hex text AS integer", `CAST(json_extract_scalar('{"n":"0x1F"}', '$.n') AS integer)`, "Cannot cast '0x1F' to INT"},
 		{"CAST of a text with _ AS integer", `CAST(json_extract_scalar('{"n":"1_000"}', '$.n') AS integer)`, "Cannot cast '1_000' to INT"},
+		{"CAST of a text with a blank inside AS bigint", `CAST(json_extract_scalar('{"n":"1 2"}', '$.n') AS bigint)`, "Cannot cast '1 2' to BIGINT"},
 		{"date_add of hours to a date", `date_add('hour', 1, DATE '2024-01-01')`, "'hour' is not a valid DATE field"},
 		{"date_trunc of a date to the hour", `date_trunc('hour', DATE '2024-01-01')`, "'hour' is not a valid DATE field"},
 		{"integer division by zero", `5 / 0`, "Division by zero"},

@@ -35,7 +35,7 @@ func integralCastMacros() string {
 			}
 			fmt.Fprintf(&b, "CREATE OR REPLACE MACRO trino_%s%s(x) AS CASE\n"+
 				"    WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN %s(trino_round_double(x) AS %s)\n"+
-				"    WHEN typeof(x) = 'VARCHAR' AND NOT regexp_full_match(CAST(x AS VARCHAR), '[+-]?[0-9]+') THEN %s\n"+
+				"    WHEN typeof(x) = 'VARCHAR' AND NOT regexp_full_match(CAST(x AS VARCHAR), '\\s*[+-]?[0-9]+\\s*') THEN %s\n"+
 				"    ELSE %[3]s(x AS %[4]s) END;\n",
 				strings.ToLower(strings.TrimSuffix(cast, "CAST")), strings.ToLower(typ), cast, typ, bad)
 		}
