@@ -172,7 +172,7 @@ func (c *conn) cursorCommand(toks []dialect.Token, shape bool) (*answer, error) 
 	}
 	from := p.sent
 	to := len(p.res.rows)
-	if count >= 0 && from+count < to {
+	if count >= 0 && count < to-from { // not from+count < to: a count near the largest int overflows
 		to = from + count
 	}
 	if shape {

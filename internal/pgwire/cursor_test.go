@@ -92,3 +92,18 @@ func TestPsqlCursorStatements(t *testing.T) {
 		t.Errorf("reader's cursor: %v %q, want %d", err, out, f.bobEvents)
 	}
 }
+
+// TestFetchOfACountPastTheRowsReadsTheRest: FETCH and MOVE of a count larger than any row
+// count (the largest bigint, after some rows were read) read or skip the rest, as PostgreSQL
+// does: the count added to the rows already read overflowed, and the slice of the rows that
+// followed ended the whole server, every client's connection with it.
+func TestFetchOfACountPastTheRowsReadsTheRest(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	out, err := psql(t, s.dsn(f.bob, ""), "-q", "-A", "-t",
+		"-c", `DECLARE c CURSOR WITH HOLD FOR SELECT n FROM (VALUES (1), (2), (3)) AS v(n) ORDER BY n; FETCH 1 FROM c; FETCH 9223372036854775807 FROM c`,
+		"-c", `DECLARE d CURSOR WITH HOLD FOR SELECT n FROM (VALUES (1), (2), (3)) AS v(n) ORDER BY n; FETCH 1 FROM d; MOVE FORWARD 9223372036854775807 IN d; FETCH ALL FROM d; SELECT 4`)
+	if want := "1\n2\n3\n1\n4"; err != nil || strings.TrimSpace(out) != want {
+		t.Fatalf("fetch past the rows: %v\n%s\nwant\n%s", err, out, want)
+	}
+}
