@@ -322,3 +322,35 @@ func TestGrafanaAndMetabaseCatalogQueries(t *testing.T) {
 		}
 	}
 }
+
+// TestNegativeParameterAfterAMinusIsAValue: a negative number bound after a minus, with its type
+// given (JDBC's setInt, psycopg 3's int, pgconn's ExecParams with the int4 and float8 oids, in
+// text and in binary), stays one value: 5-$1 with -1 is 6, and the rest of the line still runs.
+// Spliced as written it made "5--1", a comment to the end of the line: the query answered 5 and
+// silently lost the conditions that followed on that line, a parameter turned into SQL.
+func TestNegativeParameterAfterAMinusIsAValue(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	c := pgxConnect(t, s.dsn(f.bob, ""))
+	ctx := context.Background()
+	sql := `SELECT CAST(5-$1 AS VARCHAR), CAST(5.5-$2 AS VARCHAR), CAST(count(*) AS VARCHAR) FROM "aws:cloudtrail"."` + f.storeID + `" WHERE 1=1-$1-1 AND eventname = 'NoSuchEvent'`
+	for _, p := range []struct {
+		name    string
+		values  [][]byte
+		formats []int16
+	}{
+		{"text", [][]byte{[]byte("-1"), []byte("-0.5")}, []int16{0, 0}},
+		{"binary", [][]byte{{0xff, 0xff, 0xff, 0xff}, {0xbf, 0xe0, 0, 0, 0, 0, 0, 0}}, []int16{1, 1}},
+	} {
+		res := c.PgConn().ExecParams(ctx, sql, p.values, []uint32{23, 701}, p.formats, nil).Read()
+		if res.Err != nil || len(res.Rows) != 1 || string(res.Rows[0][0]) != "6" || string(res.Rows[0][1]) != "6.0" || string(res.Rows[0][2]) != "0" {
+			var row []string
+			for _, r := range res.Rows {
+				for _, v := range r {
+					row = append(row, string(v))
+				}
+			}
+			t.Errorf("%s: 5-$1 with -1: %v %q, want 6, 6.0 and 0 rows", p.name, res.Err, row)
+		}
+	}
+}

@@ -86,7 +86,8 @@ func paramCount(sql string) (int, error) {
 	return max, nil
 }
 
-// bindParams replaces each $n with the SQL literal lits[n-1].
+// bindParams replaces each $n with the SQL literal lits[n-1], a negative number after a minus
+// apart from it, so that the two minus signs are no comment.
 func bindParams(sql string, lits []string) (string, error) {
 	if len(lits) == 0 {
 		return sql, nil
@@ -98,6 +99,9 @@ func bindParams(sql string, lits []string) (string, error) {
 	var b strings.Builder
 	for i := 0; i < len(toks); i++ {
 		if n, ok := paramRef(toks, i); ok && n <= len(lits) {
+			if done := b.String(); strings.HasPrefix(lits[n-1], "-") && strings.HasSuffix(done, "-") {
+				b.WriteByte(' ') // 5-$1 with -1 is 5- -1: "5--1" would start a comment
+			}
 			b.WriteString(lits[n-1])
 			i++
 			continue
