@@ -835,3 +835,33 @@ func TestOneUserCannotEndOthersSessionsByLoggingInAgain(t *testing.T) {
 		}
 	}
 }
+
+// TestALoginWithoutASecretRecordsNoHugeKeyID: a dashboard login naming an access key id longer
+// than any (100 KiB, within the body limit) and no secret is a failed authentication of the
+// address alone, as one with a secret is: the key id it named was kept whole in the limiter's
+// memory for the window and went whole into the audit log's Authenticate record, so clients
+// that need no credentials could add up to 60 MiB a minute to the audit log, which never drops
+// an entry, and hold gigabytes of the server's memory.
+func TestALoginWithoutASecretRecordsNoHugeKeyID(t *testing.T) {
+	failures := server.NewFailureLimiter(server.Options{})
+	var mu sync.Mutex
+	var got []server.Failure
+	failures.Report(func(f server.Failure) { mu.Lock(); got = append(got, f); mu.Unlock() })
+	a := newAuthServer(t, server.Options{Failures: failures})
+	huge := strings.Repeat("A", 100<<10)
+	for _, secret := range []string{"", "wrong"} {
+		if resp, body := send(t, nil, "POST", a.ts.URL+"/api/login", loginBody(huge, secret)); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("secret %q: %d %s, want 401", secret, resp.StatusCode, body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("%d failures reported, want 2", len(got))
+	}
+	for _, f := range got {
+		if f.KeyID != "" || f.Door != access.DoorDashboard {
+			t.Errorf("reported a failure at %s with a key id of %d bytes, want none (it is longer than any)", f.Door, len(f.KeyID))
+		}
+	}
+}

@@ -56,8 +56,14 @@ func (l *failureLimiter) retryAfter(key, addr string) time.Duration {
 	return wait
 }
 
-// fail records a failed authentication at door with key (may be empty) from addr.
+// fail records a failed authentication at door with key (may be empty) from addr. A key longer
+// than any access key id counts against the address alone, whichever door's check let it through
+// (a login without a secret is refused before its key id is looked at): neither the limiter's
+// memory nor the audit log keeps what a client made up.
 func (l *failureLimiter) fail(door, key, addr string) {
+	if len(key) > maxKeyIDLen {
+		key = ""
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
