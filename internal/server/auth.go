@@ -72,6 +72,9 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (context.C
 		scheme, cred, _ := strings.Cut(strings.TrimSpace(h), " ")
 		id, secret, ok := strings.Cut(strings.TrimSpace(cred), ":")
 		if !strings.EqualFold(scheme, "Bearer") || !ok || id == "" || secret == "" {
+			if err := s.blocked("", caller.SourceIP); err != nil {
+				return nil, err
+			}
 			s.limiter.fail(access.DoorAPI, "", caller.SourceIP)
 			return nil, errUnauthenticated
 		}
@@ -290,6 +293,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, secret := strings.TrimSpace(req.AccessKeyID), strings.TrimSpace(req.SecretAccessKey)
 	if id == "" || secret == "" {
+		if err := s.blocked(id, clientOf(r)); err != nil {
+			return err // refused as every attempt of a blocked key id or address is: no record
+		}
 		s.limiter.fail(access.DoorDashboard, id, clientOf(r))
 		return errUnauthenticated
 	}

@@ -865,3 +865,35 @@ func TestALoginWithoutASecretRecordsNoHugeKeyID(t *testing.T) {
 		}
 	}
 }
+
+// TestABlockedAddressGets429ForALoginWithoutASecret: once an address has its limit of failures,
+// a dashboard login from it without a secret (or without a key id), and a request whose
+// Authorization is no Bearer key id and secret, are refused with 429 like every other attempt,
+// and are not more Authenticate records of the audit log: they were answered 401 and recorded,
+// so a blocked client could go on adding a record per request (up to the minute's cap).
+func TestABlockedAddressGets429ForALoginWithoutASecret(t *testing.T) {
+	failures := server.NewFailureLimiter(server.Options{LoginFailuresPerAddress: 2})
+	var mu sync.Mutex
+	reported := 0
+	failures.Report(func(server.Failure) { mu.Lock(); reported++; mu.Unlock() })
+	a := newAuthServer(t, server.Options{Failures: failures})
+	for i, c := range [][2]string{{"ALAKNOSUCHKEY0000001", "wrong"}, {"ALAKNOSUCHKEY0000002", "wrong"}, {"ALAKNOSUCHKEY0000003", ""}, {"", "wrong"}} {
+		want := http.StatusUnauthorized
+		if i >= 2 {
+			want = http.StatusTooManyRequests
+		}
+		if resp, body := send(t, nil, "POST", a.ts.URL+"/api/login", loginBody(c[0], c[1])); resp.StatusCode != want {
+			t.Errorf("login %d (%q, %q): %d %s, want %d", i+1, c[0], c[1], resp.StatusCode, body, want)
+		}
+	}
+	for _, h := range []string{"Bearer ALAKNOSUCHKEY0000004", "Basic eDp5"} {
+		if resp, body := send(t, nil, "GET", a.ts.URL+"/api/session", "", "Authorization", h); resp.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("Authorization %q: %d %s, want 429", h, resp.StatusCode, body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if reported != 2 {
+		t.Errorf("%d failures reported, want the 2 before the address was blocked", reported)
+	}
+}
