@@ -229,6 +229,9 @@ func copyOptions(w []dialect.Token) (*copyOut, error) {
 	if escape != nil {
 		out.escape = *escape
 	}
+	if len(out.null) > maxCopyNull {
+		return nil, &pgError{code: "22023", msg: fmt.Sprintf("COPY NULL string is longer than %d bytes", maxCopyNull)}
+	}
 	if len(out.delim) != 1 || out.csv && (len(out.quote) != 1 || len(out.escape) != 1) {
 		return nil, &pgError{code: "22023", msg: "COPY delimiter, quote and escape must be one character each"}
 	}
@@ -238,7 +241,15 @@ func copyOptions(w []dialect.Token) (*copyOut, error) {
 	return out, nil
 }
 
-// sendCopy sends a's rows as a COPY's CopyOutResponse, CopyData messages and CopyDone.
+// maxCopyNull bounds COPY's NULL string, which is written for every NULL of the result: a
+// result of a few NULLs under a NULL string of megabytes made the server hold gigabytes.
+const maxCopyNull = 1 << 10
+
+// copyFlushBytes is how much of a COPY's output the server holds before it sends it.
+const copyFlushBytes = 1 << 20
+
+// sendCopy sends a's rows as a COPY's CopyOutResponse, CopyData messages (one a row) and
+// CopyDone, flushed whenever copyFlushBytes of them wait.
 func (c *conn) sendCopy(a *answer) error {
 	cp := a.copy
 	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, len(cp.cols))})
@@ -252,7 +263,8 @@ func (c *conn) sendCopy(a *answer) error {
 		}
 		c.be.Send(&pgproto3.CopyData{Data: append(line, '\n')})
 	}
-	for i, row := range a.rows {
+	held := len(line)
+	for _, row := range a.rows {
 		line = line[:0:0]
 		for j, v := range row {
 			if j > 0 {
@@ -274,10 +286,11 @@ func (c *conn) sendCopy(a *answer) error {
 			}
 		}
 		c.be.Send(&pgproto3.CopyData{Data: append(line, '\n')})
-		if i%1000 == 999 {
+		if held += len(line) + 1; held >= copyFlushBytes {
 			if err := c.be.Flush(); err != nil {
 				return err
 			}
+			held = 0
 		}
 	}
 	c.be.Send(&pgproto3.CopyDone{})

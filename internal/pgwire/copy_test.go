@@ -67,3 +67,35 @@ print(buf.getvalue() == ''.join(r[0] + '\n' for r in cur.fetchall()), cur.rowcou
 		t.Fatalf("pgx CopyTo: %v %q %q", err, tag, b.String())
 	}
 }
+
+// TestCopyNullStringIsBounded: COPY's NULL string is written for every NULL of the result, so
+// its length multiplied what a result of a few NULLs made the server hold: NULL of 1 MiB over
+// 20 NULL columns of 10 rows had the server buffer 200 MiB for one COPY (1,000 rows were
+// buffered before a flush), and longer strings and more columns would end it for want of
+// memory, whatever --max-result-bytes says. A NULL string of at most 1 KiB is taken (psql);
+// a longer one is 22023, and the rows still come out right, flushed as they go (psycopg2).
+func TestCopyNullStringIsBounded(t *testing.T) {
+	f := sharedLake(t)
+	py := debianPython(t, "psycopg2")
+	s := startServer(t, f.dir, pgwire.Options{})
+	okNull := strings.Repeat("n", 1024)
+	out, err := psql(t, s.dsn(f.bob, ""), "-c", `COPY (SELECT NULL AS a, 1 AS b) TO STDOUT (NULL '`+okNull+`')`)
+	if want := okNull + "\t1\n"; err != nil || out != want {
+		t.Fatalf("a NULL string of 1 KiB: %v %q", err, out)
+	}
+	if out, err := psql(t, s.dsn(f.bob, ""), "-v", "VERBOSITY=verbose", "-c", `COPY (SELECT NULL) TO STDOUT (NULL '`+okNull+`x')`); err == nil || !strings.Contains(out, "ERROR:  22023") {
+		t.Errorf("a NULL string of 1 KiB and 1 byte: %v %.200s, want 22023", err, out)
+	}
+	script := `
+import sys, io, psycopg2
+conn = psycopg2.connect(sys.argv[1])
+buf = io.StringIO()
+conn.cursor().copy_expert("COPY (SELECT NULL, repeat('x', i::INTEGER) FROM range(3000) t(i)) TO STDOUT (FORMAT csv, NULL '" + 'n' * 1024 + "')", buf)
+lines = buf.getvalue().split('\n')
+print(len(lines) - 1, all(l == 'n' * 1024 + ',' + 'x' * i for i, l in enumerate(lines[:-1])))
+`
+	got, err := exec.Command(py, "-c", script, s.dsn(f.bob, "")).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(got)) != "3000 True" {
+		t.Fatalf("psycopg2 copy_expert of 3000 long rows: %v\n%s", err, got)
+	}
+}
