@@ -107,3 +107,19 @@ func TestFetchOfACountPastTheRowsReadsTheRest(t *testing.T) {
 		t.Fatalf("fetch past the rows: %v\n%s\nwant\n%s", err, out, want)
 	}
 }
+
+// TestACursorIsNotDeclaredForACopy: DECLARE … CURSOR FOR COPY (…) TO STDOUT is a syntax error
+// (42601), as in PostgreSQL, where a cursor is declared for a query. It was declared, and
+// its rows, kept without the columns a COPY sends in its own messages, were sent by FETCH as
+// rows of no columns: the index out of range ended the whole server.
+func TestACursorIsNotDeclaredForACopy(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	out, err := psql(t, s.dsn(f.bob, ""), "-v", "VERBOSITY=verbose", "-c", `DECLARE c CURSOR WITH HOLD FOR COPY (SELECT 1) TO STDOUT`, "-c", `FETCH ALL FROM c`)
+	if err == nil || !strings.Contains(out, "ERROR:  42601") {
+		t.Fatalf("DECLARE … FOR COPY: %v %s, want 42601", err, out)
+	}
+	if out, err := psql(t, s.dsn(f.bob, ""), "-A", "-t", "-c", `SELECT 'still serving'`); err != nil || strings.TrimSpace(out) != "still serving" {
+		t.Fatalf("after DECLARE … FOR COPY: %v %s", err, out)
+	}
+}
