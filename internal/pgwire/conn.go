@@ -45,6 +45,10 @@ type conn struct {
 	tx          byte              // transaction status for ReadyForQuery: 'I' or 'T'
 	skip        bool              // an extended-protocol error: ignore messages until Sync
 
+	// active is the portal running now (runPortal): DISCARD ALL leaves it open, as PostgreSQL
+	// leaves its active portal, so that the Execute that follows its Describe finds it.
+	active *portal
+
 	mu      sync.Mutex
 	running context.CancelFunc // the running query's, for cancel requests
 
@@ -445,7 +449,9 @@ func (c *conn) runPortal(p *portal) error {
 	if p.res != nil {
 		return nil
 	}
+	c.active = p
 	a, err := c.run(p.sql)
+	c.active = nil
 	if err != nil {
 		return err
 	}
@@ -871,11 +877,13 @@ func (c *conn) deallocate(w []dialect.Token, shape bool) (*answer, error) {
 }
 
 // discardAll answers DISCARD ALL, which connection pools send before they hand a connection to
-// another user of theirs: every portal and cursor closed, every prepared statement closed,
-// every setting reset.
+// another user of theirs: every portal and cursor closed (but the one running the DISCARD ALL
+// through the extended protocol), every prepared statement closed, every setting reset.
 func (c *conn) discardAll() {
-	for name := range c.portals {
-		c.dropPortal(name)
+	for name, p := range c.portals {
+		if p != c.active {
+			c.dropPortal(name)
+		}
 	}
 	for name := range c.stmts {
 		c.dropStatement(name)

@@ -72,3 +72,26 @@ func TestDeallocateAndDiscardAllCloseWhatTheyName(t *testing.T) {
 		t.Errorf("statement_timeout after DISCARD ALL: %v %v", err, res)
 	}
 }
+
+// TestDiscardAllThroughTheExtendedProtocol: DISCARD ALL sent as a prepared statement (psycopg
+// 3's execute and pgx's ExecParams use the extended protocol) closes the cursors and resets the
+// settings, as through the simple protocol. It failed with 34000 "portal does not exist": the
+// Describe that ran it closed the very portal the following Execute then looked for.
+func TestDiscardAllThroughTheExtendedProtocol(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	c := pgxConnect(t, s.dsn(f.bob, "")).PgConn()
+	ctx := context.Background()
+	if _, err := c.Exec(ctx, "SET statement_timeout = 5000; DECLARE c CURSOR WITH HOLD FOR SELECT 1").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	if res := c.ExecParams(ctx, "DISCARD ALL", nil, nil, nil, nil).Read(); res.Err != nil || res.CommandTag.String() != "DISCARD ALL" {
+		t.Fatalf("DISCARD ALL: %v %q", res.Err, res.CommandTag)
+	}
+	if err := c.ExecParams(ctx, "FETCH c", nil, nil, nil, nil).Read().Err; err == nil || !strings.Contains(err.Error(), "34000") {
+		t.Errorf("the cursor after DISCARD ALL: %v, want 34000", err)
+	}
+	if res := c.ExecParams(ctx, "SHOW statement_timeout", nil, nil, nil, nil).Read(); res.Err != nil || len(res.Rows) != 1 || string(res.Rows[0][0]) != "0" {
+		t.Errorf("statement_timeout after DISCARD ALL: %v %q, want 0", res.Err, res.Rows)
+	}
+}
