@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -190,6 +191,14 @@ func (m *manager) run(ctx context.Context, q *query) {
 		}
 	}()
 	defer q.cancel()
+	// A fault in running the query (a panic: a bug) fails that query, logged with its stack,
+	// instead of ending serve with every door.
+	defer func() {
+		if v := recover(); v != nil {
+			m.log.Error("AWS door query ended by a server fault", "query", q.id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			m.finish(q, StatusFailed, "the query failed on a fault of the server (its log says where)", nil)
+		}
+	}()
 	select {
 	case m.slots <- struct{}{}:
 	case <-ctx.Done():

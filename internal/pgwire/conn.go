@@ -648,6 +648,9 @@ func (c *conn) runShape(sql string) (*answer, error) {
 }
 
 func (c *conn) answer(sql string, shape bool) (*answer, error) {
+	if faultHook != nil {
+		faultHook(sql)
+	}
 	ctx, done := c.queryContext()
 	defer done()
 	toks, err := dialect.Tokens(sql)
@@ -1139,3 +1142,7 @@ func (c *conn) show(w []dialect.Token) (*answer, error) {
 	}
 	return &answer{tag: "SHOW", cols: []column{text}, rows: [][]any{{v}}}, nil
 }
+
+// faultHook, set only by tests, is called with each statement a connection answers: a test
+// makes it panic to prove that a fault ends its connection and not the server.
+var faultHook func(sql string)

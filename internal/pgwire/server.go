@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -120,6 +121,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			// A fault in one connection's code (a panic: a bug) ends that connection, logged
+			// with its stack, not the whole process with every door of serve, as net/http does
+			// for a request. The connection's own deferred clean-up (its registration, its
+			// cursors, its socket) runs before this.
+			defer func() {
+				if v := recover(); v != nil {
+					s.log.Error("postgres connection ended by a server fault", "remote", nc.RemoteAddr().String(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				}
+			}()
 			s.handle(ctx, nc)
 		}()
 	}
