@@ -298,17 +298,11 @@ func deliverResult(ctx context.Context, env *Env, dest string, client *objstore.
 		return err
 	}
 	cols := make([]string, len(res.Columns))
+	typed := make([]server.Column, len(res.Columns))
 	for i, c := range res.Columns {
-		cols[i] = c.Name
+		cols[i], typed[i] = c.Name, server.Column{Name: c.Name, Type: c.Type}
 	}
-	rows := make([][]any, len(res.Rows))
-	for i, row := range res.Rows {
-		rows[i] = make([]any, len(row))
-		for j, v := range row {
-			rows[i][j] = server.Present(v, res.Columns[j].Type)
-		}
-	}
-	loc, err := delivery.Write(ctx, dest, cols, rows, lake.NewUUID(), signer, delivery.Options{Client: client})
+	loc, err := delivery.Write(ctx, dest, cols, server.PresentedRows(typed, res.Rows), lake.NewUUID(), signer, delivery.Options{Client: client})
 	if err != nil {
 		return err
 	}
