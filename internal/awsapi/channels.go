@@ -54,6 +54,8 @@ type channelOut struct {
 	Name         string        `json:"Name"`
 	Source       string        `json:"Source,omitempty"`
 	Destinations []destination `json:"Destinations,omitempty"`
+	// Tags: CreateChannel's answer only (ListTags lists a channel's tags).
+	Tags []tag `json:"Tags,omitempty"`
 }
 
 // describeChannel is ch as Lake describes it: its own ARN (with the region it was made for),
@@ -85,6 +87,7 @@ type createChannelRequest struct {
 	Name         string        `json:"Name"`
 	Source       string        `json:"Source"`
 	Destinations []destination `json:"Destinations"`
+	Tags         []tag         `json:"Tags"`
 }
 
 func (h *Handler) createChannel(ctx context.Context, c *call) (any, *Error) {
@@ -118,6 +121,13 @@ func (h *Handler) newChannel(c *call, req createChannelRequest) (any, *Error) {
 		return nil, errorf(http.StatusBadRequest, "InvalidEventDataStoreCategoryException",
 			"event data store %s holds %s events; a channel feeds a store created with eventCategory ActivityAuditLog", s.Name, s.Type)
 	}
+	if e := checkTags(req.Tags, true); e != nil {
+		return nil, e
+	}
+	tags, e := addTags(nil, req.Tags)
+	if e != nil {
+		return nil, e
+	}
 	if _, err := integration.ResolveChannel(h.opts.Lake, req.Name); err == nil {
 		return nil, errorf(http.StatusBadRequest, "ChannelAlreadyExistsException", "A channel named %s already exists.", req.Name)
 	}
@@ -129,7 +139,16 @@ func (h *Handler) newChannel(c *call, req createChannelRequest) (any, *Error) {
 	if err != nil {
 		return nil, invalidParameter("%v", err)
 	}
-	return describeChannel(c.region, ch), nil
+	if len(tags) > 0 {
+		if ch, err = integration.UpdateChannel(h.opts.Lake, ch.ARN, func(ch *integration.Channel) error { ch.Tags = tags; return nil }); err != nil {
+			return nil, internal("set channel tags", err)
+		}
+	}
+	out := describeChannel(c.region, ch)
+	if len(ch.Tags) > 0 {
+		out.Tags = tagsList(ch.Tags)
+	}
+	return out, nil
 }
 
 type channelRef struct {

@@ -162,6 +162,9 @@ func (h *Handler) operations() map[string]operation {
 		"ListChannels":         h.listChannels,
 		"DeleteChannel":        h.deleteChannel,
 		"ListPublicKeys":       h.listPublicKeys,
+		"AddTags":              h.addTagsOp,
+		"RemoveTags":           h.removeTagsOp,
+		"ListTags":             h.listTags,
 	}
 }
 
@@ -294,7 +297,7 @@ func (h *Handler) auditable() *Error {
 // recorded: they record their first successful read of each query (the first page of results
 // read, whichever it is: NextToken is an offset) and every failed call, not each poll or page.
 var readOps = map[string]bool{"GetEventDataStore": true, "ListEventDataStores": true, "ListQueries": true,
-	"GetChannel": true, "ListChannels": true, "ListPublicKeys": true}
+	"GetChannel": true, "ListChannels": true, "ListPublicKeys": true, "ListTags": true}
 
 // changeOps are the operations that change something (a store, a channel, a query's state).
 // Each records the change it made (Handler.audit; CancelQuery by its query's own StartQuery
@@ -303,7 +306,7 @@ var readOps = map[string]bool{"GetEventDataStore": true, "ListEventDataStores": 
 // change what the caller may not leaves a trace. A refusal while the audit log is full (503) is
 // not recorded: nothing more is taken then.
 var changeOps = map[string]bool{"CreateEventDataStore": true, "UpdateEventDataStore": true, "DeleteEventDataStore": true,
-	"CreateChannel": true, "DeleteChannel": true, "CancelQuery": true}
+	"CreateChannel": true, "DeleteChannel": true, "CancelQuery": true, "AddTags": true, "RemoveTags": true}
 
 // refusedChange says whether c is a change refused with e before it recorded itself.
 func refusedChange(c *call, e *Error) bool {
@@ -311,7 +314,7 @@ func refusedChange(c *call, e *Error) bool {
 }
 
 // auditedParams are the request parameters a call's audit record keeps (what it asked for).
-var auditedParams = []string{"EventDataStore", "Channel", "Name", "QueryId", "NextToken", "MaxResults", "MaxQueryResults", "QueryStatus", "StartTime", "EndTime"}
+var auditedParams = []string{"EventDataStore", "Channel", "ResourceId", "ResourceIdList", "Name", "QueryId", "NextToken", "MaxResults", "MaxQueryResults", "QueryStatus", "StartTime", "EndTime"}
 
 // auditCall records a read through this door that took d and returned c.rows items (or e), or
 // a change refused with e.

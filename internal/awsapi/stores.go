@@ -27,6 +27,8 @@ type eventDataStore struct {
 	CreatedTimestamp             *epoch          `json:"CreatedTimestamp,omitempty"`
 	UpdatedTimestamp             *epoch          `json:"UpdatedTimestamp,omitempty"`
 	BillingMode                  string          `json:"BillingMode,omitempty"`
+	// TagsList: CreateEventDataStore's answer only (ListTags lists a store's tags).
+	TagsList []tag `json:"TagsList,omitempty"`
 }
 
 func storeARN(region, id string) string {
@@ -115,6 +117,7 @@ type createStoreRequest struct {
 	OrganizationEnabled          bool            `json:"OrganizationEnabled"`
 	KmsKeyID                     string          `json:"KmsKeyId"`
 	BillingMode                  string          `json:"BillingMode"`
+	TagsList                     []tag           `json:"TagsList"`
 }
 
 // selectorsOf validates selectors given in a request (nil when absent).
@@ -157,6 +160,13 @@ func (h *Handler) createStore(c *call, req createStoreRequest) (any, *Error) {
 	if e != nil {
 		return nil, e
 	}
+	if e := checkTags(req.TagsList, true); e != nil {
+		return nil, e
+	}
+	tags, e := addTags(nil, req.TagsList)
+	if e != nil {
+		return nil, e
+	}
 	if _, err := h.opts.Lake.Resolve(req.Name); err == nil {
 		return nil, errorf(http.StatusBadRequest, "EventDataStoreAlreadyExistsException", "An event data store named %s already exists.", req.Name)
 	}
@@ -176,12 +186,22 @@ func (h *Handler) createStore(c *call, req createStoreRequest) (any, *Error) {
 		}
 		return nil, invalidParameter("%v", err)
 	}
-	if raw != nil {
-		if s, err = h.opts.Lake.Update(s.ID, func(st *lake.Store) error { st.Selectors = raw; return nil }); err != nil {
-			return nil, internal("set selectors", err)
+	if raw != nil || len(tags) > 0 {
+		if s, err = h.opts.Lake.Update(s.ID, func(st *lake.Store) error {
+			st.Selectors = raw
+			if len(tags) > 0 {
+				st.Tags = tags
+			}
+			return nil
+		}); err != nil {
+			return nil, internal("set selectors and tags", err)
 		}
 	}
-	return describeStore(c.region, s), nil
+	d := describeStore(c.region, s)
+	if len(s.Tags) > 0 {
+		d.TagsList = tagsList(s.Tags)
+	}
+	return d, nil
 }
 
 type storeRef struct {

@@ -35,6 +35,9 @@ type Channel struct {
 	// condition CloudTrail offers).
 	ExternalID string    `json:"external_id,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Tags are the channel's tags, key → value, set through the CloudTrail Lake API (package
+	// awsapi): kept and listed, they change nothing auditlake does.
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // ID is the ARN suffix, which PutAuditEvents also accepts in place of the ARN.
@@ -160,6 +163,31 @@ func DeleteChannel(lk *lake.Lake, ref string) (Channel, error) {
 		return fmt.Errorf("%w: %q", ErrChannelNotFound, ref)
 	})
 	return ch, err
+}
+
+// UpdateChannel applies fn to the channel ref names (ARN, ID or name) under the channels'
+// lock and saves it (fn changes what describes the channel, such as its tags, never its ARN).
+func UpdateChannel(lk *lake.Lake, ref string, fn func(*Channel) error) (Channel, error) {
+	ch, err := ResolveChannel(lk, ref)
+	if err != nil {
+		return Channel{}, err
+	}
+	err = updateJSON(lk, channelsPath(lk), func(f *channelFile) error {
+		for i := range f.Channels {
+			if f.Channels[i].ARN == ch.ARN {
+				if err := fn(&f.Channels[i]); err != nil {
+					return err
+				}
+				ch = f.Channels[i]
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %q", ErrChannelNotFound, ref)
+	})
+	if err != nil {
+		return Channel{}, err
+	}
+	return ch, nil
 }
 
 // updateJSON applies fn to the JSON file at path under an exclusive lock of the data directory's

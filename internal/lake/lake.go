@@ -60,6 +60,9 @@ type Store struct {
 	Selectors             json.RawMessage `json:"advanced_event_selectors,omitempty"`
 	CreatedAt             time.Time       `json:"created_at"`
 	UpdatedAt             time.Time       `json:"updated_at"`
+	// Tags are the store's tags, key → value, set through the CloudTrail Lake API (TagsList,
+	// AddTags; package awsapi): kept and listed, they change nothing auditlake does.
+	Tags map[string]string `json:"tags,omitempty"`
 }
 
 // ErrNotFound is returned (wrapped) when a store does not exist.
