@@ -43,11 +43,63 @@ func describeStore(region string, s lake.Store) eventDataStore {
 	d := eventDataStore{EventDataStoreArn: storeARN(region, s.ID), Name: s.Name, Status: "ENABLED",
 		AdvancedEventSelectors: s.Selectors, MultiRegionEnabled: true, RetentionPeriod: s.RetentionDays,
 		TerminationProtectionEnabled: &tp, CreatedTimestamp: epochOf(s.CreatedAt), UpdatedTimestamp: epochOf(s.UpdatedAt),
-		BillingMode: "EXTENDABLE_RETENTION_PRICING"}
+		BillingMode: billingMode(s)}
 	if len(d.AdvancedEventSelectors) == 0 {
 		d.AdvancedEventSelectors = json.RawMessage(defaultSelectors(s.Type))
 	}
 	return d
+}
+
+// Lake's billing modes. A store's mode changes nothing auditlake does; FIXED_RETENTION_PRICING
+// bounds its retention at 2557 days and cannot be chosen again once left, as in Lake.
+const (
+	billingExtendable = "EXTENDABLE_RETENTION_PRICING"
+	billingFixed      = "FIXED_RETENTION_PRICING"
+	maxFixedRetention = 2557
+)
+
+func billingMode(s lake.Store) string {
+	if s.BillingMode == "" {
+		return billingExtendable
+	}
+	return s.BillingMode
+}
+
+// checkBilling validates a request's BillingMode ("" keeps current, the mode of the store
+// before it) and the retention it will have.
+func checkBilling(mode, current string, retention int) *Error {
+	switch mode {
+	case "", billingExtendable:
+	case billingFixed:
+		if current == billingExtendable {
+			return invalidParameter("BillingMode: an event data store's billing mode can change from %s to %s, not back", billingFixed, billingExtendable)
+		}
+	default:
+		return invalidParameter("BillingMode %q is not %s or %s", mode, billingExtendable, billingFixed)
+	}
+	if mode == billingFixed || mode == "" && current == billingFixed {
+		if retention > maxFixedRetention {
+			return invalidParameter("RetentionPeriod %d: a store billed %s keeps events at most %d days", retention, billingFixed, maxFixedRetention)
+		}
+	}
+	return nil
+}
+
+// unhonoured refuses the store settings auditlake cannot honour, rather than accept and
+// ignore them: it has no AWS Organizations, no KMS keys, no per-region stores and no stopped
+// ingestion (a store takes what is ingested into it).
+func unhonoured(organization bool, kmsKeyID string, multiRegion, startIngestion *bool) *Error {
+	switch {
+	case organization:
+		return errorf(http.StatusBadRequest, "UnsupportedOperationException", "OrganizationEnabled: auditlake has no AWS Organizations; ingest each account's trail instead")
+	case kmsKeyID != "":
+		return errorf(http.StatusBadRequest, "UnsupportedOperationException", "KmsKeyId: auditlake does not encrypt stores with KMS keys")
+	case multiRegion != nil && !*multiRegion:
+		return errorf(http.StatusBadRequest, "UnsupportedOperationException", "MultiRegionEnabled false: an auditlake store holds the events of every region ingested into it; filter on awsregion in queries instead")
+	case startIngestion != nil && !*startIngestion:
+		return errorf(http.StatusBadRequest, "UnsupportedOperationException", "StartIngestion false: an auditlake store takes the events ingested into it; it has no stopped state")
+	}
+	return nil
 }
 
 // defaultSelectors are the selectors Lake reports for a store created without any.
@@ -118,6 +170,8 @@ type createStoreRequest struct {
 	KmsKeyID                     string          `json:"KmsKeyId"`
 	BillingMode                  string          `json:"BillingMode"`
 	TagsList                     []tag           `json:"TagsList"`
+	MultiRegionEnabled           *bool           `json:"MultiRegionEnabled"`
+	StartIngestion               *bool           `json:"StartIngestion"`
 }
 
 // selectorsOf validates selectors given in a request (nil when absent).
@@ -150,11 +204,8 @@ func (h *Handler) createEventDataStore(ctx context.Context, c *call) (any, *Erro
 }
 
 func (h *Handler) createStore(c *call, req createStoreRequest) (any, *Error) {
-	switch {
-	case req.OrganizationEnabled:
-		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "OrganizationEnabled: auditlake has no AWS Organizations; ingest each account's trail instead")
-	case req.KmsKeyID != "":
-		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "KmsKeyId: auditlake does not encrypt stores with KMS keys")
+	if e := unhonoured(req.OrganizationEnabled, req.KmsKeyID, req.MultiRegionEnabled, req.StartIngestion); e != nil {
+		return nil, e
 	}
 	sels, raw, e := selectorsOf(req.AdvancedEventSelectors)
 	if e != nil {
@@ -179,6 +230,13 @@ func (h *Handler) createStore(c *call, req createStoreRequest) (any, *Error) {
 			return nil, invalidParameter("RetentionPeriod: %v", err)
 		}
 	}
+	retention := req.RetentionPeriod
+	if retention == 0 {
+		retention = lake.DefaultRetentionDays
+	}
+	if e := checkBilling(req.BillingMode, "", retention); e != nil {
+		return nil, e
+	}
 	s, err := h.opts.Lake.Create(req.Name, lake.CreateOptions{Type: storeType(sels), RetentionDays: req.RetentionPeriod, TerminationProtection: protect})
 	if err != nil {
 		if strings.Contains(err.Error(), "already exists") {
@@ -186,15 +244,15 @@ func (h *Handler) createStore(c *call, req createStoreRequest) (any, *Error) {
 		}
 		return nil, invalidParameter("%v", err)
 	}
-	if raw != nil || len(tags) > 0 {
+	if raw != nil || len(tags) > 0 || req.BillingMode != "" {
 		if s, err = h.opts.Lake.Update(s.ID, func(st *lake.Store) error {
-			st.Selectors = raw
+			st.Selectors, st.BillingMode = raw, req.BillingMode
 			if len(tags) > 0 {
 				st.Tags = tags
 			}
 			return nil
 		}); err != nil {
-			return nil, internal("set selectors and tags", err)
+			return nil, internal("set selectors, tags and billing mode", err)
 		}
 	}
 	d := describeStore(c.region, s)
@@ -264,6 +322,8 @@ type updateStoreRequest struct {
 	TerminationProtectionEnabled *bool           `json:"TerminationProtectionEnabled"`
 	OrganizationEnabled          *bool           `json:"OrganizationEnabled"`
 	KmsKeyID                     string          `json:"KmsKeyId"`
+	MultiRegionEnabled           *bool           `json:"MultiRegionEnabled"`
+	BillingMode                  string          `json:"BillingMode"`
 }
 
 func (h *Handler) updateEventDataStore(ctx context.Context, c *call) (any, *Error) {
@@ -287,11 +347,8 @@ func (h *Handler) updateEventDataStore(ctx context.Context, c *call) (any, *Erro
 }
 
 func (h *Handler) updateStore(c *call, s lake.Store, req updateStoreRequest) (any, *Error) {
-	switch {
-	case req.OrganizationEnabled != nil && *req.OrganizationEnabled:
-		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "OrganizationEnabled: auditlake has no AWS Organizations")
-	case req.KmsKeyID != "":
-		return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException", "KmsKeyId: auditlake does not encrypt stores with KMS keys")
+	if e := unhonoured(req.OrganizationEnabled != nil && *req.OrganizationEnabled, req.KmsKeyID, req.MultiRegionEnabled, nil); e != nil {
+		return nil, e
 	}
 	sels, raw, e := selectorsOf(req.AdvancedEventSelectors)
 	if e != nil {
@@ -304,6 +361,13 @@ func (h *Handler) updateStore(c *call, s lake.Store, req updateStoreRequest) (an
 		if err := lake.ValidateRetention(req.RetentionPeriod); err != nil {
 			return nil, invalidParameter("RetentionPeriod: %v", err)
 		}
+	}
+	retention := s.RetentionDays
+	if req.RetentionPeriod != 0 {
+		retention = req.RetentionPeriod
+	}
+	if e := checkBilling(req.BillingMode, billingMode(s), retention); e != nil {
+		return nil, e
 	}
 	if req.Name != "" && req.Name != s.Name {
 		if _, err := h.opts.Lake.Resolve(req.Name); err == nil {
@@ -322,6 +386,9 @@ func (h *Handler) updateStore(c *call, s lake.Store, req updateStoreRequest) (an
 		}
 		if raw != nil {
 			st.Selectors = raw
+		}
+		if req.BillingMode != "" {
+			st.BillingMode = req.BillingMode
 		}
 		return nil
 	})

@@ -63,6 +63,9 @@ type Store struct {
 	// Tags are the store's tags, key → value, set through the CloudTrail Lake API (TagsList,
 	// AddTags; package awsapi): kept and listed, they change nothing auditlake does.
 	Tags map[string]string `json:"tags,omitempty"`
+	// BillingMode is the CloudTrail Lake API's billing mode of the store (package awsapi; empty:
+	// EXTENDABLE_RETENTION_PRICING): kept and shown, it bounds only the retention that API sets.
+	BillingMode string `json:"billing_mode,omitempty"`
 }
 
 // ErrNotFound is returned (wrapped) when a store does not exist.

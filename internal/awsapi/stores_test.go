@@ -1,0 +1,45 @@
+package awsapi_test
+
+import "testing"
+
+// TestAWSCLIStoreSettingsAreKeptOrRefused: a store's BillingMode is kept and shown back (get,
+// update), bounds the retention as in Lake and changes only from fixed to extendable; the
+// settings auditlake cannot honour (a single-region store, ingestion not started) are refused
+// instead of accepted and ignored.
+func TestAWSCLIStoreSettingsAreKeptOrRefused(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	admin := ls.admin
+
+	c := ls.must(t, admin, "cloudtrail", "create-event-data-store", "--name", "fixed", "--no-termination-protection-enabled",
+		"--billing-mode", "FIXED_RETENTION_PRICING", "--retention-period", "2000")
+	arn := c["EventDataStoreArn"].(string)
+	if c["BillingMode"] != "FIXED_RETENTION_PRICING" {
+		t.Errorf("create-event-data-store --billing-mode FIXED_RETENTION_PRICING: %v", c["BillingMode"])
+	}
+	if g := ls.must(t, admin, "cloudtrail", "get-event-data-store", "--event-data-store", arn); g["BillingMode"] != "FIXED_RETENTION_PRICING" {
+		t.Errorf("get-event-data-store of a fixed store: %v", g["BillingMode"])
+	}
+	ls.refused(t, admin, "InvalidParameterException", "cloudtrail", "update-event-data-store", "--event-data-store", arn, "--retention-period", "3000")
+	ls.refused(t, admin, "InvalidParameterException", "cloudtrail", "create-event-data-store", "--name", "toolong",
+		"--billing-mode", "FIXED_RETENTION_PRICING", "--retention-period", "3000")
+	if u := ls.must(t, admin, "cloudtrail", "update-event-data-store", "--event-data-store", arn,
+		"--billing-mode", "EXTENDABLE_RETENTION_PRICING", "--retention-period", "3000"); u["BillingMode"] != "EXTENDABLE_RETENTION_PRICING" || u["RetentionPeriod"].(float64) != 3000 {
+		t.Errorf("update-event-data-store to extendable: %v", u)
+	}
+	ls.refused(t, admin, "InvalidParameterException", "cloudtrail", "update-event-data-store", "--event-data-store", arn, "--billing-mode", "FIXED_RETENTION_PRICING")
+	ls.refused(t, admin, "InvalidParameterException", "cloudtrail", "create-event-data-store", "--name", "cheap", "--billing-mode", "FREE")
+
+	ls.refused(t, admin, "UnsupportedOperationException", "cloudtrail", "create-event-data-store", "--name", "oneregion", "--no-multi-region-enabled")
+	ls.refused(t, admin, "UnsupportedOperationException", "cloudtrail", "create-event-data-store", "--name", "stopped", "--no-start-ingestion")
+	ls.refused(t, admin, "UnsupportedOperationException", "cloudtrail", "update-event-data-store", "--event-data-store", arn, "--no-multi-region-enabled")
+	for _, name := range []string{"toolong", "cheap", "oneregion", "stopped"} {
+		if _, err := ls.lk.Resolve(name); err == nil {
+			t.Errorf("a refused create-event-data-store made store %s", name)
+		}
+	}
+	if g := ls.must(t, admin, "cloudtrail", "get-event-data-store", "--event-data-store", arn); g["MultiRegionEnabled"] != true {
+		t.Errorf("get-event-data-store after a refused update: %v", g)
+	}
+}
