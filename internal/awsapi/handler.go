@@ -147,24 +147,27 @@ type operation func(ctx context.Context, c *call) (any, *Error)
 
 func (h *Handler) operations() map[string]operation {
 	return map[string]operation{
-		"CreateEventDataStore": h.createEventDataStore,
-		"GetEventDataStore":    h.getEventDataStore,
-		"ListEventDataStores":  h.listEventDataStores,
-		"UpdateEventDataStore": h.updateEventDataStore,
-		"DeleteEventDataStore": h.deleteEventDataStore,
-		"StartQuery":           h.startQuery,
-		"DescribeQuery":        h.describeQuery,
-		"GetQueryResults":      h.getQueryResults,
-		"CancelQuery":          h.cancelQuery,
-		"ListQueries":          h.listQueries,
-		"CreateChannel":        h.createChannel,
-		"GetChannel":           h.getChannel,
-		"ListChannels":         h.listChannels,
-		"DeleteChannel":        h.deleteChannel,
-		"ListPublicKeys":       h.listPublicKeys,
-		"AddTags":              h.addTagsOp,
-		"RemoveTags":           h.removeTagsOp,
-		"ListTags":             h.listTags,
+		"CreateEventDataStore":         h.createEventDataStore,
+		"GetEventDataStore":            h.getEventDataStore,
+		"ListEventDataStores":          h.listEventDataStores,
+		"UpdateEventDataStore":         h.updateEventDataStore,
+		"DeleteEventDataStore":         h.deleteEventDataStore,
+		"RestoreEventDataStore":        h.storeLifecycle,
+		"StartEventDataStoreIngestion": h.storeLifecycle,
+		"StopEventDataStoreIngestion":  h.storeLifecycle,
+		"StartQuery":                   h.startQuery,
+		"DescribeQuery":                h.describeQuery,
+		"GetQueryResults":              h.getQueryResults,
+		"CancelQuery":                  h.cancelQuery,
+		"ListQueries":                  h.listQueries,
+		"CreateChannel":                h.createChannel,
+		"GetChannel":                   h.getChannel,
+		"ListChannels":                 h.listChannels,
+		"DeleteChannel":                h.deleteChannel,
+		"ListPublicKeys":               h.listPublicKeys,
+		"AddTags":                      h.addTagsOp,
+		"RemoveTags":                   h.removeTagsOp,
+		"ListTags":                     h.listTags,
 	}
 }
 
@@ -306,7 +309,8 @@ var readOps = map[string]bool{"GetEventDataStore": true, "ListEventDataStores": 
 // change what the caller may not leaves a trace. A refusal while the audit log is full (503) is
 // not recorded: nothing more is taken then.
 var changeOps = map[string]bool{"CreateEventDataStore": true, "UpdateEventDataStore": true, "DeleteEventDataStore": true,
-	"CreateChannel": true, "DeleteChannel": true, "CancelQuery": true, "AddTags": true, "RemoveTags": true}
+	"CreateChannel": true, "DeleteChannel": true, "CancelQuery": true, "AddTags": true, "RemoveTags": true,
+	"RestoreEventDataStore": true, "StartEventDataStoreIngestion": true, "StopEventDataStoreIngestion": true}
 
 // refusedChange says whether c is a change refused with e before it recorded itself.
 func refusedChange(c *call, e *Error) bool {

@@ -326,17 +326,27 @@ type updateStoreRequest struct {
 	BillingMode                  string          `json:"BillingMode"`
 }
 
+// storeToManage resolves the store a change names (not found: as for a read) and checks that
+// the caller may manage stores.
+func (h *Handler) storeToManage(c *call, ref string) (lake.Store, *Error) {
+	s, e := h.resolveStore(c.principal(), ref)
+	if e != nil {
+		return s, e
+	}
+	if !c.principal().CanManage() {
+		return s, accessDenied(c.principal().Name(), c.op)
+	}
+	return s, nil
+}
+
 func (h *Handler) updateEventDataStore(ctx context.Context, c *call) (any, *Error) {
 	var req updateStoreRequest
 	if e := c.decode(&req); e != nil {
 		return nil, e
 	}
-	s, e := h.resolveStore(c.principal(), req.EventDataStore)
+	s, e := h.storeToManage(c, req.EventDataStore)
 	if e != nil {
 		return nil, e
-	}
-	if !c.principal().CanManage() {
-		return nil, accessDenied(c.principal().Name(), c.op)
 	}
 	if e := h.auditable(); e != nil {
 		return nil, e
@@ -412,12 +422,9 @@ func (h *Handler) deleteEventDataStore(ctx context.Context, c *call) (any, *Erro
 	if e := c.decode(&req); e != nil {
 		return nil, e
 	}
-	s, e := h.resolveStore(c.principal(), req.EventDataStore)
+	s, e := h.storeToManage(c, req.EventDataStore)
 	if e != nil {
 		return nil, e
-	}
-	if !c.principal().CanManage() {
-		return nil, accessDenied(c.principal().Name(), c.op)
 	}
 	if e := h.auditable(); e != nil {
 		return nil, e
@@ -463,4 +470,31 @@ func (h *Handler) deleteStore(s lake.Store) *Error {
 		return internal("delete store", err)
 	}
 	return nil
+}
+
+// storeLifecycle answers Lake's operations on a store's state, which an auditlake store does
+// not have: DeleteEventDataStore deletes at once (no PENDING_DELETION to restore from) and a
+// store takes what is ingested into it (ENABLED, never STOPPED_INGESTION). Each answers as
+// Lake does for an ENABLED store: RestoreEventDataStore and StartEventDataStoreIngestion with
+// InvalidEventDataStoreStatusException; StopEventDataStoreIngestion, which Lake would honour,
+// with UnsupportedOperationException. A deleted store is EventDataStoreNotFoundException.
+func (h *Handler) storeLifecycle(ctx context.Context, c *call) (any, *Error) {
+	var req storeRef
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	s, e := h.storeToManage(c, req.EventDataStore)
+	if e != nil {
+		return nil, e
+	}
+	switch c.op {
+	case "RestoreEventDataStore":
+		return nil, errorf(http.StatusBadRequest, "InvalidEventDataStoreStatusException",
+			"Event data store %s is ENABLED, not PENDING_DELETION: only a deleted store is restored, and auditlake deletes a store at once (it cannot be restored)", s.Name)
+	case "StartEventDataStoreIngestion":
+		return nil, errorf(http.StatusBadRequest, "InvalidEventDataStoreStatusException",
+			"Event data store %s is ENABLED: it already takes the events ingested into it", s.Name)
+	}
+	return nil, errorf(http.StatusBadRequest, "UnsupportedOperationException",
+		"Event data store %s cannot stop ingestion: an auditlake store takes what is ingested into it; stop the sources that feed it (auditlake source list) instead", s.Name)
 }

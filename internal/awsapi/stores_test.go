@@ -1,6 +1,10 @@
 package awsapi_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/auditlake/auditlake/internal/access"
+)
 
 // TestAWSCLIStoreSettingsAreKeptOrRefused: a store's BillingMode is kept and shown back (get,
 // update), bounds the retention as in Lake and changes only from fixed to extendable; the
@@ -41,5 +45,33 @@ func TestAWSCLIStoreSettingsAreKeptOrRefused(t *testing.T) {
 	}
 	if g := ls.must(t, admin, "cloudtrail", "get-event-data-store", "--event-data-store", arn); g["MultiRegionEnabled"] != true {
 		t.Errorf("get-event-data-store after a refused update: %v", g)
+	}
+}
+
+// TestAWSCLIStoreLifecycleAnswersAsLake: auditlake deletes a store at once and a store always
+// takes what is ingested into it, so restore-event-data-store of a deleted store is not found,
+// of a live one InvalidEventDataStoreStatusException (not PENDING_DELETION), and
+// start-event-data-store-ingestion is InvalidEventDataStoreStatusException (already ENABLED),
+// stop-event-data-store-ingestion UnsupportedOperationException. They were
+// UnknownOperationException.
+func TestAWSCLIStoreLifecycleAnswersAsLake(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	arn := ls.must(t, ls.admin, "cloudtrail", "create-event-data-store", "--name", "gone", "--no-termination-protection-enabled")["EventDataStoreArn"].(string)
+	ls.must(t, ls.admin, "cloudtrail", "delete-event-data-store", "--event-data-store", arn)
+	f := func(creds access.Credentials, command, op, store, want string) {
+		t.Helper()
+		if _, code := ls.cliOr(t, creds, []string{"cloudtrail", command, "--event-data-store", store}, "/", op, map[string]string{"EventDataStore": store}); code != want {
+			t.Errorf("%s %s: %q, want %q", command, store, code, want)
+		}
+	}
+	f(ls.admin, "restore-event-data-store", "RestoreEventDataStore", arn, "EventDataStoreNotFoundException")
+	f(ls.admin, "restore-event-data-store", "RestoreEventDataStore", ls.store.ID, "InvalidEventDataStoreStatusException")
+	f(ls.admin, "start-event-data-store-ingestion", "StartEventDataStoreIngestion", ls.store.ID, "InvalidEventDataStoreStatusException")
+	f(ls.admin, "stop-event-data-store-ingestion", "StopEventDataStoreIngestion", ls.store.ID, "UnsupportedOperationException")
+	f(ls.filtered, "stop-event-data-store-ingestion", "StopEventDataStoreIngestion", ls.store.ID, "AccessDeniedException")
+	if g := ls.must(t, ls.admin, "cloudtrail", "get-event-data-store", "--event-data-store", ls.store.ID); g["Status"] != "ENABLED" {
+		t.Errorf("the store after them: %v", g["Status"])
 	}
 }
