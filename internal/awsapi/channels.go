@@ -135,7 +135,7 @@ func (h *Handler) newChannel(c *call, req createChannelRequest) (any, *Error) {
 	if region == "" {
 		region = integration.DefaultRegion
 	}
-	ch, err := integration.CreateChannel(h.opts.Lake, req.Name, s.ID, integration.ChannelOptions{Region: region})
+	ch, err := integration.CreateChannel(h.opts.Lake, req.Name, s.ID, integration.ChannelOptions{Region: region, Account: Account})
 	if err != nil {
 		return nil, invalidParameter("%v", err)
 	}

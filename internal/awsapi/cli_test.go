@@ -305,7 +305,7 @@ func TestAWSCLIManagesStoresAndChannels(t *testing.T) {
 
 	event, _ := json.Marshal(map[string]any{"version": "1.0", "userIdentity": map[string]any{"type": "Employee", "principalId": "alice"},
 		"eventSource": "app.example.com", "eventName": "Login", "eventTime": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339),
-		"UID": "u-1", "recipientAccountId": "123456789012"})
+		"UID": "u-1", "recipientAccountId": awsapi.Account}) // the account of channels made through the API
 	entries, _ := json.Marshal([]map[string]string{{"id": "e1", "eventData": string(event)}})
 	put := func(creds access.Credentials) (map[string]any, string) {
 		return ls.cliOr(t, creds, []string{"cloudtrail-data", "put-audit-events", "--channel-arn", chARN, "--audit-events", string(entries)},

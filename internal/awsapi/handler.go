@@ -47,7 +47,9 @@ const TargetPrefix = "CloudTrail_20131101."
 // docs and serve's examples sign with (aws --region us-east-1).
 const DefaultRegion = "us-east-1"
 
-// Account stands for the lake in the ARNs of event data stores: a lake is not an AWS account.
+// Account stands for the lake in the ARNs of event data stores and of the channels made
+// through this API (the account their events' recipientAccountId names), and in the path of
+// query result deliveries: a lake is not an AWS account.
 const Account = "000000000000"
 
 // Options configure the API. Backend, Lake and Keys are required; zero limits take the

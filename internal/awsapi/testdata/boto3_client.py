@@ -110,7 +110,7 @@ if not out["missing"]:
     data = client("cloudtrail-data", ENV["ADMIN_KEY"], ENV["ADMIN_SECRET"], config=CONFIG)
     event = {"version": "1.0", "userIdentity": {"type": "Employee", "principalId": "bob"}, "eventSource": "app.example.com",
              "eventName": "Logout", "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60)),
-             "UID": "u-2", "recipientAccountId": "123456789012"}
+             "UID": "u-2", "recipientAccountId": "000000000000"}  # the account of channels made through the API
     put = data.put_audit_events(channelArn=ch["ChannelArn"], auditEvents=[{"id": "b1", "eventData": json.dumps(event)}])
     out["put"] = [s["id"] for s in put["successful"]] + [f["errorCode"] for f in put["failed"]]
     admin.delete_channel(Channel=ch["ChannelArn"])
