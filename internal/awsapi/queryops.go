@@ -2,9 +2,12 @@ package awsapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -351,7 +354,7 @@ func (h *Handler) listQueries(ctx context.Context, c *call) (any, *Error) {
 		}
 		items = append(items, queryItem{QueryID: q.id, QueryStatus: snap.status, CreationTime: epochOf(snap.created)})
 	}
-	page, next, e := paginate(items, req.NextToken, req.MaxResults, "queries")
+	page, next, e := paginate(items, req.NextToken, req.MaxResults, filteredKind("queries", s.ID, req.StartTime, req.EndTime, req.QueryStatus))
 	if e != nil {
 		return nil, e
 	}
@@ -360,6 +363,20 @@ func (h *Handler) listQueries(ctx context.Context, c *call) (any, *Error) {
 		Queries   []queryItem `json:"Queries"`
 		NextToken string      `json:"NextToken,omitempty"`
 	}{page, next}, nil
+}
+
+// filteredKind names a listing with its filters, so that a NextToken is refused with other
+// filters than those of the call that gave it (InvalidNextTokenException, as in Lake) rather
+// than read as an offset into another listing.
+func filteredKind(kind, store string, from, to *epoch, status string) string {
+	at := func(t *epoch) string {
+		if t == nil {
+			return ""
+		}
+		return strconv.FormatInt(t.UnixNano(), 10)
+	}
+	sum := sha256.Sum256([]byte(strings.Join([]string{store, at(from), at(to), status}, "\x00")))
+	return kind + "/" + hex.EncodeToString(sum[:6])
 }
 
 // backendRefusal is the AWS error of the backend refusing a request before running it: 503
