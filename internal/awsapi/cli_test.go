@@ -438,6 +438,26 @@ func TestAWSCLIResultValuesAsLakeShowsThem(t *testing.T) {
 	}
 }
 
+// TestAWSCLIMapValuesAreJSON: a MAP (CloudTrail's requestparameters, additionaleventdata) is
+// shown as a JSON object in its entries' order, alone or inside an array or a row, with its
+// values as their cells print; it was the driver's debugging text "OrderedMap{k: v}".
+func TestAWSCLIMapValuesAreJSON(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	q := ls.must(t, ls.admin, "cloudtrail", "start-query", "--query-statement",
+		"SELECT MAP(ARRAY['instanceId', 'bucketName'], ARRAY['i-1', 'b \"q\"']) AS m, ARRAY[MAP(ARRAY['k'], ARRAY[1])] AS am, "+
+			"CAST(ROW(MAP(ARRAY['at'], ARRAY[TIMESTAMP '2026-01-02 03:04:05'])) AS ROW(x MAP(VARCHAR, TIMESTAMP))) AS rm")["QueryId"].(string)
+	if d := ls.finish(t, ls.admin, q); d["QueryStatus"] != "FINISHED" {
+		t.Fatalf("query: %v", d)
+	}
+	rows, _ := ls.results(t, ls.admin, q, 10)
+	want := map[string]string{"m": `{"instanceId":"i-1","bucketName":"b \"q\""}`, "am": `[{"k":1}]`, "rm": `{"x":{"at":"2026-01-02 03:04:05.000"}}`}
+	if len(rows) != 1 || !maps.Equal(rows[0], want) {
+		t.Errorf("values %v, want %v", rows, want)
+	}
+}
+
 // TestAWSCLIQueuedQueryCancelledScannedNothing: a query cancelled while it waited QUEUED never
 // ran, so describe-query says it scanned nothing and took no time (a script adding up
 // BytesScanned must not count the store for it), as a query that ran says what it scanned.

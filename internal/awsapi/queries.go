@@ -1,6 +1,7 @@
 package awsapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -482,15 +484,70 @@ func cell(v any) string {
 	case float32:
 		return formatFloat(float64(x), 32)
 	case fmt.Stringer:
+		if _, ok := asKeyed(x); ok { // a MAP: its String is the driver's debugging text
+			return jsonText(x)
+		}
 		return x.String()
 	case []any, map[string]any, map[any]any:
-		b, err := json.Marshal(jsonable(x))
-		if err != nil {
-			return fmt.Sprint(x)
-		}
-		return string(b)
+		return jsonText(x)
 	}
 	return fmt.Sprint(v)
+}
+
+// jsonText is a nested value (a map, row or array) as JSON text.
+func jsonText(v any) string {
+	b, err := json.Marshal(jsonable(v))
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// keyed is a MAP as the engine's driver gives it, its entries in order (duckdb's OrderedMap,
+// whose Keys and Values have pointer receivers while rows hold the value).
+type keyed interface {
+	Keys() []any
+	Values() []any
+}
+
+func asKeyed(v any) (keyed, bool) {
+	if k, ok := v.(keyed); ok {
+		return k, true
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Struct {
+		return nil, false
+	}
+	p := reflect.New(rv.Type())
+	p.Elem().Set(rv)
+	k, ok := p.Interface().(keyed)
+	return k, ok
+}
+
+// object is a JSON object that keeps its keys in order.
+type object struct {
+	keys   []string
+	values []any
+}
+
+func (o object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(o.values[i])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }
 
 // formatFloat is f in full with the digits its bits (32 for a REAL, 64 for a DOUBLE) hold:
@@ -503,7 +560,8 @@ func formatFloat(f float64, bits int) string {
 }
 
 // jsonable turns the engine's nested values into what encoding/json encodes: maps with
-// non-string keys get their keys as text, and scalars their cell text where JSON has no form.
+// non-string keys get their keys as text (a MAP keeps its entries' order), and scalars their
+// cell text where JSON has no form.
 func jsonable(v any) any {
 	switch x := v.(type) {
 	case []any:
@@ -531,6 +589,14 @@ func jsonable(v any) any {
 			return fmt.Sprint(x)
 		}
 		return x
+	}
+	if k, ok := asKeyed(v); ok {
+		keys, values := k.Keys(), k.Values()
+		o := object{keys: make([]string, len(keys)), values: make([]any, len(keys))}
+		for i, key := range keys {
+			o.keys[i], o.values[i] = cell(key), jsonable(values[i])
+		}
+		return o
 	}
 	return cell(v)
 }
