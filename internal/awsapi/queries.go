@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -19,6 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/auditlake/auditlake/internal/delivery"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/server"
 )
@@ -484,7 +484,7 @@ func cell(v any) string {
 	case float32:
 		return formatFloat(float64(x), 32)
 	case fmt.Stringer:
-		if _, ok := asKeyed(x); ok { // a MAP: its String is the driver's debugging text
+		if _, _, ok := delivery.MapEntries(x); ok { // a MAP: its String is the driver's debugging text
 			return jsonText(x)
 		}
 		return x.String()
@@ -501,27 +501,6 @@ func jsonText(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
-}
-
-// keyed is a MAP as the engine's driver gives it, its entries in order (duckdb's OrderedMap,
-// whose Keys and Values have pointer receivers while rows hold the value).
-type keyed interface {
-	Keys() []any
-	Values() []any
-}
-
-func asKeyed(v any) (keyed, bool) {
-	if k, ok := v.(keyed); ok {
-		return k, true
-	}
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Struct {
-		return nil, false
-	}
-	p := reflect.New(rv.Type())
-	p.Elem().Set(rv)
-	k, ok := p.Interface().(keyed)
-	return k, ok
 }
 
 // object is a JSON object that keeps its keys in order.
@@ -590,8 +569,7 @@ func jsonable(v any) any {
 		}
 		return x
 	}
-	if k, ok := asKeyed(v); ok {
-		keys, values := k.Keys(), k.Values()
+	if keys, values, ok := delivery.MapEntries(v); ok {
 		o := object{keys: make([]string, len(keys)), values: make([]any, len(keys))}
 		for i, key := range keys {
 			o.keys[i], o.values[i] = cell(key), jsonable(values[i])

@@ -491,7 +491,9 @@ func Cell(v any) string {
 	case float32:
 		return strconv.FormatFloat(float64(t), 'g', -1, 32)
 	case fmt.Stringer:
-		return t.String()
+		if _, _, ok := MapEntries(v); !ok { // a MAP's String is the driver's debugging text
+			return t.String()
+		}
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
@@ -502,6 +504,26 @@ func Cell(v any) string {
 		}
 	}
 	return fmt.Sprint(v)
+}
+
+// MapEntries returns the keys and values, in order, of a MAP as the engine's driver gives it
+// (duckdb's OrderedMap: its Keys and Values have pointer receivers while rows hold the value,
+// so they are reached through a pointer to a copy); ok is false for any other value.
+func MapEntries(v any) (keys, values []any, ok bool) {
+	type entries interface {
+		Keys() []any
+		Values() []any
+	}
+	e, ok := v.(entries)
+	if rv := reflect.ValueOf(v); !ok && rv.Kind() == reflect.Struct {
+		p := reflect.New(rv.Type())
+		p.Elem().Set(rv)
+		e, ok = p.Interface().(entries)
+	}
+	if !ok {
+		return nil, nil, false
+	}
+	return e.Keys(), e.Values(), true
 }
 
 // jsonable turns maps with keys of any type (DuckDB's MAP) into maps with string keys, and
@@ -518,6 +540,13 @@ func jsonable(rv reflect.Value) any {
 	}
 	if t, ok := rv.Interface().(time.Time); ok {
 		return Cell(t)
+	}
+	if keys, values, ok := MapEntries(rv.Interface()); ok {
+		out := make(map[string]any, len(keys))
+		for i, k := range keys {
+			out[fmt.Sprint(jsonable(reflect.ValueOf(k)))] = jsonable(reflect.ValueOf(values[i]))
+		}
+		return out
 	}
 	switch rv.Kind() {
 	case reflect.Map:
