@@ -218,7 +218,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	op, ok := h.operations()[c.op]
 	if !ok {
-		writeError(w, errorf(http.StatusBadRequest, "UnknownOperationException", "X-Amz-Target %q is not an operation auditlake answers (docs/aws-api.md lists them)", target))
+		msg := fmt.Sprintf("X-Amz-Target %q is not an operation auditlake answers (docs/aws-api.md lists them)", target)
+		if instead := unanswered(c.op); instead != "" {
+			msg = c.op + " is not an operation auditlake answers: " + instead
+		}
+		writeError(w, errorf(http.StatusBadRequest, "UnknownOperationException", "%s", msg))
 		return
 	}
 	start := time.Now()
@@ -242,6 +246,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// unanswered says, for a CloudTrail operation auditlake does not answer, what does its work
+// here ("" for any other name): a script's author reads it in the CLI's error.
+func unanswered(op string) string {
+	switch op {
+	case "LookupEvents":
+		return "query a CloudTrail store's event history with StartQuery instead, e.g. SELECT eventtime, eventname, useridentity.arn FROM <store id> WHERE eventname = 'ConsoleLogin' ORDER BY eventtime DESC"
+	case "CreateTrail", "UpdateTrail", "DeleteTrail", "GetTrail", "DescribeTrails", "ListTrails", "GetTrailStatus", "StartLogging", "StopLogging",
+		"GetEventSelectors", "PutEventSelectors", "GetInsightSelectors", "PutInsightSelectors", "ListInsightsData", "ListInsightsMetricData":
+		return "auditlake has no trails; it ingests the files trails deliver (auditlake ingest cloudtrail, auditlake source add), and an event data store's selectors are its AdvancedEventSelectors (GetEventDataStore, UpdateEventDataStore)"
+	case "CreateDashboard", "UpdateDashboard", "DeleteDashboard", "GetDashboard", "ListDashboards", "StartDashboardRefresh":
+		return "auditlake has no Lake dashboards; its web dashboard is served on this port (auditlake serve --login-link USER)"
+	case "StartImport", "StopImport", "GetImport", "ListImports", "ListImportFailures":
+		return "import trail files with auditlake ingest cloudtrail, and a Lake export with auditlake ingest lake-export"
+	case "EnableFederation", "DisableFederation":
+		return "auditlake publishes its stores as Iceberg tables instead (auditlake catalog set)"
+	case "GetResourcePolicy", "PutResourcePolicy", "DeleteResourcePolicy", "RegisterOrganizationDelegatedAdmin", "DeregisterOrganizationDelegatedAdmin":
+		return "auditlake's access is its users and grants (auditlake grant select|put|manage), not resource policies or Organizations"
+	case "GenerateQuery", "SearchSampleQueries":
+		return "write the QueryStatement yourself (docs/sql-dialect.md)"
+	}
+	return ""
 }
 
 // verify checks the request's signature within the failure limits: a key id or an address

@@ -1,6 +1,8 @@
 package awsapi_test
 
 import (
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/access"
@@ -74,4 +76,25 @@ func TestAWSCLIStoreLifecycleAnswersAsLake(t *testing.T) {
 	if g := ls.must(t, ls.admin, "cloudtrail", "get-event-data-store", "--event-data-store", ls.store.ID); g["Status"] != "ENABLED" {
 		t.Errorf("the store after them: %v", g["Status"])
 	}
+}
+
+// TestAWSCLIUnansweredOperationsSayWhatDoesTheirWork: lookup-events, the trail, dashboard and
+// import commands stay UnknownOperationException, but the CLI's error says what does their
+// work in auditlake instead of only that the X-Amz-Target is unknown.
+func TestAWSCLIUnansweredOperationsSayWhatDoesTheirWork(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	f := func(want string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("aws", append(append([]string{"cloudtrail"}, args...), "--endpoint-url", ls.url, "--output", "json")...)
+		cmd.Env = clientEnv(ls.admin)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "(UnknownOperationException)") || !strings.Contains(string(out), want) {
+			t.Errorf("aws cloudtrail %v: %v %s, want UnknownOperationException saying %q", args, err, out, want)
+		}
+	}
+	f("StartQuery", "lookup-events", "--max-results", "5")
+	f("AdvancedEventSelectors", "get-event-selectors", "--trail-name", ls.store.ID)
+	f("ingest cloudtrail", "describe-trails")
 }
