@@ -110,16 +110,9 @@ func (h *Handler) newChannel(c *call, req createChannelRequest) (any, *Error) {
 	if req.Source != "Custom" {
 		return nil, errorf(http.StatusBadRequest, "InvalidSourceException", "Source %q: auditlake takes Custom integrations only (no partner sources)", req.Source)
 	}
-	if len(req.Destinations) != 1 || req.Destinations[0].Type != "EVENT_DATA_STORE" {
-		return nil, invalidParameter("Destinations: an auditlake channel feeds exactly one destination of Type EVENT_DATA_STORE")
-	}
-	s, e := h.resolveStore(c.principal(), req.Destinations[0].Location)
+	s, e := h.destinationStore(c, req.Destinations)
 	if e != nil {
 		return nil, e
-	}
-	if s.Type != lake.TypeActivity {
-		return nil, errorf(http.StatusBadRequest, "InvalidEventDataStoreCategoryException",
-			"event data store %s holds %s events; a channel feeds a store created with eventCategory ActivityAuditLog", s.Name, s.Type)
 	}
 	if e := checkTags(req.Tags, true); e != nil {
 		return nil, e
@@ -149,6 +142,23 @@ func (h *Handler) newChannel(c *call, req createChannelRequest) (any, *Error) {
 		out.Tags = tagsList(ch.Tags)
 	}
 	return out, nil
+}
+
+// destinationStore is the store a channel's Destinations name: one activity store the caller
+// may see.
+func (h *Handler) destinationStore(c *call, dests []destination) (lake.Store, *Error) {
+	if len(dests) != 1 || dests[0].Type != "EVENT_DATA_STORE" {
+		return lake.Store{}, invalidParameter("Destinations: an auditlake channel feeds exactly one destination of Type EVENT_DATA_STORE")
+	}
+	s, e := h.resolveStore(c.principal(), dests[0].Location)
+	if e != nil {
+		return s, e
+	}
+	if s.Type != lake.TypeActivity {
+		return s, errorf(http.StatusBadRequest, "InvalidEventDataStoreCategoryException",
+			"event data store %s holds %s events; a channel feeds a store created with eventCategory ActivityAuditLog", s.Name, s.Type)
+	}
+	return s, nil
 }
 
 type channelRef struct {
@@ -194,19 +204,78 @@ func (h *Handler) listChannels(ctx context.Context, c *call) (any, *Error) {
 	}{page, next}, nil
 }
 
+// channelToChange resolves the channel a change names (not found: as for a read) and checks
+// that the caller may manage channels and that the audit log can record the change.
+func (h *Handler) channelToChange(c *call, ref string) (integration.Channel, *Error) {
+	ch, e := h.resolveChannel(c, ref)
+	if e != nil {
+		return ch, e
+	}
+	if !c.principal().CanManage() {
+		return ch, accessDenied(c.principal().Name(), c.op)
+	}
+	return ch, h.auditable()
+}
+
+type updateChannelRequest struct {
+	Channel      string        `json:"Channel"`
+	Name         string        `json:"Name"`
+	Destinations []destination `json:"Destinations"`
+}
+
+// updateChannel renames a channel or points it at another activity store; its ARN, and so its
+// senders' put grants, stay.
+func (h *Handler) updateChannel(ctx context.Context, c *call) (any, *Error) {
+	var req updateChannelRequest
+	if e := c.decode(&req); e != nil {
+		return nil, e
+	}
+	ch, e := h.channelToChange(c, req.Channel)
+	if e != nil {
+		return nil, e
+	}
+	out, e := h.changeChannel(c, ch, req)
+	h.audit(c, map[string]any{"channel": ch.ARN, "name": req.Name}, e)
+	return out, e
+}
+
+func (h *Handler) changeChannel(c *call, ch integration.Channel, req updateChannelRequest) (any, *Error) {
+	storeID := ch.StoreID
+	if req.Destinations != nil {
+		s, e := h.destinationStore(c, req.Destinations)
+		if e != nil {
+			return nil, e
+		}
+		storeID = s.ID
+	}
+	if req.Name != "" && req.Name != ch.Name {
+		if _, err := integration.ResolveChannel(h.opts.Lake, req.Name); err == nil {
+			return nil, errorf(http.StatusBadRequest, "ChannelAlreadyExistsException", "A channel named %s already exists.", req.Name)
+		}
+	}
+	ch, err := integration.UpdateChannel(h.opts.Lake, ch.ARN, func(u *integration.Channel) error {
+		if req.Name != "" {
+			u.Name = req.Name
+		}
+		u.StoreID = storeID
+		return nil
+	})
+	switch {
+	case errors.Is(err, integration.ErrChannelNotFound):
+		return nil, errorf(http.StatusBadRequest, "ChannelNotFoundException", "The specified channel %s was not found.", req.Channel)
+	case err != nil:
+		return nil, invalidParameter("%v", err)
+	}
+	return describeChannel(c.region, ch), nil
+}
+
 func (h *Handler) deleteChannel(ctx context.Context, c *call) (any, *Error) {
 	var req channelRef
 	if e := c.decode(&req); e != nil {
 		return nil, e
 	}
-	ch, e := h.resolveChannel(c, req.Channel)
+	ch, e := h.channelToChange(c, req.Channel)
 	if e != nil {
-		return nil, e
-	}
-	if !c.principal().CanManage() {
-		return nil, accessDenied(c.principal().Name(), c.op)
-	}
-	if e := h.auditable(); e != nil {
 		return nil, e
 	}
 	_, err := integration.DeleteChannel(h.opts.Lake, ch.ARN)

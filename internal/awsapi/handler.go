@@ -165,6 +165,7 @@ func (h *Handler) operations() map[string]operation {
 		"CreateChannel":                h.createChannel,
 		"GetChannel":                   h.getChannel,
 		"ListChannels":                 h.listChannels,
+		"UpdateChannel":                h.updateChannel,
 		"DeleteChannel":                h.deleteChannel,
 		"ListPublicKeys":               h.listPublicKeys,
 		"AddTags":                      h.addTagsOp,
@@ -338,7 +339,7 @@ var readOps = map[string]bool{"GetEventDataStore": true, "ListEventDataStores": 
 // change what the caller may not leaves a trace. A refusal while the audit log is full (503) is
 // not recorded: nothing more is taken then.
 var changeOps = map[string]bool{"CreateEventDataStore": true, "UpdateEventDataStore": true, "DeleteEventDataStore": true,
-	"CreateChannel": true, "DeleteChannel": true, "CancelQuery": true, "AddTags": true, "RemoveTags": true,
+	"CreateChannel": true, "UpdateChannel": true, "DeleteChannel": true, "CancelQuery": true, "AddTags": true, "RemoveTags": true,
 	"RestoreEventDataStore": true, "StartEventDataStoreIngestion": true, "StopEventDataStoreIngestion": true}
 
 // refusedChange says whether c is a change refused with e before it recorded itself.

@@ -1,14 +1,9 @@
 package awsapi_test
 
 import (
-	"encoding/json"
-	"net/url"
 	"reflect"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/auditlake/auditlake/internal/awsapi"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -99,54 +94,4 @@ func TestAWSCLITagsStoresAndChannels(t *testing.T) {
 
 func storeARNOf(ls *lakeServer, s lake.Store) string {
 	return "arn:aws:cloudtrail:us-east-1:000000000000:eventdatastore/" + s.ID
-}
-
-// TestAWSCLIChannelARNNamesTheLakesAccount: a channel made by create-channel names the account
-// the store ARNs name (000000000000), not the CLI's default 123456789012, and its ARN from
-// create-channel is taken by get-channel, list-tags, put-audit-events (whose events carry that
-// account as recipientAccountId) and delete-channel.
-func TestAWSCLIChannelARNNamesTheLakesAccount(t *testing.T) {
-	t.Parallel() // each waits mostly on the CLI starting
-	requireTool(t, "aws", "--version")
-	ls := startLakeServer(t, 5, awsapiDefaults)
-	admin := ls.admin
-	acts := ls.must(t, admin, "cloudtrail", "create-event-data-store", "--name", "acts", "--no-termination-protection-enabled",
-		"--advanced-event-selectors", `[{"Name":"app","FieldSelectors":[{"Field":"eventCategory","Equals":["ActivityAuditLog"]}]}]`)
-	storeARN := acts["EventDataStoreArn"].(string)
-	ch, code := ls.cliOr(t, admin, []string{"cloudtrail", "create-channel", "--name", "app", "--source", "Custom",
-		"--destinations", "Type=EVENT_DATA_STORE,Location=" + storeARN},
-		"/", "CreateChannel", map[string]any{"Name": "app", "Source": "Custom", "Destinations": []map[string]string{{"Type": "EVENT_DATA_STORE", "Location": storeARN}}})
-	if code != "" {
-		t.Fatalf("create-channel: %s", code)
-	}
-	chARN := ch["ChannelArn"].(string)
-	account := func(arn string) string { return strings.Split(arn, ":")[4] }
-	if account(chARN) != awsapi.Account || account(storeARN) != awsapi.Account {
-		t.Errorf("channel %s and store %s: want both in account %s", chARN, storeARN, awsapi.Account)
-	}
-	if g, _ := ls.cliOr(t, admin, []string{"cloudtrail", "get-channel", "--channel", chARN}, "/", "GetChannel", map[string]string{"Channel": chARN}); g["ChannelArn"] != chARN {
-		t.Errorf("get-channel %s: %v", chARN, g)
-	}
-	ls.listedTags(t, chARN)
-	put := func(recipient string) map[string]any {
-		event, _ := json.Marshal(map[string]any{"version": "1.0", "userIdentity": map[string]any{"type": "Employee", "principalId": "alice"},
-			"eventSource": "app.example.com", "eventName": "Login", "eventTime": time.Now().UTC().Add(-time.Hour).Format(time.RFC3339),
-			"UID": "u-" + recipient, "recipientAccountId": recipient})
-		entries, _ := json.Marshal([]map[string]string{{"id": "e1", "eventData": string(event)}})
-		out, code := ls.cliOr(t, admin, []string{"cloudtrail-data", "put-audit-events", "--channel-arn", chARN, "--audit-events", string(entries)},
-			"/PutAuditEvents?channelArn="+url.QueryEscape(chARN), "", map[string]json.RawMessage{"auditEvents": entries})
-		if code != "" {
-			t.Fatalf("put-audit-events: %s", code)
-		}
-		return out
-	}
-	if out := put(awsapi.Account); len(out["successful"].([]any)) != 1 {
-		t.Errorf("an event for the channel's account %s: %v", awsapi.Account, out)
-	}
-	if out := put("123456789012"); len(out["failed"].([]any)) != 1 {
-		t.Errorf("an event for another account: %v", out)
-	}
-	if _, code := ls.cliOr(t, admin, []string{"cloudtrail", "delete-channel", "--channel", chARN}, "/", "DeleteChannel", map[string]string{"Channel": chARN}); code != "" {
-		t.Errorf("delete-channel: %s", code)
-	}
 }

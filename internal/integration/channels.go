@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -166,23 +167,46 @@ func DeleteChannel(lk *lake.Lake, ref string) (Channel, error) {
 }
 
 // UpdateChannel applies fn to the channel ref names (ARN, ID or name) under the channels'
-// lock and saves it (fn changes what describes the channel, such as its tags, never its ARN).
+// lock and saves it: fn may change its name (valid, and no other channel's), the activity
+// store it feeds and its tags, never its ARN.
 func UpdateChannel(lk *lake.Lake, ref string, fn func(*Channel) error) (Channel, error) {
 	ch, err := ResolveChannel(lk, ref)
 	if err != nil {
 		return Channel{}, err
 	}
 	err = updateJSON(lk, channelsPath(lk), func(f *channelFile) error {
-		for i := range f.Channels {
-			if f.Channels[i].ARN == ch.ARN {
-				if err := fn(&f.Channels[i]); err != nil {
-					return err
+		i := slices.IndexFunc(f.Channels, func(c Channel) bool { return c.ARN == ch.ARN })
+		if i < 0 {
+			return fmt.Errorf("%w: %q", ErrChannelNotFound, ref)
+		}
+		before, c := f.Channels[i], &f.Channels[i]
+		if err := fn(c); err != nil {
+			return err
+		}
+		if c.ARN != before.ARN {
+			return fmt.Errorf("channel %s: its ARN cannot change", before.Name)
+		}
+		if c.Name != before.Name {
+			if !channelNameRE.MatchString(c.Name) || strings.HasPrefix(c.Name, "arn:") {
+				return fmt.Errorf("invalid channel name %q: use 3-128 letters, digits, '.', '_' or '-'", c.Name)
+			}
+			for _, o := range f.Channels {
+				if o.Name == c.Name && o.ARN != c.ARN {
+					return fmt.Errorf("a channel named %q already exists (%s)", c.Name, o.ARN)
 				}
-				ch = f.Channels[i]
-				return nil
 			}
 		}
-		return fmt.Errorf("%w: %q", ErrChannelNotFound, ref)
+		if c.StoreID != before.StoreID {
+			store, err := lk.Resolve(c.StoreID)
+			if err != nil {
+				return err
+			}
+			if store.Type != lake.TypeActivity {
+				return fmt.Errorf("store %q is a store of type %s; a channel feeds an activity store", store.Name, store.Type)
+			}
+		}
+		ch = *c
+		return nil
 	})
 	if err != nil {
 		return Channel{}, err
