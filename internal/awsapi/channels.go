@@ -2,6 +2,9 @@ package awsapi
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
@@ -12,9 +15,27 @@ import (
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
+// tokenKey authenticates the NextTokens this process gives out (paginate), so that a token cut
+// short, edited or made up is refused rather than read as another offset. It is made when the
+// process starts: a token does not outlive the server, as a Lake token expires.
+var tokenKey = func() []byte {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (Go 1.24: it crashes the program instead)
+	return b
+}()
+
+// tokenMAC is the length of a token's authenticator (a truncated HMAC-SHA256).
+const tokenMAC = 16
+
+func tokenSum(payload []byte) []byte {
+	m := hmac.New(sha256.New, tokenKey)
+	m.Write(payload)
+	return m.Sum(nil)[:tokenMAC]
+}
+
 // paginate returns the page of items that token (empty: the first) and max (0: 1000) select,
 // and the token of the next page ("" after the last). A token names its listing (kind), so one
-// listing's token is refused by another.
+// listing's token is refused by another, and carries an authenticator (tokenKey).
 func paginate[T any](items []T, token string, max int, kind string) ([]T, string, *Error) {
 	if max == 0 {
 		max = 1000
@@ -25,9 +46,12 @@ func paginate[T any](items []T, token string, max int, kind string) ([]T, string
 	start := 0
 	if token != "" {
 		b, err := base64.RawURLEncoding.DecodeString(token)
-		rest, ok := strings.CutPrefix(string(b), kind+":")
-		n, err2 := strconv.Atoi(rest)
-		if err != nil || !ok || err2 != nil || n < 0 || n > len(items) {
+		if err != nil || len(b) <= tokenMAC || !hmac.Equal(b[len(b)-tokenMAC:], tokenSum(b[:len(b)-tokenMAC])) {
+			return nil, "", errorf(http.StatusBadRequest, "InvalidNextTokenException", "NextToken %q is not a token this server gave", token)
+		}
+		rest, ok := strings.CutPrefix(string(b[:len(b)-tokenMAC]), kind+":")
+		n, err := strconv.Atoi(rest)
+		if !ok || err != nil || n < 0 || n > len(items) {
 			return nil, "", errorf(http.StatusBadRequest, "InvalidNextTokenException", "NextToken %q is not a token of this listing (or the listing changed)", token)
 		}
 		start = n
@@ -35,7 +59,8 @@ func paginate[T any](items []T, token string, max int, kind string) ([]T, string
 	end := min(start+max, len(items))
 	next := ""
 	if end < len(items) {
-		next = base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.Itoa(end)))
+		payload := []byte(kind + ":" + strconv.Itoa(end))
+		next = base64.RawURLEncoding.EncodeToString(append(payload, tokenSum(payload)...))
 	}
 	page := items[start:end]
 	if page == nil {

@@ -1,8 +1,12 @@
 package awsapi_test
 
 import (
+	"context"
 	"encoding/base64"
+	"maps"
 	"testing"
+
+	"github.com/auditlake/auditlake/internal/lake"
 )
 
 // TestAWSCLIListQueriesTokenIsTiedToItsFilters: a list-queries NextToken is taken only with the
@@ -31,4 +35,50 @@ func TestAWSCLIListQueriesTokenIsTiedToItsFilters(t *testing.T) {
 	ls.refused(t, ls.admin, "InvalidNextTokenException", "cloudtrail", "list-queries", "--event-data-store", other, "--next-token", token)
 	ls.refused(t, ls.admin, "InvalidNextTokenException", append(list, "--next-token", token[:len(token)-3])...)
 	ls.refused(t, ls.admin, "InvalidNextTokenException", append(list, "--next-token", base64.RawURLEncoding.EncodeToString([]byte("queries:1")))...)
+}
+
+// TestATruncatedOrEditedTokenIsRefused: a NextToken cut short or with one character changed is
+// InvalidNextTokenException for every listing. A token was its listing and an offset in
+// base64, so dropping its last characters often left a valid token of another offset and the
+// client got a page it had not asked for.
+func TestATruncatedOrEditedTokenIsRefused(t *testing.T) {
+	ls := startLakeServer(t, 30, awsapiDefaults)
+	ctx := context.Background()
+	for _, name := range []string{"store-1", "store-2", "store-3"} {
+		if _, err := ls.lk.Create(name, lake.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	qid := ls.startFinished(t, ls.admin, "SELECT eventid FROM "+ls.store.ID)
+	for _, c := range []struct {
+		op   string
+		in   map[string]any
+		page string
+	}{
+		{"ListEventDataStores", map[string]any{"MaxResults": 1}, "MaxResults"},
+		{"GetQueryResults", map[string]any{"QueryId": qid, "MaxQueryResults": 12}, "MaxQueryResults"},
+	} {
+		first, code, err := ls.call(ctx, ls.admin, c.op, c.in)
+		token, _ := first["NextToken"].(string)
+		if err != nil || code != "" || token == "" {
+			t.Fatalf("%s %v: %v %s %v", c.op, c.in, err, code, first)
+		}
+		if _, code, _ := ls.call(ctx, ls.admin, c.op, with(c.in, "NextToken", token)); code != "" {
+			t.Errorf("%s with its own token: %s", c.op, code)
+		}
+		edited := []byte(token)
+		edited[len(edited)/2] ^= 'A' ^ 'B'
+		for _, bad := range []string{token[:len(token)-1], token[:len(token)-2], token[:len(token)-4], string(edited)} {
+			if out, code, err := ls.call(ctx, ls.admin, c.op, with(c.in, "NextToken", bad)); err != nil || code != "InvalidNextTokenException" {
+				t.Errorf("%s with token %q (of %q): %v %q %v, want InvalidNextTokenException", c.op, bad, token, err, code, out)
+			}
+		}
+	}
+}
+
+// with is in with key set to v (a copy).
+func with(in map[string]any, key string, v any) map[string]any {
+	out := maps.Clone(in)
+	out[key] = v
+	return out
 }
