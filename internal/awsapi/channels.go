@@ -35,8 +35,27 @@ func tokenSum(payload []byte) []byte {
 
 // paginate returns the page of items that token (empty: the first) and max (0: 1000) select,
 // and the token of the next page ("" after the last). A token names its listing (kind), so one
-// listing's token is refused by another, and carries an authenticator (tokenKey).
+// listing's token is refused by another, and carries an authenticator (tokenKey). A token is
+// an offset into the listing.
 func paginate[T any](items []T, token string, max int, kind string) ([]T, string, *Error) {
+	return paginateBy(items, token, max, kind, cursor[T]{
+		at: func(items []T, i int) string { return strconv.Itoa(i) },
+		resume: func(items []T, at string) (int, bool) {
+			n, err := strconv.Atoi(at)
+			return n, err == nil && n >= 0 && n <= len(items)
+		},
+	})
+}
+
+// A cursor places tokens in a listing: at is a token's text for the page that starts at item
+// i, resume the index that text starts at now (false: it names no place in items).
+type cursor[T any] struct {
+	at     func(items []T, i int) string
+	resume func(items []T, at string) (int, bool)
+}
+
+// paginateBy is paginate with tokens placed by c.
+func paginateBy[T any](items []T, token string, max int, kind string, c cursor[T]) ([]T, string, *Error) {
 	if max == 0 {
 		max = 1000
 	}
@@ -49,17 +68,18 @@ func paginate[T any](items []T, token string, max int, kind string) ([]T, string
 		if err != nil || len(b) <= tokenMAC || !hmac.Equal(b[len(b)-tokenMAC:], tokenSum(b[:len(b)-tokenMAC])) {
 			return nil, "", errorf(http.StatusBadRequest, "InvalidNextTokenException", "NextToken %q is not a token this server gave", token)
 		}
-		rest, ok := strings.CutPrefix(string(b[:len(b)-tokenMAC]), kind+":")
-		n, err := strconv.Atoi(rest)
-		if !ok || err != nil || n < 0 || n > len(items) {
+		at, ok := strings.CutPrefix(string(b[:len(b)-tokenMAC]), kind+":")
+		if ok {
+			start, ok = c.resume(items, at)
+		}
+		if !ok {
 			return nil, "", errorf(http.StatusBadRequest, "InvalidNextTokenException", "NextToken %q is not a token of this listing (or the listing changed)", token)
 		}
-		start = n
 	}
 	end := min(start+max, len(items))
 	next := ""
 	if end < len(items) {
-		payload := []byte(kind + ":" + strconv.Itoa(end))
+		payload := []byte(kind + ":" + c.at(items, end))
 		next = base64.RawURLEncoding.EncodeToString(append(payload, tokenSum(payload)...))
 	}
 	page := items[start:end]

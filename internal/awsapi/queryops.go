@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -328,6 +329,32 @@ type queryItem struct {
 	CreationTime *epoch `json:"CreationTime"`
 }
 
+// newestFirst places ListQueries' tokens by the first query of the next page (its creation time
+// and id), not an offset: queries started while a client pages come first in the listing and
+// would shift an offset, repeating a query on the next page; a query forgotten meanwhile would
+// skip one. A page resumes at that query, or, when it has been forgotten, at the first query
+// made before it.
+var newestFirst = cursor[queryItem]{
+	at: func(items []queryItem, i int) string {
+		return strconv.FormatInt(items[i].CreationTime.UnixNano(), 10) + "/" + items[i].QueryID
+	},
+	resume: func(items []queryItem, at string) (int, bool) {
+		ns, id, _ := strings.Cut(at, "/")
+		n, err := strconv.ParseInt(ns, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		if i := slices.IndexFunc(items, func(q queryItem) bool { return q.QueryID == id }); i >= 0 {
+			return i, true
+		}
+		i := slices.IndexFunc(items, func(q queryItem) bool { return q.CreationTime.UnixNano() < n })
+		if i < 0 {
+			i = len(items)
+		}
+		return i, true
+	},
+}
+
 func (h *Handler) listQueries(ctx context.Context, c *call) (any, *Error) {
 	var req listQueriesRequest
 	if e := c.decode(&req); e != nil {
@@ -354,7 +381,7 @@ func (h *Handler) listQueries(ctx context.Context, c *call) (any, *Error) {
 		}
 		items = append(items, queryItem{QueryID: q.id, QueryStatus: snap.status, CreationTime: epochOf(snap.created)})
 	}
-	page, next, e := paginate(items, req.NextToken, req.MaxResults, filteredKind("queries", s.ID, req.StartTime, req.EndTime, req.QueryStatus))
+	page, next, e := paginateBy(items, req.NextToken, req.MaxResults, filteredKind("queries", s.ID, req.StartTime, req.EndTime, req.QueryStatus), newestFirst)
 	if e != nil {
 		return nil, e
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/lake"
@@ -81,4 +82,35 @@ func with(in map[string]any, key string, v any) map[string]any {
 	out := maps.Clone(in)
 	out[key] = v
 	return out
+}
+
+// TestAWSCLIListQueriesPagesStayPutWhileQueriesStart: list-queries lists newest first, so a
+// query started while a client pages comes first; its next page must go on where the last one
+// stopped. The token was an offset, and the next page began with the query the last page
+// ended with.
+func TestAWSCLIListQueriesPagesStayPutWhileQueriesStart(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	var started []string // oldest first
+	for range 3 {
+		started = append(started, ls.startFinished(t, ls.admin, "SELECT count(*) FROM "+ls.store.ID))
+	}
+	ids := func(out map[string]any) []string {
+		var got []string
+		for _, x := range out["Queries"].([]any) {
+			got = append(got, x.(map[string]any)["QueryId"].(string))
+		}
+		return got
+	}
+	list := []string{"cloudtrail", "list-queries", "--event-data-store", ls.store.ID, "--max-results", "2"}
+	first := ls.must(t, ls.admin, list...)
+	if got := ids(first); !slices.Equal(got, []string{started[2], started[1]}) {
+		t.Fatalf("first page %v, want the two newest %v", got, started[1:])
+	}
+	ls.startFinished(t, ls.admin, "SELECT count(*) FROM "+ls.store.ID) // started between the pages
+	next := ls.must(t, ls.admin, append(list, "--next-token", first["NextToken"].(string))...)
+	if got := ids(next); !slices.Equal(got, []string{started[0]}) || next["NextToken"] != nil {
+		t.Errorf("next page %v (token %v), want only the oldest %s", got, next["NextToken"], started[0])
+	}
 }
