@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -47,8 +48,21 @@ func paginate[T any](items []T, token string, max int, kind string) ([]T, string
 	})
 }
 
+// byName places tokens in a listing sorted by name (stores, channels) by the name of the last
+// item listed: an item made or deleted while a client pages does not shift its next page, which
+// resumes at the first name after that one.
+func byName[T any](name func(T) string) cursor[T] {
+	return cursor[T]{
+		at: func(items []T, i int) string { return name(items[i-1]) },
+		resume: func(items []T, at string) (int, bool) {
+			return sort.Search(len(items), func(i int) bool { return name(items[i]) > at }), true
+		},
+	}
+}
+
 // A cursor places tokens in a listing: at is a token's text for the page that starts at item
-// i, resume the index that text starts at now (false: it names no place in items).
+// i (i > 0: after items[i-1]), resume the index that text starts at now (false: it names no
+// place in items).
 type cursor[T any] struct {
 	at     func(items []T, i int) string
 	resume func(items []T, at string) (int, bool)
@@ -238,7 +252,7 @@ func (h *Handler) listChannels(ctx context.Context, c *call) (any, *Error) {
 			all = append(all, channelOut{ChannelArn: ch.ARN, Name: ch.Name})
 		}
 	}
-	page, next, e := paginate(all, req.NextToken, req.MaxResults, "channels")
+	page, next, e := paginateBy(all, req.NextToken, req.MaxResults, "channels", byName(func(c channelOut) string { return c.Name }))
 	if e != nil {
 		return nil, e
 	}

@@ -329,14 +329,14 @@ type queryItem struct {
 	CreationTime *epoch `json:"CreationTime"`
 }
 
-// newestFirst places ListQueries' tokens by the first query of the next page (its creation time
-// and id), not an offset: queries started while a client pages come first in the listing and
-// would shift an offset, repeating a query on the next page; a query forgotten meanwhile would
-// skip one. A page resumes at that query, or, when it has been forgotten, at the first query
+// newestFirst places ListQueries' tokens by the last query listed (its creation time and id),
+// not an offset: queries started while a client pages come first in the listing and would
+// shift an offset, repeating a query on the next page; a query forgotten meanwhile would skip
+// one. A page resumes after that query, or, when it has been forgotten, at the first query
 // made before it.
 var newestFirst = cursor[queryItem]{
 	at: func(items []queryItem, i int) string {
-		return strconv.FormatInt(items[i].CreationTime.UnixNano(), 10) + "/" + items[i].QueryID
+		return strconv.FormatInt(items[i-1].CreationTime.UnixNano(), 10) + "/" + items[i-1].QueryID
 	},
 	resume: func(items []queryItem, at string) (int, bool) {
 		ns, id, _ := strings.Cut(at, "/")
@@ -345,7 +345,7 @@ var newestFirst = cursor[queryItem]{
 			return 0, false
 		}
 		if i := slices.IndexFunc(items, func(q queryItem) bool { return q.QueryID == id }); i >= 0 {
-			return i, true
+			return i + 1, true
 		}
 		i := slices.IndexFunc(items, func(q queryItem) bool { return q.CreationTime.UnixNano() < n })
 		if i < 0 {

@@ -303,7 +303,7 @@ func (h *Handler) listEventDataStores(ctx context.Context, c *call) (any, *Error
 			all = append(all, d)
 		}
 	}
-	page, next, e := paginate(all, req.NextToken, req.MaxResults, "stores")
+	page, next, e := paginateBy(all, req.NextToken, req.MaxResults, "stores", byName(func(s eventDataStore) string { return s.Name }))
 	if e != nil {
 		return nil, e
 	}

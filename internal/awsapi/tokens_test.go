@@ -114,3 +114,49 @@ func TestAWSCLIListQueriesPagesStayPutWhileQueriesStart(t *testing.T) {
 		t.Errorf("next page %v (token %v), want only the oldest %s", got, next["NextToken"], started[0])
 	}
 }
+
+// TestAWSCLIListEventDataStoresPagesStayPutWhileStoresChange: list-event-data-stores lists by
+// name; a store made (named to sort first) or deleted while a client pages must not make its
+// next page repeat or skip a store. The token was an offset.
+func TestAWSCLIListEventDataStoresPagesStayPutWhileStoresChange(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 5, awsapiDefaults) // its store is "trail"
+	for _, name := range []string{"bravo", "delta"} {
+		if _, err := ls.lk.Create(name, lake.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(out map[string]any) []string {
+		var got []string
+		for _, x := range out["EventDataStores"].([]any) {
+			got = append(got, x.(map[string]any)["Name"].(string))
+		}
+		return got
+	}
+	list := []string{"cloudtrail", "list-event-data-stores", "--max-results", "1"}
+	first := ls.must(t, ls.admin, list...)
+	if got := names(first); !slices.Equal(got, []string{"bravo"}) {
+		t.Fatalf("first page %v", got)
+	}
+	if _, err := ls.lk.Create("alpha", lake.CreateOptions{}); err != nil { // sorts before the first page
+		t.Fatal(err)
+	}
+	second := ls.must(t, ls.admin, append(list, "--next-token", first["NextToken"].(string))...)
+	if got := names(second); !slices.Equal(got, []string{"delta"}) {
+		t.Errorf("second page %v, want [delta]", got)
+	}
+	if _, err := ls.lk.Update(ls.store.ID, func(s *lake.Store) error { s.TerminationProtection = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.lk.Delete(ls.store.ID); err != nil { // "trail", the next page's first store
+		t.Fatal(err)
+	}
+	if _, err := ls.lk.Create("echo", lake.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	third := ls.must(t, ls.admin, append(list, "--next-token", second["NextToken"].(string))...)
+	if got := names(third); !slices.Equal(got, []string{"echo"}) {
+		t.Errorf("third page %v, want [echo] (the store after the deleted one)", got)
+	}
+}
