@@ -1,11 +1,13 @@
 package awsapi_test
 
 import (
+	"context"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/auditlake/auditlake/internal/access"
+	"github.com/auditlake/auditlake/internal/lake"
 )
 
 // TestAWSCLIStoreSettingsAreKeptOrRefused: a store's BillingMode is kept and shown back (get,
@@ -27,26 +29,32 @@ func TestAWSCLIStoreSettingsAreKeptOrRefused(t *testing.T) {
 	if g := ls.must(t, admin, "cloudtrail", "get-event-data-store", "--event-data-store", arn); g["BillingMode"] != "FIXED_RETENTION_PRICING" {
 		t.Errorf("get-event-data-store of a fixed store: %v", g["BillingMode"])
 	}
-	ls.refused(t, admin, "InvalidParameterException", "cloudtrail", "update-event-data-store", "--event-data-store", arn, "--retention-period", "3000")
-	ls.refused(t, admin, "InvalidParameterException", "cloudtrail", "create-event-data-store", "--name", "toolong",
-		"--billing-mode", "FIXED_RETENTION_PRICING", "--retention-period", "3000")
-	if u := ls.must(t, admin, "cloudtrail", "update-event-data-store", "--event-data-store", arn,
-		"--billing-mode", "EXTENDABLE_RETENTION_PRICING", "--retention-period", "3000"); u["BillingMode"] != "EXTENDABLE_RETENTION_PRICING" || u["RetentionPeriod"].(float64) != 3000 {
-		t.Errorf("update-event-data-store to extendable: %v", u)
+	// The refusals, signed by the Go SDK's signer (the CLI's start would take a second each).
+	f := func(op string, in map[string]any, want string) {
+		t.Helper()
+		if code := ls.sdkCode(t, admin, op, in); code != want {
+			t.Errorf("%s %v: %q, want %q", op, in, code, want)
+		}
 	}
-	ls.refused(t, admin, "InvalidParameterException", "cloudtrail", "update-event-data-store", "--event-data-store", arn, "--billing-mode", "FIXED_RETENTION_PRICING")
-	ls.refused(t, admin, "InvalidParameterException", "cloudtrail", "create-event-data-store", "--name", "cheap", "--billing-mode", "FREE")
-
+	f("UpdateEventDataStore", map[string]any{"EventDataStore": arn, "RetentionPeriod": 3000}, "InvalidParameterException")
+	f("CreateEventDataStore", map[string]any{"Name": "toolong", "BillingMode": "FIXED_RETENTION_PRICING", "RetentionPeriod": 3000}, "InvalidParameterException")
+	f("UpdateEventDataStore", map[string]any{"EventDataStore": arn, "BillingMode": "EXTENDABLE_RETENTION_PRICING", "RetentionPeriod": 3000}, "")
+	if g := ls.must(t, admin, "cloudtrail", "get-event-data-store", "--event-data-store", arn); g["BillingMode"] != "EXTENDABLE_RETENTION_PRICING" || g["RetentionPeriod"].(float64) != 3000 {
+		t.Errorf("get-event-data-store after the update to extendable: %v", g)
+	}
+	f("UpdateEventDataStore", map[string]any{"EventDataStore": arn, "BillingMode": "FIXED_RETENTION_PRICING"}, "InvalidParameterException")
+	f("CreateEventDataStore", map[string]any{"Name": "cheap", "BillingMode": "FREE"}, "InvalidParameterException")
+	f("CreateEventDataStore", map[string]any{"Name": "oneregion", "MultiRegionEnabled": false}, "UnsupportedOperationException")
+	f("CreateEventDataStore", map[string]any{"Name": "stopped", "StartIngestion": false}, "UnsupportedOperationException")
+	f("UpdateEventDataStore", map[string]any{"EventDataStore": arn, "MultiRegionEnabled": false}, "UnsupportedOperationException")
 	ls.refused(t, admin, "UnsupportedOperationException", "cloudtrail", "create-event-data-store", "--name", "oneregion", "--no-multi-region-enabled")
-	ls.refused(t, admin, "UnsupportedOperationException", "cloudtrail", "create-event-data-store", "--name", "stopped", "--no-start-ingestion")
-	ls.refused(t, admin, "UnsupportedOperationException", "cloudtrail", "update-event-data-store", "--event-data-store", arn, "--no-multi-region-enabled")
 	for _, name := range []string{"toolong", "cheap", "oneregion", "stopped"} {
 		if _, err := ls.lk.Resolve(name); err == nil {
 			t.Errorf("a refused create-event-data-store made store %s", name)
 		}
 	}
-	if g := ls.must(t, admin, "cloudtrail", "get-event-data-store", "--event-data-store", arn); g["MultiRegionEnabled"] != true {
-		t.Errorf("get-event-data-store after a refused update: %v", g)
+	if s, err := ls.lk.Resolve("fixed"); err != nil || s.BillingMode != "EXTENDABLE_RETENTION_PRICING" || s.RetentionDays != 3000 {
+		t.Errorf("the store after a refused update: %+v %v", s, err)
 	}
 }
 
@@ -60,21 +68,30 @@ func TestAWSCLIStoreLifecycleAnswersAsLake(t *testing.T) {
 	t.Parallel() // each waits mostly on the CLI starting
 	requireTool(t, "aws", "--version")
 	ls := startLakeServer(t, 5, awsapiDefaults)
-	arn := ls.must(t, ls.admin, "cloudtrail", "create-event-data-store", "--name", "gone", "--no-termination-protection-enabled")["EventDataStoreArn"].(string)
-	ls.must(t, ls.admin, "cloudtrail", "delete-event-data-store", "--event-data-store", arn)
-	f := func(creds access.Credentials, command, op, store, want string) {
+	gone, err := ls.lk.Create("gone", lake.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.lk.Delete(gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, code := ls.cliOr(t, ls.admin, []string{"cloudtrail", "restore-event-data-store", "--event-data-store", ls.store.ID},
+		"/", "RestoreEventDataStore", map[string]string{"EventDataStore": ls.store.ID}); code != "InvalidEventDataStoreStatusException" {
+		t.Errorf("restore-event-data-store of a live store: %q", code)
+	}
+	// The others signed by the Go SDK's signer (the CLI's start would take a second each).
+	f := func(creds access.Credentials, op, store, want string) {
 		t.Helper()
-		if _, code := ls.cliOr(t, creds, []string{"cloudtrail", command, "--event-data-store", store}, "/", op, map[string]string{"EventDataStore": store}); code != want {
-			t.Errorf("%s %s: %q, want %q", command, store, code, want)
+		if code := ls.sdkCode(t, creds, op, map[string]string{"EventDataStore": store}); code != want {
+			t.Errorf("%s %s: %q, want %q", op, store, code, want)
 		}
 	}
-	f(ls.admin, "restore-event-data-store", "RestoreEventDataStore", arn, "EventDataStoreNotFoundException")
-	f(ls.admin, "restore-event-data-store", "RestoreEventDataStore", ls.store.ID, "InvalidEventDataStoreStatusException")
-	f(ls.admin, "start-event-data-store-ingestion", "StartEventDataStoreIngestion", ls.store.ID, "InvalidEventDataStoreStatusException")
-	f(ls.admin, "stop-event-data-store-ingestion", "StopEventDataStoreIngestion", ls.store.ID, "UnsupportedOperationException")
-	f(ls.filtered, "stop-event-data-store-ingestion", "StopEventDataStoreIngestion", ls.store.ID, "AccessDeniedException")
-	if g := ls.must(t, ls.admin, "cloudtrail", "get-event-data-store", "--event-data-store", ls.store.ID); g["Status"] != "ENABLED" {
-		t.Errorf("the store after them: %v", g["Status"])
+	f(ls.admin, "RestoreEventDataStore", storeARNOf(ls, gone), "EventDataStoreNotFoundException")
+	f(ls.admin, "StartEventDataStoreIngestion", ls.store.ID, "InvalidEventDataStoreStatusException")
+	f(ls.admin, "StopEventDataStoreIngestion", ls.store.ID, "UnsupportedOperationException")
+	f(ls.filtered, "StopEventDataStoreIngestion", ls.store.ID, "AccessDeniedException")
+	if s, err := ls.lk.Resolve(ls.store.ID); err != nil || s.Name != "trail" {
+		t.Errorf("the store after them: %+v %v", s, err)
 	}
 }
 
@@ -95,6 +112,10 @@ func TestAWSCLIUnansweredOperationsSayWhatDoesTheirWork(t *testing.T) {
 		}
 	}
 	f("StartQuery", "lookup-events", "--max-results", "5")
-	f("AdvancedEventSelectors", "get-event-selectors", "--trail-name", ls.store.ID)
-	f("ingest cloudtrail", "describe-trails")
+	for op, want := range map[string]string{"GetEventSelectors": "AdvancedEventSelectors", "DescribeTrails": "ingest cloudtrail", "ListDashboards": "web dashboard"} {
+		out, code, err := ls.call(context.Background(), ls.admin, op, map[string]any{})
+		if msg, _ := out["message"].(string); err != nil || code != "UnknownOperationException" || !strings.Contains(msg, want) {
+			t.Errorf("%s: %v %q %v, want UnknownOperationException saying %q", op, err, code, out, want)
+		}
+	}
 }
