@@ -417,7 +417,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 				return err
 			}
 			if a.cols != nil {
-				st.fields = fields(a.cols, nil)
+				st.fields = fields(c.untypedParameters(st, a.cols), nil)
 			}
 			st.described = true
 		}
@@ -443,6 +443,63 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 		p.described = true
 	}
 	return nil
+}
+
+// maxUntypedProbes bounds the Describe runs untypedParameters makes for one statement.
+const maxUntypedProbes = 8
+
+// untypedParameters finds the parameters of st the client left untyped that reach a column
+// without a type of their own (SELECT $1, 'x' || $1), and returns cols, the statement's columns
+// found with NULL parameters, with those columns as text. PostgreSQL types such a parameter, and
+// its column, as text; the engine types a NULL as an integer, so pgx read 'abcd' by int4 and the
+// execution failed. A parameter is probed by a Describe run with it bound to a string literal
+// (which the engine casts where its context wants another type) and the others to NULL: a column
+// that was an integer and is now text follows it, and the parameter is described, and then bound,
+// as text (OID 25). Only statements with an integer column and untyped parameters are probed, at
+// most maxUntypedProbes parameters; a probe that fails changes nothing.
+func (c *conn) untypedParameters(st *statement, cols []column) []column {
+	var untyped []int
+	for i, oid := range st.paramOIDs {
+		if oid == 0 {
+			untyped = append(untyped, i)
+		}
+	}
+	integer := false
+	for _, col := range cols {
+		integer = integer || col.oid == pgtype.Int4OID
+	}
+	if !integer || len(untyped) == 0 || len(untyped) > maxUntypedProbes {
+		return cols
+	}
+	var out []column
+	for _, k := range untyped {
+		lits := make([]string, len(st.paramOIDs))
+		for i := range lits {
+			lits[i] = "NULL"
+		}
+		lits[k] = "''"
+		sql, err := bindParams(st.sql, lits)
+		if err != nil {
+			return cols
+		}
+		a, err := c.runShape(sql)
+		if err != nil || len(a.cols) != len(cols) {
+			continue
+		}
+		for j, col := range a.cols {
+			if cols[j].oid == pgtype.Int4OID && col.oid == pgtype.TextOID {
+				if out == nil {
+					out = append([]column(nil), cols...)
+				}
+				out[j] = column{name: cols[j].name, oid: pgtype.TextOID, typmod: -1}
+				st.paramOIDs[k] = pgtype.TextOID
+			}
+		}
+	}
+	if out == nil {
+		return cols
+	}
+	return out
 }
 
 func (c *conn) runPortal(p *portal) error {
