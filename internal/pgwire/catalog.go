@@ -68,6 +68,12 @@ var pgTypes = []struct {
 	{1007, "_int4", -1, "A", "integer[]", 23, 0}, {1009, "_text", -1, "A", "text[]", 25, 0},
 	{1015, "_varchar", -1, "A", "character varying[]", 1043, 0}, {1016, "_int8", -1, "A", "bigint[]", 20, 0},
 	{1028, "_oid", -1, "A", "oid[]", 26, 0}, {199, "_json", -1, "A", "json[]", 114, 0},
+	{1001, "_bytea", -1, "A", "bytea[]", 17, 0}, {1021, "_float4", -1, "A", "real[]", 700, 0},
+	{1022, "_float8", -1, "A", "double precision[]", 701, 0}, {1231, "_numeric", -1, "A", "numeric[]", 1700, 0},
+	{1182, "_date", -1, "A", "date[]", 1082, 0}, {1183, "_time", -1, "A", "time without time zone[]", 1083, 0},
+	{1115, "_timestamp", -1, "A", "timestamp without time zone[]", 1114, 0},
+	{1185, "_timestamptz", -1, "A", "timestamp with time zone[]", 1184, 0},
+	{1187, "_interval", -1, "A", "interval[]", 1186, 0}, {2951, "_uuid", -1, "A", "uuid[]", 2950, 0},
 }
 
 // defaultSettings are what SHOW, current_setting() and pg_settings answer (SET changes a
@@ -326,18 +332,22 @@ func (c *catalog) fill(ctx context.Context, tables []server.Table, names map[str
 			if typ == pgtype.NumericOID && mod >= 4 {
 				prec, scale = (mod-4)>>16, (mod-4)&0xffff
 			}
+			dataType, ndims := formatName(typ), 0
+			if elementOID(typ) != 0 {
+				dataType, ndims = "ARRAY", 1 // information_schema's name for every array type
+			}
 			if err := exec(`INSERT INTO pg_attribute (attrelid, attname, atttypid, attstattarget, attlen, attnum, attndims,
 				attcacheoff, atttypmod, attbyval, attalign, attstorage, attcompression, attnotnull, atthasdef, atthasmissing,
 				attidentity, attgenerated, attisdropped, attislocal, attinhcount, attcollation)
-				VALUES (?, ?, ?, -1, ?, ?, 0, -1, ?, ?, 'i', 'x', '', false, false, false, '', '', false, true, 0, ?)`,
-				oid, col.Name, typ, typeSize(typ), j+1, mod, typeSize(typ) > 0 && typeSize(typ) <= 8, map[bool]int{true: 100}[typ == pgtype.TextOID]); err != nil {
+				VALUES (?, ?, ?, -1, ?, ?, ?, -1, ?, ?, 'i', 'x', '', false, false, false, '', '', false, true, 0, ?)`,
+				oid, col.Name, typ, typeSize(typ), j+1, ndims, mod, typeSize(typ) > 0 && typeSize(typ) <= 8, map[bool]int{true: 100}[typ == pgtype.TextOID]); err != nil {
 				return err
 			}
 			if err := exec(`INSERT INTO information_schema_pg.columns (table_catalog, table_schema, table_name, column_name,
 				ordinal_position, is_nullable, data_type, numeric_precision, numeric_scale, udt_catalog, udt_schema, udt_name,
 				dtd_identifier, is_self_referencing, is_identity, is_generated, is_updatable)
 				VALUES (?, ?, ?, ?, ?, 'YES', ?, ?, ?, ?, 'pg_catalog', ?, ?, 'NO', 'NO', 'NEVER', 'NO')`,
-				databaseName, t.Schema, t.Name, col.Name, j+1, formatName(typ), prec, scale, databaseName, udt, fmt.Sprint(j+1)); err != nil {
+				databaseName, t.Schema, t.Name, col.Name, j+1, dataType, prec, scale, databaseName, udt, fmt.Sprint(j+1)); err != nil {
 				return err
 			}
 		}

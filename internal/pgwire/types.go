@@ -1,7 +1,9 @@
 package pgwire
 
 import (
+	"bytes"
 	"database/sql/driver"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -19,10 +21,19 @@ import (
 )
 
 // pgType maps an engine column type (DuckDB's name for it) to the Postgres type a client sees:
-// its OID and type modifier. Nested values (lists, structs, maps, unions) and JSON are json;
-// decimals keep their precision and scale; types without a Postgres peer are text.
+// its OID and type modifier. A list of scalars is an array of their type (a numeric's with its
+// modifier); other nested values (lists of lists or structs, structs, maps, unions) and JSON are
+// json; decimals keep their precision and scale; types without a Postgres peer are text.
 func pgType(engineType string) (oid uint32, typmod int32) {
 	t := strings.ToUpper(strings.TrimSpace(engineType))
+	if i := strings.LastIndexByte(t, '['); i > 0 && strings.HasSuffix(t, "]") {
+		// A list (or fixed-size array) of scalars is a PostgreSQL array of their type, which
+		// drivers read into their own lists (psycopg2, pgjdbc's getArray, pgx); a list of lists,
+		// structs or maps has no rectangular array form and is json.
+		if elem, mod := pgType(t[:i]); arrayOIDs[elem] != 0 {
+			return arrayOIDs[elem], mod
+		}
+	}
 	switch {
 	case strings.HasSuffix(t, "]") || strings.HasPrefix(t, "STRUCT") || strings.HasPrefix(t, "MAP") ||
 		strings.HasPrefix(t, "UNION") || t == "JSON":
@@ -67,6 +78,25 @@ func pgType(engineType string) (oid uint32, typmod int32) {
 	return pgtype.TextOID, -1
 }
 
+// arrayOIDs are the array types of the scalar types pgType returns, by element type.
+var arrayOIDs = map[uint32]uint32{
+	pgtype.BoolOID: pgtype.BoolArrayOID, pgtype.Int2OID: pgtype.Int2ArrayOID, pgtype.Int4OID: pgtype.Int4ArrayOID,
+	pgtype.Int8OID: pgtype.Int8ArrayOID, pgtype.TextOID: pgtype.TextArrayOID, pgtype.Float4OID: pgtype.Float4ArrayOID,
+	pgtype.Float8OID: pgtype.Float8ArrayOID, pgtype.NumericOID: pgtype.NumericArrayOID, pgtype.ByteaOID: pgtype.ByteaArrayOID,
+	pgtype.DateOID: pgtype.DateArrayOID, pgtype.TimeOID: pgtype.TimeArrayOID, pgtype.TimestampOID: pgtype.TimestampArrayOID,
+	pgtype.TimestamptzOID: pgtype.TimestamptzArrayOID, pgtype.IntervalOID: pgtype.IntervalArrayOID, pgtype.UUIDOID: pgtype.UUIDArrayOID,
+}
+
+// elementOID is the element type of array type oid (0: oid is no array of arrayOIDs).
+func elementOID(oid uint32) uint32 {
+	for elem, arr := range arrayOIDs {
+		if arr == oid {
+			return elem
+		}
+	}
+	return 0
+}
+
 // typeSize is the pg_type.typlen of the types pgType returns (-1: variable).
 func typeSize(oid uint32) int16 {
 	switch oid {
@@ -89,6 +119,9 @@ func typeSize(oid uint32) int16 {
 func encodeValue(m *pgtype.Map, oid uint32, format int16, v any, buf []byte) (out []byte, null bool, err error) {
 	if v == nil {
 		return buf, true, nil
+	}
+	if elem := elementOID(oid); elem != 0 {
+		return encodeArray(m, elem, format, v, buf)
 	}
 	switch oid {
 	case pgtype.JSONOID:
@@ -153,6 +186,80 @@ func encodeValue(m *pgtype.Map, oid uint32, format int16, v any, buf []byte) (ou
 		return buf, false, fmt.Errorf("cannot send %T as %d: %w", v, oid, err)
 	}
 	return out, false, nil
+}
+
+// encodeArray appends v, a list of values of type elem, to buf as a one-dimensional PostgreSQL
+// array in format: in text {a,"b c",NULL} (an element quoted when it is empty, NULL or holds a
+// space, a brace, a comma, a quote or a backslash, which are escaped), in binary PostgreSQL's
+// array_send layout, each element as encodeValue writes it.
+func encodeArray(m *pgtype.Map, elem uint32, format int16, v any, buf []byte) ([]byte, bool, error) {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array {
+		return buf, false, fmt.Errorf("cannot send %T as an array", v)
+	}
+	n := rv.Len()
+	if format == 1 {
+		hasNull := 0
+		for i := range n {
+			if rv.Index(i).Interface() == nil {
+				hasNull = 1
+			}
+		}
+		ndim := 1
+		if n == 0 {
+			ndim = 0
+		}
+		buf = binary.BigEndian.AppendUint32(buf, uint32(ndim))
+		buf = binary.BigEndian.AppendUint32(buf, uint32(hasNull))
+		buf = binary.BigEndian.AppendUint32(buf, elem)
+		if n > 0 {
+			buf = binary.BigEndian.AppendUint32(buf, uint32(n))
+			buf = binary.BigEndian.AppendUint32(buf, 1) // the lower bound
+		}
+		for i := range n {
+			at := len(buf)
+			buf = append(buf, 0, 0, 0, 0)
+			out, null, err := encodeValue(m, elem, 1, rv.Index(i).Interface(), buf)
+			if err != nil {
+				return buf, false, err
+			}
+			size := uint32(len(out) - at - 4)
+			if null {
+				size = math.MaxUint32 // -1
+			}
+			binary.BigEndian.PutUint32(out[at:], size)
+			buf = out
+		}
+		return buf, false, nil
+	}
+	buf = append(buf, '{')
+	var el []byte
+	for i := range n {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		out, null, err := encodeValue(m, elem, 0, rv.Index(i).Interface(), el[:0])
+		if err != nil {
+			return buf, false, err
+		}
+		el = out
+		switch {
+		case null:
+			buf = append(buf, "NULL"...)
+		case len(el) == 0 || strings.EqualFold(string(el), "NULL") || bytes.ContainsAny(el, "{}\",\\ \t\n\r\v\f"):
+			buf = append(buf, '"')
+			for _, b := range el {
+				if b == '"' || b == '\\' {
+					buf = append(buf, '\\')
+				}
+				buf = append(buf, b)
+			}
+			buf = append(buf, '"')
+		default:
+			buf = append(buf, el...)
+		}
+	}
+	return append(buf, '}'), false, nil
 }
 
 // decimalValue is the engine's DECIMAL(p,s) value v (its digits and scale) as a numeric with
