@@ -1077,28 +1077,53 @@ func (c *conn) set(w []dialect.Token) error {
 		if err := settable(name); err != nil {
 			return err
 		}
-		var parts []string
-		for _, t := range w[v+1:] {
-			if t.Kind == dialect.TokenString {
-				parts = append(parts, strings.ReplaceAll(t.Text[1:len(t.Text)-1], "''", "'"))
-			} else if t.Text != ";" {
-				parts = append(parts, t.Text)
-			}
-		}
-		if len(parts) == 1 && w[v+1].Kind == dialect.TokenIdent && strings.EqualFold(parts[0], "DEFAULT") {
+		value := settingValue(w[v+1:])
+		if w[v+1].Kind == dialect.TokenIdent && strings.EqualFold(value, "DEFAULT") {
 			c.reset(name) // SET x TO DEFAULT is RESET x
 			return nil
 		}
-		if err := checkSetting(name, strings.Join(parts, " ")); err != nil {
+		if err := checkSetting(name, value); err != nil {
 			return err
 		}
-		return c.keepSetting(name, strings.Join(parts, " "))
+		return c.keepSetting(name, value)
 	}
 	switch first {
-	case "TIME", "NAMES", "SCHEMA", "ROLE", "SESSION", "TRANSACTION", "XML", "SEED", "CONSTRAINTS":
-		return nil // SQL's forms: SET TIME ZONE 'UTC', SET NAMES 'UTF8', …
+	case "TIME", "NAMES":
+		// SET TIME ZONE x and SET NAMES x: SQL's spellings of SET timezone and client_encoding,
+		// whose values are checked as theirs (LOCAL and DEFAULT reset them).
+		name, rest := "client_encoding", w[i+1:]
+		if first == "TIME" {
+			if len(rest) == 0 || !strings.EqualFold(rest[0].Text, "ZONE") {
+				return &pgError{code: "42601", msg: "syntax error: SET TIME ZONE value"}
+			}
+			name, rest = "timezone", rest[1:]
+		}
+		value := settingValue(rest)
+		if strings.EqualFold(value, "LOCAL") || strings.EqualFold(value, "DEFAULT") || value == "" {
+			c.reset(name)
+			return nil
+		}
+		if err := checkSetting(name, value); err != nil {
+			return err
+		}
+		return c.keepSetting(name, value)
+	case "SCHEMA", "ROLE", "SESSION", "TRANSACTION", "XML", "SEED", "CONSTRAINTS":
+		return nil // SQL's forms: SET SCHEMA 'x', SET ROLE, …
 	}
 	return settable(name)
+}
+
+// settingValue is the value of SET name TO value: its words, a string literal's text unquoted.
+func settingValue(w []dialect.Token) string {
+	var parts []string
+	for _, t := range w {
+		if t.Kind == dialect.TokenString {
+			parts = append(parts, strings.ReplaceAll(t.Text[1:len(t.Text)-1], "''", "'"))
+		} else if t.Text != ";" {
+			parts = append(parts, t.Text)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // reset gives the parameter name its default again. A custom "x.y" parameter, once set, stays

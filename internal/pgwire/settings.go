@@ -445,14 +445,58 @@ func startupOptions(s string) []string {
 
 // checkSetting is nil when v is a value of parameter name that the server can use, else
 // PostgreSQL's error for it: statement_timeout, which bounds the connection's queries, must be
-// a duration.
+// a duration. The parameters that say how the server writes values take only the way it writes
+// them — TimeZone UTC (or a name or offset for it), DateStyle ISO, IntervalStyle postgres,
+// client_encoding UTF8 — since SET of another value would change nothing but what SHOW says,
+// and a client would read values in a zone, style or encoding they are not in.
 func checkSetting(name, v string) error {
-	if name == "statement_timeout" {
+	invalid := func(why string) error {
+		return &pgError{code: "22023", msg: fmt.Sprintf("invalid value for parameter %q: %q%s", name, v, why)}
+	}
+	switch name {
+	case "statement_timeout":
 		if _, err := pgDuration(v); err != nil {
-			return &pgError{code: "22023", msg: fmt.Sprintf("invalid value for parameter %q: %q", name, v)}
+			return invalid("")
+		}
+	case "timezone":
+		if !utcZone(v) {
+			return invalid(": auditlake writes every timestamp with time zone in UTC (+00); convert in the query, e.g. with AT TIME ZONE")
+		}
+	case "datestyle":
+		for _, part := range strings.Split(v, ",") {
+			switch strings.ToUpper(strings.TrimSpace(part)) {
+			case "ISO", "MDY", "DMY", "YMD", "US", "NONEURO", "NONEUROPEAN", "EURO", "EUROPEAN", "DEFAULT":
+			default:
+				return invalid(": auditlake writes dates in the ISO style only")
+			}
+		}
+	case "intervalstyle":
+		if !strings.EqualFold(strings.TrimSpace(v), "postgres") {
+			return invalid(": auditlake writes intervals in the postgres style only")
+		}
+	case "client_encoding":
+		switch strings.NewReplacer("-", "", "_", "").Replace(strings.ToUpper(strings.TrimSpace(v))) {
+		case "UTF8", "UNICODE":
+		default:
+			return invalid(": auditlake speaks UTF8 only")
 		}
 	}
 	return nil
+}
+
+// utcZone says whether v, a TimeZone value, names UTC: a name of it (UTC, Etc/UTC, GMT, Z…), an
+// offset of zero (0, +00, '+00:00', INTERVAL '0' HOUR TO MINUTE), or a POSIX UTC0.
+func utcZone(v string) bool {
+	z := strings.ToLower(strings.TrimSpace(v))
+	if rest, ok := strings.CutPrefix(z, "interval "); ok { // SET TIME ZONE INTERVAL '+00:00' HOUR TO MINUTE
+		z, _, _ = strings.Cut(strings.TrimSpace(rest), " ")
+	}
+	z = strings.TrimPrefix(z, "etc/")
+	switch z {
+	case "utc", "uct", "gmt", "z", "zulu", "universal", "greenwich", "gmt0", "gmt+0", "gmt-0", "utc0", "utc+0", "utc-0":
+		return true
+	}
+	return strings.ContainsRune(z, '0') && strings.Trim(strings.TrimLeft(z, "+-"), "0:.") == ""
 }
 
 // statementTimeout is the connection's statement_timeout (0: none), set by SET or at startup.

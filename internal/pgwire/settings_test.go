@@ -96,3 +96,69 @@ func TestCurrentSettingOfAnUnknownName(t *testing.T) {
 		}
 	}
 }
+
+// TestValueStylesOtherThanTheServersAreRefused: SET TimeZone (and SET TIME ZONE) to a zone other
+// than UTC, a DateStyle other than ISO, an IntervalStyle other than postgres and a
+// client_encoding other than UTF8 are refused with 22023: they changed only what SHOW said while
+// every timestamptz was still written in UTC, so a client read times in a zone they were not
+// in. UTC by any of its names or offsets, the ISO DateStyle with any field order, SET NAMES
+// 'UTF8' and psycopg2's set_client_encoding('UTF8') are taken, and LOCAL and DEFAULT reset.
+func TestValueStylesOtherThanTheServersAreRefused(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	dsn := s.dsn(f.admin, "")
+	args := []string{"-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=verbose", "-A", "-t"}
+	for _, stmt := range []string{
+		"SET TimeZone = 'Europe/Paris'",
+		"SHOW TimeZone",
+		"SET TIME ZONE 'America/New_York'",
+		"SET TIME ZONE -5",
+		"SET DateStyle = 'German'",
+		"SET IntervalStyle = iso_8601",
+		"SET client_encoding = 'LATIN1'",
+		"SET NAMES 'WIN1252'",
+		"SELECT CAST(TIMESTAMP '2024-01-02 03:04:05' AS TIMESTAMP WITH TIME ZONE)",
+		"SET TIME ZONE 'Etc/UTC'",
+		"SHOW TIME ZONE",
+		"SET timezone TO '+00:00'",
+		"SET TIME ZONE LOCAL",
+		"SHOW TimeZone",
+		"SET DateStyle = ISO, DMY",
+		"SET NAMES 'UTF8'",
+		"SET client_encoding TO 'utf-8'",
+	} {
+		args = append(args, "-c", stmt)
+	}
+	out, _ := psql(t, dsn, args...)
+	if n := strings.Count(out, "ERROR:  22023: invalid value for parameter"); n != 7 {
+		t.Errorf("psql: %d errors 22023, want 7:\n%s", n, out)
+	}
+	if n := strings.Count(out, "ERROR"); n != 7 {
+		t.Errorf("psql: %d errors, want 7 (a value naming UTC, ISO or UTF8 was refused):\n%s", n, out)
+	}
+	for _, want := range []string{`"timezone": "Europe/Paris": auditlake writes every timestamp with time zone in UTC`,
+		"\nUTC\n", "2024-01-02 03:04:05+00\n", "\nEtc/UTC\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("psql: missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "\nUTC\n") != 2 {
+		t.Errorf("psql: SHOW TimeZone after the refused SET and after SET TIME ZONE LOCAL are UTC:\n%s", out)
+	}
+
+	py := debianPython(t, "psycopg2")
+	script := `
+import sys, psycopg2
+conn = psycopg2.connect(sys.argv[1])
+conn.set_client_encoding('UTF8')
+print(conn.encoding)
+try:
+    conn.set_client_encoding('LATIN1')
+except psycopg2.Error as e:
+    print(e.pgcode)
+`
+	pyOut, err := exec.Command(py, "-c", script, dsn).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(pyOut)) != "UTF8\n22023" {
+		t.Fatalf("psycopg2: %v\n%s", err, pyOut)
+	}
+}
