@@ -76,6 +76,10 @@ type portal struct {
 	// it outlives its transaction (cursor.go).
 	cursor, hold bool
 	described    bool // a Describe of the portal sent its own columns (not its statement's)
+	// grants is the fingerprint of the principal's grants before the portal's query ran: a
+	// FETCH, or an Execute that goes on after PortalSuspended, sends rows read then, so it is
+	// refused once the grants changed (grantsUnchanged).
+	grants string
 }
 
 // answer is the result of one statement: rows with a RowDescription, or a bare command tag.
@@ -506,13 +510,48 @@ func (c *conn) runPortal(p *portal) error {
 	if p.res != nil {
 		return nil
 	}
+	grants, err := c.grants()
+	if err != nil {
+		return c.refused(p.sql, err)
+	}
 	c.active = p
 	a, err := c.run(p.sql)
 	c.active = nil
 	if err != nil {
 		return err
 	}
+	p.grants = grants
 	return c.keepResult(p, a)
+}
+
+// grants is the fingerprint of the grants of the connection's principal as they stand now
+// (access.ErrUnauthenticated when it is no longer valid).
+func (c *conn) grants() (string, error) {
+	cl, _ := access.CallerFrom(c.ctx)
+	p, err := c.s.reg.Current(cl.Principal)
+	if err != nil {
+		return "", err
+	}
+	return p.Fingerprint(), nil
+}
+
+// grantsUnchanged is nil when the principal's grants are those portal p's rows were read
+// under, else an error: access is checked at each request, as Lake Formation does, so rows
+// kept from before a revoke are not sent after it. The portal is closed.
+func (c *conn) grantsUnchanged(name string, p *portal) error {
+	now, err := c.grants()
+	if err != nil {
+		return err
+	}
+	if now == p.grants {
+		return nil
+	}
+	c.dropPortal(name)
+	what := "portal"
+	if p.cursor {
+		what = "cursor"
+	}
+	return &pgError{code: "42501", msg: fmt.Sprintf("permission denied: the grants of %s changed since %s %q read its rows; it is closed, run the query again", c.user, what, name)}
 }
 
 // execute runs a portal, sending at most MaxRows rows (0: all); a portal with rows left is
@@ -525,6 +564,11 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 	if strings.TrimSpace(p.sql) == "" || onlyTrivia(p.sql) {
 		c.be.Send(&pgproto3.EmptyQueryResponse{})
 		return nil
+	}
+	if p.sent > 0 { // an Execute going on after PortalSuspended: the rows were read earlier
+		if err := c.refused(p.sql, c.grantsUnchanged(m.Portal, p)); err != nil {
+			return err
+		}
 	}
 	if err := c.runPortal(p); err != nil {
 		return err

@@ -94,6 +94,10 @@ func (c *conn) declare(sql string, toks []dialect.Token, shape bool) (*answer, e
 	if len(c.portals) >= maxPortals && !shape {
 		return c.refuse(sql, shape, &pgError{code: "53000", msg: fmt.Sprintf("too many open portals (%d): close some", maxPortals)})
 	}
+	grants, err := c.grants()
+	if err != nil {
+		return c.refuse(sql, shape, err)
+	}
 	a, err := c.answer(query, shape)
 	if err != nil {
 		return nil, err
@@ -101,7 +105,7 @@ func (c *conn) declare(sql string, toks []dialect.Token, shape bool) (*answer, e
 	if shape {
 		return &answer{tag: "DECLARE CURSOR"}, nil
 	}
-	p := &portal{sql: query, cursor: true, hold: hold}
+	p := &portal{sql: query, cursor: true, hold: hold, grants: grants}
 	if err := c.keepPortal(name, p); err != nil {
 		return nil, err
 	}
@@ -169,6 +173,11 @@ func (c *conn) cursorCommand(toks []dialect.Token, shape bool) (*answer, error) 
 	p := c.portals[name]
 	if p == nil || !p.cursor {
 		return nil, &pgError{code: "34000", msg: fmt.Sprintf("cursor %q does not exist", name)}
+	}
+	if !shape {
+		if err := c.grantsUnchanged(name, p); err != nil {
+			return nil, err
+		}
 	}
 	from := p.sent
 	to := len(p.res.rows)

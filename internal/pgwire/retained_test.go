@@ -28,28 +28,7 @@ func TestPreparedStatementsAndPortalsCannotHoardMemory(t *testing.T) {
 	big := "SELECT 1 /* " + strings.Repeat("x", 15<<20) + " */"
 	exchange := func(msgs ...pgproto3.FrontendMessage) []string {
 		t.Helper()
-		for _, m := range msgs {
-			fe.Send(m)
-		}
-		fe.Send(&pgproto3.Sync{})
-		if err := fe.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for {
-			m, err := fe.Receive()
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch m := m.(type) {
-			case *pgproto3.ReadyForQuery:
-				return got
-			case *pgproto3.ErrorResponse:
-				got = append(got, "error "+m.Code)
-			default:
-				got = append(got, fmt.Sprintf("%T", m)[len("*pgproto3."):])
-			}
-		}
+		return exchange(t, fe, msgs...)
 	}
 	var parses []pgproto3.FrontendMessage
 	for i := range 5 {
