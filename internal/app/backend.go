@@ -510,7 +510,7 @@ func (b *Backend) Query(ctx context.Context, sql string, maxRows int) (*server.R
 		res, err = s.Run(ctx, sql)
 		return translate(err)
 	})
-	b.recordRun(c, sql, start, res, err)
+	b.recordRun(c, server.StatementFrom(ctx, sql), start, res, err)
 	if err != nil {
 		return nil, err
 	}
@@ -590,7 +590,7 @@ func (b *Backend) Answer(ctx context.Context, sql string, fn func(context.Contex
 	}
 	start := time.Now()
 	n, err := fn(ctx)
-	b.record(c, auditlog.Entry{SQL: sql, Duration: time.Since(start), Rows: int64(n)}, err)
+	b.record(c, auditlog.Entry{SQL: server.StatementFrom(ctx, sql), Duration: time.Since(start), Rows: int64(n)}, err)
 	return err
 }
 

@@ -143,3 +143,62 @@ func TestExtendedProtocolRefusalsAreAudited(t *testing.T) {
 		t.Errorf("audited refusals %v, want %v", got, want)
 	}
 }
+
+// TestCopyAndDeclareAreAuditedAsSent: the audit entry of a COPY (query) TO STDOUT, a COPY table
+// TO STDOUT and a DECLARE … CURSOR FOR query held only the inner query (or a SELECT * the door
+// made of the table), so an auditor could not see that rows left as a COPY or through a cursor.
+// Each is now recorded with the statement's text as psql sent it, and with what its query read
+// (the store's table, its rows), for a data query and for a catalog one.
+func TestCopyAndDeclareAreAuditedAsSent(t *testing.T) {
+	f := sharedLake(t)
+	s := startServerApp(t, f.dir, pgwire.Options{}, app.Options{MaxClientQueries: -1, MaxWaiting: 256}, true)
+	ctx := context.Background()
+	tag := fmt.Sprintf("audit-sent-%p", s)
+	table := `"aws:cloudtrail"."` + f.storeID + `"`
+	stmts := []string{
+		`COPY (SELECT eventid FROM ` + table + ` /* ` + tag + ` 1 */) TO STDOUT`,
+		`COPY ` + table + ` (eventid) TO STDOUT WITH CSV /* ` + tag + ` 2 */`,
+		`BEGIN; DECLARE c CURSOR FOR SELECT eventid FROM ` + table + ` /* ` + tag + ` 3 */`,
+		`DECLARE k CURSOR FOR SELECT relname FROM pg_catalog.pg_class /* ` + tag + ` 4 */`,
+	}
+	if out, err := psql(t, s.dsn(f.bob, ""), "-q", "-o", "/dev/null", "-c", strings.Join(stmts, ";\n")); err != nil {
+		t.Fatalf("psql: %v\n%s", err, out)
+	}
+	if err := s.audit.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := pgxConnect(t, s.dsn(f.admin, ""))
+	rows, err := c.Query(ctx, `SELECT json_extract_scalar(requestparameters, '$.queryStatement'),
+		json_extract_scalar(responseelements, '$.rowsReturned'), json_extract_scalar(responseelements, '$.tablesRead')
+		FROM "aws:cloudtrail"."auditlake-audit"
+		WHERE eventname = 'StartQuery' AND strpos(json_extract_scalar(requestparameters, '$.queryStatement'), $1) > 0`, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for rows.Next() {
+		var text, n, tables string
+		if err := rows.Scan(&text, &n, &tables); err != nil {
+			t.Fatal(err)
+		}
+		got[strings.TrimSpace(text)] = n + " " + tables
+	}
+	if rows.Err() != nil {
+		t.Fatal(rows.Err())
+	}
+	read := fmt.Sprintf(`%d ["aws:cloudtrail.%s"]`, f.bobEvents, f.storeID)
+	for i, want := range []string{read, read, read, ""} {
+		st := strings.TrimPrefix(stmts[i], "BEGIN; ")
+		e, ok := got[st]
+		if !ok {
+			t.Errorf("no entry with the statement as sent: %s\nentries: %q", st, got)
+			continue
+		}
+		if want != "" && e != want {
+			t.Errorf("%s: rows and tables %s, want %s", st, e, want)
+		}
+	}
+	if len(got) != len(stmts) {
+		t.Errorf("%d entries, want %d (one a statement): %q", len(got), len(stmts), got)
+	}
+}

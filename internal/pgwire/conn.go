@@ -54,6 +54,10 @@ type conn struct {
 
 	cat   *catalog
 	catAt time.Time
+
+	// statement is the statement the client sent while answerPart answers a query that is part
+	// of it: the audit log records it, not the query alone.
+	statement string
 }
 
 // statement is a prepared statement (Parse).
@@ -748,12 +752,25 @@ func (c *conn) runShape(sql string) (*answer, error) {
 	return c.answer(sql, true)
 }
 
+// answerPart answers query, the query of statement sql as the client sent it (a DECLARE … CURSOR
+// FOR query, a COPY (query) TO STDOUT): query runs, and is classified (its tables), as any
+// other, and the audit log records its entry with the text sql, so that an auditor sees the
+// statement that was sent.
+func (c *conn) answerPart(sql, query string, shape bool) (*answer, error) {
+	c.statement = sql
+	defer func() { c.statement = "" }()
+	return c.answer(query, shape)
+}
+
 func (c *conn) answer(sql string, shape bool) (*answer, error) {
 	if faultHook != nil {
 		faultHook(sql)
 	}
 	ctx, done := c.queryContext()
 	defer done()
+	if c.statement != "" {
+		ctx = server.WithStatement(ctx, c.statement)
+	}
 	toks, err := dialect.Tokens(sql)
 	if err != nil {
 		return c.itself(ctx, sql, shape, func(context.Context) (*answer, error) {

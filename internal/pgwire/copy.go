@@ -86,7 +86,7 @@ func (c *conn) copyStatement(sql string, toks []dialect.Token, shape bool) (*ans
 	if shape {
 		return &answer{tag: "COPY"}, nil
 	}
-	a, err := c.answer(query, false)
+	a, err := c.answerPart(sql, query, false)
 	if err != nil {
 		return nil, err
 	}

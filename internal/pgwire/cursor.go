@@ -98,7 +98,7 @@ func (c *conn) declare(sql string, toks []dialect.Token, shape bool) (*answer, e
 	if err != nil {
 		return c.refuse(sql, shape, err)
 	}
-	a, err := c.answer(query, shape)
+	a, err := c.answerPart(sql, query, shape)
 	if err != nil {
 		return nil, err
 	}

@@ -139,6 +139,24 @@ func WithClient(ctx context.Context, client string) context.Context {
 	return context.WithValue(ctx, clientKey{}, client)
 }
 
+// WithStatement returns ctx carrying text, the statement a client sent, when the query a door
+// runs for it is only part of it (the SELECT of a Postgres DECLARE … CURSOR FOR or COPY (…) TO
+// STDOUT): Query and Answer record text in the audit log, as the client sent it, with what the
+// query they ran read (its tables, rows, outcome).
+func WithStatement(ctx context.Context, text string) context.Context {
+	return context.WithValue(ctx, statementKey{}, text)
+}
+
+// StatementFrom is the text WithStatement put in ctx, or sql when there is none.
+func StatementFrom(ctx context.Context, sql string) string {
+	if s, ok := ctx.Value(statementKey{}).(string); ok {
+		return s
+	}
+	return sql
+}
+
+type statementKey struct{}
+
 // ClientFromContext is the client identity WithClient put in ctx, or "" when there is none.
 func ClientFromContext(ctx context.Context) string {
 	c, _ := ctx.Value(clientKey{}).(string)
