@@ -40,7 +40,11 @@ type Options struct {
 	// MaxConns bounds the open connections (default 256); past it a client is refused with
 	// 53300 too_many_connections.
 	MaxConns int
-	Log      *slog.Logger
+	// WriteTimeout bounds how long the server waits for a client to read what it sends (default
+	// 2 minutes without a byte read): a client that stops reading in the middle of a result has
+	// its connection closed, and the result's memory and the connection slot are given back.
+	WriteTimeout time.Duration
+	Log          *slog.Logger
 	// Failures limits failed logins per access key id and per client address, shared with the
 	// process's other doors (nil: no limit): a key id or an address over the limit is refused
 	// (FATAL 28000) before the exchange, and a failed exchange counts against both.
@@ -59,6 +63,9 @@ const (
 	maxStatements   = 10_000   // named prepared statements of a connection
 	maxPortals      = 1_000    // named portals of a connection
 	defaultMaxConns = 256
+	// defaultWriteTimeout is Options.WriteTimeout's default: far longer than any client that
+	// reads takes to take a chunk, short enough that one that never reads lets go.
+	defaultWriteTimeout = 2 * time.Minute
 )
 
 // Server accepts Postgres connections.
@@ -78,6 +85,9 @@ type Server struct {
 func New(b server.Backend, reg *access.Registry, o Options) *Server {
 	if o.MaxConns <= 0 {
 		o.MaxConns = defaultMaxConns
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = defaultWriteTimeout
 	}
 	log := o.Log
 	if log == nil {
@@ -156,7 +166,8 @@ func fatal(code, msg string) *pgproto3.ErrorResponse {
 func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(startupTimeout))
-	be := pgproto3.NewBackend(nc, nc)
+	out := &writeDeadline{Conn: nc} // its idle timeout is set once the startup (under its own deadline) is done
+	be := pgproto3.NewBackend(nc, out)
 	be.SetMaxBodyLen(maxMessageLen)
 	secure := false
 	var startup *pgproto3.StartupMessage
@@ -184,7 +195,8 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 			}
 			nc, secure = tc, true
 			defer tc.Close()
-			be = pgproto3.NewBackend(tc, tc)
+			out = &writeDeadline{Conn: tc}
+			be = pgproto3.NewBackend(tc, out)
 			be.SetMaxBodyLen(maxMessageLen)
 		case *pgproto3.GSSEncRequest:
 			if _, err := nc.Write([]byte("N")); err != nil {
@@ -243,9 +255,41 @@ func (s *Server) handle(ctx context.Context, nc net.Conn) {
 	}
 	defer s.unregister(c)
 	nc.SetDeadline(time.Time{})
+	out.idle = s.opts.WriteTimeout
 	c.startupSettings(startup.Parameters)
 	c.sendStartup(startup.Parameters)
 	c.serve()
+}
+
+// writeDeadline is a connection whose writes fail once the client has read nothing for idle
+// (0: no deadline of its own): each chunk of a write gets a fresh deadline, so a client that reads
+// a long result slowly goes on, and one that stopped reading (its socket buffer full) has its
+// write fail and the connection closed, which ends the session and frees what it held.
+type writeDeadline struct {
+	net.Conn
+	idle time.Duration
+}
+
+// writeChunk is how much a write sends under one deadline.
+const writeChunk = 64 << 10
+
+func (w *writeDeadline) Write(p []byte) (int, error) {
+	if w.idle <= 0 {
+		return w.Conn.Write(p)
+	}
+	n := 0
+	for n < len(p) {
+		w.Conn.SetWriteDeadline(time.Now().Add(w.idle))
+		m, err := w.Conn.Write(p[n:min(len(p), n+writeChunk)])
+		n += m
+		if err != nil {
+			// The stream is cut inside a message: nothing more can be said on it. Closed, the
+			// connection's next read fails too, and the session ends.
+			w.Conn.Close()
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // authenticate runs SCRAM-SHA-256 for user (an access key id) and returns its principal. The
