@@ -122,6 +122,7 @@ func (c *conn) sendStartup(params map[string]string) {
 func (c *conn) serve() {
 	defer func() {
 		c.s.releaseCatalog(c.cat)
+		c.dropPortals()
 	}()
 	for {
 		msg, err := c.be.Receive()

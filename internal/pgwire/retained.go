@@ -14,18 +14,53 @@ const maxRetainedText = 64 << 20
 // connection may have 1,000 named portals.
 const maxRetainedResults = 256 << 20
 
+// defaultMaxRetainedResults is Options.MaxRetainedResults's default: the results the portals of
+// all connections keep together. Each connection's bound alone let 256 connections keep 64 GiB.
+const defaultMaxRetainedResults = 1 << 30
+
 // errRetainedResults refuses a portal's result past maxRetainedResults.
 var errRetainedResults = &pgError{code: "53000", msg: fmt.Sprintf("the open portals of this connection hold more than %d MiB of results: fetch or close some", maxRetainedResults>>20)}
 
-// keepResult gives portal p, one of the connection's, its result a within maxRetainedResults.
+// keepResult gives portal p, one of the connection's, its result a within maxRetainedResults
+// and the server's Options.MaxRetainedResults.
 func (c *conn) keepResult(p *portal, a *answer) error {
 	n := answerSize(a)
 	if c.keptResults+n > maxRetainedResults {
 		return errRetainedResults
 	}
+	if err := c.s.retain(n); err != nil {
+		return err
+	}
 	c.keptResults += n
 	p.resSize, p.res = n, a
 	return nil
+}
+
+// retain counts n bytes more of kept results against the server's bound.
+func (s *Server) retain(n int) error {
+	s.retainedMu.Lock()
+	defer s.retainedMu.Unlock()
+	if s.retained+n > s.opts.MaxRetainedResults {
+		return &pgError{code: "53000", msg: fmt.Sprintf("the open portals and cursors of the server's connections hold more than %d MiB of results: fetch or close some, or try again later", s.opts.MaxRetainedResults>>20)}
+	}
+	s.retained += n
+	return nil
+}
+
+// releaseResult gives back what a portal's result counted (keepResult).
+func (c *conn) releaseResult(p *portal) {
+	c.keptResults -= p.resSize
+	c.s.retainedMu.Lock()
+	c.s.retained -= p.resSize
+	c.s.retainedMu.Unlock()
+	p.resSize = 0
+}
+
+// dropPortals closes every portal of the connection (when it ends), giving their results back.
+func (c *conn) dropPortals() {
+	for name := range c.portals {
+		c.dropPortal(name)
+	}
 }
 
 // answerSize estimates the memory of a's rows: the bytes of its text and binary values, and a
@@ -81,7 +116,7 @@ func (c *conn) keepPortal(name string, p *portal) error {
 	if err := c.keepText(len(old.sql), len(p.sql)); err != nil {
 		return err
 	}
-	c.keptResults -= old.resSize
+	c.releaseResult(old)
 	c.portals[name] = p
 	return nil
 }
@@ -96,7 +131,7 @@ func (c *conn) dropStatement(name string) {
 func (c *conn) dropPortal(name string) {
 	if o := c.portals[name]; o != nil {
 		c.kept -= len(o.sql)
-		c.keptResults -= o.resSize
+		c.releaseResult(o)
 		delete(c.portals, name)
 	}
 }

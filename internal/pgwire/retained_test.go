@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -109,5 +110,46 @@ func TestSessionSettingsCannotHoardMemory(t *testing.T) {
 		if err := set(fmt.Sprintf("myapp.s%d", i)); err != nil {
 			t.Fatalf("SET myapp.s%d after RESET ALL: %v", i, err)
 		}
+	}
+}
+
+// TestKeptResultsAreBoundedAcrossConnections: each connection's portals keep at most 256 MiB of
+// results, but nothing bounded their sum: 256 connections could make the server keep 64 GiB.
+// Past the server's bound (small here) a connection's portal is refused with 53000 while
+// another holds results; once that one closes its portal, or goes away, the room is back.
+func TestKeptResultsAreBoundedAcrossConnections(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{MaxRetainedResults: 5 << 20})
+	const rows = "SELECT repeat('x', 1000000) AS x FROM range(3)" // 3 MB kept by a suspended portal
+	suspend := func(fe *pgproto3.Frontend, portal string) string {
+		return fmt.Sprint(exchange(t, fe, &pgproto3.Parse{Query: rows}, &pgproto3.Bind{DestinationPortal: portal},
+			&pgproto3.Execute{Portal: portal, MaxRows: 1}))
+	}
+	held := "[ParseComplete BindComplete DataRow PortalSuspended]"
+	one := pgxConnect(t, s.dsn(f.bob, "")).PgConn()
+	two := pgxConnect(t, s.dsn(f.bob, "")).PgConn()
+	if got := suspend(one.Frontend(), "p"); got != held {
+		t.Fatalf("the first connection's portal: %s", got)
+	}
+	if got := suspend(two.Frontend(), "p"); got != "[ParseComplete BindComplete error 53000]" {
+		t.Fatalf("the second connection's portal past the server's bound: %s, want 53000", got)
+	}
+	if got := fmt.Sprint(exchange(t, one.Frontend(), &pgproto3.Close{ObjectType: 'P', Name: "p"})); got != "[CloseComplete]" {
+		t.Fatalf("Close: %s", got)
+	}
+	if got := suspend(two.Frontend(), "p"); got != held {
+		t.Fatalf("the second connection's portal once the first closed its own: %s", got)
+	}
+	three := pgxConnect(t, s.dsn(f.bob, ""))
+	if got := suspend(three.PgConn().Frontend(), "p"); got != "[ParseComplete BindComplete error 53000]" {
+		t.Fatalf("a third connection's portal: %s, want 53000", got)
+	}
+	two.Close(context.Background())
+	deadline := time.Now().Add(10 * time.Second)
+	for got := suspend(three.PgConn().Frontend(), "p"); got != held; got = suspend(three.PgConn().Frontend(), "p") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the results of a connection that ended were not given back: %s", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -44,7 +44,11 @@ type Options struct {
 	// 2 minutes without a byte read): a client that stops reading in the middle of a result has
 	// its connection closed, and the result's memory and the connection slot are given back.
 	WriteTimeout time.Duration
-	Log          *slog.Logger
+	// MaxRetainedResults bounds the results the open portals and cursors of all connections keep
+	// between messages (default 1 GiB; each connection keeps at most 256 MiB): past it a portal
+	// or cursor is refused with 53000.
+	MaxRetainedResults int
+	Log                *slog.Logger
 	// Failures limits failed logins per access key id and per client address, shared with the
 	// process's other doors (nil: no limit): a key id or an address over the limit is refused
 	// (FATAL 28000) before the exchange, and a failed exchange counts against both.
@@ -79,6 +83,9 @@ type Server struct {
 	wg    sync.WaitGroup
 	catMu sync.Mutex
 	cats  map[string]*catalog // shared by the connections of one key, by catalog.cache
+
+	retainedMu sync.Mutex
+	retained   int // the size of the results the connections' portals keep (retained.go)
 }
 
 // New returns a server over the backend that authenticates with the registry's access keys.
@@ -88,6 +95,9 @@ func New(b server.Backend, reg *access.Registry, o Options) *Server {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = defaultWriteTimeout
+	}
+	if o.MaxRetainedResults <= 0 {
+		o.MaxRetainedResults = defaultMaxRetainedResults
 	}
 	log := o.Log
 	if log == nil {
