@@ -59,16 +59,29 @@ func lex(src string) ([]token, error) {
 			}
 			kind = tkSpace
 		case c == '-' && i+1 < len(src) && src[i+1] == '-':
-			for i < len(src) && src[i] != '\n' {
+			// A line comment ends at a newline or a carriage return, as in the engine's lexer
+			// (PostgreSQL's): text after a lone \r is SQL to the engine, so it is here too.
+			for i < len(src) && src[i] != '\n' && src[i] != '\r' {
 				i++
 			}
 			kind = tkComment
 		case c == '/' && i+1 < len(src) && src[i+1] == '*':
-			end := strings.Index(src[i+2:], "*/")
-			if end < 0 {
-				return nil, fmt.Errorf("unterminated block comment at offset %d", start)
+			// Block comments nest, as in the engine's lexer: /* a /* b */ c */ is one comment.
+			depth := 1
+			for i += 2; depth > 0; {
+				switch {
+				case i+1 >= len(src):
+					return nil, fmt.Errorf("unterminated block comment at offset %d", start)
+				case src[i] == '/' && src[i+1] == '*':
+					depth++
+					i += 2
+				case src[i] == '*' && src[i+1] == '/':
+					depth--
+					i += 2
+				default:
+					i++
+				}
 			}
-			i += 2 + end + 2
 			kind = tkComment
 		case c == '\'':
 			n, err := quotedLen(src[i:], '\'')

@@ -63,6 +63,10 @@ from t`)
 		"select * from t cross join (SELECT UNNEST(map_entries(requestparameters), max_depth := 2)) as m(k, v)")
 	f("single-array UNNEST stays native",
 		"select * from t cross join unnest(a) as u(x)", "select * from t cross join unnest(a) as u(x)")
+	f("a line comment ends at a carriage return, as the engine reads it",
+		"select 1 a -- c\r, 2 b", "select 1 AS a -- c\r, 2 AS b")
+	f("block comments nest, as the engine reads them",
+		"select 1 a /* x /* y */ , 2 b */, 3 c", "select 1 AS a /* x /* y */ , 2 b */, 3 AS c")
 	f("trailing semicolons, leading and trailing comments dropped",
 		"  -- head\nselect 1 -- tail ;\n; ;  ", `select 1 AS "_col0"`)
 }
@@ -84,6 +88,7 @@ func TestRewriteRejects(t *testing.T) {
 	f("unterminated string", "select 'abc", "unterminated string")
 	f("unterminated quoted identifier", `select "abc`, "unterminated quoted identifier")
 	f("unterminated comment", "select 1 /* x", "unterminated block comment")
+	f("unterminated nested comment", "select 1 /* x /* y */", "unterminated block comment")
 	f("unbalanced parenthesis", "select (1", "unclosed")
 	f("stray closing bracket", "select 1)", "unbalanced")
 	f("mismatched brackets", "select [1)", "closes")

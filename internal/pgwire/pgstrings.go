@@ -38,7 +38,7 @@ func pgStrings(sql string) (string, error) {
 			b.WriteString(sql[i:j])
 			i = j
 		case c == '-' && strings.HasPrefix(sql[i:], "--"):
-			j := strings.IndexByte(sql[i:], '\n')
+			j := strings.IndexAny(sql[i:], "\n\r") // a line comment ends at either, as in PostgreSQL
 			if j < 0 {
 				j = len(sql) - i
 			}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/auditlake/auditlake/internal/pgwire"
 )
 
@@ -31,5 +33,29 @@ func TestPostgresStringSyntaxesThroughPsqlAndPgx(t *testing.T) {
 	err = c.QueryRow(context.Background(), `SELECT E'it\'s; ' || $$;'$$, count(*) FROM `+table+` WHERE eventsource = $1 AND $2 = E'x;\''`, "ec2.amazonaws.com", "x;'").Scan(&text, &n)
 	if err != nil || text != "it's; ;'" || n != f.bobEvents {
 		t.Fatalf("pgx: %v %q %d", err, text, n)
+	}
+}
+
+// TestCommentsEndAsTheEngineReadsThem: a -- comment ends at a carriage return and block
+// comments nest, in PostgreSQL's lexer and the engine's; the door read a -- comment to the next
+// newline and a block comment to its first */, so `SELECT 1 AS a -- c\r, 2 AS b` lost its
+// second column in a data query, and the door and the engine disagreed on where a statement's
+// SQL was. Through pgx's simple protocol, in data and catalog queries.
+func TestCommentsEndAsTheEngineReadsThem(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	c := pgxConnect(t, s.dsn(f.bob, ""))
+	from := ` FROM "aws:cloudtrail"."` + f.storeID + `" LIMIT 1`
+	for _, q := range []string{
+		"SELECT 1 AS a -- c\r, 2 AS b" + from,
+		"SELECT 1 AS a /* x /* y */ z */, 2 AS b" + from,
+		"SELECT 1 AS a -- c\r, 2 AS b FROM pg_catalog.pg_namespace LIMIT 1",
+		"SELECT 1 AS a -- c\r, length(E'\\x62\\'') AS b FROM pg_catalog.pg_namespace LIMIT 1", // E'b\'' after the comment
+		"SELECT 1 AS a /* x /* y */ z */, 2 AS b FROM pg_catalog.pg_namespace LIMIT 1",
+	} {
+		var a, b int32
+		if err := c.QueryRow(context.Background(), q, pgx.QueryExecModeSimpleProtocol).Scan(&a, &b); err != nil || a != 1 || b != 2 {
+			t.Errorf("%q: %d %d %v, want 1 2", q, a, b, err)
+		}
 	}
 }
