@@ -312,26 +312,32 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 		}
 		return &server.QueryError{Msg: "syntax error: " + err.Error()}
 	}
-	n, err := paramCount(query)
-	if err != nil {
-		return &server.QueryError{Msg: "syntax error: " + err.Error()}
-	}
-	if len(m.ParameterOIDs) > n {
-		n = len(m.ParameterOIDs)
-	}
-	if n > 65535 {
-		return &pgError{code: "54000", msg: fmt.Sprintf("too many parameters: %d (at most 65535)", n)}
-	}
-	if _, ok := c.stmts[m.Name]; !ok && m.Name != "" && len(c.stmts) >= maxStatements {
-		return &pgError{code: "53000", msg: fmt.Sprintf("too many prepared statements (%d): close some (DEALLOCATE, Close)", maxStatements)}
-	}
-	oids := make([]uint32, n)
-	copy(oids, m.ParameterOIDs)
-	if err := c.keepStatement(m.Name, &statement{sql: query, paramOIDs: oids}); err != nil {
+	if err := c.prepare(m.Name, query, m.ParameterOIDs); err != nil {
 		return err
 	}
 	c.be.Send(&pgproto3.ParseComplete{})
 	return nil
+}
+
+// prepare keeps query as prepared statement name, its parameters of the types declared (0:
+// unspecified; the query's $n past them are unspecified too).
+func (c *conn) prepare(name, query string, declared []uint32) error {
+	n, err := paramCount(query)
+	if err != nil {
+		return &server.QueryError{Msg: "syntax error: " + err.Error()}
+	}
+	if len(declared) > n {
+		n = len(declared)
+	}
+	if n > 65535 {
+		return &pgError{code: "54000", msg: fmt.Sprintf("too many parameters: %d (at most 65535)", n)}
+	}
+	if _, ok := c.stmts[name]; !ok && name != "" && len(c.stmts) >= maxStatements {
+		return &pgError{code: "53000", msg: fmt.Sprintf("too many prepared statements (%d): close some (DEALLOCATE, Close)", maxStatements)}
+	}
+	oids := make([]uint32, n)
+	copy(oids, declared)
+	return c.keepStatement(name, &statement{sql: query, paramOIDs: oids})
 }
 
 // bind binds a statement's parameters into a portal.
@@ -786,6 +792,12 @@ func (c *conn) answer(sql string, shape bool) (*answer, error) {
 	}
 	if firstWord(toks) == "DECLARE" {
 		return c.declare(sql, toks, shape)
+	}
+	if firstWord(toks) == "PREPARE" {
+		return c.prepareStatement(sql, toks, shape)
+	}
+	if firstWord(toks) == "EXECUTE" {
+		return c.executeStatement(sql, toks, shape)
 	}
 	if isCursorCommand(toks) {
 		return c.itself(ctx, sql, shape, func(context.Context) (*answer, error) { return c.cursorCommand(toks, shape) })
