@@ -612,12 +612,30 @@ func arrayLiterals(sql string) (string, error) {
 }
 
 // pgArray is the engine's list literal of the inside of a one-dimensional PostgreSQL array
-// text (between the braces); false when it is not one.
+// text (between the braces), its elements strings; false when it is not one.
 func pgArray(s string) (string, bool) {
-	if strings.TrimSpace(s) == "" {
-		return "[]", true
+	elems, ok := pgArrayElements(s)
+	if !ok {
+		return "", false
 	}
-	var elems []string
+	lits := make([]string, len(elems))
+	for i, e := range elems {
+		lits[i] = "NULL"
+		if e != nil {
+			lits[i] = engine.Literal(*e)
+		}
+	}
+	return "[" + strings.Join(lits, ", ") + "]", true
+}
+
+// pgArrayElements are the elements of the inside of a one-dimensional PostgreSQL array text
+// (between the braces), nil for a NULL; false when it is not one (nested arrays, escapes
+// outside quotes).
+func pgArrayElements(s string) ([]*string, bool) {
+	if strings.TrimSpace(s) == "" {
+		return nil, true
+	}
+	var elems []*string
 	for i := 0; i <= len(s); {
 		for i < len(s) && s[i] == ' ' {
 			i++
@@ -632,7 +650,7 @@ func pgArray(s string) (string, bool) {
 				e.WriteByte(s[i])
 			}
 			if i >= len(s) {
-				return "", false
+				return nil, false
 			}
 			i++
 			for i < len(s) && s[i] == ' ' {
@@ -641,25 +659,26 @@ func pgArray(s string) (string, bool) {
 		} else {
 			for ; i < len(s) && s[i] != ','; i++ {
 				if s[i] == '{' || s[i] == '}' || s[i] == '"' || s[i] == '\\' {
-					return "", false // nested arrays and escapes outside quotes: left as they are
+					return nil, false // nested arrays and escapes outside quotes: left as they are
 				}
 				e.WriteByte(s[i])
 			}
 		}
-		switch v := strings.TrimSpace(e.String()); {
-		case !quoted && strings.EqualFold(v, "NULL"):
-			elems = append(elems, "NULL")
-		case quoted:
-			elems = append(elems, engine.Literal(e.String()))
-		default:
-			elems = append(elems, engine.Literal(v))
+		v := e.String()
+		if !quoted {
+			v = strings.TrimSpace(v)
+		}
+		if !quoted && strings.EqualFold(v, "NULL") {
+			elems = append(elems, nil)
+		} else {
+			elems = append(elems, &v)
 		}
 		if i < len(s) && s[i] != ',' {
-			return "", false
+			return nil, false
 		}
 		i++
 	}
-	return "[" + strings.Join(elems, ", ") + "]", true
+	return elems, true
 }
 
 // arrayComparisons turns x = ANY(array) into list_contains(array, x) and x <> ALL(array) into

@@ -335,8 +335,12 @@ func (c *conn) prepare(name, query string, declared []uint32) error {
 	if _, ok := c.stmts[name]; !ok && name != "" && len(c.stmts) >= maxStatements {
 		return &pgError{code: "53000", msg: fmt.Sprintf("too many prepared statements (%d): close some (DEALLOCATE, Close)", maxStatements)}
 	}
-	oids := make([]uint32, n)
-	copy(oids, declared)
+	oids := castParameterTypes(query, n) // a parameter the client left untyped takes its cast's type
+	for k, oid := range declared {
+		if oid != 0 {
+			oids[k] = oid
+		}
+	}
 	return c.keepStatement(name, &statement{sql: query, paramOIDs: oids})
 }
 

@@ -86,6 +86,102 @@ func paramCount(sql string) (int, error) {
 	return max, nil
 }
 
+// castTypeOIDs are the OIDs of the PostgreSQL type names a parameter may be cast to ($1::uuid,
+// CAST($1 AS bigint)), by their lower-case name without a modifier.
+var castTypeOIDs = map[string]uint32{
+	"bool": 16, "boolean": 16, "bytea": 17, "int2": 21, "smallint": 21, "int": 23, "int4": 23, "integer": 23,
+	"int8": 20, "bigint": 20, "text": 25, "varchar": 25, "character varying": 25, "float4": 700, "real": 700,
+	"float8": 701, "double precision": 701, "numeric": 1700, "decimal": 1700, "date": 1082,
+	"time": 1083, "time without time zone": 1083, "timestamp": 1114, "timestamp without time zone": 1114,
+	"timestamptz": 1184, "timestamp with time zone": 1184, "interval": 1186, "uuid": 2950, "json": 114, "jsonb": 3802,
+}
+
+// castParameterTypes is the type each parameter of sql is first cast to ($n::type or CAST($n AS
+// type), PostgreSQL's and so the dialect's spellings), as PostgreSQL infers a parameter's type
+// from such a cast: 0 for a parameter cast to no type castTypeOIDs knows. n is the number of
+// parameters.
+func castParameterTypes(sql string, n int) []uint32 {
+	out := make([]uint32, n)
+	toks, err := dialect.Tokens(sql)
+	if err != nil {
+		return out
+	}
+	w := words(toks)
+	for i := range w {
+		k, ok := paramRef(w, i)
+		if !ok || k > n || out[k-1] != 0 {
+			continue
+		}
+		var typ []string
+		switch {
+		case i+2 < len(w) && w[i+2].Text == "::":
+			typ = typeWords(w[i+3:])
+		case i >= 2 && w[i-1].Text == "(" && (strings.EqualFold(w[i-2].Text, "CAST") || strings.EqualFold(w[i-2].Text, "TRY_CAST")) &&
+			i+2 < len(w) && strings.EqualFold(w[i+2].Text, "AS"):
+			typ = typeWords(w[i+3:])
+		}
+		if len(typ) == 0 {
+			continue
+		}
+		name := strings.ToLower(strings.TrimPrefix(strings.Join(typ[:len(typ)-1], " "), "pg_catalog "))
+		oid := castTypeOIDs[name]
+		if typ[len(typ)-1] == "[]" {
+			oid = arrayOIDs[oid]
+			if name == "json" || name == "jsonb" {
+				oid = 0
+			}
+		}
+		out[k-1] = oid
+	}
+	return out
+}
+
+// typeWords are the words of the type name that starts w (pg_catalog.int8, double precision,
+// numeric(10, 2), text[]), the last one "[]" for an array type and "" otherwise; none when w
+// starts no type name.
+func typeWords(w []dialect.Token) []string {
+	var out []string
+	i := 0
+	if len(w) > 2 && strings.EqualFold(w[0].Text, "pg_catalog") && w[1].Text == "." {
+		out, i = append(out, "pg_catalog"), 2
+	}
+	for ; i < len(w) && (w[i].Kind == dialect.TokenIdent || w[i].Kind == dialect.TokenQuoted); i++ {
+		switch strings.ToUpper(w[i].Text) {
+		case "AND", "OR", "FROM", "WHERE", "AS", "IS", "NOT", "IN", "LIKE", "BETWEEN", "THEN", "ELSE", "END", "WHEN",
+			"ORDER", "GROUP", "LIMIT", "OFFSET", "HAVING", "UNION", "EXCEPT", "INTERSECT", "ON", "USING", "JOIN", "ASC", "DESC":
+			if len(out) > 0 {
+				return append(out, arraySuffix(w[i:]))
+			}
+			return nil
+		}
+		out = append(out, strings.Trim(w[i].Text, `"`))
+	}
+	if len(out) == 0 || out[len(out)-1] == "pg_catalog" {
+		return nil
+	}
+	if i < len(w) && w[i].Text == "(" { // a modifier: numeric(10, 2), varchar(20)
+		for depth := 0; i < len(w); i++ {
+			if w[i].Text == "(" {
+				depth++
+			} else if w[i].Text == ")" {
+				if depth--; depth == 0 {
+					i++
+					break
+				}
+			}
+		}
+	}
+	return append(out, arraySuffix(w[i:]))
+}
+
+// arraySuffix is "[]" when w starts with one, else "".
+func arraySuffix(w []dialect.Token) string {
+	if len(w) > 1 && w[0].Text == "[" && w[1].Text == "]" {
+		return "[]"
+	}
+	return ""
+}
+
 // bindParams replaces each $n with the SQL literal lits[n-1], a negative number after a minus
 // apart from it, so that the two minus signs are no comment.
 func bindParams(sql string, lits []string) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql/driver"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -337,6 +338,40 @@ func paramLiteral(m *pgtype.Map, oid uint32, format int16, raw []byte) (string, 
 	if raw == nil {
 		return "NULL", nil
 	}
+	if elem := elementOID(oid); elem != 0 && format == 0 {
+		// PostgreSQL's array text {a,"b c",NULL}: a list of its elements' literals.
+		s := strings.TrimSpace(string(raw))
+		var elems []*string
+		ok := strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}")
+		if ok {
+			elems, ok = pgArrayElements(s[1 : len(s)-1])
+		}
+		if !ok {
+			return "", fmt.Errorf("malformed array literal: %q (a one-dimensional {a,b,…} is taken)", s)
+		}
+		lits := make([]string, len(elems))
+		for i, e := range elems {
+			var err error
+			if lits[i], err = "NULL", error(nil); e != nil {
+				lits[i], err = paramLiteral(m, elem, 0, []byte(*e))
+			}
+			if err != nil {
+				return "", err
+			}
+		}
+		return "ARRAY[" + strings.Join(lits, ", ") + "]", nil
+	}
+	if oid == pgtype.ByteaOID && format == 0 {
+		// PostgreSQL's bytea text: \x and hex digits (its escape form, for any other text).
+		s := string(raw)
+		if h, ok := strings.CutPrefix(s, `\x`); ok {
+			if _, err := hex.DecodeString(h); err != nil {
+				return "", fmt.Errorf("invalid hexadecimal bytea: %q", s)
+			}
+			return "from_hex(" + engine.Literal(h) + ")", nil
+		}
+		return "from_hex(" + engine.Literal(hex.EncodeToString(raw)) + ")", nil
+	}
 	var v any
 	if format == 1 {
 		t, ok := m.TypeForOID(oid)
@@ -371,6 +406,37 @@ func paramLiteral(m *pgtype.Map, oid uint32, format int16, raw []byte) (string, 
 			v = x
 		}
 	}
+	return valueLiteral(oid, v), nil
+}
+
+// valueLiteral is the SQL literal of v, a binary parameter's value decoded as type oid.
+func valueLiteral(oid uint32, v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case []any: // an array
+		lits := make([]string, len(x))
+		for i, e := range x {
+			if dv, ok := e.(driver.Valuer); ok {
+				if y, err := dv.Value(); err == nil {
+					e = y
+				}
+			}
+			lits[i] = valueLiteral(elementOID(oid), e)
+		}
+		return "ARRAY[" + strings.Join(lits, ", ") + "]"
+	case []byte:
+		if oid == pgtype.ByteaOID {
+			return "from_hex(" + engine.Literal(hex.EncodeToString(x)) + ")"
+		}
+		return engine.Literal(string(x))
+	}
+	lit, _ := scalarLiteral(oid, v)
+	return lit
+}
+
+// scalarLiteral is the SQL literal of v, a scalar value decoded as type oid.
+func scalarLiteral(oid uint32, v any) (string, error) {
 	switch x := v.(type) {
 	case nil:
 		return "NULL", nil

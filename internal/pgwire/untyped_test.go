@@ -2,8 +2,10 @@ package pgwire_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/auditlake/auditlake/internal/pgwire"
@@ -14,11 +16,8 @@ import (
 // is its column: pgx reads "abcd" back without a cast. A parameter that its context types (a
 // LIMIT, a comparison with a column) stays unspecified, so pgx sends an integer as one.
 func TestUntypedParametersAreText(t *testing.T) {
-	f := sharedLake(t)
-	s := startServer(t, f.dir, pgwire.Options{})
-	c := pgxConnect(t, s.dsn(f.bob, ""))
+	f, c, table := readerConn(t)
 	ctx := context.Background()
-	table := `"aws:cloudtrail"."` + f.storeID + `"`
 
 	sd, err := c.Prepare(ctx, "label", `SELECT $1 AS label, 1 AS one`)
 	if err != nil {
@@ -56,4 +55,61 @@ func TestUntypedParametersAreText(t *testing.T) {
 	if err := c.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE eventsource = $1`, "ec2.amazonaws.com").Scan(&cnt); err != nil || cnt != int64(f.bobEvents) {
 		t.Fatalf("a typed context: %d %v", cnt, err)
 	}
+}
+
+// TestCastParametersTakeTheirCastsType: a parameter the client leaves untyped and the query
+// casts ($1::uuid, CAST($1 AS bigint), $1::text[]) is described with the cast's type, as
+// PostgreSQL infers it, so pgx sends a [16]byte as a uuid, a []string as a text[] and an int as
+// a bigint (it could not encode the first two for an unspecified type); an array parameter, in
+// binary or as PostgreSQL's array text {a,"b c"} under a declared text[] (as pgjdbc's setArray
+// sends it), is a list to the query; a bytea keeps its bytes (\x00 was read as an escape).
+func TestCastParametersTakeTheirCastsType(t *testing.T) {
+	_, c, table := readerConn(t)
+	ctx := context.Background()
+
+	q := `SELECT count(*) FROM ` + table + ` WHERE contains($1::text[], eventname) AND eventid <> CAST($2 AS uuid) AND $3::bigint > 0`
+	sd, err := c.Prepare(ctx, "casts", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint32{pgtype.TextArrayOID, pgtype.UUIDOID, pgtype.Int8OID}; fmt.Sprint(sd.ParamOIDs) != fmt.Sprint(want) {
+		t.Fatalf("parameters described as %v, want %v", sd.ParamOIDs, want)
+	}
+	var all, some int64
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE eventsource = 'ec2.amazonaws.com'`).Scan(&all); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"GetPasswordData", "DescribeInstances"}
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE eventname IN ('GetPasswordData', 'DescribeInstances')`).Scan(&some); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	if err := c.QueryRow(ctx, "casts", names, [16]byte{1, 2, 3}, 7).Scan(&n); err != nil || n != some || some == 0 || some == all {
+		t.Fatalf("casts: %d %v, want %d", n, err, some)
+	}
+	var b []byte
+	var list []string
+	if err := c.QueryRow(ctx, `SELECT $1::bytea, $2::text[]`, []byte{0, 1, 2}, []string{"a", "b c", ""}).Scan(&b, &list); err != nil ||
+		fmt.Sprint(b) != "[0 1 2]" || fmt.Sprint(list) != "[a b c ]" || len(list) != 3 {
+		t.Fatalf("bytea and text[]: %v %q %v", b, list, err)
+	}
+
+	// A declared text[] in text format, as pgjdbc sends setArray's value.
+	pc := c.PgConn()
+	if _, err := pc.Prepare(ctx, "declared", `SELECT cardinality($1) AS n, element_at($1, 2) AS second`, []uint32{pgtype.TextArrayOID}); err != nil {
+		t.Fatal(err)
+	}
+	res := pc.ExecPrepared(ctx, "declared", [][]byte{[]byte(`{a,"b c",NULL}`)}, []int16{0}, []int16{0}).Read()
+	if res.Err != nil || len(res.Rows) != 1 || string(res.Rows[0][0]) != "3" || string(res.Rows[0][1]) != "b c" {
+		t.Fatalf("declared text[] in text format: %v %q", res.Err, res.Rows)
+	}
+}
+
+// readerConn is a pgx connection of the fixture's row-filtered reader to a server of its own,
+// and the store's table.
+func readerConn(t *testing.T) (*lakeFixture, *pgx.Conn, string) {
+	t.Helper()
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	return f, pgxConnect(t, s.dsn(f.bob, "")), `"aws:cloudtrail"."` + f.storeID + `"`
 }
