@@ -64,6 +64,9 @@ type conn struct {
 type statement struct {
 	sql       string
 	paramOIDs []uint32 // as the client declared them, 0 = unspecified; len = parameters used
+	// arrays says which parameters are the whole operand of ANY or ALL (arrayOperands): an
+	// unspecified one's {a,b} text is an array there.
+	arrays    []bool
 	fields    []pgproto3.FieldDescription
 	described bool
 }
@@ -341,7 +344,7 @@ func (c *conn) prepare(name, query string, declared []uint32) error {
 			oids[k] = oid
 		}
 	}
-	return c.keepStatement(name, &statement{sql: query, paramOIDs: oids})
+	return c.keepStatement(name, &statement{sql: query, paramOIDs: oids, arrays: arrayOperands(query, n)})
 }
 
 // bind binds a statement's parameters into a portal.
@@ -377,7 +380,11 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 			// Text is UTF-8 without NUL, as PostgreSQL takes it: a NUL cut the statement short.
 			return &pgError{code: "22021", msg: fmt.Sprintf("parameter $%d: invalid byte sequence for encoding \"UTF8\"", i+1)}
 		}
-		lit, err := paramLiteral(c.types, st.paramOIDs[i], format, raw)
+		oid := st.paramOIDs[i]
+		if oid == 0 && format == 0 && st.arrays[i] && bytes.HasPrefix(raw, []byte("{")) {
+			oid = pgtype.TextArrayOID // x = ANY($1) with {a,b}: PostgreSQL infers an array
+		}
+		lit, err := paramLiteral(c.types, oid, format, raw)
 		if err != nil {
 			return &pgError{code: "22P02", msg: fmt.Sprintf("parameter $%d: %v", i+1, err)}
 		}

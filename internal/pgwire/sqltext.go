@@ -136,6 +136,25 @@ func castParameterTypes(sql string, n int) []uint32 {
 	return out
 }
 
+// arrayOperands says for each of the n parameters of sql whether it is the whole operand of
+// ANY or ALL (x = ANY($1), x <> ALL($2)): PostgreSQL infers an array there, and a client that
+// left it untyped sends its value as an array's text ({a,b}).
+func arrayOperands(sql string, n int) []bool {
+	out := make([]bool, n)
+	toks, err := dialect.Tokens(sql)
+	if err != nil {
+		return out
+	}
+	w := words(toks)
+	for i := range w {
+		if k, ok := paramRef(w, i); ok && k <= n && i >= 2 && w[i-1].Text == "(" && i+2 < len(w) && w[i+2].Text == ")" &&
+			(strings.EqualFold(w[i-2].Text, "ANY") || strings.EqualFold(w[i-2].Text, "ALL") || strings.EqualFold(w[i-2].Text, "SOME")) {
+			out[k-1] = true
+		}
+	}
+	return out
+}
+
 // typeWords are the words of the type name that starts w (pg_catalog.int8, double precision,
 // numeric(10, 2), text[]), the last one "[]" for an array type and "" otherwise; none when w
 // starts no type name.

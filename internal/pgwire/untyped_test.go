@@ -113,3 +113,27 @@ func readerConn(t *testing.T) (*lakeFixture, *pgx.Conn, string) {
 	s := startServer(t, f.dir, pgwire.Options{})
 	return f, pgxConnect(t, s.dsn(f.bob, "")), `"aws:cloudtrail"."` + f.storeID + `"`
 }
+
+// TestAnyOfAnUntypedArrayParameter: PostgreSQL's idiom x = ANY($1) with an untyped parameter
+// (pgx sends a []string as the array text {a,b} then) compared x with the string '{a,b}' and
+// failed; the parameter is an array there, of strings, and x <> ALL($1) too.
+func TestAnyOfAnUntypedArrayParameter(t *testing.T) {
+	f, c, table := readerConn(t)
+	ctx := context.Background()
+	names := []string{"GetPasswordData", "DescribeInstances"}
+	var want, got, rest int64
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE eventname IN ('GetPasswordData', 'DescribeInstances')`).Scan(&want); err != nil || want == 0 {
+		t.Fatal(want, err)
+	}
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE eventname = ANY($1)`, names).Scan(&got); err != nil || got != want {
+		t.Fatalf("= ANY($1): %d %v, want %d", got, err, want)
+	}
+	if err := c.QueryRow(ctx, `SELECT count(*) FROM `+table+` WHERE eventname <> ALL($1)`, names).Scan(&rest); err != nil || rest != int64(f.bobEvents)-want {
+		t.Fatalf("<> ALL($1): %d %v, want %d", rest, err, int64(f.bobEvents)-want)
+	}
+	// A string that looks like an array elsewhere stays a string.
+	var s string
+	if err := c.QueryRow(ctx, `SELECT $1 || ''`, "{a,b}").Scan(&s); err != nil || s != "{a,b}" {
+		t.Fatalf("a {…} string: %q %v", s, err)
+	}
+}
