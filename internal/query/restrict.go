@@ -71,6 +71,9 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 			}
 		}
 		ta := p.Table(resource)
+		if o.schema == Schema && byID[o.name].Name == lake.AlertsStore {
+			ta = s.alertsAccess(p, ta)
+		}
 		if ta == nil {
 			visible = append(visible, [2]string{o.schema, o.name})
 			if alias != "" {
@@ -104,6 +107,43 @@ func (s *Session) restrict(ctx context.Context, p *access.Principal) error {
 	}
 	s.db.RestrictTables(visible)
 	return nil
+}
+
+// alertsAccess is what p may read of the alerts store, whose grants are ta: an alert carries
+// values of the events it found (the principal, account, region, event ids, summary, and all of
+// them in eventjson), so an alert (and an evaluation's marker) of a store is shown only to a
+// principal that reads that store whole — no column hidden, no row filter — and the status
+// changes and deliveries, which name an alert's group but no value of its store, to every
+// reader of the alerts store. The condition joins each grant's row filter, so that it masks
+// every column as a filter does. A principal that reads everything (an unrestricted grant on
+// all) reads every alert.
+func (s *Session) alertsAccess(p *access.Principal, ta *access.TableAccess) *access.TableAccess {
+	if p.Table("all") == nil || (ta != nil && len(ta.Rules) == 0) {
+		return ta // everything, or nothing: the grant on all shows every store; no grant on alerts
+	}
+	var names []string
+	for _, st := range s.Stores {
+		if st.Name != lake.AlertsStore && p.Table("store:"+st.ID) == nil {
+			names = append(names, engine.Literal(st.Name))
+		}
+	}
+	f := "eventname IN ('AlertStatus', 'AlertDelivered')"
+	if len(names) > 0 {
+		f += " OR requestparameters['store'] IN (" + strings.Join(names, ", ") + ")"
+	}
+	if ta == nil {
+		return &access.TableAccess{Rules: []access.Rule{{Filter: f}}}
+	}
+	out := &access.TableAccess{}
+	for _, r := range ta.Rules {
+		if r.Filter == "" {
+			r.Filter = f
+		} else {
+			r.Filter = "(\n" + r.Filter + "\n) AND (" + f + ")"
+		}
+		out.Rules = append(out.Rules, r)
+	}
+	return out
 }
 
 // restrictOne replaces table schema.name (an object of kind TABLE or VIEW; alias, when not "",
