@@ -8,8 +8,9 @@
 // State lives in <data>/access/: access.json (users, their keys' public parts, roles, grants),
 // replaced atomically under an exclusive lock, and master.key (32 random bytes, mode 0600). An
 // access key's secret is never stored: it is derived as HMAC-SHA256(master key, key id ‖ nonce),
-// so the server can recompute it to check a secret or a SigV4/SCRAM proof, and access.json alone
-// (a backup, a copy) reveals no secret. Whoever reads both files can derive every secret: an
+// so the server can recompute it to check a secret or a SigV4 proof; a key's SCRAM verifier, made
+// with the key, is kept for the Postgres door (scram.go). access.json alone (a backup, a copy)
+// reveals no secret. Whoever reads both files can derive every secret: an
 // operator with shell access to the data directory reads everything anyway (docs/security.md).
 package access
 
@@ -64,7 +65,8 @@ type User struct {
 	Keys     []Key     `json:"keys,omitempty"`
 }
 
-// Key is the public part of an access key: its secret is derived, never stored.
+// Key is the public part of an access key: its secret is derived, never stored (its SCRAM
+// verifier is, which reveals no secret).
 type Key struct {
 	ID       string     `json:"id"`
 	Nonce    string     `json:"nonce"` // hex; the secret is HMAC(master, id ‖ nonce)
@@ -72,6 +74,9 @@ type Key struct {
 	Expires  *time.Time `json:"expires,omitempty"`
 	Disabled bool       `json:"disabled,omitempty"`
 	Disables int        `json:"disables,omitempty"` // as User.Disables
+	// SCRAM is the key's verifier for the Postgres door (scram.go); none in a key made by an
+	// earlier version, whose verifier is derived at its first use.
+	SCRAM *SCRAMVerifier `json:"scram,omitempty"`
 }
 
 // Role groups users; grants to a role apply to each member.
@@ -105,13 +110,14 @@ type State struct {
 
 // Registry is the access state of one data directory.
 type Registry struct {
-	dir string // <data>/access
-	now func() time.Time
+	dir   string // <data>/access
+	now   func() time.Time
+	scram *scramCache // verifiers derived for keys made before they were stored (scram.go)
 }
 
 // Open returns the registry of the data directory dataDir (created on first change).
 func Open(dataDir string) *Registry {
-	return &Registry{dir: filepath.Join(dataDir, "access"), now: func() time.Time { return time.Now().UTC() }}
+	return &Registry{dir: filepath.Join(dataDir, "access"), now: func() time.Time { return time.Now().UTC() }, scram: &scramCache{}}
 }
 
 func (r *Registry) statePath() string { return filepath.Join(r.dir, "access.json") }
@@ -223,6 +229,7 @@ func (r *Registry) CreateUser(name string, admin bool, expires *time.Time) (Cred
 		return Credentials{}, err
 	}
 	k := r.newKey(expires)
+	k.SCRAM = newSCRAMVerifier(master, k)
 	err = r.Update(func(s *State) error {
 		if s.user(name) != nil {
 			return fmt.Errorf("user %q: %w", name, ErrExists)
@@ -258,6 +265,7 @@ func (r *Registry) addKey(name string, expires *time.Time, retire bool) (Credent
 		return Credentials{}, err
 	}
 	k := r.newKey(expires)
+	k.SCRAM = newSCRAMVerifier(master, k)
 	err = r.Update(func(s *State) error {
 		u := s.user(name)
 		if u == nil {

@@ -180,14 +180,8 @@ func TestAbandonedSCRAMExchangesCountAsFailedLogins(t *testing.T) {
 	s := startServer(t, f.dir, pgwire.Options{Failures: server.NewFailureLimiter(server.Options{LoginFailuresPerAddress: 5})})
 	abandon := func(user string) string {
 		t.Helper()
-		nc, err := net.DialTimeout("tcp", s.addr, 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fe, nc := startup(t, s.addr, user)
 		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(20 * time.Second))
-		fe := pgproto3.NewFrontend(nc, nc)
-		fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": user}})
 		if err := fe.Flush(); err != nil {
 			t.Fatal(err)
 		}
@@ -229,4 +223,113 @@ func TestAbandonedSCRAMExchangesCountAsFailedLogins(t *testing.T) {
 		c.Close(ctx)
 		t.Error("a login with the right secret from that address was let in: the abandoned exchanges were not counted")
 	}
+}
+
+// TestSCRAMDerivesNothingBeforeTheProof: the server derived the key's salted secret (PBKDF2,
+// 4,096 rounds) under a new salt at every client-first-message, before the client proved
+// anything: a CPU lever for any client that can connect (many addresses pass the per-address
+// limit) and a cost at every login of a connection pool. The key's SCRAM verifier is now kept in
+// the registry: the salt and iteration count offered for a key id are the same at every
+// exchange — and as stable for a key id that does not exist, so the answer does not tell the two
+// apart — and the exchange computes no PBKDF2. A key made before verifiers were kept (none in
+// access.json) still logs in (its verifier derived once, at its first use).
+func TestSCRAMDerivesNothingBeforeTheProof(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	serverFirst := func(user string) (salt, iterations string) {
+		t.Helper()
+		fe, nc := startup(t, s.addr, user)
+		defer nc.Close()
+		fe.Send(&pgproto3.SASLInitialResponse{AuthMechanism: "SCRAM-SHA-256", Data: []byte("n,,n=,r=clientnonce")})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			m, err := fe.Receive()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, ok := m.(*pgproto3.AuthenticationSASLContinue); ok {
+				for _, attr := range strings.Split(string(c.Data), ",") {
+					if v, ok := strings.CutPrefix(attr, "s="); ok {
+						salt = v
+					} else if v, ok := strings.CutPrefix(attr, "i="); ok {
+						iterations = v
+					}
+				}
+				return salt, iterations
+			}
+			if _, ok := m.(*pgproto3.ErrorResponse); ok {
+				t.Fatalf("%s: %+v", user, m)
+			}
+		}
+	}
+	for _, user := range []string{f.admin.AccessKeyID, "ALAKNOSUCHKEY0000001"} {
+		s1, i1 := serverFirst(user)
+		s2, i2 := serverFirst(user)
+		if s1 == "" || s1 != s2 || i1 != "4096" || i2 != i1 {
+			t.Errorf("%s: salts %q, %q, iterations %s, %s; want one salt and 4096 at every exchange", user, s1, s2, i1, i2)
+		}
+	}
+	if a, _ := serverFirst("ALAKNOSUCHKEY0000002"); a == "" || a == func() string { s, _ := serverFirst("ALAKNOSUCHKEY0000001"); return s }() {
+		t.Errorf("two unknown key ids are offered one salt %q: a tell that they do not exist", a)
+	}
+
+	reg := access.Open(f.dir)
+	old, err := reg.CreateUser("legacy-"+strings.ReplaceAll(t.Name(), "/", "-"), true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := reg.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, k := keyOf(st, old.AccessKeyID); k == nil || k.SCRAM == nil || k.SCRAM.Iterations != 4096 || len(k.SCRAM.StoredKey) != 32 {
+		t.Fatalf("a new key's verifier: %+v", k)
+	}
+	if err := reg.Update(func(st *access.State) error {
+		_, k := keyOf(*st, old.AccessKeyID)
+		k.SCRAM = nil // as an earlier version made it
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		var one int
+		if err := pgxConnect(t, s.dsn(old, "")).QueryRow(context.Background(), "SELECT 1").Scan(&one); err != nil || one != 1 {
+			t.Fatalf("a key without a stored verifier: %v", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if c, err := pgx.Connect(ctx, s.dsn(access.Credentials{AccessKeyID: old.AccessKeyID, SecretAccessKey: old.SecretAccessKey + "x"}, "")); err == nil {
+		c.Close(ctx)
+		t.Error("a key without a stored verifier logged in with a wrong secret")
+	}
+}
+
+// startup connects to addr and queues a startup message for user (not flushed); the caller
+// closes the connection.
+func startup(t *testing.T, addr, user string) (*pgproto3.Frontend, net.Conn) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	fe := pgproto3.NewFrontend(nc, nc)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: map[string]string{"user": user}})
+	return fe, nc
+}
+
+// keyOf finds key id in st (nil when absent), a pointer into st.
+func keyOf(st access.State, id string) (*access.User, *access.Key) {
+	for i := range st.Users {
+		for j := range st.Users[i].Keys {
+			if st.Users[i].Keys[j].ID == id {
+				return &st.Users[i], &st.Users[i].Keys[j]
+			}
+		}
+	}
+	return nil, nil
 }

@@ -2,7 +2,6 @@ package pgwire
 
 import (
 	"crypto/hmac"
-	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -10,25 +9,24 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-)
 
-// scramIterations is the PBKDF2 iteration count offered to clients (PostgreSQL's default).
-const scramIterations = 4096
+	"github.com/auditlake/auditlake/internal/access"
+)
 
 // errBadProof is a SCRAM exchange whose proof does not match: the client does not know the
 // secret (or the key does not exist: the exchange runs to the end either way).
 var errBadProof = errors.New("scram: proof does not match")
 
 // scramServer is the server side of one SCRAM-SHA-256 exchange (RFC 5802, RFC 7677) without
-// channel binding. The secret is the access key's, derived by the registry at each login; the
-// salt is new for every exchange, so no verifier is ever stored.
+// channel binding, over the access key's verifier (access.SCRAMVerifier: its salt, iteration
+// count, StoredKey and ServerKey, kept by the registry): the server computes no PBKDF2, so a
+// client that proves nothing costs it a few hashes.
 type scramServer struct {
-	secret          string
+	v               access.SCRAMVerifier
 	clientFirstBare string
 	serverFirst     string
 	gs2Header       string
 	nonce           string
-	salted          []byte
 }
 
 // first reads the client-first-message and returns the server-first-message.
@@ -50,16 +48,10 @@ func (s *scramServer) first(clientFirst string) (string, error) {
 	if clientNonce == "" {
 		return "", fmt.Errorf("scram: client-first-message has no nonce")
 	}
-	salt, nonce := make([]byte, 16), make([]byte, 18)
-	rand.Read(salt)
+	nonce := make([]byte, 18)
 	rand.Read(nonce)
 	s.nonce = clientNonce + base64.RawStdEncoding.EncodeToString(nonce)
-	var err error
-	s.salted, err = pbkdf2.Key(sha256.New, s.secret, salt, scramIterations, sha256.Size)
-	if err != nil {
-		return "", err
-	}
-	s.serverFirst = fmt.Sprintf("r=%s,s=%s,i=%d", s.nonce, base64.StdEncoding.EncodeToString(salt), scramIterations)
+	s.serverFirst = fmt.Sprintf("r=%s,s=%s,i=%d", s.nonce, base64.StdEncoding.EncodeToString(s.v.Salt), s.v.Iterations)
 	return s.serverFirst, nil
 }
 
@@ -86,20 +78,17 @@ func (s *scramServer) final(clientFinal string) (string, error) {
 	if err != nil || len(proof) != sha256.Size {
 		return "", errBadProof
 	}
-	clientKey := hmacSHA256(s.salted, "Client Key")
-	storedKey := sha256.Sum256(clientKey)
 	authMessage := s.clientFirstBare + "," + s.serverFirst + "," + withoutProof
-	clientSignature := hmacSHA256(storedKey[:], authMessage)
+	clientSignature := hmacSHA256(s.v.StoredKey, authMessage)
 	given := make([]byte, sha256.Size)
 	for j := range given {
 		given[j] = proof[j] ^ clientSignature[j]
 	}
 	givenStored := sha256.Sum256(given)
-	if subtle.ConstantTimeCompare(givenStored[:], storedKey[:]) != 1 {
+	if subtle.ConstantTimeCompare(givenStored[:], s.v.StoredKey) != 1 {
 		return "", errBadProof
 	}
-	serverKey := hmacSHA256(s.salted, "Server Key")
-	return "v=" + base64.StdEncoding.EncodeToString(hmacSHA256(serverKey, authMessage)), nil
+	return "v=" + base64.StdEncoding.EncodeToString(hmacSHA256(s.v.ServerKey, authMessage)), nil
 }
 
 func hmacSHA256(key []byte, msg string) []byte {

@@ -304,15 +304,14 @@ func (w *writeDeadline) Write(p []byte) (int, error) {
 
 // authenticate runs SCRAM-SHA-256 for user (an access key id) and returns its principal. The
 // exchange runs to the end whether or not the key exists, and every failure is authFailed. An
-// exchange in which the server derived the salted secret (PBKDF2, at the client-first-message)
-// and that gave no principal — a wrong proof, or none because the client hung up or sent
-// something else — counts against the failure limit, before the client hears of it: so a
-// client that reconnects at once is already refused when over the limit, and one that abandons
-// exchanges cannot make the server derive secrets without bound.
+// exchange that reached the server-first-message and gave no principal — a wrong proof, or none
+// because the client hung up or sent something else — counts against the failure limit, before
+// the client hears of it: so a client that reconnects at once is already refused when over the
+// limit, and one that abandons exchanges is bounded as one that guesses.
 func (s *Server) authenticate(be *pgproto3.Backend, user, host string) (*access.Principal, error) {
 	sc := &scramServer{}
 	p, fail, err := s.scram(be, user, sc)
-	if p == nil && sc.salted != nil && s.opts.Failures != nil {
+	if p == nil && sc.serverFirst != "" && s.opts.Failures != nil {
 		s.opts.Failures.Fail(access.DoorPostgres, user, host)
 	}
 	if fail != nil {
@@ -330,15 +329,10 @@ func (e *loginError) Error() string { return e.msg }
 
 // scram runs the exchange with sc, which it gives the key's secret.
 func (s *Server) scram(be *pgproto3.Backend, user string, sc *scramServer) (*access.Principal, *pgproto3.ErrorResponse, error) {
-	secret, p, err := s.reg.Secret(user)
+	v, p, err := s.reg.SCRAM(user) // an unknown key's: its salt, and keys no proof matches
 	known := err == nil
 	if err != nil && !errors.Is(err, access.ErrUnauthenticated) {
 		return nil, fatal("XX000", "cannot read the access registry"), nil
-	}
-	if !known {
-		b := make([]byte, 32)
-		rand.Read(b)
-		secret = fmt.Sprintf("%x", b) // an exchange no password can complete
 	}
 	be.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}})
 	if err := be.Flush(); err != nil {
@@ -355,7 +349,7 @@ func (s *Server) scram(be *pgproto3.Backend, user string, sc *scramServer) (*acc
 	if !ok || init.AuthMechanism != "SCRAM-SHA-256" {
 		return nil, fatal("28000", "SCRAM-SHA-256 authentication is required (the password is the access key's secret)"), nil
 	}
-	sc.secret = secret
+	sc.v = v
 	first, err := sc.first(string(init.Data))
 	if err != nil {
 		return nil, fatal("08P01", err.Error()), nil
