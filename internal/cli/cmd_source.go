@@ -213,6 +213,16 @@ func runSourceShow(ctx context.Context, env *Env, args []string) error {
 		if st.LastError != "" {
 			fmt.Fprintf(w, "last error:   %s (%s)\n", st.LastError, ago(st.LastErrorAt))
 		}
+		if len(st.FailedFiles) > 0 {
+			fmt.Fprintf(w, "failed files: %d (read again on a backoff; given up after a few reads until they change)\n", len(st.FailedFiles))
+			for _, f := range st.FailedFiles {
+				next := "next read " + f.NextAttempt.Local().Format(time.DateTime)
+				if f.GaveUp() {
+					next = "given up"
+				}
+				fmt.Fprintf(w, "  %s: %s (%d reads, %s)\n", f.URI, oneLine(f.Reason, 200), f.Attempts, next)
+			}
+		}
 		if len(st.Problems) > 0 {
 			fmt.Fprintln(w, "problems (newest last):")
 			for _, p := range st.Problems {

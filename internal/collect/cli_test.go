@@ -91,6 +91,11 @@ func TestSourceCommands(t *testing.T) {
 	if out := cliRun(t, 3, append(d, "collect", "--once")...); !strings.Contains(out, "org: problems, 5 events") {
 		t.Errorf("collect --once with a bad file:\n%s", out)
 	}
+	// The bad file is kept on the source, with its reason and when it is read again.
+	if show := cliRun(t, 0, append(d, "source", "show", "org")...); !strings.Contains(show, "failed files: 1") ||
+		!strings.Contains(show, collecttest.TrailKey("o-abc123", "111111111111", "us-east-1", late, "b")+": ") || !strings.Contains(show, "1 reads, next read ") {
+		t.Errorf("source show with a failed file:\n%s", show)
+	}
 	cliRun(t, 0, append(d, "source", "resume", "billing")...)
 	cliRun(t, 0, append(d, "source", "remove", "billing")...)
 	cliRun(t, 1, append(d, "source", "remove", "billing")...)

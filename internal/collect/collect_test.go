@@ -483,3 +483,100 @@ func TestCURSourceRegistersAgainWhenTheReportChanges(t *testing.T) {
 		t.Fatalf("after the month was re-delivered: %d rows, %v; want 3", tb.Rows, err)
 	}
 }
+
+// TestAFailedFileIsReadAgainOnABackoffThenGivenUp: a polled source read a file that fails (not
+// CloudTrail JSON) again at every poll while its day was listed — the same GET, the same error
+// counted every minute for two days — and forgot it after. A failed file is now kept on the
+// source's state with its reason and attempts: read again at the next run, then after 1, 2, 4 …
+// 32 minutes, not in between, and given up after 8 reads of that version (a problem says so); an
+// object that changed is read at once, and once read whole it leaves the list.
+func TestAFailedFileIsReadAgainOnABackoffThenGivenUp(t *testing.T) {
+	e := newEnv(t, "trail")
+	src := e.add(t, "t", "s3://trail/AWSLogs/")
+	a, r := "111111111111", "us-east-1"
+	e.deliver(t, "trail", "", a, r, e.now.Add(-2*time.Hour), "good", 3)
+	at := e.now.Add(-time.Hour)
+	bad := collecttest.TrailKey("", a, r, at, "bad")
+	e.s3.Put(t, "trail", bad, []byte("this is not a CloudTrail file"))
+	poll := func() collect.State {
+		t.Helper()
+		if err := e.c.Poll(context.Background(), src); err != nil {
+			t.Fatal(err)
+		}
+		return e.state(t, "t")
+	}
+	failed := func(st collect.State) collect.FailedFile {
+		t.Helper()
+		if len(st.FailedFiles) != 1 || !strings.HasSuffix(st.FailedFiles[0].URI, bad) || st.FailedFiles[0].Reason == "" {
+			t.Fatalf("failed files %+v; want %s with its reason", st.FailedFiles, bad)
+		}
+		return st.FailedFiles[0]
+	}
+	st := poll()
+	if f := failed(st); f.Attempts != 1 || e.rows(t) != 3 {
+		t.Fatalf("first poll: %+v, %d events", f, e.rows(t))
+	}
+	st = poll() // the next run reads it again: it may have been a bad moment
+	if f := failed(st); f.Attempts != 2 || !f.NextAttempt.Equal(e.now.Add(time.Minute)) {
+		t.Fatalf("second poll: %+v; want 2 attempts, the next a minute later", f)
+	}
+	errs, requests := st.Errors, st.LastPolled
+	st = poll() // not due: the file is not read, no error is counted again
+	if f := failed(st); f.Attempts != 2 || st.Errors != errs || st.LastPolled >= requests {
+		t.Fatalf("a poll before it was due: %+v, %d errors (was %d), %d requests (was %d)", f, st.Errors, errs, st.LastPolled, requests)
+	}
+	if sts, _ := e.reg.Statuses(e.now); sts[0].Status != "problems" {
+		t.Errorf("status %q with a failed file waiting, want problems", sts[0].Status)
+	}
+	for range 12 {
+		e.now = e.now.Add(20 * time.Minute)
+		st = poll()
+	}
+	if f := failed(st); f.Attempts != 8 || !f.GaveUp() || !strings.Contains(strings.Join(st.Problems, "\n"), "gave up after 8 failed reads") {
+		t.Fatalf("after four hours: %+v, problems %q; want given up after 8 reads", f, st.Problems)
+	}
+	errs = st.Errors
+	e.now = e.now.Add(time.Hour)
+	if st = poll(); failed(st).Attempts != 8 || st.Errors != errs {
+		t.Fatalf("a file given up was read again: %+v", st.FailedFiles)
+	}
+	if sts, _ := e.reg.Statuses(e.now); sts[0].Status != "ok" {
+		t.Errorf("status %q once the file was given up (its problem reported), want ok", sts[0].Status)
+	}
+	// Delivered again, corrected: read at once, and no longer failed.
+	e.s3.Put(t, "trail", bad, collecttest.TrailFile(a, r, at, "bad", 2))
+	if st = poll(); len(st.FailedFiles) != 0 || e.rows(t) != 5 {
+		t.Fatalf("the corrected file: failed %+v, %d events; want none, 5", st.FailedFiles, e.rows(t))
+	}
+	if sts, _ := e.reg.Statuses(e.now); sts[0].Status != "ok" {
+		t.Errorf("status %q, want ok", sts[0].Status)
+	}
+}
+
+// TestAQueueSourceReadsAFailedFileAgain: a source fed by SQS alone read a file once, when its
+// notification came, and deleted the message: a file that failed (a bad moment, a copy not yet
+// whole) was never read again. Its receives now read the failed files that are due: the file as
+// it is now is committed.
+func TestAQueueSourceReadsAFailedFileAgain(t *testing.T) {
+	e := newEnv(t, "trail")
+	q, url, src := e.addQueue(t, "failed")
+	a, r := "111111111111", "us-east-1"
+	at := e.now.Add(-time.Hour)
+	key := collecttest.TrailKey("", a, r, at, "late")
+	e.s3.Put(t, "trail", key, []byte(`{"Records":[{"eventVersion":"1.08","eventTime":`)) // cut short
+	q.Send(t, url, collecttest.S3Event("trail", key))
+	ctx := context.Background()
+	if _, err := e.c.Receive(ctx, src, 0); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.state(t, "queue"); len(st.FailedFiles) != 1 || st.FailedFiles[0].Attempts != 1 || e.rows(t) != 0 {
+		t.Fatalf("after the notification: failed %+v, %d events", st.FailedFiles, e.rows(t))
+	}
+	e.s3.Put(t, "trail", key, collecttest.TrailFile(a, r, at, "late", 4)) // whole now
+	if _, err := e.c.Receive(ctx, src, 0); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.state(t, "queue"); len(st.FailedFiles) != 0 || e.rows(t) != 4 {
+		t.Fatalf("the file read again: failed %+v, %d events; want none, 4", st.FailedFiles, e.rows(t))
+	}
+}

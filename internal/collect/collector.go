@@ -179,6 +179,7 @@ type outcome struct {
 	files, events, bytes, messages int64
 	lastFile                       string
 	problems                       []string
+	fails                          failures // the objects read, and which failed (failed.go)
 }
 
 // Poll polls a source's S3 prefix once (its queue is Receive's) and records the outcome on
@@ -250,6 +251,7 @@ func (c *Collector) record(st *State, out outcome, start time.Time, err error) {
 	if out.lastFile != "" {
 		st.LastFile = out.lastFile
 	}
+	st.note(out.fails, start, func(p string) { out.problems = append(out.problems, p) })
 	st.RunProblems = len(out.problems)
 	for _, p := range out.problems {
 		st.problem(p)
@@ -305,7 +307,8 @@ func (c *Collector) pollLogs(ctx context.Context, src Source, cl *objstore.Clien
 	}
 	positions := map[string]string{}
 	var objs []objstore.Object
-	windows := map[string]string{} // leaf → the key its listing started after
+	listedURIs := map[string]bool{} // what the listings offer: a failed object due again is read from them
+	windows := map[string]string{}  // leaf → the key its listing started after
 	for _, leaf := range leaves {
 		var listed []objstore.Object
 		if kind == "Config" && isRegionLeaf(leaf, kind) && st.Positions[leaf] != "" {
@@ -328,10 +331,11 @@ func (c *Collector) pollLogs(ctx context.Context, src Source, cl *objstore.Clien
 			return out, nil, nil, err
 		}
 		for _, o := range listed {
-			if !ingest.LooksLikeData(o.Key) || c.isSeen(seenKey(src), o.URI, o.Version()) {
+			if !ingest.LooksLikeData(o.Key) || c.isSeen(seenKey(src), o.URI, o.Version()) || st.held(o, now) {
 				continue
 			}
 			objs = append(objs, o)
+			listedURIs[o.URI] = true
 		}
 	}
 	c.forget(seenKey(src), func(uri string) bool {
@@ -343,6 +347,14 @@ func (c *Collector) pollLogs(ctx context.Context, src Source, cl *objstore.Clien
 		}
 		return true
 	})
+	// Failed objects due again that the listings no longer offer (past the window, or named by
+	// a notification): read as they are now.
+	due, gone, err := c.dueFailures(ctx, st, cl, listedURIs, now)
+	if err != nil {
+		return out, nil, discovered, err
+	}
+	objs = append(objs, due...)
+	out.fails.gone = gone
 	if len(objs) == 0 {
 		return out, positions, discovered, nil
 	}
@@ -352,6 +364,7 @@ func (c *Collector) pollLogs(ctx context.Context, src Source, cl *objstore.Clien
 	}
 	c.markSeen(seenKey(src), objs, sum)
 	out = fromSummary(sum, objs)
+	out.fails.gone = gone
 	return out, positions, discovered, nil
 }
 
@@ -404,6 +417,7 @@ func fromSummary(sum *ingest.Summary, objs []objstore.Object) outcome {
 			out.problems = append(out.problems, p.String())
 		}
 	}
+	out.fails = failuresOf(objs, sum)
 	return out
 }
 
@@ -613,12 +627,28 @@ func (c *Collector) Receive(ctx context.Context, src Source, wait int) (int, err
 		}
 		return 0, c.finishReceive(src, start, cl.Requests()-req0, outcome{}, err)
 	}
-	if len(msgs) == 0 {
-		return 0, nil
+	st, err := c.reg.ReadState(src.Name)
+	if err != nil {
+		return len(msgs), err
 	}
 	var out outcome
 	var objs []objstore.Object
 	have := map[string]bool{}
+	if src.URI == "" {
+		// No poll reads this source's failed objects again: its receives do, when due.
+		var gone []string
+		objs, gone, err = c.dueFailures(ctx, st, cl, have, c.opts.Now())
+		if err != nil {
+			return len(msgs), c.finishReceive(src, start, cl.Requests()-req0, out, err)
+		}
+		out.fails.gone = gone
+		for _, o := range objs {
+			have[o.URI] = true
+		}
+	}
+	if len(msgs) == 0 && len(objs) == 0 && len(out.fails.gone) == 0 {
+		return 0, nil
+	}
 	var deletable []objstore.Message
 	for _, m := range msgs {
 		refs, perr := parseNotification(m.Body)
@@ -641,8 +671,8 @@ func (c *Collector) Receive(ctx context.Context, src Source, wait int) (int, err
 				}
 				return len(msgs), c.finishReceive(src, start, cl.Requests()-req0, out, err)
 			}
-			if c.isSeen(seenKey(src), o.URI, o.Version()) {
-				continue
+			if c.isSeen(seenKey(src), o.URI, o.Version()) || st.held(o, start) {
+				continue // read whole, or failed and read again when due (failed.go)
 			}
 			have[uri] = true
 			objs = append(objs, o)
@@ -662,6 +692,7 @@ func (c *Collector) Receive(ctx context.Context, src Source, wait int) (int, err
 		c.markSeen(seenKey(src), objs, sum)
 		got := fromSummary(sum, objs)
 		got.problems = append(out.problems, got.problems...)
+		got.fails.gone = out.fails.gone
 		out = got
 	}
 	// The commit holding the messages' objects is made: only now may they go.

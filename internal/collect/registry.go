@@ -228,6 +228,9 @@ type State struct {
 	PollTime    time.Duration `json:"poll_ns,omitempty"`
 	Problems    []string      `json:"problems,omitempty"` // the latest problems (bad files, messages), newest last
 	LastPolled  int           `json:"last_poll_requests,omitempty"`
+	// FailedFiles are the objects whose last read failed, oldest failure first: read again on
+	// a backoff, given up after a few reads of one version (failed.go).
+	FailedFiles []FailedFile `json:"failed_files,omitempty"`
 }
 
 // maxProblems is how many problems a state keeps.
@@ -279,8 +282,8 @@ func (r *Registry) UpdateState(src Source, fn func(*State)) error {
 type Status struct {
 	Source
 	State
-	// Status is "ok", "problems" (the last run found bad files or messages), "error" (the
-	// last run failed), "paused" or "never run".
+	// Status is "ok", "problems" (the last run found bad files or messages, or failed files
+	// wait to be read again), "error" (the last run failed), "paused" or "never run".
 	Status string `json:"status"`
 	// Lag is how far behind the bucket the store may be: the time since the start of the last
 	// successful poll (everything delivered before it is in the store).
@@ -313,7 +316,7 @@ func statusOf(s Source, st State, now time.Time) Status {
 		v.Status = "never run"
 	case st.Failing > 0:
 		v.Status = "error"
-	case st.RunProblems > 0:
+	case st.RunProblems > 0 || slices.ContainsFunc(st.FailedFiles, func(f FailedFile) bool { return !f.GaveUp() }):
 		v.Status = "problems"
 	default:
 		v.Status = "ok"

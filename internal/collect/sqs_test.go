@@ -10,19 +10,26 @@ import (
 	"github.com/auditlake/auditlake/internal/collect/collecttest"
 )
 
+// addQueue makes an SQS queue and adds the source "queue" fed by it alone.
+func (e *env) addQueue(t *testing.T, name string) (*collecttest.SQS, string, collect.Source) {
+	t.Helper()
+	q := collecttest.NewSQS(t, e.s3)
+	url := q.CreateQueue(t, name)
+	src := collect.Source{Name: "queue", Type: collect.TypeCloudTrail, StoreID: e.store.ID, QueueURL: url,
+		Every: collect.Duration(time.Minute), EndpointURL: e.s3.URL}
+	if err := e.reg.Add(src); err != nil {
+		t.Fatal(err)
+	}
+	return q, url, src
+}
+
 // TestQueueNotificationsInEveryShape: S3 event notifications direct, through SNS and through
 // EventBridge, and CloudTrail's own SNS notification — each file ingested, each message deleted
 // after the commit; a malformed message and one naming a gone object are recorded with their
 // message id and left on the queue.
 func TestQueueNotificationsInEveryShape(t *testing.T) {
 	e := newEnv(t, "trail")
-	q := collecttest.NewSQS(t, e.s3)
-	url := q.CreateQueue(t, "shapes")
-	src := collect.Source{Name: "queue", Type: collect.TypeCloudTrail, StoreID: e.store.ID, QueueURL: url,
-		Every: collect.Duration(time.Minute), EndpointURL: e.s3.URL}
-	if err := e.reg.Add(src); err != nil {
-		t.Fatal(err)
-	}
+	q, url, src := e.addQueue(t, "shapes")
 	a, r := "111111111111", "us-east-1"
 	k1 := e.deliver(t, "trail", "", a, r, e.now.Add(-4*time.Minute), "direct", 2)
 	k2 := e.deliver(t, "trail", "", a, r, e.now.Add(-3*time.Minute), "via sns", 3) // a space: URL-encoded in S3 events
