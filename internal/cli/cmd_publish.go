@@ -32,7 +32,13 @@ the closed day); queries, reports, compaction, purge and checks read them from S
 in <data>/cache/remote/<id>/ (--cache-size, default 8GiB, least recently used copies deleted
 first), fetching only the days a query's eventtime range needs. Run again, eds publish keeps the
 local days and cache size it is not given. Change or clear it (0: every day back on the disk)
-with auditlake eds update NAME --local-days N.`
+with auditlake eds update NAME --local-days N.
+
+The prefix holds an owner marker (auditlake-owner.json) naming the lake that publishes there. A
+copy of a data directory (or one moved to another file system) is another lake: it is refused
+where the original publishes, as are its commits' syncs, and nothing is uploaded or deleted.
+Publish the copy elsewhere, or, when the other lake no longer publishes there (this directory was
+moved or restored), make the prefix this lake's with --take-over.`
 
 const edsPublishExamples = `  auditlake eds publish prod-trail --to s3://lake-bucket/auditlake/prod-trail/
   auditlake eds publish prod-trail --to s3://lake/prod-trail/ --endpoint-url http://127.0.0.1:9000 --region us-east-1
@@ -47,6 +53,7 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	localDays := fs.Int("local-days", -1, "keep only the last N days on the local disk, older ones on S3 (0: every day)")
 	var cacheSize byteSize
 	fs.Var(&cacheSize, "cache-size", "bound of the cache of days fetched from S3 (default 8GiB)")
+	takeOver := fs.Bool("take-over", false, "make the prefix this lake's when another lake's owner marker is there (that lake no longer publishes there)")
 	lk, s, err := storeArg(env, fs, args, "eds publish")
 	if err != nil {
 		return err
@@ -57,7 +64,7 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	if !strings.HasSuffix(*to, "/") {
 		*to += "/"
 	}
-	p := iceberg.Publication{To: *to, Region: *region, EndpointURL: *endpoint, PartSize: *partSize, LocalDays: *localDays, CacheBytes: int64(cacheSize)}
+	p := iceberg.Publication{To: *to, Region: *region, EndpointURL: *endpoint, PartSize: *partSize, LocalDays: *localDays, CacheBytes: int64(cacheSize), TakeOver: *takeOver}
 	// Run again, a store keeps the local days and the cache size it has unless they are given
 	// (--local-days alone does not reset the cache to its default size, nor --cache-size alone
 	// the local days).

@@ -42,6 +42,9 @@ type Publication struct {
 	// (localdays.go). CacheBytes bounds that cache (lake.DefaultCacheBytes when 0).
 	LocalDays  int   `json:"local_days,omitempty"`
 	CacheBytes int64 `json:"cache_bytes,omitempty"`
+	// TakeOver, given to Publish (eds publish --take-over), makes the prefix this lake's when
+	// another lake's owner marker is there (prefixowner.go).
+	TakeOver bool `json:"-"`
 }
 
 // Object is the S3 URI of the store file rel (relative to the store directory).
@@ -347,6 +350,9 @@ func uploadEarly(lk *lake.Lake, id, rel string) {
 		defer close(e.done)
 		slot <- struct{}{}
 		defer func() { <-slot }()
+		if e.err = claimPrefix(p.withS3(context.Background()), lk.Dir, lake.Store{ID: id, Name: id}, p); e.err != nil {
+			return // another lake's prefix: the commit's push refuses it with the store's name
+		}
 		e.err = updateLedger(lk.Dir, id, func(l *ledger) bool {
 			if _, ok := l.Files[rel]; ok {
 				return false
@@ -416,6 +422,9 @@ func uploadingEarly(dataDir, id, rel string) bool {
 // and CRC-32C (an upload a crash cut off before the ledger recorded it) is recorded, not uploaded
 // again. It returns how many files were uploaded for it.
 func push(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *lake.Manifest) (int, error) {
+	if err := claimPrefix(ctx, lk.Dir, st, p); err != nil { // before the table or any object changes
+		return 0, err
+	}
 	ledgerMu.Lock()
 	led, err := readLedger(lk.Dir, st.ID)
 	ledgerMu.Unlock()
@@ -521,6 +530,9 @@ func pushFile(ctx context.Context, cl *objstore.Client, p Publication, local, ur
 // every snapshot that named them is older than keep and expired (Expire), so no reader of the
 // table can need them.
 func collect(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, m *lake.Manifest, keep time.Duration) error {
+	if err := claimPrefix(ctx, lk.Dir, st, p); err != nil {
+		return err
+	}
 	ledgerMu.Lock()
 	defer ledgerMu.Unlock()
 	led, err := readLedger(lk.Dir, st.ID)
@@ -611,6 +623,12 @@ func Unpublish(ctx context.Context, lk *lake.Lake, st lake.Store) error {
 	if err != nil || !ok {
 		return err
 	}
+	switch err := claimPrefix(p.withS3(ctx), lk.Dir, st, p); {
+	case errors.Is(err, ErrPrefixOwned):
+		return dropPublication(lk.Dir, st.ID) // the objects are the other lake's: none is deleted
+	case err != nil:
+		return err
+	}
 	led, err := readLedger(lk.Dir, st.ID)
 	if err != nil {
 		return err
@@ -622,6 +640,9 @@ func Unpublish(ctx context.Context, lk *lake.Lake, st lake.Store) error {
 		delete(led.Files, rel)
 	}
 	if _, err := led.collectSegments(ctx, lk.Dir, st.ID, p, nil, time.Now(), 0, true); err != nil {
+		return fmt.Errorf("unpublish store %s: %w", st.Name, err)
+	}
+	if err := p.client().Delete(ctx, p.Object(ownerObject)); err != nil { // the prefix is free again
 		return fmt.Errorf("unpublish store %s: %w", st.Name, err)
 	}
 	return dropPublication(lk.Dir, st.ID)
@@ -727,7 +748,7 @@ func publish(ctx context.Context, lk *lake.Lake, st lake.Store, p Publication, c
 	if err := verify(ctx, lk, st, p); err != nil {
 		return PublishResult{}, err
 	}
-	n, err := push(ctx, lk, st, p, m)
+	n, err := push(ctx, lk, st, p, m) // refused first when another lake owns the prefix
 	out := PublishResult{Uploaded: n, Live: len(m.Files)}
 	if err != nil {
 		return out, err

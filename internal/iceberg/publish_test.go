@@ -483,12 +483,7 @@ func TestS3OutageDelaysTheTableNotTheStore(t *testing.T) {
 // to follow the wrong one; the error says so.
 func TestAFailedFirstPublishLeavesTheStoreUnpublished(t *testing.T) {
 	ctx := context.Background()
-	s3 := icebergtest.NewS3(t, "lake")
-	dir, lk := catalogLake(t, iceberg.Config{Type: "sql"})
-	st := createStore(t, lk, "prod-trail")
-	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 500, 1, 3)}}); err != nil {
-		t.Fatal(err)
-	}
+	s3, dir, lk, st := unpublishedStore(t)
 	wrong := iceberg.Publication{To: "s3://no-such-bucket/auditlake/prod-trail/", EndpointURL: s3.URL, Region: "us-east-1"}
 	_, err := iceberg.Publish(ctx, lk, st, wrong)
 	if err == nil {
@@ -510,5 +505,98 @@ func TestAFailedFirstPublishLeavesTheStoreUnpublished(t *testing.T) {
 	}
 	if p, ok, err := iceberg.LoadPublication(dir, st.ID); err != nil || !ok || p.To != right.To {
 		t.Fatalf("publication after the second publish: %+v, %v, %v", p, ok, err)
+	}
+}
+
+// unpublishedStore is an S3 server with the bucket "lake" and a data directory with a SQL
+// catalog and a store prod-trail of 500 events, not published.
+func unpublishedStore(t *testing.T) (*icebergtest.S3, string, *lake.Lake, lake.Store) {
+	t.Helper()
+	s3 := icebergtest.NewS3(t, "lake")
+	dir, lk := catalogLake(t, iceberg.Config{Type: "sql"})
+	st := createStore(t, lk, "prod-trail")
+	if _, err := ingest.CloudTrail(context.Background(), lk, st, ingest.Options{Sources: []string{generated(t, 500, 1, 3)}}); err != nil {
+		t.Fatal(err)
+	}
+	return s3, dir, lk, st
+}
+
+// TestACopiedDataDirectoryDoesNotPublishWhereTheOriginalDoes: a copy of a data directory (cp -r,
+// a backup restored beside the original) holds the original's publications: its commits uploaded
+// to, and deleted from, the original's prefix and moved the table to its own metadata, and the
+// two lakes destroyed each other's tables. The prefix's owner marker names the lake that
+// publishes there; the copy, a lake of its own, is refused — eds publish and every commit's sync,
+// with an error naming the other lake and the way out — and stores nothing on S3, while the
+// original goes on publishing. --take-over makes the prefix the copy's.
+func TestACopiedDataDirectoryDoesNotPublishWhereTheOriginalDoes(t *testing.T) {
+	ctx := context.Background()
+	s3, dir, lk, st := unpublishedStore(t)
+	pub := iceberg.Publication{To: "s3://lake/auditlake/prod-trail/", EndpointURL: s3.URL, Region: "us-east-1"}
+	if _, err := iceberg.Publish(ctx, lk, st, pub); err != nil {
+		t.Fatal(err)
+	}
+	if n := s3.Stored("lake/auditlake/prod-trail/auditlake-owner.json")["lake/auditlake/prod-trail/auditlake-owner.json"]; n != 1 {
+		t.Fatalf("the owner marker was stored %d times, want once", n)
+	}
+	copyDir := filepath.Join(t.TempDir(), "copy")
+	if err := os.CopyFS(copyDir, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	copied, err := lake.Open(copyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := s3.Stored("lake/")
+	_, err = iceberg.Publish(ctx, copied, st, pub)
+	if !errors.Is(err, iceberg.ErrPrefixOwned) || !strings.Contains(err.Error(), "--take-over") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("eds publish from the copy: %v; want ErrPrefixOwned naming the original's directory and --take-over", err)
+	}
+	var syncErrs []error
+	closer, err := iceberg.Attach(ctx, copied, func(err error) { syncErrs = append(syncErrs, err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(ctx, copied, st, ingest.Options{Sources: []string{generated(t, 300, 1, 4)}}); err != nil {
+		t.Fatal(err)
+	}
+	closer()
+	if len(syncErrs) == 0 || !errors.Is(syncErrs[0], iceberg.ErrPrefixOwned) {
+		t.Fatalf("the copy's commit synced to the original's prefix: errors %v", syncErrs)
+	}
+	if after := s3.Stored("lake/"); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("the copy stored objects on S3:\nbefore %v\nafter  %v", before, after)
+	}
+
+	// The original goes on: a commit is published, its table holds its events.
+	closer, err = iceberg.Attach(ctx, lk, func(err error) { t.Error(err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(ctx, lk, st, ingest.Options{Sources: []string{generated(t, 300, 1, 5)}}); err != nil {
+		t.Fatal(err)
+	}
+	closer()
+	cfg, _, err := iceberg.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	props, err := cfg.OpenProperties(dir) // with the publication's S3 settings
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := iceberg.Open(ctx, props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "prod_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tableHolds(t, s3, lk, st, pub, tbl, "lake/auditlake/prod-trail/data/", "the original after the copy was refused: ")
+
+	take := pub
+	take.TakeOver = true
+	if _, err := iceberg.Publish(ctx, copied, st, take); err != nil {
+		t.Fatalf("eds publish --take-over from the copy: %v", err)
 	}
 }

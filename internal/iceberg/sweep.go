@@ -43,6 +43,9 @@ func Sweep(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Stor
 	}
 	if published {
 		ctx = pub.withS3(ctx)
+		if err := claimPrefix(ctx, lk.Dir, st, pub); err != nil { // another lake's metadata
+			return out, err
+		}
 	}
 	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier(Namespace, TableName(st.Name)))
 	if errors.Is(err, catalog.ErrNoSuchTable) {

@@ -1,0 +1,22 @@
+package iceberg
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// dirPlace is the identity of directory dir on disk: its inode with its birth time (statx), which
+// a copy cannot have and a reboot, a remount or a rename within the file system keep; where the
+// file system keeps no birth time, its inode and device.
+func dirPlace(dir string) (string, error) {
+	var sx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, 0, unix.STATX_INO|unix.STATX_BTIME, &sx); err == nil && sx.Mask&unix.STATX_BTIME != 0 {
+		return fmt.Sprintf("ino %d born %d.%09d", sx.Ino, sx.Btime.Sec, sx.Btime.Nsec), nil
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return "", fmt.Errorf("data directory %q: %w", dir, err)
+	}
+	return fmt.Sprintf("ino %d dev %d", st.Ino, st.Dev), nil
+}
