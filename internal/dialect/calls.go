@@ -137,6 +137,11 @@ func (r *rewriter) call(p int) (int, error) {
 			return r.concat(close, args)
 		}
 	}
+	if name == "greatest" || name == "least" {
+		if args := r.args(open); len(args) >= 2 {
+			return r.greatestLeast(p, close, args)
+		}
+	}
 	if name == "any_match" || name == "all_match" || name == "none_match" {
 		// f(array, predicate) → trino_f(list_transform(array, predicate))
 		r.out.WriteString("trino_" + name + "(list_transform")
@@ -200,6 +205,25 @@ func (r *rewriter) concat(close int, args [][2]int) (int, error) {
 		parts[i] = "(" + parts[i] + ")"
 	}
 	r.out.WriteString("(" + strings.Join(parts, " || ") + ")")
+	r.trivia(close)
+	return close + 1, nil
+}
+
+// greatestLeast rewrites Trino's greatest(a, b, …) and least(a, b, …), which are NULL when an
+// argument is NULL (DuckDB's skip NULLs), to DuckDB's under a CASE that gives NULL then.
+func (r *rewriter) greatestLeast(p, close int, args [][2]int) (int, error) {
+	parts := make([]string, len(args))
+	nulls := make([]string, len(args))
+	for i, a := range args {
+		s, err := r.capture(a[0], a[1])
+		if err != nil {
+			return 0, err
+		}
+		parts[i] = "(" + s + ")"
+		nulls[i] = parts[i] + " IS NULL"
+	}
+	fmt.Fprintf(&r.out, "(CASE WHEN %s THEN NULL ELSE %s(%s) END)", strings.Join(nulls, " OR "),
+		strings.ToLower(r.tok(p).text), strings.Join(parts, ", "))
 	r.trivia(close)
 	return close + 1, nil
 }

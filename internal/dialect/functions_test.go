@@ -169,6 +169,12 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"concat of arrays", `array_join(concat(ARRAY[1], ARRAY[2, 3]), ',')`, "1,2,3"},
 		{"concat keeps precedence", `concat('a' || 'b', CASE WHEN 1 = 1 THEN 'c' END)`, "abc"},
 		{"format", `format('%s-%d', 'a', 3)`, "a-3"},
+		// greatest and least are NULL when any argument is NULL (Trino's AbstractGreatestLeast; DuckDB
+		// skips NULLs)
+		{"greatest of a NULL argument is NULL", `greatest(1, CAST(NULL AS integer), 3) IS NULL`, "true"},
+		{"least of a NULL argument is NULL", `least(CAST(NULL AS varchar), 'a') IS NULL`, "true"},
+		{"greatest of a NULL column value is NULL", `(SELECT count(*) FROM (VALUES (1, 2), (NULL, 5)) AS t(x, y) WHERE greatest(x, y) IS NULL)`, "1"},
+		{"greatest", `greatest(1, 5, 3) || ',' || least('b', 'a', 'c')`, "5,a"},
 		{"typeof integer", `typeof(1)`, "integer"},
 		{"typeof varchar", `typeof('x')`, "varchar"},
 		{"try turns an error into NULL", `try(CAST('x' AS integer))`, "NULL"},

@@ -22,6 +22,8 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //     CAST(x AS varbinary) to trino_varbinary(x) (a string's UTF-8 bytes), CAST(x AS varchar)
 //     to trino_varchar(x) (a JSON string's text) unless x is a literal;
 //   - concat(a, b, …) to (a) || (b) || … (NULL when an argument is NULL);
+//   - greatest(a, b, …) and least(a, b, …) to DuckDB's under a CASE giving NULL when an argument
+//     is NULL;
 //   - the divisor of / and % (but a number that is not zero) to trino_divisor(…), which fails
 //     on zero;
 //   - length of a call that returns varbinary (to_utf8, sha256, …) to octet_length;
