@@ -292,6 +292,7 @@ func TestTrinoQueriesMatchTrino(t *testing.T) {
 		{"approx_percentile returns an element", `SELECT approx_percentile(x, 0.5) FROM (VALUES (1), (2), (3), (4), (5)) AS t(x)`, "3"},
 		{"count_if", `SELECT count_if(x > 1) FROM (VALUES (1), (2), (3)) AS t(x)`, "2"},
 		{"bool_or and bool_and", `SELECT CAST(bool_or(x > 2) AS varchar) || ',' || CAST(bool_and(x > 2) AS varchar) FROM (VALUES (1), (3)) AS t(x)`, "true,false"},
+		{"every is bool_and", `SELECT CAST(every(x > 0) AS varchar) || ',' || CAST(every(x > 2) AS varchar) FROM (VALUES (1), (3)) AS t(x)`, "true,false"},
 		{"arbitrary", `SELECT arbitrary(x) FROM (VALUES (7), (7)) AS t(x)`, "7"},
 		{"UNNEST in FROM", `SELECT sum(x) FROM UNNEST(ARRAY[1, 2, 3]) AS t(x)`, "6"},
 		{"CROSS JOIN UNNEST single array", `SELECT array_join(array_agg(v ORDER BY v), ',') FROM (VALUES (1)) AS s(k) CROSS JOIN UNNEST(ARRAY['x', 'y']) AS t(v)`, "x,y"},
