@@ -353,10 +353,11 @@ func (r *rewriter) cast(p int) (int, error) {
 	switch {
 	case typ == "JSON":
 		fmt.Fprintf(&r.out, "to_json(%s)", expr)
-	case typ == "VARCHAR" && !r.literal(open+1, as):
-		// not for a literal: a constant cast stays a constant
+	case typ == "VARCHAR" && !r.stringLiteral(open+1, as):
+		// not for a string: a constant cast stays a constant (a double literal, 1e20, is written
+		// as Trino writes a double)
 		fmt.Fprintf(&r.out, "trino_varchar(%s)", expr)
-	case integralTypes[typ] && !(as == open+2 && r.tok(open+1).kind == tkString):
+	case integralTypes[typ] && !r.stringLiteral(open+1, as):
 		// a double literal too (2.5e0); a string literal stays a constant
 		fmt.Fprintf(&r.out, "trino_%s%s(%s)", tryPrefix(r.tok(p)), strings.ToLower(typ), expr)
 	case typ == "BLOB":
@@ -372,9 +373,9 @@ func (r *rewriter) cast(p int) (int, error) {
 	return close + 1, nil
 }
 
-// literal reports whether positions [a, b) are one string or number literal.
-func (r *rewriter) literal(a, b int) bool {
-	return b == a+1 && (r.tok(a).kind == tkString || r.tok(a).kind == tkNumber)
+// stringLiteral reports whether positions [a, b) are one string literal.
+func (r *rewriter) stringLiteral(a, b int) bool {
+	return b == a+1 && r.tok(a).kind == tkString
 }
 
 // integralTypes are the integer types a CAST to rounds a double half away from zero, as

@@ -52,6 +52,17 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"TRY_CAST json string AS varchar", `TRY_CAST(json_array_get('["p", "q"]', 1) AS varchar)`, "q"},
 		{"CAST json string AS varchar compared", `CAST(json_extract('{"type":"IAMUser"}', '$.type') AS varchar) = 'IAMUser'`, "true"},
 		{"CAST of a JSON column AS varchar", `(SELECT CAST(j AS varchar) FROM (SELECT json_extract('{"a":"x"}', '$.a') AS j))`, "x"},
+		// a double or real cast to varchar is in scientific notation, as Trino's DoubleOperators and
+		// RealOperators write it (TestDoubleOperators.testCastToVarchar, TestRealOperators): the
+		// shortest digits of a double, seven significant digits of a real
+		{"CAST double AS varchar", `(SELECT array_join(array_agg(CAST(x AS varchar) ORDER BY i), ' ') FROM (VALUES (1, 37.7e0), (2, 17.1e0), (3, 12e2), (4, 12345678.9e0), (5, -2.5e0), (6, 1e20), (7, 1e-4), (8, 1.5e-7), (9, 123456789012345678e0), (10, 0.1e0)) AS t(i, x))`, "3.77E1 1.71E1 1.2E3 1.23456789E7 -2.5E0 1.0E20 1.0E-4 1.5E-7 1.2345678901234568E17 1.0E-1"},
+		{"CAST double zero, NaN and infinity AS varchar", `(SELECT array_join(array_agg(CAST(x AS varchar) ORDER BY i), ' ') FROM (VALUES (1, 0e0), (2, -0e0), (3, nan()), (4, infinity()), (5, -infinity())) AS t(i, x))`, "0E0 -0E0 NaN Infinity -Infinity"},
+		{"CAST double literal AS varchar", `CAST(1e20 AS varchar) || ' ' || CAST(37.7E0 AS varchar)`, "1.0E20 3.77E1"},
+		{"CAST of avg AS varchar", `(SELECT CAST(avg(x) AS varchar) FROM (VALUES 2, 3) AS t(x))`, "2.5E0"},
+		{"CAST real AS varchar", `(SELECT array_join(array_agg(CAST(CAST(x AS real) AS varchar) ORDER BY i), ' ') FROM (VALUES (1, 754.1985e0), (2, -754.2008e0), (3, 12345678.9e0), (4, 12e2), (5, 0.1e0), (6, 0e0)) AS t(i, x))`, "7.541985E2 -7.542008E2 1.234568E7 1.2E3 1.0E-1 0E0"},
+		{"CAST NULL double AS varchar is NULL", `(SELECT CAST(x AS varchar) IS NULL FROM (VALUES CAST(NULL AS double), CAST(NULL AS double)) AS t(x) LIMIT 1)`, "true"},
+		{"TRY_CAST double AS varchar", `(SELECT TRY_CAST(x AS varchar) FROM (VALUES 1e7) AS t(x))`, "1.0E7"},
+		{"CAST decimal AS varchar keeps its scale", `(SELECT CAST(CAST(x AS decimal(5, 2)) AS varchar) FROM (VALUES 1.5) AS t(x))`, "1.50"},
 		{"CAST of a struct AS varchar is unchanged", `CAST(CAST(ROW(1, 'a') AS row(x bigint, y varchar)) AS varchar)`, "{'x': 1, 'y': a}"},
 		// a double cast to an integer type rounds half away from zero (Trino's DoubleOperators)
 		{"CAST double 2.5 AS integer", `(SELECT CAST(x AS integer) FROM (VALUES 2.5e0) AS t(x))`, "3"},

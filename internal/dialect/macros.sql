@@ -59,8 +59,24 @@ CREATE OR REPLACE MACRO trino_json_size(j, p) AS
 -- Other types: DuckDB's cast (typeof is known when the query is bound, so only one branch runs).
 CREATE OR REPLACE MACRO trino_json_text(j) AS
     CASE json_type(j) WHEN 'VARCHAR' THEN json_extract_string(j, '$') WHEN 'NULL' THEN NULL ELSE j END;
+-- CAST(double | real AS varchar): scientific notation, as Trino's DoubleOperators and RealOperators
+-- (DecimalFormat 0.0###############E0 and 0.0#####E0): 3.77E1, 1.0E20, 1.0E-4, 0E0, -0E0, NaN,
+-- Infinity (DuckDB writes 37.7, 1e+20, 0.0001, 0.0, nan, inf). A double keeps its shortest digits:
+-- as many as DuckDB's text s has, printed by %.*e; a real is rounded to seven significant digits
+-- (half to even, from its exact value: %.6e), trailing zeros dropped. The text goes through a
+-- one-element list so that the argument is named once (DuckDB expands macros inline, and CASTs
+-- to varchar nest).
+CREATE OR REPLACE MACRO trino_float_text(s, is_real) AS list_transform([s], lambda fs:
+    CASE WHEN fs IN ('nan', 'inf', '-inf', '0.0', '-0.0')
+         THEN replace(replace(replace(fs, 'nan', 'NaN'), 'inf', 'Infinity'), '0.0', '0E0')
+         ELSE replace(regexp_replace(
+             CASE WHEN is_real THEN printf('%.6e', CAST(CAST(fs AS FLOAT) AS DOUBLE))
+                  ELSE printf('%.*e', length(trim(replace(replace(split_part(fs, 'e', 1), '-', ''), '.', ''), '0')) - 1, CAST(fs AS DOUBLE)) END,
+             '^(-?\d)(?:\.(\d*?)0*)?e\+?(-?)0*(\d)', '\1.\2E\3\4'), '.E', '.0E') END)[1];
 CREATE OR REPLACE MACRO trino_varchar(x) AS
-    CASE WHEN typeof(x) = 'JSON' THEN trino_json_text(CAST(x AS VARCHAR)) ELSE CAST(x AS VARCHAR) END;
+    CASE WHEN typeof(x) = 'JSON' THEN trino_json_text(CAST(x AS VARCHAR))
+         WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN trino_float_text(CAST(x AS VARCHAR), typeof(x) = 'FLOAT')
+         ELSE CAST(x AS VARCHAR) END;
 
 -- is_json_scalar(json) → boolean.
 CREATE OR REPLACE MACRO trino_is_json_scalar(j) AS json_type(json(j)) NOT IN ('OBJECT', 'ARRAY');

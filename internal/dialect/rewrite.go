@@ -20,7 +20,8 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //   - Trino type names inside CAST and TRY_CAST (array(T), map(K,V), row(...), json,
 //     varbinary, real, timestamp with time zone), recursively; CAST(x AS JSON) to to_json(x),
 //     CAST(x AS varbinary) to trino_varbinary(x) (a string's UTF-8 bytes), CAST(x AS varchar)
-//     to trino_varchar(x) (a JSON string's text) unless x is a literal;
+//     to trino_varchar(x) (a JSON string's text, a double's or real's as Trino writes it) unless x
+//     is a string literal;
 //   - concat(a, b, …) to (a) || (b) || … (NULL when an argument is NULL);
 //   - greatest(a, b, …) and least(a, b, …) to DuckDB's under a CASE giving NULL when an argument
 //     is NULL;
