@@ -2,6 +2,8 @@ package dialect
 
 import (
 	"fmt"
+	"regexp/syntax"
+	"strconv"
 	"strings"
 
 	"github.com/auditlake/auditlake/internal/engine"
@@ -155,8 +157,14 @@ func (r *rewriter) call(p int) (int, error) {
 		r.emit(close)
 		return close + 1, nil
 	}
+	regexpTo, extra, regexpOK := "", "", false
+	if name == "regexp_extract" {
+		regexpTo, extra, regexpOK = r.regexpExtractGroup(open)
+	}
 	if (name == "date_add" && r.dateArg(open, 3)) || (name == "date_trunc" && r.dateArg(open, 2)) {
 		r.out.WriteString("trino_" + name + "_date")
+	} else if regexpOK {
+		r.out.WriteString(regexpTo)
 	} else if to, ok := renames[name]; ok {
 		r.out.WriteString(to)
 	} else if name == "concat_ws" && len(r.args(open)) == 2 {
@@ -190,8 +198,85 @@ func (r *rewriter) call(p int) (int, error) {
 	if err := r.emitRange(open+1, close); err != nil {
 		return 0, err
 	}
+	r.out.WriteString(extra)
 	r.emit(close)
 	return close + 1, nil
+}
+
+// regexpExtractGroup looks at regexp_extract(string, pattern, group) whose "(" is at open, with
+// a literal pattern and group: DuckDB's gives ” for a group that did not take part in the
+// match, Trino's NULL, and DuckDB's gives ” for a group the pattern does not have, which Trino
+// refuses. When the pattern parses (RE2 syntax, as DuckDB's) it returns the macro to call
+// instead and the text to add after the arguments: trino_regexp_extract_nonempty when the group
+// cannot match an empty string (so ” means it did not take part), trino_regexp_extract_beyond
+// with the pattern's number of groups when it has fewer than the group asked for.
+func (r *rewriter) regexpExtractGroup(open int) (string, string, bool) {
+	args := r.args(open)
+	if len(args) != 3 || args[2][1] != args[2][0]+1 || r.tok(args[2][0]).kind != tkNumber {
+		return "", "", false
+	}
+	pattern, ok := r.literalArg(args[1])
+	if !ok {
+		return "", "", false
+	}
+	group, err := strconv.Atoi(r.tok(args[2][0]).text)
+	if err != nil || group < 1 {
+		return "", "", false
+	}
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return "", "", false
+	}
+	if n := re.MaxCap(); group > n {
+		return "trino_regexp_extract_beyond", ", " + strconv.Itoa(n), true
+	}
+	if c := findCapture(re, group); c != nil && !matchesEmpty(c) {
+		return "trino_regexp_extract_nonempty", "", true
+	}
+	return "", "", false
+}
+
+// findCapture returns the capture group numbered n in re, or nil.
+func findCapture(re *syntax.Regexp, n int) *syntax.Regexp {
+	if re.Op == syntax.OpCapture && re.Cap == n {
+		return re
+	}
+	for _, sub := range re.Sub {
+		if c := findCapture(sub, n); c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// matchesEmpty reports whether re can match an empty string (anchors and word boundaries
+// count as able to).
+func matchesEmpty(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return len(re.Rune) == 0
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL, syntax.OpNoMatch:
+		return false
+	case syntax.OpCapture, syntax.OpPlus:
+		return matchesEmpty(re.Sub[0])
+	case syntax.OpRepeat:
+		return re.Min == 0 || matchesEmpty(re.Sub[0])
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			if !matchesEmpty(sub) {
+				return false
+			}
+		}
+		return true
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			if matchesEmpty(sub) {
+				return true
+			}
+		}
+		return false
+	}
+	return true // empty match, star, quest, anchors, word boundaries
 }
 
 // concat rewrites Trino's concat(a, b, …), which is NULL when an argument is (DuckDB's concat

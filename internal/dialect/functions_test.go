@@ -205,6 +205,15 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"regexp_extract", `regexp_extract('abc123def', '\d+')`, "123"},
 		{"regexp_extract no match is NULL", `regexp_extract('abc', '\d+')`, "NULL"},
 		{"regexp_extract group", `regexp_extract('a1b2', '([a-z])(\d)', 2)`, "1"},
+		// a group that did not take part in the match is NULL (Trino's JoniRegexpFunctions: the
+		// region's begin is -1), an empty group that did is ''
+		{"regexp_extract of a group that did not take part is NULL", `regexp_extract('abc', 'a(x)?', 1) IS NULL`, "true"},
+		{"regexp_extract of the other alternative is NULL", `regexp_extract('user/bob', '(role)/(\w+)|user/(\w+)', 2) IS NULL`, "true"},
+		{"regexp_extract of the alternative taken", `regexp_extract('user/bob', '(role)/(\w+)|user/(\w+)', 3)`, "bob"},
+		{"regexp_extract of a column's group that did not take part", `(SELECT array_join(array_agg(coalesce(regexp_extract(x, '^(\d+)?-(\w+)$', 1), 'N') ORDER BY x), ',') FROM (VALUES '12-a', '-b') AS t(x))`, "N,12"},
+		{"regexp_extract of an empty group that took part is empty", `regexp_extract('ab', 'a(x*)b', 1)`, ""},
+		{"regexp_extract group 0 of an empty match is empty", `regexp_extract('abc', 'x*', 0)`, ""},
+		{"regexp_extract_all of a group that did not take part", `array_join(regexp_extract_all('ab a', 'a(b)?', 1), ',', 'N')`, "b,N"},
 		{"regexp_replace two arguments removes every match", `regexp_replace('a1b2', '\d')`, "ab"},
 		{"regexp_replace $1 and every match", `regexp_replace('a1b2', '(\d)', '<$1>')`, "a<1>b<2>"},
 		// functions DuckDB lacks, with the examples of Trino's documentation
@@ -369,6 +378,7 @@ func TestTrinoErrorsFailHere(t *testing.T) {
 		{"double division by zero (Trino: Infinity)", `1e0 / 0`, "Division by zero"},
 		{"split_part index 0", `split_part('a,b', ',', 0)`, "Index must be greater than zero"},
 		{"split_part negative index", `split_part('a,b', ',', -1)`, "Index must be greater than zero"},
+		{"regexp_extract past the pattern's groups", `regexp_extract('abc', '(a)', 2)`, "Pattern has 1 groups. Cannot access group 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -228,6 +228,15 @@ CREATE OR REPLACE MACRO trino_regexp_position(s, p) AS
 CREATE OR REPLACE MACRO trino_regexp_extract(s, p) AS
         CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p) END,
     (s, p, g) AS CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END;
+-- trino_regexp_extract_nonempty(s, p, g): regexp_extract of a group that cannot match an empty
+-- string, so that DuckDB's '' means the group did not take part in the match: NULL, as Trino.
+-- trino_regexp_extract_beyond(s, p, g, n): a group past the pattern's n groups, which Trino
+-- refuses (DuckDB gave ''). Rewrite calls these when the pattern and group are literals.
+CREATE OR REPLACE MACRO trino_regexp_extract_nonempty(s, p, g) AS
+    CASE WHEN regexp_matches(s, p) THEN nullif(regexp_extract(s, p, g), '') END;
+CREATE OR REPLACE MACRO trino_regexp_extract_beyond(s, p, g, n) AS
+    CASE WHEN s IS NOT NULL AND p IS NOT NULL THEN CAST(trino_fail('INVALID_FUNCTION_ARGUMENT: Pattern has '
+        || n || ' groups. Cannot access group ' || g) AS VARCHAR) END;
 CREATE OR REPLACE MACRO trino_regexp_replace(s, p) AS regexp_replace(s, p, '', 'g'),
     (s, p, r) AS regexp_replace(s, p, regexp_replace(r, '\$(\d)', '\\\1', 'g'), 'g');
 

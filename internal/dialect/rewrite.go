@@ -27,6 +27,8 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //     is NULL;
 //   - the divisor of / and % (but a number that is not zero) to trino_divisor(…), which fails
 //     on zero;
+//   - regexp_extract(s, 'pattern', group) of a group that cannot match an empty string, or past
+//     the pattern's groups, to trino_regexp_extract_nonempty or trino_regexp_extract_beyond;
 //   - length of a call that returns varbinary (to_utf8, sha256, …) to octet_length;
 //   - lambdas x -> e and (x, y) -> e to DuckDB's lambda x, y: e;
 //   - UNNEST with several arguments, or one array of rows or a map expanded to several
