@@ -120,6 +120,10 @@ func (r *rewriter) call(p int) (int, error) {
 	open := p + 1
 	close := r.match[open]
 	switch name {
+	case "version":
+		return 0, fmt.Errorf("version() at offset %d is not supported: the engine would answer with its own version (auditlake version prints auditlake's)", r.tok(p).off)
+	case "current_user", "current_role", "current_catalog", "current_schema", "current_path":
+		return 0, fmt.Errorf("%s at offset %d is not supported: the engine would answer with its own session (%s), not auditlake's", r.tok(p).text, r.tok(p).off, engineSession[name])
 	case "cast", "try_cast":
 		return r.cast(p)
 	case "reduce":

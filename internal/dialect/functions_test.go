@@ -186,6 +186,7 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"least of a NULL argument is NULL", `least(CAST(NULL AS varchar), 'a') IS NULL`, "true"},
 		{"greatest of a NULL column value is NULL", `(SELECT count(*) FROM (VALUES (1, 2), (NULL, 5)) AS t(x, y) WHERE greatest(x, y) IS NULL)`, "1"},
 		{"greatest", `greatest(1, 5, 3) || ',' || least('b', 'a', 'c')`, "5,a"},
+		{"a column named version", `(SELECT version FROM (VALUES 'v1') AS t(version))`, "v1"},
 		{"typeof integer", `typeof(1)`, "integer"},
 		{"typeof varchar", `typeof('x')`, "varchar"},
 		{"try turns an error into NULL", `try(CAST('x' AS integer))`, "NULL"},
@@ -378,6 +379,12 @@ func TestTrinoErrorsFailHere(t *testing.T) {
 		{"double division by zero (Trino: Infinity)", `1e0 / 0`, "Division by zero"},
 		{"split_part index 0", `split_part('a,b', ',', 0)`, "Index must be greater than zero"},
 		{"split_part negative index", `split_part('a,b', ',', -1)`, "Index must be greater than zero"},
+		// the engine's own session functions would name DuckDB: refused rather than answered
+		{"current_user", `current_user`, "current_user at offset"},
+		{"current_user in a comparison", `(SELECT count(*) FROM (VALUES 'alice') AS t(u) WHERE u = current_user)`, "current_user at offset"},
+		{"current_catalog", `current_catalog`, "current_catalog at offset"},
+		{"current_schema", `current_schema`, "current_schema at offset"},
+		{"version()", `version()`, "version() at offset"},
 		{"regexp_extract past the pattern's groups", `regexp_extract('abc', '(a)', 2)`, "Pattern has 1 groups. Cannot access group 2"},
 	}
 	for _, tt := range tests {

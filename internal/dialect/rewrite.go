@@ -49,7 +49,8 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //   - x AT TIME ZONE z to x::TIMESTAMPTZ AT TIME ZONE z (a timestamp is in UTC, as in Trino);
 //   - TABLESAMPLE BERNOULLI|SYSTEM (p) to (p PERCENT).
 //
-// A trailing semicolon is dropped; a second statement is an error. Leading and trailing
+// current_user, current_role, current_catalog, current_schema, current_path and version() are
+// refused: DuckDB would name itself. A trailing semicolon is dropped; a second statement is an error. Leading and trailing
 // whitespace and comments are dropped, so the result can be embedded in a larger query.
 func Rewrite(sql string) (string, error) {
 	toks, err := lex(sql)
@@ -294,6 +295,8 @@ func (r *rewriter) emitRange(a, b int) error {
 				}
 				p = np
 				continue
+			case engineSession[low] != "" && !(p > 0 && r.tok(p-1).is(".")):
+				return fmt.Errorf("%s at offset %d is not supported: the engine would answer with its own session (%s), not auditlake's", t.text, t.off, engineSession[low])
 			case low == "select":
 				r.planSelect(p, b)
 				inFrom = false
@@ -355,6 +358,14 @@ func (r *rewriter) emitRange(a, b int) error {
 		p++
 	}
 	return nil
+}
+
+// engineSession are Trino's session functions written without brackets, and what DuckDB
+// answers for each: the engine's user, catalog and schema, never the principal running the query
+// or Trino's names, so a query naming them is refused rather than answered.
+var engineSession = map[string]string{
+	"current_user": "duckdb", "current_role": "duckdb", "current_catalog": "memory",
+	"current_schema": "main", "current_path": "its search path",
 }
 
 // divisor writes the divisor at positions [a, b) as trino_divisor(…), which fails on zero as
