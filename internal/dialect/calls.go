@@ -53,6 +53,7 @@ var renames = map[string]string{
 	"typeof":          "trino_typeof",
 	"approx_distinct": "trino_approx_distinct",
 	"every":           "bool_and",
+	"mod":             "trino_mod",
 	"map_agg":         "trino_map_agg",
 	// approx_percentile: quantile_disc returns an element of the input, as Trino's digest does
 	// on small inputs.

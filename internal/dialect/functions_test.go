@@ -192,6 +192,8 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"try turns an error into NULL", `try(CAST('x' AS integer))`, "NULL"},
 		{"integer division truncates", `7 / 2`, "3"},
 		{"integer division toward zero", `-7 / 2`, "-3"},
+		{"mod takes the dividend's sign", `CAST(mod(-7, 3) AS varchar) || ',' || CAST(mod(7, -3) AS varchar) || ',' || CAST(mod(5.5, 2) AS varchar)`, "-1,1,1.5"},
+		{"try of mod by zero is NULL", `try(mod(5, 0)) IS NULL`, "true"},
 		{"modulus takes the dividend's sign", `CAST(-7 % 3 AS varchar) || ',' || CAST(7 % -3 AS varchar)`, "-1,1"},
 		{"division is left-associative with *", `10 / -2 * 3`, "-15"},
 		{"division by a call, a CASE, a subscript and a bracket", `100 / abs(-5) + 100 / CASE WHEN true THEN 4 END + 100 / ARRAY[10, 20][2] + 100 / (2 + 3)`, "70"},
@@ -377,6 +379,8 @@ func TestTrinoErrorsFailHere(t *testing.T) {
 		{"division by a zero aggregate", `(SELECT count(*) * 100 / count_if(x > 5) FROM (VALUES 1, 2) AS t(x))`, "Division by zero"},
 		{"decimal division by zero", `1.5 / 0.0`, "Division by zero"},
 		{"double division by zero (Trino: Infinity)", `1e0 / 0`, "Division by zero"},
+		{"mod by zero", `mod(5, 0)`, "Division by zero"},
+		{"mod by a zero column value", `(SELECT max(mod(x, y)) FROM (VALUES (1, 1), (2, 0)) AS t(x, y))`, "Division by zero"},
 		{"split_part index 0", `split_part('a,b', ',', 0)`, "Index must be greater than zero"},
 		{"split_part negative index", `split_part('a,b', ',', -1)`, "Index must be greater than zero"},
 		// the engine's own session functions would name DuckDB: refused rather than answered

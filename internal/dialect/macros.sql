@@ -14,6 +14,9 @@ CREATE OR REPLACE MACRO trino_fail(message) AS CAST(message AS INTEGER);
 CREATE OR REPLACE MACRO trino_divisor(x) AS
     CASE WHEN x = 0 THEN trino_fail('DIVISION_BY_ZERO: Division by zero') ELSE x END;
 
+-- mod(a, b): a % b, whose divisor fails on zero as the operator's does (DuckDB's mod gives NULL).
+CREATE OR REPLACE MACRO trino_mod(a, b) AS a % trino_divisor(b);
+
 -- JSON. Trino's json_extract* return NULL for input that is not valid JSON (CloudTrail map
 -- values are often raw strings), DuckDB's raise an error: try() turns the error into NULL.
 
