@@ -31,6 +31,10 @@ var renames = map[string]string{
 	"md5":       "trino_md5",
 	"sha1":      "trino_sha1",
 	"sha256":    "trino_sha256",
+	// hmac_*: RFC 2104 over the digests above (macros.sql)
+	"hmac_md5":    "trino_hmac_md5",
+	"hmac_sha1":   "trino_hmac_sha1",
+	"hmac_sha256": "trino_hmac_sha256",
 	// collections
 	"element_at":      "trino_element_at",
 	"cardinality":     "trino_cardinality",
@@ -110,6 +114,7 @@ var renames = map[string]string{
 // bytes (Trino's length(varbinary)), which DuckDB's length does not take.
 var varbinaryFuncs = map[string]bool{
 	"to_utf8": true, "from_hex": true, "from_base64": true, "md5": true, "sha1": true, "sha256": true,
+	"hmac_md5": true, "hmac_sha1": true, "hmac_sha256": true,
 }
 
 // jsonPathFuncs are the functions whose second argument is a JSON path.

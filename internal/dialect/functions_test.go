@@ -99,6 +99,14 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"to_base64 of to_utf8", `to_base64(to_utf8('abc'))`, "YWJj"},
 		{"to_hex of from_hex", `to_hex(from_hex('0aff'))`, "0AFF"},
 		{"from_base64 then from_utf8", `from_utf8(from_base64('aMOpbGxv'))`, "héllo"},
+		// hmac_* (varbinary, key varbinary) → varbinary: RFC 4231 case 2 and 6 (a key longer than
+		// the block is hashed first), RFC 2202 case 2, RFC 2104's example
+		{"hmac_sha256", `to_hex(hmac_sha256(to_utf8('what do ya want for nothing?'), to_utf8('Jefe')))`, "5BDCC146BF60754E6A042426089575C75A003F089D2739839DEC58B964EC3843"},
+		{"hmac_sha256 of a key longer than the block", `lower(to_hex(hmac_sha256(to_utf8('Test Using Larger Than Block-Size Key - Hash Key First'), from_hex(rpad('', 262, 'aa')))))`, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"},
+		{"hmac_sha1", `lower(to_hex(hmac_sha1(to_utf8('what do ya want for nothing?'), to_utf8('Jefe'))))`, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"},
+		{"hmac_md5", `lower(to_hex(hmac_md5(to_utf8('what do ya want for nothing?'), to_utf8('Jefe'))))`, "750c783e6ab0b503eaa86e310a5db738"},
+		{"hmac of NULL is NULL", `hmac_sha256(CAST(NULL AS varbinary), to_utf8('k')) IS NULL`, "true"},
+		{"length of an hmac counts bytes", `length(hmac_sha256(to_utf8('a'), to_utf8('k')))`, "32"},
 		{"digests compare as varbinary", `sha256(to_utf8('a')) = from_hex('CA978112CA1BBDCAFAC231B39A23DC4DA786EFF8147C4E72B9807785AFEE48BB')`, "true"},
 		// maps and arrays
 		{"element_at map", `element_at(MAP(ARRAY['a', 'b'], ARRAY['1', '2']), 'b')`, "2"},
@@ -379,6 +387,7 @@ func TestTrinoErrorsFailHere(t *testing.T) {
 		{"division by a zero aggregate", `(SELECT count(*) * 100 / count_if(x > 5) FROM (VALUES 1, 2) AS t(x))`, "Division by zero"},
 		{"decimal division by zero", `1.5 / 0.0`, "Division by zero"},
 		{"double division by zero (Trino: Infinity)", `1e0 / 0`, "Division by zero"},
+		{"hmac with an empty key (Java's SecretKeySpec refuses it)", `hmac_sha256(to_utf8('a'), to_utf8(''))`, "Empty key"},
 		{"mod by zero", `mod(5, 0)`, "Division by zero"},
 		{"mod by a zero column value", `(SELECT max(mod(x, y)) FROM (VALUES (1, 1), (2, 0)) AS t(x, y))`, "Division by zero"},
 		{"split_part index 0", `split_part('a,b', ',', 0)`, "Index must be greater than zero"},

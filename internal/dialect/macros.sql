@@ -101,6 +101,23 @@ CREATE OR REPLACE MACRO trino_varbinary(x) AS
 CREATE OR REPLACE MACRO trino_md5(b) AS unhex(md5(b));
 CREATE OR REPLACE MACRO trino_sha1(b) AS unhex(sha1(b));
 CREATE OR REPLACE MACRO trino_sha256(b) AS unhex(sha256(b));
+-- hmac_md5/hmac_sha1/hmac_sha256(varbinary, key varbinary) → varbinary (RFC 2104): a key longer
+-- than the 64-byte block is hashed first, then zero-padded to the block; the digest of (key XOR
+-- 0x5c…) || digest((key XOR 0x36…) || message). trino_hmac_pad(k, x): k padded, XOR the byte x
+-- (two hex digits) repeated. Java's Mac refuses an empty key, and so do these.
+CREATE OR REPLACE MACRO trino_hmac_pad(k, x) AS
+    CAST(xor(CAST(k || unhex(repeat('00', 64 - octet_length(k))) AS BIT), CAST(unhex(repeat(x, 64)) AS BIT)) AS BLOB);
+CREATE OR REPLACE MACRO trino_hmac_key(k) AS
+    CASE WHEN octet_length(k) = 0 THEN CAST(trino_fail('INVALID_FUNCTION_ARGUMENT: Empty key') AS BLOB) ELSE k END;
+CREATE OR REPLACE MACRO trino_hmac_md5(m, k) AS list_transform([trino_hmac_key(k)], lambda hk:
+    list_transform([CASE WHEN octet_length(hk) > 64 THEN unhex(md5(hk)) ELSE hk END], lambda bk:
+        unhex(md5(trino_hmac_pad(bk, '5c') || unhex(md5(trino_hmac_pad(bk, '36') || m)))))[1])[1];
+CREATE OR REPLACE MACRO trino_hmac_sha1(m, k) AS list_transform([trino_hmac_key(k)], lambda hk:
+    list_transform([CASE WHEN octet_length(hk) > 64 THEN unhex(sha1(hk)) ELSE hk END], lambda bk:
+        unhex(sha1(trino_hmac_pad(bk, '5c') || unhex(sha1(trino_hmac_pad(bk, '36') || m)))))[1])[1];
+CREATE OR REPLACE MACRO trino_hmac_sha256(m, k) AS list_transform([trino_hmac_key(k)], lambda hk:
+    list_transform([CASE WHEN octet_length(hk) > 64 THEN unhex(sha256(hk)) ELSE hk END], lambda bk:
+        unhex(sha256(trino_hmac_pad(bk, '5c') || unhex(sha256(trino_hmac_pad(bk, '36') || m)))))[1])[1];
 
 -- Collections.
 
