@@ -165,8 +165,13 @@ CREATE OR REPLACE MACRO trino_any_match(b) AS list_bool_or(b);
 CREATE OR REPLACE MACRO trino_all_match(b) AS list_bool_and(b);
 CREATE OR REPLACE MACRO trino_none_match(b) AS NOT list_bool_or(b);
 
--- split(string, delimiter) → array(varchar).
-CREATE OR REPLACE MACRO trino_split(s, d) AS string_split(s, d);
+-- split(string, delimiter) → array(varchar); split(string, delimiter, limit): at most limit
+-- elements, the last holding the rest of the string; a limit below 1 is an error.
+CREATE OR REPLACE MACRO trino_split(s, d) AS string_split(s, d),
+    (s, d, n) AS CASE WHEN n <= 0 THEN [CAST(trino_fail('INVALID_FUNCTION_ARGUMENT: Limit must be positive') AS VARCHAR)]
+                      ELSE list_transform([string_split(s, d)], lambda sl:
+                          CASE WHEN sl IS NULL OR len(sl) <= n THEN sl
+                               ELSE sl[1:n - 1] || [array_to_string(sl[n:], d)] END)[1] END;
 
 -- substr(string, start[, length]): start is 1-based, negative from the end; a start of 0, a
 -- start before the beginning or a length below 1 gives '' (DuckDB counts those from the
