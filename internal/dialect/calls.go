@@ -171,6 +171,9 @@ func (r *rewriter) call(p int) (int, error) {
 	if name == "regexp_extract" {
 		regexpTo, extra, regexpOK = r.regexpExtractGroup(open)
 	}
+	if name == "if" && len(r.args(open)) == 2 {
+		extra = ", NULL" // Trino's if(condition, true_value); DuckDB's IF takes three arguments
+	}
 	if (name == "date_add" && r.dateArg(open, 3)) || (name == "date_trunc" && r.dateArg(open, 2)) {
 		r.out.WriteString("trino_" + name + "_date")
 	} else if regexpOK {

@@ -192,6 +192,11 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"concat of a NULL column value is NULL", `concat('user/', CAST(NULL AS varchar)) IS NULL`, "true"},
 		{"concat of arrays", `array_join(concat(ARRAY[1], ARRAY[2, 3]), ',')`, "1,2,3"},
 		{"concat keeps precedence", `concat('a' || 'b', CASE WHEN 1 = 1 THEN 'c' END)`, "abc"},
+		// if(condition, true_value) is NULL when the condition is not true (Trino's conditional
+		// expressions); DuckDB's parser wants three arguments
+		{"if with two arguments", `coalesce(if(1 > 2, 'a'), 'null') || ',' || if(2 > 1, 'b')`, "null,b"},
+		{"count of if with two arguments", `(SELECT count(if(x > 1, 1)) FROM (VALUES 1, 2, 3) AS t(x))`, "2"},
+		{"if with three arguments", `if(1 > 2, 'a', 'b')`, "b"},
 		{"format", `format('%s-%d', 'a', 3)`, "a-3"},
 		// greatest and least are NULL when any argument is NULL (Trino's AbstractGreatestLeast; DuckDB
 		// skips NULLs)

@@ -23,6 +23,7 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //     to trino_varchar(x) (a JSON string's text, a double's or real's as Trino writes it) unless x
 //     is a string literal;
 //   - concat(a, b, …) to (a) || (b) || … (NULL when an argument is NULL);
+//   - if(c, v) to if(c, v, NULL);
 //   - greatest(a, b, …) and least(a, b, …) to DuckDB's under a CASE giving NULL when an argument
 //     is NULL;
 //   - the divisor of / and % (but a number that is not zero) to trino_divisor(…), which fails
