@@ -2,7 +2,9 @@ package dialect
 
 import (
 	"fmt"
+	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -148,6 +150,11 @@ func (r *rewriter) call(p int) (int, error) {
 	if name == "concat" {
 		if args := r.args(open); len(args) >= 2 {
 			return r.concat(close, args)
+		}
+	}
+	if name == "format" {
+		if np, ok, err := r.javaFormat(p); ok || err != nil {
+			return np, err
 		}
 	}
 	if name == "greatest" || name == "least" {
@@ -306,6 +313,67 @@ func (r *rewriter) concat(close int, args [][2]int) (int, error) {
 	r.out.WriteString("(" + strings.Join(parts, " || ") + ")")
 	r.trivia(close)
 	return close + 1, nil
+}
+
+// javaFormatSpec matches a conversion of Java's Formatter, which Trino's format uses:
+// %[index$][flags][width][.precision][t]conversion.
+var javaFormatSpec = regexp.MustCompile(`%(\d+\$)?([-#+ 0,(<]*)(\d+)?(\.\d+)?([tT]?[a-zA-Z%])`)
+
+// javaFormat rewrites format('…', args…) with a literal pattern whose %s conversions take
+// arguments that are not text: Java's %s writes any value (String.valueOf), DuckDB's printf only
+// text, so such an argument (used by %s alone) is cast to varchar. It reports false when there is
+// none, and the call is renamed to printf as is.
+func (r *rewriter) javaFormat(p int) (int, bool, error) {
+	open := p + 1
+	close := r.match[open]
+	args := r.args(open)
+	if len(args) < 2 {
+		return 0, false, nil
+	}
+	pattern, ok := r.literalArg(args[0])
+	if !ok {
+		return 0, false, nil
+	}
+	text := make([]bool, len(args))  // argument i is written by %s
+	other := make([]bool, len(args)) // by another conversion
+	next, prev := 1, 0
+	for _, m := range javaFormatSpec.FindAllStringSubmatch(pattern, -1) {
+		conv := m[5]
+		if conv == "%" || conv == "n" {
+			continue
+		}
+		i := next
+		switch {
+		case m[1] != "":
+			i, _ = strconv.Atoi(strings.TrimSuffix(m[1], "$"))
+		case strings.Contains(m[2], "<"):
+			i = prev
+		default:
+			next++
+		}
+		prev = i
+		if i >= 1 && i < len(args) {
+			text[i] = text[i] || conv == "s"
+			other[i] = other[i] || conv != "s"
+		}
+	}
+	if !slices.ContainsFunc(text[1:], func(b bool) bool { return b }) {
+		return 0, false, nil
+	}
+	parts := []string{r.tok(args[0][0]).text}
+	for i, a := range args[1:] {
+		s, err := r.capture(a[0], a[1])
+		if err != nil {
+			return 0, false, err
+		}
+		if text[i+1] && !other[i+1] {
+			s = "CAST((" + s + ") AS VARCHAR)"
+		}
+		parts = append(parts, s)
+	}
+	r.out.WriteString("printf(" + strings.Join(parts, ", ") + ")")
+	r.trivia(close)
+	return close + 1, true, nil
 }
 
 // greatestLeast rewrites Trino's greatest(a, b, …) and least(a, b, …), which are NULL when an

@@ -198,6 +198,11 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"count of if with two arguments", `(SELECT count(if(x > 1, 1)) FROM (VALUES 1, 2, 3) AS t(x))`, "2"},
 		{"if with three arguments", `if(1 > 2, 'a', 'b')`, "b"},
 		{"format", `format('%s-%d', 'a', 3)`, "a-3"},
+		// %s takes any value, as Java's Formatter (String.valueOf); DuckDB's printf takes only text
+		{"format %s of numbers", `format('%s events, %s%%, %d', 42, 1.5e0, 7)`, "42 events, 1.5%, 7"},
+		{"format %s of a column", `(SELECT format('%s:%s', x, y) FROM (VALUES (3, CAST(2.5 AS decimal(3, 1)))) AS t(x, y))`, "3:2.5"},
+		{"format with argument indexes", `format('%2$s-%1$s-%2$s', 1, 'b')`, "b-1-b"},
+		{"format %s of a boolean and a date", `format('%s %s', true, DATE '2024-01-02')`, "true 2024-01-02"},
 		// greatest and least are NULL when any argument is NULL (Trino's AbstractGreatestLeast; DuckDB
 		// skips NULLs)
 		{"greatest of a NULL argument is NULL", `greatest(1, CAST(NULL AS integer), 3) IS NULL`, "true"},
