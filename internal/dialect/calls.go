@@ -152,6 +152,9 @@ func (r *rewriter) call(p int) (int, error) {
 			return r.concat(close, args)
 		}
 	}
+	if name == "json_value" || name == "json_query" || name == "json_exists" {
+		return r.sqlJSON(p, name)
+	}
 	if name == "format" {
 		if np, ok, err := r.javaFormat(p); ok || err != nil {
 			return np, err
@@ -311,6 +314,47 @@ func (r *rewriter) concat(close int, args [][2]int) (int, error) {
 		parts[i] = "(" + parts[i] + ")"
 	}
 	r.out.WriteString("(" + strings.Join(parts, " || ") + ")")
+	r.trivia(close)
+	return close + 1, nil
+}
+
+// sqlJSONPath is the part of Trino's SQL/JSON path language the engine's JSON paths read alike:
+// member names (plain or quoted) and array elements by number, after the mode.
+var sqlJSONPath = regexp.MustCompile(`^\$(\.[A-Za-z_][A-Za-z0-9_]*|\."([^"\\]|\\.)*"|\[[0-9]+\])*$`)
+
+// sqlJSON rewrites json_value, json_query and json_exists(json, 'lax|strict path') to the
+// trino_json_* macros with the path without its mode. Other forms (RETURNING, ON EMPTY, ON
+// ERROR, PASSING, a path that is not a literal, path filters and methods) are refused: DuckDB's
+// json_value reads neither the mode nor SQL/JSON paths and would answer NULL or a quoted text.
+func (r *rewriter) sqlJSON(p int, name string) (int, error) {
+	open := p + 1
+	close := r.match[open]
+	args := r.args(open)
+	refuse := func(why string) (int, error) {
+		return 0, fmt.Errorf("%s at offset %d: %s is not supported (write %s(json, 'lax $.member[0]'))", name, r.tok(p).off, why, name)
+	}
+	if len(args) != 2 {
+		return refuse("a call other than (json, path)")
+	}
+	path, ok := r.literalArg(args[1])
+	if !ok {
+		return refuse("a path that is not a string literal, or a RETURNING, PASSING, WRAPPER or ON clause,")
+	}
+	path = strings.TrimSpace(path)
+	for _, mode := range []string{"lax", "strict"} {
+		if len(path) > len(mode) && strings.EqualFold(path[:len(mode)], mode) && (path[len(mode)] == ' ' || path[len(mode)] == '$') {
+			path = strings.TrimSpace(path[len(mode):])
+			break
+		}
+	}
+	if !sqlJSONPath.MatchString(path) {
+		return refuse(fmt.Sprintf("the path %q (only members and array elements by number)", path))
+	}
+	j, err := r.capture(args[0][0], args[0][1])
+	if err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(&r.out, "trino_%s(%s, %s)", name, j, engine.Literal(path))
 	r.trivia(close)
 	return close + 1, nil
 }

@@ -81,6 +81,17 @@ CREATE OR REPLACE MACRO trino_varchar(x) AS
          WHEN typeof(x) IN ('DOUBLE', 'FLOAT') THEN trino_float_text(CAST(x AS VARCHAR), typeof(x) = 'FLOAT')
          ELSE CAST(x AS VARCHAR) END;
 
+-- SQL/JSON functions with the path's mode removed (Rewrite): json_value → the scalar's text, NULL
+-- for an object, an array, JSON null or a missing item (its default NULL ON EMPTY and ON ERROR);
+-- json_query → the JSON text of an object or array, NULL for a scalar (WITHOUT WRAPPER) or a
+-- missing item; json_exists → whether the item exists (a JSON null does), false for input that is
+-- not JSON (FALSE ON ERROR).
+CREATE OR REPLACE MACRO trino_json_value(j, p) AS trino_json_extract_scalar(j, p);
+CREATE OR REPLACE MACRO trino_json_query(j, p) AS
+    try(CASE WHEN json_type(json_extract(j, p)) IN ('OBJECT', 'ARRAY') THEN CAST(json_extract(j, p) AS VARCHAR) END);
+CREATE OR REPLACE MACRO trino_json_exists(j, p) AS
+    CASE WHEN j IS NOT NULL THEN coalesce(try(json_extract(j, p) IS NOT NULL), false) END;
+
 -- is_json_scalar(json) → boolean.
 CREATE OR REPLACE MACRO trino_is_json_scalar(j) AS json_type(json(j)) NOT IN ('OBJECT', 'ARRAY');
 

@@ -24,6 +24,8 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //     is a string literal;
 //   - concat(a, b, …) to (a) || (b) || … (NULL when an argument is NULL);
 //   - if(c, v) to if(c, v, NULL);
+//   - json_value/json_query/json_exists(j, 'lax|strict path') to trino_json_* with the bare path
+//     (other forms are refused);
 //   - greatest(a, b, …) and least(a, b, …) to DuckDB's under a CASE giving NULL when an argument
 //     is NULL;
 //   - the divisor of / and % (but a number that is not zero) to trino_divisor(…), which fails
