@@ -135,6 +135,12 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"array_distinct of strings", `array_join(array_distinct(ARRAY['us-east-1', 'eu-west-1', 'us-east-1']), ',')`, "us-east-1,eu-west-1"},
 		{"array_distinct keeps one NULL", `array_join(array_distinct(ARRAY['b', NULL, 'a', NULL, 'b']), ',', 'N')`, "b,N,a"},
 		{"array_distinct of an empty array", `cardinality(array_distinct(CAST(ARRAY[] AS array(integer))))`, "0"},
+		// array_max and array_min are NULL when an element is NULL (ArrayMaxFunction: a NULL
+		// element ends the search with NULL); DuckDB's list_max skips NULLs
+		{"array_max of an array with a NULL is NULL", `array_max(ARRAY[1, NULL, 3]) IS NULL`, "true"},
+		{"array_min of an array with a NULL is NULL", `array_min(ARRAY['b', NULL]) IS NULL`, "true"},
+		{"array_max and array_min", `CAST(array_max(ARRAY[1, 5, 3]) AS varchar) || ',' || array_min(ARRAY['b', 'a'])`, "5,a"},
+		{"array_max of an empty array is NULL", `array_max(CAST(ARRAY[] AS array(integer))) IS NULL`, "true"},
 		{"array_position", `array_position(ARRAY[5, 6], 6)`, "2"},
 		{"array_position absent is 0", `array_position(ARRAY[5, 6], 7)`, "0"},
 		{"array_join skips NULL", `array_join(ARRAY['a', NULL, 'c'], '-')`, "a-c"},

@@ -163,6 +163,12 @@ CREATE OR REPLACE MACRO trino_array_distinct(a) AS
                 lambda de: {'i': de.i, 'v': de.v})),
             lambda de: de.v))[1];
 
+-- array_max(array), array_min(array): NULL when an element is NULL, as Trino (ArrayMaxFunction
+-- stops at a NULL element); DuckDB's list_max and list_min skip NULLs. list_count counts the
+-- elements that are not NULL.
+CREATE OR REPLACE MACRO trino_array_max(a) AS CASE WHEN list_count(a) = len(a) THEN list_max(a) END;
+CREATE OR REPLACE MACRO trino_array_min(a) AS CASE WHEN list_count(a) = len(a) THEN list_min(a) END;
+
 -- array_union(a, b): the distinct elements of both, in order of first occurrence.
 CREATE OR REPLACE MACRO trino_array_union(a, b) AS trino_array_distinct(list_concat(a, b));
 
