@@ -198,6 +198,8 @@ func (r *rewriter) call(p int) (int, error) {
 		r.out.WriteString("octet_length")
 	} else if name == "contains" && r.ipContains(open) {
 		r.out.WriteString("trino_ip_contains")
+	} else if name == "contains" && len(r.args(open)) == 2 {
+		r.out.WriteString("trino_contains")
 	} else {
 		r.out.WriteString(r.tok(p).text)
 	}

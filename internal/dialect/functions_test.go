@@ -153,6 +153,13 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"all_match", `all_match(ARRAY[1, 2], x -> x > 1)`, "false"},
 		{"none_match", `none_match(ARRAY[1, 2], x -> x > 5)`, "true"},
 		{"contains", `contains(ARRAY['a', 'b'], 'b')`, "true"},
+		// contains is NULL when the element is absent from an array that holds a NULL, or when the
+		// element is NULL (ArrayContains: a NULL element seen makes "not found" unknown)
+		{"contains absent from an array with a NULL is NULL", `contains(ARRAY['a', NULL], 'b') IS NULL`, "true"},
+		{"contains present in an array with a NULL", `contains(ARRAY['a', NULL], 'a')`, "true"},
+		{"contains absent", `contains(ARRAY[1, 2], 3)`, "false"},
+		{"contains of a NULL element is NULL", `contains(ARRAY[1, 2], CAST(NULL AS integer)) IS NULL`, "true"},
+		{"NOT contains over rows with a NULL element", `(SELECT count(*) FROM (VALUES (ARRAY['a', NULL]), (ARRAY['c'])) AS t(a) WHERE NOT contains(a, 'b'))`, "1"},
 		{"map_keys", `array_join(map_keys(MAP(ARRAY['a', 'b'], ARRAY[1, 2])), ',')`, "a,b"},
 		{"map_values", `array_join(map_values(MAP(ARRAY['a', 'b'], ARRAY[1, 2])), ',')`, "1,2"},
 		{"CAST row type and field access", `CAST(ROW(1, 'a') AS row(x bigint, y varchar)).y`, "a"},

@@ -208,7 +208,7 @@ func TestRewriteTrinoNamesAndRows(t *testing.T) {
 		"SELECT trino_ipaddress(ip) AS a, trino_try_ipaddress(ip) AS b, trino_ipaddress('::1') AS c FROM t")
 	f("contains of a CIDR is the IP contains; of an array, the array's",
 		"SELECT 1 AS x FROM t WHERE contains('10.0.0.0/8', CAST(ip AS IPADDRESS)) AND contains(net, IPADDRESS '1.2.3.4') AND contains(ARRAY[1, 2], n) AND contains(arr, x)",
-		"SELECT 1 AS x FROM t WHERE trino_ip_contains('10.0.0.0/8', trino_ipaddress(ip)) AND trino_ip_contains(net, trino_ipaddress('1.2.3.4')) AND contains(ARRAY[1, 2], n) AND contains(arr, x)")
+		"SELECT 1 AS x FROM t WHERE trino_ip_contains('10.0.0.0/8', trino_ipaddress(ip)) AND trino_ip_contains(net, trino_ipaddress('1.2.3.4')) AND trino_contains(ARRAY[1, 2], n) AND trino_contains(arr, x)")
 }
 
 func TestColumnNamesNumbersItemsAfterAStar(t *testing.T) {

@@ -148,6 +148,18 @@ CREATE OR REPLACE MACRO trino_slice(a, s, n) AS
     CASE WHEN s > 0 THEN list_slice(a, s, s + n - 1)
          ELSE list_slice(a, len(a) + s + 1, len(a) + s + n) END;
 
+-- contains(array, element): true when found; NULL when the element is NULL, or absent from an
+-- array that holds a NULL (Trino's ArrayContains); DuckDB's list_contains gives false then, so
+-- NOT contains(...) kept rows Trino drops. Another first argument (DuckDB's contains of a string,
+-- which Trino has not) is DuckDB's; the cast to a varchar list only binds the list branch for it
+-- (typeof is known when the query is bound, so only one branch runs).
+CREATE OR REPLACE MACRO trino_contains(a, x) AS
+    CASE WHEN typeof(a) LIKE '%[]' THEN
+             CASE WHEN contains(a, x) THEN true
+                  WHEN x IS NULL OR list_count(CAST(a AS VARCHAR[])) < len(a) THEN NULL
+                  ELSE false END
+         ELSE contains(a, x) END;
+
 -- array_position(array, x) → 1-based position, 0 when absent.
 CREATE OR REPLACE MACRO trino_array_position(a, x) AS coalesce(list_position(a, x), 0);
 

@@ -41,7 +41,7 @@ const CloudTrailCatalog = "aws:cloudtrail"
 //   - CAST/TRY_CAST(x AS IPADDRESS) and IPADDRESS '…' to trino_ipaddress/trino_try_ipaddress (the
 //     address's canonical text), and contains(cidr, address) to trino_ip_contains when the
 //     network is a string literal or the address an IPADDRESS (otherwise it is the array
-//     contains);
+//     contains, trino_contains);
 //   - VALUES rows written ROW(a, b) or as bare values to DuckDB's (a, b) and (x), the whole as
 //     SELECT * FROM (VALUES …) AS _values(_col0, …);
 //   - in select lists, AS before an alias written without it (DuckDB takes keywords such as
