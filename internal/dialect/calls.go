@@ -51,7 +51,7 @@ var renames = map[string]string{
 	"zip":             "list_zip",
 	"transform":       "list_transform",
 	"filter":          "list_filter",
-	"sequence":        "generate_series",
+	"sequence":        "trino_sequence",
 	"split":           "trino_split",
 	"split_part":      "trino_split_part",
 	"replace":         "trino_replace",

@@ -141,6 +141,11 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"array_min of an array with a NULL is NULL", `array_min(ARRAY['b', NULL]) IS NULL`, "true"},
 		{"array_max and array_min", `CAST(array_max(ARRAY[1, 5, 3]) AS varchar) || ',' || array_min(ARRAY['b', 'a'])`, "5,a"},
 		{"array_max of an empty array is NULL", `array_max(CAST(ARRAY[] AS array(integer))) IS NULL`, "true"},
+		// sequence(start, stop) steps by -1 when start is greater (trino.io array functions)
+		{"sequence down", `array_join(sequence(5, 1), ',')`, "5,4,3,2,1"},
+		{"sequence up", `array_join(sequence(1, 3), ',')`, "1,2,3"},
+		{"sequence with a step", `array_join(sequence(1, 10, 4), ',')`, "1,5,9"},
+		{"sequence of hours", `cardinality(sequence(TIMESTAMP '2024-01-01 00:00:00', TIMESTAMP '2024-01-01 02:00:00', INTERVAL '1' HOUR))`, "3"},
 		{"array_position", `array_position(ARRAY[5, 6], 6)`, "2"},
 		{"array_position absent is 0", `array_position(ARRAY[5, 6], 7)`, "0"},
 		{"array_join skips NULL", `array_join(ARRAY['a', NULL, 'c'], '-')`, "a-c"},

@@ -160,6 +160,11 @@ CREATE OR REPLACE MACRO trino_contains(a, x) AS
                   ELSE false END
          ELSE contains(a, x) END;
 
+-- sequence(start, stop): by 1, or by -1 when start is greater than stop (DuckDB's
+-- generate_series gave []); sequence(start, stop, step) is DuckDB's.
+CREATE OR REPLACE MACRO trino_sequence(a, b) AS generate_series(a, b, CASE WHEN a <= b THEN 1 ELSE -1 END),
+    (a, b, s) AS generate_series(a, b, s);
+
 -- array_position(array, x) → 1-based position, 0 when absent.
 CREATE OR REPLACE MACRO trino_array_position(a, x) AS coalesce(list_position(a, x), 0);
 
