@@ -200,6 +200,8 @@ func (r *rewriter) call(p int) (int, error) {
 		r.out.WriteString("trino_ip_contains")
 	} else if name == "contains" && len(r.args(open)) == 2 {
 		r.out.WriteString("trino_contains")
+	} else if (name == "trim" || name == "ltrim" || name == "rtrim") && r.plainArg(open) {
+		r.out.WriteString("trino_" + name)
 	} else {
 		r.out.WriteString(r.tok(p).text)
 	}
@@ -636,6 +638,23 @@ func (r *rewriter) dateArg(open, n int) bool {
 		return r.tok(b-2).is("date") && r.tok(b-3).is("as")
 	}
 	return dateFuncs[strings.ToLower(first.text)]
+}
+
+// plainArg reports whether the call at open has one argument that is not the SQL form
+// trim([BOTH|LEADING|TRAILING] [chars] FROM s).
+func (r *rewriter) plainArg(open int) bool {
+	args := r.args(open)
+	if len(args) != 1 {
+		return false
+	}
+	for p := args[0][0]; p < args[0][1]; p++ {
+		if m := r.match[p]; m > p {
+			p = m
+		} else if r.tok(p).is("from") {
+			return false
+		}
+	}
+	return true
 }
 
 // substrArgs reports whether the call at open is substr(s, start[, length]), not

@@ -210,6 +210,13 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"split_part with an empty delimiter splits characters", `split_part('abc', '', 2)`, "b"},
 		{"replace with two arguments removes", `replace('a-b-c', '-')`, "abc"},
 		{"replace with three arguments", `replace('aXbX', 'X', 'y')`, "ayby"},
+		// trim, ltrim and rtrim of one argument remove Java's whitespace (Character.isWhitespace, in
+		// airlift's SliceUtf8.trim): tabs, newlines and Unicode spaces, not the no-break space
+		{"trim of tabs and newlines", `'[' || trim(chr(9) || ' a ' || chr(10) || chr(13)) || ']'`, "[a]"},
+		{"ltrim and rtrim of tabs", `'[' || ltrim(chr(9) || 'a' || chr(9)) || '|' || rtrim(chr(11) || 'b' || chr(12)) || ']'`, "[a	|b]"},
+		{"trim of an ideographic space", `trim(chr(12288) || 'a' || chr(8195))`, "a"},
+		{"trim keeps a no-break space", `length(trim(chr(160) || 'a' || chr(8239)))`, "3"},
+		{"trim of characters", `trim('xxaxx', 'x')`, "a"},
 		{"strpos", `strpos('abc', 'c')`, "3"},
 		{"strpos absent is 0", `strpos('abc', 'z')`, "0"},
 		{"concat_ws", `concat_ws(',', 'a', 'b')`, "a,b"},

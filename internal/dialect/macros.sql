@@ -232,6 +232,15 @@ CREATE OR REPLACE MACRO trino_split_part(s, d, i) AS
     CASE WHEN i <= 0 THEN CAST(trino_fail('INVALID_FUNCTION_ARGUMENT: split_part: Index must be greater than zero') AS VARCHAR)
          ELSE string_split(s, d)[i] END;
 
+-- trim, ltrim, rtrim(string) of one argument remove Java's whitespace (Character.isWhitespace, as
+-- airlift's SliceUtf8.trim that Trino calls): tab to carriage return, the four information
+-- separators, space and the Unicode space, line and paragraph separators but the no-break ones
+-- (U+00A0, U+2007, U+202F). DuckDB's remove spaces, the no-break one among them, and keep tabs and
+-- newlines. (A regular expression: DuckDB's trim with these characters takes a microsecond a value.)
+CREATE OR REPLACE MACRO trino_trim(s) AS regexp_replace(s, '^[\t-\r\x1c-\x1f \x{1680}\x{2000}-\x{2006}\x{2008}-\x{200a}\x{2028}\x{2029}\x{205f}\x{3000}]+|[\t-\r\x1c-\x1f \x{1680}\x{2000}-\x{2006}\x{2008}-\x{200a}\x{2028}\x{2029}\x{205f}\x{3000}]+$', '', 'g');
+CREATE OR REPLACE MACRO trino_ltrim(s) AS regexp_replace(s, '^[\t-\r\x1c-\x1f \x{1680}\x{2000}-\x{2006}\x{2008}-\x{200a}\x{2028}\x{2029}\x{205f}\x{3000}]+', '');
+CREATE OR REPLACE MACRO trino_rtrim(s) AS regexp_replace(s, '[\t-\r\x1c-\x1f \x{1680}\x{2000}-\x{2006}\x{2008}-\x{200a}\x{2028}\x{2029}\x{205f}\x{3000}]+$', '');
+
 -- replace(string, search) removes every occurrence; replace(string, search, replacement).
 CREATE OR REPLACE MACRO trino_replace(s, f) AS replace(s, f, ''),
     (s, f, r) AS replace(s, f, r);
