@@ -47,7 +47,7 @@ var renames = map[string]string{
 	"array_max":       "trino_array_max",
 	"array_min":       "trino_array_min",
 	"array_sort":      "list_sort",
-	"arrays_overlap":  "list_has_any",
+	"arrays_overlap":  "trino_arrays_overlap",
 	"zip":             "list_zip",
 	"transform":       "list_transform",
 	"filter":          "list_filter",

@@ -164,6 +164,11 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"contains present in an array with a NULL", `contains(ARRAY['a', NULL], 'a')`, "true"},
 		{"contains absent", `contains(ARRAY[1, 2], 3)`, "false"},
 		{"contains of a NULL element is NULL", `contains(ARRAY[1, 2], CAST(NULL AS integer)) IS NULL`, "true"},
+		// arrays_overlap: NULL when no element is shared but an array holds a NULL (trino.io)
+		{"arrays_overlap", `CAST(arrays_overlap(ARRAY[1, 2], ARRAY[2, 3]) AS varchar) || ',' || CAST(arrays_overlap(ARRAY[1], ARRAY[3]) AS varchar)`, "true,false"},
+		{"arrays_overlap with a NULL element and none shared is NULL", `arrays_overlap(ARRAY[1, NULL], ARRAY[3]) IS NULL`, "true"},
+		{"arrays_overlap with a NULL element and one shared", `arrays_overlap(ARRAY[1, NULL], ARRAY[1])`, "true"},
+		{"arrays_overlap of a NULL array is NULL", `arrays_overlap(CAST(NULL AS array(integer)), ARRAY[1]) IS NULL`, "true"},
 		{"NOT contains over rows with a NULL element", `(SELECT count(*) FROM (VALUES (ARRAY['a', NULL]), (ARRAY['c'])) AS t(a) WHERE NOT contains(a, 'b'))`, "1"},
 		{"map_keys", `array_join(map_keys(MAP(ARRAY['a', 'b'], ARRAY[1, 2])), ',')`, "a,b"},
 		{"map_values", `array_join(map_values(MAP(ARRAY['a', 'b'], ARRAY[1, 2])), ',')`, "1,2"},

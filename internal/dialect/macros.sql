@@ -160,6 +160,14 @@ CREATE OR REPLACE MACRO trino_contains(a, x) AS
                   ELSE false END
          ELSE contains(a, x) END;
 
+-- arrays_overlap(a, b): true when they share an element that is not NULL; NULL when they share
+-- none but one holds a NULL (Trino's ArraysOverlapFunction); DuckDB's list_has_any gave false.
+CREATE OR REPLACE MACRO trino_arrays_overlap(a, b) AS
+    CASE WHEN a IS NULL OR b IS NULL THEN NULL
+         WHEN list_has_any(a, b) THEN true
+         WHEN list_count(a) < len(a) OR list_count(b) < len(b) THEN NULL
+         ELSE false END;
+
 -- sequence(start, stop): by 1, or by -1 when start is greater than stop (DuckDB's
 -- generate_series gave []); sequence(start, stop, step) is DuckDB's.
 CREATE OR REPLACE MACRO trino_sequence(a, b) AS generate_series(a, b, CASE WHEN a <= b THEN 1 ELSE -1 END),
