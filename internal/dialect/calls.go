@@ -72,6 +72,8 @@ var renames = map[string]string{
 	"regexp_position":      "trino_regexp_position",
 	"regexp_split":         "regexp_split_to_array",
 	"array_union":          "trino_array_union",
+	"array_remove":         "trino_array_remove",
+	"array_except":         "trino_array_except",
 	"codepoint":            "unicode",
 	"is_nan":               "isnan",
 	"is_finite":            "isfinite",

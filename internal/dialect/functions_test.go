@@ -292,6 +292,14 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"regexp_position without a match is -1", `regexp_position('abc', '\d')`, "-1"},
 		{"regexp_position counts characters", `regexp_position('é1', '\d')`, "2"},
 		{"regexp_split", `array_join(regexp_split('1a 2b 14m', '\s*[a-z]+\s*'), ',', 'N')`, "1,2,14,"},
+		// array_remove keeps NULL elements and is NULL for a NULL element to remove; array_except is
+		// distinct, in the first array's order, a NULL in both removed (trino.io array functions)
+		{"array_remove", `array_join(array_remove(ARRAY[1, NULL, 2, 1], 1), ',', 'N')`, "N,2"},
+		{"array_remove of NULL is NULL", `array_remove(ARRAY[1, 2], CAST(NULL AS integer)) IS NULL`, "true"},
+		{"array_remove of a column's value", `(SELECT array_join(array_agg(array_join(array_remove(a, e), ',') ORDER BY e), ';') FROM (VALUES (ARRAY[1, 2, 3], 2), (ARRAY[4], 4)) AS t(a, e))`, "1,3;"},
+		{"array_except", `array_join(array_except(ARRAY[3, 1, 3, 2, NULL], ARRAY[2]), ',', 'N')`, "3,1,N"},
+		{"array_except removes a NULL", `array_join(array_except(ARRAY['a', NULL], ARRAY[NULL]), ',', 'N')`, "a"},
+		{"array_except of a NULL array is NULL", `array_except(ARRAY[1], CAST(NULL AS array(integer))) IS NULL`, "true"},
 		{"array_union", `array_join(array_union(ARRAY[1, 2, 3], ARRAY[2, 3, 4]), ',')`, "1,2,3,4"},
 		{"array_union keeps the first order", `array_join(array_union(ARRAY['b', 'a', 'b'], ARRAY['c', 'a']), ',')`, "b,a,c"},
 		{"codepoint", `codepoint('A')`, "65"},

@@ -197,6 +197,15 @@ CREATE OR REPLACE MACRO trino_array_min(a) AS CASE WHEN list_count(a) = len(a) T
 -- array_union(a, b): the distinct elements of both, in order of first occurrence.
 CREATE OR REPLACE MACRO trino_array_union(a, b) AS trino_array_distinct(list_concat(a, b));
 
+-- array_remove(array, element): every element equal to element removed, NULL elements kept; NULL
+-- when element is NULL. array_except(a, b): the distinct elements of a (first occurrences, in
+-- a's order) that b lacks, a NULL counting as a value (list_position finds a NULL); NULL when b
+-- is. DuckDB has neither.
+CREATE OR REPLACE MACRO trino_array_remove(a, x) AS
+    CASE WHEN x IS NOT NULL THEN list_filter(a, lambda are: are IS NULL OR are <> x) END;
+CREATE OR REPLACE MACRO trino_array_except(a, b) AS
+    CASE WHEN b IS NOT NULL THEN trino_array_distinct(list_filter(a, lambda axe: list_position(b, axe) IS NULL)) END;
+
 -- array_join(array, delimiter[, null_replacement]): NULLs are skipped unless replaced.
 CREATE OR REPLACE MACRO trino_array_join(a, d) AS array_to_string(a, d),
     (a, d, n) AS array_to_string(list_transform(a, lambda x: coalesce(CAST(x AS VARCHAR), n)), d);
