@@ -154,6 +154,11 @@ func (r *rewriter) call(p int) (int, error) {
 			return r.concat(close, args)
 		}
 	}
+	if name == "extract" {
+		if np, ok, err := r.extract(p); ok || err != nil {
+			return np, err
+		}
+	}
 	if name == "json_value" || name == "json_query" || name == "json_exists" {
 		return r.sqlJSON(p, name)
 	}
@@ -322,6 +327,36 @@ func (r *rewriter) concat(close int, args [][2]int) (int, error) {
 	r.out.WriteString("(" + strings.Join(parts, " || ") + ")")
 	r.trivia(close)
 	return close + 1, nil
+}
+
+// extractFields are the fields of Trino's EXTRACT(field FROM x) that DuckDB's extract reads
+// otherwise (dow: 0 for a Sunday, where Trino's is ISO, 7) or not at all, with the function
+// that gives Trino's value. The other fields (year, quarter, month, week, day, hour, minute,
+// second, timezone_hour, timezone_minute) are DuckDB's extract alike.
+var extractFields = map[string]string{
+	"dow": "isodow", "day_of_week": "isodow", "doy": "dayofyear", "day_of_year": "dayofyear",
+	"yow": "isoyear", "year_of_week": "isoyear", "day_of_month": "day",
+}
+
+// extract rewrites EXTRACT(field FROM x) of one of the extractFields to that function of x; it
+// reports false for another field.
+func (r *rewriter) extract(p int) (int, bool, error) {
+	open := p + 1
+	close := r.match[open]
+	if close-open < 4 || !r.tok(open+2).is("from") {
+		return 0, false, nil
+	}
+	fn, ok := extractFields[strings.ToLower(r.tok(open+1).text)]
+	if !ok || r.tok(open+1).kind != tkIdent {
+		return 0, false, nil
+	}
+	x, err := r.capture(open+3, close)
+	if err != nil {
+		return 0, false, err
+	}
+	r.out.WriteString(fn + "(" + x + ")")
+	r.trivia(close)
+	return close + 1, true, nil
 }
 
 // sqlJSONPath is the part of Trino's SQL/JSON path language the engine's JSON paths read alike:

@@ -337,6 +337,13 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"format_datetime Z is the offset without a colon", `format_datetime(from_iso8601_timestamp('2024-01-02T03:04:05Z'), 'yyyy-MM-dd HH:mm:ss Z')`, "2024-01-02 03:04:05 +0000"},
 		{"format_datetime ZZ is the offset with a colon", `format_datetime(TIMESTAMP '2024-01-02 03:04:05', 'HH:mmZZ')`, "03:04+00:00"},
 		{"format_datetime ZZZ is the zone id", `format_datetime(TIMESTAMP '2024-01-02 03:04:05', 'HH ZZZ')`, "03 UTC"},
+		// EXTRACT(field FROM x) takes the same fields as the functions of the same names (trino.io
+		// datetime functions): DOW and DAY_OF_WEEK are ISO, 7 for a Sunday (DuckDB's dow is 0)
+		{"extract dow of a Sunday", `extract(dow FROM DATE '2023-01-01')`, "7"},
+		{"extract DAY_OF_WEEK", `EXTRACT(DAY_OF_WEEK FROM TIMESTAMP '2023-01-02 10:00:00')`, "1"},
+		{"extract doy, day_of_year, yow, year_of_week, day_of_month", `CAST(extract(doy FROM DATE '2023-02-01') AS varchar) || ',' || CAST(extract(day_of_year FROM DATE '2023-02-01') AS varchar) || ',' || CAST(extract(yow FROM DATE '2023-01-01') AS varchar) || ',' || CAST(extract(year_of_week FROM DATE '2023-01-01') AS varchar) || ',' || CAST(extract(day_of_month FROM DATE '2023-01-05') AS varchar)`, "32,32,2022,2022,5"},
+		{"extract of a column", `(SELECT extract(dow FROM d) FROM (VALUES DATE '2024-06-09') AS t(d))`, "7"},
+		{"extract year, hour", `CAST(extract(year FROM DATE '2023-01-01') AS varchar) || ',' || CAST(extract(hour FROM TIMESTAMP '2023-01-01 13:00:00') AS varchar)`, "2023,13"},
 		{"day_of_week is ISO", `day_of_week(DATE '2023-01-01')`, "7"},
 		{"dow is ISO", `dow(DATE '2023-01-02')`, "1"},
 		{"day_of_year", `day_of_year(DATE '2023-02-01')`, "32"},
