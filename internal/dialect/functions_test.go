@@ -157,6 +157,15 @@ func TestTrinoFunctionsMatchTrino(t *testing.T) {
 		{"any_match", `any_match(ARRAY[1, 2], x -> x > 1)`, "true"},
 		{"all_match", `all_match(ARRAY[1, 2], x -> x > 1)`, "false"},
 		{"none_match", `none_match(ARRAY[1, 2], x -> x > 5)`, "true"},
+		// any_match, all_match, none_match are NULL when the predicate is NULL for an element and the
+		// others do not decide (trino.io array functions)
+		{"any_match with a NULL predicate and no match is NULL", `any_match(ARRAY[1, NULL], x -> x > 5) IS NULL`, "true"},
+		{"any_match with a match and a NULL", `any_match(ARRAY[6, NULL], x -> x > 5)`, "true"},
+		{"all_match with a NULL predicate and the rest true is NULL", `all_match(ARRAY[6, NULL], x -> x > 5) IS NULL`, "true"},
+		{"all_match with a miss and a NULL", `all_match(ARRAY[1, NULL], x -> x > 5)`, "false"},
+		{"none_match with a NULL predicate and no match is NULL", `none_match(ARRAY[1, NULL], x -> x > 5) IS NULL`, "true"},
+		{"matches of an empty array", `CAST(any_match(CAST(ARRAY[] AS array(integer)), x -> x > 0) AS varchar) || CAST(all_match(CAST(ARRAY[] AS array(integer)), x -> x > 0) AS varchar) || CAST(none_match(CAST(ARRAY[] AS array(integer)), x -> x > 0) AS varchar)`, "falsetruetrue"},
+		{"any_match of a NULL array is NULL", `any_match(CAST(NULL AS array(integer)), x -> x > 0) IS NULL`, "true"},
 		{"contains", `contains(ARRAY['a', 'b'], 'b')`, "true"},
 		// contains is NULL when the element is absent from an array that holds a NULL, or when the
 		// element is NULL (ArrayContains: a NULL element seen makes "not found" unknown)

@@ -211,10 +211,15 @@ CREATE OR REPLACE MACRO trino_array_join(a, d) AS array_to_string(a, d),
     (a, d, n) AS array_to_string(list_transform(a, lambda x: coalesce(CAST(x AS VARCHAR), n)), d);
 
 -- any_match / all_match / none_match(array, predicate) take a lambda; Rewrite passes it
--- through list_transform, which DuckDB binds in a macro body.
-CREATE OR REPLACE MACRO trino_any_match(b) AS list_bool_or(b);
-CREATE OR REPLACE MACRO trino_all_match(b) AS list_bool_and(b);
-CREATE OR REPLACE MACRO trino_none_match(b) AS NOT list_bool_or(b);
+-- through list_transform, which DuckDB binds in a macro body, so b is the predicate's values.
+-- As Trino: decided by a true (any, none) or a false (all) value; else NULL when a value is NULL
+-- (DuckDB's list_bool_or and list_bool_and skip NULLs); an empty array gives false, true, true.
+CREATE OR REPLACE MACRO trino_any_match(b) AS
+    CASE WHEN b IS NULL THEN NULL WHEN list_bool_or(b) THEN true WHEN list_count(b) < len(b) THEN NULL ELSE false END;
+CREATE OR REPLACE MACRO trino_all_match(b) AS
+    CASE WHEN b IS NULL THEN NULL WHEN NOT list_bool_and(b) THEN false WHEN list_count(b) < len(b) THEN NULL ELSE true END;
+CREATE OR REPLACE MACRO trino_none_match(b) AS
+    CASE WHEN b IS NULL THEN NULL WHEN list_bool_or(b) THEN false WHEN list_count(b) < len(b) THEN NULL ELSE true END;
 
 -- split(string, delimiter) → array(varchar); split(string, delimiter, limit): at most limit
 -- elements, the last holding the rest of the string; a limit below 1 is an error.
