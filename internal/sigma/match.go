@@ -613,9 +613,12 @@ func stringMatch(x string, pat []patPart, cased bool) string {
 	return "(" + x + op + engine.Literal(like.String()) + " ESCAPE '\\')"
 }
 
-// cidrNetwork is the network s, masked, in its 16-byte form (an IPv4 network as the
-// IPv4-mapped IPv6 network, /n as /n+96), as trino_ip_groups reads an address. An address
-// alone is the network of that one address (/32, /128), as pySigma's ip_network reads it.
+// cidrNetwork is the network s in its 16-byte form (an IPv4 network as the IPv4-mapped IPv6
+// network, /n as /n+96), as trino_ip_groups reads an address. An address alone is the network
+// of that one address (/32, /128), as pySigma's ip_network reads it. A network with host bits
+// set (10.1.2.3/8) is refused, as pySigma's ip_network refuses it: read as 10.0.0.0/8 it
+// would match every address of a network the rule may not mean (the author may have meant
+// the address, or a /24), and another backend would not load the rule at all.
 func cidrNetwork(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if a, err := netip.ParseAddr(s); err == nil && a.Zone() == "" {
@@ -625,7 +628,9 @@ func cidrNetwork(s string) (netip.Prefix, error) {
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("cidr: %q is not a network (address/prefix length): %v", s, err)
 	}
-	p = p.Masked()
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, fmt.Errorf("cidr: %q has host bits set (pySigma refuses it too): write the network, %s, or the address alone", s, m)
+	}
 	if p.Addr().Is4() {
 		p = netip.PrefixFrom(netip.AddrFrom16(p.Addr().As16()), p.Bits()+96)
 	}

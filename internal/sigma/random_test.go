@@ -671,7 +671,10 @@ func (g *ruleGen) network(p string) string {
 	if g.chance(0.5) {
 		return netip.PrefixFrom(a, bits).Masked().String()
 	}
-	return a.String() + "/" + strconv.Itoa(bits)
+	if g.chance(0.8) {
+		return a.String() // the address alone
+	}
+	return a.String() + "/" + strconv.Itoa(bits) // host bits set: refused unless bits is the address's length
 }
 
 // number is a YAML number near one of the records', or an odd one; sometimes a string.

@@ -122,6 +122,8 @@ func TestSigmaRefusals(t *testing.T) {
 		{"named group the engine's RE2 cannot read", rule("  sel:\n    eventName|re: '(?<n>Console)Login'\n  condition: sel"), "write (?P<n>"},
 		{"lookbehind regex", rule("  sel:\n    userAgent|re: '(?<!a)b'\n  condition: sel"), "invalid regular expression"},
 		{"bad cidr", rule("  sel:\n    sourceIPAddress|cidr: '10.0.0.0/33'\n  condition: sel"), "not a network"},
+		{"cidr with host bits set", rule("  sel:\n    sourceIPAddress|cidr: '10.1.2.3/8'\n  condition: sel"), `cidr: "10.1.2.3/8" has host bits set (pySigma refuses it too): write the network, 10.0.0.0/8, or the address alone`},
+		{"IPv6 cidr with host bits set", rule("  sel:\n    sourceIPAddress|cidr: '2001:db8::1/32'\n  condition: sel"), `cidr: "2001:db8::1/32" has host bits set (pySigma refuses it too): write the network, 2001:db8::/32, or the address alone`},
 		{"keywords mixed with field maps", rule("  sel:\n    - eventName: x\n    - evil\n  condition: sel"), "mixes keywords (values with no field) and maps"},
 		{"a modifier with no field", rule("  sel:\n    '|contains': evil\n  condition: sel"), "a modifier with no field name"},
 		{"fieldref with a wildcard", rule("  sel:\n    userIdentity.userName|fieldref: requestParameters.user*\n  condition: sel"), "a field reference names one field: no wildcards"},
