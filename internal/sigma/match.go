@@ -73,8 +73,8 @@ var windowsOnly = map[string]string{
 	"utf16be":      "it matches UTF-16BE encoded values (Windows)",
 }
 
-// sval is one value of a field condition as written: null, or its text (a number or boolean
-// as written in the YAML).
+// sval is one value of a field condition: null, or its text (a number as the text pySigma
+// gives it, yaml11.go; a boolean as written in the YAML).
 type sval struct {
 	null bool
 	text string
@@ -186,7 +186,11 @@ func compileValuesSQL(key string, n *yaml.Node, fixed *value) (string, node, str
 	var vals []sval
 	switch n.Kind {
 	case yaml.ScalarNode:
-		vals = []sval{scalarValue(n)}
+		sv, err := scalarValue(n)
+		if err != nil {
+			return "", nil, "", fmt.Errorf("%s: %w", key, err)
+		}
+		vals = []sval{sv}
 	case yaml.SequenceNode:
 		if len(n.Content) == 0 {
 			return "", nil, "", fmt.Errorf("%s: empty list of values", key)
@@ -195,7 +199,11 @@ func compileValuesSQL(key string, n *yaml.Node, fixed *value) (string, node, str
 			if c.Kind != yaml.ScalarNode {
 				return "", nil, "", fmt.Errorf("%s: a value is not a string, number, boolean or null", key)
 			}
-			vals = append(vals, scalarValue(c))
+			sv, err := scalarValue(c)
+			if err != nil {
+				return "", nil, "", fmt.Errorf("%s: %w", key, err)
+			}
+			vals = append(vals, sv)
 		}
 	default:
 		return "", nil, "", fmt.Errorf("%s: a value is not a string, number, boolean or null", key)
@@ -300,13 +308,6 @@ func (m modifiers) oneLambda(key string, v value, vals []sval) (sql string, ok b
 		return join(tests, " OR ")
 	})
 	return sql, err == nil
-}
-
-func scalarValue(n *yaml.Node) sval {
-	if n.Tag == "!!null" {
-		return sval{null: true, kind: n.Tag}
-	}
-	return sval{text: n.Value, kind: n.Tag}
 }
 
 // modifiers are the parsed modifiers of one field condition.
