@@ -27,6 +27,51 @@ const (
 	maxPredicateBytes = 1 << 20
 )
 
+// maxExpandedNodes bounds a detection's YAML nodes with its aliases expanded: a rule may share
+// a list or a search through an anchor (&names … *names), but an alias bomb (each level an
+// anchored list naming the level below ten times) would expand to billions of nodes.
+const maxExpandedNodes = 10000
+
+// expandAliases is detection n with every YAML alias replaced by a copy of the node it names,
+// as PyYAML (pySigma's reader) reads it: the compiler then sees what the rule would be with the
+// text copied. It refuses an expansion past maxExpandedNodes, an alias inside the node it
+// names, and a merge key (<<), which pySigma's reader cannot construct either.
+func expandAliases(n *yaml.Node) (*yaml.Node, error) {
+	budget := maxExpandedNodes
+	active := map[*yaml.Node]bool{} // the anchored nodes being copied, for an alias inside one
+	var expand func(n *yaml.Node) (*yaml.Node, error)
+	expand = func(n *yaml.Node) (*yaml.Node, error) {
+		if budget--; budget < 0 {
+			return nil, fmt.Errorf("with its YAML aliases expanded, the detection has more than %d nodes", maxExpandedNodes)
+		}
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil || active[n.Alias] {
+				return nil, fmt.Errorf("YAML alias *%s is inside the node it names", n.Value)
+			}
+			active[n.Alias] = true
+			defer delete(active, n.Alias)
+			return expand(n.Alias)
+		}
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!merge" {
+			return nil, fmt.Errorf("line %d: YAML merge key %s is not supported (pySigma cannot read it either): write the fields, or share a list or a search with an alias", n.Line, n.Value)
+		}
+		if len(n.Content) == 0 {
+			return n, nil
+		}
+		c := *n
+		c.Content = make([]*yaml.Node, len(n.Content))
+		for i, sub := range n.Content {
+			e, err := expand(sub)
+			if err != nil {
+				return nil, err
+			}
+			c.Content[i] = e
+		}
+		return &c, nil
+	}
+	return expand(n)
+}
+
 // checkBounds refuses a detection whose values are too many or too long, before anything is
 // compiled from it.
 func checkBounds(det *yaml.Node) error {

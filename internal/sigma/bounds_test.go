@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/auditlake/auditlake/internal/sigma"
 )
@@ -155,6 +156,67 @@ func TestManyValuesReadTheFieldOnce(t *testing.T) {
 			want := slices.Sorted(slices.Values(c.want))
 			if !slices.Equal(got, want) {
 				t.Errorf("got %v, want %v\npredicate: %s", got, want, r.Predicate)
+			}
+		})
+	}
+}
+
+// TestYAMLAliasesInADetection: anchors and aliases share a list or a search, as PyYAML (and
+// so pySigma) reads them: the rule loads and means what it would with the text copied. An
+// alias bomb (each level naming the one below ten times) is refused as soon as its expansion
+// passes the bound, in a few milliseconds; so is an alias inside the node it names, and a
+// merge key (<<), which pySigma cannot read either.
+func TestYAMLAliasesInADetection(t *testing.T) {
+	s, st := openStore(t, corpus)
+	cases := []struct{ name, aliased, copied string }{
+		{"a shared list of values", "  names: &names\n    - DeleteBucket\n    - ConsoleLogin\n  sel:\n    eventName: *names\n  f:\n    eventName: *names\n    userIdentity.type: Root\n  condition: sel and not f",
+			"  sel:\n    eventName: [DeleteBucket, ConsoleLogin]\n  f:\n    eventName: [DeleteBucket, ConsoleLogin]\n    userIdentity.type: Root\n  condition: sel and not f"},
+		{"a shared search", "  sel: &s\n    eventName|startswith: Delete\n  other: *s\n  condition: other", "  other:\n    eventName|startswith: Delete\n  condition: other"},
+		{"a shared value", "  sel:\n    eventName: &v ConsoleLogin\n  kw:\n    - *v\n  condition: sel and kw", "  sel:\n    eventName: ConsoleLogin\n  kw:\n    - ConsoleLogin\n  condition: sel and kw"},
+		{"an anchor outside the detection", "  sel:\n    eventSource: *src\n  condition: sel", "  sel:\n    eventSource: signin.amazonaws.com\n  condition: sel"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			text := strings.Replace(rule(c.aliased), "title: t\n", "title: t\nx-sources: &src signin.amazonaws.com\n", 1)
+			r, err := sigma.Parse("alias.yml", []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := sigma.Parse("copied.yml", []byte(rule(c.copied)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, exp := matching(t, s, st, r.Predicate), matching(t, s, st, want.Predicate)
+			if !slices.Equal(got, exp) || len(exp) == 0 {
+				t.Errorf("with aliases %v, copied %v", got, exp)
+			}
+			if !r.HasGo() {
+				t.Errorf("no Go matcher: %s", r.GoRefused)
+			}
+		})
+	}
+
+	var bomb strings.Builder
+	bomb.WriteString("  l0: &l0 [a, a, a, a, a, a, a, a, a, a]\n")
+	for i := 1; i < 10; i++ {
+		fmt.Fprintf(&bomb, "  l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	bomb.WriteString("  sel:\n    eventName: x\n  condition: sel\n")
+	refusals := []struct{ name, detection, reason string }{
+		{"an alias bomb", bomb.String(), "with its YAML aliases expanded, the detection has more than"},
+		{"an alias inside what it names", "  sel: &s\n    eventName: x\n    f: [*s]\n  condition: sel", "YAML alias *s is inside the node it names"},
+		{"a merge key", "  base: &b\n    eventSource: s3.amazonaws.com\n  sel:\n    <<: *b\n    eventName: x\n  condition: sel", "merge key"},
+	}
+	for _, c := range refusals {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := sigma.Parse("hostile.yml", []byte(rule(c.detection)))
+			var re *sigma.RefusedError
+			if !errors.As(err, &re) || !strings.Contains(re.Reason, c.reason) {
+				t.Fatalf("got %v, want refused: %s", err, c.reason)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("refused after %v", d)
 			}
 		})
 	}

@@ -87,6 +87,10 @@ func joinExprs(parts []expr, sep string) expr {
 // compileDetection compiles a rule's detection section: its searches (each a SQL predicate)
 // combined as its condition says.
 func compileDetection(det *yaml.Node) (expr, error) {
+	det, err := expandAliases(det)
+	if err != nil {
+		return expr{}, err
+	}
 	if det.Kind != yaml.MappingNode {
 		return expr{}, errors.New("detection is not a map of searches and a condition")
 	}

@@ -54,8 +54,6 @@ func compileSearch(n *yaml.Node) (expr, error) {
 			parts = append(parts, e)
 		}
 		return joinExprs(parts, " OR "), nil
-	case yaml.AliasNode:
-		return expr{}, errors.New("YAML aliases are not supported in a detection")
 	default:
 		return expr{}, errors.New("a search is a map of field conditions, a list of them, or keywords")
 	}
