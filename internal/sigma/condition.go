@@ -97,6 +97,12 @@ func compileDetection(det *yaml.Node) (expr, error) {
 	if err := checkBounds(det); err != nil {
 		return expr{}, err
 	}
+	if k, first, again := repeatedKey(det); k != "" {
+		if k == "condition" || k == "timeframe" {
+			return expr{}, fmt.Errorf("%s is given twice (lines %d and %d)", k, first, again)
+		}
+		return expr{}, fmt.Errorf("search %s is defined twice (lines %d and %d): pySigma refuses a repeated key; give each search its own name", k, first, again)
+	}
 	var names []string
 	searches := map[string]expr{}
 	var cond *yaml.Node
@@ -152,6 +158,22 @@ func compileDetection(det *yaml.Node) (expr, error) {
 		parts = append(parts, e)
 	}
 	return joinExprs(parts, " OR "), nil
+}
+
+// repeatedKey is the first key of mapping n that an earlier key repeats, and the lines of both
+// ("" when none does). YAML leaves a repeated key to the reader: PyYAML would keep the last,
+// and pySigma's reader refuses the rule, so a second search or field of one name, which one
+// reader drops and another ANDs, is refused rather than read either way.
+func repeatedKey(n *yaml.Node) (key string, first, again int) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if line, ok := seen[k.Value]; ok {
+			return k.Value, line, k.Line
+		}
+		seen[k.Value] = k.Line
+	}
+	return "", 0, 0
 }
 
 // compileCondition parses a Sigma condition: identifiers, and, or, not, parentheses,

@@ -29,6 +29,9 @@ func compileSearch(n *yaml.Node) (expr, error) {
 		if len(n.Content) == 0 {
 			return expr{}, errors.New("empty map")
 		}
+		if k, first, again := repeatedKey(n); k != "" {
+			return expr{}, fmt.Errorf("%s is given twice (lines %d and %d): pySigma refuses a repeated key; write its values as one list (or use |all), or put the conditions in two searches", k, first, again)
+		}
 		var parts []expr
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			e, err := compileField(n.Content[i].Value, n.Content[i+1])

@@ -129,6 +129,8 @@ func TestSigmaRefusals(t *testing.T) {
 		{"fieldref with a wildcard", rule("  sel:\n    userIdentity.userName|fieldref: requestParameters.user*\n  condition: sel"), "a field reference names one field: no wildcards"},
 		{"a comparison with a YAML 1.1 string", rule("  sel:\n    layersCount|gt: 1e3\n  condition: sel"), `gt compares numbers, "1e3" is not one`},
 		{"an infinite number", rule("  sel:\n    layersCount: .inf\n  condition: sel"), `".inf" is not a finite number`},
+		{"a search named twice", rule("  sel:\n    eventName: GetObject\n  sel:\n    eventName: PutObject\n  condition: sel"), `search sel is defined twice (lines 7 and 9)`},
+		{"a field named twice in a search", rule("  sel:\n    eventName: GetObject\n    eventName: PutObject\n  condition: sel"), `search sel: eventName is given twice (lines 8 and 9)`},
 		{"neq of text", rule("  sel:\n    eventName|neq: ConsoleLogin\n  condition: sel"), "neq compares numbers"},
 		{"a time modifier", rule("  sel:\n    eventTime|hour: 3\n  condition: sel"), "time modifier hour"},
 		{"keywords with re", rule("  sel:\n    '|re': 'ev.l'\n  condition: sel"), "keywords take only the all and cased modifiers"},
