@@ -174,6 +174,27 @@ func TestRulesAndHuntEndToEnd(t *testing.T) {
 	if code != 3 || !strings.Contains(errOut, "rule broken") || !strings.Contains(out, trailRule) {
 		t.Errorf("hunt with a broken rule: exit %d\n%s", code, errOut)
 	}
+	// Coverage runs the rules as the hunt of them all does: each rule's count is its rows in
+	// the hunt, the broken rule has no count, and the exit code is 3.
+	covOut, errOut, code := run(t, dir, "rule", "coverage", "--eds", "trail", "--format", "json")
+	var counts []struct {
+		Rule    string `json:"rule"`
+		Matches *int   `json:"matches"`
+	}
+	if err := json.Unmarshal([]byte(covOut), &counts); err != nil || code != 3 || !strings.Contains(errOut, "rule broken") || len(counts) != 5 {
+		t.Fatalf("coverage with a broken rule: exit %d, %v\n%s\n%s", code, err, covOut, errOut)
+	}
+	for _, c := range counts {
+		rows := 0
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			if strings.HasPrefix(line, c.Rule+",") {
+				rows++
+			}
+		}
+		if (c.Rule == "broken") != (c.Matches == nil) || (c.Matches != nil && *c.Matches != rows) {
+			t.Errorf("coverage of %s: %v, the hunt's rows %d", c.Rule, c.Matches, rows)
+		}
+	}
 	// The table has every row the CSV has (the hunt hands its rows on in one reused slice).
 	table, _, _ := run(t, dir, "hunt", "--eds", "trail", "--rules", "all")
 	lines := strings.Split(strings.TrimSpace(out), "\n")[1:]
