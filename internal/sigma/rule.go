@@ -165,6 +165,48 @@ type ruleDoc struct {
 	References  []string  `yaml:"references"`
 	Logsource   logsource `yaml:"logsource"`
 	Detection   yaml.Node `yaml:"detection"`
+	Correlation yaml.Node `yaml:"correlation"`
+	Filter      yaml.Node `yaml:"filter"`
+}
+
+// correlation says whether document n holds a Sigma 2 correlation section (correlation:
+// with its type, rules, group-by, timespan, condition), and its type (event_count,
+// value_count, temporal, …; "?" when it names none).
+func correlation(n *yaml.Node) (typ string, ok bool) {
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	c := yamlMapValue(n, "correlation")
+	if c == nil {
+		return "", false
+	}
+	return correlationType(c), true
+}
+
+// correlationType is the type a correlation section names, "?" when none.
+func correlationType(c *yaml.Node) string {
+	if t := yamlMapValue(c, "type"); t != nil && t.Kind == yaml.ScalarNode {
+		return truncate(t.Value, 40)
+	}
+	return "?"
+}
+
+// yamlMapValue is the value of key in mapping n, nil when n is no mapping or has no such key.
+func yamlMapValue(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// correlationRefused is why a correlation rule is refused.
+func correlationRefused(typ string) string {
+	return fmt.Sprintf("correlation rule (%s): Sigma correlation rules are not supported (a rule matches single events); add its base rules on their own, each in a file of its own", typ)
 }
 
 type logsource struct {
@@ -199,8 +241,18 @@ func Parse(file string, data []byte) (*Rule, error) {
 		}
 		return nil, refuse("", "malformed YAML: %v", err)
 	}
+	if doc.Correlation.Kind != 0 {
+		return nil, refuse(doc.ID, "%s", correlationRefused(correlationType(&doc.Correlation)))
+	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
+		// A correlation rule is often written after its base rules in one file.
+		for k := 2; err == nil; k++ {
+			if typ, ok := correlation(&extra); ok {
+				return nil, refuse(doc.ID, "document %d is a %s", k, correlationRefused(typ))
+			}
+			err = dec.Decode(&extra)
+		}
 		return nil, refuse(doc.ID, "more than one YAML document: Sigma rule collections (action: global/reset/repeat) are not supported; write one rule per file")
 	} else if !errors.Is(err, io.EOF) {
 		return nil, refuse(doc.ID, "malformed YAML: %v", err)
@@ -225,6 +277,9 @@ func Parse(file string, data []byte) (*Rule, error) {
 			doc.Logsource.Product, doc.Logsource.Service)
 	case doc.Level != "" && !slices.Contains(levels, strings.ToLower(doc.Level)):
 		return nil, refuse(id, "level %q is not one of %s", doc.Level, strings.Join(levels, ", "))
+	}
+	if doc.Detection.Kind == 0 && doc.Filter.Kind != 0 {
+		return nil, refuse(id, "a Sigma filter (filter:) is not supported: write its exclusion into the rules it names (condition: selection and not filter)")
 	}
 	if doc.Detection.Kind == 0 {
 		return nil, refuse(id, "no detection")

@@ -154,6 +154,12 @@ func TestSigmaRefusals(t *testing.T) {
 		{"id with a terminal escape", strings.Replace(rule("  sel:\n    eventName: x\n  condition: sel"), "id: 00000000-0000-0000-0000-000000000001", "id: \"a\\e[2Jb\"", 1), "is not a rule id"},
 		{"title with a control character", strings.Replace(rule("  sel:\n    eventName: x\n  condition: sel"), "title: t", "title: \"t\\x07\"", 1), "control characters"},
 		{"condition too long", rule("  sel:\n    eventName: x\n  condition: " + strings.Repeat("not ", 3000) + "sel"), "more than 2000"},
+		{"a Sigma 2 correlation rule", "title: c\nid: x\ncorrelation:\n  type: event_count\n  rules: [base]\n  group-by: [userIdentity.arn]\n  timespan: 10m\n  condition:\n    gte: 20\n",
+			"correlation rule (event_count): Sigma correlation rules are not supported"},
+		{"a correlation rule after its base rule", rule("  sel:\n    eventName: x\n  condition: sel") + "\n---\ntitle: c\ncorrelation:\n  type: temporal\n  rules: [a, b]\n  timespan: 5m\n",
+			"document 2 is a correlation rule (temporal): Sigma correlation rules are not supported"},
+		{"a Sigma filter", "title: f\nid: x\nlogsource:\n  product: aws\n  service: cloudtrail\nfilter:\n  rules: [r]\n  selection:\n    eventName: x\n  condition: not selection\n",
+			"a Sigma filter (filter:) is not supported"},
 		{"correlation", "title: c\nid: x\ntype: event_count\nlogsource:\n  product: aws\n  service: cloudtrail\n", "correlation rules are not supported"},
 	}
 	for _, c := range cases {
