@@ -320,6 +320,9 @@ type modifiers struct {
 	reFlags  string // i, m, s sub-modifiers of re
 }
 
+// reFlag is the RE2 flag of each re sub-modifier.
+var reFlag = map[string]string{"i": "i", "m": "m", "s": "s", "ignorecase": "i", "multiline": "m", "dotall": "s"}
+
 func parseModifiers(key string, mods []string) (modifiers, error) {
 	var m modifiers
 	setOp := func(op string) error {
@@ -345,11 +348,14 @@ func parseModifiers(key string, mods []string) (modifiers, error) {
 			m.cased = true
 		case "fieldref":
 			m.fieldref = true
-		case "i", "m", "s":
+		case "i", "m", "s", "ignorecase", "multiline", "dotall":
 			if m.op != "re" {
 				return m, fmt.Errorf("%s: modifier %s applies only after re", key, mod)
 			}
-			m.reFlags += mod
+			// ignorecase, multiline and dotall are pySigma's names of i, m and s.
+			if f := reFlag[mod]; !strings.Contains(m.reFlags, f) {
+				m.reFlags += f
+			}
 		case "expand":
 			return m, fmt.Errorf("%s: modifier expand needs placeholder values from a processing pipeline, which auditlake does not have", key)
 		default:

@@ -322,6 +322,8 @@ func semanticsCases() []semanticsCase {
 		{"re is a search, not a full match", "  sel:\n    userAgent|re: 'Truffle'\n  condition: sel", []string{"e1-deletebucket-ok"}},
 		{"re i", "  sel:\n    userAgent|re|i: '^boto3/'\n  condition: sel", []string{"e2-deletebucket-denied"}},
 		{"re with a named group written (?P<name>…)", "  sel:\n    userAgent|re: '^(?P<sdk>boto3|Boto3)/'\n  condition: sel", []string{"e2-deletebucket-denied"}},
+		{"re ignorecase, pySigma's long name of i", "  sel:\n    userAgent|re|ignorecase: '^boto3/'\n  condition: sel", []string{"e2-deletebucket-denied"}},
+		{"re multiline and dotall, pySigma's long names of m and s", "  sel:\n    userAgent|re|multiline|dotall: '^Boto3/.+$'\n  condition: sel", []string{"e2-deletebucket-denied"}},
 		{"re without i", "  sel:\n    userAgent|re: '^boto3/'\n  condition: sel", nil},
 		{"cidr v4", "  sel:\n    sourceIPAddress|cidr:\n      - 10.0.0.0/8\n      - 198.51.100.128/25\n  condition: sel",
 			[]string{"e2-deletebucket-denied", "e3-deletebucket-lowercase", "e9-versioning"}},
