@@ -182,3 +182,44 @@ func TestGoMatcherHostileValues(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONNullIsMissing: a field whose value is JSON null is missing — exists is false and
+// null holds — for every kind of field (a column, a struct field, a map value, a value in a
+// map value's JSON, an element of resources, a field read from the record's text), in SQL and
+// in the Go matcher alike. The specification 2.1 says exists checks presence only; the store
+// keeps a column's null and its absence alike (docs/detections.md: why).
+func TestJSONNullIsMissing(t *testing.T) {
+	recs := []map[string]any{
+		ev("nulls", "s3.amazonaws.com", "GetObject", map[string]any{
+			"errorCode": nil, "layersCount": nil, "userIdentity": map[string]any{"type": "IAMUser", "userName": nil},
+			"requestParameters": map[string]any{"a": nil, "o": map[string]any{"z": nil}}, "resources": []any{map[string]any{"ARN": nil}},
+		}),
+		ev("values", "s3.amazonaws.com", "GetObject", map[string]any{
+			"errorCode": "x", "layersCount": 1, "userIdentity": map[string]any{"type": "IAMUser", "userName": "u"},
+			"requestParameters": map[string]any{"a": "x", "o": map[string]any{"z": "x"}}, "resources": []any{map[string]any{"ARN": "x"}},
+		}),
+		ev("absent", "s3.amazonaws.com", "GetObject", nil),
+	}
+	s, st := openStore(t, recs)
+	decoded := decodeRecords(t, recs)
+	for _, f := range []string{"errorCode", "layersCount", "userIdentity.userName", "requestParameters.a", "requestParameters.o.z", "resources.ARN"} {
+		for _, c := range []struct {
+			cond string
+			want []string
+		}{
+			{"|exists: true", []string{"values"}},
+			{"|exists: false", []string{"absent", "nulls"}},
+			{": null", []string{"absent", "nulls"}},
+		} {
+			r, err := sigma.Parse("null.yml", []byte(rule("  sel:\n    "+f+c.cond+"\n  condition: sel")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := matching(t, s, st, r.Predicate)
+			yes, unknown := goVerdicts(r, decoded)
+			if !slices.Equal(got, c.want) || !slices.Equal(yes, c.want) || len(unknown) > 0 {
+				t.Errorf("%s%s: SQL %v, Go %v (unknown %v), want %v", f, c.cond, got, yes, unknown, c.want)
+			}
+		}
+	}
+}
