@@ -29,7 +29,7 @@ import (
 // events its predicate selects in the store are the events each path finds — the alerts'
 // (EvaluateGroupedWith: the Go verdicts taken as ingest writes the records, the engine deciding
 // those left Unknown), EvaluateGrouped's (every rule in SQL at a commit), and the hunt's and
-// rule coverage's (Hunt.Run, Evaluate, EvaluateAll, Stream: sameAsPredicate).
+// rule coverage's (Hunt.Run, Evaluate, EvaluateAll, Stream — what hunt and rule coverage run: sameAsPredicate).
 func TestUserRulesAgreeOnEveryPath(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ingests the samples and runs 160 rules on every path")
@@ -100,7 +100,7 @@ func TestUserRulesAgreeOnEveryPath(t *testing.T) {
 			}
 		}
 	}
-	found, errs := rules.NewHunt(s, rules.Target{Store: st}).Run(ctx, rs) // rule coverage
+	found, errs := rules.NewHunt(s, rules.Target{Store: st}).Run(ctx, rs)
 	sorted := func(ids []string) []string {
 		out := append([]string{}, ids...)
 		slices.Sort(out)
