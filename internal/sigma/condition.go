@@ -315,14 +315,14 @@ func (p *condParser) primary() (expr, error) {
 		return expr{}, errors.New("unexpected )")
 	case strings.EqualFold(t, "and") || strings.EqualFold(t, "or"):
 		return expr{}, fmt.Errorf("unexpected %q", t)
-	case (isCount(t) || strings.EqualFold(t, "all")) && p.pos+1 < len(p.toks) && strings.EqualFold(p.toks[p.pos+1], "of"):
+	case (isCount(t) || strings.EqualFold(t, "all") || strings.EqualFold(t, "any")) && p.pos+1 < len(p.toks) && strings.EqualFold(p.toks[p.pos+1], "of"):
 		if p.pos+2 >= len(p.toks) || p.toks[p.pos+2] == "(" || p.toks[p.pos+2] == ")" {
 			return expr{}, fmt.Errorf("%s of needs a search pattern or them", t)
 		}
 		quant, pattern := t, p.toks[p.pos+2]
 		p.pos += 3
-		if quant != "1" && !strings.EqualFold(quant, "all") {
-			return expr{}, fmt.Errorf("%s of: only 1 of and all of are supported", quant)
+		if quant != "1" && !strings.EqualFold(quant, "all") && !strings.EqualFold(quant, "any") { // any of: pySigma's 1 of
+			return expr{}, fmt.Errorf("%s of: only 1 of and all of are supported (any of is 1 of)", quant)
 		}
 		matched := p.match(pattern)
 		if len(matched) == 0 {
@@ -359,17 +359,16 @@ func isCount(t string) bool {
 }
 
 // match returns the searches a "… of" pattern names, in the rule's order: them is every search
-// whose name does not start with "_"; a pattern with * matches names by wildcard.
+// whose name does not start with "_"; a pattern with * matches names by wildcard, and leaves
+// out those starting with "_" too unless it starts with "_" itself (as pySigma resolves it:
+// 1 of *filter does not name _filter, 1 of _filter* does).
 func (p *condParser) match(pattern string) []string {
 	var out []string
 	for _, n := range p.names {
-		if strings.EqualFold(pattern, "them") {
-			if !strings.HasPrefix(n, "_") {
-				out = append(out, n)
-			}
+		if strings.HasPrefix(n, "_") && !strings.HasPrefix(pattern, "_") {
 			continue
 		}
-		if globMatch(pattern, n) {
+		if strings.EqualFold(pattern, "them") || globMatch(pattern, n) {
 			out = append(out, n)
 		}
 	}
