@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -250,5 +251,49 @@ func TestQueryResultIsShownOnlyOnceRecorded(t *testing.T) {
 	got := queryCSV(t, dir, `SELECT count(*) FROM "aws:cloudtrail"."auditlake-audit" WHERE requestparameters['queryStatement'] = 'SELECT ''the result'' AS r'`)
 	if got[0][0] != "1" {
 		t.Errorf("the recorded query is in the audit store %s times, want 1", got[0][0])
+	}
+}
+
+// TestDetectionAndRetentionChangesAreAudited: the audit log recorded user, grant and store
+// changes but not the changes that decide what is detected and kept — a rule added, disabled,
+// enabled, regrouped or removed, an alert target added or removed, an alert acknowledged or
+// closed, a store published, the catalog set, events purged — so an insider could switch a
+// detection off, close the alert it raised or purge the events, and the log showed nothing. Each
+// is now an event with its arguments; a webhook URL's path and query (Slack's and others' hold
+// the token) and the target's secret are not in it.
+func TestDetectionAndRetentionChangesAreAudited(t *testing.T) {
+	dir, ids := alertsLake(t) // adds the rule non-approved-launch and the webhook target ops
+	const slackToken = "T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+	mustRun(t, 0, dir, "alert-target", "add", "chat", "--slack-webhook", "https://hooks.slack.com/services/"+slackToken)
+	mustRun(t, 0, dir, "rule", "disable", "non-approved-launch")
+	mustRun(t, 0, dir, "rule", "enable", "non-approved-launch")
+	mustRun(t, 0, dir, "rule", "group", "non-approved-launch", "--by", "account", "--window", "1d")
+	mustRun(t, 0, dir, "alert", "ack", ids[0])
+	mustRun(t, 0, dir, "alert", "close", ids[0])
+	mustRun(t, 0, dir, "alert-target", "remove", "chat")
+	mustRun(t, 0, dir, "eds", "purge")
+	mustRun(t, 0, dir, "rule", "remove", "non-approved-launch")
+	rows := queryCSV(t, dir, `SELECT eventname, requestparameters['command'], requestparameters['arguments'], coalesce(errorcode, '')
+		FROM "aws:cloudtrail"."auditlake-audit" WHERE eventname <> 'StartQuery' ORDER BY eventtime`)
+	var got []string
+	all := ""
+	for _, r := range rows {
+		got = append(got, r[0]+" "+r[1])
+		all += strings.Join(r, " ") + "\n"
+	}
+	for _, want := range []string{
+		"CreateRule rule add", "CreateAlertTarget alert-target add", "DisableRule rule disable", "EnableRule rule enable",
+		"UpdateRuleGrouping rule group", "AcknowledgeAlert alert ack", "CloseAlert alert close", "DeleteAlertTarget alert-target remove",
+		"PurgeEvents eds purge", "DeleteRule rule remove",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("no %q in the audit log:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, slackToken) || strings.Contains(all, "a-webhook-secret-of-some-length") {
+		t.Errorf("the audit log holds a target's token or secret:\n%s", all)
+	}
+	if !strings.Contains(all, "https://hooks.slack.com/REDACTED") {
+		t.Errorf("the audit log does not name the Slack target's host:\n%s", all)
 	}
 }
