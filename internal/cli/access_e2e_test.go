@@ -431,3 +431,38 @@ func parseCSV(t *testing.T, out string) [][]string {
 	}
 	return recs
 }
+
+// TestEventJSONChecksumIsHiddenWithEventJSON: eventjsonchecksum is the SHA-256 of eventjson, the
+// whole record. A reader denied a column (sourceipaddress) but shown eventjsonchecksum and every
+// other column could test guesses of the hidden value — rebuild the record's text with each
+// candidate address and compare hashes — offline, for any value of few possibilities. A grant
+// that hides eventjson and another column now hides eventjsonchecksum too; one that hides
+// eventjson alone (every field is in the other columns) keeps it; where several grants apply,
+// the checksum shows on the rows of the grants that show eventjson.
+func TestEventJSONChecksumIsHiddenWithEventJSON(t *testing.T) {
+	dir := t.TempDir()
+	id := createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+	T := `"aws:cloudtrail"."` + id + `"`
+	for _, u := range []string{"dan", "eve", "fay"} {
+		mustRun(t, 0, dir, "user", "create", u)
+	}
+	mustRun(t, 0, dir, "grant", "select", "--on", "store:trail", "--to", "dan", "--exclude-columns", "sourceipaddress,eventjson")
+	mustRun(t, 0, dir, "grant", "select", "--on", "store:trail", "--to", "eve", "--exclude-columns", "eventjson")
+	mustRun(t, 0, dir, "grant", "select", "--on", "store:trail", "--to", "fay", "--row-filter", "eventsource = 'ec2.amazonaws.com'")
+	mustRun(t, 0, dir, "grant", "select", "--on", "store:trail", "--to", "fay", "--columns", "eventid,eventsource,eventjsonchecksum,useragent")
+	if _, errOut, code := run(t, dir, "query", "--as", "dan", "SELECT eventjsonchecksum FROM "+T); code == 0 || !strings.Contains(errOut, "eventjsonchecksum") {
+		t.Errorf("dan (sourceipaddress and eventjson hidden) reads eventjsonchecksum: exit %d %s", code, errOut)
+	}
+	as := func(who, sql string) []string {
+		t.Helper()
+		return strings.Split(strings.Split(strings.TrimSpace(mustRun(t, 0, dir, "query", "--as", who, "--format", "csv", sql)), "\n")[1], ",")
+	}
+	all := queryCSV(t, dir, "SELECT count(*), count(*) FILTER (WHERE eventsource = 'ec2.amazonaws.com') FROM "+T)[0]
+	if got := as("eve", "SELECT count(eventjsonchecksum) FROM "+T)[0]; got != all[0] {
+		t.Errorf("eve (eventjson alone hidden) sees %s checksums of %s rows", got, all[0])
+	}
+	if got := as("fay", "SELECT count(*), count(eventjsonchecksum) FROM "+T); got[0] != all[0] || got[1] != all[1] || all[1] == all[0] || all[1] == "0" {
+		t.Errorf("fay sees %v rows and checksums; want every row (%s) and the checksums of the ec2 rows (%s) only", got, all[0], all[1])
+	}
+}

@@ -219,7 +219,7 @@ func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *a
 		var admit []string
 		plain := false
 		for _, r := range ta.Rules {
-			if !r.Shows(strings.ToLower(c)) {
+			if !shows(r, strings.ToLower(c), cols) {
 				continue
 			}
 			if r.Filter == "" {
@@ -250,6 +250,25 @@ func (s *Session) restrictedView(ctx context.Context, schema, name string, ta *a
 		return "", nil, fmt.Errorf("row filter: %w", err)
 	}
 	return out, shown, nil
+}
+
+// shows says whether rule r shows column col of a table of columns cols. eventjsonchecksum is
+// the SHA-256 of eventjson, the whole record: beside a hidden column it would let a reader test
+// guesses of that column's value (rebuild the record's text with each, compare the hashes), so a
+// rule that hides eventjson and any other column hides the checksum too.
+func shows(r access.Rule, col string, cols []string) bool {
+	if !r.Shows(col) {
+		return false
+	}
+	if col != "eventjsonchecksum" || r.Shows("eventjson") {
+		return true
+	}
+	for _, c := range cols {
+		if c = strings.ToLower(c); c != "eventjson" && c != "eventjsonchecksum" && !r.Shows(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // columns lists the columns of a registered table in order.
