@@ -168,13 +168,14 @@ func TestUserDisabledOnAnOpenConnection(t *testing.T) {
 	}
 }
 
-// TestAbandonedSCRAMExchangesCountAsFailedLogins: the server derives the key's salted secret
+// TestAbandonedSCRAMExchangesCountAsFailedLogins: the server derived the key's salted secret
 // (PBKDF2, 4,096 rounds) for every client-first-message, before any proof; a client that hung
 // up after the server-first-message was never counted as a failed login, so one address made
 // the server run PBKDF2 as fast as it could connect (1,500 a second, a core and a half, from four
 // connections), past the failure limit. An exchange abandoned after the server-first-message
 // now counts as a failure of its key id and address: past the address's limit the server
-// refuses (FATAL 28000) before it derives anything, even a login with the right secret.
+// refuses (FATAL 28000) before the exchange, even a login with the right secret. (The server
+// no longer runs PBKDF2 at a login at all: TestSCRAMDerivesNothingBeforeTheProof.)
 func TestAbandonedSCRAMExchangesCountAsFailedLogins(t *testing.T) {
 	f := sharedLake(t)
 	s := startServer(t, f.dir, pgwire.Options{Failures: server.NewFailureLimiter(server.Options{LoginFailuresPerAddress: 5})})
