@@ -23,7 +23,7 @@ import (
 // each deletes the objects its own snapshots no longer name, and each moves the table to its own
 // metadata. A lake is told from its copies by its data directory itself: the lake's id
 // (<data>/iceberg/lake-id.json) is kept with the directory's identity on disk (its inode and
-// birth time, or its device where the file system keeps no birth time); a directory that is not
+// birth time, or its inode alone where the file system keeps no birth time); a directory that is not
 // the one the id was made in is a copy (or was moved to another file system) and takes a new id.
 // Before its first upload of a session a lake checks the marker: none, it writes its own; its
 // own, it publishes; another lake's, it refuses (ErrPrefixOwned) and uploads and deletes
