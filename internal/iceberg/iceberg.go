@@ -5,6 +5,7 @@
 package iceberg
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -93,7 +94,8 @@ type Result struct {
 
 // Sync makes the table of store hold exactly the store's live files as its current snapshot,
 // creating the namespace and the table when they do not exist: one snapshot (append when files
-// were only added, replace when they were rewritten with the same events, overwrite otherwise),
+// were only added, replace when they were rewritten with the same events, delete when they
+// were only dropped, overwrite otherwise),
 // or none when the table already matches. A store with no
 // files and no table gets no table until its first file.
 func Sync(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store) (Result, error) {
@@ -258,7 +260,8 @@ func markProperties(ctx context.Context, tbl *table.Table, m *lake.Manifest, who
 
 // commitFiles makes the current snapshot of tbl hold exactly the data files want, as one
 // snapshot with the summary properties props: an append when files are only added, a replace
-// when they replace files with the same events (rewritten), an overwrite otherwise, none when it
+// when they replace files with the same events (rewritten), a delete when files are only
+// dropped (dropFilter), an overwrite otherwise, none when it
 // holds them already. It returns the table as committed and how many files were added and
 // removed.
 func commitFiles(ctx context.Context, tbl *table.Table, want []string, props iceberggo.Properties) (_ *table.Table, added, removed int, err error) {
@@ -311,7 +314,22 @@ func commitLocalFiles(ctx context.Context, tbl *table.Table, want []string, prop
 			return tbl, 0, 0, err
 		}
 	}
+	var drop iceberggo.BooleanExpression
+	if len(adds) == 0 {
+		if drop, err = dropFilter(ctx, tbl, del); err != nil {
+			return tbl, 0, 0, err
+		}
+	}
+	if drop != nil {
+		// Files dropped and none added (a purge of whole days, the store's deletion): a
+		// "delete", as Java Iceberg's DeleteFiles commits it, the files DELETED entries.
+		// iceberg-go writes one only for a row filter, which drop selects exactly del by.
+		if err = tx.Delete(ctx, drop, props); err == nil && !dropped(tx, len(del)) {
+			tx, drop = tbl.NewTransaction(), nil // not what it planned: the overwrite below
+		}
+	}
 	switch {
+	case drop != nil:
 	case len(del) == 0:
 		err = tx.AddDataFiles(ctx, adds, props, table.WithoutDuplicateCheck())
 	case same != nil:
@@ -416,12 +434,8 @@ func microBounds(df iceberggo.DataFile, spec iceberggo.PartitionSpec, millis map
 // purge and an ingest left a day as many rows still changed its earliest time (the purge
 // removed the earliest events; a later ingest adds none older than them, retention refuses).
 func rewritten(ctx context.Context, tbl *table.Table, del []string, adds []iceberggo.DataFile) ([]iceberggo.DataFile, error) {
-	spec := tbl.Spec()
-	if spec.NumFields() != 1 || len(spec.Field(0).SourceIDs) != 1 {
-		return nil, nil
-	}
-	src := spec.Field(0).SourceIDs[0]
-	if f, ok := tbl.Schema().FindFieldByID(src); !ok || !f.Type.Equals(iceberggo.PrimitiveTypes.Timestamp) && !f.Type.Equals(iceberggo.PrimitiveTypes.TimestampTz) {
+	src, ok := timeSource(tbl)
+	if !ok {
 		return nil, nil
 	}
 	type span struct {
@@ -463,6 +477,107 @@ func rewritten(ctx context.Context, tbl *table.Table, del []string, adds []icebe
 		return nil, nil
 	}
 	return old, nil
+}
+
+// timeSource is the field id of the timestamp column (eventtime) tbl is partitioned by, the
+// one partition field of a store's table; false for a table without one (a cost table).
+func timeSource(tbl *table.Table) (int, bool) {
+	spec := tbl.Spec()
+	if spec.NumFields() != 1 || len(spec.Field(0).SourceIDs) != 1 {
+		return 0, false
+	}
+	src := spec.Field(0).SourceIDs[0]
+	f, ok := tbl.Schema().FindFieldByID(src)
+	return src, ok && (f.Type.Equals(iceberggo.PrimitiveTypes.Timestamp) || f.Type.Equals(iceberggo.PrimitiveTypes.TimestampTz))
+}
+
+// dropFilter is a row filter under which iceberg-go's Delete drops exactly the data files del
+// of tbl's current snapshot whole, touching no other and rewriting none: true when del is
+// every file, else ranges of the time column (timeSource) that hold every row of each file of
+// del — bounds known, no nulls — and meet no other file's span; nil when the files' statistics
+// cannot say so (the commit is then an overwrite).
+func dropFilter(ctx context.Context, tbl *table.Table, del []string) (iceberggo.BooleanExpression, error) {
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gone := make(map[string]bool, len(del))
+	for _, p := range del {
+		gone[p] = true
+	}
+	type span struct{ lo, hi int64 }
+	var drop, keep []span
+	src, ok := timeSource(tbl)
+	for _, t := range tasks {
+		if len(t.DeleteFiles)+len(t.EqualityDeleteFiles)+len(t.DeletionVectorFiles) > 0 {
+			return nil, nil // rows deleted by delete files: not whole files
+		}
+		df := t.File
+		lo, hi := df.LowerBoundValues()[src], df.UpperBoundValues()[src]
+		known := ok && len(lo) == 8 && len(hi) == 8
+		s := span{}
+		if known {
+			s = span{int64(binary.LittleEndian.Uint64(lo)), int64(binary.LittleEndian.Uint64(hi))}
+		}
+		if !gone[t.File.FilePath()] {
+			if !known && df.Count() > 0 {
+				ok = false
+			}
+			keep = append(keep, s)
+			continue
+		}
+		if nulls, counted := df.NullValueCounts()[src]; !known || !counted || nulls != 0 || df.Count() <= 0 {
+			ok = false
+		}
+		drop = append(drop, s)
+	}
+	if len(drop) != len(del) || len(tasks) == 0 {
+		return nil, nil
+	}
+	if len(keep) == 0 {
+		return iceberggo.AlwaysTrue{}, nil
+	}
+	if !ok {
+		return nil, nil
+	}
+	meets := func(s span) bool {
+		return slices.ContainsFunc(keep, func(k span) bool { return k.hi >= s.lo && k.lo <= s.hi })
+	}
+	// Adjacent spans of dropped files merge while no kept file lies in between (a purge
+	// drops every day before a cutoff: one range).
+	slices.SortFunc(drop, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	var ranges []span
+	for _, s := range drop {
+		if meets(s) {
+			return nil, nil
+		}
+		if n := len(ranges); n > 0 {
+			if m := (span{ranges[n-1].lo, max(ranges[n-1].hi, s.hi)}); !meets(m) {
+				ranges[n-1] = m
+				continue
+			}
+		}
+		ranges = append(ranges, s)
+	}
+	col, _ := tbl.Schema().FindColumnName(src)
+	var out iceberggo.BooleanExpression = iceberggo.AlwaysFalse{}
+	for _, r := range ranges {
+		in := iceberggo.NewAnd(iceberggo.GreaterThanEqual(iceberggo.Reference(col), iceberggo.Timestamp(r.lo)),
+			iceberggo.LessThanEqual(iceberggo.Reference(col), iceberggo.Timestamp(r.hi)))
+		out = iceberggo.NewOr(out, in)
+	}
+	return out, nil
+}
+
+// dropped says whether the snapshot tx stages deletes n data files and adds none: what
+// dropFilter planned.
+func dropped(tx *table.Transaction, n int) bool {
+	st, err := tx.StagedTable()
+	if err != nil || st.CurrentSnapshot() == nil || st.CurrentSnapshot().Summary == nil {
+		return false
+	}
+	p := st.CurrentSnapshot().Summary.Properties
+	return p["deleted-data-files"] == strconv.Itoa(n) && (p["added-data-files"] == "" || p["added-data-files"] == "0")
 }
 
 // planned keeps, by table, the data file paths of the last snapshot this process committed or
