@@ -119,7 +119,7 @@ func runCatalogSet(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return usagef("--warehouse %q: %v", *warehouse, err)
 		}
-		*warehouse = "file://" + filepath.ToSlash(abs)
+		*warehouse = iceberg.FileURI(abs)
 	}
 	c := iceberg.Config{Type: pos[0], Region: *region, Endpoint: *endpoint, Database: *database, Warehouse: *warehouse, KeepRetired: *keep, Token: *token, Credential: *credential}
 	for _, kv := range extra {

@@ -453,8 +453,8 @@ func pruneCostData(ctx context.Context, cat catalog.Catalog, dataDir string, kee
 				return fmt.Errorf("%s: snapshot %d: %w", strings.Join(ident, "."), s.SnapshotID, err)
 			}
 			for _, t := range tasks {
-				if p, ok := strings.CutPrefix(t.File.FilePath(), "file://"); ok {
-					named[filepath.Base(filepath.FromSlash(p))] = true
+				if p, ok := LocalPath(t.File.FilePath()); ok {
+					named[filepath.Base(p)] = true
 				}
 			}
 		}

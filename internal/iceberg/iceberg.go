@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -43,16 +44,17 @@ const CatalogName = "auditlake"
 func TableName(store string) string { return lake.TableName(store) }
 
 // SQLProperties are the properties of the default catalog: SQLite in the data directory, the
-// warehouse beside it.
+// warehouse beside it (both URIs, their paths percent-encoded: SQLite decodes a "file:" name
+// too, and a "?" or "#" would end its path).
 func SQLProperties(dataDir string) iceberggo.Properties {
 	abs, _ := filepath.Abs(dataDir)
 	return iceberggo.Properties{
 		"name":        CatalogName,
 		"type":        "sql",
-		"uri":         "file:" + filepath.Join(abs, "iceberg", "catalog.db") + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)",
+		"uri":         "file:" + escapePath(filepath.ToSlash(filepath.Join(abs, "iceberg", "catalog.db"))) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)",
 		"sql.driver":  sqliteshim.ShimName,
 		"sql.dialect": "sqlite",
-		"warehouse":   "file://" + filepath.Join(abs, "iceberg", "warehouse"),
+		"warehouse":   FileURI(filepath.Join(abs, "iceberg", "warehouse")),
 	}
 }
 
@@ -66,11 +68,14 @@ func Open(ctx context.Context, props iceberggo.Properties) (catalog.Catalog, err
 	delete(props, "name")
 	if strings.HasPrefix(props["uri"], "file:") {
 		p := strings.TrimPrefix(strings.SplitN(props["uri"], "?", 2)[0], "file:")
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if d, err := url.PathUnescape(p); err == nil {
+			p = d
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.FromSlash(p)), 0o755); err != nil {
 			return nil, err
 		}
 	}
-	if w, ok := strings.CutPrefix(props["warehouse"], "file://"); ok {
+	if w, ok := LocalPath(props["warehouse"]); ok {
 		if err := os.MkdirAll(w, 0o755); err != nil {
 			return nil, err
 		}
@@ -637,8 +642,39 @@ func noDefaultLocation(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "no default path set")
 }
 
-// FileURI is how a table names a local file.
-func FileURI(abs string) string { return "file://" + filepath.ToSlash(abs) }
+// FileURI is how a table names a local file: a file:// URI, its path percent-encoded
+// (escapePath) as iceberg-go decodes every path it opens, so that a space, "#", "?", "%" or a
+// letter outside ASCII in the data directory's path names the file and no other.
+func FileURI(abs string) string { return "file://" + escapePath(filepath.ToSlash(abs)) }
+
+// escapePath percent-encodes every byte of the slash-separated path p that a URI's path does not
+// hold as it is (RFC 3986: unreserved characters, sub-delims, ":", "@" and "/" stay), so a path
+// of those alone is named as earlier versions named it.
+func escapePath(p string) string {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// LocalPath is the local path a file:// URI (a table's location, a data file) names, decoded as
+// iceberg-go decodes it; false for any other URI.
+func LocalPath(uri string) (string, bool) {
+	rest, ok := strings.CutPrefix(uri, "file://")
+	if !ok {
+		return "", false
+	}
+	if u, err := url.Parse(uri); err == nil && u.Host == "" {
+		rest = u.Path
+	}
+	return filepath.FromSlash(rest), true
+}
 
 // Files are the data files of the table's current snapshot.
 // They are read from the table's manifests (not from what this process remembers).
@@ -723,9 +759,14 @@ func loadOwn(ctx context.Context, cat catalog.Catalog, ident table.Identifier, d
 	if cat.CatalogType() != catalog.SQL {
 		return tbl, err
 	}
+	var local string
+	isLocal := false
+	if err == nil {
+		local, isLocal = LocalPath(tbl.Location())
+	}
 	switch {
 	case err != nil && errors.Is(err, os.ErrNotExist):
-	case err == nil && strings.HasPrefix(tbl.Location(), "file://") && !within(strings.TrimPrefix(tbl.Location(), "file://"), dataDir):
+	case isLocal && !within(local, dataDir):
 	default:
 		return tbl, err
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -824,4 +826,73 @@ func deltaEncoded(t *testing.T, path string) (out []string) {
 		}
 	}
 	return out
+}
+
+// TestDataDirectoryWithURICharactersInItsPath: a table names its location, metadata, manifests
+// and data files by URI, so a data directory whose path holds a space, "#", "?", "%" or a
+// letter outside ASCII (a home directory "/home/José/audit lake") needs them percent-encoded
+// as iceberg-go encodes the location: unencoded, "#" and "?" cut the path (no table at all:
+// "mkdir …: not a directory"), "%" is an invalid escape, and a space or "é" left the table's
+// encoded location outside the data directory, so every commit dropped the table and made it
+// again (one snapshot, no history). The table keeps one snapshot per commit, every data file
+// path decodes to the store's file, iceberg-go's scan reads the store's events, and catalog
+// sync's sweep finds its metadata directory.
+func TestDataDirectoryWithURICharactersInItsPath(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "José's audit lake #1 ?50%zz %41")
+	lk, cat := openSQL(t, dir)
+	lk.Hooks = iceberg.Hooks(cat, lk, time.Hour, func(err error) { t.Error(err) })
+	st := ingestStore(t, lk, "org-trail", 3000, 2, 9)
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "org_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tbl.Metadata().Snapshots()); n != 3 {
+		t.Errorf("%d snapshots after 3 commits; want 3 (a table made again drops its history)", n)
+	}
+	m, err := lk.ReadManifest(st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := map[string]bool{}
+	for _, f := range m.Files {
+		store[lk.AbsPath(st.ID, f.Path)] = true
+	}
+	paths := map[string]bool{}
+	for p := range mustFiles(t, tbl) {
+		u, err := url.Parse(p)
+		if err != nil || u.Scheme != "file" {
+			t.Fatalf("data file %q is not a file URI: %v", p, err)
+		}
+		paths[filepath.FromSlash(u.Path)] = true
+	}
+	if !maps.Equal(paths, store) {
+		t.Errorf("the table's data files decode to %v, the store's are %v", paths, store)
+	}
+	if got, want := scanIDs(t, tbl, 0), storeIDs(t, lk, st); !equal(got, want) {
+		t.Fatalf("the table holds %d events, the store %d", len(got), len(want))
+	}
+	// A metadata file nothing names: catalog sync's sweep of the table's directory deletes it,
+	// and only it, every file made old (the files the table names are told by their URIs).
+	u, err := url.Parse(tbl.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := filepath.Join(filepath.FromSlash(u.Path), "metadata")
+	if err := os.WriteFile(filepath.Join(meta, "snap-1-0-0bad.avro"), []byte("left over"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	for _, e := range entries {
+		if err := os.Chtimes(filepath.Join(meta, e.Name()), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if swept, err := iceberg.Sweep(ctx, cat, lk, st, 24*time.Hour); err != nil || swept.Files != 1 {
+		t.Fatalf("the sweep deleted %d files (%v); want the one nothing names", swept.Files, err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,9 +64,9 @@ func Sweep(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Stor
 	dir := strings.TrimSuffix(tbl.Location(), "/") + "/metadata/"
 	var walk func(fn func(objstore.Object) error) error
 	var uriOf func(objstore.Object) string
+	local, isLocal := LocalPath(dir)
 	switch {
-	case strings.HasPrefix(dir, "file://"):
-		local := filepath.FromSlash(strings.TrimPrefix(dir, "file://"))
+	case isLocal:
 		if _, err := os.Stat(local); errors.Is(err, os.ErrNotExist) {
 			return out, nil
 		}
@@ -90,7 +91,8 @@ func Sweep(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Stor
 			}
 			return nil
 		}
-		uriOf = func(o objstore.Object) string { return "file://" + filepath.ToSlash(o.URI) }
+		// Named as the table names its metadata files: its location, as it is written, and the name.
+		uriOf = func(o objstore.Object) string { return dir + url.PathEscape(filepath.Base(o.URI)) }
 	case published && strings.HasPrefix(dir, pub.Location()+"/"):
 		walk = func(fn func(objstore.Object) error) error { return pub.client().Walk(ctx, dir, fn) }
 		uriOf = func(o objstore.Object) string { return o.URI }
