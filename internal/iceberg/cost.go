@@ -11,11 +11,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	iceberggo "github.com/apache/iceberg-go"
@@ -258,7 +262,7 @@ func syncCost(ctx context.Context, cat catalog.Catalog, dataDir string, t cost.T
 	res := CostResult{Name: t.Name(), Table: CostNamespace + "." + CostTableName(t)}
 	ident := catalog.ToIdentifier(CostNamespace, CostTableName(t))
 	var want []string
-	var first *arrow.Schema
+	var first, named0 *arrow.Schema // the first file's schema, and that of the file the table names for it
 	for _, p := range costFiles(t) {
 		s, err := parquetSchema(p)
 		if err != nil {
@@ -270,9 +274,16 @@ func syncCost(ctx context.Context, cat catalog.Catalog, dataDir string, t cost.T
 			res.Left = append(res.Left, p+": its columns differ from the first file's")
 			continue
 		}
-		named, err := costDataFile(dataDir, p)
+		named, err := costDataFile(ctx, dataDir, p, hasNanos(s))
 		if err != nil {
 			return res, err
+		}
+		if named0 == nil {
+			if named0 = s; hasNanos(s) {
+				if named0, err = parquetSchema(named); err != nil {
+					return res, err
+				}
+			}
 		}
 		want = append(want, FileURI(named))
 	}
@@ -293,7 +304,7 @@ func syncCost(ctx context.Context, cat catalog.Catalog, dataDir string, t cost.T
 		if first == nil {
 			return res, nil // no file yet: no table until there is one
 		}
-		sc, err := table.ArrowSchemaToIcebergWithFreshIDs(first, false)
+		sc, err := table.ArrowSchemaToIcebergWithFreshIDs(named0, false)
 		if err != nil {
 			return res, fmt.Errorf("schema: %w", err)
 		}
@@ -315,7 +326,7 @@ func syncCost(ctx context.Context, cat catalog.Catalog, dataDir string, t cost.T
 			return res, err
 		}
 	}
-	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, want, iceberggo.Properties{"auditlake.cost-table": t.Name()}, nil, millisFields(first, tbl.Schema()))
+	tbl, res.Added, res.Removed, err = commitLocalFiles(ctx, tbl, want, iceberggo.Properties{"auditlake.cost-table": t.Name()}, nil, millisFields(named0, tbl.Schema()))
 	if err != nil {
 		return res, err
 	}
@@ -359,8 +370,9 @@ func costKeep(dataDir string) (time.Duration, error) {
 
 // costDataFile is the path under which the Iceberg tables name the local cost file p (an
 // absolute path): <data>/iceberg/cost-data/<hash of p's path, size and time>-<p's name>, made
-// when it is not there.
-func costDataFile(dataDir, p string) (string, error) {
+// when it is not there. When micros, it is a copy of p with its timestamps in microseconds
+// (writeMicros), <hash>-us-<p's name>.
+func costDataFile(ctx context.Context, dataDir, p string, micros bool) (string, error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return "", err
@@ -368,14 +380,22 @@ func costDataFile(dataDir, p string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s\x00%d\x00%d", p, st.Size(), st.ModTime().UnixNano())
 	dir := costDataDir(dataDir)
-	named := filepath.Join(dir, hex.EncodeToString(h.Sum(nil))[:16]+"-"+filepath.Base(p))
+	name := hex.EncodeToString(h.Sum(nil))[:16] + "-" + filepath.Base(p)
+	if micros {
+		name = hex.EncodeToString(h.Sum(nil))[:16] + "-us-" + filepath.Base(p)
+	}
+	named := filepath.Join(dir, name)
 	if _, err := os.Lstat(named); err == nil {
 		return named, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := os.Link(p, named); err != nil && !errors.Is(err, fs.ErrExist) {
+	if micros {
+		if err := writeMicros(ctx, p, named); err != nil {
+			return "", fmt.Errorf("copy %s with its timestamps in microseconds for the Iceberg table: %w", p, err)
+		}
+	} else if err := os.Link(p, named); err != nil && !errors.Is(err, fs.ErrExist) {
 		// Another file system, or one without links: a copy, renamed into place when whole.
 		if err := copyInto(p, named); err != nil {
 			return "", fmt.Errorf("keep %s for the Iceberg table: %w", p, err)
@@ -384,19 +404,91 @@ func costDataFile(dataDir, p string) (string, error) {
 	return named, atomicfile.SyncDir(dir)
 }
 
-// copyInto copies file from to a temporary file beside to, then renames it to to.
+// hasNanos says whether a column of s, or a field nested in one, is a timestamp in nanoseconds
+// (Parquet TIMESTAMP(NANOS), or INT96, which is read as nanoseconds): a type an Iceberg table
+// holds only from format v3, which Athena does not read. The table of such a cost file names a
+// copy with those timestamps in microseconds, the timestamp of format v2 (writeMicros).
+func hasNanos(s *arrow.Schema) bool {
+	var nanos func(arrow.DataType) bool
+	nanos = func(dt arrow.DataType) bool {
+		switch t := dt.(type) {
+		case *arrow.TimestampType:
+			return t.Unit == arrow.Nanosecond
+		case arrow.NestedType:
+			return slices.ContainsFunc(t.Fields(), func(f arrow.Field) bool { return nanos(f.Type) })
+		}
+		return false
+	}
+	return slices.ContainsFunc(s.Fields(), func(f arrow.Field) bool { return nanos(f.Type) })
+}
+
+// writeMicros writes the Parquet file from again, every timestamp in microseconds (the
+// nanoseconds below a microsecond dropped; a millisecond one multiplied), to to (writeInto).
+func writeMicros(ctx context.Context, from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	pf, err := file.NewParquetReader(src)
+	if err != nil {
+		return err
+	}
+	defer pf.Close()
+	// A row group per batch (Write, not WriteBuffered, which holds a whole row group of up to
+	// 64 Mi rows in memory): a CUR file of millions of line items is copied in bounded memory.
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 128 << 10}, memory.DefaultAllocator)
+	if err != nil {
+		return err
+	}
+	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer rr.Release()
+	return writeInto(to, func(out io.Writer) error {
+		// (Wrapped: the writer closes what it writes to when it is a Closer.)
+		w, err := pqarrow.NewFileWriter(rr.Schema(), struct{ io.Writer }{out}, parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd)),
+			pqarrow.NewArrowWriterProperties(pqarrow.WithCoerceTimestamps(arrow.Microsecond), pqarrow.WithTruncatedTimestamps(true)))
+		if err != nil {
+			return err
+		}
+		for rr.Next() {
+			if err := w.Write(rr.RecordBatch()); err != nil {
+				w.Close()
+				return err
+			}
+		}
+		if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+			w.Close()
+			return err
+		}
+		return w.Close()
+	})
+}
+
+// copyInto copies file from to to (writeInto).
 func copyInto(from, to string) error {
 	src, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	return writeInto(to, func(out io.Writer) error {
+		_, err := io.Copy(out, src)
+		return err
+	})
+}
+
+// writeInto writes a temporary file beside to with write, syncs it, then renames it to to: a
+// reader sees the whole file or none.
+func writeInto(to string, write func(io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(to), ".copy-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, src)
+	err = write(tmp)
 	if err == nil {
 		err = tmp.Sync()
 	}

@@ -14,6 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	icebergexpr "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
@@ -531,24 +536,7 @@ func TestCostTableBoundsOfMillisecondTimestamps(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	_, cat := openSQL(t, dir)
-	pq := filepath.Join(t.TempDir(), "focus.parquet")
-	db, err := engine.Open(ctx, engine.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Exec(ctx, "COPY (SELECT * REPLACE (ChargePeriodStart::TIMESTAMP_MS AS ChargePeriodStart, ChargePeriodEnd::TIMESTAMP_MS AS ChargePeriodEnd) FROM read_csv("+
-		engine.Literal(filepath.Join(testdata, "focus-sample-data", "focus_sample.csv"))+")) TO "+engine.Literal(pq)+" (FORMAT parquet)"); err != nil {
-		t.Fatal(err)
-	}
-	registerCost(t, dir, "finops.focus_ms", pq)
-	if _, err := iceberg.SyncCosts(ctx, cat, dir); err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake_cost", "finops_focus_ms"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, pq, tbl := focusTable(t, dir, cat, "focus_ms", "ChargePeriodStart::TIMESTAMP_MS AS ChargePeriodStart, ChargePeriodEnd::TIMESTAMP_MS AS ChargePeriodEnd")
 	// The truth, from the file: its first and last charge period start, and the rows from the
 	// middle of the range on.
 	var lo, hi, mid, rows int64
@@ -598,10 +586,145 @@ func TestCostTableBoundsOfMillisecondTimestamps(t *testing.T) {
 	}
 }
 
+// focusTable writes the FOCUS sample to a Parquet file with the columns replace (a DuckDB
+// REPLACE list) makes, registers it as the cost table finops.<name> of the data directory dir,
+// syncs the cost tables to cat and loads the table; db is an engine, closed with the test.
+func focusTable(t *testing.T, dir string, cat catalog.Catalog, name, replace string) (db *engine.DB, pq string, tbl *table.Table) {
+	t.Helper()
+	ctx := context.Background()
+	pq = filepath.Join(t.TempDir(), "focus.parquet")
+	db, err := engine.Open(ctx, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Exec(ctx, "COPY (SELECT * REPLACE ("+replace+") FROM read_csv("+
+		engine.Literal(filepath.Join(testdata, "focus-sample-data", "focus_sample.csv"))+")) TO "+engine.Literal(pq)+" (FORMAT parquet)"); err != nil {
+		t.Fatal(err)
+	}
+	registerCost(t, dir, "finops."+name, pq)
+	if _, err := iceberg.SyncCosts(ctx, cat, dir); err != nil {
+		t.Fatal(err)
+	}
+	if tbl, err = cat.LoadTable(ctx, catalog.ToIdentifier("auditlake_cost", "finops_"+name)); err != nil {
+		t.Fatal(err)
+	}
+	return db, pq, tbl
+}
+
 // bound decodes a timestamp bound (little-endian int64), or -1 when there is none.
 func bound(b []byte) int64 {
 	if len(b) != 8 {
 		return -1
 	}
 	return int64(binary.LittleEndian.Uint64(b))
+}
+
+// TestCostTableOfNanosecondTimestamps: a Parquet cost file may hold its timestamps in
+// nanoseconds (Parquet TIMESTAMP(NANOS): pandas' and DuckDB's TIMESTAMP_NS; INT96, Spark's
+// legacy timestamps, read as nanoseconds too), a type an Iceberg table has only from format
+// v3, which Athena does not read. The cost table got no Iceberg table, and every command that
+// opens the catalog, and every catalog sync, failed on it for good ("timestamp_ns is not
+// supported until v3"), though cur show said it would catch up. The table names a copy of the
+// file with those columns in microseconds, the v2 timestamp: iceberg-go's scan reads every row
+// with the file's times (to the microsecond), and the bounds are the file's.
+func TestCostTableOfNanosecondTimestamps(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	_, cat := openSQL(t, dir)
+	// 123 ns past each microsecond: the copy keeps the microseconds.
+	db, pq, tbl := focusTable(t, dir, cat, "focus_ns", "make_timestamp_ns(epoch_ns(ChargePeriodStart) + 123) AS ChargePeriodStart")
+	if got, want := icebergtest.Rows(t, tbl), costRows(t, dir, `"finops"."focus_ns"`); got != want || got == 0 {
+		t.Fatalf("the table holds %d rows, the cost table %d", got, want)
+	}
+	f, ok := tbl.Schema().FindFieldByName("ChargePeriodStart")
+	if !ok || !f.Type.Equals(icebergexpr.PrimitiveTypes.Timestamp) {
+		t.Fatalf("ChargePeriodStart is %v in the table, want timestamp", f.Type)
+	}
+	var want []int64 // the file's times, in microseconds (epoch_ns / 1000)
+	r, err := db.Query(ctx, "SELECT epoch_ns(ChargePeriodStart) // 1000 FROM read_parquet("+engine.Literal(pq)+") ORDER BY 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() {
+		var v int64
+		if err := r.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, v)
+	}
+	r.Close()
+	_, recs, err := tbl.Scan(table.WithSelectedFields("ChargePeriodStart")).ToArrowRecords(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for rec, err := range recs {
+		if err != nil {
+			t.Fatal(err)
+		}
+		col, ok := rec.Column(0).(*array.Timestamp)
+		if !ok || col.DataType().(*arrow.TimestampType).Unit != arrow.Microsecond {
+			t.Fatalf("the scan reads ChargePeriodStart as %s", rec.Column(0).DataType())
+		}
+		for i := range col.Len() {
+			got = append(got, int64(col.Value(i)))
+		}
+		rec.Release()
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("the scan reads %d times %v…, the file holds %v…", len(got), got[:min(3, len(got))], want[:min(3, len(want))])
+	}
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	if err != nil || len(tasks) != 1 {
+		t.Fatalf("%d files planned (%v)", len(tasks), err)
+	}
+	df := tasks[0].File
+	if lo, hi := bound(df.LowerBoundValues()[f.ID]), bound(df.UpperBoundValues()[f.ID]); lo != want[0] || hi != want[len(want)-1] {
+		t.Errorf("bounds of ChargePeriodStart %d..%d µs, the file's values span %d..%d µs", lo, hi, want[0], want[len(want)-1])
+	}
+
+	// The same file with INT96 timestamps (as Spark writes them by default).
+	src, err := os.Open(pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	pf, err := file.NewParquetReader(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 1 << 20}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := fr.ReadTable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Release()
+	i96 := filepath.Join(t.TempDir(), "focus96.parquet")
+	out, err := os.Create(i96)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pqarrow.WriteTable(rows, out, 1<<20, nil, pqarrow.NewArrowWriterProperties(pqarrow.WithDeprecatedInt96Timestamps(true), pqarrow.WithCoerceTimestamps(arrow.Nanosecond))); err != nil {
+		t.Fatal(err)
+	}
+	var typ string
+	if err := db.QueryRow(ctx, "SELECT type FROM parquet_schema("+engine.Literal(i96)+") WHERE name = 'ChargePeriodStart'").Scan(&typ); err != nil || typ != "INT96" {
+		t.Fatalf("ChargePeriodStart is %s (%v), the test needs INT96", typ, err)
+	}
+	registerCost(t, dir, "finops.focus_96", i96)
+	if _, err := iceberg.SyncCosts(ctx, cat, dir); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err = cat.LoadTable(ctx, catalog.ToIdentifier("auditlake_cost", "finops_focus_96"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := icebergtest.Rows(t, tbl); got != int64(len(want)) {
+		t.Fatalf("the INT96 file's table holds %d rows, the file %d", got, len(want))
+	}
 }
