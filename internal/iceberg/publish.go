@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -149,6 +150,11 @@ func (p Publication) Validate() error {
 	}
 	if strings.Contains(bucket, "/") || strings.Contains(key, "//") {
 		return fmt.Errorf("--to %q: want s3://bucket/prefix/", p.To)
+	}
+	// The table names its objects by URI, which iceberg-go parses: "#" and "?" would end the
+	// key there, a "%" not an escape does not parse.
+	if u, err := url.Parse(p.To); err != nil || u.Fragment != "" || u.RawQuery != "" || u.ForceQuery || strings.Contains(p.To, "#") {
+		return fmt.Errorf(`--to %q: an Iceberg table names its objects by URI, where "#" and "?" end the key and "%%" starts an escape: choose a prefix without them`, p.To)
 	}
 	return nil
 }

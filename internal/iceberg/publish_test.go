@@ -600,3 +600,48 @@ func TestACopiedDataDirectoryDoesNotPublishWhereTheOriginalDoes(t *testing.T) {
 		t.Fatalf("eds publish --take-over from the copy: %v", err)
 	}
 }
+
+// TestPublishRefusesAPrefixAURIReadsOtherwise: the table names its objects by s3:// URIs, which
+// iceberg-go parses (and Java's S3URI splits): a "#" or "?" in the prefix ends the key there
+// (a fragment, a query) and a "%" that is not an escape does not parse. Such a prefix was
+// recorded and its files uploaded before the table's commit failed ("invalid metadata
+// location", "invalid URL escape"), and the error said to run eds publish again, which failed
+// the same way for good: every later commit's sync failed too. It is refused before anything
+// is recorded or uploaded, naming the character; a space, a letter outside ASCII and an
+// escape ("%20") stay as they were (their tables read back).
+func TestPublishRefusesAPrefixAURIReadsOtherwise(t *testing.T) {
+	ctx := context.Background()
+	s3, dir, lk, st := unpublishedStore(t)
+	for _, bad := range []string{"audit#1", "audit?v=1", "100%", "a%zzb"} {
+		p := iceberg.Publication{To: "s3://lake/" + bad + "/", EndpointURL: s3.URL, Region: "us-east-1"}
+		_, err := iceberg.Publish(ctx, lk, st, p)
+		if err == nil || !strings.Contains(err.Error(), p.To) {
+			t.Errorf("publishing to %s: %v; want it refused, naming the prefix", p.To, err)
+		}
+		if _, ok, err := iceberg.LoadPublication(dir, st.ID); err != nil || ok {
+			t.Fatalf("a refused prefix %s is recorded (%v)", p.To, err)
+		}
+		if stored := s3.Stored(""); len(stored) != 0 {
+			t.Fatalf("publishing to %s uploaded %v", p.To, stored)
+		}
+	}
+	p := iceberg.Publication{To: "s3://lake/audit lake é%20/", EndpointURL: s3.URL, Region: "us-east-1"}
+	if _, err := iceberg.Publish(ctx, lk, st, p); err != nil {
+		t.Fatalf("publishing to %s: %v", p.To, err)
+	}
+	cfg, _, err := iceberg.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := iceberg.Open(ctx, cfg.Properties(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "prod_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := icebergtest.Rows(t, tbl); got != 500 {
+		t.Fatalf("the table published to %s holds %d rows, want 500", p.To, got)
+	}
+}
