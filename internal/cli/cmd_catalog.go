@@ -299,7 +299,14 @@ func runCatalogSync(ctx context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", st.Name, res.Table, res.Files, res.Added, res.Removed, snap)
 	}
-	if len(pos) == 0 { // every store, and the cost tables
+	if len(pos) == 0 { // every store, the deleted ones whose tables did not follow, and the cost tables
+		emptied, err := iceberg.EmptyDeleted(ctx, cat, lk)
+		for _, t := range emptied {
+			fmt.Fprintf(tw, "-\t%s\temptied (its store was deleted)\t\t\t\n", t)
+		}
+		if err != nil {
+			failed = append(failed, err.Error())
+		}
 		costs, err := iceberg.SyncCosts(ctx, cat, env.DataDir)
 		writeCostSyncs(tw, env, costs)
 		if err != nil {

@@ -43,6 +43,21 @@ func openSQL(t *testing.T, dir string) (*lake.Lake, catalog.Catalog) {
 	return lk, cat
 }
 
+// configured opens the catalog the data directory dir is configured with, as catalog show
+// prints it (with its publications' S3 settings as they stand).
+func configured(t *testing.T, dir string) catalog.Catalog {
+	t.Helper()
+	cfg, _, err := iceberg.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := iceberg.Open(context.Background(), cfg.Properties(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat
+}
+
 // countOf runs q, a query of one number, on db.
 func countOf(t *testing.T, db *engine.DB, q string) (n int64) {
 	t.Helper()

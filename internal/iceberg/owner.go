@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
+	iceberggo "github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
 	"github.com/apache/iceberg-go/table"
 
@@ -86,4 +89,87 @@ func dropRenamed(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lak
 		}
 	}
 	return nil
+}
+
+// EmptyDeleted catches up the deletions of stores that their tables did not follow (deleted
+// while the tables were turned off, catalog set none, or while the catalog failed: lake.Delete
+// goes on whatever its Deleting hook says): such a table kept naming the deleted files for good,
+// and a published store's objects and publication stayed on S3. Each table of the namespace
+// whose auditlake.store-id is no store of lk any more and whose current snapshot names only
+// that store's files — under its directory in lk, or under its recorded publication — gets its
+// last snapshot without files, as Empty commits it; then the publications of stores that are
+// gone are undone (Unpublish: their objects deleted). A table whose files are not this data
+// directory's (another installation's, in a shared catalog) is left alone, as is one that does
+// not load. It returns the tables emptied, in name order.
+func EmptyDeleted(ctx context.Context, cat catalog.Catalog, lk *lake.Lake) ([]string, error) {
+	stores, err := lk.Stores()
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]bool{}
+	for _, s := range stores {
+		live[s.ID] = true
+	}
+	pubs, err := Publications(lk.Dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pubs {
+		ctx = p.withS3(ctx) // one S3 configuration for every publication (SavePublication)
+		break
+	}
+	var emptied []string
+	var errs []error
+	failed := map[string]bool{} // stores whose table could not be emptied: publication kept
+	if exists, err := cat.CheckNamespaceExists(ctx, catalog.ToIdentifier(Namespace)); err != nil {
+		return nil, err
+	} else if exists {
+		var ids []table.Identifier
+		for id, err := range cat.ListTables(ctx, catalog.ToIdentifier(Namespace)) {
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		slices.SortFunc(ids, func(a, b table.Identifier) int { return strings.Compare(strings.Join(a, "."), strings.Join(b, ".")) })
+		for _, id := range ids {
+			tbl, err := cat.LoadTable(ctx, id)
+			if err != nil {
+				continue
+			}
+			owner := tbl.Properties()["auditlake.store-id"]
+			if owner == "" || live[owner] || tbl.CurrentSnapshot() == nil {
+				continue
+			}
+			files, err := Files(ctx, tbl)
+			if err != nil {
+				failed[owner] = true
+				errs = append(errs, fmt.Errorf("iceberg table %s: %w", strings.Join(id, "."), err))
+				continue
+			}
+			pub, published := pubs[owner]
+			ours := len(files) > 0
+			for p := range files {
+				local, isLocal := LocalPath(p)
+				ours = ours && (isLocal && within(local, lk.StoreDir(owner)) || published && strings.HasPrefix(p, pub.Location()+"/"))
+			}
+			if !ours {
+				continue
+			}
+			if _, _, _, err := commitFiles(ctx, tbl, nil, iceberggo.Properties{"auditlake.store-id": owner, "auditlake.deleted": "true"}); err != nil {
+				failed[owner] = true
+				errs = append(errs, fmt.Errorf("iceberg table %s: %w", strings.Join(id, "."), err))
+				continue
+			}
+			emptied = append(emptied, strings.Join(id, "."))
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(pubs)) {
+		if !live[id] && !failed[id] {
+			if err := Unpublish(ctx, lk, lake.Store{ID: id, Name: id}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return emptied, errors.Join(errs...)
 }

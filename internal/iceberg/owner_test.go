@@ -6,13 +6,16 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 
 	"github.com/auditlake/auditlake/internal/iceberg"
+	"github.com/auditlake/auditlake/internal/iceberg/icebergtest"
 	"github.com/auditlake/auditlake/internal/lake"
 )
 
@@ -167,4 +170,87 @@ func TestRenamedStoreTakesItsTableAlong(t *testing.T) {
 		t.Fatal(err)
 	}
 	tables(map[string]lake.Store{"old_trail": b, "prod_trail": c})
+}
+
+// TestTablesOfStoresDeletedWithoutTheirCatalogAreEmptied: a store deleted while its table did
+// not follow — the catalog turned off (catalog set none) or failing at eds delete, which goes on
+// whatever the table says — left its table naming the deleted files for good, so every scan of
+// it in another engine failed ("no such file"), and a published store's objects and publication
+// stayed on S3 for good. catalog sync (EmptyDeleted) commits the table's last snapshot without
+// files, as the deletion would have, deletes the published store's objects, and leaves alone a
+// table whose files are not this data directory's (another installation sharing the catalog).
+func TestTablesOfStoresDeletedWithoutTheirCatalogAreEmptied(t *testing.T) {
+	ctx := context.Background()
+	s3 := icebergtest.NewS3(t, "lake")
+	dir, lk := catalogLake(t, iceberg.Config{Type: "sql"})
+	closer, err := iceberg.Attach(ctx, lk, func(err error) { t.Error(err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer()
+	cat := configured(t, dir)
+	// Another data directory's store, whose table is in this catalog.
+	other, err := lake.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := ingestStore(t, other, "other-trail", 500, 1, 33)
+	if _, err := iceberg.Sync(ctx, cat, other, foreign); err != nil {
+		t.Fatal(err)
+	}
+	local := ingestStore(t, lk, "local-trail", 1000, 2, 31)
+	pubd := ingestStore(t, lk, "pub-trail", 1000, 2, 32)
+	if _, err := iceberg.Publish(ctx, lk, pubd, iceberg.Publication{To: "s3://lake/pub/", EndpointURL: s3.URL, Region: "us-east-1"}); err != nil {
+		t.Fatal(err)
+	}
+	led, err := lk.ReadManifest(pubd.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The catalog as catalog sync opens it: with the publication's S3 settings.
+	cat = configured(t, dir)
+	lk.Hooks = nil // the deletions are not followed
+	for _, st := range []lake.Store{local, pubd} {
+		if err := lk.Delete(st.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	emptied, err := iceberg.EmptyDeleted(ctx, cat, lk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(emptied, []string{"auditlake.local_trail", "auditlake.pub_trail"}) {
+		t.Fatalf("emptied %v, want the two deleted stores' tables", emptied)
+	}
+	for _, name := range []string{"local_trail", "pub_trail"} {
+		tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := tbl.CurrentSnapshot(); s == nil || s.Summary.Operation != table.OpDelete || s.Summary.Properties["total-data-files"] != "0" {
+			t.Fatalf("%s: current snapshot %+v; want a delete leaving no file", name, s)
+		}
+		if n := icebergtest.Rows(t, tbl); n != 0 {
+			t.Fatalf("%s holds %d rows after its store's deletion", name, n)
+		}
+	}
+	if _, ok, err := iceberg.LoadPublication(dir, pubd.ID); err != nil || ok {
+		t.Fatalf("the deleted store's publication is still recorded (%v)", err)
+	}
+	for _, f := range led.Files {
+		if _, err := s3.Backend.HeadObject("lake", "pub/"+f.Path); err == nil {
+			t.Errorf("the deleted store's object pub/%s is still on S3", f.Path)
+		}
+	}
+	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "other_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := icebergtest.Rows(t, tbl); n != 500 {
+		t.Fatalf("another data directory's table holds %d rows, want its 500", n)
+	}
+	if again, err := iceberg.EmptyDeleted(ctx, cat, lk); err != nil || len(again) != 0 {
+		t.Fatalf("a second catch-up emptied %v (%v)", again, err)
+	}
 }

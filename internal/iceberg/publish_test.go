@@ -629,15 +629,7 @@ func TestPublishRefusesAPrefixAURIReadsOtherwise(t *testing.T) {
 	if _, err := iceberg.Publish(ctx, lk, st, p); err != nil {
 		t.Fatalf("publishing to %s: %v", p.To, err)
 	}
-	cfg, _, err := iceberg.LoadConfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := iceberg.Open(ctx, cfg.Properties(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake", "prod_trail"))
+	tbl, err := configured(t, dir).LoadTable(ctx, catalog.ToIdentifier("auditlake", "prod_trail"))
 	if err != nil {
 		t.Fatal(err)
 	}

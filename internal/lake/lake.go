@@ -395,7 +395,7 @@ func (l *Lake) Delete(id string) error {
 		return err
 	}
 	// Followers (the Iceberg table) forget the files before they go; a failure is reported and
-	// the follower catches up by itself (a table whose store is gone is emptied at its next sync).
+	// the follower catches up later (catalog sync empties a table whose store is gone).
 	if l.Hooks != nil && l.Hooks.Deleting != nil {
 		if herr := l.Hooks.Deleting(removed); herr != nil && l.Hooks.OnError != nil {
 			l.Hooks.OnError(herr)
