@@ -41,7 +41,7 @@ func storeARN(region, id string) string {
 func describeStore(region string, s lake.Store) eventDataStore {
 	tp := s.TerminationProtection
 	d := eventDataStore{EventDataStoreArn: storeARN(region, s.ID), Name: s.Name, Status: "ENABLED",
-		AdvancedEventSelectors: s.Selectors, MultiRegionEnabled: true, RetentionPeriod: s.RetentionDays,
+		AdvancedEventSelectors: s.Selectors, MultiRegionEnabled: s.Type != lake.TypeActivity, RetentionPeriod: s.RetentionDays,
 		TerminationProtectionEnabled: &tp, CreatedTimestamp: epochOf(s.CreatedAt), UpdatedTimestamp: epochOf(s.UpdatedAt),
 		BillingMode: billingMode(s)}
 	if len(d.AdvancedEventSelectors) == 0 {
@@ -85,10 +85,15 @@ func checkBilling(mode, current string, retention int) *Error {
 	return nil
 }
 
-// unhonoured refuses the store settings auditlake cannot honour, rather than accept and
-// ignore them: it has no AWS Organizations, no KMS keys, no per-region stores and no stopped
-// ingestion (a store takes what is ingested into it).
-func unhonoured(organization bool, kmsKeyID string, multiRegion, startIngestion *bool) *Error {
+// unhonoured refuses the settings of a store of type typ that auditlake cannot honour, rather
+// than accept and ignore them: it has no AWS Organizations, no KMS keys, no per-region
+// CloudTrail or Config stores and no stopped ingestion (a store takes what is ingested into
+// it). An activity store is single-region as Lake requires of a channel's destination (its
+// events come from its channels, not from a region), so MultiRegionEnabled false is its own.
+func unhonoured(typ string, organization bool, kmsKeyID string, multiRegion, startIngestion *bool) *Error {
+	if typ == lake.TypeActivity {
+		multiRegion = nil
+	}
 	switch {
 	case organization:
 		return errorf(http.StatusBadRequest, "UnsupportedOperationException", "OrganizationEnabled: auditlake has no AWS Organizations; ingest each account's trail instead")
@@ -204,11 +209,11 @@ func (h *Handler) createEventDataStore(ctx context.Context, c *call) (any, *Erro
 }
 
 func (h *Handler) createStore(c *call, req createStoreRequest) (any, *Error) {
-	if e := unhonoured(req.OrganizationEnabled, req.KmsKeyID, req.MultiRegionEnabled, req.StartIngestion); e != nil {
-		return nil, e
-	}
 	sels, raw, e := selectorsOf(req.AdvancedEventSelectors)
 	if e != nil {
+		return nil, e
+	}
+	if e := unhonoured(storeType(sels), req.OrganizationEnabled, req.KmsKeyID, req.MultiRegionEnabled, req.StartIngestion); e != nil {
 		return nil, e
 	}
 	if e := checkTags(req.TagsList, true); e != nil {
@@ -357,7 +362,7 @@ func (h *Handler) updateEventDataStore(ctx context.Context, c *call) (any, *Erro
 }
 
 func (h *Handler) updateStore(c *call, s lake.Store, req updateStoreRequest) (any, *Error) {
-	if e := unhonoured(req.OrganizationEnabled != nil && *req.OrganizationEnabled, req.KmsKeyID, req.MultiRegionEnabled, nil); e != nil {
+	if e := unhonoured(s.Type, req.OrganizationEnabled != nil && *req.OrganizationEnabled, req.KmsKeyID, req.MultiRegionEnabled, nil); e != nil {
 		return nil, e
 	}
 	sels, raw, e := selectorsOf(req.AdvancedEventSelectors)

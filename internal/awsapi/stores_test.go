@@ -12,8 +12,8 @@ import (
 
 // TestAWSCLIStoreSettingsAreKeptOrRefused: a store's BillingMode is kept and shown back (get,
 // update), bounds the retention as in Lake and changes only from fixed to extendable; the
-// settings auditlake cannot honour (a single-region store, ingestion not started) are refused
-// instead of accepted and ignored.
+// settings auditlake cannot honour (a single-region CloudTrail store, ingestion not started)
+// are refused instead of accepted and ignored, while an activity store is single-region.
 func TestAWSCLIStoreSettingsAreKeptOrRefused(t *testing.T) {
 	t.Parallel() // each waits mostly on the CLI starting
 	requireTool(t, "aws", "--version")
@@ -48,6 +48,13 @@ func TestAWSCLIStoreSettingsAreKeptOrRefused(t *testing.T) {
 	f("CreateEventDataStore", map[string]any{"Name": "stopped", "StartIngestion": false}, "UnsupportedOperationException")
 	f("UpdateEventDataStore", map[string]any{"EventDataStore": arn, "MultiRegionEnabled": false}, "UnsupportedOperationException")
 	ls.refused(t, admin, "UnsupportedOperationException", "cloudtrail", "create-event-data-store", "--name", "oneregion", "--no-multi-region-enabled")
+	// A store for a channel's events (ActivityAuditLog) is single-region, as Lake requires of an
+	// integration's store and as AWS's own example makes it: --no-multi-region-enabled is its own.
+	acts := ls.must(t, admin, "cloudtrail", "create-event-data-store", "--name", "app-events", "--no-multi-region-enabled", "--retention-period", "90",
+		"--advanced-event-selectors", `[{"Name":"Select all external events","FieldSelectors":[{"Field":"eventCategory","Equals":["ActivityAuditLog"]}]}]`)
+	if acts["MultiRegionEnabled"] != false {
+		t.Errorf("create-event-data-store of an activity store: %v", acts)
+	}
 	for _, name := range []string{"toolong", "cheap", "oneregion", "stopped"} {
 		if _, err := ls.lk.Resolve(name); err == nil {
 			t.Errorf("a refused create-event-data-store made store %s", name)
