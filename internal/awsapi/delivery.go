@@ -78,6 +78,9 @@ func (h *Handler) listPublicKeys(ctx context.Context, c *call) (any, *Error) {
 	if e := c.decode(&req); e != nil {
 		return nil, e
 	}
+	if req.NextToken != "" { // every answer is one page: no token was given out
+		return nil, errorf(http.StatusBadRequest, "InvalidTokenException", "NextToken %q is not a token this server gave", req.NextToken)
+	}
 	if req.StartTime != nil && req.EndTime != nil && req.EndTime.Before(req.StartTime.Time) {
 		return nil, errorf(http.StatusBadRequest, "InvalidTimeRangeException", "EndTime %s is before StartTime %s", req.EndTime.Format(time.RFC3339), req.StartTime.Format(time.RFC3339))
 	}

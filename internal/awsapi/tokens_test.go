@@ -86,6 +86,19 @@ func TestATruncatedOrEditedTokenIsRefused(t *testing.T) {
 	}
 }
 
+// TestListingsThatGiveNoTokenRefuseOne: ListPublicKeys and ListTags answer in one page and give
+// no NextToken, so one sent to them is made up: a 400 (InvalidTokenException,
+// InvalidNextTokenException), not the first page again. ListPublicKeys ignored it.
+func TestListingsThatGiveNoTokenRefuseOne(t *testing.T) {
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	if code := ls.sdkCode(t, ls.admin, "ListPublicKeys", map[string]any{"NextToken": "made-up"}); code != "InvalidTokenException" {
+		t.Errorf("ListPublicKeys with a made-up token: %q", code)
+	}
+	if code := ls.sdkCode(t, ls.admin, "ListTags", map[string]any{"ResourceIdList": []string{storeARNOf(ls, ls.store)}, "NextToken": "made-up"}); code != "InvalidNextTokenException" {
+		t.Errorf("ListTags with a made-up token: %q", code)
+	}
+}
+
 // with is in with key set to v (a copy).
 func with(in map[string]any, key string, v any) map[string]any {
 	out := maps.Clone(in)
