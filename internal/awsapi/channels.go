@@ -7,11 +7,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/integration"
 	"github.com/auditlake/auditlake/internal/lake"
 )
@@ -343,6 +345,9 @@ func (h *Handler) deleteChannel(ctx context.Context, c *call) (any, *Error) {
 		if errors.Is(err, integration.ErrChannelNotFound) {
 			e = errorf(http.StatusBadRequest, "ChannelNotFoundException", "The specified channel %s was not found.", req.Channel)
 		}
+	} else if _, err := access.Open(h.opts.Lake.Dir).RevokeOn("channel:" + ch.ID()); err != nil {
+		// As auditlake channel delete: the put grants on the channel go with it.
+		e = internal("delete channel", fmt.Errorf("deleted channel %s, but not the put grants on it: %w", ch.Name, err))
 	}
 	h.audit(c, map[string]any{"channel": ch.ARN}, e)
 	if e != nil {

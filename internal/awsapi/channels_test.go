@@ -128,3 +128,42 @@ func TestAWSCLIUpdateChannelRenamesAndRedirects(t *testing.T) {
 		}
 	}
 }
+
+// TestAWSCLIDeleteChannelRevokesItsPutGrants: delete-channel removes the put grants on the
+// channel, as auditlake channel delete does; they were left behind, listed by auditlake grants
+// for a channel that no longer exists.
+func TestAWSCLIDeleteChannelRevokesItsPutGrants(t *testing.T) {
+	t.Parallel() // each waits mostly on the CLI starting
+	requireTool(t, "aws", "--version")
+	ls := startLakeServer(t, 5, awsapiDefaults)
+	acts, err := ls.lk.Create("acts", lake.CreateOptions{Type: lake.TypeActivity})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := integration.CreateChannel(ls.lk, "app", acts.ID, integration.ChannelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := access.Open(ls.lk.Dir)
+	check := func(g *access.Grant) error {
+		return access.CheckPutGrant(g, func(ref string) (string, error) {
+			c, err := integration.ResolveChannel(ls.lk, ref)
+			return c.ID(), err
+		})
+	}
+	if _, err := reg.AddGrant(access.Grant{Privilege: access.Put, Principal: "user:carol", Resource: "channel:app"}, check); err != nil {
+		t.Fatal(err)
+	}
+	if _, code := ls.cliOr(t, ls.admin, []string{"cloudtrail", "delete-channel", "--channel", ch.ARN}, "/", "DeleteChannel", map[string]string{"Channel": ch.ARN}); code != "" {
+		t.Fatalf("delete-channel: %s", code)
+	}
+	st, err := reg.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range st.Grants {
+		if g.Resource == "channel:"+ch.ID() {
+			t.Errorf("grant %+v outlives its channel", g)
+		}
+	}
+}
