@@ -15,6 +15,7 @@ import (
 
 	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/delivery"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/server"
@@ -394,6 +395,13 @@ func formatValue(v any) string {
 		}
 		return string(b)
 	default:
+		// A MAP as the engine's driver gives it (an ordered map): a JSON object in its order,
+		// as arrays and rows are shown, not the driver's debugging text OrderedMap{k: v}.
+		if _, _, ok := delivery.MapEntries(t); ok {
+			if b, err := json.Marshal(t); err == nil {
+				return string(b)
+			}
+		}
 		return fmt.Sprint(t)
 	}
 }

@@ -256,6 +256,15 @@ func TestQueryShowsDatesTimesUUIDsIntervalsAndDecimalsAsTrino(t *testing.T) {
 	if got := mustRun(t, 0, dir, "query", "--format", "csv", `SELECT CAST('\x00\x1b\xff'::BLOB AS BLOB) AS b`); got != "b\n00 1b ff\n" {
 		t.Errorf("a varbinary in csv: %q", got)
 	}
+	// A MAP as a JSON object in its order, as arrays and rows are shown, not the driver's
+	// debugging text OrderedMap{b: 1, a: 2}.
+	mq := `SELECT map(ARRAY['b','a'], ARRAY[1,2]) AS m, [map(ARRAY['k'], ARRAY['v'])] AS am`
+	if got := mustRun(t, 0, dir, "query", "--format", "csv", mq); got != "m,am\n\"{\"\"b\"\":1,\"\"a\"\":2}\",\"[{\"\"k\"\":\"\"v\"\"}]\"\n" {
+		t.Errorf("a map in csv: %q", got)
+	}
+	if got := mustRun(t, 0, dir, "query", mq); !strings.Contains(got, `{"b":1,"a":2}`) || strings.Contains(got, "OrderedMap") {
+		t.Errorf("a map in the table:\n%s", got)
+	}
 	table := mustRun(t, 0, dir, "query", q)
 	for _, w := range want {
 		if !strings.Contains(table, w) {
