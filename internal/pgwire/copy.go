@@ -80,7 +80,7 @@ func (c *conn) copyStatement(sql string, toks []dialect.Token, shape bool) (*ans
 		return c.refuse(sql, shape, err)
 	}
 	qtoks, err := dialect.Tokens(query)
-	if err != nil || firstWord(qtoks) == "" || sessionCommand(qtoks) || isCursorCommand(qtoks) || firstWord(qtoks) == "COPY" {
+	if err != nil || firstWord(qtoks) == "" || notAQuery(qtoks) {
 		return refuse("42601", "syntax error: COPY (query) needs a SELECT")
 	}
 	if shape {

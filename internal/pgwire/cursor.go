@@ -85,7 +85,7 @@ func (c *conn) declare(sql string, toks []dialect.Token, shape bool) (*answer, e
 	if err != nil || firstWord(qtoks) == "" {
 		return syntax("DECLARE … CURSOR needs FOR and a query")
 	}
-	if sessionCommand(qtoks) || isCursorCommand(qtoks) || firstWord(qtoks) == "COPY" {
+	if notAQuery(qtoks) {
 		return syntax("a cursor is declared for a SELECT")
 	}
 	if _, ok := c.portals[name]; ok && !shape {

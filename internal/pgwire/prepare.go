@@ -22,7 +22,7 @@ func (c *conn) prepareStatement(sql string, toks []dialect.Token, shape bool) (*
 		return c.refuse(sql, shape, syntax)
 	}
 	query := strings.TrimSpace(joinTokens(toks[i+1:]))
-	if qtoks, err := dialect.Tokens(query); err != nil || firstWord(qtoks) == "" {
+	if qtoks, err := dialect.Tokens(query); err != nil || firstWord(qtoks) == "" || notAQuery(qtoks) {
 		return c.refuse(sql, shape, syntax)
 	}
 	oids := make([]uint32, len(types))

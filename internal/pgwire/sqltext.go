@@ -86,6 +86,18 @@ func paramCount(sql string) (int, error) {
 	return max, nil
 }
 
+// notAQuery says whether toks are a statement the door answers itself rather than a query:
+// a session command, a cursor command, COPY, PREPARE or EXECUTE. Such a statement is no
+// DECLARE's, COPY's or PREPARE's query (as in PostgreSQL's grammar); PREPARE p AS EXECUTE p
+// would otherwise have EXECUTE run itself without end.
+func notAQuery(toks []dialect.Token) bool {
+	switch firstWord(toks) {
+	case "COPY", "PREPARE", "EXECUTE":
+		return true
+	}
+	return sessionCommand(toks) || isCursorCommand(toks)
+}
+
 // castTypeOIDs are the OIDs of the PostgreSQL type names a parameter may be cast to ($1::uuid,
 // CAST($1 AS bigint)), by their lower-case name without a modifier.
 var castTypeOIDs = map[string]uint32{
