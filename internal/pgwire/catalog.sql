@@ -231,3 +231,5 @@ CREATE MACRO pg_cancel_backend(pid) AS false;
 -- pg_get_keywords(): the keywords of the engine's parser (PostgreSQL's grammar), filled from
 -- duckdb_keywords() before the catalog is sealed; the rewrite calls it as this table.
 CREATE TABLE pg_get_keywords (word VARCHAR, catcode VARCHAR, barelabel BOOLEAN, catdesc VARCHAR, baredesc VARCHAR);
+-- pgjdbc's getPrimaryKeys and getIndexInfo expand pg_index.indkey with it (pg_index is empty).
+CREATE MACRO information_schema_pg._pg_expandarray(a) AS unnest(list_transform(range(1, len(a) + 1), i -> {'x': a[i], 'n': i}));
