@@ -274,8 +274,18 @@ func fields(cols []column, formats []int16) []pgproto3.FieldDescription {
 	return out
 }
 
-// sendRows sends rows [from, to) of a, flushing as it goes.
+// sending registers the sending of a result as the connection's running statement, so that a
+// cancel request stops it (57014) as PostgreSQL stops a result it is sending (psql's Ctrl-C in
+// a long result); the result's send is checked at each flush. The returned func ends it.
+func (c *conn) sending() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	return ctx, c.cancellable(cancel)
+}
+
+// sendRows sends rows [from, to) of a, flushing as it goes, until a cancel request.
 func (c *conn) sendRows(a *answer, formats []int16, from, to int) error {
+	ctx, done := c.sending()
+	defer done()
 	var buf []byte
 	for i := from; i < to; i++ {
 		row := a.rows[i]
@@ -298,6 +308,9 @@ func (c *conn) sendRows(a *answer, formats []int16, from, to int) error {
 		c.be.Send(&pgproto3.DataRow{Values: vals})
 		buf = buf[:0:0]
 		if (i-from)%1000 == 999 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if err := c.be.Flush(); err != nil {
 				return err
 			}
@@ -747,10 +760,16 @@ func (c *conn) queryContext() (context.Context, func()) {
 	} else {
 		ctx, cancel = context.WithCancel(c.ctx)
 	}
+	return ctx, c.cancellable(cancel)
+}
+
+// cancellable makes cancel the one a cancel request calls, until the returned func, which
+// calls it too.
+func (c *conn) cancellable(cancel context.CancelFunc) func() {
 	c.mu.Lock()
 	c.running = cancel
 	c.mu.Unlock()
-	return ctx, func() {
+	return func() {
 		c.mu.Lock()
 		c.running = nil
 		c.mu.Unlock()

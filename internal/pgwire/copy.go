@@ -251,6 +251,8 @@ const copyFlushBytes = 1 << 20
 // sendCopy sends a's rows as a COPY's CopyOutResponse, CopyData messages (one a row) and
 // CopyDone, flushed whenever copyFlushBytes of them wait.
 func (c *conn) sendCopy(a *answer) error {
+	ctx, done := c.sending()
+	defer done()
 	cp := a.copy
 	c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, len(cp.cols))})
 	var line, val []byte
@@ -287,6 +289,9 @@ func (c *conn) sendCopy(a *answer) error {
 		}
 		c.be.Send(&pgproto3.CopyData{Data: append(line, '\n')})
 		if held += len(line) + 1; held >= copyFlushBytes {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if err := c.be.Flush(); err != nil {
 				return err
 			}

@@ -67,3 +67,48 @@ func TestAClientThatStopsReadingIsLetGo(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestCancelRequestStopsAResultBeingSent: a cancel request (psql's Ctrl-C) reached only a query
+// still running in the engine; once the rows were being sent it was ignored, and a client that
+// asked for a large result by mistake had to take all of it. It now stops the sending as
+// PostgreSQL does: the rows sent so far, then 57014, and the connection goes on.
+func TestCancelRequestStopsAResultBeingSent(t *testing.T) {
+	f := sharedLake(t)
+	s := startServer(t, f.dir, pgwire.Options{})
+	ctx := context.Background()
+	c := pgxConnect(t, s.dsn(f.bob, ""))
+	pc := c.PgConn()
+	fe := pc.Frontend()
+	fe.Send(&pgproto3.Query{String: `SELECT repeat('x', 10000) AS x FROM range(3000)`}) // 30 MB
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rows, code, cancelled := 0, "", false
+	for {
+		m, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch m := m.(type) {
+		case *pgproto3.DataRow:
+			if rows++; !cancelled { // the query is done and its rows are being sent
+				if err := pc.CancelRequest(ctx); err != nil {
+					t.Fatal(err)
+				}
+				cancelled = true
+			}
+		case *pgproto3.ErrorResponse:
+			code = m.Code
+		}
+		if _, ok := m.(*pgproto3.ReadyForQuery); ok {
+			break
+		}
+	}
+	if code != "57014" || rows >= 3000 {
+		t.Fatalf("after the cancel request: %d rows sent, error %q; want fewer than 3000 and 57014", rows, code)
+	}
+	var one int
+	if err := c.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("the connection after: %d %v", one, err)
+	}
+}
