@@ -80,9 +80,12 @@ func TestRestrictedResultsEqualTheCLIs(t *testing.T) {
 		{"hidden rows asked for", "SELECT count(*) AS n FROM " + table + " WHERE eventsource <> 'ec2.amazonaws.com' OR eventname = 'DescribeInstances'", false},
 		// Every row it sees has this name; a row it does not see has NULL in every column.
 		{"a cast that fails on a hidden row", "SELECT count(*) AS n FROM " + table + " WHERE eventname = 'RunInstances' AND CAST(eventname AS integer) = 0", true},
-		{"a data query that calls a catalog function", "SELECT count(*) AS n FROM " + table + " WHERE length(version()) > 0", false},
+		// version() and current_user in a data query are refused by the dialect (the engine
+		// would answer with its own): the same refusal at both doors shows the door sent the
+		// query to the data engine, not to its catalog, where they answer.
+		{"a data query that calls a catalog function", "SELECT count(*) AS n FROM " + table + " WHERE length(version()) > 0", true},
 		{"a data query with a pg_ name", "SELECT count(*) AS n, 'pg_x' AS pg_catalogue FROM " + table, false},
-		{"a data query with a session function in a subquery", "SELECT count(*) AS n FROM " + table + " WHERE eventname IN (SELECT eventname FROM " + table + " WHERE current_user IS NOT NULL)", false},
+		{"a data query with a session function in a subquery", "SELECT count(*) AS n FROM " + table + " WHERE eventname IN (SELECT eventname FROM " + table + " WHERE current_user IS NOT NULL)", true},
 		{"a denied column", "SELECT sourceipaddress FROM " + table + " LIMIT 1", true},
 		{"the raw record", "SELECT eventjson FROM " + table + " LIMIT 1", true},
 		{"star expands to the granted columns", "SELECT * FROM " + table + " ORDER BY eventtime, eventname LIMIT 0", false},
