@@ -31,7 +31,7 @@ older days leave it once uploaded, in the table's snapshot, and cold (compaction
 the closed day); queries, reports, compaction, purge and checks read them from S3 through a cache
 in <data>/cache/remote/<id>/ (--cache-size, default 8GiB, least recently used copies deleted
 first), fetching only the days a query's eventtime range needs. Run again, eds publish keeps the
-local days and cache size it is not given. Change or clear it (0: every day back on the disk)
+local days, cache size, region and endpoint it is not given. Change or clear it (0: every day back on the disk)
 with auditlake eds update NAME --local-days N.
 
 The prefix holds an owner marker (auditlake-owner.json) naming the lake that publishes there. A
@@ -65,9 +65,10 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 		*to += "/"
 	}
 	p := iceberg.Publication{To: *to, Region: *region, EndpointURL: *endpoint, PartSize: *partSize, LocalDays: *localDays, CacheBytes: int64(cacheSize), TakeOver: *takeOver}
-	// Run again, a store keeps the local days and the cache size it has unless they are given
-	// (--local-days alone does not reset the cache to its default size, nor --cache-size alone
-	// the local days).
+	// Run again, a store keeps the local days, the cache size, the region and the endpoint it
+	// has unless they are given (--local-days alone does not reset the cache to its default
+	// size, nor --cache-size alone the local days; nor does either move the store's S3 home to
+	// the SDK's default endpoint and region).
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if given["local-days"] && *localDays < 0 { // -1 is only the default's "not given"
@@ -81,6 +82,12 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 		}
 		if !given["cache-size"] {
 			p.CacheBytes = old.CacheBytes
+		}
+		if !given["region"] {
+			p.Region = old.Region
+		}
+		if !given["endpoint-url"] {
+			p.EndpointURL = old.EndpointURL
 		}
 	}
 	if err := p.Validate(); err != nil {

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -192,4 +193,27 @@ func TestEDSPublishRefusesBadSettings(t *testing.T) {
 	if _, errOut, code := run(t, dir, "eds", "publish", "trail", "--to", "s3://lake/y/", "--endpoint-url", s3.URL); code == 0 || !strings.Contains(errOut, "already published to s3://lake/x/") {
 		t.Fatalf("publish to a second prefix: exit %d, %s", code, errOut)
 	}
+}
+
+// TestEDSPublishRunAgainKeepsItsEndpointAndRegion: eds publish run again for a store already
+// published (to set --local-days, as docs/scale-out.md shows it) keeps the endpoint and region it
+// was published with unless they are given, as it keeps the local days and the cache size.
+// Before, the publication was recorded again without them: the store's S3 home became AWS's
+// default endpoint, the publish failed, and so did every later commit's sync.
+func TestEDSPublishRunAgainKeepsItsEndpointAndRegion(t *testing.T) {
+	s3 := icebergtest.NewS3(t, "lake")
+	t.Setenv("AWS_REGION", "eu-west-3") // the SDK's default region is not the publication's
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "catalog", "set", "sql")
+	mustRun(t, 0, dir, "eds", "publish", "trail", "--to", "s3://lake/x/", "--endpoint-url", s3.URL, "--region", "us-east-1")
+	mustRun(t, 0, dir, "eds", "publish", "trail", "--to", "s3://lake/x/", "--local-days", "30")
+	var props map[string]string
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
+		t.Fatal(err)
+	}
+	if props["s3.endpoint"] != s3.URL || props["s3.region"] != "us-east-1" {
+		t.Fatalf("after eds publish run again without --endpoint-url and --region, the catalog's S3 properties are %v; want endpoint %s, region us-east-1", props, s3.URL)
+	}
+	mustRun(t, 0, dir, "catalog", "sync")
 }
