@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -117,6 +118,21 @@ func addSigma(ctx context.Context, env *Env, lk *lake.Lake, path, severity, grou
 		return usagef("%v", err)
 	}
 	add := rules.FromSigma(compiled)
+	// A file whose id (its file name when it has none) names a built-in or SQL rule would make
+	// rules.Add refuse the whole directory: it is refused alone, as any other file.
+	existing, err := rules.List(lk)
+	if err != nil {
+		return err
+	}
+	add = slices.DeleteFunc(add, func(r rules.Rule) bool {
+		i := slices.IndexFunc(existing, func(o rules.Rule) bool { return o.ID == r.ID })
+		if i < 0 || existing[i].Kind == rules.KindSigma {
+			return false
+		}
+		refused = append(refused, &sigma.RefusedError{File: r.File, ID: r.ID, Reason: fmt.Sprintf(
+			"a %s rule named %q exists: give this rule another id, or remove that one first (auditlake rule remove %s)", existing[i].Kind, r.ID, r.ID)})
+		return true
+	})
 	for i := range add {
 		if severity != "" {
 			add[i].Severity = severity

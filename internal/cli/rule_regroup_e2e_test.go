@@ -1,6 +1,8 @@
 package cli_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -29,4 +31,31 @@ func TestRuleAddSigmaAgainKeepsGrouping(t *testing.T) {
 	if out := mustRun(t, 0, dir, "rule", "show", rule); !strings.Contains(out, "one per region per 2h") {
 		t.Errorf("re-added with --group-by region:\n%s", out)
 	}
+}
+
+// TestRuleAddSigmaRefusesOnlyTheFileWhoseIDIsANonSigmaRule: a Sigma file whose id (or, without
+// one, its file name) is the name of a built-in or SQL rule already registered is refused with
+// its file, id and reason, the other files of the directory are added, and the exit code is 3,
+// as for every other refusal (docs/detections.md). Before, the whole directory was refused
+// (exit 2, no rule added) and the usage printed.
+func TestRuleAddSigmaRefusesOnlyTheFileWhoseIDIsANonSigmaRule(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "rule", "add", "root-use", "--builtin", "root-account-use")
+	rulesDir := t.TempDir()
+	for name, text := range map[string]string{
+		"root-use.yml": "title: Mine\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName: GetCallerIdentity\n  condition: sel\n",
+		"other.yml":    "title: Other\nid: other-1\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName: DeleteTrail\n  condition: sel\n",
+	} {
+		if err := os.WriteFile(filepath.Join(rulesDir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run(t, dir, "rule", "add", "--sigma", rulesDir)
+	if code != 3 || !strings.Contains(out, "1 Sigma rules added, 0 updated, 1 refused") || !strings.Contains(errOut, "root-use.yml (root-use) refused: ") || !strings.Contains(errOut, "builtin") {
+		t.Fatalf("rule add --sigma with a file named as a built-in rule: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if show := mustRun(t, 0, dir, "rule", "show", "root-use"); !strings.Contains(show, "kind:         builtin") {
+		t.Fatalf("the built-in rule was replaced:\n%s", show)
+	}
+	mustRun(t, 0, dir, "rule", "show", "other-1")
 }
