@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -224,9 +225,11 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 		live[f.Path] = true
 	}
 	replaced := map[string]bool{} // dates of evaluated files no longer live
+	var gone []string             // those files
 	for p := range evaluated {
 		if !live[p] {
 			replaced[dateOf(p)] = true
+			gone = append(gone, p)
 		}
 	}
 	var fresh, again []lake.DataFile
@@ -323,8 +326,8 @@ func process(ctx context.Context, lk *lake.Lake, st lake.Store, pre map[string]*
 					return res, err
 				}
 				exclude := ""
-				if part.again && s.Damaged(alertStore.ID) == nil {
-					exclude = storedEvents(s, alertStore, part.files)
+				if part.again {
+					exclude = evaluatedBefore(s, lk, st, alertStore, part.files, gone)
 				}
 				groups, err = rules.EvaluateGrouped(ctx, s, enabled, groupings, target, exclude)
 			}
@@ -480,6 +483,40 @@ func newAlert(st lake.Store, mt rules.Match, now time.Time) Alert {
 // storedEvents is the SQL relation (rule, eventid) of the events the alerts store holds alerts
 // of, among those of files' time span (a record's time is its group's first event's, at most
 // 7 days, the longest window, before its other events).
+// evaluatedBefore is the SQL relation (rule, eventid) of the events of files (which replaced
+// evaluated files) not to be alerted again: those the alerts store holds alerts of
+// (storedEvents), and every event of the evaluated files gone (they replaced) that is still on
+// the disk, for every rule (an empty rule). The second are the events the cursor took as evaluated:
+// some never had a rule run over them (the history a store held when it was first watched) or
+// not the rules enabled now, and the stored alerts name none of them. "" when neither can be
+// read.
+func evaluatedBefore(s *query.Session, lk *lake.Lake, st, alertStore lake.Store, files []lake.DataFile, gone []string) string {
+	var rels []string
+	if s.Damaged(alertStore.ID) == nil {
+		rels = append(rels, storedEvents(s, alertStore, files))
+	}
+	dates := map[string]bool{}
+	for _, f := range files {
+		dates[f.Date] = true
+	}
+	var old []lake.DataFile
+	for _, p := range gone {
+		if _, err := os.Stat(lk.AbsPath(st.ID, p)); err == nil && dates[dateOf(p)] {
+			old = append(old, lake.DataFile{Path: p})
+		}
+	}
+	if len(old) > 0 {
+		rels = append(rels, "(SELECT '' AS rule, eventid FROM "+s.FilesRelation(st.ID, old)+")")
+	}
+	for i, r := range rels {
+		rels[i] = "SELECT rule, eventid FROM " + r + " AS e" + strconv.Itoa(i)
+	}
+	if len(rels) == 0 {
+		return ""
+	}
+	return "(" + strings.Join(rels, " UNION ALL ") + ")"
+}
+
 func storedEvents(s *query.Session, alertStore lake.Store, files []lake.DataFile) string {
 	from, to := files[0].MinTime, files[0].MaxTime
 	for _, f := range files {

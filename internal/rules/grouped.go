@@ -95,7 +95,8 @@ const zeroTimeMicros = 62135596800 * 1_000_000
 // error (the batch's sources cannot be read, the context is done) stops the evaluation.
 //
 // exclude, when not "", is a SQL relation with the columns rule (a rule id) and eventid: the
-// matches it lists are left out (events whose alerts are stored already).
+// matches it lists are left out (events whose alerts are stored already); a row whose rule is
+// empty leaves its event out for every rule (an event evaluated before).
 func EvaluateGrouped(ctx context.Context, s *query.Session, rs []Rule, gs []Grouping, target Target, exclude string) ([][]MatchGroup, error) {
 	if len(gs) != len(rs) {
 		return nil, fmt.Errorf("rules: %d groupings for %d rules", len(gs), len(rs))
@@ -248,7 +249,7 @@ func (h *Hunt) scanGrouped(ctx context.Context, cs []*compiled, conds []string, 
 	}
 	anti := ""
 	if exclude != "" {
-		anti = " ANTI JOIN " + exclude + " AS x ON x.rule = g.rule_id AND x.eventid = m.eventid"
+		anti = " ANTI JOIN " + exclude + " AS x ON x.eventid = m.eventid AND (x.rule = g.rule_id OR x.rule = '')"
 	}
 	// Each matching event once per rule it matches; grouped by rule, key and window bucket.
 	// The scan reads only the columns the predicates and the match need, and builds a match's
@@ -368,7 +369,7 @@ func orderedIDs(items []timedID) []string {
 
 // readExcluded reads the event ids exclude lists for rule id.
 func (h *Hunt) readExcluded(ctx context.Context, exclude, id string) (map[string]bool, error) {
-	res, err := h.s.RunInternal(ctx, "SELECT DISTINCT eventid FROM "+exclude+" AS x WHERE x.rule = ?", id)
+	res, err := h.s.RunInternal(ctx, "SELECT DISTINCT eventid FROM "+exclude+" AS x WHERE x.rule = ? OR x.rule = ''", id)
 	if err != nil {
 		return nil, err
 	}
