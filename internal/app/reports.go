@@ -192,19 +192,30 @@ func reportErr(err error, pr *access.Principal) error {
 }
 
 // recordReport records a report (or an instance's trail, with its id) in the audit log as a
-// query: its name and parameters, the tables it reads.
+// query: its name and parameters, the tables it reads (ReportEntry).
 func (b *Backend) recordReport(c access.Caller, name, id string, p compliance.Params, start time.Time, err error) {
 	if b.Audit == nil {
 		return
 	}
+	e := ReportEntry(b.lk, name, id, p)
+	e.Duration = time.Since(start)
+	b.record(c, e, err)
+}
+
+// ReportEntry is the audit entry of report name (or of instance id's trail) with parameters p:
+// its name and parameters, the tables it reads. The CLI's reports record the same.
+func ReportEntry(lk *lake.Lake, name, id string, p compliance.Params) auditlog.Entry {
 	params := map[string]any{"report": name}
 	if id != "" {
 		params["instanceId"] = id
 	}
 	var tables []string
-	if p.Store != "" {
-		params["store"] = p.Store
-		if st, err := b.lk.Resolve(p.Store); err == nil {
+	for _, s := range []struct{ key, store string }{{"store", p.Store}, {"configStore", p.ConfigStore}} {
+		if s.store == "" {
+			continue
+		}
+		params[s.key] = s.store
+		if st, err := lk.Resolve(s.store); err == nil {
 			tables = append(tables, query.Schema+"."+st.ID)
 		}
 	}
@@ -221,5 +232,5 @@ func (b *Backend) recordReport(c access.Caller, name, id string, p compliance.Pa
 	if len(p.Accounts) > 0 {
 		params["accounts"] = p.Accounts
 	}
-	b.record(c, auditlog.Entry{Params: params, Tables: tables, Duration: time.Since(start)}, err)
+	return auditlog.Entry{Params: params, Tables: tables}
 }

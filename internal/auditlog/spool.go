@@ -127,6 +127,21 @@ func Append(lk *lake.Lake, e Entry) (int64, error) {
 	return fi.Size(), nil
 }
 
+// CheckSpool returns the error Append would meet opening the lake's spool, writing nothing: a
+// command that shows what it reads as it reads it (a CLI hunt) checks it can record the read
+// before showing any of it.
+func CheckSpool(lk *lake.Lake) error {
+	dir := spoolDir(lk)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, spoolFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit spool: %w", err)
+	}
+	return f.Close()
+}
+
 // lastMAC reads the MAC of the last line of spool file f ("" when it is empty or that line is
 // not a whole spool line), and whether the file ends in the middle of a line.
 func lastMAC(f *os.File) (string, bool, error) {

@@ -12,6 +12,7 @@ import (
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
@@ -93,6 +94,50 @@ func auditQuery(ctx context.Context, env *Env, as, sql string, tables []string, 
 		e.ErrorCode, e.ErrorMessage = "QueryFailed", err.Error()
 	}
 	return recordAudit(ctx, env, e)
+}
+
+// auditRead records a read of event data by a CLI command other than query (alerts, hunt, rule
+// coverage, the reports, instance) as the server records the same read of its API (/api/alerts,
+// /api/hunt, the report endpoints): a StartQuery event with what was asked, the tables read,
+// the rows shown and the outcome, started at start. A usage error read nothing and is not
+// recorded. The caller shows the result only once this returns nil, as query does.
+func auditRead(ctx context.Context, env *Env, e auditlog.Entry, start time.Time, err error) error {
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return nil
+	}
+	e.Principal, e.Door, e.Action, e.Duration = access.Operator().Name(), "cli", "StartQuery", time.Since(start)
+	if err != nil {
+		e.ErrorCode, e.ErrorMessage = "QueryFailed", err.Error()
+		var nf *NotFoundError
+		if errors.As(err, &nf) || errors.Is(err, lake.ErrNotFound) {
+			e.ErrorCode = "NotFound" // as the server's: a probe for a store or an instance shows
+		}
+	}
+	return recordAudit(ctx, env, e)
+}
+
+// checkAuditRead returns the error recording a read would meet, before a command that writes
+// its result as it reads it (hunt) shows any of it.
+func checkAuditRead(env *Env) error {
+	lk, err := lake.Open(env.DataDir)
+	if err != nil {
+		return nil
+	}
+	if err := auditlog.CheckSpool(lk); err != nil {
+		return fmt.Errorf("the audit log cannot record StartQuery: %w", err)
+	}
+	return nil
+}
+
+// storeTables names store nameOrID as a query's tablesRead does ("aws:cloudtrail.<id>"); none
+// when there is no such store.
+func storeTables(lk *lake.Lake, nameOrID string) []string {
+	st, err := lk.Resolve(nameOrID)
+	if err != nil {
+		return nil
+	}
+	return []string{query.Schema + "." + st.ID}
 }
 
 // redact hides the values of flags that carry secrets.

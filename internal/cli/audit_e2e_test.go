@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -224,12 +225,9 @@ func TestAuditLogTamperingIsDetected(t *testing.T) {
 	})
 }
 
-// TestQueryResultIsShownOnlyOnceRecorded: a CLI query whose audit record cannot be written
-// (the spool's directory is unusable) prints no result and fails, naming the audit log; with
-// the spool writable again, the next query is recorded and shown.
-func TestQueryResultIsShownOnlyOnceRecorded(t *testing.T) {
-	dir := t.TempDir()
-	createStore(t, dir, "trail")
+// breakAuditSpool makes the audit spool of dir unusable (its directory a file) and returns its path.
+func breakAuditSpool(t *testing.T, dir string) string {
+	t.Helper()
 	mustRun(t, 0, dir, "validate-logs", "--audit-log") // folds the spool: its directory is empty
 	spoolDir := filepath.Join(dir, "auditlog", "spool")
 	if err := os.RemoveAll(spoolDir); err != nil {
@@ -238,6 +236,16 @@ func TestQueryResultIsShownOnlyOnceRecorded(t *testing.T) {
 	if err := os.WriteFile(spoolDir, []byte("not a directory"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return spoolDir
+}
+
+// TestQueryResultIsShownOnlyOnceRecorded: a CLI query whose audit record cannot be written
+// (the spool's directory is unusable) prints no result and fails, naming the audit log; with
+// the spool writable again, the next query is recorded and shown.
+func TestQueryResultIsShownOnlyOnceRecorded(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	spoolDir := breakAuditSpool(t, dir)
 	out, errOut, code := run(t, dir, "query", "SELECT 'the result' AS r")
 	if code == 0 || strings.Contains(out, "the result") || !strings.Contains(errOut, "audit log cannot record") {
 		t.Errorf("query while the audit spool cannot be written: exit %d, stdout %q, stderr %q", code, out, errOut)
@@ -295,5 +303,82 @@ func TestDetectionAndRetentionChangesAreAudited(t *testing.T) {
 	}
 	if !strings.Contains(all, "https://hooks.slack.com/REDACTED") {
 		t.Errorf("the audit log does not name the Slack target's host:\n%s", all)
+	}
+}
+
+// TestCLIReadsOfEventDataAreAudited: query was the only CLI read in the audit log; alerts,
+// hunt, the reports, instance and rule coverage read the same events and showed them with no
+// record, so a reader on the CLI left no trace a compliance review could find. Each is now a
+// StartQuery event as the API's /api/alerts, /api/hunt and report endpoints record it: the
+// principal, the tables read, the rows shown and the outcome (a hunt of a store that does not
+// exist is recorded failed, as a probe for store names).
+func TestCLIReadsOfEventDataAreAudited(t *testing.T) {
+	dir, _ := alertsLake(t)
+	var st struct{ ID string }
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "eds", "show", "trail", "--output", "json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	id := st.ID
+	lines := func(out string) int { return len(strings.Split(strings.TrimSpace(out), "\n")) }
+	nAlerts := lines(mustRun(t, 0, dir, "alerts", "--format", "csv")) - 1
+	nMatches := lines(mustRun(t, 0, dir, "hunt", "--eds", "trail", "--rules", "all", "--format", "jsonl"))
+	nLaunches := lines(mustRun(t, 0, dir, "report", "launch-compliance", "--eds", "trail", "--from", "2026-09-01", "--format", "jsonl"))
+	nEvents := lines(mustRun(t, 0, dir, "instance", "--eds", "trail", "--format", "jsonl", "i-0d00000000000a001"))
+	nRules := lines(mustRun(t, 0, dir, "rule", "coverage", "--eds", "trail", "--format", "csv")) - 1
+	mustRun(t, 1, dir, "hunt", "--eds", "no-such-store", "--rules", "all")
+	rows := queryCSV(t, dir, `SELECT useridentity.principalid, additionaleventdata, coalesce(requestparameters['queryStatement'], ''),
+		coalesce(requestparameters['report'], ''), coalesce(requestparameters['instanceId'], ''), coalesce(requestparameters['from'], ''),
+		responseelements['tablesRead'], responseelements['rowsReturned'], coalesce(errorcode, '')
+		FROM "aws:cloudtrail"."auditlake-audit" WHERE eventname = 'StartQuery' AND coalesce(requestparameters['queryStatement'], '') NOT LIKE '%auditlake-audit%'
+		ORDER BY eventtime`)
+	var got []string
+	for _, r := range rows {
+		if r[0] != "operator" || !strings.Contains(r[1], `"door":"cli"`) {
+			t.Errorf("a CLI read recorded with principal %q and %s", r[0], r[1])
+		}
+		what, _, _ := strings.Cut(r[2], "\n")
+		got = append(got, strings.Join(append([]string{what}, r[3:]...), "|"))
+	}
+	// alertsLake lists the alerts once itself.
+	store := `["aws:cloudtrail.` + id + `"]`
+	alertsTable := ""
+	if len(got) > 0 {
+		alertsTable = rows[0][6]
+	}
+	want := []string{
+		"-- auditlake alerts||||" + alertsTable + "|" + fmt.Sprint(nAlerts) + "|",
+		"-- auditlake alerts||||" + alertsTable + "|" + fmt.Sprint(nAlerts) + "|",
+		"-- auditlake hunt: rules non-approved-launch over trail||||" + store + "|" + fmt.Sprint(nMatches) + "|",
+		"|launch-compliance||2026-09-01T00:00:00Z|" + store + "|" + fmt.Sprint(nLaunches) + "|",
+		"|instance|i-0d00000000000a001||" + store + "|" + fmt.Sprint(nEvents) + "|",
+		"-- auditlake rule coverage: rules non-approved-launch over trail||||" + store + "|" + fmt.Sprint(nRules) + "|",
+		"-- auditlake hunt: rules all over no-such-store||||[]|0|NotFound",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the audit log's CLI reads:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if alertsTable == "" || alertsTable == "[]" || strings.Contains(alertsTable, `\"`) {
+		t.Errorf("alerts recorded reading %s, want the alerts' store as query names it", alertsTable)
+	}
+}
+
+// TestCLIReadsAreShownOnlyOnceRecorded: as a query, an alerts listing, a hunt, a report and an
+// instance's trail whose audit record cannot be written print nothing and fail, naming the
+// audit log.
+func TestCLIReadsAreShownOnlyOnceRecorded(t *testing.T) {
+	dir, _ := alertsLake(t)
+	breakAuditSpool(t, dir)
+	for _, args := range [][]string{
+		{"alerts"},
+		{"hunt", "--eds", "trail", "--rules", "all", "--format", "jsonl"},
+		{"hunt", "--eds", "trail", "--rules", "all"},
+		{"report", "launch-compliance", "--eds", "trail", "--format", "csv"},
+		{"instance", "--eds", "trail", "i-0d00000000000a001"},
+		{"rule", "coverage", "--eds", "trail"},
+	} {
+		out, errOut, code := run(t, dir, args...)
+		if code == 0 || strings.Contains(out, "i-0d00000000000a001") || strings.Contains(out, "non-approved-launch") || !strings.Contains(errOut, "audit log cannot record") {
+			t.Errorf("auditlake %s while the audit spool cannot be written: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/alerts"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
@@ -135,9 +137,16 @@ func runAlerts(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer s.Close()
+	start := time.Now()
 	sql, sqlArgs := alerts.ListSQL(s, st, alerts.Filter{From: from, Rule: *rule, Status: *status})
 	res, err := s.RunInternal(ctx, sql, sqlArgs...)
-	if err != nil {
+	var rows int64
+	if res != nil {
+		rows = int64(len(res.Rows))
+	}
+	// Recorded as GET /api/alerts records it; never a result that is not recorded.
+	e := auditlog.Entry{SQL: "-- auditlake alerts\n" + sql, Tables: []string{query.Schema + "." + st.ID}, Rows: rows}
+	if err := cmp.Or(auditRead(ctx, env, e, start, err), err); err != nil {
 		return err
 	}
 	return WriteResult(env.Stdout, *format, res, false)

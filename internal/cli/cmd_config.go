@@ -142,6 +142,7 @@ func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
 	if store.Type != lake.TypeConfig {
 		return usagef("store %q is a store of type %s; the rule is evaluated over a config store", store.Name, store.Type)
 	}
+	start := time.Now()
 	s, err := openReportSession(ctx, env)
 	if err != nil {
 		return err
@@ -149,17 +150,20 @@ func runReportConfigRule(ctx context.Context, env *Env, args []string) error {
 	defer s.Close()
 	groups, err := compliance.LoadGroups(ctx, s, store.ID)
 	if err != nil {
-		return err
+		return auditReport(ctx, env, "config-rule", "", compliance.Params{Store: store.Name}, start, 0, err)
 	}
 	templates, err := compliance.LoadTemplates(ctx, s, store.ID)
 	if err != nil {
-		return err
+		return auditReport(ctx, env, "config-rule", "", compliance.Params{Store: store.Name}, start, 0, err)
 	}
 	evals := configitems.EvaluateLaunchTemplate(groups, templates, list)
 	current := configitems.StateAt(evals, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
 	if !atT.IsZero() {
 		evals = configitems.StateAt(evals, atT)
 		current = evals
+	}
+	if err := auditReport(ctx, env, "config-rule", "", compliance.Params{Store: store.Name}, start, len(evals), nil); err != nil {
+		return err
 	}
 	if err := WriteResult(env.Stdout, *format, ruleResult(evals), *csvSafe); err != nil {
 		return err

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -10,8 +11,10 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
 )
 
@@ -43,16 +46,20 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 	if *ruleList == "" {
 		return usagef("--rules is required: all, or rule ids separated by commas")
 	}
+	start := time.Now()
 	h, err := openHunt(ctx, env, *eds, *from, *to)
 	if err != nil {
-		return err
+		return huntRefused(ctx, env, "hunt", *ruleList, *eds, start, err)
 	}
 	defer h.s.Close()
 	run, err := selectRules(h, *ruleList)
 	if err != nil {
+		return huntRefused(ctx, env, "hunt", *ruleList, *eds, start, err)
+	}
+	// The matches are written as they come: the read must be recordable before the first.
+	if err := checkAuditRead(env); err != nil {
 		return err
 	}
-	start := time.Now()
 	// Each match is written as the rule hands it on (csv, json, jsonl): a hunt over years holds a
 	// slice of one rule's matches at a time (rules.Hunt.Stream), not all of them. The table
 	// format needs every row for its widths.
@@ -69,17 +76,22 @@ func runHunt(ctx context.Context, env *Env, args []string) error {
 		})
 		matches += n
 		if writeErr != nil {
-			return writeErr
+			return cmp.Or(auditRead(ctx, env, h.entry("hunt", run, matches), start, writeErr), writeErr)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return cmp.Or(auditRead(ctx, env, h.entry("hunt", run, matches), start, ctx.Err()), ctx.Err())
 			}
 			// One rule that cannot run (a SQL rule naming a column the store lacks) does not
 			// stop the others; the matches it wrote before failing stay written.
 			fmt.Fprintf(env.Stderr, "%v\n", err)
 			failed = append(failed, r.ID)
 		}
+	}
+	// Recorded as POST /api/hunt records it (a rule that failed is reported, not an error of
+	// the hunt), before the table, or the last of the CSV, is written.
+	if err := auditRead(ctx, env, h.entry("hunt", run, matches), start, nil); err != nil {
+		return err
 	}
 	if err := end(); err != nil {
 		return err
@@ -269,6 +281,25 @@ func hasCSVSpecial(s string) bool {
 		}
 	}
 	return false
+}
+
+// entry is the audit entry of a hunt (or a rule coverage, command) of rules over h's store
+// that returned rows: as POST /api/hunt records a hunt.
+func (h *hunt) entry(command string, run []rules.Rule, rows int) auditlog.Entry {
+	ids := make([]string, len(run))
+	for i, r := range run {
+		ids[i] = r.ID
+	}
+	return auditlog.Entry{SQL: fmt.Sprintf("-- auditlake %s: rules %s over %s", command, strings.Join(ids, ","), h.target.Store.Name),
+		Tables: []string{query.Schema + "." + h.target.Store.ID}, Rows: int64(rows)}
+}
+
+// huntRefused records a hunt (or a rule coverage, command) of rules over store that failed
+// before it read anything, as POST /api/hunt records one (a reader probing for store names or
+// rules shows in the log), and returns its error.
+func huntRefused(ctx context.Context, env *Env, command, ruleList, store string, start time.Time, err error) error {
+	e := auditlog.Entry{SQL: fmt.Sprintf("-- auditlake %s: rules %s over %s", command, ruleList, store)}
+	return cmp.Or(auditRead(ctx, env, e, start, err), err)
 }
 
 // selectRules returns the rules --rules names: all enabled ones, or the listed ids.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -10,7 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auditlake/auditlake/internal/app"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/compliance"
+	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 )
 
@@ -220,13 +224,18 @@ func runReportCompliance(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	s, err := openReportSession(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	r, err := compliance.LaunchCompliance(ctx, s, p)
-	if err != nil {
+	rows := 0
+	if r != nil {
+		rows = len(r.Rows)
+	}
+	if err := auditReport(ctx, env, "launch-compliance", "", p, start, rows, err); err != nil {
 		return err
 	}
 	return writeReport(env, f.out, *f.format, f.csvSafe, r)
@@ -244,13 +253,18 @@ func runReportDaily(ctx context.Context, env *Env, args []string) error {
 	if p.Cost == "" {
 		return usagef("--cur is required")
 	}
+	start := time.Now()
 	s, err := openReportSession(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	r, err := compliance.DailySpend(ctx, s, p)
-	if err != nil {
+	rows := 0
+	if r != nil {
+		rows = len(r.Rows)
+	}
+	if err := auditReport(ctx, env, "daily-spend", "", p, start, rows, err); err != nil {
 		return err
 	}
 	return writeReport(env, f.out, *f.format, f.csvSafe, r)
@@ -280,12 +294,13 @@ func runInstance(ctx context.Context, env *Env, args []string) error {
 	if err := approvals.apply(&p); err != nil {
 		return err
 	}
+	start := time.Now()
 	lk, err := openLake(env)
 	if err != nil {
 		return err
 	}
 	if _, err := resolveStore(lk, *eds); err != nil {
-		return err
+		return auditReport(ctx, env, "instance", pos[0], p, start, 0, err)
 	}
 	s, err := openReportSession(ctx, env)
 	if err != nil {
@@ -293,11 +308,15 @@ func runInstance(ctx context.Context, env *Env, args []string) error {
 	}
 	defer s.Close()
 	tr, err := compliance.Instance(ctx, s, pos[0], p)
-	if err != nil {
-		return err
+	if err == nil && tr.Summary == nil && len(tr.Events) == 0 { // as the API's 404
+		err = &NotFoundError{Msg: fmt.Sprintf("instance %s not found: no event in store %s names it", pos[0], *eds)}
 	}
-	if tr.Summary == nil && len(tr.Events) == 0 { // as the API's 404
-		return &NotFoundError{Msg: fmt.Sprintf("instance %s not found: no event in store %s names it", pos[0], *eds)}
+	rows := 0
+	if err == nil {
+		rows = len(tr.Events)
+	}
+	if err := auditReport(ctx, env, "instance", pos[0], p, start, rows, err); err != nil {
+		return err
 	}
 	switch *format {
 	case "json":
@@ -306,6 +325,19 @@ func runInstance(ctx context.Context, env *Env, args []string) error {
 		return writeJSONLines(env.Stdout, tr)
 	}
 	return tr.WriteTable(env.Stdout)
+}
+
+// auditReport records report name (or instance id's trail) with parameters p, which showed
+// rows or failed with err, as the API's report endpoints record it (app.ReportEntry), and
+// returns the error to end the command with: the audit log's when the read cannot be recorded
+// (never a result that is not recorded), else err.
+func auditReport(ctx context.Context, env *Env, name, id string, p compliance.Params, start time.Time, rows int, err error) error {
+	var e auditlog.Entry
+	if lk, lerr := lake.Open(env.DataDir); lerr == nil {
+		e = app.ReportEntry(lk, name, id, p)
+	}
+	e.Rows = int64(rows)
+	return cmp.Or(auditRead(ctx, env, e, start, err), err)
 }
 
 // renderable is a report that prints itself in every --format.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -339,9 +340,10 @@ func runRuleCoverage(ctx context.Context, env *Env, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	start := time.Now()
 	h, err := openHunt(ctx, env, *eds, *from, *to)
 	if err != nil {
-		return err
+		return huntRefused(ctx, env, "rule coverage", "all", *eds, start, err)
 	}
 	defer h.s.Close()
 	all, err := rules.List(h.lk)
@@ -361,7 +363,7 @@ func runRuleCoverage(ctx context.Context, env *Env, args []string) error {
 		n, err := hunt.Stream(ctx, r, func(*rules.Match) error { return nil })
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return cmp.Or(auditRead(ctx, env, h.entry("rule coverage", all, 0), start, ctx.Err()), ctx.Err())
 			}
 			fmt.Fprintf(env.Stderr, "%v\n", err)
 			failed = append(failed, r.ID)
@@ -382,6 +384,10 @@ func runRuleCoverage(ctx context.Context, env *Env, args []string) error {
 			n = nil // the rule failed
 		}
 		res.Rows = append(res.Rows, []any{r.ID, r.Title, r.Kind, r.Severity, r.Enabled, n})
+	}
+	// Recorded as a hunt of every rule is, a row a rule; never a result that is not recorded.
+	if err := auditRead(ctx, env, h.entry("rule coverage", all, len(res.Rows)), start, nil); err != nil {
+		return err
 	}
 	if err := WriteResult(env.Stdout, *format, res, false); err != nil {
 		return err
