@@ -65,7 +65,7 @@ func (b *Backend) Alerts(ctx context.Context, f server.AlertFilter) ([]server.Al
 		}
 		return nil
 	})
-	b.record(c, auditlog.Entry{SQL: "-- GET /api/alerts\n" + sql, Tables: []string{query.StoreTable(st.ID)}, Rows: int64(len(out)), Duration: time.Since(start)}, err)
+	b.record(c, auditlog.Entry{SQL: "-- GET /api/alerts\n" + sql, Tables: []string{query.Schema + "." + st.ID}, Rows: int64(len(out)), Duration: time.Since(start)}, err)
 	return out, err
 }
 
@@ -167,7 +167,7 @@ func (b *Backend) Hunt(ctx context.Context, p server.HuntParams) (*server.HuntRe
 	})
 	out.ElapsedMS = float64(time.Since(start).Microseconds()) / 1000
 	b.record(c, auditlog.Entry{SQL: fmt.Sprintf("-- POST /api/hunt: rules %s over %s", strings.Join(out.Rules, ","), st.Name),
-		Tables: []string{query.StoreTable(st.ID)}, Rows: int64(len(out.Matches)), Duration: time.Since(start)}, err)
+		Tables: []string{query.Schema + "." + st.ID}, Rows: int64(len(out.Matches)), Duration: time.Since(start)}, err)
 	if err != nil {
 		return nil, err
 	}

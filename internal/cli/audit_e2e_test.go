@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/auditlake/auditlake/internal/app"
 	"github.com/auditlake/auditlake/internal/engine"
 )
 
@@ -380,5 +381,44 @@ func TestCLIReadsAreShownOnlyOnceRecorded(t *testing.T) {
 		if code == 0 || strings.Contains(out, "i-0d00000000000a001") || strings.Contains(out, "non-approved-launch") || !strings.Contains(errOut, "audit log cannot record") {
 			t.Errorf("auditlake %s while the audit spool cannot be written: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out, errOut)
 		}
+	}
+}
+
+// TestEveryDoorNamesAStoreReadAlike: the audit log's tablesRead named a store as
+// aws:cloudtrail.<id> for a query and a report, but as "aws:cloudtrail"."<id>" (quoted) for a
+// dashboard hunt and alerts listing, so a review of who read a store (tablesRead LIKE
+// '%aws:cloudtrail.<id>%') missed every hunt and alerts listing of the API. Every door and
+// read now names it as a query does.
+func TestEveryDoorNamesAStoreReadAlike(t *testing.T) {
+	dir, _ := alertsLake(t)
+	g := startGovernServer(t, dir, app.Options{})
+	var st struct{ ID string }
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "eds", "show", "trail", "--output", "json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if code := g.call(t, "user:alice", "GET", "/api/alerts", "", nil); code != 200 {
+		t.Fatalf("GET /api/alerts: %d", code)
+	}
+	if code := g.call(t, "user:alice", "POST", "/api/hunt", `{"store":"trail","rules":"all"}`, nil); code != 200 {
+		t.Fatalf("POST /api/hunt: %d", code)
+	}
+	mustRun(t, 0, dir, "hunt", "--eds", "trail", "--rules", "all")
+	if err := g.audit.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows := queryCSV(t, dir, `SELECT additionaleventdata, substr(requestparameters['queryStatement'], 1, 20), responseelements['tablesRead']
+		FROM "aws:cloudtrail"."auditlake-audit" WHERE eventname = 'StartQuery' AND (requestparameters['queryStatement'] LIKE '-- POST /api/hunt%'
+		OR requestparameters['queryStatement'] LIKE '-- GET /api/alerts%' OR requestparameters['queryStatement'] LIKE '-- auditlake hunt%') ORDER BY eventtime`)
+	if len(rows) != 3 {
+		t.Fatalf("%d records of the hunts and alerts listing, want 3: %v", len(rows), rows)
+	}
+	for _, r := range rows {
+		var tables []string
+		if err := json.Unmarshal([]byte(r[2]), &tables); err != nil || len(tables) != 1 || !strings.HasPrefix(tables[0], "aws:cloudtrail.") {
+			t.Errorf("%s %s recorded reading %s, want [\"aws:cloudtrail.<id>\"] as a query's record names it", r[0], r[1], r[2])
+		}
+	}
+	if want := `["aws:cloudtrail.` + st.ID + `"]`; rows[1][2] != want || rows[2][2] != want {
+		t.Errorf("the API's and the CLI's hunts of trail recorded reading %s and %s, want %s", rows[1][2], rows[2][2], want)
 	}
 }
