@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/auditlake/auditlake/internal/alerts"
+	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/compliance"
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/lake"
@@ -423,6 +424,9 @@ func openHunt(ctx context.Context, env *Env, eds, from, to string) (*hunt, error
 	}
 	if st.Type != lake.TypeCloudTrail {
 		return nil, usagef("store %s is a store of type %s: rules run over CloudTrail stores", st.Name, st.Type)
+	}
+	if st.Name == auditlog.StoreName {
+		foldAudit(ctx, env, lk) // as a query of the audit log: the rules see the actions the spool holds
 	}
 	s, err := query.Open(ctx, lk, query.Options{})
 	if err != nil {
