@@ -104,7 +104,7 @@ func (b *Backend) report(ctx context.Context, name string, p server.ReportParams
 	if err == nil {
 		out, err = b.runReport(ctx, c.Principal, name, cp)
 	}
-	b.recordReport(c, name, "", cp, start, err)
+	b.recordReport(c, name, "", cp, start, ReportRows(out), err)
 	return out, err
 }
 
@@ -150,7 +150,7 @@ func (b *Backend) instance(ctx context.Context, id string, p server.ReportParams
 	if err == nil {
 		out, err = b.runInstance(ctx, c.Principal, id, cp)
 	}
-	b.recordReport(c, "instance", id, cp, start, err)
+	b.recordReport(c, "instance", id, cp, start, ReportRows(out), err)
 	return out, err
 }
 
@@ -191,15 +191,37 @@ func reportErr(err error, pr *access.Principal) error {
 	return translate(err)
 }
 
-// recordReport records a report (or an instance's trail, with its id) in the audit log as a
-// query: its name and parameters, the tables it reads (ReportEntry).
-func (b *Backend) recordReport(c access.Caller, name, id string, p compliance.Params, start time.Time, err error) {
+// recordReport records a report (or an instance's trail, with its id) that showed rows in the
+// audit log as a query: its name and parameters, the tables it reads (ReportEntry).
+func (b *Backend) recordReport(c access.Caller, name, id string, p compliance.Params, start time.Time, rows int, err error) {
 	if b.Audit == nil {
 		return
 	}
 	e := ReportEntry(b.lk, name, id, p)
-	e.Duration = time.Since(start)
+	e.Duration, e.Rows = time.Since(start), int64(rows)
 	b.record(c, e, err)
+}
+
+// ReportRows is the number of rows report out shows, its record's rowsReturned: a report's
+// rows, an instance trail's events; 0 for none (a report that failed).
+func ReportRows(out any) int {
+	switch r := out.(type) {
+	case *compliance.Report:
+		if r != nil {
+			return len(r.Rows)
+		}
+	case *compliance.Daily:
+		if r != nil {
+			return len(r.Rows)
+		}
+	case *compliance.Trail:
+		if r != nil {
+			return len(r.Events)
+		}
+	case instanceTrail:
+		return ReportRows(r.Trail)
+	}
+	return 0
 }
 
 // ReportEntry is the audit entry of report name (or of instance id's trail) with parameters p:

@@ -442,3 +442,40 @@ func TestAHuntOfTheAuditLogSeesTheSpooledActions(t *testing.T) {
 		t.Errorf("rule coverage of the audit log, want new-user with 2 matches:\n%s", out)
 	}
 }
+
+// TestReportsRecordTheRowsTheyShowedAtEveryDoor: a report's or an instance trail's record said
+// rowsReturned 0 at the API, whatever it showed — a review could not tell a report of every
+// launch from an empty one — while the CLI's record of the same report counted its rows. Both
+// count them: a report's rows, a trail's events.
+func TestReportsRecordTheRowsTheyShowedAtEveryDoor(t *testing.T) {
+	dir, _ := alertsLake(t)
+	g := startGovernServer(t, dir, app.Options{})
+	var rep struct{ Rows []any }
+	if code := g.call(t, "user:alice", "GET", "/api/reports/launch-compliance?store=trail", "", &rep); code != 200 || len(rep.Rows) == 0 {
+		t.Fatalf("GET /api/reports/launch-compliance: %d, %d rows", code, len(rep.Rows))
+	}
+	var tr struct{ Events []any }
+	if code := g.call(t, "user:alice", "GET", "/api/instances/i-0d00000000000a001?store=trail", "", &tr); code != 200 || len(tr.Events) == 0 {
+		t.Fatalf("GET /api/instances/i-0d00000000000a001: %d, %d events", code, len(tr.Events))
+	}
+	mustRun(t, 0, dir, "report", "launch-compliance", "--eds", "trail")
+	mustRun(t, 0, dir, "instance", "--eds", "trail", "i-0d00000000000a001")
+	if err := g.audit.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rows := queryCSV(t, dir, `SELECT additionaleventdata, requestparameters['report'], responseelements['rowsReturned']
+		FROM "aws:cloudtrail"."auditlake-audit" WHERE eventname = 'StartQuery' AND requestparameters['report'] IS NOT NULL ORDER BY eventtime`)
+	want := []string{
+		`{"door":"api"} launch-compliance ` + fmt.Sprint(len(rep.Rows)),
+		`{"door":"api"} instance ` + fmt.Sprint(len(tr.Events)),
+		`{"door":"cli"} launch-compliance ` + fmt.Sprint(len(rep.Rows)),
+		`{"door":"cli"} instance ` + fmt.Sprint(len(tr.Events)),
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, strings.Join(r, " "))
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the reports' records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -231,11 +231,7 @@ func runReportCompliance(ctx context.Context, env *Env, args []string) error {
 	}
 	defer s.Close()
 	r, err := compliance.LaunchCompliance(ctx, s, p)
-	rows := 0
-	if r != nil {
-		rows = len(r.Rows)
-	}
-	if err := auditReport(ctx, env, "launch-compliance", "", p, start, rows, err); err != nil {
+	if err := auditReport(ctx, env, "launch-compliance", "", p, start, app.ReportRows(r), err); err != nil {
 		return err
 	}
 	return writeReport(env, f.out, *f.format, f.csvSafe, r)
@@ -260,11 +256,7 @@ func runReportDaily(ctx context.Context, env *Env, args []string) error {
 	}
 	defer s.Close()
 	r, err := compliance.DailySpend(ctx, s, p)
-	rows := 0
-	if r != nil {
-		rows = len(r.Rows)
-	}
-	if err := auditReport(ctx, env, "daily-spend", "", p, start, rows, err); err != nil {
+	if err := auditReport(ctx, env, "daily-spend", "", p, start, app.ReportRows(r), err); err != nil {
 		return err
 	}
 	return writeReport(env, f.out, *f.format, f.csvSafe, r)
@@ -311,11 +303,7 @@ func runInstance(ctx context.Context, env *Env, args []string) error {
 	if err == nil && tr.Summary == nil && len(tr.Events) == 0 { // as the API's 404
 		err = &NotFoundError{Msg: fmt.Sprintf("instance %s not found: no event in store %s names it", pos[0], *eds)}
 	}
-	rows := 0
-	if err == nil {
-		rows = len(tr.Events)
-	}
-	if err := auditReport(ctx, env, "instance", pos[0], p, start, rows, err); err != nil {
+	if err := auditReport(ctx, env, "instance", pos[0], p, start, app.ReportRows(tr), err); err != nil {
 		return err
 	}
 	switch *format {
