@@ -44,7 +44,7 @@ func TestAuditLogRecordsQueriesAndAdministrativeChanges(t *testing.T) {
 		{"CreateEventDataStore", "operator", "", "", "", "", ""},
 		{"CreateUser", "operator", "", "", "", "", ""},
 		{"GrantPermissions", "operator", "", "", "", "", ""},
-		{"StartQuery", "operator", "bob", `SELECT count(*) FROM "aws:cloudtrail"."` + id + `"`, `["aws:cloudtrail.` + id + `"]`, "1", ""},
+		{"StartQuery", "operator", "user:bob", `SELECT count(*) FROM "aws:cloudtrail"."` + id + `"`, `["aws:cloudtrail.` + id + `"]`, "1", ""},
 		{"StartQuery", "operator", "", `SELECT nosuchcolumn FROM "aws:cloudtrail"."` + id + `"`, "[]", "0", "QueryFailed"},
 		{"DisableUser", "operator", "", "", "", "", ""},
 	}
@@ -477,5 +477,30 @@ func TestReportsRecordTheRowsTheyShowedAtEveryDoor(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("the reports' records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestQueryAsRecordsThePrincipalByItsName: query --as took bob, user:bob or role:finops and the
+// record kept what was typed, so the same principal was "bob" in one record and "user:bob" in
+// another, and neither matched how the other doors name it (useridentity.principalid
+// user:bob): a review of what bob read missed the CLI's reads as bob typed without its kind. The
+// record names the principal as every door does.
+func TestQueryAsRecordsThePrincipalByItsName(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "user", "create", "bob")
+	mustRun(t, 0, dir, "role", "create", "finops")
+	for _, as := range []string{"bob", "user:bob", "role:finops"} {
+		mustRun(t, 0, dir, "query", "--as", as, "SELECT '"+as+"' AS who")
+	}
+	rows := queryCSV(t, dir, `SELECT requestparameters['queryStatement'], requestparameters['as'] FROM "aws:cloudtrail"."auditlake-audit"
+		WHERE requestparameters['queryStatement'] LIKE 'SELECT ''%'' AS who' ORDER BY eventtime`)
+	var got []string
+	for _, r := range rows {
+		got = append(got, r[0]+" -> "+r[1])
+	}
+	want := []string{"SELECT 'bob' AS who -> user:bob", "SELECT 'user:bob' AS who -> user:bob", "SELECT 'role:finops' AS who -> role:finops"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("query --as recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

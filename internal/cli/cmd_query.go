@@ -80,6 +80,9 @@ func runQuery(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if principal != nil {
+		*as = principal.Name() // recorded as every door names it: user:bob, not what was typed
+	}
 	if st, err := lk.Resolve(auditlog.StoreName); err == nil {
 		if l := strings.ToLower(sql); strings.Contains(l, st.Name) || strings.Contains(l, st.ID) {
 			foldAudit(ctx, env, lk) // a query of the audit log sees the actions the spool holds
