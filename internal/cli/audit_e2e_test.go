@@ -312,7 +312,7 @@ func TestDetectionAndRetentionChangesAreAudited(t *testing.T) {
 // record, so a reader on the CLI left no trace a compliance review could find. Each is now a
 // StartQuery event as the API's /api/alerts, /api/hunt and report endpoints record it: the
 // principal, the tables read, the rows shown and the outcome (a hunt of a store that does not
-// exist is recorded failed, as a probe for store names).
+// exist is recorded failed, NotFound, as a probe for store names).
 func TestCLIReadsOfEventDataAreAudited(t *testing.T) {
 	dir, _ := alertsLake(t)
 	var st struct{ ID string }
@@ -327,6 +327,7 @@ func TestCLIReadsOfEventDataAreAudited(t *testing.T) {
 	nEvents := lines(mustRun(t, 0, dir, "instance", "--eds", "trail", "--format", "jsonl", "i-0d00000000000a001"))
 	nRules := lines(mustRun(t, 0, dir, "rule", "coverage", "--eds", "trail", "--format", "csv")) - 1
 	mustRun(t, 1, dir, "hunt", "--eds", "no-such-store", "--rules", "all")
+	mustRun(t, 1, dir, "report", "launch-compliance", "--eds", "no-such-store")
 	rows := queryCSV(t, dir, `SELECT useridentity.principalid, additionaleventdata, coalesce(requestparameters['queryStatement'], ''),
 		coalesce(requestparameters['report'], ''), coalesce(requestparameters['instanceId'], ''), coalesce(requestparameters['from'], ''),
 		responseelements['tablesRead'], responseelements['rowsReturned'], coalesce(errorcode, '')
@@ -354,6 +355,7 @@ func TestCLIReadsOfEventDataAreAudited(t *testing.T) {
 		"|instance|i-0d00000000000a001||" + store + "|" + fmt.Sprint(nEvents) + "|",
 		"-- auditlake rule coverage: rules non-approved-launch over trail||||" + store + "|" + fmt.Sprint(nRules) + "|",
 		"-- auditlake hunt: rules all over no-such-store||||[]|0|NotFound",
+		"|launch-compliance|||[]|0|NotFound", // as the API's report of a store it does not know
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("the audit log's CLI reads:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

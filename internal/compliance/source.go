@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/auditlake/auditlake/internal/engine"
+	"github.com/auditlake/auditlake/internal/lake"
 	"github.com/auditlake/auditlake/internal/query"
 )
 
@@ -17,7 +18,7 @@ func storeID(s *query.Session, name string) (string, error) {
 			return st.ID, nil
 		}
 	}
-	return "", fmt.Errorf("no such event data store: %q", name)
+	return "", fmt.Errorf("%w: %q", lake.ErrNotFound, name) // "no such event data store: …"
 }
 
 // storeTable returns the quoted table of event data store name (a name or an id), or an error
@@ -28,7 +29,7 @@ func storeTable(s *query.Session, name string) (string, error) {
 			return engine.Ident(query.Schema) + "." + engine.Ident(st.ID), nil
 		}
 	}
-	return "", fmt.Errorf("no such event data store: %q", name)
+	return "", fmt.Errorf("%w: %q", lake.ErrNotFound, name) // "no such event data store: …"
 }
 
 // costTable describes a cost table by the SQL expressions of the columns the reports need: a
