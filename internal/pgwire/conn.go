@@ -64,7 +64,7 @@ type conn struct {
 type statement struct {
 	sql       string
 	paramOIDs []uint32 // as the client declared them, 0 = unspecified; len = parameters used
-	// arrays says which parameters are the whole operand of ANY or ALL (arrayOperands): an
+	// arrays says which parameters are the whole operand of ANY or ALL (parameterUses): an
 	// unspecified one's {a,b} text is an array there.
 	arrays    []bool
 	fields    []pgproto3.FieldDescription
@@ -351,13 +351,13 @@ func (c *conn) prepare(name, query string, declared []uint32) error {
 	if _, ok := c.stmts[name]; !ok && name != "" && len(c.stmts) >= maxStatements {
 		return &pgError{code: "53000", msg: fmt.Sprintf("too many prepared statements (%d): close some (DEALLOCATE, Close)", maxStatements)}
 	}
-	oids := castParameterTypes(query, n) // a parameter the client left untyped takes its cast's type
+	oids, arrays := parameterUses(query, n) // a parameter the client left untyped takes its cast's type
 	for k, oid := range declared {
 		if oid != 0 {
 			oids[k] = oid
 		}
 	}
-	return c.keepStatement(name, &statement{sql: query, paramOIDs: oids, arrays: arrayOperands(query, n)})
+	return c.keepStatement(name, &statement{sql: query, paramOIDs: oids, arrays: arrays})
 }
 
 // bind binds a statement's parameters into a portal.

@@ -108,20 +108,28 @@ var castTypeOIDs = map[string]uint32{
 	"timestamptz": 1184, "timestamp with time zone": 1184, "interval": 1186, "uuid": 2950, "json": 114, "jsonb": 3802,
 }
 
-// castParameterTypes is the type each parameter of sql is first cast to ($n::type or CAST($n AS
-// type), PostgreSQL's and so the dialect's spellings), as PostgreSQL infers a parameter's type
-// from such a cast: 0 for a parameter cast to no type castTypeOIDs knows. n is the number of
-// parameters.
-func castParameterTypes(sql string, n int) []uint32 {
-	out := make([]uint32, n)
+// parameterUses reads from sql, tokenized once, what PostgreSQL infers of its n parameters:
+// oids, the type each is first cast to ($n::type or CAST($n AS type), PostgreSQL's and so the
+// dialect's spellings; 0 for a parameter cast to no type castTypeOIDs knows), and arrays, whether
+// it is the whole operand of ANY or ALL (x = ANY($1), x <> ALL($2)), where PostgreSQL infers an
+// array and a client that left it untyped sends its value as an array's text ({a,b}).
+func parameterUses(sql string, n int) (oids []uint32, arrays []bool) {
+	oids, arrays = make([]uint32, n), make([]bool, n)
 	toks, err := dialect.Tokens(sql)
 	if err != nil {
-		return out
+		return oids, arrays
 	}
 	w := words(toks)
 	for i := range w {
 		k, ok := paramRef(w, i)
-		if !ok || k > n || out[k-1] != 0 {
+		if !ok || k > n {
+			continue
+		}
+		if i >= 2 && w[i-1].Text == "(" && i+2 < len(w) && w[i+2].Text == ")" &&
+			(strings.EqualFold(w[i-2].Text, "ANY") || strings.EqualFold(w[i-2].Text, "ALL") || strings.EqualFold(w[i-2].Text, "SOME")) {
+			arrays[k-1] = true
+		}
+		if oids[k-1] != 0 {
 			continue
 		}
 		var typ []string
@@ -143,28 +151,9 @@ func castParameterTypes(sql string, n int) []uint32 {
 				oid = 0
 			}
 		}
-		out[k-1] = oid
+		oids[k-1] = oid
 	}
-	return out
-}
-
-// arrayOperands says for each of the n parameters of sql whether it is the whole operand of
-// ANY or ALL (x = ANY($1), x <> ALL($2)): PostgreSQL infers an array there, and a client that
-// left it untyped sends its value as an array's text ({a,b}).
-func arrayOperands(sql string, n int) []bool {
-	out := make([]bool, n)
-	toks, err := dialect.Tokens(sql)
-	if err != nil {
-		return out
-	}
-	w := words(toks)
-	for i := range w {
-		if k, ok := paramRef(w, i); ok && k <= n && i >= 2 && w[i-1].Text == "(" && i+2 < len(w) && w[i+2].Text == ")" &&
-			(strings.EqualFold(w[i-2].Text, "ANY") || strings.EqualFold(w[i-2].Text, "ALL") || strings.EqualFold(w[i-2].Text, "SOME")) {
-			out[k-1] = true
-		}
-	}
-	return out
+	return oids, arrays
 }
 
 // typeWords are the words of the type name that starts w (pg_catalog.int8, double precision,
