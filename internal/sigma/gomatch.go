@@ -498,7 +498,7 @@ func (m modifiers) goPredicate(v value, sv sval) (valPred, string) {
 		}
 		noV4 := coversIPv4(p)
 		return anyPred{test: func(x string) Verdict { return cidrTest(p, noV4, x) }}, ""
-	case "lt", "lte", "gt", "gte", "neq":
+	case "lt", "lte", "gt", "gte":
 		f, err := strconv.ParseFloat(sv.text, 64)
 		if err != nil {
 			return nil, err.Error()
@@ -580,8 +580,6 @@ func numTest(op string, f float64, x string) Verdict {
 		return verdict(v <= f)
 	case "gt":
 		return verdict(v > f)
-	case "neq":
-		return verdict(v != f)
 	}
 	return verdict(v >= f)
 }

@@ -94,7 +94,7 @@ func compileField(key string, n *yaml.Node) (expr, error) {
 	}
 	e := expr{sql: sql, m: m, why: why}
 	name, mods, _ := strings.Cut(key, "|")
-	if slices.Contains(PrefilterColumns, strings.ToLower(name)) && !slices.Contains(strings.Split(mods, "|"), "fieldref") {
+	if ms := strings.Split(mods, "|"); slices.Contains(PrefilterColumns, strings.ToLower(name)) && !slices.Contains(ms, "fieldref") && !slices.Contains(ms, "neq") {
 		e.pre, e.pm = sql, m
 	}
 	return e, nil
@@ -272,10 +272,18 @@ func compileValuesSQL(key string, n *yaml.Node, fixed *value) (string, node, str
 	if one, ok := m.oneLambda(key, v, vals); ok {
 		sql = one
 	}
+	if m.neq {
+		// pySigma's neq negates the whole field condition, as "not" in the condition would:
+		// an event without the field matches.
+		sql = "(NOT coalesce(" + sql + ", false))"
+	}
 	if why != "" {
 		return sql, nil, why, nil
 	}
 	fn.fast()
+	if m.neq {
+		return sql, notNode{fn}, "", nil
+	}
 	return sql, fn, "", nil
 }
 
@@ -313,8 +321,11 @@ func (m modifiers) oneLambda(key string, v value, vals []sval) (sql string, ok b
 
 // modifiers are the parsed modifiers of one field condition.
 type modifiers struct {
-	op       string // "", contains, startswith, endswith, re, cidr, exists, lt, lte, gt, gte, neq
-	all      bool
+	op  string // "", contains, startswith, endswith, re, cidr, exists, lt, lte, gt, gte
+	all bool
+	// neq negates the field condition (pySigma's SigmaNegateModifier): not equal, for a value
+	// of any type, with any other modifier (contains|neq: does not contain).
+	neq      bool
 	cased    bool
 	fieldref bool
 	reFlags  string // i, m, s sub-modifiers of re
@@ -338,8 +349,10 @@ func parseModifiers(key string, mods []string) (modifiers, error) {
 		}
 		var err error
 		switch mod {
-		case "contains", "startswith", "endswith", "re", "cidr", "exists", "lt", "lte", "gt", "gte", "neq":
+		case "contains", "startswith", "endswith", "re", "cidr", "exists", "lt", "lte", "gt", "gte":
 			err = setOp(mod)
+		case "neq":
+			m.neq = true
 		case "minute", "hour", "day", "week", "month", "year":
 			return m, fmt.Errorf("%s: time modifier %s (specification 2.1) is not supported: match eventTime as text (eventTime|startswith: '2024-05-') or with re", key, mod)
 		case "all":
@@ -442,12 +455,12 @@ func (m modifiers) predicate(key string, v value, sv sval) (string, error) {
 			return "list_transform([trino_ip_value(trino_ip_groups(" + x + "))], lambda ip: " + in("ip") +
 				" AND NOT (ip BETWEEN CAST(" + engine.Literal(mlo) + " AS UHUGEINT) AND CAST(" + engine.Literal(mhi) + " AS UHUGEINT)))[1]"
 		}), nil
-	case "lt", "lte", "gt", "gte", "neq":
+	case "lt", "lte", "gt", "gte":
 		f, err := strconv.ParseFloat(sv.text, 64)
 		if err != nil || sv.kind == "!!str" {
 			return "", fmt.Errorf("%s: %s compares numbers, %q is not one", key, m.op, sv.text)
 		}
-		cmp := map[string]string{"lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "neq": "<>"}[m.op]
+		cmp := map[string]string{"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[m.op]
 		return anyOf(v, func(x string) string {
 			return "(TRY_CAST(" + x + " AS DOUBLE) " + cmp + " " + strconv.FormatFloat(f, 'g', -1, 64) + ")"
 		}), nil

@@ -575,7 +575,7 @@ func (g *ruleGen) field() (key string, vals []string) {
 			return g.number(p)
 		}
 	default: // a modifier combination, valid or not
-		all := []string{"contains", "startswith", "endswith", "all", "cased", "re", "i", "exists", "fieldref", "cidr", "gte", "windash", "expand", "base64"}
+		all := []string{"contains", "startswith", "endswith", "all", "cased", "re", "i", "exists", "fieldref", "cidr", "gte", "neq", "windash", "expand", "base64"}
 		for n := 1 + g.pick(3); n > 0; n-- {
 			mods = append(mods, all[g.pick(len(all))])
 		}
