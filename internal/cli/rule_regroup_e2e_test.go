@@ -59,3 +59,25 @@ func TestRuleAddSigmaRefusesOnlyTheFileWhoseIDIsANonSigmaRule(t *testing.T) {
 	}
 	mustRun(t, 0, dir, "rule", "show", "other-1")
 }
+
+// TestRuleAddSigmaLoadsEachDocument: a rule followed by its correlation rule in one file (as
+// SigmaHQ writes correlations) adds the rule and refuses the correlation document alone,
+// naming it; before, the whole file was refused and nothing was added.
+func TestRuleAddSigmaLoadsEachDocument(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(t.TempDir(), "brute.yml")
+	text := "title: Failed console logins\nid: failed-logins\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName: ConsoleLogin\n    errorMessage: Failed authentication\n  condition: sel\n" +
+		"---\ntitle: Many failed console logins\nid: failed-logins-burst\ncorrelation:\n  type: event_count\n  rules: [failed-logins]\n  group-by: [sourceIPAddress]\n  timespan: 10m\n  condition:\n    gte: 10\n"
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, dir, "rule", "add", "--sigma", file)
+	if code != 3 || !strings.Contains(out, "1 Sigma rules added, 0 updated, 1 refused") ||
+		!strings.Contains(errOut, "brute.yml document 2 (failed-logins-burst) refused: correlation rule (event_count)") {
+		t.Fatalf("rule add --sigma of a rule and its correlation: exit %d\n%s\n%s", code, out, errOut)
+	}
+	show := mustRun(t, 0, dir, "rule", "show", "failed-logins")
+	if !strings.Contains(show, "Failed authentication") || strings.Contains(show, "correlation") {
+		t.Fatalf("rule show of the first document:\n%s", show)
+	}
+}

@@ -57,6 +57,7 @@ type Rule struct {
 // RefusedError is a rule that cannot be compiled, and why.
 type RefusedError struct {
 	File   string
+	Doc    int    // the YAML document of File (1, 2, …) in a file of several; 0 in a file of one
 	ID     string // "" when the rule has none or could not be read
 	Reason string
 }
@@ -66,7 +67,11 @@ func (e *RefusedError) Error() string {
 	if id == "" {
 		id = "no id"
 	}
-	return fmt.Sprintf("sigma rule %s (%s) refused: %s", e.File, id, e.Reason)
+	file := e.File
+	if e.Doc > 0 {
+		file += fmt.Sprintf(" document %d", e.Doc)
+	}
+	return fmt.Sprintf("sigma rule %s (%s) refused: %s", file, id, e.Reason)
 }
 
 // ErrRefused is what every *RefusedError matches with errors.Is.
@@ -114,24 +119,110 @@ func Load(path string) (rules []*Rule, refused []*RefusedError, err error) {
 			refused = append(refused, &RefusedError{File: f, Reason: err.Error()})
 			continue
 		}
-		r, err := Parse(f, data)
+		rs, docs, bad := ParseAll(f, data)
+		refused = append(refused, bad...)
+		for i, r := range rs {
+			// The registry keeps one rule per id: a second would replace the first unseen.
+			if first, ok := fileOf[r.ID]; ok {
+				refused = append(refused, &RefusedError{File: f, Doc: docs[i], ID: r.ID, Reason: fmt.Sprintf("%s has the same id: give each rule its own id", first)})
+				continue
+			}
+			fileOf[r.ID] = f
+			rules = append(rules, r)
+		}
+	}
+	return rules, refused, nil
+}
+
+// ParseAll compiles every rule of data, a file (read from file, for messages) of one YAML
+// document or several (separated by ---): each rule document is compiled on its own (Parse,
+// its Source the document's text), and a document that is not a rule — a correlation, a
+// filter — or cannot be compiled is refused alone, naming its number (docs[i] is rules[i]'s,
+// 0 in a file of one document). A document without an id is named by the file's name, and
+// the second and later ones by the file's name and their number (name-2). Only malformed YAML
+// refuses the whole file. A Sigma rule collection (action: global, reset, repeat) is not
+// merged: its action documents, and each document that follows a global one (until a reset),
+// are refused — compiled without the global part they would match other events than the
+// collection means.
+func ParseAll(file string, data []byte) (rules []*Rule, docs []int, refused []*RefusedError) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var lines []int // each document's first line
+	var nodes []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, []*RefusedError{{File: file, Reason: fmt.Sprintf("malformed YAML: %v", err)}}
+		}
+		lines = append(lines, n.Line)
+		nodes = append(nodes, &n)
+	}
+	if len(nodes) <= 1 {
+		r, err := Parse(file, data)
 		var re *RefusedError
 		if errors.As(err, &re) {
+			return nil, nil, []*RefusedError{re}
+		}
+		return []*Rule{r}, []int{0}, nil
+	}
+	text := strings.SplitAfter(string(data), "\n")
+	base := strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	global := 0 // the document of the collection's global part in effect, 0 for none
+	for k, n := range nodes {
+		doc := k + 1
+		root := n
+		if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+			root = root.Content[0]
+		}
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			continue // an empty document: a --- at the end of the file
+		}
+		refuse := func(format string, args ...any) {
+			id := ""
+			if v := yamlMapValue(root, "id"); v != nil && v.Kind == yaml.ScalarNode {
+				id = truncate(v.Value, 80)
+			}
+			refused = append(refused, &RefusedError{File: file, Doc: doc, ID: id, Reason: fmt.Sprintf(format, args...)})
+		}
+		if a := yamlMapValue(root, "action"); a != nil {
+			switch a.Value {
+			case "global":
+				global = doc
+			case "reset":
+				global = 0
+			}
+			refuse("action %q: Sigma rule collections (action: global, reset, repeat) are not supported: write each rule in full", truncate(a.Value, 40))
+			continue
+		}
+		if global > 0 {
+			refuse("this rule takes the collection's global part (document %d, action: global), which is not supported: write the rule in full", global)
+			continue
+		}
+		first, end := 1, len(text)
+		if k > 0 {
+			first = max(lines[k], 1)
+		}
+		if k+1 < len(lines) {
+			end = min(lines[k+1]-1, len(text))
+		}
+		src := strings.Join(text[first-1:max(end, first-1)], "")
+		defaultID := base
+		if doc > 1 {
+			defaultID = fmt.Sprintf("%s-%d", base, doc)
+		}
+		r, err := parse(file, []byte(src), defaultID)
+		var re *RefusedError
+		if errors.As(err, &re) {
+			re.Doc = doc
 			refused = append(refused, re)
 			continue
 		}
-		if err != nil {
-			return nil, nil, err
-		}
-		// The registry keeps one rule per id: a second would replace the first unseen.
-		if first, ok := fileOf[r.ID]; ok {
-			refused = append(refused, &RefusedError{File: f, ID: r.ID, Reason: fmt.Sprintf("%s has the same id: give each rule its own id", first)})
-			continue
-		}
-		fileOf[r.ID] = f
-		rules = append(rules, r)
+		rules, docs = append(rules, r), append(docs, doc)
 	}
-	return rules, refused, nil
+	return rules, docs, refused
 }
 
 func readLimited(path string) ([]byte, error) {
@@ -230,6 +321,11 @@ var levels = []string{"informational", "low", "medium", "high", "critical"}
 // Parse compiles the Sigma rule in data (read from file, for messages). Every problem is a
 // *RefusedError naming the file, the rule id and the reason.
 func Parse(file string, data []byte) (*Rule, error) {
+	return parse(file, data, strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))
+}
+
+// parse is Parse, the rule named defaultID when it has no id.
+func parse(file string, data []byte, defaultID string) (*Rule, error) {
 	refuse := func(id, format string, args ...any) error {
 		return &RefusedError{File: file, ID: id, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -259,7 +355,7 @@ func Parse(file string, data []byte) (*Rule, error) {
 	}
 	id := strings.TrimSpace(doc.ID)
 	if id == "" {
-		id = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+		id = defaultID
 	}
 	switch {
 	case !idRE.MatchString(id):

@@ -406,3 +406,61 @@ type semanticsCase struct {
 	name, detection string
 	want            []string
 }
+
+// TestLoadEachDocumentOfAFile: a file of several YAML documents loads each rule document on
+// its own and refuses each other document alone, naming its number — before, the whole file
+// was refused for its correlation document or for having several rules. Only malformed YAML
+// refuses the whole file.
+func TestLoadEachDocumentOfAFile(t *testing.T) {
+	dir := t.TempDir()
+	base := func(id, name string) string {
+		return "title: r " + name + "\n" + id + "logsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    eventName: " + name + "\n  condition: sel\n"
+	}
+	write(t, filepath.Join(dir, "multi.yml"), "# several rules\n"+base("id: a1\n", "DeleteBucket")+
+		"---\n"+base("", "ConsoleLogin")+
+		"---\ntitle: c\nid: c1\ncorrelation:\n  type: event_count\n  rules: [a1]\n  timespan: 5m\n  condition:\n    gte: 3\n"+
+		"---\ntitle: f\nid: f1\nlogsource:\n  product: aws\n  service: cloudtrail\nfilter:\n  rules: [a1]\n  selection:\n    eventName: x\n  condition: not selection\n"+
+		"--- # a rule that cannot compile\n"+strings.Replace(base("id: bad1\n", "x"), "eventName:", "eventName|sounds_like:", 1)+
+		"...\n---\n"+base("id: a2\n", "PutBucketVersioning")+"---\n")
+	write(t, filepath.Join(dir, "sub", "collection.yml"), base("id: before\n", "GetObject")+
+		"---\naction: global\nlogsource:\n  product: aws\n  service: cloudtrail\n"+
+		"---\ntitle: takes the global part\nid: g1\ndetection:\n  sel:\n    eventName: x\n  condition: sel\n"+
+		"---\naction: reset\n---\n"+base("id: after\n", "PutObject"))
+	write(t, filepath.Join(dir, "sub", "malformed.yml"), base("id: m1\n", "x")+"---\n"+base("id: m2\n", "y")+"---\ntitle: [unclosed\n")
+	rules, refused, err := sigma.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rules {
+		got = append(got, r.ID)
+		again, err := sigma.Parse(r.File, []byte(r.Source))
+		if err != nil || again.Predicate != r.Predicate || strings.Contains(r.Source, "\nid:") && again.ID != r.ID {
+			t.Errorf("rule %s: its Source (%q) compiles to %v, %v", r.ID, r.Source, again, err)
+		}
+	}
+	if want := []string{"a1", "multi-2", "a2", "before", "after"}; !slices.Equal(got, want) {
+		t.Errorf("loaded %v, want %v", got, want)
+	}
+	// Each refusal's file, document, id and a part of its reason.
+	want := []sigma.RefusedError{
+		{File: "multi.yml", Doc: 3, ID: "c1", Reason: "correlation rule (event_count): Sigma correlation rules are not supported"},
+		{File: "multi.yml", Doc: 4, ID: "f1", Reason: "a Sigma filter (filter:) is not supported"},
+		{File: "multi.yml", Doc: 5, ID: "bad1", Reason: `unknown modifier "sounds_like"`},
+		{File: filepath.Join("sub", "collection.yml"), Doc: 2, Reason: `action "global": Sigma rule collections`},
+		{File: filepath.Join("sub", "collection.yml"), Doc: 3, ID: "g1", Reason: "takes the collection's global part (document 2, action: global)"},
+		{File: filepath.Join("sub", "collection.yml"), Doc: 4, Reason: `action "reset"`},
+		{File: filepath.Join("sub", "malformed.yml"), Reason: "malformed YAML"},
+	}
+	if len(refused) != len(want) {
+		t.Fatalf("refused %v, want %d", refused, len(want))
+	}
+	for i, w := range want {
+		if r := refused[i]; r.File != filepath.Join(dir, w.File) || r.Doc != w.Doc || r.ID != w.ID || !strings.Contains(r.Reason, w.Reason) {
+			t.Errorf("refused[%d] = %+v, want %+v", i, r, w)
+		}
+	}
+	if msg := refused[0].Error(); !strings.Contains(msg, "multi.yml document 3 (c1) refused: correlation rule") {
+		t.Errorf("message %q does not name the document", msg)
+	}
+}
