@@ -148,6 +148,11 @@ func addSigma(ctx context.Context, env *Env, lk *lake.Lake, path, severity, grou
 		}
 	}
 	fmt.Fprintf(env.Stdout, "%d Sigma rules added, %d updated, %d refused\n", len(res.Added), len(res.Updated), len(refused))
+	for _, r := range compiled {
+		for _, w := range r.Warnings {
+			fmt.Fprintf(env.Stderr, "warning: sigma rule %s (%s): %s\n", r.File, r.ID, w)
+		}
+	}
 	for _, r := range refused {
 		fmt.Fprintln(env.Stderr, r.Error())
 	}
@@ -197,6 +202,9 @@ func runRuleList(ctx context.Context, env *Env, args []string) error {
 			if r.LastFailure != nil {
 				row["last_failure"] = r.LastFailure
 			}
+			if w := rules.Warnings(r, false); len(w) > 0 {
+				row["warnings"] = w
+			}
 			out = append(out, row)
 		}
 		return writeJSON(env.Stdout, out)
@@ -214,6 +222,9 @@ func runRuleList(ctx context.Context, env *Env, args []string) error {
 	for _, r := range all {
 		if f := r.LastFailure; f != nil {
 			fmt.Fprintf(env.Stderr, "rule %s failed at %s on %s: %s (auditlake rule show %s)\n", r.ID, f.At.Format(time.RFC3339), f.Store, f.Error, r.ID)
+		}
+		for _, w := range rules.Warnings(r, false) {
+			fmt.Fprintf(env.Stderr, "warning: rule %s: %s\n", r.ID, w)
 		}
 	}
 	return nil
@@ -287,6 +298,9 @@ func runRuleShow(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(tw, "sql:\t%s\n", r.SQL)
 	}
 	fmt.Fprintf(tw, "alerts:\tone per %s per %s (auditlake rule group)\n", orDefault(r.GroupBy, alerts.DefaultGroupBy), orDefault(r.Window, "1h"))
+	for _, w := range rules.Warnings(r, true) {
+		fmt.Fprintf(tw, "warning:\t%s\n", w)
+	}
 	if f := r.LastFailure; f != nil {
 		fmt.Fprintf(tw, "last failure:\t%s on store %s (%d since added): %s\n", f.At.Format(time.RFC3339), f.Store, f.Failures, f.Error)
 		fmt.Fprintf(tw, "not evaluated:\tevents %s to %s in %d files (auditlake hunt --eds %s --rules %s --from %s)\n",

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -79,5 +80,65 @@ func TestRuleAddSigmaLoadsEachDocument(t *testing.T) {
 	show := mustRun(t, 0, dir, "rule", "show", "failed-logins")
 	if !strings.Contains(show, "Failed authentication") || strings.Contains(show, "correlation") {
 		t.Fatalf("rule show of the first document:\n%s", show)
+	}
+}
+
+// TestRuleListWarnsOfRulesThatReadDifferently: a Sigma rule registered before auditlake read
+// unquoted numbers as pySigma does (eventVersion: 1.10 was the text "1.10", now the number
+// 1.1) is compiled again from its stored YAML on every load, and so matched other events
+// than when it was added, silently. rule add warns of such a value, rule list warns of a rule
+// added before its predicate was kept that has one, or of a rule whose predicate is not the
+// one it had when added, and rule show says so.
+func TestRuleListWarnsOfRulesThatReadDifferently(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(t.TempDir(), "v.yml")
+	text := "title: Old event version\nid: old-version\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventVersion: 1.10\n  condition: sel\n"
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, dir, "rule", "add", "--sigma", file)
+	if code != 0 || !strings.Contains(errOut, "warning: sigma rule "+file+" (old-version): line 6: eventVersion: 1.10 is read as the number 1.1") {
+		t.Fatalf("rule add: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, errOut, _ := run(t, dir, "rule", "list"); errOut != "" {
+		t.Fatalf("rule list warns of a rule that reads as when it was added:\n%s", errOut)
+	}
+	if show := mustRun(t, 0, dir, "rule", "show", "old-version"); !strings.Contains(show, "warning:   line 6: eventVersion: 1.10 is read as the number 1.1") {
+		t.Fatalf("rule show:\n%s", show)
+	}
+	registry := filepath.Join(dir, "rules.json")
+	edit := func(from, to string) {
+		t.Helper()
+		b, err := os.ReadFile(registry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := regexp.MustCompile(from)
+		if !re.Match(b) {
+			t.Fatalf("rules.json has no %s:\n%s", from, b)
+		}
+		if err := os.WriteFile(registry, re.ReplaceAll(b, []byte(to)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Registered by an earlier version: no predicate kept.
+	edit(`"compiled": "[0-9a-f]+",?`, "")
+	_, errOut, code = run(t, dir, "rule", "list")
+	if code != 0 || !strings.Contains(errOut, "warning: rule old-version: line 6: eventVersion: 1.10 is read as the number 1.1") {
+		t.Fatalf("rule list of a rule registered before: exit %d\n%s", code, errOut)
+	}
+	if js := mustRun(t, 0, dir, "rule", "list", "--format", "json"); !strings.Contains(js, `"warnings"`) {
+		t.Fatalf("rule list --format json:\n%s", js)
+	}
+	// Compiled to another predicate when it was added.
+	edit(`"file":`, `"compiled": "00", "file":`)
+	_, errOut, _ = run(t, dir, "rule", "list")
+	if !strings.Contains(errOut, "warning: rule old-version: it compiles to another SQL predicate than when it was added") || strings.Contains(errOut, "line 6") {
+		t.Fatalf("rule list of a rule compiled differently:\n%s", errOut)
+	}
+	// Added again: confirmed, no warning.
+	mustRun(t, 0, dir, "rule", "add", "--sigma", file)
+	if _, errOut, _ := run(t, dir, "rule", "list"); errOut != "" {
+		t.Fatalf("rule list after the rule was added again:\n%s", errOut)
 	}
 }

@@ -6,6 +6,8 @@ package rules
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -44,6 +46,10 @@ type Rule struct {
 	// on its file staying where it was), File where it was read from.
 	Sigma string `json:"sigma,omitempty"`
 	File  string `json:"file,omitempty"`
+	// Compiled is the SHA-256 of the Sigma rule's SQL predicate when it was added: a rule
+	// that compiles to another predicate now (auditlake reads it differently) is told apart
+	// (Warnings). "" for a rule added before it was kept.
+	Compiled string `json:"compiled,omitempty"`
 	// SQL is a SQL rule's query: one SELECT in the Trino/Athena dialect reading {events}.
 	SQL string `json:"sql,omitempty"`
 	// Builtin names a built-in rule (Builtins); Approved is the launch-compliance allow-list.
@@ -210,7 +216,36 @@ func FromSigma(rs []*sigma.Rule) []Rule {
 			sev = "medium"
 		}
 		out = append(out, Rule{ID: r.ID, Title: r.Title, Kind: KindSigma, Severity: sev, Enabled: true,
-			Description: r.Description, Sigma: r.Source, File: r.File})
+			Description: r.Description, Sigma: r.Source, File: r.File, Compiled: predicateHash(r.Predicate)})
+	}
+	return out
+}
+
+func predicateHash(p string) string {
+	h := sha256.Sum256([]byte(p))
+	return hex.EncodeToString(h[:])
+}
+
+// Warnings says what a user of registered rule r should know of how it reads now: a Sigma
+// rule that no longer compiles, or compiles to another predicate than when it was added
+// (auditlake reads the YAML differently: an unquoted 1.10 was the text "1.10" before it was
+// read as pySigma reads it, the number 1.1), and, with all, the rule's sigma.Rule Warnings
+// (with all false, those only for a rule added before its predicate was kept: it may read
+// differently now, and nothing tells). Nil for other rules.
+func Warnings(r Rule, all bool) []string {
+	if r.Kind != KindSigma {
+		return nil
+	}
+	sr, err := sigma.Parse(r.File, []byte(r.Sigma))
+	if err != nil {
+		return []string{fmt.Sprintf("it no longer compiles (%v): it is not evaluated; fix it and add it again (auditlake rule add --sigma FILE), or remove it", err)}
+	}
+	var out []string
+	if r.Compiled != "" && r.Compiled != predicateHash(sr.Predicate) {
+		out = append(out, "it compiles to another SQL predicate than when it was added (auditlake reads its YAML differently now): check the predicate (auditlake rule show "+r.ID+"), then add the rule again to confirm it (auditlake rule add --sigma FILE)")
+	}
+	if all || r.Compiled == "" {
+		out = append(out, sr.Warnings...)
 	}
 	return out
 }

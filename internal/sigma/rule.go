@@ -50,6 +50,10 @@ type Rule struct {
 	// GoRefused says why the rule has no Go matcher (Match): a construct of its detection with
 	// no exact Go equivalent; "" when it has one.
 	GoRefused string
+	// Warnings are what the rule may not mean as written: an unquoted value that reads as a
+	// number whose text is not the value's (eventVersion: 1.10 is the number 1.1, as pySigma
+	// reads it). The rule compiles as pySigma reads it; quoting the value keeps its text.
+	Warnings []string
 
 	goNode, goPre node
 }
@@ -385,7 +389,8 @@ func parse(file string, data []byte, defaultID string) (*Rule, error) {
 		return nil, refuse(id, "%v", err)
 	}
 	return &Rule{
-		ID: id, Title: strings.TrimSpace(doc.Title), Description: strings.TrimSpace(doc.Description),
+		Warnings: numberWarnings(&doc.Detection),
+		ID:       id, Title: strings.TrimSpace(doc.Title), Description: strings.TrimSpace(doc.Description),
 		Status: doc.Status, Level: strings.ToLower(doc.Level), Author: doc.Author,
 		Tags: doc.Tags, References: doc.References, File: file, Source: string(data), Predicate: det.sql, Prefilter: det.pre,
 		GoRefused: det.why, goNode: det.m, goPre: det.pm,

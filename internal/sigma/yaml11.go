@@ -142,3 +142,31 @@ func pyNumber(f *big.Float, i *big.Int) (string, error) {
 	}
 	return strconv.FormatFloat(f64, 'f', -1, 64), nil
 }
+
+// numberWarnings are Rule.Warnings of detection n: each plain value (not a key, not the
+// condition) that reads as a number whose text differs from what is written.
+func numberWarnings(n *yaml.Node) []string {
+	var out []string
+	var walk func(n *yaml.Node, key string)
+	walk = func(n *yaml.Node, key string) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for _, c := range n.Content {
+				walk(c, key)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if k := n.Content[i].Value; k != "condition" || key != "" {
+					walk(n.Content[i+1], k)
+				}
+			}
+		case yaml.ScalarNode:
+			if sv, err := scalarValue(n); err == nil && (sv.kind == "!!int" || sv.kind == "!!float") && sv.text != n.Value {
+				out = append(out, fmt.Sprintf("line %d: %s: %s is read as the number %s (an unquoted number, as pySigma reads it): quote it ('%s') to match the text as written",
+					n.Line, key, n.Value, sv.text, n.Value))
+			}
+		}
+	}
+	walk(n, "")
+	return out
+}

@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -42,6 +43,32 @@ func TestScalarValueAsPySigmaReadsIt(t *testing.T) {
 		}
 		if got, err := scalarValue(n.Content[0]); err == nil {
 			t.Errorf("%s: got %+v, want refused (pySigma: invalid number)", bad, got)
+		}
+	}
+}
+
+// TestWarningsOfValuesReadAsNumbers: an unquoted value whose number's text is not what is
+// written (eventVersion: 1.10 is 1.1 to pySigma) is compiled as pySigma reads it, and the
+// rule says so; a quoted value, a number written as its text, keys and the condition do not.
+func TestWarningsOfValuesReadAsNumbers(t *testing.T) {
+	text := "title: t\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  sel:\n    eventVersion: 1.10\n    recipientAccountId:\n      - 012345670123\n      - '012345670124'\n" +
+		"    layersCount: 3\n    requestParameters.size|gt: 0x10\n  '1.50':\n    eventName: x\n  keywords:\n    - 2.0\n  condition: sel or keywords or 1.50\n"
+	r, err := Parse("v.yml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"line 7: eventVersion: 1.10 is read as the number 1.1 (an unquoted number, as pySigma reads it): quote it ('1.10') to match the text as written",
+		"line 9: recipientAccountId: 012345670123 is read as the number 1402433619 ",
+		"line 12: requestParameters.size|gt: 0x10 is read as the number 16 ",
+		"line 16: keywords: 2.0 is read as the number 2 ",
+	}
+	if len(r.Warnings) != len(want) {
+		t.Fatalf("warnings %q, want %d", r.Warnings, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(r.Warnings[i], w) {
+			t.Errorf("warning %d = %q, want %q…", i, r.Warnings[i], w)
 		}
 	}
 }
