@@ -91,6 +91,9 @@ func TestAlertGroupingAndStatus(t *testing.T) {
 	}
 
 	mustRun(t, 0, dir, "alert", "ack", aliceID)
+	if _, errOut, code := run(t, dir, "alert", "ack", aliceID); code != 1 || !strings.Contains(errOut, "acknowledged already") {
+		t.Errorf("second ack: exit %d, want 1: %s", code, errOut)
+	}
 	if open := alertRows(t, dir, "--status", "open"); len(open) != 2 {
 		t.Errorf("open after ack: %v", open)
 	}
@@ -101,8 +104,11 @@ func TestAlertGroupingAndStatus(t *testing.T) {
 	if closed := alertRows(t, dir, "--status", "closed"); len(closed) != 1 || fmt.Sprint(closed[0]["events"]) != "5" {
 		t.Errorf("closed: %v", closed)
 	}
-	if _, errOut, code := run(t, dir, "alert", "ack", aliceID); code != 2 || !strings.Contains(errOut, "closed") {
-		t.Errorf("ack of a closed alert: %d %s", code, errOut)
+	// Not a usage error: the command line is right, the alert's status refuses the change.
+	for _, verb := range []string{"ack", "close"} {
+		if _, errOut, code := run(t, dir, "alert", verb, aliceID); code != 1 || !strings.Contains(errOut, "is closed") || strings.Contains(errOut, "Usage:") {
+			t.Errorf("%s of a closed alert: exit %d, want 1 without the synopsis: %s", verb, code, errOut)
+		}
 	}
 	if _, _, code := run(t, dir, "alert", "ack", "no-such-alert"); code != 1 {
 		t.Errorf("ack of an unknown alert: exit %d", code)

@@ -198,7 +198,9 @@ func runAlertStatus(status string) func(ctx context.Context, env *Env, args []st
 		case errors.Is(err, alerts.ErrAlertNotFound):
 			return &HintError{Err: &NotFoundError{Msg: err.Error()}, Hint: "list alerts with: auditlake alerts"}
 		case errors.Is(err, alerts.ErrTransition):
-			return usagef("%v", err)
+			// The command line was right; the alert's status does not allow the change:
+			// nothing was done (exit 1), and the command's synopsis would not help.
+			return &HintError{Err: err, Hint: "an alert goes open → acknowledged → closed and stays closed; see it with: auditlake alerts --format json"}
 		case err != nil:
 			return err
 		}
