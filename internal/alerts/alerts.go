@@ -67,11 +67,12 @@ type Alert struct {
 	AlertedAt time.Time `json:"alerted_at"`
 	// Resource is what the match is about when one event matches more than once (the
 	// instance of a launch-compliance match).
-	Resource string `json:"resource,omitempty"`
+	Resource string `json:"resource"`
 	// Group is the alert the match is counted in (grouping: one per rule, key and window);
-	// Count, in a notification, the events of the group it stands for.
-	Group string `json:"group,omitempty"`
-	Count int    `json:"count,omitempty"`
+	// Count, in a notification, the events of the group it stands for. No key is omitempty:
+	// the webhook body (webhookBody) is this JSON and carries every key, empty or not.
+	Group string `json:"group"`
+	Count int    `json:"count"`
 }
 
 // Store returns the alerts store, creating it (termination protection on) on first use.

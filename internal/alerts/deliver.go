@@ -242,7 +242,7 @@ func (d Delivery) attempt(ctx context.Context, t Target, alerts []Alert) error {
 		}
 		return d.post(ctx, t, body, nil)
 	case KindWebhook:
-		body, err := json.Marshal(map[string]any{"alerts": alerts})
+		body, err := json.Marshal(webhookBody(alerts))
 		if err != nil {
 			return finalError{err}
 		}
@@ -257,6 +257,22 @@ func (d Delivery) attempt(ctx context.Context, t Target, alerts []Alert) error {
 }
 
 type finalError struct{ error }
+
+// webhookBody is the webhook's JSON body, {"alerts": [...]}: every documented key of each alert
+// always (Alert has no omitempty), so a receiver's schema does not depend on the rule — an empty
+// resource or region is "", event_ids a list, group the alert's id and count at least 1 (a
+// notification queued by an older version may have neither).
+func webhookBody(alerts []Alert) map[string][]Alert {
+	out := make([]Alert, len(alerts))
+	for i, a := range alerts {
+		a.Group, a.Count = orDefault(a.Group, a.ID), a.count()
+		if a.EventIDs == nil {
+			a.EventIDs = []string{}
+		}
+		out[i] = a
+	}
+	return map[string][]Alert{"alerts": out}
+}
 
 func (d Delivery) post(ctx context.Context, t Target, body []byte, sign func(http.Header)) error {
 	client := d.Client

@@ -322,13 +322,17 @@ func wholeRecords(recs []*cloudtrail.Record) {
 	}
 }
 
+// noRegion is an alert record's awsRegion when its match names none (an aggregate SQL rule's
+// row): the field is never empty in a CloudTrail record. The listing reads it back as "".
+const noRegion = "local"
+
 // alertSpec is the record of an alert: eventName Alert, the rule and what it found in
 // requestParameters, the principal as userIdentity.arn, the event's region.
 func alertSpec(a Alert) recordSpec {
 	group := orDefault(a.Group, a.ID)
 	return recordSpec{
 		identityType: "AuditlakeDetection", principalID: a.Principal, arn: a.Principal, accountID: a.Account,
-		eventTime: a.EventTime, eventName: "Alert", region: orDefault(a.Region, "local"), eventID: a.ID, shared: group,
+		eventTime: a.EventTime, eventName: "Alert", region: orDefault(a.Region, noRegion), eventID: a.ID, shared: group,
 		readOnly: true,
 		params: []param{ // in the order of their keys, as build writes them
 			strParam("account", a.Account), strParam("alertedAt", a.AlertedAt.UTC().Format(time.RFC3339Nano)), idsJSON(a.EventIDs),

@@ -33,7 +33,8 @@ var ErrTransition = errors.New("status change not allowed")
 // its first event's time, rule, title, severity, store, key fields, the number of events (each
 // record stands for requestParameters.events of them, 1 in records written before), their ids
 // and the newest status. A record's group is its sharedEventID (requestParameters.group in
-// records written before).
+// records written before). An alert whose match named no region (an aggregate SQL rule's row)
+// lists region "", not the record's placeholder noRegion.
 func groupSQL(rel string) string {
 	return `WITH recs AS (SELECT * FROM ` + rel + ` AS r WHERE eventsource = $src),
 m AS (SELECT coalesce(sharedeventid, requestparameters['group'], eventid) AS id, * FROM recs WHERE eventname = 'Alert'),
@@ -42,7 +43,7 @@ g AS (SELECT id, min(eventtime) AS event_time, max(eventtime) AS last_event_time
 		arg_min(requestparameters['rule'], eventtime) AS rule, arg_min(requestparameters['title'], eventtime) AS title,
 		arg_min(requestparameters['severity'], eventtime) AS severity, arg_min(requestparameters['store'], eventtime) AS store,
 		arg_min(useridentity.arn, eventtime) AS principal, arg_min(requestparameters['account'], eventtime) AS account,
-		arg_min(awsregion, eventtime) AS region, arg_min(requestparameters['resource'], eventtime) AS resource,
+		coalesce(nullif(arg_min(awsregion, eventtime), '` + noRegion + `'), '') AS region, arg_min(requestparameters['resource'], eventtime) AS resource,
 		arg_min(requestparameters['summary'], eventtime) AS summary, min(requestparameters['alertedAt']) AS alerted_at,
 		flatten(list(coalesce(json_extract_string(requestparameters['eventIds'], '$[*]'), [eventid]) ORDER BY eventtime, eventid)) AS alert_event_ids
 	FROM m GROUP BY id),

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -147,5 +148,44 @@ func TestAlertsOnCommitAtMostOnce(t *testing.T) {
 	}
 	if out := mustRun(t, 0, dir, "alerts", "--since", "2999-01-01", "--format", "json"); strings.TrimSpace(out) != "[]" {
 		t.Errorf("alerts --since 2999-01-01: %s", out)
+	}
+}
+
+// TestAggregateSQLRuleAlertIsStableEverywhere: an aggregate SQL rule's row names no region and
+// no resource. Its alert lists them empty (not the alerts store's placeholder region "local"),
+// and the webhook body carries every documented key — an empty resource too — whatever the rule.
+func TestAggregateSQLRuleAlertIsStableEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	const secret = "a-webhook-secret-of-some-length"
+	rcv, url := newWebhookReceiver(t, secret)
+	mustRun(t, 0, dir, "rule", "add", "stops", "--sql",
+		"SELECT recipientaccountid AS account, count(*) AS n FROM {events} WHERE eventname = 'StopLogging' GROUP BY 1")
+	mustRun(t, 0, dir, "alert-target", "add", "ops", "--webhook", url, "--secret", secret)
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+
+	rows := alertRows(t, dir)
+	if len(rows) != 1 {
+		t.Fatalf("alerts: %v", rows)
+	}
+	if r := rows[0]; r["region"] != "" || r["rule"] != "stops" || r["account"] == "" || !strings.Contains(fmt.Sprint(r["summary"]), "n=1") {
+		t.Errorf("listed alert: %v", r)
+	}
+	_, got, bad := rcv.snapshot()
+	if len(got) != 1 || len(bad) > 0 {
+		t.Fatalf("webhook: %v, bad %v", got, bad)
+	}
+	keys := []string{"id", "rule", "title", "severity", "store", "event_time", "event_ids", "principal",
+		"account", "region", "summary", "status", "alerted_at", "resource", "group", "count"}
+	for _, k := range keys {
+		if _, ok := got[0][k]; !ok {
+			t.Errorf("webhook body has no %q: %v", k, got[0])
+		}
+	}
+	if len(got[0]) != len(keys) {
+		t.Errorf("webhook body has %d keys, want the %d documented: %v", len(got[0]), len(keys), got[0])
+	}
+	if a := got[0]; a["region"] != "" || a["resource"] != "" || a["count"] != float64(1) || a["id"] != rows[0]["alert_id"] {
+		t.Errorf("webhook alert: %v", a)
 	}
 }
