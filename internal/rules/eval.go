@@ -127,12 +127,32 @@ func builtinNames() string {
 }
 
 // rewriteSQL turns a SQL rule (Trino/Athena dialect, reading {events}) into DuckDB SQL that
-// reads eventsTable.
+// reads eventsTable. Only a {events} written as SQL is the table: one inside a string, a quoted
+// name or a comment is text and stays as written — replacing it there changed a string's value
+// ('{events}' became the table's name) and let a query that reads no events at all
+// (SELECT 1 AS n -- {events}) pass as one that does, raising an alert at every commit.
 func rewriteSQL(id, sql string) (string, error) {
-	if !strings.Contains(sql, "{events}") {
-		return "", fmt.Errorf("rule %s: the query reads no {events}: write SELECT … FROM {events} WHERE …", id)
+	toks, err := dialect.Tokens(sql)
+	if err != nil {
+		return "", fmt.Errorf("rule %s: %w", id, err)
 	}
-	out, err := dialect.Rewrite(strings.ReplaceAll(sql, "{events}", eventsTable))
+	var b strings.Builder
+	reads := false
+	for i := 0; i < len(toks); i++ {
+		if i+2 < len(toks) && toks[i].Kind == dialect.TokenOp && toks[i].Text == "{" &&
+			toks[i+1].Kind == dialect.TokenIdent && toks[i+1].Text == "events" &&
+			toks[i+2].Kind == dialect.TokenOp && toks[i+2].Text == "}" {
+			b.WriteString(eventsTable)
+			reads = true
+			i += 2
+			continue
+		}
+		b.WriteString(toks[i].Text)
+	}
+	if !reads {
+		return "", fmt.Errorf("rule %s: the query reads no {events} (one inside a string, a quoted name or a comment is text): write SELECT … FROM {events} WHERE …", id)
+	}
+	out, err := dialect.Rewrite(b.String())
 	if err != nil {
 		return "", fmt.Errorf("rule %s: %w", id, err)
 	}

@@ -277,8 +277,24 @@ func TestSQLRule(t *testing.T) {
 	if ms = evaluate(t, s, st, byName); len(ms) != 1 || !strings.HasPrefix(ms[0].Summary, "GetPasswordData n=") || strings.Contains(ms[0].Summary, "eventtime=") {
 		t.Errorf("aggregate by eventname: %+v", ms)
 	}
+	// A {events} inside a string is the string's text, not the table's name.
+	quoted := rules.Rule{ID: "quoted", Title: "quoted", Kind: rules.KindSQL, Severity: "low", Enabled: true,
+		SQL: "SELECT eventname, '{events} /* -- ' AS label FROM {events} WHERE eventname = 'GetPasswordData' AND '{events}' = '{' || 'events}'"}
+	if _, err := rules.Add(ctx, lk, quoted); err != nil {
+		t.Fatal(err)
+	}
+	if ms = evaluate(t, s, st, quoted); len(ms) == 0 || !strings.HasSuffix(ms[0].Summary, " label={events} /* -- ") {
+		t.Errorf("a rule with {events} in its strings: %+v", ms)
+	}
 	for _, bad := range []struct{ sql, why string }{
 		{"SELECT 1", "reads no {events}"},
+		// {events} in a string, a comment or a quoted name is text: these read no events
+		// (and would raise an alert at every commit).
+		{"SELECT 1 AS n -- {events}", "reads no {events}"},
+		{"SELECT 1 AS n /* FROM {events} */", "reads no {events}"},
+		{"SELECT 'x' AS principal WHERE '{events}' <> ''", "reads no {events}"},
+		{`SELECT * FROM "{events}"`, "reads no {events}"},
+		{"SELECT * FROM {events} WHERE eventname = 'x", "unterminated string"},
 		{"DELETE FROM {events}", "only SELECT"},
 		{"SELECT * FROM {events}; SELECT 1", "more than one statement"},
 		{"SELECT * FROM {events} JOIN \"aws:cloudtrail\".other USING (eventid)", "does not exist"},
