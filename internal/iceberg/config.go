@@ -87,7 +87,12 @@ func (c Config) Validate() error {
 	case "rest":
 		u, err := url.Parse(c.URI)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("catalog rest: %q is not an http(s) URL", c.URI)
+			return fmt.Errorf("catalog rest: %q is not an http(s) URL", redactURI(c.URI, u))
+		}
+		// iceberg-go sends a URI's user:password as basic authentication: kept here, the
+		// password would be in catalog.json and printed by catalog show.
+		if _, ok := u.User.Password(); ok {
+			return fmt.Errorf("catalog rest: %q holds a password: use --token/--credential env:NAME|file:PATH", u.Redacted())
 		}
 	case "glue":
 		if c.Region == "" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"strings"
 
@@ -12,11 +13,17 @@ import (
 
 // secretKeys are catalog properties that hold secrets: catalog set refuses them in --property
 // (they would be written in catalog.json and printed by catalog show); the REST catalog's are set
-// with --token/--credential env:NAME|file:PATH, Glue's come from the AWS credential chain.
-var secretKeys = []string{"token", "credential", "secret", "password", "session-token", "access-key-id"}
+// with --token/--credential env:NAME|file:PATH, Glue's come from the AWS credential chain. The
+// REST catalog sends a "header.NAME" property as an HTTP header, so the headers that carry
+// credentials (Authorization, Cookie, an API key) are secrets too.
+var secretKeys = []string{"token", "credential", "secret", "password", "session-token", "access-key-id",
+	"authorization", "cookie", "api-key", "apikey"}
 
 func isSecretKey(k string) bool {
 	k = strings.ToLower(k)
+	if strings.HasSuffix(k, "-url") || strings.HasSuffix(k, "-uri") {
+		return false // where a token is asked for (rest.authorization-url), not a secret
+	}
 	for _, s := range secretKeys {
 		if strings.Contains(k, s) {
 			return true
@@ -118,4 +125,24 @@ func readSecret(ref string) (string, error) {
 		return "", errors.New("empty")
 	}
 	return s, nil
+}
+
+// redactURI is uri with the password of its user information masked; u is uri parsed, nil when
+// it does not parse, and then the whole user information is masked.
+func redactURI(uri string, u *url.URL) string {
+	if u != nil {
+		return u.Redacted()
+	}
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return uri
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if i := strings.LastIndex(rest[:end], "@"); i >= 0 {
+		return scheme + "://xxxxx" + rest[i:]
+	}
+	return uri
 }
