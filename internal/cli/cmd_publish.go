@@ -65,8 +65,8 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 		*to += "/"
 	}
 	p := iceberg.Publication{To: *to, Region: *region, EndpointURL: *endpoint, PartSize: *partSize, LocalDays: *localDays, CacheBytes: int64(cacheSize), TakeOver: *takeOver}
-	// Run again, a store keeps the local days, the cache size, the region and the endpoint it
-	// has unless they are given (--local-days alone does not reset the cache to its default
+	// Run again, a store keeps the local days, the cache size, the region, the endpoint and the
+	// part size it has unless they are given (--local-days alone does not reset the cache to its default
 	// size, nor --cache-size alone the local days; nor does either move the store's S3 home to
 	// the SDK's default endpoint and region).
 	given := map[string]bool{}
@@ -88,6 +88,9 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 		}
 		if !given["endpoint-url"] {
 			p.EndpointURL = old.EndpointURL
+		}
+		if !given["part-size"] {
+			p.PartSize = old.PartSize
 		}
 	}
 	if err := p.Validate(); err != nil {

@@ -195,19 +195,32 @@ func TestEDSPublishRefusesBadSettings(t *testing.T) {
 	}
 }
 
-// TestEDSPublishRunAgainKeepsItsEndpointAndRegion: eds publish run again for a store already
-// published (to set --local-days, as docs/scale-out.md shows it) keeps the endpoint and region it
-// was published with unless they are given, as it keeps the local days and the cache size.
-// Before, the publication was recorded again without them: the store's S3 home became AWS's
-// default endpoint, the publish failed, and so did every later commit's sync.
-func TestEDSPublishRunAgainKeepsItsEndpointAndRegion(t *testing.T) {
+// TestEDSPublishRunAgainKeepsItsEndpointRegionAndPartSize: eds publish run again for a store
+// already published (to set --local-days, as docs/scale-out.md shows it) keeps the endpoint,
+// region and part size it was published with unless they are given, as it keeps the local days
+// and the cache size. Before, the publication was recorded again without them: the store's S3
+// home became AWS's default endpoint, the publish failed, and so did every later commit's sync;
+// its uploads went back to 64 MB parts.
+func TestEDSPublishRunAgainKeepsItsEndpointRegionAndPartSize(t *testing.T) {
 	s3 := icebergtest.NewS3(t, "lake")
 	t.Setenv("AWS_REGION", "eu-west-3") // the SDK's default region is not the publication's
 	dir := t.TempDir()
 	createStore(t, dir, "trail")
 	mustRun(t, 0, dir, "catalog", "set", "sql")
-	mustRun(t, 0, dir, "eds", "publish", "trail", "--to", "s3://lake/x/", "--endpoint-url", s3.URL, "--region", "us-east-1")
+	mustRun(t, 0, dir, "eds", "publish", "trail", "--to", "s3://lake/x/", "--endpoint-url", s3.URL, "--region", "us-east-1", "--part-size", "8388608")
 	mustRun(t, 0, dir, "eds", "publish", "trail", "--to", "s3://lake/x/", "--local-days", "30")
+	// The part size too (a server whose parts must be smaller than the default's 64 MB).
+	var pubs map[string]struct {
+		PartSize int64 `json:"part_size"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "iceberg", "publish.json")); err != nil || json.Unmarshal(b, &pubs) != nil || len(pubs) != 1 {
+		t.Fatalf("publish.json: %v %s", err, b)
+	}
+	for _, p := range pubs {
+		if p.PartSize != 8388608 {
+			t.Fatalf("after eds publish run again without --part-size, the part size is %d; want 8388608", p.PartSize)
+		}
+	}
 	var props map[string]string
 	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "catalog", "show", "--output", "json")), &props); err != nil {
 		t.Fatal(err)
