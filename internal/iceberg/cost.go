@@ -187,6 +187,9 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 			break
 		}
 		if name := ident[len(ident)-1]; keep[name] == "" {
+			if !ownCostTable(ctx, cat, ident, dataDir) {
+				continue // another installation's, in a shared catalog
+			}
 			if err := cat.DropTable(ctx, ident); err != nil {
 				errs = append(errs, fmt.Errorf("drop %s.%s: %w", CostNamespace, name, err))
 				continue
@@ -218,6 +221,40 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 		errs = append(errs, atomicfile.Write(costsStatePath(dataDir), b))
 	}
 	return out, errors.Join(append(refused, errs...)...)
+}
+
+// lakeIDProperty is the table property naming the lake (thisLake) that made a cost table.
+const lakeIDProperty = "auditlake.lake-id"
+
+// ownCostTable says whether ident, a table of CostNamespace no cost table of dataDir's registry
+// maps to, is this data directory's to drop. The embedded SQL catalog is the data directory's
+// own. A REST or Glue catalog may be shared by several installations, each cataloguing its own
+// cost tables there: a table is this one's when this lake made it (lakeIDProperty) or, made by
+// an earlier version without the property, when it names only files under this data
+// directory's cost-data (where every cost table's files are linked). A table that does not load
+// is left alone.
+func ownCostTable(ctx context.Context, cat catalog.Catalog, ident table.Identifier, dataDir string) bool {
+	if cat.CatalogType() == catalog.SQL {
+		return true
+	}
+	tbl, err := cat.LoadTable(ctx, ident)
+	if err != nil || tbl.Properties()["auditlake.cost-table"] == "" {
+		return false
+	}
+	if made := tbl.Properties()[lakeIDProperty]; made != "" {
+		id, err := thisLake(dataDir)
+		return err == nil && made == id
+	}
+	files, err := Files(ctx, tbl)
+	if err != nil || len(files) == 0 {
+		return false
+	}
+	for p := range files {
+		if local, ok := LocalPath(p); !ok || !within(local, costDataDir(dataDir)) {
+			return false
+		}
+	}
+	return true
 }
 
 // costsState is what the last complete SyncCosts brought the cost tables' Iceberg tables up to.
@@ -311,8 +348,13 @@ func syncCost(ctx context.Context, cat catalog.Catalog, dataDir string, t cost.T
 		if err := cat.CreateNamespace(ctx, catalog.ToIdentifier(CostNamespace), nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
 			return res, fmt.Errorf("namespace %s: %w", CostNamespace, err)
 		}
+		lakeID, err := thisLake(dataDir)
+		if err != nil {
+			return res, err
+		}
 		tbl, err = cat.CreateTable(ctx, ident, sc, catalog.WithProperties(iceberggo.Properties{
 			"format-version":        "2",
+			lakeIDProperty:          lakeID,
 			"auditlake.cost-table":  t.Name(),
 			"auditlake.cost-format": string(t.Format),
 			"auditlake.cost-source": t.Source,

@@ -728,3 +728,58 @@ func TestCostTableOfNanosecondTimestamps(t *testing.T) {
 		t.Fatalf("the INT96 file's table holds %d rows, the file %d", got, len(want))
 	}
 }
+
+// TestSharedCatalogKeepsAnotherLakesCostTables: two data directories (two auditlake nodes)
+// sharing one REST or Glue catalog each catalogue their own cost tables under auditlake_cost.
+// A sync dropped every table of the namespace its own registry did not name — the other node's
+// too, at each of its syncs. It drops only its own now (made by this lake, its files under this
+// data directory), as a store table's emptying leaves another installation's alone.
+func TestSharedCatalogKeepsAnotherLakesCostTables(t *testing.T) {
+	ctx := context.Background()
+	srv := icebergtest.NewREST(t, icebergtest.RESTOptions{})
+	cat, err := iceberg.Open(ctx, icebergexpr.Properties{"type": "rest", "uri": srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeA, nodeB := t.TempDir(), t.TempDir()
+	for _, c := range []struct{ dir, name string }{{nodeA, "cur.billing"}, {nodeB, "cur.other"}, {nodeB, "cur.gone"}} {
+		csvDir := t.TempDir()
+		copyFile(t, filepath.Join(testdata, "koku-cur-test-data", "test_cur.csv"), filepath.Join(csvDir, "a.csv"))
+		registerCost(t, c.dir, c.name, csvDir)
+	}
+	for _, dir := range []string{nodeA, nodeB} {
+		if _, err := iceberg.SyncCosts(ctx, cat, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Tables made by an earlier version have no auditlake.lake-id: told by their files.
+	for _, name := range []string{"cur_billing", "cur_gone"} {
+		tbl, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake_cost", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx := tbl.NewTransaction()
+		if err := tx.RemoveProperties([]string{"auditlake.lake-id"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cost.Remove(nodeB, "cur.gone"); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{nodeB, nodeA} {
+		if _, err := iceberg.SyncCosts(ctx, cat, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cat.LoadTable(ctx, catalog.ToIdentifier("auditlake_cost", "cur_gone")); !errors.Is(err, catalog.ErrNoSuchTable) {
+		t.Errorf("node B's unregistered cost table cur.gone is still catalogued (%v)", err)
+	}
+	for _, name := range []string{"cur_billing", "cur_other"} {
+		if n := tableRows(t, cat, catalog.ToIdentifier("auditlake_cost", name)); n == 0 {
+			t.Errorf("auditlake_cost.%s holds no rows", name)
+		}
+	}
+}
