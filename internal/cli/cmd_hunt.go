@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -320,13 +321,23 @@ func selectRules(h *hunt, list string) ([]rules.Rule, error) {
 		}
 		return out, nil
 	}
+	// A rule named twice (by id and by title, or a list pasted twice) runs once: run twice,
+	// each of its matches was printed twice.
 	var out []rules.Rule
 	for _, ref := range strings.Split(list, ",") {
-		r, err := lookupRule(h.lk, strings.TrimSpace(ref))
+		if ref = strings.TrimSpace(ref); ref == "" {
+			continue
+		}
+		r, err := lookupRule(h.lk, ref)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		if !slices.ContainsFunc(out, func(o rules.Rule) bool { return o.ID == r.ID }) {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil, usagef("--rules %q names no rule: all, or rule ids separated by commas", list)
 	}
 	return out, nil
 }

@@ -142,3 +142,24 @@ func TestRuleListWarnsOfRulesThatReadDifferently(t *testing.T) {
 		t.Fatalf("rule list after the rule was added again:\n%s", errOut)
 	}
 }
+
+// TestHuntRunsARuleNamedTwiceOnce: --rules naming one rule twice (by id and by title) ran it
+// twice, and printed each of its matches twice; an empty list of ids (",") looked up a rule
+// named "" and said it was not found.
+func TestHuntRunsARuleNamedTwiceOnce(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "eds", "create", "trail")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+	mustRun(t, 0, dir, "rule", "add", "--sigma", testdata("sigma-aws-cloudtrail-rules", "rules", "aws_cloudtrail_disable_logging.yml"))
+	id := "4db60cc0-36fb-42b7-9b58-a5b53019fb74"
+	once := mustRun(t, 0, dir, "hunt", "--eds", "trail", "--rules", id, "--format", "csv")
+	if n := strings.Count(once, "\n"); n < 2 {
+		t.Fatalf("the rule matched nothing:\n%s", once)
+	}
+	if twice := mustRun(t, 0, dir, "hunt", "--eds", "trail", "--rules", id+", AWS CloudTrail Important Change,"+id, "--format", "csv"); twice != once {
+		t.Fatalf("hunt of a rule named twice:\n%s\nwant\n%s", twice, once)
+	}
+	if _, errOut, code := run(t, dir, "hunt", "--eds", "trail", "--rules", " , "); code != 2 || !strings.Contains(errOut, "names no rule") {
+		t.Fatalf("hunt --rules ' , ': exit %d\n%s", code, errOut)
+	}
+}
