@@ -399,6 +399,18 @@ func semanticsCases() []semanticsCase {
 		{"condition list is OR", "  a:\n    eventName: RegisterTaskDefinition\n  b:\n    eventName: PutBucketVersioning\n  condition:\n    - a\n    - b",
 			[]string{"e4-register-task", "e9-versioning"}},
 		{"quote in a value stays a value", "  sel:\n    eventName: \"x' OR 1=1 --\"\n  condition: sel", nil},
+		{"not binds tighter than and", "  a:\n    eventName: DeleteBucket\n  b:\n    eventSource: s3.amazonaws.com\n  condition: not a and b", []string{"e9-versioning"}},
+		{"and binds tighter than or, not tighter than both", "  a:\n    eventName: ConsoleLogin\n  b:\n    eventSource: s3.amazonaws.com\n  c:\n    eventName: DeleteBucket\n  condition: a or not b and c", []string{"e7-console-nomfa", "e8-console-mfa"}},
+		{"nested parentheses", "  a:\n    eventName: DeleteBucket\n  b:\n    userIdentity.type: Root\n  c:\n    errorCode: AccessDenied\n  condition: ((a) and (b or (c)))", []string{"e2-deletebucket-denied", "e3-deletebucket-lowercase"}},
+		{"not over parentheses", "  a:\n    eventSource: s3.amazonaws.com\n  b:\n    eventName: DeleteBucket\n  condition: a and not (b or a)", nil},
+		{"an empty string is a field equal to it, not a missing field", "  sel:\n    errorMessage: ''\n  condition: sel", nil},
+		{"contains of an empty string is any value the field has", "  sel:\n    userAgent|contains: ''\n  condition: sel", []string{"e1-deletebucket-ok", "e2-deletebucket-denied", "e3-deletebucket-lowercase"}},
+		{"a lone star is any value, not a missing field", "  sel:\n    errorCode: '*'\n  condition: sel", []string{"e2-deletebucket-denied"}},
+		{"a value or null", "  sel:\n    errorCode:\n      - AccessDenied\n      - null\n    eventName: DeleteBucket\n  condition: sel", []string{"e1-deletebucket-ok", "e2-deletebucket-denied", "e3-deletebucket-lowercase"}},
+		{"escaped question mark and backslash", "  sel:\n    userAgent|contains: 'a_b\\?c back\\\\slash'\n  condition: sel", []string{"e3-deletebucket-lowercase"}},
+		{"escaped question mark is not one character", "  sel:\n    userAgent|contains: 'a_\\?'\n  condition: sel", nil},
+		{"all of them leaves out _ names", "  a:\n    eventSource: signin.amazonaws.com\n  _b:\n    userIdentity.type: Root\n  condition: all of them", []string{"e7-console-nomfa", "e8-console-mfa"}},
+		{"1 of them in a larger condition", "  sel_a:\n    eventName: DeleteBucket\n  sel_b:\n    eventName: ConsoleLogin\n  filter:\n    userIdentity.type: Root\n  condition: 1 of sel_* and not filter", []string{"e1-deletebucket-ok", "e2-deletebucket-denied", "e8-console-mfa"}},
 	}
 }
 
