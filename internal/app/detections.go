@@ -177,31 +177,17 @@ func (b *Backend) Hunt(ctx context.Context, p server.HuntParams) (*server.HuntRe
 // errHuntFull stops a dashboard hunt at its MaxMatches.
 var errHuntFull = errors.New("hunt: the matches reached max_rows")
 
-// huntRules returns the rules refs names: "all" is every enabled rule.
+// huntRules returns the rules refs names: "all" is every enabled rule, a rule named twice runs
+// once (rules.Select, as auditlake hunt).
 func (b *Backend) huntRules(refs []string) ([]rules.Rule, error) {
-	all, err := rules.List(b.lk)
-	if err != nil {
-		return nil, err
+	out, err := rules.Select(b.lk, refs)
+	switch {
+	case errors.Is(err, rules.ErrNoEnabled):
+		return nil, fmt.Errorf("%w: no enabled rules (auditlake rule add)", server.ErrNotFound)
+	case errors.Is(err, rules.ErrNoneNamed):
+		return nil, &server.QueryError{Msg: "rules names no rule: all, or rule ids"}
+	case errors.Is(err, rules.ErrNotFound):
+		return nil, fmt.Errorf("%w: %v", server.ErrNotFound, err)
 	}
-	if len(refs) == 1 && refs[0] == "all" {
-		var out []rules.Rule
-		for _, r := range all {
-			if r.Enabled {
-				out = append(out, r)
-			}
-		}
-		if len(out) == 0 {
-			return nil, fmt.Errorf("%w: no enabled rules (auditlake rule add)", server.ErrNotFound)
-		}
-		return out, nil
-	}
-	var out []rules.Rule
-	for _, ref := range refs {
-		r, err := rules.Get(b.lk, ref)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", server.ErrNotFound, err)
-		}
-		out = append(out, r)
-	}
-	return out, nil
+	return out, err
 }

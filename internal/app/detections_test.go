@@ -11,6 +11,7 @@ import (
 	"github.com/auditlake/auditlake/internal/access"
 	"github.com/auditlake/auditlake/internal/auditlog"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/rules"
 	"github.com/auditlake/auditlake/internal/server"
 )
 
@@ -97,5 +98,37 @@ func TestRefusedHuntsAndAlertsAreAudited(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("bob's audit entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestHuntRunsARuleNamedTwiceOnce: POST /api/hunt's rules naming one rule twice (by id and by
+// title) ran it twice and listed each of its matches twice; they are listed once, as auditlake
+// hunt lists them (rules.Select), and a list of empty ids is refused as a bad request.
+func TestHuntRunsARuleNamedTwiceOnce(t *testing.T) {
+	b := newTestBackend(t, Options{})
+	stratusTrail(t, b)
+	r := rules.Rule{ID: "logging-stopped", Title: "Logging stopped", Kind: rules.KindBuiltin, Builtin: "cloudtrail-logging-stopped", Severity: "high", Enabled: true}
+	if _, err := rules.Add(context.Background(), b.lk, r); err != nil {
+		t.Fatal(err)
+	}
+	hunt := func(refs ...string) *server.HuntResult {
+		t.Helper()
+		res, err := b.Hunt(asOperator("192.0.2.1"), server.HuntParams{Store: "trail", Rules: refs, MaxMatches: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	once := hunt(r.ID)
+	if len(once.Matches) == 0 {
+		t.Fatal("the rule matched nothing in the stratus samples")
+	}
+	twice := hunt(r.ID, r.Title, r.ID)
+	if fmt.Sprint(twice.Rules, twice.Matches) != fmt.Sprint(once.Rules, once.Matches) {
+		t.Errorf("a rule named twice: rules %v, %d matches; want %v, %d", twice.Rules, len(twice.Matches), once.Rules, len(once.Matches))
+	}
+	var qe *server.QueryError
+	if _, err := b.Hunt(asOperator("192.0.2.1"), server.HuntParams{Store: "trail", Rules: []string{" "}}); !errors.As(err, &qe) {
+		t.Errorf("rules of empty ids: %v, want a QueryError", err)
 	}
 }

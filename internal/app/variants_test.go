@@ -21,13 +21,7 @@ import (
 // as they stand admit — never a cached variant of another principal or of the grants before.
 func TestPushedQueriesServeOnlyTheirPrincipalAndCurrentGrants(t *testing.T) {
 	b := newTestBackend(t, Options{})
-	st, err := b.lk.Create("trail", lake.CreateOptions{Type: lake.TypeCloudTrail})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ingest.CloudTrail(context.Background(), b.lk, st, ingest.Options{Sources: []string{filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")}}); err != nil {
-		t.Fatal(err)
-	}
+	st := stratusTrail(t, b)
 	T := query.StoreTable(st.ID)
 	const sql = "SELECT eventsource, eventname, count(*) AS n FROM {T} WHERE eventname <> 'GetCallerIdentity' GROUP BY 1, 2 ORDER BY 1, 2"
 	q := strings.ReplaceAll(sql, "{T}", T)
@@ -91,4 +85,17 @@ func TestPushedQueriesServeOnlyTheirPrincipalAndCurrentGrants(t *testing.T) {
 		t.Errorf("after the revoke, u1's query: %q %v, want does not exist", rows, err)
 	}
 	check("after u1's revoke", "u2", sts)
+}
+
+// stratusTrail is a CloudTrail store "trail" in b's lake holding the stratus-red-team samples.
+func stratusTrail(t *testing.T, b *Backend) lake.Store {
+	t.Helper()
+	st, err := b.lk.Create("trail", lake.CreateOptions{Type: lake.TypeCloudTrail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ingest.CloudTrail(context.Background(), b.lk, st, ingest.Options{Sources: []string{filepath.Join("..", "..", "testdata", "stratus-red-team-detonation-logs")}}); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

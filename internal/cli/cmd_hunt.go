@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -303,41 +303,16 @@ func huntRefused(ctx context.Context, env *Env, command, ruleList, store string,
 	return cmp.Or(auditRead(ctx, env, e, start, err), err)
 }
 
-// selectRules returns the rules --rules names: all enabled ones, or the listed ids.
+// selectRules returns the rules --rules names: all enabled ones, or the listed ids (rules.Select).
 func selectRules(h *hunt, list string) ([]rules.Rule, error) {
-	all, err := rules.List(h.lk)
-	if err != nil {
-		return nil, err
-	}
-	if strings.TrimSpace(list) == "all" {
-		var out []rules.Rule
-		for _, r := range all {
-			if r.Enabled {
-				out = append(out, r)
-			}
-		}
-		if len(out) == 0 {
-			return nil, &HintError{Err: &NotFoundError{Msg: "no enabled rules"}, Hint: "add rules with: auditlake rule add --sigma PATH"}
-		}
-		return out, nil
-	}
-	// A rule named twice (by id and by title, or a list pasted twice) runs once: run twice,
-	// each of its matches was printed twice.
-	var out []rules.Rule
-	for _, ref := range strings.Split(list, ",") {
-		if ref = strings.TrimSpace(ref); ref == "" {
-			continue
-		}
-		r, err := lookupRule(h.lk, ref)
-		if err != nil {
-			return nil, err
-		}
-		if !slices.ContainsFunc(out, func(o rules.Rule) bool { return o.ID == r.ID }) {
-			out = append(out, r)
-		}
-	}
-	if len(out) == 0 {
+	out, err := rules.Select(h.lk, strings.Split(list, ","))
+	switch {
+	case errors.Is(err, rules.ErrNoEnabled):
+		return nil, &HintError{Err: &NotFoundError{Msg: "no enabled rules"}, Hint: "add rules with: auditlake rule add --sigma PATH"}
+	case errors.Is(err, rules.ErrNoneNamed):
 		return nil, usagef("--rules %q names no rule: all, or rule ids separated by commas", list)
+	case errors.Is(err, rules.ErrNotFound):
+		return nil, &HintError{Err: &NotFoundError{Msg: err.Error()}, Hint: "list rules with: auditlake rule list"}
 	}
-	return out, nil
+	return out, err
 }

@@ -97,6 +97,53 @@ func Get(lk *lake.Lake, ref string) (Rule, error) {
 	return find(all, ref)
 }
 
+// ErrNoEnabled is Select's error for "all" when no rule is enabled; ErrNoneNamed for a list
+// whose every entry is empty.
+var (
+	ErrNoEnabled = errors.New("no enabled rules")
+	ErrNoneNamed = errors.New("the list names no rule: all, or rule ids")
+)
+
+// Select returns the rules refs names for a hunt or a coverage report: ["all"] is every
+// enabled rule; otherwise each ref is a rule's id or title (Get), empty refs are skipped, and a
+// rule named twice (by id and by title, or a list pasted twice) is listed once, where first
+// named — run twice, each of its matches would be reported twice. An unknown ref is
+// ErrNotFound.
+func Select(lk *lake.Lake, refs []string) ([]Rule, error) {
+	all, err := List(lk)
+	if err != nil {
+		return nil, err
+	}
+	var out []Rule
+	if len(refs) == 1 && strings.TrimSpace(refs[0]) == "all" {
+		for _, r := range all {
+			if r.Enabled {
+				out = append(out, r)
+			}
+		}
+		if len(out) == 0 {
+			return nil, ErrNoEnabled
+		}
+		return out, nil
+	}
+	for _, ref := range refs {
+		if ref = strings.TrimSpace(ref); ref == "" {
+			continue
+		}
+		r, err := find(all, ref)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(out, func(o Rule) bool { return o.ID == r.ID }) {
+			out = append(out, r)
+		}
+	}
+	if len(out) == 0 {
+		return nil, ErrNoneNamed
+	}
+	return out, nil
+}
+
 func find(all []Rule, ref string) (Rule, error) {
 	var byTitle []Rule
 	for _, r := range all {

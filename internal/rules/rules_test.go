@@ -390,3 +390,46 @@ func TestEvaluateAllEqualsEachRule(t *testing.T) {
 		t.Errorf("fused: %d matches, one by one: %d", len(got), len(want))
 	}
 }
+
+// TestSelectNamesEachRuleOnce: a hunt's rule list (CLI --rules, POST /api/hunt) names each rule
+// once, where first named, whether named by id or title or twice; "all" is every enabled rule;
+// an empty list, an unknown rule and "all" with none enabled are told apart.
+func TestSelectNamesEachRuleOnce(t *testing.T) {
+	lk, _, _ := newStore(t, nil)
+	ctx := context.Background()
+	if _, err := rules.Select(lk, []string{"all"}); !errors.Is(err, rules.ErrNoEnabled) {
+		t.Fatalf("all with no rule: %v, want ErrNoEnabled", err)
+	}
+	a := rules.Rule{ID: "rule-a", Title: "Rule A", Kind: rules.KindBuiltin, Builtin: "root-account-use", Severity: "high", Enabled: true}
+	b := rules.Rule{ID: "rule-b", Title: "Rule B", Kind: rules.KindBuiltin, Builtin: "cloudtrail-logging-stopped", Severity: "high"}
+	if _, err := rules.Add(ctx, lk, a, b); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(rs []rules.Rule) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		refs []string
+		want string
+	}{
+		{[]string{"all"}, "rule-a"},
+		{[]string{" all "}, "rule-a"},
+		{[]string{"rule-b", "Rule A", " rule-a", "rule-b", ""}, "rule-b,rule-a"},
+		{[]string{"Rule B", "rule-b"}, "rule-b"},
+	} {
+		got, err := rules.Select(lk, c.refs)
+		if err != nil || ids(got) != c.want {
+			t.Errorf("Select %q: %s, %v; want %s", c.refs, ids(got), err, c.want)
+		}
+	}
+	if _, err := rules.Select(lk, []string{"", " "}); !errors.Is(err, rules.ErrNoneNamed) {
+		t.Errorf("a list of empty refs: %v, want ErrNoneNamed", err)
+	}
+	if _, err := rules.Select(lk, []string{"rule-a", "no-such-rule"}); !errors.Is(err, rules.ErrNotFound) {
+		t.Errorf("an unknown rule: %v, want ErrNotFound", err)
+	}
+}
