@@ -240,12 +240,16 @@ func (p refPred) eval(vals []string, unknown bool, ev *Event) Verdict {
 }
 
 func isASCII(s string) bool {
-	// Eight bytes at a time (the loads combine into one): a user agent or an ARN is tested
-	// on most events by the rules every event's kind admits.
+	// Thirty-two bytes at a time, then eight (the loads of le64 combine into one): a user
+	// agent or an ARN is tested on most events by the rules every event's kind admits.
+	for len(s) >= 32 {
+		if (le64(s)|le64(s[8:])|le64(s[16:])|le64(s[24:]))&0x8080808080808080 != 0 {
+			return false
+		}
+		s = s[32:]
+	}
 	for len(s) >= 8 {
-		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		if w&0x8080808080808080 != 0 {
+		if le64(s)&0x8080808080808080 != 0 {
 			return false
 		}
 		s = s[8:]
@@ -256,6 +260,13 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// le64 is s's first eight bytes as a little-endian word (s has eight at least).
+func le64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // lowerASCII lowercases the ASCII letters of s (an ASCII string), copying only when it has an
