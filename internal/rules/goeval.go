@@ -208,7 +208,11 @@ type groupKey struct {
 
 type goGroup struct {
 	first Match
-	items []idItem
+	// source: first.Summary holds its event source still (recordMatch), and finishGroups
+	// makes its summary — made for a file's first match in each group, most of them were
+	// dropped when the files' results merged.
+	source bool
+	items  []idItem
 	// chunks are the items of the groups of other results merged into this one (Merge), not
 	// copied: each chunk's arena indexes are shift less than this result's.
 	chunks []itemChunk
@@ -692,7 +696,7 @@ type lastGroup struct {
 func (res *GoResult) addRecord(groups map[groupKey]*goGroup, last *lastGroup, g Grouping, rec *cloudtrail.Record, in func(string) string) {
 	key, ok := recordKey(g, rec)
 	if !ok {
-		res.addTo(groups, g, *recordMatch(rec, in), false)
+		res.addTo(groups, g, recordMatch(rec, in), false)
 		return
 	}
 	t := rec.EventTime.UTC().Truncate(time.Microsecond)
@@ -704,26 +708,34 @@ func (res *GoResult) addRecord(groups map[groupKey]*goGroup, last *lastGroup, g 
 	if gr == nil || last.k != k {
 		gr = groups[k]
 	}
-	if gr == nil || t.Before(gr.first.EventTime) || (t.Equal(gr.first.EventTime) && rec.EventID < gr.first.EventID) {
-		res.addTo(groups, g, *recordMatch(rec, in), false)
-		gr = groups[k]
-	} else {
-		gr.items = append(gr.items, res.item(t.UnixMicro(), rec.EventID))
+	item := res.item(t.UnixMicro(), rec.EventID)
+	switch {
+	case gr == nil:
+		// Keyed by the match's copy of the key (g.key of it is rec's key), not by rec's memory.
+		m := recordMatch(rec, in)
+		m.EventID = strings.Clone(m.EventID)
+		gr = &goGroup{first: m, source: true}
+		groups[groupKey{key: g.key(gr.first), bucket: k.bucket}] = gr
+	case t.Before(gr.first.EventTime) || (t.Equal(gr.first.EventTime) && rec.EventID < gr.first.EventID):
+		m := recordMatch(rec, in)
+		m.EventID = strings.Clone(m.EventID)
+		gr.first, gr.source = m, true
 	}
+	gr.items = append(gr.items, item)
 	// The key kept points into the group's first match (its strings are copies), not rec.
 	last.k, last.gr = groupKey{key: g.key(gr.first), bucket: k.bucket}, gr
 }
 
 // recordMatch is the match of record rec as a predicate rule's query gives it (packedMatch),
 // its strings copied (in) so that it holds none of the record's memory.
-func recordMatch(rec *cloudtrail.Record, in func(string) string) *Match {
+func recordMatch(rec *cloudtrail.Record, in func(string) string) Match {
 	val := func(p *string) string {
 		if p == nil {
 			return ""
 		}
 		return in(*p)
 	}
-	m := &Match{EventTime: rec.EventTime.UTC().Truncate(time.Microsecond), EventID: rec.EventID,
+	m := Match{EventTime: rec.EventTime.UTC().Truncate(time.Microsecond), EventID: rec.EventID,
 		EventName: val(rec.EventName), Account: val(rec.RecipientAccountID), Region: val(rec.AWSRegion), SourceIP: val(rec.SourceIPAddress)}
 	if u := rec.UserIdentity; u != nil {
 		switch {
@@ -735,7 +747,8 @@ func recordMatch(rec *cloudtrail.Record, in func(string) string) *Match {
 			m.Principal = in(*u.Type)
 		}
 	}
-	// The summary is made for a group's first match only (add): "source" holds the source.
+	// The summary is made for a group's first match only, when its groups are finished
+	// (finishGroups): Summary holds the source until then.
 	m.Summary = val(rec.EventSource)
 	return m
 }
@@ -746,7 +759,8 @@ func summarize(m *Match) {
 }
 
 // add counts match m of the rule with key rk in its group; unless summarized, m.Summary holds
-// its event source (recordMatch), and the summary is made if m is its group's first.
+// its event source (recordMatch), and finishGroups makes the summary if m stays its group's
+// first.
 func (res *GoResult) add(rk string, g Grouping, m Match, summarized bool) {
 	groups := res.groups[rk]
 	if groups == nil {
@@ -766,17 +780,11 @@ func (res *GoResult) addTo(groups map[groupKey]*goGroup, g Grouping, m Match, su
 	gr := groups[k]
 	if gr == nil {
 		m.EventID = strings.Clone(m.EventID)
-		gr = &goGroup{first: m}
+		gr = &goGroup{first: m, source: !summarized}
 		groups[k] = gr
-		if !summarized {
-			summarize(&gr.first)
-		}
 	} else if m.EventTime.Before(gr.first.EventTime) || (m.EventTime.Equal(gr.first.EventTime) && m.EventID < gr.first.EventID) {
 		m.EventID = strings.Clone(m.EventID)
-		gr.first = m
-		if !summarized {
-			summarize(&gr.first)
-		}
+		gr.first, gr.source = m, !summarized
 	}
 	gr.items = append(gr.items, item)
 }
@@ -825,10 +833,10 @@ func (res *GoResult) Merge(o *GoResult) {
 		for k, g := range gs {
 			have := mine[k]
 			if have == nil {
-				have = &goGroup{first: g.first}
+				have = &goGroup{first: g.first, source: g.source}
 				mine[k] = have
 			} else if g.first.EventTime.Before(have.first.EventTime) || (g.first.EventTime.Equal(have.first.EventTime) && g.first.EventID < have.first.EventID) {
-				have.first = g.first
+				have.first, have.source = g.first, g.source
 			}
 			// o's items are shared, not copied (finishGroups gathers them once): o is not
 			// changed after it is merged, and an append to either group's items writes past
@@ -997,6 +1005,9 @@ func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []Match
 	}
 	for _, g := range groups {
 		first := g.first
+		if g.source {
+			summarize(&first)
+		}
 		first.Rule, first.Title, first.Severity = r.ID, r.Title, r.Severity
 		items := g.allItems()
 		slices.SortFunc(items, func(a, b idItem) int {

@@ -327,7 +327,7 @@ func groupsText(gs []rules.MatchGroup) []string {
 	for _, g := range gs {
 		f := g.First
 		out = append(out, strings.Join([]string{f.Rule, f.Title, f.Severity, f.EventTime.String(), f.Principal, f.Account, f.Region, f.Resource,
-			strings.Join(g.EventIDs, ",")}, "|"))
+			f.Summary, strings.Join(g.EventIDs, ",")}, "|"))
 	}
 	slices.Sort(out)
 	return out
