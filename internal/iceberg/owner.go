@@ -20,7 +20,8 @@ import (
 // replace each other's files, so the second is refused, naming the first. The table of a store
 // that no longer exists (deleted, then a store of the same name created) is dropped — it holds
 // no file since the deletion's last snapshot — and claim returns catalog.ErrNoSuchTable so the
-// caller creates st's own; so is the table of a store renamed since (its name maps to another
+// caller creates st's own (in a REST or Glue catalog only when its files are this data
+// directory's: a table there may be another installation's store's, which is refused); so is the table of a store renamed since (its name maps to another
 // table now), which that store makes again under its new name (dropRenamed).
 func claim(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Store, ident table.Identifier, tbl *table.Table) error {
 	owner := tbl.Properties()["auditlake.store-id"]
@@ -43,10 +44,40 @@ func claim(ctx context.Context, cat catalog.Catalog, lk *lake.Lake, st lake.Stor
 		}
 		return fmt.Errorf("the table of store %s, renamed %s, was dropped: %w", other.ID, other.Name, catalog.ErrNoSuchTable)
 	}
+	// No store of this data directory: a deleted one's, or, in a REST or Glue catalog that
+	// several installations share, another installation's store of the same name, whose table
+	// must not be dropped. A deleted store's table names no file (its deletion's last snapshot)
+	// or only its files here.
+	if cat.CatalogType() != catalog.SQL {
+		files, err := Files(ctx, tbl)
+		if err != nil {
+			return err
+		}
+		pubs, err := Publications(lk.Dir)
+		if err != nil {
+			return err
+		}
+		if len(files) > 0 && !storeFiles(files, lk, owner, pubs) {
+			return fmt.Errorf("the table is store %s's, of another installation sharing the catalog (its files are not under this data directory): rename one of the stores", owner)
+		}
+	}
 	if err := cat.DropTable(ctx, ident); err != nil {
 		return fmt.Errorf("drop the table of deleted store %s: %w", owner, err)
 	}
 	return fmt.Errorf("the table of deleted store %s was dropped: %w", owner, catalog.ErrNoSuchTable)
+}
+
+// storeFiles says whether every file of files (data file paths) is store id's of lk: under
+// its directory, or under its publication in pubs.
+func storeFiles(files map[string]bool, lk *lake.Lake, id string, pubs map[string]Publication) bool {
+	pub, published := pubs[id]
+	for p := range files {
+		local, isLocal := LocalPath(p)
+		if !(isLocal && within(local, lk.StoreDir(id)) || published && strings.HasPrefix(p, pub.Location()+"/")) {
+			return false
+		}
+	}
+	return true
 }
 
 // dropRenamed drops store st's tables under names st had before a rename (eds update --name:
@@ -147,13 +178,7 @@ func EmptyDeleted(ctx context.Context, cat catalog.Catalog, lk *lake.Lake) ([]st
 				errs = append(errs, fmt.Errorf("iceberg table %s: %w", strings.Join(id, "."), err))
 				continue
 			}
-			pub, published := pubs[owner]
-			ours := len(files) > 0
-			for p := range files {
-				local, isLocal := LocalPath(p)
-				ours = ours && (isLocal && within(local, lk.StoreDir(owner)) || published && strings.HasPrefix(p, pub.Location()+"/"))
-			}
-			if !ours {
+			if len(files) == 0 || !storeFiles(files, lk, owner, pubs) {
 				continue
 			}
 			if _, _, _, err := commitFiles(ctx, tbl, nil, iceberggo.Properties{"auditlake.store-id": owner, "auditlake.deleted": "true"}); err != nil {

@@ -2,6 +2,7 @@ package iceberg_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,4 +151,41 @@ func statusName(status int) string {
 		return "409 CommitFailed"
 	}
 	return "500"
+}
+
+// TestSharedCatalogDoesNotDropAnotherInstallationsTable: two data directories (two auditlake
+// installations) sharing one REST catalog each have a store named prod-trail, so both map to
+// auditlake.prod_trail. The second's sync took the first's table for the table of a deleted
+// store of its own and dropped it, then the first's did the same to the second's: each sync
+// destroyed the other's table and its history. A table whose store this data directory does
+// not have and whose files are not this data directory's is refused now, naming its store, as
+// two stores of one data directory with one table name are.
+func TestSharedCatalogDoesNotDropAnotherInstallationsTable(t *testing.T) {
+	ctx := context.Background()
+	srv := icebergtest.NewREST(t, icebergtest.RESTOptions{})
+	c := iceberg.Config{Type: "rest", URI: srv.URL}
+	lkA, errsA := attachREST(t, t.TempDir(), c)
+	lkB, errsB := attachREST(t, t.TempDir(), c)
+	stA := ingestStore(t, lkA, "prod-trail", 500, 1, 3)
+	ingestStore(t, lkB, "prod-trail", 300, 1, 4)
+	if len(*errsA) != 0 {
+		t.Fatalf("installation A's syncs: %v", *errsA)
+	}
+	if len(*errsB) == 0 || !strings.Contains(errors.Join(*errsB...).Error(), stA.ID) {
+		t.Errorf("installation B's sync into A's table: %v; want it refused, naming A's store %s", *errsB, stA.ID)
+	}
+	reader, err := iceberg.Open(ctx, iceberggo.Properties{"type": "rest", "uri": srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := reader.LoadTable(ctx, catalog.ToIdentifier("auditlake", "prod_trail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tbl.Properties()["auditlake.store-id"]; got != stA.ID {
+		t.Fatalf("auditlake.prod_trail is store %s's, want A's %s", got, stA.ID)
+	}
+	if got := icebergtest.Rows(t, tbl); got != 500 {
+		t.Fatalf("A's table holds %d rows, want 500", got)
+	}
 }
