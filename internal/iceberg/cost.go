@@ -187,8 +187,10 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 			break
 		}
 		if name := ident[len(ident)-1]; keep[name] == "" {
-			if !ownCostTable(ctx, cat, ident, dataDir) {
-				continue // another installation's, in a shared catalog
+			if cat.CatalogType() != catalog.SQL { // the embedded catalog is the data directory's own
+				if tbl, err := cat.LoadTable(ctx, ident); err != nil || !ownCostTable(ctx, cat, tbl, dataDir) {
+					continue // another installation's, in a shared catalog (or not a table to load)
+				}
 			}
 			if err := cat.DropTable(ctx, ident); err != nil {
 				errs = append(errs, fmt.Errorf("drop %s.%s: %w", CostNamespace, name, err))
@@ -226,19 +228,18 @@ func SyncCosts(ctx context.Context, cat catalog.Catalog, dataDir string) ([]Cost
 // lakeIDProperty is the table property naming the lake (thisLake) that made a cost table.
 const lakeIDProperty = "auditlake.lake-id"
 
-// ownCostTable says whether ident, a table of CostNamespace no cost table of dataDir's registry
-// maps to, is this data directory's to drop. The embedded SQL catalog is the data directory's
-// own. A REST or Glue catalog may be shared by several installations, each cataloguing its own
-// cost tables there: a table is this one's when this lake made it (lakeIDProperty) or, made by
-// an earlier version without the property, when it names only files under this data
-// directory's cost-data (where every cost table's files are linked). A table that does not load
-// is left alone.
-func ownCostTable(ctx context.Context, cat catalog.Catalog, ident table.Identifier, dataDir string) bool {
+// ownCostTable says whether tbl, a table of CostNamespace, is this data directory's: to drop
+// when no registered cost table maps to it, to commit to when one does. The embedded SQL
+// catalog is the data directory's own. A REST or Glue catalog may be shared by several
+// installations, each cataloguing its own cost tables there: a table is this one's when this
+// lake made it (lakeIDProperty) or, made by an earlier version without the property, when it
+// names only files under this data directory's cost-data (where every cost table's files are
+// linked).
+func ownCostTable(ctx context.Context, cat catalog.Catalog, tbl *table.Table, dataDir string) bool {
 	if cat.CatalogType() == catalog.SQL {
 		return true
 	}
-	tbl, err := cat.LoadTable(ctx, ident)
-	if err != nil || tbl.Properties()["auditlake.cost-table"] == "" {
+	if tbl.Properties()["auditlake.cost-table"] == "" {
 		return false
 	}
 	if made := tbl.Properties()[lakeIDProperty]; made != "" {
@@ -246,7 +247,7 @@ func ownCostTable(ctx context.Context, cat catalog.Catalog, ident table.Identifi
 		return err == nil && made == id
 	}
 	files, err := Files(ctx, tbl)
-	if err != nil || len(files) == 0 {
+	if err != nil {
 		return false
 	}
 	for p := range files {
@@ -330,6 +331,8 @@ func syncCost(ctx context.Context, cat catalog.Catalog, dataDir string, t cost.T
 		tbl = nil
 	case err != nil:
 		return res, err
+	case !ownCostTable(ctx, cat, tbl, dataDir):
+		return res, fmt.Errorf("its Iceberg table %s.%s is another installation's, sharing the catalog: register it under another name to catalogue it", CostNamespace, CostTableName(t))
 	case first != nil && tbl.Properties()["auditlake.schema"] != schemaKey(first):
 		// Registered again with other columns: a new table (the old one named other columns).
 		if err := cat.DropTable(ctx, ident); err != nil {

@@ -782,4 +782,18 @@ func TestSharedCatalogKeepsAnotherLakesCostTables(t *testing.T) {
 			t.Errorf("auditlake_cost.%s holds no rows", name)
 		}
 	}
+
+	// Node B registering a cost table of the same name, over other files (of other columns),
+	// is refused: it neither drops node A's table to make its own nor commits its files there.
+	billing := catalog.ToIdentifier("auditlake_cost", "cur_billing")
+	want := tableRows(t, cat, billing)
+	csvDir := t.TempDir()
+	copyFile(t, filepath.Join(testdata, "koku-cur-test-data", "2023-06-01.csv"), filepath.Join(csvDir, "b.csv"))
+	registerCost(t, nodeB, "cur.billing", csvDir)
+	if _, err := iceberg.SyncCosts(ctx, cat, nodeB); err == nil || !strings.Contains(err.Error(), "cur.billing") {
+		t.Errorf("node B's sync of its own cur.billing: %v; want it refused, naming it", err)
+	}
+	if got := tableRows(t, cat, billing); got != want {
+		t.Errorf("node A's cur_billing holds %d rows after node B's sync, %d before", got, want)
+	}
 }
