@@ -10,6 +10,7 @@ import (
 	"github.com/auditlake/auditlake/internal/engine"
 	"github.com/auditlake/auditlake/internal/iceberg"
 	"github.com/auditlake/auditlake/internal/lake"
+	"github.com/auditlake/auditlake/internal/objstore"
 )
 
 const edsPublishUsage = `Usage: auditlake eds publish --to s3://BUCKET/PREFIX/ [--region R] [--endpoint-url URL] [--local-days N [--cache-size SIZE]] NAME|ID
@@ -96,8 +97,8 @@ func runEDSPublish(ctx context.Context, env *Env, args []string) error {
 	if err := p.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	if *partSize != 0 && *partSize < 5<<20 {
-		return usagef("--part-size %d: S3 parts are at least 5 MB (5242880)", *partSize)
+	if *partSize != 0 && (*partSize < objstore.MinPartSize || *partSize > objstore.MaxPartSize) {
+		return usagef("--part-size %d: S3 parts are 5 MiB (5242880) to 5 GiB (5368709120)", *partSize)
 	}
 	// The cut cold files written whole while writers carry on, the store's write lock taken
 	// for their commit only; then, under the lock taken for the upload, any a compaction

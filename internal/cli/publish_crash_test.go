@@ -209,6 +209,12 @@ func TestEDSPublishRunAgainKeepsItsEndpointRegionAndPartSize(t *testing.T) {
 	mustRun(t, 0, dir, "catalog", "set", "sql")
 	mustRun(t, 0, dir, "eds", "publish", "trail", "--to", "s3://lake/x/", "--endpoint-url", s3.URL, "--region", "us-east-1", "--part-size", "8388608")
 	mustRun(t, 0, dir, "eds", "publish", "trail", "--to", "s3://lake/x/", "--local-days", "30")
+	// A part size S3 refuses (below 5 MiB, above 5 GiB) is a usage error, and changes nothing.
+	for _, size := range []string{"5242879", "5368709121"} {
+		if _, errOut, code := run(t, dir, "eds", "publish", "trail", "--to", "s3://lake/x/", "--part-size", size); code != 2 || !strings.Contains(errOut, "5 MiB (5242880) to 5 GiB") {
+			t.Errorf("--part-size %s: exit %d, %s", size, code, errOut)
+		}
+	}
 	// The part size too (a server whose parts must be smaller than the default's 64 MB).
 	var pubs map[string]struct {
 		PartSize int64 `json:"part_size"`

@@ -35,6 +35,32 @@ const CRC32CMeta = "auditlake-crc32c"
 // DefaultPartSize is the part size of multipart uploads; files up to it go in one PutObject.
 const DefaultPartSize = 64 << 20
 
+// S3's limits on uploads: a part (but the last) is 5 MiB to 5 GiB, an upload has at most 10,000
+// parts, and an object (as one PutObject, a part's limit) is at most 5 TiB.
+const (
+	MinPartSize   = 5 << 20
+	MaxPartSize   = 5 << 30
+	MaxParts      = 10000
+	MaxObjectSize = 5 << 40
+)
+
+// PartSize is the part size an upload of size bytes uses when asked for requested
+// (DefaultPartSize when 0 or less): raised, in whole MiB, to what fits the file in MaxParts
+// parts — a file past requested × 10,000 would be refused by S3 at part 10,001 — and never above
+// MaxPartSize. A file larger than S3's largest object is an error.
+func PartSize(size, requested int64) (int64, error) {
+	if requested <= 0 {
+		requested = DefaultPartSize
+	}
+	if size > MaxObjectSize {
+		return 0, fmt.Errorf("%d bytes: larger than S3's largest object (5 TiB)", size)
+	}
+	if need := (size + MaxParts - 1) / MaxParts; need > requested {
+		requested = (need + 1<<20 - 1) &^ (1<<20 - 1)
+	}
+	return min(requested, MaxPartSize), nil
+}
+
 // Uploaded is what an upload stored: the file's size and hex CRC-32C (Castagnoli), or, for an
 // upload of an earlier version, its hex MD5.
 type Uploaded struct {
@@ -123,7 +149,8 @@ func (c *Client) Sum(ctx context.Context, uri string) (sum Uploaded, found bool,
 }
 
 // Upload stores the local file path as the S3 object uri: one PutObject up to partSize
-// (DefaultPartSize when 0), a multipart upload above it. Every request carries the CRC-32C of
+// (DefaultPartSize when 0; raised for a file that would need more than S3's 10,000 parts:
+// PartSize), a multipart upload above it. Every request carries the CRC-32C of
 // its body (x-amz-checksum-crc32c, a signed header), so S3 refuses a body damaged in transit,
 // and the checksum S3 answers is checked against it too; the body is hashed once, by this
 // function (the SDK neither computes a checksum of its own nor, over plain HTTP, the SigV4
@@ -138,9 +165,6 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 	if err != nil {
 		return Uploaded{}, err
 	}
-	if partSize <= 0 {
-		partSize = DefaultPartSize
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return Uploaded{}, err
@@ -151,6 +175,9 @@ func (c *Client) Upload(ctx context.Context, uri, path string, partSize int64) (
 		return Uploaded{}, err
 	}
 	size := st.Size()
+	if partSize, err = PartSize(size, partSize); err != nil {
+		return Uploaded{}, fmt.Errorf("put %q from %s: %w", uri, path, err)
+	}
 	// The CRC-32C of every part and of the whole file, read once.
 	whole := NewCRC32C()
 	var parts [][]byte
