@@ -649,17 +649,30 @@ func ruleIDs(cs []*compiled) string {
 	return strings.Join(ids, ", ")
 }
 
+// maxSQLRows bounds the rows one run of a SQL rule may return (a commit's evaluation, a hunt):
+// each row is a match held in memory with every column the rule selects, and the engine
+// materialises the result first. Unbounded, one rule (SELECT e.*, r.range FROM range(20000) AS
+// r, {events} AS e: 6.2M rows over 310 events) took an ingest past 23 GB. Past it the rule
+// fails — kept with the rule, the other rules still alert — instead of the process. A var for
+// tests.
+var maxSQLRows = 250_000
+
 // runSQL runs a SQL rule with {events} bound to relation. Its result columns named eventtime,
 // eventid, eventname, principal, account (or recipientaccountid), region (or awsregion) and
-// sourceipaddress fill the match's fields (sqlMatch).
+// sourceipaddress fill the match's fields (sqlMatch). A result of more than maxSQLRows rows is
+// an error (read up to one more: the engine stops there).
 func (c *compiled) runSQL(ctx context.Context, s *query.Session, relation string) ([]Match, error) {
-	res, err := s.RunInternal(ctx, "WITH "+engine.Ident(eventsTable)+" AS "+relation+" SELECT * FROM ("+c.sql+") AS rule_result")
+	res, err := s.RunInternal(ctx, "WITH "+engine.Ident(eventsTable)+" AS "+relation+" SELECT * FROM ("+c.sql+") AS rule_result LIMIT "+strconv.Itoa(maxSQLRows+1))
 	if err != nil {
 		return nil, err
 	}
+	if len(res.Rows) > maxSQLRows {
+		return nil, fmt.Errorf("the SQL rule returned more than %d rows (each row is a match): narrow it with WHERE or aggregate with GROUP BY", maxSQLRows)
+	}
 	out := make([]Match, 0, len(res.Rows))
-	for _, row := range res.Rows {
+	for i, row := range res.Rows {
 		out = append(out, c.sqlMatch(res.Columns, row))
+		res.Rows[i] = nil // the match keeps what it needs; the row's other columns can go
 	}
 	return out, nil
 }

@@ -65,3 +65,10 @@ func SetSmallGroup(t interface{ Cleanup(func()) }, n int) {
 	smallGroup = n
 	t.Cleanup(func() { smallGroup = old })
 }
+
+// SetMaxSQLRows bounds the rows a SQL rule's run may return (maxSQLRows) until the test ends.
+func SetMaxSQLRows(t interface{ Cleanup(func()) }, n int) {
+	old := maxSQLRows
+	maxSQLRows = n
+	t.Cleanup(func() { maxSQLRows = old })
+}

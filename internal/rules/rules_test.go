@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -305,6 +306,26 @@ func TestSQLRule(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), bad.why) {
 			t.Errorf("%s: got %v, want %q", bad.sql, err, bad.why)
 		}
+	}
+}
+
+// TestSQLRuleWithAHugeResultFailsNotTheProcess: a SQL rule whose result is past maxSQLRows
+// (a cross join multiplying the events) fails with the reason, having read at most one row
+// more; one at the bound gives every row.
+func TestSQLRuleWithAHugeResultFailsNotTheProcess(t *testing.T) {
+	_, s, st := newStore(t, nil, testdata("stratus-red-team-detonation-logs"))
+	rules.SetMaxSQLRows(t, 620)
+	rule := func(n int) rules.Rule {
+		return rules.Rule{ID: "cross", Title: "cross", Kind: rules.KindSQL, Severity: "low", Enabled: true,
+			SQL: fmt.Sprintf("SELECT e.*, r.range AS k FROM range(%d) AS r, {events} AS e", n)}
+	}
+	if ms := evaluate(t, s, st, rule(2)); len(ms) != 620 {
+		t.Errorf("2 × 310 events: %d matches, want 620", len(ms))
+	}
+	// 10 million rows unbounded: the test would not end, nor fit in memory.
+	_, err := rules.Evaluate(context.Background(), s, rule(32_258), rules.Target{Store: st})
+	if err == nil || !strings.Contains(err.Error(), "rule cross: the SQL rule returned more than 620 rows") || !strings.Contains(err.Error(), "GROUP BY") {
+		t.Errorf("a huge result: %v", err)
 	}
 }
 
