@@ -82,13 +82,15 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 	}
 }
 
-const alertsUsage = `Usage: auditlake alerts [--since D|T] [--rule ID] [--status open|acknowledged|closed] [--format table|csv|json]
+const alertsUsage = `Usage: auditlake alerts [--since D|T] [--rule ID] [--status open|acknowledged|closed] [--format table|csv|json] [--csv-safe]
 
 The alerts found as events were committed (kept in the store auditlake-alerts), newest first: one row per
 alert, that is per rule, key (the principal unless the rule groups otherwise) and window, with the number of
 events it stands for (events) and its status (auditlake alert ack|close ID). --since takes a duration
 (30m, 12h, 7d) or a date/time: only the alerts raised since then (whatever the time of their events: a
-backfill of last year's trail raises alerts today) or whose events are since then are shown.`
+backfill of last year's trail raises alerts today) or whose events are since then are shown. An alert's
+principal, resource and summary come from the events (attacker-controlled text): open its CSV in a
+spreadsheet with --csv-safe.`
 
 func runAlerts(ctx context.Context, env *Env, args []string) error {
 	fs := newFlags(env, "alerts")
@@ -96,6 +98,7 @@ func runAlerts(ctx context.Context, env *Env, args []string) error {
 	rule := fs.String("rule", "", "only this rule's alerts (its id, or its title)")
 	status := fs.String("status", "", "only alerts with this status: open, acknowledged or closed")
 	format := formatFlag(fs, "table", "csv", "json")
+	csvSafe := fs.Bool("csv-safe", false, csvSafeHelp)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -149,7 +152,7 @@ func runAlerts(ctx context.Context, env *Env, args []string) error {
 	if err := cmp.Or(auditRead(ctx, env, e, start, err), err); err != nil {
 		return err
 	}
-	return WriteResult(env.Stdout, *format, res, false)
+	return WriteResult(env.Stdout, *format, res, *csvSafe)
 }
 
 // parseSince reads --since: a duration back from now (30m, 12h, 7d) or a date/time.

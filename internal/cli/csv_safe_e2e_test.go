@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/csv"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,5 +40,30 @@ func TestQueryCSVSafeNeutralisesFormulaCellsAndKeepsNumbers(t *testing.T) {
 	out, errOut, _ := run(t, dir, "query", "--help")
 	if help := out + errOut; !strings.Contains(help, "--csv-safe") || !strings.Contains(help, "exact values") {
 		t.Errorf("query --help does not explain --csv-safe:\n%s", help)
+	}
+}
+
+// TestAlertsCSVSafeNeutralisesEventText: an alert's principal, resource and summary come from
+// the events — an IAM user name may start with = + @ or - — so alerts --format csv --csv-safe
+// neutralises them as query does, and without the flag prints them exact.
+func TestAlertsCSVSafeNeutralisesEventText(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	// The principal as a rule may read it from a request: a user name IAM accepts.
+	mustRun(t, 0, dir, "rule", "add", "users", "--sql",
+		`SELECT '=HYPERLINK("http://x","y")@corp' AS principal, count(*) AS n FROM {events} WHERE eventname = 'StopLogging'`)
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+	cell := func(out string) string {
+		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil || len(recs) != 2 {
+			t.Fatalf("not CSV of one alert: %v\n%s", err, out)
+		}
+		return recs[1][slices.Index(recs[0], "principal")]
+	}
+	if got := cell(mustRun(t, 0, dir, "alerts", "--format", "csv")); got != `=HYPERLINK("http://x","y")@corp` {
+		t.Errorf("plain CSV principal = %q", got)
+	}
+	if got := cell(mustRun(t, 0, dir, "alerts", "--format", "csv", "--csv-safe", "--rule", "users", "--status", "open", "--since", "1d")); got != `'=HYPERLINK("http://x","y")@corp` {
+		t.Errorf("--csv-safe principal = %q", got)
 	}
 }
