@@ -468,9 +468,18 @@ func groupAlerts(st lake.Store, g rules.MatchGroup, by rules.Grouping, now time.
 }
 
 // newAlert makes the alert of match mt; its id depends only on the rule, the event and the
-// instance (launch-compliance), never on when it was found.
+// instance (launch-compliance), never on when it was found. A match that names no event (a
+// row of an aggregate SQL rule) is identified by what the row says instead — its principal,
+// account, region, time and summary (every scalar column) — so that each distinct row is an
+// alert of its own, and the same row evaluated again (a crash, a lost cursor) the same alert:
+// before, every such row had the one id of (rule, store, "") and only the first row the rule
+// ever returned was kept, the others deduplicated away as the same alert.
 func newAlert(st lake.Store, mt rules.Match, now time.Time) Alert {
-	h := sha256.Sum256([]byte(mt.Rule + "\x00" + st.ID + "\x00" + mt.EventID + "\x00" + mt.Resource))
+	key := mt.Rule + "\x00" + st.ID + "\x00" + mt.EventID + "\x00" + mt.Resource
+	if mt.EventID == "" {
+		key += "\x00" + mt.Principal + "\x00" + mt.Account + "\x00" + mt.Region + "\x00" + mt.EventTime.UTC().Format(time.RFC3339Nano) + "\x00" + mt.Summary
+	}
+	h := sha256.Sum256([]byte(key))
 	id := uuidOf(h[:16])
 	t := mt.EventTime
 	if t.IsZero() {

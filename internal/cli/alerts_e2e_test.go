@@ -189,3 +189,43 @@ func TestAggregateSQLRuleAlertIsStableEverywhere(t *testing.T) {
 		t.Errorf("webhook alert: %v", a)
 	}
 }
+
+// TestAggregateSQLRuleRowsAreEachAnAlert: an aggregate SQL rule's rows name no event; each
+// distinct row is an alert of its own (grouped by account: one alert per account the rule
+// returns), and the next commit's rows raise new alerts — before, every row had the one
+// alert id of (rule, store, no event), so only the first row the rule ever returned was kept.
+func TestAggregateSQLRuleRowsAreEachAnAlert(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	mustRun(t, 0, dir, "rule", "add", "per-account", "--group-by", "account", "--sql",
+		"SELECT recipientaccountid AS account, count(*) AS n, max(eventtime) AS eventtime FROM {events} GROUP BY 1")
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("stratus-red-team-detonation-logs"))
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "hunt", "--eds", "trail", "--rules", "per-account", "--format", "json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 2 {
+		t.Fatalf("the samples hold %d accounts, want several", len(rows))
+	}
+	accounts := func() map[string]int {
+		got := map[string]int{}
+		for _, a := range alertRows(t, dir, "--rule", "per-account") {
+			got[fmt.Sprint(a["account"])]++
+		}
+		return got
+	}
+	got := accounts()
+	for _, r := range rows {
+		if got[fmt.Sprint(r["account"])] != 1 {
+			t.Errorf("account %v: %d alerts, want 1 (alerts by account %v)", r["account"], got[fmt.Sprint(r["account"])], got)
+		}
+	}
+	if len(got) != len(rows) {
+		t.Errorf("%d alerts for %d rows: %v", len(got), len(rows), got)
+	}
+	// Another commit's rows are alerts too.
+	mustRun(t, 0, dir, "ingest", "cloudtrail", "--eds", "trail", testdata("plaso-cloudtrail-lookupevents"))
+	if after := accounts(); len(after) <= len(got) {
+		t.Errorf("the second commit raised no alert: before %v, after %v", got, after)
+	}
+}

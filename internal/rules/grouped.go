@@ -47,7 +47,8 @@ func (g Grouping) key(m Match) string {
 }
 
 // GroupMatches groups ms (one rule's matches) by g, each group's events oldest first; an event
-// id (and resource) that appears twice is counted once. The groups come oldest first.
+// id (and resource) that appears twice is counted once, while each match that names no event
+// (a row of an aggregate SQL rule) counts. The groups come oldest first.
 func GroupMatches(ms []Match, g Grouping) []MatchGroup {
 	ms = slices.Clone(ms)
 	sortMatches(ms)
@@ -59,7 +60,9 @@ func GroupMatches(ms []Match, g Grouping) []MatchGroup {
 	seen := map[string]bool{}
 	var out []MatchGroup
 	for _, m := range ms {
-		if id := m.EventID + "\x00" + m.Resource; seen[id] {
+		// An event (with its instance) is one match however often a rule returns it; a row
+		// that names no event (an aggregate SQL rule's) is a finding of its own each.
+		if id := m.EventID + "\x00" + m.Resource; m.EventID != "" && seen[id] {
 			continue
 		} else {
 			seen[id] = true
