@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -42,6 +43,36 @@ func TestWebhookRetriesThenSucceeds(t *testing.T) {
 	err := d.Send(context.Background(), alerts.Target{Name: "ops", Webhook: srv.URL, Secret: secret}, []alerts.Alert{{ID: "a", Rule: "r1"}})
 	if err != nil || calls.Load() != 3 || badSig.Load() != 0 {
 		t.Fatalf("err %v, %d calls, %d bad signatures", err, calls.Load(), badSig.Load())
+	}
+}
+
+// TestWebhookRetryIsSignedWhenSent: a receiver that refuses a timestamp far from its clock (a
+// replay) takes a retry: each attempt is signed anew with the time it is sent, as the docs say.
+func TestWebhookRetryIsSignedWhenSent(t *testing.T) {
+	const secret = "0123456789abcdef-secret"
+	var stamps []int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		ts, err := strconv.ParseInt(r.Header.Get("X-Auditlake-Timestamp"), 10, 64)
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write([]byte(r.Header.Get("X-Auditlake-Timestamp") + "." + string(body)))
+		if err != nil || !hmac.Equal([]byte(r.Header.Get("X-Auditlake-Signature")), []byte("sha256="+hex.EncodeToString(mac.Sum(nil)))) ||
+			time.Since(time.Unix(ts, 0)).Abs() > 2*time.Second { // a tight replay window
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		stamps = append(stamps, ts)
+		if len(stamps) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	d := alerts.Delivery{Backoff: 1100 * time.Millisecond, MaxWait: 10 * time.Second}
+	if err := d.Send(context.Background(), alerts.Target{Name: "ops", Webhook: srv.URL, Secret: secret}, []alerts.Alert{{ID: "a", Rule: "r1"}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(stamps) != 2 || stamps[1] <= stamps[0] {
+		t.Errorf("timestamps of the attempt and its retry: %v, want two, the retry's later", stamps)
 	}
 }
 
