@@ -156,9 +156,21 @@ func address(s string) string {
 	return a.Address
 }
 
+// oneLine is s with its control characters (a line break among them) as spaces: an alert's
+// values come from events and SQL rules' rows, and a value with a line break would add a line
+// of its own making to the mail ("Severity: low" under a high alert's fields).
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 // message is the mail of alerts: the headers, then each alert's summary line and fields as
-// quoted-printable UTF-8 text. Alert values never reach a header but the Subject, and there
-// only with control characters removed and RFC 2047-encoded.
+// quoted-printable UTF-8 text, each value on its one line (oneLine). Alert values never reach a
+// header but the Subject, and there only with control characters removed and RFC 2047-encoded.
 func message(t Target, alerts []Alert, now time.Time) []byte {
 	var subject string
 	switch len(alerts) {
@@ -169,12 +181,7 @@ func message(t Target, alerts []Alert, now time.Time) []byte {
 	default:
 		subject = fmt.Sprintf("%d alerts: %s", len(alerts), summaryLine(alerts[0]))
 	}
-	subject = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, "auditlake: "+subject)
+	subject = oneLine("auditlake: " + subject)
 	subject = clip(subject, 200)
 	var id string
 	if len(alerts) > 0 {
@@ -207,9 +214,9 @@ func message(t Target, alerts []Alert, now time.Time) []byte {
 		if i > 0 {
 			qp.Write([]byte("\r\n"))
 		}
-		fmt.Fprintf(qp, "%s\r\n\r\n", summaryLine(a))
+		fmt.Fprintf(qp, "%s\r\n\r\n", oneLine(summaryLine(a)))
 		for _, f := range alertFields(a) {
-			fmt.Fprintf(qp, "%-10s %s\r\n", f[0]+":", f[1])
+			fmt.Fprintf(qp, "%-10s %s\r\n", f[0]+":", oneLine(f[1]))
 		}
 	}
 	qp.Close()

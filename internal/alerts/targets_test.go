@@ -192,6 +192,10 @@ func TestSMTPTargetSTARTTLSAuthAndMessage(t *testing.T) {
 	}
 	a := sampleAlert()
 	a.Title = "Launch\r\nBcc: evil@example.com"
+	// Values from events and SQL rules' rows: a line break in one must not make a line of the
+	// body (a forged "Severity: low" under the alert's fields).
+	a.Summary += "\r\nSeverity:  low"
+	a.Resource += "\nRegion:    us-east-1"
 	d := alerts.Delivery{TLS: &tls.Config{RootCAs: srv.roots}, Getenv: env, MaxWait: time.Millisecond}
 	if err := d.Send(context.Background(), target, []alerts.Alert{a}); err != nil {
 		t.Fatal(err)
@@ -219,6 +223,11 @@ func TestSMTPTargetSTARTTLSAuthAndMessage(t *testing.T) {
 		t.Errorf("date %q: %v", h.Get("Date"), err)
 	}
 	body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	for _, line := range strings.Split(strings.ReplaceAll(string(body), "\r\n", "\n"), "\n") {
+		if strings.HasPrefix(line, "Severity:  low") || strings.HasPrefix(line, "Region:    us-east-1") {
+			t.Errorf("an alert value's line break made a line of the body: %q\n%s", line, body)
+		}
+	}
 	for _, want := range []string{"Principal: arn:aws:iam::111122223333:user/alice", "Account:   111122223333", "Region:    eu-west-1",
 		"Resource:  i-01234567890123456", "Time:      2026-12-04T10:05:00Z", "Events:    3", "Summary:   instance i-01234567890123456: no_template"} {
 		if !strings.Contains(string(body), want) {
