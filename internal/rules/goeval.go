@@ -225,6 +225,12 @@ type itemChunk struct {
 	shift uint32
 }
 
+// before says whether an event at t with id comes before g's first match (time, then id): it
+// becomes the group's first.
+func (g *goGroup) before(t time.Time, id string) bool {
+	return t.Before(g.first.EventTime) || (t.Equal(g.first.EventTime) && id < g.first.EventID)
+}
+
 // count is how many items g holds, its chunks' included.
 func (g *goGroup) count() int {
 	n := len(g.items)
@@ -709,16 +715,14 @@ func (res *GoResult) addRecord(groups map[groupKey]*goGroup, last *lastGroup, g 
 		gr = groups[k]
 	}
 	item := res.item(t.UnixMicro(), rec.EventID)
-	switch {
-	case gr == nil:
-		// Keyed by the match's copy of the key (g.key of it is rec's key), not by rec's memory.
+	if gr == nil || gr.before(t, rec.EventID) {
 		m := recordMatch(rec, in)
 		m.EventID = strings.Clone(m.EventID)
-		gr = &goGroup{first: m, source: true}
-		groups[groupKey{key: g.key(gr.first), bucket: k.bucket}] = gr
-	case t.Before(gr.first.EventTime) || (t.Equal(gr.first.EventTime) && rec.EventID < gr.first.EventID):
-		m := recordMatch(rec, in)
-		m.EventID = strings.Clone(m.EventID)
+		if gr == nil {
+			// Keyed by the match's copy of the key (g.key of it is rec's key), not by rec's memory.
+			gr = &goGroup{}
+			groups[groupKey{key: g.key(m), bucket: k.bucket}] = gr
+		}
 		gr.first, gr.source = m, true
 	}
 	gr.items = append(gr.items, item)
@@ -782,7 +786,7 @@ func (res *GoResult) addTo(groups map[groupKey]*goGroup, g Grouping, m Match, su
 		m.EventID = strings.Clone(m.EventID)
 		gr = &goGroup{first: m, source: !summarized}
 		groups[k] = gr
-	} else if m.EventTime.Before(gr.first.EventTime) || (m.EventTime.Equal(gr.first.EventTime) && m.EventID < gr.first.EventID) {
+	} else if gr.before(m.EventTime, m.EventID) {
 		m.EventID = strings.Clone(m.EventID)
 		gr.first, gr.source = m, !summarized
 	}
@@ -835,7 +839,7 @@ func (res *GoResult) Merge(o *GoResult) {
 			if have == nil {
 				have = &goGroup{first: g.first, source: g.source}
 				mine[k] = have
-			} else if g.first.EventTime.Before(have.first.EventTime) || (g.first.EventTime.Equal(have.first.EventTime) && g.first.EventID < have.first.EventID) {
+			} else if have.before(g.first.EventTime, g.first.EventID) {
 				have.first, have.source = g.first, g.source
 			}
 			// o's items are shared, not copied (finishGroups gathers them once): o is not
