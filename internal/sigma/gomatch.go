@@ -365,6 +365,16 @@ func newGlob(pat []patPart, cased bool) (*globPat, string) {
 }
 
 func (g *globPat) test(x string) Verdict {
+	if !g.cased && g.shape != "" && g.shape != "*" {
+		// Decided by the length alone, before x's bytes are read (a user agent tested for
+		// equality on every event by a rule every kind admits): folded (ASCII) text of len(g.lit)
+		// characters is in none of fewer bytes, nor, for equality, of more than four bytes a
+		// character (the engine lowercases a character into one character; UTF-8 spends at
+		// most four bytes on one).
+		if len(x) < len(g.lit) || (g.shape == "=" && len(x) > utf8.UTFMax*len(g.lit)) {
+			return No
+		}
+	}
 	if !isASCII(x) {
 		// Case-insensitive: the engine lowercases Unicode its own way; ?: one character to the
 		// engine, one byte here.
@@ -490,9 +500,9 @@ func (m modifiers) goPredicate(v value, sv sval) (valPred, string) {
 		if err != nil {
 			return nil, err.Error()
 		}
-		lit := requiredLiteral(pat) // as the SQL tests it first
+		lit := newLiteral(requiredLiteral(pat)) // as the SQL tests it first
 		return anyPred{test: func(x string) Verdict {
-			if lit != "" && !strings.Contains(x, lit) {
+			if !lit.in(x) {
 				return No
 			}
 			// Non-ASCII or multi-line text: where RE2's options in the engine and Go's
@@ -524,6 +534,68 @@ func (m modifiers) goPredicate(v value, sv sval) (valPred, string) {
 	}
 	return anyPred{test: g.test}, ""
 }
+
+// literal is text searched for by the byte of it that is rarest in CloudTrail's values
+// (byteRank): strings.Contains looks for the first byte, and the literal a regular expression
+// requires often begins with one an ARN is full of (":assumed-role/aws:" tried at each of an
+// ARN's five colons, on every event: the IMDS rule's userIdentity.arn|re).
+type literal struct {
+	text string
+	at   int // the index in text of the byte looked for
+}
+
+func newLiteral(text string) literal {
+	l := literal{text: text}
+	for i := 1; i < len(text); i++ {
+		if byteRank[text[i]] < byteRank[text[l.at]] {
+			l.at = i
+		}
+	}
+	return l
+}
+
+// in says whether x contains l's text (always, for an empty text).
+func (l literal) in(x string) bool {
+	if l.text == "" {
+		return true
+	}
+	b := l.text[l.at]
+	// The rare byte of a match at i is at i+l.at: from l.at to len(x)-len(l.text)+l.at.
+	for from, last := l.at, len(x)-len(l.text)+l.at; from <= last; {
+		j := strings.IndexByte(x[from:last+1], b)
+		if j < 0 {
+			return false
+		}
+		j += from
+		if x[j-l.at:j-l.at+len(l.text)] == l.text {
+			return true
+		}
+		from = j + 1
+	}
+	return false
+}
+
+// byteRank orders bytes by how common they are in CloudTrail's values (ARNs, names, user
+// agents, addresses): higher is more common. A guess serves: any byte finds every match.
+var byteRank = func() (r [256]uint8) {
+	for c := range r {
+		r[c] = 1 // control, non-ASCII and rare punctuation
+	}
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZ_=+@,;()[]{}") {
+		r[c] = 2
+	}
+	for _, c := range []byte("bcfghjkmpquvwxyz\"-/. ") {
+		r[c] = 3
+	}
+	for _, c := range []byte("dlnor") {
+		r[c] = 4
+	}
+	for _, c := range []byte("aeist0123456789") {
+		r[c] = 5
+	}
+	r[':'] = 6
+	return r
+}()
 
 // refCompare is fieldRef's comparison in Go.
 func refCompare(m modifiers) (func(a, b string) Verdict, string) {
