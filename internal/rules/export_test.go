@@ -72,3 +72,6 @@ func SetMaxSQLRows(t interface{ Cleanup(func()) }, n int) {
 	maxSQLRows = n
 	t.Cleanup(func() { maxSQLRows = old })
 }
+
+// CloneFact is cloneFact: a fact with its strings copied.
+var CloneFact = cloneFact

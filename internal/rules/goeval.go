@@ -541,22 +541,54 @@ func (e *GoEval) FileFacts(recs []*cloudtrail.Record, facts []lifecycle.Fact) *G
 	return res
 }
 
-// cloneFact is f with its strings copied (a fact of lifecycle.Of points into its record).
+// cloneFact is f with its strings copied (a fact of lifecycle.Of points into its record): their
+// text in one string, and the values its fields point to in one block (a string and a box each
+// were some 35 small objects a fact, kept for the whole ingest by the watcher's FactsCache and
+// marked again at each collection).
 func cloneFact(f lifecycle.Fact) lifecycle.Fact {
-	for _, p := range []**string{&f.InstanceID, &f.EventName, &f.AWSRegion, &f.AccountID, &f.PrincipalARN, &f.IssuerARN,
+	ptrs := [...]**string{&f.InstanceID, &f.EventName, &f.AWSRegion, &f.AccountID, &f.PrincipalARN, &f.IssuerARN,
 		&f.SourceIdentity, &f.InvokedBy, &f.UserAgent, &f.Console, &f.ClientToken, &f.LTID, &f.LTName, &f.LTVersion,
-		&f.Tags, &f.Lifecycle, &f.Reason, &f.DefaultVersion} {
+		&f.Tags, &f.Lifecycle, &f.Reason, &f.DefaultVersion}
+	size := len(f.Kind) + len(f.EventID)
+	for _, p := range ptrs {
 		if *p != nil {
-			v := strings.Clone(**p)
-			*p = &v
+			size += len(**p)
 		}
 	}
-	f.Kind, f.EventID = strings.Clone(f.Kind), strings.Clone(f.EventID)
+	var text strings.Builder
+	text.Grow(size)
+	text.WriteString(f.Kind)
+	text.WriteString(f.EventID)
+	for _, p := range ptrs {
+		if *p != nil {
+			text.WriteString(**p)
+		}
+	}
+	all := text.String()
+	next := func(n int) string {
+		s := all[:n]
+		all = all[n:]
+		return s
+	}
+	f.Kind, f.EventID = next(len(f.Kind)), next(len(f.EventID))
+	blk := new(factBlock)
+	for i, p := range ptrs {
+		if *p != nil {
+			blk.strs[i] = next(len(**p))
+			*p = &blk.strs[i]
+		}
+	}
 	if f.Src != nil {
-		v := *f.Src
-		f.Src = &v
+		blk.src = *f.Src
+		f.Src = &blk.src
 	}
 	return f
+}
+
+// factBlock holds what a fact cloneFact made points to.
+type factBlock struct {
+	strs [18]string
+	src  int32
 }
 
 // FactsCache keeps the launch and template facts of a store's data files by path (the files a

@@ -3,12 +3,15 @@ package rules_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
+	"github.com/auditlake/auditlake/internal/lifecycle"
 	"github.com/auditlake/auditlake/internal/query"
 	"github.com/auditlake/auditlake/internal/rules"
 	"github.com/auditlake/auditlake/internal/sigma"
@@ -142,6 +145,57 @@ func TestGoResultMergeAndDuplicates(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestCloneFactCopiesEveryStringApart: the facts a watcher keeps outlive their records
+// (cloneFact, the text of all in one string): every string and pointer field of
+// lifecycle.Fact, each of its own value and length (nil, empty and present among them), is
+// its value again and none points into the original.
+func TestCloneFactCopiesEveryStringApart(t *testing.T) {
+	var f lifecycle.Fact
+	v := reflect.ValueOf(&f).Elem()
+	for i := range v.NumField() {
+		fv, name := v.Field(i), v.Type().Field(i).Name
+		switch fv.Kind() {
+		case reflect.String:
+			fv.SetString(strings.Repeat(name, 1+i%3))
+		case reflect.Pointer:
+			switch {
+			case i%5 == 0: // left nil
+			case fv.Type().Elem().Kind() == reflect.String:
+				s := strings.Repeat(name, i%4) // "" for some
+				fv.Set(reflect.ValueOf(&s))
+			default:
+				fv.Set(reflect.New(fv.Type().Elem()))
+				fv.Elem().SetInt(int64(7 + i))
+			}
+		case reflect.Struct: // time.Time: a value
+		default:
+			t.Fatalf("field %s of kind %s: cloneFact does not know it", name, fv.Kind())
+		}
+	}
+	c := rules.CloneFact(f)
+	cv := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		a, b, name := v.Field(i), cv.Field(i), v.Type().Field(i).Name
+		switch a.Kind() {
+		case reflect.String:
+			if a.String() != b.String() || unsafe.StringData(a.String()) == unsafe.StringData(b.String()) {
+				t.Errorf("field %s: %q, want a copy of %q", name, b.String(), a.String())
+			}
+		case reflect.Pointer:
+			switch {
+			case a.IsNil():
+				if !b.IsNil() {
+					t.Errorf("field %s: set, want nil", name)
+				}
+			case b.IsNil() || a.Pointer() == b.Pointer() || !reflect.DeepEqual(a.Elem().Interface(), b.Elem().Interface()):
+				t.Errorf("field %s not copied", name)
+			case a.Elem().Kind() == reflect.String && a.Elem().Len() > 0 && unsafe.StringData(a.Elem().String()) == unsafe.StringData(b.Elem().String()):
+				t.Errorf("field %s: its text is the original's", name)
+			}
 		}
 	}
 }
