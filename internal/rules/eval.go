@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -649,7 +650,8 @@ func ruleIDs(cs []*compiled) string {
 	return strings.Join(ids, ", ")
 }
 
-// maxSQLRows bounds the rows one run of a SQL rule may return (a commit's evaluation, a hunt):
+// maxSQLRows bounds the rows one run of a SQL rule may return (a commit's evaluation; a hunt
+// streams them instead, streamSQL, unless the engine cannot sort them as Go does):
 // each row is a match held in memory with every column the rule selects, and the engine
 // materialises the result first. Unbounded, one rule (SELECT e.*, r.range FROM range(20000) AS
 // r, {events} AS e: 6.2M rows over 310 events) took an ingest past 23 GB. Past it the rule
@@ -675,6 +677,55 @@ func (c *compiled) runSQL(ctx context.Context, s *query.Session, relation string
 		res.Rows[i] = nil // the match keeps what it needs; the row's other columns can go
 	}
 	return out, nil
+}
+
+// streamSQL runs SQL rule c with {events} bound to relation as runSQL does, and hands its matches
+// to fn oldest first, then by event id — the order sortMatches gives runSQL's — as the engine
+// returns them sorted, so that a hunt holds one at a time and is not bounded by maxSQLRows.
+// ok is false, and nothing is run, when the engine's order cannot be Go's: the result names
+// eventtime or eventid twice, or as a type sqlMatch does not read as the engine orders it (a
+// time as text, an id as a number); the caller runs the rule bounded then.
+func (c *compiled) streamSQL(ctx context.Context, s *query.Session, relation string, fn func(*Match) error) (n int, ok bool, err error) {
+	with := "WITH " + engine.Ident(eventsTable) + " AS " + relation + " SELECT * FROM (" + c.sql + ") AS rule_result"
+	probe, err := s.RunInternal(ctx, with+" LIMIT 0")
+	if err != nil {
+		return 0, true, err
+	}
+	var byTime, byID []string
+	for _, col := range probe.Columns {
+		switch strings.ToLower(col.Name) {
+		case "eventtime":
+			if !strings.HasPrefix(col.Type, "TIMESTAMP") && col.Type != "DATE" {
+				return 0, false, nil
+			}
+			byTime = append(byTime, engine.Ident(col.Name)+" ASC NULLS FIRST")
+		case "eventid":
+			if col.Type != "VARCHAR" {
+				return 0, false, nil
+			}
+			byID = append(byID, engine.Ident(col.Name)+" ASC NULLS FIRST")
+		}
+	}
+	if len(byTime) > 1 || len(byID) > 1 {
+		return 0, false, nil
+	}
+	sql := with
+	if order := slices.Concat(byTime, byID); len(order) > 0 {
+		sql += " ORDER BY " + strings.Join(order, ", ")
+	}
+	var fnErr error
+	_, err = s.EachInternal(ctx, sql, func(row []any) error {
+		m := c.sqlMatch(probe.Columns, row)
+		if fnErr = fn(&m); fnErr != nil {
+			return fnErr
+		}
+		n++
+		return nil
+	})
+	if fnErr != nil {
+		return n, true, fnErr
+	}
+	return n, true, err
 }
 
 // summaryValueMax bounds each value a SQL rule's match summary quotes (a rule may return a

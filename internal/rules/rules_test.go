@@ -329,6 +329,59 @@ func TestSQLRuleWithAHugeResultFailsNotTheProcess(t *testing.T) {
 	}
 }
 
+// TestHuntStreamsASQLRulePastTheEvaluationBound: a hunt is not bounded as a commit's
+// evaluation is (maxSQLRows): a SQL rule of three times the bound's rows is streamed whole, in
+// the order Evaluate gives under a larger bound (oldest first, then by id, the engine sorting);
+// a result whose eventtime is text is sorted in Go and keeps the bound; an error from the
+// caller stops the rule and is returned as it is.
+func TestHuntStreamsASQLRulePastTheEvaluationBound(t *testing.T) {
+	ctx := context.Background()
+	_, s, st := newStore(t, nil, testdata("stratus-red-team-detonation-logs"))
+	rule := func(sql string) rules.Rule {
+		return rules.Rule{ID: "broad", Title: "broad", Kind: rules.KindSQL, Severity: "low", Enabled: true, SQL: sql}
+	}
+	// Three rows an event, their ids the event's with a suffix, the times shifted by the copy:
+	// the engine's order differs from the scan's.
+	cross := rule("SELECT e.eventtime - r.range * INTERVAL 1 SECOND AS eventtime, e.eventid || '-' || r.range AS eventid, e.eventname, e.useridentity FROM range(3) AS r, {events} AS e")
+	want := evaluate(t, s, st, cross)
+	if len(want) != 930 {
+		t.Fatalf("3 × 310 events: %d matches, want 930", len(want))
+	}
+	stream := func(r rules.Rule, stop int) ([]rules.Match, int, error) {
+		var got []rules.Match
+		n, err := rules.NewHunt(s, rules.Target{Store: st}).Stream(ctx, r, func(m *rules.Match) error {
+			if len(got) == stop {
+				return errStop
+			}
+			got = append(got, *m)
+			return nil
+		})
+		return got, n, err
+	}
+	rules.SetMaxSQLRows(t, 620)
+	if _, err := rules.Evaluate(ctx, s, cross, rules.Target{Store: st}); err == nil || !strings.Contains(err.Error(), "more than 620 rows") {
+		t.Fatalf("evaluation past the bound: %v", err)
+	}
+	got, n, err := stream(cross, -1)
+	if err != nil || n != 930 || len(got) != 930 {
+		t.Fatalf("hunt: %d matches (n %d), %v; want 930", len(got), n, err)
+	}
+	for i := range got {
+		if !got[i].EventTime.Equal(want[i].EventTime) || got[i].EventID != want[i].EventID || got[i].Summary != want[i].Summary || got[i].Principal != want[i].Principal {
+			t.Fatalf("match %d: %s %s %q, Evaluate's %s %s %q", i, got[i].EventTime, got[i].EventID, got[i].Summary, want[i].EventTime, want[i].EventID, want[i].Summary)
+		}
+	}
+	if got, n, err := stream(cross, 5); !errors.Is(err, errStop) || n != 5 || len(got) != 5 {
+		t.Errorf("stopped by the caller: %d matches (n %d), %v", len(got), n, err)
+	}
+	text := rule("SELECT CAST(e.eventtime AS VARCHAR) AS eventtime, e.eventid || '-' || r.range AS eventid FROM range(3) AS r, {events} AS e")
+	if _, _, err := stream(text, -1); err == nil || !strings.Contains(err.Error(), "rule broad: the SQL rule returned more than 620 rows") {
+		t.Errorf("a text eventtime, past the bound: %v", err)
+	}
+}
+
+var errStop = errors.New("stop")
+
 // TestRegistry: add, list, disable, enable, remove; re-adding a Sigma rule updates it and keeps
 // its state; a taken name is refused.
 func TestRegistry(t *testing.T) {

@@ -151,7 +151,8 @@ func (h *Hunt) perSlice() int64 {
 // event id) — the matches Evaluate returns, in the same order — without holding them all. A
 // predicate rule that may match more than a slice of events (no prefilter, or one that admits
 // more events than that: query.Session.TimeSlices) runs one query per time slice of the target
-// and orders each slice's matches before the next is read; any other runs one query. An error
+// and orders each slice's matches before the next is read; a SQL rule's rows come sorted by the
+// engine (streamSQL), one at a time; any other runs one query. An error
 // from fn stops the rule and is returned as it is. It returns how many matches fn was given.
 func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, error) {
 	c, err := compile(r)
@@ -168,6 +169,19 @@ func (h *Hunt) Stream(ctx context.Context, r Rule, fn func(*Match) error) (int, 
 			err = fmt.Errorf("rule %s: %w", r.ID, err)
 		}
 		return n, err
+	}
+	if c.sql != "" {
+		var fnErr error
+		n, ok, err := c.streamSQL(ctx, h.s, h.relation, func(m *Match) error {
+			fnErr = fn(m)
+			return fnErr
+		})
+		if ok {
+			if err != nil && fnErr == nil {
+				err = fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			return n, err
+		}
 	}
 	if c.predicate == "" { // a SQL rule or launch-compliance: their own queries
 		ms, err := h.Evaluate(ctx, r)
