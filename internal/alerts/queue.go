@@ -405,13 +405,16 @@ type Deliverer struct {
 	mu   sync.Mutex
 	last DeliverResult
 	errs []error
+	// cancel ends the attempts under way (CloseWithin).
+	cancel context.CancelFunc
 }
 
 // StartDelivery starts delivering lk's queue in the background, beginning with what is due now.
 func StartDelivery(ctx context.Context, lk *lake.Lake, d Delivery) *Deliverer {
 	dl := &Deliverer{lk: lk, d: d, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	dl.Kick()
-	go dl.loop(context.WithoutCancel(ctx))
+	ctx, dl.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	go dl.loop(ctx)
 	return dl
 }
 
@@ -458,7 +461,32 @@ func (dl *Deliverer) loop(ctx context.Context) {
 func (dl *Deliverer) Close() []error {
 	close(dl.stop)
 	<-dl.done
+	dl.cancel()
 	dl.mu.Lock()
 	defer dl.mu.Unlock()
 	return dl.errs
+}
+
+// CloseWithin is Close, waiting at most d for the attempts under way: past it they are ended
+// (a target that accepts a connection and never answers held an ingest's exit for the client's
+// timeout, twice), each recorded as failed and retried later; what they were sending stays
+// queued. The pass's outcome is given a second more to be recorded (a lease that lapses has
+// the delivery claimed again by the next process).
+func (dl *Deliverer) CloseWithin(d time.Duration) []error {
+	close(dl.stop)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-dl.done:
+	case <-t.C:
+		dl.cancel()
+		select {
+		case <-dl.done:
+		case <-time.After(time.Second):
+		}
+	}
+	dl.cancel()
+	dl.mu.Lock()
+	defer dl.mu.Unlock()
+	return slices.Clone(dl.errs)
 }

@@ -91,6 +91,9 @@ func (d Delivery) sendMail(ctx context.Context, t Target, alerts []Alert) error 
 		return err
 	}
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	// The conversation ends with ctx too (an ingest ending: Deliverer.CloseWithin), not only
+	// at its own deadline.
+	defer context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })()
 	cl, err := smtp.NewClient(conn, host)
 	if err != nil {
 		conn.Close()

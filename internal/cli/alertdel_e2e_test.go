@@ -3,6 +3,7 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auditlake/auditlake/internal/cli"
 )
 
 // deleteBucketFile writes a CloudTrail file of DeleteBucket calls: each event is principal@time.
@@ -232,6 +235,54 @@ func TestDeadTargetIsQueuedAndVisible(t *testing.T) {
 	}
 	if _, _, code := run(t, dir, "alert-target", "remove", "nope"); code != 1 {
 		t.Errorf("remove nope: %d", code)
+	}
+}
+
+// TestSilentTargetDoesNotHoldTheIngest: a webhook that takes the request and never answers
+// held an ingest's end for the HTTP client's timeout (10 s), twice (the attempt under way, then
+// the last pass). The ingest now waits exitDeliveryGrace in all: the request is given up
+// within it, the ingest exits 0 saying so, and the notification stays queued for a later run.
+func TestSilentTargetDoesNotHoldTheIngest(t *testing.T) {
+	dir := t.TempDir()
+	createStore(t, dir, "trail")
+	cli.SetExitDeliveryGrace(t, 300*time.Millisecond)
+	held := make(chan time.Duration, 4)
+	release := make(chan struct{})
+	silent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		io.Copy(io.Discard, r.Body) // read: the server then sees the client go
+		select {
+		case <-r.Context().Done(): // the client gave up
+		case <-release:
+		}
+		held <- time.Since(start)
+	}))
+	defer silent.Close()
+	defer close(release)
+	mustRun(t, 0, dir, "rule", "add", "bucket-deleted",
+		"--sql", "SELECT eventtime, eventid, useridentity.arn AS principal FROM {events} WHERE eventname = 'DeleteBucket'")
+	mustRun(t, 0, dir, "alert-target", "add", "ops", "--webhook", silent.URL+"/alerts", "--secret", "0123456789abcdef")
+	_, errOut, code := run(t, dir, "ingest", "cloudtrail", "--eds", "trail", deleteBucketFile(t, "d", "alice@"+time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)))
+	if code != 0 || !strings.Contains(errOut, "no answer within 300ms of the last commit") || !strings.Contains(errOut, "queued for retry") {
+		t.Fatalf("ingest: %d\n%s", code, errOut)
+	}
+	select {
+	case d := <-held:
+		if d > 5*time.Second {
+			t.Errorf("the request was held %s: the ingest waited for the client's timeout", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the webhook got no request, or it was never given up")
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, 0, dir, "alert-target", "list", "--format", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0]["queued"] != float64(1) {
+		t.Errorf("list: %v", list)
+	}
+	if rows := alertRows(t, dir); len(rows) != 1 {
+		t.Errorf("alerts: %v", rows)
 	}
 }
 

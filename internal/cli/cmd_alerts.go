@@ -65,22 +65,36 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 		if res.NotifyErr != nil {
 			fmt.Fprintf(env.Stderr, "%v\n", res.NotifyErr)
 		}
-		sendErrs := dl.Close()
-		// One more pass for what the last evaluation queued (one attempt each; no waiting).
-		last, qerr := alerts.DeliverDue(ctx, lk, alerts.Delivery{})
-		sendErrs = append(sendErrs, last.Errors...)
-		if qerr != nil {
-			sendErrs = append(sendErrs, qerr)
+		// The deliveries under way and one more pass for what the last evaluation queued (one
+		// attempt each) have exitDeliveryGrace in all: a target that never answers does not hold
+		// the ingest up (what it was sent stays queued, for the next ingest, collect or serve).
+		deadline := time.Now().Add(exitDeliveryGrace)
+		sendErrs := dl.CloseWithin(exitDeliveryGrace)
+		if left := time.Until(deadline); left > 0 {
+			dctx, cancel := context.WithTimeout(ctx, left)
+			last, qerr := alerts.DeliverDue(dctx, lk, alerts.Delivery{})
+			cancel()
+			sendErrs = append(sendErrs, last.Errors...)
+			if qerr != nil {
+				sendErrs = append(sendErrs, qerr)
+			}
 		}
 		for _, e := range sendErrs {
 			next := "queued for retry; "
 			if errors.Is(e, alerts.ErrDropped) {
 				next = "" // the error says it is dropped
 			}
+			if errors.Is(e, context.Canceled) || errors.Is(e, context.DeadlineExceeded) {
+				e = fmt.Errorf("%w (no answer within %s of the last commit)", e, exitDeliveryGrace)
+			}
 			fmt.Fprintf(env.Stderr, "alerts: delivery failed: %v (%sthe alert is stored: auditlake alerts, auditlake alert-target list)\n", e, next)
 		}
 	}
 }
+
+// exitDeliveryGrace is how long an ingest waits at its end for the alerts' deliveries (a var
+// for tests).
+var exitDeliveryGrace = 5 * time.Second
 
 const alertsUsage = `Usage: auditlake alerts [--since D|T] [--rule ID] [--status open|acknowledged|closed] [--format table|csv|json] [--csv-safe]
 
