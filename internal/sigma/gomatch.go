@@ -487,7 +487,11 @@ func (m modifiers) goPredicate(v value, sv sval) (valPred, string) {
 	}
 	switch m.op {
 	case "exists":
-		return nullPred{not: strings.EqualFold(sv.text, "true")}, ""
+		exists, err := existsValue(sv)
+		if err != nil {
+			return nil, err.Error() // refused by the SQL too
+		}
+		return nullPred{not: exists}, ""
 	case "re":
 		pat := sv.text
 		if m.reFlags != "" {

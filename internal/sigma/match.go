@@ -80,6 +80,9 @@ type sval struct {
 	null bool
 	text string
 	kind string // the YAML tag: !!str, !!int, !!float, !!bool, !!null
+	// bool11 is a plain yes, no, on or off (and their capitalized forms): a boolean to
+	// PyYAML (YAML 1.1), text to yaml.v3. Only exists reads it as one.
+	bool11 bool
 }
 
 // compileField compiles "field|mod|mod: value(s)". A condition on a prefilter column alone is
@@ -167,7 +170,24 @@ func jsonEscaped(sv sval) (sval, bool) {
 		// Back to a Sigma value: the backslashes and wildcard characters as literals.
 		b.WriteString(strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`).Replace(lit))
 	}
-	return sval{text: b.String(), kind: sv.kind}, changed
+	out := sv
+	out.text = b.String()
+	return out, changed
+}
+
+// existsValue is the boolean an exists modifier takes, as pySigma reads it: a YAML boolean
+// (PyYAML's: true, false, yes, no, on, off, unquoted); text — 'true' quoted — is refused, as
+// pySigma refuses it, rather than read as one.
+func existsValue(sv sval) (bool, error) {
+	switch {
+	case sv.kind == "!!bool":
+		return strings.EqualFold(sv.text, "true"), nil
+	case sv.bool11:
+		return strings.EqualFold(sv.text, "yes") || strings.EqualFold(sv.text, "on"), nil
+	case sv.kind == "!!str":
+		return false, fmt.Errorf("exists takes a boolean (true or false, unquoted), not the text %q", sv.text)
+	}
+	return false, fmt.Errorf("exists takes a boolean (true or false, unquoted), not %q", sv.text)
 }
 
 // compileFieldSQL compiles "field|mod|mod: value(s)" to SQL, and to the Go matcher's node (nil,
@@ -408,13 +428,14 @@ func (m modifiers) predicate(key string, v value, sv sval) (string, error) {
 	}
 	switch m.op {
 	case "exists":
-		switch strings.ToLower(sv.text) {
-		case "true":
-			return "(NOT " + isNull(v) + ")", nil
-		case "false":
-			return isNull(v), nil
+		exists, err := existsValue(sv)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", key, err)
 		}
-		return "", fmt.Errorf("%s: exists takes true or false, not %q", key, sv.text)
+		if exists {
+			return "(NOT " + isNull(v) + ")", nil
+		}
+		return isNull(v), nil
 	case "re":
 		pat := sv.text
 		if m.reFlags != "" {

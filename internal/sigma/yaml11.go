@@ -22,7 +22,9 @@ import (
 
 // The implicit resolvers of PyYAML (resolver.py) for int and float.
 var (
-	yaml11Int   = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
+	yaml11Int = regexp.MustCompile(`^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$`)
+	// PyYAML's booleans that yaml.v3 (YAML 1.2) reads as text; true and false are booleans to both.
+	yaml11Bool  = regexp.MustCompile(`^(?:yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$`)
 	yaml11Float = regexp.MustCompile(`^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$`)
 )
 
@@ -57,7 +59,7 @@ func scalarValue(n *yaml.Node) (sval, error) {
 		text, err := pyNumber(new(big.Float).SetFloat64(f), nil)
 		return sval{text: text, kind: "!!float"}, err
 	}
-	return sval{text: s, kind: "!!str"}, nil // 1e3, 0o17: strings to YAML 1.1
+	return sval{text: s, kind: "!!str", bool11: yaml11Bool.MatchString(s)}, nil // 1e3, 0o17: strings to YAML 1.1
 }
 
 // yaml11ParseInt is PyYAML's construct_yaml_int of s (matched by yaml11Int).
