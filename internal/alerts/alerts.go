@@ -73,6 +73,9 @@ type Alert struct {
 	// the webhook body (webhookBody) is this JSON and carries every key, empty or not.
 	Group string `json:"group"`
 	Count int    `json:"count"`
+	// idsJSON is EventIDs' JSON array when the evaluation made it with them
+	// (rules.MatchGroup.IDsJSON, EventIDs its substrings): the record copies it whole.
+	idsJSON string
 }
 
 // Store returns the alerts store, creating it (termination protection on) on first use.
@@ -459,6 +462,9 @@ func groupAlerts(st lake.Store, g rules.MatchGroup, by rules.Grouping, now time.
 		mt.EventID = ids[0]
 		a := newAlert(st, mt, now)
 		a.EventIDs, a.Count = ids, len(ids)
+		if len(ids) == len(g.EventIDs) {
+			a.idsJSON = g.IDsJSON
+		}
 		if by.Key == "event" {
 			a.Group = a.ID
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/auditlake/auditlake/internal/cloudtrail"
 	"github.com/auditlake/auditlake/internal/coldjson"
@@ -42,9 +43,11 @@ type recordSpec struct {
 type param struct {
 	key, str string
 	raw      bool
-	// ids, when isIDs, are written as a JSON array of strings (null for nil).
+	// ids, when isIDs, are written as a JSON array of strings (null for nil); json, when not
+	// "", is that array's text already (idsParam).
 	ids   []string
 	isIDs bool
+	json  string
 }
 
 func strParam(k, v string) param { return param{key: k, str: v} }
@@ -57,6 +60,30 @@ func intParam(k string, n int) param {
 // two more copies of the ~30 MB of ids a 1M ingest's alerts name).
 func idsJSON(ids []string) param {
 	return param{key: "eventIds", raw: true, ids: ids, isIDs: true}
+}
+
+// idsParam is idsJSON(ids), with text the array's JSON when it is known to be: the text
+// rules.MatchGroup.IDsJSON made with ids, each id the substring between its quotes (checked
+// by their places — the ids' headers read, not their bytes — so ids replaced, cut or reordered
+// since are written one by one).
+func idsParam(ids []string, text string) param {
+	p := idsJSON(ids)
+	if text == "" || len(ids) == 0 {
+		return p
+	}
+	base := uintptr(unsafe.Pointer(unsafe.StringData(text)))
+	off := 2 // past [ and the first "
+	for _, id := range ids {
+		if len(id) == 0 || uintptr(unsafe.Pointer(unsafe.StringData(id))) != base+uintptr(off) {
+			return p
+		}
+		off += len(id) + 3 // ","
+	}
+	if off-1 != len(text) { // the last id's "] ends the text
+		return p
+	}
+	p.json = text
+	return p
 }
 
 // appendIDs appends ids as encoding/json writes a []string.
@@ -172,7 +199,11 @@ func (sp recordSpec) build(buf []byte, cut bool) (*cloudtrail.Record, []byte) {
 		b = append(b, `":`...)
 		if p.isIDs {
 			from := len(b)
-			b = appendIDs(b, p.ids)
+			if p.json != "" {
+				b = append(b, p.json...)
+			} else {
+				b = appendIDs(b, p.ids)
+			}
 			raws[i] = span{from, len(b)}
 		} else if p.raw {
 			raws[i] = span{len(b), len(b) + len(p.str)}
@@ -213,7 +244,9 @@ func (sp recordSpec) build(buf []byte, cut bool) (*cloudtrail.Record, []byte) {
 		t.WriteString(coldjson.MapMarker(cutAt + 1)) // requestParameters' values come first
 		t.Write(b[to:])
 		text = t.String()
-		pvals[cutAt] = string(b[from:to])
+		if pvals[cutAt] = params[cutAt].json; pvals[cutAt] == "" {
+			pvals[cutAt] = string(b[from:to])
+		}
 		shift := (to - from) - 2
 		for i := range raws {
 			if i != cutAt && raws[i].from >= to {
@@ -345,7 +378,7 @@ func alertSpec(a Alert) recordSpec {
 		eventTime: a.EventTime, eventName: "Alert", region: orDefault(a.Region, noRegion), eventID: a.ID, shared: group,
 		readOnly: true,
 		params: []param{ // in the order of their keys, as build writes them
-			strParam("account", a.Account), strParam("alertedAt", a.AlertedAt.UTC().Format(time.RFC3339Nano)), idsJSON(a.EventIDs),
+			strParam("account", a.Account), strParam("alertedAt", a.AlertedAt.UTC().Format(time.RFC3339Nano)), idsParam(a.EventIDs, a.idsJSON),
 			intParam("events", max(len(a.EventIDs), 1)), strParam("group", group), strParam("resource", a.Resource),
 			strParam("rule", a.Rule), strParam("severity", a.Severity), strParam("status", a.Status), strParam("store", a.Store),
 			strParam("summary", a.Summary), strParam("title", a.Title),

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,5 +216,59 @@ func BenchmarkAppendIDs(b *testing.B) {
 	var buf []byte
 	for range b.N {
 		buf = appendIDs(buf[:0], ids)
+	}
+}
+
+// TestIDsJSONMadeWithTheIDsIsCopiedWhole: an alert whose ids are substrings of their JSON
+// array, as rules.MatchGroup.IDsJSON makes them, has its record built from that text (copied
+// whole) — the same record, whole or with the ids cut out, as one whose ids are written one by
+// one; ids that are not that text's (replaced, truncated, reordered) are written one by one.
+func TestIDsJSONMadeWithTheIDsIsCopiedWhole(t *testing.T) {
+	at := time.Date(2026, 3, 17, 10, 4, 5, 0, time.UTC)
+	var b strings.Builder
+	b.WriteByte('[')
+	for i := range 500 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"%08x-0000-4000-8000-%012x"`, i, i*7919)
+	}
+	b.WriteByte(']')
+	text := b.String()
+	var ids []string
+	for off := 2; off < len(text); off += 36 + 3 {
+		ids = append(ids, text[off:off+36])
+	}
+	made := Alert{ID: "made", Rule: "r", EventTime: at, EventIDs: ids, Status: "open", AlertedAt: at, idsJSON: text}
+	if p := idsParam(made.EventIDs, made.idsJSON); p.json != text {
+		t.Fatalf("ids made with their JSON are not taken whole")
+	}
+	written := made
+	written.idsJSON = ""
+	for _, cut := range []bool{false, true} {
+		got, want := buildRecordsCut([]recordSpec{alertSpec(made)}, cut), buildRecordsCut([]recordSpec{alertSpec(written)}, cut)
+		sameRecord(t, fmt.Sprintf("cut %v", cut), got[0], want[0])
+		if got[0].EventJSON != want[0].EventJSON {
+			t.Errorf("cut %v: eventjson differs", cut)
+		}
+	}
+	sameRecord(t, "as decoded", buildRecords([]recordSpec{alertSpec(made)})[0], decodeAsBefore(t, mapOfAlert(made)))
+	for name, other := range map[string][]string{
+		"copied": func() (c []string) {
+			for _, id := range ids {
+				c = append(c, strings.Clone(id))
+			}
+			return c
+		}(),
+		"truncated": ids[:100],
+		"reordered": slices.Concat(ids[:5], []string{ids[6], ids[5]}, ids[7:]),
+		"dropped":   append(slices.Clone(ids[:10]), ids[11:]...),
+	} {
+		if p := idsParam(other, text); p.json != "" {
+			t.Errorf("%s ids: taken as the text's", name)
+		}
+		a := made
+		a.EventIDs = other
+		sameRecord(t, name, buildRecords([]recordSpec{alertSpec(a)})[0], decodeAsBefore(t, mapOfAlert(a)))
 	}
 }

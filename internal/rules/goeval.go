@@ -1052,15 +1052,28 @@ func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []Match
 			}
 			return bytes.Compare(idOf(a), idOf(b))
 		})
+		// The ids are written as the JSON array the alert's record holds (["id","id"]), the
+		// EventIDs its substrings: the record takes the text whole (IDsJSON) instead of writing
+		// each id again (~30 MB a 1M ingest, copied and escaped twice more before).
 		var all strings.Builder
-		size := 0
+		size := 2
 		for _, it := range items {
-			size += len(idOf(it))
+			size += len(idOf(it)) + 3
 		}
 		all.Grow(size)
-		for _, it := range items {
-			all.Write(idOf(it))
+		all.WriteByte('[')
+		plain := true
+		for i, it := range items {
+			if i > 0 {
+				all.WriteByte(',')
+			}
+			id := idOf(it)
+			plain = plain && jsonPlainText(id)
+			all.WriteByte('"')
+			all.Write(id)
+			all.WriteByte('"')
 		}
+		all.WriteByte(']')
 		text := all.String()
 		ids := make([]string, 0, len(items))
 		// An id twice (a duplicate event) counts at its first time: a small group's ids are
@@ -1070,11 +1083,11 @@ func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []Match
 		if len(items) > smallGroup {
 			seen = make(map[string]struct{}, len(items))
 		}
-		off := 0
+		off := 2 // past [ and the first "
 		for _, it := range items {
 			n := len(idOf(it))
 			id := text[off : off+n]
-			off += n
+			off += n + 3 // ","
 			if seen != nil {
 				if _, ok := seen[id]; ok {
 					continue
@@ -1085,7 +1098,11 @@ func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []Match
 			}
 			ids = append(ids, id)
 		}
-		out = append(out, MatchGroup{First: first, EventIDs: ids})
+		g := MatchGroup{First: first, EventIDs: ids}
+		if plain && len(ids) == len(items) { // else the text is not the ids' JSON
+			g.IDsJSON = text
+		}
+		out = append(out, g)
 	}
 	slices.SortFunc(out, func(a, b MatchGroup) int {
 		if c := a.First.EventTime.Compare(b.First.EventTime); c != 0 {
@@ -1094,6 +1111,17 @@ func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []Match
 		return strings.Compare(a.First.EventID, b.First.EventID)
 	})
 	return out
+}
+
+// jsonPlainText says whether encoding/json writes b as it is between its quotes: printable
+// ASCII but '"', '\\' and the HTML-safe escapes '<', '>' and '&'.
+func jsonPlainText(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // Files evaluates the rules on the records of written data files (recs[i] those of files[i]),

@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -96,6 +97,10 @@ func TestGoResultMergeAndDuplicates(t *testing.T) {
 					count += len(g.EventIDs)
 					if len(slices.Compact(slices.Sorted(slices.Values(g.EventIDs)))) != len(g.EventIDs) {
 						t.Errorf("group %s: an id twice", g.First.Principal)
+					}
+					// The ids as JSON, when made, are these ids (not the duplicates dropped).
+					if want, _ := json.Marshal(g.EventIDs); g.IDsJSON != "" && g.IDsJSON != string(want) {
+						t.Errorf("group %s: IDsJSON %.100s, want %.100s", g.First.Principal, g.IDsJSON, want)
 					}
 				}
 				if count != len(distinct) || len(whole[0]) < 4 {

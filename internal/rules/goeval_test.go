@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -316,6 +317,27 @@ func groupedBothWays(t *testing.T, lk *lake.Lake, st lake.Store, rs []rules.Rule
 	}
 	if viaSQL, err = rules.EvaluateGrouped(ctx, s, rs, gs, target, ""); err != nil {
 		t.Fatal(err)
+	}
+	// A group's ids made as their JSON array (IDsJSON, which the alert's record copies whole)
+	// are that array, as encoding/json writes it.
+	made := 0
+	for _, groups := range viaGo {
+		for _, g := range groups {
+			if g.IDsJSON == "" {
+				continue
+			}
+			made++
+			if want, _ := json.Marshal(g.EventIDs); string(want) != g.IDsJSON {
+				t.Fatalf("IDsJSON %.200s, want %.200s", g.IDsJSON, want)
+			}
+		}
+	}
+	if made == 0 && len(m.Files) > 0 {
+		for _, groups := range viaGo {
+			if len(groups) > 0 {
+				t.Fatal("no Go group has its ids as JSON")
+			}
+		}
 	}
 	return viaGo, viaSQL, s
 }

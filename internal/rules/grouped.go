@@ -27,6 +27,10 @@ type Grouping struct {
 type MatchGroup struct {
 	First    Match
 	EventIDs []string
+	// IDsJSON, when not "", is EventIDs as encoding/json writes a []string (HTML-safe), made
+	// with them (finishGroups): the alerts store's record copies it whole instead of writing
+	// each id again. EventIDs are substrings of it.
+	IDsJSON string
 }
 
 // key is the group key of match m under g ("" for an unknown key).
