@@ -75,3 +75,6 @@ func SetMaxSQLRows(t interface{ Cleanup(func()) }, n int) {
 
 // CloneFact is cloneFact: a fact with its strings copied.
 var CloneFact = cloneFact
+
+// MicrosAndBucket is microsAndBucket: a time in microseconds and its window's start.
+var MicrosAndBucket = microsAndBucket

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -737,17 +738,17 @@ func (res *GoResult) addRecord(groups map[groupKey]*goGroup, last *lastGroup, g 
 		res.addTo(groups, g, recordMatch(rec, in), false)
 		return
 	}
-	t := rec.EventTime.UTC().Truncate(time.Microsecond)
+	us, bucket := microsAndBucket(rec.EventTime, g.Window)
 	k := groupKey{key: key}
 	if g.Key != "event" && g.Window > 0 {
-		k.bucket = t.Truncate(g.Window).UnixMicro()
+		k.bucket = bucket
 	}
 	gr := last.gr
 	if gr == nil || last.k != k {
 		gr = groups[k]
 	}
-	item := res.item(t.UnixMicro(), rec.EventID)
-	if gr == nil || gr.before(t, rec.EventID) {
+	item := res.item(us, rec.EventID)
+	if gr == nil || gr.before(time.UnixMicro(us).UTC(), rec.EventID) {
 		m := recordMatch(rec, in)
 		m.EventID = strings.Clone(m.EventID)
 		if gr == nil {
@@ -761,6 +762,35 @@ func (res *GoResult) addRecord(groups map[groupKey]*goGroup, last *lastGroup, g 
 	// The key kept points into the group's first match (its strings are copies), not rec.
 	last.k, last.gr = groupKey{key: g.key(gr.first), bucket: k.bucket}, gr
 }
+
+// microsAndBucket is t truncated to the microsecond (as the store keeps it) in Unix
+// microseconds, and the start of its window of length w (as time.Time.Truncate aligns it: on
+// the zero time) in Unix microseconds — in integers for a time since 1970 and a window of
+// whole microseconds (the zero time is a whole number of seconds before 1970), else by time's
+// methods. The bucket is 0 for w <= 0.
+func microsAndBucket(t time.Time, w time.Duration) (us, bucket int64) {
+	sec := t.Unix()
+	if sec < 0 || sec > maxFastSec || w%time.Microsecond != 0 {
+		tu := t.UTC().Truncate(time.Microsecond)
+		if w > 0 {
+			bucket = tu.Truncate(w).UnixMicro()
+		}
+		return tu.UnixMicro(), bucket
+	}
+	us = sec*1000000 + int64(t.Nanosecond())/1000
+	if w > 0 {
+		wu := int64(w / time.Microsecond)
+		bucket = us - (us+zeroToUnixMicros)%wu
+	}
+	return us, bucket
+}
+
+// zeroToUnixMicros is the time from the zero time (January 1, year 1, UTC) to 1970 in
+// microseconds; maxFastSec keeps a time's microseconds since the zero time within int64.
+const (
+	zeroToUnixMicros = 62135596800 * 1000000
+	maxFastSec       = (math.MaxInt64-zeroToUnixMicros)/1000000 - 1
+)
 
 // recordMatch is the match of record rec as a predicate rule's query gives it (packedMatch),
 // its strings copied (in) so that it holds none of the record's memory.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -201,6 +202,33 @@ func TestCloneFactCopiesEveryStringApart(t *testing.T) {
 			case a.Elem().Kind() == reflect.String && a.Elem().Len() > 0 && unsafe.StringData(a.Elem().String()) == unsafe.StringData(b.Elem().String()):
 				t.Errorf("field %s: its text is the original's", name)
 			}
+		}
+	}
+}
+
+// TestMicrosAndBucketIsTruncate: a record's time in microseconds and its window's start,
+// computed in integers, are time.Time.Truncate's — for times around 1970, today and far
+// ahead, with nanoseconds, in other zones, and windows that divide a day, that do not (7m,
+// 90m, 1.5s, 13µs) and that are no whole microseconds (taken by Truncate itself).
+func TestMicrosAndBucketIsTruncate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	windows := []time.Duration{time.Hour, 24 * time.Hour, 7 * time.Minute, 90 * time.Minute, 1500 * time.Millisecond, 13 * time.Microsecond,
+		time.Microsecond, 1500 * time.Nanosecond, time.Nanosecond, 0, 7 * 24 * time.Hour}
+	zones := []*time.Location{time.UTC, time.FixedZone("E", 5*3600+1800), time.FixedZone("W", -7*3600)}
+	bases := []time.Time{time.Unix(0, 0), time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC), time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)}
+	for range 20000 {
+		base := bases[rng.IntN(len(bases))]
+		at := base.Add(time.Duration(rng.Int64N(int64(400*24*time.Hour))) - 200*24*time.Hour).Add(time.Duration(rng.IntN(1e9))).In(zones[rng.IntN(len(zones))])
+		w := windows[rng.IntN(len(windows))]
+		us, bucket := rules.MicrosAndBucket(at, w)
+		tu := at.UTC().Truncate(time.Microsecond)
+		wantBucket := int64(0)
+		if w > 0 {
+			wantBucket = tu.Truncate(w).UnixMicro()
+		}
+		if us != tu.UnixMicro() || bucket != wantBucket {
+			t.Fatalf("%s, window %s: %d, %d; want %d, %d", at, w, us, bucket, tu.UnixMicro(), wantBucket)
 		}
 	}
 }
