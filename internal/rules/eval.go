@@ -279,15 +279,20 @@ type Hunt struct {
 	vocabErr error
 	read     bool
 	// counts are the target's events by (eventsource, eventname), read with vocab: how many
-	// events a rule's prefilter admits at most (Stream).
-	counts map[[2]any]int64
+	// events a rule's prefilter admits at most (Stream). bySlice are the same by the target's
+	// time slices (timeSlices), read with them when the target is a store's range of more than
+	// one slice (nil otherwise, or when an event's time is in none).
+	counts  map[[2]any]int64
+	bySlice map[[2]any][]int64
+	// slices are the target's time slices of perSlice events, once computed (timeSlices).
+	slices []query.TimeSlice
 	// sliceRows is how many events Stream reads per query for a rule that may match more
 	// (0: huntSliceRows).
 	sliceRows int64
-	// plans are, by rule id, which of the target's time slices hold a match of the rule
-	// (Prepare); Stream reads only those. held are the matches Prepare read of the rules
-	// with few, in order.
-	plans map[string][]bool
+	// plans are, by rule id, how many matches of the rule each of the target's time slices
+	// holds (Prepare); Stream reads only the slices with some. held are the matches Prepare
+	// read of the rules with few, in order.
+	plans map[string][]int64
 	held  map[string][]matchRow
 	// groups are, by rule id, the predicate rules with a prefilter whose narrow condition is
 	// another's too (Prepare): Stream reads the events that condition admits once for them all.
@@ -328,13 +333,25 @@ func (h *Hunt) Evaluate(ctx context.Context, r Rule) ([]Match, error) {
 	return out, nil
 }
 
-// readVocab reads the target's distinct (eventsource, eventname) pairs.
+// readVocab reads the target's distinct (eventsource, eventname) pairs, and how many events
+// each has (counts), in all and by time slice (bySlice).
 func (h *Hunt) readVocab(ctx context.Context) (string, error) {
 	if h.read {
 		return h.vocab, h.vocabErr
 	}
 	h.read = true
-	res, err := h.s.RunInternal(ctx, "SELECT eventsource, eventname, count(*) FROM "+h.relation+" AS events GROUP BY ALL")
+	sql := "SELECT eventsource, eventname, count(*) FROM " + h.relation + " AS events GROUP BY ALL"
+	var sl []query.TimeSlice
+	if h.target.Files == nil {
+		if sl = h.timeSlices(); len(sl) > 1 {
+			// The slice of an event, as Prepare's: a few comparisons of its time more, in the
+			// same scan.
+			sql = "SELECT eventsource, eventname, count(*), " + sliceIndex("eventtime", sliceCuts(sl)) + " FROM " + h.relation + " AS events GROUP BY ALL"
+		} else {
+			sl = nil
+		}
+	}
+	res, err := h.s.RunInternal(ctx, sql)
 	if err != nil {
 		if ctx.Err() != nil {
 			h.read = false
@@ -343,19 +360,46 @@ func (h *Hunt) readVocab(ctx context.Context) (string, error) {
 		h.vocabErr = err
 		return "", err
 	}
-	rows := make([]string, len(res.Rows))
-	h.counts = make(map[[2]any]int64, len(res.Rows))
-	for i, row := range res.Rows {
-		rows[i] = "(" + sqlText(row[0]) + ", " + sqlText(row[1]) + ")"
-		n, _ := row[2].(int64)
-		h.counts[[2]any{row[0], row[1]}] = n
+	h.keepVocab(res.Rows, sl)
+	return h.vocab, nil
+}
+
+// keepVocab keeps the target's (eventsource, eventname) pairs and their counts (vocab, counts)
+// from rows: a pair in columns 0 and 1, how many events have it in column 2 and, when sl is not
+// nil, in column 3 the slice of sl they are in (bySlice; a pair's events may be in several).
+func (h *Hunt) keepVocab(rows [][]any, sl []query.TimeSlice) {
+	h.read, h.vocabErr = true, nil
+	values := make([]string, 0, len(rows))
+	h.counts = make(map[[2]any]int64, len(rows))
+	h.bySlice = nil
+	if sl != nil {
+		h.bySlice = map[[2]any][]int64{}
 	}
-	if len(rows) == 0 {
+	for _, row := range rows {
+		pair := [2]any{row[0], row[1]}
+		if _, ok := h.counts[pair]; !ok {
+			values = append(values, "("+sqlText(row[0])+", "+sqlText(row[1])+")")
+		}
+		n, _ := row[2].(int64)
+		h.counts[pair] += n
+		if h.bySlice == nil {
+			continue
+		}
+		i, ok := row[3].(int32)
+		if !ok || i < 0 || int(i) >= len(sl) { // an event without a time: not by slice
+			h.bySlice = nil
+			continue
+		}
+		if h.bySlice[pair] == nil {
+			h.bySlice[pair] = make([]int64, len(sl))
+		}
+		h.bySlice[pair][i] += n
+	}
+	if len(values) == 0 {
 		h.vocab = "(SELECT NULL::VARCHAR AS eventsource, NULL::VARCHAR AS eventname WHERE false)"
 	} else {
-		h.vocab = "(SELECT * FROM (VALUES " + strings.Join(rows, ", ") + ") AS v(eventsource, eventname))"
+		h.vocab = "(SELECT * FROM (VALUES " + strings.Join(values, ", ") + ") AS v(eventsource, eventname))"
 	}
-	return h.vocab, nil
 }
 
 // sqlText is v, a VARCHAR value read back, as a SQL literal.
@@ -383,34 +427,42 @@ func textLiteral(s string) string {
 // prefilter admits among the target's, or none when no value does (the rule matches nothing).
 // "" when c has no prefilter, or the values could not be read: the rule runs unnarrowed.
 func (h *Hunt) narrow(ctx context.Context, c *compiled) (cond string, none bool, err error) {
-	cond, _, none, err = h.narrowCount(ctx, c)
+	cond, _, _, none, err = h.narrowCount(ctx, c)
 	return cond, none, err
 }
 
 // narrowCount is narrow, and how many of the target's events the condition admits (-1 when
-// not known: no prefilter, or the values could not be read).
-func (h *Hunt) narrowCount(ctx context.Context, c *compiled) (cond string, admitted int64, none bool, err error) {
+// not known: no prefilter, or the values could not be read), in all and by the target's time
+// slices (bySlice; nil when not known).
+func (h *Hunt) narrowCount(ctx context.Context, c *compiled) (cond string, admitted int64, bySlice []int64, none bool, err error) {
 	if c.prefilter == "" {
-		return "", -1, false, nil
+		return "", -1, nil, false, nil
 	}
 	vocab, err := h.readVocab(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", -1, false, err
+			return "", -1, nil, false, err
 		}
-		return "", -1, false, nil // unnarrowed, and still exact
+		return "", -1, nil, false, nil // unnarrowed, and still exact
 	}
 	res, err := h.s.RunInternal(ctx, "SELECT eventsource, eventname FROM "+vocab+" AS events WHERE "+c.prefilter)
 	if err != nil {
-		return "", -1, false, err
+		return "", -1, nil, false, err
 	}
 	if len(res.Rows) == 0 {
-		return "", 0, true, nil
+		return "", 0, nil, true, nil
+	}
+	if h.bySlice != nil {
+		bySlice = make([]int64, len(h.slices))
 	}
 	for _, p := range res.Rows {
-		admitted += h.counts[[2]any{p[0], p[1]}]
+		pair := [2]any{p[0], p[1]}
+		admitted += h.counts[pair]
+		for i, n := range h.bySlice[pair] {
+			bySlice[i] += n
+		}
 	}
-	return inValues(res.Rows), admitted, false, nil
+	return inValues(res.Rows), admitted, bySlice, false, nil
 }
 
 // inValues is "eventsource IN (…) AND eventname IN (…)" of the pairs' values; a column with a

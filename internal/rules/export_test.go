@@ -1,12 +1,28 @@
 package rules
 
+import (
+	"context"
+
+	"github.com/auditlake/auditlake/internal/query"
+)
+
 // SetSliceRows sets how many events h.Stream reads per query (huntSliceRows), so that tests
 // cut a small store into several slices.
 func SetSliceRows(h *Hunt, n int64) { h.sliceRows = n }
 
 // Planned is which of the target's time slices Prepare found matches of rule id in (nil: the
 // rule is not planned).
-func Planned(h *Hunt, id string) []bool { return h.plans[id] }
+func Planned(h *Hunt, id string) []bool {
+	plan := h.plans[id]
+	if plan == nil {
+		return nil
+	}
+	out := make([]bool, len(plan))
+	for i, n := range plan {
+		out[i] = n > 0
+	}
+	return out
+}
 
 // HasPrefilter says whether rule r is a predicate rule with a prefilter.
 func HasPrefilter(r Rule) bool {
@@ -78,3 +94,17 @@ var CloneFact = cloneFact
 
 // MicrosAndBucket is microsAndBucket: a time in microseconds and its window's start.
 var MicrosAndBucket = microsAndBucket
+
+// Ranges are the time ranges h.Stream reads rule r in, one query each (nil: one query over the
+// whole target).
+func Ranges(ctx context.Context, h *Hunt, r Rule) ([]query.TimeSlice, error) {
+	c, err := compile(r)
+	if err != nil {
+		return nil, err
+	}
+	_, admitted, bySlice, none, err := h.narrowCount(ctx, c)
+	if err != nil || none {
+		return []query.TimeSlice{}, err
+	}
+	return h.ranges(c, admitted, bySlice), nil
+}

@@ -359,6 +359,75 @@ func TestPrepareReadsOnlySlicesWithMatches(t *testing.T) {
 	}
 }
 
+// TestStreamReadsRangesOfAdjacentSlices: over the generator's events in slices, Stream reads
+// each rule in ranges of adjacent slices (Ranges), unprepared (by the events its prefilter
+// admits in each slice) and prepared (by the matches Prepare counted): in time order and apart,
+// each beginning and ending where slices do, together holding every match of the rule, each at
+// most a slice's worth of them unless it is one slice; and a rule that reads few of a slice's
+// events reads several slices in one query.
+func TestStreamReadsRangesOfAdjacentSlices(t *testing.T) {
+	// 12 days: a slice per day's file at least.
+	_, s, st := newStore(t, nil, filepath.Join(generatetest.Trail(t, 6000, 12, 11), "AWSLogs"))
+	ctx := context.Background()
+	target := rules.Target{Store: st}
+	rs := allRules(t)
+	const per = 100
+	sl := s.TimeSlices(st.ID, time.Time{}, time.Time{}, per)
+	if len(sl) < 8 {
+		t.Fatalf("%d slices", len(sl))
+	}
+	for _, prepared := range []bool{false, true} {
+		h := rules.NewHunt(s, target)
+		rules.SetSliceRows(h, per)
+		if prepared {
+			h.Prepare(ctx, rs)
+		}
+		merged := 0
+		for _, r := range rs {
+			ranges, err := rules.Ranges(ctx, h, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ranges == nil { // one query over the whole store
+				continue
+			}
+			pred, err := rules.Predicate(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := int64(0)
+			for k, x := range ranges {
+				first := slices.IndexFunc(sl, func(y query.TimeSlice) bool { return y.From.Equal(x.From) })
+				last := slices.IndexFunc(sl, func(y query.TimeSlice) bool { return y.To.Equal(x.To) })
+				if first < 0 || last < first {
+					t.Fatalf("prepared %v, rule %s: range %v is not slices %v", prepared, r.ID, x, sl)
+				}
+				if k > 0 && x.From.Before(ranges[k-1].To) {
+					t.Errorf("prepared %v, rule %s: range %v before or over %v", prepared, r.ID, x, ranges[k-1])
+				}
+				res, err := s.RunInternal(ctx, "SELECT count(*) FROM "+s.StoreRange(st.ID, x.From, x.To)+" AS events WHERE "+pred)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := res.Rows[0][0].(int64)
+				if last > first {
+					merged++
+					if n > per {
+						t.Errorf("prepared %v, rule %s: %d matches in range %v of slices %d to %d", prepared, r.ID, n, x, first, last)
+					}
+				}
+				sum += n
+			}
+			if want := len(evaluate(t, s, st, r)); sum != int64(want) {
+				t.Errorf("prepared %v, rule %s: %d matches in its ranges, %d in all", prepared, r.ID, sum, want)
+			}
+		}
+		if merged == 0 {
+			t.Errorf("prepared %v: no rule reads adjacent slices in one query", prepared)
+		}
+	}
+}
+
 // TestGroupedRulesReadInOneScan: rules whose prefilters admit the same events (the community's
 // and the built-in ConsoleLogin rules) are grouped by Hunt.Prepare; the first one Stream runs
 // reads the group's matches in one scan and the others' are held for their turn, each the
