@@ -1098,7 +1098,7 @@ func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []Match
 				all.WriteByte(',')
 			}
 			id := idOf(it)
-			plain = plain && jsonPlainText(id)
+			plain = plain && JSONPlain(id)
 			all.WriteByte('"')
 			all.Write(id)
 			all.WriteByte('"')
@@ -1143,16 +1143,27 @@ func finishGroups(r Rule, groups map[groupKey]*goGroup, arenas [][]byte) []Match
 	return out
 }
 
-// jsonPlainText says whether encoding/json writes b as it is between its quotes: printable
-// ASCII but '"', '\\' and the HTML-safe escapes '<', '>' and '&'.
-func jsonPlainText(b []byte) bool {
-	for _, c := range b {
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+// JSONPlain says that encoding/json writes s as it is between its quotes: s is printable ASCII
+// but the bytes it escapes ('"', '\\' and, HTML-safe, '<', '>', '&'). It is false for some
+// texts encoding/json leaves alone too (DEL, valid UTF-8 past ASCII): they are written by
+// encoding/json. alerts writes its records' strings by it too.
+func JSONPlain[T ~string | ~[]byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if !jsonPlain[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// jsonPlain holds the bytes JSONPlain admits: one load a byte, where seven comparisons were
+// (~30 MB of event ids an ingest of 1M events).
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune(`"\<>&`, rune(c))
+	}
+	return t
+}()
 
 // Files evaluates the rules on the records of written data files (recs[i] those of files[i]),
 // one file per CPU at a time, and returns each file's result by path. facts, unless nil, are
