@@ -459,26 +459,25 @@ func (dl *Deliverer) loop(ctx context.Context) {
 // Close stops the background delivery (after the attempt under way) and returns the delivery
 // errors met; what failed stays queued.
 func (dl *Deliverer) Close() []error {
-	close(dl.stop)
-	<-dl.done
-	dl.cancel()
-	dl.mu.Lock()
-	defer dl.mu.Unlock()
-	return dl.errs
+	return dl.CloseWithin(0)
 }
 
-// CloseWithin is Close, waiting at most d for the attempts under way: past it they are ended
-// (a target that accepts a connection and never answers held an ingest's exit for the client's
-// timeout, twice), each recorded as failed and retried later; what they were sending stays
-// queued. The pass's outcome is given a second more to be recorded (a lease that lapses has
-// the delivery claimed again by the next process).
+// CloseWithin is Close, waiting at most d for the attempts under way (d <= 0: as long as they
+// take): past it they are ended (a target that accepts a connection and never answers held an
+// ingest's exit for the client's timeout, twice), each recorded as failed and retried later;
+// what they were sending stays queued. The pass's outcome is given a second more to be recorded
+// (a lease that lapses has the delivery claimed again by the next process).
 func (dl *Deliverer) CloseWithin(d time.Duration) []error {
 	close(dl.stop)
-	t := time.NewTimer(d)
-	defer t.Stop()
+	var expired <-chan time.Time // nil: never
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
 	case <-dl.done:
-	case <-t.C:
+	case <-expired:
 		dl.cancel()
 		select {
 		case <-dl.done:

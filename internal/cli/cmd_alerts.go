@@ -69,27 +69,43 @@ func watchAlerts(ctx context.Context, env *Env, lk *lake.Lake, st lake.Store) (w
 		// attempt each) have exitDeliveryGrace in all: a target that never answers does not hold
 		// the ingest up (what it was sent stays queued, for the next ingest, collect or serve).
 		deadline := time.Now().Add(exitDeliveryGrace)
-		sendErrs := dl.CloseWithin(exitDeliveryGrace)
-		if left := time.Until(deadline); left > 0 {
+		sendErrs := timedOut(dl.CloseWithin(exitDeliveryGrace), false, exitDeliveryGrace)
+		// An interrupted ingest makes no last pass: what the last evaluation queued stays
+		// queued for the next run.
+		if left := time.Until(deadline); left > 0 && ctx.Err() == nil {
 			dctx, cancel := context.WithTimeout(ctx, left)
 			last, qerr := alerts.DeliverDue(dctx, lk, alerts.Delivery{})
 			cancel()
-			sendErrs = append(sendErrs, last.Errors...)
+			errs := last.Errors
 			if qerr != nil {
-				sendErrs = append(sendErrs, qerr)
+				errs = append(errs, qerr)
 			}
+			sendErrs = append(sendErrs, timedOut(errs, ctx.Err() != nil, exitDeliveryGrace)...)
 		}
 		for _, e := range sendErrs {
 			next := "queued for retry; "
 			if errors.Is(e, alerts.ErrDropped) {
 				next = "" // the error says it is dropped
 			}
-			if errors.Is(e, context.Canceled) || errors.Is(e, context.DeadlineExceeded) {
-				e = fmt.Errorf("%w (no answer within %s of the last commit)", e, exitDeliveryGrace)
-			}
 			fmt.Fprintf(env.Stderr, "alerts: delivery failed: %v (%sthe alert is stored: auditlake alerts, auditlake alert-target list)\n", e, next)
 		}
 	}
+}
+
+// timedOut says why each delivery of errs ended by a deadline (context.Canceled or
+// DeadlineExceeded) was: no answer within grace, or (interrupted) the ingest was interrupted
+// (its context ends the last pass too). The other errors are left as they are.
+func timedOut(errs []error, interrupted bool, grace time.Duration) []error {
+	for i, e := range errs {
+		switch {
+		case !errors.Is(e, context.Canceled) && !errors.Is(e, context.DeadlineExceeded):
+		case interrupted:
+			errs[i] = fmt.Errorf("%w (the ingest was interrupted)", e)
+		default:
+			errs[i] = fmt.Errorf("%w (no answer within %s of the last commit)", e, grace)
+		}
+	}
+	return errs
 }
 
 // exitDeliveryGrace is how long an ingest waits at its end for the alerts' deliveries (a var
