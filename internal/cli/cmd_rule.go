@@ -120,6 +120,10 @@ func addSigma(ctx context.Context, env *Env, lk *lake.Lake, path, severity, grou
 		return usagef("%v", err)
 	}
 	add := rules.FromSigma(compiled)
+	doc := map[string]int{} // a rule's document in its file (a file of several)
+	for _, r := range compiled {
+		doc[r.ID] = r.Doc
+	}
 	// A file whose id (its file name when it has none) names a built-in or SQL rule would make
 	// rules.Add refuse the whole directory: it is refused alone, as any other file.
 	existing, err := rules.List(lk)
@@ -131,7 +135,7 @@ func addSigma(ctx context.Context, env *Env, lk *lake.Lake, path, severity, grou
 		if i < 0 || existing[i].Kind == rules.KindSigma {
 			return false
 		}
-		refused = append(refused, &sigma.RefusedError{File: r.File, ID: r.ID, Reason: fmt.Sprintf(
+		refused = append(refused, &sigma.RefusedError{File: r.File, Doc: doc[r.ID], ID: r.ID, Reason: fmt.Sprintf(
 			"a %s rule named %q exists: give this rule another id, or remove that one first (auditlake rule remove %s)", existing[i].Kind, r.ID, r.ID)})
 		return true
 	})

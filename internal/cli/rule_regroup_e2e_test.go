@@ -61,6 +61,26 @@ func TestRuleAddSigmaRefusesOnlyTheFileWhoseIDIsANonSigmaRule(t *testing.T) {
 	mustRun(t, 0, dir, "rule", "show", "other-1")
 }
 
+// TestRuleAddSigmaNamesTheDocumentWhoseIDIsANonSigmaRule: in a file of several documents, the
+// one whose id names a built-in rule is refused alone, naming its document as every other
+// refusal of a document does; before, only the file was named.
+func TestRuleAddSigmaNamesTheDocumentWhoseIDIsANonSigmaRule(t *testing.T) {
+	dir := t.TempDir()
+	mustRun(t, 0, dir, "rule", "add", "root-use", "--builtin", "root-account-use")
+	file := filepath.Join(t.TempDir(), "two.yml")
+	text := "title: Trail deleted\nid: trail-deleted\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName: DeleteTrail\n  condition: sel\n" +
+		"---\ntitle: Mine\nid: root-use\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel:\n    eventName: GetCallerIdentity\n  condition: sel\n"
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := run(t, dir, "rule", "add", "--sigma", file)
+	if code != 3 || !strings.Contains(out, "1 Sigma rules added, 0 updated, 1 refused") ||
+		!strings.Contains(errOut, "two.yml document 2 (root-use) refused: a builtin rule named \"root-use\" exists") {
+		t.Fatalf("rule add --sigma of a file whose second document is named as a built-in rule: exit %d\n%s\n%s", code, out, errOut)
+	}
+	mustRun(t, 0, dir, "rule", "show", "trail-deleted")
+}
+
 // TestRuleAddSigmaLoadsEachDocument: a rule followed by its correlation rule in one file (as
 // SigmaHQ writes correlations) adds the rule and refuses the correlation document alone,
 // naming it; before, the whole file was refused and nothing was added.

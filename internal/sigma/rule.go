@@ -33,8 +33,10 @@ type Rule struct {
 	Author      string
 	Tags        []string
 	References  []string
-	// File is the path the rule was read from, Source its text.
+	// File is the path the rule was read from, Source its text; Doc its YAML document in a
+	// file of several (1, 2, …; set by Load), 0 in a file of one.
 	File   string
+	Doc    int
 	Source string
 	// Predicate is the rule's detection as a DuckDB boolean expression over the columns of a
 	// CloudTrail store: SELECT * FROM store WHERE Predicate returns the events it matches.
@@ -132,6 +134,7 @@ func Load(path string) (rules []*Rule, refused []*RefusedError, err error) {
 				continue
 			}
 			fileOf[r.ID] = f
+			r.Doc = docs[i]
 			rules = append(rules, r)
 		}
 	}
