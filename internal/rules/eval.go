@@ -343,7 +343,7 @@ func (h *Hunt) readVocab(ctx context.Context) (string, error) {
 	sql := "SELECT eventsource, eventname, count(*) FROM " + h.relation + " AS events GROUP BY ALL"
 	var sl []query.TimeSlice
 	if h.target.Files == nil {
-		if sl = h.timeSlices(); len(sl) > 1 {
+		if sl = h.timeSlices(); len(sl) > 1 && len(sl) <= maxVocabSlices {
 			// The slice of an event, as Prepare's: a few comparisons of its time more, in the
 			// same scan.
 			sql = "SELECT eventsource, eventname, count(*), " + sliceIndex("eventtime", sliceCuts(sl)) + " FROM " + h.relation + " AS events GROUP BY ALL"

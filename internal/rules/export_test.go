@@ -108,3 +108,11 @@ func Ranges(ctx context.Context, h *Hunt, r Rule) ([]query.TimeSlice, error) {
 	}
 	return h.ranges(c, admitted, bySlice), nil
 }
+
+// SetMaxVocabSlices sets how many time slices a target may have for its sources and names to be
+// counted by slice (maxVocabSlices) until the test ends.
+func SetMaxVocabSlices(t interface{ Cleanup(func()) }, n int) {
+	old := maxVocabSlices
+	maxVocabSlices = n
+	t.Cleanup(func() { maxVocabSlices = old })
+}

@@ -364,7 +364,8 @@ func TestPrepareReadsOnlySlicesWithMatches(t *testing.T) {
 // admits in each slice) and prepared (by the matches Prepare counted): in time order and apart,
 // each beginning and ending where slices do, together holding every match of the rule, each at
 // most a slice's worth of them unless it is one slice; and a rule that reads few of a slice's
-// events reads several slices in one query.
+// events reads several slices in one query. Over more slices than the sources and names are
+// counted by (maxVocabSlices), a rule with a prefilter reads every slice, one by one.
 func TestStreamReadsRangesOfAdjacentSlices(t *testing.T) {
 	// 12 days: a slice per day's file at least.
 	_, s, st := newStore(t, nil, filepath.Join(generatetest.Trail(t, 6000, 12, 11), "AWSLogs"))
@@ -376,13 +377,16 @@ func TestStreamReadsRangesOfAdjacentSlices(t *testing.T) {
 	if len(sl) < 8 {
 		t.Fatalf("%d slices", len(sl))
 	}
-	for _, prepared := range []bool{false, true} {
+	for pass, prepared := range []bool{false, true, false, true} {
+		if pass == 2 {
+			rules.SetMaxVocabSlices(t, len(sl)-1)
+		}
 		h := rules.NewHunt(s, target)
 		rules.SetSliceRows(h, per)
 		if prepared {
 			h.Prepare(ctx, rs)
 		}
-		merged := 0
+		merged, capped := 0, 0
 		for _, r := range rs {
 			ranges, err := rules.Ranges(ctx, h, r)
 			if err != nil {
@@ -390,6 +394,12 @@ func TestStreamReadsRangesOfAdjacentSlices(t *testing.T) {
 			}
 			if ranges == nil { // one query over the whole store
 				continue
+			}
+			if pass >= 2 && rules.HasPrefilter(r) && len(ranges) > 0 {
+				capped++
+				if !reflect.DeepEqual(ranges, sl) {
+					t.Errorf("over more slices than counted by: rule %s reads %v, not every slice", r.ID, ranges)
+				}
 			}
 			pred, err := rules.Predicate(r)
 			if err != nil {
@@ -422,8 +432,11 @@ func TestStreamReadsRangesOfAdjacentSlices(t *testing.T) {
 				t.Errorf("prepared %v, rule %s: %d matches in its ranges, %d in all", prepared, r.ID, sum, want)
 			}
 		}
-		if merged == 0 {
+		if merged == 0 && pass < 2 {
 			t.Errorf("prepared %v: no rule reads adjacent slices in one query", prepared)
+		}
+		if capped == 0 && pass >= 2 {
+			t.Errorf("prepared %v, over more slices than counted by: no rule with a prefilter reads slices", prepared)
 		}
 	}
 }
