@@ -294,6 +294,9 @@ type Hunt struct {
 	// read of the rules with few, in order.
 	plans map[string][]int64
 	held  map[string][]matchRow
+	// matched are, by rule id, the conditions that limit the planned rules to the (eventsource,
+	// eventname) pairs Prepare counted their matches in (matchedIn; "" for all of them).
+	matched map[string]string
 	// groups are, by rule id, the predicate rules with a prefilter whose narrow condition is
 	// another's too (Prepare): Stream reads the events that condition admits once for them all.
 	groups map[string]*ruleGroup
@@ -425,7 +428,8 @@ func textLiteral(s string) string {
 
 // narrow returns the condition that limits c's query to the source and name values its
 // prefilter admits among the target's, or none when no value does (the rule matches nothing).
-// "" when c has no prefilter, or the values could not be read: the rule runs unnarrowed.
+// For a rule without a prefilter, the pairs Prepare counted its matches in (matchedIn). ""
+// when there is no such condition, or the values could not be read: the rule runs unnarrowed.
 func (h *Hunt) narrow(ctx context.Context, c *compiled) (cond string, none bool, err error) {
 	cond, _, _, none, err = h.narrowCount(ctx, c)
 	return cond, none, err
@@ -435,8 +439,8 @@ func (h *Hunt) narrow(ctx context.Context, c *compiled) (cond string, none bool,
 // not known: no prefilter, or the values could not be read), in all and by the target's time
 // slices (bySlice; nil when not known).
 func (h *Hunt) narrowCount(ctx context.Context, c *compiled) (cond string, admitted int64, bySlice []int64, none bool, err error) {
-	if c.prefilter == "" {
-		return "", -1, nil, false, nil
+	if c.prefilter == "" { // only the pairs Prepare counted its matches in, if it did
+		return h.matched[c.rule.ID], -1, nil, false, nil
 	}
 	vocab, err := h.readVocab(ctx)
 	if err != nil {

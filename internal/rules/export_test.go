@@ -116,3 +116,19 @@ func SetMaxVocabSlices(t interface{ Cleanup(func()) }, n int) {
 	maxVocabSlices = n
 	t.Cleanup(func() { maxVocabSlices = old })
 }
+
+// Matched is the condition Prepare found limits rule id to the (eventsource, eventname) pairs
+// of its matches ("": none, or all pairs).
+func Matched(h *Hunt, id string) string { return h.matched[id] }
+
+// MatchedIn is matchedIn over pairs: the condition limiting a query to pairs matched of all.
+func MatchedIn(matched, all [][2]any) string {
+	set := func(ps [][2]any) map[[2]any]bool {
+		m := map[[2]any]bool{}
+		for _, p := range ps {
+			m[p] = true
+		}
+		return m
+	}
+	return matchedIn(set(matched), set(all))
+}

@@ -359,6 +359,56 @@ func TestPrepareReadsOnlySlicesWithMatches(t *testing.T) {
 	}
 }
 
+// TestPrepareNarrowsRulesToThePairsOfTheirMatches: Prepare learns, for each rule without a
+// prefilter, the sources and names of its matches, and the rule's queries read only events of
+// those (Hunt.matched): over the generator's events the root rules match ConsoleLogin events
+// only. The condition holds for every match of the rule (the matches are the same: the tests
+// of Stream and of held rules compare them with Evaluate's), and leaves out events.
+func TestPrepareNarrowsRulesToThePairsOfTheirMatches(t *testing.T) {
+	_, s, st := generatedStore(t, 6000, 11)
+	ctx := context.Background()
+	h := rules.NewHunt(s, rules.Target{Store: st})
+	h.Prepare(ctx, allRules(t))
+	narrowed := 0
+	for _, r := range allRules(t) {
+		cond := rules.Matched(h, r.ID)
+		if cond == "" {
+			continue
+		}
+		if rules.Planned(h, r.ID) == nil {
+			t.Errorf("rule %s is not planned, but narrowed to %s", r.ID, cond)
+		}
+		narrowed++
+		pred, _ := rules.Predicate(r)
+		res, err := s.RunInternal(ctx, "SELECT count(*) FILTER (WHERE ("+pred+") AND NOT coalesce("+cond+", false)), count(*) FILTER (WHERE NOT coalesce("+cond+", false)) FROM "+s.StoreRange(st.ID, time.Time{}, time.Time{})+" AS events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lost, out := res.Rows[0][0].(int64), res.Rows[0][1].(int64); lost != 0 || out == 0 {
+			t.Errorf("rule %s narrowed to %s: %d matches left out, %d events", r.ID, cond, lost, out)
+		}
+	}
+	if rootUse := rules.Matched(h, "root-account-use"); !strings.Contains(rootUse, "'ConsoleLogin'") || narrowed < 2 {
+		t.Errorf("%d rules narrowed; root-account-use to %q", narrowed, rootUse)
+	}
+
+	// A pair with NULL leaves its column unrestricted; all pairs, or none, give no condition.
+	a, b, c := [2]any{"s3.amazonaws.com", "GetObject"}, [2]any{"iam.amazonaws.com", nil}, [2]any{"kms.amazonaws.com", "Decrypt"}
+	for _, tc := range []struct {
+		matched, all [][2]any
+		want         string
+	}{
+		{[][2]any{a}, [][2]any{a, b, c}, "eventsource IN ('s3.amazonaws.com') AND eventname IN ('GetObject')"},
+		{[][2]any{a, b}, [][2]any{a, b, c}, "eventsource IN ('iam.amazonaws.com', 's3.amazonaws.com')"},
+		{[][2]any{a, b, c}, [][2]any{a, b, c}, ""},
+		{nil, [][2]any{a, b, c}, ""},
+	} {
+		if got := rules.MatchedIn(tc.matched, tc.all); got != tc.want {
+			t.Errorf("MatchedIn(%v of %v) = %q, want %q", tc.matched, tc.all, got, tc.want)
+		}
+	}
+}
+
 // TestStreamReadsRangesOfAdjacentSlices: over the generator's events in slices, Stream reads
 // each rule in ranges of adjacent slices (Ranges), unprepared (by the events its prefilter
 // admits in each slice) and prepared (by the matches Prepare counted): in time order and apart,

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -67,15 +68,15 @@ func (h *Hunt) plan(ctx context.Context, rs []Rule) {
 	}
 	cols := index + " AS auditlake_slice, " + strings.Join(counts, ", ")
 	at := 0 // the slice's column
-	vocab := !h.read && len(sl) <= maxVocabSlices
-	if vocab {
+	byPair := len(sl) <= maxVocabSlices
+	if byPair {
 		cols, at = "eventsource, eventname, count(*), "+cols, 3
 	}
 	res, err := h.s.RunInternal(ctx, "SELECT "+cols+" FROM "+h.relation+" AS events GROUP BY ALL")
 	if err != nil {
 		return
 	}
-	if vocab {
+	if byPair && !h.read {
 		h.keepVocab(res.Rows, sl)
 	}
 	plans := make(map[string][]int64, len(cs))
@@ -83,19 +84,37 @@ func (h *Hunt) plan(ctx context.Context, rs []Rule) {
 	for _, c := range cs {
 		plans[c.rule.ID] = make([]int64, len(sl))
 	}
+	// The (eventsource, eventname) pairs of the target, and of each rule's matches.
+	all := map[[2]any]bool{}
+	pairs := make([]map[[2]any]bool, len(cs))
+	for k := range pairs {
+		pairs[k] = map[[2]any]bool{}
+	}
 	for _, row := range res.Rows {
 		i, ok := row[at].(int32)
 		if !ok || i < 0 || int(i) >= len(sl) {
 			return // not a slice (an event without a time): unprepared
 		}
+		pair := [2]any{}
+		if byPair {
+			pair = [2]any{row[0], row[1]}
+			all[pair] = true
+		}
 		for k, c := range cs {
 			if n, _ := row[at+1+k].(int64); n > 0 {
 				plans[c.rule.ID][i] += n
 				totals[k] += n
+				pairs[k][pair] = true
 			}
 		}
 	}
 	h.plans = plans
+	h.matched = make(map[string]string, len(cs))
+	if byPair {
+		for k, c := range cs {
+			h.matched[c.rule.ID] = matchedIn(pairs[k], all)
+		}
+	}
 	// The rules with few matches (together at most a slice's worth) are read in one more shared
 	// scan, and their matches held until Stream hands them on.
 	var few []*compiled
@@ -109,8 +128,18 @@ func (h *Hunt) plan(ctx context.Context, rs []Rule) {
 	if len(few) == 0 {
 		return
 	}
+	narrow := ""
+	if byPair {
+		union := map[[2]any]bool{}
+		for k, c := range cs {
+			if slices.Contains(few, c) {
+				maps.Copy(union, pairs[k])
+			}
+		}
+		narrow = matchedIn(union, all)
+	}
 	recs := make([][]matchRow, len(few))
-	_, err = h.s.EachInternal(ctx, scanSQL(few, h.relation, ""), func(row []any) error {
+	_, err = h.s.EachInternal(ctx, scanSQL(few, h.relation, narrow), func(row []any) error {
 		i, _ := row[0].(int32)
 		recs[i] = append(recs[i], newMatchRow(row[1:]))
 		return nil
@@ -123,6 +152,26 @@ func (h *Hunt) plan(ctx context.Context, rs []Rule) {
 		sortRows(recs[i])
 		h.held[c.rule.ID] = recs[i]
 	}
+}
+
+// matchedIn is the condition that limits a query to the (eventsource, eventname) pairs of
+// matched, those of the target's events (all) where Prepare counted a rule's matches: "" when
+// they are all of them. The condition is implied by the rule's predicate over the target,
+// like a prefilter's (Hunt.narrowCount), but learnt from the events: a rule without a
+// prefilter that matches few events matches them in few pairs (over the bench's 10M events,
+// the root-account rules match in one of 31, ConsoleLogin's 375k events), and a scan of exact
+// values reads those pairs' events only (the files are sorted by source and name) where the
+// rule's case-insensitive comparisons read every event's columns: the root rules' scan took
+// 0.4 s instead of 4.4 s.
+func matchedIn(matched, all map[[2]any]bool) string {
+	if len(matched) == 0 || len(matched) >= len(all) {
+		return ""
+	}
+	rows := make([][]any, 0, len(matched))
+	for p := range matched {
+		rows = append(rows, []any{p[0], p[1]})
+	}
+	return inValues(rows)
 }
 
 // countMatches is the SQL of an aggregate counting the rows where predicate holds (not false,
