@@ -30,6 +30,10 @@ func (s *Session) RunInternal(ctx context.Context, sql string, args ...any) (*en
 	return res, nil
 }
 
+// sqlTrace writes each internal query's time, rows and first 80 characters to stderr
+// (AUDITLAKE_SQLTRACE=1): where a hunt's or an ingest's evaluation spends its time.
+var sqlTrace = os.Getenv("AUDITLAKE_SQLTRACE") != ""
+
 // EachInternal runs pre-written DuckDB SQL as RunInternal does, but hands each result row to fn
 // as it is read instead of keeping them: a caller that writes or folds the rows holds one at a
 // time (the engine still materialises the whole result before the first row). row is reused
@@ -72,7 +76,7 @@ func (s *Session) EachInternal(ctx context.Context, sql string, fn func(row []an
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read result: %w", err)
 	}
-	if os.Getenv("AUDITLAKE_TRACE") != "" {
+	if sqlTrace {
 		fmt.Fprintf(os.Stderr, "trace: internal query %s rows=%d: %.80s\n", time.Since(start), n, strings.Join(strings.Fields(sql), " "))
 	}
 	return cols, nil
@@ -87,7 +91,7 @@ func (s *Session) ExecInternal(ctx context.Context, sql string, args ...any) err
 		return err
 	}
 	err := s.db.Exec(ctx, sql, args...)
-	if os.Getenv("AUDITLAKE_TRACE") != "" {
+	if sqlTrace {
 		fmt.Fprintf(os.Stderr, "trace: internal exec %s: %.80s\n", time.Since(start), strings.Join(strings.Fields(sql), " "))
 	}
 	if err != nil {
