@@ -159,9 +159,10 @@ type huntCSV struct {
 	// rule and severity are the last match's, prefix their cells and the commas after them.
 	rule, severity string
 	prefix         []byte
-	// sec is the last match's time in Unix seconds, secText its formatted second.
-	sec     int64
-	secText []byte
+	// day is the last match's day in days since 1970 (UTC), dayText it formatted with the
+	// space after it.
+	day     int64
+	dayText []byte
 }
 
 func (c *huntCSV) match(m *rules.Match) error {
@@ -186,15 +187,24 @@ func (c *huntCSV) match(m *rules.Match) error {
 }
 
 // appendTime appends t as t.UTC().AppendFormat(b, "2006-01-02 15:04:05.999999") does: the
-// second as formatted for the match before when it is the same, then the fraction (its
-// microseconds, trailing zeros and a bare point left out).
+// day as formatted for the match before when it is the same (a hunt's matches come in time
+// order), the time of day's digits, then the fraction (its microseconds, trailing zeros and a
+// bare point left out). AppendFormat for every match was 2 % of a hunt's CPU over 10M events.
 func (c *huntCSV) appendTime(b []byte, t time.Time) []byte {
 	t = t.UTC()
-	if sec := t.Unix(); c.secText == nil || sec != c.sec {
-		c.sec = sec
-		c.secText = t.AppendFormat(c.secText[:0], "2006-01-02 15:04:05")
+	sec := t.Unix()
+	day, s := sec/86400, sec%86400
+	if s < 0 { // before 1970: the day before, and its second
+		day, s = day-1, s+86400
 	}
-	b = append(b, c.secText...)
+	if c.dayText == nil || day != c.day {
+		c.day = day
+		c.dayText = t.AppendFormat(c.dayText[:0], "2006-01-02 ")
+	}
+	b = append(b, c.dayText...)
+	h, m := s/3600, s/60%60
+	s %= 60
+	b = append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':', byte('0'+s/10), byte('0'+s%10))
 	us := t.Nanosecond() / 1000
 	if us == 0 {
 		return b

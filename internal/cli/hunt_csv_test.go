@@ -63,6 +63,30 @@ func TestAppendCSVFieldIsEncodingCSV(t *testing.T) {
 // SQL rule's and launch-compliance's own evaluation), with and without --csv-safe: over the real
 // samples (stratus-red-team detonations and a record whose fields need CSV quoting) and over
 // the generator's events.
+// TestHuntCSVTimeIsFormatValue: huntCSV.appendTime writes what formatValue's
+// AppendFormat(…, "2006-01-02 15:04:05.999999") does, for times in order (a hunt's) and out of
+// it, across days and years, before 1970 and in other zones.
+func TestHuntCSVTimeIsFormatValue(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	base := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	var times []time.Time
+	for i := range 20000 {
+		times = append(times, base.Add(time.Duration(i)*time.Duration(rng.Int63n(int64(40*time.Minute)))))
+	}
+	for range 5000 {
+		times = append(times, time.Unix(rng.Int63n(1<<36)-1<<35, rng.Int63n(1e9)).In(time.FixedZone("x", 3600*rng.Intn(20)-36000)))
+	}
+	times = append(times, time.Unix(-1, 0), time.Unix(-86400, 999999999), time.Unix(0, 0), time.Date(1969, 12, 31, 23, 59, 59, 1000, time.UTC),
+		time.Date(2024, 2, 29, 23, 59, 59, 500000000, time.UTC), time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC))
+	c := &huntCSV{}
+	for _, tm := range times {
+		want := tm.UTC().AppendFormat(nil, "2006-01-02 15:04:05.999999")
+		if got := c.appendTime(nil, tm); !bytes.Equal(got, want) {
+			t.Fatalf("appendTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
+
 func TestHuntCSVIsThePlainSQLResult(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
