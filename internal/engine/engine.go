@@ -123,6 +123,10 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		e.Close()
 		return nil, fmt.Errorf("start duckdb: register %s: %w", coldjson.FuncName, err)
 	}
+	if err := duckdb.RegisterScalarUDF(conn, SinkFuncName, sinkFunc{}); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("start duckdb: register %s: %w", SinkFuncName, err)
+	}
 	return e, nil
 }
 

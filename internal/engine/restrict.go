@@ -119,8 +119,8 @@ func (e *DB) walkTables(n any, ctes map[string]bool) error {
 	case map[string]any:
 		if v["class"] == "FUNCTION" {
 			// The store views' put-back of cold eventjson reads only its arguments, but it is
-			// the views' own: a restricted reader does not call it.
-			if name, _ := v["function_name"].(string); catalogReaders[strings.ToLower(name)] || strings.EqualFold(name, coldjson.FuncName) {
+			// the views' own, as the hunt's sink is the hunt's: a restricted reader calls neither.
+			if name, _ := v["function_name"].(string); catalogReaders[strings.ToLower(name)] || strings.EqualFold(name, coldjson.FuncName) || strings.EqualFold(name, SinkFuncName) {
 				return &QueryError{Msg: fmt.Sprintf("function %s() does not exist", name)}
 			}
 		}

@@ -521,15 +521,23 @@ var matchColumns = func() string {
 	return "eventtime, concat(" + strings.Join(parts, ", ") + ") AS match_fields"
 }()
 
-// joinedColumns are matchColumns with matchFields joined by NULs (NULL as ""): what Stream reads
-// first, splitting it where no field holds a NUL itself.
-var joinedColumns = func() string {
+// joinedFields are matchFields, NULL as "", and the match's summary (packedMatch's): what
+// Stream reads of each match, joined by NULs (joinedColumns, sinkColumn). The engine builds the
+// summary as part of the row it hands on, where Go built a string per match (AssumeRole
+// Misuse over 10M events: 7.3M strings, ~2 s of CPU with their collection).
+var joinedFields = func() []string {
 	parts := make([]string, len(matchFields))
 	for i, f := range matchFields {
 		parts[i] = "coalesce(" + f + ", '')"
 	}
-	return "eventtime, concat_ws(chr(0), " + strings.Join(parts, ", ") + ") AS match_fields"
+	dash := func(part string) string { return "coalesce(nullif(" + part + ", ''), '-')" }
+	summary := "concat(" + parts[1] + ", ' (', " + parts[2] + ", ') by ', " + dash(parts[3]) + ", ' from ', " + dash(parts[6]) + ")"
+	return append(parts, summary)
 }()
+
+// joinedColumns are the time and joinedFields joined by NULs: what Stream reads when its
+// sink fails, splitting the fields where none holds a NUL itself.
+var joinedColumns = "eventtime, concat_ws(chr(0), " + strings.Join(joinedFields, ", ") + ") AS match_fields"
 
 // unpackInto splits a match_fields value s into out, one of matchFields' values each.
 func unpackInto(out []string, s string) error {

@@ -132,3 +132,10 @@ func MatchedIn(matched, all [][2]any) string {
 	}
 	return matchedIn(set(matched), set(all))
 }
+
+// SetNoSink makes Stream read slices without the engine's sink (as when it fails) until the
+// test ends.
+func SetNoSink(t interface{ Cleanup(func()) }) {
+	noSink = true
+	t.Cleanup(func() { noSink = false })
+}

@@ -274,6 +274,32 @@ func TestMatchFieldsAsRecorded(t *testing.T) {
 	}
 }
 
+// TestStreamWithoutTheSink: when the engine's sink fails, Stream reads each slice's matches as
+// a result instead, the same matches in the same order as Evaluate's (and as through the sink,
+// which the other tests of Stream read).
+func TestStreamWithoutTheSink(t *testing.T) {
+	_, s, st := generatedStore(t, 3000, 5)
+	ctx := context.Background()
+	rules.SetNoSink(t)
+	h := rules.NewHunt(s, rules.Target{Store: st})
+	rules.SetSliceRows(h, 500)
+	streamedSome := false
+	for _, r := range allRules(t) {
+		var streamed []rules.Match
+		if _, err := h.Stream(ctx, r, func(m *rules.Match) error { streamed = append(streamed, *m); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		ev := evaluate(t, s, st, r)
+		if len(ev) != len(streamed) || len(ev) > 0 && !reflect.DeepEqual(ev, streamed) {
+			t.Errorf("rule %s without the sink: %d matches, Evaluate %d", r.ID, len(streamed), len(ev))
+		}
+		streamedSome = streamedSome || len(ev) > 500
+	}
+	if !streamedSome {
+		t.Error("no rule matched more than a slice's worth: none read in slices")
+	}
+}
+
 // TestPrepareReadsOnlySlicesWithMatches: over the generator's events in slices, Hunt.Prepare
 // plans the predicate rules without a prefilter (and no other) by slice: a slice is planned
 // exactly when the rule's predicate matches an event in its time span; the rules with few matches
