@@ -11,7 +11,7 @@ import (
 	"github.com/auditlake/auditlake/internal/engine"
 )
 
-// The sink (engine.SinkFuncName) hands its query's sink every value of its argument once, a
+// The sink (engine.SinkFuncName) hands its query's sink every row of its arguments once, a
 // NULL as "", from the engine's threads (two here, over chunks of many row groups), and the
 // query counts them; values are copied before the sink returns, so later chunks do not change
 // them.
@@ -26,17 +26,21 @@ func TestSinkHandsOnEveryValueOnce(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	calls := 0
-	sink := func(vals []string) {
-		kept := make([]string, len(vals))
-		for i, v := range vals {
-			kept[i] = strings.Clone(v)
+	sink := func(cols [][]string) {
+		if len(cols) != 2 || len(cols[0]) != len(cols[1]) {
+			t.Errorf("%d columns", len(cols))
+			return
+		}
+		kept := make([]string, len(cols[0]))
+		for i, v := range cols[0] {
+			kept[i] = strings.Clone(v) + "|" + cols[1][i]
 		}
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, kept...)
 		calls++
 	}
-	q := "SELECT count(" + engine.SinkFuncName + "(v)) FROM (SELECT CASE WHEN i % 1000 = 7 THEN NULL ELSE 'value ' || i || repeat('x', (i % 40)::INTEGER) END AS v FROM range(" + strconv.Itoa(n) + ") t(i) WHERE i % 3 <> 0)"
+	q := "SELECT count(" + engine.SinkFuncName + "(v, (i % 10)::VARCHAR)) FROM (SELECT i, CASE WHEN i % 1000 = 7 THEN NULL ELSE 'value ' || i || repeat('x', (i % 40)::INTEGER) END AS v FROM range(" + strconv.Itoa(n) + ") t(i) WHERE i % 3 <> 0)"
 	var count int64
 	if err := db.QueryRow(engine.WithSink(ctx, sink), q).Scan(&count); err != nil {
 		t.Fatal(err)
@@ -46,9 +50,9 @@ func TestSinkHandsOnEveryValueOnce(t *testing.T) {
 		switch {
 		case i%3 == 0:
 		case i%1000 == 7:
-			want = append(want, "")
+			want = append(want, "|"+strconv.Itoa(i%10))
 		default:
-			want = append(want, "value "+strconv.Itoa(i)+strings.Repeat("x", i%40))
+			want = append(want, "value "+strconv.Itoa(i)+strings.Repeat("x", i%40)+"|"+strconv.Itoa(i%10))
 		}
 	}
 	slices.Sort(got)

@@ -522,9 +522,10 @@ var matchColumns = func() string {
 }()
 
 // joinedFields are matchFields, NULL as "", and the match's summary (packedMatch's): what
-// Stream reads of each match, joined by NULs (joinedColumns, sinkColumn). The engine builds the
-// summary as part of the row it hands on, where Go built a string per match (AssumeRole
-// Misuse over 10M events: 7.3M strings, ~2 s of CPU with their collection).
+// Stream reads of each match, joined by NULs (joinChunk builds the same from the engine's
+// sink; joinedColumns when the sink fails). The summary is part of the row, where Go built a
+// string per match (AssumeRole Misuse over 10M events: 7.3M strings, ~2 s of CPU with their
+// collection).
 var joinedFields = func() []string {
 	parts := make([]string, len(matchFields))
 	for i, f := range matchFields {
