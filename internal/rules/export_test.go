@@ -2,6 +2,7 @@ package rules
 
 import (
 	"context"
+	"time"
 
 	"github.com/auditlake/auditlake/internal/query"
 )
@@ -138,4 +139,26 @@ func MatchedIn(matched, all [][2]any) string {
 func SetNoSink(t interface{ Cleanup(func()) }) {
 	noSink = true
 	t.Cleanup(func() { noSink = false })
+}
+
+// JoinChunk is joinChunk: a chunk of the sink's columns (time, matchFields) as match rows,
+// each as its time, packed fields and id.
+func JoinChunk(cols [][]string) (times []time.Time, packed, ids []string, err error) {
+	rows, err := joinChunk(cols)
+	for _, r := range rows {
+		times, packed, ids = append(times, r.t), append(packed, r.packed), append(ids, r.id)
+	}
+	return times, packed, ids, err
+}
+
+// PackedMatch is the match rule r makes of an event with time t and packed fields (joined by
+// NULs with the summary, as Stream reads them, or length-prefixed).
+func PackedMatch(r Rule, t time.Time, packed string, joined bool) (Match, error) {
+	c, err := compile(r)
+	if err != nil {
+		return Match{}, err
+	}
+	var m Match
+	err = c.packedMatchInto(&m, t, packed, joined)
+	return m, err
 }

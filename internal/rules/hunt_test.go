@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -297,6 +298,58 @@ func TestStreamWithoutTheSink(t *testing.T) {
 	}
 	if !streamedSome {
 		t.Error("no rule matched more than a slice's worth: none read in slices")
+	}
+}
+
+// TestJoinChunkIsThePackedMatch: a chunk of the sink's columns becomes match rows whose time is
+// the engine's TIMESTAMP as duckdb-go reads it (UTC; "" is NULL, the zero time), whose id is
+// the event id, and whose match (packedMatchInto) is the one the length-prefixed fields make —
+// the summary joinChunk writes included, with "-" for an empty principal or address. A field
+// holding a NUL makes the chunk ambiguous; a chunk of other columns is refused.
+func TestJoinChunkIsThePackedMatch(t *testing.T) {
+	cols := [][]string{
+		{"1788220800000000", "", "-1500000", "1788220800123456"},
+		{"id-1", "id-2", "", "é:3"},                        // eventid
+		{"AssumeRole", "", "Get:Object", "X"},              // eventname
+		{"sts.amazonaws.com", "s3.amazonaws.com", "", "y"}, // eventsource
+		{"arn:aws:sts::1:assumed-role/r/s", "", "p", ""},   // principal
+		{"111122223333", "", "", "1"},                      // account
+		{"eu-west-1", "", "", "r"},                         // region
+		{"10.0.0.1", "", "", ""},                           // address
+	}
+	times, packed, ids, err := rules.JoinChunk(cols)
+	if err != nil || len(packed) != 4 {
+		t.Fatalf("%d rows, %v", len(packed), err)
+	}
+	r := builtin("root-account-use")
+	for i := range packed {
+		want := time.Time{}
+		if us := cols[0][i]; us != "" {
+			n, _ := strconv.ParseInt(us, 10, 64)
+			want = time.UnixMicro(n).UTC()
+		}
+		if times[i] != want || ids[i] != cols[1][i] {
+			t.Errorf("row %d: time %v id %q, want %v %q", i, times[i], ids[i], want, cols[1][i])
+		}
+		var lp strings.Builder // the same fields, length-prefixed (matchColumns)
+		for _, col := range cols[1:] {
+			fmt.Fprintf(&lp, "%d:%s", len(col[i]), col[i])
+		}
+		got, err1 := rules.PackedMatch(r, times[i], packed[i], true)
+		want2, err2 := rules.PackedMatch(r, times[i], lp.String(), false)
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(got, want2) {
+			t.Errorf("row %d: %+v (%v), want %+v (%v)", i, got, err1, want2, err2)
+		}
+	}
+	if _, p, _, _ := rules.JoinChunk(cols); !strings.HasSuffix(p[1], "\x00 (s3.amazonaws.com) by - from -") {
+		t.Errorf("summary of a bare row: %q", p[1])
+	}
+	cols[3][2] = "a\x00b"
+	if _, _, _, err := rules.JoinChunk(cols); err == nil {
+		t.Error("a NUL in a field: no error")
+	}
+	if _, _, _, err := rules.JoinChunk(cols[:5]); err == nil {
+		t.Error("five columns: no error")
 	}
 }
 
