@@ -164,7 +164,8 @@ func (h *Hunt) plan(ctx context.Context, rs []Rule) {
 // the root-account rules match in one of 31, ConsoleLogin's 375k events), and a scan of exact
 // values reads those pairs' events only (the files are sorted by source and name) where the
 // rule's case-insensitive comparisons read every event's columns: the root rules' scan took
-// 0.4 s instead of 4.4 s.
+// 2.2 s instead of 4.4 s. (The condition names each column's values, so it may admit pairs of
+// those values that are not among matched: never fewer.)
 func matchedIn(matched, all map[[2]any]bool) string {
 	if len(matched) == 0 || len(matched) >= len(all) {
 		return ""
@@ -561,8 +562,8 @@ type matchRow struct {
 var errAmbiguous = errors.New("a match field holds a NUL")
 
 // readSlice reads the matches of the events of relation rel where where holds, unordered, with
-// matchFields joined by NULs (joined) — cheaper for the engine to build than matchColumns — or,
-// when a field holds a NUL itself, packed as matchColumns. size is how many matches to make
+// joinedFields joined by NULs (joined): through the engine's sink (sinkSlice), or as a result
+// when the sink fails; when a field holds a NUL itself, packed as matchColumns. size is how many matches to make
 // room for at first: growing the slice row by row copies each match several times (and, while
 // the collector runs, through its write barriers).
 func (h *Hunt) readSlice(ctx context.Context, rel, where string, size int) (recs []matchRow, joined bool, err error) {
