@@ -521,24 +521,26 @@ var matchColumns = func() string {
 	return "eventtime, concat(" + strings.Join(parts, ", ") + ") AS match_fields"
 }()
 
-// joinedFields are matchFields, NULL as "", and the match's summary (packedMatch's): what
-// Stream reads of each match, joined by NULs (joinChunk builds the same from the engine's
-// sink; joinedColumns when the sink fails). The summary is part of the row, where Go built a
-// string per match (AssumeRole Misuse over 10M events: 7.3M strings, ~2 s of CPU with their
-// collection).
-var joinedFields = func() []string {
-	parts := make([]string, len(matchFields))
-	for i, f := range matchFields {
-		parts[i] = "coalesce(" + f + ", '')"
-	}
-	dash := func(part string) string { return "coalesce(nullif(" + part + ", ''), '-')" }
-	summary := "concat(" + parts[1] + ", ' (', " + parts[2] + ", ') by ', " + dash(parts[3]) + ", ' from ', " + dash(parts[6]) + ")"
-	return append(parts, summary)
-}()
+// writeSummary writes a predicate rule's summary of a match: "name (source) by principal from
+// address", "-" for an empty principal or address. Stream's rows (joinChunk), packedMatch and
+// the matcher at ingest (summarize) all write it here.
+func writeSummary(b *strings.Builder, name, source, principal, address string) {
+	b.WriteString(name)
+	b.WriteString(" (")
+	b.WriteString(source)
+	b.WriteString(") by ")
+	b.WriteString(dash(principal))
+	b.WriteString(" from ")
+	b.WriteString(dash(address))
+}
 
-// joinedColumns are the time and joinedFields joined by NULs: what Stream reads when its
-// sink fails, splitting the fields where none holds a NUL itself.
-var joinedColumns = "eventtime, concat_ws(chr(0), " + strings.Join(joinedFields, ", ") + ") AS match_fields"
+// summaryOf is writeSummary's text.
+func summaryOf(name, source, principal, address string) string {
+	var b strings.Builder
+	b.Grow(len(name) + len(source) + len(principal) + len(address) + len(" () by  from --"))
+	writeSummary(&b, name, source, principal, address)
+	return b.String()
+}
 
 // unpackInto splits a match_fields value s into out, one of matchFields' values each.
 func unpackInto(out []string, s string) error {

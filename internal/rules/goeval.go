@@ -821,7 +821,7 @@ func recordMatch(rec *cloudtrail.Record, in func(string) string) Match {
 
 // summarize makes m's summary of its source (held in Summary by recordMatch), as packedMatch.
 func summarize(m *Match) {
-	m.Summary = m.EventName + " (" + m.Summary + ") by " + dash(m.Principal) + " from " + dash(m.SourceIP)
+	m.Summary = summaryOf(m.EventName, m.Summary, m.Principal, m.SourceIP)
 }
 
 // add counts match m of the rule with key rk in its group; unless summarized, m.Summary holds

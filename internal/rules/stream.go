@@ -558,12 +558,13 @@ type matchRow struct {
 	packed, id string
 }
 
-// errAmbiguous stops reading a slice whose fields joined by NULs (joinedColumns) cannot be split.
+// errAmbiguous stops reading a slice whose fields joined by NULs (joinChunk) cannot be split.
 var errAmbiguous = errors.New("a match field holds a NUL")
 
 // readSlice reads the matches of the events of relation rel where where holds, unordered, with
-// joinedFields joined by NULs (joined): through the engine's sink (sinkSlice), or as a result
-// when the sink fails; when a field holds a NUL itself, packed as matchColumns. size is how many matches to make
+// its fields and summary joined by NULs (joined, joinChunk): through the engine's sink
+// (sinkSlice), or as a result of the same columns when the sink fails; when a field holds a
+// NUL itself, packed as matchColumns. size is how many matches to make
 // room for at first: growing the slice row by row copies each match several times (and, while
 // the collector runs, through its write barriers).
 func (h *Hunt) readSlice(ctx context.Context, rel, where string, size int) (recs []matchRow, joined bool, err error) {
@@ -571,18 +572,18 @@ func (h *Hunt) readSlice(ctx context.Context, rel, where string, size int) (recs
 	if err == nil || ctx.Err() != nil {
 		return recs, true, err
 	}
-	if !errors.Is(err, errAmbiguous) { // the sink failing: the rows as a result
-		recs = make([]matchRow, 0, size)
-		_, err = h.s.EachInternal(ctx, "SELECT "+joinedColumns+" FROM "+rel+" AS events WHERE "+where, func(row []any) error {
-			packed, _ := row[1].(string)
-			if strings.Count(packed, "\x00") != len(joinedFields)-1 {
-				return errAmbiguous
+	if !errors.Is(err, errAmbiguous) { // the sink failing: the same columns as a result
+		cols := make([][]string, 1+len(matchFields))
+		_, err = h.s.EachInternal(ctx, "SELECT "+sinkArgs+" FROM "+rel+" AS events WHERE "+where, func(row []any) error {
+			for i, v := range row {
+				s, _ := v.(string) // NULL as "", as the sink hands it on
+				cols[i] = append(cols[i], s)
 			}
-			t, _ := row[0].(time.Time)
-			id, _, _ := strings.Cut(packed, "\x00")
-			recs = append(recs, matchRow{t: t, packed: packed, id: id})
 			return nil
 		})
+		if err == nil {
+			recs, err = joinChunk(cols)
+		}
 		if !errors.Is(err, errAmbiguous) {
 			return recs, true, err
 		}
@@ -605,8 +606,8 @@ var sinkArgs = "epoch_us(eventtime)::VARCHAR, " + strings.Join(matchFields[:], "
 
 // sinkSlice reads the matches of where in relation rel through the engine's sink
 // (engine.SinkFuncName): each chunk of match rows reaches Go as the engine's threads compute
-// it, its fields joined by NULs with the match's summary (joinedFields' layout) into one string
-// per chunk, where a result would be materialised by the engine first and then read a value
+// it, its fields joined by NULs with the match's summary (joinChunk) into one string per
+// chunk, where a result would be materialised by the engine first and then read a value
 // at a time (AssumeRole Misuse over 10M events: 7.3M rows, ~5 s of CPU for the result alone),
 // and where the engine joined them (concat_ws and the summary's concat: half of the engine's
 // time for those rows, 3.3 of 6.8 s). The rows come in runs (a chunk's are in the files'
@@ -643,8 +644,8 @@ func (h *Hunt) sinkSlice(ctx context.Context, rel, where string, size int) ([]ma
 }
 
 // joinChunk is the match rows of a chunk of sinkArgs' columns: each row's time, and its fields
-// and summary joined as joinedFields are (packedMatchInto reads them), all the chunk's in one
-// string. errAmbiguous when a field holds a NUL.
+// and summary (writeSummary) joined by NULs (packedMatchInto reads them), all the chunk's in
+// one string. errAmbiguous when a field holds a NUL.
 func joinChunk(cols [][]string) ([]matchRow, error) {
 	if len(cols) != 1+len(matchFields) {
 		return nil, fmt.Errorf("the sink had %d columns, not %d", len(cols), 1+len(matchFields))
@@ -671,14 +672,7 @@ func joinChunk(cols [][]string) ([]matchRow, error) {
 			b.WriteString(f[k][i])
 			b.WriteByte(0)
 		}
-		// The summary, as packedMatchInto's: eventname (eventsource) by principal from address.
-		b.WriteString(f[1][i])
-		b.WriteString(" (")
-		b.WriteString(f[2][i])
-		b.WriteString(") by ")
-		b.WriteString(dash(f[3][i]))
-		b.WriteString(" from ")
-		b.WriteString(dash(f[6][i]))
+		writeSummary(&b, f[1][i], f[2][i], f[3][i], f[6][i])
 		ends[i] = b.Len()
 	}
 	all := b.String()
@@ -869,8 +863,7 @@ func (c *compiled) packedMatch(t time.Time, packed string) (Match, error) {
 }
 
 // packedMatchInto is packedMatch into m (a hunt hands millions of matches on, one at a time), or
-// with joined, of joinedFields joined by NULs (joinedColumns, none of them holding one): the
-// summary as the engine built it.
+// with joined, of the fields and summary joined by NULs (joinChunk, none of them holding one).
 func (c *compiled) packedMatchInto(m *Match, t time.Time, packed string, joined bool) error {
 	var f [len(matchFields)]string
 	if joined {
@@ -887,7 +880,7 @@ func (c *compiled) packedMatchInto(m *Match, t time.Time, packed string, joined 
 	if joined {
 		m.Summary = packed
 	} else {
-		m.Summary = m.EventName + " (" + f[2] + ") by " + dash(m.Principal) + " from " + dash(m.SourceIP)
+		m.Summary = summaryOf(m.EventName, f[2], m.Principal, m.SourceIP)
 	}
 	return nil
 }
